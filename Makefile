@@ -1,0 +1,151 @@
+# strata: build, test, demo, bench, fuzz, install.
+#   make            build libstrata, stratad, strata and the tests
+#   make test       unit + simulation + integration suites, then unit + simulation under ASan/UBSan
+#   make demo       start a 5-node cluster, kill a node, watch it being detected
+#   make bench      benchmarks (results in build/bench/)
+#   make fuzz       libFuzzer targets, FUZZ_SECONDS each (needs clang)
+#   make asan       build and run unit + simulation suites with ASan and UBSan
+#   make install    PREFIX=/usr/local
+# Missing Debian packages are installed by scripts/setup on first use.
+
+CC ?= cc
+PREFIX ?= /usr/local
+BUILD ?= build
+FUZZ_SECONDS ?= 20
+PKGS := libuv libsodium libprotobuf-c check lmdb inih
+
+ifeq ($(filter clean help,$(MAKECMDGOALS)),)
+ifneq ($(shell scripts/setup --check >/dev/null 2>&1 && echo ok),ok)
+$(info make: installing missing dependencies with scripts/setup)
+ifneq ($(shell scripts/setup >&2; echo $$?),0)
+$(error scripts/setup failed: install the packages it names and retry)
+endif
+endif
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wstrict-prototypes -Wno-unused-parameter \
+	-Werror
+OPT ?= -O2 -g
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) -fno-omit-frame-pointer -Isrc -I$(BUILD)/gen $(PKG_CFLAGS)
+CFLAGS_ALL = $(BASE_CFLAGS) $(WARN) $(EXTRA_CFLAGS)
+LDLIBS_ALL = $(PKG_LIBS) -lm -lpthread $(EXTRA_LDFLAGS)
+
+PROTOS := $(wildcard proto/*.proto)
+GEN_C := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
+GEN_H := $(GEN_C:.c=.h)
+LIB_SRC := $(shell find src -name '*.c' | sort)
+LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
+LIB := $(BUILD)/libstrata.a
+
+DAEMON_SRC := $(wildcard daemon/*.c)
+CLIENT_SRC := $(wildcard client/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+SIM_SRC := $(wildcard tests/sim/sim_*.c)
+SIMLIB_SRC := $(wildcard tests/sim/lib/*.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+BENCH_SRC := $(wildcard tests/bench/bench_*.c)
+
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+SIM_BIN := $(patsubst tests/sim/%.c,$(BUILD)/tests/%,$(SIM_SRC))
+BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+SIMLIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SIMLIB_SRC))
+
+.PHONY: all test unit sim integration asan fuzz fuzz-smoke demo bench install clean help
+all: $(BUILD)/stratad $(BUILD)/strata $(UNIT_BIN) $(SIM_BIN) $(BENCH_BIN)
+
+help:
+	@sed -n '2,10p' Makefile
+
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
+	@mkdir -p $(BUILD)/gen
+	protoc-c --proto_path=proto --c_out=$(BUILD)/gen $<
+
+# Generated code is not ours to keep -Wconversion-clean.
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(EXTRA_CFLAGS) -w -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/stratad: $(patsubst %.c,$(BUILD)/obj/%.o,$(DAEMON_SRC)) $(LIB)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/strata: $(patsubst %.c,$(BUILD)/obj/%.o,$(CLIENT_SRC)) $(LIB)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/tests/sim_%: $(BUILD)/obj/tests/sim/sim_%.o $(SIMLIB_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+# ---- tests ----
+unit: $(UNIT_BIN)
+	@scripts/run-tests unit $(UNIT_BIN)
+
+sim: $(SIM_BIN)
+	@scripts/run-tests sim $(SIM_BIN)
+
+integration: $(BUILD)/stratad $(BUILD)/strata
+	@scripts/run-tests integration $(sort $(wildcard tests/integration/test_*.sh))
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan OPT="-O1 -g" \
+		EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+		EXTRA_LDFLAGS="-fsanitize=address,undefined" unit sim
+
+fuzz-smoke:
+	@if command -v clang >/dev/null; then $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=5; \
+	else echo "fuzz: clang not found, skipping the fuzz smoke run"; fi
+
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+fuzz:
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzzobj CC=clang OPT="-O1 -g" \
+		EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" \
+		EXTRA_LDFLAGS="-fsanitize=fuzzer,address,undefined" fuzz-bins
+	@scripts/run-tests fuzz $(patsubst tests/fuzz/%.c,$(BUILD)/fuzzobj/fuzz/%,$(FUZZ_SRC)) -- -max_total_time=$(FUZZ_SECONDS)
+
+fuzz-bins: $(FUZZ_BIN)
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+# Every suite runs even when an earlier one fails; the summary line decides the exit status.
+test: all
+	@scripts/run-tests --begin
+	@$(MAKE) --no-print-directory unit || scripts/run-tests --suite-failed unit
+	@$(MAKE) --no-print-directory sim || scripts/run-tests --suite-failed sim
+	@$(MAKE) --no-print-directory integration || scripts/run-tests --suite-failed integration
+	@$(MAKE) --no-print-directory asan || scripts/run-tests --suite-failed asan
+	@$(MAKE) --no-print-directory fuzz-smoke || scripts/run-tests --suite-failed fuzz
+	@scripts/run-tests --summary
+
+demo: $(BUILD)/stratad $(BUILD)/strata
+	@scripts/demo
+
+bench: all
+	@scripts/bench
+
+install: $(BUILD)/stratad $(BUILD)/strata
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD)/stratad $(BUILD)/strata $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 scripts/cluster $(DESTDIR)$(PREFIX)/bin/strata-cluster
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

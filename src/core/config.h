@@ -1,0 +1,90 @@
+/* The cluster configuration, parsed from INI text (sans-I/O: the caller reads the file).
+ *
+ * Sections: [cluster] (id, model, f, algorithms), [node.N] (host, port, client_port, public_key),
+ * [fd] (heartbeat and timeouts), [links] (datagram size, retransmission, windows).
+ * Node ids are 1..n, contiguous. Every error names the file, line and key. */
+#ifndef STRATA_CORE_CONFIG_H
+#define STRATA_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STRATA_MAX_NODES 64
+#define STRATA_NAME_MAX 32
+#define STRATA_HOST_MAX 64
+
+/* The book's system models. */
+enum strata_model {
+	STRATA_MODEL_FAIL_STOP = 0,      /* crash-stop + perfect failure detector P */
+	STRATA_MODEL_FAIL_NOISY,         /* crash-stop + eventually perfect detector / Omega */
+	STRATA_MODEL_FAIL_SILENT,        /* crash-stop, no failure detector */
+	STRATA_MODEL_FAIL_RECOVERY,      /* crash-recovery with stable storage */
+	STRATA_MODEL_FAIL_ARBITRARY,     /* Byzantine, authenticated links */
+	STRATA_MODEL_RANDOMIZED,         /* crash-stop, probabilistic algorithms */
+	STRATA_MODEL_COUNT
+};
+
+const char *strata_model_name(enum strata_model m);
+/* Parses "fail-stop", "fail-noisy", ...; returns -1 if unknown. */
+int strata_model_parse(const char *s);
+/* Whether a cluster running model `cluster` gives what an algorithm written for `algo` needs
+ * (e.g. a fail-stop cluster runs fail-noisy and fail-silent algorithms too). */
+bool strata_model_supports(enum strata_model cluster, enum strata_model algo);
+
+struct strata_peer_cfg {
+	uint32_t id;
+	char host[STRATA_HOST_MAX];
+	uint16_t port;        /* UDP, peers */
+	uint16_t client_port; /* TCP, clients */
+	uint8_t public_key[32];
+	bool has_public_key;
+};
+
+struct strata_config {
+	char cluster_id[STRATA_NAME_MAX];
+	uint64_t cluster_hash; /* first 8 bytes of SHA-256(cluster_id), on every datagram */
+	enum strata_model model;
+	uint32_t n; /* number of [node.N] sections */
+	uint32_t f; /* tolerated faults */
+
+	/* Default algorithms per family ([cluster] reg_algo, bcast_algo, cons_algo), "" = family default. */
+	char reg_algo[STRATA_NAME_MAX];
+	char bcast_algo[STRATA_NAME_MAX];
+	uint32_t writer; /* the writer of single-writer registers, 1..n (default 1) */
+
+	/* Leaderless store ([lkv] replicas, r, w). */
+	uint32_t lkv_replicas, lkv_r, lkv_w;
+
+	/* Failure detection ([fd]). */
+	uint32_t heartbeat_ms;        /* heartbeat period (default 50) */
+	uint32_t timeout_ms;          /* P: Delta; a peer silent this long is crashed (default 250) */
+	uint32_t evp_timeout_ms;      /* <>P: initial timeout (default 250) */
+	uint32_t evp_increment_ms;    /* <>P: added on every false suspicion (default 100) */
+
+	/* Links ([links]). */
+	uint32_t max_datagram;        /* bytes per UDP datagram (default 1400) */
+	uint32_t max_value;           /* largest message a perfect link carries (default 1 MiB) */
+	uint32_t window;              /* perfect-link frames in flight per peer (default 1024) */
+	uint32_t retransmit_min_ms;   /* lower bound of the retransmission timeout (default 10) */
+	uint32_t retransmit_max_ms;   /* upper bound after backoff (default 1000) */
+	uint32_t backlog_bytes;       /* queued, not yet sent bytes per peer (default 64 MiB) */
+
+	struct strata_peer_cfg nodes[STRATA_MAX_NODES + 1]; /* index = node id, [0] unused */
+};
+
+/* Fills every default; n = 0. */
+void strata_config_defaults(struct strata_config *c);
+
+/* Parses INI text. `filename` is used in messages only. On error returns STRATA_ECONFIG and writes
+ * "FILE:LINE: [section] key: problem" into err. Validates ranges, node ids 1..n contiguous, unique
+ * host:port pairs, n > 0, f < n, and computes cluster_hash. */
+int strata_config_parse(struct strata_config *c, const char *text, const char *filename, char *err,
+			size_t errlen);
+
+/* Resilience check: does an algorithm needing n > k*f (k = resilience_k) fit this cluster?
+ * Writes the reason into err when it does not. */
+int strata_config_check_resilience(const struct strata_config *c, const char *algo,
+				   unsigned resilience_k, char *err, size_t errlen);
+
+#endif

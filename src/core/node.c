@@ -1,0 +1,595 @@
+/* The node: module table, FIFO event queue, timer heap, Lamport clock and the turn structure
+ * (handler -> drain queue -> sync stable storage -> flush datagrams). See node.h. */
+#include "core/node.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/assert.h"
+#include "core/error.h"
+#include "crypto/crypto.h"
+#include "links/links.h"
+
+#define NODE_MAX_MODULES 64
+/* A cascade of more queued events than this from one external input is a bug (an event loop
+ * between modules), not load: loads are bounded by windows and tables further down. */
+#define NODE_QUEUE_MAX (1u << 22)
+
+struct node_queue {
+	struct strata_event *ev;
+	size_t head, len, cap;
+};
+
+struct strata_node {
+	const struct strata_config *cfg;
+	struct strata_env env;
+	uint32_t id;
+	uint64_t incarnation;
+	bool trace_on;
+	bool in_turn;
+	uint8_t *sk; /* secure memory, STRATA_SK_LEN */
+
+	struct strata_module *modules[NODE_MAX_MODULES];
+	size_t nmodules;
+	struct strata_module *by_wire[256];
+
+	struct node_queue q;
+
+	struct strata_timer **heap;
+	size_t heap_len, heap_cap;
+	uint64_t wake_reported;
+
+	uint64_t lamport;
+	struct strata_counters counters;
+	struct strata_links *links;
+
+	struct strata_module *roles[STRATA_ROLE_COUNT];
+	enum strata_peer_state peer_state[STRATA_MAX_NODES + 1];
+	uint32_t leader;
+};
+
+const char *strata_peer_state_name(enum strata_peer_state s)
+{
+	switch (s) {
+	case STRATA_PEER_ALIVE: return "alive";
+	case STRATA_PEER_SUSPECTED: return "suspected";
+	case STRATA_PEER_CRASHED: return "crashed";
+	}
+	return "unknown";
+}
+
+/* ---- construction ---- */
+
+struct strata_node *strata_node_new(const struct strata_node_opts *o, char *err, size_t errlen)
+{
+	STRATA_ASSERT(o && o->cfg && o->env && o->secret_key);
+	if (o->id < 1 || o->id > o->cfg->n) {
+		snprintf(err, errlen, "node id %u is not in the config (1..%u)", o->id, o->cfg->n);
+		return NULL;
+	}
+	if (o->incarnation == 0) {
+		snprintf(err, errlen, "incarnation must be positive");
+		return NULL;
+	}
+	struct strata_node *n = calloc(1, sizeof(*n));
+	if (!n) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	n->cfg = o->cfg;
+	n->env = *o->env;
+	n->id = o->id;
+	n->incarnation = o->incarnation;
+	n->trace_on = o->trace;
+	n->wake_reported = UINT64_MAX;
+	n->sk = strata_secure_alloc(STRATA_SK_LEN);
+	if (!n->sk) {
+		snprintf(err, errlen, "out of secure memory");
+		free(n);
+		return NULL;
+	}
+	memcpy(n->sk, o->secret_key, STRATA_SK_LEN);
+	n->links = strata_links_new(n, err, errlen);
+	if (!n->links) {
+		strata_secure_free(n->sk);
+		free(n);
+		return NULL;
+	}
+	return n;
+}
+
+void strata_node_free(struct strata_node *n)
+{
+	if (!n)
+		return;
+	for (size_t i = n->nmodules; i-- > 0;) {
+		struct strata_module *m = n->modules[i];
+		if (m->ops->destroy)
+			m->ops->destroy(m);
+	}
+	while (n->q.len) {
+		struct strata_event *e = &n->q.ev[n->q.head];
+		strata_msg_unref(e->msg);
+		n->q.head = (n->q.head + 1) % n->q.cap;
+		n->q.len--;
+	}
+	free(n->q.ev);
+	free(n->heap);
+	strata_links_free(n->links);
+	strata_secure_free(n->sk);
+	free(n);
+}
+
+void strata_node_add_module(struct strata_node *n, struct strata_module *m,
+			    const struct strata_module_ops *ops, uint16_t wire_id)
+{
+	STRATA_ASSERT(n && m && ops && ops->name && ops->handle);
+	STRATA_ASSERT(n->nmodules < NODE_MAX_MODULES);
+	STRATA_ASSERT(wire_id < 256);
+	STRATA_ASSERT(wire_id == 0 || n->by_wire[wire_id] == NULL);
+	m->ops = ops;
+	m->node = n;
+	m->wire_id = wire_id;
+	m->nsubs = 0;
+	n->modules[n->nmodules++] = m;
+	if (wire_id)
+		n->by_wire[wire_id] = m;
+}
+
+void strata_module_subscribe(struct strata_module *lower, struct strata_module *upper)
+{
+	STRATA_ASSERT(lower && upper && lower->nsubs < STRATA_MAX_SUBS);
+	for (unsigned i = 0; i < lower->nsubs; i++)
+		if (lower->subs[i] == upper)
+			return;
+	lower->subs[lower->nsubs++] = upper;
+}
+
+struct strata_module *strata_node_module_by_name(struct strata_node *n, const char *name)
+{
+	for (size_t i = 0; i < n->nmodules; i++)
+		if (strcmp(n->modules[i]->ops->name, name) == 0)
+			return n->modules[i];
+	return NULL;
+}
+
+struct strata_module *strata_node_module_by_wire(struct strata_node *n, uint16_t wire_id)
+{
+	return wire_id < 256 ? n->by_wire[wire_id] : NULL;
+}
+
+size_t strata_node_module_count(const struct strata_node *n)
+{
+	return n->nmodules;
+}
+
+struct strata_module *strata_node_module_at(struct strata_node *n, size_t i)
+{
+	STRATA_ASSERT(i < n->nmodules);
+	return n->modules[i];
+}
+
+/* ---- event queue ---- */
+
+static void queue_push(struct strata_node *n, const struct strata_event *e)
+{
+	struct node_queue *q = &n->q;
+	if (q->len == q->cap) {
+		size_t cap = q->cap ? q->cap * 2 : 256;
+		STRATA_ASSERT(cap <= NODE_QUEUE_MAX);
+		struct strata_event *ev = malloc(cap * sizeof(*ev));
+		STRATA_ASSERT(ev); /* running out of memory mid-handler cannot be recovered */
+		for (size_t i = 0; i < q->len; i++)
+			ev[i] = q->ev[(q->head + i) % q->cap];
+		free(q->ev);
+		q->ev = ev;
+		q->cap = cap;
+		q->head = 0;
+	}
+	q->ev[(q->head + q->len) % q->cap] = *e;
+	q->len++;
+}
+
+void strata_raise(struct strata_node *n, struct strata_module *dst, uint16_t type, uint32_t peer,
+		  uint64_t instance, uint64_t arg, struct strata_msg *msg)
+{
+	STRATA_ASSERT(dst && dst->node == n);
+	struct strata_event e = {
+		.type = type, .dst = dst, .peer = peer, .instance = instance, .arg = arg,
+		.msg = msg ? strata_msg_ref(msg) : NULL,
+	};
+	queue_push(n, &e);
+}
+
+void strata_indicate(struct strata_module *m, uint16_t type, uint32_t peer, uint64_t instance,
+		     uint64_t arg, struct strata_msg *msg)
+{
+	for (unsigned i = 0; i < m->nsubs; i++)
+		strata_raise(m->node, m->subs[i], type, peer, instance, arg, msg);
+}
+
+static void drain(struct strata_node *n)
+{
+	while (n->q.len) {
+		struct strata_event e = n->q.ev[n->q.head];
+		n->q.head = (n->q.head + 1) % n->q.cap;
+		n->q.len--;
+		e.dst->ops->handle(e.dst, &e);
+		strata_msg_unref(e.msg);
+	}
+}
+
+/* ---- timers: a binary min-heap of intrusive timers, ties broken by arming order ---- */
+
+static bool timer_less(const struct strata_timer *a, const struct strata_timer *b)
+{
+	if (a->deadline_us != b->deadline_us)
+		return a->deadline_us < b->deadline_us;
+	/* Deterministic tie-break independent of addresses: module wire id, instance, token. */
+	uint16_t wa = a->m ? a->m->wire_id : 0, wb = b->m ? b->m->wire_id : 0;
+	if (wa != wb)
+		return wa < wb;
+	if (a->instance != b->instance)
+		return a->instance < b->instance;
+	return a->token < b->token;
+}
+
+static void heap_swap(struct strata_node *n, size_t i, size_t j)
+{
+	struct strata_timer *t = n->heap[i];
+	n->heap[i] = n->heap[j];
+	n->heap[j] = t;
+	n->heap[i]->heap_idx = i;
+	n->heap[j]->heap_idx = j;
+}
+
+static void heap_up(struct strata_node *n, size_t i)
+{
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (!timer_less(n->heap[i], n->heap[p]))
+			break;
+		heap_swap(n, i, p);
+		i = p;
+	}
+}
+
+static void heap_down(struct strata_node *n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < n->heap_len && timer_less(n->heap[l], n->heap[m]))
+			m = l;
+		if (r < n->heap_len && timer_less(n->heap[r], n->heap[m]))
+			m = r;
+		if (m == i)
+			break;
+		heap_swap(n, i, m);
+		i = m;
+	}
+}
+
+void strata_timer_init(struct strata_timer *t, struct strata_module *m, uint64_t token,
+		       uint64_t instance)
+{
+	t->deadline_us = 0;
+	t->heap_idx = SIZE_MAX;
+	t->m = m;
+	t->token = token;
+	t->instance = instance;
+}
+
+bool strata_timer_armed(const struct strata_timer *t)
+{
+	return t->heap_idx != SIZE_MAX;
+}
+
+void strata_timer_disarm(struct strata_node *n, struct strata_timer *t)
+{
+	if (t->heap_idx == SIZE_MAX)
+		return;
+	size_t i = t->heap_idx;
+	STRATA_ASSERT(i < n->heap_len && n->heap[i] == t);
+	n->heap_len--;
+	if (i != n->heap_len) {
+		n->heap[i] = n->heap[n->heap_len];
+		n->heap[i]->heap_idx = i;
+		heap_down(n, i);
+		heap_up(n, i);
+	}
+	t->heap_idx = SIZE_MAX;
+}
+
+void strata_timer_arm(struct strata_node *n, struct strata_timer *t, uint64_t deadline_us)
+{
+	strata_timer_disarm(n, t);
+	if (n->heap_len == n->heap_cap) {
+		size_t cap = n->heap_cap ? n->heap_cap * 2 : 64;
+		struct strata_timer **h = realloc(n->heap, cap * sizeof(*h));
+		STRATA_ASSERT(h);
+		n->heap = h;
+		n->heap_cap = cap;
+	}
+	t->deadline_us = deadline_us;
+	t->heap_idx = n->heap_len;
+	n->heap[n->heap_len++] = t;
+	heap_up(n, t->heap_idx);
+}
+
+void strata_timer_arm_in(struct strata_node *n, struct strata_timer *t, uint64_t delay_us)
+{
+	strata_timer_arm(n, t, strata_now_us(n) + delay_us);
+}
+
+/* ---- turns ---- */
+
+static void report_wake(struct strata_node *n)
+{
+	uint64_t next = n->heap_len ? n->heap[0]->deadline_us : UINT64_MAX;
+	if (next != n->wake_reported) {
+		n->wake_reported = next;
+		if (n->env.wake_at)
+			n->env.wake_at(n->env.ctx, next);
+	}
+}
+
+static void turn_begin(struct strata_node *n)
+{
+	STRATA_ASSERT(!n->in_turn); /* runtimes must not re-enter the node */
+	n->in_turn = true;
+}
+
+static void turn_end(struct strata_node *n)
+{
+	drain(n);
+	if (n->env.sync && n->env.sync(n->env.ctx) != 0)
+		n->counters.store_errors++;
+	strata_links_flush(n->links);
+	n->in_turn = false;
+	report_wake(n);
+}
+
+void strata_node_start(struct strata_node *n, bool recovering)
+{
+	turn_begin(n);
+	for (size_t i = 0; i < n->nmodules; i++)
+		strata_raise(n, n->modules[i], STRATA_EV_INIT, 0, 0, recovering ? 1 : 0, NULL);
+	turn_end(n);
+}
+
+void strata_node_recv(struct strata_node *n, const uint8_t *buf, size_t len)
+{
+	turn_begin(n);
+	strata_links_recv(n->links, buf, len);
+	turn_end(n);
+}
+
+void strata_node_tick(struct strata_node *n)
+{
+	turn_begin(n);
+	uint64_t now = strata_now_us(n);
+	/* Fire every expired timer, one handler at a time, draining the queue after each so that
+	 * timers see the effects of earlier ones exactly as if they had fired in separate turns. */
+	while (n->heap_len && n->heap[0]->deadline_us <= now) {
+		struct strata_timer *t = n->heap[0];
+		strata_timer_disarm(n, t);
+		if (t->m == NULL) {
+			strata_links_timer(n->links, t->token, t->instance);
+		} else {
+			struct strata_event e = {
+				.type = STRATA_EV_TIMER, .dst = t->m, .instance = t->instance,
+				.arg = t->token,
+			};
+			t->m->ops->handle(t->m, &e);
+		}
+		drain(n);
+	}
+	turn_end(n);
+}
+
+void strata_node_request(struct strata_node *n, const char *module, const struct strata_request *r)
+{
+	turn_begin(n);
+	struct strata_module *m = strata_node_module_by_name(n, module);
+	if (!m || !m->ops->request) {
+		char text[96];
+		snprintf(text, sizeof(text), "no module '%s' on this node", module);
+		strata_node_reply(n, NULL, r->id, STRATA_ENOENT, 0, NULL, 0, text);
+	} else {
+		int rc = m->ops->request(m, r);
+		if (rc != 0)
+			strata_node_reply(n, m, r->id, rc, 0, NULL, 0, NULL);
+	}
+	turn_end(n);
+}
+
+/* ---- environment access ---- */
+
+uint64_t strata_now_us(const struct strata_node *n)
+{
+	return n->env.now_us(n->env.ctx);
+}
+
+uint64_t strata_random(struct strata_node *n)
+{
+	return n->env.random(n->env.ctx);
+}
+
+uint64_t strata_random_below(struct strata_node *n, uint64_t bound)
+{
+	STRATA_ASSERT(bound > 0);
+	/* Rejection sampling keeps the distribution uniform. */
+	uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
+	uint64_t r;
+	do
+		r = strata_random(n);
+	while (r >= limit);
+	return r % bound;
+}
+
+int strata_store(struct strata_node *n, const char *key, const void *val, size_t len)
+{
+	if (!n->env.store)
+		return STRATA_EIO;
+	int rc = n->env.store(n->env.ctx, key, val, len);
+	if (rc)
+		n->counters.store_errors++;
+	return rc;
+}
+
+int strata_retrieve(struct strata_node *n, const char *key, struct strata_msg **out)
+{
+	*out = NULL;
+	if (!n->env.retrieve)
+		return STRATA_EIO;
+	return n->env.retrieve(n->env.ctx, key, out);
+}
+
+void strata_output(struct strata_node *n, const struct strata_output *o)
+{
+	if (n->env.output)
+		n->env.output(n->env.ctx, o);
+}
+
+void strata_node_reply(struct strata_node *n, struct strata_module *m, uint64_t req_id, int status,
+		       uint64_t flags, const void *data, size_t len, const char *text)
+{
+	struct strata_output o = {
+		.kind = STRATA_OUT_REPLY,
+		.module = m ? m->wire_id : 0,
+		.module_name = m ? m->ops->name : NULL,
+		.a = req_id,
+		.b = flags,
+		.status = status,
+		.data = data,
+		.len = len,
+		.text = text,
+	};
+	strata_output(n, &o);
+}
+
+uint32_t strata_node_id(const struct strata_node *n) { return n->id; }
+uint32_t strata_node_n(const struct strata_node *n) { return n->cfg->n; }
+uint64_t strata_node_incarnation(const struct strata_node *n) { return n->incarnation; }
+const struct strata_config *strata_node_config(const struct strata_node *n) { return n->cfg; }
+struct strata_counters *strata_node_counters(struct strata_node *n) { return &n->counters; }
+struct strata_links *strata_node_links(struct strata_node *n) { return n->links; }
+uint64_t strata_node_lamport(const struct strata_node *n) { return n->lamport; }
+const uint8_t *strata_node_secret_key(const struct strata_node *n) { return n->sk; }
+
+const uint8_t *strata_node_public_key(const struct strata_node *n, uint32_t id)
+{
+	STRATA_ASSERT(id >= 1 && id <= n->cfg->n);
+	return n->cfg->nodes[id].public_key;
+}
+
+uint64_t strata_lamport_send(struct strata_node *n)
+{
+	return ++n->lamport;
+}
+
+void strata_lamport_recv(struct strata_node *n, uint64_t ts)
+{
+	n->lamport = (ts > n->lamport ? ts : n->lamport) + 1;
+}
+
+enum strata_peer_state strata_node_peer_state(const struct strata_node *n, uint32_t peer)
+{
+	STRATA_ASSERT(peer >= 1 && peer <= n->cfg->n);
+	return n->peer_state[peer];
+}
+
+uint64_t strata_node_peer_incarnation(const struct strata_node *n, uint32_t peer)
+{
+	if (peer == n->id)
+		return n->incarnation;
+	return strata_links_peer_incarnation(n->links, peer);
+}
+
+uint32_t strata_node_leader(const struct strata_node *n)
+{
+	return n->leader;
+}
+
+void strata_node_set_peer_state(struct strata_node *n, struct strata_module *by, uint32_t peer,
+				enum strata_peer_state s)
+{
+	STRATA_ASSERT(peer >= 1 && peer <= n->cfg->n);
+	if (n->peer_state[peer] == s)
+		return;
+	n->peer_state[peer] = s;
+	strata_trace(n, by ? by->ops->name : "node", "view changed -> peer %u %s", peer,
+		     strata_peer_state_name(s));
+	struct strata_output o = {
+		.kind = STRATA_OUT_FD,
+		.module = by ? by->wire_id : 0,
+		.module_name = by ? by->ops->name : NULL,
+		.peer = peer,
+		.a = (uint64_t)s,
+		.b = strata_node_peer_incarnation(n, peer),
+	};
+	strata_output(n, &o);
+}
+
+void strata_node_set_leader(struct strata_node *n, struct strata_module *by, uint32_t leader)
+{
+	if (n->leader == leader)
+		return;
+	n->leader = leader;
+	strata_trace(n, by ? by->ops->name : "node", "leader changed -> %u", leader);
+	struct strata_output o = {
+		.kind = STRATA_OUT_LEADER,
+		.module = by ? by->wire_id : 0,
+		.module_name = by ? by->ops->name : NULL,
+		.peer = leader,
+	};
+	strata_output(n, &o);
+}
+
+bool strata_tracing(const struct strata_node *n)
+{
+	return n->trace_on && n->env.trace;
+}
+
+void strata_trace(struct strata_node *n, const char *module, const char *fmt, ...)
+{
+	if (!strata_tracing(n))
+		return;
+	char line[512];
+	int off = snprintf(line, sizeof(line), "t=%" PRIu64 " n=%u L=%" PRIu64 " %s: ",
+			   strata_now_us(n), n->id, n->lamport, module);
+	if (off < 0 || (size_t)off >= sizeof(line))
+		off = 0;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line + off, sizeof(line) - (size_t)off, fmt, ap);
+	va_end(ap);
+	n->env.trace(n->env.ctx, line);
+}
+
+void strata_node_bad_payload(struct strata_node *n, struct strata_module *m, uint32_t peer,
+			     const char *why)
+{
+	n->counters.rej_payload++;
+	strata_trace(n, m ? m->ops->name : "node", "bad payload from %u (%s) -> dropped", peer, why);
+}
+
+
+void strata_node_send_datagram(struct strata_node *n, uint32_t to, const uint8_t *buf, size_t len)
+{
+	n->env.send(n->env.ctx, to, buf, len);
+}
+
+void strata_node_set_role(struct strata_node *n, enum strata_role r, struct strata_module *m)
+{
+	STRATA_ASSERT(r < STRATA_ROLE_COUNT);
+	n->roles[r] = m;
+}
+
+struct strata_module *strata_node_role(struct strata_node *n, enum strata_role r)
+{
+	STRATA_ASSERT(r < STRATA_ROLE_COUNT);
+	return n->roles[r];
+}

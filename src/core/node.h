@@ -1,0 +1,299 @@
+/* A strata node: the environment interface, the module stack, the event queue and timers.
+ *
+ * The protocol core is sans-I/O. Everything a module needs from the world comes through
+ * struct strata_env, which a runtime implements: rt/uv (sockets, libuv timers, LMDB) or rt/sim
+ * (virtual time, simulated network, a durable map per node). Nothing in src/ outside rt/ calls a
+ * socket, a clock, rand() or the file system, and there is no global mutable state: everything
+ * hangs off a node, so one process can host many nodes.
+ *
+ * Execution model (the book's "upon <event> do"): a runtime hands the node one external input at
+ * a time (a datagram, an expired timer, a client request, start). The node runs the handler, and
+ * every event raised inside a handler is queued on the node's FIFO queue and handled after the
+ * current handler returns; the node drains the queue before returning to the runtime. At the end
+ * of such a turn the node makes stable storage durable (env.sync) and only then flushes the
+ * datagrams produced during the turn: persist before send.
+ *
+ * Modules embed struct strata_module as their first member. Requests go down as direct calls to
+ * the lower layer's API (they only queue work, never call back up synchronously); indications go
+ * up as queued events to every subscriber. */
+#ifndef STRATA_CORE_NODE_H
+#define STRATA_CORE_NODE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/msg.h"
+
+struct strata_node;
+struct strata_module;
+struct strata_links;
+
+/* ---- Outputs: what a node tells its clients (and what the simulator's checkers observe). ---- */
+
+enum strata_out_kind {
+	STRATA_OUT_FD = 1,    /* peer changed state: peer, a = enum strata_peer_state, b = incarnation */
+	STRATA_OUT_LEADER,    /* peer = new leader (0 = none), a = epoch (0 if none) */
+	STRATA_OUT_DELIVER,   /* a broadcast delivery: module, peer = sender, a = seq, data/len = payload,
+			       * vc/vc_len = vector clock if the algorithm has one */
+	STRATA_OUT_REPLY,     /* reply to a client request: a = request id, status = 0 or STRATA_E*,
+			       * b = flags (STRATA_REPLY_*), data/len = value, text = error detail */
+	STRATA_OUT_BCAST,     /* this node broadcast: module, a = seq, data/len = payload */
+	STRATA_OUT_EVENT,     /* free-form module event for logs and watchers: text */
+};
+
+#define STRATA_REPLY_FOUND 1u /* a read found a value (absent = never written, prints null) */
+
+struct strata_output {
+	enum strata_out_kind kind;
+	uint16_t module;       /* wire id of the module that produced it (0 = node) */
+	const char *module_name;
+	uint32_t peer;
+	uint64_t a, b;
+	int status;
+	const uint8_t *data;   /* borrowed for the duration of the call */
+	size_t len;
+	const uint64_t *vc;    /* borrowed; vc[0..vc_len) indexed by node id - 1 */
+	size_t vc_len;
+	const char *text;      /* borrowed; may be NULL */
+};
+
+/* ---- The environment a runtime provides. All callbacks get env.ctx. ---- */
+
+struct strata_env {
+	void *ctx;
+	/* Monotonic time in microseconds (virtual in the simulator). */
+	uint64_t (*now_us)(void *ctx);
+	/* Send one datagram to peer `to` (1..n). Fair-loss: it may be dropped, duplicated, delayed. */
+	void (*send)(void *ctx, uint32_t to, const uint8_t *buf, size_t len);
+	/* The node's earliest timer deadline changed; UINT64_MAX = no timer. When now >= deadline the
+	 * runtime calls strata_node_tick(). */
+	void (*wake_at)(void *ctx, uint64_t deadline_us);
+	/* Uniform 64-bit random numbers from a PRNG the runtime seeds. */
+	uint64_t (*random)(void *ctx);
+	/* Stable storage. store() stages a write; it is durable once sync() returns 0. retrieve()
+	 * sees staged writes; *out is a new strata_msg the caller unrefs, STRATA_ENOENT if absent.
+	 * May be NULL for runtimes without storage: then store/retrieve return STRATA_EIO. */
+	int (*store)(void *ctx, const char *key, const void *val, size_t len);
+	int (*retrieve)(void *ctx, const char *key, struct strata_msg **out);
+	int (*sync)(void *ctx);
+	/* Indications to clients. */
+	void (*output)(void *ctx, const struct strata_output *out);
+	/* One structured trace line (already formatted, no newline). May be NULL. */
+	void (*trace)(void *ctx, const char *line);
+};
+
+/* ---- Events ---- */
+
+/* Event types. Ranges: core/links/fd 1-99, bcast 100-199, reg 200-299, cons 300-399,
+ * tests 1000+. Family headers define their own types in their range. */
+enum strata_ev_type {
+	STRATA_EV_INIT = 1,       /* node started; arg = 1 if recovering (crash-recovery) */
+	STRATA_EV_TIMER,          /* a strata_timer fired; arg = token, instance = timer's instance */
+	STRATA_EV_FLL_DELIVER,    /* fair-loss delivery: peer, instance, msg */
+	STRATA_EV_SL_DELIVER,     /* stubborn delivery (may repeat): peer, instance, msg */
+	STRATA_EV_PL_DELIVER,     /* perfect delivery (once, FIFO per sender): peer, instance, msg */
+	STRATA_EV_PEER_RESTART,   /* peer came back with a new incarnation: peer, arg = incarnation */
+	STRATA_EV_CRASH,          /* P: peer crashed */
+	STRATA_EV_SUSPECT,        /* <>P: peer suspected */
+	STRATA_EV_RESTORE,        /* <>P: suspicion of peer withdrawn */
+	STRATA_EV_LEADER,         /* LE / Omega: peer is the leader (trust) */
+};
+
+struct strata_event {
+	uint16_t type;
+	struct strata_module *dst;
+	uint32_t peer;
+	uint64_t instance;
+	uint64_t arg;
+	struct strata_msg *msg; /* NULL or a payload; the queue holds one reference while queued,
+				 * a handler that keeps it takes its own */
+};
+
+/* ---- Client requests (decoded by the runtime, routed to a module by name) ---- */
+
+enum strata_op {
+	STRATA_OP_READ = 1,
+	STRATA_OP_WRITE,
+	STRATA_OP_DELETE,
+	STRATA_OP_CAS,
+	STRATA_OP_BROADCAST,
+};
+
+struct strata_request {
+	uint64_t id;             /* echoed in the STRATA_OUT_REPLY */
+	enum strata_op op;
+	const uint8_t *key;      /* borrowed for the call: copy what you keep */
+	size_t key_len;
+	const uint8_t *value;
+	size_t value_len;
+	const uint8_t *value2;   /* CAS: the new value; lkv: a causal context */
+	size_t value2_len;
+	uint32_t r, w;           /* quorum overrides, 0 = configured default */
+};
+
+/* ---- Modules ---- */
+
+#define STRATA_MAX_SUBS 16
+
+struct strata_module_ops {
+	const char *name; /* the algorithm's short name: "pl", "evp", "nnar", ... */
+	void (*handle)(struct strata_module *m, const struct strata_event *ev);
+	/* A client request. Return 0 if accepted (the module replies later with strata_node_reply),
+	 * or a STRATA_E* code which the node turns into an immediate error reply. May be NULL. */
+	int (*request)(struct strata_module *m, const struct strata_request *req);
+	/* Frees the module (called once at node destruction, in reverse order of addition). */
+	void (*destroy)(struct strata_module *m);
+};
+
+struct strata_module {
+	const struct strata_module_ops *ops;
+	struct strata_node *node;
+	uint16_t wire_id; /* 1..255, unique in the node; frames carry it. 0 = not addressable */
+	struct strata_module *subs[STRATA_MAX_SUBS];
+	unsigned nsubs;
+};
+
+/* ---- Timers: intrusive, embedded in module state, no allocation per arm. ---- */
+
+struct strata_timer {
+	uint64_t deadline_us;
+	size_t heap_idx; /* SIZE_MAX when not armed */
+	struct strata_module *m;
+	uint64_t token;
+	uint64_t instance;
+};
+
+/* ---- Counters reported by `strata status`. ---- */
+
+struct strata_counters {
+	uint64_t dgram_in, dgram_out, bytes_in, bytes_out;
+	uint64_t frames_in, frames_out, retransmits, acks_out;
+	uint64_t pl_delivered, pl_dup_dropped, pl_window_dropped, pl_reset_dropped;
+	uint64_t sl_evicted, send_full;
+	uint64_t rej_short, rej_cluster, rej_receiver, rej_sender, rej_mac, rej_malformed;
+	uint64_t rej_replay, rej_incarnation, rej_module, rej_payload, rej_fragment;
+	uint64_t client_bad_requests;
+	uint64_t store_errors;
+};
+
+/* Per-peer view kept by the failure detector for status and watch. */
+enum strata_peer_state {
+	STRATA_PEER_ALIVE = 0,
+	STRATA_PEER_SUSPECTED,
+	STRATA_PEER_CRASHED,
+};
+const char *strata_peer_state_name(enum strata_peer_state s);
+
+/* ---- The node ---- */
+
+struct strata_node_opts {
+	const struct strata_config *cfg; /* must outlive the node */
+	uint32_t id;                     /* 1..cfg->n */
+	uint64_t incarnation;            /* > 0, strictly larger after every restart */
+	const uint8_t *secret_key;       /* Ed25519 secret key (64 bytes), copied to secure memory */
+	const struct strata_env *env;    /* copied */
+	bool trace;                      /* emit trace lines */
+};
+
+/* Creates a node with its link layer; modules are added by the caller (see core/stack.h).
+ * Returns NULL and writes a reason into err on failure. */
+struct strata_node *strata_node_new(const struct strata_node_opts *o, char *err, size_t errlen);
+void strata_node_free(struct strata_node *n);
+
+/* Adds a module (the node takes ownership; it is destroyed with the node). */
+void strata_node_add_module(struct strata_node *n, struct strata_module *m,
+			    const struct strata_module_ops *ops, uint16_t wire_id);
+/* `upper` receives every indication `lower` raises with strata_indicate(). */
+void strata_module_subscribe(struct strata_module *lower, struct strata_module *upper);
+struct strata_module *strata_node_module_by_name(struct strata_node *n, const char *name);
+struct strata_module *strata_node_module_by_wire(struct strata_node *n, uint16_t wire_id);
+size_t strata_node_module_count(const struct strata_node *n);
+struct strata_module *strata_node_module_at(struct strata_node *n, size_t i);
+
+/* External inputs, called by the runtime. Each runs one turn (handler + queue + sync + flush). */
+void strata_node_start(struct strata_node *n, bool recovering);
+void strata_node_recv(struct strata_node *n, const uint8_t *buf, size_t len);
+void strata_node_tick(struct strata_node *n);
+/* Routes a client request to the module named `module`; replies (possibly at once, with an
+ * error) through STRATA_OUT_REPLY. */
+void strata_node_request(struct strata_node *n, const char *module, const struct strata_request *r);
+
+/* Raising events (from inside handlers). The queue takes its own reference to msg. */
+void strata_raise(struct strata_node *n, struct strata_module *dst, uint16_t type, uint32_t peer,
+		  uint64_t instance, uint64_t arg, struct strata_msg *msg);
+/* Raises the event to every subscriber of m. */
+void strata_indicate(struct strata_module *m, uint16_t type, uint32_t peer, uint64_t instance,
+		     uint64_t arg, struct strata_msg *msg);
+
+/* Timers. */
+void strata_timer_init(struct strata_timer *t, struct strata_module *m, uint64_t token,
+		       uint64_t instance);
+void strata_timer_arm(struct strata_node *n, struct strata_timer *t, uint64_t deadline_us);
+void strata_timer_arm_in(struct strata_node *n, struct strata_timer *t, uint64_t delay_us);
+void strata_timer_disarm(struct strata_node *n, struct strata_timer *t);
+bool strata_timer_armed(const struct strata_timer *t);
+
+/* Environment access for modules. */
+uint64_t strata_now_us(const struct strata_node *n);
+uint64_t strata_random(struct strata_node *n);
+/* Uniform in [0, bound), bound > 0. */
+uint64_t strata_random_below(struct strata_node *n, uint64_t bound);
+int strata_store(struct strata_node *n, const char *key, const void *val, size_t len);
+int strata_retrieve(struct strata_node *n, const char *key, struct strata_msg **out);
+void strata_output(struct strata_node *n, const struct strata_output *o);
+/* Convenience: a STRATA_OUT_REPLY for request `req_id`. */
+void strata_node_reply(struct strata_node *n, struct strata_module *m, uint64_t req_id, int status,
+		       uint64_t flags, const void *data, size_t len, const char *text);
+
+/* Accessors. */
+uint32_t strata_node_id(const struct strata_node *n);
+uint32_t strata_node_n(const struct strata_node *n);
+uint64_t strata_node_incarnation(const struct strata_node *n);
+const struct strata_config *strata_node_config(const struct strata_node *n);
+struct strata_counters *strata_node_counters(struct strata_node *n);
+struct strata_links *strata_node_links(struct strata_node *n);
+uint64_t strata_node_lamport(const struct strata_node *n);
+/* Advances the Lamport clock for a send and returns the stamp. */
+uint64_t strata_lamport_send(struct strata_node *n);
+/* Merges a received stamp: clock = max(clock, ts) + 1. */
+void strata_lamport_recv(struct strata_node *n, uint64_t ts);
+/* The signing identity (secure memory, wiped on free). */
+const uint8_t *strata_node_secret_key(const struct strata_node *n);
+const uint8_t *strata_node_public_key(const struct strata_node *n, uint32_t id);
+
+/* Failure-detector view (written by the fd modules, read by status/watch). */
+enum strata_peer_state strata_node_peer_state(const struct strata_node *n, uint32_t peer);
+uint64_t strata_node_peer_incarnation(const struct strata_node *n, uint32_t peer);
+uint32_t strata_node_leader(const struct strata_node *n);
+/* Sets the view and emits STRATA_OUT_FD / STRATA_OUT_LEADER when it changes. */
+void strata_node_set_peer_state(struct strata_node *n, struct strata_module *by, uint32_t peer,
+				enum strata_peer_state s);
+void strata_node_set_leader(struct strata_node *n, struct strata_module *by, uint32_t leader);
+
+/* Trace: "t=<us> n=<id> L=<lamport> <module>: <reason> -> <action>". No-op unless tracing. */
+void strata_trace(struct strata_node *n, const char *module, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+bool strata_tracing(const struct strata_node *n);
+
+/* Roles let upper modules find the lower modules they stand on without knowing which algorithm
+ * the config chose: the failure detector (raises CRASH, or SUSPECT/RESTORE) and the leader
+ * module (raises LEADER). */
+enum strata_role {
+	STRATA_ROLE_FD = 0,
+	STRATA_ROLE_LEADER,
+	STRATA_ROLE_COUNT
+};
+void strata_node_set_role(struct strata_node *n, enum strata_role r, struct strata_module *m);
+struct strata_module *strata_node_role(struct strata_node *n, enum strata_role r);
+
+/* For the link layer: hand one finished datagram to the runtime. */
+void strata_node_send_datagram(struct strata_node *n, uint32_t to, const uint8_t *buf, size_t len);
+
+/* A module reports a malformed payload from `peer` (counted, traced, dropped). */
+void strata_node_bad_payload(struct strata_node *n, struct strata_module *m, uint32_t peer,
+			     const char *why);
+
+#endif

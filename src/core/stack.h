@@ -1,0 +1,58 @@
+/* Algorithms and the module stack a node runs.
+ *
+ * Each family (fd, bcast, reg, lkv, cons) publishes a table of the algorithms it implements:
+ * name, the book's number, system model, resilience, cost and a constructor. strata_stack_build()
+ * wires a node from the config: the failure detector and leader module the model calls for, then
+ * every algorithm of the other families that the cluster's model and size can run (so a client
+ * can pick any of them with --algo). The daemon refuses a config whose named algorithms
+ * (reg_algo, bcast_algo) need more than the model gives, and says why.
+ *
+ * Wire id ranges: fd 1-15, links/tests 16-31, bcast 32-95, reg 96-159, lkv 160-175,
+ * cons 176-223, test modules 224-255. */
+#ifndef STRATA_CORE_STACK_H
+#define STRATA_CORE_STACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/node.h"
+
+struct strata_algo {
+	const char *name;     /* "nnar": what --algo takes, also the module's ops->name */
+	const char *family;   /* "fd", "bcast", "reg", "lkv", "cons" */
+	const char *title;    /* "Read-Impose Write-Consult-Majority, (N,N) atomic register" */
+	const char *book;     /* "Alg. 4.10-4.11" */
+	enum strata_model model;
+	unsigned resilience_k; /* needs n > k*f; 0 = any f < n */
+	const char *steps;    /* communication steps per operation, e.g. "write 4, read 4" */
+	const char *messages; /* messages per operation, e.g. "write 4N, read 4N" */
+	uint16_t wire_id;
+	/* Creates the module, adds it to the node and subscribes it to what it needs (found through
+	 * strata_node_role or by name). NULL with a reason in err on failure. */
+	struct strata_module *(*create)(struct strata_node *n, char *err, size_t errlen);
+};
+
+/* Family tables, each terminated by an entry with name == NULL. */
+const struct strata_algo *strata_fd_algos(void);
+const struct strata_algo *strata_bcast_algos(void);
+const struct strata_algo *strata_reg_algos(void);
+
+/* Looks an algorithm up by name across all families; NULL if unknown. */
+const struct strata_algo *strata_algo_find(const char *name);
+/* Calls fn for every algorithm of every family (or of `family` if not NULL). */
+void strata_algo_foreach(const char *family, void (*fn)(const struct strata_algo *a, void *arg),
+			 void *arg);
+
+/* Whether the cluster can run algorithm a; writes the reason into err if not. */
+int strata_algo_check(const struct strata_algo *a, const struct strata_config *cfg, char *err,
+		      size_t errlen);
+
+/* Validates the config's named algorithms (reg_algo, bcast_algo): unknown names and model or
+ * resilience mismatches are errors with a clear reason. */
+int strata_stack_check_config(const struct strata_config *cfg, char *err, size_t errlen);
+
+/* Builds the whole stack on a fresh node. */
+int strata_stack_build(struct strata_node *n, char *err, size_t errlen);
+
+#endif

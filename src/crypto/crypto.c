@@ -1,0 +1,115 @@
+/* libsodium wrappers; see crypto.h. */
+#include "crypto/crypto.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#include "core/assert.h"
+#include "core/error.h"
+
+int strata_crypto_init(void)
+{
+	return sodium_init() < 0 ? STRATA_EIO : 0;
+}
+
+void *strata_secure_alloc(size_t len)
+{
+	return sodium_malloc(len);
+}
+
+void strata_secure_free(void *p)
+{
+	if (p)
+		sodium_free(p);
+}
+
+int strata_keypair(uint8_t pk[STRATA_PK_LEN], uint8_t sk[STRATA_SK_LEN])
+{
+	return crypto_sign_keypair(pk, sk) == 0 ? 0 : STRATA_EIO;
+}
+
+int strata_keypair_seed(uint8_t pk[STRATA_PK_LEN], uint8_t sk[STRATA_SK_LEN],
+			const uint8_t seed[32])
+{
+	return crypto_sign_seed_keypair(pk, sk, seed) == 0 ? 0 : STRATA_EIO;
+}
+
+int strata_link_key(uint8_t key[STRATA_LINK_KEY_LEN], const uint8_t my_pk[STRATA_PK_LEN],
+		    const uint8_t my_sk[STRATA_SK_LEN], const uint8_t peer_pk[STRATA_PK_LEN])
+{
+	uint8_t my_x_sk[crypto_scalarmult_SCALARBYTES];
+	uint8_t peer_x_pk[crypto_scalarmult_BYTES];
+	uint8_t shared[crypto_scalarmult_BYTES];
+	int rc = STRATA_EAUTH;
+
+	if (crypto_sign_ed25519_pk_to_curve25519(peer_x_pk, peer_pk) != 0)
+		goto out;
+	if (crypto_sign_ed25519_sk_to_curve25519(my_x_sk, my_sk) != 0)
+		goto out;
+	if (crypto_scalarmult(shared, my_x_sk, peer_x_pk) != 0)
+		goto out;
+	/* Canonical order of the two public keys so both ends hash the same input. */
+	const uint8_t *lo = my_pk, *hi = peer_pk;
+	if (memcmp(lo, hi, STRATA_PK_LEN) > 0) {
+		lo = peer_pk;
+		hi = my_pk;
+	}
+	crypto_hash_sha256_state st;
+	static const char label[] = "strata-link-key-v1";
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const uint8_t *)label, sizeof(label) - 1);
+	crypto_hash_sha256_update(&st, shared, sizeof(shared));
+	crypto_hash_sha256_update(&st, lo, STRATA_PK_LEN);
+	crypto_hash_sha256_update(&st, hi, STRATA_PK_LEN);
+	crypto_hash_sha256_final(&st, key);
+	rc = 0;
+out:
+	sodium_memzero(my_x_sk, sizeof(my_x_sk));
+	sodium_memzero(shared, sizeof(shared));
+	return rc;
+}
+
+void strata_mac(uint8_t out[STRATA_MAC_LEN], const uint8_t key[STRATA_LINK_KEY_LEN],
+		const uint8_t *data, size_t len)
+{
+	crypto_auth_hmacsha256(out, data, len, key);
+}
+
+bool strata_mac_verify(const uint8_t mac[STRATA_MAC_LEN], const uint8_t key[STRATA_LINK_KEY_LEN],
+		       const uint8_t *data, size_t len)
+{
+	return crypto_auth_hmacsha256_verify(mac, data, len, key) == 0;
+}
+
+void strata_sign(uint8_t sig[STRATA_SIG_LEN], const uint8_t sk[STRATA_SK_LEN], const uint8_t *data,
+		 size_t len)
+{
+	crypto_sign_detached(sig, NULL, data, len, sk);
+}
+
+bool strata_verify(const uint8_t sig[STRATA_SIG_LEN], const uint8_t pk[STRATA_PK_LEN],
+		   const uint8_t *data, size_t len)
+{
+	return crypto_sign_verify_detached(sig, data, len, pk) == 0;
+}
+
+void strata_hash(uint8_t out[STRATA_HASH_LEN], const uint8_t *data, size_t len)
+{
+	crypto_hash_sha256(out, data, len);
+}
+
+void strata_hex_encode(char *out, const uint8_t *in, size_t len)
+{
+	sodium_bin2hex(out, 2 * len + 1, in, len);
+}
+
+int strata_hex_decode(uint8_t *out, size_t len, const char *hex)
+{
+	size_t got = 0;
+	const char *end = NULL;
+	if (strlen(hex) != 2 * len)
+		return STRATA_EINVAL;
+	if (sodium_hex2bin(out, len, hex, 2 * len, NULL, &got, &end) != 0 || got != len)
+		return STRATA_EINVAL;
+	return 0;
+}

@@ -1,0 +1,56 @@
+/* libsodium wrappers: identities, pairwise link keys, MACs, signatures, hashes.
+ *
+ * Identities are Ed25519 key pairs. Pairwise link keys are derived from the X25519 forms of the
+ * two identities (crypto_sign_ed25519_*_to_curve25519 + crypto_scalarmult), hashed together with
+ * both public keys in a canonical order, so both ends get the same key and the config holds only
+ * public keys. Secret material lives in sodium_malloc memory and is wiped when freed. */
+#ifndef STRATA_CRYPTO_CRYPTO_H
+#define STRATA_CRYPTO_CRYPTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STRATA_PK_LEN 32
+#define STRATA_SK_LEN 64
+#define STRATA_SIG_LEN 64
+#define STRATA_MAC_LEN 32
+#define STRATA_HASH_LEN 32
+#define STRATA_LINK_KEY_LEN 32
+
+/* Must be called once per process before anything else here; returns 0 or STRATA_EIO. */
+int strata_crypto_init(void);
+
+/* Secure memory (sodium_malloc / sodium_free, wiped on free). */
+void *strata_secure_alloc(size_t len);
+void strata_secure_free(void *p);
+
+/* New random identity. */
+int strata_keypair(uint8_t pk[STRATA_PK_LEN], uint8_t sk[STRATA_SK_LEN]);
+/* Deterministic identity from a 32-byte seed (simulator and tests). */
+int strata_keypair_seed(uint8_t pk[STRATA_PK_LEN], uint8_t sk[STRATA_SK_LEN],
+			const uint8_t seed[32]);
+
+/* Shared link key between the identity (my_pk, my_sk) and peer_pk; STRATA_EAUTH if the peer key
+ * is not a valid point. */
+int strata_link_key(uint8_t key[STRATA_LINK_KEY_LEN], const uint8_t my_pk[STRATA_PK_LEN],
+		    const uint8_t my_sk[STRATA_SK_LEN], const uint8_t peer_pk[STRATA_PK_LEN]);
+
+void strata_mac(uint8_t out[STRATA_MAC_LEN], const uint8_t key[STRATA_LINK_KEY_LEN],
+		const uint8_t *data, size_t len);
+/* Constant-time verification. */
+bool strata_mac_verify(const uint8_t mac[STRATA_MAC_LEN], const uint8_t key[STRATA_LINK_KEY_LEN],
+		       const uint8_t *data, size_t len);
+
+void strata_sign(uint8_t sig[STRATA_SIG_LEN], const uint8_t sk[STRATA_SK_LEN], const uint8_t *data,
+		 size_t len);
+bool strata_verify(const uint8_t sig[STRATA_SIG_LEN], const uint8_t pk[STRATA_PK_LEN],
+		   const uint8_t *data, size_t len);
+
+void strata_hash(uint8_t out[STRATA_HASH_LEN], const uint8_t *data, size_t len);
+
+/* Hex helpers for key files and configs: returns 0 or STRATA_EINVAL. out holds 2*len+1 chars. */
+void strata_hex_encode(char *out, const uint8_t *in, size_t len);
+int strata_hex_decode(uint8_t *out, size_t len, const char *hex);
+
+#endif

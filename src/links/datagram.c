@@ -1,0 +1,445 @@
+/* Datagrams: prefix, HMAC-SHA256 authentication (Alg. 2.4 Authenticate and Filter), the protobuf
+ * body, the receive path with anti-replay and incarnation checks, and the flush that packs queued
+ * frames from all three link kinds into as few datagrams as fit (batching). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/assert.h"
+#include "core/error.h"
+#include "links/internal.h"
+
+#define LINK_MAX_BATCH 1024
+
+/* ---- frame queue ---- */
+
+bool frame_q_push(struct frame_q *q, const struct out_frame *f)
+{
+	if (q->len == q->cap) {
+		size_t cap = q->cap ? q->cap * 2 : 16;
+		struct out_frame *nf = malloc(cap * sizeof(*nf));
+		if (!nf)
+			return false;
+		for (size_t i = 0; i < q->len; i++)
+			nf[i] = q->f[(q->head + i) % q->cap];
+		free(q->f);
+		q->f = nf;
+		q->cap = cap;
+		q->head = 0;
+	}
+	q->f[(q->head + q->len) % q->cap] = *f;
+	q->len++;
+	return true;
+}
+
+static struct out_frame *frame_q_front(struct frame_q *q)
+{
+	return q->len ? &q->f[q->head] : NULL;
+}
+
+static void frame_q_pop(struct frame_q *q)
+{
+	STRATA_ASSERT(q->len);
+	q->head = (q->head + 1) % q->cap;
+	q->len--;
+}
+
+void frame_q_clear(struct frame_q *q)
+{
+	while (q->len) {
+		strata_msg_unref(frame_q_front(q)->msg);
+		frame_q_pop(q);
+	}
+	free(q->f);
+	memset(q, 0, sizeof(*q));
+}
+
+/* ---- construction ---- */
+
+struct strata_links *strata_links_new(struct strata_node *n, char *err, size_t errlen)
+{
+	const struct strata_config *cfg = strata_node_config(n);
+	struct strata_links *l = calloc(1, sizeof(*l));
+	if (!l)
+		goto nomem;
+	l->node = n;
+	l->cfg = cfg;
+	l->self = strata_node_id(n);
+	l->n = cfg->n;
+	STRATA_ASSERT(cfg->max_datagram > LINK_OVERHEAD + 64);
+	l->frame_max = cfg->max_datagram - LINK_OVERHEAD;
+	l->dgram = malloc(cfg->max_datagram);
+	l->peers = calloc(l->n + 1, sizeof(*l->peers));
+	l->keys = strata_secure_alloc((l->n + 1) * STRATA_LINK_KEY_LEN);
+	if (!l->dgram || !l->peers || !l->keys)
+		goto nomem;
+	const uint8_t *sk = strata_node_secret_key(n);
+	const uint8_t *pk = strata_node_public_key(n, l->self);
+	for (uint32_t i = 1; i <= l->n; i++) {
+		struct link_peer *p = &l->peers[i];
+		p->id = i;
+		p->rx_next = 1;
+		p->tx_next_seq = 1;
+		p->rto_us = (uint64_t)cfg->retransmit_min_ms * 1000 * 4;
+		if (p->rto_us > (uint64_t)cfg->retransmit_max_ms * 1000)
+			p->rto_us = (uint64_t)cfg->retransmit_max_ms * 1000;
+		strata_timer_init(&p->rto_timer, NULL, LINK_TIMER_RTO, i);
+		strata_timer_init(&p->sl_timer, NULL, LINK_TIMER_SL, i);
+		if (i == l->self)
+			continue;
+		if (strata_link_key(l->keys + i * STRATA_LINK_KEY_LEN, pk, sk,
+				    strata_node_public_key(n, i)) != 0) {
+			snprintf(err, errlen, "public key of node %u is not a valid Ed25519 key", i);
+			strata_links_free(l);
+			return NULL;
+		}
+	}
+	return l;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	strata_links_free(l);
+	return NULL;
+}
+
+void strata_links_free(struct strata_links *l)
+{
+	if (!l)
+		return;
+	if (l->peers) {
+		for (uint32_t i = 1; i <= l->n; i++) {
+			struct link_peer *p = &l->peers[i];
+			strata_timer_disarm(l->node, &p->rto_timer);
+			strata_timer_disarm(l->node, &p->sl_timer);
+			frame_q_clear(&p->fll);
+			sl_peer_free(p);
+			pl_peer_reset_recv(l, p);
+			pl_peer_free(p);
+		}
+	}
+	free(l->peers);
+	free(l->dgram);
+	strata_secure_free(l->keys);
+	free(l);
+}
+
+size_t strata_links_frame_max(const struct strata_node *n)
+{
+	return strata_node_links((struct strata_node *)n)->frame_max;
+}
+
+uint64_t strata_links_peer_incarnation(const struct strata_links *l, uint32_t peer)
+{
+	STRATA_ASSERT(peer >= 1 && peer <= l->n);
+	return l->peers[peer].incarnation;
+}
+
+size_t strata_links_pending(const struct strata_node *n, uint32_t peer)
+{
+	const struct strata_links *l = strata_node_links((struct strata_node *)n);
+	STRATA_ASSERT(peer >= 1 && peer <= l->n);
+	return l->peers[peer].tx_len + l->peers[peer].fll.len;
+}
+
+void strata_links_timer(struct strata_links *l, uint64_t token, uint64_t instance)
+{
+	STRATA_ASSERT(instance >= 1 && instance <= l->n);
+	struct link_peer *p = &l->peers[instance];
+	if (token == LINK_TIMER_RTO)
+		pl_on_rto(l, p);
+	else if (token == LINK_TIMER_SL)
+		sl_on_timer(l, p);
+	else
+		STRATA_ASSERT(!"unknown link timer");
+}
+
+/* ---- delivery to modules ---- */
+
+void link_deliver(struct strata_links *l, uint16_t type, uint32_t from, uint16_t module,
+		  uint64_t instance, uint64_t lamport, struct strata_msg *msg)
+{
+	struct strata_node *n = l->node;
+	struct strata_module *m = strata_node_module_by_wire(n, module);
+	if (!m) {
+		strata_node_counters(n)->rej_module++;
+		strata_trace(n, "links", "frame for unknown module %u from %u -> dropped", module, from);
+		return;
+	}
+	strata_lamport_recv(n, lamport);
+	strata_raise(n, m, type, from, instance, 0, msg);
+}
+
+/* ---- fair-loss ---- */
+
+int strata_fll_send(struct strata_module *from, uint32_t to, uint64_t instance,
+		    struct strata_msg *msg)
+{
+	STRATA_ASSERT(from && from->node && from->wire_id && msg);
+	struct strata_links *l = strata_node_links(from->node);
+	if (to < 1 || to > l->n)
+		return STRATA_EINVAL;
+	if (msg->len > l->frame_max)
+		return STRATA_ETOOBIG;
+	uint64_t ts = strata_lamport_send(from->node);
+	if (to == l->self) {
+		link_deliver(l, STRATA_EV_FLL_DELIVER, to, from->wire_id, instance, ts, msg);
+		return 0;
+	}
+	struct out_frame f = {
+		.link = STRATA_LINK_FLL, .module = from->wire_id, .instance = instance,
+		.lamport = ts, .msg = strata_msg_ref(msg), .len = (uint32_t)msg->len,
+	};
+	if (!frame_q_push(&l->peers[to].fll, &f)) {
+		strata_msg_unref(msg);
+		return STRATA_ENOMEM;
+	}
+	return 0;
+}
+
+/* ---- receive ---- */
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Anti-replay window (as in IPsec): accept each counter value once, within 64 of the maximum. */
+static bool replay_check(struct link_peer *p, uint64_t c)
+{
+	if (c == 0)
+		return false;
+	if (c > p->replay_max) {
+		uint64_t shift = c - p->replay_max;
+		p->replay_bits = shift >= 64 ? 0 : p->replay_bits << shift;
+		p->replay_bits |= 1;
+		p->replay_max = c;
+		return true;
+	}
+	uint64_t back = p->replay_max - c;
+	if (back >= LINK_REPLAY_WINDOW)
+		return false;
+	if (p->replay_bits & (1ull << back))
+		return false;
+	p->replay_bits |= 1ull << back;
+	return true;
+}
+
+static void peer_restarted(struct strata_links *l, struct link_peer *p, uint64_t inc)
+{
+	struct strata_node *n = l->node;
+	strata_trace(n, "links", "peer %u new incarnation %llu (was %llu) -> new sessions", p->id,
+		     (unsigned long long)inc, (unsigned long long)p->incarnation);
+	pl_peer_reset_send(l, p);
+	pl_peer_reset_recv(l, p);
+	p->incarnation = inc;
+	p->replay_max = 0;
+	p->replay_bits = 0;
+	for (size_t i = 0; i < strata_node_module_count(n); i++)
+		strata_raise(n, strata_node_module_at(n, i), STRATA_EV_PEER_RESTART, p->id, 0, inc,
+			     NULL);
+}
+
+void strata_links_recv(struct strata_links *l, const uint8_t *buf, size_t len)
+{
+	struct strata_node *n = l->node;
+	struct strata_counters *c = strata_node_counters(n);
+	if (len < LINK_PREFIX_LEN + STRATA_MAC_LEN || len > l->cfg->max_datagram) {
+		c->rej_short++;
+		return;
+	}
+	if (buf[0] != LINK_VERSION || buf[1] != 0) {
+		c->rej_malformed++;
+		return;
+	}
+	if (get_le64(buf + 2) != l->cfg->cluster_hash) {
+		c->rej_cluster++;
+		return;
+	}
+	uint32_t sender = (uint32_t)buf[10] | ((uint32_t)buf[11] << 8);
+	uint32_t receiver = (uint32_t)buf[12] | ((uint32_t)buf[13] << 8);
+	if (receiver != l->self) {
+		c->rej_receiver++;
+		return;
+	}
+	if (sender < 1 || sender > l->n || sender == l->self) {
+		c->rej_sender++;
+		return;
+	}
+	size_t body_len = len - LINK_PREFIX_LEN - STRATA_MAC_LEN;
+	if (!strata_mac_verify(buf + len - STRATA_MAC_LEN, l->keys + sender * STRATA_LINK_KEY_LEN,
+			       buf, len - STRATA_MAC_LEN)) {
+		c->rej_mac++;
+		strata_trace(n, "links", "bad MAC claiming sender %u -> dropped", sender);
+		return;
+	}
+	Strata__Wire__Datagram *d =
+		strata__wire__datagram__unpack(NULL, body_len, buf + LINK_PREFIX_LEN);
+	if (!d || d->incarnation == 0) {
+		c->rej_malformed++;
+		if (d)
+			strata__wire__datagram__free_unpacked(d, NULL);
+		return;
+	}
+	struct link_peer *p = &l->peers[sender];
+	if (d->incarnation < p->incarnation) {
+		c->rej_incarnation++;
+		goto out;
+	}
+	if (d->incarnation > p->incarnation) {
+		if (p->incarnation != 0)
+			peer_restarted(l, p, d->incarnation);
+		else
+			p->incarnation = d->incarnation;
+	}
+	if (d->receiver_incarnation != 0 &&
+	    d->receiver_incarnation != strata_node_incarnation(n)) {
+		/* Addressed to an earlier life of this node: its session state is gone. */
+		c->rej_incarnation++;
+		goto out;
+	}
+	if (!replay_check(p, d->counter)) {
+		c->rej_replay++;
+		goto out;
+	}
+	for (size_t i = 0; i < d->n_frames; i++) {
+		const Strata__Wire__Frame *f = d->frames[i];
+		if (f->link > STRATA_LINK_PL || f->module == 0 || f->module > 255) {
+			c->rej_malformed++;
+			goto out;
+		}
+	}
+	c->dgram_in++;
+	c->bytes_in += len;
+	if (d->ack)
+		pl_on_ack(l, p, d->ack->cumulative, d->ack->selective);
+	for (size_t i = 0; i < d->n_frames; i++) {
+		const Strata__Wire__Frame *f = d->frames[i];
+		c->frames_in++;
+		if (f->link == STRATA_LINK_PL) {
+			pl_on_frame(l, p, f);
+			continue;
+		}
+		struct strata_msg *m = strata_msg_new(f->payload.data, f->payload.len);
+		STRATA_ASSERT(m);
+		link_deliver(l, f->link == STRATA_LINK_FLL ? STRATA_EV_FLL_DELIVER : STRATA_EV_SL_DELIVER,
+			     sender, (uint16_t)f->module, f->instance, f->lamport, m);
+		strata_msg_unref(m);
+	}
+out:
+	strata__wire__datagram__free_unpacked(d, NULL);
+}
+
+/* ---- flush ---- */
+
+/* Upper bound of a frame's encoded size inside the datagram. */
+static size_t frame_wire_size(const struct out_frame *f)
+{
+	return 72 + (size_t)f->len;
+}
+
+static void send_datagram(struct strata_links *l, struct link_peer *p, struct out_frame *batch,
+			  size_t nb, bool with_ack)
+{
+	struct strata_node *n = l->node;
+	struct strata_counters *c = strata_node_counters(n);
+	Strata__Wire__Frame frames[LINK_MAX_BATCH];
+	Strata__Wire__Frame *fp[LINK_MAX_BATCH];
+	Strata__Wire__Datagram d = STRATA__WIRE__DATAGRAM__INIT;
+	Strata__Wire__Ack ack = STRATA__WIRE__ACK__INIT;
+	STRATA_ASSERT(nb <= LINK_MAX_BATCH);
+
+	for (size_t i = 0; i < nb; i++) {
+		strata__wire__frame__init(&frames[i]);
+		frames[i].link = batch[i].link;
+		frames[i].module = batch[i].module;
+		frames[i].instance = batch[i].instance;
+		frames[i].seq = batch[i].seq;
+		frames[i].lamport = batch[i].lamport;
+		frames[i].frag_index = batch[i].frag_index;
+		frames[i].frag_count = batch[i].frag_count;
+		frames[i].payload.data = batch[i].msg->data + batch[i].off;
+		frames[i].payload.len = batch[i].len;
+		fp[i] = &frames[i];
+	}
+	d.incarnation = strata_node_incarnation(n);
+	d.receiver_incarnation = p->incarnation;
+	d.counter = ++l->counter;
+	d.n_frames = nb;
+	d.frames = fp;
+	if (with_ack) {
+		/* Cumulative ack plus a bitmap of what arrived beyond the first gap. */
+		ack.cumulative = p->rx_next - 1;
+		uint64_t sel = 0;
+		if (p->rx) {
+			for (uint64_t i = 0; i < 64 && i + 1 < l->cfg->window; i++) {
+				uint64_t seq = p->rx_next + 1 + i;
+				struct rx_slot *s = &p->rx[seq % l->cfg->window];
+				if (s->full && s->fr.seq == seq)
+					sel |= 1ull << i;
+			}
+		}
+		ack.selective = sel;
+		d.ack = &ack;
+		c->acks_out++;
+	}
+	size_t body = strata__wire__datagram__get_packed_size(&d);
+	size_t total = LINK_PREFIX_LEN + body + STRATA_MAC_LEN;
+	STRATA_ASSERT(total <= l->cfg->max_datagram);
+	uint8_t *b = l->dgram;
+	b[0] = LINK_VERSION;
+	b[1] = 0;
+	put_le64(b + 2, l->cfg->cluster_hash);
+	b[10] = (uint8_t)(l->self & 0xff);
+	b[11] = (uint8_t)(l->self >> 8);
+	b[12] = (uint8_t)(p->id & 0xff);
+	b[13] = (uint8_t)(p->id >> 8);
+	strata__wire__datagram__pack(&d, b + LINK_PREFIX_LEN);
+	strata_mac(b + LINK_PREFIX_LEN + body, l->keys + p->id * STRATA_LINK_KEY_LEN, b,
+		   LINK_PREFIX_LEN + body);
+	c->dgram_out++;
+	c->bytes_out += total;
+	c->frames_out += nb;
+	strata_node_send_datagram(n, p->id, b, total);
+}
+
+static void flush_peer(struct strata_links *l, struct link_peer *p)
+{
+	struct out_frame batch[LINK_MAX_BATCH];
+	size_t budget_total = l->cfg->max_datagram - (LINK_OVERHEAD - 72);
+	for (;;) {
+		size_t nb = 0, used = 0, nfll = 0;
+		struct out_frame *f;
+		while (nb < LINK_MAX_BATCH && (f = frame_q_front(&p->fll)) != NULL) {
+			size_t sz = frame_wire_size(f);
+			if (used + sz > budget_total)
+				break;
+			batch[nb++] = *f;
+			used += sz;
+			frame_q_pop(&p->fll);
+		}
+		nfll = nb;
+		size_t budget = budget_total - used;
+		nb += pl_collect(l, p, batch + nb, LINK_MAX_BATCH - nb, &budget);
+		if (nb == 0 && !p->ack_needed)
+			break;
+		send_datagram(l, p, batch, nb, p->ack_needed);
+		p->ack_needed = false;
+		for (size_t i = 0; i < nfll; i++)
+			strata_msg_unref(batch[i].msg);
+	}
+}
+
+void strata_links_flush(struct strata_links *l)
+{
+	for (uint32_t i = 1; i <= l->n; i++)
+		if (i != l->self)
+			flush_peer(l, &l->peers[i]);
+}

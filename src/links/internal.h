@@ -1,0 +1,137 @@
+/* Private state of the link layer, shared by its files:
+ *   datagram.c  prefix, MAC, protobuf body, receive path, batching flush
+ *   fairloss.c  fair-loss frames
+ *   stubborn.c  stubborn retransmission ring (Alg. 2.1)
+ *   perfect.c   perfect-link sessions: sequence numbers, acks, windows, fragments (Alg. 2.2/2.11)
+ * Nothing here is visible outside src/links. */
+#ifndef STRATA_LINKS_INTERNAL_H
+#define STRATA_LINKS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/node.h"
+#include "crypto/crypto.h"
+#include "links/links.h"
+#include "peer.pb-c.h"
+
+#define LINK_PREFIX_LEN 14
+#define LINK_VERSION 1
+/* Upper bound of everything in a datagram but frame payloads: prefix, MAC, header fields,
+ * the ack, and one frame's own fields. Frame payloads are cut to max_datagram minus this. */
+#define LINK_OVERHEAD 176
+#define LINK_REPLAY_WINDOW 64
+
+enum link_timer_kind {
+	LINK_TIMER_RTO = 1,
+	LINK_TIMER_SL = 2,
+};
+
+/* A frame waiting to be sent: a slice [off, off+len) of msg. */
+struct out_frame {
+	uint8_t link;
+	uint16_t module;
+	uint64_t instance;
+	uint64_t seq;
+	uint64_t lamport;
+	uint32_t frag_index, frag_count;
+	struct strata_msg *msg;
+	uint32_t off, len;
+};
+
+/* A growable FIFO of out_frames (ring buffer). */
+struct frame_q {
+	struct out_frame *f;
+	size_t head, len, cap;
+};
+
+/* Perfect-link sender entry: an out_frame plus transmission state. */
+struct tx_entry {
+	struct out_frame fr;
+	uint64_t sent_us;
+	uint32_t tx_count;
+	bool acked;
+	bool resend; /* marked by the retransmission timer, cleared when sent */
+};
+
+struct rx_slot {
+	bool full;
+	struct out_frame fr; /* received frame; msg holds exactly the payload (off 0) */
+};
+
+struct sl_entry {
+	uint16_t module;
+	uint64_t instance;
+	struct strata_msg *msg;
+};
+
+struct link_peer {
+	uint32_t id;
+	uint64_t incarnation; /* peer's incarnation as last seen, 0 = never heard */
+	/* anti-replay for the peer's current incarnation */
+	uint64_t replay_max;
+	uint64_t replay_bits; /* bit i: replay_max - i seen */
+
+	struct frame_q fll; /* fair-loss and stubborn frames for the next flush */
+
+	/* stubborn ring */
+	struct sl_entry *sl;
+	size_t sl_head, sl_len;
+	struct strata_timer sl_timer;
+
+	/* perfect-link sender: entries in seq order, tx[0].fr.seq == tx_base */
+	struct tx_entry *tx;
+	size_t tx_head, tx_len, tx_cap;
+	uint64_t tx_next_seq; /* next seq to assign */
+	uint64_t tx_bytes;    /* payload bytes queued */
+	bool tx_pending;      /* something in the window is unsent or marked for resend */
+	struct strata_timer rto_timer;
+	uint64_t srtt_us, rttvar_us, rto_us;
+
+	/* perfect-link receiver */
+	struct rx_slot *rx; /* window slots, indexed by seq % window; allocated on first use */
+	uint64_t rx_next;   /* next seq to deliver */
+	bool ack_needed;
+	/* reassembly of a fragmented message */
+	uint8_t *frag_buf;
+	size_t frag_len, frag_cap;
+	uint32_t frag_next, frag_count;
+	uint16_t frag_module;
+	uint64_t frag_instance, frag_lamport;
+};
+
+struct strata_links {
+	struct strata_node *node;
+	const struct strata_config *cfg;
+	uint32_t self, n;
+	uint8_t *keys; /* secure memory: (n+1) * STRATA_LINK_KEY_LEN, by peer id */
+	struct link_peer *peers; /* (n+1), by id */
+	uint64_t counter;        /* datagram counter of this incarnation */
+	size_t frame_max;
+	uint8_t *dgram;          /* scratch, max_datagram bytes */
+};
+
+/* frame_q */
+bool frame_q_push(struct frame_q *q, const struct out_frame *f);
+void frame_q_clear(struct frame_q *q);
+
+/* perfect.c */
+void pl_peer_reset_send(struct strata_links *l, struct link_peer *p);
+void pl_peer_reset_recv(struct strata_links *l, struct link_peer *p);
+void pl_peer_free(struct link_peer *p);
+void pl_on_ack(struct strata_links *l, struct link_peer *p, uint64_t cumulative, uint64_t sel);
+void pl_on_frame(struct strata_links *l, struct link_peer *p, const Strata__Wire__Frame *f);
+void pl_on_rto(struct strata_links *l, struct link_peer *p);
+/* Collects frames to send toward p in this flush (new + marked for resend), in seq order. */
+size_t pl_collect(struct strata_links *l, struct link_peer *p, struct out_frame *out, size_t max,
+		  size_t *budget);
+
+/* stubborn.c */
+void sl_on_timer(struct strata_links *l, struct link_peer *p);
+void sl_peer_free(struct link_peer *p);
+
+/* datagram.c */
+void link_deliver(struct strata_links *l, uint16_t type, uint32_t from, uint16_t module,
+		  uint64_t instance, uint64_t lamport, struct strata_msg *msg);
+
+#endif

@@ -1,0 +1,66 @@
+/* The link layer: fair-loss, stubborn and perfect point-to-point links over one datagram format.
+ *
+ * Every datagram: a fixed prefix (cluster hash, sender, receiver), a protobuf body (header with
+ * incarnations and an anti-replay counter, a batch of frames, a piggybacked acknowledgement) and
+ * an HMAC-SHA256 over everything before it, keyed with the pairwise key of sender and receiver
+ * (links/auth.c). A datagram is authenticated before it is parsed further.
+ *
+ * Sending never calls back into modules: it queues frames, and the node flushes them at the end
+ * of its turn, packing as many frames per datagram as fit (batching). Deliveries are queued as
+ * events to the module whose wire id the frame names (the same module on the sending node).
+ *
+ *   fll  fair-loss (Module 2.1): a frame in the next datagram, nothing else.
+ *   sl   stubborn (Alg. 2.1 Retransmit Forever): resent every period until evicted; delivered
+ *        every time it arrives. Bounded: a ring of STRATA_SL_CAP messages per peer, the oldest
+ *        evicted (counted as sl_evicted).
+ *   pl   perfect (Alg. 2.2 semantics + FIFO, Alg. 2.11): per-peer sequence numbers, cumulative +
+ *        selective acks, retransmission with an RTT-estimated timeout and exponential backoff,
+ *        a sliding receive window instead of an ever-growing delivered set, fragmentation of
+ *        values up to cfg->max_value, and a new session whenever either side's incarnation
+ *        changes (messages addressed to a crashed incarnation are dropped, as crash-stop allows).
+ *
+ * Sending to self delivers locally through the event queue (never over the network).
+ * Ownership: the link layer takes its own reference to msg; the caller keeps its own. */
+#ifndef STRATA_LINKS_LINKS_H
+#define STRATA_LINKS_LINKS_H
+
+#include <stdint.h>
+
+#include "core/node.h"
+
+#define STRATA_SL_CAP 256
+
+enum strata_link_kind {
+	STRATA_LINK_FLL = 0,
+	STRATA_LINK_SL = 1,
+	STRATA_LINK_PL = 2,
+};
+
+/* All return 0, STRATA_ETOOBIG (larger than cfg->max_value, or than a datagram for fll/sl),
+ * STRATA_EFULL (the peer's backlog is full; counted as send_full) or STRATA_EINVAL. */
+int strata_fll_send(struct strata_module *from, uint32_t to, uint64_t instance,
+		    struct strata_msg *msg);
+int strata_sl_send(struct strata_module *from, uint32_t to, uint64_t instance,
+		   struct strata_msg *msg);
+int strata_pl_send(struct strata_module *from, uint32_t to, uint64_t instance,
+		   struct strata_msg *msg);
+/* Convenience: pl_send to every node 1..n including self (what the book's beb does). */
+void strata_pl_send_all(struct strata_module *from, uint64_t instance, struct strata_msg *msg);
+
+/* Largest payload an fll/sl frame can carry in one datagram. */
+size_t strata_links_frame_max(const struct strata_node *n);
+/* Frames queued or unacknowledged toward peer (for tests and status). */
+size_t strata_links_pending(const struct strata_node *n, uint32_t peer);
+
+/* ---- Internal to the node (called by core/node.c) ---- */
+struct strata_links *strata_links_new(struct strata_node *n, char *err, size_t errlen);
+void strata_links_free(struct strata_links *l);
+void strata_links_recv(struct strata_links *l, const uint8_t *buf, size_t len);
+/* Builds and sends the datagrams for everything queued during the turn. */
+void strata_links_flush(struct strata_links *l);
+/* Link timers are strata_timers with m == NULL in the node's heap; the node calls this when one
+ * fires (token and instance as given to strata_timer_init). */
+void strata_links_timer(struct strata_links *l, uint64_t token, uint64_t instance);
+uint64_t strata_links_peer_incarnation(const struct strata_links *l, uint32_t peer);
+
+#endif

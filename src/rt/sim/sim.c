@@ -1,0 +1,525 @@
+/* The deterministic simulator runtime; see sim.h. */
+#include "rt/sim/sim.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/assert.h"
+#include "core/error.h"
+#include "crypto/crypto.h"
+
+enum sim_ev_kind { SIM_DELIVER = 1, SIM_WAKE };
+
+struct sim_ev {
+	uint64_t t;
+	uint64_t seq; /* tie-break: scheduling order, which is deterministic */
+	enum sim_ev_kind kind;
+	uint32_t node;
+	uint64_t gen;  /* SIM_WAKE: the node's wake generation when scheduled */
+	uint8_t *buf;  /* SIM_DELIVER: owned */
+	size_t len;
+};
+
+struct kv {
+	char *key;
+	struct strata_msg *val;
+};
+
+struct kvmap {
+	struct kv *e;
+	size_t len, cap;
+};
+
+struct sim_node {
+	struct sim *s;
+	uint32_t id;
+	struct strata_node *node; /* NULL when crashed */
+	bool paused;
+	uint64_t incarnation;
+	uint64_t wake_at;
+	uint64_t wake_gen;
+	struct kvmap durable, staged;
+	struct sim_ev *held; /* deliveries that arrived while paused */
+	size_t nheld, capheld;
+	struct strata_env env;
+	uint8_t pk[STRATA_PK_LEN];
+	uint8_t sk[STRATA_SK_LEN];
+};
+
+struct sim {
+	struct sim_opts o;
+	uint64_t now;
+	uint64_t rng[4];
+	uint64_t seq;
+	struct sim_ev *heap;
+	size_t hlen, hcap;
+	struct sim_node nodes[STRATA_MAX_NODES + 1];
+	bool cut[STRATA_MAX_NODES + 1][STRATA_MAX_NODES + 1];
+	uint64_t sent;
+};
+
+/* ---- PRNG: xoshiro256** seeded through splitmix64 ---- */
+
+static uint64_t splitmix(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+uint64_t sim_random(struct sim *s)
+{
+	uint64_t *r = s->rng;
+	uint64_t result = rotl(r[1] * 5, 7) * 9;
+	uint64_t t = r[1] << 17;
+	r[2] ^= r[0];
+	r[3] ^= r[1];
+	r[1] ^= r[2];
+	r[0] ^= r[3];
+	r[2] ^= t;
+	r[3] = rotl(r[3], 45);
+	return result;
+}
+
+uint64_t sim_random_below(struct sim *s, uint64_t bound)
+{
+	STRATA_ASSERT(bound > 0);
+	uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
+	uint64_t r;
+	do
+		r = sim_random(s);
+	while (r >= limit);
+	return r % bound;
+}
+
+double sim_random_unit(struct sim *s)
+{
+	return (double)(sim_random(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* ---- event heap ---- */
+
+static bool ev_less(const struct sim_ev *a, const struct sim_ev *b)
+{
+	return a->t != b->t ? a->t < b->t : a->seq < b->seq;
+}
+
+static void heap_push(struct sim *s, struct sim_ev e)
+{
+	if (s->hlen == s->hcap) {
+		s->hcap = s->hcap ? s->hcap * 2 : 1024;
+		s->heap = realloc(s->heap, s->hcap * sizeof(*s->heap));
+		STRATA_ASSERT(s->heap);
+	}
+	e.seq = s->seq++;
+	size_t i = s->hlen++;
+	s->heap[i] = e;
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (!ev_less(&s->heap[i], &s->heap[p]))
+			break;
+		struct sim_ev t = s->heap[i];
+		s->heap[i] = s->heap[p];
+		s->heap[p] = t;
+		i = p;
+	}
+}
+
+static struct sim_ev heap_pop(struct sim *s)
+{
+	STRATA_ASSERT(s->hlen);
+	struct sim_ev top = s->heap[0];
+	s->heap[0] = s->heap[--s->hlen];
+	size_t i = 0;
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < s->hlen && ev_less(&s->heap[l], &s->heap[m]))
+			m = l;
+		if (r < s->hlen && ev_less(&s->heap[r], &s->heap[m]))
+			m = r;
+		if (m == i)
+			break;
+		struct sim_ev t = s->heap[i];
+		s->heap[i] = s->heap[m];
+		s->heap[m] = t;
+		i = m;
+	}
+	return top;
+}
+
+/* ---- stable storage ---- */
+
+static struct kv *kv_find(struct kvmap *m, const char *key)
+{
+	for (size_t i = 0; i < m->len; i++)
+		if (strcmp(m->e[i].key, key) == 0)
+			return &m->e[i];
+	return NULL;
+}
+
+static void kv_put(struct kvmap *m, const char *key, struct strata_msg *val)
+{
+	struct kv *e = kv_find(m, key);
+	if (e) {
+		strata_msg_unref(e->val);
+		e->val = strata_msg_ref(val);
+		return;
+	}
+	if (m->len == m->cap) {
+		m->cap = m->cap ? m->cap * 2 : 16;
+		m->e = realloc(m->e, m->cap * sizeof(*m->e));
+		STRATA_ASSERT(m->e);
+	}
+	m->e[m->len].key = strdup(key);
+	STRATA_ASSERT(m->e[m->len].key);
+	m->e[m->len].val = strata_msg_ref(val);
+	m->len++;
+}
+
+static void kv_clear(struct kvmap *m)
+{
+	for (size_t i = 0; i < m->len; i++) {
+		free(m->e[i].key);
+		strata_msg_unref(m->e[i].val);
+	}
+	free(m->e);
+	memset(m, 0, sizeof(*m));
+}
+
+/* ---- environment callbacks ---- */
+
+static uint64_t env_now(void *ctx)
+{
+	return ((struct sim_node *)ctx)->s->now;
+}
+
+static void env_send(void *ctx, uint32_t to, const uint8_t *buf, size_t len)
+{
+	struct sim_node *sn = ctx;
+	struct sim *s = sn->s;
+	const struct sim_net *net = &s->o.net;
+	s->sent++;
+	if (to < 1 || to > s->o.cfg->n || s->cut[sn->id][to])
+		return;
+	if (sim_random_unit(s) < net->drop)
+		return;
+	int copies = sim_random_unit(s) < net->dup ? 2 : 1;
+	for (int i = 0; i < copies; i++) {
+		uint64_t d = net->delay_min_us;
+		if (net->delay_max_us > net->delay_min_us)
+			d += sim_random_below(s, net->delay_max_us - net->delay_min_us + 1);
+		if (net->tail > 0 && net->tail_us && sim_random_unit(s) < net->tail)
+			d += sim_random_below(s, net->tail_us);
+		struct sim_ev e = { .t = s->now + d, .kind = SIM_DELIVER, .node = to, .len = len };
+		e.buf = malloc(len);
+		STRATA_ASSERT(e.buf);
+		memcpy(e.buf, buf, len);
+		heap_push(s, e);
+	}
+}
+
+static void env_wake_at(void *ctx, uint64_t deadline)
+{
+	struct sim_node *sn = ctx;
+	sn->wake_at = deadline;
+	sn->wake_gen++;
+	if (deadline != UINT64_MAX) {
+		struct sim_ev e = { .t = deadline < sn->s->now ? sn->s->now : deadline,
+				    .kind = SIM_WAKE, .node = sn->id, .gen = sn->wake_gen };
+		heap_push(sn->s, e);
+	}
+}
+
+static uint64_t env_random(void *ctx)
+{
+	return sim_random(((struct sim_node *)ctx)->s);
+}
+
+static int env_store(void *ctx, const char *key, const void *val, size_t len)
+{
+	struct sim_node *sn = ctx;
+	struct strata_msg *m = strata_msg_new(val, len);
+	if (!m)
+		return STRATA_ENOMEM;
+	kv_put(&sn->staged, key, m);
+	strata_msg_unref(m);
+	return 0;
+}
+
+static int env_retrieve(void *ctx, const char *key, struct strata_msg **out)
+{
+	struct sim_node *sn = ctx;
+	struct kv *e = kv_find(&sn->staged, key);
+	if (!e)
+		e = kv_find(&sn->durable, key);
+	if (!e)
+		return STRATA_ENOENT;
+	*out = strata_msg_ref(e->val);
+	return 0;
+}
+
+static int env_sync(void *ctx)
+{
+	struct sim_node *sn = ctx;
+	for (size_t i = 0; i < sn->staged.len; i++)
+		kv_put(&sn->durable, sn->staged.e[i].key, sn->staged.e[i].val);
+	kv_clear(&sn->staged);
+	return 0;
+}
+
+static void env_output(void *ctx, const struct strata_output *o)
+{
+	struct sim_node *sn = ctx;
+	if (sn->s->o.output)
+		sn->s->o.output(sn->s, sn->id, o, sn->s->o.arg);
+}
+
+static void env_trace(void *ctx, const char *line)
+{
+	struct sim_node *sn = ctx;
+	fprintf(stderr, "[seed %llu] %s\n", (unsigned long long)sn->s->o.seed, line);
+}
+
+/* ---- lifecycle ---- */
+
+static void node_boot(struct sim *s, struct sim_node *sn, bool recovering)
+{
+	char err[256];
+	sn->incarnation++;
+	struct strata_node_opts no = {
+		.cfg = s->o.cfg, .id = sn->id, .incarnation = sn->incarnation,
+		.secret_key = sn->sk, .env = &sn->env, .trace = s->o.trace,
+	};
+	sn->wake_at = UINT64_MAX;
+	sn->node = strata_node_new(&no, err, sizeof(err));
+	if (!sn->node) {
+		fprintf(stderr, "sim: node %u: %s\n", sn->id, err);
+		abort();
+	}
+	if (s->o.build)
+		s->o.build(s, sn->node, s->o.arg);
+	strata_node_start(sn->node, recovering);
+}
+
+struct sim *sim_new(const struct sim_opts *o)
+{
+	STRATA_ASSERT(o && o->cfg && o->cfg->n >= 1 && o->cfg->n <= STRATA_MAX_NODES);
+	STRATA_ASSERT(strata_crypto_init() == 0);
+	struct sim *s = calloc(1, sizeof(*s));
+	STRATA_ASSERT(s);
+	s->o = *o;
+	uint64_t x = o->seed;
+	for (int i = 0; i < 4; i++)
+		s->rng[i] = splitmix(&x);
+	for (uint32_t i = 1; i <= o->cfg->n; i++) {
+		struct sim_node *sn = &s->nodes[i];
+		sn->s = s;
+		sn->id = i;
+		sn->wake_at = UINT64_MAX;
+		sn->env = (struct strata_env){
+			.ctx = sn, .now_us = env_now, .send = env_send, .wake_at = env_wake_at,
+			.random = env_random, .store = env_store, .retrieve = env_retrieve,
+			.sync = env_sync, .output = env_output, .trace = env_trace,
+		};
+		/* Identities are fixed per node id (not per seed): key generation is not what the
+		 * simulator explores, and it keeps thousands of seeds cheap. */
+		uint8_t seed[32] = { 0 };
+		seed[0] = (uint8_t)i;
+		memcpy(seed + 1, "strata-sim-identity", 19);
+		STRATA_ASSERT(strata_keypair_seed(sn->pk, sn->sk, seed) == 0);
+		memcpy(o->cfg->nodes[i].public_key, sn->pk, STRATA_PK_LEN);
+		o->cfg->nodes[i].has_public_key = true;
+	}
+	return s;
+}
+
+static void node_down(struct sim_node *sn)
+{
+	strata_node_free(sn->node);
+	sn->node = NULL;
+	sn->wake_gen++;
+	kv_clear(&sn->staged); /* not synced: lost */
+	for (size_t i = 0; i < sn->nheld; i++)
+		free(sn->held[i].buf);
+	sn->nheld = 0;
+	sn->paused = false;
+}
+
+void sim_free(struct sim *s)
+{
+	if (!s)
+		return;
+	for (uint32_t i = 1; i <= s->o.cfg->n; i++) {
+		struct sim_node *sn = &s->nodes[i];
+		if (sn->node)
+			node_down(sn);
+		kv_clear(&sn->durable);
+		free(sn->held);
+	}
+	for (size_t i = 0; i < s->hlen; i++)
+		free(s->heap[i].buf);
+	free(s->heap);
+	free(s);
+}
+
+void sim_start(struct sim *s)
+{
+	for (uint32_t i = 1; i <= s->o.cfg->n; i++)
+		node_boot(s, &s->nodes[i], false);
+}
+
+static void deliver(struct sim *s, struct sim_ev *e)
+{
+	struct sim_node *sn = &s->nodes[e->node];
+	if (!sn->node) {
+		free(e->buf);
+		return;
+	}
+	if (sn->paused) {
+		if (sn->nheld == sn->capheld) {
+			sn->capheld = sn->capheld ? sn->capheld * 2 : 64;
+			sn->held = realloc(sn->held, sn->capheld * sizeof(*sn->held));
+			STRATA_ASSERT(sn->held);
+		}
+		sn->held[sn->nheld++] = *e;
+		return;
+	}
+	strata_node_recv(sn->node, e->buf, e->len);
+	free(e->buf);
+}
+
+bool sim_step(struct sim *s)
+{
+	while (s->hlen) {
+		struct sim_ev e = heap_pop(s);
+		STRATA_ASSERT(e.t >= s->now);
+		s->now = e.t;
+		if (e.kind == SIM_DELIVER) {
+			deliver(s, &e);
+			return true;
+		}
+		struct sim_node *sn = &s->nodes[e.node];
+		if (!sn->node || sn->paused || e.gen != sn->wake_gen)
+			continue; /* stale or suppressed wake-up */
+		sn->wake_at = UINT64_MAX;
+		sn->wake_gen++;
+		strata_node_tick(sn->node);
+		return true;
+	}
+	return false;
+}
+
+int sim_run_until(struct sim *s, uint64_t t_us, sim_check_fn check, void *arg)
+{
+	while (s->hlen && s->heap[0].t <= t_us) {
+		sim_step(s);
+		if (check) {
+			int rc = check(s, arg);
+			if (rc)
+				return rc;
+		}
+	}
+	if (s->now < t_us)
+		s->now = t_us;
+	return 0;
+}
+
+int sim_run_for(struct sim *s, uint64_t dur_us, sim_check_fn check, void *arg)
+{
+	return sim_run_until(s, s->now + dur_us, check, arg);
+}
+
+uint64_t sim_now(const struct sim *s) { return s->now; }
+uint64_t sim_seed(const struct sim *s) { return s->o.seed; }
+uint32_t sim_n(const struct sim *s) { return s->o.cfg->n; }
+uint64_t sim_datagrams_sent(const struct sim *s) { return s->sent; }
+
+struct strata_node *sim_node(struct sim *s, uint32_t id)
+{
+	STRATA_ASSERT(id >= 1 && id <= s->o.cfg->n);
+	return s->nodes[id].node;
+}
+
+bool sim_is_up(const struct sim *s, uint32_t id)
+{
+	return s->nodes[id].node != NULL;
+}
+
+bool sim_is_paused(const struct sim *s, uint32_t id)
+{
+	return s->nodes[id].paused;
+}
+
+void sim_set_net(struct sim *s, const struct sim_net *net)
+{
+	s->o.net = *net;
+}
+
+void sim_crash(struct sim *s, uint32_t id)
+{
+	STRATA_ASSERT(id >= 1 && id <= s->o.cfg->n);
+	if (s->nodes[id].node)
+		node_down(&s->nodes[id]);
+}
+
+void sim_restart(struct sim *s, uint32_t id)
+{
+	STRATA_ASSERT(id >= 1 && id <= s->o.cfg->n && !s->nodes[id].node);
+	node_boot(s, &s->nodes[id], true);
+}
+
+void sim_pause(struct sim *s, uint32_t id)
+{
+	if (s->nodes[id].node)
+		s->nodes[id].paused = true;
+}
+
+void sim_resume(struct sim *s, uint32_t id)
+{
+	struct sim_node *sn = &s->nodes[id];
+	if (!sn->node || !sn->paused)
+		return;
+	sn->paused = false;
+	/* What arrived meanwhile is handed over now, in arrival order, then overdue timers. */
+	for (size_t i = 0; i < sn->nheld; i++) {
+		struct sim_ev e = sn->held[i];
+		e.t = s->now;
+		heap_push(s, e);
+	}
+	sn->nheld = 0;
+	env_wake_at(sn, sn->wake_at);
+}
+
+void sim_link(struct sim *s, uint32_t from, uint32_t to, bool up)
+{
+	s->cut[from][to] = !up;
+}
+
+void sim_partition(struct sim *s, uint64_t a, uint64_t b)
+{
+	for (uint32_t i = 1; i <= s->o.cfg->n; i++)
+		for (uint32_t j = 1; j <= s->o.cfg->n; j++)
+			if (((a >> i) & 1) && ((b >> j) & 1)) {
+				s->cut[i][j] = true;
+				s->cut[j][i] = true;
+			}
+}
+
+void sim_heal(struct sim *s)
+{
+	memset(s->cut, 0, sizeof(s->cut));
+}
+
+void sim_request(struct sim *s, uint32_t id, const char *module, const struct strata_request *r)
+{
+	struct sim_node *sn = &s->nodes[id];
+	if (sn->node && !sn->paused)
+		strata_node_request(sn->node, module, r);
+}

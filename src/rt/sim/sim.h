@@ -1,0 +1,93 @@
+/* The deterministic simulator runtime: N nodes in one process, virtual time, one seeded PRNG.
+ *
+ * Every source of nondeterminism (message delay, loss, duplication, the nodes' random numbers,
+ * tie-breaks between simultaneous events) comes from one PRNG seeded with the run's seed, so a
+ * seed replays exactly. Faults: drop, duplicate, delay (uniform, plus a heavy tail) which also
+ * reorders, directed link cuts (so partitions may be non-transitive), crash (volatile state lost,
+ * only what was synced survives), restart with a new incarnation, pause and resume (a paused node
+ * processes nothing; what arrives meanwhile waits for it, like a SIGSTOPped process's socket).
+ *
+ * Ownership: the simulator owns its nodes; the config passed in must outlive the sim (the
+ * simulator writes the nodes' public keys into it). */
+#ifndef STRATA_RT_SIM_SIM_H
+#define STRATA_RT_SIM_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/node.h"
+
+struct sim;
+
+/* Builds a node's module stack (called at start and at every restart). */
+typedef void (*sim_build_fn)(struct sim *s, struct strata_node *n, void *arg);
+/* Observes every output of every node. */
+typedef void (*sim_output_fn)(struct sim *s, uint32_t node, const struct strata_output *o,
+			      void *arg);
+
+struct sim_net {
+	double drop;           /* probability a datagram is lost */
+	double dup;            /* probability a datagram is delivered twice */
+	uint64_t delay_min_us; /* uniform delay in [min, max] */
+	uint64_t delay_max_us;
+	double tail;           /* probability of an extra delay of up to tail_us */
+	uint64_t tail_us;
+};
+
+struct sim_opts {
+	uint64_t seed;
+	struct strata_config *cfg; /* n, model, timers...; public keys are filled in */
+	struct sim_net net;
+	sim_build_fn build;
+	sim_output_fn output;
+	void *arg;
+	bool trace; /* print every node's trace lines to stderr */
+};
+
+struct sim *sim_new(const struct sim_opts *o);
+void sim_free(struct sim *s);
+
+/* Starts every node (INIT). */
+void sim_start(struct sim *s);
+/* Runs the next event; false if nothing is scheduled. */
+bool sim_step(struct sim *s);
+/* Runs every event up to time t (virtual us); the clock is then t. `check`, if given, runs after
+ * every step and stops the run when it returns nonzero (that value is returned). */
+typedef int (*sim_check_fn)(struct sim *s, void *arg);
+int sim_run_until(struct sim *s, uint64_t t_us, sim_check_fn check, void *arg);
+int sim_run_for(struct sim *s, uint64_t dur_us, sim_check_fn check, void *arg);
+
+uint64_t sim_now(const struct sim *s);
+uint64_t sim_seed(const struct sim *s);
+uint32_t sim_n(const struct sim *s);
+/* Draws from the simulation's PRNG (for test drivers: which node, which value...). */
+uint64_t sim_random(struct sim *s);
+uint64_t sim_random_below(struct sim *s, uint64_t bound);
+double sim_random_unit(struct sim *s);
+
+/* The live node with this id, or NULL if crashed. */
+struct strata_node *sim_node(struct sim *s, uint32_t id);
+bool sim_is_up(const struct sim *s, uint32_t id);
+bool sim_is_paused(const struct sim *s, uint32_t id);
+
+void sim_set_net(struct sim *s, const struct sim_net *net);
+void sim_crash(struct sim *s, uint32_t id);
+/* Restarts a crashed node with a new incarnation; its modules get INIT with recovering = 1. */
+void sim_restart(struct sim *s, uint32_t id);
+void sim_pause(struct sim *s, uint32_t id);
+void sim_resume(struct sim *s, uint32_t id);
+/* Cuts or restores the directed link from -> to. */
+void sim_link(struct sim *s, uint32_t from, uint32_t to, bool up);
+/* Cuts every link between the two groups (bitmasks of node ids, bit i = node i). */
+void sim_partition(struct sim *s, uint64_t group_a, uint64_t group_b);
+/* Restores every link. */
+void sim_heal(struct sim *s);
+
+/* Client requests into a node (outcome through the output callback). */
+void sim_request(struct sim *s, uint32_t id, const char *module, const struct strata_request *r);
+
+/* Datagrams delivered / dropped so far, for tests. */
+uint64_t sim_datagrams_sent(const struct sim *s);
+
+#endif
