@@ -1,0 +1,11 @@
+/* The fd family's algorithm table (see core/stack.h). */
+#include "core/stack.h"
+
+static const struct strata_algo algos[] = {
+	{ .name = NULL },
+};
+
+const struct strata_algo *strata_fd_algos(void)
+{
+	return algos;
+}
