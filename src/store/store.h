@@ -1,0 +1,50 @@
+/* Stable storage for a real node: one LMDB environment in the node's data directory.
+ *
+ * This is what the libuv runtime puts behind strata_env.store / retrieve / sync (the simulator
+ * keeps its own durable map instead). Writes are staged in one open LMDB write transaction;
+ * reads go through that transaction, so they see staged writes; sync commits it. A node syncs
+ * once at the end of every turn, so all the stores of one turn are one transaction and one
+ * fsync (group commit), and a turn with no store costs nothing.
+ *
+ * Errors are returned, never asserted: a full map, a failing disk or a key LMDB cannot hold give
+ * a negative STRATA_E* code and a message in strata_store_error(). A failed store poisons the
+ * open transaction (LMDB cannot continue it), so the following sync fails too and the whole
+ * turn's writes are lost together: no turn is ever half durable.
+ *
+ * Ownership: strata_store_open allocates, strata_store_close frees (aborting staged writes).
+ * Single-threaded: one store is used from one thread (the loop's). */
+#ifndef STRATA_STORE_STORE_H
+#define STRATA_STORE_STORE_H
+
+#include <stddef.h>
+
+#include "core/msg.h"
+
+struct strata_store;
+
+#define STRATA_STORE_KEY_MAX 511 /* LMDB's default maximum key size */
+
+/* Opens (creating if needed) the LMDB environment in directory dir, which must exist.
+ * map_size_bytes bounds the database (0 = 1 GiB; address space, not memory). On failure returns
+ * STRATA_EIO (or STRATA_ENOMEM), *out = NULL and writes a message naming dir into err. */
+int strata_store_open(const char *dir, size_t map_size_bytes, struct strata_store **out, char *err,
+		      size_t errlen);
+/* Aborts staged writes and closes (NULL is fine). */
+void strata_store_close(struct strata_store *s);
+
+/* Stages key -> val. key: 1..STRATA_STORE_KEY_MAX bytes (STRATA_EINVAL otherwise).
+ * STRATA_EIO when LMDB fails (e.g. the map is full); the open transaction is then lost. */
+int strata_store_put(struct strata_store *s, const char *key, const void *val, size_t len);
+/* Reads key, seeing staged writes. *out is a new message the caller unrefs; STRATA_ENOENT if
+ * absent, STRATA_EIO on failure. */
+int strata_store_get(struct strata_store *s, const char *key, struct strata_msg **out);
+/* Commits the staged writes (durable when it returns 0). 0 at once if nothing is staged.
+ * STRATA_EIO if the commit failed or a store of this transaction failed. */
+int strata_store_sync(struct strata_store *s);
+
+/* The message of the last failure ("" if none). Lives as long as the store. */
+const char *strata_store_error(const struct strata_store *s);
+/* Transactions committed so far (for tests: group commit is one per sync with writes). */
+unsigned long long strata_store_commits(const struct strata_store *s);
+
+#endif
