@@ -116,8 +116,8 @@ void strata_node_free(struct strata_node *n)
 		n->q.len--;
 	}
 	free(n->q.ev);
-	free(n->heap);
 	strata_links_free(n->links);
+	free(n->heap);
 	strata_secure_free(n->sk);
 	free(n);
 }

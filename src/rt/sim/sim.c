@@ -57,6 +57,9 @@ struct sim {
 	struct sim_node nodes[STRATA_MAX_NODES + 1];
 	bool cut[STRATA_MAX_NODES + 1][STRATA_MAX_NODES + 1];
 	uint64_t sent;
+	/* recent datagrams kept for the replay fault */
+	struct { uint32_t to; uint8_t *buf; size_t len; } old[32];
+	size_t nold;
 };
 
 /* ---- PRNG: xoshiro256** seeded through splitmix64 ---- */
@@ -217,12 +220,42 @@ static void env_send(void *ctx, uint32_t to, const uint8_t *buf, size_t len)
 			d += sim_random_below(s, net->delay_max_us - net->delay_min_us + 1);
 		if (net->tail > 0 && net->tail_us && sim_random_unit(s) < net->tail)
 			d += sim_random_below(s, net->tail_us);
-		struct sim_ev e = { .t = s->now + d, .kind = SIM_DELIVER, .node = to, .len = len };
-		e.buf = malloc(len);
-		STRATA_ASSERT(e.buf);
-		memcpy(e.buf, buf, len);
-		heap_push(s, e);
+		sim_inject(s, to, buf, len, d);
 	}
+	if (net->corrupt > 0 && len && sim_random_unit(s) < net->corrupt) {
+		uint8_t *copy = malloc(len);
+		STRATA_ASSERT(copy);
+		memcpy(copy, buf, len);
+		copy[sim_random_below(s, len)] ^= (uint8_t)(1u << sim_random_below(s, 8));
+		sim_inject(s, to, copy, len, net->delay_min_us);
+		free(copy);
+	}
+	if (net->replay > 0) {
+		/* Remember this datagram; sometimes replay an earlier one. */
+		size_t slot = s->nold < 32 ? s->nold++ : (size_t)sim_random_below(s, 32);
+		free(s->old[slot].buf);
+		s->old[slot].to = to;
+		s->old[slot].len = len;
+		s->old[slot].buf = malloc(len);
+		STRATA_ASSERT(s->old[slot].buf);
+		memcpy(s->old[slot].buf, buf, len);
+		if (sim_random_unit(s) < net->replay) {
+			size_t k = (size_t)sim_random_below(s, s->nold);
+			sim_inject(s, s->old[k].to, s->old[k].buf, s->old[k].len,
+				   net->delay_max_us + sim_random_below(s, 1000000));
+		}
+	}
+}
+
+void sim_inject(struct sim *s, uint32_t to, const uint8_t *buf, size_t len, uint64_t delay_us)
+{
+	STRATA_ASSERT(to >= 1 && to <= s->o.cfg->n);
+	struct sim_ev e = { .t = s->now + delay_us, .kind = SIM_DELIVER, .node = to, .len = len };
+	e.buf = malloc(len ? len : 1);
+	STRATA_ASSERT(e.buf);
+	if (len)
+		memcpy(e.buf, buf, len);
+	heap_push(s, e);
 }
 
 static void env_wake_at(void *ctx, uint64_t deadline)
@@ -365,6 +398,8 @@ void sim_free(struct sim *s)
 	}
 	for (size_t i = 0; i < s->hlen; i++)
 		free(s->heap[i].buf);
+	for (size_t i = 0; i < s->nold; i++)
+		free(s->old[i].buf);
 	free(s->heap);
 	free(s);
 }

@@ -33,6 +33,9 @@ struct sim_net {
 	uint64_t delay_max_us;
 	double tail;           /* probability of an extra delay of up to tail_us */
 	uint64_t tail_us;
+	/* Adversarial network (for authenticated links): */
+	double corrupt;        /* probability of also delivering a copy with one bit flipped */
+	double replay;         /* probability of also re-delivering an earlier datagram later */
 };
 
 struct sim_opts {
@@ -86,6 +89,9 @@ void sim_heal(struct sim *s);
 
 /* Client requests into a node (outcome through the output callback). */
 void sim_request(struct sim *s, uint32_t id, const char *module, const struct strata_request *r);
+
+/* Delivers raw bytes to node `to` after delay_us (forged or garbage datagrams). */
+void sim_inject(struct sim *s, uint32_t to, const uint8_t *buf, size_t len, uint64_t delay_us);
 
 /* Datagrams delivered / dropped so far, for tests. */
 uint64_t sim_datagrams_sent(const struct sim *s);
