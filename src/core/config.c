@@ -311,8 +311,7 @@ static int set_value(struct parse *ps, int line, const char *section, enum key k
 		((struct strata_peer_cfg *)base)->has_public_key = true;
 		return 1;
 	}
-	STRATA_ASSERT(!"unreachable");
-	return 0;
+	strata_assert_fail("unknown value kind", __FILE__, __LINE__, __func__);
 }
 
 /* ---------------------------------------------------------------- sections */
