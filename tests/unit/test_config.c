@@ -75,6 +75,10 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(d.heartbeat_ms, 50);
 	ck_assert_uint_eq(d.max_datagram, 1400);
 	ck_assert_uint_eq(d.lkv_replicas, 3);
+
+	/* A byte order mark right before the first section header. */
+	parse_ok(&c, "\xEF\xBB\xBF" BASE);
+	ck_assert_uint_eq(c.n, 3);
 }
 END_TEST
 
