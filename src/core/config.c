@@ -497,7 +497,8 @@ static int key_or_section_line(const struct parse *ps, enum key k)
 	return ps->key_line[k] ? ps->key_line[k] : ps->sec_line[keys[k].sec];
 }
 
-/* "a must be greater than b", blaming whichever of the two the user wrote (a if both). */
+/* Checks lo < hi (or lo <= hi). The message blames hi when the user wrote it or wrote neither,
+ * else lo: the key to change is the one the user set. */
 static int check_less(struct parse *ps, enum key lo, enum key hi, bool or_equal)
 {
 	struct strata_config *c = ps->c;
