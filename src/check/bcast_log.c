@@ -486,6 +486,9 @@ static int parse_event(struct parser *p, uint32_t id, uint32_t n, struct strata_
 		if (nt != 1)
 			return perr(p, "crash takes no fields");
 		ev->kind = STRATA_BCAST_EV_CRASH;
+		/* The crash happened after the node's last event: give it that event's time, so
+		 * the happened-before walk does not hoist it above earlier events elsewhere. */
+		ev->lamport = nl->nev > 0 ? nl->ev[nl->nev - 1].lamport : 0;
 		nl->crash_marker = true;
 		nl->nev++;
 		return 0;

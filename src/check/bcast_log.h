@@ -89,7 +89,7 @@ struct strata_bcast_event {
 	uint32_t sender;
 	uint32_t line;        /* 1-based line number in the file, for messages */
 	uint64_t seq;
-	uint64_t lamport;
+	uint64_t lamport;     /* for a crash: the previous event's (0 if none) */
 	size_t payload_off;   /* into the node's payload arena */
 	size_t payload_len;
 	size_t vc_off;        /* into the node's vc arena (n entries), SIZE_MAX if no vc */
