@@ -66,7 +66,7 @@ static int intern_get(struct intern *t, const char *s, size_t len, uint32_t *id)
 	size_t i = (size_t)hash_bytes(s, len) & (t->nslot - 1);
 	while (t->slot[i]) {
 		const struct strata_hist_str *e = &t->v[t->slot[i] - 1];
-		if (e->len == len && memcmp(e->s, s, len) == 0) {
+		if (e->len == len && (len == 0 || memcmp(e->s, s, len) == 0)) {
 			*id = t->slot[i] - 1;
 			return 0;
 		}
@@ -83,7 +83,8 @@ static int intern_get(struct intern *t, const char *s, size_t len, uint32_t *id)
 	char *copy = malloc(len + 1);
 	if (!copy)
 		return STRATA_ENOMEM;
-	memcpy(copy, s, len);
+	if (len)
+		memcpy(copy, s, len);
 	copy[len] = '\0';
 	t->v[t->n].s = copy;
 	t->v[t->n].len = len;
@@ -201,6 +202,8 @@ static void skip_ws(struct cur *c)
 
 static int sbuf_put(struct builder *b, const char *s, size_t len)
 {
+	if (len == 0)
+		return 0;
 	if (b->sbuf_len + len > b->lim.max_value_bytes)
 		return bad(b, "string longer than %zu bytes", b->lim.max_value_bytes);
 	if (b->sbuf_len + len > b->sbuf_cap) {
@@ -507,7 +510,8 @@ static int parse_member(struct builder *b, struct cur *c, struct fields *fl)
 	if ((rc = parse_string(b, c)))
 		return rc;
 	size_t nlen = b->sbuf_len < sizeof(name) - 1 ? b->sbuf_len : sizeof(name) - 1;
-	memcpy(name, b->sbuf, nlen);
+	if (nlen)
+		memcpy(name, b->sbuf, nlen);
 	name[nlen] = '\0';
 	if (memchr(name, '\0', nlen) || b->sbuf_len >= sizeof(name))
 		strcpy(name, "(long name)");
