@@ -305,16 +305,24 @@ void strata_links_recv(struct strata_links *l, const uint8_t *buf, size_t len)
 		c->rej_incarnation++;
 		goto out;
 	}
-	if (!replay_check(p, d->counter)) {
-		c->rej_replay++;
-		goto out;
-	}
 	for (size_t i = 0; i < d->n_frames; i++) {
 		const Strata__Wire__Frame *f = d->frames[i];
 		if (f->link > STRATA_LINK_PL || f->module == 0 || f->module > 255) {
 			c->rej_malformed++;
 			goto out;
 		}
+	}
+	/* Only fair-loss frames need the anti-replay window: a replayed heartbeat could make a
+	 * crashed node look alive. Perfect-link frames are protected by their sequence numbers,
+	 * acknowledgements only ever state facts, and stubborn frames may repeat by definition. A
+	 * burst of retransmissions reordered by more than the window must not starve them. */
+	bool fresh = replay_check(p, d->counter);
+	if (!fresh) {
+		c->rej_replay++;
+		strata_trace(n, "links",
+			     "datagram %llu from %u outside the replay window (max %llu) -> fair-loss "
+			     "frames dropped",
+			     (unsigned long long)d->counter, sender, (unsigned long long)p->replay_max);
 	}
 	c->dgram_in++;
 	c->bytes_in += len;
@@ -327,6 +335,8 @@ void strata_links_recv(struct strata_links *l, const uint8_t *buf, size_t len)
 			pl_on_frame(l, p, f);
 			continue;
 		}
+		if (f->link == STRATA_LINK_FLL && !fresh)
+			continue;
 		struct strata_msg *m = strata_msg_new(f->payload.data, f->payload.len);
 		STRATA_ASSERT(m);
 		link_deliver(l, f->link == STRATA_LINK_FLL ? STRATA_EV_FLL_DELIVER : STRATA_EV_SL_DELIVER,
@@ -404,6 +414,8 @@ static void send_datagram(struct strata_links *l, struct link_peer *p, struct ou
 	strata__wire__datagram__pack(&d, b + LINK_PREFIX_LEN);
 	strata_mac(b + LINK_PREFIX_LEN + body, l->keys + p->id * STRATA_LINK_KEY_LEN, b,
 		   LINK_PREFIX_LEN + body);
+	strata_trace(n, "links", "datagram %llu to %u: %zu frames%s -> sent", (unsigned long long)d.counter,
+		     p->id, nb, with_ack ? " + ack" : "");
 	c->dgram_out++;
 	c->bytes_out += total;
 	c->frames_out += nb;

@@ -27,6 +27,8 @@
 #include "core/error.h"
 #include "links/internal.h"
 
+#define PL_RTO_BURST 32
+
 static struct tx_entry *tx_at(struct link_peer *p, size_t i)
 {
 	return &p->tx[(p->tx_head + i) % p->tx_cap];
@@ -223,7 +225,10 @@ void pl_on_rto(struct strata_links *l, struct link_peer *p)
 	uint64_t now = strata_now_us(l->node);
 	size_t inflight = p->tx_len < l->cfg->window ? p->tx_len : l->cfg->window;
 	size_t marked = 0;
-	for (size_t i = 0; i < inflight; i++) {
+	/* Like TCP after a timeout, resend only the oldest unacknowledged frames (at most
+	 * PL_RTO_BURST): the selective acks that come back tell which others still miss, and a
+	 * window-sized burst would only be lost or reordered again. */
+	for (size_t i = 0; i < inflight && marked < PL_RTO_BURST; i++) {
 		struct tx_entry *e = tx_at(p, i);
 		if (e->tx_count && !e->acked && !e->resend && e->sent_us + p->rto_us <= now) {
 			e->resend = true;
@@ -260,8 +265,12 @@ size_t pl_collect(struct strata_links *l, struct link_peer *p, struct out_frame 
 		}
 		*budget -= sz;
 		out[nb++] = e->fr;
-		if (e->tx_count)
+		if (e->tx_count) {
 			c->retransmits++;
+			strata_trace(l->node, "pl", "seq %llu to %u unacked after %llu us -> retransmit",
+				     (unsigned long long)e->fr.seq, p->id,
+				     (unsigned long long)(now - e->sent_us));
+		}
 		e->tx_count++;
 		e->resend = false;
 		e->sent_us = now;
@@ -336,10 +345,14 @@ void pl_on_frame(struct strata_links *l, struct link_peer *p, const Strata__Wire
 	p->ack_needed = true;
 	if (wf->seq < p->rx_next) {
 		c->pl_dup_dropped++;
+		strata_trace(l->node, "pl", "seq %llu from %u below %llu -> duplicate, re-ack",
+			     (unsigned long long)wf->seq, p->id, (unsigned long long)p->rx_next);
 		return;
 	}
 	if (wf->seq - p->rx_next >= w) {
 		c->pl_window_dropped++;
+		strata_trace(l->node, "pl", "seq %llu from %u beyond window at %llu -> dropped",
+			     (unsigned long long)wf->seq, p->id, (unsigned long long)p->rx_next);
 		return;
 	}
 	if (wf->frag_count > 1 && (wf->frag_index >= wf->frag_count ||
@@ -355,6 +368,8 @@ void pl_on_frame(struct strata_links *l, struct link_peer *p, const Strata__Wire
 	struct rx_slot *s = &p->rx[wf->seq % w];
 	if (s->full) {
 		c->pl_dup_dropped++;
+		strata_trace(l->node, "pl", "seq %llu from %u already buffered (slot has %llu) -> dropped",
+			     (unsigned long long)wf->seq, p->id, (unsigned long long)s->fr.seq);
 		return;
 	}
 	struct strata_msg *m = strata_msg_new(wf->payload.data, wf->payload.len);

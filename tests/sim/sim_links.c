@@ -368,6 +368,33 @@ static int run_scenario(const struct scenario *sc, uint64_t seed, bool trace, ch
 	if (!r->failed && (total_sent < 30 || total_deliv < 20))
 		fail(r, "vacuous run: only %u messages sent, %u delivered (n=%u)", (uint32_t)total_sent,
 		     (uint32_t)total_deliv, n);
+	if (getenv("SIM_LINKS_VERBOSE")) {
+		for (uint32_t p = 1; p <= n; p++) {
+			struct strata_node *nd = sim_node(s, p);
+			if (!nd)
+				continue;
+			struct strata_links *l = strata_node_links(nd);
+			struct strata_counters *cc = strata_node_counters(nd);
+			fprintf(stderr, "node %u: in=%llu out=%llu rtx=%llu dup=%llu win=%llu short=%llu mac=%llu mal=%llu replay=%llu inc=%llu frag=%llu full=%llu\n", p,
+				(unsigned long long)cc->dgram_in, (unsigned long long)cc->dgram_out, (unsigned long long)cc->retransmits,
+				(unsigned long long)cc->pl_dup_dropped, (unsigned long long)cc->pl_window_dropped, (unsigned long long)cc->rej_short,
+				(unsigned long long)cc->rej_mac, (unsigned long long)cc->rej_malformed, (unsigned long long)cc->rej_replay,
+				(unsigned long long)cc->rej_incarnation, (unsigned long long)cc->rej_fragment, (unsigned long long)cc->send_full);
+			for (uint32_t q = 1; q <= n; q++) {
+				struct link_peer *lp = &l->peers[q];
+				fprintf(stderr, "  %u->%u inc=%llu tx_len=%zu next_seq=%llu rx_next=%llu rto=%llu pending=%d armed=%d\n", p, q,
+					(unsigned long long)lp->incarnation, lp->tx_len,
+					(unsigned long long)lp->tx_next_seq, (unsigned long long)lp->rx_next,
+					(unsigned long long)lp->rto_us, lp->tx_pending, strata_timer_armed(&lp->rto_timer));
+				if (lp->tx_len) {
+					struct tx_entry *e0 = &lp->tx[lp->tx_head];
+					fprintf(stderr, "     head seq=%llu acked=%d txc=%u resend=%d len=%u frag=%u/%u sent=%llu now=%llu\n",
+						(unsigned long long)e0->fr.seq, e0->acked, e0->tx_count, e0->resend, e0->fr.len, e0->fr.frag_index, e0->fr.frag_count,
+						(unsigned long long)e0->sent_us, (unsigned long long)sim_now(s));
+				}
+			}
+		}
+	}
 	if (getenv("SIM_LINKS_VERBOSE"))
 		fprintf(stderr, "seed %llu n=%u sent=%lu delivered=%lu datagrams=%llu\n",
 			(unsigned long long)seed, n, total_sent, total_deliv,
