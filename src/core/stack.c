@@ -16,6 +16,9 @@ static const struct {
 	{ "fd", strata_fd_algos },
 	{ "bcast", strata_bcast_algos },
 	{ "reg", strata_reg_algos },
+	{ "bcast", strata_bcast_byz_algos },
+	{ "reg", strata_reg_byz_algos },
+	{ "lkv", strata_lkv_algos },
 };
 
 void strata_algo_foreach(const char *family, void (*fn)(const struct strata_algo *a, void *arg),
@@ -107,5 +110,6 @@ int strata_stack_build(struct strata_node *n, char *err, size_t errlen)
 	strata_algo_foreach("fd", build_one, &b);
 	strata_algo_foreach("bcast", build_one, &b);
 	strata_algo_foreach("reg", build_one, &b);
+	strata_algo_foreach("lkv", build_one, &b);
 	return b.rc;
 }

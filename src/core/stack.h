@@ -37,6 +37,9 @@ struct strata_algo {
 const struct strata_algo *strata_fd_algos(void);
 const struct strata_algo *strata_bcast_algos(void);
 const struct strata_algo *strata_reg_algos(void);
+const struct strata_algo *strata_bcast_byz_algos(void); /* family "bcast", Byzantine ones */
+const struct strata_algo *strata_reg_byz_algos(void);   /* family "reg", Byzantine ones */
+const struct strata_algo *strata_lkv_algos(void);       /* family "lkv" */
 
 /* Looks an algorithm up by name across all families; NULL if unknown. */
 const struct strata_algo *strata_algo_find(const char *name);
