@@ -29,6 +29,7 @@ struct strata_node {
 	uint64_t incarnation;
 	bool trace_on;
 	bool in_turn;
+	enum strata_byz byz;
 	uint8_t *sk; /* secure memory, STRATA_SK_LEN */
 
 	struct strata_module *modules[NODE_MAX_MODULES];
@@ -83,6 +84,7 @@ struct strata_node *strata_node_new(const struct strata_node_opts *o, char *err,
 	n->id = o->id;
 	n->incarnation = o->incarnation;
 	n->trace_on = o->trace;
+	n->byz = o->byz;
 	n->wake_reported = UINT64_MAX;
 	n->sk = strata_secure_alloc(STRATA_SK_LEN);
 	if (!n->sk) {
@@ -477,6 +479,24 @@ const struct strata_config *strata_node_config(const struct strata_node *n) { re
 struct strata_counters *strata_node_counters(struct strata_node *n) { return &n->counters; }
 struct strata_links *strata_node_links(struct strata_node *n) { return n->links; }
 uint64_t strata_node_lamport(const struct strata_node *n) { return n->lamport; }
+enum strata_byz strata_node_byz(const struct strata_node *n) { return n->byz; }
+
+static const char *const byz_names[STRATA_BYZ_COUNT] = {
+	"none", "silent", "equivocate", "replay", "forge", "badsig",
+};
+
+const char *strata_byz_name(enum strata_byz b)
+{
+	return (unsigned)b < STRATA_BYZ_COUNT ? byz_names[b] : "unknown";
+}
+
+int strata_byz_parse(const char *s)
+{
+	for (int i = 0; i < STRATA_BYZ_COUNT; i++)
+		if (strcmp(s, byz_names[i]) == 0)
+			return i;
+	return -1;
+}
 const uint8_t *strata_node_secret_key(const struct strata_node *n) { return n->sk; }
 
 const uint8_t *strata_node_public_key(const struct strata_node *n, uint32_t id)

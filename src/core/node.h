@@ -187,6 +187,24 @@ enum strata_peer_state {
 };
 const char *strata_peer_state_name(enum strata_peer_state s);
 
+/* ---- Byzantine behaviour (test-only) ----
+ * A node created with byz != STRATA_BYZ_NONE misbehaves on purpose, for the simulator's and the
+ * integration tests' Byzantine scenarios. Modules of the fail-arbitrary model consult
+ * strata_node_byz() where they send and implement each behaviour that makes sense for them;
+ * everything else ignores it. Never set in production: the daemon accepts it only with the
+ * explicitly test-only flag --byzantine-test. */
+enum strata_byz {
+	STRATA_BYZ_NONE = 0,
+	STRATA_BYZ_SILENT,     /* sends nothing of the Byzantine protocols */
+	STRATA_BYZ_EQUIVOCATE, /* different values/messages to different peers */
+	STRATA_BYZ_REPLAY,     /* answers with stale state (old timestamps and values) */
+	STRATA_BYZ_FORGE,      /* forged fields: timestamps, senders, echoes of unseen messages */
+	STRATA_BYZ_BADSIG,     /* invalid signatures */
+	STRATA_BYZ_COUNT
+};
+const char *strata_byz_name(enum strata_byz b);
+int strata_byz_parse(const char *s); /* -1 if unknown */
+
 /* ---- The node ---- */
 
 struct strata_node_opts {
@@ -196,6 +214,7 @@ struct strata_node_opts {
 	const uint8_t *secret_key;       /* Ed25519 secret key (64 bytes), copied to secure memory */
 	const struct strata_env *env;    /* copied */
 	bool trace;                      /* emit trace lines */
+	enum strata_byz byz;             /* test-only misbehaviour, STRATA_BYZ_NONE normally */
 };
 
 /* Creates a node with its link layer; modules are added by the caller (see core/stack.h).
@@ -256,6 +275,7 @@ const struct strata_config *strata_node_config(const struct strata_node *n);
 struct strata_counters *strata_node_counters(struct strata_node *n);
 struct strata_links *strata_node_links(struct strata_node *n);
 uint64_t strata_node_lamport(const struct strata_node *n);
+enum strata_byz strata_node_byz(const struct strata_node *n);
 /* Advances the Lamport clock for a send and returns the stamp. */
 uint64_t strata_lamport_send(struct strata_node *n);
 /* Merges a received stamp: clock = max(clock, ts) + 1. */

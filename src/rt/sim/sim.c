@@ -17,6 +17,7 @@ struct sim_ev {
 	enum sim_ev_kind kind;
 	uint32_t node;
 	uint64_t gen;  /* SIM_WAKE: the node's wake generation when scheduled */
+	bool twin;     /* SIM_WAKE: for the node's twin */
 	uint8_t *buf;  /* SIM_DELIVER: owned */
 	size_t len;
 };
@@ -45,6 +46,9 @@ struct sim_node {
 	struct strata_env env;
 	uint8_t pk[STRATA_PK_LEN];
 	uint8_t sk[STRATA_SK_LEN];
+	enum strata_byz byz;
+	bool is_twin;
+	struct sim_node *twin; /* a second copy of this identity, or NULL */
 };
 
 struct sim {
@@ -265,7 +269,8 @@ static void env_wake_at(void *ctx, uint64_t deadline)
 	sn->wake_gen++;
 	if (deadline != UINT64_MAX) {
 		struct sim_ev e = { .t = deadline < sn->s->now ? sn->s->now : deadline,
-				    .kind = SIM_WAKE, .node = sn->id, .gen = sn->wake_gen };
+				    .kind = SIM_WAKE, .node = sn->id, .gen = sn->wake_gen,
+				    .twin = sn->is_twin };
 		heap_push(sn->s, e);
 	}
 }
@@ -328,7 +333,7 @@ static void node_boot(struct sim *s, struct sim_node *sn, bool recovering)
 	sn->incarnation++;
 	struct strata_node_opts no = {
 		.cfg = s->o.cfg, .id = sn->id, .incarnation = sn->incarnation,
-		.secret_key = sn->sk, .env = &sn->env, .trace = s->o.trace,
+		.secret_key = sn->sk, .env = &sn->env, .trace = s->o.trace, .byz = sn->byz,
 	};
 	sn->wake_at = UINT64_MAX;
 	sn->node = strata_node_new(&no, err, sizeof(err));
@@ -395,6 +400,13 @@ void sim_free(struct sim *s)
 			node_down(sn);
 		kv_clear(&sn->durable);
 		free(sn->held);
+		if (sn->twin) {
+			if (sn->twin->node)
+				node_down(sn->twin);
+			kv_clear(&sn->twin->durable);
+			free(sn->twin->held);
+			free(sn->twin);
+		}
 	}
 	for (size_t i = 0; i < s->hlen; i++)
 		free(s->heap[i].buf);
@@ -410,9 +422,23 @@ void sim_start(struct sim *s)
 		node_boot(s, &s->nodes[i], false);
 }
 
+static void deliver_to(struct sim *s, struct sim_node *sn, struct sim_ev *e);
+
 static void deliver(struct sim *s, struct sim_ev *e)
 {
-	struct sim_node *sn = &s->nodes[e->node];
+	struct sim_node *tw = s->nodes[e->node].twin;
+	if (tw && tw->node) {
+		struct sim_ev copy = *e;
+		copy.buf = malloc(e->len ? e->len : 1);
+		STRATA_ASSERT(copy.buf);
+		memcpy(copy.buf, e->buf, e->len);
+		deliver_to(s, tw, &copy);
+	}
+	deliver_to(s, &s->nodes[e->node], e);
+}
+
+static void deliver_to(struct sim *s, struct sim_node *sn, struct sim_ev *e)
+{
 	if (!sn->node) {
 		free(e->buf);
 		return;
@@ -440,8 +466,8 @@ bool sim_step(struct sim *s)
 			deliver(s, &e);
 			return true;
 		}
-		struct sim_node *sn = &s->nodes[e.node];
-		if (!sn->node || sn->paused || e.gen != sn->wake_gen)
+		struct sim_node *sn = e.twin ? s->nodes[e.node].twin : &s->nodes[e.node];
+		if (!sn || !sn->node || sn->paused || e.gen != sn->wake_gen)
 			continue; /* stale or suppressed wake-up */
 		sn->wake_at = UINT64_MAX;
 		sn->wake_gen++;
@@ -557,4 +583,27 @@ void sim_request(struct sim *s, uint32_t id, const char *module, const struct st
 	struct sim_node *sn = &s->nodes[id];
 	if (sn->node && !sn->paused)
 		strata_node_request(sn->node, module, r);
+}
+
+void sim_set_byz(struct sim *s, uint32_t id, enum strata_byz b)
+{
+	STRATA_ASSERT(id >= 1 && id <= s->o.cfg->n);
+	s->nodes[id].byz = b;
+}
+
+void sim_twin(struct sim *s, uint32_t id)
+{
+	STRATA_ASSERT(id >= 1 && id <= s->o.cfg->n && !s->nodes[id].twin);
+	struct sim_node *p = &s->nodes[id];
+	struct sim_node *t = calloc(1, sizeof(*t));
+	STRATA_ASSERT(t);
+	*t = (struct sim_node){ .s = s, .id = id, .is_twin = true, .wake_at = UINT64_MAX };
+	t->env = p->env;
+	t->env.ctx = t;
+	memcpy(t->pk, p->pk, sizeof(t->pk));
+	memcpy(t->sk, p->sk, sizeof(t->sk));
+	/* Same identity and incarnation: peers cannot tell the copies apart. */
+	t->incarnation = p->incarnation ? p->incarnation - 1 : 0;
+	p->twin = t;
+	node_boot(s, t, false);
 }

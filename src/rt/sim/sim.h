@@ -90,6 +90,13 @@ void sim_heal(struct sim *s);
 /* Client requests into a node (outcome through the output callback). */
 void sim_request(struct sim *s, uint32_t id, const char *module, const struct strata_request *r);
 
+/* Makes node id Byzantine with behaviour b from its next (re)start on; call before sim_start. */
+void sim_set_byz(struct sim *s, uint32_t id, enum strata_byz b);
+/* Starts a twin of node id: a second, correct copy of the same identity (same keys, same
+ * incarnation) with its own state. Datagrams addressed to id reach both copies; each copy sends
+ * on its own. Call after sim_start. */
+void sim_twin(struct sim *s, uint32_t id);
+
 /* Delivers raw bytes to node `to` after delay_us (forged or garbage datagrams). */
 void sim_inject(struct sim *s, uint32_t to, const uint8_t *buf, size_t len, uint64_t delay_us);
 
