@@ -6,6 +6,7 @@
 
 #include "core/assert.h"
 #include "core/error.h"
+#include "fd/fd.h"
 
 typedef const struct strata_algo *(*family_fn)(void);
 
@@ -103,11 +104,13 @@ int strata_stack_build(struct strata_node *n, char *err, size_t errlen)
 	int rc = strata_stack_check_config(strata_node_config(n), err, errlen);
 	if (rc)
 		return rc;
-	/* The failure-detection family decides itself which detector the model calls for: its
-	 * entries that the model supports are all instantiated (e.g. P and the monarchical leader
-	 * election under fail-stop, <>P and Omega under fail-noisy). */
+	/* The failure-detection family picks the one detector and the one leader module the model
+	 * calls for (fd/fd.h): instantiating every fd entry the model supports would give a
+	 * fail-stop node both P and <>P. */
+	rc = strata_fd_build(n, err, errlen);
+	if (rc)
+		return rc;
 	struct build_ctx b = { .n = n, .err = err, .errlen = errlen };
-	strata_algo_foreach("fd", build_one, &b);
 	strata_algo_foreach("bcast", build_one, &b);
 	strata_algo_foreach("reg", build_one, &b);
 	strata_algo_foreach("lkv", build_one, &b);

@@ -1,11 +1,81 @@
-/* The fd family's algorithm table (see core/stack.h). */
+/* The fd family's algorithm table (see core/stack.h) and the rule that picks, per model, the one
+ * detector and the one leader module a node runs (see fd/fd.h).
+ *
+ * strata_stack_build() calls strata_fd_build() instead of instantiating every fd entry the model
+ * supports: a fail-stop cluster "supports" fail-noisy algorithms too, but running P and <>P side
+ * by side would give the node two views and two leaders. The table still lists all four, for
+ * `strata fd algos`, with the model each needs. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/error.h"
 #include "core/stack.h"
+#include "fd/fd.h"
 
 static const struct strata_algo algos[] = {
+	{
+		.name = "p",
+		.family = "fd",
+		.title = "Exclude on Timeout, perfect failure detector P",
+		.book = "Alg. 2.5",
+		.model = STRATA_MODEL_FAIL_STOP,
+		.steps = "detection within timeout + max delay",
+		.messages = "N-1 heartbeats per period per node",
+		.wire_id = STRATA_FD_WIRE_P,
+		.create = strata_fd_p_create,
+	},
+	{
+		.name = "le",
+		.family = "fd",
+		.title = "Monarchical Leader Election, leader election over P",
+		.book = "Alg. 2.6",
+		.model = STRATA_MODEL_FAIL_STOP,
+		.steps = "0 beyond P",
+		.messages = "0 beyond P",
+		.wire_id = STRATA_FD_WIRE_LE,
+		.create = strata_fd_le_create,
+	},
+	{
+		.name = "evp",
+		.family = "fd",
+		.title = "Increasing Timeout, eventually perfect failure detector <>P",
+		.book = "Alg. 2.7",
+		.model = STRATA_MODEL_FAIL_NOISY,
+		.steps = "suspicion within the peer's timeout + max delay",
+		.messages = "N-1 heartbeats per period per node",
+		.wire_id = STRATA_FD_WIRE_EVP,
+		.create = strata_fd_evp_create,
+	},
+	{
+		.name = "omega",
+		.family = "fd",
+		.title = "Monarchical Eventual Leader Detection, Omega over <>P",
+		.book = "Alg. 2.8",
+		.model = STRATA_MODEL_FAIL_NOISY,
+		.steps = "0 beyond <>P",
+		.messages = "0 beyond <>P",
+		.wire_id = STRATA_FD_WIRE_OMEGA,
+		.create = strata_fd_omega_create,
+	},
 	{ .name = NULL },
 };
 
 const struct strata_algo *strata_fd_algos(void)
 {
 	return algos;
+}
+
+int strata_fd_build(struct strata_node *n, char *err, size_t errlen)
+{
+	/* Fail-stop gets P and LE. Every other model gets <>P and Omega: fail-noisy algorithms use
+	 * them; under fail-silent, fail-recovery, fail-arbitrary and randomized they only observe
+	 * (status, watch), because no algorithm of those models may depend on them. */
+	bool fail_stop = strata_node_config(n)->model == STRATA_MODEL_FAIL_STOP;
+	struct strata_module *(*detector)(struct strata_node *, char *, size_t) =
+		fail_stop ? strata_fd_p_create : strata_fd_evp_create;
+	struct strata_module *(*leader)(struct strata_node *, char *, size_t) =
+		fail_stop ? strata_fd_le_create : strata_fd_omega_create;
+	if (!detector(n, err, errlen) || !leader(n, err, errlen))
+		return STRATA_ECONFIG;
+	return 0;
 }

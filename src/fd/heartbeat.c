@@ -1,0 +1,91 @@
+/* Heartbeats shared by P (fd/p.c) and <>P (fd/evp.c): payload codec, fan-out over fair-loss
+ * links and the per-peer stream classification. See fd/fd.h.
+ *
+ * Payload: varint incarnation (> 0), varint seq (> 0). Nothing else: the datagram header already
+ * authenticates the sender, and the detector needs only "this incarnation was alive at seq". */
+#include <stdio.h>
+
+#include "core/assert.h"
+#include "core/codec.h"
+#include "core/error.h"
+#include "fd/fd.h"
+#include "links/links.h"
+
+#define HB_MAX 24 /* two varints */
+
+void fd_heartbeat_send_all(struct strata_module *m, uint64_t seq)
+{
+	struct strata_node *n = m->node;
+	struct strata_wr w;
+	strata_wr_init(&w, HB_MAX);
+	strata_wr_u64(&w, strata_node_incarnation(n));
+	strata_wr_u64(&w, seq);
+	int err = 0;
+	struct strata_msg *msg = strata_wr_take_msg(&w, &err);
+	if (!msg) {
+		/* Out of memory: this period's heartbeat is lost, exactly like a dropped datagram;
+		 * the detectors' timeouts already account for lost heartbeats. */
+		strata_trace(n, m->ops->name, "heartbeat %llu not encoded (%s) -> skipped",
+			     (unsigned long long)seq, strata_strerror(err));
+		return;
+	}
+	uint32_t self = strata_node_id(n);
+	for (uint32_t p = 1; p <= strata_node_n(n); p++) {
+		if (p == self)
+			continue;
+		int rc = strata_fll_send(m, p, 0, msg);
+		if (rc != 0)
+			strata_trace(n, m->ops->name, "heartbeat to %u not queued (%s) -> lost", p,
+				     strata_strerror(rc));
+	}
+	strata_msg_unref(msg);
+}
+
+int fd_heartbeat_decode(struct strata_module *m, const struct strata_event *ev,
+			struct fd_heartbeat *hb)
+{
+	if (!ev->msg) {
+		strata_node_bad_payload(m->node, m, ev->peer, "heartbeat without payload");
+		return STRATA_EPROTO;
+	}
+	struct strata_rd r;
+	strata_rd_init(&r, ev->msg->data, ev->msg->len);
+	hb->incarnation = strata_rd_u64(&r);
+	hb->seq = strata_rd_u64(&r);
+	if (strata_rd_done(&r) != 0 || hb->incarnation == 0 || hb->seq == 0) {
+		strata_node_bad_payload(m->node, m, ev->peer, "malformed heartbeat");
+		return STRATA_EPROTO;
+	}
+	return 0;
+}
+
+enum fd_hb_verdict fd_stream_accept(struct fd_stream *s, const struct fd_heartbeat *hb)
+{
+	if (hb->incarnation < s->incarnation)
+		return FD_HB_STALE;
+	if (hb->incarnation > s->incarnation) {
+		bool first = s->incarnation == 0;
+		s->incarnation = hb->incarnation;
+		s->seq = hb->seq;
+		/* The first incarnation ever heard is not "new": nothing was known before it. */
+		return first ? FD_HB_FRESH : FD_HB_NEW_INC;
+	}
+	if (hb->seq <= s->seq)
+		return FD_HB_STALE;
+	s->seq = hb->seq;
+	return FD_HB_FRESH;
+}
+
+void fd_output_view(struct strata_module *m, uint32_t peer, enum strata_peer_state s,
+		    uint64_t inc)
+{
+	struct strata_output o = {
+		.kind = STRATA_OUT_FD,
+		.module = m->wire_id,
+		.module_name = m->ops->name,
+		.peer = peer,
+		.a = (uint64_t)s,
+		.b = inc,
+	};
+	strata_output(m->node, &o);
+}
