@@ -1,0 +1,208 @@
+/* Shared declarations of the `strata` CLI: global options, the command table, the connection
+ * helpers every command uses to talk to a stratad, and a small JSON emitter.
+ *
+ * Adding a command: write `int cmd_NAME(struct cli *c, int argc, char **argv)` in its own file
+ * (client/cmd_NAME.c), declare it below and add one line to the table in client/commands.c.
+ * argv[0] is the command name; the global flags have already been removed. A command returns one
+ * of the CLI_EXIT_* codes. Commands that run an operation on a module use cli_op() (see below),
+ * which implements the exit-code contract for them. */
+#ifndef STRATA_CLIENT_CLI_H
+#define STRATA_CLIENT_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "client.pb-c.h"
+#include "core/config.h"
+
+/* The exit-code contract of every command. */
+enum {
+	CLI_EXIT_OK = 0,      /* success */
+	CLI_EXIT_FAIL = 1,    /* definite failure (the daemon said no, a check found a violation) */
+	CLI_EXIT_USAGE = 2,   /* usage or configuration error */
+	CLI_EXIT_UNKNOWN = 3, /* timeout or unreachable: the outcome is unknown */
+};
+
+#define CLI_DEFAULT_TIMEOUT_MS 2000
+#define CLI_MAX_FRAME (2u << 20) /* the protocol's frame limit */
+
+/* Global options, filled by main() before the command runs. */
+struct cli {
+	const char *prog;       /* argv[0] basename, for messages */
+	char dir[4096];         /* cluster directory */
+	uint32_t node;          /* -n: 0 = the first node that answers */
+	char endpoint[256];     /* -e HOST:PORT, "" if none */
+	bool json;              /* -w json */
+	int timeout_ms;         /* --timeout */
+	struct strata_config *cfg; /* loaded on demand by cli_config(); NULL until then */
+	uint64_t next_id;       /* last request id used */
+};
+
+/* One entry of the command table. */
+struct cli_cmd {
+	const char *name;
+	const char *summary; /* one line for `strata --help` */
+	int (*run)(struct cli *c, int argc, char **argv);
+};
+
+/* The command table (client/commands.c), terminated by an entry with name == NULL. */
+extern const struct cli_cmd cli_commands[];
+
+/* ---- messages ---- */
+
+/* "strata: ..." on stderr. */
+void cli_err(const struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints the message and "try 'strata CMD --help'", returns CLI_EXIT_USAGE. */
+int cli_usage_err(const struct cli *c, const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Whether argv[i] is -h or --help. */
+bool cli_is_help(const char *arg);
+/* Parses a decimal unsigned number in [min, max]; false on anything else. */
+bool cli_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
+
+/* ---- cluster config ---- */
+
+/* Loads <dir>/cluster.ini once (later calls return the cached config). On failure prints why
+ * and returns NULL: callers exit CLI_EXIT_USAGE. */
+const struct strata_config *cli_config(struct cli *c);
+
+/* ---- connections ---- */
+
+/* A node a command may talk to. id is 0 for an explicit -e endpoint. */
+struct cli_endpoint {
+	uint32_t id;
+	char host[STRATA_HOST_MAX];
+	uint16_t port;
+};
+
+/* The endpoints selected by the global options: the -e endpoint, the -n node, or every node of
+ * the config in id order. all = true ignores -n (for `status --all`, `watch`). Returns the count
+ * (> 0), or -1 after printing a configuration error. */
+int cli_endpoints(struct cli *c, bool all, struct cli_endpoint *out, size_t max);
+
+/* Monotonic milliseconds. */
+uint64_t cli_now_ms(void);
+
+/* Connects with a deadline (cli_now_ms() based). Returns a socket, or -1 with errno-like reason
+ * in err. */
+int cli_connect(const struct cli_endpoint *ep, uint64_t deadline_ms, char *err, size_t errlen);
+
+/* Starts a non-blocking connect to the endpoint's first address. Returns 0 (connected at once)
+ * or 1 (in progress: wait for POLLOUT, then call cli_connect_finish) with *fd set, or -1 with
+ * the reason in err. */
+int cli_connect_start(const struct cli_endpoint *ep, int *fd, char *err, size_t errlen);
+/* After POLLOUT: 0 if the connection is established, else -1 with the reason in err. */
+int cli_connect_finish(int fd, char *err, size_t errlen);
+
+/* "node 3 (127.0.0.1:7203)" or "HOST:PORT" for an explicit endpoint. */
+void cli_describe(const struct cli_endpoint *ep, char *buf, size_t n);
+
+/* Sends one Request frame. 0, or -1 (err filled) on failure or deadline. */
+int cli_send(int fd, const Strata__Client__Request *req, uint64_t deadline_ms, char *err,
+	     size_t errlen);
+
+/* Receives one Response frame. deadline_ms == 0 waits forever. Returns 0 and *out (free with
+ * strata__client__response__free_unpacked), 1 if the deadline passed, -1 on a closed or broken
+ * connection or a malformed frame (err filled). */
+int cli_recv(int fd, Strata__Client__Response **out, uint64_t deadline_ms, char *err,
+	     size_t errlen);
+
+/* Incremental frame reader for non-blocking sockets (used by cli_recv and by `watch`, which
+ * multiplexes several nodes). It reads exactly the bytes of the current frame, never more. */
+struct cli_reader {
+	uint8_t hdr[4];
+	size_t hdr_got;
+	uint8_t *body; /* malloc'd while a frame is in progress */
+	size_t body_len, body_got;
+};
+void cli_reader_init(struct cli_reader *r);
+void cli_reader_free(struct cli_reader *r);
+/* Reads what the socket has. Returns 1 with *out set when a frame is complete, 0 when it needs
+ * more bytes (EAGAIN), -1 on end of stream, socket error or a malformed or oversized frame (err
+ * filled). */
+int cli_reader_step(struct cli_reader *r, int fd, Strata__Client__Response **out, char *err,
+		    size_t errlen);
+
+/* A fresh request id (unique within this invocation). */
+uint64_t cli_next_id(struct cli *c);
+
+/* One request, one response, on the selected node(s). Tries the endpoints in order: a node that
+ * cannot be connected to is skipped; when idempotent, so is one that times out after the request
+ * was sent. Returns CLI_EXIT_OK with *out set (the response may still carry status != 0), or
+ * CLI_EXIT_UNKNOWN after printing why (nothing answered), or CLI_EXIT_USAGE (config error).
+ * *answered (may be NULL) is the endpoint that answered. */
+int cli_call(struct cli *c, Strata__Client__Request *req, bool idempotent,
+	     Strata__Client__Response **out, struct cli_endpoint *answered);
+
+/* The generic module operation behind `reg`, `lkv`, `bcast send`, ...: sends
+ * OpRequest{module, op, key, value, value2} (value2 may be NULL) and maps the reply to the exit
+ * contract: status != 0 -> prints the daemon's error, CLI_EXIT_FAIL; no answer -> "outcome
+ * unknown", CLI_EXIT_UNKNOWN. On CLI_EXIT_OK, *reply (may be NULL) receives the OpReply, which
+ * the caller frees with strata__client__response__free_unpacked(*resp_out); pass reply == NULL to
+ * have it freed here. */
+enum cli_op_code { CLI_OP_READ = 1, CLI_OP_WRITE = 2, CLI_OP_DELETE = 3, CLI_OP_CAS = 4,
+		   CLI_OP_BROADCAST = 5 };
+struct cli_op_args {
+	const char *module;
+	uint32_t op;                 /* enum cli_op_code */
+	const void *key; size_t key_len;
+	const void *value; size_t value_len;
+	const void *value2; size_t value2_len;
+	uint32_t r, w;               /* quorum overrides, 0 = configured */
+};
+int cli_op(struct cli *c, const struct cli_op_args *a, Strata__Client__Response **resp_out,
+	   const Strata__Client__OpReply **reply);
+
+/* Prints an algorithm table (core/stack.h) of one family, or all with family == NULL: text
+ * table, or with c->json a JSON array. No daemon needed. Returns CLI_EXIT_OK. */
+int cli_print_algos(struct cli *c, const char *family);
+
+/* ---- JSON ---- */
+
+/* A tiny streaming JSON writer: it tracks whether a comma is needed, nothing more. The caller
+ * keeps the nesting balanced (at most 32 levels). */
+struct cli_json {
+	FILE *out;
+	int depth;
+	bool need_comma[32];
+	bool after_key;
+};
+void cli_json_init(struct cli_json *j, FILE *out);
+void cli_json_begin_object(struct cli_json *j);
+void cli_json_end_object(struct cli_json *j);
+void cli_json_begin_array(struct cli_json *j);
+void cli_json_end_array(struct cli_json *j);
+void cli_json_key(struct cli_json *j, const char *key);
+/* A string value of len bytes, escaped per RFC 8259 (control characters as \u00XX; invalid
+ * UTF-8 bytes as \u00XX of the byte, so the output is always valid JSON). */
+void cli_json_string_n(struct cli_json *j, const char *s, size_t len);
+void cli_json_string(struct cli_json *j, const char *s);
+void cli_json_uint(struct cli_json *j, uint64_t v);
+void cli_json_int(struct cli_json *j, int64_t v);
+void cli_json_bool(struct cli_json *j, bool v);
+void cli_json_null(struct cli_json *j);
+
+/* ---- status (shared by status and watch) ---- */
+
+/* Asks one endpoint for its status within c->timeout_ms. 0 with *out (free with
+ * strata__client__response__free_unpacked; body is a status reply), or -1 with the reason. */
+int cli_status_fetch(struct cli *c, const struct cli_endpoint *ep,
+		     Strata__Client__Response **out, char *err, size_t errlen);
+/* One node's status as a JSON object (the shape documented in docs/user-guide.md). */
+void cli_status_json(struct cli_json *j, const Strata__Client__Status *s);
+/* An unreachable node as a JSON object: {"node":ID,"reachable":false,"error":"..."}. */
+void cli_status_json_unreachable(struct cli_json *j, uint32_t id, const char *err);
+
+/* ---- commands ---- */
+
+int cmd_status(struct cli *c, int argc, char **argv);
+int cmd_watch(struct cli *c, int argc, char **argv);
+int cmd_keygen(struct cli *c, int argc, char **argv);
+int cmd_algos(struct cli *c, int argc, char **argv);
+int cmd_check(struct cli *c, int argc, char **argv);
+int cmd_check_bcast(struct cli *c, int argc, char **argv);
+int cmd_shiviz(struct cli *c, int argc, char **argv);
+
+#endif

@@ -1,0 +1,19 @@
+/* The command table of the `strata` CLI.
+ *
+ * Extension point: a new command is one function (see client/cli.h) and one line here. Families
+ * that talk to modules (reg write|read, lkv put|get|del, bcast send|listen, workload) build on
+ * cli_op() and cli_print_algos(); keep each family in its own client/cmd_FAMILY.c. */
+#include "cli.h"
+
+const struct cli_cmd cli_commands[] = {
+	{ "status", "members, suspicions, leader, incarnations and counters of a node (or --all)",
+	  cmd_status },
+	{ "watch", "live view: who suspects whom, leaders, failure-detector events", cmd_watch },
+	{ "keygen", "create a node identity (Ed25519 key pair): --out FILE", cmd_keygen },
+	{ "algos", "list the algorithms this build implements (no daemon needed)", cmd_algos },
+	{ "check", "check a client history: --model atomic|regular|safe FILE", cmd_check },
+	{ "check-bcast", "check broadcast delivery logs: --property P [--crashed LIST] DIR",
+	  cmd_check_bcast },
+	{ "shiviz", "convert broadcast delivery logs in DIR to a ShiViz log", cmd_shiviz },
+	{ NULL, NULL, NULL },
+};

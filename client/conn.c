@@ -1,0 +1,591 @@
+/* Talking to stratad: the cluster config, endpoint selection, length-prefixed protobuf frames
+ * over TCP with deadlines, and the generic module operation behind most commands.
+ *
+ * A CLI issues one request at a time, so plain sockets with poll() deadlines are enough (no
+ * libuv). Sockets are non-blocking so a stopped (SIGSTOP) node can never hang us: every wait has
+ * a deadline, and the exit-code contract turns a missed deadline into "outcome unknown". */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "core/error.h"
+
+/* ---- messages ---- */
+
+void cli_err(const struct cli *c, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", c->prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_usage_err(const struct cli *c, const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", c->prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (cmd)
+		fprintf(stderr, "\ntry '%s %s --help'\n", c->prog, cmd);
+	else
+		fprintf(stderr, "\ntry '%s --help'\n", c->prog);
+	return CLI_EXIT_USAGE;
+}
+
+bool cli_is_help(const char *arg)
+{
+	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+bool cli_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+uint64_t cli_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t cli_next_id(struct cli *c)
+{
+	return ++c->next_id;
+}
+
+/* ---- config ---- */
+
+/* Reads a whole small file into a NUL-terminated buffer (caller frees). */
+static char *read_file(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap);
+	while (buf) {
+		size_t got = fread(buf + len, 1, cap - len - 1, f);
+		len += got;
+		if (got == 0)
+			break;
+		if (len + 1 == cap) {
+			if (cap >= (1u << 20)) { /* a config is small: refuse anything huge */
+				free(buf);
+				fclose(f);
+				snprintf(err, errlen, "%s: file too large", path);
+				return NULL;
+			}
+			char *nb = realloc(buf, cap * 2);
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	bool bad = ferror(f);
+	fclose(f);
+	if (!buf || bad) {
+		free(buf);
+		snprintf(err, errlen, "%s: %s", path, bad ? "read error" : "out of memory");
+		return NULL;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+const struct strata_config *cli_config(struct cli *c)
+{
+	if (c->cfg)
+		return c->cfg;
+	char path[4200], err[4608];
+	snprintf(path, sizeof path, "%s/cluster.ini", c->dir);
+	char *text = read_file(path, err, sizeof err);
+	if (!text) {
+		cli_err(c, "%s\n(no cluster here: start one with 'scripts/cluster start --dir %s', or "
+			   "pass --dir DIR, set STRATA_HOME, or give an endpoint with -e HOST:PORT)",
+			err, c->dir);
+		return NULL;
+	}
+	struct strata_config *cfg = malloc(sizeof *cfg);
+	if (!cfg) {
+		free(text);
+		cli_err(c, "out of memory");
+		return NULL;
+	}
+	int rc = strata_config_parse(cfg, text, path, err, sizeof err);
+	free(text);
+	if (rc != 0) {
+		free(cfg);
+		cli_err(c, "%s", err);
+		return NULL;
+	}
+	c->cfg = cfg;
+	return cfg;
+}
+
+/* ---- endpoints ---- */
+
+/* "HOST:PORT" or "[V6]:PORT". */
+static bool parse_endpoint(const char *s, struct cli_endpoint *ep)
+{
+	const char *colon;
+	const char *host = s;
+	size_t hlen;
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+		if (!close || close[1] != ':')
+			return false;
+		host = s + 1;
+		hlen = (size_t)(close - host);
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return false;
+		hlen = (size_t)(colon - s);
+	}
+	uint32_t port;
+	if (hlen == 0 || hlen >= sizeof ep->host || !cli_parse_u32(colon + 1, 1, 65535, &port))
+		return false;
+	memcpy(ep->host, host, hlen);
+	ep->host[hlen] = '\0';
+	ep->port = (uint16_t)port;
+	ep->id = 0;
+	return true;
+}
+
+static void endpoint_of(const struct strata_config *cfg, uint32_t id, struct cli_endpoint *ep)
+{
+	ep->id = id;
+	snprintf(ep->host, sizeof ep->host, "%s", cfg->nodes[id].host);
+	ep->port = cfg->nodes[id].client_port;
+}
+
+int cli_endpoints(struct cli *c, bool all, struct cli_endpoint *out, size_t max)
+{
+	if (c->endpoint[0]) {
+		if (!parse_endpoint(c->endpoint, &out[0])) {
+			cli_err(c, "-e %s: expected HOST:PORT", c->endpoint);
+			return -1;
+		}
+		return 1;
+	}
+	const struct strata_config *cfg = cli_config(c);
+	if (!cfg)
+		return -1;
+	if (c->node && !all) {
+		if (c->node > cfg->n) {
+			cli_err(c, "-n %u: the cluster in %s has nodes 1..%u", c->node, c->dir, cfg->n);
+			return -1;
+		}
+		endpoint_of(cfg, c->node, &out[0]);
+		return 1;
+	}
+	size_t k = 0;
+	for (uint32_t id = 1; id <= cfg->n && k < max; id++)
+		endpoint_of(cfg, id, &out[k++]);
+	return (int)k;
+}
+
+/* ---- sockets ---- */
+
+static int remaining_ms(uint64_t deadline_ms)
+{
+	if (deadline_ms == 0)
+		return -1; /* poll: forever */
+	uint64_t now = cli_now_ms();
+	if (now >= deadline_ms)
+		return 0;
+	uint64_t left = deadline_ms - now;
+	return left > 600000 ? 600000 : (int)left;
+}
+
+int cli_connect(const struct cli_endpoint *ep, uint64_t deadline_ms, char *err, size_t errlen)
+{
+	struct addrinfo hints = { 0 }, *res = NULL;
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	char port[8];
+	snprintf(port, sizeof port, "%u", ep->port);
+	int gai = getaddrinfo(ep->host, port, &hints, &res);
+	if (gai != 0) {
+		snprintf(err, errlen, "%s: %s", ep->host, gai_strerror(gai));
+		return -1;
+	}
+	int fd = -1;
+	snprintf(err, errlen, "no address");
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			    ai->ai_protocol);
+		if (fd < 0) {
+			snprintf(err, errlen, "socket: %s", strerror(errno));
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		if (errno == EINPROGRESS) {
+			struct pollfd p = { .fd = fd, .events = POLLOUT };
+			int pr;
+			do
+				pr = poll(&p, 1, remaining_ms(deadline_ms));
+			while (pr < 0 && errno == EINTR);
+			if (pr == 0) {
+				snprintf(err, errlen, "connect timed out");
+			} else {
+				int soerr = 0;
+				socklen_t sl = sizeof soerr;
+				getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+				if (soerr == 0)
+					break;
+				snprintf(err, errlen, "%s", strerror(soerr));
+			}
+		} else {
+			snprintf(err, errlen, "%s", strerror(errno));
+		}
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+int cli_connect_start(const struct cli_endpoint *ep, int *fd, char *err, size_t errlen)
+{
+	struct addrinfo hints = { 0 }, *res = NULL;
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	char port[8];
+	snprintf(port, sizeof port, "%u", ep->port);
+	int gai = getaddrinfo(ep->host, port, &hints, &res);
+	if (gai != 0) {
+		snprintf(err, errlen, "%s: %s", ep->host, gai_strerror(gai));
+		return -1;
+	}
+	int s = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		       res->ai_protocol);
+	if (s < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		freeaddrinfo(res);
+		return -1;
+	}
+	int rc = connect(s, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	if (rc == 0) {
+		*fd = s;
+		return 0;
+	}
+	if (errno == EINPROGRESS) {
+		*fd = s;
+		return 1;
+	}
+	snprintf(err, errlen, "%s", strerror(errno));
+	close(s);
+	return -1;
+}
+
+int cli_connect_finish(int fd, char *err, size_t errlen)
+{
+	int soerr = 0;
+	socklen_t sl = sizeof soerr;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
+		soerr = errno;
+	if (soerr == 0)
+		return 0;
+	snprintf(err, errlen, "%s", strerror(soerr));
+	return -1;
+}
+
+int cli_send(int fd, const Strata__Client__Request *req, uint64_t deadline_ms, char *err,
+	     size_t errlen)
+{
+	size_t len = strata__client__request__get_packed_size(req);
+	if (len > CLI_MAX_FRAME) {
+		snprintf(err, errlen, "request too large (%zu bytes, at most %u)", len, CLI_MAX_FRAME);
+		return -1;
+	}
+	uint8_t *buf = malloc(len + 4);
+	if (!buf) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	buf[0] = (uint8_t)(len >> 24);
+	buf[1] = (uint8_t)(len >> 16);
+	buf[2] = (uint8_t)(len >> 8);
+	buf[3] = (uint8_t)len;
+	strata__client__request__pack(req, buf + 4);
+	size_t off = 0, total = len + 4;
+	int rc = 0;
+	while (off < total) {
+		ssize_t w = send(fd, buf + off, total - off, MSG_NOSIGNAL);
+		if (w > 0) {
+			off += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd p = { .fd = fd, .events = POLLOUT };
+			int pr = poll(&p, 1, remaining_ms(deadline_ms));
+			if (pr == 0) {
+				snprintf(err, errlen, "send timed out");
+				rc = -1;
+				break;
+			}
+			continue;
+		}
+		snprintf(err, errlen, "send: %s", w < 0 ? strerror(errno) : "closed");
+		rc = -1;
+		break;
+	}
+	free(buf);
+	return rc;
+}
+
+void cli_reader_init(struct cli_reader *r)
+{
+	memset(r, 0, sizeof *r);
+}
+
+void cli_reader_free(struct cli_reader *r)
+{
+	free(r->body);
+	cli_reader_init(r);
+}
+
+/* read() that maps "nothing yet" to 0, end of stream and errors to -1. */
+static ssize_t read_some(int fd, uint8_t *buf, size_t n, char *err, size_t errlen)
+{
+	for (;;) {
+		ssize_t got = read(fd, buf, n);
+		if (got > 0)
+			return got;
+		if (got == 0) {
+			snprintf(err, errlen, "connection closed by the node");
+			return -1;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		snprintf(err, errlen, "read: %s", strerror(errno));
+		return -1;
+	}
+}
+
+int cli_reader_step(struct cli_reader *r, int fd, Strata__Client__Response **out, char *err,
+		    size_t errlen)
+{
+	while (r->hdr_got < 4) {
+		ssize_t got = read_some(fd, r->hdr + r->hdr_got, 4 - r->hdr_got, err, errlen);
+		if (got <= 0)
+			return (int)got;
+		r->hdr_got += (size_t)got;
+		if (r->hdr_got == 4) {
+			r->body_len = (size_t)r->hdr[0] << 24 | (size_t)r->hdr[1] << 16 |
+				      (size_t)r->hdr[2] << 8 | r->hdr[3];
+			if (r->body_len > CLI_MAX_FRAME) {
+				snprintf(err, errlen, "frame of %zu bytes exceeds the %u limit",
+					 r->body_len, CLI_MAX_FRAME);
+				return -1;
+			}
+			r->body = malloc(r->body_len ? r->body_len : 1);
+			if (!r->body) {
+				snprintf(err, errlen, "out of memory");
+				return -1;
+			}
+			r->body_got = 0;
+		}
+	}
+	while (r->body_got < r->body_len) {
+		ssize_t got = read_some(fd, r->body + r->body_got, r->body_len - r->body_got, err,
+					errlen);
+		if (got <= 0)
+			return (int)got;
+		r->body_got += (size_t)got;
+	}
+	Strata__Client__Response *resp =
+		strata__client__response__unpack(NULL, r->body_len, r->body);
+	cli_reader_free(r);
+	if (!resp) {
+		snprintf(err, errlen, "malformed response frame");
+		return -1;
+	}
+	*out = resp;
+	return 1;
+}
+
+int cli_recv(int fd, Strata__Client__Response **out, uint64_t deadline_ms, char *err,
+	     size_t errlen)
+{
+	struct cli_reader r;
+	cli_reader_init(&r);
+	for (;;) {
+		int rc = cli_reader_step(&r, fd, out, err, errlen);
+		if (rc != 0) {
+			cli_reader_free(&r);
+			return rc == 1 ? 0 : -1;
+		}
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int pr = poll(&p, 1, remaining_ms(deadline_ms));
+		if (pr == 0) {
+			cli_reader_free(&r);
+			snprintf(err, errlen, "no answer in time");
+			return 1;
+		}
+		if (pr < 0 && errno != EINTR) {
+			cli_reader_free(&r);
+			snprintf(err, errlen, "poll: %s", strerror(errno));
+			return -1;
+		}
+	}
+}
+
+/* ---- one request, one response ---- */
+
+void cli_describe(const struct cli_endpoint *ep, char *buf, size_t n)
+{
+	if (ep->id)
+		snprintf(buf, n, "node %u (%s:%u)", ep->id, ep->host, ep->port);
+	else
+		snprintf(buf, n, "%s:%u", ep->host, ep->port);
+}
+
+int cli_call(struct cli *c, Strata__Client__Request *req, bool idempotent,
+	     Strata__Client__Response **out, struct cli_endpoint *answered)
+{
+	struct cli_endpoint eps[STRATA_MAX_NODES];
+	int n = cli_endpoints(c, false, eps, STRATA_MAX_NODES);
+	if (n < 0)
+		return CLI_EXIT_USAGE;
+	char why[2048] = "";
+	size_t wlen = 0;
+	for (int i = 0; i < n; i++) {
+		char err[256], who[160];
+		cli_describe(&eps[i], who, sizeof who);
+		uint64_t deadline = cli_now_ms() + (uint64_t)c->timeout_ms;
+		int fd = cli_connect(&eps[i], deadline, err, sizeof err);
+		bool sent = false;
+		int rc = -1;
+		if (fd >= 0) {
+			req->id = cli_next_id(c);
+			if (cli_send(fd, req, deadline, err, sizeof err) == 0) {
+				sent = true;
+				/* Skip anything that is not our answer (a daemon may stream). */
+				for (;;) {
+					rc = cli_recv(fd, out, deadline, err, sizeof err);
+					if (rc != 0 || (*out)->id == req->id)
+						break;
+					strata__client__response__free_unpacked(*out, NULL);
+					*out = NULL;
+				}
+			}
+			close(fd);
+		}
+		if (rc == 0) {
+			if (answered)
+				*answered = eps[i];
+			return CLI_EXIT_OK;
+		}
+		if (sent && !idempotent) {
+			cli_err(c, "%s: %s: outcome unknown", who, err);
+			return CLI_EXIT_UNKNOWN;
+		}
+		if (wlen < sizeof why)
+			wlen += (size_t)snprintf(why + wlen, sizeof why - wlen, "\n  %s: %s", who, err);
+	}
+	if (n == 1)
+		cli_err(c, "no answer from%s", why + 1 /* skip the newline */);
+	else
+		cli_err(c, "no node answered:%s", why);
+	return CLI_EXIT_UNKNOWN;
+}
+
+static const char *op_name(uint32_t op)
+{
+	switch (op) {
+	case CLI_OP_READ: return "read";
+	case CLI_OP_WRITE: return "write";
+	case CLI_OP_DELETE: return "delete";
+	case CLI_OP_CAS: return "cas";
+	case CLI_OP_BROADCAST: return "broadcast";
+	default: return "op";
+	}
+}
+
+int cli_op(struct cli *c, const struct cli_op_args *a, Strata__Client__Response **resp_out,
+	   const Strata__Client__OpReply **reply)
+{
+	Strata__Client__Request req = STRATA__CLIENT__REQUEST__INIT;
+	Strata__Client__OpRequest op = STRATA__CLIENT__OP_REQUEST__INIT;
+	op.module = (char *)a->module;
+	op.op = a->op;
+	op.key.data = (uint8_t *)a->key;
+	op.key.len = a->key ? a->key_len : 0;
+	op.value.data = (uint8_t *)a->value;
+	op.value.len = a->value ? a->value_len : 0;
+	op.value2.data = (uint8_t *)a->value2;
+	op.value2.len = a->value2 ? a->value2_len : 0;
+	op.r = a->r;
+	op.w = a->w;
+	req.body_case = STRATA__CLIENT__REQUEST__BODY_OP;
+	req.op = &op;
+	Strata__Client__Response *resp = NULL;
+	/* Only a read may be retried on another node: a write that timed out may have happened. */
+	int rc = cli_call(c, &req, a->op == CLI_OP_READ, &resp, NULL);
+	if (resp_out)
+		*resp_out = NULL;
+	if (reply)
+		*reply = NULL;
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	if (resp->status != 0) {
+		const char *text = resp->error && resp->error[0] ? resp->error
+								  : strata_strerror(resp->status);
+		/* The daemon's own deadline (a quorum that did not answer) is an unknown outcome. */
+		bool unknown = resp->status == STRATA_ETIMEDOUT;
+		cli_err(c, "%s %s: %s%s", a->module, op_name(a->op), text,
+			unknown ? ": outcome unknown" : "");
+		strata__client__response__free_unpacked(resp, NULL);
+		return unknown ? CLI_EXIT_UNKNOWN : CLI_EXIT_FAIL;
+	}
+	if (resp->body_case != STRATA__CLIENT__RESPONSE__BODY_OP && a->op == CLI_OP_READ) {
+		cli_err(c, "%s %s: the node answered without a value", a->module, op_name(a->op));
+		strata__client__response__free_unpacked(resp, NULL);
+		return CLI_EXIT_FAIL;
+	}
+	if (reply && resp_out) {
+		*resp_out = resp;
+		*reply = resp->body_case == STRATA__CLIENT__RESPONSE__BODY_OP ? resp->op : NULL;
+	} else {
+		strata__client__response__free_unpacked(resp, NULL);
+	}
+	return CLI_EXIT_OK;
+}
