@@ -456,6 +456,13 @@ static const struct expect matrix[] = {
 	 "fifo violated: node 3 delivered 1:2 at line 2 but never delivered 1:1"},
 	{"fifo-gap", "", STRATA_BCAST_CAUSAL, BAD,
 	 "causal violated: node 3 delivered 1:2 at line 2 and never delivered 1:1, but"},
+	/* fifo-bad-nolog: the sender's log is missing; seq numbers alone order its messages */
+	{"fifo-bad-nolog", "", STRATA_BCAST_FIFO, BAD,
+	 "fifo violated: node 1 delivered 2:2 at line 3 before 2:1 at line 4"},
+	{"fifo-bad-nolog", "", STRATA_BCAST_CAUSAL, BAD,
+	 "causal violated: node 1 delivered 2:2 at line 3 before 2:1 at line 4, but "
+	 "broadcast(2:1) happened before broadcast(2:2)"},
+	{"fifo-bad-nolog", "", STRATA_BCAST_NO_CREATION, OK, "2 deliveries not checked"},
 	/* causal-bad-but-fifo-ok: the textbook FIFO-but-not-causal run */
 	{"causal-bad-but-fifo-ok", "", STRATA_BCAST_VALIDITY, OK, ""},
 	{"causal-bad-but-fifo-ok", "", STRATA_BCAST_NO_DUP, OK, ""},
