@@ -1,0 +1,474 @@
+/* stratad: one strata node as a process. Flags and config, the node's identity and data
+ * directory, the stack, the libuv runtime (src/rt/uv), signals and an orderly shutdown.
+ *
+ *   stratad --config FILE --id N [--data DIR] [--key FILE] [--log-level LEVEL] [--bcast-log DIR]
+ *   stratad keygen --out FILE
+ *
+ * Exit status: 0 after SIGTERM/SIGINT, 1 on an operating failure (bind, storage), 2 on a usage,
+ * config or key problem. See docs/daemon.md. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <uv.h>
+
+#include "check/bcast_log.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/stack.h"
+#include "crypto/crypto.h"
+#include "rt/uv/keyfile.h"
+#include "rt/uv/uv.h"
+#include "store/store.h"
+
+#define CONFIG_MAX (1u << 20)
+#define INCARNATION_KEY "stratad/incarnation"
+#define BCAST_LOGS_MAX 32
+
+static const char usage_text[] =
+	"usage: stratad --config FILE --id N [options]\n"
+	"       stratad keygen --out FILE\n"
+	"\n"
+	"Runs node N of the cluster described by FILE.\n"
+	"  --config FILE      cluster config (INI); every node needs a public_key\n"
+	"  --id N             this node's id, 1..n\n"
+	"  --data DIR         data directory (default ./data-N); created if missing,\n"
+	"                     an existing one means the node is recovering\n"
+	"  --key FILE         secret key file (default: <config dir>/node-N.key)\n"
+	"  --log-level LEVEL  error, warn, info (default), debug or trace\n"
+	"  --bcast-log DIR    record broadcasts and deliveries in DIR/<algo>/node-N.log\n"
+	"  -h, --help         this text\n"
+	"\n"
+	"keygen writes a new Ed25519 identity to FILE (mode 0600) and FILE.pub and prints the\n"
+	"public key in hex, for the node's public_key in the config.\n"
+	"Exit status: 0 after SIGTERM/SIGINT, 1 runtime failure, 2 usage/config/key error.\n";
+
+struct bcast_file {
+	char module[STRATA_BCAST_ALGO_MAX];
+	struct strata_bcast_log *log;
+	bool failed;
+};
+
+struct daemon {
+	const char *config_path, *data_dir, *key_path, *bcast_dir;
+	uint32_t id;
+	enum strata_log_level log_level;
+	struct strata_config cfg;
+	struct strata_store *store;
+	struct strata_uv *rt;
+	uv_signal_t sigterm, sigint;
+	struct bcast_file blogs[BCAST_LOGS_MAX];
+	unsigned nblogs;
+};
+
+static int die_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "stratad: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n(see stratad --help)\n");
+	return 2;
+}
+
+/* ---- keygen ---- */
+
+static int cmd_keygen(int argc, char **argv)
+{
+	const char *out = NULL;
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+			out = argv[++i];
+		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			fputs(usage_text, stdout);
+			return 0;
+		} else
+			return die_usage("keygen: unexpected argument '%s'", argv[i]);
+	}
+	if (!out)
+		return die_usage("keygen: --out FILE is required%s", "");
+	if (strata_crypto_init() != 0) {
+		fprintf(stderr, "stratad: libsodium initialisation failed\n");
+		return 1;
+	}
+	uint8_t pk[STRATA_PK_LEN];
+	uint8_t *sk = strata_secure_alloc(STRATA_SK_LEN);
+	char err[512];
+	int rc = sk ? strata_keypair(pk, sk) : STRATA_ENOMEM;
+	if (rc == 0)
+		rc = strata_keyfile_write(out, pk, sk, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "key generation failed: %s", strata_strerror(rc));
+	strata_secure_free(sk);
+	if (rc) {
+		fprintf(stderr, "stratad: %s\n", err);
+		return 1;
+	}
+	char hex[2 * STRATA_PK_LEN + 1];
+	strata_hex_encode(hex, pk, sizeof(pk));
+	printf("%s\n", hex);
+	return 0;
+}
+
+/* ---- start-up ---- */
+
+static int read_file(const char *path, char **out)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "stratad: %s: %s\n", path, strerror(errno));
+		return STRATA_EIO;
+	}
+	char *buf = malloc(CONFIG_MAX + 1);
+	size_t n = buf ? fread(buf, 1, CONFIG_MAX + 1, f) : 0;
+	int bad = ferror(f);
+	fclose(f);
+	if (!buf || bad || n > CONFIG_MAX) {
+		fprintf(stderr, "stratad: %s: %s\n", path,
+			!buf ? "out of memory" : bad ? "read error" : "larger than 1 MiB");
+		free(buf);
+		return STRATA_EIO;
+	}
+	buf[n] = 0;
+	*out = buf;
+	return 0;
+}
+
+static int parse_args(struct daemon *d, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "data", required_argument, NULL, 'd' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "bcast-log", required_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	d->log_level = STRATA_LOG_INFO;
+	opterr = 0;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': d->config_path = optarg; break;
+		case 'd': d->data_dir = optarg; break;
+		case 'k': d->key_path = optarg; break;
+		case 'b': d->bcast_dir = optarg; break;
+		case 'i': {
+			char *end;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || !*optarg || *end || v < 1 || v > STRATA_MAX_NODES)
+				return die_usage("--id: '%s' is not a node id (1..64)", optarg);
+			d->id = (uint32_t)v;
+			break;
+		}
+		case 'l': {
+			int l = strata_log_level_parse(optarg);
+			if (l < 0)
+				return die_usage("--log-level: '%s' is not error, warn, info, debug "
+						 "or trace", optarg);
+			d->log_level = (enum strata_log_level)l;
+			break;
+		}
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(0);
+		default:
+			return die_usage("unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return die_usage("unexpected argument '%s'", argv[optind]);
+	if (!d->config_path)
+		return die_usage("--config FILE is required%s", "");
+	if (!d->id)
+		return die_usage("--id N is required%s", "");
+	return 0;
+}
+
+static int load_config(struct daemon *d)
+{
+	char *text;
+	if (read_file(d->config_path, &text))
+		return 2;
+	char err[512];
+	int rc = strata_config_parse(&d->cfg, text, d->config_path, err, sizeof(err));
+	free(text);
+	if (rc) {
+		fprintf(stderr, "stratad: %s\n", err);
+		return 2;
+	}
+	if (d->id > d->cfg.n) {
+		fprintf(stderr, "stratad: --id %u: %s has nodes 1..%u\n", d->id, d->config_path,
+			d->cfg.n);
+		return 2;
+	}
+	for (uint32_t i = 1; i <= d->cfg.n; i++)
+		if (!d->cfg.nodes[i].has_public_key) {
+			fprintf(stderr,
+				"stratad: %s: [node.%u] has no public_key (generate one with "
+				"`stratad keygen --out node-%u.key` and put the printed key in the "
+				"config)\n",
+				d->config_path, i, i);
+			return 2;
+		}
+	if (strata_stack_check_config(&d->cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "stratad: %s: %s\n", d->config_path, err);
+		return 2;
+	}
+	return 0;
+}
+
+/* Reads the secret key and checks it is the identity the config names for this node. */
+static int load_key(struct daemon *d, uint8_t *sk, char *path, size_t pathlen)
+{
+	if (d->key_path) {
+		snprintf(path, pathlen, "%s", d->key_path);
+	} else {
+		char tmp[PATH_MAX];
+		snprintf(tmp, sizeof(tmp), "%s", d->config_path);
+		snprintf(path, pathlen, "%s/node-%u.key", dirname(tmp), d->id);
+	}
+	uint8_t pk[STRATA_PK_LEN];
+	char err[512];
+	if (strata_keyfile_read(path, pk, sk, err, sizeof(err)) != 0) {
+		fprintf(stderr, "stratad: %s\n", err);
+		return 2;
+	}
+	if (memcmp(pk, d->cfg.nodes[d->id].public_key, STRATA_PK_LEN) != 0) {
+		char have[2 * STRATA_PK_LEN + 1];
+		strata_hex_encode(have, pk, sizeof(pk));
+		fprintf(stderr,
+			"stratad: %s holds the identity %s, which is not [node.%u] public_key in %s "
+			"(wrong --key or --id?)\n",
+			path, have, d->id, d->config_path);
+		return 2;
+	}
+	return 0;
+}
+
+static uint64_t wall_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Opens the data directory; *recovering = it existed. The new incarnation is larger than any
+ * before it even if the wall clock stepped back, and it is durable before the node starts. */
+static int open_data(struct daemon *d, char *dirbuf, size_t dirlen, bool *recovering,
+		     uint64_t *incarnation)
+{
+	if (d->data_dir)
+		snprintf(dirbuf, dirlen, "%s", d->data_dir);
+	else
+		snprintf(dirbuf, dirlen, "./data-%u", d->id);
+	struct stat st;
+	*recovering = stat(dirbuf, &st) == 0;
+	if (*recovering && !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "stratad: --data %s: not a directory\n", dirbuf);
+		return 2;
+	}
+	if (!*recovering && mkdir(dirbuf, 0700) != 0) {
+		fprintf(stderr, "stratad: --data %s: %s\n", dirbuf, strerror(errno));
+		return 1;
+	}
+	char err[512];
+	if (strata_store_open(dirbuf, 0, &d->store, err, sizeof(err)) != 0) {
+		fprintf(stderr, "stratad: %s\n", err);
+		return 1;
+	}
+	uint64_t prev = 0;
+	struct strata_msg *m = NULL;
+	int rc = strata_store_get(d->store, INCARNATION_KEY, &m);
+	if (rc == 0) {
+		if (m->len == sizeof(prev))
+			for (size_t i = 0; i < sizeof(prev); i++)
+				prev |= (uint64_t)m->data[i] << (8 * i);
+		strata_msg_unref(m);
+	} else if (rc != STRATA_ENOENT) {
+		fprintf(stderr, "stratad: %s: %s\n", dirbuf, strata_store_error(d->store));
+		return 1;
+	}
+	uint64_t inc = wall_us();
+	if (inc <= prev)
+		inc = prev + 1;
+	uint8_t le[8];
+	for (size_t i = 0; i < sizeof(le); i++)
+		le[i] = (uint8_t)(inc >> (8 * i));
+	rc = strata_store_put(d->store, INCARNATION_KEY, le, sizeof(le));
+	if (rc == 0)
+		rc = strata_store_sync(d->store);
+	if (rc) {
+		fprintf(stderr, "stratad: %s: %s\n", dirbuf, strata_store_error(d->store));
+		return 1;
+	}
+	*incarnation = inc;
+	return 0;
+}
+
+/* ---- broadcast log (--bcast-log) ---- */
+
+static struct bcast_file *bcast_file(struct daemon *d, const char *module)
+{
+	for (unsigned i = 0; i < d->nblogs; i++)
+		if (strcmp(d->blogs[i].module, module) == 0)
+			return &d->blogs[i];
+	if (d->nblogs == BCAST_LOGS_MAX || strlen(module) >= STRATA_BCAST_ALGO_MAX)
+		return NULL;
+	struct bcast_file *b = &d->blogs[d->nblogs++];
+	snprintf(b->module, sizeof(b->module), "%s", module);
+	char dir[PATH_MAX], path[PATH_MAX + 64], old[PATH_MAX + 96];
+	snprintf(dir, sizeof(dir), "%s/%s", d->bcast_dir, module);
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		strata_uv_log(d->rt, STRATA_LOG_ERROR, "--bcast-log %s: %s", dir, strerror(errno));
+		b->failed = true;
+		return b;
+	}
+	/* The writer truncates: keep an earlier run's log (a restart) under another name. */
+	snprintf(path, sizeof(path), "%s/node-%u.log", dir, d->id);
+	snprintf(old, sizeof(old), "%s.before-%" PRIu64, path,
+		 strata_node_incarnation(strata_uv_node(d->rt)));
+	rename(path, old);
+	char err[512];
+	if (strata_bcast_log_open(dir, d->id, d->cfg.n, module, &b->log, err, sizeof(err)) != 0) {
+		strata_uv_log(d->rt, STRATA_LOG_ERROR, "--bcast-log: %s", err);
+		b->failed = true;
+	}
+	return b;
+}
+
+static void on_output(void *arg, const struct strata_output *o)
+{
+	struct daemon *d = arg;
+	if (!d->bcast_dir || (o->kind != STRATA_OUT_BCAST && o->kind != STRATA_OUT_DELIVER) ||
+	    !o->module_name)
+		return;
+	struct bcast_file *b = bcast_file(d, o->module_name);
+	if (!b || b->failed)
+		return;
+	uint64_t lamport = strata_node_lamport(strata_uv_node(d->rt));
+	int rc = o->kind == STRATA_OUT_BCAST
+			 ? strata_bcast_log_broadcast(b->log, o->a, lamport, o->data, o->len, o->vc,
+						      o->vc_len)
+			 : strata_bcast_log_deliver(b->log, o->peer, o->a, lamport, o->data, o->len,
+						    o->vc, o->vc_len);
+	if (rc) {
+		strata_uv_log(d->rt, STRATA_LOG_ERROR, "--bcast-log %s: %s; no longer recorded",
+			      o->module_name, strata_bcast_log_error(b->log));
+		b->failed = true;
+	}
+}
+
+/* ---- run ---- */
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct daemon *d = s->data;
+	strata_uv_log(d->rt, STRATA_LOG_INFO, "%s: shutting down", strsignal(signum));
+	strata_uv_close(d->rt);
+	uv_close((uv_handle_t *)&d->sigterm, NULL);
+	uv_close((uv_handle_t *)&d->sigint, NULL);
+}
+
+static int run(struct daemon *d, const uint8_t *sk, bool recovering, uint64_t incarnation)
+{
+	uv_loop_t loop;
+	int rc = uv_loop_init(&loop);
+	if (rc) {
+		fprintf(stderr, "stratad: uv_loop_init: %s\n", uv_strerror(rc));
+		return 1;
+	}
+	struct strata_uv_opts o = {
+		.cfg = &d->cfg, .id = d->id, .incarnation = incarnation, .secret_key = sk,
+		.store = d->store, .log_level = d->log_level, .on_output = on_output, .arg = d,
+	};
+	char err[512];
+	d->rt = strata_uv_new(&loop, &o, err, sizeof(err));
+	if (!d->rt) {
+		fprintf(stderr, "stratad: node %u: %s\n", d->id, err);
+		uv_loop_close(&loop);
+		return 1;
+	}
+	int status = 0;
+	if (strata_stack_build(strata_uv_node(d->rt), err, sizeof(err)) != 0) {
+		strata_uv_log(d->rt, STRATA_LOG_ERROR, "%s: %s", d->config_path, err);
+		status = 2;
+	}
+	if (status == 0) {
+		uv_signal_init(&loop, &d->sigterm);
+		uv_signal_init(&loop, &d->sigint);
+		d->sigterm.data = d->sigint.data = d;
+		uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+		uv_signal_start(&d->sigint, on_signal, SIGINT);
+		if (strata_uv_start(d->rt, recovering, err, sizeof(err)) != 0) {
+			strata_uv_log(d->rt, STRATA_LOG_ERROR, "%s", err);
+			status = 1;
+			uv_close((uv_handle_t *)&d->sigterm, NULL);
+			uv_close((uv_handle_t *)&d->sigint, NULL);
+			strata_uv_close(d->rt);
+		}
+	} else {
+		strata_uv_close(d->rt);
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	strata_uv_free(d->rt);
+	d->rt = NULL;
+	rc = uv_loop_close(&loop);
+	if (rc) {
+		fprintf(stderr, "stratad: uv_loop_close: %s (a handle was left open)\n",
+			uv_strerror(rc));
+		return 1;
+	}
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN); /* a client that hangs up is a write error, not a death */
+	if (argc >= 2 && strcmp(argv[1], "keygen") == 0)
+		return cmd_keygen(argc, argv);
+	static struct daemon d; /* large (the config); not on the stack */
+	int rc = parse_args(&d, argc, argv);
+	if (rc)
+		return rc;
+	if (strata_crypto_init() != 0) {
+		fprintf(stderr, "stratad: libsodium initialisation failed\n");
+		return 1;
+	}
+	rc = load_config(&d);
+	if (rc)
+		return rc;
+	if (d.bcast_dir) {
+		struct stat st;
+		if (stat(d.bcast_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "stratad: --bcast-log %s: not a directory\n", d.bcast_dir);
+			return 2;
+		}
+	}
+	uint8_t *sk = strata_secure_alloc(STRATA_SK_LEN);
+	if (!sk) {
+		fprintf(stderr, "stratad: out of secure memory\n");
+		return 1;
+	}
+	char keypath[PATH_MAX + 32], datadir[PATH_MAX];
+	bool recovering = false;
+	uint64_t incarnation = 0;
+	rc = load_key(&d, sk, keypath, sizeof(keypath));
+	if (rc == 0)
+		rc = open_data(&d, datadir, sizeof(datadir), &recovering, &incarnation);
+	if (rc == 0)
+		rc = run(&d, sk, recovering, incarnation);
+	strata_secure_free(sk); /* wiped */
+	for (unsigned i = 0; i < d.nblogs; i++)
+		strata_bcast_log_close(d.blogs[i].log);
+	strata_store_close(d.store);
+	return rc;
+}

@@ -1,0 +1,667 @@
+/* The TCP client server of the libuv runtime (proto/client.proto): status, operations routed to
+ * modules, and subscriptions that stream failure-detector, leader and delivery events.
+ *
+ * Bounds: at most max_clients connections; a read buffer per connection that never exceeds one
+ * frame (4 bytes + 2 MiB) and shrinks back when idle; at most client_queue_max bytes queued
+ * toward a connection (a client that does not read its replies or events is disconnected and
+ * counted, rather than growing memory); at most CONN_PENDING_MAX requests in flight per
+ * connection and PENDING_MAX in the runtime (beyond: an immediate STRATA_EFULL reply).
+ *
+ * Garbage (an oversized frame, bytes that are not a Request, an invalid Request) is counted in
+ * client_bad_requests, answered with an error Response when possible, and the connection is
+ * shut down once that Response is written. Connection memory is freed only in its close
+ * callback, after libuv has completed (or cancelled) its writes. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/assert.h"
+#include "core/error.h"
+#include "rt/uv/client_frame.h"
+#include "rt/uv/internal.h"
+
+#define RBUF_MIN 4096u
+#define RBUF_IDLE_MAX (64u * 1024)
+#define RBUF_MAX (STRATA_CLIENT_HDR + STRATA_CLIENT_FRAME_MAX)
+#define CONN_PENDING_MAX 1024u
+
+struct client_conn {
+	uv_tcp_t tcp;
+	uv_shutdown_t shut;
+	struct strata_uv *rt;
+	struct client_conn *prev, *next;
+	uint8_t *rbuf;
+	size_t rlen, rcap;
+	size_t out_bytes;  /* queued in uv_write, not yet written */
+	unsigned pending;  /* requests in flight in the node */
+	bool closing;      /* uv_close called */
+	bool draining;     /* a last response is being written, then shutdown + close */
+	bool sub_fd, sub_deliveries;
+	uint64_t sub_id;
+	unsigned nmods;
+	char mods[STRATA_CLIENT_SUB_MODULES_MAX][STRATA_CLIENT_MODULE_MAX];
+};
+
+struct wreq {
+	uv_write_t req;
+	struct client_conn *c;
+	size_t len;
+	uint8_t data[];
+};
+
+/* ---- connection teardown ---- */
+
+static void on_conn_closed(uv_handle_t *h)
+{
+	struct client_conn *c = h->data;
+	struct strata_uv *rt = c->rt;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		rt->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	rt->nconns--;
+	free(c->rbuf);
+	free(c);
+}
+
+static void conn_close(struct client_conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	/* Replies still in the node are dropped when they arrive. */
+	if (c->pending) {
+		struct strata_uv *rt = c->rt;
+		for (uint32_t i = 0; i < rt->pend_cap; i++)
+			if (rt->pend[i].rid && rt->pend[i].c == c)
+				rt->pend[i].c = NULL;
+		c->pending = 0;
+	}
+	uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+	(void)status;
+	conn_close(req->data);
+}
+
+/* Stops reading and closes once what is queued (e.g. an error Response) is written. */
+static void conn_drain(struct client_conn *c)
+{
+	if (c->closing || c->draining)
+		return;
+	c->draining = true;
+	uv_read_stop((uv_stream_t *)&c->tcp);
+	c->shut.data = c;
+	if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
+		conn_close(c);
+}
+
+/* ---- writing ---- */
+
+static void on_write(uv_write_t *req, int status)
+{
+	struct wreq *w = (struct wreq *)req;
+	struct client_conn *c = w->c;
+	c->out_bytes -= w->len;
+	free(w);
+	/* UV_ECANCELED: the connection is closing; the conn is still valid (its close callback
+	 * runs after every write callback). Any other error: the peer is gone. */
+	if (status < 0)
+		conn_close(c);
+}
+
+static void conn_send(struct client_conn *c, const Strata__Client__Response *r)
+{
+	if (c->closing || c->draining)
+		return;
+	struct strata_uv *rt = c->rt;
+	size_t len = strata_client_response_frame_size(r);
+	if (len - STRATA_CLIENT_HDR > STRATA_CLIENT_FRAME_MAX) {
+		/* Cannot happen with the default max_value; answer rather than break the stream. */
+		Strata__Client__Response e = STRATA__CLIENT__RESPONSE__INIT;
+		e.id = r->id;
+		e.status = STRATA_ETOOBIG;
+		e.error = (char *)"response larger than a client frame (2 MiB)";
+		conn_send(c, &e);
+		return;
+	}
+	if (c->out_bytes + len > rt->o.client_queue_max) {
+		rt->counters.client_slow_dropped++;
+		strata_uv_log(rt, STRATA_LOG_WARN,
+			      "client too slow: %zu bytes queued, disconnected", c->out_bytes);
+		conn_close(c);
+		return;
+	}
+	struct wreq *w = malloc(sizeof(*w) + len);
+	if (!w) {
+		conn_close(c);
+		return;
+	}
+	w->c = c;
+	w->len = len;
+	strata_client_response_frame_pack(r, w->data);
+	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
+	int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+	if (rc < 0) { /* the callback will not run */
+		free(w);
+		conn_close(c);
+		return;
+	}
+	c->out_bytes += len;
+}
+
+static void send_error(struct client_conn *c, uint64_t id, int status, const char *text)
+{
+	Strata__Client__Response r = STRATA__CLIENT__RESPONSE__INIT;
+	r.id = id;
+	r.status = status;
+	r.error = (char *)(uintptr_t)(text ? text : strata_strerror(status));
+	conn_send(c, &r);
+}
+
+static void bad_request(struct client_conn *c, uint64_t id, int status, const char *why)
+{
+	struct strata_uv *rt = c->rt;
+	strata_node_counters(rt->node)->client_bad_requests++;
+	strata_uv_log(rt, STRATA_LOG_WARN, "client: bad request: %s; closing", why);
+	send_error(c, id, status, why);
+	conn_drain(c);
+}
+
+/* ---- status ---- */
+
+#define COUNTER(f) { #f, offsetof(struct strata_counters, f) }
+static const struct {
+	const char *name;
+	size_t off;
+} node_counters[] = {
+	COUNTER(dgram_in), COUNTER(dgram_out), COUNTER(bytes_in), COUNTER(bytes_out),
+	COUNTER(frames_in), COUNTER(frames_out), COUNTER(retransmits), COUNTER(acks_out),
+	COUNTER(pl_delivered), COUNTER(pl_dup_dropped), COUNTER(pl_window_dropped),
+	COUNTER(pl_reset_dropped), COUNTER(sl_evicted), COUNTER(send_full),
+	COUNTER(rej_short), COUNTER(rej_cluster), COUNTER(rej_receiver), COUNTER(rej_sender),
+	COUNTER(rej_mac), COUNTER(rej_malformed), COUNTER(rej_replay), COUNTER(rej_incarnation),
+	COUNTER(rej_module), COUNTER(rej_payload), COUNTER(rej_fragment),
+	COUNTER(client_bad_requests), COUNTER(store_errors),
+};
+#undef COUNTER
+#define NODE_COUNTERS (sizeof(node_counters) / sizeof(node_counters[0]))
+
+#define UVCOUNTER(f) { #f, offsetof(struct strata_uv_counters, f) }
+static const struct {
+	const char *name;
+	size_t off;
+} uv_counters[] = {
+	UVCOUNTER(udp_send_dropped), UVCOUNTER(udp_recv_truncated), UVCOUNTER(udp_recv_errors),
+	UVCOUNTER(client_accepted), UVCOUNTER(client_refused), UVCOUNTER(client_slow_dropped),
+	UVCOUNTER(client_replies_dropped),
+};
+#undef UVCOUNTER
+#define UV_COUNTERS (sizeof(uv_counters) / sizeof(uv_counters[0]))
+
+/* Every strata_counters field is a uint64_t listed above; a field added to node.h without a
+ * line here would go unreported, so it is caught at compile time. */
+_Static_assert(sizeof(struct strata_counters) == NODE_COUNTERS * sizeof(uint64_t),
+	       "struct strata_counters changed: list the new field in node_counters[] in "
+	       "src/rt/uv/client.c");
+
+static void handle_status(struct client_conn *c, uint64_t id)
+{
+	struct strata_uv *rt = c->rt;
+	struct strata_node *n = rt->node;
+	const struct strata_config *cfg = rt->cfg;
+	/* Everything lives on the stack for the duration of the pack: no allocation. */
+	Strata__Client__PeerStatus peers[STRATA_MAX_NODES];
+	Strata__Client__PeerStatus *peerp[STRATA_MAX_NODES];
+	for (uint32_t p = 1; p <= cfg->n; p++) {
+		Strata__Client__PeerStatus ps = STRATA__CLIENT__PEER_STATUS__INIT;
+		ps.id = p;
+		ps.state = (char *)(uintptr_t)strata_peer_state_name(strata_node_peer_state(n, p));
+		ps.incarnation = p == rt->id ? strata_node_incarnation(n)
+					     : strata_node_peer_incarnation(n, p);
+		peers[p - 1] = ps;
+		peerp[p - 1] = &peers[p - 1];
+	}
+	Strata__Client__Counter ctr[NODE_COUNTERS + UV_COUNTERS];
+	Strata__Client__Counter *ctrp[NODE_COUNTERS + UV_COUNTERS];
+	const struct strata_counters *nc = strata_node_counters(n);
+	size_t k = 0;
+	for (size_t i = 0; i < NODE_COUNTERS; i++, k++) {
+		Strata__Client__Counter x = STRATA__CLIENT__COUNTER__INIT;
+		x.name = (char *)(uintptr_t)node_counters[i].name;
+		memcpy(&x.value, (const char *)nc + node_counters[i].off, sizeof(uint64_t));
+		ctr[k] = x;
+		ctrp[k] = &ctr[k];
+	}
+	for (size_t i = 0; i < UV_COUNTERS; i++, k++) {
+		Strata__Client__Counter x = STRATA__CLIENT__COUNTER__INIT;
+		x.name = (char *)(uintptr_t)uv_counters[i].name;
+		memcpy(&x.value, (const char *)&rt->counters + uv_counters[i].off, sizeof(uint64_t));
+		ctr[k] = x;
+		ctrp[k] = &ctr[k];
+	}
+	size_t nmod = strata_node_module_count(n);
+	char *mods[256];
+	if (nmod > 256)
+		nmod = 256;
+	for (size_t i = 0; i < nmod; i++)
+		mods[i] = (char *)(uintptr_t)strata_node_module_at(n, i)->ops->name;
+
+	Strata__Client__Status st = STRATA__CLIENT__STATUS__INIT;
+	st.node = rt->id;
+	st.incarnation = strata_node_incarnation(n);
+	st.model = (char *)(uintptr_t)strata_model_name(cfg->model);
+	st.leader = strata_node_leader(n);
+	st.n_peers = cfg->n;
+	st.peers = peerp;
+	st.n_counters = k;
+	st.counters = ctrp;
+	st.n = cfg->n;
+	st.f = cfg->f;
+	st.lamport = strata_node_lamport(n);
+	st.uptime_ms = uv_hrtime() / 1000000 - rt->started_ms;
+	st.cluster = (char *)(uintptr_t)cfg->cluster_id;
+	st.n_modules = nmod;
+	st.modules = mods;
+	Strata__Client__Response r = STRATA__CLIENT__RESPONSE__INIT;
+	r.id = id;
+	r.body_case = STRATA__CLIENT__RESPONSE__BODY_STATUS_REPLY;
+	r.status_reply = &st;
+	conn_send(c, &r);
+}
+
+/* ---- operations ---- */
+
+static struct pending_op *pending_alloc(struct strata_uv *rt)
+{
+	if (rt->npend_free == 0) {
+		if (rt->pend_cap == PENDING_MAX)
+			return NULL;
+		uint32_t cap = rt->pend_cap ? rt->pend_cap * 2 : 64;
+		struct pending_op *p = realloc(rt->pend, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		rt->pend = p;
+		uint32_t *fl = realloc(rt->pend_free, cap * sizeof(*fl));
+		if (!fl)
+			return NULL;
+		rt->pend_free = fl;
+		for (uint32_t i = cap; i > rt->pend_cap; i--) {
+			rt->pend[i - 1].rid = 0;
+			rt->pend_free[rt->npend_free++] = i - 1;
+		}
+		rt->pend_cap = cap;
+	}
+	uint32_t idx = rt->pend_free[--rt->npend_free];
+	struct pending_op *p = &rt->pend[idx];
+	/* The slot index rides in the low bits: a reply finds its slot without a search, and a
+	 * stale id (a slot reused since) does not match the stored rid. */
+	p->rid = (++rt->pend_seq << PENDING_BITS) | idx;
+	return p;
+}
+
+static void pending_release(struct strata_uv *rt, struct pending_op *p)
+{
+	uint32_t idx = (uint32_t)(p - rt->pend);
+	p->rid = 0;
+	p->c = NULL;
+	rt->pend_free[rt->npend_free++] = idx;
+}
+
+static void handle_op(struct client_conn *c, uint64_t id, const Strata__Client__OpRequest *op)
+{
+	struct strata_uv *rt = c->rt;
+	if (c->pending >= CONN_PENDING_MAX) {
+		send_error(c, id, STRATA_EFULL, "too many requests in flight on this connection");
+		return;
+	}
+	struct pending_op *p = pending_alloc(rt);
+	if (!p) {
+		send_error(c, id, STRATA_EFULL, "too many requests in flight on this node");
+		return;
+	}
+	p->c = c;
+	p->client_id = id;
+	c->pending++;
+	struct strata_request req = {
+		.id = p->rid,
+		.op = (enum strata_op)op->op,
+		.key = op->key.data, .key_len = op->key.len,
+		.value = op->value.data, .value_len = op->value.len,
+		.value2 = op->value2.data, .value2_len = op->value2.len,
+		.r = op->r, .w = op->w,
+	};
+	/* The reply may come back at once (e.g. no such module), through client_output. */
+	strata_node_request(rt->node, op->module, &req);
+}
+
+static void reply_to_client(struct strata_uv *rt, const struct strata_output *o)
+{
+	uint32_t idx = (uint32_t)(o->a & (PENDING_MAX - 1));
+	if (idx >= rt->pend_cap || rt->pend[idx].rid != o->a || o->a == 0) {
+		rt->counters.client_replies_dropped++;
+		return;
+	}
+	struct pending_op *p = &rt->pend[idx];
+	struct client_conn *c = p->c;
+	uint64_t client_id = p->client_id;
+	pending_release(rt, p);
+	if (!c) {
+		rt->counters.client_replies_dropped++;
+		return;
+	}
+	c->pending--;
+	Strata__Client__OpReply op = STRATA__CLIENT__OP_REPLY__INIT;
+	Strata__Client__Response r = STRATA__CLIENT__RESPONSE__INIT;
+	r.id = client_id;
+	r.status = o->status;
+	if (o->status != 0) {
+		r.error = (char *)(uintptr_t)(o->text ? o->text : strata_strerror(o->status));
+	} else {
+		op.found = (o->b & STRATA_REPLY_FOUND) != 0;
+		op.value.data = (uint8_t *)(uintptr_t)o->data;
+		op.value.len = o->len;
+		r.body_case = STRATA__CLIENT__RESPONSE__BODY_OP;
+		r.op = &op;
+	}
+	conn_send(c, &r);
+}
+
+/* ---- subscriptions ---- */
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void send_event(struct client_conn *c, Strata__Client__Event *ev)
+{
+	Strata__Client__Response r = STRATA__CLIENT__RESPONSE__INIT;
+	r.id = c->sub_id;
+	r.body_case = STRATA__CLIENT__RESPONSE__BODY_EVENT;
+	r.event = ev;
+	conn_send(c, &r);
+}
+
+static void fill_event(struct strata_uv *rt, Strata__Client__Event *ev, const char *kind)
+{
+	Strata__Client__Event e = STRATA__CLIENT__EVENT__INIT;
+	*ev = e;
+	ev->kind = (char *)(uintptr_t)kind;
+	ev->node = rt->id;
+	ev->wall_ms = wall_ms();
+	ev->lamport = strata_node_lamport(rt->node);
+}
+
+static void handle_subscribe(struct client_conn *c, uint64_t id,
+			     const Strata__Client__SubscribeRequest *s)
+{
+	struct strata_uv *rt = c->rt;
+	c->sub_id = id;
+	c->sub_fd = s->fd;
+	c->sub_deliveries = s->deliveries || s->n_modules > 0;
+	c->nmods = (unsigned)s->n_modules;
+	for (size_t i = 0; i < s->n_modules; i++)
+		snprintf(c->mods[i], sizeof(c->mods[i]), "%s", s->modules[i]);
+	/* An empty Response acknowledges the subscription; events follow under the same id. */
+	Strata__Client__Response ack = STRATA__CLIENT__RESPONSE__INIT;
+	ack.id = id;
+	conn_send(c, &ack);
+	if (!c->sub_fd)
+		return;
+	/* A watcher starts from the current view, then gets the changes. */
+	for (uint32_t p = 1; p <= rt->cfg->n; p++) {
+		Strata__Client__Event ev;
+		fill_event(rt, &ev, "fd");
+		ev.peer = p;
+		ev.state = (char *)(uintptr_t)strata_peer_state_name(
+			strata_node_peer_state(rt->node, p));
+		ev.incarnation = p == rt->id ? strata_node_incarnation(rt->node)
+					     : strata_node_peer_incarnation(rt->node, p);
+		send_event(c, &ev);
+	}
+	Strata__Client__Event ev;
+	fill_event(rt, &ev, "leader");
+	ev.peer = strata_node_leader(rt->node);
+	send_event(c, &ev);
+}
+
+static bool wants(const struct client_conn *c, const struct strata_output *o)
+{
+	if (c->closing || c->draining)
+		return false;
+	switch (o->kind) {
+	case STRATA_OUT_FD:
+	case STRATA_OUT_LEADER:
+	case STRATA_OUT_EVENT:
+		return c->sub_fd;
+	case STRATA_OUT_DELIVER:
+	case STRATA_OUT_BCAST:
+		if (!c->sub_deliveries)
+			return false;
+		if (c->nmods == 0)
+			return true;
+		for (unsigned i = 0; i < c->nmods; i++)
+			if (o->module_name && strcmp(c->mods[i], o->module_name) == 0)
+				return true;
+		return false;
+	case STRATA_OUT_REPLY:
+		break;
+	}
+	return false;
+}
+
+void client_output(struct strata_uv *rt, const struct strata_output *o)
+{
+	if (o->kind == STRATA_OUT_REPLY) {
+		reply_to_client(rt, o);
+		return;
+	}
+	Strata__Client__Event ev;
+	bool built = false;
+	for (struct client_conn *c = rt->conns; c; c = c->next) {
+		if (!wants(c, o))
+			continue;
+		if (!built) {
+			static const char *kinds[] = { [STRATA_OUT_FD] = "fd",
+						       [STRATA_OUT_LEADER] = "leader",
+						       [STRATA_OUT_DELIVER] = "deliver",
+						       [STRATA_OUT_BCAST] = "bcast",
+						       [STRATA_OUT_EVENT] = "event" };
+			fill_event(rt, &ev, kinds[o->kind]);
+			ev.module = (char *)(uintptr_t)(o->module_name ? o->module_name : "");
+			ev.text = (char *)(uintptr_t)(o->text ? o->text : "");
+			switch (o->kind) {
+			case STRATA_OUT_FD:
+				ev.peer = o->peer;
+				ev.state = (char *)(uintptr_t)strata_peer_state_name(
+					(enum strata_peer_state)o->a);
+				ev.incarnation = o->b;
+				break;
+			case STRATA_OUT_LEADER:
+				ev.peer = o->peer;
+				ev.seq = o->a; /* the epoch */
+				break;
+			case STRATA_OUT_DELIVER:
+			case STRATA_OUT_BCAST:
+				ev.peer = o->kind == STRATA_OUT_BCAST ? rt->id : o->peer;
+				ev.seq = o->a;
+				ev.payload.data = (uint8_t *)(uintptr_t)o->data;
+				ev.payload.len = o->len;
+				ev.vc = (uint64_t *)(uintptr_t)o->vc;
+				ev.n_vc = o->vc_len;
+				break;
+			default:
+				break;
+			}
+			built = true;
+		}
+		/* conn_send may close c (a slow subscriber), which only marks it: the list is
+		 * changed in the close callback, on a later loop iteration. */
+		send_event(c, &ev);
+	}
+}
+
+/* ---- reading ---- */
+
+static void handle_frame(struct client_conn *c, const uint8_t *body, size_t len)
+{
+	Strata__Client__Request *req = NULL;
+	uint64_t id = 0;
+	char why[160];
+	int rc = strata_client_request_decode(body, len, &req, &id, why, sizeof(why));
+	if (rc) {
+		bad_request(c, id, rc, why);
+		return;
+	}
+	switch (req->body_case) {
+	case STRATA__CLIENT__REQUEST__BODY_STATUS:
+		handle_status(c, req->id);
+		break;
+	case STRATA__CLIENT__REQUEST__BODY_OP:
+		handle_op(c, req->id, req->op);
+		break;
+	case STRATA__CLIENT__REQUEST__BODY_SUBSCRIBE:
+		handle_subscribe(c, req->id, req->subscribe);
+		break;
+	default:
+		STRATA_ASSERT(0 && "validated by strata_client_request_decode");
+	}
+	strata_client_request_free(req);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct client_conn *c = h->data;
+	(void)suggested;
+	if (c->rlen == c->rcap && c->rcap < RBUF_MAX) {
+		size_t cap = c->rcap ? c->rcap * 2 : RBUF_MIN;
+		if (cap > RBUF_MAX)
+			cap = RBUF_MAX;
+		uint8_t *nb = realloc(c->rbuf, cap);
+		if (nb) {
+			c->rbuf = nb;
+			c->rcap = cap;
+		}
+	}
+	/* A zero-length buffer makes libuv report UV_ENOBUFS, and on_read closes. */
+	*buf = uv_buf_init((char *)(c->rbuf ? c->rbuf + c->rlen : NULL), (unsigned)(c->rcap - c->rlen));
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct client_conn *c = s->data;
+	(void)buf;
+	if (nread < 0) {
+		conn_close(c); /* UV_EOF, a reset, or UV_ENOBUFS */
+		return;
+	}
+	c->rlen += (size_t)nread;
+	size_t off = 0;
+	while (!c->closing && !c->draining) {
+		const uint8_t *body;
+		size_t blen, used;
+		int rc = strata_client_frame_split(c->rbuf + off, c->rlen - off,
+						   STRATA_CLIENT_FRAME_MAX, &body, &blen, &used);
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			bad_request(c, 0, STRATA_ETOOBIG, "frame larger than 2 MiB");
+			return;
+		}
+		off += used;
+		handle_frame(c, body, blen);
+	}
+	if (c->closing || c->draining)
+		return;
+	memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+	c->rlen -= off;
+	if (c->rlen == 0 && c->rcap > RBUF_IDLE_MAX) {
+		/* A large frame is done: give its buffer back rather than keep it per idle client. */
+		free(c->rbuf);
+		c->rbuf = NULL;
+		c->rcap = 0;
+	}
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct strata_uv *rt = server->data;
+	if (status < 0) {
+		strata_uv_log(rt, STRATA_LOG_WARN, "client accept: %s", uv_strerror(status));
+		return;
+	}
+	struct client_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return; /* the connection stays in the backlog; retried on the next callback */
+	c->rt = rt;
+	if (uv_tcp_init(rt->loop, &c->tcp) != 0) {
+		free(c);
+		return;
+	}
+	c->tcp.data = c;
+	c->next = rt->conns;
+	if (rt->conns)
+		rt->conns->prev = c;
+	rt->conns = c;
+	rt->nconns++;
+	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+		conn_close(c);
+		return;
+	}
+	if (rt->nconns > rt->o.max_clients) {
+		rt->counters.client_refused++;
+		strata_uv_log(rt, STRATA_LOG_WARN, "client refused: %u connections", rt->nconns - 1);
+		conn_close(c);
+		return;
+	}
+	rt->counters.client_accepted++;
+	uv_tcp_nodelay(&c->tcp, 1);
+	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+		conn_close(c);
+}
+
+int client_server_start(struct strata_uv *rt, char *err, size_t errlen)
+{
+	const struct strata_peer_cfg *me = &rt->cfg->nodes[rt->id];
+	struct sockaddr_storage ss;
+	int rc = uvrt_resolve(me->host, me->client_port, SOCK_STREAM, &ss, err, errlen);
+	if (rc)
+		return rc;
+	rc = uv_tcp_init(rt->loop, &rt->server);
+	if (rc == 0) {
+		rt->server_init = true;
+		rt->server.data = rt;
+		rc = uv_tcp_bind(&rt->server, (const struct sockaddr *)&ss, 0);
+	}
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&rt->server, 128, on_connection);
+	if (rc) {
+		snprintf(err, errlen, "client port %s:%u: %s", me->host, me->client_port,
+			 uv_strerror(rc));
+		return STRATA_EIO;
+	}
+	return 0;
+}
+
+void client_server_close(struct strata_uv *rt)
+{
+	if (rt->server_init)
+		uv_close((uv_handle_t *)&rt->server, NULL);
+	for (struct client_conn *c = rt->conns; c; c = c->next)
+		conn_close(c);
+}
+
+void client_server_free(struct strata_uv *rt)
+{
+	STRATA_ASSERT(rt->conns == NULL); /* every close callback has run */
+	free(rt->pend);
+	free(rt->pend_free);
+}

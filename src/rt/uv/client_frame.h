@@ -1,0 +1,40 @@
+/* Client protocol frames (proto/client.proto), without sockets: splitting a byte stream into
+ * frames, decoding and validating a Request, encoding a Response into a frame.
+ *
+ * A frame is a 4-byte big-endian length followed by that many bytes of protobuf, at most
+ * STRATA_CLIENT_FRAME_MAX. These are pure functions so that libFuzzer can drive them
+ * (tests/fuzz/fuzz_client_frame.c) and the TCP server (client.c) only moves bytes. */
+#ifndef STRATA_RT_UV_CLIENT_FRAME_H
+#define STRATA_RT_UV_CLIENT_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client.pb-c.h"
+
+#define STRATA_CLIENT_FRAME_MAX (2u << 20) /* bytes of protobuf per frame */
+#define STRATA_CLIENT_HDR 4
+#define STRATA_CLIENT_MODULE_MAX 32     /* a module name, including the NUL */
+#define STRATA_CLIENT_SUB_MODULES_MAX 16 /* module names in one SubscribeRequest */
+
+/* Looks for one whole frame at the start of buf[0..len). Returns 1 and sets *body, *body_len
+ * (pointing into buf) and *consumed (header + body) when there is one; 0 when more bytes are
+ * needed; STRATA_ETOOBIG when the announced length exceeds max (the stream cannot be resynced). */
+int strata_client_frame_split(const uint8_t *buf, size_t len, size_t max, const uint8_t **body,
+			      size_t *body_len, size_t *consumed);
+
+/* Decodes and validates one Request body: a body is set; op requests name a module
+ * (1..STRATA_CLIENT_MODULE_MAX-1 bytes) and an op 1..5; subscriptions list at most
+ * STRATA_CLIENT_SUB_MODULES_MAX valid module names. On success *out is the request, which the
+ * caller frees with strata_client_request_free(). On failure returns STRATA_EPROTO (not
+ * protobuf) or STRATA_EINVAL (well-formed but invalid), *out is NULL, *id is the request's id
+ * when it could be decoded (else 0) and err says why. */
+int strata_client_request_decode(const uint8_t *body, size_t len, Strata__Client__Request **out,
+				 uint64_t *id, char *err, size_t errlen);
+void strata_client_request_free(Strata__Client__Request *r);
+
+/* Size of r as a frame (header + body), and the encoding into dst (that many bytes). */
+size_t strata_client_response_frame_size(const Strata__Client__Response *r);
+void strata_client_response_frame_pack(const Strata__Client__Response *r, uint8_t *dst);
+
+#endif

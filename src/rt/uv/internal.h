@@ -1,0 +1,69 @@
+/* Shared between runtime.c (node, UDP, timer, log) and client.c (TCP client server). */
+#ifndef STRATA_RT_UV_INTERNAL_H
+#define STRATA_RT_UV_INTERNAL_H
+
+#include <sys/socket.h>
+
+#include "rt/uv/uv.h"
+
+struct client_conn;
+
+/* A client request in flight in the node: the node sees only `rid` (unique in this runtime);
+ * the reply is routed back to the connection under the client's own id. */
+struct pending_op {
+	uint64_t rid;           /* 0 = free slot */
+	struct client_conn *c;  /* NULL once the connection closed: the reply is dropped */
+	uint64_t client_id;
+};
+
+#define PENDING_BITS 14
+#define PENDING_MAX (1u << PENDING_BITS)
+
+struct strata_uv {
+	uv_loop_t *loop;
+	struct strata_uv_opts o;
+	const struct strata_config *cfg;
+	uint32_t id;
+	struct strata_node *node;
+	struct strata_env env;
+	struct strata_uv_counters counters;
+	uint64_t started_ms; /* uv_hrtime at start, for uptime */
+	bool closing;
+
+	/* UDP */
+	uv_udp_t udp;
+	bool udp_init;
+	uint8_t *rxbuf;
+	size_t rxlen;
+	struct sockaddr_storage peer_addr[STRATA_MAX_NODES + 1];
+	bool peer_addr_ok[STRATA_MAX_NODES + 1];
+
+	/* The node's wake-up */
+	uv_timer_t timer;
+	bool timer_init;
+	uint64_t wake_at_us; /* last deadline the node reported, UINT64_MAX = none */
+
+	/* TCP client server */
+	uv_tcp_t server;
+	bool server_init;
+	struct client_conn *conns; /* doubly linked */
+	unsigned nconns;
+	struct pending_op *pend;
+	uint32_t pend_cap;
+	uint32_t *pend_free;
+	uint32_t npend_free;
+	uint64_t pend_seq;
+};
+
+/* Resolves host:port (numeric or a name) into ss. 0 or STRATA_ECONFIG. */
+int uvrt_resolve(const char *host, uint16_t port, int socktype, struct sockaddr_storage *ss,
+		 char *err, size_t errlen);
+
+/* client.c */
+int client_server_start(struct strata_uv *rt, char *err, size_t errlen);
+void client_server_close(struct strata_uv *rt);
+void client_server_free(struct strata_uv *rt);
+/* Routes an output to the requesting connection (REPLY) or to subscribers. */
+void client_output(struct strata_uv *rt, const struct strata_output *o);
+
+#endif

@@ -1,0 +1,375 @@
+/* The libuv runtime: the environment of one node on a uv loop (time, random, UDP datagrams,
+ * the wake-up timer, stable storage, outputs, log). See uv.h. */
+#include <inttypes.h>
+#include <netdb.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/assert.h"
+#include "core/error.h"
+#include "rt/uv/internal.h"
+
+/* Room for any datagram the kernel can hand us: larger than max_datagram, so an oversized one
+ * is seen whole, passed to the link layer and rejected there (counted), not silently cut. */
+#define RX_BUF (64u * 1024)
+
+static const char *level_names[] = { "error", "warn", "info", "debug", "trace" };
+
+const char *strata_log_level_name(enum strata_log_level l)
+{
+	return (unsigned)l < 5 ? level_names[l] : "?";
+}
+
+int strata_log_level_parse(const char *s)
+{
+	for (int i = 0; i < 5; i++)
+		if (strcmp(s, level_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* ---- log ---- */
+
+static void log_v(struct strata_uv *rt, enum strata_log_level lvl, const char *fmt, va_list ap)
+{
+	if (lvl > rt->o.log_level)
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	char when[32];
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	char msg[1024];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	uint64_t lamport = rt->node ? strata_node_lamport(rt->node) : 0;
+	/* One fprintf per line: lines from one process never interleave. */
+	fprintf(rt->o.log ? rt->o.log : stderr, "%s.%03ldZ n=%u L=%" PRIu64 " %s: %s\n", when,
+		ts.tv_nsec / 1000000, rt->id, lamport, strata_log_level_name(lvl), msg);
+}
+
+void strata_uv_log(struct strata_uv *rt, enum strata_log_level lvl, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_v(rt, lvl, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- environment ---- */
+
+static uint64_t env_now(void *ctx)
+{
+	(void)ctx;
+	return uv_hrtime() / 1000;
+}
+
+static void env_send(void *ctx, uint32_t to, const uint8_t *buf, size_t len)
+{
+	struct strata_uv *rt = ctx;
+	if (rt->closing || !rt->udp_init || to < 1 || to > rt->cfg->n || !rt->peer_addr_ok[to]) {
+		rt->counters.udp_send_dropped++;
+		return;
+	}
+	uv_buf_t b = uv_buf_init((char *)(uintptr_t)buf, (unsigned)len);
+	/* try_send never queues: the datagram leaves now or is lost, as a fair-loss link may. A
+	 * queue here would only grow under overload; the links retransmit what matters. */
+	int rc = uv_udp_try_send(&rt->udp, &b, 1, (const struct sockaddr *)&rt->peer_addr[to]);
+	if (rc < 0)
+		rt->counters.udp_send_dropped++;
+}
+
+static void on_timer(uv_timer_t *t);
+
+static void arm_timer(struct strata_uv *rt)
+{
+	if (!rt->timer_init || rt->closing)
+		return;
+	if (rt->wake_at_us == UINT64_MAX) {
+		uv_timer_stop(&rt->timer);
+		return;
+	}
+	uint64_t now = uv_hrtime() / 1000;
+	uint64_t ms = rt->wake_at_us > now ? (rt->wake_at_us - now + 999) / 1000 : 0;
+	uv_update_time(rt->loop); /* the loop's cached time may be a whole turn old */
+	uv_timer_start(&rt->timer, on_timer, ms, 0);
+}
+
+static void env_wake_at(void *ctx, uint64_t deadline_us)
+{
+	struct strata_uv *rt = ctx;
+	rt->wake_at_us = deadline_us;
+	arm_timer(rt);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct strata_uv *rt = t->data;
+	strata_node_tick(rt->node);
+	/* The loop's clock has millisecond granularity, so the timer can fire a little before the
+	 * node's deadline; the node then fires nothing and, its deadline unchanged, does not
+	 * report it again. Re-arm for the same deadline in that case. */
+	if (!uv_is_active((uv_handle_t *)&rt->timer))
+		arm_timer(rt);
+}
+
+static uint64_t env_random(void *ctx)
+{
+	(void)ctx;
+	uint64_t r;
+	randombytes_buf(&r, sizeof(r));
+	return r;
+}
+
+static int env_store(void *ctx, const char *key, const void *val, size_t len)
+{
+	struct strata_uv *rt = ctx;
+	if (!rt->o.store)
+		return STRATA_EIO;
+	int rc = strata_store_put(rt->o.store, key, val, len);
+	if (rc)
+		strata_uv_log(rt, STRATA_LOG_ERROR, "%s", strata_store_error(rt->o.store));
+	return rc;
+}
+
+static int env_retrieve(void *ctx, const char *key, struct strata_msg **out)
+{
+	struct strata_uv *rt = ctx;
+	if (!rt->o.store)
+		return STRATA_EIO;
+	int rc = strata_store_get(rt->o.store, key, out);
+	if (rc && rc != STRATA_ENOENT)
+		strata_uv_log(rt, STRATA_LOG_ERROR, "%s", strata_store_error(rt->o.store));
+	return rc;
+}
+
+static int env_sync(void *ctx)
+{
+	struct strata_uv *rt = ctx;
+	if (!rt->o.store)
+		return 0;
+	int rc = strata_store_sync(rt->o.store);
+	if (rc)
+		strata_uv_log(rt, STRATA_LOG_ERROR, "%s", strata_store_error(rt->o.store));
+	return rc;
+}
+
+static void env_output(void *ctx, const struct strata_output *o)
+{
+	struct strata_uv *rt = ctx;
+	if (rt->o.on_output)
+		rt->o.on_output(rt->o.arg, o);
+	switch (o->kind) {
+	case STRATA_OUT_FD:
+		strata_uv_log(rt, STRATA_LOG_INFO, "peer %u %s (incarnation %" PRIu64 ")", o->peer,
+			      strata_peer_state_name((enum strata_peer_state)o->a), o->b);
+		break;
+	case STRATA_OUT_LEADER:
+		if (o->peer)
+			strata_uv_log(rt, STRATA_LOG_INFO, "leader %u", o->peer);
+		else
+			strata_uv_log(rt, STRATA_LOG_INFO, "leader none");
+		break;
+	case STRATA_OUT_DELIVER:
+		strata_uv_log(rt, STRATA_LOG_DEBUG, "%s: deliver %u:%" PRIu64 " (%zu bytes)",
+			      o->module_name ? o->module_name : "?", o->peer, o->a, o->len);
+		break;
+	case STRATA_OUT_BCAST:
+		strata_uv_log(rt, STRATA_LOG_DEBUG, "%s: broadcast %u:%" PRIu64 " (%zu bytes)",
+			      o->module_name ? o->module_name : "?", rt->id, o->a, o->len);
+		break;
+	case STRATA_OUT_EVENT:
+		strata_uv_log(rt, STRATA_LOG_DEBUG, "%s: %s", o->module_name ? o->module_name : "node",
+			      o->text ? o->text : "");
+		break;
+	case STRATA_OUT_REPLY:
+		break;
+	}
+	client_output(rt, o);
+}
+
+static void env_trace(void *ctx, const char *line)
+{
+	strata_uv_log(ctx, STRATA_LOG_TRACE, "%s", line);
+}
+
+/* ---- addresses ---- */
+
+int uvrt_resolve(const char *host, uint16_t port, int socktype, struct sockaddr_storage *ss,
+		 char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = socktype };
+	struct addrinfo *res = NULL;
+	char portstr[8];
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	/* Blocking resolution is fine here: it only happens once, at start-up. */
+	int rc = getaddrinfo(host, portstr, &hints, &res);
+	if (rc != 0 || !res) {
+		snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(rc));
+		return STRATA_ECONFIG;
+	}
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* ---- lifecycle ---- */
+
+struct strata_uv *strata_uv_new(uv_loop_t *loop, const struct strata_uv_opts *o, char *err,
+				size_t errlen)
+{
+	STRATA_ASSERT(loop && o && o->cfg && o->id >= 1 && o->id <= o->cfg->n);
+	struct strata_uv *rt = calloc(1, sizeof(*rt));
+	if (!rt) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	rt->loop = loop;
+	rt->o = *o;
+	if (!rt->o.client_queue_max)
+		rt->o.client_queue_max = 4u << 20;
+	if (!rt->o.max_clients)
+		rt->o.max_clients = 256;
+	rt->cfg = o->cfg;
+	rt->id = o->id;
+	rt->wake_at_us = UINT64_MAX;
+	rt->env = (struct strata_env){
+		.ctx = rt, .now_us = env_now, .send = env_send, .wake_at = env_wake_at,
+		.random = env_random, .store = env_store, .retrieve = env_retrieve,
+		.sync = env_sync, .output = env_output, .trace = env_trace,
+	};
+	struct strata_node_opts no = {
+		.cfg = o->cfg, .id = o->id, .incarnation = o->incarnation,
+		.secret_key = o->secret_key, .env = &rt->env,
+		.trace = o->log_level >= STRATA_LOG_TRACE,
+	};
+	rt->node = strata_node_new(&no, err, errlen);
+	if (!rt->node) {
+		free(rt);
+		return NULL;
+	}
+	return rt;
+}
+
+struct strata_node *strata_uv_node(struct strata_uv *rt)
+{
+	return rt->node;
+}
+
+const struct strata_uv_counters *strata_uv_counters(const struct strata_uv *rt)
+{
+	return &rt->counters;
+}
+
+static void on_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct strata_uv *rt = h->data;
+	(void)suggested;
+	*buf = uv_buf_init((char *)rt->rxbuf, RX_BUF);
+}
+
+static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+			const struct sockaddr *addr, unsigned flags)
+{
+	struct strata_uv *rt = h->data;
+	if (nread < 0) {
+		rt->counters.udp_recv_errors++;
+		strata_uv_log(rt, STRATA_LOG_DEBUG, "udp recv: %s", uv_strerror((int)nread));
+		return;
+	}
+	if (addr == NULL) /* nothing more to read this round */
+		return;
+	if (flags & UV_UDP_PARTIAL) {
+		rt->counters.udp_recv_truncated++;
+		return;
+	}
+	/* Whatever the source address, the link layer authenticates the datagram before it
+	 * parses it (prefix, then MAC); garbage is rejected and counted there. */
+	strata_node_recv(rt->node, (const uint8_t *)buf->base, (size_t)nread);
+}
+
+static int udp_start(struct strata_uv *rt, char *err, size_t errlen)
+{
+	const struct strata_peer_cfg *me = &rt->cfg->nodes[rt->id];
+	for (uint32_t p = 1; p <= rt->cfg->n; p++) {
+		const struct strata_peer_cfg *pc = &rt->cfg->nodes[p];
+		int rc = uvrt_resolve(pc->host, pc->port, SOCK_DGRAM, &rt->peer_addr[p], err, errlen);
+		if (rc)
+			return rc;
+		rt->peer_addr_ok[p] = true;
+	}
+	rt->rxbuf = malloc(RX_BUF);
+	if (!rt->rxbuf) {
+		snprintf(err, errlen, "out of memory");
+		return STRATA_ENOMEM;
+	}
+	int rc = uv_udp_init(rt->loop, &rt->udp);
+	if (rc == 0) {
+		rt->udp_init = true;
+		rt->udp.data = rt;
+		rc = uv_udp_bind(&rt->udp, (const struct sockaddr *)&rt->peer_addr[rt->id], 0);
+	}
+	if (rc == 0)
+		rc = uv_udp_recv_start(&rt->udp, on_udp_alloc, on_udp_recv);
+	if (rc) {
+		snprintf(err, errlen, "udp %s:%u: %s", me->host, me->port, uv_strerror(rc));
+		return STRATA_EIO;
+	}
+	return 0;
+}
+
+int strata_uv_start(struct strata_uv *rt, bool recovering, char *err, size_t errlen)
+{
+	STRATA_ASSERT(!rt->closing && !rt->timer_init);
+	int rc = uv_timer_init(rt->loop, &rt->timer);
+	if (rc) {
+		snprintf(err, errlen, "timer: %s", uv_strerror(rc));
+		return STRATA_EIO;
+	}
+	rt->timer_init = true;
+	rt->timer.data = rt;
+	rc = udp_start(rt, err, errlen);
+	if (rc == 0)
+		rc = client_server_start(rt, err, errlen);
+	if (rc)
+		return rc;
+	rt->started_ms = uv_hrtime() / 1000000;
+	strata_uv_log(rt, STRATA_LOG_INFO,
+		      "started: cluster %s, %s, n=%u f=%u, incarnation %" PRIu64 "%s, udp %s:%u, "
+		      "clients %s:%u",
+		      rt->cfg->cluster_id, strata_model_name(rt->cfg->model), rt->cfg->n, rt->cfg->f,
+		      strata_node_incarnation(rt->node), recovering ? " (recovering)" : "",
+		      rt->cfg->nodes[rt->id].host, rt->cfg->nodes[rt->id].port,
+		      rt->cfg->nodes[rt->id].host, rt->cfg->nodes[rt->id].client_port);
+	strata_node_start(rt->node, recovering);
+	arm_timer(rt); /* the first turn may have reported its deadline before we could arm */
+	return 0;
+}
+
+void strata_uv_close(struct strata_uv *rt)
+{
+	if (rt->closing)
+		return;
+	rt->closing = true;
+	/* Handles are only closed here; memory is freed in strata_uv_free after the loop has run
+	 * every close callback (the runtime owns the handles, embedded in it). */
+	if (rt->timer_init)
+		uv_close((uv_handle_t *)&rt->timer, NULL);
+	if (rt->udp_init)
+		uv_close((uv_handle_t *)&rt->udp, NULL);
+	client_server_close(rt);
+}
+
+void strata_uv_free(struct strata_uv *rt)
+{
+	if (!rt)
+		return;
+	client_server_free(rt);
+	strata_node_free(rt->node);
+	free(rt->rxbuf);
+	free(rt);
+}

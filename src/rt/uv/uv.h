@@ -1,0 +1,92 @@
+/* The libuv runtime: hosts one strata_node on a uv loop.
+ *
+ * It implements struct strata_env for a real process: monotonic time from uv_hrtime(), random
+ * numbers from libsodium, datagrams on one UDP socket bound to the node's host:port (sent with
+ * uv_udp_try_send; a send the kernel refuses is a fair-loss drop, counted), one uv_timer for the
+ * node's earliest deadline, stable storage in LMDB (store/store.h), outputs to the log and to
+ * client subscribers, trace lines to the log. It also serves clients on TCP (client.c,
+ * proto/client.proto) on the node's host:client_port.
+ *
+ * Lifecycle:
+ *     rt = strata_uv_new(loop, &opts, ...)     creates the node (no handle yet)
+ *     strata_stack_build(strata_uv_node(rt))   the caller adds the modules
+ *     strata_uv_start(rt, recovering, ...)     binds UDP and TCP, runs the node's first turn
+ *     uv_run(loop) ... strata_uv_close(rt)     closes every handle; uv_run then returns
+ *     strata_uv_free(rt)                       frees the node (after the loop has drained)
+ * strata_uv_close must also be called (and the loop run) when strata_uv_start fails.
+ *
+ * Ownership: the runtime borrows cfg, the store and the secret key (the node copies it). */
+#ifndef STRATA_RT_UV_UV_H
+#define STRATA_RT_UV_UV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <uv.h>
+
+#include "core/config.h"
+#include "core/node.h"
+#include "store/store.h"
+
+enum strata_log_level {
+	STRATA_LOG_ERROR = 0,
+	STRATA_LOG_WARN,
+	STRATA_LOG_INFO,
+	STRATA_LOG_DEBUG,
+	STRATA_LOG_TRACE,
+};
+
+const char *strata_log_level_name(enum strata_log_level l);
+/* "error", "warn", "info", "debug", "trace"; -1 if unknown. */
+int strata_log_level_parse(const char *s);
+
+struct strata_uv;
+
+struct strata_uv_opts {
+	const struct strata_config *cfg; /* must outlive the runtime */
+	uint32_t id;
+	uint64_t incarnation;
+	const uint8_t *secret_key;       /* 64 bytes, copied by the node */
+	struct strata_store *store;      /* borrowed; NULL = no stable storage (STRATA_EIO) */
+	enum strata_log_level log_level; /* trace also turns on the node's trace lines */
+	FILE *log;                       /* NULL = stderr */
+	/* Called for every output before the runtime handles it (e.g. the daemon's broadcast
+	 * log). May be NULL. */
+	void (*on_output)(void *arg, const struct strata_output *o);
+	void *arg;
+	size_t client_queue_max;         /* bytes queued toward one client (0 = 4 MiB) */
+	unsigned max_clients;            /* concurrent client connections (0 = 256) */
+};
+
+/* Creates the runtime and its node. NULL with a reason in err on failure. */
+struct strata_uv *strata_uv_new(uv_loop_t *loop, const struct strata_uv_opts *o, char *err,
+				size_t errlen);
+struct strata_node *strata_uv_node(struct strata_uv *rt);
+/* Binds the UDP socket and the client port, then starts the node. Returns 0, or STRATA_EIO /
+ * STRATA_ECONFIG with a reason in err (e.g. "udp 127.0.0.1:7101: address already in use"). */
+int strata_uv_start(struct strata_uv *rt, bool recovering, char *err, size_t errlen);
+/* Closes every handle the runtime opened (idempotent). Clients are disconnected; replies still
+ * pending are dropped. */
+void strata_uv_close(struct strata_uv *rt);
+/* Frees the node and the runtime. Every handle must be closed (the loop has run after
+ * strata_uv_close). NULL is fine. */
+void strata_uv_free(struct strata_uv *rt);
+
+/* One log line: "<ISO 8601 UTC ms> n=<id> L=<lamport> <level>: <message>". */
+void strata_uv_log(struct strata_uv *rt, enum strata_log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Runtime counters (besides the node's struct strata_counters), reported by status. */
+struct strata_uv_counters {
+	uint64_t udp_send_dropped;   /* the kernel refused a datagram (EAGAIN, unreachable, ...) */
+	uint64_t udp_recv_truncated; /* a datagram larger than the receive buffer */
+	uint64_t udp_recv_errors;
+	uint64_t client_accepted;
+	uint64_t client_refused;     /* over max_clients */
+	uint64_t client_slow_dropped;/* disconnected: outgoing queue over client_queue_max */
+	uint64_t client_replies_dropped; /* the requesting connection was gone */
+};
+const struct strata_uv_counters *strata_uv_counters(const struct strata_uv *rt);
+
+#endif
