@@ -1069,8 +1069,9 @@ static int check_agreement(struct check *c, bool from_any)
 			count++;
 		}
 	}
-	say(c->report, c->rn, "%s holds: every correct node delivered the %llu deliveries of %s",
-	    name, (unsigned long long)count, from_any ? "any node" : "correct nodes");
+	say(c->report, c->rn, "%s holds: every correct node delivered what %s delivered (%llu "
+	    "deliveries checked)", name, from_any ? "any node" : "any correct node",
+	    (unsigned long long)count);
 	return STRATA_BCAST_HOLDS;
 }
 
