@@ -145,7 +145,7 @@ static void status_text(const Strata__Client__Status *s)
 	if (s->n_counters) {
 		printf("counters:\n");
 		for (size_t i = 0; i < s->n_counters; i++) {
-			printf("  %-20s %12" PRIu64 "%s", s->counters[i]->name, s->counters[i]->value,
+			printf("  %-24s %10" PRIu64 "%s", s->counters[i]->name, s->counters[i]->value,
 			       (i % 3 == 2 || i + 1 == s->n_counters) ? "\n" : "");
 		}
 	}

@@ -67,6 +67,7 @@ struct wnode {
 	char why[128];
 	uint64_t incarnation;
 	uint32_t leader;
+	bool leader_known;
 	char cell[STRATA_MAX_NODES + 1]; /* per observed peer: 0 unknown, 'a', 's', 'c' */
 };
 
@@ -190,8 +191,15 @@ static void handle_event(struct watch *w, struct wnode *nd, const Strata__Client
 	char text[WATCH_LINE];
 	if (strcmp(e->kind, "fd") == 0) {
 		char cell = state_cell(e->state);
-		if (e->peer >= 1 && e->peer <= w->n)
-			nd->cell[e->peer] = cell;
+		if (e->peer < 1 || e->peer > w->n)
+			return;
+		/* A subscription starts with a snapshot of the node's view: a state we did not
+		 * know before, or already knew, is not a change worth listing. */
+		char before = nd->cell[e->peer];
+		nd->cell[e->peer] = cell;
+		w->dirty = true;
+		if (before == 0 || before == cell)
+			return;
 		if (e->incarnation)
 			snprintf(text, sizeof text, "peer %u %s (incarnation %" PRIu64 ")", e->peer,
 				 e->state, e->incarnation);
@@ -199,7 +207,12 @@ static void handle_event(struct watch *w, struct wnode *nd, const Strata__Client
 			snprintf(text, sizeof text, "peer %u %s", e->peer, e->state);
 		add_event(w, when, from, "fd", e->peer, e->state, "event", text);
 	} else if (strcmp(e->kind, "leader") == 0) {
+		bool changed = nd->leader_known && nd->leader != e->peer;
 		nd->leader = e->peer;
+		nd->leader_known = true;
+		w->dirty = true;
+		if (!changed)
+			return;
 		snprintf(text, sizeof text, "leader is now %u", e->peer);
 		add_event(w, when, from, "leader", e->peer, "", "event", text);
 	} else {
@@ -225,17 +238,18 @@ static void handle_status(struct watch *w, struct wnode *nd, const Strata__Clien
 		add_event(w, now, nd->ep.id, "restart", nd->ep.id, "", "poll", text);
 	}
 	nd->incarnation = s->incarnation;
-	if (had && s->leader != nd->leader) {
+	if (nd->leader_known && s->leader != nd->leader) {
 		snprintf(text, sizeof text, "leader is now %u", s->leader);
 		add_event(w, now, nd->ep.id, "leader", s->leader, "", "poll", text);
 	}
 	nd->leader = s->leader;
+	nd->leader_known = true;
 	for (size_t i = 0; i < s->n_peers; i++) {
 		uint32_t p = s->peers[i]->id;
 		if (p < 1 || p > w->n)
 			continue;
 		char cell = state_cell(s->peers[i]->state);
-		if (had && cell != nd->cell[p] && p != nd->ep.id) {
+		if (nd->cell[p] && cell != nd->cell[p] && p != nd->ep.id) {
 			snprintf(text, sizeof text, "peer %u %s", p, s->peers[i]->state);
 			add_event(w, now, nd->ep.id, "fd", p, s->peers[i]->state, "poll", text);
 		}

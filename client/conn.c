@@ -522,7 +522,7 @@ int cli_call(struct cli *c, Strata__Client__Request *req, bool idempotent,
 			wlen += (size_t)snprintf(why + wlen, sizeof why - wlen, "\n  %s: %s", who, err);
 	}
 	if (n == 1)
-		cli_err(c, "no answer from%s", why + 1 /* skip the newline */);
+		cli_err(c, "no answer from %s", why + 3 /* skip the newline and indent */);
 	else
 		cli_err(c, "no node answered:%s", why);
 	return CLI_EXIT_UNKNOWN;
