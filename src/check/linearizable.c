@@ -18,7 +18,8 @@
  * Partial histories: fail ops did not take effect and are removed; reads that did not return ok
  * constrain nothing and are removed; info ops (and invokes still pending at the end) return at
  * +infinity, so they may take effect at any point after their invoke, or never (placed last). An
- * info cas whose expected value does not match leaves the register unchanged.
+ * info cas whose expected value does not match leaves the register unchanged. An info write or
+ * cas whose new value no op observes is dropped: it can always be placed last.
  *
  * Bounds: the search stops with UNKNOWN when the deadline passes (checked every 1024 steps) or
  * when its memory (lists, stack, cache) would exceed the cap. Memory is freed before returning. */
@@ -37,10 +38,16 @@ struct node {
 	uint32_t match; /* call entry: its return entry; return entry: NIL */
 };
 
+/* A cached configuration. Its bitset is stored exactly but compactly: the ops are numbered in
+ * call order and a configuration holds almost every op invoked well before its frontier and
+ * almost none after it, so only the words between the first word that is not all ones (w0) and
+ * the last word that is not zero are kept (nw words at arena offset off). */
 struct centry {
 	uint64_t hash;
+	uint64_t off;
 	uint32_t state;
 	uint32_t next; /* chain in the bucket */
+	uint32_t w0, nw;
 };
 
 struct lin {
@@ -56,7 +63,8 @@ struct lin {
 	uint32_t *st_node, *st_state;     /* lifted call entries and the state before each */
 	uint32_t depth;
 	struct centry *ce;
-	uint64_t *cbits;
+	uint64_t *arena; /* bitset windows of cached configurations */
+	size_t arena_len, arena_cap;
 	size_t nce, cap_ce;
 	uint32_t *bucket;
 	size_t nbucket;
@@ -208,61 +216,88 @@ static void unlift(struct lin *l, uint32_t call)
 	relink_node(l, call);
 }
 
+/* The window of l->bits to store: words [*w0, *w0 + *nw). */
+static void bits_window(const struct lin *l, uint32_t *w0, uint32_t *nw)
+{
+	size_t a = 0, b = l->nwords;
+	while (a < b && l->bits[a] == UINT64_MAX)
+		a++;
+	while (b > a && l->bits[b - 1] == 0)
+		b--;
+	*w0 = (uint32_t)a;
+	*nw = (uint32_t)(b - a);
+}
+
+static int grow_charged(struct lin *l, void **p, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return 0;
+	size_t cap2 = *cap ? *cap * 2 : 256;
+	while (cap2 < need)
+		cap2 *= 2;
+	size_t add = (cap2 - *cap) * elem;
+	if (l->mem_used + add > l->mem_limit)
+		return -1;
+	void *n = realloc(*p, cap2 * elem);
+	if (!n)
+		return -1;
+	*p = n;
+	*cap = cap2;
+	l->mem_used += add;
+	return 0;
+}
+
 /* Adds the configuration (bits, state) to the cache. Returns 1 if it is new, 0 if it was seen,
  * -1 when the memory cap forbids growing the cache. */
 static int cache_add(struct lin *l, uint64_t set_hash, uint32_t state)
 {
 	uint64_t hash = config_hash(set_hash, state);
+	uint32_t w0, nw;
+	bits_window(l, &w0, &nw);
 	size_t b = (size_t)hash & (l->nbucket - 1);
 	for (uint32_t i = l->bucket[b]; i != NIL; i = l->ce[i].next) {
-		if (l->ce[i].hash == hash && l->ce[i].state == state &&
-		    memcmp(&l->cbits[(size_t)i * l->nwords], l->bits, l->nwords * sizeof(uint64_t)) == 0)
+		const struct centry *c = &l->ce[i];
+		if (c->hash == hash && c->state == state && c->w0 == w0 && c->nw == nw &&
+		    (nw == 0 || memcmp(&l->arena[c->off], &l->bits[w0], nw * sizeof(uint64_t)) == 0))
 			return 0;
 	}
-	if (l->nce == l->cap_ce) {
-		size_t cap = l->cap_ce ? l->cap_ce * 2 : 256;
-		size_t add = (cap - l->cap_ce) * (sizeof(struct centry) + l->nwords * sizeof(uint64_t));
-		if (cap >= NIL || l->mem_used + add > l->mem_limit)
-			return -1;
-		struct centry *ce = realloc(l->ce, cap * sizeof(*ce));
-		if (!ce)
-			return -1;
-		l->ce = ce;
-		uint64_t *cb = realloc(l->cbits, cap * l->nwords * sizeof(uint64_t));
-		if (!cb)
-			return -1;
-		l->cbits = cb;
-		l->cap_ce = cap;
-		l->mem_used += add;
-	}
+	if (l->nce + 1 >= NIL ||
+	    grow_charged(l, (void **)&l->ce, &l->cap_ce, l->nce + 1, sizeof(*l->ce)) ||
+	    grow_charged(l, (void **)&l->arena, &l->arena_cap, l->arena_len + nw + 1,
+			 sizeof(uint64_t)))
+		return -1;
 	if (l->nce >= l->nbucket) {
 		/* Keep chains short: double the buckets and rehash from the stored hashes. */
 		size_t nb = l->nbucket * 2;
 		size_t add = (nb - l->nbucket) * sizeof(uint32_t);
-		if (l->mem_used + add <= l->mem_limit) {
-			uint32_t *bk = malloc(nb * sizeof(*bk));
-			if (bk) {
-				for (size_t i = 0; i < nb; i++)
-					bk[i] = NIL;
-				for (uint32_t i = 0; i < l->nce; i++) {
-					size_t j = (size_t)l->ce[i].hash & (nb - 1);
-					l->ce[i].next = bk[j];
-					bk[j] = i;
-				}
-				free(l->bucket);
-				l->bucket = bk;
-				l->nbucket = nb;
-				l->mem_used += add;
-				b = (size_t)hash & (nb - 1);
+		uint32_t *bk = l->mem_used + add <= l->mem_limit ? malloc(nb * sizeof(*bk)) : NULL;
+		if (bk) {
+			for (size_t i = 0; i < nb; i++)
+				bk[i] = NIL;
+			for (uint32_t i = 0; i < l->nce; i++) {
+				size_t j = (size_t)l->ce[i].hash & (nb - 1);
+				l->ce[i].next = bk[j];
+				bk[j] = i;
 			}
+			free(l->bucket);
+			l->bucket = bk;
+			l->nbucket = nb;
+			l->mem_used += add;
+			b = (size_t)hash & (nb - 1);
 		}
 	}
 	uint32_t i = (uint32_t)l->nce++;
-	l->ce[i].hash = hash;
-	l->ce[i].state = state;
-	l->ce[i].next = l->bucket[b];
+	struct centry *c = &l->ce[i];
+	c->hash = hash;
+	c->state = state;
+	c->w0 = w0;
+	c->nw = nw;
+	c->off = l->arena_len;
+	if (nw)
+		memcpy(&l->arena[l->arena_len], &l->bits[w0], nw * sizeof(uint64_t));
+	l->arena_len += nw;
+	c->next = l->bucket[b];
 	l->bucket[b] = i;
-	memcpy(&l->cbits[(size_t)i * l->nwords], l->bits, l->nwords * sizeof(uint64_t));
 	return 1;
 }
 
@@ -340,7 +375,7 @@ static void lin_free(struct lin *l)
 	free(l->st_node);
 	free(l->st_state);
 	free(l->ce);
-	free(l->cbits);
+	free(l->arena);
 	free(l->bucket);
 	free(l->best_prefix);
 }
@@ -415,15 +450,37 @@ int strata_check_key_atomic(const struct strata_check_ctx *c, uint32_t key, uint
 		lin_free(&l);
 		return STRATA_ENOMEM;
 	}
+	/* Values some op observes: read by an ok read, or expected by a cas. */
+	uint8_t *observed = calloc(h->n_vals + 1, 1);
+	if (!observed) {
+		lin_free(&l);
+		return STRATA_ENOMEM;
+	}
+	for (size_t i = begin; i < end; i++) {
+		const struct strata_hist_op *op = &h->ops[c->key_ops[i]];
+		if (op->f == STRATA_HIST_READ && op->outcome == STRATA_HIST_OUT_OK)
+			observed[op->result] = 1;
+		else if (op->f == STRATA_HIST_CAS && op->outcome != STRATA_HIST_OUT_FAIL)
+			observed[op->arg] = 1;
+	}
 	for (size_t i = begin; i < end; i++) {
 		const struct strata_hist_op *op = &h->ops[c->key_ops[i]];
 		if (op->outcome == STRATA_HIST_OUT_FAIL)
 			continue; /* did not take effect */
 		if (op->f == STRATA_HIST_READ && op->outcome != STRATA_HIST_OUT_OK)
 			continue; /* a read without a result constrains nothing */
+		/* An info write or cas whose new value nobody observes can always be placed after
+		 * every other op, where it changes nothing anyone sees; and any linearization that
+		 * contains it stays one without it (no op reads its value; an info cas that found
+		 * it moves to the end too). Dropping it keeps the search from trying it at every
+		 * position of the rest of the history. */
+		if (op->outcome == STRATA_HIST_OUT_INFO && op->f != STRATA_HIST_READ &&
+		    !observed[op->f == STRATA_HIST_WRITE ? op->arg : op->arg2])
+			continue;
 		l.op_index[l.n] = c->key_ops[i];
 		l.op[l.n++] = op;
 	}
+	free(observed);
 	kr->key = key;
 	kr->n_ops = l.n;
 
