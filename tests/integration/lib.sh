@@ -1,0 +1,130 @@
+# Shared helpers of the integration tests (sourced, never run: only test_*.sh are tests).
+#
+# Each test starts its own clusters in subdirectories of a fresh temporary directory $TMP with free loopback ports and
+# always stops it in an EXIT trap, by the PIDs in the pid files (scripts/cluster stop), even
+# when the test fails or is interrupted. On failure the nodes' log tails are printed.
+set -u
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+STRATA=${STRATA:-$top/build/strata}
+STRATAD=${STRATAD:-$top/build/stratad}
+CLUSTER=$top/scripts/cluster
+export STRATA STRATAD
+[ -x "$STRATA" ] || { echo "missing $STRATA: run make" >&2; exit 1; }
+[ -x "$STRATAD" ] || { echo "missing $STRATAD: run make" >&2; exit 1; }
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/strata-it.XXXXXX")
+DIR=$TMP/cluster
+export DIR
+BG_PIDS=()
+_failed=0
+
+cleanup() {
+	local rc=$?
+	local p
+	for p in "${BG_PIDS[@]+"${BG_PIDS[@]}"}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	local d
+	for d in "$TMP"/*/; do
+		# scripts/cluster stop signals by PID only (and resumes paused nodes first).
+		[ -f "$d/cluster.ini" ] && "$CLUSTER" stop --dir "$d" >/dev/null 2>&1
+	done
+	if [ $rc -ne 0 ] || [ $_failed -ne 0 ]; then
+		for f in "$TMP"/*/logs/node-*.log; do
+			[ -f "$f" ] || continue
+			echo "--- last lines of $f"
+			tail -n 15 "$f"
+		done
+	fi
+	rm -rf "$TMP"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { echo "== $*"; }
+pass() { echo "ok: $*"; }
+fail() {
+	echo "FAIL: $*"
+	_failed=1
+	exit 1
+}
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# start_cluster N MODEL: a fresh cluster of N nodes in $DIR.
+start_cluster() {
+	say "starting $1 nodes ($2) in $DIR"
+	"$CLUSTER" start -n "$1" --model "$2" --dir "$DIR" || fail "scripts/cluster start failed"
+}
+
+# ini_get SECTION KEY: a value of $DIR/cluster.ini.
+ini_get() {
+	awk -v sec="[$1]" -v key="$2" '
+		/^[[:space:]]*\[/ { gsub(/[[:space:]]/, ""); in_sec = ($0 == sec); next }
+		in_sec {
+			n = index($0, "="); if (n == 0) next
+			k = substr($0, 1, n - 1); v = substr($0, n + 1)
+			gsub(/[[:space:]]/, "", k); gsub(/^[[:space:]]+|[[:space:]]+$/, "", v)
+			if (k == key) { print v; exit }
+		}' "$DIR/cluster.ini"
+}
+
+# status_json ID: node ID's status as JSON (fails the test if it does not answer).
+status_json() {
+	"$STRATA" --dir "$DIR" -n "$1" --timeout 1000 -w json status || fail "node $1 does not answer status"
+}
+
+# json_get EXPR: evaluates a Python expression on the JSON document on stdin (bound to d).
+json_get() {
+	python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
+}
+
+# counter ID NAME: one counter of node ID.
+counter() {
+	status_json "$1" | json_get "d['counters'].get('$2', -1)"
+}
+
+# wait_states BOUND_MS PEER STATES OBSERVER...: polls every observer's status every 50 ms until
+# each reports PEER in one of STATES (comma-separated); prints, per observer, the milliseconds it
+# took (from the call) and fails if any observer exceeds BOUND_MS. T0_MS (ms since the epoch)
+# may give an earlier start, e.g. the moment of a kill.
+wait_states() {
+	local bound=$1 peer=$2 states=$3
+	shift 3
+	python3 - "$bound" "$peer" "$states" "${T0_MS:-0}" "$@" <<'EOF' || fail "peer $peer not in state {$states} at every observer within $bound ms"
+import json, os, subprocess, sys, time
+bound, peer, states, t0 = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].split(","), int(sys.argv[4])
+observers = [int(x) for x in sys.argv[5:]]
+start = t0 / 1000.0 if t0 else time.time()
+pending = set(observers)
+seen = {}
+while pending:
+    for o in sorted(pending):
+        r = subprocess.run([os.environ["STRATA"], "--dir", os.environ["DIR"], "-n", str(o),
+                            "--timeout", "500", "-w", "json", "status"],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            continue
+        d = json.loads(r.stdout)
+        st = {p["id"]: p["state"] for p in d["peers"]}
+        if st.get(peer) in states:
+            seen[o] = (int((time.time() - start) * 1000), st.get(peer))
+            pending.discard(o)
+    elapsed = int((time.time() - start) * 1000)
+    if pending and elapsed > bound:
+        for o in sorted(pending):
+            print(f"  node {o}: peer {peer} still not in {states} after {elapsed} ms")
+        sys.exit(1)
+    if pending:
+        time.sleep(0.05)
+late = False
+for o in observers:
+    ms, state = seen[o]
+    print(f"  node {o} reports peer {peer} {state} after {ms} ms (bound {bound} ms)")
+    late = late or ms > bound
+sys.exit(1 if late else 0)
+EOF
+}
