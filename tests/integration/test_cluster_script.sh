@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# scripts/cluster: start is idempotent, stop ends every node it started, and a pid file that
+# names some other process (a PID reused after a crash) is never signalled.
+. "$(dirname "$0")/lib.sh"
+
+DIR=$TMP/c
+export DIR
+start_cluster 3 fail-noisy
+pids=$(cat "$DIR"/pids/node-*.pid)
+for p in $pids; do
+	[ "$(basename "$(tr '\0' '\n' </proc/$p/cmdline | head -n1)")" = stratad ] || fail "pid $p is not a stratad"
+done
+pass "pid files name the 3 stratad processes"
+
+out=$("$CLUSTER" start --dir "$DIR") || fail "second start failed"
+echo "$out" | grep -q "already running" || fail "second start should find the nodes running: $out"
+[ "$(cat "$DIR"/pids/node-*.pid)" = "$pids" ] || fail "second start replaced running nodes"
+pass "start on a running cluster starts nothing new"
+
+"$CLUSTER" status --dir "$DIR" | grep -c running | grep -qx 3 || fail "status should show 3 running"
+"$CLUSTER" pause 2 --dir "$DIR" >/dev/null
+"$CLUSTER" status --dir "$DIR" | grep -E "^2 " | grep -q paused || fail "status should show node 2 paused"
+"$CLUSTER" resume 2 --dir "$DIR" >/dev/null
+pass "status shows running and paused nodes"
+
+"$CLUSTER" stop --dir "$DIR" >/dev/null || fail "stop failed"
+for p in $pids; do
+	if [ -e /proc/$p ] && [ "$(awk '{print $3}' /proc/$p/stat)" != Z ]; then
+		fail "pid $p still runs after stop"
+	fi
+done
+pass "stop ended every node"
+
+say "a pid file naming an unrelated process"
+sleep 30 &
+decoy=$!
+BG_PIDS+=("$decoy")
+echo "$decoy" >"$DIR/pids/node-1.pid"
+"$CLUSTER" kill 1 --dir "$DIR" >/dev/null 2>&1 && fail "kill signalled a non-stratad pid"
+"$CLUSTER" pause 1 --dir "$DIR" >/dev/null 2>&1 && fail "pause signalled a non-stratad pid"
+echo "$decoy" >"$DIR/pids/node-1.pid"
+"$CLUSTER" stop --dir "$DIR" >/dev/null 2>&1
+kill -0 "$decoy" 2>/dev/null || fail "the decoy process was killed"
+[ "$(awk '{print $3}' /proc/$decoy/stat)" != T ] || fail "the decoy process was stopped"
+pass "kill, pause and stop leave an unrelated process alone"
+
+say "usage errors"
+"$CLUSTER" kill --dir "$DIR" >/dev/null 2>&1
+[ $? -eq 2 ] || fail "kill without an id should exit 2"
+"$CLUSTER" kill 7 --dir "$DIR" >/dev/null 2>&1
+[ $? -eq 2 ] || fail "kill 7 in a 3-node cluster should exit 2"
+"$CLUSTER" frobnicate --dir "$DIR" >/dev/null 2>&1
+[ $? -eq 2 ] || fail "an unknown subcommand should exit 2"
+pass "usage errors exit 2"
