@@ -313,8 +313,13 @@ static int udp_start(struct strata_uv *rt, char *err, size_t errlen)
 		rt->udp.data = rt;
 		rc = uv_udp_bind(&rt->udp, (const struct sockaddr *)&rt->peer_addr[rt->id], 0);
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		/* Bursts (a retransmission round toward n peers) should wait in the kernel, not be
+		 * dropped there; the kernel caps this at net.core.rmem_max. Best effort. */
+		int sz = 4 << 20;
+		uv_recv_buffer_size((uv_handle_t *)&rt->udp, &sz);
 		rc = uv_udp_recv_start(&rt->udp, on_udp_alloc, on_udp_recv);
+	}
 	if (rc) {
 		snprintf(err, errlen, "udp %s:%u: %s", me->host, me->port, uv_strerror(rc));
 		return STRATA_EIO;
