@@ -1,7 +1,63 @@
-/* The bcast family's algorithm table (see core/stack.h). */
+/* The bcast family's algorithm table (see core/stack.h and docs/broadcast.md).
+ *
+ * One module per algorithm, wire ids 32..44 (45..95 are left for the Byzantine broadcasts).
+ * Costs are per broadcast on the failure-free path: communication steps until every correct
+ * process delivers, and point-to-point messages (N processes, k = fanout, R = rounds). */
+#include "bcast/common.h"
 #include "core/stack.h"
 
 static const struct strata_algo algos[] = {
+	{ .name = "beb", .family = "bcast", .title = "Basic Broadcast (best-effort)",
+	  .book = "Alg. 3.1", .model = STRATA_MODEL_FAIL_SILENT, .resilience_k = 0,
+	  .steps = "1", .messages = "N", .wire_id = BC_WIRE_BEB, .create = bc_beb_create },
+	{ .name = "lrb", .family = "bcast", .title = "Lazy Reliable Broadcast (regular)",
+	  .book = "Alg. 3.2", .model = STRATA_MODEL_FAIL_STOP, .resilience_k = 0,
+	  .steps = "1 (2 when the sender crashes)",
+	  .messages = "N (+ N per relaying process when the sender crashes) + GC acks",
+	  .wire_id = BC_WIRE_LRB, .create = bc_lrb_create },
+	{ .name = "erb", .family = "bcast", .title = "Eager Reliable Broadcast (regular)",
+	  .book = "Alg. 3.3", .model = STRATA_MODEL_FAIL_SILENT, .resilience_k = 0,
+	  .steps = "1", .messages = "O(N^2)", .wire_id = BC_WIRE_ERB, .create = bc_erb_create },
+	{ .name = "urb_allack", .family = "bcast",
+	  .title = "All-Ack Uniform Reliable Broadcast", .book = "Alg. 3.4",
+	  .model = STRATA_MODEL_FAIL_STOP, .resilience_k = 0, .steps = "2",
+	  .messages = "O(N^2)", .wire_id = BC_WIRE_URB_ALLACK, .create = bc_urb_allack_create },
+	{ .name = "urb", .family = "bcast", .title = "Majority-Ack Uniform Reliable Broadcast",
+	  .book = "Alg. 3.5", .model = STRATA_MODEL_FAIL_SILENT, .resilience_k = 2, .steps = "2",
+	  .messages = "O(N^2)", .wire_id = BC_WIRE_URB, .create = bc_urb_create },
+	{ .name = "sbeb", .family = "bcast", .title = "Basic Stubborn Broadcast",
+	  .book = "Alg. 3.6", .model = STRATA_MODEL_FAIL_RECOVERY, .resilience_k = 0,
+	  .steps = "1", .messages = "N, then N per retransmission period",
+	  .wire_id = BC_WIRE_SBEB, .create = bc_sbeb_create },
+	{ .name = "lbeb", .family = "bcast", .title = "Logged Basic Broadcast",
+	  .book = "Alg. 3.7", .model = STRATA_MODEL_FAIL_RECOVERY, .resilience_k = 0,
+	  .steps = "1", .messages = "N (+ stubborn retransmissions), 1 log write per delivery",
+	  .wire_id = BC_WIRE_LBEB, .create = bc_lbeb_create },
+	{ .name = "lurb", .family = "bcast",
+	  .title = "Logged Majority-Ack Uniform Reliable Broadcast", .book = "Alg. 3.8",
+	  .model = STRATA_MODEL_FAIL_RECOVERY, .resilience_k = 2, .steps = "2",
+	  .messages = "O(N^2) (+ retransmissions until collected), 3 log writes per process",
+	  .wire_id = BC_WIRE_LURB, .create = bc_lurb_create },
+	{ .name = "epb", .family = "bcast", .title = "Eager Probabilistic Broadcast (gossip)",
+	  .book = "Alg. 3.9", .model = STRATA_MODEL_RANDOMIZED, .resilience_k = 0,
+	  .steps = "<= R (R = 4)", .messages = "<= k + k^2 + ... + k^R (k = 3, R = 4)",
+	  .wire_id = BC_WIRE_EPB, .create = bc_epb_create },
+	{ .name = "lpb", .family = "bcast", .title = "Lazy Probabilistic Broadcast (gossip + repair)",
+	  .book = "Alg. 3.10-3.11", .model = STRATA_MODEL_RANDOMIZED, .resilience_k = 0,
+	  .steps = "<= R (+ repair)", .messages = "as epb + k requests per missing message",
+	  .wire_id = BC_WIRE_LPB, .create = bc_lpb_create },
+	{ .name = "fifo", .family = "bcast", .title = "Broadcast with Sequence Number (FIFO RB)",
+	  .book = "Alg. 3.12", .model = STRATA_MODEL_FAIL_SILENT, .resilience_k = 0,
+	  .steps = "1", .messages = "O(N^2)", .wire_id = BC_WIRE_FIFO, .create = bc_fifo_create },
+	{ .name = "ncb", .family = "bcast",
+	  .title = "No-Waiting Causal Broadcast with garbage collection of the causal past",
+	  .book = "Alg. 3.13-3.14", .model = STRATA_MODEL_FAIL_STOP, .resilience_k = 0,
+	  .steps = "1", .messages = "O(N^2) (carrying the causal past) + GC acks",
+	  .wire_id = BC_WIRE_NCB, .create = bc_ncb_create },
+	{ .name = "wcb", .family = "bcast", .title = "Waiting Causal Broadcast (vector clocks)",
+	  .book = "Alg. 3.15", .model = STRATA_MODEL_FAIL_SILENT, .resilience_k = 0,
+	  .steps = "1", .messages = "O(N^2), N integers each", .wire_id = BC_WIRE_WCB,
+	  .create = bc_wcb_create },
 	{ .name = NULL },
 };
 

@@ -1,0 +1,440 @@
+/* Shared pieces of the broadcast family; see common.h. */
+#include "bcast/common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/assert.h"
+#include "core/error.h"
+#include "links/links.h"
+
+/* ---- windows ---- */
+
+void bc_win_reset(struct bc_win *w)
+{
+	memset(w, 0, sizeof(*w));
+}
+
+static bool bit_get(const struct bc_win *w, uint64_t seq)
+{
+	uint64_t i = seq % BC_WIN_BITS;
+	return (w->bits[i / 64] >> (i % 64)) & 1u;
+}
+
+static void bit_put(struct bc_win *w, uint64_t seq, bool v)
+{
+	uint64_t i = seq % BC_WIN_BITS;
+	if (v)
+		w->bits[i / 64] |= 1ull << (i % 64);
+	else
+		w->bits[i / 64] &= ~(1ull << (i % 64));
+}
+
+bool bc_win_has(const struct bc_win *w, uint64_t seq)
+{
+	if (seq <= w->low)
+		return true;
+	if (seq > w->low + BC_WIN_BITS)
+		return false;
+	return bit_get(w, seq);
+}
+
+uint64_t bc_win_add(struct bc_win *w, uint64_t seq)
+{
+	uint64_t given_up = 0;
+	if (seq <= w->low)
+		return 0;
+	/* Too far ahead: slide so seq fits, forgetting the oldest holes. */
+	while (seq > w->low + BC_WIN_BITS) {
+		uint64_t s = w->low + 1;
+		if (!bit_get(w, s))
+			given_up++;
+		bit_put(w, s, false);
+		w->low = s;
+	}
+	bit_put(w, seq, true);
+	while (bit_get(w, w->low + 1)) {
+		bit_put(w, w->low + 1, false);
+		w->low++;
+	}
+	return given_up;
+}
+
+void bc_win_write(struct strata_wr *wr, const struct bc_win *w)
+{
+	strata_wr_u64(wr, w->low);
+	/* Only the words with bits set matter; write them sparsely as (index, word). */
+	uint64_t nz = 0;
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(w->bits); i++)
+		nz += w->bits[i] != 0;
+	strata_wr_u64(wr, nz);
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(w->bits); i++)
+		if (w->bits[i]) {
+			strata_wr_u64(wr, i);
+			strata_wr_u64(wr, w->bits[i]);
+		}
+}
+
+int bc_win_read(struct strata_rd *rd, struct bc_win *w)
+{
+	bc_win_reset(w);
+	w->low = strata_rd_u64(rd);
+	uint64_t nz = strata_rd_u64_max(rd, STRATA_ARRAY_LEN(w->bits));
+	for (uint64_t k = 0; k < nz && strata_rd_ok(rd); k++) {
+		uint64_t i = strata_rd_u64_max(rd, STRATA_ARRAY_LEN(w->bits) - 1);
+		w->bits[i] = strata_rd_u64(rd);
+	}
+	if (!strata_rd_ok(rd)) {
+		bc_win_reset(w);
+		return STRATA_EPROTO;
+	}
+	return 0;
+}
+
+int bc_store_u64(struct strata_node *n, const char *key, uint64_t v)
+{
+	struct strata_wr w;
+	strata_wr_init(&w, 16);
+	strata_wr_u64(&w, v);
+	int rc = w.err ? w.err : strata_store(n, key, w.buf, w.len);
+	strata_wr_free(&w);
+	if (rc)
+		strata_node_counters(n)->store_errors++;
+	return rc ? STRATA_EIO : 0;
+}
+
+int bc_retrieve_u64(struct strata_node *n, const char *key, uint64_t *v)
+{
+	struct strata_msg *m = NULL;
+	int rc = strata_retrieve(n, key, &m);
+	if (rc)
+		return rc;
+	struct strata_rd r;
+	strata_rd_init(&r, m->data, m->len);
+	uint64_t x = strata_rd_u64(&r);
+	rc = strata_rd_done(&r);
+	strata_msg_unref(m);
+	if (rc == 0)
+		*v = x;
+	return rc;
+}
+
+int bc_store_win(struct strata_node *n, const char *key, const struct bc_win *w)
+{
+	struct strata_wr wr;
+	strata_wr_init(&wr, 16 + 20 * STRATA_ARRAY_LEN(w->bits));
+	bc_win_write(&wr, w);
+	int rc = wr.err ? wr.err : strata_store(n, key, wr.buf, wr.len);
+	strata_wr_free(&wr);
+	if (rc)
+		strata_node_counters(n)->store_errors++;
+	return rc ? STRATA_EIO : 0;
+}
+
+int bc_retrieve_win(struct strata_node *n, const char *key, struct bc_win *w)
+{
+	struct strata_msg *m = NULL;
+	int rc = strata_retrieve(n, key, &m);
+	if (rc)
+		return rc;
+	struct strata_rd r;
+	strata_rd_init(&r, m->data, m->len);
+	rc = bc_win_read(&r, w);
+	if (rc == 0)
+		rc = strata_rd_done(&r);
+	strata_msg_unref(m);
+	if (rc)
+		bc_win_reset(w);
+	return rc;
+}
+
+enum bc_admit bc_origin_admit(struct bc_origin *o, uint64_t inc)
+{
+	if (inc < o->inc)
+		return BC_STALE;
+	if (inc == o->inc)
+		return BC_SAME;
+	bc_win_reset(&o->win);
+	o->inc = inc;
+	return BC_NEWINC;
+}
+
+/* ---- header ---- */
+
+void bc_wr_hdr(struct strata_wr *w, const struct bc_hdr *h)
+{
+	strata_wr_u8(w, h->type);
+	strata_wr_u64(w, h->origin);
+	strata_wr_u64(w, h->inc);
+	strata_wr_u64(w, h->seq);
+}
+
+void bc_rd_hdr(struct strata_rd *r, struct bc_hdr *h, uint32_t n)
+{
+	h->origin = (uint32_t)strata_rd_u64_max(r, n);
+	h->inc = strata_rd_u64(r);
+	h->seq = strata_rd_u64(r);
+	if (strata_rd_ok(r) && (h->origin == 0 || h->seq == 0))
+		r->err = STRATA_EPROTO;
+}
+
+struct strata_msg *bc_encode_data(const struct bc_hdr *h, const uint8_t *p, size_t len)
+{
+	struct strata_wr w;
+	strata_wr_init(&w, len + BC_HDR_MAX);
+	bc_wr_hdr(&w, h);
+	strata_wr_bytes(&w, p, len);
+	int err = 0;
+	return strata_wr_take_msg(&w, &err);
+}
+
+/* ---- requests, outputs ---- */
+
+int bc_check_request(const struct strata_request *req, size_t max)
+{
+	if (req->op != STRATA_OP_BROADCAST)
+		return STRATA_EINVAL;
+	if (req->value_len > max)
+		return STRATA_ETOOBIG;
+	return 0;
+}
+
+size_t bc_pl_payload_max(const struct strata_node *n, size_t extra)
+{
+	size_t max = strata_node_config(n)->max_value;
+	return max > BC_HDR_MAX + extra ? max - BC_HDR_MAX - extra : 0;
+}
+
+size_t bc_fll_payload_max(const struct strata_node *n, size_t extra)
+{
+	size_t max = strata_links_frame_max(n);
+	return max > BC_HDR_MAX + extra ? max - BC_HDR_MAX - extra : 0;
+}
+
+void bc_out_deliver(struct strata_module *m, uint32_t origin, uint64_t inc, uint64_t seq,
+		    const uint8_t *data, size_t len, const uint64_t *vc, size_t vc_len)
+{
+	struct strata_output o = {
+		.kind = STRATA_OUT_DELIVER, .module = m->wire_id, .module_name = m->ops->name,
+		.peer = origin, .a = seq, .b = inc, .data = data, .len = len, .vc = vc,
+		.vc_len = vc_len,
+	};
+	strata_output(m->node, &o);
+}
+
+void bc_out_bcast(struct strata_module *m, uint64_t seq, const uint8_t *data, size_t len,
+		  const uint64_t *vc, size_t vc_len)
+{
+	struct strata_output o = {
+		.kind = STRATA_OUT_BCAST, .module = m->wire_id, .module_name = m->ops->name,
+		.peer = strata_node_id(m->node), .a = seq, .b = strata_node_incarnation(m->node),
+		.data = data, .len = len, .vc = vc, .vc_len = vc_len,
+	};
+	strata_output(m->node, &o);
+}
+
+void bc_pl_relay(struct strata_module *m, struct strata_msg *msg, uint32_t skip1, uint32_t skip2)
+{
+	uint32_t self = strata_node_id(m->node), n = strata_node_n(m->node);
+	for (uint32_t q = 1; q <= n; q++) {
+		if (q == self || q == skip1 || q == skip2)
+			continue;
+		int rc = strata_pl_send(m, q, 0, msg);
+		if (rc)
+			strata_trace(m->node, m->ops->name, "relay to %u failed (%s) -> lost", q,
+				     strata_strerror(rc));
+	}
+}
+
+void bc_fll_gossip(struct strata_module *m, struct strata_msg *msg, unsigned k)
+{
+	uint32_t self = strata_node_id(m->node), n = strata_node_n(m->node);
+	uint32_t pool[STRATA_MAX_NODES];
+	uint32_t np = 0;
+	for (uint32_t q = 1; q <= n; q++)
+		if (q != self)
+			pool[np++] = q;
+	/* A partial Fisher-Yates shuffle picks k distinct targets uniformly. */
+	for (uint32_t i = 0; i < np && i < k; i++) {
+		uint32_t j = i + (uint32_t)strata_random_below(m->node, np - i);
+		uint32_t t = pool[i];
+		pool[i] = pool[j];
+		pool[j] = t;
+		(void)strata_fll_send(m, pool[i], 0, msg);
+	}
+}
+
+void bc_sl_hello(struct strata_module *m)
+{
+	uint8_t hello = BC_HELLO;
+	struct strata_msg *msg = strata_msg_new(&hello, 1);
+	if (!msg)
+		return;
+	for (uint32_t q = 1; q <= strata_node_n(m->node); q++)
+		if (q != strata_node_id(m->node))
+			(void)strata_sl_send(m, q, 0, msg);
+	strata_msg_unref(msg);
+}
+
+int bc_need_fd(struct strata_module *m, const char *algo, char *err, size_t errlen)
+{
+	struct strata_module *fd = strata_node_role(m->node, STRATA_ROLE_FD);
+	if (!fd) {
+		snprintf(err, errlen, "%s needs a perfect failure detector (fail-stop model) and the "
+				      "node has none", algo);
+		return STRATA_EMODEL;
+	}
+	strata_module_subscribe(fd, m);
+	return 0;
+}
+
+/* ---- acknowledged garbage collection ---- */
+
+int bc_acks_init(struct bc_acks *a, uint32_t n)
+{
+	memset(a, 0, sizeof(*a));
+	a->n = n;
+	size_t cells = (size_t)(n + 1) * (n + 1);
+	a->low = calloc(cells, sizeof(*a->low));
+	a->inc = calloc(cells, sizeof(*a->inc));
+	a->crashed = calloc(n + 1, sizeof(*a->crashed));
+	if (!a->low || !a->inc || !a->crashed) {
+		bc_acks_free(a);
+		return STRATA_ENOMEM;
+	}
+	return 0;
+}
+
+void bc_acks_free(struct bc_acks *a)
+{
+	free(a->low);
+	free(a->inc);
+	free(a->crashed);
+	a->low = a->inc = NULL;
+	a->crashed = NULL;
+}
+
+void bc_acks_set_own(struct bc_acks *a, uint32_t self, uint32_t s, uint64_t inc, uint64_t low)
+{
+	size_t i = (size_t)self * (a->n + 1) + s;
+	if (a->low[i] != low || a->inc[i] != inc) {
+		a->low[i] = low;
+		a->inc[i] = inc;
+		a->dirty = true;
+	}
+}
+
+bool bc_acks_stable(const struct bc_acks *a, uint32_t s, uint64_t inc, uint64_t seq)
+{
+	for (uint32_t q = 1; q <= a->n; q++) {
+		if (a->crashed[q])
+			continue;
+		size_t i = (size_t)q * (a->n + 1) + s;
+		/* A watermark about an older incarnation of s says nothing about this one. */
+		if (a->inc[i] < inc || (a->inc[i] == inc && a->low[i] < seq))
+			return false;
+	}
+	return true;
+}
+
+void bc_acks_tick(struct bc_acks *a, struct strata_module *m, bool holding)
+{
+	a->quiet++;
+	if (!a->dirty && !(holding && a->quiet >= 4))
+		return;
+	uint32_t self = strata_node_id(m->node);
+	struct strata_wr w;
+	strata_wr_init(&w, 8 + (size_t)a->n * 20);
+	strata_wr_u8(&w, BC_ACKS);
+	for (uint32_t s = 1; s <= a->n; s++) {
+		size_t i = (size_t)self * (a->n + 1) + s;
+		strata_wr_u64(&w, a->inc[i]);
+		strata_wr_u64(&w, a->low[i]);
+	}
+	int err = 0;
+	struct strata_msg *msg = strata_wr_take_msg(&w, &err);
+	if (!msg)
+		return;
+	for (uint32_t q = 1; q <= a->n; q++)
+		if (q != self && !a->crashed[q])
+			(void)strata_fll_send(m, q, 0, msg);
+	strata_msg_unref(msg);
+	a->dirty = false;
+	a->quiet = 0;
+}
+
+int bc_acks_recv(struct bc_acks *a, uint32_t from, struct strata_rd *r)
+{
+	uint64_t inc[STRATA_MAX_NODES + 1], low[STRATA_MAX_NODES + 1];
+	for (uint32_t s = 1; s <= a->n; s++) {
+		inc[s] = strata_rd_u64(r);
+		low[s] = strata_rd_u64(r);
+	}
+	if (strata_rd_done(r) != 0)
+		return STRATA_EPROTO;
+	/* Fair-loss links reorder: keep the larger of what we have and what arrived. */
+	for (uint32_t s = 1; s <= a->n; s++) {
+		size_t i = (size_t)from * (a->n + 1) + s;
+		if (inc[s] > a->inc[i] || (inc[s] == a->inc[i] && low[s] > a->low[i])) {
+			a->inc[i] = inc[s];
+			a->low[i] = low[s];
+		}
+	}
+	return 0;
+}
+
+/* ---- pending tables ---- */
+
+int bc_ptab_init(struct bc_ptab *t, size_t cap)
+{
+	t->e = calloc(cap, sizeof(*t->e));
+	t->len = 0;
+	t->cap = t->e ? cap : 0;
+	return t->e ? 0 : STRATA_ENOMEM;
+}
+
+void bc_ptab_free(struct bc_ptab *t)
+{
+	for (size_t i = 0; i < t->len; i++)
+		strata_msg_unref(t->e[i].msg);
+	free(t->e);
+	t->e = NULL;
+	t->len = t->cap = 0;
+}
+
+struct bc_pend *bc_ptab_find(struct bc_ptab *t, uint32_t origin, uint64_t inc, uint64_t seq)
+{
+	for (size_t i = 0; i < t->len; i++)
+		if (t->e[i].origin == origin && t->e[i].seq == seq && t->e[i].inc == inc)
+			return &t->e[i];
+	return NULL;
+}
+
+struct bc_pend *bc_ptab_add(struct bc_ptab *t, uint32_t origin, uint64_t inc, uint64_t seq,
+			    struct strata_msg *msg)
+{
+	if (t->len == t->cap)
+		return NULL;
+	struct bc_pend *e = &t->e[t->len++];
+	*e = (struct bc_pend){ .origin = origin, .inc = inc, .seq = seq,
+			       .msg = strata_msg_ref(msg) };
+	return e;
+}
+
+void bc_ptab_del(struct bc_ptab *t, struct bc_pend *e)
+{
+	STRATA_ASSERT(e >= t->e && e < t->e + t->len);
+	strata_msg_unref(e->msg);
+	*e = t->e[--t->len];
+}
+
+void bc_ptab_drop_origin(struct bc_ptab *t, uint32_t origin)
+{
+	for (size_t i = 0; i < t->len;) {
+		if (t->e[i].origin == origin)
+			bc_ptab_del(t, &t->e[i]);
+		else
+			i++;
+	}
+}

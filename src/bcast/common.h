@@ -1,0 +1,212 @@
+/* Shared pieces of the broadcast family (internal to src/bcast/).
+ *
+ * Every broadcast algorithm is one module (one wire id) that talks to the link layer directly;
+ * what they share lives here:
+ *
+ *   - message identity: (origin, incarnation, seq). seq counts 1, 2, ... per origin. Crash-stop
+ *     algorithms put the origin's incarnation on the wire: a restarted process is a new process
+ *     in those models, so a receiver that sees a larger incarnation forgets what it knew about
+ *     the origin (bc_origin_admit) and drops anything from older incarnations. The fail-recovery
+ *     algorithms keep seq on stable storage so it keeps counting across restarts, and write
+ *     incarnation 0 (their identity is (origin, seq) for the whole life of the node).
+ *   - struct bc_win, the bounded replacement of the book's ever-growing `delivered` set: a
+ *     watermark (every seq <= low is delivered) and a ring of BC_WIN_BITS bits above it. A seq
+ *     more than BC_WIN_BITS above the watermark slides the window and gives up the oldest holes
+ *     (counted; traced). That only happens with more than BC_WIN_BITS messages of one origin in
+ *     flight, which the perfect links' window (cfg->window frames per peer) keeps from happening
+ *     to a correct origin.
+ *   - struct bc_acks, the acknowledged garbage collection used by lrb and ncb: every node tells
+ *     the others, periodically over fair-loss links, the watermark it has delivered for every
+ *     origin; a message every live node has delivered is dropped from the retransmission store.
+ *   - request checks, outputs, random peer choice. */
+#ifndef STRATA_BCAST_COMMON_H
+#define STRATA_BCAST_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/codec.h"
+#include "core/node.h"
+#include "core/stack.h"
+
+/* Wire message types shared by the family (each algorithm uses a subset). */
+enum bc_type {
+	BC_DATA = 1,   /* origin, inc, seq, [algorithm fields], payload */
+	BC_ACKS = 2,   /* delivered watermarks: n x (inc, low) */
+	BC_HELLO = 3,  /* a recovered node announces its new incarnation (fail-recovery) */
+	BC_DONE = 4,   /* lurb: the sender has logged the delivery of (origin, seq) */
+	BC_REQ = 5,    /* lpb: retransmission request */
+};
+
+/* Header bytes reserved on top of the payload (type, origin, inc, seq, length prefixes). */
+#define BC_HDR_MAX 48
+
+/* ---- Delivered windows ---- */
+
+#define BC_WIN_BITS 4096
+
+struct bc_win {
+	uint64_t low; /* every seq <= low is delivered (or given up) */
+	uint64_t bits[BC_WIN_BITS / 64]; /* bit (seq % BC_WIN_BITS) for seq in (low, low+BITS] */
+};
+
+void bc_win_reset(struct bc_win *w);
+bool bc_win_has(const struct bc_win *w, uint64_t seq);
+/* Marks seq delivered; returns how many holes were given up by sliding the window. */
+uint64_t bc_win_add(struct bc_win *w, uint64_t seq);
+/* Encoding for stable storage. */
+void bc_win_write(struct strata_wr *wr, const struct bc_win *w);
+int bc_win_read(struct strata_rd *rd, struct bc_win *w);
+
+/* Stable storage of a u64 and of a window (fail-recovery algorithms). Store returns 0 or
+ * STRATA_EIO; retrieve returns 0, STRATA_ENOENT, or STRATA_EPROTO for a damaged record. */
+int bc_store_u64(struct strata_node *n, const char *key, uint64_t v);
+int bc_retrieve_u64(struct strata_node *n, const char *key, uint64_t *v);
+int bc_store_win(struct strata_node *n, const char *key, const struct bc_win *w);
+int bc_retrieve_win(struct strata_node *n, const char *key, struct bc_win *w);
+
+/* Per-origin state of the crash-stop algorithms. */
+struct bc_origin {
+	uint64_t inc; /* origin's incarnation we know; 0 = none yet */
+	struct bc_win win;
+};
+
+enum bc_admit { BC_STALE = -1, BC_SAME = 0, BC_NEWINC = 1 };
+/* Compares a message's origin incarnation with what we know; BC_NEWINC resets o->win. */
+enum bc_admit bc_origin_admit(struct bc_origin *o, uint64_t inc);
+
+/* ---- Wire header ---- */
+
+struct bc_hdr {
+	uint8_t type;
+	uint32_t origin;
+	uint64_t inc;
+	uint64_t seq;
+};
+
+void bc_wr_hdr(struct strata_wr *w, const struct bc_hdr *h);
+/* Reads and validates a DATA-style header (origin in 1..n, seq >= 1). */
+void bc_rd_hdr(struct strata_rd *r, struct bc_hdr *h, uint32_t n);
+
+/* Encodes [hdr][payload] into a new message (NULL on allocation failure). */
+struct strata_msg *bc_encode_data(const struct bc_hdr *h, const uint8_t *p, size_t len);
+
+/* ---- Requests and outputs ---- */
+
+/* STRATA_EINVAL unless req is a BROADCAST; STRATA_ETOOBIG if its value exceeds max. */
+int bc_check_request(const struct strata_request *req, size_t max);
+/* Largest payload a perfect-link algorithm accepts: cfg->max_value minus header and `extra`. */
+size_t bc_pl_payload_max(const struct strata_node *n, size_t extra);
+/* Largest payload a fair-loss / stubborn algorithm accepts (one datagram). */
+size_t bc_fll_payload_max(const struct strata_node *n, size_t extra);
+
+void bc_out_deliver(struct strata_module *m, uint32_t origin, uint64_t inc, uint64_t seq,
+		    const uint8_t *data, size_t len, const uint64_t *vc, size_t vc_len);
+void bc_out_bcast(struct strata_module *m, uint64_t seq, const uint8_t *data, size_t len,
+		  const uint64_t *vc, size_t vc_len);
+
+/* pl_send to every node except self and the (up to two) nodes named in skip (0 = none). */
+void bc_pl_relay(struct strata_module *m, struct strata_msg *msg, uint32_t skip1, uint32_t skip2);
+/* fll_send to `k` distinct random nodes other than self (all of them if k >= n-1). */
+void bc_fll_gossip(struct strata_module *m, struct strata_msg *msg, unsigned k);
+
+/* A recovering node's HELLO to every other node over stubborn links: peers learn its new
+ * incarnation from it (the link layer drops datagrams addressed to an earlier one). */
+void bc_sl_hello(struct strata_module *m);
+
+/* Subscribes m to the node's perfect failure detector (STRATA_ROLE_FD); fails with a reason if
+ * the node has none. */
+int bc_need_fd(struct strata_module *m, const char *algo, char *err, size_t errlen);
+
+/* ---- Acknowledged garbage collection (lrb, ncb) ---- */
+
+struct bc_acks {
+	uint32_t n;
+	uint64_t *low;   /* low[q * (n+1) + s]: q's delivered watermark for origin s */
+	uint64_t *inc;   /* inc[q * (n+1) + s]: the incarnation of s that watermark is about */
+	bool *crashed;   /* [n+1]: detected by P; excluded from "everyone" */
+	bool dirty;      /* our own watermarks changed since the last ACKS we sent */
+	unsigned quiet;  /* periods since we last sent */
+};
+
+int bc_acks_init(struct bc_acks *a, uint32_t n);
+void bc_acks_free(struct bc_acks *a);
+/* Records self's watermark for origin s. */
+void bc_acks_set_own(struct bc_acks *a, uint32_t self, uint32_t s, uint64_t inc, uint64_t low);
+/* Whether every node not known crashed has delivered (s, inc, seq). */
+bool bc_acks_stable(const struct bc_acks *a, uint32_t s, uint64_t inc, uint64_t seq);
+/* Sends self's watermarks to every other node over fair-loss links when they changed (or
+ * every fourth period while `holding` is true, so losses are repaired). Call once a period. */
+void bc_acks_tick(struct bc_acks *a, struct strata_module *m, bool holding);
+/* Handles a received BC_ACKS body (after the type byte). Returns 0 or STRATA_EPROTO. */
+int bc_acks_recv(struct bc_acks *a, uint32_t from, struct strata_rd *r);
+
+/* ---- Pending tables (urb, fifo, wcb, lurb, lpb): messages waiting for a condition ---- */
+
+struct bc_pend {
+	uint32_t origin;
+	uint64_t inc, seq;
+	struct strata_msg *msg; /* the DATA message as received (one reference) */
+	uint64_t ack;           /* bitmask of processes that relayed it (bit q) */
+	uint64_t done;          /* lurb: bitmask of processes that logged its delivery */
+	uint32_t slot;          /* lurb: its stable-storage slot */
+};
+
+struct bc_ptab {
+	struct bc_pend *e;
+	size_t len, cap; /* cap is the bound: add fails beyond it */
+};
+
+int bc_ptab_init(struct bc_ptab *t, size_t cap);
+void bc_ptab_free(struct bc_ptab *t);
+struct bc_pend *bc_ptab_find(struct bc_ptab *t, uint32_t origin, uint64_t inc, uint64_t seq);
+/* Adds an entry holding a reference to msg; NULL when the table is full. */
+struct bc_pend *bc_ptab_add(struct bc_ptab *t, uint32_t origin, uint64_t inc, uint64_t seq,
+			    struct strata_msg *msg);
+/* Removes e (swap with the last entry: pointers into the table are invalidated). */
+void bc_ptab_del(struct bc_ptab *t, struct bc_pend *e);
+/* Drops every entry of origin (a new incarnation replaced it). */
+void bc_ptab_drop_origin(struct bc_ptab *t, uint32_t origin);
+
+static inline uint64_t bc_bit(uint32_t q)
+{
+	return 1ull << (q - 1);
+}
+
+/* Bitmask of processes 1..n. */
+static inline uint64_t bc_all(uint32_t n)
+{
+	return n >= 64 ? ~0ull : (1ull << n) - 1;
+}
+
+/* ---- Wire ids (bcast range 32-95; the Byzantine broadcasts take 45 and up) ---- */
+
+enum bc_wire {
+	BC_WIRE_BEB = 32, BC_WIRE_LRB, BC_WIRE_ERB, BC_WIRE_URB_ALLACK, BC_WIRE_URB,
+	BC_WIRE_SBEB, BC_WIRE_LBEB, BC_WIRE_LURB, BC_WIRE_EPB, BC_WIRE_LPB,
+	BC_WIRE_FIFO, BC_WIRE_NCB, BC_WIRE_WCB,
+};
+
+/* Gossip parameters of the probabilistic algorithms. Fixed defaults until the config grows
+ * [bcast] fanout / rounds keys: fanout 3 targets per hop, 4 rounds. */
+#define BC_GOSSIP_FANOUT 3u
+#define BC_GOSSIP_ROUNDS 4u
+
+/* ---- Constructors (one per file) ---- */
+
+struct strata_module *bc_beb_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *bc_lrb_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *bc_erb_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *bc_urb_allack_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *bc_urb_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *bc_sbeb_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *bc_lbeb_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *bc_lurb_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *bc_epb_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *bc_lpb_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *bc_fifo_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *bc_ncb_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *bc_wcb_create(struct strata_node *n, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,100 @@
+/* Regular reliable broadcast, book Alg. 3.3 "Eager Reliable Broadcast" (module erb).
+ *
+ * Specification (Module 3.2, regular reliable broadcast):
+ *   RB1 Validity: if a correct process broadcasts m, every correct process eventually delivers m.
+ *   RB2 No duplication: no message is delivered more than once.
+ *   RB3 No creation: if a process delivers m with sender s, then m was previously broadcast by s.
+ *   RB4 Agreement: if a message m is delivered by some correct process, then m is eventually
+ *       delivered by every correct process.
+ * Model: fail-silent, over perfect links. Resilience: any f.
+ * Cost: 1 step (the first delivery), O(N^2) messages: every process relays every message once.
+ *
+ * Bounded implementation: the book's `delivered` set is a delivered window per origin
+ * (common.h). A relay goes to everyone except self, the origin and the process it came from,
+ * which already have m; the origin itself does not relay its own broadcast (it sent it to all).
+ * Restart: a restarted origin is a new process (new incarnation, seq from 1). */
+#include <stdlib.h>
+
+#include "bcast/common.h"
+#include "core/assert.h"
+#include "core/error.h"
+#include "links/links.h"
+
+struct erb {
+	struct strata_module m;
+	uint64_t lsn;
+	struct bc_origin *org; /* [n+1] */
+};
+
+static void erb_recv(struct erb *e, const struct strata_event *ev)
+{
+	struct strata_node *n = e->m.node;
+	struct strata_rd r;
+	strata_rd_init(&r, ev->msg->data, ev->msg->len);
+	struct bc_hdr h;
+	h.type = strata_rd_u8(&r);
+	bc_rd_hdr(&r, &h, strata_node_n(n));
+	const uint8_t *p = NULL;
+	size_t len = strata_rd_bytes(&r, &p, strata_node_config(n)->max_value);
+	if (strata_rd_done(&r) != 0 || h.type != BC_DATA) {
+		strata_node_bad_payload(n, &e->m, ev->peer, "erb: malformed DATA");
+		return;
+	}
+	struct bc_origin *o = &e->org[h.origin];
+	if (bc_origin_admit(o, h.inc) == BC_STALE || bc_win_has(&o->win, h.seq))
+		return;
+	if (bc_win_add(&o->win, h.seq))
+		strata_trace(n, "erb", "window of origin %u slid -> holes given up", h.origin);
+	bc_out_deliver(&e->m, h.origin, h.inc, h.seq, p, len, NULL, 0);
+	if (h.origin != strata_node_id(n))
+		bc_pl_relay(&e->m, ev->msg, h.origin, ev->peer);
+}
+
+static void erb_handle(struct strata_module *m, const struct strata_event *ev)
+{
+	if (ev->type == STRATA_EV_PL_DELIVER && ev->msg)
+		erb_recv((struct erb *)m, ev);
+}
+
+static int erb_request(struct strata_module *m, const struct strata_request *req)
+{
+	struct erb *e = (struct erb *)m;
+	int rc = bc_check_request(req, bc_pl_payload_max(m->node, 0));
+	if (rc)
+		return rc;
+	struct bc_hdr h = { BC_DATA, strata_node_id(m->node), strata_node_incarnation(m->node),
+			    e->lsn + 1 };
+	struct strata_msg *msg = bc_encode_data(&h, req->value, req->value_len);
+	if (!msg)
+		return STRATA_ENOMEM;
+	e->lsn++;
+	bc_out_bcast(m, h.seq, req->value, req->value_len, NULL, 0);
+	strata_pl_send_all(m, 0, msg);
+	strata_msg_unref(msg);
+	strata_node_reply(m->node, m, req->id, 0, 0, NULL, 0, NULL);
+	return 0;
+}
+
+static void erb_destroy(struct strata_module *m)
+{
+	struct erb *e = (struct erb *)m;
+	free(e->org);
+	free(e);
+}
+
+static const struct strata_module_ops erb_ops = {
+	.name = "erb", .handle = erb_handle, .request = erb_request, .destroy = erb_destroy,
+};
+
+struct strata_module *bc_erb_create(struct strata_node *n, char *err, size_t errlen)
+{
+	struct erb *e = calloc(1, sizeof(*e));
+	if (e)
+		e->org = calloc(strata_node_n(n) + 1, sizeof(*e->org));
+	if (!e || !e->org) {
+		free(e);
+		return NULL;
+	}
+	strata_node_add_module(n, &e->m, &erb_ops, BC_WIRE_ERB);
+	return &e->m;
+}

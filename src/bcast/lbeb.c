@@ -1,0 +1,151 @@
+/* Logged best-effort broadcast, book Alg. 3.7 "Logged Basic Broadcast" (module lbeb).
+ *
+ * Specification (Module 3.11, logged best-effort broadcast):
+ *   LBEB1 Validity: if a process that never crashes broadcasts m, every correct process
+ *         eventually log-delivers m.
+ *   LBEB2 No duplication: no message is log-delivered more than once.
+ *   LBEB3 No creation: if a process log-delivers m with sender s, then m was previously
+ *         broadcast by s.
+ * (In fail-recovery, "correct" means: eventually up forever.)
+ * Model: fail-recovery, over stubborn links (Alg. 3.6's stubborn broadcast, inlined).
+ * Resilience: any f.
+ * Cost: 1 step, N messages per broadcast (plus stubborn retransmissions every heartbeat_ms),
+ * one stable-storage write per delivery.
+ *
+ * Log-delivery is the book's `delivered` variable on stable storage: a message is delivered
+ * when its id enters the log, durable before anything that depends on it leaves the node
+ * (the node syncs at the end of every turn, before flushing datagrams). Bounded: the log is a
+ * delivered window per sender ("lbeb/d/<sender>", common.h), not a growing set; payloads are
+ * not logged (the STRATA_OUT_DELIVER output carries them to clients and the daemon's delivery
+ * log). On recovery the windows are retrieved and a STRATA_OUT_EVENT says so; recovered
+ * messages are not delivered again (the book's re-announcement of `delivered`).
+ * Restart: seq is kept on stable storage ("lbeb/lsn") so (sender, seq) names one message for
+ * the node's whole life; a recovering node sends a HELLO (common.h). Messages broadcast by a
+ * process that crashes may be lost (the stubborn ring is volatile), as LBEB1 allows. Payloads
+ * are limited to one datagram's frame. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bcast/common.h"
+#include "core/assert.h"
+#include "core/error.h"
+#include "links/links.h"
+
+struct lbeb {
+	struct strata_module m;
+	uint64_t lsn;
+	struct bc_win *win; /* [n+1] */
+};
+
+static void lbeb_key(char *key, size_t len, uint32_t s)
+{
+	snprintf(key, len, "lbeb/d/%u", s);
+}
+
+static void lbeb_init(struct lbeb *b, bool recovering)
+{
+	struct strata_node *n = b->m.node;
+	if (!recovering)
+		return;
+	(void)bc_retrieve_u64(n, "lbeb/lsn", &b->lsn);
+	uint64_t total = 0;
+	for (uint32_t s = 1; s <= strata_node_n(n); s++) {
+		char key[32];
+		lbeb_key(key, sizeof(key), s);
+		if (bc_retrieve_win(n, key, &b->win[s]) == 0)
+			total += b->win[s].low;
+	}
+	char text[96];
+	snprintf(text, sizeof(text), "lbeb recovered its delivery log (%llu below watermarks)",
+		 (unsigned long long)total);
+	struct strata_output o = { .kind = STRATA_OUT_EVENT, .module = b->m.wire_id,
+				   .module_name = "lbeb", .text = text };
+	strata_output(n, &o);
+	bc_sl_hello(&b->m);
+}
+
+static void lbeb_recv(struct lbeb *b, const struct strata_event *ev)
+{
+	struct strata_node *n = b->m.node;
+	struct strata_rd r;
+	strata_rd_init(&r, ev->msg->data, ev->msg->len);
+	struct bc_hdr h;
+	h.type = strata_rd_u8(&r);
+	if (h.type == BC_HELLO && ev->msg->len == 1)
+		return;
+	bc_rd_hdr(&r, &h, strata_node_n(n));
+	const uint8_t *p = NULL;
+	size_t len = strata_rd_bytes(&r, &p, ev->msg->len);
+	if (strata_rd_done(&r) != 0 || h.type != BC_DATA || h.origin != ev->peer) {
+		strata_node_bad_payload(n, &b->m, ev->peer, "lbeb: malformed DATA");
+		return;
+	}
+	struct bc_win *w = &b->win[h.origin];
+	if (bc_win_has(w, h.seq))
+		return;
+	bc_win_add(w, h.seq);
+	char key[32];
+	lbeb_key(key, sizeof(key), h.origin);
+	if (bc_store_win(n, key, w) != 0) {
+		/* Not logged, so not delivered: the stubborn retransmission brings it again. */
+		bc_retrieve_win(n, key, w);
+		return;
+	}
+	bc_out_deliver(&b->m, h.origin, 0, h.seq, p, len, NULL, 0);
+}
+
+static void lbeb_handle(struct strata_module *m, const struct strata_event *ev)
+{
+	struct lbeb *b = (struct lbeb *)m;
+	if (ev->type == STRATA_EV_INIT)
+		lbeb_init(b, ev->arg == 1);
+	else if (ev->type == STRATA_EV_SL_DELIVER && ev->msg)
+		lbeb_recv(b, ev);
+}
+
+static int lbeb_request(struct strata_module *m, const struct strata_request *req)
+{
+	struct lbeb *b = (struct lbeb *)m;
+	struct strata_node *n = m->node;
+	int rc = bc_check_request(req, bc_fll_payload_max(n, 0));
+	if (rc)
+		return rc;
+	struct bc_hdr h = { BC_DATA, strata_node_id(n), 0, b->lsn + 1 };
+	if (bc_store_u64(n, "lbeb/lsn", h.seq) != 0)
+		return STRATA_EIO;
+	struct strata_msg *msg = bc_encode_data(&h, req->value, req->value_len);
+	if (!msg)
+		return STRATA_ENOMEM;
+	b->lsn++;
+	bc_out_bcast(m, h.seq, req->value, req->value_len, NULL, 0);
+	for (uint32_t q = 1; q <= strata_node_n(n); q++)
+		(void)strata_sl_send(m, q, 0, msg);
+	strata_msg_unref(msg);
+	strata_node_reply(n, m, req->id, 0, 0, NULL, 0, NULL);
+	return 0;
+}
+
+static void lbeb_destroy(struct strata_module *m)
+{
+	struct lbeb *b = (struct lbeb *)m;
+	free(b->win);
+	free(b);
+}
+
+static const struct strata_module_ops lbeb_ops = {
+	.name = "lbeb", .handle = lbeb_handle, .request = lbeb_request, .destroy = lbeb_destroy,
+};
+
+struct strata_module *bc_lbeb_create(struct strata_node *n, char *err, size_t errlen)
+{
+	struct lbeb *b = calloc(1, sizeof(*b));
+	if (b)
+		b->win = calloc(strata_node_n(n) + 1, sizeof(*b->win));
+	if (!b || !b->win) {
+		free(b);
+		return NULL;
+	}
+	strata_node_add_module(n, &b->m, &lbeb_ops, BC_WIRE_LBEB);
+	return &b->m;
+}

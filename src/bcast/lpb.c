@@ -1,0 +1,318 @@
+/* Probabilistic broadcast, book Alg. 3.10-3.11 "Lazy Probabilistic Broadcast" (module lpb).
+ *
+ * Specification (Module 3.7, probabilistic broadcast): PB1 probabilistic validity, PB2 no
+ * duplication, PB3 no creation (see epb.c). Deliveries of one sender are in increasing sequence
+ * order: a gap is repaired from other processes' stores or, after a timeout, skipped.
+ * Model: randomized (crash-stop, fair-loss links, a random source). Resilience: any f.
+ * Cost: dissemination as epb (at most R steps, k + ... + k^R messages); each detected gap adds
+ * k requests per missing message, forwarded for up to R-1 hops, plus one reply per store hit.
+ *
+ * Part 1 (Alg. 3.10), data dissemination: an unreliable gossip (epb's, fanout
+ * BC_GOSSIP_FANOUT = 3, BC_GOSSIP_ROUNDS = 4 rounds) carries (sender, seq, m); a process keeps a
+ * copy for retransmission with probability LPB_STORE_NUM/LPB_STORE_DEN (1/2; the sender always
+ * keeps its own). Part 2 (Alg. 3.11), recovery: a message beyond next[s] waits in pending and
+ * every missing seq is requested from k random processes; a request is answered by whoever
+ * stored the message, else forwarded with one hop less. After LPB gap timeout (the [fd]
+ * timeout_ms) the gap is given up: next[s] jumps to the lowest pending message.
+ * Parameters are fixed until the config grows [bcast] fanout / rounds / store keys.
+ *
+ * Bounded implementation: the store is a ring of LPB_STORE_CAP messages (oldest evicted),
+ * pending a table of LPB_PENDING_CAP messages (a message arriving when it is full is dropped:
+ * the gap repair brings it again or skips it), the delivered set is next[s].
+ * Restart: a restarted origin is a new process (new incarnation, next = 1 again). Payloads are
+ * limited to one datagram's frame. */
+#include <stdlib.h>
+
+#include "bcast/common.h"
+#include "core/assert.h"
+#include "core/error.h"
+#include "links/links.h"
+
+#define LPB_STORE_CAP 256
+#define LPB_PENDING_CAP 1024
+#define LPB_STORE_NUM 1
+#define LPB_STORE_DEN 2
+
+struct lpb_stored {
+	uint32_t origin;
+	uint64_t inc, seq;
+	struct strata_msg *msg; /* the DATA message (its rounds field is rewritten on replies) */
+};
+
+struct lpb {
+	struct strata_module m;
+	uint64_t lsn;
+	struct bc_origin *org;    /* [n+1]: incarnations */
+	uint64_t *next;           /* [n+1] */
+	struct strata_timer *gap; /* [n+1]: per-origin gap timers (instance = origin) */
+	struct bc_ptab pending;
+	struct lpb_stored store[LPB_STORE_CAP];
+	size_t store_head, store_len;
+};
+
+struct lpb_data {
+	struct bc_hdr h;
+	uint64_t rounds;
+	const uint8_t *p;
+	size_t len;
+};
+
+static int lpb_parse(const struct strata_node *n, const struct strata_msg *msg, struct lpb_data *d)
+{
+	struct strata_rd r;
+	strata_rd_init(&r, msg->data, msg->len);
+	d->h.type = strata_rd_u8(&r);
+	bc_rd_hdr(&r, &d->h, strata_node_n(n));
+	d->rounds = strata_rd_u64_max(&r, BC_GOSSIP_ROUNDS);
+	d->len = strata_rd_bytes(&r, &d->p, msg->len);
+	return strata_rd_done(&r) == 0 && d->h.type == BC_DATA ? 0 : STRATA_EPROTO;
+}
+
+static struct strata_msg *lpb_encode(const struct bc_hdr *h, uint64_t rounds, const uint8_t *p,
+				     size_t len)
+{
+	struct strata_wr w;
+	strata_wr_init(&w, len + BC_HDR_MAX + 10);
+	bc_wr_hdr(&w, h);
+	strata_wr_u64(&w, rounds);
+	strata_wr_bytes(&w, p, len);
+	int err = 0;
+	return strata_wr_take_msg(&w, &err);
+}
+
+static void lpb_keep(struct lpb *l, const struct bc_hdr *h, struct strata_msg *msg)
+{
+	if (l->store_len == LPB_STORE_CAP) {
+		strata_msg_unref(l->store[l->store_head].msg);
+		l->store_head = (l->store_head + 1) % LPB_STORE_CAP;
+		l->store_len--;
+	}
+	l->store[(l->store_head + l->store_len) % LPB_STORE_CAP] =
+		(struct lpb_stored){ h->origin, h->inc, h->seq, strata_msg_ref(msg) };
+	l->store_len++;
+}
+
+static struct lpb_stored *lpb_stored_find(struct lpb *l, uint32_t s, uint64_t inc, uint64_t seq)
+{
+	for (size_t i = 0; i < l->store_len; i++) {
+		struct lpb_stored *e = &l->store[(l->store_head + i) % LPB_STORE_CAP];
+		if (e->origin == s && e->inc == inc && e->seq == seq)
+			return e;
+	}
+	return NULL;
+}
+
+static void lpb_send_req(struct lpb *l, uint32_t requester, uint32_t s, uint64_t inc, uint64_t seq,
+			 uint64_t rounds)
+{
+	struct strata_wr w;
+	strata_wr_init(&w, BC_HDR_MAX + 20);
+	struct bc_hdr h = { BC_REQ, s, inc, seq };
+	bc_wr_hdr(&w, &h);
+	strata_wr_u64(&w, requester);
+	strata_wr_u64(&w, rounds);
+	int err = 0;
+	struct strata_msg *msg = strata_wr_take_msg(&w, &err);
+	if (!msg)
+		return;
+	bc_fll_gossip(&l->m, msg, BC_GOSSIP_FANOUT);
+	strata_msg_unref(msg);
+}
+
+static void lpb_drain(struct lpb *l, uint32_t s)
+{
+	struct strata_node *n = l->m.node;
+	for (;;) {
+		struct bc_pend *e = bc_ptab_find(&l->pending, s, l->org[s].inc, l->next[s]);
+		if (!e)
+			break;
+		struct lpb_data d;
+		STRATA_ASSERT(lpb_parse(n, e->msg, &d) == 0);
+		l->next[s]++;
+		bc_out_deliver(&l->m, s, d.h.inc, d.h.seq, d.p, d.len, NULL, 0);
+		bc_ptab_del(&l->pending, e);
+	}
+}
+
+static bool lpb_has_pending(const struct lpb *l, uint32_t s, uint64_t *lowest)
+{
+	bool any = false;
+	for (size_t i = 0; i < l->pending.len; i++) {
+		const struct bc_pend *e = &l->pending.e[i];
+		if (e->origin == s && (!any || e->seq < *lowest)) {
+			*lowest = e->seq;
+			any = true;
+		}
+	}
+	return any;
+}
+
+static void lpb_gap_timeout(struct lpb *l, uint32_t s)
+{
+	uint64_t lowest = 0;
+	if (!lpb_has_pending(l, s, &lowest))
+		return;
+	if (lowest > l->next[s]) {
+		strata_trace(l->m.node, "lpb", "gap %u/%llu..%llu not repaired in time -> skipped", s,
+			     (unsigned long long)l->next[s], (unsigned long long)(lowest - 1));
+		l->next[s] = lowest;
+	}
+	lpb_drain(l, s);
+	if (lpb_has_pending(l, s, &lowest))
+		strata_timer_arm_in(l->m.node, &l->gap[s],
+				    (uint64_t)strata_node_config(l->m.node)->timeout_ms * 1000);
+}
+
+static void lpb_recv_data(struct lpb *l, const struct strata_event *ev)
+{
+	struct strata_node *n = l->m.node;
+	struct lpb_data d;
+	if (lpb_parse(n, ev->msg, &d) != 0) {
+		strata_node_bad_payload(n, &l->m, ev->peer, "lpb: malformed DATA");
+		return;
+	}
+	uint32_t s = d.h.origin;
+	enum bc_admit a = bc_origin_admit(&l->org[s], d.h.inc);
+	if (a == BC_STALE)
+		return;
+	if (a == BC_NEWINC) {
+		l->next[s] = 1;
+		bc_ptab_drop_origin(&l->pending, s);
+	}
+	if (d.h.seq < l->next[s] || bc_ptab_find(&l->pending, s, d.h.inc, d.h.seq))
+		return;
+	if (strata_random_below(n, LPB_STORE_DEN) < LPB_STORE_NUM)
+		lpb_keep(l, &d.h, ev->msg);
+	if (d.rounds > 1) {
+		struct strata_msg *fwd = lpb_encode(&d.h, d.rounds - 1, d.p, d.len);
+		if (fwd) {
+			bc_fll_gossip(&l->m, fwd, BC_GOSSIP_FANOUT);
+			strata_msg_unref(fwd);
+		}
+	}
+	if (d.h.seq == l->next[s]) {
+		l->next[s]++;
+		bc_out_deliver(&l->m, s, d.h.inc, d.h.seq, d.p, d.len, NULL, 0);
+		lpb_drain(l, s);
+		return;
+	}
+	if (!bc_ptab_add(&l->pending, s, d.h.inc, d.h.seq, ev->msg))
+		return;
+	for (uint64_t sn = l->next[s]; sn < d.h.seq; sn++)
+		if (!bc_ptab_find(&l->pending, s, d.h.inc, sn))
+			lpb_send_req(l, strata_node_id(n), s, d.h.inc, sn, BC_GOSSIP_ROUNDS - 1);
+	if (!strata_timer_armed(&l->gap[s]))
+		strata_timer_arm_in(n, &l->gap[s], (uint64_t)strata_node_config(n)->timeout_ms * 1000);
+}
+
+static void lpb_recv_req(struct lpb *l, const struct strata_event *ev, struct strata_rd *r)
+{
+	struct strata_node *n = l->m.node;
+	struct bc_hdr h = { .type = BC_REQ };
+	bc_rd_hdr(r, &h, strata_node_n(n));
+	uint32_t requester = (uint32_t)strata_rd_u64_max(r, strata_node_n(n));
+	uint64_t rounds = strata_rd_u64_max(r, BC_GOSSIP_ROUNDS);
+	if (strata_rd_done(r) != 0 || requester == 0) {
+		strata_node_bad_payload(n, &l->m, ev->peer, "lpb: malformed REQUEST");
+		return;
+	}
+	struct lpb_stored *e = lpb_stored_find(l, h.origin, h.inc, h.seq);
+	if (e) {
+		struct lpb_data d;
+		STRATA_ASSERT(lpb_parse(n, e->msg, &d) == 0);
+		struct strata_msg *reply = lpb_encode(&d.h, 0, d.p, d.len);
+		if (reply) {
+			(void)strata_fll_send(&l->m, requester, 0, reply);
+			strata_msg_unref(reply);
+		}
+	} else if (rounds > 0) {
+		lpb_send_req(l, requester, h.origin, h.inc, h.seq, rounds - 1);
+	}
+}
+
+static void lpb_handle(struct strata_module *m, const struct strata_event *ev)
+{
+	struct lpb *l = (struct lpb *)m;
+	if (ev->type == STRATA_EV_TIMER) {
+		if (ev->instance >= 1 && ev->instance <= strata_node_n(m->node))
+			lpb_gap_timeout(l, (uint32_t)ev->instance);
+		return;
+	}
+	if (ev->type != STRATA_EV_FLL_DELIVER || !ev->msg || ev->msg->len == 0)
+		return;
+	if (ev->msg->data[0] == BC_DATA) {
+		lpb_recv_data(l, ev);
+	} else if (ev->msg->data[0] == BC_REQ) {
+		struct strata_rd r;
+		strata_rd_init(&r, ev->msg->data + 1, ev->msg->len - 1);
+		lpb_recv_req(l, ev, &r);
+	} else {
+		strata_node_bad_payload(m->node, m, ev->peer, "lpb: unknown message");
+	}
+}
+
+static int lpb_request(struct strata_module *m, const struct strata_request *req)
+{
+	struct lpb *l = (struct lpb *)m;
+	struct strata_node *n = m->node;
+	int rc = bc_check_request(req, bc_fll_payload_max(n, 10));
+	if (rc)
+		return rc;
+	uint32_t self = strata_node_id(n);
+	struct bc_hdr h = { BC_DATA, self, strata_node_incarnation(n), l->lsn + 1 };
+	struct strata_msg *msg = lpb_encode(&h, BC_GOSSIP_ROUNDS, req->value, req->value_len);
+	if (!msg)
+		return STRATA_ENOMEM;
+	l->lsn++;
+	bc_origin_admit(&l->org[self], h.inc);
+	bc_out_bcast(m, h.seq, req->value, req->value_len, NULL, 0);
+	lpb_keep(l, &h, msg);
+	l->next[self] = h.seq + 1;
+	bc_out_deliver(m, self, h.inc, h.seq, req->value, req->value_len, NULL, 0);
+	bc_fll_gossip(m, msg, BC_GOSSIP_FANOUT);
+	strata_msg_unref(msg);
+	strata_node_reply(n, m, req->id, 0, 0, NULL, 0, NULL);
+	return 0;
+}
+
+static void lpb_destroy(struct strata_module *m)
+{
+	struct lpb *l = (struct lpb *)m;
+	for (uint32_t s = 1; s <= strata_node_n(m->node); s++)
+		strata_timer_disarm(m->node, &l->gap[s]);
+	for (size_t i = 0; i < l->store_len; i++)
+		strata_msg_unref(l->store[(l->store_head + i) % LPB_STORE_CAP].msg);
+	bc_ptab_free(&l->pending);
+	free(l->gap);
+	free(l->next);
+	free(l->org);
+	free(l);
+}
+
+static const struct strata_module_ops lpb_ops = {
+	.name = "lpb", .handle = lpb_handle, .request = lpb_request, .destroy = lpb_destroy,
+};
+
+struct strata_module *bc_lpb_create(struct strata_node *n, char *err, size_t errlen)
+{
+	uint32_t nn = strata_node_n(n);
+	struct lpb *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->org = calloc(nn + 1, sizeof(*l->org));
+	l->next = calloc(nn + 1, sizeof(*l->next));
+	l->gap = calloc(nn + 1, sizeof(*l->gap));
+	if (!l->org || !l->next || !l->gap || bc_ptab_init(&l->pending, LPB_PENDING_CAP) != 0) {
+		free(l->org);
+		free(l->next);
+		free(l->gap);
+		free(l);
+		return NULL;
+	}
+	strata_node_add_module(n, &l->m, &lpb_ops, BC_WIRE_LPB);
+	for (uint32_t s = 0; s <= nn; s++) {
+		l->next[s] = 1;
+		strata_timer_init(&l->gap[s], &l->m, 1, s);
+	}
+	return &l->m;
+}

@@ -1,0 +1,163 @@
+/* Uniform reliable broadcast, book Alg. 3.4 "All-Ack Uniform Reliable Broadcast" (module
+ * urb_allack).
+ *
+ * Specification (Module 3.3, uniform reliable broadcast):
+ *   URB1 Validity: if a correct process broadcasts m, every correct process eventually
+ *        delivers m.
+ *   URB2 No duplication: no message is delivered more than once.
+ *   URB3 No creation: if a process delivers m with sender s, then m was previously broadcast
+ *        by s.
+ *   URB4 Uniform agreement: if a message m is delivered by some process (correct or faulty),
+ *        then m is eventually delivered by every correct process.
+ * Model: fail-stop: perfect links and the perfect failure detector P. Resilience: any f.
+ * Cost: 2 steps, O(N^2) messages per broadcast; a process delivers m once every process it
+ * has not detected as crashed has relayed m (candeliver(m) = correct is a subset of ack[m]).
+ *
+ * Bounded implementation: as urb.c (pending table of at most URB_PENDING_CAP messages, each
+ * freed at delivery; ack sets and the crashed set are bitmasks, n <= 64). A detected crash
+ * re-evaluates every pending message.
+ * Restart: a restarted origin is a new process (new incarnation, seq from 1); its older
+ * pending messages are dropped. */
+#include <stdlib.h>
+
+#include "bcast/common.h"
+#include "core/assert.h"
+#include "core/error.h"
+#include "links/links.h"
+
+#define URB_PENDING_CAP 4096
+
+struct urb {
+	struct strata_module m;
+	uint64_t crashed; /* bitmask, from P */
+	uint64_t lsn;
+	struct bc_origin *org; /* [n+1] */
+	struct bc_ptab pending;
+};
+
+static void urb_try_deliver(struct urb *u, struct bc_pend *e)
+{
+	uint32_t n = strata_node_n(u->m.node);
+	if (((e->ack | u->crashed) & bc_all(n)) != bc_all(n))
+		return;
+	struct strata_rd r;
+	strata_rd_init(&r, e->msg->data, e->msg->len);
+	struct bc_hdr h;
+	h.type = strata_rd_u8(&r);
+	bc_rd_hdr(&r, &h, n);
+	const uint8_t *p = NULL;
+	size_t len = strata_rd_bytes(&r, &p, e->msg->len);
+	STRATA_ASSERT(strata_rd_done(&r) == 0); /* validated when it arrived */
+	bc_win_add(&u->org[e->origin].win, e->seq);
+	bc_out_deliver(&u->m, e->origin, e->inc, e->seq, p, len, NULL, 0);
+	bc_ptab_del(&u->pending, e);
+}
+
+static void urb_recv(struct urb *u, const struct strata_event *ev)
+{
+	struct strata_node *n = u->m.node;
+	uint32_t self = strata_node_id(n);
+	struct strata_rd r;
+	strata_rd_init(&r, ev->msg->data, ev->msg->len);
+	struct bc_hdr h;
+	h.type = strata_rd_u8(&r);
+	bc_rd_hdr(&r, &h, strata_node_n(n));
+	const uint8_t *p = NULL;
+	(void)strata_rd_bytes(&r, &p, strata_node_config(n)->max_value);
+	if (strata_rd_done(&r) != 0 || h.type != BC_DATA) {
+		strata_node_bad_payload(n, &u->m, ev->peer, "urb_allack: malformed DATA");
+		return;
+	}
+	struct bc_origin *o = &u->org[h.origin];
+	enum bc_admit a = bc_origin_admit(o, h.inc);
+	if (a == BC_STALE || bc_win_has(&o->win, h.seq))
+		return;
+	if (a == BC_NEWINC)
+		bc_ptab_drop_origin(&u->pending, h.origin);
+	struct bc_pend *e = bc_ptab_find(&u->pending, h.origin, h.inc, h.seq);
+	if (!e) {
+		e = bc_ptab_add(&u->pending, h.origin, h.inc, h.seq, ev->msg);
+		if (!e) {
+			strata_trace(n, "urb_allack", "pending full -> %u/%llu dropped", h.origin,
+				     (unsigned long long)h.seq);
+			return;
+		}
+		e->ack |= bc_bit(self);
+		/* Our relay is our acknowledgement: everyone but us needs it. The origin's own
+		 * broadcast already went to all. */
+		if (!(h.origin == self && ev->peer == self))
+			bc_pl_relay(&u->m, ev->msg, 0, 0);
+	}
+	e->ack |= bc_bit(ev->peer);
+	urb_try_deliver(u, e);
+}
+
+static void urb_crash(struct urb *u, uint32_t p)
+{
+	if (p < 1 || p > strata_node_n(u->m.node) || (u->crashed & bc_bit(p)))
+		return;
+	u->crashed |= bc_bit(p);
+	strata_trace(u->m.node, "urb_allack", "crash of %u detected -> re-check %zu pending", p,
+		     u->pending.len);
+	/* Delivering removes entries (swap with the last): walk backwards. */
+	for (size_t i = u->pending.len; i-- > 0;)
+		urb_try_deliver(u, &u->pending.e[i]);
+}
+
+static void urb_handle(struct strata_module *m, const struct strata_event *ev)
+{
+	if (ev->type == STRATA_EV_PL_DELIVER && ev->msg)
+		urb_recv((struct urb *)m, ev);
+	else if (ev->type == STRATA_EV_CRASH)
+		urb_crash((struct urb *)m, ev->peer);
+}
+
+static int urb_request(struct strata_module *m, const struct strata_request *req)
+{
+	struct urb *u = (struct urb *)m;
+	int rc = bc_check_request(req, bc_pl_payload_max(m->node, 0));
+	if (rc)
+		return rc;
+	if (u->pending.len >= u->pending.cap)
+		return STRATA_EFULL;
+	struct bc_hdr h = { BC_DATA, strata_node_id(m->node), strata_node_incarnation(m->node),
+			    u->lsn + 1 };
+	struct strata_msg *msg = bc_encode_data(&h, req->value, req->value_len);
+	if (!msg)
+		return STRATA_ENOMEM;
+	u->lsn++;
+	bc_out_bcast(m, h.seq, req->value, req->value_len, NULL, 0);
+	strata_pl_send_all(m, 0, msg);
+	strata_msg_unref(msg);
+	strata_node_reply(m->node, m, req->id, 0, 0, NULL, 0, NULL);
+	return 0;
+}
+
+static void urb_destroy(struct strata_module *m)
+{
+	struct urb *u = (struct urb *)m;
+	bc_ptab_free(&u->pending);
+	free(u->org);
+	free(u);
+}
+
+static const struct strata_module_ops urb_ops = {
+	.name = "urb_allack", .handle = urb_handle, .request = urb_request, .destroy = urb_destroy,
+};
+
+struct strata_module *bc_urb_allack_create(struct strata_node *n, char *err, size_t errlen)
+{
+	struct urb *u = calloc(1, sizeof(*u));
+	if (!u)
+		return NULL;
+	u->org = calloc(strata_node_n(n) + 1, sizeof(*u->org));
+	if (!u->org || bc_ptab_init(&u->pending, URB_PENDING_CAP) != 0) {
+		free(u->org);
+		free(u);
+		return NULL;
+	}
+	strata_node_add_module(n, &u->m, &urb_ops, BC_WIRE_URB_ALLACK);
+	if (bc_need_fd(&u->m, "urb_allack", err, errlen) != 0)
+		return NULL; /* the node owns (and frees) the module */
+	return &u->m;
+}
