@@ -204,5 +204,7 @@ int cmd_algos(struct cli *c, int argc, char **argv);
 int cmd_check(struct cli *c, int argc, char **argv);
 int cmd_check_bcast(struct cli *c, int argc, char **argv);
 int cmd_shiviz(struct cli *c, int argc, char **argv);
+int cmd_reg(struct cli *c, int argc, char **argv);
+int cmd_workload(struct cli *c, int argc, char **argv);
 
 #endif

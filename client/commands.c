@@ -15,5 +15,7 @@ const struct cli_cmd cli_commands[] = {
 	{ "check-bcast", "check broadcast delivery logs: --property P [--crashed LIST] DIR",
 	  cmd_check_bcast },
 	{ "shiviz", "convert broadcast delivery logs in DIR to a ShiViz log", cmd_shiviz },
+	{ "reg", "registers: write KEY VALUE | read KEY [--algo NAME] | algos", cmd_reg },
+	{ "workload", "concurrent clients recording a history for `strata check`", cmd_workload },
 	{ NULL, NULL, NULL },
 };

@@ -12,6 +12,7 @@
 #ifndef STRATA_CORE_STACK_H
 #define STRATA_CORE_STACK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,7 @@ struct strata_algo {
 	const char *steps;    /* communication steps per operation, e.g. "write 4, read 4" */
 	const char *messages; /* messages per operation, e.g. "write 4N, read 4N" */
 	uint16_t wire_id;
+	bool single_writer;   /* writes only at cfg->writer (the CLI routes them there) */
 	/* Creates the module, adds it to the node and subscribes it to what it needs (found through
 	 * strata_node_role or by name). NULL with a reason in err on failure. */
 	struct strata_module *(*create)(struct strata_node *n, char *err, size_t errlen);

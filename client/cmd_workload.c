@@ -1,0 +1,346 @@
+/* `strata workload`: concurrent logical clients doing random reads and writes against a register
+ * or the leaderless store, recording a history in Jepsen's shape for `strata check`.
+ *
+ *   strata workload [--algo NAME] [--clients C] [--keys K] [--duration SEC] [--nodes LIST]
+ *                   [--read-ratio R] [--op-timeout MS] [--out FILE]
+ *
+ * Each logical client keeps one connection to one node (clients are spread round-robin over the
+ * chosen nodes) and has at most one operation outstanding. Every operation is recorded as an
+ * invoke line and then ok (the node answered), fail (the node definitely refused) or info (no
+ * answer in time, the connection broke, or the node reported a timeout: the outcome is unknown).
+ * After an info the process is considered crashed, as Jepsen does: the client continues as a new
+ * process (id + C) on the next node. Written values are unique ("p<process>-<n>"), so the checker
+ * can tell every write apart. Times are CLOCK_MONOTONIC nanoseconds from the start. */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check/check.h"
+#include "cli.h"
+#include "core/error.h"
+#include "core/stack.h"
+
+#define WL_MAX_CLIENTS 256
+
+static const char workload_help[] =
+	"usage: strata workload [--algo NAME] [--clients C] [--keys K] [--duration SEC]\n"
+	"                       [--nodes LIST] [--read-ratio R] [--op-timeout MS] [--out FILE]\n"
+	"\n"
+	"Runs C concurrent logical clients (default 8) doing random reads and writes on K keys\n"
+	"(default 3) for SEC seconds (default 10) against the nodes in LIST (default: all), with a\n"
+	"register algorithm or the leaderless store (--algo, default nnar; e.g. lkv), and records a\n"
+	"history as JSON lines (default history.jsonl) for `strata check --model atomic FILE`.\n"
+	"An operation without an answer within MS ms (default: --timeout) is recorded as info.\n";
+
+enum wl_state { WL_IDLE, WL_WAITING };
+
+struct wl_client {
+	int fd;
+	size_t ep;            /* index into the endpoints */
+	int64_t process;
+	enum wl_state state;
+	uint64_t req_id;
+	uint64_t deadline_ms;
+	uint64_t retry_at_ms;
+	bool is_read;
+	char key[32];
+	char value[64];
+	struct cli_reader rd;
+	unsigned long nops;
+};
+
+struct wl {
+	struct cli *c;
+	FILE *out;
+	uint64_t t0_ns;
+	struct cli_endpoint eps[STRATA_MAX_NODES];
+	size_t neps;
+	unsigned long ok, fail, info, io_errors;
+	const struct strata_algo *algo;
+	uint32_t writer;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t wl_time(const struct wl *w)
+{
+	return mono_ns() - w->t0_ns;
+}
+
+static void record(struct wl *w, const struct wl_client *k, enum strata_hist_type type,
+		   const char *value)
+{
+	if (strata_history_append(w->out, k->process, type,
+				  k->is_read ? STRATA_HIST_READ : STRATA_HIST_WRITE, k->key, value,
+				  NULL, wl_time(w)) != 0)
+		w->io_errors++;
+}
+
+/* The process behind this client is over (its last op's outcome is unknown): continue as a new
+ * process on the next node. */
+static void crash_client(struct wl *w, struct wl_client *k, size_t nclients)
+{
+	if (k->fd >= 0)
+		close(k->fd);
+	k->fd = -1;
+	cli_reader_free(&k->rd);
+	cli_reader_init(&k->rd);
+	k->process += (int64_t)nclients;
+	k->ep = (k->ep + 1) % w->neps;
+	k->state = WL_IDLE;
+}
+
+static void complete(struct wl *w, struct wl_client *k, const Strata__Client__Response *r,
+		     size_t nclients)
+{
+	if (r->status == 0) {
+		char val[1024];
+		const char *v = k->value;
+		if (k->is_read) {
+			v = NULL;
+			if (r->body_case == STRATA__CLIENT__RESPONSE__BODY_OP && r->op->found) {
+				size_t n = r->op->value.len < sizeof(val) - 1 ? r->op->value.len
+									     : sizeof(val) - 1;
+				memcpy(val, r->op->value.data, n);
+				val[n] = 0;
+				v = val;
+			}
+		}
+		record(w, k, STRATA_HIST_OK, v);
+		w->ok++;
+		k->state = WL_IDLE;
+	} else if (r->status == STRATA_ETIMEDOUT) {
+		record(w, k, STRATA_HIST_INFO, k->is_read ? NULL : k->value);
+		w->info++;
+		crash_client(w, k, nclients);
+	} else {
+		record(w, k, STRATA_HIST_FAIL, k->is_read ? NULL : k->value);
+		w->fail++;
+		k->state = WL_IDLE;
+	}
+}
+
+static void start_op(struct wl *w, struct wl_client *k, uint32_t keys, double read_ratio,
+		     int op_timeout_ms, size_t nclients)
+{
+	uint64_t now = cli_now_ms();
+	char err[256];
+	if (k->fd < 0) {
+		k->fd = cli_connect(&w->eps[k->ep], now + 300, err, sizeof err);
+		if (k->fd < 0) { /* nothing was sent: no op to record; try the next node later */
+			k->ep = (k->ep + 1) % w->neps;
+			k->retry_at_ms = now + 100;
+			return;
+		}
+	}
+	k->is_read = (double)random() / (double)RAND_MAX < read_ratio;
+	/* Single-writer registers: only clients of the writer write. */
+	if (w->algo && w->algo->single_writer && w->eps[k->ep].id != w->writer)
+		k->is_read = true;
+	snprintf(k->key, sizeof k->key, "k%ld", random() % (long)keys);
+	snprintf(k->value, sizeof k->value, "p%lld-%lu", (long long)k->process, ++k->nops);
+
+	Strata__Client__Request req = STRATA__CLIENT__REQUEST__INIT;
+	Strata__Client__OpRequest op = STRATA__CLIENT__OP_REQUEST__INIT;
+	op.module = (char *)(w->algo ? w->algo->name : "nnar");
+	op.op = k->is_read ? CLI_OP_READ : CLI_OP_WRITE;
+	op.key.data = (uint8_t *)k->key;
+	op.key.len = strlen(k->key);
+	if (!k->is_read) {
+		op.value.data = (uint8_t *)k->value;
+		op.value.len = strlen(k->value);
+	}
+	req.body_case = STRATA__CLIENT__REQUEST__BODY_OP;
+	req.op = &op;
+	req.id = k->req_id = cli_next_id(w->c);
+	record(w, k, STRATA_HIST_INVOKE, k->is_read ? NULL : k->value);
+	if (cli_send(k->fd, &req, now + (uint64_t)op_timeout_ms, err, sizeof err) != 0) {
+		record(w, k, STRATA_HIST_INFO, k->is_read ? NULL : k->value);
+		w->info++;
+		crash_client(w, k, nclients);
+		return;
+	}
+	k->state = WL_WAITING;
+	k->deadline_ms = now + (uint64_t)op_timeout_ms;
+}
+
+static bool parse_nodes(const char *s, uint32_t *mask_out)
+{
+	uint64_t mask = 0;
+	char buf[256];
+	snprintf(buf, sizeof buf, "%s", s);
+	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		uint32_t id;
+		if (!cli_parse_u32(t, 1, 32, &id))
+			return false;
+		mask |= 1ull << id;
+	}
+	*mask_out = (uint32_t)(mask >> 1);
+	return mask != 0;
+}
+
+int cmd_workload(struct cli *c, int argc, char **argv)
+{
+	uint32_t clients = 8, keys = 3, duration = 10, op_timeout = 0, node_mask = 0;
+	double read_ratio = 0.5;
+	const char *algo_name = "nnar", *out_path = "history.jsonl";
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (cli_is_help(a)) {
+			fputs(workload_help, stdout);
+			return CLI_EXIT_OK;
+		}
+		bool ok = v != NULL;
+		if (!strcmp(a, "--algo"))
+			algo_name = v;
+		else if (!strcmp(a, "--clients"))
+			ok = ok && cli_parse_u32(v, 1, WL_MAX_CLIENTS, &clients);
+		else if (!strcmp(a, "--keys"))
+			ok = ok && cli_parse_u32(v, 1, 100000, &keys);
+		else if (!strcmp(a, "--duration"))
+			ok = ok && cli_parse_u32(v, 1, 86400, &duration);
+		else if (!strcmp(a, "--op-timeout"))
+			ok = ok && cli_parse_u32(v, 1, 600000, &op_timeout);
+		else if (!strcmp(a, "--nodes"))
+			ok = ok && parse_nodes(v, &node_mask);
+		else if (!strcmp(a, "--out"))
+			out_path = v;
+		else if (!strcmp(a, "--read-ratio")) {
+			char *end = NULL;
+			read_ratio = ok ? strtod(v, &end) : -1;
+			ok = ok && end && !*end && read_ratio >= 0 && read_ratio <= 1;
+		} else
+			return cli_usage_err(c, "workload", "workload: unknown option '%s'", a);
+		if (!ok)
+			return cli_usage_err(c, "workload", "workload: bad or missing value for %s", a);
+		i++;
+	}
+	struct wl w = { .c = c };
+	w.algo = strata_algo_find(algo_name);
+	if (!w.algo || (strcmp(w.algo->family, "reg") && strcmp(w.algo->family, "lkv")))
+		return cli_usage_err(c, "workload",
+				     "workload: '%s' is not a register or key-value algorithm "
+				     "(see `strata algos`)",
+				     algo_name);
+	struct cli_endpoint all[STRATA_MAX_NODES];
+	int n = cli_endpoints(c, true, all, STRATA_MAX_NODES);
+	if (n < 0)
+		return CLI_EXIT_USAGE;
+	for (int i = 0; i < n; i++)
+		if (!node_mask || all[i].id == 0 || (node_mask >> (all[i].id - 1)) & 1)
+			w.eps[w.neps++] = all[i];
+	if (!w.neps)
+		return cli_usage_err(c, "workload", "workload: --nodes names no node of the cluster");
+	const struct strata_config *cfg = c->endpoint[0] ? NULL : cli_config(c);
+	w.writer = cfg ? cfg->writer : 1;
+	if (!op_timeout)
+		op_timeout = (uint32_t)c->timeout_ms;
+	w.out = fopen(out_path, "w");
+	if (!w.out) {
+		cli_err(c, "workload: %s: %s", out_path, strerror(errno));
+		return CLI_EXIT_USAGE;
+	}
+	srandom((unsigned)mono_ns());
+	struct wl_client *k = calloc(clients, sizeof(*k));
+	if (!k) {
+		fclose(w.out);
+		return CLI_EXIT_FAIL;
+	}
+	for (uint32_t i = 0; i < clients; i++) {
+		k[i].fd = -1;
+		k[i].ep = i % w.neps;
+		k[i].process = i;
+		cli_reader_init(&k[i].rd);
+	}
+	w.t0_ns = mono_ns();
+	uint64_t end_ms = cli_now_ms() + (uint64_t)duration * 1000;
+	struct pollfd pfd[WL_MAX_CLIENTS];
+	uint32_t who[WL_MAX_CLIENTS];
+	for (;;) {
+		uint64_t now = cli_now_ms();
+		bool running = now < end_ms, waiting = false;
+		for (uint32_t i = 0; i < clients; i++) {
+			if (k[i].state == WL_IDLE && running && now >= k[i].retry_at_ms)
+				start_op(&w, &k[i], keys, read_ratio, (int)op_timeout, clients);
+			waiting |= k[i].state == WL_WAITING;
+		}
+		if (!running && !waiting)
+			break;
+		nfds_t np = 0;
+		uint64_t next = now + 20;
+		for (uint32_t i = 0; i < clients; i++) {
+			if (k[i].state != WL_WAITING)
+				continue;
+			pfd[np] = (struct pollfd){ .fd = k[i].fd, .events = POLLIN };
+			who[np++] = i;
+			if (k[i].deadline_ms < next)
+				next = k[i].deadline_ms;
+		}
+		int timeout = next > now ? (int)(next - now) : 0;
+		if (poll(pfd, np, timeout) < 0 && errno != EINTR)
+			break;
+		now = cli_now_ms();
+		for (nfds_t p = 0; p < np; p++) {
+			struct wl_client *kc = &k[who[p]];
+			if (pfd[p].revents) {
+				Strata__Client__Response *r = NULL;
+				char err[256];
+				int rc = cli_reader_step(&kc->rd, kc->fd, &r, err, sizeof err);
+				if (rc == 1) {
+					if (r->id == kc->req_id)
+						complete(&w, kc, r, clients);
+					strata__client__response__free_unpacked(r, NULL);
+					continue;
+				}
+				if (rc < 0) { /* connection lost mid-operation: outcome unknown */
+					record(&w, kc, STRATA_HIST_INFO, kc->is_read ? NULL : kc->value);
+					w.info++;
+					crash_client(&w, kc, clients);
+					continue;
+				}
+			}
+			if (kc->state == WL_WAITING && now >= kc->deadline_ms) {
+				record(&w, kc, STRATA_HIST_INFO, kc->is_read ? NULL : kc->value);
+				w.info++;
+				crash_client(&w, kc, clients);
+			}
+		}
+	}
+	for (uint32_t i = 0; i < clients; i++) {
+		if (k[i].fd >= 0)
+			close(k[i].fd);
+		cli_reader_free(&k[i].rd);
+	}
+	free(k);
+	int rc_close = fclose(w.out);
+	if (w.io_errors || rc_close != 0) {
+		cli_err(c, "workload: could not write %s completely", out_path);
+		return CLI_EXIT_FAIL;
+	}
+	if (c->json) {
+		struct cli_json j;
+		cli_json_init(&j, stdout);
+		cli_json_begin_object(&j);
+		cli_json_key(&j, "history");
+		cli_json_string(&j, out_path);
+		cli_json_key(&j, "ok");
+		cli_json_uint(&j, w.ok);
+		cli_json_key(&j, "fail");
+		cli_json_uint(&j, w.fail);
+		cli_json_key(&j, "info");
+		cli_json_uint(&j, w.info);
+		cli_json_end_object(&j);
+	} else
+		printf("workload: %lu ok, %lu fail, %lu info; history in %s\n", w.ok, w.fail, w.info,
+		       out_path);
+	return CLI_EXIT_OK;
+}
