@@ -182,6 +182,9 @@ struct strata_module *byz_create(struct strata_node *n, const struct byz_proto *
 				 const char *name, uint16_t wire_id, bool channel, size_t extra,
 				 char *err, size_t errlen);
 
+/* Room a seb FINAL needs beyond the payload (count and N signer/signature pairs). */
+size_t byz_seb_overhead(uint32_t n);
+
 extern const struct byz_proto byz_proto_aeb, byz_proto_seb, byz_proto_brb;
 
 struct strata_module *byz_aeb_create(struct strata_node *n, char *err, size_t errlen);

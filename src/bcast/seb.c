@@ -303,7 +303,6 @@ const struct byz_proto byz_proto_seb = {
 };
 
 /* Room a FINAL needs beyond the payload: a count and N (signer, signature) pairs. */
-size_t byz_seb_overhead(uint32_t n);
 size_t byz_seb_overhead(uint32_t n)
 {
 	return 10 + (size_t)n * (STRATA_SIG_LEN + 10);
