@@ -83,3 +83,33 @@ el=$(($(now_ms) - t0))
 [ $el -lt 2000 ] || fail "status on a paused node took $el ms with --timeout 300"
 pass "gave up after $el ms"
 "$CLUSTER" resume 2 --dir "$DIR" >/dev/null
+
+say "offline checkers: exit 0 when the property holds, 1 on a violation"
+data=$top/tests/data
+for f in "$data"/lin-ok-*.jsonl; do
+	[ -f "$f" ] && expect_rc 0 "check atomic $(basename "$f")" "$STRATA" check --model atomic "$f"
+done
+for f in "$data"/lin-bad-*.jsonl; do
+	[ -f "$f" ] && expect_rc 1 "check atomic $(basename "$f")" "$STRATA" check --model atomic "$f"
+done
+if [ -d "$data/bcast/causal-bad-but-fifo-ok" ]; then
+	expect_rc 0 "check-bcast fifo on causal-bad-but-fifo-ok" "$STRATA" check-bcast --property fifo "$data/bcast/causal-bad-but-fifo-ok"
+	expect_rc 1 "check-bcast causal on causal-bad-but-fifo-ok" "$STRATA" check-bcast --property causal "$data/bcast/causal-bad-but-fifo-ok"
+	json_ok "check-bcast -w json" sh -c "\"$STRATA\" -w json check-bcast --property fifo \"$data/bcast/causal-bad-but-fifo-ok\""
+	expect_rc 0 "shiviz" "$STRATA" shiviz "$data/bcast/causal-bad-but-fifo-ok"
+fi
+expect_rc 2 "check on a missing file" "$STRATA" check --model atomic "$TMP/missing.jsonl"
+
+say "JSON string escaping (quotes, backslashes, control characters, non-UTF-8 bytes)"
+odd=$(printf '%s/we"ird\\na\tme\001\351x' "$TMP")
+"$STRATA" -w json keygen --out "$odd" >"$TMP/out" 2>"$TMP/err" || { cat "$TMP/err"; fail "keygen to an odd file name failed"; }
+python3 - "$TMP/out" "$odd" <<'PY' || fail "keygen JSON did not round-trip the file name"
+import json, os, sys
+d = json.load(open(sys.argv[1]))
+want = os.fsencode(sys.argv[2])
+got = d["secret_file"]
+# Valid UTF-8 comes back as is; each invalid byte comes back as the code point of that byte.
+assert got.encode("latin-1") == want, (got, want)
+assert len(d["public_key"]) == 64
+PY
+pass "keygen -w json escapes an odd file name correctly"
