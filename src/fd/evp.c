@@ -103,6 +103,7 @@ static void evp_new_process(struct evp_mod *e, uint32_t q, uint64_t inc, uint64_
 	else
 		fd_output_view(&e->base, q, STRATA_PEER_ALIVE, inc);
 	strata_timer_arm_in(e->base.node, &ep->deadline, ep->timeout_us);
+	fd_heartbeat_send(&e->base, q, ++e->seq); /* see fd_heartbeat_send() */
 }
 
 static void evp_on_heartbeat(struct evp_mod *e, const struct strata_event *ev)
@@ -119,6 +120,9 @@ static void evp_on_heartbeat(struct evp_mod *e, const struct strata_event *ev)
 		strata_timer_arm_in(e->base.node, &ep->deadline, ep->timeout_us);
 		break;
 	case FD_HB_NEW_INC:
+	case FD_HB_FIRST:
+		/* Suspecting a process we had never heard from, or whose earlier incarnation
+		 * crashed, was no mistake: restored without growing the timeout. */
 		evp_new_process(e, q, hb.incarnation, hb.seq);
 		break;
 	case FD_HB_STALE:

@@ -65,6 +65,11 @@ struct fd_heartbeat {
 
 /* Sends one heartbeat over fair-loss links to every peer but self. */
 void fd_heartbeat_send_all(struct strata_module *m, uint64_t seq);
+/* Sends one heartbeat to `to` only. The detectors answer a new incarnation at once: the link
+ * layer drops datagrams addressed to a node's earlier incarnation, so a restarted node hears
+ * nothing from a peer until that peer has heard from it; answering at once makes that handshake
+ * cost two one-way delays instead of two delays plus a heartbeat period. */
+void fd_heartbeat_send(struct strata_module *m, uint32_t to, uint64_t seq);
 /* Decodes ev->msg; 0, or STRATA_EPROTO after reporting the payload as malformed. */
 int fd_heartbeat_decode(struct strata_module *m, const struct strata_event *ev,
 			struct fd_heartbeat *hb);
@@ -79,6 +84,7 @@ enum fd_hb_verdict {
 	FD_HB_FRESH,   /* newer than anything heard from this incarnation: proof of life */
 	FD_HB_STALE,   /* a duplicate, a reordered older copy or an earlier incarnation: ignore */
 	FD_HB_NEW_INC, /* from a later incarnation than the stream's: a new process */
+	FD_HB_FIRST,   /* the first heartbeat ever heard from this peer */
 };
 /* Classifies hb against the stream and, unless stale, advances the stream. */
 enum fd_hb_verdict fd_stream_accept(struct fd_stream *s, const struct fd_heartbeat *hb);

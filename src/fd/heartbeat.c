@@ -13,31 +13,49 @@
 
 #define HB_MAX 24 /* two varints */
 
-void fd_heartbeat_send_all(struct strata_module *m, uint64_t seq)
+static struct strata_msg *hb_encode(struct strata_module *m, uint64_t seq)
 {
-	struct strata_node *n = m->node;
 	struct strata_wr w;
 	strata_wr_init(&w, HB_MAX);
-	strata_wr_u64(&w, strata_node_incarnation(n));
+	strata_wr_u64(&w, strata_node_incarnation(m->node));
 	strata_wr_u64(&w, seq);
 	int err = 0;
 	struct strata_msg *msg = strata_wr_take_msg(&w, &err);
 	if (!msg) {
-		/* Out of memory: this period's heartbeat is lost, exactly like a dropped datagram;
-		 * the detectors' timeouts already account for lost heartbeats. */
-		strata_trace(n, m->ops->name, "heartbeat %llu not encoded (%s) -> skipped",
+		/* Out of memory: this heartbeat is lost, exactly like a dropped datagram; the
+		 * detectors' timeouts already account for lost heartbeats. */
+		strata_trace(m->node, m->ops->name, "heartbeat %llu not encoded (%s) -> skipped",
 			     (unsigned long long)seq, strata_strerror(err));
+	}
+	return msg;
+}
+
+static void hb_send(struct strata_module *m, uint32_t to, struct strata_msg *msg)
+{
+	int rc = strata_fll_send(m, to, 0, msg);
+	if (rc != 0)
+		strata_trace(m->node, m->ops->name, "heartbeat to %u not queued (%s) -> lost", to,
+			     strata_strerror(rc));
+}
+
+void fd_heartbeat_send_all(struct strata_module *m, uint64_t seq)
+{
+	struct strata_msg *msg = hb_encode(m, seq);
+	if (!msg)
 		return;
-	}
-	uint32_t self = strata_node_id(n);
-	for (uint32_t p = 1; p <= strata_node_n(n); p++) {
-		if (p == self)
-			continue;
-		int rc = strata_fll_send(m, p, 0, msg);
-		if (rc != 0)
-			strata_trace(n, m->ops->name, "heartbeat to %u not queued (%s) -> lost", p,
-				     strata_strerror(rc));
-	}
+	uint32_t self = strata_node_id(m->node);
+	for (uint32_t p = 1; p <= strata_node_n(m->node); p++)
+		if (p != self)
+			hb_send(m, p, msg);
+	strata_msg_unref(msg);
+}
+
+void fd_heartbeat_send(struct strata_module *m, uint32_t to, uint64_t seq)
+{
+	struct strata_msg *msg = hb_encode(m, seq);
+	if (!msg)
+		return;
+	hb_send(m, to, msg);
 	strata_msg_unref(msg);
 }
 
@@ -67,8 +85,7 @@ enum fd_hb_verdict fd_stream_accept(struct fd_stream *s, const struct fd_heartbe
 		bool first = s->incarnation == 0;
 		s->incarnation = hb->incarnation;
 		s->seq = hb->seq;
-		/* The first incarnation ever heard is not "new": nothing was known before it. */
-		return first ? FD_HB_FRESH : FD_HB_NEW_INC;
+		return first ? FD_HB_FIRST : FD_HB_NEW_INC;
 	}
 	if (hb->seq <= s->seq)
 		return FD_HB_STALE;

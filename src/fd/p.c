@@ -77,30 +77,36 @@ static void p_detect(struct p_mod *p, uint32_t q, const char *why)
 	strata_indicate(&p->base, STRATA_EV_CRASH, q, 0, pp->detected_inc, NULL);
 }
 
-/* Peer q is now a new process with incarnation inc (heard up to seq). */
-static void p_new_process(struct p_mod *p, uint32_t q, uint64_t inc, uint64_t seq)
+/* Peer q is now a process with incarnation inc (heard up to seq) that we did not know:
+ * had_old says whether an earlier incarnation existed (a restart; old_inc, 0 if we never heard
+ * from it) or not (first contact). */
+static void p_new_process(struct p_mod *p, uint32_t q, uint64_t inc, uint64_t seq, bool had_old,
+			  uint64_t old_inc)
 {
 	struct strata_node *n = p->base.node;
 	struct p_peer *pp = &p->peers[q];
-	if (!pp->crashed) {
+	bool was_crashed = pp->crashed;
+	if (!was_crashed && had_old) {
 		/* The previous incarnation crashed before we noticed: say so first, so upper layers
 		 * waiting on it (acks over a session the link layer has just reset) move on. The view
 		 * does not pass through "crashed": it would be stamped with the new incarnation. */
 		strata_trace(n, "p", "peer %u restarted before detection -> crash(%u) of incarnation %llu",
-			     q, q, (unsigned long long)pp->s.incarnation);
-		strata_indicate(&p->base, STRATA_EV_CRASH, q, 0, pp->s.incarnation, NULL);
+			     q, q, (unsigned long long)old_inc);
+		strata_indicate(&p->base, STRATA_EV_CRASH, q, 0, old_inc, NULL);
 	}
 	pp->crashed = false;
 	pp->s.incarnation = inc;
 	pp->s.seq = seq;
-	strata_trace(n, "p", "peer %u is a new process (incarnation %llu) -> restore", q,
-		     (unsigned long long)inc);
-	if (strata_node_peer_state(n, q) == STRATA_PEER_ALIVE)
-		fd_output_view(&p->base, q, STRATA_PEER_ALIVE, inc);
-	else
+	strata_trace(n, "p", "peer %u is a new process (incarnation %llu) -> %s", q,
+		     (unsigned long long)inc, was_crashed || had_old ? "restore" : "alive");
+	if (was_crashed)
 		strata_node_set_peer_state(n, &p->base, q, STRATA_PEER_ALIVE);
-	strata_indicate(&p->base, STRATA_EV_RESTORE, q, 0, inc, NULL);
+	else
+		fd_output_view(&p->base, q, STRATA_PEER_ALIVE, inc); /* announce the incarnation */
+	if (was_crashed || had_old)
+		strata_indicate(&p->base, STRATA_EV_RESTORE, q, 0, inc, NULL);
 	strata_timer_arm_in(n, &pp->deadline, p->timeout_us);
+	fd_heartbeat_send(&p->base, q, ++p->seq); /* see fd_heartbeat_send() */
 }
 
 static void p_on_heartbeat(struct p_mod *p, const struct strata_event *ev)
@@ -112,7 +118,8 @@ static void p_on_heartbeat(struct p_mod *p, const struct strata_event *ev)
 	struct p_peer *pp = &p->peers[q];
 	if (pp->crashed) {
 		if (hb.incarnation > pp->detected_inc) {
-			p_new_process(p, q, hb.incarnation, hb.seq);
+			p_new_process(p, q, hb.incarnation, hb.seq, pp->detected_inc != 0,
+				      pp->detected_inc);
 		} else {
 			/* Only possible when the network broke the synchrony P assumes. */
 			strata_trace(p->base.node, "p",
@@ -121,12 +128,16 @@ static void p_on_heartbeat(struct p_mod *p, const struct strata_event *ev)
 		}
 		return;
 	}
+	uint64_t old_inc = pp->s.incarnation;
 	switch (fd_stream_accept(&pp->s, &hb)) {
 	case FD_HB_FRESH:
 		strata_timer_arm_in(p->base.node, &pp->deadline, p->timeout_us);
 		break;
 	case FD_HB_NEW_INC:
-		p_new_process(p, q, hb.incarnation, hb.seq);
+		p_new_process(p, q, hb.incarnation, hb.seq, true, old_inc);
+		break;
+	case FD_HB_FIRST:
+		p_new_process(p, q, hb.incarnation, hb.seq, false, 0);
 		break;
 	case FD_HB_STALE:
 		break;
@@ -137,8 +148,8 @@ static void p_on_restart(struct p_mod *p, uint32_t q, uint64_t inc)
 {
 	struct p_peer *pp = &p->peers[q];
 	uint64_t known = pp->crashed ? pp->detected_inc : pp->s.incarnation;
-	if (inc > known)
-		p_new_process(p, q, inc, 0);
+	if (inc > known) /* the link layer knew an earlier incarnation */
+		p_new_process(p, q, inc, 0, true, pp->s.incarnation);
 }
 
 static void p_handle(struct strata_module *m, const struct strata_event *ev)
