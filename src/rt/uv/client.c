@@ -7,9 +7,11 @@
  * counted, rather than growing memory); at most CONN_PENDING_MAX requests in flight per
  * connection and PENDING_MAX in the runtime (beyond: an immediate STRATA_EFULL reply).
  *
- * Garbage (an oversized frame, bytes that are not a Request, an invalid Request) is counted in
- * client_bad_requests, answered with an error Response when possible, and the connection is
- * shut down once that Response is written. Connection memory is freed only in its close
+ * Garbage (an oversized frame, bytes that are not a Request) is counted in client_bad_requests,
+ * answered with an error Response, and the connection is shut down once that Response is
+ * written: the byte stream cannot be trusted any more. A well-formed but invalid Request (no
+ * body, op out of range, bad module name) is counted and answered with STRATA_EINVAL, and the
+ * connection stays open. Connection memory is freed only in its close
  * callback, after libuv has completed (or cancelled) its writes. */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -517,6 +519,14 @@ static void handle_frame(struct client_conn *c, const uint8_t *body, size_t len)
 	uint64_t id = 0;
 	char why[160];
 	int rc = strata_client_request_decode(body, len, &req, &id, why, sizeof(why));
+	if (rc == STRATA_EINVAL) {
+		/* Well-formed but invalid: the stream is still in sync, so answer and go on. */
+		strata_node_counters(c->rt->node)->client_bad_requests++;
+		strata_uv_log(c->rt, STRATA_LOG_DEBUG, "client: invalid request %" PRIu64 ": %s",
+			      id, why);
+		send_error(c, id, rc, why);
+		return;
+	}
 	if (rc) {
 		bad_request(c, id, rc, why);
 		return;
