@@ -7,6 +7,8 @@
  * The algorithm defaults to the cluster's [cluster] reg_algo, else nnar. Writes of single-writer
  * algorithms go to the configured writer unless -n names a node (which then gets the daemon's
  * clear error if it is not the writer). */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -14,6 +16,7 @@
 
 static const char reg_help[] =
 	"usage: strata reg write KEY VALUE [--algo NAME]\n"
+	"       strata reg write KEY --value-file FILE [--algo NAME]\n"
 	"       strata reg read KEY [--algo NAME]\n"
 	"       strata reg algos\n"
 	"\n"
@@ -41,7 +44,7 @@ int cmd_reg(struct cli *c, int argc, char **argv)
 		return cli_usage_err(c, "reg", "reg: unknown subcommand '%s'", sub);
 	const char *pos[2] = { NULL, NULL };
 	int npos = 0;
-	const char *algo = NULL;
+	const char *algo = NULL, *value_file = NULL;
 	for (int i = 2; i < argc; i++) {
 		if (cli_is_help(argv[i])) {
 			fputs(reg_help, stdout);
@@ -51,6 +54,10 @@ int cmd_reg(struct cli *c, int argc, char **argv)
 			if (i + 1 >= argc)
 				return cli_usage_err(c, "reg", "reg: --algo needs a name");
 			algo = argv[++i];
+		} else if (strcmp(argv[i], "--value-file") == 0) {
+			if (i + 1 >= argc)
+				return cli_usage_err(c, "reg", "reg: --value-file needs a file name");
+			value_file = argv[++i];
 		} else if (strncmp(argv[i], "--algo=", 7) == 0) {
 			algo = argv[i] + 7;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
@@ -60,6 +67,26 @@ int cmd_reg(struct cli *c, int argc, char **argv)
 		} else {
 			return cli_usage_err(c, "reg", "reg: unexpected argument '%s'", argv[i]);
 		}
+	}
+	char *file_value = NULL;
+	size_t file_len = 0;
+	if (value_file) {
+		if (!write || npos != 1)
+			return cli_usage_err(c, "reg", "reg: --value-file goes with write KEY");
+		FILE *f = fopen(value_file, "rb");
+		if (!f)
+			return cli_usage_err(c, "reg", "reg: %s: %s", value_file, strerror(errno));
+		/* The protocol carries at most 2 MiB per frame; read one byte more to notice more. */
+		file_value = malloc(CLI_MAX_FRAME + 1);
+		file_len = file_value ? fread(file_value, 1, CLI_MAX_FRAME + 1, f) : 0;
+		fclose(f);
+		if (!file_value || file_len > CLI_MAX_FRAME - 4096) {
+			free(file_value);
+			return cli_usage_err(c, "reg", "reg: %s: larger than a client frame (2 MiB)",
+					     value_file);
+		}
+		pos[1] = "";
+		npos = 2;
 	}
 	if (npos != (write ? 2 : 1))
 		return cli_usage_err(c, "reg", write ? "reg write: needs KEY VALUE"
@@ -85,14 +112,16 @@ int cmd_reg(struct cli *c, int argc, char **argv)
 		.op = write ? CLI_OP_WRITE : CLI_OP_READ,
 		.key = pos[0],
 		.key_len = strlen(pos[0]),
-		.value = write ? pos[1] : NULL,
-		.value_len = write ? strlen(pos[1]) : 0,
+		.value = write ? (file_value ? file_value : pos[1]) : NULL,
+		.value_len = write ? (file_value ? file_len : strlen(pos[1])) : 0,
 	};
 	Strata__Client__Response *resp = NULL;
 	const Strata__Client__OpReply *reply = NULL;
 	int rc = cli_op(c, &op, &resp, &reply);
-	if (rc != CLI_EXIT_OK)
+	if (rc != CLI_EXIT_OK) {
+		free(file_value);
 		return rc;
+	}
 	bool found = reply && reply->found;
 	if (c->json) {
 		struct cli_json j;
@@ -102,7 +131,7 @@ int cmd_reg(struct cli *c, int argc, char **argv)
 		cli_json_string(&j, pos[0]);
 		cli_json_key(&j, "value");
 		if (write)
-			cli_json_string(&j, pos[1]);
+			cli_json_string_n(&j, op.value, op.value_len);
 		else if (found)
 			cli_json_string_n(&j, (const char *)reply->value.data, reply->value.len);
 		else
@@ -120,5 +149,6 @@ int cmd_reg(struct cli *c, int argc, char **argv)
 	}
 	if (resp)
 		strata__client__response__free_unpacked(resp, NULL);
+	free(file_value);
 	return CLI_EXIT_OK;
 }
