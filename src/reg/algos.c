@@ -1,7 +1,66 @@
-/* The reg family's algorithm table (see core/stack.h). */
+/* The reg family's algorithm table (see core/stack.h).
+ *
+ * One row per client-facing register; a composition's private lower modules are created by its
+ * own constructor and take the wire ids right after its own (reg/reg.h lists them). To add an
+ * algorithm (Byzantine registers, the leaderless store), append a row before the terminator with
+ * a wire id from 120-159 and declare its constructor in its own header. Costs are per operation
+ * on the failure-free path: steps = message delays, messages for N processes. */
 #include "core/stack.h"
+#include "reg/reg.h"
 
 static const struct strata_algo algos[] = {
+	{ .name = "rowa", .family = "reg",
+	  .title = "Read-One Write-All, (1,N) regular register",
+	  .book = "Alg. 4.1", .model = STRATA_MODEL_FAIL_STOP, .resilience_k = 0,
+	  .steps = "write 2, read 0", .messages = "write 2N, read 0",
+	  .wire_id = REG_WIRE_ROWA, .create = reg_rowa_create },
+	{ .name = "mv", .family = "reg",
+	  .title = "Majority Voting, (1,N) regular register",
+	  .book = "Alg. 4.2", .model = STRATA_MODEL_FAIL_SILENT, .resilience_k = 2,
+	  .steps = "write 2, read 2", .messages = "write 2N, read 2N",
+	  .wire_id = REG_WIRE_MV, .create = reg_mv_create },
+	{ .name = "lmv", .family = "reg",
+	  .title = "Logged Majority Voting, (1,N) regular register with crash-recovery",
+	  .book = "Sec. 4.5 (logged Alg. 4.2)", .model = STRATA_MODEL_FAIL_RECOVERY,
+	  .resilience_k = 2,
+	  .steps = "write 2 + store, read 2", .messages = "write 2N, read 2N",
+	  .wire_id = REG_WIRE_LMV, .create = reg_lmv_create },
+	{ .name = "riwa", .family = "reg",
+	  .title = "Read-Impose Write-All, (1,N) atomic register",
+	  .book = "Alg. 4.5", .model = STRATA_MODEL_FAIL_STOP, .resilience_k = 0,
+	  .steps = "write 2, read 2", .messages = "write 2N, read 2N",
+	  .wire_id = REG_WIRE_RIWA, .create = reg_riwa_create },
+	{ .name = "riwm", .family = "reg",
+	  .title = "Read-Impose Write-Majority, (1,N) atomic register",
+	  .book = "Alg. 4.6-4.7", .model = STRATA_MODEL_FAIL_SILENT, .resilience_k = 2,
+	  .steps = "write 2, read 4", .messages = "write 2N, read 4N",
+	  .wire_id = REG_WIRE_RIWM, .create = reg_riwm_create },
+	{ .name = "riwca", .family = "reg",
+	  .title = "Read-Impose Write-Consult-All, (N,N) atomic register",
+	  .book = "Alg. 4.9", .model = STRATA_MODEL_FAIL_STOP, .resilience_k = 0,
+	  .steps = "write 2, read 2", .messages = "write 2N, read 2N",
+	  .wire_id = REG_WIRE_RIWCA, .create = reg_riwca_create },
+	{ .name = "nnar", .family = "reg",
+	  .title = "Read-Impose Write-Consult-Majority, (N,N) atomic register",
+	  .book = "Alg. 4.10-4.11", .model = STRATA_MODEL_FAIL_SILENT, .resilience_k = 2,
+	  .steps = "write 4, read 4", .messages = "write 4N, read 4N",
+	  .wire_id = REG_WIRE_NNAR, .create = reg_nnar_create },
+	{ .name = "reg2atomic11", .family = "reg",
+	  .title = "(1,N) regular to (1,1) atomic transformation, over Majority Voting",
+	  .book = "Alg. 4.3 over 4.2", .model = STRATA_MODEL_FAIL_SILENT, .resilience_k = 2,
+	  .steps = "write 2, read 2", .messages = "write 2N, read 2N",
+	  .wire_id = REG_WIRE_REG2ATOMIC11, .create = reg_reg2atomic11_create },
+	{ .name = "atomic11to1n", .family = "reg",
+	  .title = "(1,1) atomic to (1,N) atomic transformation, over Alg. 4.3 over Majority Voting",
+	  .book = "Alg. 4.4 over 4.3 over 4.2", .model = STRATA_MODEL_FAIL_SILENT,
+	  .resilience_k = 2,
+	  .steps = "write 2, read 4", .messages = "write 2N^2, read 4N^2",
+	  .wire_id = REG_WIRE_ATOMIC11TO1N, .create = reg_atomic11to1n_create },
+	{ .name = "atomic1nton", .family = "reg",
+	  .title = "(1,N) atomic to (N,N) atomic transformation, over Read-Impose Write-Majority",
+	  .book = "Alg. 4.8 over 4.6-4.7", .model = STRATA_MODEL_FAIL_SILENT, .resilience_k = 2,
+	  .steps = "write 6, read 4", .messages = "write 4N^2+2N, read 4N^2",
+	  .wire_id = REG_WIRE_ATOMIC1NTON, .create = reg_atomic1nton_create },
 	{ .name = NULL },
 };
 

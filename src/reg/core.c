@@ -1,0 +1,592 @@
+/* The register family's shared machinery: bounded per-key instance table, client requests and
+ * their per-key queue, message framing, the port used by compositions, value and sub-key
+ * encodings. See reg.h for the wire format and the bounds. */
+#include "reg/reg.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/assert.h"
+#include "core/error.h"
+#include "links/links.h"
+
+#define REG_TAB_CAP (2 * REG_MAX_KEYS) /* load factor <= 1/2 keeps linear probing short */
+
+uint64_t reg_hash(const uint8_t *key, size_t len)
+{
+	/* FNV-1a: collisions only cost a longer probe, since keys are compared byte for byte and
+	 * carried on the wire; the hash just names the instance. */
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < len; i++) {
+		h ^= key[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+uint32_t reg_reader(const struct strata_config *cfg)
+{
+	return cfg->writer % cfg->n + 1;
+}
+
+/* ---- values ---- */
+
+void reg_val_clear(struct reg_val *v)
+{
+	if (v->v)
+		strata_msg_unref(v->v);
+	v->v = NULL;
+	v->ts = 0;
+	v->wr = 0;
+}
+
+void reg_val_set(struct reg_val *dst, uint64_t ts, uint32_t wr, struct strata_msg *v)
+{
+	if (v)
+		strata_msg_ref(v);
+	reg_val_clear(dst);
+	dst->ts = ts;
+	dst->wr = wr;
+	dst->v = v;
+}
+
+bool reg_val_newer(uint64_t ts, uint32_t wr, const struct reg_val *than)
+{
+	return ts > than->ts || (ts == than->ts && wr > than->wr);
+}
+
+/* ---- instance table ---- */
+
+struct reg_inst *reg_inst_find(struct reg_mod *r, const uint8_t *key, size_t klen)
+{
+	if (!r->tab)
+		return NULL;
+	uint64_t h = reg_hash(key, klen);
+	for (size_t k = 0; k < REG_TAB_CAP; k++) {
+		struct reg_inst *i = r->tab[(h + k) % REG_TAB_CAP];
+		if (!i)
+			return NULL;
+		if (i->hash == h && i->klen == klen && memcmp(i->key, key, klen) == 0)
+			return i;
+	}
+	return NULL;
+}
+
+struct reg_inst *reg_inst_get(struct reg_mod *r, const uint8_t *key, size_t klen, uint64_t hash,
+			      int *rc)
+{
+	STRATA_ASSERT(klen > 0 && hash == reg_hash(key, klen));
+	*rc = 0;
+	if (!r->tab) {
+		r->tab = calloc(REG_TAB_CAP, sizeof(*r->tab));
+		if (!r->tab) {
+			*rc = STRATA_ENOMEM;
+			return NULL;
+		}
+	}
+	size_t slot = SIZE_MAX;
+	for (size_t k = 0; k < REG_TAB_CAP; k++) {
+		size_t s = (size_t)((hash + k) % REG_TAB_CAP);
+		struct reg_inst *i = r->tab[s];
+		if (!i) {
+			slot = s;
+			break;
+		}
+		if (i->hash == hash && i->klen == klen && memcmp(i->key, key, klen) == 0)
+			return i;
+	}
+	if (r->nkeys >= REG_MAX_KEYS || slot == SIZE_MAX) {
+		*rc = STRATA_EFULL;
+		return NULL;
+	}
+	struct reg_inst *i = calloc(1, sizeof(*i));
+	uint8_t *kc = malloc(klen);
+	if (!i || !kc) {
+		free(i);
+		free(kc);
+		*rc = STRATA_ENOMEM;
+		return NULL;
+	}
+	memcpy(kc, key, klen);
+	i->hash = hash;
+	i->key = kc;
+	i->klen = klen;
+	if (r->a->load) {
+		int lrc = r->a->load(r, i);
+		if (lrc) {
+			reg_val_clear(&i->cur);
+			free(kc);
+			free(i);
+			*rc = lrc;
+			return NULL;
+		}
+	}
+	r->tab[slot] = i;
+	r->nkeys++;
+	return i;
+}
+
+static void op_free(struct reg_op *op)
+{
+	if (op->val)
+		strata_msg_unref(op->val);
+	free(op);
+}
+
+static void inst_free(struct reg_inst *i)
+{
+	if (i->op)
+		op_free(i->op);
+	while (i->qhead) {
+		struct reg_op *o = i->qhead;
+		i->qhead = o->next;
+		op_free(o);
+	}
+	reg_val_clear(&i->cur);
+	reg_val_clear(&i->best);
+	free(i->key);
+	free(i);
+}
+
+/* ---- operations ---- */
+
+/* Starts waiting operations while the instance is idle. A start may complete at once (a local
+ * read), which calls back here: the flag keeps that iterative instead of recursive. */
+static void kick(struct reg_mod *r, struct reg_inst *i, bool *running)
+{
+	if (*running)
+		return;
+	*running = true;
+	while (!i->op && i->qhead) {
+		struct reg_op *o = i->qhead;
+		i->qhead = o->next;
+		if (!i->qhead)
+			i->qtail = NULL;
+		i->qlen--;
+		r->nqueued--;
+		i->op = o;
+		r->a->start(r, i);
+	}
+	*running = false;
+}
+
+static int enqueue(struct reg_mod *r, struct reg_inst *i, struct reg_op *o)
+{
+	if (i->qlen >= REG_QUEUE_PER_KEY || r->nqueued >= REG_QUEUE_MAX)
+		return STRATA_EFULL;
+	if (i->qtail)
+		i->qtail->next = o;
+	else
+		i->qhead = o;
+	i->qtail = o;
+	i->qlen++;
+	r->nqueued++;
+	return 0;
+}
+
+void reg_complete(struct reg_mod *r, struct reg_inst *i, int status, const struct reg_val *val)
+{
+	struct reg_op *o = i->op;
+	STRATA_ASSERT(o);
+	i->op = NULL;
+	i->phase = 0;
+	bool found = status == 0 && o->kind == REG_READ && val && val->ts > 0;
+	const uint8_t *data = found && val->v ? val->v->data : NULL;
+	size_t len = found && val->v ? val->v->len : 0;
+	struct strata_node *n = r->m.node;
+	if (!o->up) {
+		strata_node_reply(n, &r->m, o->id, status, found ? STRATA_REPLY_FOUND : 0, data, len,
+				  status ? strata_strerror(status) : NULL);
+	} else {
+		struct strata_wr w;
+		strata_wr_init(&w, (size_t)strata_node_config(n)->max_value + REG_WIRE_KEY_MAX + 64);
+		strata_wr_i64(&w, status);
+		strata_wr_u8(&w, found ? 1 : 0);
+		strata_wr_bytes(&w, i->key, i->klen);
+		strata_wr_bytes(&w, data, len);
+		int err = 0;
+		struct strata_msg *m = strata_wr_take_msg(&w, &err);
+		STRATA_ASSERT(m); /* bounded by construction; ENOMEM is fatal here */
+		strata_raise(n, o->up, REG_EV_DONE, 0, i->hash, o->id, m);
+		strata_msg_unref(m);
+	}
+	op_free(o);
+	if (strata_tracing(n))
+		strata_trace(n, r->name, "op done status=%d -> next of %u waiting", status, i->qlen);
+	kick(r, i, &i->kicking);
+}
+
+void reg_phase(struct reg_inst *i, uint8_t phase)
+{
+	i->rid++;
+	i->phase = phase;
+	i->replied = 0;
+	i->nreplied = 0;
+}
+
+bool reg_replied(struct reg_inst *i, uint32_t from)
+{
+	uint64_t bit = 1ull << (from - 1);
+	if (i->replied & bit)
+		return false;
+	i->replied |= bit;
+	i->nreplied++;
+	return true;
+}
+
+bool reg_quorum_reached(const struct reg_mod *r, const struct reg_inst *i, enum reg_quorum quorum)
+{
+	if (quorum == REG_Q_MAJORITY)
+		return 2 * i->nreplied > strata_node_n(r->m.node);
+	return (r->correct & ~i->replied) == 0;
+}
+
+static int submit(struct reg_mod *r, const uint8_t *key, size_t klen, uint8_t kind, uint64_t id,
+		  struct strata_module *up, const void *val, size_t vlen, char *text, size_t tl)
+{
+	int rc;
+	struct reg_inst *i = reg_inst_get(r, key, klen, reg_hash(key, klen), &rc);
+	if (!i) {
+		if (rc == STRATA_EFULL)
+			snprintf(text, tl, "register '%s' holds %d keys, its maximum: no new key",
+				 r->name, REG_MAX_KEYS);
+		else
+			snprintf(text, tl, "register '%s': %s", r->name, strata_strerror(rc));
+		return rc;
+	}
+	struct reg_op *o = calloc(1, sizeof(*o));
+	if (!o) {
+		snprintf(text, tl, "out of memory");
+		return STRATA_ENOMEM;
+	}
+	o->kind = kind;
+	o->id = id;
+	o->up = up;
+	o->writer = strata_node_id(r->m.node);
+	if (kind == REG_WRITE) {
+		o->val = strata_msg_new(val, vlen);
+		if (!o->val) {
+			free(o);
+			snprintf(text, tl, "out of memory");
+			return STRATA_ENOMEM;
+		}
+	}
+	rc = enqueue(r, i, o);
+	if (rc) {
+		op_free(o);
+		snprintf(text, tl, "register '%s': %u operations already wait on this key here",
+			 r->name, i->qlen);
+		return rc;
+	}
+	kick(r, i, &i->kicking);
+	return 0;
+}
+
+/* Largest value for a key of klen bytes at this module: what a perfect-link message may carry
+ * minus the key and the headers of every composition level. */
+static size_t value_limit(const struct reg_mod *r, size_t klen)
+{
+	size_t max = strata_node_config(r->m.node)->max_value;
+	size_t over = klen + (size_t)REG_RESERVE * (r->depth + 1);
+	return max > over ? max - over : 0;
+}
+
+static int reg_request(struct strata_module *m, const struct strata_request *req)
+{
+	struct reg_mod *r = (struct reg_mod *)m;
+	struct strata_node *n = m->node;
+	const struct strata_config *cfg = strata_node_config(n);
+	char text[192];
+	int rc = 0;
+	if (req->op != STRATA_OP_READ && req->op != STRATA_OP_WRITE) {
+		rc = STRATA_EINVAL;
+		snprintf(text, sizeof(text), "register '%s' supports read and write only", r->name);
+	} else if (req->key_len == 0) {
+		rc = STRATA_EINVAL;
+		snprintf(text, sizeof(text), "register '%s': empty key", r->name);
+	} else if (req->key_len > REG_KEY_MAX) {
+		rc = STRATA_EINVAL;
+		snprintf(text, sizeof(text), "register '%s': key of %zu bytes, the limit is %d",
+			 r->name, req->key_len, REG_KEY_MAX);
+	} else if (req->op == STRATA_OP_WRITE && req->value_len > value_limit(r, req->key_len)) {
+		rc = STRATA_ETOOBIG;
+		snprintf(text, sizeof(text),
+			 "register '%s': value of %zu bytes, the limit is %zu (max_value minus key "
+			 "and headers)",
+			 r->name, req->value_len, value_limit(r, req->key_len));
+	} else if (req->op == STRATA_OP_WRITE && r->single_writer &&
+		   strata_node_id(n) != cfg->writer) {
+		rc = STRATA_ESTATE;
+		snprintf(text, sizeof(text), "register '%s' is single-writer: send writes to node %u",
+			 r->name, cfg->writer);
+	} else if (req->op == STRATA_OP_READ && r->one_reader &&
+		   strata_node_id(n) != reg_reader(cfg)) {
+		rc = STRATA_ESTATE;
+		snprintf(text, sizeof(text), "register '%s' is (1,1): send reads to node %u",
+			 r->name, reg_reader(cfg));
+	} else {
+		rc = submit(r, req->key, req->key_len,
+			    req->op == STRATA_OP_WRITE ? REG_WRITE : REG_READ, req->id, NULL,
+			    req->value, req->value_len, text, sizeof(text));
+	}
+	if (rc)
+		strata_node_reply(n, m, req->id, rc, 0, NULL, 0, text);
+	return 0;
+}
+
+/* ---- messages ---- */
+
+void reg_send(struct reg_mod *r, struct reg_inst *i, uint32_t to, uint8_t type, uint64_t rid,
+	      const struct reg_val *val)
+{
+	struct strata_node *n = r->m.node;
+	struct strata_wr w;
+	strata_wr_init(&w, strata_node_config(n)->max_value);
+	strata_wr_u8(&w, type);
+	strata_wr_bytes(&w, i->key, i->klen);
+	strata_wr_u64(&w, rid);
+	if (type == REG_MSG_VALUE || type == REG_MSG_WRITE) {
+		strata_wr_u64(&w, val->ts);
+		strata_wr_u64(&w, val->wr);
+		strata_wr_bytes(&w, val->v ? val->v->data : NULL, val->v ? val->v->len : 0);
+	}
+	int err = 0;
+	struct strata_msg *m = strata_wr_take_msg(&w, &err);
+	if (!m) {
+		/* Values are checked against the limit when a client submits them. */
+		strata_trace(n, r->name, "encode failed (%s) -> message not sent", strata_strerror(err));
+		return;
+	}
+	if (to == 0)
+		strata_pl_send_all(&r->m, i->hash, m);
+	else
+		strata_pl_send(&r->m, to, i->hash, m);
+	strata_msg_unref(m);
+}
+
+static void on_deliver(struct reg_mod *r, const struct strata_event *ev)
+{
+	struct strata_node *n = r->m.node;
+	if (!ev->msg) {
+		strata_node_bad_payload(n, &r->m, ev->peer, "empty register message");
+		return;
+	}
+	struct strata_rd rd;
+	strata_rd_init(&rd, ev->msg->data, ev->msg->len);
+	uint8_t type = strata_rd_u8(&rd);
+	const uint8_t *key;
+	size_t klen = strata_rd_bytes(&rd, &key, REG_WIRE_KEY_MAX);
+	uint64_t rid = strata_rd_u64(&rd);
+	if (!strata_rd_ok(&rd) || klen == 0 || type < REG_MSG_READ || type > REG_MSG_ACK) {
+		strata_node_bad_payload(n, &r->m, ev->peer, "malformed register header");
+		return;
+	}
+	if (reg_hash(key, klen) != ev->instance) {
+		strata_node_bad_payload(n, &r->m, ev->peer, "register key does not match instance");
+		return;
+	}
+	int rc;
+	struct reg_inst *i = reg_inst_get(r, key, klen, ev->instance, &rc);
+	if (!i) {
+		/* Not acknowledging is the only safe answer when the key cannot be held. */
+		r->dropped_full++;
+		strata_trace(n, r->name, "no instance for key from %u (%s) -> dropped", ev->peer,
+			     strata_strerror(rc));
+		return;
+	}
+	if (r->a->deliver(r, i, ev->peer, type, rid, &rd) != 0)
+		strata_node_bad_payload(n, &r->m, ev->peer, "malformed register body");
+}
+
+static void on_done(struct reg_mod *r, const struct strata_event *ev)
+{
+	int status;
+	bool found;
+	const uint8_t *sk, *v;
+	size_t sklen, vlen;
+	/* Raised by our own lower module: malformed means a programmer error. */
+	STRATA_ASSERT(ev->msg &&
+		      reg_port_result(ev->msg, &status, &found, &sk, &sklen, &v, &vlen) == 0);
+	STRATA_ASSERT(r->a->lower_done);
+	r->a->lower_done(r, ev->arg, status, sk, sklen, v, vlen, found);
+}
+
+static void on_crash(struct reg_mod *r, uint32_t peer)
+{
+	if (peer < 1 || peer > 64)
+		return;
+	uint64_t bit = 1ull << (peer - 1);
+	if (!(r->correct & bit))
+		return;
+	r->correct &= ~bit;
+	strata_trace(r->m.node, r->name, "P: %u crashed -> stop waiting for it", peer);
+	if (!r->a->recheck || !r->tab)
+		return;
+	for (size_t s = 0; s < REG_TAB_CAP; s++)
+		if (r->tab[s] && r->tab[s]->op)
+			r->a->recheck(r, r->tab[s]);
+}
+
+static void reg_handle(struct strata_module *m, const struct strata_event *ev)
+{
+	struct reg_mod *r = (struct reg_mod *)m;
+	switch (ev->type) {
+	case STRATA_EV_INIT: {
+		uint32_t nn = strata_node_n(m->node);
+		r->correct = nn >= 64 ? UINT64_MAX : (1ull << nn) - 1;
+		break;
+	}
+	case STRATA_EV_PL_DELIVER:
+		on_deliver(r, ev);
+		break;
+	case STRATA_EV_CRASH:
+		on_crash(r, ev->peer);
+		break;
+	case REG_EV_DONE:
+		on_done(r, ev);
+		break;
+	default:
+		break;
+	}
+}
+
+static void reg_destroy(struct strata_module *m)
+{
+	struct reg_mod *r = (struct reg_mod *)m;
+	if (r->tab) {
+		for (size_t s = 0; s < REG_TAB_CAP; s++)
+			if (r->tab[s])
+				inst_free(r->tab[s]);
+		free(r->tab);
+	}
+	free(r);
+}
+
+struct reg_mod *reg_mod_new(struct strata_node *n, const char *name, uint16_t wire_id,
+			    const struct reg_algo_ops *a, bool client, char *err, size_t errlen)
+{
+	STRATA_ASSERT(strata_node_n(n) <= 64); /* reply sets are 64-bit masks */
+	struct reg_mod *r = calloc(1, sizeof(*r));
+	if (!r) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->ops.name = r->name;
+	r->ops.handle = reg_handle;
+	r->ops.request = client ? reg_request : NULL;
+	r->ops.destroy = reg_destroy;
+	r->a = a;
+	r->client = client;
+	uint32_t nn = strata_node_n(n);
+	r->correct = nn >= 64 ? UINT64_MAX : (1ull << nn) - 1;
+	strata_node_add_module(n, &r->m, &r->ops, wire_id);
+	return r;
+}
+
+int reg_use_p(struct reg_mod *r, char *err, size_t errlen)
+{
+	struct strata_module *fd = strata_node_role(r->m.node, STRATA_ROLE_FD);
+	if (!fd) {
+		snprintf(err, errlen,
+			 "register '%s' needs the perfect failure detector P (fail-stop); the node "
+			 "has no failure detector",
+			 r->name);
+		return STRATA_EMODEL;
+	}
+	strata_module_subscribe(fd, &r->m);
+	return 0;
+}
+
+/* ---- port ---- */
+
+int reg_port_start(struct strata_module *lower, struct strata_module *up, enum reg_kind kind,
+		   const uint8_t *key, size_t klen, const void *val, size_t vlen, uint64_t tag)
+{
+	struct reg_mod *r = (struct reg_mod *)lower;
+	STRATA_ASSERT(klen > 0 && klen <= REG_WIRE_KEY_MAX && up);
+	if (kind == REG_WRITE && vlen + klen + REG_RESERVE > strata_node_config(lower->node)->max_value)
+		return STRATA_ETOOBIG;
+	char text[160];
+	return submit(r, key, klen, (uint8_t)kind, tag, up, val, vlen, text, sizeof(text));
+}
+
+int reg_port_result(const struct strata_msg *msg, int *status, bool *found,
+		    const uint8_t **subkey, size_t *sklen, const uint8_t **val, size_t *vlen)
+{
+	struct strata_rd rd;
+	strata_rd_init(&rd, msg->data, msg->len);
+	*status = (int)strata_rd_i64(&rd);
+	*found = strata_rd_u8(&rd) != 0;
+	*sklen = strata_rd_bytes(&rd, subkey, REG_WIRE_KEY_MAX);
+	*vlen = strata_rd_bytes(&rd, val, msg->len);
+	return strata_rd_done(&rd);
+}
+
+struct strata_msg *reg_pack(uint64_t ts, uint32_t wr, const void *v, size_t vlen)
+{
+	struct strata_wr w;
+	strata_wr_init(&w, vlen + 32);
+	strata_wr_u64(&w, ts);
+	strata_wr_u64(&w, wr);
+	strata_wr_bytes(&w, v, vlen);
+	return strata_wr_take_msg(&w, NULL);
+}
+
+int reg_unpack(const uint8_t *p, size_t len, bool found, uint64_t *ts, uint32_t *wr,
+	       const uint8_t **v, size_t *vlen)
+{
+	*ts = 0;
+	*wr = 0;
+	*v = NULL;
+	*vlen = 0;
+	if (!found)
+		return 0;
+	struct strata_rd rd;
+	strata_rd_init(&rd, p, len);
+	uint64_t t = strata_rd_u64(&rd);
+	uint64_t w = strata_rd_u64_max(&rd, UINT32_MAX);
+	size_t n = strata_rd_bytes(&rd, v, len);
+	if (strata_rd_done(&rd) != 0 || (t == 0 && (w != 0 || n != 0)))
+		return STRATA_EPROTO; /* (0, 0, empty) is bottom written back by Alg. 4.4 */
+	if (t == 0)
+		return 0;
+	*ts = t;
+	*wr = (uint32_t)w;
+	*vlen = n;
+	return 0;
+}
+
+static size_t put_varint(uint8_t *out, uint64_t v)
+{
+	size_t n = 0;
+	do {
+		uint8_t b = (uint8_t)(v & 0x7f);
+		v >>= 7;
+		out[n++] = (uint8_t)(b | (v ? 0x80 : 0));
+	} while (v);
+	return n;
+}
+
+size_t reg_subkey(uint8_t *out, const uint8_t *key, size_t klen, uint32_t a, uint32_t b)
+{
+	size_t o = put_varint(out, klen);
+	memcpy(out + o, key, klen);
+	o += klen;
+	o += put_varint(out + o, a);
+	o += put_varint(out + o, b);
+	return o;
+}
+
+int reg_subkey_parse(const uint8_t *sk, size_t sklen, const uint8_t **key, size_t *klen,
+		     uint32_t *a, uint32_t *b)
+{
+	struct strata_rd rd;
+	strata_rd_init(&rd, sk, sklen);
+	*klen = strata_rd_bytes(&rd, key, REG_WIRE_KEY_MAX);
+	*a = (uint32_t)strata_rd_u64_max(&rd, UINT32_MAX);
+	*b = (uint32_t)strata_rd_u64_max(&rd, UINT32_MAX);
+	return strata_rd_done(&rd);
+}

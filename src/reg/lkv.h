@@ -1,0 +1,77 @@
+/* The leaderless quorum key-value store ("lkv", the Dynamo family): placement on a consistent
+ * hash ring, N/R/W quorums, last-write-wins versions from a hybrid logical clock, tombstones,
+ * read repair and bucketed-digest anti-entropy. docs/leaderless.md explains the design; lkv.c
+ * opens with the specification it implements.
+ *
+ * This header is shared by the module (lkv.c), the ring (lkv_ring.c), the algorithm table
+ * (lkv_algos.c) and the tests, which use the inspection and tuning hooks at the end. */
+#ifndef STRATA_REG_LKV_H
+#define STRATA_REG_LKV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/msg.h"
+#include "core/node.h"
+
+#define LKV_WIRE 160             /* wire id of the "lkv" module (lkv range 160-175) */
+#define LKV_VNODES 128           /* virtual nodes per node on the ring */
+#define LKV_KEY_MAX 1024         /* longest key, bytes */
+#define LKV_MAX_KEYS 65536       /* default: entries (values and tombstones) a node stores */
+#define LKV_MAX_PENDING 1024     /* client requests a node coordinates at once */
+#define LKV_TIMEOUT_US 2000000u  /* a quorum that does not answer in 2 s: outcome unknown */
+#define LKV_GC_AGE_US (600ull * 1000000u) /* tombstones are dropped 10 minutes after the delete */
+#define LKV_AE_PERIOD_US 200000u /* one anti-entropy exchange per node every 200 ms */
+#define LKV_AE_BUCKETS 256       /* digest buckets: the top 8 bits of the key hash */
+#define LKV_AE_BUCKETS_PER_ROUND 8 /* mismatched buckets repaired per exchange (bounded work) */
+
+/* ---- the ring (lkv_ring.c) ---- */
+
+/* The key hash: FNV-1a 64 followed by the splitmix64 finalizer (full avalanche). Fast and
+ * deterministic on every node; not keyed, so a client that picks keys adversarially can aim
+ * them at one node (the same is true of any public placement function). */
+uint64_t lkv_hash(const void *key, size_t len);
+
+struct lkv_vnode {
+	uint64_t token;
+	uint32_t node;
+};
+
+struct lkv_ring {
+	uint32_t n;            /* nodes 1..n */
+	size_t len;            /* n * vnodes tokens, sorted */
+	struct lkv_vnode *v;
+};
+
+/* Builds the ring of nodes 1..n with `vnodes` tokens each. 0 or STRATA_ENOMEM/EINVAL. */
+int lkv_ring_init(struct lkv_ring *r, uint32_t n, uint32_t vnodes);
+void lkv_ring_free(struct lkv_ring *r);
+/* The preference list of hash h: the first `count` distinct nodes met walking clockwise from the
+ * first token >= h (wrapping). Writes min(count, n) ids into out and returns that number. */
+unsigned lkv_ring_replicas(const struct lkv_ring *r, uint64_t h, uint32_t count, uint32_t *out);
+
+/* ---- the module (lkv.c) ---- */
+
+struct strata_module *lkv_create(struct strata_node *n, char *err, size_t errlen);
+
+/* Test and inspection hooks (the simulator, unit tests). */
+struct lkv_version {
+	uint64_t ts;
+	uint32_t wr;  /* node that wrote it (tie-break) */
+	bool tomb;    /* a delete */
+	const struct strata_msg *val; /* borrowed; NULL for a tombstone */
+};
+/* The stored version of key on this node: 0, or STRATA_ENOENT if none is stored. */
+int lkv_peek(struct strata_module *m, const void *key, size_t klen, struct lkv_version *out);
+/* Entries (values and tombstones) stored on this node. */
+size_t lkv_count(struct strata_module *m);
+struct lkv_stats {
+	uint64_t read_repairs, writebacks, ae_rounds, ae_pushed, ae_applied, gc_dropped, full_rejects;
+};
+void lkv_stats(struct strata_module *m, struct lkv_stats *out);
+/* Overrides the bounds (0 keeps a value). */
+void lkv_set_limits(struct strata_module *m, size_t max_keys, uint64_t gc_age_us,
+		    uint64_t ae_period_us);
+
+#endif

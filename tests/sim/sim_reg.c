@@ -1,0 +1,462 @@
+/* Simulation suite of the register family (src/reg/).
+ *
+ * Every run: n = 3 or 5 nodes, a few logical clients bound to nodes issue reads and writes on
+ * two keys with sim_request, one operation at a time each, recording a Jepsen-shaped history
+ * (invoke / ok / info, virtual times). Meanwhile the network drops, duplicates, delays and
+ * reorders datagrams, a partition comes and heals, and up to f nodes crash (fail-recovery: crash
+ * and restart). An operation whose node crashed before it returned is recorded as info. Then the
+ * network heals and every operation invoked on a node that is still up must complete (liveness).
+ * The history is judged by src/check: atomic registers must be linearizable, regular ones
+ * regular.
+ *
+ * Broken variants (expect_violation): Majority Voting judged as atomic must be caught (regular
+ * is weaker than atomic: the atomic checker is not vacuous), and the lecture notes' multi-valued
+ * register assembled from binary registers must be caught by the regular checker. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check/check.h"
+#include "core/error.h"
+#include "core/stack.h"
+#include "fd/fd.h"
+#include "lib/reg_sim.h"
+#include "reg/reg.h"
+#include "rt/sim/harness.h"
+#include "rt/sim/sim.h"
+
+#define MAX_CLIENTS 6
+#define MS 1000ull
+/* Virtual time allowed after healing. Perfect links back off to retransmit_max_ms (1 s) while
+ * a partition lasts and drain the backlog it left at that pace, so the compositions, which send
+ * N^2 messages per operation, need seconds to catch up after a long partition. */
+#define LIVENESS_MS 30000ull
+
+struct client {
+	uint32_t node;
+	int64_t proc;
+	bool busy, dead, writer_only, reader;
+	uint64_t req_id, seq, next_at;
+	uint8_t kind;
+	const char *key;
+	char val[24];
+};
+
+enum variant { V_NORMAL, V_TOTAL_RESTART, V_BINMVR, V_MV_AS_ATOMIC };
+
+struct run {
+	struct sim *s;
+	struct strata_config cfg;
+	const struct strata_algo *algo;
+	const char *module;
+	enum variant variant;
+	bool fail_stop, recovery, single_writer, one_reader;
+	struct client cl[MAX_CLIENTS];
+	unsigned ncl;
+	FILE *hist;
+	char *hbuf;
+	size_t hlen;
+	uint64_t procs;
+	int error;
+	char errtxt[256];
+	unsigned ops_ok;
+};
+
+static const char *keys[] = { "x", "y" };
+
+static void build(struct sim *s, struct strata_node *n, void *arg)
+{
+	struct run *r = arg;
+	char err[256];
+	if (r->fail_stop && !strata_fd_p_create(n, err, sizeof(err))) {
+		fprintf(stderr, "build: %s\n", err);
+		abort();
+	}
+	struct strata_module *m = r->variant == V_BINMVR ? reg_binmvr_create(n, err, sizeof(err))
+							 : r->algo->create(n, err, sizeof(err));
+	if (!m) {
+		fprintf(stderr, "build: %s\n", err);
+		abort();
+	}
+}
+
+static void record(struct run *r, struct client *c, enum strata_hist_type t, const char *value)
+{
+	strata_history_append(r->hist, c->proc, t,
+			      c->kind == REG_WRITE ? STRATA_HIST_WRITE : STRATA_HIST_READ, c->key,
+			      value, NULL, sim_now(r->s) * 1000);
+}
+
+static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
+{
+	struct run *r = arg;
+	if (o->kind != STRATA_OUT_REPLY)
+		return;
+	for (unsigned k = 0; k < r->ncl; k++) {
+		struct client *c = &r->cl[k];
+		if (!c->busy || c->req_id != o->a || c->node != node)
+			continue;
+		c->busy = false;
+		c->next_at = sim_now(s) + sim_random_below(s, 4 * MS);
+		if (o->status != 0) {
+			if (!r->error) {
+				r->error = 1;
+				snprintf(r->errtxt, sizeof(r->errtxt), "node %u: error reply %d (%s)",
+					 node, o->status, o->text ? o->text : "");
+			}
+			record(r, c, STRATA_HIST_FAIL, c->kind == REG_WRITE ? c->val : NULL);
+			return;
+		}
+		r->ops_ok++;
+		if (c->kind == REG_WRITE) {
+			record(r, c, STRATA_HIST_OK, c->val);
+		} else if (o->b & STRATA_REPLY_FOUND) {
+			char v[64];
+			size_t len = o->len < sizeof(v) - 1 ? o->len : sizeof(v) - 1;
+			memcpy(v, o->data, len);
+			v[len] = 0;
+			record(r, c, STRATA_HIST_OK, v);
+		} else {
+			record(r, c, STRATA_HIST_OK, NULL);
+		}
+		return;
+	}
+}
+
+/* Issues the client's next operation; key != NULL forces a read of that key. */
+static void issue(struct run *r, struct client *c, const char *key)
+{
+	struct sim *s = r->s;
+	bool write;
+	if (key)
+		write = false;
+	else if (c->writer_only)
+		write = true;
+	else if (!c->reader)
+		write = sim_random_below(s, 100) < 70;
+	else if (r->single_writer)
+		write = false;
+	else
+		write = sim_random_below(s, 100) < 40;
+	c->kind = write ? REG_WRITE : REG_READ;
+	c->key = key ? key : keys[sim_random_below(s, 2)];
+	c->seq++;
+	if (r->variant == V_BINMVR)
+		snprintf(c->val, sizeof(c->val), "%u", (unsigned)sim_random_below(s, 12));
+	else
+		snprintf(c->val, sizeof(c->val), "%u.%llu", (unsigned)c->proc,
+			 (unsigned long long)c->seq);
+	c->req_id = ((uint64_t)(c - r->cl) << 32) | c->seq;
+	c->busy = true;
+	record(r, c, STRATA_HIST_INVOKE, write ? c->val : NULL);
+	struct strata_request q = {
+		.id = c->req_id,
+		.op = write ? STRATA_OP_WRITE : STRATA_OP_READ,
+		.key = (const uint8_t *)c->key,
+		.key_len = strlen(c->key),
+		.value = write ? (const uint8_t *)c->val : NULL,
+		.value_len = write ? strlen(c->val) : 0,
+	};
+	sim_request(s, c->node, r->module, &q);
+}
+
+static void crash(struct run *r, uint32_t id)
+{
+	sim_crash(r->s, id);
+	for (unsigned k = 0; k < r->ncl; k++) {
+		struct client *c = &r->cl[k];
+		if (c->node != id)
+			continue;
+		if (c->busy)
+			record(r, c, STRATA_HIST_INFO, c->kind == REG_WRITE ? c->val : NULL);
+		c->busy = false;
+		c->dead = true;
+	}
+}
+
+static void restart(struct run *r, uint32_t id)
+{
+	sim_restart(r->s, id);
+	for (unsigned k = 0; k < r->ncl; k++) {
+		struct client *c = &r->cl[k];
+		if (c->node == id && c->dead) {
+			c->dead = false;
+			c->proc = (int64_t)(++r->procs); /* a new process after an unknown outcome */
+			c->next_at = sim_now(r->s) + 5 * MS;
+		}
+	}
+}
+
+static int all_idle(struct sim *s, void *arg)
+{
+	struct run *r = arg;
+	for (unsigned k = 0; k < r->ncl; k++)
+		if (r->cl[k].busy)
+			return 0;
+	return 1;
+}
+
+/* Clients: single-writer registers get one writer client at the writer and readers elsewhere
+ * ((1,1): all at the one reader); multi-writer ones get read/write clients on random nodes. */
+static void setup_clients(struct run *r)
+{
+	struct sim *s = r->s;
+	uint32_t n = r->cfg.n;
+	r->ncl = n == 3 ? 4 : 5;
+	for (unsigned k = 0; k < r->ncl; k++) {
+		struct client *c = &r->cl[k];
+		memset(c, 0, sizeof(*c));
+		c->proc = (int64_t)(++r->procs);
+		c->next_at = sim_random_below(s, 5 * MS);
+		if (r->single_writer && k == 0) {
+			c->node = r->cfg.writer;
+			c->writer_only = r->one_reader || r->variant == V_BINMVR;
+		} else if (r->one_reader) {
+			c->node = reg_reader(&r->cfg);
+			c->reader = true;
+		} else {
+			c->node = r->single_writer
+					  ? 1 + (uint32_t)((r->cfg.writer + sim_random_below(s, n - 1)) % n)
+					  : 1 + (uint32_t)sim_random_below(s, n);
+			c->reader = true;
+		}
+	}
+}
+
+static int check_history(struct run *r, enum strata_check_model model, char *why, size_t wl)
+{
+	fflush(r->hist);
+	struct strata_history *h = NULL;
+	char err[256];
+	int rc = strata_history_parse(r->hbuf, r->hlen, "sim", NULL, &h, err, sizeof(err));
+	if (rc)
+		return sim_fail(why, wl, "history does not parse: %s", err);
+	struct strata_check_result res;
+	memset(&res, 0, sizeof(res));
+	rc = strata_check_history(h, model, 20000, &res);
+	int out = 0;
+	if (rc) {
+		out = sim_fail(why, wl, "checker error %d", rc);
+	} else if (res.verdict != STRATA_CHECK_OK) {
+		char *txt = NULL;
+		size_t tl = 0;
+		FILE *f = open_memstream(&txt, &tl);
+		strata_check_print_text(f, h, &res);
+		fclose(f);
+		out = sim_fail(why, wl, "%s checker: %s (%zu ops): %s", strata_check_model_name(model),
+			       strata_check_verdict_name(res.verdict), strata_history_n_ops(h),
+			       res.has_violation ? res.violation.message : (txt ? txt : ""));
+		free(txt);
+	}
+	strata_check_result_free(&res);
+	strata_history_free(h);
+	return out;
+}
+
+static int run_variant(const char *algo, enum variant variant, uint64_t seed, bool trace,
+		       char *why, size_t wl)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	r->algo = strata_algo_find(variant == V_BINMVR ? "mv" : algo);
+	if (!r->algo) {
+		free(r);
+		return sim_fail(why, wl, "no algorithm '%s' in the table", algo);
+	}
+	r->variant = variant;
+	r->module = variant == V_BINMVR ? "binmvr" : r->algo->name;
+	r->fail_stop = r->algo->model == STRATA_MODEL_FAIL_STOP;
+	r->recovery = r->algo->model == STRATA_MODEL_FAIL_RECOVERY;
+	r->single_writer = strcmp(algo, "riwca") && strcmp(algo, "nnar") && strcmp(algo, "atomic1nton");
+	r->one_reader = !strcmp(algo, "reg2atomic11");
+
+	strata_config_defaults(&r->cfg);
+	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-reg");
+	r->cfg.n = (seed % 4 == 3) ? 5 : 3;
+	r->cfg.f = (r->cfg.n - 1) / 2;
+	r->cfg.model = r->algo->model;
+	r->cfg.writer = 1;
+	for (uint32_t i = 1; i <= r->cfg.n; i++) {
+		r->cfg.nodes[i].id = i;
+		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
+		r->cfg.nodes[i].port = (uint16_t)(7000 + i);
+	}
+	r->hist = open_memstream(&r->hbuf, &r->hlen);
+
+	struct sim_opts so = {
+		.seed = seed, .cfg = &r->cfg, .build = build, .output = on_output, .arg = r,
+		.trace = trace,
+	};
+	struct sim *s = r->s = sim_new(&so);
+	/* Faults. Under fail-stop the model promises that P is accurate: loss stays low and a
+	 * partition shorter than P's timeout, or P would rightly be wrong and so the register. */
+	struct sim_net net = {
+		.drop = sim_random_unit(s) * (r->fail_stop ? 0.05 : 0.2),
+		.dup = sim_random_unit(s) * 0.1,
+		.delay_min_us = 100,
+		.delay_max_us = 100 + sim_random_below(s, 3000),
+		.tail = 0.05,
+		.tail_us = 20 * MS,
+	};
+	sim_set_net(s, &net);
+	setup_clients(r);
+	sim_start(s);
+
+	const uint64_t t_ops = 800 * MS;
+	uint64_t part_at = sim_random_below(s, t_ops), part_len =
+		r->fail_stop ? 20 * MS + sim_random_below(s, 80 * MS) : sim_random_below(s, 250 * MS);
+	uint64_t part_mask = 1ull << (1 + sim_random_below(s, r->cfg.n)); /* one node isolated */
+	unsigned ncrash = (unsigned)sim_random_below(s, r->cfg.f + 1);
+	uint64_t crash_at[8] = { 0 };
+	uint32_t crash_id[8] = { 0 };
+	for (unsigned k = 0; k < ncrash; k++) {
+		crash_at[k] = sim_random_below(s, t_ops);
+		uint32_t id;
+		bool dup;
+		do {
+			id = 1 + (uint32_t)sim_random_below(s, r->cfg.n);
+			dup = false;
+			for (unsigned j = 0; j < k; j++)
+				dup |= crash_id[j] == id;
+		} while (dup);
+		crash_id[k] = id;
+	}
+	bool parted = false, healed = false;
+	uint64_t restart_at[8] = { 0 };
+	for (uint64_t t = 0; t < t_ops; t += MS) {
+		sim_run_until(s, t, NULL, NULL);
+		if (!parted && t >= part_at) {
+			uint64_t all = ((1ull << (r->cfg.n + 1)) - 2);
+			sim_partition(s, part_mask, all & ~part_mask);
+			parted = true;
+		}
+		if (parted && !healed && t >= part_at + part_len) {
+			sim_heal(s);
+			healed = true;
+		}
+		for (unsigned k = 0; k < ncrash; k++) {
+			if (crash_at[k] && t >= crash_at[k]) {
+				crash(r, crash_id[k]);
+				crash_at[k] = 0;
+				if (r->recovery)
+					restart_at[k] = t + 10 * MS + sim_random_below(s, 80 * MS);
+			}
+			if (restart_at[k] && t >= restart_at[k]) {
+				restart(r, crash_id[k]);
+				restart_at[k] = 0;
+			}
+		}
+		for (unsigned k = 0; k < r->ncl; k++) {
+			struct client *c = &r->cl[k];
+			if (!c->busy && !c->dead && t >= c->next_at)
+				issue(r, c, NULL);
+		}
+	}
+	/* Liveness phase: heal everything (restart who is still down in fail-recovery). */
+	sim_heal(s);
+	for (unsigned k = 0; k < ncrash; k++)
+		if (restart_at[k])
+			restart(r, crash_id[k]);
+	struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 2000 };
+	sim_set_net(s, &calm);
+	uint64_t deadline = sim_now(s) + LIVENESS_MS * MS;
+	sim_run_until(s, deadline, all_idle, r);
+	int rc = 0;
+	for (unsigned k = 0; k < r->ncl && !rc; k++)
+		if (r->cl[k].busy)
+			rc = sim_fail(why, wl,
+				      "liveness: client %u's %s on node %u (up) did not complete within "
+				      "%llu ms after healing",
+				      k, r->cl[k].kind == REG_WRITE ? "write" : "read", r->cl[k].node,
+				      (unsigned long long)LIVENESS_MS);
+	if (!rc && variant == V_TOTAL_RESTART) {
+		/* Every node crashes and recovers; then every client reads every key once more. */
+		for (uint32_t id = 1; id <= r->cfg.n; id++)
+			if (sim_is_up(s, id))
+				crash(r, id);
+		/* Let datagrams of the old incarnations drain first: a fresh node that hears a
+		 * stale datagram of a peer's previous incarnation before the peer's new one ends
+		 * up with mismatched perfect-link sessions (a link-layer issue reported to its
+		 * owner; replay: --case lmv-total-restart --seed 4 without this wait). */
+		sim_run_for(s, 200 * MS, NULL, NULL);
+		for (uint32_t id = 1; id <= r->cfg.n; id++)
+			restart(r, id);
+		for (unsigned pass = 0; pass < 2 && !rc; pass++) {
+			for (unsigned k = 0; k < r->ncl; k++)
+				issue(r, &r->cl[k], keys[pass]);
+			sim_run_until(s, sim_now(s) + LIVENESS_MS * MS, all_idle, r);
+			for (unsigned k = 0; k < r->ncl && !rc; k++)
+				if (r->cl[k].busy)
+					rc = sim_fail(why, wl, "liveness after total restart: client %u", k);
+		}
+	}
+	if (!rc && r->error)
+		rc = sim_fail(why, wl, "%s", r->errtxt);
+	if (!rc && r->ops_ok < 5)
+		rc = sim_fail(why, wl, "only %u operations completed: vacuous run", r->ops_ok);
+	if (!rc) {
+		bool atomic = strstr(r->algo->title, "atomic") && variant != V_BINMVR;
+		if (variant == V_MV_AS_ATOMIC)
+			atomic = true;
+		rc = check_history(r, atomic ? STRATA_CHECK_ATOMIC : STRATA_CHECK_REGULAR, why, wl);
+	}
+	if (getenv("REG_SIM_STATS"))
+		fprintf(stderr, "seed %llu n=%u ops_ok=%u t=%llums\n", (unsigned long long)seed,
+			r->cfg.n, r->ops_ok, (unsigned long long)(sim_now(s) / MS));
+	sim_free(s);
+	fclose(r->hist);
+	free(r->hbuf);
+	free(r);
+	return rc;
+}
+
+#define CASE(algo)                                                                 \
+	static int run_##algo(uint64_t seed, bool trace, char *why, size_t wl)     \
+	{                                                                          \
+		return run_variant(#algo, V_NORMAL, seed, trace, why, wl);         \
+	}
+CASE(rowa)
+CASE(mv)
+CASE(lmv)
+CASE(riwa)
+CASE(riwm)
+CASE(riwca)
+CASE(nnar)
+CASE(reg2atomic11)
+CASE(atomic11to1n)
+CASE(atomic1nton)
+
+static int run_lmv_restart(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_variant("lmv", V_TOTAL_RESTART, seed, trace, why, wl);
+}
+
+static int run_mv_atomic(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_variant("mv", V_MV_AS_ATOMIC, seed, trace, why, wl);
+}
+
+static int run_binmvr(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_variant("mv", V_BINMVR, seed, trace, why, wl);
+}
+
+static const struct sim_case cases[] = {
+	{ "rowa", run_rowa, 500, false },
+	{ "mv", run_mv, 500, false },
+	{ "lmv", run_lmv, 500, false },
+	{ "lmv-total-restart", run_lmv_restart, 200, false },
+	{ "riwa", run_riwa, 500, false },
+	{ "riwm", run_riwm, 500, false },
+	{ "riwca", run_riwca, 500, false },
+	{ "nnar", run_nnar, 500, false },
+	{ "reg2atomic11", run_reg2atomic11, 500, false },
+	{ "atomic11to1n", run_atomic11to1n, 500, false },
+	{ "atomic1nton", run_atomic1nton, 500, false },
+	{ "mv-judged-atomic", run_mv_atomic, 500, true },
+	{ "binmvr-unsafe", run_binmvr, 500, true },
+};
+
+int main(int argc, char **argv)
+{
+	return sim_main(argc, argv, "sim_reg", cases, sizeof(cases) / sizeof(cases[0]));
+}
