@@ -137,18 +137,38 @@ static void status_text(const Strata__Client__Status *s)
 		       self ? "  (this node)" : "", p->id == s->leader ? "  (leader)" : "");
 	}
 	if (s->n_modules) {
+		/* Wrapped at about 100 columns: a full stack has many modules. */
+		size_t col = 8;
 		printf("modules:");
-		for (size_t i = 0; i < s->n_modules; i++)
+		for (size_t i = 0; i < s->n_modules; i++) {
+			size_t w = strlen(s->modules[i]) + 1;
+			if (col + w > 100) {
+				printf("\n        ");
+				col = 8;
+			}
 			printf(" %s", s->modules[i]);
+			col += w;
+		}
 		printf("\n");
 	}
-	if (s->n_counters) {
-		printf("counters:\n");
-		for (size_t i = 0; i < s->n_counters; i++) {
-			printf("  %-24s %10" PRIu64 "%s", s->counters[i]->name, s->counters[i]->value,
-			       (i % 3 == 2 || i + 1 == s->n_counters) ? "\n" : "");
+	/* Text shows the counters that moved; -w json shows them all. */
+	size_t shown = 0, zero = 0;
+	for (size_t i = 0; i < s->n_counters; i++) {
+		if (s->counters[i]->value == 0) {
+			zero++;
+			continue;
 		}
+		if (shown == 0)
+			printf("counters:\n");
+		printf("  %-24s %10" PRIu64 "%s", s->counters[i]->name, s->counters[i]->value,
+		       shown % 3 == 2 ? "\n" : "");
+		shown++;
 	}
+	if (shown % 3)
+		printf("\n");
+	if (zero)
+		printf("%s%zu other counters are 0 (-w json lists every counter)\n",
+		       shown ? "" : "counters: ", zero);
 }
 
 int cmd_status(struct cli *c, int argc, char **argv)
