@@ -206,5 +206,6 @@ int cmd_check_bcast(struct cli *c, int argc, char **argv);
 int cmd_shiviz(struct cli *c, int argc, char **argv);
 int cmd_reg(struct cli *c, int argc, char **argv);
 int cmd_workload(struct cli *c, int argc, char **argv);
+int cmd_bcast(struct cli *c, int argc, char **argv);
 
 #endif

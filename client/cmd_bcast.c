@@ -1,0 +1,301 @@
+/* `strata bcast`: broadcast with any broadcast algorithm of the build and watch deliveries.
+ *
+ *   strata bcast send MESSAGE [--algo NAME]         returns once the node has broadcast it
+ *   strata bcast listen [--algo NAME] [--all] [--count N] [--duration SEC]
+ *   strata bcast algos
+ *
+ * listen subscribes to deliveries (Event kind "deliver") of one node (-n, default the first that
+ * answers) or of every node (--all) and prints one line per delivery: delivering node, original
+ * sender, sequence number, vector clock where the algorithm has one, payload. With -w json each
+ * delivery is one JSON object per line with node, sender, seq, payload, module and vc. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "core/stack.h"
+
+static const char bcast_help[] =
+	"usage: strata bcast send MESSAGE [--algo NAME] [--repeat N]\n"
+	"       strata bcast listen [--algo NAME] [--all] [--count N] [--duration SEC]\n"
+	"       strata bcast algos\n"
+	"\n"
+	"send: the node (-n, default the first that answers) broadcasts MESSAGE with algorithm NAME\n"
+	"(default: the cluster's bcast_algo, else urb); it returns once the node has broadcast.\n"
+	"--repeat N broadcasts N messages \"MESSAGE-1\" ... \"MESSAGE-N\", one after the other.\n"
+	"listen: streams deliveries of one node, or of every node with --all, until Ctrl-C, N\n"
+	"deliveries, or SEC seconds. -w json prints one object per delivery:\n"
+	"  {\"node\":2,\"sender\":1,\"seq\":7,\"payload\":\"hi\",\"module\":\"urb\",\"vc\":[...]}\n";
+
+static volatile sig_atomic_t bcast_stop;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	bcast_stop = 1;
+}
+
+static const char *default_algo(struct cli *c)
+{
+	const struct strata_config *cfg = c->endpoint[0] ? NULL : cli_config(c);
+	return cfg && cfg->bcast_algo[0] ? cfg->bcast_algo : "urb";
+}
+
+static int check_algo(struct cli *c, const char *algo)
+{
+	const struct strata_algo *a = strata_algo_find(algo);
+	if (!a || strcmp(a->family, "bcast") != 0)
+		return cli_usage_err(c, "bcast",
+				     "bcast: unknown broadcast algorithm '%s' (see `strata bcast algos`)",
+				     algo);
+	return CLI_EXIT_OK;
+}
+
+static int bcast_send(struct cli *c, const char *algo, const char *msg, uint32_t repeat)
+{
+	if (repeat) {
+		/* One message after the other: each returns once the node has broadcast it. */
+		for (uint32_t i = 1; i <= repeat; i++) {
+			char buf[1024];
+			snprintf(buf, sizeof buf, "%s-%u", msg, i);
+			struct cli_op_args op = { .module = algo, .op = CLI_OP_BROADCAST,
+						  .value = buf, .value_len = strlen(buf) };
+			int rc = cli_op(c, &op, NULL, NULL);
+			if (rc != CLI_EXIT_OK)
+				return rc;
+		}
+		if (!c->json)
+			printf("broadcast %u messages\n", repeat);
+		return CLI_EXIT_OK;
+	}
+	struct cli_op_args op = {
+		.module = algo, .op = CLI_OP_BROADCAST, .value = msg, .value_len = strlen(msg),
+	};
+	Strata__Client__Response *resp = NULL;
+	const Strata__Client__OpReply *reply = NULL;
+	int rc = cli_op(c, &op, &resp, &reply);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	if (c->json) {
+		struct cli_json j;
+		cli_json_init(&j, stdout);
+		cli_json_begin_object(&j);
+		cli_json_key(&j, "algo");
+		cli_json_string(&j, algo);
+		cli_json_key(&j, "payload");
+		cli_json_string(&j, msg);
+		if (reply && reply->value.len) {
+			cli_json_key(&j, "seq");
+			cli_json_string_n(&j, (const char *)reply->value.data, reply->value.len);
+		}
+		cli_json_end_object(&j);
+	} else {
+		printf("broadcast\n");
+	}
+	if (resp)
+		strata__client__response__free_unpacked(resp, NULL);
+	return CLI_EXIT_OK;
+}
+
+static void print_delivery(struct cli *c, uint32_t node, const Strata__Client__Event *e)
+{
+	if (c->json) {
+		struct cli_json j;
+		cli_json_init(&j, stdout);
+		cli_json_begin_object(&j);
+		cli_json_key(&j, "node");
+		cli_json_uint(&j, e->node ? e->node : node);
+		cli_json_key(&j, "sender");
+		cli_json_uint(&j, e->peer);
+		cli_json_key(&j, "seq");
+		cli_json_uint(&j, e->seq);
+		cli_json_key(&j, "payload");
+		cli_json_string_n(&j, (const char *)e->payload.data, e->payload.len);
+		cli_json_key(&j, "module");
+		cli_json_string(&j, e->module ? e->module : "");
+		cli_json_key(&j, "vc");
+		cli_json_begin_array(&j);
+		for (size_t i = 0; i < e->n_vc; i++)
+			cli_json_uint(&j, e->vc[i]);
+		cli_json_end_array(&j);
+		cli_json_key(&j, "wall_ms");
+		cli_json_uint(&j, e->wall_ms);
+		cli_json_end_object(&j);
+	} else {
+		printf("node %u delivered %u:%llu", e->node ? e->node : node, e->peer,
+		       (unsigned long long)e->seq);
+		if (e->n_vc) {
+			printf(" vc [");
+			for (size_t i = 0; i < e->n_vc; i++)
+				printf("%s%llu", i ? "," : "", (unsigned long long)e->vc[i]);
+			printf("]");
+		}
+		printf(" (%s) ", e->module ? e->module : "");
+		fwrite(e->payload.data, 1, e->payload.len, stdout);
+		fputc('\n', stdout);
+	}
+	fflush(stdout);
+}
+
+static int bcast_listen(struct cli *c, const char *algo, bool all, uint64_t count,
+			uint32_t duration)
+{
+	struct cli_endpoint eps[STRATA_MAX_NODES];
+	int n = cli_endpoints(c, all, eps, STRATA_MAX_NODES);
+	if (n < 0)
+		return CLI_EXIT_USAGE;
+	int fds[STRATA_MAX_NODES];
+	struct cli_reader rd[STRATA_MAX_NODES];
+	uint32_t ids[STRATA_MAX_NODES];
+	int open_n = 0;
+	for (int i = 0; i < n && (all || open_n == 0); i++) {
+		char err[256];
+		int fd = cli_connect(&eps[i], cli_now_ms() + (uint64_t)c->timeout_ms, err, sizeof err);
+		if (fd < 0) {
+			char who[128];
+			cli_describe(&eps[i], who, sizeof who);
+			cli_err(c, "bcast listen: %s: %s", who, err);
+			continue;
+		}
+		Strata__Client__Request req = STRATA__CLIENT__REQUEST__INIT;
+		Strata__Client__SubscribeRequest sr = STRATA__CLIENT__SUBSCRIBE_REQUEST__INIT;
+		char *mods[1] = { (char *)algo };
+		sr.deliveries = true;
+		if (algo) {
+			sr.modules = mods;
+			sr.n_modules = 1;
+		}
+		req.id = cli_next_id(c);
+		req.body_case = STRATA__CLIENT__REQUEST__BODY_SUBSCRIBE;
+		req.subscribe = &sr;
+		if (cli_send(fd, &req, cli_now_ms() + (uint64_t)c->timeout_ms, err, sizeof err) != 0) {
+			close(fd);
+			continue;
+		}
+		fds[open_n] = fd;
+		ids[open_n] = eps[i].id;
+		cli_reader_init(&rd[open_n]);
+		open_n++;
+	}
+	if (open_n == 0) {
+		cli_err(c, "bcast listen: no node answered");
+		return CLI_EXIT_UNKNOWN;
+	}
+	signal(SIGINT, on_sigint);
+	signal(SIGTERM, on_sigint);
+	uint64_t seen = 0, end = duration ? cli_now_ms() + (uint64_t)duration * 1000 : 0;
+	int rc = CLI_EXIT_OK, alive = open_n;
+	struct pollfd pfd[STRATA_MAX_NODES];
+	while (!bcast_stop && alive > 0 && (!count || seen < count)) {
+		int timeout = 200;
+		if (end) {
+			uint64_t now = cli_now_ms();
+			if (now >= end)
+				break;
+			if (end - now < 200)
+				timeout = (int)(end - now);
+		}
+		for (int i = 0; i < open_n; i++)
+			pfd[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+		if (poll(pfd, (nfds_t)open_n, timeout) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < open_n; i++) {
+			if (fds[i] < 0 || !pfd[i].revents)
+				continue;
+			for (;;) {
+				Strata__Client__Response *r = NULL;
+				char err[256];
+				int s = cli_reader_step(&rd[i], fds[i], &r, err, sizeof err);
+				if (s == 0)
+					break;
+				if (s < 0) {
+					cli_err(c, "bcast listen: node %u: %s", ids[i], err);
+					close(fds[i]);
+					fds[i] = -1;
+					alive--;
+					rc = CLI_EXIT_UNKNOWN;
+					break;
+				}
+				if (r->status != 0) {
+					cli_err(c, "bcast listen: node %u refused: %s", ids[i],
+						r->error ? r->error : "");
+					rc = CLI_EXIT_FAIL;
+					bcast_stop = 1;
+				} else if (r->body_case == STRATA__CLIENT__RESPONSE__BODY_EVENT &&
+					   strcmp(r->event->kind, "deliver") == 0 &&
+					   (!count || seen < count)) {
+					print_delivery(c, ids[i], r->event);
+					seen++;
+				}
+				strata__client__response__free_unpacked(r, NULL);
+			}
+		}
+	}
+	for (int i = 0; i < open_n; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		cli_reader_free(&rd[i]);
+	}
+	if (count && seen < count && rc == CLI_EXIT_OK && !bcast_stop)
+		rc = CLI_EXIT_UNKNOWN; /* the deliveries we waited for did not come */
+	return rc;
+}
+
+int cmd_bcast(struct cli *c, int argc, char **argv)
+{
+	if (argc < 2 || cli_is_help(argv[1])) {
+		fputs(bcast_help, argc < 2 ? stderr : stdout);
+		return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+	}
+	const char *sub = argv[1];
+	if (strcmp(sub, "algos") == 0)
+		return cli_print_algos(c, "bcast");
+	bool send = strcmp(sub, "send") == 0;
+	if (!send && strcmp(sub, "listen") != 0)
+		return cli_usage_err(c, "bcast", "bcast: unknown subcommand '%s'", sub);
+	const char *algo = NULL, *msg = NULL;
+	bool all = false;
+	uint32_t count = 0, duration = 0, repeat = 0;
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+		if (cli_is_help(a)) {
+			fputs(bcast_help, stdout);
+			return CLI_EXIT_OK;
+		}
+		if (!strcmp(a, "--algo") && i + 1 < argc)
+			algo = argv[++i];
+		else if (send && !strcmp(a, "--repeat") && i + 1 < argc) {
+			if (!cli_parse_u32(argv[++i], 1, 10000000, &repeat))
+				return cli_usage_err(c, "bcast", "bcast: bad --repeat");
+		} else if (!send && !strcmp(a, "--all"))
+			all = true;
+		else if (!send && !strcmp(a, "--count") && i + 1 < argc) {
+			if (!cli_parse_u32(argv[++i], 1, 100000000, &count))
+				return cli_usage_err(c, "bcast", "bcast: bad --count");
+		} else if (!send && !strcmp(a, "--duration") && i + 1 < argc) {
+			if (!cli_parse_u32(argv[++i], 1, 86400 * 365, &duration))
+				return cli_usage_err(c, "bcast", "bcast: bad --duration");
+		} else if (a[0] == '-' && a[1])
+			return cli_usage_err(c, "bcast", "bcast: unknown option '%s'", a);
+		else if (send && !msg)
+			msg = a;
+		else
+			return cli_usage_err(c, "bcast", "bcast: unexpected argument '%s'", a);
+	}
+	if (send && !msg)
+		return cli_usage_err(c, "bcast", "bcast send: needs MESSAGE");
+	if (send && !algo)
+		algo = default_algo(c);
+	if (algo) {
+		int rc = check_algo(c, algo);
+		if (rc != CLI_EXIT_OK)
+			return rc;
+	}
+	return send ? bcast_send(c, algo, msg, repeat) : bcast_listen(c, algo, all, count, duration);
+}
