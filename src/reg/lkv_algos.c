@@ -1,7 +1,22 @@
-/* Algorithm table (see core/stack.h): lkv algorithms. */
+/* Algorithm table (see core/stack.h): lkv algorithms, the leaderless quorum store.
+ *
+ * Costs per operation, failure-free, N = replicas: with R + W > N a put consults R versions
+ * first (4 steps), a get takes 2 steps, 4 when it must write back; with R + W <= N a put takes 2
+ * steps and a get 2 (plus asynchronous read repair). Resilience is per key: a key stays
+ * available while at most N - max(R, W) of its N replicas crashed, independent of the cluster's
+ * f, so resilience_k is 0 and the module warns when f exceeds it. */
 #include "core/stack.h"
+#include "reg/lkv.h"
 
 static const struct strata_algo algos[] = {
+	{ .name = "lkv", .family = "lkv",
+	  .title = "Leaderless quorum KV (Dynamo): N/R/W, LWW, read repair, anti-entropy; "
+		   "tolerates N-max(R,W) crashed replicas per key",
+	  .book = "Sec. 4.2-4.3 quorums (ABD write-back), Dynamo",
+	  .model = STRATA_MODEL_FAIL_SILENT, .resilience_k = 0,
+	  .steps = "put 4 (2 if R+W<=N), get 2-4",
+	  .messages = "put 4N (2N if R+W<=N), get 2N-4N",
+	  .wire_id = LKV_WIRE, .create = lkv_create },
 	{ .name = NULL },
 };
 
