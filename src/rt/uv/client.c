@@ -14,6 +14,7 @@
  * connection stays open. Connection memory is freed only in its close
  * callback, after libuv has completed (or cancelled) its writes. */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -206,11 +207,13 @@ static const struct {
 #undef UVCOUNTER
 #define UV_COUNTERS (sizeof(uv_counters) / sizeof(uv_counters[0]))
 
-/* Every strata_counters field is a uint64_t listed above; a field added to node.h without a
- * line here would go unreported, so it is caught at compile time. */
-_Static_assert(sizeof(struct strata_counters) == NODE_COUNTERS * sizeof(uint64_t),
-	       "struct strata_counters changed: list the new field in node_counters[] in "
-	       "src/rt/uv/client.c");
+/* struct strata_counters is all uint64_t. A field added to node.h but not yet named above is
+ * still reported, as "counter_<index>", rather than silently dropped (or breaking the build of
+ * whoever added it). */
+_Static_assert(sizeof(struct strata_counters) % sizeof(uint64_t) == 0,
+	       "struct strata_counters must hold only uint64_t counters");
+#define NODE_SLOTS (sizeof(struct strata_counters) / sizeof(uint64_t))
+#define STATUS_COUNTERS_MAX (NODE_SLOTS + UV_COUNTERS)
 
 static void handle_status(struct client_conn *c, uint64_t id)
 {
@@ -229,14 +232,23 @@ static void handle_status(struct client_conn *c, uint64_t id)
 		peers[p - 1] = ps;
 		peerp[p - 1] = &peers[p - 1];
 	}
-	Strata__Client__Counter ctr[NODE_COUNTERS + UV_COUNTERS];
-	Strata__Client__Counter *ctrp[NODE_COUNTERS + UV_COUNTERS];
+	Strata__Client__Counter ctr[STATUS_COUNTERS_MAX];
+	Strata__Client__Counter *ctrp[STATUS_COUNTERS_MAX];
+	char unnamed[NODE_SLOTS][24];
 	const struct strata_counters *nc = strata_node_counters(n);
 	size_t k = 0;
-	for (size_t i = 0; i < NODE_COUNTERS; i++, k++) {
+	for (size_t slot = 0; slot < NODE_SLOTS; slot++, k++) {
 		Strata__Client__Counter x = STRATA__CLIENT__COUNTER__INIT;
-		x.name = (char *)(uintptr_t)node_counters[i].name;
-		memcpy(&x.value, (const char *)nc + node_counters[i].off, sizeof(uint64_t));
+		const char *name = NULL;
+		for (size_t i = 0; i < NODE_COUNTERS && !name; i++)
+			if (node_counters[i].off == slot * sizeof(uint64_t))
+				name = node_counters[i].name;
+		if (!name) {
+			snprintf(unnamed[slot], sizeof(unnamed[slot]), "counter_%zu", slot);
+			name = unnamed[slot];
+		}
+		x.name = (char *)(uintptr_t)name;
+		memcpy(&x.value, (const char *)nc + slot * sizeof(uint64_t), sizeof(uint64_t));
 		ctr[k] = x;
 		ctrp[k] = &ctr[k];
 	}
