@@ -13,8 +13,11 @@
  *   PFD2 strong accuracy  - every detection (checked as it is output) names an incarnation that
  *                           had already crashed.
  *   PFD1 strong completeness - a crash at tc is detected by every node up since before tc by
- *                           tc + Delta + dmax + 2 * max pause.
- *   restart               - a new incarnation is seen alive by every node within dmax + 2 pauses.
+ *                           max(tc + dmax, the observer's last resume) + Delta.
+ *   views                 - a live, unpaused node is seen alive, with its current incarnation,
+ *                           by every running node within dmax of its boot or resume (2 dmax
+ *                           after the observer's own boot: the detectors answer a new
+ *                           incarnation at once).
  *   LE                    - after every step each node's leader is maxrank (lowest id) of the
  *                           nodes its P has not detected (which with PFD1/PFD2 gives LE1/LE2),
  *                           and at the end every node's leader is the lowest live id.
@@ -469,7 +472,7 @@ static int run_p(const struct scen *sc, uint64_t seed, bool trace, char *why, si
 	STRATA_ASSERT(w);
 	w->sc = sc;
 	uint64_t x = seed * 0x9e3779b97f4a7c15ull;
-	w->n = 3 + (uint32_t)((x >> 33) % 5);
+	w->n = 3 + (uint32_t)((x >> 33) % 4);
 	config_for(w, w->n, STRATA_MODEL_FAIL_STOP);
 	struct sim_net net = { .drop = sc->drop, .dup = 0.05, .delay_min_us = 1 * MS,
 			       .delay_max_us = 12 * MS };
@@ -482,7 +485,7 @@ static int run_p(const struct scen *sc, uint64_t seed, bool trace, char *why, si
 		if (run_to(w, t) == 0)
 			w_crash(w, 1);
 	}
-	while (!w->failed && t < 1200 * MS) {
+	while (!w->failed && t < 800 * MS) {
 		t += 20 * MS + sim_random_below(w->sim, 150 * MS);
 		if (run_to(w, t))
 			break;
@@ -546,11 +549,11 @@ static int run_evp_gst(const struct scen *sc, uint64_t seed, bool trace, char *w
 		sim_set_net(w->sim, &calm);
 		w->dmax_us = calm.delay_max_us;
 		w->post_gst = true;
-		if (run_to(w, w->gst + 1500 * MS) == 0) {
+		if (run_to(w, w->gst + 1000 * MS) == 0) {
 			/* Tail without jitter: the last in-flight mistakes are withdrawn. */
 			struct sim_net still = { .delay_min_us = 20 * MS, .delay_max_us = 20 * MS };
 			sim_set_net(w->sim, &still);
-			if (run_to(w, w->gst + 1700 * MS) == 0)
+			if (run_to(w, w->gst + 1200 * MS) == 0)
 				check_final(w);
 		}
 	}
@@ -571,7 +574,7 @@ static int run_evp_pause(const struct scen *sc, uint64_t seed, bool trace, char 
 	w->maxpause_us = 300 * MS;
 	world_start(w, seed, trace, &net);
 	uint64_t t = 0;
-	while (!w->failed && t < 1500 * MS) {
+	while (!w->failed && t < 1200 * MS) {
 		t += 20 * MS + sim_random_below(w->sim, 100 * MS);
 		if (run_to(w, t))
 			break;
