@@ -1,11 +1,353 @@
-/* Algorithm table (see core/stack.h): reg byz algorithms. */
-#include "core/stack.h"
+/* The Byzantine registers' algorithm table (see core/stack.h) and the helpers the four of them
+ * share (reg/byz.h): construction with the resilience check, the per-key extension held by a
+ * companion module, message framing, reply bookkeeping, and the test-only Byzantine behaviours
+ * of a replica. Model of every row: fail-arbitrary (Byzantine processes, authenticated perfect
+ * links); the single writer cfg->writer is assumed correct, as in the book. Costs are on the
+ * failure-free path: steps = message delays, messages for N processes. */
+#include "reg/byz.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/assert.h"
+#include "core/error.h"
+#include "links/links.h"
 
 static const struct strata_algo algos[] = {
+	{ .name = "bmq", .family = "reg",
+	  .title = "Byzantine Masking Quorum, (1,N) Byzantine safe register",
+	  .book = "Alg. 4.14", .model = STRATA_MODEL_FAIL_ARBITRARY, .resilience_k = 4,
+	  .steps = "write 2, read 2", .messages = "write 2N, read 2N",
+	  .wire_id = REG_WIRE_BMQ, .create = reg_bmq_create },
+	{ .name = "adbq", .family = "reg",
+	  .title = "Authenticated-Data Byzantine Quorum, (1,N) Byzantine regular register",
+	  .book = "Alg. 4.15", .model = STRATA_MODEL_FAIL_ARBITRARY, .resilience_k = 3,
+	  .steps = "write 2, read 2", .messages = "write 2N, read 2N",
+	  .wire_id = REG_WIRE_ADBQ, .create = reg_adbq_create },
+	{ .name = "dwbq", .family = "reg",
+	  .title = "Double-Write Byzantine Quorum, (1,N) Byzantine regular register",
+	  .book = "Sec. 4.7 (Double-Write Byzantine Quorum)", .model = STRATA_MODEL_FAIL_ARBITRARY,
+	  .resilience_k = 3,
+	  .steps = "write 4, read 2 (+2 per retry)", .messages = "write 4N, read 2N (+2N per retry)",
+	  .wire_id = REG_WIRE_DWBQ, .create = reg_dwbq_create },
+	{ .name = "bql", .family = "reg",
+	  .title = "Byzantine Quorum with Listeners, (1,N) Byzantine atomic register",
+	  .book = "Sec. 4.7 (Byzantine Quorum with Listeners)",
+	  .model = STRATA_MODEL_FAIL_ARBITRARY, .resilience_k = 3,
+	  .steps = "write 2, read 2 (+1 per concurrent write)",
+	  .messages = "write 2N + N per listener, read 3N",
+	  .wire_id = REG_WIRE_BQL, .create = reg_bql_create },
 	{ .name = NULL },
 };
 
 const struct strata_algo *strata_reg_byz_algos(void)
 {
 	return algos;
+}
+
+/* ---- companion module ---- */
+
+#define BYZ_TAB_CAP (2 * REG_MAX_KEYS)
+
+static void ent_clear(struct byz_entry *e)
+{
+	if (e->v)
+		strata_msg_unref(e->v);
+	if (e->pv)
+		strata_msg_unref(e->pv);
+	memset(e, 0, sizeof(*e));
+}
+
+static void ext_free(struct byz_mod *b, struct byz_inst *x)
+{
+	if (x->ent) {
+		for (uint32_t k = 0; k < b->n; k++)
+			ent_clear(&x->ent[k]);
+		free(x->ent);
+	}
+	if (x->pv)
+		strata_msg_unref(x->pv);
+	reg_val_clear(&x->old);
+	free(x->listen);
+	free(x);
+}
+
+static void side_handle(struct strata_module *m, const struct strata_event *ev)
+{
+	(void)m;
+	(void)ev; /* holds state only; the register module handles every event */
+}
+
+static void side_destroy(struct strata_module *m)
+{
+	struct byz_mod *b = (struct byz_mod *)m;
+	if (b->tab) {
+		for (size_t s = 0; s < BYZ_TAB_CAP; s++)
+			if (b->tab[s])
+				ext_free(b, b->tab[s]);
+		free(b->tab);
+	}
+	free(b);
+}
+
+uint32_t byz_quorum(uint32_t n, uint32_t f, unsigned k)
+{
+	uint32_t q = (n + k * f) / 2 + 1;
+	return q > n - f ? n - f : q;
+}
+
+struct reg_mod *byz_reg_new(struct strata_node *n, const char *name, uint16_t wire_id,
+			    const struct reg_algo_ops *a, enum byz_kind kind, unsigned resilience_k,
+			    uint32_t q, const struct reg_byz_test *test, char *err, size_t errlen)
+{
+	const struct strata_config *cfg = strata_node_config(n);
+	bool skip = test && test->skip_resilience;
+	if (!skip && strata_config_check_resilience(cfg, name, resilience_k, err, errlen) != 0)
+		return NULL;
+	if (cfg->writer < 1 || cfg->writer > cfg->n) {
+		snprintf(err, errlen, "register '%s': writer %u is not a node", name, cfg->writer);
+		return NULL;
+	}
+	struct byz_mod *b = calloc(1, sizeof(*b));
+	if (!b) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	struct reg_mod *r = reg_mod_new(n, name, wire_id, a, true, err, errlen);
+	if (!r) {
+		free(b);
+		return NULL;
+	}
+	r->single_writer = true;
+	snprintf(b->name, sizeof(b->name), "%s.state", name);
+	b->ops.name = b->name;
+	b->ops.handle = side_handle;
+	b->ops.destroy = side_destroy;
+	b->r = r;
+	b->kind = kind;
+	if (test)
+		b->test = *test;
+	b->n = cfg->n;
+	b->f = cfg->f;
+	b->q = q;
+	strata_node_add_module(n, &b->m, &b->ops, 0);
+	/* reg_mod.lower names a composition's lower register; a Byzantine register has none, and
+	 * its companion is found the same way. */
+	r->lower = &b->m;
+	return r;
+}
+
+struct byz_mod *byz_of(struct reg_mod *r)
+{
+	STRATA_ASSERT(r->lower);
+	return (struct byz_mod *)r->lower;
+}
+
+enum strata_byz byz_behaviour(const struct reg_mod *r)
+{
+	return strata_node_byz(r->m.node);
+}
+
+static size_t ptr_slot(const void *p)
+{
+	uint64_t h = (uint64_t)(uintptr_t)p;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	return (size_t)(h % BYZ_TAB_CAP);
+}
+
+struct byz_inst *byz_ext(struct reg_mod *r, struct reg_inst *i)
+{
+	struct byz_mod *b = byz_of(r);
+	if (!b->tab) {
+		b->tab = calloc(BYZ_TAB_CAP, sizeof(*b->tab));
+		if (!b->tab)
+			return NULL;
+	}
+	/* At most REG_MAX_KEYS instances exist, so the table (twice that) always has a free slot. */
+	size_t s = ptr_slot(i);
+	for (size_t k = 0; k < BYZ_TAB_CAP; k++, s = (s + 1) % BYZ_TAB_CAP) {
+		if (b->tab[s] && b->tab[s]->i == i)
+			return b->tab[s];
+		if (!b->tab[s])
+			break;
+	}
+	STRATA_ASSERT(!b->tab[s] && b->ninst < REG_MAX_KEYS);
+	struct byz_inst *x = calloc(1, sizeof(*x));
+	if (!x)
+		return NULL;
+	x->i = i;
+	b->tab[s] = x;
+	b->ninst++;
+	return x;
+}
+
+/* ---- messages ---- */
+
+void byz_begin(struct strata_wr *w, struct reg_mod *r, struct reg_inst *i, uint8_t type,
+	       uint64_t rid, uint8_t sub)
+{
+	strata_wr_init(w, strata_node_config(r->m.node)->max_value);
+	strata_wr_u8(w, type);
+	strata_wr_bytes(w, i->key, i->klen);
+	strata_wr_u64(w, rid);
+	strata_wr_u8(w, sub);
+}
+
+void byz_send(struct reg_mod *r, struct reg_inst *i, uint32_t to, struct strata_wr *w)
+{
+	struct strata_node *n = r->m.node;
+	/* BADSIG on a register without signatures: the closest thing is a body that does not
+	 * decode, which correct nodes must drop and count. Only answers are damaged, so the node
+	 * still acknowledges (and so counts in write quorums). */
+	if (byz_behaviour(r) == STRATA_BYZ_BADSIG && byz_of(r)->kind != BYZ_ADBQ && w->len > 0 &&
+	    w->buf && w->buf[0] == REG_MSG_VALUE)
+		w->len--;
+	int err = 0;
+	struct strata_msg *m = strata_wr_take_msg(w, &err);
+	if (!m) {
+		strata_trace(n, r->name, "encode failed (%s) -> message not sent",
+			     strata_strerror(err));
+		return;
+	}
+	if (to == 0)
+		strata_pl_send_all(&r->m, i->hash, m);
+	else
+		strata_pl_send(&r->m, to, i->hash, m);
+	strata_msg_unref(m);
+}
+
+void byz_wr_val(struct strata_wr *w, const struct strata_msg *v)
+{
+	strata_wr_bytes(w, v ? v->data : NULL, v ? v->len : 0);
+}
+
+int byz_rd_val(struct strata_rd *rd, uint64_t ts, struct strata_msg **out)
+{
+	const uint8_t *p;
+	size_t len = strata_rd_bytes(rd, &p, rd->len);
+	*out = NULL;
+	if (!strata_rd_ok(rd))
+		return STRATA_EPROTO;
+	if (ts == 0)
+		return len ? STRATA_EPROTO : 0; /* bottom carries no value */
+	*out = strata_msg_new(p, len);
+	return *out ? 0 : STRATA_ENOMEM;
+}
+
+bool byz_msg_eq(const struct strata_msg *a, const struct strata_msg *b)
+{
+	if (!a || !b)
+		return a == b;
+	return a->len == b->len && memcmp(a->data, b->data, a->len) == 0;
+}
+
+/* ---- reads ---- */
+
+int byz_read_begin(struct reg_mod *r, struct reg_inst *i, struct byz_inst *b)
+{
+	struct byz_mod *bm = byz_of(r);
+	if (!b->ent) {
+		b->ent = calloc(bm->n, sizeof(*b->ent));
+		if (!b->ent)
+			return STRATA_ENOMEM;
+	}
+	b->first_rid = i->rid + 1;
+	b->rounds = 0;
+	return 0;
+}
+
+void byz_read_end(struct reg_mod *r, struct byz_inst *b)
+{
+	struct byz_mod *bm = byz_of(r);
+	if (!b->ent)
+		return;
+	for (uint32_t k = 0; k < bm->n; k++)
+		ent_clear(&b->ent[k]);
+	free(b->ent);
+	b->ent = NULL;
+}
+
+void byz_entry_set(struct byz_inst *b, uint32_t from, uint64_t rid, uint64_t pts,
+		   struct strata_msg *pv, uint64_t ts, struct strata_msg *v)
+{
+	struct byz_entry *e = &b->ent[from - 1];
+	if (pv)
+		strata_msg_ref(pv);
+	if (v)
+		strata_msg_ref(v);
+	ent_clear(e);
+	e->got = true;
+	e->rid = rid;
+	e->pts = pts;
+	e->pv = pv;
+	e->ts = ts;
+	e->v = v;
+}
+
+/* ---- detection ---- */
+
+void byz_reject(struct reg_mod *r, uint32_t from, uint64_t *counter, const char *why)
+{
+	if (counter)
+		(*counter)++;
+	strata_node_bad_payload(r->m.node, &r->m, from, why);
+}
+
+bool byz_from_writer(struct reg_mod *r, uint32_t from, const char *what)
+{
+	if (from == strata_node_config(r->m.node)->writer)
+		return true;
+	byz_reject(r, from, &byz_of(r)->rej_writer, what);
+	return false;
+}
+
+/* ---- Byzantine behaviours (test-only) ---- */
+
+void byz_keep_old(struct reg_mod *r, struct byz_inst *b, const uint8_t *sig)
+{
+	if (byz_behaviour(r) == STRATA_BYZ_NONE)
+		return; /* correct replicas keep one copy only */
+	reg_val_set(&b->old, b->i->cur.ts, b->i->cur.wr, b->i->cur.v);
+	if (sig)
+		memcpy(b->old_sig, sig, STRATA_SIG_LEN);
+}
+
+static struct strata_msg *made_up(const char *what, uint32_t id, uint32_t to, uint64_t ts)
+{
+	char buf[64];
+	int len = snprintf(buf, sizeof(buf), "%s-%u-%u-%llu", what, id, to, (unsigned long long)ts);
+	return strata_msg_new(buf, (size_t)len);
+}
+
+bool byz_answer(struct reg_mod *r, struct byz_inst *b, uint32_t to, uint64_t *ts,
+		struct strata_msg **v, bool *replayed)
+{
+	struct strata_node *n = r->m.node;
+	uint32_t self = strata_node_id(n);
+	struct reg_inst *i = b->i;
+	*replayed = false;
+	switch (byz_behaviour(r)) {
+	case STRATA_BYZ_FORGE:
+		*ts = i->cur.ts + 1 + strata_random_below(n, 1000);
+		*v = made_up("forged", self, to, *ts);
+		return true;
+	case STRATA_BYZ_REPLAY:
+		*ts = b->old.ts;
+		*v = b->old.v;
+		if (*v)
+			strata_msg_ref(*v);
+		*replayed = true;
+		return true;
+	case STRATA_BYZ_EQUIVOCATE:
+		if (to % 2 == 1)
+			return false;
+		*ts = i->cur.ts ? i->cur.ts : 1;
+		*v = made_up("equivocated", self, to, *ts);
+		return true;
+	default:
+		return false;
+	}
 }
