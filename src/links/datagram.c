@@ -144,12 +144,11 @@ void strata_links_timer(struct strata_links *l, uint64_t token, uint64_t instanc
 {
 	STRATA_ASSERT(instance >= 1 && instance <= l->n);
 	struct link_peer *p = &l->peers[instance];
+	STRATA_ASSERT(token == LINK_TIMER_RTO || token == LINK_TIMER_SL);
 	if (token == LINK_TIMER_RTO)
 		pl_on_rto(l, p);
-	else if (token == LINK_TIMER_SL)
-		sl_on_timer(l, p);
 	else
-		STRATA_ASSERT(!"unknown link timer");
+		sl_on_timer(l, p);
 }
 
 /* ---- delivery to modules ---- */
