@@ -108,6 +108,7 @@ struct lkv {
 	struct lkv_entry *bucket[LKV_AE_BUCKETS];
 	uint64_t *dig; /* [(n + 1) * LKV_AE_BUCKETS], row = peer id */
 	uint64_t hlc;
+	uint64_t skew_us; /* test-only: added to this node's clock to model unsynchronised clocks */
 	struct lkv_op *ops[LKV_MAX_PENDING];
 	size_t nops, op_hint;
 	uint64_t gen;
@@ -161,7 +162,7 @@ static void ver_set(struct ver *dst, uint64_t ts, uint32_t wr, bool tomb, struct
 
 static uint64_t hlc_now(struct lkv *l)
 {
-	uint64_t t = strata_now_us(l->m.node);
+	uint64_t t = strata_now_us(l->m.node) + l->skew_us;
 	return t > l->hlc ? t : l->hlc;
 }
 
@@ -1163,4 +1164,10 @@ void lkv_set_limits(struct strata_module *m, size_t max_keys, uint64_t gc_age_us
 		l->gc_age_us = gc_age_us;
 	if (ae_period_us)
 		l->ae_period_us = ae_period_us;
+}
+
+void lkv_set_clock_skew(struct strata_module *m, uint64_t skew_us)
+{
+	STRATA_ASSERT(m->ops == &lkv_ops);
+	L(m)->skew_us = skew_us;
 }

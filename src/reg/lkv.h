@@ -73,5 +73,8 @@ void lkv_stats(struct strata_module *m, struct lkv_stats *out);
 /* Overrides the bounds (0 keeps a value). */
 void lkv_set_limits(struct strata_module *m, size_t max_keys, uint64_t gc_age_us,
 		    uint64_t ae_period_us);
+/* Test-only: this node's clock reads skew_us ahead (real clocks are never synchronised; the
+ * simulator's virtual clock is shared, so suites add skew to exercise the clock's role). */
+void lkv_set_clock_skew(struct strata_module *m, uint64_t skew_us);
 
 #endif
