@@ -69,6 +69,7 @@ struct wnode {
 	uint32_t leader;
 	bool leader_known;
 	char cell[STRATA_MAX_NODES + 1]; /* per observed peer: 0 unknown, 'a', 's', 'c' */
+	uint64_t peer_inc[STRATA_MAX_NODES + 1]; /* per observed peer: incarnation, 0 unknown */
 };
 
 struct watch {
@@ -184,6 +185,21 @@ static void set_reachable(struct watch *w, struct wnode *nd)
 
 /* ---- events streamed by a node ---- */
 
+/* Notes the incarnation observer nd reports for peer p; a new one means p restarted. */
+static void note_incarnation(struct watch *w, struct wnode *nd, uint32_t p, uint64_t inc,
+			     uint64_t when, const char *source)
+{
+	if (inc == 0 || p == nd->ep.id)
+		return;
+	uint64_t before = nd->peer_inc[p];
+	nd->peer_inc[p] = inc;
+	if (before == 0 || before == inc)
+		return;
+	char text[WATCH_LINE];
+	snprintf(text, sizeof text, "peer %u restarted (incarnation %" PRIu64 ")", p, inc);
+	add_event(w, when, nd->ep.id, "restart", p, "", source, text);
+}
+
 static void handle_event(struct watch *w, struct wnode *nd, const Strata__Client__Event *e)
 {
 	uint32_t from = e->node ? e->node : nd->ep.id;
@@ -198,6 +214,7 @@ static void handle_event(struct watch *w, struct wnode *nd, const Strata__Client
 		char before = nd->cell[e->peer];
 		nd->cell[e->peer] = cell;
 		w->dirty = true;
+		note_incarnation(w, nd, e->peer, e->incarnation, when, "event");
 		if (before == 0 || before == cell)
 			return;
 		if (e->incarnation)
@@ -249,6 +266,7 @@ static void handle_status(struct watch *w, struct wnode *nd, const Strata__Clien
 		if (p < 1 || p > w->n)
 			continue;
 		char cell = state_cell(s->peers[i]->state);
+		note_incarnation(w, nd, p, s->peers[i]->incarnation, now, "poll");
 		if (nd->cell[p] && cell != nd->cell[p] && p != nd->ep.id) {
 			snprintf(text, sizeof text, "peer %u %s", p, s->peers[i]->state);
 			add_event(w, now, nd->ep.id, "fd", p, s->peers[i]->state, "poll", text);
