@@ -42,7 +42,7 @@ struct client {
 	char val[24];
 };
 
-enum variant { V_NORMAL, V_TOTAL_RESTART, V_BINMVR, V_MV_AS_ATOMIC };
+enum variant { V_NORMAL, V_TOTAL_RESTART, V_BINMVR, V_MV_AS_ATOMIC, V_GARBAGE };
 
 struct run {
 	struct sim *s;
@@ -71,6 +71,13 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 	if (r->fail_stop && !strata_fd_p_create(n, err, sizeof(err))) {
 		fprintf(stderr, "build: %s\n", err);
 		abort();
+	}
+	/* V_GARBAGE: the last node runs a garbage source in place of the register (a faulty
+	 * node, counted against f), which therefore gets no clients. */
+	if (r->variant == V_GARBAGE && strata_node_id(n) == r->cfg.n) {
+		if (!reg_garbage_create(n, r->algo->name, r->algo->wire_id))
+			abort();
+		return;
 	}
 	struct strata_module *m = r->variant == V_BINMVR ? reg_binmvr_create(n, err, sizeof(err))
 							 : r->algo->create(n, err, sizeof(err));
@@ -220,6 +227,8 @@ static void setup_clients(struct run *r)
 					  : 1 + (uint32_t)sim_random_below(s, n);
 			c->reader = true;
 		}
+		if (r->variant == V_GARBAGE && c->node == n)
+			c->node = 1 + (uint32_t)sim_random_below(s, n - 1);
 	}
 }
 
@@ -306,6 +315,8 @@ static int run_variant(const char *algo, enum variant variant, uint64_t seed, bo
 		r->fail_stop ? 20 * MS + sim_random_below(s, 80 * MS) : sim_random_below(s, 250 * MS);
 	uint64_t part_mask = 1ull << (1 + sim_random_below(s, r->cfg.n)); /* one node isolated */
 	unsigned ncrash = (unsigned)sim_random_below(s, r->cfg.f + 1);
+	if (variant == V_GARBAGE)
+		ncrash = 0; /* the garbage node is the one fault */
 	uint64_t crash_at[8] = { 0 };
 	uint32_t crash_id[8] = { 0 };
 	for (unsigned k = 0; k < ncrash; k++) {
@@ -389,6 +400,13 @@ static int run_variant(const char *algo, enum variant variant, uint64_t seed, bo
 					rc = sim_fail(why, wl, "liveness after total restart: client %u", k);
 		}
 	}
+	if (!rc && variant == V_GARBAGE) {
+		uint64_t rej = 0;
+		for (uint32_t id = 1; id < r->cfg.n; id++)
+			rej += strata_node_counters(sim_node(s, id))->rej_payload;
+		if (rej == 0)
+			rc = sim_fail(why, wl, "no malformed payload was counted: the garbage is vacuous");
+	}
 	if (!rc && r->error)
 		rc = sim_fail(why, wl, "%s", r->errtxt);
 	if (!rc && r->ops_ok < 5)
@@ -440,6 +458,16 @@ static int run_binmvr(uint64_t seed, bool trace, char *why, size_t wl)
 	return run_variant("mv", V_BINMVR, seed, trace, why, wl);
 }
 
+static int run_garbage_nnar(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_variant("nnar", V_GARBAGE, seed, trace, why, wl);
+}
+
+static int run_garbage_lmv(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_variant("lmv", V_GARBAGE, seed, trace, why, wl);
+}
+
 static const struct sim_case cases[] = {
 	{ "rowa", run_rowa, 500, false },
 	{ "mv", run_mv, 500, false },
@@ -452,6 +480,8 @@ static const struct sim_case cases[] = {
 	{ "reg2atomic11", run_reg2atomic11, 500, false },
 	{ "atomic11to1n", run_atomic11to1n, 500, false },
 	{ "atomic1nton", run_atomic1nton, 500, false },
+	{ "nnar-malformed-peer", run_garbage_nnar, 100, false },
+	{ "lmv-malformed-peer", run_garbage_lmv, 100, false },
 	{ "mv-judged-atomic", run_mv_atomic, 500, true },
 	{ "binmvr-unsafe", run_binmvr, 500, true },
 };

@@ -16,4 +16,10 @@
 
 struct strata_module *reg_binmvr_create(struct strata_node *n, char *err, size_t errlen);
 
+/* reg_garbage: stands in for a register module (same name and wire id) on a faulty node and
+ * sends its peers malformed register payloads every millisecond: random bytes, truncated or
+ * bit-flipped well-formed messages, keys that do not match the instance hash, bottom values
+ * carrying data. The peers must count and drop them, never crash, and keep serving. */
+struct strata_module *reg_garbage_create(struct strata_node *n, const char *name, uint16_t wire_id);
+
 #endif
