@@ -36,40 +36,40 @@
 #include "bcast/byz.h"
 #include "core/assert.h"
 
-static void aeb_start(struct byz_mod *b, struct byz_inst *in, int v)
+static void aeb_start(struct byzb_mod *b, struct byzb_inst *in, int v)
 {
 	/* The SEND reaches this node too (perfect links deliver to self): it echoes from there. */
-	byz_send_value(b, BYZ_SEND, in, v);
+	byzb_send_value(b, BYZ_SEND, in, v);
 }
 
-static void aeb_send(struct byz_mod *b, struct byz_inst *in, int v)
+static void aeb_send(struct byzb_mod *b, struct byzb_inst *in, int v)
 {
 	if (in->send_v >= 0) {
 		if (in->send_v != v)
-			byz_bad(b, in->sender, "second SEND with another value");
+			byzb_bad(b, in->sender, "second SEND with another value");
 		return;
 	}
 	in->send_v = v;
 	if (in->sent_echo)
 		return;
 	in->sent_echo = true;
-	byz_send_value(b, BYZ_ECHO, in, v);
+	byzb_send_value(b, BYZ_ECHO, in, v);
 	if (b->byz == STRATA_BYZ_FORGE)
-		byz_forge(b, in);
+		byzb_forge(b, in);
 }
 
-static void aeb_recv(struct byz_mod *b, struct byz_inst *in, uint32_t from, uint8_t type,
+static void aeb_recv(struct byzb_mod *b, struct byzb_inst *in, uint32_t from, uint8_t type,
 		     struct strata_rd *r, struct strata_msg *msg)
 {
 	const uint8_t *p;
 	size_t len = strata_rd_bytes(r, &p, b->payload_max);
 	if (strata_rd_done(r) != 0) {
-		byz_bad(b, from, "malformed aeb message");
+		byzb_bad(b, from, "malformed aeb message");
 		return;
 	}
-	int v = byz_value(b, in, p, len, msg);
+	int v = byzb_value(b, in, p, len, msg);
 	if (v < 0) {
-		byz_bad(b, from, "too many distinct values in one instance");
+		byzb_bad(b, from, "too many distinct values in one instance");
 		return;
 	}
 	if (type == BYZ_SEND) {
@@ -77,21 +77,21 @@ static void aeb_recv(struct byz_mod *b, struct byz_inst *in, uint32_t from, uint
 		return;
 	}
 	if (type != BYZ_ECHO) {
-		byz_bad(b, from, "aeb: unexpected message type");
+		byzb_bad(b, from, "aeb: unexpected message type");
 		return;
 	}
-	if (byz_vote(b, in->echo, from, v, "two different ECHOs") != 1)
+	if (byzb_vote(b, in->echo, from, v, "two different ECHOs") != 1)
 		return;
-	if (!in->delivered && byz_count(b, in->echo, v) >= b->q_echo)
-		byz_deliver(b, in, v);
+	if (!in->delivered && byzb_count(b, in->echo, v) >= b->q_echo)
+		byzb_deliver(b, in, v);
 }
 
-static bool aeb_retirable(const struct byz_mod *b, const struct byz_inst *in)
+static bool aeb_retirable(const struct byzb_mod *b, const struct byzb_inst *in)
 {
 	return in->delivered && in->sent_echo;
 }
 
-const struct byz_proto byz_proto_aeb = {
+const struct byzb_proto byzb_proto_aeb = {
 	.name = "aeb",
 	.start = aeb_start,
 	.recv = aeb_recv,
@@ -99,7 +99,7 @@ const struct byz_proto byz_proto_aeb = {
 	.max_type = BYZ_ECHO,
 };
 
-struct strata_module *byz_aeb_create(struct strata_node *n, char *err, size_t errlen)
+struct strata_module *byzb_aeb_create(struct strata_node *n, char *err, size_t errlen)
 {
-	return byz_create(n, &byz_proto_aeb, "aeb", BYZ_WIRE_AEB, false, 0, err, errlen);
+	return byzb_create(n, &byzb_proto_aeb, "aeb", BYZ_WIRE_AEB, false, 0, err, errlen);
 }

@@ -27,7 +27,7 @@
  * A process broadcasts its k-th message in instance (self, k) only once it has delivered its own
  * instance k-1 (the book's `ready` flag); requests that arrive meanwhile wait in a queue of
  * BYZ_QUEUE entries (a full queue answers STRATA_EFULL) and are answered when their instance
- * starts. A process delivers instance (p, k) only after (p, k-1) (byz_core.c, byz_deliver).
+ * starts. A process delivers instance (p, k) only after (p, k-1) (byz_core.c, byzb_deliver).
  *
  * Bounded implementation: the book initialises instance (p, k+1) when (p, k) delivers and keeps
  * every instance forever; here instances (p, k) with low_p < k <= low_p + BYZ_WIN have state
@@ -36,13 +36,13 @@
  * what this costs). */
 #include "bcast/byz.h"
 
-struct strata_module *byz_bcc_create(struct strata_node *n, char *err, size_t errlen)
+struct strata_module *byzb_bcc_create(struct strata_node *n, char *err, size_t errlen)
 {
-	return byz_create(n, &byz_proto_aeb, "bcc", BYZ_WIRE_BCC, true, 0, err, errlen);
+	return byzb_create(n, &byzb_proto_aeb, "bcc", BYZ_WIRE_BCC, true, 0, err, errlen);
 }
 
-struct strata_module *byz_bcc_seb_create(struct strata_node *n, char *err, size_t errlen)
+struct strata_module *byzb_bcc_seb_create(struct strata_node *n, char *err, size_t errlen)
 {
-	return byz_create(n, &byz_proto_seb, "bcc-seb", BYZ_WIRE_BCC_SEB, true,
-			  byz_seb_overhead(strata_node_n(n)), err, errlen);
+	return byzb_create(n, &byzb_proto_seb, "bcc-seb", BYZ_WIRE_BCC_SEB, true,
+			  byzb_seb_overhead(strata_node_n(n)), err, errlen);
 }

@@ -38,79 +38,79 @@
  * before: more than 2f READYs include more than f) and the sender's watermark passes it; a late
  * SEND or ECHO is then ignored, which totality does not need.
  *
- * Test-only: byz_test_set_quorums() lowers the three thresholds for the suite's broken variant
+ * Test-only: byzb_test_set_quorums() lowers the three thresholds for the suite's broken variant
  * (an equivocating sender then breaks consistency). */
 #include "bcast/byz.h"
 #include "core/assert.h"
 
-static void brb_start(struct byz_mod *b, struct byz_inst *in, int v)
+static void brb_start(struct byzb_mod *b, struct byzb_inst *in, int v)
 {
-	byz_send_value(b, BYZ_SEND, in, v);
+	byzb_send_value(b, BYZ_SEND, in, v);
 }
 
-static void brb_ready(struct byz_mod *b, struct byz_inst *in, int v)
+static void brb_ready(struct byzb_mod *b, struct byzb_inst *in, int v)
 {
 	if (in->sent_ready)
 		return;
 	in->sent_ready = true;
-	byz_send_value(b, BYZ_READY, in, v);
+	byzb_send_value(b, BYZ_READY, in, v);
 }
 
-static void brb_recv(struct byz_mod *b, struct byz_inst *in, uint32_t from, uint8_t type,
+static void brb_recv(struct byzb_mod *b, struct byzb_inst *in, uint32_t from, uint8_t type,
 		     struct strata_rd *r, struct strata_msg *msg)
 {
 	const uint8_t *p;
 	size_t len = strata_rd_bytes(r, &p, b->payload_max);
 	if (strata_rd_done(r) != 0) {
-		byz_bad(b, from, "malformed brb message");
+		byzb_bad(b, from, "malformed brb message");
 		return;
 	}
-	int v = byz_value(b, in, p, len, msg);
+	int v = byzb_value(b, in, p, len, msg);
 	if (v < 0) {
-		byz_bad(b, from, "too many distinct values in one instance");
+		byzb_bad(b, from, "too many distinct values in one instance");
 		return;
 	}
 	switch (type) {
 	case BYZ_SEND:
 		if (in->send_v >= 0) {
 			if (in->send_v != v)
-				byz_bad(b, from, "second SEND with another value");
+				byzb_bad(b, from, "second SEND with another value");
 			return;
 		}
 		in->send_v = v;
 		if (!in->sent_echo) {
 			in->sent_echo = true;
-			byz_send_value(b, BYZ_ECHO, in, v);
+			byzb_send_value(b, BYZ_ECHO, in, v);
 			if (b->byz == STRATA_BYZ_FORGE)
-				byz_forge(b, in);
+				byzb_forge(b, in);
 		}
 		return;
 	case BYZ_ECHO:
-		if (byz_vote(b, in->echo, from, v, "two different ECHOs") != 1)
+		if (byzb_vote(b, in->echo, from, v, "two different ECHOs") != 1)
 			return;
-		if (byz_count(b, in->echo, v) >= b->q_echo)
+		if (byzb_count(b, in->echo, v) >= b->q_echo)
 			brb_ready(b, in, v);
 		return;
 	case BYZ_READY:
-		if (byz_vote(b, in->ready, from, v, "two different READYs") != 1)
+		if (byzb_vote(b, in->ready, from, v, "two different READYs") != 1)
 			return;
-		unsigned c = byz_count(b, in->ready, v);
+		unsigned c = byzb_count(b, in->ready, v);
 		if (c >= b->q_ready)
 			brb_ready(b, in, v);
 		if (c >= b->q_deliver)
-			byz_deliver(b, in, v);
+			byzb_deliver(b, in, v);
 		return;
 	default:
-		byz_bad(b, from, "brb: unexpected message type");
+		byzb_bad(b, from, "brb: unexpected message type");
 	}
 }
 
-static bool brb_retirable(const struct byz_mod *b, const struct byz_inst *in)
+static bool brb_retirable(const struct byzb_mod *b, const struct byzb_inst *in)
 {
 	return in->delivered;
 }
 
-const struct byz_proto byz_proto_brb = {
+const struct byzb_proto byzb_proto_brb = {
 	.name = "brb",
 	.start = brb_start,
 	.recv = brb_recv,
@@ -118,7 +118,7 @@ const struct byz_proto byz_proto_brb = {
 	.max_type = BYZ_READY,
 };
 
-struct strata_module *byz_brb_create(struct strata_node *n, char *err, size_t errlen)
+struct strata_module *byzb_brb_create(struct strata_node *n, char *err, size_t errlen)
 {
-	return byz_create(n, &byz_proto_brb, "brb", BYZ_WIRE_BRB, false, 0, err, errlen);
+	return byzb_create(n, &byzb_proto_brb, "brb", BYZ_WIRE_BRB, false, 0, err, errlen);
 }

@@ -32,7 +32,7 @@
  * freed once delivered, handed up in order, and low_p passes it (see byz.h). */
 #include "bcast/byz.h"
 
-struct strata_module *byz_brc_create(struct strata_node *n, char *err, size_t errlen)
+struct strata_module *byzb_brc_create(struct strata_node *n, char *err, size_t errlen)
 {
-	return byz_create(n, &byz_proto_brb, "brc", BYZ_WIRE_BRC, true, 0, err, errlen);
+	return byzb_create(n, &byzb_proto_brb, "brc", BYZ_WIRE_BRC, true, 0, err, errlen);
 }

@@ -44,7 +44,7 @@
 #include "core/node.h"
 #include "crypto/crypto.h"
 
-enum byz_wire {
+enum byzb_wire {
 	BYZ_WIRE_AEB = 80,
 	BYZ_WIRE_SEB = 81,
 	BYZ_WIRE_BRB = 82,
@@ -53,7 +53,7 @@ enum byz_wire {
 	BYZ_WIRE_BRC = 85,     /* Alg. 3.20 over brb */
 };
 
-enum byz_type {
+enum byzb_type {
 	BYZ_SEND = 1,  /* from the sender: payload */
 	BYZ_ECHO = 2,  /* aeb/brb: payload; seb: hash, signature (to the sender only) */
 	BYZ_READY = 3, /* brb: payload */
@@ -66,14 +66,14 @@ enum byz_type {
 #define BYZ_HDR_MAX 24
 
 /* One distinct payload of an instance, interned by SHA-256; p points into msg (a reference). */
-struct byz_val {
+struct byzb_val {
 	uint8_t hash[STRATA_HASH_LEN];
 	struct strata_msg *msg;
 	const uint8_t *p;
 	size_t len;
 };
 
-struct byz_inst {
+struct byzb_inst {
 	uint32_t sender;
 	uint64_t seq;
 	int send_v;    /* value of the sender's SEND, -1 until it arrives */
@@ -82,56 +82,56 @@ struct byz_inst {
 	bool delivered; /* the algorithm delivered (channels: maybe not yet handed up in order) */
 	bool emitted;   /* handed to the client (STRATA_OUT_DELIVER) */
 	unsigned nvals;
-	struct byz_val *vals; /* [2n + 3] */
+	struct byzb_val *vals; /* [2n + 3] */
 	int16_t *echo;        /* [n + 1]: value index each peer ECHOed, -1 none */
 	int16_t *ready;       /* [n + 1]: value index each peer sent READY for, -1 none */
 	void *aux;            /* algorithm-private (seb: the sender's signature table), free()d */
 };
 
-struct byz_sender {
+struct byzb_sender {
 	uint64_t low; /* every instance <= low is retired */
 	uint64_t dlv; /* channels: every instance <= dlv has been handed up */
-	struct byz_inst *slot[BYZ_WIN]; /* instance k at slot[k % BYZ_WIN], low < k <= low + WIN */
+	struct byzb_inst *slot[BYZ_WIN]; /* instance k at slot[k % BYZ_WIN], low < k <= low + WIN */
 };
 
-struct byz_mod;
+struct byzb_mod;
 
 /* What differs between aeb, seb and brb. */
-struct byz_proto {
+struct byzb_proto {
 	const char *name; /* for traces */
 	/* The local node starts instance `in` (it is the sender) with value v. */
-	void (*start)(struct byz_mod *b, struct byz_inst *in, int v);
+	void (*start)(struct byzb_mod *b, struct byzb_inst *in, int v);
 	/* A message for instance `in` from peer `from`; r is positioned after the header; msg is
 	 * the frame (take a reference to keep pointers into it). Counts malformed input with
-	 * byz_bad and returns. */
-	void (*recv)(struct byz_mod *b, struct byz_inst *in, uint32_t from, uint8_t type,
+	 * byzb_bad and returns. */
+	void (*recv)(struct byzb_mod *b, struct byzb_inst *in, uint32_t from, uint8_t type,
 		     struct strata_rd *r, struct strata_msg *msg);
 	/* Whether the instance may be freed once delivered (and handed up, for channels). */
-	bool (*retirable)(const struct byz_mod *b, const struct byz_inst *in);
+	bool (*retirable)(const struct byzb_mod *b, const struct byzb_inst *in);
 	/* Largest type this algorithm uses. */
 	uint8_t max_type;
 };
 
-struct byz_pending {
+struct byzb_pending {
 	uint64_t req_id;
 	struct strata_msg *val;
 };
 
-struct byz_mod {
+struct byzb_mod {
 	struct strata_module base;
-	const struct byz_proto *proto;
+	const struct byzb_proto *proto;
 	bool channel;
 	uint32_t n, f, self;
 	enum strata_byz byz;
 	/* Quorums (the book's): ECHOs > (N+f)/2; READY amplification > f; deliver > 2f READYs.
-	 * byz_test_set_quorums() may lower them, for the suite's broken variants only. */
+	 * byzb_test_set_quorums() may lower them, for the suite's broken variants only. */
 	unsigned q_echo, q_ready, q_deliver;
 	size_t payload_max;
-	struct byz_sender *snd; /* [n + 1] */
+	struct byzb_sender *snd; /* [n + 1] */
 	uint64_t next_seq;      /* last sequence number this node used */
 	/* channels */
 	bool busy; /* our own instance next_seq is in flight */
-	struct byz_pending queue[BYZ_QUEUE];
+	struct byzb_pending queue[BYZ_QUEUE];
 	unsigned qhead, qlen;
 	/* REPLAY behaviour */
 	struct strata_msg *ring[BYZ_RING];
@@ -143,64 +143,64 @@ struct byz_mod {
 /* ---- Used by the algorithm files ---- */
 
 /* [type][sender][seq] then bytes(p, len) (p may be NULL when len is 0). Asserts on ENOMEM. */
-struct strata_msg *byz_msg(uint8_t type, uint32_t sender, uint64_t seq, const uint8_t *p,
+struct strata_msg *byzb_msg(uint8_t type, uint32_t sender, uint64_t seq, const uint8_t *p,
 			   size_t len);
-void byz_wr_hdr(struct strata_wr *w, uint8_t type, uint32_t sender, uint64_t seq);
+void byzb_wr_hdr(struct strata_wr *w, uint8_t type, uint32_t sender, uint64_t seq);
 /* Sends over a perfect link unless this node is SILENT; REPLAY nodes also re-send old ones. */
-void byz_send(struct byz_mod *b, uint32_t to, struct strata_msg *msg);
-void byz_send_all(struct byz_mod *b, struct strata_msg *msg);
+void byzb_send(struct byzb_mod *b, uint32_t to, struct strata_msg *msg);
+void byzb_send_all(struct byzb_mod *b, struct strata_msg *msg);
 /* Sends [type][sender][seq][value] to everyone (self included), with this node's Byzantine
  * behaviour applied: EQUIVOCATE sends an altered value to the second half of the peers, BADSIG
- * (no signatures here) adds a truncated copy, the rest as byz_send. */
-void byz_send_value(struct byz_mod *b, uint8_t type, const struct byz_inst *in, int v);
+ * (no signatures here) adds a truncated copy, the rest as byzb_send. */
+void byzb_send_value(struct byzb_mod *b, uint8_t type, const struct byzb_inst *in, int v);
 /* A different payload derived from p (EQUIVOCATE), a new message the caller unrefs. */
-struct strata_msg *byz_alter(const uint8_t *p, size_t len);
+struct strata_msg *byzb_alter(const uint8_t *p, size_t len);
 /* Whether `peer` is in the second half of the others (EQUIVOCATE splits the peers in two). */
-bool byz_second_half(const struct byz_mod *b, uint32_t peer);
+bool byzb_second_half(const struct byzb_mod *b, uint32_t peer);
 /* FORGE: messages about instances that were never sent and with wrong sender fields. */
-void byz_forge(struct byz_mod *b, const struct byz_inst *in);
+void byzb_forge(struct byzb_mod *b, const struct byzb_inst *in);
 
 /* Interns a payload (msg holds it; a reference is taken). Returns the index, or -1 when the
  * instance already holds its maximum of distinct values. */
-int byz_value(struct byz_mod *b, struct byz_inst *in, const uint8_t *p, size_t len,
+int byzb_value(struct byzb_mod *b, struct byzb_inst *in, const uint8_t *p, size_t len,
 	      struct strata_msg *msg);
 /* Index of the value with this hash, -1 if none. */
-int byz_value_by_hash(const struct byz_inst *in, const uint8_t hash[STRATA_HASH_LEN]);
+int byzb_value_by_hash(const struct byzb_inst *in, const uint8_t hash[STRATA_HASH_LEN]);
 /* Peers whose votes[p] == v. */
-unsigned byz_count(const struct byz_mod *b, const int16_t *votes, int v);
+unsigned byzb_count(const struct byzb_mod *b, const int16_t *votes, int v);
 /* Records peer's vote for v; 1 if new, 0 if the same vote again (a duplicate), -1 if the peer
  * had voted for another value (equivocation, counted as a bad payload). */
-int byz_vote(struct byz_mod *b, int16_t *votes, uint32_t peer, int v, const char *what);
+int byzb_vote(struct byzb_mod *b, int16_t *votes, uint32_t peer, int v, const char *what);
 /* The algorithm delivers value v of instance in (once). */
-void byz_deliver(struct byz_mod *b, struct byz_inst *in, int v);
+void byzb_deliver(struct byzb_mod *b, struct byzb_inst *in, int v);
 /* Counts and traces a malformed or detectably false message from peer. */
-void byz_bad(struct byz_mod *b, uint32_t peer, const char *why);
+void byzb_bad(struct byzb_mod *b, uint32_t peer, const char *why);
 
 /* ---- Module construction (byz_core.c) ---- */
 
-struct strata_module *byz_create(struct strata_node *n, const struct byz_proto *proto,
+struct strata_module *byzb_create(struct strata_node *n, const struct byzb_proto *proto,
 				 const char *name, uint16_t wire_id, bool channel, size_t extra,
 				 char *err, size_t errlen);
 
 /* Room a seb FINAL needs beyond the payload (count and N signer/signature pairs). */
-size_t byz_seb_overhead(uint32_t n);
+size_t byzb_seb_overhead(uint32_t n);
 
-extern const struct byz_proto byz_proto_aeb, byz_proto_seb, byz_proto_brb;
+extern const struct byzb_proto byzb_proto_aeb, byzb_proto_seb, byzb_proto_brb;
 
-struct strata_module *byz_aeb_create(struct strata_node *n, char *err, size_t errlen);
-struct strata_module *byz_seb_create(struct strata_node *n, char *err, size_t errlen);
-struct strata_module *byz_brb_create(struct strata_node *n, char *err, size_t errlen);
-struct strata_module *byz_bcc_create(struct strata_node *n, char *err, size_t errlen);
-struct strata_module *byz_bcc_seb_create(struct strata_node *n, char *err, size_t errlen);
-struct strata_module *byz_brc_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *byzb_aeb_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *byzb_seb_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *byzb_brb_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *byzb_bcc_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *byzb_bcc_seb_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *byzb_brc_create(struct strata_node *n, char *err, size_t errlen);
 
 /* TEST ONLY. Lowers the quorums of a Byzantine broadcast module (found by name) so that the
  * simulation suite's broken variants can show that its checkers catch what the real quorums
  * prevent. Never called outside tests/sim. Returns STRATA_EINVAL if m is not one of ours. */
-int byz_test_set_quorums(struct strata_module *m, unsigned echo, unsigned ready,
+int byzb_test_set_quorums(struct strata_module *m, unsigned echo, unsigned ready,
 			 unsigned deliver);
 /* For tests: the module's counters (late, window_drops, delivered). */
-int byz_test_counters(struct strata_module *m, uint64_t *late, uint64_t *window_drops,
+int byzb_test_counters(struct strata_module *m, uint64_t *late, uint64_t *window_drops,
 		      uint64_t *delivered);
 
 #endif

@@ -16,19 +16,19 @@
 
 /* ---- Wire helpers ---- */
 
-void byz_wr_hdr(struct strata_wr *w, uint8_t type, uint32_t sender, uint64_t seq)
+void byzb_wr_hdr(struct strata_wr *w, uint8_t type, uint32_t sender, uint64_t seq)
 {
 	strata_wr_u8(w, type);
 	strata_wr_u64(w, sender);
 	strata_wr_u64(w, seq);
 }
 
-struct strata_msg *byz_msg(uint8_t type, uint32_t sender, uint64_t seq, const uint8_t *p,
+struct strata_msg *byzb_msg(uint8_t type, uint32_t sender, uint64_t seq, const uint8_t *p,
 			   size_t len)
 {
 	struct strata_wr w;
 	strata_wr_init(&w, len + BYZ_HDR_MAX);
-	byz_wr_hdr(&w, type, sender, seq);
+	byzb_wr_hdr(&w, type, sender, seq);
 	strata_wr_bytes(&w, p, len);
 	int err = 0;
 	struct strata_msg *m = strata_wr_take_msg(&w, &err);
@@ -36,7 +36,7 @@ struct strata_msg *byz_msg(uint8_t type, uint32_t sender, uint64_t seq, const ui
 	return m;
 }
 
-struct strata_msg *byz_alter(const uint8_t *p, size_t len)
+struct strata_msg *byzb_alter(const uint8_t *p, size_t len)
 {
 	/* Appending a byte changes the length and the hash: a clearly different value. */
 	struct strata_msg *m = strata_msg_alloc(len + 1);
@@ -47,13 +47,13 @@ struct strata_msg *byz_alter(const uint8_t *p, size_t len)
 	return m;
 }
 
-bool byz_second_half(const struct byz_mod *b, uint32_t peer)
+bool byzb_second_half(const struct byzb_mod *b, uint32_t peer)
 {
 	uint32_t idx = peer < b->self ? peer - 1 : peer - 2; /* index among the others */
 	return idx >= b->n / 2;
 }
 
-static void ring_keep(struct byz_mod *b, struct strata_msg *msg)
+static void ring_keep(struct byzb_mod *b, struct strata_msg *msg)
 {
 	if (b->ring[b->ring_next])
 		strata_msg_unref(b->ring[b->ring_next]);
@@ -61,7 +61,7 @@ static void ring_keep(struct byz_mod *b, struct strata_msg *msg)
 	b->ring_next = (b->ring_next + 1) % BYZ_RING;
 }
 
-void byz_send(struct byz_mod *b, uint32_t to, struct strata_msg *msg)
+void byzb_send(struct byzb_mod *b, uint32_t to, struct strata_msg *msg)
 {
 	struct strata_module *m = &b->base;
 	if (b->byz == STRATA_BYZ_SILENT)
@@ -76,30 +76,30 @@ void byz_send(struct byz_mod *b, uint32_t to, struct strata_msg *msg)
 	ring_keep(b, msg);
 }
 
-void byz_send_all(struct byz_mod *b, struct strata_msg *msg)
+void byzb_send_all(struct byzb_mod *b, struct strata_msg *msg)
 {
 	for (uint32_t q = 1; q <= b->n; q++)
-		byz_send(b, q, msg);
+		byzb_send(b, q, msg);
 }
 
-void byz_send_value(struct byz_mod *b, uint8_t type, const struct byz_inst *in, int v)
+void byzb_send_value(struct byzb_mod *b, uint8_t type, const struct byzb_inst *in, int v)
 {
 	STRATA_ASSERT(v >= 0 && (unsigned)v < in->nvals);
-	const struct byz_val *val = &in->vals[v];
-	struct strata_msg *msg = byz_msg(type, in->sender, in->seq, val->p, val->len);
+	const struct byzb_val *val = &in->vals[v];
+	struct strata_msg *msg = byzb_msg(type, in->sender, in->seq, val->p, val->len);
 	struct strata_msg *other = NULL;
 	if (b->byz == STRATA_BYZ_EQUIVOCATE) {
-		struct strata_msg *alt = byz_alter(val->p, val->len);
-		other = byz_msg(type, in->sender, in->seq, alt->data, alt->len);
+		struct strata_msg *alt = byzb_alter(val->p, val->len);
+		other = byzb_msg(type, in->sender, in->seq, alt->data, alt->len);
 		strata_msg_unref(alt);
 	}
 	for (uint32_t q = 1; q <= b->n; q++)
-		byz_send(b, q, other && q != b->self && byz_second_half(b, q) ? other : msg);
+		byzb_send(b, q, other && q != b->self && byzb_second_half(b, q) ? other : msg);
 	if (b->byz == STRATA_BYZ_BADSIG && msg->len > 2) {
 		/* No signatures to spoil here: send garbage instead (a truncated copy). */
 		struct strata_msg *cut = strata_msg_new(msg->data, msg->len / 2);
 		STRATA_ASSERT(cut);
-		byz_send_all(b, cut);
+		byzb_send_all(b, cut);
 		strata_msg_unref(cut);
 	}
 	if (other)
@@ -107,32 +107,32 @@ void byz_send_value(struct byz_mod *b, uint8_t type, const struct byz_inst *in, 
 	strata_msg_unref(msg);
 }
 
-void byz_forge(struct byz_mod *b, const struct byz_inst *in)
+void byzb_forge(struct byzb_mod *b, const struct byzb_inst *in)
 {
 	static const uint8_t fake[] = "forged";
 	/* An ECHO and a READY for the sender's next instance, which it never sent. */
 	for (uint8_t t = BYZ_ECHO; t <= BYZ_READY && t <= b->proto->max_type; t++) {
-		if (b->proto == &byz_proto_seb)
+		if (b->proto == &byzb_proto_seb)
 			break; /* seb's ECHOs carry signatures: forged FINALs are in seb.c */
-		struct strata_msg *m = byz_msg(t, in->sender, in->seq + 1, fake, sizeof(fake));
-		byz_send_all(b, m);
+		struct strata_msg *m = byzb_msg(t, in->sender, in->seq + 1, fake, sizeof(fake));
+		byzb_send_all(b, m);
 		strata_msg_unref(m);
 	}
 	/* A SEND with the wrong sender field: it claims to come from in->sender. */
 	if (in->sender != b->self) {
-		struct strata_msg *m = byz_msg(BYZ_SEND, in->sender, in->seq + 2, fake, sizeof(fake));
-		byz_send_all(b, m);
+		struct strata_msg *m = byzb_msg(BYZ_SEND, in->sender, in->seq + 2, fake, sizeof(fake));
+		byzb_send_all(b, m);
 		strata_msg_unref(m);
 	}
 	/* An instance far beyond every window. */
-	struct strata_msg *m = byz_msg(BYZ_SEND, b->self, in->seq + 10 * BYZ_WIN, fake, sizeof(fake));
-	byz_send_all(b, m);
+	struct strata_msg *m = byzb_msg(BYZ_SEND, b->self, in->seq + 10 * BYZ_WIN, fake, sizeof(fake));
+	byzb_send_all(b, m);
 	strata_msg_unref(m);
 }
 
 /* ---- Values and votes ---- */
 
-int byz_value_by_hash(const struct byz_inst *in, const uint8_t hash[STRATA_HASH_LEN])
+int byzb_value_by_hash(const struct byzb_inst *in, const uint8_t hash[STRATA_HASH_LEN])
 {
 	for (unsigned i = 0; i < in->nvals; i++)
 		if (memcmp(in->vals[i].hash, hash, STRATA_HASH_LEN) == 0)
@@ -140,17 +140,17 @@ int byz_value_by_hash(const struct byz_inst *in, const uint8_t hash[STRATA_HASH_
 	return -1;
 }
 
-int byz_value(struct byz_mod *b, struct byz_inst *in, const uint8_t *p, size_t len,
+int byzb_value(struct byzb_mod *b, struct byzb_inst *in, const uint8_t *p, size_t len,
 	      struct strata_msg *msg)
 {
 	uint8_t h[STRATA_HASH_LEN];
 	strata_hash(h, p, len);
-	int v = byz_value_by_hash(in, h);
+	int v = byzb_value_by_hash(in, h);
 	if (v >= 0)
 		return v;
 	if (in->nvals >= 2 * b->n + 3)
 		return -1;
-	struct byz_val *val = &in->vals[in->nvals];
+	struct byzb_val *val = &in->vals[in->nvals];
 	memcpy(val->hash, h, sizeof(h));
 	val->msg = strata_msg_ref(msg);
 	val->p = p;
@@ -158,7 +158,7 @@ int byz_value(struct byz_mod *b, struct byz_inst *in, const uint8_t *p, size_t l
 	return (int)in->nvals++;
 }
 
-unsigned byz_count(const struct byz_mod *b, const int16_t *votes, int v)
+unsigned byzb_count(const struct byzb_mod *b, const int16_t *votes, int v)
 {
 	unsigned c = 0;
 	for (uint32_t p = 1; p <= b->n; p++)
@@ -166,28 +166,28 @@ unsigned byz_count(const struct byz_mod *b, const int16_t *votes, int v)
 	return c;
 }
 
-int byz_vote(struct byz_mod *b, int16_t *votes, uint32_t peer, int v, const char *what)
+int byzb_vote(struct byzb_mod *b, int16_t *votes, uint32_t peer, int v, const char *what)
 {
 	if (votes[peer] == v)
 		return 0;
 	if (votes[peer] >= 0) {
-		byz_bad(b, peer, what);
+		byzb_bad(b, peer, what);
 		return -1;
 	}
 	votes[peer] = (int16_t)v;
 	return 1;
 }
 
-void byz_bad(struct byz_mod *b, uint32_t peer, const char *why)
+void byzb_bad(struct byzb_mod *b, uint32_t peer, const char *why)
 {
 	strata_node_bad_payload(b->base.node, &b->base, peer, why);
 }
 
 /* ---- Instances ---- */
 
-static struct byz_inst *inst_new(struct byz_mod *b, uint32_t sender, uint64_t seq)
+static struct byzb_inst *inst_new(struct byzb_mod *b, uint32_t sender, uint64_t seq)
 {
-	struct byz_inst *in = calloc(1, sizeof(*in));
+	struct byzb_inst *in = calloc(1, sizeof(*in));
 	STRATA_ASSERT(in);
 	in->sender = sender;
 	in->seq = seq;
@@ -201,7 +201,7 @@ static struct byz_inst *inst_new(struct byz_mod *b, uint32_t sender, uint64_t se
 	return in;
 }
 
-static void inst_free(struct byz_inst *in)
+static void inst_free(struct byzb_inst *in)
 {
 	for (unsigned i = 0; i < in->nvals; i++)
 		strata_msg_unref(in->vals[i].msg);
@@ -213,9 +213,9 @@ static void inst_free(struct byz_inst *in)
 }
 
 /* The instance (sender, seq) if it lies in the window, created on first use; NULL otherwise. */
-static struct byz_inst *inst_get(struct byz_mod *b, uint32_t sender, uint64_t seq)
+static struct byzb_inst *inst_get(struct byzb_mod *b, uint32_t sender, uint64_t seq)
 {
-	struct byz_sender *s = &b->snd[sender];
+	struct byzb_sender *s = &b->snd[sender];
 	if (seq <= s->low) {
 		b->late++;
 		return NULL;
@@ -227,7 +227,7 @@ static struct byz_inst *inst_get(struct byz_mod *b, uint32_t sender, uint64_t se
 			     (unsigned long long)seq, (unsigned long long)s->low);
 		return NULL;
 	}
-	struct byz_inst **slot = &s->slot[seq % BYZ_WIN];
+	struct byzb_inst **slot = &s->slot[seq % BYZ_WIN];
 	if (!*slot)
 		*slot = inst_new(b, sender, seq);
 	STRATA_ASSERT((*slot)->seq == seq);
@@ -235,12 +235,12 @@ static struct byz_inst *inst_get(struct byz_mod *b, uint32_t sender, uint64_t se
 }
 
 /* Frees the instances at the bottom of sender's window that are done. */
-static void retire(struct byz_mod *b, uint32_t sender)
+static void retire(struct byzb_mod *b, uint32_t sender)
 {
-	struct byz_sender *s = &b->snd[sender];
+	struct byzb_sender *s = &b->snd[sender];
 	for (;;) {
-		struct byz_inst **slot = &s->slot[(s->low + 1) % BYZ_WIN];
-		struct byz_inst *in = *slot;
+		struct byzb_inst **slot = &s->slot[(s->low + 1) % BYZ_WIN];
+		struct byzb_inst *in = *slot;
 		if (!in || !in->emitted || !b->proto->retirable(b, in))
 			return;
 		inst_free(in);
@@ -249,10 +249,10 @@ static void retire(struct byz_mod *b, uint32_t sender)
 	}
 }
 
-static void emit(struct byz_mod *b, struct byz_inst *in)
+static void emit(struct byzb_mod *b, struct byzb_inst *in)
 {
 	struct strata_module *m = &b->base;
-	const struct byz_val *v = &in->vals[in->dlv_v];
+	const struct byzb_val *v = &in->vals[in->dlv_v];
 	in->emitted = true;
 	b->delivered++;
 	strata_trace(m->node, m->ops->name, "instance %u:%llu delivered -> deliver %zu bytes",
@@ -264,9 +264,9 @@ static void emit(struct byz_mod *b, struct byz_inst *in)
 	strata_output(m->node, &o);
 }
 
-static void channel_next(struct byz_mod *b);
+static void channel_next(struct byzb_mod *b);
 
-void byz_deliver(struct byz_mod *b, struct byz_inst *in, int v)
+void byzb_deliver(struct byzb_mod *b, struct byzb_inst *in, int v)
 {
 	if (in->delivered)
 		return;
@@ -275,12 +275,12 @@ void byz_deliver(struct byz_mod *b, struct byz_inst *in, int v)
 	in->dlv_v = v;
 	if (!b->channel) {
 		emit(b, in);
-		return; /* retired by the caller's turn (byz_handle) */
+		return; /* retired by the caller's turn (byzb_handle) */
 	}
 	/* Channels hand each sender's instances up in sequence order. */
-	struct byz_sender *s = &b->snd[in->sender];
+	struct byzb_sender *s = &b->snd[in->sender];
 	for (;;) {
-		struct byz_inst *nx = s->slot[(s->dlv + 1) % BYZ_WIN];
+		struct byzb_inst *nx = s->slot[(s->dlv + 1) % BYZ_WIN];
 		if (!nx || nx->seq != s->dlv + 1 || !nx->delivered)
 			break;
 		emit(b, nx);
@@ -294,17 +294,17 @@ void byz_deliver(struct byz_mod *b, struct byz_inst *in, int v)
 
 /* ---- Broadcasting ---- */
 
-static int start(struct byz_mod *b, const uint8_t *p, size_t len)
+static int start(struct byzb_mod *b, const uint8_t *p, size_t len)
 {
-	struct byz_sender *s = &b->snd[b->self];
+	struct byzb_sender *s = &b->snd[b->self];
 	uint64_t seq = b->next_seq + 1;
 	if (seq > s->low + BYZ_WIN)
 		return STRATA_EFULL; /* our own window: wait until earlier instances deliver */
-	struct byz_inst *in = inst_get(b, b->self, seq);
+	struct byzb_inst *in = inst_get(b, b->self, seq);
 	STRATA_ASSERT(in);
 	struct strata_msg *val = strata_msg_new(p, len);
 	STRATA_ASSERT(val);
-	int v = byz_value(b, in, val->data, val->len, val);
+	int v = byzb_value(b, in, val->data, val->len, val);
 	strata_msg_unref(val);
 	STRATA_ASSERT(v >= 0);
 	b->next_seq = seq;
@@ -321,10 +321,10 @@ static int start(struct byz_mod *b, const uint8_t *p, size_t len)
 	return 0;
 }
 
-static void channel_next(struct byz_mod *b)
+static void channel_next(struct byzb_mod *b)
 {
 	while (!b->busy && b->qlen) {
-		struct byz_pending *pd = &b->queue[b->qhead];
+		struct byzb_pending *pd = &b->queue[b->qhead];
 		int rc = start(b, pd->val->data, pd->val->len);
 		strata_node_reply(b->base.node, &b->base, pd->req_id, rc, 0, NULL, 0, NULL);
 		strata_msg_unref(pd->val);
@@ -334,9 +334,9 @@ static void channel_next(struct byz_mod *b)
 	}
 }
 
-static int byz_request(struct strata_module *m, const struct strata_request *req)
+static int byzb_request(struct strata_module *m, const struct strata_request *req)
 {
-	struct byz_mod *b = (struct byz_mod *)m;
+	struct byzb_mod *b = (struct byzb_mod *)m;
 	if (req->op != STRATA_OP_BROADCAST)
 		return STRATA_EINVAL;
 	if (req->value_len > b->payload_max)
@@ -351,7 +351,7 @@ static int byz_request(struct strata_module *m, const struct strata_request *req
 	}
 	if (b->qlen == BYZ_QUEUE)
 		return STRATA_EFULL;
-	struct byz_pending *pd = &b->queue[(b->qhead + b->qlen) % BYZ_QUEUE];
+	struct byzb_pending *pd = &b->queue[(b->qhead + b->qlen) % BYZ_QUEUE];
 	pd->req_id = req->id;
 	pd->val = strata_msg_new(req->value, req->value_len);
 	if (!pd->val)
@@ -363,9 +363,9 @@ static int byz_request(struct strata_module *m, const struct strata_request *req
 
 /* ---- Receiving ---- */
 
-static void byz_handle(struct strata_module *m, const struct strata_event *ev)
+static void byzb_handle(struct strata_module *m, const struct strata_event *ev)
 {
-	struct byz_mod *b = (struct byz_mod *)m;
+	struct byzb_mod *b = (struct byzb_mod *)m;
 	if (ev->type != STRATA_EV_PL_DELIVER || !ev->msg)
 		return;
 	struct strata_rd r;
@@ -375,24 +375,24 @@ static void byz_handle(struct strata_module *m, const struct strata_event *ev)
 	uint64_t seq = strata_rd_u64(&r);
 	if (!strata_rd_ok(&r) || type < BYZ_SEND || type > b->proto->max_type || sender < 1 ||
 	    sender > b->n || seq < 1) {
-		byz_bad(b, ev->peer, "malformed header");
+		byzb_bad(b, ev->peer, "malformed header");
 		return;
 	}
 	if (type == BYZ_SEND && sender != ev->peer) {
 		/* Authenticated links: a SEND of instance (s, k) can only come from s. */
-		byz_bad(b, ev->peer, "SEND with another node's sender field");
+		byzb_bad(b, ev->peer, "SEND with another node's sender field");
 		return;
 	}
-	struct byz_inst *in = inst_get(b, (uint32_t)sender, seq);
+	struct byzb_inst *in = inst_get(b, (uint32_t)sender, seq);
 	if (!in)
 		return;
 	b->proto->recv(b, in, ev->peer, type, &r, ev->msg);
 	retire(b, (uint32_t)sender);
 }
 
-static void byz_destroy(struct strata_module *m)
+static void byzb_destroy(struct strata_module *m)
 {
-	struct byz_mod *b = (struct byz_mod *)m;
+	struct byzb_mod *b = (struct byzb_mod *)m;
 	for (uint32_t s = 1; s <= b->n; s++)
 		for (unsigned i = 0; i < BYZ_WIN; i++)
 			if (b->snd[s].slot[i])
@@ -407,29 +407,29 @@ static void byz_destroy(struct strata_module *m)
 }
 
 /* One ops table per module name (wire ids 80..85 in order). */
-#define BYZ_OPS(nm) { .name = nm, .handle = byz_handle, .request = byz_request, \
-		      .destroy = byz_destroy }
-static const struct strata_module_ops byz_ops[] = {
+#define BYZ_OPS(nm) { .name = nm, .handle = byzb_handle, .request = byzb_request, \
+		      .destroy = byzb_destroy }
+static const struct strata_module_ops byzb_ops[] = {
 	BYZ_OPS("aeb"), BYZ_OPS("seb"), BYZ_OPS("brb"),
 	BYZ_OPS("bcc"), BYZ_OPS("bcc-seb"), BYZ_OPS("brc"),
 };
-#define BYZ_NOPS (sizeof(byz_ops) / sizeof(byz_ops[0]))
+#define BYZ_NOPS (sizeof(byzb_ops) / sizeof(byzb_ops[0]))
 
-static struct byz_mod *as_byz(struct strata_module *m)
+static struct byzb_mod *as_byz(struct strata_module *m)
 {
 	if (!m || m->wire_id < BYZ_WIRE_AEB || m->wire_id >= BYZ_WIRE_AEB + BYZ_NOPS ||
-	    m->ops != &byz_ops[m->wire_id - BYZ_WIRE_AEB])
+	    m->ops != &byzb_ops[m->wire_id - BYZ_WIRE_AEB])
 		return NULL;
-	return (struct byz_mod *)m;
+	return (struct byzb_mod *)m;
 }
 
-struct strata_module *byz_create(struct strata_node *n, const struct byz_proto *proto,
+struct strata_module *byzb_create(struct strata_node *n, const struct byzb_proto *proto,
 				 const char *name, uint16_t wire_id, bool channel, size_t extra,
 				 char *err, size_t errlen)
 {
 	const struct strata_config *cfg = strata_node_config(n);
 	STRATA_ASSERT(wire_id >= BYZ_WIRE_AEB && wire_id < BYZ_WIRE_AEB + BYZ_NOPS);
-	STRATA_ASSERT(strcmp(byz_ops[wire_id - BYZ_WIRE_AEB].name, name) == 0);
+	STRATA_ASSERT(strcmp(byzb_ops[wire_id - BYZ_WIRE_AEB].name, name) == 0);
 	if (cfg->n <= 3 * cfg->f) {
 		snprintf(err, errlen, "%s needs N > 3f (N=%u, f=%u)", name, cfg->n, cfg->f);
 		return NULL;
@@ -439,7 +439,7 @@ struct strata_module *byz_create(struct strata_node *n, const struct byz_proto *
 			 cfg->max_value);
 		return NULL;
 	}
-	struct byz_mod *b = calloc(1, sizeof(*b));
+	struct byzb_mod *b = calloc(1, sizeof(*b));
 	if (!b || !(b->snd = calloc(cfg->n + 1, sizeof(*b->snd)))) {
 		free(b);
 		snprintf(err, errlen, "%s: out of memory", name);
@@ -455,14 +455,14 @@ struct strata_module *byz_create(struct strata_node *n, const struct byz_proto *
 	b->q_ready = cfg->f + 1;
 	b->q_deliver = 2 * cfg->f + 1;
 	b->payload_max = cfg->max_value - BYZ_HDR_MAX - extra;
-	strata_node_add_module(n, &b->base, &byz_ops[wire_id - BYZ_WIRE_AEB], wire_id);
+	strata_node_add_module(n, &b->base, &byzb_ops[wire_id - BYZ_WIRE_AEB], wire_id);
 	return &b->base;
 }
 
-int byz_test_set_quorums(struct strata_module *m, unsigned echo, unsigned ready,
+int byzb_test_set_quorums(struct strata_module *m, unsigned echo, unsigned ready,
 			 unsigned deliver)
 {
-	struct byz_mod *b = as_byz(m);
+	struct byzb_mod *b = as_byz(m);
 	if (!b || !echo || !ready || !deliver)
 		return STRATA_EINVAL;
 	b->q_echo = echo;
@@ -471,10 +471,10 @@ int byz_test_set_quorums(struct strata_module *m, unsigned echo, unsigned ready,
 	return 0;
 }
 
-int byz_test_counters(struct strata_module *m, uint64_t *late, uint64_t *window_drops,
+int byzb_test_counters(struct strata_module *m, uint64_t *late, uint64_t *window_drops,
 		      uint64_t *delivered)
 {
-	struct byz_mod *b = as_byz(m);
+	struct byzb_mod *b = as_byz(m);
 	if (!b)
 		return STRATA_EINVAL;
 	*late = b->late;

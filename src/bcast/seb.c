@@ -57,8 +57,8 @@ static void put_be(uint8_t *p, uint64_t v, unsigned bytes)
 		p[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
 }
 
-static void seb_stmt(uint8_t out[SEB_STMT_LEN], const struct byz_mod *b,
-		     const struct byz_inst *in, uint32_t signer, const uint8_t hash[32])
+static void seb_stmt(uint8_t out[SEB_STMT_LEN], const struct byzb_mod *b,
+		     const struct byzb_inst *in, uint32_t signer, const uint8_t hash[32])
 {
 	memcpy(out, "SEB1", 4);
 	put_be(out + 4, b->base.wire_id, 2);
@@ -68,7 +68,7 @@ static void seb_stmt(uint8_t out[SEB_STMT_LEN], const struct byz_mod *b,
 	memcpy(out + 22, hash, STRATA_HASH_LEN);
 }
 
-static bool seb_check(const struct byz_mod *b, const struct byz_inst *in, uint32_t signer,
+static bool seb_check(const struct byzb_mod *b, const struct byzb_inst *in, uint32_t signer,
 		      const uint8_t hash[32], const uint8_t sig[STRATA_SIG_LEN])
 {
 	uint8_t st[SEB_STMT_LEN];
@@ -76,20 +76,20 @@ static bool seb_check(const struct byz_mod *b, const struct byz_inst *in, uint32
 	return strata_verify(sig, strata_node_public_key(b->base.node, signer), st, sizeof(st));
 }
 
-static void seb_start(struct byz_mod *b, struct byz_inst *in, int v)
+static void seb_start(struct byzb_mod *b, struct byzb_inst *in, int v)
 {
-	byz_send_value(b, BYZ_SEND, in, v);
+	byzb_send_value(b, BYZ_SEND, in, v);
 }
 
 /* FORGE: a FINAL for the sender's next instance, which it never sent, "signed" by everyone
  * with signatures lifted from this instance. */
-static void seb_forge_final(struct byz_mod *b, const struct byz_inst *in,
+static void seb_forge_final(struct byzb_mod *b, const struct byzb_inst *in,
 			    const uint8_t sig[STRATA_SIG_LEN])
 {
 	static const uint8_t fake[] = "forged";
 	struct strata_wr w;
 	strata_wr_init(&w, sizeof(fake) + BYZ_HDR_MAX + b->n * (STRATA_SIG_LEN + 10) + 10);
-	byz_wr_hdr(&w, BYZ_FINAL, in->sender, in->seq + 1);
+	byzb_wr_hdr(&w, BYZ_FINAL, in->sender, in->seq + 1);
 	strata_wr_bytes(&w, fake, sizeof(fake));
 	strata_wr_u64(&w, b->n);
 	for (uint32_t p = 1; p <= b->n; p++) {
@@ -99,18 +99,18 @@ static void seb_forge_final(struct byz_mod *b, const struct byz_inst *in,
 	int err = 0;
 	struct strata_msg *m = strata_wr_take_msg(&w, &err);
 	STRATA_ASSERT(m);
-	byz_send_all(b, m);
+	byzb_send_all(b, m);
 	strata_msg_unref(m);
 }
 
-static void seb_echo(struct byz_mod *b, struct byz_inst *in, int v)
+static void seb_echo(struct byzb_mod *b, struct byzb_inst *in, int v)
 {
-	const struct byz_val *val = &in->vals[v];
+	const struct byzb_val *val = &in->vals[v];
 	uint8_t hash[STRATA_HASH_LEN], sig[STRATA_SIG_LEN], st[SEB_STMT_LEN];
 	memcpy(hash, val->hash, sizeof(hash));
 	if (b->byz == STRATA_BYZ_EQUIVOCATE) {
 		/* a valid signature, on another value */
-		struct strata_msg *alt = byz_alter(val->p, val->len);
+		struct strata_msg *alt = byzb_alter(val->p, val->len);
 		strata_hash(hash, alt->data, alt->len);
 		strata_msg_unref(alt);
 	}
@@ -121,34 +121,35 @@ static void seb_echo(struct byz_mod *b, struct byz_inst *in, int v)
 			sig[i] = (uint8_t)(sig[i] ^ 0x5a);
 	struct strata_wr w;
 	strata_wr_init(&w, BYZ_HDR_MAX + sizeof(hash) + sizeof(sig));
-	byz_wr_hdr(&w, BYZ_ECHO, in->sender, in->seq);
+	byzb_wr_hdr(&w, BYZ_ECHO, in->sender, in->seq);
 	strata_wr_raw(&w, hash, sizeof(hash));
 	strata_wr_raw(&w, sig, sizeof(sig));
 	int err = 0;
 	struct strata_msg *m = strata_wr_take_msg(&w, &err);
 	STRATA_ASSERT(m);
-	byz_send(b, in->sender, m);
+	byzb_send(b, in->sender, m);
 	strata_msg_unref(m);
 	if (b->byz == STRATA_BYZ_FORGE) {
 		seb_forge_final(b, in, sig);
-		byz_forge(b, in);
+		byzb_forge(b, in);
 	}
 }
 
-static void seb_final(struct byz_mod *b, struct byz_inst *in, const struct seb_echo *echoes)
+static void seb_final(struct byzb_mod *b, struct byzb_inst *in, const struct seb_echo *echoes)
 {
-	const struct byz_val *val = &in->vals[in->send_v];
+	const struct byzb_val *val = &in->vals[in->send_v];
 	struct strata_wr w;
 	strata_wr_init(&w, val->len + BYZ_HDR_MAX + 10 + b->n * (STRATA_SIG_LEN + 10));
-	byz_wr_hdr(&w, BYZ_FINAL, in->sender, in->seq);
+	byzb_wr_hdr(&w, BYZ_FINAL, in->sender, in->seq);
 	strata_wr_bytes(&w, val->p, val->len);
-	unsigned c = 0;
-	for (uint32_t p = 1; p <= b->n; p++)
-		c += echoes[p].have && memcmp(echoes[p].hash, val->hash, STRATA_HASH_LEN) == 0;
+	/* Exactly a quorum of signatures: that is a certificate, and every receiver verifies
+	 * each one (the book's Sigma has a slot per process; the extra ones prove nothing more). */
+	unsigned c = b->q_echo, put = 0;
 	strata_wr_u64(&w, c);
-	for (uint32_t p = 1; p <= b->n; p++) {
+	for (uint32_t p = 1; p <= b->n && put < c; p++) {
 		if (!echoes[p].have || memcmp(echoes[p].hash, val->hash, STRATA_HASH_LEN) != 0)
 			continue;
+		put++;
 		uint8_t sig[STRATA_SIG_LEN];
 		memcpy(sig, echoes[p].sig, sizeof(sig));
 		if (b->byz == STRATA_BYZ_BADSIG)
@@ -159,22 +160,22 @@ static void seb_final(struct byz_mod *b, struct byz_inst *in, const struct seb_e
 	int err = 0;
 	struct strata_msg *m = strata_wr_take_msg(&w, &err);
 	STRATA_ASSERT(m);
-	byz_send_all(b, m);
+	byzb_send_all(b, m);
 	strata_msg_unref(m);
 }
 
-static void seb_recv_echo(struct byz_mod *b, struct byz_inst *in, uint32_t from,
+static void seb_recv_echo(struct byzb_mod *b, struct byzb_inst *in, uint32_t from,
 			  struct strata_rd *r)
 {
 	uint8_t hash[STRATA_HASH_LEN], sig[STRATA_SIG_LEN];
 	strata_rd_raw(r, hash, sizeof(hash));
 	strata_rd_raw(r, sig, sizeof(sig));
 	if (strata_rd_done(r) != 0) {
-		byz_bad(b, from, "malformed seb ECHO");
+		byzb_bad(b, from, "malformed seb ECHO");
 		return;
 	}
 	if (in->sender != b->self) {
-		byz_bad(b, from, "seb ECHO sent to a process that is not the sender");
+		byzb_bad(b, from, "seb ECHO sent to a process that is not the sender");
 		return;
 	}
 	if (!in->aux) {
@@ -184,11 +185,11 @@ static void seb_recv_echo(struct byz_mod *b, struct byz_inst *in, uint32_t from,
 	struct seb_echo *e = in->aux;
 	if (e[from].have) {
 		if (memcmp(e[from].hash, hash, sizeof(hash)) != 0)
-			byz_bad(b, from, "two different ECHOs");
+			byzb_bad(b, from, "two different ECHOs");
 		return;
 	}
 	if (!seb_check(b, in, from, hash, sig)) {
-		byz_bad(b, from, "seb ECHO with an invalid signature");
+		byzb_bad(b, from, "seb ECHO with an invalid signature");
 		return;
 	}
 	e[from].have = true;
@@ -205,7 +206,7 @@ static void seb_recv_echo(struct byz_mod *b, struct byz_inst *in, uint32_t from,
 	}
 }
 
-static void seb_recv_final(struct byz_mod *b, struct byz_inst *in, uint32_t from,
+static void seb_recv_final(struct byzb_mod *b, struct byzb_inst *in, uint32_t from,
 			   struct strata_rd *r, struct strata_msg *msg)
 {
 	if (in->delivered)
@@ -214,7 +215,7 @@ static void seb_recv_final(struct byz_mod *b, struct byz_inst *in, uint32_t from
 	size_t len = strata_rd_bytes(r, &p, b->payload_max);
 	uint64_t c = strata_rd_u64_max(r, b->n);
 	if (!strata_rd_ok(r)) {
-		byz_bad(b, from, "malformed seb FINAL");
+		byzb_bad(b, from, "malformed seb FINAL");
 		return;
 	}
 	uint8_t hash[STRATA_HASH_LEN];
@@ -227,31 +228,31 @@ static void seb_recv_final(struct byz_mod *b, struct byz_inst *in, uint32_t from
 		strata_rd_raw(r, sig, sizeof(sig));
 		if (!strata_rd_ok(r) || signer < 1 || signer > b->n ||
 		    (seen[signer / 64] >> (signer % 64)) & 1) {
-			byz_bad(b, from, "seb FINAL with a bad or repeated signer");
+			byzb_bad(b, from, "seb FINAL with a bad or repeated signer");
 			return;
 		}
 		seen[signer / 64] |= 1ull << (signer % 64);
 		if (!seb_check(b, in, (uint32_t)signer, hash, sig)) {
-			byz_bad(b, from, "seb FINAL with an invalid signature");
+			byzb_bad(b, from, "seb FINAL with an invalid signature");
 			return;
 		}
 		valid++;
 	}
 	if (strata_rd_done(r) != 0) {
-		byz_bad(b, from, "malformed seb FINAL");
+		byzb_bad(b, from, "malformed seb FINAL");
 		return;
 	}
 	if (valid < b->q_echo)
 		return; /* not a certificate (yet a correct process never sends one) */
-	int v = byz_value(b, in, p, len, msg);
+	int v = byzb_value(b, in, p, len, msg);
 	if (v < 0) {
-		byz_bad(b, from, "too many distinct values in one instance");
+		byzb_bad(b, from, "too many distinct values in one instance");
 		return;
 	}
-	byz_deliver(b, in, v);
+	byzb_deliver(b, in, v);
 }
 
-static void seb_recv(struct byz_mod *b, struct byz_inst *in, uint32_t from, uint8_t type,
+static void seb_recv(struct byzb_mod *b, struct byzb_inst *in, uint32_t from, uint8_t type,
 		     struct strata_rd *r, struct strata_msg *msg)
 {
 	if (type == BYZ_ECHO) {
@@ -263,23 +264,23 @@ static void seb_recv(struct byz_mod *b, struct byz_inst *in, uint32_t from, uint
 		return;
 	}
 	if (type != BYZ_SEND) {
-		byz_bad(b, from, "seb: unexpected message type");
+		byzb_bad(b, from, "seb: unexpected message type");
 		return;
 	}
 	const uint8_t *p;
 	size_t len = strata_rd_bytes(r, &p, b->payload_max);
 	if (strata_rd_done(r) != 0) {
-		byz_bad(b, from, "malformed seb SEND");
+		byzb_bad(b, from, "malformed seb SEND");
 		return;
 	}
-	int v = byz_value(b, in, p, len, msg);
+	int v = byzb_value(b, in, p, len, msg);
 	if (v < 0) {
-		byz_bad(b, from, "too many distinct values in one instance");
+		byzb_bad(b, from, "too many distinct values in one instance");
 		return;
 	}
 	if (in->send_v >= 0) {
 		if (in->send_v != v)
-			byz_bad(b, from, "second SEND with another value");
+			byzb_bad(b, from, "second SEND with another value");
 		return;
 	}
 	in->send_v = v;
@@ -289,12 +290,12 @@ static void seb_recv(struct byz_mod *b, struct byz_inst *in, uint32_t from, uint
 	}
 }
 
-static bool seb_retirable(const struct byz_mod *b, const struct byz_inst *in)
+static bool seb_retirable(const struct byzb_mod *b, const struct byzb_inst *in)
 {
 	return in->delivered;
 }
 
-const struct byz_proto byz_proto_seb = {
+const struct byzb_proto byzb_proto_seb = {
 	.name = "seb",
 	.start = seb_start,
 	.recv = seb_recv,
@@ -303,13 +304,13 @@ const struct byz_proto byz_proto_seb = {
 };
 
 /* Room a FINAL needs beyond the payload: a count and N (signer, signature) pairs. */
-size_t byz_seb_overhead(uint32_t n)
+size_t byzb_seb_overhead(uint32_t n)
 {
 	return 10 + (size_t)n * (STRATA_SIG_LEN + 10);
 }
 
-struct strata_module *byz_seb_create(struct strata_node *n, char *err, size_t errlen)
+struct strata_module *byzb_seb_create(struct strata_node *n, char *err, size_t errlen)
 {
-	return byz_create(n, &byz_proto_seb, "seb", BYZ_WIRE_SEB, false,
-			  byz_seb_overhead(strata_node_n(n)), err, errlen);
+	return byzb_create(n, &byzb_proto_seb, "seb", BYZ_WIRE_SEB, false,
+			  byzb_seb_overhead(strata_node_n(n)), err, errlen);
 }

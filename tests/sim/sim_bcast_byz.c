@@ -1,0 +1,401 @@
+/* Simulation suite for the Byzantine broadcasts: aeb (Alg. 3.16), seb (3.17), brb (3.18) and
+ * the channels bcc / bcc-seb (3.19) and brc (3.20), under loss, duplication, reordering and delay
+ * (the perfect links retransmit), with f Byzantine processes among N = 4 (f = 1) or N = 7
+ * (f = 2): each one silent, equivocating, forging, sending bad signatures or garbage, replaying,
+ * or a pair of twins (two correct copies of one identity), chosen per seed. Correct and Byzantine
+ * processes broadcast.
+ *
+ * Checked among the CORRECT processes, after every simulation step:
+ *   no duplication - no process delivers (sender, seq) twice
+ *   integrity      - a delivery from a correct sender carries what that sender broadcast with
+ *                    that sequence number
+ *   consistency    - no two correct processes deliver different payloads for one (sender, seq)
+ *   FIFO           - (channels) each sender's messages are delivered in sequence order, no gaps
+ * and at the end, after the network heals:
+ *   validity       - every message a correct process broadcast is delivered by every correct one
+ *   totality       - (brb, brc) whatever one correct process delivered, every correct one did
+ *   detection      - where a Byzantine process forges or sends bad signatures / garbage, the
+ *                    correct processes counted rejected payloads (strata_node_bad_payload)
+ * Broken variants (expect_violation): brb and bcc with quorums lowered through the test-only
+ * byzb_test_set_quorums() and an equivocating sender break consistency; aeb, which is only
+ * consistent, with an equivocating sender breaks totality, where brb keeps it. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bcast/byz.h"
+#include "core/assert.h"
+#include "core/error.h"
+#include "core/stack.h"
+#include "crypto/crypto.h"
+#include "rt/sim/harness.h"
+#include "rt/sim/sim.h"
+
+#define MAXN 7
+#define MAXSEQ 128
+#define PER_SENDER 10 /* broadcasts requested per process and run */
+
+enum byz_role { ROLE_CORRECT = 0, ROLE_BYZ, ROLE_TWIN };
+
+struct scenario {
+	const char *algo;
+	bool reliable; /* check totality */
+	bool channel;  /* check FIFO */
+	int n;         /* 0 = 4 or 7 by seed */
+	enum strata_byz force; /* NONE = chosen per seed */
+	bool byz_sender_only;  /* only the Byzantine process broadcasts */
+	unsigned q_echo, q_ready, q_deliver; /* nonzero: lowered quorums (broken variants) */
+	unsigned per_sender; /* broadcasts requested per process; 0 = PER_SENDER */
+	double drop, dup;
+};
+
+struct rec {
+	bool set;
+	size_t len;
+	uint8_t hash[STRATA_HASH_LEN];
+};
+
+struct run {
+	const struct scenario *sc;
+	struct sim *sim;
+	uint32_t n, f;
+	uint16_t wire;
+	enum byz_role role[MAXN + 1];
+	enum strata_byz beh[MAXN + 1];
+	struct rec sent[MAXN + 1][MAXSEQ + 1];   /* by correct senders */
+	struct rec agreed[MAXN + 1][MAXSEQ + 1]; /* first payload a correct process delivered */
+	uint8_t dlv[MAXN + 1][MAXN + 1][MAXSEQ + 1]; /* [process][sender][seq] */
+	uint64_t last[MAXN + 1][MAXN + 1];
+	unsigned requested[MAXN + 1];
+	unsigned nsent, ndeliv;
+	bool failed;
+	char why[512];
+};
+
+static bool correct(const struct run *r, uint32_t p)
+{
+	return r->role[p] == ROLE_CORRECT;
+}
+
+static void fail(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(struct run *r, const char *fmt, ...)
+{
+	if (r->failed)
+		return;
+	r->failed = true;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->why, sizeof(r->why), fmt, ap);
+	va_end(ap);
+}
+
+static void rec_set(struct rec *x, const uint8_t *p, size_t len)
+{
+	x->set = true;
+	x->len = len;
+	strata_hash(x->hash, p, len);
+}
+
+static bool rec_eq(const struct rec *x, const uint8_t *p, size_t len)
+{
+	uint8_t h[STRATA_HASH_LEN];
+	strata_hash(h, p, len);
+	return x->len == len && memcmp(x->hash, h, sizeof(h)) == 0;
+}
+
+static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
+{
+	struct run *r = arg;
+	if (!correct(r, node) || o->module != r->wire)
+		return;
+	if (o->kind == STRATA_OUT_BCAST) {
+		if (o->a < 1 || o->a > MAXSEQ) {
+			fail(r, "test: process %u broadcast seq %llu out of range", node,
+			     (unsigned long long)o->a);
+			return;
+		}
+		rec_set(&r->sent[node][o->a], o->data, o->len);
+		r->nsent++;
+		return;
+	}
+	if (o->kind != STRATA_OUT_DELIVER)
+		return;
+	uint32_t snd = o->peer;
+	uint64_t k = o->a;
+	if (snd < 1 || snd > r->n || k < 1 || k > MAXSEQ) {
+		fail(r, "process %u delivered from sender %u an out-of-range seq %llu", node, snd,
+		     (unsigned long long)k);
+		return;
+	}
+	r->ndeliv++;
+	if (++r->dlv[node][snd][k] > 1) {
+		fail(r, "no duplication: process %u delivered %u:%llu twice", node, snd,
+		     (unsigned long long)k);
+		return;
+	}
+	if (correct(r, snd) && (!r->sent[snd][k].set || !rec_eq(&r->sent[snd][k], o->data, o->len))) {
+		fail(r, "integrity: process %u delivered %u:%llu, which the correct sender never "
+			"broadcast", node, snd, (unsigned long long)k);
+		return;
+	}
+	struct rec *ag = &r->agreed[snd][k];
+	if (ag->set && !rec_eq(ag, o->data, o->len)) {
+		fail(r, "consistency: process %u delivered a different payload for %u:%llu", node,
+		     snd, (unsigned long long)k);
+		return;
+	}
+	if (!ag->set)
+		rec_set(ag, o->data, o->len);
+	if (r->sc->channel) {
+		if (k != r->last[node][snd] + 1) {
+			fail(r, "FIFO: process %u delivered %u:%llu out of order", node, snd,
+			     (unsigned long long)k);
+			return;
+		}
+		r->last[node][snd] = k;
+	}
+}
+
+static void build(struct sim *s, struct strata_node *n, void *arg)
+{
+	struct run *r = arg;
+	const struct strata_algo *a = strata_algo_find(r->sc->algo);
+	STRATA_ASSERT(a);
+	char err[256];
+	struct strata_module *m = a->create(n, err, sizeof(err));
+	if (!m) {
+		fprintf(stderr, "build %s: %s\n", r->sc->algo, err);
+		abort();
+	}
+	if (r->sc->q_echo)
+		STRATA_ASSERT(byzb_test_set_quorums(m, r->sc->q_echo, r->sc->q_ready,
+						   r->sc->q_deliver) == 0);
+}
+
+static int check(struct sim *s, void *arg)
+{
+	return ((struct run *)arg)->failed ? 1 : 0;
+}
+
+static void config_for(struct strata_config *cfg, uint32_t n)
+{
+	strata_config_defaults(cfg);
+	snprintf(cfg->cluster_id, sizeof(cfg->cluster_id), "sim-bcast-byz");
+	cfg->cluster_hash = 0xb12au;
+	cfg->n = n;
+	cfg->f = (n - 1) / 3;
+	cfg->model = STRATA_MODEL_FAIL_ARBITRARY;
+	for (uint32_t i = 1; i <= n; i++) {
+		cfg->nodes[i].id = i;
+		snprintf(cfg->nodes[i].host, sizeof(cfg->nodes[i].host), "127.0.0.1");
+		cfg->nodes[i].port = (uint16_t)(7000 + i);
+		cfg->nodes[i].client_port = (uint16_t)(8000 + i);
+	}
+}
+
+static void request(struct run *r, uint32_t p)
+{
+	uint8_t buf[2048];
+	size_t len = 1 + sim_random_below(r->sim, 64);
+	if (sim_random_below(r->sim, 20) == 0)
+		len = 1 + sim_random_below(r->sim, sizeof(buf)); /* now and then, fragments */
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)sim_random(r->sim);
+	struct strata_request req = { .id = ++r->requested[p], .op = STRATA_OP_BROADCAST,
+				      .value = buf, .value_len = len };
+	sim_request(r->sim, p, r->sc->algo, &req);
+}
+
+static const enum strata_byz behaviours[] = {
+	STRATA_BYZ_SILENT, STRATA_BYZ_EQUIVOCATE, STRATA_BYZ_FORGE,
+	STRATA_BYZ_BADSIG, STRATA_BYZ_REPLAY, STRATA_BYZ_NONE /* = twins */,
+};
+
+static uint64_t rejected(struct run *r)
+{
+	uint64_t c = 0;
+	for (uint32_t p = 1; p <= r->n; p++)
+		if (correct(r, p) && sim_node(r->sim, p))
+			c += strata_node_counters(sim_node(r->sim, p))->rej_payload;
+	return c;
+}
+
+static void final_checks(struct run *r)
+{
+	for (uint32_t s = 1; s <= r->n && !r->failed; s++)
+		for (uint64_t k = 1; k <= MAXSEQ && !r->failed; k++) {
+			bool need = (correct(r, s) && r->sent[s][k].set) ||
+				    (r->sc->reliable && r->agreed[s][k].set);
+			if (!need)
+				continue;
+			for (uint32_t p = 1; p <= r->n; p++)
+				if (correct(r, p) && !r->dlv[p][s][k]) {
+					fail(r, correct(r, s) ? "validity: process %u never delivered "
+								"%u:%llu from a correct sender"
+							      : "totality: process %u never delivered "
+								"%u:%llu, which a correct process did",
+					     p, s, (unsigned long long)k);
+					break;
+				}
+		}
+}
+
+static int run_scenario(const struct scenario *sc, uint64_t seed, bool trace, char *why,
+			size_t whylen)
+{
+	struct strata_config cfg;
+	struct run *r = calloc(1, sizeof(*r));
+	STRATA_ASSERT(r);
+	r->sc = sc;
+	r->n = sc->n ? (uint32_t)sc->n : (seed % 2 ? 4 : 7);
+	config_for(&cfg, r->n);
+	r->f = cfg.f;
+	r->wire = strata_algo_find(sc->algo)->wire_id;
+	struct sim_opts o = { .seed = seed, .cfg = &cfg, .build = build, .output = on_output,
+			      .arg = r, .trace = trace };
+	o.net = (struct sim_net){ .drop = sc->drop, .dup = sc->dup, .delay_min_us = 100,
+				  .delay_max_us = 20000, .tail = 0.05, .tail_us = 200000 };
+	r->sim = sim_new(&o);
+	struct sim *s = r->sim;
+	/* The Byzantine processes: the last one always, so broken variants know who it is; the
+	 * others at random. */
+	uint32_t twins[MAXN + 1], ntwins = 0;
+	for (uint32_t i = 0; i < r->f; i++) {
+		uint32_t p = r->n;
+		while (i > 0 && r->role[p] != ROLE_CORRECT)
+			p = 1 + (uint32_t)sim_random_below(s, r->n);
+		enum strata_byz b = sc->force;
+		if (b == STRATA_BYZ_NONE)
+			b = behaviours[sim_random_below(s, sizeof(behaviours) / sizeof(behaviours[0]))];
+		r->beh[p] = b;
+		r->role[p] = b == STRATA_BYZ_NONE ? ROLE_TWIN : ROLE_BYZ;
+		if (b == STRATA_BYZ_NONE)
+			twins[ntwins++] = p;
+		else
+			sim_set_byz(s, p, b);
+	}
+	sim_start(s);
+	for (uint32_t i = 0; i < ntwins; i++)
+		sim_twin(s, twins[i]);
+
+	int rc = 0;
+	for (uint64_t t = 0; t < 1200000 && rc == 0; t += 20000) {
+		if (sim_random_below(s, 10) < 5) {
+			uint32_t p = 1 + (uint32_t)sim_random_below(s, r->n);
+			if (sc->byz_sender_only)
+				p = r->n;
+			if (r->requested[p] < (sc->per_sender ? sc->per_sender : PER_SENDER))
+				request(r, p);
+		}
+		rc = sim_run_for(s, 20000, check, r);
+	}
+	if (rc == 0) {
+		struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 5000 };
+		sim_set_net(s, &calm);
+		rc = sim_run_for(s, 6000000, check, r);
+	}
+	if (!r->failed)
+		final_checks(r);
+	if (!r->failed && r->nsent == 0 && !sc->byz_sender_only)
+		fail(r, "vacuous run: no correct process broadcast");
+	if (!r->failed && r->ndeliv == 0)
+		fail(r, "vacuous run: nothing delivered");
+	bool detectable = false;
+	for (uint32_t p = 1; p <= r->n; p++)
+		detectable |= r->beh[p] == STRATA_BYZ_FORGE || r->beh[p] == STRATA_BYZ_BADSIG;
+	if (!r->failed && detectable && r->nsent > 0 && rejected(r) == 0)
+		fail(r, "detection: a forging/bad-signature process went unnoticed");
+	if (getenv("SIM_BYZ_VERBOSE")) {
+		uint64_t late = 0, drops = 0, d = 0, l, w, dd;
+		for (uint32_t p = 1; p <= r->n; p++) {
+			struct strata_node *nd = sim_node(s, p);
+			if (nd && byzb_test_counters(strata_node_module_by_name(nd, sc->algo), &l, &w,
+						    &dd) == 0) {
+				late += l;
+				drops += w;
+				d += dd;
+			}
+		}
+		fprintf(stderr, "seed %llu n=%u byz=", (unsigned long long)seed, r->n);
+		for (uint32_t p = 1; p <= r->n; p++)
+			if (!correct(r, p))
+				fprintf(stderr, "%u:%s ", p,
+					r->role[p] == ROLE_TWIN ? "twins" : strata_byz_name(r->beh[p]));
+		fprintf(stderr, "sent=%u delivered=%u late=%llu window_drops=%llu rejected=%llu\n",
+			r->nsent, r->ndeliv, (unsigned long long)late, (unsigned long long)drops,
+			(unsigned long long)rejected(r));
+	}
+	if (r->failed) {
+		char who[128] = "";
+		for (uint32_t p = 1; p <= r->n; p++)
+			if (!correct(r, p))
+				snprintf(who + strlen(who), sizeof(who) - strlen(who), " %u:%s", p,
+					 r->role[p] == ROLE_TWIN ? "twins"
+								 : strata_byz_name(r->beh[p]));
+		snprintf(why, whylen, "%s (n=%u, Byzantine:%s)", r->why, r->n, who);
+	}
+	int result = r->failed ? 1 : 0;
+	sim_free(s);
+	free(r);
+	return result;
+}
+
+#define NET .drop = 0.15, .dup = 0.1
+static const struct scenario sc_aeb = { .algo = "aeb", NET };
+/* Signatures cost ~50 us each to verify: fewer broadcasts keep the seb cases fast. */
+static const struct scenario sc_seb = { .algo = "seb", .per_sender = 3, NET };
+static const struct scenario sc_brb = { .algo = "brb", .reliable = true, NET };
+static const struct scenario sc_bcc = { .algo = "bcc", .channel = true, NET };
+static const struct scenario sc_bcc_seb = { .algo = "bcc-seb", .channel = true,
+					    .per_sender = 3, NET };
+static const struct scenario sc_brc = { .algo = "brc", .reliable = true, .channel = true, NET };
+/* brb keeps totality against the very sender that breaks aeb's (below). */
+static const struct scenario sc_brb_equiv = { .algo = "brb", .reliable = true, .n = 4,
+					      .force = STRATA_BYZ_EQUIVOCATE,
+					      .byz_sender_only = true, NET };
+static const struct scenario br_aeb_totality = { .algo = "aeb", .reliable = true, .n = 4,
+						 .force = STRATA_BYZ_EQUIVOCATE,
+						 .byz_sender_only = true, NET };
+static const struct scenario br_brb_quorums = { .algo = "brb", .reliable = true, .n = 4,
+						.force = STRATA_BYZ_EQUIVOCATE,
+						.byz_sender_only = true, .q_echo = 2,
+						.q_ready = 2, .q_deliver = 2, NET };
+static const struct scenario br_bcc_quorums = { .algo = "bcc", .channel = true, .n = 4,
+						.force = STRATA_BYZ_EQUIVOCATE,
+						.byz_sender_only = true, .q_echo = 2,
+						.q_ready = 2, .q_deliver = 2, NET };
+
+#define CASE(fn, sc)                                                       \
+	static int fn(uint64_t seed, bool trace, char *why, size_t whylen) \
+	{                                                                  \
+		return run_scenario(&(sc), seed, trace, why, whylen);      \
+	}
+CASE(run_aeb, sc_aeb)
+CASE(run_seb, sc_seb)
+CASE(run_brb, sc_brb)
+CASE(run_bcc, sc_bcc)
+CASE(run_bcc_seb, sc_bcc_seb)
+CASE(run_brc, sc_brc)
+CASE(run_brb_equiv, sc_brb_equiv)
+CASE(run_br_aeb_totality, br_aeb_totality)
+CASE(run_br_brb_quorums, br_brb_quorums)
+CASE(run_br_bcc_quorums, br_bcc_quorums)
+
+static const struct sim_case cases[] = {
+	{ "aeb", run_aeb, 500, false },
+	{ "seb", run_seb, 500, false },
+	{ "brb", run_brb, 500, false },
+	{ "bcc", run_bcc, 500, false },
+	{ "bcc-seb", run_bcc_seb, 500, false },
+	{ "brc", run_brc, 500, false },
+	{ "brb-equivocating-sender-totality", run_brb_equiv, 100, false },
+	{ "broken-aeb-has-no-totality", run_br_aeb_totality, 50, true },
+	{ "broken-brb-low-quorums-consistency", run_br_brb_quorums, 50, true },
+	{ "broken-bcc-low-quorums-consistency", run_br_bcc_quorums, 50, true },
+};
+
+int main(int argc, char **argv)
+{
+	return sim_main(argc, argv, "bcast-byz", cases, sizeof(cases) / sizeof(cases[0]));
+}
