@@ -12,7 +12,7 @@ static const struct strata_algo algos[] = {
 	{ .name = "lkv", .family = "lkv",
 	  .title = "Leaderless quorum KV (Dynamo): N/R/W, LWW, read repair, anti-entropy; "
 		   "tolerates N-max(R,W) crashed replicas per key",
-	  .book = "Sec. 4.2-4.3 quorums (ABD write-back), Dynamo",
+	  .book = "Alg. 4.10-4.11 quorums + Dynamo",
 	  .model = STRATA_MODEL_FAIL_SILENT, .resilience_k = 0,
 	  .steps = "put 4 (2 if R+W<=N), get 2-4",
 	  .messages = "put 4N (2N if R+W<=N), get 2N-4N",
