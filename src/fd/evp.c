@@ -30,6 +30,8 @@
  *   - Restarts: a peer that comes back with a higher incarnation is a new process. If it was
  *     suspected, the suspicion was right (the old incarnation did crash), so it is restored
  *     without growing the timeout; if not, the view is re-announced with the new incarnation.
+ *   - A deadline that fires more than a heartbeat period late means this process itself was not
+ *     running: it is re-armed for a full timeout instead of suspecting (see fd/p.c).
  *   - An increment of 0 (not accepted by the config parser; settable in the struct) gives a
  *     detector that never adapts: the simulation suite uses it as its broken variant. */
 #include <stdio.h>
@@ -144,7 +146,9 @@ static void evp_handle(struct strata_module *m, const struct strata_event *ev)
 	case STRATA_EV_TIMER:
 		if (ev->arg == TOK_HEARTBEAT)
 			evp_heartbeat(e);
-		else if (ev->arg == TOK_DEADLINE && !e->peers[ev->instance].suspected)
+		else if (ev->arg == TOK_DEADLINE && !e->peers[ev->instance].suspected &&
+			 !fd_deadline_stalled(m, &e->peers[ev->instance].deadline, e->period_us,
+					      e->peers[ev->instance].timeout_us))
 			evp_suspect(e, (uint32_t)ev->instance);
 		break;
 	case STRATA_EV_FLL_DELIVER:

@@ -89,6 +89,12 @@ enum fd_hb_verdict {
 /* Classifies hb against the stream and, unless stale, advances the stream. */
 enum fd_hb_verdict fd_stream_accept(struct fd_stream *s, const struct fd_heartbeat *hb);
 
+/* A peer's deadline timer t just fired. If it fired more than one heartbeat period late, this
+ * process was not running (stopped, starved) and the silence it measured is its own: re-arms t
+ * for a full timeout and returns true (the caller must not detect or suspect). */
+bool fd_deadline_stalled(struct strata_module *m, struct strata_timer *t, uint64_t period_us,
+			 uint64_t timeout_us);
+
 /* Emits STRATA_OUT_FD for peer with state s and incarnation inc without changing the view (used
  * when a peer's incarnation changes while its state does not). */
 void fd_output_view(struct strata_module *m, uint32_t peer, enum strata_peer_state s,

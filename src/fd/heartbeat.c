@@ -106,3 +106,18 @@ void fd_output_view(struct strata_module *m, uint32_t peer, enum strata_peer_sta
 	};
 	strata_output(m->node, &o);
 }
+
+bool fd_deadline_stalled(struct strata_module *m, struct strata_timer *t, uint64_t period_us,
+			 uint64_t timeout_us)
+{
+	uint64_t now = strata_now_us(m->node);
+	/* A fired timer keeps its deadline. */
+	if (now <= t->deadline_us || now - t->deadline_us <= period_us)
+		return false;
+	strata_trace(m->node, m->ops->name,
+		     "deadline for %llu fired %llu us late: this node was not running -> re-armed, "
+		     "no verdict",
+		     (unsigned long long)t->instance, (unsigned long long)(now - t->deadline_us));
+	strata_timer_arm_in(m->node, t, timeout_us);
+	return true;
+}

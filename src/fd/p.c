@@ -32,7 +32,12 @@
  *     heartbeats from a detected incarnation are ignored. A peer detected before it was ever heard
  *     from (it started more than Delta after us) counts as new when it first speaks.
  *   - Heartbeats carry a sequence number, so duplicates and reordered older copies do not extend
- *     a deadline. */
+ *     a deadline.
+ *   - A detector that was not running cannot judge silence: a deadline that fires more than one
+ *     heartbeat period late (this process was stopped or starved, e.g. SIGSTOP; the runtime may
+ *     run overdue timers before it reads the heartbeats queued meanwhile) is re-armed for a full
+ *     timeout instead of detecting (fd_deadline_stalled). Completeness only waits longer, by
+ *     the length of our own stall. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -165,7 +170,9 @@ static void p_handle(struct strata_module *m, const struct strata_event *ev)
 	case STRATA_EV_TIMER:
 		if (ev->arg == TOK_HEARTBEAT)
 			p_heartbeat(p);
-		else if (ev->arg == TOK_DEADLINE && !p->peers[ev->instance].crashed)
+		else if (ev->arg == TOK_DEADLINE && !p->peers[ev->instance].crashed &&
+			 !fd_deadline_stalled(m, &p->peers[ev->instance].deadline, p->period_us,
+					      p->timeout_us))
 			p_detect(p, (uint32_t)ev->instance, "no heartbeat within timeout");
 		break;
 	case STRATA_EV_FLL_DELIVER:
