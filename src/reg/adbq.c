@@ -183,13 +183,17 @@ static void on_value(struct reg_mod *r, struct reg_inst *i, struct byz_inst *b, 
 		     uint64_t rid, uint64_t ts, struct strata_msg *v, const uint8_t *sig)
 {
 	struct byz_mod *bm = byz_of(r);
-	if (!i->op || i->phase != PH_READ || rid != i->rid || b->ent[from - 1].got)
-		return; /* late or duplicate */
+	if (rid != i->rid)
+		return; /* an answer to an older phase */
+	/* Answers to the last read that arrive after it returned are still verified, so a replica
+	 * that lies is counted even when it is slow. */
 	if (!verify_pair(r, b, ts, v, sig)) {
 		/* Not counted toward the quorum: the book records only verified replies. */
 		byz_reject(r, from, &bm->rej_sig, "VALUE whose signature does not verify");
 		return;
 	}
+	if (!i->op || i->phase != PH_READ || b->ent[from - 1].got)
+		return; /* late or duplicate */
 	reg_replied(i, from);
 	byz_entry_set(b, from, rid, ts, v, ts, v);
 	if (ts > i->best.ts) {

@@ -1,0 +1,395 @@
+/* Simulation suite of the Byzantine registers (src/reg/bmq.c, adbq.c, dwbq.c, bql.c).
+ *
+ * Every run: n = 5 for bmq (f = 1, N > 4f), n = 4 or 7 for the others (f = 1 or 2, N > 3f). The
+ * writer (node 1) is correct; f other nodes are faulty: each is Byzantine with a behaviour drawn
+ * per seed (silent, equivocate, replay, forge, badsig), or, in some seeds, a twin (two correct
+ * copies of one identity answering independently). One client writes at the writer, four read
+ * at correct nodes, on two keys, concurrently, one operation at a time each, recording a
+ * Jepsen-shaped history (invoke / ok, virtual times). Meanwhile the network drops, duplicates,
+ * delays and reorders datagrams, and one node is cut off for a while. Then the network heals and
+ * every operation of a correct client must complete within 5 s (liveness). The history is judged
+ * by src/check: bmq must be safe, adbq and dwbq regular, bql atomic (linearizable). Correct nodes
+ * must also have rejected and counted the faulty node's detectable lies (bad signatures, bodies
+ * that do not decode).
+ *
+ * Broken variants (expect_violation), to show the checks are not vacuous:
+ *   bmq-below-resilience  bmq on n = 4, f = 1 (N > 4f does not hold; built through the
+ *                         test-only knob skip_resilience) with a forging replica: safety fails;
+ *   adbq-noverify-forge   adbq with signature verification off (test-only knob skip_verify)
+ *                         and a forging replica: regularity fails;
+ *   dwbq-judged-atomic    a regular Byzantine register produces non-atomic histories: the
+ *                         atomic checker rejects one that the regular checker accepts (a run
+ *                         whose history the regular checker rejects aborts the suite).
+ * A broken variant counts as caught only by a checker's verdict: a vacuous run is skipped, and a
+ * liveness failure or an error reply in one aborts the suite. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check/check.h"
+#include "core/error.h"
+#include "core/stack.h"
+#include "reg/byz.h"
+#include "rt/sim/harness.h"
+#include "rt/sim/sim.h"
+
+#define NCL 5
+#define MS 1000ull
+
+enum variant { V_NORMAL, V_BELOW_RESILIENCE, V_NO_VERIFY, V_JUDGED_ATOMIC };
+
+struct client {
+	uint32_t node;
+	int64_t proc;
+	bool busy, writer;
+	uint64_t req_id, seq, next_at;
+	bool write;
+	const char *key;
+	char val[24];
+};
+
+struct run {
+	struct sim *s;
+	struct strata_config cfg;
+	const char *algo;
+	enum variant variant;
+	enum strata_byz byz[STRATA_MAX_NODES + 1]; /* behaviour per node, NONE = correct */
+	bool faulty[STRATA_MAX_NODES + 1];
+	uint32_t twin;                              /* a twinned node, 0 = none */
+	struct client cl[NCL];
+	FILE *hist;
+	char *hbuf;
+	size_t hlen;
+	int error;
+	char errtxt[256];
+	unsigned ops_ok, reads_ok;
+};
+
+static const char *keys[] = { "x", "y" };
+
+static void build(struct sim *s, struct strata_node *n, void *arg)
+{
+	struct run *r = arg;
+	char err[256];
+	struct strata_module *m;
+	/* TEST ONLY: the knobs of struct reg_byz_test, for the broken variants. */
+	struct reg_byz_test t = { .skip_resilience = r->variant == V_BELOW_RESILIENCE,
+				  .skip_verify = r->variant == V_NO_VERIFY };
+	if (!strcmp(r->algo, "bmq"))
+		m = reg_bmq_create_test(n, &t, err, sizeof(err));
+	else if (!strcmp(r->algo, "adbq"))
+		m = reg_adbq_create_test(n, &t, err, sizeof(err));
+	else
+		m = strata_algo_find(r->algo)->create(n, err, sizeof(err));
+	if (!m) {
+		fprintf(stderr, "build: %s\n", err);
+		abort();
+	}
+}
+
+static void record(struct run *r, struct client *c, enum strata_hist_type t, const char *value)
+{
+	strata_history_append(r->hist, c->proc, t, c->write ? STRATA_HIST_WRITE : STRATA_HIST_READ,
+			      c->key, value, NULL, sim_now(r->s) * 1000);
+}
+
+static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
+{
+	struct run *r = arg;
+	if (o->kind != STRATA_OUT_REPLY)
+		return;
+	for (unsigned k = 0; k < NCL; k++) {
+		struct client *c = &r->cl[k];
+		if (!c->busy || c->req_id != o->a || c->node != node)
+			continue;
+		c->busy = false;
+		c->next_at = sim_now(s) + sim_random_below(s, (c->writer ? 15 : 8) * MS);
+		if (o->status != 0) {
+			if (!r->error) {
+				r->error = 1;
+				snprintf(r->errtxt, sizeof(r->errtxt), "node %u: error reply %d (%s)",
+					 node, o->status, o->text ? o->text : "");
+			}
+			record(r, c, STRATA_HIST_FAIL, c->write ? c->val : NULL);
+			return;
+		}
+		r->ops_ok++;
+		if (c->write) {
+			record(r, c, STRATA_HIST_OK, c->val);
+			return;
+		}
+		r->reads_ok++;
+		if (o->b & STRATA_REPLY_FOUND) {
+			char v[64];
+			size_t len = o->len < sizeof(v) - 1 ? o->len : sizeof(v) - 1;
+			memcpy(v, o->data, len);
+			v[len] = 0;
+			record(r, c, STRATA_HIST_OK, v);
+		} else {
+			record(r, c, STRATA_HIST_OK, NULL);
+		}
+		return;
+	}
+}
+
+static void issue(struct run *r, struct client *c)
+{
+	struct sim *s = r->s;
+	c->write = c->writer;
+	c->key = keys[sim_random_below(s, 2)];
+	c->seq++;
+	snprintf(c->val, sizeof(c->val), "%lld.%llu", (long long)c->proc, (unsigned long long)c->seq);
+	c->req_id = ((uint64_t)(c - r->cl) << 32) | c->seq;
+	c->busy = true;
+	record(r, c, STRATA_HIST_INVOKE, c->write ? c->val : NULL);
+	struct strata_request q = {
+		.id = c->req_id,
+		.op = c->write ? STRATA_OP_WRITE : STRATA_OP_READ,
+		.key = (const uint8_t *)c->key,
+		.key_len = strlen(c->key),
+		.value = c->write ? (const uint8_t *)c->val : NULL,
+		.value_len = c->write ? strlen(c->val) : 0,
+	};
+	sim_request(s, c->node, r->algo, &q);
+}
+
+static int all_idle(struct sim *s, void *arg)
+{
+	struct run *r = arg;
+	for (unsigned k = 0; k < NCL; k++)
+		if (r->cl[k].busy)
+			return 0;
+	return 1;
+}
+
+static int check_history(struct run *r, enum strata_check_model model, char *why, size_t wl)
+{
+	fflush(r->hist);
+	struct strata_history *h = NULL;
+	char err[256];
+	if (strata_history_parse(r->hbuf, r->hlen, "sim", NULL, &h, err, sizeof(err)) != 0)
+		return sim_fail(why, wl, "history does not parse: %s", err);
+	struct strata_check_result res;
+	memset(&res, 0, sizeof(res));
+	int rc = strata_check_history(h, model, 20000, &res);
+	int out = 0;
+	if (rc)
+		out = sim_fail(why, wl, "checker error %d", rc);
+	else if (res.verdict != STRATA_CHECK_OK)
+		out = sim_fail(why, wl, "%s checker: %s (%zu ops): %s",
+			       strata_check_model_name(model),
+			       strata_check_verdict_name(res.verdict), strata_history_n_ops(h),
+			       res.has_violation ? res.violation.message : "no witness");
+	strata_check_result_free(&res);
+	strata_history_free(h);
+	return out;
+}
+
+/* Faulty nodes: f of 2..n, each with a behaviour; in one seed out of five the first is a twin
+ * instead. The broken variants use a forging replica. */
+static void pick_faults(struct run *r, uint64_t seed)
+{
+	struct sim *s = r->s;
+	for (uint32_t k = 0; k < r->cfg.f; k++) {
+		uint32_t id;
+		do
+			id = 2 + (uint32_t)sim_random_below(s, r->cfg.n - 1);
+		while (r->faulty[id]);
+		r->faulty[id] = true;
+		if (r->variant == V_BELOW_RESILIENCE || r->variant == V_NO_VERIFY)
+			r->byz[id] = STRATA_BYZ_FORGE;
+		else if (k == 0 && seed % 5 == 2)
+			r->twin = id;
+		else
+			r->byz[id] = (enum strata_byz)(1 + sim_random_below(s, STRATA_BYZ_COUNT - 1));
+		if (r->byz[id] != STRATA_BYZ_NONE)
+			sim_set_byz(s, id, r->byz[id]);
+	}
+}
+
+/* Whether correct nodes can see the faulty nodes' lies (and so must count some). */
+static bool detectable(const struct run *r)
+{
+	bool adbq = !strcmp(r->algo, "adbq") && r->variant != V_NO_VERIFY;
+	for (uint32_t id = 1; id <= r->cfg.n; id++) {
+		if (r->byz[id] == STRATA_BYZ_BADSIG)
+			return true;
+		/* Equivocation lies only to even-numbered readers, which a seed may not have. */
+		if (adbq && r->byz[id] == STRATA_BYZ_FORGE)
+			return true;
+	}
+	return false;
+}
+
+static void describe(const struct run *r, char *out, size_t len)
+{
+	size_t o = (size_t)snprintf(out, len, "n=%u f=%u", r->cfg.n, r->cfg.f);
+	for (uint32_t id = 1; id <= r->cfg.n && o < len; id++)
+		if (r->faulty[id])
+			o += (size_t)snprintf(out + o, len - o, " node%u=%s", id,
+					      id == r->twin ? "twin" : strata_byz_name(r->byz[id]));
+}
+
+static int run_variant(const char *algo, enum variant variant, uint64_t seed, bool trace,
+		       char *why, size_t wl)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	r->algo = algo;
+	r->variant = variant;
+	strata_config_defaults(&r->cfg);
+	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-reg-byz");
+	r->cfg.model = STRATA_MODEL_FAIL_ARBITRARY;
+	if (!strcmp(algo, "bmq"))
+		r->cfg.n = variant == V_BELOW_RESILIENCE ? 4 : 5;
+	else
+		r->cfg.n = seed % 2 ? 4 : 7;
+	r->cfg.f = r->cfg.n == 7 ? 2 : 1;
+	r->cfg.writer = 1;
+	for (uint32_t i = 1; i <= r->cfg.n; i++) {
+		r->cfg.nodes[i].id = i;
+		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
+		r->cfg.nodes[i].port = (uint16_t)(7000 + i);
+	}
+	r->hist = open_memstream(&r->hbuf, &r->hlen);
+	struct sim_opts so = {
+		.seed = seed, .cfg = &r->cfg, .build = build, .output = on_output, .arg = r,
+		.trace = trace,
+	};
+	struct sim *s = r->s = sim_new(&so);
+	struct sim_net net = {
+		.drop = sim_random_unit(s) * 0.2,
+		.dup = sim_random_unit(s) * 0.1,
+		.delay_min_us = 100,
+		.delay_max_us = 100 + sim_random_below(s, 3000),
+		.tail = 0.05,
+		.tail_us = 20 * MS,
+	};
+	sim_set_net(s, &net);
+	pick_faults(r, seed);
+	/* Clients: the writer at node 1, readers at correct nodes (the writer's included). */
+	uint32_t correct[STRATA_MAX_NODES], nc = 0;
+	for (uint32_t id = 1; id <= r->cfg.n; id++)
+		if (!r->faulty[id])
+			correct[nc++] = id;
+	for (unsigned k = 0; k < NCL; k++) {
+		struct client *c = &r->cl[k];
+		c->proc = k + 1;
+		c->writer = k == 0;
+		c->node = k == 0 ? 1 : correct[sim_random_below(s, nc)];
+		c->next_at = sim_random_below(s, 5 * MS);
+	}
+	sim_start(s);
+	if (r->twin)
+		sim_twin(s, r->twin);
+
+	const uint64_t t_ops = 400 * MS;
+	uint64_t part_at = sim_random_below(s, t_ops), part_len = sim_random_below(s, 150 * MS);
+	uint64_t part_mask = 1ull << (1 + sim_random_below(s, r->cfg.n));
+	bool parted = false, healed = false;
+	for (uint64_t t = 0; t < t_ops; t += MS) {
+		sim_run_until(s, t, NULL, NULL);
+		if (!parted && t >= part_at) {
+			uint64_t all = (1ull << (r->cfg.n + 1)) - 2;
+			sim_partition(s, part_mask, all & ~part_mask);
+			parted = true;
+		}
+		if (parted && !healed && t >= part_at + part_len) {
+			sim_heal(s);
+			healed = true;
+		}
+		for (unsigned k = 0; k < NCL; k++)
+			if (!r->cl[k].busy && t >= r->cl[k].next_at)
+				issue(r, &r->cl[k]);
+	}
+	/* Liveness: heal, calm the network, every correct client's operation must complete. */
+	sim_heal(s);
+	struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 2000 };
+	sim_set_net(s, &calm);
+	sim_run_until(s, sim_now(s) + 5000 * MS, all_idle, r);
+	char faults[160];
+	describe(r, faults, sizeof(faults));
+	int rc = 0;
+	for (unsigned k = 0; k < NCL && !rc; k++)
+		if (r->cl[k].busy)
+			rc = sim_fail(why, wl,
+				      "liveness (%s): client %u's %s on node %u did not complete within "
+				      "5 s after healing",
+				      faults, k, r->cl[k].write ? "write" : "read", r->cl[k].node);
+	if (!rc && r->error)
+		rc = sim_fail(why, wl, "%s (%s)", r->errtxt, faults);
+	if (!rc && r->reads_ok < 5)
+		rc = sim_fail(why, wl, "only %u reads completed (%s): vacuous run", r->reads_ok,
+			      faults);
+	if (!rc && variant == V_NORMAL && detectable(r)) {
+		uint64_t rej = 0;
+		for (uint32_t id = 1; id <= r->cfg.n; id++)
+			if (!r->faulty[id])
+				rej += strata_node_counters(sim_node(s, id))->rej_payload;
+		if (rej == 0)
+			rc = sim_fail(why, wl, "correct nodes counted no bad payload (%s)", faults);
+	}
+	if (rc && variant != V_NORMAL) {
+		/* A broken variant is caught only by a checker's verdict: a vacuous run proves
+		 * nothing, and a liveness failure or an error reply is a bug of its own. */
+		if (r->reads_ok < 5 && !strstr(why, "liveness")) {
+			rc = 0;
+			goto out;
+		}
+		fprintf(stderr, "sim_reg_byz: broken variant of %s, seed %llu: %s\n", algo,
+			(unsigned long long)seed, why);
+		exit(1);
+	}
+	if (!rc) {
+		enum strata_check_model model = !strcmp(algo, "bmq")	 ? STRATA_CHECK_SAFE
+						: !strcmp(algo, "bql") ? STRATA_CHECK_ATOMIC
+									 : STRATA_CHECK_REGULAR;
+		if (variant == V_JUDGED_ATOMIC) {
+			if (check_history(r, STRATA_CHECK_REGULAR, why, wl) != 0) {
+				fprintf(stderr, "sim_reg_byz: %s seed %llu: the regular checker rejects "
+						"the history (%s): %s\n",
+					algo, (unsigned long long)seed, faults, why);
+				exit(1);
+			}
+			model = STRATA_CHECK_ATOMIC;
+		}
+		rc = check_history(r, model, why, wl);
+		if (rc) {
+			size_t l = strlen(why);
+			snprintf(why + l, wl - l, " [%s]", faults);
+		}
+	}
+out:
+	sim_free(s);
+	fclose(r->hist);
+	free(r->hbuf);
+	free(r);
+	return rc;
+}
+
+#define CASE(name, algo, variant)                                                  \
+	static int run_##name(uint64_t seed, bool trace, char *why, size_t wl)     \
+	{                                                                          \
+		return run_variant(algo, variant, seed, trace, why, wl);           \
+	}
+CASE(bmq, "bmq", V_NORMAL)
+CASE(adbq, "adbq", V_NORMAL)
+CASE(dwbq, "dwbq", V_NORMAL)
+CASE(bql, "bql", V_NORMAL)
+CASE(bmq_below, "bmq", V_BELOW_RESILIENCE)
+CASE(adbq_noverify, "adbq", V_NO_VERIFY)
+CASE(dwbq_atomic, "dwbq", V_JUDGED_ATOMIC)
+
+static const struct sim_case cases[] = {
+	{ "bmq", run_bmq, 500, false },
+	{ "adbq", run_adbq, 500, false },
+	{ "dwbq", run_dwbq, 500, false },
+	{ "bql", run_bql, 500, false },
+	{ "bmq-below-resilience", run_bmq_below, 500, true },
+	{ "adbq-noverify-forge", run_adbq_noverify, 500, true },
+	{ "dwbq-judged-atomic", run_dwbq_atomic, 500, true },
+};
+
+int main(int argc, char **argv)
+{
+	return sim_main(argc, argv, "sim_reg_byz", cases, sizeof(cases) / sizeof(cases[0]));
+}
