@@ -195,7 +195,12 @@ static void w_pause(struct world *w, uint32_t p)
 	w->paused[p] = true;
 	w->pause_t[p] = sim_now(w->sim);
 	for (uint32_t o = 1; o <= w->n; o++) {
-		w->susp_in_pause[o][p] = false;
+		/* An observer that already suspects p (say, its previous incarnation, when p paused
+		 * right after a restart the observer has not heard of yet) suspects it during the
+		 * pause too. */
+		w->susp_in_pause[o][p] =
+			o != p && w->up[o] &&
+			strata_node_peer_state(sim_node(w->sim, o), p) == STRATA_PEER_SUSPECTED;
 		if (w->sc->kind == K_EVP_PAUSE && o != p && w->up[o])
 			w->timeout_at_pause[o][p] = evp_timeout(w, o, p);
 	}
