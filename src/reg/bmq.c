@@ -23,7 +23,8 @@
  * Detected and counted (bad payloads, never a crash): WRITEs from a non-writer, malformed bodies,
  * bottom with a value. Undetectable lies (forged, replayed or equivocated values) are masked by
  * the > f vote. Test-only Byzantine replica behaviours (strata_node_byz): SILENT never answers or
- * acknowledges; FORGE answers reads with a high timestamp and a made-up value; REPLAY answers with
+ * acknowledges; FORGE answers reads with a high timestamp and a made-up value (and sends WRITEs
+ * of one as if it were the writer, which correct replicas refuse); REPLAY answers with
  * the copy before the current one; EQUIVOCATE answers even-numbered readers with a made-up value;
  * BADSIG (no signatures here) sends answers that do not decode. The others still acknowledge
  * writes without being trustworthy, which is what makes them count in the writer's quorum.

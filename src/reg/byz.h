@@ -131,7 +131,8 @@ void byz_reject(struct reg_mod *r, uint32_t from, uint64_t *counter, const char 
  * EQUIVOCATE). sig may be NULL. */
 void byz_keep_old(struct reg_mod *r, struct byz_inst *b, const uint8_t *sig);
 /* Byzantine replica: what to answer `to` with, per behaviour, instead of the copy (ts, v):
- * FORGE a high timestamp and a made-up value, REPLAY the old copy, EQUIVOCATE the copy to odd
+ * FORGE a high timestamp and a made-up value (and a WRITE of it to every node, as if it were the
+ * writer), REPLAY the old copy, EQUIVOCATE the copy to odd
  * readers and a made-up value of the same timestamp to even ones. Returns false when the node
  * is correct (answer honestly) — the caller then uses its own copy. *v gets a new reference. */
 bool byz_answer(struct reg_mod *r, struct byz_inst *b, uint32_t to, uint64_t *ts,

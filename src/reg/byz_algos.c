@@ -322,6 +322,27 @@ static struct strata_msg *made_up(const char *what, uint32_t id, uint32_t to, ui
 	return strata_msg_new(buf, (size_t)len);
 }
 
+/* FORGE also impersonates the writer: a WRITE of a made-up value under its own identity (the
+ * authenticated links name the true sender), which correct replicas must refuse and count. */
+static void forge_write(struct reg_mod *r, struct byz_inst *b, uint64_t ts)
+{
+	struct strata_node *n = r->m.node;
+	struct byz_mod *bm = byz_of(r);
+	struct strata_msg *v = made_up("forged-write", strata_node_id(n), 0, ts);
+	struct strata_wr w;
+	byz_begin(&w, r, b->i, REG_MSG_WRITE, b->i->rid, bm->kind == BYZ_DWBQ ? BYZ_SUB_FINAL
+									: BYZ_SUB_PLAIN);
+	strata_wr_u64(&w, ts);
+	byz_wr_val(&w, v);
+	if (bm->kind == BYZ_ADBQ) {
+		uint8_t sig[STRATA_SIG_LEN] = { 0 };
+		strata_wr_raw(&w, sig, sizeof(sig));
+	}
+	byz_send(r, b->i, 0, &w);
+	if (v)
+		strata_msg_unref(v);
+}
+
 bool byz_answer(struct reg_mod *r, struct byz_inst *b, uint32_t to, uint64_t *ts,
 		struct strata_msg **v, bool *replayed)
 {
@@ -333,6 +354,7 @@ bool byz_answer(struct reg_mod *r, struct byz_inst *b, uint32_t to, uint64_t *ts
 	case STRATA_BYZ_FORGE:
 		*ts = i->cur.ts + 1 + strata_random_below(n, 1000);
 		*v = made_up("forged", self, to, *ts);
+		forge_write(r, b, *ts);
 		return true;
 	case STRATA_BYZ_REPLAY:
 		*ts = b->old.ts;
