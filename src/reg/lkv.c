@@ -35,8 +35,8 @@
  * empty replica (filled again by anti-entropy), which is outside crash-stop.
  *
  * Bounds: at most max_keys entries per node (new keys beyond it: STRATA_EFULL), LKV_MAX_PENDING
- * coordinated requests, keys up to LKV_KEY_MAX, key + value + 64 bytes within cfg->max_value,
- * summaries up to LKV_AE_SUM_MAX items, pushes up to cfg->max_value bytes.
+ * coordinated requests holding at most LKV_PENDING_BYTES of put values, keys up to LKV_KEY_MAX,
+ * key + value + 64 bytes within cfg->max_value, summaries up to LKV_AE_SUM_MAX items, pushes up to cfg->max_value bytes.
  *
  * Wire (one u8 type, then codec fields):
  *   GET  rid key want_value        -> VAL rid flags(1 present, 2 tomb) ts wr value
@@ -57,6 +57,7 @@
 #define LKV_AE_SUM_MAX 4096
 #define LKV_GC_PERIOD_US 1000000u
 #define LKV_GC_SCAN 4096
+#define LKV_PENDING_BYTES ((size_t)64 << 20) /* values held by pending puts, per node */
 
 enum { M_GET = 1, M_VAL, M_PUT, M_ACK, M_DIGEST, M_SUM, M_PUSH, M_WANT };
 enum { K_GET = 1, K_PUT, K_DEL };
@@ -110,7 +111,7 @@ struct lkv {
 	uint64_t hlc;
 	uint64_t skew_us; /* test-only: added to this node's clock to model unsynchronised clocks */
 	struct lkv_op *ops[LKV_MAX_PENDING];
-	size_t nops, op_hint;
+	size_t nops, op_hint, pending_bytes;
 	uint64_t gen;
 	struct strata_timer ae_timer, gc_timer;
 	uint32_t ae_peer;
@@ -374,8 +375,10 @@ static void op_free(struct lkv *l, struct lkv_op *o)
 	l->ops[o->rid % LKV_MAX_PENDING] = NULL;
 	l->nops--;
 	ver_set(&o->best, 0, 0, false, NULL);
-	if (o->val)
+	if (o->val) {
+		l->pending_bytes -= o->val->len;
 		strata_msg_unref(o->val);
+	}
 	free(o->key);
 	free(o);
 }
@@ -611,6 +614,10 @@ static int lkv_request(struct strata_module *m, const struct strata_request *q)
 	if (l->nops >= LKV_MAX_PENDING)
 		return reject(l, q->id, STRATA_EFULL,
 			      "%u requests pending on this node: retry later", LKV_MAX_PENDING);
+	if (kind == K_PUT && l->pending_bytes + q->value_len > LKV_PENDING_BYTES)
+		return reject(l, q->id, STRATA_EFULL,
+			      "pending puts on this node hold %zu bytes (at most %zu): retry later",
+			      l->pending_bytes, LKV_PENDING_BYTES);
 	struct lkv_op *o = calloc(1, sizeof(*o));
 	uint8_t *key = malloc(q->key_len);
 	struct strata_msg *val = kind == K_PUT ? strata_msg_new(q->value, q->value_len) : NULL;
@@ -639,6 +646,8 @@ static int lkv_request(struct strata_module *m, const struct strata_request *q)
 	o->klen = q->key_len;
 	o->h = lkv_hash(key, q->key_len);
 	o->val = val;
+	if (val)
+		l->pending_bytes += val->len;
 	o->nrep = lkv_ring_replicas(&l->ring, o->h, l->replicas, o->reps);
 	strata_timer_init(&o->timer, m, T_OP, o->rid);
 	strata_timer_arm_in(m->node, &o->timer, LKV_TIMEOUT_US);
