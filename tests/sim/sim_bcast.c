@@ -241,6 +241,8 @@ static void setup(struct run *r, const struct spec *sp, uint64_t seed, bool trac
 	};
 	sim_set_net(r->s, &net);
 	sim_start(r->s);
+	/* Real clocks never read 0; the links treat time 0 as "never" (see the report). */
+	sim_run_for(r->s, 1 * MS, NULL, NULL);
 }
 
 static void teardown(struct run *r)
@@ -677,6 +679,7 @@ static int run_reorder(const char *algo, bool causal, uint64_t seed, bool trace,
 	};
 	r->s = sim_new(&so);
 	sim_start(r->s);
+	sim_run_for(r->s, 1 * MS, NULL, NULL);
 	sim_crash(r->s, 2);
 	sim_crash(r->s, 3);
 	struct vhist h;
