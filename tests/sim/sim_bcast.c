@@ -322,12 +322,17 @@ static int phase_isolated_crash(struct run *r)
 	return rc;
 }
 
-/* The sender broadcasts under heavy loss and crashes a moment later. */
+/* The sender broadcasts while cut off from some of the others (one to all but one of them)
+ * and crashes a moment later. */
 static int phase_midcrash(struct run *r)
 {
-	struct sim_net net = { .drop = 0.6, .delay_min_us = 500, .delay_max_us = 3 * MS };
-	sim_set_net(r->s, &net);
 	uint32_t v = 1 + (uint32_t)sim_random_below(r->s, r->n);
+	uint32_t cut = 1 + (uint32_t)sim_random_below(r->s, r->n - 2);
+	for (uint32_t q = 1; q <= r->n && cut; q++)
+		if (q != v) {
+			sim_link(r->s, v, q, false);
+			cut--;
+		}
 	broadcast(r, v);
 	int rc = sim_run_for(r->s, 2 * MS, step_check, r);
 	if (!rc)
