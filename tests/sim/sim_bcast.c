@@ -543,7 +543,13 @@ static int inject_request(struct strata_module *m, const struct strata_request *
 	struct strata_module *t = strata_node_module_by_wire(m->node, (uint16_t)req->w);
 	struct strata_msg *msg = strata_msg_new(req->value, req->value_len);
 	STRATA_ASSERT(t && msg);
-	strata_raise(m->node, t, STRATA_EV_PL_DELIVER, req->r, 0, 0, msg);
+	/* key, if given, names the link the delivery claims to come from. */
+	uint16_t type = STRATA_EV_PL_DELIVER;
+	if (req->key_len == 1 && req->key[0] == 'f')
+		type = STRATA_EV_FLL_DELIVER;
+	else if (req->key_len == 1 && req->key[0] == 's')
+		type = STRATA_EV_SL_DELIVER;
+	strata_raise(m->node, t, type, req->r, 0, 0, msg);
 	strata_msg_unref(msg);
 	strata_node_reply(m->node, m, req->id, 0, 0, NULL, 0, NULL);
 	return 0;
@@ -743,6 +749,77 @@ static int run_reorder_fifo_causal(uint64_t seed, bool trace, char *why, size_t 
 	return run_reorder("fifo", true, seed, trace, why, whylen);
 }
 
+/* Malformed payloads: every algorithm gets random bytes and truncated valid messages over
+ * every link type; none may crash or assert, and the garbage must be counted as rejected. */
+static int run_malformed(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	int rc = 0;
+	for (const struct strata_algo *a = strata_bcast_algos(); a->name && !rc; a++) {
+		if (strcmp(a->family, "bcast") || a->model == STRATA_MODEL_FAIL_ARBITRARY)
+			continue;
+		struct run *r = calloc(1, sizeof(*r));
+		STRATA_ASSERT(r);
+		r->algo = a;
+		r->fail_stop = a->model == STRATA_MODEL_FAIL_STOP;
+		strata_config_defaults(&r->cfg);
+		snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-bcast-garbage");
+		r->n = r->cfg.n = 3;
+		r->cfg.f = 1;
+		r->cfg.model = a->model;
+		for (uint32_t i = 1; i <= r->n; i++) {
+			r->cfg.nodes[i].id = i;
+			snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
+			r->cfg.nodes[i].port = (uint16_t)(7300 + i);
+		}
+		r->ck = bck_new(r->n, 0);
+		struct sim_opts so = { .seed = seed, .cfg = &r->cfg, .build = build_inject,
+				       .output = on_output, .arg = r, .trace = trace };
+		r->s = sim_new(&so);
+		sim_start(r->s);
+		sim_run_for(r->s, 1 * MS, NULL, NULL);
+		/* A valid message to truncate: node 2 broadcasts, node 1 records nothing. */
+		uint8_t valid[64];
+		struct bc_hdr h = { BC_DATA, 2, 1, 1 };
+		struct strata_wr w;
+		strata_wr_init(&w, sizeof(valid));
+		bc_wr_hdr(&w, &h);
+		for (uint32_t k = 0; k < 3; k++)
+			strata_wr_u64(&w, 0);
+		strata_wr_bytes(&w, "payload", 7);
+		size_t vlen = w.len;
+		memcpy(valid, w.buf, vlen);
+		strata_wr_free(&w);
+		static const char kinds[] = "pfs";
+		for (int i = 0; i < 60; i++) {
+			uint8_t buf[64];
+			size_t len;
+			if (i % 2) {
+				len = (size_t)sim_random_below(r->s, vlen);
+				memcpy(buf, valid, len);
+			} else {
+				len = (size_t)sim_random_below(r->s, sizeof(buf));
+				for (size_t k = 0; k < len; k++)
+					buf[k] = (uint8_t)sim_random(r->s);
+				if (len)
+					buf[0] = (uint8_t)(1 + sim_random_below(r->s, 5));
+			}
+			struct strata_request req = {
+				.id = ++r->reqid, .op = STRATA_OP_BROADCAST, .value = buf,
+				.value_len = len, .key = (const uint8_t *)&kinds[i % 3], .key_len = 1,
+				.r = 2 + (uint32_t)sim_random_below(r->s, 2), .w = a->wire_id,
+			};
+			sim_request(r->s, 1, "inject", &req);
+			sim_run_for(r->s, 1 * MS, NULL, NULL);
+		}
+		struct strata_node *n1 = sim_node(r->s, 1);
+		if (strata_node_counters(n1)->rej_payload == 0)
+			rc = sim_fail(why, whylen, "%s: 60 malformed payloads, none rejected", a->name);
+		teardown(r);
+		free(r);
+	}
+	return rc;
+}
+
 static const struct sim_case cases[] = {
 	{ "beb", run_beb, 500, false },
 	{ "lrb", run_lrb, 500, false },
@@ -767,6 +844,7 @@ static const struct sim_case cases[] = {
 	{ "broken_beb_agreement", run_beb_agree, 200, true },
 	{ "broken_lpb_causal", run_lpb_causal, 200, true },
 	{ "reorder_fifo", run_reorder_fifo, 500, false },
+	{ "malformed_payloads", run_malformed, 20, false },
 	{ "reorder_wcb", run_reorder_wcb, 500, false },
 	{ "reorder_ncb", run_reorder_ncb, 500, false },
 	{ "broken_fifo_causal", run_reorder_fifo_causal, 200, true },
