@@ -236,9 +236,9 @@ static void peer_restarted(struct strata_links *l, struct link_peer *p, uint64_t
 	struct strata_node *n = l->node;
 	strata_trace(n, "links", "peer %u new incarnation %llu (was %llu) -> new sessions", p->id,
 		     (unsigned long long)inc, (unsigned long long)p->incarnation);
-	pl_peer_reset_send(l, p);
-	pl_peer_reset_recv(l, p);
 	p->incarnation = inc;
+	pl_peer_new_session(l, p);
+	pl_peer_reset_recv(l, p);
 	p->replay_max = 0;
 	p->replay_bits = 0;
 	for (size_t i = 0; i < strata_node_module_count(n); i++)
@@ -293,16 +293,25 @@ void strata_links_recv(struct strata_links *l, const uint8_t *buf, size_t len)
 		goto out;
 	}
 	if (d->incarnation > p->incarnation) {
-		if (p->incarnation != 0)
+		if (p->incarnation != 0) {
 			peer_restarted(l, p, d->incarnation);
-		else
+		} else {
 			p->incarnation = d->incarnation;
+			/* Frames waiting for the handshake may go now. */
+			p->tx_pending = p->tx_len > 0;
+		}
 	}
 	if (d->receiver_incarnation != 0 &&
 	    d->receiver_incarnation != strata_node_incarnation(n)) {
-		/* Addressed to an earlier life of this node: its session state is gone. */
+		/* Addressed to an earlier life of this node: its session state is gone. Answer, so
+		 * that the sender learns this incarnation and starts a session with it. */
 		c->rej_incarnation++;
+		p->ack_needed = true;
 		goto out;
+	}
+	if (d->receiver_incarnation == 0) {
+		/* The sender does not know us yet (a hello): answer with our incarnation. */
+		p->ack_needed = true;
 	}
 	for (size_t i = 0; i < d->n_frames; i++) {
 		const Strata__Wire__Frame *f = d->frames[i];
@@ -331,7 +340,12 @@ void strata_links_recv(struct strata_links *l, const uint8_t *buf, size_t len)
 		const Strata__Wire__Frame *f = d->frames[i];
 		c->frames_in++;
 		if (f->link == STRATA_LINK_PL) {
-			pl_on_frame(l, p, f);
+			/* Perfect-link frames belong to a session bound to this incarnation; a
+			 * sender that does not know it yet sends none. */
+			if (d->receiver_incarnation == 0)
+				c->rej_incarnation++;
+			else
+				pl_on_frame(l, p, f);
 			continue;
 		}
 		if (f->link == STRATA_LINK_FLL && !fresh)
@@ -439,7 +453,7 @@ static void flush_peer(struct strata_links *l, struct link_peer *p)
 		nfll = nb;
 		size_t budget = budget_total - used;
 		nb += pl_collect(l, p, batch + nb, LINK_MAX_BATCH - nb, &budget);
-		if (nb == 0 && !p->ack_needed)
+		if (nb == 0 && !p->ack_needed && !pl_hello_due(l, p))
 			break;
 		send_datagram(l, p, batch, nb, p->ack_needed);
 		p->ack_needed = false;

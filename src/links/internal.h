@@ -87,6 +87,8 @@ struct link_peer {
 	bool tx_pending;      /* something in the window is unsent or marked for resend */
 	struct strata_timer rto_timer;
 	uint64_t srtt_us, rttvar_us, rto_us;
+	uint64_t hello_us;    /* when the last hello went out, if hello_sent */
+	bool hello_sent;
 
 	/* perfect-link receiver */
 	struct rx_slot *rx; /* window slots, indexed by seq % window; allocated on first use */
@@ -116,7 +118,11 @@ bool frame_q_push(struct frame_q *q, const struct out_frame *f);
 void frame_q_clear(struct frame_q *q);
 
 /* perfect.c */
-void pl_peer_reset_send(struct strata_links *l, struct link_peer *p);
+/* The peer has a new incarnation: frames not acknowledged by the old one move to a new session. */
+void pl_peer_new_session(struct strata_links *l, struct link_peer *p);
+/* Whether to send a hello (an empty datagram) because frames wait for the peer's incarnation;
+ * rate-limited to one per retransmission timeout. */
+bool pl_hello_due(struct strata_links *l, struct link_peer *p);
 void pl_peer_reset_recv(struct strata_links *l, struct link_peer *p);
 void pl_peer_free(struct link_peer *p);
 void pl_on_ack(struct strata_links *l, struct link_peer *p, uint64_t cumulative, uint64_t sel);

@@ -17,9 +17,16 @@
  * the queued bytes. A value larger than one frame is cut into fragments that travel as consecutive
  * sequence numbers and are reassembled in order (at most max_value bytes).
  *
- * When a peer's incarnation changes (it restarted) both sessions with it are reset; frames queued
- * for the old incarnation are dropped (counted as pl_reset_dropped): the process they were
- * addressed to crashed, and crash-stop links owe nothing to a crashed process. */
+ * Sessions are bound to incarnations. A sender sends perfect-link frames only to a peer whose
+ * incarnation it knows (until then it sends an empty "hello" datagram once per retransmission
+ * timeout, which the peer answers), and a receiver accepts them only when addressed to its own
+ * incarnation. When a peer's incarnation changes (it restarted), the frames it had not
+ * acknowledged move, in order, to a new session with the new incarnation (a message whose first
+ * fragments were already acknowledged is dropped, counted as pl_reset_dropped): nothing the upper
+ * layer handed over is lost because the receiver restarted, which is what crash-recovery
+ * algorithms need, and a crash-stop algorithm sees at worst a message its peer's previous life
+ * may also have received. A receiver that sees the sender's incarnation change starts a fresh
+ * receive session. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +35,14 @@
 #include "links/internal.h"
 
 #define PL_RTO_BURST 32
+
+static uint64_t initial_rto(const struct strata_links *l)
+{
+	uint64_t lo = (uint64_t)l->cfg->retransmit_min_ms * 1000;
+	uint64_t hi = (uint64_t)l->cfg->retransmit_max_ms * 1000;
+	uint64_t rto = lo * 4;
+	return rto > hi ? hi : rto;
+}
 
 static struct tx_entry *tx_at(struct link_peer *p, size_t i)
 {
@@ -79,16 +94,41 @@ static void frag_reset(struct link_peer *p)
 	p->frag_next = p->frag_count = 0;
 }
 
-void pl_peer_reset_send(struct strata_links *l, struct link_peer *p)
+void pl_peer_new_session(struct strata_links *l, struct link_peer *p)
 {
 	struct strata_counters *c = strata_node_counters(l->node);
-	while (p->tx_len) {
+	/* A message cut in the middle cannot be completed in a new session. */
+	while (p->tx_len && tx_at(p, 0)->fr.frag_index != 0) {
 		c->pl_reset_dropped++;
 		tx_pop(p);
 	}
-	p->tx_next_seq = 1;
-	p->tx_pending = false;
+	uint64_t seq = 1;
+	for (size_t i = 0; i < p->tx_len; i++) {
+		struct tx_entry *e = tx_at(p, i);
+		e->fr.seq = seq++;
+		e->tx_count = 0;
+		e->acked = false;
+		e->resend = false;
+	}
+	p->tx_next_seq = seq;
+	p->tx_pending = p->tx_len > 0;
+	p->srtt_us = p->rttvar_us = 0;
+	p->rto_us = initial_rto(l);
 	strata_timer_disarm(l->node, &p->rto_timer);
+}
+
+bool pl_hello_due(struct strata_links *l, struct link_peer *p)
+{
+	if (p->incarnation != 0 || p->tx_len == 0)
+		return false;
+	uint64_t now = strata_now_us(l->node);
+	if (p->hello_sent && now < p->hello_us + p->rto_us)
+		return false;
+	p->hello_sent = true;
+	p->hello_us = now;
+	if (!strata_timer_armed(&p->rto_timer))
+		strata_timer_arm(l->node, &p->rto_timer, now + p->rto_us);
+	return true;
 }
 
 void pl_peer_reset_recv(struct strata_links *l, struct link_peer *p)
@@ -212,6 +252,27 @@ void pl_on_ack(struct strata_links *l, struct link_peer *p, uint64_t cumulative,
 		e->acked = true;
 	}
 	if (progress) {
+		/* The peer is reachable again: undo the backoff (Karn's rule gives no sample for
+		 * retransmitted frames, so the estimator alone would keep the long timeout), and
+		 * resend at once a burst of what has been unacknowledged for longer than a timeout,
+		 * instead of one burst per backed-off timeout: after a partition heals the backlog
+		 * drains at the pace of the acks. */
+		p->rto_us = p->srtt_us ? p->rto_us : initial_rto(l);
+		if (p->srtt_us) {
+			uint64_t lo = (uint64_t)l->cfg->retransmit_min_ms * 1000;
+			uint64_t hi = (uint64_t)l->cfg->retransmit_max_ms * 1000;
+			uint64_t rto = p->srtt_us + 4 * p->rttvar_us;
+			p->rto_us = rto < lo ? lo : rto > hi ? hi : rto;
+		}
+		size_t inflight = p->tx_len < l->cfg->window ? p->tx_len : l->cfg->window;
+		size_t marked = 0;
+		for (size_t i = 0; i < inflight && marked < PL_RTO_BURST; i++) {
+			struct tx_entry *e = tx_at(p, i);
+			if (e->tx_count && !e->acked && !e->resend && e->sent_us + p->rto_us <= now) {
+				e->resend = true;
+				marked++;
+			}
+		}
 		strata_timer_disarm(l->node, &p->rto_timer);
 		if (p->tx_len)
 			strata_timer_arm(l->node, &p->rto_timer, now + p->rto_us);
@@ -223,6 +284,12 @@ void pl_on_ack(struct strata_links *l, struct link_peer *p, uint64_t cumulative,
 void pl_on_rto(struct strata_links *l, struct link_peer *p)
 {
 	uint64_t now = strata_now_us(l->node);
+	if (p->incarnation == 0) {
+		/* Still waiting for the handshake: the flush sends another hello. */
+		if (p->tx_len)
+			strata_timer_arm(l->node, &p->rto_timer, now + p->rto_us);
+		return;
+	}
 	size_t inflight = p->tx_len < l->cfg->window ? p->tx_len : l->cfg->window;
 	size_t marked = 0;
 	/* Like TCP after a timeout, resend only the oldest unacknowledged frames (at most
@@ -247,7 +314,7 @@ void pl_on_rto(struct strata_links *l, struct link_peer *p)
 size_t pl_collect(struct strata_links *l, struct link_peer *p, struct out_frame *out, size_t max,
 		  size_t *budget)
 {
-	if (!p->tx_pending)
+	if (!p->tx_pending || p->incarnation == 0)
 		return 0;
 	uint64_t now = strata_now_us(l->node);
 	struct strata_counters *c = strata_node_counters(l->node);

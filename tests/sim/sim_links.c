@@ -37,7 +37,7 @@ struct scenario {
 	int link;           /* STRATA_LINK_* the test module sends with */
 	enum expect expect; /* which properties to check */
 	double drop, dup, corrupt, replay;
-	bool partitions, pause, crash, big, forge, forger_has_key;
+	bool partitions, pause, crash, restart, big, forge, forger_has_key;
 };
 
 struct pair_log {
@@ -52,6 +52,8 @@ struct run {
 	struct sim *sim;
 	struct pair_log log[MAXN + 1][MAXN + 1];
 	bool crashed[MAXN + 1];
+	bool restarted[MAXN + 1];
+	uint32_t restart_seq[MAXN + 1][MAXN + 1]; /* sent count of the pair when a node restarted */
 	char why[512];
 	bool failed;
 };
@@ -202,6 +204,7 @@ static void forge(struct run *r, const struct strata_config *cfg, uint32_t from,
 	f.payload.len = sizeof(payload);
 	Strata__Wire__Datagram d = STRATA__WIRE__DATAGRAM__INIT;
 	d.incarnation = 1;
+	d.receiver_incarnation = 1; /* the victim's first incarnation in the simulator */
 	d.counter = 1000000 + sim_random_below(r->sim, 1000000);
 	d.n_frames = 1;
 	d.frames = &fp;
@@ -273,6 +276,7 @@ static int run_scenario(const struct scenario *sc, uint64_t seed, bool trace, ch
 	}
 
 	uint32_t crash_node = 0, pause_node = 0;
+	uint64_t crash_t = 0;
 	uint64_t t_end_faults = 3000000;
 	int rc = 0;
 	for (uint64_t t = 0; t < t_end_faults && rc == 0; t += 20000) {
@@ -316,6 +320,22 @@ static int run_scenario(const struct scenario *sc, uint64_t seed, bool trace, ch
 			crash_node = 1 + (uint32_t)sim_random_below(s, n);
 			r->crashed[crash_node] = true;
 			sim_crash(s, crash_node);
+			crash_t = t;
+		}
+		if (sc->restart && crash_node && !r->restarted[crash_node] && t > crash_t + 200000 &&
+		    sim_random_below(s, 20) == 0) {
+			/* A new incarnation: what it sends, and what is sent to it from now on, must
+			 * be delivered exactly once; it may receive again what its previous life
+			 * received (a new process). */
+			r->restarted[crash_node] = true;
+			for (uint32_t p = 1; p <= n; p++) {
+				r->restart_seq[p][crash_node] = r->log[p][crash_node].sent;
+				r->restart_seq[crash_node][p] = r->log[crash_node][p].sent;
+				struct pair_log *pl = &r->log[p][crash_node];
+				memset(pl->delivered, 0, sizeof(pl->delivered));
+				pl->last = 0;
+			}
+			sim_restart(s, crash_node);
 		}
 		if (sc->forge && sim_random_below(s, 20) == 0)
 			forge(r, &cfg, 1, 2, forged_key);
@@ -341,11 +361,16 @@ static int run_scenario(const struct scenario *sc, uint64_t seed, bool trace, ch
 	if (rc == 0) {
 		for (uint32_t p = 1; p <= n && !r->failed; p++)
 			for (uint32_t q = 1; q <= n && !r->failed; q++) {
-				if (r->crashed[p] || r->crashed[q])
-					continue;
+				uint32_t from_seq = 1;
+				if (r->crashed[p] || r->crashed[q]) {
+					uint32_t x = r->crashed[p] ? p : q;
+					if (!r->restarted[x])
+						continue;
+					from_seq = r->restart_seq[p][q] + 1;
+				}
 				struct pair_log *pl = &r->log[p][q];
 				unsigned need = sc->expect == EXPECT_STUBBORN && p != q ? 3 : 1;
-				for (uint32_t i = 1; i <= pl->sent; i++)
+				for (uint32_t i = from_seq; i <= pl->sent; i++)
 					if (pl->delivered[i] < need) {
 						fail(r, sc->expect == EXPECT_STUBBORN
 								? "stubborn delivery: %u -> %u message %u "
@@ -412,6 +437,9 @@ static const struct scenario sc_pl = { .link = STRATA_LINK_PL, .expect = EXPECT_
 static const struct scenario sc_pl_faults = { .link = STRATA_LINK_PL, .expect = EXPECT_PERFECT,
 					      .drop = 0.2, .dup = 0.2, .partitions = true,
 					      .pause = true, .crash = true, .big = true };
+static const struct scenario sc_pl_restart = { .link = STRATA_LINK_PL, .expect = EXPECT_PERFECT,
+					       .drop = 0.2, .dup = 0.2, .crash = true,
+					       .restart = true, .big = true };
 static const struct scenario sc_auth = { .link = STRATA_LINK_PL, .expect = EXPECT_PERFECT,
 					 .drop = 0.1, .dup = 0.1, .corrupt = 0.2, .replay = 0.2,
 					 .forge = true };
@@ -433,6 +461,7 @@ static const struct scenario br_forge = { .link = STRATA_LINK_PL, .expect = EXPE
 	}
 CASE(run_pl, sc_pl)
 CASE(run_pl_faults, sc_pl_faults)
+CASE(run_pl_restart, sc_pl_restart)
 CASE(run_auth, sc_auth)
 CASE(run_sl, sc_sl)
 CASE(run_br_fll, br_fll)
@@ -443,6 +472,7 @@ CASE(run_br_forge, br_forge)
 static const struct sim_case cases[] = {
 	{ "pl-loss-dup-reorder", run_pl, 1000, false },
 	{ "pl-partition-pause-crash-fragments", run_pl_faults, 1000, false },
+	{ "pl-crash-restart-new-incarnation", run_pl_restart, 1000, false },
 	{ "auth-corrupt-replay-forge", run_auth, 1000, false },
 	{ "sl-stubborn-delivery", run_sl, 1000, false },
 	{ "broken-fll-as-perfect", run_br_fll, 200, true },
