@@ -2,7 +2,12 @@
  * directory, the stack, the libuv runtime (src/rt/uv), signals and an orderly shutdown.
  *
  *   stratad --config FILE --id N [--data DIR] [--key FILE] [--log-level LEVEL] [--bcast-log DIR]
+ *           [--byzantine-test BEHAVIOUR]
  *   stratad keygen --out FILE
+ *
+ * --byzantine-test makes the node misbehave on purpose (enum strata_byz) so that integration
+ * tests can show the fail-arbitrary algorithms mask it; it is accepted only on a fail-arbitrary
+ * cluster and announced with a warning in the log.
  *
  * Exit status: 0 after SIGTERM/SIGINT, 1 on an operating failure (bind, storage), 2 on a usage,
  * config or key problem. See docs/daemon.md. */
@@ -46,6 +51,12 @@ static const char usage_text[] =
 	"  --bcast-log DIR    record broadcasts and deliveries in DIR/<algo>/node-N.log\n"
 	"  -h, --help         this text\n"
 	"\n"
+	"test-only (never in production):\n"
+	"  --byzantine-test BEHAVIOUR\n"
+	"                     this node misbehaves on purpose in the Byzantine algorithms:\n"
+	"                     silent, equivocate, replay, forge or badsig (docs/broadcast-byzantine.md,\n"
+	"                     docs/registers-byzantine.md); only on a fail-arbitrary cluster\n"
+	"\n"
 	"keygen writes a new Ed25519 identity to FILE (mode 0600) and FILE.pub and prints the\n"
 	"public key in hex, for the node's public_key in the config.\n"
 	"Exit status: 0 after SIGTERM/SIGINT, 1 runtime failure, 2 usage/config/key error.\n";
@@ -60,6 +71,7 @@ struct daemon {
 	const char *config_path, *data_dir, *key_path, *bcast_dir;
 	uint32_t id;
 	enum strata_log_level log_level;
+	enum strata_byz byz; /* test-only misbehaviour; STRATA_BYZ_NONE normally */
 	struct strata_config cfg;
 	struct strata_store *store;
 	struct strata_uv *rt;
@@ -148,6 +160,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "bcast-log", required_argument, NULL, 'b' },
+		{ "byzantine-test", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -175,6 +188,15 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 				return die_usage("--log-level: '%s' is not error, warn, info, debug "
 						 "or trace", optarg);
 			d->log_level = (enum strata_log_level)l;
+			break;
+		}
+		case 'B': {
+			/* "none" parses too, but asking for no misbehaviour with this flag is a mistake. */
+			int b = strata_byz_parse(optarg);
+			if (b <= 0)
+				return die_usage("--byzantine-test: '%s' is not silent, equivocate, "
+						 "replay, forge or badsig", optarg);
+			d->byz = (enum strata_byz)b;
 			break;
 		}
 		case 'h':
@@ -221,6 +243,15 @@ static int load_config(struct daemon *d)
 		}
 	if (strata_stack_check_config(&d->cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "stratad: %s: %s\n", d->config_path, err);
+		return 2;
+	}
+	/* Only the fail-arbitrary algorithms act on the behaviour; anywhere else a misbehaving node
+	 * would break the model's assumptions rather than test them. */
+	if (d->byz != STRATA_BYZ_NONE && d->cfg.model != STRATA_MODEL_FAIL_ARBITRARY) {
+		fprintf(stderr,
+			"stratad: --byzantine-test %s needs a fail-arbitrary cluster, but %s has "
+			"model = %s\n",
+			strata_byz_name(d->byz), d->config_path, strata_model_name(d->cfg.model));
 		return 2;
 	}
 	return 0;
@@ -389,6 +420,7 @@ static int run(struct daemon *d, const uint8_t *sk, bool recovering, uint64_t in
 	struct strata_uv_opts o = {
 		.cfg = &d->cfg, .id = d->id, .incarnation = incarnation, .secret_key = sk,
 		.store = d->store, .log_level = d->log_level, .on_output = on_output, .arg = d,
+		.byz = d->byz,
 	};
 	char err[512];
 	d->rt = strata_uv_new(&loop, &o, err, sizeof(err));
@@ -397,6 +429,10 @@ static int run(struct daemon *d, const uint8_t *sk, bool recovering, uint64_t in
 		uv_loop_close(&loop);
 		return 1;
 	}
+	if (d->byz != STRATA_BYZ_NONE)
+		strata_uv_log(d->rt, STRATA_LOG_WARN,
+			      "TEST ONLY: this node misbehaves on purpose: %s (--byzantine-test)",
+			      strata_byz_name(d->byz));
 	int status = 0;
 	if (strata_stack_build(strata_uv_node(d->rt), err, sizeof(err)) != 0) {
 		strata_uv_log(d->rt, STRATA_LOG_ERROR, "%s: %s", d->config_path, err);

@@ -57,6 +57,9 @@ struct strata_uv_opts {
 	void *arg;
 	size_t client_queue_max;         /* bytes queued toward one client (0 = 4 MiB) */
 	unsigned max_clients;            /* concurrent client connections (0 = 256) */
+	/* TEST ONLY: the node misbehaves on purpose (struct strata_node_opts.byz). The daemon sets
+	 * it only from --byzantine-test; STRATA_BYZ_NONE (0) otherwise. */
+	enum strata_byz byz;
 };
 
 /* Creates the runtime and its node. NULL with a reason in err on failure. */
