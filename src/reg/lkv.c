@@ -832,6 +832,8 @@ static int sum_cmp(const void *a, const void *b)
 static const struct sum_item *sum_find(const struct sum_item *it, size_t n, uint64_t h)
 {
 	struct sum_item key = { .h = h };
+	if (!n)
+		return NULL;
 	return bsearch(&key, it, n, sizeof(*it), sum_cmp);
 }
 
@@ -893,7 +895,8 @@ static void on_sum(struct lkv *l, uint32_t from, struct strata_rd *rd)
 		strata_node_bad_payload(l->m.node, &l->m, from, "lkv SUM");
 		return;
 	}
-	qsort(it, n, sizeof(*it), sum_cmp);
+	if (n)
+		qsort(it, n, sizeof(*it), sum_cmp);
 	struct pusher p = { .count = 0 };
 	strata_wr_init(&p.body, l->max_value);
 	struct strata_wr want;

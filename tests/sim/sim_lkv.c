@@ -104,7 +104,8 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 		r->flags = o->b;
 		snprintf(r->text, sizeof(r->text), "%s", o->text ? o->text : "");
 		size_t len = o->len < sizeof(r->data) - 1 ? o->len : sizeof(r->data) - 1;
-		memcpy(r->data, o->data, len);
+		if (len)
+			memcpy(r->data, o->data, len);
 		r->data[len] = 0;
 		return;
 	}
@@ -133,7 +134,8 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 		} else if (o->b & STRATA_REPLY_FOUND) {
 			char v[64];
 			size_t len = o->len < sizeof(v) - 1 ? o->len : sizeof(v) - 1;
-			memcpy(v, o->data, len);
+			if (len)
+				memcpy(v, o->data, len);
 			v[len] = 0;
 			r->reads_found++;
 			record(r, c, STRATA_HIST_OK, v);
