@@ -376,6 +376,19 @@ static struct bcast_file *bcast_file(struct daemon *d, const char *module)
 	return b;
 }
 
+/* Opens the log of every broadcast module up front, so that a node that delivers nothing still
+ * leaves a log that says so (the checkers cannot decide validity or agreement without it). */
+static void bcast_open_all(struct daemon *d)
+{
+	struct strata_node *n = strata_uv_node(d->rt);
+	for (size_t i = 0; i < strata_node_module_count(n); i++) {
+		const char *name = strata_node_module_at(n, i)->ops->name;
+		const struct strata_algo *a = strata_algo_find(name);
+		if (a && strcmp(a->family, "bcast") == 0 && strcmp(a->name, name) == 0)
+			(void)bcast_file(d, name);
+	}
+}
+
 static void on_output(void *arg, const struct strata_output *o)
 {
 	struct daemon *d = arg;
@@ -438,6 +451,8 @@ static int run(struct daemon *d, const uint8_t *sk, bool recovering, uint64_t in
 		strata_uv_log(d->rt, STRATA_LOG_ERROR, "%s: %s", d->config_path, err);
 		status = 2;
 	}
+	if (status == 0 && d->bcast_dir)
+		bcast_open_all(d);
 	if (status == 0) {
 		uv_signal_init(&loop, &d->sigterm);
 		uv_signal_init(&loop, &d->sigint);
