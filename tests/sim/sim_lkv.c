@@ -57,6 +57,7 @@ struct run {
 	size_t max_keys;
 	uint64_t gc_age_us, ae_period_us;
 	uint64_t skew_us[8]; /* per node: clocks are not synchronised */
+	unsigned nmany;      /* many-keys case: keys "key0".."key<nmany-1>" */
 	/* limits case: the last reply seen */
 	bool got;
 	int status;
@@ -203,6 +204,15 @@ static int all_idle(struct sim *s, void *arg)
 	return 1;
 }
 
+/* The name of key k of the run: the three shared keys, or "key<k>" in the many-keys case. */
+static const char *key_name(const struct run *r, unsigned k, char *buf, size_t n)
+{
+	if (!r->nmany)
+		return keys[k];
+	snprintf(buf, n, "key%u", k);
+	return buf;
+}
+
 /* 0 when the live replicas of every key hold the same version and value, else 1 (why in
  * r->errtxt). */
 static int diverged(struct run *r)
@@ -211,21 +221,27 @@ static int diverged(struct run *r)
 	if (lkv_ring_init(&ring, r->cfg.n, LKV_VNODES) != 0)
 		abort();
 	int out = 0;
-	for (unsigned k = 0; k < NKEYS && !out; k++) {
+	unsigned nk = r->nmany ? r->nmany : NKEYS;
+	size_t mine[STRATA_MAX_NODES + 1] = { 0 };
+	for (unsigned k = 0; k < nk && !out; k++) {
+		char buf[32];
+		const char *key = key_name(r, k, buf, sizeof(buf));
+		size_t klen = strlen(key);
 		uint32_t reps[STRATA_MAX_NODES];
-		unsigned nr = lkv_ring_replicas(&ring, lkv_hash(keys[k], 1), r->cfg.lkv_replicas,
+		unsigned nr = lkv_ring_replicas(&ring, lkv_hash(key, klen), r->cfg.lkv_replicas,
 						reps);
 		struct lkv_version first = { 0 };
 		bool have = false;
 		for (unsigned i = 0; i < nr && !out; i++) {
+			mine[reps[i]]++;
 			struct strata_module *m = mod(r, reps[i]);
 			if (!m)
 				continue;
 			struct lkv_version v = { 0 };
-			int rc = lkv_peek(m, keys[k], 1, &v);
+			int rc = lkv_peek(m, key, klen, &v);
 			if (rc != 0) {
 				snprintf(r->errtxt, sizeof(r->errtxt), "key %s missing on replica %u",
-					 keys[k], reps[i]);
+					 key, reps[i]);
 				out = 1;
 			} else if (!have) {
 				first = v;
@@ -236,8 +252,8 @@ static int diverged(struct run *r)
 				     memcmp(v.val->data, first.val->data, v.val->len) != 0))) {
 				snprintf(r->errtxt, sizeof(r->errtxt),
 					 "key %s: replica %u has ts=%llu wr=%u, replica %u ts=%llu wr=%u",
-					 keys[k], reps[0], (unsigned long long)first.ts, first.wr,
-					 reps[i], (unsigned long long)v.ts, v.wr);
+					 key, reps[0], (unsigned long long)first.ts, first.wr, reps[i],
+					 (unsigned long long)v.ts, v.wr);
 				out = 1;
 			}
 		}
@@ -245,19 +261,9 @@ static int diverged(struct run *r)
 	/* Nodes outside a key's preference list never store it. */
 	for (uint32_t id = 1; id <= r->cfg.n && !out; id++) {
 		struct strata_module *m = mod(r, id);
-		if (!m)
-			continue;
-		size_t mine = 0;
-		for (unsigned k = 0; k < NKEYS; k++) {
-			uint32_t reps[STRATA_MAX_NODES];
-			unsigned nr = lkv_ring_replicas(&ring, lkv_hash(keys[k], 1),
-							r->cfg.lkv_replicas, reps);
-			for (unsigned i = 0; i < nr; i++)
-				mine += reps[i] == id;
-		}
-		if (lkv_count(m) != mine) {
+		if (m && lkv_count(m) != mine[id]) {
 			snprintf(r->errtxt, sizeof(r->errtxt), "node %u stores %zu keys, replicates %zu",
-				 id, lkv_count(m), mine);
+				 id, lkv_count(m), mine[id]);
 			out = 1;
 		}
 	}
@@ -431,6 +437,54 @@ static int run_weak(uint64_t seed, bool trace, char *why, size_t wl)
 	return run_quorum(1, 1, false, seed, trace, why, wl);
 }
 
+/* ---- anti-entropy at scale: many keys, one replica missed all of them ---- */
+
+static int run_many(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	struct run *r = run_new(seed, trace, 1, 1);
+	struct sim *s = r->s;
+	r->nmany = 2000;
+	struct sim_net net = { .drop = 0.02, .delay_min_us = 100, .delay_max_us = 2000 };
+	sim_set_net(s, &net);
+	sim_start(s);
+	/* 2,000 keys are written, then node `iso` crashes and restarts empty (the store is
+	 * volatile; links drop what was addressed to its old incarnation), and 200 more puts
+	 * and deletes happen meanwhile. No client reads: only anti-entropy can refill it, at 8
+	 * buckets of 256 per exchange. (A partition would not do: perfect links deliver
+	 * everything queued once it heals.) */
+	uint32_t iso = 1 + (uint32_t)sim_random_below(s, r->cfg.n);
+	struct client *c = &r->cl[0];
+	c->node = iso % r->cfg.n + 1;
+	c->proc = 1;
+	int rc = 0;
+	for (unsigned k = 0; k < r->nmany + 200 && !rc; k++) {
+		char key[32];
+		unsigned idx = k < r->nmany ? k : (unsigned)sim_random_below(s, r->nmany);
+		snprintf(key, sizeof(key), "key%u", idx);
+		int kind = k < r->nmany ? OP_PUT : sim_random_below(s, 2) ? OP_PUT : OP_DEL;
+		if (k == r->nmany) {
+			sim_crash(s, iso);
+			sim_restart(s, iso);
+		}
+		issue(r, c, kind, key);
+		sim_run_until(s, sim_now(s) + 3000 * MS, all_idle, r);
+		if (c->busy || r->error)
+			rc = sim_fail(why, wl, "put %s did not complete: %s", key, r->errtxt);
+	}
+	uint64_t healed_at = sim_now(s);
+	if (!rc && diverged(r) == 0)
+		rc = sim_fail(why, wl, "vacuous: the isolated node %u missed nothing", iso);
+	if (!rc && sim_run_until(s, sim_now(s) + 30000 * MS, converged_check, r) == 0 &&
+	    diverged(r))
+		rc = sim_fail(why, wl, "anti-entropy: replicas still differ 30 s after healing: %s",
+			      r->errtxt);
+	if (trace || getenv("SIM_LKV_VERBOSE"))
+		fprintf(stderr, "many: %s %.1f s after healing (%s)\n", rc ? "failed" : "converged",
+			(double)(sim_now(s) - healed_at) / 1e6, r->errtxt);
+	run_free(r);
+	return rc;
+}
+
 /* ---- limits: one request at a time, checked reply by reply ---- */
 
 static int one(struct run *r, uint32_t node, enum strata_op op, const char *key, const char *val,
@@ -545,6 +599,7 @@ static const struct sim_case cases[] = {
 	{ "strong", run_strong, 1000, false },
 	{ "weak-r1w1", run_weak, 100, true },
 	{ "limits", run_limits, 20, false },
+	{ "ae-restart-2000-keys", run_many, 10, false },
 };
 
 int main(int argc, char **argv)
