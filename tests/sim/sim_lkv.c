@@ -17,6 +17,9 @@
  *   weak-r1w1     R = W = 1 (expect_violation): the atomic checker must catch stale reads on
  *                 some seed; this is what shows the checker and the scenario are not vacuous.
  *   limits        validation errors, bounded keys (STRATA_EFULL), deletes and tombstone GC.
+ *   ae-restart-2000-keys  a replica restarts empty under 2,000 keys; anti-entropy alone (no
+ *                 reads) must refill it (a healed partition would not test it: perfect links
+ *                 deliver what was queued).
  */
 #include <stdio.h>
 #include <stdlib.h>
