@@ -207,5 +207,6 @@ int cmd_shiviz(struct cli *c, int argc, char **argv);
 int cmd_reg(struct cli *c, int argc, char **argv);
 int cmd_workload(struct cli *c, int argc, char **argv);
 int cmd_bcast(struct cli *c, int argc, char **argv);
+int cmd_lkv(struct cli *c, int argc, char **argv);
 
 #endif

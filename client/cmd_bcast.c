@@ -44,13 +44,15 @@ static const char *default_algo(struct cli *c)
 	return cfg && cfg->bcast_algo[0] ? cfg->bcast_algo : "urb";
 }
 
-static int check_algo(struct cli *c, const char *algo)
+/* Resolves NAME (or an alias such as causal) to the algorithm's module name. */
+static int check_algo(struct cli *c, const char **algo)
 {
-	const struct strata_algo *a = strata_algo_find(algo);
+	const struct strata_algo *a = strata_algo_find(*algo);
 	if (!a || strcmp(a->family, "bcast") != 0)
 		return cli_usage_err(c, "bcast",
 				     "bcast: unknown broadcast algorithm '%s' (see `strata bcast algos`)",
-				     algo);
+				     *algo);
+	*algo = a->name;
 	return CLI_EXIT_OK;
 }
 
@@ -293,7 +295,7 @@ int cmd_bcast(struct cli *c, int argc, char **argv)
 	if (send && !algo)
 		algo = default_algo(c);
 	if (algo) {
-		int rc = check_algo(c, algo);
+		int rc = check_algo(c, &algo);
 		if (rc != CLI_EXIT_OK)
 			return rc;
 	}

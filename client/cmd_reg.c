@@ -100,6 +100,7 @@ int cmd_reg(struct cli *c, int argc, char **argv)
 		return cli_usage_err(c, "reg", "reg: unknown register algorithm '%s' (see `strata reg "
 					       "algos`)",
 				     algo);
+	algo = a->name; /* an alias names the module by its algorithm */
 	/* Single-writer registers: send writes to the writer unless the user picked a node. */
 	if (write && a->single_writer && !c->node && !c->endpoint[0]) {
 		const struct strata_config *cfg = cli_config(c);

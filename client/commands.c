@@ -17,6 +17,7 @@ const struct cli_cmd cli_commands[] = {
 	{ "shiviz", "convert broadcast delivery logs in DIR to a ShiViz log", cmd_shiviz },
 	{ "reg", "registers: write KEY VALUE | read KEY [--algo NAME] | algos", cmd_reg },
 	{ "bcast", "broadcast: send MESSAGE | listen [--all] [--algo NAME] | algos", cmd_bcast },
+	{ "lkv", "leaderless store: put KEY VALUE | get KEY | del KEY [--r R --w W] | algos", cmd_lkv },
 	{ "workload", "concurrent clients recording a history for `strata check`", cmd_workload },
 	{ NULL, NULL, NULL },
 };

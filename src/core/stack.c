@@ -32,8 +32,20 @@ void strata_algo_foreach(const char *family, void (*fn)(const struct strata_algo
 	}
 }
 
+/* Friendly names for the algorithm users reach for first. */
+static const struct {
+	const char *alias, *name;
+} aliases[] = {
+	{ "best-effort", "beb" }, { "reliable", "erb" }, { "uniform", "urb" },
+	{ "causal", "wcb" },      { "bracha", "brb" },   { "atomic", "nnar" },
+	{ "regular", "mv" },
+};
+
 const struct strata_algo *strata_algo_find(const char *name)
 {
+	for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
+		if (strcmp(name, aliases[i].alias) == 0)
+			name = aliases[i].name;
 	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++)
 		for (const struct strata_algo *a = families[f].table(); a->name; a++)
 			if (strcmp(a->name, name) == 0)

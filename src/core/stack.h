@@ -43,7 +43,9 @@ const struct strata_algo *strata_bcast_byz_algos(void); /* family "bcast", Byzan
 const struct strata_algo *strata_reg_byz_algos(void);   /* family "reg", Byzantine ones */
 const struct strata_algo *strata_lkv_algos(void);       /* family "lkv" */
 
-/* Looks an algorithm up by name across all families; NULL if unknown. */
+/* Looks an algorithm up by name, or by an alias (causal = wcb, reliable = erb, uniform = urb,
+ * best-effort = beb, bracha = brb, atomic = nnar, regular = mv), across all families; NULL if
+ * unknown. Modules are named by a->name. */
 const struct strata_algo *strata_algo_find(const char *name);
 /* Calls fn for every algorithm of every family (or of `family` if not NULL). */
 void strata_algo_foreach(const char *family, void (*fn)(const struct strata_algo *a, void *arg),
