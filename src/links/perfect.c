@@ -239,10 +239,12 @@ void pl_on_ack(struct strata_links *l, struct link_peer *p, uint64_t cumulative,
 		tx_pop(p);
 		progress = true;
 	}
+	uint64_t high = cumulative; /* the highest sequence number the peer is known to have */
 	for (uint64_t i = 0; i < 64 && sel; i++) {
 		if (!(sel & (1ull << i)))
 			continue;
 		uint64_t seq = cumulative + 2 + i;
+		high = seq;
 		uint64_t base = tx_base(p);
 		if (seq < base || seq - base >= p->tx_len)
 			continue;
@@ -251,12 +253,14 @@ void pl_on_ack(struct strata_links *l, struct link_peer *p, uint64_t cumulative,
 			rto_update(l, p, now - e->sent_us);
 		e->acked = true;
 	}
-	if (progress) {
-		/* The peer is reachable again: undo the backoff (Karn's rule gives no sample for
+	if (progress || high > cumulative) {
+		/* The peer is reachable: undo the backoff (Karn's rule gives no sample for
 		 * retransmitted frames, so the estimator alone would keep the long timeout), and
-		 * resend at once a burst of what has been unacknowledged for longer than a timeout,
-		 * instead of one burst per backed-off timeout: after a partition heals the backlog
-		 * drains at the pace of the acks. */
+		 * resend at once a burst of frames that are surely lost: below a sequence number the
+		 * peer has (a hole the selective ack shows) and older than a round trip, or older
+		 * than four timeouts (sent into a partition that has healed). The backlog then drains
+		 * at the pace of the acks, and frames that are merely queued behind a burst are not
+		 * sent twice. */
 		p->rto_us = p->srtt_us ? p->rto_us : initial_rto(l);
 		if (p->srtt_us) {
 			uint64_t lo = (uint64_t)l->cfg->retransmit_min_ms * 1000;
@@ -266,17 +270,24 @@ void pl_on_ack(struct strata_links *l, struct link_peer *p, uint64_t cumulative,
 		}
 		size_t inflight = p->tx_len < l->cfg->window ? p->tx_len : l->cfg->window;
 		size_t marked = 0;
+		uint64_t rtt = p->srtt_us ? p->srtt_us : p->rto_us;
 		for (size_t i = 0; i < inflight && marked < PL_RTO_BURST; i++) {
 			struct tx_entry *e = tx_at(p, i);
-			if (e->tx_count && !e->acked && !e->resend && e->sent_us + p->rto_us <= now) {
+			if (!e->tx_count || e->acked || e->resend)
+				continue;
+			bool hole = e->fr.seq < high && e->sent_us + rtt <= now;
+			bool ancient = e->sent_us + 4 * p->rto_us <= now;
+			if (hole || ancient) {
 				e->resend = true;
 				marked++;
 			}
 		}
-		strata_timer_disarm(l->node, &p->rto_timer);
-		if (p->tx_len)
-			strata_timer_arm(l->node, &p->rto_timer, now + p->rto_us);
-		/* The window moved: frames beyond the old window may now go out. */
+		if (progress) {
+			strata_timer_disarm(l->node, &p->rto_timer);
+			if (p->tx_len)
+				strata_timer_arm(l->node, &p->rto_timer, now + p->rto_us);
+		}
+		/* The window moved (or frames were marked): send what may go now. */
 		p->tx_pending = true;
 	}
 }
