@@ -120,7 +120,9 @@ fuzz:
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzzobj CC=clang OPT="-O1 -g" \
 		EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" \
 		EXTRA_LDFLAGS="-fsanitize=fuzzer,address,undefined" fuzz-bins
-	@scripts/run-tests fuzz $(patsubst tests/fuzz/%.c,$(BUILD)/fuzzobj/fuzz/%,$(FUZZ_SRC)) -- -max_total_time=$(FUZZ_SECONDS)
+	@mkdir -p $(BUILD)/fuzz-artifacts
+	@scripts/run-tests fuzz $(patsubst tests/fuzz/%.c,$(BUILD)/fuzzobj/fuzz/%,$(FUZZ_SRC)) -- \
+		-max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(abspath $(BUILD))/fuzz-artifacts/
 
 fuzz-bins: $(FUZZ_BIN)
 $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LIB)

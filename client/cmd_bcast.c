@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "core/error.h"
 #include "core/stack.h"
 
 static const char bcast_help[] =
@@ -56,6 +57,44 @@ static int check_algo(struct cli *c, const char **algo)
 	return CLI_EXIT_OK;
 }
 
+/* One broadcast request. A node whose broadcast window is full answers STRATA_EFULL, which
+ * means "slow down", not failure: wait a little and ask again, for up to the --timeout. */
+static int send_one(struct cli *c, const char *algo, const char *msg, size_t len)
+{
+	uint64_t deadline = cli_now_ms() + (uint64_t)c->timeout_ms;
+	unsigned pause_ms = 5;
+	for (;;) {
+		Strata__Client__Request req = STRATA__CLIENT__REQUEST__INIT;
+		Strata__Client__OpRequest op = STRATA__CLIENT__OP_REQUEST__INIT;
+		op.module = (char *)algo;
+		op.op = CLI_OP_BROADCAST;
+		op.value.data = (uint8_t *)msg;
+		op.value.len = len;
+		req.body_case = STRATA__CLIENT__REQUEST__BODY_OP;
+		req.op = &op;
+		Strata__Client__Response *resp = NULL;
+		int rc = cli_call(c, &req, false, &resp, NULL);
+		if (rc != CLI_EXIT_OK)
+			return rc;
+		int status = resp->status;
+		if (status == STRATA_EFULL && cli_now_ms() + pause_ms < deadline) {
+			strata__client__response__free_unpacked(resp, NULL);
+			usleep(pause_ms * 1000);
+			pause_ms = pause_ms < 100 ? pause_ms * 2 : pause_ms;
+			continue;
+		}
+		if (status != 0) {
+			cli_err(c, "%s broadcast: %s%s", algo,
+				resp->error && resp->error[0] ? resp->error : strata_strerror(status),
+				status == STRATA_ETIMEDOUT ? ": outcome unknown" : "");
+			strata__client__response__free_unpacked(resp, NULL);
+			return status == STRATA_ETIMEDOUT ? CLI_EXIT_UNKNOWN : CLI_EXIT_FAIL;
+		}
+		strata__client__response__free_unpacked(resp, NULL);
+		return CLI_EXIT_OK;
+	}
+}
+
 static int bcast_send(struct cli *c, const char *algo, const char *msg, uint32_t repeat)
 {
 	if (repeat) {
@@ -63,9 +102,7 @@ static int bcast_send(struct cli *c, const char *algo, const char *msg, uint32_t
 		for (uint32_t i = 1; i <= repeat; i++) {
 			char buf[1024];
 			snprintf(buf, sizeof buf, "%s-%u", msg, i);
-			struct cli_op_args op = { .module = algo, .op = CLI_OP_BROADCAST,
-						  .value = buf, .value_len = strlen(buf) };
-			int rc = cli_op(c, &op, NULL, NULL);
+			int rc = send_one(c, algo, buf, strlen(buf));
 			if (rc != CLI_EXIT_OK)
 				return rc;
 		}

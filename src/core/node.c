@@ -106,6 +106,11 @@ void strata_node_free(struct strata_node *n)
 {
 	if (!n)
 		return;
+	/* Empty the timer heap first: modules free the memory their timers live in, and nothing
+	 * may touch the heap after that. Later disarms are no-ops. */
+	for (size_t i = 0; i < n->heap_len; i++)
+		n->heap[i]->heap_idx = SIZE_MAX;
+	n->heap_len = 0;
 	for (size_t i = n->nmodules; i-- > 0;) {
 		struct strata_module *m = n->modules[i];
 		if (m->ops->destroy)
