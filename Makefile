@@ -54,6 +54,11 @@ SIM_BIN := $(patsubst tests/sim/%.c,$(BUILD)/tests/%,$(SIM_SRC))
 BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 SIMLIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SIMLIB_SRC))
 
+# Keep generated sources and objects (make would otherwise delete them as intermediates and
+# rebuild everything next time); remove a target whose recipe failed.
+.SECONDARY:
+.DELETE_ON_ERROR:
+
 .PHONY: all test unit sim integration asan fuzz fuzz-smoke demo bench install clean help
 all: $(BUILD)/stratad $(BUILD)/strata $(UNIT_BIN) $(SIM_BIN) $(BENCH_BIN)
 
