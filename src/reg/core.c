@@ -113,6 +113,7 @@ struct reg_inst *reg_inst_get(struct reg_mod *r, const uint8_t *key, size_t klen
 	i->hash = hash;
 	i->key = kc;
 	i->klen = klen;
+	i->rid = r->rid_base;
 	if (r->a->load) {
 		int lrc = r->a->load(r, i);
 		if (lrc) {
@@ -247,6 +248,11 @@ static int submit(struct reg_mod *r, const uint8_t *key, size_t klen, uint8_t ki
 		  struct strata_module *up, const void *val, size_t vlen, char *text, size_t tl)
 {
 	int rc;
+	if (r->rid_err) {
+		snprintf(text, tl, "register '%s': no phase ids for this incarnation (stable storage: "
+			 "%s): operations are refused here", r->name, strata_strerror(r->rid_err));
+		return r->rid_err;
+	}
 	struct reg_inst *i = reg_inst_get(r, key, klen, reg_hash(key, klen), &rc);
 	if (!i) {
 		if (rc == STRATA_EFULL)
@@ -429,6 +435,58 @@ static void on_crash(struct reg_mod *r, uint32_t peer)
 			r->a->recheck(r, r->tab[s]);
 }
 
+/* ---- Phase ids across incarnations ----
+ *
+ * A reply is matched to the phase it answers by rid alone. Perfect links move the frames a
+ * restarted peer had not acknowledged to its new incarnation, so a VALUE or ACK a replica sent
+ * to this node's previous life can arrive after a restart. Were rids to start again at 1, such a
+ * reply would count for the new phase with the same rid: a stale VALUE (an old, lower ts) would
+ * stand in for a replica's current copy in a read's majority, a stale ACK would complete a write
+ * that replica never stored (seen as a regularity violation, sim_reg --case lmv --seed 73 before
+ * this fix). So a durable module keeps an epoch in stable storage, incremented at every start and
+ * durable before the start's turn sends anything, and an incarnation's phase ids are
+ * epoch << REG_RID_EPOCH_SHIFT + 1, 2, ...: every rid of a new incarnation exceeds every rid of
+ * the earlier ones, and stale replies match no phase. Stale requests are harmless already: a
+ * READ only reads, and a WRITE carries a (ts, wr) the writer really chose (its wts is durable
+ * before the WRITE leaves), adopted only if newer. Modules without stable storage belong to
+ * models without recovery and keep rids from 1 (rid_base 0). */
+
+static int rid_epoch_init(struct reg_mod *r)
+{
+	struct strata_node *n = r->m.node;
+	char key[sizeof(r->name) + 16];
+	/* '!' never occurs in a per-key record name, whose suffix is lower-case hex. */
+	snprintf(key, sizeof(key), "reg/%s/!epoch", r->name);
+	struct strata_msg *m = NULL;
+	uint64_t epoch = 0;
+	int rc = strata_retrieve(n, key, &m);
+	if (rc == 0) {
+		struct strata_rd rd;
+		strata_rd_init(&rd, m->data, m->len);
+		epoch = strata_rd_u64(&rd);
+		rc = strata_rd_done(&rd) != 0 ? STRATA_EIO : 0;
+		strata_msg_unref(m);
+	} else if (rc == STRATA_ENOENT) {
+		rc = 0;
+	}
+	if (rc)
+		return rc; /* a corrupt epoch must not be mistaken for the first start */
+	if (epoch + 1 >= (1ull << (64 - REG_RID_EPOCH_SHIFT)))
+		return STRATA_EFULL;
+	epoch++;
+	struct strata_wr w;
+	strata_wr_init(&w, 16);
+	strata_wr_u64(&w, epoch);
+	rc = w.err ? w.err : strata_store(n, key, w.buf, w.len);
+	strata_wr_free(&w);
+	if (rc)
+		return rc;
+	r->rid_base = epoch << REG_RID_EPOCH_SHIFT;
+	strata_trace(n, r->name, "start: rid epoch %llu -> phase ids from %llu",
+		     (unsigned long long)epoch, (unsigned long long)r->rid_base + 1);
+	return 0;
+}
+
 static void reg_handle(struct strata_module *m, const struct strata_event *ev)
 {
 	struct reg_mod *r = (struct reg_mod *)m;
@@ -436,6 +494,13 @@ static void reg_handle(struct strata_module *m, const struct strata_event *ev)
 	case STRATA_EV_INIT: {
 		uint32_t nn = strata_node_n(m->node);
 		r->correct = nn >= 64 ? UINT64_MAX : (1ull << nn) - 1;
+		if (r->q.durable) {
+			STRATA_ASSERT(!r->tab || r->nkeys == 0); /* no instance took a base yet */
+			r->rid_err = rid_epoch_init(r);
+			if (r->rid_err)
+				strata_trace(m->node, r->name, "rid epoch: %s -> operations refused",
+					     strata_strerror(r->rid_err));
+		}
 		break;
 	}
 	case STRATA_EV_PL_DELIVER:

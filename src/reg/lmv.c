@@ -14,7 +14,8 @@
  * Model: fail-recovery with stable storage (strata_store/strata_retrieve), N > 2f where f bounds
  * the processes down or amnesic at the same time. Cost: as Alg. 4.2 — write 2 steps, 2N
  * messages; read 2 steps, 2N messages — plus one stable-storage write per replica per WRITE and
- * one at the writer per write (its counter wts); the node commits a turn's stores in one sync.
+ * one at the writer per write (its counter wts), and one per start (the rid epoch); the node
+ * commits a turn's stores in one sync.
  *
  * What is logged and when (the book's store/retrieve): a replica stores (ts, value) before its
  * ACK leaves (the node syncs storage before flushing the turn's datagrams, so storing in the
@@ -22,10 +23,15 @@
  * recovered writer never reuses a timestamp. Retrieval is lazy: when a key's instance is
  * created after a restart (INIT with arg = 1), its record is read back before first use, which
  * is the book's "upon Recovery: retrieve" for the keys this node will ever touch again, without
- * an index of every key ever written. Reads need no log: a read interrupted by a crash is simply
- * never answered, and rid restarts safely because perfect links open a new session per
- * incarnation (replies to the old one are dropped). A corrupt record fails the key with EIO
- * instead of reading as "never written". Memory: reg/core.c's bounded key table and queue. */
+ * an index of every key ever written. Reads need no log of their own: a read interrupted by a
+ * crash is simply never answered. Phase ids (rid) must still never repeat across incarnations:
+ * perfect links hand the VALUEs and ACKs a replica addressed to this node's previous life to its
+ * next one, and a reused rid would let such a stale reply count for a new phase (a read returning
+ * an overwritten value; a write completing on an ACK for another value). So the module logs one
+ * epoch per start and takes its rids above every earlier incarnation's (reg/core.c, "Phase ids").
+ * Stale WRITEs are harmless: the (ts, value) they carry was the writer's, adopted only if newer.
+ * A corrupt record fails the key with EIO instead of reading as "never written". Memory:
+ * reg/core.c's bounded key table and queue. */
 #include "reg/reg.h"
 
 struct strata_module *reg_lmv_create(struct strata_node *n, char *err, size_t errlen)

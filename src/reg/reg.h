@@ -19,7 +19,9 @@
  *     ACK    (nothing)
  * Every message carries the key bytes: a receiver checks reg_hash(key) == instance, so a hash
  * collision between two keys gives two instances, never a merged one. rid names the phase of the
- * operation a reply belongs to; replies to an older phase are ignored.
+ * operation a reply belongs to; replies to an older phase are ignored. Perfect links carry a
+ * message addressed to a node's previous incarnation on to its next one, so a durable module
+ * (fail-recovery) never reuses a rid across incarnations either (see "Phase ids" in core.c).
  *
  * Port (composition): reg_port_start() starts a read or write on instance `key` of a lower
  * register module on behalf of an upper module. When it finishes the lower module raises
@@ -46,6 +48,9 @@
 /* Bytes of a perfect-link message not available to the value: type, key, rid, ts, wr and the
  * composition's own (ts, wr) headers. A client value may be max_value - key - REG_RESERVE. */
 #define REG_RESERVE 128
+/* Durable modules: phase ids of one incarnation are epoch << 40 + 1, 2, ...: 2^40 phases per key
+ * per incarnation (years at the rate a key can complete phases), 2^24 restarts. */
+#define REG_RID_EPOCH_SHIFT 40
 
 enum reg_kind { REG_READ = 1, REG_WRITE = 2 };
 enum reg_msg_type { REG_MSG_READ = 1, REG_MSG_VALUE, REG_MSG_WRITE, REG_MSG_ACK };
@@ -137,6 +142,10 @@ struct reg_mod {
 	uint64_t correct;         /* fail-stop: bit (id-1) set while not reported crashed by P */
 	struct strata_module *lower;
 	uint64_t dropped_full;    /* messages dropped because the table was full */
+	/* First phase id of every instance in this incarnation (see "Phase ids" in core.c): 0 for
+	 * modules without stable storage, (durable epoch) << REG_RID_EPOCH_SHIFT otherwise. */
+	uint64_t rid_base;
+	int rid_err;              /* the epoch could not be made durable: own operations fail */
 };
 
 /* ---- construction ---- */
