@@ -237,19 +237,23 @@ int cmd_check(struct cli *c, int argc, char **argv)
 /* ---- check-bcast ---- */
 
 static const char check_bcast_help[] =
-	"usage: strata check-bcast --property P [--crashed LIST] DIR\n"
+	"usage: strata check-bcast --property P [--crashed LIST] [--byzantine LIST] DIR\n"
 	"\n"
 	"Checks one broadcast property over the delivery logs DIR/node-<ID>.log written by\n"
 	"stratad --bcast-log DIR (or the simulator). P: validity, no-dup, no-creation, agreement,\n"
-	"uniform, fifo, causal. --crashed 3,5 names nodes that crashed (a log ending in a crash\n"
-	"line counts as crashed too); every other node is correct.\n"
+	"uniform, fifo, causal, consistency. --crashed 3,5 names nodes that crashed (a log ending\n"
+	"in a crash line counts as crashed too). --byzantine 4 names nodes that are faulty and may\n"
+	"lie: their logs prove nothing (their deliveries are not judged, deliveries of their\n"
+	"messages are not held against what their log says they broadcast) and they are owed\n"
+	"nothing. Every other node is correct. agreement and uniform compare payloads too;\n"
+	"consistency: no two correct nodes deliver different payloads for one sender:seq.\n"
 	"exit: 0 holds, 1 violated (the first counterexample is printed), 2 usage, unreadable\n"
 	"      logs or a property that cannot be decided from them (e.g. a correct node's log is\n"
 	"      missing)\n";
 
 int cmd_check_bcast(struct cli *c, int argc, char **argv)
 {
-	const char *dir = NULL, *prop = NULL, *crashed = "";
+	const char *dir = NULL, *prop = NULL, *crashed = "", *byzantine = "";
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (cli_is_help(a)) {
@@ -264,6 +268,10 @@ int cmd_check_bcast(struct cli *c, int argc, char **argv)
 			crashed = argv[++i];
 		else if (strncmp(a, "--crashed=", 10) == 0)
 			crashed = a + 10;
+		else if (strcmp(a, "--byzantine") == 0 && i + 1 < argc)
+			byzantine = argv[++i];
+		else if (strncmp(a, "--byzantine=", 12) == 0)
+			byzantine = a + 12;
 		else if (strcmp(a, "--") == 0)
 			continue;
 		else if (a[0] == '-' && a[1])
@@ -278,12 +286,15 @@ int cmd_check_bcast(struct cli *c, int argc, char **argv)
 	if (!prop || strata_bcast_property_parse(prop, &p) != 0)
 		return cli_usage_err(c, "check-bcast",
 				     "check-bcast: --property validity|no-dup|no-creation|agreement|"
-				     "uniform|fifo|causal is required");
-	uint32_t ids[STRATA_BCAST_MAX_NODES];
-	size_t nids = 0;
+				     "uniform|fifo|causal|consistency is required");
+	uint32_t ids[STRATA_BCAST_MAX_NODES], byz[STRATA_BCAST_MAX_NODES];
+	size_t nids = 0, nbyz = 0;
 	if (strata_bcast_parse_ids(crashed, ids, STRATA_BCAST_MAX_NODES, &nids) != 0)
 		return cli_usage_err(c, "check-bcast",
 				     "check-bcast: --crashed takes node ids like 3,5");
+	if (strata_bcast_parse_ids(byzantine, byz, STRATA_BCAST_MAX_NODES, &nbyz) != 0)
+		return cli_usage_err(c, "check-bcast",
+				     "check-bcast: --byzantine takes node ids like 4 or 4,7");
 	if (!dir)
 		return cli_usage_err(c, "check-bcast", "check-bcast: a log directory is required");
 	char err[512], report[1024];
@@ -293,7 +304,9 @@ int cmd_check_bcast(struct cli *c, int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	report[0] = '\0';
-	int rc = strata_bcast_check(logs, p, ids, nids, report, sizeof report);
+	struct strata_bcast_faults faults = {
+		.crashed = ids, .ncrashed = nids, .byzantine = byz, .nbyzantine = nbyz};
+	int rc = strata_bcast_check_faults(logs, p, &faults, report, sizeof report);
 	strata_bcast_logs_free(logs);
 	const char *verdict = rc == STRATA_BCAST_HOLDS      ? "holds"
 			      : rc == STRATA_BCAST_VIOLATED ? "violated"

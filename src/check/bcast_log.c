@@ -755,7 +755,7 @@ static const char *const prop_names[] = {
 	[STRATA_BCAST_VALIDITY] = "validity", [STRATA_BCAST_NO_DUP] = "no-dup",
 	[STRATA_BCAST_NO_CREATION] = "no-creation", [STRATA_BCAST_AGREEMENT] = "agreement",
 	[STRATA_BCAST_UNIFORM] = "uniform", [STRATA_BCAST_FIFO] = "fifo",
-	[STRATA_BCAST_CAUSAL] = "causal",
+	[STRATA_BCAST_CAUSAL] = "causal", [STRATA_BCAST_CONSISTENCY] = "consistency",
 };
 
 int strata_bcast_property_parse(const char *name, enum strata_bcast_property *out)
@@ -885,6 +885,7 @@ struct check {
 	const struct strata_bcast_logs *logs;
 	uint32_t n;
 	bool crashed[STRATA_BCAST_MAX_NODES + 1];
+	bool byz[STRATA_BCAST_MAX_NODES + 1];
 	struct dtab dt;
 	char *report;
 	size_t rn;
@@ -892,7 +893,13 @@ struct check {
 
 static bool correct(const struct check *c, uint32_t p)
 {
-	return !c->crashed[p];
+	return !c->crashed[p] && !c->byz[p];
+}
+
+/* Whether p's log is evidence: a Byzantine node's log may say anything. */
+static bool honest(const struct check *c, uint32_t p)
+{
+	return !c->byz[p];
 }
 
 static const struct strata_bcast_node_log *nlog(const struct check *c, uint32_t p)
@@ -938,6 +945,8 @@ static int check_no_dup(struct check *c)
 	uint64_t count = 0;
 	for (uint32_t p = 1; p <= c->n; p++) {
 		const struct strata_bcast_node_log *nl = nlog(c, p);
+		if (!honest(c, p))
+			continue;
 		for (size_t i = 0; i < nl->nev; i++) {
 			const struct strata_bcast_event *e = &nl->ev[i];
 			if (e->kind != STRATA_BCAST_EV_DELIVER)
@@ -974,6 +983,39 @@ static void payload_hex(char *out, size_t outlen, const uint8_t *b, size_t len)
 	snprintf(out + o, outlen - o, "%s", len > shown ? "..." : "");
 }
 
+static bool same_payload(const struct strata_bcast_node_log *a,
+			 const struct strata_bcast_event *ea, const struct strata_bcast_node_log *b,
+			 const struct strata_bcast_event *eb)
+{
+	return ea->payload_len == eb->payload_len &&
+	       (ea->payload_len == 0 || memcmp(strata_bcast_event_payload(a, ea),
+					       strata_bcast_event_payload(b, eb), ea->payload_len) == 0);
+}
+
+/* "node q delivered s:k with payload X at line L, but <who> delivered it with payload Y at
+ * line M": the common words of agreement, uniform and consistency about two payloads. */
+static int payload_conflict(struct check *c, const char *prop, uint32_t q, size_t qi,
+			    const char *who, uint32_t p, size_t pi)
+{
+	const struct strata_bcast_node_log *ql = nlog(c, q), *pl = nlog(c, p);
+	const struct strata_bcast_event *qe = &ql->ev[qi], *pe = &pl->ev[pi];
+	char qh[48], ph[48];
+	payload_hex(qh, sizeof qh, strata_bcast_event_payload(ql, qe), qe->payload_len);
+	payload_hex(ph, sizeof ph, strata_bcast_event_payload(pl, pe), pe->payload_len);
+	if (p == q)
+		say(c->report, c->rn,
+		    "%s violated: node %u delivered %u:%llu with payload %s at line %u, after "
+		    "delivering it with payload %s at line %u",
+		    prop, q, qe->sender, (unsigned long long)qe->seq, qh, qe->line, ph, pe->line);
+	else
+		say(c->report, c->rn,
+		    "%s violated: node %u delivered %u:%llu with payload %s at line %u, but %snode %u "
+		    "delivered it with payload %s at line %u",
+		    prop, q, qe->sender, (unsigned long long)qe->seq, qh, qe->line, who, p, ph,
+		    pe->line);
+	return STRATA_BCAST_VIOLATED;
+}
+
 static int creation_one(struct check *c, uint32_t p, const struct strata_bcast_event *e, size_t i)
 {
 	const struct strata_bcast_node_log *sl = nlog(c, e->sender);
@@ -989,8 +1031,7 @@ static int creation_one(struct check *c, uint32_t p, const struct strata_bcast_e
 	const struct strata_bcast_event *b = &sl->ev[bi];
 	const uint8_t *dp = strata_bcast_event_payload(nlog(c, p), e);
 	const uint8_t *bp = strata_bcast_event_payload(sl, b);
-	if (e->payload_len != b->payload_len ||
-	    (e->payload_len > 0 && memcmp(dp, bp, e->payload_len) != 0)) {
+	if (!same_payload(nlog(c, p), e, sl, b)) {
 		char dh[48], bh[48];
 		payload_hex(dh, sizeof dh, dp, e->payload_len);
 		payload_hex(bh, sizeof bh, bp, b->payload_len);
@@ -1010,9 +1051,13 @@ static int creation_one(struct check *c, uint32_t p, const struct strata_bcast_e
 	return STRATA_BCAST_HOLDS;
 }
 
+/* No creation. With Byzantine nodes this is the book's integrity of Byzantine broadcasts: a
+ * delivery by a Byzantine node proves nothing, and a Byzantine sender's log cannot say what it
+ * sent (it may have sent m to some and m' to others), so only deliveries by honest nodes from
+ * honest senders are judged; consistency is the property that covers Byzantine senders. */
 static int check_no_creation(struct check *c)
 {
-	uint64_t count = 0, unchecked = 0;
+	uint64_t count = 0, unchecked = 0, byz_skipped = 0;
 	bool nolog[STRATA_BCAST_MAX_NODES + 1] = {false};
 	for (uint32_t p = 1; p <= c->n; p++) {
 		const struct strata_bcast_node_log *nl = nlog(c, p);
@@ -1020,6 +1065,10 @@ static int check_no_creation(struct check *c)
 			const struct strata_bcast_event *e = &nl->ev[i];
 			if (e->kind != STRATA_BCAST_EV_DELIVER)
 				continue;
+			if (!honest(c, p) || !honest(c, e->sender)) {
+				byz_skipped++;
+				continue;
+			}
 			if (!nlog(c, e->sender)->present) {
 				nolog[e->sender] = true;
 				unchecked++;
@@ -1040,25 +1089,40 @@ static int check_no_creation(struct check *c)
 				say_more(c->report, c->rn, " %u", s);
 		say_more(c->report, c->rn, ")");
 	}
+	if (byz_skipped > 0)
+		say_more(c->report, c->rn, "; %llu deliveries by or from Byzantine nodes not judged",
+			 (unsigned long long)byz_skipped);
 	return STRATA_BCAST_HOLDS;
 }
 
-/* Agreement (from_any = false) and uniform agreement (from_any = true). */
+/* Agreement (from_any = false) and uniform agreement (from_any = true). "Delivered m" means the
+ * same sender:seq with the same payload: a correct node that delivers m' for s:k while another
+ * delivered m did not deliver m. A node's first delivery of s:k is the one compared; later ones
+ * are no-dup's and consistency's business. Byzantine deliveries oblige nobody. */
 static int check_agreement(struct check *c, bool from_any)
 {
 	const char *name = from_any ? "uniform" : "agreement";
 	uint64_t count = 0;
 	for (uint32_t p = 1; p <= c->n; p++) {
 		const struct strata_bcast_node_log *nl = nlog(c, p);
-		if (!from_any && !correct(c, p))
+		if (from_any ? !honest(c, p) : !correct(c, p))
 			continue;
 		for (size_t i = 0; i < nl->nev; i++) {
 			if (!is_first_delivery(c, p, i))
 				continue;
 			const struct strata_bcast_event *e = &nl->ev[i];
 			for (uint32_t q = 1; q <= c->n; q++) {
-				if (!correct(c, q) || dt_get(&c->dt, q, e->sender, e->seq) != DT_NONE)
+				if (!correct(c, q))
 					continue;
+				uint32_t qi = dt_get(&c->dt, q, e->sender, e->seq);
+				if (qi != DT_NONE) {
+					if (same_payload(nlog(c, q), &nlog(c, q)->ev[qi], nl, e))
+						continue;
+					return payload_conflict(c, name, q, qi,
+								correct(c, p) ? "correct "
+									      : "crashed ",
+								p, i);
+				}
 				say(c->report, c->rn,
 				    "%s violated: node %u never delivered %u:%llu, which %s node %u "
 				    "delivered at line %u",
@@ -1084,6 +1148,8 @@ static int check_fifo(struct check *c)
 	uint64_t next[STRATA_BCAST_MAX_NODES + 1];
 	for (uint32_t p = 1; p <= c->n; p++) {
 		const struct strata_bcast_node_log *nl = nlog(c, p);
+		if (!honest(c, p))
+			continue;
 		for (uint32_t s = 0; s <= STRATA_BCAST_MAX_NODES; s++)
 			next[s] = 1;
 		for (size_t i = 0; i < nl->nev; i++) {
@@ -1154,6 +1220,10 @@ static int causal_deliver(struct causal *cs, uint32_t p, size_t i,
 	const struct strata_bcast_node_log *sl = nlog(c, s);
 	const uint32_t *cm = sl->present && e->seq <= sl->nbcast ? cs->C[s] + (k - 1) * cs->w : NULL;
 	uint32_t *V = cs->V + p * cs->w, *pref = cs->pref + p * cs->w;
+	/* A Byzantine node's claimed deliveries are neither judged nor put into the causal past
+	 * of its later broadcasts: it could invent dependencies to frame the correct nodes. */
+	if (!honest(c, p))
+		return 0;
 	if (is_first_delivery(c, p, i)) {
 		for (uint32_t q = 1; q <= c->n; q++) {
 			uint32_t need = cm ? cm[q] : 0;
@@ -1183,6 +1253,8 @@ static int causal_visit(void *ctx, uint32_t p, size_t i, bool cyclic)
 	struct causal *cs = ctx;
 	struct check *c = cs->c;
 	const struct strata_bcast_event *e = &nlog(c, p)->ev[i];
+	if (cyclic && !honest(c, p))
+		return 0; /* a Byzantine log may claim anything, even a delivery before its broadcast */
 	if (cyclic) {
 		const struct strata_bcast_node_log *sl = nlog(c, e->sender);
 		say(c->report, c->rn,
@@ -1237,16 +1309,65 @@ out:
 	return rc;
 }
 
-static int check_setup(struct check *c, enum strata_bcast_property prop, const uint32_t *crashed,
-		       size_t ncrashed)
+/* Byzantine consistency: every delivery of s:k by a correct node carries the payload of the
+ * first delivery of s:k by the lowest-numbered correct node that delivered it. This is what
+ * makes a broadcast "consistent" when the sender may equivocate: it need not deliver at all
+ * (that is agreement's business), but never two different messages. */
+static int check_consistency(struct check *c)
 {
-	const struct strata_bcast_logs *logs = c->logs;
-	for (size_t i = 0; i < ncrashed; i++) {
-		if (crashed[i] < 1 || crashed[i] > logs->n) {
-			say(c->report, c->rn, "crashed node %u out of range 1..%u", crashed[i], logs->n);
+	uint64_t messages = 0, count = 0;
+	for (uint32_t p = 1; p <= c->n; p++) {
+		const struct strata_bcast_node_log *nl = nlog(c, p);
+		if (!correct(c, p))
+			continue;
+		for (size_t i = 0; i < nl->nev; i++) {
+			const struct strata_bcast_event *e = &nl->ev[i];
+			if (e->kind != STRATA_BCAST_EV_DELIVER)
+				continue;
+			uint32_t q = 1, qi = DT_NONE;
+			for (; q <= p; q++)
+				if (correct(c, q) &&
+				    (qi = dt_get(&c->dt, q, e->sender, e->seq)) != DT_NONE)
+					break;
+			STRATA_ASSERT(q <= p && qi != DT_NONE); /* p itself delivered it */
+			if (!same_payload(nl, e, nlog(c, q), &nlog(c, q)->ev[qi]))
+				return payload_conflict(c, "consistency", p, i, "", q, qi);
+			if (q == p && qi == i)
+				messages++;
+			count++;
+		}
+	}
+	say(c->report, c->rn,
+	    "consistency holds: %llu messages delivered by correct nodes, each with one payload "
+	    "(%llu deliveries checked)",
+	    (unsigned long long)messages, (unsigned long long)count);
+	return STRATA_BCAST_HOLDS;
+}
+
+static int mark_ids(struct check *c, const char *what, const uint32_t *ids, size_t nids,
+		    bool *set)
+{
+	STRATA_ASSERT(ids != NULL || nids == 0);
+	for (size_t i = 0; i < nids; i++) {
+		if (ids[i] < 1 || ids[i] > c->n) {
+			say(c->report, c->rn, "%s node %u out of range 1..%u", what, ids[i], c->n);
 			return STRATA_EINVAL;
 		}
-		c->crashed[crashed[i]] = true;
+		set[ids[i]] = true;
+	}
+	return 0;
+}
+
+static int check_setup(struct check *c, enum strata_bcast_property prop,
+		       const struct strata_bcast_faults *faults)
+{
+	const struct strata_bcast_logs *logs = c->logs;
+	if (faults != NULL) {
+		int rc = mark_ids(c, "crashed", faults->crashed, faults->ncrashed, c->crashed);
+		if (rc == 0)
+			rc = mark_ids(c, "byzantine", faults->byzantine, faults->nbyzantine, c->byz);
+		if (rc != 0)
+			return rc;
 	}
 	for (uint32_t p = 1; p <= logs->n; p++)
 		if (logs->node[p].crash_marker)
@@ -1254,12 +1375,12 @@ static int check_setup(struct check *c, enum strata_bcast_property prop, const u
 	/* These properties speak of what every correct node delivered: a correct node without a
 	 * log cannot be judged, and calling that "holds" or "violated" would be a guess. */
 	if (prop == STRATA_BCAST_VALIDITY || prop == STRATA_BCAST_AGREEMENT ||
-	    prop == STRATA_BCAST_UNIFORM) {
+	    prop == STRATA_BCAST_UNIFORM || prop == STRATA_BCAST_CONSISTENCY) {
 		for (uint32_t p = 1; p <= logs->n; p++) {
-			if (!c->crashed[p] && !logs->node[p].present) {
+			if (correct(c, p) && !logs->node[p].present) {
 				say(c->report, c->rn,
 				    "cannot decide %s: node %u has no log (node-%u.log) and is not "
-				    "listed as crashed",
+				    "listed as crashed or Byzantine",
 				    strata_bcast_property_name(prop), p, p);
 				return STRATA_ENOENT;
 			}
@@ -1272,14 +1393,15 @@ static int check_setup(struct check *c, enum strata_bcast_property prop, const u
 	return 0;
 }
 
-int strata_bcast_check(const struct strata_bcast_logs *logs, enum strata_bcast_property prop,
-		       const uint32_t *crashed, size_t ncrashed, char *report, size_t n)
+int strata_bcast_check_faults(const struct strata_bcast_logs *logs,
+			      enum strata_bcast_property prop,
+			      const struct strata_bcast_faults *faults, char *report, size_t n)
 {
-	STRATA_ASSERT(logs != NULL && (crashed != NULL || ncrashed == 0));
+	STRATA_ASSERT(logs != NULL);
 	STRATA_ASSERT(logs->n >= 1 && logs->n <= STRATA_BCAST_MAX_NODES);
 	struct check c = {.logs = logs, .n = logs->n, .report = report, .rn = n};
 	say(report, n, "%s", "");
-	int rc = check_setup(&c, prop, crashed, ncrashed);
+	int rc = check_setup(&c, prop, faults);
 	if (rc == 0) {
 		switch (prop) {
 		case STRATA_BCAST_VALIDITY: rc = check_validity(&c); break;
@@ -1289,6 +1411,7 @@ int strata_bcast_check(const struct strata_bcast_logs *logs, enum strata_bcast_p
 		case STRATA_BCAST_UNIFORM: rc = check_agreement(&c, true); break;
 		case STRATA_BCAST_FIFO: rc = check_fifo(&c); break;
 		case STRATA_BCAST_CAUSAL: rc = check_causal(&c); break;
+		case STRATA_BCAST_CONSISTENCY: rc = check_consistency(&c); break;
 		default:
 			say(report, n, "unknown property %d", (int)prop);
 			rc = STRATA_EINVAL;
@@ -1296,4 +1419,12 @@ int strata_bcast_check(const struct strata_bcast_logs *logs, enum strata_bcast_p
 	}
 	dt_free(&c.dt);
 	return rc;
+}
+
+int strata_bcast_check(const struct strata_bcast_logs *logs, enum strata_bcast_property prop,
+		       const uint32_t *crashed, size_t ncrashed, char *report, size_t n)
+{
+	STRATA_ASSERT(crashed != NULL || ncrashed == 0);
+	struct strata_bcast_faults f = {.crashed = crashed, .ncrashed = ncrashed};
+	return strata_bcast_check_faults(logs, prop, &f, report, n);
 }

@@ -15,7 +15,8 @@
  * starting with '#' after the header are comments.
  *
  * The checkers decide the book's broadcast properties (validity, no duplication, no creation,
- * agreement, uniform agreement, FIFO and causal delivery) from the logs alone: happened-before is
+ * agreement, uniform agreement, FIFO and causal delivery, and the Byzantine consistency) from the
+ * logs alone, with some nodes declared crashed or Byzantine: happened-before is
  * rebuilt from the order of the lines, never from the recorded clocks, so a buggy clock cannot
  * hide a violation. See docs/spacetime.md.
  *
@@ -149,13 +150,14 @@ enum strata_bcast_property {
 	STRATA_BCAST_UNIFORM,      /* delivered by any node => delivered by every correct node */
 	STRATA_BCAST_FIFO,         /* each sender's messages are delivered in order 1, 2, 3, ... */
 	STRATA_BCAST_CAUSAL,       /* broadcast(m1) -> broadcast(m2) => m1 delivered before m2 */
+	STRATA_BCAST_CONSISTENCY,  /* no two correct nodes deliver different payloads for s:k */
 };
 
 /* Verdicts of strata_bcast_check(); errors are negative STRATA_E* codes. */
 #define STRATA_BCAST_HOLDS 0
 #define STRATA_BCAST_VIOLATED 1
 
-/* Parses validity|no-dup|no-creation|agreement|uniform|fifo|causal. */
+/* Parses validity|no-dup|no-creation|agreement|uniform|fifo|causal|consistency. */
 int strata_bcast_property_parse(const char *name, enum strata_bcast_property *out);
 /* The name above, or "?" for an unknown value. */
 const char *strata_bcast_property_name(enum strata_bcast_property p);
@@ -164,13 +166,34 @@ const char *strata_bcast_property_name(enum strata_bcast_property p);
  * Returns STRATA_EINVAL for anything else, STRATA_ETOOBIG if more than max ids. */
 int strata_bcast_parse_ids(const char *s, uint32_t *ids, size_t max, size_t *count);
 
-/* Checks one property over a run. Crashed nodes are those in crashed[] plus those whose log has
- * a crash marker; every other node is correct. Returns STRATA_BCAST_HOLDS or
- * STRATA_BCAST_VIOLATED with one line in report: the verdict and, when violated, the first
- * counterexample in words ("node 3 delivered 2:17 before 2:16"). Returns a negative code when
- * the property cannot be decided (a crashed id out of range, the log of a correct node missing
- * for validity/agreement/uniform, out of memory), with the reason in report. Messages are
- * written sender:seq. Deterministic: the same logs always give the same counterexample. */
+/* Who is faulty in a run. A crashed node stops; what its log says up to the crash is true. A
+ * Byzantine node may do anything, so its log is evidence of nothing: its deliveries are not
+ * judged (no-dup, no-creation, uniform, fifo, causal, consistency skip them), its own
+ * broadcasts cannot be told from what it sent (no-creation does not judge deliveries from it),
+ * and it owes nobody anything (validity, agreement). Both lists may be empty (NULL, 0); a node
+ * in both is Byzantine. Every other node, and no node with a crash line, is correct. */
+struct strata_bcast_faults {
+	const uint32_t *crashed;
+	size_t ncrashed;
+	const uint32_t *byzantine;
+	size_t nbyzantine;
+};
+
+/* Checks one property over a run. Crashed nodes are those in faults->crashed plus those whose
+ * log has a crash marker; Byzantine nodes are those in faults->byzantine (faults may be NULL:
+ * nobody is faulty but what the logs say). Returns STRATA_BCAST_HOLDS or STRATA_BCAST_VIOLATED
+ * with one line in report: the verdict and, when violated, the first counterexample in words
+ * ("node 3 delivered 2:17 before 2:16"). Returns a negative code when the property cannot be
+ * decided (a faulty id out of range, the log of a correct node missing for
+ * validity/agreement/uniform/consistency, out of memory), with the reason in report. Messages
+ * are written sender:seq. Deterministic: the same logs always give the same counterexample.
+ * Agreement and uniform agreement compare payloads too: a correct node that delivers s:k with
+ * another payload than the node it is compared with did not deliver "the same message". */
+int strata_bcast_check_faults(const struct strata_bcast_logs *logs,
+			      enum strata_bcast_property prop,
+			      const struct strata_bcast_faults *faults, char *report, size_t n);
+
+/* strata_bcast_check_faults() with crashed nodes only. */
 int strata_bcast_check(const struct strata_bcast_logs *logs, enum strata_bcast_property prop,
 		       const uint32_t *crashed, size_t ncrashed, char *report, size_t n);
 

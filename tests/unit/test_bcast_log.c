@@ -1,7 +1,7 @@
 /* Tests for the broadcast delivery logs (src/check/bcast_log.c, src/check/shiviz.c): the
  * writer -> parser round trip, strict parsing of malformed logs, every property checker on the
  * hand-written cases in tests/data/bcast/ (each property on each case, holding or violated with
- * its counterexample), a generated 5-node run with 25000 broadcasts for speed and for a planted
+ * its counterexample, with nodes declared crashed or Byzantine), a generated 5-node run with 25000 broadcasts for speed and for a planted
  * causal-only violation, and the ShiViz export line by line. */
 #include <check.h>
 #include <stdio.h>
@@ -303,8 +303,8 @@ END_TEST
 
 START_TEST(test_names)
 {
-	const char *names[] = {"validity", "no-dup",  "no-creation", "agreement",
-			       "uniform",  "fifo",    "causal"};
+	const char *names[] = {"validity", "no-dup", "no-creation", "agreement",
+			       "uniform",  "fifo",   "causal",      "consistency"};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		enum strata_bcast_property p;
 		ck_assert_int_eq(strata_bcast_property_parse(names[i], &p), 0);
@@ -340,183 +340,270 @@ struct expect {
 	const char *crashed;
 	enum strata_bcast_property prop;
 	int rc;
-	const char *want; /* substring of the report */
+	const char *want;      /* substring of the report */
+	const char *byzantine; /* NULL: none */
 };
+
+#define CONSISTENCY STRATA_BCAST_CONSISTENCY
 
 static const struct expect matrix[] = {
 	/* ok: everything holds */
-	{"ok", "", STRATA_BCAST_VALIDITY, OK, "validity holds: all 3 broadcasts"},
-	{"ok", "", STRATA_BCAST_NO_DUP, OK, "no-dup holds: 9 deliveries"},
-	{"ok", "", STRATA_BCAST_NO_CREATION, OK, "no-creation holds: 9 deliveries"},
-	{"ok", "", STRATA_BCAST_AGREEMENT, OK, "agreement holds"},
-	{"ok", "", STRATA_BCAST_UNIFORM, OK, "uniform holds"},
-	{"ok", "", STRATA_BCAST_FIFO, OK, "fifo holds: 9 deliveries"},
-	{"ok", "", STRATA_BCAST_CAUSAL, OK, "causal holds: 9 deliveries"},
+	{"ok", "", STRATA_BCAST_VALIDITY, OK, "validity holds: all 3 broadcasts", NULL},
+	{"ok", "", STRATA_BCAST_NO_DUP, OK, "no-dup holds: 9 deliveries", NULL},
+	{"ok", "", STRATA_BCAST_NO_CREATION, OK, "no-creation holds: 9 deliveries", NULL},
+	{"ok", "", STRATA_BCAST_AGREEMENT, OK, "agreement holds", NULL},
+	{"ok", "", STRATA_BCAST_UNIFORM, OK, "uniform holds", NULL},
+	{"ok", "", STRATA_BCAST_FIFO, OK, "fifo holds: 9 deliveries", NULL},
+	{"ok", "", STRATA_BCAST_CAUSAL, OK, "causal holds: 9 deliveries", NULL},
+	{"ok", "", CONSISTENCY, OK,
+	 "consistency holds: 3 messages delivered by correct nodes, each with one payload (9 "
+	 "deliveries checked)", NULL},
 	/* validity-bad: nobody delivered 1:2, so agreement still holds */
 	{"validity-bad", "", STRATA_BCAST_VALIDITY, BAD,
-	 "validity violated: node 1 never delivered 1:2, which correct node 1 broadcast at line 4"},
-	{"validity-bad", "1", STRATA_BCAST_VALIDITY, OK, "validity holds: all 0 broadcasts"},
-	{"validity-bad", "", STRATA_BCAST_NO_DUP, OK, ""},
-	{"validity-bad", "", STRATA_BCAST_NO_CREATION, OK, ""},
-	{"validity-bad", "", STRATA_BCAST_AGREEMENT, OK, ""},
-	{"validity-bad", "", STRATA_BCAST_UNIFORM, OK, ""},
-	{"validity-bad", "", STRATA_BCAST_FIFO, OK, ""},
-	{"validity-bad", "", STRATA_BCAST_CAUSAL, OK, ""},
+	 "validity violated: node 1 never delivered 1:2, which correct node 1 broadcast at line 4", NULL},
+	{"validity-bad", "1", STRATA_BCAST_VALIDITY, OK, "validity holds: all 0 broadcasts", NULL},
+	{"validity-bad", "", STRATA_BCAST_NO_DUP, OK, "", NULL},
+	{"validity-bad", "", STRATA_BCAST_NO_CREATION, OK, "", NULL},
+	{"validity-bad", "", STRATA_BCAST_AGREEMENT, OK, "", NULL},
+	{"validity-bad", "", STRATA_BCAST_UNIFORM, OK, "", NULL},
+	{"validity-bad", "", STRATA_BCAST_FIFO, OK, "", NULL},
+	{"validity-bad", "", STRATA_BCAST_CAUSAL, OK, "", NULL},
 	/* agreement-bad: correct node 2 delivered 1:2, correct node 3 did not */
-	{"agreement-bad", "", STRATA_BCAST_VALIDITY, OK, ""},
-	{"agreement-bad", "", STRATA_BCAST_NO_DUP, OK, ""},
-	{"agreement-bad", "", STRATA_BCAST_NO_CREATION, OK, ""},
+	{"agreement-bad", "", STRATA_BCAST_VALIDITY, OK, "", NULL},
+	{"agreement-bad", "", STRATA_BCAST_NO_DUP, OK, "", NULL},
+	{"agreement-bad", "", STRATA_BCAST_NO_CREATION, OK, "", NULL},
 	{"agreement-bad", "", STRATA_BCAST_AGREEMENT, BAD,
-	 "agreement violated: node 3 never delivered 1:2, which correct node 2 delivered at line 3"},
+	 "agreement violated: node 3 never delivered 1:2, which correct node 2 delivered at line 3", NULL},
 	{"agreement-bad", "", STRATA_BCAST_UNIFORM, BAD,
-	 "uniform violated: node 3 never delivered 1:2, which crashed node 1 delivered at line 5"},
-	{"agreement-bad", "3", STRATA_BCAST_AGREEMENT, OK, "agreement holds"},
-	{"agreement-bad", "3", STRATA_BCAST_UNIFORM, OK, "uniform holds"},
-	{"agreement-bad", "", STRATA_BCAST_FIFO, OK, ""},
-	{"agreement-bad", "", STRATA_BCAST_CAUSAL, OK, ""},
+	 "uniform violated: node 3 never delivered 1:2, which crashed node 1 delivered at line 5", NULL},
+	{"agreement-bad", "3", STRATA_BCAST_AGREEMENT, OK, "agreement holds", NULL},
+	{"agreement-bad", "3", STRATA_BCAST_UNIFORM, OK, "uniform holds", NULL},
+	{"agreement-bad", "", STRATA_BCAST_FIFO, OK, "", NULL},
+	{"agreement-bad", "", STRATA_BCAST_CAUSAL, OK, "", NULL},
 	/* uniform-bad-but-agreement-ok: only the crashed node 1 delivered 1:2 */
-	{"uniform-bad-but-agreement-ok", "", STRATA_BCAST_VALIDITY, OK, ""},
-	{"uniform-bad-but-agreement-ok", "", STRATA_BCAST_NO_DUP, OK, ""},
-	{"uniform-bad-but-agreement-ok", "", STRATA_BCAST_NO_CREATION, OK, ""},
-	{"uniform-bad-but-agreement-ok", "", STRATA_BCAST_AGREEMENT, OK, "agreement holds"},
+	{"uniform-bad-but-agreement-ok", "", STRATA_BCAST_VALIDITY, OK, "", NULL},
+	{"uniform-bad-but-agreement-ok", "", STRATA_BCAST_NO_DUP, OK, "", NULL},
+	{"uniform-bad-but-agreement-ok", "", STRATA_BCAST_NO_CREATION, OK, "", NULL},
+	{"uniform-bad-but-agreement-ok", "", STRATA_BCAST_AGREEMENT, OK, "agreement holds", NULL},
 	{"uniform-bad-but-agreement-ok", "", STRATA_BCAST_UNIFORM, BAD,
-	 "uniform violated: node 2 never delivered 1:2, which crashed node 1 delivered at line 5"},
-	{"uniform-bad-but-agreement-ok", "", STRATA_BCAST_FIFO, OK, ""},
-	{"uniform-bad-but-agreement-ok", "", STRATA_BCAST_CAUSAL, OK, ""},
+	 "uniform violated: node 2 never delivered 1:2, which crashed node 1 delivered at line 5", NULL},
+	{"uniform-bad-but-agreement-ok", "", STRATA_BCAST_FIFO, OK, "", NULL},
+	{"uniform-bad-but-agreement-ok", "", STRATA_BCAST_CAUSAL, OK, "", NULL},
 	/* dup */
-	{"dup", "", STRATA_BCAST_VALIDITY, OK, ""},
+	{"dup", "", STRATA_BCAST_VALIDITY, OK, "", NULL},
 	{"dup", "", STRATA_BCAST_NO_DUP, BAD,
-	 "no-dup violated: node 2 delivered 1:1 twice (lines 2 and 4)"},
-	{"dup", "", STRATA_BCAST_NO_CREATION, OK, ""},
-	{"dup", "", STRATA_BCAST_AGREEMENT, OK, ""},
-	{"dup", "", STRATA_BCAST_UNIFORM, OK, ""},
-	{"dup", "", STRATA_BCAST_FIFO, OK, ""},
-	{"dup", "", STRATA_BCAST_CAUSAL, OK, ""},
+	 "no-dup violated: node 2 delivered 1:1 twice (lines 2 and 4)", NULL},
+	{"dup", "", STRATA_BCAST_NO_CREATION, OK, "", NULL},
+	{"dup", "", STRATA_BCAST_AGREEMENT, OK, "", NULL},
+	{"dup", "", STRATA_BCAST_UNIFORM, OK, "", NULL},
+	{"dup", "", STRATA_BCAST_FIFO, OK, "", NULL},
+	{"dup", "", STRATA_BCAST_CAUSAL, OK, "", NULL},
 	/* creation-unsent: 1:3 was never broadcast (and only node 2 has it) */
-	{"creation-unsent", "", STRATA_BCAST_VALIDITY, OK, ""},
-	{"creation-unsent", "", STRATA_BCAST_NO_DUP, OK, ""},
+	{"creation-unsent", "", STRATA_BCAST_VALIDITY, OK, "", NULL},
+	{"creation-unsent", "", STRATA_BCAST_NO_DUP, OK, "", NULL},
 	{"creation-unsent", "", STRATA_BCAST_NO_CREATION, BAD,
-	 "no-creation violated: node 2 delivered 1:3 at line 4, but node 1 never broadcast it"},
+	 "no-creation violated: node 2 delivered 1:3 at line 4, but node 1 never broadcast it", NULL},
 	{"creation-unsent", "", STRATA_BCAST_AGREEMENT, BAD,
-	 "node 1 never delivered 1:3, which correct node 2 delivered at line 4"},
-	{"creation-unsent", "", STRATA_BCAST_UNIFORM, BAD, "node 1 never delivered 1:3"},
-	{"creation-unsent", "", STRATA_BCAST_FIFO, OK, ""},
-	{"creation-unsent", "", STRATA_BCAST_CAUSAL, OK, ""},
+	 "node 1 never delivered 1:3, which correct node 2 delivered at line 4", NULL},
+	{"creation-unsent", "", STRATA_BCAST_UNIFORM, BAD, "node 1 never delivered 1:3", NULL},
+	{"creation-unsent", "", STRATA_BCAST_FIFO, OK, "", NULL},
+	{"creation-unsent", "", STRATA_BCAST_CAUSAL, OK, "", NULL},
 	/* creation-payload */
-	{"creation-payload", "", STRATA_BCAST_VALIDITY, OK, ""},
-	{"creation-payload", "", STRATA_BCAST_NO_DUP, OK, ""},
+	{"creation-payload", "", STRATA_BCAST_VALIDITY, OK, "", NULL},
+	{"creation-payload", "", STRATA_BCAST_NO_DUP, OK, "", NULL},
 	{"creation-payload", "", STRATA_BCAST_NO_CREATION, BAD,
 	 "no-creation violated: node 2 delivered 1:2 with payload 7a7a at line 3, but node 1 "
-	 "broadcast it with payload 6132 at line 4"},
-	{"creation-payload", "", STRATA_BCAST_AGREEMENT, OK, ""},
-	{"creation-payload", "", STRATA_BCAST_UNIFORM, OK, ""},
-	{"creation-payload", "", STRATA_BCAST_FIFO, OK, ""},
-	{"creation-payload", "", STRATA_BCAST_CAUSAL, OK, ""},
+	 "broadcast it with payload 6132 at line 4", NULL},
+	/* ... and a correct node delivering another payload for 1:2 is not agreement */
+	{"creation-payload", "", STRATA_BCAST_AGREEMENT, BAD,
+	 "agreement violated: node 2 delivered 1:2 with payload 7a7a at line 3, but correct node 1 "
+	 "delivered it with payload 6132 at line 5", NULL},
+	{"creation-payload", "1", STRATA_BCAST_AGREEMENT, OK, "agreement holds", NULL},
+	{"creation-payload", "1", STRATA_BCAST_UNIFORM, BAD,
+	 "uniform violated: node 2 delivered 1:2 with payload 7a7a at line 3, but crashed node 1 "
+	 "delivered it with payload 6132 at line 5", NULL},
+	{"creation-payload", "", CONSISTENCY, BAD,
+	 "consistency violated: node 2 delivered 1:2 with payload 7a7a at line 3, but node 1 "
+	 "delivered it with payload 6132 at line 5", NULL},
+	{"creation-payload", "1", CONSISTENCY, OK, "consistency holds: 2 messages", NULL},
+	{"creation-payload", "", STRATA_BCAST_NO_CREATION, OK,
+	 "no-creation holds: 0 deliveries match a broadcast by their sender; 4 deliveries by or "
+	 "from Byzantine nodes not judged", "1"},
+	{"creation-payload", "", STRATA_BCAST_NO_CREATION, OK,
+	 "no-creation holds: 2 deliveries match a broadcast by their sender; 2 deliveries by or "
+	 "from Byzantine nodes not judged", "2"},
+	{"creation-payload", "", STRATA_BCAST_FIFO, OK, "", NULL},
+	{"creation-payload", "", STRATA_BCAST_CAUSAL, OK, "", NULL},
 	/* creation-nolog: node 2's log is missing */
 	{"creation-nolog", "", STRATA_BCAST_VALIDITY, STRATA_ENOENT,
-	 "cannot decide validity: node 2 has no log (node-2.log) and is not listed as crashed"},
-	{"creation-nolog", "2", STRATA_BCAST_VALIDITY, OK, ""},
-	{"creation-nolog", "", STRATA_BCAST_NO_DUP, OK, ""},
+	 "cannot decide validity: node 2 has no log (node-2.log) and is not listed as crashed", NULL},
+	{"creation-nolog", "2", STRATA_BCAST_VALIDITY, OK, "", NULL},
+	{"creation-nolog", "", STRATA_BCAST_VALIDITY, OK, "validity holds", "2"},
+	{"creation-nolog", "", CONSISTENCY, STRATA_ENOENT,
+	 "cannot decide consistency: node 2 has no log (node-2.log) and is not listed as crashed "
+	 "or Byzantine", NULL},
+	{"creation-nolog", "", STRATA_BCAST_NO_DUP, OK, "", NULL},
 	{"creation-nolog", "", STRATA_BCAST_NO_CREATION, OK,
 	 "no-creation holds: 1 deliveries match a broadcast by their sender; 1 deliveries not "
-	 "checked because the sender's log is missing (node 2)"},
-	{"creation-nolog", "", STRATA_BCAST_AGREEMENT, STRATA_ENOENT, "cannot decide agreement"},
-	{"creation-nolog", "2", STRATA_BCAST_AGREEMENT, OK, ""},
-	{"creation-nolog", "", STRATA_BCAST_UNIFORM, STRATA_ENOENT, "cannot decide uniform"},
-	{"creation-nolog", "", STRATA_BCAST_FIFO, OK, ""},
-	{"creation-nolog", "", STRATA_BCAST_CAUSAL, OK, ""},
+	 "checked because the sender's log is missing (node 2)", NULL},
+	{"creation-nolog", "", STRATA_BCAST_AGREEMENT, STRATA_ENOENT, "cannot decide agreement", NULL},
+	{"creation-nolog", "2", STRATA_BCAST_AGREEMENT, OK, "", NULL},
+	{"creation-nolog", "", STRATA_BCAST_UNIFORM, STRATA_ENOENT, "cannot decide uniform", NULL},
+	{"creation-nolog", "", STRATA_BCAST_FIFO, OK, "", NULL},
+	{"creation-nolog", "", STRATA_BCAST_CAUSAL, OK, "", NULL},
 	/* fifo-ok: concurrent senders, different interleavings */
-	{"fifo-ok", "", STRATA_BCAST_VALIDITY, OK, "all 4 broadcasts"},
-	{"fifo-ok", "", STRATA_BCAST_NO_DUP, OK, ""},
-	{"fifo-ok", "", STRATA_BCAST_NO_CREATION, OK, ""},
-	{"fifo-ok", "", STRATA_BCAST_AGREEMENT, OK, ""},
-	{"fifo-ok", "", STRATA_BCAST_UNIFORM, OK, ""},
-	{"fifo-ok", "", STRATA_BCAST_FIFO, OK, "fifo holds: 12 deliveries"},
-	{"fifo-ok", "", STRATA_BCAST_CAUSAL, OK, "causal holds: 12 deliveries"},
+	{"fifo-ok", "", STRATA_BCAST_VALIDITY, OK, "all 4 broadcasts", NULL},
+	{"fifo-ok", "", STRATA_BCAST_NO_DUP, OK, "", NULL},
+	{"fifo-ok", "", STRATA_BCAST_NO_CREATION, OK, "", NULL},
+	{"fifo-ok", "", STRATA_BCAST_AGREEMENT, OK, "", NULL},
+	{"fifo-ok", "", STRATA_BCAST_UNIFORM, OK, "", NULL},
+	{"fifo-ok", "", STRATA_BCAST_FIFO, OK, "fifo holds: 12 deliveries", NULL},
+	{"fifo-ok", "", STRATA_BCAST_CAUSAL, OK, "causal holds: 12 deliveries", NULL},
 	/* fifo-bad: 1:2 before 1:1 */
-	{"fifo-bad", "", STRATA_BCAST_VALIDITY, OK, ""},
-	{"fifo-bad", "", STRATA_BCAST_NO_DUP, OK, ""},
-	{"fifo-bad", "", STRATA_BCAST_NO_CREATION, OK, ""},
-	{"fifo-bad", "", STRATA_BCAST_AGREEMENT, OK, ""},
-	{"fifo-bad", "", STRATA_BCAST_UNIFORM, OK, ""},
+	{"fifo-bad", "", STRATA_BCAST_VALIDITY, OK, "", NULL},
+	{"fifo-bad", "", STRATA_BCAST_NO_DUP, OK, "", NULL},
+	{"fifo-bad", "", STRATA_BCAST_NO_CREATION, OK, "", NULL},
+	{"fifo-bad", "", STRATA_BCAST_AGREEMENT, OK, "", NULL},
+	{"fifo-bad", "", STRATA_BCAST_UNIFORM, OK, "", NULL},
 	{"fifo-bad", "", STRATA_BCAST_FIFO, BAD,
-	 "fifo violated: node 3 delivered 1:2 at line 2 before 1:1 at line 3"},
+	 "fifo violated: node 3 delivered 1:2 at line 2 before 1:1 at line 3", NULL},
 	{"fifo-bad", "", STRATA_BCAST_CAUSAL, BAD,
 	 "causal violated: node 3 delivered 1:2 at line 2 before 1:1 at line 3, but "
-	 "broadcast(1:1) happened before broadcast(1:2)"},
+	 "broadcast(1:1) happened before broadcast(1:2)", NULL},
 	/* fifo-gap: 1:2 and never 1:1 */
 	{"fifo-gap", "", STRATA_BCAST_VALIDITY, BAD,
-	 "validity violated: node 3 never delivered 1:1, which correct node 1 broadcast at line 2"},
-	{"fifo-gap", "", STRATA_BCAST_NO_DUP, OK, ""},
-	{"fifo-gap", "", STRATA_BCAST_NO_CREATION, OK, ""},
+	 "validity violated: node 3 never delivered 1:1, which correct node 1 broadcast at line 2", NULL},
+	{"fifo-gap", "", STRATA_BCAST_NO_DUP, OK, "", NULL},
+	{"fifo-gap", "", STRATA_BCAST_NO_CREATION, OK, "", NULL},
 	{"fifo-gap", "", STRATA_BCAST_AGREEMENT, BAD,
-	 "node 3 never delivered 1:1, which correct node 1 delivered at line 3"},
-	{"fifo-gap", "", STRATA_BCAST_UNIFORM, BAD, "node 3 never delivered 1:1"},
+	 "node 3 never delivered 1:1, which correct node 1 delivered at line 3", NULL},
+	{"fifo-gap", "", STRATA_BCAST_UNIFORM, BAD, "node 3 never delivered 1:1", NULL},
 	{"fifo-gap", "", STRATA_BCAST_FIFO, BAD,
-	 "fifo violated: node 3 delivered 1:2 at line 2 but never delivered 1:1"},
+	 "fifo violated: node 3 delivered 1:2 at line 2 but never delivered 1:1", NULL},
 	{"fifo-gap", "", STRATA_BCAST_CAUSAL, BAD,
-	 "causal violated: node 3 delivered 1:2 at line 2 and never delivered 1:1, but"},
+	 "causal violated: node 3 delivered 1:2 at line 2 and never delivered 1:1, but", NULL},
 	/* fifo-bad-nolog: the sender's log is missing; seq numbers alone order its messages */
 	{"fifo-bad-nolog", "", STRATA_BCAST_FIFO, BAD,
-	 "fifo violated: node 1 delivered 2:2 at line 3 before 2:1 at line 4"},
+	 "fifo violated: node 1 delivered 2:2 at line 3 before 2:1 at line 4", NULL},
 	{"fifo-bad-nolog", "", STRATA_BCAST_CAUSAL, BAD,
 	 "causal violated: node 1 delivered 2:2 at line 3 before 2:1 at line 4, but "
-	 "broadcast(2:1) happened before broadcast(2:2)"},
-	{"fifo-bad-nolog", "", STRATA_BCAST_NO_CREATION, OK, "2 deliveries not checked"},
+	 "broadcast(2:1) happened before broadcast(2:2)", NULL},
+	{"fifo-bad-nolog", "", STRATA_BCAST_NO_CREATION, OK, "2 deliveries not checked", NULL},
 	/* causal-bad-but-fifo-ok: the textbook FIFO-but-not-causal run */
-	{"causal-bad-but-fifo-ok", "", STRATA_BCAST_VALIDITY, OK, ""},
-	{"causal-bad-but-fifo-ok", "", STRATA_BCAST_NO_DUP, OK, ""},
-	{"causal-bad-but-fifo-ok", "", STRATA_BCAST_NO_CREATION, OK, ""},
-	{"causal-bad-but-fifo-ok", "", STRATA_BCAST_AGREEMENT, OK, ""},
-	{"causal-bad-but-fifo-ok", "", STRATA_BCAST_UNIFORM, OK, ""},
-	{"causal-bad-but-fifo-ok", "", STRATA_BCAST_FIFO, OK, "fifo holds"},
+	{"causal-bad-but-fifo-ok", "", STRATA_BCAST_VALIDITY, OK, "", NULL},
+	{"causal-bad-but-fifo-ok", "", STRATA_BCAST_NO_DUP, OK, "", NULL},
+	{"causal-bad-but-fifo-ok", "", STRATA_BCAST_NO_CREATION, OK, "", NULL},
+	{"causal-bad-but-fifo-ok", "", STRATA_BCAST_AGREEMENT, OK, "", NULL},
+	{"causal-bad-but-fifo-ok", "", STRATA_BCAST_UNIFORM, OK, "", NULL},
+	{"causal-bad-but-fifo-ok", "", STRATA_BCAST_FIFO, OK, "fifo holds", NULL},
 	{"causal-bad-but-fifo-ok", "", STRATA_BCAST_CAUSAL, BAD,
 	 "causal violated: node 3 delivered 2:1 at line 2 before 1:1 at line 3, but "
-	 "broadcast(1:1) happened before broadcast(2:1)"},
+	 "broadcast(1:1) happened before broadcast(2:1)", NULL},
 	/* causal-own: node 1 delivers 2:1 before its own 1:1 */
-	{"causal-own", "", STRATA_BCAST_VALIDITY, OK, ""},
-	{"causal-own", "", STRATA_BCAST_NO_CREATION, OK, ""},
-	{"causal-own", "", STRATA_BCAST_FIFO, OK, ""},
+	{"causal-own", "", STRATA_BCAST_VALIDITY, OK, "", NULL},
+	{"causal-own", "", STRATA_BCAST_NO_CREATION, OK, "", NULL},
+	{"causal-own", "", STRATA_BCAST_FIFO, OK, "", NULL},
 	{"causal-own", "", STRATA_BCAST_CAUSAL, BAD,
-	 "causal violated: node 1 delivered 2:1 at line 3 before 1:1 at line 4"},
+	 "causal violated: node 1 delivered 2:1 at line 3 before 1:1 at line 4", NULL},
 	/* causal-transitive: 1:1 -> 2:1 -> 3:1, node 4 delivers 3:1 first */
-	{"causal-transitive", "", STRATA_BCAST_VALIDITY, OK, "all 3 broadcasts"},
-	{"causal-transitive", "", STRATA_BCAST_AGREEMENT, OK, ""},
-	{"causal-transitive", "", STRATA_BCAST_FIFO, OK, ""},
+	{"causal-transitive", "", STRATA_BCAST_VALIDITY, OK, "all 3 broadcasts", NULL},
+	{"causal-transitive", "", STRATA_BCAST_AGREEMENT, OK, "", NULL},
+	{"causal-transitive", "", STRATA_BCAST_FIFO, OK, "", NULL},
 	{"causal-transitive", "", STRATA_BCAST_CAUSAL, BAD,
 	 "causal violated: node 4 delivered 3:1 at line 2 before 1:1 at line 3, but "
-	 "broadcast(1:1) happened before broadcast(3:1)"},
+	 "broadcast(1:1) happened before broadcast(3:1)", NULL},
 	/* causal-cyclic: no real run looks like this */
-	{"causal-cyclic", "", STRATA_BCAST_VALIDITY, OK, ""},
-	{"causal-cyclic", "", STRATA_BCAST_NO_CREATION, OK, ""},
-	{"causal-cyclic", "", STRATA_BCAST_FIFO, OK, ""},
+	{"causal-cyclic", "", STRATA_BCAST_VALIDITY, OK, "", NULL},
+	{"causal-cyclic", "", STRATA_BCAST_NO_CREATION, OK, "", NULL},
+	{"causal-cyclic", "", STRATA_BCAST_FIFO, OK, "", NULL},
 	{"causal-cyclic", "", STRATA_BCAST_CAUSAL, BAD,
 	 "causal violated: happened-before is cyclic: node 1 delivered 2:1 at line 2, which node 2 "
-	 "broadcast only after that delivery (line 3)"},
+	 "broadcast only after that delivery (line 3)", NULL},
+	/* consistency-bad: Byzantine node 4 equivocates and the correct nodes deliver both */
+	{"consistency-bad", "", CONSISTENCY, BAD,
+	 "consistency violated: node 3 delivered 4:1 with payload 79 at line 3, but node 1 "
+	 "delivered it with payload 78 at line 6", "4"},
+	{"consistency-bad", "", STRATA_BCAST_AGREEMENT, BAD,
+	 "agreement violated: node 3 delivered 4:1 with payload 79 at line 3, but correct node 1 "
+	 "delivered it with payload 78 at line 6", "4"},
+	{"consistency-bad", "", STRATA_BCAST_UNIFORM, BAD,
+	 "uniform violated: node 3 delivered 4:1 with payload 79", "4"},
+	{"consistency-bad", "3", CONSISTENCY, OK, "consistency holds: 2 messages", "4"},
+	{"consistency-bad", "", STRATA_BCAST_VALIDITY, OK, "validity holds: all 1 broadcasts", "4"},
+	{"consistency-bad", "", STRATA_BCAST_NO_DUP, OK, "no-dup holds: 6 deliveries", "4"},
+	{"consistency-bad", "", STRATA_BCAST_NO_CREATION, OK,
+	 "no-creation holds: 3 deliveries match a broadcast by their sender; 5 deliveries by or from "
+	 "Byzantine nodes not judged", "4"},
+	/* ... without --byzantine, node 4's log is believed and node 3 delivered what 4 never sent */
+	{"consistency-bad", "", STRATA_BCAST_NO_CREATION, BAD,
+	 "no-creation violated: node 3 delivered 4:1 with payload 79 at line 3, but node 4 broadcast "
+	 "it with payload 78 at line 2", NULL},
+	{"consistency-bad", "", STRATA_BCAST_FIFO, OK, "", "4"},
+	{"consistency-bad", "", STRATA_BCAST_CAUSAL, OK, "", "4"},
+	/* consistency-ok-but-agreement-bad: node 3 delivers nothing of node 4's; node 4's log lies */
+	{"consistency-ok-but-agreement-bad", "", CONSISTENCY, OK,
+	 "consistency holds: 2 messages delivered by correct nodes, each with one payload (5 "
+	 "deliveries checked)", "4"},
+	{"consistency-ok-but-agreement-bad", "", STRATA_BCAST_AGREEMENT, BAD,
+	 "agreement violated: node 3 never delivered 4:1, which correct node 1 delivered at line 7",
+	 "4"},
+	{"consistency-ok-but-agreement-bad", "", STRATA_BCAST_UNIFORM, BAD,
+	 "uniform violated: node 3 never delivered 4:1", "4"},
+	{"consistency-ok-but-agreement-bad", "", STRATA_BCAST_VALIDITY, OK, "all 1 broadcasts", "4"},
+	{"consistency-ok-but-agreement-bad", "", STRATA_BCAST_NO_DUP, OK, "5 deliveries", "4"},
+	{"consistency-ok-but-agreement-bad", "", STRATA_BCAST_NO_CREATION, OK,
+	 "3 deliveries match a broadcast by their sender; 5 deliveries by or from Byzantine nodes "
+	 "not judged", "4"},
+	{"consistency-ok-but-agreement-bad", "", STRATA_BCAST_FIFO, OK, "", "4"},
+	{"consistency-ok-but-agreement-bad", "", STRATA_BCAST_CAUSAL, OK, "", "4"},
+	{"consistency-ok-but-agreement-bad", "3", STRATA_BCAST_AGREEMENT, OK, "agreement holds",
+	 "4"},
+	/* ... node 4 counted as correct: its lies are violations of its own */
+	{"consistency-ok-but-agreement-bad", "", CONSISTENCY, BAD,
+	 "consistency violated: node 4 delivered 1:1 with payload 7a7a at line 3, but node 1 "
+	 "delivered it with payload 6131 at line 6", NULL},
+	{"consistency-ok-but-agreement-bad", "", STRATA_BCAST_NO_DUP, BAD,
+	 "no-dup violated: node 4 delivered 1:1 twice (lines 3 and 4)", NULL},
+	{"consistency-ok-but-agreement-bad", "", STRATA_BCAST_FIFO, BAD,
+	 "fifo violated: node 4 delivered 1:7 at line 5 but never delivered 1:2", NULL},
+	{"consistency-ok-but-agreement-bad", "", STRATA_BCAST_VALIDITY, BAD,
+	 "validity violated: node 3 never delivered 4:1", NULL},
+	/* crashed and Byzantine at once: Byzantine wins */
+	{"consistency-ok-but-agreement-bad", "4", STRATA_BCAST_NO_DUP, OK, "5 deliveries", "4"},
 };
 
 START_TEST(test_matrix)
 {
 	const struct expect *x = &matrix[_i];
 	struct strata_bcast_logs *logs = load_case(x->dir);
-	uint32_t crashed[8];
-	size_t ncrashed = 0;
+	const char *byzantine = x->byzantine ? x->byzantine : "";
+	uint32_t crashed[8], byz[8];
+	size_t ncrashed = 0, nbyz = 0;
 	ck_assert_int_eq(strata_bcast_parse_ids(x->crashed, crashed, 8, &ncrashed), 0);
+	ck_assert_int_eq(strata_bcast_parse_ids(byzantine, byz, 8, &nbyz), 0);
+	struct strata_bcast_faults faults = {crashed, ncrashed, byz, nbyz};
 	char report[512] = "junk";
-	int rc = strata_bcast_check(logs, x->prop, crashed, ncrashed, report, sizeof report);
-	ck_assert_msg(rc == x->rc, "%s --crashed '%s' %s: rc %d, want %d: %s", x->dir, x->crashed,
-		      strata_bcast_property_name(x->prop), rc, x->rc, report);
+	int rc = strata_bcast_check_faults(logs, x->prop, &faults, report, sizeof report);
+	ck_assert_msg(rc == x->rc, "%s --crashed '%s' --byzantine '%s' %s: rc %d, want %d: %s",
+		      x->dir, x->crashed, byzantine, strata_bcast_property_name(x->prop), rc, x->rc,
+		      report);
 	ck_assert_msg(strstr(report, x->want) != NULL, "%s %s: want '%s' in '%s'", x->dir,
 		      strata_bcast_property_name(x->prop), x->want, report);
 	if (rc == OK)
 		ck_assert_msg(strstr(report, " holds") != NULL, "%s", report);
 	if (rc == BAD)
 		ck_assert_msg(strstr(report, " violated") != NULL, "%s", report);
-	/* Deterministic: the same logs always give the same words. */
+	/* Deterministic: the same logs always give the same words; without Byzantine nodes the
+	 * crash-only entry point says the same. */
 	char again[512];
-	ck_assert_int_eq(strata_bcast_check(logs, x->prop, crashed, ncrashed, again, sizeof again),
-			 rc);
+	ck_assert_int_eq(strata_bcast_check_faults(logs, x->prop, &faults, again, sizeof again), rc);
 	ck_assert_str_eq(report, again);
+	if (nbyz == 0) {
+		ck_assert_int_eq(strata_bcast_check(logs, x->prop, crashed, ncrashed, again,
+						    sizeof again),
+				 rc);
+		ck_assert_str_eq(report, again);
+	}
 	strata_bcast_logs_free(logs);
 }
 END_TEST
@@ -529,6 +616,14 @@ START_TEST(test_check_args)
 	ck_assert_int_eq(strata_bcast_check(logs, STRATA_BCAST_FIFO, crashed, 1, report, sizeof report),
 			 STRATA_EINVAL);
 	ck_assert_str_eq(report, "crashed node 4 out of range 1..3");
+	struct strata_bcast_faults faults = {.byzantine = crashed, .nbyzantine = 1};
+	ck_assert_int_eq(strata_bcast_check_faults(logs, STRATA_BCAST_CONSISTENCY, &faults, report,
+						   sizeof report),
+			 STRATA_EINVAL);
+	ck_assert_str_eq(report, "byzantine node 4 out of range 1..3");
+	ck_assert_int_eq(strata_bcast_check_faults(logs, STRATA_BCAST_CONSISTENCY, NULL, report,
+						   sizeof report),
+			 OK);
 	ck_assert_int_eq(strata_bcast_check(logs, (enum strata_bcast_property)42, NULL, 0, report,
 					    sizeof report),
 			 STRATA_EINVAL);
@@ -561,6 +656,43 @@ START_TEST(test_own_delivery_before_broadcast)
 					    sizeof report),
 			 BAD);
 	ck_assert_ptr_nonnull(strstr(report, "cyclic"));
+	strata_bcast_logs_free(logs);
+	rm_tmpdir(dir);
+}
+END_TEST
+
+/* One correct node delivering s:k twice with two payloads breaks consistency on its own; a
+ * Byzantine node doing so breaks nothing. */
+START_TEST(test_consistency_same_node)
+{
+	char dir[64], err[256], report[256];
+	make_tmpdir(dir, sizeof dir);
+	write_str(dir, "node-1.log", "# node 1 n 2 algo brb\nb 1 1 61\nd 1 1 2 61\n");
+	write_str(dir, "node-2.log", "# node 2 n 2 algo brb\nd 1 1 2 61\nd 1 1 3 62\n");
+	struct strata_bcast_logs *logs = NULL;
+	ck_assert_int_eq(strata_bcast_logs_load(dir, &logs, err, sizeof err), 0);
+	ck_assert_int_eq(strata_bcast_check(logs, STRATA_BCAST_CONSISTENCY, NULL, 0, report,
+					    sizeof report),
+			 BAD);
+	ck_assert_str_eq(report, "consistency violated: node 2 delivered 1:1 with payload 62 at line "
+				 "3, but node 1 delivered it with payload 61 at line 3");
+	uint32_t one[] = {1};
+	ck_assert_int_eq(strata_bcast_check(logs, STRATA_BCAST_CONSISTENCY, one, 1, report,
+					    sizeof report),
+			 BAD);
+	ck_assert_str_eq(report, "consistency violated: node 2 delivered 1:1 with payload 62 at line "
+				 "3, after delivering it with payload 61 at line 2");
+	/* agreement compares first deliveries: both nodes delivered 61 first */
+	ck_assert_int_eq(strata_bcast_check(logs, STRATA_BCAST_AGREEMENT, NULL, 0, report,
+					    sizeof report),
+			 OK);
+	uint32_t two[] = {2};
+	struct strata_bcast_faults faults = {.byzantine = two, .nbyzantine = 1};
+	ck_assert_int_eq(strata_bcast_check_faults(logs, STRATA_BCAST_CONSISTENCY, &faults, report,
+						   sizeof report),
+			 OK);
+	ck_assert_str_eq(report, "consistency holds: 1 messages delivered by correct nodes, each "
+				 "with one payload (1 deliveries checked)");
 	strata_bcast_logs_free(logs);
 	rm_tmpdir(dir);
 }
@@ -689,14 +821,14 @@ START_TEST(test_large)
 	clock_t t1 = clock();
 	ck_assert_uint_eq(logs->node[3].nbcast, GEN_PER_NODE);
 	ck_assert_uint_eq(logs->node[3].ndeliver, (uint64_t)GEN_N * GEN_PER_NODE);
-	for (int p = STRATA_BCAST_VALIDITY; p <= STRATA_BCAST_CAUSAL; p++) {
+	for (int p = STRATA_BCAST_VALIDITY; p <= STRATA_BCAST_CONSISTENCY; p++) {
 		int rc = strata_bcast_check(logs, (enum strata_bcast_property)p, NULL, 0, report,
 					    sizeof report);
 		ck_assert_msg(rc == OK, "%s", report);
 	}
 	clock_t t2 = clock();
 	double load_s = (double)(t1 - t0) / CLOCKS_PER_SEC, check_s = (double)(t2 - t1) / CLOCKS_PER_SEC;
-	printf("large run: %d nodes x %d broadcasts: load %.3f s, all 7 checks %.3f s\n", GEN_N,
+	printf("large run: %d nodes x %d broadcasts: load %.3f s, all 8 checks %.3f s\n", GEN_N,
 	       GEN_PER_NODE, load_s, check_s);
 	ck_assert_msg(check_s < TIME_LIMIT_S, "checks took %.3f s", check_s);
 	ck_assert_msg(load_s < TIME_LIMIT_S, "load took %.3f s", load_s);
@@ -879,6 +1011,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_matrix, 0, (int)(sizeof matrix / sizeof matrix[0]));
 	tcase_add_test(tc, test_check_args);
 	tcase_add_test(tc, test_own_delivery_before_broadcast);
+	tcase_add_test(tc, test_consistency_same_node);
 	tcase_add_test(tc, test_large);
 	tcase_add_test(tc, test_large_planted);
 	tcase_add_test(tc, test_shiviz_ok);
