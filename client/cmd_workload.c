@@ -2,7 +2,7 @@
  * or the leaderless store, recording a history in Jepsen's shape for `strata check`.
  *
  *   strata workload [--algo NAME] [--clients C] [--keys K] [--duration SEC] [--nodes LIST]
- *                   [--read-ratio R] [--op-timeout MS] [--out FILE]
+ *                   [--read-ratio R] [--op-timeout MS] [--out FILE] [--r R] [--w W]
  *
  * Each logical client keeps one connection to one node (clients are spread round-robin over the
  * chosen nodes) and has at most one operation outstanding. Every operation is recorded as an
@@ -10,7 +10,9 @@
  * answer in time, the connection broke, or the node reported a timeout: the outcome is unknown).
  * After an info the process is considered crashed, as Jepsen does: the client continues as a new
  * process (id + C) on the next node. Written values are unique ("p<process>-<n>"), so the checker
- * can tell every write apart. Times are CLOCK_MONOTONIC nanoseconds from the start. */
+ * can tell every write apart. Times are CLOCK_MONOTONIC nanoseconds from the start. --r/--w
+ * (leaderless store only) override the cluster's [lkv] quorums in every request, as `strata lkv`
+ * does: with R + W <= replicas the history is not expected to be linearizable. */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -28,12 +30,14 @@
 static const char workload_help[] =
 	"usage: strata workload [--algo NAME] [--clients C] [--keys K] [--duration SEC]\n"
 	"                       [--nodes LIST] [--read-ratio R] [--op-timeout MS] [--out FILE]\n"
+	"                       [--r R] [--w W]\n"
 	"\n"
 	"Runs C concurrent logical clients (default 8) doing random reads and writes on K keys\n"
 	"(default 3) for SEC seconds (default 10) against the nodes in LIST (default: all), with a\n"
 	"register algorithm or the leaderless store (--algo, default nnar; e.g. lkv), and records a\n"
 	"history as JSON lines (default history.jsonl) for `strata check --model atomic FILE`.\n"
-	"An operation without an answer within MS ms (default: --timeout) is recorded as info.\n";
+	"An operation without an answer within MS ms (default: --timeout) is recorded as info.\n"
+	"--r/--w (--algo lkv only) override the cluster's [lkv] r and w in every request.\n";
 
 enum wl_state { WL_IDLE, WL_WAITING };
 
@@ -61,6 +65,7 @@ struct wl {
 	unsigned long ok, fail, info, io_errors;
 	const struct strata_algo *algo;
 	uint32_t writer;
+	uint32_t r, w;        /* lkv quorum overrides, 0 = the cluster's */
 };
 
 static uint64_t mono_ns(void)
@@ -154,6 +159,8 @@ static void start_op(struct wl *w, struct wl_client *k, uint32_t keys, double re
 	op.op = k->is_read ? CLI_OP_READ : CLI_OP_WRITE;
 	op.key.data = (uint8_t *)k->key;
 	op.key.len = strlen(k->key);
+	op.r = w->r;
+	op.w = k->is_read ? 0 : w->w;
 	if (!k->is_read) {
 		op.value.data = (uint8_t *)k->value;
 		op.value.len = strlen(k->value);
@@ -189,7 +196,7 @@ static bool parse_nodes(const char *s, uint32_t *mask_out)
 
 int cmd_workload(struct cli *c, int argc, char **argv)
 {
-	uint32_t clients = 8, keys = 3, duration = 10, op_timeout = 0, node_mask = 0;
+	uint32_t clients = 8, keys = 3, duration = 10, op_timeout = 0, node_mask = 0, qr = 0, qw = 0;
 	double read_ratio = 0.5;
 	const char *algo_name = "nnar", *out_path = "history.jsonl";
 	for (int i = 1; i < argc; i++) {
@@ -214,6 +221,10 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 			ok = ok && parse_nodes(v, &node_mask);
 		else if (!strcmp(a, "--out"))
 			out_path = v;
+		else if (!strcmp(a, "--r"))
+			ok = ok && cli_parse_u32(v, 1, STRATA_MAX_NODES, &qr);
+		else if (!strcmp(a, "--w"))
+			ok = ok && cli_parse_u32(v, 1, STRATA_MAX_NODES, &qw);
 		else if (!strcmp(a, "--read-ratio")) {
 			char *end = NULL;
 			read_ratio = ok ? strtod(v, &end) : -1;
@@ -231,6 +242,13 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 				     "workload: '%s' is not a register or key-value algorithm "
 				     "(see `strata algos`)",
 				     algo_name);
+	if ((qr || qw) && strcmp(w.algo->family, "lkv"))
+		return cli_usage_err(c, "workload",
+				     "workload: --r/--w apply to the leaderless store (--algo lkv), "
+				     "not to '%s'",
+				     algo_name);
+	w.r = qr;
+	w.w = qw;
 	struct cli_endpoint all[STRATA_MAX_NODES];
 	int n = cli_endpoints(c, true, all, STRATA_MAX_NODES);
 	if (n < 0)
