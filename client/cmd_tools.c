@@ -86,14 +86,20 @@ struct algos_ctx {
 	size_t count;
 };
 
+/* "N>2f", or "f<N" for algorithms that tolerate any number of crashes but one. */
+static void resilience_text(const struct strata_algo *a, char *res, size_t n)
+{
+	if (a->resilience_k)
+		snprintf(res, n, "N>%uf", a->resilience_k);
+	else
+		snprintf(res, n, "f<N");
+}
+
 static void algo_text(const struct strata_algo *a, void *arg)
 {
 	struct algos_ctx *x = arg;
 	char res[16];
-	if (a->resilience_k)
-		snprintf(res, sizeof res, "N>%uf", a->resilience_k);
-	else
-		snprintf(res, sizeof res, "f<N");
+	resilience_text(a, res, sizeof res);
 	if (x->count++ == 0)
 		printf("%-14s %-6s %-14s %-14s %-6s %s\n", "NAME", "FAMILY", "BOOK", "MODEL", "NEEDS",
 		       "TITLE");
@@ -120,8 +126,14 @@ static void algo_json(const struct strata_algo *a, void *arg)
 	cli_json_string(j, a->book);
 	cli_json_key(j, "model");
 	cli_json_string(j, strata_model_name(a->model));
+	char res[16];
+	resilience_text(a, res, sizeof res);
+	cli_json_key(j, "resilience");
+	cli_json_string(j, res);
 	cli_json_key(j, "resilience_k");
 	cli_json_uint(j, a->resilience_k);
+	cli_json_key(j, "single_writer");
+	cli_json_bool(j, a->single_writer);
 	cli_json_key(j, "steps");
 	cli_json_string(j, a->steps);
 	cli_json_key(j, "messages");
