@@ -25,8 +25,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/codec.h"
+#include "core/config.h"
+#include "core/error.h"
 #include "core/node.h"
 #include "core/stack.h"
 
@@ -188,10 +191,37 @@ enum bc_wire {
 	BC_WIRE_FIFO, BC_WIRE_NCB, BC_WIRE_WCB,
 };
 
-/* Gossip parameters of the probabilistic algorithms. Fixed defaults until the config grows
- * [bcast] fanout / rounds keys: fanout 3 targets per hop, 4 rounds. */
-#define BC_GOSSIP_FANOUT 3u
-#define BC_GOSSIP_ROUNDS 4u
+/* Gossip parameters of the probabilistic algorithms (epb, lpb), read once from the config's
+ * [bcast] section when the module is created (fanout k, rounds R, lpb's store probability in
+ * percent; defaults 3, 4, 50). Every node of a cluster must use the same values: a message that
+ * claims more rounds than this node's R is rejected as malformed. */
+struct bc_gossip {
+	unsigned fanout;    /* k: distinct random targets per hop, 1..64 */
+	unsigned rounds;    /* R: hops a message travels, 1..64 */
+	unsigned store_pct; /* lpb: chance in percent that a receiver keeps a copy, 0..100 */
+};
+
+/* Fills g from strata_node_config(n). Returns 0, or STRATA_ECONFIG with the reason in err
+ * when a value is out of range (the parser refuses those; a config built by hand without
+ * strata_config_defaults would otherwise gossip to nobody). */
+static inline int bc_gossip_from_config(const struct strata_node *n, struct bc_gossip *g,
+					char *err, size_t errlen)
+{
+	const struct strata_config *c = strata_node_config(n);
+	if (c->bcast_fanout < 1 || c->bcast_fanout > 64 || c->bcast_rounds < 1 ||
+	    c->bcast_rounds > 64 || c->bcast_store_probability_pct > 100) {
+		if (err && errlen)
+			snprintf(err, errlen,
+				 "[bcast] fanout %u, rounds %u, store_probability_pct %u: need 1..64, "
+				 "1..64, 0..100",
+				 c->bcast_fanout, c->bcast_rounds, c->bcast_store_probability_pct);
+		return STRATA_ECONFIG;
+	}
+	g->fanout = c->bcast_fanout;
+	g->rounds = c->bcast_rounds;
+	g->store_pct = c->bcast_store_probability_pct;
+	return 0;
+}
 
 /* ---- Constructors (one per file) ---- */
 

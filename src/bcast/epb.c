@@ -11,9 +11,10 @@
  * Cost: at most R steps and at most k + k^2 + ... + k^R messages per broadcast (gossip with
  * fanout k for R rounds).
  *
- * Parameters: fanout k = BC_GOSSIP_FANOUT (3) distinct random targets other than self, chosen
- * with the node's PRNG (strata_random), and R = BC_GOSSIP_ROUNDS (4) rounds. They are fixed
- * until the config grows [bcast] fanout / rounds keys.
+ * Parameters: fanout k = [bcast] fanout (default 3) distinct random targets other than self,
+ * chosen with the node's PRNG (strata_random), and R = [bcast] rounds (default 4) rounds, read
+ * from the config when the module is created. A GOSSIP claiming more than R rounds left is
+ * malformed (the cluster shares one config).
  * Bounded implementation: the delivered set is a window per origin (common.h).
  * Restart: a restarted origin is a new process (new incarnation, seq from 1). Payloads are
  * limited to one datagram's frame. */
@@ -26,6 +27,7 @@
 
 struct epb {
 	struct strata_module m;
+	struct bc_gossip g;
 	uint64_t lsn;
 	struct bc_origin *org; /* [n+1] */
 };
@@ -49,7 +51,7 @@ static void epb_gossip(struct epb *e, const struct bc_hdr *h, uint64_t rounds, c
 	struct strata_msg *msg = epb_encode(h, rounds, p, len);
 	if (!msg)
 		return;
-	bc_fll_gossip(&e->m, msg, BC_GOSSIP_FANOUT);
+	bc_fll_gossip(&e->m, msg, e->g.fanout);
 	strata_msg_unref(msg);
 }
 
@@ -61,7 +63,7 @@ static void epb_recv(struct epb *e, const struct strata_event *ev)
 	struct bc_hdr h;
 	h.type = strata_rd_u8(&r);
 	bc_rd_hdr(&r, &h, strata_node_n(n));
-	uint64_t rounds = strata_rd_u64_max(&r, BC_GOSSIP_ROUNDS);
+	uint64_t rounds = strata_rd_u64_max(&r, e->g.rounds);
 	const uint8_t *p = NULL;
 	size_t len = strata_rd_bytes(&r, &p, ev->msg->len);
 	if (strata_rd_done(&r) != 0 || h.type != BC_DATA) {
@@ -99,7 +101,7 @@ static int epb_request(struct strata_module *m, const struct strata_request *req
 	bc_origin_admit(o, h.inc);
 	bc_win_add(&o->win, h.seq);
 	bc_out_deliver(m, self, h.inc, h.seq, req->value, req->value_len, NULL, 0);
-	epb_gossip(e, &h, BC_GOSSIP_ROUNDS, req->value, req->value_len);
+	epb_gossip(e, &h, e->g.rounds, req->value, req->value_len);
 	strata_node_reply(n, m, req->id, 0, 0, NULL, 0, NULL);
 	return 0;
 }
@@ -117,6 +119,9 @@ static const struct strata_module_ops epb_ops = {
 
 struct strata_module *bc_epb_create(struct strata_node *n, char *err, size_t errlen)
 {
+	struct bc_gossip g;
+	if (bc_gossip_from_config(n, &g, err, errlen) != 0)
+		return NULL;
 	struct epb *e = calloc(1, sizeof(*e));
 	if (e)
 		e->org = calloc(strata_node_n(n) + 1, sizeof(*e->org));
@@ -124,6 +129,7 @@ struct strata_module *bc_epb_create(struct strata_node *n, char *err, size_t err
 		free(e);
 		return NULL;
 	}
+	e->g = g;
 	strata_node_add_module(n, &e->m, &epb_ops, BC_WIRE_EPB);
 	return &e->m;
 }

@@ -7,14 +7,15 @@
  * Cost: dissemination as epb (at most R steps, k + ... + k^R messages); each detected gap adds
  * k requests per missing message, forwarded for up to R-1 hops, plus one reply per store hit.
  *
- * Part 1 (Alg. 3.10), data dissemination: an unreliable gossip (epb's, fanout
- * BC_GOSSIP_FANOUT = 3, BC_GOSSIP_ROUNDS = 4 rounds) carries (sender, seq, m); a process keeps a
- * copy for retransmission with probability LPB_STORE_NUM/LPB_STORE_DEN (1/2; the sender always
- * keeps its own). Part 2 (Alg. 3.11), recovery: a message beyond next[s] waits in pending and
+ * Part 1 (Alg. 3.10), data dissemination: an unreliable gossip (epb's, fanout k = [bcast]
+ * fanout, R = [bcast] rounds) carries (sender, seq, m); a process keeps a copy for
+ * retransmission with probability [bcast] store_probability_pct / 100 (the book's alpha; the
+ * sender always keeps its own). Part 2 (Alg. 3.11), recovery: a message beyond next[s] waits in pending and
  * every missing seq is requested from k random processes; a request is answered by whoever
  * stored the message, else forwarded with one hop less. After LPB gap timeout (the [fd]
  * timeout_ms) the gap is given up: next[s] jumps to the lowest pending message.
- * Parameters are fixed until the config grows [bcast] fanout / rounds / store keys.
+ * Parameters are read from the config when the module is created (defaults k = 3, R = 4,
+ * 50 %); requests and data claiming more than R rounds are malformed.
  *
  * Bounded implementation: the store is a ring of LPB_STORE_CAP messages (oldest evicted),
  * pending a table of LPB_PENDING_CAP messages (a message arriving when it is full is dropped:
@@ -30,8 +31,6 @@
 
 #define LPB_STORE_CAP 256
 #define LPB_PENDING_CAP 1024
-#define LPB_STORE_NUM 1
-#define LPB_STORE_DEN 2
 
 struct lpb_stored {
 	uint32_t origin;
@@ -41,6 +40,7 @@ struct lpb_stored {
 
 struct lpb {
 	struct strata_module m;
+	struct bc_gossip g;
 	uint64_t lsn;
 	struct bc_origin *org;    /* [n+1]: incarnations */
 	uint64_t *next;           /* [n+1] */
@@ -57,13 +57,14 @@ struct lpb_data {
 	size_t len;
 };
 
-static int lpb_parse(const struct strata_node *n, const struct strata_msg *msg, struct lpb_data *d)
+static int lpb_parse(const struct strata_node *n, const struct strata_msg *msg, uint64_t rounds_max,
+		     struct lpb_data *d)
 {
 	struct strata_rd r;
 	strata_rd_init(&r, msg->data, msg->len);
 	d->h.type = strata_rd_u8(&r);
 	bc_rd_hdr(&r, &d->h, strata_node_n(n));
-	d->rounds = strata_rd_u64_max(&r, BC_GOSSIP_ROUNDS);
+	d->rounds = strata_rd_u64_max(&r, rounds_max);
 	d->len = strata_rd_bytes(&r, &d->p, msg->len);
 	return strata_rd_done(&r) == 0 && d->h.type == BC_DATA ? 0 : STRATA_EPROTO;
 }
@@ -115,7 +116,7 @@ static void lpb_send_req(struct lpb *l, uint32_t requester, uint32_t s, uint64_t
 	struct strata_msg *msg = strata_wr_take_msg(&w, &err);
 	if (!msg)
 		return;
-	bc_fll_gossip(&l->m, msg, BC_GOSSIP_FANOUT);
+	bc_fll_gossip(&l->m, msg, l->g.fanout);
 	strata_msg_unref(msg);
 }
 
@@ -127,7 +128,7 @@ static void lpb_drain(struct lpb *l, uint32_t s)
 		if (!e)
 			break;
 		struct lpb_data d;
-		STRATA_ASSERT(lpb_parse(n, e->msg, &d) == 0);
+		STRATA_ASSERT(lpb_parse(n, e->msg, l->g.rounds, &d) == 0);
 		l->next[s]++;
 		bc_out_deliver(&l->m, s, d.h.inc, d.h.seq, d.p, d.len, NULL, 0);
 		bc_ptab_del(&l->pending, e);
@@ -167,7 +168,7 @@ static void lpb_recv_data(struct lpb *l, const struct strata_event *ev)
 {
 	struct strata_node *n = l->m.node;
 	struct lpb_data d;
-	if (lpb_parse(n, ev->msg, &d) != 0) {
+	if (lpb_parse(n, ev->msg, l->g.rounds, &d) != 0) {
 		strata_node_bad_payload(n, &l->m, ev->peer, "lpb: malformed DATA");
 		return;
 	}
@@ -181,12 +182,12 @@ static void lpb_recv_data(struct lpb *l, const struct strata_event *ev)
 	}
 	if (d.h.seq < l->next[s] || bc_ptab_find(&l->pending, s, d.h.inc, d.h.seq))
 		return;
-	if (strata_random_below(n, LPB_STORE_DEN) < LPB_STORE_NUM)
+	if (strata_random_below(n, 100) < l->g.store_pct)
 		lpb_keep(l, &d.h, ev->msg);
 	if (d.rounds > 1) {
 		struct strata_msg *fwd = lpb_encode(&d.h, d.rounds - 1, d.p, d.len);
 		if (fwd) {
-			bc_fll_gossip(&l->m, fwd, BC_GOSSIP_FANOUT);
+			bc_fll_gossip(&l->m, fwd, l->g.fanout);
 			strata_msg_unref(fwd);
 		}
 	}
@@ -200,7 +201,7 @@ static void lpb_recv_data(struct lpb *l, const struct strata_event *ev)
 		return;
 	for (uint64_t sn = l->next[s]; sn < d.h.seq; sn++)
 		if (!bc_ptab_find(&l->pending, s, d.h.inc, sn))
-			lpb_send_req(l, strata_node_id(n), s, d.h.inc, sn, BC_GOSSIP_ROUNDS - 1);
+			lpb_send_req(l, strata_node_id(n), s, d.h.inc, sn, l->g.rounds - 1);
 	if (!strata_timer_armed(&l->gap[s]))
 		strata_timer_arm_in(n, &l->gap[s], (uint64_t)strata_node_config(n)->timeout_ms * 1000);
 }
@@ -211,7 +212,7 @@ static void lpb_recv_req(struct lpb *l, const struct strata_event *ev, struct st
 	struct bc_hdr h = { .type = BC_REQ };
 	bc_rd_hdr(r, &h, strata_node_n(n));
 	uint32_t requester = (uint32_t)strata_rd_u64_max(r, strata_node_n(n));
-	uint64_t rounds = strata_rd_u64_max(r, BC_GOSSIP_ROUNDS);
+	uint64_t rounds = strata_rd_u64_max(r, l->g.rounds);
 	if (strata_rd_done(r) != 0 || requester == 0) {
 		strata_node_bad_payload(n, &l->m, ev->peer, "lpb: malformed REQUEST");
 		return;
@@ -219,7 +220,7 @@ static void lpb_recv_req(struct lpb *l, const struct strata_event *ev, struct st
 	struct lpb_stored *e = lpb_stored_find(l, h.origin, h.inc, h.seq);
 	if (e) {
 		struct lpb_data d;
-		STRATA_ASSERT(lpb_parse(n, e->msg, &d) == 0);
+		STRATA_ASSERT(lpb_parse(n, e->msg, l->g.rounds, &d) == 0);
 		struct strata_msg *reply = lpb_encode(&d.h, 0, d.p, d.len);
 		if (reply) {
 			(void)strata_fll_send(&l->m, requester, 0, reply);
@@ -260,7 +261,7 @@ static int lpb_request(struct strata_module *m, const struct strata_request *req
 		return rc;
 	uint32_t self = strata_node_id(n);
 	struct bc_hdr h = { BC_DATA, self, strata_node_incarnation(n), l->lsn + 1 };
-	struct strata_msg *msg = lpb_encode(&h, BC_GOSSIP_ROUNDS, req->value, req->value_len);
+	struct strata_msg *msg = lpb_encode(&h, l->g.rounds, req->value, req->value_len);
 	if (!msg)
 		return STRATA_ENOMEM;
 	l->lsn++;
@@ -269,7 +270,7 @@ static int lpb_request(struct strata_module *m, const struct strata_request *req
 	lpb_keep(l, &h, msg);
 	l->next[self] = h.seq + 1;
 	bc_out_deliver(m, self, h.inc, h.seq, req->value, req->value_len, NULL, 0);
-	bc_fll_gossip(m, msg, BC_GOSSIP_FANOUT);
+	bc_fll_gossip(m, msg, l->g.fanout);
 	strata_msg_unref(msg);
 	strata_node_reply(n, m, req->id, 0, 0, NULL, 0, NULL);
 	return 0;
@@ -296,9 +297,13 @@ static const struct strata_module_ops lpb_ops = {
 struct strata_module *bc_lpb_create(struct strata_node *n, char *err, size_t errlen)
 {
 	uint32_t nn = strata_node_n(n);
+	struct bc_gossip g;
+	if (bc_gossip_from_config(n, &g, err, errlen) != 0)
+		return NULL;
 	struct lpb *l = calloc(1, sizeof(*l));
 	if (!l)
 		return NULL;
+	l->g = g;
 	l->org = calloc(nn + 1, sizeof(*l->org));
 	l->next = calloc(nn + 1, sizeof(*l->next));
 	l->gap = calloc(nn + 1, sizeof(*l->gap));

@@ -80,9 +80,10 @@ bool strata_model_supports(enum strata_model cluster, enum strata_model algo)
 
 /* ---------------------------------------------------------------- key table */
 
-enum sec { SEC_CLUSTER, SEC_NODE, SEC_FD, SEC_LINKS, SEC_LKV, SEC_COUNT };
+enum sec { SEC_CLUSTER, SEC_NODE, SEC_FD, SEC_LINKS, SEC_LKV, SEC_BCAST, SEC_COUNT };
 
-static const char *const sec_names[SEC_COUNT] = {"cluster", "node.N", "fd", "links", "lkv"};
+static const char *const sec_names[SEC_COUNT] = {"cluster", "node.N", "fd",
+						 "links",   "lkv",    "bcast"};
 
 enum kind { V_U32, V_NAME, V_ALGO, V_MODEL, V_HOST, V_PORT, V_PUBKEY };
 
@@ -92,6 +93,7 @@ enum key {
 	K_HEARTBEAT, K_TIMEOUT, K_EVP_TIMEOUT, K_EVP_INC,
 	K_MAX_DGRAM, K_MAX_VALUE, K_WINDOW, K_RTX_MIN, K_RTX_MAX, K_BACKLOG,
 	K_REPLICAS, K_R, K_W,
+	K_FANOUT, K_ROUNDS, K_STORE_PCT,
 	K_HOST, K_PORT, K_CLIENT_PORT, K_PUBKEY,
 	K_COUNT
 };
@@ -129,6 +131,10 @@ static const struct keydef keys[K_COUNT] = {
 	[K_REPLICAS] = {SEC_LKV, "replicas", V_U32, CFG(lkv_replicas), 1, STRATA_MAX_NODES},
 	[K_R] = {SEC_LKV, "r", V_U32, CFG(lkv_r), 1, STRATA_MAX_NODES},
 	[K_W] = {SEC_LKV, "w", V_U32, CFG(lkv_w), 1, STRATA_MAX_NODES},
+	[K_FANOUT] = {SEC_BCAST, "fanout", V_U32, CFG(bcast_fanout), 1, 64},
+	[K_ROUNDS] = {SEC_BCAST, "rounds", V_U32, CFG(bcast_rounds), 1, 64},
+	[K_STORE_PCT] = {SEC_BCAST, "store_probability_pct", V_U32,
+			 CFG(bcast_store_probability_pct), 0, 100},
 	[K_HOST] = {SEC_NODE, "host", V_HOST, PEER(host), 0, 0},
 	[K_PORT] = {SEC_NODE, "port", V_PORT, PEER(port), 1, 65535},
 	[K_CLIENT_PORT] = {SEC_NODE, "client_port", V_PORT, PEER(client_port), 1, 65535},
@@ -320,7 +326,7 @@ static int set_value(struct parse *ps, int line, const char *section, enum key k
  * the name is not a section we know. */
 static int section_kind(const char *name, uint32_t *id, char *problem, size_t plen)
 {
-	static const char *const plain[] = {"cluster", NULL, "fd", "links", "lkv"};
+	static const char *const plain[] = {"cluster", NULL, "fd", "links", "lkv", "bcast"};
 	for (int s = 0; s < SEC_COUNT; s++)
 		if (plain[s] && strcmp(name, plain[s]) == 0)
 			return s;
@@ -341,7 +347,8 @@ static int section_kind(const char *name, uint32_t *id, char *problem, size_t pl
 		*id = v;
 		return SEC_NODE;
 	}
-	snprintf(problem, plen, "unknown section (expected cluster, node.N, fd, links or lkv)");
+	snprintf(problem, plen,
+		 "unknown section (expected cluster, node.N, fd, links, lkv or bcast)");
 	return -1;
 }
 
@@ -641,6 +648,9 @@ void strata_config_defaults(struct strata_config *c)
 	c->lkv_replicas = 3;
 	c->lkv_r = 2;
 	c->lkv_w = 2;
+	c->bcast_fanout = 3;
+	c->bcast_rounds = 4;
+	c->bcast_store_probability_pct = 50;
 	c->heartbeat_ms = 50;
 	c->timeout_ms = 250;
 	c->evp_timeout_ms = 250;

@@ -1,7 +1,8 @@
 /* The cluster configuration, parsed from INI text (sans-I/O: the caller reads the file).
  *
  * Sections: [cluster] (id, model, f, algorithms), [node.N] (host, port, client_port, public_key),
- * [fd] (heartbeat and timeouts), [links] (datagram size, retransmission, windows).
+ * [fd] (heartbeat and timeouts), [links] (datagram size, retransmission, windows), [lkv]
+ * (leaderless store quorums), [bcast] (gossip parameters of the probabilistic broadcasts).
  * Node ids are 1..n, contiguous. Every error names the file, line and key. */
 #ifndef STRATA_CORE_CONFIG_H
 #define STRATA_CORE_CONFIG_H
@@ -55,6 +56,13 @@ struct strata_config {
 
 	/* Leaderless store ([lkv] replicas, r, w). */
 	uint32_t lkv_replicas, lkv_r, lkv_w;
+
+	/* Probabilistic broadcasts ([bcast]): eager and lazy probabilistic broadcast gossip each
+	 * message to `fanout` random peers for `rounds` hops; lazy probabilistic broadcast keeps a
+	 * message for retransmission with probability store_probability_pct / 100. */
+	uint32_t bcast_fanout;                /* k, 1..64 (default 3) */
+	uint32_t bcast_rounds;                /* R, 1..64 (default 4) */
+	uint32_t bcast_store_probability_pct; /* 0..100 (default 50) */
 
 	/* Failure detection ([fd]). */
 	uint32_t heartbeat_ms;        /* heartbeat period (default 50) */

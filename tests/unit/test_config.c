@@ -47,6 +47,9 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c.lkv_replicas, 3);
 	ck_assert_uint_eq(c.lkv_r, 2);
 	ck_assert_uint_eq(c.lkv_w, 2);
+	ck_assert_uint_eq(c.bcast_fanout, 3);
+	ck_assert_uint_eq(c.bcast_rounds, 4);
+	ck_assert_uint_eq(c.bcast_store_probability_pct, 50);
 	ck_assert_uint_eq(c.heartbeat_ms, 50);
 	ck_assert_uint_eq(c.timeout_ms, 250);
 	ck_assert_uint_eq(c.evp_timeout_ms, 250);
@@ -75,6 +78,9 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(d.heartbeat_ms, 50);
 	ck_assert_uint_eq(d.max_datagram, 1400);
 	ck_assert_uint_eq(d.lkv_replicas, 3);
+	ck_assert_uint_eq(d.bcast_fanout, 3);
+	ck_assert_uint_eq(d.bcast_rounds, 4);
+	ck_assert_uint_eq(d.bcast_store_probability_pct, 50);
 
 	/* A byte order mark right before the first section header. */
 	parse_ok(&c, "\xEF\xBB\xBF" BASE);
@@ -111,6 +117,10 @@ START_TEST(test_every_key)
 		     "replicas = 4\n"
 		     "r = 1\n"
 		     "w = 4\n"
+		     "[bcast]\n"
+		     "fanout = 64\n"
+		     "rounds = 1\n"
+		     "store_probability_pct = 0\n"
 		     "[node.2]\n"
 		     "host = ::1\n"
 		     "port = 1\n"
@@ -147,6 +157,9 @@ START_TEST(test_every_key)
 	ck_assert_uint_eq(c.lkv_replicas, 4);
 	ck_assert_uint_eq(c.lkv_r, 1);
 	ck_assert_uint_eq(c.lkv_w, 4);
+	ck_assert_uint_eq(c.bcast_fanout, 64);
+	ck_assert_uint_eq(c.bcast_rounds, 1);
+	ck_assert_uint_eq(c.bcast_store_probability_pct, 0);
 	ck_assert_str_eq(c.nodes[1].host, "node-1.example.org");
 	ck_assert_str_eq(c.nodes[2].host, "::1");
 	ck_assert_str_eq(c.nodes[3].host, "127.0.0.1");
@@ -283,7 +296,7 @@ static const struct bad bad_configs[] = {
 	{"[cluster]\nid = t\nid = u\n", "c.ini:3: [cluster] id: duplicate key (first set on line 2)"},
 	/* sections and syntax */
 	{CL N1 "[nodes]\n",
-	 "c.ini:6: [nodes]: unknown section (expected cluster, node.N, fd, links or lkv)"},
+	 "c.ini:6: [nodes]: unknown section (expected cluster, node.N, fd, links, lkv or bcast)"},
 	{CL "[node.0]\n", "c.ini:3: [node.0]: node id out of range (must be 1..64)"},
 	{CL "[node.65]\n", "c.ini:3: [node.65]: node id out of range (must be 1..64)"},
 	{CL "[node.99999999999]\n",
@@ -333,6 +346,21 @@ static const struct bad bad_configs[] = {
 	{BASE "[lkv]\nw = 3\nreplicas = 2\n",
 	 "c.ini:13: [lkv] w: must be at most replicas (w=3, replicas=2)"},
 	{BASE "[lkv]\nr = 0\n", "c.ini:13: [lkv] r: out of range: 0 (must be 1..64)"},
+	{BASE "[bcast]\nfanout = 0\n", "c.ini:13: [bcast] fanout: out of range: 0 (must be 1..64)"},
+	{BASE "[bcast]\nfanout = 65\n",
+	 "c.ini:13: [bcast] fanout: out of range: 65 (must be 1..64)"},
+	{BASE "[bcast]\nrounds = 0\n", "c.ini:13: [bcast] rounds: out of range: 0 (must be 1..64)"},
+	{BASE "[bcast]\nrounds = 65\n",
+	 "c.ini:13: [bcast] rounds: out of range: 65 (must be 1..64)"},
+	{BASE "[bcast]\nstore_probability_pct = 101\n",
+	 "c.ini:13: [bcast] store_probability_pct: out of range: 101 (must be 0..100)"},
+	{BASE "[bcast]\nstore_probability_pct = -1\n",
+	 "c.ini:13: [bcast] store_probability_pct: not a number: '-1'"},
+	{BASE "[bcast]\nfanout = 3\nfanout = 4\n",
+	 "c.ini:14: [bcast] fanout: duplicate key (first set on line 13)"},
+	{BASE "[bcast]\nk = 3\n",
+	 "c.ini:13: [bcast] k: unknown key (expected one of: fanout, rounds, "
+	 "store_probability_pct)"},
 	{BASE "[fd]\nheartbeat_ms = 100\ntimeout_ms = 100\n",
 	 "c.ini:14: [fd] timeout_ms: must be greater than heartbeat_ms (100), but is 100"},
 	{BASE "[fd]\nheartbeat_ms = 300\n",
