@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/assert.h"
@@ -157,6 +158,25 @@ static int env_sync(void *ctx)
 	return rc;
 }
 
+/* The text of a module event without the "<module>: " prefix some modules put in front (the log
+ * line adds the module name itself). */
+static const char *event_body(const struct strata_output *o)
+{
+	const char *t = o->text ? o->text : "";
+	size_t ml = o->module_name ? strlen(o->module_name) : 0;
+	if (ml > 0 && strncmp(t, o->module_name, ml) == 0 && t[ml] == ':' && t[ml + 1] == ' ')
+		return t + ml + 2;
+	return t;
+}
+
+/* Module events are rare news an operator wants to see (a recovery, a risky setting), so they
+ * log at info. A module marks the ones that need attention by starting the text with "warning"
+ * (any case), after its "<module>: " prefix if it has one; those log at warn. */
+static enum strata_log_level event_level(const struct strata_output *o)
+{
+	return strncasecmp(event_body(o), "warning", 7) == 0 ? STRATA_LOG_WARN : STRATA_LOG_INFO;
+}
+
 static void env_output(void *ctx, const struct strata_output *o)
 {
 	struct strata_uv *rt = ctx;
@@ -182,8 +202,8 @@ static void env_output(void *ctx, const struct strata_output *o)
 			      o->module_name ? o->module_name : "?", rt->id, o->a, o->len);
 		break;
 	case STRATA_OUT_EVENT:
-		strata_uv_log(rt, STRATA_LOG_DEBUG, "%s: %s", o->module_name ? o->module_name : "node",
-			      o->text ? o->text : "");
+		strata_uv_log(rt, event_level(o), "%s: %s", o->module_name ? o->module_name : "node",
+			      event_body(o));
 		break;
 	case STRATA_OUT_REPLY:
 		break;
