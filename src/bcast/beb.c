@@ -31,14 +31,12 @@ struct beb {
 static void beb_recv(struct beb *b, const struct strata_event *ev)
 {
 	struct strata_node *n = b->m.node;
-	struct strata_rd r;
-	strata_rd_init(&r, ev->msg->data, ev->msg->len);
 	struct bc_hdr h;
-	h.type = strata_rd_u8(&r);
-	bc_rd_hdr(&r, &h, strata_node_n(n));
-	const uint8_t *p = NULL;
-	size_t len = strata_rd_bytes(&r, &p, strata_node_config(n)->max_value);
-	if (strata_rd_done(&r) != 0 || h.type != BC_DATA || h.origin != ev->peer) {
+	const uint8_t *p;
+	size_t len;
+	if (bc_parse_data(ev->msg, strata_node_n(n), strata_node_config(n)->max_value, &h, &p,
+			  &len) != 0 ||
+	    h.origin != ev->peer) {
 		strata_node_bad_payload(n, &b->m, ev->peer, "beb: malformed DATA");
 		return;
 	}

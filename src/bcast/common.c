@@ -189,6 +189,22 @@ struct strata_msg *bc_encode_data(const struct bc_hdr *h, const uint8_t *p, size
 	return strata_wr_take_msg(&w, &err);
 }
 
+int bc_parse_data(const struct strata_msg *msg, uint32_t n, size_t max, struct bc_hdr *h,
+		  const uint8_t **p, size_t *len)
+{
+	struct strata_rd r;
+	strata_rd_init(&r, msg->data, msg->len);
+	h->type = strata_rd_u8(&r);
+	bc_rd_hdr(&r, h, n);
+	*len = strata_rd_bytes(&r, p, max);
+	return strata_rd_done(&r) == 0 && h->type == BC_DATA ? 0 : STRATA_EPROTO;
+}
+
+bool bc_is_hello(const struct strata_msg *msg)
+{
+	return msg->len == 1 && msg->data[0] == BC_HELLO;
+}
+
 /* ---- requests, outputs ---- */
 
 int bc_check_request(const struct strata_request *req, size_t max)
@@ -437,4 +453,18 @@ void bc_ptab_drop_origin(struct bc_ptab *t, uint32_t origin)
 		else
 			i++;
 	}
+}
+
+void bc_ptab_deliver(struct strata_module *m, struct bc_ptab *t, struct bc_pend *e,
+		     struct bc_win *w)
+{
+	struct bc_hdr h;
+	const uint8_t *p;
+	size_t len;
+	int rc = bc_parse_data(e->msg, strata_node_n(m->node), e->msg->len, &h, &p, &len);
+	STRATA_ASSERT(rc == 0); /* validated when it arrived */
+	if (w)
+		bc_win_add(w, e->seq);
+	bc_out_deliver(m, e->origin, e->inc, e->seq, p, len, NULL, 0);
+	bc_ptab_del(t, e);
 }

@@ -94,6 +94,13 @@ void bc_rd_hdr(struct strata_rd *r, struct bc_hdr *h, uint32_t n);
 
 /* Encodes [hdr][payload] into a new message (NULL on allocation failure). */
 struct strata_msg *bc_encode_data(const struct bc_hdr *h, const uint8_t *p, size_t len);
+/* Decodes a whole [hdr][payload] DATA message of a cluster of n nodes (payload at most max
+ * bytes); *p points into msg. Returns 0, or STRATA_EPROTO when it is malformed, has trailing
+ * bytes or is not of type BC_DATA. */
+int bc_parse_data(const struct strata_msg *msg, uint32_t n, size_t max, struct bc_hdr *h,
+		  const uint8_t **p, size_t *len);
+/* Whether msg is a recovering node's HELLO (bc_sl_hello): the one byte BC_HELLO. */
+bool bc_is_hello(const struct strata_msg *msg);
 
 /* ---- Requests and outputs ---- */
 
@@ -171,6 +178,10 @@ struct bc_pend *bc_ptab_add(struct bc_ptab *t, uint32_t origin, uint64_t inc, ui
 void bc_ptab_del(struct bc_ptab *t, struct bc_pend *e);
 /* Drops every entry of origin (a new incarnation replaced it). */
 void bc_ptab_drop_origin(struct bc_ptab *t, uint32_t origin);
+/* Delivers e's payload as m's output, marks e's seq in w (unless w is NULL: the caller keeps
+ * its own watermark) and removes e. e->msg must have passed bc_parse_data when it arrived. */
+void bc_ptab_deliver(struct strata_module *m, struct bc_ptab *t, struct bc_pend *e,
+		     struct bc_win *w);
 
 static inline uint64_t bc_bit(uint32_t q)
 {

@@ -29,14 +29,11 @@ struct erb {
 static void erb_recv(struct erb *e, const struct strata_event *ev)
 {
 	struct strata_node *n = e->m.node;
-	struct strata_rd r;
-	strata_rd_init(&r, ev->msg->data, ev->msg->len);
 	struct bc_hdr h;
-	h.type = strata_rd_u8(&r);
-	bc_rd_hdr(&r, &h, strata_node_n(n));
-	const uint8_t *p = NULL;
-	size_t len = strata_rd_bytes(&r, &p, strata_node_config(n)->max_value);
-	if (strata_rd_done(&r) != 0 || h.type != BC_DATA) {
+	const uint8_t *p;
+	size_t len;
+	if (bc_parse_data(ev->msg, strata_node_n(n), strata_node_config(n)->max_value, &h, &p,
+			  &len) != 0) {
 		strata_node_bad_payload(n, &e->m, ev->peer, "erb: malformed DATA");
 		return;
 	}

@@ -31,30 +31,14 @@ struct fifo {
 	struct bc_ptab pending;
 };
 
-static int fifo_parse(const struct strata_node *n, const struct strata_msg *msg,
-		      struct bc_hdr *h, const uint8_t **p, size_t *len)
-{
-	struct strata_rd r;
-	strata_rd_init(&r, msg->data, msg->len);
-	h->type = strata_rd_u8(&r);
-	bc_rd_hdr(&r, h, strata_node_n(n));
-	*len = strata_rd_bytes(&r, p, strata_node_config(n)->max_value);
-	return strata_rd_done(&r) == 0 && h->type == BC_DATA ? 0 : STRATA_EPROTO;
-}
-
 static void fifo_drain(struct fifo *f, uint32_t s)
 {
 	for (;;) {
 		struct bc_pend *e = bc_ptab_find(&f->pending, s, f->org[s].inc, f->next[s]);
 		if (!e)
 			return;
-		struct bc_hdr h;
-		const uint8_t *p;
-		size_t len;
-		STRATA_ASSERT(fifo_parse(f->m.node, e->msg, &h, &p, &len) == 0);
 		f->next[s]++;
-		bc_out_deliver(&f->m, s, h.inc, h.seq, p, len, NULL, 0);
-		bc_ptab_del(&f->pending, e);
+		bc_ptab_deliver(&f->m, &f->pending, e, NULL);
 	}
 }
 
@@ -64,7 +48,8 @@ static void fifo_recv(struct fifo *f, const struct strata_event *ev)
 	struct bc_hdr h;
 	const uint8_t *p;
 	size_t len;
-	if (fifo_parse(n, ev->msg, &h, &p, &len) != 0) {
+	if (bc_parse_data(ev->msg, strata_node_n(n), strata_node_config(n)->max_value, &h, &p,
+			  &len) != 0) {
 		strata_node_bad_payload(n, &f->m, ev->peer, "fifo: malformed DATA");
 		return;
 	}

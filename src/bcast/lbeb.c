@@ -68,16 +68,13 @@ static void lbeb_init(struct lbeb *b, bool recovering)
 static void lbeb_recv(struct lbeb *b, const struct strata_event *ev)
 {
 	struct strata_node *n = b->m.node;
-	struct strata_rd r;
-	strata_rd_init(&r, ev->msg->data, ev->msg->len);
-	struct bc_hdr h;
-	h.type = strata_rd_u8(&r);
-	if (h.type == BC_HELLO && ev->msg->len == 1)
+	if (bc_is_hello(ev->msg))
 		return;
-	bc_rd_hdr(&r, &h, strata_node_n(n));
-	const uint8_t *p = NULL;
-	size_t len = strata_rd_bytes(&r, &p, ev->msg->len);
-	if (strata_rd_done(&r) != 0 || h.type != BC_DATA || h.origin != ev->peer) {
+	struct bc_hdr h;
+	const uint8_t *p;
+	size_t len;
+	if (bc_parse_data(ev->msg, strata_node_n(n), ev->msg->len, &h, &p, &len) != 0 ||
+	    h.origin != ev->peer) {
 		strata_node_bad_payload(n, &b->m, ev->peer, "lbeb: malformed DATA");
 		return;
 	}

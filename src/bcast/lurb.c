@@ -69,12 +69,7 @@ static void win_key(char *key, size_t len, uint32_t s)
 static int lurb_parse(const struct strata_node *n, const struct strata_msg *msg, struct bc_hdr *h,
 		      const uint8_t **p, size_t *len)
 {
-	struct strata_rd r;
-	strata_rd_init(&r, msg->data, msg->len);
-	h->type = strata_rd_u8(&r);
-	bc_rd_hdr(&r, h, strata_node_n(n));
-	*len = strata_rd_bytes(&r, p, msg->len);
-	return strata_rd_done(&r) == 0 && h->type == BC_DATA ? 0 : STRATA_EPROTO;
+	return bc_parse_data(msg, strata_node_n(n), msg->len, h, p, len);
 }
 
 /* Adds a pending entry and logs it; NULL when full or when the log write fails. */
@@ -170,7 +165,7 @@ static void lurb_recv(struct lurb *l, const struct strata_event *ev)
 	struct strata_rd r;
 	strata_rd_init(&r, ev->msg->data, ev->msg->len);
 	uint8_t type = strata_rd_u8(&r);
-	if (type == BC_HELLO && ev->msg->len == 1)
+	if (bc_is_hello(ev->msg))
 		return;
 	if (type == BC_DONE) {
 		struct bc_hdr h = { .type = type };

@@ -40,31 +40,18 @@ static void urb_try_deliver(struct urb *u, struct bc_pend *e)
 	uint32_t n = strata_node_n(u->m.node);
 	if (((e->ack | u->crashed) & bc_all(n)) != bc_all(n))
 		return;
-	struct strata_rd r;
-	strata_rd_init(&r, e->msg->data, e->msg->len);
-	struct bc_hdr h;
-	h.type = strata_rd_u8(&r);
-	bc_rd_hdr(&r, &h, n);
-	const uint8_t *p = NULL;
-	size_t len = strata_rd_bytes(&r, &p, e->msg->len);
-	STRATA_ASSERT(strata_rd_done(&r) == 0); /* validated when it arrived */
-	bc_win_add(&u->org[e->origin].win, e->seq);
-	bc_out_deliver(&u->m, e->origin, e->inc, e->seq, p, len, NULL, 0);
-	bc_ptab_del(&u->pending, e);
+	bc_ptab_deliver(&u->m, &u->pending, e, &u->org[e->origin].win);
 }
 
 static void urb_recv(struct urb *u, const struct strata_event *ev)
 {
 	struct strata_node *n = u->m.node;
 	uint32_t self = strata_node_id(n);
-	struct strata_rd r;
-	strata_rd_init(&r, ev->msg->data, ev->msg->len);
 	struct bc_hdr h;
-	h.type = strata_rd_u8(&r);
-	bc_rd_hdr(&r, &h, strata_node_n(n));
-	const uint8_t *p = NULL;
-	(void)strata_rd_bytes(&r, &p, strata_node_config(n)->max_value);
-	if (strata_rd_done(&r) != 0 || h.type != BC_DATA) {
+	const uint8_t *p;
+	size_t len;
+	if (bc_parse_data(ev->msg, strata_node_n(n), strata_node_config(n)->max_value, &h, &p,
+			  &len) != 0) {
 		strata_node_bad_payload(n, &u->m, ev->peer, "urb_allack: malformed DATA");
 		return;
 	}
