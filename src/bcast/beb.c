@@ -60,17 +60,7 @@ static int beb_request(struct strata_module *m, const struct strata_request *req
 	int rc = bc_check_request(req, bc_pl_payload_max(m->node, 0));
 	if (rc)
 		return rc;
-	struct bc_hdr h = { BC_DATA, strata_node_id(m->node), strata_node_incarnation(m->node),
-			    b->lsn + 1 };
-	struct strata_msg *msg = bc_encode_data(&h, req->value, req->value_len);
-	if (!msg)
-		return STRATA_ENOMEM;
-	b->lsn++;
-	bc_out_bcast(m, h.seq, req->value, req->value_len, NULL, 0);
-	strata_pl_send_all(m, 0, msg);
-	strata_msg_unref(msg);
-	strata_node_reply(m->node, m, req->id, 0, 0, NULL, 0, NULL);
-	return 0;
+	return bc_pl_broadcast(m, &b->lsn, req);
 }
 
 static void beb_destroy(struct strata_module *m)

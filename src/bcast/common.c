@@ -250,6 +250,40 @@ void bc_out_bcast(struct strata_module *m, uint64_t seq, const uint8_t *data, si
 	strata_output(m->node, &o);
 }
 
+int bc_pl_broadcast(struct strata_module *m, uint64_t *lsn, const struct strata_request *req)
+{
+	struct strata_node *n = m->node;
+	struct bc_hdr h = { BC_DATA, strata_node_id(n), strata_node_incarnation(n), *lsn + 1 };
+	struct strata_msg *msg = bc_encode_data(&h, req->value, req->value_len);
+	if (!msg)
+		return STRATA_ENOMEM;
+	(*lsn)++;
+	bc_out_bcast(m, h.seq, req->value, req->value_len, NULL, 0);
+	strata_pl_send_all(m, 0, msg);
+	strata_msg_unref(msg);
+	strata_node_reply(n, m, req->id, 0, 0, NULL, 0, NULL);
+	return 0;
+}
+
+int bc_sl_broadcast(struct strata_module *m, uint64_t *lsn, const char *lsn_key,
+		    const struct strata_request *req)
+{
+	struct strata_node *n = m->node;
+	struct bc_hdr h = { BC_DATA, strata_node_id(n), 0, *lsn + 1 };
+	if (bc_store_u64(n, lsn_key, h.seq) != 0)
+		return STRATA_EIO;
+	struct strata_msg *msg = bc_encode_data(&h, req->value, req->value_len);
+	if (!msg)
+		return STRATA_ENOMEM;
+	(*lsn)++;
+	bc_out_bcast(m, h.seq, req->value, req->value_len, NULL, 0);
+	for (uint32_t q = 1; q <= strata_node_n(n); q++)
+		(void)strata_sl_send(m, q, 0, msg);
+	strata_msg_unref(msg);
+	strata_node_reply(n, m, req->id, 0, 0, NULL, 0, NULL);
+	return 0;
+}
+
 void bc_pl_relay(struct strata_module *m, struct strata_msg *msg, uint32_t skip1, uint32_t skip2)
 {
 	uint32_t self = strata_node_id(m->node), n = strata_node_n(m->node);

@@ -111,6 +111,17 @@ size_t bc_pl_payload_max(const struct strata_node *n, size_t extra);
 /* Largest payload a fair-loss / stubborn algorithm accepts (one datagram). */
 size_t bc_fll_payload_max(const struct strata_node *n, size_t extra);
 
+/* The book's `upon broadcast: send DATA to all` over perfect links: encodes req's value as this
+ * node's next message (seq *lsn + 1, current incarnation), counts it in *lsn, outputs the
+ * BCAST, pl-sends it to every process (self included) and replies to the client. The caller
+ * has checked req (bc_check_request) and its own capacity. Returns 0 or STRATA_ENOMEM. */
+int bc_pl_broadcast(struct strata_module *m, uint64_t *lsn, const struct strata_request *req);
+/* The same over stubborn links, for the fail-recovery algorithms (incarnation 0 on the wire):
+ * the new seq is stored under lsn_key before the message exists. Returns 0, STRATA_EIO or
+ * STRATA_ENOMEM (*lsn unchanged on error). */
+int bc_sl_broadcast(struct strata_module *m, uint64_t *lsn, const char *lsn_key,
+		    const struct strata_request *req);
+
 void bc_out_deliver(struct strata_module *m, uint32_t origin, uint64_t inc, uint64_t seq,
 		    const uint8_t *data, size_t len, const uint64_t *vc, size_t vc_len);
 void bc_out_bcast(struct strata_module *m, uint64_t seq, const uint8_t *data, size_t len,

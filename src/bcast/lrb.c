@@ -148,17 +148,7 @@ static int lrb_request(struct strata_module *m, const struct strata_request *req
 		return rc;
 	if (l->nstore >= LRB_STORE_CAP)
 		return STRATA_EFULL;
-	struct bc_hdr h = { BC_DATA, strata_node_id(m->node), strata_node_incarnation(m->node),
-			    l->lsn + 1 };
-	struct strata_msg *msg = bc_encode_data(&h, req->value, req->value_len);
-	if (!msg)
-		return STRATA_ENOMEM;
-	l->lsn++;
-	bc_out_bcast(m, h.seq, req->value, req->value_len, NULL, 0);
-	strata_pl_send_all(m, 0, msg);
-	strata_msg_unref(msg);
-	strata_node_reply(m->node, m, req->id, 0, 0, NULL, 0, NULL);
-	return 0;
+	return bc_pl_broadcast(m, &l->lsn, req);
 }
 
 static void lrb_destroy(struct strata_module *m)

@@ -73,19 +73,7 @@ static int sbeb_request(struct strata_module *m, const struct strata_request *re
 	int rc = bc_check_request(req, bc_fll_payload_max(n, 0));
 	if (rc)
 		return rc;
-	struct bc_hdr h = { BC_DATA, strata_node_id(n), 0, b->lsn + 1 };
-	if (bc_store_u64(n, "sbeb/lsn", h.seq) != 0)
-		return STRATA_EIO;
-	struct strata_msg *msg = bc_encode_data(&h, req->value, req->value_len);
-	if (!msg)
-		return STRATA_ENOMEM;
-	b->lsn++;
-	bc_out_bcast(m, h.seq, req->value, req->value_len, NULL, 0);
-	for (uint32_t q = 1; q <= strata_node_n(n); q++)
-		(void)strata_sl_send(m, q, 0, msg);
-	strata_msg_unref(msg);
-	strata_node_reply(n, m, req->id, 0, 0, NULL, 0, NULL);
-	return 0;
+	return bc_sl_broadcast(m, &b->lsn, "sbeb/lsn", req);
 }
 
 static void sbeb_destroy(struct strata_module *m)
