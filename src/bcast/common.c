@@ -489,6 +489,21 @@ void bc_ptab_drop_origin(struct bc_ptab *t, uint32_t origin)
 	}
 }
 
+enum bc_pend_admit bc_ptab_admit(struct bc_ptab *t, struct bc_origin *o, const struct bc_hdr *h,
+				 struct strata_msg *msg, struct bc_pend **e)
+{
+	enum bc_admit a = bc_origin_admit(o, h->inc);
+	if (a == BC_STALE || bc_win_has(&o->win, h->seq))
+		return BC_PEND_DONE;
+	if (a == BC_NEWINC)
+		bc_ptab_drop_origin(t, h->origin);
+	*e = bc_ptab_find(t, h->origin, h->inc, h->seq);
+	if (*e)
+		return BC_PEND_AGAIN;
+	*e = bc_ptab_add(t, h->origin, h->inc, h->seq, msg);
+	return *e ? BC_PEND_FIRST : BC_PEND_FULL;
+}
+
 void bc_ptab_deliver(struct strata_module *m, struct bc_ptab *t, struct bc_pend *e,
 		     struct bc_win *w)
 {

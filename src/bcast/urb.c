@@ -56,25 +56,23 @@ static void urb_recv(struct urb *u, const struct strata_event *ev)
 		strata_node_bad_payload(n, &u->m, ev->peer, "urb: malformed DATA");
 		return;
 	}
-	struct bc_origin *o = &u->org[h.origin];
-	enum bc_admit a = bc_origin_admit(o, h.inc);
-	if (a == BC_STALE || bc_win_has(&o->win, h.seq))
+	struct bc_pend *e = NULL;
+	switch (bc_ptab_admit(&u->pending, &u->org[h.origin], &h, ev->msg, &e)) {
+	case BC_PEND_DONE:
 		return;
-	if (a == BC_NEWINC)
-		bc_ptab_drop_origin(&u->pending, h.origin);
-	struct bc_pend *e = bc_ptab_find(&u->pending, h.origin, h.inc, h.seq);
-	if (!e) {
-		e = bc_ptab_add(&u->pending, h.origin, h.inc, h.seq, ev->msg);
-		if (!e) {
-			strata_trace(n, "urb", "pending full -> %u/%llu dropped", h.origin,
-				     (unsigned long long)h.seq);
-			return;
-		}
+	case BC_PEND_FULL:
+		strata_trace(n, "urb", "pending full -> %u/%llu dropped", h.origin,
+			     (unsigned long long)h.seq);
+		return;
+	case BC_PEND_FIRST:
 		e->ack |= bc_bit(self);
 		/* Our relay is our acknowledgement: everyone but us needs it. The origin's own
 		 * broadcast already went to all. */
 		if (!(h.origin == self && ev->peer == self))
 			bc_pl_relay(&u->m, ev->msg, 0, 0);
+		break;
+	case BC_PEND_AGAIN:
+		break;
 	}
 	e->ack |= bc_bit(ev->peer);
 	urb_try_deliver(u, e);
