@@ -189,15 +189,49 @@ struct strata_msg *bc_encode_data(const struct bc_hdr *h, const uint8_t *p, size
 	return strata_wr_take_msg(&w, &err);
 }
 
+/* The parts of bc_parse_data and bc_parse_gossip around their algorithm fields. */
+static void rd_data_begin(struct strata_rd *r, const struct strata_msg *msg, uint32_t n,
+			  struct bc_hdr *h)
+{
+	strata_rd_init(r, msg->data, msg->len);
+	h->type = strata_rd_u8(r);
+	bc_rd_hdr(r, h, n);
+}
+
+static int rd_data_end(const struct strata_rd *r, const struct bc_hdr *h)
+{
+	return strata_rd_done(r) == 0 && h->type == BC_DATA ? 0 : STRATA_EPROTO;
+}
+
 int bc_parse_data(const struct strata_msg *msg, uint32_t n, size_t max, struct bc_hdr *h,
 		  const uint8_t **p, size_t *len)
 {
 	struct strata_rd r;
-	strata_rd_init(&r, msg->data, msg->len);
-	h->type = strata_rd_u8(&r);
-	bc_rd_hdr(&r, h, n);
+	rd_data_begin(&r, msg, n, h);
 	*len = strata_rd_bytes(&r, p, max);
-	return strata_rd_done(&r) == 0 && h->type == BC_DATA ? 0 : STRATA_EPROTO;
+	return rd_data_end(&r, h);
+}
+
+struct strata_msg *bc_encode_gossip(const struct bc_hdr *h, uint64_t rounds, const uint8_t *p,
+				    size_t len)
+{
+	struct strata_wr w;
+	strata_wr_init(&w, len + BC_HDR_MAX + 10);
+	bc_wr_hdr(&w, h);
+	strata_wr_u64(&w, rounds);
+	strata_wr_bytes(&w, p, len);
+	int err = 0;
+	return strata_wr_take_msg(&w, &err);
+}
+
+int bc_parse_gossip(const struct strata_msg *msg, uint32_t n, uint64_t rounds_max,
+		    struct bc_hdr *h, uint64_t *rounds, const uint8_t **p, size_t *len)
+{
+	struct strata_rd r;
+	rd_data_begin(&r, msg, n, h);
+	*rounds = strata_rd_u64_max(&r, rounds_max);
+	*len = strata_rd_bytes(&r, p, msg->len);
+	return rd_data_end(&r, h);
 }
 
 bool bc_is_hello(const struct strata_msg *msg)
@@ -313,6 +347,16 @@ void bc_fll_gossip(struct strata_module *m, struct strata_msg *msg, unsigned k)
 		pool[j] = t;
 		(void)strata_fll_send(m, pool[i], 0, msg);
 	}
+}
+
+void bc_fll_gossip_data(struct strata_module *m, unsigned k, const struct bc_hdr *h,
+			uint64_t rounds, const uint8_t *p, size_t len)
+{
+	struct strata_msg *msg = bc_encode_gossip(h, rounds, p, len);
+	if (!msg)
+		return;
+	bc_fll_gossip(m, msg, k);
+	strata_msg_unref(msg);
 }
 
 void bc_sl_hello(struct strata_module *m)

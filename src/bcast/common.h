@@ -99,6 +99,13 @@ struct strata_msg *bc_encode_data(const struct bc_hdr *h, const uint8_t *p, size
  * bytes or is not of type BC_DATA. */
 int bc_parse_data(const struct strata_msg *msg, uint32_t n, size_t max, struct bc_hdr *h,
 		  const uint8_t **p, size_t *len);
+/* The probabilistic broadcasts' GOSSIP (epb, lpb): [hdr][rounds left][payload]. The encoder
+ * returns NULL on allocation failure; the decoder is bc_parse_data's, with rounds at most
+ * rounds_max and any payload that fits in msg. */
+struct strata_msg *bc_encode_gossip(const struct bc_hdr *h, uint64_t rounds, const uint8_t *p,
+				    size_t len);
+int bc_parse_gossip(const struct strata_msg *msg, uint32_t n, uint64_t rounds_max,
+		    struct bc_hdr *h, uint64_t *rounds, const uint8_t **p, size_t *len);
 /* Whether msg is a recovering node's HELLO (bc_sl_hello): the one byte BC_HELLO. */
 bool bc_is_hello(const struct strata_msg *msg);
 
@@ -131,6 +138,10 @@ void bc_out_bcast(struct strata_module *m, uint64_t seq, const uint8_t *data, si
 void bc_pl_relay(struct strata_module *m, struct strata_msg *msg, uint32_t skip1, uint32_t skip2);
 /* fll_send to `k` distinct random nodes other than self (all of them if k >= n-1). */
 void bc_fll_gossip(struct strata_module *m, struct strata_msg *msg, unsigned k);
+/* Encodes a GOSSIP (bc_encode_gossip) and bc_fll_gossips it to k nodes; dropped if the
+ * allocation fails (gossip is probabilistic anyway). */
+void bc_fll_gossip_data(struct strata_module *m, unsigned k, const struct bc_hdr *h,
+			uint64_t rounds, const uint8_t *p, size_t len);
 
 /* A recovering node's HELLO to every other node over stubborn links: peers learn its new
  * incarnation from it (the link layer drops datagrams addressed to an earlier one). */

@@ -32,41 +32,14 @@ struct epb {
 	struct bc_origin *org; /* [n+1] */
 };
 
-/* GOSSIP = DATA header + rounds left + payload. */
-static struct strata_msg *epb_encode(const struct bc_hdr *h, uint64_t rounds, const uint8_t *p,
-				     size_t len)
-{
-	struct strata_wr w;
-	strata_wr_init(&w, len + BC_HDR_MAX + 10);
-	bc_wr_hdr(&w, h);
-	strata_wr_u64(&w, rounds);
-	strata_wr_bytes(&w, p, len);
-	int err = 0;
-	return strata_wr_take_msg(&w, &err);
-}
-
-static void epb_gossip(struct epb *e, const struct bc_hdr *h, uint64_t rounds, const uint8_t *p,
-		       size_t len)
-{
-	struct strata_msg *msg = epb_encode(h, rounds, p, len);
-	if (!msg)
-		return;
-	bc_fll_gossip(&e->m, msg, e->g.fanout);
-	strata_msg_unref(msg);
-}
-
 static void epb_recv(struct epb *e, const struct strata_event *ev)
 {
 	struct strata_node *n = e->m.node;
-	struct strata_rd r;
-	strata_rd_init(&r, ev->msg->data, ev->msg->len);
 	struct bc_hdr h;
-	h.type = strata_rd_u8(&r);
-	bc_rd_hdr(&r, &h, strata_node_n(n));
-	uint64_t rounds = strata_rd_u64_max(&r, e->g.rounds);
-	const uint8_t *p = NULL;
-	size_t len = strata_rd_bytes(&r, &p, ev->msg->len);
-	if (strata_rd_done(&r) != 0 || h.type != BC_DATA) {
+	uint64_t rounds;
+	const uint8_t *p;
+	size_t len;
+	if (bc_parse_gossip(ev->msg, strata_node_n(n), e->g.rounds, &h, &rounds, &p, &len) != 0) {
 		strata_node_bad_payload(n, &e->m, ev->peer, "epb: malformed GOSSIP");
 		return;
 	}
@@ -76,7 +49,7 @@ static void epb_recv(struct epb *e, const struct strata_event *ev)
 	bc_win_add(&o->win, h.seq);
 	bc_out_deliver(&e->m, h.origin, h.inc, h.seq, p, len, NULL, 0);
 	if (rounds > 1)
-		epb_gossip(e, &h, rounds - 1, p, len);
+		bc_fll_gossip_data(&e->m, e->g.fanout, &h, rounds - 1, p, len);
 }
 
 static void epb_handle(struct strata_module *m, const struct strata_event *ev)
@@ -101,7 +74,7 @@ static int epb_request(struct strata_module *m, const struct strata_request *req
 	bc_origin_admit(o, h.inc);
 	bc_win_add(&o->win, h.seq);
 	bc_out_deliver(m, self, h.inc, h.seq, req->value, req->value_len, NULL, 0);
-	epb_gossip(e, &h, e->g.rounds, req->value, req->value_len);
+	bc_fll_gossip_data(m, e->g.fanout, &h, e->g.rounds, req->value, req->value_len);
 	strata_node_reply(n, m, req->id, 0, 0, NULL, 0, NULL);
 	return 0;
 }

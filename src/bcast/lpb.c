@@ -60,25 +60,8 @@ struct lpb_data {
 static int lpb_parse(const struct strata_node *n, const struct strata_msg *msg, uint64_t rounds_max,
 		     struct lpb_data *d)
 {
-	struct strata_rd r;
-	strata_rd_init(&r, msg->data, msg->len);
-	d->h.type = strata_rd_u8(&r);
-	bc_rd_hdr(&r, &d->h, strata_node_n(n));
-	d->rounds = strata_rd_u64_max(&r, rounds_max);
-	d->len = strata_rd_bytes(&r, &d->p, msg->len);
-	return strata_rd_done(&r) == 0 && d->h.type == BC_DATA ? 0 : STRATA_EPROTO;
-}
-
-static struct strata_msg *lpb_encode(const struct bc_hdr *h, uint64_t rounds, const uint8_t *p,
-				     size_t len)
-{
-	struct strata_wr w;
-	strata_wr_init(&w, len + BC_HDR_MAX + 10);
-	bc_wr_hdr(&w, h);
-	strata_wr_u64(&w, rounds);
-	strata_wr_bytes(&w, p, len);
-	int err = 0;
-	return strata_wr_take_msg(&w, &err);
+	return bc_parse_gossip(msg, strata_node_n(n), rounds_max, &d->h, &d->rounds, &d->p,
+			       &d->len);
 }
 
 static void lpb_keep(struct lpb *l, const struct bc_hdr *h, struct strata_msg *msg)
@@ -184,13 +167,8 @@ static void lpb_recv_data(struct lpb *l, const struct strata_event *ev)
 		return;
 	if (strata_random_below(n, 100) < l->g.store_pct)
 		lpb_keep(l, &d.h, ev->msg);
-	if (d.rounds > 1) {
-		struct strata_msg *fwd = lpb_encode(&d.h, d.rounds - 1, d.p, d.len);
-		if (fwd) {
-			bc_fll_gossip(&l->m, fwd, l->g.fanout);
-			strata_msg_unref(fwd);
-		}
-	}
+	if (d.rounds > 1)
+		bc_fll_gossip_data(&l->m, l->g.fanout, &d.h, d.rounds - 1, d.p, d.len);
 	if (d.h.seq == l->next[s]) {
 		l->next[s]++;
 		bc_out_deliver(&l->m, s, d.h.inc, d.h.seq, d.p, d.len, NULL, 0);
@@ -221,7 +199,7 @@ static void lpb_recv_req(struct lpb *l, const struct strata_event *ev, struct st
 	if (e) {
 		struct lpb_data d;
 		STRATA_ASSERT(lpb_parse(n, e->msg, l->g.rounds, &d) == 0);
-		struct strata_msg *reply = lpb_encode(&d.h, 0, d.p, d.len);
+		struct strata_msg *reply = bc_encode_gossip(&d.h, 0, d.p, d.len);
 		if (reply) {
 			(void)strata_fll_send(&l->m, requester, 0, reply);
 			strata_msg_unref(reply);
@@ -261,7 +239,7 @@ static int lpb_request(struct strata_module *m, const struct strata_request *req
 		return rc;
 	uint32_t self = strata_node_id(n);
 	struct bc_hdr h = { BC_DATA, self, strata_node_incarnation(n), l->lsn + 1 };
-	struct strata_msg *msg = lpb_encode(&h, l->g.rounds, req->value, req->value_len);
+	struct strata_msg *msg = bc_encode_gossip(&h, l->g.rounds, req->value, req->value_len);
 	if (!msg)
 		return STRATA_ENOMEM;
 	l->lsn++;
