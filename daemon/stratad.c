@@ -72,6 +72,7 @@ struct daemon {
 	uint32_t id;
 	enum strata_log_level log_level;
 	enum strata_byz byz; /* test-only misbehaviour; STRATA_BYZ_NONE normally */
+	bool fatal;          /* the node stopped: stable storage failed */
 	struct strata_config cfg;
 	struct strata_store *store;
 	struct strata_uv *rt;
@@ -422,6 +423,18 @@ static void on_signal(uv_signal_t *s, int signum)
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 }
 
+/* Stable storage failed: the node has stopped; so does the process, with status 1. */
+static void on_fatal(void *arg)
+{
+	struct daemon *d = arg;
+	d->fatal = true;
+	strata_uv_close(d->rt);
+	if (!uv_is_closing((uv_handle_t *)&d->sigterm))
+		uv_close((uv_handle_t *)&d->sigterm, NULL);
+	if (!uv_is_closing((uv_handle_t *)&d->sigint))
+		uv_close((uv_handle_t *)&d->sigint, NULL);
+}
+
 static int run(struct daemon *d, const uint8_t *sk, bool recovering, uint64_t incarnation)
 {
 	uv_loop_t loop;
@@ -432,7 +445,7 @@ static int run(struct daemon *d, const uint8_t *sk, bool recovering, uint64_t in
 	}
 	struct strata_uv_opts o = {
 		.cfg = &d->cfg, .id = d->id, .incarnation = incarnation, .secret_key = sk,
-		.store = d->store, .log_level = d->log_level, .on_output = on_output, .arg = d,
+		.store = d->store, .log_level = d->log_level, .on_output = on_output, .on_fatal = on_fatal, .arg = d,
 		.byz = d->byz,
 	};
 	char err[512];
@@ -470,6 +483,8 @@ static int run(struct daemon *d, const uint8_t *sk, bool recovering, uint64_t in
 		strata_uv_close(d->rt);
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
+	if (d->fatal)
+		status = 1;
 	strata_uv_free(d->rt);
 	d->rt = NULL;
 	rc = uv_loop_close(&loop);

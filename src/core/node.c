@@ -29,6 +29,7 @@ struct strata_node {
 	uint64_t incarnation;
 	bool trace_on;
 	bool in_turn;
+	bool failed; /* stable storage failed: the node has stopped */
 	enum strata_byz byz;
 	uint8_t *sk; /* secure memory, STRATA_SK_LEN */
 
@@ -351,8 +352,20 @@ static void turn_begin(struct strata_node *n)
 static void turn_end(struct strata_node *n)
 {
 	drain(n);
-	if (n->env.sync && n->env.sync(n->env.ctx) != 0)
+	if (n->env.sync && n->env.sync(n->env.ctx) != 0) {
+		/* Persist before send: what this turn would send may depend on state that is not
+		 * durable, so nothing goes out, and the node stops (fail-stop on a storage failure,
+		 * as a crash-recovery process must: its next life recovers what was synced). */
 		n->counters.store_errors++;
+		n->failed = true;
+		n->in_turn = false;
+		struct strata_output o = {
+			.kind = STRATA_OUT_EVENT,
+			.text = "fatal: stable storage failed to sync; the node stops",
+		};
+		strata_output(n, &o);
+		return;
+	}
 	strata_links_flush(n->links);
 	n->in_turn = false;
 	report_wake(n);
@@ -360,6 +373,8 @@ static void turn_end(struct strata_node *n)
 
 void strata_node_start(struct strata_node *n, bool recovering)
 {
+	if (n->failed)
+		return;
 	turn_begin(n);
 	for (size_t i = 0; i < n->nmodules; i++)
 		strata_raise(n, n->modules[i], STRATA_EV_INIT, 0, 0, recovering ? 1 : 0, NULL);
@@ -368,6 +383,8 @@ void strata_node_start(struct strata_node *n, bool recovering)
 
 void strata_node_recv(struct strata_node *n, const uint8_t *buf, size_t len)
 {
+	if (n->failed)
+		return;
 	turn_begin(n);
 	strata_links_recv(n->links, buf, len);
 	turn_end(n);
@@ -375,6 +392,8 @@ void strata_node_recv(struct strata_node *n, const uint8_t *buf, size_t len)
 
 void strata_node_tick(struct strata_node *n)
 {
+	if (n->failed)
+		return;
 	turn_begin(n);
 	uint64_t now = strata_now_us(n);
 	/* Fire every expired timer, one handler at a time, draining the queue after each so that
@@ -398,6 +417,11 @@ void strata_node_tick(struct strata_node *n)
 
 void strata_node_request(struct strata_node *n, const char *module, const struct strata_request *r)
 {
+	if (n->failed) {
+		strata_node_reply(n, NULL, r->id, STRATA_EIO, 0, NULL, 0,
+				  "the node stopped: stable storage failed");
+		return;
+	}
 	turn_begin(n);
 	struct strata_module *m = strata_node_module_by_name(n, module);
 	if (!m || !m->ops->request) {
@@ -485,6 +509,7 @@ struct strata_counters *strata_node_counters(struct strata_node *n) { return &n-
 struct strata_links *strata_node_links(struct strata_node *n) { return n->links; }
 uint64_t strata_node_lamport(const struct strata_node *n) { return n->lamport; }
 enum strata_byz strata_node_byz(const struct strata_node *n) { return n->byz; }
+bool strata_node_failed(const struct strata_node *n) { return n->failed; }
 
 static const char *const byz_names[STRATA_BYZ_COUNT] = {
 	"none", "silent", "equivocate", "replay", "forge", "badsig",

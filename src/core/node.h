@@ -276,6 +276,9 @@ struct strata_counters *strata_node_counters(struct strata_node *n);
 struct strata_links *strata_node_links(struct strata_node *n);
 uint64_t strata_node_lamport(const struct strata_node *n);
 enum strata_byz strata_node_byz(const struct strata_node *n);
+/* True once stable storage failed to sync: the node sent nothing of that turn and has stopped
+ * (inputs are ignored, requests answered with STRATA_EIO). The runtime should shut down. */
+bool strata_node_failed(const struct strata_node *n);
 /* Advances the Lamport clock for a send and returns the stamp. */
 uint64_t strata_lamport_send(struct strata_node *n);
 /* Merges a received stamp: clock = max(clock, ts) + 1. */

@@ -29,6 +29,7 @@ struct strata_uv {
 	struct strata_uv_counters counters;
 	uint64_t started_ms; /* uv_hrtime at start, for uptime */
 	bool closing;
+	bool fatal_reported; /* the node stopped on a storage failure */
 
 	/* UDP */
 	uv_udp_t udp;

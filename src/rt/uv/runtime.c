@@ -182,6 +182,15 @@ static void env_output(void *ctx, const struct strata_output *o)
 	struct strata_uv *rt = ctx;
 	if (rt->o.on_output)
 		rt->o.on_output(rt->o.arg, o);
+	if (o->kind == STRATA_OUT_EVENT && strata_node_failed(rt->node) && !rt->fatal_reported) {
+		rt->fatal_reported = true;
+		strata_uv_log(rt, STRATA_LOG_ERROR, "%s", o->text ? o->text : "node failed");
+		if (rt->o.on_fatal)
+			rt->o.on_fatal(rt->o.arg);
+		else
+			strata_uv_close(rt);
+		return;
+	}
 	switch (o->kind) {
 	case STRATA_OUT_FD:
 		strata_uv_log(rt, STRATA_LOG_INFO, "peer %u %s (incarnation %" PRIu64 ")", o->peer,

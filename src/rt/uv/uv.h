@@ -54,6 +54,10 @@ struct strata_uv_opts {
 	/* Called for every output before the runtime handles it (e.g. the daemon's broadcast
 	 * log). May be NULL. */
 	void (*on_output)(void *arg, const struct strata_output *o);
+	/* Called once when the node stopped because stable storage failed (strata_node_failed);
+	 * the owner shuts down (closes its own handles and calls strata_uv_close). NULL: the runtime
+	 * closes itself. */
+	void (*on_fatal)(void *arg);
 	void *arg;
 	size_t client_queue_max;         /* bytes queued toward one client (0 = 4 MiB) */
 	unsigned max_clients;            /* concurrent client connections (0 = 256) */

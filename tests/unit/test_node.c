@@ -1,0 +1,209 @@
+/* Unit tests of the node core: FIFO event queue (handlers run to completion), timer order,
+ * persist-before-send (a failed sync stops the node before anything leaves), Lamport clocks. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/node.h"
+#include "crypto/crypto.h"
+#include "links/links.h"
+
+struct fake_env {
+	uint64_t now;
+	uint64_t wake;
+	int sends;
+	int sync_rc;
+	int replies;
+	int last_status;
+	int events;
+};
+
+static uint64_t f_now(void *c) { return ((struct fake_env *)c)->now; }
+static void f_send(void *c, uint32_t to, const uint8_t *b, size_t l)
+{
+	(void)to, (void)b, (void)l;
+	((struct fake_env *)c)->sends++;
+}
+static void f_wake(void *c, uint64_t d) { ((struct fake_env *)c)->wake = d; }
+static uint64_t f_rand(void *c) { (void)c; return 4; }
+static int f_sync(void *c) { return ((struct fake_env *)c)->sync_rc; }
+static void f_output(void *c, const struct strata_output *o)
+{
+	struct fake_env *e = c;
+	if (o->kind == STRATA_OUT_REPLY) {
+		e->replies++;
+		e->last_status = o->status;
+	} else if (o->kind == STRATA_OUT_EVENT) {
+		e->events++;
+	}
+}
+
+/* A test module: records the order in which it handles events, raises follow-ups. */
+struct tmod {
+	struct strata_module base;
+	int order[16];
+	int n;
+	struct strata_timer t1, t2;
+};
+
+enum { EV_A = 1001, EV_B, EV_C };
+
+static void t_handle(struct strata_module *m, const struct strata_event *ev)
+{
+	struct tmod *t = (struct tmod *)m;
+	if (t->n < 16)
+		t->order[t->n++] = ev->type == STRATA_EV_TIMER ? (int)(2000 + ev->arg) : ev->type;
+	if (ev->type == EV_A) {
+		/* Raised inside a handler: queued, handled after this handler returns, in order. */
+		strata_raise(m->node, m, EV_B, 0, 0, 0, NULL);
+		strata_raise(m->node, m, EV_C, 0, 0, 0, NULL);
+		t->order[t->n++] = -1; /* still inside A */
+	}
+}
+
+static int t_request(struct strata_module *m, const struct strata_request *r)
+{
+	struct strata_msg *msg = strata_msg_new("x", 1);
+	strata_pl_send(m, 2, 0, msg);
+	strata_msg_unref(msg);
+	strata_raise(m->node, m, EV_A, 0, 0, 0, NULL);
+	strata_node_reply(m->node, m, r->id, 0, 0, NULL, 0, NULL);
+	return 0;
+}
+
+static void t_destroy(struct strata_module *m) { (void)m; }
+
+static const struct strata_module_ops tops = {
+	.name = "t", .handle = t_handle, .request = t_request, .destroy = t_destroy,
+};
+
+static struct strata_config cfg;
+static uint8_t sk1[STRATA_SK_LEN];
+
+static struct strata_node *mk(struct fake_env *fe, struct strata_env *env, struct tmod *t)
+{
+	memset(&cfg, 0, sizeof(cfg));
+	strata_config_defaults(&cfg);
+	cfg.n = 2;
+	cfg.cluster_hash = 42;
+	uint8_t sk2[STRATA_SK_LEN];
+	strata_keypair(cfg.nodes[1].public_key, sk1);
+	strata_keypair(cfg.nodes[2].public_key, sk2);
+	*env = (struct strata_env){ .ctx = fe, .now_us = f_now, .send = f_send, .wake_at = f_wake,
+				    .random = f_rand, .sync = f_sync, .output = f_output };
+	struct strata_node_opts o = { .cfg = &cfg, .id = 1, .incarnation = 1, .secret_key = sk1,
+				      .env = env };
+	char err[128];
+	struct strata_node *n = strata_node_new(&o, err, sizeof(err));
+	ck_assert_msg(n != NULL, "%s", err);
+	memset(t, 0, sizeof(*t));
+	strata_node_add_module(n, &t->base, &tops, 230);
+	return n;
+}
+
+START_TEST(test_fifo_run_to_completion)
+{
+	struct fake_env fe = { 0 };
+	struct strata_env env;
+	struct tmod t;
+	struct strata_node *n = mk(&fe, &env, &t);
+	fe.sync_rc = 0;
+	/* learn node 2's incarnation so perfect-link frames may go out */
+	struct strata_request r = { .id = 7, .op = STRATA_OP_WRITE };
+	strata_node_request(n, "t", &r);
+	ck_assert_int_eq(fe.replies, 1);
+	ck_assert_int_eq(fe.last_status, 0);
+	/* A, then (still inside A) -1, then B, C: queued events run after the handler returns */
+	ck_assert_int_eq(t.n, 4);
+	ck_assert_int_eq(t.order[0], EV_A);
+	ck_assert_int_eq(t.order[1], -1);
+	ck_assert_int_eq(t.order[2], EV_B);
+	ck_assert_int_eq(t.order[3], EV_C);
+	ck_assert(!strata_node_failed(n));
+	ck_assert_uint_gt(strata_node_lamport(n), 0);
+	strata_node_free(n);
+}
+END_TEST
+
+START_TEST(test_timers_fire_in_deadline_order)
+{
+	struct fake_env fe = { 0 };
+	struct strata_env env;
+	struct tmod t;
+	struct strata_node *n = mk(&fe, &env, &t);
+	strata_timer_init(&t.t1, &t.base, 1, 0);
+	strata_timer_init(&t.t2, &t.base, 2, 0);
+	strata_timer_arm(n, &t.t2, 50);
+	strata_timer_arm(n, &t.t1, 100);
+	strata_timer_arm(n, &t.t1, 30); /* re-arming moves it */
+	fe.now = 40;
+	strata_node_tick(n);
+	ck_assert_int_eq(t.n, 1);
+	ck_assert_int_eq(t.order[0], 2001);
+	ck_assert_uint_eq(fe.wake, 50);
+	strata_timer_disarm(n, &t.t2);
+	fe.now = 60;
+	strata_node_tick(n);
+	ck_assert_int_eq(t.n, 1); /* disarmed: nothing fires */
+	strata_node_free(n);
+}
+END_TEST
+
+START_TEST(test_failed_sync_sends_nothing_and_stops)
+{
+	struct fake_env fe = { 0 };
+	struct strata_env env;
+	struct tmod t;
+	struct strata_node *n = mk(&fe, &env, &t);
+	/* a hello toward node 2 would normally leave with this turn: with sync failing, nothing */
+	fe.sync_rc = STRATA_EIO;
+	struct strata_request r = { .id = 9, .op = STRATA_OP_WRITE };
+	strata_node_request(n, "t", &r);
+	ck_assert_int_eq(fe.sends, 0);
+	ck_assert(strata_node_failed(n));
+	ck_assert_int_eq(fe.events, 1);
+	ck_assert_uint_eq(strata_node_counters(n)->store_errors, 1);
+	/* later inputs are ignored; requests are refused with EIO */
+	fe.sync_rc = 0;
+	fe.now = 10000000;
+	strata_node_tick(n);
+	ck_assert_int_eq(fe.sends, 0);
+	int before = fe.replies;
+	strata_node_request(n, "t", &r);
+	ck_assert_int_eq(fe.replies, before + 1);
+	ck_assert_int_eq(fe.last_status, STRATA_EIO);
+	strata_node_free(n);
+}
+END_TEST
+
+START_TEST(test_ok_sync_sends)
+{
+	struct fake_env fe = { 0 };
+	struct strata_env env;
+	struct tmod t;
+	struct strata_node *n = mk(&fe, &env, &t);
+	struct strata_request r = { .id = 9, .op = STRATA_OP_WRITE };
+	strata_node_request(n, "t", &r);
+	ck_assert_int_gt(fe.sends, 0); /* the hello toward node 2 */
+	strata_node_free(n);
+}
+END_TEST
+
+int main(void)
+{
+	if (strata_crypto_init() != 0)
+		return 1;
+	Suite *s = suite_create("node");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, test_fifo_run_to_completion);
+	tcase_add_test(tc, test_timers_fire_in_deadline_order);
+	tcase_add_test(tc, test_failed_sync_sends_nothing_and_stops);
+	tcase_add_test(tc, test_ok_sync_sends);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
