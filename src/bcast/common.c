@@ -92,16 +92,22 @@ int bc_win_read(struct strata_rd *rd, struct bc_win *w)
 	return 0;
 }
 
+/* Stores what w holds under key and frees w; a failure (encoding or storage) is counted. */
+static int store_wr(struct strata_node *n, const char *key, struct strata_wr *w)
+{
+	int rc = w->err ? w->err : strata_store(n, key, w->buf, w->len);
+	strata_wr_free(w);
+	if (rc)
+		strata_node_counters(n)->store_errors++;
+	return rc ? STRATA_EIO : 0;
+}
+
 int bc_store_u64(struct strata_node *n, const char *key, uint64_t v)
 {
 	struct strata_wr w;
 	strata_wr_init(&w, 16);
 	strata_wr_u64(&w, v);
-	int rc = w.err ? w.err : strata_store(n, key, w.buf, w.len);
-	strata_wr_free(&w);
-	if (rc)
-		strata_node_counters(n)->store_errors++;
-	return rc ? STRATA_EIO : 0;
+	return store_wr(n, key, &w);
 }
 
 int bc_retrieve_u64(struct strata_node *n, const char *key, uint64_t *v)
@@ -125,11 +131,7 @@ int bc_store_win(struct strata_node *n, const char *key, const struct bc_win *w)
 	struct strata_wr wr;
 	strata_wr_init(&wr, 16 + 20 * STRATA_ARRAY_LEN(w->bits));
 	bc_win_write(&wr, w);
-	int rc = wr.err ? wr.err : strata_store(n, key, wr.buf, wr.len);
-	strata_wr_free(&wr);
-	if (rc)
-		strata_node_counters(n)->store_errors++;
-	return rc ? STRATA_EIO : 0;
+	return store_wr(n, key, &wr);
 }
 
 int bc_retrieve_win(struct strata_node *n, const char *key, struct bc_win *w)
