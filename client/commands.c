@@ -12,7 +12,7 @@ const struct cli_cmd cli_commands[] = {
 	{ "keygen", "create a node identity (Ed25519 key pair): --out FILE", cmd_keygen },
 	{ "algos", "list the algorithms this build implements (no daemon needed)", cmd_algos },
 	{ "check", "check a client history: --model atomic|regular|safe FILE", cmd_check },
-	{ "check-bcast", "check broadcast delivery logs: --property P [--crashed LIST] DIR",
+	{ "check-bcast", "check broadcast delivery logs: --property P [--crashed L] [--byzantine L] DIR",
 	  cmd_check_bcast },
 	{ "shiviz", "convert broadcast delivery logs in DIR to a ShiViz log", cmd_shiviz },
 	{ "reg", "registers: write KEY VALUE | read KEY [--algo NAME] | algos", cmd_reg },

@@ -1122,7 +1122,7 @@ struct strata_module *lkv_create(struct strata_node *n, char *err, size_t errlen
 	char text[240];
 	if (l->r + l->w <= l->replicas) {
 		snprintf(text, sizeof(text),
-			 "lkv: r=%u + w=%u <= replicas=%u: quorums need not intersect, reads may "
+			 "warning: r=%u + w=%u <= replicas=%u: quorums need not intersect, reads may "
 			 "return stale values (eventual consistency only)",
 			 l->r, l->w, l->replicas);
 		warn(n, text);
@@ -1130,7 +1130,7 @@ struct strata_module *lkv_create(struct strata_node *n, char *err, size_t errlen
 	uint32_t q = l->r > l->w ? l->r : l->w;
 	if (cfg->f > l->replicas - q) {
 		snprintf(text, sizeof(text),
-			 "lkv: f=%u but a key survives only replicas - max(r, w) = %u crashes of its "
+			 "warning: f=%u but a key survives only replicas - max(r, w) = %u crashes of its "
 			 "replicas: operations on some keys may time out",
 			 cfg->f, l->replicas - q);
 		warn(n, text);
