@@ -293,12 +293,18 @@ int bc_pl_broadcast(struct strata_module *m, uint64_t *lsn, const struct strata_
 	struct strata_msg *msg = bc_encode_data(&h, req->value, req->value_len);
 	if (!msg)
 		return STRATA_ENOMEM;
+	bc_pl_send_own(m, lsn, req, msg, NULL, 0);
+	return 0;
+}
+
+void bc_pl_send_own(struct strata_module *m, uint64_t *lsn, const struct strata_request *req,
+		    struct strata_msg *msg, const uint64_t *vc, size_t vc_len)
+{
 	(*lsn)++;
-	bc_out_bcast(m, h.seq, req->value, req->value_len, NULL, 0);
+	bc_out_bcast(m, *lsn, req->value, req->value_len, vc, vc_len);
 	strata_pl_send_all(m, 0, msg);
 	strata_msg_unref(msg);
-	strata_node_reply(n, m, req->id, 0, 0, NULL, 0, NULL);
-	return 0;
+	strata_node_reply(m->node, m, req->id, 0, 0, NULL, 0, NULL);
 }
 
 int bc_sl_broadcast(struct strata_module *m, uint64_t *lsn, const char *lsn_key,

@@ -123,6 +123,11 @@ size_t bc_fll_payload_max(const struct strata_node *n, size_t extra);
  * BCAST, pl-sends it to every process (self included) and replies to the client. The caller
  * has checked req (bc_check_request) and its own capacity. Returns 0 or STRATA_ENOMEM. */
 int bc_pl_broadcast(struct strata_module *m, uint64_t *lsn, const struct strata_request *req);
+/* Its second half, for algorithms with their own DATA encoding (ncb, wcb): msg is req's value
+ * encoded as seq *lsn + 1; counts it in *lsn, outputs the BCAST (with the vector timestamp vc,
+ * if any), pl-sends msg to every process, drops the caller's reference and replies. */
+void bc_pl_send_own(struct strata_module *m, uint64_t *lsn, const struct strata_request *req,
+		    struct strata_msg *msg, const uint64_t *vc, size_t vc_len);
 /* The same over stubborn links, for the fail-recovery algorithms (incarnation 0 on the wire):
  * the new seq is stored under lsn_key before the message exists. Returns 0, STRATA_EIO or
  * STRATA_ENOMEM (*lsn unchanged on error). */

@@ -243,11 +243,7 @@ static int ncb_request(struct strata_module *m, const struct strata_request *req
 		strata_msg_unref(msg);
 		return rc;
 	}
-	c->lsn++;
-	bc_out_bcast(m, h.seq, req->value, req->value_len, NULL, 0);
-	strata_pl_send_all(m, 0, msg);
-	strata_msg_unref(msg);
-	strata_node_reply(n, m, req->id, 0, 0, NULL, 0, NULL);
+	bc_pl_send_own(m, &c->lsn, req, msg, NULL, 0);
 	return 0;
 }
 

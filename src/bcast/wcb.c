@@ -150,11 +150,7 @@ static int wcb_request(struct strata_module *m, const struct strata_request *req
 	struct strata_msg *msg = strata_wr_take_msg(&w, &err);
 	if (!msg)
 		return err ? err : STRATA_ENOMEM;
-	c->lsn++;
-	bc_out_bcast(m, h.seq, req->value, req->value_len, vc, nn);
-	strata_pl_send_all(m, 0, msg);
-	strata_msg_unref(msg);
-	strata_node_reply(n, m, req->id, 0, 0, NULL, 0, NULL);
+	bc_pl_send_own(m, &c->lsn, req, msg, vc, nn);
 	return 0;
 }
 
