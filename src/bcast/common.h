@@ -18,7 +18,8 @@
  *   - struct bc_acks, the acknowledged garbage collection used by lrb and ncb: every node tells
  *     the others, periodically over fair-loss links, the watermark it has delivered for every
  *     origin; a message every live node has delivered is dropped from the retransmission store.
- *   - request checks, outputs, random peer choice. */
+ *   - the DATA and GOSSIP codecs, request checks, the `send DATA to all` request path, outputs,
+ *     random peer choice, and the pending-table steps urb, urb_allack and fifo share. */
 #ifndef STRATA_BCAST_COMMON_H
 #define STRATA_BCAST_COMMON_H
 
