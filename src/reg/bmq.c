@@ -36,51 +36,9 @@
 #include "core/error.h"
 #include "reg/byz.h"
 
-enum { PH_WRITE = 1, PH_READ = 2 };
+enum { PH_WRITE = BYZ_PH_WRITE, PH_READ = BYZ_PH_READ };
 
-static void send_value(struct reg_mod *r, struct reg_inst *i, struct byz_inst *b, uint32_t to,
-		       uint64_t rid)
-{
-	uint64_t ts = i->cur.ts;
-	struct strata_msg *v = i->cur.v, *lie = NULL;
-	bool replayed;
-	if (byz_answer(r, b, to, &ts, &lie, &replayed))
-		v = lie;
-	struct strata_wr w;
-	byz_begin(&w, r, i, REG_MSG_VALUE, rid, BYZ_SUB_PLAIN);
-	strata_wr_u64(&w, ts);
-	byz_wr_val(&w, ts ? v : NULL);
-	byz_send(r, i, to, &w);
-	if (lie)
-		strata_msg_unref(lie);
-}
 
-static void bmq_start(struct reg_mod *r, struct reg_inst *i)
-{
-	struct byz_inst *b = byz_ext(r, i);
-	if (!b) {
-		reg_complete(r, i, STRATA_ENOMEM, NULL);
-		return;
-	}
-	struct strata_wr w;
-	if (i->op->kind == REG_WRITE) {
-		i->wts++;
-		reg_val_set(&i->best, i->wts, 0, i->op->val);
-		reg_phase(i, PH_WRITE);
-		byz_begin(&w, r, i, REG_MSG_WRITE, i->rid, BYZ_SUB_PLAIN);
-		strata_wr_u64(&w, i->wts);
-		byz_wr_val(&w, i->op->val);
-		byz_send(r, i, 0, &w);
-		return;
-	}
-	if (byz_read_begin(r, i, b) != 0) {
-		reg_complete(r, i, STRATA_ENOMEM, NULL);
-		return;
-	}
-	reg_phase(i, PH_READ);
-	byz_begin(&w, r, i, REG_MSG_READ, i->rid, BYZ_SUB_PLAIN);
-	byz_send(r, i, 0, &w);
-}
 
 /* byzhighestval: the highest (ts, v) that more than f replies carry, or bottom. */
 static void read_done(struct reg_mod *r, struct reg_inst *i, struct byz_inst *b)
@@ -134,7 +92,7 @@ static int bmq_deliver(struct reg_mod *r, struct reg_inst *i, uint32_t from, uin
 	switch (type) {
 	case REG_MSG_READ:
 		if (!silent)
-			send_value(r, i, b, from, rid);
+			byz_send_value(r, i, b, from, rid);
 		break;
 	case REG_MSG_WRITE:
 		if (!byz_from_writer(r, from, "WRITE from a process that is not the writer"))
@@ -169,7 +127,7 @@ static int bmq_deliver(struct reg_mod *r, struct reg_inst *i, uint32_t from, uin
 }
 
 static const struct reg_algo_ops bmq_ops = {
-	.start = bmq_start,
+	.start = byz_plain_start,
 	.deliver = bmq_deliver,
 };
 

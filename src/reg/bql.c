@@ -42,51 +42,9 @@
 #include "core/error.h"
 #include "reg/byz.h"
 
-enum { PH_WRITE = 1, PH_READ = 2 };
+enum { PH_WRITE = BYZ_PH_WRITE, PH_READ = BYZ_PH_READ };
 
-static void send_value(struct reg_mod *r, struct reg_inst *i, struct byz_inst *b, uint32_t to,
-		       uint64_t rid)
-{
-	uint64_t ts = i->cur.ts;
-	struct strata_msg *v = i->cur.v, *lie = NULL;
-	bool replayed;
-	if (byz_answer(r, b, to, &ts, &lie, &replayed))
-		v = lie;
-	struct strata_wr w;
-	byz_begin(&w, r, i, REG_MSG_VALUE, rid, BYZ_SUB_PLAIN);
-	strata_wr_u64(&w, ts);
-	byz_wr_val(&w, ts ? v : NULL);
-	byz_send(r, i, to, &w);
-	if (lie)
-		strata_msg_unref(lie);
-}
 
-static void bql_start(struct reg_mod *r, struct reg_inst *i)
-{
-	struct byz_inst *b = byz_ext(r, i);
-	if (!b) {
-		reg_complete(r, i, STRATA_ENOMEM, NULL);
-		return;
-	}
-	struct strata_wr w;
-	if (i->op->kind == REG_WRITE) {
-		i->wts++;
-		reg_val_set(&i->best, i->wts, 0, i->op->val);
-		reg_phase(i, PH_WRITE);
-		byz_begin(&w, r, i, REG_MSG_WRITE, i->rid, BYZ_SUB_PLAIN);
-		strata_wr_u64(&w, i->wts);
-		byz_wr_val(&w, i->op->val);
-		byz_send(r, i, 0, &w);
-		return;
-	}
-	if (byz_read_begin(r, i, b) != 0) {
-		reg_complete(r, i, STRATA_ENOMEM, NULL);
-		return;
-	}
-	reg_phase(i, PH_READ);
-	byz_begin(&w, r, i, REG_MSG_READ, i->rid, BYZ_SUB_PLAIN);
-	byz_send(r, i, 0, &w);
-}
 
 static void check_read(struct reg_mod *r, struct reg_inst *i, struct byz_inst *b,
 		       const struct byz_entry *e)
@@ -121,7 +79,7 @@ static void on_write(struct reg_mod *r, struct reg_inst *i, struct byz_inst *b, 
 		reg_val_set(&i->cur, ts, 0, v);
 		for (uint32_t k = 0; b->listen && !silent && k < byz_of(r)->n; k++)
 			if (b->listen[k])
-				send_value(r, i, b, k + 1, b->listen[k] - 1);
+				byz_send_value(r, i, b, k + 1, b->listen[k] - 1);
 	}
 	if (silent)
 		return;
@@ -150,7 +108,7 @@ static void on_read(struct reg_mod *r, struct reg_inst *i, struct byz_inst *b, u
 		return;
 	b->listen[from - 1] = rid + 1;
 	if (byz_behaviour(r) != STRATA_BYZ_SILENT)
-		send_value(r, i, b, from, rid);
+		byz_send_value(r, i, b, from, rid);
 }
 
 static int bql_deliver(struct reg_mod *r, struct reg_inst *i, uint32_t from, uint8_t type,
@@ -201,7 +159,7 @@ static int bql_deliver(struct reg_mod *r, struct reg_inst *i, uint32_t from, uin
 }
 
 static const struct reg_algo_ops bql_ops = {
-	.start = bql_start,
+	.start = byz_plain_start,
 	.deliver = bql_deliver,
 };
 

@@ -156,4 +156,10 @@ enum {
 	REG_WIRE_BQL = 147,
 };
 
+/* Shared by bmq and bql (plain, unsigned quorum registers): their two phases. */
+enum { BYZ_PH_WRITE = 1, BYZ_PH_READ = 2 };
+void byz_send_value(struct reg_mod *r, struct reg_inst *i, struct byz_inst *b, uint32_t to,
+		    uint64_t rid);
+void byz_plain_start(struct reg_mod *r, struct reg_inst *i);
+
 #endif

@@ -373,3 +373,51 @@ bool byz_answer(struct reg_mod *r, struct byz_inst *b, uint32_t to, uint64_t *ts
 		return false;
 	}
 }
+
+/* ---- shared by the plain (unsigned) quorum registers, bmq and bql ---- */
+
+/* Answers a READ with this replica's (ts, v), or with a lie when this node is Byzantine. */
+void byz_send_value(struct reg_mod *r, struct reg_inst *i, struct byz_inst *b, uint32_t to,
+		       uint64_t rid)
+{
+	uint64_t ts = i->cur.ts;
+	struct strata_msg *v = i->cur.v, *lie = NULL;
+	bool replayed;
+	if (byz_answer(r, b, to, &ts, &lie, &replayed))
+		v = lie;
+	struct strata_wr w;
+	byz_begin(&w, r, i, REG_MSG_VALUE, rid, BYZ_SUB_PLAIN);
+	strata_wr_u64(&w, ts);
+	byz_wr_val(&w, ts ? v : NULL);
+	byz_send(r, i, to, &w);
+	if (lie)
+		strata_msg_unref(lie);
+}
+
+/* Starts a client operation: WRITE (ts, v) to all, or READ from all. */
+void byz_plain_start(struct reg_mod *r, struct reg_inst *i)
+{
+	struct byz_inst *b = byz_ext(r, i);
+	if (!b) {
+		reg_complete(r, i, STRATA_ENOMEM, NULL);
+		return;
+	}
+	struct strata_wr w;
+	if (i->op->kind == REG_WRITE) {
+		i->wts++;
+		reg_val_set(&i->best, i->wts, 0, i->op->val);
+		reg_phase(i, BYZ_PH_WRITE);
+		byz_begin(&w, r, i, REG_MSG_WRITE, i->rid, BYZ_SUB_PLAIN);
+		strata_wr_u64(&w, i->wts);
+		byz_wr_val(&w, i->op->val);
+		byz_send(r, i, 0, &w);
+		return;
+	}
+	if (byz_read_begin(r, i, b) != 0) {
+		reg_complete(r, i, STRATA_ENOMEM, NULL);
+		return;
+	}
+	reg_phase(i, BYZ_PH_READ);
+	byz_begin(&w, r, i, REG_MSG_READ, i->rid, BYZ_SUB_PLAIN);
+	byz_send(r, i, 0, &w);
+}
