@@ -1,10 +1,12 @@
 /* `strata lkv`: the leaderless quorum key-value store (src/reg/lkv.c, docs/leaderless.md).
  *
- *   strata lkv put KEY VALUE [--r R] [--w W]
- *   strata lkv get KEY [--r R]
- *   strata lkv del KEY [--r R] [--w W]
+ *   strata lkv put KEY VALUE [--r R] [--w W] [--context HEX] [--algo lkv|lkv-vc]
+ *   strata lkv get KEY [--r R] [--siblings] [--algo lkv|lkv-vc]
+ *   strata lkv del KEY [--r R] [--w W] [--context HEX] [--algo lkv|lkv-vc]
  *   strata lkv algos
  *
+ * --siblings and --context select lkv-vc (vector-clock versions): a get prints every
+ * concurrent value and the context to pass to the next put, which then supersedes them.
  * Any node coordinates any key (-n picks one; by default the first that answers; a get that
  * times out is retried on the next node, a put or del is not, since it may have happened).
  * --r/--w override the cluster's [lkv] r and w for this request; R + W <= replicas gives up
@@ -13,13 +15,16 @@
 #include <string.h>
 
 #include "cli.h"
+#include "crypto/crypto.h"
+
+#define CONTEXT_MAX 1024 /* bytes of a decoded context: 64 entries of at most 10 bytes, + n */
 
 int cmd_lkv(struct cli *c, int argc, char **argv);
 
 static const char lkv_help[] =
-	"usage: strata lkv put KEY VALUE [--r R] [--w W]\n"
-	"       strata lkv get KEY [--r R]\n"
-	"       strata lkv del KEY [--r R] [--w W]\n"
+	"usage: strata lkv put KEY VALUE [--r R] [--w W] [--context HEX] [--algo A]\n"
+	"       strata lkv get KEY [--r R] [--siblings] [--algo A]\n"
+	"       strata lkv del KEY [--r R] [--w W] [--context HEX] [--algo A]\n"
 	"       strata lkv algos\n"
 	"\n"
 	"The leaderless store: KEY lives on `replicas` nodes chosen by consistent hashing; any\n"
@@ -28,6 +33,11 @@ static const char lkv_help[] =
 	"completed put (linearizable); smaller quorums are faster but may read stale values.\n"
 	"A get of a key never written, or deleted, prints null.\n"
 	"-w json prints {\"key\":KEY,\"value\":VALUE or null}.\n"
+	"\n"
+	"--algo lkv-vc (implied by --siblings and --context) uses vector-clock versions: puts\n"
+	"without a context that race are all kept (siblings). A get prints every sibling, one per\n"
+	"line, then `context HEX` (-w json: {\"key\":KEY,\"values\":[...],\"context\":HEX}); a put or\n"
+	"del with --context HEX supersedes exactly the siblings that get returned.\n"
 	"Exit: 0 ok, 1 the node refused (the error says why), 2 usage, 3 outcome unknown.\n";
 
 static int usage(struct cli *c, const char *fmt, const char *arg)
@@ -87,10 +97,29 @@ int cmd_lkv(struct cli *c, int argc, char **argv)
 	const char *pos[2] = { NULL, NULL };
 	int npos = 0;
 	uint32_t r = 0, w = 0;
+	const char *algo = NULL, *ctx_hex = NULL;
 	for (int i = 2; i < argc; i++) {
 		if (cli_is_help(argv[i])) {
 			fputs(lkv_help, stdout);
 			return CLI_EXIT_OK;
+		}
+		if (strcmp(argv[i], "--siblings") == 0) {
+			if (algo && strcmp(algo, "lkv-vc") != 0)
+				return usage(c, "%s", "lkv: --siblings needs --algo lkv-vc");
+			algo = "lkv-vc";
+			continue;
+		}
+		if (strcmp(argv[i], "--algo") == 0 || strcmp(argv[i], "--context") == 0) {
+			if (i + 1 >= argc)
+				return usage(c, "lkv: %s needs an argument", argv[i]);
+			if (strcmp(argv[i], "--algo") == 0) {
+				if (algo && strcmp(algo, argv[i + 1]) != 0)
+					return usage(c, "%s", "lkv: conflicting --algo/--siblings");
+				algo = argv[++i];
+			} else {
+				ctx_hex = argv[++i];
+			}
+			continue;
 		}
 		int q = quorum_opt(c, argc, argv, &i, "--r", &r);
 		if (q == 0)
@@ -113,13 +142,30 @@ int cmd_lkv(struct cli *c, int argc, char **argv)
 		return usage(c, "%s", "lkv: the key must not be empty");
 	if (op == CLI_OP_READ && w)
 		return usage(c, "%s", "lkv get: --w applies to put and del");
+	if (op == CLI_OP_READ && ctx_hex)
+		return usage(c, "%s", "lkv get: --context applies to put and del");
+	if (ctx_hex && !algo)
+		algo = "lkv-vc";
+	if (!algo)
+		algo = "lkv";
+	if (strcmp(algo, "lkv") != 0 && strcmp(algo, "lkv-vc") != 0)
+		return usage(c, "lkv: unknown algorithm '%s' (lkv, lkv-vc)", algo);
+	if (ctx_hex && strcmp(algo, "lkv-vc") != 0)
+		return usage(c, "%s", "lkv: --context needs --algo lkv-vc (lkv is last-write-wins)");
+	bool vc = strcmp(algo, "lkv-vc") == 0;
+	uint8_t ctx[CONTEXT_MAX];
+	size_t ctx_len = ctx_hex ? strlen(ctx_hex) / 2 : 0;
+	if (ctx_hex && (ctx_len > CONTEXT_MAX || strata_hex_decode(ctx, ctx_len, ctx_hex) != 0))
+		return usage(c, "lkv: --context '%s': not the hex a get --siblings printed", ctx_hex);
 	struct cli_op_args a = {
-		.module = "lkv",
+		.module = algo,
 		.op = op,
 		.key = pos[0],
 		.key_len = strlen(pos[0]),
 		.value = op == CLI_OP_WRITE ? pos[1] : NULL,
 		.value_len = op == CLI_OP_WRITE ? strlen(pos[1]) : 0,
+		.value2 = ctx_len ? ctx : NULL,
+		.value2_len = ctx_len,
 		.r = r,
 		.w = w,
 	};
@@ -129,6 +175,42 @@ int cmd_lkv(struct cli *c, int argc, char **argv)
 	if (rc != CLI_EXIT_OK)
 		return rc;
 	bool found = reply && reply->found;
+	if (vc && op == CLI_OP_READ) {
+		size_t nsib = reply ? reply->n_siblings : 0;
+		size_t clen = reply ? reply->context.len : 0;
+		char hex[2 * CONTEXT_MAX + 1];
+		if (clen > CONTEXT_MAX)
+			clen = 0; /* not a context this CLI could send back: print none */
+		strata_hex_encode(hex, clen ? reply->context.data : (const uint8_t *)"", clen);
+		hex[2 * clen] = 0;
+		if (c->json) {
+			struct cli_json j;
+			cli_json_init(&j, stdout);
+			cli_json_begin_object(&j);
+			cli_json_key(&j, "key");
+			cli_json_string(&j, pos[0]);
+			cli_json_key(&j, "values");
+			cli_json_begin_array(&j);
+			for (size_t i = 0; i < nsib; i++)
+				cli_json_string_n(&j, (const char *)reply->siblings[i].data,
+						  reply->siblings[i].len);
+			cli_json_end_array(&j);
+			cli_json_key(&j, "context");
+			cli_json_string(&j, hex);
+			cli_json_end_object(&j);
+		} else {
+			for (size_t i = 0; i < nsib; i++) {
+				fwrite(reply->siblings[i].data, 1, reply->siblings[i].len, stdout);
+				fputc('\n', stdout);
+			}
+			if (!nsib)
+				printf("null\n");
+			printf("context %s\n", hex);
+		}
+		if (resp)
+			strata__client__response__free_unpacked(resp, NULL);
+		return CLI_EXIT_OK;
+	}
 	if (c->json) {
 		struct cli_json j;
 		cli_json_init(&j, stdout);

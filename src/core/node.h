@@ -45,6 +45,9 @@ enum strata_out_kind {
 };
 
 #define STRATA_REPLY_FOUND 1u /* a read found a value (absent = never written, prints null) */
+/* data holds several values and a context (lkv-vc): codec u64 count, count x bytes value,
+ * bytes context; the runtime turns them into OpReply.siblings/context. */
+#define STRATA_REPLY_SIBLINGS 2u
 
 struct strata_output {
 	enum strata_out_kind kind;

@@ -77,4 +77,27 @@ void lkv_set_limits(struct strata_module *m, size_t max_keys, uint64_t gc_age_us
  * simulator's virtual clock is shared, so suites add skew to exercise the clock's role). */
 void lkv_set_clock_skew(struct strata_module *m, uint64_t skew_us);
 
+/* ---- lkv-vc (lkv_vc.c): vector-clock versions, siblings and contexts ---- */
+
+#define LKV_VC_WIRE 161          /* wire id of the "lkv-vc" module */
+#define LKV_VC_MAX_SIBLINGS 8    /* versions kept per key; beyond, the oldest is dropped */
+
+struct strata_module *lkv_vc_create(struct strata_node *n, char *err, size_t errlen);
+/* Decodes a client context (OpRequest.value2: n, then n u64 entries) into out[n]; an empty one
+ * is all zeros. 0 or STRATA_EINVAL (wrong n, malformed). */
+int lkv_vc_context_decode(const uint8_t *p, size_t len, uint32_t n, uint64_t *out);
+struct lkv_vc_sibling {
+	uint32_t node;  /* the dot: coordinator of the put ... */
+	uint64_t ctr;   /* ... and its counter */
+	bool tomb;
+	const struct strata_msg *val; /* borrowed; NULL for a tombstone */
+};
+/* The versions of key stored on this node (at most max written); their number. */
+size_t lkv_vc_peek(struct strata_module *m, const void *key, size_t klen,
+		   struct lkv_vc_sibling *out, size_t max);
+struct lkv_vc_stats {
+	uint64_t superseded, sibling_drops, full_rejects;
+};
+void lkv_vc_stats(struct strata_module *m, struct lkv_vc_stats *out);
+
 #endif

@@ -20,12 +20,23 @@
  *   ae-restart-2000-keys  a replica restarts empty under 2,000 keys; anti-entropy alone (no
  *                 reads) must refill it (a healed partition would not test it: perfect links
  *                 deliver what was queued).
+ *
+ * lkv-vc (src/reg/lkv_vc.c), R = W = 2 of 3:
+ *   vc-siblings   two context-free puts on different nodes give two siblings, a get returns
+ *                 both with a context, a put with that context leaves one value; two more
+ *                 context-free puts through one coordinator stay siblings too (the dot).
+ *   vc-random     four clients loop get, then put with the returned context (or, one time in
+ *                 five, without), under loss, duplication, reordering and a healed partition.
+ *                 At the end a get with R = 3 must return every acknowledged value that no
+ *                 put's context covered (the sibling property), and none that an acknowledged
+ *                 put's context covered.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check/check.h"
+#include "core/codec.h"
 #include "core/error.h"
 #include "reg/lkv.h"
 #include "rt/sim/harness.h"
@@ -598,11 +609,442 @@ out:
 	return rc;
 }
 
+/* ---- lkv-vc: siblings and contexts ---- */
+
+#define VC_CL 4
+#define VC_KEYS 2
+#define VC_MAXPUTS 4096
+#define VC_SIB 16
+
+struct vc_reply {
+	bool got;
+	int status;
+	uint64_t flags;
+	unsigned nval;
+	char val[VC_SIB][24];
+	uint8_t ctx[1024];
+	size_t clen;
+};
+
+struct vc_put {
+	char val[24];
+	unsigned key;
+	int status;          /* 1 pending, 0 ok, else the error */
+	unsigned nread;
+	uint16_t read[VC_SIB]; /* puts whose values the context covered (index into puts) */
+};
+
+struct vc_client {
+	uint32_t node;
+	bool busy, in_put;
+	uint64_t req_id, seq, next_at;
+	unsigned key, cur;
+	struct vc_reply last; /* the client's last get */
+};
+
+struct vc_run {
+	struct sim *s;
+	struct strata_config cfg;
+	struct vc_reply one; /* single requests (id 0) */
+	struct vc_client cl[VC_CL];
+	struct vc_put *puts;
+	unsigned nputs, gets_ok, max_siblings;
+	int error;
+	char errtxt[256];
+};
+
+static void vc_build(struct sim *s, struct strata_node *n, void *arg)
+{
+	char err[256];
+	if (!lkv_vc_create(n, err, sizeof(err))) {
+		fprintf(stderr, "vc_build: %s\n", err);
+		abort();
+	}
+}
+
+static struct strata_module *vc_mod(struct vc_run *r, uint32_t id)
+{
+	struct strata_node *n = sim_node(r->s, id);
+	return n ? strata_node_module_by_name(n, "lkv-vc") : NULL;
+}
+
+/* Decodes a get's reply (node.h STRATA_REPLY_SIBLINGS). 0, or -1 if malformed. */
+static int vc_decode(const struct strata_output *o, struct vc_reply *out)
+{
+	out->status = o->status;
+	out->flags = o->b;
+	out->nval = 0;
+	out->clen = 0;
+	if (o->status != 0 || !(o->b & STRATA_REPLY_SIBLINGS))
+		return 0;
+	struct strata_rd rd;
+	strata_rd_init(&rd, o->data, o->len);
+	size_t n = (size_t)strata_rd_u64_max(&rd, VC_SIB);
+	for (size_t i = 0; i < n && strata_rd_ok(&rd); i++) {
+		const uint8_t *p;
+		size_t len = strata_rd_bytes(&rd, &p, 23);
+		memcpy(out->val[i], p, len);
+		out->val[i][len] = 0;
+	}
+	const uint8_t *c;
+	out->clen = strata_rd_bytes(&rd, &c, sizeof(out->ctx));
+	if (out->clen)
+		memcpy(out->ctx, c, out->clen);
+	if (strata_rd_done(&rd) != 0)
+		return -1;
+	out->nval = (unsigned)n;
+	return 0;
+}
+
+static bool vc_has(const struct vc_reply *rep, const char *v)
+{
+	for (unsigned i = 0; i < rep->nval; i++)
+		if (strcmp(rep->val[i], v) == 0)
+			return true;
+	return false;
+}
+
+static int vc_put_index(const struct vc_run *r, const char *v)
+{
+	for (unsigned i = 0; i < r->nputs; i++)
+		if (strcmp(r->puts[i].val, v) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void vc_issue_get(struct vc_run *r, struct vc_client *c)
+{
+	c->key = (unsigned)sim_random_below(r->s, VC_KEYS);
+	c->in_put = false;
+	c->busy = true;
+	c->req_id = ((uint64_t)(c - r->cl + 1) << 32) | ++c->seq;
+	char key[8];
+	snprintf(key, sizeof(key), "k%u", c->key);
+	struct strata_request q = { .id = c->req_id, .op = STRATA_OP_READ,
+				    .key = (const uint8_t *)key, .key_len = strlen(key) };
+	sim_request(r->s, c->node, "lkv-vc", &q);
+}
+
+static void vc_issue_put(struct vc_run *r, struct vc_client *c, bool with_ctx)
+{
+	if (r->nputs >= VC_MAXPUTS)
+		return;
+	struct vc_put *p = &r->puts[r->nputs];
+	c->cur = r->nputs++;
+	c->in_put = true;
+	c->busy = true;
+	c->req_id = ((uint64_t)(c - r->cl + 1) << 32) | ++c->seq;
+	snprintf(p->val, sizeof(p->val), "%u.%llu", (unsigned)(c - r->cl + 1),
+		 (unsigned long long)c->seq);
+	p->key = c->key;
+	p->status = 1;
+	p->nread = 0;
+	if (with_ctx && c->last.status == 0)
+		for (unsigned i = 0; i < c->last.nval; i++) {
+			int k = vc_put_index(r, c->last.val[i]);
+			if (k >= 0)
+				p->read[p->nread++] = (uint16_t)k;
+		}
+	char key[8];
+	snprintf(key, sizeof(key), "k%u", c->key);
+	struct strata_request q = {
+		.id = c->req_id, .op = STRATA_OP_WRITE,
+		.key = (const uint8_t *)key, .key_len = strlen(key),
+		.value = (const uint8_t *)p->val, .value_len = strlen(p->val),
+		.value2 = with_ctx ? c->last.ctx : NULL, .value2_len = with_ctx ? c->last.clen : 0,
+	};
+	sim_request(r->s, c->node, "lkv-vc", &q);
+}
+
+static void vc_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
+{
+	struct vc_run *r = arg;
+	if (o->kind != STRATA_OUT_REPLY)
+		return;
+	if (o->a == 0) {
+		r->one.got = true;
+		if (vc_decode(o, &r->one) != 0 && !r->error) {
+			r->error = 1;
+			snprintf(r->errtxt, sizeof(r->errtxt), "malformed sibling reply");
+		}
+		return;
+	}
+	for (unsigned k = 0; k < VC_CL; k++) {
+		struct vc_client *c = &r->cl[k];
+		if (!c->busy || c->req_id != o->a || c->node != node)
+			continue;
+		c->busy = false;
+		c->next_at = sim_now(s) + sim_random_below(s, 4 * MS);
+		if (o->status != 0 && o->status != STRATA_ETIMEDOUT && !r->error) {
+			r->error = 1;
+			snprintf(r->errtxt, sizeof(r->errtxt), "node %u: error reply %d (%s)", node,
+				 o->status, o->text ? o->text : "");
+		}
+		if (c->in_put) {
+			r->puts[c->cur].status = o->status;
+			return;
+		}
+		if (vc_decode(o, &c->last) != 0 && !r->error) {
+			r->error = 1;
+			snprintf(r->errtxt, sizeof(r->errtxt), "malformed sibling reply");
+		}
+		if (o->status == 0) {
+			r->gets_ok++;
+			if (c->last.nval > r->max_siblings)
+				r->max_siblings = c->last.nval;
+		}
+		return;
+	}
+}
+
+static int vc_idle(struct sim *s, void *arg)
+{
+	struct vc_run *r = arg;
+	for (unsigned k = 0; k < VC_CL; k++)
+		if (r->cl[k].busy)
+			return 0;
+	return 1;
+}
+
+static struct vc_run *vc_new(uint64_t seed, bool trace)
+{
+	struct vc_run *r = calloc(1, sizeof(*r));
+	r->puts = calloc(VC_MAXPUTS, sizeof(*r->puts));
+	strata_config_defaults(&r->cfg);
+	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-lkv-vc");
+	r->cfg.n = 5;
+	r->cfg.f = 1;
+	r->cfg.model = STRATA_MODEL_FAIL_SILENT;
+	r->cfg.lkv_replicas = 3;
+	r->cfg.lkv_r = 2;
+	r->cfg.lkv_w = 2;
+	for (uint32_t i = 1; i <= r->cfg.n; i++) {
+		r->cfg.nodes[i].id = i;
+		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
+		r->cfg.nodes[i].port = (uint16_t)(7000 + i);
+	}
+	struct sim_opts so = { .seed = seed, .cfg = &r->cfg, .build = vc_build,
+			       .output = vc_output, .arg = r, .trace = trace };
+	r->s = sim_new(&so);
+	return r;
+}
+
+static void vc_free(struct vc_run *r)
+{
+	sim_free(r->s);
+	free(r->puts);
+	free(r);
+}
+
+/* One request at a time (id 0); the reply lands in r->one. */
+static int vc_one(struct vc_run *r, uint32_t node, enum strata_op op, const char *key,
+		  const char *val, const uint8_t *ctx, size_t clen, uint32_t rq)
+{
+	r->one.got = false;
+	struct strata_request q = {
+		.id = 0, .op = op, .key = (const uint8_t *)key, .key_len = strlen(key),
+		.value = (const uint8_t *)val, .value_len = val ? strlen(val) : 0,
+		.value2 = ctx, .value2_len = clen, .r = rq,
+	};
+	sim_request(r->s, node, "lkv-vc", &q);
+	for (uint64_t t = 0; !r->one.got && t < 3000; t++)
+		sim_run_until(r->s, sim_now(r->s) + MS, NULL, NULL);
+	return r->one.got ? r->one.status : 1;
+}
+
+static int run_vc_siblings(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	struct vc_run *r = vc_new(seed, trace);
+	struct sim_net net = { .drop = 0.05, .delay_min_us = 100, .delay_max_us = 3000 };
+	sim_set_net(r->s, &net);
+	sim_start(r->s);
+	int rc = 0;
+	uint32_t a = 1 + (uint32_t)sim_random_below(r->s, 5), b = a % 5 + 1, c = b % 5 + 1;
+	/* Two clients, two nodes, no context: issued together, both must survive. */
+	struct strata_request qa = { .id = 0, .op = STRATA_OP_WRITE, .key = (const uint8_t *)"k",
+				     .key_len = 1, .value = (const uint8_t *)"x", .value_len = 1 };
+	struct strata_request qb = qa;
+	qb.value = (const uint8_t *)"y";
+	r->one.got = false;
+	sim_request(r->s, a, "lkv-vc", &qa);
+	sim_request(r->s, b, "lkv-vc", &qb);
+	sim_run_until(r->s, sim_now(r->s) + 2500 * MS, NULL, NULL);
+	EXPECT(r->one.got && r->one.status == 0, "concurrent puts: status %d", r->one.status);
+	size_t held = 0;
+	for (uint32_t id = 1; id <= 5; id++) {
+		struct lkv_vc_sibling sb[LKV_VC_MAX_SIBLINGS];
+		held += lkv_vc_peek(vc_mod(r, id), "k", 1, sb, LKV_VC_MAX_SIBLINGS);
+	}
+	EXPECT(held >= 4, "both puts acknowledged by W = 2: %zu versions held in all", held);
+	EXPECT(vc_one(r, c, STRATA_OP_READ, "k", NULL, NULL, 0, 0) == 0 && r->one.nval == 2 &&
+		       vc_has(&r->one, "x") && vc_has(&r->one, "y") && r->one.clen > 0 &&
+		       (r->one.flags & STRATA_REPLY_FOUND),
+	       "get after concurrent puts: status %d, %u values, context %zu bytes", r->one.status,
+	       r->one.nval, r->one.clen);
+	struct vc_reply first = r->one;
+	EXPECT(vc_one(r, a, STRATA_OP_WRITE, "k", "z", first.ctx, first.clen, 0) == 0,
+	       "put with context: %d", r->one.status);
+	EXPECT(vc_one(r, b, STRATA_OP_READ, "k", NULL, NULL, 0, 0) == 0 && r->one.nval == 1 &&
+		       vc_has(&r->one, "z"),
+	       "get after the put with context: %u values (want only z)", r->one.nval);
+	/* The stale context again (it covers x and y, not z): a sibling of z, not a loss. */
+	EXPECT(vc_one(r, c, STRATA_OP_WRITE, "k", "w", first.ctx, first.clen, 0) == 0,
+	       "put with a stale context: %d", r->one.status);
+	EXPECT(vc_one(r, a, STRATA_OP_READ, "k", NULL, NULL, 0, 0) == 0 && r->one.nval == 2 &&
+		       vc_has(&r->one, "z") && vc_has(&r->one, "w"),
+	       "stale context: %u values (want z and w)", r->one.nval);
+	/* Two context-free puts through one coordinator: still siblings of everything. */
+	EXPECT(vc_one(r, a, STRATA_OP_WRITE, "k", "u", NULL, 0, 0) == 0, "put u: %d", r->one.status);
+	EXPECT(vc_one(r, a, STRATA_OP_WRITE, "k", "v", NULL, 0, 0) == 0, "put v: %d", r->one.status);
+	EXPECT(vc_one(r, b, STRATA_OP_READ, "k", NULL, NULL, 0, 0) == 0 && r->one.nval == 4,
+	       "same coordinator: %u values (want z w u v)", r->one.nval);
+	/* Delete with the context: nothing left, and the context still comes back. */
+	struct vc_reply all = r->one;
+	EXPECT(vc_one(r, c, STRATA_OP_DELETE, "k", NULL, all.ctx, all.clen, 0) == 0, "del: %d",
+	       r->one.status);
+	EXPECT(vc_one(r, b, STRATA_OP_READ, "k", NULL, NULL, 0, 3) == 0 && r->one.nval == 0 &&
+		       !(r->one.flags & STRATA_REPLY_FOUND) && r->one.clen > 0,
+	       "get after del: %u values, flags %llu", r->one.nval,
+	       (unsigned long long)r->one.flags);
+	/* The bound: 10 context-free puts keep the newest LKV_VC_MAX_SIBLINGS, drops counted. */
+	for (unsigned i = 0; i < 10; i++) {
+		char v[8];
+		snprintf(v, sizeof(v), "b%u", i);
+		EXPECT(vc_one(r, 1 + i % 5, STRATA_OP_WRITE, "b", v, NULL, 0, 0) == 0, "put %s: %d",
+		       v, r->one.status);
+	}
+	EXPECT(vc_one(r, a, STRATA_OP_READ, "b", NULL, NULL, 0, 3) == 0 &&
+		       r->one.nval == LKV_VC_MAX_SIBLINGS && !vc_has(&r->one, "b0") &&
+		       vc_has(&r->one, "b9"),
+	       "bound: %u values (want %u, b0 dropped)", r->one.nval, LKV_VC_MAX_SIBLINGS);
+	uint64_t drops = 0;
+	for (uint32_t id = 1; id <= 5; id++) {
+		struct lkv_vc_stats st;
+		lkv_vc_stats(vc_mod(r, id), &st);
+		drops += st.sibling_drops;
+	}
+	EXPECT(drops >= 2, "bound: %llu drops counted", (unsigned long long)drops);
+	/* Validation. */
+	EXPECT(vc_one(r, a, STRATA_OP_WRITE, "k", "q", (const uint8_t *)"junk", 4, 0) ==
+		       STRATA_EINVAL,
+	       "malformed context: %d", r->one.status);
+	EXPECT(vc_one(r, a, STRATA_OP_CAS, "k", "q", NULL, 0, 0) == STRATA_EINVAL, "cas: %d",
+	       r->one.status);
+	EXPECT(!r->error, "%s", r->errtxt);
+out:
+	vc_free(r);
+	return rc;
+}
+
+static int run_vc_random(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	struct vc_run *r = vc_new(seed, trace);
+	struct sim *s = r->s;
+	struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 1000 };
+	struct sim_net net = {
+		.drop = sim_random_unit(s) * 0.15,
+		.dup = sim_random_unit(s) * 0.05,
+		.delay_min_us = 100,
+		.delay_max_us = 100 + sim_random_below(s, 3000),
+		.tail = 0.02 + sim_random_unit(s) * 0.2,
+		.tail_us = 30 * MS,
+	};
+	sim_set_net(s, &net);
+	sim_start(s);
+	for (unsigned k = 0; k < VC_CL; k++)
+		r->cl[k].node = 1 + (uint32_t)sim_random_below(s, r->cfg.n);
+	const uint64_t t0 = sim_now(s), t_ops = 300 * MS;
+	uint64_t part_at = t0 + sim_random_below(s, t_ops), part_len = sim_random_below(s, 200 * MS);
+	uint64_t side = 1ull << (1 + sim_random_below(s, r->cfg.n));
+	bool parted = false, healed = false;
+	for (uint64_t t = t0; t < t0 + t_ops; t += MS) {
+		sim_run_until(s, t, NULL, NULL);
+		if (!parted && t >= part_at) {
+			sim_partition(s, side, ((1ull << (r->cfg.n + 1)) - 2) & ~side);
+			parted = true;
+		}
+		if (parted && !healed && t >= part_at + part_len) {
+			sim_heal(s);
+			healed = true;
+		}
+		for (unsigned k = 0; k < VC_CL; k++) {
+			struct vc_client *c = &r->cl[k];
+			if (c->busy || t < c->next_at)
+				continue;
+			if (c->in_put || c->seq == 0)
+				vc_issue_get(r, c);
+			else
+				vc_issue_put(r, c, sim_random_below(s, 5) != 0);
+		}
+	}
+	sim_heal(s);
+	sim_set_net(s, &calm);
+	int rc = 0;
+	if (sim_run_until(s, sim_now(s) + 5000 * MS, vc_idle, r) == 0 && !vc_idle(s, r))
+		rc = sim_fail(why, wl, "liveness: a client got no reply within 5 s after healing");
+	/* Perfect links deliver what the partition held back. */
+	sim_run_until(s, sim_now(s) + 3000 * MS, NULL, NULL);
+	unsigned acked = 0;
+	for (unsigned i = 0; i < r->nputs; i++)
+		acked += r->puts[i].status == 0;
+	if (!rc && r->error)
+		rc = sim_fail(why, wl, "%s", r->errtxt);
+	if (!rc && (acked < 10 || r->gets_ok < 10))
+		rc = sim_fail(why, wl, "vacuous: %u puts acknowledged, %u gets", acked, r->gets_ok);
+	/* covered[i]: some put's context covered put i (transitively too: a context covers what
+	 * the versions it covers had covered, and those puts' read sets are listed directly). */
+	bool *covered = calloc(r->nputs + 1, sizeof(bool));
+	bool *acked_cover = calloc(r->nputs + 1, sizeof(bool));
+	for (unsigned i = 0; i < r->nputs; i++)
+		for (unsigned j = 0; j < r->puts[i].nread; j++) {
+			covered[r->puts[i].read[j]] = true;
+			if (r->puts[i].status == 0)
+				acked_cover[r->puts[i].read[j]] = true;
+		}
+	for (unsigned k = 0; k < VC_KEYS && !rc; k++) {
+		char key[8];
+		snprintf(key, sizeof(key), "k%u", k);
+		if (vc_one(r, 1, STRATA_OP_READ, key, NULL, NULL, 0, 3) != 0) {
+			rc = sim_fail(why, wl, "final get of %s (R=3): status %d", key, r->one.status);
+			break;
+		}
+		for (unsigned i = 0; i < r->nputs && !rc; i++) {
+			const struct vc_put *p = &r->puts[i];
+			bool in = vc_has(&r->one, p->val);
+			if (p->key == k && p->status == 0 && !covered[i] && !in)
+				rc = sim_fail(why, wl, "sibling property: acknowledged put %s of %s, "
+					      "covered by no context, is gone (%u values left)",
+					      p->val, key, r->one.nval);
+			if (p->key == k && acked_cover[i] && in)
+				rc = sim_fail(why, wl, "put %s of %s survives an acknowledged put whose "
+					      "context covered it", p->val, key);
+		}
+	}
+	free(covered);
+	free(acked_cover);
+	struct lkv_vc_stats st;
+	uint64_t drops = 0;
+	for (uint32_t id = 1; id <= r->cfg.n; id++) {
+		lkv_vc_stats(vc_mod(r, id), &st);
+		drops += st.sibling_drops;
+	}
+	if (!rc && drops)
+		rc = sim_fail(why, wl, "%llu siblings dropped at the bound: the scenario must stay "
+			      "below it", (unsigned long long)drops);
+	if (trace || getenv("SIM_LKV_VERBOSE"))
+		fprintf(stderr, "vc-random: %u puts (%u acked), %u gets, at most %u siblings\n",
+			r->nputs, acked, r->gets_ok, r->max_siblings);
+	vc_free(r);
+	return rc;
+}
+
 static const struct sim_case cases[] = {
 	{ "strong", run_strong, 1000, false },
 	{ "weak-r1w1", run_weak, 100, true },
 	{ "limits", run_limits, 20, false },
 	{ "ae-restart-2000-keys", run_many, 10, false },
+	{ "vc-siblings", run_vc_siblings, 50, false },
+	{ "vc-random", run_vc_random, 300, false },
 };
 
 int main(int argc, char **argv)

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "core/assert.h"
+#include "core/codec.h"
 #include "core/error.h"
 #include "rt/uv/client_frame.h"
 #include "rt/uv/internal.h"
@@ -354,6 +355,34 @@ static void handle_op(struct client_conn *c, uint64_t id, const Strata__Client__
 	strata_node_request(rt->node, op->module, &req);
 }
 
+#define REPLY_SIBLINGS_MAX 16
+
+/* STRATA_REPLY_SIBLINGS (node.h): count, values, context -> OpReply.siblings/context/value.
+ * The pointers borrow o->data. 0, or STRATA_EPROTO if the module's encoding is malformed. */
+static int decode_siblings(const struct strata_output *o, Strata__Client__OpReply *op,
+			   ProtobufCBinaryData *sib)
+{
+	struct strata_rd rd;
+	strata_rd_init(&rd, o->data, o->len);
+	size_t count = (size_t)strata_rd_u64_max(&rd, REPLY_SIBLINGS_MAX);
+	for (size_t i = 0; i < count && strata_rd_ok(&rd); i++) {
+		const uint8_t *p;
+		sib[i].len = strata_rd_bytes(&rd, &p, o->len);
+		sib[i].data = (uint8_t *)(uintptr_t)p;
+	}
+	const uint8_t *ctx;
+	size_t clen = strata_rd_bytes(&rd, &ctx, o->len);
+	if (strata_rd_done(&rd) != 0)
+		return STRATA_EPROTO;
+	op->n_siblings = count;
+	op->siblings = sib;
+	op->context.data = (uint8_t *)(uintptr_t)ctx;
+	op->context.len = clen;
+	if (count)
+		op->value = sib[0];
+	return 0;
+}
+
 static void reply_to_client(struct strata_uv *rt, const struct strata_output *o)
 {
 	uint32_t idx = (uint32_t)(o->a & (PENDING_MAX - 1));
@@ -382,6 +411,17 @@ static void reply_to_client(struct strata_uv *rt, const struct strata_output *o)
 		op.value.len = o->len;
 		r.body_case = STRATA__CLIENT__RESPONSE__BODY_OP;
 		r.op = &op;
+	}
+	ProtobufCBinaryData sib[REPLY_SIBLINGS_MAX];
+	if (o->status == 0 && (o->b & STRATA_REPLY_SIBLINGS)) {
+		op.value.data = NULL;
+		op.value.len = 0;
+		if (decode_siblings(o, &op, sib) != 0) {
+			r.status = STRATA_EPROTO;
+			r.error = (char *)(uintptr_t)"malformed sibling reply from the module";
+			r.body_case = STRATA__CLIENT__RESPONSE__BODY__NOT_SET;
+			r.op = NULL;
+		}
 	}
 	conn_send(c, &r);
 }
