@@ -1,8 +1,8 @@
 /* `strata lkv`: the leaderless quorum key-value store (src/reg/lkv.c, docs/leaderless.md).
  *
- *   strata lkv put KEY VALUE [--r R] [--w W] [--context HEX] [--algo lkv|lkv-vc]
+ *   strata lkv put KEY VALUE [--r R] [--w W] [--siblings | --context HEX] [--algo lkv|lkv-vc]
  *   strata lkv get KEY [--r R] [--siblings] [--algo lkv|lkv-vc]
- *   strata lkv del KEY [--r R] [--w W] [--context HEX] [--algo lkv|lkv-vc]
+ *   strata lkv del KEY [--r R] [--w W] [--siblings | --context HEX] [--algo lkv|lkv-vc]
  *   strata lkv algos
  *
  * --siblings and --context select lkv-vc (vector-clock versions): a get prints every
@@ -22,9 +22,9 @@
 int cmd_lkv(struct cli *c, int argc, char **argv);
 
 static const char lkv_help[] =
-	"usage: strata lkv put KEY VALUE [--r R] [--w W] [--context HEX] [--algo A]\n"
+	"usage: strata lkv put KEY VALUE [--r R] [--w W] [--siblings | --context HEX] [--algo A]\n"
 	"       strata lkv get KEY [--r R] [--siblings] [--algo A]\n"
-	"       strata lkv del KEY [--r R] [--w W] [--context HEX] [--algo A]\n"
+	"       strata lkv del KEY [--r R] [--w W] [--siblings | --context HEX] [--algo A]\n"
 	"       strata lkv algos\n"
 	"\n"
 	"The leaderless store: KEY lives on `replicas` nodes chosen by consistent hashing; any\n"
@@ -34,8 +34,8 @@ static const char lkv_help[] =
 	"A get of a key never written, or deleted, prints null.\n"
 	"-w json prints {\"key\":KEY,\"value\":VALUE or null}.\n"
 	"\n"
-	"--algo lkv-vc (implied by --siblings and --context) uses vector-clock versions: puts\n"
-	"without a context that race are all kept (siblings). A get prints every sibling, one per\n"
+	"--algo lkv-vc (implied by --siblings and --context; a separate store) keeps concurrent puts:\n"
+	"puts that did not read each other are all kept (siblings). A get prints every sibling, one per\n"
 	"line, then `context HEX` (-w json: {\"key\":KEY,\"values\":[...],\"context\":HEX}); a put or\n"
 	"del with --context HEX supersedes exactly the siblings that get returned.\n"
 	"Exit: 0 ok, 1 the node refused (the error says why), 2 usage, 3 outcome unknown.\n";
