@@ -606,7 +606,8 @@ static int lkv_request(struct strata_module *m, const struct strata_request *q)
 			      q->key_len + q->value_len, l->max_value - 64);
 	if (q->value2_len)
 		return reject(l, q->id, STRATA_EINVAL,
-			      "causal contexts (value2) are not supported: lkv is last-write-wins");
+			      "causal contexts (value2) are not supported: lkv is last-write-wins "
+			      "(lkv-vc keeps siblings and takes contexts)");
 	uint32_t r = q->r ? q->r : l->r, w = q->w ? q->w : l->w;
 	if (r > l->replicas || w > l->replicas)
 		return reject(l, q->id, STRATA_EINVAL, "r=%u w=%u: each must be at most replicas=%u",
