@@ -425,8 +425,11 @@ void strata_node_request(struct strata_node *n, const char *module, const struct
 	turn_begin(n);
 	struct strata_module *m = strata_node_module_by_name(n, module);
 	if (!m || !m->ops->request) {
-		char text[96];
-		snprintf(text, sizeof(text), "no module '%s' on this node", module);
+		char text[160];
+		snprintf(text, sizeof(text),
+			 "no module '%s' on this node: unknown, or not runnable with this cluster's "
+			 "model and size (see `strata algos`)",
+			 module);
 		strata_node_reply(n, NULL, r->id, STRATA_ENOENT, 0, NULL, 0, text);
 	} else {
 		int rc = m->ops->request(m, r);
