@@ -60,7 +60,7 @@
 #define LKV_PENDING_BYTES ((size_t)64 << 20) /* values held by pending puts, per node */
 
 enum { M_GET = 1, M_VAL, M_PUT, M_ACK, M_DIGEST, M_SUM, M_PUSH, M_WANT };
-enum { K_GET = 1, K_PUT, K_DEL };
+enum { K_GET = LKV_K_GET, K_PUT = LKV_K_PUT, K_DEL = LKV_K_DEL };
 enum { PH_QUERY = 1, PH_WRITE };
 enum { T_OP = 1, T_AE, T_GC };
 
@@ -122,19 +122,6 @@ struct lkv {
 static struct lkv *L(struct strata_module *m)
 {
 	return (struct lkv *)(void *)m;
-}
-
-static uint64_t bit(uint32_t id)
-{
-	return 1ull << (id - 1);
-}
-
-static unsigned popcount(uint64_t x)
-{
-	unsigned c = 0;
-	for (; x; x &= x - 1)
-		c++;
-	return c;
 }
 
 static unsigned bucket_of(uint64_t h)
@@ -320,24 +307,6 @@ static int apply(struct lkv *l, const uint8_t *key, size_t klen, uint64_t h, uin
 
 /* ---- sending ---- */
 
-static struct strata_msg *wr_done(struct lkv *l, struct strata_wr *w)
-{
-	int err = 0;
-	struct strata_msg *m = strata_wr_take_msg(w, &err);
-	if (!m)
-		strata_trace(l->m.node, "lkv", "encode failed (%s) -> message dropped",
-			     strata_strerror(err));
-	return m;
-}
-
-static void send_to(struct lkv *l, uint32_t to, struct strata_msg *m)
-{
-	int rc = strata_pl_send(&l->m, to, 0, m);
-	if (rc)
-		strata_trace(l->m.node, "lkv", "pl send to %u failed (%s) -> left to timeout/repair",
-			     to, strata_strerror(rc));
-}
-
 static struct strata_msg *enc_put(struct lkv *l, uint64_t rid, const uint8_t *key, size_t klen,
 				  const struct ver *v)
 {
@@ -350,7 +319,7 @@ static struct strata_msg *enc_put(struct lkv *l, uint64_t rid, const uint8_t *ke
 	strata_wr_u64(&w, v->wr);
 	strata_wr_u8(&w, v->tomb);
 	strata_wr_bytes(&w, v->val ? v->val->data : NULL, v->val ? v->val->len : 0);
-	return wr_done(l, &w);
+	return lkv_wr_done(&l->m, &w);
 }
 
 /* ---- coordinator ---- */
@@ -400,11 +369,11 @@ static void send_get(struct lkv *l, struct lkv_op *o, bool want_value)
 	strata_wr_u64(&w, o->rid);
 	strata_wr_bytes(&w, o->key, o->klen);
 	strata_wr_u8(&w, want_value);
-	struct strata_msg *m = wr_done(l, &w);
+	struct strata_msg *m = lkv_wr_done(&l->m, &w);
 	if (!m)
 		return;
 	for (unsigned i = 0; i < o->nrep; i++)
-		send_to(l, o->reps[i], m);
+		lkv_send_to(&l->m, o->reps[i], m);
 	strata_msg_unref(m);
 }
 
@@ -415,8 +384,8 @@ static void send_put(struct lkv *l, struct lkv_op *o, uint64_t rid, uint64_t ski
 	if (!m)
 		return;
 	for (unsigned i = 0; i < o->nrep; i++)
-		if (!(skip & bit(o->reps[i])))
-			send_to(l, o->reps[i], m);
+		if (!(skip & lkv_bit(o->reps[i])))
+			lkv_send_to(&l->m, o->reps[i], m);
 	strata_msg_unref(m);
 }
 
@@ -434,37 +403,37 @@ static void query_done(struct lkv *l, struct lkv_op *o)
 		uint64_t ts = hlc_tick(l, o->best.ts);
 		ver_set(&o->best, ts, l->self, o->kind == K_DEL, o->kind == K_DEL ? NULL : o->val);
 		strata_trace(l->m.node, "lkv", "put rid=%llu consulted %u -> write ts=%llu",
-			     (unsigned long long)o->rid, popcount(o->replied),
+			     (unsigned long long)o->rid, lkv_popcount(o->replied),
 			     (unsigned long long)ts);
 		write_phase(l, o, 0);
 		return;
 	}
 	uint64_t holders = 0, stale = 0;
 	for (unsigned i = 0; i < o->nrep; i++) {
-		if (!(o->replied & bit(o->reps[i])))
+		if (!(o->replied & lkv_bit(o->reps[i])))
 			continue;
 		if (o->rts[i] == o->best.ts && o->rwr[i] == o->best.wr)
-			holders |= bit(o->reps[i]);
+			holders |= lkv_bit(o->reps[i]);
 		else
-			stale |= bit(o->reps[i]);
+			stale |= lkv_bit(o->reps[i]);
 	}
 	if (o->best.ts == 0) {
 		complete(l, o, 0, NULL); /* no replica of the quorum ever saw the key */
 		return;
 	}
-	if (o->strong && popcount(holders) < o->w) {
+	if (o->strong && lkv_popcount(holders) < o->w) {
 		/* ABD's write-back: without it a later read could miss a version this read returned
 		 * (a new-old inversion), since only the R replies are known to hold it. */
 		l->st.writebacks++;
 		strata_trace(l->m.node, "lkv", "get rid=%llu newest on %u < W=%u -> write back",
-			     (unsigned long long)o->rid, popcount(holders), o->w);
+			     (unsigned long long)o->rid, lkv_popcount(holders), o->w);
 		write_phase(l, o, holders);
 		return;
 	}
 	if (stale) {
 		l->st.read_repairs++;
 		strata_trace(l->m.node, "lkv", "get rid=%llu %u stale replies -> read repair",
-			     (unsigned long long)o->rid, popcount(stale));
+			     (unsigned long long)o->rid, lkv_popcount(stale));
 		send_put(l, o, 0, ~stale);
 	}
 	complete(l, o, 0, NULL);
@@ -472,7 +441,7 @@ static void query_done(struct lkv *l, struct lkv_op *o)
 
 static void check_write(struct lkv *l, struct lkv_op *o)
 {
-	unsigned acks = popcount(o->acked), full = popcount(o->full);
+	unsigned acks = lkv_popcount(o->acked), full = lkv_popcount(o->full);
 	if (acks >= o->w) {
 		complete(l, o, 0, NULL);
 		return;
@@ -509,12 +478,12 @@ static void on_val(struct lkv *l, uint32_t from, struct strata_rd *rd)
 	}
 	struct lkv_op *o = op_by_rid(l, rid);
 	int idx = o ? rep_index(o, from) : -1;
-	if (!o || o->phase != PH_QUERY || idx < 0 || (o->replied & bit(from)))
+	if (!o || o->phase != PH_QUERY || idx < 0 || (o->replied & lkv_bit(from)))
 		return; /* late or duplicate */
 	if (!(flags & 1))
 		ts = 0, wr = 0;
 	hlc_observe(l, ts);
-	o->replied |= bit(from);
+	o->replied |= lkv_bit(from);
 	o->rts[idx] = ts;
 	o->rwr[idx] = wr;
 	if (ts && newer(ts, wr, o->best.ts, o->best.wr)) {
@@ -530,7 +499,7 @@ static void on_val(struct lkv *l, uint32_t from, struct strata_rd *rd)
 		if (m)
 			strata_msg_unref(m);
 	}
-	if (popcount(o->replied) >= o->r)
+	if (lkv_popcount(o->replied) >= o->r)
 		query_done(l, o);
 }
 
@@ -544,12 +513,12 @@ static void on_ack(struct lkv *l, uint32_t from, struct strata_rd *rd)
 	}
 	struct lkv_op *o = op_by_rid(l, rid);
 	if (!o || o->phase != PH_WRITE || rep_index(o, from) < 0 ||
-	    ((o->acked | o->full) & bit(from)))
+	    ((o->acked | o->full) & lkv_bit(from)))
 		return;
 	if (full)
-		o->full |= bit(from);
+		o->full |= lkv_bit(from);
 	else
-		o->acked |= bit(from);
+		o->acked |= lkv_bit(from);
 	check_write(l, o);
 }
 
@@ -562,11 +531,11 @@ static void on_op_timeout(struct lkv *l, uint64_t rid)
 	if (o->phase == PH_QUERY)
 		snprintf(text, sizeof(text),
 			 "no read quorum in %u ms: %u of R=%u replicas answered%s",
-			 LKV_TIMEOUT_US / 1000, popcount(o->replied), o->r,
+			 LKV_TIMEOUT_US / 1000, lkv_popcount(o->replied), o->r,
 			 o->kind == K_GET ? "" : " (before writing)");
 	else
 		snprintf(text, sizeof(text), "no write quorum in %u ms: %u of W=%u replicas acknowledged",
-			 LKV_TIMEOUT_US / 1000, popcount(o->acked), o->w);
+			 LKV_TIMEOUT_US / 1000, lkv_popcount(o->acked), o->w);
 	strata_trace(l->m.node, "lkv", "rid=%llu %s -> outcome unknown", (unsigned long long)rid,
 		     text);
 	complete(l, o, STRATA_ETIMEDOUT, text);
@@ -574,49 +543,21 @@ static void on_op_timeout(struct lkv *l, uint64_t rid)
 
 /* ---- client requests ---- */
 
-static int reject(struct lkv *l, uint64_t id, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int reject(struct lkv *l, uint64_t id, int code, const char *fmt, ...)
-{
-	char text[200];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	strata_node_reply(l->m.node, &l->m, id, code, 0, NULL, 0, text);
-	return 0;
-}
-
 static int lkv_request(struct strata_module *m, const struct strata_request *q)
 {
 	struct lkv *l = L(m);
-	uint8_t kind = q->op == STRATA_OP_READ ? K_GET
-		       : q->op == STRATA_OP_WRITE ? K_PUT
-		       : q->op == STRATA_OP_DELETE ? K_DEL : 0;
-	if (!kind)
-		return reject(l, q->id, STRATA_EINVAL, "lkv supports get (read), put (write) and del");
-	if (q->key_len == 0)
-		return reject(l, q->id, STRATA_EINVAL, "empty key");
-	if (q->key_len > LKV_KEY_MAX)
-		return reject(l, q->id, STRATA_EINVAL, "key of %zu bytes: at most %u", q->key_len,
-			      LKV_KEY_MAX);
-	if (kind == K_PUT && q->key_len + q->value_len + 64 > l->max_value)
-		return reject(l, q->id, STRATA_ETOOBIG,
-			      "key + value = %zu bytes: at most %zu (max_value - 64)",
-			      q->key_len + q->value_len, l->max_value - 64);
-	if (q->value2_len)
-		return reject(l, q->id, STRATA_EINVAL,
-			      "causal contexts (value2) are not supported: lkv is last-write-wins "
-			      "(lkv-vc keeps siblings and takes contexts)");
+	struct lkv_limits lim = { .max_value = l->max_value, .overhead = 64,
+				  .replicas = l->replicas, .r = l->r, .w = l->w, .nops = l->nops };
+	uint8_t kind;
+	if (lkv_request_check(m, q, &lim, &kind) != 0)
+		return 0;
 	uint32_t r = q->r ? q->r : l->r, w = q->w ? q->w : l->w;
-	if (r > l->replicas || w > l->replicas)
-		return reject(l, q->id, STRATA_EINVAL, "r=%u w=%u: each must be at most replicas=%u",
-			      r, w, l->replicas);
-	if (l->nops >= LKV_MAX_PENDING)
-		return reject(l, q->id, STRATA_EFULL,
-			      "%u requests pending on this node: retry later", LKV_MAX_PENDING);
+	if (q->value2_len)
+		return lkv_reject(m, q->id, STRATA_EINVAL,
+				  "causal contexts (value2) are not supported: lkv is last-write-wins "
+				  "(lkv-vc keeps siblings and takes contexts)");
 	if (kind == K_PUT && l->pending_bytes + q->value_len > LKV_PENDING_BYTES)
-		return reject(l, q->id, STRATA_EFULL,
+		return lkv_reject(&l->m, q->id, STRATA_EFULL,
 			      "pending puts on this node hold %zu bytes (at most %zu): retry later",
 			      l->pending_bytes, LKV_PENDING_BYTES);
 	struct lkv_op *o = calloc(1, sizeof(*o));
@@ -688,9 +629,9 @@ static void on_get(struct lkv *l, uint32_t from, struct strata_rd *rd)
 	strata_wr_u64(&w, e ? e->v.wr : 0);
 	bool with = e && want && e->v.val;
 	strata_wr_bytes(&w, with ? e->v.val->data : NULL, with ? e->v.val->len : 0);
-	struct strata_msg *m = wr_done(l, &w);
+	struct strata_msg *m = lkv_wr_done(&l->m, &w);
 	if (m) {
-		send_to(l, from, m);
+		lkv_send_to(&l->m, from, m);
 		strata_msg_unref(m);
 	}
 }
@@ -732,9 +673,9 @@ static void on_put(struct lkv *l, uint32_t from, struct strata_rd *rd)
 	strata_wr_u8(&w, M_ACK);
 	strata_wr_u64(&w, rid);
 	strata_wr_u8(&w, rc == 0 ? 0 : 1);
-	struct strata_msg *m = wr_done(l, &w);
+	struct strata_msg *m = lkv_wr_done(&l->m, &w);
 	if (m) {
-		send_to(l, from, m);
+		lkv_send_to(&l->m, from, m);
 		strata_msg_unref(m);
 	}
 }
@@ -754,10 +695,10 @@ static void ae_round(struct lkv *l)
 	const uint64_t *d = &l->dig[(size_t)l->ae_peer * LKV_AE_BUCKETS];
 	for (unsigned b = 0; b < LKV_AE_BUCKETS; b++)
 		strata_wr_raw(&w, &d[b], 8);
-	struct strata_msg *m = wr_done(l, &w);
+	struct strata_msg *m = lkv_wr_done(&l->m, &w);
 	if (m) {
 		l->st.ae_rounds++;
-		send_to(l, l->ae_peer, m);
+		lkv_send_to(&l->m, l->ae_peer, m);
 		strata_msg_unref(m);
 	}
 }
@@ -811,9 +752,9 @@ static void on_digest(struct lkv *l, uint32_t from, struct strata_rd *rd)
 		}
 	}
 	STRATA_ASSERT(put == items);
-	struct strata_msg *m = wr_done(l, &w);
+	struct strata_msg *m = lkv_wr_done(&l->m, &w);
 	if (m) {
-		send_to(l, from, m);
+		lkv_send_to(&l->m, from, m);
 		strata_msg_unref(m);
 	}
 }
@@ -865,10 +806,10 @@ static void push_send(struct lkv *l, struct pusher *p, uint32_t to)
 		strata_wr_u8(&w, M_PUSH);
 		strata_wr_u64(&w, p->count);
 		strata_wr_raw(&w, p->body.buf, p->body.len);
-		struct strata_msg *m = wr_done(l, &w);
+		struct strata_msg *m = lkv_wr_done(&l->m, &w);
 		if (m) {
 			l->st.ae_pushed += p->count;
-			send_to(l, to, m);
+			lkv_send_to(&l->m, to, m);
 			strata_msg_unref(m);
 		}
 	}
@@ -928,9 +869,9 @@ static void on_sum(struct lkv *l, uint32_t from, struct strata_rd *rd)
 		strata_wr_u8(&w, M_WANT);
 		strata_wr_u64(&w, nwant);
 		strata_wr_raw(&w, want.buf, want.len);
-		struct strata_msg *m = wr_done(l, &w);
+		struct strata_msg *m = lkv_wr_done(&l->m, &w);
 		if (m) {
-			send_to(l, from, m);
+			lkv_send_to(&l->m, from, m);
 			strata_msg_unref(m);
 		}
 	}

@@ -100,4 +100,44 @@ struct lkv_vc_stats {
 };
 void lkv_vc_stats(struct strata_module *m, struct lkv_vc_stats *out);
 
+/* ---- shared by lkv and lkv-vc (lkv_common.c) ---- */
+
+#include "core/codec.h"
+
+enum { LKV_K_GET = 1, LKV_K_PUT, LKV_K_DEL };
+
+static inline uint64_t lkv_bit(uint32_t id)
+{
+	return 1ull << (id - 1);
+}
+
+static inline unsigned lkv_popcount(uint64_t x)
+{
+	unsigned c = 0;
+	for (; x; x &= x - 1)
+		c++;
+	return c;
+}
+
+/* A store's limits for checking client requests. */
+struct lkv_limits {
+	size_t max_value; /* cfg->max_value */
+	size_t overhead;  /* bytes a put's message adds to key + value */
+	uint32_t replicas, r, w;
+	size_t nops;      /* requests this node coordinates now */
+};
+
+/* Replies STRATA_OUT_REPLY with code and the formatted reason; returns 0 (the request was
+ * answered). */
+int lkv_reject(struct strata_module *m, uint64_t id, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Checks op, key, value size, r/w and the pending bound. 0 with *kind set (LKV_K_*), or -1
+ * after refusing the request with a reason. */
+int lkv_request_check(struct strata_module *m, const struct strata_request *q,
+		      const struct lkv_limits *lim, uint8_t *kind);
+/* Finishes an encoding (NULL, traced, if it failed). */
+struct strata_msg *lkv_wr_done(struct strata_module *m, struct strata_wr *w);
+/* Perfect-link send; a failure is traced and left to the operation's timeout or to repair. */
+void lkv_send_to(struct strata_module *m, uint32_t to, struct strata_msg *msg);
+
 #endif

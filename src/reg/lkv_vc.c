@@ -57,7 +57,7 @@
 #include "reg/lkv.h"
 
 enum { M_GET = 1, M_VAL, M_PUT, M_ACK };
-enum { K_GET = 1, K_PUT, K_DEL };
+enum { K_GET = LKV_K_GET, K_PUT = LKV_K_PUT, K_DEL = LKV_K_DEL };
 enum { T_OP = 1 };
 
 /* Per-version overhead on the wire, bytes: dot, flag and length fields, ctx of n varints. */
@@ -115,19 +115,6 @@ struct lkv_vc {
 static struct lkv_vc *V(struct strata_module *m)
 {
 	return (struct lkv_vc *)(void *)m;
-}
-
-static uint64_t bit(uint32_t id)
-{
-	return 1ull << (id - 1);
-}
-
-static unsigned popcount(uint64_t x)
-{
-	unsigned c = 0;
-	for (; x; x &= x - 1)
-		c++;
-	return c;
 }
 
 /* ---- versions and sibling sets ---- */
@@ -317,30 +304,12 @@ static int store(struct lkv_vc *l, const uint8_t *key, size_t klen, const struct
 
 /* ---- sending ---- */
 
-static struct strata_msg *wr_done(struct lkv_vc *l, struct strata_wr *w)
-{
-	int err = 0;
-	struct strata_msg *m = strata_wr_take_msg(w, &err);
-	if (!m)
-		strata_trace(l->m.node, "lkv-vc", "encode failed (%s) -> message dropped",
-			     strata_strerror(err));
-	return m;
-}
-
-static void send_to(struct lkv_vc *l, uint32_t to, struct strata_msg *m)
-{
-	int rc = strata_pl_send(&l->m, to, 0, m);
-	if (rc)
-		strata_trace(l->m.node, "lkv-vc", "pl send to %u failed (%s) -> left to timeout",
-			     to, strata_strerror(rc));
-}
-
 static void send_all(struct lkv_vc *l, struct vc_op *o, struct strata_msg *m)
 {
 	if (!m)
 		return;
 	for (unsigned i = 0; i < o->nrep; i++)
-		send_to(l, o->reps[i], m);
+		lkv_send_to(&l->m, o->reps[i], m);
 	strata_msg_unref(m);
 }
 
@@ -422,7 +391,7 @@ static void on_val(struct lkv_vc *l, uint32_t from, struct strata_rd *rd)
 	uint64_t rid = strata_rd_u64(rd);
 	size_t count = (size_t)strata_rd_u64_max(rd, LKV_VC_MAX_SIBLINGS);
 	struct vc_op *o = op_by_rid(l, rid);
-	bool take = o && o->kind == K_GET && is_rep(o, from) && !(o->replied & bit(from));
+	bool take = o && o->kind == K_GET && is_rep(o, from) && !(o->replied & lkv_bit(from));
 	uint64_t ctx[STRATA_MAX_NODES];
 	for (size_t i = 0; i < count && strata_rd_ok(rd); i++) {
 		struct sib s = { .ctx = ctx };
@@ -450,8 +419,8 @@ static void on_val(struct lkv_vc *l, uint32_t from, struct strata_rd *rd)
 	}
 	if (!take)
 		return; /* late or duplicate */
-	o->replied |= bit(from);
-	if (popcount(o->replied) >= o->r)
+	o->replied |= lkv_bit(from);
+	if (lkv_popcount(o->replied) >= o->r)
 		reply_get(l, o);
 }
 
@@ -464,13 +433,13 @@ static void on_ack(struct lkv_vc *l, uint32_t from, struct strata_rd *rd)
 		return;
 	}
 	struct vc_op *o = op_by_rid(l, rid);
-	if (!o || o->kind == K_GET || !is_rep(o, from) || ((o->acked | o->full) & bit(from)))
+	if (!o || o->kind == K_GET || !is_rep(o, from) || ((o->acked | o->full) & lkv_bit(from)))
 		return;
 	if (full)
-		o->full |= bit(from);
+		o->full |= lkv_bit(from);
 	else
-		o->acked |= bit(from);
-	unsigned acks = popcount(o->acked), nfull = popcount(o->full);
+		o->acked |= lkv_bit(from);
+	unsigned acks = lkv_popcount(o->acked), nfull = lkv_popcount(o->full);
 	if (acks >= o->w) {
 		reply(l, o, 0, NULL);
 	} else if (o->nrep - nfull < o->w && acks + nfull == o->nrep) {
@@ -489,27 +458,14 @@ static void on_op_timeout(struct lkv_vc *l, uint64_t rid)
 	char text[200];
 	if (o->kind == K_GET)
 		snprintf(text, sizeof(text), "no read quorum in %u ms: %u of R=%u replicas answered",
-			 LKV_TIMEOUT_US / 1000, popcount(o->replied), o->r);
+			 LKV_TIMEOUT_US / 1000, lkv_popcount(o->replied), o->r);
 	else
 		snprintf(text, sizeof(text), "no write quorum in %u ms: %u of W=%u replicas acknowledged",
-			 LKV_TIMEOUT_US / 1000, popcount(o->acked), o->w);
+			 LKV_TIMEOUT_US / 1000, lkv_popcount(o->acked), o->w);
 	reply(l, o, STRATA_ETIMEDOUT, text);
 }
 
 /* ---- client requests ---- */
-
-static int reject(struct lkv_vc *l, uint64_t id, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int reject(struct lkv_vc *l, uint64_t id, int code, const char *fmt, ...)
-{
-	char text[200];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	strata_node_reply(l->m.node, &l->m, id, code, 0, NULL, 0, text);
-	return 0;
-}
 
 int lkv_vc_context_decode(const uint8_t *p, size_t len, uint32_t n, uint64_t *out)
 {
@@ -529,35 +485,19 @@ int lkv_vc_context_decode(const uint8_t *p, size_t len, uint32_t n, uint64_t *ou
 static int vc_request(struct strata_module *m, const struct strata_request *q)
 {
 	struct lkv_vc *l = V(m);
-	uint8_t kind = q->op == STRATA_OP_READ ? K_GET
-		       : q->op == STRATA_OP_WRITE ? K_PUT
-		       : q->op == STRATA_OP_DELETE ? K_DEL : 0;
-	if (!kind)
-		return reject(l, q->id, STRATA_EINVAL, "lkv-vc supports get, put and del");
-	if (q->key_len == 0)
-		return reject(l, q->id, STRATA_EINVAL, "empty key");
-	if (q->key_len > LKV_KEY_MAX)
-		return reject(l, q->id, STRATA_EINVAL, "key of %zu bytes: at most %u", q->key_len,
-			      LKV_KEY_MAX);
-	if (kind == K_PUT && q->key_len + q->value_len + 64 + SIB_OVERHEAD(l->n) > l->max_value)
-		return reject(l, q->id, STRATA_ETOOBIG,
-			      "key + value = %zu bytes: at most %zu (max_value - %zu)",
-			      q->key_len + q->value_len, l->max_value - 64 - SIB_OVERHEAD(l->n),
-			      64 + SIB_OVERHEAD(l->n));
+	struct lkv_limits lim = { .max_value = l->max_value, .overhead = 64 + SIB_OVERHEAD(l->n),
+				  .replicas = l->replicas, .r = l->r, .w = l->w, .nops = l->nops };
+	uint8_t kind;
+	if (lkv_request_check(m, q, &lim, &kind) != 0)
+		return 0;
+	uint32_t r = q->r ? q->r : l->r, w = q->w ? q->w : l->w;
 	uint64_t ctx[STRATA_MAX_NODES];
 	if (kind != K_GET && lkv_vc_context_decode(q->value2, q->value2_len, l->n, ctx) != 0)
-		return reject(l, q->id, STRATA_EINVAL,
+		return lkv_reject(&l->m, q->id, STRATA_EINVAL,
 			      "malformed context (value2, %zu bytes): pass the one a get returned",
 			      q->value2_len);
 	if (kind == K_GET && q->value2_len)
-		return reject(l, q->id, STRATA_EINVAL, "a get takes no context");
-	uint32_t r = q->r ? q->r : l->r, w = q->w ? q->w : l->w;
-	if (r > l->replicas || w > l->replicas)
-		return reject(l, q->id, STRATA_EINVAL, "r=%u w=%u: each must be at most replicas=%u",
-			      r, w, l->replicas);
-	if (l->nops >= LKV_MAX_PENDING)
-		return reject(l, q->id, STRATA_EFULL,
-			      "%u requests pending on this node: retry later", LKV_MAX_PENDING);
+		return lkv_reject(&l->m, q->id, STRATA_EINVAL, "a get takes no context");
 	struct vc_op *o = calloc(1, sizeof(*o));
 	uint8_t *key = malloc(q->key_len);
 	uint64_t *pctx = kind != K_GET ? malloc(l->n * sizeof(*pctx)) : NULL;
@@ -605,7 +545,7 @@ static int vc_request(struct strata_module *m, const struct strata_request *q)
 		strata_trace(m->node, "lkv-vc", "put rid=%llu dot %u.%llu -> write to %u replicas",
 			     (unsigned long long)o->rid, l->self, (unsigned long long)l->ctr, o->nrep);
 	}
-	send_all(l, o, wr_done(l, &wr));
+	send_all(l, o, lkv_wr_done(&l->m, &wr));
 	return 0;
 }
 
@@ -628,9 +568,9 @@ static void on_get(struct lkv_vc *l, uint32_t from, struct strata_rd *rd)
 	strata_wr_u64(&w, e ? e->set.count : 0);
 	for (unsigned i = 0; e && i < e->set.count; i++)
 		wr_version(&w, l, &e->set.s[i]);
-	struct strata_msg *m = wr_done(l, &w);
+	struct strata_msg *m = lkv_wr_done(&l->m, &w);
 	if (m) {
-		send_to(l, from, m);
+		lkv_send_to(&l->m, from, m);
 		strata_msg_unref(m);
 	}
 }
@@ -658,9 +598,9 @@ static void on_put(struct lkv_vc *l, uint32_t from, struct strata_rd *rd)
 	strata_wr_u8(&w, M_ACK);
 	strata_wr_u64(&w, rid);
 	strata_wr_u8(&w, rc == 0 ? 0 : 1);
-	struct strata_msg *m = wr_done(l, &w);
+	struct strata_msg *m = lkv_wr_done(&l->m, &w);
 	if (m) {
-		send_to(l, from, m);
+		lkv_send_to(&l->m, from, m);
 		strata_msg_unref(m);
 	}
 }
