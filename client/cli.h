@@ -159,6 +159,12 @@ int cli_op(struct cli *c, const struct cli_op_args *a, Strata__Client__Response 
  * table, or with c->json a JSON array. No daemon needed. Returns CLI_EXIT_OK. */
 int cli_print_algos(struct cli *c, const char *family);
 
+/* Whether the cluster's model and size can run algorithm a (struct strata_algo, core/stack.h):
+ * CLI_EXIT_OK, or prints "CMD: why" and returns CLI_EXIT_FAIL (CLI_EXIT_USAGE if the config
+ * cannot be read). With -e there is no config: the node's own error then says why. */
+struct strata_algo;
+int cli_algo_runnable(struct cli *c, const struct strata_algo *a, const char *cmd);
+
 /* ---- JSON ---- */
 
 /* A tiny streaming JSON writer: it tracks whether a comma is needed, nothing more. The caller

@@ -54,17 +54,9 @@ static int check_algo(struct cli *c, const char **algo)
 				     "bcast: unknown broadcast algorithm '%s' (see `strata bcast algos`)",
 				     *algo);
 	*algo = a->name;
-	if (!c->endpoint[0]) {
-		/* Say why at once when the cluster's model or size cannot run the algorithm. */
-		const struct strata_config *cfg = cli_config(c);
-		char why[256];
-		if (!cfg)
-			return CLI_EXIT_USAGE;
-		if (strata_algo_check(a, cfg, why, sizeof why) != 0) {
-			cli_err(c, "bcast: %s", why);
-			return CLI_EXIT_FAIL;
-		}
-	}
+	int runnable = cli_algo_runnable(c, a, "bcast");
+	if (runnable != CLI_EXIT_OK)
+		return runnable;
 	return CLI_EXIT_OK;
 }
 

@@ -101,17 +101,9 @@ int cmd_reg(struct cli *c, int argc, char **argv)
 					       "algos`)",
 				     algo);
 	algo = a->name; /* an alias names the module by its algorithm */
-	if (!c->endpoint[0]) {
-		/* Say why at once when the cluster's model or size cannot run the algorithm. */
-		const struct strata_config *cfg = cli_config(c);
-		char why[256];
-		if (!cfg)
-			return CLI_EXIT_USAGE;
-		if (strata_algo_check(a, cfg, why, sizeof why) != 0) {
-			cli_err(c, "reg: %s", why);
-			return CLI_EXIT_FAIL;
-		}
-	}
+	int runnable = cli_algo_runnable(c, a, "reg");
+	if (runnable != CLI_EXIT_OK)
+		return runnable;
 	/* Single-writer registers: send writes to the writer unless the user picked a node. */
 	if (write && a->single_writer && !c->node && !c->endpoint[0]) {
 		const struct strata_config *cfg = cli_config(c);

@@ -86,6 +86,21 @@ struct algos_ctx {
 	size_t count;
 };
 
+int cli_algo_runnable(struct cli *c, const struct strata_algo *a, const char *cmd)
+{
+	if (c->endpoint[0])
+		return CLI_EXIT_OK;
+	const struct strata_config *cfg = cli_config(c);
+	if (!cfg)
+		return CLI_EXIT_USAGE;
+	char why[256];
+	if (strata_algo_check(a, cfg, why, sizeof why) != 0) {
+		cli_err(c, "%s: %s", cmd, why);
+		return CLI_EXIT_FAIL;
+	}
+	return CLI_EXIT_OK;
+}
+
 /* "N>2f", or "f<N" for algorithms that tolerate any number of crashes but one. */
 static void resilience_text(const struct strata_algo *a, char *res, size_t n)
 {

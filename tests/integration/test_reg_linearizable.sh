@@ -27,7 +27,9 @@ head -c 1500000 /dev/zero | tr '\0' a >"$TMP/big"
 [ $rc -eq 1 ] && grep -qiE "too large|limit" "$TMP/err" || fail "oversized value: exit $rc: $(cat "$TMP/err")"
 "$STRATA" --dir "$DIR" -n 2 reg write k v --algo mv >/dev/null 2>"$TMP/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "single-writer" "$TMP/err" || fail "write to a reader-only node: exit $rc: $(cat "$TMP/err")"
-pass "empty key, unknown algorithm, oversized value, write to a reader-only node"
+"$STRATA" --dir "$DIR" reg write k v --algo rowa >/dev/null 2>"$TMP/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "needs the fail-stop model" "$TMP/err" || fail "algorithm the model cannot run: exit $rc: $(cat "$TMP/err")"
+pass "empty key, unknown algorithm, oversized value, write to a reader-only node, algorithm the model cannot run"
 
 say "workload: 8 clients, 8 s, kill node 4 at 2 s, pause node 5 from 3 s to 5 s"
 (
