@@ -3,6 +3,7 @@
 #   make test       unit + simulation + integration suites, then unit + simulation under ASan/UBSan
 #   make demo       start a 5-node cluster, kill a node, watch it being detected
 #   make bench      benchmarks (results in build/bench/)
+#   make soak       long seed sweeps: every simulation suite with SOAK_SEEDS seeds per case
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS each (needs clang)
 #   make asan       build and run unit + simulation suites with ASan and UBSan
 #   make install    PREFIX=/usr/local
@@ -59,7 +60,7 @@ SIMLIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SIMLIB_SRC))
 .SECONDARY:
 .DELETE_ON_ERROR:
 
-.PHONY: all test unit sim integration asan fuzz fuzz-smoke demo bench install clean help
+.PHONY: all test unit sim soak integration asan fuzz fuzz-smoke demo bench install clean help
 all: $(BUILD)/stratad $(BUILD)/strata $(UNIT_BIN) $(SIM_BIN) $(BENCH_BIN)
 
 help:
@@ -107,6 +108,12 @@ unit: $(UNIT_BIN)
 # SIM_ARGS: extra flags for every simulation suite, e.g. SIM_ARGS="--seeds 50 --base 1000".
 sim: $(SIM_BIN)
 	@scripts/run-tests sim $(SIM_BIN) $(if $(SIM_ARGS),-- $(SIM_ARGS))
+
+# Long sweeps outside `make test`: SOAK_SEEDS seeds per case from SOAK_BASE (docs/simulator.md).
+SOAK_SEEDS ?= 5000
+SOAK_BASE ?= 100000
+soak: $(SIM_BIN)
+	@scripts/run-tests sim $(SIM_BIN) -- --seeds $(SOAK_SEEDS) --base $(SOAK_BASE)
 
 integration: $(BUILD)/stratad $(BUILD)/strata
 	@scripts/run-tests integration $(sort $(wildcard tests/integration/test_*.sh))
