@@ -123,6 +123,7 @@ enum strata_op {
 	STRATA_OP_DELETE,
 	STRATA_OP_CAS,
 	STRATA_OP_BROADCAST,
+	STRATA_OP_PROPOSE,       /* consensus: key = instance id (decimal), value = proposal */
 };
 
 struct strata_request {

@@ -20,6 +20,7 @@ static const struct {
 	{ "bcast", strata_bcast_byz_algos },
 	{ "reg", strata_reg_byz_algos },
 	{ "lkv", strata_lkv_algos },
+	{ "cons", strata_cons_algos },
 };
 
 void strata_algo_foreach(const char *family, void (*fn)(const struct strata_algo *a, void *arg),
@@ -38,7 +39,7 @@ static const struct {
 } aliases[] = {
 	{ "best-effort", "beb" }, { "reliable", "erb" }, { "uniform", "urb" },
 	{ "causal", "wcb" },      { "bracha", "brb" },   { "atomic", "nnar" },
-	{ "regular", "mv" },
+	{ "regular", "mv" },      { "flooding", "flood" }, { "hierarchical", "hier" },
 };
 
 const struct strata_algo *strata_algo_find(const char *name)
@@ -126,5 +127,6 @@ int strata_stack_build(struct strata_node *n, char *err, size_t errlen)
 	strata_algo_foreach("bcast", build_one, &b);
 	strata_algo_foreach("reg", build_one, &b);
 	strata_algo_foreach("lkv", build_one, &b);
+	strata_algo_foreach("cons", build_one, &b);
 	return b.rc;
 }

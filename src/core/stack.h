@@ -42,9 +42,11 @@ const struct strata_algo *strata_reg_algos(void);
 const struct strata_algo *strata_bcast_byz_algos(void); /* family "bcast", Byzantine ones */
 const struct strata_algo *strata_reg_byz_algos(void);   /* family "reg", Byzantine ones */
 const struct strata_algo *strata_lkv_algos(void);       /* family "lkv" */
+const struct strata_algo *strata_cons_algos(void);      /* family "cons" */
 
 /* Looks an algorithm up by name, or by an alias (causal = wcb, reliable = erb, uniform = urb,
- * best-effort = beb, bracha = brb, atomic = nnar, regular = mv), across all families; NULL if
+ * best-effort = beb, bracha = brb, atomic = nnar, regular = mv, flooding = flood,
+ * hierarchical = hier), across all families; NULL if
  * unknown. Modules are named by a->name. */
 const struct strata_algo *strata_algo_find(const char *name);
 /* Calls fn for every algorithm of every family (or of `family` if not NULL). */

@@ -55,9 +55,9 @@ int strata_client_request_decode(const uint8_t *body, size_t len, Strata__Client
 	case STRATA__CLIENT__REQUEST__BODY_OP:
 		if (!name_ok(r->op->module))
 			return invalid(r, err, errlen, "op: module name must be 1..31 bytes");
-		if (r->op->op < 1 || r->op->op > 5)
-			return invalid(r, err, errlen, "op: op must be 1..5 (read, write, delete, "
-							"cas, broadcast)");
+		if (r->op->op < 1 || r->op->op > 6)
+			return invalid(r, err, errlen, "op: op must be 1..6 (read, write, delete, "
+							"cas, broadcast, propose)");
 		break;
 	case STRATA__CLIENT__REQUEST__BODY_SUBSCRIBE:
 		if (r->subscribe->n_modules > STRATA_CLIENT_SUB_MODULES_MAX)

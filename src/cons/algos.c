@@ -1,0 +1,35 @@
+/* The consensus family's algorithm table (see core/stack.h and docs/consensus.md).
+ *
+ * One module per algorithm, wire ids 176.. (cons.h). Costs are per consensus instance on the
+ * failure-free path: communication steps until every correct process decides, and
+ * point-to-point messages (N processes). */
+#include "cons/cons.h"
+#include "core/stack.h"
+
+static const struct strata_algo algos[] = {
+	{ .name = "flood", .family = "cons", .title = "Flooding Consensus (regular)",
+	  .book = "Alg. 5.1", .model = STRATA_MODEL_FAIL_STOP, .resilience_k = 0,
+	  .steps = "2 (1 round + DECIDED); +1 round per crash",
+	  .messages = "2N^2 (PROPOSAL and DECIDED floods); +N^2 per extra round",
+	  .wire_id = CONS_WIRE_FLOOD, .create = cons_flood_create },
+	{ .name = "hier", .family = "cons", .title = "Hierarchical Consensus (regular)",
+	  .book = "Alg. 5.2", .model = STRATA_MODEL_FAIL_STOP, .resilience_k = 0,
+	  .steps = "N - 1 (process p decides after p - 1 steps)",
+	  .messages = "N^2 (one DECIDED broadcast per rank) + N per announcing proposer",
+	  .wire_id = CONS_WIRE_HIER, .create = cons_hier_create },
+	{ .name = "uflood", .family = "cons", .title = "Flooding Uniform Consensus",
+	  .book = "Alg. 5.3", .model = STRATA_MODEL_FAIL_STOP, .resilience_k = 0,
+	  .steps = "N (always N rounds)", .messages = "N^3 (N rounds of N^2)",
+	  .wire_id = CONS_WIRE_UFLOOD, .create = cons_uflood_create },
+	{ .name = "uhier", .family = "cons", .title = "Hierarchical Uniform Consensus",
+	  .book = "Alg. 5.4", .model = STRATA_MODEL_FAIL_STOP, .resilience_k = 0,
+	  .steps = "3 (PROPOSAL, ACK, DECIDED); +3 per crashed leader",
+	  .messages = "2N + N^2 (eager rb of DECIDED) + N per announcing proposer",
+	  .wire_id = CONS_WIRE_UHIER, .create = cons_uhier_create },
+	{ .name = NULL },
+};
+
+const struct strata_algo *strata_cons_algos(void)
+{
+	return algos;
+}

@@ -1,0 +1,403 @@
+/* Shared pieces of the consensus family: the instance table, values, requests, messages.
+ * See cons.h. */
+#include "cons/cons.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/assert.h"
+#include "core/error.h"
+#include "links/links.h"
+
+/* ---- the decided window ---- */
+
+static bool win_bit(const struct cons_tab *t, uint64_t id)
+{
+	uint64_t k = id % CONS_WINDOW;
+	return (t->bits[k / 64] >> (k % 64)) & 1u;
+}
+
+static void win_put(struct cons_tab *t, uint64_t id, bool v)
+{
+	uint64_t k = id % CONS_WINDOW;
+	if (v)
+		t->bits[k / 64] |= 1ull << (k % 64);
+	else
+		t->bits[k / 64] &= ~(1ull << (k % 64));
+}
+
+bool cons_tab_retired(const struct cons_tab *t, uint64_t id)
+{
+	if (id <= t->low)
+		return true;
+	if (id > t->low + CONS_WINDOW)
+		return false;
+	return win_bit(t, id);
+}
+
+static void win_add(struct cons_tab *t, uint64_t id)
+{
+	STRATA_ASSERT(id > t->low && id <= t->low + CONS_WINDOW);
+	win_put(t, id, true);
+	while (win_bit(t, t->low + 1)) {
+		win_put(t, t->low + 1, false);
+		t->low++;
+	}
+}
+
+/* ---- the table ---- */
+
+int cons_tab_init(struct cons_tab *t, struct strata_module *m, size_t inst_size)
+{
+	STRATA_ASSERT(inst_size >= sizeof(struct cons_inst));
+	memset(t, 0, sizeof(*t));
+	t->m = m;
+	t->inst_size = inst_size;
+	t->live = calloc(CONS_LIVE_MAX, sizeof(*t->live));
+	return t->live ? 0 : STRATA_ENOMEM;
+}
+
+static void inst_free(struct cons_inst *i)
+{
+	for (uint32_t k = 0; k < i->nvals; k++)
+		strata_msg_unref(i->vals[k]);
+	free(i);
+}
+
+void cons_tab_free(struct cons_tab *t)
+{
+	for (size_t k = 0; k < t->nlive; k++)
+		inst_free(t->live[k]);
+	free(t->live);
+	for (unsigned k = 0; k < CONS_CACHE; k++)
+		if (t->cache[k].v)
+			strata_msg_unref(t->cache[k].v);
+	memset(t, 0, sizeof(*t));
+}
+
+struct cons_inst *cons_tab_find(struct cons_tab *t, uint64_t id)
+{
+	for (size_t k = 0; k < t->nlive; k++)
+		if (t->live[k]->id == id)
+			return t->live[k];
+	return NULL;
+}
+
+enum cons_get cons_tab_get(struct cons_tab *t, uint64_t id, struct cons_inst **out)
+{
+	*out = NULL;
+	if (id == 0 || id > t->low + CONS_WINDOW)
+		return CONS_OUTSIDE;
+	if (cons_tab_retired(t, id))
+		return CONS_RETIRED;
+	struct cons_inst *i = cons_tab_find(t, id);
+	if (!i) {
+		if (t->nlive >= CONS_LIVE_MAX)
+			return CONS_NOROOM;
+		i = calloc(1, t->inst_size);
+		if (!i)
+			return CONS_NOROOM;
+		i->id = id;
+		i->excluded = t->crashed;
+		t->live[t->nlive++] = i;
+		if (id > t->high)
+			t->high = id;
+	}
+	*out = i;
+	return CONS_GOT;
+}
+
+struct cons_inst *cons_tab_get_peer(struct cons_tab *t, uint64_t id, uint32_t from)
+{
+	struct cons_inst *i;
+	const char *name = t->m->ops->name;
+	switch (cons_tab_get(t, id, &i)) {
+	case CONS_GOT:
+		return i;
+	case CONS_RETIRED:
+		return NULL;
+	case CONS_OUTSIDE:
+		t->dropped_window++;
+		strata_trace(t->m->node, name, "message from %u for instance %llu outside (%llu, +%u] -> dropped",
+			     from, (unsigned long long)id, (unsigned long long)t->low, CONS_WINDOW);
+		return NULL;
+	case CONS_NOROOM:
+		t->refused_full++;
+		strata_trace(t->m->node, name, "message from %u for instance %llu: %u undecided instances -> dropped",
+			     from, (unsigned long long)id, CONS_LIVE_MAX);
+		return NULL;
+	}
+	return NULL;
+}
+
+void cons_tab_crash(struct cons_tab *t, uint32_t q)
+{
+	t->crashed |= cons_bit(q);
+	for (size_t k = 0; k < t->nlive; k++)
+		t->live[k]->excluded |= cons_bit(q);
+}
+
+void cons_tab_restore(struct cons_tab *t, uint32_t q)
+{
+	t->crashed &= ~cons_bit(q);
+}
+
+static void tab_remove(struct cons_tab *t, struct cons_inst *i)
+{
+	for (size_t k = 0; k < t->nlive; k++)
+		if (t->live[k] == i) {
+			t->live[k] = t->live[--t->nlive];
+			return;
+		}
+	STRATA_ASSERT(!"instance not in its table");
+}
+
+static int reply_value(struct strata_node *n, struct strata_module *m, uint64_t req_id,
+		       uint64_t instance, const uint8_t *v, size_t len)
+{
+	struct strata_wr w;
+	strata_wr_init(&w, len + 16);
+	strata_wr_u64(&w, instance);
+	strata_wr_raw(&w, v, len);
+	if (w.err) {
+		strata_wr_free(&w);
+		strata_node_reply(n, m, req_id, STRATA_ENOMEM, 0, NULL, 0, NULL);
+		return STRATA_ENOMEM;
+	}
+	strata_node_reply(n, m, req_id, 0, STRATA_REPLY_FOUND, w.buf, w.len, NULL);
+	strata_wr_free(&w);
+	return 0;
+}
+
+void cons_decide(struct cons_tab *t, struct cons_inst *i, const uint8_t *v, size_t len,
+		 uint64_t round)
+{
+	struct strata_module *m = t->m;
+	struct strata_node *n = m->node;
+	strata_trace(n, m->ops->name, "instance %llu round %llu -> decide (%zu bytes)",
+		     (unsigned long long)i->id, (unsigned long long)round, len);
+	struct strata_output o = {
+		.kind = STRATA_OUT_DELIVER, .module = m->wire_id, .module_name = m->ops->name,
+		.peer = strata_node_id(n), .a = i->id, .b = round, .data = v, .len = len,
+	};
+	strata_output(n, &o);
+	for (unsigned k = 0; k < i->nwait; k++)
+		reply_value(n, m, i->waiters[k], i->id, v, len);
+	struct strata_msg *copy = strata_msg_new(v, len);
+	if (copy) {
+		unsigned c = t->cache_next++ % CONS_CACHE;
+		if (t->cache[c].v)
+			strata_msg_unref(t->cache[c].v);
+		t->cache[c].id = i->id;
+		t->cache[c].v = copy;
+	}
+	win_add(t, i->id);
+	tab_remove(t, i);
+	inst_free(i);
+}
+
+void cons_out_propose(struct cons_tab *t, struct cons_inst *i, const uint8_t *v, size_t len,
+		      bool by_client)
+{
+	struct strata_module *m = t->m;
+	i->proposed = true;
+	if (!by_client)
+		return;
+	struct strata_output o = {
+		.kind = STRATA_OUT_BCAST, .module = m->wire_id, .module_name = m->ops->name,
+		.peer = strata_node_id(m->node), .a = i->id,
+		.b = strata_node_incarnation(m->node), .data = v, .len = len,
+	};
+	strata_output(m->node, &o);
+}
+
+/* ---- values ---- */
+
+int cons_val_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	size_t k = alen < blen ? alen : blen;
+	int c = k ? memcmp(a, b, k) : 0;
+	if (c)
+		return c;
+	return alen < blen ? -1 : alen > blen ? 1 : 0;
+}
+
+int cons_val_index(struct cons_inst *i, const uint8_t *v, size_t len)
+{
+	for (uint32_t k = 0; k < i->nvals; k++)
+		if (cons_val_cmp(i->vals[k]->data, i->vals[k]->len, v, len) == 0)
+			return (int)k;
+	if (i->nvals >= CONS_VALS_MAX)
+		return -1;
+	struct strata_msg *m = strata_msg_new(v, len);
+	if (!m)
+		return -1;
+	i->vals[i->nvals] = m;
+	return (int)i->nvals++;
+}
+
+int cons_val_min(const struct cons_inst *i, uint64_t set)
+{
+	int best = -1;
+	for (uint32_t k = 0; k < i->nvals; k++) {
+		if (!((set >> k) & 1u))
+			continue;
+		if (best < 0 || cons_val_cmp(i->vals[k]->data, i->vals[k]->len,
+					     i->vals[best]->data, i->vals[best]->len) < 0)
+			best = (int)k;
+	}
+	return best;
+}
+
+/* ---- requests ---- */
+
+size_t cons_value_max(const struct strata_node *n, unsigned per_msg)
+{
+	size_t max = strata_node_config(n)->max_value;
+	size_t hdr = CONS_HDR_MAX + 8u * per_msg;
+	if (per_msg == 0 || max <= hdr)
+		return 0;
+	return (max - hdr) / per_msg;
+}
+
+int cons_check_request(const struct cons_tab *t, const struct strata_request *req,
+		       size_t value_max, uint64_t *instance)
+{
+	if (req->op != STRATA_OP_PROPOSE)
+		return STRATA_EINVAL;
+	if (req->value_len > value_max)
+		return STRATA_ETOOBIG;
+	uint64_t id = 0;
+	if (req->key_len > 20)
+		return STRATA_EINVAL;
+	for (size_t k = 0; k < req->key_len; k++) {
+		uint8_t c = req->key[k];
+		if (c < '0' || c > '9' || id > (UINT64_MAX - 9) / 10)
+			return STRATA_EINVAL;
+		id = id * 10 + (uint64_t)(c - '0');
+	}
+	if (req->key_len && id == 0)
+		return STRATA_EINVAL;
+	*instance = id ? id : t->high + 1;
+	if (*instance > t->low + CONS_WINDOW)
+		return STRATA_EINVAL;
+	return 0;
+}
+
+int cons_wait(struct cons_inst *i, uint64_t req_id)
+{
+	if (i->nwait >= CONS_WAIT_MAX)
+		return STRATA_EFULL;
+	i->waiters[i->nwait++] = req_id;
+	return 0;
+}
+
+void cons_reply_decided(struct cons_tab *t, uint64_t instance, uint64_t req_id)
+{
+	struct strata_node *n = t->m->node;
+	for (unsigned k = 0; k < CONS_CACHE; k++)
+		if (t->cache[k].v && t->cache[k].id == instance) {
+			reply_value(n, t->m, req_id, instance, t->cache[k].v->data,
+				    t->cache[k].v->len);
+			return;
+		}
+	strata_node_reply(n, t->m, req_id, STRATA_ESTATE, 0, NULL, 0,
+			  "instance decided earlier; its value is no longer held by this node");
+}
+
+int cons_request(struct cons_tab *t, const struct strata_request *req, size_t value_max,
+		 cons_propose_fn propose)
+{
+	uint64_t id;
+	int rc = cons_check_request(t, req, value_max, &id);
+	if (rc)
+		return rc;
+	struct cons_inst *i;
+	switch (cons_tab_get(t, id, &i)) {
+	case CONS_RETIRED:
+		cons_reply_decided(t, id, req->id);
+		return 0;
+	case CONS_OUTSIDE:
+		return STRATA_EINVAL;
+	case CONS_NOROOM:
+		return STRATA_EFULL;
+	case CONS_GOT:
+		break;
+	}
+	rc = cons_wait(i, req->id);
+	if (rc == 0 && !i->proposed) {
+		rc = propose(t->m, i, req->value, req->value_len, true);
+		if (rc)
+			i->nwait--;
+	}
+	return rc;
+}
+
+/* ---- messages ---- */
+
+void cons_beb_broadcast(struct strata_module *m, uint64_t instance, struct strata_msg *msg)
+{
+	strata_pl_send_all(m, instance, msg);
+}
+
+struct strata_msg *cons_enc_value(uint8_t type, const uint8_t *v, size_t len)
+{
+	struct strata_wr w;
+	strata_wr_init(&w, len + CONS_HDR_MAX);
+	strata_wr_u8(&w, type);
+	strata_wr_bytes(&w, v, len);
+	int err;
+	return strata_wr_take_msg(&w, &err);
+}
+
+struct strata_msg *cons_enc_set(uint8_t type, uint64_t round, const struct cons_inst *i,
+				uint64_t set)
+{
+	size_t total = CONS_HDR_MAX;
+	uint64_t count = 0;
+	for (uint32_t k = 0; k < i->nvals; k++)
+		if ((set >> k) & 1u) {
+			total += i->vals[k]->len + 10;
+			count++;
+		}
+	struct strata_wr w;
+	strata_wr_init(&w, total);
+	strata_wr_u8(&w, type);
+	strata_wr_u64(&w, round);
+	strata_wr_u64(&w, count);
+	for (uint32_t k = 0; k < i->nvals; k++)
+		if ((set >> k) & 1u)
+			strata_wr_bytes(&w, i->vals[k]->data, i->vals[k]->len);
+	int err;
+	return strata_wr_take_msg(&w, &err);
+}
+
+int cons_dec_set(struct strata_rd *r, struct cons_inst *i, uint64_t *set)
+{
+	uint64_t count = strata_rd_u64_max(r, CONS_VALS_MAX);
+	*set = 0;
+	for (uint64_t k = 0; k < count && strata_rd_ok(r); k++) {
+		const uint8_t *v;
+		size_t len = strata_rd_bytes(r, &v, SIZE_MAX);
+		if (!strata_rd_ok(r))
+			break;
+		int idx = cons_val_index(i, v, len);
+		if (idx < 0)
+			return STRATA_EPROTO;
+		*set |= 1ull << idx;
+	}
+	return strata_rd_done(r);
+}
+
+int cons_need_fd(struct strata_module *m, const char *algo, char *err, size_t errlen)
+{
+	struct strata_module *fd = strata_node_role(m->node, STRATA_ROLE_FD);
+	if (!fd) {
+		snprintf(err, errlen, "%s needs the perfect failure detector P (fail-stop model)",
+			 algo);
+		return STRATA_ECONFIG;
+	}
+	strata_module_subscribe(fd, m);
+	return 0;
+}

@@ -1,0 +1,200 @@
+/* The consensus family (internal to src/cons/; see docs/consensus.md).
+ *
+ * Module (the book's Module 5.1 / 5.2):
+ *   Request:    <c, Propose | v>
+ *   Indication: <c, Decide | v>
+ *   C1 Termination: every correct process eventually decides some value.
+ *   C2 Validity: if a process decides v, then v was proposed by some process.
+ *   C3 Integrity: no process decides twice.
+ *   C4 (Uniform) Agreement: no two correct processes (uniform: no two processes) decide
+ *      differently.
+ *
+ * Multi-instance. Every algorithm module runs many independent consensus instances, addressed
+ * by a 64-bit instance id (>= 1) that every wire frame carries (the link layer's frame instance).
+ * struct cons_tab is the instance table each module keeps:
+ *   - an instance is created on the first Propose or the first peer message that names it;
+ *   - it is retired when this process decides: its state is freed and its id is marked in a
+ *     decided window (a watermark `low` below which every id is decided, plus CONS_WINDOW bits
+ *     above it); messages for retired ids are ignored, and the watermark advances over
+ *     contiguous decided ids;
+ *   - ids above low + CONS_WINDOW are refused (clients get EINVAL, peer frames are dropped and
+ *     counted), at most CONS_LIVE_MAX instances are undecided at once (EFULL beyond), and the
+ *     last CONS_CACHE decided values are kept to answer a late Propose on a decided instance.
+ * Memory per module is therefore bounded by CONS_LIVE_MAX undecided instances (each holding at
+ * most N distinct values of at most cons_value_max bytes) + CONS_CACHE values + CONS_WINDOW bits.
+ *
+ * Joining. The book has every correct process propose; here a client proposes at one node. A
+ * process that learns of an instance from a peer's message before any client proposed there
+ * joins it by proposing a value it has just learned was proposed (the smallest one the message
+ * carries): validity is kept (that value was proposed by some process) and every correct process
+ * takes part, which the algorithms' termination needs. Where no message of the book would tell
+ * the others that an instance exists (hierarchical consensus: only the round's leader speaks),
+ * the proposer announces its value once with a VALUE message (N messages per proposer).
+ *
+ * Outputs (what clients, logs and the simulator's checkers see):
+ *   STRATA_OUT_BCAST    this process proposed: a = instance, data = value
+ *   STRATA_OUT_DELIVER  this process decided: peer = this node, a = instance, b = round (or
+ *                       epoch; 0 if the algorithm has none), data = value
+ * A Propose request (STRATA_OP_PROPOSE) carries the instance id as decimal ASCII in key (empty:
+ * the next id after the highest this node knows) and the value; the reply's value is
+ * [varint instance][value bytes] (cons_reply_decode). */
+#ifndef STRATA_CONS_CONS_H
+#define STRATA_CONS_CONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/codec.h"
+#include "core/node.h"
+#include "core/stack.h"
+
+#define CONS_WINDOW 4096u   /* decided-window bits above the watermark */
+#define CONS_LIVE_MAX 256u  /* undecided instances at once, per module */
+#define CONS_CACHE 64u      /* decided values kept for late proposers */
+#define CONS_WAIT_MAX 8u    /* client requests waiting on one instance */
+#define CONS_VALS_MAX 64u   /* distinct values one instance knows (<= N in a correct run) */
+#define CONS_HDR_MAX 32u    /* per-message header bytes (type, round, counts) */
+
+/* Wire ids (cons range 176-223). */
+enum cons_wire {
+	CONS_WIRE_FLOOD = 176,
+	CONS_WIRE_HIER = 177,
+	CONS_WIRE_UFLOOD = 178,
+	CONS_WIRE_UHIER = 179,
+};
+
+/* Message types shared by the family (each algorithm uses a subset). */
+enum cons_type {
+	CONS_PROPOSAL = 1,
+	CONS_DECIDED = 2,
+	CONS_VALUE = 3, /* a proposer's announcement (joining, see above) */
+	CONS_ACK = 4,
+};
+
+/* One instance's common state; algorithms embed it first in their own instance struct. */
+struct cons_inst {
+	uint64_t id;
+	bool proposed;             /* this process has proposed (or joined) */
+	uint64_t excluded;         /* processes known crashed for this instance (bit q-1) */
+	uint32_t nvals;            /* distinct values this instance knows */
+	struct strata_msg *vals[CONS_VALS_MAX]; /* one reference each */
+	uint64_t waiters[CONS_WAIT_MAX]; /* client request ids waiting for the decision */
+	unsigned nwait;
+};
+
+struct cons_tab {
+	struct strata_module *m;
+	size_t inst_size;            /* sizeof the algorithm's instance struct */
+	struct cons_inst **live;     /* [CONS_LIVE_MAX], the first nlive used */
+	size_t nlive;
+	uint64_t low;                /* every id <= low is decided here */
+	uint64_t bits[CONS_WINDOW / 64]; /* decided ids in (low, low + CONS_WINDOW] */
+	uint64_t high;               /* highest id seen */
+	uint64_t crashed;            /* processes the detector reported crashed (bit q-1) */
+	struct {
+		uint64_t id;
+		struct strata_msg *v;
+	} cache[CONS_CACHE];
+	unsigned cache_next;
+	uint64_t dropped_window, refused_full;
+};
+
+int cons_tab_init(struct cons_tab *t, struct strata_module *m, size_t inst_size);
+void cons_tab_free(struct cons_tab *t);
+/* Whether id is decided (retired) here. */
+bool cons_tab_retired(const struct cons_tab *t, uint64_t id);
+/* The live instance id, or NULL. */
+struct cons_inst *cons_tab_find(struct cons_tab *t, uint64_t id);
+
+enum cons_get {
+	CONS_GOT,     /* *out is the live instance (created now if it did not exist) */
+	CONS_RETIRED, /* decided here already */
+	CONS_OUTSIDE, /* id 0 or beyond the window */
+	CONS_NOROOM,  /* CONS_LIVE_MAX undecided instances already */
+};
+/* Finds or creates instance id; a new one is zeroed (inst_size bytes) with its id set and
+ * every process already reported crashed excluded. */
+enum cons_get cons_tab_get(struct cons_tab *t, uint64_t id, struct cons_inst **out);
+/* For a peer's message: cons_tab_get, counting and tracing what is dropped. NULL = ignore. */
+struct cons_inst *cons_tab_get_peer(struct cons_tab *t, uint64_t id, uint32_t from);
+
+/* Records a crash reported by P; the caller then re-evaluates its live instances. */
+void cons_tab_crash(struct cons_tab *t, uint32_t q);
+/* A restarted peer is a new process: instances created from now on count it as correct. */
+void cons_tab_restore(struct cons_tab *t, uint32_t q);
+
+/* Decides v on instance i: outputs the decision, answers the waiting clients, caches v, marks
+ * i decided and frees it. i must not be used afterwards. */
+void cons_decide(struct cons_tab *t, struct cons_inst *i, const uint8_t *v, size_t len,
+		 uint64_t round);
+/* Marks i proposed; a client's proposal (not a join) is also output as STRATA_OUT_BCAST, so the
+ * checkers' validity counts client proposals only. */
+void cons_out_propose(struct cons_tab *t, struct cons_inst *i, const uint8_t *v, size_t len,
+		      bool by_client);
+
+/* The instance's value table: index of v (added if new), or -1 if the table is full. */
+int cons_val_index(struct cons_inst *i, const uint8_t *v, size_t len);
+/* The smallest value of a set (bitmask over i->vals), -1 if empty. Order: by bytes
+ * (memcmp), a proper prefix first. */
+int cons_val_min(const struct cons_inst *i, uint64_t set);
+int cons_val_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
+
+/* ---- Requests ---- */
+
+/* Checks a Propose request and parses its instance (0 when the client named none: the caller
+ * picks t->high + 1). Returns 0, STRATA_EINVAL or STRATA_ETOOBIG. */
+int cons_check_request(const struct cons_tab *t, const struct strata_request *req,
+		       size_t value_max, uint64_t *instance);
+/* Queues req's id on i for the decision; STRATA_EFULL if CONS_WAIT_MAX are waiting. */
+int cons_wait(struct cons_inst *i, uint64_t req_id);
+/* A Propose on a decided instance: answers at once with the cached value, or with ESTATE
+ * when it is no longer cached. */
+void cons_reply_decided(struct cons_tab *t, uint64_t instance, uint64_t req_id);
+
+/* An algorithm's <Propose | v> handler (by_client: a client's request, not a join). */
+typedef int (*cons_propose_fn)(struct strata_module *m, struct cons_inst *i, const uint8_t *v,
+			       size_t len, bool by_client);
+/* The request path every algorithm shares: checks req, finds or creates its instance, answers
+ * at once when it is decided here, else queues the client for the decision and proposes (unless
+ * this process proposed or joined already). Returns 0 or a STRATA_E* code for the reply. */
+int cons_request(struct cons_tab *t, const struct strata_request *req, size_t value_max,
+		 cons_propose_fn propose);
+
+/* Largest proposal an algorithm accepts when one message carries up to `per_msg` values. */
+size_t cons_value_max(const struct strata_node *n, unsigned per_msg);
+
+/* ---- Messages ---- */
+
+/* Sends msg to every process, self included, over perfect links: the book's beb Broadcast
+ * (Alg. 3.1 is exactly this). */
+void cons_beb_broadcast(struct strata_module *m, uint64_t instance, struct strata_msg *msg);
+/* [type][bytes v] */
+struct strata_msg *cons_enc_value(uint8_t type, const uint8_t *v, size_t len);
+/* [type][round][count][count x bytes] for the values of set. */
+struct strata_msg *cons_enc_set(uint8_t type, uint64_t round, const struct cons_inst *i,
+				uint64_t set);
+/* Decodes a [type][round][count][values] body into i's value table: *set gets their bits.
+ * 0, or STRATA_EPROTO (malformed, or more distinct values than the table holds). */
+int cons_dec_set(struct strata_rd *r, struct cons_inst *i, uint64_t *set);
+
+/* Subscribes m to the node's failure detector (P); fails with a reason if there is none. */
+int cons_need_fd(struct strata_module *m, const char *algo, char *err, size_t errlen);
+
+static inline uint64_t cons_bit(uint32_t q)
+{
+	return 1ull << (q - 1);
+}
+
+static inline uint64_t cons_all(uint32_t n)
+{
+	return n >= 64 ? ~0ull : (1ull << n) - 1;
+}
+
+/* ---- Constructors (one per file) ---- */
+struct strata_module *cons_flood_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *cons_hier_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *cons_uflood_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *cons_uhier_create(struct strata_node *n, char *err, size_t errlen);
+
+#endif
