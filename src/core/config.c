@@ -80,10 +80,10 @@ bool strata_model_supports(enum strata_model cluster, enum strata_model algo)
 
 /* ---------------------------------------------------------------- key table */
 
-enum sec { SEC_CLUSTER, SEC_NODE, SEC_FD, SEC_LINKS, SEC_LKV, SEC_BCAST, SEC_COUNT };
+enum sec { SEC_CLUSTER, SEC_NODE, SEC_FD, SEC_LINKS, SEC_LKV, SEC_BCAST, SEC_SMR, SEC_COUNT };
 
-static const char *const sec_names[SEC_COUNT] = {"cluster", "node.N", "fd",
-						 "links",   "lkv",    "bcast"};
+static const char *const sec_names[SEC_COUNT] = {"cluster", "node.N", "fd",  "links",
+						 "lkv",     "bcast",  "smr"};
 
 enum kind { V_U32, V_NAME, V_ALGO, V_MODEL, V_HOST, V_PORT, V_PUBKEY };
 
@@ -94,6 +94,8 @@ enum key {
 	K_MAX_DGRAM, K_MAX_VALUE, K_WINDOW, K_RTX_MIN, K_RTX_MAX, K_BACKLOG,
 	K_REPLICAS, K_R, K_W,
 	K_FANOUT, K_ROUNDS, K_STORE_PCT,
+	K_SMR_HB, K_SMR_ELECT, K_SMR_WINDOW, K_SMR_BATCH, K_SMR_PENDING, K_SMR_TIMEOUT,
+	K_SMR_SESSIONS,
 	K_HOST, K_PORT, K_CLIENT_PORT, K_PUBKEY,
 	K_COUNT
 };
@@ -135,6 +137,13 @@ static const struct keydef keys[K_COUNT] = {
 	[K_ROUNDS] = {SEC_BCAST, "rounds", V_U32, CFG(bcast_rounds), 1, 64},
 	[K_STORE_PCT] = {SEC_BCAST, "store_probability_pct", V_U32,
 			 CFG(bcast_store_probability_pct), 0, 100},
+	[K_SMR_HB] = {SEC_SMR, "heartbeat_ms", V_U32, CFG(smr_heartbeat_ms), 1, MS_MAX},
+	[K_SMR_ELECT] = {SEC_SMR, "election_ms", V_U32, CFG(smr_election_ms), 2, MS_MAX},
+	[K_SMR_WINDOW] = {SEC_SMR, "window", V_U32, CFG(smr_window), 1, 4096},
+	[K_SMR_BATCH] = {SEC_SMR, "batch_max", V_U32, CFG(smr_batch_max), 1, 65536},
+	[K_SMR_PENDING] = {SEC_SMR, "pending_max", V_U32, CFG(smr_pending_max), 1, 1u << 20},
+	[K_SMR_TIMEOUT] = {SEC_SMR, "request_timeout_ms", V_U32, CFG(smr_timeout_ms), 1, MS_MAX},
+	[K_SMR_SESSIONS] = {SEC_SMR, "sessions_max", V_U32, CFG(smr_sessions_max), 1, 100000000},
 	[K_HOST] = {SEC_NODE, "host", V_HOST, PEER(host), 0, 0},
 	[K_PORT] = {SEC_NODE, "port", V_PORT, PEER(port), 1, 65535},
 	[K_CLIENT_PORT] = {SEC_NODE, "client_port", V_PORT, PEER(client_port), 1, 65535},
@@ -326,7 +335,7 @@ static int set_value(struct parse *ps, int line, const char *section, enum key k
  * the name is not a section we know. */
 static int section_kind(const char *name, uint32_t *id, char *problem, size_t plen)
 {
-	static const char *const plain[] = {"cluster", NULL, "fd", "links", "lkv", "bcast"};
+	static const char *const plain[] = {"cluster", NULL, "fd", "links", "lkv", "bcast", "smr"};
 	for (int s = 0; s < SEC_COUNT; s++)
 		if (plain[s] && strcmp(name, plain[s]) == 0)
 			return s;
@@ -348,7 +357,7 @@ static int section_kind(const char *name, uint32_t *id, char *problem, size_t pl
 		return SEC_NODE;
 	}
 	snprintf(problem, plen,
-		 "unknown section (expected cluster, node.N, fd, links, lkv or bcast)");
+		 "unknown section (expected cluster, node.N, fd, links, lkv, bcast or smr)");
 	return -1;
 }
 
@@ -633,6 +642,7 @@ static int check_all(struct parse *ps)
 	return check_nodes(ps) && check_cluster(ps) && check_lkv(ps) &&
 	       check_less(ps, K_HEARTBEAT, K_TIMEOUT, false) &&
 	       check_less(ps, K_HEARTBEAT, K_EVP_TIMEOUT, false) &&
+	       check_less(ps, K_SMR_HB, K_SMR_ELECT, false) &&
 	       check_less(ps, K_RTX_MIN, K_RTX_MAX, true) &&
 	       /* The backlog must hold at least one largest value, or it could never be sent. */
 	       check_less(ps, K_MAX_VALUE, K_BACKLOG, true);
@@ -651,6 +661,13 @@ void strata_config_defaults(struct strata_config *c)
 	c->bcast_fanout = 3;
 	c->bcast_rounds = 4;
 	c->bcast_store_probability_pct = 50;
+	c->smr_heartbeat_ms = 50;
+	c->smr_election_ms = 500;
+	c->smr_window = 64;
+	c->smr_batch_max = 1024;
+	c->smr_pending_max = 8192;
+	c->smr_timeout_ms = 5000;
+	c->smr_sessions_max = 100000;
 	c->heartbeat_ms = 50;
 	c->timeout_ms = 250;
 	c->evp_timeout_ms = 250;

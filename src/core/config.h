@@ -2,7 +2,8 @@
  *
  * Sections: [cluster] (id, model, f, algorithms), [node.N] (host, port, client_port, public_key),
  * [fd] (heartbeat and timeouts), [links] (datagram size, retransmission, windows), [lkv]
- * (leaderless store quorums), [bcast] (gossip parameters of the probabilistic broadcasts).
+ * (leaderless store quorums), [bcast] (gossip parameters of the probabilistic broadcasts), [smr]
+ * (the replicated KV's log: heartbeat, election timeout, window, batching, bounds).
  * Node ids are 1..n, contiguous. Every error names the file, line and key. */
 #ifndef STRATA_CORE_CONFIG_H
 #define STRATA_CORE_CONFIG_H
@@ -63,6 +64,15 @@ struct strata_config {
 	uint32_t bcast_fanout;                /* k, 1..64 (default 3) */
 	uint32_t bcast_rounds;                /* R, 1..64 (default 4) */
 	uint32_t bcast_store_probability_pct; /* 0..100 (default 50) */
+
+	/* Replicated KV ([smr], docs/smr.md). */
+	uint32_t smr_heartbeat_ms;    /* leader heartbeat / retransmission check (default 50) */
+	uint32_t smr_election_ms;     /* follower election timeout, randomised in [t, 2t) (default 500) */
+	uint32_t smr_window;          /* log entries in flight per follower (default 64) */
+	uint32_t smr_batch_max;       /* commands per log entry (default 1024) */
+	uint32_t smr_pending_max;     /* client requests a node holds at once (default 8192) */
+	uint32_t smr_timeout_ms;      /* a request unanswered this long: unknown outcome (default 5000) */
+	uint32_t smr_sessions_max;    /* client sessions remembered for exactly-once (default 100000) */
 
 	/* Failure detection ([fd]). */
 	uint32_t heartbeat_ms;        /* heartbeat period (default 50) */

@@ -61,6 +61,7 @@ struct strata_output {
 	const uint64_t *vc;    /* borrowed; vc[0..vc_len) indexed by node id - 1 */
 	size_t vc_len;
 	const char *text;      /* borrowed; may be NULL */
+	uint64_t revision;     /* REPLY of the replicated KV: the store revision (0 = none) */
 };
 
 /* ---- The environment a runtime provides. All callbacks get env.ctx. ---- */
@@ -136,6 +137,8 @@ struct strata_request {
 	const uint8_t *value2;   /* CAS: the new value; lkv: a causal context */
 	size_t value2_len;
 	uint32_t r, w;           /* quorum overrides, 0 = configured default */
+	uint64_t session, seq;   /* exactly-once session of a KV write (0 = none) */
+	uint32_t flags;          /* module-specific request flags (smr: STRATA_REQ_SERIALIZABLE) */
 };
 
 /* ---- Modules ---- */

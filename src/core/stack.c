@@ -21,6 +21,7 @@ static const struct {
 	{ "reg", strata_reg_byz_algos },
 	{ "lkv", strata_lkv_algos },
 	{ "cons", strata_cons_algos },
+	{ "smr", strata_smr_algos },
 };
 
 void strata_algo_foreach(const char *family, void (*fn)(const struct strata_algo *a, void *arg),
@@ -128,5 +129,6 @@ int strata_stack_build(struct strata_node *n, char *err, size_t errlen)
 	strata_algo_foreach("reg", build_one, &b);
 	strata_algo_foreach("lkv", build_one, &b);
 	strata_algo_foreach("cons", build_one, &b);
+	strata_algo_foreach("smr", build_one, &b);
 	return b.rc;
 }

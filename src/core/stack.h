@@ -8,7 +8,7 @@
  * (reg_algo, bcast_algo) need more than the model gives, and says why.
  *
  * Wire id ranges: fd 1-15, links/tests 16-31, bcast 32-95, reg 96-159, lkv 160-175,
- * cons 176-223, test modules 224-255. */
+ * cons 176-207, smr 208-223, test modules 224-255. */
 #ifndef STRATA_CORE_STACK_H
 #define STRATA_CORE_STACK_H
 
@@ -43,6 +43,7 @@ const struct strata_algo *strata_bcast_byz_algos(void); /* family "bcast", Byzan
 const struct strata_algo *strata_reg_byz_algos(void);   /* family "reg", Byzantine ones */
 const struct strata_algo *strata_lkv_algos(void);       /* family "lkv" */
 const struct strata_algo *strata_cons_algos(void);      /* family "cons" */
+const struct strata_algo *strata_smr_algos(void);       /* family "smr" (wire ids 208-223) */
 
 /* Looks an algorithm up by name, or by an alias (causal = wcb, reliable = erb, uniform = urb,
  * best-effort = beb, bracha = brb, atomic = nnar, regular = mv, flooding = flood,

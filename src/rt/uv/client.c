@@ -350,6 +350,8 @@ static void handle_op(struct client_conn *c, uint64_t id, const Strata__Client__
 		.value = op->value.data, .value_len = op->value.len,
 		.value2 = op->value2.data, .value2_len = op->value2.len,
 		.r = op->r, .w = op->w,
+		.session = op->session, .seq = op->seq,
+		.flags = op->serializable ? 1u : 0u, /* STRATA_REQ_SERIALIZABLE (smr/smr.h) */
 	};
 	/* The reply may come back at once (e.g. no such module), through client_output. */
 	strata_node_request(rt->node, op->module, &req);
@@ -405,10 +407,16 @@ static void reply_to_client(struct strata_uv *rt, const struct strata_output *o)
 	r.status = o->status;
 	if (o->status != 0) {
 		r.error = (char *)(uintptr_t)(o->text ? o->text : strata_strerror(o->status));
+		if (o->revision) {
+			op.revision = o->revision;
+			r.body_case = STRATA__CLIENT__RESPONSE__BODY_OP;
+			r.op = &op;
+		}
 	} else {
 		op.found = (o->b & STRATA_REPLY_FOUND) != 0;
 		op.value.data = (uint8_t *)(uintptr_t)o->data;
 		op.value.len = o->len;
+		op.revision = o->revision;
 		r.body_case = STRATA__CLIENT__RESPONSE__BODY_OP;
 		r.op = &op;
 	}

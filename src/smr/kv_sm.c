@@ -1,0 +1,395 @@
+/* The KV state machine: what every replica applies, in log order, to the same state.
+ *
+ * State-machine interface: apply(index, command) -> result, deterministic (no clock, no random,
+ * no node): replicas that apply the same log prefix hold the same keys, revision and sessions.
+ *
+ * Specification (etcd's revision model, one keyspace):
+ *   put k v      sets k to v; the store's revision increases by one and is the result.
+ *   del k        removes k if present (revision + 1); a del of an absent key changes nothing.
+ *   cas k e v    if k holds exactly e: put k v; else STRATA_ESTATE ("compare failed") and
+ *                nothing changes (result: k's mod revision, 0 if absent).
+ *   get k        (not a command: the log module reads the state) value, mod revision,
+ *                create revision, version.
+ *   Exactly once: a command carries (session, seq). A session's commands are applied in seq
+ *   order once each: a seq at or below the session's last applied seq is a duplicate, answered
+ *   with the cached result of the last one and changing nothing. Session 0 is not deduplicated.
+ *
+ * Bounds: the session table holds at most sessions_max sessions; beyond, the one applied least
+ * recently (lowest log index, the same on every replica, so expiry is driven by the log) is
+ * forgotten. Keys are bounded by the caller's admission (SMR_KEY_MAX, SMR_VALUE_MAX) and memory;
+ * snapshots and compaction are described in docs/smr.md. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/assert.h"
+#include "core/error.h"
+#include "smr/smr.h"
+
+struct kv_ent {
+	struct kv_ent *next;
+	uint64_t h;
+	struct strata_msg *key;
+	struct strata_msg *val;
+	uint64_t mod_rev, create_rev, version;
+};
+
+struct kv_sess {
+	struct kv_sess *next;             /* hash chain */
+	struct kv_sess *lru_prev, *lru_next; /* applied order: head = least recent */
+	uint64_t id, last_seq, last_index, revision;
+	int status;
+};
+
+struct smr_kv {
+	struct kv_ent **tab;
+	size_t tcap, count;
+	uint64_t revision;
+	struct kv_sess **stab;
+	size_t scap, scount, smax;
+	struct kv_sess *lru_head, *lru_tail;
+	bool broken_sessions;
+};
+
+static uint64_t kv_hash(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * 1099511628211ull;
+	h ^= h >> 31;
+	h *= 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 29);
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	return x;
+}
+
+struct smr_kv *smr_kv_new(size_t sessions_max)
+{
+	struct smr_kv *kv = calloc(1, sizeof(*kv));
+	if (!kv)
+		return NULL;
+	kv->tcap = 1024;
+	kv->tab = calloc(kv->tcap, sizeof(*kv->tab));
+	kv->scap = 1024;
+	kv->stab = calloc(kv->scap, sizeof(*kv->stab));
+	kv->smax = sessions_max ? sessions_max : 1;
+	if (!kv->tab || !kv->stab) {
+		smr_kv_free(kv);
+		return NULL;
+	}
+	return kv;
+}
+
+void smr_kv_free(struct smr_kv *kv)
+{
+	if (!kv)
+		return;
+	for (size_t i = 0; kv->tab && i < kv->tcap; i++) {
+		for (struct kv_ent *e = kv->tab[i], *nx; e; e = nx) {
+			nx = e->next;
+			strata_msg_unref(e->key);
+			strata_msg_unref(e->val);
+			free(e);
+		}
+	}
+	for (struct kv_sess *s = kv->lru_head, *nx; s; s = nx) {
+		nx = s->lru_next;
+		free(s);
+	}
+	free(kv->tab);
+	free(kv->stab);
+	free(kv);
+}
+
+void smr_kv_set_broken_sessions(struct smr_kv *kv, bool broken)
+{
+	kv->broken_sessions = broken;
+}
+
+/* ---- keys ---- */
+
+static struct kv_ent **ent_slot(const struct smr_kv *kv, const void *key, size_t klen, uint64_t h)
+{
+	struct kv_ent **pp = &kv->tab[h & (kv->tcap - 1)];
+	for (; *pp; pp = &(*pp)->next)
+		if ((*pp)->h == h && (*pp)->key->len == klen && memcmp((*pp)->key->data, key, klen) == 0)
+			return pp;
+	return pp;
+}
+
+static int ent_grow(struct smr_kv *kv)
+{
+	size_t cap = kv->tcap * 2;
+	struct kv_ent **t = calloc(cap, sizeof(*t));
+	if (!t)
+		return STRATA_ENOMEM;
+	for (size_t i = 0; i < kv->tcap; i++) {
+		for (struct kv_ent *e = kv->tab[i], *nx; e; e = nx) {
+			nx = e->next;
+			e->next = t[e->h & (cap - 1)];
+			t[e->h & (cap - 1)] = e;
+		}
+	}
+	free(kv->tab);
+	kv->tab = t;
+	kv->tcap = cap;
+	return 0;
+}
+
+int smr_kv_get(const struct smr_kv *kv, const void *key, size_t klen, struct smr_kv_value *out)
+{
+	struct kv_ent *e = *ent_slot(kv, key, klen, kv_hash(key, klen));
+	if (!e)
+		return STRATA_ENOENT;
+	out->val = e->val;
+	out->mod_revision = e->mod_rev;
+	out->create_revision = e->create_rev;
+	out->version = e->version;
+	return 0;
+}
+
+static int kv_put(struct smr_kv *kv, const struct smr_cmd *c, const uint8_t *v, size_t vlen)
+{
+	uint64_t h = kv_hash(c->key, c->key_len);
+	struct kv_ent **pp = ent_slot(kv, c->key, c->key_len, h);
+	struct strata_msg *val = strata_msg_new(v, vlen);
+	if (!val)
+		return STRATA_ENOMEM;
+	struct kv_ent *e = *pp;
+	if (!e) {
+		if (kv->count + 1 > kv->tcap && ent_grow(kv) != 0) {
+			strata_msg_unref(val);
+			return STRATA_ENOMEM;
+		}
+		pp = ent_slot(kv, c->key, c->key_len, h);
+		e = calloc(1, sizeof(*e));
+		struct strata_msg *key = strata_msg_new(c->key, c->key_len);
+		if (!e || !key) {
+			free(e);
+			strata_msg_unref(key);
+			strata_msg_unref(val);
+			return STRATA_ENOMEM;
+		}
+		e->h = h;
+		e->key = key;
+		e->create_rev = kv->revision + 1;
+		*pp = e;
+		kv->count++;
+	}
+	strata_msg_unref(e->val);
+	e->val = val;
+	e->mod_rev = ++kv->revision;
+	e->version++;
+	return 0;
+}
+
+static void kv_del(struct smr_kv *kv, const struct smr_cmd *c)
+{
+	struct kv_ent **pp = ent_slot(kv, c->key, c->key_len, kv_hash(c->key, c->key_len));
+	struct kv_ent *e = *pp;
+	if (!e)
+		return;
+	*pp = e->next;
+	strata_msg_unref(e->key);
+	strata_msg_unref(e->val);
+	free(e);
+	kv->count--;
+	kv->revision++;
+}
+
+/* ---- sessions ---- */
+
+static struct kv_sess **sess_slot(const struct smr_kv *kv, uint64_t id)
+{
+	struct kv_sess **pp = &kv->stab[mix64(id) & (kv->scap - 1)];
+	while (*pp && (*pp)->id != id)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void lru_unlink(struct smr_kv *kv, struct kv_sess *s)
+{
+	if (s->lru_prev)
+		s->lru_prev->lru_next = s->lru_next;
+	else
+		kv->lru_head = s->lru_next;
+	if (s->lru_next)
+		s->lru_next->lru_prev = s->lru_prev;
+	else
+		kv->lru_tail = s->lru_prev;
+	s->lru_prev = s->lru_next = NULL;
+}
+
+static void lru_append(struct smr_kv *kv, struct kv_sess *s)
+{
+	s->lru_prev = kv->lru_tail;
+	s->lru_next = NULL;
+	if (kv->lru_tail)
+		kv->lru_tail->lru_next = s;
+	else
+		kv->lru_head = s;
+	kv->lru_tail = s;
+}
+
+static void sess_evict_oldest(struct smr_kv *kv)
+{
+	struct kv_sess *s = kv->lru_head;
+	STRATA_ASSERT(s);
+	lru_unlink(kv, s);
+	struct kv_sess **pp = sess_slot(kv, s->id);
+	STRATA_ASSERT(*pp == s);
+	*pp = s->next;
+	free(s);
+	kv->scount--;
+}
+
+static int sess_grow(struct smr_kv *kv)
+{
+	size_t cap = kv->scap * 2;
+	struct kv_sess **t = calloc(cap, sizeof(*t));
+	if (!t)
+		return STRATA_ENOMEM;
+	for (size_t i = 0; i < kv->scap; i++) {
+		for (struct kv_sess *s = kv->stab[i], *nx; s; s = nx) {
+			nx = s->next;
+			s->next = t[mix64(s->id) & (cap - 1)];
+			t[mix64(s->id) & (cap - 1)] = s;
+		}
+	}
+	free(kv->stab);
+	kv->stab = t;
+	kv->scap = cap;
+	return 0;
+}
+
+/* The session of id, created if new (evicting the least recent one when the table is full). */
+static struct kv_sess *sess_get(struct smr_kv *kv, uint64_t id, bool *fresh)
+{
+	struct kv_sess **pp = sess_slot(kv, id);
+	*fresh = *pp == NULL;
+	if (*pp)
+		return *pp;
+	if (kv->scount >= kv->smax)
+		sess_evict_oldest(kv);
+	if (kv->scount + 1 > kv->scap && sess_grow(kv) != 0)
+		return NULL;
+	struct kv_sess *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->id = id;
+	pp = sess_slot(kv, id);
+	*pp = s;
+	lru_append(kv, s);
+	kv->scount++;
+	return s;
+}
+
+/* ---- apply ---- */
+
+static int apply_cmd(struct smr_kv *kv, const struct smr_cmd *c, struct smr_result *res)
+{
+	res->status = 0;
+	switch (c->type) {
+	case SMR_CMD_NOOP:
+		break;
+	case SMR_CMD_PUT: {
+		int rc = kv_put(kv, c, c->val, c->val_len);
+		if (rc)
+			return rc;
+		break;
+	}
+	case SMR_CMD_DEL:
+		kv_del(kv, c);
+		break;
+	case SMR_CMD_CAS: {
+		struct smr_kv_value cur;
+		if (smr_kv_get(kv, c->key, c->key_len, &cur) != 0 || cur.val->len != c->val_len ||
+		    (c->val_len && memcmp(cur.val->data, c->val, c->val_len) != 0)) {
+			res->status = STRATA_ESTATE;
+			res->revision = smr_kv_get(kv, c->key, c->key_len, &cur) == 0
+						? cur.mod_revision : 0;
+			return 0;
+		}
+		int rc = kv_put(kv, c, c->val2, c->val2_len);
+		if (rc)
+			return rc;
+		break;
+	}
+	default:
+		/* Decoding admits only the types above. */
+		STRATA_ASSERT(0 && "unknown command type");
+	}
+	res->revision = kv->revision;
+	return 0;
+}
+
+int smr_kv_apply(struct smr_kv *kv, uint64_t index, const struct smr_cmd *c,
+		 struct smr_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	if (c->session == 0 || c->type == SMR_CMD_NOOP || kv->broken_sessions)
+		return apply_cmd(kv, c, res);
+	bool fresh;
+	struct kv_sess *s = sess_get(kv, c->session, &fresh);
+	if (!s)
+		return STRATA_ENOMEM;
+	if (!fresh && c->seq <= s->last_seq) {
+		/* A retry (or a stale copy) of a command already applied: its cached result. */
+		res->status = s->status;
+		res->revision = s->revision;
+		res->duplicate = true;
+		return 0;
+	}
+	int rc = apply_cmd(kv, c, res);
+	if (rc)
+		return rc;
+	s->last_seq = c->seq;
+	s->last_index = index;
+	s->status = res->status;
+	s->revision = res->revision;
+	lru_unlink(kv, s);
+	lru_append(kv, s);
+	return 0;
+}
+
+uint64_t smr_kv_revision(const struct smr_kv *kv) { return kv->revision; }
+size_t smr_kv_count(const struct smr_kv *kv) { return kv->count; }
+size_t smr_kv_sessions(const struct smr_kv *kv) { return kv->scount; }
+
+/* ---- command codec ---- */
+
+void smr_cmd_encode(struct strata_wr *w, const struct smr_cmd *c)
+{
+	strata_wr_u8(w, c->type);
+	strata_wr_u64(w, c->origin);
+	strata_wr_u64(w, c->origin_id);
+	strata_wr_u64(w, c->session);
+	strata_wr_u64(w, c->seq);
+	strata_wr_bytes(w, c->key, c->key_len);
+	strata_wr_bytes(w, c->val, c->val_len);
+	strata_wr_bytes(w, c->val2, c->val2_len);
+}
+
+int smr_cmd_decode(struct strata_rd *r, struct smr_cmd *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->type = strata_rd_u8(r);
+	c->origin = (uint32_t)strata_rd_u64_max(r, STRATA_MAX_NODES);
+	c->origin_id = strata_rd_u64(r);
+	c->session = strata_rd_u64(r);
+	c->seq = strata_rd_u64(r);
+	c->key_len = strata_rd_bytes(r, &c->key, SMR_KEY_MAX);
+	c->val_len = strata_rd_bytes(r, &c->val, SMR_VALUE_MAX);
+	c->val2_len = strata_rd_bytes(r, &c->val2, SMR_VALUE_MAX);
+	if (!strata_rd_ok(r))
+		return STRATA_EPROTO;
+	if (c->type > SMR_CMD_CAS || (c->type != SMR_CMD_NOOP && c->key_len == 0))
+		return STRATA_EPROTO;
+	return 0;
+}

@@ -1,0 +1,1413 @@
+/* kv: the replicated KV store. A leader-driven replicated log (consensus on a sequence of slots,
+ * Multi-Paxos generalised the Raft way) and the KV state machine (kv_sm.c) applied in log order.
+ * A bounded implementation; docs/smr.md is the long form.
+ *
+ * Specification (the state machine's, seen by clients):
+ *   Linearizability  every put, del, cas and (default) get takes effect atomically at one point
+ *                    between its invocation and its response; the history of each key is that
+ *                    of an atomic read/write/cas register.
+ *   Durability       an acknowledged write survives any crash of any minority, and the crash of
+ *                    all nodes at once (it is on stable storage of a majority before the reply).
+ *   Exactly once     a write is applied at most once per (session, seq), however often it is
+ *                    retried or re-forwarded.
+ *   Serializable get (flag) reads this replica's applied state: possibly stale, never torn.
+ *
+ * The log (properties of consensus per slot, book Module 5.2, and total order):
+ *   LOG1 Agreement  no two replicas apply different commands at the same index.
+ *   LOG2 Validity   an applied command was submitted by a client (or is a leader's no-op).
+ *   LOG3 Integrity  an index is applied once, in index order, with no gaps.
+ *   LOG4 Termination  with a majority correct and connected and timers eventually accurate
+ *                    (fail-noisy), submitted commands are eventually applied.
+ *
+ * Algorithm. Terms play the role of the book's epochs (leader-driven consensus, Alg. 5.7): a
+ * candidate increments its term, persists it with its own vote, and asks for votes; a voter
+ * grants one vote per term, persisted before the answer leaves, and only to a candidate whose
+ * log is at least as up to date as its own (last term, then last index). That election is the
+ * READ phase of every later slot at once: a majority's logs contain every chosen command, and
+ * the winner's log holds them all (Raft's Leader Completeness), so the new leader needs no
+ * per-slot read. The leader appends a no-op first (committing it commits every earlier entry),
+ * then replicates: APPEND(term, prev index/term, entries, commit, hb) to every follower, which
+ * keeps the log only if it matches at prev (so logs that agree at an index agree on everything
+ * before it), persists the entries, and answers with the index it now matches. An entry of the
+ * current term is committed when a majority stored it; commit is piggybacked on the next APPEND
+ * or heartbeat. Every command read in one turn of the leader becomes one entry (batching); up to
+ * `window` entries are in flight per follower (pipelining).
+ *
+ * Persist before send: entries, term and vote are stored through wal.c during the turn; the
+ * node syncs at the end of the turn before any datagram leaves, so an ACK (APPEND_R) or a vote
+ * only ever reports durable state, and a reply is sent only for a command that a majority
+ * stored. The leader counts itself for an index once it is durable: appended in an earlier turn
+ * (its entries go out only after that turn's sync) or acknowledged by a follower.
+ *
+ * Reads (ReadIndex): a linearizable get is not logged. The leader notes its commit index (after
+ * its no-op committed), starts one heartbeat round shared by every read waiting at that moment,
+ * and when a majority answered that round it knows it was still the leader when the read
+ * arrived; it answers once applied up to the noted index. A follower asks the leader for a read
+ * index (RI) and answers from its own state once applied that far.
+ *
+ * Any node accepts requests: a follower forwards writes to the leader it knows (FWD); the
+ * command names its origin node and request, and the origin answers its client when it applies
+ * the command itself. On a leader change every unanswered write is forwarded again (the session
+ * makes the re-forward harmless). A write without a client session gets a one-shot session.
+ *
+ * Model: fail-noisy crash-recovery with stable storage; N > 2f; perfect links (links/perfect.c).
+ * Bounds: pending_max client requests per node (beyond: STRATA_EFULL "busy, retry") holding at
+ * most PEND_BYTES of commands, a proposal queue of PROPOSE_MAX commands, `window` entries in
+ * flight per follower, batch_max commands and max_value bytes per entry, READS_MAX reads
+ * waiting at a leader, a cache of the unapplied entries plus CACHE_TAIL applied ones (older
+ * entries are read back from storage for a lagging follower). The log on disk grows until
+ * snapshots and compaction (docs/smr.md: not done yet).
+ *
+ * Wire (u8 type, then codec fields):
+ *   APPEND   term prev_idx prev_term commit hb count (term bytes)...
+ *   APPEND_R term ok idx hb          ok: idx = last matching index; else idx = a hint to retry
+ *   VOTE     term last_idx last_term   VOTE_R term granted
+ *   FWD      cmd-bytes                 RI id     RI_R id index (0 = refused) */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/assert.h"
+#include "core/codec.h"
+#include "core/error.h"
+#include "links/links.h"
+#include "smr/smr.h"
+
+#define NAME "kv"
+#define PEND_BYTES ((size_t)256 << 20)
+#define PROPOSE_MAX 65536u
+#define READS_MAX 65536u
+#define CACHE_TAIL 256u
+#define APPEND_OVERHEAD 128u /* header bytes of an APPEND beyond its entries */
+#define ID_BITS 20           /* pending slot in the low bits of a request id */
+
+enum { M_APPEND = 1, M_APPEND_R, M_VOTE, M_VOTE_R, M_FWD, M_RI, M_RI_R };
+enum { T_FLUSH = 1, T_TICK, T_ELECT };
+enum role { FOLLOWER, CANDIDATE, LEADER };
+enum { K_GET = 1, K_PUT, K_DEL, K_CAS };
+enum pstate { P_FREE = 0, P_WAIT, P_SENT, P_READ_INDEX, P_READ_APPLY };
+
+struct ent {
+	uint64_t term;
+	struct strata_msg *data; /* a batch: u64 count, commands */
+};
+
+struct pend {
+	uint64_t id;     /* 0 = free */
+	uint64_t rid;    /* the runtime's request id */
+	uint8_t kind, state;
+	uint64_t session, seq;
+	struct strata_msg *cmd; /* writes: the encoded command */
+	struct strata_msg *key; /* gets */
+	uint64_t read_index;
+	uint64_t deadline_us;
+};
+
+struct read_wait {
+	uint32_t peer;   /* 0: a read of this node's own client */
+	uint64_t id;
+	uint64_t index;
+	uint64_t round;  /* 0: not yet in a round */
+};
+
+struct peer {
+	uint64_t next, match, acked_hb, sent_commit;
+	uint64_t last_ack_us, last_sent_us, match_at_tick;
+};
+
+struct kv {
+	struct strata_module m;
+	struct strata_node *node;
+	const struct strata_config *cfg;
+	uint32_t self, n, majority;
+	unsigned broken;
+	uint64_t hb_us, elect_us, timeout_us;
+	size_t max_msg;
+
+	/* persistent */
+	uint64_t term;
+	uint32_t vote;
+	uint64_t last;
+
+	/* volatile */
+	enum role role;
+	uint32_t leader;
+	uint64_t commit, applied;
+	uint64_t self_durable;
+	uint64_t term_start; /* index of the leader's no-op */
+	unsigned votes;
+	uint64_t vote_mask;
+	struct peer peers[STRATA_MAX_NODES + 1];
+	uint64_t hb_seq;
+
+	/* entry cache: [cfirst, last] */
+	struct ent *ents;
+	uint64_t ccap, cfirst;
+
+	struct smr_kv *sm;
+
+	struct pend *pend;
+	uint32_t pend_cap, npend;
+	uint64_t id_gen;
+	size_t pend_bytes;
+
+	struct strata_msg **prop;
+	size_t nprop;
+	size_t prop_bytes;
+
+	struct read_wait *reads;
+	size_t nreads;
+
+	struct strata_timer flush_t, tick_t, elect_t;
+	bool flush_armed;
+	bool active; /* the KV is in use: timers run (dormant until then: no traffic at all) */
+
+	struct smr_status st;
+};
+
+#define KV(mod) ((struct kv *)(mod))
+
+static void send_append(struct kv *k, uint32_t p);
+static void apply_committed(struct kv *k);
+static void dispatch_pending(struct kv *k);
+
+/* ---- small helpers ---- */
+
+static void trace(struct kv *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void trace(struct kv *k, const char *fmt, ...)
+{
+	if (!strata_tracing(k->node))
+		return;
+	char buf[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	strata_trace(k->node, NAME, "%s", buf);
+}
+
+static struct strata_msg *wr_done(struct kv *k, struct strata_wr *w)
+{
+	int err = 0;
+	struct strata_msg *msg = strata_wr_take_msg(w, &err);
+	if (!msg)
+		trace(k, "encode failed (%s) -> message dropped", strata_strerror(err));
+	return msg;
+}
+
+static int send_to(struct kv *k, uint32_t to, struct strata_msg *msg)
+{
+	if (!msg)
+		return STRATA_ENOMEM;
+	int rc = strata_pl_send(&k->m, to, 0, msg);
+	if (rc)
+		trace(k, "pl send to %u failed (%s) -> retried later", to, strata_strerror(rc));
+	strata_msg_unref(msg);
+	return rc;
+}
+
+static void save_state(struct kv *k)
+{
+	if (k->broken & SMR_BROKEN_ACK_UNSYNCED)
+		return;
+	struct smr_hardstate hs = {
+		.term = k->term, .vote = k->vote, .last_index = k->last, .commit_hint = k->commit,
+	};
+	if (smr_wal_save_state(k->node, &hs) != 0)
+		trace(k, "storing the hard state failed -> this turn's sync fails, node stops");
+}
+
+static void flush_soon(struct kv *k)
+{
+	if (k->flush_armed)
+		return;
+	k->flush_armed = true;
+	/* now + 1: never in the tick that is running, so the flush sees its own turn. */
+	strata_timer_arm(k->node, &k->flush_t, strata_now_us(k->node) + 1);
+}
+
+/* ---- the entry cache and the log ---- */
+
+static struct ent *cache_at(struct kv *k, uint64_t idx)
+{
+	return &k->ents[idx & (k->ccap - 1)];
+}
+
+static void cache_grow(struct kv *k)
+{
+	uint64_t cap = k->ccap ? k->ccap * 2 : 1024;
+	struct ent *e = calloc(cap, sizeof(*e));
+	STRATA_ASSERT(e); /* a full cache is bounded by the window and the apply rate */
+	for (uint64_t i = k->cfirst; i <= k->last && k->ccap; i++)
+		e[i & (cap - 1)] = k->ents[i & (k->ccap - 1)];
+	free(k->ents);
+	k->ents = e;
+	k->ccap = cap;
+}
+
+/* Term of entry idx (0 for idx 0); UINT64_MAX if it cannot be read. */
+static uint64_t term_at(struct kv *k, uint64_t idx)
+{
+	if (idx == 0)
+		return 0;
+	if (idx > k->last)
+		return UINT64_MAX;
+	if (idx >= k->cfirst)
+		return cache_at(k, idx)->term;
+	uint64_t t;
+	struct strata_msg *d;
+	if (smr_wal_get(k->node, idx, &t, &d) != 0)
+		return UINT64_MAX;
+	strata_msg_unref(d);
+	return t;
+}
+
+/* Entry idx with a new reference to its data, or -1. */
+static int entry_get(struct kv *k, uint64_t idx, uint64_t *term, struct strata_msg **data)
+{
+	if (idx == 0 || idx > k->last)
+		return -1;
+	if (idx >= k->cfirst) {
+		struct ent *e = cache_at(k, idx);
+		*term = e->term;
+		*data = strata_msg_ref(e->data);
+		return 0;
+	}
+	return smr_wal_get(k->node, idx, term, data) == 0 ? 0 : -1;
+}
+
+static void log_append(struct kv *k, uint64_t term, struct strata_msg *data)
+{
+	if (k->last + 1 - k->cfirst >= k->ccap)
+		cache_grow(k);
+	k->last++;
+	struct ent *e = cache_at(k, k->last);
+	e->term = term;
+	e->data = strata_msg_ref(data);
+	if (!(k->broken & SMR_BROKEN_ACK_UNSYNCED) && smr_wal_put(k->node, k->last, term, data) != 0)
+		trace(k, "storing entry %" PRIu64 " failed -> this turn's sync fails", k->last);
+}
+
+/* Drops entries after idx (a follower's conflicting suffix; never a committed one). */
+static void log_truncate(struct kv *k, uint64_t idx)
+{
+	STRATA_ASSERT(idx >= k->commit);
+	for (uint64_t i = k->last; i > idx && i >= k->cfirst; i--) {
+		struct ent *e = cache_at(k, i);
+		strata_msg_unref(e->data);
+		e->data = NULL;
+	}
+	trace(k, "conflict -> log truncated from %" PRIu64 " to %" PRIu64, k->last, idx);
+	k->last = idx;
+	if (k->cfirst > k->last + 1)
+		k->cfirst = k->last + 1;
+}
+
+static void cache_trim(struct kv *k)
+{
+	while (k->cfirst + CACHE_TAIL < k->applied) {
+		struct ent *e = cache_at(k, k->cfirst);
+		strata_msg_unref(e->data);
+		e->data = NULL;
+		k->cfirst++;
+	}
+}
+
+/* ---- pending client requests ---- */
+
+static struct pend *pend_find(struct kv *k, uint64_t id)
+{
+	uint32_t slot = (uint32_t)(id & ((1u << ID_BITS) - 1));
+	if (slot >= k->pend_cap || k->pend[slot].id != id || id == 0)
+		return NULL;
+	return &k->pend[slot];
+}
+
+static struct pend *pend_alloc(struct kv *k)
+{
+	for (uint32_t tries = 0; tries < k->pend_cap; tries++) {
+		uint32_t slot = (uint32_t)(k->id_gen++ % k->pend_cap);
+		struct pend *p = &k->pend[slot];
+		if (p->id)
+			continue;
+		memset(p, 0, sizeof(*p));
+		p->id = (k->id_gen << ID_BITS) | slot;
+		k->npend++;
+		return p;
+	}
+	return NULL;
+}
+
+static void pend_free(struct kv *k, struct pend *p)
+{
+	if (p->cmd)
+		k->pend_bytes -= p->cmd->len;
+	strata_msg_unref(p->cmd);
+	strata_msg_unref(p->key);
+	memset(p, 0, sizeof(*p));
+	k->npend--;
+}
+
+static void reply(struct kv *k, struct pend *p, int status, uint64_t flags, const void *data,
+		  size_t len, uint64_t revision, const char *text)
+{
+	struct strata_output o = {
+		.kind = STRATA_OUT_REPLY, .module = k->m.wire_id, .module_name = NAME,
+		.a = p->rid, .b = flags, .status = status, .data = data, .len = len, .text = text,
+		.revision = revision,
+	};
+	strata_output(k->node, &o);
+	pend_free(k, p);
+}
+
+/* Answers a get from this replica's applied state. */
+static void reply_local_get(struct kv *k, uint64_t rid, const void *key, size_t klen)
+{
+	struct smr_kv_value v;
+	bool found = smr_kv_get(k->sm, key, klen, &v) == 0;
+	struct strata_output o = {
+		.kind = STRATA_OUT_REPLY, .module = k->m.wire_id, .module_name = NAME, .a = rid,
+		.b = found ? STRATA_REPLY_FOUND : 0, .data = found ? v.val->data : NULL,
+		.len = found ? v.val->len : 0,
+		.revision = found ? v.mod_revision : smr_kv_revision(k->sm),
+	};
+	strata_output(k->node, &o);
+}
+
+static void serve_read(struct kv *k, struct pend *p)
+{
+	reply_local_get(k, p->rid, p->key->data, p->key->len);
+	pend_free(k, p);
+}
+
+/* ---- proposals (leader) ---- */
+
+static bool propose(struct kv *k, struct strata_msg *cmd)
+{
+	if (k->nprop >= PROPOSE_MAX || k->prop_bytes + cmd->len > PEND_BYTES) {
+		trace(k, "proposal queue full -> command dropped (its origin retries or times out)");
+		return false;
+	}
+	k->prop[k->nprop++] = strata_msg_ref(cmd);
+	k->prop_bytes += cmd->len;
+	flush_soon(k);
+	return true;
+}
+
+/* One entry from the queued commands: up to batch_max of them within the message bound. */
+static void make_batch(struct kv *k)
+{
+	size_t take = 0, bytes = 16;
+	while (take < k->nprop && take < k->cfg->smr_batch_max &&
+	       (take == 0 || bytes + k->prop[take]->len + APPEND_OVERHEAD <= k->max_msg)) {
+		bytes += k->prop[take]->len;
+		take++;
+	}
+	struct strata_wr w;
+	strata_wr_init(&w, bytes + 16);
+	strata_wr_u64(&w, take);
+	for (size_t i = 0; i < take; i++)
+		strata_wr_raw(&w, k->prop[i]->data, k->prop[i]->len);
+	struct strata_msg *batch = wr_done(k, &w);
+	for (size_t i = 0; i < take; i++) {
+		k->prop_bytes -= k->prop[i]->len;
+		strata_msg_unref(k->prop[i]);
+	}
+	memmove(k->prop, k->prop + take, (k->nprop - take) * sizeof(*k->prop));
+	k->nprop -= take;
+	if (!batch)
+		return;
+	log_append(k, k->term, batch);
+	strata_msg_unref(batch);
+	k->st.batches++;
+	k->st.commands += take;
+}
+
+static struct strata_msg *noop_batch(struct kv *k)
+{
+	struct strata_wr w;
+	strata_wr_init(&w, 64);
+	strata_wr_u64(&w, 1);
+	struct smr_cmd c = { .type = SMR_CMD_NOOP, .origin = k->self };
+	smr_cmd_encode(&w, &c);
+	return wr_done(k, &w);
+}
+
+/* ---- roles ---- */
+
+static void arm_election(struct kv *k)
+{
+	if (!k->active)
+		return;
+	strata_timer_arm_in(k->node, &k->elect_t,
+			    k->elect_us + strata_random_below(k->node, k->elect_us));
+}
+
+static void fail_leader_reads(struct kv *k)
+{
+	for (size_t i = 0; i < k->nreads; i++) {
+		struct read_wait *r = &k->reads[i];
+		if (r->peer == 0) {
+			struct pend *p = pend_find(k, r->id);
+			if (p)
+				reply(k, p, STRATA_ESTATE, 0, NULL, 0, 0,
+				      "leadership lost before the read was confirmed: retry");
+		} else {
+			struct strata_wr w;
+			strata_wr_init(&w, 32);
+			strata_wr_u8(&w, M_RI_R);
+			strata_wr_u64(&w, r->id);
+			strata_wr_u64(&w, 0);
+			send_to(k, r->peer, wr_done(k, &w));
+		}
+	}
+	k->nreads = 0;
+}
+
+static void set_leader(struct kv *k, uint32_t leader)
+{
+	if (k->leader == leader)
+		return;
+	trace(k, "leader %u -> %u (term %" PRIu64 ")", k->leader, leader, k->term);
+	k->leader = leader;
+	if (leader)
+		dispatch_pending(k);
+}
+
+static void become_follower(struct kv *k, uint64_t term)
+{
+	bool was_leader = k->role == LEADER;
+	if (term > k->term) {
+		k->term = term;
+		k->vote = 0;
+		save_state(k);
+	}
+	k->role = FOLLOWER;
+	if (was_leader) {
+		fail_leader_reads(k);
+		for (size_t i = 0; i < k->nprop; i++)
+			strata_msg_unref(k->prop[i]);
+		k->nprop = 0;
+		k->prop_bytes = 0;
+	}
+	set_leader(k, 0);
+	arm_election(k);
+}
+
+static void become_leader(struct kv *k)
+{
+	k->role = LEADER;
+	k->st.elections++;
+	uint64_t now = strata_now_us(k->node);
+	for (uint32_t p = 1; p <= k->n; p++) {
+		struct peer *pp = &k->peers[p];
+		memset(pp, 0, sizeof(*pp));
+		pp->next = k->last + 1;
+		pp->last_ack_us = now;
+	}
+	k->self_durable = k->last; /* appended in earlier turns */
+	struct strata_msg *noop = noop_batch(k);
+	if (noop) {
+		log_append(k, k->term, noop);
+		strata_msg_unref(noop);
+	}
+	save_state(k);
+	k->term_start = k->last;
+	strata_timer_disarm(k->node, &k->elect_t);
+	trace(k, "won term %" PRIu64 " -> leader, no-op at %" PRIu64, k->term, k->term_start);
+	k->leader = 0;
+	set_leader(k, k->self);
+	for (uint32_t p = 1; p <= k->n; p++)
+		if (p != k->self)
+			send_append(k, p);
+	flush_soon(k);
+}
+
+static void start_election(struct kv *k)
+{
+	k->role = CANDIDATE;
+	k->term++;
+	k->vote = k->self;
+	save_state(k);
+	set_leader(k, 0);
+	k->votes = 1;
+	k->vote_mask = 1ull << (k->self - 1);
+	trace(k, "election timeout -> candidate for term %" PRIu64, k->term);
+	arm_election(k);
+	if (k->votes >= k->majority) {
+		become_leader(k);
+		return;
+	}
+	struct strata_wr w;
+	strata_wr_init(&w, 64);
+	strata_wr_u8(&w, M_VOTE);
+	strata_wr_u64(&w, k->term);
+	strata_wr_u64(&w, k->last);
+	strata_wr_u64(&w, term_at(k, k->last));
+	struct strata_msg *msg = wr_done(k, &w);
+	if (!msg)
+		return;
+	for (uint32_t p = 1; p <= k->n; p++)
+		if (p != k->self)
+			send_to(k, p, strata_msg_ref(msg));
+	strata_msg_unref(msg);
+}
+
+/* ---- replication (leader) ---- */
+
+static void send_append(struct kv *k, uint32_t p)
+{
+	struct peer *pp = &k->peers[p];
+	if (pp->next <= pp->match)
+		pp->next = pp->match + 1;
+	uint64_t prev = pp->next - 1;
+	uint64_t prev_term = term_at(k, prev);
+	if (prev_term == UINT64_MAX) {
+		trace(k, "entry %" PRIu64 " unreadable -> append to %u skipped", prev, p);
+		return;
+	}
+	struct strata_wr w;
+	strata_wr_init(&w, k->max_msg);
+	strata_wr_u8(&w, M_APPEND);
+	strata_wr_u64(&w, k->term);
+	strata_wr_u64(&w, prev);
+	strata_wr_u64(&w, prev_term);
+	strata_wr_u64(&w, k->commit);
+	strata_wr_u64(&w, k->hb_seq);
+	/* Entries from next, within the window and the message bound. */
+	uint64_t limit = pp->match + k->cfg->smr_window;
+	uint64_t hi = k->last < limit ? k->last : limit;
+	struct strata_msg *data[64];
+	uint64_t terms[64];
+	size_t cnt = 0, bytes = APPEND_OVERHEAD;
+	for (uint64_t i = pp->next; i <= hi && cnt < 64; i++) {
+		if (entry_get(k, i, &terms[cnt], &data[cnt]) != 0)
+			break;
+		if (cnt > 0 && bytes + data[cnt]->len + 16 > k->max_msg) {
+			strata_msg_unref(data[cnt]);
+			break;
+		}
+		bytes += data[cnt]->len + 16;
+		cnt++;
+	}
+	strata_wr_u64(&w, cnt);
+	for (size_t i = 0; i < cnt; i++) {
+		strata_wr_u64(&w, terms[i]);
+		strata_wr_bytes(&w, data[i]->data, data[i]->len);
+		strata_msg_unref(data[i]);
+	}
+	if (send_to(k, p, wr_done(k, &w)) != 0)
+		return; /* retried from match + 1 on a later tick */
+	pp->next += cnt;
+	pp->sent_commit = k->commit;
+	pp->last_sent_us = strata_now_us(k->node);
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static void check_reads(struct kv *k);
+
+static void advance_commit(struct kv *k)
+{
+	uint64_t m[STRATA_MAX_NODES];
+	size_t c = 0;
+	for (uint32_t p = 1; p <= k->n; p++)
+		m[c++] = p == k->self ? k->self_durable : k->peers[p].match;
+	qsort(m, c, sizeof(m[0]), cmp_desc);
+	uint64_t cand = m[k->majority - 1];
+	/* Only an entry of the current term is committed by counting (older ones with it). */
+	if (cand > k->commit && term_at(k, cand) == k->term) {
+		k->commit = cand;
+		apply_committed(k);
+		flush_soon(k); /* tell the followers */
+	}
+}
+
+/* ---- reads (ReadIndex) ---- */
+
+static void add_read(struct kv *k, uint32_t peer, uint64_t id)
+{
+	if (k->nreads >= READS_MAX) {
+		if (peer == 0) {
+			struct pend *p = pend_find(k, id);
+			if (p)
+				reply(k, p, STRATA_EFULL, 0, NULL, 0, 0, "busy: too many reads waiting, retry");
+		}
+		return;
+	}
+	struct read_wait r = { .peer = peer, .id = id };
+	k->reads[k->nreads++] = r;
+	flush_soon(k);
+}
+
+static void read_confirmed(struct kv *k, struct read_wait *r)
+{
+	if (r->peer == 0) {
+		struct pend *p = pend_find(k, r->id);
+		if (!p)
+			return;
+		p->state = P_READ_APPLY;
+		p->read_index = r->index;
+		if (k->applied >= p->read_index)
+			serve_read(k, p);
+		return;
+	}
+	struct strata_wr w;
+	strata_wr_init(&w, 32);
+	strata_wr_u8(&w, M_RI_R);
+	strata_wr_u64(&w, r->id);
+	strata_wr_u64(&w, r->index);
+	send_to(k, r->peer, wr_done(k, &w));
+}
+
+/* Reads whose round a majority has answered are confirmed. */
+static void check_reads(struct kv *k)
+{
+	size_t keep = 0;
+	for (size_t i = 0; i < k->nreads; i++) {
+		struct read_wait *r = &k->reads[i];
+		bool ok = false;
+		if (r->round) {
+			unsigned c = 1;
+			for (uint32_t p = 1; p <= k->n; p++)
+				if (p != k->self && k->peers[p].acked_hb >= r->round)
+					c++;
+			ok = c >= k->majority;
+		}
+		if (ok)
+			read_confirmed(k, r);
+		else
+			k->reads[keep++] = *r;
+	}
+	k->nreads = keep;
+}
+
+/* Reads not yet in a round join a new one, once the leader's no-op is committed. */
+static void start_read_round(struct kv *k)
+{
+	if (k->commit < k->term_start)
+		return;
+	bool any = false;
+	for (size_t i = 0; i < k->nreads; i++) {
+		if (k->reads[i].round)
+			continue;
+		if (!any) {
+			k->hb_seq++;
+			k->st.read_rounds++;
+			any = true;
+		}
+		k->reads[i].round = k->hb_seq;
+		k->reads[i].index = k->commit;
+	}
+	if (!any)
+		return;
+	for (uint32_t p = 1; p <= k->n; p++)
+		if (p != k->self)
+			send_append(k, p);
+	check_reads(k); /* a one-node cluster confirms at once */
+}
+
+/* ---- apply ---- */
+
+static void apply_one(struct kv *k, uint64_t idx, struct strata_msg *batch)
+{
+	struct strata_rd rd;
+	strata_rd_init(&rd, batch->data, batch->len);
+	uint64_t count = strata_rd_u64_max(&rd, 1u << 20);
+	for (uint64_t i = 0; i < count; i++) {
+		struct smr_cmd c;
+		if (smr_cmd_decode(&rd, &c) != 0) {
+			strata_node_bad_payload(k->node, &k->m, 0, "kv: malformed committed entry");
+			return;
+		}
+		struct smr_result res;
+		if (smr_kv_apply(k->sm, idx, &c, &res) != 0) {
+			/* Out of memory mid-apply: this replica cannot stay consistent. */
+			STRATA_ASSERT(0 && "kv: state machine out of memory");
+		}
+		if (c.origin != k->self || c.type == SMR_CMD_NOOP)
+			continue;
+		struct pend *p = pend_find(k, c.origin_id);
+		if (!p || p->session != c.session || p->seq != c.seq || p->kind == K_GET)
+			continue;
+		if (res.status == STRATA_ESTATE)
+			reply(k, p, STRATA_ESTATE, 0, NULL, 0, res.revision, "compare failed");
+		else
+			reply(k, p, res.status, 0, NULL, 0, res.revision, NULL);
+	}
+}
+
+static void serve_applied_reads(struct kv *k)
+{
+	if (k->npend == 0)
+		return;
+	for (uint32_t i = 0; i < k->pend_cap; i++) {
+		struct pend *p = &k->pend[i];
+		if (p->id && p->state == P_READ_APPLY && p->read_index <= k->applied)
+			serve_read(k, p);
+	}
+}
+
+static void apply_committed(struct kv *k)
+{
+	bool any = false;
+	while (k->applied < k->commit) {
+		uint64_t t;
+		struct strata_msg *d;
+		if (entry_get(k, k->applied + 1, &t, &d) != 0) {
+			trace(k, "entry %" PRIu64 " unreadable -> apply stalls", k->applied + 1);
+			break;
+		}
+		apply_one(k, k->applied + 1, d);
+		strata_msg_unref(d);
+		k->applied++;
+		any = true;
+	}
+	if (any) {
+		serve_applied_reads(k);
+		cache_trim(k);
+	}
+}
+
+/* ---- forwarding ---- */
+
+static void dispatch_one(struct kv *k, struct pend *p)
+{
+	if (!k->leader) {
+		p->state = P_WAIT;
+		return;
+	}
+	if (p->kind == K_GET) {
+		if (k->leader == k->self) {
+			p->state = P_READ_INDEX;
+			add_read(k, 0, p->id);
+			return;
+		}
+		struct strata_wr w;
+		strata_wr_init(&w, 32);
+		strata_wr_u8(&w, M_RI);
+		strata_wr_u64(&w, p->id);
+		p->state = P_READ_INDEX;
+		send_to(k, k->leader, wr_done(k, &w));
+		return;
+	}
+	p->state = P_SENT;
+	if (k->leader == k->self) {
+		propose(k, p->cmd);
+		return;
+	}
+	struct strata_wr w;
+	strata_wr_init(&w, p->cmd->len + 16);
+	strata_wr_u8(&w, M_FWD);
+	strata_wr_bytes(&w, p->cmd->data, p->cmd->len);
+	send_to(k, k->leader, wr_done(k, &w));
+}
+
+/* A new leader: every unanswered request goes (again) to it. */
+static void dispatch_pending(struct kv *k)
+{
+	if (k->npend == 0)
+		return;
+	for (uint32_t i = 0; i < k->pend_cap; i++) {
+		struct pend *p = &k->pend[i];
+		if (p->id && p->state != P_READ_APPLY)
+			dispatch_one(k, p);
+	}
+}
+
+/* ---- message handlers ---- */
+
+/* upon <APPEND | term, prev, prev_term, commit, hb, entries> from leader p */
+static void on_append(struct kv *k, uint32_t p, struct strata_rd *rd)
+{
+	uint64_t term = strata_rd_u64(rd), prev = strata_rd_u64(rd), prev_term = strata_rd_u64(rd);
+	uint64_t lcommit = strata_rd_u64(rd), hb = strata_rd_u64(rd);
+	uint64_t count = strata_rd_u64_max(rd, 64);
+	if (!strata_rd_ok(rd)) {
+		strata_node_bad_payload(k->node, &k->m, p, "kv: malformed APPEND");
+		return;
+	}
+	bool ok = false;
+	uint64_t idx = k->last;
+	if (term >= k->term) {
+		if (term > k->term || k->role != FOLLOWER)
+			become_follower(k, term);
+		set_leader(k, p);
+		arm_election(k);
+		if (prev > k->last) {
+			idx = k->last;
+		} else if (term_at(k, prev) != prev_term) {
+			idx = prev > 0 ? prev - 1 : 0;
+			if (idx < k->commit)
+				idx = k->commit;
+		} else {
+			uint64_t i = prev;
+			bool stored = false;
+			for (uint64_t e = 0; e < count; e++) {
+				uint64_t et = strata_rd_u64(rd);
+				const uint8_t *d;
+				size_t dl = strata_rd_bytes(rd, &d, k->max_msg);
+				if (!strata_rd_ok(rd)) {
+					strata_node_bad_payload(k->node, &k->m, p,
+								"kv: malformed APPEND entry");
+					return;
+				}
+				i++;
+				if (i <= k->last) {
+					if (term_at(k, i) == et)
+						continue;
+					if (i <= k->commit) {
+						strata_node_bad_payload(k->node, &k->m, p,
+									"kv: APPEND conflicts with a committed entry");
+						return;
+					}
+					log_truncate(k, i - 1);
+				}
+				struct strata_msg *m = strata_msg_new(d, dl);
+				if (!m)
+					return;
+				log_append(k, et, m);
+				strata_msg_unref(m);
+				stored = true;
+			}
+			if (stored)
+				save_state(k);
+			ok = true;
+			idx = i;
+			uint64_t nc = lcommit < i ? lcommit : i;
+			if (nc > k->commit) {
+				k->commit = nc;
+				apply_committed(k);
+			}
+		}
+	}
+	struct strata_wr w;
+	strata_wr_init(&w, 64);
+	strata_wr_u8(&w, M_APPEND_R);
+	strata_wr_u64(&w, k->term);
+	strata_wr_u8(&w, ok ? 1 : 0);
+	strata_wr_u64(&w, idx);
+	strata_wr_u64(&w, hb);
+	send_to(k, p, wr_done(k, &w));
+}
+
+/* upon <APPEND_R | term, ok, idx, hb> from follower p */
+static void on_append_r(struct kv *k, uint32_t p, struct strata_rd *rd)
+{
+	uint64_t term = strata_rd_u64(rd);
+	bool ok = strata_rd_u8(rd) != 0;
+	uint64_t idx = strata_rd_u64(rd), hb = strata_rd_u64(rd);
+	if (strata_rd_done(rd) != 0) {
+		strata_node_bad_payload(k->node, &k->m, p, "kv: malformed APPEND_R");
+		return;
+	}
+	if (term > k->term) {
+		become_follower(k, term);
+		return;
+	}
+	if (k->role != LEADER || term != k->term)
+		return;
+	struct peer *pp = &k->peers[p];
+	pp->last_ack_us = strata_now_us(k->node);
+	if (hb > pp->acked_hb && hb <= k->hb_seq)
+		pp->acked_hb = hb;
+	if (ok && idx <= k->last) {
+		if (idx > pp->match)
+			pp->match = idx;
+		if (pp->next <= idx)
+			pp->next = idx + 1;
+		/* The follower holds idx because this leader sent it after a sync. */
+		if (idx > k->self_durable)
+			k->self_durable = idx;
+		advance_commit(k);
+		if (pp->next <= k->last)
+			send_append(k, p);
+	} else if (!ok) {
+		uint64_t hint = idx < pp->next ? idx : pp->next - 1;
+		pp->next = (hint > pp->match ? hint : pp->match) + 1;
+		send_append(k, p);
+	}
+	check_reads(k);
+}
+
+/* upon <VOTE | term, last_idx, last_term> from candidate p */
+static void on_vote(struct kv *k, uint32_t p, struct strata_rd *rd)
+{
+	uint64_t term = strata_rd_u64(rd), lidx = strata_rd_u64(rd), lterm = strata_rd_u64(rd);
+	if (strata_rd_done(rd) != 0) {
+		strata_node_bad_payload(k->node, &k->m, p, "kv: malformed VOTE");
+		return;
+	}
+	if (term > k->term)
+		become_follower(k, term);
+	bool grant = false;
+	if (term == k->term && (k->vote == 0 || k->vote == p)) {
+		uint64_t my_t = term_at(k, k->last);
+		grant = lterm > my_t || (lterm == my_t && lidx >= k->last);
+	}
+	if (grant) {
+		k->vote = p;
+		save_state(k);
+		arm_election(k);
+	}
+	trace(k, "vote request from %u for term %" PRIu64 " -> %s", p, term,
+	      grant ? "granted" : "refused");
+	struct strata_wr w;
+	strata_wr_init(&w, 32);
+	strata_wr_u8(&w, M_VOTE_R);
+	strata_wr_u64(&w, k->term);
+	strata_wr_u8(&w, grant ? 1 : 0);
+	send_to(k, p, wr_done(k, &w));
+}
+
+/* upon <VOTE_R | term, granted> from p */
+static void on_vote_r(struct kv *k, uint32_t p, struct strata_rd *rd)
+{
+	uint64_t term = strata_rd_u64(rd);
+	bool granted = strata_rd_u8(rd) != 0;
+	if (strata_rd_done(rd) != 0) {
+		strata_node_bad_payload(k->node, &k->m, p, "kv: malformed VOTE_R");
+		return;
+	}
+	if (term > k->term) {
+		become_follower(k, term);
+		return;
+	}
+	if (k->role != CANDIDATE || term != k->term || !granted)
+		return;
+	uint64_t bit = 1ull << (p - 1);
+	if (k->vote_mask & bit)
+		return;
+	k->vote_mask |= bit;
+	if (++k->votes >= k->majority)
+		become_leader(k);
+}
+
+/* upon <FWD | cmd> from p: a follower's client write */
+static void on_fwd(struct kv *k, uint32_t p, struct strata_rd *rd)
+{
+	const uint8_t *d;
+	size_t dl = strata_rd_bytes(rd, &d, k->max_msg);
+	struct strata_rd cr;
+	struct smr_cmd c;
+	strata_rd_init(&cr, d, dl);
+	if (strata_rd_done(rd) != 0 || smr_cmd_decode(&cr, &c) != 0 || strata_rd_done(&cr) != 0 ||
+	    c.origin != p || c.type == SMR_CMD_NOOP) {
+		strata_node_bad_payload(k->node, &k->m, p, "kv: malformed FWD");
+		return;
+	}
+	if (k->role != LEADER) {
+		trace(k, "forwarded command from %u but not the leader -> dropped (origin re-forwards)",
+		      p);
+		return;
+	}
+	struct strata_msg *m = strata_msg_new(d, dl);
+	if (m) {
+		propose(k, m);
+		strata_msg_unref(m);
+	}
+}
+
+/* upon <RI | id> from p: a follower's linearizable read needs a read index */
+static void on_ri(struct kv *k, uint32_t p, struct strata_rd *rd)
+{
+	uint64_t id = strata_rd_u64(rd);
+	if (strata_rd_done(rd) != 0) {
+		strata_node_bad_payload(k->node, &k->m, p, "kv: malformed RI");
+		return;
+	}
+	if (k->role != LEADER) {
+		struct strata_wr w;
+		strata_wr_init(&w, 32);
+		strata_wr_u8(&w, M_RI_R);
+		strata_wr_u64(&w, id);
+		strata_wr_u64(&w, 0);
+		send_to(k, p, wr_done(k, &w));
+		return;
+	}
+	add_read(k, p, id);
+}
+
+/* upon <RI_R | id, index> from the leader */
+static void on_ri_r(struct kv *k, uint32_t p, struct strata_rd *rd)
+{
+	uint64_t id = strata_rd_u64(rd), index = strata_rd_u64(rd);
+	if (strata_rd_done(rd) != 0) {
+		strata_node_bad_payload(k->node, &k->m, p, "kv: malformed RI_R");
+		return;
+	}
+	struct pend *pe = pend_find(k, id);
+	if (!pe || pe->state != P_READ_INDEX)
+		return;
+	if (index == 0) {
+		/* p was not the leader any more: ask again when a leader is known. */
+		if (k->leader == p)
+			pe->state = P_WAIT;
+		else
+			dispatch_one(k, pe);
+		return;
+	}
+	pe->state = P_READ_APPLY;
+	pe->read_index = index;
+	if (k->applied >= index)
+		serve_read(k, pe);
+}
+
+/* ---- activation ----
+ * Every cluster whose model allows it runs a kv module, but one that nobody uses should cost
+ * nothing: the module stays dormant (no timers, no messages) until a client request or a kv
+ * message arrives, or it recovers a non-empty log. A client request makes it stand for election
+ * soon (within one heartbeat) rather than after a full election timeout. */
+static void activate(struct kv *k, bool soon)
+{
+	if (k->active)
+		return;
+	k->active = true;
+	if (soon)
+		strata_timer_arm_in(k->node, &k->elect_t, 1 + strata_random_below(k->node, k->hb_us));
+	else
+		arm_election(k);
+	strata_timer_arm_in(k->node, &k->tick_t, k->hb_us);
+}
+
+/* ---- client requests ---- */
+
+static int reject(struct kv *k, uint64_t rid, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int reject(struct kv *k, uint64_t rid, int code, const char *fmt, ...)
+{
+	char text[200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	strata_node_reply(k->node, &k->m, rid, code, 0, NULL, 0, text);
+	return 0;
+}
+
+static int kv_request(struct strata_module *m, const struct strata_request *q)
+{
+	struct kv *k = KV(m);
+	activate(k, true);
+	uint8_t kind = q->op == STRATA_OP_READ ? K_GET : q->op == STRATA_OP_WRITE ? K_PUT
+		       : q->op == STRATA_OP_DELETE ? K_DEL : q->op == STRATA_OP_CAS ? K_CAS : 0;
+	if (!kind)
+		return reject(k, q->id, STRATA_EINVAL, "kv supports get, put, del and cas");
+	if (q->key_len == 0)
+		return reject(k, q->id, STRATA_EINVAL, "empty key");
+	if (q->key_len > SMR_KEY_MAX)
+		return reject(k, q->id, STRATA_EINVAL, "key of %zu bytes: at most %u", q->key_len,
+			      SMR_KEY_MAX);
+	size_t vmax = q->value_len > q->value2_len ? q->value_len : q->value2_len;
+	if (vmax > SMR_VALUE_MAX)
+		return reject(k, q->id, STRATA_ETOOBIG, "value of %zu bytes: at most %u", vmax,
+			      SMR_VALUE_MAX);
+	size_t need = q->key_len + q->value_len + q->value2_len + SMR_CMD_OVERHEAD + APPEND_OVERHEAD;
+	if (kind != K_GET && need > k->max_msg)
+		return reject(k, q->id, STRATA_ETOOBIG,
+			      "key + values = %zu bytes: more than one log entry carries "
+			      "([links] max_value = %zu, minus %u)",
+			      q->key_len + q->value_len + q->value2_len, k->max_msg,
+			      SMR_CMD_OVERHEAD + APPEND_OVERHEAD);
+	/* A serializable get reads this replica's state; the broken variant does the same for a
+	 * linearizable get at a leader, skipping the round that proves it still leads. */
+	if (kind == K_GET && ((q->flags & STRATA_REQ_SERIALIZABLE) ||
+			      ((k->broken & SMR_BROKEN_READ_NO_ROUND) && k->role == LEADER))) {
+		reply_local_get(k, q->id, q->key, q->key_len);
+		return 0;
+	}
+	if (k->pend_bytes + need > PEND_BYTES) {
+		k->st.busy_rejects++;
+		return reject(k, q->id, STRATA_EFULL, "busy: %zu bytes of writes pending, retry",
+			      k->pend_bytes);
+	}
+	struct pend *p = pend_alloc(k);
+	if (!p) {
+		k->st.busy_rejects++;
+		return reject(k, q->id, STRATA_EFULL, "busy: %u requests pending on this node, retry",
+			      k->npend);
+	}
+	p->rid = q->id;
+	p->kind = kind;
+	p->deadline_us = strata_now_us(k->node) + k->timeout_us;
+	if (kind == K_GET) {
+		p->key = strata_msg_new(q->key, q->key_len);
+		if (!p->key) {
+			pend_free(k, p);
+			return STRATA_ENOMEM;
+		}
+	} else {
+		p->session = q->session;
+		p->seq = q->seq;
+		if (p->session == 0) {
+			/* A one-shot session: re-forwarding this write stays exactly-once. */
+			p->session = strata_random(k->node) | 1;
+			p->seq = 1;
+		}
+		struct smr_cmd c = {
+			.type = kind == K_PUT ? SMR_CMD_PUT : kind == K_DEL ? SMR_CMD_DEL : SMR_CMD_CAS,
+			.origin = k->self, .origin_id = p->id, .session = p->session, .seq = p->seq,
+			.key = q->key, .key_len = q->key_len,
+			.val = kind == K_DEL ? NULL : q->value, .val_len = kind == K_DEL ? 0 : q->value_len,
+			.val2 = kind == K_CAS ? q->value2 : NULL, .val2_len = kind == K_CAS ? q->value2_len : 0,
+		};
+		struct strata_wr w;
+		strata_wr_init(&w, need);
+		smr_cmd_encode(&w, &c);
+		p->cmd = wr_done(k, &w);
+		if (!p->cmd) {
+			pend_free(k, p);
+			return STRATA_ENOMEM;
+		}
+		k->pend_bytes += p->cmd->len;
+	}
+	dispatch_one(k, p);
+	return 0;
+}
+
+/* ---- timers ---- */
+
+static void on_flush(struct kv *k)
+{
+	k->flush_armed = false;
+	if (k->role != LEADER) {
+		return;
+	}
+	/* Everything appended before this turn is durable now. */
+	k->self_durable = k->last;
+	advance_commit(k);
+	while (k->nprop > 0 && k->last - k->commit < k->cfg->smr_window)
+		make_batch(k);
+	if (k->nprop > 0)
+		trace(k, "window full (%" PRIu64 " uncommitted) -> %zu commands wait",
+		      k->last - k->commit, k->nprop);
+	for (uint32_t p = 1; p <= k->n; p++) {
+		if (p == k->self)
+			continue;
+		struct peer *pp = &k->peers[p];
+		if (pp->next <= k->last || pp->sent_commit < k->commit)
+			send_append(k, p);
+	}
+	start_read_round(k);
+	if (k->n == 1 && k->self_durable < k->last)
+		flush_soon(k); /* the next turn counts this leader's own, then durable, entries */
+}
+
+static void expire_pending(struct kv *k, uint64_t now)
+{
+	if (k->npend == 0)
+		return;
+	for (uint32_t i = 0; i < k->pend_cap; i++) {
+		struct pend *p = &k->pend[i];
+		if (!p->id || p->deadline_us > now)
+			continue;
+		char text[160];
+		snprintf(text, sizeof(text),
+			 "no answer within %" PRIu64 " ms (leader %u): the outcome is unknown",
+			 k->timeout_us / 1000, k->leader);
+		reply(k, p, STRATA_ETIMEDOUT, 0, NULL, 0, 0, text);
+	}
+}
+
+static void on_tick(struct kv *k)
+{
+	uint64_t now = strata_now_us(k->node);
+	expire_pending(k, now);
+	if (k->role == LEADER) {
+		unsigned heard = 1;
+		for (uint32_t p = 1; p <= k->n; p++) {
+			if (p == k->self)
+				continue;
+			struct peer *pp = &k->peers[p];
+			if (now - pp->last_ack_us < k->elect_us)
+				heard++;
+			/* No progress since the last tick: resend from the last match. */
+			if (pp->match < k->last && pp->match == pp->match_at_tick)
+				pp->next = pp->match + 1;
+			pp->match_at_tick = pp->match;
+			send_append(k, p);
+		}
+		/* The broken read variant also keeps leading while cut off: a deposed leader that
+		 * has not noticed (what the quorum round of a read exists for). */
+		if (heard < k->majority && !(k->broken & SMR_BROKEN_READ_NO_ROUND)) {
+			trace(k, "no majority heard for %" PRIu64 " ms -> step down",
+			      k->elect_us / 1000);
+			become_follower(k, k->term);
+		}
+	}
+	strata_timer_arm_in(k->node, &k->tick_t, k->hb_us);
+}
+
+/* ---- module plumbing ---- */
+
+static void kv_init(struct kv *k)
+{
+	struct smr_hardstate hs;
+	int rc = smr_wal_load_state(k->node, &hs);
+	if (rc && rc != STRATA_EIO) {
+		struct strata_output o = { .kind = STRATA_OUT_EVENT, .module_name = NAME,
+					   .text = "warning: kv: stored hard state unreadable; "
+						   "starting empty" };
+		strata_output(k->node, &o);
+	}
+	if (rc == 0) {
+		k->term = hs.term;
+		k->vote = hs.vote;
+		k->last = hs.last_index;
+		k->cfirst = k->last + 1;
+		k->commit = hs.commit_hint;
+		apply_committed(k); /* replay what is known committed */
+	}
+	if (k->last)
+		trace(k, "recovered term %" PRIu64 ", log 1..%" PRIu64 ", applied %" PRIu64, k->term,
+		      k->last, k->applied);
+	if (k->last || k->term)
+		activate(k, false);
+}
+
+static void kv_handle(struct strata_module *m, const struct strata_event *ev)
+{
+	struct kv *k = KV(m);
+	switch (ev->type) {
+	case STRATA_EV_INIT:
+		kv_init(k);
+		return;
+	case STRATA_EV_TIMER:
+		if (ev->arg == T_FLUSH)
+			on_flush(k);
+		else if (ev->arg == T_TICK)
+			on_tick(k);
+		else if (ev->arg == T_ELECT && k->role != LEADER)
+			start_election(k);
+		return;
+	case STRATA_EV_PEER_RESTART:
+		if (ev->peer < 1 || ev->peer > k->n)
+			return;
+		if (k->role == LEADER) {
+			k->peers[ev->peer].next = k->peers[ev->peer].match + 1;
+			send_append(k, ev->peer);
+		} else if (k->leader == ev->peer) {
+			/* What we forwarded to its old incarnation is gone. */
+			k->leader = 0;
+			for (uint32_t i = 0; i < k->pend_cap; i++)
+				if (k->pend[i].id && k->pend[i].state != P_READ_APPLY)
+					k->pend[i].state = P_WAIT;
+		}
+		return;
+	case STRATA_EV_PL_DELIVER:
+		break;
+	default:
+		return;
+	}
+	if (!ev->msg || ev->peer < 1 || ev->peer > k->n)
+		return;
+	activate(k, false);
+	struct strata_rd rd;
+	strata_rd_init(&rd, ev->msg->data, ev->msg->len);
+	switch (strata_rd_u8(&rd)) {
+	case M_APPEND: on_append(k, ev->peer, &rd); break;
+	case M_APPEND_R: on_append_r(k, ev->peer, &rd); break;
+	case M_VOTE: on_vote(k, ev->peer, &rd); break;
+	case M_VOTE_R: on_vote_r(k, ev->peer, &rd); break;
+	case M_FWD: on_fwd(k, ev->peer, &rd); break;
+	case M_RI: on_ri(k, ev->peer, &rd); break;
+	case M_RI_R: on_ri_r(k, ev->peer, &rd); break;
+	default: strata_node_bad_payload(k->node, m, ev->peer, "kv: unknown message type");
+	}
+}
+
+static void kv_destroy(struct strata_module *m)
+{
+	struct kv *k = KV(m);
+	for (uint32_t i = 0; i < k->pend_cap; i++)
+		if (k->pend[i].id)
+			pend_free(k, &k->pend[i]);
+	for (size_t i = 0; i < k->nprop; i++)
+		strata_msg_unref(k->prop[i]);
+	for (uint64_t i = k->cfirst; i <= k->last && k->ccap; i++)
+		strata_msg_unref(cache_at(k, i)->data);
+	smr_kv_free(k->sm);
+	free(k->ents);
+	free(k->pend);
+	free(k->prop);
+	free(k->reads);
+	free(k);
+}
+
+static const struct strata_module_ops kv_ops = {
+	.name = NAME, .handle = kv_handle, .request = kv_request, .destroy = kv_destroy,
+};
+
+struct strata_module *smr_kv_create(struct strata_node *n, char *err, size_t errlen)
+{
+	const struct strata_config *cfg = strata_node_config(n);
+	struct kv *k = calloc(1, sizeof(*k));
+	if (!k) {
+		snprintf(err, errlen, "kv: out of memory");
+		return NULL;
+	}
+	k->node = n;
+	k->cfg = cfg;
+	k->self = strata_node_id(n);
+	k->n = cfg->n;
+	k->majority = cfg->n / 2 + 1;
+	k->hb_us = (uint64_t)cfg->smr_heartbeat_ms * 1000;
+	k->elect_us = (uint64_t)cfg->smr_election_ms * 1000;
+	k->timeout_us = (uint64_t)cfg->smr_timeout_ms * 1000;
+	k->max_msg = cfg->max_value;
+	k->pend_cap = cfg->smr_pending_max < (1u << ID_BITS) ? cfg->smr_pending_max : (1u << ID_BITS);
+	k->pend = calloc(k->pend_cap, sizeof(*k->pend));
+	k->prop = calloc(PROPOSE_MAX, sizeof(*k->prop));
+	k->reads = calloc(READS_MAX, sizeof(*k->reads));
+	k->sm = smr_kv_new(cfg->smr_sessions_max);
+	k->cfirst = 1;
+	if (!k->pend || !k->prop || !k->reads || !k->sm) {
+		smr_kv_free(k->sm);
+		free(k->pend);
+		free(k->prop);
+		free(k->reads);
+		free(k);
+		snprintf(err, errlen, "kv: out of memory");
+		return NULL;
+	}
+	k->id_gen = strata_random(n) >> 30; /* ids differ across incarnations */
+	strata_node_add_module(n, &k->m, &kv_ops, SMR_KV_WIRE);
+	strata_timer_init(&k->flush_t, &k->m, T_FLUSH, 0);
+	strata_timer_init(&k->tick_t, &k->m, T_TICK, 0);
+	strata_timer_init(&k->elect_t, &k->m, T_ELECT, 0);
+	return &k->m;
+}
+
+void smr_kv_set_broken(struct strata_module *m, unsigned broken)
+{
+	struct kv *k = KV(m);
+	k->broken = broken;
+	smr_kv_set_broken_sessions(k->sm, (broken & SMR_BROKEN_DUP_APPLY) != 0);
+}
+
+struct smr_kv *smr_kv_state(struct strata_module *m)
+{
+	return KV(m)->sm;
+}
+
+void smr_kv_status(struct strata_module *m, struct smr_status *out)
+{
+	struct kv *k = KV(m);
+	*out = k->st;
+	out->term = k->term;
+	out->leader = k->leader;
+	out->is_leader = k->role == LEADER;
+	out->last_index = k->last;
+	out->commit_index = k->commit;
+	out->applied_index = k->applied;
+	out->revision = smr_kv_revision(k->sm);
+	out->keys = smr_kv_count(k->sm);
+	out->sessions = smr_kv_sessions(k->sm);
+	out->pending = k->npend;
+}

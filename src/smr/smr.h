@@ -1,0 +1,129 @@
+/* State-machine replication: the replicated log (log.c), the deterministic state-machine
+ * interface and the KV state machine (kv_sm.c), and the storage wrapper the log persists
+ * through (wal.c). docs/smr.md explains the design; each file opens with what it implements.
+ *
+ * Wire ids: the smr range is 208-223 (cons keeps 176-207). */
+#ifndef STRATA_SMR_SMR_H
+#define STRATA_SMR_SMR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/msg.h"
+#include "core/node.h"
+
+#define SMR_KV_WIRE 208          /* wire id of the "kv" module */
+#define SMR_KEY_MAX 4096         /* longest key, bytes */
+#define SMR_VALUE_MAX (1u << 20) /* longest value, bytes (also bounded by [links] max_value) */
+#define SMR_CMD_OVERHEAD 64      /* bytes a command's encoding adds to key + values */
+
+/* ---- the KV state machine (kv_sm.c) ----
+ *
+ * Deterministic: the same commands in the same order give the same state and the same results
+ * on every replica. It never looks at the clock, a random source or the node. */
+
+enum smr_cmd_type {
+	SMR_CMD_NOOP = 0, /* a new leader's first entry */
+	SMR_CMD_PUT = 1,
+	SMR_CMD_DEL = 2,
+	SMR_CMD_CAS = 3,
+};
+
+/* One client command as it travels in the log. Borrowed pointers into the entry's bytes. */
+struct smr_cmd {
+	uint8_t type;           /* enum smr_cmd_type */
+	uint32_t origin;        /* node that holds the client's request (replies when applied) */
+	uint64_t origin_id;     /* the origin's pending-request id */
+	uint64_t session, seq;  /* exactly-once: (client session, sequence number) */
+	const uint8_t *key;
+	size_t key_len;
+	const uint8_t *val;     /* put: the value; cas: the expected value */
+	size_t val_len;
+	const uint8_t *val2;    /* cas: the new value */
+	size_t val2_len;
+};
+
+/* The outcome of applying one command. */
+struct smr_result {
+	int status;        /* 0, or STRATA_ESTATE for a failed compare (cas) */
+	uint64_t revision; /* the store's revision after the command (writes), of the key (cas fail) */
+	bool duplicate;    /* a repeat of an applied (session, seq): result from the session cache */
+};
+
+struct smr_kv;
+
+struct smr_kv_value {
+	const struct strata_msg *val; /* borrowed until the next apply */
+	uint64_t mod_revision;        /* revision of the write that set it */
+	uint64_t create_revision;
+	uint64_t version;             /* writes since creation */
+};
+
+/* sessions_max bounds the session table: beyond it the session applied least recently (by log
+ * index) is forgotten, the same one on every replica. */
+struct smr_kv *smr_kv_new(size_t sessions_max);
+void smr_kv_free(struct smr_kv *kv);
+/* Applies cmd as log entry `index`. Duplicate (session, seq) pairs are answered from the session
+ * cache and change nothing. 0, or STRATA_ENOMEM (the replica cannot continue). */
+int smr_kv_apply(struct smr_kv *kv, uint64_t index, const struct smr_cmd *cmd,
+		 struct smr_result *res);
+/* Reads a key. 0, or STRATA_ENOENT if absent. */
+int smr_kv_get(const struct smr_kv *kv, const void *key, size_t klen, struct smr_kv_value *out);
+uint64_t smr_kv_revision(const struct smr_kv *kv);
+size_t smr_kv_count(const struct smr_kv *kv);
+size_t smr_kv_sessions(const struct smr_kv *kv);
+/* Test-only: forget sessions (the "applies a duplicate twice" broken variant). */
+void smr_kv_set_broken_sessions(struct smr_kv *kv, bool broken);
+
+/* Command codec (a batch = u64 count, then the commands). */
+#include "core/codec.h"
+void smr_cmd_encode(struct strata_wr *w, const struct smr_cmd *c);
+/* 0, or STRATA_EPROTO with the reader latched. */
+int smr_cmd_decode(struct strata_rd *r, struct smr_cmd *c);
+
+/* ---- the replicated log and the KV service (log.c) ---- */
+
+struct strata_module *smr_kv_create(struct strata_node *n, char *err, size_t errlen);
+
+/* Request flags (struct strata_request.flags). */
+#define STRATA_REQ_SERIALIZABLE 1u /* a get served from this replica's state, no leader round */
+
+/* Inspection for tests and status. */
+struct smr_status {
+	uint64_t term;
+	uint32_t leader;     /* 0 = unknown */
+	bool is_leader;
+	uint64_t last_index, commit_index, applied_index;
+	uint64_t revision;
+	size_t keys, sessions, pending;
+	uint64_t batches, commands, read_rounds, elections, busy_rejects;
+};
+void smr_kv_status(struct strata_module *m, struct smr_status *out);
+struct smr_kv *smr_kv_state(struct strata_module *m);
+
+/* Test-only broken variants, each of which a simulation case must catch. */
+enum smr_broken {
+	SMR_BROKEN_NONE = 0,
+	SMR_BROKEN_ACK_UNSYNCED = 1,  /* acknowledges entries it never made durable */
+	SMR_BROKEN_READ_NO_ROUND = 2, /* linearizable reads served without the quorum round */
+	SMR_BROKEN_DUP_APPLY = 4,     /* no session deduplication */
+};
+void smr_kv_set_broken(struct strata_module *m, unsigned broken);
+
+/* ---- storage wrapper (wal.c): the log's records over strata_store/strata_retrieve ---- */
+
+struct smr_hardstate {
+	uint64_t term;
+	uint32_t vote;
+	uint64_t last_index;
+	uint64_t commit_hint; /* an index known committed (safe to replay at restart) */
+};
+int smr_wal_load_state(struct strata_node *n, struct smr_hardstate *hs);
+int smr_wal_save_state(struct strata_node *n, const struct smr_hardstate *hs);
+/* Entry idx: its term and its payload (a batch). */
+int smr_wal_put(struct strata_node *n, uint64_t idx, uint64_t term, const struct strata_msg *data);
+/* 0 with *term and *data (a new reference), STRATA_ENOENT, or STRATA_EIO/EPROTO. */
+int smr_wal_get(struct strata_node *n, uint64_t idx, uint64_t *term, struct strata_msg **data);
+
+#endif

@@ -1,0 +1,728 @@
+/* Simulation suite of the replicated KV store (src/smr/log.c, src/smr/kv_sm.c).
+ *
+ * Every run: n = 5 nodes (fail-noisy, [smr] heartbeat 20 ms, election 150 ms), six logical
+ * clients with their own sessions issue gets, puts and cas on three keys, one operation at a
+ * time each, each operation to a random live node (followers forward), recording a Jepsen-shaped
+ * history in virtual time. A put is a write of a unique value, a cas expects the last value a
+ * client saw acknowledged for the key; a failed compare is a definite failure (no effect). A
+ * reply STRATA_ETIMEDOUT, or a request lost in a crash, is an unknown outcome (info). A get
+ * refused because leadership was lost, and a busy refusal, are definite failures. Any other
+ * error fails the run.
+ *
+ * Faults (per case, at random times in a 1.5 s operation phase): the network drops, duplicates,
+ * delays and reorders datagrams; partitions: the leader isolated, a 2|3 split, or a one-way cut
+ * (leader -> others or others -> leader), healed after 0.2-0.6 s; a node (often the leader)
+ * paused for 0.1-0.7 s; a node (often the leader) crashed and restarted (stable storage keeps
+ * what was synced; anything staged and not synced is lost); clients' writes duplicated (the same
+ * session and sequence number sent again to another node up to 50 ms later, as a client retry
+ * would); and at the end every node crashed at once and restarted.
+ *
+ * Then the network heals: every operation must be answered within 5 s (liveness), every client
+ * reads every key once more, and each key's history must be linearizable (Wing-Gong with Lowe's
+ * memoisation, src/check).
+ *
+ * Broken variants (expect_violation: the suite fails unless the checker catches one):
+ *   broken-ack-unsynced   nodes acknowledge entries they never make durable; the total crash
+ *                         loses acknowledged writes.
+ *   broken-read-no-round  a leader serves linearizable gets from its own state without the
+ *                         heartbeat round (and keeps leading while cut off, as a deposed leader
+ *                         that has not noticed does); an isolated leader returns stale values.
+ *   broken-dup-apply      no session deduplication; a duplicated write is applied twice.
+ *   limits                key and value bounds, cas compare failed, serializable gets. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check/check.h"
+#include "core/error.h"
+#include "rt/sim/harness.h"
+#include "rt/sim/sim.h"
+#include "smr/smr.h"
+
+#define NCL 6
+#define NKEYS 3
+#define MAXDUP 64
+#define MS 1000ull
+#define DUP_BIT (1ull << 62)
+
+enum { OP_GET, OP_PUT, OP_CAS };
+enum {
+	F_NET = 1, F_PART = 2, F_PAUSE = 4, F_CRASH = 8, F_TOTAL = 16, F_DUPREQ = 32,
+	F_ISOLATE = 64, /* partitions: always the leader isolated */
+};
+
+struct client {
+	uint32_t node;
+	int64_t proc;
+	bool busy;
+	uint64_t req_id, seq, next_at;
+	uint64_t session, wseq;
+	int kind;
+	const char *key;
+	char val[24], old[24];
+};
+
+struct dup {
+	bool used;
+	uint64_t at;
+	uint32_t node;
+	struct client c; /* a copy of the request's fields */
+};
+
+struct run {
+	struct sim *s;
+	struct strata_config cfg;
+	struct client cl[NCL];
+	struct dup dups[MAXDUP];
+	unsigned broken;
+	FILE *hist;
+	char *hbuf;
+	size_t hlen;
+	int error;
+	char errtxt[256];
+	unsigned ops_ok, reads_ok, writes_ok, cas_ok, info, dups_sent;
+	char seen[NKEYS][24]; /* last value acknowledged per key (cas expectations) */
+	/* limits case: the last reply */
+	bool got;
+	int status;
+	uint64_t flags, revision;
+	char data[64];
+	char text[256];
+};
+
+static const char *keys[NKEYS] = { "a", "b", "c" };
+
+static void build(struct sim *s, struct strata_node *n, void *arg)
+{
+	struct run *r = arg;
+	char err[256];
+	struct strata_module *m = smr_kv_create(n, err, sizeof(err));
+	if (!m) {
+		fprintf(stderr, "build: %s\n", err);
+		abort();
+	}
+	smr_kv_set_broken(m, r->broken);
+}
+
+static struct strata_module *mod(struct run *r, uint32_t id)
+{
+	struct strata_node *n = sim_node(r->s, id);
+	return n ? strata_node_module_by_name(n, "kv") : NULL;
+}
+
+/* The node that believes it leads with the highest term, 0 if none. */
+static uint32_t leader_of(struct run *r)
+{
+	uint32_t best = 0;
+	uint64_t bt = 0;
+	for (uint32_t id = 1; id <= r->cfg.n; id++) {
+		struct strata_module *m = mod(r, id);
+		if (!m || sim_is_paused(r->s, id))
+			continue;
+		struct smr_status st;
+		smr_kv_status(m, &st);
+		if (st.is_leader && st.term >= bt) {
+			best = id;
+			bt = st.term;
+		}
+	}
+	return best;
+}
+
+static void record(struct run *r, struct client *c, enum strata_hist_type t, const char *value,
+		   const char *value2)
+{
+	strata_history_append(r->hist, c->proc, t,
+			      c->kind == OP_GET ? STRATA_HIST_READ
+			      : c->kind == OP_PUT ? STRATA_HIST_WRITE : STRATA_HIST_CAS,
+			      c->key, value, value2, sim_now(r->s) * 1000);
+}
+
+static void record_invoke(struct run *r, struct client *c)
+{
+	if (c->kind == OP_GET)
+		record(r, c, STRATA_HIST_INVOKE, NULL, NULL);
+	else if (c->kind == OP_PUT)
+		record(r, c, STRATA_HIST_INVOKE, c->val, NULL);
+	else
+		record(r, c, STRATA_HIST_INVOKE, c->old, c->val);
+}
+
+static void record_end(struct run *r, struct client *c, enum strata_hist_type t)
+{
+	if (c->kind == OP_GET)
+		record(r, c, t, NULL, NULL);
+	else if (c->kind == OP_PUT)
+		record(r, c, t, c->val, NULL);
+	else
+		record(r, c, t, c->old, c->val);
+}
+
+static unsigned key_index(const char *key)
+{
+	for (unsigned i = 0; i < NKEYS; i++)
+		if (keys[i] == key)
+			return i;
+	return 0;
+}
+
+/* The last value seen acknowledged for key (a cas expects it). */
+static void remember(struct run *r, const char *key, const char *v)
+{
+	char *dst = r->seen[key_index(key)];
+	size_t len = strlen(v);
+	if (len >= sizeof(r->seen[0]))
+		len = sizeof(r->seen[0]) - 1;
+	memmove(dst, v, len);
+	dst[len] = 0;
+}
+
+static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
+{
+	struct run *r = arg;
+	if (o->kind != STRATA_OUT_REPLY || (o->a & DUP_BIT))
+		return;
+	if (o->a == 0) {
+		r->got = true;
+		r->status = o->status;
+		r->flags = o->b;
+		r->revision = o->revision;
+		snprintf(r->text, sizeof(r->text), "%s", o->text ? o->text : "");
+		size_t len = o->len < sizeof(r->data) - 1 ? o->len : sizeof(r->data) - 1;
+		if (len)
+			memcpy(r->data, o->data, len);
+		r->data[len] = 0;
+		return;
+	}
+	for (unsigned k = 0; k < NCL; k++) {
+		struct client *c = &r->cl[k];
+		if (!c->busy || c->req_id != o->a || c->node != node)
+			continue;
+		c->busy = false;
+		c->next_at = sim_now(s) + sim_random_below(s, 5 * MS);
+		if (o->status == STRATA_ETIMEDOUT) {
+			r->info++;
+			record_end(r, c, STRATA_HIST_INFO);
+			return;
+		}
+		if (o->status == STRATA_EFULL || (o->status == STRATA_ESTATE && c->kind != OP_PUT)) {
+			record_end(r, c, STRATA_HIST_FAIL);
+			return;
+		}
+		if (o->status != 0) {
+			if (!r->error) {
+				r->error = 1;
+				snprintf(r->errtxt, sizeof(r->errtxt), "node %u: error reply %d (%s)",
+					 node, o->status, o->text ? o->text : "");
+			}
+			record_end(r, c, STRATA_HIST_FAIL);
+			return;
+		}
+		r->ops_ok++;
+		if (c->kind == OP_GET) {
+			r->reads_ok++;
+			if (o->b & STRATA_REPLY_FOUND) {
+				char v[64];
+				size_t len = o->len < sizeof(v) - 1 ? o->len : sizeof(v) - 1;
+				if (len)
+					memcpy(v, o->data, len);
+				v[len] = 0;
+				record(r, c, STRATA_HIST_OK, v, NULL);
+				remember(r, c->key, v);
+			} else {
+				record(r, c, STRATA_HIST_OK, NULL, NULL);
+			}
+		} else {
+			if (c->kind == OP_PUT)
+				r->writes_ok++;
+			else
+				r->cas_ok++;
+			record_end(r, c, STRATA_HIST_OK);
+			remember(r, c->key, c->val);
+		}
+		return;
+	}
+}
+
+static void send_req(struct run *r, uint32_t node, const struct client *c, uint64_t id)
+{
+	struct strata_request q = {
+		.id = id,
+		.op = c->kind == OP_GET ? STRATA_OP_READ
+		      : c->kind == OP_PUT ? STRATA_OP_WRITE : STRATA_OP_CAS,
+		.key = (const uint8_t *)c->key,
+		.key_len = strlen(c->key),
+		.session = c->kind == OP_GET ? 0 : c->session,
+		.seq = c->kind == OP_GET ? 0 : c->wseq,
+	};
+	if (c->kind == OP_PUT) {
+		q.value = (const uint8_t *)c->val;
+		q.value_len = strlen(c->val);
+	} else if (c->kind == OP_CAS) {
+		q.value = (const uint8_t *)c->old;
+		q.value_len = strlen(c->old);
+		q.value2 = (const uint8_t *)c->val;
+		q.value2_len = strlen(c->val);
+	}
+	sim_request(r->s, node, "kv", &q);
+}
+
+static uint32_t random_up(struct run *r)
+{
+	for (int tries = 0; tries < 64; tries++) {
+		uint32_t id = 1 + (uint32_t)sim_random_below(r->s, r->cfg.n);
+		/* A paused node drops requests in the simulator (sim_request); a real client's
+		 * connection would wait instead, which the pause scenario covers by pausing a node
+		 * that holds requests already. */
+		if (sim_is_up(r->s, id) && !sim_is_paused(r->s, id))
+			return id;
+	}
+	return 0;
+}
+
+static void issue(struct run *r, struct client *c, int kind, const char *key, uint32_t node,
+		  unsigned faults)
+{
+	c->kind = kind;
+	c->key = key;
+	c->seq++;
+	c->node = node;
+	if (kind != OP_GET) {
+		c->wseq++;
+		snprintf(c->val, sizeof(c->val), "%u.%llu", (unsigned)c->proc,
+			 (unsigned long long)c->seq);
+	}
+	if (kind == OP_CAS) {
+		const char *seen = r->seen[key_index(key)];
+		snprintf(c->old, sizeof(c->old), "%s", seen[0] ? seen : "none");
+	}
+	c->req_id = ((uint64_t)(c - r->cl + 1) << 32) | c->seq;
+	c->busy = true;
+	record_invoke(r, c);
+	send_req(r, node, c, c->req_id);
+	if ((faults & F_DUPREQ) && kind != OP_GET && sim_random_below(r->s, 100) < 25) {
+		for (unsigned i = 0; i < MAXDUP; i++) {
+			struct dup *d = &r->dups[i];
+			if (d->used)
+				continue;
+			d->used = true;
+			d->at = sim_now(r->s) + sim_random_below(r->s, 50 * MS);
+			d->node = 1 + (uint32_t)sim_random_below(r->s, r->cfg.n);
+			d->c = *c;
+			break;
+		}
+	}
+}
+
+static void issue_random(struct run *r, struct client *c, unsigned faults)
+{
+	uint32_t node = random_up(r);
+	if (!node)
+		return;
+	uint64_t x = sim_random_below(r->s, 100);
+	int kind = x < 45 ? OP_GET : x < 85 ? OP_PUT : OP_CAS;
+	issue(r, c, kind, keys[sim_random_below(r->s, NKEYS)], node, faults);
+}
+
+static void send_dups(struct run *r)
+{
+	for (unsigned i = 0; i < MAXDUP; i++) {
+		struct dup *d = &r->dups[i];
+		if (!d->used || d->at > sim_now(r->s))
+			continue;
+		d->used = false;
+		if (!sim_is_up(r->s, d->node) || sim_is_paused(r->s, d->node))
+			continue;
+		r->dups_sent++;
+		send_req(r, d->node, &d->c, DUP_BIT | d->c.req_id);
+	}
+}
+
+/* Requests in flight at a crashing node are lost: unknown outcome. */
+static void crash(struct run *r, uint32_t id)
+{
+	sim_crash(r->s, id);
+	for (unsigned k = 0; k < NCL; k++) {
+		struct client *c = &r->cl[k];
+		if (c->busy && c->node == id) {
+			r->info++;
+			record_end(r, c, STRATA_HIST_INFO);
+			c->busy = false;
+			c->next_at = sim_now(r->s) + sim_random_below(r->s, 5 * MS);
+		}
+	}
+}
+
+static int all_idle(struct sim *s, void *arg)
+{
+	struct run *r = arg;
+	for (unsigned k = 0; k < NCL; k++)
+		if (r->cl[k].busy)
+			return 0;
+	return 1;
+}
+
+static int has_leader(struct sim *s, void *arg)
+{
+	return leader_of(arg) != 0;
+}
+
+/* The kv module is dormant until used: a first (serializable) get wakes node 1, which stands
+ * for election; then wait for a leader. */
+static void activate(struct run *r)
+{
+	struct strata_request q = {
+		.id = 0, .op = STRATA_OP_READ, .key = (const uint8_t *)"a", .key_len = 1,
+		.flags = STRATA_REQ_SERIALIZABLE,
+	};
+	sim_request(r->s, 1, "kv", &q);
+	sim_run_until(r->s, sim_now(r->s) + 3000 * MS, has_leader, r);
+}
+
+static int check_history(struct run *r, char *why, size_t wl, bool *violation)
+{
+	fflush(r->hist);
+	struct strata_history *h = NULL;
+	char err[256];
+	int rc = strata_history_parse(r->hbuf, r->hlen, "sim", NULL, &h, err, sizeof(err));
+	if (rc)
+		return sim_fail(why, wl, "history does not parse: %s", err);
+	struct strata_check_result res;
+	memset(&res, 0, sizeof(res));
+	rc = strata_check_history(h, STRATA_CHECK_ATOMIC, 20000, &res);
+	int out = 0;
+	if (rc) {
+		out = sim_fail(why, wl, "checker error %d", rc);
+	} else if (res.verdict != STRATA_CHECK_OK) {
+		*violation = res.verdict == STRATA_CHECK_VIOLATION;
+		out = sim_fail(why, wl, "atomic checker: %s (%zu ops): %s",
+			       strata_check_verdict_name(res.verdict), strata_history_n_ops(h),
+			       res.has_violation ? res.violation.message : "");
+	}
+	strata_check_result_free(&res);
+	strata_history_free(h);
+	return out;
+}
+
+static struct run *run_new(uint64_t seed, bool trace, unsigned broken)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	strata_config_defaults(&r->cfg);
+	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-kv");
+	r->cfg.n = 5;
+	r->cfg.f = 2;
+	r->cfg.model = STRATA_MODEL_FAIL_NOISY;
+	r->cfg.smr_heartbeat_ms = 20;
+	r->cfg.smr_election_ms = 150;
+	r->cfg.smr_timeout_ms = 1500;
+	for (uint32_t i = 1; i <= r->cfg.n; i++) {
+		r->cfg.nodes[i].id = i;
+		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
+		r->cfg.nodes[i].port = (uint16_t)(7000 + i);
+	}
+	r->broken = broken;
+	r->hist = open_memstream(&r->hbuf, &r->hlen);
+	struct sim_opts so = {
+		.seed = seed, .cfg = &r->cfg, .build = build, .output = on_output, .arg = r,
+		.trace = trace,
+	};
+	r->s = sim_new(&so);
+	return r;
+}
+
+static void run_free(struct run *r)
+{
+	sim_free(r->s);
+	fclose(r->hist);
+	free(r->hbuf);
+	free(r);
+}
+
+/* One partition of the kinds the issue names: the leader isolated, a 2|3 split, one-way. */
+static void partition(struct run *r, unsigned faults)
+{
+	struct sim *s = r->s;
+	uint32_t l = leader_of(r);
+	if (!l)
+		l = 1 + (uint32_t)sim_random_below(s, r->cfg.n);
+	uint64_t all = (1ull << (r->cfg.n + 1)) - 2, lb = 1ull << l;
+	unsigned kind = (faults & F_ISOLATE) ? 0 : (unsigned)sim_random_below(s, 4);
+	if (kind == 0) {
+		sim_partition(s, lb, all & ~lb);
+	} else if (kind == 1) {
+		uint64_t side = lb | 1ull << (1 + sim_random_below(s, r->cfg.n));
+		sim_partition(s, side, all & ~side);
+	} else {
+		for (uint32_t p = 1; p <= r->cfg.n; p++)
+			if (p != l)
+				sim_link(s, kind == 2 ? l : p, kind == 2 ? p : l, false);
+	}
+}
+
+static int run_faults(uint64_t seed, bool trace, char *why, size_t wl, unsigned faults,
+		      unsigned broken)
+{
+	struct run *r = run_new(seed, trace, broken);
+	struct sim *s = r->s;
+	struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 1000 };
+	sim_set_net(s, &calm);
+	sim_start(s);
+	activate(r);
+	for (unsigned k = 0; k < NCL; k++) {
+		r->cl[k].proc = k + 1;
+		r->cl[k].session = 1000 + k;
+		r->cl[k].next_at = sim_now(s) + sim_random_below(s, 3 * MS);
+	}
+	if (faults & F_NET) {
+		struct sim_net net = {
+			.drop = sim_random_unit(s) * 0.10,
+			.dup = sim_random_unit(s) * 0.05,
+			.delay_min_us = 100,
+			.delay_max_us = 100 + sim_random_below(s, 3000),
+			.tail = 0.02 + sim_random_unit(s) * 0.1,
+			.tail_us = 20 * MS,
+		};
+		sim_set_net(s, &net);
+	}
+	const uint64_t t0 = sim_now(s), t_ops = 1500 * MS;
+	uint64_t part_at = t0 + sim_random_below(s, t_ops / 2);
+	uint64_t part_len = 200 * MS + sim_random_below(s, 400 * MS);
+	uint64_t pause_at = t0 + sim_random_below(s, t_ops / 2);
+	uint64_t pause_len = 100 * MS + sim_random_below(s, 600 * MS);
+	uint64_t crash_at = t0 + sim_random_below(s, t_ops / 2);
+	uint64_t crash_len = 50 * MS + sim_random_below(s, 450 * MS);
+	bool parted = false, healed = false, paused = false, resumed = false;
+	bool crashed = false, restarted = false;
+	uint32_t pause_id = 0, crash_id = 0;
+	for (uint64_t t = t0; t < t0 + t_ops; t += MS) {
+		sim_run_until(s, t, NULL, NULL);
+		if ((faults & F_PART) && !parted && t >= part_at) {
+			partition(r, faults);
+			parted = true;
+		}
+		if (parted && !healed && t >= part_at + part_len) {
+			sim_heal(s);
+			healed = true;
+		}
+		if ((faults & F_PAUSE) && !paused && t >= pause_at) {
+			pause_id = sim_random_below(s, 2) ? leader_of(r) : 0;
+			if (!pause_id)
+				pause_id = 1 + (uint32_t)sim_random_below(s, r->cfg.n);
+			if (sim_is_up(s, pause_id))
+				sim_pause(s, pause_id);
+			paused = true;
+		}
+		if (paused && !resumed && t >= pause_at + pause_len) {
+			if (sim_is_paused(s, pause_id))
+				sim_resume(s, pause_id);
+			resumed = true;
+		}
+		if ((faults & F_CRASH) && !crashed && t >= crash_at) {
+			crash_id = sim_random_below(s, 2) ? leader_of(r) : 0;
+			if (!crash_id)
+				crash_id = 1 + (uint32_t)sim_random_below(s, r->cfg.n);
+			if (sim_is_up(s, crash_id) && !sim_is_paused(s, crash_id))
+				crash(r, crash_id);
+			crashed = true;
+		}
+		if (crashed && !restarted && t >= crash_at + crash_len) {
+			if (!sim_is_up(s, crash_id))
+				sim_restart(s, crash_id);
+			restarted = true;
+			if (faults & F_CRASH) { /* and a second crash later, of whoever leads then */
+				crash_at = t + sim_random_below(s, 300 * MS);
+				crashed = restarted = (t + 600 * MS >= t0 + t_ops);
+				faults &= ~(unsigned)F_CRASH;
+			}
+		}
+		send_dups(r);
+		for (unsigned k = 0; k < NCL; k++) {
+			struct client *c = &r->cl[k];
+			if (!c->busy && t >= c->next_at)
+				issue_random(r, c, faults);
+		}
+	}
+	sim_heal(s);
+	for (uint32_t id = 1; id <= r->cfg.n; id++) {
+		if (sim_is_paused(s, id))
+			sim_resume(s, id);
+		if (!sim_is_up(s, id))
+			sim_restart(s, id);
+	}
+	sim_set_net(s, &calm);
+	if (faults & F_TOTAL) {
+		/* Let some writes be acknowledged, then every node crashes at once. */
+		sim_run_until(s, sim_now(s) + 30 * MS + sim_random_below(s, 100 * MS), NULL, NULL);
+		for (uint32_t id = 1; id <= r->cfg.n; id++)
+			crash(r, id);
+		sim_run_until(s, sim_now(s) + 10 * MS, NULL, NULL);
+		for (uint32_t id = 1; id <= r->cfg.n; id++)
+			sim_restart(s, id);
+	}
+	sim_run_until(s, sim_now(s) + 5000 * MS, all_idle, r);
+	int rc = 0;
+	for (unsigned k = 0; k < NCL && !rc; k++)
+		if (r->cl[k].busy)
+			rc = sim_fail(why, wl, "liveness: client %u on node %u got no reply within 5 s "
+				      "after healing", k, r->cl[k].node);
+	/* Every key read once more by every client (through random nodes). */
+	for (unsigned key = 0; key < NKEYS && !rc; key++) {
+		for (unsigned k = 0; k < NCL && !rc; k++) {
+			issue(r, &r->cl[k], OP_GET, keys[key], random_up(r), 0);
+			sim_run_until(s, sim_now(s) + 5000 * MS, all_idle, r);
+			if (r->cl[k].busy)
+				rc = sim_fail(why, wl, "liveness: final read of %s unanswered", keys[key]);
+		}
+	}
+	if (!rc && r->error)
+		rc = sim_fail(why, wl, "%s", r->errtxt);
+	if (!rc && (r->writes_ok < 5 || r->reads_ok < 5))
+		rc = sim_fail(why, wl, "only %u writes and %u reads completed: vacuous run",
+			      r->writes_ok, r->reads_ok);
+	bool violation = false;
+	if (!rc)
+		rc = check_history(r, why, wl, &violation);
+	if (rc && broken && !violation) {
+		fprintf(stderr, "sim_kv: broken variant seed %llu failed for another reason: %s\n",
+			(unsigned long long)seed, why);
+		exit(1);
+	}
+	if (trace || getenv("SIM_KV_VERBOSE"))
+		fprintf(stderr, "seed %llu: %u ok (%u writes, %u cas, %u reads), %u info, %u dups\n",
+			(unsigned long long)seed, r->ops_ok, r->writes_ok, r->cas_ok, r->reads_ok,
+			r->info, r->dups_sent);
+	run_free(r);
+	return rc;
+}
+
+static int run_partitions(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_faults(seed, trace, why, wl, F_NET | F_PART | F_DUPREQ, 0);
+}
+
+static int run_crash(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_faults(seed, trace, why, wl, F_NET | F_CRASH | F_TOTAL | F_DUPREQ, 0);
+}
+
+static int run_pause(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_faults(seed, trace, why, wl, F_NET | F_PAUSE | F_DUPREQ, 0);
+}
+
+static int run_mixed(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_faults(seed, trace, why, wl,
+			  F_NET | F_PART | F_PAUSE | F_CRASH | F_TOTAL | F_DUPREQ, 0);
+}
+
+static int run_broken_ack(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_faults(seed, trace, why, wl, F_NET | F_TOTAL, SMR_BROKEN_ACK_UNSYNCED);
+}
+
+static int run_broken_read(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_faults(seed, trace, why, wl, F_PART | F_ISOLATE, SMR_BROKEN_READ_NO_ROUND);
+}
+
+static int run_broken_dup(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_faults(seed, trace, why, wl, F_NET | F_DUPREQ, SMR_BROKEN_DUP_APPLY);
+}
+
+/* ---- limits: one request at a time, checked reply by reply ---- */
+
+static int one(struct run *r, uint32_t node, enum strata_op op, const char *key, size_t klen,
+	       const char *val, size_t vlen, const char *val2, uint32_t flags)
+{
+	r->got = false;
+	struct strata_request q = {
+		.id = 0, .op = op,
+		.key = (const uint8_t *)key, .key_len = klen,
+		.value = (const uint8_t *)val, .value_len = vlen,
+		.value2 = (const uint8_t *)val2, .value2_len = val2 ? strlen(val2) : 0,
+		.flags = flags,
+	};
+	sim_request(r->s, node, "kv", &q);
+	for (uint64_t t = 0; !r->got && t < 3000; t++)
+		sim_run_until(r->s, sim_now(r->s) + MS, NULL, NULL);
+	return r->got ? r->status : 1;
+}
+
+#define EXPECT(cond, ...)                                                                        \
+	do {                                                                                     \
+		if (!(cond)) {                                                                   \
+			rc = sim_fail(why, wl, __VA_ARGS__);                                     \
+			goto out;                                                                \
+		}                                                                                \
+	} while (0)
+
+static int run_limits(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	struct run *r = run_new(seed, trace, 0);
+	struct sim *s = r->s;
+	struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 1000 };
+	sim_set_net(s, &calm);
+	sim_start(s);
+	activate(r);
+	int rc = 0;
+	uint32_t l = leader_of(r), f = l % r->cfg.n + 1;
+	EXPECT(l != 0, "no leader elected in 3 s");
+	int st = one(r, f, STRATA_OP_WRITE, "k", 1, "v1", 2, NULL, 0);
+	EXPECT(st == 0 && r->revision == 1, "put via a follower: status %d revision %llu", st,
+	       (unsigned long long)r->revision);
+	st = one(r, l, STRATA_OP_READ, "k", 1, NULL, 0, NULL, 0);
+	EXPECT(st == 0 && (r->flags & STRATA_REPLY_FOUND) && strcmp(r->data, "v1") == 0 &&
+	       r->revision == 1, "get at the leader: %d '%s' rev %llu", st, r->data,
+	       (unsigned long long)r->revision);
+	st = one(r, f, STRATA_OP_CAS, "k", 1, "nope", 4, "v2", 0);
+	EXPECT(st == STRATA_ESTATE && strstr(r->text, "compare failed"),
+	       "cas with a wrong expectation: %d '%s'", st, r->text);
+	st = one(r, f, STRATA_OP_CAS, "k", 1, "v1", 2, "v2", 0);
+	EXPECT(st == 0 && r->revision == 2, "cas: %d rev %llu", st, (unsigned long long)r->revision);
+	st = one(r, f, STRATA_OP_READ, "k", 1, NULL, 0, NULL, 0);
+	EXPECT(st == 0 && strcmp(r->data, "v2") == 0, "get via a follower: %d '%s'", st, r->data);
+	/* Let the commit reach every follower, then a serializable get sees it. */
+	sim_run_until(s, sim_now(s) + 100 * MS, NULL, NULL);
+	st = one(r, f, STRATA_OP_READ, "k", 1, NULL, 0, NULL, STRATA_REQ_SERIALIZABLE);
+	EXPECT(st == 0 && strcmp(r->data, "v2") == 0, "serializable get: %d '%s'", st, r->data);
+	st = one(r, f, STRATA_OP_DELETE, "k", 1, NULL, 0, NULL, 0);
+	EXPECT(st == 0 && r->revision == 3, "del: %d rev %llu", st, (unsigned long long)r->revision);
+	st = one(r, l, STRATA_OP_READ, "k", 1, NULL, 0, NULL, 0);
+	EXPECT(st == 0 && !(r->flags & STRATA_REPLY_FOUND), "get after del: %d flags %llu", st,
+	       (unsigned long long)r->flags);
+	st = one(r, l, STRATA_OP_WRITE, "", 0, "v", 1, NULL, 0);
+	EXPECT(st == STRATA_EINVAL, "empty key: %d", st);
+	char *big = calloc(1, SMR_KEY_MAX + 2);
+	memset(big, 'k', SMR_KEY_MAX + 1);
+	st = one(r, l, STRATA_OP_WRITE, big, SMR_KEY_MAX + 1, "v", 1, NULL, 0);
+	EXPECT(st == STRATA_EINVAL && strstr(r->text, "4096"), "key of 4097 bytes: %d '%s'", st,
+	       r->text);
+	free(big);
+	big = calloc(1, r->cfg.max_value + 1);
+	st = one(r, l, STRATA_OP_WRITE, "k", 1, big, r->cfg.max_value, NULL, 0);
+	free(big);
+	EXPECT(st == STRATA_ETOOBIG, "value of max_value bytes: %d '%s'", st, r->text);
+	st = one(r, l, STRATA_OP_BROADCAST, "k", 1, "v", 1, NULL, 0);
+	EXPECT(st == STRATA_EINVAL, "broadcast op: %d", st);
+out:
+	run_free(r);
+	return rc;
+}
+
+static const struct sim_case cases[] = {
+	{ "partitions", run_partitions, 80, false },
+	{ "crash-recovery", run_crash, 80, false },
+	{ "pause", run_pause, 80, false },
+	{ "mixed", run_mixed, 80, false },
+	{ "limits", run_limits, 5, false },
+	{ "broken-ack-unsynced", run_broken_ack, 20, true },
+	{ "broken-read-no-round", run_broken_read, 20, true },
+	{ "broken-dup-apply", run_broken_dup, 20, true },
+};
+
+int main(int argc, char **argv)
+{
+	return sim_main(argc, argv, "sim_kv", cases, sizeof(cases) / sizeof(cases[0]));
+}
