@@ -151,6 +151,9 @@ struct cli_op_args {
 	const void *value; size_t value_len;
 	const void *value2; size_t value2_len;
 	uint32_t r, w;               /* quorum overrides, 0 = configured */
+	uint64_t session, seq;       /* kv writes: exactly-once session (0 = none); a write with a
+				      * session may be retried on another node like a read */
+	bool serializable;           /* kv get: read the contacted node's state */
 };
 int cli_op(struct cli *c, const struct cli_op_args *a, Strata__Client__Response **resp_out,
 	   const Strata__Client__OpReply **reply);
@@ -214,5 +217,6 @@ int cmd_reg(struct cli *c, int argc, char **argv);
 int cmd_workload(struct cli *c, int argc, char **argv);
 int cmd_bcast(struct cli *c, int argc, char **argv);
 int cmd_lkv(struct cli *c, int argc, char **argv);
+int cmd_kv(struct cli *c, int argc, char **argv);
 
 #endif

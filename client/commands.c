@@ -18,6 +18,8 @@ const struct cli_cmd cli_commands[] = {
 	{ "reg", "registers: write KEY VALUE | read KEY [--algo NAME] | algos", cmd_reg },
 	{ "bcast", "broadcast: send MESSAGE | listen [--all] [--algo NAME] | algos", cmd_bcast },
 	{ "lkv", "leaderless store: put KEY VALUE | get KEY | del KEY [--r R --w W] | algos", cmd_lkv },
+	{ "kv", "replicated KV store: put KEY VALUE | get KEY [--serializable] | del KEY | "
+		"cas KEY OLD NEW", cmd_kv },
 	{ "workload", "concurrent clients recording a history for `strata check`", cmd_workload },
 	{ NULL, NULL, NULL },
 };

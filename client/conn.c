@@ -555,11 +555,15 @@ int cli_op(struct cli *c, const struct cli_op_args *a, Strata__Client__Response 
 	op.value2.len = a->value2 ? a->value2_len : 0;
 	op.r = a->r;
 	op.w = a->w;
+	op.session = a->session;
+	op.seq = a->seq;
+	op.serializable = a->serializable;
 	req.body_case = STRATA__CLIENT__REQUEST__BODY_OP;
 	req.op = &op;
 	Strata__Client__Response *resp = NULL;
-	/* Only a read may be retried on another node: a write that timed out may have happened. */
-	int rc = cli_call(c, &req, a->op == CLI_OP_READ, &resp, NULL);
+	/* Only a read may be retried on another node: a write that timed out may have happened,
+	 * unless it carries a session, which makes the store apply it once however often sent. */
+	int rc = cli_call(c, &req, a->op == CLI_OP_READ || a->session != 0, &resp, NULL);
 	if (resp_out)
 		*resp_out = NULL;
 	if (reply)

@@ -1,0 +1,209 @@
+/* `strata kv`: the replicated KV store (src/smr, docs/smr.md).
+ *
+ *   strata kv put KEY VALUE | --value-file F
+ *   strata kv get KEY [--serializable]
+ *   strata kv del KEY
+ *   strata kv cas KEY EXPECTED NEW | --value-file F
+ *   strata kv algos
+ *
+ * Any node accepts a request (followers forward to the leader). Every write carries a fresh
+ * session (a random client id, sequence 1), so the CLI may resend it to another node when the
+ * first does not answer and the store still applies it once. Exit: 0 ok, 1 definite failure
+ * (e.g. "compare failed"), 2 usage, 3 outcome unknown. */
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "smr/smr.h"
+
+static const char kv_help[] =
+	"usage: strata kv put KEY VALUE | strata kv put KEY --value-file F\n"
+	"       strata kv get KEY [--serializable]\n"
+	"       strata kv del KEY\n"
+	"       strata kv cas KEY EXPECTED NEW | strata kv cas KEY EXPECTED --value-file F\n"
+	"       strata kv algos\n"
+	"\n"
+	"The replicated KV store: a leader-driven replicated log applied to a key-value state\n"
+	"machine on every node. Every operation is linearizable; an acknowledged write is on stable\n"
+	"storage of a majority. Any node accepts a request (followers forward to the leader).\n"
+	"get --serializable reads the contacted node's state without asking the leader: faster,\n"
+	"possibly stale. cas writes NEW only if KEY holds exactly EXPECTED (else exit 1, \"compare\n"
+	"failed\"). Keys up to 4096 bytes, values up to 1 MiB (within [links] max_value).\n"
+	"A get of a key never written, or deleted, prints null.\n"
+	"-w json prints {\"key\":KEY,\"value\":VALUE or null,\"revision\":N}: the store's revision\n"
+	"after a write, the revision of the write that set the key for a get.\n"
+	"Exit: 0 ok, 1 definite failure (the error says why), 2 usage, 3 outcome unknown.\n";
+
+static int usage(struct cli *c, const char *fmt, const char *arg)
+{
+	return cli_usage_err(c, "kv", fmt, arg);
+}
+
+/* Reads at most SMR_VALUE_MAX bytes of path into *out (malloc'd). */
+static int read_value_file(struct cli *c, const char *path, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		cli_err(c, "kv: --value-file %s: %s", path, strerror(errno));
+		return CLI_EXIT_USAGE;
+	}
+	char *buf = malloc(SMR_VALUE_MAX + 1);
+	size_t n = buf ? fread(buf, 1, SMR_VALUE_MAX + 1, f) : 0;
+	bool err = !buf || ferror(f);
+	fclose(f);
+	if (err) {
+		free(buf);
+		cli_err(c, "kv: --value-file %s: read error", path);
+		return CLI_EXIT_USAGE;
+	}
+	if (n > SMR_VALUE_MAX) {
+		free(buf);
+		cli_err(c, "kv: --value-file %s: larger than %u bytes (the value limit)", path,
+			SMR_VALUE_MAX);
+		return CLI_EXIT_USAGE;
+	}
+	*out = buf;
+	*len = n;
+	return CLI_EXIT_OK;
+}
+
+static void print_json(const char *key, const void *val, size_t vlen, bool has_val,
+		       uint64_t revision)
+{
+	struct cli_json j;
+	cli_json_init(&j, stdout);
+	cli_json_begin_object(&j);
+	cli_json_key(&j, "key");
+	cli_json_string(&j, key);
+	cli_json_key(&j, "value");
+	if (has_val)
+		cli_json_string_n(&j, (const char *)val, vlen);
+	else
+		cli_json_null(&j);
+	cli_json_key(&j, "revision");
+	cli_json_uint(&j, revision);
+	cli_json_end_object(&j);
+}
+
+int cmd_kv(struct cli *c, int argc, char **argv)
+{
+	if (argc < 2 || cli_is_help(argv[1])) {
+		fputs(kv_help, argc < 2 ? stderr : stdout);
+		return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+	}
+	const char *sub = argv[1];
+	if (strcmp(sub, "algos") == 0)
+		return cli_print_algos(c, "smr");
+	uint32_t op;
+	int want;
+	if (strcmp(sub, "put") == 0) {
+		op = CLI_OP_WRITE;
+		want = 2;
+	} else if (strcmp(sub, "get") == 0) {
+		op = CLI_OP_READ;
+		want = 1;
+	} else if (strcmp(sub, "del") == 0 || strcmp(sub, "delete") == 0) {
+		op = CLI_OP_DELETE;
+		want = 1;
+	} else if (strcmp(sub, "cas") == 0) {
+		op = CLI_OP_CAS;
+		want = 3;
+	} else {
+		return usage(c, "kv: unknown subcommand '%s' (put, get, del, cas, algos)", sub);
+	}
+	const char *pos[3] = { NULL, NULL, NULL };
+	int npos = 0;
+	bool serializable = false;
+	const char *vfile = NULL;
+	for (int i = 2; i < argc; i++) {
+		if (cli_is_help(argv[i])) {
+			fputs(kv_help, stdout);
+			return CLI_EXIT_OK;
+		}
+		if (strcmp(argv[i], "--serializable") == 0) {
+			serializable = true;
+			continue;
+		}
+		if (strcmp(argv[i], "--value-file") == 0) {
+			if (i + 1 >= argc)
+				return usage(c, "%s", "kv: --value-file needs a file");
+			vfile = argv[++i];
+			continue;
+		}
+		if (argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "--") != 0)
+			return usage(c, "kv: unknown option '%s'", argv[i]);
+		if (npos >= want)
+			return usage(c, "kv: unexpected argument '%s'", argv[i]);
+		pos[npos++] = argv[i];
+	}
+	if (vfile && op != CLI_OP_WRITE && op != CLI_OP_CAS)
+		return usage(c, "%s", "kv: --value-file applies to put and cas");
+	if (serializable && op != CLI_OP_READ)
+		return usage(c, "%s", "kv: --serializable applies to get");
+	if (npos != want - (vfile ? 1 : 0))
+		return usage(c, "%s", op == CLI_OP_WRITE ? "kv put: needs KEY VALUE (or KEY --value-file F)"
+				      : op == CLI_OP_READ ? "kv get: needs KEY"
+				      : op == CLI_OP_CAS ? "kv cas: needs KEY EXPECTED NEW (or --value-file F)"
+							 : "kv del: needs KEY");
+	if (!pos[0][0])
+		return usage(c, "%s", "kv: the key must not be empty");
+	char *fbuf = NULL;
+	size_t flen = 0;
+	if (vfile) {
+		int rc = read_value_file(c, vfile, &fbuf, &flen);
+		if (rc)
+			return rc;
+	}
+	/* The new value: VALUE of put, NEW of cas, or the file's bytes. */
+	const char *nv = fbuf ? fbuf : op == CLI_OP_WRITE ? pos[1] : op == CLI_OP_CAS ? pos[2] : NULL;
+	size_t nvlen = fbuf ? flen : nv ? strlen(nv) : 0;
+	uint64_t session = 0;
+	if (op != CLI_OP_READ) {
+		randombytes_buf(&session, sizeof(session));
+		session |= 1;
+	}
+	struct cli_op_args a = {
+		.module = "kv",
+		.op = op,
+		.key = pos[0],
+		.key_len = strlen(pos[0]),
+		.value = op == CLI_OP_CAS ? pos[1] : nv,
+		.value_len = op == CLI_OP_CAS ? strlen(pos[1]) : nvlen,
+		.value2 = op == CLI_OP_CAS ? nv : NULL,
+		.value2_len = op == CLI_OP_CAS ? nvlen : 0,
+		.session = session,
+		.seq = session ? 1 : 0,
+		.serializable = serializable,
+	};
+	Strata__Client__Response *resp = NULL;
+	const Strata__Client__OpReply *reply = NULL;
+	int rc = cli_op(c, &a, &resp, &reply);
+	if (rc != CLI_EXIT_OK) {
+		free(fbuf);
+		return rc;
+	}
+	bool found = reply && reply->found;
+	uint64_t rev = reply ? reply->revision : 0;
+	if (c->json) {
+		if (op == CLI_OP_READ)
+			print_json(pos[0], found ? reply->value.data : NULL,
+				   found ? reply->value.len : 0, found, rev);
+		else
+			print_json(pos[0], nv, nvlen, op != CLI_OP_DELETE, rev);
+	} else if (op == CLI_OP_READ) {
+		if (found) {
+			fwrite(reply->value.data, 1, reply->value.len, stdout);
+			fputc('\n', stdout);
+		} else {
+			printf("null\n");
+		}
+	} else {
+		printf("ok (revision %llu)\n", (unsigned long long)rev);
+	}
+	if (resp)
+		strata__client__response__free_unpacked(resp, NULL);
+	free(fbuf);
+	return CLI_EXIT_OK;
+}
