@@ -192,6 +192,14 @@ struct strata_msg *bc_encode_data(const struct bc_hdr *h, const uint8_t *p, size
 }
 
 /* The parts of bc_parse_data and bc_parse_gossip around their algorithm fields. */
+static void rd_bytes_begin(struct strata_rd *r, const uint8_t *buf, size_t len, uint32_t n,
+			   struct bc_hdr *h)
+{
+	strata_rd_init(r, buf, len);
+	h->type = strata_rd_u8(r);
+	bc_rd_hdr(r, h, n);
+}
+
 static void rd_data_begin(struct strata_rd *r, const struct strata_msg *msg, uint32_t n,
 			  struct bc_hdr *h)
 {
@@ -203,6 +211,24 @@ static void rd_data_begin(struct strata_rd *r, const struct strata_msg *msg, uin
 static int rd_data_end(const struct strata_rd *r, const struct bc_hdr *h)
 {
 	return strata_rd_done(r) == 0 && h->type == BC_DATA ? 0 : STRATA_EPROTO;
+}
+
+int bc_parse_data_bytes(const uint8_t *buf, size_t buf_len, uint32_t n, size_t max,
+			struct bc_hdr *h, const uint8_t **p, size_t *len)
+{
+	struct strata_rd r;
+	rd_bytes_begin(&r, buf, buf_len, n, h);
+	*len = strata_rd_bytes(&r, p, max);
+	return rd_data_end(&r, h);
+}
+
+int bc_encode_data_into(struct strata_wr *w, const struct bc_hdr *h, const uint8_t *p,
+			size_t len)
+{
+	strata_wr_init(w, len + BC_HDR_MAX);
+	bc_wr_hdr(w, h);
+	strata_wr_bytes(w, p, len);
+	return w->err;
 }
 
 int bc_parse_data(const struct strata_msg *msg, uint32_t n, size_t max, struct bc_hdr *h,
@@ -264,15 +290,35 @@ size_t bc_fll_payload_max(const struct strata_node *n, size_t extra)
 	return max > BC_HDR_MAX + extra ? max - BC_HDR_MAX - extra : 0;
 }
 
+void bc_out_deliver_msg(struct strata_module *m, struct strata_msg *msg, uint32_t origin,
+			uint64_t inc, uint64_t seq, const uint8_t *data, size_t len)
+{
+	STRATA_ASSERT(msg && (len == 0 || (data >= msg->data && data + len <= msg->data + msg->len)));
+	struct strata_deliver d = {
+		.origin = origin, .inc = inc, .seq = seq, .data = data, .len = len,
+	};
+	strata_raise_body(m->node, m, strata_client_adapter(m->node), STRATA_EV_DELIVER, origin, 0,
+			  seq, msg, &d, sizeof(d));
+}
+
 void bc_out_deliver(struct strata_module *m, uint32_t origin, uint64_t inc, uint64_t seq,
 		    const uint8_t *data, size_t len, const uint64_t *vc, size_t vc_len)
 {
-	struct strata_output o = {
-		.kind = STRATA_OUT_DELIVER, .module = m->wire_id, .module_name = m->ops->name,
-		.peer = origin, .a = seq, .b = inc, .data = data, .len = len, .vc = vc,
-		.vc_len = vc_len,
+	/* The indication is queued: copy what it points to (the vector clock first, aligned). */
+	size_t vbytes = vc ? vc_len * sizeof(uint64_t) : 0;
+	struct strata_msg *own = strata_msg_alloc(vbytes + len);
+	STRATA_ASSERT(own); /* running out of memory mid-handler cannot be recovered */
+	if (vbytes)
+		memcpy(own->data, vc, vbytes);
+	if (len)
+		memcpy(own->data + vbytes, data, len);
+	struct strata_deliver d = {
+		.origin = origin, .inc = inc, .seq = seq, .data = own->data + vbytes, .len = len,
+		.vc = vc ? (const uint64_t *)(const void *)own->data : NULL, .vc_len = vc ? vc_len : 0,
 	};
-	strata_output(m->node, &o);
+	strata_raise_body(m->node, m, strata_client_adapter(m->node), STRATA_EV_DELIVER, origin, 0,
+			  seq, own, &d, sizeof(d));
+	strata_msg_unref(own);
 }
 
 void bc_out_bcast(struct strata_module *m, uint64_t seq, const uint8_t *data, size_t len,
@@ -568,4 +614,37 @@ void bc_ptab_deliver(struct strata_module *m, struct bc_ptab *t, struct bc_pend 
 		bc_win_add(w, e->seq);
 	bc_out_deliver(m, e->origin, e->inc, e->seq, p, len, NULL, 0);
 	bc_ptab_del(t, e);
+}
+
+/* ---- subscribers of stackable instances ---- */
+
+int bc_subs_default(struct strata_module *m, uint64_t inst, struct bc_subs *s)
+{
+	s->n = 0;
+	struct strata_module *up = inst == 0
+		? strata_client_adapter(m->node)
+		: strata_node_module_by_wire(m->node, BCAST_INST_WIRE(inst));
+	if (!up || up == m)
+		return STRATA_ENOENT;
+	s->m[s->n++] = up;
+	return 0;
+}
+
+int bc_subs_add(struct bc_subs *s, struct strata_module *upper)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		if (s->m[i] == upper)
+			return 0;
+	if (s->n >= BC_SUBS_MAX)
+		return STRATA_EFULL;
+	s->m[s->n++] = upper;
+	return 0;
+}
+
+void bc_subs_indicate(struct strata_module *m, const struct bc_subs *s, uint64_t inst,
+		      struct strata_msg *msg, const struct strata_deliver *d)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		strata_raise_body(m->node, m, s->m[i], STRATA_EV_DELIVER, d->origin, inst, d->seq,
+				  msg, d, sizeof(*d));
 }

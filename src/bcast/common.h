@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "bcast/bcast.h"
 #include "core/codec.h"
 #include "core/config.h"
 #include "core/error.h"
@@ -100,6 +101,13 @@ struct strata_msg *bc_encode_data(const struct bc_hdr *h, const uint8_t *p, size
  * bytes or is not of type BC_DATA. */
 int bc_parse_data(const struct strata_msg *msg, uint32_t n, size_t max, struct bc_hdr *h,
 		  const uint8_t **p, size_t *len);
+/* The same over bytes (a message that came up from a lower broadcast inside its payload). */
+int bc_parse_data_bytes(const uint8_t *buf, size_t buf_len, uint32_t n, size_t max,
+			struct bc_hdr *h, const uint8_t **p, size_t *len);
+/* Encodes [hdr][payload] into w (initialised here; the caller frees it with strata_wr_free).
+ * Returns 0 or w's error. */
+int bc_encode_data_into(struct strata_wr *w, const struct bc_hdr *h, const uint8_t *p,
+			size_t len);
 /* The probabilistic broadcasts' GOSSIP (epb, lpb): [hdr][rounds left][payload]. The encoder
  * returns NULL on allocation failure; the decoder is bc_parse_data's, with rounds at most
  * rounds_max and any payload that fits in msg. */
@@ -135,8 +143,13 @@ void bc_pl_send_own(struct strata_module *m, uint64_t *lsn, const struct strata_
 int bc_sl_broadcast(struct strata_module *m, uint64_t *lsn, const char *lsn_key,
 		    const struct strata_request *req);
 
+/* Deliver indications of m's client-facing instance, raised to the client adapter (which
+ * outputs STRATA_OUT_DELIVER). bc_out_deliver copies data and vc (they may point anywhere);
+ * bc_out_deliver_msg passes msg along without copying (data must point into msg). */
 void bc_out_deliver(struct strata_module *m, uint32_t origin, uint64_t inc, uint64_t seq,
 		    const uint8_t *data, size_t len, const uint64_t *vc, size_t vc_len);
+void bc_out_deliver_msg(struct strata_module *m, struct strata_msg *msg, uint32_t origin,
+			uint64_t inc, uint64_t seq, const uint8_t *data, size_t len);
 void bc_out_bcast(struct strata_module *m, uint64_t seq, const uint8_t *data, size_t len,
 		  const uint64_t *vc, size_t vc_len);
 
@@ -156,6 +169,25 @@ void bc_sl_hello(struct strata_module *m);
 /* Subscribes m to the node's perfect failure detector (STRATA_ROLE_FD); fails with a reason if
  * the node has none. */
 int bc_need_fd(struct strata_module *m, const char *algo, char *err, size_t errlen);
+
+/* ---- Subscribers of a stackable instance (bcast.h) ---- */
+
+#define BC_SUBS_MAX 4
+
+struct bc_subs {
+	struct strata_module *m[BC_SUBS_MAX];
+	unsigned n;
+};
+
+/* The default subscriber of instance inst of module m: the client adapter for instance 0,
+ * else the module whose wire id BCAST_INST_WIRE(inst) names (STRATA_ENOENT if this node has
+ * none, or if it is m itself). */
+int bc_subs_default(struct strata_module *m, uint64_t inst, struct bc_subs *s);
+/* Adds upper (no-op if present); STRATA_EFULL beyond BC_SUBS_MAX. */
+int bc_subs_add(struct bc_subs *s, struct strata_module *upper);
+/* trigger <Deliver | d> to every subscriber: the events carry msg (d's data points into it). */
+void bc_subs_indicate(struct strata_module *m, const struct bc_subs *s, uint64_t inst,
+		      struct strata_msg *msg, const struct strata_deliver *d);
 
 /* ---- Acknowledged garbage collection (lrb, ncb) ---- */
 

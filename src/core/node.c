@@ -3,6 +3,7 @@
 #include "core/node.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,15 @@
  * between modules), not load: loads are bounded by windows and tables further down. */
 #define NODE_QUEUE_MAX (1u << 22)
 
+/* A queued event with room for its typed body; the body pointer is set when it is handled
+ * (the queue's storage moves when it grows). */
+struct node_qent {
+	struct strata_event ev;
+	_Alignas(max_align_t) unsigned char body[STRATA_EV_BODY_MAX];
+};
+
 struct node_queue {
-	struct strata_event *ev;
+	struct node_qent *ev;
 	size_t head, len, cap;
 };
 
@@ -38,6 +46,7 @@ struct strata_node {
 	struct strata_module *by_wire[256];
 
 	struct node_queue q;
+	struct node_qent cur; /* the event being handled */
 
 	struct strata_timer **heap;
 	size_t heap_len, heap_cap;
@@ -118,7 +127,7 @@ void strata_node_free(struct strata_node *n)
 			m->ops->destroy(m);
 	}
 	while (n->q.len) {
-		struct strata_event *e = &n->q.ev[n->q.head];
+		struct strata_event *e = &n->q.ev[n->q.head].ev;
 		strata_msg_unref(e->msg);
 		n->q.head = (n->q.head + 1) % n->q.cap;
 		n->q.len--;
@@ -181,13 +190,15 @@ struct strata_module *strata_node_module_at(struct strata_node *n, size_t i)
 
 /* ---- event queue ---- */
 
-static void queue_push(struct strata_node *n, const struct strata_event *e)
+static void queue_push(struct strata_node *n, const struct strata_event *e, const void *body,
+		       size_t body_len)
 {
 	struct node_queue *q = &n->q;
+	STRATA_ASSERT(body_len <= STRATA_EV_BODY_MAX && (body || body_len == 0));
 	if (q->len == q->cap) {
 		size_t cap = q->cap ? q->cap * 2 : 256;
 		STRATA_ASSERT(cap <= NODE_QUEUE_MAX);
-		struct strata_event *ev = malloc(cap * sizeof(*ev));
+		struct node_qent *ev = malloc(cap * sizeof(*ev));
 		STRATA_ASSERT(ev); /* running out of memory mid-handler cannot be recovered */
 		for (size_t i = 0; i < q->len; i++)
 			ev[i] = q->ev[(q->head + i) % q->cap];
@@ -196,36 +207,63 @@ static void queue_push(struct strata_node *n, const struct strata_event *e)
 		q->cap = cap;
 		q->head = 0;
 	}
-	q->ev[(q->head + q->len) % q->cap] = *e;
+	struct node_qent *slot = &q->ev[(q->head + q->len) % q->cap];
+	slot->ev = *e;
+	slot->ev.body = NULL;
+	slot->ev.body_len = body_len;
+	if (body_len)
+		memcpy(slot->body, body, body_len);
 	q->len++;
+}
+
+void strata_raise_body(struct strata_node *n, struct strata_module *src, struct strata_module *dst,
+		       uint16_t type, uint32_t peer, uint64_t instance, uint64_t arg,
+		       struct strata_msg *msg, const void *body, size_t body_len)
+{
+	STRATA_ASSERT(dst && dst->node == n);
+	struct strata_event e = {
+		.type = type, .dst = dst, .src = src, .peer = peer, .instance = instance,
+		.arg = arg, .msg = msg ? strata_msg_ref(msg) : NULL,
+	};
+	queue_push(n, &e, body, body_len);
 }
 
 void strata_raise(struct strata_node *n, struct strata_module *dst, uint16_t type, uint32_t peer,
 		  uint64_t instance, uint64_t arg, struct strata_msg *msg)
 {
-	STRATA_ASSERT(dst && dst->node == n);
-	struct strata_event e = {
-		.type = type, .dst = dst, .peer = peer, .instance = instance, .arg = arg,
-		.msg = msg ? strata_msg_ref(msg) : NULL,
-	};
-	queue_push(n, &e);
+	strata_raise_body(n, NULL, dst, type, peer, instance, arg, msg, NULL, 0);
+}
+
+void strata_indicate_body(struct strata_module *m, uint16_t type, uint32_t peer, uint64_t instance,
+			  uint64_t arg, struct strata_msg *msg, const void *body, size_t body_len)
+{
+	for (unsigned i = 0; i < m->nsubs; i++)
+		strata_raise_body(m->node, m, m->subs[i], type, peer, instance, arg, msg, body,
+				  body_len);
 }
 
 void strata_indicate(struct strata_module *m, uint16_t type, uint32_t peer, uint64_t instance,
 		     uint64_t arg, struct strata_msg *msg)
 {
-	for (unsigned i = 0; i < m->nsubs; i++)
-		strata_raise(m->node, m->subs[i], type, peer, instance, arg, msg);
+	strata_indicate_body(m, type, peer, instance, arg, msg, NULL, 0);
 }
 
 static void drain(struct strata_node *n)
 {
+	/* One entry at a time, copied out: a handler may raise events and grow the queue. Drains
+	 * never nest (handlers only queue), so one scratch entry per node suffices. */
+	struct node_qent *cur = &n->cur;
 	while (n->q.len) {
-		struct strata_event e = n->q.ev[n->q.head];
+		const struct node_qent *head = &n->q.ev[n->q.head];
+		cur->ev = head->ev;
+		if (head->ev.body_len)
+			memcpy(cur->body, head->body, head->ev.body_len);
 		n->q.head = (n->q.head + 1) % n->q.cap;
 		n->q.len--;
-		e.dst->ops->handle(e.dst, &e);
-		strata_msg_unref(e.msg);
+		struct strata_event *e = &cur->ev;
+		e->body = e->body_len ? cur->body : NULL;
+		e->dst->ops->handle(e->dst, e);
+		strata_msg_unref(e->msg);
 	}
 }
 

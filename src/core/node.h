@@ -104,16 +104,42 @@ enum strata_ev_type {
 	STRATA_EV_SUSPECT,        /* <>P: peer suspected */
 	STRATA_EV_RESTORE,        /* <>P: suspicion of peer withdrawn */
 	STRATA_EV_LEADER,         /* LE / Omega: peer is the leader (trust) */
+	STRATA_EV_DELIVER,        /* a broadcast's Deliver indication: body struct strata_deliver,
+				   * peer = origin, instance = the lower instance, arg = seq */
+};
+
+/* Typed event bodies. An event may carry a body: a small struct whose type the event type
+ * names (STRATA_EV_DELIVER carries struct strata_deliver, a family's events carry the family's
+ * structs). strata_raise_body() copies the body into the queue entry (at most
+ * STRATA_EV_BODY_MAX bytes), so the raiser's copy may live on its stack. The handler borrows
+ * ev->body for the duration of the call only; whoever keeps something takes its own copy (or
+ * its own reference to ev->msg). Pointers inside a body must point into ev->msg (the queue
+ * holds a reference to it until the handler returns) or into memory that outlives the turn. */
+#define STRATA_EV_BODY_MAX 128
+
+/* Deliver(origin, seq, bytes): the indication of every broadcast module, whatever its layer. */
+struct strata_deliver {
+	uint32_t origin;      /* the process that broadcast it */
+	uint64_t inc;         /* origin's incarnation (0 for the fail-recovery algorithms) */
+	uint64_t seq;         /* origin's sequence number, 1, 2, ... */
+	const uint8_t *data;  /* the payload: points into ev->msg */
+	size_t len;
+	const uint64_t *vc;   /* vector timestamp (causal broadcasts), else NULL; into ev->msg or
+			       * the raiser's module state, valid for the handler */
+	size_t vc_len;
 };
 
 struct strata_event {
 	uint16_t type;
 	struct strata_module *dst;
+	struct strata_module *src; /* the module that indicated it (strata_indicate*), else NULL */
 	uint32_t peer;
 	uint64_t instance;
 	uint64_t arg;
 	struct strata_msg *msg; /* NULL or a payload; the queue holds one reference while queued,
 				 * a handler that keeps it takes its own */
+	const void *body;       /* NULL or the typed body (see above): borrowed for the handler */
+	size_t body_len;
 };
 
 /* ---- Client requests (decoded by the runtime, routed to a module by name) ---- */
@@ -153,6 +179,9 @@ struct strata_module_ops {
 	int (*request)(struct strata_module *m, const struct strata_request *req);
 	/* Frees the module (called once at node destruction, in reverse order of addition). */
 	void (*destroy)(struct strata_module *m);
+	/* The family interface upper modules stack on (e.g. struct bcast_iface of bcast/bcast.h),
+	 * NULL if the module cannot be stacked on. Core never looks inside. */
+	const void *iface;
 };
 
 struct strata_module {
@@ -253,6 +282,20 @@ void strata_raise(struct strata_node *n, struct strata_module *dst, uint16_t typ
 /* Raises the event to every subscriber of m. */
 void strata_indicate(struct strata_module *m, uint16_t type, uint32_t peer, uint64_t instance,
 		     uint64_t arg, struct strata_msg *msg);
+/* The same with a typed body (copied into the queue; body_len <= STRATA_EV_BODY_MAX; body may
+ * be NULL when body_len is 0) and, for strata_raise_body, the indicating module src (NULL for
+ * none). */
+void strata_raise_body(struct strata_node *n, struct strata_module *src, struct strata_module *dst,
+		       uint16_t type, uint32_t peer, uint64_t instance, uint64_t arg,
+		       struct strata_msg *msg, const void *body, size_t body_len);
+void strata_indicate_body(struct strata_module *m, uint16_t type, uint32_t peer, uint64_t instance,
+			  uint64_t arg, struct strata_msg *msg, const void *body, size_t body_len);
+
+/* The client adapter: the one module that turns indications into client outputs. A module
+ * whose indications are for clients (a broadcast's client-facing instance, ...) raises them
+ * to strata_client_adapter(n) like to any upper module; the adapter turns STRATA_EV_DELIVER
+ * into STRATA_OUT_DELIVER named after ev->src. Created on first use, not addressable. */
+struct strata_module *strata_client_adapter(struct strata_node *n);
 
 /* Timers. */
 void strata_timer_init(struct strata_timer *t, struct strata_module *m, uint64_t token,
@@ -314,6 +357,7 @@ bool strata_tracing(const struct strata_node *n);
 enum strata_role {
 	STRATA_ROLE_FD = 0,
 	STRATA_ROLE_LEADER,
+	STRATA_ROLE_CLIENT, /* the client adapter (strata_client_adapter) */
 	STRATA_ROLE_COUNT
 };
 void strata_node_set_role(struct strata_node *n, enum strata_role r, struct strata_module *m);

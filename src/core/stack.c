@@ -109,6 +109,8 @@ static void build_one(const struct strata_algo *a, void *arg)
 	char why[256];
 	if (b->rc || strata_algo_check(a, strata_node_config(b->n), why, sizeof(why)) != 0)
 		return; /* not runnable on this cluster: requests for it get a clear error */
+	if (strata_node_module_by_name(b->n, a->name))
+		return; /* created already, as the lower layer of a module built before it */
 	if (!a->create(b->n, b->err, b->errlen))
 		b->rc = STRATA_ECONFIG;
 }

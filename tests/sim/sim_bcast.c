@@ -20,7 +20,8 @@
  * isolated sender delivers its own message and crashes; the causal checker must flag a run that
  * is FIFO but not causal (lpb's per-sender order over gossip, and a hand-made trace; the fifo
  * algorithm itself turned out causal here, see docs/broadcast.md); the agreement checker must
- * flag beb when its sender crashes mid-broadcast. */
+ * flag beb when its sender crashes mid-broadcast; and erb stacked on a beb that loses messages
+ * (a test module put in beb's place) must lose agreement, so the composition is real. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include "bcast/common.h"
 #include "core/codec.h"
 #include "lib/bcast_check.h"
+#include "links/links.h"
 #include "core/assert.h"
 #include "core/error.h"
 #include "core/stack.h"
@@ -68,6 +70,80 @@ static const struct strata_module_ops oracle_ops = {
 	.destroy = oracle_destroy,
 };
 
+/* ---- a lossy beb (test module) ----
+ * Registered as "beb" before the algorithm is created, so an algorithm that stacks on beb
+ * (bcast_open) gets this one: it implements the broadcast interface, but a broadcast reaches
+ * each other process only with probability 1/2 and is never retried (it still delivers to
+ * itself). It keeps no delivered window: perfect links deliver each frame once. Replacing the
+ * real beb by it under erb must break agreement, which shows erb really stands on beb. */
+
+struct lossy_beb {
+	struct strata_module m;
+	uint64_t lsn;
+	struct bc_subs up[2]; /* [0] = instance 0 (unused), [1] = the one upper's instance */
+	uint64_t inst;
+};
+
+static void lossy_handle(struct strata_module *m, const struct strata_event *ev)
+{
+	struct lossy_beb *b = (struct lossy_beb *)m;
+	struct strata_node *n = m->node;
+	if (ev->type != STRATA_EV_PL_DELIVER || !ev->msg || ev->instance != b->inst || !b->inst)
+		return;
+	struct bc_hdr h;
+	const uint8_t *p;
+	size_t len;
+	if (bc_parse_data(ev->msg, strata_node_n(n), ev->msg->len, &h, &p, &len) != 0 ||
+	    h.origin != ev->peer) {
+		strata_node_bad_payload(n, m, ev->peer, "lossy beb: malformed DATA");
+		return;
+	}
+	struct strata_deliver d = { .origin = h.origin, .inc = h.inc, .seq = h.seq, .data = p,
+				    .len = len };
+	bc_subs_indicate(m, &b->up[1], b->inst, ev->msg, &d);
+}
+
+static int lossy_open(struct strata_module *m, uint64_t inst, struct strata_module *upper)
+{
+	struct lossy_beb *b = (struct lossy_beb *)m;
+	STRATA_ASSERT(inst != 0 && (b->inst == 0 || b->inst == inst));
+	b->inst = inst;
+	return bc_subs_add(&b->up[1], upper);
+}
+
+static int lossy_broadcast(struct strata_module *m, uint64_t inst, const uint8_t *data,
+			   size_t len)
+{
+	struct lossy_beb *b = (struct lossy_beb *)m;
+	struct strata_node *n = m->node;
+	struct bc_hdr h = { BC_DATA, strata_node_id(n), strata_node_incarnation(n), ++b->lsn };
+	struct strata_msg *msg = bc_encode_data(&h, data, len);
+	STRATA_ASSERT(msg);
+	for (uint32_t q = 1; q <= strata_node_n(n); q++)
+		if (q == strata_node_id(n) || strata_random_below(n, 2) == 0)
+			(void)strata_pl_send(m, q, inst, msg);
+	strata_msg_unref(msg);
+	return 0;
+}
+
+static size_t lossy_payload_max(const struct strata_module *m)
+{
+	return bc_pl_payload_max(m->node, 0);
+}
+
+static void lossy_destroy(struct strata_module *m)
+{
+	free(m);
+}
+
+static const struct bcast_iface lossy_iface = {
+	.open = lossy_open, .broadcast = lossy_broadcast, .payload_max = lossy_payload_max,
+};
+
+static const struct strata_module_ops lossy_ops = {
+	.name = "beb", .handle = lossy_handle, .destroy = lossy_destroy, .iface = &lossy_iface,
+};
+
 /* ---- scenarios ---- */
 
 enum scen {
@@ -81,6 +157,7 @@ struct spec {
 	unsigned props;
 	enum scen scen;
 	bool lossless; /* coverage runs: 2% loss, no partitions, no crashes */
+	bool lossy_beb; /* replace beb under the algorithm with one that drops messages */
 };
 
 struct run {
@@ -109,6 +186,11 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 		STRATA_ASSERT(o);
 		strata_node_add_module(n, &o->m, &oracle_ops, ORACLE_WIRE);
 		strata_node_set_role(n, STRATA_ROLE_FD, &o->m);
+	}
+	if (r->sp && r->sp->lossy_beb) {
+		struct lossy_beb *b = calloc(1, sizeof(*b));
+		STRATA_ASSERT(b);
+		strata_node_add_module(n, &b->m, &lossy_ops, BC_WIRE_BEB);
 	}
 	if (!r->algo->create(n, err, sizeof(err))) {
 		fprintf(stderr, "create %s: %s\n", r->algo->name, err);
@@ -400,33 +482,35 @@ static int run_spec(const struct spec *sp, uint64_t seed, bool trace, char *why,
 #define SAFE (BCK_NODUP | BCK_NOCREATE)
 #define RB (SAFE | BCK_VALIDITY | BCK_AGREEMENT)
 
-static const struct spec sp_beb = { "beb", SAFE | BCK_VALIDITY, SC_RANDOM, false };
-static const struct spec sp_lrb = { "lrb", RB, SC_RANDOM, false };
-static const struct spec sp_erb = { "erb", RB, SC_RANDOM, false };
-static const struct spec sp_urb_allack = { "urb_allack", RB | BCK_UNIFORM, SC_RANDOM, false };
-static const struct spec sp_urb = { "urb", RB | BCK_UNIFORM, SC_RANDOM, false };
-static const struct spec sp_sbeb = { "sbeb", BCK_NOCREATE | BCK_VALIDITY, SC_RANDOM, false };
-static const struct spec sp_lbeb = { "lbeb", SAFE | BCK_VALIDITY, SC_RANDOM, false };
-static const struct spec sp_lurb = { "lurb", RB | BCK_UNIFORM, SC_RANDOM, false };
-static const struct spec sp_epb = { "epb", SAFE, SC_RANDOM, false };
-static const struct spec sp_lpb = { "lpb", SAFE | BCK_MONOTONE, SC_RANDOM, false };
-static const struct spec sp_fifo = { "fifo", RB | BCK_FIFO, SC_RANDOM, false };
-static const struct spec sp_ncb = { "ncb", RB | BCK_FIFO | BCK_CAUSAL, SC_RANDOM, false };
-static const struct spec sp_wcb = { "wcb", RB | BCK_FIFO | BCK_CAUSAL, SC_RANDOM, false };
+static const struct spec sp_beb = { "beb", SAFE | BCK_VALIDITY, SC_RANDOM, false, false };
+static const struct spec sp_lrb = { "lrb", RB, SC_RANDOM, false, false };
+static const struct spec sp_erb = { "erb", RB, SC_RANDOM, false, false };
+static const struct spec sp_urb_allack = { "urb_allack", RB | BCK_UNIFORM, SC_RANDOM, false, false };
+static const struct spec sp_urb = { "urb", RB | BCK_UNIFORM, SC_RANDOM, false, false };
+static const struct spec sp_sbeb = { "sbeb", BCK_NOCREATE | BCK_VALIDITY, SC_RANDOM, false, false };
+static const struct spec sp_lbeb = { "lbeb", SAFE | BCK_VALIDITY, SC_RANDOM, false, false };
+static const struct spec sp_lurb = { "lurb", RB | BCK_UNIFORM, SC_RANDOM, false, false };
+static const struct spec sp_epb = { "epb", SAFE, SC_RANDOM, false, false };
+static const struct spec sp_lpb = { "lpb", SAFE | BCK_MONOTONE, SC_RANDOM, false, false };
+static const struct spec sp_fifo = { "fifo", RB | BCK_FIFO, SC_RANDOM, false, false };
+static const struct spec sp_ncb = { "ncb", RB | BCK_FIFO | BCK_CAUSAL, SC_RANDOM, false, false };
+static const struct spec sp_wcb = { "wcb", RB | BCK_FIFO | BCK_CAUSAL, SC_RANDOM, false, false };
 /* The fifo algorithm under the causal checker: passes (see docs/broadcast.md). */
-static const struct spec sp_fifo_causal = { "fifo", RB | BCK_CAUSAL, SC_RANDOM, false };
+static const struct spec sp_fifo_causal = { "fifo", RB | BCK_CAUSAL, SC_RANDOM, false, false };
 /* Uniform agreement kept under the isolated-sender crash. */
-static const struct spec sp_urb_iso = { "urb", RB | BCK_UNIFORM, SC_ISOLATED_CRASH, false };
+static const struct spec sp_urb_iso = { "urb", RB | BCK_UNIFORM, SC_ISOLATED_CRASH, false, false };
 static const struct spec sp_allack_iso = { "urb_allack", RB | BCK_UNIFORM, SC_ISOLATED_CRASH,
-					   false };
+					   false, false };
 /* Broken variants. */
-static const struct spec sp_beb_uniform = { "beb", SAFE | BCK_UNIFORM, SC_ISOLATED_CRASH, false };
-static const struct spec sp_erb_uniform = { "erb", RB | BCK_UNIFORM, SC_ISOLATED_CRASH, false };
-static const struct spec sp_beb_agree = { "beb", SAFE | BCK_AGREEMENT, SC_MIDCRASH, false };
-static const struct spec sp_lpb_causal = { "lpb", SAFE | BCK_CAUSAL, SC_RANDOM, false };
+static const struct spec sp_beb_uniform = { "beb", SAFE | BCK_UNIFORM, SC_ISOLATED_CRASH, false, false };
+static const struct spec sp_erb_uniform = { "erb", RB | BCK_UNIFORM, SC_ISOLATED_CRASH, false, false };
+static const struct spec sp_beb_agree = { "beb", SAFE | BCK_AGREEMENT, SC_MIDCRASH, false, false };
+static const struct spec sp_lpb_causal = { "lpb", SAFE | BCK_CAUSAL, SC_RANDOM, false, false };
+/* erb over a beb that loses messages: agreement (and validity) must break. */
+static const struct spec sp_erb_lossy_beb = { "erb", RB, SC_RANDOM, false, true };
 /* Coverage (probabilistic validity). */
-static const struct spec sp_epb_cov = { "epb", SAFE, SC_RANDOM, true };
-static const struct spec sp_lpb_cov = { "lpb", SAFE | BCK_MONOTONE, SC_RANDOM, true };
+static const struct spec sp_epb_cov = { "epb", SAFE, SC_RANDOM, true, false };
+static const struct spec sp_lpb_cov = { "lpb", SAFE | BCK_MONOTONE, SC_RANDOM, true, false };
 
 #define CASE(fn, spec)                                                                    \
 	static int fn(uint64_t seed, bool trace, char *why, size_t whylen)                \
@@ -454,6 +538,7 @@ CASE(run_beb_uniform, sp_beb_uniform)
 CASE(run_erb_uniform, sp_erb_uniform)
 CASE(run_beb_agree, sp_beb_agree)
 CASE(run_lpb_causal, sp_lpb_causal)
+CASE(run_erb_lossy_beb, sp_erb_lossy_beb)
 
 /* Probabilistic validity: over 20 inner runs per seed (2% loss, no partitions or crashes),
  * the correct processes deliver at least 95% of the correct senders' messages. */
@@ -537,19 +622,24 @@ static void inject_handle(struct strata_module *m, const struct strata_event *ev
 	(void)ev;
 }
 
-/* value = the wire bytes, r = the claimed link-level sender, w = the target module's wire id. */
+/* value = the wire bytes, r = the claimed link-level sender, w = the target module's wire id,
+ * value2 (8 bytes, optional) = the frame's instance (a lower broadcast's instance for an upper
+ * module). */
 static int inject_request(struct strata_module *m, const struct strata_request *req)
 {
 	struct strata_module *t = strata_node_module_by_wire(m->node, (uint16_t)req->w);
 	struct strata_msg *msg = strata_msg_new(req->value, req->value_len);
 	STRATA_ASSERT(t && msg);
+	uint64_t instance = 0;
+	if (req->value2_len == 8)
+		memcpy(&instance, req->value2, 8);
 	/* key, if given, names the link the delivery claims to come from. */
 	uint16_t type = STRATA_EV_PL_DELIVER;
 	if (req->key_len == 1 && req->key[0] == 'f')
 		type = STRATA_EV_FLL_DELIVER;
 	else if (req->key_len == 1 && req->key[0] == 's')
 		type = STRATA_EV_SL_DELIVER;
-	strata_raise(m->node, t, type, req->r, 0, 0, msg);
+	strata_raise(m->node, t, type, req->r, instance, 0, msg);
 	strata_msg_unref(msg);
 	strata_node_reply(m->node, m, req->id, 0, 0, NULL, 0, NULL);
 	return 0;
@@ -810,6 +900,18 @@ static int run_malformed(uint64_t seed, bool trace, char *why, size_t whylen)
 			};
 			sim_request(r->s, 1, "inject", &req);
 			sim_run_for(r->s, 1 * MS, NULL, NULL);
+			/* An algorithm stacked on beb receives its messages inside beb's, under
+			 * beb's wire id and the algorithm's instance: garbage there too. */
+			if (strata_node_module_by_wire(sim_node(r->s, 1), BC_WIRE_BEB) &&
+			    a->wire_id != BC_WIRE_BEB) {
+				uint64_t inst = BCAST_INST(a->wire_id, 0);
+				req.id = ++r->reqid;
+				req.w = BC_WIRE_BEB;
+				req.value2 = (const uint8_t *)&inst;
+				req.value2_len = sizeof(inst);
+				sim_request(r->s, 1, "inject", &req);
+				sim_run_for(r->s, 1 * MS, NULL, NULL);
+			}
 		}
 		struct strata_node *n1 = sim_node(r->s, 1);
 		if (strata_node_counters(n1)->rej_payload == 0)
@@ -820,8 +922,183 @@ static int run_malformed(uint64_t seed, bool trace, char *why, size_t whylen)
 	return rc;
 }
 
+/* ---- two upper modules and clients sharing one beb ----
+ * Two test modules (wire ids STK_WIRE and STK_WIRE + 1) each stack on their own beb instance
+ * while clients use beb's instance 0. Nodes create the modules in different orders (odd nodes:
+ * the uppers first, which creates beb lazily; even nodes: beb first, uppers in reverse order),
+ * so instance addressing must not depend on creation order. Under loss, duplication and
+ * reordering (no crashes: beb's validity needs correct senders), every upper must deliver
+ * exactly the messages broadcast on its own instance, each once, and clients exactly theirs. */
+
+#define STK_WIRE 241
+#define STK_MSGS 6
+
+struct stk {
+	struct strata_module m;
+	struct bcast_lower beb;
+	unsigned got[MAXN + 1][STK_MSGS + 1]; /* deliveries per (origin, index) */
+	bool wrong;                           /* delivered another instance's message */
+	char tag;
+};
+
+static void stk_handle(struct strata_module *m, const struct strata_event *ev)
+{
+	struct stk *t = (struct stk *)m;
+	if (!bcast_is_deliver(&t->beb, ev))
+		return;
+	const struct strata_deliver *d = ev->body;
+	unsigned idx = 0;
+	if (d->len != 3 || d->data[0] != (uint8_t)t->tag || d->origin > MAXN ||
+	    (idx = (unsigned)(d->data[2] - '0')) > STK_MSGS || d->data[1] != (char)('0' + d->origin)) {
+		t->wrong = true;
+		return;
+	}
+	t->got[d->origin][idx]++;
+}
+
+static int stk_request(struct strata_module *m, const struct strata_request *req)
+{
+	struct stk *t = (struct stk *)m;
+	int rc = bcast_broadcast(&t->beb, req->value, req->value_len);
+	strata_node_reply(m->node, m, req->id, rc, 0, NULL, 0, NULL);
+	return 0;
+}
+
+static void stk_destroy(struct strata_module *m)
+{
+	free(m);
+}
+
+static const struct strata_module_ops stk_ops[2] = {
+	{ .name = "stk_a", .handle = stk_handle, .request = stk_request, .destroy = stk_destroy },
+	{ .name = "stk_b", .handle = stk_handle, .request = stk_request, .destroy = stk_destroy },
+};
+
+struct stk_run {
+	struct sim *s;
+	unsigned client_got[MAXN + 1][MAXN + 1][STK_MSGS + 1];
+	bool client_wrong;
+};
+
+static void stk_add(struct strata_node *n, int k)
+{
+	struct stk *t = calloc(1, sizeof(*t));
+	STRATA_ASSERT(t);
+	t->tag = k ? 'b' : 'a';
+	strata_node_add_module(n, &t->m, &stk_ops[k], (uint16_t)(STK_WIRE + k));
+	char err[256];
+	if (bcast_open(n, "beb", &t->m, 0, &t->beb, err, sizeof(err)) != 0) {
+		fprintf(stderr, "stk: %s\n", err);
+		abort();
+	}
+}
+
+static void stk_build(struct sim *s, struct strata_node *n, void *arg)
+{
+	(void)s;
+	(void)arg;
+	char err[256];
+	if (strata_node_id(n) % 2) {
+		stk_add(n, 0);
+		stk_add(n, 1);
+	} else {
+		if (!bc_beb_create(n, err, sizeof(err)))
+			abort();
+		stk_add(n, 1);
+		stk_add(n, 0);
+	}
+}
+
+static void stk_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
+{
+	struct stk_run *r = arg;
+	(void)s;
+	if (o->kind != STRATA_OUT_DELIVER || o->module != BC_WIRE_BEB)
+		return;
+	if (o->len != 3 || o->data[0] != 'c' || o->peer > MAXN || o->data[2] < '0' ||
+	    (unsigned)(o->data[2] - '0') > STK_MSGS) {
+		r->client_wrong = true;
+		return;
+	}
+	r->client_got[node][o->peer][o->data[2] - '0']++;
+}
+
+static int run_beb_two_uppers(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	struct stk_run *r = calloc(1, sizeof(*r));
+	STRATA_ASSERT(r);
+	struct strata_config cfg;
+	strata_config_defaults(&cfg);
+	snprintf(cfg.cluster_id, sizeof(cfg.cluster_id), "sim-bcast-stack");
+	uint32_t n = cfg.n = 3 + (uint32_t)(seed % 3);
+	cfg.f = (n - 1) / 2;
+	cfg.model = STRATA_MODEL_FAIL_SILENT;
+	cfg.retransmit_min_ms = 10;
+	cfg.retransmit_max_ms = 100;
+	for (uint32_t i = 1; i <= n; i++) {
+		cfg.nodes[i].id = i;
+		snprintf(cfg.nodes[i].host, sizeof(cfg.nodes[i].host), "127.0.0.1");
+		cfg.nodes[i].port = (uint16_t)(7400 + i);
+	}
+	struct sim_opts so = { .seed = seed, .cfg = &cfg, .build = stk_build,
+			       .output = stk_output, .arg = r, .trace = trace };
+	r->s = sim_new(&so);
+	struct sim_net net = { .drop = 0.2, .dup = 0.05, .delay_min_us = 200,
+			       .delay_max_us = 4 * MS, .tail = 0.05, .tail_us = 30 * MS };
+	sim_set_net(r->s, &net);
+	sim_start(r->s);
+	sim_run_for(r->s, 1 * MS, NULL, NULL);
+	static const char *const mods[3] = { "stk_a", "stk_b", "beb" };
+	static const char tags[3] = { 'a', 'b', 'c' };
+	uint64_t id = 0;
+	for (unsigned i = 1; i <= STK_MSGS; i++)
+		for (uint32_t q = 1; q <= n; q++) {
+			unsigned k = (unsigned)sim_random_below(r->s, 3);
+			for (unsigned j = 0; j < 3; j++) {
+				unsigned w = (k + j) % 3;
+				char p[3] = { tags[w], (char)('0' + q), (char)('0' + i) };
+				struct strata_request req = { .id = ++id, .op = STRATA_OP_BROADCAST,
+							      .value = (const uint8_t *)p,
+							      .value_len = 3 };
+				sim_request(r->s, q, mods[w], &req);
+			}
+			sim_run_for(r->s, sim_random_below(r->s, 3 * MS), NULL, NULL);
+		}
+	struct sim_net calm = { .drop = 0.02, .delay_min_us = 200, .delay_max_us = 2 * MS };
+	sim_set_net(r->s, &calm);
+	sim_run_for(r->s, 3000 * MS, NULL, NULL);
+	int rc = 0;
+	for (uint32_t q = 1; q <= n && !rc; q++) {
+		for (int k = 0; k < 2 && !rc; k++) {
+			struct stk *t =
+				(struct stk *)strata_node_module_by_wire(sim_node(r->s, q), (uint16_t)(STK_WIRE + k));
+			if (t->wrong)
+				rc = sim_fail(why, whylen, "node %u: %s got another instance's message", q,
+					      mods[k]);
+			for (uint32_t o = 1; o <= n && !rc; o++)
+				for (unsigned i = 1; i <= STK_MSGS && !rc; i++)
+					if (t->got[o][i] != 1)
+						rc = sim_fail(why, whylen,
+							      "node %u: %s delivered %u/%u %u times (want 1)", q,
+							      mods[k], o, i, t->got[o][i]);
+		}
+		for (uint32_t o = 1; o <= n && !rc; o++)
+			for (unsigned i = 1; i <= STK_MSGS && !rc; i++)
+				if (r->client_got[q][o][i] != 1)
+					rc = sim_fail(why, whylen,
+						      "node %u: clients got beb %u/%u %u times (want 1)", q, o,
+						      i, r->client_got[q][o][i]);
+	}
+	if (!rc && r->client_wrong)
+		rc = sim_fail(why, whylen, "clients got an upper instance's message");
+	sim_free(r->s);
+	free(r);
+	return rc;
+}
+
 static const struct sim_case cases[] = {
 	{ "beb", run_beb, 500, false },
+	{ "beb_two_uppers", run_beb_two_uppers, 200, false },
 	{ "lrb", run_lrb, 500, false },
 	{ "erb", run_erb, 500, false },
 	{ "urb_allack", run_urb_allack, 500, false },
@@ -843,6 +1120,7 @@ static const struct sim_case cases[] = {
 	{ "broken_erb_uniform", run_erb_uniform, 50, true },
 	{ "broken_beb_agreement", run_beb_agree, 200, true },
 	{ "broken_lpb_causal", run_lpb_causal, 200, true },
+	{ "broken_erb_over_lossy_beb", run_erb_lossy_beb, 200, true },
 	{ "reorder_fifo", run_reorder_fifo, 500, false },
 	{ "malformed_payloads", run_malformed, 20, false },
 	{ "reorder_wcb", run_reorder_wcb, 500, false },
