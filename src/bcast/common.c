@@ -648,3 +648,13 @@ void bc_subs_indicate(struct strata_module *m, const struct bc_subs *s, uint64_t
 		strata_raise_body(m->node, m, s->m[i], STRATA_EV_DELIVER, d->origin, inst, d->seq,
 				  msg, d, sizeof(*d));
 }
+
+void bc_reject_frame(struct strata_module *m, const struct strata_event *ev)
+{
+	if (ev->type == STRATA_EV_PL_DELIVER || ev->type == STRATA_EV_SL_DELIVER ||
+	    ev->type == STRATA_EV_FLL_DELIVER) {
+		char why[64];
+		snprintf(why, sizeof(why), "%s: frame addressed to %s", m->ops->name, m->ops->name);
+		strata_node_bad_payload(m->node, m, ev->peer, why);
+	}
+}

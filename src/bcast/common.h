@@ -189,6 +189,10 @@ int bc_subs_add(struct bc_subs *s, struct strata_module *upper);
 void bc_subs_indicate(struct strata_module *m, const struct bc_subs *s, uint64_t inst,
 		      struct strata_msg *msg, const struct strata_deliver *d);
 
+/* A module stacked on a lower broadcast sends nothing under its own wire id: a link frame
+ * addressed to it is garbage (counted as a bad payload). Ignores every other event. */
+void bc_reject_frame(struct strata_module *m, const struct strata_event *ev);
+
 /* ---- Acknowledged garbage collection (lrb, ncb) ---- */
 
 struct bc_acks {

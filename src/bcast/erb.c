@@ -62,10 +62,8 @@ static void erb_handle(struct strata_module *m, const struct strata_event *ev)
 	struct erb *e = (struct erb *)m;
 	if (bcast_is_deliver(&e->beb, ev))
 		erb_beb_deliver(e, ev);
-	else if (ev->type == STRATA_EV_PL_DELIVER || ev->type == STRATA_EV_SL_DELIVER ||
-		 ev->type == STRATA_EV_FLL_DELIVER)
-		/* erb sends nothing under its own wire id: its messages travel in beb's. */
-		strata_node_bad_payload(m->node, m, ev->peer, "erb: frame addressed to erb");
+	else
+		bc_reject_frame(m, ev); /* erb's messages travel in beb's */
 }
 
 /* upon event <rb, Broadcast | m> do trigger <beb, Broadcast | [DATA, self, m]> */
