@@ -189,6 +189,20 @@ int bc_subs_add(struct bc_subs *s, struct strata_module *upper);
 void bc_subs_indicate(struct strata_module *m, const struct bc_subs *s, uint64_t inst,
 		      struct strata_msg *msg, const struct strata_deliver *d);
 
+/* A stackable broadcast keeps one lower instance per instance of its own: instance
+ * BCAST_INST(w, k) (k < 2^32) of an upper algorithm uses the lower's instance
+ * BCAST_INST(upper algorithm's wire id, bc_lower_sub(...)) = sub w << 32 | k; bc_upper_inst
+ * inverts it. Both sides compute it from catalog wire ids only. */
+static inline uint64_t bc_lower_sub(uint64_t inst)
+{
+	return (uint64_t)BCAST_INST_WIRE(inst) << 32 | (inst & 0xffffffffull);
+}
+static inline uint64_t bc_upper_inst(uint64_t lower_inst)
+{
+	uint64_t sub = lower_inst & ((1ull << BCAST_SUB_BITS) - 1);
+	return BCAST_INST((sub >> 32) & 0xffff, sub & 0xffffffffull);
+}
+
 /* A module stacked on a lower broadcast sends nothing under its own wire id: a link frame
  * addressed to it is garbage (counted as a bad payload). Ignores every other event. */
 void bc_reject_frame(struct strata_module *m, const struct strata_event *ev);

@@ -4,103 +4,174 @@
  * duplication, RB3 no creation, RB4 agreement (Module 3.2), and
  *   FRB5 FIFO delivery: if some process broadcasts m1 before m2, then no correct process
  *        delivers m2 unless it has already delivered m1.
- * Model: fail-silent, over perfect links; the reliable broadcast underneath is the eager one
- * (Alg. 3.3) built into this module. Resilience: any f.
+ * Model: fail-silent. Uses: ReliableBroadcast, instance rb (erb, Alg. 3.3: fifo's own erb
+ * instance, bcast/bcast.h). Resilience: any f.
  * Cost: as eager RB: 1 step, O(N^2) messages per broadcast.
  *
  * Bounded implementation: the book's next[s] is the per-origin watermark (everything below it
- * is delivered), and `pending` holds out-of-order messages in a table of at most
- * FIFO_PENDING_CAP entries. A message that arrives while the table is full is neither relayed
- * nor kept: it is not rb-delivered yet, and the other processes' relays bring it again. The
- * reliable-broadcast layer's delivered set is "seq < next[s] or pending".
+ * is delivered), and `pending` holds out-of-order messages in an instance table (core/itab.h)
+ * of at most FIFO_PENDING_CAP entries keyed by (s, incarnation, sn), each keeping the rb
+ * message it came in. rb delivers each message once, so a message that arrives while the table
+ * is full is lost to this process (traced); the table only fills when more than
+ * FIFO_PENDING_CAP messages of origins overtake the ones they follow, which the perfect links'
+ * FIFO order and per-peer window make rare.
  * Restart: a restarted origin is a new process (new incarnation, next = 1 again). */
 #include <stdlib.h>
+#include <string.h>
 
+#include "bcast/bcast.h"
 #include "bcast/common.h"
 #include "core/assert.h"
 #include "core/error.h"
-#include "links/links.h"
+#include "core/itab.h"
 
 #define FIFO_PENDING_CAP 4096
 
-struct fifo {
-	struct strata_module m;
-	uint64_t lsn;
-	struct bc_origin *org; /* [n+1]: incarnations */
-	uint64_t *next;        /* [n+1] */
-	struct bc_ptab pending;
+struct fifo_pend {
+	uint32_t s;
+	uint64_t inc, sn;
+	struct strata_msg *msg; /* the rb message it came in (one reference) */
+	size_t off, len;        /* m within msg */
 };
 
+struct fifo {
+	struct strata_module m;
+	struct bcast_lower rb;
+	uint64_t lsn;
+	uint64_t *inc;  /* [n+1]: the origin's incarnation next[] is about */
+	uint64_t *next; /* [n+1] */
+	struct strata_itab *pending;
+};
+
+static void pend_key(uint8_t k[20], uint32_t s, uint64_t inc, uint64_t sn)
+{
+	memcpy(k, &s, 4);
+	memcpy(k + 4, &inc, 8);
+	memcpy(k + 12, &sn, 8);
+}
+
+static void pend_fini(void *ext, void *arg)
+{
+	(void)arg;
+	strata_msg_unref(((struct fifo_pend *)ext)->msg);
+}
+
+static void fifo_deliver(struct fifo *f, uint32_t s, uint64_t inc, uint64_t sn,
+			 struct strata_msg *msg, const uint8_t *p, size_t len)
+{
+	f->next[s]++;
+	bc_out_deliver_msg(&f->m, msg, s, inc, sn, p, len);
+}
+
+/* while exists (s, m', sn') ∈ pending such that sn' = next[s] do
+ *     next[s] := next[s] + 1; pending := pending \ {(s, m', sn')}; trigger <frb, Deliver | s, m'> */
 static void fifo_drain(struct fifo *f, uint32_t s)
 {
 	for (;;) {
-		struct bc_pend *e = bc_ptab_find(&f->pending, s, f->org[s].inc, f->next[s]);
+		uint8_t k[20];
+		pend_key(k, s, f->inc[s], f->next[s]);
+		struct fifo_pend *e = strata_itab_find(f->pending, k, sizeof(k));
 		if (!e)
 			return;
-		f->next[s]++;
-		bc_ptab_deliver(&f->m, &f->pending, e, NULL);
+		fifo_deliver(f, s, e->inc, e->sn, e->msg, e->msg->data + e->off, e->len);
+		strata_itab_del(f->pending, k, sizeof(k));
 	}
 }
 
-static void fifo_recv(struct fifo *f, const struct strata_event *ev)
+static void fifo_forget_origin(struct fifo *f, uint32_t s)
+{
+	size_t it = 0;
+	const void *key;
+	size_t key_len;
+	struct fifo_pend *e;
+	while ((e = strata_itab_next(f->pending, &it, &key, &key_len)))
+		if (e->s == s)
+			strata_itab_del(f->pending, key, key_len);
+}
+
+/* upon event <rb, Deliver | p, [DATA, s, m, sn]> do
+ *     pending := pending ∪ {(s, m, sn)}; then deliver in sequence (fifo_drain) */
+static void fifo_rb_deliver(struct fifo *f, const struct strata_event *ev)
 {
 	struct strata_node *n = f->m.node;
-	struct bc_hdr h;
-	const uint8_t *p;
-	size_t len;
-	if (bc_parse_data(ev->msg, strata_node_n(n), strata_node_config(n)->max_value, &h, &p,
-			  &len) != 0) {
-		strata_node_bad_payload(n, &f->m, ev->peer, "fifo: malformed DATA");
+	const struct strata_deliver *d = ev->body;
+	struct strata_rd r;
+	strata_rd_init(&r, d->data, d->len);
+	uint64_t sn = strata_rd_u64(&r);
+	const uint8_t *p = NULL;
+	size_t len = strata_rd_bytes(&r, &p, d->len);
+	uint32_t s = d->origin;
+	if (strata_rd_done(&r) != 0 || sn == 0 || s < 1 || s > strata_node_n(n)) {
+		strata_node_bad_payload(n, &f->m, s, "fifo: malformed DATA");
 		return;
 	}
-	uint32_t s = h.origin;
-	enum bc_admit a = bc_origin_admit(&f->org[s], h.inc);
-	if (a == BC_STALE)
-		return;
-	if (a == BC_NEWINC) {
+	if (d->inc != f->inc[s]) {
+		if (d->inc < f->inc[s])
+			return; /* an older incarnation's message */
+		f->inc[s] = d->inc;
 		f->next[s] = 1;
-		bc_ptab_drop_origin(&f->pending, s);
+		fifo_forget_origin(f, s);
 	}
-	if (h.seq < f->next[s] || bc_ptab_find(&f->pending, s, h.inc, h.seq))
-		return; /* already rb-delivered */
-	if (h.seq != f->next[s] && f->pending.len == f->pending.cap) {
-		strata_trace(n, "fifo", "pending full -> %u/%llu ignored", s,
-			     (unsigned long long)h.seq);
+	if (sn < f->next[s])
+		return; /* rb delivers once; only a restarted origin can repeat an sn */
+	if (sn == f->next[s]) {
+		fifo_deliver(f, s, d->inc, sn, ev->msg, p, len);
+		fifo_drain(f, s);
 		return;
 	}
-	/* rb-deliver: relay first (eager reliable broadcast), then order. */
-	if (s != strata_node_id(n))
-		bc_pl_relay(&f->m, ev->msg, s, ev->peer);
-	if (h.seq == f->next[s]) {
-		f->next[s]++;
-		bc_out_deliver(&f->m, s, h.inc, h.seq, p, len, NULL, 0);
-		fifo_drain(f, s);
-	} else {
-		(void)bc_ptab_add(&f->pending, s, h.inc, h.seq, ev->msg);
+	uint8_t k[20];
+	pend_key(k, s, d->inc, sn);
+	bool created = false;
+	struct fifo_pend *e = strata_itab_get(f->pending, k, sizeof(k), &created, NULL);
+	if (!e) {
+		strata_trace(n, "fifo", "%s -> %u/%llu lost", strata_itab_error(f->pending), s,
+			     (unsigned long long)sn);
+		return;
+	}
+	if (created) {
+		*e = (struct fifo_pend){ .s = s, .inc = d->inc, .sn = sn,
+					 .msg = strata_msg_ref(ev->msg),
+					 .off = (size_t)(p - ev->msg->data), .len = len };
 	}
 }
 
 static void fifo_handle(struct strata_module *m, const struct strata_event *ev)
 {
-	if (ev->type == STRATA_EV_PL_DELIVER && ev->msg)
-		fifo_recv((struct fifo *)m, ev);
+	struct fifo *f = (struct fifo *)m;
+	if (bcast_is_deliver(&f->rb, ev))
+		fifo_rb_deliver(f, ev);
+	else
+		bc_reject_frame(m, ev); /* fifo's messages travel in rb's */
 }
 
+/* upon event <frb, Broadcast | m> do lsn := lsn + 1; trigger <rb, Broadcast | [DATA, self, m, lsn]> */
 static int fifo_request(struct strata_module *m, const struct strata_request *req)
 {
 	struct fifo *f = (struct fifo *)m;
-	int rc = bc_check_request(req, bc_pl_payload_max(m->node, 0));
+	size_t max = bcast_payload_max(&f->rb);
+	int rc = bc_check_request(req, max > 16 ? max - 16 : 0);
 	if (rc)
 		return rc;
-	return bc_pl_broadcast(m, &f->lsn, req);
+	struct strata_wr w;
+	strata_wr_init(&w, req->value_len + 16);
+	strata_wr_u64(&w, f->lsn + 1);
+	strata_wr_bytes(&w, req->value, req->value_len);
+	rc = w.err ? w.err : bcast_broadcast(&f->rb, w.buf, w.len);
+	strata_wr_free(&w);
+	if (rc)
+		return rc;
+	f->lsn++;
+	bc_out_bcast(m, f->lsn, req->value, req->value_len, NULL, 0);
+	strata_node_reply(m->node, m, req->id, 0, 0, NULL, 0, NULL);
+	return 0;
 }
 
 static void fifo_destroy(struct strata_module *m)
 {
 	struct fifo *f = (struct fifo *)m;
-	bc_ptab_free(&f->pending);
+	strata_itab_free(f->pending);
 	free(f->next);
-	free(f->org);
+	free(f->inc);
 	free(f);
 }
 
@@ -112,18 +183,27 @@ struct strata_module *bc_fifo_create(struct strata_node *n, char *err, size_t er
 {
 	uint32_t nn = strata_node_n(n);
 	struct fifo *f = calloc(1, sizeof(*f));
-	if (!f)
-		return NULL;
-	f->org = calloc(nn + 1, sizeof(*f->org));
-	f->next = calloc(nn + 1, sizeof(*f->next));
-	if (!f->org || !f->next || bc_ptab_init(&f->pending, FIFO_PENDING_CAP) != 0) {
-		free(f->org);
-		free(f->next);
+	if (f) {
+		f->inc = calloc(nn + 1, sizeof(*f->inc));
+		f->next = calloc(nn + 1, sizeof(*f->next));
+		f->pending = strata_itab_new("fifo pending", FIFO_PENDING_CAP,
+					     sizeof(struct fifo_pend), pend_fini, NULL);
+	}
+	if (!f || !f->inc || !f->next || !f->pending) {
+		if (f) {
+			strata_itab_free(f->pending);
+			free(f->inc);
+			free(f->next);
+		}
 		free(f);
+		snprintf(err, errlen, "fifo: out of memory");
 		return NULL;
 	}
 	for (uint32_t s = 0; s <= nn; s++)
 		f->next[s] = 1;
 	strata_node_add_module(n, &f->m, &fifo_ops, BC_WIRE_FIFO);
+	/* uses ReliableBroadcast, instance rb */
+	if (bcast_open(n, "erb", &f->m, 0, &f->rb, err, errlen) != 0)
+		return NULL; /* the node owns f now and frees it */
 	return &f->m;
 }

@@ -717,11 +717,45 @@ static void vhist_build(struct vhist *h, struct sim *s, struct bck *ck)
 	}
 }
 
+/* Algorithms stacked on erb (which stands on beb): their messages reach node 1 inside an erb
+ * DATA inside a beb DATA, under beb's wire id and the instance erb uses for them. */
+static bool on_rb(const char *algo)
+{
+	return !strcmp(algo, "fifo");
+}
+
+static struct strata_msg *wrap_data(const struct bc_hdr *h, const struct strata_msg *inner)
+{
+	struct strata_msg *m = bc_encode_data(h, inner->data, inner->len);
+	STRATA_ASSERT(m);
+	return m;
+}
+
+/* [beb DATA origin, beb_seq [erb DATA origin, seq [inner]]] */
+static struct strata_msg *wrap_rb(const struct strata_msg *inner, uint32_t origin, uint64_t seq,
+				  uint64_t beb_seq)
+{
+	struct bc_hdr rh = { BC_DATA, origin, 1, seq }, bh = { BC_DATA, origin, 1, beb_seq };
+	struct strata_msg *rb = wrap_data(&rh, inner);
+	struct strata_msg *beb = wrap_data(&bh, rb);
+	strata_msg_unref(rb);
+	return beb;
+}
+
 static struct strata_msg *vencode(const struct vhist *h, int i, const char *algo, uint32_t n)
 {
 	const struct vmsg *m = &h->m[i];
 	struct strata_wr w;
 	strata_wr_init(&w, 4096);
+	if (on_rb(algo)) {
+		/* fifo: [sn][m] inside rb */
+		strata_wr_u64(&w, m->seq);
+		strata_wr_bytes(&w, m->payload, strlen(m->payload));
+		int err = 0;
+		struct strata_msg *inner = strata_wr_take_msg(&w, &err);
+		STRATA_ASSERT(inner);
+		return inner;
+	}
 	struct bc_hdr hd = { BC_DATA, m->origin, 1, m->seq };
 	bc_wr_hdr(&w, &hd);
 	if (!strcmp(algo, "wcb")) {
@@ -797,11 +831,24 @@ static int run_reorder(const char *algo, bool causal, uint64_t seed, bool trace,
 		order[j] = t;
 	}
 	int rc = 0;
+	uint64_t beb_seq[MAXN + 1] = { 0 };
+	uint64_t inst = BCAST_INST(BC_WIRE_ERB, bc_lower_sub(BCAST_INST(r->algo->wire_id, 0)));
 	for (int i = 0; i < no && !rc; i++) {
 		struct strata_msg *msg = vencode(&h, order[i], algo, r->n);
+		const struct vmsg *vm = &h.m[order[i]];
 		struct strata_request req = { .id = ++r->reqid, .op = STRATA_OP_BROADCAST,
-					      .value = msg->data, .value_len = msg->len,
-					      .r = h.m[order[i]].origin, .w = r->algo->wire_id };
+					      .r = vm->origin, .w = r->algo->wire_id };
+		if (on_rb(algo)) {
+			struct strata_msg *outer =
+				wrap_rb(msg, vm->origin, vm->seq, ++beb_seq[vm->origin]);
+			strata_msg_unref(msg);
+			msg = outer;
+			req.w = BC_WIRE_BEB;
+			req.value2 = (const uint8_t *)&inst;
+			req.value2_len = sizeof(inst);
+		}
+		req.value = msg->data;
+		req.value_len = msg->len;
 		sim_request(r->s, 1, "inject", &req);
 		strata_msg_unref(msg);
 		rc = sim_run_for(r->s, 1 * MS, step_check, r);
