@@ -4,8 +4,8 @@
  * duplication, RB3 no creation, RB4 agreement (Module 3.2), and
  *   CRB5 Causal delivery: for any message m1 that potentially caused a message m2 (m1 -> m2),
  *        no process delivers m2 unless it has already delivered m1.
- * Model: fail-silent, over perfect links; eager reliable broadcast (Alg. 3.3) built in.
- * Resilience: any f.
+ * Model: fail-silent. Uses: ReliableBroadcast, instance rb (erb, Alg. 3.3: wcb's own erb
+ * instance, bcast/bcast.h). Resilience: any f.
  * Cost: as eager RB (1 step, O(N^2) messages) plus N integers per message.
  *
  * Vector clocks: V[s] counts the messages of s this process has delivered. A broadcast carries
@@ -13,10 +13,11 @@
  * W <= V. The delivery output carries the message's own vector timestamp W' = W with
  * W'[origin] = seq (so m1 -> m2 iff W'1 < W'2), indexed by node id - 1.
  *
- * Bounded implementation: the reliable-broadcast layer's delivered set is "seq <= V[s] or
- * pending" (causal delivery implies per-origin FIFO); pending is a table of at most
- * WCB_PENDING_CAP messages, and a message arriving while it is full is neither relayed nor
- * kept (other processes' relays bring it again).
+ * Bounded implementation: pending is an instance table (core/itab.h) of at most
+ * WCB_PENDING_CAP messages keyed by (origin, incarnation, seq), each keeping its W and the rb
+ * message it came in; rb delivers each message once, so one arriving while the table is full
+ * is lost to this process (traced). The rb message is [W[1..n]][m]; the origin and its seq are
+ * rb's, and W[origin] must be seq - 1 (the origin's earlier broadcasts).
  * Restart: a restarted origin is a new process (new incarnation): V[s] restarts at 0 and its
  * pending messages are dropped. Messages of other processes that depended on the old
  * incarnation's undelivered messages then wait forever; crash-stop models never restart a
@@ -24,142 +25,187 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bcast/bcast.h"
 #include "bcast/common.h"
 #include "core/assert.h"
 #include "core/error.h"
-#include "links/links.h"
+#include "core/itab.h"
 
 #define WCB_PENDING_CAP 4096
 
-struct wcb {
-	struct strata_module m;
-	uint64_t lsn;
-	struct bc_origin *org; /* [n+1]: incarnations */
-	uint64_t *v;           /* [n+1] */
-	struct bc_ptab pending;
+struct wcb_pend {
+	uint32_t s;
+	uint64_t inc, seq;
+	struct strata_msg *msg; /* the rb message it came in (one reference) */
+	size_t off, len;        /* m within msg */
+	uint64_t w[];           /* W[1..n] */
 };
 
-/* Parses DATA; W goes into w[1..n]. */
-static int wcb_parse(const struct strata_node *n, const struct strata_msg *msg, struct bc_hdr *h,
-		     uint64_t *w, const uint8_t **p, size_t *len)
+struct wcb {
+	struct strata_module m;
+	struct bcast_lower rb;
+	uint64_t lsn;
+	uint64_t *inc; /* [n+1]: the origin incarnation V[s] is about */
+	uint64_t *v;   /* [n+1] */
+	struct strata_itab *pending;
+};
+
+static void pend_key(uint8_t k[20], uint32_t s, uint64_t inc, uint64_t seq)
 {
-	uint32_t nn = strata_node_n(n);
-	struct strata_rd r;
-	strata_rd_init(&r, msg->data, msg->len);
-	h->type = strata_rd_u8(&r);
-	bc_rd_hdr(&r, h, nn);
-	for (uint32_t k = 1; k <= nn; k++)
-		w[k] = strata_rd_u64(&r);
-	*len = strata_rd_bytes(&r, p, strata_node_config(n)->max_value);
-	if (strata_rd_done(&r) != 0 || h->type != BC_DATA || w[h->origin] != h->seq - 1)
-		return STRATA_EPROTO;
-	return 0;
+	memcpy(k, &s, 4);
+	memcpy(k + 4, &inc, 8);
+	memcpy(k + 12, &seq, 8);
 }
 
-/* Delivers every pending message whose W <= V, until none is left. */
+static void pend_fini(void *ext, void *arg)
+{
+	(void)arg;
+	strata_msg_unref(((struct wcb_pend *)ext)->msg);
+}
+
+static bool wcb_ready(const struct wcb *c, const struct wcb_pend *e)
+{
+	uint32_t nn = strata_node_n(c->m.node);
+	for (uint32_t k = 1; k <= nn; k++)
+		if (e->w[k] > c->v[k])
+			return false;
+	return true;
+}
+
+/* while exists (p', W', m') ∈ pending such that W' <= V do
+ *     pending := pending \ {(p', W', m')}; V[rank(p')] := V[rank(p')] + 1;
+ *     trigger <crb, Deliver | p', m'> */
 static void wcb_drain(struct wcb *c)
 {
-	struct strata_node *n = c->m.node;
-	uint32_t nn = strata_node_n(n);
-	uint64_t w[STRATA_MAX_NODES + 1], vc[STRATA_MAX_NODES];
+	uint32_t nn = strata_node_n(c->m.node);
+	uint64_t vc[STRATA_MAX_NODES];
 	bool progress = true;
 	while (progress) {
 		progress = false;
-		for (size_t i = 0; i < c->pending.len; i++) {
-			struct bc_pend *e = &c->pending.e[i];
-			struct bc_hdr h;
-			const uint8_t *p;
-			size_t len;
-			STRATA_ASSERT(wcb_parse(n, e->msg, &h, w, &p, &len) == 0);
-			bool ready = true;
-			for (uint32_t k = 1; k <= nn && ready; k++)
-				ready = w[k] <= c->v[k];
-			if (!ready)
+		size_t it = 0;
+		const void *key;
+		size_t key_len;
+		struct wcb_pend *e;
+		while ((e = strata_itab_next(c->pending, &it, &key, &key_len))) {
+			if (!wcb_ready(c, e))
 				continue;
-			c->v[h.origin]++;
+			c->v[e->s]++;
 			for (uint32_t k = 1; k <= nn; k++)
-				vc[k - 1] = w[k];
-			vc[h.origin - 1] = h.seq;
-			bc_out_deliver(&c->m, h.origin, h.inc, h.seq, p, len, vc, nn);
-			bc_ptab_del(&c->pending, e);
+				vc[k - 1] = e->w[k];
+			vc[e->s - 1] = e->seq;
+			bc_out_deliver(&c->m, e->s, e->inc, e->seq, e->msg->data + e->off, e->len, vc,
+				       nn);
+			strata_itab_del(c->pending, key, key_len);
 			progress = true;
-			break;
 		}
 	}
 }
 
-static void wcb_recv(struct wcb *c, const struct strata_event *ev)
+static void wcb_forget_origin(struct wcb *c, uint32_t s)
+{
+	size_t it = 0;
+	const void *key;
+	size_t key_len;
+	struct wcb_pend *e;
+	while ((e = strata_itab_next(c->pending, &it, &key, &key_len)))
+		if (e->s == s)
+			strata_itab_del(c->pending, key, key_len);
+}
+
+/* upon event <rb, Deliver | p, [DATA, W, m]> do pending := pending ∪ {(p, W, m)}; drain */
+static void wcb_rb_deliver(struct wcb *c, const struct strata_event *ev)
 {
 	struct strata_node *n = c->m.node;
-	struct bc_hdr h;
+	uint32_t nn = strata_node_n(n);
+	const struct strata_deliver *d = ev->body;
+	uint32_t s = d->origin;
 	uint64_t w[STRATA_MAX_NODES + 1];
-	const uint8_t *p;
-	size_t len;
-	if (wcb_parse(n, ev->msg, &h, w, &p, &len) != 0) {
-		strata_node_bad_payload(n, &c->m, ev->peer, "wcb: malformed DATA");
+	struct strata_rd r;
+	strata_rd_init(&r, d->data, d->len);
+	for (uint32_t k = 1; k <= nn; k++)
+		w[k] = strata_rd_u64(&r);
+	const uint8_t *p = NULL;
+	size_t len = strata_rd_bytes(&r, &p, d->len);
+	if (strata_rd_done(&r) != 0 || s < 1 || s > nn || w[s] != d->seq - 1) {
+		strata_node_bad_payload(n, &c->m, s, "wcb: malformed DATA");
 		return;
 	}
-	uint32_t s = h.origin;
-	enum bc_admit a = bc_origin_admit(&c->org[s], h.inc);
-	if (a == BC_STALE)
-		return;
-	if (a == BC_NEWINC) {
+	if (d->inc != c->inc[s]) {
+		if (d->inc < c->inc[s])
+			return; /* an older incarnation's message */
+		c->inc[s] = d->inc;
 		c->v[s] = 0;
-		bc_ptab_drop_origin(&c->pending, s);
+		wcb_forget_origin(c, s);
 	}
-	if (h.seq <= c->v[s] || bc_ptab_find(&c->pending, s, h.inc, h.seq))
-		return; /* already rb-delivered */
-	if (c->pending.len == c->pending.cap) {
-		strata_trace(n, "wcb", "pending full -> %u/%llu ignored", s,
-			     (unsigned long long)h.seq);
+	if (d->seq <= c->v[s])
+		return;
+	uint8_t k[20];
+	pend_key(k, s, d->inc, d->seq);
+	bool created = false;
+	struct wcb_pend *e = strata_itab_get(c->pending, k, sizeof(k), &created, NULL);
+	if (!e) {
+		strata_trace(n, "wcb", "%s -> %u/%llu lost", strata_itab_error(c->pending), s,
+			     (unsigned long long)d->seq);
 		return;
 	}
-	if (s != strata_node_id(n))
-		bc_pl_relay(&c->m, ev->msg, s, ev->peer);
-	(void)bc_ptab_add(&c->pending, s, h.inc, h.seq, ev->msg);
+	if (!created)
+		return;
+	e->s = s;
+	e->inc = d->inc;
+	e->seq = d->seq;
+	e->msg = strata_msg_ref(ev->msg);
+	e->off = (size_t)(p - ev->msg->data);
+	e->len = len;
+	memcpy(e->w, w, (nn + 1) * sizeof(*w));
 	wcb_drain(c);
 }
 
 static void wcb_handle(struct strata_module *m, const struct strata_event *ev)
 {
-	if (ev->type == STRATA_EV_PL_DELIVER && ev->msg)
-		wcb_recv((struct wcb *)m, ev);
+	struct wcb *c = (struct wcb *)m;
+	if (bcast_is_deliver(&c->rb, ev))
+		wcb_rb_deliver(c, ev);
+	else
+		bc_reject_frame(m, ev); /* wcb's messages travel in rb's */
 }
 
+/* upon event <crb, Broadcast | m> do
+ *     W := V; W[rank(self)] := lsn; lsn := lsn + 1; trigger <rb, Broadcast | [DATA, W, m]> */
 static int wcb_request(struct strata_module *m, const struct strata_request *req)
 {
 	struct wcb *c = (struct wcb *)m;
 	struct strata_node *n = m->node;
 	uint32_t nn = strata_node_n(n), self = strata_node_id(n);
-	int rc = bc_check_request(req, bc_pl_payload_max(n, (size_t)nn * 10));
+	size_t max = bcast_payload_max(&c->rb), extra = (size_t)nn * 10 + 10;
+	int rc = bc_check_request(req, max > extra ? max - extra : 0);
 	if (rc)
 		return rc;
-	struct bc_hdr h = { BC_DATA, self, strata_node_incarnation(n), c->lsn + 1 };
 	uint64_t vc[STRATA_MAX_NODES];
 	struct strata_wr w;
-	strata_wr_init(&w, req->value_len + BC_HDR_MAX + (size_t)nn * 10);
-	bc_wr_hdr(&w, &h);
+	strata_wr_init(&w, req->value_len + extra);
 	for (uint32_t k = 1; k <= nn; k++) {
 		uint64_t x = k == self ? c->lsn : c->v[k];
 		strata_wr_u64(&w, x);
 		vc[k - 1] = x;
 	}
-	vc[self - 1] = h.seq;
+	vc[self - 1] = c->lsn + 1;
 	strata_wr_bytes(&w, req->value, req->value_len);
-	int err = 0;
-	struct strata_msg *msg = strata_wr_take_msg(&w, &err);
-	if (!msg)
-		return err ? err : STRATA_ENOMEM;
-	bc_pl_send_own(m, &c->lsn, req, msg, vc, nn);
+	rc = w.err ? w.err : bcast_broadcast(&c->rb, w.buf, w.len);
+	strata_wr_free(&w);
+	if (rc)
+		return rc;
+	c->lsn++;
+	bc_out_bcast(m, c->lsn, req->value, req->value_len, vc, nn);
+	strata_node_reply(n, m, req->id, 0, 0, NULL, 0, NULL);
 	return 0;
 }
 
 static void wcb_destroy(struct strata_module *m)
 {
 	struct wcb *c = (struct wcb *)m;
-	bc_ptab_free(&c->pending);
+	strata_itab_free(c->pending);
 	free(c->v);
-	free(c->org);
+	free(c->inc);
 	free(c);
 }
 
@@ -171,16 +217,26 @@ struct strata_module *bc_wcb_create(struct strata_node *n, char *err, size_t err
 {
 	uint32_t nn = strata_node_n(n);
 	struct wcb *c = calloc(1, sizeof(*c));
-	if (!c)
-		return NULL;
-	c->org = calloc(nn + 1, sizeof(*c->org));
-	c->v = calloc(nn + 1, sizeof(*c->v));
-	if (!c->org || !c->v || bc_ptab_init(&c->pending, WCB_PENDING_CAP) != 0) {
-		free(c->org);
-		free(c->v);
+	if (c) {
+		c->inc = calloc(nn + 1, sizeof(*c->inc));
+		c->v = calloc(nn + 1, sizeof(*c->v));
+		c->pending = strata_itab_new("wcb pending", WCB_PENDING_CAP,
+					     sizeof(struct wcb_pend) + (nn + 1) * sizeof(uint64_t),
+					     pend_fini, NULL);
+	}
+	if (!c || !c->inc || !c->v || !c->pending) {
+		if (c) {
+			strata_itab_free(c->pending);
+			free(c->inc);
+			free(c->v);
+		}
 		free(c);
+		snprintf(err, errlen, "wcb: out of memory");
 		return NULL;
 	}
 	strata_node_add_module(n, &c->m, &wcb_ops, BC_WIRE_WCB);
+	/* uses ReliableBroadcast, instance rb */
+	if (bcast_open(n, "erb", &c->m, 0, &c->rb, err, errlen) != 0)
+		return NULL; /* the node owns c now and frees it */
 	return &c->m;
 }

@@ -721,7 +721,7 @@ static void vhist_build(struct vhist *h, struct sim *s, struct bck *ck)
  * DATA inside a beb DATA, under beb's wire id and the instance erb uses for them. */
 static bool on_rb(const char *algo)
 {
-	return !strcmp(algo, "fifo");
+	return !strcmp(algo, "fifo") || !strcmp(algo, "wcb");
 }
 
 static struct strata_msg *wrap_data(const struct bc_hdr *h, const struct strata_msg *inner)
@@ -748,8 +748,12 @@ static struct strata_msg *vencode(const struct vhist *h, int i, const char *algo
 	struct strata_wr w;
 	strata_wr_init(&w, 4096);
 	if (on_rb(algo)) {
-		/* fifo: [sn][m] inside rb */
-		strata_wr_u64(&w, m->seq);
+		/* fifo: [sn][m] inside rb; wcb: [W[1..n]][m] */
+		if (!strcmp(algo, "wcb"))
+			for (uint32_t k = 1; k <= n; k++)
+				strata_wr_u64(&w, k <= 3 ? m->w[k] : 0);
+		else
+			strata_wr_u64(&w, m->seq);
 		strata_wr_bytes(&w, m->payload, strlen(m->payload));
 		int err = 0;
 		struct strata_msg *inner = strata_wr_take_msg(&w, &err);
