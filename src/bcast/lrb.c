@@ -2,8 +2,9 @@
  *
  * Specification (Module 3.2): RB1 validity, RB2 no duplication, RB3 no creation, RB4 agreement
  * (if a correct process delivers m, every correct process eventually delivers m).
- * Model: fail-stop: perfect links and the perfect failure detector P (STRATA_EV_CRASH).
- * Resilience: any f.
+ * Model: fail-stop. Uses: BestEffortBroadcast, instance beb (lrb's own beb instance,
+ * bcast/bcast.h); PerfectFailureDetector, instance P (STRATA_ROLE_FD, STRATA_EV_CRASH); and,
+ * for the garbage collection below, fair-loss links. Resilience: any f.
  * Cost: 1 step and N messages per broadcast when nobody crashes; when the origin crashes every
  * process that delivered its messages relays them: 2 steps, O(N^2) messages.
  *
@@ -13,28 +14,30 @@
  * watermarks are exchanged every heartbeat period over fair-loss links, common.h), and relay a
  * message when its origin has crashed (at detection, or at delivery if the origin is already
  * known crashed). Indexing by origin instead of by the relaying process is enough: any correct
- * process that delivers a message of a crashed origin relays it to all over perfect links.
+ * process that delivers a message of a crashed origin beb-broadcasts it.
  * The store holds at most LRB_STORE_CAP messages: a local broadcast beyond that is refused with
  * STRATA_EFULL (back-pressure) until garbage collection catches up.
  * Restart: a restarted origin is a new process (new incarnation, seq from 1). */
 #include <stdlib.h>
 #include <string.h>
 
+#include "bcast/bcast.h"
 #include "bcast/common.h"
 #include "core/assert.h"
 #include "core/error.h"
-#include "links/links.h"
 
 #define LRB_STORE_CAP 8192
 
 struct lrb_entry {
 	uint32_t origin;
 	uint64_t inc, seq;
-	struct strata_msg *msg; /* the DATA message as received: relayed unchanged */
+	struct strata_msg *msg; /* the beb message it came in (one reference) */
+	size_t off, len;        /* lrb's DATA within msg: relayed unchanged */
 };
 
 struct lrb {
 	struct strata_module m;
+	struct bcast_lower beb;
 	uint64_t lsn;
 	struct bc_origin *org; /* [n+1] */
 	struct bc_acks acks;
@@ -56,16 +59,28 @@ static void lrb_gc(struct lrb *l)
 	l->nstore = k;
 }
 
-static void lrb_recv_data(struct lrb *l, const struct strata_event *ev, struct strata_rd *r)
+static void lrb_relay(struct lrb *l, const struct lrb_entry *e)
+{
+	int rc = bcast_broadcast(&l->beb, e->msg->data + e->off, e->len);
+	if (rc)
+		strata_trace(l->m.node, "lrb", "relay of %u/%llu failed (%s) -> lost", e->origin,
+			     (unsigned long long)e->seq, strata_strerror(rc));
+}
+
+/* upon event <beb, Deliver | p, [DATA, s, m]> do
+ *     if m not in delivered: delivered := delivered ∪ {m}; trigger <rb, Deliver | s, m>;
+ *                            from[p] := from[p] ∪ {(s, m)};
+ *                            if p ∉ correct: trigger <beb, Broadcast | [DATA, s, m]> */
+static void lrb_beb_deliver(struct lrb *l, const struct strata_event *ev)
 {
 	struct strata_node *n = l->m.node;
 	uint32_t self = strata_node_id(n);
-	struct bc_hdr h = { .type = BC_DATA };
-	bc_rd_hdr(r, &h, strata_node_n(n));
-	const uint8_t *p = NULL;
-	size_t len = strata_rd_bytes(r, &p, strata_node_config(n)->max_value);
-	if (strata_rd_done(r) != 0) {
-		strata_node_bad_payload(n, &l->m, ev->peer, "lrb: malformed DATA");
+	const struct strata_deliver *d = ev->body;
+	struct bc_hdr h;
+	const uint8_t *p;
+	size_t len;
+	if (bc_parse_data_bytes(d->data, d->len, strata_node_n(n), d->len, &h, &p, &len) != 0) {
+		strata_node_bad_payload(n, &l->m, d->origin, "lrb: malformed DATA");
 		return;
 	}
 	struct bc_origin *o = &l->org[h.origin];
@@ -73,15 +88,17 @@ static void lrb_recv_data(struct lrb *l, const struct strata_event *ev, struct s
 		return;
 	bc_win_add(&o->win, h.seq);
 	bc_acks_set_own(&l->acks, self, h.origin, h.inc, o->win.low);
-	bc_out_deliver(&l->m, h.origin, h.inc, h.seq, p, len, NULL, 0);
+	bc_out_deliver_msg(&l->m, ev->msg, h.origin, h.inc, h.seq, p, len);
+	struct lrb_entry e = { h.origin, h.inc, h.seq, ev->msg,
+			       (size_t)(d->data - ev->msg->data), d->len };
 	if (l->acks.crashed[h.origin]) {
 		strata_trace(n, "lrb", "delivered %u/%llu of crashed origin -> relay", h.origin,
 			     (unsigned long long)h.seq);
-		bc_pl_relay(&l->m, ev->msg, h.origin, ev->peer);
+		lrb_relay(l, &e);
 	}
 	if (l->nstore < LRB_STORE_CAP) {
-		l->store[l->nstore++] = (struct lrb_entry){ h.origin, h.inc, h.seq,
-							    strata_msg_ref(ev->msg) };
+		e.msg = strata_msg_ref(ev->msg);
+		l->store[l->nstore++] = e;
 	} else {
 		strata_trace(n, "lrb", "store full -> %u/%llu not kept for relaying", h.origin,
 			     (unsigned long long)h.seq);
@@ -94,9 +111,10 @@ static void lrb_crash(struct lrb *l, uint32_t p)
 		return;
 	l->acks.crashed[p] = true;
 	size_t relayed = 0;
+	/* upon event <P, Crash | p> do forall (s, m) ∈ from[p]: trigger <beb, Broadcast | [DATA, s, m]> */
 	for (size_t i = 0; i < l->nstore; i++)
 		if (l->store[i].origin == p) {
-			bc_pl_relay(&l->m, l->store[i].msg, p, 0);
+			lrb_relay(l, &l->store[i]);
 			relayed++;
 		}
 	strata_trace(l->m.node, "lrb", "crash of %u detected -> relayed %zu messages", p, relayed);
@@ -107,6 +125,10 @@ static void lrb_handle(struct strata_module *m, const struct strata_event *ev)
 {
 	struct lrb *l = (struct lrb *)m;
 	struct strata_node *n = m->node;
+	if (bcast_is_deliver(&l->beb, ev)) {
+		lrb_beb_deliver(l, ev);
+		return;
+	}
 	switch (ev->type) {
 	case STRATA_EV_INIT:
 		strata_timer_arm_in(n, &l->tick, (uint64_t)strata_node_config(n)->heartbeat_ms * 1000);
@@ -126,9 +148,7 @@ static void lrb_handle(struct strata_module *m, const struct strata_event *ev)
 		struct strata_rd r;
 		strata_rd_init(&r, ev->msg->data, ev->msg->len);
 		uint8_t type = strata_rd_u8(&r);
-		if (type == BC_DATA && ev->type == STRATA_EV_PL_DELIVER)
-			lrb_recv_data(l, ev, &r);
-		else if (type == BC_ACKS && ev->type == STRATA_EV_FLL_DELIVER) {
+		if (type == BC_ACKS && ev->type == STRATA_EV_FLL_DELIVER) {
 			if (bc_acks_recv(&l->acks, ev->peer, &r) != 0)
 				strata_node_bad_payload(n, m, ev->peer, "lrb: malformed ACKS");
 		} else
@@ -143,12 +163,25 @@ static void lrb_handle(struct strata_module *m, const struct strata_event *ev)
 static int lrb_request(struct strata_module *m, const struct strata_request *req)
 {
 	struct lrb *l = (struct lrb *)m;
-	int rc = bc_check_request(req, bc_pl_payload_max(m->node, 0));
+	int rc = bc_check_request(req, bc_pl_payload_max(m->node, BC_HDR_MAX));
 	if (rc)
 		return rc;
 	if (l->nstore >= LRB_STORE_CAP)
 		return STRATA_EFULL;
-	return bc_pl_broadcast(m, &l->lsn, req);
+	/* upon event <rb, Broadcast | m> do trigger <beb, Broadcast | [DATA, self, m]> */
+	struct strata_node *n = m->node;
+	struct bc_hdr h = { BC_DATA, strata_node_id(n), strata_node_incarnation(n), l->lsn + 1 };
+	struct strata_wr w;
+	rc = bc_encode_data_into(&w, &h, req->value, req->value_len);
+	if (rc == 0)
+		rc = bcast_broadcast(&l->beb, w.buf, w.len);
+	strata_wr_free(&w);
+	if (rc)
+		return rc;
+	l->lsn++;
+	bc_out_bcast(m, l->lsn, req->value, req->value_len, NULL, 0);
+	strata_node_reply(n, m, req->id, 0, 0, NULL, 0, NULL);
+	return 0;
 }
 
 static void lrb_destroy(struct strata_module *m)
@@ -185,5 +218,8 @@ struct strata_module *bc_lrb_create(struct strata_node *n, char *err, size_t err
 	strata_timer_init(&l->tick, &l->m, 1, 0);
 	if (bc_need_fd(&l->m, "lrb", err, errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */
+	/* uses BestEffortBroadcast, instance beb */
+	if (bcast_open(n, "beb", &l->m, 0, &l->beb, err, errlen) != 0)
+		return NULL;
 	return &l->m;
 }
