@@ -15,7 +15,6 @@ static const struct strata_algo algos[] = {
 		.steps = "2 (SEND, ECHO)",
 		.messages = "N + N^2, each with the payload",
 		.wire_id = BYZ_WIRE_AEB,
-		.create = byzb_aeb_create,
 	},
 	{
 		.name = "seb",
@@ -27,7 +26,6 @@ static const struct strata_algo algos[] = {
 		.steps = "3 (SEND, ECHO to sender, FINAL)",
 		.messages = "3N; N signatures, FINAL carries > (N+f)/2",
 		.wire_id = BYZ_WIRE_SEB,
-		.create = byzb_seb_create,
 	},
 	{
 		.name = "brb",
@@ -39,7 +37,6 @@ static const struct strata_algo algos[] = {
 		.steps = "3 (SEND, ECHO, READY)",
 		.messages = "N + 2N^2, each with the payload",
 		.wire_id = BYZ_WIRE_BRB,
-		.create = byzb_brb_create,
 	},
 	{
 		.name = "bcc",
@@ -51,7 +48,6 @@ static const struct strata_algo algos[] = {
 		.steps = "2 per message; one message in flight per sender",
 		.messages = "N + N^2 per message",
 		.wire_id = BYZ_WIRE_BCC,
-		.create = byzb_bcc_create,
 	},
 	{
 		.name = "bcc-seb",
@@ -63,7 +59,6 @@ static const struct strata_algo algos[] = {
 		.steps = "3 per message; one message in flight per sender",
 		.messages = "3N per message",
 		.wire_id = BYZ_WIRE_BCC_SEB,
-		.create = byzb_bcc_seb_create,
 	},
 	{
 		.name = "brc",
@@ -75,7 +70,6 @@ static const struct strata_algo algos[] = {
 		.steps = "3 per message; one message in flight per sender",
 		.messages = "N + 2N^2 per message",
 		.wire_id = BYZ_WIRE_BRC,
-		.create = byzb_brc_create,
 	},
 	{ .name = NULL },
 };

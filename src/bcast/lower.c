@@ -29,7 +29,7 @@ int bcast_open(struct strata_node *n, const char *algo, struct strata_module *up
 	}
 	struct strata_module *m = strata_node_module_by_name(n, a->name);
 	if (!m) {
-		m = a->create(n, err, errlen);
+		m = strata_algo_create(a, n, err, errlen);
 		if (!m)
 			return STRATA_ENOMEM;
 	}

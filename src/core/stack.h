@@ -1,7 +1,11 @@
 /* Algorithms and the module stack a node runs.
  *
- * Each family (fd, bcast, reg, lkv, cons) publishes a table of the algorithms it implements:
- * name, the book's number, system model, resilience, cost and a constructor. strata_stack_build()
+ * The catalog (src/stack/catalog.c): each family (fd, bcast, reg, lkv, cons, smr) publishes a
+ * table of the algorithms it implements: name, the book's number, system model, resilience,
+ * cost, wire id. It is data: the `strata` client links it and no protocol code. Constructors
+ * live apart, in each family's ctors.c, and only stack builders (src/stack/build.c: the daemon,
+ * the simulator) link them. A new family adds its metadata table to catalog.c's list and its
+ * constructor table to build.c's list. strata_stack_build()
  * wires a node from the config: the failure detector and leader module the model calls for, then
  * every algorithm of the other families that the cluster's model and size can run (so a client
  * can pick any of them with --algo). The daemon refuses a config whose named algorithms
@@ -30,8 +34,13 @@ struct strata_algo {
 	const char *messages; /* messages per operation, e.g. "write 4N, read 4N" */
 	uint16_t wire_id;
 	bool single_writer;   /* writes only at cfg->writer (the CLI routes them there) */
-	/* Creates the module, adds it to the node and subscribes it to what it needs (found through
-	 * strata_node_role or by name). NULL with a reason in err on failure. */
+};
+
+/* A constructor, kept apart from the catalog row (family ctors.c files): creates the module,
+ * adds it to the node and subscribes it to what it needs (found through strata_node_role,
+ * bcast_open or by name). NULL with a reason in err on failure. */
+struct strata_ctor {
+	const char *name;
 	struct strata_module *(*create)(struct strata_node *n, char *err, size_t errlen);
 };
 
@@ -44,6 +53,19 @@ const struct strata_algo *strata_reg_byz_algos(void);   /* family "reg", Byzanti
 const struct strata_algo *strata_lkv_algos(void);       /* family "lkv" */
 const struct strata_algo *strata_cons_algos(void);      /* family "cons" */
 const struct strata_algo *strata_smr_algos(void);       /* family "smr" (wire ids 208-223) */
+
+/* Family constructor tables (terminated by name == NULL), linked only by stack builders. */
+const struct strata_ctor *strata_fd_ctors(void);
+const struct strata_ctor *strata_bcast_ctors(void); /* bcast, Byzantine ones included */
+const struct strata_ctor *strata_reg_ctors(void);   /* reg, Byzantine ones included */
+const struct strata_ctor *strata_lkv_ctors(void);
+const struct strata_ctor *strata_cons_ctors(void);
+const struct strata_ctor *strata_smr_ctors(void);
+
+/* Creates algorithm a's module on n through its family's constructor table (src/stack/build.c).
+ * NULL with a reason in err on failure. */
+struct strata_module *strata_algo_create(const struct strata_algo *a, struct strata_node *n,
+					 char *err, size_t errlen);
 
 /* Looks an algorithm up by name, or by an alias (causal = wcb, reliable = erb, uniform = urb,
  * best-effort = beb, bracha = brb, atomic = nnar, regular = mv, flooding = flood,

@@ -22,7 +22,6 @@ static const struct strata_algo algos[] = {
 		.steps = "detection within timeout + max delay",
 		.messages = "N-1 heartbeats per period per node",
 		.wire_id = STRATA_FD_WIRE_P,
-		.create = strata_fd_p_create,
 	},
 	{
 		.name = "le",
@@ -33,7 +32,6 @@ static const struct strata_algo algos[] = {
 		.steps = "0 beyond P",
 		.messages = "0 beyond P",
 		.wire_id = STRATA_FD_WIRE_LE,
-		.create = strata_fd_le_create,
 	},
 	{
 		.name = "evp",
@@ -44,7 +42,6 @@ static const struct strata_algo algos[] = {
 		.steps = "suspicion within the peer's timeout + max delay",
 		.messages = "N-1 heartbeats per period per node",
 		.wire_id = STRATA_FD_WIRE_EVP,
-		.create = strata_fd_evp_create,
 	},
 	{
 		.name = "omega",
@@ -55,7 +52,6 @@ static const struct strata_algo algos[] = {
 		.steps = "0 beyond <>P",
 		.messages = "0 beyond <>P",
 		.wire_id = STRATA_FD_WIRE_OMEGA,
-		.create = strata_fd_omega_create,
 	},
 	{ .name = NULL },
 };
@@ -63,19 +59,4 @@ static const struct strata_algo algos[] = {
 const struct strata_algo *strata_fd_algos(void)
 {
 	return algos;
-}
-
-int strata_fd_build(struct strata_node *n, char *err, size_t errlen)
-{
-	/* Fail-stop gets P and LE. Every other model gets <>P and Omega: fail-noisy algorithms use
-	 * them; under fail-silent, fail-recovery, fail-arbitrary and randomized they only observe
-	 * (status, watch), because no algorithm of those models may depend on them. */
-	bool fail_stop = strata_node_config(n)->model == STRATA_MODEL_FAIL_STOP;
-	struct strata_module *(*detector)(struct strata_node *, char *, size_t) =
-		fail_stop ? strata_fd_p_create : strata_fd_evp_create;
-	struct strata_module *(*leader)(struct strata_node *, char *, size_t) =
-		fail_stop ? strata_fd_le_create : strata_fd_omega_create;
-	if (!detector(n, err, errlen) || !leader(n, err, errlen))
-		return STRATA_ECONFIG;
-	return 0;
 }

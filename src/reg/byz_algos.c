@@ -1,9 +1,7 @@
-/* The Byzantine registers' algorithm table (see core/stack.h) and the helpers the four of them
- * share (reg/byz.h): construction with the resilience check, the per-key extension held by a
- * companion module, message framing, reply bookkeeping, and the test-only Byzantine behaviours
- * of a replica. Model of every row: fail-arbitrary (Byzantine processes, authenticated perfect
- * links); the single writer cfg->writer is assumed correct, as in the book. Costs are on the
- * failure-free path: steps = message delays, messages for N processes. */
+/* The helpers the four Byzantine registers share (reg/byz.h): construction with the resilience
+ * check, the per-key extension held by a companion module, message framing, reply bookkeeping,
+ * and the test-only Byzantine behaviours of a replica. Their catalog rows are in
+ * reg/byz_catalog.c. */
 #include "reg/byz.h"
 
 #include <stdio.h>
@@ -13,38 +11,6 @@
 #include "core/assert.h"
 #include "core/error.h"
 #include "links/links.h"
-
-static const struct strata_algo algos[] = {
-	{ .name = "bmq", .family = "reg",
-	  .title = "Byzantine Masking Quorum, (1,N) Byzantine safe register",
-	  .book = "Alg. 4.14", .model = STRATA_MODEL_FAIL_ARBITRARY, .resilience_k = 4,
-	  .steps = "write 2, read 2", .messages = "write 2N, read 2N",
-	  .wire_id = REG_WIRE_BMQ, .single_writer = true, .create = reg_bmq_create },
-	{ .name = "adbq", .family = "reg",
-	  .title = "Authenticated-Data Byzantine Quorum, (1,N) Byzantine regular register",
-	  .book = "Alg. 4.15", .model = STRATA_MODEL_FAIL_ARBITRARY, .resilience_k = 3,
-	  .steps = "write 2, read 2", .messages = "write 2N, read 2N",
-	  .wire_id = REG_WIRE_ADBQ, .single_writer = true, .create = reg_adbq_create },
-	{ .name = "dwbq", .family = "reg",
-	  .title = "Double-Write Byzantine Quorum, (1,N) Byzantine regular register",
-	  .book = "Sec. 4.7 (Double-Write Byzantine Quorum)", .model = STRATA_MODEL_FAIL_ARBITRARY,
-	  .resilience_k = 3,
-	  .steps = "write 4, read 2 (+2 per retry)", .messages = "write 4N, read 2N (+2N per retry)",
-	  .wire_id = REG_WIRE_DWBQ, .single_writer = true, .create = reg_dwbq_create },
-	{ .name = "bql", .family = "reg",
-	  .title = "Byzantine Quorum with Listeners, (1,N) Byzantine atomic register",
-	  .book = "Sec. 4.7 (Byzantine Quorum with Listeners)",
-	  .model = STRATA_MODEL_FAIL_ARBITRARY, .resilience_k = 3,
-	  .steps = "write 2, read 2 (+1 per concurrent write)",
-	  .messages = "write 2N + N per listener, read 3N",
-	  .wire_id = REG_WIRE_BQL, .single_writer = true, .create = reg_bql_create },
-	{ .name = NULL },
-};
-
-const struct strata_algo *strata_reg_byz_algos(void)
-{
-	return algos;
-}
 
 /* ---- companion module ---- */
 

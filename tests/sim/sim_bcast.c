@@ -192,7 +192,7 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 		STRATA_ASSERT(b);
 		strata_node_add_module(n, &b->m, &lossy_ops, BC_WIRE_BEB);
 	}
-	if (!r->algo->create(n, err, sizeof(err))) {
+	if (!strata_algo_create(r->algo, n, err, sizeof(err))) {
 		fprintf(stderr, "create %s: %s\n", r->algo->name, err);
 		abort();
 	}

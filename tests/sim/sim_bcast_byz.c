@@ -163,7 +163,7 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 	const struct strata_algo *a = strata_algo_find(r->sc->algo);
 	STRATA_ASSERT(a);
 	char err[256];
-	struct strata_module *m = a->create(n, err, sizeof(err));
+	struct strata_module *m = strata_algo_create(a, n, err, sizeof(err));
 	if (!m) {
 		fprintf(stderr, "build %s: %s\n", r->sc->algo, err);
 		abort();

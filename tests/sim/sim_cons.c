@@ -113,7 +113,7 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 	STRATA_ASSERT(o);
 	strata_node_add_module(n, &o->m, &oracle_ops, ORACLE_WIRE);
 	strata_node_set_role(n, STRATA_ROLE_FD, &o->m);
-	if (!r->algo->create(n, err, sizeof(err))) {
+	if (!strata_algo_create(r->algo, n, err, sizeof(err))) {
 		fprintf(stderr, "create %s: %s\n", r->algo->name, err);
 		abort();
 	}

@@ -80,7 +80,7 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 		return;
 	}
 	struct strata_module *m = r->variant == V_BINMVR ? reg_binmvr_create(n, err, sizeof(err))
-							 : r->algo->create(n, err, sizeof(err));
+							 : strata_algo_create(r->algo, n, err, sizeof(err));
 	if (!m) {
 		fprintf(stderr, "build: %s\n", err);
 		abort();

@@ -80,7 +80,7 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 	else if (!strcmp(r->algo, "adbq"))
 		m = reg_adbq_create_test(n, &t, err, sizeof(err));
 	else
-		m = strata_algo_find(r->algo)->create(n, err, sizeof(err));
+		m = strata_algo_create(strata_algo_find(r->algo), n, err, sizeof(err));
 	if (!m) {
 		fprintf(stderr, "build: %s\n", err);
 		abort();

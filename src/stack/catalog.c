@@ -1,4 +1,5 @@
-/* Algorithm tables and stack wiring; see stack.h. */
+/* The catalog: every family's metadata table, aliases, lookup and the model checks (see
+ * core/stack.h). Data only: linking it links no protocol code. */
 #include "core/stack.h"
 
 #include <stdio.h>
@@ -6,7 +7,6 @@
 
 #include "core/assert.h"
 #include "core/error.h"
-#include "fd/fd.h"
 
 typedef const struct strata_algo *(*family_fn)(void);
 
@@ -94,43 +94,4 @@ int strata_stack_check_config(const struct strata_config *cfg, char *err, size_t
 	if (rc == 0)
 		rc = check_named(cfg, "bcast_algo", cfg->bcast_algo, "bcast", err, errlen);
 	return rc;
-}
-
-struct build_ctx {
-	struct strata_node *n;
-	char *err;
-	size_t errlen;
-	int rc;
-};
-
-static void build_one(const struct strata_algo *a, void *arg)
-{
-	struct build_ctx *b = arg;
-	char why[256];
-	if (b->rc || strata_algo_check(a, strata_node_config(b->n), why, sizeof(why)) != 0)
-		return; /* not runnable on this cluster: requests for it get a clear error */
-	if (strata_node_module_by_name(b->n, a->name))
-		return; /* created already, as the lower layer of a module built before it */
-	if (!a->create(b->n, b->err, b->errlen))
-		b->rc = STRATA_ECONFIG;
-}
-
-int strata_stack_build(struct strata_node *n, char *err, size_t errlen)
-{
-	int rc = strata_stack_check_config(strata_node_config(n), err, errlen);
-	if (rc)
-		return rc;
-	/* The failure-detection family picks the one detector and the one leader module the model
-	 * calls for (fd/fd.h): instantiating every fd entry the model supports would give a
-	 * fail-stop node both P and <>P. */
-	rc = strata_fd_build(n, err, errlen);
-	if (rc)
-		return rc;
-	struct build_ctx b = { .n = n, .err = err, .errlen = errlen };
-	strata_algo_foreach("bcast", build_one, &b);
-	strata_algo_foreach("reg", build_one, &b);
-	strata_algo_foreach("lkv", build_one, &b);
-	strata_algo_foreach("cons", build_one, &b);
-	strata_algo_foreach("smr", build_one, &b);
-	return b.rc;
 }

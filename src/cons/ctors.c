@@ -1,0 +1,18 @@
+/* The cons family's constructors, by algorithm name (see core/stack.h). Kept apart from
+ * the catalog (metadata only) so that what does not build stacks, the `strata` client, links
+ * no protocol code. */
+#include "cons/cons.h"
+#include "core/stack.h"
+
+static const struct strata_ctor ctors[] = {
+	{ "flood", cons_flood_create },
+	{ "hier", cons_hier_create },
+	{ "uflood", cons_uflood_create },
+	{ "uhier", cons_uhier_create },
+	{ NULL, NULL },
+};
+
+const struct strata_ctor *strata_cons_ctors(void)
+{
+	return ctors;
+}
