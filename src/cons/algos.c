@@ -26,6 +26,12 @@ static const struct strata_algo algos[] = {
 	  .steps = "3 (PROPOSAL, ACK, DECIDED); +3 per crashed leader",
 	  .messages = "2N + N^2 (eager rb of DECIDED) + N per announcing proposer",
 	  .wire_id = CONS_WIRE_UHIER },
+	{ .name = "ldc", .family = "cons",
+	  .title = "Leader-Driven Consensus (epoch change + read/write epoch consensus)",
+	  .book = "Alg. 5.5-5.7", .model = STRATA_MODEL_FAIL_NOISY, .resilience_k = 2,
+	  .steps = "5 from the leader's proposal (READ, STATE, WRITE, ACCEPT, DECIDED), 6 from another process",
+	  .messages = "5N (VALUE + 4N of epoch consensus); + N per epoch change",
+	  .wire_id = CONS_WIRE_LDC },
 	{ .name = NULL },
 };
 

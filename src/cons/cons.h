@@ -62,6 +62,13 @@ enum cons_wire {
 	CONS_WIRE_HIER = 177,
 	CONS_WIRE_UFLOOD = 178,
 	CONS_WIRE_UHIER = 179,
+	CONS_WIRE_EC = 180,
+	CONS_WIRE_LDC = 181,
+};
+
+/* Indications inside the family (event range 300-399). */
+enum cons_ev {
+	CONS_EV_START_EPOCH = 300, /* ec: peer = leader l, arg = timestamp ts */
 };
 
 /* Message types shared by the family (each algorithm uses a subset). */
@@ -196,5 +203,13 @@ struct strata_module *cons_flood_create(struct strata_node *n, char *err, size_t
 struct strata_module *cons_hier_create(struct strata_node *n, char *err, size_t errlen);
 struct strata_module *cons_uflood_create(struct strata_node *n, char *err, size_t errlen);
 struct strata_module *cons_uhier_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *cons_ldc_create(struct strata_node *n, char *err, size_t errlen);
+/* The node's epoch-change module (ec.c), created on first use over the node's Omega. */
+struct strata_module *cons_ec_get(struct strata_node *n, char *err, size_t errlen);
+
+/* TEST ONLY: makes leader-driven consensus's epoch consensus accept `quorum` STATE and ACCEPT
+ * messages instead of a majority (the simulation suite's broken variant). Never called by
+ * stratad. */
+void cons_ldc_test_quorum(struct strata_module *ldc, uint32_t quorum);
 
 #endif

@@ -9,6 +9,7 @@ static const struct strata_ctor ctors[] = {
 	{ "hier", cons_hier_create },
 	{ "uflood", cons_uflood_create },
 	{ "uhier", cons_uhier_create },
+	{ "ldc", cons_ldc_create },
 	{ NULL, NULL },
 };
 

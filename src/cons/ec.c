@@ -1,0 +1,183 @@
+/* Epoch change, book Alg. 5.5 "Leader-Based Epoch-Change" (module ec).
+ *
+ * Specification (Module 5.3, epoch-change):
+ *   Indication: <ec, StartEpoch | ts, l> - starts the epoch identified by timestamp ts with
+ *               leader l (raised as CONS_EV_START_EPOCH: peer = l, arg = ts).
+ *   EC1 Monotonicity: if a correct process starts an epoch (ts, l) and later starts an epoch
+ *       (ts', l'), then ts' > ts.
+ *   EC2 Consistency: if a correct process starts an epoch (ts, l) and another correct process
+ *       starts an epoch (ts', l') with ts = ts', then l = l'.
+ *   EC3 Eventual leadership: there is a time after which every correct process has started
+ *       some epoch and starts no further epoch, such that the last epoch started at every
+ *       correct process is epoch (ts, l) and process l is correct.
+ * Model: fail-noisy, over the eventual leader detector Omega (the node's STRATA_ROLE_LEADER),
+ * best-effort broadcast and perfect links. Resilience: any f (consistency comes from the
+ * timestamps: process p only ever uses ts = p + kN).
+ * Cost per epoch change: N NEWEPOCH messages, plus N per refusal.
+ *
+ * Faithful transcription with two changes, both found by the simulator:
+ *   - A NACK names a timestamp, and only a NACK of a timestamp >= the leader's current one makes
+ *     it try again, with its first timestamp above the named one. The book bumps on every NACK,
+ *     so N - 1 refusals of one NEWEPOCH start N - 1 new epochs, each refused again: the messages
+ *     grow exponentially while Omega disagrees.
+ *   - When Omega makes a process trust l != self while its last started epoch is not l's, it
+ *     tells l with a NACK of its lastts. Without it EC3 fails: l trusted itself all along (no new
+ *     Trust, no new NEWEPOCH) while a partition let the others start a later epoch of another
+ *     leader; after the partition heals everyone trusts l but l's epoch is older than theirs,
+ *     and its epoch consensus is ignored forever (sim_cons_ld, ldc-split-heal). One epoch-change module serves
+ * every consensus instance of the node (leader-driven consensus starts all its instances'
+ * epochs from it). O(1) state. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cons/cons.h"
+#include "core/assert.h"
+#include "core/codec.h"
+#include "core/error.h"
+#include "links/links.h"
+
+enum { EC_NEWEPOCH = 1, EC_NACK = 2 };
+
+struct ec {
+	struct strata_module m;
+	uint32_t n, self;
+	uint32_t trusted;
+	uint32_t lastl; /* leader of the last epoch started here (0 = none) */
+	uint64_t lastts, ts;
+};
+
+static void ec_send(struct ec *e, uint32_t to, uint8_t type, uint64_t ts)
+{
+	struct strata_wr w;
+	strata_wr_init(&w, 16);
+	strata_wr_u8(&w, type);
+	strata_wr_u64(&w, ts);
+	int err;
+	struct strata_msg *msg = strata_wr_take_msg(&w, &err);
+	if (!msg)
+		return;
+	if (to)
+		strata_pl_send(&e->m, to, 0, msg);
+	else
+		cons_beb_broadcast(&e->m, 0, msg);
+	strata_msg_unref(msg);
+}
+
+static void ec_new_epoch(struct ec *e, const char *why, uint64_t above)
+{
+	do
+		e->ts += e->n;
+	while (e->ts <= above);
+	strata_trace(e->m.node, "ec", "%s -> NEWEPOCH ts %llu", why, (unsigned long long)e->ts);
+	ec_send(e, 0, EC_NEWEPOCH, e->ts);
+}
+
+/* upon event <Omega, Trust | p> do
+ *     trusted := p;
+ *     if p = self then
+ *         ts := ts + N;
+ *         trigger <beb, Broadcast | [NEWEPOCH, ts]>; */
+static void ec_on_trust(struct ec *e, uint32_t p)
+{
+	e->trusted = p;
+	if (p == e->self)
+		ec_new_epoch(e, "Omega trusts self", 0);
+	else if (p && e->lastl != p && e->lastts)
+		ec_send(e, p, EC_NACK, e->lastts); /* tell l our last epoch is not its own */
+}
+
+/* upon event <beb, Deliver | l, [NEWEPOCH, newts]> do
+ *     if l = trusted ∧ newts > lastts then
+ *         lastts := newts;
+ *         trigger <ec, StartEpoch | newts, l>;
+ *     else
+ *         trigger <pl, Send | l, [NACK]>; */
+static void ec_on_newepoch(struct ec *e, uint32_t l, uint64_t newts)
+{
+	if (l == e->trusted && newts > e->lastts) {
+		e->lastts = newts;
+		e->lastl = l;
+		strata_trace(e->m.node, "ec", "NEWEPOCH %llu from trusted %u -> start epoch",
+			     (unsigned long long)newts, l);
+		strata_indicate(&e->m, CONS_EV_START_EPOCH, l, 0, newts, NULL);
+	} else {
+		ec_send(e, l, EC_NACK, newts);
+	}
+}
+
+/* upon event <pl, Deliver | p, [NACK]> do
+ *     if trusted = self then
+ *         ts := ts + N;
+ *         trigger <beb, Broadcast | [NEWEPOCH, ts]>;
+ * (only for a NACK of a ts >= the current one, see above) */
+static void ec_on_nack(struct ec *e, uint64_t ts)
+{
+	if (e->trusted == e->self && ts >= e->ts)
+		ec_new_epoch(e, "NACK of an epoch >= ours", ts);
+}
+
+static void ec_recv(struct ec *e, const struct strata_event *ev)
+{
+	struct strata_rd r;
+	strata_rd_init(&r, ev->msg->data, ev->msg->len);
+	uint8_t type = strata_rd_u8(&r);
+	uint64_t ts = strata_rd_u64(&r);
+	if (strata_rd_done(&r) != 0 || ts == 0 || (type != EC_NEWEPOCH && type != EC_NACK) ||
+	    (type == EC_NEWEPOCH && (ts - 1) % e->n + 1 != ev->peer)) {
+		strata_node_bad_payload(e->m.node, &e->m, ev->peer, "ec: malformed message");
+		return;
+	}
+	if (type == EC_NEWEPOCH)
+		ec_on_newepoch(e, ev->peer, ts);
+	else
+		ec_on_nack(e, ts);
+}
+
+static void ec_handle(struct strata_module *m, const struct strata_event *ev)
+{
+	struct ec *e = (struct ec *)m;
+	switch (ev->type) {
+	case STRATA_EV_LEADER:
+		if (ev->peer <= e->n)
+			ec_on_trust(e, ev->peer);
+		break;
+	case STRATA_EV_PL_DELIVER:
+		if (ev->msg)
+			ec_recv(e, ev);
+		break;
+	default:
+		break;
+	}
+}
+
+static void ec_destroy(struct strata_module *m)
+{
+	free(m);
+}
+
+static const struct strata_module_ops ec_ops = {
+	.name = "ec", .handle = ec_handle, .destroy = ec_destroy,
+};
+
+struct strata_module *cons_ec_get(struct strata_node *n, char *err, size_t errlen)
+{
+	struct strata_module *have = strata_node_module_by_name(n, "ec");
+	if (have)
+		return have;
+	struct strata_module *omega = strata_node_role(n, STRATA_ROLE_LEADER);
+	if (!omega) {
+		snprintf(err, errlen, "epoch change needs the eventual leader detector Omega");
+		return NULL;
+	}
+	struct ec *e = calloc(1, sizeof(*e));
+	if (!e) {
+		snprintf(err, errlen, "ec: out of memory");
+		return NULL;
+	}
+	e->n = strata_node_n(n);
+	e->self = strata_node_id(n);
+	e->ts = e->self; /* ts := rank(self) */
+	strata_node_add_module(n, &e->m, &ec_ops, CONS_WIRE_EC);
+	strata_module_subscribe(omega, &e->m);
+	return &e->m;
+}

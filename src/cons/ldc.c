@@ -1,0 +1,385 @@
+/* Uniform consensus, book Alg. 5.7 "Leader-Driven Consensus" (module ldc).
+ *
+ * Specification (Module 5.2, uniform consensus): C1 Termination, C2 Validity, C3 Integrity,
+ * UC4 Uniform agreement (cons.h).
+ * Model: fail-noisy (eventual leader detector Omega, asynchrony until an unknown time), over
+ * the epoch-change abstraction (Alg. 5.5, ec.c) and one epoch consensus per epoch (Alg. 5.6,
+ * ep.c). Resilience: N > 2f. Cost in a stable epoch: 5 communication steps from the leader's
+ * Propose (READ, STATE, WRITE, ACCEPT, DECIDED; one more for a non-leader's VALUE), 4N + N
+ * messages.
+ *
+ * Composition, as the book draws it: the node's epoch-change module raises StartEpoch(ts, l)
+ * (CONS_EV_START_EPOCH, a queued indication); on it, every live instance aborts its current
+ * epoch consensus, takes the (valts, val) state it returns and initialises the epoch consensus of
+ * the new epoch with it; the leader of the new epoch proposes its val there. Every epoch-consensus
+ * message carries its epoch timestamp; one of a later epoch than this process has started (the
+ * StartEpoch indication is queued behind frames of the same datagram) waits in a bounded buffer
+ * (LD_FUTURE_MAX messages) until that epoch starts; one of an earlier epoch is dropped (that
+ * epoch consensus has halted).
+ *
+ * Multi-instance departures (cons.h): one epoch change serves every instance; an instance
+ * created in epoch ets starts ep.ets with state (0, ⊥), which is the state it would have
+ * returned from every earlier epoch it never heard of. A proposer announces its value with
+ * VALUE so that whichever process leads has a value to propose (the book has every process
+ * propose). Decided instances are retired (cons.h); a retired process answers READ, WRITE and
+ * VALUE of that instance with DECIDED(v) from its cache of decided values, and every period
+ * ([fd] timeout_ms) a process re-announces its value for instances it has not decided, so a
+ * process that missed the leader's DECIDED (the leader crashed while sending it) still learns the
+ * decision. Memory: the instance table's bound (cons.h) plus O(N) per instance for states. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cons/cons.h"
+#include "cons/ep.h"
+#include "core/assert.h"
+#include "core/codec.h"
+#include "core/error.h"
+#include "links/links.h"
+
+#define LD_FUTURE_MAX 64u
+
+enum { LD_TOK_ANNOUNCE = 1 };
+
+struct ld_inst {
+	struct cons_inst c;
+	int val;        /* ldc's val: index in c.vals, -1 = ⊥ */
+	bool proposed;  /* proposed in the current epoch */
+	bool started;   /* ep initialised */
+	uint64_t born_us;
+	struct ep ep;
+};
+
+struct ld_future {
+	uint32_t from;
+	uint64_t instance, ets;
+	struct strata_msg *msg;
+};
+
+struct ldc {
+	struct strata_module m;
+	struct cons_tab tab;
+	uint32_t n, self, quorum;
+	uint64_t ets;     /* the current epoch's timestamp */
+	uint32_t leader;  /* and its leader */
+	uint64_t period_us;
+	struct strata_timer announce;
+	struct ld_future fut[LD_FUTURE_MAX];
+	unsigned nfut;
+	uint64_t future_dropped;
+};
+
+static struct ep_env ld_env(struct ldc *l, struct ld_inst *i)
+{
+	return (struct ep_env){ .m = &l->m, .ci = &i->c, .n = l->n, .self = l->self,
+				.quorum = l->quorum };
+}
+
+static void ld_start(struct ldc *l, struct ld_inst *i)
+{
+	if (i->started)
+		return;
+	i->started = true;
+	i->val = -1;
+	i->born_us = strata_now_us(l->m.node);
+	ep_init(&i->ep, l->ets, l->leader, 0, -1);
+}
+
+static struct ld_inst *ld_get(struct ldc *l, uint64_t id, uint32_t from)
+{
+	struct ld_inst *i = (struct ld_inst *)cons_tab_get_peer(&l->tab, id, from);
+	if (i)
+		ld_start(l, i);
+	return i;
+}
+
+static void ld_send_value(struct ldc *l, uint32_t to, uint64_t id, uint8_t type,
+			  const uint8_t *v, size_t len)
+{
+	struct strata_msg *msg = cons_enc_value(type, v, len);
+	if (!msg)
+		return;
+	if (to)
+		strata_pl_send(&l->m, to, id, msg);
+	else
+		cons_beb_broadcast(&l->m, id, msg);
+	strata_msg_unref(msg);
+}
+
+/* upon ℓ = self ∧ val ≠ ⊥ ∧ proposed = FALSE do
+ *     proposed := TRUE;
+ *     trigger <ep.ets, Propose | val>; */
+static void ld_try(struct ldc *l, struct ld_inst *i)
+{
+	if (l->leader != l->self || i->val < 0 || i->proposed)
+		return;
+	i->proposed = true;
+	struct ep_env env = ld_env(l, i);
+	ep_propose(&env, &i->ep, i->val);
+}
+
+/* upon event <ep.ts, Decide | v> such that ts = ets do
+ *     if decided = FALSE then decided := TRUE; trigger <c, Decide | v>; */
+static void ld_decide(struct ldc *l, struct ld_inst *i, int k)
+{
+	struct strata_msg *v = strata_msg_ref(i->c.vals[k]);
+	cons_decide(&l->tab, &i->c, v->data, v->len, l->ets);
+	strata_msg_unref(v);
+}
+
+/* upon event <c, Propose | v> do val := v;
+ * (multi-instance: announce v so the leader has a value to propose) */
+static int ld_propose(struct strata_module *m, struct cons_inst *c, const uint8_t *v, size_t len,
+		      bool by_client)
+{
+	struct ldc *l = (struct ldc *)m;
+	struct ld_inst *i = (struct ld_inst *)c;
+	ld_start(l, i);
+	int k = cons_val_index(c, v, len);
+	if (k < 0)
+		return STRATA_EFULL;
+	cons_out_propose(&l->tab, c, v, len, by_client);
+	if (i->val < 0)
+		i->val = k;
+	if (by_client)
+		ld_send_value(l, 0, c->id, CONS_VALUE, v, len);
+	ld_try(l, i);
+	return 0;
+}
+
+/* A retired instance: answer with the decision when it is still cached. */
+static void ld_answer_retired(struct ldc *l, uint32_t to, uint64_t id)
+{
+	for (unsigned k = 0; k < CONS_CACHE; k++)
+		if (l->tab.cache[k].v && l->tab.cache[k].id == id) {
+			ld_send_value(l, to, id, CONS_DECIDED, l->tab.cache[k].v->data,
+				      l->tab.cache[k].v->len);
+			return;
+		}
+}
+
+static void ld_buffer(struct ldc *l, const struct strata_event *ev, uint64_t ets)
+{
+	if (l->nfut == LD_FUTURE_MAX) {
+		l->future_dropped++;
+		strata_trace(l->m.node, "ldc", "epoch %llu message from %u: future buffer full -> dropped",
+			     (unsigned long long)ets, ev->peer);
+		return;
+	}
+	struct ld_future *f = &l->fut[l->nfut++];
+	f->from = ev->peer;
+	f->instance = ev->instance;
+	f->ets = ets;
+	f->msg = strata_msg_ref(ev->msg);
+}
+
+static void ld_on_ep_msg(struct ldc *l, uint32_t from, uint64_t id, const struct strata_msg *msg)
+{
+	struct strata_rd r;
+	strata_rd_init(&r, msg->data, msg->len);
+	uint8_t type = strata_rd_u8(&r);
+	uint64_t ets = strata_rd_u64(&r);
+	if (cons_tab_retired(&l->tab, id)) {
+		if (type == EP_READ || type == EP_WRITE)
+			ld_answer_retired(l, from, id);
+		return;
+	}
+	struct ld_inst *i = ld_get(l, id, from);
+	if (!i)
+		return;
+	struct ep_env env = ld_env(l, i);
+	if (ets != l->ets) {
+		/* A DECIDED of an earlier epoch still carries a decided value (lock-in). */
+		if (type != EP_DECIDED || ets > l->ets)
+			return;
+	}
+	struct ep tmp;
+	struct ep *e = &i->ep;
+	if (ets != l->ets) {
+		ep_init(&tmp, ets, from, 0, -1);
+		e = &tmp;
+	}
+	int k = ep_recv(&env, e, from, type, &r);
+	if (k == -2) {
+		strata_node_bad_payload(l->m.node, &l->m, from, "ldc: malformed epoch-consensus message");
+		return;
+	}
+	if (k >= 0)
+		ld_decide(l, i, k);
+}
+
+static void ld_recv(struct ldc *l, const struct strata_event *ev)
+{
+	struct strata_rd r;
+	strata_rd_init(&r, ev->msg->data, ev->msg->len);
+	uint8_t type = strata_rd_u8(&r);
+	if (type >= EP_READ && type <= EP_DECIDED) {
+		uint64_t ets = strata_rd_u64(&r);
+		if (!strata_rd_ok(&r)) {
+			strata_node_bad_payload(l->m.node, &l->m, ev->peer, "ldc: malformed message");
+			return;
+		}
+		if (ets > l->ets && !cons_tab_retired(&l->tab, ev->instance)) {
+			ld_buffer(l, ev, ets);
+			return;
+		}
+		ld_on_ep_msg(l, ev->peer, ev->instance, ev->msg);
+		return;
+	}
+	const uint8_t *v;
+	size_t len = strata_rd_bytes(&r, &v, SIZE_MAX);
+	if (strata_rd_done(&r) != 0 || (type != CONS_VALUE && type != CONS_DECIDED)) {
+		strata_node_bad_payload(l->m.node, &l->m, ev->peer, "ldc: malformed message");
+		return;
+	}
+	if (cons_tab_retired(&l->tab, ev->instance)) {
+		if (type == CONS_VALUE)
+			ld_answer_retired(l, ev->peer, ev->instance);
+		return;
+	}
+	struct ld_inst *i = ld_get(l, ev->instance, ev->peer);
+	if (!i)
+		return;
+	if (!i->c.proposed && ld_propose(&l->m, &i->c, v, len, false) != 0) {
+		strata_node_bad_payload(l->m.node, &l->m, ev->peer, "ldc: too many values");
+		return;
+	}
+	if (type == CONS_DECIDED) {
+		int k = cons_val_index(&i->c, v, len);
+		if (k >= 0)
+			ld_decide(l, i, k);
+	}
+}
+
+/* upon event <ec, StartEpoch | newts, newl> do
+ *     (newts, newl) := (newts', newl');
+ *     trigger <ep.ets, Abort>;
+ * upon event <ep.ts, Aborted | state> such that ts = ets do
+ *     (ets, ℓ) := (newts, newl);
+ *     proposed := FALSE;
+ *     initialize a new instance ep.ets of epoch consensus with timestamp ets,
+ *         leader ℓ, and state state;
+ * (abort completes at once here, for every live instance) */
+static void ld_on_start_epoch(struct ldc *l, uint64_t newts, uint32_t newl)
+{
+	if (newts <= l->ets)
+		return; /* EC1: epochs only grow */
+	for (size_t k = 0; k < l->tab.nlive; k++) {
+		struct ld_inst *i = (struct ld_inst *)l->tab.live[k];
+		uint64_t valts;
+		int val;
+		ep_abort(&i->ep, &valts, &val);
+		ep_init(&i->ep, newts, newl, valts, val);
+		i->proposed = false;
+	}
+	strata_trace(l->m.node, "ldc", "StartEpoch(%llu, %u) -> %zu instances move to it",
+		     (unsigned long long)newts, newl, l->tab.nlive);
+	l->ets = newts;
+	l->leader = newl;
+	/* Messages of this epoch that arrived before its StartEpoch. */
+	unsigned keep = 0;
+	struct ld_future now[LD_FUTURE_MAX];
+	unsigned nnow = 0;
+	for (unsigned k = 0; k < l->nfut; k++) {
+		if (l->fut[k].ets == newts)
+			now[nnow++] = l->fut[k];
+		else if (l->fut[k].ets > newts)
+			l->fut[keep++] = l->fut[k];
+		else
+			strata_msg_unref(l->fut[k].msg);
+	}
+	l->nfut = keep;
+	for (unsigned k = 0; k < nnow; k++) {
+		ld_on_ep_msg(l, now[k].from, now[k].instance, now[k].msg);
+		strata_msg_unref(now[k].msg);
+	}
+	for (size_t k = 0; k < l->tab.nlive; k++)
+		ld_try(l, (struct ld_inst *)l->tab.live[k]);
+}
+
+/* Every period: re-announce the value of each instance undecided for a whole period. */
+static void ld_on_announce(struct ldc *l)
+{
+	uint64_t now = strata_now_us(l->m.node);
+	for (size_t k = 0; k < l->tab.nlive; k++) {
+		struct ld_inst *i = (struct ld_inst *)l->tab.live[k];
+		if (i->val >= 0 && now - i->born_us >= l->period_us)
+			ld_send_value(l, 0, i->c.id, CONS_VALUE, i->c.vals[i->val]->data,
+				      i->c.vals[i->val]->len);
+	}
+	strata_timer_arm_in(l->m.node, &l->announce, l->period_us);
+}
+
+static void ld_handle(struct strata_module *m, const struct strata_event *ev)
+{
+	struct ldc *l = (struct ldc *)m;
+	switch (ev->type) {
+	case STRATA_EV_INIT:
+		strata_timer_arm_in(m->node, &l->announce, l->period_us);
+		break;
+	case STRATA_EV_TIMER:
+		if (ev->arg == LD_TOK_ANNOUNCE)
+			ld_on_announce(l);
+		break;
+	case STRATA_EV_PL_DELIVER:
+		if (ev->msg)
+			ld_recv(l, ev);
+		break;
+	case CONS_EV_START_EPOCH:
+		if (ev->peer >= 1 && ev->peer <= l->n)
+			ld_on_start_epoch(l, ev->arg, ev->peer);
+		break;
+	default:
+		break;
+	}
+}
+
+static int ld_request(struct strata_module *m, const struct strata_request *req)
+{
+	struct ldc *l = (struct ldc *)m;
+	return cons_request(&l->tab, req, cons_value_max(m->node, 1), ld_propose);
+}
+
+static void ld_destroy(struct strata_module *m)
+{
+	struct ldc *l = (struct ldc *)m;
+	strata_timer_disarm(m->node, &l->announce);
+	for (unsigned k = 0; k < l->nfut; k++)
+		strata_msg_unref(l->fut[k].msg);
+	cons_tab_free(&l->tab);
+	free(l);
+}
+
+static const struct strata_module_ops ld_ops = {
+	.name = "ldc", .handle = ld_handle, .request = ld_request, .destroy = ld_destroy,
+};
+
+void cons_ldc_test_quorum(struct strata_module *m, uint32_t quorum)
+{
+	STRATA_ASSERT(m && m->ops == &ld_ops && quorum >= 1);
+	((struct ldc *)m)->quorum = quorum;
+}
+
+struct strata_module *cons_ldc_create(struct strata_node *n, char *err, size_t errlen)
+{
+	struct strata_module *ec = cons_ec_get(n, err, errlen);
+	if (!ec)
+		return NULL;
+	struct ldc *l = calloc(1, sizeof(*l));
+	if (!l || cons_tab_init(&l->tab, &l->m, sizeof(struct ld_inst)) != 0) {
+		free(l);
+		snprintf(err, errlen, "ldc: out of memory");
+		return NULL;
+	}
+	l->n = strata_node_n(n);
+	l->self = strata_node_id(n);
+	l->quorum = l->n / 2 + 1;
+	l->ets = 0;
+	l->leader = 1; /* (ets, ℓ) := (0, l0): l0 is the highest-ranked process, as Omega starts */
+	uint64_t period_ms = strata_node_config(n)->timeout_ms;
+	l->period_us = (period_ms ? period_ms : 1000) * 1000;
+	strata_timer_init(&l->announce, &l->m, LD_TOK_ANNOUNCE, 0);
+	strata_node_add_module(n, &l->m, &ld_ops, CONS_WIRE_LDC);
+	strata_module_subscribe(ec, &l->m);
+	return &l->m;
+}
