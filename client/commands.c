@@ -20,6 +20,8 @@ const struct cli_cmd cli_commands[] = {
 	{ "lkv", "leaderless store: put KEY VALUE | get KEY | del KEY [--r R --w W] | algos", cmd_lkv },
 	{ "kv", "replicated KV store: put KEY VALUE | get KEY [--serializable] | del KEY | "
 		"cas KEY OLD NEW", cmd_kv },
+	{ "consensus", "consensus: propose VALUE [--algo NAME] [--instance ID] | watch [--all] | algos",
+	  cmd_consensus },
 	{ "workload", "concurrent clients recording a history for `strata check`", cmd_workload },
 	{ NULL, NULL, NULL },
 };

@@ -54,6 +54,7 @@ int cons_tab_init(struct cons_tab *t, struct strata_module *m, size_t inst_size)
 	memset(t, 0, sizeof(*t));
 	t->m = m;
 	t->inst_size = inst_size;
+	t->round_name = "round";
 	t->live = calloc(CONS_LIVE_MAX, sizeof(*t->live));
 	return t->live ? 0 : STRATA_ENOMEM;
 }
@@ -177,9 +178,12 @@ void cons_decide(struct cons_tab *t, struct cons_inst *i, const uint8_t *v, size
 	struct strata_node *n = m->node;
 	strata_trace(n, m->ops->name, "instance %llu round %llu -> decide (%zu bytes)",
 		     (unsigned long long)i->id, (unsigned long long)round, len);
+	char text[48];
+	snprintf(text, sizeof(text), "%s %llu", t->round_name, (unsigned long long)round);
 	struct strata_output o = {
 		.kind = STRATA_OUT_DELIVER, .module = m->wire_id, .module_name = m->ops->name,
 		.peer = strata_node_id(n), .a = i->id, .b = round, .data = v, .len = len,
+		.text = text,
 	};
 	strata_output(n, &o);
 	for (unsigned k = 0; k < i->nwait; k++)

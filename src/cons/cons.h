@@ -34,7 +34,8 @@
  * Outputs (what clients, logs and the simulator's checkers see):
  *   STRATA_OUT_BCAST    this process proposed: a = instance, data = value
  *   STRATA_OUT_DELIVER  this process decided: peer = this node, a = instance, b = round (or
- *                       epoch; 0 if the algorithm has none), data = value
+ *                       epoch; 0 if the algorithm has none), data = value, text = "round R"
+ *                       or "epoch E" (clients see the text; b stays inside the node)
  * A Propose request (STRATA_OP_PROPOSE) carries the instance id as decimal ASCII in key (empty:
  * the next id after the highest this node knows) and the value; the reply's value is
  * [varint instance][value bytes] (cons_reply_decode). */
@@ -105,6 +106,7 @@ struct cons_tab {
 	} cache[CONS_CACHE];
 	unsigned cache_next;
 	uint64_t dropped_window, refused_full;
+	const char *round_name;      /* "round" or "epoch": what a decision's b counts */
 };
 
 int cons_tab_init(struct cons_tab *t, struct strata_module *m, size_t inst_size);

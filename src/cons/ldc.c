@@ -371,6 +371,7 @@ struct strata_module *cons_ldc_create(struct strata_node *n, char *err, size_t e
 		snprintf(err, errlen, "ldc: out of memory");
 		return NULL;
 	}
+	l->tab.round_name = "epoch";
 	l->n = strata_node_n(n);
 	l->self = strata_node_id(n);
 	l->quorum = l->n / 2 + 1;

@@ -1,0 +1,379 @@
+/* `strata consensus`: propose on a consensus instance with any consensus algorithm of the build,
+ * and watch decisions.
+ *
+ *   strata consensus propose VALUE [--algo NAME] [--instance ID]    (or --value-file F)
+ *   strata consensus watch [--algo NAME] [--all] [--count N] [--duration SEC]
+ *   strata consensus algos
+ *
+ * propose asks one node (-n, default the first that answers) to propose VALUE on instance ID
+ * (default: the next instance after the highest that node knows) and waits for that node's
+ * decision, which may be another process's proposal. Exit 0 decided, 1 refused, 3 no decision
+ * within --timeout (the outcome is unknown: the proposal may still be decided). */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "core/codec.h"
+#include "core/error.h"
+#include "core/stack.h"
+
+#define CONS_OP_PROPOSE 6u
+#define CONS_VALUE_FILE_MAX (1u << 20)
+
+static const char cons_help[] =
+	"usage: strata consensus propose VALUE [--algo NAME] [--instance ID]\n"
+	"       strata consensus propose --value-file F [--algo NAME] [--instance ID]\n"
+	"       strata consensus watch [--algo NAME] [--all] [--count N] [--duration SEC]\n"
+	"       strata consensus algos\n"
+	"\n"
+	"propose: the node (-n, default the first that answers) proposes VALUE on consensus\n"
+	"instance ID (default: the next after the highest it knows) with algorithm NAME (default:\n"
+	"ldc where the model allows it, else uhier) and prints the decided value, which may be\n"
+	"another node's proposal. Exit 0 decided, 1 refused, 3 unknown (no decision in --timeout).\n"
+	"-w json: {\"instance\":7,\"value\":\"v\",\"algo\":\"ldc\",\"node\":2}\n"
+	"watch: streams the decisions of one node, or of every node with --all:\n"
+	"  {\"node\":2,\"instance\":7,\"value\":\"v\",\"algo\":\"ldc\",\"epoch\":6}\n"
+	"(\"round\" instead of \"epoch\" for the flooding and hierarchical algorithms).\n";
+
+static volatile sig_atomic_t cons_stop;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	cons_stop = 1;
+}
+
+static int check_algo(struct cli *c, const char **algo)
+{
+	const struct strata_algo *a = strata_algo_find(*algo);
+	if (!a || strcmp(a->family, "cons") != 0)
+		return cli_usage_err(c, "consensus",
+				     "consensus: unknown consensus algorithm '%s' (see `strata consensus algos`)",
+				     *algo);
+	*algo = a->name;
+	return cli_algo_runnable(c, a, "consensus");
+}
+
+static const char *default_algo(struct cli *c)
+{
+	const struct strata_config *cfg = c->endpoint[0] ? NULL : cli_config(c);
+	const struct strata_algo *ldc = strata_algo_find("ldc");
+	char why[256];
+	if (!cfg || (ldc && strata_algo_check(ldc, cfg, why, sizeof why) == 0))
+		return "ldc";
+	return "uhier";
+}
+
+static int read_file(struct cli *c, const char *path, uint8_t **buf, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		cli_err(c, "consensus: %s: %s", path, strerror(errno));
+		return CLI_EXIT_USAGE;
+	}
+	*buf = malloc(CONS_VALUE_FILE_MAX + 1);
+	if (!*buf) {
+		fclose(f);
+		cli_err(c, "consensus: out of memory");
+		return CLI_EXIT_FAIL;
+	}
+	*len = fread(*buf, 1, CONS_VALUE_FILE_MAX + 1, f);
+	bool bad = ferror(f) != 0;
+	fclose(f);
+	if (bad || *len > CONS_VALUE_FILE_MAX) {
+		cli_err(c, "consensus: %s: %s", path,
+			bad ? "read error" : "larger than 1 MiB");
+		free(*buf);
+		*buf = NULL;
+		return CLI_EXIT_USAGE;
+	}
+	return CLI_EXIT_OK;
+}
+
+static int cons_propose(struct cli *c, const char *algo, const char *instance,
+			const uint8_t *value, size_t len)
+{
+	Strata__Client__Request req = STRATA__CLIENT__REQUEST__INIT;
+	Strata__Client__OpRequest op = STRATA__CLIENT__OP_REQUEST__INIT;
+	op.module = (char *)algo;
+	op.op = CONS_OP_PROPOSE;
+	op.key.data = (uint8_t *)(instance ? instance : "");
+	op.key.len = instance ? strlen(instance) : 0;
+	op.value.data = (uint8_t *)value;
+	op.value.len = len;
+	req.body_case = STRATA__CLIENT__REQUEST__BODY_OP;
+	req.op = &op;
+	Strata__Client__Response *resp = NULL;
+	struct cli_endpoint who = { 0 };
+	/* With a named instance a retry elsewhere proposes on the same instance: harmless. */
+	int rc = cli_call(c, &req, instance != NULL, &resp, &who);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	if (resp->status != 0) {
+		cli_err(c, "consensus propose (%s): %s%s", algo,
+			resp->error && resp->error[0] ? resp->error : strata_strerror(resp->status),
+			resp->status == STRATA_ETIMEDOUT ? ": outcome unknown" : "");
+		rc = resp->status == STRATA_ETIMEDOUT ? CLI_EXIT_UNKNOWN : CLI_EXIT_FAIL;
+		strata__client__response__free_unpacked(resp, NULL);
+		return rc;
+	}
+	const Strata__Client__OpReply *r =
+		resp->body_case == STRATA__CLIENT__RESPONSE__BODY_OP ? resp->op : NULL;
+	struct strata_rd rd;
+	strata_rd_init(&rd, r ? r->value.data : NULL, r ? r->value.len : 0);
+	uint64_t inst = strata_rd_u64(&rd);
+	if (!r || !strata_rd_ok(&rd)) {
+		cli_err(c, "consensus propose: malformed reply from the node");
+		strata__client__response__free_unpacked(resp, NULL);
+		return CLI_EXIT_FAIL;
+	}
+	const char *v = (const char *)r->value.data + rd.off;
+	size_t vlen = r->value.len - rd.off;
+	if (c->json) {
+		struct cli_json j;
+		cli_json_init(&j, stdout);
+		cli_json_begin_object(&j);
+		cli_json_key(&j, "instance");
+		cli_json_uint(&j, inst);
+		cli_json_key(&j, "value");
+		cli_json_string_n(&j, v, vlen);
+		cli_json_key(&j, "algo");
+		cli_json_string(&j, algo);
+		if (who.id) {
+			cli_json_key(&j, "node");
+			cli_json_uint(&j, who.id);
+		}
+		cli_json_end_object(&j);
+	} else {
+		printf("instance %llu decided: ", (unsigned long long)inst);
+		fwrite(v, 1, vlen, stdout);
+		fputc('\n', stdout);
+	}
+	strata__client__response__free_unpacked(resp, NULL);
+	return CLI_EXIT_OK;
+}
+
+static bool is_cons_module(const char *name)
+{
+	const struct strata_algo *a = name ? strata_algo_find(name) : NULL;
+	return a && strcmp(a->family, "cons") == 0;
+}
+
+static void print_decision(struct cli *c, uint32_t node, const Strata__Client__Event *e)
+{
+	/* text is "round R" or "epoch E" */
+	const char *text = e->text ? e->text : "";
+	const char *sp = strchr(text, ' ');
+	if (c->json) {
+		struct cli_json j;
+		cli_json_init(&j, stdout);
+		cli_json_begin_object(&j);
+		cli_json_key(&j, "node");
+		cli_json_uint(&j, e->node ? e->node : node);
+		cli_json_key(&j, "instance");
+		cli_json_uint(&j, e->seq);
+		cli_json_key(&j, "value");
+		cli_json_string_n(&j, (const char *)e->payload.data, e->payload.len);
+		cli_json_key(&j, "algo");
+		cli_json_string(&j, e->module ? e->module : "");
+		if (sp && (!strncmp(text, "round", 5) || !strncmp(text, "epoch", 5))) {
+			char key[8];
+			snprintf(key, sizeof key, "%.5s", text);
+			cli_json_key(&j, key);
+			cli_json_uint(&j, strtoull(sp + 1, NULL, 10));
+		}
+		cli_json_key(&j, "wall_ms");
+		cli_json_uint(&j, e->wall_ms);
+		cli_json_end_object(&j);
+	} else {
+		printf("node %u decided instance %llu (%s, %s): ", e->node ? e->node : node,
+		       (unsigned long long)e->seq, e->module ? e->module : "", text);
+		fwrite(e->payload.data, 1, e->payload.len, stdout);
+		fputc('\n', stdout);
+	}
+	fflush(stdout);
+}
+
+static int subscribe(struct cli *c, int fd, const char *algo, char *err, size_t errlen)
+{
+	Strata__Client__Request req = STRATA__CLIENT__REQUEST__INIT;
+	Strata__Client__SubscribeRequest sr = STRATA__CLIENT__SUBSCRIBE_REQUEST__INIT;
+	char *mods[1] = { (char *)algo };
+	sr.deliveries = true;
+	if (algo) {
+		sr.modules = mods;
+		sr.n_modules = 1;
+	}
+	req.id = cli_next_id(c);
+	req.body_case = STRATA__CLIENT__REQUEST__BODY_SUBSCRIBE;
+	req.subscribe = &sr;
+	return cli_send(fd, &req, cli_now_ms() + (uint64_t)c->timeout_ms, err, errlen);
+}
+
+static int cons_watch(struct cli *c, const char *algo, bool all, uint64_t count,
+		      uint32_t duration)
+{
+	struct cli_endpoint eps[STRATA_MAX_NODES];
+	int n = cli_endpoints(c, all, eps, STRATA_MAX_NODES);
+	if (n < 0)
+		return CLI_EXIT_USAGE;
+	int fds[STRATA_MAX_NODES];
+	struct cli_reader rd[STRATA_MAX_NODES];
+	uint32_t ids[STRATA_MAX_NODES];
+	int open_n = 0;
+	for (int i = 0; i < n && (all || open_n == 0); i++) {
+		char err[256];
+		int fd = cli_connect(&eps[i], cli_now_ms() + (uint64_t)c->timeout_ms, err, sizeof err);
+		if (fd >= 0 && subscribe(c, fd, algo, err, sizeof err) != 0) {
+			close(fd);
+			fd = -1;
+		}
+		if (fd < 0) {
+			char who[128];
+			cli_describe(&eps[i], who, sizeof who);
+			cli_err(c, "consensus watch: %s: %s", who, err);
+			continue;
+		}
+		fds[open_n] = fd;
+		ids[open_n] = eps[i].id;
+		cli_reader_init(&rd[open_n]);
+		open_n++;
+	}
+	if (open_n == 0) {
+		cli_err(c, "consensus watch: no node answered");
+		return CLI_EXIT_UNKNOWN;
+	}
+	signal(SIGINT, on_sigint);
+	signal(SIGTERM, on_sigint);
+	uint64_t seen = 0, end = duration ? cli_now_ms() + (uint64_t)duration * 1000 : 0;
+	int rc = CLI_EXIT_OK, alive = open_n;
+	struct pollfd pfd[STRATA_MAX_NODES];
+	while (!cons_stop && alive > 0 && (!count || seen < count)) {
+		int timeout = 200;
+		if (end) {
+			uint64_t now = cli_now_ms();
+			if (now >= end)
+				break;
+			if (end - now < 200)
+				timeout = (int)(end - now);
+		}
+		for (int i = 0; i < open_n; i++)
+			pfd[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+		if (poll(pfd, (nfds_t)open_n, timeout) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < open_n; i++) {
+			if (fds[i] < 0 || !pfd[i].revents)
+				continue;
+			for (;;) {
+				Strata__Client__Response *r = NULL;
+				char err[256];
+				int s = cli_reader_step(&rd[i], fds[i], &r, err, sizeof err);
+				if (s == 0)
+					break;
+				if (s < 0) {
+					cli_err(c, "consensus watch: node %u: %s", ids[i], err);
+					close(fds[i]);
+					fds[i] = -1;
+					alive--;
+					rc = CLI_EXIT_UNKNOWN;
+					break;
+				}
+				if (r->status != 0) {
+					cli_err(c, "consensus watch: node %u refused: %s", ids[i],
+						r->error ? r->error : "");
+					rc = CLI_EXIT_FAIL;
+					cons_stop = 1;
+				} else if (r->body_case == STRATA__CLIENT__RESPONSE__BODY_EVENT &&
+					   strcmp(r->event->kind, "deliver") == 0 &&
+					   is_cons_module(r->event->module) && (!count || seen < count)) {
+					print_decision(c, ids[i], r->event);
+					seen++;
+				}
+				strata__client__response__free_unpacked(r, NULL);
+			}
+		}
+	}
+	for (int i = 0; i < open_n; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		cli_reader_free(&rd[i]);
+	}
+	if (count && seen < count && rc == CLI_EXIT_OK && !cons_stop)
+		rc = CLI_EXIT_UNKNOWN;
+	return rc;
+}
+
+int cmd_consensus(struct cli *c, int argc, char **argv)
+{
+	if (argc < 2 || cli_is_help(argv[1])) {
+		fputs(cons_help, argc < 2 ? stderr : stdout);
+		return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+	}
+	const char *sub = argv[1];
+	if (strcmp(sub, "algos") == 0)
+		return cli_print_algos(c, "cons");
+	bool prop = strcmp(sub, "propose") == 0;
+	if (!prop && strcmp(sub, "watch") != 0)
+		return cli_usage_err(c, "consensus", "consensus: unknown subcommand '%s'", sub);
+	const char *algo = NULL, *value = NULL, *file = NULL, *instance = NULL;
+	bool all = false;
+	uint32_t count = 0, duration = 0;
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+		if (cli_is_help(a)) {
+			fputs(cons_help, stdout);
+			return CLI_EXIT_OK;
+		}
+		if (!strcmp(a, "--algo") && i + 1 < argc)
+			algo = argv[++i];
+		else if (prop && !strcmp(a, "--instance") && i + 1 < argc) {
+			instance = argv[++i];
+			size_t k = strspn(instance, "0123456789");
+			if (!instance[0] || instance[k] || k > 19 || strtoull(instance, NULL, 10) == 0)
+				return cli_usage_err(c, "consensus",
+						     "consensus: --instance needs a number >= 1");
+		} else if (prop && !strcmp(a, "--value-file") && i + 1 < argc)
+			file = argv[++i];
+		else if (!prop && !strcmp(a, "--all"))
+			all = true;
+		else if (!prop && !strcmp(a, "--count") && i + 1 < argc) {
+			if (!cli_parse_u32(argv[++i], 1, 100000000, &count))
+				return cli_usage_err(c, "consensus", "consensus: bad --count");
+		} else if (!prop && !strcmp(a, "--duration") && i + 1 < argc) {
+			if (!cli_parse_u32(argv[++i], 1, 86400 * 365, &duration))
+				return cli_usage_err(c, "consensus", "consensus: bad --duration");
+		} else if (a[0] == '-' && a[1])
+			return cli_usage_err(c, "consensus", "consensus: unknown option '%s'", a);
+		else if (prop && !value)
+			value = a;
+		else
+			return cli_usage_err(c, "consensus", "consensus: unexpected argument '%s'", a);
+	}
+	if (prop && !value == !file)
+		return cli_usage_err(c, "consensus", "consensus propose: needs VALUE or --value-file F");
+	if (prop && !algo)
+		algo = default_algo(c);
+	if (algo) {
+		int rc = check_algo(c, &algo);
+		if (rc != CLI_EXIT_OK)
+			return rc;
+	}
+	if (!prop)
+		return cons_watch(c, algo, all, count, duration);
+	if (!file)
+		return cons_propose(c, algo, instance, (const uint8_t *)value, strlen(value));
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc = read_file(c, file, &buf, &len);
+	if (rc == CLI_EXIT_OK)
+		rc = cons_propose(c, algo, instance, buf, len);
+	free(buf);
+	return rc;
+}
