@@ -21,7 +21,10 @@
  * Faithful transcription. Values are indexes into the consensus instance's value table, states
  * are arrays of N + 1 entries; the two `upon #... > N/2` conditions fire once (wrote,
  * decided_sent) as the book's resetting of states and accepted makes them. Every message carries
- * ets; the owner hands over only the current epoch's messages. */
+ * ets; the owner hands over only the current epoch's messages. One addition: ep_resend, with
+ * which the owner makes a leader repeat its current phase's message every period while the
+ * instance is undecided (a process that started the epoch after the leader's message arrived
+ * had to drop it; found by the simulator). Every handler is idempotent, so repeats are safe. */
 #include "cons/ep.h"
 
 #include <stdlib.h>
@@ -201,6 +204,15 @@ int ep_recv(const struct ep_env *env, struct ep *e, uint32_t from, uint8_t type,
 	default:
 		return -2;
 	}
+}
+
+void ep_resend(const struct ep_env *env, struct ep *e)
+{
+	if (e->halted || env->self != e->leader || e->tmpval < 0)
+		return;
+	uint8_t type = e->decided_sent ? EP_DECIDED : e->wrote ? EP_WRITE : EP_READ;
+	ep_send(env, 0, ep_enc(type, e->ets, type == EP_READ ? NULL : val_of(env, e->tmpval),
+			       false, 0));
 }
 
 void ep_abort(struct ep *e, uint64_t *valts, int *val)

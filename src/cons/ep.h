@@ -47,6 +47,9 @@ void ep_propose(const struct ep_env *env, struct ep *e, int v);
  * the decided value when it triggers <ep, Decide | v>, -1 otherwise, -2 if malformed. */
 int ep_recv(const struct ep_env *env, struct ep *e, uint32_t from, uint8_t type,
 	    struct strata_rd *r);
+/* The leader sends its current phase's message again (READ, WRITE or DECIDED): a process that
+ * started this epoch late may have missed it. Every handler is idempotent (sets of senders). */
+void ep_resend(const struct ep_env *env, struct ep *e);
 /* upon event <ep, Abort>: trigger <ep, Aborted | (valts, val)>; halt. */
 void ep_abort(struct ep *e, uint64_t *valts, int *val);
 

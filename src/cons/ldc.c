@@ -14,8 +14,10 @@
  * the new epoch with it; the leader of the new epoch proposes its val there. Every epoch-consensus
  * message carries its epoch timestamp; one of a later epoch than this process has started (the
  * StartEpoch indication is queued behind frames of the same datagram) waits in a bounded buffer
- * (LD_FUTURE_MAX messages) until that epoch starts; one of an earlier epoch is dropped (that
- * epoch consensus has halted).
+ * (LD_FUTURE_MAX messages, the earliest epoch's evicted first) until that epoch starts; one of
+ * an earlier epoch is dropped (that epoch consensus has halted). A process may also start an
+ * epoch after dropping its leader's messages (it refused the epoch first, then Omega changed its
+ * mind): the leader repeats its current phase every period while an instance is undecided.
  *
  * Multi-instance departures (cons.h): one epoch change serves every instance; an instance
  * created in epoch ets starts ep.ets with state (0, ⊥), which is the state it would have
@@ -158,13 +160,23 @@ static void ld_answer_retired(struct ldc *l, uint32_t to, uint64_t id)
 		}
 }
 
+/* Keeps a message of a later epoch. When the buffer is full the message of the earliest epoch
+ * goes (this one, if it is the earliest): a later epoch is the likelier to start. */
 static void ld_buffer(struct ldc *l, const struct strata_event *ev, uint64_t ets)
 {
 	if (l->nfut == LD_FUTURE_MAX) {
+		unsigned low = 0;
+		for (unsigned k = 1; k < l->nfut; k++)
+			if (l->fut[k].ets < l->fut[low].ets)
+				low = k;
 		l->future_dropped++;
-		strata_trace(l->m.node, "ldc", "epoch %llu message from %u: future buffer full -> dropped",
-			     (unsigned long long)ets, ev->peer);
-		return;
+		if (l->fut[low].ets >= ets) {
+			strata_trace(l->m.node, "ldc", "epoch %llu message from %u: future buffer full -> dropped",
+				     (unsigned long long)ets, ev->peer);
+			return;
+		}
+		strata_msg_unref(l->fut[low].msg);
+		l->fut[low] = l->fut[--l->nfut];
 	}
 	struct ld_future *f = &l->fut[l->nfut++];
 	f->from = ev->peer;
@@ -297,15 +309,19 @@ static void ld_on_start_epoch(struct ldc *l, uint64_t newts, uint32_t newl)
 		ld_try(l, (struct ld_inst *)l->tab.live[k]);
 }
 
-/* Every period: re-announce the value of each instance undecided for a whole period. */
+/* Every period, for each instance undecided for a whole period: re-announce its value, and as
+ * the leader repeat the current phase of its epoch consensus. */
 static void ld_on_announce(struct ldc *l)
 {
 	uint64_t now = strata_now_us(l->m.node);
 	for (size_t k = 0; k < l->tab.nlive; k++) {
 		struct ld_inst *i = (struct ld_inst *)l->tab.live[k];
-		if (i->val >= 0 && now - i->born_us >= l->period_us)
-			ld_send_value(l, 0, i->c.id, CONS_VALUE, i->c.vals[i->val]->data,
-				      i->c.vals[i->val]->len);
+		if (i->val < 0 || now - i->born_us < l->period_us)
+			continue;
+		ld_send_value(l, 0, i->c.id, CONS_VALUE, i->c.vals[i->val]->data,
+			      i->c.vals[i->val]->len);
+		struct ep_env env = ld_env(l, i);
+		ep_resend(&env, &i->ep);
 	}
 	strata_timer_arm_in(l->m.node, &l->announce, l->period_us);
 }

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Consensus on real processes: 5 nodes, all five propose different values on one instance at
+# once, just as the leader (leader-driven consensus, fail-noisy) or node 1 (flooding and
+# hierarchical, fail-stop) is killed with SIGKILL (the kill is sent first, so the survivors can
+# only decide by noticing the crash: an epoch change, or P's detection). Every surviving node must decide, all the
+# same value, and it must be one of the proposals; `strata consensus watch --all` must show every
+# survivor's decision with that value. A second instance proposed afterwards must decide too.
+. "$(dirname "$0")/lib.sh"
+
+# run_case MODEL ALGO VICTIM
+run_case() {
+	local model=$1 algo=$2 victim=$3
+	DIR=$TMP/$model-$algo
+	export DIR
+	start_cluster 5 "$model"
+	sleep 1 # heartbeats flow, Omega settles on node 1
+	local inst=7
+	"$STRATA" --dir "$DIR" consensus watch --all -w json --algo "$algo" --duration 25 \
+		>"$DIR/watch.jsonl" 2>"$DIR/watch.err" &
+	local wpid=$!
+	BG_PIDS+=("$wpid")
+	sleep 0.3
+	say "$algo: node $victim is killed as nodes 1-5 propose on instance $inst"
+	"$CLUSTER" kill "$victim" --dir "$DIR" >/dev/null || fail "kill failed"
+	local pids=()
+	for q in 1 2 3 4 5; do
+		"$STRATA" --dir "$DIR" -n "$q" --timeout 15000 -w json consensus propose "value-from-$q" \
+			--algo "$algo" --instance $inst >"$DIR/p$q.json" 2>"$DIR/p$q.err" &
+		pids+=($!)
+	done
+	local q
+	for q in 1 2 3 4 5; do
+		if wait "${pids[$((q - 1))]}"; then rc=0; else rc=$?; fi
+		if [ "$q" != "$victim" ] && [ "$rc" != 0 ]; then
+			cat "$DIR/p$q.err"
+			fail "$algo: node $q's proposal exited $rc"
+		fi
+	done
+	# A second instance, after the crash.
+	"$STRATA" --dir "$DIR" -n 3 --timeout 15000 -w json consensus propose after-crash \
+		--algo "$algo" --instance $((inst + 1)) >"$DIR/p-after.json" ||
+		fail "$algo: no decision on instance $((inst + 1)) after the crash"
+	sleep 1
+	kill "$wpid" 2>/dev/null
+	wait "$wpid" 2>/dev/null
+	python3 - "$DIR" "$victim" "$inst" <<'EOF' || fail "$algo: decisions disagree or are invalid"
+import json, sys
+d, victim, inst = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+proposals = {f"value-from-{q}" for q in range(1, 6)}
+replies = {}
+for q in range(1, 6):
+    if q == victim:
+        continue
+    r = json.load(open(f"{d}/p{q}.json"))
+    assert r["instance"] == inst, r
+    replies[q] = r["value"]
+vals = set(replies.values())
+print(f"  replies: {replies}")
+assert len(vals) == 1, f"agreement: survivors decided {vals}"
+v = vals.pop()
+assert v in proposals, f"validity: {v!r} was not proposed"
+seen = {}
+for line in open(f"{d}/watch.jsonl"):
+    e = json.loads(line)
+    if e["instance"] == inst:
+        assert e["node"] not in seen or seen[e["node"]] == e["value"], f"integrity: {e}"
+        seen[e["node"]] = e["value"]
+print(f"  watch: {seen}")
+assert victim not in seen, f"node {victim} was killed before proposing, yet decided"
+
+for q in range(1, 6):
+    if q != victim:
+        assert seen.get(q) == v, f"node {q} decided {seen.get(q)!r} per watch, expected {v!r}"
+for q, val in seen.items():
+    assert val == v, f"uniform agreement: node {q} decided {val!r}, others {v!r}"
+after = json.load(open(f"{d}/p-after.json"))
+assert after["value"] == "after-crash", after
+EOF
+	pass "$algo ($model): every survivor decided the same proposed value with node $victim killed"
+	"$CLUSTER" stop --dir "$DIR" >/dev/null
+}
+
+run_case fail-noisy ldc 1
+run_case fail-stop uhier 1
+run_case fail-stop flood 1
