@@ -259,7 +259,7 @@ int cons_val_min(const struct cons_inst *i, uint64_t set)
 size_t cons_value_max(const struct strata_node *n, unsigned per_msg)
 {
 	size_t max = strata_node_config(n)->max_value;
-	size_t hdr = CONS_HDR_MAX + 8u * per_msg;
+	size_t hdr = CONS_HDR_MAX + 8u * per_msg + 128u; /* + beb's and rb's headers */
 	if (per_msg == 0 || max <= hdr)
 		return 0;
 	return (max - hdr) / per_msg;
@@ -340,9 +340,49 @@ int cons_request(struct cons_tab *t, const struct strata_request *req, size_t va
 
 /* ---- messages ---- */
 
-void cons_beb_broadcast(struct strata_module *m, uint64_t instance, struct strata_msg *msg)
+int cons_open_beb(struct strata_node *n, struct strata_module *m, struct bcast_lower *beb,
+		  char *err, size_t errlen)
 {
-	strata_pl_send_all(m, instance, msg);
+	return bcast_open(n, "beb", m, 0, beb, err, errlen);
+}
+
+void cons_beb_broadcast(const struct bcast_lower *beb, uint64_t instance,
+			const struct strata_msg *msg)
+{
+	struct strata_wr w;
+	strata_wr_init(&w, msg->len + 16);
+	strata_wr_u64(&w, instance);
+	strata_wr_raw(&w, msg->data, msg->len);
+	int rc = w.err ? w.err : bcast_broadcast(beb, w.buf, w.len);
+	if (rc)
+		strata_trace(beb->m->node, "cons", "beb broadcast for instance %llu: %s -> not sent",
+			     (unsigned long long)instance, strata_strerror(rc));
+	strata_wr_free(&w);
+}
+
+bool cons_unwrap(struct strata_module *m, const struct bcast_lower *lower,
+		 const struct strata_event *ev, struct strata_event *out)
+{
+	if (!bcast_is_deliver(lower, ev))
+		return false;
+	const struct strata_deliver *d = ev->body;
+	struct strata_rd r;
+	strata_rd_init(&r, d->data, d->len);
+	uint64_t instance = strata_rd_u64(&r);
+	struct strata_msg *msg = NULL;
+	if (!strata_rd_ok(&r) || d->origin < 1 || d->origin > strata_node_n(m->node) ||
+	    !(msg = strata_msg_new(d->data + r.off, d->len - r.off))) {
+		strata_node_bad_payload(m->node, m, d->origin, "consensus: malformed broadcast");
+		return false;
+	}
+	*out = *ev;
+	out->type = STRATA_EV_PL_DELIVER;
+	out->peer = d->origin;
+	out->instance = instance;
+	out->msg = msg;
+	out->body = NULL;
+	out->body_len = 0;
+	return true;
 }
 
 struct strata_msg *cons_enc_value(uint8_t type, const uint8_t *v, size_t len)

@@ -46,6 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bcast/bcast.h"
 #include "core/codec.h"
 #include "core/node.h"
 #include "core/stack.h"
@@ -93,6 +94,7 @@ struct cons_inst {
 
 struct cons_tab {
 	struct strata_module *m;
+	struct bcast_lower beb;      /* "uses BestEffortBroadcast, instance beb" */
 	size_t inst_size;            /* sizeof the algorithm's instance struct */
 	struct cons_inst **live;     /* [CONS_LIVE_MAX], the first nlive used */
 	size_t nlive;
@@ -170,14 +172,26 @@ typedef int (*cons_propose_fn)(struct strata_module *m, struct cons_inst *i, con
 int cons_request(struct cons_tab *t, const struct strata_request *req, size_t value_max,
 		 cons_propose_fn propose);
 
-/* Largest proposal an algorithm accepts when one message carries up to `per_msg` values. */
+/* Largest proposal an algorithm accepts when one message carries up to `per_msg` values (room
+ * left for the broadcast layers' own headers). */
 size_t cons_value_max(const struct strata_node *n, unsigned per_msg);
 
 /* ---- Messages ---- */
 
-/* Sends msg to every process, self included, over perfect links: the book's beb Broadcast
- * (Alg. 3.1 is exactly this). */
-void cons_beb_broadcast(struct strata_module *m, uint64_t instance, struct strata_msg *msg);
+/* "uses BestEffortBroadcast, instance beb": opens the module's own instance of the node's beb
+ * (bcast/bcast.h). 0, or a STRATA_E* code with the reason in err. */
+int cons_open_beb(struct strata_node *n, struct strata_module *m, struct bcast_lower *beb,
+		  char *err, size_t errlen);
+/* trigger <beb, Broadcast | m> for consensus instance `instance`: one beb instance carries every
+ * consensus instance of a module, so the bytes on it are [varint instance][msg]. */
+void cons_beb_broadcast(const struct bcast_lower *beb, uint64_t instance,
+			const struct strata_msg *msg);
+/* If ev is a Deliver of `lower` (beb, or uhier's rb), fills *out as the event the algorithm
+ * handles: peer = the broadcasting process, instance = the consensus instance, msg = a new
+ * message with the consensus payload (the caller unrefs it). false if ev is not one, or is
+ * malformed (reported). */
+bool cons_unwrap(struct strata_module *m, const struct bcast_lower *lower,
+		 const struct strata_event *ev, struct strata_event *out);
 /* [type][bytes v] */
 struct strata_msg *cons_enc_value(uint8_t type, const uint8_t *v, size_t len);
 /* [type][round][count][count x bytes] for the values of set. */

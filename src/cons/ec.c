@@ -40,6 +40,7 @@ enum { EC_NEWEPOCH = 1, EC_NACK = 2 };
 
 struct ec {
 	struct strata_module m;
+	struct bcast_lower beb; /* NEWEPOCH; NACK goes over perfect links */
 	uint32_t n, self;
 	uint32_t trusted;
 	uint32_t lastl; /* leader of the last epoch started here (0 = none) */
@@ -59,7 +60,7 @@ static void ec_send(struct ec *e, uint32_t to, uint8_t type, uint64_t ts)
 	if (to)
 		strata_pl_send(&e->m, to, 0, msg);
 	else
-		cons_beb_broadcast(&e->m, 0, msg);
+		cons_beb_broadcast(&e->beb, 0, msg);
 	strata_msg_unref(msg);
 }
 
@@ -116,13 +117,14 @@ static void ec_on_nack(struct ec *e, uint64_t ts)
 		ec_new_epoch(e, "NACK of an epoch >= ours", ts);
 }
 
-static void ec_recv(struct ec *e, const struct strata_event *ev)
+static void ec_recv(struct ec *e, const struct strata_event *ev, bool by_beb)
 {
 	struct strata_rd r;
 	strata_rd_init(&r, ev->msg->data, ev->msg->len);
 	uint8_t type = strata_rd_u8(&r);
 	uint64_t ts = strata_rd_u64(&r);
 	if (strata_rd_done(&r) != 0 || ts == 0 || (type != EC_NEWEPOCH && type != EC_NACK) ||
+	    (type == EC_NEWEPOCH) != by_beb ||
 	    (type == EC_NEWEPOCH && (ts - 1) % e->n + 1 != ev->peer)) {
 		strata_node_bad_payload(e->m.node, &e->m, ev->peer, "ec: malformed message");
 		return;
@@ -136,14 +138,21 @@ static void ec_recv(struct ec *e, const struct strata_event *ev)
 static void ec_handle(struct strata_module *m, const struct strata_event *ev)
 {
 	struct ec *e = (struct ec *)m;
+	struct strata_event d;
 	switch (ev->type) {
 	case STRATA_EV_LEADER:
 		if (ev->peer <= e->n)
 			ec_on_trust(e, ev->peer);
 		break;
-	case STRATA_EV_PL_DELIVER:
+	case STRATA_EV_PL_DELIVER: /* NACK */
 		if (ev->msg)
-			ec_recv(e, ev);
+			ec_recv(e, ev, false);
+		break;
+	case STRATA_EV_DELIVER: /* NEWEPOCH */
+		if (cons_unwrap(m, &e->beb, ev, &d)) {
+			ec_recv(e, &d, true);
+			strata_msg_unref(d.msg);
+		}
 		break;
 	default:
 		break;
@@ -178,6 +187,8 @@ struct strata_module *cons_ec_get(struct strata_node *n, char *err, size_t errle
 	e->self = strata_node_id(n);
 	e->ts = e->self; /* ts := rank(self) */
 	strata_node_add_module(n, &e->m, &ec_ops, CONS_WIRE_EC);
+	if (cons_open_beb(n, &e->m, &e->beb, err, errlen) != 0)
+		return NULL; /* the node owns (and frees) the module */
 	strata_module_subscribe(omega, &e->m);
 	return &e->m;
 }

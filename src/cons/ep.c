@@ -59,7 +59,7 @@ static void ep_send(const struct ep_env *env, uint32_t to, struct strata_msg *ms
 	if (to)
 		strata_pl_send(env->m, to, env->ci->id, msg);
 	else
-		cons_beb_broadcast(env->m, env->ci->id, msg);
+		cons_beb_broadcast(env->beb, env->ci->id, msg);
 	strata_msg_unref(msg);
 }
 

@@ -34,6 +34,7 @@ struct ep {
 /* What epoch consensus needs from its owner. */
 struct ep_env {
 	struct strata_module *m;
+	const struct bcast_lower *beb; /* READ, WRITE, DECIDED; STATE and ACCEPT go over pl */
 	struct cons_inst *ci; /* the consensus instance: its id and its value table */
 	uint32_t n, self;
 	uint32_t quorum;      /* more than N/2 (a test may lower it) */

@@ -48,7 +48,7 @@ static void fl_broadcast_proposal(struct flood *f, struct fl_inst *i, uint64_t r
 			     (unsigned long long)i->c.id);
 		return;
 	}
-	cons_beb_broadcast(&f->m, i->c.id, msg);
+	cons_beb_broadcast(&f->tab.beb, i->c.id, msg);
 	strata_msg_unref(msg);
 }
 
@@ -94,7 +94,7 @@ static bool fl_try(struct flood *f, struct fl_inst *i)
 			struct strata_msg *v = strata_msg_ref(i->c.vals[k]);
 			struct strata_msg *msg = cons_enc_value(CONS_DECIDED, v->data, v->len);
 			if (msg) {
-				cons_beb_broadcast(&f->m, i->c.id, msg);
+				cons_beb_broadcast(&f->tab.beb, i->c.id, msg);
 				strata_msg_unref(msg);
 			}
 			cons_decide(&f->tab, &i->c, v->data, v->len, r);
@@ -162,7 +162,7 @@ static void fl_on_decided(struct flood *f, const struct strata_event *ev, struct
 		return;
 	struct strata_msg *msg = cons_enc_value(CONS_DECIDED, v, len);
 	if (msg) {
-		cons_beb_broadcast(&f->m, i->c.id, msg);
+		cons_beb_broadcast(&f->tab.beb, i->c.id, msg);
 		strata_msg_unref(msg);
 	}
 	cons_decide(&f->tab, &i->c, v, len, i->round);
@@ -196,10 +196,13 @@ static void fl_on_crash(struct flood *f, uint32_t q)
 static void fl_handle(struct strata_module *m, const struct strata_event *ev)
 {
 	struct flood *f = (struct flood *)m;
+	struct strata_event d;
 	switch (ev->type) {
-	case STRATA_EV_PL_DELIVER:
-		if (ev->msg)
-			fl_recv(f, ev);
+	case STRATA_EV_DELIVER:
+		if (cons_unwrap(m, &f->tab.beb, ev, &d)) {
+			fl_recv(f, &d);
+			strata_msg_unref(d.msg);
+		}
 		break;
 	case STRATA_EV_CRASH:
 		if (ev->peer >= 1 && ev->peer <= f->n)
@@ -247,7 +250,8 @@ struct strata_module *cons_flood_create(struct strata_node *n, char *err, size_t
 	}
 	f->n = strata_node_n(n);
 	strata_node_add_module(n, &f->m, &fl_ops, CONS_WIRE_FLOOD);
-	if (cons_need_fd(&f->m, "flood", err, errlen) != 0)
+	if (cons_open_beb(n, &f->m, &f->tab.beb, err, errlen) != 0 ||
+	    cons_need_fd(&f->m, "flood", err, errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */
 	return &f->m;
 }

@@ -50,7 +50,7 @@ static void hc_send(struct hier *h, uint64_t id, uint8_t type, const struct stra
 	struct strata_msg *msg = cons_enc_value(type, v->data, v->len);
 	if (!msg)
 		return;
-	cons_beb_broadcast(&h->m, id, msg);
+	cons_beb_broadcast(&h->tab.beb, id, msg);
 	strata_msg_unref(msg);
 }
 
@@ -159,10 +159,13 @@ static void hc_on_crash(struct hier *h, uint32_t q)
 static void hc_handle(struct strata_module *m, const struct strata_event *ev)
 {
 	struct hier *h = (struct hier *)m;
+	struct strata_event d;
 	switch (ev->type) {
-	case STRATA_EV_PL_DELIVER:
-		if (ev->msg)
-			hc_recv(h, ev);
+	case STRATA_EV_DELIVER:
+		if (cons_unwrap(m, &h->tab.beb, ev, &d)) {
+			hc_recv(h, &d);
+			strata_msg_unref(d.msg);
+		}
 		break;
 	case STRATA_EV_CRASH:
 		if (ev->peer >= 1 && ev->peer <= h->n)
@@ -214,7 +217,8 @@ struct strata_module *cons_hier_create(struct strata_node *n, char *err, size_t 
 	h->n = strata_node_n(n);
 	h->self = strata_node_id(n);
 	strata_node_add_module(n, &h->m, &hc_ops, CONS_WIRE_HIER);
-	if (cons_need_fd(&h->m, "hier", err, errlen) != 0)
+	if (cons_open_beb(n, &h->m, &h->tab.beb, err, errlen) != 0 ||
+	    cons_need_fd(&h->m, "hier", err, errlen) != 0)
 		return NULL;
 	return &h->m;
 }

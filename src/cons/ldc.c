@@ -73,8 +73,8 @@ struct ldc {
 
 static struct ep_env ld_env(struct ldc *l, struct ld_inst *i)
 {
-	return (struct ep_env){ .m = &l->m, .ci = &i->c, .n = l->n, .self = l->self,
-				.quorum = l->quorum };
+	return (struct ep_env){ .m = &l->m, .beb = &l->tab.beb, .ci = &i->c, .n = l->n,
+				.self = l->self, .quorum = l->quorum };
 }
 
 static void ld_start(struct ldc *l, struct ld_inst *i)
@@ -104,7 +104,7 @@ static void ld_send_value(struct ldc *l, uint32_t to, uint64_t id, uint8_t type,
 	if (to)
 		strata_pl_send(&l->m, to, id, msg);
 	else
-		cons_beb_broadcast(&l->m, id, msg);
+		cons_beb_broadcast(&l->tab.beb, id, msg);
 	strata_msg_unref(msg);
 }
 
@@ -337,10 +337,18 @@ static void ld_handle(struct strata_module *m, const struct strata_event *ev)
 		if (ev->arg == LD_TOK_ANNOUNCE)
 			ld_on_announce(l);
 		break;
-	case STRATA_EV_PL_DELIVER:
+	case STRATA_EV_PL_DELIVER: /* STATE, ACCEPT, DECIDED answers */
 		if (ev->msg)
 			ld_recv(l, ev);
 		break;
+	case STRATA_EV_DELIVER: { /* beb: VALUE, READ, WRITE, DECIDED */
+		struct strata_event d;
+		if (cons_unwrap(m, &l->tab.beb, ev, &d)) {
+			ld_recv(l, &d);
+			strata_msg_unref(d.msg);
+		}
+		break;
+	}
 	case CONS_EV_START_EPOCH:
 		if (ev->peer >= 1 && ev->peer <= l->n)
 			ld_on_start_epoch(l, ev->arg, ev->peer);
@@ -397,6 +405,8 @@ struct strata_module *cons_ldc_create(struct strata_node *n, char *err, size_t e
 	l->period_us = (period_ms ? period_ms : 1000) * 1000;
 	strata_timer_init(&l->announce, &l->m, LD_TOK_ANNOUNCE, 0);
 	strata_node_add_module(n, &l->m, &ld_ops, CONS_WIRE_LDC);
+	if (cons_open_beb(n, &l->m, &l->tab.beb, err, errlen) != 0)
+		return NULL; /* the node owns (and frees) the module */
 	strata_module_subscribe(ec, &l->m);
 	return &l->m;
 }

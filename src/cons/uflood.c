@@ -44,7 +44,7 @@ static void uf_broadcast(struct uflood *u, struct uf_inst *i)
 			     (unsigned long long)i->c.id);
 		return;
 	}
-	cons_beb_broadcast(&u->m, i->c.id, msg);
+	cons_beb_broadcast(&u->tab.beb, i->c.id, msg);
 	strata_msg_unref(msg);
 }
 
@@ -143,15 +143,17 @@ static void uf_on_crash(struct uflood *u, uint32_t q)
 static void uf_handle(struct strata_module *m, const struct strata_event *ev)
 {
 	struct uflood *u = (struct uflood *)m;
+	struct strata_event d;
 	switch (ev->type) {
-	case STRATA_EV_PL_DELIVER:
-		if (ev->msg) {
+	case STRATA_EV_DELIVER:
+		if (cons_unwrap(m, &u->tab.beb, ev, &d)) {
 			struct strata_rd r;
-			strata_rd_init(&r, ev->msg->data, ev->msg->len);
+			strata_rd_init(&r, d.msg->data, d.msg->len);
 			if (strata_rd_u8(&r) == CONS_PROPOSAL)
-				uf_on_proposal(u, ev, &r);
+				uf_on_proposal(u, &d, &r);
 			else
-				strata_node_bad_payload(m->node, m, ev->peer, "uflood: unknown message type");
+				strata_node_bad_payload(m->node, m, d.peer, "uflood: unknown message type");
+			strata_msg_unref(d.msg);
 		}
 		break;
 	case STRATA_EV_CRASH:
@@ -194,7 +196,8 @@ struct strata_module *cons_uflood_create(struct strata_node *n, char *err, size_
 	}
 	u->n = strata_node_n(n);
 	strata_node_add_module(n, &u->m, &uf_ops, CONS_WIRE_UFLOOD);
-	if (cons_need_fd(&u->m, "uflood", err, errlen) != 0)
+	if (cons_open_beb(n, &u->m, &u->tab.beb, err, errlen) != 0 ||
+	    cons_need_fd(&u->m, "uflood", err, errlen) != 0)
 		return NULL;
 	return &u->m;
 }

@@ -9,9 +9,9 @@
  *
  * Faithful transcription, one instance per instance id (cons.h). rank(p) = p; sets of ranks are
  * bitmasks; proposed[] holds value-table indexes: O(N) per instance plus at most N values.
- * The reliable broadcast of DECIDED is the book's Eager Reliable Broadcast (Alg. 3.3): the first
- * DECIDED a process receives for an instance is relayed to every process before it decides, and
- * later ones are not handled (decision ≠ ⊥). Departure for multi-instance use, as in hier.c: a
+ * It stands on the node's real lower modules: its own instance of beb (VALUE, PROPOSAL) and of
+ * the eager reliable broadcast erb (DECIDED; bcast/bcast.h), and perfect links (ACK). A DECIDED
+ * delivered after the decision is not handled (decision ≠ ⊥). Departure for multi-instance use, as in hier.c: a
  * proposer announces its value with VALUE, and a process that has not proposed takes the first
  * value it hears of as its proposal (cons.h, "Joining"). The book's conditions
  * "round = rank(self) ∧ proposal ≠ ⊥ ∧ decision = ⊥" and "detectedranks ∪ ackranks = Π" fire
@@ -36,7 +36,8 @@ struct uh_inst {
 
 struct uhier {
 	struct strata_module m;
-	struct cons_tab tab;
+	struct cons_tab tab;   /* tab.beb: "uses BestEffortBroadcast, instance beb" */
+	struct bcast_lower rb; /* "uses ReliableBroadcast, instance rb": the node's erb */
 	uint32_t n, self;
 };
 
@@ -55,7 +56,10 @@ static void uh_broadcast(struct uhier *u, uint64_t id, uint8_t type, const struc
 	struct strata_msg *msg = cons_enc_value(type, v->data, v->len);
 	if (!msg)
 		return;
-	cons_beb_broadcast(&u->m, id, msg);
+	if (type == CONS_DECIDED)
+		cons_beb_broadcast(&u->rb, id, msg); /* rb Broadcast */
+	else
+		cons_beb_broadcast(&u->tab.beb, id, msg);
 	strata_msg_unref(msg);
 }
 
@@ -123,8 +127,7 @@ static void uh_on_proposal(struct uhier *u, struct uh_inst *i, uint32_t p, int k
 
 /* upon event <rb, Deliver | p, [DECIDED, v]> such that decision = ⊥ do
  *     decision := v;
- *     trigger <uc, Decide | decision>;
- * (the eager reliable broadcast relays it to every process first) */
+ *     trigger <uc, Decide | decision>; */
 static void uh_on_decided(struct uhier *u, struct uh_inst *i, const struct strata_event *ev)
 {
 	struct strata_rd r;
@@ -132,11 +135,13 @@ static void uh_on_decided(struct uhier *u, struct uh_inst *i, const struct strat
 	strata_rd_u8(&r);
 	const uint8_t *v;
 	size_t len = strata_rd_bytes(&r, &v, SIZE_MAX);
-	cons_beb_broadcast(&u->m, i->c.id, ev->msg);
 	cons_decide(&u->tab, &i->c, v, len, i->round);
 }
 
-static void uh_recv(struct uhier *u, const struct strata_event *ev)
+/* How a message came: ACK over perfect links, VALUE and PROPOSAL over beb, DECIDED over rb. */
+enum uh_via { UH_PL, UH_BEB, UH_RB };
+
+static void uh_recv(struct uhier *u, const struct strata_event *ev, enum uh_via via)
 {
 	struct strata_node *n = u->m.node;
 	struct strata_rd r;
@@ -146,7 +151,8 @@ static void uh_recv(struct uhier *u, const struct strata_event *ev)
 	size_t len = 0;
 	if (type != CONS_ACK)
 		len = strata_rd_bytes(&r, &v, SIZE_MAX);
-	if (strata_rd_done(&r) != 0 || type < CONS_PROPOSAL || type > CONS_ACK) {
+	if (strata_rd_done(&r) != 0 || type < CONS_PROPOSAL || type > CONS_ACK ||
+	    (type == CONS_ACK) != (via == UH_PL) || (type == CONS_DECIDED) != (via == UH_RB)) {
 		strata_node_bad_payload(n, &u->m, ev->peer, "uhier: malformed message");
 		return;
 	}
@@ -190,10 +196,17 @@ static void uh_on_crash(struct uhier *u, uint32_t q)
 static void uh_handle(struct strata_module *m, const struct strata_event *ev)
 {
 	struct uhier *u = (struct uhier *)m;
+	struct strata_event d;
 	switch (ev->type) {
-	case STRATA_EV_PL_DELIVER:
+	case STRATA_EV_PL_DELIVER: /* ACK */
 		if (ev->msg)
-			uh_recv(u, ev);
+			uh_recv(u, ev, UH_PL);
+		break;
+	case STRATA_EV_DELIVER: /* beb (VALUE, PROPOSAL) or rb (DECIDED) */
+		if (cons_unwrap(m, &u->tab.beb, ev, &d) || cons_unwrap(m, &u->rb, ev, &d)) {
+			uh_recv(u, &d, ev->src == u->rb.m ? UH_RB : UH_BEB);
+			strata_msg_unref(d.msg);
+		}
 		break;
 	case STRATA_EV_CRASH:
 		if (ev->peer >= 1 && ev->peer <= u->n)
@@ -245,7 +258,9 @@ struct strata_module *cons_uhier_create(struct strata_node *n, char *err, size_t
 	u->n = strata_node_n(n);
 	u->self = strata_node_id(n);
 	strata_node_add_module(n, &u->m, &uh_ops, CONS_WIRE_UHIER);
-	if (cons_need_fd(&u->m, "uhier", err, errlen) != 0)
+	if (cons_open_beb(n, &u->m, &u->tab.beb, err, errlen) != 0 ||
+	    bcast_open(n, "erb", &u->m, 0, &u->rb, err, errlen) != 0 ||
+	    cons_need_fd(&u->m, "uhier", err, errlen) != 0)
 		return NULL;
 	return &u->m;
 }
