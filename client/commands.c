@@ -14,6 +14,7 @@ const struct cli_cmd cli_commands[] = {
 	{ "check", "check a client history: --model atomic|regular|safe FILE", cmd_check },
 	{ "check-bcast", "check broadcast delivery logs: --property P [--crashed L] [--byzantine L] DIR",
 	  cmd_check_bcast },
+	{ "check-consensus", "check consensus decision logs: [--crashed L] DIR", cmd_check_consensus },
 	{ "shiviz", "convert broadcast delivery logs in DIR to a ShiViz log", cmd_shiviz },
 	{ "reg", "registers: write KEY VALUE | read KEY [--algo NAME] | algos", cmd_reg },
 	{ "bcast", "broadcast: send MESSAGE | listen [--all] [--algo NAME] | algos", cmd_bcast },

@@ -2,6 +2,7 @@
  * directory, the stack, the libuv runtime (src/rt/uv), signals and an orderly shutdown.
  *
  *   stratad --config FILE --id N [--data DIR] [--key FILE] [--log-level LEVEL] [--bcast-log DIR]
+ *           [--cons-log DIR]
  *           [--byzantine-test BEHAVIOUR]
  *   stratad keygen --out FILE
  *
@@ -25,6 +26,7 @@
 #include <uv.h>
 
 #include "check/bcast_log.h"
+#include "check/cons_log.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/stack.h"
@@ -49,6 +51,7 @@ static const char usage_text[] =
 	"  --key FILE         secret key file (default: <config dir>/node-N.key)\n"
 	"  --log-level LEVEL  error, warn, info (default), debug or trace\n"
 	"  --bcast-log DIR    record broadcasts and deliveries in DIR/<algo>/node-N.log\n"
+	"  --cons-log DIR     record consensus proposals and decisions in DIR/<algo>/node-N.log\n"
 	"  -h, --help         this text\n"
 	"\n"
 	"test-only (never in production):\n"
@@ -67,8 +70,14 @@ struct bcast_file {
 	bool failed;
 };
 
+struct cons_file {
+	char module[32];
+	struct strata_cons_log *log;
+	bool failed;
+};
+
 struct daemon {
-	const char *config_path, *data_dir, *key_path, *bcast_dir;
+	const char *config_path, *data_dir, *key_path, *bcast_dir, *cons_dir;
 	uint32_t id;
 	enum strata_log_level log_level;
 	enum strata_byz byz; /* test-only misbehaviour; STRATA_BYZ_NONE normally */
@@ -78,6 +87,8 @@ struct daemon {
 	struct strata_uv *rt;
 	uv_signal_t sigterm, sigint;
 	struct bcast_file blogs[BCAST_LOGS_MAX];
+	struct cons_file clogs[BCAST_LOGS_MAX];
+	unsigned nclogs;
 	unsigned nblogs;
 };
 
@@ -161,6 +172,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "bcast-log", required_argument, NULL, 'b' },
+		{ "cons-log", required_argument, NULL, 'C' },
 		{ "byzantine-test", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -174,6 +186,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 		case 'd': d->data_dir = optarg; break;
 		case 'k': d->key_path = optarg; break;
 		case 'b': d->bcast_dir = optarg; break;
+		case 'C': d->cons_dir = optarg; break;
 		case 'i': {
 			char *end;
 			errno = 0;
@@ -390,9 +403,67 @@ static void bcast_open_all(struct daemon *d)
 	}
 }
 
+/* ---- consensus log (--cons-log) ---- */
+
+static bool is_cons(const char *module)
+{
+	const struct strata_algo *a = strata_algo_find(module);
+	return a && strcmp(a->family, "cons") == 0 && strcmp(a->name, module) == 0;
+}
+
+static struct cons_file *cons_file(struct daemon *d, const char *module)
+{
+	for (unsigned i = 0; i < d->nclogs; i++)
+		if (strcmp(d->clogs[i].module, module) == 0)
+			return &d->clogs[i];
+	if (d->nclogs == BCAST_LOGS_MAX || strlen(module) >= sizeof(d->clogs[0].module))
+		return NULL;
+	struct cons_file *c = &d->clogs[d->nclogs++];
+	snprintf(c->module, sizeof(c->module), "%s", module);
+	char dir[PATH_MAX], path[PATH_MAX + 64], old[PATH_MAX + 96];
+	snprintf(dir, sizeof(dir), "%s/%s", d->cons_dir, module);
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		strata_uv_log(d->rt, STRATA_LOG_ERROR, "--cons-log %s: %s", dir, strerror(errno));
+		c->failed = true;
+		return c;
+	}
+	/* Keep an earlier life's log: the checker reads every life of a node. */
+	snprintf(path, sizeof(path), "%s/node-%u.log", dir, d->id);
+	snprintf(old, sizeof(old), "%s.before-%" PRIu64, path,
+		 strata_node_incarnation(strata_uv_node(d->rt)));
+	rename(path, old);
+	char err[512];
+	if (strata_cons_log_open(dir, d->id, d->cfg.n, module, &c->log, err, sizeof(err)) != 0) {
+		strata_uv_log(d->rt, STRATA_LOG_ERROR, "--cons-log: %s", err);
+		c->failed = true;
+	}
+	return c;
+}
+
+static void cons_output(struct daemon *d, const struct strata_output *o)
+{
+	struct cons_file *c = cons_file(d, o->module_name);
+	if (!c || c->failed)
+		return;
+	int rc = o->kind == STRATA_OUT_BCAST
+			 ? strata_cons_log_propose(c->log, o->a, o->data, o->len)
+			 : strata_cons_log_decide(c->log, o->a, o->data, o->len);
+	if (rc) {
+		strata_uv_log(d->rt, STRATA_LOG_ERROR, "--cons-log %s: %s; no longer recorded",
+			      o->module_name, strata_cons_log_error(c->log));
+		c->failed = true;
+	}
+}
+
 static void on_output(void *arg, const struct strata_output *o)
 {
 	struct daemon *d = arg;
+	if ((o->kind == STRATA_OUT_BCAST || o->kind == STRATA_OUT_DELIVER) && o->module_name &&
+	    is_cons(o->module_name)) {
+		if (d->cons_dir)
+			cons_output(d, o); /* consensus outputs never go to the broadcast logs */
+		return;
+	}
 	if (!d->bcast_dir || (o->kind != STRATA_OUT_BCAST && o->kind != STRATA_OUT_DELIVER) ||
 	    !o->module_name)
 		return;
@@ -519,6 +590,13 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (d.cons_dir) {
+		struct stat st;
+		if (stat(d.cons_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "stratad: --cons-log %s: not a directory\n", d.cons_dir);
+			return 2;
+		}
+	}
 	uint8_t *sk = strata_secure_alloc(STRATA_SK_LEN);
 	if (!sk) {
 		fprintf(stderr, "stratad: out of secure memory\n");
@@ -535,6 +613,8 @@ int main(int argc, char **argv)
 	strata_secure_free(sk); /* wiped */
 	for (unsigned i = 0; i < d.nblogs; i++)
 		strata_bcast_log_close(d.blogs[i].log);
+	for (unsigned i = 0; i < d.nclogs; i++)
+		strata_cons_log_close(d.clogs[i].log);
 	strata_store_close(d.store);
 	return rc;
 }

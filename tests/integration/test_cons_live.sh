@@ -5,6 +5,8 @@
 # only decide by noticing the crash: an epoch change, or P's detection). Every surviving node must decide, all the
 # same value, and it must be one of the proposals; `strata consensus watch --all` must show every
 # survivor's decision with that value. A second instance proposed afterwards must decide too.
+# The nodes write decision logs (--cons-log): `strata check-consensus --crashed 1` must pass on
+# them, and fail on a copy where one survivor's decision was altered (the checker can fail).
 . "$(dirname "$0")/lib.sh"
 
 # run_case MODEL ALGO VICTIM
@@ -12,7 +14,8 @@ run_case() {
 	local model=$1 algo=$2 victim=$3
 	DIR=$TMP/$model-$algo
 	export DIR
-	start_cluster 5 "$model"
+	say "starting 5 nodes ($model, --cons-log) in $DIR"
+	"$CLUSTER" start -n 5 --model "$model" --cons-log --dir "$DIR" >/dev/null || fail "start failed"
 	sleep 1 # heartbeats flow, Omega settles on node 1
 	local inst=7
 	"$STRATA" --dir "$DIR" consensus watch --all -w json --algo "$algo" --duration 25 \
@@ -77,6 +80,27 @@ after = json.load(open(f"{d}/p-after.json"))
 assert after["value"] == "after-crash", after
 EOF
 	pass "$algo ($model): every survivor decided the same proposed value with node $victim killed"
+	"$STRATA" check-consensus --crashed "$victim" "$DIR/cons/$algo" ||
+		fail "$algo: check-consensus on the nodes' logs"
+	# A copy in which node 3 decided another proposal on instance $inst must be caught.
+	cp -r "$DIR/cons/$algo" "$DIR/tampered"
+	python3 - "$DIR/tampered/node-3.log" "$inst" <<'PY'
+import sys
+path, inst = sys.argv[1], sys.argv[2]
+lines = open(path).read().splitlines()
+def swap(other):
+    h = other.encode().hex()
+    return [l if not l.startswith(f"d {inst} ") else f"d {inst} {h}" for l in lines]
+out = swap("value-from-5")
+if out == lines:
+    out = swap("value-from-4")
+open(path, "w").write("\n".join(out) + "\n")
+PY
+	if "$STRATA" check-consensus --crashed "$victim" "$DIR/tampered" >"$DIR/tampered.out"; then
+		fail "$algo: check-consensus accepted a log with a disagreeing decision"
+	fi
+	cat "$DIR/tampered.out"
+	pass "$algo: check-consensus passes on the real logs and catches a tampered one"
 	"$CLUSTER" stop --dir "$DIR" >/dev/null
 }
 
