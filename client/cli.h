@@ -220,5 +220,6 @@ int cmd_lkv(struct cli *c, int argc, char **argv);
 int cmd_kv(struct cli *c, int argc, char **argv);
 int cmd_consensus(struct cli *c, int argc, char **argv);
 int cmd_check_consensus(struct cli *c, int argc, char **argv);
+int cmd_bench(struct cli *c, int argc, char **argv);
 
 #endif

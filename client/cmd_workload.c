@@ -12,7 +12,12 @@
  * process (id + C) on the next node. Written values are unique ("p<process>-<n>"), so the checker
  * can tell every write apart. Times are CLOCK_MONOTONIC nanoseconds from the start. --r/--w
  * (leaderless store only) override the cluster's [lkv] quorums in every request, as `strata lkv`
- * does: with R + W <= replicas the history is not expected to be linearizable. */
+ * does: with R + W <= replicas the history is not expected to be linearizable.
+ *
+ * --kv runs against the replicated KV store (module kv): a fifth of the writes are cas
+ * operations expecting the last value this workload saw acknowledged for the key (recorded as
+ * f "cas" with [old, new]; "compare failed" is a definite failure), and every write carries the
+ * client's session and a sequence number, so a resend is applied once. */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -28,7 +33,7 @@
 #define WL_MAX_CLIENTS 256
 
 static const char workload_help[] =
-	"usage: strata workload [--algo NAME] [--clients C] [--keys K] [--duration SEC]\n"
+	"usage: strata workload [--kv | --algo NAME] [--clients C] [--keys K] [--duration SEC]\n"
 	"                       [--nodes LIST] [--read-ratio R] [--op-timeout MS] [--out FILE]\n"
 	"                       [--r R] [--w W]\n"
 	"\n"
@@ -37,7 +42,9 @@ static const char workload_help[] =
 	"register algorithm or the leaderless store (--algo, default nnar; e.g. lkv), and records a\n"
 	"history as JSON lines (default history.jsonl) for `strata check --model atomic FILE`.\n"
 	"An operation without an answer within MS ms (default: --timeout) is recorded as info.\n"
-	"--r/--w (--algo lkv only) override the cluster's [lkv] r and w in every request.\n";
+	"--r/--w (--algo lkv only) override the cluster's [lkv] r and w in every request.\n"
+	"--kv: the replicated KV store (--algo kv) with put, get and cas (a fifth of the writes),\n"
+	"each write in the client's session (exactly-once).\n";
 
 enum wl_state { WL_IDLE, WL_WAITING };
 
@@ -50,8 +57,11 @@ struct wl_client {
 	uint64_t deadline_ms;
 	uint64_t retry_at_ms;
 	bool is_read;
+	bool is_cas;
+	uint64_t session, seq;
 	char key[32];
 	char value[64];
+	char old[64];
 	struct cli_reader rd;
 	unsigned long nops;
 };
@@ -66,6 +76,8 @@ struct wl {
 	const struct strata_algo *algo;
 	uint32_t writer;
 	uint32_t r, w;        /* lkv quorum overrides, 0 = the cluster's */
+	bool kv;              /* the replicated KV store: cas and sessions */
+	char seen[64][64];    /* kv: last value acknowledged per key (keys < 64), for cas */
 };
 
 static uint64_t mono_ns(void)
@@ -84,8 +96,10 @@ static void record(struct wl *w, const struct wl_client *k, enum strata_hist_typ
 		   const char *value)
 {
 	if (strata_history_append(w->out, k->process, type,
-				  k->is_read ? STRATA_HIST_READ : STRATA_HIST_WRITE, k->key, value,
-				  NULL, wl_time(w)) != 0)
+				  k->is_read ? STRATA_HIST_READ
+				  : k->is_cas ? STRATA_HIST_CAS : STRATA_HIST_WRITE,
+				  k->key, k->is_cas ? k->old : value, k->is_cas ? value : NULL,
+				  wl_time(w)) != 0)
 		w->io_errors++;
 }
 
@@ -99,6 +113,7 @@ static void crash_client(struct wl *w, struct wl_client *k, size_t nclients)
 	cli_reader_free(&k->rd);
 	cli_reader_init(&k->rd);
 	k->process += (int64_t)nclients;
+	k->session = 0; /* a new process, a new session */
 	k->ep = (k->ep + 1) % w->neps;
 	k->state = WL_IDLE;
 }
@@ -122,6 +137,14 @@ static void complete(struct wl *w, struct wl_client *k, const Strata__Client__Re
 		record(w, k, STRATA_HIST_OK, v);
 		w->ok++;
 		k->state = WL_IDLE;
+		unsigned ki = (unsigned)atoi(k->key + 1);
+		if (w->kv && ki < 64) {
+			size_t n = v ? strlen(v) : 0;
+			if (n >= sizeof(w->seen[ki]))
+				n = 0; /* not a value this workload wrote: no expectation */
+			memcpy(w->seen[ki], v ? v : "", n);
+			w->seen[ki][n] = 0;
+		}
 	} else if (r->status == STRATA_ETIMEDOUT) {
 		record(w, k, STRATA_HIST_INFO, k->is_read ? NULL : k->value);
 		w->info++;
@@ -147,11 +170,16 @@ static void start_op(struct wl *w, struct wl_client *k, uint32_t keys, double re
 		}
 	}
 	k->is_read = (double)random() / (double)RAND_MAX < read_ratio;
+	k->is_cas = w->kv && !k->is_read && random() % 5 == 0;
 	/* Single-writer registers: only clients of the writer write. */
 	if (w->algo && w->algo->single_writer && w->eps[k->ep].id != w->writer)
 		k->is_read = true;
 	snprintf(k->key, sizeof k->key, "k%ld", random() % (long)keys);
 	snprintf(k->value, sizeof k->value, "p%lld-%lu", (long long)k->process, ++k->nops);
+	if (k->is_cas) {
+		unsigned ki = (unsigned)atoi(k->key + 1);
+		snprintf(k->old, sizeof k->old, "%s", ki < 64 && w->seen[ki][0] ? w->seen[ki] : "none");
+	}
 
 	Strata__Client__Request req = STRATA__CLIENT__REQUEST__INIT;
 	Strata__Client__OpRequest op = STRATA__CLIENT__OP_REQUEST__INIT;
@@ -164,6 +192,21 @@ static void start_op(struct wl *w, struct wl_client *k, uint32_t keys, double re
 	if (!k->is_read) {
 		op.value.data = (uint8_t *)k->value;
 		op.value.len = strlen(k->value);
+	}
+	if (k->is_cas) {
+		op.op = CLI_OP_CAS;
+		op.value.data = (uint8_t *)k->old;
+		op.value.len = strlen(k->old);
+		op.value2.data = (uint8_t *)k->value;
+		op.value2.len = strlen(k->value);
+	}
+	if (w->kv && !k->is_read) {
+		if (!k->session) {
+			k->session = ((uint64_t)random() << 32 ^ (uint64_t)random() ^ mono_ns()) | 1;
+			k->seq = 0;
+		}
+		op.session = k->session;
+		op.seq = ++k->seq;
 	}
 	req.body_case = STRATA__CLIENT__REQUEST__BODY_OP;
 	req.op = &op;
@@ -207,6 +250,10 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 			return CLI_EXIT_OK;
 		}
 		bool ok = v != NULL;
+		if (!strcmp(a, "--kv")) {
+			algo_name = "kv";
+			continue;
+		}
 		if (!strcmp(a, "--algo"))
 			algo_name = v;
 		else if (!strcmp(a, "--clients"))
@@ -237,7 +284,8 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 	}
 	struct wl w = { .c = c };
 	w.algo = strata_algo_find(algo_name);
-	if (!w.algo || (strcmp(w.algo->family, "reg") && strcmp(w.algo->family, "lkv")))
+	if (!w.algo || (strcmp(w.algo->family, "reg") && strcmp(w.algo->family, "lkv") &&
+			strcmp(w.algo->family, "smr")))
 		return cli_usage_err(c, "workload",
 				     "workload: '%s' is not a register or key-value algorithm "
 				     "(see `strata algos`)",
@@ -249,6 +297,7 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 				     algo_name);
 	w.r = qr;
 	w.w = qw;
+	w.kv = strcmp(w.algo->family, "smr") == 0;
 	struct cli_endpoint all[STRATA_MAX_NODES];
 	int n = cli_endpoints(c, true, all, STRATA_MAX_NODES);
 	if (n < 0)

@@ -213,6 +213,9 @@ struct strata_counters {
 	uint64_t rej_replay, rej_incarnation, rej_module, rej_payload, rej_fragment;
 	uint64_t client_bad_requests;
 	uint64_t store_errors;
+	/* The replicated KV (src/smr), kept current by its module: gauges, then counters. */
+	uint64_t kv_leader, kv_term, kv_last_index, kv_commit_index, kv_applied_index;
+	uint64_t kv_batches, kv_commands, kv_read_rounds, kv_busy;
 };
 
 /* Per-peer view kept by the failure detector for status and watch. */

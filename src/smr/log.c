@@ -130,6 +130,7 @@ struct kv {
 	uint64_t term;
 	uint32_t vote;
 	uint64_t last;
+	uint64_t stored; /* entries 1..stored are in stable storage (the leader's newest may not be) */
 
 	/* volatile */
 	enum role role;
@@ -213,7 +214,8 @@ static void save_state(struct kv *k)
 	if (k->broken & SMR_BROKEN_ACK_UNSYNCED)
 		return;
 	struct smr_hardstate hs = {
-		.term = k->term, .vote = k->vote, .last_index = k->last, .commit_hint = k->commit,
+		.term = k->term, .vote = k->vote, .last_index = k->stored,
+		.commit_hint = k->commit < k->stored ? k->commit : k->stored,
 	};
 	if (smr_wal_save_state(k->node, &hs) != 0)
 		trace(k, "storing the hard state failed -> this turn's sync fails, node stops");
@@ -278,7 +280,15 @@ static int entry_get(struct kv *k, uint64_t idx, uint64_t *term, struct strata_m
 	return smr_wal_get(k->node, idx, term, data) == 0 ? 0 : -1;
 }
 
-static void log_append(struct kv *k, uint64_t term, struct strata_msg *data)
+static void store_entry(struct kv *k, uint64_t idx, const struct ent *e)
+{
+	if (!(k->broken & SMR_BROKEN_ACK_UNSYNCED) && smr_wal_put(k->node, idx, e->term, e->data) != 0)
+		trace(k, "storing entry %" PRIu64 " failed -> this turn's sync fails", idx);
+}
+
+/* Appends an entry; a follower stores it at once (its acknowledgement leaves after this turn's
+ * sync), a leader later (persist_unstored): see the note on the leader's log in docs/smr.md. */
+static void log_append(struct kv *k, uint64_t term, struct strata_msg *data, bool store_now)
 {
 	if (k->last + 1 - k->cfirst >= k->ccap)
 		cache_grow(k);
@@ -286,8 +296,24 @@ static void log_append(struct kv *k, uint64_t term, struct strata_msg *data)
 	struct ent *e = cache_at(k, k->last);
 	e->term = term;
 	e->data = strata_msg_ref(data);
-	if (!(k->broken & SMR_BROKEN_ACK_UNSYNCED) && smr_wal_put(k->node, k->last, term, data) != 0)
-		trace(k, "storing entry %" PRIu64 " failed -> this turn's sync fails", k->last);
+	if (store_now) {
+		STRATA_ASSERT(k->stored == k->last - 1);
+		store_entry(k, k->last, e);
+		k->stored = k->last;
+	}
+}
+
+/* The leader stores the entries it appended (and already sent) in an earlier turn: its own
+ * write runs in parallel with the followers' (Raft thesis 10.2.1). It counts itself for them only
+ * from the next turn, after this turn's sync. */
+static void persist_unstored(struct kv *k)
+{
+	if (k->stored == k->last)
+		return;
+	for (uint64_t i = k->stored + 1; i <= k->last; i++)
+		store_entry(k, i, cache_at(k, i));
+	k->stored = k->last;
+	save_state(k);
 }
 
 /* Drops entries after idx (a follower's conflicting suffix; never a committed one). */
@@ -301,13 +327,15 @@ static void log_truncate(struct kv *k, uint64_t idx)
 	}
 	trace(k, "conflict -> log truncated from %" PRIu64 " to %" PRIu64, k->last, idx);
 	k->last = idx;
+	if (k->stored > idx)
+		k->stored = idx;
 	if (k->cfirst > k->last + 1)
 		k->cfirst = k->last + 1;
 }
 
 static void cache_trim(struct kv *k)
 {
-	while (k->cfirst + CACHE_TAIL < k->applied) {
+	while (k->cfirst + CACHE_TAIL < k->applied && k->cfirst <= k->stored) {
 		struct ent *e = cache_at(k, k->cfirst);
 		strata_msg_unref(e->data);
 		e->data = NULL;
@@ -419,7 +447,7 @@ static void make_batch(struct kv *k)
 	k->nprop -= take;
 	if (!batch)
 		return;
-	log_append(k, k->term, batch);
+	log_append(k, k->term, batch, false);
 	strata_msg_unref(batch);
 	k->st.batches++;
 	k->st.commands += take;
@@ -486,6 +514,8 @@ static void become_follower(struct kv *k, uint64_t term)
 	}
 	k->role = FOLLOWER;
 	if (was_leader) {
+		/* Entries this leader sent may be kept by the next one: a follower's log is stored. */
+		persist_unstored(k);
 		fail_leader_reads(k);
 		for (size_t i = 0; i < k->nprop; i++)
 			strata_msg_unref(k->prop[i]);
@@ -507,10 +537,10 @@ static void become_leader(struct kv *k)
 		pp->next = k->last + 1;
 		pp->last_ack_us = now;
 	}
-	k->self_durable = k->last; /* appended in earlier turns */
+	k->self_durable = k->stored; /* stored in earlier turns */
 	struct strata_msg *noop = noop_batch(k);
 	if (noop) {
-		log_append(k, k->term, noop);
+		log_append(k, k->term, noop, false);
 		strata_msg_unref(noop);
 	}
 	save_state(k);
@@ -872,7 +902,7 @@ static void on_append(struct kv *k, uint32_t p, struct strata_rd *rd)
 				struct strata_msg *m = strata_msg_new(d, dl);
 				if (!m)
 					return;
-				log_append(k, et, m);
+				log_append(k, et, m, true);
 				strata_msg_unref(m);
 				stored = true;
 			}
@@ -922,9 +952,6 @@ static void on_append_r(struct kv *k, uint32_t p, struct strata_rd *rd)
 			pp->match = idx;
 		if (pp->next <= idx)
 			pp->next = idx + 1;
-		/* The follower holds idx because this leader sent it after a sync. */
-		if (idx > k->self_durable)
-			k->self_durable = idx;
 		advance_commit(k);
 		if (pp->next <= k->last)
 			send_append(k, p);
@@ -1091,10 +1118,20 @@ static int reject(struct kv *k, uint64_t rid, int code, const char *fmt, ...)
 	return 0;
 }
 
+static int kv_request_do(struct kv *k, const struct strata_request *q);
+static void publish(struct kv *k);
+
 static int kv_request(struct strata_module *m, const struct strata_request *q)
 {
 	struct kv *k = KV(m);
 	activate(k, true);
+	int rc = kv_request_do(k, q);
+	publish(k);
+	return rc;
+}
+
+static int kv_request_do(struct kv *k, const struct strata_request *q)
+{
 	uint8_t kind = q->op == STRATA_OP_READ ? K_GET : q->op == STRATA_OP_WRITE ? K_PUT
 		       : q->op == STRATA_OP_DELETE ? K_DEL : q->op == STRATA_OP_CAS ? K_CAS : 0;
 	if (!kind)
@@ -1179,9 +1216,10 @@ static void on_flush(struct kv *k)
 	if (k->role != LEADER) {
 		return;
 	}
-	/* Everything appended before this turn is durable now. */
-	k->self_durable = k->last;
+	/* What was stored in earlier turns is durable now; store what the last flush sent. */
+	k->self_durable = k->stored;
 	advance_commit(k);
+	persist_unstored(k);
 	while (k->nprop > 0 && k->last - k->commit < k->cfg->smr_window)
 		make_batch(k);
 	if (k->nprop > 0)
@@ -1195,8 +1233,8 @@ static void on_flush(struct kv *k)
 			send_append(k, p);
 	}
 	start_read_round(k);
-	if (k->n == 1 && k->self_durable < k->last)
-		flush_soon(k); /* the next turn counts this leader's own, then durable, entries */
+	if (k->self_durable < k->last)
+		flush_soon(k); /* the next turn stores the new entries, the one after counts them */ /* the next turn counts this leader's own, then durable, entries */
 }
 
 static void expire_pending(struct kv *k, uint64_t now)
@@ -1260,6 +1298,7 @@ static void kv_init(struct kv *k)
 		k->term = hs.term;
 		k->vote = hs.vote;
 		k->last = hs.last_index;
+		k->stored = k->last;
 		k->cfirst = k->last + 1;
 		k->commit = hs.commit_hint;
 		apply_committed(k); /* replay what is known committed */
@@ -1271,7 +1310,30 @@ static void kv_init(struct kv *k)
 		activate(k, false);
 }
 
+/* The node's status counters (strata status): where this replica stands. */
+static void publish(struct kv *k)
+{
+	struct strata_counters *c = strata_node_counters(k->node);
+	c->kv_leader = k->leader;
+	c->kv_term = k->term;
+	c->kv_last_index = k->last;
+	c->kv_commit_index = k->commit;
+	c->kv_applied_index = k->applied;
+	c->kv_batches = k->st.batches;
+	c->kv_commands = k->st.commands;
+	c->kv_read_rounds = k->st.read_rounds;
+	c->kv_busy = k->st.busy_rejects;
+}
+
+static void kv_handle_ev(struct strata_module *m, const struct strata_event *ev);
+
 static void kv_handle(struct strata_module *m, const struct strata_event *ev)
+{
+	kv_handle_ev(m, ev);
+	publish(KV(m));
+}
+
+static void kv_handle_ev(struct strata_module *m, const struct strata_event *ev)
 {
 	struct kv *k = KV(m);
 	switch (ev->type) {

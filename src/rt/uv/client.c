@@ -192,6 +192,9 @@ static const struct {
 	COUNTER(rej_mac), COUNTER(rej_malformed), COUNTER(rej_replay), COUNTER(rej_incarnation),
 	COUNTER(rej_module), COUNTER(rej_payload), COUNTER(rej_fragment),
 	COUNTER(client_bad_requests), COUNTER(store_errors),
+	COUNTER(kv_leader), COUNTER(kv_term), COUNTER(kv_last_index), COUNTER(kv_commit_index),
+	COUNTER(kv_applied_index), COUNTER(kv_batches), COUNTER(kv_commands),
+	COUNTER(kv_read_rounds), COUNTER(kv_busy),
 };
 #undef COUNTER
 #define NODE_COUNTERS (sizeof(node_counters) / sizeof(node_counters[0]))
@@ -203,7 +206,7 @@ static const struct {
 } uv_counters[] = {
 	UVCOUNTER(udp_send_dropped), UVCOUNTER(udp_recv_truncated), UVCOUNTER(udp_recv_errors),
 	UVCOUNTER(client_accepted), UVCOUNTER(client_refused), UVCOUNTER(client_slow_dropped),
-	UVCOUNTER(client_replies_dropped),
+	UVCOUNTER(client_replies_dropped), UVCOUNTER(store_syncs),
 };
 #undef UVCOUNTER
 #define UV_COUNTERS (sizeof(uv_counters) / sizeof(uv_counters[0]))

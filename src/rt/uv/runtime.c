@@ -153,6 +153,7 @@ static int env_sync(void *ctx)
 	if (!rt->o.store)
 		return 0;
 	int rc = strata_store_sync(rt->o.store);
+	rt->counters.store_syncs = strata_store_commits(rt->o.store);
 	if (rc)
 		strata_uv_log(rt, STRATA_LOG_ERROR, "%s", strata_store_error(rt->o.store));
 	return rc;

@@ -93,6 +93,7 @@ struct strata_uv_counters {
 	uint64_t client_refused;     /* over max_clients */
 	uint64_t client_slow_dropped;/* disconnected: outgoing queue over client_queue_max */
 	uint64_t client_replies_dropped; /* the requesting connection was gone */
+	uint64_t store_syncs;        /* stable-storage transactions committed (each one fsync) */
 };
 const struct strata_uv_counters *strata_uv_counters(const struct strata_uv *rt);
 

@@ -1,0 +1,544 @@
+/* `strata bench`: a closed-loop load generator for the replicated KV store (module "kv").
+ *
+ *   strata bench put|get [--clients C] [--total N] [--key-size B] [--val-size B]
+ *                        [--key-space K] [--target leader|all] [--warmup N] [--no-preload]
+ *                        [--serializable] [-w json]
+ *
+ * C clients, each with its own connection and one request in flight (closed loop), the method
+ * of etcd's benchmark tool (../shared/peers/etcd-baseline.md): first the key space is preloaded
+ * (keys "k" + zero-padded index, key-size bytes; values of val-size bytes), then `warmup` ops
+ * are run and not counted, then `total` ops are measured. Keys are drawn uniformly from the key
+ * space. Every put carries its client's session (exactly-once). The latency of each op is
+ * measured around it at the client; percentiles are nearest-rank over all measured ops;
+ * throughput is ops / wall time of the measured phase.
+ *
+ * CPU: the servers' user + system time over the measured phase from /proc/PID/stat of the node
+ * PIDs in <cluster dir>/pids/node-N.pid (absent for -e: then not reported), and this process's
+ * own (getrusage), each divided by the measured ops. Syncs: the store_syncs counters of every
+ * node (strata status) before and after, divided by the ops. A progress line goes to stderr
+ * every second; a latency histogram ends the text output.
+ *
+ * Exit: 0 ok (errors are counted and reported, not fatal), 2 usage, 3 a node stopped answering. */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "core/error.h"
+
+#define BENCH_MAX_CLIENTS 1024
+#define STALL_MS 10000
+
+static const char bench_help[] =
+	"usage: strata bench put|get [--clients C] [--total N] [--key-size B] [--val-size B]\n"
+	"                            [--key-space K] [--target leader|all] [--warmup N]\n"
+	"                            [--no-preload] [--serializable] [-w json]\n"
+	"\n"
+	"Closed-loop load on the replicated KV store: C clients (default 1), one connection and one\n"
+	"request in flight each, send N measured ops (default 10000) after N/10 warm-up ops, to the\n"
+	"leader (default) or spread over all nodes. Keys of B bytes (default 16) drawn uniformly from\n"
+	"K keys (default 10000), all preloaded first unless --no-preload; values of B bytes (default\n"
+	"100). get is linearizable unless --serializable.\n"
+	"Prints ops/s, p50/p99/p99.9 latency, CPU microseconds per op of the servers (from\n"
+	"/proc/PID/stat of <dir>/pids/node-N.pid) and of this client, syncs per op summed over the\n"
+	"nodes, a latency histogram; -w json prints one object (ops_per_s, p50_ms, p99_ms, p999_ms,\n"
+	"server_cpu_us_per_op, client_cpu_us_per_op, syncs_per_op, errors, histogram).\n";
+
+struct bclient {
+	int fd;
+	struct cli_reader rd;
+	uint64_t sent_ns;
+	uint64_t session, seq;
+	bool busy;
+};
+
+struct bench {
+	struct cli *c;
+	uint32_t op; /* CLI_OP_READ or CLI_OP_WRITE */
+	unsigned clients;
+	uint64_t total, warmup, key_space;
+	uint32_t key_size, val_size;
+	bool all, preload, serializable;
+	struct cli_endpoint eps[STRATA_MAX_NODES];
+	int neps;
+	struct bclient *cl;
+	char *val;
+	uint64_t rng;
+	uint64_t *lat_ns;
+	uint64_t errors;
+	char first_error[200];
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t rnd(struct bench *b)
+{
+	/* xorshift64*: the key choice needs speed, not quality. */
+	b->rng ^= b->rng >> 12;
+	b->rng ^= b->rng << 25;
+	b->rng ^= b->rng >> 27;
+	return b->rng * 2685821657736338717ull;
+}
+
+static void key_of(const struct bench *b, uint64_t i, char *key)
+{
+	/* "k" + index zero-padded to key_size - 1 digits (etcd's k%015d for 16 bytes). */
+	key[0] = 'k';
+	for (uint32_t p = b->key_size - 1; p >= 1; p--) {
+		key[p] = (char)('0' + i % 10);
+		i /= 10;
+	}
+	key[b->key_size] = 0;
+}
+
+static int send_op(struct bench *b, struct bclient *k, uint32_t op, uint64_t key_index)
+{
+	char key[64];
+	key_of(b, key_index, key);
+	Strata__Client__Request req = STRATA__CLIENT__REQUEST__INIT;
+	Strata__Client__OpRequest o = STRATA__CLIENT__OP_REQUEST__INIT;
+	o.module = (char *)"kv";
+	o.op = op;
+	o.key.data = (uint8_t *)key;
+	o.key.len = b->key_size;
+	if (op == CLI_OP_WRITE) {
+		o.value.data = (uint8_t *)b->val;
+		o.value.len = b->val_size;
+		o.session = k->session;
+		o.seq = ++k->seq;
+	} else {
+		o.serializable = b->serializable;
+	}
+	req.id = cli_next_id(b->c);
+	req.body_case = STRATA__CLIENT__REQUEST__BODY_OP;
+	req.op = &o;
+	char err[200];
+	k->sent_ns = now_ns();
+	k->busy = true;
+	if (cli_send(k->fd, &req, cli_now_ms() + STALL_MS, err, sizeof(err)) != 0) {
+		cli_err(b->c, "bench: send: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Runs `count` ops with every client busy; sequential keys when preloading, else random.
+ * Latencies go to lat (may be NULL). Returns 0, or -1 after printing why. */
+static int run_phase(struct bench *b, uint32_t op, uint64_t count, bool sequential, uint64_t *lat,
+		     const char *label)
+{
+	uint64_t issued = 0, done = 0;
+	struct pollfd pf[BENCH_MAX_CLIENTS];
+	for (unsigned i = 0; i < b->clients && issued < count; i++, issued++)
+		if (send_op(b, &b->cl[i], op, sequential ? issued : rnd(b) % b->key_space) != 0)
+			return -1;
+	uint64_t t0 = cli_now_ms(), last_progress = t0, last_done_ms = t0;
+	while (done < count) {
+		for (unsigned i = 0; i < b->clients; i++) {
+			pf[i].fd = b->cl[i].fd;
+			pf[i].events = POLLIN;
+			pf[i].revents = 0;
+		}
+		int pr = poll(pf, b->clients, 1000);
+		if (pr < 0 && errno != EINTR) {
+			cli_err(b->c, "bench: poll: %s", strerror(errno));
+			return -1;
+		}
+		uint64_t now = cli_now_ms();
+		for (unsigned i = 0; pr > 0 && i < b->clients; i++) {
+			if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			struct bclient *k = &b->cl[i];
+			for (;;) {
+				Strata__Client__Response *resp = NULL;
+				char err[200];
+				int rc = cli_reader_step(&k->rd, k->fd, &resp, err, sizeof(err));
+				if (rc == 0)
+					break;
+				if (rc < 0) {
+					cli_err(b->c, "bench: client %u: %s", i, err);
+					return -1;
+				}
+				uint64_t t = now_ns();
+				if (resp->status != 0) {
+					if (!b->errors)
+						snprintf(b->first_error, sizeof(b->first_error), "%s",
+							 resp->error ? resp->error : "");
+					b->errors++;
+				}
+				strata__client__response__free_unpacked(resp, NULL);
+				if (lat)
+					lat[done] = t - k->sent_ns;
+				done++;
+				k->busy = false;
+				last_done_ms = now;
+				if (issued < count) {
+					if (send_op(b, k, op, sequential ? issued : rnd(b) % b->key_space) != 0)
+						return -1;
+					issued++;
+				}
+			}
+		}
+		if (now - last_done_ms > STALL_MS) {
+			cli_err(b->c, "bench: no reply for %d s (%" PRIu64 " of %" PRIu64 " %s ops done)",
+				STALL_MS / 1000, done, count, label);
+			return -2;
+		}
+		if (now - last_progress >= 1000) {
+			fprintf(stderr, "bench: %s %" PRIu64 "/%" PRIu64 " ops, %.0f ops/s\n", label, done,
+				count, (double)done * 1000.0 / (double)(now - t0 + 1));
+			last_progress = now;
+		}
+	}
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double pct_ms(const uint64_t *sorted, uint64_t n, double p)
+{
+	if (!n)
+		return 0;
+	uint64_t rank = (uint64_t)(p * (double)n + 0.999999);
+	if (rank < 1)
+		rank = 1;
+	if (rank > n)
+		rank = n;
+	return (double)sorted[rank - 1] / 1e6;
+}
+
+/* Status counter NAME of node ep (0 if unknown); false if the node does not answer. */
+static bool status_counter(struct bench *b, const struct cli_endpoint *ep, const char *name,
+			   uint64_t *out)
+{
+	char err[200];
+	int fd = cli_connect(ep, cli_now_ms() + 1000, err, sizeof(err));
+	if (fd < 0)
+		return false;
+	Strata__Client__Request req = STRATA__CLIENT__REQUEST__INIT;
+	Strata__Client__StatusRequest sr = STRATA__CLIENT__STATUS_REQUEST__INIT;
+	req.id = cli_next_id(b->c);
+	req.body_case = STRATA__CLIENT__REQUEST__BODY_STATUS;
+	req.status = &sr;
+	Strata__Client__Response *resp = NULL;
+	bool ok = cli_send(fd, &req, cli_now_ms() + 1000, err, sizeof(err)) == 0 &&
+		  cli_recv(fd, &resp, cli_now_ms() + 1000, err, sizeof(err)) == 0 && resp &&
+		  resp->body_case == STRATA__CLIENT__RESPONSE__BODY_STATUS_REPLY;
+	*out = 0;
+	if (ok)
+		for (size_t i = 0; i < resp->status_reply->n_counters; i++)
+			if (strcmp(resp->status_reply->counters[i]->name, name) == 0)
+				*out = resp->status_reply->counters[i]->value;
+	if (resp)
+		strata__client__response__free_unpacked(resp, NULL);
+	close(fd);
+	return ok;
+}
+
+static uint64_t syncs_total(struct bench *b)
+{
+	uint64_t sum = 0, v;
+	for (int i = 0; i < b->neps; i++)
+		if (status_counter(b, &b->eps[i], "store_syncs", &v))
+			sum += v;
+	return sum;
+}
+
+/* The endpoint of the KV leader (waits up to 5 s for one). */
+static int find_leader(struct bench *b)
+{
+	uint64_t deadline = cli_now_ms() + 5000;
+	while (cli_now_ms() < deadline) {
+		for (int i = 0; i < b->neps; i++) {
+			uint64_t l;
+			if (!status_counter(b, &b->eps[i], "kv_leader", &l) || l == 0)
+				continue;
+			for (int j = 0; j < b->neps; j++)
+				if (b->eps[j].id == l)
+					return j;
+		}
+		usleep(50000);
+	}
+	return -1;
+}
+
+/* Server CPU ticks of every node PID listed in <dir>/pids; -1 if none is readable. */
+static long long server_ticks(struct bench *b)
+{
+	long long sum = -1;
+	for (int i = 0; i < b->neps; i++) {
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/pids/node-%u.pid", b->c->dir, b->eps[i].id);
+		FILE *f = fopen(path, "r");
+		long pid = 0;
+		if (!f)
+			continue;
+		if (fscanf(f, "%ld", &pid) != 1)
+			pid = 0;
+		fclose(f);
+		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		f = pid > 0 ? fopen(path, "r") : NULL;
+		if (!f)
+			continue;
+		char buf[2048];
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = 0;
+		char *p = strrchr(buf, ')');
+		unsigned long long ut = 0, st = 0;
+		/* Fields after the command: state, ppid, ... utime is the 12th, stime the 13th. */
+		if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+				&st) == 2)
+			sum = (sum < 0 ? 0 : sum) + (long long)(ut + st);
+	}
+	return sum;
+}
+
+static double client_cpu_s(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static bool parse_u64_opt(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || v > max || s[0] == '-')
+		return false;
+	*out = v;
+	return true;
+}
+
+static void print_histogram(const uint64_t *sorted, uint64_t n)
+{
+	/* Log-scale buckets: 0.05 ms doubling. */
+	double edge = 0.05;
+	uint64_t i = 0;
+	printf("latency histogram (ms):\n");
+	while (i < n) {
+		uint64_t cnt = 0;
+		while (i < n && (double)sorted[i] / 1e6 <= edge) {
+			cnt++;
+			i++;
+		}
+		if (cnt) {
+			int bar = (int)(50.0 * (double)cnt / (double)n + 0.5);
+			printf("  <= %8.2f %8" PRIu64 " %5.1f%% ", edge, cnt, 100.0 * (double)cnt / (double)n);
+			for (int k = 0; k < bar; k++)
+				putchar('#');
+			putchar('\n');
+		}
+		edge *= 2;
+	}
+}
+
+static int bench_run(struct bench *b)
+{
+	b->neps = cli_endpoints(b->c, true, b->eps, STRATA_MAX_NODES);
+	if (b->neps < 0)
+		return CLI_EXIT_USAGE;
+	b->val = malloc(b->val_size + 1);
+	b->cl = calloc(b->clients, sizeof(*b->cl));
+	b->lat_ns = malloc(b->total * sizeof(*b->lat_ns));
+	if (!b->val || !b->cl || !b->lat_ns) {
+		cli_err(b->c, "bench: out of memory");
+		return CLI_EXIT_FAIL;
+	}
+	for (uint32_t i = 0; i < b->val_size; i++)
+		b->val[i] = (char)('a' + i % 26);
+	randombytes_buf(&b->rng, sizeof(b->rng));
+	b->rng |= 1;
+	/* A request wakes a dormant store; then the leader is known. */
+	int target = 0;
+	if (!b->all || b->neps == 1) {
+		char key[64];
+		key_of(b, 0, key);
+		struct cli_op_args a = { .module = "kv", .op = CLI_OP_READ, .key = key,
+					 .key_len = b->key_size };
+		int rc = cli_op(b->c, &a, NULL, NULL);
+		if (rc != CLI_EXIT_OK)
+			return rc;
+		target = b->neps > 1 && b->eps[0].id ? find_leader(b) : 0;
+		if (target < 0) {
+			cli_err(b->c, "bench: no kv leader known after 5 s");
+			return CLI_EXIT_UNKNOWN;
+		}
+	}
+	for (unsigned i = 0; i < b->clients; i++) {
+		struct bclient *k = &b->cl[i];
+		const struct cli_endpoint *ep = &b->eps[b->all ? (int)(i % (unsigned)b->neps) : target];
+		char err[200];
+		k->fd = cli_connect(ep, cli_now_ms() + 2000, err, sizeof(err));
+		if (k->fd < 0) {
+			cli_err(b->c, "bench: connect: %s", err);
+			return CLI_EXIT_UNKNOWN;
+		}
+		cli_reader_init(&k->rd);
+		randombytes_buf(&k->session, sizeof(k->session));
+		k->session |= 1;
+	}
+	int rc = 0;
+	if (b->preload)
+		rc = run_phase(b, CLI_OP_WRITE, b->key_space, true, NULL, "preload");
+	if (!rc && b->warmup)
+		rc = run_phase(b, b->op, b->warmup, false, NULL, "warmup");
+	uint64_t preload_errors = b->errors;
+	b->errors = 0;
+	uint64_t syncs0 = rc ? 0 : syncs_total(b);
+	long long tk0 = server_ticks(b);
+	double cc0 = client_cpu_s();
+	uint64_t t0 = now_ns();
+	if (!rc)
+		rc = run_phase(b, b->op, b->total, false, b->lat_ns, b->op == CLI_OP_WRITE ? "put" : "get");
+	uint64_t t1 = now_ns();
+	double cc1 = client_cpu_s();
+	long long tk1 = server_ticks(b);
+	uint64_t syncs1 = rc ? 0 : syncs_total(b);
+	for (unsigned i = 0; i < b->clients; i++) {
+		close(b->cl[i].fd);
+		cli_reader_free(&b->cl[i].rd);
+	}
+	if (rc)
+		return rc == -2 ? CLI_EXIT_UNKNOWN : CLI_EXIT_FAIL;
+	qsort(b->lat_ns, b->total, sizeof(*b->lat_ns), cmp_u64);
+	double secs = (double)(t1 - t0) / 1e9;
+	double ops = (double)b->total / secs;
+	double hz = (double)sysconf(_SC_CLK_TCK);
+	double srv_us = tk0 >= 0 && tk1 >= 0 ? (double)(tk1 - tk0) / hz * 1e6 / (double)b->total : -1;
+	double cli_us = (cc1 - cc0) * 1e6 / (double)b->total;
+	double syncs = (double)(syncs1 - syncs0) / (double)b->total;
+	const char *name = b->op == CLI_OP_WRITE ? "put" : b->serializable ? "get-serializable" : "get";
+	if (b->c->json) {
+		struct cli_json j;
+		cli_json_init(&j, stdout);
+		cli_json_begin_object(&j);
+		cli_json_key(&j, "op");
+		cli_json_string(&j, name);
+		cli_json_key(&j, "clients");
+		cli_json_uint(&j, b->clients);
+		cli_json_key(&j, "total");
+		cli_json_uint(&j, b->total);
+		char num[64];
+#define JNUM(k, fmt, v)                                                                          \
+	do {                                                                                     \
+		cli_json_key(&j, k);                                                             \
+		snprintf(num, sizeof(num), fmt, v);                                              \
+		fputs(num, stdout);                                                              \
+		j.after_key = false;                                                             \
+		j.need_comma[j.depth] = true;                                                    \
+	} while (0)
+		JNUM("ops_per_s", "%.1f", ops);
+		JNUM("p50_ms", "%.3f", pct_ms(b->lat_ns, b->total, 0.50));
+		JNUM("p99_ms", "%.3f", pct_ms(b->lat_ns, b->total, 0.99));
+		JNUM("p999_ms", "%.3f", pct_ms(b->lat_ns, b->total, 0.999));
+		JNUM("server_cpu_us_per_op", "%.1f", srv_us);
+		JNUM("client_cpu_us_per_op", "%.1f", cli_us);
+		JNUM("syncs_per_op", "%.3f", syncs);
+#undef JNUM
+		cli_json_key(&j, "errors");
+		cli_json_uint(&j, b->errors);
+		cli_json_key(&j, "nodes");
+		cli_json_uint(&j, (uint64_t)b->neps);
+		cli_json_end_object(&j);
+		putchar('\n');
+	} else {
+		printf("strata %s c=%u: %.0f ops/s p50=%.3fms p99=%.3fms p999=%.3fms | server CPU "
+		       "%.1f us/op, client CPU %.1f us/op, %.3f syncs/op (sum over %d nodes), %" PRIu64
+		       " errors\n",
+		       name, b->clients, ops, pct_ms(b->lat_ns, b->total, 0.50),
+		       pct_ms(b->lat_ns, b->total, 0.99), pct_ms(b->lat_ns, b->total, 0.999), srv_us,
+		       cli_us, syncs, b->neps, b->errors);
+		print_histogram(b->lat_ns, b->total);
+	}
+	if (b->errors || preload_errors)
+		cli_err(b->c, "bench: %" PRIu64 " errors (first: %s)", b->errors + preload_errors,
+			b->first_error);
+	return CLI_EXIT_OK;
+}
+
+int cmd_bench(struct cli *c, int argc, char **argv)
+{
+	if (argc < 2 || cli_is_help(argv[1])) {
+		fputs(bench_help, argc < 2 ? stderr : stdout);
+		return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+	}
+	struct bench b = { .c = c, .clients = 1, .total = 10000, .warmup = UINT64_MAX,
+			   .key_space = 10000, .key_size = 16, .val_size = 100, .preload = true };
+	if (strcmp(argv[1], "put") == 0)
+		b.op = CLI_OP_WRITE;
+	else if (strcmp(argv[1], "get") == 0)
+		b.op = CLI_OP_READ;
+	else
+		return cli_usage_err(c, "bench", "bench: unknown workload '%s' (put, get)", argv[1]);
+	for (int i = 2; i < argc; i++) {
+		const char *o = argv[i];
+		if (cli_is_help(o)) {
+			fputs(bench_help, stdout);
+			return CLI_EXIT_OK;
+		}
+		if (strcmp(o, "--no-preload") == 0) {
+			b.preload = false;
+			continue;
+		}
+		if (strcmp(o, "--serializable") == 0) {
+			b.serializable = true;
+			continue;
+		}
+		if (i + 1 >= argc)
+			return cli_usage_err(c, "bench", "bench: %s needs a value", o);
+		const char *v = argv[++i];
+		uint64_t x = 0;
+		if (strcmp(o, "--target") == 0) {
+			if (strcmp(v, "leader") != 0 && strcmp(v, "all") != 0)
+				return cli_usage_err(c, "bench", "bench: --target leader or all, not '%s'", v);
+			b.all = strcmp(v, "all") == 0;
+		} else if (strcmp(o, "--clients") == 0 && parse_u64_opt(v, BENCH_MAX_CLIENTS, &x) && x) {
+			b.clients = (unsigned)x;
+		} else if (strcmp(o, "--total") == 0 && parse_u64_opt(v, 100000000, &x) && x) {
+			b.total = x;
+		} else if (strcmp(o, "--warmup") == 0 && parse_u64_opt(v, 100000000, &x)) {
+			b.warmup = x;
+		} else if (strcmp(o, "--key-space") == 0 && parse_u64_opt(v, 100000000, &x) && x) {
+			b.key_space = x;
+		} else if (strcmp(o, "--key-size") == 0 && parse_u64_opt(v, 32, &x) && x >= 2) {
+			b.key_size = (uint32_t)x;
+		} else if (strcmp(o, "--val-size") == 0 && parse_u64_opt(v, 1u << 20, &x)) {
+			b.val_size = (uint32_t)x;
+		} else {
+			return cli_usage_err(c, "bench", "bench: bad option or value '%s'", o);
+		}
+	}
+	if (b.warmup == UINT64_MAX) /* etcd's method: max(500, 10 c) unmeasured ops first */
+		b.warmup = b.clients * 10u > 500 ? b.clients * 10u : 500;
+	/* key_size - 1 decimal digits must hold every index. */
+	uint64_t cap = 1;
+	for (uint32_t d = 1; d < b.key_size && cap <= UINT64_MAX / 10; d++)
+		cap *= 10;
+	if (b.key_size < 20 && b.key_space > cap)
+		return cli_usage_err(c, "bench", "bench: --key-space %s does not fit in the key size",
+				     "K");
+	int rc = bench_run(&b);
+	free(b.val);
+	free(b.cl);
+	free(b.lat_ns);
+	return rc;
+}
