@@ -82,6 +82,8 @@
 #define CACHE_TAIL 256u
 #define APPEND_OVERHEAD 128u /* header bytes of an APPEND beyond its entries */
 #define ID_BITS 20           /* pending slot in the low bits of a request id */
+#define INFLIGHT_MSGS 2      /* APPENDs with entries unacknowledged per follower */
+#define ENTRIES_PER_MSG 256
 
 enum { M_APPEND = 1, M_APPEND_R, M_VOTE, M_VOTE_R, M_FWD, M_RI, M_RI_R };
 enum { T_FLUSH = 1, T_TICK, T_ELECT };
@@ -115,6 +117,11 @@ struct read_wait {
 struct peer {
 	uint64_t next, match, acked_hb, sent_commit;
 	uint64_t last_ack_us, last_sent_us, match_at_tick;
+	/* Last index of each APPEND with entries not yet acknowledged. While INFLIGHT_MSGS are
+	 * out, new entries wait and leave together in the next one: a follower then stores (and
+	 * syncs) everything that accumulated during its previous sync at once. */
+	uint64_t infl[INFLIGHT_MSGS];
+	unsigned ninfl;
 };
 
 struct kv {
@@ -587,6 +594,20 @@ static void start_election(struct kv *k)
 
 /* ---- replication (leader) ---- */
 
+static void infl_acked(struct peer *pp)
+{
+	unsigned keep = 0;
+	for (unsigned i = 0; i < pp->ninfl; i++)
+		if (pp->infl[i] > pp->match)
+			pp->infl[keep++] = pp->infl[i];
+	pp->ninfl = keep;
+}
+
+static bool may_send_entries(const struct kv *k, const struct peer *pp)
+{
+	return pp->ninfl < INFLIGHT_MSGS && pp->next <= k->last;
+}
+
 static void send_append(struct kv *k, uint32_t p)
 {
 	struct peer *pp = &k->peers[p];
@@ -609,10 +630,12 @@ static void send_append(struct kv *k, uint32_t p)
 	/* Entries from next, within the window and the message bound. */
 	uint64_t limit = pp->match + k->cfg->smr_window;
 	uint64_t hi = k->last < limit ? k->last : limit;
-	struct strata_msg *data[64];
-	uint64_t terms[64];
+	if (pp->ninfl >= INFLIGHT_MSGS)
+		hi = 0; /* a heartbeat (commit, read round) only */
+	struct strata_msg *data[ENTRIES_PER_MSG];
+	uint64_t terms[ENTRIES_PER_MSG];
 	size_t cnt = 0, bytes = APPEND_OVERHEAD;
-	for (uint64_t i = pp->next; i <= hi && cnt < 64; i++) {
+	for (uint64_t i = pp->next; i <= hi && cnt < ENTRIES_PER_MSG; i++) {
 		if (entry_get(k, i, &terms[cnt], &data[cnt]) != 0)
 			break;
 		if (cnt > 0 && bytes + data[cnt]->len + 16 > k->max_msg) {
@@ -630,6 +653,8 @@ static void send_append(struct kv *k, uint32_t p)
 	}
 	if (send_to(k, p, wr_done(k, &w)) != 0)
 		return; /* retried from match + 1 on a later tick */
+	if (cnt)
+		pp->infl[pp->ninfl++] = pp->next + cnt - 1;
 	pp->next += cnt;
 	pp->sent_commit = k->commit;
 	pp->last_sent_us = strata_now_us(k->node);
@@ -858,7 +883,7 @@ static void on_append(struct kv *k, uint32_t p, struct strata_rd *rd)
 {
 	uint64_t term = strata_rd_u64(rd), prev = strata_rd_u64(rd), prev_term = strata_rd_u64(rd);
 	uint64_t lcommit = strata_rd_u64(rd), hb = strata_rd_u64(rd);
-	uint64_t count = strata_rd_u64_max(rd, 64);
+	uint64_t count = strata_rd_u64_max(rd, ENTRIES_PER_MSG);
 	if (!strata_rd_ok(rd)) {
 		strata_node_bad_payload(k->node, &k->m, p, "kv: malformed APPEND");
 		return;
@@ -952,12 +977,14 @@ static void on_append_r(struct kv *k, uint32_t p, struct strata_rd *rd)
 			pp->match = idx;
 		if (pp->next <= idx)
 			pp->next = idx + 1;
+		infl_acked(pp);
 		advance_commit(k);
-		if (pp->next <= k->last)
+		if (may_send_entries(k, pp))
 			send_append(k, p);
 	} else if (!ok) {
 		uint64_t hint = idx < pp->next ? idx : pp->next - 1;
 		pp->next = (hint > pp->match ? hint : pp->match) + 1;
+		pp->ninfl = 0;
 		send_append(k, p);
 	}
 	check_reads(k);
@@ -1229,7 +1256,7 @@ static void on_flush(struct kv *k)
 		if (p == k->self)
 			continue;
 		struct peer *pp = &k->peers[p];
-		if (pp->next <= k->last || pp->sent_commit < k->commit)
+		if (may_send_entries(k, pp) || pp->sent_commit < k->commit)
 			send_append(k, p);
 	}
 	start_read_round(k);
@@ -1266,8 +1293,10 @@ static void on_tick(struct kv *k)
 			if (now - pp->last_ack_us < k->elect_us)
 				heard++;
 			/* No progress since the last tick: resend from the last match. */
-			if (pp->match < k->last && pp->match == pp->match_at_tick)
+			if (pp->match < k->last && pp->match == pp->match_at_tick) {
 				pp->next = pp->match + 1;
+				pp->ninfl = 0;
+			}
 			pp->match_at_tick = pp->match;
 			send_append(k, p);
 		}
@@ -1353,6 +1382,7 @@ static void kv_handle_ev(struct strata_module *m, const struct strata_event *ev)
 			return;
 		if (k->role == LEADER) {
 			k->peers[ev->peer].next = k->peers[ev->peer].match + 1;
+			k->peers[ev->peer].ninfl = 0;
 			send_append(k, ev->peer);
 		} else if (k->leader == ev->peer) {
 			/* What we forwarded to its old incarnation is gone. */
