@@ -1,5 +1,12 @@
-/* The node: module table, FIFO event queue, timer heap, Lamport clock and the turn structure
- * (handler -> drain queue -> sync stable storage -> flush datagrams). See node.h. */
+/* The node: module table, FIFO event queue, timer heap, Lamport clock and the turn-batch
+ * structure (inputs -> drain queue -> turn-end events -> pack frames -> sync stable storage ->
+ * release the held datagrams and outputs). See node.h.
+ *
+ * The outbox: while a batch is open, every datagram and every output is copied into one FIFO,
+ * tagged with the batch's ticket. A batch's items leave when the sync covering the batch
+ * completes (at once with env.sync, later with env.sync_async), in the order they were
+ * produced, batches in order. Its size is what arrived during one sync; a runtime bounds it
+ * with back-pressure (strata_node_held_bytes), and counters.held_max records the peak. */
 #include "core/node.h"
 
 #include <inttypes.h>
@@ -25,9 +32,29 @@ struct node_qent {
 	_Alignas(max_align_t) unsigned char body[STRATA_EV_BODY_MAX];
 };
 
+/* Rounds of turn-end events in one batch (a module may ask again from its TURN_END handler);
+ * more is an endless loop between modules, a bug. */
+#define NODE_TURN_END_ROUNDS 1024
+
 struct node_queue {
 	struct node_qent *ev;
 	size_t head, len, cap;
+};
+
+/* One datagram or output held until its batch is durable; buf owns the copied bytes. */
+struct held {
+	uint64_t ticket;
+	bool is_dgram;
+	uint32_t to;
+	struct strata_output o; /* data, vc and text point into buf */
+	uint8_t *buf;
+	size_t len;             /* datagram length */
+};
+
+struct outbox {
+	struct held *v;
+	size_t head, len, cap;
+	size_t bytes;
 };
 
 struct strata_node {
@@ -36,8 +63,15 @@ struct strata_node {
 	uint32_t id;
 	uint64_t incarnation;
 	bool trace_on;
-	bool in_turn;
+	bool in_turn;       /* a handler (or a release) runs: the runtime must not re-enter */
+	bool batch_open;    /* inside a turn-batch */
+	bool batch_explicit;/* opened by strata_node_batch_begin (else by one input) */
 	bool failed; /* stable storage failed: the node has stopped */
+	uint64_t batch_id;  /* ticket of the current (or last) batch */
+	uint64_t synced_id; /* every batch <= synced_id is durable and released */
+	struct outbox out;
+	struct strata_module *turn_end[NODE_MAX_MODULES];
+	size_t nturn_end;
 	enum strata_byz byz;
 	uint8_t *sk; /* secure memory, STRATA_SK_LEN */
 
@@ -60,6 +94,8 @@ struct strata_node {
 	enum strata_peer_state peer_state[STRATA_MAX_NODES + 1];
 	uint32_t leader;
 };
+
+static void outbox_discard(struct strata_node *n);
 
 const char *strata_peer_state_name(enum strata_peer_state s)
 {
@@ -133,6 +169,8 @@ void strata_node_free(struct strata_node *n)
 		n->q.len--;
 	}
 	free(n->q.ev);
+	outbox_discard(n);
+	free(n->out.v);
 	strata_links_free(n->links);
 	free(n->heap);
 	strata_secure_free(n->sk);
@@ -381,32 +419,258 @@ static void report_wake(struct strata_node *n)
 	}
 }
 
+/* ---- the outbox ---- */
+
+static void held_free(struct held *h)
+{
+	free(h->buf);
+	h->buf = NULL;
+}
+
+static struct held *outbox_push(struct strata_node *n)
+{
+	struct outbox *q = &n->out;
+	if (q->len == q->cap) {
+		size_t cap = q->cap ? q->cap * 2 : 64;
+		struct held *v = malloc(cap * sizeof(*v));
+		STRATA_ASSERT(v); /* running out of memory mid-batch cannot be recovered */
+		for (size_t i = 0; i < q->len; i++)
+			v[i] = q->v[(q->head + i) % q->cap];
+		free(q->v);
+		q->v = v;
+		q->cap = cap;
+		q->head = 0;
+	}
+	struct held *h = &q->v[(q->head + q->len) % q->cap];
+	q->len++;
+	memset(h, 0, sizeof(*h));
+	h->ticket = n->batch_id;
+	return h;
+}
+
+static void outbox_account(struct strata_node *n, size_t bytes)
+{
+	n->out.bytes += bytes;
+	if (n->out.bytes > n->counters.held_max)
+		n->counters.held_max = n->out.bytes;
+}
+
+static void hold_datagram(struct strata_node *n, uint32_t to, const uint8_t *buf, size_t len)
+{
+	struct held *h = outbox_push(n);
+	h->is_dgram = true;
+	h->to = to;
+	h->len = len;
+	h->buf = malloc(len ? len : 1);
+	STRATA_ASSERT(h->buf);
+	if (len)
+		memcpy(h->buf, buf, len);
+	outbox_account(n, len);
+}
+
+static void hold_output(struct strata_node *n, const struct strata_output *o)
+{
+	size_t tlen = o->text ? strlen(o->text) + 1 : 0;
+	size_t vlen = o->vc_len * sizeof(uint64_t);
+	size_t total = vlen + o->len + tlen;
+	struct held *h = outbox_push(n);
+	h->o = *o;
+	h->buf = malloc(total ? total : 1);
+	STRATA_ASSERT(h->buf);
+	uint8_t *p = h->buf;
+	/* vc first: malloc's alignment suits the u64 array */
+	if (vlen) {
+		memcpy(p, o->vc, vlen);
+		h->o.vc = (const uint64_t *)(void *)p;
+		p += vlen;
+	}
+	if (o->len) {
+		memcpy(p, o->data, o->len);
+		h->o.data = p;
+		p += o->len;
+	}
+	if (tlen) {
+		memcpy(p, o->text, tlen);
+		h->o.text = (const char *)p;
+	}
+	outbox_account(n, total + sizeof(*h));
+}
+
+/* Releases every held item of batches <= ticket, in order. */
+static void outbox_release(struct strata_node *n, uint64_t ticket)
+{
+	struct outbox *q = &n->out;
+	bool was = n->in_turn;
+	n->in_turn = true; /* output callbacks must not re-enter the node */
+	while (q->len && q->v[q->head].ticket <= ticket) {
+		struct held h = q->v[q->head];
+		q->head = (q->head + 1) % q->cap;
+		q->len--;
+		if (h.is_dgram) {
+			n->env.send(n->env.ctx, h.to, h.buf, h.len);
+			q->bytes -= h.len;
+		} else {
+			if (n->env.output)
+				n->env.output(n->env.ctx, &h.o);
+			q->bytes -= (h.o.vc_len * sizeof(uint64_t) + h.o.len +
+				     (h.o.text ? strlen(h.o.text) + 1 : 0) + sizeof(h));
+		}
+		held_free(&h);
+	}
+	if (ticket > n->synced_id)
+		n->synced_id = ticket;
+	n->in_turn = was;
+}
+
+static void outbox_discard(struct strata_node *n)
+{
+	struct outbox *q = &n->out;
+	while (q->len) {
+		held_free(&q->v[q->head]);
+		q->head = (q->head + 1) % q->cap;
+		q->len--;
+	}
+	q->bytes = 0;
+}
+
+size_t strata_node_held_bytes(const struct strata_node *n)
+{
+	return n->out.bytes;
+}
+
+size_t strata_node_batches_unsynced(const struct strata_node *n)
+{
+	return (size_t)(n->batch_id - n->synced_id) - (n->batch_open ? 1u : 0u);
+}
+
+/* ---- turns and turn-batches ---- */
+
+/* Persist before send failed: what is held may depend on state that is not durable, so nothing
+ * more goes out, and the node stops (fail-stop on a storage failure, as a crash-recovery process
+ * must: its next life recovers what was synced). */
+static void node_fail(struct strata_node *n)
+{
+	n->counters.store_errors++;
+	n->failed = true;
+	outbox_discard(n);
+	struct strata_output o = {
+		.kind = STRATA_OUT_EVENT,
+		.text = "fatal: stable storage failed to sync; the node stops",
+	};
+	bool was = n->in_turn;
+	n->in_turn = true;
+	if (n->env.output)
+		n->env.output(n->env.ctx, &o);
+	n->in_turn = was;
+}
+
+static void batch_open(struct strata_node *n, bool explicit_)
+{
+	n->batch_open = true;
+	n->batch_explicit = explicit_;
+	n->batch_id++;
+}
+
+static void batch_close(struct strata_node *n)
+{
+	STRATA_ASSERT(n->batch_open && !n->in_turn);
+	if (n->failed) { /* stopped meanwhile (a background sync failed) */
+		n->batch_open = false;
+		n->nturn_end = 0;
+		outbox_discard(n);
+		return;
+	}
+	n->in_turn = true;
+	drain(n);
+	/* upon the batch's queue drained: TURN_END to every module that asked, until none asks */
+	for (unsigned round = 0; n->nturn_end; round++) {
+		STRATA_ASSERT(round < NODE_TURN_END_ROUNDS);
+		size_t k = n->nturn_end;
+		struct strata_module *mods[NODE_MAX_MODULES];
+		memcpy(mods, n->turn_end, k * sizeof(mods[0]));
+		n->nturn_end = 0;
+		for (size_t i = 0; i < k; i++)
+			strata_raise(n, mods[i], STRATA_EV_TURN_END, 0, 0, 0, NULL);
+		drain(n);
+	}
+	/* The link layer packs the batch's frames into datagrams (held in the outbox). */
+	strata_links_flush(n->links);
+	n->in_turn = false;
+	n->batch_open = false;
+	n->counters.batches++;
+	uint64_t ticket = n->batch_id;
+	if (n->env.sync_async) {
+		int rc = n->env.sync_async(n->env.ctx, ticket);
+		if (rc < 0)
+			node_fail(n);
+		else if (rc > 0)
+			outbox_release(n, ticket);
+	} else if (n->env.sync && n->env.sync(n->env.ctx) != 0) {
+		node_fail(n);
+	} else {
+		outbox_release(n, ticket);
+	}
+	if (!n->failed)
+		report_wake(n);
+}
+
+void strata_node_synced(struct strata_node *n, uint64_t ticket, int rc)
+{
+	STRATA_ASSERT(!n->in_turn);
+	if (n->failed)
+		return;
+	if (rc != 0) {
+		node_fail(n);
+		return;
+	}
+	STRATA_ASSERT(ticket <= n->batch_id);
+	outbox_release(n, ticket);
+}
+
+void strata_node_batch_begin(struct strata_node *n)
+{
+	STRATA_ASSERT(!n->in_turn && !n->batch_open); /* not nested */
+	if (n->failed)
+		return;
+	batch_open(n, true);
+}
+
+void strata_node_batch_end(struct strata_node *n)
+{
+	STRATA_ASSERT(!n->in_turn);
+	if (!n->batch_open)
+		return; /* failed meanwhile, or never opened */
+	batch_close(n);
+}
+
+void strata_node_at_turn_end(struct strata_module *m)
+{
+	struct strata_node *n = m->node;
+	STRATA_ASSERT(n->batch_open);
+	for (size_t i = 0; i < n->nturn_end; i++)
+		if (n->turn_end[i] == m)
+			return;
+	STRATA_ASSERT(n->nturn_end < NODE_MAX_MODULES);
+	n->turn_end[n->nturn_end++] = m;
+}
+
+/* One input: its handler and the queue it causes; a batch of its own unless bracketed. */
 static void turn_begin(struct strata_node *n)
 {
 	STRATA_ASSERT(!n->in_turn); /* runtimes must not re-enter the node */
+	if (!n->batch_open)
+		batch_open(n, false);
 	n->in_turn = true;
 }
 
 static void turn_end(struct strata_node *n)
 {
 	drain(n);
-	if (n->env.sync && n->env.sync(n->env.ctx) != 0) {
-		/* Persist before send: what this turn would send may depend on state that is not
-		 * durable, so nothing goes out, and the node stops (fail-stop on a storage failure,
-		 * as a crash-recovery process must: its next life recovers what was synced). */
-		n->counters.store_errors++;
-		n->failed = true;
-		n->in_turn = false;
-		struct strata_output o = {
-			.kind = STRATA_OUT_EVENT,
-			.text = "fatal: stable storage failed to sync; the node stops",
-		};
-		strata_output(n, &o);
-		return;
-	}
-	strata_links_flush(n->links);
 	n->in_turn = false;
-	report_wake(n);
+	if (!n->batch_explicit)
+		batch_close(n);
+	else
+		report_wake(n);
 }
 
 void strata_node_start(struct strata_node *n, bool recovering)
@@ -508,6 +772,20 @@ int strata_store(struct strata_node *n, const char *key, const void *val, size_t
 	int rc = n->env.store(n->env.ctx, key, val, len);
 	if (rc)
 		n->counters.store_errors++;
+	else
+		n->counters.stores++;
+	return rc;
+}
+
+int strata_remove(struct strata_node *n, const char *key)
+{
+	if (!n->env.remove)
+		return STRATA_EIO;
+	int rc = n->env.remove(n->env.ctx, key);
+	if (rc)
+		n->counters.store_errors++;
+	else
+		n->counters.stores++;
 	return rc;
 }
 
@@ -521,7 +799,9 @@ int strata_retrieve(struct strata_node *n, const char *key, struct strata_msg **
 
 void strata_output(struct strata_node *n, const struct strata_output *o)
 {
-	if (n->env.output)
+	if (n->batch_open && !n->failed)
+		hold_output(n, o); /* leaves once the batch is durable */
+	else if (n->env.output)
 		n->env.output(n->env.ctx, o);
 }
 
@@ -670,7 +950,10 @@ void strata_node_bad_payload(struct strata_node *n, struct strata_module *m, uin
 
 void strata_node_send_datagram(struct strata_node *n, uint32_t to, const uint8_t *buf, size_t len)
 {
-	n->env.send(n->env.ctx, to, buf, len);
+	if (n->batch_open || n->in_turn)
+		hold_datagram(n, to, buf, len); /* leaves once the batch is durable */
+	else
+		n->env.send(n->env.ctx, to, buf, len);
 }
 
 void strata_node_set_role(struct strata_node *n, enum strata_role r, struct strata_module *m)

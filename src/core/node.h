@@ -9,9 +9,18 @@
  * Execution model (the book's "upon <event> do"): a runtime hands the node one external input at
  * a time (a datagram, an expired timer, a client request, start). The node runs the handler, and
  * every event raised inside a handler is queued on the node's FIFO queue and handled after the
- * current handler returns; the node drains the queue before returning to the runtime. At the end
- * of such a turn the node makes stable storage durable (env.sync) and only then flushes the
- * datagrams produced during the turn: persist before send.
+ * current handler returns; the node drains the queue before returning to the runtime.
+ *
+ * Turn-batches (group commit): a runtime may bracket several inputs with strata_node_batch_begin
+ * / strata_node_batch_end (rt/uv: everything read in one event-loop iteration); an input outside
+ * such brackets is a batch of its own. At the end of a batch the node raises STRATA_EV_TURN_END
+ * to the modules that asked for it (strata_node_at_turn_end), drains again, lets the link layer
+ * pack its frames, and then makes stable storage durable: env.sync (blocking), or env.sync_async
+ * (the runtime syncs in the background and calls strata_node_synced later). Everything the batch
+ * would send or output -- datagrams, client replies, deliveries, detector changes -- is held in
+ * the node's outbox, in order, and released only after the sync that covers the batch: persist
+ * before send and before reply. Batches are released in order; a failed sync releases nothing
+ * more and stops the node.
  *
  * Modules embed struct strata_module as their first member. Requests go down as direct calls to
  * the lower layer's API (they only queue work, never call back up synchronously); indications go
@@ -83,7 +92,16 @@ struct strata_env {
 	int (*store)(void *ctx, const char *key, const void *val, size_t len);
 	int (*retrieve)(void *ctx, const char *key, struct strata_msg **out);
 	int (*sync)(void *ctx);
-	/* Indications to clients. */
+	/* Optional: deletes key (staged like store; absent is not an error). NULL: logs cannot be
+	 * truncated and snapshots not replaced (STRATA_EIO). */
+	int (*remove)(void *ctx, const char *key);
+	/* Optional asynchronous sync, used instead of sync when set. Asks the runtime to make
+	 * everything stored so far durable, for turn-batch `ticket` (increasing). Returns 1 if that
+	 * is already the case (nothing staged and no sync in flight: the batch is released at
+	 * once), 0 if the runtime will call strata_node_synced(node, t, rc) with t >= ticket later
+	 * (from outside any handler), or a negative STRATA_E* code (the node stops). */
+	int (*sync_async)(void *ctx, uint64_t ticket);
+	/* Indications to clients. Called only once the batch that produced them is durable. */
 	void (*output)(void *ctx, const struct strata_output *out);
 	/* One structured trace line (already formatted, no newline). May be NULL. */
 	void (*trace)(void *ctx, const char *line);
@@ -106,6 +124,7 @@ enum strata_ev_type {
 	STRATA_EV_LEADER,         /* LE / Omega: peer is the leader (trust) */
 	STRATA_EV_DELIVER,        /* a broadcast's Deliver indication: body struct strata_deliver,
 				   * peer = origin, instance = the lower instance, arg = seq */
+	STRATA_EV_TURN_END,       /* the turn-batch's queue drained (see strata_node_at_turn_end) */
 };
 
 /* Typed event bodies. An event may carry a body: a small struct whose type the event type
@@ -216,6 +235,10 @@ struct strata_counters {
 	/* The replicated KV (src/smr), kept current by its module: gauges, then counters. */
 	uint64_t kv_leader, kv_term, kv_last_index, kv_commit_index, kv_applied_index;
 	uint64_t kv_batches, kv_commands, kv_read_rounds, kv_busy;
+	/* Turn-batches and storage: batches run, store/remove operations staged, syncs that made
+	 * them durable (a batch that stored nothing needs none; one sync may cover many batches). */
+	uint64_t batches, stores, syncs;
+	uint64_t held_max; /* most bytes ever held in the outbox waiting for a sync */
 };
 
 /* Per-peer view kept by the failure detector for status and watch. */
@@ -271,13 +294,32 @@ struct strata_module *strata_node_module_by_wire(struct strata_node *n, uint16_t
 size_t strata_node_module_count(const struct strata_node *n);
 struct strata_module *strata_node_module_at(struct strata_node *n, size_t i);
 
-/* External inputs, called by the runtime. Each runs one turn (handler + queue + sync + flush). */
+/* External inputs, called by the runtime. Each runs one turn (handler + queue); outside a batch
+ * bracket it is its own turn-batch (+ turn-end events + sync + release of its outputs). */
 void strata_node_start(struct strata_node *n, bool recovering);
 void strata_node_recv(struct strata_node *n, const uint8_t *buf, size_t len);
 void strata_node_tick(struct strata_node *n);
 /* Routes a client request to the module named `module`; replies (possibly at once, with an
  * error) through STRATA_OUT_REPLY. */
 void strata_node_request(struct strata_node *n, const char *module, const struct strata_request *r);
+/* Brackets several inputs into one turn-batch: one sync, released together (see the top). Not
+ * nested; a runtime must not call them from inside an input. */
+void strata_node_batch_begin(struct strata_node *n);
+void strata_node_batch_end(struct strata_node *n);
+/* The runtime's answer to env.sync_async: every batch with ticket <= `ticket` is durable (rc 0)
+ * and its held datagrams and outputs are released now, in order; rc != 0: the sync failed,
+ * nothing held is released and the node stops. Must not be called from inside an input. */
+void strata_node_synced(struct strata_node *n, uint64_t ticket, int rc);
+/* Bytes held in the outbox waiting for a sync (for a runtime's back-pressure). */
+size_t strata_node_held_bytes(const struct strata_node *n);
+/* Turn-batches whose sync has not completed yet. */
+size_t strata_node_batches_unsynced(const struct strata_node *n);
+
+/* A module asks for one STRATA_EV_TURN_END event after the current turn-batch's event queue has
+ * drained and before the batch's stores are synced and its sends/replies released. Idempotent
+ * within a batch; events it raises are handled in the same batch. Used to batch work (e.g. all
+ * client commands read in one loop iteration become one log batch). */
+void strata_node_at_turn_end(struct strata_module *m);
 
 /* Raising events (from inside handlers). The queue takes its own reference to msg. */
 void strata_raise(struct strata_node *n, struct strata_module *dst, uint16_t type, uint32_t peer,
@@ -315,6 +357,28 @@ uint64_t strata_random(struct strata_node *n);
 uint64_t strata_random_below(struct strata_node *n, uint64_t bound);
 int strata_store(struct strata_node *n, const char *key, const void *val, size_t len);
 int strata_retrieve(struct strata_node *n, const char *key, struct strata_msg **out);
+/* Deletes key (staged like a store). STRATA_EIO without env.remove. */
+int strata_remove(struct strata_node *n, const char *key);
+
+/* Logs on stable storage named by a short string ("kv", "cons": 1..32 of [A-Za-z0-9._-]).
+ * Entries are indexed by u64 (index >= 1). put may write any index (overwriting; holes read
+ * STRATA_ENOENT); reads see staged writes; everything is durable after the turn-batch's sync,
+ * like strata_store (one transaction with the batch's other stores). Implemented once over
+ * store/retrieve/remove (core/storage.c, which states the properties), so both runtimes and
+ * the simulator's storage faults cover it. Errors: STRATA_EINVAL (name, index 0), STRATA_EIO. */
+int strata_log_put(struct strata_node *n, const char *log, uint64_t index, const void *v, size_t len);
+int strata_log_get(struct strata_node *n, const char *log, uint64_t index, struct strata_msg **out); /* STRATA_ENOENT */
+/* empty: *first = 1, *last = 0 for a new log; always last = first - 1 when empty (after a
+ * compaction of everything, first is the next index to append). */
+int strata_log_bounds(struct strata_node *n, const char *log, uint64_t *first, uint64_t *last);
+int strata_log_truncate_prefix(struct strata_node *n, const char *log, uint64_t keep_from); /* drops < keep_from */
+int strata_log_truncate_suffix(struct strata_node *n, const char *log, uint64_t drop_from); /* drops >= drop_from */
+/* Snapshots: one current snapshot per name, with the log index it covers; read back whole or in
+ * chunks (offset, max) to stream to a peer. get/read: STRATA_ENOENT if there is none; read at
+ * offset == total gives an empty message, beyond it STRATA_EINVAL. */
+int strata_snapshot_put(struct strata_node *n, const char *name, uint64_t index, const void *v, size_t len);
+int strata_snapshot_get(struct strata_node *n, const char *name, uint64_t *index, uint64_t *total_len);
+int strata_snapshot_read(struct strata_node *n, const char *name, uint64_t offset, size_t max, struct strata_msg **out);
 void strata_output(struct strata_node *n, const struct strata_output *o);
 /* Convenience: a STRATA_OUT_REPLY for request `req_id`. */
 void strata_node_reply(struct strata_node *n, struct strata_module *m, uint64_t req_id, int status,

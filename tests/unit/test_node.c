@@ -17,6 +17,9 @@ struct fake_env {
 	int replies;
 	int last_status;
 	int events;
+	int syncs;
+	int async_rc;        /* what sync_async returns */
+	uint64_t async_ticket;
 };
 
 static uint64_t f_now(void *c) { return ((struct fake_env *)c)->now; }
@@ -27,7 +30,18 @@ static void f_send(void *c, uint32_t to, const uint8_t *b, size_t l)
 }
 static void f_wake(void *c, uint64_t d) { ((struct fake_env *)c)->wake = d; }
 static uint64_t f_rand(void *c) { (void)c; return 4; }
-static int f_sync(void *c) { return ((struct fake_env *)c)->sync_rc; }
+static int f_sync(void *c)
+{
+	((struct fake_env *)c)->syncs++;
+	return ((struct fake_env *)c)->sync_rc;
+}
+static int f_sync_async(void *c, uint64_t ticket)
+{
+	struct fake_env *e = c;
+	e->syncs++;
+	e->async_ticket = ticket;
+	return e->async_rc;
+}
 static void f_output(void *c, const struct strata_output *o)
 {
 	struct fake_env *e = c;
@@ -45,15 +59,26 @@ struct tmod {
 	int order[16];
 	int n;
 	struct strata_timer t1, t2;
+	int turn_ends;
+	int replies_at_turn_end; /* replies already out when TURN_END ran (must be 0) */
+	struct fake_env *fe;
 };
 
-enum { EV_A = 1001, EV_B, EV_C };
+enum { EV_A = 1001, EV_B, EV_C, EV_D };
 
 static void t_handle(struct strata_module *m, const struct strata_event *ev)
 {
 	struct tmod *t = (struct tmod *)m;
 	if (t->n < 16)
 		t->order[t->n++] = ev->type == STRATA_EV_TIMER ? (int)(2000 + ev->arg) : ev->type;
+	if (ev->type == STRATA_EV_TURN_END) {
+		t->turn_ends++;
+		if (t->fe)
+			t->replies_at_turn_end += t->fe->replies;
+		/* an event raised at turn end is handled in the same batch */
+		strata_raise(m->node, m, EV_D, 0, 0, 0, NULL);
+		return;
+	}
 	if (ev->type == EV_A) {
 		/* Raised inside a handler: queued, handled after this handler returns, in order. */
 		strata_raise(m->node, m, EV_B, 0, 0, 0, NULL);
@@ -69,6 +94,10 @@ static int t_request(struct strata_module *m, const struct strata_request *r)
 	strata_msg_unref(msg);
 	strata_raise(m->node, m, EV_A, 0, 0, 0, NULL);
 	strata_node_reply(m->node, m, r->id, 0, 0, NULL, 0, NULL);
+	if (r->op == STRATA_OP_BROADCAST) { /* asks twice: one TURN_END all the same */
+		strata_node_at_turn_end(m);
+		strata_node_at_turn_end(m);
+	}
 	return 0;
 }
 
@@ -190,6 +219,95 @@ START_TEST(test_ok_sync_sends)
 }
 END_TEST
 
+START_TEST(test_turn_end_once_per_batch_before_release)
+{
+	struct fake_env fe = { 0 };
+	struct strata_env env;
+	struct tmod t;
+	struct strata_node *n = mk(&fe, &env, &t);
+	t.fe = &fe;
+	struct strata_request r = { .id = 1, .op = STRATA_OP_BROADCAST };
+	/* one explicit batch of three requests: one TURN_END, one sync, replies after it */
+	strata_node_batch_begin(n);
+	strata_node_request(n, "t", &r);
+	r.id = 2;
+	strata_node_request(n, "t", &r);
+	r.id = 3;
+	r.op = STRATA_OP_WRITE;
+	strata_node_request(n, "t", &r);
+	ck_assert_int_eq(fe.replies, 0); /* held: the batch is not durable yet */
+	ck_assert_int_eq(fe.sends, 0);
+	ck_assert_int_eq(t.turn_ends, 0);
+	strata_node_batch_end(n);
+	ck_assert_int_eq(t.turn_ends, 1);
+	ck_assert_int_eq(t.replies_at_turn_end, 0);
+	ck_assert_int_eq(t.order[t.n - 1], EV_D); /* raised at turn end, handled in the batch */
+	ck_assert_int_eq(fe.syncs, 1);
+	ck_assert_int_eq(fe.replies, 3);
+	ck_assert_int_gt(fe.sends, 0);
+	ck_assert_uint_eq(strata_node_counters(n)->batches, 1);
+	ck_assert_uint_eq(strata_node_held_bytes(n), 0);
+	/* a request outside brackets is its own batch; no TURN_END unless asked */
+	strata_node_request(n, "t", &r);
+	ck_assert_int_eq(t.turn_ends, 1);
+	ck_assert_int_eq(fe.syncs, 2);
+	ck_assert_int_eq(fe.replies, 4);
+	strata_node_free(n);
+}
+END_TEST
+
+START_TEST(test_async_sync_holds_until_synced)
+{
+	struct fake_env fe = { 0 };
+	struct strata_env env;
+	struct tmod t;
+	struct strata_node *n = mk(&fe, &env, &t);
+	env.sync = NULL;
+	env.sync_async = f_sync_async;
+	strata_node_free(n);
+	/* rebuild with the async environment */
+	struct strata_node_opts o = { .cfg = &cfg, .id = 1, .incarnation = 1, .secret_key = sk1,
+				      .env = &env };
+	char err[128];
+	n = strata_node_new(&o, err, sizeof(err));
+	ck_assert(n != NULL);
+	memset(&t, 0, sizeof(t));
+	strata_node_add_module(n, &t.base, &tops, 230);
+	struct strata_request r = { .id = 1, .op = STRATA_OP_WRITE };
+	strata_node_request(n, "t", &r);
+	uint64_t first = fe.async_ticket;
+	r.id = 2;
+	strata_node_request(n, "t", &r);
+	ck_assert_int_eq(fe.replies, 0);
+	ck_assert_int_eq(fe.sends, 0);
+	ck_assert_uint_eq(strata_node_batches_unsynced(n), 2);
+	ck_assert_uint_gt(strata_node_held_bytes(n), 0);
+	strata_node_synced(n, first, 0); /* the first batch only */
+	ck_assert_int_eq(fe.replies, 1);
+	ck_assert_uint_eq(strata_node_batches_unsynced(n), 1);
+	strata_node_synced(n, fe.async_ticket, 0);
+	ck_assert_int_eq(fe.replies, 2);
+	ck_assert_uint_eq(strata_node_held_bytes(n), 0);
+	/* "durable at once": released in the same call */
+	fe.async_rc = 1;
+	r.id = 3;
+	strata_node_request(n, "t", &r);
+	ck_assert_int_eq(fe.replies, 3);
+	/* a failed background sync releases nothing and stops the node */
+	fe.async_rc = 0;
+	int sends = fe.sends;
+	r.id = 4;
+	strata_node_request(n, "t", &r);
+	strata_node_synced(n, fe.async_ticket, STRATA_EIO);
+	ck_assert(strata_node_failed(n));
+	ck_assert_int_eq(fe.replies, 3);
+	ck_assert_int_eq(fe.sends, sends);
+	ck_assert_int_eq(fe.events, 1);
+	ck_assert_uint_eq(strata_node_held_bytes(n), 0);
+	strata_node_free(n);
+}
+END_TEST
+
 int main(void)
 {
 	if (strata_crypto_init() != 0)
@@ -200,6 +318,8 @@ int main(void)
 	tcase_add_test(tc, test_timers_fire_in_deadline_order);
 	tcase_add_test(tc, test_failed_sync_sends_nothing_and_stops);
 	tcase_add_test(tc, test_ok_sync_sends);
+	tcase_add_test(tc, test_turn_end_once_per_batch_before_release);
+	tcase_add_test(tc, test_async_sync_holds_until_synced);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
