@@ -3,12 +3,14 @@
  *
  *   stratad --config FILE --id N [--data DIR] [--key FILE] [--log-level LEVEL] [--bcast-log DIR]
  *           [--cons-log DIR]
- *           [--byzantine-test BEHAVIOUR]
+ *           [--byzantine-test BEHAVIOUR] [--test-sync-delay-ms N]
  *   stratad keygen --out FILE
  *
  * --byzantine-test makes the node misbehave on purpose (enum strata_byz) so that integration
  * tests can show the fail-arbitrary algorithms mask it; it is accepted only on a fail-arbitrary
- * cluster and announced with a warning in the log.
+ * cluster and announced with a warning in the log. --test-sync-delay-ms makes every storage sync
+ * N ms slower (1..10000, on the sync thread), so that a test can show replies wait for the sync;
+ * also announced with a warning.
  *
  * Exit status: 0 after SIGTERM/SIGINT, 1 on an operating failure (bind, storage), 2 on a usage,
  * config or key problem. See docs/daemon.md. */
@@ -59,6 +61,9 @@ static const char usage_text[] =
 	"                     this node misbehaves on purpose in the Byzantine algorithms:\n"
 	"                     silent, equivocate, replay, forge or badsig (docs/broadcast-byzantine.md,\n"
 	"                     docs/registers-byzantine.md); only on a fail-arbitrary cluster\n"
+	"  --test-sync-delay-ms N\n"
+	"                     every storage sync sleeps N ms (1..10000) before it flushes, to\n"
+	"                     show that replies and sends wait for the sync (docs/daemon.md)\n"
 	"\n"
 	"keygen writes a new Ed25519 identity to FILE (mode 0600) and FILE.pub and prints the\n"
 	"public key in hex, for the node's public_key in the config.\n"
@@ -81,6 +86,7 @@ struct daemon {
 	uint32_t id;
 	enum strata_log_level log_level;
 	enum strata_byz byz; /* test-only misbehaviour; STRATA_BYZ_NONE normally */
+	unsigned test_sync_delay_ms; /* test-only slow syncs; 0 normally */
 	bool fatal;          /* the node stopped: stable storage failed */
 	struct strata_config cfg;
 	struct strata_store *store;
@@ -174,6 +180,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 		{ "bcast-log", required_argument, NULL, 'b' },
 		{ "cons-log", required_argument, NULL, 'C' },
 		{ "byzantine-test", required_argument, NULL, 'B' },
+		{ "test-sync-delay-ms", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -211,6 +218,15 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 				return die_usage("--byzantine-test: '%s' is not silent, equivocate, "
 						 "replay, forge or badsig", optarg);
 			d->byz = (enum strata_byz)b;
+			break;
+		}
+		case 'S': {
+			char *end;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || !*optarg || *end || v < 1 || v > 10000)
+				return die_usage("--test-sync-delay-ms: '%s' is not 1..10000", optarg);
+			d->test_sync_delay_ms = (unsigned)v;
 			break;
 		}
 		case 'h':
@@ -517,7 +533,7 @@ static int run(struct daemon *d, const uint8_t *sk, bool recovering, uint64_t in
 	struct strata_uv_opts o = {
 		.cfg = &d->cfg, .id = d->id, .incarnation = incarnation, .secret_key = sk,
 		.store = d->store, .log_level = d->log_level, .on_output = on_output, .on_fatal = on_fatal, .arg = d,
-		.byz = d->byz,
+		.byz = d->byz, .test_sync_delay_ms = d->test_sync_delay_ms,
 	};
 	char err[512];
 	d->rt = strata_uv_new(&loop, &o, err, sizeof(err));
@@ -530,6 +546,10 @@ static int run(struct daemon *d, const uint8_t *sk, bool recovering, uint64_t in
 		strata_uv_log(d->rt, STRATA_LOG_WARN,
 			      "TEST ONLY: this node misbehaves on purpose: %s (--byzantine-test)",
 			      strata_byz_name(d->byz));
+	if (d->test_sync_delay_ms)
+		strata_uv_log(d->rt, STRATA_LOG_WARN,
+			      "TEST ONLY: every storage sync is %u ms slower (--test-sync-delay-ms)",
+			      d->test_sync_delay_ms);
 	int status = 0;
 	if (strata_stack_build(strata_uv_node(d->rt), err, sizeof(err)) != 0) {
 		strata_uv_log(d->rt, STRATA_LOG_ERROR, "%s: %s", d->config_path, err);

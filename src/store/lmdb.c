@@ -20,7 +20,9 @@ struct strata_store {
 	MDB_txn *txn;    /* the open write transaction, NULL if nothing is staged */
 	bool poisoned;   /* a store failed since the last sync: that sync must fail too */
 	unsigned long long commits;
+	unsigned long long flushes; /* written by the flushing thread only */
 	char err[256];
+	char flush_err[256];        /* written by the flushing thread only */
 };
 
 static int fail(struct strata_store *s, int code, const char *fmt, ...)
@@ -103,7 +105,8 @@ static int key_check(struct strata_store *s, const char *key, size_t *klen)
 	return 0;
 }
 
-int strata_store_put(struct strata_store *s, const char *key, const void *val, size_t len)
+static int write_op(struct strata_store *s, const char *key, const void *val, size_t len,
+		    bool del)
 {
 	size_t klen;
 	int rc = key_check(s, key, &klen);
@@ -121,16 +124,28 @@ int strata_store_put(struct strata_store *s, const char *key, const void *val, s
 	}
 	MDB_val k = { .mv_size = klen, .mv_data = (void *)(uintptr_t)key };
 	MDB_val v = { .mv_size = len, .mv_data = (void *)(uintptr_t)(len ? val : "") };
-	rc = mdb_put(s->txn, s->dbi, &k, &v, 0);
+	rc = del ? mdb_del(s->txn, s->dbi, &k, NULL) : mdb_put(s->txn, s->dbi, &k, &v, 0);
+	if (del && rc == MDB_NOTFOUND)
+		return 0;
 	if (rc != 0) {
 		/* LMDB cannot continue a transaction after a failed put (MDB_MAP_FULL etc.). */
 		mdb_txn_abort(s->txn);
 		s->txn = NULL;
 		s->poisoned = true;
-		return fail(s, STRATA_EIO, "store: put '%s' (%zu bytes): %s", key, len,
-			    mdb_strerror(rc));
+		return fail(s, STRATA_EIO, "store: %s '%s' (%zu bytes): %s", del ? "del" : "put", key,
+			    len, mdb_strerror(rc));
 	}
 	return 0;
+}
+
+int strata_store_put(struct strata_store *s, const char *key, const void *val, size_t len)
+{
+	return write_op(s, key, val, len, false);
+}
+
+int strata_store_del(struct strata_store *s, const char *key)
+{
+	return write_op(s, key, NULL, 0, true);
 }
 
 int strata_store_get(struct strata_store *s, const char *key, struct strata_msg **out)
@@ -180,6 +195,51 @@ int strata_store_sync(struct strata_store *s)
 		return fail(s, STRATA_EIO, "store: commit: %s", mdb_strerror(rc));
 	s->commits++;
 	return 0;
+}
+
+int strata_store_commit_nosync(struct strata_store *s)
+{
+	if (s->poisoned) {
+		s->poisoned = false;
+		return fail(s, STRATA_EIO, "store: sync: a store of this turn failed, turn not durable");
+	}
+	if (!s->txn)
+		return 0;
+	/* No flush runs now (the caller's contract), so switching the flag is race-free. */
+	int rc = mdb_env_set_flags(s->env, MDB_NOSYNC, 1);
+	if (rc == 0)
+		rc = mdb_txn_commit(s->txn);
+	else
+		mdb_txn_abort(s->txn);
+	s->txn = NULL;
+	int rc2 = mdb_env_set_flags(s->env, MDB_NOSYNC, 0);
+	if (rc != 0)
+		return fail(s, STRATA_EIO, "store: commit: %s", mdb_strerror(rc));
+	if (rc2 != 0)
+		return fail(s, STRATA_EIO, "store: set flags: %s", mdb_strerror(rc2));
+	s->commits++;
+	return 1;
+}
+
+int strata_store_flush(struct strata_store *s)
+{
+	int rc = mdb_env_sync(s->env, 1);
+	if (rc != 0) {
+		snprintf(s->flush_err, sizeof(s->flush_err), "store: sync: %s", mdb_strerror(rc));
+		return STRATA_EIO;
+	}
+	s->flushes++;
+	return 0;
+}
+
+const char *strata_store_flush_error(const struct strata_store *s)
+{
+	return s->flush_err;
+}
+
+unsigned long long strata_store_flushes(const struct strata_store *s)
+{
+	return s->flushes;
 }
 
 const char *strata_store_error(const struct strata_store *s)

@@ -11,8 +11,20 @@
  * open transaction (LMDB cannot continue it), so the following sync fails too and the whole
  * turn's writes are lost together: no turn is ever half durable.
  *
+ * Background sync (group commit off the event loop, used by rt/uv): strata_store_commit_nosync
+ * commits the staged transaction without flushing it (LMDB's MDB_NOSYNC for that one commit:
+ * pages are written to the OS, not forced to the disk), and strata_store_flush -- on another
+ * thread -- forces everything committed so far to the disk (mdb_env_sync). The loop thread keeps
+ * staging the next writes in a new transaction meanwhile, but must not commit it before the
+ * flush returned: a later commit's meta page could otherwise reach the disk before the pages of
+ * the transaction being flushed. Writes are durable when the flush returns 0. A process crash
+ * (kill -9) at any point loses only what was not flushed; LMDB's caveat for MDB_NOSYNC applies
+ * to the window between one commit and its flush: on a power failure, a file system that
+ * reorders writes could persist that transaction's meta page before its data pages.
+ *
  * Ownership: strata_store_open allocates, strata_store_close frees (aborting staged writes).
- * Single-threaded: one store is used from one thread (the loop's). */
+ * Threads: everything runs on one thread (the loop's) except strata_store_flush, which may run
+ * on one other thread at a time, between a commit_nosync and the next one. */
 #ifndef STRATA_STORE_STORE_H
 #define STRATA_STORE_STORE_H
 
@@ -35,6 +47,8 @@ void strata_store_close(struct strata_store *s);
 /* Stages key -> val. key: 1..STRATA_STORE_KEY_MAX bytes (STRATA_EINVAL otherwise).
  * STRATA_EIO when LMDB fails (e.g. the map is full); the open transaction is then lost. */
 int strata_store_put(struct strata_store *s, const char *key, const void *val, size_t len);
+/* Stages the removal of key (absent is fine). Errors as for put. */
+int strata_store_del(struct strata_store *s, const char *key);
 /* Reads key, seeing staged writes. *out is a new message the caller unrefs; STRATA_ENOENT if
  * absent, STRATA_EIO on failure. */
 int strata_store_get(struct strata_store *s, const char *key, struct strata_msg **out);
@@ -42,9 +56,20 @@ int strata_store_get(struct strata_store *s, const char *key, struct strata_msg 
  * STRATA_EIO if the commit failed or a store of this transaction failed. */
 int strata_store_sync(struct strata_store *s);
 
+/* Commits the staged writes without forcing them to the disk. 1 if something was committed (a
+ * flush must follow before they count as durable), 0 if nothing was staged, STRATA_EIO if the
+ * commit failed or a store of this transaction failed (the writes are lost). Loop thread. */
+int strata_store_commit_nosync(struct strata_store *s);
+/* Forces every commit so far to the disk. 0 = durable; STRATA_EIO otherwise (the message is in
+ * strata_store_flush_error, readable once the flush returned). Any one thread at a time. */
+int strata_store_flush(struct strata_store *s);
+const char *strata_store_flush_error(const struct strata_store *s);
+
 /* The message of the last failure ("" if none). Lives as long as the store. */
 const char *strata_store_error(const struct strata_store *s);
 /* Transactions committed so far (for tests: group commit is one per sync with writes). */
 unsigned long long strata_store_commits(const struct strata_store *s);
+/* Flushes (fsyncs) that completed. */
+unsigned long long strata_store_flushes(const struct strata_store *s);
 
 #endif

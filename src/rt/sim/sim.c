@@ -9,14 +9,14 @@
 #include "core/error.h"
 #include "crypto/crypto.h"
 
-enum sim_ev_kind { SIM_DELIVER = 1, SIM_WAKE };
+enum sim_ev_kind { SIM_DELIVER = 1, SIM_WAKE, SIM_SYNCED };
 
 struct sim_ev {
 	uint64_t t;
 	uint64_t seq; /* tie-break: scheduling order, which is deterministic */
 	enum sim_ev_kind kind;
 	uint32_t node;
-	uint64_t gen;  /* SIM_WAKE: the node's wake generation when scheduled */
+	uint64_t gen;  /* SIM_WAKE: the node's wake generation when scheduled; SIM_SYNCED: life */
 	bool twin;     /* SIM_WAKE: for the node's twin */
 	uint8_t *buf;  /* SIM_DELIVER: owned */
 	size_t len;
@@ -32,6 +32,12 @@ struct kvmap {
 	size_t len, cap;
 };
 
+/* One unsynced write, in write order; val NULL = remove. */
+struct wop {
+	char *key;
+	struct strata_msg *val;
+};
+
 struct sim_node {
 	struct sim *s;
 	uint32_t id;
@@ -40,7 +46,12 @@ struct sim_node {
 	uint64_t incarnation;
 	uint64_t wake_at;
 	uint64_t wake_gen;
-	struct kvmap durable, staged;
+	struct kvmap durable;
+	struct wop *ops; /* unsynced writes in order: [0, inflight) are being synced */
+	size_t nops, capops, inflight;
+	bool syncing;
+	uint64_t sync_ticket, want_ticket; /* ticket of the running sync; latest asked for */
+	uint64_t life; /* incremented at every boot: a sync of an earlier life is void */
 	struct sim_ev *held; /* deliveries that arrived while paused */
 	size_t nheld, capheld;
 	struct strata_env env;
@@ -61,6 +72,7 @@ struct sim {
 	struct sim_node nodes[STRATA_MAX_NODES + 1];
 	bool cut[STRATA_MAX_NODES + 1][STRATA_MAX_NODES + 1];
 	uint64_t sent;
+	struct sim_disk_stats dstats;
 	/* recent datagrams kept for the replay fault */
 	struct { uint32_t to; uint8_t *buf; size_t len; } old[32];
 	size_t nold;
@@ -280,36 +292,159 @@ static uint64_t env_random(void *ctx)
 	return sim_random(((struct sim_node *)ctx)->s);
 }
 
+static void kv_del(struct kvmap *m, const char *key)
+{
+	struct kv *e = kv_find(m, key);
+	if (!e)
+		return;
+	free(e->key);
+	strata_msg_unref(e->val);
+	*e = m->e[--m->len];
+}
+
+static void op_push(struct sim_node *sn, const char *key, struct strata_msg *val)
+{
+	if (sn->nops == sn->capops) {
+		sn->capops = sn->capops ? sn->capops * 2 : 64;
+		sn->ops = realloc(sn->ops, sn->capops * sizeof(*sn->ops));
+		STRATA_ASSERT(sn->ops);
+	}
+	sn->ops[sn->nops].key = strdup(key);
+	STRATA_ASSERT(sn->ops[sn->nops].key);
+	sn->ops[sn->nops].val = val ? strata_msg_ref(val) : NULL;
+	sn->nops++;
+}
+
+static void op_apply(struct sim_node *sn, const struct wop *w)
+{
+	if (w->val)
+		kv_put(&sn->durable, w->key, w->val);
+	else
+		kv_del(&sn->durable, w->key);
+}
+
+/* Makes the first k unsynced writes durable (in order) and forgets them. */
+static void ops_commit(struct sim_node *sn, size_t k)
+{
+	for (size_t i = 0; i < k; i++) {
+		op_apply(sn, &sn->ops[i]);
+		free(sn->ops[i].key);
+		strata_msg_unref(sn->ops[i].val);
+	}
+	memmove(sn->ops, sn->ops + k, (sn->nops - k) * sizeof(*sn->ops));
+	sn->nops -= k;
+	sn->inflight = sn->inflight > k ? sn->inflight - k : 0;
+}
+
+static void ops_drop(struct sim_node *sn)
+{
+	for (size_t i = 0; i < sn->nops; i++) {
+		free(sn->ops[i].key);
+		strata_msg_unref(sn->ops[i].val);
+	}
+	sn->nops = 0;
+	sn->inflight = 0;
+}
+
 static int env_store(void *ctx, const char *key, const void *val, size_t len)
 {
 	struct sim_node *sn = ctx;
 	struct strata_msg *m = strata_msg_new(val, len);
 	if (!m)
 		return STRATA_ENOMEM;
-	kv_put(&sn->staged, key, m);
+	op_push(sn, key, m);
 	strata_msg_unref(m);
+	return 0;
+}
+
+static int env_remove(void *ctx, const char *key)
+{
+	op_push(ctx, key, NULL);
 	return 0;
 }
 
 static int env_retrieve(void *ctx, const char *key, struct strata_msg **out)
 {
 	struct sim_node *sn = ctx;
-	struct kv *e = kv_find(&sn->staged, key);
-	if (!e)
-		e = kv_find(&sn->durable, key);
+	for (size_t i = sn->nops; i-- > 0;) /* the latest unsynced write wins */
+		if (strcmp(sn->ops[i].key, key) == 0) {
+			if (!sn->ops[i].val)
+				return STRATA_ENOENT;
+			*out = strata_msg_ref(sn->ops[i].val);
+			return 0;
+		}
+	struct kv *e = kv_find(&sn->durable, key);
 	if (!e)
 		return STRATA_ENOENT;
 	*out = strata_msg_ref(e->val);
 	return 0;
 }
 
+static bool sync_fails(struct sim_node *sn)
+{
+	struct sim *s = sn->s;
+	if (s->o.disk.sync_fail > 0 && sim_random_unit(s) < s->o.disk.sync_fail) {
+		s->dstats.sync_failures++;
+		return true;
+	}
+	return false;
+}
+
 static int env_sync(void *ctx)
 {
 	struct sim_node *sn = ctx;
-	for (size_t i = 0; i < sn->staged.len; i++)
-		kv_put(&sn->durable, sn->staged.e[i].key, sn->staged.e[i].val);
-	kv_clear(&sn->staged);
+	if (!sn->nops)
+		return 0;
+	if (sync_fails(sn))
+		return STRATA_EIO; /* the writes stay unsynced: a crash decides their fate */
+	ops_commit(sn, sn->nops);
+	sn->s->dstats.syncs++;
 	return 0;
+}
+
+static void sync_schedule(struct sim_node *sn, uint64_t ticket)
+{
+	struct sim *s = sn->s;
+	const struct sim_disk *d = &s->o.disk;
+	uint64_t lat = d->sync_min_us;
+	if (d->sync_max_us > d->sync_min_us)
+		lat += sim_random_below(s, d->sync_max_us - d->sync_min_us + 1);
+	sn->syncing = true;
+	sn->inflight = sn->nops;
+	sn->sync_ticket = ticket;
+	struct sim_ev e = { .t = s->now + lat, .kind = SIM_SYNCED, .node = sn->id,
+			    .gen = sn->life, .twin = sn->is_twin };
+	heap_push(s, e);
+}
+
+static int env_sync_async(void *ctx, uint64_t ticket)
+{
+	struct sim_node *sn = ctx;
+	sn->want_ticket = ticket;
+	if (sn->syncing)
+		return 0; /* staged behind the running sync; synced together when it completes */
+	if (!sn->nops)
+		return 1;
+	sync_schedule(sn, ticket);
+	return 0;
+}
+
+/* A node's background sync completed (or failed). */
+static void sync_done(struct sim *s, struct sim_node *sn)
+{
+	sn->syncing = false;
+	if (sync_fails(sn)) {
+		strata_node_synced(sn->node, sn->sync_ticket, STRATA_EIO);
+		return;
+	}
+	ops_commit(sn, sn->inflight);
+	s->dstats.syncs++;
+	uint64_t done = sn->sync_ticket;
+	if (sn->want_ticket > done && sn->nops)
+		sync_schedule(sn, sn->want_ticket); /* the batches staged meanwhile, as one group */
+	else if (sn->want_ticket > done)
+		done = sn->want_ticket; /* they stored nothing: durable with this one */
+	strata_node_synced(sn->node, done, 0);
 }
 
 static void env_output(void *ctx, const struct strata_output *o)
@@ -336,6 +471,10 @@ static void node_boot(struct sim *s, struct sim_node *sn, bool recovering)
 		.secret_key = sn->sk, .env = &sn->env, .trace = s->o.trace, .byz = sn->byz,
 	};
 	sn->wake_at = UINT64_MAX;
+	sn->life++;
+	sn->syncing = false;
+	sn->sync_ticket = sn->want_ticket = 0;
+	sn->env.sync_async = s->o.disk.sync_max_us > 0 ? env_sync_async : NULL;
 	sn->node = strata_node_new(&no, err, sizeof(err));
 	if (!sn->node) {
 		fprintf(stderr, "sim: node %u: %s\n", sn->id, err);
@@ -364,7 +503,8 @@ struct sim *sim_new(const struct sim_opts *o)
 		sn->env = (struct strata_env){
 			.ctx = sn, .now_us = env_now, .send = env_send, .wake_at = env_wake_at,
 			.random = env_random, .store = env_store, .retrieve = env_retrieve,
-			.sync = env_sync, .output = env_output, .trace = env_trace,
+			.sync = env_sync, .remove = env_remove, .output = env_output,
+			.trace = env_trace,
 		};
 		/* Identities are fixed per node id (not per seed): key generation is not what the
 		 * simulator explores, and it keeps thousands of seeds cheap. */
@@ -383,7 +523,20 @@ static void node_down(struct sim_node *sn)
 	strata_node_free(sn->node);
 	sn->node = NULL;
 	sn->wake_gen++;
-	kv_clear(&sn->staged); /* not synced: lost */
+	/* Unsynced writes are lost, or (torn fault) a prefix of them reached the disk and the
+	 * write after it is torn, discarded at recovery with everything after it. */
+	struct sim *s = sn->s;
+	if (sn->nops) {
+		size_t keep = 0;
+		if (s->o.disk.torn > 0 && sim_random_unit(s) < s->o.disk.torn) {
+			keep = (size_t)sim_random_below(s, sn->nops);
+			s->dstats.torn_crashes++;
+		}
+		ops_commit(sn, keep);
+		s->dstats.writes_lost += sn->nops;
+	}
+	ops_drop(sn);
+	sn->syncing = false;
 	for (size_t i = 0; i < sn->nheld; i++)
 		free(sn->held[i].buf);
 	sn->nheld = 0;
@@ -400,10 +553,12 @@ void sim_free(struct sim *s)
 			node_down(sn);
 		kv_clear(&sn->durable);
 		free(sn->held);
+		free(sn->ops);
 		if (sn->twin) {
 			if (sn->twin->node)
 				node_down(sn->twin);
 			kv_clear(&sn->twin->durable);
+			free(sn->twin->ops);
 			free(sn->twin->held);
 			free(sn->twin);
 		}
@@ -467,6 +622,17 @@ bool sim_step(struct sim *s)
 			return true;
 		}
 		struct sim_node *sn = e.twin ? s->nodes[e.node].twin : &s->nodes[e.node];
+		if (e.kind == SIM_SYNCED) {
+			if (!sn || !sn->node || e.gen != sn->life || !sn->syncing)
+				continue; /* the node crashed meanwhile: that sync never finished */
+			if (sn->paused) { /* a stopped process learns of it when resumed */
+				e.t = s->now + 1000;
+				heap_push(s, e);
+				continue;
+			}
+			sync_done(s, sn);
+			return true;
+		}
 		if (!sn || !sn->node || sn->paused || e.gen != sn->wake_gen)
 			continue; /* stale or suppressed wake-up */
 		sn->wake_at = UINT64_MAX;
@@ -481,6 +647,10 @@ bool sim_step(struct sim *s)
 static bool top_is_stale(struct sim *s)
 {
 	const struct sim_ev *e = &s->heap[0];
+	if (e->kind == SIM_SYNCED) {
+		const struct sim_node *sn = e->twin ? s->nodes[e->node].twin : &s->nodes[e->node];
+		return !sn || !sn->node || e->gen != sn->life || !sn->syncing;
+	}
 	if (e->kind != SIM_WAKE)
 		return false;
 	const struct sim_node *sn = e->twin ? s->nodes[e->node].twin : &s->nodes[e->node];
@@ -517,6 +687,17 @@ uint64_t sim_now(const struct sim *s) { return s->now; }
 uint64_t sim_seed(const struct sim *s) { return s->o.seed; }
 uint32_t sim_n(const struct sim *s) { return s->o.cfg->n; }
 uint64_t sim_datagrams_sent(const struct sim *s) { return s->sent; }
+const struct sim_disk_stats *sim_disk_stats(const struct sim *s) { return &s->dstats; }
+
+int sim_durable_get(struct sim *s, uint32_t id, const char *key, struct strata_msg **out)
+{
+	STRATA_ASSERT(id >= 1 && id <= s->o.cfg->n);
+	struct kv *e = kv_find(&s->nodes[id].durable, key);
+	if (!e)
+		return STRATA_ENOENT;
+	*out = strata_msg_ref(e->val);
+	return 0;
+}
 
 struct strata_node *sim_node(struct sim *s, uint32_t id)
 {

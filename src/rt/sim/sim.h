@@ -38,6 +38,22 @@ struct sim_net {
 	double replay;         /* probability of also re-delivering an earlier datagram later */
 };
 
+/* Stable storage faults and timing, per simulation (every node's disk behaves alike).
+ * All zero: a sync is instantaneous and never fails, and a crash loses every unsynced write. */
+struct sim_disk {
+	/* Sync latency, uniform in [min, max]. max > 0 makes syncs asynchronous
+	 * (env.sync_async): the node keeps reading and processing inputs while a sync runs, and
+	 * the datagrams and outputs of the batches it covers are held until it completes. Batches
+	 * staged meanwhile are synced together when it completes (group commit). */
+	uint64_t sync_min_us, sync_max_us;
+	double sync_fail; /* probability a sync fails: the node stops (strata_node_failed) */
+	/* On a crash, probability that the unsynced writes were partly on their way to the disk:
+	 * a random prefix of them (in write order) survives and the write after it is torn. A torn
+	 * record fails its checksum at recovery and is discarded with everything after it, as a
+	 * log-structured store does; otherwise every unsynced write is lost. */
+	double torn;
+};
+
 struct sim_opts {
 	uint64_t seed;
 	struct strata_config *cfg; /* n, model, timers...; public keys are filled in */
@@ -46,6 +62,7 @@ struct sim_opts {
 	sim_output_fn output;
 	void *arg;
 	bool trace; /* print every node's trace lines to stderr */
+	struct sim_disk disk;
 };
 
 struct sim *sim_new(const struct sim_opts *o);
@@ -99,6 +116,15 @@ void sim_twin(struct sim *s, uint32_t id);
 
 /* Delivers raw bytes to node `to` after delay_us (forged or garbage datagrams). */
 void sim_inject(struct sim *s, uint32_t to, const uint8_t *buf, size_t len, uint64_t delay_us);
+
+/* Storage statistics, for tests: syncs that made writes durable, failed syncs, crashes that
+ * tore a write. */
+struct sim_disk_stats {
+	uint64_t syncs, sync_failures, torn_crashes, writes_lost;
+};
+const struct sim_disk_stats *sim_disk_stats(const struct sim *s);
+/* Durable value of key on node id (what a crash now would keep), for checkers. */
+int sim_durable_get(struct sim *s, uint32_t id, const char *key, struct strata_msg **out);
 
 /* Datagrams delivered / dropped so far, for tests. */
 uint64_t sim_datagrams_sent(const struct sim *s);

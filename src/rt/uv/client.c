@@ -195,6 +195,7 @@ static const struct {
 	COUNTER(kv_leader), COUNTER(kv_term), COUNTER(kv_last_index), COUNTER(kv_commit_index),
 	COUNTER(kv_applied_index), COUNTER(kv_batches), COUNTER(kv_commands),
 	COUNTER(kv_read_rounds), COUNTER(kv_busy),
+	COUNTER(batches), COUNTER(stores), COUNTER(syncs), COUNTER(held_max),
 };
 #undef COUNTER
 #define NODE_COUNTERS (sizeof(node_counters) / sizeof(node_counters[0]))
@@ -206,7 +207,9 @@ static const struct {
 } uv_counters[] = {
 	UVCOUNTER(udp_send_dropped), UVCOUNTER(udp_recv_truncated), UVCOUNTER(udp_recv_errors),
 	UVCOUNTER(client_accepted), UVCOUNTER(client_refused), UVCOUNTER(client_slow_dropped),
-	UVCOUNTER(client_replies_dropped), UVCOUNTER(store_syncs),
+	UVCOUNTER(client_replies_dropped), UVCOUNTER(sync_us_max), UVCOUNTER(sync_us_total),
+	UVCOUNTER(input_paused),
+	UVCOUNTER(store_syncs),
 };
 #undef UVCOUNTER
 #define UV_COUNTERS (sizeof(uv_counters) / sizeof(uv_counters[0]))
@@ -217,7 +220,37 @@ static const struct {
 _Static_assert(sizeof(struct strata_counters) % sizeof(uint64_t) == 0,
 	       "struct strata_counters must hold only uint64_t counters");
 #define NODE_SLOTS (sizeof(struct strata_counters) / sizeof(uint64_t))
-#define STATUS_COUNTERS_MAX (NODE_SLOTS + UV_COUNTERS)
+#define RATE_COUNTERS 5
+#define STATUS_COUNTERS_MAX (NODE_SLOTS + UV_COUNTERS + RATE_COUNTERS)
+
+/* Rates over the last window of at least one second that ended at a status request (the first
+ * window starts at start-up), and operations per sync overall. */
+static void status_rates(struct strata_uv *rt, uint64_t v[RATE_COUNTERS])
+{
+	const struct strata_counters *nc = strata_node_counters(rt->node);
+	uint64_t now = uv_hrtime() / 1000000;
+	if (rt->rate_t0_ms == 0)
+		rt->rate_t0_ms = rt->started_ms;
+	uint64_t ms = now - rt->rate_t0_ms;
+	if (ms >= 1000) {
+		rt->rate_syncs_per_s = (nc->syncs - rt->rate_syncs0) * 1000 / ms;
+		rt->rate_stores_per_s = (nc->stores - rt->rate_stores0) * 1000 / ms;
+		rt->rate_batches_per_s = (nc->batches - rt->rate_batches0) * 1000 / ms;
+		rt->rate_t0_ms = now;
+		rt->rate_syncs0 = nc->syncs;
+		rt->rate_stores0 = nc->stores;
+		rt->rate_batches0 = nc->batches;
+	}
+	v[0] = rt->rate_syncs_per_s;
+	v[1] = rt->rate_stores_per_s;
+	v[2] = rt->rate_batches_per_s;
+	v[3] = nc->syncs ? nc->stores / nc->syncs : 0;  /* stores per sync */
+	v[4] = nc->syncs ? nc->batches / nc->syncs : 0; /* batches per sync */
+}
+
+static const char *const rate_names[RATE_COUNTERS] = {
+	"syncs_per_s", "stores_per_s", "batches_per_s", "stores_per_sync", "batches_per_sync",
+};
 
 static void handle_status(struct client_conn *c, uint64_t id)
 {
@@ -260,6 +293,15 @@ static void handle_status(struct client_conn *c, uint64_t id)
 		Strata__Client__Counter x = STRATA__CLIENT__COUNTER__INIT;
 		x.name = (char *)(uintptr_t)uv_counters[i].name;
 		memcpy(&x.value, (const char *)&rt->counters + uv_counters[i].off, sizeof(uint64_t));
+		ctr[k] = x;
+		ctrp[k] = &ctr[k];
+	}
+	uint64_t rates[RATE_COUNTERS];
+	status_rates(rt, rates);
+	for (size_t i = 0; i < RATE_COUNTERS; i++, k++) {
+		Strata__Client__Counter x = STRATA__CLIENT__COUNTER__INIT;
+		x.name = (char *)(uintptr_t)rate_names[i];
+		x.value = rates[i];
 		ctr[k] = x;
 		ctrp[k] = &ctr[k];
 	}
@@ -356,7 +398,8 @@ static void handle_op(struct client_conn *c, uint64_t id, const Strata__Client__
 		.session = op->session, .seq = op->seq,
 		.flags = op->serializable ? 1u : 0u, /* STRATA_REQ_SERIALIZABLE (smr/smr.h) */
 	};
-	/* The reply may come back at once (e.g. no such module), through client_output. */
+	/* The reply comes back through client_output once the turn-batch is durable. */
+	uvrt_input(rt);
 	strata_node_request(rt->node, op->module, &req);
 }
 

@@ -44,6 +44,21 @@ struct strata_uv {
 	bool timer_init;
 	uint64_t wake_at_us; /* last deadline the node reported, UINT64_MAX = none */
 
+	/* Turn-batches and the sync thread */
+	uv_check_t check;
+	bool check_init;
+	bool batch_open;       /* a turn-batch is open in the node (this loop iteration) */
+	uv_work_t sync_work;
+	bool syncing;          /* a flush runs on the thread pool */
+	int sync_rc;           /* its result (written by the pool thread) */
+	uint64_t sync_ticket;  /* last batch the running flush covers */
+	uint64_t want_ticket;  /* last batch the node asked to make durable */
+	uint64_t sync_start_us;
+	bool udp_paused;       /* reading stopped: the outbox is over its bound */
+	/* status rates: counters at the start of the current rate window */
+	uint64_t rate_t0_ms, rate_syncs0, rate_stores0, rate_batches0;
+	uint64_t rate_syncs_per_s, rate_stores_per_s, rate_batches_per_s;
+
 	/* TCP client server */
 	uv_tcp_t server;
 	bool server_init;
@@ -59,6 +74,10 @@ struct strata_uv {
 /* Resolves host:port (numeric or a name) into ss. 0 or STRATA_ECONFIG. */
 int uvrt_resolve(const char *host, uint16_t port, int socktype, struct sockaddr_storage *ss,
 		 char *err, size_t errlen);
+
+/* Opens the loop iteration's turn-batch if it is not open yet (before handing the node an
+ * input). */
+void uvrt_input(struct strata_uv *rt);
 
 /* client.c */
 int client_server_start(struct strata_uv *rt, char *err, size_t errlen);

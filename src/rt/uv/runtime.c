@@ -13,6 +13,10 @@
 #include "core/error.h"
 #include "rt/uv/internal.h"
 
+/* Back-pressure: stop reading datagrams while more than this is held waiting for a sync, resume
+ * below half of it (the kernel buffers meanwhile, then drops: a fair-loss link may). */
+#define HELD_MAX (32u << 20)
+
 /* Room for any datagram the kernel can hand us: larger than max_datagram, so an oversized one
  * is seen whole, passed to the link layer and rejected there (counted), not silently cut. */
 #define RX_BUF (64u * 1024)
@@ -84,6 +88,9 @@ static void env_send(void *ctx, uint32_t to, const uint8_t *buf, size_t len)
 }
 
 static void on_timer(uv_timer_t *t);
+static void on_udp_alloc_fwd(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_udp_recv_fwd(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+			    const struct sockaddr *addr, unsigned flags);
 
 static void arm_timer(struct strata_uv *rt)
 {
@@ -109,6 +116,7 @@ static void env_wake_at(void *ctx, uint64_t deadline_us)
 static void on_timer(uv_timer_t *t)
 {
 	struct strata_uv *rt = t->data;
+	uvrt_input(rt);
 	strata_node_tick(rt->node);
 	/* The loop's clock has millisecond granularity, so the timer can fire a little before the
 	 * node's deadline; the node then fires nothing and, its deadline unchanged, does not
@@ -147,6 +155,116 @@ static int env_retrieve(void *ctx, const char *key, struct strata_msg **out)
 	return rc;
 }
 
+static int env_remove(void *ctx, const char *key)
+{
+	struct strata_uv *rt = ctx;
+	if (!rt->o.store)
+		return STRATA_EIO;
+	int rc = strata_store_del(rt->o.store, key);
+	if (rc)
+		strata_uv_log(rt, STRATA_LOG_ERROR, "%s", strata_store_error(rt->o.store));
+	return rc;
+}
+
+/* ---- the sync thread ---- */
+
+static void sync_work(uv_work_t *w);
+static void sync_after(uv_work_t *w, int status);
+
+/* Commits what is staged (no flush) and hands the flush to the thread pool. 1 if nothing was
+ * staged (nothing to wait for), 0 if a flush started, < 0 on failure. */
+static int sync_start(struct strata_uv *rt, uint64_t ticket)
+{
+	STRATA_ASSERT(!rt->syncing);
+	rt->sync_start_us = uv_hrtime() / 1000;
+	int rc = strata_store_commit_nosync(rt->o.store);
+	if (rc < 0) {
+		strata_uv_log(rt, STRATA_LOG_ERROR, "%s", strata_store_error(rt->o.store));
+		return rc;
+	}
+	if (rc == 0 && rt->o.test_sync_delay_ms == 0)
+		return 1;
+	rt->syncing = true;
+	rt->sync_ticket = ticket;
+	rt->sync_work.data = rt;
+	rc = uv_queue_work(rt->loop, &rt->sync_work, sync_work, sync_after);
+	if (rc) {
+		rt->syncing = false;
+		strata_uv_log(rt, STRATA_LOG_ERROR, "sync: uv_queue_work: %s", uv_strerror(rc));
+		return STRATA_EIO;
+	}
+	return 0;
+}
+
+/* On a thread-pool thread: the flush (and the test-only delay before it). */
+static void sync_work(uv_work_t *w)
+{
+	struct strata_uv *rt = w->data;
+	if (rt->o.test_sync_delay_ms) {
+		struct timespec ts = { .tv_sec = rt->o.test_sync_delay_ms / 1000,
+				       .tv_nsec = (long)(rt->o.test_sync_delay_ms % 1000) * 1000000L };
+		while (nanosleep(&ts, &ts) != 0)
+			;
+	}
+	rt->sync_rc = strata_store_flush(rt->o.store);
+}
+
+/* Back on the loop: the flush is done. Release what it covers; start the next group. */
+static void sync_after(uv_work_t *w, int status)
+{
+	struct strata_uv *rt = w->data;
+	rt->syncing = false;
+	int rc = status == 0 ? rt->sync_rc : STRATA_EIO;
+	uint64_t us = uv_hrtime() / 1000 - rt->sync_start_us;
+	rt->counters.sync_us_total += us;
+	if (us > rt->counters.sync_us_max)
+		rt->counters.sync_us_max = us;
+	if (rt->closing)
+		return;
+	struct strata_counters *nc = strata_node_counters(rt->node);
+	if (rc) {
+		strata_uv_log(rt, STRATA_LOG_ERROR, "%s", strata_store_flush_error(rt->o.store));
+		strata_node_synced(rt->node, rt->sync_ticket, rc);
+		return;
+	}
+	nc->syncs++;
+	rt->counters.store_syncs = strata_store_commits(rt->o.store); /* one flush per commit */
+	uint64_t done = rt->sync_ticket;
+	strata_uv_log(rt, STRATA_LOG_DEBUG, "sync done: batches up to %" PRIu64 " durable (%" PRIu64
+		      " us)", done, us);
+	if (rt->want_ticket > done) {
+		/* Batches staged while the flush ran: commit them as one group and flush again. */
+		int r2 = sync_start(rt, rt->want_ticket);
+		if (r2 < 0) {
+			strata_node_synced(rt->node, done, 0);
+			strata_node_synced(rt->node, rt->want_ticket, r2);
+			return;
+		}
+		if (r2 > 0)
+			done = rt->want_ticket; /* they stored nothing */
+	}
+	strata_node_synced(rt->node, done, 0);
+	if (rt->udp_paused && strata_node_held_bytes(rt->node) < HELD_MAX / 2 && rt->udp_init &&
+	    !rt->closing) {
+		rt->udp_paused = false;
+		uv_udp_recv_start(&rt->udp, on_udp_alloc_fwd, on_udp_recv_fwd);
+	}
+}
+
+/* env.sync_async: the node's batch `ticket` ended. */
+static int env_sync_async(void *ctx, uint64_t ticket)
+{
+	struct strata_uv *rt = ctx;
+	rt->want_ticket = ticket;
+	if (!rt->o.store)
+		return 1;
+	if (rt->syncing)
+		return 0; /* staged behind the running flush (see sync_after) */
+	return sync_start(rt, ticket);
+}
+
+/* Synchronous sync: unused while env.sync_async is set (the node prefers it); kept for a runtime
+ * configured without the sync thread. */
 static int env_sync(void *ctx)
 {
 	struct strata_uv *rt = ctx;
@@ -157,6 +275,32 @@ static int env_sync(void *ctx)
 	if (rc)
 		strata_uv_log(rt, STRATA_LOG_ERROR, "%s", strata_store_error(rt->o.store));
 	return rc;
+}
+
+/* ---- turn-batches: one per loop iteration ---- */
+
+void uvrt_input(struct strata_uv *rt)
+{
+	if (rt->batch_open || strata_node_failed(rt->node))
+		return;
+	strata_node_batch_begin(rt->node);
+	rt->batch_open = true;
+}
+
+/* After the poll phase: everything read in this iteration is in; end the batch. */
+static void on_check(uv_check_t *h)
+{
+	struct strata_uv *rt = h->data;
+	if (!rt->batch_open)
+		return;
+	rt->batch_open = false;
+	strata_node_batch_end(rt->node);
+	if (!rt->udp_paused && rt->udp_init && !rt->closing &&
+	    strata_node_held_bytes(rt->node) > HELD_MAX) {
+		rt->udp_paused = true;
+		rt->counters.input_paused++;
+		uv_udp_recv_stop(&rt->udp);
+	}
 }
 
 /* The text of a module event without the "<module>: " prefix some modules put in front (the log
@@ -270,7 +414,8 @@ struct strata_uv *strata_uv_new(uv_loop_t *loop, const struct strata_uv_opts *o,
 	rt->env = (struct strata_env){
 		.ctx = rt, .now_us = env_now, .send = env_send, .wake_at = env_wake_at,
 		.random = env_random, .store = env_store, .retrieve = env_retrieve,
-		.sync = env_sync, .output = env_output, .trace = env_trace,
+		.sync = env_sync, .remove = env_remove, .sync_async = env_sync_async,
+		.output = env_output, .trace = env_trace,
 	};
 	struct strata_node_opts no = {
 		.cfg = o->cfg, .id = o->id, .incarnation = o->incarnation,
@@ -319,7 +464,19 @@ static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	}
 	/* Whatever the source address, the link layer authenticates the datagram before it
 	 * parses it (prefix, then MAC); garbage is rejected and counted there. */
+	uvrt_input(rt);
 	strata_node_recv(rt->node, (const uint8_t *)buf->base, (size_t)nread);
+}
+
+static void on_udp_alloc_fwd(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	on_udp_alloc(h, suggested, buf);
+}
+
+static void on_udp_recv_fwd(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+			    const struct sockaddr *addr, unsigned flags)
+{
+	on_udp_recv(h, nread, buf, addr, flags);
 }
 
 static int udp_start(struct strata_uv *rt, char *err, size_t errlen)
@@ -367,6 +524,16 @@ int strata_uv_start(struct strata_uv *rt, bool recovering, char *err, size_t err
 	}
 	rt->timer_init = true;
 	rt->timer.data = rt;
+	rc = uv_check_init(rt->loop, &rt->check);
+	if (rc == 0) {
+		rt->check_init = true;
+		rt->check.data = rt;
+		rc = uv_check_start(&rt->check, on_check);
+	}
+	if (rc) {
+		snprintf(err, errlen, "check: %s", uv_strerror(rc));
+		return STRATA_EIO;
+	}
 	rc = udp_start(rt, err, errlen);
 	if (rc == 0)
 		rc = client_server_start(rt, err, errlen);
@@ -394,6 +561,8 @@ void strata_uv_close(struct strata_uv *rt)
 	 * every close callback (the runtime owns the handles, embedded in it). */
 	if (rt->timer_init)
 		uv_close((uv_handle_t *)&rt->timer, NULL);
+	if (rt->check_init)
+		uv_close((uv_handle_t *)&rt->check, NULL);
 	if (rt->udp_init)
 		uv_close((uv_handle_t *)&rt->udp, NULL);
 	client_server_close(rt);

@@ -7,6 +7,17 @@
  * client subscribers, trace lines to the log. It also serves clients on TCP (client.c,
  * proto/client.proto) on the node's host:client_port.
  *
+ * Turn-batches and the sync thread: every input the loop hands the node in one iteration (the
+ * timer, every datagram and client request read in the poll phase) is one turn-batch
+ * (strata_node_batch_begin at the first input, strata_node_batch_end in a uv_check callback,
+ * after the poll phase). At its end the node asks for a sync (env.sync_async): if no sync runs,
+ * the runtime commits the batch's LMDB transaction without flushing it and flushes it on the
+ * libuv thread pool (uv_queue_work); the loop goes on reading and processing the next batches,
+ * whose writes are staged in a new transaction that is committed and flushed as one group when
+ * the running flush completes (never while it runs). The node holds each batch's datagrams,
+ * replies and deliveries until the flush covering it completes (strata_node_synced, in the
+ * after-work callback): persist before send and before reply. A failed flush stops the node.
+ *
  * Lifecycle:
  *     rt = strata_uv_new(loop, &opts, ...)     creates the node (no handle yet)
  *     strata_stack_build(strata_uv_node(rt))   the caller adds the modules
@@ -64,6 +75,9 @@ struct strata_uv_opts {
 	/* TEST ONLY: the node misbehaves on purpose (struct strata_node_opts.byz). The daemon sets
 	 * it only from --byzantine-test; STRATA_BYZ_NONE (0) otherwise. */
 	enum strata_byz byz;
+	/* TEST ONLY: every sync sleeps this long on the sync thread before it flushes (to show that
+	 * replies wait for the sync). The daemon sets it only from --test-sync-delay-ms. */
+	unsigned test_sync_delay_ms;
 };
 
 /* Creates the runtime and its node. NULL with a reason in err on failure. */
@@ -94,6 +108,9 @@ struct strata_uv_counters {
 	uint64_t client_slow_dropped;/* disconnected: outgoing queue over client_queue_max */
 	uint64_t client_replies_dropped; /* the requesting connection was gone */
 	uint64_t store_syncs;        /* stable-storage transactions committed (each one fsync) */
+	uint64_t sync_us_max;        /* longest sync (commit + flush), microseconds */
+	uint64_t sync_us_total;      /* sum of sync durations, microseconds */
+	uint64_t input_paused;       /* times UDP reading paused: too much held waiting for a sync */
 };
 const struct strata_uv_counters *strata_uv_counters(const struct strata_uv *rt);
 
