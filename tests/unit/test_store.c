@@ -7,7 +7,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include "core/error.h"
+#include "core/node.h"
+#include "crypto/crypto.h"
 #include "store/store.h"
 
 static char dir[64];
@@ -177,6 +181,241 @@ START_TEST(test_open_missing_dir)
 }
 END_TEST
 
+START_TEST(test_del)
+{
+	mkdir_tmp();
+	struct strata_store *s = open_store(0);
+	ck_assert_int_eq(strata_store_put(s, "a", "1", 1), 0);
+	ck_assert_int_eq(strata_store_put(s, "b", "2", 1), 0);
+	ck_assert_int_eq(strata_store_sync(s), 0);
+	ck_assert_int_eq(strata_store_del(s, "a"), 0);
+	ck_assert_int_eq(strata_store_del(s, "never"), 0); /* absent: fine */
+	expect_absent(s, "a");                             /* staged removal is visible */
+	strata_store_close(s);                             /* crash before sync */
+	s = open_store(0);
+	expect(s, "a", "1");
+	ck_assert_int_eq(strata_store_del(s, "a"), 0);
+	ck_assert_int_eq(strata_store_sync(s), 0);
+	strata_store_close(s);
+	s = open_store(0);
+	expect_absent(s, "a");
+	expect(s, "b", "2");
+	strata_store_close(s);
+	rm_tmp();
+}
+END_TEST
+
+static void *flush_thread(void *arg)
+{
+	static int rc;
+	rc = strata_store_flush(arg);
+	return &rc;
+}
+
+/* The background sync: commit without flush on this thread, flush on another while this one
+ * stages the next writes; the next commit only after the flush returned. */
+START_TEST(test_commit_nosync_then_flush)
+{
+	mkdir_tmp();
+	struct strata_store *s = open_store(0);
+	ck_assert_int_eq(strata_store_commit_nosync(s), 0); /* nothing staged */
+	ck_assert_int_eq(strata_store_put(s, "g1", "a", 1), 0);
+	ck_assert_int_eq(strata_store_commit_nosync(s), 1);
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, flush_thread, s), 0);
+	/* staging meanwhile, reading both groups */
+	ck_assert_int_eq(strata_store_put(s, "g2", "b", 1), 0);
+	expect(s, "g1", "a");
+	expect(s, "g2", "b");
+	void *ret;
+	ck_assert_int_eq(pthread_join(th, &ret), 0);
+	ck_assert_int_eq(*(int *)ret, 0);
+	ck_assert_uint_eq(strata_store_flushes(s), 1);
+	ck_assert_int_eq(strata_store_commit_nosync(s), 1);
+	ck_assert_int_eq(strata_store_flush(s), 0);
+	ck_assert_uint_eq(strata_store_commits(s), 2);
+	strata_store_close(s);
+	s = open_store(0);
+	expect(s, "g1", "a");
+	expect(s, "g2", "b");
+	strata_store_close(s);
+	rm_tmp();
+}
+END_TEST
+
+/* ---- logs and snapshots (core/storage.c) through a node whose storage is this LMDB store ---- */
+
+struct lenv {
+	struct strata_store *s;
+};
+
+static uint64_t l_now(void *c) { (void)c; return 0; }
+static void l_send(void *c, uint32_t to, const uint8_t *b, size_t l) { (void)c, (void)to, (void)b, (void)l; }
+static uint64_t l_rand(void *c) { (void)c; return 1; }
+static int l_store(void *c, const char *k, const void *v, size_t l)
+{
+	return strata_store_put(((struct lenv *)c)->s, k, v, l);
+}
+static int l_retrieve(void *c, const char *k, struct strata_msg **out)
+{
+	return strata_store_get(((struct lenv *)c)->s, k, out);
+}
+static int l_remove(void *c, const char *k) { return strata_store_del(((struct lenv *)c)->s, k); }
+static int l_sync(void *c) { return strata_store_sync(((struct lenv *)c)->s); }
+
+static struct strata_config lcfg;
+static struct strata_env lenv_env;
+
+static struct strata_node *lnode(struct lenv *e)
+{
+	static uint8_t sk[STRATA_SK_LEN];
+	memset(&lcfg, 0, sizeof(lcfg));
+	strata_config_defaults(&lcfg);
+	lcfg.n = 1;
+	strata_keypair(lcfg.nodes[1].public_key, sk);
+	lenv_env = (struct strata_env){ .ctx = e, .now_us = l_now, .send = l_send,
+					.random = l_rand, .store = l_store, .retrieve = l_retrieve,
+					.remove = l_remove, .sync = l_sync };
+	struct strata_node_opts o = { .cfg = &lcfg, .id = 1, .incarnation = 1, .secret_key = sk,
+				      .env = &lenv_env };
+	char err[128];
+	struct strata_node *n = strata_node_new(&o, err, sizeof(err));
+	ck_assert_msg(n != NULL, "%s", err);
+	return n;
+}
+
+static void expect_entry(struct strata_node *n, uint64_t i, const char *v)
+{
+	struct strata_msg *m = NULL;
+	int rc = strata_log_get(n, "kv", i, &m);
+	if (!v) {
+		ck_assert_int_eq(rc, STRATA_ENOENT);
+		return;
+	}
+	ck_assert_int_eq(rc, 0);
+	ck_assert_uint_eq(m->len, strlen(v));
+	ck_assert(memcmp(m->data, v, m->len) == 0);
+	strata_msg_unref(m);
+}
+
+static void expect_bounds(struct strata_node *n, uint64_t f, uint64_t l)
+{
+	uint64_t first, last;
+	ck_assert_int_eq(strata_log_bounds(n, "kv", &first, &last), 0);
+	ck_assert_uint_eq(first, f);
+	ck_assert_uint_eq(last, l);
+}
+
+START_TEST(test_log_ops_and_durability)
+{
+	mkdir_tmp();
+	struct lenv e = { .s = open_store(0) };
+	struct strata_node *n = lnode(&e);
+	expect_bounds(n, 1, 0);
+	expect_entry(n, 1, NULL);
+	char v[16];
+	for (uint64_t i = 1; i <= 10; i++) {
+		snprintf(v, sizeof(v), "e%llu", (unsigned long long)i);
+		ck_assert_int_eq(strata_log_put(n, "kv", i, v, strlen(v)), 0);
+	}
+	expect_bounds(n, 1, 10); /* staged writes are visible */
+	expect_entry(n, 7, "e7");
+	ck_assert_int_eq(strata_log_put(n, "kv", 7, "x7", 2), 0); /* overwrite */
+	expect_entry(n, 7, "x7");
+	ck_assert_int_eq(strata_log_truncate_suffix(n, "kv", 9), 0);
+	expect_bounds(n, 1, 8);
+	expect_entry(n, 9, NULL);
+	ck_assert_int_eq(strata_log_truncate_prefix(n, "kv", 4), 0);
+	expect_bounds(n, 4, 8);
+	expect_entry(n, 3, NULL);
+	expect_entry(n, 4, "e4");
+	/* other logs are separate; bad names and index 0 are refused */
+	expect_entry(n, 5, "e5");
+	uint64_t f, l;
+	ck_assert_int_eq(strata_log_bounds(n, "cons", &f, &l), 0);
+	ck_assert_uint_eq(l, 0);
+	ck_assert_int_eq(strata_log_put(n, "kv", 0, "z", 1), STRATA_EINVAL);
+	ck_assert_int_eq(strata_log_put(n, "a/b", 1, "z", 1), STRATA_EINVAL);
+	ck_assert_int_eq(strata_log_put(n, "", 1, "z", 1), STRATA_EINVAL);
+	ck_assert_int_eq(strata_store_sync(e.s), 0);
+	/* unsynced operations are lost by a crash, synced ones kept */
+	ck_assert_int_eq(strata_log_truncate_prefix(n, "kv", 8), 0);
+	ck_assert_int_eq(strata_log_put(n, "kv", 9, "e9", 2), 0);
+	expect_bounds(n, 8, 9);
+	strata_node_free(n);
+	strata_store_close(e.s);
+	e.s = open_store(0);
+	n = lnode(&e);
+	expect_bounds(n, 4, 8);
+	expect_entry(n, 7, "x7");
+	expect_entry(n, 9, NULL);
+	/* compacting everything: empty, the next index to append is first */
+	ck_assert_int_eq(strata_log_truncate_prefix(n, "kv", 20), 0);
+	expect_bounds(n, 20, 19);
+	expect_entry(n, 8, NULL);
+	ck_assert_int_eq(strata_log_put(n, "kv", 20, "e20", 3), 0);
+	expect_bounds(n, 20, 20);
+	/* dropping below first empties the log from there */
+	ck_assert_int_eq(strata_log_truncate_suffix(n, "kv", 15), 0);
+	expect_bounds(n, 15, 14);
+	expect_entry(n, 20, NULL);
+	strata_node_free(n);
+	strata_store_close(e.s);
+	rm_tmp();
+}
+END_TEST
+
+START_TEST(test_snapshot_chunks)
+{
+	mkdir_tmp();
+	struct lenv e = { .s = open_store(0) };
+	struct strata_node *n = lnode(&e);
+	uint64_t idx, total;
+	ck_assert_int_eq(strata_snapshot_get(n, "kv", &idx, &total), STRATA_ENOENT);
+	size_t big = 200 * 1024 + 17; /* several chunks */
+	uint8_t *b = malloc(big);
+	for (size_t i = 0; i < big; i++)
+		b[i] = (uint8_t)(i * 7 + i / 251);
+	ck_assert_int_eq(strata_snapshot_put(n, "kv", 42, b, big), 0);
+	ck_assert_int_eq(strata_store_sync(e.s), 0);
+	strata_node_free(n);
+	strata_store_close(e.s);
+	e.s = open_store(0);
+	n = lnode(&e);
+	ck_assert_int_eq(strata_snapshot_get(n, "kv", &idx, &total), 0);
+	ck_assert_uint_eq(idx, 42);
+	ck_assert_uint_eq(total, big);
+	/* stream it back in odd-sized chunks that straddle the storage chunks */
+	size_t off = 0;
+	while (off < big) {
+		struct strata_msg *m = NULL;
+		ck_assert_int_eq(strata_snapshot_read(n, "kv", off, 40000, &m), 0);
+		ck_assert_uint_gt(m->len, 0);
+		ck_assert(memcmp(m->data, b + off, m->len) == 0);
+		off += m->len;
+		strata_msg_unref(m);
+	}
+	struct strata_msg *m = NULL;
+	ck_assert_int_eq(strata_snapshot_read(n, "kv", big, 10, &m), 0);
+	ck_assert_uint_eq(m->len, 0);
+	strata_msg_unref(m);
+	ck_assert_int_eq(strata_snapshot_read(n, "kv", big + 1, 10, &m), STRATA_EINVAL);
+	/* a smaller snapshot replaces it whole */
+	ck_assert_int_eq(strata_snapshot_put(n, "kv", 50, "small", 5), 0);
+	ck_assert_int_eq(strata_snapshot_get(n, "kv", &idx, &total), 0);
+	ck_assert_uint_eq(idx, 50);
+	ck_assert_uint_eq(total, 5);
+	ck_assert_int_eq(strata_snapshot_read(n, "kv", 0, 100, &m), 0);
+	ck_assert_uint_eq(m->len, 5);
+	ck_assert(memcmp(m->data, "small", 5) == 0);
+	strata_msg_unref(m);
+	free(b);
+	strata_node_free(n);
+	strata_store_close(e.s);
+	rm_tmp();
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -187,12 +426,18 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_bad_keys);
 	tcase_add_test(tc, test_map_full_loses_turn);
 	tcase_add_test(tc, test_open_missing_dir);
+	tcase_add_test(tc, test_del);
+	tcase_add_test(tc, test_commit_nosync_then_flush);
+	tcase_add_test(tc, test_log_ops_and_durability);
+	tcase_add_test(tc, test_snapshot_chunks);
 	suite_add_tcase(s, tc);
 	return s;
 }
 
 int main(void)
 {
+	if (strata_crypto_init() != 0)
+		return EXIT_FAILURE;
 	SRunner *sr = srunner_create(store_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
