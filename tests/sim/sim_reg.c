@@ -9,9 +9,16 @@
  * The history is judged by src/check: atomic registers must be linearizable, regular ones
  * regular.
  *
+ * Storage faults (lmv-disk-*): syncs take 1-15 ms (the node keeps working meanwhile and holds
+ * the replies and messages of the batches waiting for a sync), crash storms (every node at
+ * once, twice per run) on top of the usual crashes, and per case: unsynced writes lost at a
+ * crash, the last write torn (a prefix of the unsynced writes survives), or syncs that fail (the
+ * node stops; the driver restarts it). lmv must stay atomic and live.
+ *
  * Broken variants (expect_violation): Majority Voting judged as atomic must be caught (regular
- * is weaker than atomic: the atomic checker is not vacuous), and the lecture notes' multi-valued
- * register assembled from binary registers must be caught by the regular checker. */
+ * is weaker than atomic: the atomic checker is not vacuous), the lecture notes' multi-valued
+ * register assembled from binary registers must be caught by the regular checker, and lmv on a
+ * runtime that acknowledges before its sync (sim_disk.ack_before_sync) must be caught. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +49,13 @@ struct client {
 	char val[24];
 };
 
-enum variant { V_NORMAL, V_TOTAL_RESTART, V_BINMVR, V_MV_AS_ATOMIC, V_GARBAGE };
+enum variant { V_NORMAL, V_TOTAL_RESTART, V_BINMVR, V_MV_AS_ATOMIC, V_GARBAGE, V_DISK_LOST,
+	       V_DISK_TORN, V_DISK_FAIL, V_DISK_ACK_EARLY };
+
+static bool disk_variant(enum variant v)
+{
+	return v >= V_DISK_LOST;
+}
 
 struct run {
 	struct sim *s;
@@ -194,6 +207,13 @@ static void restart(struct run *r, uint32_t id)
 	}
 }
 
+/* Restarts id if it is down (a storage variant may have restarted it already). */
+static void restart_if_down(struct run *r, uint32_t id)
+{
+	if (!sim_is_up(r->s, id))
+		restart(r, id);
+}
+
 static int all_idle(struct sim *s, void *arg)
 {
 	struct run *r = arg;
@@ -295,6 +315,14 @@ static int run_variant(const char *algo, enum variant variant, uint64_t seed, bo
 		.seed = seed, .cfg = &r->cfg, .build = build, .output = on_output, .arg = r,
 		.trace = trace,
 	};
+	if (disk_variant(variant)) {
+		so.disk.sync_min_us = 1 * MS;
+		so.disk.sync_max_us = 15 * MS;
+		so.disk.torn = variant == V_DISK_TORN ? 1.0 : 0;
+		so.disk.sync_fail = variant == V_DISK_FAIL ? 0.003 : 0;
+		so.disk.fail_sync_nr = variant == V_DISK_FAIL ? 1 + seed % 60 : 0;
+		so.disk.ack_before_sync = variant == V_DISK_ACK_EARLY;
+	}
 	struct sim *s = r->s = sim_new(&so);
 	/* Faults. Under fail-stop the model promises that P is accurate: loss stays low and a
 	 * partition shorter than P's timeout, or P would rightly be wrong and so the register. */
@@ -333,8 +361,37 @@ static int run_variant(const char *algo, enum variant variant, uint64_t seed, bo
 	}
 	bool parted = false, healed = false;
 	uint64_t restart_at[8] = { 0 };
+	/* storage variants: two crash storms, and restarts of nodes stopped by a failed sync */
+	uint64_t storm_at[2] = { 0 };
+	uint64_t disk_restart_at[STRATA_MAX_NODES + 1] = { 0 };
+	if (disk_variant(variant))
+		for (unsigned k = 0; k < 2; k++)
+			storm_at[k] = 1 + sim_random_below(s, t_ops);
 	for (uint64_t t = 0; t < t_ops; t += MS) {
 		sim_run_until(s, t, NULL, NULL);
+		bool unsynced = false; /* a storm waits for writes it can lose */
+		for (uint32_t id = 1; id <= r->cfg.n; id++)
+			unsynced |= sim_is_up(s, id) && sim_unsynced(s, id) > 0;
+		for (unsigned k = 0; k < 2; k++)
+			if (storm_at[k] && t >= storm_at[k] && unsynced) {
+				storm_at[k] = 0;
+				for (uint32_t id = 1; id <= r->cfg.n; id++)
+					if (sim_is_up(s, id)) {
+						crash(r, id);
+						disk_restart_at[id] =
+							t + 2 * MS + sim_random_below(s, 20 * MS);
+					}
+			}
+		for (uint32_t id = 1; id <= r->cfg.n && disk_variant(variant); id++) {
+			if (sim_is_up(s, id) && strata_node_failed(sim_node(s, id))) {
+				crash(r, id); /* it stopped on a failed sync; its next life recovers */
+				disk_restart_at[id] = t + 5 * MS;
+			}
+			if (disk_restart_at[id] && t >= disk_restart_at[id]) {
+				disk_restart_at[id] = 0;
+				restart_if_down(r, id);
+			}
+		}
 		if (!parted && t >= part_at) {
 			uint64_t all = ((1ull << (r->cfg.n + 1)) - 2);
 			sim_partition(s, part_mask, all & ~part_mask);
@@ -352,7 +409,7 @@ static int run_variant(const char *algo, enum variant variant, uint64_t seed, bo
 					restart_at[k] = t + 10 * MS + sim_random_below(s, 80 * MS);
 			}
 			if (restart_at[k] && t >= restart_at[k]) {
-				restart(r, crash_id[k]);
+				restart_if_down(r, crash_id[k]);
 				restart_at[k] = 0;
 			}
 		}
@@ -366,7 +423,17 @@ static int run_variant(const char *algo, enum variant variant, uint64_t seed, bo
 	sim_heal(s);
 	for (unsigned k = 0; k < ncrash; k++)
 		if (restart_at[k])
-			restart(r, crash_id[k]);
+			restart_if_down(r, crash_id[k]);
+	if (disk_variant(variant)) {
+		struct sim_disk calm_disk = { .sync_min_us = 1 * MS, .sync_max_us = 15 * MS,
+					      .ack_before_sync = variant == V_DISK_ACK_EARLY };
+		sim_set_disk(s, &calm_disk); /* no more failing syncs: liveness needs a disk */
+		for (uint32_t id = 1; id <= r->cfg.n; id++) {
+			if (sim_is_up(s, id) && strata_node_failed(sim_node(s, id)))
+				crash(r, id);
+			restart_if_down(r, id);
+		}
+	}
 	struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 2000 };
 	sim_set_net(s, &calm);
 	uint64_t deadline = sim_now(s) + LIVENESS_MS * MS;
@@ -416,9 +483,26 @@ static int run_variant(const char *algo, enum variant variant, uint64_t seed, bo
 			atomic = true;
 		rc = check_history(r, atomic ? STRATA_CHECK_ATOMIC : STRATA_CHECK_REGULAR, why, wl);
 	}
-	if (getenv("REG_SIM_STATS"))
-		fprintf(stderr, "seed %llu n=%u ops_ok=%u t=%llums\n", (unsigned long long)seed,
-			r->cfg.n, r->ops_ok, (unsigned long long)(sim_now(s) / MS));
+	if (!rc && disk_variant(variant)) {
+		/* not vacuous: the faults happened */
+		const struct sim_disk_stats *ds = sim_disk_stats(s);
+		if (ds->writes_lost == 0)
+			rc = sim_fail(why, wl, "no unsynced write was lost to a crash: vacuous run");
+		else if (variant == V_DISK_TORN && ds->torn_crashes == 0)
+			rc = sim_fail(why, wl, "no crash tore a write: vacuous run");
+		else if (variant == V_DISK_FAIL && ds->sync_failures == 0)
+			rc = sim_fail(why, wl, "no sync failed: vacuous run");
+	}
+	if (getenv("REG_SIM_STATS")) {
+		const struct sim_disk_stats *ds = sim_disk_stats(s);
+		fprintf(stderr,
+			"seed %llu n=%u ops_ok=%u t=%llums syncs=%llu failed=%llu torn=%llu "
+			"lost=%llu\n",
+			(unsigned long long)seed, r->cfg.n, r->ops_ok,
+			(unsigned long long)(sim_now(s) / MS), (unsigned long long)ds->syncs,
+			(unsigned long long)ds->sync_failures, (unsigned long long)ds->torn_crashes,
+			(unsigned long long)ds->writes_lost);
+	}
 	sim_free(s);
 	fclose(r->hist);
 	free(r->hbuf);
@@ -441,6 +525,26 @@ CASE(nnar)
 CASE(reg2atomic11)
 CASE(atomic11to1n)
 CASE(atomic1nton)
+
+static int run_lmv_disk_lost(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_variant("lmv", V_DISK_LOST, seed, trace, why, wl);
+}
+
+static int run_lmv_disk_torn(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_variant("lmv", V_DISK_TORN, seed, trace, why, wl);
+}
+
+static int run_lmv_disk_fail(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_variant("lmv", V_DISK_FAIL, seed, trace, why, wl);
+}
+
+static int run_lmv_ack_early(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_variant("lmv", V_DISK_ACK_EARLY, seed, trace, why, wl);
+}
 
 static int run_lmv_restart(uint64_t seed, bool trace, char *why, size_t wl)
 {
@@ -483,6 +587,10 @@ static const struct sim_case cases[] = {
 	{ "lmv-malformed-peer", run_garbage_lmv, 100, false },
 	{ "mv-judged-atomic", run_mv_atomic, 500, true },
 	{ "binmvr-unsafe", run_binmvr, 500, true },
+	{ "lmv-disk-lost", run_lmv_disk_lost, 200, false },
+	{ "lmv-disk-torn", run_lmv_disk_torn, 200, false },
+	{ "lmv-disk-fail", run_lmv_disk_fail, 200, false },
+	{ "lmv-ack-before-sync", run_lmv_ack_early, 200, true },
 };
 
 int main(int argc, char **argv)

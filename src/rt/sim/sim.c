@@ -73,6 +73,7 @@ struct sim {
 	bool cut[STRATA_MAX_NODES + 1][STRATA_MAX_NODES + 1];
 	uint64_t sent;
 	struct sim_disk_stats dstats;
+	uint64_t nsyncs; /* syncs attempted */
 	/* recent datagrams kept for the replay fault */
 	struct { uint32_t to; uint8_t *buf; size_t len; } old[32];
 	size_t nold;
@@ -383,7 +384,9 @@ static int env_retrieve(void *ctx, const char *key, struct strata_msg **out)
 static bool sync_fails(struct sim_node *sn)
 {
 	struct sim *s = sn->s;
-	if (s->o.disk.sync_fail > 0 && sim_random_unit(s) < s->o.disk.sync_fail) {
+	s->nsyncs++;
+	if (s->nsyncs == s->o.disk.fail_sync_nr ||
+	    (s->o.disk.sync_fail > 0 && sim_random_unit(s) < s->o.disk.sync_fail)) {
 		s->dstats.sync_failures++;
 		return true;
 	}
@@ -399,6 +402,8 @@ static int env_sync(void *ctx)
 		return STRATA_EIO; /* the writes stay unsynced: a crash decides their fate */
 	ops_commit(sn, sn->nops);
 	sn->s->dstats.syncs++;
+	if (sn->node)
+		strata_node_counters(sn->node)->syncs++;
 	return 0;
 }
 
@@ -422,11 +427,11 @@ static int env_sync_async(void *ctx, uint64_t ticket)
 	struct sim_node *sn = ctx;
 	sn->want_ticket = ticket;
 	if (sn->syncing)
-		return 0; /* staged behind the running sync; synced together when it completes */
+		return sn->s->o.disk.ack_before_sync ? 1 : 0; /* staged behind the running sync */
 	if (!sn->nops)
 		return 1;
 	sync_schedule(sn, ticket);
-	return 0;
+	return sn->s->o.disk.ack_before_sync ? 1 : 0; /* the broken variant lies */
 }
 
 /* A node's background sync completed (or failed). */
@@ -439,6 +444,7 @@ static void sync_done(struct sim *s, struct sim_node *sn)
 	}
 	ops_commit(sn, sn->inflight);
 	s->dstats.syncs++;
+	strata_node_counters(sn->node)->syncs++;
 	uint64_t done = sn->sync_ticket;
 	if (sn->want_ticket > done && sn->nops)
 		sync_schedule(sn, sn->want_ticket); /* the batches staged meanwhile, as one group */
@@ -689,6 +695,12 @@ uint32_t sim_n(const struct sim *s) { return s->o.cfg->n; }
 uint64_t sim_datagrams_sent(const struct sim *s) { return s->sent; }
 const struct sim_disk_stats *sim_disk_stats(const struct sim *s) { return &s->dstats; }
 
+size_t sim_unsynced(const struct sim *s, uint32_t id)
+{
+	STRATA_ASSERT(id >= 1 && id <= s->o.cfg->n);
+	return s->nodes[id].nops;
+}
+
 int sim_durable_get(struct sim *s, uint32_t id, const char *key, struct strata_msg **out)
 {
 	STRATA_ASSERT(id >= 1 && id <= s->o.cfg->n);
@@ -718,6 +730,11 @@ bool sim_is_paused(const struct sim *s, uint32_t id)
 void sim_set_net(struct sim *s, const struct sim_net *net)
 {
 	s->o.net = *net;
+}
+
+void sim_set_disk(struct sim *s, const struct sim_disk *d)
+{
+	s->o.disk = *d;
 }
 
 void sim_crash(struct sim *s, uint32_t id)

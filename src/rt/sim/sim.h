@@ -47,11 +47,16 @@ struct sim_disk {
 	 * staged meanwhile are synced together when it completes (group commit). */
 	uint64_t sync_min_us, sync_max_us;
 	double sync_fail; /* probability a sync fails: the node stops (strata_node_failed) */
+	uint64_t fail_sync_nr; /* if > 0, the sync with this number (1 = the run's first) fails */
 	/* On a crash, probability that the unsynced writes were partly on their way to the disk:
 	 * a random prefix of them (in write order) survives and the write after it is torn. A torn
 	 * record fails its checksum at recovery and is discarded with everything after it, as a
 	 * log-structured store does; otherwise every unsynced write is lost. */
 	double torn;
+	/* BROKEN VARIANT ONLY: the runtime claims every sync is durable at once (releasing replies
+	 * and sends) while the writes reach the disk only after the sync latency; a crash meanwhile
+	 * loses acknowledged state. Storage suites must catch it. */
+	bool ack_before_sync;
 };
 
 struct sim_opts {
@@ -92,6 +97,8 @@ bool sim_is_up(const struct sim *s, uint32_t id);
 bool sim_is_paused(const struct sim *s, uint32_t id);
 
 void sim_set_net(struct sim *s, const struct sim_net *net);
+/* Changes the disk behaviour (latency applies to nodes booted from now on). */
+void sim_set_disk(struct sim *s, const struct sim_disk *d);
 void sim_crash(struct sim *s, uint32_t id);
 /* Restarts a crashed node with a new incarnation; its modules get INIT with recovering = 1. */
 void sim_restart(struct sim *s, uint32_t id);
@@ -123,6 +130,8 @@ struct sim_disk_stats {
 	uint64_t syncs, sync_failures, torn_crashes, writes_lost;
 };
 const struct sim_disk_stats *sim_disk_stats(const struct sim *s);
+/* Writes of node id not yet durable (staged or being synced). */
+size_t sim_unsynced(const struct sim *s, uint32_t id);
 /* Durable value of key on node id (what a crash now would keep), for checkers. */
 int sim_durable_get(struct sim *s, uint32_t id, const char *key, struct strata_msg **out);
 
