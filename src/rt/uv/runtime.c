@@ -360,6 +360,8 @@ static void env_output(void *ctx, const struct strata_output *o)
 			      event_body(o));
 		break;
 	case STRATA_OUT_REPLY:
+		strata_uv_log(rt, STRATA_LOG_DEBUG, "%s: reply to request %" PRIu64 " (status %d)",
+			      o->module_name ? o->module_name : "node", o->a, o->status);
 		break;
 	}
 	client_output(rt, o);
