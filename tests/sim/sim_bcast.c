@@ -152,6 +152,9 @@ enum scen {
 	SC_MIDCRASH,       /* sender crashes right after broadcasting, under heavy loss */
 };
 
+/* Storage faults (fail-recovery algorithms): slow syncs, crash storms, and per kind: */
+enum disk { D_NONE, D_LOST, D_TORN, D_FAIL, D_ACK_EARLY /* broken: acks before its sync */ };
+
 struct spec {
 	const char *algo;
 	unsigned props;
@@ -162,6 +165,7 @@ struct spec {
 
 struct run {
 	const struct spec *sp;
+	enum disk disk;
 	const struct strata_algo *algo;
 	struct strata_config cfg;
 	struct sim *s;
@@ -284,10 +288,11 @@ static unsigned ncrashed(const struct run *r)
 	return d;
 }
 
-static void setup(struct run *r, const struct spec *sp, uint64_t seed, bool trace)
+static void setup(struct run *r, const struct spec *sp, enum disk disk, uint64_t seed, bool trace)
 {
 	memset(r, 0, sizeof(*r));
 	r->sp = sp;
+	r->disk = disk;
 	r->algo = strata_algo_find(sp->algo);
 	STRATA_ASSERT(r->algo);
 	r->fail_stop = r->algo->model == STRATA_MODEL_FAIL_STOP;
@@ -312,6 +317,14 @@ static void setup(struct run *r, const struct spec *sp, uint64_t seed, bool trac
 		.seed = seed, .cfg = &r->cfg, .build = build, .output = on_output, .arg = r,
 		.trace = trace,
 	};
+	if (r->disk != D_NONE) {
+		so.disk.sync_min_us = 1 * MS;
+		so.disk.sync_max_us = 15 * MS;
+		so.disk.torn = r->disk == D_TORN ? 1.0 : 0;
+		so.disk.fail_sync_nr = r->disk == D_FAIL ? 1 + seed % 3 : 0;
+		so.disk.sync_fail = r->disk == D_FAIL ? 0.003 : 0;
+		so.disk.ack_before_sync = r->disk == D_ACK_EARLY;
+	}
 	r->s = sim_new(&so);
 	struct sim_net net = {
 		.drop = sp->lossless ? 0.02 : 0.05 + sim_random_unit(r->s) * 0.2,
@@ -349,7 +362,44 @@ static int phase_faults(struct run *r)
 	struct sim *s = r->s;
 	bool parted = false;
 	unsigned max_bcast = 6 + (unsigned)sim_random_below(s, 10);
+	/* storage cases: two storms that crash every node while some write is unsynced */
+	int storm[2] = { -1, -1 };
+	if (r->disk != D_NONE)
+		for (int k = 0; k < 2; k++)
+			storm[k] = 2 + (int)sim_random_below(s, 30);
+	if (r->disk != D_NONE)
+		broadcast(r, pick_up(r)); /* at least one store to sync */
 	for (int chunk = 0; chunk < 40; chunk++) {
+		if (r->disk != D_NONE) {
+			bool unsynced = false;
+			for (uint32_t q = 1; q <= r->n; q++) {
+				if (!r->down[q] && strata_node_failed(sim_node(s, q)))
+					crash(r, q); /* stopped on a failed sync */
+				unsynced |= !r->down[q] && sim_unsynced(s, q) > 0;
+			}
+			for (int k = 0; k < 2; k++) {
+				if (storm[k] < 0 || chunk < storm[k])
+					continue;
+				/* a storm needs writes to lose: broadcast, wait for the store */
+				if (!unsynced) {
+					uint32_t q = pick_up(r);
+					if (!q)
+						continue;
+					broadcast(r, q);
+					for (int ms = 0; ms < 10 && !unsynced; ms++) {
+						int rc = sim_run_for(s, 1 * MS, step_check, r);
+						if (rc)
+							return rc;
+						for (uint32_t p = 1; p <= r->n; p++)
+							unsynced |= !r->down[p] && sim_unsynced(s, p) > 0;
+					}
+				}
+				storm[k] = -1;
+				for (uint32_t q = 1; q <= r->n; q++)
+					if (!r->down[q])
+						crash(r, q);
+			}
+		}
 		if (r->nbcast < max_bcast && sim_random_unit(s) < 0.5) {
 			uint32_t q = pick_up(r);
 			if (q)
@@ -422,12 +472,21 @@ static int phase_midcrash(struct run *r)
 	return rc;
 }
 
+static int run_spec_disk(const struct spec *sp, enum disk disk, uint64_t seed, bool trace,
+			 char *why, size_t whylen, uint64_t *expected, uint64_t *delivered);
+
 static int run_spec(const struct spec *sp, uint64_t seed, bool trace, char *why, size_t whylen,
 		    uint64_t *expected, uint64_t *delivered)
 {
+	return run_spec_disk(sp, D_NONE, seed, trace, why, whylen, expected, delivered);
+}
+
+static int run_spec_disk(const struct spec *sp, enum disk disk, uint64_t seed, bool trace,
+			 char *why, size_t whylen, uint64_t *expected, uint64_t *delivered)
+{
 	struct run *r = calloc(1, sizeof(*r));
 	STRATA_ASSERT(r);
-	setup(r, sp, seed, trace);
+	setup(r, sp, disk, seed, trace);
 	int rc = 0;
 	switch (sp->scen) {
 	case SC_RANDOM:
@@ -450,6 +509,14 @@ static int run_spec(const struct spec *sp, uint64_t seed, bool trace, char *why,
 	sim_heal(r->s);
 	struct sim_net calm = { .drop = 0.05, .delay_min_us = 200, .delay_max_us = 3 * MS };
 	sim_set_net(r->s, &calm);
+	if (r->disk != D_NONE) {
+		struct sim_disk calm_disk = { .sync_min_us = 1 * MS, .sync_max_us = 15 * MS,
+					      .ack_before_sync = r->disk == D_ACK_EARLY };
+		sim_set_disk(r->s, &calm_disk); /* no more failing syncs: liveness needs a disk */
+		for (uint32_t q = 1; q <= r->n; q++)
+			if (!r->down[q] && strata_node_failed(sim_node(r->s, q)))
+				crash(r, q);
+	}
 	if (r->recovery)
 		for (uint32_t q = 1; q <= r->n; q++)
 			if (r->down[q]) {
@@ -471,6 +538,16 @@ static int run_spec(const struct spec *sp, uint64_t seed, bool trace, char *why,
 		if (expected)
 			bck_coverage(r->ck, correct, sender_ok, expected, delivered);
 		rc = bck_final(r->ck, correct, sender_ok, why, whylen);
+	}
+	if (!rc && r->disk != D_NONE && r->disk != D_ACK_EARLY) {
+		/* not vacuous: the faults happened */
+		const struct sim_disk_stats *ds = sim_disk_stats(r->s);
+		if (ds->writes_lost == 0)
+			rc = sim_fail(why, whylen, "no unsynced write was lost to a crash: vacuous run");
+		else if (r->disk == D_TORN && ds->torn_crashes == 0)
+			rc = sim_fail(why, whylen, "no crash tore a write: vacuous run");
+		else if (r->disk == D_FAIL && ds->sync_failures == 0)
+			rc = sim_fail(why, whylen, "no sync failed (%llu syncs): vacuous run", (unsigned long long)ds->syncs);
 	}
 	teardown(r);
 	free(r);
@@ -512,6 +589,7 @@ static const struct spec sp_erb_lossy_beb = { "erb", RB, SC_RANDOM, false, true 
 static const struct spec sp_epb_cov = { "epb", SAFE, SC_RANDOM, true, false };
 static const struct spec sp_lpb_cov = { "lpb", SAFE | BCK_MONOTONE, SC_RANDOM, true, false };
 
+
 #define CASE(fn, spec)                                                                    \
 	static int fn(uint64_t seed, bool trace, char *why, size_t whylen)                \
 	{                                                                                 \
@@ -539,6 +617,15 @@ CASE(run_erb_uniform, sp_erb_uniform)
 CASE(run_beb_agree, sp_beb_agree)
 CASE(run_lpb_causal, sp_lpb_causal)
 CASE(run_erb_lossy_beb, sp_erb_lossy_beb)
+/* Storage faults (and the broken runtime that acknowledges before its sync). */
+#define DISK_CASE(fn, spec, disk)                                                         \
+	static int fn(uint64_t seed, bool trace, char *why, size_t whylen)                \
+	{                                                                                 \
+		return run_spec_disk(&spec, disk, seed, trace, why, whylen, NULL, NULL);  \
+	}
+DISK_CASE(run_lurb_lost, sp_lurb, D_LOST)
+DISK_CASE(run_lurb_fail, sp_lurb, D_FAIL)
+DISK_CASE(run_lurb_early, sp_lurb, D_ACK_EARLY)
 
 /* Probabilistic validity: over 20 inner runs per seed (2% loss, no partitions or crashes),
  * the correct processes deliver at least 95% of the correct senders' messages. */
@@ -1157,6 +1244,9 @@ static const struct sim_case cases[] = {
 	{ "sbeb", run_sbeb, 500, false },
 	{ "lbeb", run_lbeb, 500, false },
 	{ "lurb", run_lurb, 500, false },
+	{ "lurb-disk-lost", run_lurb_lost, 200, false },
+	{ "lurb-disk-fail", run_lurb_fail, 200, false },
+	{ "lurb-ack-before-sync", run_lurb_early, 200, true },
 	{ "epb", run_epb, 500, false },
 	{ "lpb", run_lpb, 500, false },
 	{ "fifo", run_fifo, 500, false },
