@@ -55,6 +55,8 @@ struct strata_uv {
 	uint64_t want_ticket;  /* last batch the node asked to make durable */
 	uint64_t sync_start_us;
 	bool udp_paused;       /* reading stopped: the outbox is over its bound */
+	uint64_t releasing;    /* the node is releasing outputs of batches <= this (after their
+				* sync); 0 = not releasing (logged with replies, for tests) */
 	/* status rates: counters at the start of the current rate window */
 	uint64_t rate_t0_ms, rate_syncs0, rate_stores0, rate_batches0;
 	uint64_t rate_syncs_per_s, rate_stores_per_s, rate_batches_per_s;

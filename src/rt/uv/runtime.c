@@ -243,7 +243,9 @@ static void sync_after(uv_work_t *w, int status)
 		if (r2 > 0)
 			done = rt->want_ticket; /* they stored nothing */
 	}
+	rt->releasing = done;
 	strata_node_synced(rt->node, done, 0);
+	rt->releasing = 0;
 	if (rt->udp_paused && strata_node_held_bytes(rt->node) < HELD_MAX / 2 && rt->udp_init &&
 	    !rt->closing) {
 		rt->udp_paused = false;
@@ -260,7 +262,10 @@ static int env_sync_async(void *ctx, uint64_t ticket)
 		return 1;
 	if (rt->syncing)
 		return 0; /* staged behind the running flush (see sync_after) */
-	return sync_start(rt, ticket);
+	int rc = sync_start(rt, ticket);
+	if (rc > 0)
+		rt->releasing = ticket; /* nothing to flush: the node releases the batch now */
+	return rc;
 }
 
 /* Synchronous sync: unused while env.sync_async is set (the node prefers it); kept for a runtime
@@ -281,6 +286,7 @@ static int env_sync(void *ctx)
 
 void uvrt_input(struct strata_uv *rt)
 {
+	rt->releasing = 0;
 	if (rt->batch_open || strata_node_failed(rt->node))
 		return;
 	strata_node_batch_begin(rt->node);
@@ -295,6 +301,7 @@ static void on_check(uv_check_t *h)
 		return;
 	rt->batch_open = false;
 	strata_node_batch_end(rt->node);
+	rt->releasing = 0;
 	if (!rt->udp_paused && rt->udp_init && !rt->closing &&
 	    strata_node_held_bytes(rt->node) > HELD_MAX) {
 		rt->udp_paused = true;
@@ -360,8 +367,17 @@ static void env_output(void *ctx, const struct strata_output *o)
 			      event_body(o));
 		break;
 	case STRATA_OUT_REPLY:
-		strata_uv_log(rt, STRATA_LOG_DEBUG, "%s: reply to request %" PRIu64 " (status %d)",
-			      o->module_name ? o->module_name : "node", o->a, o->status);
+		if (rt->releasing)
+			strata_uv_log(rt, STRATA_LOG_DEBUG,
+				      "%s: reply to request %" PRIu64 " (status %d) released: batches "
+				      "up to %" PRIu64 " durable",
+				      o->module_name ? o->module_name : "node", o->a, o->status,
+				      rt->releasing);
+		else
+			strata_uv_log(rt, STRATA_LOG_DEBUG,
+				      "%s: reply to request %" PRIu64 " (status %d) released outside "
+				      "any sync",
+				      o->module_name ? o->module_name : "node", o->a, o->status);
 		break;
 	}
 	client_output(rt, o);
