@@ -92,13 +92,16 @@ int bc_win_read(struct strata_rd *rd, struct bc_win *w)
 	return 0;
 }
 
-/* Stores what w holds under key and frees w; a failure (encoding or storage) is counted. */
+/* Stores what w holds under key and frees w; a storage failure is counted by strata_store, an
+ * encoding failure here. */
 static int store_wr(struct strata_node *n, const char *key, struct strata_wr *w)
 {
-	int rc = w->err ? w->err : strata_store(n, key, w->buf, w->len);
-	strata_wr_free(w);
+	int rc = w->err;
 	if (rc)
 		strata_node_counters(n)->store_errors++;
+	else
+		rc = strata_store(n, key, w->buf, w->len);
+	strata_wr_free(w);
 	return rc ? STRATA_EIO : 0;
 }
 

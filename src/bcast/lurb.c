@@ -82,10 +82,8 @@ static struct bc_pend *lurb_add(struct lurb *l, const struct bc_hdr *h, struct s
 		return NULL;
 	char key[32];
 	slot_key(key, sizeof(key), slot);
-	if (strata_store(l->m.node, key, msg->data, msg->len) != 0) {
-		strata_node_counters(l->m.node)->store_errors++;
-		return NULL;
-	}
+	if (strata_store(l->m.node, key, msg->data, msg->len) != 0)
+		return NULL; /* counted by strata_store */
 	struct bc_pend *e = bc_ptab_add(&l->pending, h->origin, 0, h->seq, msg);
 	STRATA_ASSERT(e); /* slots and table have the same capacity */
 	e->slot = slot;
@@ -97,8 +95,8 @@ static void lurb_del(struct lurb *l, struct bc_pend *e)
 {
 	char key[32];
 	slot_key(key, sizeof(key), e->slot);
-	if (strata_store(l->m.node, key, "", 0) != 0)
-		strata_node_counters(l->m.node)->store_errors++;
+	(void)strata_store(l->m.node, key, "", 0); /* a failure is counted by strata_store and
+						    * fails the batch's sync: the node stops */
 	l->slot_used[e->slot] = false;
 	bc_ptab_del(&l->pending, e);
 }
