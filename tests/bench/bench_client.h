@@ -406,6 +406,7 @@ static inline int bench_op(struct bench_conn *k, uint64_t id, const char *module
 /* The link counters the benchmarks use, summed over nodes. */
 struct bench_ctr {
 	uint64_t frames_out, retransmits, acks_out, dgram_out;
+	uint64_t stores, syncs, batches; /* 0 on builds without turn-batch counters */
 };
 
 static inline int bench_status_ctr(uint16_t port, struct bench_ctr *sum)
@@ -431,6 +432,12 @@ static inline int bench_status_ctr(uint16_t port, struct bench_ctr *sum)
 				sum->acks_out += x->value;
 			else if (!strcmp(x->name, "dgram_out"))
 				sum->dgram_out += x->value;
+			else if (!strcmp(x->name, "stores"))
+				sum->stores += x->value;
+			else if (!strcmp(x->name, "syncs"))
+				sum->syncs += x->value;
+			else if (!strcmp(x->name, "batches"))
+				sum->batches += x->value;
 		}
 		rc = 0;
 	}
@@ -438,6 +445,27 @@ static inline int bench_status_ctr(uint16_t port, struct bench_ctr *sum)
 		strata__client__response__free_unpacked(r, NULL);
 	bench_close(&k);
 	return rc;
+}
+
+/* CPU time (user + system, microseconds) the cluster's node processes used so far (from
+ * /proc/<pid>/stat); 0 for a node that is gone. */
+static inline double bench_cluster_cpu_us(const struct bench_cluster *c)
+{
+	double us = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	for (uint32_t i = 1; i <= c->n; i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)c->pids[i]);
+		char *st = c->pids[i] > 0 ? bench_read_file(path) : NULL;
+		char *p = st ? strrchr(st, ')') : NULL;
+		unsigned long ut = 0, stt = 0;
+		/* after ") ": state, then fields 4..; utime and stime are fields 14 and 15 */
+		if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+				&stt) == 2)
+			us += (double)(ut + stt) * 1e6 / (double)hz;
+		free(st);
+	}
+	return us;
 }
 
 /* Counters summed over every node of the cluster; with the time of the snapshot. */

@@ -3,7 +3,13 @@
  * in the same run.
  *
  *   bench_reg [--nodes N] [--duration MS] [--runs R] [--clients LIST] [--algos LIST]
- *             [--no-fail-stop] [--json FILE]
+ *             [--models LIST] [--no-fail-stop] [--json FILE]
+ *
+ * --models runs clusters of exactly those models (e.g. fail-recovery for lmv) instead of the
+ * default fail-noisy and fail-stop ones. Every row also reports the CPU time per operation of
+ * all node processes together (/proc) and of this client process (getrusage), and, where the
+ * nodes stored anything, stores/s, syncs/s and batches/s summed over the nodes (the status
+ * counters of the turn-batches; a baseline build without them reports none).
  *
  * For each cluster (a fail-noisy one: every fail-silent/fail-noisy register plus the leaderless
  * store; then a fail-stop one: the registers only a perfect failure detector allows, rowa, riwa,
@@ -28,6 +34,8 @@
  * The raw UDP round trip is a ping-pong with a forked echo process (median of 2000); nnar's 1-client
  * medians are divided by 2 such round trips (its write and its read each take two: query, then
  * impose), target <= 3x. */
+#include <sys/resource.h>
+
 #include "bench_client.h"
 
 #define MAX_CLIENTS 64
@@ -54,6 +62,8 @@ struct result {
 	const char *op;
 	unsigned clients;
 	double p50_ms, p99_ms, ops_per_s, msgs_per_op, retx_per_op;
+	double node_cpu_us_per_op, client_cpu_us_per_op; /* CPU per operation, all nodes / client */
+	double stores_per_s, syncs_per_s, batches_per_s;
 	double book;
 	char book_spec[96];
 	unsigned long errors;
@@ -71,9 +81,19 @@ struct opts {
 	size_t nclients;
 	const char *algos; /* comma list or NULL = all */
 	bool fail_stop;
+	const char *models; /* comma list of cluster models, or NULL = fail-noisy then fail-stop */
 	const char *json;
 	char log[1100];
 };
+
+/* CPU time (user + system, microseconds) this process used so far: the clients. */
+static double self_cpu_us(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
 
 /* One closed-loop run: `nc` clients on the given nodes; latencies appended to lat (ms).
  * Returns completed operations; *errors counts error answers and timeouts. */
@@ -259,7 +279,8 @@ static void bench_algo(const struct bench_cluster *c, const struct opts *o, cons
 				continue;
 			}
 			struct sample_vec lat = { 0 };
-			double tput[32], mpo[32], rpo[32];
+			double tput[32], mpo[32], rpo[32], ncpu[32], ccpu[32], sto[32], syn[32],
+				bat[32];
 			unsigned good = 0;
 			for (unsigned run = 0; run < o->runs && run < 32; run++) {
 				struct bench_ctr before, after;
@@ -267,11 +288,19 @@ static void bench_algo(const struct bench_cluster *c, const struct opts *o, cons
 				double el = 0;
 				if (bench_cluster_ctr(c, &before, &tb) != 0)
 					break;
+				double cpu0 = bench_cluster_cpu_us(c), ccpu0 = self_cpu_us();
 				uint64_t ops = run_closed_loop(c, a->name, w, o->clients[ci], nodes, nn,
 							       o->duration_ms, &lat, &r->errors, &el);
+				double cpu1 = bench_cluster_cpu_us(c), ccpu1 = self_cpu_us();
 				bench_sleep_ms(50); /* let the tail of the last operation leave */
 				if (bench_cluster_ctr(c, &after, &ta) != 0 || ops == 0 || el <= 0)
 					continue;
+				double secs = (double)(ta - tb) / 1e9;
+				ncpu[good] = (cpu1 - cpu0) / (double)ops;
+				ccpu[good] = (ccpu1 - ccpu0) / (double)ops;
+				sto[good] = (double)(after.stores - before.stores) / secs;
+				syn[good] = (double)(after.syncs - before.syncs) / secs;
+				bat[good] = (double)(after.batches - before.batches) / secs;
 				double bg = idle_fps * (double)(ta - tb) / 1e9;
 				tput[good] = (double)ops / el;
 				mpo[good] = ((double)(after.frames_out - before.frames_out) - bg) / (double)ops;
@@ -290,6 +319,11 @@ static void bench_algo(const struct bench_cluster *c, const struct opts *o, cons
 			if (fabs(r->msgs_per_op) < 0.05) /* heartbeat jitter around nothing */
 				r->msgs_per_op = 0;
 			r->retx_per_op = bench_quantile(rpo, good, 0.5);
+			r->node_cpu_us_per_op = bench_quantile(ncpu, good, 0.5);
+			r->client_cpu_us_per_op = bench_quantile(ccpu, good, 0.5);
+			r->stores_per_s = bench_quantile(sto, good, 0.5);
+			r->syncs_per_s = bench_quantile(syn, good, 0.5);
+			r->batches_per_s = bench_quantile(bat, good, 0.5);
 			r->ok = true;
 			free(lat.v);
 			char book[32] = "-";
@@ -303,6 +337,17 @@ static void bench_algo(const struct bench_cluster *c, const struct opts *o, cons
 			       model, a->name, r->op, r->clients, r->p50_ms, r->p99_ms, r->ops_per_s,
 			       r->msgs_per_op, extra, r->book_spec, book,
 			       r->errors ? "  [errors: see bench_reg.log]" : "");
+			printf("%-10s %-12s %-5s c=%-2u  CPU %.1f us/op in the nodes (all), %.1f us/op in "
+			       "the client",
+			       "", "", "", r->clients, r->node_cpu_us_per_op, r->client_cpu_us_per_op);
+			if (r->stores_per_s > 0)
+				printf("; stores %.0f/s, syncs %.0f/s (%.1f ops/sync, %.1f stores/sync), "
+				       "batches %.0f/s",
+				       r->stores_per_s, r->syncs_per_s,
+				       r->syncs_per_s > 0 ? r->ops_per_s * o->nodes / r->syncs_per_s : 0,
+				       r->syncs_per_s > 0 ? r->stores_per_s / r->syncs_per_s : 0,
+				       r->batches_per_s);
+			printf("\n");
 			fflush(stdout);
 		}
 	}
@@ -422,6 +467,8 @@ int main(int argc, char **argv)
 			o.algos = argv[++i];
 		else if (!strcmp(argv[i], "--json") && v)
 			o.json = argv[++i];
+		else if (!strcmp(argv[i], "--models") && v)
+			o.models = argv[++i];
 		else if (!strcmp(argv[i], "--no-fail-stop"))
 			o.fail_stop = false;
 		else if (!strcmp(argv[i], "--clients") && v) {
@@ -434,7 +481,7 @@ int main(int argc, char **argv)
 		} else {
 			fprintf(stderr,
 				"usage: %s [--nodes N] [--duration MS] [--runs R] [--clients LIST] "
-				"[--algos LIST] [--no-fail-stop] [--json FILE]\n",
+				"[--algos LIST] [--models LIST] [--no-fail-stop] [--json FILE]\n",
 				argv[0]);
 			return 2;
 		}
@@ -458,9 +505,18 @@ int main(int argc, char **argv)
 	       "subtracted\n",
 	       o.nodes, o.runs, o.duration_ms);
 	fflush(stdout);
-	int rc = bench_cluster(&o, "fail-noisy", false);
-	if (o.fail_stop && bench_cluster(&o, "fail-stop", true) != 0)
-		rc = -1;
+	int rc = 0;
+	if (o.models) {
+		char buf[128];
+		snprintf(buf, sizeof(buf), "%s", o.models);
+		for (char *sv = NULL, *t = strtok_r(buf, ",", &sv); t; t = strtok_r(NULL, ",", &sv))
+			if (bench_cluster(&o, t, false) != 0)
+				rc = -1;
+	} else {
+		rc = bench_cluster(&o, "fail-noisy", false);
+		if (o.fail_stop && bench_cluster(&o, "fail-stop", true) != 0)
+			rc = -1;
+	}
 
 	const struct result *w = find("nnar", "write", 1), *r = find("nnar", "read", 1);
 	double wr = w && rtt > 0 ? w->p50_ms * 1000.0 / (2 * rtt) : NAN;
@@ -501,6 +557,11 @@ int main(int argc, char **argv)
 			json_num(f, "ops_per_s", x->ops_per_s, true);
 			json_num(f, "msgs_per_op", x->msgs_per_op, true);
 			json_num(f, "retransmits_per_op", x->retx_per_op, true);
+			json_num(f, "node_cpu_us_per_op", x->node_cpu_us_per_op, true);
+			json_num(f, "client_cpu_us_per_op", x->client_cpu_us_per_op, true);
+			json_num(f, "stores_per_s", x->stores_per_s, true);
+			json_num(f, "syncs_per_s", x->syncs_per_s, true);
+			json_num(f, "batches_per_s", x->batches_per_s, true);
 			json_num(f, "book_msgs", x->book, true);
 			fprintf(f, "\"book\": \"%s\"}", x->book_spec);
 			first = false;
