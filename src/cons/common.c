@@ -190,11 +190,8 @@ void cons_decide(struct cons_tab *t, struct cons_inst *i, const uint8_t *v, size
 		reply_value(n, m, i->waiters[k], i->id, v, len);
 	struct strata_msg *copy = strata_msg_new(v, len);
 	if (copy) {
-		unsigned c = t->cache_next++ % CONS_CACHE;
-		if (t->cache[c].v)
-			strata_msg_unref(t->cache[c].v);
-		t->cache[c].id = i->id;
-		t->cache[c].v = copy;
+		cons_tab_cache(t, i->id, copy);
+		strata_msg_unref(copy);
 	}
 	win_add(t, i->id);
 	tab_remove(t, i);
@@ -297,15 +294,82 @@ int cons_wait(struct cons_inst *i, uint64_t req_id)
 	return 0;
 }
 
+void cons_tab_cache(struct cons_tab *t, uint64_t id, struct strata_msg *v)
+{
+	unsigned c = t->cache_next++ % CONS_CACHE;
+	if (t->cache[c].v)
+		strata_msg_unref(t->cache[c].v);
+	t->cache[c].id = id;
+	t->cache[c].v = strata_msg_ref(v);
+}
+
+struct strata_msg *cons_tab_decided(struct cons_tab *t, uint64_t id)
+{
+	for (unsigned k = 0; k < CONS_CACHE; k++)
+		if (t->cache[k].v && t->cache[k].id == id)
+			return strata_msg_ref(t->cache[k].v);
+	struct strata_msg *v = t->load_decided ? t->load_decided(t, id) : NULL;
+	if (v)
+		cons_tab_cache(t, id, v);
+	return v;
+}
+
+int cons_store_u64s(struct strata_node *n, const char *key, const uint64_t *v, size_t count)
+{
+	struct strata_wr w;
+	strata_wr_init(&w, 10 * count + 10);
+	for (size_t k = 0; k < count; k++)
+		strata_wr_u64(&w, v[k]);
+	int rc = w.err ? w.err : strata_store(n, key, w.buf, w.len);
+	strata_wr_free(&w);
+	return rc;
+}
+
+int cons_retrieve_u64s(struct strata_node *n, const char *key, uint64_t *v, size_t count)
+{
+	struct strata_msg *m;
+	int rc = strata_retrieve(n, key, &m);
+	if (rc)
+		return rc;
+	struct strata_rd r;
+	strata_rd_init(&r, m->data, m->len);
+	for (size_t k = 0; k < count; k++)
+		v[k] = strata_rd_u64(&r);
+	rc = strata_rd_done(&r) ? STRATA_EPROTO : 0;
+	strata_msg_unref(m);
+	return rc;
+}
+
+int cons_tab_store(struct cons_tab *t, const char *key)
+{
+	uint64_t rec[2 + CONS_WINDOW / 64];
+	rec[0] = t->low;
+	rec[1] = t->high;
+	memcpy(rec + 2, t->bits, sizeof(t->bits));
+	return cons_store_u64s(t->m->node, key, rec, sizeof(rec) / sizeof(rec[0]));
+}
+
+int cons_tab_load(struct cons_tab *t, const char *key)
+{
+	uint64_t rec[2 + CONS_WINDOW / 64];
+	int rc = cons_retrieve_u64s(t->m->node, key, rec, sizeof(rec) / sizeof(rec[0]));
+	if (rc)
+		return rc;
+	t->low = rec[0];
+	t->high = rec[1] > rec[0] ? rec[1] : rec[0];
+	memcpy(t->bits, rec + 2, sizeof(t->bits));
+	return 0;
+}
+
 void cons_reply_decided(struct cons_tab *t, uint64_t instance, uint64_t req_id)
 {
 	struct strata_node *n = t->m->node;
-	for (unsigned k = 0; k < CONS_CACHE; k++)
-		if (t->cache[k].v && t->cache[k].id == instance) {
-			reply_value(n, t->m, req_id, instance, t->cache[k].v->data,
-				    t->cache[k].v->len);
-			return;
-		}
+	struct strata_msg *v = cons_tab_decided(t, instance);
+	if (v) {
+		reply_value(n, t->m, req_id, instance, v->data, v->len);
+		strata_msg_unref(v);
+		return;
+	}
 	strata_node_reply(n, t->m, req_id, STRATA_ESTATE, 0, NULL, 0,
 			  "instance decided earlier; its value is no longer held by this node");
 }
@@ -341,14 +405,22 @@ int cons_request(struct cons_tab *t, const struct strata_request *req, size_t va
 /* ---- messages ---- */
 
 int cons_open_beb(struct strata_node *n, struct strata_module *m, struct bcast_lower *beb,
-		  char *err, size_t errlen)
+		  bool logged, char *err, size_t errlen)
 {
+	if (logged) {
+		*beb = (struct bcast_lower){ .m = m, .iface = NULL, .inst = 0 };
+		return 0;
+	}
 	return bcast_open(n, "beb", m, 0, beb, err, errlen);
 }
 
 void cons_beb_broadcast(const struct bcast_lower *beb, uint64_t instance,
 			const struct strata_msg *msg)
 {
+	if (!beb->iface) { /* logged: perfect links to all (see cons.h) */
+		strata_pl_send_all(beb->m, instance, (struct strata_msg *)(uintptr_t)msg);
+		return;
+	}
 	struct strata_wr w;
 	strata_wr_init(&w, msg->len + 16);
 	strata_wr_u64(&w, instance);

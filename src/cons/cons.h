@@ -66,6 +66,8 @@ enum cons_wire {
 	CONS_WIRE_UHIER = 179,
 	CONS_WIRE_EC = 180,
 	CONS_WIRE_LDC = 181,
+	CONS_WIRE_LEC = 182,  /* logged epoch change (fail-recovery) */
+	CONS_WIRE_LLDC = 183, /* logged leader-driven consensus */
 };
 
 /* Indications inside the family (event range 300-399). */
@@ -109,6 +111,9 @@ struct cons_tab {
 	unsigned cache_next;
 	uint64_t dropped_window, refused_full;
 	const char *round_name;      /* "round" or "epoch": what a decision's b counts */
+	/* Logged algorithms: loads a decision from stable storage when it is no longer cached
+	 * (a new reference, or NULL). NULL for the others. */
+	struct strata_msg *(*load_decided)(struct cons_tab *t, uint64_t id);
 };
 
 int cons_tab_init(struct cons_tab *t, struct strata_module *m, size_t inst_size);
@@ -179,9 +184,14 @@ size_t cons_value_max(const struct strata_node *n, unsigned per_msg);
 /* ---- Messages ---- */
 
 /* "uses BestEffortBroadcast, instance beb": opens the module's own instance of the node's beb
- * (bcast/bcast.h). 0, or a STRATA_E* code with the reason in err. */
+ * (bcast/bcast.h). 0, or a STRATA_E* code with the reason in err.
+ * The fail-recovery algorithms (logged) cannot stand on beb (a crash-stop algorithm the catalog
+ * refuses there) and the stubborn broadcast of the book (sbeb) does not offer the stackable
+ * interface yet: for them the broadcast is perfect-link send to every process, self included,
+ * by the module itself (beb->iface == NULL marks it), whose sessions resend to a restarted peer
+ * what it had not acknowledged; their deliveries arrive as STRATA_EV_PL_DELIVER. */
 int cons_open_beb(struct strata_node *n, struct strata_module *m, struct bcast_lower *beb,
-		  char *err, size_t errlen);
+		  bool logged, char *err, size_t errlen);
 /* trigger <beb, Broadcast | m> for consensus instance `instance`: one beb instance carries every
  * consensus instance of a module, so the bytes on it are [varint instance][msg]. */
 void cons_beb_broadcast(const struct bcast_lower *beb, uint64_t instance,
@@ -220,8 +230,27 @@ struct strata_module *cons_hier_create(struct strata_node *n, char *err, size_t 
 struct strata_module *cons_uflood_create(struct strata_node *n, char *err, size_t errlen);
 struct strata_module *cons_uhier_create(struct strata_node *n, char *err, size_t errlen);
 struct strata_module *cons_ldc_create(struct strata_node *n, char *err, size_t errlen);
-/* The node's epoch-change module (ec.c), created on first use over the node's Omega. */
-struct strata_module *cons_ec_get(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *cons_lldc_create(struct strata_node *n, char *err, size_t errlen);
+/* The node's epoch-change module (ec.c), created on first use over the node's Omega; logged:
+ * the fail-recovery variant (Alg. 5.8, module "lec"). */
+struct strata_module *cons_ec_get(struct strata_node *n, bool logged, char *err, size_t errlen);
+/* TEST ONLY: on its next recovery the logged epoch change forgets its promise (lastts) and
+ * logged leader-driven consensus its accepted values: the simulation suite's broken variant. */
+void cons_ec_test_forget(struct strata_module *ec);
+void cons_ldc_test_forget(struct strata_module *ldc);
+
+/* Stable storage helpers of the logged algorithms. retrieve: 0, STRATA_ENOENT, or STRATA_EPROTO
+ * for a damaged record. */
+int cons_store_u64s(struct strata_node *n, const char *key, const uint64_t *v, size_t count);
+int cons_retrieve_u64s(struct strata_node *n, const char *key, uint64_t *v, size_t count);
+/* The decided window (low, high, bits) as one record, and back. */
+int cons_tab_store(struct cons_tab *t, const char *key);
+int cons_tab_load(struct cons_tab *t, const char *key);
+/* Caches a decided value (a reference is taken). */
+void cons_tab_cache(struct cons_tab *t, uint64_t id, struct strata_msg *v);
+/* The decided value of a retired instance: from the cache, else from load_decided (a new
+ * reference, or NULL). */
+struct strata_msg *cons_tab_decided(struct cons_tab *t, uint64_t id);
 
 /* TEST ONLY: makes leader-driven consensus's epoch consensus accept `quorum` STATE and ACCEPT
  * messages instead of a majority (the simulation suite's broken variant). Never called by

@@ -10,6 +10,7 @@ static const struct strata_ctor ctors[] = {
 	{ "uflood", cons_uflood_create },
 	{ "uhier", cons_uhier_create },
 	{ "ldc", cons_ldc_create },
+	{ "lldc", cons_lldc_create },
 	{ NULL, NULL },
 };
 

@@ -1,4 +1,15 @@
-/* Epoch change, book Alg. 5.5 "Leader-Based Epoch-Change" (module ec).
+/* Epoch change, book Alg. 5.5 "Leader-Based Epoch-Change" (module ec), and its fail-recovery
+ * variant, Alg. 5.8 "Logged Leader-Based Epoch-Change" (module lec).
+ *
+ * Logged (lec): the same handlers, plus the book's stores: ts before a NEWEPOCH leaves, lastts
+ * (the promise: no epoch below it is ever started again) and its leader before StartEpoch is
+ * indicated; both reach stable storage before any message of the turn is sent (the node syncs
+ * before flushing). Upon recovery they are retrieved and the last started epoch is indicated
+ * again (StartEpoch(lastts, its leader)), so the consensus above resumes in it. Over the node's
+ * Omega (<>P-based), not the book's crash-recovery leader detector (Alg. 2.9, not built yet).
+ * Messages: the node's beb and perfect links (perfect-link sessions resend to a restarted peer
+ * what its previous life had not acknowledged, docs/architecture.md), and the periodic repeats
+ * of leader-driven consensus, stand in for the book's stubborn links.
  *
  * Specification (Module 5.3, epoch-change):
  *   Indication: <ec, StartEpoch | ts, l> - starts the epoch identified by timestamp ts with
@@ -40,6 +51,7 @@ enum { EC_NEWEPOCH = 1, EC_NACK = 2 };
 
 struct ec {
 	struct strata_module m;
+	bool logged, forget; /* forget: test-only, see cons.h */
 	struct bcast_lower beb; /* NEWEPOCH; NACK goes over perfect links */
 	uint32_t n, self;
 	uint32_t trusted;
@@ -64,11 +76,39 @@ static void ec_send(struct ec *e, uint32_t to, uint8_t type, uint64_t ts)
 	strata_msg_unref(msg);
 }
 
+static void ec_store(struct ec *e)
+{
+	if (!e->logged)
+		return;
+	uint64_t rec[3] = { e->ts, e->lastts, e->lastl };
+	if (cons_store_u64s(e->m.node, "lec/state", rec, 3) != 0)
+		strata_trace(e->m.node, "lec", "store failed -> the node stops at its sync");
+}
+
+/* upon event <Recovery> do retrieve(trusted, lastts, ts); (and start the last epoch again) */
+static void ec_recover(struct ec *e)
+{
+	uint64_t rec[3];
+	if (cons_retrieve_u64s(e->m.node, "lec/state", rec, 3) != 0)
+		return;
+	e->ts = rec[0];
+	if (e->forget) {
+		strata_trace(e->m.node, "lec", "recovery, TEST ONLY: the promise (lastts %llu) is forgotten",
+			     (unsigned long long)rec[1]);
+		return;
+	}
+	e->lastts = rec[1];
+	e->lastl = (uint32_t)rec[2];
+	if (e->lastts && e->lastl >= 1 && e->lastl <= e->n)
+		strata_indicate(&e->m, CONS_EV_START_EPOCH, e->lastl, 0, e->lastts, NULL);
+}
+
 static void ec_new_epoch(struct ec *e, const char *why, uint64_t above)
 {
 	do
 		e->ts += e->n;
 	while (e->ts <= above);
+	ec_store(e);
 	strata_trace(e->m.node, "ec", "%s -> NEWEPOCH ts %llu", why, (unsigned long long)e->ts);
 	ec_send(e, 0, EC_NEWEPOCH, e->ts);
 }
@@ -98,6 +138,7 @@ static void ec_on_newepoch(struct ec *e, uint32_t l, uint64_t newts)
 	if (l == e->trusted && newts > e->lastts) {
 		e->lastts = newts;
 		e->lastl = l;
+		ec_store(e);
 		strata_trace(e->m.node, "ec", "NEWEPOCH %llu from trusted %u -> start epoch",
 			     (unsigned long long)newts, l);
 		strata_indicate(&e->m, CONS_EV_START_EPOCH, l, 0, newts, NULL);
@@ -124,7 +165,7 @@ static void ec_recv(struct ec *e, const struct strata_event *ev, bool by_beb)
 	uint8_t type = strata_rd_u8(&r);
 	uint64_t ts = strata_rd_u64(&r);
 	if (strata_rd_done(&r) != 0 || ts == 0 || (type != EC_NEWEPOCH && type != EC_NACK) ||
-	    (type == EC_NEWEPOCH) != by_beb ||
+	    (type == EC_NEWEPOCH && !by_beb) ||
 	    (type == EC_NEWEPOCH && (ts - 1) % e->n + 1 != ev->peer)) {
 		strata_node_bad_payload(e->m.node, &e->m, ev->peer, "ec: malformed message");
 		return;
@@ -140,13 +181,17 @@ static void ec_handle(struct strata_module *m, const struct strata_event *ev)
 	struct ec *e = (struct ec *)m;
 	struct strata_event d;
 	switch (ev->type) {
+	case STRATA_EV_INIT:
+		if (e->logged && ev->arg)
+			ec_recover(e);
+		break;
 	case STRATA_EV_LEADER:
 		if (ev->peer <= e->n)
 			ec_on_trust(e, ev->peer);
 		break;
-	case STRATA_EV_PL_DELIVER: /* NACK */
+	case STRATA_EV_PL_DELIVER: /* NACK; logged: NEWEPOCH too (cons.h, cons_open_beb) */
 		if (ev->msg)
-			ec_recv(e, ev, false);
+			ec_recv(e, ev, e->logged);
 		break;
 	case STRATA_EV_DELIVER: /* NEWEPOCH */
 		if (cons_unwrap(m, &e->beb, ev, &d)) {
@@ -168,9 +213,19 @@ static const struct strata_module_ops ec_ops = {
 	.name = "ec", .handle = ec_handle, .destroy = ec_destroy,
 };
 
-struct strata_module *cons_ec_get(struct strata_node *n, char *err, size_t errlen)
+static const struct strata_module_ops lec_ops = {
+	.name = "lec", .handle = ec_handle, .destroy = ec_destroy,
+};
+
+void cons_ec_test_forget(struct strata_module *m)
 {
-	struct strata_module *have = strata_node_module_by_name(n, "ec");
+	STRATA_ASSERT(m && m->ops == &lec_ops);
+	((struct ec *)m)->forget = true;
+}
+
+struct strata_module *cons_ec_get(struct strata_node *n, bool logged, char *err, size_t errlen)
+{
+	struct strata_module *have = strata_node_module_by_name(n, logged ? "lec" : "ec");
 	if (have)
 		return have;
 	struct strata_module *omega = strata_node_role(n, STRATA_ROLE_LEADER);
@@ -186,8 +241,10 @@ struct strata_module *cons_ec_get(struct strata_node *n, char *err, size_t errle
 	e->n = strata_node_n(n);
 	e->self = strata_node_id(n);
 	e->ts = e->self; /* ts := rank(self) */
-	strata_node_add_module(n, &e->m, &ec_ops, CONS_WIRE_EC);
-	if (cons_open_beb(n, &e->m, &e->beb, err, errlen) != 0)
+	e->logged = logged;
+	strata_node_add_module(n, &e->m, logged ? &lec_ops : &ec_ops,
+			       logged ? CONS_WIRE_LEC : CONS_WIRE_EC);
+	if (cons_open_beb(n, &e->m, &e->beb, logged, err, errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */
 	strata_module_subscribe(omega, &e->m);
 	return &e->m;

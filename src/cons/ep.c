@@ -18,6 +18,10 @@
  * quorums of STATE and ACCEPT are majorities).
  * Cost: 5 steps from Propose to Decide (READ, STATE, WRITE, ACCEPT, DECIDED), 4N messages.
  *
+ * Logged variant (Alg. 5.9, fail-recovery, used by lldc): the state (valts, val) is stored when a
+ * WRITE is accepted, before the ACCEPT leaves (the node syncs before it sends), and the owner
+ * initialises a recovered instance with the retrieved state (ep_init).
+ *
  * Faithful transcription. Values are indexes into the consensus instance's value table, states
  * are arrays of N + 1 entries; the two `upon #... > N/2` conditions fire once (wrote,
  * decided_sent) as the book's resetting of states and accepted makes them. Every message carries
@@ -134,6 +138,8 @@ static void ep_on_write(const struct ep_env *env, struct ep *e, uint32_t from, i
 {
 	e->valts = e->ets;
 	e->val = v;
+	if (env->store_state)
+		env->store_state(env, e->valts, e->val); /* store(valts, val): logged, Alg. 5.9 */
 	ep_send(env, from, ep_enc(EP_ACCEPT, e->ets, NULL, false, 0));
 }
 

@@ -38,6 +38,9 @@ struct ep_env {
 	struct cons_inst *ci; /* the consensus instance: its id and its value table */
 	uint32_t n, self;
 	uint32_t quorum;      /* more than N/2 (a test may lower it) */
+	/* Logged epoch consensus (Alg. 5.9): stores (valts, val) before the ACCEPT is sent.
+	 * NULL for the crash-stop algorithm. */
+	void (*store_state)(const struct ep_env *env, uint64_t valts, int val);
 };
 
 /* upon event <ep, Init | state> */

@@ -1,4 +1,15 @@
-/* Uniform consensus, book Alg. 5.7 "Leader-Driven Consensus" (module ldc).
+/* Uniform consensus, book Alg. 5.7 "Leader-Driven Consensus" (module ldc), and its
+ * fail-recovery variant, Alg. 5.10-5.11 "Logged Leader-Driven Consensus" (module lldc).
+ *
+ * Logged (lldc, over the logged epoch change lec and the logged epoch consensus): the same
+ * handlers, plus the book's stores, each durable before any message of the turn leaves: an
+ * instance's val when it is proposed, its epoch-consensus state (valts, val) when a WRITE is
+ * accepted, and its decision (with the decided window) when it is decided. Upon recovery the
+ * window is retrieved (decided instances stay decided and are answered from storage); an
+ * undecided instance is restored lazily, when a client or a peer next names it: its val and
+ * (valts, val) are retrieved and it resumes in the epoch that lec restarts. Storage grows by one
+ * decision record per decided instance (compacting them is the replicated log's business,
+ * src/smr/); memory stays bounded as for ldc.
  *
  * Specification (Module 5.2, uniform consensus): C1 Termination, C2 Validity, C3 Integrity,
  * UC4 Uniform agreement (cons.h).
@@ -61,6 +72,7 @@ struct ld_future {
 struct ldc {
 	struct strata_module m;
 	struct cons_tab tab;
+	bool logged, forget; /* forget: test-only, see cons.h */
 	uint32_t n, self, quorum;
 	uint64_t ets;     /* the current epoch's timestamp */
 	uint32_t leader;  /* and its leader */
@@ -71,10 +83,80 @@ struct ldc {
 	uint64_t future_dropped;
 };
 
+/* ---- stable storage (lldc) ---- */
+
+static void ld_key(char *buf, size_t n, const char *what, uint64_t id)
+{
+	snprintf(buf, n, "lldc/%s/%llu", what, (unsigned long long)id);
+}
+
+static void ld_store_bytes(struct ldc *l, const char *what, uint64_t id, const uint8_t *v,
+			   size_t len)
+{
+	char key[64];
+	ld_key(key, sizeof key, what, id);
+	if (strata_store(l->m.node, key, v, len) != 0)
+		strata_trace(l->m.node, "lldc", "store %s failed -> the node stops at its sync", key);
+}
+
+/* store(valts, val) of an instance's epoch consensus, before its ACCEPT leaves. */
+static void ld_store_state(const struct ep_env *env, uint64_t valts, int val)
+{
+	struct ldc *l = (struct ldc *)env->m;
+	struct strata_wr w;
+	const struct strata_msg *v = val >= 0 ? env->ci->vals[val] : NULL;
+	strata_wr_init(&w, (v ? v->len : 0) + 24);
+	strata_wr_u64(&w, valts);
+	if (v)
+		strata_wr_bytes(&w, v->data, v->len);
+	if (!w.err)
+		ld_store_bytes(l, "acc", env->ci->id, w.buf, w.len);
+	strata_wr_free(&w);
+}
+
+static struct strata_msg *ld_load(struct ldc *l, const char *what, uint64_t id)
+{
+	char key[64];
+	struct strata_msg *m = NULL;
+	ld_key(key, sizeof key, what, id);
+	return strata_retrieve(l->m.node, key, &m) == 0 ? m : NULL;
+}
+
+static struct strata_msg *ld_load_decided(struct cons_tab *t, uint64_t id)
+{
+	return ld_load((struct ldc *)t->m, "dec", id);
+}
+
+/* A recovered instance: its val and its epoch consensus's (valts, val), as stored. */
+static void ld_restore(struct ldc *l, struct ld_inst *i, uint64_t *valts, int *val)
+{
+	struct strata_msg *m = ld_load(l, "val", i->c.id);
+	if (m) {
+		i->val = cons_val_index(&i->c, m->data, m->len);
+		i->c.proposed = i->val >= 0;
+		strata_msg_unref(m);
+	}
+	if (l->forget || !(m = ld_load(l, "acc", i->c.id)))
+		return;
+	struct strata_rd r;
+	strata_rd_init(&r, m->data, m->len);
+	uint64_t ts = strata_rd_u64(&r);
+	const uint8_t *v = NULL;
+	size_t len = 0;
+	if (r.off < m->len)
+		len = strata_rd_bytes(&r, &v, SIZE_MAX);
+	if (strata_rd_done(&r) == 0) {
+		*valts = ts;
+		*val = v ? cons_val_index(&i->c, v, len) : -1;
+	}
+	strata_msg_unref(m);
+}
+
 static struct ep_env ld_env(struct ldc *l, struct ld_inst *i)
 {
 	return (struct ep_env){ .m = &l->m, .beb = &l->tab.beb, .ci = &i->c, .n = l->n,
-				.self = l->self, .quorum = l->quorum };
+				.self = l->self, .quorum = l->quorum,
+				.store_state = l->logged ? ld_store_state : NULL };
 }
 
 static void ld_start(struct ldc *l, struct ld_inst *i)
@@ -84,7 +166,11 @@ static void ld_start(struct ldc *l, struct ld_inst *i)
 	i->started = true;
 	i->val = -1;
 	i->born_us = strata_now_us(l->m.node);
-	ep_init(&i->ep, l->ets, l->leader, 0, -1);
+	uint64_t valts = 0;
+	int val = -1;
+	if (l->logged)
+		ld_restore(l, i, &valts, &val);
+	ep_init(&i->ep, l->ets, l->leader, valts, val);
 }
 
 static struct ld_inst *ld_get(struct ldc *l, uint64_t id, uint32_t from)
@@ -125,7 +211,12 @@ static void ld_try(struct ldc *l, struct ld_inst *i)
 static void ld_decide(struct ldc *l, struct ld_inst *i, int k)
 {
 	struct strata_msg *v = strata_msg_ref(i->c.vals[k]);
+	uint64_t id = i->c.id;
+	if (l->logged)
+		ld_store_bytes(l, "dec", id, v->data, v->len); /* store(decision) */
 	cons_decide(&l->tab, &i->c, v->data, v->len, l->ets);
+	if (l->logged && cons_tab_store(&l->tab, "lldc/win") != 0)
+		strata_trace(l->m.node, "lldc", "store of the decided window failed");
 	strata_msg_unref(v);
 }
 
@@ -141,8 +232,11 @@ static int ld_propose(struct strata_module *m, struct cons_inst *c, const uint8_
 	if (k < 0)
 		return STRATA_EFULL;
 	cons_out_propose(&l->tab, c, v, len, by_client);
-	if (i->val < 0)
+	if (i->val < 0) {
 		i->val = k;
+		if (l->logged)
+			ld_store_bytes(l, "val", c->id, v, len); /* store(val) */
+	}
 	if (by_client)
 		ld_send_value(l, 0, c->id, CONS_VALUE, v, len);
 	ld_try(l, i);
@@ -152,12 +246,11 @@ static int ld_propose(struct strata_module *m, struct cons_inst *c, const uint8_
 /* A retired instance: answer with the decision when it is still cached. */
 static void ld_answer_retired(struct ldc *l, uint32_t to, uint64_t id)
 {
-	for (unsigned k = 0; k < CONS_CACHE; k++)
-		if (l->tab.cache[k].v && l->tab.cache[k].id == id) {
-			ld_send_value(l, to, id, CONS_DECIDED, l->tab.cache[k].v->data,
-				      l->tab.cache[k].v->len);
-			return;
-		}
+	struct strata_msg *v = cons_tab_decided(&l->tab, id);
+	if (v) {
+		ld_send_value(l, to, id, CONS_DECIDED, v->data, v->len);
+		strata_msg_unref(v);
+	}
 }
 
 /* Keeps a message of a later epoch. When the buffer is full the message of the earliest epoch
@@ -260,7 +353,9 @@ static void ld_recv(struct ldc *l, const struct strata_event *ev)
 		int k = cons_val_index(&i->c, v, len);
 		if (k >= 0)
 			ld_decide(l, i, k);
+		return;
 	}
+	ld_try(l, i); /* a recovered instance's val was restored from storage */
 }
 
 /* upon event <ec, StartEpoch | newts, newl> do
@@ -331,6 +426,9 @@ static void ld_handle(struct strata_module *m, const struct strata_event *ev)
 	struct ldc *l = (struct ldc *)m;
 	switch (ev->type) {
 	case STRATA_EV_INIT:
+		/* upon event <Recovery>: the decided window; instances come back lazily */
+		if (l->logged && ev->arg && cons_tab_load(&l->tab, "lldc/win") == STRATA_EPROTO)
+			strata_trace(m->node, "lldc", "recovery: damaged decided window -> starts empty");
 		strata_timer_arm_in(m->node, &l->announce, l->period_us);
 		break;
 	case STRATA_EV_TIMER:
@@ -361,7 +459,11 @@ static void ld_handle(struct strata_module *m, const struct strata_event *ev)
 static int ld_request(struct strata_module *m, const struct strata_request *req)
 {
 	struct ldc *l = (struct ldc *)m;
-	return cons_request(&l->tab, req, cons_value_max(m->node, 1), ld_propose);
+	int rc = cons_request(&l->tab, req, cons_value_max(m->node, 1), ld_propose);
+	/* An instance restored from storage with its val proposes when this node leads. */
+	for (size_t k = 0; rc == 0 && k < l->tab.nlive; k++)
+		ld_try(l, (struct ld_inst *)l->tab.live[k]);
+	return rc;
 }
 
 static void ld_destroy(struct strata_module *m)
@@ -378,15 +480,29 @@ static const struct strata_module_ops ld_ops = {
 	.name = "ldc", .handle = ld_handle, .request = ld_request, .destroy = ld_destroy,
 };
 
+static const struct strata_module_ops lld_ops = {
+	.name = "lldc", .handle = ld_handle, .request = ld_request, .destroy = ld_destroy,
+};
+
 void cons_ldc_test_quorum(struct strata_module *m, uint32_t quorum)
 {
-	STRATA_ASSERT(m && m->ops == &ld_ops && quorum >= 1);
+	STRATA_ASSERT(m && (m->ops == &ld_ops || m->ops == &lld_ops) && quorum >= 1);
 	((struct ldc *)m)->quorum = quorum;
 }
 
-struct strata_module *cons_ldc_create(struct strata_node *n, char *err, size_t errlen)
+void cons_ldc_test_forget(struct strata_module *m)
 {
-	struct strata_module *ec = cons_ec_get(n, err, errlen);
+	STRATA_ASSERT(m && m->ops == &lld_ops);
+	((struct ldc *)m)->forget = true;
+	struct strata_module *ec = strata_node_module_by_name(m->node, "lec");
+	if (ec)
+		cons_ec_test_forget(ec);
+}
+
+static struct strata_module *ld_create(struct strata_node *n, bool logged, char *err,
+				       size_t errlen)
+{
+	struct strata_module *ec = cons_ec_get(n, logged, err, errlen);
 	if (!ec)
 		return NULL;
 	struct ldc *l = calloc(1, sizeof(*l));
@@ -396,6 +512,9 @@ struct strata_module *cons_ldc_create(struct strata_node *n, char *err, size_t e
 		return NULL;
 	}
 	l->tab.round_name = "epoch";
+	l->logged = logged;
+	if (logged)
+		l->tab.load_decided = ld_load_decided;
 	l->n = strata_node_n(n);
 	l->self = strata_node_id(n);
 	l->quorum = l->n / 2 + 1;
@@ -404,9 +523,20 @@ struct strata_module *cons_ldc_create(struct strata_node *n, char *err, size_t e
 	uint64_t period_ms = strata_node_config(n)->timeout_ms;
 	l->period_us = (period_ms ? period_ms : 1000) * 1000;
 	strata_timer_init(&l->announce, &l->m, LD_TOK_ANNOUNCE, 0);
-	strata_node_add_module(n, &l->m, &ld_ops, CONS_WIRE_LDC);
-	if (cons_open_beb(n, &l->m, &l->tab.beb, err, errlen) != 0)
+	strata_node_add_module(n, &l->m, logged ? &lld_ops : &ld_ops,
+			       logged ? CONS_WIRE_LLDC : CONS_WIRE_LDC);
+	if (cons_open_beb(n, &l->m, &l->tab.beb, logged, err, errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */
 	strata_module_subscribe(ec, &l->m);
 	return &l->m;
+}
+
+struct strata_module *cons_ldc_create(struct strata_node *n, char *err, size_t errlen)
+{
+	return ld_create(n, false, err, errlen);
+}
+
+struct strata_module *cons_lldc_create(struct strata_node *n, char *err, size_t errlen)
+{
+	return ld_create(n, true, err, errlen);
 }

@@ -196,7 +196,7 @@ struct strata_module *cons_uflood_create(struct strata_node *n, char *err, size_
 	}
 	u->n = strata_node_n(n);
 	strata_node_add_module(n, &u->m, &uf_ops, CONS_WIRE_UFLOOD);
-	if (cons_open_beb(n, &u->m, &u->tab.beb, err, errlen) != 0 ||
+	if (cons_open_beb(n, &u->m, &u->tab.beb, false, err, errlen) != 0 ||
 	    cons_need_fd(&u->m, "uflood", err, errlen) != 0)
 		return NULL;
 	return &u->m;

@@ -258,7 +258,7 @@ struct strata_module *cons_uhier_create(struct strata_node *n, char *err, size_t
 	u->n = strata_node_n(n);
 	u->self = strata_node_id(n);
 	strata_node_add_module(n, &u->m, &uh_ops, CONS_WIRE_UHIER);
-	if (cons_open_beb(n, &u->m, &u->tab.beb, err, errlen) != 0 ||
+	if (cons_open_beb(n, &u->m, &u->tab.beb, false, err, errlen) != 0 ||
 	    bcast_open(n, "erb", &u->m, 0, &u->rb, err, errlen) != 0 ||
 	    cons_need_fd(&u->m, "uhier", err, errlen) != 0)
 		return NULL;
