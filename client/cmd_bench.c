@@ -459,7 +459,6 @@ static int bench_run(struct bench *b)
 		cli_json_key(&j, "nodes");
 		cli_json_uint(&j, (uint64_t)b->neps);
 		cli_json_end_object(&j);
-		putchar('\n');
 	} else {
 		printf("strata %s c=%u: %.0f ops/s p50=%.3fms p99=%.3fms p999=%.3fms | server CPU "
 		       "%.1f us/op, client CPU %.1f us/op, %.3f syncs/op (sum over %d nodes), %" PRIu64

@@ -4,6 +4,7 @@
  *   strata kv get KEY [--serializable]
  *   strata kv del KEY
  *   strata kv cas KEY EXPECTED NEW | --value-file F
+ *   strata kv status
  *   strata kv algos
  *
  * Any node accepts a request (followers forward to the leader). Every write carries a fresh
@@ -14,6 +15,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "smr/smr.h"
@@ -23,6 +25,7 @@ static const char kv_help[] =
 	"       strata kv get KEY [--serializable]\n"
 	"       strata kv del KEY\n"
 	"       strata kv cas KEY EXPECTED NEW | strata kv cas KEY EXPECTED --value-file F\n"
+	"       strata kv status\n"
 	"       strata kv algos\n"
 	"\n"
 	"The replicated KV store: a leader-driven replicated log applied to a key-value state\n"
@@ -34,6 +37,8 @@ static const char kv_help[] =
 	"A get of a key never written, or deleted, prints null.\n"
 	"-w json prints {\"key\":KEY,\"value\":VALUE or null,\"revision\":N}: the store's revision\n"
 	"after a write, the revision of the write that set the key for a get.\n"
+	"status: per node the leader it follows, its term, last log index, commit and applied\n"
+	"index, snapshot index (no snapshots yet: 0) and log size (entries), and its fsyncs.\n"
 	"Exit: 0 ok, 1 definite failure (the error says why), 2 usage, 3 outcome unknown.\n";
 
 static int usage(struct cli *c, const char *fmt, const char *arg)
@@ -87,6 +92,95 @@ static void print_json(const char *key, const void *val, size_t vlen, bool has_v
 	cli_json_end_object(&j);
 }
 
+static const char *const status_fields[] = {
+	"kv_leader", "kv_term", "kv_last_index", "kv_commit_index", "kv_applied_index",
+	"store_syncs",
+};
+#define NSTATUS (sizeof(status_fields) / sizeof(status_fields[0]))
+
+/* The kv gauges of one node's status; false if it does not answer. */
+static bool node_kv_status(struct cli *c, const struct cli_endpoint *ep, uint64_t *v)
+{
+	char err[200];
+	int fd = cli_connect(ep, cli_now_ms() + (uint64_t)c->timeout_ms, err, sizeof(err));
+	if (fd < 0)
+		return false;
+	Strata__Client__Request req = STRATA__CLIENT__REQUEST__INIT;
+	Strata__Client__StatusRequest sr = STRATA__CLIENT__STATUS_REQUEST__INIT;
+	req.id = cli_next_id(c);
+	req.body_case = STRATA__CLIENT__REQUEST__BODY_STATUS;
+	req.status = &sr;
+	Strata__Client__Response *resp = NULL;
+	uint64_t dl = cli_now_ms() + (uint64_t)c->timeout_ms;
+	bool ok = cli_send(fd, &req, dl, err, sizeof(err)) == 0 &&
+		  cli_recv(fd, &resp, dl, err, sizeof(err)) == 0 && resp &&
+		  resp->body_case == STRATA__CLIENT__RESPONSE__BODY_STATUS_REPLY;
+	for (size_t f = 0; f < NSTATUS; f++)
+		v[f] = 0;
+	for (size_t i = 0; ok && i < resp->status_reply->n_counters; i++)
+		for (size_t f = 0; f < NSTATUS; f++)
+			if (strcmp(resp->status_reply->counters[i]->name, status_fields[f]) == 0)
+				v[f] = resp->status_reply->counters[i]->value;
+	if (resp)
+		strata__client__response__free_unpacked(resp, NULL);
+	close(fd);
+	return ok;
+}
+
+static int kv_status(struct cli *c)
+{
+	struct cli_endpoint eps[STRATA_MAX_NODES];
+	int n = cli_endpoints(c, false, eps, STRATA_MAX_NODES);
+	if (n < 0)
+		return CLI_EXIT_USAGE;
+	struct cli_json j;
+	if (c->json) {
+		cli_json_init(&j, stdout);
+		cli_json_begin_array(&j);
+	} else {
+		printf("%-5s %-7s %-6s %-8s %-8s %-8s %-9s %-9s %s\n", "node", "leader", "term",
+		       "last", "commit", "applied", "snapshot", "log_size", "fsyncs");
+	}
+	int answered = 0;
+	for (int i = 0; i < n; i++) {
+		uint64_t v[NSTATUS];
+		bool ok = node_kv_status(c, &eps[i], v);
+		answered += ok;
+		if (c->json) {
+			cli_json_begin_object(&j);
+			cli_json_key(&j, "node");
+			cli_json_uint(&j, eps[i].id);
+			cli_json_key(&j, "up");
+			cli_json_bool(&j, ok);
+			if (ok) {
+				const char *names[] = { "leader", "term", "last_index", "commit_index",
+							"applied_index", "fsyncs" };
+				for (size_t f = 0; f < NSTATUS; f++) {
+					cli_json_key(&j, names[f]);
+					cli_json_uint(&j, v[f]);
+				}
+				cli_json_key(&j, "snapshot_index");
+				cli_json_uint(&j, 0);
+				cli_json_key(&j, "log_entries");
+				cli_json_uint(&j, v[2]);
+			}
+			cli_json_end_object(&j);
+		} else if (ok) {
+			printf("%-5u %-7llu %-6llu %-8llu %-8llu %-8llu %-9d %-9llu %llu\n", eps[i].id,
+			       (unsigned long long)v[0], (unsigned long long)v[1],
+			       (unsigned long long)v[2], (unsigned long long)v[3],
+			       (unsigned long long)v[4], 0, (unsigned long long)v[2],
+			       (unsigned long long)v[5]);
+		} else {
+			printf("%-5u (no answer)\n", eps[i].id);
+		}
+	}
+	if (c->json) {
+		cli_json_end_array(&j);
+	}
+	return answered ? CLI_EXIT_OK : CLI_EXIT_UNKNOWN;
+}
+
 int cmd_kv(struct cli *c, int argc, char **argv)
 {
 	if (argc < 2 || cli_is_help(argv[1])) {
@@ -96,6 +190,8 @@ int cmd_kv(struct cli *c, int argc, char **argv)
 	const char *sub = argv[1];
 	if (strcmp(sub, "algos") == 0)
 		return cli_print_algos(c, "smr");
+	if (strcmp(sub, "status") == 0)
+		return argc == 2 ? kv_status(c) : usage(c, "%s", "kv status: takes no arguments");
 	uint32_t op;
 	int want;
 	if (strcmp(sub, "put") == 0) {
@@ -111,7 +207,7 @@ int cmd_kv(struct cli *c, int argc, char **argv)
 		op = CLI_OP_CAS;
 		want = 3;
 	} else {
-		return usage(c, "kv: unknown subcommand '%s' (put, get, del, cas, algos)", sub);
+		return usage(c, "kv: unknown subcommand '%s' (put, get, del, cas, status, algos)", sub);
 	}
 	const char *pos[3] = { NULL, NULL, NULL };
 	int npos = 0;

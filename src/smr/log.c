@@ -480,15 +480,15 @@ static void arm_election(struct kv *k)
 			    k->elect_us + strata_random_below(k->node, k->elect_us));
 }
 
-static void fail_leader_reads(struct kv *k)
+static void drop_leader_reads(struct kv *k)
 {
 	for (size_t i = 0; i < k->nreads; i++) {
 		struct read_wait *r = &k->reads[i];
 		if (r->peer == 0) {
+			/* Not answered yet: it goes to the next leader (set_leader re-dispatches). */
 			struct pend *p = pend_find(k, r->id);
 			if (p)
-				reply(k, p, STRATA_ESTATE, 0, NULL, 0, 0,
-				      "leadership lost before the read was confirmed: retry");
+				p->state = P_WAIT;
 		} else {
 			struct strata_wr w;
 			strata_wr_init(&w, 32);
@@ -523,7 +523,7 @@ static void become_follower(struct kv *k, uint64_t term)
 	if (was_leader) {
 		/* Entries this leader sent may be kept by the next one: a follower's log is stored. */
 		persist_unstored(k);
-		fail_leader_reads(k);
+		drop_leader_reads(k);
 		for (size_t i = 0; i < k->nprop; i++)
 			strata_msg_unref(k->prop[i]);
 		k->nprop = 0;

@@ -59,6 +59,18 @@ kv 1 put blob --value-file "$TMP/blob" >/dev/null || fail "put --value-file fail
 [ $rc -eq 2 ] || fail "put --serializable: exit $rc, expected 2"
 pass "put/get/cas/del across nodes, revisions, --value-file, null, usage errors"
 
+say "kv status: every node follows one leader and has applied what is committed"
+"$STRATA" --dir "$DIR" -w json kv status >"$TMP/st.json" || fail "kv status failed"
+python3 - "$TMP/st.json" <<'EOF' || fail "kv status: $(cat "$TMP/st.json")"
+import json, sys
+st = json.load(open(sys.argv[1]))
+assert len(st) == 5 and all(n["up"] for n in st), "a node did not answer"
+assert len({n["leader"] for n in st}) == 1 and st[0]["leader"] in range(1, 6), "leaders differ"
+assert all(n["last_index"] >= 6 and n["commit_index"] >= n["applied_index"] for n in st)
+print(f"  leader {st[0]['leader']}, term {st[0]['term']}, last index {st[0]['last_index']}")
+EOF
+pass "kv status"
+
 leader=$(kv_leader)
 [ "$leader" != 0 ] || fail "the nodes do not agree on a KV leader"
 follower=$((leader % 5 + 1))

@@ -5,9 +5,8 @@
  * time each, each operation to a random live node (followers forward), recording a Jepsen-shaped
  * history in virtual time. A put is a write of a unique value, a cas expects the last value a
  * client saw acknowledged for the key; a failed compare is a definite failure (no effect). A
- * reply STRATA_ETIMEDOUT, or a request lost in a crash, is an unknown outcome (info). A get
- * refused because leadership was lost, and a busy refusal, are definite failures. Any other
- * error fails the run.
+ * reply STRATA_ETIMEDOUT, or a request lost in a crash, is an unknown outcome (info). A busy
+ * refusal and a failed compare are definite failures. Any other error fails the run.
  *
  * Faults (per case, at random times in a 1.5 s operation phase): the network drops, duplicates,
  * delays and reorders datagrams; partitions: the leader isolated, a 2|3 split, or a one-way cut
@@ -205,7 +204,7 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 			record_end(r, c, STRATA_HIST_INFO);
 			return;
 		}
-		if (o->status == STRATA_EFULL || (o->status == STRATA_ESTATE && c->kind != OP_PUT)) {
+		if (o->status == STRATA_EFULL || (o->status == STRATA_ESTATE && c->kind == OP_CAS)) {
 			record_end(r, c, STRATA_HIST_FAIL);
 			return;
 		}
