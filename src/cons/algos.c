@@ -36,7 +36,7 @@ static const struct strata_algo algos[] = {
 	  .title = "Logged Leader-Driven Consensus (logged epoch change + logged epoch consensus)",
 	  .book = "Alg. 5.8-5.11", .model = STRATA_MODEL_FAIL_RECOVERY, .resilience_k = 2,
 	  .steps = "as ldc: 5 from the leader's proposal; 1 synced store before ACCEPT and before DECIDED",
-	  .messages = "as ldc: 5N; + N per epoch change",
+	  .messages = "5N (as ldc); + N per epoch change",
 	  .wire_id = CONS_WIRE_LLDC },
 	{ .name = NULL },
 };
