@@ -20,17 +20,22 @@
  * outgoing links are cut proposes the smallest value (flood) or is node 1 (hier), decides,
  * and crashes; the others decide something else, which is allowed for regular consensus and
  * must be flagged as a uniform-agreement violation. The same scenario runs on uflood and uhier
- * as ordinary cases: there it must pass. */
+ * as ordinary cases: there it must pass. broken-flood-over-lossy-beb puts a beb that drops half
+ * of every broadcast (never retried) under flood: termination or agreement must fail, which
+ * shows the algorithms really stand on beb. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bcast/bcast.h"
+#include "bcast/common.h"
 #include "cons/cons.h"
 #include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
 #include "core/stack.h"
 #include "lib/cons_check.h"
+#include "links/links.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
@@ -70,6 +75,81 @@ static const struct strata_module_ops oracle_ops = {
 	.destroy = oracle_destroy,
 };
 
+/* ---- a lossy beb (test module) ----
+ * Registered as "beb" before the algorithm is created, so an algorithm that stacks on beb
+ * (bcast_open) gets this one: it implements the broadcast interface, but a broadcast reaches
+ * each other process only with probability 1/2 and is never retried (it still delivers to
+ * itself). It keeps no delivered window: perfect links deliver each frame once. Replacing the
+ * real beb by it under flood must break termination or agreement, which shows the consensus
+ * algorithms really stand on beb. */
+
+struct lossy_beb {
+	struct strata_module m;
+	uint64_t lsn;
+	struct bc_subs up[2]; /* [0] = instance 0 (unused), [1] = the one upper's instance */
+	uint64_t inst;
+};
+
+static void lossy_handle(struct strata_module *m, const struct strata_event *ev)
+{
+	struct lossy_beb *b = (struct lossy_beb *)m;
+	struct strata_node *n = m->node;
+	if (ev->type != STRATA_EV_PL_DELIVER || !ev->msg || ev->instance != b->inst || !b->inst)
+		return;
+	struct bc_hdr h;
+	const uint8_t *p;
+	size_t len;
+	if (bc_parse_data(ev->msg, strata_node_n(n), ev->msg->len, &h, &p, &len) != 0 ||
+	    h.origin != ev->peer) {
+		strata_node_bad_payload(n, m, ev->peer, "lossy beb: malformed DATA");
+		return;
+	}
+	struct strata_deliver d = { .origin = h.origin, .inc = h.inc, .seq = h.seq, .data = p,
+				    .len = len };
+	bc_subs_indicate(m, &b->up[1], b->inst, ev->msg, &d);
+}
+
+static int lossy_open(struct strata_module *m, uint64_t inst, struct strata_module *upper)
+{
+	struct lossy_beb *b = (struct lossy_beb *)m;
+	STRATA_ASSERT(inst != 0 && (b->inst == 0 || b->inst == inst));
+	b->inst = inst;
+	return bc_subs_add(&b->up[1], upper);
+}
+
+static int lossy_broadcast(struct strata_module *m, uint64_t inst, const uint8_t *data,
+			   size_t len)
+{
+	struct lossy_beb *b = (struct lossy_beb *)m;
+	struct strata_node *n = m->node;
+	struct bc_hdr h = { BC_DATA, strata_node_id(n), strata_node_incarnation(n), ++b->lsn };
+	struct strata_msg *msg = bc_encode_data(&h, data, len);
+	STRATA_ASSERT(msg);
+	for (uint32_t q = 1; q <= strata_node_n(n); q++)
+		if (q == strata_node_id(n) || strata_random_below(n, 2) == 0)
+			(void)strata_pl_send(m, q, inst, msg);
+	strata_msg_unref(msg);
+	return 0;
+}
+
+static size_t lossy_payload_max(const struct strata_module *m)
+{
+	return bc_pl_payload_max(m->node, 0);
+}
+
+static void lossy_destroy(struct strata_module *m)
+{
+	free(m);
+}
+
+static const struct bcast_iface lossy_iface = {
+	.open = lossy_open, .broadcast = lossy_broadcast, .payload_max = lossy_payload_max,
+};
+
+static const struct strata_module_ops lossy_ops = {
+	.name = "beb", .handle = lossy_handle, .destroy = lossy_destroy, .iface = &lossy_iface,
+};
+
 /* ---- a run ---- */
 
 enum scen {
@@ -81,6 +161,7 @@ struct spec {
 	const char *algo;
 	enum scen scen;
 	bool check_uniform;
+	bool lossy_beb; /* replace beb under the algorithm with one that drops messages */
 };
 
 struct run {
@@ -113,6 +194,11 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 	STRATA_ASSERT(o);
 	strata_node_add_module(n, &o->m, &oracle_ops, ORACLE_WIRE);
 	strata_node_set_role(n, STRATA_ROLE_FD, &o->m);
+	if (r->sp->lossy_beb) {
+		struct lossy_beb *b = calloc(1, sizeof(*b));
+		STRATA_ASSERT(b);
+		strata_node_add_module(n, &b->m, &lossy_ops, BC_WIRE_BEB);
+	}
 	if (!strata_algo_create(r->algo, n, err, sizeof(err))) {
 		fprintf(stderr, "create %s: %s\n", r->algo->name, err);
 		abort();
@@ -387,6 +473,12 @@ CASE(uhier_random, "uhier", SC_RANDOM, true)
 CASE(uflood_split, "uflood", SC_SPLIT, true)
 CASE(uhier_split, "uhier", SC_SPLIT, true)
 CASE(flood_split_as_uniform, "flood", SC_SPLIT, true)
+
+static int flood_lossy(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	static const struct spec sp = { .algo = "flood", .scen = SC_RANDOM, .lossy_beb = true };
+	return run_spec(&sp, seed, trace, why, whylen);
+}
 CASE(hier_split_as_uniform, "hier", SC_SPLIT, true)
 
 static const struct sim_case cases[] = {
@@ -398,6 +490,7 @@ static const struct sim_case cases[] = {
 	{ "uhier-split-crash", uhier_split, 1000, false },
 	{ "broken-flood-judged-uniform", flood_split_as_uniform, 50, true },
 	{ "broken-hier-judged-uniform", hier_split_as_uniform, 50, true },
+	{ "broken-flood-over-lossy-beb", flood_lossy, 50, true },
 };
 
 int main(int argc, char **argv)
