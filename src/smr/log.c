@@ -84,9 +84,11 @@
 #define ID_BITS 20           /* pending slot in the low bits of a request id */
 #define INFLIGHT_MSGS 2      /* APPENDs with entries unacknowledged per follower */
 #define ENTRIES_PER_MSG 256
+/* The leader stores its new entries once the followers committed them, or after this long. */
+#define PERSIST_DELAY_US 5000
 
 enum { M_APPEND = 1, M_APPEND_R, M_VOTE, M_VOTE_R, M_FWD, M_RI, M_RI_R };
-enum { T_FLUSH = 1, T_TICK, T_ELECT };
+enum { T_FLUSH = 1, T_TICK, T_ELECT, T_PERSIST };
 enum role { FOLLOWER, CANDIDATE, LEADER };
 enum { K_GET = 1, K_PUT, K_DEL, K_CAS };
 enum pstate { P_FREE = 0, P_WAIT, P_SENT, P_READ_INDEX, P_READ_APPLY };
@@ -168,8 +170,9 @@ struct kv {
 	struct read_wait *reads;
 	size_t nreads;
 
-	struct strata_timer flush_t, tick_t, elect_t;
+	struct strata_timer flush_t, tick_t, elect_t, persist_t;
 	bool flush_armed;
+	bool persist_due; /* the leader's unstored entries waited PERSIST_DELAY_US */
 	bool active; /* the KV is in use: timers run (dormant until then: no traffic at all) */
 
 	struct smr_status st;
@@ -178,6 +181,7 @@ struct kv {
 #define KV(mod) ((struct kv *)(mod))
 
 static void send_append(struct kv *k, uint32_t p);
+static void send_if_idle(struct kv *k);
 static void apply_committed(struct kv *k);
 static void dispatch_pending(struct kv *k);
 
@@ -307,6 +311,8 @@ static void log_append(struct kv *k, uint64_t term, struct strata_msg *data, boo
 		STRATA_ASSERT(k->stored == k->last - 1);
 		store_entry(k, k->last, e);
 		k->stored = k->last;
+	} else if (!strata_timer_armed(&k->persist_t)) {
+		strata_timer_arm_in(k->node, &k->persist_t, k->n == 1 ? 1 : PERSIST_DELAY_US);
 	}
 }
 
@@ -315,6 +321,7 @@ static void log_append(struct kv *k, uint64_t term, struct strata_msg *data, boo
  * from the next turn, after this turn's sync. */
 static void persist_unstored(struct kv *k)
 {
+	strata_timer_disarm(k->node, &k->persist_t);
 	if (k->stored == k->last)
 		return;
 	for (uint64_t i = k->stored + 1; i <= k->last; i++)
@@ -1065,6 +1072,7 @@ static void on_fwd(struct kv *k, uint32_t p, struct strata_rd *rd)
 	if (m) {
 		propose(k, m);
 		strata_msg_unref(m);
+		send_if_idle(k);
 	}
 }
 
@@ -1153,6 +1161,7 @@ static int kv_request(struct strata_module *m, const struct strata_request *q)
 	struct kv *k = KV(m);
 	activate(k, true);
 	int rc = kv_request_do(k, q);
+	send_if_idle(k);
 	publish(k);
 	return rc;
 }
@@ -1237,16 +1246,9 @@ static int kv_request_do(struct kv *k, const struct strata_request *q)
 
 /* ---- timers ---- */
 
-static void on_flush(struct kv *k)
+/* Batches the queued commands into entries and sends what each follower may get. */
+static void flush_send(struct kv *k)
 {
-	k->flush_armed = false;
-	if (k->role != LEADER) {
-		return;
-	}
-	/* What was stored in earlier turns is durable now; store what the last flush sent. */
-	k->self_durable = k->stored;
-	advance_commit(k);
-	persist_unstored(k);
 	while (k->nprop > 0 && k->last - k->commit < k->cfg->smr_window)
 		make_batch(k);
 	if (k->nprop > 0)
@@ -1260,8 +1262,38 @@ static void on_flush(struct kv *k)
 			send_append(k, p);
 	}
 	start_read_round(k);
-	if (k->self_durable < k->last)
-		flush_soon(k); /* the next turn stores the new entries, the one after counts them */ /* the next turn counts this leader's own, then durable, entries */
+}
+
+static void on_flush(struct kv *k)
+{
+	k->flush_armed = false;
+	if (k->role != LEADER)
+		return;
+	/* What was stored in earlier turns is durable now. */
+	k->self_durable = k->stored;
+	advance_commit(k);
+	/* The leader's own write of its newest entries waits until the followers committed them
+	 * (then it costs the client nothing) or PERSIST_DELAY_US passed (then the leader's copy
+	 * may be needed for a majority): persist_t. */
+	if (k->commit > k->stored || k->persist_due) {
+		k->persist_due = false;
+		persist_unstored(k);
+	}
+	flush_send(k);
+	if (k->self_durable < k->stored)
+		flush_soon(k); /* the next turn counts what this one stored */
+}
+
+/* A request at an idle leader leaves at once, without waiting for the next loop iteration's
+ * flush: batching only pays when something is in flight. */
+static void send_if_idle(struct kv *k)
+{
+	if (k->role != LEADER || k->nprop == 0)
+		return;
+	for (uint32_t p = 1; p <= k->n; p++)
+		if (p != k->self && k->peers[p].ninfl > 0)
+			return;
+	flush_send(k);
 }
 
 static void expire_pending(struct kv *k, uint64_t now)
@@ -1370,12 +1402,17 @@ static void kv_handle_ev(struct strata_module *m, const struct strata_event *ev)
 		kv_init(k);
 		return;
 	case STRATA_EV_TIMER:
-		if (ev->arg == T_FLUSH)
+		if (ev->arg == T_FLUSH) {
 			on_flush(k);
-		else if (ev->arg == T_TICK)
+		} else if (ev->arg == T_PERSIST) {
+			/* Stored by the flush, after it counted what earlier turns stored. */
+			k->persist_due = true;
+			flush_soon(k);
+		} else if (ev->arg == T_TICK) {
 			on_tick(k);
-		else if (ev->arg == T_ELECT && k->role != LEADER)
+		} else if (ev->arg == T_ELECT && k->role != LEADER) {
 			start_election(k);
+		}
 		return;
 	case STRATA_EV_PEER_RESTART:
 		if (ev->peer < 1 || ev->peer > k->n)
@@ -1471,6 +1508,7 @@ struct strata_module *smr_kv_create(struct strata_node *n, char *err, size_t err
 	k->id_gen = strata_random(n) >> 30; /* ids differ across incarnations */
 	strata_node_add_module(n, &k->m, &kv_ops, SMR_KV_WIRE);
 	strata_timer_init(&k->flush_t, &k->m, T_FLUSH, 0);
+	strata_timer_init(&k->persist_t, &k->m, T_PERSIST, 0);
 	strata_timer_init(&k->tick_t, &k->m, T_TICK, 0);
 	strata_timer_init(&k->elect_t, &k->m, T_ELECT, 0);
 	return &k->m;
