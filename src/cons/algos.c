@@ -38,6 +38,14 @@ static const struct strata_algo algos[] = {
 	  .steps = "as ldc: 5 from the leader's proposal; 1 synced store before ACCEPT and before DECIDED",
 	  .messages = "5N (as ldc); + N per epoch change",
 	  .wire_id = CONS_WIRE_LLDC },
+	/* Total-order broadcast stands on consensus, so it lives here, in family "bcast" (what
+	 * `strata bcast send|listen --algo tob` and the broadcast logs and checkers look for). */
+	{ .name = "tob", .family = "bcast",
+	  .title = "Consensus-Based Total-Order Broadcast (over erb and ldc)", .book = "Alg. 6.1",
+	  .model = STRATA_MODEL_FAIL_NOISY, .resilience_k = 2,
+	  .steps = "1 (rb) + 5 (one ldc consensus per batch) + the wait for the previous batch",
+	  .messages = "O(N^2) per message (rb) + 5N per batch (ldc)",
+	  .wire_id = CONS_WIRE_TOB },
 	{ .name = NULL },
 };
 

@@ -10,39 +10,59 @@
 #include "core/error.h"
 #include "links/links.h"
 
-/* ---- the decided window ---- */
+/* ---- the decided windows (one per instance space) ---- */
 
-static bool win_bit(const struct cons_tab *t, uint64_t id)
+static struct cons_win *win_of(const struct cons_tab *t, uint64_t id, uint64_t *local)
 {
-	uint64_t k = id % CONS_WINDOW;
-	return (t->bits[k / 64] >> (k % 64)) & 1u;
+	*local = id & CONS_SPACE_MASK;
+	uint64_t space = id >> CONS_SPACE_BITS;
+	return space < CONS_SPACES ? (struct cons_win *)(uintptr_t)&t->win[space] : NULL;
 }
 
-static void win_put(struct cons_tab *t, uint64_t id, bool v)
+static bool win_bit(const struct cons_win *w, uint64_t id)
+{
+	uint64_t k = id % CONS_WINDOW;
+	return (w->bits[k / 64] >> (k % 64)) & 1u;
+}
+
+static void win_put(struct cons_win *w, uint64_t id, bool v)
 {
 	uint64_t k = id % CONS_WINDOW;
 	if (v)
-		t->bits[k / 64] |= 1ull << (k % 64);
+		w->bits[k / 64] |= 1ull << (k % 64);
 	else
-		t->bits[k / 64] &= ~(1ull << (k % 64));
+		w->bits[k / 64] &= ~(1ull << (k % 64));
 }
 
 bool cons_tab_retired(const struct cons_tab *t, uint64_t id)
 {
-	if (id <= t->low)
-		return true;
-	if (id > t->low + CONS_WINDOW)
+	uint64_t l;
+	const struct cons_win *w = win_of(t, id, &l);
+	if (!w)
 		return false;
-	return win_bit(t, id);
+	if (l <= w->low)
+		return true;
+	if (l > w->low + CONS_WINDOW)
+		return false;
+	return win_bit(w, l);
+}
+
+static bool win_inside(const struct cons_tab *t, uint64_t id)
+{
+	uint64_t l;
+	const struct cons_win *w = win_of(t, id, &l);
+	return w && l != 0 && l <= w->low + CONS_WINDOW;
 }
 
 static void win_add(struct cons_tab *t, uint64_t id)
 {
-	STRATA_ASSERT(id > t->low && id <= t->low + CONS_WINDOW);
-	win_put(t, id, true);
-	while (win_bit(t, t->low + 1)) {
-		win_put(t, t->low + 1, false);
-		t->low++;
+	uint64_t l;
+	struct cons_win *w = win_of(t, id, &l);
+	STRATA_ASSERT(w && l > w->low && l <= w->low + CONS_WINDOW);
+	win_put(w, l, true);
+	while (win_bit(w, w->low + 1)) {
+		win_put(w, w->low + 1, false);
+		w->low++;
 	}
 }
 
@@ -88,7 +108,7 @@ struct cons_inst *cons_tab_find(struct cons_tab *t, uint64_t id)
 enum cons_get cons_tab_get(struct cons_tab *t, uint64_t id, struct cons_inst **out)
 {
 	*out = NULL;
-	if (id == 0 || id > t->low + CONS_WINDOW)
+	if (!win_inside(t, id))
 		return CONS_OUTSIDE;
 	if (cons_tab_retired(t, id))
 		return CONS_RETIRED;
@@ -102,8 +122,10 @@ enum cons_get cons_tab_get(struct cons_tab *t, uint64_t id, struct cons_inst **o
 		i->id = id;
 		i->excluded = t->crashed;
 		t->live[t->nlive++] = i;
-		if (id > t->high)
-			t->high = id;
+		uint64_t l;
+		struct cons_win *w = win_of(t, id, &l);
+		if (l > w->high)
+			w->high = l;
 	}
 	*out = i;
 	return CONS_GOT;
@@ -120,8 +142,8 @@ struct cons_inst *cons_tab_get_peer(struct cons_tab *t, uint64_t id, uint32_t fr
 		return NULL;
 	case CONS_OUTSIDE:
 		t->dropped_window++;
-		strata_trace(t->m->node, name, "message from %u for instance %llu outside (%llu, +%u] -> dropped",
-			     from, (unsigned long long)id, (unsigned long long)t->low, CONS_WINDOW);
+		strata_trace(t->m->node, name, "message from %u for instance %llu outside its window -> dropped",
+			     from, (unsigned long long)id);
 		return NULL;
 	case CONS_NOROOM:
 		t->refused_full++;
@@ -178,16 +200,28 @@ void cons_decide(struct cons_tab *t, struct cons_inst *i, const uint8_t *v, size
 	struct strata_node *n = m->node;
 	strata_trace(n, m->ops->name, "instance %llu round %llu -> decide (%zu bytes)",
 		     (unsigned long long)i->id, (unsigned long long)round, len);
-	char text[48];
-	snprintf(text, sizeof(text), "%s %llu", t->round_name, (unsigned long long)round);
-	struct strata_output o = {
-		.kind = STRATA_OUT_DELIVER, .module = m->wire_id, .module_name = m->ops->name,
-		.peer = strata_node_id(n), .a = i->id, .b = round, .data = v, .len = len,
-		.text = text,
-	};
-	strata_output(n, &o);
-	for (unsigned k = 0; k < i->nwait; k++)
-		reply_value(n, m, i->waiters[k], i->id, v, len);
+	if (i->id >> CONS_SPACE_BITS) {
+		/* An upper module's instance: <Decide | v> goes up as a typed indication. */
+		struct strata_msg *msg = strata_msg_new(v, len);
+		if (msg && t->upper) {
+			struct cons_decided b = { .instance = i->id, .value = msg->data, .len = len };
+			strata_raise_body(n, m, t->upper, CONS_EV_DECIDE, strata_node_id(n), i->id,
+					  round, msg, &b, sizeof(b));
+		}
+		if (msg)
+			strata_msg_unref(msg);
+	} else {
+		char text[48];
+		snprintf(text, sizeof(text), "%s %llu", t->round_name, (unsigned long long)round);
+		struct strata_output o = {
+			.kind = STRATA_OUT_DELIVER, .module = m->wire_id, .module_name = m->ops->name,
+			.peer = strata_node_id(n), .a = i->id, .b = round, .data = v, .len = len,
+			.text = text,
+		};
+		strata_output(n, &o);
+		for (unsigned k = 0; k < i->nwait; k++)
+			reply_value(n, m, i->waiters[k], i->id, v, len);
+	}
 	struct strata_msg *copy = strata_msg_new(v, len);
 	if (copy) {
 		cons_tab_cache(t, i->id, copy);
@@ -278,10 +312,10 @@ int cons_check_request(const struct cons_tab *t, const struct strata_request *re
 			return STRATA_EINVAL;
 		id = id * 10 + (uint64_t)(c - '0');
 	}
-	if (req->key_len && id == 0)
+	if ((req->key_len && id == 0) || id > CONS_SPACE_MASK)
 		return STRATA_EINVAL;
-	*instance = id ? id : t->high + 1;
-	if (*instance > t->low + CONS_WINDOW)
+	*instance = id ? id : t->win[0].high + 1;
+	if (*instance > t->win[0].low + CONS_WINDOW)
 		return STRATA_EINVAL;
 	return 0;
 }
@@ -343,9 +377,9 @@ int cons_retrieve_u64s(struct strata_node *n, const char *key, uint64_t *v, size
 int cons_tab_store(struct cons_tab *t, const char *key)
 {
 	uint64_t rec[2 + CONS_WINDOW / 64];
-	rec[0] = t->low;
-	rec[1] = t->high;
-	memcpy(rec + 2, t->bits, sizeof(t->bits));
+	rec[0] = t->win[0].low;
+	rec[1] = t->win[0].high;
+	memcpy(rec + 2, t->win[0].bits, sizeof(t->win[0].bits));
 	return cons_store_u64s(t->m->node, key, rec, sizeof(rec) / sizeof(rec[0]));
 }
 
@@ -355,9 +389,9 @@ int cons_tab_load(struct cons_tab *t, const char *key)
 	int rc = cons_retrieve_u64s(t->m->node, key, rec, sizeof(rec) / sizeof(rec[0]));
 	if (rc)
 		return rc;
-	t->low = rec[0];
-	t->high = rec[1] > rec[0] ? rec[1] : rec[0];
-	memcpy(t->bits, rec + 2, sizeof(t->bits));
+	t->win[0].low = rec[0];
+	t->win[0].high = rec[1] > rec[0] ? rec[1] : rec[0];
+	memcpy(t->win[0].bits, rec + 2, sizeof(t->win[0].bits));
 	return 0;
 }
 
@@ -400,6 +434,51 @@ int cons_request(struct cons_tab *t, const struct strata_request *req, size_t va
 			i->nwait--;
 	}
 	return rc;
+}
+
+int cons_lower_open(struct strata_node *n, const char *algo, struct strata_module *upper,
+		    struct strata_module **lower, char *err, size_t errlen)
+{
+	const struct strata_algo *a = strata_algo_find(algo);
+	if (!a || strcmp(a->family, "cons") != 0) {
+		snprintf(err, errlen, "%s is not a consensus algorithm", algo);
+		return STRATA_EINVAL;
+	}
+	struct strata_module *m = strata_node_module_by_name(n, a->name);
+	if (!m) {
+		int rc = strata_algo_check(a, strata_node_config(n), err, errlen);
+		if (rc)
+			return rc;
+		if (!(m = strata_algo_create(a, n, err, errlen)))
+			return STRATA_ECONFIG;
+	}
+	struct cons_tab *t = &((struct cons_mod *)m)->tab;
+	if (t->upper && t->upper != upper) {
+		snprintf(err, errlen, "%s already has an upper module", a->name);
+		return STRATA_ESTATE;
+	}
+	t->upper = upper;
+	*lower = m;
+	return 0;
+}
+
+int cons_lower_propose(struct strata_module *lower, uint64_t instance, const uint8_t *v,
+		       size_t len)
+{
+	struct cons_tab *t = &((struct cons_mod *)lower)->tab;
+	STRATA_ASSERT(t->m == lower && t->propose);
+	struct cons_inst *i;
+	switch (cons_tab_get(t, instance, &i)) {
+	case CONS_RETIRED:
+		return STRATA_ESTATE;
+	case CONS_OUTSIDE:
+		return STRATA_EINVAL;
+	case CONS_NOROOM:
+		return STRATA_EFULL;
+	case CONS_GOT:
+		break;
+	}
+	return i->proposed ? 0 : t->propose(lower, i, v, len, false);
 }
 
 /* ---- messages ---- */

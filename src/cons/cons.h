@@ -68,11 +68,20 @@ enum cons_wire {
 	CONS_WIRE_LDC = 181,
 	CONS_WIRE_LEC = 182,  /* logged epoch change (fail-recovery) */
 	CONS_WIRE_LLDC = 183, /* logged leader-driven consensus */
+	CONS_WIRE_TOB = 184,  /* consensus-based total-order broadcast (family bcast) */
 };
 
 /* Indications inside the family (event range 300-399). */
 enum cons_ev {
 	CONS_EV_START_EPOCH = 300, /* ec: peer = leader l, arg = timestamp ts */
+	CONS_EV_DECIDE = 301,      /* <Decide | v> to an upper module: body struct cons_decided */
+};
+
+/* The body of CONS_EV_DECIDE: value points into ev->msg. */
+struct cons_decided {
+	uint64_t instance;
+	const uint8_t *value;
+	size_t len;
 };
 
 /* Message types shared by the family (each algorithm uses a subset). */
@@ -94,15 +103,26 @@ struct cons_inst {
 	unsigned nwait;
 };
 
+/* Instance spaces: the top bits of an instance id name its space, each with its own decided
+ * window. Space 0 is the clients' (ids 1, 2, ...), space 1 total-order broadcast's rounds. */
+#define CONS_SPACE_BITS 48
+#define CONS_SPACE_MASK ((1ull << CONS_SPACE_BITS) - 1)
+#define CONS_SPACES 2u
+#define CONS_SPACE_TOB 1ull
+
+struct cons_win {
+	uint64_t low;                    /* every id <= low is decided here */
+	uint64_t high;                   /* highest id seen */
+	uint64_t bits[CONS_WINDOW / 64]; /* decided ids in (low, low + CONS_WINDOW] */
+};
+
 struct cons_tab {
 	struct strata_module *m;
 	struct bcast_lower beb;      /* "uses BestEffortBroadcast, instance beb" */
 	size_t inst_size;            /* sizeof the algorithm's instance struct */
 	struct cons_inst **live;     /* [CONS_LIVE_MAX], the first nlive used */
 	size_t nlive;
-	uint64_t low;                /* every id <= low is decided here */
-	uint64_t bits[CONS_WINDOW / 64]; /* decided ids in (low, low + CONS_WINDOW] */
-	uint64_t high;               /* highest id seen */
+	struct cons_win win[CONS_SPACES]; /* ids are (space << CONS_SPACE_BITS) | local id */
 	uint64_t crashed;            /* processes the detector reported crashed (bit q-1) */
 	struct {
 		uint64_t id;
@@ -114,7 +134,28 @@ struct cons_tab {
 	/* Logged algorithms: loads a decision from stable storage when it is no longer cached
 	 * (a new reference, or NULL). NULL for the others. */
 	struct strata_msg *(*load_decided)(struct cons_tab *t, uint64_t id);
+	/* The algorithm's <Propose | v> (for uppers, cons_lower_propose). */
+	int (*propose)(struct strata_module *m, struct cons_inst *i, const uint8_t *v, size_t len,
+		       bool by_client);
+	struct strata_module *upper; /* receives the decisions of space CONS_SPACE_TOB */
 };
+
+/* Every consensus module begins with this (flood, hier, uflood, uhier, ldc, lldc). */
+struct cons_mod {
+	struct strata_module m;
+	struct cons_tab tab;
+};
+
+/* Stacking on consensus ("uses Consensus, instances c.r"): upper proposes with
+ * cons_lower_propose on instances (CONS_SPACE_TOB << CONS_SPACE_BITS) | r, r = 1, 2, ..., and
+ * receives CONS_EV_DECIDE for them. Finds the node's module `algo` (creating it from the catalog
+ * if the node has none). One upper per consensus module. 0, or a STRATA_E* code with err. */
+int cons_lower_open(struct strata_node *n, const char *algo, struct strata_module *upper,
+		    struct strata_module **lower, char *err, size_t errlen);
+/* trigger <c.instance, Propose | v>. 0, STRATA_EFULL, STRATA_EINVAL (outside the window) or
+ * STRATA_ESTATE (decided already: its Decide was indicated then). */
+int cons_lower_propose(struct strata_module *lower, uint64_t instance, const uint8_t *v,
+		       size_t len);
 
 int cons_tab_init(struct cons_tab *t, struct strata_module *m, size_t inst_size);
 void cons_tab_free(struct cons_tab *t);
@@ -231,6 +272,7 @@ struct strata_module *cons_uflood_create(struct strata_node *n, char *err, size_
 struct strata_module *cons_uhier_create(struct strata_node *n, char *err, size_t errlen);
 struct strata_module *cons_ldc_create(struct strata_node *n, char *err, size_t errlen);
 struct strata_module *cons_lldc_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *cons_tob_create(struct strata_node *n, char *err, size_t errlen);
 /* The node's epoch-change module (ec.c), created on first use over the node's Omega; logged:
  * the fail-recovery variant (Alg. 5.8, module "lec"). */
 struct strata_module *cons_ec_get(struct strata_node *n, bool logged, char *err, size_t errlen);

@@ -11,6 +11,7 @@ static const struct strata_ctor ctors[] = {
 	{ "uhier", cons_uhier_create },
 	{ "ldc", cons_ldc_create },
 	{ "lldc", cons_lldc_create },
+	{ "tob", cons_tob_create },
 	{ NULL, NULL },
 };
 

@@ -249,6 +249,7 @@ struct strata_module *cons_flood_create(struct strata_node *n, char *err, size_t
 		return NULL;
 	}
 	f->n = strata_node_n(n);
+	f->tab.propose = fl_propose_fn;
 	strata_node_add_module(n, &f->m, &fl_ops, CONS_WIRE_FLOOD);
 	if (cons_open_beb(n, &f->m, &f->tab.beb, false, err, errlen) != 0 ||
 	    cons_need_fd(&f->m, "flood", err, errlen) != 0)

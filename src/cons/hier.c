@@ -215,6 +215,7 @@ struct strata_module *cons_hier_create(struct strata_node *n, char *err, size_t 
 		return NULL;
 	}
 	h->n = strata_node_n(n);
+	h->tab.propose = hc_propose_req;
 	h->self = strata_node_id(n);
 	strata_node_add_module(n, &h->m, &hc_ops, CONS_WIRE_HIER);
 	if (cons_open_beb(n, &h->m, &h->tab.beb, false, err, errlen) != 0 ||

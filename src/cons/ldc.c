@@ -512,6 +512,7 @@ static struct strata_module *ld_create(struct strata_node *n, bool logged, char 
 		return NULL;
 	}
 	l->tab.round_name = "epoch";
+	l->tab.propose = ld_propose;
 	l->logged = logged;
 	if (logged)
 		l->tab.load_decided = ld_load_decided;

@@ -195,6 +195,7 @@ struct strata_module *cons_uflood_create(struct strata_node *n, char *err, size_
 		return NULL;
 	}
 	u->n = strata_node_n(n);
+	u->tab.propose = uf_propose;
 	strata_node_add_module(n, &u->m, &uf_ops, CONS_WIRE_UFLOOD);
 	if (cons_open_beb(n, &u->m, &u->tab.beb, false, err, errlen) != 0 ||
 	    cons_need_fd(&u->m, "uflood", err, errlen) != 0)

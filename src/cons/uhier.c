@@ -256,6 +256,7 @@ struct strata_module *cons_uhier_create(struct strata_node *n, char *err, size_t
 		return NULL;
 	}
 	u->n = strata_node_n(n);
+	u->tab.propose = uh_propose_req;
 	u->self = strata_node_id(n);
 	strata_node_add_module(n, &u->m, &uh_ops, CONS_WIRE_UHIER);
 	if (cons_open_beb(n, &u->m, &u->tab.beb, false, err, errlen) != 0 ||

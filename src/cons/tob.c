@@ -1,0 +1,324 @@
+/* Total-order broadcast, book Alg. 6.1 "Consensus-Based Total-Order Broadcast" (module tob).
+ *
+ * Specification (Module 6.1, regular total-order broadcast):
+ *   TOB1 Validity: if a correct process p broadcasts m, then p eventually delivers m.
+ *   TOB2 No duplication: no message is delivered more than once.
+ *   TOB3 No creation: if a process delivers m with sender s, then m was previously broadcast
+ *        by process s.
+ *   TOB4 Agreement: if a message m is delivered by some correct process, then m is eventually
+ *        delivered by every correct process.
+ *   TOB5 Total order: let m1 and m2 be any two messages and suppose p and q are any two correct
+ *        processes that deliver m1 and m2; if p delivers m1 before m2, then q delivers m1
+ *        before m2.
+ * Model: that of its consensus; here leader-driven consensus (ldc, fail-noisy, N > 2f), over the
+ * node's eager reliable broadcast erb. Cost per batch: one rb broadcast per message (O(N^2)) and
+ * one consensus (ldc: 5N messages, 5 steps) per round, whatever the batch holds.
+ *
+ * Faithful transcription, stacked as the book draws it: <rb, Broadcast> on the module's own erb
+ * instance (bcast_open), and <c.r, Propose | unordered> on consensus instance r of the node's ldc
+ * in its own instance space (cons_lower_propose; CONS_SPACE_TOB), whose Decide comes back as a
+ * typed indication. A message's identity is (sender, incarnation, seq), seq counting the
+ * sender's tob broadcasts 1, 2, ... (carried in the rb payload). Bounds: `delivered` is a
+ * delivered window per sender (bcast/common.h); `unordered` holds at most TOB_UNORDERED_MAX
+ * messages (beyond, a broadcast is refused with EFULL and a relayed message is dropped and
+ * counted: a bound, not the book); a batch carries as many unordered messages as fit in one
+ * consensus value; a Decide of a later round than the current one (this process joined it
+ * through a peer) waits in a buffer of TOB_FUTURE_MAX rounds. The consensus algorithm is ldc:
+ * choosing it in the config is not built yet. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bcast/bcast.h"
+#include "bcast/common.h"
+#include "cons/cons.h"
+#include "core/assert.h"
+#include "core/codec.h"
+#include "core/error.h"
+
+#define TOB_UNORDERED_MAX 1024u
+#define TOB_FUTURE_MAX 64u
+#define TOB_CONSENSUS "ldc"
+
+struct tob_msg {
+	uint32_t origin;
+	uint64_t inc, seq;
+	struct strata_msg *payload; /* the bytes broadcast, one reference */
+};
+
+struct tob {
+	struct strata_module m;
+	struct bcast_lower rb;
+	struct strata_module *cons;
+	uint64_t lsn;             /* this process's tob broadcasts */
+	struct bc_origin *org;    /* [n+1]: delivered windows */
+	struct tob_msg *unordered;
+	size_t nun;
+	uint64_t round;
+	bool wait;
+	struct {
+		uint64_t round;
+		struct strata_msg *batch;
+	} fut[TOB_FUTURE_MAX];
+	unsigned nfut;
+	uint64_t dropped;
+};
+
+static uint64_t tob_inst(uint64_t round)
+{
+	return CONS_SPACE_TOB << CONS_SPACE_BITS | round;
+}
+
+static int tob_find(const struct tob *t, uint32_t origin, uint64_t inc, uint64_t seq)
+{
+	for (size_t k = 0; k < t->nun; k++)
+		if (t->unordered[k].origin == origin && t->unordered[k].inc == inc &&
+		    t->unordered[k].seq == seq)
+			return (int)k;
+	return -1;
+}
+
+static bool tob_delivered(struct tob *t, uint32_t origin, uint64_t inc, uint64_t seq)
+{
+	struct bc_origin *o = &t->org[origin];
+	return inc < o->inc || (inc == o->inc && bc_win_has(&o->win, seq));
+}
+
+/* upon unordered ≠ ∅ ∧ wait = FALSE do
+ *     wait := TRUE;
+ *     Initialize a new instance c.round of consensus;
+ *     trigger <c.round, Propose | unordered>; */
+static void tob_try(struct tob *t)
+{
+	if (t->wait || t->nun == 0)
+		return;
+	size_t max = cons_value_max(t->m.node, 1);
+	struct strata_wr w;
+	strata_wr_init(&w, max);
+	size_t count = 0, fits = 0, total = 16;
+	for (size_t k = 0; k < t->nun; k++) {
+		total += t->unordered[k].payload->len + 40;
+		if (total > max)
+			break;
+		fits++;
+	}
+	strata_wr_u64(&w, fits);
+	for (size_t k = 0; k < fits; k++, count++) {
+		const struct tob_msg *x = &t->unordered[k];
+		strata_wr_u64(&w, x->origin);
+		strata_wr_u64(&w, x->inc);
+		strata_wr_u64(&w, x->seq);
+		strata_wr_bytes(&w, x->payload->data, x->payload->len);
+	}
+	int rc = w.err ? w.err : cons_lower_propose(t->cons, tob_inst(t->round), w.buf, w.len);
+	strata_wr_free(&w);
+	if (rc && rc != STRATA_ESTATE) {
+		strata_trace(t->m.node, "tob", "round %llu: propose failed (%s) -> retried later",
+			     (unsigned long long)t->round, strata_strerror(rc));
+		return;
+	}
+	t->wait = true;
+	strata_trace(t->m.node, "tob", "round %llu: propose %zu unordered messages",
+		     (unsigned long long)t->round, count);
+}
+
+struct tob_entry {
+	uint32_t origin;
+	uint64_t inc, seq;
+	const uint8_t *p;
+	size_t len;
+};
+
+static int tob_cmp(const void *a, const void *b)
+{
+	const struct tob_entry *x = a, *y = b;
+	if (x->origin != y->origin)
+		return x->origin < y->origin ? -1 : 1;
+	if (x->inc != y->inc)
+		return x->inc < y->inc ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq ? 1 : 0;
+}
+
+/* upon event <c.r, Decide | decided> such that r = round do
+ *     forall (s, m) ∈ sort(decided) such that (s, m) ∉ delivered do
+ *         trigger <tob, Deliver | s, m>;
+ *     delivered := delivered ∪ decided;
+ *     unordered := unordered \ decided;
+ *     round := round + 1;
+ *     wait := FALSE; */
+static void tob_apply(struct tob *t, const struct strata_msg *batch)
+{
+	struct strata_node *n = t->m.node;
+	struct strata_rd r;
+	strata_rd_init(&r, batch->data, batch->len);
+	uint64_t count = strata_rd_u64_max(&r, batch->len);
+	struct tob_entry *e = count ? calloc(count, sizeof(*e)) : NULL;
+	STRATA_ASSERT(!count || e);
+	for (uint64_t k = 0; k < count; k++) {
+		e[k].origin = (uint32_t)strata_rd_u64_max(&r, strata_node_n(n));
+		e[k].inc = strata_rd_u64(&r);
+		e[k].seq = strata_rd_u64(&r);
+		e[k].len = strata_rd_bytes(&r, &e[k].p, SIZE_MAX);
+		if (e[k].origin == 0 || e[k].seq == 0)
+			r.err = STRATA_EPROTO;
+	}
+	if (strata_rd_done(&r) != 0) {
+		/* A decided value is one some process proposed: only a broken peer gets here. */
+		strata_node_bad_payload(n, &t->m, 0, "tob: malformed decided batch");
+		count = 0;
+	}
+	qsort(e, count, sizeof(*e), tob_cmp);
+	for (uint64_t k = 0; k < count; k++) {
+		struct bc_origin *o = &t->org[e[k].origin];
+		if (tob_delivered(t, e[k].origin, e[k].inc, e[k].seq))
+			continue;
+		if (bc_origin_admit(o, e[k].inc) == BC_STALE)
+			continue;
+		bc_win_add(&o->win, e[k].seq);
+		bc_out_deliver(&t->m, e[k].origin, e[k].inc, e[k].seq, e[k].p, e[k].len, NULL, 0);
+		int at = tob_find(t, e[k].origin, e[k].inc, e[k].seq);
+		if (at >= 0) {
+			strata_msg_unref(t->unordered[at].payload);
+			t->unordered[at] = t->unordered[--t->nun];
+		}
+	}
+	free(e);
+	t->round++;
+	t->wait = false;
+}
+
+static void tob_on_decide(struct tob *t, const struct strata_event *ev)
+{
+	const struct cons_decided *d = ev->body;
+	if (!d || ev->body_len != sizeof(*d) || (d->instance >> CONS_SPACE_BITS) != CONS_SPACE_TOB)
+		return;
+	uint64_t r = d->instance & CONS_SPACE_MASK;
+	if (r < t->round)
+		return;
+	if (r > t->round) { /* joined through a peer: wait for the rounds before it */
+		if (t->nfut < TOB_FUTURE_MAX) {
+			t->fut[t->nfut].round = r;
+			t->fut[t->nfut].batch = strata_msg_ref(ev->msg);
+			t->nfut++;
+		} else {
+			t->dropped++;
+		}
+		return;
+	}
+	tob_apply(t, ev->msg);
+	for (bool again = true; again;) {
+		again = false;
+		for (unsigned k = 0; k < t->nfut; k++)
+			if (t->fut[k].round <= t->round) {
+				struct strata_msg *b = t->fut[k].batch;
+				bool now = t->fut[k].round == t->round;
+				t->fut[k] = t->fut[--t->nfut];
+				if (now)
+					tob_apply(t, b);
+				strata_msg_unref(b);
+				again = true;
+				break;
+			}
+	}
+	tob_try(t);
+}
+
+/* upon event <rb, Deliver | p, m> do
+ *     if m ∉ delivered then unordered := unordered ∪ {(p, m)}; */
+static void tob_on_rb_deliver(struct tob *t, const struct strata_event *ev)
+{
+	const struct strata_deliver *d = ev->body;
+	struct strata_rd r;
+	strata_rd_init(&r, d->data, d->len);
+	uint64_t seq = strata_rd_u64(&r);
+	if (!strata_rd_ok(&r) || seq == 0 || d->origin < 1 || d->origin > strata_node_n(t->m.node)) {
+		strata_node_bad_payload(t->m.node, &t->m, d->origin, "tob: malformed rb payload");
+		return;
+	}
+	if (d->inc < t->org[d->origin].inc || tob_delivered(t, d->origin, d->inc, seq) ||
+	    tob_find(t, d->origin, d->inc, seq) >= 0)
+		return;
+	if (t->nun == TOB_UNORDERED_MAX) {
+		t->dropped++;
+		strata_trace(t->m.node, "tob", "unordered full -> %u/%llu dropped", d->origin,
+			     (unsigned long long)seq);
+		return;
+	}
+	struct strata_msg *p = strata_msg_new(d->data + r.off, d->len - r.off);
+	STRATA_ASSERT(p);
+	t->unordered[t->nun++] = (struct tob_msg){ d->origin, d->inc, seq, p };
+	tob_try(t);
+}
+
+static void tob_handle(struct strata_module *m, const struct strata_event *ev)
+{
+	struct tob *t = (struct tob *)m;
+	if (ev->type == CONS_EV_DECIDE && ev->msg)
+		tob_on_decide(t, ev);
+	else if (bcast_is_deliver(&t->rb, ev))
+		tob_on_rb_deliver(t, ev);
+}
+
+/* upon event <tob, Broadcast | m> do trigger <rb, Broadcast | m>; */
+static int tob_request(struct strata_module *m, const struct strata_request *req)
+{
+	struct tob *t = (struct tob *)m;
+	size_t max = cons_value_max(m->node, 1);
+	int rc = bc_check_request(req, max > 64 ? max - 64 : 0);
+	if (rc)
+		return rc;
+	if (t->nun >= TOB_UNORDERED_MAX)
+		return STRATA_EFULL;
+	struct strata_wr w;
+	strata_wr_init(&w, req->value_len + 16);
+	strata_wr_u64(&w, t->lsn + 1);
+	strata_wr_raw(&w, req->value, req->value_len);
+	rc = w.err ? w.err : bcast_broadcast(&t->rb, w.buf, w.len);
+	strata_wr_free(&w);
+	if (rc)
+		return rc;
+	t->lsn++;
+	bc_out_bcast(m, t->lsn, req->value, req->value_len, NULL, 0);
+	strata_node_reply(m->node, m, req->id, 0, 0, NULL, 0, NULL);
+	return 0;
+}
+
+static void tob_destroy(struct strata_module *m)
+{
+	struct tob *t = (struct tob *)m;
+	for (size_t k = 0; k < t->nun; k++)
+		strata_msg_unref(t->unordered[k].payload);
+	for (unsigned k = 0; k < t->nfut; k++)
+		strata_msg_unref(t->fut[k].batch);
+	free(t->unordered);
+	free(t->org);
+	free(t);
+}
+
+static const struct strata_module_ops tob_ops = {
+	.name = "tob", .handle = tob_handle, .request = tob_request, .destroy = tob_destroy,
+};
+
+struct strata_module *cons_tob_create(struct strata_node *n, char *err, size_t errlen)
+{
+	struct tob *t = calloc(1, sizeof(*t));
+	if (t) {
+		t->org = calloc(strata_node_n(n) + 1, sizeof(*t->org));
+		t->unordered = calloc(TOB_UNORDERED_MAX, sizeof(*t->unordered));
+	}
+	if (!t || !t->org || !t->unordered) {
+		if (t) {
+			free(t->org);
+			free(t->unordered);
+		}
+		free(t);
+		snprintf(err, errlen, "tob: out of memory");
+		return NULL;
+	}
+	t->round = 1;
+	strata_node_add_module(n, &t->m, &tob_ops, CONS_WIRE_TOB);
+	if (bcast_open(n, "erb", &t->m, 0, &t->rb, err, errlen) != 0 ||
+	    cons_lower_open(n, TOB_CONSENSUS, &t->m, &t->cons, err, errlen) != 0)
+		return NULL; /* the node owns (and frees) the module */
+	return &t->m;
+}

@@ -1,0 +1,235 @@
+/* Simulation suite for Consensus-Based Total-Order Broadcast (Alg. 6.1, src/cons/tob.c) over
+ * the node's erb and leader-driven consensus, on the real <>P and Omega.
+ *
+ * Every seed: N = 5 (or 3) nodes broadcast 6-15 messages at random times; before GST loss
+ * 5-25 %, duplication, delays with a 3 % tail of up to 300 ms (<>P suspects correct nodes, Omega
+ * changes its mind, epochs change), partitions and one-way cuts, up to f = (N - 1) / 2 crashes.
+ * Then the network heals and every correct node must deliver, within 5 s of virtual time, every
+ * message a correct node broadcast and every message any correct node delivered.
+ *
+ * Checked after every step: no duplication and no creation (tests/sim/lib/bcast_check.h), and
+ * total order, here uniform: any two nodes (crashed ones included) that deliver two messages
+ * deliver them in the same order, checked as each delivery happens against every other node's
+ * delivery sequence. At the end: validity and agreement.
+ *
+ * Broken variant (expect_violation): the eager reliable broadcast erb judged by the same total
+ * order checker: reliable broadcast does not order concurrent messages, and the checker must
+ * say so. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cons/cons.h"
+#include "core/assert.h"
+#include "core/error.h"
+#include "core/stack.h"
+#include "fd/fd.h"
+#include "lib/bcast_check.h"
+#include "rt/sim/harness.h"
+#include "rt/sim/sim.h"
+
+#define MS 1000ull
+#define MAXN 5
+#define MAXSEQ 64
+#define LIVENESS_MS 5000ull
+
+struct run {
+	const char *algo;
+	struct strata_config cfg;
+	struct sim *s;
+	struct bck *ck;
+	uint32_t n;
+	uint16_t wire;
+	bool down[MAXN + 1];
+	unsigned ncrash, nbcast;
+	uint64_t reqid;
+	/* order[q][k] = the k-th message q delivered, as sender * 1000 + seq; pos[q][s][seq] = k+1 */
+	uint32_t order[MAXN + 1][MAXN * MAXSEQ];
+	unsigned norder[MAXN + 1];
+	unsigned pos[MAXN + 1][MAXN + 1][MAXSEQ + 1];
+	char why[256];
+};
+
+static void total_order(struct run *r, uint32_t q, uint32_t s, uint64_t seq)
+{
+	if (r->why[0] || s > MAXN || seq > MAXSEQ)
+		return;
+	unsigned k = r->norder[q]++;
+	r->order[q][k] = s * 1000 + (uint32_t)seq;
+	r->pos[q][s][seq] = k + 1;
+	/* For every message m' q delivered before, any node p that delivered both must have
+	 * delivered m' first. */
+	for (uint32_t p = 1; p <= r->n; p++) {
+		if (p == q || !r->pos[p][s][seq])
+			continue;
+		for (unsigned j = 0; j < k; j++) {
+			uint32_t s2 = r->order[q][j] / 1000, q2 = r->order[q][j] % 1000;
+			unsigned pp = r->pos[p][s2][q2];
+			if (pp && pp > r->pos[p][s][seq]) {
+				snprintf(r->why, sizeof(r->why),
+					 "total order: node %u delivered %u/%u before %u/%llu, node %u after",
+					 q, s2, q2, s, (unsigned long long)seq, p);
+				return;
+			}
+		}
+	}
+}
+
+static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
+{
+	struct run *r = arg;
+	(void)s;
+	if (o->module != r->wire)
+		return;
+	if (o->kind == STRATA_OUT_BCAST) {
+		bck_on_bcast(r->ck, node, o->a, o->data, o->len);
+	} else if (o->kind == STRATA_OUT_DELIVER) {
+		bck_on_deliver(r->ck, node, o->peer, o->a, o->data, o->len);
+		total_order(r, node, o->peer, o->a);
+	} else if (o->kind == STRATA_OUT_REPLY && o->status != 0 && !r->why[0]) {
+		snprintf(r->why, sizeof(r->why), "node %u refused a broadcast: %s", node,
+			 strata_strerror(o->status));
+	}
+}
+
+static int step_check(struct sim *s, void *arg)
+{
+	struct run *r = arg;
+	(void)s;
+	return bck_violation(r->ck) || r->why[0] ? 1 : 0;
+}
+
+static void build(struct sim *s, struct strata_node *n, void *arg)
+{
+	struct run *r = arg;
+	(void)s;
+	char err[256];
+	const struct strata_algo *a = strata_algo_find(r->algo);
+	if (strata_fd_build(n, err, sizeof(err)) != 0 || !strata_algo_create(a, n, err, sizeof(err))) {
+		fprintf(stderr, "build: %s\n", err);
+		abort();
+	}
+}
+
+static uint32_t pick_up(struct run *r)
+{
+	uint32_t up[MAXN], k = 0;
+	for (uint32_t q = 1; q <= r->n; q++)
+		if (!r->down[q])
+			up[k++] = q;
+	return k ? up[sim_random_below(r->s, k)] : 0;
+}
+
+static void broadcast(struct run *r, uint32_t q)
+{
+	char payload[48];
+	int len = snprintf(payload, sizeof(payload), "m%u-%u-%llu", q, r->nbcast++,
+			   (unsigned long long)sim_seed(r->s));
+	struct strata_request req = { .id = ++r->reqid, .op = STRATA_OP_BROADCAST,
+				      .value = (const uint8_t *)payload, .value_len = (size_t)len };
+	sim_request(r->s, q, r->algo, &req);
+}
+
+static int run_algo(const char *algo, uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	STRATA_ASSERT(r);
+	r->algo = algo;
+	r->wire = strata_algo_find(algo)->wire_id;
+	strata_config_defaults(&r->cfg);
+	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-tob");
+	r->n = r->cfg.n = seed % 4 == 3 ? 3 : 5;
+	r->cfg.f = (r->n - 1) / 2;
+	r->cfg.model = STRATA_MODEL_FAIL_NOISY;
+	r->cfg.heartbeat_ms = 20;
+	r->cfg.timeout_ms = 100;
+	r->cfg.retransmit_min_ms = 10;
+	r->cfg.retransmit_max_ms = 100;
+	for (uint32_t i = 1; i <= r->n; i++) {
+		r->cfg.nodes[i].id = i;
+		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
+		r->cfg.nodes[i].port = (uint16_t)(7600 + i);
+	}
+	r->ck = bck_new(r->n, BCK_NODUP | BCK_NOCREATE | BCK_VALIDITY | BCK_AGREEMENT);
+	struct sim_opts so = { .seed = seed, .cfg = &r->cfg, .build = build, .output = on_output,
+			       .arg = r, .trace = trace };
+	r->s = sim_new(&so);
+	struct sim *s = r->s;
+	struct sim_net net = {
+		.drop = 0.05 + sim_random_unit(s) * 0.2, .dup = sim_random_unit(s) * 0.1,
+		.delay_min_us = 200, .delay_max_us = 200 + sim_random_below(s, 5 * MS),
+		.tail = 0.03, .tail_us = 300 * MS,
+	};
+	sim_set_net(s, &net);
+	sim_start(s);
+	sim_run_for(s, 1 * MS, NULL, NULL);
+	unsigned max = 6 + (unsigned)sim_random_below(s, 10);
+	bool parted = false;
+	int rc = 0;
+	for (int chunk = 0; chunk < 40 && !rc; chunk++) {
+		if (r->nbcast < max && sim_random_unit(s) < 0.4) {
+			uint32_t q = pick_up(r);
+			if (q)
+				broadcast(r, q);
+		}
+		if (!parted && sim_random_unit(s) < 0.05) {
+			uint64_t a = 0;
+			for (uint32_t q = 1; q <= r->n; q++)
+				if (sim_random_below(s, 2))
+					a |= 1ull << q;
+			sim_partition(s, a, ((1ull << (r->n + 1)) - 2) & ~a);
+			parted = true;
+		} else if (parted && sim_random_unit(s) < 0.15) {
+			sim_heal(s);
+			parted = false;
+		}
+		if (r->ncrash < r->cfg.f && sim_random_unit(s) < 0.03) {
+			uint32_t q = pick_up(r);
+			if (q) {
+				sim_crash(s, q);
+				r->down[q] = true;
+				r->ncrash++;
+			}
+		}
+		rc = sim_run_for(s, 10 * MS, step_check, r);
+	}
+	if (!rc) {
+		sim_heal(s);
+		struct sim_net calm = { .drop = 0.02, .delay_min_us = 200, .delay_max_us = 3 * MS };
+		sim_set_net(s, &calm);
+		rc = sim_run_for(s, LIVENESS_MS * MS, step_check, r);
+	}
+	if (rc) {
+		rc = sim_fail(why, whylen, "t=%llums: %s", (unsigned long long)(sim_now(s) / MS),
+			      r->why[0] ? r->why : bck_violation(r->ck));
+	} else {
+		bool correct[MAXN + 1] = { false }, sender_ok[MAXN + 1] = { false };
+		for (uint32_t q = 1; q <= r->n; q++)
+			correct[q] = sender_ok[q] = !r->down[q];
+		rc = bck_final(r->ck, correct, sender_ok, why, whylen);
+	}
+	sim_free(s);
+	bck_free(r->ck);
+	free(r);
+	return rc;
+}
+
+static int tob_random(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return run_algo("tob", seed, trace, why, whylen);
+}
+
+static int erb_as_tob(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return run_algo("erb", seed, trace, why, whylen);
+}
+
+static const struct sim_case cases[] = {
+	{ "tob-random-gst", tob_random, 1000, false },
+	{ "broken-erb-judged-total-order", erb_as_tob, 50, true },
+};
+
+int main(int argc, char **argv)
+{
+	return sim_main(argc, argv, "sim_tob", cases, sizeof(cases) / sizeof(cases[0]));
+}
