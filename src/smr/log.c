@@ -88,7 +88,7 @@
 #define PERSIST_DELAY_US 5000
 
 enum { M_APPEND = 1, M_APPEND_R, M_VOTE, M_VOTE_R, M_FWD, M_RI, M_RI_R };
-enum { T_FLUSH = 1, T_TICK, T_ELECT, T_PERSIST };
+enum { T_TICK = 2, T_ELECT, T_PERSIST };
 enum role { FOLLOWER, CANDIDATE, LEADER };
 enum { K_GET = 1, K_PUT, K_DEL, K_CAS };
 enum pstate { P_FREE = 0, P_WAIT, P_SENT, P_READ_INDEX, P_READ_APPLY };
@@ -170,8 +170,7 @@ struct kv {
 	struct read_wait *reads;
 	size_t nreads;
 
-	struct strata_timer flush_t, tick_t, elect_t, persist_t;
-	bool flush_armed;
+	struct strata_timer tick_t, elect_t, persist_t;
 	bool persist_due; /* the leader's unstored entries waited PERSIST_DELAY_US */
 	bool active; /* the KV is in use: timers run (dormant until then: no traffic at all) */
 
@@ -181,7 +180,6 @@ struct kv {
 #define KV(mod) ((struct kv *)(mod))
 
 static void send_append(struct kv *k, uint32_t p);
-static void send_if_idle(struct kv *k);
 static void apply_committed(struct kv *k);
 static void dispatch_pending(struct kv *k);
 
@@ -232,13 +230,11 @@ static void save_state(struct kv *k)
 		trace(k, "storing the hard state failed -> this turn's sync fails, node stops");
 }
 
+/* At the end of this turn-batch (rt/uv: everything read in one loop iteration) the leader
+ * turns every command that arrived in it into one entry and sends what each follower may get. */
 static void flush_soon(struct kv *k)
 {
-	if (k->flush_armed)
-		return;
-	k->flush_armed = true;
-	/* now + 1: never in the tick that is running, so the flush sees its own turn. */
-	strata_timer_arm(k->node, &k->flush_t, strata_now_us(k->node) + 1);
+	strata_node_at_turn_end(&k->m);
 }
 
 /* ---- the entry cache and the log ---- */
@@ -551,7 +547,7 @@ static void become_leader(struct kv *k)
 		pp->next = k->last + 1;
 		pp->last_ack_us = now;
 	}
-	k->self_durable = k->stored; /* stored in earlier turns */
+	k->self_durable = k->stored;
 	struct strata_msg *noop = noop_batch(k);
 	if (noop) {
 		log_append(k, k->term, noop, false);
@@ -1072,7 +1068,6 @@ static void on_fwd(struct kv *k, uint32_t p, struct strata_rd *rd)
 	if (m) {
 		propose(k, m);
 		strata_msg_unref(m);
-		send_if_idle(k);
 	}
 }
 
@@ -1161,7 +1156,6 @@ static int kv_request(struct strata_module *m, const struct strata_request *q)
 	struct kv *k = KV(m);
 	activate(k, true);
 	int rc = kv_request_do(k, q);
-	send_if_idle(k);
 	publish(k);
 	return rc;
 }
@@ -1266,34 +1260,22 @@ static void flush_send(struct kv *k)
 
 static void on_flush(struct kv *k)
 {
-	k->flush_armed = false;
 	if (k->role != LEADER)
 		return;
-	/* What was stored in earlier turns is durable now. */
-	k->self_durable = k->stored;
-	advance_commit(k);
-	/* The leader's own write of its newest entries waits until the followers committed them
-	 * (then it costs the client nothing) or PERSIST_DELAY_US passed (then the leader's copy
-	 * may be needed for a majority): persist_t. */
-	if (k->commit > k->stored || k->persist_due) {
+	/* The leader's own write of its newest entries waits PERSIST_DELAY_US (persist_t): a
+	 * batch that stores holds its replies until its sync, and with n >= 3 the followers alone
+	 * are a majority, so the replies of the batches in between need not wait for it. */
+	if (k->persist_due || k->n == 1) {
 		k->persist_due = false;
 		persist_unstored(k);
 	}
+	/* Stored entries count, this batch's too: the node releases the batch's replies and
+	 * datagrams only after the sync that covers it (persist before send and before reply). */
+	k->self_durable = k->stored;
+	advance_commit(k);
 	flush_send(k);
-	if (k->self_durable < k->stored)
-		flush_soon(k); /* the next turn counts what this one stored */
-}
-
-/* A request at an idle leader leaves at once, without waiting for the next loop iteration's
- * flush: batching only pays when something is in flight. */
-static void send_if_idle(struct kv *k)
-{
-	if (k->role != LEADER || k->nprop == 0)
-		return;
-	for (uint32_t p = 1; p <= k->n; p++)
-		if (p != k->self && k->peers[p].ninfl > 0)
-			return;
-	flush_send(k);
+	if (k->n == 1 && k->stored < k->last)
+		flush_soon(k); /* one node: store and commit in another round of this batch */
 }
 
 static void expire_pending(struct kv *k, uint64_t now)
@@ -1401,10 +1383,11 @@ static void kv_handle_ev(struct strata_module *m, const struct strata_event *ev)
 	case STRATA_EV_INIT:
 		kv_init(k);
 		return;
+	case STRATA_EV_TURN_END:
+		on_flush(k);
+		return;
 	case STRATA_EV_TIMER:
-		if (ev->arg == T_FLUSH) {
-			on_flush(k);
-		} else if (ev->arg == T_PERSIST) {
+		if (ev->arg == T_PERSIST) {
 			/* Stored by the flush, after it counted what earlier turns stored. */
 			k->persist_due = true;
 			flush_soon(k);
@@ -1507,7 +1490,6 @@ struct strata_module *smr_kv_create(struct strata_node *n, char *err, size_t err
 	}
 	k->id_gen = strata_random(n) >> 30; /* ids differ across incarnations */
 	strata_node_add_module(n, &k->m, &kv_ops, SMR_KV_WIRE);
-	strata_timer_init(&k->flush_t, &k->m, T_FLUSH, 0);
 	strata_timer_init(&k->persist_t, &k->m, T_PERSIST, 0);
 	strata_timer_init(&k->tick_t, &k->m, T_TICK, 0);
 	strata_timer_init(&k->elect_t, &k->m, T_ELECT, 0);
