@@ -268,12 +268,15 @@ static const char check_bcast_help[] =
 	"\n"
 	"Checks one broadcast property over the delivery logs DIR/node-<ID>.log written by\n"
 	"stratad --bcast-log DIR (or the simulator). P: validity, no-dup, no-creation, agreement,\n"
-	"uniform, fifo, causal, consistency. --crashed 3,5 names nodes that crashed (a log ending\n"
-	"in a crash line counts as crashed too). --byzantine 4 names nodes that are faulty and may\n"
+	"uniform, fifo, causal, consistency, total-order. --crashed 3,5 names nodes that crashed\n"
+	"(a log ending in a crash line counts as crashed too). --byzantine 4 names nodes that are\n"
+	"faulty and may\n"
 	"lie: their logs prove nothing (their deliveries are not judged, deliveries of their\n"
 	"messages are not held against what their log says they broadcast) and they are owed\n"
 	"nothing. Every other node is correct. agreement and uniform compare payloads too;\n"
 	"consistency: no two correct nodes deliver different payloads for one sender:seq.\n"
+	"total-order: every two correct nodes deliver the messages they both deliver in the same\n"
+	"order.\n"
 	"exit: 0 holds, 1 violated (the first counterexample is printed), 2 usage, unreadable\n"
 	"      logs or a property that cannot be decided from them (e.g. a correct node's log is\n"
 	"      missing)\n";
@@ -313,7 +316,7 @@ int cmd_check_bcast(struct cli *c, int argc, char **argv)
 	if (!prop || strata_bcast_property_parse(prop, &p) != 0)
 		return cli_usage_err(c, "check-bcast",
 				     "check-bcast: --property validity|no-dup|no-creation|agreement|"
-				     "uniform|fifo|causal|consistency is required");
+				     "uniform|fifo|causal|consistency|total-order is required");
 	uint32_t ids[STRATA_BCAST_MAX_NODES], byz[STRATA_BCAST_MAX_NODES];
 	size_t nids = 0, nbyz = 0;
 	if (strata_bcast_parse_ids(crashed, ids, STRATA_BCAST_MAX_NODES, &nids) != 0)

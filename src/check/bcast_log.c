@@ -756,6 +756,7 @@ static const char *const prop_names[] = {
 	[STRATA_BCAST_NO_CREATION] = "no-creation", [STRATA_BCAST_AGREEMENT] = "agreement",
 	[STRATA_BCAST_UNIFORM] = "uniform", [STRATA_BCAST_FIFO] = "fifo",
 	[STRATA_BCAST_CAUSAL] = "causal", [STRATA_BCAST_CONSISTENCY] = "consistency",
+	[STRATA_BCAST_TOTAL_ORDER] = "total-order",
 };
 
 int strata_bcast_property_parse(const char *name, enum strata_bcast_property *out)
@@ -1358,6 +1359,52 @@ static int mark_ids(struct check *c, const char *what, const uint32_t *ids, size
 	return 0;
 }
 
+/* Total order (Module 6.1, TOB5): for every two correct nodes p and q, the messages both
+ * delivered appear in the same order in both logs (first deliveries; a log's line order is its
+ * delivery order). Walks p's deliveries in order and requires q's positions of them to grow. */
+static int check_total_order(struct check *c)
+{
+	uint64_t pairs = 0;
+	for (uint32_t p = 1; p <= c->n; p++) {
+		const struct strata_bcast_node_log *pl = nlog(c, p);
+		if (!correct(c, p) || !pl->present)
+			continue;
+		for (uint32_t q = p + 1; q <= c->n; q++) {
+			const struct strata_bcast_node_log *ql = nlog(c, q);
+			if (!correct(c, q) || !ql->present)
+				continue;
+			size_t prev_i = 0;
+			uint32_t prev_q = DT_NONE;
+			for (size_t i = 0; i < pl->nev; i++) {
+				if (!is_first_delivery(c, p, i))
+					continue;
+				const struct strata_bcast_event *e = &pl->ev[i];
+				uint32_t at = dt_get(&c->dt, q, e->sender, e->seq);
+				if (at == DT_NONE)
+					continue;
+				if (prev_q != DT_NONE && at < prev_q) {
+					const struct strata_bcast_event *f = &pl->ev[prev_i];
+					say(c->report, c->rn,
+					    "total-order violated: node %u delivered %u:%llu (line %u) before "
+					    "%u:%llu (line %u); node %u delivered them the other way round "
+					    "(lines %u and %u)",
+					    p, f->sender, (unsigned long long)f->seq, f->line, e->sender,
+					    (unsigned long long)e->seq, e->line, q, ql->ev[at].line,
+					    ql->ev[prev_q].line);
+					return STRATA_BCAST_VIOLATED;
+				}
+				prev_q = at;
+				prev_i = i;
+				pairs++;
+			}
+		}
+	}
+	say(c->report, c->rn,
+	    "total-order holds: every two correct nodes delivered their common messages in the same "
+	    "order (%llu common deliveries compared)", (unsigned long long)pairs);
+	return STRATA_BCAST_HOLDS;
+}
+
 static int check_setup(struct check *c, enum strata_bcast_property prop,
 		       const struct strata_bcast_faults *faults)
 {
@@ -1412,6 +1459,7 @@ int strata_bcast_check_faults(const struct strata_bcast_logs *logs,
 		case STRATA_BCAST_FIFO: rc = check_fifo(&c); break;
 		case STRATA_BCAST_CAUSAL: rc = check_causal(&c); break;
 		case STRATA_BCAST_CONSISTENCY: rc = check_consistency(&c); break;
+		case STRATA_BCAST_TOTAL_ORDER: rc = check_total_order(&c); break;
 		default:
 			say(report, n, "unknown property %d", (int)prop);
 			rc = STRATA_EINVAL;

@@ -151,13 +151,14 @@ enum strata_bcast_property {
 	STRATA_BCAST_FIFO,         /* each sender's messages are delivered in order 1, 2, 3, ... */
 	STRATA_BCAST_CAUSAL,       /* broadcast(m1) -> broadcast(m2) => m1 delivered before m2 */
 	STRATA_BCAST_CONSISTENCY,  /* no two correct nodes deliver different payloads for s:k */
+	STRATA_BCAST_TOTAL_ORDER,  /* two correct nodes deliver any two messages in the same order */
 };
 
 /* Verdicts of strata_bcast_check(); errors are negative STRATA_E* codes. */
 #define STRATA_BCAST_HOLDS 0
 #define STRATA_BCAST_VIOLATED 1
 
-/* Parses validity|no-dup|no-creation|agreement|uniform|fifo|causal|consistency. */
+/* Parses validity|no-dup|no-creation|agreement|uniform|fifo|causal|consistency|total-order. */
 int strata_bcast_property_parse(const char *name, enum strata_bcast_property *out);
 /* The name above, or "?" for an unknown value. */
 const char *strata_bcast_property_name(enum strata_bcast_property p);
