@@ -7,10 +7,10 @@
  * Then the network heals and every correct node must deliver, within 5 s of virtual time, every
  * message a correct node broadcast and every message any correct node delivered.
  *
- * Checked after every step: no duplication and no creation (tests/sim/lib/bcast_check.h), and
- * total order, here uniform: any two nodes (crashed ones included) that deliver two messages
- * deliver them in the same order, checked as each delivery happens against every other node's
- * delivery sequence. At the end: validity and agreement.
+ * Checked after every step (tests/sim/lib/bcast_check.h): no duplication, no creation, and
+ * total order, here uniform (BCK_TOTAL): any two nodes (crashed ones included) that deliver two
+ * messages deliver them in the same order, checked as each delivery happens against every other
+ * node's delivery sequence. At the end: validity and agreement.
  *
  * Broken variant (expect_violation): the eager reliable broadcast erb judged by the same total
  * order checker: reliable broadcast does not order concurrent messages, and the checker must
@@ -30,7 +30,6 @@
 
 #define MS 1000ull
 #define MAXN 5
-#define MAXSEQ 64
 #define LIVENESS_MS 5000ull
 
 struct run {
@@ -43,37 +42,8 @@ struct run {
 	bool down[MAXN + 1];
 	unsigned ncrash, nbcast;
 	uint64_t reqid;
-	/* order[q][k] = the k-th message q delivered, as sender * 1000 + seq; pos[q][s][seq] = k+1 */
-	uint32_t order[MAXN + 1][MAXN * MAXSEQ];
-	unsigned norder[MAXN + 1];
-	unsigned pos[MAXN + 1][MAXN + 1][MAXSEQ + 1];
 	char why[256];
 };
-
-static void total_order(struct run *r, uint32_t q, uint32_t s, uint64_t seq)
-{
-	if (r->why[0] || s > MAXN || seq > MAXSEQ)
-		return;
-	unsigned k = r->norder[q]++;
-	r->order[q][k] = s * 1000 + (uint32_t)seq;
-	r->pos[q][s][seq] = k + 1;
-	/* For every message m' q delivered before, any node p that delivered both must have
-	 * delivered m' first. */
-	for (uint32_t p = 1; p <= r->n; p++) {
-		if (p == q || !r->pos[p][s][seq])
-			continue;
-		for (unsigned j = 0; j < k; j++) {
-			uint32_t s2 = r->order[q][j] / 1000, q2 = r->order[q][j] % 1000;
-			unsigned pp = r->pos[p][s2][q2];
-			if (pp && pp > r->pos[p][s][seq]) {
-				snprintf(r->why, sizeof(r->why),
-					 "total order: node %u delivered %u/%u before %u/%llu, node %u after",
-					 q, s2, q2, s, (unsigned long long)seq, p);
-				return;
-			}
-		}
-	}
-}
 
 static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
 {
@@ -85,7 +55,6 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 		bck_on_bcast(r->ck, node, o->a, o->data, o->len);
 	} else if (o->kind == STRATA_OUT_DELIVER) {
 		bck_on_deliver(r->ck, node, o->peer, o->a, o->data, o->len);
-		total_order(r, node, o->peer, o->a);
 	} else if (o->kind == STRATA_OUT_REPLY && o->status != 0 && !r->why[0]) {
 		snprintf(r->why, sizeof(r->why), "node %u refused a broadcast: %s", node,
 			 strata_strerror(o->status));
@@ -150,7 +119,7 @@ static int run_algo(const char *algo, uint64_t seed, bool trace, char *why, size
 		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
 		r->cfg.nodes[i].port = (uint16_t)(7600 + i);
 	}
-	r->ck = bck_new(r->n, BCK_NODUP | BCK_NOCREATE | BCK_VALIDITY | BCK_AGREEMENT);
+	r->ck = bck_new(r->n, BCK_NODUP | BCK_NOCREATE | BCK_VALIDITY | BCK_AGREEMENT | BCK_TOTAL);
 	struct sim_opts so = { .seed = seed, .cfg = &r->cfg, .build = build, .output = on_output,
 			       .arg = r, .trace = trace };
 	r->s = sim_new(&so);

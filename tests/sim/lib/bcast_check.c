@@ -24,6 +24,11 @@ struct bck {
 	/* prefix[q][x]: q delivered 1..prefix of x. */
 	uint64_t prefix[BCK_MAX_NODES + 1][BCK_MAX_NODES + 1];
 	uint64_t last[BCK_MAX_NODES + 1][BCK_MAX_NODES + 1];
+	/* Total order: pos[q][s][k] = 1 + q's delivery index of s/k (0 = not delivered), and
+	 * order[q][i] = the i-th message q delivered, as s * (BCK_MAX_SEQ + 1) + k. */
+	uint32_t pos[BCK_MAX_NODES + 1][BCK_MAX_NODES + 1][BCK_MAX_SEQ + 1];
+	uint32_t order[BCK_MAX_NODES + 1][BCK_MAX_NODES * BCK_MAX_SEQ];
+	uint32_t norder[BCK_MAX_NODES + 1];
 	bool bad;
 	char why[512];
 };
@@ -94,6 +99,33 @@ void bck_on_bcast(struct bck *b, uint32_t node, uint64_t seq, const uint8_t *dat
 	b->nbcast++;
 }
 
+/* q delivers s/seq now: for every message q delivered before, every node p that delivered both
+ * must have delivered that one first. */
+static void check_total(struct bck *b, uint32_t q, uint32_t s, uint64_t seq)
+{
+	uint32_t k = b->norder[q];
+	if (k >= BCK_MAX_NODES * BCK_MAX_SEQ)
+		return;
+	for (uint32_t p = 1; p <= b->n && !b->bad; p++) {
+		uint32_t here = b->pos[p][s][seq];
+		if (p == q || !here)
+			continue;
+		for (uint32_t j = 0; j < k; j++) {
+			uint32_t s2 = b->order[q][j] / (BCK_MAX_SEQ + 1);
+			uint32_t k2 = b->order[q][j] % (BCK_MAX_SEQ + 1);
+			if (b->pos[p][s2][k2] > here) {
+				violate(b, "total order: node %u delivered %u/%u before %u/%llu, node %u "
+					   "the other way round",
+					q, s2, k2, s, (unsigned long long)seq, p);
+				return;
+			}
+		}
+	}
+	b->order[q][k] = s * (BCK_MAX_SEQ + 1) + (uint32_t)seq;
+	b->norder[q] = k + 1;
+	b->pos[q][s][seq] = k + 1;
+}
+
 void bck_on_deliver(struct bck *b, uint32_t q, uint32_t s, uint64_t seq, const uint8_t *data,
 		    size_t len)
 {
@@ -136,6 +168,8 @@ void bck_on_deliver(struct bck *b, uint32_t q, uint32_t s, uint64_t seq, const u
 			break;
 		}
 	}
+	if (b->props & BCK_TOTAL)
+		check_total(b, q, s, seq);
 	m->delivered |= bit(q);
 	if (seq > b->last[q][s])
 		b->last[q][s] = seq;

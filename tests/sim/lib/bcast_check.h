@@ -4,7 +4,9 @@
  * STRATA_OUT_DELIVER of the module under test). Safety properties are checked as each event is
  * recorded, so a suite can stop at the first bad step (bck_violation() after every sim step):
  *   no duplication, no creation (the message was broadcast by its sender with this payload),
- *   FIFO order (a process delivers seq k of s only after 1..k-1 of s), per-sender monotone
+ *   FIFO order (a process delivers seq k of s only after 1..k-1 of s), uniform total order (any
+ *   two processes, crashed ones included, deliver the messages they both deliver in the same
+ *   order; checked at each delivery against every other process's sequence), per-sender monotone
  *   order (lpb: increasing seq, gaps allowed), causal order (m1 -> m2 implies m1 is delivered
  *   before m2), with happened-before computed from the recorded events: a broadcast's causal
  *   past is everything its sender had broadcast or delivered before (transitively), never the
@@ -31,6 +33,7 @@ enum bck_prop {
 	BCK_FIFO = 1u << 5,
 	BCK_CAUSAL = 1u << 6,
 	BCK_MONOTONE = 1u << 7,
+	BCK_TOTAL = 1u << 8, /* uniform total order: any two nodes deliver common messages alike */
 };
 
 #define BCK_MAX_NODES 8
