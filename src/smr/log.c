@@ -533,7 +533,11 @@ static void become_follower(struct kv *k, uint64_t term)
 		k->prop_bytes = 0;
 	}
 	set_leader(k, 0);
-	arm_election(k);
+	/* Only a vote granted or a leader heard resets a running election timer: a candidate
+	 * with a stale log, refused by everybody, must not keep the up-to-date nodes from
+	 * standing themselves by bumping the term again and again. */
+	if (!strata_timer_armed(&k->elect_t))
+		arm_election(k);
 }
 
 static void become_leader(struct kv *k)
