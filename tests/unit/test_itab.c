@@ -156,6 +156,8 @@ static Suite *itab_suite(void)
 {
 	Suite *s = suite_create("itab");
 	TCase *tc = tcase_create("itab");
+	/* The random model runs 200,000 steps: ~1 s of CPU, more wall time on a loaded machine. */
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_lazy_and_cap);
 	tcase_add_test(tc, test_byte_keys);
 	tcase_add_test(tc, test_random_model);
