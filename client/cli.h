@@ -62,6 +62,14 @@ bool cli_is_help(const char *arg);
 /* Parses a decimal unsigned number in [min, max]; false on anything else. */
 bool cli_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
 
+/* Whether a command argument is an option: '-' and more, but not '-' and a digit (a negative
+ * number is a value). Commands also stop option parsing at "--". */
+bool cli_is_option(const char *arg);
+/* Reads a --value-file into *out (malloc'd, *len bytes; at most what a request frame carries).
+ * CLI_EXIT_OK, or prints "CMD: --value-file PATH: why" and returns CLI_EXIT_USAGE. */
+int cli_read_value_file(struct cli *c, const char *cmd, const char *path, char **out,
+			size_t *len);
+
 /* ---- cluster config ---- */
 
 /* Loads <dir>/cluster.ini once (later calls return the cached config). On failure prints why

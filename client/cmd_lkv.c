@@ -12,6 +12,7 @@
  * --r/--w override the cluster's [lkv] r and w for this request; R + W <= replicas gives up
  * read-your-writes (the daemon logs a warning). Exit: 0 ok, 1 definite failure, 2 usage,
  * 3 outcome unknown (no quorum in time). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -22,7 +23,8 @@
 int cmd_lkv(struct cli *c, int argc, char **argv);
 
 static const char lkv_help[] =
-	"usage: strata lkv put KEY VALUE [--r R] [--w W] [--siblings | --context HEX] [--algo A]\n"
+	"usage: strata lkv put KEY [--] VALUE [--r R] [--w W] [--siblings | --context HEX] [--algo A]\n"
+	"       strata lkv put KEY --value-file FILE [options as for put]\n"
 	"       strata lkv get KEY [--r R] [--siblings] [--algo A]\n"
 	"       strata lkv del KEY [--r R] [--w W] [--siblings | --context HEX] [--algo A]\n"
 	"       strata lkv algos\n"
@@ -97,8 +99,25 @@ int cmd_lkv(struct cli *c, int argc, char **argv)
 	const char *pos[2] = { NULL, NULL };
 	int npos = 0;
 	uint32_t r = 0, w = 0;
-	const char *algo = NULL, *ctx_hex = NULL;
+	const char *algo = NULL, *ctx_hex = NULL, *value_file = NULL;
+	bool after_dd = false;
 	for (int i = 2; i < argc; i++) {
+		if (after_dd || !cli_is_option(argv[i])) {
+			if (npos >= want)
+				return usage(c, "lkv: unexpected argument '%s'", argv[i]);
+			pos[npos++] = argv[i];
+			continue;
+		}
+		if (strcmp(argv[i], "--") == 0) {
+			after_dd = true;
+			continue;
+		}
+		if (strcmp(argv[i], "--value-file") == 0) {
+			if (i + 1 >= argc)
+				return usage(c, "%s", "lkv: --value-file needs a file");
+			value_file = argv[++i];
+			continue;
+		}
 		if (cli_is_help(argv[i])) {
 			fputs(lkv_help, stdout);
 			return CLI_EXIT_OK;
@@ -128,11 +147,13 @@ int cmd_lkv(struct cli *c, int argc, char **argv)
 			return CLI_EXIT_USAGE;
 		if (q > 0)
 			continue;
-		if (argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "--") != 0)
-			return usage(c, "lkv: unknown option '%s'", argv[i]);
-		if (npos >= want)
-			return usage(c, "lkv: unexpected argument '%s'", argv[i]);
-		pos[npos++] = argv[i];
+		return usage(c, "lkv: unknown option '%s' (a value starting with '-' goes after --)",
+			     argv[i]);
+	}
+	if (value_file) {
+		if (op != CLI_OP_WRITE || npos != 1)
+			return usage(c, "%s", "lkv: --value-file goes with put KEY");
+		pos[npos++] = "";
 	}
 	if (npos != want)
 		return usage(c, "%s", op == CLI_OP_WRITE ? "lkv put: needs KEY VALUE"
@@ -157,13 +178,20 @@ int cmd_lkv(struct cli *c, int argc, char **argv)
 	size_t ctx_len = ctx_hex ? strlen(ctx_hex) / 2 : 0;
 	if (ctx_hex && (ctx_len > CONTEXT_MAX || strata_hex_decode(ctx, ctx_len, ctx_hex) != 0))
 		return usage(c, "lkv: --context '%s': not the hex a get --siblings printed", ctx_hex);
+	char *file_value = NULL;
+	size_t file_len = 0;
+	if (value_file) {
+		int frc = cli_read_value_file(c, "lkv", value_file, &file_value, &file_len);
+		if (frc != CLI_EXIT_OK)
+			return frc;
+	}
 	struct cli_op_args a = {
 		.module = algo,
 		.op = op,
 		.key = pos[0],
 		.key_len = strlen(pos[0]),
-		.value = op == CLI_OP_WRITE ? pos[1] : NULL,
-		.value_len = op == CLI_OP_WRITE ? strlen(pos[1]) : 0,
+		.value = op == CLI_OP_WRITE ? (file_value ? file_value : pos[1]) : NULL,
+		.value_len = op == CLI_OP_WRITE ? (file_value ? file_len : strlen(pos[1])) : 0,
 		.value2 = ctx_len ? ctx : NULL,
 		.value2_len = ctx_len,
 		.r = r,
@@ -172,8 +200,10 @@ int cmd_lkv(struct cli *c, int argc, char **argv)
 	Strata__Client__Response *resp = NULL;
 	const Strata__Client__OpReply *reply = NULL;
 	int rc = cli_op(c, &a, &resp, &reply);
-	if (rc != CLI_EXIT_OK)
+	if (rc != CLI_EXIT_OK) {
+		free(file_value);
 		return rc;
+	}
 	bool found = reply && reply->found;
 	if (vc && op == CLI_OP_READ) {
 		size_t nsib = reply ? reply->n_siblings : 0;
@@ -219,7 +249,7 @@ int cmd_lkv(struct cli *c, int argc, char **argv)
 		cli_json_string(&j, pos[0]);
 		cli_json_key(&j, "value");
 		if (op == CLI_OP_WRITE)
-			cli_json_string(&j, pos[1]);
+			cli_json_string_n(&j, a.value, a.value_len);
 		else if (found)
 			cli_json_string_n(&j, (const char *)reply->value.data, reply->value.len);
 		else
@@ -237,5 +267,6 @@ int cmd_lkv(struct cli *c, int argc, char **argv)
 	}
 	if (resp)
 		strata__client__response__free_unpacked(resp, NULL);
+	free(file_value);
 	return CLI_EXIT_OK;
 }

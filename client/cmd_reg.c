@@ -15,7 +15,7 @@
 #include "core/stack.h"
 
 static const char reg_help[] =
-	"usage: strata reg write KEY VALUE [--algo NAME]\n"
+	"usage: strata reg write KEY [--] VALUE [--algo NAME]\n"
 	"       strata reg write KEY --value-file FILE [--algo NAME]\n"
 	"       strata reg read KEY [--algo NAME]\n"
 	"       strata reg algos\n"
@@ -45,7 +45,18 @@ int cmd_reg(struct cli *c, int argc, char **argv)
 	const char *pos[2] = { NULL, NULL };
 	int npos = 0;
 	const char *algo = NULL, *value_file = NULL;
+	bool after_dd = false;
 	for (int i = 2; i < argc; i++) {
+		if (after_dd || !cli_is_option(argv[i])) {
+			if (npos >= 2)
+				return cli_usage_err(c, "reg", "reg: unexpected argument '%s'", argv[i]);
+			pos[npos++] = argv[i];
+			continue;
+		}
+		if (strcmp(argv[i], "--") == 0) {
+			after_dd = true;
+			continue;
+		}
 		if (cli_is_help(argv[i])) {
 			fputs(reg_help, stdout);
 			return CLI_EXIT_OK;
@@ -60,12 +71,10 @@ int cmd_reg(struct cli *c, int argc, char **argv)
 			value_file = argv[++i];
 		} else if (strncmp(argv[i], "--algo=", 7) == 0) {
 			algo = argv[i] + 7;
-		} else if (argv[i][0] == '-' && argv[i][1]) {
-			return cli_usage_err(c, "reg", "reg: unknown option '%s'", argv[i]);
-		} else if (npos < 2) {
-			pos[npos++] = argv[i];
 		} else {
-			return cli_usage_err(c, "reg", "reg: unexpected argument '%s'", argv[i]);
+			return cli_usage_err(c, "reg", "reg: unknown option '%s' (a value starting "
+						       "with '-' goes after --)",
+					     argv[i]);
 		}
 	}
 	char *file_value = NULL;
@@ -73,18 +82,9 @@ int cmd_reg(struct cli *c, int argc, char **argv)
 	if (value_file) {
 		if (!write || npos != 1)
 			return cli_usage_err(c, "reg", "reg: --value-file goes with write KEY");
-		FILE *f = fopen(value_file, "rb");
-		if (!f)
-			return cli_usage_err(c, "reg", "reg: %s: %s", value_file, strerror(errno));
-		/* The protocol carries at most 2 MiB per frame; read one byte more to notice more. */
-		file_value = malloc(CLI_MAX_FRAME + 1);
-		file_len = file_value ? fread(file_value, 1, CLI_MAX_FRAME + 1, f) : 0;
-		fclose(f);
-		if (!file_value || file_len > CLI_MAX_FRAME - 4096) {
-			free(file_value);
-			return cli_usage_err(c, "reg", "reg: %s: larger than a client frame (2 MiB)",
-					     value_file);
-		}
+		int frc = cli_read_value_file(c, "reg", value_file, &file_value, &file_len);
+		if (frc != CLI_EXIT_OK)
+			return frc;
 		pos[1] = "";
 		npos = 2;
 	}

@@ -175,13 +175,38 @@ int cli_print_algos(struct cli *c, const char *family)
 	return CLI_EXIT_OK;
 }
 
+/* Collects the family names of the build, and whether one of them is the one asked for. */
+struct family_probe {
+	const char *family;
+	bool found;
+	char names[128];
+};
+
+static void family_seen(const struct strata_algo *a, void *arg)
+{
+	struct family_probe *fp = arg;
+	if (strcmp(a->family, fp->family) == 0)
+		fp->found = true;
+	size_t fl = strlen(a->family), at = 0, len = strlen(fp->names);
+	while (at < len) { /* already listed? names is "fd, bcast, ..." */
+		const char *comma = strchr(fp->names + at, ',');
+		size_t wl = comma ? (size_t)(comma - (fp->names + at)) : len - at;
+		if (wl == fl && strncmp(fp->names + at, a->family, fl) == 0)
+			return;
+		at += wl + (comma ? 2 : 0);
+	}
+	if (len + fl + 3 < sizeof fp->names)
+		snprintf(fp->names + len, sizeof fp->names - len, "%s%s", len ? ", " : "",
+			 a->family);
+}
+
 int cmd_algos(struct cli *c, int argc, char **argv)
 {
 	const char *family = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (cli_is_help(argv[i])) {
 			printf("usage: strata algos [FAMILY]\n\n"
-			       "Lists the algorithms of this build (FAMILY: fd, bcast, reg, lkv, cons):\n"
+			       "Lists the algorithms of this build (FAMILY: fd, bcast, reg, lkv, cons, smr):\n"
 			       "name (what --algo takes), the book's number, the system model, the\n"
 			       "resilience it needs, and its cost. No daemon needed.\n");
 			return CLI_EXIT_OK;
@@ -189,6 +214,14 @@ int cmd_algos(struct cli *c, int argc, char **argv)
 		if (family || argv[i][0] == '-')
 			return cli_usage_err(c, "algos", "algos: unexpected argument '%s'", argv[i]);
 		family = argv[i];
+	}
+	if (family) {
+		struct family_probe fp = { .family = family };
+		strata_algo_foreach(NULL, family_seen, &fp);
+		if (!fp.found)
+			return cli_usage_err(c, "algos",
+					     "algos: unknown family '%s' (families: %s)", family,
+					     fp.names);
 	}
 	return cli_print_algos(c, family);
 }
@@ -201,7 +234,9 @@ static const char check_help[] =
 	"Checks a client history (JSON lines in Jepsen's shape, see docs/checking.md) against a\n"
 	"register model, each key an independent register. --budget bounds the wall time\n"
 	"(default 60000 ms; 0 = none). -w json prints the report as one JSON object.\n"
-	"exit: 0 the history satisfies the model, 1 violation, 2 usage or unreadable file,\n"
+	"A history whose operations all failed or timed out is refused (exit 1): it proves nothing.\n"
+	"exit: 0 the history satisfies the model, 1 violation or nothing completed, 2 usage or\n"
+	"      unreadable file,\n"
 	"      3 unknown (budget or memory ran out)\n";
 
 int cmd_check(struct cli *c, int argc, char **argv)
@@ -232,8 +267,14 @@ int cmd_check(struct cli *c, int argc, char **argv)
 		}
 	}
 	enum strata_check_model m;
-	if (!model || strata_check_model_parse(model, &m) != 0)
+	if (!model)
 		return cli_usage_err(c, "check", "check: --model atomic|regular|safe is required");
+	/* Only the documented names: the library also knows aliases, the CLI does not offer them. */
+	if ((strcmp(model, "atomic") != 0 && strcmp(model, "regular") != 0 &&
+	     strcmp(model, "safe") != 0) ||
+	    strata_check_model_parse(model, &m) != 0)
+		return cli_usage_err(c, "check", "check: unknown model '%s' (atomic, regular or safe)",
+				     model);
 	if (!file)
 		return cli_usage_err(c, "check", "check: a history FILE is required");
 	char err[512];
@@ -241,6 +282,16 @@ int cmd_check(struct cli *c, int argc, char **argv)
 	if (strata_history_load(file, &h, err, sizeof err) != 0) {
 		cli_err(c, "check: %s", err);
 		return CLI_EXIT_USAGE;
+	}
+	/* Operations were invoked but none completed: every model accepts such a history, which
+	 * would read as a pass of a run that did no work. (An empty file has nothing to judge and
+	 * stays ok.) */
+	if (strata_history_n_ops(h) > 0 && strata_history_n_completed(h) == 0) {
+		cli_err(c, "check: %s: no operation completed with ok (%zu invoked): nothing to check; "
+			   "was the cluster up and the workload's algorithm runnable?",
+			file, strata_history_n_ops(h));
+		strata_history_free(h);
+		return CLI_EXIT_FAIL;
 	}
 	struct strata_check_result res;
 	memset(&res, 0, sizeof res);

@@ -44,7 +44,9 @@ static const char workload_help[] =
 	"An operation without an answer within MS ms (default: --timeout) is recorded as info.\n"
 	"--r/--w (--algo lkv only) override the cluster's [lkv] r and w in every request.\n"
 	"--kv: the replicated KV store (--algo kv) with put, get and cas (a fifth of the writes),\n"
-	"each write in the client's session (exactly-once).\n";
+	"each write in the client's session (exactly-once).\n"
+	"Exit: 0 when at least one operation succeeded; 1 when none did and the nodes refused\n"
+	"them, 3 when none did and none were answered (the reason is printed).\n";
 
 enum wl_state { WL_IDLE, WL_WAITING };
 
@@ -78,6 +80,7 @@ struct wl {
 	uint32_t r, w;        /* lkv quorum overrides, 0 = the cluster's */
 	bool kv;              /* the replicated KV store: cas and sessions */
 	char seen[64][64];    /* kv: last value acknowledged per key (keys < 64), for cas */
+	char first_fail[256]; /* the first refusal's error text, for the summary */
 };
 
 static uint64_t mono_ns(void)
@@ -151,6 +154,9 @@ static void complete(struct wl *w, struct wl_client *k, const Strata__Client__Re
 		crash_client(w, k, nclients);
 	} else {
 		record(w, k, STRATA_HIST_FAIL, k->is_read ? NULL : k->value);
+		if (!w->fail)
+			snprintf(w->first_fail, sizeof w->first_fail, "%s",
+				 r->error && r->error[0] ? r->error : "no reason given");
 		w->fail++;
 		k->state = WL_IDLE;
 	}
@@ -409,5 +415,18 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 	} else
 		printf("workload: %lu ok, %lu fail, %lu info; history in %s\n", w.ok, w.fail, w.info,
 		       out_path);
+	if (w.ok == 0) {
+		/* Not one operation succeeded: the run measured nothing and its history proves
+		 * nothing. Say what the failures looked like. */
+		if (w.fail)
+			cli_err(c, "workload: no operation succeeded: the nodes refused all %lu; the "
+				   "first refusal said: %s",
+				w.fail, w.first_fail);
+		else
+			cli_err(c, "workload: no operation succeeded: %lu got no answer in time (are "
+				   "the nodes up? see `strata status --all`)",
+				w.info);
+		return w.fail ? CLI_EXIT_FAIL : CLI_EXIT_UNKNOWN;
+	}
 	return CLI_EXIT_OK;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "core/version.h"
 
 static void usage(FILE *out, const char *prog)
 {
@@ -30,6 +31,7 @@ static void usage(FILE *out, const char *prog)
 		"  -w, --format FMT     output format: text (default) or json\n"
 		"  --timeout MS         how long to wait for a node (default %d)\n"
 		"  -h, --help           this help; after a command, the command's help\n"
+		"  --version            print the version and exit\n"
 		"\n"
 		"exit codes: 0 ok, 1 definite failure, 2 usage or config error,\n"
 		"            3 unknown outcome (timeout, node unreachable)\n"
@@ -108,6 +110,16 @@ int main(int argc, char **argv)
 			c.timeout_ms = (int)ms;
 		} else if (cli_is_help(a) && nrest == 0) {
 			help = true;
+		} else if (strcmp(a, "--version") == 0 && nrest == 0) {
+			printf("strata %s\n", STRATA_VERSION);
+			free(rest);
+			return CLI_EXIT_OK;
+		} else if (nrest == 0) {
+			/* Before the command only global flags are possible: a typo should not read as
+			 * "unknown command". */
+			return cli_usage_err(&c, NULL, "unknown global flag '%s' (see `%s --help`; a "
+						       "command's own flags go after the command)",
+					     a, c.prog);
 		} else {
 			rest[nrest++] = argv[i]; /* the command's own flag */
 		}

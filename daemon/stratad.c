@@ -32,6 +32,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/stack.h"
+#include "core/version.h"
 #include "crypto/crypto.h"
 #include "rt/uv/keyfile.h"
 #include "rt/uv/uv.h"
@@ -54,7 +55,10 @@ static const char usage_text[] =
 	"  --log-level LEVEL  error, warn, info (default), debug or trace\n"
 	"  --bcast-log DIR    record broadcasts and deliveries in DIR/<algo>/node-N.log\n"
 	"  --cons-log DIR     record consensus proposals and decisions in DIR/<algo>/node-N.log\n"
+	"  --check-config     only check the config and this node's key, print why not, exit\n"
+	"                     (0 ok, 2 a problem); binds nothing, touches no data directory\n"
 	"  -h, --help         this text\n"
+	"  --version          print the version and exit\n"
 	"\n"
 	"test-only (never in production):\n"
 	"  --byzantine-test BEHAVIOUR\n"
@@ -87,6 +91,7 @@ struct daemon {
 	enum strata_log_level log_level;
 	enum strata_byz byz; /* test-only misbehaviour; STRATA_BYZ_NONE normally */
 	unsigned test_sync_delay_ms; /* test-only slow syncs; 0 normally */
+	bool check_only;     /* --check-config: validate config and key, then exit */
 	bool fatal;          /* the node stopped: stable storage failed */
 	struct strata_config cfg;
 	struct strata_store *store;
@@ -182,6 +187,8 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 		{ "byzantine-test", required_argument, NULL, 'B' },
 		{ "test-sync-delay-ms", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "check-config", no_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
 	d->log_level = STRATA_LOG_INFO;
@@ -231,6 +238,10 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 		}
 		case 'h':
 			fputs(usage_text, stdout);
+			exit(0);
+		case 'K': d->check_only = true; break;
+		case 'V':
+			printf("stratad %s\n", STRATA_VERSION);
 			exit(0);
 		default:
 			return die_usage("unknown or incomplete option '%s'", argv[optind - 1]);
@@ -626,6 +637,11 @@ int main(int argc, char **argv)
 	bool recovering = false;
 	uint64_t incarnation = 0;
 	rc = load_key(&d, sk, keypath, sizeof(keypath));
+	if (rc == 0 && d.check_only) {
+		printf("stratad: %s: node %u: config and key ok\n", d.config_path, d.id);
+		strata_secure_free(sk);
+		return 0;
+	}
 	if (rc == 0)
 		rc = open_data(&d, datadir, sizeof(datadir), &recovering, &incarnation);
 	if (rc == 0)

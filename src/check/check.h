@@ -69,6 +69,8 @@ void strata_history_free(struct strata_history *h);
 size_t strata_history_n_events(const struct strata_history *h);
 size_t strata_history_n_ops(const struct strata_history *h);
 size_t strata_history_n_keys(const struct strata_history *h);
+/* Operations that completed with ok (fail and info, or no completion at all, do not count). */
+size_t strata_history_n_completed(const struct strata_history *h);
 
 /* Writer, used by the load client to record a history. Appends one line to out. key must be a
  * NUL-terminated string. value: NULL means JSON null; for a cas invoke, value is the expected old

@@ -938,6 +938,14 @@ size_t strata_history_n_ops(const struct strata_history *h)
 	return h->n_ops;
 }
 
+size_t strata_history_n_completed(const struct strata_history *h)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < h->n_ops; i++)
+		n += h->ops[i].outcome == STRATA_HIST_OUT_OK;
+	return n;
+}
+
 size_t strata_history_n_keys(const struct strata_history *h)
 {
 	return h->n_keys;

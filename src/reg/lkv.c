@@ -1061,7 +1061,7 @@ struct strata_module *lkv_create(struct strata_node *n, char *err, size_t errlen
 	strata_node_add_module(n, &l->m, &lkv_ops, LKV_WIRE);
 	strata_timer_init(&l->ae_timer, &l->m, T_AE, 0);
 	strata_timer_init(&l->gc_timer, &l->m, T_GC, 0);
-	char text[240];
+	char text[320];
 	if (l->r + l->w <= l->replicas) {
 		snprintf(text, sizeof(text),
 			 "warning: r=%u + w=%u <= replicas=%u: quorums need not intersect, reads may "
@@ -1072,9 +1072,11 @@ struct strata_module *lkv_create(struct strata_node *n, char *err, size_t errlen
 	uint32_t q = l->r > l->w ? l->r : l->w;
 	if (cfg->f > l->replicas - q) {
 		snprintf(text, sizeof(text),
-			 "warning: f=%u but a key survives only replicas - max(r, w) = %u crashes of its "
-			 "replicas: operations on some keys may time out",
-			 cfg->f, l->replicas - q);
+			 "warning: each key lives on %u nodes ([lkv] replicas) and an operation needs "
+			 "%u of them (max of r=%u, w=%u), so a key stays available through %u crashes "
+			 "of its nodes, fewer than f=%u: operations on some keys may time out (raise "
+			 "[lkv] replicas to tolerate f)",
+			 l->replicas, q, l->r, l->w, l->replicas - q, cfg->f);
 		warn(n, text);
 	}
 	return &l->m;

@@ -362,10 +362,15 @@ static void env_output(void *ctx, const struct strata_output *o)
 		strata_uv_log(rt, STRATA_LOG_DEBUG, "%s: broadcast %u:%" PRIu64 " (%zu bytes)",
 			      o->module_name ? o->module_name : "?", rt->id, o->a, o->len);
 		break;
-	case STRATA_OUT_EVENT:
-		strata_uv_log(rt, event_level(o), "%s: %s", o->module_name ? o->module_name : "node",
-			      event_body(o));
+	case STRATA_OUT_EVENT: {
+		/* The level already says "warn": drop the module's own "warning: " marker. */
+		const char *body = event_body(o);
+		if (event_level(o) == STRATA_LOG_WARN && strncasecmp(body, "warning: ", 9) == 0)
+			body += 9;
+		strata_uv_log(rt, event_level(o), "%s: %s",
+			      o->module_name ? o->module_name : "node", body);
 		break;
+	}
 	case STRATA_OUT_REPLY:
 		if (rt->releasing)
 			strata_uv_log(rt, STRATA_LOG_DEBUG,

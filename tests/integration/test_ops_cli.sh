@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The CLI and the cluster script never report success on nothing, and say clearly what is wrong:
+# a workload where no operation succeeded exits non-zero with the reason; `check` refuses a
+# history in which nothing completed and takes only the documented model names; --version on
+# strata, stratad and the cluster script; a flag typo before the command; an unknown algorithm
+# family; values that start with '-' (after "--" or as negative numbers) and --value-file on
+# reg and lkv; the cluster script's options before or after the command, its refusal of a
+# --model other than the directory's, its config check before any node is launched, and a
+# readable lkv warning in the node logs.
+. "$(dirname "$0")/lib.sh"
+
+expect_rc() { # want description command...
+	local want=$1 what=$2 rc
+	shift 2
+	"$@" >"$TMP/out" 2>"$TMP/err"
+	rc=$?
+	[ $rc -eq "$want" ] || { cat "$TMP/out" "$TMP/err"; fail "$what: exit $rc, expected $want ($*)"; }
+	pass "$what: exit $want"
+}
+err_has() { # pattern description
+	grep -qi -- "$1" "$TMP/err" || { cat "$TMP/err"; fail "$2: stderr lacks '$1'"; }
+	pass "$2: says '$1'"
+}
+
+say "--version"
+expect_rc 0 "strata --version" "$STRATA" --version
+grep -Eq '^strata [0-9]+\.[0-9]+' "$TMP/out" || fail "strata --version printed: $(cat "$TMP/out")"
+expect_rc 0 "stratad --version" "$STRATAD" --version
+grep -Eq '^stratad [0-9]+\.[0-9]+' "$TMP/out" || fail "stratad --version printed: $(cat "$TMP/out")"
+expect_rc 0 "scripts/cluster --version" "$CLUSTER" --version
+grep -Eq '^scripts/cluster [0-9]+\.[0-9]+' "$TMP/out" || fail "cluster --version printed: $(cat "$TMP/out")"
+# Installed under another name, the script calls itself by that name.
+ln -s "$CLUSTER" "$TMP/strata-cluster"
+STRATAD=$STRATAD expect_rc 2 "strata-cluster bogus" "$TMP/strata-cluster" bogus
+err_has "^strata-cluster: unknown command" "the installed script names itself"
+
+say "usage mistakes are named"
+expect_rc 2 "flag typo before the command" "$STRATA" --dri x status
+err_has "unknown global flag '--dri'" "flag typo"
+expect_rc 2 "algos foo" "$STRATA" algos foo
+err_has "unknown family 'foo'" "algos foo"
+expect_rc 0 "algos reg" "$STRATA" algos reg
+expect_rc 2 "check --model linearizable (undocumented)" "$STRATA" check --model linearizable "$top/tests/data/lin-ok-cas.jsonl"
+err_has "unknown model 'linearizable'" "check --model"
+
+say "check refuses a history in which nothing completed"
+cat >"$TMP/nothing.jsonl" <<'H'
+{"process":0,"type":"invoke","f":"write","key":"x","value":"1","time":1000}
+{"process":0,"type":"fail","f":"write","key":"x","value":"1","time":2000}
+{"process":1,"type":"invoke","f":"read","key":"x","value":null,"time":1500}
+{"process":1,"type":"info","f":"read","key":"x","value":null,"time":3000}
+H
+expect_rc 1 "check on only fail and info" "$STRATA" check --model atomic "$TMP/nothing.jsonl"
+err_has "no operation completed" "check on nothing"
+
+say "scripts/cluster: options on either side of the command; config checked before launch"
+D=$TMP/c
+expect_rc 0 "start with --dir before the command" "$CLUSTER" --dir "$D" -n 3 --model fail-noisy start
+expect_rc 0 "status with --dir before the command" "$CLUSTER" --dir "$D" status
+expect_rc 1 "start --model fail-stop on a fail-noisy directory" "$CLUSTER" start --model fail-stop --dir "$D"
+err_has "created with model fail-noisy, not fail-stop" "model mismatch"
+"$STRATA" --dir "$D" status >/dev/null || fail "the running cluster was disturbed by the refused start"
+pass "the running cluster still answers"
+
+say "a readable lkv warning (5 nodes: replicas 3 cannot tolerate f = 2)"
+D5=$TMP/c5
+expect_rc 0 "start 5 nodes" "$CLUSTER" start -n 5 --dir "$D5"
+grep -q "warn: lkv: each key lives on 3 nodes" "$D5/logs/node-1.log" ||
+	{ grep lkv "$D5/logs/node-1.log"; fail "the lkv warning is not the readable one"; }
+grep -q "warn: lkv: warning:" "$D5/logs/node-1.log" && fail "the lkv warning still says warn: ... warning:"
+pass "node 1 logs the lkv warning once, readably"
+"$CLUSTER" stop --dir "$D5" >/dev/null
+
+# A broken config: copy the cluster, make f impossible; nothing must be launched.
+DB=$TMP/bad
+mkdir -p "$DB"
+cp -r "$D/keys" "$DB/"
+sed 's/^f = 1/f = 7/' "$D/cluster.ini" >"$DB/cluster.ini"
+expect_rc 1 "start on a config with f >= n" "$CLUSTER" start --dir "$DB"
+err_has "no node was started" "config checked first"
+grep -q "keep running" "$TMP/err" && fail "claims nodes keep running: $(cat "$TMP/err")"
+[ ! -d "$DB/pids" ] || [ -z "$(ls "$DB/pids")" ] || fail "a node was launched: $(ls "$DB/pids")"
+pass "no node was launched"
+
+say "values starting with '-' and --value-file"
+expect_rc 0 "reg write x -- -5" "$STRATA" --dir "$D" reg write x -- -5
+expect_rc 0 "reg read x" "$STRATA" --dir "$D" reg read x
+[ "$(cat "$TMP/out")" = "-5" ] || fail "reg read x gave '$(cat "$TMP/out")', expected -5"
+expect_rc 0 "reg write y -7 (a negative number)" "$STRATA" --dir "$D" reg write y -7
+expect_rc 0 "reg read y" "$STRATA" --dir "$D" reg read y
+[ "$(cat "$TMP/out")" = "-7" ] || fail "reg read y gave '$(cat "$TMP/out")'"
+expect_rc 2 "reg write x --bogus" "$STRATA" --dir "$D" reg write x --bogus
+expect_rc 0 "lkv put k -- --dash" "$STRATA" --dir "$D" lkv put k -- --dash
+expect_rc 0 "lkv get k" "$STRATA" --dir "$D" lkv get k
+[ "$(cat "$TMP/out")" = "--dash" ] || fail "lkv get k gave '$(cat "$TMP/out")'"
+printf 'from a file' >"$TMP/v"
+expect_rc 0 "lkv put f --value-file" "$STRATA" --dir "$D" lkv put f --value-file "$TMP/v"
+expect_rc 0 "lkv get f" "$STRATA" --dir "$D" lkv get f
+[ "$(cat "$TMP/out")" = "from a file" ] || fail "lkv get f gave '$(cat "$TMP/out")'"
+expect_rc 2 "lkv put f --value-file missing" "$STRATA" --dir "$D" lkv put f --value-file "$TMP/none"
+
+say "a workload where nothing succeeds exits non-zero and says why"
+expect_rc 0 "workload against the running nodes" "$STRATA" --dir "$D" workload --duration 1 --clients 2 --out "$TMP/h2.jsonl"
+expect_rc 0 "check of that history" "$STRATA" check --model atomic "$TMP/h2.jsonl"
+# All nodes paused: every operation times out.
+for i in 1 2 3; do "$CLUSTER" pause "$i" --dir "$D" >/dev/null; done
+expect_rc 3 "workload against paused nodes" "$STRATA" --dir "$D" workload --duration 1 --clients 2 --op-timeout 200 --out "$TMP/h.jsonl"
+err_has "no operation succeeded" "workload with 0 ok"
+for i in 1 2 3; do "$CLUSTER" resume "$i" --dir "$D" >/dev/null; done
+expect_rc 1 "check of that history" "$STRATA" check --model atomic "$TMP/h.jsonl"
+err_has "no operation completed" "check of the workload's empty history"
