@@ -162,6 +162,8 @@ struct cli_op_args {
 	uint64_t session, seq;       /* kv writes: exactly-once session (0 = none); a write with a
 				      * session may be retried on another node like a read */
 	bool serializable;           /* kv get: read the contacted node's state */
+	bool no_retry;               /* never try another node after a timeout (registers: a node
+				      * that lacks its quorum within --timeout stands for all) */
 };
 int cli_op(struct cli *c, const struct cli_op_args *a, Strata__Client__Response **resp_out,
 	   const Strata__Client__OpReply **reply);

@@ -22,7 +22,70 @@ static const char reg_help[] =
 	"\n"
 	"Writes or reads register KEY with a register algorithm (see `strata reg algos`; default:\n"
 	"the cluster's reg_algo, else nnar). A read of a register never written prints null.\n"
+	"Each algorithm keeps its own registers: a key written with --algo nnar reads as null\n"
+	"with --algo mv. A value starting with '-' goes after -- (or is a negative number).\n"
+	"A read or write that gets no answer within --timeout is not retried on another node\n"
+	"(it lacks its quorum there too); the error names the quorum the algorithm needs and\n"
+	"how many nodes the node sees alive.\n"
 	"Exit: 0 ok, 1 the node refused (the error says why), 2 usage, 3 outcome unknown.\n";
+
+/* After a register operation got no answer within --timeout: which quorum the algorithm needs
+ * and how many nodes the first reachable node sees alive, so the user can tell a missing quorum
+ * from a slow node. */
+static void explain_timeout(struct cli *c, const struct strata_algo *a)
+{
+	const struct strata_config *cfg = c->endpoint[0] ? NULL : cli_config(c);
+	char need[160] = "";
+	if (cfg) {
+		uint32_t n = cfg->n, q;
+		if (a->resilience_k == 3) {
+			q = (n + cfg->f) / 2 + 1;
+			snprintf(need, sizeof need, "a Byzantine quorum of %u of %u nodes (more than (n+f)/2)",
+				 q, n);
+		} else if (a->resilience_k == 2) {
+			q = n / 2 + 1;
+			snprintf(need, sizeof need, "a majority quorum of %u of %u nodes", q, n);
+		} else {
+			snprintf(need, sizeof need,
+				 "an answer from every node its failure detector has not detected as "
+				 "crashed (%u nodes)",
+				 n);
+		}
+	}
+	struct cli_endpoint eps[STRATA_MAX_NODES];
+	int ne = cli_endpoints(c, false, eps, STRATA_MAX_NODES);
+	for (int i = 0; i < ne; i++) {
+		Strata__Client__Response *resp = NULL;
+		char err[256];
+		if (cli_status_fetch(c, &eps[i], &resp, err, sizeof err) != 0)
+			continue;
+		const Strata__Client__Status *st = resp->status_reply;
+		if (resp->body_case == STRATA__CLIENT__RESPONSE__BODY_STATUS_REPLY && st) {
+			unsigned alive = 1; /* the node itself */
+			char sus[256] = "";
+			size_t sl = 0;
+			for (size_t p = 0; p < st->n_peers; p++) {
+				if (st->peers[p]->id == st->node)
+					continue;
+				if (strcmp(st->peers[p]->state, "alive") == 0)
+					alive++;
+				else if (sl < sizeof sus)
+					sl += (size_t)snprintf(sus + sl, sizeof sus - sl, "%s%u",
+							       sl ? "," : "", st->peers[p]->id);
+			}
+			cli_err(c, "reg: %s needs %s to answer within --timeout %d ms; node %u sees %u "
+				   "of %u nodes alive%s%s%s",
+				a->name, need[0] ? need : "a quorum", c->timeout_ms, st->node, alive,
+				st->n, sus[0] ? " (not: " : "", sus, sus[0] ? ")" : "");
+			strata__client__response__free_unpacked(resp, NULL);
+			return;
+		}
+		strata__client__response__free_unpacked(resp, NULL);
+	}
+	cli_err(c, "reg: %s needs %s to answer within --timeout %d ms; no node answered a status "
+		   "request either",
+		a->name, need[0] ? need : "a quorum", c->timeout_ms);
+}
 
 static const char *default_algo(struct cli *c)
 {
@@ -118,10 +181,13 @@ int cmd_reg(struct cli *c, int argc, char **argv)
 		.key_len = strlen(pos[0]),
 		.value = write ? (file_value ? file_value : pos[1]) : NULL,
 		.value_len = write ? (file_value ? file_len : strlen(pos[1])) : 0,
+		.no_retry = true,
 	};
 	Strata__Client__Response *resp = NULL;
 	const Strata__Client__OpReply *reply = NULL;
 	int rc = cli_op(c, &op, &resp, &reply);
+	if (rc == CLI_EXIT_UNKNOWN)
+		explain_timeout(c, a);
 	if (rc != CLI_EXIT_OK) {
 		free(file_value);
 		return rc;
@@ -150,6 +216,10 @@ int cmd_reg(struct cli *c, int argc, char **argv)
 		fputc('\n', stdout);
 	} else {
 		printf("null\n");
+		/* Each algorithm is its own store: the key may well hold a value under another. */
+		fprintf(stderr, "strata: reg: null: never written with --algo %s (each register "
+				"algorithm keeps its own keys)\n",
+			algo);
 	}
 	if (resp)
 		strata__client__response__free_unpacked(resp, NULL);

@@ -563,7 +563,8 @@ int cli_op(struct cli *c, const struct cli_op_args *a, Strata__Client__Response 
 	Strata__Client__Response *resp = NULL;
 	/* Only a read may be retried on another node: a write that timed out may have happened,
 	 * unless it carries a session, which makes the store apply it once however often sent. */
-	int rc = cli_call(c, &req, a->op == CLI_OP_READ || a->session != 0, &resp, NULL);
+	int rc = cli_call(c, &req, !a->no_retry && (a->op == CLI_OP_READ || a->session != 0), &resp,
+			  NULL);
 	if (resp_out)
 		*resp_out = NULL;
 	if (reply)

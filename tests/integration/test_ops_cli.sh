@@ -99,6 +99,23 @@ expect_rc 0 "lkv get f" "$STRATA" --dir "$D" lkv get f
 [ "$(cat "$TMP/out")" = "from a file" ] || fail "lkv get f gave '$(cat "$TMP/out")'"
 expect_rc 2 "lkv put f --value-file missing" "$STRATA" --dir "$D" lkv put f --value-file "$TMP/none"
 
+say "a read of another algorithm's key says why it is null"
+expect_rc 0 "reg read x --algo mv (written with nnar)" "$STRATA" --dir "$D" reg read x --algo mv
+[ "$(cat "$TMP/out")" = null ] || fail "stdout should be exactly null: '$(cat "$TMP/out")'"
+err_has "each register algorithm keeps its own keys" "null read"
+
+say "a register without its quorum: the error names the quorum, within --timeout"
+"$CLUSTER" kill 2 --dir "$D" >/dev/null
+"$CLUSTER" kill 3 --dir "$D" >/dev/null
+t0=$(now_ms)
+expect_rc 3 "reg read x with 2 of 3 nodes down" "$STRATA" --dir "$D" --timeout 1000 reg read x
+el=$(($(now_ms) - t0))
+err_has "majority quorum of 2 of 3 nodes" "quorum named"
+err_has "node 1 sees 1 of 3 nodes alive" "how many are alive"
+[ $el -lt 3000 ] || fail "the read took $el ms with --timeout 1000"
+pass "gave up after $el ms (--timeout 1000)"
+"$CLUSTER" start --dir "$D" >/dev/null || fail "restarting nodes 2 and 3 failed"
+
 say "a workload where nothing succeeds exits non-zero and says why"
 expect_rc 0 "workload against the running nodes" "$STRATA" --dir "$D" workload --duration 1 --clients 2 --out "$TMP/h2.jsonl"
 expect_rc 0 "check of that history" "$STRATA" check --model atomic "$TMP/h2.jsonl"
