@@ -18,6 +18,8 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
 
 #include "cli.h"
 
@@ -429,28 +431,86 @@ static void poll_readable(struct watch *w, struct wnode *nd)
 
 /* ---- drawing ---- */
 
+/* The terminal's size; 80x24 when it cannot be asked (not a terminal, or no size set). */
+static void term_size(unsigned *rows, unsigned *cols)
+{
+	struct winsize ws;
+	*rows = 24;
+	*cols = 80;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0) {
+		*rows = ws.ws_row;
+		*cols = ws.ws_col;
+	}
+}
+
+/* Writes one line cut to cols terminal columns (UTF-8 continuation bytes take no column). */
+static void put_line(FILE *out, unsigned cols, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void put_line(FILE *out, unsigned cols, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	size_t i = 0;
+	unsigned used = 0;
+	for (; buf[i]; i++) {
+		bool cont = ((unsigned char)buf[i] & 0xC0) == 0x80;
+		if (!cont && used == cols)
+			break;
+		used += !cont;
+	}
+	fwrite(buf, 1, i, out);
+	fputc('\n', out);
+}
+
+/* Draws one frame. On a terminal it fits the window: the matrix columns narrow (3 columns per
+ * node, then 1) and, past what still fits, the remaining nodes are left out with a note; every
+ * line is cut to the width; the events area gets the rows that are left (newest events). */
 static void draw(struct watch *w, FILE *out)
 {
 	char tbuf[32];
 	fmt_time(wall_ms(), tbuf, sizeof tbuf);
 	tbuf[8] = '\0'; /* seconds are enough here */
+	unsigned rows = 1000, cols = sizeof(((struct watch *)0)->events[0]) * 4;
+	if (w->tty && !w->once)
+		term_size(&rows, &cols);
 	if (w->tty && !w->once)
 		fputs("\033[H\033[2J", out);
-	fprintf(out, "strata watch  cluster %s  model %s  %u nodes  %s%s\n\n",
-		w->cluster[0] ? w->cluster : "?", w->model[0] ? w->model : "?", w->n, tbuf,
-		w->once ? "" : "  (Ctrl-C to quit)");
-	fprintf(out, "observer |");
-	for (uint32_t p = 1; p <= w->n; p++)
-		fprintf(out, "%3u", p);
-	fprintf(out, "  | leader  incarnation\n");
-	fprintf(out, "---------+");
-	for (uint32_t p = 1; p <= w->n; p++)
-		fputs("---", out);
-	fprintf(out, "--+--------------------\n");
+	/* Matrix geometry: "node NNN |" (10) + cells + "  | leader  incarnation" (~22). */
+	unsigned cw = 3, shown = w->n;
+	if (10 + 3 * w->n + 24 > cols) {
+		cw = 1;
+		if (10 + w->n + 24 > cols)
+			shown = cols > 10 + 24 + 1 ? cols - 10 - 24 - 1 : 1;
+	}
+	if (shown > w->n)
+		shown = w->n;
+	unsigned used = 0;
+	put_line(out, cols, "strata watch  cluster %s  model %s  %u nodes  %s%s",
+		 w->cluster[0] ? w->cluster : "?", w->model[0] ? w->model : "?", w->n, tbuf,
+		 w->once ? "" : "  (Ctrl-C to quit)");
+	put_line(out, cols, "%s", "");
+	used += 2;
+	char line[1024];
+	size_t ll = (size_t)snprintf(line, sizeof line, "observer |");
+	for (uint32_t p = 1; p <= shown; p++)
+		ll += (size_t)snprintf(line + ll, sizeof line - ll, cw == 3 ? "%3u" : "%u",
+				       cw == 3 ? p : p % 10);
+	snprintf(line + ll, sizeof line - ll, "%s  | leader  incarnation",
+		 shown < w->n ? "+" : "");
+	put_line(out, cols, "%s", line);
+	ll = (size_t)snprintf(line, sizeof line, "---------+");
+	for (uint32_t p = 1; p <= shown && ll + cw < sizeof line; p++)
+		ll += (size_t)snprintf(line + ll, sizeof line - ll, "%s", cw == 3 ? "---" : "-");
+	snprintf(line + ll, sizeof line - ll, "%s--+--------------------", shown < w->n ? "-" : "");
+	put_line(out, cols, "%s", line);
+	used += 2;
 	for (uint32_t o = 1; o <= w->n; o++) {
 		const struct wnode *nd = &w->node[o];
-		fprintf(out, "node %-3u |", o);
-		for (uint32_t p = 1; p <= w->n; p++) {
+		ll = (size_t)snprintf(line, sizeof line, "node %-3u |", o);
+		for (uint32_t p = 1; p <= shown; p++) {
 			const char *sym = " ";
 			if (nd->polled && !nd->reachable)
 				sym = "-";
@@ -462,25 +522,42 @@ static void draw(struct watch *w, FILE *out)
 				sym = "?";
 			else if (nd->cell[p] == 'c')
 				sym = "X";
-			fprintf(out, "  %s", sym);
+			ll += (size_t)snprintf(line + ll, sizeof line - ll, "%s%s", cw == 3 ? "  " : "",
+					       sym);
 		}
-		fprintf(out, "  | ");
+		ll += (size_t)snprintf(line + ll, sizeof line - ll, "%s  | ", shown < w->n ? " " : "");
 		if (nd->polled && !nd->reachable)
-			fprintf(out, "unreachable: %s\n", nd->why);
+			snprintf(line + ll, sizeof line - ll, "unreachable: %s", nd->why);
 		else if (!nd->known)
-			fprintf(out, "...\n");
+			snprintf(line + ll, sizeof line - ll, "...");
 		else if (nd->leader)
-			fprintf(out, "%-7u %" PRIu64 "\n", nd->leader, nd->incarnation);
+			snprintf(line + ll, sizeof line - ll, "%-7u %" PRIu64, nd->leader,
+				 nd->incarnation);
 		else
-			fprintf(out, "%-7s %" PRIu64 "\n", "none", nd->incarnation);
+			snprintf(line + ll, sizeof line - ll, "%-7s %" PRIu64, "none", nd->incarnation);
+		put_line(out, cols, "%s", line);
+		used++;
 	}
-	fprintf(out, "\n· alive   ? suspected   X crashed   - unreachable\n");
+	put_line(out, cols, "%s", "");
+	if (shown < w->n)
+		put_line(out, cols, "· alive ? suspected X crashed - unreachable; nodes %u..%u: "
+				    "widen the terminal or use -w json",
+			 shown + 1, w->n);
+	else
+		put_line(out, cols, "%s", "· alive   ? suspected   X crashed   - unreachable");
+	used += 2;
 	if (!w->once) {
-		fprintf(out, "\nlast events:\n");
-		if (w->nev == 0)
-			fprintf(out, "  (none yet)\n");
-		for (size_t i = 0; i < w->nev; i++)
-			fprintf(out, "  %s\n", w->events[(w->head + i) % WATCH_EVENTS]);
+		/* "last events:" + the events, in what is left (one row spare for the cursor). */
+		unsigned left = rows > used + 3 ? rows - used - 3 : 0;
+		if (left > 0) {
+			put_line(out, cols, "%s", "");
+			put_line(out, cols, "%s", "last events:");
+			if (w->nev == 0)
+				put_line(out, cols, "%s", "  (none yet)");
+			size_t k = w->nev < left ? w->nev : left;
+			for (size_t i = w->nev - k; i < w->nev; i++)
+				put_line(out, cols, "  %s", w->events[(w->head + i) % WATCH_EVENTS]);
+		}
 	}
 	fflush(out);
 	w->dirty = false;
