@@ -27,6 +27,10 @@
  *                         heartbeat round (and keeps leading while cut off, as a deposed leader
  *                         that has not noticed does); an isolated leader returns stale values.
  *   broken-dup-apply      no session deduplication; a duplicated write is applied twice.
+ *   broken-runtime-ack-before-sync  the runtime releases replies and datagrams before the sync
+ *                         that covers them (sim_disk.ack_before_sync); the total crash loses
+ *                         acknowledged writes.
+ *   slow-disk-torn        (correct) asynchronous syncs of 0.2-3 ms and torn writes at crashes.
  *   limits                key and value bounds, cas compare failed, serializable gets. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -403,7 +407,7 @@ static int check_history(struct run *r, char *why, size_t wl, bool *violation)
 	return out;
 }
 
-static struct run *run_new(uint64_t seed, bool trace, unsigned broken)
+static struct run *run_new(uint64_t seed, bool trace, unsigned broken, const struct sim_disk *disk)
 {
 	struct run *r = calloc(1, sizeof(*r));
 	strata_config_defaults(&r->cfg);
@@ -425,6 +429,8 @@ static struct run *run_new(uint64_t seed, bool trace, unsigned broken)
 		.seed = seed, .cfg = &r->cfg, .build = build, .output = on_output, .arg = r,
 		.trace = trace,
 	};
+	if (disk)
+		so.disk = *disk;
 	r->s = sim_new(&so);
 	return r;
 }
@@ -458,10 +464,10 @@ static void partition(struct run *r, unsigned faults)
 	}
 }
 
-static int run_faults(uint64_t seed, bool trace, char *why, size_t wl, unsigned faults,
-		      unsigned broken)
+static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsigned faults,
+			   unsigned broken, const struct sim_disk *disk)
 {
-	struct run *r = run_new(seed, trace, broken);
+	struct run *r = run_new(seed, trace, broken, disk);
 	struct sim *s = r->s;
 	struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 1000 };
 	sim_set_net(s, &calm);
@@ -490,6 +496,10 @@ static int run_faults(uint64_t seed, bool trace, char *why, size_t wl, unsigned 
 	uint64_t pause_len = 100 * MS + sim_random_below(s, 600 * MS);
 	uint64_t crash_at = t0 + sim_random_below(s, t_ops / 2);
 	uint64_t crash_len = 50 * MS + sim_random_below(s, 450 * MS);
+	/* Every node crashes at once while clients are busy, and restarts 10-50 ms later. */
+	uint64_t total_at = t0 + t_ops / 2 + sim_random_below(s, t_ops * 2 / 5);
+	uint64_t total_len = 10 * MS + sim_random_below(s, 40 * MS);
+	bool total_down = false, total_up = false;
 	bool parted = false, healed = false, paused = false, resumed = false;
 	bool crashed = false, restarted = false;
 	uint32_t pause_id = 0, crash_id = 0;
@@ -533,6 +543,21 @@ static int run_faults(uint64_t seed, bool trace, char *why, size_t wl, unsigned 
 				crashed = restarted = (t + 600 * MS >= t0 + t_ops);
 				faults &= ~(unsigned)F_CRASH;
 			}
+		}
+		if ((faults & F_TOTAL) && !total_down && t >= total_at) {
+			for (uint32_t id = 1; id <= r->cfg.n; id++) {
+				if (sim_is_paused(s, id))
+					sim_resume(s, id);
+				if (sim_is_up(s, id))
+					crash(r, id);
+			}
+			total_down = true;
+		}
+		if (total_down && !total_up && t >= total_at + total_len) {
+			for (uint32_t id = 1; id <= r->cfg.n; id++)
+				if (!sim_is_up(s, id))
+					sim_restart(s, id);
+			total_up = true;
 		}
 		send_dups(r);
 		for (unsigned k = 0; k < NCL; k++) {
@@ -581,7 +606,7 @@ static int run_faults(uint64_t seed, bool trace, char *why, size_t wl, unsigned 
 	bool violation = false;
 	if (!rc)
 		rc = check_history(r, why, wl, &violation);
-	if (rc && broken && !violation) {
+	if (rc && (broken || (disk && disk->ack_before_sync)) && !violation) {
 		fprintf(stderr, "sim_kv: broken variant seed %llu failed for another reason: %s\n",
 			(unsigned long long)seed, why);
 		exit(1);
@@ -592,6 +617,28 @@ static int run_faults(uint64_t seed, bool trace, char *why, size_t wl, unsigned 
 			r->info, r->dups_sent);
 	run_free(r);
 	return rc;
+}
+
+static int run_faults(uint64_t seed, bool trace, char *why, size_t wl, unsigned faults,
+		      unsigned broken)
+{
+	return run_faults_disk(seed, trace, why, wl, faults, broken, NULL);
+}
+
+/* A slow disk (asynchronous syncs of 0.2-3 ms: replies and sends wait for them while the nodes
+ * go on) and torn writes: at a crash, half the time a prefix of the unsynced writes reached
+ * the disk and the next one is torn (discarded at recovery with everything after it). */
+static int run_torn(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	struct sim_disk d = { .sync_min_us = 200, .sync_max_us = 3000, .torn = 0.5 };
+	return run_faults_disk(seed, trace, why, wl, F_NET | F_CRASH | F_TOTAL | F_DUPREQ, 0, &d);
+}
+
+/* Broken runtime: it releases replies and datagrams before the sync that covers them. */
+static int run_broken_runtime_ack(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	struct sim_disk d = { .sync_min_us = 2000, .sync_max_us = 8000, .ack_before_sync = true };
+	return run_faults_disk(seed, trace, why, wl, F_NET | F_TOTAL, 0, &d);
 }
 
 static int run_partitions(uint64_t seed, bool trace, char *why, size_t wl)
@@ -659,7 +706,7 @@ static int one(struct run *r, uint32_t node, enum strata_op op, const char *key,
 
 static int run_limits(uint64_t seed, bool trace, char *why, size_t wl)
 {
-	struct run *r = run_new(seed, trace, 0);
+	struct run *r = run_new(seed, trace, 0, NULL);
 	struct sim *s = r->s;
 	struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 1000 };
 	sim_set_net(s, &calm);
@@ -715,10 +762,12 @@ static const struct sim_case cases[] = {
 	{ "crash-recovery", run_crash, 80, false },
 	{ "pause", run_pause, 80, false },
 	{ "mixed", run_mixed, 80, false },
+	{ "slow-disk-torn", run_torn, 60, false },
 	{ "limits", run_limits, 5, false },
 	{ "broken-ack-unsynced", run_broken_ack, 20, true },
 	{ "broken-read-no-round", run_broken_read, 20, true },
 	{ "broken-dup-apply", run_broken_dup, 20, true },
+	{ "broken-runtime-ack-before-sync", run_broken_runtime_ack, 20, true },
 };
 
 int main(int argc, char **argv)
