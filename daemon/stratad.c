@@ -417,17 +417,26 @@ static struct bcast_file *bcast_file(struct daemon *d, const char *module)
 	return b;
 }
 
-/* Opens the log of every broadcast module up front, so that a node that delivers nothing still
- * leaves a log that says so (the checkers cannot decide validity or agreement without it). */
+struct open_ctx {
+	struct daemon *d;
+	const struct strata_config *cfg;
+};
+
+static void bcast_open_one(const struct strata_algo *a, void *arg)
+{
+	struct open_ctx *c = arg;
+	char why[256];
+	if (strata_algo_check(a, c->cfg, why, sizeof(why)) == 0)
+		(void)bcast_file(c->d, a->name);
+}
+
+/* Opens the log of every broadcast algorithm this cluster can run up front (modules are created
+ * on first use, so this goes by the catalog), so that a node that delivers nothing still leaves
+ * a log that says so (the checkers cannot decide validity or agreement without it). */
 static void bcast_open_all(struct daemon *d)
 {
-	struct strata_node *n = strata_uv_node(d->rt);
-	for (size_t i = 0; i < strata_node_module_count(n); i++) {
-		const char *name = strata_node_module_at(n, i)->ops->name;
-		const struct strata_algo *a = strata_algo_find(name);
-		if (a && strcmp(a->family, "bcast") == 0 && strcmp(a->name, name) == 0)
-			(void)bcast_file(d, name);
-	}
+	struct open_ctx c = { .d = d, .cfg = strata_node_config(strata_uv_node(d->rt)) };
+	strata_algo_foreach("bcast", bcast_open_one, &c);
 }
 
 /* ---- consensus log (--cons-log) ---- */

@@ -623,14 +623,14 @@ void bc_ptab_deliver(struct strata_module *m, struct bc_ptab *t, struct bc_pend 
 
 int bc_subs_default(struct strata_module *m, uint64_t inst, struct bc_subs *s)
 {
-	s->n = 0;
+	/* A peer's message can be the first use of the upper algorithm on this node: it is created
+	 * now (its constructor may open this very instance, hence bc_subs_add's deduplication). */
 	struct strata_module *up = inst == 0
 		? strata_client_adapter(m->node)
-		: strata_node_module_by_wire(m->node, BCAST_INST_WIRE(inst));
+		: strata_node_module_get_wire(m->node, BCAST_INST_WIRE(inst));
 	if (!up || up == m)
 		return STRATA_ENOENT;
-	s->m[s->n++] = up;
-	return 0;
+	return bc_subs_add(s, up);
 }
 
 int bc_subs_add(struct bc_subs *s, struct strata_module *upper)

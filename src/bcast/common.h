@@ -179,9 +179,9 @@ struct bc_subs {
 	unsigned n;
 };
 
-/* The default subscriber of instance inst of module m: the client adapter for instance 0,
- * else the module whose wire id BCAST_INST_WIRE(inst) names (STRATA_ENOENT if this node has
- * none, or if it is m itself). */
+/* Adds the default subscriber of instance inst of module m to s: the client adapter for
+ * instance 0, else the module whose wire id BCAST_INST_WIRE(inst) names, created on first use
+ * if the node has a factory (STRATA_ENOENT if there is none, or if it is m itself). */
 int bc_subs_default(struct strata_module *m, uint64_t inst, struct bc_subs *s);
 /* Adds upper (no-op if present); STRATA_EFULL beyond BC_SUBS_MAX. */
 int bc_subs_add(struct bc_subs *s, struct strata_module *upper);

@@ -90,6 +90,10 @@ struct strata_node {
 	struct strata_counters counters;
 	struct strata_links *links;
 
+	strata_module_factory factory;
+	void *factory_arg;
+	bool started, recovering, creating;
+
 	struct strata_module *roles[STRATA_ROLE_COUNT];
 	enum strata_peer_state peer_state[STRATA_MAX_NODES + 1];
 	uint32_t leader;
@@ -191,6 +195,39 @@ void strata_node_add_module(struct strata_node *n, struct strata_module *m,
 	n->modules[n->nmodules++] = m;
 	if (wire_id)
 		n->by_wire[wire_id] = m;
+	/* Created after start (lazily): its INIT runs before the input that created it. */
+	if (n->started)
+		strata_raise(n, m, STRATA_EV_INIT, 0, 0, n->recovering ? 1 : 0, NULL);
+}
+
+void strata_node_set_factory(struct strata_node *n, strata_module_factory f, void *arg)
+{
+	n->factory = f;
+	n->factory_arg = arg;
+}
+
+static struct strata_module *node_create(struct strata_node *n, const char *name,
+					 uint16_t wire_id)
+{
+	/* A constructor may look its lower modules up; it never needs the factory for itself. */
+	if (!n->factory || n->creating || n->failed)
+		return NULL;
+	n->creating = true;
+	struct strata_module *m = n->factory(n, name, wire_id, n->factory_arg);
+	n->creating = false;
+	return m;
+}
+
+struct strata_module *strata_node_module_get(struct strata_node *n, const char *name)
+{
+	struct strata_module *m = strata_node_module_by_name(n, name);
+	return m ? m : node_create(n, name, 0);
+}
+
+struct strata_module *strata_node_module_get_wire(struct strata_node *n, uint16_t wire_id)
+{
+	struct strata_module *m = strata_node_module_by_wire(n, wire_id);
+	return m || wire_id == 0 ? m : node_create(n, NULL, wire_id);
 }
 
 void strata_module_subscribe(struct strata_module *lower, struct strata_module *upper)
@@ -678,6 +715,8 @@ void strata_node_start(struct strata_node *n, bool recovering)
 	if (n->failed)
 		return;
 	turn_begin(n);
+	n->started = true;
+	n->recovering = recovering;
 	for (size_t i = 0; i < n->nmodules; i++)
 		strata_raise(n, n->modules[i], STRATA_EV_INIT, 0, 0, recovering ? 1 : 0, NULL);
 	turn_end(n);
@@ -725,7 +764,9 @@ void strata_node_request(struct strata_node *n, const char *module, const struct
 		return;
 	}
 	turn_begin(n);
-	struct strata_module *m = strata_node_module_by_name(n, module);
+	struct strata_module *m = strata_node_module_get(n, module);
+	/* A module created just now (and its lower modules) run their INIT first. */
+	drain(n);
 	if (!m || !m->ops->request) {
 		char text[160];
 		snprintf(text, sizeof(text),

@@ -287,6 +287,20 @@ void strata_node_free(struct strata_node *n);
 /* Adds a module (the node takes ownership; it is destroyed with the node). */
 void strata_node_add_module(struct strata_node *n, struct strata_module *m,
 			    const struct strata_module_ops *ops, uint16_t wire_id);
+/* Lazy creation. A factory creates, on first use, a module the node does not have yet: the one
+ * a client request names (by name; wire_id 0) or the one a peer's frame is addressed to (by
+ * wire id; name NULL). It returns the new module (added to the node) or NULL. A module added
+ * after strata_node_start() gets its INIT event (with the node's recovering flag) queued ahead
+ * of the input that caused its creation. The stack builder (src/stack/build.c) installs one;
+ * without a factory, inputs for missing modules are refused as before. */
+typedef struct strata_module *(*strata_module_factory)(struct strata_node *n, const char *name,
+							uint16_t wire_id, void *arg);
+void strata_node_set_factory(struct strata_node *n, strata_module_factory f, void *arg);
+/* The module named `name` (or with wire id `wire_id`), created through the factory when the
+ * node has none; NULL when neither exists. */
+struct strata_module *strata_node_module_get(struct strata_node *n, const char *name);
+struct strata_module *strata_node_module_get_wire(struct strata_node *n, uint16_t wire_id);
+
 /* `upper` receives every indication `lower` raises with strata_indicate(). */
 void strata_module_subscribe(struct strata_module *lower, struct strata_module *upper);
 struct strata_module *strata_node_module_by_name(struct strata_node *n, const char *name);

@@ -33,6 +33,8 @@ struct strata_algo {
 	const char *steps;    /* communication steps per operation, e.g. "write 4, read 4" */
 	const char *messages; /* messages per operation, e.g. "write 4N, read 4N" */
 	uint16_t wire_id;
+	uint8_t wire_span;    /* wire ids its modules use: wire_id .. wire_id + span - 1 (private
+			       * lower modules of a composition); 0 means 1 */
 	bool single_writer;   /* writes only at cfg->writer (the CLI routes them there) */
 };
 

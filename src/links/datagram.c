@@ -157,7 +157,8 @@ void link_deliver(struct strata_links *l, uint16_t type, uint32_t from, uint16_t
 		  uint64_t instance, uint64_t lamport, struct strata_msg *msg)
 {
 	struct strata_node *n = l->node;
-	struct strata_module *m = strata_node_module_by_wire(n, module);
+	/* A peer's first frame for an algorithm this node has not run yet creates it (lazily). */
+	struct strata_module *m = strata_node_module_get_wire(n, module);
 	if (!m) {
 		strata_node_counters(n)->rej_module++;
 		strata_trace(n, "links", "frame for unknown module %u from %u -> dropped", module, from);

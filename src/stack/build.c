@@ -28,6 +28,61 @@ struct strata_module *strata_algo_create(const struct strata_algo *a, struct str
 	return NULL;
 }
 
+/* Which algorithms a node creates at start; the others are created on first use (a client
+ * request for one, or a peer's frame for one) by stack_factory:
+ *   - the failure detector and leader module the model calls for (strata_fd_build);
+ *   - the algorithms the config names ([cluster] reg_algo, bcast_algo);
+ *   - every fail-recovery algorithm: they keep state on stable storage, and a restarted node
+ *     must resume what it logged (a logged broadcast retransmits its pending messages) without
+ *     waiting for a request;
+ *   - the replicated KV (smr): its leader election runs before the first request.
+ * Every created algorithm must be runnable on the cluster (model and resilience). */
+static bool eager(const struct strata_algo *a, const struct strata_config *cfg)
+{
+	return strcmp(a->name, cfg->reg_algo) == 0 || strcmp(a->name, cfg->bcast_algo) == 0 ||
+	       a->model == STRATA_MODEL_FAIL_RECOVERY || strcmp(a->family, "smr") == 0;
+}
+
+struct find_wire {
+	uint16_t wire_id;
+	const struct strata_algo *a;
+};
+
+static void find_wire_fn(const struct strata_algo *a, void *arg)
+{
+	struct find_wire *f = arg;
+	unsigned span = a->wire_span ? a->wire_span : 1;
+	if (!f->a && f->wire_id >= a->wire_id && f->wire_id < a->wire_id + span)
+		f->a = a;
+}
+
+static struct strata_module *stack_factory(struct strata_node *n, const char *name,
+					   uint16_t wire_id, void *arg)
+{
+	(void)arg;
+	const struct strata_algo *a = NULL;
+	if (name) {
+		a = strata_algo_find(name);
+		if (a && strcmp(a->name, name) != 0)
+			a = NULL; /* aliases are the client's business; modules have one name */
+	} else {
+		struct find_wire f = { .wire_id = wire_id };
+		strata_algo_foreach(NULL, find_wire_fn, &f);
+		a = f.a;
+	}
+	char err[256];
+	if (!a || strcmp(a->family, "fd") == 0 ||
+	    strata_algo_check(a, strata_node_config(n), err, sizeof(err)) != 0)
+		return NULL;
+	struct strata_module *m = strata_algo_create(a, n, err, sizeof(err));
+	if (!m)
+		strata_trace(n, "stack", "creating %s on first use failed (%s) -> refused", a->name,
+			     err);
+	else
+		strata_trace(n, "stack", "first use of %s -> created", a->name);
+	return m;
+}
+
 struct build_ctx {
 	struct strata_node *n;
 	char *err;
@@ -41,8 +96,8 @@ static void build_one(const struct strata_algo *a, void *arg)
 	char why[256];
 	if (b->rc || strata_algo_check(a, strata_node_config(b->n), why, sizeof(why)) != 0)
 		return; /* not runnable on this cluster: requests for it get a clear error */
-	if (strata_node_module_by_name(b->n, a->name))
-		return; /* created already, as the lower layer of a module built before it */
+	if (strata_node_module_by_name(b->n, a->name) || !eager(a, strata_node_config(b->n)))
+		return; /* created already (a lower layer of a module built before it), or later */
 	if (!strata_algo_create(a, b->n, b->err, b->errlen))
 		b->rc = STRATA_ECONFIG;
 }
@@ -58,6 +113,7 @@ int strata_stack_build(struct strata_node *n, char *err, size_t errlen)
 	rc = strata_fd_build(n, err, errlen);
 	if (rc)
 		return rc;
+	strata_node_set_factory(n, stack_factory, NULL);
 	struct build_ctx b = { .n = n, .err = err, .errlen = errlen };
 	strata_algo_foreach("bcast", build_one, &b);
 	strata_algo_foreach("reg", build_one, &b);

@@ -4,7 +4,11 @@
 #      constructor tables (src/*/ctors.c, lkv_ctors.c), and of the node core, links and stack
 #      builder, none is linked into build/strata (nm), while the catalog is;
 #   2. src/core includes no family header (fd/, bcast/, reg/, cons/, smr/). core/node.c still
-#      includes links/links.h (the node owns its link layer; see docs/architecture.md).
+#      includes links/links.h (the node owns its link layer; see docs/architecture.md);
+#   3. on a live 3-node cluster, an algorithm's modules exist only once used: nnar and wcb (and
+#      wcb's erb and beb) are absent at start, nnar appears on every node after one write at
+#      node 1 (node 1 by the request, the others by its first messages), and wcb with its lower
+#      modules after one broadcast.
 # Deliberately broken variant: the same nm check run on build/stratad must find the
 # constructors, or the check is blind.
 . "$(dirname "$0")/lib.sh"
@@ -33,4 +37,27 @@ if grep -n '#include "\(fd\|bcast\|reg\|cons\|smr\)/' "$top"/src/core/*.c "$top"
 	fail "src/core includes a family header"
 fi
 say "src/core includes no family header"
+
+DIR=$TMP/lazy
+export DIR
+start_cluster 3 fail-silent
+mods() { status_json "$1" | json_get "' '.join(d['modules'])"; }
+has() { [[ " $(mods "$1") " == *" $2 "* ]]; }
+for m in nnar wcb erb beb; do
+	has 1 "$m" && fail "node 1 runs $m before anyone used it: $(mods 1)"
+done
+say "at start node 1 runs: $(mods 1)"
+"$STRATA" --dir "$DIR" -n 1 reg write k v --algo nnar >/dev/null || fail "nnar write failed"
+for i in 1 2 3; do
+	has "$i" nnar || fail "node $i has no nnar after a write: $(mods "$i")"
+done
+has 2 wcb && fail "node 2 runs wcb before anyone broadcast with it"
+"$STRATA" --dir "$DIR" -n 1 bcast send hello --algo wcb >/dev/null || fail "wcb broadcast failed"
+sleep 0.5
+for i in 1 2 3; do
+	for m in wcb erb beb; do
+		has "$i" "$m" || fail "node $i has no $m after a wcb broadcast: $(mods "$i")"
+	done
+done
+say "nnar on every node after one write, wcb + erb + beb after one broadcast"
 echo "ok: layers"
