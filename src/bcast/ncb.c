@@ -5,8 +5,10 @@
  * duplication, RB3 no creation, RB4 agreement (Module 3.2), and
  *   CRB5 Causal delivery: for any message m1 that potentially caused a message m2 (m1 -> m2),
  *        no process delivers m2 unless it has already delivered m1.
- * Model: fail-stop (Alg. 3.14's garbage collection needs the perfect failure detector P);
- * eager reliable broadcast (Alg. 3.3) built in. Resilience: any f.
+ * Model: fail-stop (Alg. 3.14's garbage collection needs the perfect failure detector P).
+ * Uses: ReliableBroadcast, instance rb (erb, Alg. 3.3: ncb's own erb instance, bcast/bcast.h);
+ * PerfectFailureDetector, instance P; fair-loss links for the acknowledgements.
+ * Resilience: any f.
  * Cost: as eager RB (1 step, O(N^2) messages) plus the causal past carried by every message,
  * plus the garbage-collection acknowledgements (watermarks every heartbeat period, N-1 per
  * process).
@@ -21,18 +23,18 @@
  * delivered it. A local broadcast whose message (past included) would exceed cfg->max_value is
  * refused with STRATA_EFULL until garbage collection shrinks the past (back-pressure: while a
  * partition stops the acknowledgements, broadcasts stall instead of growing without bound).
- * The reliable-broadcast layer relays a message on first receipt; a message already delivered
- * through another message's past is not relayed again: that other message, relayed by every
- * process that delivered it, carries it to everyone.
+ * The rb message is [past][m]: rb names the message's origin, incarnation and seq; each past
+ * entry names its own. rb delivers every message once, also one already delivered here through
+ * another message's past (then only its past can still matter).
  * Restart: a restarted origin is a new process (new incarnation): dlv[s] restarts at 0 and its
  * past entries are dropped (see wcb.c for what that means outside the crash-stop model). */
 #include <stdlib.h>
 #include <string.h>
 
+#include "bcast/bcast.h"
 #include "bcast/common.h"
 #include "core/assert.h"
 #include "core/error.h"
-#include "links/links.h"
 
 #define NCB_PAST_MAX_ENTRIES 65536u
 
@@ -44,6 +46,7 @@ struct ncb_past {
 
 struct ncb {
 	struct strata_module m;
+	struct bcast_lower rb;
 	uint64_t lsn;
 	struct bc_origin *org; /* [n+1]: incarnations */
 	uint64_t *dlv;         /* [n+1]: delivered watermark per origin */
@@ -128,35 +131,39 @@ static void ncb_deliver(struct ncb *c, uint32_t s, uint64_t inc, uint64_t seq, c
 		strata_trace(n, "ncb", "past full -> %u/%llu not carried", s, (unsigned long long)seq);
 }
 
-static void ncb_recv_data(struct ncb *c, const struct strata_event *ev, struct strata_rd *r)
+/* upon event <rb, Deliver | p, [DATA, mpast, m]> do
+ *     if m ∉ delivered:
+ *         forall (s, n) ∈ mpast do (in list order)
+ *             if n ∉ delivered: trigger <crb, Deliver | s, n>; delivered ∪= {n}; past += (s, n)
+ *         trigger <crb, Deliver | p, m>; delivered ∪= {m}; past += (p, m) */
+static void ncb_rb_deliver(struct ncb *c, const struct strata_event *ev)
 {
 	struct strata_node *n = c->m.node;
 	uint32_t nn = strata_node_n(n);
 	size_t maxv = strata_node_config(n)->max_value;
-	struct bc_hdr h = { .type = BC_DATA };
-	bc_rd_hdr(r, &h, nn);
-	uint64_t np = strata_rd_u64_max(r, NCB_PAST_MAX_ENTRIES);
-	size_t past_off = r->off;
+	const struct strata_deliver *d = ev->body;
+	struct strata_rd r;
+	strata_rd_init(&r, d->data, d->len);
+	uint64_t np = strata_rd_u64_max(&r, NCB_PAST_MAX_ENTRIES);
+	size_t past_off = r.off;
 	/* First pass validates the whole message before anything is delivered. */
-	for (uint64_t i = 0; i < np && strata_rd_ok(r); i++) {
+	for (uint64_t i = 0; i < np && strata_rd_ok(&r); i++) {
 		struct bc_hdr e;
-		bc_rd_hdr(r, &e, nn);
+		bc_rd_hdr(&r, &e, nn);
 		const uint8_t *p;
-		(void)strata_rd_bytes(r, &p, maxv);
+		(void)strata_rd_bytes(&r, &p, maxv);
 	}
 	const uint8_t *payload = NULL;
-	size_t len = strata_rd_bytes(r, &payload, maxv);
-	if (strata_rd_done(r) != 0) {
-		strata_node_bad_payload(n, &c->m, ev->peer, "ncb: malformed DATA");
+	size_t len = strata_rd_bytes(&r, &payload, maxv);
+	if (strata_rd_done(&r) != 0 || d->origin < 1 || d->origin > nn) {
+		strata_node_bad_payload(n, &c->m, d->origin, "ncb: malformed DATA");
 		return;
 	}
-	if (h.inc < c->org[h.origin].inc ||
-	    (h.inc == c->org[h.origin].inc && h.seq <= c->dlv[h.origin]))
+	if (d->inc < c->org[d->origin].inc ||
+	    (d->inc == c->org[d->origin].inc && d->seq <= c->dlv[d->origin]))
 		return; /* already delivered (directly or through a past) */
-	if (h.origin != strata_node_id(n))
-		bc_pl_relay(&c->m, ev->msg, h.origin, ev->peer);
 	struct strata_rd pr;
-	strata_rd_init(&pr, r->p, r->len);
+	strata_rd_init(&pr, d->data, d->len);
 	pr.off = past_off;
 	for (uint64_t i = 0; i < np; i++) {
 		struct bc_hdr e;
@@ -165,13 +172,17 @@ static void ncb_recv_data(struct ncb *c, const struct strata_event *ev, struct s
 		size_t plen = strata_rd_bytes(&pr, &p, maxv);
 		ncb_deliver(c, e.origin, e.inc, e.seq, p, plen);
 	}
-	ncb_deliver(c, h.origin, h.inc, h.seq, payload, len);
+	ncb_deliver(c, d->origin, d->inc, d->seq, payload, len);
 }
 
 static void ncb_handle(struct strata_module *m, const struct strata_event *ev)
 {
 	struct ncb *c = (struct ncb *)m;
 	struct strata_node *n = m->node;
+	if (bcast_is_deliver(&c->rb, ev)) {
+		ncb_rb_deliver(c, ev);
+		return;
+	}
 	switch (ev->type) {
 	case STRATA_EV_INIT:
 		strata_timer_arm_in(n, &c->tick, (uint64_t)strata_node_config(n)->heartbeat_ms * 1000);
@@ -194,9 +205,7 @@ static void ncb_handle(struct strata_module *m, const struct strata_event *ev)
 		struct strata_rd r;
 		strata_rd_init(&r, ev->msg->data, ev->msg->len);
 		uint8_t type = strata_rd_u8(&r);
-		if (type == BC_DATA && ev->type == STRATA_EV_PL_DELIVER)
-			ncb_recv_data(c, ev, &r);
-		else if (type == BC_ACKS && ev->type == STRATA_EV_FLL_DELIVER) {
+		if (type == BC_ACKS && ev->type == STRATA_EV_FLL_DELIVER) {
 			if (bc_acks_recv(&c->acks, ev->peer, &r) != 0)
 				strata_node_bad_payload(n, m, ev->peer, "ncb: malformed ACKS");
 			else
@@ -210,40 +219,50 @@ static void ncb_handle(struct strata_module *m, const struct strata_event *ev)
 	}
 }
 
+/* upon event <crb, Broadcast | m> do
+ *     trigger <rb, Broadcast | [DATA, past, m]>; past := past + (self, m) */
 static int ncb_request(struct strata_module *m, const struct strata_request *req)
 {
 	struct ncb *c = (struct ncb *)m;
 	struct strata_node *n = m->node;
-	size_t maxv = strata_node_config(n)->max_value;
-	int rc = bc_check_request(req, bc_pl_payload_max(n, 0));
+	size_t max = bcast_payload_max(&c->rb);
+	int rc = bc_check_request(req, max > 10 ? max - 10 : 0);
 	if (rc)
 		return rc;
 	struct bc_hdr h = { BC_DATA, strata_node_id(n), strata_node_incarnation(n), c->lsn + 1 };
 	struct strata_wr w;
-	strata_wr_init(&w, maxv);
-	bc_wr_hdr(&w, &h);
+	strata_wr_init(&w, max);
 	strata_wr_u64(&w, c->npast);
 	for (size_t i = 0; i < c->npast; i++) {
 		struct ncb_past *e = &c->past[i];
-		struct bc_hdr eh = { BC_DATA, e->origin, e->inc, e->seq };
-		strata_wr_u64(&w, eh.origin);
-		strata_wr_u64(&w, eh.inc);
-		strata_wr_u64(&w, eh.seq);
+		strata_wr_u64(&w, e->origin);
+		strata_wr_u64(&w, e->inc);
+		strata_wr_u64(&w, e->seq);
 		strata_wr_bytes(&w, e->payload->data, e->payload->len);
 	}
 	strata_wr_bytes(&w, req->value, req->value_len);
-	int err = 0;
-	struct strata_msg *msg = strata_wr_take_msg(&w, &err);
-	if (!msg)
-		return err == STRATA_ETOOBIG ? STRATA_EFULL : STRATA_ENOMEM;
-	/* Our own message enters past now, so our next broadcast carries it even before we
-	 * deliver it ourselves (the book's past := past + (self, m)). */
-	rc = past_append(c, h.origin, h.inc, h.seq, req->value, req->value_len);
-	if (rc) {
-		strata_msg_unref(msg);
+	if (w.err) {
+		rc = w.err == STRATA_ETOOBIG ? STRATA_EFULL : w.err;
+		strata_wr_free(&w);
 		return rc;
 	}
-	bc_pl_send_own(m, &c->lsn, req, msg, NULL, 0);
+	/* Our own message enters past now, so our next broadcast carries it even before we
+	 * deliver it ourselves. rb numbers this instance's messages 1, 2, ... as we do. */
+	rc = past_append(c, h.origin, h.inc, h.seq, req->value, req->value_len);
+	if (rc == 0) {
+		rc = bcast_broadcast(&c->rb, w.buf, w.len);
+		if (rc) {
+			c->npast--;
+			c->past_bytes -= c->past[c->npast].payload->len + 24;
+			strata_msg_unref(c->past[c->npast].payload);
+		}
+	}
+	strata_wr_free(&w);
+	if (rc)
+		return rc == STRATA_ETOOBIG ? STRATA_EFULL : rc;
+	c->lsn++;
+	bc_out_bcast(m, c->lsn, req->value, req->value_len, NULL, 0);
+	strata_node_reply(n, m, req->id, 0, 0, NULL, 0, NULL);
 	return 0;
 }
 
@@ -282,5 +301,8 @@ struct strata_module *bc_ncb_create(struct strata_node *n, char *err, size_t err
 	strata_timer_init(&c->tick, &c->m, 1, 0);
 	if (bc_need_fd(&c->m, "ncb", err, errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */
+	/* uses ReliableBroadcast, instance rb */
+	if (bcast_open(n, "erb", &c->m, 0, &c->rb, err, errlen) != 0)
+		return NULL;
 	return &c->m;
 }

@@ -808,7 +808,7 @@ static void vhist_build(struct vhist *h, struct sim *s, struct bck *ck)
  * DATA inside a beb DATA, under beb's wire id and the instance erb uses for them. */
 static bool on_rb(const char *algo)
 {
-	return !strcmp(algo, "fifo") || !strcmp(algo, "wcb");
+	return !strcmp(algo, "fifo") || !strcmp(algo, "wcb") || !strcmp(algo, "ncb");
 }
 
 static struct strata_msg *wrap_data(const struct bc_hdr *h, const struct strata_msg *inner)
@@ -835,12 +835,22 @@ static struct strata_msg *vencode(const struct vhist *h, int i, const char *algo
 	struct strata_wr w;
 	strata_wr_init(&w, 4096);
 	if (on_rb(algo)) {
-		/* fifo: [sn][m] inside rb; wcb: [W[1..n]][m] */
-		if (!strcmp(algo, "wcb"))
+		/* fifo: [sn][m] inside rb; wcb: [W[1..n]][m]; ncb: [past][m] */
+		if (!strcmp(algo, "wcb")) {
 			for (uint32_t k = 1; k <= n; k++)
 				strata_wr_u64(&w, k <= 3 ? m->w[k] : 0);
-		else
+		} else if (!strcmp(algo, "ncb")) {
+			strata_wr_u64(&w, (uint64_t)m->npast);
+			for (int j = 0; j < m->npast; j++) {
+				const struct vmsg *e = &h->m[m->past[j]];
+				strata_wr_u64(&w, e->origin);
+				strata_wr_u64(&w, 1);
+				strata_wr_u64(&w, e->seq);
+				strata_wr_bytes(&w, e->payload, strlen(e->payload));
+			}
+		} else {
 			strata_wr_u64(&w, m->seq);
+		}
 		strata_wr_bytes(&w, m->payload, strlen(m->payload));
 		int err = 0;
 		struct strata_msg *inner = strata_wr_take_msg(&w, &err);
