@@ -10,9 +10,9 @@
 
 #include "core/assert.h"
 #include "core/error.h"
+#include "core/itab.h"
 #include "links/links.h"
 
-#define REG_TAB_CAP (2 * REG_MAX_KEYS) /* load factor <= 1/2 keeps linear probing short */
 
 uint64_t reg_hash(const uint8_t *key, size_t len)
 {
@@ -59,19 +59,11 @@ bool reg_val_newer(uint64_t ts, uint32_t wr, const struct reg_val *than)
 
 /* ---- instance table ---- */
 
+static void inst_release(void *ext, void *arg);
+
 struct reg_inst *reg_inst_find(struct reg_mod *r, const uint8_t *key, size_t klen)
 {
-	if (!r->tab)
-		return NULL;
-	uint64_t h = reg_hash(key, klen);
-	for (size_t k = 0; k < REG_TAB_CAP; k++) {
-		struct reg_inst *i = r->tab[(h + k) % REG_TAB_CAP];
-		if (!i)
-			return NULL;
-		if (i->hash == h && i->klen == klen && memcmp(i->key, key, klen) == 0)
-			return i;
-	}
-	return NULL;
+	return r->tab ? strata_itab_find(r->tab, key, klen) : NULL;
 }
 
 struct reg_inst *reg_inst_get(struct reg_mod *r, const uint8_t *key, size_t klen, uint64_t hash,
@@ -80,32 +72,20 @@ struct reg_inst *reg_inst_get(struct reg_mod *r, const uint8_t *key, size_t klen
 	STRATA_ASSERT(klen > 0 && hash == reg_hash(key, klen));
 	*rc = 0;
 	if (!r->tab) {
-		r->tab = calloc(REG_TAB_CAP, sizeof(*r->tab));
+		r->tab = strata_itab_new(r->name, REG_MAX_KEYS, sizeof(struct reg_inst),
+					 inst_release, NULL);
 		if (!r->tab) {
 			*rc = STRATA_ENOMEM;
 			return NULL;
 		}
 	}
-	size_t slot = SIZE_MAX;
-	for (size_t k = 0; k < REG_TAB_CAP; k++) {
-		size_t s = (size_t)((hash + k) % REG_TAB_CAP);
-		struct reg_inst *i = r->tab[s];
-		if (!i) {
-			slot = s;
-			break;
-		}
-		if (i->hash == hash && i->klen == klen && memcmp(i->key, key, klen) == 0)
-			return i;
-	}
-	if (r->nkeys >= REG_MAX_KEYS || slot == SIZE_MAX) {
-		*rc = STRATA_EFULL;
-		return NULL;
-	}
-	struct reg_inst *i = calloc(1, sizeof(*i));
+	bool created = false;
+	struct reg_inst *i = strata_itab_get(r->tab, key, klen, &created, rc);
+	if (!i || !created)
+		return i;
 	uint8_t *kc = malloc(klen);
-	if (!i || !kc) {
-		free(i);
-		free(kc);
+	if (!kc) {
+		strata_itab_del(r->tab, key, klen);
 		*rc = STRATA_ENOMEM;
 		return NULL;
 	}
@@ -117,15 +97,11 @@ struct reg_inst *reg_inst_get(struct reg_mod *r, const uint8_t *key, size_t klen
 	if (r->a->load) {
 		int lrc = r->a->load(r, i);
 		if (lrc) {
-			reg_val_clear(&i->cur);
-			free(kc);
-			free(i);
+			strata_itab_del(r->tab, key, klen);
 			*rc = lrc;
 			return NULL;
 		}
 	}
-	r->tab[slot] = i;
-	r->nkeys++;
 	return i;
 }
 
@@ -136,8 +112,11 @@ static void op_free(struct reg_op *op)
 	free(op);
 }
 
-static void inst_free(struct reg_inst *i)
+/* The instance table's fini: releases what an instance holds (the table frees it). */
+static void inst_release(void *ext, void *arg)
 {
+	(void)arg;
+	struct reg_inst *i = ext;
 	if (i->op)
 		op_free(i->op);
 	while (i->qhead) {
@@ -148,7 +127,6 @@ static void inst_free(struct reg_inst *i)
 	reg_val_clear(&i->cur);
 	reg_val_clear(&i->best);
 	free(i->key);
-	free(i);
 }
 
 /* ---- operations ---- */
@@ -430,9 +408,11 @@ static void on_crash(struct reg_mod *r, uint32_t peer)
 	strata_trace(r->m.node, r->name, "P: %u crashed -> stop waiting for it", peer);
 	if (!r->a->recheck || !r->tab)
 		return;
-	for (size_t s = 0; s < REG_TAB_CAP; s++)
-		if (r->tab[s] && r->tab[s]->op)
-			r->a->recheck(r, r->tab[s]);
+	size_t it = 0;
+	struct reg_inst *i;
+	while ((i = strata_itab_next(r->tab, &it, NULL, NULL)))
+		if (i->op)
+			r->a->recheck(r, i);
 }
 
 /* ---- Phase ids across incarnations ----
@@ -495,7 +475,7 @@ static void reg_handle(struct strata_module *m, const struct strata_event *ev)
 		uint32_t nn = strata_node_n(m->node);
 		r->correct = nn >= 64 ? UINT64_MAX : (1ull << nn) - 1;
 		if (r->q.durable) {
-			STRATA_ASSERT(!r->tab || r->nkeys == 0); /* no instance took a base yet */
+			STRATA_ASSERT(!r->tab || strata_itab_len(r->tab) == 0); /* no instance took a base yet */
 			r->rid_err = rid_epoch_init(r);
 			if (r->rid_err)
 				strata_trace(m->node, r->name, "rid epoch: %s -> operations refused",
@@ -520,12 +500,7 @@ static void reg_handle(struct strata_module *m, const struct strata_event *ev)
 static void reg_destroy(struct strata_module *m)
 {
 	struct reg_mod *r = (struct reg_mod *)m;
-	if (r->tab) {
-		for (size_t s = 0; s < REG_TAB_CAP; s++)
-			if (r->tab[s])
-				inst_free(r->tab[s]);
-		free(r->tab);
-	}
+	strata_itab_free(r->tab);
 	free(r);
 }
 

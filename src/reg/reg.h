@@ -136,8 +136,8 @@ struct reg_mod {
 	bool client;              /* reachable by clients (private lower modules are not) */
 	size_t vmax;              /* largest value accepted (client limit or lower limit) */
 	unsigned depth;           /* composition levels below (for the value limit) */
-	struct reg_inst **tab;    /* open addressing, REG_TAB_CAP slots */
-	size_t nkeys;
+	struct strata_itab *tab;  /* instances by key (core/itab.h), REG_MAX_KEYS at most; never
+				   * retired: an instance is this replica's copy of the register */
 	unsigned nqueued;
 	uint64_t correct;         /* fail-stop: bit (id-1) set while not reported crashed by P */
 	struct strata_module *lower;
