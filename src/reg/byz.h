@@ -6,10 +6,9 @@
  * operation queue and the reply convention (STRATA_REPLY_FOUND when a value was written) are the
  * family's. What the Byzantine algorithms need on top — a reply per replica during a read, a
  * second (pre-written) copy, the writer's signature, the listeners of a key, the Byzantine
- * behaviours' stale copy — lives in a per-key extension (struct byz_inst) held by a companion
- * module (struct byz_mod, not addressable, wire id 0) that reg_mod.lower points at. The family's
- * struct reg_inst has no extension pointer; the companion is the way to add one without changing
- * the shared core (see docs/registers-byzantine.md, "Implementation notes").
+ * behaviours' stale copy — lives in a per-key extension (struct byz_inst) that the instance
+ * table allocates with each instance (reg_set_ext, core/itab.h); the module-wide part (struct
+ * byz_mod: quorum, test knobs, counters) is the register module's xstate.
  *
  * Wire format: the family's header (u8 type, bytes key, u64 rid; frame instance = reg_hash(key))
  * with types READ, VALUE, WRITE, ACK, then a u8 sub-type (algorithm-defined: PREWRITE vs WRITE,
@@ -73,26 +72,21 @@ struct byz_inst {
 };
 
 struct byz_mod {
-	struct strata_module m; /* first */
-	struct strata_module_ops ops;
-	char name[56];
 	struct reg_mod *r;
 	enum byz_kind kind;
 	struct reg_byz_test test;
 	uint32_t n, f, q;       /* q: the quorum every phase waits for */
-	struct byz_inst **tab;  /* open addressing on the reg_inst pointer, 2 * REG_MAX_KEYS */
-	size_t ninst;
 	/* what correct nodes detected and dropped (each also counted as a bad payload) */
 	uint64_t rej_writer, rej_sig, rej_incons;
 };
 
-/* Creates the register module `name` with its companion. resilience_k: needs n > k*f (checked
+/* Creates the register module `name` with its Byzantine state and per-key extensions. resilience_k: needs n > k*f (checked
  * unless test->skip_resilience); q: the quorum size. a: the algorithm. test may be NULL. */
 struct reg_mod *byz_reg_new(struct strata_node *n, const char *name, uint16_t wire_id,
 			    const struct reg_algo_ops *a, enum byz_kind kind, unsigned resilience_k,
 			    uint32_t q, const struct reg_byz_test *test, char *err, size_t errlen);
 struct byz_mod *byz_of(struct reg_mod *r);
-/* The extension of instance i (created if absent); NULL if out of memory. */
+/* The extension of instance i (allocated with it, zeroed at first). */
 struct byz_inst *byz_ext(struct reg_mod *r, struct reg_inst *i);
 
 /* Quorum sizes: smallest integer above (N + k f) / 2, capped at N - f (a phase can never wait

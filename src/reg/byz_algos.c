@@ -1,5 +1,5 @@
 /* The helpers the four Byzantine registers share (reg/byz.h): construction with the resilience
- * check, the per-key extension held by a companion module, message framing, reply bookkeeping,
+ * check, the per-key extension (carried by the instance table), message framing, reply bookkeeping,
  * and the test-only Byzantine behaviours of a replica. Their catalog rows are in
  * reg/byz_catalog.c. */
 #include "reg/byz.h"
@@ -12,9 +12,7 @@
 #include "core/error.h"
 #include "links/links.h"
 
-/* ---- companion module ---- */
-
-#define BYZ_TAB_CAP (2 * REG_MAX_KEYS)
+/* ---- module-wide state and per-key extensions ---- */
 
 static void ent_clear(struct byz_entry *e)
 {
@@ -25,8 +23,11 @@ static void ent_clear(struct byz_entry *e)
 	memset(e, 0, sizeof(*e));
 }
 
-static void ext_free(struct byz_mod *b, struct byz_inst *x)
+/* The instance table's release of one extension (the table frees the memory). */
+static void ext_fini(struct reg_mod *r, void *ext)
 {
+	struct byz_mod *b = byz_of(r);
+	struct byz_inst *x = ext;
 	if (x->ent) {
 		for (uint32_t k = 0; k < b->n; k++)
 			ent_clear(&x->ent[k]);
@@ -36,25 +37,6 @@ static void ext_free(struct byz_mod *b, struct byz_inst *x)
 		strata_msg_unref(x->pv);
 	reg_val_clear(&x->old);
 	free(x->listen);
-	free(x);
-}
-
-static void side_handle(struct strata_module *m, const struct strata_event *ev)
-{
-	(void)m;
-	(void)ev; /* holds state only; the register module handles every event */
-}
-
-static void side_destroy(struct strata_module *m)
-{
-	struct byz_mod *b = (struct byz_mod *)m;
-	if (b->tab) {
-		for (size_t s = 0; s < BYZ_TAB_CAP; s++)
-			if (b->tab[s])
-				ext_free(b, b->tab[s]);
-		free(b->tab);
-	}
-	free(b);
 }
 
 uint32_t byz_quorum(uint32_t n, uint32_t f, unsigned k)
@@ -86,10 +68,6 @@ struct reg_mod *byz_reg_new(struct strata_node *n, const char *name, uint16_t wi
 		return NULL;
 	}
 	r->single_writer = true;
-	snprintf(b->name, sizeof(b->name), "%s.state", name);
-	b->ops.name = b->name;
-	b->ops.handle = side_handle;
-	b->ops.destroy = side_destroy;
 	b->r = r;
 	b->kind = kind;
 	if (test)
@@ -97,17 +75,17 @@ struct reg_mod *byz_reg_new(struct strata_node *n, const char *name, uint16_t wi
 	b->n = cfg->n;
 	b->f = cfg->f;
 	b->q = q;
-	strata_node_add_module(n, &b->m, &b->ops, 0);
-	/* reg_mod.lower names a composition's lower register; a Byzantine register has none, and
-	 * its companion is found the same way. */
-	r->lower = &b->m;
+	/* The module owns its Byzantine state, and every instance carries its extension. */
+	r->xstate = b;
+	r->xstate_free = free;
+	reg_set_ext(r, sizeof(struct byz_inst), ext_fini);
 	return r;
 }
 
 struct byz_mod *byz_of(struct reg_mod *r)
 {
-	STRATA_ASSERT(r->lower);
-	return (struct byz_mod *)r->lower;
+	STRATA_ASSERT(r->xstate);
+	return r->xstate;
 }
 
 enum strata_byz byz_behaviour(const struct reg_mod *r)
@@ -115,38 +93,10 @@ enum strata_byz byz_behaviour(const struct reg_mod *r)
 	return strata_node_byz(r->m.node);
 }
 
-static size_t ptr_slot(const void *p)
-{
-	uint64_t h = (uint64_t)(uintptr_t)p;
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	return (size_t)(h % BYZ_TAB_CAP);
-}
-
 struct byz_inst *byz_ext(struct reg_mod *r, struct reg_inst *i)
 {
-	struct byz_mod *b = byz_of(r);
-	if (!b->tab) {
-		b->tab = calloc(BYZ_TAB_CAP, sizeof(*b->tab));
-		if (!b->tab)
-			return NULL;
-	}
-	/* At most REG_MAX_KEYS instances exist, so the table (twice that) always has a free slot. */
-	size_t s = ptr_slot(i);
-	for (size_t k = 0; k < BYZ_TAB_CAP; k++, s = (s + 1) % BYZ_TAB_CAP) {
-		if (b->tab[s] && b->tab[s]->i == i)
-			return b->tab[s];
-		if (!b->tab[s])
-			break;
-	}
-	STRATA_ASSERT(!b->tab[s] && b->ninst < REG_MAX_KEYS);
-	struct byz_inst *x = calloc(1, sizeof(*x));
-	if (!x)
-		return NULL;
+	struct byz_inst *x = reg_inst_ext(r, i);
 	x->i = i;
-	b->tab[s] = x;
-	b->ninst++;
 	return x;
 }
 

@@ -61,6 +61,22 @@ bool reg_val_newer(uint64_t ts, uint32_t wr, const struct reg_val *than)
 
 static void inst_release(void *ext, void *arg);
 
+/* An instance's extension follows struct reg_inst in the same table entry. */
+#define REG_EXT_OFF ((sizeof(struct reg_inst) + 15) & ~(size_t)15)
+
+void reg_set_ext(struct reg_mod *r, size_t ext_size, void (*fini)(struct reg_mod *r, void *ext))
+{
+	STRATA_ASSERT(!r->tab); /* before the first instance */
+	r->ext_size = ext_size;
+	r->ext_fini = fini;
+}
+
+void *reg_inst_ext(struct reg_mod *r, struct reg_inst *i)
+{
+	STRATA_ASSERT(r->ext_size > 0);
+	return (unsigned char *)i + REG_EXT_OFF;
+}
+
 struct reg_inst *reg_inst_find(struct reg_mod *r, const uint8_t *key, size_t klen)
 {
 	return r->tab ? strata_itab_find(r->tab, key, klen) : NULL;
@@ -72,8 +88,8 @@ struct reg_inst *reg_inst_get(struct reg_mod *r, const uint8_t *key, size_t klen
 	STRATA_ASSERT(klen > 0 && hash == reg_hash(key, klen));
 	*rc = 0;
 	if (!r->tab) {
-		r->tab = strata_itab_new(r->name, REG_MAX_KEYS, sizeof(struct reg_inst),
-					 inst_release, NULL);
+		r->tab = strata_itab_new(r->name, REG_MAX_KEYS, REG_EXT_OFF + r->ext_size,
+					 inst_release, r);
 		if (!r->tab) {
 			*rc = STRATA_ENOMEM;
 			return NULL;
@@ -115,8 +131,10 @@ static void op_free(struct reg_op *op)
 /* The instance table's fini: releases what an instance holds (the table frees it). */
 static void inst_release(void *ext, void *arg)
 {
-	(void)arg;
+	struct reg_mod *r = arg;
 	struct reg_inst *i = ext;
+	if (r->ext_fini)
+		r->ext_fini(r, reg_inst_ext(r, i));
 	if (i->op)
 		op_free(i->op);
 	while (i->qhead) {
@@ -501,6 +519,8 @@ static void reg_destroy(struct strata_module *m)
 {
 	struct reg_mod *r = (struct reg_mod *)m;
 	strata_itab_free(r->tab);
+	if (r->xstate_free)
+		r->xstate_free(r->xstate);
 	free(r);
 }
 

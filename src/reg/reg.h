@@ -146,7 +146,20 @@ struct reg_mod {
 	 * modules without stable storage, (durable epoch) << REG_RID_EPOCH_SHIFT otherwise. */
 	uint64_t rid_base;
 	int rid_err;              /* the epoch could not be made durable: own operations fail */
+	/* Per-instance extension state (the Byzantine registers' struct byz_inst): ext_size bytes
+	 * allocated zeroed with each instance in the instance table, released by ext_fini. Set
+	 * before the first instance exists (reg_set_ext). xstate: module-wide state of the
+	 * algorithm, freed with the module by xstate_free. */
+	size_t ext_size;
+	void (*ext_fini)(struct reg_mod *r, void *ext);
+	void *xstate;
+	void (*xstate_free)(void *xstate);
 };
+
+/* Declares r's per-instance extension (before any instance exists). */
+void reg_set_ext(struct reg_mod *r, size_t ext_size, void (*fini)(struct reg_mod *r, void *ext));
+/* The extension of instance i (zeroed when the instance was created). */
+void *reg_inst_ext(struct reg_mod *r, struct reg_inst *i);
 
 /* ---- construction ---- */
 
