@@ -230,6 +230,27 @@ struct strata_module *strata_node_module_get_wire(struct strata_node *n, uint16_
 	return m || wire_id == 0 ? m : node_create(n, NULL, wire_id);
 }
 
+/* A module that subscribes to the failure detector or the leader module after start (created
+ * on first use) has missed the indications raised so far: it gets the current view as if it
+ * had been raised now (P: CRASH of every crashed peer; <>P: SUSPECT of every suspected one;
+ * leader: LEADER of the current one), queued after its INIT. */
+static void subscribe_catch_up(struct strata_node *n, struct strata_module *lower,
+			       struct strata_module *upper)
+{
+	if (lower == n->roles[STRATA_ROLE_FD]) {
+		for (uint32_t q = 1; q <= n->cfg->n; q++) {
+			uint16_t type = n->peer_state[q] == STRATA_PEER_CRASHED   ? STRATA_EV_CRASH
+					: n->peer_state[q] == STRATA_PEER_SUSPECTED ? STRATA_EV_SUSPECT
+										    : 0;
+			if (type)
+				strata_raise_body(n, lower, upper, type, q, 0,
+						  strata_node_peer_incarnation(n, q), NULL, NULL, 0);
+		}
+	}
+	if (lower == n->roles[STRATA_ROLE_LEADER] && n->leader)
+		strata_raise_body(n, lower, upper, STRATA_EV_LEADER, n->leader, 0, 0, NULL, NULL, 0);
+}
+
 void strata_module_subscribe(struct strata_module *lower, struct strata_module *upper)
 {
 	STRATA_ASSERT(lower && upper && lower->nsubs < STRATA_MAX_SUBS);
@@ -237,6 +258,9 @@ void strata_module_subscribe(struct strata_module *lower, struct strata_module *
 		if (lower->subs[i] == upper)
 			return;
 	lower->subs[lower->nsubs++] = upper;
+	struct strata_node *n = lower->node;
+	if (n->started)
+		subscribe_catch_up(n, lower, upper);
 }
 
 struct strata_module *strata_node_module_by_name(struct strata_node *n, const char *name)

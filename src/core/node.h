@@ -301,7 +301,9 @@ void strata_node_set_factory(struct strata_node *n, strata_module_factory f, voi
 struct strata_module *strata_node_module_get(struct strata_node *n, const char *name);
 struct strata_module *strata_node_module_get_wire(struct strata_node *n, uint16_t wire_id);
 
-/* `upper` receives every indication `lower` raises with strata_indicate(). */
+/* `upper` receives every indication `lower` raises with strata_indicate(). After start, a
+ * subscriber of the failure detector or leader role first gets the current view (CRASH /
+ * SUSPECT per peer, LEADER) as queued events, since it missed the earlier indications. */
 void strata_module_subscribe(struct strata_module *lower, struct strata_module *upper);
 struct strata_module *strata_node_module_by_name(struct strata_node *n, const char *name);
 struct strata_module *strata_node_module_by_wire(struct strata_node *n, uint16_t wire_id);
