@@ -31,13 +31,13 @@ static const struct strata_algo algos[] = {
 	  .book = "Alg. 5.5-5.7", .model = STRATA_MODEL_FAIL_NOISY, .resilience_k = 2,
 	  .steps = "5 from the leader's proposal (READ, STATE, WRITE, ACCEPT, DECIDED), 6 from another process",
 	  .messages = "5N (VALUE + 4N of epoch consensus); + N per epoch change",
-	  .wire_id = CONS_WIRE_LDC },
+	  .wire_id = CONS_WIRE_LDC, .wire_also = { CONS_WIRE_EC } },
 	{ .name = "lldc", .family = "cons",
 	  .title = "Logged Leader-Driven Consensus (logged epoch change + logged epoch consensus)",
 	  .book = "Alg. 5.8-5.11", .model = STRATA_MODEL_FAIL_RECOVERY, .resilience_k = 2,
 	  .steps = "as ldc: 5 from the leader's proposal; 1 synced store before ACCEPT and before DECIDED",
 	  .messages = "5N (as ldc); + N per epoch change",
-	  .wire_id = CONS_WIRE_LLDC },
+	  .wire_id = CONS_WIRE_LLDC, .wire_also = { CONS_WIRE_LEC } },
 	/* Total-order broadcast stands on consensus, so it lives here, in family "bcast" (what
 	 * `strata bcast send|listen --algo tob` and the broadcast logs and checkers look for). */
 	{ .name = "tob", .family = "bcast",

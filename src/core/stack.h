@@ -35,6 +35,9 @@ struct strata_algo {
 	uint16_t wire_id;
 	uint8_t wire_span;    /* wire ids its modules use: wire_id .. wire_id + span - 1 (private
 			       * lower modules of a composition); 0 means 1 */
+	uint16_t wire_also[2]; /* other wire ids of modules its constructor creates (shared lower
+				* modules such as ldc's epoch change), 0 = none. A peer's frame
+				* for one of them creates the algorithm on first use. */
 	bool single_writer;   /* writes only at cfg->writer (the CLI routes them there) */
 };
 

@@ -52,8 +52,13 @@ static void find_wire_fn(const struct strata_algo *a, void *arg)
 {
 	struct find_wire *f = arg;
 	unsigned span = a->wire_span ? a->wire_span : 1;
-	if (!f->a && f->wire_id >= a->wire_id && f->wire_id < a->wire_id + span)
+	if (f->a)
+		return;
+	if (f->wire_id >= a->wire_id && f->wire_id < a->wire_id + span)
 		f->a = a;
+	for (size_t i = 0; i < sizeof(a->wire_also) / sizeof(a->wire_also[0]); i++)
+		if (a->wire_also[i] && a->wire_also[i] == f->wire_id)
+			f->a = a;
 }
 
 static struct strata_module *stack_factory(struct strata_node *n, const char *name,
