@@ -35,12 +35,16 @@ struct strata_module *strata_algo_create(const struct strata_algo *a, struct str
  *   - every fail-recovery algorithm: they keep state on stable storage, and a restarted node
  *     must resume what it logged (a logged broadcast retransmits its pending messages) without
  *     waiting for a request;
- *   - the replicated KV (smr): its leader election runs before the first request.
+ *   - the replicated KV (smr): its leader election runs before the first request;
+ *   - the leaderless store lkv: the config's [lkv] section describes it, and the warnings its
+ *     constructor gives about that section (replicas against f) belong in the start-up log;
+ *     its anti-entropy runs from start.
  * Every created algorithm must be runnable on the cluster (model and resilience). */
 static bool eager(const struct strata_algo *a, const struct strata_config *cfg)
 {
 	return strcmp(a->name, cfg->reg_algo) == 0 || strcmp(a->name, cfg->bcast_algo) == 0 ||
-	       a->model == STRATA_MODEL_FAIL_RECOVERY || strcmp(a->family, "smr") == 0;
+	       a->model == STRATA_MODEL_FAIL_RECOVERY || strcmp(a->family, "smr") == 0 ||
+	       strcmp(a->name, "lkv") == 0;
 }
 
 struct find_wire {
