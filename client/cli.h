@@ -231,5 +231,6 @@ int cmd_kv(struct cli *c, int argc, char **argv);
 int cmd_consensus(struct cli *c, int argc, char **argv);
 int cmd_check_consensus(struct cli *c, int argc, char **argv);
 int cmd_bench(struct cli *c, int argc, char **argv);
+int cmd_nemesis(struct cli *c, int argc, char **argv);
 
 #endif

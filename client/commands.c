@@ -26,5 +26,7 @@ const struct cli_cmd cli_commands[] = {
 	{ "bench", "closed-loop load on the KV store: put|get --clients C --total N ... (vs etcd: "
 		"make bench)", cmd_bench },
 	{ "workload", "concurrent clients recording a history for `strata check`", cmd_workload },
+	{ "nemesis", "test clusters: isolate N | partition A,B C,D | oneway FROM TO | drop N PCT | "
+		     "heal | status", cmd_nemesis },
 	{ NULL, NULL, NULL },
 };

@@ -85,11 +85,11 @@ enum sec { SEC_CLUSTER, SEC_NODE, SEC_FD, SEC_LINKS, SEC_LKV, SEC_BCAST, SEC_SMR
 static const char *const sec_names[SEC_COUNT] = {"cluster", "node.N", "fd",  "links",
 						 "lkv",     "bcast",  "smr"};
 
-enum kind { V_U32, V_NAME, V_ALGO, V_MODEL, V_HOST, V_PORT, V_PUBKEY };
+enum kind { V_U32, V_NAME, V_ALGO, V_MODEL, V_HOST, V_PORT, V_PUBKEY, V_ONOFF };
 
 /* Global keys first, node keys last (K_HOST..K_PUBKEY), so line bookkeeping can split them. */
 enum key {
-	K_ID, K_MODEL, K_F, K_REG_ALGO, K_BCAST_ALGO, K_WRITER,
+	K_ID, K_MODEL, K_F, K_REG_ALGO, K_BCAST_ALGO, K_WRITER, K_NEMESIS,
 	K_HEARTBEAT, K_TIMEOUT, K_EVP_TIMEOUT, K_EVP_INC,
 	K_MAX_DGRAM, K_MAX_VALUE, K_WINDOW, K_RTX_MIN, K_RTX_MAX, K_BACKLOG,
 	K_REPLICAS, K_R, K_W,
@@ -120,6 +120,7 @@ static const struct keydef keys[K_COUNT] = {
 	[K_REG_ALGO] = {SEC_CLUSTER, "reg_algo", V_ALGO, CFG(reg_algo), 0, 0},
 	[K_BCAST_ALGO] = {SEC_CLUSTER, "bcast_algo", V_ALGO, CFG(bcast_algo), 0, 0},
 	[K_WRITER] = {SEC_CLUSTER, "writer", V_U32, CFG(writer), 1, STRATA_MAX_NODES},
+	[K_NEMESIS] = {SEC_CLUSTER, "nemesis", V_ONOFF, CFG(nemesis), 0, 0},
 	[K_HEARTBEAT] = {SEC_FD, "heartbeat_ms", V_U32, CFG(heartbeat_ms), 1, MS_MAX},
 	[K_TIMEOUT] = {SEC_FD, "timeout_ms", V_U32, CFG(timeout_ms), 1, MS_MAX},
 	[K_EVP_TIMEOUT] = {SEC_FD, "evp_timeout_ms", V_U32, CFG(evp_timeout_ms), 1, MS_MAX},
@@ -293,6 +294,15 @@ static int set_value(struct parse *ps, int line, const char *section, enum key k
 				    "'%s' has characters other than letters, digits, '.', '_' and '-'",
 				    quote(q, sizeof(q), value));
 		memcpy(field, value, len + 1);
+		return 1;
+	case V_ONOFF:
+		if (strcmp(value, "on") == 0)
+			*(bool *)field = true;
+		else if (strcmp(value, "off") == 0)
+			*(bool *)field = false;
+		else
+			return fail(ps, line, section, kd->name, "'%s' is not on or off",
+				    quote(q, sizeof(q), value));
 		return 1;
 	case V_MODEL: {
 		int m = strata_model_parse(value);

@@ -54,6 +54,7 @@ struct strata_config {
 	char reg_algo[STRATA_NAME_MAX];
 	char bcast_algo[STRATA_NAME_MAX];
 	uint32_t writer; /* the writer of single-writer registers, 1..n (default 1) */
+	bool nemesis;    /* [cluster] nemesis = on: nodes obey `strata nemesis` (test clusters) */
 
 	/* Leaderless store ([lkv] replicas, r, w). */
 	uint32_t lkv_replicas, lkv_r, lkv_w;

@@ -210,6 +210,7 @@ static const struct {
 	UVCOUNTER(client_replies_dropped), UVCOUNTER(sync_us_max), UVCOUNTER(sync_us_total),
 	UVCOUNTER(input_paused),
 	UVCOUNTER(store_syncs),
+	UVCOUNTER(nemesis_dropped_out), UVCOUNTER(nemesis_dropped_in),
 };
 #undef UVCOUNTER
 #define UV_COUNTERS (sizeof(uv_counters) / sizeof(uv_counters[0]))
@@ -332,6 +333,41 @@ static void handle_status(struct client_conn *c, uint64_t id)
 	r.id = id;
 	r.body_case = STRATA__CLIENT__RESPONSE__BODY_STATUS_REPLY;
 	r.status_reply = &st;
+	conn_send(c, &r);
+}
+
+/* ---- the nemesis ---- */
+
+/* "upon NemesisRequest": refused unless the cluster config enables the nemesis; else sets the
+ * rules (when asked to) and answers with the rules in force and what they dropped. */
+static void handle_nemesis(struct client_conn *c, uint64_t id, const Strata__Client__NemesisRequest *q)
+{
+	struct strata_uv *rt = c->rt;
+	if (!rt->cfg->nemesis) {
+		send_error(c, id, STRATA_EINVAL,
+			   "nemesis: disabled in this cluster (set [cluster] nemesis = on in the "
+			   "config of a test cluster; scripts/cluster start does for local ones)");
+		return;
+	}
+	if (q->set) {
+		uint64_t all = rt->cfg->n >= 64 ? UINT64_MAX : ((uint64_t)1 << rt->cfg->n) - 1;
+		rt->nem_block_out = q->block_out & all;
+		rt->nem_block_in = q->block_in & all;
+		rt->nem_drop_pct = q->drop_pct;
+		strata_uv_log(rt, STRATA_LOG_WARN,
+			      "nemesis: block out %#" PRIx64 ", block in %#" PRIx64 ", drop %u%%",
+			      rt->nem_block_out, rt->nem_block_in, rt->nem_drop_pct);
+	}
+	Strata__Client__NemesisReply nr = STRATA__CLIENT__NEMESIS_REPLY__INIT;
+	nr.block_out = rt->nem_block_out;
+	nr.block_in = rt->nem_block_in;
+	nr.drop_pct = rt->nem_drop_pct;
+	nr.dropped_out = rt->counters.nemesis_dropped_out;
+	nr.dropped_in = rt->counters.nemesis_dropped_in;
+	Strata__Client__Response r = STRATA__CLIENT__RESPONSE__INIT;
+	r.id = id;
+	r.body_case = STRATA__CLIENT__RESPONSE__BODY_NEMESIS;
+	r.nemesis = &nr;
 	conn_send(c, &r);
 }
 
@@ -646,6 +682,9 @@ static void handle_frame(struct client_conn *c, const uint8_t *body, size_t len)
 		break;
 	case STRATA__CLIENT__REQUEST__BODY_SUBSCRIBE:
 		handle_subscribe(c, req->id, req->subscribe);
+		break;
+	case STRATA__CLIENT__REQUEST__BODY_NEMESIS:
+		handle_nemesis(c, req->id, req->nemesis);
 		break;
 	default:
 		STRATA_ASSERT(0 && "validated by strata_client_request_decode");

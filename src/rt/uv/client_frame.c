@@ -67,8 +67,13 @@ int strata_client_request_decode(const uint8_t *body, size_t len, Strata__Client
 				return invalid(r, err, errlen,
 					       "subscribe: module names must be 1..31 bytes");
 		break;
+	case STRATA__CLIENT__REQUEST__BODY_NEMESIS:
+		if (r->nemesis->drop_pct > 100)
+			return invalid(r, err, errlen, "nemesis: drop_pct must be 0..100");
+		break;
 	default:
-		return invalid(r, err, errlen, "request has no body (status, op or subscribe)");
+		return invalid(r, err, errlen, "request has no body (status, op, subscribe or "
+						"nemesis)");
 	}
 	*out = r;
 	return 0;

@@ -38,6 +38,9 @@ struct strata_uv {
 	size_t rxlen;
 	struct sockaddr_storage peer_addr[STRATA_MAX_NODES + 1];
 	bool peer_addr_ok[STRATA_MAX_NODES + 1];
+	/* The built-in nemesis ([cluster] nemesis = on; set by `strata nemesis`): bit i-1 = node i. */
+	uint64_t nem_block_out, nem_block_in;
+	uint32_t nem_drop_pct;
 
 	/* The node's wake-up */
 	uv_timer_t timer;

@@ -79,6 +79,12 @@ static void env_send(void *ctx, uint32_t to, const uint8_t *buf, size_t len)
 		rt->counters.udp_send_dropped++;
 		return;
 	}
+	/* The nemesis: a blocked link, or a random share of the datagrams, is lost here. */
+	if ((rt->nem_block_out >> (to - 1)) & 1 ||
+	    (rt->nem_drop_pct && randombytes_uniform(100) < rt->nem_drop_pct)) {
+		rt->counters.nemesis_dropped_out++;
+		return;
+	}
 	uv_buf_t b = uv_buf_init((char *)(uintptr_t)buf, (unsigned)len);
 	/* try_send never queues: the datagram leaves now or is lost, as a fair-loss link may. A
 	 * queue here would only grow under overload; the links retransmit what matters. */
@@ -470,6 +476,29 @@ static void on_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init((char *)rt->rxbuf, RX_BUF);
 }
 
+/* Whether addr is the address of a peer whose datagrams the nemesis drops. */
+static bool nemesis_blocks_in(const struct strata_uv *rt, const struct sockaddr *addr)
+{
+	for (uint32_t p = 1; p <= rt->cfg->n; p++) {
+		if (!((rt->nem_block_in >> (p - 1)) & 1) || !rt->peer_addr_ok[p])
+			continue;
+		const struct sockaddr *pa = (const struct sockaddr *)&rt->peer_addr[p];
+		if (pa->sa_family != addr->sa_family)
+			continue;
+		if (addr->sa_family == AF_INET) {
+			const struct sockaddr_in *a = (const void *)addr, *b = (const void *)pa;
+			if (a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr)
+				return true;
+		} else if (addr->sa_family == AF_INET6) {
+			const struct sockaddr_in6 *a = (const void *)addr, *b = (const void *)pa;
+			if (a->sin6_port == b->sin6_port &&
+			    memcmp(&a->sin6_addr, &b->sin6_addr, sizeof a->sin6_addr) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
 static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 			const struct sockaddr *addr, unsigned flags)
 {
@@ -483,6 +512,12 @@ static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 		return;
 	if (flags & UV_UDP_PARTIAL) {
 		rt->counters.udp_recv_truncated++;
+		return;
+	}
+	/* The nemesis drops what arrives from a blocked peer, known by its source address (the
+	 * address only selects what to drop; nothing is trusted because of it). */
+	if (rt->nem_block_in && nemesis_blocks_in(rt, addr)) {
+		rt->counters.nemesis_dropped_in++;
 		return;
 	}
 	/* Whatever the source address, the link layer authenticates the datagram before it
