@@ -289,7 +289,8 @@ static const struct bad bad_configs[] = {
 	 "c.ini:13: [fd] heartbeat_ms: out of range: 0 (must be 1..3600000)"},
 	{CL "cons_algo = paxos\n",
 	 "c.ini:3: [cluster] cons_algo: unknown key (expected one of: id, model, f, reg_algo, "
-	 "bcast_algo, writer)"},
+	 "bcast_algo, writer, nemesis)"},
+	{CL "nemesis = yes\n", "c.ini:3: [cluster] nemesis: 'yes' is not on or off"},
 	{CL "[node.1]\nprot = 1\n",
 	 "c.ini:4: [node.1] prot: unknown key (expected one of: host, port, client_port, "
 	 "public_key)"},
