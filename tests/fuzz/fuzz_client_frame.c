@@ -102,6 +102,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case STRATA__CLIENT__REQUEST__BODY_SUBSCRIBE:
 			STRATA_ASSERT(r->subscribe->n_modules <= STRATA_CLIENT_SUB_MODULES_MAX);
 			break;
+		case STRATA__CLIENT__REQUEST__BODY_NEMESIS:
+			STRATA_ASSERT(r->nemesis->drop_pct <= 100);
+			break;
 		default:
 			STRATA_ASSERT(0 && "decoded a request without a body");
 		}
