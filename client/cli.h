@@ -232,5 +232,7 @@ int cmd_consensus(struct cli *c, int argc, char **argv);
 int cmd_check_consensus(struct cli *c, int argc, char **argv);
 int cmd_bench(struct cli *c, int argc, char **argv);
 int cmd_nemesis(struct cli *c, int argc, char **argv);
+int cmd_member(struct cli *c, int argc, char **argv);
+int cmd_endpoint(struct cli *c, int argc, char **argv);
 
 #endif
