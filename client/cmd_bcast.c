@@ -20,7 +20,8 @@
 #include "core/stack.h"
 
 static const char bcast_help[] =
-	"usage: strata bcast send MESSAGE [--algo NAME] [--repeat N]\n"
+	"usage: strata bcast send [--] MESSAGE [--algo NAME] [--repeat N]\n"
+	"       strata bcast send --value-file FILE [--algo NAME] [--repeat N]\n"
 	"       strata bcast listen [--algo NAME] [--all] [--count N] [--duration SEC]\n"
 	"       strata bcast algos\n"
 	"\n"
@@ -304,8 +305,24 @@ int cmd_bcast(struct cli *c, int argc, char **argv)
 	const char *algo = NULL, *msg = NULL;
 	bool all = false;
 	uint32_t count = 0, duration = 0, repeat = 0;
+	const char *value_file = NULL;
+	bool after_dd = false;
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
+		if (send && (after_dd || !cli_is_option(a))) {
+			if (msg)
+				return cli_usage_err(c, "bcast", "bcast: unexpected argument '%s'", a);
+			msg = a;
+			continue;
+		}
+		if (!strcmp(a, "--")) {
+			after_dd = true;
+			continue;
+		}
+		if (send && !strcmp(a, "--value-file") && i + 1 < argc) {
+			value_file = argv[++i];
+			continue;
+		}
 		if (cli_is_help(a)) {
 			fputs(bcast_help, stdout);
 			return CLI_EXIT_OK;
@@ -330,8 +347,10 @@ int cmd_bcast(struct cli *c, int argc, char **argv)
 		else
 			return cli_usage_err(c, "bcast", "bcast: unexpected argument '%s'", a);
 	}
-	if (send && !msg)
-		return cli_usage_err(c, "bcast", "bcast send: needs MESSAGE");
+	if (send && value_file && msg)
+		return cli_usage_err(c, "bcast", "bcast send: MESSAGE or --value-file, not both");
+	if (send && !msg && !value_file)
+		return cli_usage_err(c, "bcast", "bcast send: needs MESSAGE (or --value-file FILE)");
 	if (send && !algo)
 		algo = default_algo(c);
 	if (algo) {
@@ -339,5 +358,24 @@ int cmd_bcast(struct cli *c, int argc, char **argv)
 		if (rc != CLI_EXIT_OK)
 			return rc;
 	}
-	return send ? bcast_send(c, algo, msg, repeat) : bcast_listen(c, algo, all, count, duration);
+	if (!send)
+		return bcast_listen(c, algo, all, count, duration);
+	if (!value_file)
+		return bcast_send(c, algo, msg, repeat);
+	char *buf = NULL;
+	size_t len = 0;
+	int frc = cli_read_value_file(c, "bcast", value_file, &buf, &len);
+	if (frc != CLI_EXIT_OK)
+		return frc;
+	/* Messages are text here (--repeat appends "-N"): a NUL byte would cut one short. */
+	if (memchr(buf, 0, len)) {
+		free(buf);
+		return cli_usage_err(c, "bcast", "bcast send: --value-file %s holds a NUL byte "
+						 "(messages are text)",
+				     value_file);
+	}
+	buf[len] = '\0';
+	int rc = bcast_send(c, algo, buf, repeat);
+	free(buf);
+	return rc;
 }

@@ -98,6 +98,18 @@ expect_rc 0 "lkv put f --value-file" "$STRATA" --dir "$D" lkv put f --value-file
 expect_rc 0 "lkv get f" "$STRATA" --dir "$D" lkv get f
 [ "$(cat "$TMP/out")" = "from a file" ] || fail "lkv get f gave '$(cat "$TMP/out")'"
 expect_rc 2 "lkv put f --value-file missing" "$STRATA" --dir "$D" lkv put f --value-file "$TMP/none"
+S_listen() { "$STRATA" --dir "$D" -n 2 bcast listen --count 2 --duration 10 >"$TMP/deliv" 2>&1; }
+S_listen &
+lpid=$!
+BG_PIDS+=("$lpid")
+sleep 0.5
+expect_rc 0 "bcast send -- -dash" "$STRATA" --dir "$D" bcast send -- -dash
+expect_rc 0 "bcast send --value-file" "$STRATA" --dir "$D" bcast send --value-file "$TMP/v"
+wait "$lpid" || { cat "$TMP/deliv"; fail "node 2 did not deliver both broadcasts"; }
+grep -q -- "-dash" "$TMP/deliv" && grep -q "from a file" "$TMP/deliv" ||
+	fail "deliveries lack the values: $(cat "$TMP/deliv")"
+pass "node 2 delivered '-dash' and the file's text"
+expect_rc 2 "bcast send -x (an option, not a value)" "$STRATA" --dir "$D" bcast send -x
 
 say "a read of another algorithm's key says why it is null"
 expect_rc 0 "reg read x --algo mv (written with nnar)" "$STRATA" --dir "$D" reg read x --algo mv
