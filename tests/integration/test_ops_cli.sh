@@ -131,6 +131,10 @@ pass "gave up after $el ms (--timeout 1000)"
 say "a workload where nothing succeeds exits non-zero and says why"
 expect_rc 0 "workload against the running nodes" "$STRATA" --dir "$D" workload --duration 1 --clients 2 --out "$TMP/h2.jsonl"
 expect_rc 0 "check of that history" "$STRATA" check --model atomic "$TMP/h2.jsonl"
+# riwa needs a perfect failure detector: a fail-noisy cluster's nodes refuse every operation.
+expect_rc 1 "workload --algo riwa on fail-noisy" "$STRATA" --dir "$D" workload --algo riwa --duration 1 --clients 2 --out "$TMP/h0.jsonl"
+err_has "the first refusal said" "workload with only refusals"
+expect_rc 1 "check of that history" "$STRATA" check --model atomic "$TMP/h0.jsonl"
 # All nodes paused: every operation times out.
 for i in 1 2 3; do "$CLUSTER" pause "$i" --dir "$D" >/dev/null; done
 expect_rc 3 "workload against paused nodes" "$STRATA" --dir "$D" workload --duration 1 --clients 2 --op-timeout 200 --out "$TMP/h.jsonl"
