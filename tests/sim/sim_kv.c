@@ -8,7 +8,7 @@
  * reply STRATA_ETIMEDOUT, or a request lost in a crash, is an unknown outcome (info). A busy
  * refusal and a failed compare are definite failures. Any other error fails the run.
  *
- * Faults (per case, at random times in a 1.5 s operation phase): the network drops, duplicates,
+ * Faults (per case, at random times in a 1 s operation phase): the network drops, duplicates,
  * delays and reorders datagrams; partitions: the leader isolated, a 2|3 split, or a one-way cut
  * (leader -> others or others -> leader), healed after 0.2-0.6 s; a node (often the leader)
  * paused for 0.1-0.7 s; a node (often the leader) crashed and restarted (stable storage keeps
@@ -489,7 +489,7 @@ static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsi
 		};
 		sim_set_net(s, &net);
 	}
-	const uint64_t t0 = sim_now(s), t_ops = 1500 * MS;
+	const uint64_t t0 = sim_now(s), t_ops = 1000 * MS;
 	uint64_t part_at = t0 + sim_random_below(s, t_ops / 2);
 	uint64_t part_len = 200 * MS + sim_random_below(s, 400 * MS);
 	uint64_t pause_at = t0 + sim_random_below(s, t_ops / 2);
