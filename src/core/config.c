@@ -96,7 +96,7 @@ enum key {
 	K_FANOUT, K_ROUNDS, K_STORE_PCT,
 	K_SMR_HB, K_SMR_ELECT, K_SMR_WINDOW, K_SMR_BATCH, K_SMR_PENDING, K_SMR_TIMEOUT,
 	K_SMR_SESSIONS,
-	K_HOST, K_PORT, K_CLIENT_PORT, K_PUBKEY,
+	K_HOST, K_PORT, K_CLIENT_PORT, K_PUBKEY, K_RESP_PORT,
 	K_COUNT
 };
 #define K_NODE_FIRST K_HOST
@@ -149,6 +149,7 @@ static const struct keydef keys[K_COUNT] = {
 	[K_PORT] = {SEC_NODE, "port", V_PORT, PEER(port), 1, 65535},
 	[K_CLIENT_PORT] = {SEC_NODE, "client_port", V_PORT, PEER(client_port), 1, 65535},
 	[K_PUBKEY] = {SEC_NODE, "public_key", V_PUBKEY, PEER(public_key), 0, 0},
+	[K_RESP_PORT] = {SEC_NODE, "resp_port", V_PORT, PEER(resp_port), 1, 65535},
 };
 
 /* ---------------------------------------------------------------- parse state */

@@ -39,6 +39,7 @@ struct strata_peer_cfg {
 	char host[STRATA_HOST_MAX];
 	uint16_t port;        /* UDP, peers */
 	uint16_t client_port; /* TCP, clients */
+	uint16_t resp_port;   /* TCP, RESP (Redis protocol) clients of the kv module; 0 = off */
 	uint8_t public_key[32];
 	bool has_public_key;
 };

@@ -8,6 +8,12 @@
  *   del k        removes k if present (revision + 1); a del of an absent key changes nothing.
  *   cas k e v    if k holds exactly e: put k v; else STRATA_ESTATE ("compare failed") and
  *                nothing changes (result: k's mod revision, 0 if absent).
+ *   put-nx k v   put k v only if k is absent; put-xx k v only if present (num 1 if written).
+ *   incr k d     k (absent = 0) must hold a signed 64-bit decimal; it becomes k + d (num = the
+ *                new value); not a number or an overflow: STRATA_EINVAL, nothing changes.
+ *   getset k v   put k v; the result carries the previous value.
+ *   mput pairs   put of every pair, in order, as one command (one revision per pair).
+ *   del k        also reports num = 1 if k was present.
  *   get k        (not a command: the log module reads the state) value, mod revision,
  *                create revision, version.
  *   Exactly once: a command carries (session, seq). A session's commands are applied in seq
@@ -18,6 +24,8 @@
  * recently (lowest log index, the same on every replica, so expiry is driven by the log) is
  * forgotten. Keys are bounded by the caller's admission (SMR_KEY_MAX, SMR_VALUE_MAX) and memory;
  * snapshots and compaction are described in docs/smr.md. */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +45,7 @@ struct kv_sess {
 	struct kv_sess *next;             /* hash chain */
 	struct kv_sess *lru_prev, *lru_next; /* applied order: head = least recent */
 	uint64_t id, last_seq, last_index, revision;
+	int64_t num;
 	int status;
 };
 
@@ -189,18 +198,92 @@ static int kv_put(struct smr_kv *kv, const struct smr_cmd *c, const uint8_t *v, 
 	return 0;
 }
 
-static void kv_del(struct smr_kv *kv, const struct smr_cmd *c)
+static bool kv_del(struct smr_kv *kv, const struct smr_cmd *c)
 {
 	struct kv_ent **pp = ent_slot(kv, c->key, c->key_len, kv_hash(c->key, c->key_len));
 	struct kv_ent *e = *pp;
 	if (!e)
-		return;
+		return false;
 	*pp = e->next;
 	strata_msg_unref(e->key);
 	strata_msg_unref(e->val);
 	free(e);
 	kv->count--;
 	kv->revision++;
+	return true;
+}
+
+/* Parses a signed 64-bit decimal (Redis's rule: optional '-', digits, no spaces, no '+',
+ * no leading zeros except "0"). */
+static bool parse_i64(const uint8_t *p, size_t len, int64_t *out)
+{
+	if (len == 0 || len > 20)
+		return false;
+	size_t i = 0;
+	bool neg = p[0] == '-';
+	if (neg)
+		i = 1;
+	if (i == len || (p[i] == '0' && len - i > 1) || (neg && p[i] == '0'))
+		return false;
+	uint64_t v = 0;
+	for (; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+		uint64_t d = (uint64_t)(p[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	if (neg) {
+		if (v > (uint64_t)INT64_MAX + 1)
+			return false;
+		*out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+	} else {
+		if (v > (uint64_t)INT64_MAX)
+			return false;
+		*out = (int64_t)v;
+	}
+	return true;
+}
+
+static int kv_incr(struct smr_kv *kv, const struct smr_cmd *c, struct smr_result *res)
+{
+	int64_t cur = 0, d;
+	struct smr_kv_value v;
+	if (!parse_i64(c->val, c->val_len, &d) ||
+	    (smr_kv_get(kv, c->key, c->key_len, &v) == 0 &&
+	     !parse_i64(v.val->data, v.val->len, &cur)) ||
+	    (d > 0 && cur > INT64_MAX - d) || (d < 0 && cur < INT64_MIN - d)) {
+		res->status = STRATA_EINVAL;
+		return 0;
+	}
+	char buf[24];
+	int n = snprintf(buf, sizeof(buf), "%lld", (long long)(cur + d));
+	int rc = kv_put(kv, c, (const uint8_t *)buf, (size_t)n);
+	if (rc == 0)
+		res->num = cur + d;
+	return rc;
+}
+
+/* Applies every pair of an MPUT; the pair list was checked by smr_cmd_decode. */
+static int kv_mput(struct smr_kv *kv, const struct smr_cmd *c, struct smr_result *res)
+{
+	struct strata_rd rd;
+	strata_rd_init(&rd, c->val, c->val_len);
+	uint64_t count = strata_rd_u64_max(&rd, SMR_MPUT_MAX);
+	for (uint64_t i = 0; i < count; i++) {
+		struct smr_cmd one = *c;
+		one.key_len = strata_rd_bytes(&rd, &one.key, SMR_KEY_MAX);
+		const uint8_t *v;
+		size_t vlen = strata_rd_bytes(&rd, &v, SMR_VALUE_MAX);
+		if (!strata_rd_ok(&rd))
+			break;
+		int rc = kv_put(kv, &one, v, vlen);
+		if (rc)
+			return rc;
+		res->num++;
+	}
+	return 0;
 }
 
 /* ---- sessions ---- */
@@ -305,8 +388,44 @@ static int apply_cmd(struct smr_kv *kv, const struct smr_cmd *c, struct smr_resu
 		break;
 	}
 	case SMR_CMD_DEL:
-		kv_del(kv, c);
+		res->num = kv_del(kv, c) ? 1 : 0;
 		break;
+	case SMR_CMD_PUT_NX:
+	case SMR_CMD_PUT_XX: {
+		struct smr_kv_value cur;
+		bool present = smr_kv_get(kv, c->key, c->key_len, &cur) == 0;
+		if (present != (c->type == SMR_CMD_PUT_XX))
+			break;
+		int rc = kv_put(kv, c, c->val, c->val_len);
+		if (rc)
+			return rc;
+		res->num = 1;
+		break;
+	}
+	case SMR_CMD_INCR: {
+		int rc = kv_incr(kv, c, res);
+		if (rc || res->status)
+			return rc;
+		break;
+	}
+	case SMR_CMD_GETSET: {
+		struct smr_kv_value cur;
+		if (smr_kv_get(kv, c->key, c->key_len, &cur) == 0)
+			res->old = strata_msg_ref((struct strata_msg *)(uintptr_t)cur.val);
+		int rc = kv_put(kv, c, c->val, c->val_len);
+		if (rc) {
+			strata_msg_unref(res->old);
+			res->old = NULL;
+			return rc;
+		}
+		break;
+	}
+	case SMR_CMD_MPUT: {
+		int rc = kv_mput(kv, c, res);
+		if (rc)
+			return rc;
+		break;
+	}
 	case SMR_CMD_CAS: {
 		struct smr_kv_value cur;
 		if (smr_kv_get(kv, c->key, c->key_len, &cur) != 0 || cur.val->len != c->val_len ||
@@ -343,6 +462,7 @@ int smr_kv_apply(struct smr_kv *kv, uint64_t index, const struct smr_cmd *c,
 		/* A retry (or a stale copy) of a command already applied: its cached result. */
 		res->status = s->status;
 		res->revision = s->revision;
+		res->num = s->num;
 		res->duplicate = true;
 		return 0;
 	}
@@ -353,6 +473,7 @@ int smr_kv_apply(struct smr_kv *kv, uint64_t index, const struct smr_cmd *c,
 	s->last_index = index;
 	s->status = res->status;
 	s->revision = res->revision;
+	s->num = res->num;
 	lru_unlink(kv, s);
 	lru_append(kv, s);
 	return 0;
@@ -363,6 +484,22 @@ size_t smr_kv_count(const struct smr_kv *kv) { return kv->count; }
 size_t smr_kv_sessions(const struct smr_kv *kv) { return kv->scount; }
 
 /* ---- command codec ---- */
+
+int smr_mput_check(const uint8_t *pairs, size_t len)
+{
+	struct strata_rd pr;
+	strata_rd_init(&pr, pairs, len);
+	uint64_t count = strata_rd_u64_max(&pr, SMR_MPUT_MAX);
+	for (uint64_t i = 0; i < count && strata_rd_ok(&pr); i++) {
+		const uint8_t *x;
+		if (strata_rd_bytes(&pr, &x, SMR_KEY_MAX) == 0)
+			return STRATA_EPROTO;
+		strata_rd_bytes(&pr, &x, SMR_VALUE_MAX);
+	}
+	if (count == 0 || strata_rd_done(&pr) != 0)
+		return STRATA_EPROTO;
+	return 0;
+}
 
 void smr_cmd_encode(struct strata_wr *w, const struct smr_cmd *c)
 {
@@ -389,7 +526,10 @@ int smr_cmd_decode(struct strata_rd *r, struct smr_cmd *c)
 	c->val2_len = strata_rd_bytes(r, &c->val2, SMR_VALUE_MAX);
 	if (!strata_rd_ok(r))
 		return STRATA_EPROTO;
-	if (c->type > SMR_CMD_CAS || (c->type != SMR_CMD_NOOP && c->key_len == 0))
+	if (c->type > SMR_CMD_LAST || (c->type != SMR_CMD_NOOP && c->key_len == 0))
+		return STRATA_EPROTO;
+	/* The pair list must be well formed: apply trusts it. */
+	if (c->type == SMR_CMD_MPUT && smr_mput_check(c->val, c->val_len) != 0)
 		return STRATA_EPROTO;
 	return 0;
 }

@@ -793,15 +793,33 @@ static void apply_one(struct kv *k, uint64_t idx, struct strata_msg *batch)
 			/* Out of memory mid-apply: this replica cannot stay consistent. */
 			STRATA_ASSERT(0 && "kv: state machine out of memory");
 		}
-		if (c.origin != k->self || c.type == SMR_CMD_NOOP)
+		if (c.origin != k->self || c.type == SMR_CMD_NOOP) {
+			strata_msg_unref(res.old);
 			continue;
+		}
 		struct pend *p = pend_find(k, c.origin_id);
-		if (!p || p->session != c.session || p->seq != c.seq || p->kind == K_GET)
+		if (!p || p->session != c.session || p->seq != c.seq || p->kind == K_GET) {
+			strata_msg_unref(res.old);
 			continue;
+		}
 		if (res.status == STRATA_ESTATE)
 			reply(k, p, STRATA_ESTATE, 0, NULL, 0, res.revision, "compare failed");
+		else if (res.status == STRATA_EINVAL && c.type == SMR_CMD_INCR)
+			reply(k, p, STRATA_EINVAL, 0, NULL, 0, res.revision,
+			      "value is not an integer or out of range");
+		else if (c.type == SMR_CMD_INCR) {
+			char num[24];
+			int len = snprintf(num, sizeof(num), "%lld", (long long)res.num);
+			reply(k, p, res.status, STRATA_REPLY_FOUND, num, (size_t)len, res.revision, NULL);
+		} else if (c.type == SMR_CMD_GETSET)
+			reply(k, p, res.status, res.old ? STRATA_REPLY_FOUND : 0,
+			      res.old ? res.old->data : NULL, res.old ? res.old->len : 0,
+			      res.revision, NULL);
 		else
-			reply(k, p, res.status, 0, NULL, 0, res.revision, NULL);
+			reply(k, p, res.status, res.num ? STRATA_REPLY_FOUND : 0, NULL, 0,
+			      res.revision, NULL);
+		strata_msg_unref(res.old);
+		res.old = NULL;
 	}
 }
 
@@ -1164,6 +1182,22 @@ static int kv_request(struct strata_module *m, const struct strata_request *q)
 	return rc;
 }
 
+/* The command a put request asks for (smr.h: STRATA_REQ_PUT_NX ...). */
+static uint8_t put_type(uint32_t flags)
+{
+	if (flags & STRATA_REQ_PUT_NX)
+		return SMR_CMD_PUT_NX;
+	if (flags & STRATA_REQ_PUT_XX)
+		return SMR_CMD_PUT_XX;
+	if (flags & STRATA_REQ_GETSET)
+		return SMR_CMD_GETSET;
+	if (flags & STRATA_REQ_INCR)
+		return SMR_CMD_INCR;
+	if (flags & STRATA_REQ_MPUT)
+		return SMR_CMD_MPUT;
+	return SMR_CMD_PUT;
+}
+
 static int kv_request_do(struct kv *k, const struct strata_request *q)
 {
 	uint8_t kind = q->op == STRATA_OP_READ ? K_GET : q->op == STRATA_OP_WRITE ? K_PUT
@@ -1172,6 +1206,9 @@ static int kv_request_do(struct kv *k, const struct strata_request *q)
 		return reject(k, q->id, STRATA_EINVAL, "kv supports get, put, del and cas");
 	if (q->key_len == 0)
 		return reject(k, q->id, STRATA_EINVAL, "empty key");
+	if (kind == K_PUT && (q->flags & STRATA_REQ_MPUT) &&
+	    smr_mput_check(q->value, q->value_len) != 0)
+		return reject(k, q->id, STRATA_EINVAL, "malformed pair list");
 	if (q->key_len > SMR_KEY_MAX)
 		return reject(k, q->id, STRATA_EINVAL, "key of %zu bytes: at most %u", q->key_len,
 			      SMR_KEY_MAX);
@@ -1222,7 +1259,7 @@ static int kv_request_do(struct kv *k, const struct strata_request *q)
 			p->seq = 1;
 		}
 		struct smr_cmd c = {
-			.type = kind == K_PUT ? SMR_CMD_PUT : kind == K_DEL ? SMR_CMD_DEL : SMR_CMD_CAS,
+			.type = kind == K_PUT ? put_type(q->flags) : kind == K_DEL ? SMR_CMD_DEL : SMR_CMD_CAS,
 			.origin = k->self, .origin_id = p->id, .session = p->session, .seq = p->seq,
 			.key = q->key, .key_len = q->key_len,
 			.val = kind == K_DEL ? NULL : q->value, .val_len = kind == K_DEL ? 0 : q->value_len,

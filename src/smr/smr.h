@@ -28,7 +28,16 @@ enum smr_cmd_type {
 	SMR_CMD_PUT = 1,
 	SMR_CMD_DEL = 2,
 	SMR_CMD_CAS = 3,
+	/* Added for the RESP front end (docs/resp.md); each is one deterministic command. */
+	SMR_CMD_PUT_NX = 4,  /* put only if absent; result num = 1 if set, else 0 */
+	SMR_CMD_PUT_XX = 5,  /* put only if present; result num = 1 if set, else 0 */
+	SMR_CMD_INCR = 6,    /* val = the signed decimal delta; result num = the new value */
+	SMR_CMD_GETSET = 7,  /* put; result old = the previous value (NULL if absent) */
+	SMR_CMD_MPUT = 8,    /* val = codec u64 count, count x (bytes key, bytes value); key = the
+			      * first key; every pair is put; one revision per pair */
 };
+#define SMR_CMD_LAST SMR_CMD_MPUT
+#define SMR_MPUT_MAX 1024 /* pairs in one MPUT */
 
 /* One client command as it travels in the log. Borrowed pointers into the entry's bytes. */
 struct smr_cmd {
@@ -49,6 +58,10 @@ struct smr_result {
 	int status;        /* 0, or STRATA_ESTATE for a failed compare (cas) */
 	uint64_t revision; /* the store's revision after the command (writes), of the key (cas fail) */
 	bool duplicate;    /* a repeat of an applied (session, seq): result from the session cache */
+	int64_t num;       /* del: keys removed; put nx/xx: 1 if it wrote; incr: the new value;
+			    * mput: pairs written (also cached for duplicates) */
+	struct strata_msg *old; /* getset: a reference to the previous value, or NULL; the caller
+				 * unrefs it (never set by other commands or for duplicates) */
 };
 
 struct smr_kv;
@@ -81,6 +94,9 @@ void smr_kv_set_broken_sessions(struct smr_kv *kv, bool broken);
 void smr_cmd_encode(struct strata_wr *w, const struct smr_cmd *c);
 /* 0, or STRATA_EPROTO with the reader latched. */
 int smr_cmd_decode(struct strata_rd *r, struct smr_cmd *c);
+/* An MPUT pair list: 1..SMR_MPUT_MAX pairs of a non-empty key and a value, nothing after. 0, or
+ * STRATA_EPROTO. */
+int smr_mput_check(const uint8_t *pairs, size_t len);
 
 /* ---- the replicated log and the KV service (log.c) ---- */
 
@@ -88,6 +104,14 @@ struct strata_module *smr_kv_create(struct strata_node *n, char *err, size_t err
 
 /* Request flags (struct strata_request.flags). */
 #define STRATA_REQ_SERIALIZABLE 1u /* a get served from this replica's state, no leader round */
+/* With STRATA_OP_WRITE (at most one of them); the reply's FOUND flag reports num != 0 or an old
+ * value, INCR's reply data is the new value in decimal, GETSET's the old value. */
+#define STRATA_REQ_PUT_NX 2u
+#define STRATA_REQ_PUT_XX 4u
+#define STRATA_REQ_GETSET 8u
+#define STRATA_REQ_INCR 16u  /* value = the signed decimal delta */
+#define STRATA_REQ_MPUT 32u  /* value = the pair list of SMR_CMD_MPUT, key = the first key */
+/* With STRATA_OP_DELETE: the reply's FOUND flag says whether the key was present. */
 
 /* Inspection for tests and status. */
 struct smr_status {

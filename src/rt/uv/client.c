@@ -211,6 +211,8 @@ static const struct {
 	UVCOUNTER(input_paused),
 	UVCOUNTER(store_syncs),
 	UVCOUNTER(nemesis_dropped_out), UVCOUNTER(nemesis_dropped_in),
+	UVCOUNTER(resp_accepted), UVCOUNTER(resp_refused), UVCOUNTER(resp_commands),
+	UVCOUNTER(resp_errors), UVCOUNTER(resp_bad_requests), UVCOUNTER(resp_slow_dropped),
 };
 #undef UVCOUNTER
 #define UV_COUNTERS (sizeof(uv_counters) / sizeof(uv_counters[0]))
@@ -373,7 +375,7 @@ static void handle_nemesis(struct client_conn *c, uint64_t id, const Strata__Cli
 
 /* ---- operations ---- */
 
-static struct pending_op *pending_alloc(struct strata_uv *rt)
+struct pending_op *uvrt_pending_alloc(struct strata_uv *rt)
 {
 	if (rt->npend_free == 0) {
 		if (rt->pend_cap == PENDING_MAX)
@@ -401,11 +403,12 @@ static struct pending_op *pending_alloc(struct strata_uv *rt)
 	return p;
 }
 
-static void pending_release(struct strata_uv *rt, struct pending_op *p)
+void uvrt_pending_release(struct strata_uv *rt, struct pending_op *p)
 {
 	uint32_t idx = (uint32_t)(p - rt->pend);
 	p->rid = 0;
 	p->c = NULL;
+	p->rc = NULL;
 	rt->pend_free[rt->npend_free++] = idx;
 }
 
@@ -416,12 +419,13 @@ static void handle_op(struct client_conn *c, uint64_t id, const Strata__Client__
 		send_error(c, id, STRATA_EFULL, "too many requests in flight on this connection");
 		return;
 	}
-	struct pending_op *p = pending_alloc(rt);
+	struct pending_op *p = uvrt_pending_alloc(rt);
 	if (!p) {
 		send_error(c, id, STRATA_EFULL, "too many requests in flight on this node");
 		return;
 	}
 	p->c = c;
+	p->rc = NULL;
 	p->client_id = id;
 	c->pending++;
 	struct strata_request req = {
@@ -477,7 +481,13 @@ static void reply_to_client(struct strata_uv *rt, const struct strata_output *o)
 	struct pending_op *p = &rt->pend[idx];
 	struct client_conn *c = p->c;
 	uint64_t client_id = p->client_id;
-	pending_release(rt, p);
+	struct resp_conn *rc = p->rc;
+	uint32_t rslot = p->rslot, rpart = p->rpart;
+	uvrt_pending_release(rt, p);
+	if (rc) {
+		resp_reply(rt, rc, rslot, rpart, o);
+		return;
+	}
 	if (!c) {
 		rt->counters.client_replies_dropped++;
 		return;

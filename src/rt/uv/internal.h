@@ -7,6 +7,7 @@
 #include "rt/uv/uv.h"
 
 struct client_conn;
+struct resp_conn;
 
 /* A client request in flight in the node: the node sees only `rid` (unique in this runtime);
  * the reply is routed back to the connection under the client's own id. */
@@ -14,6 +15,8 @@ struct pending_op {
 	uint64_t rid;           /* 0 = free slot */
 	struct client_conn *c;  /* NULL once the connection closed: the reply is dropped */
 	uint64_t client_id;
+	struct resp_conn *rc;   /* a RESP connection's request (c is NULL); NULL once closed */
+	uint32_t rslot, rpart;  /* its reply slot and part (resp.c) */
 };
 
 #define PENDING_BITS 14
@@ -74,6 +77,15 @@ struct strata_uv {
 	uint32_t *pend_free;
 	uint32_t npend_free;
 	uint64_t pend_seq;
+
+	/* RESP server (resp.c), off unless [node.N] resp_port is set */
+	uv_tcp_t resp_server;
+	bool resp_init;
+	uv_timer_t resp_kick; /* resumes connections whose ring has room again */
+	bool resp_kick_init;
+	struct resp_conn *rconns; /* doubly linked */
+	unsigned nrconns;
+	uint64_t resp_next_id;
 };
 
 /* Resolves host:port (numeric or a name) into ss. 0 or STRATA_ECONFIG. */
@@ -90,5 +102,16 @@ void client_server_close(struct strata_uv *rt);
 void client_server_free(struct strata_uv *rt);
 /* Routes an output to the requesting connection (REPLY) or to subscribers. */
 void client_output(struct strata_uv *rt, const struct strata_output *o);
+/* A slot for a request in flight in the node (NULL when PENDING_MAX are in flight), and its
+ * release. */
+struct pending_op *uvrt_pending_alloc(struct strata_uv *rt);
+void uvrt_pending_release(struct strata_uv *rt, struct pending_op *p);
+
+/* resp.c */
+int resp_server_start(struct strata_uv *rt, char *err, size_t errlen);
+void resp_server_close(struct strata_uv *rt);
+/* The node's reply to part `part` of a RESP connection's slot `slot`. */
+void resp_reply(struct strata_uv *rt, struct resp_conn *c, uint32_t slot, uint32_t part,
+		const struct strata_output *o);
 
 #endif

@@ -595,6 +595,8 @@ int strata_uv_start(struct strata_uv *rt, bool recovering, char *err, size_t err
 	rc = udp_start(rt, err, errlen);
 	if (rc == 0)
 		rc = client_server_start(rt, err, errlen);
+	if (rc == 0)
+		rc = resp_server_start(rt, err, errlen);
 	if (rc)
 		return rc;
 	rt->started_ms = uv_hrtime() / 1000000;
@@ -624,6 +626,7 @@ void strata_uv_close(struct strata_uv *rt)
 	if (rt->udp_init)
 		uv_close((uv_handle_t *)&rt->udp, NULL);
 	client_server_close(rt);
+	resp_server_close(rt);
 }
 
 void strata_uv_free(struct strata_uv *rt)
@@ -631,6 +634,7 @@ void strata_uv_free(struct strata_uv *rt)
 	if (!rt)
 		return;
 	client_server_free(rt);
+	STRATA_ASSERT(rt->rconns == NULL); /* every RESP close callback has run */
 	strata_node_free(rt->node);
 	free(rt->rxbuf);
 	free(rt);

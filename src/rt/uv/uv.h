@@ -113,6 +113,12 @@ struct strata_uv_counters {
 	uint64_t input_paused;       /* times UDP reading paused: too much held waiting for a sync */
 	uint64_t nemesis_dropped_out;/* datagrams the nemesis dropped on sending */
 	uint64_t nemesis_dropped_in; /* datagrams the nemesis dropped on receiving */
+	uint64_t resp_accepted;      /* RESP connections (resp.c) */
+	uint64_t resp_refused;       /* over max_clients RESP connections */
+	uint64_t resp_commands;
+	uint64_t resp_errors;        /* error replies */
+	uint64_t resp_bad_requests;  /* protocol errors (the connection closes) */
+	uint64_t resp_slow_dropped;  /* disconnected: replies queued over client_queue_max */
 };
 const struct strata_uv_counters *strata_uv_counters(const struct strata_uv *rt);
 

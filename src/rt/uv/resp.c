@@ -1,0 +1,1026 @@
+/* The RESP (Redis protocol) endpoint of the libuv runtime: redis-cli, redis-benchmark and Redis
+ * client libraries talk to the replicated KV (module "kv", src/smr) on [node.N] resp_port.
+ * docs/resp.md lists the commands, the guarantee of each and what differs from Redis.
+ *
+ * Parsing: hiredis's reader (redisReader) splits the byte stream into requests, each an array
+ * of bulk strings; inline commands (a text line of blank-separated words, as typed into telnet)
+ * are split here, since hiredis's reader parses RESP types only. A protocol error is answered with "-ERR Protocol error" and the connection closes once
+ * that is written (the stream cannot be trusted any more), as Redis does.
+ *
+ * Every data command becomes one or more KV requests (MGET, EXISTS and DEL of several keys: one
+ * request per key; MSET: one request, one log entry). Replies are written in request order:
+ * each request holds a slot of a per-connection ring; a slot is written once every one of its
+ * KV requests has answered and every earlier slot was written.
+ *
+ * Order: a connection's commands take effect in the order sent. Requests are parsed ahead
+ * (pipelining), but a command goes to the KV only once every earlier command of the connection
+ * has answered; the keys of one multi-key command are requested concurrently.
+ *
+ * Bounds: at most max_clients RESP connections (beyond: counted and closed); RESP_PIPELINE_MAX
+ * replies pending per connection and RESP_IN_MAX / 2 bytes parsed ahead (beyond either, reading
+ * stops until replies drain); one request of more than RESP_IN_MAX bytes: an error and close; client_queue_max bytes of
+ * replies queued toward a connection (a client that does not read is disconnected and
+ * counted); at most RESP_KEYS_MAX keys per multi-key command; the runtime's PENDING_MAX requests
+ * in flight in the node (beyond: an immediate busy error). */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <hiredis/hiredis.h>
+
+#include "core/assert.h"
+#include "core/codec.h"
+#include "core/error.h"
+#include "core/msg.h"
+#include "rt/uv/internal.h"
+#include "smr/smr.h"
+
+#define RESP_PIPELINE_MAX 256u
+#define RESP_IN_MAX (4u << 20)
+#define RESP_KEYS_MAX 1024u
+#define RESP_READ_CHUNK (64u * 1024)
+#define RESP_NAME_MAX 64u
+#define KV_MODULE "kv"
+
+enum rkind {
+	R_LOCAL = 0, /* answered at once (PING, errors, ...) */
+	R_GET, R_SET, R_SETNX, R_DEL, R_EXISTS, R_MGET, R_MSET, R_INCR, R_GETSET, R_CAS, R_QUIT,
+};
+
+struct rpart {
+	int status;
+	uint64_t flags;
+	struct strata_msg *val; /* the reply's data (NULL if none) */
+	char *err;              /* the reply's error text */
+};
+
+struct rslot {
+	uint8_t kind;
+	bool used;
+	uint32_t nparts, left;
+	struct rpart one;       /* parts when nparts == 1 */
+	struct rpart *parts;    /* nparts > 1 */
+	uint8_t *out;           /* the formatted reply, once every part answered */
+	size_t olen;
+};
+
+struct resp_conn {
+	uv_tcp_t tcp;
+	uv_shutdown_t shut;
+	struct strata_uv *rt;
+	struct resp_conn *prev, *next;
+	redisReader *rd;
+	struct rslot slots[RESP_PIPELINE_MAX];
+	uint32_t head, count;   /* ring of slots in request order */
+	unsigned inflight;      /* KV requests in the node */
+	size_t out_bytes;
+	uint8_t *rbuf;          /* libuv read buffer, between alloc and read callbacks */
+	bool closing, draining, reading, quitting;
+	bool want_input;        /* the ring has room again: on_kick resumes input */
+	uint64_t id;
+	char name[RESP_NAME_MAX + 1];
+};
+
+struct rwreq {
+	uv_write_t req;
+	struct resp_conn *c;
+	size_t len;
+	uint8_t data[];
+};
+
+/* ---- output buffer (a growable byte string) ---- */
+
+struct obuf {
+	uint8_t *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void ob_put(struct obuf *b, const void *data, size_t len)
+{
+	if (b->oom)
+		return;
+	if (b->len + len > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+		while (cap < b->len + len)
+			cap *= 2;
+		uint8_t *np = realloc(b->p, cap);
+		if (!np) {
+			b->oom = true;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	if (len)
+		memcpy(b->p + b->len, data, len);
+	b->len += len;
+}
+
+static void ob_printf(struct obuf *b, const char *fmt, ...)
+{
+	char tmp[256];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	ob_put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+static void ob_bulk(struct obuf *b, const void *data, size_t len)
+{
+	ob_printf(b, "$%zu\r\n", len);
+	ob_put(b, data, len);
+	ob_put(b, "\r\n", 2);
+}
+
+static void ob_null(struct obuf *b) { ob_put(b, "$-1\r\n", 5); }
+static void ob_ok(struct obuf *b) { ob_put(b, "+OK\r\n", 5); }
+static void ob_int(struct obuf *b, long long v) { ob_printf(b, ":%lld\r\n", v); }
+
+/* "-ERR text": CR and LF in the text would end the line early, so they become spaces. */
+static void ob_err(struct obuf *b, const char *prefix, const char *text)
+{
+	ob_put(b, "-", 1);
+	ob_put(b, prefix, strlen(prefix));
+	ob_put(b, " ", 1);
+	size_t start = b->len;
+	ob_put(b, text, strlen(text));
+	for (size_t i = start; !b->oom && i < b->len; i++)
+		if (b->p[i] == '\r' || b->p[i] == '\n')
+			b->p[i] = ' ';
+	ob_put(b, "\r\n", 2);
+}
+
+/* ---- teardown ---- */
+
+static void slot_clear(struct rslot *s)
+{
+	struct rpart *parts = s->nparts > 1 ? s->parts : &s->one;
+	for (uint32_t i = 0; i < s->nparts; i++) {
+		strata_msg_unref(parts[i].val);
+		free(parts[i].err);
+	}
+	if (s->nparts > 1)
+		free(s->parts);
+	free(s->out);
+	memset(s, 0, sizeof(*s));
+}
+
+static void on_conn_closed(uv_handle_t *h)
+{
+	struct resp_conn *c = h->data;
+	struct strata_uv *rt = c->rt;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		rt->rconns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	rt->nrconns--;
+	for (uint32_t i = 0; i < RESP_PIPELINE_MAX; i++)
+		slot_clear(&c->slots[i]);
+	if (c->rd)
+		redisReaderFree(c->rd);
+	free(c->rbuf);
+	free(c);
+}
+
+static void conn_close(struct resp_conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	/* Replies still in the node are dropped when they arrive. */
+	if (c->inflight) {
+		struct strata_uv *rt = c->rt;
+		for (uint32_t i = 0; i < rt->pend_cap; i++)
+			if (rt->pend[i].rid && rt->pend[i].rc == c)
+				rt->pend[i].rc = NULL;
+		c->inflight = 0;
+	}
+	uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+	(void)status;
+	conn_close(req->data);
+}
+
+/* Stops reading and closes once what is queued is written. */
+static void conn_drain(struct resp_conn *c)
+{
+	if (c->closing || c->draining)
+		return;
+	c->draining = true;
+	uv_read_stop((uv_stream_t *)&c->tcp);
+	c->reading = false;
+	c->shut.data = c;
+	if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
+		conn_close(c);
+}
+
+/* ---- writing, in request order ---- */
+
+static void on_write(uv_write_t *req, int status)
+{
+	struct rwreq *w = (struct rwreq *)req;
+	struct resp_conn *c = w->c;
+	c->out_bytes -= w->len;
+	free(w);
+	if (status < 0)
+		conn_close(c);
+}
+
+static void conn_write(struct resp_conn *c, const uint8_t *data, size_t len)
+{
+	struct strata_uv *rt = c->rt;
+	if (c->closing || len == 0)
+		return;
+	if (c->out_bytes + len > rt->o.client_queue_max) {
+		rt->counters.resp_slow_dropped++;
+		strata_uv_log(rt, STRATA_LOG_WARN, "resp client too slow: %zu bytes queued, "
+			      "disconnected", c->out_bytes);
+		conn_close(c);
+		return;
+	}
+	struct rwreq *w = malloc(sizeof(*w) + len);
+	if (!w) {
+		conn_close(c);
+		return;
+	}
+	w->c = c;
+	w->len = len;
+	memcpy(w->data, data, len);
+	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
+	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) {
+		free(w);
+		conn_close(c);
+		return;
+	}
+	c->out_bytes += len;
+}
+
+static void process_input(struct resp_conn *c);
+static void flush_ready(struct resp_conn *c, bool from_node);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+static void resume_reading(struct resp_conn *c)
+{
+	if (c->closing || c->draining || c->reading || c->quitting)
+		return;
+	if ((c->count >= RESP_PIPELINE_MAX || c->inflight > 0) &&
+	    c->rd->len - c->rd->pos > RESP_IN_MAX / 2)
+		return;
+	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
+		conn_close(c);
+		return;
+	}
+	c->reading = true;
+}
+
+/* Requests buffered in the reader and the socket are taken up again once the ring has room,
+ * but never from inside a node output (the node is mid-turn there): a zero timer does it. */
+static void on_kick(uv_timer_t *t)
+{
+	struct strata_uv *rt = t->data;
+	for (struct resp_conn *c = rt->rconns; c; c = c->next) {
+		if (!c->want_input || c->closing || c->draining)
+			continue;
+		c->want_input = false;
+		process_input(c);
+		flush_ready(c, false);
+		resume_reading(c);
+	}
+}
+
+/* Writes every finished slot at the head of the ring, in one write. from_node: called from a
+ * node output, where no new request may enter the node. */
+static void flush_ready(struct resp_conn *c, bool from_node)
+{
+	struct obuf b = {0};
+	bool quit = false, freed = false;
+	while (c->count > 0) {
+		struct rslot *s = &c->slots[c->head];
+		if (!s->out)
+			break;
+		ob_put(&b, s->out, s->olen);
+		quit = quit || s->kind == R_QUIT;
+		slot_clear(s);
+		c->head = (c->head + 1) % RESP_PIPELINE_MAX;
+		c->count--;
+		freed = true;
+		if (quit)
+			break;
+	}
+	if (b.oom)
+		conn_close(c);
+	else
+		conn_write(c, b.p, b.len);
+	free(b.p);
+	if (quit) {
+		c->quitting = true;
+		conn_drain(c);
+		return;
+	}
+	if (freed && !c->closing && !c->draining && from_node && !c->want_input) {
+		/* Room in the ring: requests buffered in the reader, then the socket. */
+		c->want_input = true;
+		uv_timer_start(&c->rt->resp_kick, on_kick, 0, 0);
+	}
+}
+
+/* Stores a finished slot's reply. */
+static void slot_finish(struct resp_conn *c, struct rslot *s, struct obuf *b)
+{
+	if (b->oom) {
+		free(b->p);
+		conn_close(c);
+		return;
+	}
+	s->out = b->p;
+	s->olen = b->len;
+	if (!s->out) { /* cannot happen: every reply has at least a type byte */
+		conn_close(c);
+		return;
+	}
+}
+
+static struct rpart *slot_part(struct rslot *s, uint32_t i)
+{
+	return s->nparts > 1 ? &s->parts[i] : &s->one;
+}
+
+static const char *part_error(const struct rpart *p)
+{
+	return p->err ? p->err : strata_strerror(p->status);
+}
+
+/* Formats a data command's reply once every part answered. */
+static void slot_format(struct resp_conn *c, struct rslot *s)
+{
+	struct obuf b = {0};
+	for (uint32_t i = 0; i < s->nparts; i++) {
+		const struct rpart *p = slot_part(s, i);
+		if (p->status == 0)
+			continue;
+		/* The first failed part decides: a multi-key command is not atomic across keys. */
+		if (p->status == STRATA_ESTATE && s->kind == R_CAS) {
+			ob_int(&b, 0);
+		} else if (p->status == STRATA_EFULL) {
+			ob_err(&b, "BUSY", part_error(p));
+		} else if (p->status == STRATA_ETIMEDOUT) {
+			ob_err(&b, "ERR", "the outcome is unknown (no answer in time); retry");
+		} else {
+			ob_err(&b, "ERR", part_error(p));
+		}
+		c->rt->counters.resp_errors++;
+		slot_finish(c, s, &b);
+		return;
+	}
+	switch (s->kind) {
+	case R_GET:
+	case R_GETSET: {
+		const struct rpart *p = slot_part(s, 0);
+		if (p->flags & STRATA_REPLY_FOUND)
+			ob_bulk(&b, p->val ? p->val->data : NULL, p->val ? p->val->len : 0);
+		else
+			ob_null(&b);
+		break;
+	}
+	case R_SET:
+	case R_MSET:
+		ob_ok(&b);
+		break;
+	case R_SETNX:
+		if (slot_part(s, 0)->flags & STRATA_REPLY_FOUND)
+			ob_ok(&b);
+		else
+			ob_null(&b);
+		break;
+	case R_DEL:
+	case R_EXISTS: {
+		long long n = 0;
+		for (uint32_t i = 0; i < s->nparts; i++)
+			n += (slot_part(s, i)->flags & STRATA_REPLY_FOUND) ? 1 : 0;
+		ob_int(&b, n);
+		break;
+	}
+	case R_MGET:
+		ob_printf(&b, "*%u\r\n", s->nparts);
+		for (uint32_t i = 0; i < s->nparts; i++) {
+			const struct rpart *p = slot_part(s, i);
+			if (p->flags & STRATA_REPLY_FOUND)
+				ob_bulk(&b, p->val ? p->val->data : NULL, p->val ? p->val->len : 0);
+			else
+				ob_null(&b);
+		}
+		break;
+	case R_INCR: {
+		const struct rpart *p = slot_part(s, 0);
+		ob_put(&b, ":", 1);
+		if (p->val)
+			ob_put(&b, p->val->data, p->val->len);
+		ob_put(&b, "\r\n", 2);
+		break;
+	}
+	case R_CAS:
+		ob_int(&b, 1);
+		break;
+	default:
+		STRATA_ASSERT(0 && "local slots are finished when created");
+	}
+	slot_finish(c, s, &b);
+}
+
+void resp_reply(struct strata_uv *rt, struct resp_conn *c, uint32_t slot, uint32_t part,
+		const struct strata_output *o)
+{
+	(void)rt;
+	STRATA_ASSERT(c->inflight > 0);
+	c->inflight--;
+	struct rslot *s = &c->slots[slot];
+	STRATA_ASSERT(s->used && part < s->nparts && s->left > 0);
+	struct rpart *p = slot_part(s, part);
+	p->status = o->status;
+	p->flags = o->b;
+	if (o->len)
+		p->val = strata_msg_new(o->data, o->len);
+	if (o->status && o->text)
+		p->err = strdup(o->text);
+	if (--s->left > 0)
+		return;
+	slot_format(c, s);
+	if (!c->closing)
+		flush_ready(c, true);
+}
+
+/* ---- commands ---- */
+
+/* A request's arguments: borrowed from the parsed reply. */
+struct args {
+	size_t n;
+	const char *const *v;
+	const size_t *len;
+};
+
+static bool is(const struct args *a, size_t i, const char *word)
+{
+	size_t wl = strlen(word);
+	return i < a->n && a->len[i] == wl && strncasecmp(a->v[i], word, wl) == 0;
+}
+
+/* A new slot at the tail of the ring (the caller checked there is room). */
+static struct rslot *slot_new(struct resp_conn *c, uint8_t kind, uint32_t nparts, uint32_t *idx)
+{
+	STRATA_ASSERT(c->count < RESP_PIPELINE_MAX);
+	*idx = (c->head + c->count) % RESP_PIPELINE_MAX;
+	struct rslot *s = &c->slots[*idx];
+	memset(s, 0, sizeof(*s));
+	s->used = true;
+	s->kind = kind;
+	s->nparts = nparts;
+	s->left = nparts;
+	if (nparts > 1) {
+		s->parts = calloc(nparts, sizeof(*s->parts));
+		if (!s->parts)
+			return NULL;
+	}
+	c->count++;
+	return s;
+}
+
+static void local_reply(struct resp_conn *c, uint8_t kind, struct obuf *b)
+{
+	uint32_t idx;
+	struct rslot *s = slot_new(c, kind, 0, &idx);
+	if (!s) {
+		free(b->p);
+		conn_close(c);
+		return;
+	}
+	slot_finish(c, s, b);
+}
+
+static void local_error(struct resp_conn *c, const char *fmt, ...)
+{
+	char text[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	struct obuf b = {0};
+	ob_err(&b, "ERR", text);
+	c->rt->counters.resp_errors++;
+	local_reply(c, R_LOCAL, &b);
+}
+
+/* Sends one KV request as part `part` of slot `idx`. */
+static void submit(struct resp_conn *c, uint32_t idx, uint32_t part, enum strata_op op,
+		   const void *key, size_t klen, const void *val, size_t vlen, const void *val2,
+		   size_t v2len, uint32_t flags)
+{
+	struct strata_uv *rt = c->rt;
+	if (c->closing)
+		return;
+	struct pending_op *p = uvrt_pending_alloc(rt);
+	if (!p) {
+		struct strata_output o = { .kind = STRATA_OUT_REPLY, .status = STRATA_EFULL,
+					   .text = "busy: too many requests in flight on this node" };
+		c->inflight++;
+		resp_reply(rt, c, idx, part, &o);
+		return;
+	}
+	p->c = NULL;
+	p->rc = c;
+	p->rslot = idx;
+	p->rpart = part;
+	c->inflight++;
+	/* session 0: the KV gives each write a one-shot session (see docs/resp.md). */
+	struct strata_request req = {
+		.id = p->rid, .op = op,
+		.key = key, .key_len = klen,
+		.value = val, .value_len = vlen,
+		.value2 = val2, .value2_len = v2len,
+		.flags = flags,
+	};
+	uvrt_input(rt);
+	strata_node_request(rt->node, KV_MODULE, &req);
+}
+
+static void cmd_info(struct resp_conn *c)
+{
+	struct strata_uv *rt = c->rt;
+	const struct strata_counters *nc = strata_node_counters(rt->node);
+	struct obuf t = {0};
+	ob_printf(&t, "# Server\r\nredis_version:7.0.0\r\nstrata_node:%u\r\n"
+		  "strata_cluster:%s\r\nuptime_in_seconds:%" PRIu64 "\r\n",
+		  rt->id, rt->cfg->cluster_id, (uv_hrtime() / 1000000 - rt->started_ms) / 1000);
+	ob_printf(&t, "# Clients\r\nconnected_clients:%u\r\n", rt->nrconns);
+	ob_printf(&t, "# Replication\r\nrole:%s\r\nkv_leader:%" PRIu64 "\r\nkv_term:%" PRIu64
+		  "\r\n", nc->kv_leader == rt->id ? "master" : "slave", nc->kv_leader,
+		  nc->kv_term);
+	ob_printf(&t, "kv_last_index:%" PRIu64 "\r\nkv_commit_index:%" PRIu64
+		  "\r\nkv_applied_index:%" PRIu64 "\r\n",
+		  nc->kv_last_index, nc->kv_commit_index, nc->kv_applied_index);
+	ob_printf(&t, "# Stats\r\nkv_batches:%" PRIu64 "\r\nkv_commands:%" PRIu64
+		  "\r\nkv_read_rounds:%" PRIu64 "\r\nkv_busy:%" PRIu64 "\r\n",
+		  nc->kv_batches, nc->kv_commands, nc->kv_read_rounds, nc->kv_busy);
+	ob_printf(&t, "resp_accepted:%" PRIu64 "\r\nresp_commands:%" PRIu64
+		  "\r\nresp_errors:%" PRIu64 "\r\nresp_bad_requests:%" PRIu64 "\r\n",
+		  rt->counters.resp_accepted, rt->counters.resp_commands,
+		  rt->counters.resp_errors, rt->counters.resp_bad_requests);
+	struct obuf b = {0};
+	if (!t.oom)
+		ob_bulk(&b, t.p, t.len);
+	else
+		b.oom = true;
+	free(t.p);
+	local_reply(c, R_LOCAL, &b);
+}
+
+static void cmd_client(struct resp_conn *c, const struct args *a)
+{
+	struct obuf b = {0};
+	if (is(a, 1, "SETNAME") && a->n == 3) {
+		if (a->len[2] > RESP_NAME_MAX || memchr(a->v[2], ' ', a->len[2])) {
+			local_error(c, "Client names cannot contain spaces and are at most %u bytes",
+				    RESP_NAME_MAX);
+			return;
+		}
+		memcpy(c->name, a->v[2], a->len[2]);
+		c->name[a->len[2]] = 0;
+		ob_ok(&b);
+	} else if (is(a, 1, "GETNAME") && a->n == 2) {
+		if (c->name[0])
+			ob_bulk(&b, c->name, strlen(c->name));
+		else
+			ob_null(&b);
+	} else if (is(a, 1, "ID") && a->n == 2) {
+		ob_int(&b, (long long)c->id);
+	} else {
+		local_error(c, "unknown or unsupported CLIENT subcommand (SETNAME, GETNAME, ID)");
+		return;
+	}
+	local_reply(c, R_LOCAL, &b);
+}
+
+/* The key-value commands. */
+static void cmd_data(struct resp_conn *c, const struct args *a)
+{
+	const char *const *v = a->v;
+	const size_t *l = a->len;
+	size_t n = a->n;
+	uint32_t idx;
+	struct rslot *s;
+	if (is(a, 0, "GET") && n == 2) {
+		if ((s = slot_new(c, R_GET, 1, &idx)))
+			submit(c, idx, 0, STRATA_OP_READ, v[1], l[1], NULL, 0, NULL, 0, 0);
+	} else if (is(a, 0, "SET") && n >= 3 && n <= 4) {
+		uint32_t flags = 0;
+		if (n == 4) {
+			if (is(a, 3, "NX"))
+				flags = STRATA_REQ_PUT_NX;
+			else if (is(a, 3, "XX"))
+				flags = STRATA_REQ_PUT_XX;
+			else {
+				local_error(c, "syntax error (SET key value [NX|XX]; expiry is not "
+					       "supported)");
+				return;
+			}
+		}
+		if ((s = slot_new(c, flags ? R_SETNX : R_SET, 1, &idx)))
+			submit(c, idx, 0, STRATA_OP_WRITE, v[1], l[1], v[2], l[2], NULL, 0, flags);
+	} else if (is(a, 0, "SETNX") && n == 3) {
+		/* Redis answers SETNX with 1/0: report it as SET NX's +OK/nil would differ. */
+		local_error(c, "use SET key value NX");
+		return;
+	} else if ((is(a, 0, "DEL") || is(a, 0, "EXISTS") || is(a, 0, "MGET")) && n >= 2) {
+		if (n - 1 > RESP_KEYS_MAX) {
+			local_error(c, "at most %u keys per command", RESP_KEYS_MAX);
+			return;
+		}
+		bool del = is(a, 0, "DEL");
+		uint8_t kind = del ? R_DEL : is(a, 0, "EXISTS") ? R_EXISTS : R_MGET;
+		if (!(s = slot_new(c, kind, (uint32_t)(n - 1), &idx)))
+			goto oom;
+		for (size_t i = 1; i < n && !c->closing; i++)
+			submit(c, idx, (uint32_t)(i - 1), del ? STRATA_OP_DELETE : STRATA_OP_READ,
+			       v[i], l[i], NULL, 0, NULL, 0, 0);
+		return;
+	} else if (is(a, 0, "MSET") && n >= 3 && n % 2 == 1) {
+		if ((n - 1) / 2 > SMR_MPUT_MAX) {
+			local_error(c, "at most %u pairs per MSET", SMR_MPUT_MAX);
+			return;
+		}
+		size_t total = 16;
+		for (size_t i = 1; i < n; i++)
+			total += l[i] + 10;
+		struct strata_wr w;
+		strata_wr_init(&w, total);
+		strata_wr_u64(&w, (n - 1) / 2);
+		for (size_t i = 1; i < n; i++)
+			strata_wr_bytes(&w, v[i], l[i]);
+		int werr = 0;
+		struct strata_msg *pairs = strata_wr_take_msg(&w, &werr);
+		if (!pairs)
+			goto oom;
+		if ((s = slot_new(c, R_MSET, 1, &idx)))
+			submit(c, idx, 0, STRATA_OP_WRITE, v[1], l[1], pairs->data, pairs->len, NULL,
+			       0, STRATA_REQ_MPUT);
+		strata_msg_unref(pairs);
+	} else if ((is(a, 0, "INCR") || is(a, 0, "DECR")) && n == 2) {
+		const char *d = is(a, 0, "INCR") ? "1" : "-1";
+		if ((s = slot_new(c, R_INCR, 1, &idx)))
+			submit(c, idx, 0, STRATA_OP_WRITE, v[1], l[1], d, strlen(d), NULL, 0,
+			       STRATA_REQ_INCR);
+	} else if ((is(a, 0, "INCRBY") || is(a, 0, "DECRBY")) && n == 3) {
+		char d[32];
+		if (l[2] == 0 || l[2] > 20) {
+			local_error(c, "value is not an integer or out of range");
+			return;
+		}
+		size_t dl;
+		if (is(a, 0, "DECRBY")) {
+			/* Negate the text; the state machine checks it is a valid integer. */
+			if (v[2][0] == '-') {
+				memcpy(d, v[2] + 1, l[2] - 1);
+				dl = l[2] - 1;
+			} else {
+				d[0] = '-';
+				memcpy(d + 1, v[2], l[2]);
+				dl = l[2] + 1;
+			}
+		} else {
+			memcpy(d, v[2], l[2]);
+			dl = l[2];
+		}
+		if ((s = slot_new(c, R_INCR, 1, &idx)))
+			submit(c, idx, 0, STRATA_OP_WRITE, v[1], l[1], d, dl, NULL, 0,
+			       STRATA_REQ_INCR);
+	} else if (is(a, 0, "GETSET") && n == 3) {
+		if ((s = slot_new(c, R_GETSET, 1, &idx)))
+			submit(c, idx, 0, STRATA_OP_WRITE, v[1], l[1], v[2], l[2], NULL, 0,
+			       STRATA_REQ_GETSET);
+	} else if (is(a, 0, "CAS") && n == 4) {
+		if ((s = slot_new(c, R_CAS, 1, &idx)))
+			submit(c, idx, 0, STRATA_OP_CAS, v[1], l[1], v[2], l[2], v[3], l[3], 0);
+	} else {
+		local_error(c, "wrong number of arguments for '%.*s' command",
+			    (int)(l[0] > 64 ? 64 : l[0]), v[0]);
+		return;
+	}
+	if (!s)
+		goto oom;
+	return;
+oom:
+	conn_close(c);
+}
+
+static bool is_data_cmd(const struct args *a)
+{
+	static const char *const names[] = { "GET", "SET", "SETNX", "DEL", "EXISTS", "MGET", "MSET",
+					     "INCR", "DECR", "INCRBY", "DECRBY", "GETSET", "CAS" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (is(a, 0, names[i]))
+			return true;
+	return false;
+}
+
+static void handle_command(struct resp_conn *c, const struct args *a)
+{
+	c->rt->counters.resp_commands++;
+	struct obuf b = {0};
+	if (is_data_cmd(a)) {
+		cmd_data(c, a);
+		return;
+	}
+	if (is(a, 0, "PING") && a->n <= 2) {
+		if (a->n == 2)
+			ob_bulk(&b, a->v[1], a->len[1]);
+		else
+			ob_put(&b, "+PONG\r\n", 7);
+	} else if (is(a, 0, "ECHO") && a->n == 2) {
+		ob_bulk(&b, a->v[1], a->len[1]);
+	} else if (is(a, 0, "SELECT") && a->n == 2) {
+		if (a->len[1] != 1 || a->v[1][0] != '0') {
+			local_error(c, "DB index is out of range (only database 0 exists)");
+			return;
+		}
+		ob_ok(&b);
+	} else if (is(a, 0, "QUIT")) {
+		ob_ok(&b);
+		local_reply(c, R_QUIT, &b);
+		return;
+	} else if (is(a, 0, "INFO")) {
+		cmd_info(c);
+		return;
+	} else if (is(a, 0, "CLIENT") && a->n >= 2) {
+		cmd_client(c, a);
+		return;
+	} else if (is(a, 0, "COMMAND")) {
+		/* Enough for redis-cli: no command table (it then offers no hints). */
+		if (is(a, 1, "COUNT"))
+			ob_int(&b, 0);
+		else
+			ob_put(&b, "*0\r\n", 4);
+	} else {
+		local_error(c, "unknown command '%.*s'", (int)(a->len[0] > 64 ? 64 : a->len[0]),
+			    a->v[0]);
+		return;
+	}
+	local_reply(c, R_LOCAL, &b);
+}
+
+/* ---- reading ---- */
+
+static void bad_request(struct resp_conn *c, const char *why)
+{
+	struct strata_uv *rt = c->rt;
+	rt->counters.resp_bad_requests++;
+	strata_node_counters(rt->node)->client_bad_requests++;
+	strata_uv_log(rt, STRATA_LOG_WARN, "resp: bad request: %s; closing", why);
+	struct obuf b = {0};
+	ob_err(&b, "ERR Protocol error:", why);
+	if (c->count < RESP_PIPELINE_MAX)
+		local_reply(c, R_QUIT, &b);
+	else
+		free(b.p);
+	if (!c->closing) {
+		/* Written after every earlier reply, then the connection closes. */
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = false;
+		c->quitting = true;
+		flush_ready(c, false);
+	}
+}
+
+#define INLINE_MAX (64u * 1024)
+#define INLINE_ARGS 64u
+
+/* An inline command (a text line, words separated by blanks, as typed into telnet; an empty
+ * line is ignored, as redis-cli --pipe sends one) at a request boundary of the reader's buffer.
+ * hiredis parses only RESP types, so this line is taken out of its buffer here. 1: a line was
+ * consumed, 0: the next request is an array (or nothing is buffered), -1: wait for more input
+ * (or the connection is closing). */
+static int inline_command(struct resp_conn *c)
+{
+	redisReader *rd = c->rd;
+	if (rd->ridx != -1 || rd->pos >= rd->len || rd->buf[rd->pos] == '*')
+		return 0;
+	const char *start = rd->buf + rd->pos;
+	size_t avail = rd->len - rd->pos;
+	const char *nl = memchr(start, '\n', avail);
+	if (!nl) {
+		if (avail > INLINE_MAX) {
+			bad_request(c, "too big inline request");
+			return -1;
+		}
+		return -1;
+	}
+	size_t ll = (size_t)(nl - start);
+	const char *vs[INLINE_ARGS];
+	size_t ls[INLINE_ARGS];
+	size_t n = 0;
+	for (size_t i = 0; i < ll;) {
+		while (i < ll && (start[i] == ' ' || start[i] == '\t' || start[i] == '\r'))
+			i++;
+		if (i == ll)
+			break;
+		size_t b = i;
+		while (i < ll && start[i] != ' ' && start[i] != '\t' && start[i] != '\r')
+			i++;
+		if (n == INLINE_ARGS) {
+			bad_request(c, "too many arguments in an inline request");
+			return -1;
+		}
+		vs[n] = start + b;
+		ls[n++] = i - b;
+	}
+	if (n > 0) {
+		struct args a = { .n = n, .v = vs, .len = ls };
+		handle_command(c, &a);
+	}
+	rd->pos += ll + 1; /* the line stays valid until here: handle_command copies what it keeps */
+	return 1;
+}
+
+/* Takes complete requests out of the reader while the ring has room. */
+static void process_input(struct resp_conn *c)
+{
+	/* One command at a time in the KV: a pipeline's commands take effect in order (a later
+	 * command is sent once the earlier ones answered), as Redis executes them. */
+	while (!c->closing && !c->draining && !c->quitting && c->count < RESP_PIPELINE_MAX &&
+	       c->inflight == 0) {
+		int il = inline_command(c);
+		if (il < 0)
+			return;
+		if (il > 0)
+			continue;
+		void *r = NULL;
+		if (redisReaderGetReply(c->rd, &r) != REDIS_OK) {
+			bad_request(c, c->rd->errstr);
+			return;
+		}
+		if (!r)
+			return;
+		redisReply *rep = r;
+		if (rep->type != REDIS_REPLY_ARRAY || rep->elements == 0 ||
+		    rep->elements > 2 * SMR_MPUT_MAX + 1) {
+			bool many = rep->type == REDIS_REPLY_ARRAY && rep->elements;
+			freeReplyObject(rep);
+			bad_request(c, many ? "too many arguments"
+					    : "expected an array of bulk strings");
+			return;
+		}
+		const char *vs[2 * SMR_MPUT_MAX + 1];
+		size_t ls[2 * SMR_MPUT_MAX + 1];
+		bool ok = true;
+		for (size_t i = 0; i < rep->elements; i++) {
+			if (rep->element[i]->type != REDIS_REPLY_STRING) {
+				ok = false;
+				break;
+			}
+			vs[i] = rep->element[i]->str;
+			ls[i] = rep->element[i]->len;
+		}
+		if (!ok) {
+			freeReplyObject(rep);
+			bad_request(c, "expected an array of bulk strings");
+			return;
+		}
+		struct args a = { .n = rep->elements, .v = vs, .len = ls };
+		handle_command(c, &a);
+		freeReplyObject(rep);
+	}
+	if (c->closing || c->draining || c->quitting)
+		return;
+	size_t buffered = c->rd->len - c->rd->pos;
+	bool blocked = c->count >= RESP_PIPELINE_MAX || c->inflight > 0;
+	if (!blocked && buffered > RESP_IN_MAX) {
+		bad_request(c, "request larger than 4 MiB");
+		return;
+	}
+	if (blocked && buffered > RESP_IN_MAX / 2 && c->reading) {
+		/* Backpressure: the socket waits until replies drain. */
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = false;
+	}
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct resp_conn *c = h->data;
+	(void)suggested;
+	if (!c->rbuf)
+		c->rbuf = malloc(RESP_READ_CHUNK);
+	*buf = uv_buf_init((char *)c->rbuf, c->rbuf ? RESP_READ_CHUNK : 0);
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct resp_conn *c = st->data;
+	(void)buf;
+	if (nread < 0) {
+		conn_close(c); /* UV_EOF, a reset, or UV_ENOBUFS */
+		return;
+	}
+	if (nread == 0 || c->closing || c->draining || c->quitting)
+		return;
+	if (redisReaderFeed(c->rd, (const char *)c->rbuf, (size_t)nread) != REDIS_OK) {
+		bad_request(c, c->rd->errstr);
+		return;
+	}
+	process_input(c);
+	flush_ready(c, false);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct strata_uv *rt = server->data;
+	if (status < 0) {
+		strata_uv_log(rt, STRATA_LOG_WARN, "resp accept: %s", uv_strerror(status));
+		return;
+	}
+	struct resp_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return;
+	c->rt = rt;
+	if (uv_tcp_init(rt->loop, &c->tcp) != 0) {
+		free(c);
+		return;
+	}
+	c->tcp.data = c;
+	c->id = ++rt->resp_next_id;
+	c->next = rt->rconns;
+	if (rt->rconns)
+		rt->rconns->prev = c;
+	rt->rconns = c;
+	rt->nrconns++;
+	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+		conn_close(c);
+		return;
+	}
+	if (rt->nrconns > rt->o.max_clients) {
+		rt->counters.resp_refused++;
+		strata_uv_log(rt, STRATA_LOG_WARN, "resp client refused: %u connections",
+			      rt->nrconns - 1);
+		conn_close(c);
+		return;
+	}
+	c->rd = redisReaderCreate();
+	if (!c->rd) {
+		conn_close(c);
+		return;
+	}
+	rt->counters.resp_accepted++;
+	uv_tcp_nodelay(&c->tcp, 1);
+	resume_reading(c);
+}
+
+int resp_server_start(struct strata_uv *rt, char *err, size_t errlen)
+{
+	const struct strata_peer_cfg *me = &rt->cfg->nodes[rt->id];
+	if (me->resp_port == 0)
+		return 0; /* off unless configured */
+	struct sockaddr_storage ss;
+	int rc = uvrt_resolve(me->host, me->resp_port, SOCK_STREAM, &ss, err, errlen);
+	if (rc)
+		return rc;
+	rc = uv_timer_init(rt->loop, &rt->resp_kick);
+	if (rc == 0) {
+		rt->resp_kick_init = true;
+		rt->resp_kick.data = rt;
+		rc = uv_tcp_init(rt->loop, &rt->resp_server);
+	}
+	if (rc == 0) {
+		rt->resp_init = true;
+		rt->resp_server.data = rt;
+		rc = uv_tcp_bind(&rt->resp_server, (const struct sockaddr *)&ss, 0);
+	}
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&rt->resp_server, 128, on_connection);
+	if (rc) {
+		snprintf(err, errlen, "resp port %s:%u: %s", me->host, me->resp_port,
+			 uv_strerror(rc));
+		return STRATA_EIO;
+	}
+	return 0;
+}
+
+void resp_server_close(struct strata_uv *rt)
+{
+	if (rt->resp_init)
+		uv_close((uv_handle_t *)&rt->resp_server, NULL);
+	if (rt->resp_kick_init)
+		uv_close((uv_handle_t *)&rt->resp_kick, NULL);
+	for (struct resp_conn *c = rt->rconns; c; c = c->next)
+		conn_close(c);
+}
