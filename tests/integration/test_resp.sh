@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The RESP endpoint with Debian's redis-cli against 3 real nodes (docs/resp.md):
+#  1. SET/GET/INCR/DEL and the other commands through every node (followers forward);
+#  2. redis-cli's interactive mode through a pipe; pipelined requests answered in order;
+#  3. live fault: INCR from 16 concurrent connections spread over all nodes while the leader is
+#     SIGKILLed and restarted: the final counter (read on every node) must lie between the
+#     number of INCRs that got an integer reply and that plus the number that got none.
+# A checker that can fail: any lost acknowledged INCR, or any INCR applied twice beyond the
+# unanswered ones, breaks the bounds.
+. "$(dirname "$0")/lib.sh"
+
+command -v redis-cli >/dev/null || fail "redis-cli missing (scripts/setup installs redis-tools)"
+
+start_cluster 3 fail-noisy
+P=()
+for i in 1 2 3; do P[$i]=$(ini_get "node.$i" resp_port); done
+
+rc() { # PORT ARGS...: one command, redis-cli's raw output
+	local port=$1
+	shift
+	timeout 10 redis-cli -p "$port" "$@"
+}
+expect() { # WHAT GOT WANT
+	[ "$2" = "$3" ] || fail "$1: got '$2', expected '$3'"
+}
+
+say "basic commands through every node"
+expect "PING" "$(rc "${P[1]}" PING)" "PONG"
+expect "SET" "$(rc "${P[1]}" SET k v)" "OK"
+for i in 1 2 3; do expect "GET via node $i" "$(rc "${P[$i]}" GET k)" "v"; done
+expect "INCR 1" "$(rc "${P[2]}" INCR c)" "1"
+expect "INCR 2" "$(rc "${P[3]}" INCR c)" "2"
+expect "INCRBY" "$(rc "${P[1]}" INCRBY c 40)" "42"
+expect "DECR" "$(rc "${P[2]}" DECR c)" "41"
+expect "INCR of a non-number" "$(rc "${P[3]}" INCR k)" "ERR value is not an integer or out of range"
+expect "SET NX on a present key" "$(rc "${P[2]}" SET k w NX)" ""
+expect "SET XX" "$(rc "${P[3]}" SET k w XX)" "OK"
+expect "GETSET" "$(rc "${P[1]}" GETSET k x)" "w"
+expect "CAS hit" "$(rc "${P[2]}" CAS k x y)" "1"
+expect "CAS miss" "$(rc "${P[3]}" CAS k x z)" "0"
+expect "MSET" "$(rc "${P[2]}" MSET a 1 b 2)" "OK"
+expect "MGET" "$(rc "${P[3]}" MGET a b nope | tr '\n' ,)" "1,2,,"
+expect "EXISTS" "$(rc "${P[1]}" EXISTS a b nope)" "2"
+expect "DEL" "$(rc "${P[2]}" DEL k a nope)" "2"
+for i in 1 2 3; do expect "GET deleted via node $i" "$(rc "${P[$i]}" GET k)" ""; done
+expect "unknown command" "$(rc "${P[1]}" FLUSHALL)" "ERR unknown command 'FLUSHALL'"
+expect "SELECT 1" "$(rc "${P[1]}" SELECT 1)" "ERR DB index is out of range (only database 0 exists)"
+rc "${P[1]}" INFO | grep -q '^kv_leader:[1-3]' || fail "INFO does not name the leader"
+pass "basic commands"
+
+say "interactive mode through a pipe, pipelining in order"
+out=$(printf 'SET i 1\nINCR i\nGET i\nCLIENT SETNAME t\nCLIENT GETNAME\nECHO hi\nQUIT\n' |
+	timeout 10 redis-cli -p "${P[3]}" | tr '\n' ,)
+expect "interactive" "$out" "OK,2,2,OK,t,hi,"
+out=$( (for _ in $(seq 1 300); do printf '*2\r\n$4\r\nINCR\r\n$1\r\np\r\n'; done) |
+	timeout 60 redis-cli -p "${P[2]}" --pipe) || fail "redis-cli --pipe: $out"
+echo "$out" | grep -q "errors: 0, replies: 300" || fail "redis-cli --pipe: $out"
+expect "pipelined INCRs" "$(rc "${P[1]}" GET p)" "300"
+pass "interactive mode and pipelining"
+
+say "INCR from 16 connections while the leader is killed and restarted"
+leader=$(rc "${P[1]}" INFO | sed -n 's/^kv_leader:\([0-9]*\).*/\1/p' | tr -d '\r')
+[ -n "$leader" ] && [ "$leader" -ge 1 ] || fail "no leader"
+res=$TMP/incr
+mkdir -p "$res"
+stop_at=$(($(now_ms) + 9000))
+for w in $(seq 1 16); do
+	port=${P[$(((w - 1) % 3 + 1))]}
+	(
+		ok=0 none=0
+		while [ "$(now_ms)" -lt "$stop_at" ]; do
+			r=$(timeout 5 redis-cli -p "$port" INCR ctr 2>/dev/null)
+			if [[ "$r" =~ ^[0-9]+$ ]]; then ok=$((ok + 1)); else none=$((none + 1)); fi
+		done
+		echo "$ok $none" >"$res/$w"
+	) &
+	BG_PIDS+=($!)
+done
+sleep 2
+"$CLUSTER" kill "$leader" --dir "$DIR" >/dev/null || fail "kill $leader"
+sleep 3
+"$CLUSTER" restart "$leader" --dir "$DIR" >/dev/null || fail "restart $leader"
+for p in "${BG_PIDS[@]}"; do wait "$p"; done
+BG_PIDS=()
+ok=0 none=0
+for w in $(seq 1 16); do
+	read -r a b <"$res/$w" || fail "worker $w left no result"
+	ok=$((ok + a))
+	none=$((none + b))
+done
+echo "   $ok INCRs answered, $none without an answer"
+[ "$ok" -gt 0 ] || fail "no INCR was answered"
+for i in 1 2 3; do
+	v=""
+	for _ in $(seq 1 50); do
+		v=$(rc "${P[$i]}" GET ctr 2>/dev/null) && [[ "$v" =~ ^[0-9]+$ ]] && break
+		sleep 0.2
+	done
+	[[ "$v" =~ ^[0-9]+$ ]] || fail "node $i: GET ctr gave '$v'"
+	[ "$v" -ge "$ok" ] || fail "node $i: counter $v < $ok answered INCRs (an acknowledged INCR lost)"
+	[ "$v" -le $((ok + none)) ] || fail "node $i: counter $v > $ok + $none (an INCR applied twice)"
+	echo "   node $i: counter $v"
+done
+pass "counter within [answered, answered + unanswered] on every node"
