@@ -489,7 +489,9 @@ static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsi
 		};
 		sim_set_net(s, &net);
 	}
-	const uint64_t t0 = sim_now(s), t_ops = 1000 * MS;
+	/* 1 s of operations; 1.5 s when every fault is on, so that enough completes between them. */
+	const uint64_t t0 = sim_now(s);
+	const uint64_t t_ops = (faults & F_PART) && (faults & F_PAUSE) ? 1500 * MS : 1000 * MS;
 	uint64_t part_at = t0 + sim_random_below(s, t_ops / 2);
 	uint64_t part_len = 200 * MS + sim_random_below(s, 400 * MS);
 	uint64_t pause_at = t0 + sim_random_below(s, t_ops / 2);
