@@ -213,8 +213,8 @@ static bool kv_del(struct smr_kv *kv, const struct smr_cmd *c)
 	return true;
 }
 
-/* Parses a signed 64-bit decimal (Redis's rule: optional '-', digits, no spaces, no '+',
- * no leading zeros except "0"). */
+/* Parses a signed 64-bit decimal: optional '-', digits; no blanks, no '+', no leading zeros
+ * (except "0" itself), no "-0". */
 static bool parse_i64(const uint8_t *p, size_t len, int64_t *out)
 {
 	if (len == 0 || len > 20)
