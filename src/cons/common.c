@@ -173,7 +173,7 @@ static void tab_remove(struct cons_tab *t, struct cons_inst *i)
 			t->live[k] = t->live[--t->nlive];
 			return;
 		}
-	STRATA_ASSERT(!"instance not in its table");
+	STRATA_ASSERT(false && "instance not in its table");
 }
 
 static int reply_value(struct strata_node *n, struct strata_module *m, uint64_t req_id,

@@ -95,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case STRATA__CLIENT__REQUEST__BODY_STATUS:
 			break;
 		case STRATA__CLIENT__REQUEST__BODY_OP:
-			STRATA_ASSERT(r->op->op >= 1 && r->op->op <= 5);
+			STRATA_ASSERT(r->op->op >= 1 && r->op->op <= STRATA_CLIENT_OP_MAX);
 			STRATA_ASSERT(strlen(r->op->module) >= 1 &&
 				      strlen(r->op->module) < STRATA_CLIENT_MODULE_MAX);
 			break;

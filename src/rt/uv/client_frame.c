@@ -55,7 +55,7 @@ int strata_client_request_decode(const uint8_t *body, size_t len, Strata__Client
 	case STRATA__CLIENT__REQUEST__BODY_OP:
 		if (!name_ok(r->op->module))
 			return invalid(r, err, errlen, "op: module name must be 1..31 bytes");
-		if (r->op->op < 1 || r->op->op > 6)
+		if (r->op->op < 1 || r->op->op > STRATA_CLIENT_OP_MAX)
 			return invalid(r, err, errlen, "op: op must be 1..6 (read, write, delete, "
 							"cas, broadcast, propose)");
 		break;

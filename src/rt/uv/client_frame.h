@@ -11,10 +11,12 @@
 #include <stdint.h>
 
 #include "client.pb-c.h"
+#include "core/node.h"
 
 #define STRATA_CLIENT_FRAME_MAX (2u << 20) /* bytes of protobuf per frame */
 #define STRATA_CLIENT_HDR 4
 #define STRATA_CLIENT_MODULE_MAX 32     /* a module name, including the NUL */
+#define STRATA_CLIENT_OP_MAX STRATA_OP_PROPOSE /* ops are 1..this (enum strata_op) */
 #define STRATA_CLIENT_SUB_MODULES_MAX 16 /* module names in one SubscribeRequest */
 
 /* Looks for one whole frame at the start of buf[0..len). Returns 1 and sets *body, *body_len
@@ -24,7 +26,7 @@ int strata_client_frame_split(const uint8_t *buf, size_t len, size_t max, const 
 			      size_t *body_len, size_t *consumed);
 
 /* Decodes and validates one Request body: a body is set; op requests name a module
- * (1..STRATA_CLIENT_MODULE_MAX-1 bytes) and an op 1..5; subscriptions list at most
+ * (1..STRATA_CLIENT_MODULE_MAX-1 bytes) and an op 1..STRATA_CLIENT_OP_MAX; subscriptions list at most
  * STRATA_CLIENT_SUB_MODULES_MAX valid module names. On success *out is the request, which the
  * caller frees with strata_client_request_free(). On failure returns STRATA_EPROTO (not
  * protobuf) or STRATA_EINVAL (well-formed but invalid), *out is NULL, *id is the request's id
