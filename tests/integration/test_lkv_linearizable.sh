@@ -108,8 +108,11 @@ EOF
 pass "$ops completed operations in $(($(now_ms) - T0)) ms, history linearizable"
 
 say "workload --r/--w: passed in every request (R = 6 > replicas is refused by the nodes)"
+# A workload in which every operation is refused exits 1 (it did not do what was asked).
+rc=0
 out=$("$STRATA" --dir "$DIR" -w json workload --algo lkv --r 6 --clients 2 --duration 1 \
-	--out "$TMP/r6.jsonl") || fail "workload --r 6 failed to run"
+	--out "$TMP/r6.jsonl") || rc=$?
+[ $rc -eq 1 ] || fail "workload --r 6: exit $rc, expected 1 (every operation refused)"
 [ "$(echo "$out" | json_get "(d['ok'], d['fail'] > 0)")" = "(0, True)" ] ||
 	fail "workload --r 6: expected every operation refused, got $out"
 "$STRATA" --dir "$DIR" lkv get k0 --r 6 >/dev/null 2>"$TMP/err"; rc=$?
