@@ -34,7 +34,8 @@ static const char kv_help[] =
 	"get --serializable reads the contacted node's state without asking the leader: faster,\n"
 	"possibly stale. cas writes NEW only if KEY holds exactly EXPECTED (else exit 1, \"compare\n"
 	"failed\"). Keys up to 4096 bytes, values up to 1 MiB (within [links] max_value).\n"
-	"A get of a key never written, or deleted, prints null.\n"
+	"A get of a key never written, or deleted, prints null. Values that start with '-': after\n"
+	"\"--\" (kv put k -- -x), or as they are when they are negative numbers (kv put n -3).\n"
 	"-w json prints {\"key\":KEY,\"value\":VALUE or null,\"revision\":N}: the store's revision\n"
 	"after a write, the revision of the write that set the key for a get.\n"
 	"status: per node the leader it follows, its term, last log index, commit and applied\n"
@@ -213,7 +214,19 @@ int cmd_kv(struct cli *c, int argc, char **argv)
 	int npos = 0;
 	bool serializable = false;
 	const char *vfile = NULL;
+	bool after_dd = false;
 	for (int i = 2; i < argc; i++) {
+		/* After "--", and for "-5"-like values, an argument is positional (as in reg, lkv). */
+		if (after_dd || !cli_is_option(argv[i])) {
+			if (npos >= want)
+				return usage(c, "kv: unexpected argument '%s'", argv[i]);
+			pos[npos++] = argv[i];
+			continue;
+		}
+		if (strcmp(argv[i], "--") == 0) {
+			after_dd = true;
+			continue;
+		}
 		if (cli_is_help(argv[i])) {
 			fputs(kv_help, stdout);
 			return CLI_EXIT_OK;
@@ -228,11 +241,7 @@ int cmd_kv(struct cli *c, int argc, char **argv)
 			vfile = argv[++i];
 			continue;
 		}
-		if (argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "--") != 0)
-			return usage(c, "kv: unknown option '%s'", argv[i]);
-		if (npos >= want)
-			return usage(c, "kv: unexpected argument '%s'", argv[i]);
-		pos[npos++] = argv[i];
+		return usage(c, "kv: unknown option '%s'", argv[i]);
 	}
 	if (vfile && op != CLI_OP_WRITE && op != CLI_OP_CAS)
 		return usage(c, "%s", "kv: --value-file applies to put and cas");

@@ -98,6 +98,14 @@ expect_rc 0 "lkv put f --value-file" "$STRATA" --dir "$D" lkv put f --value-file
 expect_rc 0 "lkv get f" "$STRATA" --dir "$D" lkv get f
 [ "$(cat "$TMP/out")" = "from a file" ] || fail "lkv get f gave '$(cat "$TMP/out")'"
 expect_rc 2 "lkv put f --value-file missing" "$STRATA" --dir "$D" lkv put f --value-file "$TMP/none"
+expect_rc 0 "kv put k -- --dash" "$STRATA" --dir "$D" kv put k -- --dash
+expect_rc 0 "kv get k" "$STRATA" --dir "$D" kv get k
+[ "$(cat "$TMP/out")" = "--dash" ] || fail "kv get k gave '$(cat "$TMP/out")'"
+expect_rc 0 "kv put n -3 (a negative number)" "$STRATA" --dir "$D" kv put n -3
+expect_rc 0 "kv cas n -3 -- -4" "$STRATA" --dir "$D" kv cas n -3 -- -4
+expect_rc 0 "kv get n" "$STRATA" --dir "$D" kv get n
+[ "$(cat "$TMP/out")" = "-4" ] || fail "kv get n gave '$(cat "$TMP/out")'"
+expect_rc 2 "kv put k --bogus" "$STRATA" --dir "$D" kv put k --bogus
 S_listen() { "$STRATA" --dir "$D" -n 2 bcast listen --count 2 --duration 10 >"$TMP/deliv" 2>&1; }
 S_listen &
 lpid=$!
