@@ -18,7 +18,6 @@
 #include "core/assert.h"
 #include "core/error.h"
 #include "crypto/crypto.h"
-#include "links/links.h"
 
 #define NODE_MAX_MODULES 64
 /* A cascade of more queued events than this from one external input is a bug (an event loop
@@ -88,7 +87,8 @@ struct strata_node {
 
 	uint64_t lamport;
 	struct strata_counters counters;
-	struct strata_links *links;
+	const struct strata_transport_ops *tops;
+	void *transport; /* the link layer's state, owned (tops->destroy) */
 
 	strata_module_factory factory;
 	void *factory_arg;
@@ -115,7 +115,7 @@ const char *strata_peer_state_name(enum strata_peer_state s)
 
 struct strata_node *strata_node_new(const struct strata_node_opts *o, char *err, size_t errlen)
 {
-	STRATA_ASSERT(o && o->cfg && o->env && o->secret_key);
+	STRATA_ASSERT(o && o->cfg && o->env && o->secret_key && o->transport);
 	if (o->id < 1 || o->id > o->cfg->n) {
 		snprintf(err, errlen, "node id %u is not in the config (1..%u)", o->id, o->cfg->n);
 		return NULL;
@@ -143,8 +143,9 @@ struct strata_node *strata_node_new(const struct strata_node_opts *o, char *err,
 		return NULL;
 	}
 	memcpy(n->sk, o->secret_key, STRATA_SK_LEN);
-	n->links = strata_links_new(n, err, errlen);
-	if (!n->links) {
+	n->tops = o->transport;
+	n->transport = n->tops->create(n, err, errlen);
+	if (!n->transport) {
 		strata_secure_free(n->sk);
 		free(n);
 		return NULL;
@@ -175,7 +176,7 @@ void strata_node_free(struct strata_node *n)
 	free(n->q.ev);
 	outbox_discard(n);
 	free(n->out.v);
-	strata_links_free(n->links);
+	n->tops->destroy(n->transport);
 	free(n->heap);
 	strata_secure_free(n->sk);
 	free(n);
@@ -654,8 +655,8 @@ static void batch_close(struct strata_node *n)
 			strata_raise(n, mods[i], STRATA_EV_TURN_END, 0, 0, 0, NULL);
 		drain(n);
 	}
-	/* The link layer packs the batch's frames into datagrams (held in the outbox). */
-	strata_links_flush(n->links);
+	/* The transport (link layer) packs the batch's frames into datagrams (held in the outbox). */
+	n->tops->flush(n->transport);
 	n->in_turn = false;
 	n->batch_open = false;
 	n->counters.batches++;
@@ -751,7 +752,7 @@ void strata_node_recv(struct strata_node *n, const uint8_t *buf, size_t len)
 	if (n->failed)
 		return;
 	turn_begin(n);
-	strata_links_recv(n->links, buf, len);
+	n->tops->recv(n->transport, buf, len);
 	turn_end(n);
 }
 
@@ -767,7 +768,7 @@ void strata_node_tick(struct strata_node *n)
 		struct strata_timer *t = n->heap[0];
 		strata_timer_disarm(n, t);
 		if (t->m == NULL) {
-			strata_links_timer(n->links, t->token, t->instance);
+			n->tops->timer(n->transport, t->token, t->instance);
 		} else {
 			struct strata_event e = {
 				.type = STRATA_EV_TIMER, .dst = t->m, .instance = t->instance,
@@ -892,7 +893,10 @@ uint32_t strata_node_n(const struct strata_node *n) { return n->cfg->n; }
 uint64_t strata_node_incarnation(const struct strata_node *n) { return n->incarnation; }
 const struct strata_config *strata_node_config(const struct strata_node *n) { return n->cfg; }
 struct strata_counters *strata_node_counters(struct strata_node *n) { return &n->counters; }
-struct strata_links *strata_node_links(struct strata_node *n) { return n->links; }
+void *strata_node_transport(const struct strata_node *n, const struct strata_transport_ops *ops)
+{
+	return n->tops == ops ? n->transport : NULL;
+}
 uint64_t strata_node_lamport(const struct strata_node *n) { return n->lamport; }
 enum strata_byz strata_node_byz(const struct strata_node *n) { return n->byz; }
 bool strata_node_failed(const struct strata_node *n) { return n->failed; }
@@ -941,7 +945,7 @@ uint64_t strata_node_peer_incarnation(const struct strata_node *n, uint32_t peer
 {
 	if (peer == n->id)
 		return n->incarnation;
-	return strata_links_peer_incarnation(n->links, peer);
+	return n->tops->peer_incarnation(n->transport, peer);
 }
 
 uint32_t strata_node_leader(const struct strata_node *n)

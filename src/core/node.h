@@ -38,7 +38,6 @@
 
 struct strata_node;
 struct strata_module;
-struct strata_links;
 
 /* ---- Outputs: what a node tells its clients (and what the simulator's checkers observe). ---- */
 
@@ -267,6 +266,29 @@ enum strata_byz {
 const char *strata_byz_name(enum strata_byz b);
 int strata_byz_parse(const char *s); /* -1 if unknown */
 
+/* ---- The transport ----
+ *
+ * The node knows its link layer only through this table: the runtime (or a test) names the
+ * transport in strata_node_opts, and core calls it at four points of a turn. The link layer
+ * (src/links, strata_links_transport in links/links.h) is the one implementation; core includes
+ * no header of it. Ownership: the state create returns belongs to the node until destroy.
+ *   create           builds the per-node state (after the node's identity and keys are set);
+ *                    NULL with a reason in err on failure
+ *   destroy          frees it (timers already emptied from the heap)
+ *   recv             one datagram from the network, inside a turn
+ *   flush            packs what modules queued this turn-batch into datagrams (strata_send_dgram)
+ *   timer            a timer armed with strata_timer_init(t, NULL, token, instance) fired
+ *   peer_incarnation the incarnation a peer's datagrams last carried, 0 if none yet */
+struct strata_transport_ops {
+	const char *name;
+	void *(*create)(struct strata_node *n, char *err, size_t errlen);
+	void (*destroy)(void *t);
+	void (*recv)(void *t, const uint8_t *buf, size_t len);
+	void (*flush)(void *t);
+	void (*timer)(void *t, uint64_t token, uint64_t instance);
+	uint64_t (*peer_incarnation)(const void *t, uint32_t peer);
+};
+
 /* ---- The node ---- */
 
 struct strata_node_opts {
@@ -277,9 +299,10 @@ struct strata_node_opts {
 	const struct strata_env *env;    /* copied */
 	bool trace;                      /* emit trace lines */
 	enum strata_byz byz;             /* test-only misbehaviour, STRATA_BYZ_NONE normally */
+	const struct strata_transport_ops *transport; /* required (see above) */
 };
 
-/* Creates a node with its link layer; modules are added by the caller (see core/stack.h).
+/* Creates a node with its transport; modules are added by the caller (see core/stack.h).
  * Returns NULL and writes a reason into err on failure. */
 struct strata_node *strata_node_new(const struct strata_node_opts *o, char *err, size_t errlen);
 void strata_node_free(struct strata_node *n);
@@ -406,7 +429,8 @@ uint32_t strata_node_n(const struct strata_node *n);
 uint64_t strata_node_incarnation(const struct strata_node *n);
 const struct strata_config *strata_node_config(const struct strata_node *n);
 struct strata_counters *strata_node_counters(struct strata_node *n);
-struct strata_links *strata_node_links(struct strata_node *n);
+/* The transport's state if the node's transport is `ops`, else NULL. */
+void *strata_node_transport(const struct strata_node *n, const struct strata_transport_ops *ops);
 uint64_t strata_node_lamport(const struct strata_node *n);
 enum strata_byz strata_node_byz(const struct strata_node *n);
 /* True once stable storage failed to sync: the node sent nothing of that turn and has stopped

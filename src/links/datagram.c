@@ -124,7 +124,7 @@ void strata_links_free(struct strata_links *l)
 
 size_t strata_links_frame_max(const struct strata_node *n)
 {
-	return strata_node_links((struct strata_node *)n)->frame_max;
+	return strata_node_links(n)->frame_max;
 }
 
 uint64_t strata_links_peer_incarnation(const struct strata_links *l, uint32_t peer)
@@ -135,7 +135,7 @@ uint64_t strata_links_peer_incarnation(const struct strata_links *l, uint32_t pe
 
 size_t strata_links_pending(const struct strata_node *n, uint32_t peer)
 {
-	const struct strata_links *l = strata_node_links((struct strata_node *)n);
+	const struct strata_links *l = strata_node_links(n);
 	STRATA_ASSERT(peer >= 1 && peer <= l->n);
 	return l->peers[peer].tx_len + l->peers[peer].fll.len;
 }

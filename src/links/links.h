@@ -52,7 +52,15 @@ size_t strata_links_frame_max(const struct strata_node *n);
 /* Frames queued or unacknowledged toward peer (for tests and status). */
 size_t strata_links_pending(const struct strata_node *n, uint32_t peer);
 
-/* ---- Internal to the node (called by core/node.c) ---- */
+/* The link layer as the node's transport (core/node.h): what a runtime or test passes in
+ * strata_node_opts.transport. The node calls it; nothing in src/core includes this header. */
+extern const struct strata_transport_ops strata_links_transport;
+
+struct strata_links;
+/* The link layer's state on node n (asserts that n's transport is the link layer). */
+struct strata_links *strata_node_links(const struct strata_node *n);
+
+/* ---- The transport's entry points (called through strata_links_transport) ---- */
 struct strata_links *strata_links_new(struct strata_node *n, char *err, size_t errlen);
 void strata_links_free(struct strata_links *l);
 void strata_links_recv(struct strata_links *l, const uint8_t *buf, size_t len);

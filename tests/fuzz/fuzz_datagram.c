@@ -22,6 +22,7 @@
 #include "core/node.h"
 #include "core/stack.h"
 #include "crypto/crypto.h"
+#include "links/links.h"
 
 #define NODES 3
 #define PREFIX 14
@@ -128,6 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	struct strata_node_opts o = {
 		.cfg = cfg, .id = 1, .incarnation = 7, .secret_key = sk[1], .env = &env,
+		.transport = &strata_links_transport,
 	};
 	char err[256];
 	struct strata_node *n = strata_node_new(&o, err, sizeof(err));

@@ -122,7 +122,7 @@ static struct strata_node *mk(struct fake_env *fe, struct strata_env *env, struc
 	*env = (struct strata_env){ .ctx = fe, .now_us = f_now, .send = f_send, .wake_at = f_wake,
 				    .random = f_rand, .sync = f_sync, .output = f_output };
 	struct strata_node_opts o = { .cfg = &cfg, .id = 1, .incarnation = 1, .secret_key = sk1,
-				      .env = env };
+				      .env = env, .transport = &strata_links_transport };
 	char err[128];
 	struct strata_node *n = strata_node_new(&o, err, sizeof(err));
 	ck_assert_msg(n != NULL, "%s", err);
@@ -267,7 +267,7 @@ START_TEST(test_async_sync_holds_until_synced)
 	strata_node_free(n);
 	/* rebuild with the async environment */
 	struct strata_node_opts o = { .cfg = &cfg, .id = 1, .incarnation = 1, .secret_key = sk1,
-				      .env = &env };
+				      .env = &env, .transport = &strata_links_transport };
 	char err[128];
 	n = strata_node_new(&o, err, sizeof(err));
 	ck_assert(n != NULL);

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/node.h"
 #include "crypto/crypto.h"
+#include "links/links.h"
 #include "store/store.h"
 
 static char dir[64];
@@ -277,7 +278,7 @@ static struct strata_node *lnode(struct lenv *e)
 					.random = l_rand, .store = l_store, .retrieve = l_retrieve,
 					.remove = l_remove, .sync = l_sync };
 	struct strata_node_opts o = { .cfg = &lcfg, .id = 1, .incarnation = 1, .secret_key = sk,
-				      .env = &lenv_env };
+				      .env = &lenv_env, .transport = &strata_links_transport };
 	char err[128];
 	struct strata_node *n = strata_node_new(&o, err, sizeof(err));
 	ck_assert_msg(n != NULL, "%s", err);

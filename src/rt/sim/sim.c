@@ -8,6 +8,7 @@
 #include "core/assert.h"
 #include "core/error.h"
 #include "crypto/crypto.h"
+#include "links/links.h"
 
 enum sim_ev_kind { SIM_DELIVER = 1, SIM_WAKE, SIM_SYNCED };
 
@@ -475,6 +476,7 @@ static void node_boot(struct sim *s, struct sim_node *sn, bool recovering)
 	struct strata_node_opts no = {
 		.cfg = s->o.cfg, .id = sn->id, .incarnation = sn->incarnation,
 		.secret_key = sn->sk, .env = &sn->env, .trace = s->o.trace, .byz = sn->byz,
+		.transport = &strata_links_transport,
 	};
 	sn->wake_at = UINT64_MAX;
 	sn->life++;

@@ -11,6 +11,7 @@
 
 #include "core/assert.h"
 #include "core/error.h"
+#include "links/links.h"
 #include "rt/uv/internal.h"
 
 /* Back-pressure: stop reading datagrams while more than this is held waiting for a sync, resume
@@ -450,6 +451,7 @@ struct strata_uv *strata_uv_new(uv_loop_t *loop, const struct strata_uv_opts *o,
 		.cfg = o->cfg, .id = o->id, .incarnation = o->incarnation,
 		.secret_key = o->secret_key, .env = &rt->env,
 		.trace = o->log_level >= STRATA_LOG_TRACE, .byz = o->byz,
+		.transport = &strata_links_transport,
 	};
 	rt->node = strata_node_new(&no, err, errlen);
 	if (!rt->node) {
