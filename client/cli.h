@@ -232,6 +232,9 @@ int cmd_consensus(struct cli *c, int argc, char **argv);
 int cmd_check_consensus(struct cli *c, int argc, char **argv);
 int cmd_bench(struct cli *c, int argc, char **argv);
 int cmd_nemesis(struct cli *c, int argc, char **argv);
+/* The work of `strata nemesis` (argv[0] = "nemesis", argv[1] = the subcommand); quiet: print
+ * only errors (workload --nemesis). Same exit codes. */
+int cli_nemesis(struct cli *c, int argc, char **argv, bool quiet);
 int cmd_member(struct cli *c, int argc, char **argv);
 int cmd_endpoint(struct cli *c, int argc, char **argv);
 

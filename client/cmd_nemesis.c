@@ -1,18 +1,21 @@
 /* `strata nemesis`: the built-in fault injector of test clusters.
  *
- *   strata nemesis isolate N | partition A,B C,D,E | oneway FROM TO | drop N PCT | heal | status
+ *   strata nemesis isolate N | partition A,B C,D,E | oneway FROM TO | drop N PCT | delay N MS
+ *                  | heal | status
  *
  * The daemons apply the faults themselves in their runtime's datagram send and receive paths
  * (src/rt/uv: no root, no firewall), and only when the cluster config says [cluster] nemesis =
  * on (scripts/cluster start sets it for the local clusters it creates). Each node holds its own
- * rules: the peers it does not send to, the peers whose datagrams it drops on arrival, and a
- * percentage of its other datagrams it drops on sending. This command computes every node's
+ * rules: the peers it does not send to, the peers whose datagrams it drops on arrival, a
+ * percentage of its other datagrams it drops on sending, and a delay it holds the datagrams it
+ * sends for (a bounded queue; a full queue drops, counted). This command computes every node's
  * rules and sends them to every node:
  *   isolate N        N and the others drop everything between them (replaces the blocks)
  *   partition G G..  nodes talk only within their group; nodes named in no group form one more
  *                    group (replaces the blocks)
  *   oneway FROM TO   datagrams from FROM to TO are lost (added to the blocks)
  *   drop N PCT       node N loses PCT percent of the datagrams it sends (0 stops it)
+ *   delay N MS       node N sends its datagrams MS ms late (0..60000; 0 sends the held ones)
  *   heal             every rule cleared on every node
  *   status           every node's rules and what they dropped (-w json)
  * Exit: 0 every node took the rules, 1 the cluster refused (nemesis off), 2 usage, 3 a node did
@@ -28,20 +31,22 @@ static const char nemesis_help[] =
 	"       strata nemesis partition A,B C,D,E     (groups; unnamed nodes form one more)\n"
 	"       strata nemesis oneway FROM TO\n"
 	"       strata nemesis drop N PCT\n"
+	"       strata nemesis delay N MS\n"
 	"       strata nemesis heal\n"
 	"       strata nemesis status [-w json]\n"
 	"\n"
 	"Makes the nodes themselves lose datagrams between them (test clusters only: the config\n"
 	"needs [cluster] nemesis = on, which scripts/cluster start sets). isolate and partition\n"
 	"replace the blocked links, oneway adds one direction, drop makes a node lose a share of\n"
-	"what it sends, heal clears everything. Clients still reach every node.\n"
+	"what it sends, delay makes it send everything MS ms late (0..60000), heal clears\n"
+	"everything. Clients still reach every node.\n"
 	"Exit: 0 done on every node, 1 refused (nemesis off), 2 usage, 3 a node did not answer\n"
 	"(the others keep the rules: run heal).\n";
 
 struct nem_rules {
 	uint64_t out, in;
-	uint32_t pct;
-	uint64_t dropped_out, dropped_in;
+	uint32_t pct, delay;
+	uint64_t dropped_out, dropped_in, delayed, overflow;
 	bool ok;
 	char err[200];
 };
@@ -59,6 +64,7 @@ static int nem_call(struct cli *c, const struct cli_endpoint *ep, bool set, stru
 	nq.block_out = r->out;
 	nq.block_in = r->in;
 	nq.drop_pct = r->pct;
+	nq.delay_ms = r->delay;
 	req.id = cli_next_id(c);
 	req.body_case = STRATA__CLIENT__REQUEST__BODY_NEMESIS;
 	req.nemesis = &nq;
@@ -85,6 +91,9 @@ static int nem_call(struct cli *c, const struct cli_endpoint *ep, bool set, stru
 		r->pct = resp->nemesis->drop_pct;
 		r->dropped_out = resp->nemesis->dropped_out;
 		r->dropped_in = resp->nemesis->dropped_in;
+		r->delay = resp->nemesis->delay_ms;
+		r->delayed = resp->nemesis->delayed;
+		r->overflow = resp->nemesis->delay_overflow;
 		r->ok = true;
 	}
 	strata__client__response__free_unpacked(resp, NULL);
@@ -130,6 +139,11 @@ static void mask_json(struct cli_json *j, uint64_t m)
 
 int cmd_nemesis(struct cli *c, int argc, char **argv)
 {
+	return cli_nemesis(c, argc, argv, false);
+}
+
+int cli_nemesis(struct cli *c, int argc, char **argv, bool quiet)
+{
 	if (argc < 2 || cli_is_help(argv[1])) {
 		fputs(nemesis_help, argc < 2 ? stderr : stdout);
 		return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
@@ -157,12 +171,12 @@ int cmd_nemesis(struct cli *c, int argc, char **argv)
 	int rc = CLI_EXIT_OK;
 	bool status = strcmp(sub, "status") == 0, set = true;
 	int want = strcmp(sub, "isolate") == 0 ? 1 : strcmp(sub, "oneway") == 0 ? 2
-		 : strcmp(sub, "drop") == 0 ? 2 : strcmp(sub, "heal") == 0 || status ? 0
+		 : strcmp(sub, "drop") == 0 || strcmp(sub, "delay") == 0 ? 2 : strcmp(sub, "heal") == 0 || status ? 0
 		 : strcmp(sub, "partition") == 0 ? -1 : -2;
 	if (want == -2) {
 		free(r);
 		return cli_usage_err(c, "nemesis", "nemesis: unknown subcommand '%s' (isolate, "
-						   "partition, oneway, drop, heal, status)", sub);
+						   "partition, oneway, drop, delay, heal, status)", sub);
 	}
 	if ((want >= 0 && argc - 2 != want) || (want < 0 && argc - 2 < 1)) {
 		free(r);
@@ -170,6 +184,7 @@ int cmd_nemesis(struct cli *c, int argc, char **argv)
 	}
 	/* The current rules of every node: the base that oneway and drop add to. */
 	bool need_current = status || !strcmp(sub, "oneway") || !strcmp(sub, "drop") ||
+			    !strcmp(sub, "delay") ||
 			    !strcmp(sub, "isolate") || !strcmp(sub, "partition");
 	if (need_current) {
 		for (int i = 0; i < ne; i++) {
@@ -186,7 +201,7 @@ int cmd_nemesis(struct cli *c, int argc, char **argv)
 		set = false;
 	} else if (!strcmp(sub, "heal")) {
 		for (uint32_t i = 1; i <= n; i++)
-			r[i].out = r[i].in = 0, r[i].pct = 0;
+			r[i].out = r[i].in = 0, r[i].pct = 0, r[i].delay = 0;
 	} else if (!strcmp(sub, "isolate")) {
 		uint32_t v;
 		if (!cli_parse_u32(argv[2], 1, n, &v)) {
@@ -227,6 +242,14 @@ int cmd_nemesis(struct cli *c, int argc, char **argv)
 		}
 		r[from].out |= (uint64_t)1 << (to - 1);
 		r[to].in |= (uint64_t)1 << (from - 1);
+	} else if (!strcmp(sub, "delay")) {
+		uint32_t v, ms;
+		if (!cli_parse_u32(argv[2], 1, n, &v) || !cli_parse_u32(argv[3], 0, 60000, &ms)) {
+			free(r);
+			return cli_usage_err(c, "nemesis", "nemesis delay: needs a node (1..%u) and "
+							   "milliseconds (0..60000)", n);
+		}
+		r[v].delay = ms;
 	} else { /* drop */
 		uint32_t v, pct;
 		if (!cli_parse_u32(argv[2], 1, n, &v) || !cli_parse_u32(argv[3], 0, 100, &pct)) {
@@ -256,7 +279,9 @@ int cmd_nemesis(struct cli *c, int argc, char **argv)
 			if (!r[eps[i].id].ok && rc == CLI_EXIT_OK)
 				rc = CLI_EXIT_UNKNOWN;
 	}
-	if (c->json) {
+	if (quiet) {
+		/* errors were printed above */
+	} else if (c->json) {
 		struct cli_json j;
 		cli_json_init(&j, stdout);
 		cli_json_begin_array(&j);
@@ -278,6 +303,12 @@ int cmd_nemesis(struct cli *c, int argc, char **argv)
 				cli_json_uint(&j, x->dropped_out);
 				cli_json_key(&j, "dropped_in");
 				cli_json_uint(&j, x->dropped_in);
+				cli_json_key(&j, "delay_ms");
+				cli_json_uint(&j, x->delay);
+				cli_json_key(&j, "delayed");
+				cli_json_uint(&j, x->delayed);
+				cli_json_key(&j, "delay_overflow");
+				cli_json_uint(&j, x->overflow);
 			} else {
 				cli_json_key(&j, "error");
 				cli_json_string(&j, x->err);
@@ -287,8 +318,8 @@ int cmd_nemesis(struct cli *c, int argc, char **argv)
 		cli_json_end_array(&j);
 		fputc('\n', stdout);
 	} else {
-		printf("%-5s %-20s %-20s %-5s %s\n", "node", "no-send-to", "no-receive-from", "drop%",
-		       "dropped out/in");
+		printf("%-5s %-16s %-16s %-5s %-8s %s\n", "node", "no-send-to", "no-receive-from",
+		       "drop%", "delay-ms", "dropped out/in, delayed");
 		for (int i = 0; i < ne; i++) {
 			const struct nem_rules *x = &r[eps[i].id];
 			if (!x->ok) {
@@ -298,8 +329,9 @@ int cmd_nemesis(struct cli *c, int argc, char **argv)
 			char o[200], in[200];
 			mask_text(x->out, o, sizeof o);
 			mask_text(x->in, in, sizeof in);
-			printf("%-5u %-20s %-20s %-5u %llu/%llu\n", eps[i].id, o, in, x->pct,
-			       (unsigned long long)x->dropped_out, (unsigned long long)x->dropped_in);
+			printf("%-5u %-16s %-16s %-5u %-8u %llu/%llu, %llu\n", eps[i].id, o, in, x->pct,
+			       x->delay, (unsigned long long)x->dropped_out,
+			       (unsigned long long)x->dropped_in, (unsigned long long)x->delayed);
 		}
 	}
 	free(r);

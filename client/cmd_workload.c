@@ -17,7 +17,11 @@
  * --kv runs against the replicated KV store (module kv): a fifth of the writes are cas
  * operations expecting the last value this workload saw acknowledged for the key (recorded as
  * f "cas" with [old, new]; "compare failed" is a definite failure), and every write carries the
- * client's session and a sequence number, so a resend is applied once. */
+ * client's session and a sequence number, so a resend is applied once.
+ *
+ * --nemesis kill,pause,partition [--interval S] injects faults while the clients run and ends
+ * them all before returning; each fault is a {"process":"nemesis",...} line of the history
+ * (client/wl_nemesis.c). */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -29,13 +33,14 @@
 #include "cli.h"
 #include "core/error.h"
 #include "core/stack.h"
+#include "wl_nemesis.h"
 
 #define WL_MAX_CLIENTS 256
 
 static const char workload_help[] =
 	"usage: strata workload [--kv | --algo NAME] [--clients C] [--keys K] [--duration SEC]\n"
 	"                       [--nodes LIST] [--read-ratio R] [--op-timeout MS] [--out FILE]\n"
-	"                       [--r R] [--w W]\n"
+	"                       [--r R] [--w W] [--nemesis KINDS [--interval S]]\n"
 	"\n"
 	"Runs C concurrent logical clients (default 8) doing random reads and writes on K keys\n"
 	"(default 3) for SEC seconds (default 10) against the nodes in LIST (default: all), with a\n"
@@ -45,8 +50,15 @@ static const char workload_help[] =
 	"--r/--w (--algo lkv only) override the cluster's [lkv] r and w in every request.\n"
 	"--kv: the replicated KV store (--algo kv) with put, get and cas (a fifth of the writes),\n"
 	"each write in the client's session (exactly-once).\n"
+	"--nemesis KINDS: faults during the run, from kill, pause, partition (comma-separated,\n"
+	"taking turns): every S seconds (default 5, decimals allowed) one starts or the one in force ends (a random\n"
+	"node SIGKILLed then restarted, SIGSTOPped then resumed; a random split into halves then\n"
+	"healed). Everything is restored before the workload ends, and each fault is written into\n"
+	"the history as a \"nemesis\" event, which `strata check` prints and does not check.\n"
+	"kill and pause need a cluster run by scripts/cluster, partition [cluster] nemesis = on.\n"
 	"Exit: 0 when at least one operation succeeded; 1 when none did and the nodes refused\n"
-	"them, 3 when none did and none were answered (the reason is printed).\n";
+	"them or a nemesis action failed, 3 when none did and none were answered (the reason is\n"
+	"printed).\n";
 
 enum wl_state { WL_IDLE, WL_WAITING };
 
@@ -246,6 +258,9 @@ static bool parse_nodes(const char *s, uint32_t *mask_out)
 int cmd_workload(struct cli *c, int argc, char **argv)
 {
 	uint32_t clients = 8, keys = 3, duration = 10, op_timeout = 0, node_mask = 0, qr = 0, qw = 0;
+	double interval = 5;
+	int nem_kinds[3], nem_n = 0;
+	const char *nem_list = NULL;
 	double read_ratio = 0.5;
 	const char *algo_name = "nnar", *out_path = "history.jsonl";
 	for (int i = 1; i < argc; i++) {
@@ -274,6 +289,13 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 			ok = ok && parse_nodes(v, &node_mask);
 		else if (!strcmp(a, "--out"))
 			out_path = v;
+		else if (!strcmp(a, "--nemesis"))
+			ok = ok && wl_nemesis_parse(nem_list = v, nem_kinds, &nem_n) == 0;
+		else if (!strcmp(a, "--interval")) {
+			char *end = NULL;
+			interval = ok ? strtod(v, &end) : -1;
+			ok = ok && end && end != v && !*end && interval >= 0.1 && interval <= 3600;
+		}
 		else if (!strcmp(a, "--r"))
 			ok = ok && cli_parse_u32(v, 1, STRATA_MAX_NODES, &qr);
 		else if (!strcmp(a, "--w"))
@@ -301,6 +323,8 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 				     "workload: --r/--w apply to the leaderless store (--algo lkv), "
 				     "not to '%s'",
 				     algo_name);
+	if (!nem_list && interval != 5.0)
+		return cli_usage_err(c, "workload", "workload: --interval goes with --nemesis");
 	w.r = qr;
 	w.w = qw;
 	w.kv = strcmp(w.algo->family, "smr") == 0;
@@ -335,6 +359,15 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 		cli_reader_init(&k[i].rd);
 	}
 	w.t0_ns = mono_ns();
+	struct wl_nemesis *nem = NULL;
+	if (nem_n) {
+		nem = wl_nemesis_new(c, nem_kinds, nem_n, interval, w.out, w.t0_ns);
+		if (!nem) {
+			free(k);
+			fclose(w.out);
+			return CLI_EXIT_USAGE;
+		}
+	}
 	uint64_t end_ms = cli_now_ms() + (uint64_t)duration * 1000;
 	struct pollfd pfd[WL_MAX_CLIENTS];
 	uint32_t who[WL_MAX_CLIENTS];
@@ -348,8 +381,12 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 		}
 		if (!running && !waiting)
 			break;
+		if (nem && running)
+			wl_nemesis_step(nem);
 		nfds_t np = 0;
 		uint64_t next = now + 20;
+		if (nem && running && wl_nemesis_next_ms(nem) < next)
+			next = wl_nemesis_next_ms(nem);
 		for (uint32_t i = 0; i < clients; i++) {
 			if (k[i].state != WL_WAITING)
 				continue;
@@ -394,6 +431,9 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 		cli_reader_free(&k[i].rd);
 	}
 	free(k);
+	unsigned nem_failed = 0;
+	if (nem)
+		wl_nemesis_finish(nem, &nem_failed); /* every fault ended, recorded */
 	int rc_close = fclose(w.out);
 	if (w.io_errors || rc_close != 0) {
 		cli_err(c, "workload: could not write %s completely", out_path);
@@ -411,6 +451,8 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 		cli_json_uint(&j, w.fail);
 		cli_json_key(&j, "info");
 		cli_json_uint(&j, w.info);
+		cli_json_key(&j, "nemesis_failed");
+		cli_json_uint(&j, nem_failed);
 		cli_json_end_object(&j);
 	} else
 		printf("workload: %lu ok, %lu fail, %lu info; history in %s\n", w.ok, w.fail, w.info,
@@ -427,6 +469,12 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 				   "the nodes up? see `strata status --all`)",
 				w.info);
 		return w.fail ? CLI_EXIT_FAIL : CLI_EXIT_UNKNOWN;
+	}
+	if (nem_failed) {
+		cli_err(c, "workload: %u nemesis action(s) failed (printed above and in the history); "
+			   "check `strata nemesis status` and `scripts/cluster status`",
+			nem_failed);
+		return CLI_EXIT_FAIL;
 	}
 	return CLI_EXIT_OK;
 }

@@ -68,6 +68,9 @@ void strata_history_free(struct strata_history *h);
 /* Counts, for reports and tests. */
 size_t strata_history_n_events(const struct strata_history *h);
 size_t strata_history_n_ops(const struct strata_history *h);
+/* Lines of the nemesis ({"process":"nemesis","type":"info","f":NAME,"value":TEXT,"time":T}):
+ * fault events kept for the reports; no checker looks at them. */
+size_t strata_history_n_nemesis(const struct strata_history *h);
 size_t strata_history_n_keys(const struct strata_history *h);
 /* Operations that completed with ok (fail and info, or no completion at all, do not count). */
 size_t strata_history_n_completed(const struct strata_history *h);
@@ -81,6 +84,10 @@ size_t strata_history_n_completed(const struct strata_history *h);
 int strata_history_append(FILE *out, int64_t process, enum strata_hist_type type,
 			  enum strata_hist_f f, const char *key, const char *value,
 			  const char *value2, uint64_t time_ns);
+/* Appends a nemesis event: {"process":"nemesis","type":"info","f":F,"value":VALUE,"time":T}
+ * (Jepsen's :nemesis process). f: 1..31 bytes, e.g. "partition", "heal", "kill"; value: a
+ * description or NULL. Returns 0, STRATA_EINVAL, STRATA_ENOMEM or STRATA_EIO. */
+int strata_history_append_nemesis(FILE *out, const char *f, const char *value, uint64_t time_ns);
 
 /* ---- checking ---- */
 

@@ -13,6 +13,7 @@
 #include "core/error.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,7 +162,7 @@ struct builder {
 	struct intern keys, vals;
 	struct procmap procs;
 	struct strata_history_limits lim;
-	size_t cap_ev, cap_ops;
+	size_t cap_ev, cap_ops, cap_nem;
 	char *sbuf; /* decoded string */
 	size_t sbuf_len, sbuf_cap;
 	char *err;
@@ -461,6 +462,8 @@ enum {
 struct fields {
 	unsigned seen;
 	int64_t process;
+	bool nemesis;    /* "process":"nemesis": a fault event, not an operation */
+	char fname[STRATA_HIST_NEMESIS_F_MAX]; /* "f" as written (resolved once the line is read) */
 	int64_t time;
 	int type, f;
 	uint32_t key;
@@ -537,6 +540,16 @@ static int parse_member(struct builder *b, struct cur *c, struct fields *fl)
 	fl->seen |= bit;
 	switch (bit) {
 	case F_PROCESS:
+		/* Jepsen's fault injector writes "process":"nemesis"; every other process is a
+		 * number. */
+		if (c->p < c->end && *c->p == '"') {
+			if ((rc = parse_string(b, c)))
+				return rc;
+			if (b->sbuf_len != 7 || memcmp(b->sbuf, "nemesis", 7) != 0)
+				return bad(b, "field \"process\": expected an integer or \"nemesis\"");
+			fl->nemesis = true;
+			return 0;
+		}
 		return parse_int(b, c, name, &fl->process);
 	case F_TIME:
 		if ((rc = parse_int(b, c, name, &fl->time)))
@@ -547,7 +560,17 @@ static int parse_member(struct builder *b, struct cur *c, struct fields *fl)
 	case F_TYPE:
 		return parse_enum(b, c, name, type_names, 4, &fl->type);
 	case F_F:
-		return parse_enum(b, c, name, f_names, 3, &fl->f);
+		if (c->p == c->end || *c->p != '"')
+			return bad(b, "field \"f\": expected a string");
+		if ((rc = parse_string(b, c)))
+			return rc;
+		if (!b->sbuf_len || b->sbuf_len >= sizeof fl->fname ||
+		    memchr(b->sbuf, '\0', b->sbuf_len))
+			return bad(b, "field \"f\": expected a name of 1..%zu bytes",
+				   sizeof fl->fname - 1);
+		memcpy(fl->fname, b->sbuf, b->sbuf_len);
+		fl->fname[b->sbuf_len] = '\0';
+		return 0;
 	case F_KEY:
 		if (c->p == c->end || *c->p != '"')
 			return bad(b, "field \"key\": expected a string");
@@ -593,9 +616,22 @@ static int parse_object(struct builder *b, struct cur *c, struct fields *fl)
 		return bad(b, "text after the object (one op per line)");
 	static const char *const req[] = {"process", "type", "f", "key", NULL, "time"};
 	for (int i = 0; i < 6; i++)
-		if (req[i] && !(fl->seen & (1u << i)))
+		if (req[i] && !(fl->seen & (1u << i)) && !(fl->nemesis && i == 3))
 			return bad(b, "missing field \"%s\"", req[i]);
-	return 0;
+	if (fl->nemesis) {
+		if (fl->type != STRATA_HIST_INFO)
+			return bad(b, "a nemesis event has \"type\":\"info\"");
+		if ((fl->seen & F_VALUE) && fl->value.kind != STRATA_HIST_V_SCALAR)
+			return bad(b, "a nemesis event's \"value\" is a string or null");
+		return 0;
+	}
+	for (int i = 0; i < 3; i++)
+		if (strcmp(fl->fname, f_names[i]) == 0) {
+			fl->f = i;
+			return 0;
+		}
+	return bad(b, "field \"f\": expected \"%s\", \"%s\" or \"%s\"", f_names[0], f_names[1],
+		   f_names[2]);
 }
 
 /* Checks the value against the op's shape; messages name the expected form. */
@@ -645,8 +681,19 @@ static int add_event(struct builder *b, const struct fields *fl)
 {
 	struct strata_history *h = b->h;
 	int rc;
-	if (h->n_ev >= b->lim.max_events)
+	if (h->n_ev + h->n_nemesis >= b->lim.max_events)
 		return bad(b, "more than %zu events (raise the limit)", b->lim.max_events);
+	if (fl->nemesis) {
+		/* A fault event: kept for the reports (what was going on), never checked. */
+		if (grow((void **)&h->nemesis, &b->cap_nem, h->n_nemesis + 1, sizeof(*h->nemesis)))
+			return oom(b);
+		struct strata_hist_nemesis *ne = &h->nemesis[h->n_nemesis++];
+		ne->time_ns = (uint64_t)fl->time;
+		ne->line = b->line;
+		ne->value = (fl->seen & F_VALUE) ? fl->value.v[0] : STRATA_HIST_NONE;
+		memcpy(ne->f, fl->fname, sizeof ne->f);
+		return 0;
+	}
 	if ((rc = check_value_shape(b, fl)))
 		return rc;
 	if (grow((void **)&h->ev, &b->cap_ev, h->n_ev + 1, sizeof(*h->ev)))
@@ -924,6 +971,7 @@ void strata_history_free(struct strata_history *h)
 	free(h->vals);
 	free(h->ev);
 	free(h->ops);
+	free(h->nemesis);
 	free(h->name);
 	free(h);
 }
@@ -931,6 +979,11 @@ void strata_history_free(struct strata_history *h)
 size_t strata_history_n_events(const struct strata_history *h)
 {
 	return h->n_ev;
+}
+
+size_t strata_history_n_nemesis(const struct strata_history *h)
+{
+	return h->n_nemesis;
 }
 
 size_t strata_history_n_ops(const struct strata_history *h)
@@ -1128,4 +1181,22 @@ void strata_hist_value_short(const struct strata_history *h, uint32_t v, char *b
 	}
 	buf[k++] = '"';
 	buf[k] = '\0';
+}
+
+int strata_history_append_nemesis(FILE *out, const char *f, const char *value, uint64_t time_ns)
+{
+	if (!out || !f || !*f || strlen(f) >= STRATA_HIST_NEMESIS_F_MAX ||
+	    time_ns > (uint64_t)INT64_MAX)
+		return STRATA_EINVAL;
+	struct obuf o = {0};
+	char num[32];
+	ob_str(&o, "{\"process\":\"nemesis\",\"type\":\"info\",\"f\":");
+	ob_json_string(&o, f, strlen(f));
+	ob_str(&o, ",\"value\":");
+	ob_json_string(&o, value, value ? strlen(value) : 0);
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)time_ns);
+	ob_str(&o, ",\"time\":");
+	ob_str(&o, num);
+	ob_str(&o, "}\n");
+	return ob_flush(&o, out);
 }

@@ -57,6 +57,15 @@ struct strata_hist_op {
 	uint8_t outcome;  /* enum strata_hist_outcome */
 };
 
+/* A fault event of the nemesis ("process":"nemesis","type":"info"): reported, never checked. */
+#define STRATA_HIST_NEMESIS_F_MAX 32
+struct strata_hist_nemesis {
+	uint64_t time_ns;
+	uint32_t line;
+	uint32_t value;                   /* value id (a description), NONE if absent */
+	char f[STRATA_HIST_NEMESIS_F_MAX]; /* e.g. "partition", "heal", "kill" */
+};
+
 struct strata_history {
 	char *name;                     /* file name used in messages */
 	struct strata_hist_event *ev;
@@ -68,6 +77,8 @@ struct strata_history {
 	struct strata_hist_str *vals;   /* vals[0] is null (s == NULL) */
 	size_t n_vals;
 	size_t n_pending;               /* invokes without completion, treated as info */
+	struct strata_hist_nemesis *nemesis; /* fault events, in file order */
+	size_t n_nemesis;
 	uint32_t n_lprocs;
 };
 

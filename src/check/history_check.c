@@ -263,6 +263,28 @@ static void window(const struct strata_history *h, const struct strata_check_res
 			*lo = h->ops[v->prefix[i]].call_ns;
 }
 
+/* The nemesis's fault events (what was going on while the ops ran), times in seconds from the
+ * history's time origin; at most NEMESIS_SHOWN lines. */
+#define NEMESIS_SHOWN 40
+static void print_nemesis_text(FILE *out, const struct strata_history *h)
+{
+	if (!h->n_nemesis)
+		return;
+	fprintf(out, "nemesis: %zu event(s) (not checked)\n", h->n_nemesis);
+	for (size_t i = 0; i < h->n_nemesis && i < NEMESIS_SHOWN; i++) {
+		const struct strata_hist_nemesis *ne = &h->nemesis[i];
+		char v[120];
+		if (ne->value == STRATA_HIST_NONE)
+			snprintf(v, sizeof v, "-");
+		else
+			strata_hist_value_short(h, ne->value, v, sizeof v);
+		fprintf(out, "  %9.3f s  %-10s %s  (line %u)\n", (double)ne->time_ns / 1e9, ne->f, v,
+			(unsigned)ne->line);
+	}
+	if (h->n_nemesis > NEMESIS_SHOWN)
+		fprintf(out, "  ... and %zu more\n", h->n_nemesis - NEMESIS_SHOWN);
+}
+
 int strata_check_print_text(FILE *out, const struct strata_history *h,
 			    const struct strata_check_result *res)
 {
@@ -273,6 +295,7 @@ int strata_check_print_text(FILE *out, const struct strata_history *h,
 	fprintf(out, "\nmodel %s: %s (keys: %zu ok, %zu violated, %zu unknown; %llu ms)\n",
 		strata_check_model_name(res->model), strata_check_verdict_name(res->verdict),
 		res->n_ok, res->n_violation, res->n_unknown, (unsigned long long)res->elapsed_ms);
+	print_nemesis_text(out, h);
 	size_t shown = 0;
 	for (size_t k = 0; k < res->n_keys; k++) {
 		const struct strata_check_key *kr = &res->keys[k];
@@ -392,6 +415,19 @@ int strata_check_print_json(FILE *out, const struct strata_history *h,
 		fprintf(out, ",\"reason\":\"%s\",\"ops\":%zu,\"configurations\":%llu}",
 			kr->why == STRATA_CHECK_WHY_TIME ? "time" : "memory", kr->n_ops,
 			(unsigned long long)kr->configs);
+	}
+	fputs("],\"nemesis\":[", out);
+	for (size_t i = 0; i < h->n_nemesis; i++) {
+		const struct strata_hist_nemesis *ne = &h->nemesis[i];
+		fprintf(out, "%s{\"time\":%llu,\"line\":%u,\"f\":", i ? "," : "",
+			(unsigned long long)ne->time_ns, (unsigned)ne->line);
+		strata_hist_put_json_string(out, ne->f, strlen(ne->f));
+		fputs(",\"value\":", out);
+		if (ne->value == STRATA_HIST_NONE)
+			fputs("null", out);
+		else
+			strata_hist_put_value_json(out, h, ne->value);
+		fputc('}', out);
 	}
 	fputs("],\"violation\":", out);
 	if (!res->has_violation) {

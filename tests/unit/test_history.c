@@ -126,6 +126,16 @@ static const struct {
 	const char *what;
 } bad_cases[] = {
 	{"[1,2]\n", 1, "expected a JSON object"},
+	{"{\"process\":\"nemisis\",\"type\":\"info\",\"f\":\"kill\",\"time\":0}\n", 1,
+	 "field \"process\": expected an integer or \"nemesis\""},
+	{"{\"process\":\"nemesis\",\"type\":\"ok\",\"f\":\"kill\",\"time\":0}\n", 1,
+	 "a nemesis event has \"type\":\"info\""},
+	{"{\"process\":\"nemesis\",\"type\":\"info\",\"f\":\"kill\",\"value\":[\"a\",\"b\"],"
+	 "\"time\":0}\n", 1, "a nemesis event's \"value\" is a string or null"},
+	{"{\"process\":\"nemesis\",\"type\":\"info\",\"f\":\"\",\"time\":0}\n", 1,
+	 "field \"f\": expected a name"},
+	{"{\"process\":\"nemesis\",\"type\":\"info\",\"f\":\"kill\"}\n", 1,
+	 "missing field \"time\""},
 	{INV_W "{\"process\":0,\"type\":\"ok\"}\n", 2, "missing field \"f\""},
 	{"{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"value\":\"1\",\"time\":0}\n", 1,
 	 "missing field \"key\""},
@@ -420,6 +430,55 @@ START_TEST(test_mutations_never_crash)
 }
 END_TEST
 
+/* Nemesis events (Jepsen's :nemesis process) are kept apart from the ops: they pair with nothing,
+ * need no key, and change nothing a checker sees; the writer's lines read back the same. */
+START_TEST(test_nemesis_events)
+{
+	const char *text =
+		"{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"key\":\"x\",\"value\":\"1\",\"time\":1}\n"
+		"{\"process\":\"nemesis\",\"type\":\"info\",\"f\":\"partition\",\"value\":\"1,2|3,4,5\","
+		"\"time\":2}\n"
+		"{\"process\":0,\"type\":\"ok\",\"f\":\"write\",\"key\":\"x\",\"value\":\"1\",\"time\":3}\n"
+		"{\"f\":\"heal\",\"time\":4,\"type\":\"info\",\"process\":\"nemesis\"}\n";
+	struct strata_history *h = parse_ok(text);
+	ck_assert_uint_eq(strata_history_n_nemesis(h), 2);
+	ck_assert_uint_eq(h->n_ev, 2);
+	ck_assert_uint_eq(h->n_ops, 1);
+	ck_assert_uint_eq(strata_history_n_completed(h), 1);
+	ck_assert_str_eq(h->nemesis[0].f, "partition");
+	ck_assert_str_eq(val(h, h->nemesis[0].value), "1,2|3,4,5");
+	ck_assert_uint_eq(h->nemesis[0].time_ns, 2);
+	ck_assert_uint_eq(h->nemesis[0].line, 2);
+	ck_assert_str_eq(h->nemesis[1].f, "heal");
+	ck_assert_uint_eq(h->nemesis[1].value, STRATA_HIST_NONE);
+	struct strata_check_result res;
+	memset(&res, 0, sizeof res);
+	ck_assert_int_eq(strata_check_history(h, STRATA_CHECK_ATOMIC, 0, &res), 0);
+	ck_assert_int_eq(res.verdict, STRATA_CHECK_OK);
+	strata_check_result_free(&res);
+	strata_history_free(h);
+
+	/* writer -> reader */
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(strata_history_append_nemesis(f, "kill", "node \"3\"", 7), 0);
+	ck_assert_int_eq(strata_history_append_nemesis(f, "heal", NULL, 8), 0);
+	ck_assert_int_eq(strata_history_append_nemesis(f, "", NULL, 9), STRATA_EINVAL);
+	ck_assert_int_eq(strata_history_append_nemesis(f, "a-name-longer-than-thirty-one-bytes", NULL, 9),
+			 STRATA_EINVAL);
+	fclose(f);
+	h = parse_ok(buf);
+	ck_assert_uint_eq(strata_history_n_nemesis(h), 2);
+	ck_assert_str_eq(h->nemesis[0].f, "kill");
+	ck_assert_str_eq(val(h, h->nemesis[0].value), "node \"3\"");
+	ck_assert_uint_eq(h->nemesis[1].time_ns, 8);
+	strata_history_free(h);
+	free(buf);
+}
+END_TEST
+
 static Suite *history_suite(void)
 {
 	Suite *s = suite_create("history");
@@ -431,6 +490,7 @@ static Suite *history_suite(void)
 	tcase_add_test(tc, test_file_loader);
 	tcase_add_test(tc, test_writer_round_trip);
 	tcase_add_test(tc, test_mutations_never_crash);
+	tcase_add_test(tc, test_nemesis_events);
 	suite_add_tcase(s, tc);
 	return s;
 }

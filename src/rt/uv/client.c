@@ -211,6 +211,7 @@ static const struct {
 	UVCOUNTER(input_paused),
 	UVCOUNTER(store_syncs),
 	UVCOUNTER(nemesis_dropped_out), UVCOUNTER(nemesis_dropped_in),
+	UVCOUNTER(nemesis_delayed), UVCOUNTER(nemesis_delay_overflow),
 	UVCOUNTER(resp_accepted), UVCOUNTER(resp_refused), UVCOUNTER(resp_commands),
 	UVCOUNTER(resp_errors), UVCOUNTER(resp_bad_requests), UVCOUNTER(resp_slow_dropped),
 };
@@ -356,9 +357,12 @@ static void handle_nemesis(struct client_conn *c, uint64_t id, const Strata__Cli
 		rt->nem_block_out = q->block_out & all;
 		rt->nem_block_in = q->block_in & all;
 		rt->nem_drop_pct = q->drop_pct;
+		uvrt_nemesis_set_delay(rt, q->delay_ms);
 		strata_uv_log(rt, STRATA_LOG_WARN,
-			      "nemesis: block out %#" PRIx64 ", block in %#" PRIx64 ", drop %u%%",
-			      rt->nem_block_out, rt->nem_block_in, rt->nem_drop_pct);
+			      "nemesis: block out %#" PRIx64 ", block in %#" PRIx64
+			      ", drop %u%%, delay %u ms",
+			      rt->nem_block_out, rt->nem_block_in, rt->nem_drop_pct,
+			      rt->nem_delay_ms);
 	}
 	Strata__Client__NemesisReply nr = STRATA__CLIENT__NEMESIS_REPLY__INIT;
 	nr.block_out = rt->nem_block_out;
@@ -366,6 +370,9 @@ static void handle_nemesis(struct client_conn *c, uint64_t id, const Strata__Cli
 	nr.drop_pct = rt->nem_drop_pct;
 	nr.dropped_out = rt->counters.nemesis_dropped_out;
 	nr.dropped_in = rt->counters.nemesis_dropped_in;
+	nr.delay_ms = rt->nem_delay_ms;
+	nr.delayed = rt->counters.nemesis_delayed;
+	nr.delay_overflow = rt->counters.nemesis_delay_overflow;
 	Strata__Client__Response r = STRATA__CLIENT__RESPONSE__INIT;
 	r.id = id;
 	r.body_case = STRATA__CLIENT__RESPONSE__BODY_NEMESIS;

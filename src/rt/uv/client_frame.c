@@ -70,6 +70,8 @@ int strata_client_request_decode(const uint8_t *body, size_t len, Strata__Client
 	case STRATA__CLIENT__REQUEST__BODY_NEMESIS:
 		if (r->nemesis->drop_pct > 100)
 			return invalid(r, err, errlen, "nemesis: drop_pct must be 0..100");
+		if (r->nemesis->delay_ms > STRATA_NEMESIS_DELAY_MAX_MS)
+			return invalid(r, err, errlen, "nemesis: delay_ms must be 0..60000");
 		break;
 	default:
 		return invalid(r, err, errlen, "request has no body (status, op, subscribe or "

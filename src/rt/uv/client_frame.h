@@ -18,6 +18,7 @@
 #define STRATA_CLIENT_MODULE_MAX 32     /* a module name, including the NUL */
 #define STRATA_CLIENT_OP_MAX STRATA_OP_PROPOSE /* ops are 1..this (enum strata_op) */
 #define STRATA_CLIENT_SUB_MODULES_MAX 16 /* module names in one SubscribeRequest */
+#define STRATA_NEMESIS_DELAY_MAX_MS 60000u /* the longest delay `strata nemesis delay` sets */
 
 /* Looks for one whole frame at the start of buf[0..len). Returns 1 and sets *body, *body_len
  * (pointing into buf) and *consumed (header + body) when there is one; 0 when more bytes are

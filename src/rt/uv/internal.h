@@ -9,6 +9,17 @@
 struct client_conn;
 struct resp_conn;
 
+#define NEM_DELAY_MAX 8192u
+#define NEM_DELAY_MAX_BYTES (16u << 20)
+
+/* A datagram the nemesis holds back: sent to `to` at due_ms (loop time). */
+struct nem_delayed {
+	uint64_t due_ms;
+	uint32_t to;
+	uint32_t len;
+	uint8_t *buf;
+};
+
 /* A client request in flight in the node: the node sees only `rid` (unique in this runtime);
  * the reply is routed back to the connection under the client's own id. */
 struct pending_op {
@@ -44,6 +55,14 @@ struct strata_uv {
 	/* The built-in nemesis ([cluster] nemesis = on; set by `strata nemesis`): bit i-1 = node i. */
 	uint64_t nem_block_out, nem_block_in;
 	uint32_t nem_drop_pct;
+	/* `nemesis delay`: datagrams to send later, a FIFO ring bounded by NEM_DELAY_MAX datagrams
+	 * and NEM_DELAY_MAX_BYTES bytes (over either bound a datagram is dropped, counted). */
+	uint32_t nem_delay_ms;
+	struct nem_delayed *nem_q; /* NEM_DELAY_MAX slots, allocated on the first delay */
+	uint32_t nem_qhead, nem_qlen;
+	size_t nem_qbytes;
+	uv_timer_t nem_timer;
+	bool nem_timer_init;
 
 	/* The node's wake-up */
 	uv_timer_t timer;
@@ -95,6 +114,9 @@ int uvrt_resolve(const char *host, uint16_t port, int socktype, struct sockaddr_
 /* Opens the loop iteration's turn-batch if it is not open yet (before handing the node an
  * input). */
 void uvrt_input(struct strata_uv *rt);
+
+/* Sets the nemesis delay of this node's outgoing datagrams (0 sends what is held now). */
+void uvrt_nemesis_set_delay(struct strata_uv *rt, uint32_t ms);
 
 /* client.c */
 int client_server_start(struct strata_uv *rt, char *err, size_t errlen);

@@ -67,10 +67,101 @@ void strata_uv_log(struct strata_uv *rt, enum strata_log_level lvl, const char *
 
 /* ---- environment ---- */
 
+static void nem_on_timer(uv_timer_t *t);
+
 static uint64_t env_now(void *ctx)
 {
 	(void)ctx;
 	return uv_hrtime() / 1000;
+}
+
+/* ---- the nemesis delay ---- */
+
+static void udp_send_now(struct strata_uv *rt, uint32_t to, const uint8_t *buf, size_t len)
+{
+	uv_buf_t b = uv_buf_init((char *)(uintptr_t)buf, (unsigned)len);
+	if (uv_udp_try_send(&rt->udp, &b, 1, (const struct sockaddr *)&rt->peer_addr[to]) < 0)
+		rt->counters.udp_send_dropped++;
+}
+
+/* Sends every held datagram that is due (all of them when `all`), then re-arms the timer for
+ * the next one. The ring is FIFO: after the delay is lowered a datagram may wait for older
+ * ones, so it is sent at least (never less than) the delay late. */
+static void nem_release(struct strata_uv *rt, bool all)
+{
+	uint64_t now = all ? 0 : uv_now(rt->loop);
+	while (rt->nem_qlen) {
+		struct nem_delayed *d = &rt->nem_q[rt->nem_qhead];
+		if (!all && d->due_ms > now)
+			break;
+		if (!rt->closing && rt->udp_init)
+			udp_send_now(rt, d->to, d->buf, d->len);
+		rt->nem_qbytes -= d->len;
+		free(d->buf);
+		d->buf = NULL;
+		rt->nem_qhead = (rt->nem_qhead + 1) % NEM_DELAY_MAX;
+		rt->nem_qlen--;
+	}
+	if (!rt->nem_timer_init || rt->closing)
+		return;
+	now = uv_now(rt->loop);
+	if (rt->nem_qlen) {
+		uint64_t due = rt->nem_q[rt->nem_qhead].due_ms;
+		uv_timer_start(&rt->nem_timer, nem_on_timer, due > now ? due - now : 0, 0);
+	} else {
+		uv_timer_stop(&rt->nem_timer);
+	}
+}
+
+static void nem_on_timer(uv_timer_t *t)
+{
+	nem_release(t->data, false);
+}
+
+static void nem_hold(struct strata_uv *rt, uint32_t to, const uint8_t *buf, size_t len)
+{
+	if (rt->nem_qlen == NEM_DELAY_MAX || rt->nem_qbytes + len > NEM_DELAY_MAX_BYTES ||
+	    !rt->nem_q || !rt->nem_timer_init) {
+		rt->counters.nemesis_delay_overflow++;
+		return;
+	}
+	uint8_t *copy = malloc(len ? len : 1);
+	if (!copy) {
+		rt->counters.nemesis_delay_overflow++;
+		return;
+	}
+	memcpy(copy, buf, len);
+	uint32_t slot = (rt->nem_qhead + rt->nem_qlen) % NEM_DELAY_MAX;
+	uv_update_time(rt->loop);
+	rt->nem_q[slot] = (struct nem_delayed){ .due_ms = uv_now(rt->loop) + rt->nem_delay_ms,
+						.to = to, .len = (uint32_t)len, .buf = copy };
+	rt->nem_qlen++;
+	rt->nem_qbytes += len;
+	rt->counters.nemesis_delayed++;
+	if (rt->nem_qlen == 1)
+		uv_timer_start(&rt->nem_timer, nem_on_timer, rt->nem_delay_ms, 0);
+}
+
+void uvrt_nemesis_set_delay(struct strata_uv *rt, uint32_t ms)
+{
+	if (ms && !rt->nem_q) {
+		rt->nem_q = calloc(NEM_DELAY_MAX, sizeof *rt->nem_q);
+		if (!rt->nem_q) {
+			strata_uv_log(rt, STRATA_LOG_ERROR, "nemesis delay: out of memory");
+			return;
+		}
+	}
+	if (ms && !rt->nem_timer_init && !rt->closing) {
+		if (uv_timer_init(rt->loop, &rt->nem_timer) != 0) {
+			strata_uv_log(rt, STRATA_LOG_ERROR, "nemesis delay: no timer");
+			return;
+		}
+		rt->nem_timer.data = rt;
+		rt->nem_timer_init = true;
+	}
+	rt->nem_delay_ms = ms;
+	if (!ms)
+		nem_release(rt, true);
 }
 
 static void env_send(void *ctx, uint32_t to, const uint8_t *buf, size_t len)
@@ -84,6 +175,10 @@ static void env_send(void *ctx, uint32_t to, const uint8_t *buf, size_t len)
 	if ((rt->nem_block_out >> (to - 1)) & 1 ||
 	    (rt->nem_drop_pct && randombytes_uniform(100) < rt->nem_drop_pct)) {
 		rt->counters.nemesis_dropped_out++;
+		return;
+	}
+	if (rt->nem_delay_ms) {
+		nem_hold(rt, to, buf, len);
 		return;
 	}
 	uv_buf_t b = uv_buf_init((char *)(uintptr_t)buf, (unsigned)len);
@@ -625,6 +720,8 @@ void strata_uv_close(struct strata_uv *rt)
 		uv_close((uv_handle_t *)&rt->timer, NULL);
 	if (rt->check_init)
 		uv_close((uv_handle_t *)&rt->check, NULL);
+	if (rt->nem_timer_init)
+		uv_close((uv_handle_t *)&rt->nem_timer, NULL);
 	if (rt->udp_init)
 		uv_close((uv_handle_t *)&rt->udp, NULL);
 	client_server_close(rt);
@@ -638,6 +735,8 @@ void strata_uv_free(struct strata_uv *rt)
 	client_server_free(rt);
 	STRATA_ASSERT(rt->rconns == NULL); /* every RESP close callback has run */
 	strata_node_free(rt->node);
+	nem_release(rt, true); /* closing: frees what is held without sending it */
+	free(rt->nem_q);
 	free(rt->rxbuf);
 	free(rt);
 }
