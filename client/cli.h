@@ -229,6 +229,7 @@ int cmd_bcast(struct cli *c, int argc, char **argv);
 int cmd_lkv(struct cli *c, int argc, char **argv);
 int cmd_kv(struct cli *c, int argc, char **argv);
 int cmd_consensus(struct cli *c, int argc, char **argv);
+int cmd_job(struct cli *c, int argc, char **argv);
 int cmd_check_consensus(struct cli *c, int argc, char **argv);
 int cmd_bench(struct cli *c, int argc, char **argv);
 int cmd_nemesis(struct cli *c, int argc, char **argv);

@@ -23,6 +23,8 @@ const struct cli_cmd cli_commands[] = {
 		"cas KEY OLD NEW", cmd_kv },
 	{ "consensus", "consensus: propose VALUE [--algo NAME] [--instance ID] | watch [--all] | algos",
 	  cmd_consensus },
+	{ "job", "job handlers (seed 1.1.4): submit JOB [--algo jh-sync|jh-async|jt] | watch [--all] | "
+		 "algos", cmd_job },
 	{ "bench", "closed-loop load on the KV store: put|get --clients C --total N ... (vs etcd: "
 		"make bench)", cmd_bench },
 	{ "workload", "concurrent clients recording a history for `strata check`", cmd_workload },

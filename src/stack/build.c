@@ -13,7 +13,7 @@ typedef const struct strata_ctor *(*ctor_fn)(void);
 
 static const ctor_fn ctor_tables[] = {
 	strata_fd_ctors, strata_bcast_ctors, strata_reg_ctors, strata_lkv_ctors, strata_cons_ctors,
-	strata_smr_ctors,
+	strata_smr_ctors, strata_jh_ctors,
 };
 
 struct strata_module *strata_algo_create(const struct strata_algo *a, struct strata_node *n,
@@ -38,13 +38,15 @@ struct strata_module *strata_algo_create(const struct strata_algo *a, struct str
  *   - the replicated KV (smr): its leader election runs before the first request;
  *   - the leaderless store lkv: the config's [lkv] section describes it, and the warnings its
  *     constructor gives about that section (replicas against f) belong in the start-up log;
- *     its anti-entropy runs from start.
+ *     its anti-entropy runs from start;
+ *   - the asynchronous job handler jh-async: a restarted node resumes the confirmed jobs its
+ *     buffer log holds without waiting for the next job.
  * Every created algorithm must be runnable on the cluster (model and resilience). */
 static bool eager(const struct strata_algo *a, const struct strata_config *cfg)
 {
 	return strcmp(a->name, cfg->reg_algo) == 0 || strcmp(a->name, cfg->bcast_algo) == 0 ||
 	       a->model == STRATA_MODEL_FAIL_RECOVERY || strcmp(a->family, "smr") == 0 ||
-	       strcmp(a->name, "lkv") == 0;
+	       strcmp(a->name, "lkv") == 0 || strcmp(a->name, "jh-async") == 0;
 }
 
 struct find_wire {
@@ -129,5 +131,6 @@ int strata_stack_build(struct strata_node *n, char *err, size_t errlen)
 	strata_algo_foreach("lkv", build_one, &b);
 	strata_algo_foreach("cons", build_one, &b);
 	strata_algo_foreach("smr", build_one, &b);
+	strata_algo_foreach("jh", build_one, &b);
 	return b.rc;
 }

@@ -22,6 +22,7 @@ static const struct {
 	{ "lkv", strata_lkv_algos },
 	{ "cons", strata_cons_algos },
 	{ "smr", strata_smr_algos },
+	{ "jh", strata_jh_algos },
 };
 
 void strata_algo_foreach(const char *family, void (*fn)(const struct strata_algo *a, void *arg),
