@@ -80,10 +80,12 @@ bool strata_model_supports(enum strata_model cluster, enum strata_model algo)
 
 /* ---------------------------------------------------------------- key table */
 
-enum sec { SEC_CLUSTER, SEC_NODE, SEC_FD, SEC_LINKS, SEC_LKV, SEC_BCAST, SEC_SMR, SEC_COUNT };
+enum sec {
+	SEC_CLUSTER, SEC_NODE, SEC_FD, SEC_LINKS, SEC_LKV, SEC_BCAST, SEC_SMR, SEC_CLIENT, SEC_COUNT
+};
 
 static const char *const sec_names[SEC_COUNT] = {"cluster", "node.N", "fd",  "links",
-						 "lkv",     "bcast",  "smr"};
+						 "lkv",     "bcast",  "smr", "client"};
 
 enum kind { V_U32, V_NAME, V_ALGO, V_MODEL, V_HOST, V_PORT, V_PUBKEY, V_ONOFF };
 
@@ -96,6 +98,7 @@ enum key {
 	K_FANOUT, K_ROUNDS, K_STORE_PCT,
 	K_SMR_HB, K_SMR_ELECT, K_SMR_WINDOW, K_SMR_BATCH, K_SMR_PENDING, K_SMR_TIMEOUT,
 	K_SMR_SESSIONS,
+	K_CL_MAX_CONNS, K_CL_IDLE, K_CL_FRAME, K_CL_QUEUE,
 	K_HOST, K_PORT, K_CLIENT_PORT, K_PUBKEY, K_RESP_PORT,
 	K_COUNT
 };
@@ -145,6 +148,11 @@ static const struct keydef keys[K_COUNT] = {
 	[K_SMR_PENDING] = {SEC_SMR, "pending_max", V_U32, CFG(smr_pending_max), 1, 1u << 20},
 	[K_SMR_TIMEOUT] = {SEC_SMR, "request_timeout_ms", V_U32, CFG(smr_timeout_ms), 1, MS_MAX},
 	[K_SMR_SESSIONS] = {SEC_SMR, "sessions_max", V_U32, CFG(smr_sessions_max), 1, 100000000},
+	[K_CL_MAX_CONNS] = {SEC_CLIENT, "max_connections", V_U32, CFG(client_max_conns), 1, 16384},
+	[K_CL_IDLE] = {SEC_CLIENT, "idle_timeout_ms", V_U32, CFG(client_idle_ms), 0, 86400000},
+	[K_CL_FRAME] = {SEC_CLIENT, "frame_timeout_ms", V_U32, CFG(client_frame_ms), 1, MS_MAX},
+	[K_CL_QUEUE] = {SEC_CLIENT, "queue_max_bytes", V_U32, CFG(client_queue_max), 65536,
+			1024 * MIB},
 	[K_HOST] = {SEC_NODE, "host", V_HOST, PEER(host), 0, 0},
 	[K_PORT] = {SEC_NODE, "port", V_PORT, PEER(port), 1, 65535},
 	[K_CLIENT_PORT] = {SEC_NODE, "client_port", V_PORT, PEER(client_port), 1, 65535},
@@ -346,7 +354,8 @@ static int set_value(struct parse *ps, int line, const char *section, enum key k
  * the name is not a section we know. */
 static int section_kind(const char *name, uint32_t *id, char *problem, size_t plen)
 {
-	static const char *const plain[] = {"cluster", NULL, "fd", "links", "lkv", "bcast", "smr"};
+	static const char *const plain[] = {"cluster", NULL,    "fd",  "links",
+					    "lkv",     "bcast", "smr", "client"};
 	for (int s = 0; s < SEC_COUNT; s++)
 		if (plain[s] && strcmp(name, plain[s]) == 0)
 			return s;
@@ -368,7 +377,7 @@ static int section_kind(const char *name, uint32_t *id, char *problem, size_t pl
 		return SEC_NODE;
 	}
 	snprintf(problem, plen,
-		 "unknown section (expected cluster, node.N, fd, links, lkv, bcast or smr)");
+		 "unknown section (expected cluster, node.N, fd, links, lkv, bcast, smr or client)");
 	return -1;
 }
 
@@ -679,6 +688,10 @@ void strata_config_defaults(struct strata_config *c)
 	c->smr_pending_max = 8192;
 	c->smr_timeout_ms = 5000;
 	c->smr_sessions_max = 100000;
+	c->client_max_conns = 1024;
+	c->client_idle_ms = 300000;
+	c->client_frame_ms = 10000;
+	c->client_queue_max = 4 * MIB;
 	c->heartbeat_ms = 50;
 	c->timeout_ms = 250;
 	c->evp_timeout_ms = 250;

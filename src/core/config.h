@@ -3,7 +3,8 @@
  * Sections: [cluster] (id, model, f, algorithms), [node.N] (host, port, client_port, public_key),
  * [fd] (heartbeat and timeouts), [links] (datagram size, retransmission, windows), [lkv]
  * (leaderless store quorums), [bcast] (gossip parameters of the probabilistic broadcasts), [smr]
- * (the replicated KV's log: heartbeat, election timeout, window, batching, bounds).
+ * (the replicated KV's log: heartbeat, election timeout, window, batching, bounds), [client] (client
+ * connection limits).
  * Node ids are 1..n, contiguous. Every error names the file, line and key. */
 #ifndef STRATA_CORE_CONFIG_H
 #define STRATA_CORE_CONFIG_H
@@ -75,6 +76,17 @@ struct strata_config {
 	uint32_t smr_pending_max;     /* client requests a node holds at once (default 8192) */
 	uint32_t smr_timeout_ms;      /* a request unanswered this long: unknown outcome (default 5000) */
 	uint32_t smr_sessions_max;    /* client sessions remembered for exactly-once (default 100000) */
+
+	/* Client connections ([client], docs/security.md): at most max_connections at once (a new
+	 * one evicts the least recently active connection without a request in flight); a
+	 * connection silent for idle_timeout_ms is closed (0 = never; subscribers are exempt); a frame
+	 * must be complete frame_timeout_ms after its first byte; at most queue_max_bytes of
+	 * replies and events are queued toward one connection (a client that does not read is
+	 * disconnected). */
+	uint32_t client_max_conns;    /* default 1024 */
+	uint32_t client_idle_ms;      /* default 300000 (5 minutes) */
+	uint32_t client_frame_ms;     /* default 10000 */
+	uint32_t client_queue_max;    /* default 4 MiB */
 
 	/* Failure detection ([fd]). */
 	uint32_t heartbeat_ms;        /* heartbeat period (default 50) */

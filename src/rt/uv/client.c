@@ -1,6 +1,16 @@
 /* The TCP client server of the libuv runtime (proto/client.proto): status, operations routed to
  * modules, and subscriptions that stream failure-detector, leader and delivery events.
  *
+ * Connection discipline ([client] in the config, docs/security.md): at most max_clients open
+ * connections; a new one beyond that evicts the least recently active connection that has no
+ * request in flight and no reply queued (plain connections before subscribers), and is refused
+ * only when every connection is busy. Activity is a complete request frame (or the accept), not a
+ * byte: a client trickling a frame byte by byte is not active. A frame must be complete
+ * frame_timeout_ms after its first byte arrived (slowloris), a connection without a request for
+ * idle_timeout_ms is closed (subscribers are exempt: they wait for events by design). One timer
+ * sweeps the connections for both deadlines. Each closure is counted (client_evicted,
+ * client_idle_closed, client_frame_timeouts, client_refused, client_slow_dropped).
+ *
  * Bounds: at most max_clients connections; a read buffer per connection that never exceeds one
  * frame (4 bytes + 2 MiB) and shrinks back when idle; at most client_queue_max bytes queued
  * toward a connection (a client that does not read its replies or events is disconnected and
@@ -39,6 +49,8 @@ struct client_conn {
 	size_t rlen, rcap;
 	size_t out_bytes;  /* queued in uv_write, not yet written */
 	unsigned pending;  /* requests in flight in the node */
+	uint64_t active_ms;      /* loop time of the last complete frame (or the accept) */
+	uint64_t frame_start_ms; /* loop time the unfinished frame in rbuf began; 0 = none */
 	bool closing;      /* uv_close called */
 	bool draining;     /* a last response is being written, then shutdown + close */
 	bool sub_fd, sub_deliveries;
@@ -67,6 +79,7 @@ static void on_conn_closed(uv_handle_t *h)
 	if (c->next)
 		c->next->prev = c->prev;
 	rt->nconns--;
+	rt->nclosing--;
 	free(c->rbuf);
 	free(c);
 }
@@ -76,6 +89,7 @@ static void conn_close(struct client_conn *c)
 	if (c->closing)
 		return;
 	c->closing = true;
+	c->rt->nclosing++;
 	/* Replies still in the node are dropped when they arrive. */
 	if (c->pending) {
 		struct strata_uv *rt = c->rt;
@@ -207,6 +221,7 @@ static const struct {
 } uv_counters[] = {
 	UVCOUNTER(udp_send_dropped), UVCOUNTER(udp_recv_truncated), UVCOUNTER(udp_recv_errors),
 	UVCOUNTER(client_accepted), UVCOUNTER(client_refused), UVCOUNTER(client_slow_dropped),
+	UVCOUNTER(client_evicted), UVCOUNTER(client_idle_closed), UVCOUNTER(client_frame_timeouts),
 	UVCOUNTER(client_replies_dropped), UVCOUNTER(sync_us_max), UVCOUNTER(sync_us_total),
 	UVCOUNTER(input_paused),
 	UVCOUNTER(store_syncs),
@@ -749,18 +764,78 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			return;
 		}
 		off += used;
+		c->active_ms = uv_now(c->rt->loop);
 		handle_frame(c, body, blen);
 	}
 	if (c->closing || c->draining)
 		return;
 	memmove(c->rbuf, c->rbuf + off, c->rlen - off);
 	c->rlen -= off;
+	/* The deadline of an unfinished frame runs from its first byte. */
+	if (c->rlen == 0)
+		c->frame_start_ms = 0;
+	else if (off > 0 || c->frame_start_ms == 0)
+		c->frame_start_ms = uv_now(c->rt->loop);
 	if (c->rlen == 0 && c->rcap > RBUF_IDLE_MAX) {
 		/* A large frame is done: give its buffer back rather than keep it per idle client. */
 		free(c->rbuf);
 		c->rbuf = NULL;
 		c->rcap = 0;
 	}
+}
+
+/* The connection to close for a new one when max_clients are open: no request in flight, no
+ * reply queued; plain connections before subscribers; then the least recently active. NULL when
+ * every connection is busy. */
+static struct client_conn *eviction_victim(struct strata_uv *rt, const struct client_conn *self)
+{
+	struct client_conn *best = NULL;
+	for (struct client_conn *c = rt->conns; c; c = c->next) {
+		if (c == self || c->closing || c->draining || c->pending || c->out_bytes)
+			continue;
+		bool csub = c->sub_fd || c->sub_deliveries;
+		if (best) {
+			bool bsub = best->sub_fd || best->sub_deliveries;
+			if (csub != bsub ? csub : c->active_ms >= best->active_ms)
+				continue;
+		}
+		best = c;
+	}
+	return best;
+}
+
+/* "upon the sweep timer": closes connections whose unfinished frame is past its deadline, and
+ * idle ones (no request for idle_timeout_ms, nothing in flight, not subscribed). */
+static void on_sweep(uv_timer_t *t)
+{
+	struct strata_uv *rt = t->data;
+	uint64_t now = uv_now(rt->loop);
+	uint64_t frame_ms = rt->cfg->client_frame_ms, idle_ms = rt->cfg->client_idle_ms;
+	unsigned slow = 0, idle = 0;
+	for (struct client_conn *c = rt->conns; c; c = c->next) {
+		if (c->closing || c->draining)
+			continue;
+		if (c->rlen > 0 && frame_ms && now - c->frame_start_ms >= frame_ms) {
+			rt->counters.client_frame_timeouts++;
+			slow++;
+			conn_close(c);
+		} else if (idle_ms && c->rlen == 0 && c->pending == 0 && c->out_bytes == 0 &&
+			   !c->sub_fd && !c->sub_deliveries && now - c->active_ms >= idle_ms) {
+			rt->counters.client_idle_closed++;
+			idle++;
+			conn_close(c);
+		}
+	}
+	/* One line per sweep, not per connection: a flood must not flood the log too. */
+	if (slow)
+		strata_uv_log(rt, STRATA_LOG_WARN,
+			      "client: %u connection(s) closed: a frame not complete %" PRIu64
+			      " ms after its first byte",
+			      slow, frame_ms);
+	if (idle)
+		strata_uv_log(rt, STRATA_LOG_INFO,
+			      "client: %u idle connection(s) closed after %" PRIu64 " ms", idle,
+			      idle_ms);
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -788,11 +863,23 @@ static void on_connection(uv_stream_t *server, int status)
 		conn_close(c);
 		return;
 	}
-	if (rt->nconns > rt->o.max_clients) {
-		rt->counters.client_refused++;
-		strata_uv_log(rt, STRATA_LOG_WARN, "client refused: %u connections", rt->nconns - 1);
-		conn_close(c);
-		return;
+	c->active_ms = uv_now(rt->loop);
+	if (rt->nconns - rt->nclosing > rt->o.max_clients) {
+		struct client_conn *v = eviction_victim(rt, c);
+		if (!v) {
+			rt->counters.client_refused++;
+			strata_uv_log(rt, STRATA_LOG_WARN,
+				      "client refused: %u connections, all with requests in flight",
+				      rt->nconns - rt->nclosing - 1);
+			conn_close(c);
+			return;
+		}
+		rt->counters.client_evicted++;
+		strata_uv_log(rt, STRATA_LOG_DEBUG,
+			      "client evicted: %u connections; the least recently active idle one "
+			      "(%" PRIu64 " ms) makes room",
+			      rt->o.max_clients, c->active_ms - v->active_ms);
+		conn_close(v);
 	}
 	rt->counters.client_accepted++;
 	uv_tcp_nodelay(&c->tcp, 1);
@@ -813,8 +900,24 @@ int client_server_start(struct strata_uv *rt, char *err, size_t errlen)
 		rt->server.data = rt;
 		rc = uv_tcp_bind(&rt->server, (const struct sockaddr *)&ss, 0);
 	}
+	/* A backlog as large as the connection limit: a burst of connections (an attack, or many
+	 * clients at once) must not drop a legitimate client's SYN into a one-second retry. */
 	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&rt->server, 128, on_connection);
+		rc = uv_listen((uv_stream_t *)&rt->server,
+			       rt->o.max_clients < 4096 ? (int)rt->o.max_clients + 64 : 4096,
+			       on_connection);
+	if (rc == 0)
+		rc = uv_timer_init(rt->loop, &rt->client_sweep);
+	if (rc == 0) {
+		rt->client_sweep_init = true;
+		rt->client_sweep.data = rt;
+		uint64_t lim = rt->cfg->client_frame_ms;
+		if (rt->cfg->client_idle_ms && (!lim || rt->cfg->client_idle_ms < lim))
+			lim = rt->cfg->client_idle_ms;
+		uint64_t every = lim / 4;
+		every = every < 50 ? 50 : every > 1000 ? 1000 : every;
+		rc = uv_timer_start(&rt->client_sweep, on_sweep, every, every);
+	}
 	if (rc) {
 		snprintf(err, errlen, "client port %s:%u: %s", me->host, me->client_port,
 			 uv_strerror(rc));
@@ -827,6 +930,8 @@ void client_server_close(struct strata_uv *rt)
 {
 	if (rt->server_init)
 		uv_close((uv_handle_t *)&rt->server, NULL);
+	if (rt->client_sweep_init && !uv_is_closing((uv_handle_t *)&rt->client_sweep))
+		uv_close((uv_handle_t *)&rt->client_sweep, NULL);
 	for (struct client_conn *c = rt->conns; c; c = c->next)
 		conn_close(c);
 }

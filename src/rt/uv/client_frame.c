@@ -24,10 +24,84 @@ int strata_client_frame_split(const uint8_t *buf, size_t len, size_t max, const 
 	return 1;
 }
 
+/* A name: 1..STRATA_CLIENT_MODULE_MAX-1 bytes of printable ASCII (no space, no control byte).
+ * An embedded NUL cannot reach here: strings_ok() refused it on the wire. */
 static int name_ok(const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
-	return n > 0 && n < STRATA_CLIENT_MODULE_MAX;
+	if (n == 0 || n >= STRATA_CLIENT_MODULE_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+/* protobuf-c hands a string field over as a C string, so "nnar\0x" would arrive as "nnar". This
+ * walks the encoded message with its descriptor and refuses a NUL byte inside any string field
+ * (nested messages included, to a bounded depth). The bytes were already accepted by unpack, so
+ * only the framing needs checking here; a malformed length is refused too. */
+#define STRINGS_DEPTH_MAX 8
+
+static int read_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *v)
+{
+	*v = 0;
+	for (unsigned shift = 0; shift < 64; shift += 7) {
+		if (*pos >= len)
+			return -1;
+		uint8_t b = p[(*pos)++];
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return 0;
+	}
+	return -1;
+}
+
+static int strings_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
+		      unsigned depth)
+{
+	if (depth > STRINGS_DEPTH_MAX)
+		return 0;
+	size_t pos = 0;
+	while (pos < len) {
+		uint64_t tag, v;
+		if (read_varint(p, len, &pos, &tag) != 0)
+			return 0;
+		switch (tag & 7) {
+		case 0: /* varint */
+			if (read_varint(p, len, &pos, &v) != 0)
+				return 0;
+			break;
+		case 1: /* 64-bit */
+			if (len - pos < 8)
+				return 0;
+			pos += 8;
+			break;
+		case 5: /* 32-bit */
+			if (len - pos < 4)
+				return 0;
+			pos += 4;
+			break;
+		case 2: { /* length-delimited */
+			if (read_varint(p, len, &pos, &v) != 0 || v > len - pos)
+				return 0;
+			const ProtobufCFieldDescriptor *f =
+				tag >> 3 <= UINT32_MAX
+					? protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3))
+					: NULL;
+			if (f && f->type == PROTOBUF_C_TYPE_STRING && memchr(p + pos, 0, (size_t)v))
+				return 0;
+			if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+			    !strings_ok(f->descriptor, p + pos, (size_t)v, depth + 1))
+				return 0;
+			pos += (size_t)v;
+			break;
+		}
+		default: /* groups are not used by proto3 */
+			return 0;
+		}
+	}
+	return 1;
 }
 
 static int invalid(Strata__Client__Request *r, char *err, size_t errlen, const char *why)
@@ -49,12 +123,14 @@ int strata_client_request_decode(const uint8_t *body, size_t len, Strata__Client
 		return STRATA_EPROTO;
 	}
 	*id = r->id;
+	if (!strings_ok(&strata__client__request__descriptor, body, len, 0))
+		return invalid(r, err, errlen, "a name or string contains a NUL byte");
 	switch (r->body_case) {
 	case STRATA__CLIENT__REQUEST__BODY_STATUS:
 		break;
 	case STRATA__CLIENT__REQUEST__BODY_OP:
 		if (!name_ok(r->op->module))
-			return invalid(r, err, errlen, "op: module name must be 1..31 bytes");
+			return invalid(r, err, errlen, "op: module name must be 1..31 printable ASCII characters");
 		if (r->op->op < 1 || r->op->op > STRATA_CLIENT_OP_MAX)
 			return invalid(r, err, errlen, "op: op must be 1..6 (read, write, delete, "
 							"cas, broadcast, propose)");
@@ -65,7 +141,7 @@ int strata_client_request_decode(const uint8_t *body, size_t len, Strata__Client
 		for (size_t i = 0; i < r->subscribe->n_modules; i++)
 			if (!name_ok(r->subscribe->modules[i]))
 				return invalid(r, err, errlen,
-					       "subscribe: module names must be 1..31 bytes");
+					       "subscribe: module names must be 1..31 printable ASCII characters");
 		break;
 	case STRATA__CLIENT__REQUEST__BODY_NEMESIS:
 		if (r->nemesis->drop_pct > 100)

@@ -27,8 +27,9 @@ int strata_client_frame_split(const uint8_t *buf, size_t len, size_t max, const 
 			      size_t *body_len, size_t *consumed);
 
 /* Decodes and validates one Request body: a body is set; op requests name a module
- * (1..STRATA_CLIENT_MODULE_MAX-1 bytes) and an op 1..STRATA_CLIENT_OP_MAX; subscriptions list at most
- * STRATA_CLIENT_SUB_MODULES_MAX valid module names. On success *out is the request, which the
+ * (1..STRATA_CLIENT_MODULE_MAX-1 bytes of printable ASCII) and an op 1..STRATA_CLIENT_OP_MAX; subscriptions list at most
+ * STRATA_CLIENT_SUB_MODULES_MAX valid module names; no string field holds a NUL byte (protobuf-c
+ * would cut it there: "nnar\0x" must not become "nnar"). On success *out is the request, which the
  * caller frees with strata_client_request_free(). On failure returns STRATA_EPROTO (not
  * protobuf) or STRATA_EINVAL (well-formed but invalid), *out is NULL, *id is the request's id
  * when it could be decoded (else 0) and err says why. */

@@ -90,7 +90,10 @@ struct strata_uv {
 	uv_tcp_t server;
 	bool server_init;
 	struct client_conn *conns; /* doubly linked */
-	unsigned nconns;
+	unsigned nconns;           /* including those closing */
+	unsigned nclosing;         /* closed, waiting for their close callback */
+	uv_timer_t client_sweep;   /* idle and frame deadlines */
+	bool client_sweep_init;
 	struct pending_op *pend;
 	uint32_t pend_cap;
 	uint32_t *pend_free;

@@ -70,8 +70,10 @@ struct strata_uv_opts {
 	 * closes itself. */
 	void (*on_fatal)(void *arg);
 	void *arg;
-	size_t client_queue_max;         /* bytes queued toward one client (0 = 4 MiB) */
-	unsigned max_clients;            /* concurrent client connections (0 = 256) */
+	size_t client_queue_max;         /* bytes queued toward one client (0 = [client]
+					  * queue_max_bytes) */
+	unsigned max_clients;            /* concurrent client connections (0 = [client]
+					  * max_connections) */
 	/* TEST ONLY: the node misbehaves on purpose (struct strata_node_opts.byz). The daemon sets
 	 * it only from --byzantine-test; STRATA_BYZ_NONE (0) otherwise. */
 	enum strata_byz byz;
@@ -104,7 +106,11 @@ struct strata_uv_counters {
 	uint64_t udp_recv_truncated; /* a datagram larger than the receive buffer */
 	uint64_t udp_recv_errors;
 	uint64_t client_accepted;
-	uint64_t client_refused;     /* over max_clients */
+	uint64_t client_refused;     /* over max_clients, none evictable (all have requests in flight) */
+	uint64_t client_evicted;     /* closed to make room: the least recently active idle one */
+	uint64_t client_idle_closed; /* closed after [client] idle_timeout_ms without a request */
+	uint64_t client_frame_timeouts; /* closed: a frame incomplete frame_timeout_ms after its
+					 * first byte (slowloris) */
 	uint64_t client_slow_dropped;/* disconnected: outgoing queue over client_queue_max */
 	uint64_t client_replies_dropped; /* the requesting connection was gone */
 	uint64_t store_syncs;        /* stable-storage transactions committed (each one fsync) */
