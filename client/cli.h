@@ -151,7 +151,7 @@ int cli_call(struct cli *c, Strata__Client__Request *req, bool idempotent,
  * the caller frees with strata__client__response__free_unpacked(*resp_out); pass reply == NULL to
  * have it freed here. */
 enum cli_op_code { CLI_OP_READ = 1, CLI_OP_WRITE = 2, CLI_OP_DELETE = 3, CLI_OP_CAS = 4,
-		   CLI_OP_BROADCAST = 5 };
+		   CLI_OP_BROADCAST = 5, CLI_OP_RANGE = 7 };
 struct cli_op_args {
 	const char *module;
 	uint32_t op;                 /* enum cli_op_code */
@@ -161,7 +161,8 @@ struct cli_op_args {
 	uint32_t r, w;               /* quorum overrides, 0 = configured */
 	uint64_t session, seq;       /* kv writes: exactly-once session (0 = none); a write with a
 				      * session may be retried on another node like a read */
-	bool serializable;           /* kv get: read the contacted node's state */
+	bool serializable;           /* kv get, range: read the contacted node's state */
+	uint32_t limit;              /* kv range: at most this many keys (0 = the node's default) */
 	bool no_retry;               /* never try another node after a timeout (registers: a node
 				      * that lacks its quorum within --timeout stands for all) */
 };

@@ -4,6 +4,7 @@
  *   strata kv get KEY [--serializable]
  *   strata kv del KEY
  *   strata kv cas KEY EXPECTED NEW | --value-file F
+ *   strata kv range PREFIX [--limit N] [--after KEY] [--serializable]
  *   strata kv status
  *   strata kv algos
  *
@@ -25,6 +26,7 @@ static const char kv_help[] =
 	"       strata kv get KEY [--serializable]\n"
 	"       strata kv del KEY\n"
 	"       strata kv cas KEY EXPECTED NEW | strata kv cas KEY EXPECTED --value-file F\n"
+	"       strata kv range PREFIX [--limit N] [--after KEY] [--serializable]\n"
 	"       strata kv status\n"
 	"       strata kv algos\n"
 	"\n"
@@ -38,6 +40,12 @@ static const char kv_help[] =
 	"\"--\" (kv put k -- -x), or as they are when they are negative numbers (kv put n -3).\n"
 	"-w json prints {\"key\":KEY,\"value\":VALUE or null,\"revision\":N}: the store's revision\n"
 	"after a write, the revision of the write that set the key for a get.\n"
+	"range: the keys that start with PREFIX (\"\" = every key) in ascending byte order, one\n"
+	"\"KEY<tab>VALUE\" line each, at most --limit (default 1000, at most 10000) and 1.5 MiB;\n"
+	"when more match, a last line on stderr names the --after KEY that continues. Linearizable\n"
+	"unless --serializable. -w json: {\"revision\":N,\"kvs\":[{\"key\",\"value\",\"revision\",\n"
+	"\"create_revision\",\"version\"}...],\"more\":BOOL} (revision = the store's; per key, the\n"
+	"revision of the write that set it).\n"
 	"status: per node the leader it follows, its term, last log index, commit and applied\n"
 	"index, snapshot index (no snapshots yet: 0) and log size (entries), and its fsyncs.\n"
 	"Exit: 0 ok, 1 definite failure (the error says why), 2 usage, 3 outcome unknown.\n";
@@ -91,6 +99,101 @@ static void print_json(const char *key, const void *val, size_t vlen, bool has_v
 	cli_json_key(&j, "revision");
 	cli_json_uint(&j, revision);
 	cli_json_end_object(&j);
+}
+
+static int kv_range(struct cli *c, int argc, char **argv)
+{
+	const char *prefix = NULL, *after = NULL;
+	uint32_t limit = 0;
+	bool serializable = false, after_dd = false;
+	for (int i = 2; i < argc; i++) {
+		if (after_dd || !cli_is_option(argv[i])) {
+			if (prefix)
+				return usage(c, "kv range: unexpected argument '%s'", argv[i]);
+			prefix = argv[i];
+			continue;
+		}
+		if (strcmp(argv[i], "--") == 0) {
+			after_dd = true;
+		} else if (cli_is_help(argv[i])) {
+			fputs(kv_help, stdout);
+			return CLI_EXIT_OK;
+		} else if (strcmp(argv[i], "--serializable") == 0) {
+			serializable = true;
+		} else if (strcmp(argv[i], "--limit") == 0) {
+			if (i + 1 >= argc || !cli_parse_u32(argv[i + 1], 1, 10000, &limit))
+				return usage(c, "%s", "kv range: --limit needs a number 1..10000");
+			i++;
+		} else if (strcmp(argv[i], "--after") == 0) {
+			if (i + 1 >= argc)
+				return usage(c, "%s", "kv range: --after needs a key");
+			after = argv[++i];
+		} else {
+			return usage(c, "kv range: unknown option '%s'", argv[i]);
+		}
+	}
+	if (!prefix)
+		return usage(c, "%s", "kv range: needs PREFIX (\"\" for every key)");
+	struct cli_op_args a = {
+		.module = "kv", .op = CLI_OP_RANGE,
+		.key = prefix, .key_len = strlen(prefix),
+		.value = after, .value_len = after ? strlen(after) : 0,
+		.serializable = serializable, .limit = limit,
+	};
+	Strata__Client__Response *resp = NULL;
+	const Strata__Client__OpReply *reply = NULL;
+	int rc = cli_op(c, &a, &resp, &reply);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	if (!reply) {
+		cli_err(c, "%s", "kv range: the node answered without keys");
+		if (resp)
+			strata__client__response__free_unpacked(resp, NULL);
+		return CLI_EXIT_FAIL;
+	}
+	if (c->json) {
+		struct cli_json j;
+		cli_json_init(&j, stdout);
+		cli_json_begin_object(&j);
+		cli_json_key(&j, "revision");
+		cli_json_uint(&j, reply->revision);
+		cli_json_key(&j, "kvs");
+		cli_json_begin_array(&j);
+		for (size_t i = 0; i < reply->n_kvs; i++) {
+			const Strata__Client__KeyValue *kv = reply->kvs[i];
+			cli_json_begin_object(&j);
+			cli_json_key(&j, "key");
+			cli_json_string_n(&j, (const char *)kv->key.data, kv->key.len);
+			cli_json_key(&j, "value");
+			cli_json_string_n(&j, (const char *)kv->value.data, kv->value.len);
+			cli_json_key(&j, "revision");
+			cli_json_uint(&j, kv->mod_revision);
+			cli_json_key(&j, "create_revision");
+			cli_json_uint(&j, kv->create_revision);
+			cli_json_key(&j, "version");
+			cli_json_uint(&j, kv->version);
+			cli_json_end_object(&j);
+		}
+		cli_json_end_array(&j);
+		cli_json_key(&j, "more");
+		cli_json_bool(&j, reply->more);
+		cli_json_end_object(&j);
+	} else {
+		for (size_t i = 0; i < reply->n_kvs; i++) {
+			const Strata__Client__KeyValue *kv = reply->kvs[i];
+			fwrite(kv->key.data, 1, kv->key.len, stdout);
+			fputc('\t', stdout);
+			fwrite(kv->value.data, 1, kv->value.len, stdout);
+			fputc('\n', stdout);
+		}
+		if (reply->more && reply->n_kvs > 0) {
+			const Strata__Client__KeyValue *last = reply->kvs[reply->n_kvs - 1];
+			fprintf(stderr, "(more keys match: continue with --after %.*s)\n",
+				(int)last->key.len, (const char *)last->key.data);
+		}
+	}
+	strata__client__response__free_unpacked(resp, NULL);
+	return CLI_EXIT_OK;
 }
 
 static const char *const status_fields[] = {
@@ -191,6 +294,8 @@ int cmd_kv(struct cli *c, int argc, char **argv)
 	const char *sub = argv[1];
 	if (strcmp(sub, "algos") == 0)
 		return cli_print_algos(c, "smr");
+	if (strcmp(sub, "range") == 0)
+		return kv_range(c, argc, argv);
 	if (strcmp(sub, "status") == 0)
 		return argc == 2 ? kv_status(c) : usage(c, "%s", "kv status: takes no arguments");
 	uint32_t op;
@@ -208,7 +313,8 @@ int cmd_kv(struct cli *c, int argc, char **argv)
 		op = CLI_OP_CAS;
 		want = 3;
 	} else {
-		return usage(c, "kv: unknown subcommand '%s' (put, get, del, cas, status, algos)", sub);
+		return usage(c, "kv: unknown subcommand '%s' (put, get, del, cas, range, status, algos)",
+			     sub);
 	}
 	const char *pos[3] = { NULL, NULL, NULL };
 	int npos = 0;

@@ -20,7 +20,7 @@ const struct cli_cmd cli_commands[] = {
 	{ "bcast", "broadcast: send MESSAGE | listen [--all] [--algo NAME] | algos", cmd_bcast },
 	{ "lkv", "leaderless store: put KEY VALUE | get KEY | del KEY [--r R --w W] | algos", cmd_lkv },
 	{ "kv", "replicated KV store: put KEY VALUE | get KEY [--serializable] | del KEY | "
-		"cas KEY OLD NEW", cmd_kv },
+		"cas KEY OLD NEW | range PREFIX [--limit N]", cmd_kv },
 	{ "consensus", "consensus: propose VALUE [--algo NAME] [--instance ID] | watch [--all] | algos",
 	  cmd_consensus },
 	{ "job", "job handlers (seed 1.1.4): submit JOB [--algo jh-sync|jh-async|jt] | watch [--all] | "

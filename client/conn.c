@@ -536,6 +536,7 @@ static const char *op_name(uint32_t op)
 	case CLI_OP_DELETE: return "delete";
 	case CLI_OP_CAS: return "cas";
 	case CLI_OP_BROADCAST: return "broadcast";
+	case CLI_OP_RANGE: return "range";
 	default: return "op";
 	}
 }
@@ -558,12 +559,14 @@ int cli_op(struct cli *c, const struct cli_op_args *a, Strata__Client__Response 
 	op.session = a->session;
 	op.seq = a->seq;
 	op.serializable = a->serializable;
+	op.limit = a->limit;
 	req.body_case = STRATA__CLIENT__REQUEST__BODY_OP;
 	req.op = &op;
 	Strata__Client__Response *resp = NULL;
 	/* Only a read may be retried on another node: a write that timed out may have happened,
 	 * unless it carries a session, which makes the store apply it once however often sent. */
-	int rc = cli_call(c, &req, !a->no_retry && (a->op == CLI_OP_READ || a->session != 0), &resp,
+	bool is_read = a->op == CLI_OP_READ || a->op == CLI_OP_RANGE;
+	int rc = cli_call(c, &req, !a->no_retry && (is_read || a->session != 0), &resp,
 			  NULL);
 	if (resp_out)
 		*resp_out = NULL;
@@ -581,7 +584,7 @@ int cli_op(struct cli *c, const struct cli_op_args *a, Strata__Client__Response 
 		strata__client__response__free_unpacked(resp, NULL);
 		return unknown ? CLI_EXIT_UNKNOWN : CLI_EXIT_FAIL;
 	}
-	if (resp->body_case != STRATA__CLIENT__RESPONSE__BODY_OP && a->op == CLI_OP_READ) {
+	if (resp->body_case != STRATA__CLIENT__RESPONSE__BODY_OP && is_read) {
 		cli_err(c, "%s %s: the node answered without a value", a->module, op_name(a->op));
 		strata__client__response__free_unpacked(resp, NULL);
 		return CLI_EXIT_FAIL;

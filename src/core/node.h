@@ -56,6 +56,10 @@ enum strata_out_kind {
 /* data holds several values and a context (lkv-vc): codec u64 count, count x bytes value,
  * bytes context; the runtime turns them into OpReply.siblings/context. */
 #define STRATA_REPLY_SIBLINGS 2u
+/* data holds the keys of a range (kv): codec u64 count, count x (bytes key, bytes value,
+ * u64 mod revision, u64 create revision, u64 version), u8 more (1: more keys matched than
+ * returned); the runtime turns them into OpReply.kvs/more. */
+#define STRATA_REPLY_RANGE 4u
 
 struct strata_output {
 	enum strata_out_kind kind;
@@ -169,6 +173,8 @@ enum strata_op {
 	STRATA_OP_CAS,
 	STRATA_OP_BROADCAST,
 	STRATA_OP_PROPOSE,       /* consensus: key = instance id (decimal), value = proposal */
+	STRATA_OP_RANGE,         /* kv: key = prefix (empty: every key), value = start after this
+				  * key (empty: from the first), limit = at most this many keys */
 };
 
 struct strata_request {
@@ -183,6 +189,7 @@ struct strata_request {
 	uint32_t r, w;           /* quorum overrides, 0 = configured default */
 	uint64_t session, seq;   /* exactly-once session of a KV write (0 = none) */
 	uint32_t flags;          /* module-specific request flags (smr: STRATA_REQ_SERIALIZABLE) */
+	uint32_t limit;          /* range: at most this many keys (0 = the module's default) */
 };
 
 /* ---- Modules ---- */

@@ -533,3 +533,188 @@ int smr_cmd_decode(struct strata_rd *r, struct smr_cmd *c)
 		return STRATA_EPROTO;
 	return 0;
 }
+
+/* ---- range ---- */
+
+static int item_cmp(const void *a, const void *b)
+{
+	const struct kv_ent *x = *(const struct kv_ent *const *)a;
+	const struct kv_ent *y = *(const struct kv_ent *const *)b;
+	size_t n = x->key->len < y->key->len ? x->key->len : y->key->len;
+	int c = memcmp(x->key->data, y->key->data, n);
+	if (c)
+		return c;
+	return x->key->len < y->key->len ? -1 : x->key->len > y->key->len ? 1 : 0;
+}
+
+static bool key_after(const struct strata_msg *key, const void *after, size_t alen)
+{
+	size_t n = key->len < alen ? key->len : alen;
+	int c = memcmp(key->data, after, n);
+	return c > 0 || (c == 0 && key->len > alen);
+}
+
+int smr_kv_range(const struct smr_kv *kv, const void *prefix, size_t plen, const void *after,
+		 size_t alen, size_t limit, struct smr_kv_item *items, size_t *count, bool *more)
+{
+	*count = 0;
+	*more = false;
+	size_t nmatch = 0;
+	for (size_t i = 0; i < kv->tcap; i++)
+		for (struct kv_ent *e = kv->tab[i]; e; e = e->next)
+			if (e->key->len >= plen && memcmp(e->key->data, prefix, plen) == 0 &&
+			    (alen == 0 || key_after(e->key, after, alen)))
+				nmatch++;
+	if (nmatch == 0 || limit == 0) {
+		*more = nmatch > 0;
+		return 0;
+	}
+	struct kv_ent **m = malloc(nmatch * sizeof(*m));
+	if (!m)
+		return STRATA_ENOMEM;
+	size_t j = 0;
+	for (size_t i = 0; i < kv->tcap; i++)
+		for (struct kv_ent *e = kv->tab[i]; e; e = e->next)
+			if (e->key->len >= plen && memcmp(e->key->data, prefix, plen) == 0 &&
+			    (alen == 0 || key_after(e->key, after, alen)))
+				m[j++] = e;
+	qsort(m, nmatch, sizeof(*m), item_cmp);
+	size_t take = nmatch < limit ? nmatch : limit;
+	for (size_t i = 0; i < take; i++) {
+		items[i].key = m[i]->key;
+		items[i].val = m[i]->val;
+		items[i].mod_revision = m[i]->mod_rev;
+		items[i].create_revision = m[i]->create_rev;
+		items[i].version = m[i]->version;
+	}
+	free(m);
+	*count = take;
+	*more = nmatch > take;
+	return 0;
+}
+
+/* ---- snapshots ----
+ * Encoding (codec): u64 SNAP_MAGIC, u64 revision, u64 keys, keys x (bytes key, bytes value,
+ * u64 mod, u64 create, u64 version), u64 sessions, sessions in applied order (least recent
+ * first) x (u64 id, u64 last_seq, u64 last_index, u64 revision, i64 num, i64 status). Restoring
+ * appends the sessions in that order, so the restored table expires the same session next as
+ * the replicas that applied the log. */
+#define SNAP_MAGIC 0x31534b56534d5253ull /* "SRMSVKS1" */
+
+int smr_kv_snapshot(const struct smr_kv *kv, bool omit_sessions, struct strata_msg **out)
+{
+	*out = NULL;
+	size_t bytes = 64;
+	for (size_t i = 0; i < kv->tcap; i++)
+		for (struct kv_ent *e = kv->tab[i]; e; e = e->next)
+			bytes += e->key->len + e->val->len + 64;
+	bytes += kv->scount * 64;
+	struct strata_wr w;
+	strata_wr_init(&w, bytes);
+	strata_wr_u64(&w, SNAP_MAGIC);
+	strata_wr_u64(&w, kv->revision);
+	strata_wr_u64(&w, kv->count);
+	for (size_t i = 0; i < kv->tcap; i++) {
+		for (struct kv_ent *e = kv->tab[i]; e; e = e->next) {
+			strata_wr_bytes(&w, e->key->data, e->key->len);
+			strata_wr_bytes(&w, e->val->data, e->val->len);
+			strata_wr_u64(&w, e->mod_rev);
+			strata_wr_u64(&w, e->create_rev);
+			strata_wr_u64(&w, e->version);
+		}
+	}
+	strata_wr_u64(&w, omit_sessions ? 0 : kv->scount);
+	for (struct kv_sess *s = kv->lru_head; s && !omit_sessions; s = s->lru_next) {
+		strata_wr_u64(&w, s->id);
+		strata_wr_u64(&w, s->last_seq);
+		strata_wr_u64(&w, s->last_index);
+		strata_wr_u64(&w, s->revision);
+		strata_wr_i64(&w, s->num);
+		strata_wr_i64(&w, s->status);
+	}
+	int err = 0;
+	*out = strata_wr_take_msg(&w, &err);
+	return *out ? 0 : err;
+}
+
+static int restore_into(struct smr_kv *kv, struct strata_rd *r)
+{
+	if (strata_rd_u64(r) != SNAP_MAGIC)
+		return STRATA_EPROTO;
+	kv->revision = strata_rd_u64(r);
+	uint64_t nkeys = strata_rd_u64_max(r, r->len);
+	for (uint64_t i = 0; i < nkeys && strata_rd_ok(r); i++) {
+		struct smr_cmd c = { .type = SMR_CMD_PUT };
+		c.key_len = strata_rd_bytes(r, &c.key, SMR_KEY_MAX);
+		c.val_len = strata_rd_bytes(r, &c.val, SMR_VALUE_MAX);
+		uint64_t mod = strata_rd_u64(r), create = strata_rd_u64(r), ver = strata_rd_u64(r);
+		if (!strata_rd_ok(r) || c.key_len == 0 || mod > kv->revision || create > mod)
+			return STRATA_EPROTO;
+		struct smr_kv_value v;
+		if (smr_kv_get(kv, c.key, c.key_len, &v) == 0)
+			return STRATA_EPROTO; /* a key twice */
+		uint64_t rev = kv->revision;
+		int rc = kv_put(kv, &c, c.val, c.val_len);
+		kv->revision = rev;
+		if (rc)
+			return rc;
+		struct kv_ent *e = *ent_slot(kv, c.key, c.key_len, kv_hash(c.key, c.key_len));
+		e->mod_rev = mod;
+		e->create_rev = create;
+		e->version = ver;
+	}
+	uint64_t nsess = strata_rd_u64_max(r, r->len);
+	for (uint64_t i = 0; i < nsess && strata_rd_ok(r); i++) {
+		uint64_t id = strata_rd_u64(r);
+		bool fresh;
+		struct kv_sess *s = sess_get(kv, id, &fresh);
+		if (!s)
+			return STRATA_ENOMEM;
+		if (!fresh)
+			return STRATA_EPROTO; /* a session twice */
+		s->last_seq = strata_rd_u64(r);
+		s->last_index = strata_rd_u64(r);
+		s->revision = strata_rd_u64(r);
+		s->num = strata_rd_i64(r);
+		int64_t st = strata_rd_i64(r);
+		if (st < -1000 || st > 0)
+			return STRATA_EPROTO;
+		s->status = (int)st;
+	}
+	return strata_rd_done(r);
+}
+
+int smr_kv_restore(const void *data, size_t len, size_t sessions_max, struct smr_kv **out)
+{
+	*out = NULL;
+	struct smr_kv *kv = smr_kv_new(sessions_max);
+	if (!kv)
+		return STRATA_ENOMEM;
+	struct strata_rd r;
+	strata_rd_init(&r, data, len);
+	int rc = restore_into(kv, &r);
+	if (rc) {
+		smr_kv_free(kv);
+		return rc;
+	}
+	*out = kv;
+	return 0;
+}
+
+/* An order-independent digest of keys, values, revisions and sessions: replicas that applied
+ * the same log prefix have the same digest (a test's agreement check). */
+uint64_t smr_kv_digest(const struct smr_kv *kv)
+{
+	uint64_t d = mix64(kv->revision + 1);
+	for (size_t i = 0; i < kv->tcap; i++) {
+		for (struct kv_ent *e = kv->tab[i]; e; e = e->next) {
+			uint64_t h = e->h ^ kv_hash(e->val->data, e->val->len);
+			h = mix64(h ^ e->mod_rev) ^ mix64(e->create_rev * 31 + e->version);
+			d += mix64(h);
+		}
+	}
+	uint64_t pos = 0;
+	for (struct kv_sess *s = kv->lru_head; s; s = s->lru_next, pos++)
+		d ^= mix64(mix64(s->id + pos) ^ mix64(s->last_seq) ^ mix64(s->revision + 7 * (uint64_t)s->num));
+	return d;
+}

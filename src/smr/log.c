@@ -86,11 +86,14 @@
 #define ENTRIES_PER_MSG 256
 /* The leader stores its new entries once the followers committed them, or after this long. */
 #define PERSIST_DELAY_US 5000
+#define RANGE_DEFAULT 1000u          /* keys in a range reply unless the request says */
+#define RANGE_MAX 10000u             /* keys in a range reply at most */
+#define RANGE_BYTES ((size_t)3 << 19) /* bytes of keys and values in a range reply (1.5 MiB) */
 
 enum { M_APPEND = 1, M_APPEND_R, M_VOTE, M_VOTE_R, M_FWD, M_RI, M_RI_R };
 enum { T_TICK = 2, T_ELECT, T_PERSIST };
 enum role { FOLLOWER, CANDIDATE, LEADER };
-enum { K_GET = 1, K_PUT, K_DEL, K_CAS };
+enum { K_GET = 1, K_PUT, K_DEL, K_CAS, K_RANGE };
 enum pstate { P_FREE = 0, P_WAIT, P_SENT, P_READ_INDEX, P_READ_APPLY };
 
 struct ent {
@@ -104,7 +107,9 @@ struct pend {
 	uint8_t kind, state;
 	uint64_t session, seq;
 	struct strata_msg *cmd; /* writes: the encoded command */
-	struct strata_msg *key; /* gets */
+	struct strata_msg *key; /* gets; ranges: the prefix */
+	struct strata_msg *after; /* ranges: start after this key */
+	uint32_t limit;           /* ranges */
 	uint64_t read_index;
 	uint64_t deadline_us;
 };
@@ -384,6 +389,7 @@ static void pend_free(struct kv *k, struct pend *p)
 		k->pend_bytes -= p->cmd->len;
 	strata_msg_unref(p->cmd);
 	strata_msg_unref(p->key);
+	strata_msg_unref(p->after);
 	memset(p, 0, sizeof(*p));
 	k->npend--;
 }
@@ -414,9 +420,65 @@ static void reply_local_get(struct kv *k, uint64_t rid, const void *key, size_t 
 	strata_output(k->node, &o);
 }
 
+/* Answers a range from this replica's applied state: the reply's data is STRATA_REPLY_RANGE's
+ * encoding (node.h), at most `limit` keys and RANGE_BYTES of keys and values. */
+static void reply_local_range(struct kv *k, uint64_t rid, const void *prefix, size_t plen,
+			      const void *after, size_t alen, uint32_t limit)
+{
+	size_t lim = limit ? limit : RANGE_DEFAULT;
+	struct smr_kv_item *items = malloc(lim * sizeof(*items));
+	size_t count = 0;
+	bool more = false;
+	if (!items || smr_kv_range(k->sm, prefix, plen, after, alen, lim, items, &count, &more)) {
+		free(items);
+		strata_node_reply(k->node, &k->m, rid, STRATA_ENOMEM, 0, NULL, 0,
+				  "out of memory reading the range");
+		return;
+	}
+	size_t bytes = 32, take = 0;
+	for (; take < count; take++) {
+		size_t b = items[take].key->len + items[take].val->len + 48;
+		if (take > 0 && bytes + b > RANGE_BYTES)
+			break;
+		bytes += b;
+	}
+	if (take < count)
+		more = true;
+	struct strata_wr w;
+	strata_wr_init(&w, bytes + 16);
+	strata_wr_u64(&w, take);
+	for (size_t i = 0; i < take; i++) {
+		strata_wr_bytes(&w, items[i].key->data, items[i].key->len);
+		strata_wr_bytes(&w, items[i].val->data, items[i].val->len);
+		strata_wr_u64(&w, items[i].mod_revision);
+		strata_wr_u64(&w, items[i].create_revision);
+		strata_wr_u64(&w, items[i].version);
+	}
+	strata_wr_u8(&w, more ? 1 : 0);
+	free(items);
+	int err = 0;
+	struct strata_msg *m = strata_wr_take_msg(&w, &err);
+	if (!m) {
+		strata_node_reply(k->node, &k->m, rid, err, 0, NULL, 0, "range reply too large");
+		return;
+	}
+	struct strata_output o = {
+		.kind = STRATA_OUT_REPLY, .module = k->m.wire_id, .module_name = NAME, .a = rid,
+		.b = STRATA_REPLY_RANGE, .data = m->data, .len = m->len,
+		.revision = smr_kv_revision(k->sm),
+	};
+	strata_output(k->node, &o);
+	strata_msg_unref(m);
+}
+
 static void serve_read(struct kv *k, struct pend *p)
 {
-	reply_local_get(k, p->rid, p->key->data, p->key->len);
+	if (p->kind == K_RANGE)
+		reply_local_range(k, p->rid, p->key->data, p->key->len,
+				  p->after ? p->after->data : NULL, p->after ? p->after->len : 0,
+				  p->limit);
+	else
+		reply_local_get(k, p->rid, p->key->data, p->key->len);
 	pend_free(k, p);
 }
 
@@ -798,7 +860,8 @@ static void apply_one(struct kv *k, uint64_t idx, struct strata_msg *batch)
 			continue;
 		}
 		struct pend *p = pend_find(k, c.origin_id);
-		if (!p || p->session != c.session || p->seq != c.seq || p->kind == K_GET) {
+		if (!p || p->session != c.session || p->seq != c.seq || p->kind == K_GET ||
+		    p->kind == K_RANGE) {
 			strata_msg_unref(res.old);
 			continue;
 		}
@@ -863,7 +926,7 @@ static void dispatch_one(struct kv *k, struct pend *p)
 		p->state = P_WAIT;
 		return;
 	}
-	if (p->kind == K_GET) {
+	if (p->kind == K_GET || p->kind == K_RANGE) {
 		if (k->leader == k->self) {
 			p->state = P_READ_INDEX;
 			add_read(k, 0, p->id);
@@ -1201,10 +1264,17 @@ static uint8_t put_type(uint32_t flags)
 static int kv_request_do(struct kv *k, const struct strata_request *q)
 {
 	uint8_t kind = q->op == STRATA_OP_READ ? K_GET : q->op == STRATA_OP_WRITE ? K_PUT
-		       : q->op == STRATA_OP_DELETE ? K_DEL : q->op == STRATA_OP_CAS ? K_CAS : 0;
+		       : q->op == STRATA_OP_DELETE ? K_DEL : q->op == STRATA_OP_CAS ? K_CAS
+		       : q->op == STRATA_OP_RANGE ? K_RANGE : 0;
 	if (!kind)
-		return reject(k, q->id, STRATA_EINVAL, "kv supports get, put, del and cas");
-	if (q->key_len == 0)
+		return reject(k, q->id, STRATA_EINVAL, "kv supports get, put, del, cas and range");
+	if (kind == K_RANGE && q->limit > RANGE_MAX)
+		return reject(k, q->id, STRATA_EINVAL, "range limit %u: at most %u", q->limit,
+			      RANGE_MAX);
+	if (kind == K_RANGE && q->value_len > SMR_KEY_MAX)
+		return reject(k, q->id, STRATA_EINVAL, "range start key of %zu bytes: at most %u",
+			      q->value_len, SMR_KEY_MAX);
+	if (q->key_len == 0 && kind != K_RANGE)
 		return reject(k, q->id, STRATA_EINVAL, "empty key");
 	if (kind == K_PUT && (q->flags & STRATA_REQ_MPUT) &&
 	    smr_mput_check(q->value, q->value_len) != 0)
@@ -1217,7 +1287,8 @@ static int kv_request_do(struct kv *k, const struct strata_request *q)
 		return reject(k, q->id, STRATA_ETOOBIG, "value of %zu bytes: at most %u", vmax,
 			      SMR_VALUE_MAX);
 	size_t need = q->key_len + q->value_len + q->value2_len + SMR_CMD_OVERHEAD + APPEND_OVERHEAD;
-	if (kind != K_GET && need > k->max_msg)
+	bool is_read = kind == K_GET || kind == K_RANGE;
+	if (!is_read && need > k->max_msg)
 		return reject(k, q->id, STRATA_ETOOBIG,
 			      "key + values = %zu bytes: more than one log entry carries "
 			      "([links] max_value = %zu, minus %u)",
@@ -1225,9 +1296,13 @@ static int kv_request_do(struct kv *k, const struct strata_request *q)
 			      SMR_CMD_OVERHEAD + APPEND_OVERHEAD);
 	/* A serializable get reads this replica's state; the broken variant does the same for a
 	 * linearizable get at a leader, skipping the round that proves it still leads. */
-	if (kind == K_GET && ((q->flags & STRATA_REQ_SERIALIZABLE) ||
-			      ((k->broken & SMR_BROKEN_READ_NO_ROUND) && k->role == LEADER))) {
-		reply_local_get(k, q->id, q->key, q->key_len);
+	if (is_read && ((q->flags & STRATA_REQ_SERIALIZABLE) ||
+			((k->broken & SMR_BROKEN_READ_NO_ROUND) && k->role == LEADER))) {
+		if (kind == K_RANGE)
+			reply_local_range(k, q->id, q->key, q->key_len, q->value, q->value_len,
+					  q->limit);
+		else
+			reply_local_get(k, q->id, q->key, q->key_len);
 		return 0;
 	}
 	if (k->pend_bytes + need > PEND_BYTES) {
@@ -1244,8 +1319,16 @@ static int kv_request_do(struct kv *k, const struct strata_request *q)
 	p->rid = q->id;
 	p->kind = kind;
 	p->deadline_us = strata_now_us(k->node) + k->timeout_us;
-	if (kind == K_GET) {
-		p->key = strata_msg_new(q->key, q->key_len);
+	if (is_read) {
+		p->key = strata_msg_new(q->key_len ? q->key : (const uint8_t *)"", q->key_len);
+		if (kind == K_RANGE && q->value_len) {
+			p->after = strata_msg_new(q->value, q->value_len);
+			if (!p->after) {
+				pend_free(k, p);
+				return STRATA_ENOMEM;
+			}
+		}
+		p->limit = q->limit;
 		if (!p->key) {
 			pend_free(k, p);
 			return STRATA_ENOMEM;

@@ -86,6 +86,25 @@ int smr_kv_get(const struct smr_kv *kv, const void *key, size_t klen, struct smr
 uint64_t smr_kv_revision(const struct smr_kv *kv);
 size_t smr_kv_count(const struct smr_kv *kv);
 size_t smr_kv_sessions(const struct smr_kv *kv);
+/* One key of a range: borrowed until the next apply. */
+struct smr_kv_item {
+	const struct strata_msg *key, *val;
+	uint64_t mod_revision, create_revision, version;
+};
+/* The keys that start with prefix (plen 0: every key) and sort after `after` (alen 0: from the
+ * first), in ascending byte order, at most limit of them into items (room for limit). *more
+ * says whether more keys matched. Costs one pass over every key (the table is a hash) and a
+ * sort of the matches. 0, or STRATA_ENOMEM. */
+int smr_kv_range(const struct smr_kv *kv, const void *prefix, size_t plen, const void *after,
+		 size_t alen, size_t limit, struct smr_kv_item *items, size_t *count, bool *more);
+/* The whole state (keys, revision, sessions in applied order) as one byte string: a snapshot.
+ * omit_sessions: the broken variant that forgets the session table. 0, or STRATA_ENOMEM. */
+int smr_kv_snapshot(const struct smr_kv *kv, bool omit_sessions, struct strata_msg **out);
+/* A new state from a snapshot's bytes, checked completely before it is returned (a malformed
+ * snapshot changes nothing). 0, STRATA_EPROTO or STRATA_ENOMEM. */
+int smr_kv_restore(const void *data, size_t len, size_t sessions_max, struct smr_kv **out);
+/* An order-independent digest of the state: equal on replicas that applied the same prefix. */
+uint64_t smr_kv_digest(const struct smr_kv *kv);
 /* Test-only: forget sessions (the "applies a duplicate twice" broken variant). */
 void smr_kv_set_broken_sessions(struct smr_kv *kv, bool broken);
 

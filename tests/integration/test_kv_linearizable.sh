@@ -59,6 +59,21 @@ kv 1 put blob --value-file "$TMP/blob" >/dev/null || fail "put --value-file fail
 [ $rc -eq 2 ] || fail "put --serializable: exit $rc, expected 2"
 pass "put/get/cas/del across nodes, revisions, --value-file, null, usage errors"
 
+say "kv range: prefix, byte order, --limit and --after, -w json"
+for k in r/b r/a r/c rr; do kv 2 put "$k" "v-$k" >/dev/null || fail "put $k failed"; done
+v=$("$STRATA" --dir "$DIR" -n 3 kv range r/ | tr '\t\n' '=,')
+[ "$v" = "r/a=v-r/a,r/b=v-r/b,r/c=v-r/c," ] || fail "range r/ printed '$v'"
+kv 4 range r/ --limit 2 >"$TMP/range.json" 2>"$TMP/err" || fail "range --limit 2 failed"
+v=$(json_get "([(x['key'], x['value'], x['revision'] > 0) for x in d['kvs']], d['more'])" <"$TMP/range.json")
+[ "$v" = "([('r/a', 'v-r/a', True), ('r/b', 'v-r/b', True)], True)" ] || fail "range --limit 2 -w json: '$v'"
+v=$(kv 5 range r/ --after r/b | json_get "[x['key'] for x in d['kvs']]")
+[ "$v" = "['r/c']" ] || fail "range --after r/b: '$v'"
+"$STRATA" --dir "$DIR" -n 1 kv range r/ --limit 1 2>"$TMP/err" >/dev/null
+grep -q -- "--after r/a" "$TMP/err" || fail "range --limit 1 did not name the continuation: $(cat "$TMP/err")"
+"$STRATA" --dir "$DIR" kv range r/ --limit 0 >/dev/null 2>&1; rc=$?
+[ $rc -eq 2 ] || fail "range --limit 0: exit $rc, expected 2"
+pass "kv range through followers and the leader: order, limit, continuation, json"
+
 say "kv status: every node follows one leader and has applied what is committed"
 "$STRATA" --dir "$DIR" -w json kv status >"$TMP/st.json" || fail "kv status failed"
 python3 - "$TMP/st.json" <<'EOF' || fail "kv status: $(cat "$TMP/st.json")"

@@ -91,6 +91,8 @@ struct run {
 	uint64_t flags, revision;
 	char data[64];
 	char text[256];
+	uint8_t raw[512]; /* the reply's bytes (ranges) */
+	size_t rawlen;
 };
 
 static const char *keys[NKEYS] = { "a", "b", "c" };
@@ -195,6 +197,9 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 		if (len)
 			memcpy(r->data, o->data, len);
 		r->data[len] = 0;
+		r->rawlen = o->len < sizeof(r->raw) ? o->len : 0;
+		if (r->rawlen)
+			memcpy(r->raw, o->data, r->rawlen);
 		return;
 	}
 	for (unsigned k = 0; k < NCL; k++) {
@@ -681,8 +686,8 @@ static int run_broken_dup(uint64_t seed, bool trace, char *why, size_t wl)
 
 /* ---- limits: one request at a time, checked reply by reply ---- */
 
-static int one(struct run *r, uint32_t node, enum strata_op op, const char *key, size_t klen,
-	       const char *val, size_t vlen, const char *val2, uint32_t flags)
+static int one_lim(struct run *r, uint32_t node, enum strata_op op, const char *key, size_t klen,
+		   const char *val, size_t vlen, const char *val2, uint32_t flags, uint32_t limit)
 {
 	r->got = false;
 	struct strata_request q = {
@@ -690,12 +695,44 @@ static int one(struct run *r, uint32_t node, enum strata_op op, const char *key,
 		.key = (const uint8_t *)key, .key_len = klen,
 		.value = (const uint8_t *)val, .value_len = vlen,
 		.value2 = (const uint8_t *)val2, .value2_len = val2 ? strlen(val2) : 0,
-		.flags = flags,
+		.flags = flags, .limit = limit,
 	};
 	sim_request(r->s, node, "kv", &q);
 	for (uint64_t t = 0; !r->got && t < 3000; t++)
 		sim_run_until(r->s, sim_now(r->s) + MS, NULL, NULL);
 	return r->got ? r->status : 1;
+}
+
+static int one(struct run *r, uint32_t node, enum strata_op op, const char *key, size_t klen,
+	       const char *val, size_t vlen, const char *val2, uint32_t flags)
+{
+	return one_lim(r, node, op, key, klen, val, vlen, val2, flags, 0);
+}
+
+/* The keys of the last range reply (STRATA_REPLY_RANGE), "k=v,k=v" plus "+" if more matched. */
+static void range_text(struct run *r, char *out, size_t outlen)
+{
+	struct strata_rd rd;
+	strata_rd_init(&rd, r->raw, r->rawlen);
+	uint64_t n = strata_rd_u64_max(&rd, 64);
+	size_t off = 0;
+	out[0] = 0;
+	for (uint64_t i = 0; i < n && strata_rd_ok(&rd); i++) {
+		const uint8_t *k, *v;
+		size_t kl = strata_rd_bytes(&rd, &k, 64), vl = strata_rd_bytes(&rd, &v, 64);
+		strata_rd_u64(&rd);
+		strata_rd_u64(&rd);
+		strata_rd_u64(&rd);
+		off += (size_t)snprintf(out + off, outlen - off, "%s%.*s=%.*s", i ? "," : "", (int)kl,
+				       (const char *)k, (int)vl, (const char *)v);
+		if (off >= outlen)
+			return;
+	}
+	uint8_t more = strata_rd_u8(&rd);
+	if (strata_rd_done(&rd) != 0)
+		snprintf(out, outlen, "(malformed)");
+	else if (more)
+		snprintf(out + off, outlen - off, "+");
 }
 
 #define EXPECT(cond, ...)                                                                        \
@@ -754,6 +791,30 @@ static int run_limits(uint64_t seed, bool trace, char *why, size_t wl)
 	EXPECT(st == STRATA_ETOOBIG, "value of max_value bytes: %d '%s'", st, r->text);
 	st = one(r, l, STRATA_OP_BROADCAST, "k", 1, "v", 1, NULL, 0);
 	EXPECT(st == STRATA_EINVAL, "broadcast op: %d", st);
+	/* range: prefix, byte order, limit, continuation, linearizable via a follower */
+	const char *rk[] = { "p/b", "p/a", "q", "p/c", "p" };
+	for (unsigned i = 0; i < 5; i++) {
+		st = one(r, f, STRATA_OP_WRITE, rk[i], strlen(rk[i]), rk[i] + strlen(rk[i]) - 1, 1,
+			 NULL, 0);
+		EXPECT(st == 0, "put %s: %d", rk[i], st);
+	}
+	char txt[256];
+	st = one_lim(r, f, STRATA_OP_RANGE, "p/", 2, NULL, 0, NULL, 0, 0);
+	range_text(r, txt, sizeof(txt));
+	EXPECT(st == 0 && strcmp(txt, "p/a=a,p/b=b,p/c=c") == 0, "range p/ via a follower: %d '%s'",
+	       st, txt);
+	st = one_lim(r, l, STRATA_OP_RANGE, "p/", 2, NULL, 0, NULL, 0, 2);
+	range_text(r, txt, sizeof(txt));
+	EXPECT(st == 0 && strcmp(txt, "p/a=a,p/b=b+") == 0, "range p/ limit 2: %d '%s'", st, txt);
+	st = one_lim(r, l, STRATA_OP_RANGE, "p/", 2, "p/b", 3, NULL, 0, 2);
+	range_text(r, txt, sizeof(txt));
+	EXPECT(st == 0 && strcmp(txt, "p/c=c") == 0, "range p/ after p/b: %d '%s'", st, txt);
+	st = one_lim(r, l, STRATA_OP_RANGE, "", 0, NULL, 0, NULL, 0, 0);
+	range_text(r, txt, sizeof(txt));
+	EXPECT(st == 0 && strcmp(txt, "p=p,p/a=a,p/b=b,p/c=c,q=q") == 0, "range of all: %d '%s'",
+	       st, txt);
+	st = one_lim(r, l, STRATA_OP_RANGE, "", 0, NULL, 0, NULL, 0, 10001);
+	EXPECT(st == STRATA_EINVAL, "range limit 10001: %d", st);
 out:
 	run_free(r);
 	return rc;

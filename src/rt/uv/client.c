@@ -459,6 +459,7 @@ static void handle_op(struct client_conn *c, uint64_t id, const Strata__Client__
 		.r = op->r, .w = op->w,
 		.session = op->session, .seq = op->seq,
 		.flags = op->serializable ? 1u : 0u, /* STRATA_REQ_SERIALIZABLE (smr/smr.h) */
+		.limit = op->limit,
 	};
 	/* The reply comes back through client_output once the turn-batch is durable. */
 	uvrt_input(rt);
@@ -466,6 +467,44 @@ static void handle_op(struct client_conn *c, uint64_t id, const Strata__Client__
 }
 
 #define REPLY_SIBLINGS_MAX 16
+#define REPLY_RANGE_MAX 100000 /* keys in one range reply (the frame bound comes first) */
+
+/* STRATA_REPLY_RANGE (node.h) -> OpReply.kvs/more. *items and *ptrs are malloc'd (the caller
+ * frees them); the byte strings borrow o->data. 0, STRATA_EPROTO or STRATA_ENOMEM. */
+static int decode_range(const struct strata_output *o, Strata__Client__OpReply *op,
+			Strata__Client__KeyValue **items, Strata__Client__KeyValue ***ptrs)
+{
+	struct strata_rd rd;
+	strata_rd_init(&rd, o->data, o->len);
+	size_t count = (size_t)strata_rd_u64_max(&rd, REPLY_RANGE_MAX);
+	if (!strata_rd_ok(&rd))
+		return STRATA_EPROTO;
+	*items = calloc(count ? count : 1, sizeof(**items));
+	*ptrs = calloc(count ? count : 1, sizeof(**ptrs));
+	if (!*items || !*ptrs)
+		return STRATA_ENOMEM;
+	for (size_t i = 0; i < count && strata_rd_ok(&rd); i++) {
+		Strata__Client__KeyValue init = STRATA__CLIENT__KEY_VALUE__INIT;
+		Strata__Client__KeyValue *kv = &(*items)[i];
+		*kv = init;
+		const uint8_t *p;
+		kv->key.len = strata_rd_bytes(&rd, &p, o->len);
+		kv->key.data = (uint8_t *)(uintptr_t)p;
+		kv->value.len = strata_rd_bytes(&rd, &p, o->len);
+		kv->value.data = (uint8_t *)(uintptr_t)p;
+		kv->mod_revision = strata_rd_u64(&rd);
+		kv->create_revision = strata_rd_u64(&rd);
+		kv->version = strata_rd_u64(&rd);
+		(*ptrs)[i] = kv;
+	}
+	uint8_t more = strata_rd_u8(&rd);
+	if (strata_rd_done(&rd) != 0)
+		return STRATA_EPROTO;
+	op->n_kvs = count;
+	op->kvs = *ptrs;
+	op->more = more != 0;
+	return 0;
+}
 
 /* STRATA_REPLY_SIBLINGS (node.h): count, values, context -> OpReply.siblings/context/value.
  * The pointers borrow o->data. 0, or STRATA_EPROTO if the module's encoding is malformed. */
@@ -545,7 +584,23 @@ static void reply_to_client(struct strata_uv *rt, const struct strata_output *o)
 			r.op = NULL;
 		}
 	}
+	Strata__Client__KeyValue *items = NULL, **ptrs = NULL;
+	if (o->status == 0 && (o->b & STRATA_REPLY_RANGE)) {
+		op.value.data = NULL;
+		op.value.len = 0;
+		int drc = decode_range(o, &op, &items, &ptrs);
+		if (drc != 0) {
+			r.status = drc;
+			r.error = (char *)(uintptr_t)(drc == STRATA_ENOMEM
+				? "out of memory encoding the range reply"
+				: "malformed range reply from the module");
+			r.body_case = STRATA__CLIENT__RESPONSE__BODY__NOT_SET;
+			r.op = NULL;
+		}
+	}
 	conn_send(c, &r);
+	free(items);
+	free(ptrs);
 }
 
 /* ---- subscriptions ---- */

@@ -132,8 +132,8 @@ int strata_client_request_decode(const uint8_t *body, size_t len, Strata__Client
 		if (!name_ok(r->op->module))
 			return invalid(r, err, errlen, "op: module name must be 1..31 printable ASCII characters");
 		if (r->op->op < 1 || r->op->op > STRATA_CLIENT_OP_MAX)
-			return invalid(r, err, errlen, "op: op must be 1..6 (read, write, delete, "
-							"cas, broadcast, propose)");
+			return invalid(r, err, errlen, "op: op must be 1..7 (read, write, delete, "
+							"cas, broadcast, propose, range)");
 		break;
 	case STRATA__CLIENT__REQUEST__BODY_SUBSCRIBE:
 		if (r->subscribe->n_modules > STRATA_CLIENT_SUB_MODULES_MAX)
