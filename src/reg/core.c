@@ -361,45 +361,65 @@ void reg_send(struct reg_mod *r, struct reg_inst *i, uint32_t to, uint8_t type, 
 		strata_trace(n, r->name, "encode failed (%s) -> message not sent", strata_strerror(err));
 		return;
 	}
-	if (to == 0)
-		strata_pl_send_all(&r->m, i->hash, m);
-	else
+	if (to != 0) {
+		/* trigger <pl, Send | to, m> */
 		strata_pl_send(&r->m, to, i->hash, m);
+	} else if (r->on_beb) {
+		/* trigger <beb, Broadcast | m> (beb copies the bytes) */
+		int rc = bcast_broadcast(&r->beb, m->data, m->len);
+		if (rc)
+			strata_trace(n, r->name, "beb broadcast failed (%s) -> message not sent",
+				     strata_strerror(rc));
+	} else {
+		strata_pl_send_all(&r->m, i->hash, m);
+	}
 	strata_msg_unref(m);
 }
 
-static void on_deliver(struct reg_mod *r, const struct strata_event *ev)
+/* upon event <beb, Deliver | from, m> and upon event <pl, Deliver | from, m>: one parser for
+ * both; hash is the frame's instance for a perfect-link frame (checked against the key), 0 for
+ * a beb delivery (whose instance is the beb instance, the key names the register). */
+static void on_deliver(struct reg_mod *r, uint32_t from, const uint8_t *data, size_t len,
+		       bool check_hash, uint64_t hash)
 {
 	struct strata_node *n = r->m.node;
-	if (!ev->msg) {
-		strata_node_bad_payload(n, &r->m, ev->peer, "empty register message");
+	if (!data || len == 0) {
+		strata_node_bad_payload(n, &r->m, from, "empty register message");
 		return;
 	}
 	struct strata_rd rd;
-	strata_rd_init(&rd, ev->msg->data, ev->msg->len);
+	strata_rd_init(&rd, data, len);
 	uint8_t type = strata_rd_u8(&rd);
 	const uint8_t *key;
 	size_t klen = strata_rd_bytes(&rd, &key, REG_WIRE_KEY_MAX);
 	uint64_t rid = strata_rd_u64(&rd);
 	if (!strata_rd_ok(&rd) || klen == 0 || type < REG_MSG_READ || type > REG_MSG_ACK) {
-		strata_node_bad_payload(n, &r->m, ev->peer, "malformed register header");
+		strata_node_bad_payload(n, &r->m, from, "malformed register header");
 		return;
 	}
-	if (reg_hash(key, klen) != ev->instance) {
-		strata_node_bad_payload(n, &r->m, ev->peer, "register key does not match instance");
+	if (check_hash && reg_hash(key, klen) != hash) {
+		strata_node_bad_payload(n, &r->m, from, "register key does not match instance");
 		return;
 	}
 	int rc;
-	struct reg_inst *i = reg_inst_get(r, key, klen, ev->instance, &rc);
+	struct reg_inst *i = reg_inst_get(r, key, klen, reg_hash(key, klen), &rc);
 	if (!i) {
 		/* Not acknowledging is the only safe answer when the key cannot be held. */
 		r->dropped_full++;
-		strata_trace(n, r->name, "no instance for key from %u (%s) -> dropped", ev->peer,
+		strata_trace(n, r->name, "no instance for key from %u (%s) -> dropped", from,
 			     strata_strerror(rc));
 		return;
 	}
-	if (r->a->deliver(r, i, ev->peer, type, rid, &rd) != 0)
-		strata_node_bad_payload(n, &r->m, ev->peer, "malformed register body");
+	if (r->a->deliver(r, i, from, type, rid, &rd) != 0)
+		strata_node_bad_payload(n, &r->m, from, "malformed register body");
+}
+
+int reg_use_beb(struct reg_mod *r, char *err, size_t errlen)
+{
+	int rc = bcast_open(r->m.node, "beb", &r->m, 0, &r->beb, err, errlen);
+	if (rc == 0)
+		r->on_beb = true;
+	return rc;
 }
 
 static void on_done(struct reg_mod *r, const struct strata_event *ev)
@@ -502,7 +522,14 @@ static void reg_handle(struct strata_module *m, const struct strata_event *ev)
 		break;
 	}
 	case STRATA_EV_PL_DELIVER:
-		on_deliver(r, ev);
+		on_deliver(r, ev->peer, ev->msg ? ev->msg->data : NULL, ev->msg ? ev->msg->len : 0,
+			   true, ev->instance);
+		break;
+	case STRATA_EV_DELIVER:
+		if (r->on_beb && bcast_is_deliver(&r->beb, ev)) {
+			const struct strata_deliver *d = ev->body;
+			on_deliver(r, d->origin, d->data, d->len, false, 0);
+		}
 		break;
 	case STRATA_EV_CRASH:
 		on_crash(r, ev->peer);

@@ -11,14 +11,16 @@
  * value is the state a register must keep forever, so the bound is on keys, and memory is at most
  * REG_MAX_KEYS * (max value + key + ~200 bytes) per module plus the queued writes' values.
  *
- * Wire format (payload of a perfect-link frame; the frame's instance is reg_hash(key)):
+ * Wire format (payload of a beb message to all, or of a perfect-link frame whose instance is
+ * reg_hash(key) for a reply to one process or for the fail-recovery register's messages):
  *   u8 type, bytes key, u64 rid, then per type:
  *     READ   (nothing)                     query a replica's (ts, wr, value)
  *     VALUE  u64 ts, u64 wr, bytes value   answer to READ (ts = 0: never written)
  *     WRITE  u64 ts, u64 wr, bytes value   store if (ts, wr) is newer, then ACK
  *     ACK    (nothing)
- * Every message carries the key bytes: a receiver checks reg_hash(key) == instance, so a hash
- * collision between two keys gives two instances, never a merged one. rid names the phase of the
+ * Every message carries the key bytes: a receiver checks reg_hash(key) == instance (perfect-link
+ * frames) and looks the instance up by the key bytes, so a hash collision between two keys gives
+ * two instances, never a merged one. rid names the phase of the
  * operation a reply belongs to; replies to an older phase are ignored. Perfect links carry a
  * message addressed to a node's previous incarnation on to its next one, so a durable module
  * (fail-recovery) never reuses a rid across incarnations either (see "Phase ids" in core.c).
@@ -34,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bcast/bcast.h"
 #include "core/codec.h"
 #include "core/node.h"
 #include "core/stack.h"
@@ -141,6 +144,12 @@ struct reg_mod {
 	unsigned nqueued;
 	uint64_t correct;         /* fail-stop: bit (id-1) set while not reported crashed by P */
 	struct strata_module *lower;
+	/* The book's "uses BestEffortBroadcast, instance beb; PerfectPointToPointLinks, instance
+	 * pl": a message to all goes down to this module's own beb instance, a reply to one process
+	 * on perfect links (reg_send). Set by reg_use_beb; without it (the fail-recovery register,
+	 * whose model has no stackable beb) a message to all is pl-sent to every process. */
+	struct bcast_lower beb;
+	bool on_beb;
 	uint64_t dropped_full;    /* messages dropped because the table was full */
 	/* First phase id of every instance in this incarnation (see "Phase ids" in core.c): 0 for
 	 * modules without stable storage, (durable epoch) << REG_RID_EPOCH_SHIFT otherwise. */
@@ -155,6 +164,11 @@ struct reg_mod {
 	void *xstate;
 	void (*xstate_free)(void *xstate);
 };
+
+/* "uses beb": opens r's own instance of the node's beb (bcast/bcast.h) for its messages to all;
+ * their Deliver indications come up to r like perfect-link deliveries. 0 or an error with the
+ * reason in err (the caller's constructor fails). */
+int reg_use_beb(struct reg_mod *r, char *err, size_t errlen);
 
 /* Declares r's per-instance extension (before any instance exists). */
 void reg_set_ext(struct reg_mod *r, size_t ext_size, void (*fini)(struct reg_mod *r, void *ext));

@@ -18,7 +18,9 @@
  * Broken variants (expect_violation): Majority Voting judged as atomic must be caught (regular
  * is weaker than atomic: the atomic checker is not vacuous), the lecture notes' multi-valued
  * register assembled from binary registers must be caught by the regular checker, and lmv on a
- * runtime that acknowledges before its sync (sim_disk.ack_before_sync) must be caught. */
+ * runtime that acknowledges before its sync (sim_disk.ack_before_sync) must be caught, and
+ * nnar over a beb that loses messages (a test module put in beb's place) must be caught by the
+ * liveness check: the registers stand on beb (+ pl for replies), as the book stacks them. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,7 @@
 #include "core/stack.h"
 #include "fd/fd.h"
 #include "lib/reg_sim.h"
+#include "links/links.h"
 #include "reg/reg.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
@@ -49,8 +52,8 @@ struct client {
 	char val[24];
 };
 
-enum variant { V_NORMAL, V_TOTAL_RESTART, V_BINMVR, V_MV_AS_ATOMIC, V_GARBAGE, V_DISK_LOST,
-	       V_DISK_TORN, V_DISK_FAIL, V_DISK_ACK_EARLY };
+enum variant { V_NORMAL, V_TOTAL_RESTART, V_BINMVR, V_MV_AS_ATOMIC, V_GARBAGE, V_LOSSY_BEB,
+	       V_DISK_LOST, V_DISK_TORN, V_DISK_FAIL, V_DISK_ACK_EARLY };
 
 static bool disk_variant(enum variant v)
 {
@@ -77,6 +80,70 @@ struct run {
 
 static const char *keys[] = { "x", "y" };
 
+/* ---- a lossy beb (test module, V_LOSSY_BEB) ----
+ * Registered as "beb" before the register is created, so the register's "uses beb"
+ * (reg_use_beb -> bcast_open) gets this one. It implements the broadcast interface with no
+ * header of its own: a broadcast is pl-sent to itself and to each other process with
+ * probability 1/2, never retried; the perfect-link sender is the origin. A register standing on
+ * it loses the READs and WRITEs a quorum needs, so operations stop completing: the liveness
+ * check must catch it, which shows the registers really stand on beb. */
+struct lossy_beb {
+	struct strata_module m;
+	struct strata_module *up;
+	uint64_t inst;
+};
+
+/* upon <pl, Deliver | p, m> (instance inst): trigger <beb, Deliver | p, m> */
+static void lossy_handle(struct strata_module *m, const struct strata_event *ev)
+{
+	struct lossy_beb *b = (struct lossy_beb *)m;
+	if (ev->type != STRATA_EV_PL_DELIVER || !ev->msg || !b->up || ev->instance != b->inst)
+		return;
+	struct strata_deliver d = { .origin = ev->peer, .seq = 0, .data = ev->msg->data,
+				    .len = ev->msg->len };
+	strata_raise_body(m->node, m, b->up, STRATA_EV_DELIVER, ev->peer, b->inst, 0, ev->msg, &d,
+			  sizeof(d));
+}
+
+static int lossy_open(struct strata_module *m, uint64_t inst, struct strata_module *upper)
+{
+	struct lossy_beb *b = (struct lossy_beb *)m;
+	if (b->up && (b->up != upper || b->inst != inst))
+		return STRATA_EFULL; /* one upper is all this test needs */
+	b->up = upper;
+	b->inst = inst;
+	return 0;
+}
+
+static int lossy_broadcast(struct strata_module *m, uint64_t inst, const uint8_t *data,
+			   size_t len)
+{
+	struct strata_node *n = m->node;
+	struct strata_msg *msg = strata_msg_new(data, len);
+	if (!msg)
+		return STRATA_ENOMEM;
+	for (uint32_t q = 1; q <= strata_node_n(n); q++)
+		if (q == strata_node_id(n) || strata_random_below(n, 2) == 0)
+			(void)strata_pl_send(m, q, inst, msg);
+	strata_msg_unref(msg);
+	return 0;
+}
+
+static size_t lossy_payload_max(const struct strata_module *m)
+{
+	return strata_node_config(m->node)->max_value;
+}
+
+static void lossy_destroy(struct strata_module *m) { free(m); }
+
+static const struct bcast_iface lossy_iface = {
+	.open = lossy_open, .broadcast = lossy_broadcast, .payload_max = lossy_payload_max,
+};
+
+static const struct strata_module_ops lossy_ops = {
+	.name = "beb", .handle = lossy_handle, .destroy = lossy_destroy, .iface = &lossy_iface,
+};
+
 static void build(struct sim *s, struct strata_node *n, void *arg)
 {
 	struct run *r = arg;
@@ -91,6 +158,13 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 		if (!reg_garbage_create(n, r->algo->name, r->algo->wire_id))
 			abort();
 		return;
+	}
+	if (r->variant == V_LOSSY_BEB) {
+		const struct strata_algo *beb = strata_algo_find("beb");
+		struct lossy_beb *b = calloc(1, sizeof(*b));
+		if (!b || !beb)
+			abort();
+		strata_node_add_module(n, &b->m, &lossy_ops, beb->wire_id);
 	}
 	struct strata_module *m = r->variant == V_BINMVR ? reg_binmvr_create(n, err, sizeof(err))
 							 : strata_algo_create(r->algo, n, err, sizeof(err));
@@ -571,6 +645,11 @@ static int run_garbage_lmv(uint64_t seed, bool trace, char *why, size_t wl)
 	return run_variant("lmv", V_GARBAGE, seed, trace, why, wl);
 }
 
+static int run_nnar_lossy_beb(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_variant("nnar", V_LOSSY_BEB, seed, trace, why, wl);
+}
+
 static const struct sim_case cases[] = {
 	{ "rowa", run_rowa, 500, false },
 	{ "mv", run_mv, 500, false },
@@ -591,6 +670,7 @@ static const struct sim_case cases[] = {
 	{ "lmv-disk-torn", run_lmv_disk_torn, 200, false },
 	{ "lmv-disk-fail", run_lmv_disk_fail, 200, false },
 	{ "lmv-ack-before-sync", run_lmv_ack_early, 200, true },
+	{ "broken-nnar-over-lossy-beb", run_nnar_lossy_beb, 50, true },
 };
 
 int main(int argc, char **argv)
