@@ -46,6 +46,12 @@ static const struct strata_algo algos[] = {
 	  .steps = "1 (rb) + 5 (one ldc consensus per batch) + the wait for the previous batch",
 	  .messages = "O(N^2) per message (rb) + 5N per batch (ldc)",
 	  .wire_id = CONS_WIRE_TOB },
+	{ .name = "tob-consensus", .family = "cons",
+	  .title = "Consensus from Total-Order Broadcast (over tob)", .book = "seed 8.6",
+	  .model = STRATA_MODEL_FAIL_NOISY, .resilience_k = 2,
+	  .steps = "those of one tob broadcast: 1 (rb) + 5 (ldc) + the wait for the previous batch",
+	  .messages = "those of one tob broadcast per proposer: O(N^2) (rb) + 5N per batch (ldc)",
+	  .wire_id = CONS_WIRE_TOB_CONS },
 	{ .name = NULL },
 };
 

@@ -69,6 +69,7 @@ enum cons_wire {
 	CONS_WIRE_LEC = 182,  /* logged epoch change (fail-recovery) */
 	CONS_WIRE_LLDC = 183, /* logged leader-driven consensus */
 	CONS_WIRE_TOB = 184,  /* consensus-based total-order broadcast (family bcast) */
+	CONS_WIRE_TOB_CONS = 206, /* consensus from total-order broadcast (seed 8.6, tob_cons.c) */
 };
 
 /* Indications inside the family (event range 300-399). */
@@ -273,6 +274,10 @@ struct strata_module *cons_uhier_create(struct strata_node *n, char *err, size_t
 struct strata_module *cons_ldc_create(struct strata_node *n, char *err, size_t errlen);
 struct strata_module *cons_lldc_create(struct strata_node *n, char *err, size_t errlen);
 struct strata_module *cons_tob_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *cons_tob_cons_create(struct strata_node *n, char *err, size_t errlen);
+/* TEST ONLY: tob-consensus decides its own proposal at once instead of the first value tob
+ * delivers (the simulation suite's broken variant). Never called by stratad. */
+void cons_tob_cons_test_own(struct strata_module *m);
 /* The node's epoch-change module (ec.c), created on first use over the node's Omega; logged:
  * the fail-recovery variant (Alg. 5.8, module "lec"). */
 struct strata_module *cons_ec_get(struct strata_node *n, bool logged, char *err, size_t errlen);

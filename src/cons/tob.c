@@ -24,7 +24,13 @@
  * counted: a bound, not the book); a batch carries as many unordered messages as fit in one
  * consensus value; a Decide of a later round than the current one (this process joined it
  * through a peer) waits in a buffer of TOB_FUTURE_MAX rounds. The consensus algorithm is ldc:
- * choosing it in the config is not built yet. */
+ * choosing it in the config is not built yet.
+ *
+ * Stacking (bcast/bcast.h): upper modules open instances BCAST_INST(upper wire, sub) of tob
+ * and broadcast on them; there is one total order for every instance together (a message's
+ * instance travels with it: the rb payload is [seq][instance][bytes]), and a delivered
+ * message of instance k goes to k's subscribers (at most TOB_UPPERS instances), instance 0's
+ * to the client adapter. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +44,7 @@
 
 #define TOB_UNORDERED_MAX 1024u
 #define TOB_FUTURE_MAX 64u
+#define TOB_UPPERS 4u
 #define TOB_CONSENSUS "ldc"
 
 struct tob_msg {
@@ -62,6 +69,11 @@ struct tob {
 	} fut[TOB_FUTURE_MAX];
 	unsigned nfut;
 	uint64_t dropped;
+	struct {
+		uint64_t inst;
+		struct bc_subs subs;
+	} up[TOB_UPPERS];
+	unsigned nup;
 };
 
 static uint64_t tob_inst(uint64_t round)
@@ -139,6 +151,48 @@ static int tob_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq ? 1 : 0;
 }
 
+/* trigger <tob, Deliver | s, m> to the subscribers of m's instance (the client adapter for 0). */
+static void tob_deliver(struct tob *t, const struct tob_entry *e)
+{
+	struct strata_rd r;
+	strata_rd_init(&r, e->p, e->len);
+	uint64_t inst = strata_rd_u64(&r);
+	if (!strata_rd_ok(&r)) {
+		strata_node_bad_payload(t->m.node, &t->m, e->origin, "tob: message without instance");
+		return;
+	}
+	const uint8_t *p = e->p + r.off;
+	size_t len = e->len - r.off;
+	if (inst == 0) {
+		bc_out_deliver(&t->m, e->origin, e->inc, e->seq, p, len, NULL, 0);
+		return;
+	}
+	unsigned k = 0;
+	while (k < t->nup && t->up[k].inst != inst)
+		k++;
+	if (k == t->nup) {
+		/* The first use of the upper algorithm on this node: created now (its constructor
+		 * opens this instance). */
+		struct bc_subs none = { .n = 0 };
+		(void)bc_subs_default(&t->m, inst, &none);
+		k = 0;
+		while (k < t->nup && t->up[k].inst != inst)
+			k++;
+	}
+	if (k < t->nup) {
+		struct strata_msg *msg = strata_msg_new(p, len);
+		STRATA_ASSERT(msg); /* running out of memory mid-handler cannot be recovered */
+		struct strata_deliver d = { .origin = e->origin, .inc = e->inc, .seq = e->seq,
+					    .data = msg->data, .len = len };
+		bc_subs_indicate(&t->m, &t->up[k].subs, inst, msg, &d);
+		strata_msg_unref(msg);
+		return;
+	}
+	t->dropped++;
+	strata_trace(t->m.node, "tob", "delivery for instance %llx without subscriber -> dropped",
+		     (unsigned long long)inst);
+}
+
 /* upon event <c.r, Decide | decided> such that r = round do
  *     forall (s, m) ∈ sort(decided) such that (s, m) ∉ delivered do
  *         trigger <tob, Deliver | s, m>;
@@ -175,7 +229,7 @@ static void tob_apply(struct tob *t, const struct strata_msg *batch)
 		if (bc_origin_admit(o, e[k].inc) == BC_STALE)
 			continue;
 		bc_win_add(&o->win, e[k].seq);
-		bc_out_deliver(&t->m, e[k].origin, e[k].inc, e[k].seq, e[k].p, e[k].len, NULL, 0);
+		tob_deliver(t, &e[k]);
 		int at = tob_find(t, e[k].origin, e[k].inc, e[k].seq);
 		if (at >= 0) {
 			strata_msg_unref(t->unordered[at].payload);
@@ -259,7 +313,24 @@ static void tob_handle(struct strata_module *m, const struct strata_event *ev)
 		tob_on_rb_deliver(t, ev);
 }
 
-/* upon event <tob, Broadcast | m> do trigger <rb, Broadcast | m>; */
+/* upon event <tob, Broadcast | m> do trigger <rb, Broadcast | m>; (m on instance inst) */
+static int tob_broadcast_inst(struct tob *t, uint64_t inst, const uint8_t *v, size_t len)
+{
+	if (t->nun >= TOB_UNORDERED_MAX)
+		return STRATA_EFULL;
+	struct strata_wr w;
+	strata_wr_init(&w, len + 32);
+	strata_wr_u64(&w, t->lsn + 1);
+	strata_wr_u64(&w, inst);
+	strata_wr_raw(&w, v, len);
+	int rc = w.err ? w.err : bcast_broadcast(&t->rb, w.buf, w.len);
+	strata_wr_free(&w);
+	if (rc)
+		return rc;
+	t->lsn++;
+	return 0;
+}
+
 static int tob_request(struct strata_module *m, const struct strata_request *req)
 {
 	struct tob *t = (struct tob *)m;
@@ -267,21 +338,46 @@ static int tob_request(struct strata_module *m, const struct strata_request *req
 	int rc = bc_check_request(req, max > 64 ? max - 64 : 0);
 	if (rc)
 		return rc;
-	if (t->nun >= TOB_UNORDERED_MAX)
-		return STRATA_EFULL;
-	struct strata_wr w;
-	strata_wr_init(&w, req->value_len + 16);
-	strata_wr_u64(&w, t->lsn + 1);
-	strata_wr_raw(&w, req->value, req->value_len);
-	rc = w.err ? w.err : bcast_broadcast(&t->rb, w.buf, w.len);
-	strata_wr_free(&w);
+	rc = tob_broadcast_inst(t, 0, req->value, req->value_len);
 	if (rc)
 		return rc;
-	t->lsn++;
 	bc_out_bcast(m, t->lsn, req->value, req->value_len, NULL, 0);
 	strata_node_reply(m->node, m, req->id, 0, 0, NULL, 0, NULL);
 	return 0;
 }
+
+static int tob_iface_open(struct strata_module *m, uint64_t inst, struct strata_module *upper)
+{
+	struct tob *t = (struct tob *)m;
+	for (unsigned k = 0; k < t->nup; k++)
+		if (t->up[k].inst == inst)
+			return bc_subs_add(&t->up[k].subs, upper);
+	if (inst == 0 || t->nup == TOB_UPPERS)
+		return STRATA_EFULL;
+	t->up[t->nup].inst = inst;
+	t->up[t->nup].subs.n = 0;
+	return bc_subs_add(&t->up[t->nup++].subs, upper);
+}
+
+static size_t tob_iface_payload_max(const struct strata_module *m)
+{
+	size_t max = cons_value_max(m->node, 1);
+	return max > 64 ? max - 64 : 0;
+}
+
+static int tob_iface_broadcast(struct strata_module *m, uint64_t inst, const uint8_t *data,
+			       size_t len)
+{
+	if (len > tob_iface_payload_max(m))
+		return STRATA_ETOOBIG;
+	return tob_broadcast_inst((struct tob *)m, inst, data, len);
+}
+
+static const struct bcast_iface tob_iface = {
+	.open = tob_iface_open,
+	.broadcast = tob_iface_broadcast,
+	.payload_max = tob_iface_payload_max,
+};
 
 static void tob_destroy(struct strata_module *m)
 {
@@ -297,6 +393,7 @@ static void tob_destroy(struct strata_module *m)
 
 static const struct strata_module_ops tob_ops = {
 	.name = "tob", .handle = tob_handle, .request = tob_request, .destroy = tob_destroy,
+	.iface = &tob_iface,
 };
 
 struct strata_module *cons_tob_create(struct strata_node *n, char *err, size_t errlen)
