@@ -48,6 +48,22 @@ expect "SELECT 1" "$(rc "${P[1]}" SELECT 1)" "ERR DB index is out of range (only
 rc "${P[1]}" INFO | grep -q '^kv_leader:[1-3]' || fail "INFO does not name the leader"
 pass "basic commands"
 
+say "SCAN with MATCH on a prefix, paged, through every node"
+for i in $(seq 1 25); do echo "SET scan:$i v"; done | timeout 10 redis-cli -p "${P[1]}" >/dev/null
+want=$(for i in $(seq 1 25); do echo "scan:$i"; done | sort)
+for i in 1 2 3; do
+	# redis-cli --scan follows the cursors (COUNT 10 by default: three pages).
+	got=$(timeout 10 redis-cli -p "${P[$i]}" --scan --pattern 'scan:*' | sort)
+	expect "SCAN MATCH scan:* via node $i" "$got" "$want"
+done
+page=$(rc "${P[2]}" SCAN 0 MATCH 'scan:*' COUNT 5 | tail -n +2 | tr '\n' ' ')
+expect "SCAN COUNT 5, first page" "$page" "scan:1 scan:10 scan:11 scan:12 scan:13 "
+expect "SCAN MATCH of one key" "$(rc "${P[3]}" SCAN 0 MATCH scan:7 | tail -n +2)" "scan:7"
+expect "SCAN of an unknown cursor" "$(rc "${P[1]}" SCAN 12345 | cut -c1-18)" "ERR invalid cursor"
+expect "SCAN MATCH with another glob" "$(rc "${P[1]}" SCAN 0 MATCH 's*n' | cut -c1-26)" \
+	"ERR SCAN MATCH takes a pre"
+pass "SCAN"
+
 say "interactive mode through a pipe, pipelining in order"
 out=$(printf 'SET i 1\nINCR i\nGET i\nCLIENT SETNAME t\nCLIENT GETNAME\nECHO hi\nQUIT\n' |
 	timeout 10 redis-cli -p "${P[3]}" | tr '\n' ,)

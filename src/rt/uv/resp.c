@@ -21,7 +21,8 @@
  * stops until replies drain); one request of more than RESP_IN_MAX bytes: an error and close; client_queue_max bytes of
  * replies queued toward a connection (a client that does not read is disconnected and
  * counted); at most RESP_KEYS_MAX keys per multi-key command; the runtime's PENDING_MAX requests
- * in flight in the node (beyond: an immediate busy error). */
+ * in flight in the node (beyond: an immediate busy error); RESP_CURSORS SCAN cursors per
+ * connection (the oldest is forgotten), each holding one key. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -44,10 +45,14 @@
 #define RESP_READ_CHUNK (64u * 1024)
 #define RESP_NAME_MAX 64u
 #define KV_MODULE "kv"
+#define RESP_CURSORS 8u       /* SCAN cursors kept per connection */
+#define RESP_SCAN_COUNT 10u   /* SCAN's default COUNT */
+#define RESP_SCAN_COUNT_MAX 1000u
 
 enum rkind {
 	R_LOCAL = 0, /* answered at once (PING, errors, ...) */
 	R_GET, R_SET, R_SETNX, R_DEL, R_EXISTS, R_MGET, R_MSET, R_INCR, R_GETSET, R_CAS, R_QUIT,
+	R_SCAN,
 };
 
 struct rpart {
@@ -65,6 +70,15 @@ struct rslot {
 	struct rpart *parts;    /* nparts > 1 */
 	uint8_t *out;           /* the formatted reply, once every part answered */
 	size_t olen;
+	/* SCAN: the exact key MATCH asks for (NULL: a prefix pattern or none) */
+	struct strata_msg *exact;
+};
+
+/* A SCAN cursor: where the next call resumes (after this key), numbered 1, 2, ... per
+ * connection. The least recently created is forgotten beyond RESP_CURSORS. */
+struct rcursor {
+	uint64_t id; /* 0 = free */
+	struct strata_msg *after;
 };
 
 struct resp_conn {
@@ -82,6 +96,8 @@ struct resp_conn {
 	bool want_input;        /* the ring has room again: on_kick resumes input */
 	uint64_t id;
 	char name[RESP_NAME_MAX + 1];
+	struct rcursor cursors[RESP_CURSORS];
+	uint64_t next_cursor;
 };
 
 struct rwreq {
@@ -169,6 +185,7 @@ static void slot_clear(struct rslot *s)
 	if (s->nparts > 1)
 		free(s->parts);
 	free(s->out);
+	strata_msg_unref(s->exact);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -185,6 +202,8 @@ static void on_conn_closed(uv_handle_t *h)
 	rt->nrconns--;
 	for (uint32_t i = 0; i < RESP_PIPELINE_MAX; i++)
 		slot_clear(&c->slots[i]);
+	for (uint32_t i = 0; i < RESP_CURSORS; i++)
+		strata_msg_unref(c->cursors[i].after);
 	if (c->rd)
 		redisReaderFree(c->rd);
 	free(c->rbuf);
@@ -363,6 +382,69 @@ static const char *part_error(const struct rpart *p)
 	return p->err ? p->err : strata_strerror(p->status);
 }
 
+/* SCAN's reply, from the KV's range reply ([u64 count][count x (bytes key, bytes value, u64
+ * mod, u64 create, u64 version)][u8 more]): [next cursor, [keys]]. The next cursor remembers
+ * the last key; 0 when the range is exhausted. */
+static int scan_format(struct resp_conn *c, struct rslot *s, struct obuf *b)
+{
+	const struct rpart *p = slot_part(s, 0);
+	struct strata_rd rd;
+	strata_rd_init(&rd, p->val ? p->val->data : NULL, p->val ? p->val->len : 0);
+	uint64_t count = strata_rd_u64_max(&rd, p->val ? p->val->len : 0);
+	const uint8_t *last = NULL;
+	size_t last_len = 0, shown = 0;
+	struct obuf keys = { 0 };
+	for (uint64_t i = 0; i < count; i++) {
+		const uint8_t *k, *v;
+		size_t kl = strata_rd_bytes(&rd, &k, SIZE_MAX);
+		(void)strata_rd_bytes(&rd, &v, SIZE_MAX);
+		(void)strata_rd_u64(&rd);
+		(void)strata_rd_u64(&rd);
+		(void)strata_rd_u64(&rd);
+		if (!strata_rd_ok(&rd))
+			break;
+		last = k;
+		last_len = kl;
+		if (s->exact && (kl != s->exact->len || memcmp(k, s->exact->data, kl) != 0))
+			continue;
+		ob_bulk(&keys, k, kl);
+		shown++;
+	}
+	bool more = strata_rd_u8(&rd) != 0;
+	if (strata_rd_done(&rd) != 0 || keys.oom) {
+		free(keys.p);
+		return -1;
+	}
+	uint64_t next = 0;
+	if (more && last) {
+		struct rcursor *slot = &c->cursors[0];
+		for (uint32_t i = 0; i < RESP_CURSORS; i++) {
+			if (!c->cursors[i].id) {
+				slot = &c->cursors[i];
+				break;
+			}
+			if (c->cursors[i].id < slot->id)
+				slot = &c->cursors[i];
+		}
+		struct strata_msg *after = strata_msg_new(last, last_len);
+		if (!after) {
+			free(keys.p);
+			return -1;
+		}
+		strata_msg_unref(slot->after);
+		slot->after = after;
+		slot->id = next = ++c->next_cursor;
+	}
+	ob_printf(b, "*2\r\n");
+	char cur[24];
+	int cl = snprintf(cur, sizeof cur, "%" PRIu64, next);
+	ob_bulk(b, cur, (size_t)cl);
+	ob_printf(b, "*%zu\r\n", shown);
+	ob_put(b, keys.p, keys.len);
+	free(keys.p);
+	return 0;
+}
+
 /* Formats a data command's reply once every part answered. */
 static void slot_format(struct resp_conn *c, struct rslot *s)
 {
@@ -433,6 +515,14 @@ static void slot_format(struct resp_conn *c, struct rslot *s)
 	}
 	case R_CAS:
 		ob_int(&b, 1);
+		break;
+	case R_SCAN:
+		if (scan_format(c, s, &b) != 0) {
+			free(b.p);
+			b = (struct obuf){ 0 };
+			ob_err(&b, "ERR", "malformed range reply from the node");
+			c->rt->counters.resp_errors++;
+		}
 		break;
 	default:
 		STRATA_ASSERT(0 && "local slots are finished when created");
@@ -523,9 +613,9 @@ static void local_error(struct resp_conn *c, const char *fmt, ...)
 }
 
 /* Sends one KV request as part `part` of slot `idx`. */
-static void submit(struct resp_conn *c, uint32_t idx, uint32_t part, enum strata_op op,
-		   const void *key, size_t klen, const void *val, size_t vlen, const void *val2,
-		   size_t v2len, uint32_t flags)
+static void submit_limit(struct resp_conn *c, uint32_t idx, uint32_t part, enum strata_op op,
+			 const void *key, size_t klen, const void *val, size_t vlen,
+			 const void *val2, size_t v2len, uint32_t flags, uint32_t limit)
 {
 	struct strata_uv *rt = c->rt;
 	if (c->closing)
@@ -549,10 +639,103 @@ static void submit(struct resp_conn *c, uint32_t idx, uint32_t part, enum strata
 		.key = key, .key_len = klen,
 		.value = val, .value_len = vlen,
 		.value2 = val2, .value2_len = v2len,
-		.flags = flags,
+		.flags = flags, .limit = limit,
 	};
 	uvrt_input(rt);
 	strata_node_request(rt->node, KV_MODULE, &req);
+}
+
+static void submit(struct resp_conn *c, uint32_t idx, uint32_t part, enum strata_op op,
+		   const void *key, size_t klen, const void *val, size_t vlen, const void *val2,
+		   size_t v2len, uint32_t flags)
+{
+	submit_limit(c, idx, part, op, key, klen, val, vlen, val2, v2len, flags, 0);
+}
+
+/* SCAN cursor [MATCH pattern] [COUNT n] [TYPE string]: keys in byte order, COUNT at a time
+ * (default 10, at most 1000), through the KV's range read (linearizable like GET). MATCH takes
+ * a prefix pattern ("user:*") or an exact key (no wildcard); other glob patterns are refused.
+ * Every key present from the first call to the last is returned exactly once. */
+static void cmd_scan(struct resp_conn *c, const struct args *a)
+{
+	const char *const *v = a->v;
+	const size_t *l = a->len;
+	char num[24];
+	bool digits = l[1] > 0 && l[1] < sizeof num;
+	for (size_t k = 0; digits && k < l[1]; k++)
+		digits = v[1][k] >= '0' && v[1][k] <= '9';
+	if (!digits) {
+		local_error(c, "invalid cursor");
+		return;
+	}
+	memcpy(num, v[1], l[1]);
+	num[l[1]] = 0;
+	uint64_t cursor = strtoull(num, NULL, 10);
+	const char *prefix = "";
+	size_t plen = 0;
+	bool exact = false;
+	uint32_t count = RESP_SCAN_COUNT;
+	for (size_t i = 2; i < a->n; i += 2) {
+		if (i + 1 >= a->n) {
+			local_error(c, "syntax error");
+			return;
+		}
+		if (is(a, i, "MATCH")) {
+			const char *pat = v[i + 1];
+			size_t pl = l[i + 1];
+			size_t lit = 0;
+			while (lit < pl && !strchr("*?[]\\", pat[lit]))
+				lit++;
+			if (lit < pl && !(lit == pl - 1 && pat[lit] == '*')) {
+				local_error(c, "SCAN MATCH takes a prefix pattern (prefix*) or a key; "
+					       "other glob patterns are not supported");
+				return;
+			}
+			prefix = pat;
+			plen = lit;
+			exact = lit == pl;
+		} else if (is(a, i, "COUNT")) {
+			uint32_t n = 0;
+			size_t k = 0;
+			for (; k < l[i + 1] && k < 9 && v[i + 1][k] >= '0' && v[i + 1][k] <= '9'; k++)
+				n = n * 10 + (uint32_t)(v[i + 1][k] - '0');
+			if (k == 0 || k < l[i + 1] || n == 0) {
+				local_error(c, "value is not an integer or out of range");
+				return;
+			}
+			count = n > RESP_SCAN_COUNT_MAX ? RESP_SCAN_COUNT_MAX : n;
+		} else if (is(a, i, "TYPE")) {
+			if (!is(a, i + 1, "string")) {
+				/* Every key holds a string: no key has another type. */
+				struct obuf b = { 0 };
+				ob_put(&b, "*2\r\n$1\r\n0\r\n*0\r\n", 15);
+				local_reply(c, R_LOCAL, &b);
+				return;
+			}
+		} else {
+			local_error(c, "syntax error");
+			return;
+		}
+	}
+	const struct strata_msg *after = NULL;
+	if (cursor) {
+		for (uint32_t i = 0; i < RESP_CURSORS && !after; i++)
+			if (c->cursors[i].id == cursor)
+				after = c->cursors[i].after;
+		if (!after) {
+			local_error(c, "invalid cursor (unknown to this connection, or expired: a "
+				       "connection keeps its %u newest cursors)", RESP_CURSORS);
+			return;
+		}
+	}
+	uint32_t idx;
+	struct rslot *s = slot_new(c, R_SCAN, 1, &idx);
+	if (!s || (exact && !(s->exact = strata_msg_new(prefix, plen)))) {
+		conn_close(c);
+		return;
+	}
+	submit_limit(c, idx, 0, STRATA_OP_RANGE, prefix, plen, after ? after->data : NULL,
+		     after ? after->len : 0, NULL, 0, 0, count);
 }
 
 static void cmd_info(struct resp_conn *c)
@@ -712,6 +895,9 @@ static void cmd_data(struct resp_conn *c, const struct args *a)
 	} else if (is(a, 0, "CAS") && n == 4) {
 		if ((s = slot_new(c, R_CAS, 1, &idx)))
 			submit(c, idx, 0, STRATA_OP_CAS, v[1], l[1], v[2], l[2], v[3], l[3], 0);
+	} else if (is(a, 0, "SCAN") && n >= 2) {
+		cmd_scan(c, a);
+		return;
 	} else {
 		local_error(c, "wrong number of arguments for '%.*s' command",
 			    (int)(l[0] > 64 ? 64 : l[0]), v[0]);
@@ -727,7 +913,8 @@ oom:
 static bool is_data_cmd(const struct args *a)
 {
 	static const char *const names[] = { "GET", "SET", "SETNX", "DEL", "EXISTS", "MGET", "MSET",
-					     "INCR", "DECR", "INCRBY", "DECRBY", "GETSET", "CAS" };
+					     "INCR", "DECR", "INCRBY", "DECRBY", "GETSET", "CAS",
+					     "SCAN" };
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (is(a, 0, names[i]))
 			return true;
