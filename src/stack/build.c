@@ -35,18 +35,21 @@ struct strata_module *strata_algo_create(const struct strata_algo *a, struct str
  *   - every fail-recovery algorithm: they keep state on stable storage, and a restarted node
  *     must resume what it logged (a logged broadcast retransmits its pending messages) without
  *     waiting for a request;
- *   - the replicated KV (smr): its leader election runs before the first request;
  *   - the leaderless store lkv: the config's [lkv] section describes it, and the warnings its
  *     constructor gives about that section (replicas against f) belong in the start-up log;
  *     its anti-entropy runs from start;
  *   - the asynchronous job handler jh-async: a restarted node resumes the confirmed jobs its
  *     buffer log holds without waiting for the next job.
- * Every created algorithm must be runnable on the cluster (model and resilience). */
+ * The replicated KV (smr) is created on first use like the rest: the first `kv` request at a
+ * node creates it there, and its first message creates it on the others (a restarted node gets
+ * it back from the leader's first heartbeat and recovers its log in INIT); its leader election
+ * and timers start then, not at every node's start. Every created algorithm must be runnable on
+ * the cluster (model and resilience). */
 static bool eager(const struct strata_algo *a, const struct strata_config *cfg)
 {
 	return strcmp(a->name, cfg->reg_algo) == 0 || strcmp(a->name, cfg->bcast_algo) == 0 ||
-	       a->model == STRATA_MODEL_FAIL_RECOVERY || strcmp(a->family, "smr") == 0 ||
-	       strcmp(a->name, "lkv") == 0 || strcmp(a->name, "jh-async") == 0;
+	       a->model == STRATA_MODEL_FAIL_RECOVERY || strcmp(a->name, "lkv") == 0 ||
+	       strcmp(a->name, "jh-async") == 0;
 }
 
 struct find_wire {
