@@ -74,6 +74,44 @@ echo "$out" | grep -q "errors: 0, replies: 300" || fail "redis-cli --pipe: $out"
 expect "pipelined INCRs" "$(rc "${P[1]}" GET p)" "300"
 pass "interactive mode and pipelining"
 
+say "one connection, many commands in the KV at once, replies in order"
+# 200 SETs on distinct keys, a SET/GET/SET/GET on one key, 200 GETs and two INCRs, written in
+# one go on one connection: every reply in order and right, commands on one key in the order
+# sent, and INFO shows more than one command of the connection in the KV at once.
+for i in 1 2; do
+	python3 - "${P[$i]}" "n$i" <<'PYEOF' || fail "pipeline through node $i"
+import socket, sys
+port, tag = int(sys.argv[1]), sys.argv[2].encode()
+def enc(*a):
+    return b"*%d\r\n" % len(a) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in a)
+cmds, want = [], []
+for i in range(200):
+    cmds.append(enc(b"SET", tag + b"-r%d" % i, b"x%d" % i)); want.append(b"+OK")
+for v in (b"1", b"2"):
+    cmds.append(enc(b"SET", tag + b"-same", v)); want.append(b"+OK")
+    cmds.append(enc(b"GET", tag + b"-same")); want.append(v)
+for i in range(200):
+    cmds.append(enc(b"GET", tag + b"-r%d" % i)); want.append(b"x%d" % i)
+cmds += [enc(b"INCR", tag + b"-c"), enc(b"INCR", tag + b"-c")]; want += [b":1", b":2"]
+s = socket.create_connection(("127.0.0.1", port), timeout=20)
+s.sendall(b"".join(cmds))
+f = s.makefile("rb")
+got = []
+for _ in want:
+    line = f.readline().rstrip(b"\r\n")
+    if line.startswith(b"$"):
+        line = f.read(int(line[1:]) + 2)[:-2]
+    got.append(line)
+bad = [k for k in range(len(want)) if got[k] != want[k]]
+if bad:
+    print("reply %d: got %r, expected %r" % (bad[0], got[bad[0]], want[bad[0]]))
+    sys.exit(1)
+PYEOF
+	conc=$(rc "${P[$i]}" INFO | tr -d '\r' | sed -n 's/^resp_concurrent_max://p')
+	[ "${conc:-0}" -gt 1 ] || fail "node $i: at most ${conc:-?} commands of a connection in the KV at once"
+	pass "node $i: 405 pipelined replies in order, up to $conc commands in the KV at once"
+done
+
 say "INCR from 16 connections while the leader is killed and restarted"
 leader=$(rc "${P[1]}" INFO | sed -n 's/^kv_leader:\([0-9]*\).*/\1/p' | tr -d '\r')
 [ -n "$leader" ] && [ "$leader" -ge 1 ] || fail "no leader"

@@ -12,9 +12,14 @@
  * each request holds a slot of a per-connection ring; a slot is written once every one of its
  * KV requests has answered and every earlier slot was written.
  *
- * Order: a connection's commands take effect in the order sent. Requests are parsed ahead
- * (pipelining), but a command goes to the KV only once every earlier command of the connection
- * has answered; the keys of one multi-key command are requested concurrently.
+ * Order: requests are parsed ahead (pipelining) and go to the KV at once, up to
+ * RESP_CONCURRENT_MAX commands of a connection together, unless a command shares a key with a
+ * command of the connection still in the KV, or one of them orders with everything (SCAN, or
+ * more than RESP_CONCURRENT_KEYS keys): then it is held, and parsing stops, until those answer.
+ * So commands on one key take effect in the order sent; commands on different keys sent
+ * without waiting are concurrent operations and may take effect in either order (a leader
+ * change re-forwards unanswered writes in no particular order). The keys of one multi-key
+ * command are requested concurrently.
  *
  * Bounds: at most max_clients RESP connections (beyond: counted and closed); RESP_PIPELINE_MAX
  * replies pending per connection and RESP_IN_MAX / 2 bytes parsed ahead (beyond either, reading
@@ -46,6 +51,8 @@
 #define RESP_NAME_MAX 64u
 #define KV_MODULE "kv"
 #define RESP_CURSORS 8u       /* SCAN cursors kept per connection */
+#define RESP_CONCURRENT_MAX 64u /* commands of one connection in the KV at once */
+#define RESP_CONCURRENT_KEYS 16u /* keys of a command that may overlap others in the KV */
 #define RESP_SCAN_COUNT 10u   /* SCAN's default COUNT */
 #define RESP_SCAN_COUNT_MAX 1000u
 
@@ -72,6 +79,10 @@ struct rslot {
 	size_t olen;
 	/* SCAN: the exact key MATCH asks for (NULL: a prefix pattern or none) */
 	struct strata_msg *exact;
+	/* While its KV requests are unanswered: the keys it touches, [u32 len][bytes] each (NULL:
+	 * it orders with everything, e.g. SCAN). */
+	struct strata_msg *keys;
+	uint32_t nkeys;
 };
 
 /* A SCAN cursor: where the next call resumes (after this key), numbered 1, 2, ... per
@@ -98,6 +109,15 @@ struct resp_conn {
 	char name[RESP_NAME_MAX + 1];
 	struct rcursor cursors[RESP_CURSORS];
 	uint64_t next_cursor;
+	/* A parsed command that must wait for earlier ones (it shares a key with a command in the
+	 * KV): its arguments, copied into one block. */
+	struct {
+		size_t n;
+		const char **v;
+		size_t *len;
+		void *block;
+	} held;
+	unsigned concurrent; /* data commands in the KV now */
 };
 
 struct rwreq {
@@ -186,6 +206,7 @@ static void slot_clear(struct rslot *s)
 		free(s->parts);
 	free(s->out);
 	strata_msg_unref(s->exact);
+	strata_msg_unref(s->keys);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -204,6 +225,7 @@ static void on_conn_closed(uv_handle_t *h)
 		slot_clear(&c->slots[i]);
 	for (uint32_t i = 0; i < RESP_CURSORS; i++)
 		strata_msg_unref(c->cursors[i].after);
+	free(c->held.block);
 	if (c->rd)
 		redisReaderFree(c->rd);
 	free(c->rbuf);
@@ -295,7 +317,7 @@ static void resume_reading(struct resp_conn *c)
 {
 	if (c->closing || c->draining || c->reading || c->quitting)
 		return;
-	if ((c->count >= RESP_PIPELINE_MAX || c->inflight > 0) &&
+	if ((c->count >= RESP_PIPELINE_MAX || c->held.block) &&
 	    c->rd->len - c->rd->pos > RESP_IN_MAX / 2)
 		return;
 	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
@@ -349,7 +371,8 @@ static void flush_ready(struct resp_conn *c, bool from_node)
 		conn_drain(c);
 		return;
 	}
-	if (freed && !c->closing && !c->draining && from_node && !c->want_input) {
+	if ((freed || c->held.block) && !c->closing && !c->draining && from_node &&
+	    !c->want_input) {
 		/* Room in the ring: requests buffered in the reader, then the socket. */
 		c->want_input = true;
 		uv_timer_start(&c->rt->resp_kick, on_kick, 0, 0);
@@ -547,6 +570,11 @@ void resp_reply(struct strata_uv *rt, struct resp_conn *c, uint32_t slot, uint32
 		p->err = strdup(o->text);
 	if (--s->left > 0)
 		return;
+	STRATA_ASSERT(c->concurrent > 0);
+	c->concurrent--;
+	strata_msg_unref(s->keys);
+	s->keys = NULL;
+	s->nkeys = 0;
 	slot_format(c, s);
 	if (!c->closing)
 		flush_ready(c, true);
@@ -584,6 +612,8 @@ static struct rslot *slot_new(struct resp_conn *c, uint8_t kind, uint32_t nparts
 			return NULL;
 	}
 	c->count++;
+	if (nparts > 0)
+		c->concurrent++; /* in the KV until its last part answers (resp_reply) */
 	return s;
 }
 
@@ -760,6 +790,7 @@ static void cmd_info(struct resp_conn *c)
 		  "\r\nresp_errors:%" PRIu64 "\r\nresp_bad_requests:%" PRIu64 "\r\n",
 		  rt->counters.resp_accepted, rt->counters.resp_commands,
 		  rt->counters.resp_errors, rt->counters.resp_bad_requests);
+	ob_printf(&t, "resp_concurrent_max:%" PRIu64 "\r\n", rt->counters.resp_concurrent_max);
 	struct obuf b = {0};
 	if (!t.oom)
 		ob_bulk(&b, t.p, t.len);
@@ -966,6 +997,142 @@ static void handle_command(struct resp_conn *c, const struct args *a)
 	local_reply(c, R_LOCAL, &b);
 }
 
+/* ---- concurrency within a connection ---- */
+
+/* The keys a data command touches (into *out as [u32 len][bytes]), or -1 when it must be
+ * ordered with every command (SCAN reads a range; more than RESP_CONCURRENT_KEYS keys). */
+static int cmd_keys(const struct args *a, struct strata_msg **out)
+{
+	*out = NULL;
+	if (is(a, 0, "SCAN") || a->n < 2)
+		return -1;
+	size_t first = 1, step = 1, end = 2;
+	if (is(a, 0, "DEL") || is(a, 0, "EXISTS") || is(a, 0, "MGET")) {
+		end = a->n;
+	} else if (is(a, 0, "MSET")) {
+		end = a->n;
+		step = 2;
+	}
+	size_t nk = (end - first + step - 1) / step, bytes = 0;
+	if (nk > RESP_CONCURRENT_KEYS)
+		return -1;
+	for (size_t i = first; i < end; i += step)
+		bytes += 4 + a->len[i];
+	struct strata_msg *m = strata_msg_alloc(bytes);
+	if (!m)
+		return -1;
+	size_t off = 0;
+	for (size_t i = first; i < end; i += step) {
+		uint32_t l = (uint32_t)a->len[i];
+		memcpy(m->data + off, &l, 4);
+		memcpy(m->data + off + 4, a->v[i], a->len[i]);
+		off += 4 + a->len[i];
+	}
+	*out = m;
+	return (int)nk;
+}
+
+static bool keys_meet(const struct strata_msg *x, const struct strata_msg *y)
+{
+	for (size_t i = 0; i + 4 <= x->len;) {
+		uint32_t li;
+		memcpy(&li, x->data + i, 4);
+		for (size_t j = 0; j + 4 <= y->len;) {
+			uint32_t lj;
+			memcpy(&lj, y->data + j, 4);
+			if (li == lj && memcmp(x->data + i + 4, y->data + j + 4, li) == 0)
+				return true;
+			j += 4 + lj;
+		}
+		i += 4 + li;
+	}
+	return false;
+}
+
+/* Whether command a must wait until the commands now in the KV answer: it shares a key with
+ * one of them, or one of them (or a) is ordered with everything. Commands answered locally
+ * never wait (their replies keep their place in the ring). */
+static bool must_wait(struct resp_conn *c, const struct args *a, struct strata_msg **keys)
+{
+	*keys = NULL;
+	if (!is_data_cmd(a))
+		return false;
+	int nk = cmd_keys(a, keys);
+	if (c->concurrent == 0)
+		return false;
+	if (nk < 0 || c->concurrent >= RESP_CONCURRENT_MAX)
+		return true;
+	for (uint32_t k = 0; k < c->count; k++) {
+		const struct rslot *s = &c->slots[(c->head + k) % RESP_PIPELINE_MAX];
+		if (s->left == 0)
+			continue;
+		if (!s->keys || keys_meet(s->keys, *keys))
+			return true;
+	}
+	return false;
+}
+
+/* Runs command a now, or keeps a copy of it for later (1) when it must wait. */
+static int dispatch(struct resp_conn *c, const struct args *a)
+{
+	struct strata_msg *keys = NULL;
+	if (must_wait(c, a, &keys)) {
+		strata_msg_unref(keys);
+		size_t total = a->n * (sizeof(char *) + sizeof(size_t));
+		for (size_t i = 0; i < a->n; i++)
+			total += a->len[i] + 1;
+		uint8_t *blk = malloc(total);
+		if (!blk) {
+			conn_close(c);
+			return 1;
+		}
+		c->held.v = (const char **)(void *)blk;
+		c->held.len = (size_t *)(void *)(blk + a->n * sizeof(char *));
+		char *p = (char *)(blk + a->n * (sizeof(char *) + sizeof(size_t)));
+		for (size_t i = 0; i < a->n; i++) {
+			memcpy(p, a->v[i], a->len[i]);
+			p[a->len[i]] = 0;
+			c->held.v[i] = p;
+			c->held.len[i] = a->len[i];
+			p += a->len[i] + 1;
+		}
+		c->held.n = a->n;
+		c->held.block = blk;
+		return 1;
+	}
+	uint32_t before = c->count;
+	handle_command(c, a);
+	if (c->count > before) {
+		struct rslot *s = &c->slots[(c->head + c->count - 1) % RESP_PIPELINE_MAX];
+		if (s->left > 0 && !s->keys) {
+			s->keys = keys;
+			keys = NULL;
+		}
+	}
+	strata_msg_unref(keys);
+	if (c->concurrent > c->rt->counters.resp_concurrent_max)
+		c->rt->counters.resp_concurrent_max = c->concurrent;
+	return 0;
+}
+
+/* The held command, once it no longer has to wait. true while it still waits. */
+static bool run_held(struct resp_conn *c)
+{
+	if (!c->held.block)
+		return false;
+	struct args a = { .n = c->held.n, .v = c->held.v, .len = c->held.len };
+	struct strata_msg *keys = NULL;
+	bool wait = must_wait(c, &a, &keys);
+	strata_msg_unref(keys);
+	if (wait || c->count >= RESP_PIPELINE_MAX)
+		return true;
+	void *blk = c->held.block;
+	c->held.block = NULL;
+	dispatch(c, &a); /* cannot be held again: nothing changed since must_wait */
+	free(blk);
+	return false;
+}
+
 /* ---- reading ---- */
 
 static void bad_request(struct resp_conn *c, const char *why)
@@ -1033,7 +1200,7 @@ static int inline_command(struct resp_conn *c)
 	}
 	if (n > 0) {
 		struct args a = { .n = n, .v = vs, .len = ls };
-		handle_command(c, &a);
+		dispatch(c, &a);
 	}
 	rd->pos += ll + 1; /* the line stays valid until here: handle_command copies what it keeps */
 	return 1;
@@ -1042,10 +1209,13 @@ static int inline_command(struct resp_conn *c)
 /* Takes complete requests out of the reader while the ring has room. */
 static void process_input(struct resp_conn *c)
 {
-	/* One command at a time in the KV: a pipeline's commands take effect in order (a later
-	 * command is sent once the earlier ones answered), as Redis executes them. */
+	/* Commands go to the KV as they are parsed, several at once, unless one shares a key with
+	 * a command still in the KV (or orders with everything): that one is held, and parsing
+	 * stops, until they answer. */
+	if (run_held(c))
+		return;
 	while (!c->closing && !c->draining && !c->quitting && c->count < RESP_PIPELINE_MAX &&
-	       c->inflight == 0) {
+	       !c->held.block) {
 		int il = inline_command(c);
 		if (il < 0)
 			return;
@@ -1084,13 +1254,13 @@ static void process_input(struct resp_conn *c)
 			return;
 		}
 		struct args a = { .n = rep->elements, .v = vs, .len = ls };
-		handle_command(c, &a);
+		dispatch(c, &a);
 		freeReplyObject(rep);
 	}
 	if (c->closing || c->draining || c->quitting)
 		return;
 	size_t buffered = c->rd->len - c->rd->pos;
-	bool blocked = c->count >= RESP_PIPELINE_MAX || c->inflight > 0;
+	bool blocked = c->count >= RESP_PIPELINE_MAX || c->held.block != NULL;
 	if (!blocked && buffered > RESP_IN_MAX) {
 		bad_request(c, "request larger than 4 MiB");
 		return;

@@ -124,6 +124,7 @@ struct strata_uv_counters {
 	uint64_t resp_accepted;      /* RESP connections (resp.c) */
 	uint64_t resp_refused;       /* over max_clients RESP connections */
 	uint64_t resp_commands;
+	uint64_t resp_concurrent_max; /* most commands of one RESP connection in the KV at once */
 	uint64_t resp_errors;        /* error replies */
 	uint64_t resp_bad_requests;  /* protocol errors (the connection closes) */
 	uint64_t resp_slow_dropped;  /* disconnected: replies queued over client_queue_max */
