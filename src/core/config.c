@@ -13,6 +13,7 @@
 #include "core/config.h"
 
 #include <ini.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -87,11 +88,11 @@ enum sec {
 static const char *const sec_names[SEC_COUNT] = {"cluster", "node.N", "fd",  "links",
 						 "lkv",     "bcast",  "smr", "client"};
 
-enum kind { V_U32, V_NAME, V_ALGO, V_MODEL, V_HOST, V_PORT, V_PUBKEY, V_ONOFF };
+enum kind { V_U32, V_NAME, V_ALGO, V_MODEL, V_HOST, V_PORT, V_PUBKEY, V_ONOFF, V_COINKEY };
 
 /* Global keys first, node keys last (K_HOST..K_PUBKEY), so line bookkeeping can split them. */
 enum key {
-	K_ID, K_MODEL, K_F, K_REG_ALGO, K_BCAST_ALGO, K_WRITER, K_NEMESIS,
+	K_ID, K_MODEL, K_F, K_REG_ALGO, K_BCAST_ALGO, K_WRITER, K_NEMESIS, K_COIN_T,
 	K_HEARTBEAT, K_TIMEOUT, K_EVP_TIMEOUT, K_EVP_INC,
 	K_MAX_DGRAM, K_MAX_VALUE, K_WINDOW, K_RTX_MIN, K_RTX_MAX, K_BACKLOG,
 	K_REPLICAS, K_R, K_W,
@@ -99,7 +100,7 @@ enum key {
 	K_SMR_HB, K_SMR_ELECT, K_SMR_WINDOW, K_SMR_BATCH, K_SMR_PENDING, K_SMR_TIMEOUT,
 	K_SMR_SESSIONS,
 	K_CL_MAX_CONNS, K_CL_IDLE, K_CL_FRAME, K_CL_QUEUE,
-	K_HOST, K_PORT, K_CLIENT_PORT, K_PUBKEY, K_RESP_PORT,
+	K_HOST, K_PORT, K_CLIENT_PORT, K_PUBKEY, K_RESP_PORT, K_COINKEY,
 	K_COUNT
 };
 #define K_NODE_FIRST K_HOST
@@ -124,6 +125,8 @@ static const struct keydef keys[K_COUNT] = {
 	[K_BCAST_ALGO] = {SEC_CLUSTER, "bcast_algo", V_ALGO, CFG(bcast_algo), 0, 0},
 	[K_WRITER] = {SEC_CLUSTER, "writer", V_U32, CFG(writer), 1, STRATA_MAX_NODES},
 	[K_NEMESIS] = {SEC_CLUSTER, "nemesis", V_ONOFF, CFG(nemesis), 0, 0},
+	[K_COIN_T] = {SEC_CLUSTER, "coin_threshold", V_U32, CFG(coin_threshold), 1,
+		      STRATA_MAX_NODES},
 	[K_HEARTBEAT] = {SEC_FD, "heartbeat_ms", V_U32, CFG(heartbeat_ms), 1, MS_MAX},
 	[K_TIMEOUT] = {SEC_FD, "timeout_ms", V_U32, CFG(timeout_ms), 1, MS_MAX},
 	[K_EVP_TIMEOUT] = {SEC_FD, "evp_timeout_ms", V_U32, CFG(evp_timeout_ms), 1, MS_MAX},
@@ -158,6 +161,7 @@ static const struct keydef keys[K_COUNT] = {
 	[K_CLIENT_PORT] = {SEC_NODE, "client_port", V_PORT, PEER(client_port), 1, 65535},
 	[K_PUBKEY] = {SEC_NODE, "public_key", V_PUBKEY, PEER(public_key), 0, 0},
 	[K_RESP_PORT] = {SEC_NODE, "resp_port", V_PORT, PEER(resp_port), 1, 65535},
+	[K_COINKEY] = {SEC_NODE, "coin_key", V_COINKEY, PEER(coin_key), 0, 0},
 };
 
 /* ---------------------------------------------------------------- parse state */
@@ -343,6 +347,20 @@ static int set_value(struct parse *ps, int line, const char *section, enum key k
 			return fail(ps, line, section, kd->name, "not hexadecimal: '%s'",
 				    quote(q, sizeof(q), value));
 		((struct strata_peer_cfg *)base)->has_public_key = true;
+		return 1;
+	case V_COINKEY:
+		if (len != 64)
+			return fail(ps, line, section, kd->name,
+				    "expected 64 hex characters, got %zu", len);
+		if (strata_hex_decode(field, 32, value) != 0)
+			return fail(ps, line, section, kd->name, "not hexadecimal: '%s'",
+				    quote(q, sizeof(q), value));
+		if (crypto_core_ristretto255_is_valid_point(field) != 1 ||
+		    sodium_is_zero(field, 32))
+			return fail(ps, line, section, kd->name,
+				    "not a ristretto255 point (a coin_key printed by "
+				    "`stratad coin-deal`)");
+		((struct strata_peer_cfg *)base)->has_coin_key = true;
 		return 1;
 	}
 	strata_assert_fail("unknown value kind", __FILE__, __LINE__, __func__);
@@ -607,6 +625,43 @@ static int check_nodes(struct parse *ps)
 	return 1;
 }
 
+/* The threshold coin: every node has a coin_key or none does; with keys, coin_threshold is
+ * required and f + 1 <= coin_threshold <= n - f (unpredictable to f processes, revealed by the
+ * n - f correct ones). */
+static int check_coin(struct parse *ps)
+{
+	struct strata_config *c = ps->c;
+	uint32_t with = 0, first_without = 0, first_with = 0;
+	for (uint32_t id = 1; id <= c->n; id++) {
+		if (c->nodes[id].has_coin_key) {
+			with++;
+			if (!first_with)
+				first_with = id;
+		} else if (!first_without) {
+			first_without = id;
+		}
+	}
+	char sec[24];
+	if (with && with < c->n) {
+		snprintf(sec, sizeof(sec), "node.%u", first_without);
+		return fail(ps, ps->node_line[first_without], sec, "coin_key",
+			    "missing: node.%u has one, and the threshold coin needs every node's "
+			    "(deal them together with `stratad coin-deal`)",
+			    first_with);
+	}
+	if (with && !ps->key_line[K_COIN_T])
+		return fail(ps, ps->sec_line[SEC_CLUSTER], "cluster", "coin_threshold",
+			    "required key missing (the nodes have coin_key entries)");
+	if (!with && ps->key_line[K_COIN_T])
+		return fail(ps, ps->key_line[K_COIN_T], "cluster", "coin_threshold",
+			    "set, but no node has a coin_key");
+	if (with && (c->coin_threshold < c->f + 1 || c->coin_threshold + c->f > c->n))
+		return fail(ps, ps->key_line[K_COIN_T], "cluster", "coin_threshold",
+			    "must be between f + 1 = %u and n - f = %u, but is %u", c->f + 1,
+			    c->n - c->f, c->coin_threshold);
+	return 1;
+}
+
 static int check_cluster(struct parse *ps)
 {
 	struct strata_config *c = ps->c;
@@ -623,7 +678,7 @@ static int check_cluster(struct parse *ps)
 	if (c->writer > c->n)
 		return fail(ps, key_or_section_line(ps, K_WRITER), "cluster", "writer",
 			    "no such node: %u (the cluster has nodes 1..%u)", c->writer, c->n);
-	return 1;
+	return check_coin(ps);
 }
 
 static int check_lkv(struct parse *ps)

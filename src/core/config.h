@@ -43,6 +43,10 @@ struct strata_peer_cfg {
 	uint16_t resp_port;   /* TCP, RESP (Redis protocol) clients of the kv module; 0 = off */
 	uint8_t public_key[32];
 	bool has_public_key;
+	/* The threshold coin's verification key V_N = g^x_N (ristretto255), from the dealer
+	 * (`stratad coin-deal`); every node has one or none does (docs/consensus.md). */
+	uint8_t coin_key[32];
+	bool has_coin_key;
 };
 
 struct strata_config {
@@ -57,6 +61,9 @@ struct strata_config {
 	char bcast_algo[STRATA_NAME_MAX];
 	uint32_t writer; /* the writer of single-writer registers, 1..n (default 1) */
 	bool nemesis;    /* [cluster] nemesis = on: nodes obey `strata nemesis` (test clusters) */
+	/* The threshold coin of randomized consensus: shares needed to reveal a coin, with
+	 * f + 1 <= coin_threshold <= n - f; 0 = no coin dealt ([node.N] coin_key absent). */
+	uint32_t coin_threshold;
 
 	/* Leaderless store ([lkv] replicas, r, w). */
 	uint32_t lkv_replicas, lkv_r, lkv_w;

@@ -17,6 +17,13 @@
 #define N2 "[node.2]\nport = 7102\nclient_port = 7202\n"
 #define N3 "[node.3]\nport = 7103\nclient_port = 7203\n"
 #define BASE CL N1 N2 N3
+/* ristretto255 points (1, 2 and 3 times the base point) as threshold coin keys */
+#define RP1 "e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76"
+#define RP2 "6a493210f7499cd17fecb510ae0cea23a110e8d5b901f8acadd3095c73a3b919"
+#define RP3 "94741f5d5d52755ece4f23f044ee27d5d1ea1e2bd196b462166b16152a9d0259"
+#define CN1 "[node.1]\nport = 7101\nclient_port = 7201\ncoin_key = " RP1 "\n"
+#define CN2 "[node.2]\nport = 7102\nclient_port = 7202\ncoin_key = " RP2 "\n"
+#define CN3 "[node.3]\nport = 7103\nclient_port = 7203\ncoin_key = " RP3 "\n"
 
 #define PK1 "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c"
 #define PK2 "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
@@ -204,6 +211,21 @@ START_TEST(test_default_f_and_lkv)
 }
 END_TEST
 
+START_TEST(test_coin_keys)
+{
+	struct strata_config c;
+	parse_ok(&c, BASE);
+	ck_assert_uint_eq(c.coin_threshold, 0);
+	ck_assert(!c.nodes[1].has_coin_key);
+	parse_ok(&c, CL "coin_threshold = 2\n" CN1 CN2 CN3);
+	ck_assert_uint_eq(c.coin_threshold, 2);
+	for (uint32_t i = 1; i <= 3; i++)
+		ck_assert(c.nodes[i].has_coin_key);
+	ck_assert_uint_eq(c.nodes[2].coin_key[0], 0x6a);
+	ck_assert_uint_eq(c.nodes[3].coin_key[31], 0x59);
+}
+END_TEST
+
 START_TEST(test_max_nodes)
 {
 	char text[16384];
@@ -289,11 +311,28 @@ static const struct bad bad_configs[] = {
 	 "c.ini:13: [fd] heartbeat_ms: out of range: 0 (must be 1..3600000)"},
 	{CL "cons_algo = paxos\n",
 	 "c.ini:3: [cluster] cons_algo: unknown key (expected one of: id, model, f, reg_algo, "
-	 "bcast_algo, writer, nemesis)"},
+	 "bcast_algo, writer, nemesis, coin_threshold)"},
 	{CL "nemesis = yes\n", "c.ini:3: [cluster] nemesis: 'yes' is not on or off"},
+	/* the threshold coin's keys */
+	{CL "coin_threshold = 2\n" N1 N2 N3,
+	 "c.ini:3: [cluster] coin_threshold: set, but no node has a coin_key"},
+	{CL "coin_threshold = 2\n" CN1 N2 N3,
+	 "c.ini:8: [node.2] coin_key: missing: node.1 has one, and the threshold coin needs every "
+	 "node's (deal them together with `stratad coin-deal`)"},
+	{CL "[node.1]\nport = 7101\nclient_port = 7201\ncoin_key = "
+	    "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\n" N2 N3,
+	 "c.ini:6: [node.1] coin_key: not a ristretto255 point (a coin_key printed by "
+	 "`stratad coin-deal`)"},
+	{CL "[node.1]\nport = 7101\nclient_port = 7201\ncoin_key = e2f2\n" N2 N3,
+	 "c.ini:6: [node.1] coin_key: expected 64 hex characters, got 4"},
+	{CL "coin_threshold = 3\n" CN1 CN2 CN3,
+	 "c.ini:3: [cluster] coin_threshold: must be between f + 1 = 2 and n - f = 2, but is 3"},
+	{CL CN1 CN2 CN3,
+	 "c.ini:1: [cluster] coin_threshold: required key missing (the nodes have coin_key "
+	 "entries)"},
 	{CL "[node.1]\nprot = 1\n",
 	 "c.ini:4: [node.1] prot: unknown key (expected one of: host, port, client_port, "
-	 "public_key, resp_port)"},
+	 "public_key, resp_port, coin_key)"},
 	{"[cluster]\nid = t\nid = u\n", "c.ini:3: [cluster] id: duplicate key (first set on line 2)"},
 	/* sections and syntax */
 	{CL N1 "[nodes]\n",
@@ -512,6 +551,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_every_key);
 	tcase_add_test(tc, test_default_f_and_lkv);
+	tcase_add_test(tc, test_coin_keys);
 	tcase_add_test(tc, test_max_nodes);
 	tcase_add_test(tc, test_failure_keeps_config);
 	tcase_add_loop_test(tc, test_bad_config, 0, (int)(sizeof(bad_configs) / sizeof(bad_configs[0])));
