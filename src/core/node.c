@@ -73,6 +73,7 @@ struct strata_node {
 	size_t nturn_end;
 	enum strata_byz byz;
 	uint8_t *sk; /* secure memory, STRATA_SK_LEN */
+	uint8_t *coin; /* secure memory, 32 bytes, or NULL: the threshold coin share */
 
 	struct strata_module *modules[NODE_MAX_MODULES];
 	size_t nmodules;
@@ -143,9 +144,21 @@ struct strata_node *strata_node_new(const struct strata_node_opts *o, char *err,
 		return NULL;
 	}
 	memcpy(n->sk, o->secret_key, STRATA_SK_LEN);
+	if (o->coin_share) {
+		n->coin = strata_secure_alloc(32);
+		if (!n->coin) {
+			snprintf(err, errlen, "out of secure memory");
+			strata_secure_free(n->sk);
+			free(n);
+			return NULL;
+		}
+		memcpy(n->coin, o->coin_share, 32);
+	}
 	n->tops = o->transport;
 	n->transport = n->tops->create(n, err, errlen);
 	if (!n->transport) {
+		if (n->coin)
+			strata_secure_free(n->coin);
 		strata_secure_free(n->sk);
 		free(n);
 		return NULL;
@@ -179,6 +192,8 @@ void strata_node_free(struct strata_node *n)
 	n->tops->destroy(n->transport);
 	free(n->heap);
 	strata_secure_free(n->sk);
+	if (n->coin)
+		strata_secure_free(n->coin);
 	free(n);
 }
 
@@ -918,6 +933,7 @@ int strata_byz_parse(const char *s)
 	return -1;
 }
 const uint8_t *strata_node_secret_key(const struct strata_node *n) { return n->sk; }
+const uint8_t *strata_node_coin_share(const struct strata_node *n) { return n->coin; }
 
 const uint8_t *strata_node_public_key(const struct strata_node *n, uint32_t id)
 {

@@ -303,6 +303,8 @@ struct strata_node_opts {
 	uint32_t id;                     /* 1..cfg->n */
 	uint64_t incarnation;            /* > 0, strictly larger after every restart */
 	const uint8_t *secret_key;       /* Ed25519 secret key (64 bytes), copied to secure memory */
+	const uint8_t *coin_share;       /* threshold coin share x_i (32 bytes) or NULL; copied to
+					  * secure memory (cons/tcoin.h, [node.N] coin_key) */
 	const struct strata_env *env;    /* copied */
 	bool trace;                      /* emit trace lines */
 	enum strata_byz byz;             /* test-only misbehaviour, STRATA_BYZ_NONE normally */
@@ -449,6 +451,8 @@ uint64_t strata_lamport_send(struct strata_node *n);
 void strata_lamport_recv(struct strata_node *n, uint64_t ts);
 /* The signing identity (secure memory, wiped on free). */
 const uint8_t *strata_node_secret_key(const struct strata_node *n);
+/* The node's threshold coin share (32 bytes), or NULL if it was started without one. */
+const uint8_t *strata_node_coin_share(const struct strata_node *n);
 const uint8_t *strata_node_public_key(const struct strata_node *n, uint32_t id);
 
 /* Failure-detector view (written by the fd modules, read by status/watch). */

@@ -477,6 +477,7 @@ static void node_boot(struct sim *s, struct sim_node *sn, bool recovering)
 		.cfg = s->o.cfg, .id = sn->id, .incarnation = sn->incarnation,
 		.secret_key = sn->sk, .env = &sn->env, .trace = s->o.trace, .byz = sn->byz,
 		.transport = &strata_links_transport,
+		.coin_share = s->o.coin_shares ? s->o.coin_shares[sn->id - 1] : NULL,
 	};
 	sn->wake_at = UINT64_MAX;
 	sn->life++;

@@ -68,6 +68,10 @@ struct sim_opts {
 	void *arg;
 	bool trace; /* print every node's trace lines to stderr */
 	struct sim_disk disk;
+	/* Threshold coin shares, [id - 1] for node id (each node's strata_node_coin_share), or
+	 * NULL; the caller deals them (cons/tcoin.h), sets cfg's coin keys and threshold, and keeps
+	 * the array alive while the simulation runs. */
+	const uint8_t (*coin_shares)[32];
 };
 
 struct sim *sim_new(const struct sim_opts *o);
