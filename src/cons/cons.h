@@ -70,6 +70,8 @@ enum cons_wire {
 	CONS_WIRE_LLDC = 183, /* logged leader-driven consensus */
 	CONS_WIRE_TOB = 184,  /* consensus-based total-order broadcast (family bcast) */
 	CONS_WIRE_TOB_CONS = 206, /* consensus from total-order broadcast (seed 8.6, tob_cons.c) */
+	CONS_WIRE_RBC = 190,  /* randomized binary consensus */
+	CONS_WIRE_RCONS = 191, /* randomized consensus with large domain */
 };
 
 /* Indications inside the family (event range 300-399). */
@@ -278,6 +280,14 @@ struct strata_module *cons_tob_cons_create(struct strata_node *n, char *err, siz
 /* TEST ONLY: tob-consensus decides its own proposal at once instead of the first value tob
  * delivers (the simulation suite's broken variant). Never called by stratad. */
 void cons_tob_cons_test_own(struct strata_module *m);
+struct strata_module *cons_rbc_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *cons_rcons_create(struct strata_node *n, char *err, size_t errlen);
+/* TEST ONLY: the randomized modules (rbc, rcons) use a coin computed from `seed` by anyone who
+ * knows it (a predictable coin) instead of the threshold coin. Never called by stratad. */
+void cons_rb_test_seeded_coin(struct strata_module *m, uint64_t seed);
+/* TEST ONLY: the randomized modules decide on more than `above` equal PHASE-2 values instead
+ * of more than f (the simulation suite's broken variant). */
+void cons_rb_test_decide_min(struct strata_module *m, uint32_t above);
 /* The node's epoch-change module (ec.c), created on first use over the node's Omega; logged:
  * the fail-recovery variant (Alg. 5.8, module "lec"). */
 struct strata_module *cons_ec_get(struct strata_node *n, bool logged, char *err, size_t errlen);
