@@ -25,10 +25,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sodium.h>
 #include <uv.h>
 
 #include "check/bcast_log.h"
 #include "check/cons_log.h"
+#include "cons/tcoin.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/stack.h"
@@ -45,6 +47,7 @@
 static const char usage_text[] =
 	"usage: stratad --config FILE --id N [options]\n"
 	"       stratad keygen --out FILE\n"
+	"       stratad coin-deal --nodes N --threshold T --dir DIR\n"
 	"\n"
 	"Runs node N of the cluster described by FILE.\n"
 	"  --config FILE      cluster config (INI); every node needs a public_key\n"
@@ -52,6 +55,8 @@ static const char usage_text[] =
 	"  --data DIR         data directory (default ./data-N); created if missing,\n"
 	"                     an existing one means the node is recovering\n"
 	"  --key FILE         secret key file (default: <config dir>/node-N.key)\n"
+	"  --coin-share FILE  threshold coin share, needed when the config has coin_key entries\n"
+	"                     (default: <key file>.coin)\n"
 	"  --log-level LEVEL  error, warn, info (default), debug or trace\n"
 	"  --bcast-log DIR    record broadcasts and deliveries in DIR/<algo>/node-N.log\n"
 	"  --cons-log DIR     record consensus proposals and decisions in DIR/<algo>/node-N.log\n"
@@ -71,6 +76,9 @@ static const char usage_text[] =
 	"\n"
 	"keygen writes a new Ed25519 identity to FILE (mode 0600) and FILE.pub and prints the\n"
 	"public key in hex, for the node's public_key in the config.\n"
+	"coin-deal deals the threshold coin of randomized consensus for N nodes (any T shares\n"
+	"reveal a coin; f + 1 <= T <= N - f): DIR/node-I.key.coin (mode 0600) for each node, and\n"
+	"prints the config lines (coin_threshold, each node's coin_key). See docs/consensus.md.\n"
 	"Exit status: 0 after SIGTERM/SIGINT, 1 runtime failure, 2 usage/config/key error.\n";
 
 struct bcast_file {
@@ -86,7 +94,7 @@ struct cons_file {
 };
 
 struct daemon {
-	const char *config_path, *data_dir, *key_path, *bcast_dir, *cons_dir;
+	const char *config_path, *data_dir, *key_path, *bcast_dir, *cons_dir, *coin_path;
 	uint32_t id;
 	enum strata_log_level log_level;
 	enum strata_byz byz; /* test-only misbehaviour; STRATA_BYZ_NONE normally */
@@ -150,6 +158,123 @@ static int cmd_keygen(int argc, char **argv)
 	return 0;
 }
 
+/* ---- coin-deal ---- */
+
+static int parse_small(const char *flag, const char *v, uint32_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long x = strtoul(v, &end, 10);
+	if (errno || !*v || *end || x < 1 || x > STRATA_MAX_NODES) {
+		fprintf(stderr, "stratad: coin-deal: %s '%s' is not 1..%d\n(see stratad --help)\n",
+			flag, v, STRATA_MAX_NODES);
+		return 2;
+	}
+	*out = (uint32_t)x;
+	return 0;
+}
+
+static int cmd_coin_deal(int argc, char **argv)
+{
+	uint32_t n = 0, t = 0;
+	const char *dir = NULL;
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			fputs(usage_text, stdout);
+			return 0;
+		}
+		if (i + 1 >= argc)
+			return die_usage("coin-deal: '%s' needs a value or is unknown", argv[i]);
+		if (strcmp(argv[i], "--nodes") == 0) {
+			if (parse_small("--nodes", argv[++i], &n))
+				return 2;
+		} else if (strcmp(argv[i], "--threshold") == 0) {
+			if (parse_small("--threshold", argv[++i], &t))
+				return 2;
+		} else if (strcmp(argv[i], "--dir") == 0) {
+			dir = argv[++i];
+		} else {
+			return die_usage("coin-deal: unexpected argument '%s'", argv[i]);
+		}
+	}
+	if (!n || !t || !dir)
+		return die_usage("coin-deal: --nodes N, --threshold T and --dir DIR are required%s",
+				 "");
+	if (t > n)
+		return die_usage("coin-deal: the threshold must be at most the number of nodes%s",
+				 "");
+	if (strata_crypto_init() != 0) {
+		fprintf(stderr, "stratad: libsodium initialisation failed\n");
+		return 1;
+	}
+	uint8_t (*x)[32] = strata_secure_alloc(32u * n);
+	uint8_t *seed = strata_secure_alloc(32);
+	uint8_t vk[STRATA_MAX_NODES][32];
+	if (!x || !seed) {
+		fprintf(stderr, "stratad: out of secure memory\n");
+		return 1;
+	}
+	randombytes_buf(seed, 32);
+	int rc = tcoin_deal(n, t, seed, x, vk);
+	strata_secure_free(seed);
+	char err[512];
+	uint32_t written = 0;
+	for (uint32_t i = 1; rc == 0 && i <= n; i++) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/node-%u.key.coin", dir, i);
+		rc = strata_coinfile_write(path, x[i - 1], err, sizeof(err));
+		if (rc)
+			fprintf(stderr, "stratad: coin-deal: %s\n", err);
+		else
+			written++;
+	}
+	strata_secure_free(x);
+	if (rc) {
+		fprintf(stderr, "stratad: coin-deal: %u of %u share files written; deal again into "
+			"an empty directory\n", written, n);
+		return 1;
+	}
+	printf("coin_threshold = %u\n", t);
+	for (uint32_t i = 1; i <= n; i++) {
+		char hex[65];
+		strata_hex_encode(hex, vk[i - 1], 32);
+		printf("node.%u coin_key = %s\n", i, hex);
+	}
+	return 0;
+}
+
+/* The coin share, when the config names a threshold coin: --coin-share or <key file>.coin,
+ * checked against [node.N] coin_key. */
+static int load_coin(struct daemon *d, const char *keypath, uint8_t *x, bool *have)
+{
+	*have = false;
+	if (d->cfg.coin_threshold == 0) {
+		if (d->coin_path)
+			fprintf(stderr, "stratad: --coin-share given, but %s has no coin_key entries; "
+				"ignoring it\n", d->config_path);
+		return 0;
+	}
+	char path[PATH_MAX + 40];
+	if (d->coin_path)
+		snprintf(path, sizeof(path), "%s", d->coin_path);
+	else
+		snprintf(path, sizeof(path), "%s.coin", keypath);
+	char err[512];
+	if (strata_coinfile_read(path, x, err, sizeof(err)) != 0) {
+		fprintf(stderr, "stratad: %s (the config has coin_key entries: this node needs its "
+			"coin share; see docs/consensus.md)\n", err);
+		return 2;
+	}
+	uint8_t vk[32];
+	if (tcoin_public(vk, x) != 0 || memcmp(vk, d->cfg.nodes[d->id].coin_key, 32) != 0) {
+		fprintf(stderr, "stratad: %s is not the coin share of [node.%u] coin_key in %s "
+			"(another dealing, or wrong --id?)\n", path, d->id, d->config_path);
+		return 2;
+	}
+	*have = true;
+	return 0;
+}
+
 /* ---- start-up ---- */
 
 static int read_file(const char *path, char **out)
@@ -181,6 +306,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 		{ "id", required_argument, NULL, 'i' },
 		{ "data", required_argument, NULL, 'd' },
 		{ "key", required_argument, NULL, 'k' },
+		{ "coin-share", required_argument, NULL, 'X' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "bcast-log", required_argument, NULL, 'b' },
 		{ "cons-log", required_argument, NULL, 'C' },
@@ -199,6 +325,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 		case 'c': d->config_path = optarg; break;
 		case 'd': d->data_dir = optarg; break;
 		case 'k': d->key_path = optarg; break;
+		case 'X': d->coin_path = optarg; break;
 		case 'b': d->bcast_dir = optarg; break;
 		case 'C': d->cons_dir = optarg; break;
 		case 'i': {
@@ -542,7 +669,8 @@ static void on_fatal(void *arg)
 		uv_close((uv_handle_t *)&d->sigint, NULL);
 }
 
-static int run(struct daemon *d, const uint8_t *sk, bool recovering, uint64_t incarnation)
+static int run(struct daemon *d, const uint8_t *sk, const uint8_t *coin, bool recovering,
+	       uint64_t incarnation)
 {
 	uv_loop_t loop;
 	int rc = uv_loop_init(&loop);
@@ -552,6 +680,7 @@ static int run(struct daemon *d, const uint8_t *sk, bool recovering, uint64_t in
 	}
 	struct strata_uv_opts o = {
 		.cfg = &d->cfg, .id = d->id, .incarnation = incarnation, .secret_key = sk,
+		.coin_share = coin,
 		.store = d->store, .log_level = d->log_level, .on_output = on_output, .on_fatal = on_fatal, .arg = d,
 		.byz = d->byz, .test_sync_delay_ms = d->test_sync_delay_ms,
 	};
@@ -612,6 +741,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN); /* a client that hangs up is a write error, not a death */
 	if (argc >= 2 && strcmp(argv[1], "keygen") == 0)
 		return cmd_keygen(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "coin-deal") == 0)
+		return cmd_coin_deal(argc, argv);
 	static struct daemon d; /* large (the config); not on the stack */
 	int rc = parse_args(&d, argc, argv);
 	if (rc)
@@ -645,17 +776,28 @@ int main(int argc, char **argv)
 	char keypath[PATH_MAX + 32], datadir[PATH_MAX];
 	bool recovering = false;
 	uint64_t incarnation = 0;
+	uint8_t *coin = strata_secure_alloc(32);
+	bool have_coin = false;
+	if (!coin) {
+		fprintf(stderr, "stratad: out of secure memory\n");
+		strata_secure_free(sk);
+		return 1;
+	}
 	rc = load_key(&d, sk, keypath, sizeof(keypath));
+	if (rc == 0)
+		rc = load_coin(&d, keypath, coin, &have_coin);
 	if (rc == 0 && d.check_only) {
 		printf("stratad: %s: node %u: config and key ok\n", d.config_path, d.id);
 		strata_secure_free(sk);
+		strata_secure_free(coin);
 		return 0;
 	}
 	if (rc == 0)
 		rc = open_data(&d, datadir, sizeof(datadir), &recovering, &incarnation);
 	if (rc == 0)
-		rc = run(&d, sk, recovering, incarnation);
+		rc = run(&d, sk, have_coin ? coin : NULL, recovering, incarnation);
 	strata_secure_free(sk); /* wiped */
+	strata_secure_free(coin);
 	for (unsigned i = 0; i < d.nblogs; i++)
 		strata_bcast_log_close(d.blogs[i].log);
 	for (unsigned i = 0; i < d.nclogs; i++)

@@ -5,6 +5,7 @@
 # only decide by noticing the crash: an epoch change, or P's detection). Every surviving node must decide, all the
 # same value, and it must be one of the proposals; `strata consensus watch --all` must show every
 # survivor's decision with that value. A second instance proposed afterwards must decide too.
+# rcons (randomized, threshold coin) runs the same case with node 1 killed.
 # The nodes write decision logs (--cons-log): `strata check-consensus --crashed 1` must pass on
 # them, and fail on a copy where one survivor's decision was altered (the checker can fail).
 . "$(dirname "$0")/lib.sh"
@@ -107,3 +108,5 @@ PY
 run_case fail-noisy ldc 1
 run_case fail-stop uhier 1
 run_case fail-stop flood 1
+# Randomized Consensus with Large Domain on the threshold coin (scripts/cluster deals it).
+run_case randomized rcons 1

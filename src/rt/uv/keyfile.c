@@ -17,6 +17,7 @@
 
 #define SECRET_TAG "ed25519-secret "
 #define PUBLIC_TAG "ed25519-public "
+#define COIN_TAG "coin-share "
 /* Largest file we accept: tag, hex and a line ending with room to spare. A bigger file is not a
  * key file, and reading it whole would be unbounded. */
 #define FILE_MAX 256
@@ -231,4 +232,47 @@ int strata_pubkey_read(const char *path, uint8_t pk[32], char *err, size_t errle
 			   "followed by %d hex characters of a valid key",
 			   path, 2 * STRATA_PK_LEN);
 	return 0;
+}
+
+int strata_coinfile_write(const char *path, const uint8_t x[32], char *err, size_t errlen)
+{
+	STRATA_ASSERT(path && x);
+	char line[sizeof(COIN_TAG) + 64 + 2];
+	memcpy(line, COIN_TAG, sizeof(COIN_TAG) - 1);
+	strata_hex_encode(line + sizeof(COIN_TAG) - 1, x, 32);
+	size_t len = sizeof(COIN_TAG) - 1 + 64;
+	line[len++] = '\n';
+	line[len] = '\0';
+	int rc = create_file(path, 0600, line, len, err, errlen);
+	sodium_memzero(line, sizeof(line));
+	return rc;
+}
+
+int strata_coinfile_read(const char *path, uint8_t *x, char *err, size_t errlen)
+{
+	STRATA_ASSERT(path && x);
+	char buf[FILE_MAX];
+	int rc = read_small(path, buf, sizeof(buf), true, err, errlen);
+	if (rc == 0) {
+		char *hex = match_line(buf, COIN_TAG, 64);
+		uint8_t wide[64] = { 0 }, red[32];
+		if (!hex || strata_hex_decode(x, 32, hex) != 0) {
+			rc = say(err, errlen, STRATA_ECONFIG,
+				 "coin share file %s is malformed: expected one line 'coin-share' "
+				 "followed by 64 hex characters", path);
+		} else {
+			memcpy(wide, x, 32);
+			crypto_core_ristretto255_scalar_reduce(red, wide);
+			if (sodium_is_zero(x, 32) || sodium_memcmp(red, x, 32) != 0)
+				rc = say(err, errlen, STRATA_ECONFIG,
+					 "coin share file %s does not hold a coin share (a non-zero "
+					 "reduced ristretto255 scalar)", path);
+		}
+		sodium_memzero(wide, sizeof(wide));
+		sodium_memzero(red, sizeof(red));
+	}
+	if (rc != 0)
+		sodium_memzero(x, 32);
+	sodium_memzero(buf, sizeof(buf));
+	return rc;
 }

@@ -34,4 +34,11 @@ int strata_pubkey_read(const char *path, uint8_t pk[32], char *err, size_t errle
  * STRATA_EINVAL otherwise. */
 int strata_pubkey_parse_hex(uint8_t pk[32], const char *hex);
 
+/* Threshold coin share files (docs/consensus.md): one line "coin-share <64 hex>" (the
+ * ristretto255 scalar x_i, canonical and non-zero), mode 0600 or stricter, written by
+ * `stratad coin-deal`. write refuses to overwrite; read refuses unsafe modes and malformed
+ * content, and wipes its temporaries (and x on failure). */
+int strata_coinfile_write(const char *path, const uint8_t x[32], char *err, size_t errlen);
+int strata_coinfile_read(const char *path, uint8_t *x, char *err, size_t errlen);
+
 #endif

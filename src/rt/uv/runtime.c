@@ -545,7 +545,7 @@ struct strata_uv *strata_uv_new(uv_loop_t *loop, const struct strata_uv_opts *o,
 	};
 	struct strata_node_opts no = {
 		.cfg = o->cfg, .id = o->id, .incarnation = o->incarnation,
-		.secret_key = o->secret_key, .env = &rt->env,
+		.secret_key = o->secret_key, .coin_share = o->coin_share, .env = &rt->env,
 		.trace = o->log_level >= STRATA_LOG_TRACE, .byz = o->byz,
 		.transport = &strata_links_transport,
 	};

@@ -59,6 +59,7 @@ struct strata_uv_opts {
 	uint32_t id;
 	uint64_t incarnation;
 	const uint8_t *secret_key;       /* 64 bytes, copied by the node */
+	const uint8_t *coin_share;       /* threshold coin share (32 bytes) or NULL, copied */
 	struct strata_store *store;      /* borrowed; NULL = no stable storage (STRATA_EIO) */
 	enum strata_log_level log_level; /* trace also turns on the node's trace lines */
 	FILE *log;                       /* NULL = stderr */
