@@ -7,6 +7,7 @@
 
 #include "core/assert.h"
 #include "core/error.h"
+#include "core/itab.h"
 #include "links/links.h"
 
 /* ---- windows ---- */
@@ -537,37 +538,62 @@ int bc_acks_recv(struct bc_acks *a, uint32_t from, struct strata_rd *r)
 
 /* ---- pending tables ---- */
 
-int bc_ptab_init(struct bc_ptab *t, size_t cap)
+static void ptab_fini(void *ext, void *arg)
 {
-	t->e = calloc(cap, sizeof(*t->e));
-	t->len = 0;
-	t->cap = t->e ? cap : 0;
-	return t->e ? 0 : STRATA_ENOMEM;
+	(void)arg;
+	struct bc_pend *e = ext;
+	strata_msg_unref(e->msg);
+}
+
+/* The key: origin, incarnation, seq, big-endian (20 bytes). */
+static void ptab_key(uint8_t key[20], uint32_t origin, uint64_t inc, uint64_t seq)
+{
+	for (int i = 0; i < 4; i++)
+		key[i] = (uint8_t)(origin >> (24 - 8 * i));
+	for (int i = 0; i < 8; i++) {
+		key[4 + i] = (uint8_t)(inc >> (56 - 8 * i));
+		key[12 + i] = (uint8_t)(seq >> (56 - 8 * i));
+	}
+}
+
+int bc_ptab_init(struct bc_ptab *t, const char *what, size_t cap)
+{
+	t->t = strata_itab_new(what, cap, sizeof(struct bc_pend), ptab_fini, NULL);
+	return t->t ? 0 : STRATA_ENOMEM;
 }
 
 void bc_ptab_free(struct bc_ptab *t)
 {
-	for (size_t i = 0; i < t->len; i++)
-		strata_msg_unref(t->e[i].msg);
-	free(t->e);
-	t->e = NULL;
-	t->len = t->cap = 0;
+	strata_itab_free(t->t);
+	t->t = NULL;
+}
+
+size_t bc_ptab_len(const struct bc_ptab *t) { return strata_itab_len(t->t); }
+
+size_t bc_ptab_cap(const struct bc_ptab *t) { return strata_itab_cap(t->t); }
+
+struct bc_pend *bc_ptab_next(const struct bc_ptab *t, size_t *it)
+{
+	return strata_itab_next(t->t, it, NULL, NULL);
 }
 
 struct bc_pend *bc_ptab_find(struct bc_ptab *t, uint32_t origin, uint64_t inc, uint64_t seq)
 {
-	for (size_t i = 0; i < t->len; i++)
-		if (t->e[i].origin == origin && t->e[i].seq == seq && t->e[i].inc == inc)
-			return &t->e[i];
-	return NULL;
+	uint8_t key[20];
+	ptab_key(key, origin, inc, seq);
+	return strata_itab_find(t->t, key, sizeof(key));
 }
 
 struct bc_pend *bc_ptab_add(struct bc_ptab *t, uint32_t origin, uint64_t inc, uint64_t seq,
 			    struct strata_msg *msg)
 {
-	if (t->len == t->cap)
-		return NULL;
-	struct bc_pend *e = &t->e[t->len++];
+	uint8_t key[20];
+	ptab_key(key, origin, inc, seq);
+	bool created = false;
+	struct bc_pend *e = strata_itab_get(t->t, key, sizeof(key), &created, NULL);
+	if (!e)
+		return NULL; /* full (or out of memory) */
+	STRATA_ASSERT(created); /* callers look an entry up before adding it */
 	*e = (struct bc_pend){ .origin = origin, .inc = inc, .seq = seq,
 			       .msg = strata_msg_ref(msg) };
 	return e;
@@ -575,19 +601,17 @@ struct bc_pend *bc_ptab_add(struct bc_ptab *t, uint32_t origin, uint64_t inc, ui
 
 void bc_ptab_del(struct bc_ptab *t, struct bc_pend *e)
 {
-	STRATA_ASSERT(e >= t->e && e < t->e + t->len);
-	strata_msg_unref(e->msg);
-	*e = t->e[--t->len];
+	uint8_t key[20];
+	ptab_key(key, e->origin, e->inc, e->seq);
+	strata_itab_del(t->t, key, sizeof(key));
 }
 
 void bc_ptab_drop_origin(struct bc_ptab *t, uint32_t origin)
 {
-	for (size_t i = 0; i < t->len;) {
-		if (t->e[i].origin == origin)
-			bc_ptab_del(t, &t->e[i]);
-		else
-			i++;
-	}
+	struct bc_pend *e;
+	for (size_t it = 0; (e = bc_ptab_next(t, &it));)
+		if (e->origin == origin)
+			bc_ptab_del(t, e);
 }
 
 enum bc_pend_admit bc_ptab_admit(struct bc_ptab *t, struct bc_origin *o, const struct bc_hdr *h,

@@ -241,18 +241,27 @@ struct bc_pend {
 	uint32_t slot;          /* lurb: its stable-storage slot */
 };
 
+/* A pending table is an instance table of the node's core (core/itab.h) keyed by (origin,
+ * incarnation, seq), capped at the cap given to bc_ptab_init (add fails beyond it), iterated in
+ * an order that depends only on the keys and the operations. Retirement is the user's rule,
+ * stated in its file: lurb retires an entry once every process logged its delivery, lpb once it
+ * delivered it in order (or an origin's newer incarnation dropped its older entries). */
 struct bc_ptab {
-	struct bc_pend *e;
-	size_t len, cap; /* cap is the bound: add fails beyond it */
+	struct strata_itab *t;
 };
 
-int bc_ptab_init(struct bc_ptab *t, size_t cap);
+int bc_ptab_init(struct bc_ptab *t, const char *what, size_t cap);
 void bc_ptab_free(struct bc_ptab *t);
+size_t bc_ptab_len(const struct bc_ptab *t);
+size_t bc_ptab_cap(const struct bc_ptab *t);
+/* Iteration: `for (size_t it = 0; (e = bc_ptab_next(t, &it));)`; deleting the entry just
+ * returned is allowed, adding is not. */
+struct bc_pend *bc_ptab_next(const struct bc_ptab *t, size_t *it);
 struct bc_pend *bc_ptab_find(struct bc_ptab *t, uint32_t origin, uint64_t inc, uint64_t seq);
 /* Adds an entry holding a reference to msg; NULL when the table is full. */
 struct bc_pend *bc_ptab_add(struct bc_ptab *t, uint32_t origin, uint64_t inc, uint64_t seq,
 			    struct strata_msg *msg);
-/* Removes e (swap with the last entry: pointers into the table are invalidated). */
+/* Retires e (its reference to the message is dropped; e is invalid afterwards). */
 void bc_ptab_del(struct bc_ptab *t, struct bc_pend *e);
 /* Drops every entry of origin (a new incarnation replaced it). */
 void bc_ptab_drop_origin(struct bc_ptab *t, uint32_t origin);

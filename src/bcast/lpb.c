@@ -18,8 +18,10 @@
  * 50 %); requests and data claiming more than R rounds are malformed.
  *
  * Bounded implementation: the store is a ring of LPB_STORE_CAP messages (oldest evicted),
- * pending a table of LPB_PENDING_CAP messages (a message arriving when it is full is dropped:
- * the gap repair brings it again or skips it), the delivered set is next[s].
+ * pending an instance table of the core (bc_ptab over core/itab) of LPB_PENDING_CAP messages
+ * (a message arriving when it is full is dropped: the gap repair brings it again or skips it),
+ * retired when delivered in order or when its origin's newer incarnation replaces the older one;
+ * the delivered set is next[s].
  * Restart: a restarted origin is a new process (new incarnation, next = 1 again). Payloads are
  * limited to one datagram's frame. */
 #include <stdlib.h>
@@ -121,8 +123,8 @@ static void lpb_drain(struct lpb *l, uint32_t s)
 static bool lpb_has_pending(const struct lpb *l, uint32_t s, uint64_t *lowest)
 {
 	bool any = false;
-	for (size_t i = 0; i < l->pending.len; i++) {
-		const struct bc_pend *e = &l->pending.e[i];
+	const struct bc_pend *e;
+	for (size_t it = 0; (e = bc_ptab_next(&l->pending, &it));) {
 		if (e->origin == s && (!any || e->seq < *lowest)) {
 			*lowest = e->seq;
 			any = true;
@@ -285,7 +287,8 @@ struct strata_module *bc_lpb_create(struct strata_node *n, char *err, size_t err
 	l->org = calloc(nn + 1, sizeof(*l->org));
 	l->next = calloc(nn + 1, sizeof(*l->next));
 	l->gap = calloc(nn + 1, sizeof(*l->gap));
-	if (!l->org || !l->next || !l->gap || bc_ptab_init(&l->pending, LPB_PENDING_CAP) != 0) {
+	if (!l->org || !l->next || !l->gap ||
+	    bc_ptab_init(&l->pending, "lpb pending", LPB_PENDING_CAP) != 0) {
 		free(l->org);
 		free(l->next);
 		free(l->gap);

@@ -21,7 +21,8 @@
  *
  * Bounded implementation.
  *   - delivered: a window per sender ("lurb/d/<s>", common.h).
- *   - pending: at most LURB_PENDING_CAP messages, each in a fixed storage slot
+ *   - pending: at most LURB_PENDING_CAP messages in an instance table of the core (bc_ptab
+ *     over core/itab; retired when collected, see below), each in a fixed storage slot
  *     ("lurb/p/<slot>", emptied when collected), so recovery reads a bounded number of keys.
  *     The book retransmits pending forever; we garbage-collect a message once every process has
  *     logged its delivery: retransmissions carry a "delivered here" flag (the frame's instance
@@ -238,13 +239,14 @@ static void lurb_recover(struct lurb *l)
 	}
 	char text[96];
 	snprintf(text, sizeof(text), "lurb recovered %zu pending messages and its delivery log",
-		 l->pending.len);
+		 bc_ptab_len(&l->pending));
 	struct strata_output o = { .kind = STRATA_OUT_EVENT, .module = l->m.wire_id,
 				   .module_name = "lurb", .text = text };
 	strata_output(n, &o);
 	bc_sl_hello(&l->m);
-	for (size_t i = 0; i < l->pending.len; i++)
-		lurb_send_all(l, &l->pending.e[i]);
+	struct bc_pend *e;
+	for (size_t it = 0; (e = bc_ptab_next(&l->pending, &it));)
+		lurb_send_all(l, e);
 }
 
 static void lurb_handle(struct strata_module *m, const struct strata_event *ev)
@@ -258,11 +260,13 @@ static void lurb_handle(struct strata_module *m, const struct strata_event *ev)
 			lurb_recover(l);
 		strata_timer_arm_in(n, &l->tick, period);
 		break;
-	case STRATA_EV_TIMER:
-		for (size_t i = 0; i < l->pending.len; i++)
-			lurb_send_all(l, &l->pending.e[i]);
+	case STRATA_EV_TIMER: {
+		struct bc_pend *e;
+		for (size_t it = 0; (e = bc_ptab_next(&l->pending, &it));)
+			lurb_send_all(l, e);
 		strata_timer_arm_in(n, &l->tick, period);
 		break;
+	}
 	case STRATA_EV_FLL_DELIVER:
 	case STRATA_EV_SL_DELIVER:
 		if (ev->msg)
@@ -280,7 +284,7 @@ static int lurb_request(struct strata_module *m, const struct strata_request *re
 	int rc = bc_check_request(req, bc_fll_payload_max(n, 0));
 	if (rc)
 		return rc;
-	if (l->pending.len >= l->pending.cap)
+	if (bc_ptab_len(&l->pending) >= bc_ptab_cap(&l->pending))
 		return STRATA_EFULL;
 	struct bc_hdr h = { BC_DATA, strata_node_id(n), 0, l->lsn + 1 };
 	if (bc_store_u64(n, "lurb/lsn", h.seq) != 0)
@@ -320,7 +324,7 @@ struct strata_module *bc_lurb_create(struct strata_node *n, char *err, size_t er
 	if (!l)
 		return NULL;
 	l->win = calloc(strata_node_n(n) + 1, sizeof(*l->win));
-	if (!l->win || bc_ptab_init(&l->pending, LURB_PENDING_CAP) != 0) {
+	if (!l->win || bc_ptab_init(&l->pending, "lurb pending", LURB_PENDING_CAP) != 0) {
 		free(l->win);
 		free(l);
 		return NULL;
