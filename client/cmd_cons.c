@@ -27,7 +27,7 @@
 #define CONS_VALUE_FILE_MAX (1u << 20)
 
 static const char cons_help[] =
-	"usage: strata consensus propose VALUE [--algo NAME] [--instance ID]\n"
+	"usage: strata consensus propose [--algo NAME] [--instance ID] [--] VALUE\n"
 	"       strata consensus propose --value-file F [--algo NAME] [--instance ID]\n"
 	"       strata consensus watch [--algo NAME] [--all] [--count N] [--duration SEC]\n"
 	"       strata consensus algos\n"
@@ -36,10 +36,11 @@ static const char cons_help[] =
 	"instance ID (default: the next after the highest it knows) with algorithm NAME (default:\n"
 	"ldc where the model allows it, else uhier) and prints the decided value, which may be\n"
 	"another node's proposal. Exit 0 decided, 1 refused, 3 unknown (no decision in --timeout).\n"
+	"A VALUE starting with '-' follows '--' (negative numbers need none); rbc takes 0 or 1.\n"
 	"-w json: {\"instance\":7,\"value\":\"v\",\"algo\":\"ldc\",\"node\":2}\n"
 	"watch: streams the decisions of one node, or of every node with --all:\n"
 	"  {\"node\":2,\"instance\":7,\"value\":\"v\",\"algo\":\"ldc\",\"epoch\":6}\n"
-	"(\"round\" instead of \"epoch\" for the flooding and hierarchical algorithms).\n";
+	"(\"round\" instead of \"epoch\" for the flooding, hierarchical and randomized algorithms).\n";
 
 static volatile sig_atomic_t cons_stop;
 
@@ -325,10 +326,22 @@ int cmd_consensus(struct cli *c, int argc, char **argv)
 	if (!prop && strcmp(sub, "watch") != 0)
 		return cli_usage_err(c, "consensus", "consensus: unknown subcommand '%s'", sub);
 	const char *algo = NULL, *value = NULL, *file = NULL, *instance = NULL;
-	bool all = false;
+	bool all = false, after_dd = false;
 	uint32_t count = 0, duration = 0;
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
+		/* After "--", and for "-5"-like values, an argument is the value (as in reg, kv). */
+		if (after_dd || !cli_is_option(a)) {
+			if (prop && !value) {
+				value = a;
+				continue;
+			}
+			return cli_usage_err(c, "consensus", "consensus: unexpected argument '%s'", a);
+		}
+		if (prop && !strcmp(a, "--")) {
+			after_dd = true;
+			continue;
+		}
 		if (cli_is_help(a)) {
 			fputs(cons_help, stdout);
 			return CLI_EXIT_OK;

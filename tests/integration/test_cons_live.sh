@@ -102,6 +102,20 @@ PY
 	fi
 	cat "$DIR/tampered.out"
 	pass "$algo: check-consensus passes on the real logs and catches a tampered one"
+	if [ "$algo" = rcons ]; then
+		# Values that look like options: after '--', and negative numbers without it.
+		local got
+		got=$("$STRATA" --dir "$DIR" -n 2 --timeout 15000 consensus propose --algo rcons \
+			--instance 20 -- --dash) || fail "consensus propose -- --dash failed"
+		[ "$got" = "instance 20 decided: --dash" ] || fail "propose -- --dash printed '$got'"
+		got=$("$STRATA" --dir "$DIR" -n 2 --timeout 15000 consensus propose -3 --algo rcons \
+			--instance 21) || fail "consensus propose -3 failed"
+		[ "$got" = "instance 21 decided: -3" ] || fail "propose -3 printed '$got'"
+		if "$STRATA" --dir "$DIR" -n 2 consensus propose --algo rcons --bogus x 2>/dev/null; then
+			fail "consensus propose accepted an unknown option"
+		fi
+		pass "consensus propose takes '--' and negative numbers as values, refuses unknown options"
+	fi
 	"$CLUSTER" stop --dir "$DIR" >/dev/null
 }
 
