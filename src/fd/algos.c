@@ -53,6 +53,16 @@ static const struct strata_algo algos[] = {
 		.messages = "0 beyond <>P",
 		.wire_id = STRATA_FD_WIRE_OMEGA,
 	},
+	{
+		.name = "ele",
+		.family = "fd",
+		.title = "Elect Lower Epoch, eventual leader detector with epochs on stable storage",
+		.book = "Alg. 2.9",
+		.model = STRATA_MODEL_FAIL_RECOVERY,
+		.steps = "the lowest epoch heard within one period (delay grows by a timeout per change)",
+		.messages = "N heartbeats per period per node; 1 storage write per start/recovery",
+		.wire_id = STRATA_FD_WIRE_ELE,
+	},
 	{ .name = NULL },
 };
 

@@ -11,6 +11,7 @@ static const struct strata_ctor ctors[] = {
 	{ "le", strata_fd_le_create },
 	{ "evp", strata_fd_evp_create },
 	{ "omega", strata_fd_omega_create },
+	{ "ele", strata_fd_ele_create },
 	{ NULL, NULL },
 };
 

@@ -32,6 +32,7 @@ enum {
 	STRATA_FD_WIRE_LE = 2,
 	STRATA_FD_WIRE_EVP = 3,
 	STRATA_FD_WIRE_OMEGA = 4,
+	STRATA_FD_WIRE_ELE = 5,
 };
 
 /* Creates the detector and the leader module the node's model calls for (called by
@@ -45,6 +46,11 @@ struct strata_module *strata_fd_p_create(struct strata_node *n, char *err, size_
 struct strata_module *strata_fd_evp_create(struct strata_node *n, char *err, size_t errlen);
 struct strata_module *strata_fd_le_create(struct strata_node *n, char *err, size_t errlen);
 struct strata_module *strata_fd_omega_create(struct strata_node *n, char *err, size_t errlen);
+/* Elect Lower Epoch (Alg. 2.9), the crash-recovery Omega (fd/ele.c): a module of the catalog,
+ * not (yet) what strata_fd_build gives a fail-recovery node (that is still <>P + omega). */
+struct strata_module *strata_fd_ele_create(struct strata_node *n, char *err, size_t errlen);
+/* TEST ONLY: ele trusts itself whatever it hears (the simulation suite's broken variant). */
+void strata_fd_ele_test_trust_self(struct strata_module *ele);
 
 /* <>P's current timeout for peer, in microseconds (for status and tests). */
 uint64_t strata_fd_evp_timeout_us(const struct strata_module *evp, uint32_t peer);
