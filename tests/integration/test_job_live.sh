@@ -11,7 +11,9 @@
 #   is SIGKILLed before processing them and restarted: its watch shows all 3 processed, once each.
 . "$(dirname "$0")/lib.sh"
 t0=$(now_ms)
+at() { echo "  at $(( $(now_ms) - t0 )) ms"; }
 start_cluster 3 fail-stop
+at
 sleep 1
 
 fnv() {
@@ -21,6 +23,17 @@ for b in sys.argv[1].encode():
     h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
 print("%016x" % h)' "$1"
 }
+
+say "usage errors"
+for args in "job" "job submit" "job submit x --bogus" "job submit x --algo flood" \
+	"job submit x --delay-ms 20000" "job watch --count 0"; do
+	rc=0
+	# shellcheck disable=SC2086
+	"$STRATA" --dir "$DIR" $args >/dev/null 2>&1 || rc=$?
+	[ $rc = 2 ] || fail "strata $args: exit $rc, expected 2"
+done
+pass "usage errors exit 2"
+at
 
 say "jh-sync: process, then confirm"
 out=$("$STRATA" --dir "$DIR" -n 2 job submit sync-job --algo jh-sync --delay-ms 300) ||
@@ -32,6 +45,7 @@ echo "$out" | grep -q "checksum $(fnv sync-job)" || fail "jh-sync: wrong checksu
 ms=$(echo "$out" | sed -n 2p | awk '{print $(NF-1)}')
 [ "$ms" -ge 300 ] || fail "jh-sync confirmed after $ms ms, before its 300 ms of processing"
 pass "jh-sync processed then confirmed ($ms ms)"
+at
 
 say "jh-async: confirm, then process"
 out=$("$STRATA" --dir "$DIR" -n 3 job submit async-job --algo jh-async --delay-ms 300) ||
@@ -43,6 +57,7 @@ echo "$out" | grep -q "checksum $(fnv async-job)" || fail "jh-async: wrong check
 ms=$(echo "$out" | sed -n 2p | awk '{print $(NF-1)}')
 [ "$ms" -ge 300 ] || fail "jh-async processed after $ms ms, before its 300 ms delay"
 pass "jh-async confirmed then processed ($ms ms)"
+at
 
 say "jt over jh-async: the job goes down transformed, the confirmation comes up"
 "$STRATA" --dir "$DIR" -n 1 job watch --duration 4 --count 3 >"$TMP/watch1.out" 2>&1 &
@@ -61,6 +76,7 @@ grep -q "jh-async job [0-9]* confirmed: LAYERED-JOB" "$TMP/watch1.out" || fail "
 grep -q "jh-async job [0-9]* processed checksum=$(fnv LAYERED-JOB): LAYERED-JOB" "$TMP/watch1.out" ||
 	fail "watch: no jh-async processing"
 pass "jt confirmed layered-job; jh-async confirmed and processed LAYERED-JOB"
+at
 
 say "jh-async: 3 confirmed jobs survive a SIGKILL of their node"
 # The first job's 4 s of processing keep all three buffered well past the restart (jobs are
@@ -74,6 +90,7 @@ for k in 1 2 3; do
 done
 "$CLUSTER" kill 3 --dir "$DIR" >/dev/null || fail "kill failed"
 pass "3 jobs confirmed (not processed), node 3 killed"
+at
 r0=$(now_ms)
 "$CLUSTER" restart 3 --dir "$DIR" >/dev/null || fail "restart failed"
 echo "node 3 restarted in $(( $(now_ms) - r0 )) ms"
@@ -84,4 +101,5 @@ for k in 1 2 3; do
 	[ "$c" = 1 ] || fail "kill-job-$k processed $c times after the restart"
 done
 pass "all 3 confirmed jobs processed once by the restarted node"
+at
 echo "test_job_live: $(( ($(now_ms) - t0) / 1000 )) s"

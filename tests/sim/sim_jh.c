@@ -22,6 +22,8 @@
  * restarted in between or not); jt: every job jt confirmed was processed by jh-async in its
  * transformed form (upper case), which shows the request went down and the Confirm came up.
  *
+ * Seeds: 500 per handler and 200 for jt by default (make test), 5,000 per case in make soak.
+ *
  * Broken variants (expect_violation): jh-async that drops the oldest buffered job when full
  * (a confirmed job is never processed) and jh-async with the seed's volatile buffer (a crash
  * after Confirm loses the job). */
@@ -332,9 +334,9 @@ static int broken_volatile(uint64_t seed, bool trace, char *why, size_t whylen)
 }
 
 static const struct sim_case cases[] = {
-	{ "jh-sync-crashes", jh_sync_case, 1000, false },
-	{ "jh-async-crashes", jh_async_case, 1000, false },
-	{ "jt-over-jh-async-crashes", jt_case, 300, false },
+	{ "jh-sync-crashes", jh_sync_case, 500, false },
+	{ "jh-async-crashes", jh_async_case, 500, false },
+	{ "jt-over-jh-async-crashes", jt_case, 200, false },
 	{ "broken-jh-async-drops-on-full", broken_drop, 50, true },
 	{ "broken-jh-async-volatile-buffer", broken_volatile, 50, true },
 };
