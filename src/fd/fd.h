@@ -3,9 +3,10 @@
  *
  * Every node runs exactly one detector and one leader module, chosen by the model:
  *   fail-stop                      -> "p"   (Alg. 2.5) + "le"    (Alg. 2.6)
+ *   fail-recovery                  -> "evp" (Alg. 2.7, observes) + "ele" (Alg. 2.9)
  *   every other model              -> "evp" (Alg. 2.7) + "omega" (Alg. 2.8)
- * Under fail-silent, fail-recovery, fail-arbitrary and randomized the algorithms of the cluster
- * do not rely on them: <>P and Omega then only observe, for `strata status` and `strata watch`.
+ * Under fail-silent, fail-arbitrary and randomized (and <>P under fail-recovery) the algorithms
+ * of the cluster do not rely on them: <>P and Omega then only observe, for `strata status` and `strata watch`.
  *
  * Roles: the detector registers itself as STRATA_ROLE_FD, the leader module as
  * STRATA_ROLE_LEADER (core/node.h). Upper modules subscribe to them and receive:
@@ -46,8 +47,8 @@ struct strata_module *strata_fd_p_create(struct strata_node *n, char *err, size_
 struct strata_module *strata_fd_evp_create(struct strata_node *n, char *err, size_t errlen);
 struct strata_module *strata_fd_le_create(struct strata_node *n, char *err, size_t errlen);
 struct strata_module *strata_fd_omega_create(struct strata_node *n, char *err, size_t errlen);
-/* Elect Lower Epoch (Alg. 2.9), the crash-recovery Omega (fd/ele.c): a module of the catalog,
- * not (yet) what strata_fd_build gives a fail-recovery node (that is still <>P + omega). */
+/* Elect Lower Epoch (Alg. 2.9), the crash-recovery Omega (fd/ele.c): the leader module of a
+ * fail-recovery node (lldc's logged epoch change stands on it). */
 struct strata_module *strata_fd_ele_create(struct strata_node *n, char *err, size_t errlen);
 /* TEST ONLY: ele trusts itself whatever it hears (the simulation suite's broken variant). */
 void strata_fd_ele_test_trust_self(struct strata_module *ele);
