@@ -7,7 +7,7 @@
 #   submission, same checksum;
 # - jt (layered over jh-async): the client's job is confirmed by jt and `strata job watch`
 #   shows jh-async confirming and processing its upper-cased form (request down, Confirm up);
-# - jh-async across a crash: 3 jobs (the first with 4 s of processing) are confirmed, the node
+# - jh-async across a crash: 3 jobs (the first with 8 s of processing) are confirmed, the node
 #   is SIGKILLed before processing them and restarted: its watch shows all 3 processed, once each.
 . "$(dirname "$0")/lib.sh"
 t0=$(now_ms)
@@ -79,11 +79,12 @@ pass "jt confirmed layered-job; jh-async confirmed and processed LAYERED-JOB"
 at
 
 say "jh-async: 3 confirmed jobs survive a SIGKILL of their node"
-# The first job's 4 s of processing keep all three buffered well past the restart (jobs are
-# processed in order), so the watch below subscribes before any of them is processed.
+# The first job's 8 s of processing keep all three buffered past the kill and the restart
+# (jobs are processed in order; on a machine at load 23 the three submissions and the kill took
+# 3.2 s, and a restart 2.8 s), so the watch below subscribes before any of them is processed.
 for k in 1 2 3; do
 	d=200
-	[ $k = 1 ] && d=4000
+	[ $k = 1 ] && d=8000
 	out=$("$STRATA" --dir "$DIR" -n 3 -w json --timeout 1000 job submit "kill-job-$k" --delay-ms $d --no-wait 2>&1)
 	echo "$out" | grep -q '"confirmed_ms"' || fail "kill-job-$k not confirmed: $out"
 	echo "$out" | grep -q '"processed_ms"' && fail "kill-job-$k processed before the kill: $out"
@@ -94,7 +95,7 @@ at
 r0=$(now_ms)
 "$CLUSTER" restart 3 --dir "$DIR" >/dev/null || fail "restart failed"
 echo "node 3 restarted in $(( $(now_ms) - r0 )) ms"
-"$STRATA" --dir "$DIR" -n 3 job watch --duration 10 --count 3 >"$TMP/watch3.out" 2>&1 || true
+"$STRATA" --dir "$DIR" -n 3 job watch --duration 20 --count 3 >"$TMP/watch3.out" 2>&1 || true
 cat "$TMP/watch3.out"
 for k in 1 2 3; do
 	c=$(grep -c "processed checksum=$(fnv kill-job-$k): kill-job-$k\$" "$TMP/watch3.out")
