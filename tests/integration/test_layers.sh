@@ -7,7 +7,8 @@
 #      link layer (links/): the node reaches the links through its transport interface;
 #   3. on a live 3-node cluster, an algorithm's modules exist only once used: nnar and wcb (and
 #      wcb's erb and beb) are absent at start, nnar appears on every node after one write at
-#      node 1 (node 1 by the request, the others by its first messages), and wcb with its lower
+#      node 1 (node 1 by the request, the others by its first messages) with the beb it stands
+#      on, and wcb with its lower
 #      modules after one broadcast.
 # Deliberately broken variant: the same nm check run on build/stratad must find the
 # constructors, or the check is blind.
@@ -50,6 +51,8 @@ say "at start node 1 runs: $(mods 1)"
 "$STRATA" --dir "$DIR" -n 1 reg write k v --algo nnar >/dev/null || fail "nnar write failed"
 for i in 1 2 3; do
 	has "$i" nnar || fail "node $i has no nnar after a write: $(mods "$i")"
+	# nnar stands on beb (READ and WRITE go through its beb instance): beb exists now too
+	has "$i" beb || fail "node $i has nnar but no beb under it: $(mods "$i")"
 done
 has 2 wcb && fail "node 2 runs wcb before anyone broadcast with it"
 "$STRATA" --dir "$DIR" -n 1 bcast send hello --algo wcb >/dev/null || fail "wcb broadcast failed"
@@ -59,5 +62,5 @@ for i in 1 2 3; do
 		has "$i" "$m" || fail "node $i has no $m after a wcb broadcast: $(mods "$i")"
 	done
 done
-say "nnar on every node after one write, wcb + erb + beb after one broadcast"
+say "nnar + its beb on every node after one write, wcb + erb + beb after one broadcast"
 echo "ok: layers"
