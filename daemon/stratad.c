@@ -531,13 +531,21 @@ static struct bcast_file *bcast_file(struct daemon *d, const char *module)
 		b->failed = true;
 		return b;
 	}
-	/* The writer truncates: keep an earlier run's log (a restart) under another name. */
-	snprintf(path, sizeof(path), "%s/node-%u.log", dir, d->id);
-	snprintf(old, sizeof(old), "%s.before-%" PRIu64, path,
-		 strata_node_incarnation(strata_uv_node(d->rt)));
-	rename(path, old);
+	/* One log across restarts: each incarnation appends "i <incarnation>" and goes on, so
+	 * check-bcast judges runs with kills and restarts. A file that cannot be continued (another
+	 * cluster's, or corrupt) is kept under another name and a new log begins. */
 	char err[512];
-	if (strata_bcast_log_open(dir, d->id, d->cfg.n, module, &b->log, err, sizeof(err)) != 0) {
+	uint64_t inc = strata_node_incarnation(strata_uv_node(d->rt));
+	if (strata_bcast_log_open_incarnation(dir, d->id, d->cfg.n, module, inc, &b->log, err,
+					      sizeof(err)) == 0)
+		return b;
+	snprintf(path, sizeof(path), "%s/node-%u.log", dir, d->id);
+	snprintf(old, sizeof(old), "%s.before-%" PRIu64, path, inc);
+	strata_uv_log(d->rt, STRATA_LOG_WARN, "--bcast-log: %s; kept as %s, starting a new log",
+		      err, old);
+	rename(path, old);
+	if (strata_bcast_log_open_incarnation(dir, d->id, d->cfg.n, module, inc, &b->log, err,
+					      sizeof(err)) != 0) {
 		strata_uv_log(d->rt, STRATA_LOG_ERROR, "--bcast-log: %s", err);
 		b->failed = true;
 	}
@@ -634,11 +642,21 @@ static void on_output(void *arg, const struct strata_output *o)
 	if (!b || b->failed)
 		return;
 	uint64_t lamport = strata_node_lamport(strata_uv_node(d->rt));
+	bool recorded;
 	int rc = o->kind == STRATA_OUT_BCAST
 			 ? strata_bcast_log_broadcast(b->log, o->a, lamport, o->data, o->len, o->vc,
 						      o->vc_len)
-			 : strata_bcast_log_deliver(b->log, o->peer, o->a, lamport, o->data, o->len,
-						    o->vc, o->vc_len);
+		 : o->replay ? strata_bcast_log_replay(b->log, o->peer, o->a, lamport, o->data,
+						       o->len, &recorded)
+			     : strata_bcast_log_deliver(b->log, o->peer, o->a, lamport, o->data,
+							o->len, o->vc, o->vc_len);
+	if (rc == 0 && o->kind == STRATA_OUT_DELIVER && o->replay)
+		strata_uv_log(d->rt, STRATA_LOG_INFO,
+			      recorded ? "--bcast-log %s: recorded %u:%" PRIu64 ", logged before the "
+					 "crash but announced only now"
+				       : "--bcast-log %s: %u:%" PRIu64 " announced again after the "
+					 "recovery, recorded already",
+			      o->module_name, o->peer, o->a);
 	if (rc) {
 		strata_uv_log(d->rt, STRATA_LOG_ERROR, "--bcast-log %s: %s; no longer recorded",
 			      o->module_name, strata_bcast_log_error(b->log));

@@ -325,6 +325,21 @@ void bc_out_deliver(struct strata_module *m, uint32_t origin, uint64_t inc, uint
 	strata_msg_unref(own);
 }
 
+void bc_out_replay(struct strata_module *m, uint32_t origin, uint64_t seq, const uint8_t *data,
+		   size_t len)
+{
+	struct strata_msg *own = strata_msg_alloc(len);
+	STRATA_ASSERT(own);
+	if (len)
+		memcpy(own->data, data, len);
+	struct strata_deliver d = {
+		.origin = origin, .seq = seq, .data = own->data, .len = len, .replay = true,
+	};
+	strata_raise_body(m->node, m, strata_client_adapter(m->node), STRATA_EV_DELIVER, origin, 0,
+			  seq, own, &d, sizeof(d));
+	strata_msg_unref(own);
+}
+
 void bc_out_bcast(struct strata_module *m, uint64_t seq, const uint8_t *data, size_t len,
 		  const uint64_t *vc, size_t vc_len)
 {

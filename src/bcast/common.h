@@ -146,6 +146,9 @@ int bc_sl_broadcast(struct strata_module *m, uint64_t *lsn, const char *lsn_key,
 /* Deliver indications of m's client-facing instance, raised to the client adapter (which
  * outputs STRATA_OUT_DELIVER). bc_out_deliver copies data and vc (they may point anywhere);
  * bc_out_deliver_msg passes msg along without copying (data must point into msg). */
+/* Announces again, after a recovery, a delivery logged before the crash (strata_output.replay). */
+void bc_out_replay(struct strata_module *m, uint32_t origin, uint64_t seq, const uint8_t *data,
+		   size_t len);
 void bc_out_deliver(struct strata_module *m, uint32_t origin, uint64_t inc, uint64_t seq,
 		    const uint8_t *data, size_t len, const uint64_t *vc, size_t vc_len);
 void bc_out_deliver_msg(struct strata_module *m, struct strata_msg *msg, uint32_t origin,

@@ -34,8 +34,10 @@
  *     behaviour, without a second ring of copies in the stubborn link layer).
  * Restart: seq is kept on stable storage ("lurb/lsn") so (sender, seq) names one message for
  * the node's whole life; a recovering node re-reads pending and delivered, announces itself
- * with a HELLO (common.h) and resumes retransmitting. Recovered deliveries are not output
- * again (a STRATA_OUT_EVENT reports the recovery). Payloads are limited to one datagram's
+ * with a HELLO (common.h) and resumes retransmitting. Logged deliveries still pending are
+ * announced again as replays (strata_output.replay): a kill between a batch's commit and the
+ * release of its outputs leaves the delivery logged but never announced. A STRATA_OUT_EVENT
+ * reports the recovery. Payloads are limited to one datagram's
  * frame. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,6 +249,20 @@ static void lurb_recover(struct lurb *l)
 	struct bc_pend *e;
 	for (size_t it = 0; (e = bc_ptab_next(&l->pending, &it));)
 		lurb_send_all(l, e);
+	/* "upon Recovery": the delivery log is the upper layer's to read again. A delivery logged
+	 * in a batch whose outputs the crash lost (the state reached the disk, the announcement
+	 * never left) would otherwise be known to nobody above: announce every logged delivery
+	 * still pending again, marked as a replay (recorders keep the first). Collected entries
+	 * are not among them: collection needs this process's "delivered here", which leaves only
+	 * with (after) the announcement. */
+	for (size_t it = 0; (e = bc_ptab_next(&l->pending, &it));) {
+		struct bc_hdr h;
+		const uint8_t *p;
+		size_t len;
+		if (bc_win_has(&l->win[e->origin], e->seq) &&
+		    lurb_parse(n, e->msg, &h, &p, &len) == 0)
+			bc_out_replay(&l->m, h.origin, h.seq, p, len);
+	}
 }
 
 static void lurb_handle(struct strata_module *m, const struct strata_event *ev)

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/assert.h"
 #include "core/error.h"
@@ -73,6 +74,9 @@ struct strata_bcast_log {
 	FILE *f;
 	uint32_t node, n;
 	uint64_t last_seq;
+	bool may_skip; /* the next broadcast is the first of an incarnation */
+	uint64_t *seen; /* sorted (sender << 40 | seq) delivered in earlier incarnations */
+	size_t nseen;
 	bool crashed;
 	int werr; /* first write error, reported again by close */
 	char err[256];
@@ -116,6 +120,155 @@ int strata_bcast_log_open(const char *dir, uint32_t node, uint32_t n, const char
 		say(err, errlen, "%s: %s", path, strerror(errno));
 		fclose(log->f);
 		free(log);
+		return STRATA_EIO;
+	}
+	*out = log;
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+struct parser;
+static int parse_file(struct parser *p, uint32_t id, struct strata_bcast_logs *logs);
+static int parse_existing(const char *path, uint32_t node, struct strata_bcast_logs *logs,
+			  char *err, size_t errlen);
+
+/* Cuts a last line without its newline (a write torn by a kill) off the file at path. 0, or
+ * STRATA_EIO with a message. */
+static int cut_torn_tail(const char *path, FILE *f, off_t *size, char *err, size_t errlen)
+{
+	off_t end = *size;
+	while (end > 0) {
+		if (fseeko(f, end - 1, SEEK_SET) != 0)
+			break;
+		int ch = getc(f);
+		if (ch == '\n')
+			break;
+		if (ch == EOF)
+			break;
+		end--;
+	}
+	if (end == *size)
+		return 0;
+	if (ftruncate(fileno(f), end) != 0) {
+		say(err, errlen, "%s: cutting a torn last line: %s", path, strerror(errno));
+		return STRATA_EIO;
+	}
+	*size = end;
+	return 0;
+}
+
+int strata_bcast_log_open_incarnation(const char *dir, uint32_t node, uint32_t n, const char *algo,
+				      uint64_t incarnation, struct strata_bcast_log **out,
+				      char *err, size_t errlen)
+{
+	STRATA_ASSERT(dir != NULL && algo != NULL && out != NULL);
+	*out = NULL;
+	char path[PATH_BYTES];
+	int len = snprintf(path, sizeof path, "%s/node-%u.log", dir, node);
+	if (len < 0 || (size_t)len >= sizeof path) {
+		say(err, errlen, "%s: directory name too long", dir);
+		return STRATA_EINVAL;
+	}
+	uint64_t last_seq = 0, *seen = NULL;
+	size_t nseen = 0;
+	FILE *f = fopen(path, "r+");
+	if (f == NULL && errno != ENOENT) {
+		say(err, errlen, "%s: %s", path, strerror(errno));
+		return STRATA_EIO;
+	}
+	off_t size = 0;
+	if (f != NULL) {
+		int rc = fseeko(f, 0, SEEK_END) == 0 && (size = ftello(f)) >= 0 ? 0 : STRATA_EIO;
+		if (rc != 0)
+			say(err, errlen, "%s: %s", path, strerror(errno));
+		if (rc == 0)
+			rc = cut_torn_tail(path, f, &size, err, errlen);
+		fclose(f);
+		if (rc != 0)
+			return rc;
+	}
+	if (size > 0) {
+		struct strata_bcast_logs *logs = calloc(1, sizeof *logs);
+		if (logs == NULL) {
+			say(err, errlen, "out of memory");
+			return STRATA_ENOMEM;
+		}
+		int rc = parse_existing(path, node, logs, err, errlen);
+		const struct strata_bcast_node_log *nl = &logs->node[node];
+		if (rc == 0 && (logs->n != n || strcmp(logs->algo, algo) != 0)) {
+			say(err, errlen, "%s: a log of n = %u, algo %s, not n = %u, algo %s (another "
+				"cluster's log: move it away)", path, logs->n, logs->algo, n, algo);
+			rc = STRATA_EPROTO;
+		}
+		for (size_t i = nl->nev; rc == 0 && i > 0; i--) {
+			const struct strata_bcast_event *e = &nl->ev[i - 1];
+			if (e->kind != STRATA_BCAST_EV_INCARNATION)
+				continue;
+			if (e->seq >= incarnation) {
+				say(err, errlen, "%s: records incarnation %llu already, this is %llu",
+				    path, (unsigned long long)e->seq,
+				    (unsigned long long)incarnation);
+				rc = STRATA_EPROTO;
+			}
+			break;
+		}
+		last_seq = nl->nbcast;
+		if (rc == 0 && nl->ndeliver > 0) {
+			seen = malloc((size_t)nl->ndeliver * sizeof *seen);
+			if (seen == NULL) {
+				say(err, errlen, "out of memory");
+				rc = STRATA_ENOMEM;
+			}
+			for (size_t i = 0; seen != NULL && i < nl->nev; i++)
+				if (nl->ev[i].kind == STRATA_BCAST_EV_DELIVER)
+					seen[nseen++] = (uint64_t)nl->ev[i].sender << 40 | nl->ev[i].seq;
+			if (seen != NULL)
+				qsort(seen, nseen, sizeof *seen, cmp_u64);
+		}
+		strata_bcast_logs_free(logs);
+		if (rc != 0) {
+			free(seen);
+			return rc;
+		}
+	}
+	struct strata_bcast_log *log = NULL;
+	int rc;
+	if (size == 0) {
+		rc = strata_bcast_log_open(dir, node, n, algo, &log, err, errlen);
+		if (rc != 0) {
+			free(seen);
+			return rc;
+		}
+	} else {
+		log = calloc(1, sizeof *log);
+		if (log == NULL) {
+			say(err, errlen, "out of memory");
+			free(seen);
+			return STRATA_ENOMEM;
+		}
+		log->f = fopen(path, "a");
+		if (log->f == NULL) {
+			say(err, errlen, "%s: %s", path, strerror(errno));
+			free(log);
+			free(seen);
+			return STRATA_EIO;
+		}
+		log->node = node;
+		log->n = n;
+	}
+	log->last_seq = last_seq;
+	log->may_skip = true;
+	log->seen = seen;
+	log->nseen = nseen;
+	if (fprintf(log->f, "i %llu\n", (unsigned long long)incarnation) < 0 ||
+	    fflush(log->f) != 0) {
+		say(err, errlen, "%s: %s", path, strerror(errno));
+		strata_bcast_log_close(log);
 		return STRATA_EIO;
 	}
 	*out = log;
@@ -180,9 +333,14 @@ int strata_bcast_log_broadcast(struct strata_bcast_log *log, uint64_t seq, uint6
 	int rc = check_common(log, payload, len, vc, vc_len);
 	if (rc != 0)
 		return rc;
-	if (seq != log->last_seq + 1 || seq > STRATA_BCAST_SEQ_MAX)
-		return wfail(log, STRATA_EINVAL, "broadcast seq must be one more than the previous");
+	if (log->may_skip ? seq <= log->last_seq : seq != log->last_seq + 1)
+		return wfail(log, STRATA_EINVAL,
+			     log->may_skip ? "broadcast seq must be larger than every recorded one"
+					   : "broadcast seq must be one more than the previous");
+	if (seq > STRATA_BCAST_SEQ_MAX)
+		return wfail(log, STRATA_EINVAL, "broadcast seq out of range");
 	log->last_seq = seq;
+	log->may_skip = false;
 	fprintf(log->f, "b %llu %llu", (unsigned long long)seq, (unsigned long long)lamport);
 	return write_tail(log, payload, len, vc, vc_len);
 }
@@ -202,6 +360,20 @@ int strata_bcast_log_deliver(struct strata_bcast_log *log, uint32_t sender, uint
 	fprintf(log->f, "d %u %llu %llu", sender, (unsigned long long)seq,
 		(unsigned long long)lamport);
 	return write_tail(log, payload, len, vc, vc_len);
+}
+
+int strata_bcast_log_replay(struct strata_bcast_log *log, uint32_t sender, uint64_t seq,
+			    uint64_t lamport, const uint8_t *payload, size_t len, bool *recorded)
+{
+	STRATA_ASSERT(log != NULL && recorded != NULL);
+	*recorded = false;
+	uint64_t key = (uint64_t)sender << 40 | seq;
+	if (log->seen != NULL && seq <= STRATA_BCAST_SEQ_MAX &&
+	    bsearch(&key, log->seen, log->nseen, sizeof key, cmp_u64) != NULL)
+		return 0;
+	int rc = strata_bcast_log_deliver(log, sender, seq, lamport, payload, len, NULL, 0);
+	*recorded = rc == 0;
+	return rc;
 }
 
 int strata_bcast_log_crash(struct strata_bcast_log *log)
@@ -235,6 +407,7 @@ int strata_bcast_log_close(struct strata_bcast_log *log)
 	int rc = log->werr;
 	if (fclose(log->f) != 0 && rc == 0)
 		rc = STRATA_EIO;
+	free(log->seen);
 	free(log);
 	return rc;
 }
@@ -371,6 +544,9 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem, size_t max)
 
 struct node_build {
 	size_t ev_cap, payload_cap, vc_cap;
+	bool have_inc;     /* an "i" line was seen */
+	uint64_t last_inc; /* the last one's incarnation */
+	bool restarted;    /* no broadcast since the last "i" line */
 };
 
 static int parse_payload(struct parser *p, struct strata_bcast_node_log *nl,
@@ -480,8 +656,8 @@ static int parse_event(struct parser *p, uint32_t id, uint32_t n, struct strata_
 	memset(ev, 0, sizeof *ev);
 	ev->line = p->lineno;
 	ev->vc_off = SIZE_MAX;
-	if (nl->crash_marker)
-		return perr(p, "event after the crash marker");
+	if (nl->crash_marker && strcmp(tok[0], "i") != 0)
+		return perr(p, "event after the crash marker (only an incarnation line may follow)");
 	if (strcmp(tok[0], "crash") == 0) {
 		if (nt != 1)
 			return perr(p, "crash takes no fields");
@@ -495,6 +671,24 @@ static int parse_event(struct parser *p, uint32_t id, uint32_t n, struct strata_
 	}
 	int f = 1; /* next field */
 	uint64_t v;
+	if (strcmp(tok[0], "i") == 0) {
+		if (nt != 2 || !parse_u64(tok[1], &v))
+			return perr(p, "expected 'i <incarnation>'");
+		if (nb->have_inc && v <= nb->last_inc)
+			return perr(p, "incarnation %llu after incarnation %llu (they must grow)",
+				    (unsigned long long)v, (unsigned long long)nb->last_inc);
+		ev->kind = STRATA_BCAST_EV_INCARNATION;
+		ev->sender = id;
+		ev->seq = v;
+		ev->lamport = nl->nev > 0 ? nl->ev[nl->nev - 1].lamport : 0;
+		nb->have_inc = true;
+		nb->last_inc = v;
+		nb->restarted = true;
+		nl->nincarnations++;
+		nl->crash_marker = false; /* crashed, then recovered */
+		nl->nev++;
+		return 0;
+	}
 	if (strcmp(tok[0], "b") == 0) {
 		ev->kind = STRATA_BCAST_EV_BROADCAST;
 		ev->sender = id;
@@ -522,11 +716,18 @@ static int parse_event(struct parser *p, uint32_t id, uint32_t n, struct strata_
 	if (f < nt && (rc = parse_vc(p, nl, nb, n, tok[f], ev)) != 0)
 		return rc;
 	if (ev->kind == STRATA_BCAST_EV_BROADCAST) {
-		if (ev->seq != nl->nbcast + 1)
+		if (nb->restarted && ev->seq <= nl->nbcast)
+			return perr(p, "broadcast seq %llu after a restart, but seq %llu was recorded "
+				    "already (a number may not be reused)",
+				    (unsigned long long)ev->seq, (unsigned long long)nl->nbcast);
+		if (!nb->restarted && ev->seq != nl->nbcast + 1)
 			return perr(p, "broadcast seq %llu, expected %llu (a node numbers its "
-				    "broadcasts 1, 2, 3, ...)",
+				    "broadcasts 1, 2, 3, ...; only the first after an 'i' line may "
+				    "skip)",
 				    (unsigned long long)ev->seq, (unsigned long long)nl->nbcast + 1);
-		nl->nbcast++;
+		nl->nunrecorded += ev->seq - nl->nbcast - 1;
+		nl->nbcast = ev->seq;
+		nb->restarted = false;
 	} else {
 		nl->ndeliver++;
 	}
@@ -555,15 +756,44 @@ static int parse_file(struct parser *p, uint32_t id, struct strata_bcast_logs *l
 	if (rc < 0)
 		return rc;
 	if (nl->nbcast > 0) {
+		/* Skipped numbers are bounded too: the seqs themselves are bounded by the events. */
+		if (nl->nunrecorded > STRATA_BCAST_EVENTS_MAX)
+			return perr(p, "more than %u broadcast numbers skipped at restarts",
+				    STRATA_BCAST_EVENTS_MAX);
 		nl->bcast_idx = malloc((size_t)nl->nbcast * sizeof *nl->bcast_idx);
 		if (nl->bcast_idx == NULL)
 			return perr(p, "out of memory"), STRATA_ENOMEM;
+		for (uint64_t k = 0; k < nl->nbcast; k++)
+			nl->bcast_idx[k] = STRATA_BCAST_UNRECORDED;
 		for (size_t i = 0; i < nl->nev; i++)
 			if (nl->ev[i].kind == STRATA_BCAST_EV_BROADCAST)
 				nl->bcast_idx[nl->ev[i].seq - 1] = i;
 	}
 	nl->present = true;
 	return 0;
+}
+
+/* Parses one existing node log (for appending to it). */
+static int parse_existing(const char *path, uint32_t node, struct strata_bcast_logs *logs,
+			  char *err, size_t errlen)
+{
+	char *buf = malloc(LINE_MAX_BYTES + 1);
+	if (buf == NULL) {
+		say(err, errlen, "out of memory");
+		return STRATA_ENOMEM;
+	}
+	struct parser p = {.path = path, .buf = buf, .err = err, .errlen = errlen};
+	p.f = fopen(path, "r");
+	int rc;
+	if (p.f == NULL) {
+		say(err, errlen, "%s: %s", path, strerror(errno));
+		rc = STRATA_EIO;
+	} else {
+		rc = parse_file(&p, node, logs);
+		fclose(p.f);
+	}
+	free(buf);
+	return rc;
 }
 
 /* Recognises node-<ID>.log. Returns 1 with *id set, 0 for an unrelated name, or -1 for a name
@@ -705,7 +935,7 @@ static bool waits(const struct strata_bcast_logs *logs, const struct strata_bcas
 	if (e->kind != STRATA_BCAST_EV_DELIVER)
 		return false;
 	const struct strata_bcast_node_log *sl = &logs->node[e->sender];
-	return sl->present && e->seq <= sl->nbcast && bdone[e->sender] < e->seq;
+	return strata_bcast_recorded(sl, e->seq) && bdone[e->sender] < e->seq;
 }
 
 int strata_bcast_walk(const struct strata_bcast_logs *logs,
@@ -922,6 +1152,8 @@ static int check_validity(struct check *c)
 		if (!correct(c, s))
 			continue;
 		for (uint64_t k = 1; k <= sl->nbcast; k++) {
+			if (!strata_bcast_recorded(sl, k))
+				continue; /* skipped at a restart: nobody knows it was broadcast */
 			for (uint32_t p = 1; p <= c->n; p++) {
 				if (correct(c, p) && dt_get(&c->dt, p, s, k) == DT_NONE) {
 					say(c->report, c->rn,
@@ -938,6 +1170,13 @@ static int check_validity(struct check *c)
 	say(c->report, c->rn,
 	    "validity holds: all %llu broadcasts of correct nodes were delivered by every correct "
 	    "node", (unsigned long long)count);
+	uint64_t skipped = 0;
+	for (uint32_t s = 1; s <= c->n; s++)
+		if (correct(c, s))
+			skipped += nlog(c, s)->nunrecorded;
+	if (skipped > 0)
+		say_more(c->report, c->rn, " (%llu numbers skipped at restarts, not recorded)",
+			 (unsigned long long)skipped);
 	return STRATA_BCAST_HOLDS;
 }
 
@@ -1028,6 +1267,8 @@ static int creation_one(struct check *c, uint32_t p, const struct strata_bcast_e
 		    p, e->sender, k, e->line, e->sender, (unsigned long long)sl->nbcast);
 		return STRATA_BCAST_VIOLATED;
 	}
+	if (!strata_bcast_recorded(sl, e->seq))
+		return STRATA_BCAST_HOLDS; /* counted by the caller as unrecorded */
 	size_t bi = sl->bcast_idx[e->seq - 1];
 	const struct strata_bcast_event *b = &sl->ev[bi];
 	const uint8_t *dp = strata_bcast_event_payload(nlog(c, p), e);
@@ -1058,7 +1299,7 @@ static int creation_one(struct check *c, uint32_t p, const struct strata_bcast_e
  * honest senders are judged; consistency is the property that covers Byzantine senders. */
 static int check_no_creation(struct check *c)
 {
-	uint64_t count = 0, unchecked = 0, byz_skipped = 0;
+	uint64_t count = 0, unchecked = 0, byz_skipped = 0, unrecorded = 0;
 	bool nolog[STRATA_BCAST_MAX_NODES + 1] = {false};
 	for (uint32_t p = 1; p <= c->n; p++) {
 		const struct strata_bcast_node_log *nl = nlog(c, p);
@@ -1073,6 +1314,11 @@ static int check_no_creation(struct check *c)
 			if (!nlog(c, e->sender)->present) {
 				nolog[e->sender] = true;
 				unchecked++;
+				continue;
+			}
+			const struct strata_bcast_node_log *sl = nlog(c, e->sender);
+			if (e->seq <= sl->nbcast && !strata_bcast_recorded(sl, e->seq)) {
+				unrecorded++;
 				continue;
 			}
 			if (creation_one(c, p, e, i) != STRATA_BCAST_HOLDS)
@@ -1093,6 +1339,9 @@ static int check_no_creation(struct check *c)
 	if (byz_skipped > 0)
 		say_more(c->report, c->rn, "; %llu deliveries by or from Byzantine nodes not judged",
 			 (unsigned long long)byz_skipped);
+	if (unrecorded > 0)
+		say_more(c->report, c->rn, "; %llu deliveries of broadcasts their sender did not "
+			 "record before a crash not judged", (unsigned long long)unrecorded);
 	return STRATA_BCAST_HOLDS;
 }
 
@@ -1219,7 +1468,7 @@ static int causal_deliver(struct causal *cs, uint32_t p, size_t i,
 	struct check *c = cs->c;
 	uint32_t s = e->sender, k = (uint32_t)e->seq;
 	const struct strata_bcast_node_log *sl = nlog(c, s);
-	const uint32_t *cm = sl->present && e->seq <= sl->nbcast ? cs->C[s] + (k - 1) * cs->w : NULL;
+	const uint32_t *cm = strata_bcast_recorded(sl, e->seq) ? cs->C[s] + (k - 1) * cs->w : NULL;
 	uint32_t *V = cs->V + p * cs->w, *pref = cs->pref + p * cs->w;
 	/* A Byzantine node's claimed deliveries are neither judged nor put into the causal past
 	 * of its later broadcasts: it could invent dependencies to frame the correct nodes. */

@@ -6,11 +6,17 @@
  *     # node <ID> n <N> algo <NAME>                        header, always the first line
  *     b <seq> <lamport> <payload-hex> [vc=<c1,...,cN>]      this node broadcast <ID>:<seq>
  *     d <sender> <seq> <lamport> <payload-hex> [vc=...]     this node delivered <sender>:<seq>
+ *     i <incarnation>                                       the node (re)started as this incarnation
  *     crash                                                 the node crashed here (last line)
  *
  * Tokens are separated by exactly one space. Payloads are lowercase hex ("-" for an empty
  * payload) so any byte string stays on one line. A node's broadcasts are numbered 1, 2, 3, ...
- * with no gap; lamport is the algorithm's Lamport time (recorded, not trusted); the optional vc
+ * with no gap within an incarnation. A node of a crash-recovery cluster keeps one log across its
+ * restarts: each start appends an `i` line with its incarnation (strictly increasing), and the
+ * first broadcast after it may skip numbers - broadcasts made just before a crash whose lines
+ * were never written (the node died between storing and recording them). Those are
+ * "unrecorded": deliveries of them are not judged by no-creation, validity does not demand them.
+ * A number may never be reused. An `i` line after a crash line means the node recovered. lamport is the algorithm's Lamport time (recorded, not trusted); the optional vc
  * is the algorithm's vector clock indexed by node id - 1 (recorded, not trusted either). Lines
  * starting with '#' after the header are comments.
  *
@@ -44,15 +50,27 @@
  * SIGKILL leaves a log that ends on a complete line. */
 struct strata_bcast_log;
 
-/* Creates (truncates) <dir>/node-<node>.log and writes its header. 1 <= node <= n <=
+/* Creates (truncates) <dir>/node-<node>.log and writes its header (no incarnation line). 1 <= node <= n <=
  * STRATA_BCAST_MAX_NODES; algo is 1..31 characters of [A-Za-z0-9_.-]. The directory must exist.
  * On success *out is a new log the caller closes with strata_bcast_log_close(). On failure
  * *out is NULL and, if err is not NULL, err holds a message. */
 int strata_bcast_log_open(const char *dir, uint32_t node, uint32_t n, const char *algo,
 			  struct strata_bcast_log **out, char *err, size_t errlen);
 
+/* Opens <dir>/node-<node>.log to record incarnation `incarnation` of the node (a daemon with
+ * --bcast-log, at each start): a missing or empty file is created with its header; an existing
+ * one must be a valid log of the same node, n and algo (a last line torn by a kill is cut off
+ * first) whose incarnations are all smaller. Then "i <incarnation>" is appended and broadcasts
+ * continue after the largest recorded seq (the first one may skip numbers). Errors as
+ * strata_bcast_log_open(), and STRATA_EPROTO with the parser's message for a file that is not
+ * such a log. */
+int strata_bcast_log_open_incarnation(const char *dir, uint32_t node, uint32_t n, const char *algo,
+				      uint64_t incarnation, struct strata_bcast_log **out,
+				      char *err, size_t errlen);
+
 /* Records that this node broadcast (node, seq). seq must be one more than the previous
- * broadcast's (the first is 1). vc is NULL (vc_len 0) or n entries, indexed by node id - 1.
+ * broadcast's (the first is 1), except for the first broadcast after an incarnation line, which
+ * may be any larger number. vc is NULL (vc_len 0) or n entries, indexed by node id - 1.
  * The payload is copied into the line; it may be NULL when len is 0. */
 int strata_bcast_log_broadcast(struct strata_bcast_log *log, uint64_t seq, uint64_t lamport,
 			       const uint8_t *payload, size_t len, const uint64_t *vc, size_t vc_len);
@@ -62,6 +80,13 @@ int strata_bcast_log_broadcast(struct strata_bcast_log *log, uint64_t seq, uint6
 int strata_bcast_log_deliver(struct strata_bcast_log *log, uint32_t sender, uint64_t seq,
 			     uint64_t lamport, const uint8_t *payload, size_t len,
 			     const uint64_t *vc, size_t vc_len);
+
+/* A delivery announced again after a recovery (strata_output.replay): recorded like
+ * strata_bcast_log_deliver() unless the log already holds a delivery of (sender, seq) from an
+ * earlier incarnation (read when it was opened with strata_bcast_log_open_incarnation()). Sets
+ * *recorded to whether it wrote a line. */
+int strata_bcast_log_replay(struct strata_bcast_log *log, uint32_t sender, uint64_t seq,
+			    uint64_t lamport, const uint8_t *payload, size_t len, bool *recorded);
 
 /* Records that the node crashed. Nothing may be written after it (STRATA_ESTATE). */
 int strata_bcast_log_crash(struct strata_bcast_log *log);
@@ -82,6 +107,7 @@ enum strata_bcast_ev_kind {
 	STRATA_BCAST_EV_BROADCAST = 1,
 	STRATA_BCAST_EV_DELIVER,
 	STRATA_BCAST_EV_CRASH,
+	STRATA_BCAST_EV_INCARNATION, /* "i <inc>": seq holds the incarnation */
 };
 
 /* One line of a node log. For a broadcast, sender is the node itself. */
@@ -102,8 +128,11 @@ struct strata_bcast_node_log {
 	char *path;            /* the file it came from */
 	struct strata_bcast_event *ev;
 	size_t nev;
-	uint64_t nbcast;       /* broadcasts 1..nbcast */
-	size_t *bcast_idx;     /* bcast_idx[seq - 1] = index in ev of broadcast seq */
+	uint64_t nbcast;       /* broadcasts 1..nbcast (the largest seq) */
+	size_t *bcast_idx;     /* bcast_idx[seq - 1] = index in ev of broadcast seq, or
+				* STRATA_BCAST_UNRECORDED (skipped at a restart) */
+	uint64_t nunrecorded;  /* seqs skipped at restarts */
+	uint32_t nincarnations;/* "i" lines */
 	uint64_t ndeliver;
 	uint8_t *payload;      /* arena of every payload of this log */
 	size_t payload_size;
@@ -126,6 +155,15 @@ int strata_bcast_logs_load(const char *dir, struct strata_bcast_logs **out, char
 			   size_t errlen);
 
 void strata_bcast_logs_free(struct strata_bcast_logs *logs);
+
+#define STRATA_BCAST_UNRECORDED SIZE_MAX
+
+/* Whether the log records the node's broadcast seq (1..nbcast and not skipped at a restart). */
+static inline bool strata_bcast_recorded(const struct strata_bcast_node_log *nl, uint64_t seq)
+{
+	return nl->present && seq >= 1 && seq <= nl->nbcast &&
+	       nl->bcast_idx[seq - 1] != STRATA_BCAST_UNRECORDED;
+}
 
 static inline const uint8_t *strata_bcast_event_payload(const struct strata_bcast_node_log *nl,
 							const struct strata_bcast_event *ev)

@@ -73,6 +73,10 @@ static void put_description(struct shiviz *sv, uint32_t p, const struct strata_b
 		fputs("crash\n", f);
 		return;
 	}
+	if (e->kind == STRATA_BCAST_EV_INCARNATION) {
+		fprintf(f, "restart as incarnation %llu\n", (unsigned long long)e->seq);
+		return;
+	}
 	fprintf(f, "%s %u:%llu ", e->kind == STRATA_BCAST_EV_BROADCAST ? "broadcast" : "deliver",
 		e->sender, (unsigned long long)e->seq);
 	put_payload(f, strata_bcast_event_payload(nl, e), e->payload_len);
@@ -104,7 +108,7 @@ static int shiviz_visit(void *ctx, uint32_t p, size_t i, bool cyclic)
 	uint64_t *row = sv->vc + p * sv->w;
 	if (e->kind == STRATA_BCAST_EV_DELIVER && !cyclic) {
 		const struct strata_bcast_node_log *sl = &logs->node[e->sender];
-		if (sl->present && e->seq <= sl->nbcast) {
+		if (strata_bcast_recorded(sl, e->seq)) {
 			const uint64_t *b = sv->bvc[e->sender] + (e->seq - 1) * sv->w;
 			/* A node's own entry only ever moves by its own ticks. */
 			for (uint32_t q = 1; q <= logs->n; q++)

@@ -31,6 +31,7 @@ static void adapter_deliver(struct strata_module *m, const struct strata_event *
 		.len = d->len,
 		.vc = d->vc,
 		.vc_len = d->vc_len,
+		.replay = d->replay,
 	};
 	strata_output(m->node, &o);
 }

@@ -73,6 +73,11 @@ struct strata_output {
 	const uint64_t *vc;    /* borrowed; vc[0..vc_len) indexed by node id - 1 */
 	size_t vc_len;
 	const char *text;      /* borrowed; may be NULL */
+	/* DELIVER: a recovered process announces again a delivery it had logged before it crashed
+	 * (its first announcement may have been lost with the crash: state reaches the disk before
+	 * the batch's outputs leave). Whoever records deliveries records it only if it has not
+	 * already (the daemon's --bcast-log, the simulator's checkers). */
+	bool replay;
 	uint64_t revision;     /* REPLY of the replicated KV: the store revision (0 = none) */
 };
 
@@ -149,6 +154,7 @@ struct strata_deliver {
 	const uint64_t *vc;   /* vector timestamp (causal broadcasts), else NULL; into ev->msg or
 			       * the raiser's module state, valid for the handler */
 	size_t vc_len;
+	bool replay;          /* announced again after a recovery (struct strata_output.replay) */
 };
 
 struct strata_event {

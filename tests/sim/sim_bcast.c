@@ -213,6 +213,9 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 		bck_on_bcast(r->ck, node, o->a, o->data, o->len);
 		break;
 	case STRATA_OUT_DELIVER:
+		/* A replay after a recovery counts only if the first announcement was lost. */
+		if (o->replay && bck_delivered(r->ck, node, o->peer, o->a))
+			break;
 		bck_on_deliver(r->ck, node, o->peer, o->a, o->data, o->len);
 		break;
 	case STRATA_OUT_REPLY:

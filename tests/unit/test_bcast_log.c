@@ -998,6 +998,103 @@ START_TEST(test_shiviz_cyclic)
 }
 END_TEST
 
+/* A crash-recovery node keeps one log: each incarnation appends "i <inc>"; the first broadcast
+ * after it may skip numbers (unrecorded before the crash), none may be reused; a torn last line
+ * is cut; replays of recorded deliveries are not written again; the checkers skip the
+ * unrecorded numbers and still catch a missing delivery. */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	static char buf[8192];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+START_TEST(test_incarnations)
+{
+	char dir[64], err[512] = "", path[128], rep[512];
+	make_tmpdir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/node-1.log", dir);
+	struct strata_bcast_log *w = NULL;
+	bool rec;
+	ck_assert_int_eq(strata_bcast_log_open_incarnation(dir, 1, 2, "lurb", 10, &w, err, sizeof err), 0);
+	ck_assert_int_eq(strata_bcast_log_broadcast(w, 1, 1, (const uint8_t *)"a", 1, NULL, 0), 0);
+	ck_assert_int_eq(strata_bcast_log_broadcast(w, 2, 2, (const uint8_t *)"b", 1, NULL, 0), 0);
+	ck_assert_int_eq(strata_bcast_log_deliver(w, 1, 1, 3, (const uint8_t *)"a", 1, NULL, 0), 0);
+	ck_assert_int_eq(strata_bcast_log_close(w), 0);
+	/* A kill tore the last line. */
+	FILE *f = fopen(path, "a");
+	ck_assert_ptr_nonnull(f);
+	fputs("d 1 2 4 6", f);
+	fclose(f);
+	/* Incarnations must grow. */
+	ck_assert_int_eq(strata_bcast_log_open_incarnation(dir, 1, 2, "lurb", 10, &w, err, sizeof err),
+			 STRATA_EPROTO);
+	ck_assert_ptr_nonnull(strstr(err, "incarnation 10 already"));
+	/* Another cluster's log is refused. */
+	ck_assert_int_eq(strata_bcast_log_open_incarnation(dir, 1, 3, "lurb", 11, &w, err, sizeof err),
+			 STRATA_EPROTO);
+	ck_assert_int_eq(strata_bcast_log_open_incarnation(dir, 1, 2, "lurb", 11, &w, err, sizeof err), 0);
+	ck_assert_str_eq(slurp(path), "# node 1 n 2 algo lurb\ni 10\nb 1 1 61\nb 2 2 62\nd 1 1 3 61\ni 11\n");
+	/* A number may not be reused; the first after the restart may skip (3 and 4 unrecorded). */
+	ck_assert_int_eq(strata_bcast_log_broadcast(w, 2, 5, (const uint8_t *)"x", 1, NULL, 0), STRATA_EINVAL);
+	ck_assert_int_eq(strata_bcast_log_broadcast(w, 5, 5, (const uint8_t *)"e", 1, NULL, 0), 0);
+	ck_assert_int_eq(strata_bcast_log_broadcast(w, 7, 6, (const uint8_t *)"g", 1, NULL, 0), STRATA_EINVAL);
+	ck_assert_int_eq(strata_bcast_log_close(w), 0);
+	ck_assert_int_eq(strata_bcast_log_open_incarnation(dir, 1, 2, "lurb", 12, &w, err, sizeof err), 0);
+	/* Replays: 1:1 was recorded in an earlier incarnation, 1:2 was not (its announcement was
+	 * lost with the crash). */
+	ck_assert_int_eq(strata_bcast_log_replay(w, 1, 1, 7, (const uint8_t *)"a", 1, &rec), 0);
+	ck_assert(!rec);
+	ck_assert_int_eq(strata_bcast_log_replay(w, 1, 2, 7, (const uint8_t *)"b", 1, &rec), 0);
+	ck_assert(rec);
+	ck_assert_int_eq(strata_bcast_log_deliver(w, 1, 5, 8, (const uint8_t *)"e", 1, NULL, 0), 0);
+	ck_assert_int_eq(strata_bcast_log_close(w), 0);
+	ck_assert_str_eq(slurp(path), "# node 1 n 2 algo lurb\ni 10\nb 1 1 61\nb 2 2 62\nd 1 1 3 61\n"
+				      "i 11\nb 5 5 65\ni 12\nd 1 2 7 62\nd 1 5 8 65\n");
+	/* Node 2 delivered everything, including 1:3, which node 1 never recorded. */
+	write_str(dir, "node-2.log", "# node 2 n 2 algo lurb\ni 5\nd 1 1 1 61\nd 1 2 2 62\n"
+				     "d 1 3 3 63\nd 1 5 4 65\n");
+	struct strata_bcast_logs *logs = NULL;
+	ck_assert_int_eq(strata_bcast_logs_load(dir, &logs, err, sizeof err), 0);
+	const struct strata_bcast_node_log *n1 = &logs->node[1];
+	ck_assert_uint_eq(n1->nincarnations, 3);
+	ck_assert_uint_eq(n1->nbcast, 5);
+	ck_assert_uint_eq(n1->nunrecorded, 2);
+	ck_assert(!strata_bcast_recorded(n1, 3) && !strata_bcast_recorded(n1, 4));
+	ck_assert(strata_bcast_recorded(n1, 5));
+	ck_assert(!n1->crash_marker);
+	static const enum strata_bcast_property holds[] = {
+		STRATA_BCAST_VALIDITY, STRATA_BCAST_NO_DUP, STRATA_BCAST_NO_CREATION,
+	};
+	for (size_t i = 0; i < sizeof holds / sizeof holds[0]; i++)
+		ck_assert_msg(strata_bcast_check(logs, holds[i], NULL, 0, rep, sizeof rep) ==
+				      STRATA_BCAST_HOLDS, "%s: %s", strata_bcast_property_name(holds[i]), rep);
+	ck_assert_int_eq(strata_bcast_check(logs, STRATA_BCAST_NO_CREATION, NULL, 0, rep, sizeof rep),
+			 STRATA_BCAST_HOLDS);
+	ck_assert_ptr_nonnull(strstr(rep, "1 deliveries of broadcasts their sender did not record"));
+	/* Node 1 never delivered 1:3 (which node 2 did): agreement is violated. */
+	ck_assert_int_eq(strata_bcast_check(logs, STRATA_BCAST_AGREEMENT, NULL, 0, rep, sizeof rep),
+			 STRATA_BCAST_VIOLATED);
+	ck_assert_ptr_nonnull(strstr(rep, "node 1 never delivered 1:3"));
+	strata_bcast_logs_free(logs);
+	/* Reuse of a number after a restart, and an event after a crash without a restart. */
+	write_str(dir, "node-2.log", "# node 2 n 2 algo lurb\ni 5\nb 1 1 61\ni 6\nb 1 2 61\n");
+	ck_assert_int_eq(strata_bcast_logs_load(dir, &logs, err, sizeof err), STRATA_EPROTO);
+	ck_assert_ptr_nonnull(strstr(err, "may not be reused"));
+	write_str(dir, "node-2.log", "# node 2 n 2 algo lurb\nb 1 1 61\ncrash\nb 2 2 62\n");
+	ck_assert_int_eq(strata_bcast_logs_load(dir, &logs, err, sizeof err), STRATA_EPROTO);
+	write_str(dir, "node-2.log", "# node 2 n 2 algo lurb\nb 1 1 61\ncrash\ni 7\nb 2 2 62\n");
+	ck_assert_int_eq(strata_bcast_logs_load(dir, &logs, err, sizeof err), 0);
+	ck_assert(!logs->node[2].crash_marker);
+	strata_bcast_logs_free(logs);
+	rm_tmpdir(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("bcast_log");
@@ -1017,6 +1114,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_shiviz_ok);
 	tcase_add_test(tc, test_shiviz_details);
 	tcase_add_test(tc, test_shiviz_cyclic);
+	tcase_add_test(tc, test_incarnations);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -126,6 +126,13 @@ static void check_total(struct bck *b, uint32_t q, uint32_t s, uint64_t seq)
 	b->pos[q][s][seq] = k + 1;
 }
 
+bool bck_delivered(const struct bck *b, uint32_t q, uint32_t s, uint64_t seq)
+{
+	if (q < 1 || q > b->n || s < 1 || s > b->n || seq < 1 || seq > BCK_MAX_SEQ)
+		return false;
+	return (b->msg[s][seq].delivered & bit(q)) != 0;
+}
+
 void bck_on_deliver(struct bck *b, uint32_t q, uint32_t s, uint64_t seq, const uint8_t *data,
 		    size_t len)
 {
