@@ -21,18 +21,18 @@ send() { # NODE COUNT TAG: broadcasts from NODE; a send cut by a kill is fine
 		>>"$TMP/send-$1.out" 2>&1
 }
 
-say "node 1 broadcasts for 0.7 s, SIGKILLed mid-stream, twice; node 2 killed once; then 40 more"
+say "node 1 broadcasts for 0.5 s, SIGKILLed mid-stream, twice; node 2 killed once; then 40 more"
 for round in 1 2 3; do
 	n1=5000
 	[ $round -eq 3 ] && n1=40
 	send 1 $n1 "r$round" &
 	sp=$!
 	BG_PIDS+=("$sp")
-	send 3 10 "n3r$round" &
+	send 3 5 "n3r$round" &
 	sp3=$!
 	BG_PIDS+=("$sp3")
 	if [ $round -lt 3 ]; then
-		sleep 0.7
+		sleep 0.5
 		"$CLUSTER" kill 1 --dir "$DIR" >/dev/null || fail "kill 1 failed"
 		[ $round -eq 1 ] && { "$CLUSTER" kill 2 --dir "$DIR" >/dev/null || fail "kill 2 failed"; }
 		wait "$sp" && fail "round $round: node 1 finished its $n1 broadcasts before the kill"
@@ -50,7 +50,7 @@ for _ in $(seq 1 120); do
 	cur=$(cat "$LOGS"/node-*.log | wc -l)
 	if [ "$cur" = "$prev" ]; then
 		same=$((same + 1))
-		[ $same -ge 6 ] && break
+		[ $same -ge 4 ] && break
 	else
 		same=0
 	fi
