@@ -42,13 +42,13 @@ static const struct strata_algo algos[] = {
 	  .title = "Randomized Binary Consensus (threshold common coin; values 0 and 1)",
 	  .book = "Alg. 5.12-5.13", .model = STRATA_MODEL_RANDOMIZED, .resilience_k = 2,
 	  .steps = "2 per round (PHASE-1, PHASE-2) + 1 for the coin shares; 3 when all propose the same value (no coin), + DECIDED",
-	  .messages = "3N^2 per round (PHASE-1, PHASE-2, COIN) + N^2 DECIDED relays",
+	  .messages = "4N^2 in a round that decides (PHASE-1, PHASE-2, COIN shares, DECIDED relays); + 3N^2 per extra round",
 	  .wire_id = CONS_WIRE_RBC },
 	{ .name = "rcons", .family = "cons",
 	  .title = "Randomized Consensus with Large Domain (urb + randomized binary consensus)",
 	  .book = "Alg. 5.14", .model = STRATA_MODEL_RANDOMIZED, .resilience_k = 2,
 	  .steps = "2 (urb of proposals) + one binary consensus per binary instance; 1 instance when bc.1 decides 1",
-	  .messages = "O(N^2) urb per proposer + 3N^2 per binary round + N^2 DECIDED per binary instance",
+	  .messages = "N^3 + 4N^2 (uniform dissemination of N proposals, one binary instance deciding in its first round); + 3N^2 per extra binary round, + 4N^2 per extra binary instance",
 	  .wire_id = CONS_WIRE_RCONS },
 	/* Total-order broadcast stands on consensus, so it lives here, in family "bcast" (what
 	 * `strata bcast send|listen --algo tob` and the broadcast logs and checkers look for). */

@@ -4,8 +4,8 @@
  *   bench_cons [--nodes LIST] [--duration MS] [--clients LIST] [--algos LIST] [--json FILE]
  *
  * For each N it starts a fail-stop cluster (flood, hier, uflood, uhier and ldc all run there: P
- * gives what ldc's Omega needs) and a fail-recovery one (lldc), with scripts/cluster (fsync on, as
- * always). For each algorithm and client count C (1 and 16 by default) it runs C closed-loop
+ * gives what ldc's Omega needs), a fail-recovery one (lldc) and a randomized one (rbc, rcons, on
+ * the threshold coin scripts/cluster deals), with scripts/cluster (fsync on, as always). For each algorithm and client count C (1 and 16 by default) it runs C closed-loop
  * proposers for MS ms: each has its own connection to node (c mod N) + 1, proposes a fresh
  * instance (ids handed out in order, so the instance windows advance) and sends the next proposal
  * as soon as its node has decided. Reported: decisions per second, median and p99 latency from
@@ -57,8 +57,11 @@ static void propose(struct proposer *p, const char *algo, uint64_t inst, uint64_
 {
 	char key[24], val[48];
 	snprintf(key, sizeof key, "%llu", (unsigned long long)inst);
-	snprintf(val, sizeof val, "value-%llu-%llu", (unsigned long long)inst,
-		 (unsigned long long)req);
+	if (strcmp(algo, "rbc") == 0) /* binary consensus: 0 or 1 */
+		snprintf(val, sizeof val, "%u", (unsigned)((inst + req) & 1u));
+	else
+		snprintf(val, sizeof val, "value-%llu-%llu", (unsigned long long)inst,
+			 (unsigned long long)req);
 	Strata__Client__Request r = STRATA__CLIENT__REQUEST__INIT;
 	Strata__Client__OpRequest o = STRATA__CLIENT__OP_REQUEST__INIT;
 	o.module = (char *)(uintptr_t)algo;
@@ -187,6 +190,7 @@ int main(int argc, char **argv)
 	} clusters[] = {
 		{ "fail-stop", { "flood", "hier", "uflood", "uhier", "ldc", NULL } },
 		{ "fail-recovery", { "lldc", NULL } },
+		{ "randomized", { "rbc", "rcons", NULL } }, /* the threshold coin: scripts/cluster */
 	};
 	char log[256];
 	snprintf(log, sizeof log, "/tmp/bench_cons.%d.log", (int)getpid());
