@@ -15,7 +15,7 @@ BUILD ?= build
 FUZZ_SECONDS ?= 20
 # Sanitized simulation runs are ~3x slower: fewer seeds keep `make test` within CI's budget.
 ASAN_SIM_ARGS ?= --seeds 100
-PKGS := libuv libsodium libprotobuf-c check lmdb inih hiredis
+PKGS := libuv libsodium libprotobuf-c check lmdb inih hiredis libmicrohttpd
 
 ifeq ($(filter clean help,$(MAKECMDGOALS)),)
 ifneq ($(shell scripts/setup --check >/dev/null 2>&1 && echo ok),ok)

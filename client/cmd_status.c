@@ -79,6 +79,11 @@ void cli_status_json(struct cli_json *j, const Strata__Client__Status *s)
 	cli_json_uint(j, s->lamport);
 	cli_json_key(j, "uptime_ms");
 	cli_json_uint(j, s->uptime_ms);
+	cli_json_key(j, "metrics_url");
+	if (s->metrics_url && s->metrics_url[0])
+		cli_json_string(j, s->metrics_url);
+	else
+		cli_json_null(j);
 	cli_json_key(j, "peers");
 	cli_json_begin_array(j);
 	for (size_t i = 0; i < s->n_peers; i++) {
@@ -129,6 +134,8 @@ static void status_text(const Strata__Client__Status *s)
 		printf("leader none");
 	printf("  lamport %" PRIu64 "  uptime %" PRIu64 ".%01" PRIu64 " s\n", s->lamport,
 	       s->uptime_ms / 1000, (s->uptime_ms % 1000) / 100);
+	if (s->metrics_url && s->metrics_url[0])
+		printf("metrics %s\n", s->metrics_url);
 	printf("  %-5s %-10s %s\n", "peer", "state", "incarnation");
 	for (size_t i = 0; i < s->n_peers; i++) {
 		const Strata__Client__PeerStatus *p = s->peers[i];

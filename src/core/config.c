@@ -100,7 +100,8 @@ enum key {
 	K_SMR_HB, K_SMR_ELECT, K_SMR_WINDOW, K_SMR_BATCH, K_SMR_PENDING, K_SMR_TIMEOUT,
 	K_SMR_SESSIONS,
 	K_CL_MAX_CONNS, K_CL_IDLE, K_CL_FRAME, K_CL_QUEUE,
-	K_HOST, K_PORT, K_CLIENT_PORT, K_PUBKEY, K_RESP_PORT, K_COINKEY,
+	K_HOST, K_PORT, K_CLIENT_PORT, K_PUBKEY, K_RESP_PORT, K_COINKEY, K_METRICS_PORT,
+	K_METRICS_HOST,
 	K_COUNT
 };
 #define K_NODE_FIRST K_HOST
@@ -162,6 +163,8 @@ static const struct keydef keys[K_COUNT] = {
 	[K_PUBKEY] = {SEC_NODE, "public_key", V_PUBKEY, PEER(public_key), 0, 0},
 	[K_RESP_PORT] = {SEC_NODE, "resp_port", V_PORT, PEER(resp_port), 1, 65535},
 	[K_COINKEY] = {SEC_NODE, "coin_key", V_COINKEY, PEER(coin_key), 0, 0},
+	[K_METRICS_PORT] = {SEC_NODE, "metrics_port", V_PORT, PEER(metrics_port), 1, 65535},
+	[K_METRICS_HOST] = {SEC_NODE, "metrics_host", V_HOST, PEER(metrics_host), 0, 0},
 };
 
 /* ---------------------------------------------------------------- parse state */
@@ -598,6 +601,9 @@ static int check_nodes(struct parse *ps)
 		p->id = id;
 		if (!kl[K_HOST - K_NODE_FIRST])
 			memcpy(p->host, DEFAULT_HOST, sizeof(DEFAULT_HOST));
+		/* Metrics stay on loopback unless the config says otherwise (they need no key). */
+		if (!kl[K_METRICS_HOST - K_NODE_FIRST])
+			snprintf(p->metrics_host, sizeof p->metrics_host, "127.0.0.1");
 		if (!kl[K_PORT - K_NODE_FIRST])
 			return fail(ps, ps->node_line[id], sec, "port", "required key missing");
 		if (!kl[K_CLIENT_PORT - K_NODE_FIRST])

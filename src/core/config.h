@@ -41,6 +41,8 @@ struct strata_peer_cfg {
 	uint16_t port;        /* UDP, peers */
 	uint16_t client_port; /* TCP, clients */
 	uint16_t resp_port;   /* TCP, RESP (Redis protocol) clients of the kv module; 0 = off */
+	uint16_t metrics_port; /* TCP, Prometheus text over HTTP (GET /metrics); 0 = off */
+	char metrics_host[STRATA_HOST_MAX]; /* where metrics listen; default 127.0.0.1 */
 	uint8_t public_key[32];
 	bool has_public_key;
 	/* The threshold coin's verification key V_N = g^x_N (ristretto255), from the dealer

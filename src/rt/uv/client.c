@@ -226,7 +226,7 @@ static const struct {
 	UVCOUNTER(input_paused),
 	UVCOUNTER(store_syncs),
 	UVCOUNTER(nemesis_dropped_out), UVCOUNTER(nemesis_dropped_in),
-	UVCOUNTER(nemesis_delayed), UVCOUNTER(nemesis_delay_overflow),
+	UVCOUNTER(nemesis_delayed), UVCOUNTER(nemesis_delay_overflow), UVCOUNTER(metrics_scrapes),
 	UVCOUNTER(resp_accepted), UVCOUNTER(resp_refused), UVCOUNTER(resp_commands),
 	UVCOUNTER(resp_errors), UVCOUNTER(resp_bad_requests), UVCOUNTER(resp_slow_dropped),
 };
@@ -271,6 +271,35 @@ static const char *const rate_names[RATE_COUNTERS] = {
 	"syncs_per_s", "stores_per_s", "batches_per_s", "stores_per_sync", "batches_per_sync",
 };
 
+size_t uvrt_counters_max(void)
+{
+	return NODE_SLOTS + UV_COUNTERS;
+}
+
+size_t uvrt_counters(struct strata_uv *rt, struct uvrt_counter *out, size_t max)
+{
+	const struct strata_counters *nc = strata_node_counters(rt->node);
+	size_t k = 0;
+	for (size_t slot = 0; slot < NODE_SLOTS && k < max; slot++, k++) {
+		const char *name = NULL;
+		for (size_t i = 0; i < NODE_COUNTERS && !name; i++)
+			if (node_counters[i].off == slot * sizeof(uint64_t))
+				name = node_counters[i].name;
+		if (!name) {
+			snprintf(out[k].unnamed, sizeof(out[k].unnamed), "counter_%zu", slot);
+			name = out[k].unnamed;
+		}
+		out[k].name = name;
+		memcpy(&out[k].value, (const char *)nc + slot * sizeof(uint64_t), sizeof(uint64_t));
+	}
+	for (size_t i = 0; i < UV_COUNTERS && k < max; i++, k++) {
+		out[k].name = uv_counters[i].name;
+		memcpy(&out[k].value, (const char *)&rt->counters + uv_counters[i].off,
+		       sizeof(uint64_t));
+	}
+	return k;
+}
+
 static void handle_status(struct client_conn *c, uint64_t id)
 {
 	struct strata_uv *rt = c->rt;
@@ -290,30 +319,14 @@ static void handle_status(struct client_conn *c, uint64_t id)
 	}
 	Strata__Client__Counter ctr[STATUS_COUNTERS_MAX];
 	Strata__Client__Counter *ctrp[STATUS_COUNTERS_MAX];
-	char unnamed[NODE_SLOTS][24];
-	const struct strata_counters *nc = strata_node_counters(n);
-	size_t k = 0;
-	for (size_t slot = 0; slot < NODE_SLOTS; slot++, k++) {
+	struct uvrt_counter uc[NODE_SLOTS + UV_COUNTERS];
+	size_t k = uvrt_counters(rt, uc, NODE_SLOTS + UV_COUNTERS);
+	for (size_t i = 0; i < k; i++) {
 		Strata__Client__Counter x = STRATA__CLIENT__COUNTER__INIT;
-		const char *name = NULL;
-		for (size_t i = 0; i < NODE_COUNTERS && !name; i++)
-			if (node_counters[i].off == slot * sizeof(uint64_t))
-				name = node_counters[i].name;
-		if (!name) {
-			snprintf(unnamed[slot], sizeof(unnamed[slot]), "counter_%zu", slot);
-			name = unnamed[slot];
-		}
-		x.name = (char *)(uintptr_t)name;
-		memcpy(&x.value, (const char *)nc + slot * sizeof(uint64_t), sizeof(uint64_t));
-		ctr[k] = x;
-		ctrp[k] = &ctr[k];
-	}
-	for (size_t i = 0; i < UV_COUNTERS; i++, k++) {
-		Strata__Client__Counter x = STRATA__CLIENT__COUNTER__INIT;
-		x.name = (char *)(uintptr_t)uv_counters[i].name;
-		memcpy(&x.value, (const char *)&rt->counters + uv_counters[i].off, sizeof(uint64_t));
-		ctr[k] = x;
-		ctrp[k] = &ctr[k];
+		x.name = (char *)(uintptr_t)uc[i].name;
+		x.value = uc[i].value;
+		ctr[i] = x;
+		ctrp[i] = &ctr[i];
 	}
 	uint64_t rates[RATE_COUNTERS];
 	status_rates(rt, rates);
@@ -347,6 +360,14 @@ static void handle_status(struct client_conn *c, uint64_t id)
 	st.cluster = (char *)(uintptr_t)cfg->cluster_id;
 	st.n_modules = nmod;
 	st.modules = mods;
+	char murl[STRATA_HOST_MAX + 40];
+	const struct strata_peer_cfg *me = &cfg->nodes[rt->id];
+	if (me->metrics_port) {
+		bool v6 = strchr(me->metrics_host, ':') != NULL;
+		snprintf(murl, sizeof murl, "http://%s%s%s:%u/metrics", v6 ? "[" : "",
+			 me->metrics_host, v6 ? "]" : "", me->metrics_port);
+		st.metrics_url = murl;
+	}
 	Strata__Client__Response r = STRATA__CLIENT__RESPONSE__INIT;
 	r.id = id;
 	r.body_case = STRATA__CLIENT__RESPONSE__BODY_STATUS_REPLY;
@@ -422,6 +443,8 @@ struct pending_op *uvrt_pending_alloc(struct strata_uv *rt)
 	/* The slot index rides in the low bits: a reply finds its slot without a search, and a
 	 * stale id (a slot reused since) does not match the stored rid. */
 	p->rid = (++rt->pend_seq << PENDING_BITS) | idx;
+	p->t0_us = uv_hrtime() / 1000;
+	p->mstat = UVRT_MSTAT_NONE;
 	return p;
 }
 
@@ -450,6 +473,7 @@ static void handle_op(struct client_conn *c, uint64_t id, const Strata__Client__
 	p->rc = NULL;
 	p->client_id = id;
 	c->pending++;
+	p->mstat = uvrt_metrics_module(rt, op->module);
 	struct strata_request req = {
 		.id = p->rid,
 		.op = (enum strata_op)op->op,
@@ -540,6 +564,7 @@ static void reply_to_client(struct strata_uv *rt, const struct strata_output *o)
 		return;
 	}
 	struct pending_op *p = &rt->pend[idx];
+	uvrt_metrics_op_done(rt, p, o->status);
 	struct client_conn *c = p->c;
 	uint64_t client_id = p->client_id;
 	struct resp_conn *rc = p->rc;

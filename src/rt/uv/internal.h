@@ -28,6 +28,32 @@ struct pending_op {
 	uint64_t client_id;
 	struct resp_conn *rc;   /* a RESP connection's request (c is NULL); NULL once closed */
 	uint32_t rslot, rpart;  /* its reply slot and part (resp.c) */
+	uint64_t t0_us;         /* when it was handed to the node (metrics) */
+	uint16_t mstat;         /* its module's metrics slot, UVRT_MSTAT_NONE = not counted */
+};
+
+/* Metrics (metrics.c): latency histograms with fixed bounds (MET_BOUNDS_US), per module of the
+ * client protocol's operations (at most MET_MODULES names; later ones share the last slot,
+ * "other") and for the storage syncs. */
+#define MET_BOUNDS 16
+#define MET_MODULES 32
+#define UVRT_MSTAT_NONE UINT16_MAX
+struct met_hist {
+	uint64_t bucket[MET_BOUNDS + 1]; /* non-cumulative; the last one is +Inf */
+	uint64_t count, sum_us;
+};
+struct met_module {
+	char name[32];
+	uint64_t errors; /* replies with a non-zero status */
+	struct met_hist lat;
+};
+struct MHD_Daemon;
+
+/* One status counter (client.c): the name points into a static table or into unnamed. */
+struct uvrt_counter {
+	const char *name;
+	uint64_t value;
+	char unnamed[24];
 };
 
 #define PENDING_BITS 14
@@ -63,6 +89,17 @@ struct strata_uv {
 	size_t nem_qbytes;
 	uv_timer_t nem_timer;
 	bool nem_timer_init;
+
+	/* Metrics (metrics.c), off unless [node.N] metrics_port is set */
+	struct met_module met_mod[MET_MODULES];
+	uint16_t met_nmod;
+	struct met_hist met_sync;
+	uint64_t leader_epoch; /* of the last leader output */
+	struct MHD_Daemon *mhd;
+	uv_poll_t met_poll;
+	bool met_poll_init;
+	uv_timer_t met_timer; /* drives open HTTP connections */
+	bool met_timer_init;
 
 	/* The node's wake-up */
 	uv_timer_t timer;
@@ -121,7 +158,20 @@ void uvrt_input(struct strata_uv *rt);
 /* Sets the nemesis delay of this node's outgoing datagrams (0 sends what is held now). */
 void uvrt_nemesis_set_delay(struct strata_uv *rt, uint32_t ms);
 
+/* metrics.c */
+int metrics_server_start(struct strata_uv *rt, char *err, size_t errlen);
+void metrics_server_close(struct strata_uv *rt);
+void metrics_server_free(struct strata_uv *rt);
+void uvrt_metrics_observe(struct met_hist *h, uint64_t us);
+/* The metrics slot of a module name (UVRT_MSTAT_NONE if name is NULL). */
+uint16_t uvrt_metrics_module(struct strata_uv *rt, const char *name);
+/* An operation's reply: counts it and its latency under its module. */
+void uvrt_metrics_op_done(struct strata_uv *rt, const struct pending_op *p, int status);
+
 /* client.c */
+/* The status counters (node's, then runtime's; not the rates), at most max; returns how many. */
+size_t uvrt_counters(struct strata_uv *rt, struct uvrt_counter *out, size_t max);
+size_t uvrt_counters_max(void);
 int client_server_start(struct strata_uv *rt, char *err, size_t errlen);
 void client_server_close(struct strata_uv *rt);
 void client_server_free(struct strata_uv *rt);

@@ -319,6 +319,7 @@ static void sync_after(uv_work_t *w, int status)
 	int rc = status == 0 ? rt->sync_rc : STRATA_EIO;
 	uint64_t us = uv_hrtime() / 1000 - rt->sync_start_us;
 	rt->counters.sync_us_total += us;
+	uvrt_metrics_observe(&rt->met_sync, us);
 	if (us > rt->counters.sync_us_max)
 		rt->counters.sync_us_max = us;
 	if (rt->closing)
@@ -451,6 +452,7 @@ static void env_output(void *ctx, const struct strata_output *o)
 			      strata_peer_state_name((enum strata_peer_state)o->a), o->b);
 		break;
 	case STRATA_OUT_LEADER:
+		rt->leader_epoch = o->a;
 		if (o->peer)
 			strata_uv_log(rt, STRATA_LOG_INFO, "leader %u", o->peer);
 		else
@@ -695,6 +697,8 @@ int strata_uv_start(struct strata_uv *rt, bool recovering, char *err, size_t err
 		rc = client_server_start(rt, err, errlen);
 	if (rc == 0)
 		rc = resp_server_start(rt, err, errlen);
+	if (rc == 0)
+		rc = metrics_server_start(rt, err, errlen);
 	if (rc)
 		return rc;
 	rt->started_ms = uv_hrtime() / 1000000;
@@ -727,6 +731,7 @@ void strata_uv_close(struct strata_uv *rt)
 		uv_close((uv_handle_t *)&rt->udp, NULL);
 	client_server_close(rt);
 	resp_server_close(rt);
+	metrics_server_close(rt);
 }
 
 void strata_uv_free(struct strata_uv *rt)
@@ -734,6 +739,7 @@ void strata_uv_free(struct strata_uv *rt)
 	if (!rt)
 		return;
 	client_server_free(rt);
+	metrics_server_free(rt);
 	STRATA_ASSERT(rt->rconns == NULL); /* every RESP close callback has run */
 	strata_node_free(rt->node);
 	nem_release(rt, true); /* closing: frees what is held without sending it */

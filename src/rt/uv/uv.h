@@ -122,6 +122,7 @@ struct strata_uv_counters {
 	uint64_t nemesis_dropped_in; /* datagrams the nemesis dropped on receiving */
 	uint64_t nemesis_delayed;    /* datagrams the nemesis held back before sending */
 	uint64_t nemesis_delay_overflow; /* dropped: the delay queue was full */
+	uint64_t metrics_scrapes;    /* GET /metrics served (metrics.c) */
 	uint64_t resp_accepted;      /* RESP connections (resp.c) */
 	uint64_t resp_refused;       /* over max_clients RESP connections */
 	uint64_t resp_commands;
