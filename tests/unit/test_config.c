@@ -332,7 +332,7 @@ static const struct bad bad_configs[] = {
 	 "entries)"},
 	{CL "[node.1]\nprot = 1\n",
 	 "c.ini:4: [node.1] prot: unknown key (expected one of: host, port, client_port, "
-	 "public_key, resp_port, coin_key)"},
+	 "public_key, resp_port, coin_key, metrics_port, metrics_host)"},
 	{"[cluster]\nid = t\nid = u\n", "c.ini:3: [cluster] id: duplicate key (first set on line 2)"},
 	/* sections and syntax */
 	{CL N1 "[nodes]\n",
