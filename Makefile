@@ -161,6 +161,11 @@ install: $(BUILD)/stratad $(BUILD)/strata
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BUILD)/stratad $(BUILD)/strata $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 scripts/cluster $(DESTDIR)$(PREFIX)/bin/strata-cluster
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0644 scripts/completion/strata.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/strata
+	ln -sf strata $(DESTDIR)$(PREFIX)/share/bash-completion/completions/strata-cluster
+	install -d $(DESTDIR)$(PREFIX)/share/doc/strata
+	install -m 0644 docs/deploy.md config/stratad@.service $(DESTDIR)$(PREFIX)/share/doc/strata/
 
 clean:
 	rm -rf $(BUILD)
