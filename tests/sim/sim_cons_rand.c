@@ -259,12 +259,12 @@ static void adv_handle(struct strata_module *m, const struct strata_event *ev)
 	struct strata_node *n = m->node;
 	if (ev->type == STRATA_EV_INIT) {
 		strata_timer_init(&b->tick, m, 1, 0);
-		strata_timer_arm_in(n, &b->tick, ADV_TICK_US);
 		return;
 	}
 	if (ev->type == STRATA_EV_TIMER) {
 		adv_release(b);
-		strata_timer_arm_in(n, &b->tick, ADV_TICK_US);
+		if (b->nheld) /* the tick runs only while messages are held */
+			strata_timer_arm_in(n, &b->tick, ADV_TICK_US);
 		return;
 	}
 	if (ev->type != STRATA_EV_PL_DELIVER || !ev->msg || ev->instance != b->inst || !b->inst)
@@ -287,6 +287,8 @@ static void adv_handle(struct strata_module *m, const struct strata_event *ev)
 		strata_msg_ref(ev->msg);
 		b->held[b->nheld++] = x;
 		adv_release(b);
+		if (b->nheld && !strata_timer_armed(&b->tick))
+			strata_timer_arm_in(n, &b->tick, ADV_TICK_US);
 		return;
 	}
 	bc_subs_indicate(m, &b->up, b->inst, ev->msg, &x.d);
