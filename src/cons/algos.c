@@ -45,7 +45,7 @@ static const struct strata_algo algos[] = {
 	  .messages = "4N^2 in a round that decides (PHASE-1, PHASE-2, COIN shares, DECIDED relays); + 3N^2 per extra round",
 	  .wire_id = CONS_WIRE_RBC },
 	{ .name = "rcons", .family = "cons",
-	  .title = "Randomized Consensus with Large Domain (urb + randomized binary consensus)",
+	  .title = "Randomized Consensus with Large Domain (majority-ack uniform dissemination + rbc)",
 	  .book = "Alg. 5.14", .model = STRATA_MODEL_RANDOMIZED, .resilience_k = 2,
 	  .steps = "2 (urb of proposals) + one binary consensus per binary instance; 1 instance when bc.1 decides 1",
 	  .messages = "N^3 + 4N^2 (uniform dissemination of N proposals, one binary instance deciding in its first round); + 3N^2 per extra binary round, + 4N^2 per extra binary instance",
