@@ -238,6 +238,7 @@ int cmd_nemesis(struct cli *c, int argc, char **argv);
  * only errors (workload --nemesis). Same exit codes. */
 int cli_nemesis(struct cli *c, int argc, char **argv, bool quiet);
 int cmd_member(struct cli *c, int argc, char **argv);
+int cmd_top(struct cli *c, int argc, char **argv);
 int cmd_endpoint(struct cli *c, int argc, char **argv);
 
 #endif

@@ -50,7 +50,7 @@ _strata() {
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W "--dir -n --node -e --endpoint -w --format --timeout --help --version" -- "$cur"))
 		else
-			COMPREPLY=($(compgen -W "status watch keygen algos check check-bcast check-consensus shiviz reg bcast lkv kv consensus job bench workload member endpoint nemesis" -- "$cur"))
+			COMPREPLY=($(compgen -W "status watch keygen algos check check-bcast check-consensus shiviz reg bcast lkv kv consensus job bench workload member endpoint nemesis top" -- "$cur"))
 		fi
 		return
 	fi
@@ -58,6 +58,7 @@ _strata() {
 	case "$cmd" in
 	status) flags="--all --help" ;;
 	watch) flags="--once --help" ;;
+	top) flags="--interval --count --help" ;;
 	algos) words="reg lkv bcast cons smr fd" ;;
 	check) flags="--model --budget --help"; COMPREPLY=($(compgen -f -- "$cur")) ;;
 	check-bcast) flags="--property --crashed --byzantine --help" ;;

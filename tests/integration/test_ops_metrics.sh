@@ -104,6 +104,18 @@ print(f"  kv ops {kv0:.0f} -> {kv1:.0f}, syncs {g(a, 'strata_syncs'):.0f} -> {g(
 PY
 pass "kv and nnar op counts, syncs and their histogram, datagrams and scrapes all grew"
 
+say "strata top: per-node rates"
+S -w json top --count 1 --interval 0.5 >"$TMP/top.json" || fail "strata top failed"
+python3 - "$TMP/top.json" <<'PY' || fail "strata top -w json should give one line per node with rates"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+assert sorted(r["node"] for r in rows) == [1, 2, 3], rows
+assert all(r["reachable"] and r["dgram_in_per_s"] > 0 and r["dgram_out_per_s"] > 0 for r in rows), rows
+PY
+S top --count 1 --interval 0.2 | grep -q "^node  leader" || fail "strata top text should print its header"
+S top --interval 0 >/dev/null 2>&1; [ $? -eq 2 ] || fail "top --interval 0 should exit 2"
+pass "top: one row per node with datagram rates (heartbeats) above 0; bad interval exits 2"
+
 say "a killed peer shows as down"
 "$CLUSTER" kill 3 --dir "$DIR" >/dev/null || fail "kill 3 failed"
 ok=0

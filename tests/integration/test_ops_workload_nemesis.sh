@@ -18,7 +18,7 @@ say "nemesis delay: node 2 sends everything 300 ms late"
 S nemesis delay 2 300 >/dev/null || fail "nemesis delay 2 300 failed"
 S reg write --algo nnar dk v1 >/dev/null || fail "a write with node 2 delayed failed"
 [ "$(S -n 2 reg read --algo nnar dk)" = v1 ] || fail "a read through the delayed node 2 failed"
-S -w json nemesis status >"$TMP/nem.json" || fail "nemesis status failed"
+S --timeout 5000 -w json nemesis status >"$TMP/nem.json" || fail "nemesis status failed"
 python3 - "$TMP/nem.json" <<'PY' || fail "nemesis status does not show node 2's delay and its delayed datagrams"
 import json, sys
 a = {o["node"]: o for o in json.load(open(sys.argv[1]))}
@@ -27,8 +27,9 @@ assert all(a[i]["delay_ms"] == 0 for i in (1, 3, 4, 5)), a
 PY
 S nemesis delay 2 70000 >/dev/null 2>&1; [ $? -eq 2 ] || fail "delay 70000 ms should be a usage error"
 S nemesis heal >/dev/null || fail "nemesis heal failed"
-S -w json nemesis status | json_get 'all(o["delay_ms"] == 0 for o in d)' | grep -q True ||
-	fail "heal should end the delay"
+S --timeout 5000 -w json nemesis status >"$TMP/nem1.json" 2>&1 || { cat "$TMP/nem1.json"; fail "nemesis status failed"; }
+json_get 'all(o["delay_ms"] == 0 for o in d)' <"$TMP/nem1.json" | grep -q True ||
+	{ cat "$TMP/nem1.json"; fail "heal should end the delay"; }
 pass "delay applied by node 2 only, counted, operations complete, heal ends it"
 
 say "workload --nemesis partition on nnar (1.5 s turns, 5 s)"
@@ -57,8 +58,10 @@ t = [e["time"] for e in ev]
 assert min(e["time"] for e in nem) > min(t) and max(e["time"] for e in nem) <= max(t) + 10**10
 PY
 pass "a 2|3 partition twice, healed at the end, in the history"
-S -w json nemesis status | json_get 'all(o["block_out"] == [] and o["block_in"] == [] for o in d)' |
-	grep -q True || fail "after the workload some node still blocks a peer"
+S --timeout 5000 -w json nemesis status >"$TMP/nem2.json" 2>"$TMP/nem2.err" ||
+	{ cat "$TMP/nem2.json" "$TMP/nem2.err"; fail "nemesis status after the workload failed"; }
+json_get 'all(o["block_out"] == [] and o["block_in"] == [] for o in d)' <"$TMP/nem2.json" |
+	grep -q True || { cat "$TMP/nem2.json"; fail "after the workload some node still blocks a peer"; }
 pass "every node's blocks cleared after the workload"
 
 S check --model atomic "$TMP/h.jsonl" >"$TMP/chk.out" 2>&1
