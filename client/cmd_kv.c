@@ -47,7 +47,7 @@ static const char kv_help[] =
 	"\"create_revision\",\"version\"}...],\"more\":BOOL} (revision = the store's; per key, the\n"
 	"revision of the write that set it).\n"
 	"status: per node the leader it follows, its term, last log index, commit and applied\n"
-	"index, snapshot index (no snapshots yet: 0) and log size (entries), and its fsyncs.\n"
+	"index, snapshot index and log size (entries kept after compaction), and its fsyncs.\n"
 	"Exit: 0 ok, 1 definite failure (the error says why), 2 usage, 3 outcome unknown.\n";
 
 static int usage(struct cli *c, const char *fmt, const char *arg)
@@ -198,7 +198,7 @@ static int kv_range(struct cli *c, int argc, char **argv)
 
 static const char *const status_fields[] = {
 	"kv_leader", "kv_term", "kv_last_index", "kv_commit_index", "kv_applied_index",
-	"store_syncs",
+	"store_syncs", "kv_snapshot_index", "kv_log_first",
 };
 #define NSTATUS (sizeof(status_fields) / sizeof(status_fields[0]))
 
@@ -231,6 +231,13 @@ static bool node_kv_status(struct cli *c, const struct cli_endpoint *ep, uint64_
 	return ok;
 }
 
+/* Entries in the log: last index - first index + 1 (after compaction). */
+static uint64_t log_entries(const uint64_t *v)
+{
+	uint64_t first = v[7] ? v[7] : 1;
+	return v[2] + 1 > first ? v[2] + 1 - first : 0;
+}
+
 static int kv_status(struct cli *c)
 {
 	struct cli_endpoint eps[STRATA_MAX_NODES];
@@ -258,23 +265,22 @@ static int kv_status(struct cli *c)
 			cli_json_bool(&j, ok);
 			if (ok) {
 				const char *names[] = { "leader", "term", "last_index", "commit_index",
-							"applied_index", "fsyncs" };
+							"applied_index", "fsyncs", "snapshot_index",
+							"log_first" };
 				for (size_t f = 0; f < NSTATUS; f++) {
 					cli_json_key(&j, names[f]);
 					cli_json_uint(&j, v[f]);
 				}
-				cli_json_key(&j, "snapshot_index");
-				cli_json_uint(&j, 0);
 				cli_json_key(&j, "log_entries");
-				cli_json_uint(&j, v[2]);
+				cli_json_uint(&j, log_entries(v));
 			}
 			cli_json_end_object(&j);
 		} else if (ok) {
-			printf("%-5u %-7llu %-6llu %-8llu %-8llu %-8llu %-9d %-9llu %llu\n", eps[i].id,
-			       (unsigned long long)v[0], (unsigned long long)v[1],
+			printf("%-5u %-7llu %-6llu %-8llu %-8llu %-8llu %-9llu %-9llu %llu\n",
+			       eps[i].id, (unsigned long long)v[0], (unsigned long long)v[1],
 			       (unsigned long long)v[2], (unsigned long long)v[3],
-			       (unsigned long long)v[4], 0, (unsigned long long)v[2],
-			       (unsigned long long)v[5]);
+			       (unsigned long long)v[4], (unsigned long long)v[6],
+			       (unsigned long long)log_entries(v), (unsigned long long)v[5]);
 		} else {
 			printf("%-5u (no answer)\n", eps[i].id);
 		}

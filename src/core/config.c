@@ -98,7 +98,7 @@ enum key {
 	K_REPLICAS, K_R, K_W,
 	K_FANOUT, K_ROUNDS, K_STORE_PCT,
 	K_SMR_HB, K_SMR_ELECT, K_SMR_WINDOW, K_SMR_BATCH, K_SMR_PENDING, K_SMR_TIMEOUT,
-	K_SMR_SESSIONS,
+	K_SMR_SESSIONS, K_SMR_SNAP_ENTRIES, K_SMR_SNAP_TAIL,
 	K_CL_MAX_CONNS, K_CL_IDLE, K_CL_FRAME, K_CL_QUEUE,
 	K_HOST, K_PORT, K_CLIENT_PORT, K_PUBKEY, K_RESP_PORT, K_COINKEY, K_METRICS_PORT,
 	K_METRICS_HOST,
@@ -152,6 +152,9 @@ static const struct keydef keys[K_COUNT] = {
 	[K_SMR_PENDING] = {SEC_SMR, "pending_max", V_U32, CFG(smr_pending_max), 1, 1u << 20},
 	[K_SMR_TIMEOUT] = {SEC_SMR, "request_timeout_ms", V_U32, CFG(smr_timeout_ms), 1, MS_MAX},
 	[K_SMR_SESSIONS] = {SEC_SMR, "sessions_max", V_U32, CFG(smr_sessions_max), 1, 100000000},
+	[K_SMR_SNAP_ENTRIES] = {SEC_SMR, "snapshot_entries", V_U32, CFG(smr_snapshot_entries), 0,
+				1000000000},
+	[K_SMR_SNAP_TAIL] = {SEC_SMR, "snapshot_tail", V_U32, CFG(smr_snapshot_tail), 0, 1000000000},
 	[K_CL_MAX_CONNS] = {SEC_CLIENT, "max_connections", V_U32, CFG(client_max_conns), 1, 16384},
 	[K_CL_IDLE] = {SEC_CLIENT, "idle_timeout_ms", V_U32, CFG(client_idle_ms), 0, 86400000},
 	[K_CL_FRAME] = {SEC_CLIENT, "frame_timeout_ms", V_U32, CFG(client_frame_ms), 1, MS_MAX},
@@ -749,6 +752,8 @@ void strata_config_defaults(struct strata_config *c)
 	c->smr_pending_max = 8192;
 	c->smr_timeout_ms = 5000;
 	c->smr_sessions_max = 100000;
+	c->smr_snapshot_entries = 10000;
+	c->smr_snapshot_tail = 1000;
 	c->client_max_conns = 1024;
 	c->client_idle_ms = 300000;
 	c->client_frame_ms = 10000;

@@ -55,14 +55,20 @@
  * most PEND_BYTES of commands, a proposal queue of PROPOSE_MAX commands, `window` entries in
  * flight per follower, batch_max commands and max_value bytes per entry, READS_MAX reads
  * waiting at a leader, a cache of the unapplied entries plus CACHE_TAIL applied ones (older
- * entries are read back from storage for a lagging follower). The log on disk grows until
- * snapshots and compaction (docs/smr.md: not done yet).
+ * entries are read back from storage for a lagging follower, none below the compacted
+ * prefix). Snapshots every snapshot_entries applied entries bound the log on disk to about
+ * snapshot_entries + snapshot_tail entries (plus the uncommitted ones); two snapshot slots hold
+ * at most two copies of the state; a follower behind the compacted log receives the snapshot
+ * in chunks (SNAP/SNAP_R, one chunk of at most 64 KiB unanswered at a time; one snapshot
+ * being received is held in memory) and installs it atomically.
  *
  * Wire (u8 type, then codec fields):
  *   APPEND   term prev_idx prev_term commit hb count (term bytes)...
  *   APPEND_R term ok idx hb          ok: idx = last matching index; else idx = a hint to retry
  *   VOTE     term last_idx last_term   VOTE_R term granted
- *   FWD      cmd-bytes                 RI id     RI_R id index (0 = refused) */
+ *   FWD      cmd-bytes                 RI id     RI_R id index (0 = refused)
+ *   SNAP     term index index_term total offset chunk-bytes
+ *   SNAP_R   term done idx             done: idx = the snapshot's index; else the offset wanted */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -86,11 +92,13 @@
 #define ENTRIES_PER_MSG 256
 /* The leader stores its new entries once the followers committed them, or after this long. */
 #define PERSIST_DELAY_US 5000
+#define SNAP_CHUNK ((size_t)64 << 10)       /* bytes of snapshot per INSTALL message at most */
+#define SNAP_MAX ((uint64_t)4 << 30)         /* a snapshot larger than this is refused */
 #define RANGE_DEFAULT 1000u          /* keys in a range reply unless the request says */
 #define RANGE_MAX 10000u             /* keys in a range reply at most */
 #define RANGE_BYTES ((size_t)3 << 19) /* bytes of keys and values in a range reply (1.5 MiB) */
 
-enum { M_APPEND = 1, M_APPEND_R, M_VOTE, M_VOTE_R, M_FWD, M_RI, M_RI_R };
+enum { M_APPEND = 1, M_APPEND_R, M_VOTE, M_VOTE_R, M_FWD, M_RI, M_RI_R, M_SNAP, M_SNAP_R };
 enum { T_TICK = 2, T_ELECT, T_PERSIST };
 enum role { FOLLOWER, CANDIDATE, LEADER };
 enum { K_GET = 1, K_PUT, K_DEL, K_CAS, K_RANGE };
@@ -129,6 +137,10 @@ struct peer {
 	 * syncs) everything that accumulated during its previous sync at once. */
 	uint64_t infl[INFLIGHT_MSGS];
 	unsigned ninfl;
+	/* Snapshot transfer to this follower (its next entry is compacted away): the snapshot's
+	 * index, the offset it asked for, and whether a chunk is unanswered. */
+	uint64_t snap_index, snap_off;
+	bool snap_inflight;
 };
 
 struct kv {
@@ -145,6 +157,9 @@ struct kv {
 	uint32_t vote;
 	uint64_t last;
 	uint64_t stored; /* entries 1..stored are in stable storage (the leader's newest may not be) */
+	uint64_t snap_index, snap_term; /* the stored snapshot covers 1..snap_index */
+	unsigned snap_slot;             /* the slot that holds it (wal.c) */
+	uint64_t log_first;             /* entries below it are compacted away (storage) */
 
 	/* volatile */
 	enum role role;
@@ -163,6 +178,11 @@ struct kv {
 
 	struct smr_kv *sm;
 
+	/* A snapshot being received from the leader: at most one, of rx_total bytes. */
+	uint8_t *rx;
+	uint64_t rx_index, rx_term, rx_total, rx_len;
+	bool in_tick; /* send_append may resend an unanswered snapshot chunk */
+
 	struct pend *pend;
 	uint32_t pend_cap, npend;
 	uint64_t id_gen;
@@ -178,6 +198,7 @@ struct kv {
 	struct strata_timer tick_t, elect_t, persist_t;
 	bool persist_due; /* the leader's unstored entries waited PERSIST_DELAY_US */
 	bool active; /* the KV is in use: timers run (dormant until then: no traffic at all) */
+	bool damaged; /* the stored snapshot is unreadable: requests refused, messages ignored */
 
 	struct smr_status st;
 };
@@ -185,6 +206,8 @@ struct kv {
 #define KV(mod) ((struct kv *)(mod))
 
 static void send_append(struct kv *k, uint32_t p);
+static void send_snapshot(struct kv *k, uint32_t p);
+static void maybe_snapshot(struct kv *k);
 static void apply_committed(struct kv *k);
 static void dispatch_pending(struct kv *k);
 
@@ -230,6 +253,7 @@ static void save_state(struct kv *k)
 	struct smr_hardstate hs = {
 		.term = k->term, .vote = k->vote, .last_index = k->stored,
 		.commit_hint = k->commit < k->stored ? k->commit : k->stored,
+		.snap_index = k->snap_index, .snap_term = k->snap_term, .snap_slot = k->snap_slot,
 	};
 	if (smr_wal_save_state(k->node, &hs) != 0)
 		trace(k, "storing the hard state failed -> this turn's sync fails, node stops");
@@ -270,6 +294,10 @@ static uint64_t term_at(struct kv *k, uint64_t idx)
 		return UINT64_MAX;
 	if (idx >= k->cfirst)
 		return cache_at(k, idx)->term;
+	if (idx == k->snap_index)
+		return k->snap_term;
+	if (idx < k->log_first)
+		return UINT64_MAX; /* compacted */
 	uint64_t t;
 	struct strata_msg *d;
 	if (smr_wal_get(k->node, idx, &t, &d) != 0)
@@ -289,6 +317,8 @@ static int entry_get(struct kv *k, uint64_t idx, uint64_t *term, struct strata_m
 		*data = strata_msg_ref(e->data);
 		return 0;
 	}
+	if (idx < k->log_first)
+		return -1;
 	return smr_wal_get(k->node, idx, term, data) == 0 ? 0 : -1;
 }
 
@@ -341,6 +371,9 @@ static void log_truncate(struct kv *k, uint64_t idx)
 		e->data = NULL;
 	}
 	trace(k, "conflict -> log truncated from %" PRIu64 " to %" PRIu64, k->last, idx);
+	if (k->stored > idx && !(k->broken & SMR_BROKEN_ACK_UNSYNCED) &&
+	    smr_wal_truncate(k->node, idx + 1) != 0)
+		trace(k, "truncating the stored log failed -> this turn's sync fails");
 	k->last = idx;
 	if (k->stored > idx)
 		k->stored = idx;
@@ -350,7 +383,10 @@ static void log_truncate(struct kv *k, uint64_t idx)
 
 static void cache_trim(struct kv *k)
 {
-	while (k->cfirst + CACHE_TAIL < k->applied && k->cfirst <= k->stored) {
+	/* Applied entries stay for lagging followers: CACHE_TAIL of them, none that compaction
+	 * dropped from storage (a follower that needs those gets the snapshot). */
+	while ((k->cfirst + CACHE_TAIL < k->applied || k->cfirst < k->log_first) &&
+	       k->cfirst <= k->stored && k->cfirst <= k->applied) {
 		struct ent *e = cache_at(k, k->cfirst);
 		strata_msg_unref(e->data);
 		e->data = NULL;
@@ -684,10 +720,16 @@ static void send_append(struct kv *k, uint32_t p)
 		pp->next = pp->match + 1;
 	uint64_t prev = pp->next - 1;
 	uint64_t prev_term = term_at(k, prev);
+	bool gone = pp->next < k->log_first && pp->next < k->cfirst; /* entry next compacted */
+	if ((prev_term == UINT64_MAX || gone) && prev < k->snap_index) {
+		send_snapshot(k, p); /* what it needs next is compacted away */
+		return;
+	}
 	if (prev_term == UINT64_MAX) {
 		trace(k, "entry %" PRIu64 " unreadable -> append to %u skipped", prev, p);
 		return;
 	}
+	pp->snap_index = 0;
 	struct strata_wr w;
 	strata_wr_init(&w, k->max_msg);
 	strata_wr_u8(&w, M_APPEND);
@@ -726,6 +768,52 @@ static void send_append(struct kv *k, uint32_t p)
 		pp->infl[pp->ninfl++] = pp->next + cnt - 1;
 	pp->next += cnt;
 	pp->sent_commit = k->commit;
+	pp->last_sent_us = strata_now_us(k->node);
+}
+
+/* One chunk of the stored snapshot to follower p, from the offset it asked for: one chunk
+ * unanswered at a time, resent every heartbeat (in_tick) until answered. */
+static void send_snapshot(struct kv *k, uint32_t p)
+{
+	struct peer *pp = &k->peers[p];
+	if (pp->snap_index != k->snap_index) {
+		pp->snap_index = k->snap_index;
+		pp->snap_off = 0;
+		pp->snap_inflight = false;
+	}
+	if (pp->snap_inflight && !k->in_tick)
+		return;
+	uint64_t idx, total;
+	if (smr_wal_snapshot_info(k->node, k->snap_slot, &idx, &total) != 0 ||
+	    idx != k->snap_index) {
+		trace(k, "snapshot %" PRIu64 " unreadable -> not sent to %u", k->snap_index, p);
+		return;
+	}
+	if (pp->snap_off > total)
+		pp->snap_off = 0;
+	size_t chunk = k->max_msg > APPEND_OVERHEAD * 2 ? k->max_msg - APPEND_OVERHEAD * 2 : 1;
+	if (chunk > SNAP_CHUNK)
+		chunk = SNAP_CHUNK;
+	struct strata_msg *c = NULL;
+	if (smr_wal_snapshot_read(k->node, k->snap_slot, pp->snap_off, chunk, &c) != 0) {
+		trace(k, "snapshot chunk at %" PRIu64 " unreadable -> not sent to %u", pp->snap_off, p);
+		return;
+	}
+	struct strata_wr w;
+	strata_wr_init(&w, c->len + APPEND_OVERHEAD);
+	strata_wr_u8(&w, M_SNAP);
+	strata_wr_u64(&w, k->term);
+	strata_wr_u64(&w, k->snap_index);
+	strata_wr_u64(&w, k->snap_term);
+	strata_wr_u64(&w, total);
+	strata_wr_u64(&w, pp->snap_off);
+	strata_wr_bytes(&w, c->data, c->len);
+	strata_msg_unref(c);
+	trace(k, "snapshot %" PRIu64 " to %u: bytes %" PRIu64 "..+%zu of %" PRIu64, k->snap_index,
+	      p, pp->snap_off, chunk, total);
+	if (send_to(k, p, wr_done(k, &w)) != 0)
+		return;
+	pp->snap_inflight = true;
 	pp->last_sent_us = strata_now_us(k->node);
 }
 
@@ -915,7 +1003,108 @@ static void apply_committed(struct kv *k)
 	if (any) {
 		serve_applied_reads(k);
 		cache_trim(k);
+		maybe_snapshot(k);
 	}
+}
+
+/* ---- snapshots and compaction ----
+ * Every snapshot_entries applied entries the state machine (keys, revision, sessions) is
+ * stored as the snapshot at the applied index, and the log is compacted behind it, keeping
+ * snapshot_tail entries for followers a little behind. Snapshot, compaction and the hard state
+ * naming the snapshot are stored in the same turn: durable together (wal.c). The order makes
+ * every prefix of the turn's writes a consistent state too (a torn batch keeps a prefix): the
+ * new snapshot goes to the other slot, then the hard state names it, then the log is compacted.
+ * Only stored entries are covered (a leader's newest entries may not be stored yet). */
+static void maybe_snapshot(struct kv *k)
+{
+	uint64_t every = k->cfg->smr_snapshot_entries;
+	if (!every || k->applied < k->snap_index + every || k->applied > k->stored)
+		return;
+	uint64_t idx = k->applied, t = term_at(k, idx);
+	if (t == UINT64_MAX)
+		return;
+	struct strata_msg *snap = NULL;
+	if (smr_kv_snapshot(k->sm, (k->broken & SMR_BROKEN_SNAP_NO_SESSIONS) != 0, &snap) != 0) {
+		trace(k, "snapshot at %" PRIu64 ": out of memory -> not taken", idx);
+		return;
+	}
+	bool store = !(k->broken & SMR_BROKEN_ACK_UNSYNCED);
+	if (store && smr_wal_snapshot_put(k->node, k->snap_slot ^ 1u, idx, snap) != 0) {
+		trace(k, "storing the snapshot failed -> this turn's sync fails");
+		strata_msg_unref(snap);
+		return;
+	}
+	trace(k, "snapshot at %" PRIu64 " (%zu bytes)", idx, snap->len);
+	strata_msg_unref(snap);
+	k->snap_index = idx;
+	k->snap_term = t;
+	k->snap_slot ^= 1u;
+	save_state(k);
+	uint64_t tail = k->cfg->smr_snapshot_tail;
+	uint64_t keep = idx + 1 > tail ? idx + 1 - tail : 1;
+	if (keep > k->log_first) {
+		if (store && smr_wal_compact(k->node, keep) != 0)
+			trace(k, "compacting the log failed -> this turn's sync fails");
+		k->log_first = keep;
+	}
+	k->st.snapshots++;
+	cache_trim(k);
+}
+
+static void rx_free(struct kv *k)
+{
+	free(k->rx);
+	k->rx = NULL;
+	k->rx_index = k->rx_term = k->rx_total = k->rx_len = 0;
+}
+
+/* The received snapshot replaces this replica's state and log, in one turn: the new state
+ * machine is built (and checked) first; then the snapshot is stored (in the other slot), the
+ * hard state names it, and the log is emptied; all of it becomes durable in this turn's sync.
+ * A torn batch keeps a prefix of these writes: the old snapshot and log, or the new snapshot
+ * named with stale entries left in the log, which the restart ignores (kv_init). */
+static bool install_snapshot(struct kv *k)
+{
+	struct smr_kv *nsm = NULL;
+	struct strata_msg *copy = NULL;
+	int rc = smr_kv_restore(k->rx, (size_t)k->rx_total, k->cfg->smr_sessions_max, &nsm);
+	if (rc == 0 && !(copy = strata_msg_new(k->rx, (size_t)k->rx_total)))
+		rc = STRATA_ENOMEM;
+	if (rc) {
+		smr_kv_free(nsm);
+		strata_node_bad_payload(k->node, &k->m, k->leader, "kv: snapshot does not decode");
+		rx_free(k);
+		return false;
+	}
+	uint64_t idx = k->rx_index;
+	for (uint64_t i = k->cfirst; i <= k->last && k->ccap; i++) {
+		struct ent *e = cache_at(k, i);
+		strata_msg_unref(e->data);
+		e->data = NULL;
+	}
+	bool store = !(k->broken & SMR_BROKEN_ACK_UNSYNCED);
+	if (store && smr_wal_snapshot_put(k->node, k->snap_slot ^ 1u, idx, copy) != 0)
+		trace(k, "storing the installed snapshot failed -> this turn's sync fails");
+	strata_msg_unref(copy);
+	uint64_t old_first = k->log_first;
+	trace(k, "installed snapshot %" PRIu64 " (term %" PRIu64 ", %" PRIu64 " bytes), log was "
+	      "1..%" PRIu64 " applied %" PRIu64, idx, k->rx_term, k->rx_total, k->last, k->applied);
+	k->last = k->stored = k->commit = k->applied = idx;
+	k->cfirst = k->log_first = idx + 1;
+	k->snap_index = idx;
+	k->snap_term = k->rx_term;
+	k->snap_slot ^= 1u;
+	smr_kv_free(k->sm);
+	k->sm = nsm;
+	smr_kv_set_broken_sessions(k->sm, (k->broken & SMR_BROKEN_DUP_APPLY) != 0);
+	save_state(k);
+	if (store && (smr_wal_truncate(k->node, old_first) != 0 ||
+		      smr_wal_compact(k->node, idx + 1) != 0))
+		trace(k, "emptying the stored log failed -> this turn's sync fails");
+	k->st.snap_installs++;
+	rx_free(k);
+	serve_applied_reads(k);
+	return true;
 }
 
 /* ---- forwarding ---- */
@@ -985,7 +1174,9 @@ static void on_append(struct kv *k, uint32_t p, struct strata_rd *rd)
 		arm_election(k);
 		if (prev > k->last) {
 			idx = k->last;
-		} else if (term_at(k, prev) != prev_term) {
+		} else if (prev > k->commit && term_at(k, prev) != prev_term) {
+			/* (at or below commit the logs agree: the leader holds every committed
+			 * entry, and they may be compacted here) */
 			idx = prev > 0 ? prev - 1 : 0;
 			if (idx < k->commit)
 				idx = k->commit;
@@ -1002,6 +1193,8 @@ static void on_append(struct kv *k, uint32_t p, struct strata_rd *rd)
 					return;
 				}
 				i++;
+				if (i <= k->commit)
+					continue; /* committed: the same entry (possibly compacted) */
 				if (i <= k->last) {
 					if (term_at(k, i) == et)
 						continue;
@@ -1076,6 +1269,99 @@ static void on_append_r(struct kv *k, uint32_t p, struct strata_rd *rd)
 		send_append(k, p);
 	}
 	check_reads(k);
+}
+
+/* upon <SNAP | term, index, index_term, total, offset, chunk> from leader p */
+static void on_snap(struct kv *k, uint32_t p, struct strata_rd *rd)
+{
+	uint64_t term = strata_rd_u64(rd), sidx = strata_rd_u64(rd), sterm = strata_rd_u64(rd);
+	uint64_t total = strata_rd_u64(rd), off = strata_rd_u64(rd);
+	const uint8_t *d;
+	size_t dl = strata_rd_bytes(rd, &d, SNAP_CHUNK);
+	if (strata_rd_done(rd) != 0 || sidx == 0 || total == 0 || total > SNAP_MAX || off > total ||
+	    dl > total - off) {
+		strata_node_bad_payload(k->node, &k->m, p, "kv: malformed SNAP");
+		return;
+	}
+	bool done = false;
+	uint64_t want = 0;
+	if (term >= k->term) {
+		if (term > k->term || k->role != FOLLOWER)
+			become_follower(k, term);
+		set_leader(k, p);
+		arm_election(k);
+		if (sidx <= k->commit || (sidx <= k->last && term_at(k, sidx) == sterm)) {
+			/* This log already holds what the snapshot covers (committed entries, or the
+			 * snapshot's last entry and so every entry before it): nothing to install. */
+			done = true;
+		} else {
+			bool same = k->rx && k->rx_index == sidx && k->rx_term == sterm &&
+				    k->rx_total == total;
+			if (!same && off == 0) {
+				rx_free(k);
+				k->rx = malloc((size_t)total);
+				if (!k->rx) {
+					trace(k, "snapshot of %" PRIu64 " bytes: out of memory", total);
+					return;
+				}
+				k->rx_index = sidx;
+				k->rx_term = sterm;
+				k->rx_total = total;
+				same = true;
+			}
+			if (same && off == k->rx_len) {
+				if (dl)
+					memcpy(k->rx + off, d, dl);
+				k->rx_len += dl;
+			}
+			want = same ? k->rx_len : 0;
+			if (same && k->rx_len == k->rx_total) {
+				done = install_snapshot(k);
+				want = 0;
+			}
+		}
+	}
+	struct strata_wr w;
+	strata_wr_init(&w, 48);
+	strata_wr_u8(&w, M_SNAP_R);
+	strata_wr_u64(&w, k->term);
+	strata_wr_u8(&w, done ? 1 : 0);
+	strata_wr_u64(&w, done ? sidx : want);
+	send_to(k, p, wr_done(k, &w));
+}
+
+/* upon <SNAP_R | term, done, index or wanted offset> from follower p */
+static void on_snap_r(struct kv *k, uint32_t p, struct strata_rd *rd)
+{
+	uint64_t term = strata_rd_u64(rd);
+	bool done = strata_rd_u8(rd) != 0;
+	uint64_t idx = strata_rd_u64(rd);
+	if (strata_rd_done(rd) != 0) {
+		strata_node_bad_payload(k->node, &k->m, p, "kv: malformed SNAP_R");
+		return;
+	}
+	if (term > k->term) {
+		become_follower(k, term);
+		return;
+	}
+	if (k->role != LEADER || term != k->term)
+		return;
+	struct peer *pp = &k->peers[p];
+	pp->last_ack_us = strata_now_us(k->node);
+	pp->snap_inflight = false;
+	if (done) {
+		if (idx > k->last)
+			return;
+		if (idx > pp->match)
+			pp->match = idx;
+		pp->next = pp->match + 1;
+		pp->ninfl = 0;
+		pp->snap_index = 0;
+		advance_commit(k);
+	} else if (pp->snap_index == k->snap_index) {
+		pp->snap_off = idx;
+	}
+	send_append(k, p);
 }
 
 /* upon <VOTE | term, last_idx, last_term> from candidate p */
@@ -1239,6 +1525,8 @@ static void publish(struct kv *k);
 static int kv_request(struct strata_module *m, const struct strata_request *q)
 {
 	struct kv *k = KV(m);
+	if (k->damaged)
+		return reject(k, q->id, STRATA_EIO, "kv: this node's stored snapshot is unreadable");
 	activate(k, true);
 	int rc = kv_request_do(k, q);
 	publish(k);
@@ -1436,7 +1724,9 @@ static void on_tick(struct kv *k)
 				pp->ninfl = 0;
 			}
 			pp->match_at_tick = pp->match;
+			k->in_tick = true;
 			send_append(k, p);
+			k->in_tick = false;
 		}
 		/* The broken read variant also keeps leading while cut off: a deposed leader that
 		 * has not noticed (what the quorum round of a read exists for). */
@@ -1450,6 +1740,30 @@ static void on_tick(struct kv *k)
 }
 
 /* ---- module plumbing ---- */
+
+/* The stored snapshot becomes the state machine (at restart). */
+static int load_snapshot(struct kv *k)
+{
+	uint64_t idx, total;
+	struct strata_msg *m = NULL;
+	struct smr_kv *nsm = NULL;
+	int rc = smr_wal_snapshot_info(k->node, k->snap_slot, &idx, &total);
+	if (rc == 0 && (idx != k->snap_index || total > SNAP_MAX))
+		rc = STRATA_EIO;
+	if (rc == 0)
+		rc = smr_wal_snapshot_read(k->node, k->snap_slot, 0, (size_t)total, &m);
+	if (rc == 0)
+		rc = smr_kv_restore(m->data, m->len, k->cfg->smr_sessions_max, &nsm);
+	strata_msg_unref(m);
+	if (rc)
+		return rc;
+	smr_kv_free(k->sm);
+	k->sm = nsm;
+	smr_kv_set_broken_sessions(k->sm, (k->broken & SMR_BROKEN_DUP_APPLY) != 0);
+	k->applied = k->snap_index;
+	trace(k, "restored snapshot %" PRIu64 " (%" PRIu64 " bytes)", idx, total);
+	return 0;
+}
 
 static void kv_init(struct kv *k)
 {
@@ -1467,8 +1781,32 @@ static void kv_init(struct kv *k)
 		k->last = hs.last_index;
 		k->stored = k->last;
 		k->cfirst = k->last + 1;
-		k->commit = hs.commit_hint;
-		apply_committed(k); /* replay what is known committed */
+		k->snap_index = hs.snap_index;
+		k->snap_term = hs.snap_term;
+		k->snap_slot = hs.snap_slot;
+		uint64_t first = 1;
+		if (smr_wal_first(k->node, &first) == 0)
+			k->log_first = first;
+		/* Entries kept behind the snapshot are this log's only if the one at its index is
+		 * the snapshot's (else a torn install left an older log behind: ignore them). */
+		if (k->snap_index && k->log_first <= k->snap_index) {
+			uint64_t t;
+			struct strata_msg *d = NULL;
+			if (smr_wal_get(k->node, k->snap_index, &t, &d) != 0 || t != k->snap_term)
+				k->log_first = k->snap_index + 1;
+			strata_msg_unref(d);
+		}
+		k->commit = hs.commit_hint > k->snap_index ? hs.commit_hint : k->snap_index;
+		if (k->snap_index && load_snapshot(k) != 0) {
+			k->damaged = true;
+			struct strata_output o = { .kind = STRATA_OUT_EVENT, .module_name = NAME,
+						   .text = "error: kv: the stored snapshot is unreadable; "
+							   "this node's kv stays down (its data directory is "
+							   "damaged)" };
+			strata_output(k->node, &o);
+			return;
+		}
+		apply_committed(k); /* replay what is known committed, from the snapshot on */
 	}
 	if (k->last)
 		trace(k, "recovered term %" PRIu64 ", log 1..%" PRIu64 ", applied %" PRIu64, k->term,
@@ -1490,6 +1828,10 @@ static void publish(struct kv *k)
 	c->kv_commands = k->st.commands;
 	c->kv_read_rounds = k->st.read_rounds;
 	c->kv_busy = k->st.busy_rejects;
+	c->kv_snapshot_index = k->snap_index;
+	c->kv_log_first = k->log_first;
+	c->kv_snapshots = k->st.snapshots;
+	c->kv_snapshot_installs = k->st.snap_installs;
 }
 
 static void kv_handle_ev(struct strata_module *m, const struct strata_event *ev);
@@ -1541,7 +1883,7 @@ static void kv_handle_ev(struct strata_module *m, const struct strata_event *ev)
 	default:
 		return;
 	}
-	if (!ev->msg || ev->peer < 1 || ev->peer > k->n)
+	if (!ev->msg || ev->peer < 1 || ev->peer > k->n || k->damaged)
 		return;
 	activate(k, false);
 	struct strata_rd rd;
@@ -1554,6 +1896,8 @@ static void kv_handle_ev(struct strata_module *m, const struct strata_event *ev)
 	case M_FWD: on_fwd(k, ev->peer, &rd); break;
 	case M_RI: on_ri(k, ev->peer, &rd); break;
 	case M_RI_R: on_ri_r(k, ev->peer, &rd); break;
+	case M_SNAP: on_snap(k, ev->peer, &rd); break;
+	case M_SNAP_R: on_snap_r(k, ev->peer, &rd); break;
 	default: strata_node_bad_payload(k->node, m, ev->peer, "kv: unknown message type");
 	}
 }
@@ -1569,6 +1913,7 @@ static void kv_destroy(struct strata_module *m)
 	for (uint64_t i = k->cfirst; i <= k->last && k->ccap; i++)
 		strata_msg_unref(cache_at(k, i)->data);
 	smr_kv_free(k->sm);
+	free(k->rx);
 	free(k->ents);
 	free(k->pend);
 	free(k->prop);
@@ -1603,6 +1948,7 @@ struct strata_module *smr_kv_create(struct strata_node *n, char *err, size_t err
 	k->reads = calloc(READS_MAX, sizeof(*k->reads));
 	k->sm = smr_kv_new(cfg->smr_sessions_max);
 	k->cfirst = 1;
+	k->log_first = 1;
 	if (!k->pend || !k->prop || !k->reads || !k->sm) {
 		smr_kv_free(k->sm);
 		free(k->pend);
@@ -1646,4 +1992,6 @@ void smr_kv_status(struct strata_module *m, struct smr_status *out)
 	out->keys = smr_kv_count(k->sm);
 	out->sessions = smr_kv_sessions(k->sm);
 	out->pending = k->npend;
+	out->snap_index = k->snap_index;
+	out->log_first = k->log_first;
 }

@@ -141,6 +141,7 @@ struct smr_status {
 	uint64_t revision;
 	size_t keys, sessions, pending;
 	uint64_t batches, commands, read_rounds, elections, busy_rejects;
+	uint64_t snap_index, log_first, snapshots, snap_installs;
 };
 void smr_kv_status(struct strata_module *m, struct smr_status *out);
 struct smr_kv *smr_kv_state(struct strata_module *m);
@@ -151,16 +152,19 @@ enum smr_broken {
 	SMR_BROKEN_ACK_UNSYNCED = 1,  /* acknowledges entries it never made durable */
 	SMR_BROKEN_READ_NO_ROUND = 2, /* linearizable reads served without the quorum round */
 	SMR_BROKEN_DUP_APPLY = 4,     /* no session deduplication */
+	SMR_BROKEN_SNAP_NO_SESSIONS = 8, /* snapshots leave out the session table */
 };
 void smr_kv_set_broken(struct strata_module *m, unsigned broken);
 
-/* ---- storage wrapper (wal.c): the log's records over strata_store/strata_retrieve ---- */
+/* ---- storage wrapper (wal.c): the log's records over core's strata_log_* / strata_snapshot_* ---- */
 
 struct smr_hardstate {
 	uint64_t term;
 	uint32_t vote;
 	uint64_t last_index;
 	uint64_t commit_hint; /* an index known committed (safe to replay at restart) */
+	uint64_t snap_index, snap_term; /* the stored snapshot covers 1..snap_index (0: none) */
+	unsigned snap_slot;             /* which of the two snapshot slots holds it */
 };
 int smr_wal_load_state(struct strata_node *n, struct smr_hardstate *hs);
 int smr_wal_save_state(struct strata_node *n, const struct smr_hardstate *hs);
@@ -168,5 +172,18 @@ int smr_wal_save_state(struct strata_node *n, const struct smr_hardstate *hs);
 int smr_wal_put(struct strata_node *n, uint64_t idx, uint64_t term, const struct strata_msg *data);
 /* 0 with *term and *data (a new reference), STRATA_ENOENT, or STRATA_EIO/EPROTO. */
 int smr_wal_get(struct strata_node *n, uint64_t idx, uint64_t *term, struct strata_msg **data);
+/* The lowest index still in the log (after compaction). */
+int smr_wal_first(struct strata_node *n, uint64_t *first);
+/* Drops entries below keep_from (compaction behind a snapshot). */
+int smr_wal_compact(struct strata_node *n, uint64_t keep_from);
+/* Drops entries from drop_from on (a conflicting suffix). */
+int smr_wal_truncate(struct strata_node *n, uint64_t drop_from);
+/* The snapshot in slot 0 or 1: replace it, its index and length, a chunk of it. A new
+ * snapshot goes to the slot the hard state does not name; the hard state then names it. */
+int smr_wal_snapshot_put(struct strata_node *n, unsigned slot, uint64_t index,
+			 const struct strata_msg *snap);
+int smr_wal_snapshot_info(struct strata_node *n, unsigned slot, uint64_t *index, uint64_t *total);
+int smr_wal_snapshot_read(struct strata_node *n, unsigned slot, uint64_t offset, size_t max,
+			  struct strata_msg **out);
 
 #endif

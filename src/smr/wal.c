@@ -1,11 +1,14 @@
-/* The replicated log's stable storage, over the node's strata_store / strata_retrieve.
+/* The replicated log's stable storage, over core's log and snapshot storage (core/storage.c:
+ * strata_log_* and strata_snapshot_*), so the KV has no storage path of its own.
  *
- * Records: "smr/hs" holds the hard state (term, vote, last index, a known-committed index);
- * "smr/e/<index>" holds one entry (its term and its batch). Everything stored during a turn is
- * made durable by the node's sync at the end of that turn, before any datagram of the turn leaves
- * and before any reply is released (persist before send). Suffix truncation is a new last index
- * in the hard state: entries above it are ignored and overwritten later. This file is the one
- * place that knows the layout, so moving to a dedicated log store changes only this file. */
+ * Records: "smr/hs" holds the hard state (term, vote, last index, a known-committed index, and
+ * the index, term and slot of the current snapshot); log "kv" holds one entry per index (u64 term,
+ * then the batch); snapshot "kv-0" or "kv-1" holds the state machine at the snapshot's index (kv_sm.c's
+ * encoding). Everything stored during a turn is made durable by the node's sync at the end of
+ * that turn, in one transaction (storage.c's SP1), before any datagram of the turn leaves and
+ * before any reply is released (persist before send). So a snapshot, the compaction behind it
+ * and the hard state naming it become durable together or not at all: installing a snapshot
+ * from the leader is atomic. */
 #include <inttypes.h>
 #include <stdio.h>
 
@@ -14,6 +17,11 @@
 #include "smr/smr.h"
 
 #define HS_KEY "smr/hs"
+#define LOG_NAME "kv"
+/* Two snapshot slots, used in turn: a new snapshot never overwrites the one the stored hard
+ * state names, so a crash that keeps only a prefix of a turn's writes (a torn batch) still
+ * finds the old snapshot whole. */
+static const char *const snap_names[2] = { "kv-0", "kv-1" };
 
 int smr_wal_load_state(struct strata_node *n, struct smr_hardstate *hs)
 {
@@ -31,22 +39,28 @@ int smr_wal_load_state(struct strata_node *n, struct smr_hardstate *hs)
 	hs->vote = (uint32_t)strata_rd_u64_max(&r, STRATA_MAX_NODES);
 	hs->last_index = strata_rd_u64(&r);
 	hs->commit_hint = strata_rd_u64(&r);
+	hs->snap_index = strata_rd_u64(&r);
+	hs->snap_term = strata_rd_u64(&r);
+	hs->snap_slot = (unsigned)strata_rd_u64_max(&r, 1);
 	rc = strata_rd_done(&r);
 	strata_msg_unref(m);
-	if (rc == 0 && hs->commit_hint > hs->last_index)
+	if (rc == 0 && (hs->commit_hint > hs->last_index || hs->snap_index > hs->last_index))
 		rc = STRATA_EPROTO;
 	return rc;
 }
 
 int smr_wal_save_state(struct strata_node *n, const struct smr_hardstate *hs)
 {
-	uint8_t buf[64];
+	uint8_t buf[96];
 	struct strata_wr w;
 	strata_wr_init(&w, sizeof(buf));
 	strata_wr_u64(&w, hs->term);
 	strata_wr_u64(&w, hs->vote);
 	strata_wr_u64(&w, hs->last_index);
 	strata_wr_u64(&w, hs->commit_hint);
+	strata_wr_u64(&w, hs->snap_index);
+	strata_wr_u64(&w, hs->snap_term);
+	strata_wr_u64(&w, hs->snap_slot);
 	int err = 0;
 	struct strata_msg *m = strata_wr_take_msg(&w, &err);
 	if (!m)
@@ -56,16 +70,8 @@ int smr_wal_save_state(struct strata_node *n, const struct smr_hardstate *hs)
 	return rc;
 }
 
-static void entry_key(char *k, size_t n, uint64_t idx)
-{
-	/* Zero-padded so the keys sort in index order (useful to a range scan later). */
-	snprintf(k, n, "smr/e/%020" PRIu64, idx);
-}
-
 int smr_wal_put(struct strata_node *n, uint64_t idx, uint64_t term, const struct strata_msg *data)
 {
-	char k[48];
-	entry_key(k, sizeof(k), idx);
 	struct strata_wr w;
 	strata_wr_init(&w, data->len + 32);
 	strata_wr_u64(&w, term);
@@ -74,18 +80,16 @@ int smr_wal_put(struct strata_node *n, uint64_t idx, uint64_t term, const struct
 	struct strata_msg *m = strata_wr_take_msg(&w, &err);
 	if (!m)
 		return err;
-	int rc = strata_store(n, k, m->data, m->len);
+	int rc = strata_log_put(n, LOG_NAME, idx, m->data, m->len);
 	strata_msg_unref(m);
 	return rc;
 }
 
 int smr_wal_get(struct strata_node *n, uint64_t idx, uint64_t *term, struct strata_msg **data)
 {
-	char k[48];
-	entry_key(k, sizeof(k), idx);
 	struct strata_msg *m = NULL;
 	*data = NULL;
-	int rc = strata_retrieve(n, k, &m);
+	int rc = strata_log_get(n, LOG_NAME, idx, &m);
 	if (rc)
 		return rc;
 	struct strata_rd r;
@@ -98,4 +102,37 @@ int smr_wal_get(struct strata_node *n, uint64_t idx, uint64_t *term, struct stra
 	*data = strata_msg_new(m->data + r.off, m->len - r.off);
 	strata_msg_unref(m);
 	return *data ? 0 : STRATA_ENOMEM;
+}
+
+int smr_wal_first(struct strata_node *n, uint64_t *first)
+{
+	uint64_t last;
+	return strata_log_bounds(n, LOG_NAME, first, &last);
+}
+
+int smr_wal_compact(struct strata_node *n, uint64_t keep_from)
+{
+	return strata_log_truncate_prefix(n, LOG_NAME, keep_from);
+}
+
+int smr_wal_truncate(struct strata_node *n, uint64_t drop_from)
+{
+	return strata_log_truncate_suffix(n, LOG_NAME, drop_from);
+}
+
+int smr_wal_snapshot_put(struct strata_node *n, unsigned slot, uint64_t index,
+			 const struct strata_msg *snap)
+{
+	return strata_snapshot_put(n, snap_names[slot & 1], index, snap->data, snap->len);
+}
+
+int smr_wal_snapshot_info(struct strata_node *n, unsigned slot, uint64_t *index, uint64_t *total)
+{
+	return strata_snapshot_get(n, snap_names[slot & 1], index, total);
+}
+
+int smr_wal_snapshot_read(struct strata_node *n, unsigned slot, uint64_t offset, size_t max,
+			  struct strata_msg **out)
+{
+	return strata_snapshot_read(n, snap_names[slot & 1], offset, max, out);
 }

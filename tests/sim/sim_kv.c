@@ -52,6 +52,7 @@ enum { OP_GET, OP_PUT, OP_CAS };
 enum {
 	F_NET = 1, F_PART = 2, F_PAUSE = 4, F_CRASH = 8, F_TOTAL = 16, F_DUPREQ = 32,
 	F_ISOLATE = 64, /* partitions: always the leader isolated */
+	F_ISOLATE_FOLLOWER = 128, /* partitions: always one follower isolated (for 0.4-0.8 s) */
 };
 
 struct client {
@@ -84,6 +85,8 @@ struct run {
 	int error;
 	char errtxt[256];
 	unsigned ops_ok, reads_ok, writes_ok, cas_ok, info, dups_sent;
+	uint64_t installs, snapshots; /* at the end, summed over the nodes */
+	uint32_t avoid; /* a node clients do not send to (the isolated follower) */
 	char seen[NKEYS][24]; /* last value acknowledged per key (cas expectations) */
 	/* limits case: the last reply */
 	bool got;
@@ -282,7 +285,7 @@ static uint32_t random_up(struct run *r)
 		/* A paused node drops requests in the simulator (sim_request); a real client's
 		 * connection would wait instead, which the pause scenario covers by pausing a node
 		 * that holds requests already. */
-		if (sim_is_up(r->s, id) && !sim_is_paused(r->s, id))
+		if (sim_is_up(r->s, id) && !sim_is_paused(r->s, id) && id != r->avoid)
 			return id;
 	}
 	return 0;
@@ -387,6 +390,44 @@ static void activate(struct run *r)
 	sim_run_until(r->s, sim_now(r->s) + 3000 * MS, has_leader, r);
 }
 
+/* LOG1 on the state: replicas that applied the same prefix hold the same keys, revisions and
+ * sessions (digest). Run after the final reads, once the commit index reached everybody. */
+static int check_agreement(struct run *r, char *why, size_t wl, bool *violation)
+{
+	sim_run_until(r->s, sim_now(r->s) + 300 * MS, NULL, NULL);
+	uint64_t applied[STRATA_MAX_NODES + 1], digest[STRATA_MAX_NODES + 1];
+	for (uint32_t id = 1; id <= r->cfg.n; id++) {
+		struct strata_module *m = mod(r, id);
+		applied[id] = 0;
+		if (!m)
+			continue;
+		struct smr_status st;
+		smr_kv_status(m, &st);
+		applied[id] = st.applied_index;
+		if (getenv("SIM_KV_VERBOSE"))
+			fprintf(stderr, "  node %u: term %llu leader %u last %llu commit %llu applied "
+				"%llu snapshot %llu log_first %llu installs %llu\n", id,
+				(unsigned long long)st.term, st.leader,
+				(unsigned long long)st.last_index, (unsigned long long)st.commit_index,
+				(unsigned long long)st.applied_index, (unsigned long long)st.snap_index,
+				(unsigned long long)st.log_first, (unsigned long long)st.snap_installs);
+		digest[id] = smr_kv_digest(smr_kv_state(m));
+		r->installs += st.snap_installs;
+		r->snapshots += st.snapshots;
+	}
+	for (uint32_t a = 1; a <= r->cfg.n; a++) {
+		for (uint32_t b = a + 1; b <= r->cfg.n; b++) {
+			if (!applied[a] || applied[a] != applied[b] || digest[a] == digest[b])
+				continue;
+			*violation = true;
+			return sim_fail(why, wl, "agreement: nodes %u and %u both applied %llu entries "
+					"but hold different states", a, b,
+					(unsigned long long)applied[a]);
+		}
+	}
+	return 0;
+}
+
 static int check_history(struct run *r, char *why, size_t wl, bool *violation)
 {
 	fflush(r->hist);
@@ -423,6 +464,10 @@ static struct run *run_new(uint64_t seed, bool trace, unsigned broken, const str
 	r->cfg.smr_heartbeat_ms = 20;
 	r->cfg.smr_election_ms = 150;
 	r->cfg.smr_timeout_ms = 1500;
+	/* Snapshots every 24 applied entries, 8 kept behind: every case compacts its logs many
+	 * times, restarts from snapshots and sends snapshots to nodes that fell behind. */
+	r->cfg.smr_snapshot_entries = 24;
+	r->cfg.smr_snapshot_tail = 8;
 	for (uint32_t i = 1; i <= r->cfg.n; i++) {
 		r->cfg.nodes[i].id = i;
 		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
@@ -455,8 +500,14 @@ static void partition(struct run *r, unsigned faults)
 	uint32_t l = leader_of(r);
 	if (!l)
 		l = 1 + (uint32_t)sim_random_below(s, r->cfg.n);
+	if (faults & F_ISOLATE_FOLLOWER) {
+		/* Clients keep to the others, so that the log moves on without it. */
+		l = l % r->cfg.n + 1;
+		r->avoid = l;
+	}
 	uint64_t all = (1ull << (r->cfg.n + 1)) - 2, lb = 1ull << l;
-	unsigned kind = (faults & F_ISOLATE) ? 0 : (unsigned)sim_random_below(s, 4);
+	unsigned kind = (faults & (F_ISOLATE | F_ISOLATE_FOLLOWER)) ? 0
+			: (unsigned)sim_random_below(s, 4);
 	if (kind == 0) {
 		sim_partition(s, lb, all & ~lb);
 	} else if (kind == 1) {
@@ -499,6 +550,8 @@ static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsi
 	const uint64_t t_ops = (faults & F_PART) && (faults & F_PAUSE) ? 1500 * MS : 1000 * MS;
 	uint64_t part_at = t0 + sim_random_below(s, t_ops / 2);
 	uint64_t part_len = 200 * MS + sim_random_below(s, 400 * MS);
+	if (faults & F_ISOLATE_FOLLOWER)
+		part_len += 200 * MS;
 	uint64_t pause_at = t0 + sim_random_below(s, t_ops / 2);
 	uint64_t pause_len = 100 * MS + sim_random_below(s, 600 * MS);
 	uint64_t crash_at = t0 + sim_random_below(s, t_ops / 2);
@@ -518,6 +571,7 @@ static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsi
 		}
 		if (parted && !healed && t >= part_at + part_len) {
 			sim_heal(s);
+			r->avoid = 0;
 			healed = true;
 		}
 		if ((faults & F_PAUSE) && !paused && t >= pause_at) {
@@ -612,6 +666,10 @@ static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsi
 			      r->writes_ok, r->reads_ok);
 	bool violation = false;
 	if (!rc)
+		rc = check_agreement(r, why, wl, &violation);
+	if (!rc && (faults & F_ISOLATE_FOLLOWER) && r->installs == 0)
+		rc = sim_fail(why, wl, "no snapshot was installed: vacuous run");
+	if (!rc)
 		rc = check_history(r, why, wl, &violation);
 	if (rc && (broken || (disk && disk->ack_before_sync)) && !violation) {
 		fprintf(stderr, "sim_kv: broken variant seed %llu failed for another reason: %s\n",
@@ -619,9 +677,11 @@ static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsi
 		exit(1);
 	}
 	if (trace || getenv("SIM_KV_VERBOSE"))
-		fprintf(stderr, "seed %llu: %u ok (%u writes, %u cas, %u reads), %u info, %u dups\n",
+		fprintf(stderr, "seed %llu: %u ok (%u writes, %u cas, %u reads), %u info, %u dups, "
+			"%llu snapshots, %llu installs\n",
 			(unsigned long long)seed, r->ops_ok, r->writes_ok, r->cas_ok, r->reads_ok,
-			r->info, r->dups_sent);
+			r->info, r->dups_sent, (unsigned long long)r->snapshots,
+			(unsigned long long)r->installs);
 	run_free(r);
 	return rc;
 }
@@ -677,6 +737,22 @@ static int run_broken_ack(uint64_t seed, bool trace, char *why, size_t wl)
 static int run_broken_read(uint64_t seed, bool trace, char *why, size_t wl)
 {
 	return run_faults(seed, trace, why, wl, F_PART | F_ISOLATE, SMR_BROKEN_READ_NO_ROUND);
+}
+
+/* A follower cut off for 0.4-0.8 s while the others go on: the leader has compacted its log
+ * past the follower's by the time it heals, so it sends its snapshot (in chunks). */
+static int run_snapshot_install(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_faults(seed, trace, why, wl, F_NET | F_PART | F_ISOLATE_FOLLOWER | F_DUPREQ, 0);
+}
+
+/* Broken: snapshots leave out the session table. A node that installs one (or restarts from
+ * its own) forgets which writes it applied: the replicas' states differ, and a duplicated
+ * write may be applied again. */
+static int run_broken_snap(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_faults(seed, trace, why, wl, F_NET | F_PART | F_ISOLATE_FOLLOWER | F_DUPREQ,
+			  SMR_BROKEN_SNAP_NO_SESSIONS);
 }
 
 static int run_broken_dup(uint64_t seed, bool trace, char *why, size_t wl)
@@ -821,15 +897,17 @@ out:
 }
 
 static const struct sim_case cases[] = {
-	{ "partitions", run_partitions, 80, false },
-	{ "crash-recovery", run_crash, 80, false },
-	{ "pause", run_pause, 80, false },
-	{ "mixed", run_mixed, 80, false },
-	{ "slow-disk-torn", run_torn, 60, false },
+	{ "partitions", run_partitions, 64, false },
+	{ "crash-recovery", run_crash, 64, false },
+	{ "pause", run_pause, 64, false },
+	{ "mixed", run_mixed, 64, false },
+	{ "slow-disk-torn", run_torn, 48, false },
+	{ "snapshot-install", run_snapshot_install, 30, false },
 	{ "limits", run_limits, 5, false },
 	{ "broken-ack-unsynced", run_broken_ack, 20, true },
 	{ "broken-read-no-round", run_broken_read, 20, true },
 	{ "broken-dup-apply", run_broken_dup, 20, true },
+	{ "broken-snapshot-no-sessions", run_broken_snap, 20, true },
 	{ "broken-runtime-ack-before-sync", run_broken_runtime_ack, 20, true },
 };
 

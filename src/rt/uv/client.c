@@ -208,7 +208,8 @@ static const struct {
 	COUNTER(client_bad_requests), COUNTER(store_errors),
 	COUNTER(kv_leader), COUNTER(kv_term), COUNTER(kv_last_index), COUNTER(kv_commit_index),
 	COUNTER(kv_applied_index), COUNTER(kv_batches), COUNTER(kv_commands),
-	COUNTER(kv_read_rounds), COUNTER(kv_busy),
+	COUNTER(kv_read_rounds), COUNTER(kv_busy), COUNTER(kv_snapshot_index),
+	COUNTER(kv_log_first), COUNTER(kv_snapshots), COUNTER(kv_snapshot_installs),
 	COUNTER(batches), COUNTER(stores), COUNTER(syncs), COUNTER(held_max),
 };
 #undef COUNTER
