@@ -60,7 +60,7 @@ SIMLIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SIMLIB_SRC))
 .SECONDARY:
 .DELETE_ON_ERROR:
 
-.PHONY: all test unit sim soak integration asan fuzz fuzz-smoke demo bench install clean help
+.PHONY: all test unit sim soak integration asan fuzz fuzz-smoke demo bench install man clean help
 all: $(BUILD)/stratad $(BUILD)/strata $(UNIT_BIN) $(SIM_BIN) $(BENCH_BIN)
 
 help:
@@ -157,7 +157,14 @@ demo: $(BUILD)/stratad $(BUILD)/strata
 bench: all
 	@scripts/bench
 
-install: $(BUILD)/stratad $(BUILD)/strata
+# Man pages from the programs' own --help (scripts/gen-man).
+man: $(BUILD)/stratad $(BUILD)/strata scripts/cluster scripts/gen-man
+	@python3 scripts/gen-man $(BUILD)/man
+
+install: $(BUILD)/stratad $(BUILD)/strata man
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 $(BUILD)/man/strata.1 $(BUILD)/man/strata-cluster.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 $(BUILD)/man/stratad.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BUILD)/stratad $(BUILD)/strata $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 scripts/cluster $(DESTDIR)$(PREFIX)/bin/strata-cluster

@@ -28,10 +28,10 @@ const struct cli_cmd cli_commands[] = {
 	{ "bench", "closed-loop load on the KV store: put|get --clients C --total N ... (vs etcd: "
 		"make bench)", cmd_bench },
 	{ "workload", "concurrent clients recording a history for `strata check`", cmd_workload },
-	{ "top", "top: live per-node rates (datagrams, syncs, KV and RESP commands)", cmd_top },
+	{ "top", "live per-node rates: datagrams, syncs, KV and RESP commands [--interval S]", cmd_top },
 	{ "member", "member list: every node's id, addresses, key fingerprint and state", cmd_member },
 	{ "endpoint", "endpoint health: every node ok (with latency) or why not", cmd_endpoint },
 	{ "nemesis", "test clusters: isolate N | partition A,B C,D | oneway FROM TO | drop N PCT | "
-		     "heal | status", cmd_nemesis },
+		     "delay N MS | heal | status", cmd_nemesis },
 	{ NULL, NULL, NULL },
 };

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Bash completion (scripts/completion/strata.bash): commands, subcommands, flags and node ids
-# from the cluster.ini of --dir, for strata and for the cluster script. No cluster is started.
+# from the cluster.ini of --dir, for strata and for the cluster script; and the man pages that
+# scripts/gen-man writes from the programs' --help (every command of `strata --help` has its
+# section). No cluster is started.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/strata-comp.XXXXXX")
@@ -38,4 +40,19 @@ expect _strata_cluster "strata-cluster re" "restart resume"
 expect _strata_cluster "strata-cluster --dir $TMP/c kill " "1 2 3"
 expect _strata_cluster "strata-cluster start --model fail-s" "fail-silent fail-stop"
 [ $fails -eq 0 ] || { echo "FAIL: $fails completion(s) wrong"; exit 1; }
+python3 "$top/scripts/gen-man" "$TMP/man" >/dev/null || { echo "FAIL: scripts/gen-man failed"; exit 1; }
+for p in strata.1 stratad.8 strata-cluster.1; do
+	head -n1 "$TMP/man/$p" | grep -q '^\.TH ' || { echo "FAIL: $p has no .TH line"; exit 1; }
+done
+cmds=$("$top/build/strata" --help | sed -n '/^commands:/,/^$/p' | awk 'NR > 1 && NF {print $1}')
+[ "$(echo "$cmds" | wc -w)" -ge 15 ] || { echo "FAIL: could not read the command list"; exit 1; }
+for c in $cmds; do
+	grep -q "^\.SS $c\$" "$TMP/man/strata.1" || { echo "FAIL: strata.1 has no section for $c"; exit 1; }
+done
+grep -q -- '--check-config' "$TMP/man/stratad.8" || { echo "FAIL: stratad.8 lacks its options"; exit 1; }
+if command -v man >/dev/null; then
+	MANWIDTH=80 man -l "$TMP/man/strata.1" 2>/dev/null | grep -q "nemesis delay N MS" ||
+		{ echo "FAIL: man -l strata.1 does not render the nemesis help"; exit 1; }
+fi
+echo "ok: man pages strata.1 ($(echo "$cmds" | wc -w) command sections), stratad.8, strata-cluster.1"
 echo "test_ops_completion: all completions as expected"
