@@ -56,6 +56,8 @@ static const char workload_help[] =
 	"healed). Everything is restored before the workload ends, and each fault is written into\n"
 	"the history as a \"nemesis\" event, which `strata check` prints and does not check.\n"
 	"kill and pause need a cluster run by scripts/cluster, partition [cluster] nemesis = on.\n"
+	"On a terminal a progress line (elapsed time, ok/fail/info so far) is redrawn on stderr;\n"
+	"piped or redirected, nothing but the summary is printed.\n"
 	"Exit: 0 when at least one operation succeeded; 1 when none did and the nodes refused\n"
 	"them or a nemesis action failed, 3 when none did and none were answered (the reason is\n"
 	"printed).\n";
@@ -369,6 +371,9 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 		}
 	}
 	uint64_t end_ms = cli_now_ms() + (uint64_t)duration * 1000;
+	/* A progress line on a terminal (stderr), redrawn every 250 ms; nothing when piped. */
+	bool progress = isatty(STDERR_FILENO) != 0;
+	uint64_t start_ms = cli_now_ms(), progress_at = start_ms;
 	struct pollfd pfd[WL_MAX_CLIENTS];
 	uint32_t who[WL_MAX_CLIENTS];
 	for (;;) {
@@ -378,6 +383,13 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 			if (k[i].state == WL_IDLE && running && now >= k[i].retry_at_ms)
 				start_op(&w, &k[i], keys, read_ratio, (int)op_timeout, clients);
 			waiting |= k[i].state == WL_WAITING;
+		}
+		if (progress && now >= progress_at) {
+			uint64_t el = now - start_ms;
+			fprintf(stderr, "\rworkload: %llu.%llu / %u s  %lu ok  %lu fail  %lu info%s ",
+				(unsigned long long)(el / 1000), (unsigned long long)(el % 1000 / 100),
+				duration, w.ok, w.fail, w.info, running ? "" : "  (finishing)");
+			progress_at = now + 250;
 		}
 		if (!running && !waiting)
 			break;
@@ -431,7 +443,10 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 		cli_reader_free(&k[i].rd);
 	}
 	free(k);
+	if (progress)
+		fputs("\r\033[K", stderr); /* the summary replaces the progress line */
 	unsigned nem_failed = 0;
+
 	if (nem)
 		wl_nemesis_finish(nem, &nem_failed); /* every fault ended, recorded */
 	int rc_close = fclose(w.out);

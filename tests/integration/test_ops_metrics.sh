@@ -83,8 +83,10 @@ PY
 pass "every status counter, each peer's state, the leader and epoch, both histograms"
 
 say "under load the counters move"
-S -n 1 workload --kv --clients 4 --duration 2 --out "$TMP/h.jsonl" >/dev/null 2>&1 ||
-	fail "a KV workload failed"
+# The KV is created on first use: one acknowledged put (retried up to 10 s) before the load.
+for _ in $(seq 1 20); do S -n 1 kv put warm 1 >/dev/null 2>&1 && break; sleep 0.5; done
+S -n 1 workload --kv --clients 4 --duration 2 --out "$TMP/h.jsonl" >"$TMP/wlkv.out" 2>&1 ||
+	{ cat "$TMP/wlkv.out"; fail "a KV workload failed"; }
 S -n 1 reg write x 1 --algo nnar >/dev/null || fail "a register write failed"
 scrape 1 "$TMP/m1.1"
 python3 - "$PARSE" "$TMP/m1.0" "$TMP/m1.1" <<'PY' || fail "the counters did not move under load"
@@ -115,6 +117,32 @@ PY
 S top --count 1 --interval 0.2 | grep -q "^node  leader" || fail "strata top text should print its header"
 S top --interval 0 >/dev/null 2>&1; [ $? -eq 2 ] || fail "top --interval 0 should exit 2"
 pass "top: one row per node with datagram rates (heartbeats) above 0; bad interval exits 2"
+
+say "workload progress: a line on a terminal, nothing when piped"
+python3 - "$STRATA" "$DIR" <<'PY' || fail "workload on a terminal should redraw a progress line on stderr"
+import os, pty, subprocess, sys
+m, sl = pty.openpty()
+p = subprocess.Popen([sys.argv[1], "--dir", sys.argv[2], "workload", "--duration", "2", "--out", os.devnull],
+                     stdout=subprocess.DEVNULL, stderr=sl)
+os.close(sl)
+buf = b""
+while True:
+    try:
+        d = os.read(m, 4096)
+    except OSError:
+        break
+    if not d:
+        break
+    buf += d
+p.wait()
+text = buf.decode(errors="replace")
+assert p.returncode == 0, p.returncode
+assert text.count("\rworkload: ") >= 3 and " ok " in text, repr(text[:300])
+print(f"  {text.count(chr(13) + 'workload: ')} progress redraws on the terminal")
+PY
+S workload --duration 1 --out /dev/null >/dev/null 2>"$TMP/wl.err" || fail "piped workload failed"
+! grep -q $'\r' "$TMP/wl.err" || fail "a piped workload should print no progress line"
+pass "progress redrawn on a terminal, none when piped"
 
 say "a killed peer shows as down"
 "$CLUSTER" kill 3 --dir "$DIR" >/dev/null || fail "kill 3 failed"
