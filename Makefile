@@ -13,8 +13,13 @@ CC ?= cc
 PREFIX ?= /usr/local
 BUILD ?= build
 FUZZ_SECONDS ?= 20
-# Sanitized simulation runs are ~3x slower: fewer seeds keep `make test` within CI's budget.
-ASAN_SIM_ARGS ?= --seeds 100
+# Sanitized simulation runs are ~3x slower: at most 100 seeds per case (a case's own count when
+# it is smaller) keep `make test` within CI's budget.
+ASAN_SIM_ARGS ?= --max-seeds 100
+# Simulation suites are CPU-bound and deterministic: SIM_JOBS of them run at a time (integration
+# tests have timing assertions and stay one at a time). BUILD_JOBS compiles the asan/fuzz trees.
+SIM_JOBS ?= 2
+BUILD_JOBS ?= 2
 PKGS := libuv libsodium libprotobuf-c check lmdb inih hiredis libmicrohttpd
 
 ifeq ($(filter clean help,$(MAKECMDGOALS)),)
@@ -60,7 +65,7 @@ SIMLIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SIMLIB_SRC))
 .SECONDARY:
 .DELETE_ON_ERROR:
 
-.PHONY: all test unit sim soak integration asan fuzz fuzz-smoke demo bench install man clean help
+.PHONY: all test unit sim soak integration asan test-bins fuzz fuzz-smoke demo bench install man clean help
 all: $(BUILD)/stratad $(BUILD)/strata $(UNIT_BIN) $(SIM_BIN) $(BENCH_BIN)
 
 help:
@@ -106,22 +111,30 @@ unit: $(UNIT_BIN)
 	@scripts/run-tests unit $(UNIT_BIN)
 
 # SIM_ARGS: extra flags for every simulation suite, e.g. SIM_ARGS="--seeds 50 --base 1000".
+# Every run replays tests/sim/regressions/<suite>.txt first (docs/simulator.md).
+SIM_REGRESSIONS := $(CURDIR)/tests/sim/regressions
 sim: $(SIM_BIN)
-	@scripts/run-tests sim $(SIM_BIN) $(if $(SIM_ARGS),-- $(SIM_ARGS))
+	@STRATA_SIM_REGRESSIONS=$(SIM_REGRESSIONS) scripts/run-tests -j $(SIM_JOBS) sim $(SIM_BIN) \
+		$(if $(SIM_ARGS),-- $(SIM_ARGS))
 
 # Long sweeps outside `make test`: SOAK_SEEDS seeds per case from SOAK_BASE (docs/simulator.md).
 SOAK_SEEDS ?= 5000
 SOAK_BASE ?= 100000
 soak: $(SIM_BIN)
-	@scripts/run-tests sim $(SIM_BIN) -- --seeds $(SOAK_SEEDS) --base $(SOAK_BASE)
+	@STRATA_SIM_REGRESSIONS=$(SIM_REGRESSIONS) scripts/run-tests -j $(SIM_JOBS) sim $(SIM_BIN) \
+		-- --seeds $(SOAK_SEEDS) --base $(SOAK_BASE)
 
 integration: $(BUILD)/stratad $(BUILD)/strata
 	@scripts/run-tests integration $(sort $(wildcard tests/integration/test_*.sh))
 
+# Built with BUILD_JOBS compilers first, then run (unit serially, sim SIM_JOBS at a time).
+ASAN_VARS = BUILD=$(BUILD)/asan OPT="-O1 -g" \
+	EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	EXTRA_LDFLAGS="-fsanitize=address,undefined"
 asan:
-	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan OPT="-O1 -g" \
-		EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-		EXTRA_LDFLAGS="-fsanitize=address,undefined" SIM_ARGS="$(ASAN_SIM_ARGS)" unit sim
+	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) $(ASAN_VARS) test-bins
+	@$(MAKE) --no-print-directory $(ASAN_VARS) SIM_ARGS="$(ASAN_SIM_ARGS)" unit sim
+test-bins: $(UNIT_BIN) $(SIM_BIN)
 
 fuzz-smoke:
 	@if command -v clang >/dev/null; then $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=5; \
@@ -129,7 +142,7 @@ fuzz-smoke:
 
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 fuzz:
-	@$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzzobj CC=clang OPT="-O1 -g" \
+	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) BUILD=$(BUILD)/fuzzobj CC=clang OPT="-O1 -g" \
 		EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" \
 		EXTRA_LDFLAGS="-fsanitize=fuzzer,address,undefined" fuzz-bins
 	@mkdir -p $(BUILD)/fuzz-artifacts

@@ -1,80 +1,256 @@
 /* Simulation suite driver; see harness.h. */
 #include "rt/sim/harness.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+static int vfmt(int verdict, char *why, size_t whylen, const char *fmt, va_list ap)
+{
+	vsnprintf(why, whylen, fmt, ap);
+	return verdict;
+}
+
 int sim_fail(char *why, size_t whylen, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
+	int v = vfmt(SIM_FAIL, why, whylen, fmt, ap);
 	va_end(ap);
-	return 1;
+	return v;
+}
+
+int sim_outside(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int v = vfmt(SIM_OUTSIDE, why, whylen, fmt, ap);
+	va_end(ap);
+	return v;
+}
+
+int sim_vacuous(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int v = vfmt(SIM_VACUOUS, why, whylen, fmt, ap);
+	va_end(ap);
+	return v;
 }
 
 static void usage(const char *prog)
 {
 	fprintf(stderr,
 		"usage: %s [--seeds N] [--base B] [--seed S] [--case NAME] [--trace] [--list]\n"
-		"  --seeds N   seeds per case (default: each case's own, >= 1000 for most)\n"
-		"  --base B    first seed (default 1; STRATA_SIM_BASE also sets it)\n"
-		"  --seed S    run exactly seed S (replay a failure)\n"
-		"  --case NAME run only this case\n"
-		"  --trace     print every node's trace lines\n",
+		"          [--max-seeds N] [--scale K] [--regressions FILE] [--deadline T]\n"
+		"  --seeds N          seeds per case (default: each case's own, >= 1000 for most)\n"
+		"  --base B           first seed (default 1; STRATA_SIM_BASE also sets it)\n"
+		"  --seed S           run exactly seed S (replay a failure)\n"
+		"  --case NAME        run only this case\n"
+		"  --trace            print every node's trace lines\n"
+		"  --max-seeds N      at most N seeds per case (sanitizer runs)\n"
+		"  --scale K          K times each case's seeds (soak)\n"
+		"  --regressions FILE replay the seeds listed in FILE first (\"CASE SEED [# why]\");\n"
+		"                     STRATA_SIM_REGRESSIONS=DIR reads DIR/<suite>.txt\n"
+		"  --deadline T       start no seed after unix time T (time-bounded soak)\n",
 		prog);
+}
+
+static bool parse_u64(const char *s, unsigned long long *out)
+{
+	char *end;
+	errno = 0;
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	*out = strtoull(s, &end, 10);
+	return errno == 0 && *end == 0;
+}
+
+#define MAX_REGRESSIONS 1024
+struct regression {
+	char name[64];
+	unsigned long long seed;
+};
+
+/* Reads "CASE SEED [# comment]" lines; blank lines and '#' lines are skipped. A missing file is
+ * an empty list when it came from the directory variable (a suite without regressions yet). */
+static int load_regressions(const char *path, bool must_exist, const char *suite,
+			    const struct sim_case *cases, size_t ncases, struct regression *out,
+			    size_t *n)
+{
+	*n = 0;
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		if (!must_exist && errno == ENOENT)
+			return 0;
+		fprintf(stderr, "%s: cannot read regressions %s: %s\n", suite, path, strerror(errno));
+		return -1;
+	}
+	char line[512];
+	unsigned lineno = 0;
+	int rc = 0;
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = 0;
+		char name[64], seed[32], extra[8];
+		int k = sscanf(line, "%63s %31s %7s", name, seed, extra);
+		if (k <= 0)
+			continue;
+		unsigned long long sv;
+		bool known = false;
+		for (size_t c = 0; c < ncases; c++)
+			known |= !strcmp(cases[c].name, name);
+		if (k != 2 || !parse_u64(seed, &sv) || !known || *n == MAX_REGRESSIONS) {
+			fprintf(stderr, "%s: %s:%u: expected \"CASE SEED\" with a case of this suite\n",
+				suite, path, lineno);
+			rc = -1;
+			break;
+		}
+		snprintf(out[*n].name, sizeof(out[*n].name), "%s", name);
+		out[*n].seed = sv;
+		(*n)++;
+	}
+	fclose(f);
+	return rc;
+}
+
+static double cpu_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* How many outside/vacuous seeds of a case are printed with their reason. */
+#define SHOW_UNJUDGED 3
+
+static const char *verdict_word(int v)
+{
+	return v == SIM_OUTSIDE ? "outside the model" : "vacuous";
 }
 
 int sim_main(int argc, char **argv, const char *suite, const struct sim_case *cases,
 	     size_t ncases)
 {
-	unsigned long long seeds = 0, base = 1, only_seed = 0;
+	unsigned long long seeds = 0, base = 1, only_seed = 0, max_seeds = 0, scale = 1,
+			   deadline = 0;
 	bool have_seed = false, trace = false;
-	const char *only_case = NULL;
+	const char *only_case = NULL, *reg_file = NULL;
 	const char *env_base = getenv("STRATA_SIM_BASE");
-	if (env_base)
-		base = strtoull(env_base, NULL, 10);
+	if (env_base && *env_base && !parse_u64(env_base, &base)) {
+		fprintf(stderr, "%s: STRATA_SIM_BASE=%s is not a number\n", suite, env_base);
+		return 2;
+	}
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--seeds") && i + 1 < argc)
-			seeds = strtoull(argv[++i], NULL, 10);
-		else if (!strcmp(argv[i], "--base") && i + 1 < argc)
-			base = strtoull(argv[++i], NULL, 10);
-		else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
-			only_seed = strtoull(argv[++i], NULL, 10);
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		bool ok = true;
+		if (!strcmp(a, "--seeds"))
+			ok = parse_u64(v, &seeds), i++;
+		else if (!strcmp(a, "--base"))
+			ok = parse_u64(v, &base), i++;
+		else if (!strcmp(a, "--seed")) {
+			ok = parse_u64(v, &only_seed), i++;
 			have_seed = true;
-		} else if (!strcmp(argv[i], "--case") && i + 1 < argc)
+		} else if (!strcmp(a, "--max-seeds"))
+			ok = parse_u64(v, &max_seeds) && max_seeds > 0, i++;
+		else if (!strcmp(a, "--scale"))
+			ok = parse_u64(v, &scale) && scale > 0, i++;
+		else if (!strcmp(a, "--deadline"))
+			ok = parse_u64(v, &deadline), i++;
+		else if (!strcmp(a, "--regressions") && v)
+			reg_file = argv[++i];
+		else if (!strcmp(a, "--case") && v)
 			only_case = argv[++i];
-		else if (!strcmp(argv[i], "--trace"))
+		else if (!strcmp(a, "--trace"))
 			trace = true;
-		else if (!strcmp(argv[i], "--list")) {
+		else if (!strcmp(a, "--list")) {
 			for (size_t c = 0; c < ncases; c++)
 				printf("%s%s\n", cases[c].name,
 				       cases[c].expect_violation ? " (broken variant)" : "");
 			return 0;
-		} else {
+		} else
+			ok = false;
+		if (!ok) {
 			usage(argv[0]);
 			return 2;
 		}
 	}
+	if (only_case) {
+		bool known = false;
+		for (size_t c = 0; c < ncases; c++)
+			known |= !strcmp(cases[c].name, only_case);
+		if (!known) {
+			fprintf(stderr, "%s: no case '%s' (--list shows them)\n", suite, only_case);
+			return 2;
+		}
+	}
+	static struct regression regs[MAX_REGRESSIONS];
+	size_t nregs = 0;
+	char reg_path[1024];
+	const char *reg_dir = getenv("STRATA_SIM_REGRESSIONS");
+	if (!reg_file && reg_dir && *reg_dir) {
+		snprintf(reg_path, sizeof(reg_path), "%s/%s.txt", reg_dir, suite);
+		if (load_regressions(reg_path, false, suite, cases, ncases, regs, &nregs))
+			return 2;
+	} else if (reg_file && load_regressions(reg_file, true, suite, cases, ncases, regs, &nregs))
+		return 2;
+	if (have_seed)
+		nregs = 0; /* a replay runs exactly the seed asked for */
+
 	unsigned passed = 0, failed = 0;
-	unsigned long long total_seeds = 0;
+	unsigned long long total_seeds = 0, total_outside = 0, total_vacuous = 0, total_regs = 0;
+	double cpu_total = 0;
 	char why[1024];
 	for (size_t c = 0; c < ncases; c++) {
 		const struct sim_case *k = &cases[c];
 		if (only_case && strcmp(only_case, k->name))
 			continue;
-		unsigned long long n = have_seed ? 1 : (seeds ? seeds : (k->seeds ? k->seeds : 1000));
+		unsigned long long n = seeds ? seeds : (k->seeds ? k->seeds : 1000);
+		n *= scale;
+		if (max_seeds && n > max_seeds)
+			n = max_seeds;
+		if (have_seed)
+			n = 1;
 		unsigned long long first = have_seed ? only_seed : base;
-		clock_t t0 = clock();
-		bool case_ok = true, caught = false;
-		unsigned long long caught_seed = 0;
-		for (unsigned long long s = first; s < first + n; s++) {
+		double t0 = cpu_seconds();
+		bool case_ok = true, caught = false, stopped = false;
+		unsigned long long caught_seed = 0, ran = 0, outside = 0, vacuous = 0, nreg = 0;
+		/* Regression seeds of this case first, then the range. */
+		size_t ri = 0;
+		for (;;) {
+			unsigned long long s;
+			bool is_reg = false;
+			while (ri < nregs && (k->expect_violation || strcmp(regs[ri].name, k->name)))
+				ri++;
+			if (ri < nregs) {
+				s = regs[ri++].seed;
+				is_reg = true;
+			} else if (ran - nreg < n) {
+				s = first + (ran - nreg);
+			} else {
+				break;
+			}
+			if (deadline && !is_reg && ran > nreg &&
+			    (unsigned long long)time(NULL) >= deadline) {
+				stopped = true;
+				break;
+			}
 			why[0] = 0;
 			int rc = k->run(s, trace, why, sizeof(why));
-			total_seeds++;
+			ran++;
+			nreg += is_reg;
+			if (rc == SIM_OUTSIDE || rc == SIM_VACUOUS) {
+				unsigned long long *cnt = rc == SIM_OUTSIDE ? &outside : &vacuous;
+				if (++*cnt <= SHOW_UNJUDGED || have_seed)
+					printf("  %s %s/%s seed %llu%s: %s\n", verdict_word(rc), suite,
+					       k->name, s, is_reg ? " (regression)" : "", why);
+				continue;
+			}
 			if (k->expect_violation) {
 				if (rc) {
 					caught = true;
@@ -84,28 +260,54 @@ int sim_main(int argc, char **argv, const char *suite, const struct sim_case *ca
 				continue;
 			}
 			if (rc) {
-				printf("FAIL %s/%s seed %llu: %s\n", suite, k->name, s, why);
+				printf("FAIL %s/%s seed %llu%s: %s\n", suite, k->name, s,
+				       is_reg ? " (regression seed)" : "", why);
 				printf("  replay: %s --case %s --seed %llu --trace\n", argv[0], k->name, s);
 				case_ok = false;
 				break;
 			}
 		}
-		double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+		double secs = cpu_seconds() - t0;
+		cpu_total += secs;
+		total_seeds += ran;
+		total_outside += outside;
+		total_vacuous += vacuous;
+		total_regs += nreg;
+		char counts[160];
+		snprintf(counts, sizeof(counts), "%llu outside the model, %llu vacuous", outside,
+			 vacuous);
+		unsigned long long unjudged = outside + vacuous;
 		if (k->expect_violation) {
 			if (caught) {
 				printf("ok   %s/%s (broken variant): violation caught at seed %llu: %s\n",
 				       suite, k->name, caught_seed, why);
-			} else if (have_seed) {
-				printf("ok   %s/%s (broken variant): seed %llu shows no violation\n", suite,
-				       k->name, first);
+			} else if (have_seed || stopped) {
+				printf("ok   %s/%s (broken variant): %s %llu shows no violation (%s)\n",
+				       suite, k->name, have_seed ? "seed" : "deadline reached after",
+				       have_seed ? first : ran, counts);
 			} else {
-				printf("FAIL %s/%s (broken variant): no violation in %llu seeds; the checker "
-				       "is blind\n",
-				       suite, k->name, n);
+				printf("FAIL %s/%s (broken variant): no violation in %llu seeds (%s); the "
+				       "checker is blind\n",
+				       suite, k->name, ran, counts);
 				case_ok = false;
 			}
+		} else if (case_ok && !have_seed && ran > 0 &&
+			   unjudged * 100 > ran * SIM_MAX_UNJUDGED_PCT) {
+			printf("FAIL %s/%s: %llu of %llu seeds outside the model or vacuous (%s): the "
+			       "schedules test too little\n",
+			       suite, k->name, unjudged, ran, counts);
+			case_ok = false;
 		} else if (case_ok) {
-			printf("ok   %s/%s: %llu seeds (%.1fs)\n", suite, k->name, n, secs);
+			char regtxt[48] = "";
+			if (nreg)
+				snprintf(regtxt, sizeof(regtxt), " (%llu regression)", nreg);
+			printf("ok   %s/%s: %llu seeds%s, %s (%.1fs, %.0f seeds/s)%s\n", suite, k->name,
+			       ran, regtxt, counts, secs, secs > 0 ? (double)ran / secs : 0.0,
+			       stopped ? " - deadline reached" : "");
+			if (!have_seed && ran > 0 && unjudged * 100 > ran * SIM_NOTE_UNJUDGED_PCT)
+				printf("note %s/%s: %llu%% of the seeds were not judged; the schedules "
+				       "leave the model too often\n",
+				       suite, k->name, unjudged * 100 / ran);
 		}
 		fflush(stdout);
 		if (case_ok)
@@ -113,6 +315,9 @@ int sim_main(int argc, char **argv, const char *suite, const struct sim_case *ca
 		else
 			failed++;
 	}
-	printf("summary: %u passed, %u failed (%llu seeds)\n", passed, failed, total_seeds);
+	printf("summary: %u passed, %u failed (%llu seeds, %llu outside the model, %llu vacuous, "
+	       "%llu regression; %.0f seeds/s)\n",
+	       passed, failed, total_seeds, total_outside, total_vacuous, total_regs,
+	       cpu_total > 0 ? (double)total_seeds / cpu_total : 0.0);
 	return failed ? 1 : 0;
 }

@@ -1,12 +1,30 @@
 /* The command-line driver shared by every simulation suite (tests/sim/sim_*.c).
  *
  *   sim_links [--seeds N] [--base B] [--seed S] [--case NAME] [--trace] [--list]
+ *             [--max-seeds N] [--scale K] [--regressions FILE] [--deadline UNIX_SECONDS]
  *
  * Each case runs over seeds base..base+N-1 (default base 1, N = the case's own count, at least
  * 1,000 for the node issue's suites). A failing seed prints the case, the seed, why, and the
  * command that replays it (--seed S --case NAME --trace). Cases marked expect_violation are the
  * deliberately broken variants: the suite fails unless the checker catches a violation on at
- * least one of their seeds. The last line is "summary: P passed, F failed". */
+ * least one of their seeds. The last line is "summary: P passed, F failed (...)".
+ *
+ * Verdicts of one seed (what a run function returns):
+ *   SIM_PASS     every property held
+ *   SIM_FAIL     a property was violated (sim_fail fills why; any nonzero value not below)
+ *   SIM_OUTSIDE  the schedule left the model the algorithm assumes (e.g. P detected a live
+ *                process in a fail-stop run): neither a pass nor a failure; counted and the
+ *                first few printed (sim_outside, or sim_model_verdict in tests/sim/lib/model.h)
+ *   SIM_VACUOUS  the schedule allowed nothing to check (e.g. every client's node crashed
+ *                before it could complete an operation): counted, not failed (sim_vacuous)
+ * A case whose seeds are outside the model or vacuous more than SIM_MAX_UNJUDGED_PCT percent
+ * of the time fails ("the schedules test too little"); above SIM_NOTE_UNJUDGED_PCT it prints a
+ * note. Outside-the-model and vacuous seeds never count as a broken variant's catch.
+ *
+ * Seed selection: --max-seeds N caps each case's count (sanitizer runs), --scale K multiplies
+ * it (soak), --regressions FILE (or STRATA_SIM_REGRESSIONS=DIR holding <suite>.txt) replays
+ * listed seeds first: lines "CASE SEED [# why]"; a listed seed must not fail. --deadline stops
+ * starting new seeds at that wall-clock time (time-bounded soak; seeds run are reported). */
 #ifndef STRATA_RT_SIM_HARNESS_H
 #define STRATA_RT_SIM_HARNESS_H
 
@@ -25,7 +43,18 @@ struct sim_case {
 int sim_main(int argc, char **argv, const char *suite, const struct sim_case *cases,
 	     size_t ncases);
 
-/* Formats into why (for run functions). Returns 1 so it can be returned directly. */
+/* Any other nonzero return is a failure too; the two unjudged verdicts have values no suite
+ * returns by accident. */
+enum sim_verdict { SIM_PASS = 0, SIM_FAIL = 1, SIM_OUTSIDE = 0x4f55, SIM_VACUOUS = 0x5641 };
+#define SIM_NOTE_UNJUDGED_PCT 5
+#define SIM_MAX_UNJUDGED_PCT 50
+
+/* Format into why (for run functions) and return the verdict so it can be returned directly:
+ * sim_fail returns SIM_FAIL, sim_outside SIM_OUTSIDE, sim_vacuous SIM_VACUOUS. */
 int sim_fail(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int sim_outside(char *why, size_t whylen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int sim_vacuous(char *why, size_t whylen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #endif
