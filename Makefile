@@ -3,7 +3,7 @@
 #   make test       unit + simulation + integration suites, then unit + simulation under ASan/UBSan
 #   make demo       start a 5-node cluster, kill a node, watch it being detected
 #   make bench      benchmarks (results in build/bench/)
-#   make soak       long seed sweeps: every simulation suite with SOAK_SEEDS seeds per case
+#   make soak       long seed sweeps: every simulation suite, 10x its seeds (SOAK_MINUTES=M: M min)
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS each (needs clang)
 #   make asan       build and run unit + simulation suites with ASan and UBSan
 #   make install    PREFIX=/usr/local
@@ -113,16 +113,18 @@ unit: $(UNIT_BIN)
 # SIM_ARGS: extra flags for every simulation suite, e.g. SIM_ARGS="--seeds 50 --base 1000".
 # Every run replays tests/sim/regressions/<suite>.txt first (docs/simulator.md).
 SIM_REGRESSIONS := $(CURDIR)/tests/sim/regressions
+# SIM_BASE=B: every suite starts at seed B (default 1; `make test` draws one per run).
 sim: $(SIM_BIN)
-	@STRATA_SIM_REGRESSIONS=$(SIM_REGRESSIONS) scripts/run-tests -j $(SIM_JOBS) sim $(SIM_BIN) \
-		$(if $(SIM_ARGS),-- $(SIM_ARGS))
+	@STRATA_SIM_REGRESSIONS=$(SIM_REGRESSIONS) $(if $(SIM_BASE),STRATA_SIM_BASE=$(SIM_BASE)) \
+		scripts/run-tests -j $(SIM_JOBS) sim $(SIM_BIN) $(if $(SIM_ARGS),-- $(SIM_ARGS))
 
-# Long sweeps outside `make test`: SOAK_SEEDS seeds per case from SOAK_BASE (docs/simulator.md).
-SOAK_SEEDS ?= 5000
-SOAK_BASE ?= 100000
+# Long sweeps outside `make test` (scripts/soak, docs/simulator.md): SOAK_SCALE (10) times each
+# case's seeds from SOAK_BASE (drawn at random when empty), or SOAK_SEEDS per case, or for
+# SOAK_MINUTES minutes; summary in build/test-logs/soak-summary.txt.
+SOAK_SCALE ?= 10
 soak: $(SIM_BIN)
-	@STRATA_SIM_REGRESSIONS=$(SIM_REGRESSIONS) scripts/run-tests -j $(SIM_JOBS) sim $(SIM_BIN) \
-		-- --seeds $(SOAK_SEEDS) --base $(SOAK_BASE)
+	@SIM_JOBS=$(SIM_JOBS) SOAK_SCALE=$(SOAK_SCALE) SOAK_BASE=$(SOAK_BASE) SOAK_SEEDS=$(SOAK_SEEDS) \
+		SOAK_MINUTES=$(SOAK_MINUTES) scripts/soak $(SIM_BIN)
 
 integration: $(BUILD)/stratad $(BUILD)/strata
 	@scripts/run-tests integration $(sort $(wildcard tests/integration/test_*.sh))
@@ -155,12 +157,17 @@ $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LIB)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
 # Every suite runs even when an earlier one fails; the summary line decides the exit status.
+# The simulation phases (plain and ASan) start at a seed base drawn per run, so every run
+# explores new schedules; the regression lists are replayed first. SIM_BASE=B repeats a run.
+TEST_SIM_BASE := $(if $(filter test,$(MAKECMDGOALS)),$(or $(SIM_BASE),$(shell \
+	echo $$((1000000 + $$(od -An -N4 -tu4 /dev/urandom | tr -d ' ') % 999000000)))))
 test: all
 	@scripts/run-tests --begin
+	@echo "make test: simulation seed base $(TEST_SIM_BASE) (the same seeds again: make test SIM_BASE=$(TEST_SIM_BASE))"
 	@$(MAKE) --no-print-directory unit || scripts/run-tests --suite-failed unit
-	@$(MAKE) --no-print-directory sim || scripts/run-tests --suite-failed sim
+	@$(MAKE) --no-print-directory SIM_BASE=$(TEST_SIM_BASE) sim || scripts/run-tests --suite-failed sim
 	@$(MAKE) --no-print-directory integration || scripts/run-tests --suite-failed integration
-	@$(MAKE) --no-print-directory asan || scripts/run-tests --suite-failed asan
+	@$(MAKE) --no-print-directory SIM_BASE=$(TEST_SIM_BASE) asan || scripts/run-tests --suite-failed asan
 	@$(MAKE) --no-print-directory fuzz-smoke || scripts/run-tests --suite-failed fuzz
 	@scripts/run-tests --summary
 

@@ -45,7 +45,7 @@ static void usage(const char *prog)
 {
 	fprintf(stderr,
 		"usage: %s [--seeds N] [--base B] [--seed S] [--case NAME] [--trace] [--list]\n"
-		"          [--max-seeds N] [--scale K] [--regressions FILE] [--deadline T]\n"
+		"          [--max-seeds N] [--scale K] [--regressions FILE] [--time-limit S]\n"
 		"  --seeds N          seeds per case (default: each case's own, >= 1000 for most)\n"
 		"  --base B           first seed (default 1; STRATA_SIM_BASE also sets it)\n"
 		"  --seed S           run exactly seed S (replay a failure)\n"
@@ -55,7 +55,8 @@ static void usage(const char *prog)
 		"  --scale K          K times each case's seeds (soak)\n"
 		"  --regressions FILE replay the seeds listed in FILE first (\"CASE SEED [# why]\");\n"
 		"                     STRATA_SIM_REGRESSIONS=DIR reads DIR/<suite>.txt\n"
-		"  --deadline T       start no seed after unix time T (time-bounded soak)\n",
+		"  --time-limit S     each of the C cases run gets S/C seconds (wall clock) for its\n"
+		"                     seeds; it stops there (time-bounded soak)\n",
 		prog);
 }
 
@@ -138,7 +139,7 @@ int sim_main(int argc, char **argv, const char *suite, const struct sim_case *ca
 	     size_t ncases)
 {
 	unsigned long long seeds = 0, base = 1, only_seed = 0, max_seeds = 0, scale = 1,
-			   deadline = 0;
+			   time_limit = 0;
 	bool have_seed = false, trace = false;
 	const char *only_case = NULL, *reg_file = NULL;
 	const char *env_base = getenv("STRATA_SIM_BASE");
@@ -160,8 +161,8 @@ int sim_main(int argc, char **argv, const char *suite, const struct sim_case *ca
 			ok = parse_u64(v, &max_seeds) && max_seeds > 0, i++;
 		else if (!strcmp(a, "--scale"))
 			ok = parse_u64(v, &scale) && scale > 0, i++;
-		else if (!strcmp(a, "--deadline"))
-			ok = parse_u64(v, &deadline), i++;
+		else if (!strcmp(a, "--time-limit"))
+			ok = parse_u64(v, &time_limit) && time_limit > 0, i++;
 		else if (!strcmp(a, "--regressions") && v)
 			reg_file = argv[++i];
 		else if (!strcmp(a, "--case") && v)
@@ -202,6 +203,10 @@ int sim_main(int argc, char **argv, const char *suite, const struct sim_case *ca
 	if (have_seed)
 		nregs = 0; /* a replay runs exactly the seed asked for */
 
+	size_t nrun = 0; /* cases this invocation runs, to share a time limit */
+	for (size_t c = 0; c < ncases; c++)
+		nrun += !only_case || !strcmp(only_case, cases[c].name);
+	double slice = time_limit && nrun ? (double)time_limit / (double)nrun : 0;
 	unsigned passed = 0, failed = 0;
 	unsigned long long total_seeds = 0, total_outside = 0, total_vacuous = 0, total_regs = 0;
 	double cpu_total = 0;
@@ -218,6 +223,8 @@ int sim_main(int argc, char **argv, const char *suite, const struct sim_case *ca
 			n = 1;
 		unsigned long long first = have_seed ? only_seed : base;
 		double t0 = cpu_seconds();
+		struct timespec w0;
+		clock_gettime(CLOCK_MONOTONIC, &w0);
 		bool case_ok = true, caught = false, stopped = false;
 		unsigned long long caught_seed = 0, ran = 0, outside = 0, vacuous = 0, nreg = 0;
 		/* Regression seeds of this case first, then the range. */
@@ -235,10 +242,15 @@ int sim_main(int argc, char **argv, const char *suite, const struct sim_case *ca
 			} else {
 				break;
 			}
-			if (deadline && !is_reg && ran > nreg &&
-			    (unsigned long long)time(NULL) >= deadline) {
-				stopped = true;
-				break;
+			if (slice > 0 && !is_reg && ran > nreg) {
+				struct timespec w;
+				clock_gettime(CLOCK_MONOTONIC, &w);
+				if ((double)(w.tv_sec - w0.tv_sec) +
+					    (double)(w.tv_nsec - w0.tv_nsec) / 1e9 >=
+				    slice) {
+					stopped = true;
+					break;
+				}
 			}
 			why[0] = 0;
 			int rc = k->run(s, trace, why, sizeof(why));
@@ -283,7 +295,7 @@ int sim_main(int argc, char **argv, const char *suite, const struct sim_case *ca
 				       suite, k->name, caught_seed, why);
 			} else if (have_seed || stopped) {
 				printf("ok   %s/%s (broken variant): %s %llu shows no violation (%s)\n",
-				       suite, k->name, have_seed ? "seed" : "deadline reached after",
+				       suite, k->name, have_seed ? "seed" : "time limit reached after",
 				       have_seed ? first : ran, counts);
 			} else {
 				printf("FAIL %s/%s (broken variant): no violation in %llu seeds (%s); the "
@@ -303,7 +315,7 @@ int sim_main(int argc, char **argv, const char *suite, const struct sim_case *ca
 				snprintf(regtxt, sizeof(regtxt), " (%llu regression)", nreg);
 			printf("ok   %s/%s: %llu seeds%s, %s (%.1fs, %.0f seeds/s)%s\n", suite, k->name,
 			       ran, regtxt, counts, secs, secs > 0 ? (double)ran / secs : 0.0,
-			       stopped ? " - deadline reached" : "");
+			       stopped ? " - time limit reached" : "");
 			if (!have_seed && ran > 0 && unjudged * 100 > ran * SIM_NOTE_UNJUDGED_PCT)
 				printf("note %s/%s: %llu%% of the seeds were not judged; the schedules "
 				       "leave the model too often\n",
@@ -315,9 +327,12 @@ int sim_main(int argc, char **argv, const char *suite, const struct sim_case *ca
 		else
 			failed++;
 	}
-	printf("summary: %u passed, %u failed (%llu seeds, %llu outside the model, %llu vacuous, "
-	       "%llu regression; %.0f seeds/s)\n",
-	       passed, failed, total_seeds, total_outside, total_vacuous, total_regs,
-	       cpu_total > 0 ? (double)total_seeds / cpu_total : 0.0);
+	char basetxt[48] = "";
+	if (!have_seed)
+		snprintf(basetxt, sizeof(basetxt), "base %llu, ", base);
+	printf("summary: %u passed, %u failed (%s%llu seeds, %llu outside the model, %llu vacuous, "
+	       "%llu regression; %.1f cpu s, %.0f seeds/s)\n",
+	       passed, failed, basetxt, total_seeds, total_outside, total_vacuous, total_regs,
+	       cpu_total, cpu_total > 0 ? (double)total_seeds / cpu_total : 0.0);
 	return failed ? 1 : 0;
 }

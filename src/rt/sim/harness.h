@@ -1,7 +1,7 @@
 /* The command-line driver shared by every simulation suite (tests/sim/sim_*.c).
  *
  *   sim_links [--seeds N] [--base B] [--seed S] [--case NAME] [--trace] [--list]
- *             [--max-seeds N] [--scale K] [--regressions FILE] [--deadline UNIX_SECONDS]
+ *             [--max-seeds N] [--scale K] [--regressions FILE] [--time-limit SECONDS]
  *
  * Each case runs over seeds base..base+N-1 (default base 1, N = the case's own count, at least
  * 1,000 for the node issue's suites). A failing seed prints the case, the seed, why, and the
@@ -23,8 +23,9 @@
  *
  * Seed selection: --max-seeds N caps each case's count (sanitizer runs), --scale K multiplies
  * it (soak), --regressions FILE (or STRATA_SIM_REGRESSIONS=DIR holding <suite>.txt) replays
- * listed seeds first: lines "CASE SEED [# why]"; a listed seed must not fail. --deadline stops
- * starting new seeds at that wall-clock time (time-bounded soak; seeds run are reported). */
+ * listed seeds first: lines "CASE SEED [# why]"; a listed seed must not fail. --time-limit S
+ * gives each case run S/cases seconds of wall clock, then it stops (time-bounded soak; the seeds
+ * run are reported). The summary line names the base and the CPU seconds and seeds per second. */
 #ifndef STRATA_RT_SIM_HARNESS_H
 #define STRATA_RT_SIM_HARNESS_H
 
