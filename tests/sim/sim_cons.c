@@ -35,7 +35,6 @@
 #include "core/error.h"
 #include "core/stack.h"
 #include "lib/cons_check.h"
-#include "lib/model.h"
 #include "links/links.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
@@ -184,7 +183,6 @@ struct run {
 		char v[64];
 		size_t len;
 	} dec[MAXN + 1][MAXI + 1];
-	struct sim_model model; /* fail-stop algorithms: did P stay accurate? */
 };
 
 static void build(struct sim *s, struct strata_node *n, void *arg)
@@ -240,7 +238,7 @@ static void on_reply(struct run *r, uint32_t node, const struct strata_output *o
 static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
 {
 	struct run *r = arg;
-	sim_model_output(&r->model, s, node, o);
+	(void)s;
 	if (o->kind == STRATA_OUT_REPLY) {
 		on_reply(r, node, o);
 		return;
@@ -318,7 +316,6 @@ static void setup(struct run *r, const struct spec *sp, uint64_t seed, bool trac
 	r->n = r->cfg.n = seed % 5 == 3 ? 3 : seed % 5 == 4 ? 4 : 5;
 	r->cfg.f = r->n - 1;
 	r->cfg.model = r->algo->model;
-	sim_model_init(&r->model, r->cfg.model);
 	r->cfg.heartbeat_ms = 20;
 	r->cfg.timeout_ms = 100;
 	r->cfg.retransmit_min_ms = 10;
@@ -453,7 +450,6 @@ static int run_spec(const struct spec *sp, uint64_t seed, bool trace, char *why,
 			correct[q] = !r->down[q];
 		rc = cck_final(r->ck, correct, why, whylen);
 	}
-	rc = sim_model_verdict(&r->model, rc, why, whylen);
 	sim_free(r->s);
 	cck_free(r->ck);
 	free(r);
