@@ -157,10 +157,11 @@ $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LIB)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
 # Every suite runs even when an earlier one fails; the summary line decides the exit status.
-# The simulation phases (plain and ASan) start at a seed base drawn per run, so every run
-# explores new schedules; the regression lists are replayed first. SIM_BASE=B repeats a run.
-TEST_SIM_BASE := $(if $(filter test,$(MAKECMDGOALS)),$(or $(SIM_BASE),$(shell \
-	echo $$((1000000 + $$(od -An -N4 -tu4 /dev/urandom | tr -d ' ') % 999000000)))))
+# The simulation phases (plain and ASan) start at SIM_BASE; with FRESH_SEEDS=1 at a base drawn
+# per run, so every run explores new schedules. The regression lists are replayed first.
+FRESH_SEEDS ?= 0
+TEST_SIM_BASE := $(if $(filter test,$(MAKECMDGOALS)),$(or $(SIM_BASE),$(if $(filter 1,$(FRESH_SEEDS)),$(shell \
+	echo $$((1000000 + $$(od -An -N4 -tu4 /dev/urandom | tr -d ' ') % 999000000))),1)))
 test: all
 	@scripts/run-tests --begin
 	@echo "make test: simulation seed base $(TEST_SIM_BASE) (the same seeds again: make test SIM_BASE=$(TEST_SIM_BASE))"
