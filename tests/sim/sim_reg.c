@@ -578,12 +578,15 @@ static int run_variant(const char *algo, enum variant variant, uint64_t seed, bo
 	if (!rc && disk_variant(variant)) {
 		/* not vacuous: the faults happened */
 		const struct sim_disk_stats *ds = sim_disk_stats(s);
+		/* The faults are drawn (storms wait for unsynced writes, syncs fail by chance):
+		 * a schedule that did not produce them is vacuous, not a failure of lmv; the
+		 * harness fails the case if that happens to more than half of its seeds. */
 		if (ds->writes_lost == 0)
-			rc = sim_fail(why, wl, "no unsynced write was lost to a crash: vacuous run");
+			rc = sim_vacuous(why, wl, "no unsynced write was lost to a crash");
 		else if (variant == V_DISK_TORN && ds->torn_crashes == 0)
-			rc = sim_fail(why, wl, "no crash tore a write: vacuous run");
+			rc = sim_vacuous(why, wl, "no crash tore a write");
 		else if (variant == V_DISK_FAIL && ds->sync_failures == 0)
-			rc = sim_fail(why, wl, "no sync failed: vacuous run");
+			rc = sim_vacuous(why, wl, "no sync failed");
 	}
 	if (getenv("REG_SIM_STATS")) {
 		const struct sim_disk_stats *ds = sim_disk_stats(s);
