@@ -144,6 +144,7 @@ static int run_phase(struct bench *b, uint32_t op, uint64_t count, bool sequenti
 		if (send_op(b, &b->cl[i], op, sequential ? issued : rnd(b) % b->key_space) != 0)
 			return -1;
 	uint64_t t0 = cli_now_ms(), last_progress = t0, last_done_ms = t0;
+	bool tty = isatty(STDERR_FILENO) != 0;
 	while (done < count) {
 		for (unsigned i = 0; i < b->clients; i++) {
 			pf[i].fd = b->cl[i].fd;
@@ -195,12 +196,15 @@ static int run_phase(struct bench *b, uint32_t op, uint64_t count, bool sequenti
 				STALL_MS / 1000, done, count, label);
 			return -2;
 		}
-		if (now - last_progress >= 1000) {
-			fprintf(stderr, "bench: %s %" PRIu64 "/%" PRIu64 " ops, %.0f ops/s\n", label, done,
-				count, (double)done * 1000.0 / (double)(now - t0 + 1));
+		/* A progress line on a terminal only (redrawn); quiet when stderr is piped. */
+		if (tty && now - last_progress >= 1000) {
+			fprintf(stderr, "\rbench: %s %" PRIu64 "/%" PRIu64 " ops, %.0f ops/s \033[K", label,
+				done, count, (double)done * 1000.0 / (double)(now - t0 + 1));
 			last_progress = now;
 		}
 	}
+	if (tty && last_progress != t0)
+		fputs("\r\033[K", stderr);
 	return 0;
 }
 
