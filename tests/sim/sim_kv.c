@@ -671,8 +671,8 @@ static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsi
 	if (!rc)
 		rc = check_agreement(r, why, wl, &violation);
 	/* Non-vacuity over the case, not per seed: a follower may also catch up from the tail, or
-	 * (seen once in 70 seeds: base 100000 seed 69) stay behind after healing: the leader's
-	 * perfect link to it delivered nothing more in that run (not investigated further). */
+	 * (seen once in 70 seeds: base 100000 seed 69) still be behind when the run ends: the leader's
+	 * retransmission to it was backed off past the run's end (docs/smr.md, "Cause"). */
 	if (faults & F_ISOLATE_FOLLOWER) {
 		isolate_seeds++;
 		isolate_installs += r->installs;
