@@ -40,7 +40,9 @@ static int name_ok(const char *s)
 /* protobuf-c hands a string field over as a C string, so "nnar\0x" would arrive as "nnar". This
  * walks the encoded message with its descriptor and refuses a NUL byte inside any string field
  * (nested messages included, to a bounded depth). The bytes were already accepted by unpack, so
- * only the framing needs checking here; a malformed length is refused too. */
+ * only the framing needs checking here; a malformed length, field number 0 or too deep a
+ * nesting is refused too. Returns 1 when the message is fine, 0 for a NUL byte in a string,
+ * -1 for malformed framing. */
 #define STRINGS_DEPTH_MAX 8
 
 static int read_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *v)
@@ -61,44 +63,50 @@ static int strings_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, siz
 		      unsigned depth)
 {
 	if (depth > STRINGS_DEPTH_MAX)
-		return 0;
+		return -1;
 	size_t pos = 0;
 	while (pos < len) {
 		uint64_t tag, v;
 		if (read_varint(p, len, &pos, &tag) != 0)
-			return 0;
+			return -1;
+		/* Field number 0 is invalid protobuf; protobuf-c accepts it in a non-minimal
+		 * encoding (0x80 0x00) and then packs the message into bytes it refuses itself. */
+		if (tag >> 3 == 0)
+			return -1;
 		switch (tag & 7) {
 		case 0: /* varint */
 			if (read_varint(p, len, &pos, &v) != 0)
-				return 0;
+				return -1;
 			break;
 		case 1: /* 64-bit */
 			if (len - pos < 8)
-				return 0;
+				return -1;
 			pos += 8;
 			break;
 		case 5: /* 32-bit */
 			if (len - pos < 4)
-				return 0;
+				return -1;
 			pos += 4;
 			break;
 		case 2: { /* length-delimited */
 			if (read_varint(p, len, &pos, &v) != 0 || v > len - pos)
-				return 0;
+				return -1;
 			const ProtobufCFieldDescriptor *f =
 				tag >> 3 <= UINT32_MAX
 					? protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3))
 					: NULL;
 			if (f && f->type == PROTOBUF_C_TYPE_STRING && memchr(p + pos, 0, (size_t)v))
 				return 0;
-			if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
-			    !strings_ok(f->descriptor, p + pos, (size_t)v, depth + 1))
-				return 0;
+			if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+				int rc = strings_ok(f->descriptor, p + pos, (size_t)v, depth + 1);
+				if (rc != 1)
+					return rc;
+			}
 			pos += (size_t)v;
 			break;
 		}
 		default: /* groups are not used by proto3 */
-			return 0;
+			return -1;
 		}
 	}
 	return 1;
@@ -123,7 +131,10 @@ int strata_client_request_decode(const uint8_t *body, size_t len, Strata__Client
 		return STRATA_EPROTO;
 	}
 	*id = r->id;
-	if (!strings_ok(&strata__client__request__descriptor, body, len, 0))
+	int sok = strings_ok(&strata__client__request__descriptor, body, len, 0);
+	if (sok < 0)
+		return invalid(r, err, errlen, "malformed request (bad field framing)");
+	if (sok == 0)
 		return invalid(r, err, errlen, "a name or string contains a NUL byte");
 	switch (r->body_case) {
 	case STRATA__CLIENT__REQUEST__BODY_STATUS:
