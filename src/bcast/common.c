@@ -629,35 +629,6 @@ void bc_ptab_drop_origin(struct bc_ptab *t, uint32_t origin)
 			bc_ptab_del(t, e);
 }
 
-enum bc_pend_admit bc_ptab_admit(struct bc_ptab *t, struct bc_origin *o, const struct bc_hdr *h,
-				 struct strata_msg *msg, struct bc_pend **e)
-{
-	enum bc_admit a = bc_origin_admit(o, h->inc);
-	if (a == BC_STALE || bc_win_has(&o->win, h->seq))
-		return BC_PEND_DONE;
-	if (a == BC_NEWINC)
-		bc_ptab_drop_origin(t, h->origin);
-	*e = bc_ptab_find(t, h->origin, h->inc, h->seq);
-	if (*e)
-		return BC_PEND_AGAIN;
-	*e = bc_ptab_add(t, h->origin, h->inc, h->seq, msg);
-	return *e ? BC_PEND_FIRST : BC_PEND_FULL;
-}
-
-void bc_ptab_deliver(struct strata_module *m, struct bc_ptab *t, struct bc_pend *e,
-		     struct bc_win *w)
-{
-	struct bc_hdr h;
-	const uint8_t *p;
-	size_t len;
-	int rc = bc_parse_data(e->msg, strata_node_n(m->node), e->msg->len, &h, &p, &len);
-	STRATA_ASSERT(rc == 0); /* validated when it arrived */
-	if (w)
-		bc_win_add(w, e->seq);
-	bc_out_deliver(m, e->origin, e->inc, e->seq, p, len, NULL, 0);
-	bc_ptab_del(t, e);
-}
-
 /* ---- subscribers of stackable instances ---- */
 
 int bc_subs_default(struct strata_module *m, uint64_t inst, struct bc_subs *s)

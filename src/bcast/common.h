@@ -268,22 +268,6 @@ struct bc_pend *bc_ptab_add(struct bc_ptab *t, uint32_t origin, uint64_t inc, ui
 void bc_ptab_del(struct bc_ptab *t, struct bc_pend *e);
 /* Drops every entry of origin (a new incarnation replaced it). */
 void bc_ptab_drop_origin(struct bc_ptab *t, uint32_t origin);
-/* Where DATA h stands for the delivered-or-pending bookkeeping of urb and urb_allack (o: its
- * origin's state, t: messages waiting for acknowledgements). A newer incarnation of the origin
- * first drops the older one's entries. */
-enum bc_pend_admit {
-	BC_PEND_DONE,  /* delivered already, or from an older incarnation: ignore it */
-	BC_PEND_FULL,  /* first receipt, but t is full: not kept */
-	BC_PEND_FIRST, /* first receipt: *e added now, holding a reference to msg */
-	BC_PEND_AGAIN, /* already pending: *e */
-};
-enum bc_pend_admit bc_ptab_admit(struct bc_ptab *t, struct bc_origin *o, const struct bc_hdr *h,
-				 struct strata_msg *msg, struct bc_pend **e);
-/* Delivers e's payload as m's output, marks e's seq in w (unless w is NULL: the caller keeps
- * its own watermark) and removes e. e->msg must have passed bc_parse_data when it arrived. */
-void bc_ptab_deliver(struct strata_module *m, struct bc_ptab *t, struct bc_pend *e,
-		     struct bc_win *w);
-
 static inline uint64_t bc_bit(uint32_t q)
 {
 	return 1ull << (q - 1);
