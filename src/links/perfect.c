@@ -226,6 +226,18 @@ static void rto_update(struct strata_links *l, struct link_peer *p, uint64_t sam
 	p->rto_us = rto < lo ? lo : rto > hi ? hi : rto;
 }
 
+/* The timeout the estimator gives, without the exponential backoff: what a frame sent to a
+ * reachable peer waits before it is resent. */
+static uint64_t unbacked_rto(const struct strata_links *l, const struct link_peer *p)
+{
+	if (!p->srtt_us)
+		return initial_rto(l);
+	uint64_t lo = (uint64_t)l->cfg->retransmit_min_ms * 1000;
+	uint64_t hi = (uint64_t)l->cfg->retransmit_max_ms * 1000;
+	uint64_t rto = p->srtt_us + 4 * p->rttvar_us;
+	return rto < lo ? lo : rto > hi ? hi : rto;
+}
+
 void pl_on_ack(struct strata_links *l, struct link_peer *p, uint64_t cumulative, uint64_t sel)
 {
 	uint64_t now = strata_now_us(l->node);
@@ -253,6 +265,8 @@ void pl_on_ack(struct strata_links *l, struct link_peer *p, uint64_t cumulative,
 			rto_update(l, p, now - e->sent_us);
 		e->acked = true;
 	}
+	size_t inflight = p->tx_len < l->cfg->window ? p->tx_len : l->cfg->window;
+	uint64_t base_rto = unbacked_rto(l, p);
 	if (progress || high > cumulative) {
 		/* The peer is reachable: undo the backoff (Karn's rule gives no sample for
 		 * retransmitted frames, so the estimator alone would keep the long timeout), and
@@ -261,14 +275,7 @@ void pl_on_ack(struct strata_links *l, struct link_peer *p, uint64_t cumulative,
 		 * than four timeouts (sent into a partition that has healed). The backlog then drains
 		 * at the pace of the acks, and frames that are merely queued behind a burst are not
 		 * sent twice. */
-		p->rto_us = p->srtt_us ? p->rto_us : initial_rto(l);
-		if (p->srtt_us) {
-			uint64_t lo = (uint64_t)l->cfg->retransmit_min_ms * 1000;
-			uint64_t hi = (uint64_t)l->cfg->retransmit_max_ms * 1000;
-			uint64_t rto = p->srtt_us + 4 * p->rttvar_us;
-			p->rto_us = rto < lo ? lo : rto > hi ? hi : rto;
-		}
-		size_t inflight = p->tx_len < l->cfg->window ? p->tx_len : l->cfg->window;
+		p->rto_us = base_rto;
 		size_t marked = 0;
 		uint64_t rtt = p->srtt_us ? p->srtt_us : p->rto_us;
 		for (size_t i = 0; i < inflight && marked < PL_RTO_BURST; i++) {
@@ -289,7 +296,40 @@ void pl_on_ack(struct strata_links *l, struct link_peer *p, uint64_t cumulative,
 		}
 		/* The window moved (or frames were marked): send what may go now. */
 		p->tx_pending = true;
+		return;
 	}
+	/* An acknowledgement without progress. The peer answers only what reached it, so it shows
+	 * the path works both ways now; if the timeout is backed off (retransmissions were lost,
+	 * e.g. into a partition that has since healed) and the oldest unacknowledged frame is
+	 * older than the estimator's timeout, waiting out the backoff would only delay the
+	 * catch-up (up to retransmit_max_ms): undo the backoff and resend the oldest frames now,
+	 * as the timer would have done without it. A frame younger than that may still be on its
+	 * way, so an ack that merely overtook it changes nothing. */
+	if (!p->tx_len || p->rto_us <= base_rto)
+		return;
+	struct tx_entry *oldest = NULL;
+	for (size_t i = 0; i < inflight && !oldest; i++) {
+		struct tx_entry *e = tx_at(p, i);
+		if (e->tx_count && !e->acked)
+			oldest = e;
+	}
+	if (!oldest || oldest->sent_us + base_rto > now)
+		return;
+	p->rto_us = base_rto;
+	size_t marked = 0;
+	for (size_t i = 0; i < inflight && marked < PL_RTO_BURST; i++) {
+		struct tx_entry *e = tx_at(p, i);
+		if (e->tx_count && !e->acked && !e->resend && e->sent_us + base_rto <= now) {
+			e->resend = true;
+			marked++;
+		}
+	}
+	strata_timer_disarm(l->node, &p->rto_timer);
+	strata_timer_arm(l->node, &p->rto_timer, now + p->rto_us);
+	p->tx_pending = marked > 0;
+	strata_trace(l->node, "pl", "ack from %u without progress, oldest unacked %llu us old, "
+		     "timeout backed off -> undo the backoff, resend %zu", p->id,
+		     (unsigned long long)(now - oldest->sent_us), marked);
 }
 
 void pl_on_rto(struct strata_links *l, struct link_peer *p)
