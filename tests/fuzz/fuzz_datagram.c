@@ -10,7 +10,25 @@
  *      from node 2 or 3 (the length's top bit), with time advancing and timers firing between
  *      them, so sessions, windows, fragments and retransmissions are exercised.
  * Beyond "no crash, no sanitizer report": every rejected datagram is counted (the sum of the
- * rej_* counters plus accepted datagrams never falls behind the datagrams received). */
+ * rej_* counters plus accepted datagrams never falls behind the datagrams received).
+ *
+ * Speed: building a node and its stack costs far more than decoding a datagram (large tables,
+ * guarded key memory, and libFuzzer then scans the coverage of all that construction code), so
+ * one node per model lives across inputs, built on first use. Between inputs the node is
+ * reset to a fresh one every RECYCLE_INPUTS inputs, or as soon as it holds more than
+ * RECYCLE_BYTES of messages, so state carried from earlier inputs stays bounded and fresh-node
+ * paths keep being exercised. The first input after a (re)build runs on a fresh node, so a crash
+ * artifact replayed alone (`fuzz_datagram crash-...`) runs exactly as it did when it was the
+ * first input; a crash that needs state from earlier inputs reproduces by replaying the corpus
+ * directory that produced it. FUZZ_DATAGRAM_FRESH=1 in the environment builds a fresh node for
+ * every input (slow; the behaviour before nodes were reused).
+ *
+ * Leaks: libFuzzer's per-input leak check (it reruns an input under LeakSanitizer whenever the
+ * input allocated more than it freed) fires on nearly every input of a node that keeps state,
+ * and then costs most of the run time. This target therefore defaults to -detect_leaks=0 (an
+ * explicit -detect_leaks=1 on the command line wins); memory the node lost track of is still
+ * reported by LeakSanitizer's check at process exit, since the live nodes stay reachable from
+ * `nodes` and only unreachable blocks are reported. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,13 +44,20 @@
 
 #define NODES 3
 #define PREFIX 14
+#define RECYCLE_INPUTS 20000
+#define RECYCLE_BYTES (8u << 20)
 
 static uint8_t pk[NODES + 1][STRATA_PK_LEN];
 static uint8_t sk[NODES + 1][STRATA_SK_LEN];
 static uint8_t key_to_1[NODES + 1][STRATA_LINK_KEY_LEN]; /* key of pair (i, 1) */
 static struct strata_config cfgs[STRATA_MODEL_COUNT];
 static bool cfg_ok[STRATA_MODEL_COUNT];
-static uint64_t fake_now, fake_rng;
+/* One clock for every node: it only moves forward, also across node rebuilds. */
+static uint64_t fake_now = 1000000, fake_rng = 0x9e3779b97f4a7c15ull;
+static struct strata_node *nodes[STRATA_MODEL_COUNT]; /* reused across inputs, see above */
+static bool build_failed[STRATA_MODEL_COUNT];
+static unsigned long node_inputs[STRATA_MODEL_COUNT];
+static bool fresh_every_input;
 
 static uint64_t env_now(void *ctx) { (void)ctx; return fake_now; }
 static void env_send(void *ctx, uint32_t to, const uint8_t *buf, size_t len)
@@ -74,6 +99,44 @@ static void init(void)
 		cfg_ok[m] = strata_config_parse(&cfgs[m], text, "fuzz.ini", err, sizeof(err)) == 0;
 	}
 	STRATA_ASSERT(cfg_ok[STRATA_MODEL_FAIL_NOISY]);
+	const char *fresh = getenv("FUZZ_DATAGRAM_FRESH");
+	fresh_every_input = fresh && strcmp(fresh, "1") == 0;
+}
+
+static struct strata_env env = {
+	.now_us = env_now, .send = env_send, .wake_at = env_wake, .random = env_random,
+	.output = env_output,
+};
+
+/* The model's node, built (with its full stack) when missing or due for a reset; NULL when the
+ * stack cannot be built for this model's configuration. */
+static struct strata_node *node_for(unsigned model)
+{
+	struct strata_node *n = nodes[model];
+	if (n && (fresh_every_input || node_inputs[model] >= RECYCLE_INPUTS ||
+		  strata_node_held_bytes(n) > RECYCLE_BYTES)) {
+		strata_node_free(n);
+		nodes[model] = n = NULL;
+	}
+	if (n)
+		return n;
+	if (build_failed[model])
+		return NULL;
+	struct strata_node_opts o = {
+		.cfg = &cfgs[model], .id = 1, .incarnation = 7, .secret_key = sk[1], .env = &env,
+		.transport = &strata_links_transport,
+	};
+	char err[256];
+	n = strata_node_new(&o, err, sizeof(err));
+	STRATA_ASSERT(n);
+	if (strata_stack_build(n, err, sizeof(err)) != 0) {
+		strata_node_free(n);
+		build_failed[model] = true;
+		return NULL;
+	}
+	strata_node_start(n, false);
+	node_inputs[model] = 0;
+	return nodes[model] = n;
 }
 
 static uint64_t rejected(const struct strata_counters *c)
@@ -103,6 +166,28 @@ static void send_authentic(struct strata_node *n, const struct strata_config *cf
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* Adds -detect_leaks=0 to the arguments unless the command line sets detect_leaks itself. */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	static char flag[] = "-detect_leaks=0";
+	static char *args[256];
+	for (int i = 1; i < *argc; i++)
+		if (strncmp((*argv)[i], "-detect_leaks=", 14) == 0)
+			return 0;
+	if (*argc + 2 > (int)(sizeof(args) / sizeof(args[0])))
+		return 0;
+	/* Flags must come before the corpus directories: put it right after the program name. */
+	args[0] = (*argv)[0];
+	args[1] = flag;
+	for (int i = 1; i < *argc; i++)
+		args[i + 1] = (*argv)[i];
+	args[*argc + 1] = NULL;
+	*argc += 1;
+	*argv = args;
+	return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -121,24 +206,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data++;
 	size--;
 
-	fake_now = 1000000;
-	fake_rng = 0x9e3779b97f4a7c15ull;
-	struct strata_env env = {
-		.now_us = env_now, .send = env_send, .wake_at = env_wake, .random = env_random,
-		.output = env_output,
-	};
-	struct strata_node_opts o = {
-		.cfg = cfg, .id = 1, .incarnation = 7, .secret_key = sk[1], .env = &env,
-		.transport = &strata_links_transport,
-	};
-	char err[256];
-	struct strata_node *n = strata_node_new(&o, err, sizeof(err));
-	STRATA_ASSERT(n);
-	if (strata_stack_build(n, err, sizeof(err)) != 0) {
-		strata_node_free(n);
+	struct strata_node *n = node_for(model);
+	if (!n)
 		return 0;
-	}
-	strata_node_start(n, false);
+	node_inputs[model]++;
 	const struct strata_counters *c = strata_node_counters(n);
 
 	if (mode == 0 || mode == 3) {
@@ -164,6 +235,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			strata_node_tick(n);
 		}
 	}
-	strata_node_free(n);
 	return 0;
 }
