@@ -16,9 +16,14 @@
  *   del k        also reports num = 1 if k was present.
  *   get k        (not a command: the log module reads the state) value, mod revision,
  *                create revision, version.
- *   Exactly once: a command carries (session, seq). A session's commands are applied in seq
- *   order once each: a seq at or below the session's last applied seq is a duplicate, answered
- *   with the cached result of the last one and changing nothing. Session 0 is not deduplicated.
+ *   Exactly once: a command carries (session, seq). Each (session, seq) is applied at most
+ *   once; a repeat is a duplicate, answered with the cached result of that seq and changing
+ *   nothing. A session may have up to SMR_SESSION_WINDOW commands in flight (a pipelining
+ *   client, e.g. one RESP connection), so seqs may arrive out of order: the session keeps its
+ *   highest applied seq, which of the SMR_SESSION_WINDOW seqs below it were applied, and their
+ *   results. A seq below that window is a duplicate whose result is no longer known (the client
+ *   promised to have at most SMR_SESSION_WINDOW outstanding, so it was answered long ago):
+ *   answered STRATA_EREPLAY. Session 0 is not deduplicated.
  *
  * Bounds: the session table holds at most sessions_max sessions; beyond, the one applied least
  * recently (lowest log index, the same on every replica, so expiry is driven by the log) is
@@ -41,12 +46,22 @@ struct kv_ent {
 	uint64_t mod_rev, create_rev, version;
 };
 
+/* The cached result of one applied command. */
+struct kv_res {
+	uint64_t revision;
+	int64_t num;
+	int status;
+};
+
 struct kv_sess {
 	struct kv_sess *next;             /* hash chain */
 	struct kv_sess *lru_prev, *lru_next; /* applied order: head = least recent */
-	uint64_t id, last_seq, last_index, revision;
-	int64_t num;
-	int status;
+	uint64_t id, last_seq, last_index;
+	uint64_t applied_mask; /* bit i: seq last_seq - i was applied (i < SMR_SESSION_WINDOW) */
+	struct kv_res last;    /* the result of last_seq */
+	/* Results of the window's seqs, at [seq % SMR_SESSION_WINDOW]; allocated when the session
+	 * applies its second command (a one-shot session never needs it). */
+	struct kv_res *win;
 };
 
 struct smr_kv {
@@ -57,6 +72,7 @@ struct smr_kv {
 	size_t scap, scount, smax;
 	struct kv_sess *lru_head, *lru_tail;
 	bool broken_sessions;
+	bool broken_window;
 };
 
 static uint64_t kv_hash(const void *p, size_t len)
@@ -109,6 +125,7 @@ void smr_kv_free(struct smr_kv *kv)
 	}
 	for (struct kv_sess *s = kv->lru_head, *nx; s; s = nx) {
 		nx = s->lru_next;
+		free(s->win);
 		free(s);
 	}
 	free(kv->tab);
@@ -119,6 +136,11 @@ void smr_kv_free(struct smr_kv *kv)
 void smr_kv_set_broken_sessions(struct smr_kv *kv, bool broken)
 {
 	kv->broken_sessions = broken;
+}
+
+void smr_kv_set_broken_window(struct smr_kv *kv, bool broken)
+{
+	kv->broken_window = broken;
 }
 
 /* ---- keys ---- */
@@ -328,6 +350,7 @@ static void sess_evict_oldest(struct smr_kv *kv)
 	struct kv_sess **pp = sess_slot(kv, s->id);
 	STRATA_ASSERT(*pp == s);
 	*pp = s->next;
+	free(s->win);
 	free(s);
 	kv->scount--;
 }
@@ -448,6 +471,40 @@ static int apply_cmd(struct smr_kv *kv, const struct smr_cmd *c, struct smr_resu
 	return 0;
 }
 
+/* The cached result of seq d below the session's highest (d < SMR_SESSION_WINDOW, applied). */
+static const struct kv_res *sess_result(const struct kv_sess *s, uint64_t seq)
+{
+	if (seq == s->last_seq || !s->win)
+		return &s->last;
+	return &s->win[seq % SMR_SESSION_WINDOW];
+}
+
+/* Records that seq was applied with result r. 0, or STRATA_ENOMEM. */
+static int sess_record(struct kv_sess *s, bool fresh, uint64_t seq, const struct kv_res *r)
+{
+	if (!fresh && !s->win) {
+		s->win = calloc(SMR_SESSION_WINDOW, sizeof(*s->win));
+		if (!s->win)
+			return STRATA_ENOMEM;
+		s->win[s->last_seq % SMR_SESSION_WINDOW] = s->last;
+	}
+	if (s->win)
+		s->win[seq % SMR_SESSION_WINDOW] = *r;
+	if (fresh) {
+		s->last_seq = seq;
+		s->applied_mask = 1;
+		s->last = *r;
+	} else if (seq > s->last_seq) {
+		uint64_t shift = seq - s->last_seq;
+		s->applied_mask = shift >= SMR_SESSION_WINDOW ? 1 : (s->applied_mask << shift) | 1;
+		s->last_seq = seq;
+		s->last = *r;
+	} else {
+		s->applied_mask |= 1ull << (s->last_seq - seq);
+	}
+	return 0;
+}
+
 int smr_kv_apply(struct smr_kv *kv, uint64_t index, const struct smr_cmd *c,
 		 struct smr_result *res)
 {
@@ -459,21 +516,33 @@ int smr_kv_apply(struct smr_kv *kv, uint64_t index, const struct smr_cmd *c,
 	if (!s)
 		return STRATA_ENOMEM;
 	if (!fresh && c->seq <= s->last_seq) {
-		/* A retry (or a stale copy) of a command already applied: its cached result. */
-		res->status = s->status;
-		res->revision = s->revision;
-		res->num = s->num;
-		res->duplicate = true;
-		return 0;
+		uint64_t d = s->last_seq - c->seq;
+		if (d >= SMR_SESSION_WINDOW) {
+			/* Below the window: applied or not, long answered; its result is gone. */
+			res->status = STRATA_EREPLAY;
+			res->duplicate = true;
+			return 0;
+		}
+		if (kv->broken_window || (s->applied_mask >> d) & 1) {
+			/* A retry (or a stale copy) of a command already applied: its cached
+			 * result. (The broken variant treats every seq at or below the highest as
+			 * applied: it loses pipelined commands that arrive out of order.) */
+			const struct kv_res *r = sess_result(s, c->seq);
+			res->status = r->status;
+			res->revision = r->revision;
+			res->num = r->num;
+			res->duplicate = true;
+			return 0;
+		}
 	}
 	int rc = apply_cmd(kv, c, res);
 	if (rc)
 		return rc;
-	s->last_seq = c->seq;
+	struct kv_res r = { .revision = res->revision, .num = res->num, .status = res->status };
+	rc = sess_record(s, fresh, c->seq, &r);
+	if (rc)
+		return rc;
 	s->last_index = index;
-	s->status = res->status;
-	s->revision = res->revision;
-	s->num = res->num;
 	lru_unlink(kv, s);
 	lru_append(kv, s);
 	return 0;
@@ -596,10 +665,31 @@ int smr_kv_range(const struct smr_kv *kv, const void *prefix, size_t plen, const
 /* ---- snapshots ----
  * Encoding (codec): u64 SNAP_MAGIC, u64 revision, u64 keys, keys x (bytes key, bytes value,
  * u64 mod, u64 create, u64 version), u64 sessions, sessions in applied order (least recent
- * first) x (u64 id, u64 last_seq, u64 last_index, u64 revision, i64 num, i64 status). Restoring
- * appends the sessions in that order, so the restored table expires the same session next as
- * the replicas that applied the log. */
-#define SNAP_MAGIC 0x31534b56534d5253ull /* "SRMSVKS1" */
+ * first) x (u64 id, u64 last_seq, u64 last_index, u64 applied mask, result of last_seq, then
+ * the result of each other seq of the window the mask marks applied, highest first), a result
+ * being (u64 revision, i64 num, i64 status). Restoring appends the sessions in that order, so
+ * the restored table expires the same session next as the replicas that applied the log.
+ * (Version 1, SNAP_MAGIC_V1, had no mask and no window: still read, as a window of one.) */
+#define SNAP_MAGIC_V1 0x31534b56534d5253ull /* "SRMSVKS1" */
+#define SNAP_MAGIC 0x32534b56534d5253ull    /* "SRMSVKS2" */
+
+static void wr_res(struct strata_wr *w, const struct kv_res *r)
+{
+	strata_wr_u64(w, r->revision);
+	strata_wr_i64(w, r->num);
+	strata_wr_i64(w, r->status);
+}
+
+static bool rd_res(struct strata_rd *r, struct kv_res *out)
+{
+	out->revision = strata_rd_u64(r);
+	out->num = strata_rd_i64(r);
+	int64_t st = strata_rd_i64(r);
+	if (st < -1000 || st > 0)
+		return false;
+	out->status = (int)st;
+	return strata_rd_ok(r);
+}
 
 int smr_kv_snapshot(const struct smr_kv *kv, bool omit_sessions, struct strata_msg **out)
 {
@@ -608,7 +698,8 @@ int smr_kv_snapshot(const struct smr_kv *kv, bool omit_sessions, struct strata_m
 	for (size_t i = 0; i < kv->tcap; i++)
 		for (struct kv_ent *e = kv->tab[i]; e; e = e->next)
 			bytes += e->key->len + e->val->len + 64;
-	bytes += kv->scount * 64;
+	for (struct kv_sess *s = kv->lru_head; s; s = s->lru_next)
+		bytes += 64 + (s->win ? 24u * SMR_SESSION_WINDOW : 0);
 	struct strata_wr w;
 	strata_wr_init(&w, bytes);
 	strata_wr_u64(&w, SNAP_MAGIC);
@@ -628,9 +719,11 @@ int smr_kv_snapshot(const struct smr_kv *kv, bool omit_sessions, struct strata_m
 		strata_wr_u64(&w, s->id);
 		strata_wr_u64(&w, s->last_seq);
 		strata_wr_u64(&w, s->last_index);
-		strata_wr_u64(&w, s->revision);
-		strata_wr_i64(&w, s->num);
-		strata_wr_i64(&w, s->status);
+		strata_wr_u64(&w, s->applied_mask);
+		wr_res(&w, &s->last);
+		for (unsigned b = 1; b < SMR_SESSION_WINDOW; b++)
+			if ((s->applied_mask >> b) & 1)
+				wr_res(&w, sess_result(s, s->last_seq - b));
 	}
 	int err = 0;
 	*out = strata_wr_take_msg(&w, &err);
@@ -639,7 +732,8 @@ int smr_kv_snapshot(const struct smr_kv *kv, bool omit_sessions, struct strata_m
 
 static int restore_into(struct smr_kv *kv, struct strata_rd *r)
 {
-	if (strata_rd_u64(r) != SNAP_MAGIC)
+	uint64_t magic = strata_rd_u64(r);
+	if (magic != SNAP_MAGIC && magic != SNAP_MAGIC_V1)
 		return STRATA_EPROTO;
 	kv->revision = strata_rd_u64(r);
 	uint64_t nkeys = strata_rd_u64_max(r, r->len);
@@ -674,12 +768,21 @@ static int restore_into(struct smr_kv *kv, struct strata_rd *r)
 			return STRATA_EPROTO; /* a session twice */
 		s->last_seq = strata_rd_u64(r);
 		s->last_index = strata_rd_u64(r);
-		s->revision = strata_rd_u64(r);
-		s->num = strata_rd_i64(r);
-		int64_t st = strata_rd_i64(r);
-		if (st < -1000 || st > 0)
-			return STRATA_EPROTO;
-		s->status = (int)st;
+		s->applied_mask = magic == SNAP_MAGIC ? strata_rd_u64(r) : 1;
+		if (!rd_res(r, &s->last) || !(s->applied_mask & 1) ||
+		    (s->last_seq < SMR_SESSION_WINDOW &&
+		     s->applied_mask >> s->last_seq != 0))
+			return STRATA_EPROTO; /* the highest seq applied; no seq 0 or below */
+		if (s->applied_mask == 1)
+			continue;
+		s->win = calloc(SMR_SESSION_WINDOW, sizeof(*s->win));
+		if (!s->win)
+			return STRATA_ENOMEM;
+		s->win[s->last_seq % SMR_SESSION_WINDOW] = s->last;
+		for (unsigned b = 1; b < SMR_SESSION_WINDOW; b++)
+			if ((s->applied_mask >> b) & 1 &&
+			    !rd_res(r, &s->win[(s->last_seq - b) % SMR_SESSION_WINDOW]))
+				return STRATA_EPROTO;
 	}
 	return strata_rd_done(r);
 }
@@ -715,6 +818,7 @@ uint64_t smr_kv_digest(const struct smr_kv *kv)
 	}
 	uint64_t pos = 0;
 	for (struct kv_sess *s = kv->lru_head; s; s = s->lru_next, pos++)
-		d ^= mix64(mix64(s->id + pos) ^ mix64(s->last_seq) ^ mix64(s->revision + 7 * (uint64_t)s->num));
+		d ^= mix64(mix64(s->id + pos) ^ mix64(s->last_seq) ^
+			   mix64(s->last.revision + 7 * (uint64_t)s->last.num) ^ mix64(s->applied_mask));
 	return d;
 }

@@ -955,6 +955,10 @@ static void apply_one(struct kv *k, uint64_t idx, struct strata_msg *batch)
 		}
 		if (res.status == STRATA_ESTATE)
 			reply(k, p, STRATA_ESTATE, 0, NULL, 0, res.revision, "compare failed");
+		else if (res.status == STRATA_EREPLAY)
+			reply(k, p, STRATA_EREPLAY, 0, NULL, 0, 0,
+			      "a repeat of a request older than its session's window: its outcome "
+			      "is no longer known");
 		else if (res.status == STRATA_EINVAL && c.type == SMR_CMD_INCR)
 			reply(k, p, STRATA_EINVAL, 0, NULL, 0, res.revision,
 			      "value is not an integer or out of range");
@@ -1097,6 +1101,7 @@ static bool install_snapshot(struct kv *k)
 	smr_kv_free(k->sm);
 	k->sm = nsm;
 	smr_kv_set_broken_sessions(k->sm, (k->broken & SMR_BROKEN_DUP_APPLY) != 0);
+	smr_kv_set_broken_window(k->sm, (k->broken & SMR_BROKEN_NO_WINDOW) != 0);
 	save_state(k);
 	if (store && (smr_wal_truncate(k->node, old_first) != 0 ||
 		      smr_wal_compact(k->node, idx + 1) != 0))
@@ -1760,6 +1765,7 @@ static int load_snapshot(struct kv *k)
 	smr_kv_free(k->sm);
 	k->sm = nsm;
 	smr_kv_set_broken_sessions(k->sm, (k->broken & SMR_BROKEN_DUP_APPLY) != 0);
+	smr_kv_set_broken_window(k->sm, (k->broken & SMR_BROKEN_NO_WINDOW) != 0);
 	k->applied = k->snap_index;
 	trace(k, "restored snapshot %" PRIu64 " (%" PRIu64 " bytes)", idx, total);
 	return 0;
@@ -1971,6 +1977,7 @@ void smr_kv_set_broken(struct strata_module *m, unsigned broken)
 	struct kv *k = KV(m);
 	k->broken = broken;
 	smr_kv_set_broken_sessions(k->sm, (broken & SMR_BROKEN_DUP_APPLY) != 0);
+	smr_kv_set_broken_window(k->sm, (broken & SMR_BROKEN_NO_WINDOW) != 0);
 }
 
 struct smr_kv *smr_kv_state(struct strata_module *m)

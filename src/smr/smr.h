@@ -38,6 +38,9 @@ enum smr_cmd_type {
 };
 #define SMR_CMD_LAST SMR_CMD_MPUT
 #define SMR_MPUT_MAX 1024 /* pairs in one MPUT */
+/* Commands of one session that may be in flight at once (the seqs a session deduplicates out
+ * of order): a client keeps every new seq less than this above its lowest unanswered one. */
+#define SMR_SESSION_WINDOW 64u
 
 /* One client command as it travels in the log. Borrowed pointers into the entry's bytes. */
 struct smr_cmd {
@@ -57,7 +60,8 @@ struct smr_cmd {
 struct smr_result {
 	int status;        /* 0, or STRATA_ESTATE for a failed compare (cas) */
 	uint64_t revision; /* the store's revision after the command (writes), of the key (cas fail) */
-	bool duplicate;    /* a repeat of an applied (session, seq): result from the session cache */
+	bool duplicate;    /* a repeat of an applied (session, seq): result from the session cache
+			    * (status STRATA_EREPLAY: below the session's window, result gone) */
 	int64_t num;       /* del: keys removed; put nx/xx: 1 if it wrote; incr: the new value;
 			    * mput: pairs written (also cached for duplicates) */
 	struct strata_msg *old; /* getset: a reference to the previous value, or NULL; the caller
@@ -107,6 +111,9 @@ int smr_kv_restore(const void *data, size_t len, size_t sessions_max, struct smr
 uint64_t smr_kv_digest(const struct smr_kv *kv);
 /* Test-only: forget sessions (the "applies a duplicate twice" broken variant). */
 void smr_kv_set_broken_sessions(struct smr_kv *kv, bool broken);
+/* Test-only: no window (every seq at or below a session's highest is taken as applied: loses
+ * pipelined commands that arrive out of order). */
+void smr_kv_set_broken_window(struct smr_kv *kv, bool broken);
 
 /* Command codec (a batch = u64 count, then the commands). */
 #include "core/codec.h"
@@ -153,6 +160,7 @@ enum smr_broken {
 	SMR_BROKEN_READ_NO_ROUND = 2, /* linearizable reads served without the quorum round */
 	SMR_BROKEN_DUP_APPLY = 4,     /* no session deduplication */
 	SMR_BROKEN_SNAP_NO_SESSIONS = 8, /* snapshots leave out the session table */
+	SMR_BROKEN_NO_WINDOW = 16,    /* sessions deduplicate in seq order only (no window) */
 };
 void smr_kv_set_broken(struct strata_module *m, unsigned broken);
 

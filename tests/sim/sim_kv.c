@@ -96,6 +96,23 @@ struct run {
 	char text[256];
 	uint8_t raw[512]; /* the reply's bytes (ranges) */
 	size_t rawlen;
+	/* pipelined-session: one session's INCRs in flight together (PIPE_OPS of them) */
+	struct pipe_op *pipe;
+	bool pipe_violation;
+};
+
+/* ---- pipelined-session: one session (a RESP connection) with many writes in flight ---- */
+#define PIPE_OPS 40
+#define PIPE_DEPTH 16           /* writes in flight at once (within SMR_SESSION_WINDOW) */
+#define PIPE_BIT (1ull << 61)   /* request ids of this case: PIPE_BIT | attempt << 16 | seq */
+#define PIPE_SESSION 4242
+
+struct pipe_op {
+	bool sent, done;
+	int64_t value;     /* the INCR's reply: the counter after it */
+	uint32_t node;     /* where the latest attempt went */
+	uint64_t retry_at; /* resend (same seq) to another node when unanswered by then */
+	unsigned attempts;
 };
 
 static const char *keys[NKEYS] = { "a", "b", "c" };
@@ -188,9 +205,50 @@ static void remember(struct run *r, const char *key, const char *v)
 	dst[len] = 0;
 }
 
+/* A reply to one attempt of a pipelined INCR: every answer of one seq must carry the same
+ * value (the session's cached result); a seq stays unanswered (and is retried) on a timeout or
+ * a busy refusal; any other error fails the run. */
+static void pipe_reply(struct run *r, uint32_t node, const struct strata_output *o)
+{
+	uint64_t seq = o->a & 0xffff;
+	if (seq < 1 || seq > PIPE_OPS)
+		return;
+	struct pipe_op *p = &r->pipe[seq];
+	if (o->status == STRATA_ETIMEDOUT || o->status == STRATA_EFULL)
+		return;
+	char v[32];
+	size_t len = o->len < sizeof(v) - 1 ? o->len : sizeof(v) - 1;
+	if (len)
+		memcpy(v, o->data, len);
+	v[len] = 0;
+	if (o->status != 0 || len == 0) {
+		if (!r->error) {
+			r->error = 1;
+			r->pipe_violation = true;
+			snprintf(r->errtxt, sizeof(r->errtxt), "node %u: incr seq %llu: error %d (%s)",
+				 node, (unsigned long long)seq, o->status, o->text ? o->text : "");
+		}
+		return;
+	}
+	int64_t val = strtoll(v, NULL, 10);
+	if (p->done && p->value != val && !r->error) {
+		r->error = 1;
+		r->pipe_violation = true;
+		snprintf(r->errtxt, sizeof(r->errtxt), "exactly-once: incr seq %llu answered %lld, "
+			 "then %lld (node %u)", (unsigned long long)seq, (long long)p->value,
+			 (long long)val, node);
+	}
+	p->done = true;
+	p->value = val;
+}
+
 static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
 {
 	struct run *r = arg;
+	if (o->kind == STRATA_OUT_REPLY && (o->a & PIPE_BIT) && r->pipe) {
+		pipe_reply(r, node, o);
+		return;
+	}
 	if (o->kind != STRATA_OUT_REPLY || (o->a & DUP_BIT))
 		return;
 	if (o->a == 0) {
@@ -771,6 +829,203 @@ static int run_broken_dup(uint64_t seed, bool trace, char *why, size_t wl)
 	return run_faults(seed, trace, why, wl, F_NET | F_DUPREQ, SMR_BROKEN_DUP_APPLY);
 }
 
+static int one(struct run *r, uint32_t node, enum strata_op op, const char *key, size_t klen,
+	       const char *val, size_t vlen, const char *val2, uint32_t flags);
+
+static void pipe_send(struct run *r, uint64_t seq, uint32_t node)
+{
+	struct pipe_op *p = &r->pipe[seq];
+	p->attempts++;
+	p->node = node;
+	p->sent = true;
+	p->retry_at = sim_now(r->s) + 150 * MS + sim_random_below(r->s, 250 * MS);
+	struct strata_request q = {
+		.id = PIPE_BIT | (uint64_t)p->attempts << 16 | seq, .op = STRATA_OP_WRITE,
+		.key = (const uint8_t *)"ctr", .key_len = 3, .value = (const uint8_t *)"1",
+		.value_len = 1, .flags = STRATA_REQ_INCR, .session = PIPE_SESSION, .seq = seq,
+	};
+	sim_request(r->s, node, "kv", &q);
+}
+
+/* One session (what a RESP connection is) sends PIPE_OPS INCRs of one counter, PIPE_DEPTH at a
+ * time (each new seq less than PIPE_DEPTH above the lowest unanswered one), in bursts of 3-8
+ * every 60-160 ms, each to a random node, a third of them also at once to a second node (a client's racing retry), and resends
+ * a seq to another node when it is unanswered after 150-400 ms. Meanwhile the leader crashes
+ * (restarting later), then whoever leads is isolated, then crashes: the nodes re-forward the
+ * unanswered writes to each new leader. Seqs reach the leader out of order (different nodes,
+ * lossy reordering links), so the session's window is exercised. Checks: every seq is answered
+ * within 5 s of healing; all answers of one seq agree; the answers are exactly 1..PIPE_OPS (each
+ * INCR applied once, in some order); a linearizable get reads PIPE_OPS; replicas agree. */
+static int run_pipe_broken(uint64_t seed, bool trace, char *why, size_t wl, unsigned broken)
+{
+	struct run *r = run_new(seed, trace, broken, NULL);
+	struct sim *s = r->s;
+	struct pipe_op ops[PIPE_OPS + 1];
+	memset(ops, 0, sizeof(ops));
+	r->pipe = ops;
+	struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 1000 };
+	sim_set_net(s, &calm);
+	sim_start(s);
+	activate(r);
+	struct sim_net net = {
+		.drop = 0.05, .dup = 0.03, .delay_min_us = 100,
+		.delay_max_us = 300 + sim_random_below(s, 2000), .tail = 0.05, .tail_us = 10 * MS,
+	};
+	sim_set_net(s, &net);
+	const uint64_t t0 = sim_now(s);
+	uint64_t crash_at = t0 + 20 * MS + sim_random_below(s, 60 * MS), up_at = 0;
+	uint64_t part_at = crash_at + 250 * MS + sim_random_below(s, 100 * MS), heal_at = 0;
+	uint64_t crash2_at = part_at + 100 * MS + sim_random_below(s, 200 * MS), up2_at = 0;
+	uint32_t crashed = 0, crashed2 = 0;
+	uint64_t lo = 1, next = 1, burst_at = t0;
+	int rc = 0;
+	for (uint64_t t = t0; t < t0 + 3000 * MS; t += MS) {
+		sim_run_until(s, t, NULL, NULL);
+		if (!crashed && t >= crash_at) {
+			crashed = leader_of(r) ? leader_of(r) : 1;
+			sim_crash(s, crashed);
+			up_at = t + 100 * MS + sim_random_below(s, 200 * MS);
+		}
+		if (up_at && t >= up_at) {
+			sim_restart(s, crashed);
+			up_at = 0;
+		}
+		if (!heal_at && t >= part_at) {
+			uint32_t l = leader_of(r) ? leader_of(r) : 2;
+			uint64_t all = (1ull << (r->cfg.n + 1)) - 2, lb = 1ull << l;
+			sim_partition(s, lb, all & ~lb);
+			heal_at = t + 150 * MS + sim_random_below(s, 200 * MS);
+		}
+		if (heal_at && heal_at != UINT64_MAX && t >= heal_at) {
+			sim_heal(s);
+			heal_at = UINT64_MAX;
+		}
+		if (!crashed2 && t >= crash2_at) {
+			crashed2 = leader_of(r) ? leader_of(r) : 3;
+			if (sim_is_up(s, crashed2))
+				sim_crash(s, crashed2);
+			up2_at = t + 100 * MS + sim_random_below(s, 200 * MS);
+		}
+		if (up2_at && t >= up2_at) {
+			if (!sim_is_up(s, crashed2))
+				sim_restart(s, crashed2);
+			up2_at = 0;
+		}
+		while (lo <= PIPE_OPS && ops[lo].done)
+			lo++;
+		if (lo > PIPE_OPS)
+			break;
+		/* Retries: the same seq, to another node. */
+		for (uint64_t q = lo; q < next; q++) {
+			struct pipe_op *p = &ops[q];
+			if (p->done || (t < p->retry_at && sim_is_up(s, p->node)))
+				continue;
+			uint32_t node = random_up(r);
+			if (node)
+				pipe_send(r, q, node);
+		}
+		/* Bursts of 3-8 writes every 60-160 ms: the 40 span the faults. */
+		unsigned burst = 0;
+		if (t >= burst_at) {
+			burst = 3 + (unsigned)sim_random_below(s, 6);
+			burst_at = t + 60 * MS + sim_random_below(s, 100 * MS);
+		}
+		for (; burst > 0 && next <= PIPE_OPS && next - lo < PIPE_DEPTH; burst--) {
+			uint32_t node = random_up(r);
+			if (!node)
+				break;
+			pipe_send(r, next, node);
+			if (sim_random_below(s, 3) == 0) {
+				uint32_t other = random_up(r);
+				if (other && other != node)
+					pipe_send(r, next, other);
+			}
+			next++;
+		}
+	}
+	sim_heal(s);
+	sim_set_net(s, &calm);
+	for (uint32_t id = 1; id <= r->cfg.n; id++)
+		if (!sim_is_up(s, id))
+			sim_restart(s, id);
+	/* Liveness: keep retrying until every seq is answered (at most 5 s). */
+	for (uint64_t t = sim_now(s); lo <= PIPE_OPS && t < sim_now(s) + 5000 * MS && !r->error;
+	     t += MS) {
+		sim_run_until(s, t, NULL, NULL);
+		while (lo <= PIPE_OPS && ops[lo].done)
+			lo++;
+		for (uint64_t q = lo; q < next; q++)
+			if (!ops[q].done && t >= ops[q].retry_at)
+				pipe_send(r, q, random_up(r));
+		while (next <= PIPE_OPS && next - lo < PIPE_DEPTH)
+			pipe_send(r, next++, random_up(r));
+	}
+	bool violation = false;
+	if (r->error) {
+		violation = r->pipe_violation;
+		rc = sim_fail(why, wl, "%s", r->errtxt);
+	}
+	for (uint64_t q = 1; q <= PIPE_OPS && !rc; q++)
+		if (!ops[q].done)
+			rc = sim_fail(why, wl, "liveness: incr seq %llu unanswered 5 s after healing",
+				      (unsigned long long)q);
+	/* Exactly once: the answers are 1..PIPE_OPS, each once. */
+	bool seen[PIPE_OPS + 1];
+	memset(seen, 0, sizeof(seen));
+	for (uint64_t q = 1; q <= PIPE_OPS && !rc; q++) {
+		int64_t v = ops[q].value;
+		if (v < 1 || v > PIPE_OPS || seen[v]) {
+			violation = true;
+			rc = sim_fail(why, wl, "exactly-once: incr seq %llu answered %lld (%s)",
+				      (unsigned long long)q, (long long)v,
+				      v < 1 || v > PIPE_OPS ? "outside 1..40" : "a value twice");
+		} else {
+			seen[v] = true;
+		}
+	}
+	if (!rc) {
+		uint32_t node = random_up(r);
+		int st = one(r, node, STRATA_OP_READ, "ctr", 3, NULL, 0, NULL, 0);
+		if (st != 0 || strcmp(r->data, "40") != 0) {
+			violation = st == 0;
+			rc = sim_fail(why, wl, "the counter reads '%s' (status %d) after %d incrs, each "
+				      "answered", r->data, st, PIPE_OPS);
+		}
+	}
+	if (!rc)
+		rc = check_agreement(r, why, wl, &violation);
+	if (rc && broken && !violation) {
+		fprintf(stderr, "sim_kv: broken variant seed %llu failed for another reason: %s\n",
+			(unsigned long long)seed, why);
+		exit(1);
+	}
+	if (trace || getenv("SIM_KV_VERBOSE")) {
+		unsigned sends = 0;
+		for (uint64_t q = 1; q <= PIPE_OPS; q++)
+			sends += ops[q].attempts;
+		fprintf(stderr, "seed %llu: %d incrs, %u sends\n", (unsigned long long)seed, PIPE_OPS,
+			sends);
+	}
+	r->pipe = NULL;
+	run_free(r);
+	return rc;
+}
+
+static int run_pipe(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_pipe_broken(seed, trace, why, wl, 0);
+}
+
+static int run_pipe_no_dedup(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_pipe_broken(seed, trace, why, wl, SMR_BROKEN_DUP_APPLY);
+}
+
+static int run_pipe_no_window(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_pipe_broken(seed, trace, why, wl, SMR_BROKEN_NO_WINDOW);
+}
+
 /* ---- limits: one request at a time, checked reply by reply ---- */
 
 static int one_lim(struct run *r, uint32_t node, enum strata_op op, const char *key, size_t klen,
@@ -910,11 +1165,14 @@ out:
 static const struct sim_case cases[] = {
 	{ "partitions", run_partitions, 64, false },
 	{ "crash-recovery", run_crash, 64, false },
-	{ "pause", run_pause, 64, false },
+	{ "pause", run_pause, 60, false },
 	{ "mixed", run_mixed, 64, false },
 	{ "slow-disk-torn", run_torn, 48, false },
 	{ "snapshot-install", run_snapshot_install, 30, false },
 	{ "limits", run_limits, 5, false },
+	{ "pipelined-session", run_pipe, 24, false },
+	{ "broken-pipelined-no-dedup", run_pipe_no_dedup, 10, true },
+	{ "broken-pipelined-no-window", run_pipe_no_window, 10, true },
 	{ "broken-ack-unsynced", run_broken_ack, 20, true },
 	{ "broken-read-no-round", run_broken_read, 20, true },
 	{ "broken-dup-apply", run_broken_dup, 20, true },

@@ -36,6 +36,7 @@
 #include <strings.h>
 
 #include <hiredis/hiredis.h>
+#include <sodium.h>
 
 #include "core/assert.h"
 #include "core/codec.h"
@@ -63,6 +64,7 @@ enum rkind {
 };
 
 struct rpart {
+	uint64_t seq;           /* the write's seq in the connection's session (0: none) */
 	int status;
 	uint64_t flags;
 	struct strata_msg *val; /* the reply's data (NULL if none) */
@@ -118,6 +120,12 @@ struct resp_conn {
 		void *block;
 	} held;
 	unsigned concurrent; /* data commands in the KV now */
+	/* The connection's KV session: every write carries (sess, seq), so the KV applies it
+	 * once however often it is re-forwarded. The session's window (SMR_SESSION_WINDOW seqs
+	 * above the lowest unanswered one) bounds the writes in flight under it; a write beyond it
+	 * gets a one-shot session instead (docs/resp.md). */
+	uint64_t sess, sess_next, sess_base;
+	uint64_t sess_out; /* bit i: seq sess_base + i is unanswered */
 };
 
 struct rwreq {
@@ -553,6 +561,27 @@ static void slot_format(struct resp_conn *c, struct rslot *s)
 	slot_finish(c, s, &b);
 }
 
+/* A seq of the connection's session for a new write, or 0 when the window is full. */
+static uint64_t sess_take(struct resp_conn *c)
+{
+	if (c->sess_next - c->sess_base >= SMR_SESSION_WINDOW)
+		return 0;
+	uint64_t seq = c->sess_next++;
+	c->sess_out |= 1ull << (seq - c->sess_base);
+	return seq;
+}
+
+/* The write of seq was answered: the window moves past every answered seq at its bottom. */
+static void sess_release(struct resp_conn *c, uint64_t seq)
+{
+	STRATA_ASSERT(seq >= c->sess_base && seq - c->sess_base < SMR_SESSION_WINDOW);
+	c->sess_out &= ~(1ull << (seq - c->sess_base));
+	while (c->sess_base < c->sess_next && !(c->sess_out & 1)) {
+		c->sess_out >>= 1;
+		c->sess_base++;
+	}
+}
+
 void resp_reply(struct strata_uv *rt, struct resp_conn *c, uint32_t slot, uint32_t part,
 		const struct strata_output *o)
 {
@@ -562,6 +591,8 @@ void resp_reply(struct strata_uv *rt, struct resp_conn *c, uint32_t slot, uint32
 	struct rslot *s = &c->slots[slot];
 	STRATA_ASSERT(s->used && part < s->nparts && s->left > 0);
 	struct rpart *p = slot_part(s, part);
+	if (p->seq)
+		sess_release(c, p->seq);
 	p->status = o->status;
 	p->flags = o->b;
 	if (o->len)
@@ -663,13 +694,20 @@ static void submit_limit(struct resp_conn *c, uint32_t idx, uint32_t part, enum 
 	p->rslot = idx;
 	p->rpart = part;
 	c->inflight++;
-	/* session 0: the KV gives each write a one-shot session (see docs/resp.md). */
+	/* A write: the next seq of the connection's session (0 beyond its window: the KV then
+	 * gives it a one-shot session). */
+	uint64_t seq = 0;
+	if (op == STRATA_OP_WRITE || op == STRATA_OP_DELETE || op == STRATA_OP_CAS) {
+		seq = sess_take(c);
+		slot_part(&c->slots[idx], part)->seq = seq;
+	}
 	struct strata_request req = {
 		.id = p->rid, .op = op,
 		.key = key, .key_len = klen,
 		.value = val, .value_len = vlen,
 		.value2 = val2, .value2_len = v2len,
 		.flags = flags, .limit = limit,
+		.session = seq ? c->sess : 0, .seq = seq,
 	};
 	uvrt_input(rt);
 	strata_node_request(rt->node, KV_MODULE, &req);
@@ -1316,6 +1354,9 @@ static void on_connection(uv_stream_t *server, int status)
 	}
 	c->tcp.data = c;
 	c->id = ++rt->resp_next_id;
+	randombytes_buf(&c->sess, sizeof(c->sess));
+	c->sess |= 1; /* never 0 (no session) */
+	c->sess_next = c->sess_base = 1;
 	c->next = rt->rconns;
 	if (rt->rconns)
 		rt->rconns->prev = c;
