@@ -53,7 +53,7 @@ static const struct strata_algo algos[] = {
 	/* Total-order broadcast stands on consensus, so it lives here, in family "bcast" (what
 	 * `strata bcast send|listen --algo tob` and the broadcast logs and checkers look for). */
 	{ .name = "tob", .family = "bcast",
-	  .title = "Consensus-Based Total-Order Broadcast (over erb and ldc)", .book = "Alg. 6.1",
+	  .title = "Consensus-Based Total-Order Broadcast (over erb and [tob] consensus, default ldc)", .book = "Alg. 6.1",
 	  .model = STRATA_MODEL_FAIL_NOISY, .resilience_k = 2,
 	  .steps = "1 (rb) + 5 (one ldc consensus per batch) + the wait for the previous batch",
 	  .messages = "O(N^2) per message (rb) + 5N per batch (ldc)",

@@ -153,6 +153,9 @@ struct cons_mod {
  * cons_lower_propose on instances (CONS_SPACE_TOB << CONS_SPACE_BITS) | r, r = 1, 2, ..., and
  * receives CONS_EV_DECIDE for them. Finds the node's module `algo` (creating it from the catalog
  * if the node has none). One upper per consensus module. 0, or a STRATA_E* code with err. */
+/* The consensus total-order broadcast stands on: [tob] consensus, or ldc. */
+const char *cons_tob_consensus(const struct strata_config *cfg);
+
 int cons_lower_open(struct strata_node *n, const char *algo, struct strata_module *upper,
 		    struct strata_module **lower, char *err, size_t errlen);
 /* trigger <c.instance, Propose | v>. 0, STRATA_EFULL, STRATA_EINVAL (outside the window) or

@@ -10,9 +10,12 @@
  *   TOB5 Total order: let m1 and m2 be any two messages and suppose p and q are any two correct
  *        processes that deliver m1 and m2; if p delivers m1 before m2, then q delivers m1
  *        before m2.
- * Model: that of its consensus; here leader-driven consensus (ldc, fail-noisy, N > 2f), over the
- * node's eager reliable broadcast erb. Cost per batch: one rb broadcast per message (O(N^2)) and
- * one consensus (ldc: 5N messages, 5 steps) per round, whatever the batch holds.
+ * Model: that of its consensus, chosen by `[tob] consensus` (default ldc: fail-noisy, N > 2f;
+ * flood, hier, uflood, uhier on a fail-stop cluster), over the node's eager reliable broadcast
+ * erb. Over a regular consensus (flood, hier) this is the book's regular total-order broadcast
+ * (a process that crashes may have delivered differently); over a uniform one (ldc, uflood,
+ * uhier) the order is uniform too (Sect. 6.1.4). Cost per batch: one rb broadcast per message
+ * (O(N^2)) and one consensus (ldc: 5N messages, 5 steps) per round, whatever the batch holds.
  *
  * Faithful transcription, stacked as the book draws it: <rb, Broadcast> on the module's own erb
  * instance (bcast_open), and <c.r, Propose | unordered> on consensus instance r of the node's ldc
@@ -23,8 +26,9 @@
  * messages (beyond, a broadcast is refused with EFULL and a relayed message is dropped and
  * counted: a bound, not the book); a batch carries as many unordered messages as fit in one
  * consensus value; a Decide of a later round than the current one (this process joined it
- * through a peer) waits in a buffer of TOB_FUTURE_MAX rounds. The consensus algorithm is ldc:
- * choosing it in the config is not built yet.
+ * through a peer) waits in a buffer of TOB_FUTURE_MAX rounds. The consensus algorithm is the
+ * config's `[tob] consensus` (checked at start by strata_stack_check_config: a multi-valued
+ * consensus of the family that the cluster's model runs).
  *
  * Stacking (bcast/bcast.h): upper modules open instances BCAST_INST(upper wire, sub) of tob
  * and broadcast on them; there is one total order for every instance together (a message's
@@ -45,7 +49,7 @@
 #define TOB_UNORDERED_MAX 1024u
 #define TOB_FUTURE_MAX 64u
 #define TOB_UPPERS 4u
-#define TOB_CONSENSUS "ldc"
+#define TOB_CONSENSUS_DEFAULT "ldc"
 
 struct tob_msg {
 	uint32_t origin;
@@ -396,6 +400,11 @@ static const struct strata_module_ops tob_ops = {
 	.iface = &tob_iface,
 };
 
+const char *cons_tob_consensus(const struct strata_config *cfg)
+{
+	return cfg->tob_consensus[0] ? cfg->tob_consensus : TOB_CONSENSUS_DEFAULT;
+}
+
 struct strata_module *cons_tob_create(struct strata_node *n, char *err, size_t errlen)
 {
 	struct tob *t = calloc(1, sizeof(*t));
@@ -415,7 +424,8 @@ struct strata_module *cons_tob_create(struct strata_node *n, char *err, size_t e
 	t->round = 1;
 	strata_node_add_module(n, &t->m, &tob_ops, CONS_WIRE_TOB);
 	if (bcast_open(n, "erb", &t->m, 0, &t->rb, err, errlen) != 0 ||
-	    cons_lower_open(n, TOB_CONSENSUS, &t->m, &t->cons, err, errlen) != 0)
+	    cons_lower_open(n, cons_tob_consensus(strata_node_config(n)), &t->m, &t->cons, err,
+			    errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */
 	return &t->m;
 }

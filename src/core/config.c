@@ -82,11 +82,11 @@ bool strata_model_supports(enum strata_model cluster, enum strata_model algo)
 /* ---------------------------------------------------------------- key table */
 
 enum sec {
-	SEC_CLUSTER, SEC_NODE, SEC_FD, SEC_LINKS, SEC_LKV, SEC_BCAST, SEC_SMR, SEC_CLIENT, SEC_COUNT
+	SEC_CLUSTER, SEC_NODE, SEC_FD, SEC_LINKS, SEC_LKV, SEC_BCAST, SEC_SMR, SEC_CLIENT, SEC_TOB, SEC_COUNT
 };
 
 static const char *const sec_names[SEC_COUNT] = {"cluster", "node.N", "fd",  "links",
-						 "lkv",     "bcast",  "smr", "client"};
+						 "lkv",     "bcast",  "smr", "client", "tob"};
 
 enum kind { V_U32, V_NAME, V_ALGO, V_MODEL, V_HOST, V_PORT, V_PUBKEY, V_ONOFF, V_COINKEY };
 
@@ -98,7 +98,7 @@ enum key {
 	K_REPLICAS, K_R, K_W,
 	K_FANOUT, K_ROUNDS, K_STORE_PCT,
 	K_SMR_HB, K_SMR_ELECT, K_SMR_WINDOW, K_SMR_BATCH, K_SMR_PENDING, K_SMR_TIMEOUT,
-	K_SMR_SESSIONS, K_SMR_SNAP_ENTRIES, K_SMR_SNAP_TAIL,
+	K_SMR_SESSIONS, K_SMR_SNAP_ENTRIES, K_SMR_SNAP_TAIL, K_SMR_LOG, K_TOB_CONS,
 	K_CL_MAX_CONNS, K_CL_IDLE, K_CL_FRAME, K_CL_QUEUE,
 	K_HOST, K_PORT, K_CLIENT_PORT, K_PUBKEY, K_RESP_PORT, K_COINKEY, K_METRICS_PORT,
 	K_METRICS_HOST,
@@ -155,6 +155,8 @@ static const struct keydef keys[K_COUNT] = {
 	[K_SMR_SNAP_ENTRIES] = {SEC_SMR, "snapshot_entries", V_U32, CFG(smr_snapshot_entries), 0,
 				1000000000},
 	[K_SMR_SNAP_TAIL] = {SEC_SMR, "snapshot_tail", V_U32, CFG(smr_snapshot_tail), 0, 1000000000},
+	[K_SMR_LOG] = {SEC_SMR, "log", V_ALGO, CFG(smr_log), 0, 0},
+	[K_TOB_CONS] = {SEC_TOB, "consensus", V_ALGO, CFG(tob_consensus), 0, 0},
 	[K_CL_MAX_CONNS] = {SEC_CLIENT, "max_connections", V_U32, CFG(client_max_conns), 1, 16384},
 	[K_CL_IDLE] = {SEC_CLIENT, "idle_timeout_ms", V_U32, CFG(client_idle_ms), 0, 86400000},
 	[K_CL_FRAME] = {SEC_CLIENT, "frame_timeout_ms", V_U32, CFG(client_frame_ms), 1, MS_MAX},
@@ -379,7 +381,7 @@ static int set_value(struct parse *ps, int line, const char *section, enum key k
 static int section_kind(const char *name, uint32_t *id, char *problem, size_t plen)
 {
 	static const char *const plain[] = {"cluster", NULL,    "fd",  "links",
-					    "lkv",     "bcast", "smr", "client"};
+					    "lkv",     "bcast", "smr", "client", "tob"};
 	for (int s = 0; s < SEC_COUNT; s++)
 		if (plain[s] && strcmp(name, plain[s]) == 0)
 			return s;
@@ -401,7 +403,7 @@ static int section_kind(const char *name, uint32_t *id, char *problem, size_t pl
 		return SEC_NODE;
 	}
 	snprintf(problem, plen,
-		 "unknown section (expected cluster, node.N, fd, links, lkv, bcast, smr or client)");
+		 "unknown section (expected cluster, node.N, fd, links, lkv, bcast, smr, client or tob)");
 	return -1;
 }
 

@@ -4,7 +4,7 @@
  * [fd] (heartbeat and timeouts), [links] (datagram size, retransmission, windows), [lkv]
  * (leaderless store quorums), [bcast] (gossip parameters of the probabilistic broadcasts), [smr]
  * (the replicated KV's log: heartbeat, election timeout, window, batching, bounds), [client] (client
- * connection limits).
+ * connection limits), [tob] (the consensus under total-order broadcast).
  * Node ids are 1..n, contiguous. Every error names the file, line and key. */
 #ifndef STRATA_CORE_CONFIG_H
 #define STRATA_CORE_CONFIG_H
@@ -88,6 +88,11 @@ struct strata_config {
 	uint32_t smr_snapshot_entries; /* a snapshot every this many applied entries (default 10000;
 					* 0 = never: the log is not compacted) */
 	uint32_t smr_snapshot_tail;   /* entries kept behind a snapshot for slow followers (1000) */
+	/* The KV's log ([smr] log): "" or "paxos" = the leader-driven replicated log (log.c),
+	 * "tob" = state machine fed by total-order broadcast deliveries (tob_log.c). */
+	char smr_log[STRATA_NAME_MAX];
+	/* The consensus under total-order broadcast ([tob] consensus): "" = ldc. */
+	char tob_consensus[STRATA_NAME_MAX];
 
 	/* Client connections ([client], docs/security.md): at most max_connections at once (a new
 	 * one evicts the least recently active connection without a request in flight); a

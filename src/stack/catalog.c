@@ -89,10 +89,41 @@ static int check_named(const struct strata_config *cfg, const char *key, const c
 	return 0;
 }
 
+/* [tob] consensus: a consensus of the family that total-order broadcast can stand on (a
+ * multi-valued one; not tob-consensus, which stands on tob) and that the cluster runs. */
+static int check_tob_consensus(const struct strata_config *cfg, char *err, size_t errlen)
+{
+	const char *name = cfg->tob_consensus;
+	if (!name[0])
+		return 0;
+	const struct strata_algo *a = strata_algo_find(name);
+	if (!a || strcmp(a->family, "cons") != 0 || strcmp(name, "rbc") == 0 ||
+	    strcmp(name, "tob-consensus") == 0) {
+		snprintf(err, errlen,
+			 "[tob] consensus: '%s' is not a consensus total-order broadcast can use "
+			 "(flood, hier, uflood, uhier, ldc; see `strata consensus algos`)", name);
+		return STRATA_ECONFIG;
+	}
+	char why[256];
+	if (strata_algo_check(a, cfg, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "[tob] consensus: %s", why);
+		return STRATA_EMODEL;
+	}
+	return 0;
+}
+
 int strata_stack_check_config(const struct strata_config *cfg, char *err, size_t errlen)
 {
 	int rc = check_named(cfg, "reg_algo", cfg->reg_algo, "reg", err, errlen);
 	if (rc == 0)
 		rc = check_named(cfg, "bcast_algo", cfg->bcast_algo, "bcast", err, errlen);
+	if (rc == 0)
+		rc = check_tob_consensus(cfg, err, errlen);
+	if (rc == 0 && cfg->smr_log[0] && strcmp(cfg->smr_log, "paxos") != 0 &&
+	    strcmp(cfg->smr_log, "tob") != 0) {
+		snprintf(err, errlen, "[smr] log: unknown log '%s' (expected paxos or tob)",
+			 cfg->smr_log);
+		rc = STRATA_ECONFIG;
+	}
 	return rc;
 }

@@ -12,9 +12,19 @@
  * messages deliver them in the same order, checked as each delivery happens against every other
  * node's delivery sequence. At the end: validity and agreement.
  *
- * Broken variant (expect_violation): the eager reliable broadcast erb judged by the same total
+ * The consensus under tob is the config's `[tob] consensus`: tob-random-gst runs the default,
+ * ldc, on the real <>P and Omega; tob-over-uhier and tob-over-uflood run the fail-stop uniform
+ * consensus algorithms and tob-over-flood and tob-over-hier the regular ones, on a fail-stop
+ * cluster whose P is an oracle test module told of every crash by the driver (accurate and
+ * complete by construction, as in sim_cons), with the same faults. Over uniform consensus the
+ * total order is checked uniform as above; over regular consensus (the book's regular TOB: a
+ * process that crashes may have delivered differently) it is checked at the end among the
+ * correct nodes (every pair delivers their common messages in the same order).
+ *
+ * Broken variants (expect_violation): the eager reliable broadcast erb judged by the same total
  * order checker: reliable broadcast does not order concurrent messages, and the checker must
- * say so. */
+ * say so; and erb on the fail-stop cluster judged by the correct-pair check of the regular
+ * cases, which must say so too. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +41,49 @@
 #define MS 1000ull
 #define MAXN 5
 #define LIVENESS_MS 5000ull
+#define ORACLE_WIRE 250
+#define SEQ_MAX 64
+
+/* ---- the oracle perfect failure detector (test module, as in sim_cons) ---- */
+
+struct oracle {
+	struct strata_module m;
+};
+
+static void oracle_handle(struct strata_module *m, const struct strata_event *ev)
+{
+	(void)m;
+	(void)ev;
+}
+
+/* A request names the crashed node in r; the oracle raises STRATA_EV_CRASH to subscribers. */
+static int oracle_request(struct strata_module *m, const struct strata_request *req)
+{
+	strata_indicate(m, STRATA_EV_CRASH, req->r, 0, 0, NULL);
+	strata_node_reply(m->node, m, req->id, 0, 0, NULL, 0, NULL);
+	return 0;
+}
+
+static void oracle_destroy(struct strata_module *m)
+{
+	free(m);
+}
+
+static const struct strata_module_ops oracle_ops = {
+	.name = "oraclep", .handle = oracle_handle, .request = oracle_request,
+	.destroy = oracle_destroy,
+};
 
 struct run {
 	const char *algo;
+	const char *cons;  /* [tob] consensus; "" = the default (ldc) on the real detectors */
+	bool regular;      /* regular consensus: total order checked among the correct nodes */
+	uint64_t oracle_reqs;
+	struct {
+		uint32_t sender;
+		uint64_t seq;
+	} dseq[MAXN + 1][SEQ_MAX];
+	unsigned nd[MAXN + 1];
 	struct strata_config cfg;
 	struct sim *s;
 	struct bck *ck;
@@ -55,6 +105,10 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 		bck_on_bcast(r->ck, node, o->a, o->data, o->len);
 	} else if (o->kind == STRATA_OUT_DELIVER) {
 		bck_on_deliver(r->ck, node, o->peer, o->a, o->data, o->len);
+		if (r->nd[node] < SEQ_MAX) {
+			r->dseq[node][r->nd[node]].sender = o->peer;
+			r->dseq[node][r->nd[node]++].seq = o->a;
+		}
 	} else if (o->kind == STRATA_OUT_REPLY && o->status != 0 && !r->why[0]) {
 		snprintf(r->why, sizeof(r->why), "node %u refused a broadcast: %s", node,
 			 strata_strerror(o->status));
@@ -74,7 +128,16 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 	(void)s;
 	char err[256];
 	const struct strata_algo *a = strata_algo_find(r->algo);
-	if (strata_fd_build(n, err, sizeof(err)) != 0 || !strata_algo_create(a, n, err, sizeof(err))) {
+	if (r->cons[0]) {
+		struct oracle *o = calloc(1, sizeof(*o));
+		STRATA_ASSERT(o);
+		strata_node_add_module(n, &o->m, &oracle_ops, ORACLE_WIRE);
+		strata_node_set_role(n, STRATA_ROLE_FD, &o->m);
+	} else if (strata_fd_build(n, err, sizeof(err)) != 0) {
+		fprintf(stderr, "build: %s\n", err);
+		abort();
+	}
+	if (!strata_algo_create(a, n, err, sizeof(err))) {
 		fprintf(stderr, "build: %s\n", err);
 		abort();
 	}
@@ -99,17 +162,65 @@ static void broadcast(struct run *r, uint32_t q)
 	sim_request(r->s, q, r->algo, &req);
 }
 
-static int run_algo(const char *algo, uint64_t seed, bool trace, char *why, size_t whylen)
+/* Every correct pair delivers the messages both delivered in the same order (regular TOB5). */
+static int total_order_correct(const struct run *r, char *why, size_t whylen)
+{
+	for (uint32_t p = 1; p <= r->n; p++)
+		for (uint32_t q = p + 1; q <= r->n; q++) {
+			if (r->down[p] || r->down[q])
+				continue;
+			unsigned last = 0;
+			bool any = false;
+			for (unsigned i = 0; i < r->nd[p]; i++)
+				for (unsigned j = 0; j < r->nd[q]; j++) {
+					if (r->dseq[p][i].sender != r->dseq[q][j].sender ||
+					    r->dseq[p][i].seq != r->dseq[q][j].seq)
+						continue;
+					if (any && j < last)
+						return sim_fail(why, whylen,
+								"total order: nodes %u and %u deliver "
+								"%u/%llu in different orders",
+								p, q, r->dseq[p][i].sender,
+								(unsigned long long)r->dseq[p][i].seq);
+					last = j;
+					any = true;
+				}
+		}
+	return 0;
+}
+
+/* P: the driver tells every live node's oracle of a crash (accurate and complete). */
+static void crash(struct run *r, uint32_t q)
+{
+	sim_crash(r->s, q);
+	r->down[q] = true;
+	r->ncrash++;
+	if (!r->cons[0])
+		return;
+	for (uint32_t p = 1; p <= r->n; p++) {
+		if (r->down[p])
+			continue;
+		struct strata_request req = { .id = (1ull << 40) + ++r->oracle_reqs,
+					      .op = STRATA_OP_READ, .r = q };
+		sim_request(r->s, p, "oraclep", &req);
+	}
+}
+
+static int run_algo(const char *algo, const char *cons, uint64_t seed, bool trace, char *why,
+		    size_t whylen)
 {
 	struct run *r = calloc(1, sizeof(*r));
 	STRATA_ASSERT(r);
 	r->algo = algo;
+	r->cons = cons;
+	r->regular = strcmp(cons, "flood") == 0 || strcmp(cons, "hier") == 0;
 	r->wire = strata_algo_find(algo)->wire_id;
 	strata_config_defaults(&r->cfg);
 	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-tob");
 	r->n = r->cfg.n = seed % 4 == 3 ? 3 : 5;
 	r->cfg.f = (r->n - 1) / 2;
-	r->cfg.model = STRATA_MODEL_FAIL_NOISY;
+	r->cfg.model = cons[0] ? STRATA_MODEL_FAIL_STOP : STRATA_MODEL_FAIL_NOISY;
+	snprintf(r->cfg.tob_consensus, sizeof(r->cfg.tob_consensus), "%s", cons);
 	r->cfg.heartbeat_ms = 20;
 	r->cfg.timeout_ms = 100;
 	r->cfg.retransmit_min_ms = 10;
@@ -119,7 +230,8 @@ static int run_algo(const char *algo, uint64_t seed, bool trace, char *why, size
 		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
 		r->cfg.nodes[i].port = (uint16_t)(7600 + i);
 	}
-	r->ck = bck_new(r->n, BCK_NODUP | BCK_NOCREATE | BCK_VALIDITY | BCK_AGREEMENT | BCK_TOTAL);
+	r->ck = bck_new(r->n, BCK_NODUP | BCK_NOCREATE | BCK_VALIDITY | BCK_AGREEMENT |
+				      (r->regular ? 0u : BCK_TOTAL));
 	struct sim_opts so = { .seed = seed, .cfg = &r->cfg, .build = build, .output = on_output,
 			       .arg = r, .trace = trace };
 	r->s = sim_new(&so);
@@ -154,11 +266,8 @@ static int run_algo(const char *algo, uint64_t seed, bool trace, char *why, size
 		}
 		if (r->ncrash < r->cfg.f && sim_random_unit(s) < 0.03) {
 			uint32_t q = pick_up(r);
-			if (q) {
-				sim_crash(s, q);
-				r->down[q] = true;
-				r->ncrash++;
-			}
+			if (q)
+				crash(r, q);
 		}
 		rc = sim_run_for(s, 10 * MS, step_check, r);
 	}
@@ -176,6 +285,8 @@ static int run_algo(const char *algo, uint64_t seed, bool trace, char *why, size
 		for (uint32_t q = 1; q <= r->n; q++)
 			correct[q] = sender_ok[q] = !r->down[q];
 		rc = bck_final(r->ck, correct, sender_ok, why, whylen);
+		if (!rc && r->regular)
+			rc = total_order_correct(r, why, whylen);
 	}
 	sim_free(s);
 	bck_free(r->ck);
@@ -185,17 +296,48 @@ static int run_algo(const char *algo, uint64_t seed, bool trace, char *why, size
 
 static int tob_random(uint64_t seed, bool trace, char *why, size_t whylen)
 {
-	return run_algo("tob", seed, trace, why, whylen);
+	return run_algo("tob", "", seed, trace, why, whylen);
+}
+
+static int tob_uhier(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return run_algo("tob", "uhier", seed, trace, why, whylen);
+}
+
+static int tob_uflood(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return run_algo("tob", "uflood", seed, trace, why, whylen);
+}
+
+static int tob_flood(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return run_algo("tob", "flood", seed, trace, why, whylen);
+}
+
+static int tob_hier(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return run_algo("tob", "hier", seed, trace, why, whylen);
 }
 
 static int erb_as_tob(uint64_t seed, bool trace, char *why, size_t whylen)
 {
-	return run_algo("erb", seed, trace, why, whylen);
+	return run_algo("erb", "", seed, trace, why, whylen);
+}
+
+/* erb on the fail-stop cluster judged by the correct-pair total order check of the regular cases. */
+static int erb_as_regular_tob(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return run_algo("erb", "flood", seed, trace, why, whylen);
 }
 
 static const struct sim_case cases[] = {
 	{ "tob-random-gst", tob_random, 1000, false },
+	{ "tob-over-uhier", tob_uhier, 200, false },
+	{ "tob-over-uflood", tob_uflood, 200, false },
+	{ "tob-over-flood", tob_flood, 200, false },
+	{ "tob-over-hier", tob_hier, 200, false },
 	{ "broken-erb-judged-total-order", erb_as_tob, 50, true },
+	{ "broken-erb-judged-regular-total-order", erb_as_regular_tob, 50, true },
 };
 
 int main(int argc, char **argv)

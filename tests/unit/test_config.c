@@ -336,7 +336,7 @@ static const struct bad bad_configs[] = {
 	{"[cluster]\nid = t\nid = u\n", "c.ini:3: [cluster] id: duplicate key (first set on line 2)"},
 	/* sections and syntax */
 	{CL N1 "[nodes]\n",
-	 "c.ini:6: [nodes]: unknown section (expected cluster, node.N, fd, links, lkv, bcast, smr or client)"},
+	 "c.ini:6: [nodes]: unknown section (expected cluster, node.N, fd, links, lkv, bcast, smr, client or tob)"},
 	{CL "[node.0]\n", "c.ini:3: [node.0]: node id out of range (must be 1..64)"},
 	{CL "[node.65]\n", "c.ini:3: [node.65]: node id out of range (must be 1..64)"},
 	{CL "[node.99999999999]\n",
