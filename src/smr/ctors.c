@@ -4,8 +4,15 @@
 #include "smr/smr.h"
 #include "core/stack.h"
 
+/* "kv": the default log (log.c), or the state machine over tob with [smr] log = tob. */
+static struct strata_module *kv_create(struct strata_node *n, char *err, size_t errlen)
+{
+	return smr_log_is_tob(strata_node_config(n)) ? smr_tobkv_create(n, err, errlen)
+						     : smr_kv_create(n, err, errlen);
+}
+
 static const struct strata_ctor ctors[] = {
-	{ "kv", smr_kv_create },
+	{ "kv", kv_create },
 	{ NULL, NULL },
 };
 

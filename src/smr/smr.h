@@ -153,6 +153,17 @@ struct smr_status {
 void smr_kv_status(struct strata_module *m, struct smr_status *out);
 struct smr_kv *smr_kv_state(struct strata_module *m);
 
+/* ---- the KV over total-order broadcast, `[smr] log = tob` (tob_log.c) ----
+ * The same module name, wire id and client interface as smr_kv_create's; the node's "kv" is
+ * this one when the config says so (ctors.c). smr_tobkv_set_broken takes SMR_BROKEN_READ_NO_ROUND
+ * (a linearizable read answered locally, outside the order) and SMR_BROKEN_DUP_APPLY. */
+struct strata_config;
+bool smr_log_is_tob(const struct strata_config *cfg);
+struct strata_module *smr_tobkv_create(struct strata_node *n, char *err, size_t errlen);
+void smr_tobkv_set_broken(struct strata_module *m, unsigned broken);
+struct smr_kv *smr_tobkv_state(struct strata_module *m);
+void smr_tobkv_status(struct strata_module *m, struct smr_status *out);
+
 /* Test-only broken variants, each of which a simulation case must catch. */
 enum smr_broken {
 	SMR_BROKEN_NONE = 0,

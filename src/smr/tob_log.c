@@ -1,0 +1,569 @@
+/* kv with `[smr] log = tob`: the KV state machine (kv_sm.c) fed by total-order broadcast
+ * deliveries, the state-machine replication of the seed's Sect. 8.8 and of the book's Sect. 6.1.5
+ * ("Replicated state machine"), faithful: every command is tob-broadcast (Alg. 6.1, module
+ * tob, over erb and the config's `[tob] consensus`), and every replica applies the commands in
+ * the order tob delivers them.
+ *
+ * Specification (the state machine's, seen by clients; the same client interface as the default
+ * log, log.c: put, get, del, cas, range, the RESP commands, sessions):
+ *   Linearizability  every put, del, cas and (default) get or range takes effect atomically at
+ *                    one point between its invocation and its response.
+ *   Exactly once     a write is applied at most once per (session, seq), however often it is
+ *                    retried at one node or another.
+ *   Serializable get (flag) reads this replica's applied state: possibly stale, never torn.
+ * What the replicas get from tob (Module 6.1 with a uniform consensus, Sect. 6.1.4):
+ *   SM1 Agreement/order  every replica applies the same commands in the same order (uniform
+ *                    total order: also a replica that crashed applied a prefix of that order).
+ *   SM2 Validity     a command broadcast by a correct replica is applied by every correct one.
+ *   SM3 No creation, no duplication  a command is applied once, and only if a client sent it.
+ *
+ * Algorithm. The seed's Sect. 8.8 and the book's Sect. 6.1.5:
+ *   upon <sm, Execute | command> (a client request at this replica):
+ *       trigger <tob, Broadcast | [self, request id, command]>;
+ *   upon <tob, Deliver | p, [q, id, command]>:
+ *       (state, result) := apply(state, command);
+ *       if q = self then answer the client's request id with result;
+ * A write is answered by the replica that received it, when that replica applies it. A
+ * linearizable read goes through the total order too: the replica tob-broadcasts a read
+ * marker [self, id] (a no-op command) and answers from its state when it delivers the marker,
+ * so the read takes effect at the marker's place in the order. That place lies between the
+ * read's invocation and its response: the marker exists only after the invocation, and with a
+ * uniform consensus no round that any process decided before can contain it (a decision is
+ * final before anyone delivers it), so every write answered before the read was invoked is
+ * ordered before the marker. This is why `[smr] log = tob` needs a uniform consensus under tob
+ * (ldc, uflood or uhier): over a regular one (flood, hier) a replica may answer a write from a
+ * decision that the surviving replicas then decide differently, and the write is lost. A
+ * serializable get reads the local state at once.
+ *
+ * Model: that of tob and its consensus, crash-stop: fail-noisy with ldc (N > 2f), fail-stop with
+ * uflood or uhier. Nothing is stored: tob 6.1 is a crash-stop algorithm, and a replica that
+ * crashed has lost its state. A node that restarts (its INIT says recovering) is a new process
+ * that takes no part: its kv refuses requests with a clear error (the default log, log.c, is the
+ * crash-recovery path; ltob, Alg. 6.12, would be this path's). Durability is therefore that of
+ * crash-stop: an answered write survives as long as one correct replica does.
+ *
+ * Costs per command: one tob broadcast (O(N^2) messages of erb) and a share of one consensus per
+ * tob batch (tob proposes every unordered message at once); a linearizable read the same (its
+ * marker); a serializable read none.
+ *
+ * Bounds: at most `[smr] pending_max` requests per node (beyond: STRATA_EFULL "busy, retry"),
+ * holding at most PEND_BYTES of commands; a request unanswered after `[smr] request_timeout_ms`
+ * gets STRATA_ETIMEDOUT ("the outcome is unknown"); tob refuses a broadcast when its unordered
+ * set is full (busy, retry); a command must fit one tob message (tob's payload bound, below
+ * `[links] max_value`); the state machine's session table is bounded by sessions_max. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bcast/bcast.h"
+#include "cons/cons.h"
+#include "core/assert.h"
+#include "core/codec.h"
+#include "core/error.h"
+#include "smr/smr.h"
+
+#define NAME "kv"
+#define PEND_BYTES ((size_t)256 << 20)
+#define ID_BITS 20
+#define TICK_US 100000ull
+#define RANGE_DEFAULT 1000u
+#define RANGE_MAX 10000u
+#define RANGE_BYTES ((size_t)3 << 19)
+#define T_TICK 1
+
+enum { K_GET = 1, K_PUT, K_DEL, K_CAS, K_RANGE };
+
+struct tpend {
+	uint64_t id;  /* 0 = free; (generation << ID_BITS) | slot */
+	uint64_t rid; /* the runtime's request id */
+	uint8_t kind;
+	uint64_t session, seq;
+	size_t bytes;              /* the command's bytes (writes), counted in pend_bytes */
+	struct strata_msg *key;    /* reads: the key, ranges: the prefix */
+	struct strata_msg *after;  /* ranges: start after this key */
+	uint32_t limit;
+	uint64_t deadline_us;
+};
+
+struct tkv {
+	struct strata_module m;
+	struct strata_node *node;
+	const struct strata_config *cfg;
+	uint32_t self;
+	struct bcast_lower tob;
+	struct smr_kv *sm;
+	uint64_t applied; /* commands delivered and applied (the state machine's index) */
+	struct tpend *pend;
+	uint32_t pend_cap, npend;
+	uint64_t id_gen;
+	size_t pend_bytes;
+	uint64_t timeout_us;
+	struct strata_timer tick;
+	bool ticking;
+	bool restarted; /* a recovered node: a new process without the state (see above) */
+	unsigned broken;
+	uint64_t commands, reads, busy;
+};
+
+#define TKV(mod) ((struct tkv *)(mod))
+
+static struct tpend *pend_find(struct tkv *k, uint64_t id)
+{
+	uint32_t slot = (uint32_t)(id & ((1u << ID_BITS) - 1));
+	if (id == 0 || slot >= k->pend_cap || k->pend[slot].id != id)
+		return NULL;
+	return &k->pend[slot];
+}
+
+static struct tpend *pend_alloc(struct tkv *k)
+{
+	for (uint32_t tries = 0; tries < k->pend_cap; tries++) {
+		uint32_t slot = (uint32_t)(k->id_gen++ % k->pend_cap);
+		struct tpend *p = &k->pend[slot];
+		if (p->id)
+			continue;
+		memset(p, 0, sizeof(*p));
+		p->id = (k->id_gen << ID_BITS) | slot;
+		k->npend++;
+		return p;
+	}
+	return NULL;
+}
+
+static void pend_free(struct tkv *k, struct tpend *p)
+{
+	k->pend_bytes -= p->bytes;
+	strata_msg_unref(p->key);
+	strata_msg_unref(p->after);
+	memset(p, 0, sizeof(*p));
+	k->npend--;
+}
+
+static void reply(struct tkv *k, struct tpend *p, int status, uint64_t flags, const void *data,
+		  size_t len, uint64_t revision, const char *text)
+{
+	struct strata_output o = {
+		.kind = STRATA_OUT_REPLY, .module = k->m.wire_id, .module_name = NAME,
+		.a = p->rid, .b = flags, .status = status, .data = data, .len = len, .text = text,
+		.revision = revision,
+	};
+	strata_output(k->node, &o);
+	pend_free(k, p);
+}
+
+static int reject(struct tkv *k, uint64_t rid, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int reject(struct tkv *k, uint64_t rid, int code, const char *fmt, ...)
+{
+	char text[200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	strata_node_reply(k->node, &k->m, rid, code, 0, NULL, 0, text);
+	return 0;
+}
+
+/* ---- reads from this replica's applied state ---- */
+
+static void reply_get(struct tkv *k, uint64_t rid, const void *key, size_t klen)
+{
+	struct smr_kv_value v;
+	bool found = smr_kv_get(k->sm, key, klen, &v) == 0;
+	struct strata_output o = {
+		.kind = STRATA_OUT_REPLY, .module = k->m.wire_id, .module_name = NAME, .a = rid,
+		.b = found ? STRATA_REPLY_FOUND : 0, .data = found ? v.val->data : NULL,
+		.len = found ? v.val->len : 0,
+		.revision = found ? v.mod_revision : smr_kv_revision(k->sm),
+	};
+	strata_output(k->node, &o);
+}
+
+/* STRATA_REPLY_RANGE's encoding (node.h), as log.c answers a range. */
+static void reply_range(struct tkv *k, uint64_t rid, const void *prefix, size_t plen,
+			const void *after, size_t alen, uint32_t limit)
+{
+	size_t lim = limit ? limit : RANGE_DEFAULT;
+	struct smr_kv_item *items = malloc(lim * sizeof(*items));
+	size_t count = 0;
+	bool more = false;
+	if (!items || smr_kv_range(k->sm, prefix, plen, after, alen, lim, items, &count, &more)) {
+		free(items);
+		strata_node_reply(k->node, &k->m, rid, STRATA_ENOMEM, 0, NULL, 0,
+				  "out of memory reading the range");
+		return;
+	}
+	size_t bytes = 32, take = 0;
+	for (; take < count; take++) {
+		size_t b = items[take].key->len + items[take].val->len + 48;
+		if (take > 0 && bytes + b > RANGE_BYTES)
+			break;
+		bytes += b;
+	}
+	if (take < count)
+		more = true;
+	struct strata_wr w;
+	strata_wr_init(&w, bytes + 16);
+	strata_wr_u64(&w, take);
+	for (size_t i = 0; i < take; i++) {
+		strata_wr_bytes(&w, items[i].key->data, items[i].key->len);
+		strata_wr_bytes(&w, items[i].val->data, items[i].val->len);
+		strata_wr_u64(&w, items[i].mod_revision);
+		strata_wr_u64(&w, items[i].create_revision);
+		strata_wr_u64(&w, items[i].version);
+	}
+	strata_wr_u8(&w, more ? 1 : 0);
+	free(items);
+	int err = 0;
+	struct strata_msg *m = strata_wr_take_msg(&w, &err);
+	if (!m) {
+		strata_node_reply(k->node, &k->m, rid, err, 0, NULL, 0, "range reply too large");
+		return;
+	}
+	struct strata_output o = {
+		.kind = STRATA_OUT_REPLY, .module = k->m.wire_id, .module_name = NAME, .a = rid,
+		.b = STRATA_REPLY_RANGE, .data = m->data, .len = m->len,
+		.revision = smr_kv_revision(k->sm),
+	};
+	strata_output(k->node, &o);
+	strata_msg_unref(m);
+}
+
+static void serve_read(struct tkv *k, struct tpend *p)
+{
+	if (p->kind == K_RANGE)
+		reply_range(k, p->rid, p->key->data, p->key->len, p->after ? p->after->data : NULL,
+			    p->after ? p->after->len : 0, p->limit);
+	else
+		reply_get(k, p->rid, p->key->data, p->key->len);
+	pend_free(k, p);
+}
+
+/* ---- upon <tob, Deliver | p, [q, id, command]> ---- */
+
+/* The answer to this replica's own request, from the command's result (as log.c answers). */
+static void answer(struct tkv *k, struct tpend *p, const struct smr_cmd *c,
+		   const struct smr_result *res)
+{
+	if (res->status == STRATA_ESTATE)
+		reply(k, p, STRATA_ESTATE, 0, NULL, 0, res->revision, "compare failed");
+	else if (res->status == STRATA_EINVAL && c->type == SMR_CMD_INCR)
+		reply(k, p, STRATA_EINVAL, 0, NULL, 0, res->revision,
+		      "value is not an integer or out of range");
+	else if (c->type == SMR_CMD_INCR) {
+		char num[24];
+		int len = snprintf(num, sizeof(num), "%lld", (long long)res->num);
+		reply(k, p, res->status, STRATA_REPLY_FOUND, num, (size_t)len, res->revision, NULL);
+	} else if (c->type == SMR_CMD_GETSET)
+		reply(k, p, res->status, res->old ? STRATA_REPLY_FOUND : 0,
+		      res->old ? res->old->data : NULL, res->old ? res->old->len : 0, res->revision,
+		      NULL);
+	else
+		reply(k, p, res->status, res->num ? STRATA_REPLY_FOUND : 0, NULL, 0, res->revision,
+		      NULL);
+}
+
+static void on_deliver(struct tkv *k, const struct strata_deliver *d)
+{
+	struct strata_rd rd;
+	strata_rd_init(&rd, d->data, d->len);
+	struct smr_cmd c;
+	if (smr_cmd_decode(&rd, &c) != 0 || strata_rd_done(&rd) != 0 || c.origin != d->origin) {
+		/* tob delivers what a replica broadcast: only a broken peer gets here. */
+		strata_node_bad_payload(k->node, &k->m, d->origin, "kv (tob): malformed command");
+		return;
+	}
+	k->applied++;
+	struct smr_result res;
+	if (smr_kv_apply(k->sm, k->applied, &c, &res) != 0)
+		STRATA_ASSERT(0 && "kv: state machine out of memory"); /* cannot stay consistent */
+	if (c.origin == k->self && !k->restarted) {
+		struct tpend *p = pend_find(k, c.origin_id);
+		if (p && (p->kind == K_GET || p->kind == K_RANGE) && c.type == SMR_CMD_NOOP)
+			serve_read(k, p); /* the read marker: the read takes effect here */
+		else if (p && p->kind != K_GET && p->kind != K_RANGE && c.type != SMR_CMD_NOOP &&
+			 p->session == c.session && p->seq == c.seq)
+			answer(k, p, &c, &res);
+	}
+	strata_msg_unref(res.old);
+}
+
+/* ---- upon <sm, Execute | command>: client requests ---- */
+
+static uint8_t put_type(uint32_t flags)
+{
+	if (flags & STRATA_REQ_PUT_NX)
+		return SMR_CMD_PUT_NX;
+	if (flags & STRATA_REQ_PUT_XX)
+		return SMR_CMD_PUT_XX;
+	if (flags & STRATA_REQ_GETSET)
+		return SMR_CMD_GETSET;
+	if (flags & STRATA_REQ_INCR)
+		return SMR_CMD_INCR;
+	if (flags & STRATA_REQ_MPUT)
+		return SMR_CMD_MPUT;
+	return SMR_CMD_PUT;
+}
+
+static void arm_tick(struct tkv *k)
+{
+	if (k->ticking)
+		return;
+	k->ticking = true;
+	strata_timer_arm_in(k->node, &k->tick, TICK_US);
+}
+
+static int tkv_request(struct strata_module *m, const struct strata_request *q)
+{
+	struct tkv *k = TKV(m);
+	if (k->restarted)
+		return reject(k, q->id, STRATA_ESTATE,
+			      "kv ([smr] log = tob) is crash-stop: this node restarted and holds no "
+			      "state; start it with a new data directory in a new cluster, or use the "
+			      "default log");
+	uint8_t kind = q->op == STRATA_OP_READ ? K_GET : q->op == STRATA_OP_WRITE ? K_PUT
+		       : q->op == STRATA_OP_DELETE ? K_DEL : q->op == STRATA_OP_CAS ? K_CAS
+		       : q->op == STRATA_OP_RANGE ? K_RANGE : 0;
+	if (!kind)
+		return reject(k, q->id, STRATA_EINVAL, "kv supports get, put, del, cas and range");
+	if (kind == K_RANGE && q->limit > RANGE_MAX)
+		return reject(k, q->id, STRATA_EINVAL, "range limit %u: at most %u", q->limit,
+			      RANGE_MAX);
+	if (kind == K_RANGE && q->value_len > SMR_KEY_MAX)
+		return reject(k, q->id, STRATA_EINVAL, "range start key of %zu bytes: at most %u",
+			      q->value_len, SMR_KEY_MAX);
+	if (q->key_len == 0 && kind != K_RANGE)
+		return reject(k, q->id, STRATA_EINVAL, "empty key");
+	if (kind == K_PUT && (q->flags & STRATA_REQ_MPUT) &&
+	    smr_mput_check(q->value, q->value_len) != 0)
+		return reject(k, q->id, STRATA_EINVAL, "malformed pair list");
+	if (q->key_len > SMR_KEY_MAX)
+		return reject(k, q->id, STRATA_EINVAL, "key of %zu bytes: at most %u", q->key_len,
+			      SMR_KEY_MAX);
+	size_t vmax = q->value_len > q->value2_len ? q->value_len : q->value2_len;
+	if (vmax > SMR_VALUE_MAX)
+		return reject(k, q->id, STRATA_ETOOBIG, "value of %zu bytes: at most %u", vmax,
+			      SMR_VALUE_MAX);
+	bool is_read = kind == K_GET || kind == K_RANGE;
+	size_t need = is_read ? SMR_CMD_OVERHEAD
+			      : q->key_len + q->value_len + q->value2_len + SMR_CMD_OVERHEAD;
+	size_t tob_max = bcast_payload_max(&k->tob);
+	if (need > tob_max)
+		return reject(k, q->id, STRATA_ETOOBIG,
+			      "key + values = %zu bytes: more than one tob message carries (%zu, "
+			      "from [links] max_value)",
+			      q->key_len + q->value_len + q->value2_len, tob_max - SMR_CMD_OVERHEAD);
+	if (is_read && (q->flags & STRATA_REQ_SERIALIZABLE)) {
+		if (kind == K_RANGE)
+			reply_range(k, q->id, q->key, q->key_len, q->value, q->value_len, q->limit);
+		else
+			reply_get(k, q->id, q->key, q->key_len);
+		return 0;
+	}
+	if (k->pend_bytes + need > PEND_BYTES) {
+		k->busy++;
+		return reject(k, q->id, STRATA_EFULL, "busy: %zu bytes of writes pending, retry",
+			      k->pend_bytes);
+	}
+	struct tpend *p = pend_alloc(k);
+	if (!p) {
+		k->busy++;
+		return reject(k, q->id, STRATA_EFULL, "busy: %u requests pending on this node, retry",
+			      k->npend);
+	}
+	p->rid = q->id;
+	p->kind = kind;
+	p->deadline_us = strata_now_us(k->node) + k->timeout_us;
+	struct smr_cmd c = { .type = SMR_CMD_NOOP, .origin = k->self, .origin_id = p->id };
+	if (is_read) {
+		p->key = strata_msg_new(q->key_len ? q->key : (const uint8_t *)"", q->key_len);
+		if (kind == K_RANGE && q->value_len && !(p->after = strata_msg_new(q->value,
+										     q->value_len))) {
+			pend_free(k, p);
+			return STRATA_ENOMEM;
+		}
+		p->limit = q->limit;
+		if (!p->key) {
+			pend_free(k, p);
+			return STRATA_ENOMEM;
+		}
+		/* The broken variant answers a linearizable read from the local state, outside
+		 * the total order: a replica behind the others returns a stale value. */
+		if (k->broken & SMR_BROKEN_READ_NO_ROUND) {
+			serve_read(k, p);
+			return 0;
+		}
+	} else {
+		p->session = q->session;
+		p->seq = q->seq;
+		if (p->session == 0) { /* a one-shot session, as log.c gives one */
+			p->session = strata_random(k->node) | 1;
+			p->seq = 1;
+		}
+		c.type = kind == K_PUT ? put_type(q->flags) : kind == K_DEL ? SMR_CMD_DEL : SMR_CMD_CAS;
+		c.session = p->session;
+		c.seq = p->seq;
+		c.key = q->key;
+		c.key_len = q->key_len;
+		c.val = kind == K_DEL ? NULL : q->value;
+		c.val_len = kind == K_DEL ? 0 : q->value_len;
+		c.val2 = kind == K_CAS ? q->value2 : NULL;
+		c.val2_len = kind == K_CAS ? q->value2_len : 0;
+		p->bytes = need;
+		k->pend_bytes += need;
+	}
+	struct strata_wr w;
+	strata_wr_init(&w, need + 16);
+	smr_cmd_encode(&w, &c);
+	int rc = w.err ? w.err : bcast_broadcast(&k->tob, w.buf, w.len);
+	strata_wr_free(&w);
+	if (rc) {
+		struct tpend copy = *p;
+		pend_free(k, p);
+		if (rc == STRATA_EFULL)
+			k->busy++;
+		return reject(k, copy.rid, rc, "%s: tob refused the command (%s)%s",
+			      rc == STRATA_EFULL ? "busy" : "kv", strata_strerror(rc),
+			      rc == STRATA_EFULL ? ", retry" : "");
+	}
+	if (is_read)
+		k->reads++;
+	else
+		k->commands++;
+	arm_tick(k);
+	return 0;
+}
+
+static void on_tick(struct tkv *k)
+{
+	k->ticking = false;
+	if (k->npend == 0)
+		return;
+	uint64_t now = strata_now_us(k->node);
+	for (uint32_t i = 0; i < k->pend_cap; i++) {
+		struct tpend *p = &k->pend[i];
+		if (!p->id || p->deadline_us > now)
+			continue;
+		char text[160];
+		snprintf(text, sizeof(text),
+			 "no answer within %" PRIu64 " ms (tob has not delivered it): the outcome "
+			 "is unknown", k->timeout_us / 1000);
+		reply(k, p, STRATA_ETIMEDOUT, 0, NULL, 0, 0, text);
+	}
+	if (k->npend)
+		arm_tick(k);
+}
+
+static void publish(struct tkv *k)
+{
+	struct strata_counters *c = strata_node_counters(k->node);
+	c->kv_last_index = k->applied;
+	c->kv_commit_index = k->applied;
+	c->kv_applied_index = k->applied;
+	c->kv_commands = k->commands;
+	c->kv_read_rounds = k->reads;
+	c->kv_busy = k->busy;
+}
+
+static void tkv_handle(struct strata_module *m, const struct strata_event *ev)
+{
+	struct tkv *k = TKV(m);
+	if (ev->type == STRATA_EV_INIT) {
+		if (ev->arg == 1) {
+			k->restarted = true;
+			strata_trace(k->node, NAME, "restarted with [smr] log = tob (crash-stop): "
+				     "requests are refused");
+		}
+	} else if (ev->type == STRATA_EV_TIMER && ev->arg == T_TICK) {
+		on_tick(k);
+	} else if (bcast_is_deliver(&k->tob, ev)) {
+		on_deliver(k, ev->body);
+	}
+	publish(k);
+}
+
+static void tkv_destroy(struct strata_module *m)
+{
+	struct tkv *k = TKV(m);
+	for (uint32_t i = 0; i < k->pend_cap; i++)
+		if (k->pend[i].id)
+			pend_free(k, &k->pend[i]);
+	smr_kv_free(k->sm);
+	free(k->pend);
+	free(k);
+}
+
+static const struct strata_module_ops tkv_ops = {
+	.name = NAME, .handle = tkv_handle, .request = tkv_request, .destroy = tkv_destroy,
+};
+
+bool smr_log_is_tob(const struct strata_config *cfg)
+{
+	return strcmp(cfg->smr_log, "tob") == 0;
+}
+
+struct strata_module *smr_tobkv_create(struct strata_node *n, char *err, size_t errlen)
+{
+	const struct strata_config *cfg = strata_node_config(n);
+	const char *cons = cons_tob_consensus(cfg);
+	if (strcmp(cons, "ldc") != 0 && strcmp(cons, "uflood") != 0 && strcmp(cons, "uhier") != 0) {
+		snprintf(err, errlen,
+			 "[smr] log = tob needs a uniform consensus under tob ([tob] consensus = ldc, "
+			 "uflood or uhier), not %s: over a regular consensus a replica may answer a "
+			 "write that the others order differently after it crashed", cons);
+		return NULL;
+	}
+	struct tkv *k = calloc(1, sizeof(*k));
+	if (!k) {
+		snprintf(err, errlen, "kv: out of memory");
+		return NULL;
+	}
+	k->node = n;
+	k->cfg = cfg;
+	k->self = strata_node_id(n);
+	k->timeout_us = (uint64_t)cfg->smr_timeout_ms * 1000;
+	k->pend_cap = cfg->smr_pending_max < (1u << ID_BITS) ? cfg->smr_pending_max : (1u << ID_BITS);
+	k->pend = calloc(k->pend_cap, sizeof(*k->pend));
+	k->sm = smr_kv_new(cfg->smr_sessions_max);
+	if (!k->pend || !k->sm) {
+		smr_kv_free(k->sm);
+		free(k->pend);
+		free(k);
+		snprintf(err, errlen, "kv: out of memory");
+		return NULL;
+	}
+	k->id_gen = strata_random(n) >> 30; /* ids differ across incarnations */
+	strata_node_add_module(n, &k->m, &tkv_ops, SMR_KV_WIRE);
+	strata_timer_init(&k->tick, &k->m, T_TICK, 0);
+	if (bcast_open(n, "tob", &k->m, 1, &k->tob, err, errlen) != 0)
+		return NULL; /* the node owns (and frees) the module */
+	return &k->m;
+}
+
+void smr_tobkv_set_broken(struct strata_module *m, unsigned broken)
+{
+	struct tkv *k = TKV(m);
+	k->broken = broken;
+	smr_kv_set_broken_sessions(k->sm, (broken & SMR_BROKEN_DUP_APPLY) != 0);
+}
+
+struct smr_kv *smr_tobkv_state(struct strata_module *m)
+{
+	return TKV(m)->sm;
+}
+
+void smr_tobkv_status(struct strata_module *m, struct smr_status *out)
+{
+	struct tkv *k = TKV(m);
+	memset(out, 0, sizeof(*out));
+	out->last_index = out->commit_index = out->applied_index = k->applied;
+	out->revision = smr_kv_revision(k->sm);
+	out->keys = smr_kv_count(k->sm);
+	out->sessions = smr_kv_sessions(k->sm);
+	out->pending = k->npend;
+	out->commands = k->commands;
+	out->read_rounds = k->reads;
+	out->busy_rejects = k->busy;
+}
