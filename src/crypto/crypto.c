@@ -75,6 +75,38 @@ void strata_mac(uint8_t out[STRATA_MAC_LEN], const uint8_t key[STRATA_LINK_KEY_L
 	crypto_auth_hmacsha256(out, data, len, key);
 }
 
+_Static_assert(sizeof(crypto_auth_hmacsha256_state) <= STRATA_MAC_KEY_STATE_LEN,
+	       "struct strata_mac_key is too small for the HMAC-SHA256 state");
+_Static_assert(_Alignof(crypto_auth_hmacsha256_state) <= 16,
+	       "struct strata_mac_key is not aligned enough for the HMAC-SHA256 state");
+
+void strata_mac_key_init(struct strata_mac_key *k, const uint8_t key[STRATA_LINK_KEY_LEN])
+{
+	sodium_memzero(k, sizeof(*k));
+	crypto_auth_hmacsha256_init((crypto_auth_hmacsha256_state *)(void *)k->state, key,
+				    STRATA_LINK_KEY_LEN);
+}
+
+void strata_mac_keyed(uint8_t out[STRATA_MAC_LEN], const struct strata_mac_key *k,
+		      const uint8_t *data, size_t len)
+{
+	crypto_auth_hmacsha256_state st;
+	memcpy(&st, k->state, sizeof(st));
+	crypto_auth_hmacsha256_update(&st, data, len);
+	crypto_auth_hmacsha256_final(&st, out);
+	sodium_memzero(&st, sizeof(st));
+}
+
+bool strata_mac_keyed_verify(const uint8_t mac[STRATA_MAC_LEN], const struct strata_mac_key *k,
+			     const uint8_t *data, size_t len)
+{
+	uint8_t want[STRATA_MAC_LEN];
+	strata_mac_keyed(want, k, data, len);
+	bool ok = crypto_verify_32(want, mac) == 0;
+	sodium_memzero(want, sizeof(want));
+	return ok;
+}
+
 bool strata_mac_verify(const uint8_t mac[STRATA_MAC_LEN], const uint8_t key[STRATA_LINK_KEY_LEN],
 		       const uint8_t *data, size_t len)
 {

@@ -71,8 +71,10 @@ struct strata_links *strata_links_new(struct strata_node *n, char *err, size_t e
 	l->dgram = malloc(cfg->max_datagram);
 	l->peers = calloc(l->n + 1, sizeof(*l->peers));
 	l->keys = strata_secure_alloc((l->n + 1) * STRATA_LINK_KEY_LEN);
-	if (!l->dgram || !l->peers || !l->keys)
+	l->mac_keys = strata_secure_alloc((l->n + 1) * sizeof(*l->mac_keys));
+	if (!l->dgram || !l->peers || !l->keys || !l->mac_keys)
 		goto nomem;
+	const uint8_t *given = strata_node_given_link_keys(n);
 	const uint8_t *sk = strata_node_secret_key(n);
 	const uint8_t *pk = strata_node_public_key(n, l->self);
 	for (uint32_t i = 1; i <= l->n; i++) {
@@ -87,12 +89,15 @@ struct strata_links *strata_links_new(struct strata_node *n, char *err, size_t e
 		strata_timer_init(&p->sl_timer, NULL, LINK_TIMER_SL, i);
 		if (i == l->self)
 			continue;
-		if (strata_link_key(l->keys + i * STRATA_LINK_KEY_LEN, pk, sk,
-				    strata_node_public_key(n, i)) != 0) {
+		uint8_t *key = l->keys + i * STRATA_LINK_KEY_LEN;
+		if (given) {
+			memcpy(key, given + i * STRATA_LINK_KEY_LEN, STRATA_LINK_KEY_LEN);
+		} else if (strata_link_key(key, pk, sk, strata_node_public_key(n, i)) != 0) {
 			snprintf(err, errlen, "public key of node %u is not a valid Ed25519 key", i);
 			strata_links_free(l);
 			return NULL;
 		}
+		strata_mac_key_init(&l->mac_keys[i], key);
 	}
 	return l;
 nomem:
@@ -119,6 +124,7 @@ void strata_links_free(struct strata_links *l)
 	free(l->peers);
 	free(l->dgram);
 	strata_secure_free(l->keys);
+	strata_secure_free(l->mac_keys);
 	free(l);
 }
 
@@ -274,8 +280,8 @@ void strata_links_recv(struct strata_links *l, const uint8_t *buf, size_t len)
 		return;
 	}
 	size_t body_len = len - LINK_PREFIX_LEN - STRATA_MAC_LEN;
-	if (!strata_mac_verify(buf + len - STRATA_MAC_LEN, l->keys + sender * STRATA_LINK_KEY_LEN,
-			       buf, len - STRATA_MAC_LEN)) {
+	if (!strata_mac_keyed_verify(buf + len - STRATA_MAC_LEN, &l->mac_keys[sender], buf,
+				     len - STRATA_MAC_LEN)) {
 		c->rej_mac++;
 		strata_trace(n, "links", "bad MAC claiming sender %u -> dropped", sender);
 		return;
@@ -426,8 +432,8 @@ static void send_datagram(struct strata_links *l, struct link_peer *p, struct ou
 	b[12] = (uint8_t)(p->id & 0xff);
 	b[13] = (uint8_t)(p->id >> 8);
 	strata__wire__datagram__pack(&d, b + LINK_PREFIX_LEN);
-	strata_mac(b + LINK_PREFIX_LEN + body, l->keys + p->id * STRATA_LINK_KEY_LEN, b,
-		   LINK_PREFIX_LEN + body);
+	strata_mac_keyed(b + LINK_PREFIX_LEN + body, &l->mac_keys[p->id], b,
+			 LINK_PREFIX_LEN + body);
 	strata_trace(n, "links", "datagram %llu to %u: %zu frames%s -> sent", (unsigned long long)d.counter,
 		     p->id, nb, with_ack ? " + ack" : "");
 	c->dgram_out++;

@@ -107,6 +107,8 @@ struct strata_links {
 	const struct strata_config *cfg;
 	uint32_t self, n;
 	uint8_t *keys; /* secure memory: (n+1) * STRATA_LINK_KEY_LEN, by peer id */
+	/* secure memory: (n+1) keys prepared for HMAC (once per peer at creation), by peer id */
+	struct strata_mac_key *mac_keys;
 	struct link_peer *peers; /* (n+1), by id */
 	uint64_t counter;        /* datagram counter of this incarnation */
 	size_t frame_max;

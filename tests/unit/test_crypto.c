@@ -136,6 +136,65 @@ START_TEST(test_mac_vector)
 }
 END_TEST
 
+/* A prepared key gives the MAC strata_mac gives, for every length (empty, within one block,
+ * across block boundaries), is reusable (the prepared state is not consumed), and its
+ * verification rejects other keys, other data and changed MACs like strata_mac_verify. */
+START_TEST(test_mac_keyed)
+{
+	struct ident a, b, c;
+	ident_seeded(&a, 9);
+	ident_seeded(&b, 10);
+	ident_seeded(&c, 11);
+	uint8_t kab[STRATA_LINK_KEY_LEN], kac[STRATA_LINK_KEY_LEN];
+	ck_assert_int_eq(strata_link_key(kab, a.pk, a.sk, b.pk), 0);
+	ck_assert_int_eq(strata_link_key(kac, a.pk, a.sk, c.pk), 0);
+	struct strata_mac_key *mk = strata_secure_alloc(2 * sizeof(*mk));
+	ck_assert_ptr_nonnull(mk);
+	strata_mac_key_init(&mk[0], kab);
+	strata_mac_key_init(&mk[1], kac);
+
+	uint8_t data[300];
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + 3);
+	static const size_t lens[] = { 0, 1, 31, 55, 56, 63, 64, 65, 119, 128, 200, 300 };
+	for (size_t round = 0; round < 2; round++)
+		for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+			uint8_t want[STRATA_MAC_LEN], got[STRATA_MAC_LEN];
+			strata_mac(want, kab, data, lens[i]);
+			strata_mac_keyed(got, &mk[0], data, lens[i]);
+			ck_assert_mem_eq(got, want, STRATA_MAC_LEN);
+			ck_assert(strata_mac_keyed_verify(want, &mk[0], data, lens[i]));
+			ck_assert(!strata_mac_keyed_verify(want, &mk[1], data, lens[i]));
+			if (lens[i] > 0)
+				ck_assert(!strata_mac_keyed_verify(want, &mk[0], data, lens[i] - 1));
+		}
+
+	uint8_t mac[STRATA_MAC_LEN];
+	strata_mac_keyed(mac, &mk[0], data, sizeof(data));
+	for (size_t bit = 0; bit < 8 * sizeof(data); bit += 89) {
+		data[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		ck_assert(!strata_mac_keyed_verify(mac, &mk[0], data, sizeof(data)));
+		data[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+	}
+	for (size_t i = 0; i < STRATA_MAC_LEN; i++) {
+		mac[i] ^= 0x80;
+		ck_assert(!strata_mac_keyed_verify(mac, &mk[0], data, sizeof(data)));
+		mac[i] ^= 0x80;
+	}
+	ck_assert(strata_mac_keyed_verify(mac, &mk[0], data, sizeof(data)));
+
+	/* The RFC 4231-style vector of test_mac_vector through a prepared key. */
+	uint8_t key[STRATA_LINK_KEY_LEN];
+	memset(key, 0x0b, sizeof(key));
+	strata_mac_key_init(&mk[1], key);
+	strata_mac_keyed(mac, &mk[1], (const uint8_t *)"Hi There", 8);
+	char hex[2 * STRATA_MAC_LEN + 1];
+	strata_hex_encode(hex, mac, sizeof(mac));
+	ck_assert_str_eq(hex, "198a607eb44bfbc69903a0f1cf2bbdc5ba0aa3f3d9ae3c1c7a3b1696a0b68cf7");
+	strata_secure_free(mk);
+}
+END_TEST
+
 START_TEST(test_sign)
 {
 	struct ident a, b;
@@ -228,6 +287,7 @@ static Suite *crypto_suite(void)
 	tcase_add_test(tc, test_link_key_bad_peer);
 	tcase_add_test(tc, test_mac);
 	tcase_add_test(tc, test_mac_vector);
+	tcase_add_test(tc, test_mac_keyed);
 	tcase_add_test(tc, test_sign);
 	tcase_add_test(tc, test_hash);
 	tcase_add_test(tc, test_hex);
