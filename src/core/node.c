@@ -90,6 +90,7 @@ struct strata_node {
 	struct strata_counters counters;
 	const struct strata_transport_ops *tops;
 	void *transport; /* the link layer's state, owned (tops->destroy) */
+	const uint8_t *given_link_keys; /* strata_node_opts.link_keys, only during creation */
 
 	strata_module_factory factory;
 	void *factory_arg;
@@ -155,7 +156,9 @@ struct strata_node *strata_node_new(const struct strata_node_opts *o, char *err,
 		memcpy(n->coin, o->coin_share, 32);
 	}
 	n->tops = o->transport;
+	n->given_link_keys = o->link_keys;
 	n->transport = n->tops->create(n, err, errlen);
+	n->given_link_keys = NULL;
 	if (!n->transport) {
 		if (n->coin)
 			strata_secure_free(n->coin);
@@ -934,6 +937,7 @@ int strata_byz_parse(const char *s)
 }
 const uint8_t *strata_node_secret_key(const struct strata_node *n) { return n->sk; }
 const uint8_t *strata_node_coin_share(const struct strata_node *n) { return n->coin; }
+const uint8_t *strata_node_given_link_keys(const struct strata_node *n) { return n->given_link_keys; }
 
 const uint8_t *strata_node_public_key(const struct strata_node *n, uint32_t id)
 {

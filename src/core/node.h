@@ -316,6 +316,12 @@ struct strata_node_opts {
 	bool trace;                      /* emit trace lines */
 	enum strata_byz byz;             /* test-only misbehaviour, STRATA_BYZ_NONE normally */
 	const struct strata_transport_ops *transport; /* required (see above) */
+	/* Optional: the pairwise link keys this identity shares with every peer, (cfg->n + 1) x
+	 * STRATA_LINK_KEY_LEN bytes by peer id (the node's own slot unused), exactly as
+	 * strata_link_key derives them. Read (and copied) by the transport while strata_node_new
+	 * runs. The simulator passes keys it derived once, since its identities are fixed; NULL
+	 * (daemon, tests): the transport derives them itself. */
+	const uint8_t *link_keys;
 };
 
 /* Creates a node with its transport; modules are added by the caller (see core/stack.h).
@@ -458,6 +464,9 @@ uint64_t strata_lamport_send(struct strata_node *n);
 void strata_lamport_recv(struct strata_node *n, uint64_t ts);
 /* The signing identity (secure memory, wiped on free). */
 const uint8_t *strata_node_secret_key(const struct strata_node *n);
+/* The link keys given in strata_node_opts, while strata_node_new creates the transport; NULL
+ * otherwise (the transport then derives them). */
+const uint8_t *strata_node_given_link_keys(const struct strata_node *n);
 /* The node's threshold coin share (32 bytes), or NULL if it was started without one. */
 const uint8_t *strata_node_coin_share(const struct strata_node *n);
 const uint8_t *strata_node_public_key(const struct strata_node *n, uint32_t id);

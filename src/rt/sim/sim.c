@@ -75,6 +75,10 @@ struct sim {
 	uint64_t sent;
 	struct sim_disk_stats dstats;
 	uint64_t nsyncs; /* syncs attempted */
+	/* Pairwise link keys, [i * (n + 1) + j] for nodes i and j, derived once in sim_new: the
+	 * identities are fixed, so every boot and restart reuses them (strata_node_opts.link_keys)
+	 * instead of an X25519 multiplication per peer. */
+	uint8_t (*link_keys)[STRATA_LINK_KEY_LEN];
 	/* recent datagrams kept for the replay fault */
 	struct { uint32_t to; uint8_t *buf; size_t len; } old[32];
 	size_t nold;
@@ -478,6 +482,7 @@ static void node_boot(struct sim *s, struct sim_node *sn, bool recovering)
 		.secret_key = sn->sk, .env = &sn->env, .trace = s->o.trace, .byz = sn->byz,
 		.transport = &strata_links_transport,
 		.coin_share = s->o.coin_shares ? s->o.coin_shares[sn->id - 1] : NULL,
+		.link_keys = s->link_keys[(size_t)sn->id * (s->o.cfg->n + 1)],
 	};
 	sn->wake_at = UINT64_MAX;
 	sn->life++;
@@ -524,6 +529,16 @@ struct sim *sim_new(const struct sim_opts *o)
 		memcpy(o->cfg->nodes[i].public_key, sn->pk, STRATA_PK_LEN);
 		o->cfg->nodes[i].has_public_key = true;
 	}
+	/* strata_link_key gives both ends the same key, so one derivation per pair. */
+	size_t w = (size_t)o->cfg->n + 1;
+	s->link_keys = calloc(w * w, sizeof(*s->link_keys));
+	STRATA_ASSERT(s->link_keys);
+	for (uint32_t i = 1; i <= o->cfg->n; i++)
+		for (uint32_t j = i + 1; j <= o->cfg->n; j++) {
+			STRATA_ASSERT(strata_link_key(s->link_keys[i * w + j], s->nodes[i].pk,
+						      s->nodes[i].sk, s->nodes[j].pk) == 0);
+			memcpy(s->link_keys[j * w + i], s->link_keys[i * w + j], STRATA_LINK_KEY_LEN);
+		}
 	return s;
 }
 
@@ -577,6 +592,7 @@ void sim_free(struct sim *s)
 	for (size_t i = 0; i < s->nold; i++)
 		free(s->old[i].buf);
 	free(s->heap);
+	free(s->link_keys);
 	free(s);
 }
 
