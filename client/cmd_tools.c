@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check/bcast_log.h"
 #include "check/check.h"
@@ -235,9 +236,39 @@ static const char check_help[] =
 	"register model, each key an independent register. --budget bounds the wall time\n"
 	"(default 60000 ms; 0 = none). -w json prints the report as one JSON object.\n"
 	"A history whose operations all failed or timed out is refused (exit 1): it proves nothing.\n"
+	"On a terminal a progress line (keys and ops checked, elapsed time, the key being checked)\n"
+	"is redrawn on stderr; nothing when stderr is piped.\n"
 	"exit: 0 the history satisfies the model, 1 violation or nothing completed, 2 usage or\n"
 	"      unreadable file,\n"
 	"      3 unknown (budget or memory ran out)\n";
+
+/* The progress line of `strata check` on a terminal: redrawn on stderr at most every 250 ms
+ * (and whenever a key of more than 1,000 ops starts, since that key may take a while). */
+struct check_progress {
+	uint64_t start_ms, next_ms;
+	bool drawn;
+};
+
+static void check_progress(void *arg, size_t keys_done, size_t n_keys, size_t ops_done,
+			   size_t n_ops, uint32_t key, size_t key_ops)
+{
+	struct check_progress *p = arg;
+	uint64_t now = cli_now_ms();
+	if (key_ops == 0) { /* the end: the report replaces the line */
+		if (p->drawn)
+			fputs("\r\033[K", stderr);
+		p->drawn = false;
+		return;
+	}
+	if (now < p->next_ms && key_ops <= 1000)
+		return;
+	p->next_ms = now + 250;
+	p->drawn = true;
+	fprintf(stderr, "\r\033[Kcheck: %zu/%zu keys, %zu/%zu ops (%.0f%%), %.1f s; key %u: %zu ops",
+		keys_done, n_keys, ops_done, n_ops, n_ops ? 100.0 * (double)ops_done / (double)n_ops : 100.0,
+		(double)(now - p->start_ms) / 1000.0, (unsigned)key, key_ops);
+	fflush(stderr);
+}
 
 int cmd_check(struct cli *c, int argc, char **argv)
 {
@@ -295,7 +326,17 @@ int cmd_check(struct cli *c, int argc, char **argv)
 	}
 	struct strata_check_result res;
 	memset(&res, 0, sizeof res);
-	int rc = strata_check_history(h, m, budget, &res);
+	/* A progress line on a terminal only (stderr); quiet when piped or redirected. The first
+	 * draw waits 500 ms, so a quick check prints nothing but its report. */
+	struct check_progress prog = { .start_ms = cli_now_ms(), .next_ms = cli_now_ms() + 500 };
+	struct strata_check_opts opts = {
+		.budget_ms = budget,
+		.progress = isatty(STDERR_FILENO) ? check_progress : NULL,
+		.progress_arg = &prog,
+	};
+	int rc = strata_check_history_ex(h, m, &opts, &res);
+	if (prog.drawn)
+		fputs("\r\033[K", stderr);
 	int exit_code;
 	if (rc != 0) {
 		cli_err(c, "check: %s", strata_strerror(rc));

@@ -100,9 +100,16 @@ enum strata_check_verdict { STRATA_CHECK_OK = 0, STRATA_CHECK_UNKNOWN = 1, STRAT
 /* Why a key's answer is UNKNOWN. */
 enum strata_check_why { STRATA_CHECK_WHY_NONE, STRATA_CHECK_WHY_TIME, STRATA_CHECK_WHY_MEMORY };
 
+/* Progress of a check: called before each key is checked (keys_done keys and ops_done of their
+ * ops are finished, `key` with key_ops ops comes next) and once at the end (key_ops == 0). */
+typedef void (*strata_check_progress_fn)(void *arg, size_t keys_done, size_t n_keys,
+					 size_t ops_done, size_t n_ops, uint32_t key, size_t key_ops);
+
 struct strata_check_opts {
 	uint64_t budget_ms;        /* total wall time for the whole history; 0 = no limit */
 	size_t mem_limit_bytes;    /* per-key cap on the search's memory; 0 = default (256 MiB) */
+	strata_check_progress_fn progress; /* NULL = none */
+	void *progress_arg;
 };
 
 #define STRATA_CHECK_MEM_DEFAULT ((size_t)256 << 20)

@@ -84,7 +84,7 @@ void strata_check_result_free(struct strata_check_result *res)
 int strata_check_history(const struct strata_history *h, enum strata_check_model m,
 			 uint64_t budget_ms, struct strata_check_result *res)
 {
-	struct strata_check_opts o = {budget_ms, 0};
+	struct strata_check_opts o = { .budget_ms = budget_ms };
 	return strata_check_history_ex(h, m, &o, res);
 }
 
@@ -149,8 +149,12 @@ int strata_check_history_ex(const struct strata_history *h, enum strata_check_mo
 	 * ones; each key may use the remaining budget divided by the keys still to check. */
 	qsort(order, nk, sizeof(*order), korder_cmp);
 	rc = 0;
+	size_t ops_done = 0;
 	for (size_t i = 0; i < nk && !rc; i++) {
 		uint32_t k = order[i].key;
+		if (opts && opts->progress)
+			opts->progress(opts->progress_arg, i, nk, ops_done, h->n_ops, k, order[i].n);
+		ops_done += order[i].n;
 		if (m == STRATA_CHECK_ATOMIC) {
 			uint64_t deadline = STRATA_HIST_INF;
 			if (c.budget_ns) {
@@ -163,6 +167,8 @@ int strata_check_history_ex(const struct strata_history *h, enum strata_check_mo
 			rc = strata_check_key_regular(&c, k, m == STRATA_CHECK_SAFE, res);
 		}
 	}
+	if (!rc && opts && opts->progress)
+		opts->progress(opts->progress_arg, nk, nk, ops_done, h->n_ops, 0, 0);
 	for (size_t k = 0; k < res->n_keys; k++) {
 		switch (res->keys[k].verdict) {
 		case STRATA_CHECK_OK: res->n_ok++; break;

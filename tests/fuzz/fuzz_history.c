@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (strata_history_parse((const char *)data, size, "fuzz", &lim, &h, err, sizeof(err)))
 		return 0;
 	for (int m = STRATA_CHECK_ATOMIC; m <= STRATA_CHECK_SAFE; m++) {
-		struct strata_check_opts o = {20, 8u << 20};
+		struct strata_check_opts o = { .budget_ms = 20, .mem_limit_bytes = 8u << 20 };
 		struct strata_check_result res;
 		int rc = strata_check_history_ex(h, (enum strata_check_model)m, &o, &res);
 		STRATA_ASSERT(rc == 0);

@@ -614,7 +614,7 @@ START_TEST(test_budget_gives_unknown)
 	ck_assert_int_eq(strata_check_exit_code(res.verdict), 3);
 	strata_check_result_free(&res);
 
-	struct strata_check_opts o = {0, 1 << 20};
+	struct strata_check_opts o = { .budget_ms = 0, .mem_limit_bytes = 1 << 20 };
 	ck_assert_int_eq(strata_check_history_ex(h, STRATA_CHECK_ATOMIC, &o, &res), 0);
 	ck_assert_int_eq(res.verdict, STRATA_CHECK_UNKNOWN);
 	ck_assert_int_eq(res.keys[0].why, STRATA_CHECK_WHY_MEMORY);
@@ -670,6 +670,62 @@ static char *report(const char *file, enum strata_check_model m, int json,
 	*h_out = h;
 	return buf;
 }
+
+/* The progress callback: once before each key, smallest keys first, with the counts of what is
+ * finished, then once at the end with everything finished (key_ops 0). */
+struct prog_log {
+	size_t calls, last_keys_done, last_ops_done, prev_key_ops, n_keys, n_ops;
+	int ordered, ended;
+};
+
+static void prog_cb(void *arg, size_t keys_done, size_t n_keys, size_t ops_done, size_t n_ops,
+		    uint32_t key, size_t key_ops)
+{
+	struct prog_log *p = arg;
+	(void)key;
+	ck_assert_uint_eq(keys_done, p->calls); /* one call per key, in order */
+	if (key_ops && key_ops < p->prev_key_ops)
+		p->ordered = 0;
+	if (key_ops)
+		p->prev_key_ops = key_ops;
+	else
+		p->ended++;
+	p->calls++;
+	p->last_keys_done = keys_done;
+	p->last_ops_done = ops_done;
+	p->n_keys = n_keys;
+	p->n_ops = n_ops;
+}
+
+START_TEST(test_progress)
+{
+	/* Three keys of 3, 1 and 2 sequential ok writes. */
+	struct gop ops[6];
+	const uint32_t keys[6] = {0, 0, 0, 1, 2, 2};
+	for (int i = 0; i < 6; i++)
+		ops[i] = (struct gop){.process = 1, .key = keys[i], .f = STRATA_HIST_WRITE,
+				      .outcome = STRATA_HIST_OUT_OK, .arg = i, .arg2 = -1,
+				      .result = -1, .call = 10u * (uint64_t)i + 1,
+				      .ret = 10u * (uint64_t)i + 2};
+	struct strata_history *h = build(ops, 6);
+	for (int m = STRATA_CHECK_ATOMIC; m <= STRATA_CHECK_SAFE; m++) {
+		struct prog_log p = {.ordered = 1};
+		struct strata_check_opts o = {.budget_ms = 5000, .progress = prog_cb, .progress_arg = &p};
+		struct strata_check_result res;
+		ck_assert_int_eq(strata_check_history_ex(h, (enum strata_check_model)m, &o, &res), 0);
+		ck_assert_int_eq(res.verdict, STRATA_CHECK_OK);
+		ck_assert_uint_eq(p.calls, 4);
+		ck_assert_int_eq(p.ended, 1);
+		ck_assert_int_eq(p.ordered, 1);
+		ck_assert_uint_eq(p.last_keys_done, 3);
+		ck_assert_uint_eq(p.n_keys, 3);
+		ck_assert_uint_eq(p.last_ops_done, 6);
+		ck_assert_uint_eq(p.n_ops, 6);
+		strata_check_result_free(&res);
+	}
+	strata_history_free(h);
+}
+END_TEST
 
 START_TEST(test_reports)
 {
@@ -737,6 +793,7 @@ static Suite *lin_suite(void)
 	tcase_add_test(tc, test_large_history);
 	tcase_add_test(tc, test_budget_gives_unknown);
 	tcase_add_test(tc, test_reports);
+	tcase_add_test(tc, test_progress);
 	suite_add_tcase(s, tc);
 	return s;
 }
