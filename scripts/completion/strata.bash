@@ -103,9 +103,9 @@ _strata_cluster() {
 		esac
 	done
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "--dir -n --model --base-port --config --bcast-log --cons-log --log-level --byzantine --version --help -f" -- "$cur"))
+		COMPREPLY=($(compgen -W "--dir -n --model --base-port --config --bcast-log --cons-log --log-level --byzantine --netns --version --help -f" -- "$cur"))
 	elif [ -z "${cmd:-}" ]; then
-		COMPREPLY=($(compgen -W "start stop status kill pause resume restart logs" -- "$cur"))
+		COMPREPLY=($(compgen -W "start stop status kill pause resume restart logs exec" -- "$cur"))
 	else
 		case "$cmd" in
 		kill | pause | resume | restart | logs) COMPREPLY=($(compgen -W "$(_strata_nodes)" -- "$cur")) ;;
