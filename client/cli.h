@@ -215,6 +215,20 @@ void cli_status_json(struct cli_json *j, const Strata__Client__Status *s);
 /* An unreachable node as a JSON object: {"node":ID,"reachable":false,"error":"..."}. */
 void cli_status_json_unreachable(struct cli_json *j, uint32_t id, const char *err);
 
+/* ---- watching one module's outputs (the chapter 6 commands: nbac, trb, members) ---- */
+
+/* Called for each event of `module` (kind "deliver", "bcast", ...) from node `node`; returns
+ * whether it counted toward --count (it printed something). */
+typedef bool (*cli_watch_fn)(struct cli *c, uint32_t node, const Strata__Client__Event *e,
+			     void *arg);
+/* Subscribes to the deliveries of `module` at one node (the -n node or the first that answers),
+ * or at every node with all, and calls fn for each until count events counted, duration
+ * seconds passed (0 = no limit), SIGINT/SIGTERM, or every stream closed (a killed node's stream
+ * closes; the others go on). CLI_EXIT_OK, CLI_EXIT_UNKNOWN (fewer than count, or no node
+ * answered), CLI_EXIT_FAIL (a node refused the subscription). `cmd` prefixes messages. */
+int cli_watch_module(struct cli *c, const char *cmd, const char *module, bool all,
+		     uint64_t count, uint32_t duration, cli_watch_fn fn, void *arg);
+
 /* ---- commands ---- */
 
 int cmd_status(struct cli *c, int argc, char **argv);
@@ -240,5 +254,6 @@ int cli_nemesis(struct cli *c, int argc, char **argv, bool quiet);
 int cmd_member(struct cli *c, int argc, char **argv);
 int cmd_top(struct cli *c, int argc, char **argv);
 int cmd_endpoint(struct cli *c, int argc, char **argv);
+int cmd_nbac(struct cli *c, int argc, char **argv);
 
 #endif

@@ -23,6 +23,8 @@ const struct cli_cmd cli_commands[] = {
 		"cas KEY OLD NEW | range PREFIX [--limit N]", cmd_kv },
 	{ "consensus", "consensus: propose VALUE [--algo NAME] [--instance ID] | watch [--all] | algos",
 	  cmd_consensus },
+	{ "nbac", "atomic commit (Alg. 6.6): begin [--id TX] | vote TX yes|no -n NODE | watch [--all]",
+	  cmd_nbac },
 	{ "job", "job handlers (seed 1.1.4): submit JOB [--algo jh-sync|jh-async|jt] | watch [--all] | "
 		 "algos", cmd_job },
 	{ "bench", "closed-loop load on the KV store: put|get --clients C --total N ... (vs etcd: "

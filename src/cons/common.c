@@ -203,9 +203,10 @@ void cons_decide(struct cons_tab *t, struct cons_inst *i, const uint8_t *v, size
 	if (i->id >> CONS_SPACE_BITS) {
 		/* An upper module's instance: <Decide | v> goes up as a typed indication. */
 		struct strata_msg *msg = strata_msg_new(v, len);
-		if (msg && t->upper) {
+		struct strata_module *up = t->uppers[(i->id >> CONS_SPACE_BITS) % CONS_SPACES];
+		if (msg && up) {
 			struct cons_decided b = { .instance = i->id, .value = msg->data, .len = len };
-			strata_raise_body(n, m, t->upper, CONS_EV_DECIDE, strata_node_id(n), i->id,
+			strata_raise_body(n, m, up, CONS_EV_DECIDE, strata_node_id(n), i->id,
 					  round, msg, &b, sizeof(b));
 		}
 		if (msg)
@@ -439,6 +440,21 @@ int cons_request(struct cons_tab *t, const struct strata_request *req, size_t va
 int cons_lower_open(struct strata_node *n, const char *algo, struct strata_module *upper,
 		    struct strata_module **lower, char *err, size_t errlen)
 {
+	return cons_lower_open_space(n, algo, CONS_SPACE_TOB, upper, lower, err, errlen);
+}
+
+struct strata_msg *cons_lower_decided(struct strata_module *lower, uint64_t instance)
+{
+	struct cons_tab *t = &((struct cons_mod *)lower)->tab;
+	STRATA_ASSERT(t->m == lower);
+	return cons_tab_retired(t, instance) ? cons_tab_decided(t, instance) : NULL;
+}
+
+int cons_lower_open_space(struct strata_node *n, const char *algo, uint64_t space,
+			  struct strata_module *upper, struct strata_module **lower, char *err,
+			  size_t errlen)
+{
+	STRATA_ASSERT(space >= 1 && space < CONS_SPACES);
 	const struct strata_algo *a = strata_algo_find(algo);
 	if (!a || strcmp(a->family, "cons") != 0) {
 		snprintf(err, errlen, "%s is not a consensus algorithm", algo);
@@ -453,11 +469,12 @@ int cons_lower_open(struct strata_node *n, const char *algo, struct strata_modul
 			return STRATA_ECONFIG;
 	}
 	struct cons_tab *t = &((struct cons_mod *)m)->tab;
-	if (t->upper && t->upper != upper) {
-		snprintf(err, errlen, "%s already has an upper module", a->name);
+	if (t->uppers[space] && t->uppers[space] != upper) {
+		snprintf(err, errlen, "%s already has an upper module in instance space %llu", a->name,
+			 (unsigned long long)space);
 		return STRATA_ESTATE;
 	}
-	t->upper = upper;
+	t->uppers[space] = upper;
 	*lower = m;
 	return 0;
 }

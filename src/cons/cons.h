@@ -107,11 +107,16 @@ struct cons_inst {
 };
 
 /* Instance spaces: the top bits of an instance id name its space, each with its own decided
- * window. Space 0 is the clients' (ids 1, 2, ...), space 1 total-order broadcast's rounds. */
+ * window and its own upper module. Space 0 is the clients' (ids 1, 2, ...), space 1
+ * total-order broadcast's rounds, spaces 2-4 the consensus variants of chapter 6 (nbac.c,
+ * trb.c, gm.c). */
 #define CONS_SPACE_BITS 48
 #define CONS_SPACE_MASK ((1ull << CONS_SPACE_BITS) - 1)
-#define CONS_SPACES 2u
+#define CONS_SPACES 5u
 #define CONS_SPACE_TOB 1ull
+#define CONS_SPACE_NBAC 2ull
+#define CONS_SPACE_TRB 3ull
+#define CONS_SPACE_GM 4ull
 
 struct cons_win {
 	uint64_t low;                    /* every id <= low is decided here */
@@ -140,7 +145,7 @@ struct cons_tab {
 	/* The algorithm's <Propose | v> (for uppers, cons_lower_propose). */
 	int (*propose)(struct strata_module *m, struct cons_inst *i, const uint8_t *v, size_t len,
 		       bool by_client);
-	struct strata_module *upper; /* receives the decisions of space CONS_SPACE_TOB */
+	struct strata_module *uppers[CONS_SPACES]; /* receives the decisions of space s >= 1 */
 };
 
 /* Every consensus module begins with this (flood, hier, uflood, uhier, ldc, lldc). */
@@ -149,15 +154,23 @@ struct cons_mod {
 	struct cons_tab tab;
 };
 
-/* Stacking on consensus ("uses Consensus, instances c.r"): upper proposes with
- * cons_lower_propose on instances (CONS_SPACE_TOB << CONS_SPACE_BITS) | r, r = 1, 2, ..., and
- * receives CONS_EV_DECIDE for them. Finds the node's module `algo` (creating it from the catalog
- * if the node has none). One upper per consensus module. 0, or a STRATA_E* code with err. */
 /* The consensus total-order broadcast stands on: [tob] consensus, or ldc. */
 const char *cons_tob_consensus(const struct strata_config *cfg);
 
+/* Stacking on consensus ("uses Consensus, instances c.r"): upper proposes with
+ * cons_lower_propose on instances (space << CONS_SPACE_BITS) | r, r = 1, 2, ..., and receives
+ * CONS_EV_DECIDE for them. Finds the node's module `algo` (creating it from the catalog if the
+ * node has none). One upper per instance space of a consensus module; cons_lower_open is
+ * cons_lower_open_space with CONS_SPACE_TOB. 0, or a STRATA_E* code with err. */
 int cons_lower_open(struct strata_node *n, const char *algo, struct strata_module *upper,
 		    struct strata_module **lower, char *err, size_t errlen);
+int cons_lower_open_space(struct strata_node *n, const char *algo, uint64_t space,
+			  struct strata_module *upper, struct strata_module **lower, char *err,
+			  size_t errlen);
+/* The value decided on a retired instance of lower (a new reference), or NULL when it is no
+ * longer cached: for an upper whose Propose got STRATA_ESTATE because the instance was decided
+ * (and its Decide indicated) before the upper existed. */
+struct strata_msg *cons_lower_decided(struct strata_module *lower, uint64_t instance);
 /* trigger <c.instance, Propose | v>. 0, STRATA_EFULL, STRATA_EINVAL (outside the window) or
  * STRATA_ESTATE (decided already: its Decide was indicated then). */
 int cons_lower_propose(struct strata_module *lower, uint64_t instance, const uint8_t *v,

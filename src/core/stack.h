@@ -59,6 +59,7 @@ const struct strata_algo *strata_lkv_algos(void);       /* family "lkv" */
 const struct strata_algo *strata_cons_algos(void);      /* family "cons" */
 const struct strata_algo *strata_smr_algos(void);       /* family "smr" (wire ids 208-223) */
 const struct strata_algo *strata_jh_algos(void);        /* family "jh" (local, wire id 0) */
+const struct strata_algo *strata_variants_algos(void);  /* family "variants" (chapter 6) */
 
 /* Family constructor tables (terminated by name == NULL), linked only by stack builders. */
 const struct strata_ctor *strata_fd_ctors(void);
@@ -68,6 +69,7 @@ const struct strata_ctor *strata_lkv_ctors(void);
 const struct strata_ctor *strata_cons_ctors(void);
 const struct strata_ctor *strata_smr_ctors(void);
 const struct strata_ctor *strata_jh_ctors(void);
+const struct strata_ctor *strata_variants_ctors(void);
 
 /* Creates algorithm a's module on n through its family's constructor table (src/stack/build.c).
  * NULL with a reason in err on failure. */

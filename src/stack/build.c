@@ -13,7 +13,7 @@ typedef const struct strata_ctor *(*ctor_fn)(void);
 
 static const ctor_fn ctor_tables[] = {
 	strata_fd_ctors, strata_bcast_ctors, strata_reg_ctors, strata_lkv_ctors, strata_cons_ctors,
-	strata_smr_ctors, strata_jh_ctors,
+	strata_smr_ctors, strata_jh_ctors, strata_variants_ctors,
 };
 
 struct strata_module *strata_algo_create(const struct strata_algo *a, struct strata_node *n,

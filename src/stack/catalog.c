@@ -23,6 +23,7 @@ static const struct {
 	{ "cons", strata_cons_algos },
 	{ "smr", strata_smr_algos },
 	{ "jh", strata_jh_algos },
+	{ "variants", strata_variants_algos },
 };
 
 void strata_algo_foreach(const char *family, void (*fn)(const struct strata_algo *a, void *arg),

@@ -1,0 +1,15 @@
+/* The constructors of the chapter 6 consensus variants, by algorithm name (see core/stack.h).
+ * Kept apart from the catalog rows (variants.c) so that the `strata` client links no protocol
+ * code. */
+#include "cons/variants.h"
+#include "core/stack.h"
+
+static const struct strata_ctor ctors[] = {
+	{ "nbac", var_nbac_create },
+	{ NULL, NULL },
+};
+
+const struct strata_ctor *strata_variants_ctors(void)
+{
+	return ctors;
+}

@@ -1,0 +1,433 @@
+/* Simulation suite for the consensus variants of chapter 6 (src/cons/variants.h): non-blocking
+ * atomic commit (Alg. 6.6, nbac.c), over beb, uniform consensus (uhier, Alg. 5.4) and P.
+ *
+ * Every seed: N = 5 (or 3, or 4) nodes, fail-stop. P is an oracle test module told of every crash
+ * by the driver (accurate and complete by construction, as in sim_cons: the suite tests the
+ * algorithm, not the detector's timing). Faults the model allows: loss 5-25 %, duplication,
+ * delays with a 3 % tail of up to 300 ms (reordering), partitions that heal, and up to N - 1
+ * crashes at random times. Then the network heals (2 % loss, delays up to 3 ms) and the liveness
+ * bound of this suite applies: every correct node decides within 3 s of virtual time.
+ *
+ * nbac: 1 to 4 transactions; some are begun (`nbac begin`) at a random node first; every node
+ * votes on every transaction at a random time (in half of the transactions every vote is yes,
+ * in the others each vote is no with probability 1/3), unless it crashed before. Checked as
+ * outputs happen: NBAC2 abort-validity (an ABORT decision only after some node voted no or some
+ * node crashed), NBAC3 commit-validity (a COMMIT only after every node voted yes), NBAC4
+ * integrity, NBAC5 uniform agreement (crashed nodes' decisions count), and that every vote's
+ * reply carries its node's decision; at the end NBAC1 termination (every correct node decided
+ * every transaction). Each run must decide something.
+ *
+ * Broken variant (expect_violation): nbac that proposes COMMIT when a transaction has not
+ * collected every vote 30 ms after this node first heard of it (var_nbac_test_commit_timeout):
+ * the commit-validity checker must catch it. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cons/cons.h"
+#include "cons/variants.h"
+#include "core/assert.h"
+#include "core/codec.h"
+#include "core/error.h"
+#include "core/stack.h"
+#include "rt/sim/harness.h"
+#include "rt/sim/sim.h"
+
+#define MS 1000ull
+#define MAXN 5
+#define MAXT 4
+#define MAXREQ 256
+#define ORACLE_WIRE 250
+#define LIVENESS_MS 3000ull
+
+/* ---- the oracle perfect failure detector (test module, as in sim_cons) ---- */
+
+static void oracle_handle(struct strata_module *m, const struct strata_event *ev)
+{
+	(void)m;
+	(void)ev;
+}
+
+/* A request names the crashed node in r; the oracle raises STRATA_EV_CRASH to subscribers. */
+static int oracle_request(struct strata_module *m, const struct strata_request *req)
+{
+	strata_indicate(m, STRATA_EV_CRASH, req->r, 0, 0, NULL);
+	strata_node_reply(m->node, m, req->id, 0, 0, NULL, 0, NULL);
+	return 0;
+}
+
+static void oracle_destroy(struct strata_module *m)
+{
+	free(m);
+}
+
+static const struct strata_module_ops oracle_ops = {
+	.name = "oraclep", .handle = oracle_handle, .request = oracle_request,
+	.destroy = oracle_destroy,
+};
+
+/* Totals over the correct runs, printed at the end (non-vacuity: both outcomes happen). */
+static struct {
+	unsigned long long commits, aborts;
+} totals;
+
+/* ---- a run ---- */
+
+enum req_kind { RQ_NONE, RQ_ORACLE, RQ_BEGIN, RQ_VOTE };
+
+struct rq {
+	enum req_kind kind;
+	uint32_t node;
+	uint64_t tx;
+};
+
+struct run {
+	uint64_t broken_timeout_ms; /* nbac's broken variant, 0 = correct */
+	struct strata_config cfg;
+	struct sim *s;
+	uint32_t n;
+	bool down[MAXN + 1];
+	unsigned ncrash, max_crash;
+	unsigned ntx;
+	/* votes: 0 none, 1 yes, 2 no (as output by the voting node) */
+	uint8_t vote[MAXN + 1][MAXT + 1];
+	bool asked[MAXN + 1][MAXT + 1];
+	bool all_yes[MAXT + 1];
+	/* decisions: 0 none, 1 commit, 2 abort */
+	uint8_t dec[MAXN + 1][MAXT + 1];
+	uint8_t outcome[MAXT + 1];
+	unsigned ndec, ncommit, nabort;
+	uint64_t reqid;
+	struct rq req[MAXREQ];
+	char why[256];
+};
+
+static void failf(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void failf(struct run *r, const char *fmt, ...)
+{
+	if (r->why[0])
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->why, sizeof(r->why), fmt, ap);
+	va_end(ap);
+}
+
+static uint8_t outcome_code(const uint8_t *v, size_t len)
+{
+	if (len == 6 && !memcmp(v, "commit", 6))
+		return 1;
+	if (len == 5 && !memcmp(v, "abort", 5))
+		return 2;
+	return 0;
+}
+
+static void on_reply(struct run *r, uint32_t node, const struct strata_output *o)
+{
+	if (o->a == 0 || o->a > r->reqid)
+		return;
+	const struct rq *q = &r->req[o->a - 1];
+	if (q->kind == RQ_ORACLE || q->kind == RQ_NONE)
+		return;
+	if (o->status != 0) {
+		failf(r, "node %u refused a %s on tx %llu: %s", node,
+		      q->kind == RQ_BEGIN ? "begin" : "vote", (unsigned long long)q->tx,
+		      strata_strerror(o->status));
+		return;
+	}
+	struct strata_rd rd;
+	strata_rd_init(&rd, o->data, o->len);
+	uint64_t got = strata_rd_u64(&rd);
+	if (!strata_rd_ok(&rd) || got != q->tx) {
+		failf(r, "node %u answered a request on tx %llu with tx %llu", node,
+		      (unsigned long long)q->tx, (unsigned long long)got);
+		return;
+	}
+	if (q->kind == RQ_VOTE &&
+	    (r->dec[node][q->tx] == 0 ||
+	     outcome_code(o->data + rd.off, o->len - rd.off) != r->dec[node][q->tx]))
+		failf(r, "node %u answered its vote on tx %llu with something other than its decision",
+		      node, (unsigned long long)q->tx);
+}
+
+static void on_decide(struct run *r, uint32_t node, uint64_t tx, const uint8_t *v, size_t len)
+{
+	uint8_t d = outcome_code(v, len);
+	if (tx < 1 || tx > r->ntx || d == 0) {
+		failf(r, "node %u decided tx %llu: %.*s (no such transaction or outcome)", node,
+		      (unsigned long long)tx, (int)len, (const char *)v);
+		return;
+	}
+	if (r->dec[node][tx]) {
+		failf(r, "integrity: node %u decided tx %llu twice", node, (unsigned long long)tx);
+		return;
+	}
+	r->dec[node][tx] = d;
+	r->ndec++;
+	if (r->outcome[tx] && r->outcome[tx] != d) {
+		failf(r, "uniform agreement: node %u decided %s on tx %llu, another node %s", node,
+		      d == 1 ? "commit" : "abort", (unsigned long long)tx,
+		      r->outcome[tx] == 1 ? "commit" : "abort");
+		return;
+	}
+	r->outcome[tx] = d;
+	if (d == 1) {
+		r->ncommit++;
+		for (uint32_t q = 1; q <= r->n; q++)
+			if (r->vote[q][tx] != 1) {
+				failf(r, "commit-validity: node %u decided commit on tx %llu, node %u %s",
+				      node, (unsigned long long)tx, q,
+				      r->vote[q][tx] == 2 ? "voted no" : "had not voted yes");
+				return;
+			}
+	} else {
+		r->nabort++;
+		bool no = false;
+		for (uint32_t q = 1; q <= r->n; q++)
+			no |= r->vote[q][tx] == 2;
+		if (!no && r->ncrash == 0)
+			failf(r, "abort-validity: node %u decided abort on tx %llu, yet no node voted "
+				 "no and none crashed", node, (unsigned long long)tx);
+	}
+}
+
+static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
+{
+	struct run *r = arg;
+	(void)s;
+	if (o->kind == STRATA_OUT_REPLY) {
+		on_reply(r, node, o);
+		return;
+	}
+	if (o->module != VAR_WIRE_NBAC)
+		return;
+	if (o->kind == STRATA_OUT_BCAST) {
+		if (o->a >= 1 && o->a <= r->ntx)
+			r->vote[node][o->a] = o->len == 3 && !memcmp(o->data, "yes", 3) ? 1 : 2;
+	} else if (o->kind == STRATA_OUT_DELIVER) {
+		on_decide(r, node, o->a, o->data, o->len);
+	}
+}
+
+static int step_check(struct sim *s, void *arg)
+{
+	struct run *r = arg;
+	(void)s;
+	return r->why[0] ? 1 : 0;
+}
+
+static void build(struct sim *s, struct strata_node *n, void *arg)
+{
+	struct run *r = arg;
+	(void)s;
+	char err[256];
+	struct strata_module *o = calloc(1, sizeof(*o));
+	STRATA_ASSERT(o);
+	strata_node_add_module(n, o, &oracle_ops, ORACLE_WIRE);
+	strata_node_set_role(n, STRATA_ROLE_FD, o);
+	struct strata_module *m = strata_algo_create(strata_algo_find("nbac"), n, err, sizeof(err));
+	if (!m) {
+		fprintf(stderr, "build: %s\n", err);
+		abort();
+	}
+	if (r->broken_timeout_ms)
+		var_nbac_test_commit_timeout(m, r->broken_timeout_ms);
+}
+
+static uint64_t new_req(struct run *r, enum req_kind kind, uint32_t node, uint64_t tx)
+{
+	STRATA_ASSERT(r->reqid < MAXREQ);
+	r->req[r->reqid].kind = kind;
+	r->req[r->reqid].node = node;
+	r->req[r->reqid].tx = tx;
+	return ++r->reqid;
+}
+
+static void crash(struct run *r, uint32_t id)
+{
+	sim_crash(r->s, id);
+	r->down[id] = true;
+	r->ncrash++;
+	/* P: strong completeness and accuracy, by construction. */
+	for (uint32_t q = 1; q <= r->n; q++) {
+		if (r->down[q])
+			continue;
+		struct strata_request req = { .id = new_req(r, RQ_ORACLE, q, 0),
+					      .op = STRATA_OP_READ, .r = id };
+		sim_request(r->s, q, "oraclep", &req);
+	}
+}
+
+static uint32_t pick_up(struct run *r)
+{
+	uint32_t up[MAXN], k = 0;
+	for (uint32_t q = 1; q <= r->n; q++)
+		if (!r->down[q])
+			up[k++] = q;
+	return k ? up[sim_random_below(r->s, k)] : 0;
+}
+
+static void vote(struct run *r, uint32_t q, uint64_t tx)
+{
+	if (r->asked[q][tx] || r->down[q])
+		return;
+	r->asked[q][tx] = true;
+	bool yes = r->all_yes[tx] || sim_random_below(r->s, 3) != 0;
+	char key[24];
+	int kl = snprintf(key, sizeof(key), "%llu", (unsigned long long)tx);
+	struct strata_request req = { .id = new_req(r, RQ_VOTE, q, tx), .op = STRATA_OP_PROPOSE,
+				      .key = (const uint8_t *)key, .key_len = (size_t)kl,
+				      .value = (const uint8_t *)(yes ? "yes" : "no"),
+				      .value_len = yes ? 3 : 2 };
+	sim_request(r->s, q, "nbac", &req);
+}
+
+static void begin(struct run *r, uint32_t q, uint64_t tx)
+{
+	char key[24];
+	int kl = snprintf(key, sizeof(key), "%llu", (unsigned long long)tx);
+	struct strata_request req = { .id = new_req(r, RQ_BEGIN, q, tx), .op = STRATA_OP_WRITE,
+				      .key = (const uint8_t *)key, .key_len = (size_t)kl };
+	sim_request(r->s, q, "nbac", &req);
+}
+
+static void setup(struct run *r, uint64_t seed, bool trace, const char *id)
+{
+	strata_config_defaults(&r->cfg);
+	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "%s", id);
+	r->n = r->cfg.n = seed % 5 == 3 ? 3 : seed % 5 == 4 ? 4 : 5;
+	r->cfg.f = r->n - 1;
+	r->cfg.model = STRATA_MODEL_FAIL_STOP;
+	r->cfg.heartbeat_ms = 20;
+	r->cfg.timeout_ms = 100;
+	r->cfg.retransmit_min_ms = 10;
+	r->cfg.retransmit_max_ms = 100;
+	for (uint32_t i = 1; i <= r->n; i++) {
+		r->cfg.nodes[i].id = i;
+		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
+		r->cfg.nodes[i].port = (uint16_t)(7900 + i);
+	}
+	struct sim_opts so = { .seed = seed, .cfg = &r->cfg, .build = build, .output = on_output,
+			       .arg = r, .trace = trace };
+	r->s = sim_new(&so);
+	struct sim_net net = {
+		.drop = 0.05 + sim_random_unit(r->s) * 0.2, .dup = sim_random_unit(r->s) * 0.1,
+		.delay_min_us = 200, .delay_max_us = 200 + sim_random_below(r->s, 5 * MS),
+		.tail = 0.03, .tail_us = 300 * MS,
+	};
+	sim_set_net(r->s, &net);
+	r->max_crash = (unsigned)sim_random_below(r->s, r->n); /* 0 .. N-1 */
+}
+
+/* One chunk of faults: partitions that heal, crashes up to max_crash. */
+static void faults(struct run *r, bool *parted)
+{
+	struct sim *s = r->s;
+	if (!*parted && sim_random_unit(s) < 0.05) {
+		uint64_t a = 0;
+		for (uint32_t q = 1; q <= r->n; q++)
+			if (sim_random_below(s, 2))
+				a |= 1ull << q;
+		sim_partition(s, a, ((1ull << (r->n + 1)) - 2) & ~a);
+		*parted = true;
+	} else if (*parted && sim_random_unit(s) < 0.15) {
+		sim_heal(s);
+		*parted = false;
+	}
+	if (r->ncrash < r->max_crash && sim_random_unit(s) < 0.03) {
+		uint32_t q = pick_up(r);
+		if (q)
+			crash(r, q);
+	}
+}
+
+static int calm_and_finish(struct run *r, int rc)
+{
+	struct sim *s = r->s;
+	if (!rc) {
+		sim_heal(s);
+		struct sim_net calm = { .drop = 0.02, .delay_min_us = 200, .delay_max_us = 3 * MS };
+		sim_set_net(s, &calm);
+		rc = sim_run_for(s, LIVENESS_MS * MS, step_check, r);
+	}
+	return rc;
+}
+
+static int nbac_run(uint64_t broken_ms, uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	STRATA_ASSERT(r);
+	r->broken_timeout_ms = broken_ms;
+	setup(r, seed, trace, "sim-nbac");
+	struct sim *s = r->s;
+	r->ntx = 1 + (unsigned)sim_random_below(s, MAXT);
+	for (uint64_t t = 1; t <= r->ntx; t++)
+		r->all_yes[t] = sim_random_below(s, 2) == 0;
+	sim_start(s);
+	sim_run_for(s, 1 * MS, NULL, NULL);
+	for (uint64_t t = 1; t <= r->ntx; t++)
+		if (sim_random_below(s, 2))
+			begin(r, 1 + (uint32_t)sim_random_below(s, r->n), t);
+	bool parted = false;
+	int rc = 0;
+	for (int chunk = 0; chunk < 30 && !rc; chunk++) {
+		for (int k = 0; k < 2; k++)
+			if (sim_random_unit(s) < 0.5) {
+				uint32_t q = pick_up(r);
+				if (q)
+					vote(r, q, 1 + sim_random_below(s, r->ntx));
+			}
+		faults(r, &parted);
+		rc = sim_run_for(s, 10 * MS, step_check, r);
+	}
+	/* Every node still up votes on every transaction. */
+	for (uint32_t q = 1; q <= r->n && !rc; q++)
+		for (uint64_t t = 1; t <= r->ntx; t++)
+			vote(r, q, t);
+	rc = calm_and_finish(r, rc);
+	if (rc) {
+		rc = sim_fail(why, whylen, "t=%llums: %s", (unsigned long long)(sim_now(s) / MS),
+			      r->why);
+	} else {
+		for (uint32_t q = 1; q <= r->n && !rc; q++)
+			for (uint64_t t = 1; t <= r->ntx && !rc; t++)
+				if (!r->down[q] && !r->dec[q][t])
+					rc = sim_fail(why, whylen,
+						      "termination: correct node %u did not decide tx "
+						      "%llu within %llu ms after the heal",
+						      q, (unsigned long long)t, LIVENESS_MS);
+		if (!rc && r->ndec == 0)
+			rc = sim_fail(why, whylen, "no decision at all");
+	}
+	if (!rc) {
+		totals.commits += r->ncommit;
+		totals.aborts += r->nabort;
+	}
+	sim_free(s);
+	free(r);
+	return rc;
+}
+
+static int nbac_random(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return nbac_run(0, seed, trace, why, whylen);
+}
+
+static int broken_nbac_timeout(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return nbac_run(30, seed, trace, why, whylen);
+}
+
+static const struct sim_case cases[] = {
+	{ "nbac-random", nbac_random, 300, false },
+	{ "broken-nbac-commits-on-timeout", broken_nbac_timeout, 50, true },
+};
+
+int main(int argc, char **argv)
+{
+	int rc = sim_main(argc, argv, "sim_variants", cases, sizeof(cases) / sizeof(cases[0]));
+	printf("sim_variants: nbac decisions in passing seeds: %llu commit, %llu abort\n",
+	       totals.commits, totals.aborts);
+	return rc;
+}
