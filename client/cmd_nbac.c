@@ -183,7 +183,6 @@ static void print_outcome(struct cli *c, uint32_t node, uint64_t tx, const char 
 		cli_json_key(&j, key);
 		cli_json_string_n(&j, v, len);
 		cli_json_end_object(&j);
-		fputc('\n', stdout);
 	} else if (!strcmp(key, "vote")) {
 		printf("node %u tx %llu voted %.*s\n", node, (unsigned long long)tx, (int)len, v);
 	} else if (node) {
