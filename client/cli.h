@@ -255,5 +255,6 @@ int cmd_member(struct cli *c, int argc, char **argv);
 int cmd_top(struct cli *c, int argc, char **argv);
 int cmd_endpoint(struct cli *c, int argc, char **argv);
 int cmd_nbac(struct cli *c, int argc, char **argv);
+int cmd_trb(struct cli *c, int argc, char **argv);
 
 #endif

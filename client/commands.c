@@ -25,6 +25,8 @@ const struct cli_cmd cli_commands[] = {
 	  cmd_consensus },
 	{ "nbac", "atomic commit (Alg. 6.6): begin [--id TX] | vote TX yes|no -n NODE | watch [--all]",
 	  cmd_nbac },
+	{ "trb", "terminating reliable broadcast (Alg. 6.3): send MESSAGE [-n SENDER] | listen [--all]",
+	  cmd_trb },
 	{ "job", "job handlers (seed 1.1.4): submit JOB [--algo jh-sync|jh-async|jt] | watch [--all] | "
 		 "algos", cmd_job },
 	{ "bench", "closed-loop load on the KV store: put|get --clients C --total N ... (vs etcd: "

@@ -11,6 +11,12 @@ static const struct strata_algo algos[] = {
 	  .steps = "1 (beb of the votes) + 3 (uhier)",
 	  .messages = "N^2 (votes) + those of one uhier instance",
 	  .wire_id = VAR_WIRE_NBAC },
+	{ .name = "trb", .family = "variants",
+	  .title = "Consensus-Based Uniform Terminating Reliable Broadcast (over beb, P and uhier)",
+	  .book = "Alg. 6.3", .model = STRATA_MODEL_FAIL_STOP, .resilience_k = 0,
+	  .steps = "1 (beb from the sender) + 3 (uhier)",
+	  .messages = "N (beb) + those of one uhier instance",
+	  .wire_id = VAR_WIRE_TRB },
 	{ .name = NULL },
 };
 

@@ -24,4 +24,10 @@ struct strata_module *var_nbac_create(struct strata_node *n, char *err, size_t e
  * "commit on a timeout"). Never called by stratad. */
 void var_nbac_test_commit_timeout(struct strata_module *m, uint64_t ms);
 
+struct strata_module *var_trb_create(struct strata_node *n, char *err, size_t errlen);
+/* TEST ONLY: trb delivers the sender's message as soon as beb delivers it, without consensus
+ * (the broken variant: a sender that crashes while broadcasting leaves some processes with m and
+ * the others with SF). Never called by stratad. */
+void var_trb_test_direct(struct strata_module *m);
+
 #endif

@@ -69,12 +69,12 @@ static const struct strata_module_ops oracle_ops = {
 
 /* Totals over the correct runs, printed at the end (non-vacuity: both outcomes happen). */
 static struct {
-	unsigned long long commits, aborts;
+	unsigned long long commits, aborts, trb_msg, trb_sf;
 } totals;
 
 /* ---- a run ---- */
 
-enum req_kind { RQ_NONE, RQ_ORACLE, RQ_BEGIN, RQ_VOTE };
+enum req_kind { RQ_NONE, RQ_ORACLE, RQ_BEGIN, RQ_VOTE, RQ_SEND };
 
 struct rq {
 	enum req_kind kind;
@@ -82,8 +82,18 @@ struct rq {
 	uint64_t tx;
 };
 
+#define MAXK 6 /* trb instances per sender */
+
+struct trb_val {
+	uint8_t tag; /* 0 none yet, 1 message, 2 SF */
+	uint8_t m[40];
+	size_t len;
+};
+
 struct run {
+	const char *algo;           /* the module under test */
 	uint64_t broken_timeout_ms; /* nbac's broken variant, 0 = correct */
+	bool broken_direct;         /* trb's broken variant */
 	struct strata_config cfg;
 	struct sim *s;
 	uint32_t n;
@@ -100,6 +110,13 @@ struct run {
 	unsigned ndec, ncommit, nabort;
 	uint64_t reqid;
 	struct rq req[MAXREQ];
+	/* trb: what each sender broadcast, the first delivery of each instance, who delivered */
+	unsigned nsendreq[MAXN + 1];
+	struct trb_val sent[MAXN + 1][MAXK + 1];
+	struct trb_val first[MAXN + 1][MAXK + 3];
+	bool got[MAXN + 1][MAXN + 1][MAXK + 3]; /* [node][sender][k] */
+	bool got_sf[MAXN + 1][MAXN + 1];        /* [node][sender] */
+	unsigned ntrb_msg, ntrb_sf;
 	char why[256];
 };
 
@@ -130,6 +147,11 @@ static void on_reply(struct run *r, uint32_t node, const struct strata_output *o
 	const struct rq *q = &r->req[o->a - 1];
 	if (q->kind == RQ_ORACLE || q->kind == RQ_NONE)
 		return;
+	if (q->kind == RQ_SEND) {
+		if (o->status != 0)
+			failf(r, "node %u refused a trb send: %s", node, strata_strerror(o->status));
+		return;
+	}
 	if (o->status != 0) {
 		failf(r, "node %u refused a %s on tx %llu: %s", node,
 		      q->kind == RQ_BEGIN ? "begin" : "vote", (unsigned long long)q->tx,
@@ -192,12 +214,22 @@ static void on_decide(struct run *r, uint32_t node, uint64_t tx, const uint8_t *
 	}
 }
 
+static void trb_on_bcast(struct run *r, uint32_t node, const struct strata_output *o);
+static void trb_on_deliver(struct run *r, uint32_t node, const struct strata_output *o);
+
 static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
 {
 	struct run *r = arg;
 	(void)s;
 	if (o->kind == STRATA_OUT_REPLY) {
 		on_reply(r, node, o);
+		return;
+	}
+	if (o->module == VAR_WIRE_TRB) {
+		if (o->kind == STRATA_OUT_BCAST)
+			trb_on_bcast(r, node, o);
+		else if (o->kind == STRATA_OUT_DELIVER)
+			trb_on_deliver(r, node, o);
 		return;
 	}
 	if (o->module != VAR_WIRE_NBAC)
@@ -207,6 +239,80 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 			r->vote[node][o->a] = o->len == 3 && !memcmp(o->data, "yes", 3) ? 1 : 2;
 	} else if (o->kind == STRATA_OUT_DELIVER) {
 		on_decide(r, node, o->a, o->data, o->len);
+	}
+}
+
+/* ---- trb ---- */
+
+static void trb_sk(const struct run *r, uint64_t id, uint32_t *s, uint64_t *k)
+{
+	*s = (uint32_t)((id - 1) % r->n) + 1;
+	*k = (id - 1) / r->n + 1;
+}
+
+static void trb_on_bcast(struct run *r, uint32_t node, const struct strata_output *o)
+{
+	uint32_t s;
+	uint64_t k;
+	trb_sk(r, o->a, &s, &k);
+	if (s != node || k < 1 || k > MAXK || o->len > sizeof(r->sent[0][0].m)) {
+		failf(r, "node %u broadcast trb instance %llu, not one of its own", node,
+		      (unsigned long long)o->a);
+		return;
+	}
+	r->sent[s][k].tag = 1;
+	r->sent[s][k].len = o->len;
+	memcpy(r->sent[s][k].m, o->data, o->len);
+}
+
+static void trb_on_deliver(struct run *r, uint32_t node, const struct strata_output *o)
+{
+	struct strata_rd rd;
+	strata_rd_init(&rd, o->data, o->len);
+	uint8_t tag = strata_rd_u8(&rd);
+	uint64_t vs = strata_rd_u64(&rd), k = strata_rd_u64(&rd);
+	const uint8_t *m = o->data + rd.off;
+	size_t len = o->len - rd.off;
+	uint32_t s;
+	uint64_t ks;
+	trb_sk(r, o->a, &s, &ks);
+	if (!strata_rd_ok(&rd) || tag > 1 || vs != s || k != ks || k > MAXK + 2 ||
+	    len > sizeof(r->sent[0][0].m) || (tag == 0 && len != 0)) {
+		failf(r, "node %u delivered a malformed trb value on instance %llu", node,
+		      (unsigned long long)o->a);
+		return;
+	}
+	if (r->got[node][s][k]) {
+		failf(r, "integrity: node %u delivered (%u, %llu) twice", node, s,
+		      (unsigned long long)k);
+		return;
+	}
+	r->got[node][s][k] = true;
+	struct trb_val *f = &r->first[s][k];
+	uint8_t t2 = tag == 1 ? 1 : 2;
+	if (f->tag && (f->tag != t2 || f->len != len || memcmp(f->m, m, len))) {
+		failf(r, "uniform agreement: node %u delivered %s on (%u, %llu), another node %s", node,
+		      t2 == 1 ? "a message" : "SF", s, (unsigned long long)k,
+		      f->tag == 1 ? "a message" : "SF");
+		return;
+	}
+	if (!f->tag) {
+		f->tag = t2;
+		f->len = len;
+		memcpy(f->m, m, len);
+	}
+	if (t2 == 2) {
+		r->ntrb_sf++;
+		r->got_sf[node][s] = true;
+		if (!r->down[s])
+			failf(r, "SF only if the sender crashed: node %u delivered SF on (%u, %llu), "
+				 "and node %u has not crashed", node, s, (unsigned long long)k, s);
+	} else {
+		r->ntrb_msg++;
+		if (k > MAXK || r->sent[s][k].tag != 1 || r->sent[s][k].len != len ||
+		    memcmp(r->sent[s][k].m, m, len))
+			failf(r, "integrity: node %u delivered on (%u, %llu) a message %u did not "
+				 "broadcast there", node, s, (unsigned long long)k, s);
 	}
 }
 
@@ -226,13 +332,15 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 	STRATA_ASSERT(o);
 	strata_node_add_module(n, o, &oracle_ops, ORACLE_WIRE);
 	strata_node_set_role(n, STRATA_ROLE_FD, o);
-	struct strata_module *m = strata_algo_create(strata_algo_find("nbac"), n, err, sizeof(err));
+	struct strata_module *m = strata_algo_create(strata_algo_find(r->algo), n, err, sizeof(err));
 	if (!m) {
 		fprintf(stderr, "build: %s\n", err);
 		abort();
 	}
 	if (r->broken_timeout_ms)
 		var_nbac_test_commit_timeout(m, r->broken_timeout_ms);
+	if (r->broken_direct)
+		var_trb_test_direct(m);
 }
 
 static uint64_t new_req(struct run *r, enum req_kind kind, uint32_t node, uint64_t tx)
@@ -359,6 +467,7 @@ static int nbac_run(uint64_t broken_ms, uint64_t seed, bool trace, char *why, si
 	struct run *r = calloc(1, sizeof(*r));
 	STRATA_ASSERT(r);
 	r->broken_timeout_ms = broken_ms;
+	r->algo = "nbac";
 	setup(r, seed, trace, "sim-nbac");
 	struct sim *s = r->s;
 	r->ntx = 1 + (unsigned)sim_random_below(s, MAXT);
@@ -419,15 +528,104 @@ static int broken_nbac_timeout(uint64_t seed, bool trace, char *why, size_t whyl
 	return nbac_run(30, seed, trace, why, whylen);
 }
 
+static void trb_send(struct run *r, uint32_t q)
+{
+	if (r->down[q] || r->nsendreq[q] >= MAXK)
+		return;
+	char m[40];
+	int len = snprintf(m, sizeof(m), "m%u.%u-%llu", q, ++r->nsendreq[q],
+			   (unsigned long long)sim_seed(r->s));
+	struct strata_request req = { .id = new_req(r, RQ_SEND, q, 0), .op = STRATA_OP_BROADCAST,
+				      .value = (const uint8_t *)m, .value_len = (size_t)len };
+	sim_request(r->s, q, "trb", &req);
+}
+
+static int trb_run(bool broken, uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	STRATA_ASSERT(r);
+	r->broken_direct = broken;
+	r->algo = "trb";
+	setup(r, seed, trace, "sim-trb");
+	struct sim *s = r->s;
+	sim_start(s);
+	sim_run_for(s, 1 * MS, NULL, NULL);
+	bool parted = false;
+	int rc = 0;
+	for (int chunk = 0; chunk < 30 && !rc; chunk++) {
+		if (sim_random_unit(s) < 0.6) {
+			uint32_t q = pick_up(r);
+			if (q) {
+				trb_send(r, q);
+				/* Sometimes the sender crashes while its beb is on the way. */
+				if (r->ncrash < r->max_crash && sim_random_unit(s) < 0.15) {
+					rc = sim_run_for(s, sim_random_below(s, 3 * MS), step_check, r);
+					crash(r, q);
+				}
+			}
+		}
+		faults(r, &parted);
+		if (!rc)
+			rc = sim_run_for(s, 10 * MS, step_check, r);
+	}
+	rc = calm_and_finish(r, rc);
+	if (rc) {
+		rc = sim_fail(why, whylen, "t=%llums: %s", (unsigned long long)(sim_now(s) / MS),
+			      r->why);
+	}
+	/* Termination: a correct sender's every message is delivered by every correct node; a
+	 * crashed sender's sequence ends with SF at every correct node; everything any node
+	 * delivered is delivered by every correct node (uniform agreement). */
+	for (uint32_t q = 1; q <= r->n && !rc; q++) {
+		if (r->down[q])
+			continue;
+		for (uint32_t snd = 1; snd <= r->n && !rc; snd++) {
+			for (uint64_t k = 1; k <= MAXK + 2 && !rc; k++) {
+				bool need = r->first[snd][k].tag != 0 ||
+					    (!r->down[snd] && k <= MAXK && r->sent[snd][k].tag);
+				if (need && !r->got[q][snd][k])
+					rc = sim_fail(why, whylen, "termination: correct node %u did not "
+						      "deliver (%u, %llu) within %llu ms after the heal",
+						      q, snd, (unsigned long long)k, LIVENESS_MS);
+			}
+			if (!rc && r->down[snd] && !r->got_sf[q][snd])
+				rc = sim_fail(why, whylen, "termination: correct node %u delivered no SF "
+					      "for crashed sender %u", q, snd);
+		}
+	}
+	if (!rc && r->ntrb_msg + r->ntrb_sf == 0)
+		rc = sim_fail(why, whylen, "no delivery at all");
+	if (!rc) {
+		totals.trb_msg += r->ntrb_msg;
+		totals.trb_sf += r->ntrb_sf;
+	}
+	sim_free(s);
+	free(r);
+	return rc;
+}
+
+static int trb_random(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return trb_run(false, seed, trace, why, whylen);
+}
+
+static int broken_trb_direct(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return trb_run(true, seed, trace, why, whylen);
+}
+
 static const struct sim_case cases[] = {
 	{ "nbac-random", nbac_random, 300, false },
 	{ "broken-nbac-commits-on-timeout", broken_nbac_timeout, 50, true },
+	{ "trb-random", trb_random, 300, false },
+	{ "broken-trb-without-consensus", broken_trb_direct, 200, true },
 };
 
 int main(int argc, char **argv)
 {
 	int rc = sim_main(argc, argv, "sim_variants", cases, sizeof(cases) / sizeof(cases[0]));
-	printf("sim_variants: nbac decisions in passing seeds: %llu commit, %llu abort\n",
-	       totals.commits, totals.aborts);
+	printf("sim_variants: in passing seeds, nbac decided %llu commit and %llu abort; trb "
+	       "delivered %llu messages and %llu SF\n",
+	       totals.commits, totals.aborts, totals.trb_msg, totals.trb_sf);
 	return rc;
 }
