@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The consensus variants of chapter 6 on real processes (docs/consensus-variants.md): one
+# cluster of 5 nodes (fail-stop: P from heartbeats), one start.
+#   NBAC (Alg. 6.6): tx 1, every node votes yes -> commit at every node (exit 0); tx 2, node 5
+#   votes no -> abort everywhere (exit 1); tx 3 begun, node 5 killed before voting, the others
+#   vote yes -> abort at every survivor. `nbac watch --all` must show the same outcome per node.
+#   TRB (Alg. 6.3): node 2 sends a message, delivered by every node; node 4 is killed; every
+#   survivor delivers ⊥ for sender 4 (and for sender 5, killed before), seen by `trb listen --all`.
+. "$(dirname "$0")/lib.sh"
+t0=$(now_ms)
+start_cluster 5 fail-stop
+sleep 1 # heartbeats flow
+
+"$STRATA" --dir "$DIR" nbac watch --all -w json --duration 25 >"$TMP/nbac-watch.jsonl" 2>"$TMP/nbac-watch.err" &
+BG_PIDS+=($!)
+sleep 0.3
+
+# vote_all TX "VOTES..." EXPECTED: node q votes the q-th word (skip: "-"), every vote must print
+# the expected outcome with the matching exit code.
+vote_all() {
+	local tx=$1 votes=($2) want=$3 pids=() q
+	for q in 1 2 3 4 5; do
+		[ "${votes[$((q - 1))]}" = - ] && continue
+		"$STRATA" --dir "$DIR" -n $q --timeout 10000 -w json nbac vote "$tx" "${votes[$((q - 1))]}" \
+			>"$TMP/vote-$tx-$q.json" 2>&1 &
+		pids[$q]=$!
+	done
+	for q in 1 2 3 4 5; do
+		[ "${votes[$((q - 1))]}" = - ] && continue
+		local rc=0
+		wait "${pids[$q]}" || rc=$?
+		local want_rc=0
+		[ "$want" = abort ] && want_rc=1
+		[ $rc = $want_rc ] || fail "tx $tx: node $q's vote exited $rc: $(cat "$TMP/vote-$tx-$q.json")"
+		grep -q "\"tx\":$tx,\"node\":$q,\"outcome\":\"$want\"" "$TMP/vote-$tx-$q.json" ||
+			fail "tx $tx: node $q: $(cat "$TMP/vote-$tx-$q.json"), expected $want"
+	done
+	pass "tx $tx: votes ${votes[*]} -> $want"
+}
+
+say "NBAC tx 1: every node votes yes"
+[ "$("$STRATA" --dir "$DIR" -n 1 nbac begin --id 1)" = 1 ] || fail "nbac begin --id 1"
+vote_all 1 "yes yes yes yes yes" commit
+say "NBAC tx 2: node 5 votes no"
+"$STRATA" --dir "$DIR" -n 2 nbac begin --id 2 >/dev/null || fail "nbac begin --id 2"
+vote_all 2 "yes yes yes yes no" abort
+say "NBAC tx 3: node 5 is killed before it votes"
+"$STRATA" --dir "$DIR" -n 3 nbac begin --id 3 >/dev/null || fail "nbac begin --id 3"
+"$CLUSTER" kill 5 --dir "$DIR" >/dev/null || fail "kill 5"
+vote_all 3 "yes yes yes yes -" abort
+
+say "TRB: node 2 sends, then sender 4 is killed"
+"$STRATA" --dir "$DIR" trb listen --all -w json --duration 12 >"$TMP/trb.jsonl" 2>"$TMP/trb.err" &
+trb_pid=$!
+BG_PIDS+=($trb_pid)
+sleep 0.3
+"$STRATA" --dir "$DIR" -n 2 --timeout 10000 trb send "hello from 2" >"$TMP/trb-send.out" ||
+	fail "trb send: $(cat "$TMP/trb-send.out")"
+grep -q "^node 2: sender 2 instance 1: hello from 2\$" "$TMP/trb-send.out" ||
+	fail "trb send printed $(cat "$TMP/trb-send.out")"
+"$CLUSTER" kill 4 --dir "$DIR" >/dev/null || fail "kill 4"
+
+# Wait (at most 10 s) until every survivor delivered ⊥ for sender 4.
+for _ in $(seq 100); do
+	n=$(grep -c '"sender":4,"instance":1,"message":null,"failed":true' "$TMP/trb.jsonl" || true)
+	[ "$n" -ge 3 ] && break
+	sleep 0.1
+done
+sleep 0.5
+python3 - "$TMP" <<'PY' || fail "nbac/trb outcomes differ from the expected ones"
+import json, sys
+d = sys.argv[1]
+seen = {}
+for line in open(f"{d}/nbac-watch.jsonl"):
+    e = json.loads(line)
+    if "outcome" in e:
+        key = (e["tx"], e["node"])
+        assert key not in seen, f"integrity: node {e['node']} decided tx {e['tx']} twice"
+        seen[key] = e["outcome"]
+want = {1: ("commit", range(1, 6)), 2: ("abort", range(1, 5)), 3: ("abort", range(1, 5))}
+for tx, (outcome, nodes) in want.items():
+    for q in nodes:
+        assert seen.get((tx, q)) == outcome, f"nbac watch: tx {tx} node {q}: {seen.get((tx, q))}, expected {outcome}"
+for (tx, q), o in seen.items():
+    assert o == want[tx][0], f"uniform agreement: tx {tx} node {q} decided {o}"
+print(f"  nbac watch: {len(seen)} decisions, tx 1 commit, tx 2 and 3 abort everywhere")
+got = {}
+for line in open(f"{d}/trb.jsonl"):
+    e = json.loads(line)
+    k = (e["node"], e["sender"], e["instance"])
+    assert k not in got, f"integrity: {k} delivered twice"
+    got[k] = e["message"]
+for q in (1, 2, 3):
+    assert got.get((q, 2, 1)) == "hello from 2", f"trb: node {q} delivered {got.get((q, 2, 1))!r} for (2, 1)"
+    assert (q, 4, 1) in got and got[(q, 4, 1)] is None, f"trb: node {q} did not deliver ⊥ for sender 4"
+    assert (q, 5, 1) in got and got[(q, 5, 1)] is None, f"trb: node {q} did not deliver ⊥ for sender 5"
+for (q, s, k), m in got.items():
+    if s in (4, 5):
+        assert m is None, f"trb: node {q} delivered {m!r} for crashed sender {s}"
+print("  trb listen: 'hello from 2' at nodes 1-3, ⊥ for senders 4 and 5 at every survivor")
+PY
+pass "nbac: commit, abort on a no, abort on a crash; trb: ⊥ for a killed sender"
+echo "test_variants_live: $(( ($(now_ms) - t0) / 1000 )) s"
