@@ -644,12 +644,18 @@ static void on_output(void *arg, const struct strata_output *o)
 	uint64_t lamport = strata_node_lamport(strata_uv_node(d->rt));
 	bool recorded;
 	int rc = o->kind == STRATA_OUT_BCAST
-			 ? strata_bcast_log_broadcast(b->log, o->a, lamport, o->data, o->len, o->vc,
-						      o->vc_len)
+			 ? (o->replay ? strata_bcast_log_broadcast_replay(b->log, o->a, lamport,
+									  o->data, o->len, &recorded)
+				      : strata_bcast_log_broadcast(b->log, o->a, lamport, o->data,
+								   o->len, o->vc, o->vc_len))
 		 : o->replay ? strata_bcast_log_replay(b->log, o->peer, o->a, lamport, o->data,
 						       o->len, &recorded)
 			     : strata_bcast_log_deliver(b->log, o->peer, o->a, lamport, o->data,
 							o->len, o->vc, o->vc_len);
+	if (rc == 0 && o->kind == STRATA_OUT_BCAST && o->replay && recorded)
+		strata_uv_log(d->rt, STRATA_LOG_INFO,
+			      "--bcast-log %s: recorded own broadcast %" PRIu64 ", logged before the "
+			      "crash but announced only now", o->module_name, o->a);
 	if (rc == 0 && o->kind == STRATA_OUT_DELIVER && o->replay)
 		strata_uv_log(d->rt, STRATA_LOG_INFO,
 			      recorded ? "--bcast-log %s: recorded %u:%" PRIu64 ", logged before the "

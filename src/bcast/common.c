@@ -351,6 +351,16 @@ void bc_out_bcast(struct strata_module *m, uint64_t seq, const uint8_t *data, si
 	strata_output(m->node, &o);
 }
 
+void bc_out_bcast_replay(struct strata_module *m, uint64_t seq, const uint8_t *data, size_t len)
+{
+	struct strata_output o = {
+		.kind = STRATA_OUT_BCAST, .module = m->wire_id, .module_name = m->ops->name,
+		.peer = strata_node_id(m->node), .a = seq, .b = strata_node_incarnation(m->node),
+		.data = data, .len = len, .replay = true,
+	};
+	strata_output(m->node, &o);
+}
+
 int bc_pl_broadcast(struct strata_module *m, uint64_t *lsn, const struct strata_request *req)
 {
 	struct strata_node *n = m->node;

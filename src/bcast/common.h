@@ -153,6 +153,9 @@ void bc_out_deliver(struct strata_module *m, uint32_t origin, uint64_t inc, uint
 		    const uint8_t *data, size_t len, const uint64_t *vc, size_t vc_len);
 void bc_out_deliver_msg(struct strata_module *m, struct strata_msg *msg, uint32_t origin,
 			uint64_t inc, uint64_t seq, const uint8_t *data, size_t len);
+/* Announces again, after a recovery, an own broadcast logged before the crash (its BCAST output
+ * may have been lost with the crash; strata_output.replay). */
+void bc_out_bcast_replay(struct strata_module *m, uint64_t seq, const uint8_t *data, size_t len);
 void bc_out_bcast(struct strata_module *m, uint64_t seq, const uint8_t *data, size_t len,
 		  const uint64_t *vc, size_t vc_len);
 
@@ -242,6 +245,7 @@ struct bc_pend {
 	uint64_t ack;           /* bitmask of processes that relayed it (bit q) */
 	uint64_t done;          /* lurb: bitmask of processes that logged its delivery */
 	uint32_t slot;          /* lurb: its stable-storage slot */
+	uint64_t dlv_batch;     /* lurb: the turn-batch that delivered it here (+1; 0 = none) */
 };
 
 /* A pending table is an instance table of the node's core (core/itab.h) keyed by (origin,

@@ -36,7 +36,9 @@
  * the node's whole life; a recovering node re-reads pending and delivered, announces itself
  * with a HELLO (common.h) and resumes retransmitting. Logged deliveries still pending are
  * announced again as replays (strata_output.replay): a kill between a batch's commit and the
- * release of its outputs leaves the delivery logged but never announced. A STRATA_OUT_EVENT
+ * release of its outputs leaves the delivery logged but never announced; own broadcasts still
+ * pending are announced again as replays too (the BCAST output of a logged broadcast can be lost
+ * the same way), and an entry is never collected in the batch that delivered it. A STRATA_OUT_EVENT
  * reports the recovery. Payloads are limited to one datagram's
  * frame. */
 #include <stdio.h>
@@ -124,11 +126,17 @@ static bool lurb_progress(struct lurb *l, struct bc_pend *e)
 			size_t len;
 			STRATA_ASSERT(lurb_parse(n, e->msg, &h, &p, &len) == 0);
 			bc_out_deliver(&l->m, h.origin, 0, h.seq, p, len, NULL, 0);
+			e->dlv_batch = strata_node_counters(n)->batches + 1;
 		}
 	}
 	if (bc_win_has(w, e->seq))
 		e->done |= bc_bit(self);
-	if ((e->done & bc_all(nn)) == bc_all(nn)) {
+	/* Not collected in the turn-batch that delivered it: a crash that keeps part of that
+	 * batch's writes (the delivery log, the emptied slot) but loses its outputs would leave a
+	 * logged delivery that recovery cannot announce again (its payload gone). From the next
+	 * batch on, the delivery's announcement has left (outputs are released in order). */
+	if ((e->done & bc_all(nn)) == bc_all(nn) &&
+	    e->dlv_batch != strata_node_counters(n)->batches + 1) {
 		lurb_del(l, e);
 		return false;
 	}
@@ -249,12 +257,39 @@ static void lurb_recover(struct lurb *l)
 	struct bc_pend *e;
 	for (size_t it = 0; (e = bc_ptab_next(&l->pending, &it));)
 		lurb_send_all(l, e);
+	/* An own broadcast logged (lsn and pending slot) in a batch whose outputs the crash lost
+	 * was never announced as broadcast, yet it goes out now: announce every own broadcast still
+	 * pending again, in sequence order, marked as a replay (recorders keep the first). An own
+	 * broadcast no longer pending was collected, hence delivered everywhere, hence sent, hence
+	 * announced (its BCAST output left with the batch that sent it). */
+	uint64_t own[LURB_PENDING_CAP];
+	size_t nown = 0;
+	for (size_t it = 0; (e = bc_ptab_next(&l->pending, &it));)
+		if (e->origin == self) {
+			own[nown++] = e->seq;
+			if (e->seq > l->lsn)
+				l->lsn = e->seq;
+		}
+	for (size_t i = 1; i < nown; i++) /* insertion sort: at most LURB_PENDING_CAP */
+		for (size_t j = i; j > 0 && own[j - 1] > own[j]; j--) {
+			uint64_t t = own[j];
+			own[j] = own[j - 1];
+			own[j - 1] = t;
+		}
+	for (size_t i = 0; i < nown; i++) {
+		struct bc_pend *mine = bc_ptab_find(&l->pending, self, 0, own[i]);
+		struct bc_hdr h;
+		const uint8_t *p;
+		size_t len;
+		if (mine && lurb_parse(n, mine->msg, &h, &p, &len) == 0)
+			bc_out_bcast_replay(&l->m, h.seq, p, len);
+	}
 	/* "upon Recovery": the delivery log is the upper layer's to read again. A delivery logged
 	 * in a batch whose outputs the crash lost (the state reached the disk, the announcement
 	 * never left) would otherwise be known to nobody above: announce every logged delivery
 	 * still pending again, marked as a replay (recorders keep the first). Collected entries
-	 * are not among them: collection needs this process's "delivered here", which leaves only
-	 * with (after) the announcement. */
+	 * are not among them: an entry is collected only in a batch after the one that delivered
+	 * it (lurb_progress), so its announcement had left. */
 	for (size_t it = 0; (e = bc_ptab_next(&l->pending, &it));) {
 		struct bc_hdr h;
 		const uint8_t *p;
@@ -303,15 +338,20 @@ static int lurb_request(struct strata_module *m, const struct strata_request *re
 	if (bc_ptab_len(&l->pending) >= bc_ptab_cap(&l->pending))
 		return STRATA_EFULL;
 	struct bc_hdr h = { BC_DATA, strata_node_id(n), 0, l->lsn + 1 };
-	if (bc_store_u64(n, "lurb/lsn", h.seq) != 0)
-		return STRATA_EIO;
 	struct strata_msg *msg = bc_encode_data(&h, req->value, req->value_len);
 	if (!msg)
 		return STRATA_ENOMEM;
+	/* The pending slot is written before lsn: a crash that keeps only a prefix of the batch's
+	 * writes keeps lsn only with the message, so no sequence number is skipped (recovery takes
+	 * lsn above every own pending message, in case the slot was kept and lsn was not). */
 	struct bc_pend *e = lurb_add(l, &h, msg);
 	strata_msg_unref(msg);
 	if (!e)
 		return STRATA_EIO;
+	if (bc_store_u64(n, "lurb/lsn", h.seq) != 0) {
+		lurb_del(l, e);
+		return STRATA_EIO;
+	}
 	l->lsn++;
 	e->ack = bc_bit(h.origin);
 	bc_out_bcast(m, h.seq, req->value, req->value_len, NULL, 0);

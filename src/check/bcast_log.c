@@ -376,6 +376,19 @@ int strata_bcast_log_replay(struct strata_bcast_log *log, uint32_t sender, uint6
 	return rc;
 }
 
+int strata_bcast_log_broadcast_replay(struct strata_bcast_log *log, uint64_t seq,
+				      uint64_t lamport, const uint8_t *payload, size_t len,
+				      bool *recorded)
+{
+	STRATA_ASSERT(log != NULL && recorded != NULL);
+	*recorded = false;
+	if (seq <= log->last_seq)
+		return 0;
+	int rc = strata_bcast_log_broadcast(log, seq, lamport, payload, len, NULL, 0);
+	*recorded = rc == 0;
+	return rc;
+}
+
 int strata_bcast_log_crash(struct strata_bcast_log *log)
 {
 	STRATA_ASSERT(log != NULL);

@@ -88,6 +88,13 @@ int strata_bcast_log_deliver(struct strata_bcast_log *log, uint32_t sender, uint
 int strata_bcast_log_replay(struct strata_bcast_log *log, uint32_t sender, uint64_t seq,
 			    uint64_t lamport, const uint8_t *payload, size_t len, bool *recorded);
 
+/* An own broadcast announced again after a recovery (strata_output.replay): recorded like
+ * strata_bcast_log_broadcast() unless the log already holds a broadcast with that seq (from an
+ * earlier incarnation). Sets *recorded to whether it wrote a line. */
+int strata_bcast_log_broadcast_replay(struct strata_bcast_log *log, uint64_t seq,
+				      uint64_t lamport, const uint8_t *payload, size_t len,
+				      bool *recorded);
+
 /* Records that the node crashed. Nothing may be written after it (STRATA_ESTATE). */
 int strata_bcast_log_crash(struct strata_bcast_log *log);
 

@@ -75,8 +75,9 @@ struct strata_output {
 	const char *text;      /* borrowed; may be NULL */
 	/* DELIVER: a recovered process announces again a delivery it had logged before it crashed
 	 * (its first announcement may have been lost with the crash: state reaches the disk before
-	 * the batch's outputs leave). Whoever records deliveries records it only if it has not
-	 * already (the daemon's --bcast-log, the simulator's checkers). */
+	 * the batch's outputs leave). BCAST: likewise for an own broadcast it had logged. Whoever
+	 * records deliveries or broadcasts records it only if it has not already (the daemon's
+	 * --bcast-log, the simulator's checkers). */
 	bool replay;
 	uint64_t revision;     /* REPLY of the replicated KV: the store revision (0 = none) */
 };

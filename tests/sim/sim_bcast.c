@@ -210,6 +210,9 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 		return;
 	switch (o->kind) {
 	case STRATA_OUT_BCAST:
+		/* Likewise for an own broadcast announced again after a recovery. */
+		if (o->replay && bck_broadcast_known(r->ck, node, o->a))
+			break;
 		bck_on_bcast(r->ck, node, o->a, o->data, o->len);
 		break;
 	case STRATA_OUT_DELIVER:
@@ -628,6 +631,7 @@ CASE(run_erb_lossy_beb, sp_erb_lossy_beb)
 	}
 DISK_CASE(run_lurb_lost, sp_lurb, D_LOST)
 DISK_CASE(run_lurb_fail, sp_lurb, D_FAIL)
+DISK_CASE(run_lurb_torn, sp_lurb, D_TORN)
 DISK_CASE(run_lurb_early, sp_lurb, D_ACK_EARLY)
 
 /* Probabilistic validity: over 20 inner runs per seed (2% loss, no partitions or crashes),
@@ -1259,6 +1263,7 @@ static const struct sim_case cases[] = {
 	{ "lurb", run_lurb, 500, false },
 	{ "lurb-disk-lost", run_lurb_lost, 200, false },
 	{ "lurb-disk-fail", run_lurb_fail, 200, false },
+	{ "lurb-disk-torn", run_lurb_torn, 200, false },
 	{ "lurb-ack-before-sync", run_lurb_early, 200, true },
 	{ "epb", run_epb, 500, false },
 	{ "lpb", run_lpb, 500, false },

@@ -126,6 +126,13 @@ static void check_total(struct bck *b, uint32_t q, uint32_t s, uint64_t seq)
 	b->pos[q][s][seq] = k + 1;
 }
 
+bool bck_broadcast_known(const struct bck *b, uint32_t node, uint64_t seq)
+{
+	if (node < 1 || node > b->n || seq < 1 || seq > BCK_MAX_SEQ)
+		return false;
+	return b->msg[node][seq].exists;
+}
+
 bool bck_delivered(const struct bck *b, uint32_t q, uint32_t s, uint64_t seq)
 {
 	if (q < 1 || q > b->n || s < 1 || s > b->n || seq < 1 || seq > BCK_MAX_SEQ)

@@ -45,6 +45,8 @@ struct bck *bck_new(uint32_t n, unsigned props);
 void bck_free(struct bck *b);
 
 void bck_on_bcast(struct bck *b, uint32_t node, uint64_t seq, const uint8_t *data, size_t len);
+/* Whether node's broadcast seq was already recorded (for replays after a recovery). */
+bool bck_broadcast_known(const struct bck *b, uint32_t node, uint64_t seq);
 /* Whether node already delivered sender's seq (for replays after a recovery). */
 bool bck_delivered(const struct bck *b, uint32_t node, uint32_t sender, uint64_t seq);
 void bck_on_deliver(struct bck *b, uint32_t node, uint32_t sender, uint64_t seq,
