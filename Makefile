@@ -65,7 +65,7 @@ SIMLIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SIMLIB_SRC))
 .SECONDARY:
 .DELETE_ON_ERROR:
 
-.PHONY: all test unit sim soak integration asan test-bins fuzz fuzz-smoke demo bench install man clean help
+.PHONY: all test unit sim soak integration asan test-bins fuzz fuzz-smoke demo bench bench-stack install man clean help
 all: $(BUILD)/stratad $(BUILD)/strata $(UNIT_BIN) $(SIM_BIN) $(BENCH_BIN)
 
 help:
@@ -177,6 +177,10 @@ demo: $(BUILD)/stratad $(BUILD)/strata
 
 bench: all
 	@scripts/bench
+
+# Links / packed raw UDP ratio and old-vs-new broadcast throughput only (~4-6 min, quiet machine).
+bench-stack: all
+	@BENCH_ONLY=stack scripts/bench
 
 # Man pages from the programs' own --help (scripts/gen-man).
 man: $(BUILD)/stratad $(BUILD)/strata scripts/cluster scripts/gen-man
