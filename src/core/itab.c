@@ -6,6 +6,7 @@
  * the last instance into the hole, so the order depends only on the operations. */
 #include "core/itab.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,16 @@ static void id_key(uint64_t id, uint8_t k[8])
 {
 	for (int i = 0; i < 8; i++)
 		k[i] = (uint8_t)(id >> (56 - 8 * i));
+}
+
+const void *strata_itab_ext_key(const void *ext, size_t *key_len)
+{
+	STRATA_ASSERT(ext && key_len);
+	const struct itab_ent *e =
+		(const struct itab_ent *)(const void *)((const unsigned char *)ext -
+							offsetof(struct itab_ent, ext));
+	*key_len = e->key_len;
+	return e->key;
 }
 
 uint64_t strata_itab_key_id(const void *key)

@@ -58,6 +58,9 @@ size_t strata_itab_retire_below(struct strata_itab *t, uint64_t watermark);
  * Deleting the instance just returned is allowed; creating during iteration is not. */
 void *strata_itab_next(const struct strata_itab *t, size_t *it, const void **key,
 		       size_t *key_len);
+/* The key bytes of an instance, given its extension (as returned by get/find/next): stored in
+ * the instance's allocation, valid until the instance is deleted. */
+const void *strata_itab_ext_key(const void *ext, size_t *key_len);
 /* The u64 id of a key returned by strata_itab_next (tables keyed by ids). */
 uint64_t strata_itab_key_id(const void *key);
 

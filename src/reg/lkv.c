@@ -34,6 +34,12 @@
  * N - max(R, W) of its replicas crashed. The store is volatile: a restarted node is a new,
  * empty replica (filled again by anti-entropy), which is outside crash-stop.
  *
+ * The store is an instance table of the core (core/itab.h) keyed by the key bytes, capacity
+ * max_keys, each instance one key's replica (version, value, digest-bucket links). Retirement
+ * rule: an entry is retired only when it holds a tombstone older than the tombstone age (the
+ * collection sweep, below) or a tombstone that old arrives for it; values are a replica's copy
+ * and are never retired (a full table refuses new keys).
+ *
  * Bounds: at most max_keys entries per node (new keys beyond it: STRATA_EFULL), LKV_MAX_PENDING
  * coordinated requests holding at most LKV_PENDING_BYTES of put values, keys up to LKV_KEY_MAX,
  * key + value + 64 bytes within cfg->max_value, summaries up to LKV_AE_SUM_MAX items, pushes up to cfg->max_value bytes.
@@ -51,6 +57,7 @@
 #include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
+#include "core/itab.h"
 #include "links/links.h"
 #include "reg/lkv.h"
 
@@ -71,13 +78,14 @@ struct ver {
 	struct strata_msg *val; /* one reference, or NULL */
 };
 
+/* One key's replica: an instance of the node's instance table (core/itab.h), keyed by the key
+ * bytes (which the table holds; `key` points at them). */
 struct lkv_entry {
-	struct lkv_entry *next;          /* hash-table chain */
 	struct lkv_entry *bprev, *bnext; /* digest-bucket list */
 	uint64_t h, dig;
 	struct ver v;
+	const uint8_t *key;
 	size_t klen;
-	uint8_t key[];
 };
 
 struct lkv_op {
@@ -104,8 +112,7 @@ struct lkv {
 	uint32_t self, n, replicas, r, w;
 	size_t max_value, max_keys;
 	uint64_t gc_age_us, ae_period_us;
-	struct lkv_entry **tab;
-	size_t tcap, count;
+	struct strata_itab *tab; /* the store: max_keys instances (struct lkv_entry) */
 	struct lkv_entry *bucket[LKV_AE_BUCKETS];
 	uint64_t *dig; /* [(n + 1) * LKV_AE_BUCKETS], row = peer id */
 	uint64_t hlc;
@@ -205,10 +212,8 @@ static void dig_xor(struct lkv *l, uint64_t h, uint64_t delta)
 
 static struct lkv_entry *e_find(struct lkv *l, const uint8_t *key, size_t klen, uint64_t h)
 {
-	for (struct lkv_entry *e = l->tab[h & (l->tcap - 1)]; e; e = e->next)
-		if (e->h == h && e->klen == klen && memcmp(e->key, key, klen) == 0)
-			return e;
-	return NULL;
+	(void)h;
+	return strata_itab_find(l->tab, key, klen);
 }
 
 /* Anti-entropy names entries by their 64-bit hash; a collision would only delay repair of the
@@ -221,42 +226,24 @@ static struct lkv_entry *e_find_hash(struct lkv *l, uint64_t h)
 	return NULL;
 }
 
-static int tab_grow(struct lkv *l)
+/* The instance table's fini: an entry's value reference. */
+static void entry_fini(void *ext, void *arg)
 {
-	size_t cap = l->tcap * 2;
-	struct lkv_entry **t = calloc(cap, sizeof(*t));
-	if (!t)
-		return STRATA_ENOMEM;
-	for (size_t i = 0; i < l->tcap; i++) {
-		struct lkv_entry *e = l->tab[i], *nx;
-		for (; e; e = nx) {
-			nx = e->next;
-			e->next = t[e->h & (cap - 1)];
-			t[e->h & (cap - 1)] = e;
-		}
-	}
-	free(l->tab);
-	l->tab = t;
-	l->tcap = cap;
-	return 0;
+	(void)arg;
+	struct lkv_entry *e = ext;
+	ver_set(&e->v, 0, 0, false, NULL);
 }
 
 static void e_remove(struct lkv *l, struct lkv_entry *e)
 {
 	dig_xor(l, e->h, e->dig);
-	struct lkv_entry **pp = &l->tab[e->h & (l->tcap - 1)];
-	while (*pp != e)
-		pp = &(*pp)->next;
-	*pp = e->next;
 	if (e->bprev)
 		e->bprev->bnext = e->bnext;
 	else
 		l->bucket[bucket_of(e->h)] = e->bnext;
 	if (e->bnext)
 		e->bnext->bprev = e->bprev;
-	ver_set(&e->v, 0, 0, false, NULL);
-	free(e);
-	l->count--;
+	strata_itab_del(l->tab, e->key, e->klen); /* entry_fini releases the value */
 }
 
 /* Stores version v of key if it is newer than the local one. Returns 1 if applied, 0 if not
@@ -276,26 +263,20 @@ static int apply(struct lkv *l, const uint8_t *key, size_t klen, uint64_t h, uin
 		return 1;
 	}
 	if (!e) {
-		if (l->count >= l->max_keys) {
-			l->st.full_rejects++;
-			return STRATA_EFULL;
+		int rc = 0;
+		e = strata_itab_get(l->tab, key, klen, NULL, &rc);
+		if (!e) {
+			if (rc == STRATA_EFULL)
+				l->st.full_rejects++;
+			return rc;
 		}
-		if (l->count >= l->tcap && tab_grow(l) != 0)
-			return STRATA_ENOMEM;
-		e = calloc(1, sizeof(*e) + klen);
-		if (!e)
-			return STRATA_ENOMEM;
-		memcpy(e->key, key, klen);
-		e->klen = klen;
+		e->key = strata_itab_ext_key(e, &e->klen);
 		e->h = h;
-		e->next = l->tab[h & (l->tcap - 1)];
-		l->tab[h & (l->tcap - 1)] = e;
 		unsigned b = bucket_of(h);
 		e->bnext = l->bucket[b];
 		if (e->bnext)
 			e->bnext->bprev = e;
 		l->bucket[b] = e;
-		l->count++;
 	} else {
 		dig_xor(l, h, e->dig);
 	}
@@ -993,17 +974,9 @@ static void lkv_destroy(struct strata_module *m)
 	for (size_t i = 0; i < LKV_MAX_PENDING; i++)
 		if (l->ops[i])
 			op_free(l, l->ops[i]);
-	for (size_t i = 0; i < l->tcap; i++) {
-		struct lkv_entry *e = l->tab[i], *nx;
-		for (; e; e = nx) {
-			nx = e->next;
-			ver_set(&e->v, 0, 0, false, NULL);
-			free(e);
-		}
-	}
+	strata_itab_free(l->tab); /* entry_fini releases the values */
 	strata_timer_disarm(m->node, &l->ae_timer);
 	strata_timer_disarm(m->node, &l->gc_timer);
-	free(l->tab);
 	free(l->dig);
 	lkv_ring_free(&l->ring);
 	free(l);
@@ -1047,12 +1020,12 @@ struct strata_module *lkv_create(struct strata_node *n, char *err, size_t errlen
 	l->max_keys = LKV_MAX_KEYS;
 	l->gc_age_us = LKV_GC_AGE_US;
 	l->ae_period_us = LKV_AE_PERIOD_US;
-	l->tcap = 256;
-	l->tab = calloc(l->tcap, sizeof(*l->tab));
+	l->tab = strata_itab_new("lkv keys", l->max_keys, sizeof(struct lkv_entry), entry_fini,
+				 NULL);
 	l->dig = calloc((size_t)(cfg->n + 1) * LKV_AE_BUCKETS, sizeof(*l->dig));
 	l->ae_peer = l->self;
 	if (!l->tab || !l->dig || lkv_ring_init(&l->ring, cfg->n, LKV_VNODES) != 0) {
-		free(l->tab);
+		strata_itab_free(l->tab);
 		free(l->dig);
 		free(l);
 		snprintf(err, errlen, "lkv: out of memory");
@@ -1100,7 +1073,7 @@ int lkv_peek(struct strata_module *m, const void *key, size_t klen, struct lkv_v
 size_t lkv_count(struct strata_module *m)
 {
 	STRATA_ASSERT(m->ops == &lkv_ops);
-	return L(m)->count;
+	return strata_itab_len(L(m)->tab);
 }
 
 void lkv_stats(struct strata_module *m, struct lkv_stats *out)
@@ -1114,8 +1087,16 @@ void lkv_set_limits(struct strata_module *m, size_t max_keys, uint64_t gc_age_us
 {
 	STRATA_ASSERT(m->ops == &lkv_ops);
 	struct lkv *l = L(m);
-	if (max_keys)
-		l->max_keys = max_keys;
+	if (max_keys && max_keys != l->max_keys && strata_itab_len(l->tab) == 0) {
+		/* The table's capacity is the limit: make a new one (only before the first key). */
+		struct strata_itab *t = strata_itab_new("lkv keys", max_keys,
+							sizeof(struct lkv_entry), entry_fini, NULL);
+		if (t) {
+			strata_itab_free(l->tab);
+			l->tab = t;
+			l->max_keys = max_keys;
+		}
+	}
 	if (gc_age_us)
 		l->gc_age_us = gc_age_us;
 	if (ae_period_us)

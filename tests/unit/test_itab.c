@@ -65,6 +65,13 @@ START_TEST(test_byte_keys)
 	ck_assert_ptr_ne(x, empty);
 	ck_assert_ptr_eq(strata_itab_find(t, "xy", 2), xy);
 	ck_assert_ptr_null(strata_itab_find(t, "y", 1));
+	/* The key bytes of an instance, from its extension. */
+	size_t kl = 0;
+	const void *k = strata_itab_ext_key(xy, &kl);
+	ck_assert_uint_eq(kl, 2);
+	ck_assert_int_eq(memcmp(k, "xy", 2), 0);
+	ck_assert_ptr_nonnull(strata_itab_ext_key(empty, &kl));
+	ck_assert_uint_eq(kl, 0);
 	strata_itab_free(t);
 }
 END_TEST
