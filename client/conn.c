@@ -1,6 +1,14 @@
 /* Talking to stratad: the cluster config, endpoint selection, length-prefixed protobuf frames
  * over TCP with deadlines, and the generic module operation behind most commands.
  *
+ * Client authentication ([client] auth, docs/security.md): when the cluster's client key is at
+ * hand ($STRATA_CLIENT_KEY, else client.key in the cluster directory, unless the config says
+ * auth = off), every connection starts with the handshake of crypto/session.h, run to completion
+ * by cli_connect / cli_connect_finish within the deadline, and every frame afterwards is sealed.
+ * The session of each connected descriptor is kept in a table indexed by the descriptor (a
+ * descriptor number is registered again by the next connect that gets it). Without the key,
+ * frames are plain and a node with auth on answers with a clear error.
+ *
  * A CLI issues one request at a time, so plain sockets with poll() deadlines are enough (no
  * libuv). Sockets are non-blocking so a stopped (SIGSTOP) node can never hang us: every wait has
  * a deadline, and the exit-code contract turns a missed deadline into "outcome unknown". */
@@ -17,6 +25,19 @@
 
 #include "cli.h"
 #include "core/error.h"
+#include "crypto/crypto.h"
+#include "crypto/session.h"
+#include "rt/uv/keyfile.h"
+
+/* The credential of this process (loaded once by cli_endpoints) and the sessions by descriptor. */
+static struct {
+	bool loaded;       /* looked for */
+	uint8_t *key;      /* secure memory; NULL = no credential: plain frames */
+	char path[4200];
+	int timeout_ms;    /* the handshake deadline of cli_connect_finish */
+} cli_auth;
+static struct strata_session **cli_sess; /* indexed by descriptor */
+static size_t cli_nsess;
 
 /* ---- messages ---- */
 
@@ -187,8 +208,79 @@ static void endpoint_of(const struct strata_config *cfg, uint32_t id, struct cli
 	ep->port = cfg->nodes[id].client_port;
 }
 
+/* Finds the credential: $STRATA_CLIENT_KEY (must load), else DIR/client.key if it exists (unless
+ * the cluster's config says [client] auth = off). 0 or -1 after printing why. */
+static int auth_load(struct cli *c)
+{
+	if (cli_auth.loaded)
+		return 0;
+	cli_auth.loaded = true;
+	cli_auth.timeout_ms = c->timeout_ms;
+	const char *env = getenv("STRATA_CLIENT_KEY");
+	bool must = env && *env;
+	if (must) {
+		snprintf(cli_auth.path, sizeof cli_auth.path, "%s", env);
+	} else {
+		snprintf(cli_auth.path, sizeof cli_auth.path, "%s/client.key", c->dir);
+		if (access(cli_auth.path, F_OK) != 0)
+			return 0;
+		if (!c->endpoint[0]) {
+			const struct strata_config *cfg = cli_config(c);
+			if (cfg && !cfg->client_auth)
+				return 0;
+		}
+	}
+	if (strata_crypto_init() != 0) {
+		cli_err(c, "libsodium failed to initialise");
+		return -1;
+	}
+	cli_auth.key = strata_secure_alloc(STRATA_CLIENT_KEY_LEN);
+	char err[4608];
+	if (!cli_auth.key ||
+	    strata_clientkey_read(cli_auth.path, cli_auth.key, err, sizeof err) != 0) {
+		cli_err(c, "%s", cli_auth.key ? err : "out of secure memory");
+		strata_secure_free(cli_auth.key);
+		cli_auth.key = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static struct strata_session *sess_of(int fd)
+{
+	return fd >= 0 && (size_t)fd < cli_nsess ? cli_sess[fd] : NULL;
+}
+
+/* Forgets the session a previous connection left under this descriptor number. */
+static void sess_drop(int fd)
+{
+	struct strata_session *s = sess_of(fd);
+	if (s) {
+		strata_session_wipe(s);
+		free(s);
+		cli_sess[fd] = NULL;
+	}
+}
+
+static int sess_put(int fd, struct strata_session *s)
+{
+	if ((size_t)fd >= cli_nsess) {
+		size_t n = (size_t)fd + 64;
+		struct strata_session **t = realloc(cli_sess, n * sizeof *t);
+		if (!t)
+			return -1;
+		memset(t + cli_nsess, 0, (n - cli_nsess) * sizeof *t);
+		cli_sess = t;
+		cli_nsess = n;
+	}
+	cli_sess[fd] = s;
+	return 0;
+}
+
 int cli_endpoints(struct cli *c, bool all, struct cli_endpoint *out, size_t max)
 {
+	if (auth_load(c) != 0)
+		return -1;
 	if (c->endpoint[0]) {
 		if (!parse_endpoint(c->endpoint, &out[0])) {
 			cli_err(c, "-e %s: expected HOST:PORT", c->endpoint);
@@ -226,7 +318,165 @@ static int remaining_ms(uint64_t deadline_ms)
 	return left > 600000 ? 600000 : (int)left;
 }
 
+static int connect_plain(const struct cli_endpoint *ep, uint64_t deadline_ms, char *err,
+			 size_t errlen);
+
+/* Writes all of buf within the deadline. 0 or -1 with err set. */
+static int send_all(int fd, const uint8_t *buf, size_t total, uint64_t deadline_ms, char *err,
+		    size_t errlen)
+{
+	size_t off = 0;
+	while (off < total) {
+		ssize_t w = send(fd, buf + off, total - off, MSG_NOSIGNAL);
+		if (w > 0) {
+			off += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd p = { .fd = fd, .events = POLLOUT };
+			if (poll(&p, 1, remaining_ms(deadline_ms)) == 0) {
+				snprintf(err, errlen, "send timed out");
+				return -1;
+			}
+			continue;
+		}
+		snprintf(err, errlen, "send: %s", w < 0 ? strerror(errno) : "closed");
+		return -1;
+	}
+	return 0;
+}
+
+static int send_frame(int fd, const uint8_t *body, size_t len, uint64_t deadline_ms, char *err,
+		      size_t errlen)
+{
+	uint8_t hdr[4] = { (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+			   (uint8_t)len };
+	if (send_all(fd, hdr, 4, deadline_ms, err, errlen) != 0)
+		return -1;
+	return send_all(fd, body, len, deadline_ms, err, errlen);
+}
+
+/* Reads one whole frame (at most max bytes of body) into a malloc'd *body. 0 or -1. */
+static int recv_frame(int fd, uint8_t **body, size_t *len, size_t max, uint64_t deadline_ms,
+		      char *err, size_t errlen)
+{
+	uint8_t hdr[4];
+	size_t got = 0, want = 4;
+	uint8_t *dst = hdr;
+	*body = NULL;
+	for (int part = 0; part < 2; part++) {
+		while (got < want) {
+			ssize_t r = read(fd, dst + got, want - got);
+			if (r > 0) {
+				got += (size_t)r;
+				continue;
+			}
+			if (r == 0) {
+				snprintf(err, errlen, "connection closed by the node");
+				goto fail;
+			}
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				snprintf(err, errlen, "read: %s", strerror(errno));
+				goto fail;
+			}
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			if (poll(&p, 1, remaining_ms(deadline_ms)) == 0) {
+				snprintf(err, errlen, "no answer in time");
+				goto fail;
+			}
+		}
+		if (part == 0) {
+			want = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 |
+			       hdr[3];
+			if (want > max) {
+				snprintf(err, errlen, "frame of %zu bytes exceeds the %zu limit", want,
+					 max);
+				return -1;
+			}
+			*body = malloc(want ? want : 1);
+			if (!*body) {
+				snprintf(err, errlen, "out of memory");
+				return -1;
+			}
+			dst = *body;
+			got = 0;
+		}
+	}
+	*len = want;
+	return 0;
+fail:
+	free(*body);
+	*body = NULL;
+	return -1;
+}
+
+/* The handshake of crypto/session.h on a connected socket, within the deadline; registers the
+ * session under fd. 0, or -1 with a reason in err. */
+static int auth_handshake(int fd, uint64_t deadline_ms, char *err, size_t errlen)
+{
+	struct strata_session *s = malloc(sizeof *s);
+	uint8_t hello[STRATA_SESSION_HELLO_LEN], fin[STRATA_SESSION_FINISH_LEN];
+	uint8_t *msg = NULL;
+	size_t mlen = 0;
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (strata_session_client_hello(s, cli_auth.key, hello) != 0) {
+		snprintf(err, errlen, "could not start a session");
+		goto fail;
+	}
+	if (send_frame(fd, hello, sizeof hello, deadline_ms, err, errlen) != 0 ||
+	    recv_frame(fd, &msg, &mlen, CLI_MAX_FRAME, deadline_ms, err, errlen) != 0)
+		goto fail;
+	int rc = strata_session_client_finish(s, msg, mlen, fin);
+	if (rc == STRATA_EPROTO) {
+		/* Not a handshake answer: a node that refuses it says why in a Response. */
+		Strata__Client__Response *r = strata__client__response__unpack(NULL, mlen, msg);
+		snprintf(err, errlen, "the node refused the client handshake: %s",
+			 r && r->error && r->error[0] ? r->error : "(no reason given)");
+		if (r)
+			strata__client__response__free_unpacked(r, NULL);
+		goto fail;
+	}
+	/* Message 3 goes out even when the node's proof failed, so the node counts it too. */
+	int src = send_frame(fd, fin, sizeof fin, deadline_ms, err, errlen);
+	if (rc != 0) {
+		snprintf(err, errlen,
+			 "authentication failed: the node does not hold the client key in %s (another "
+			 "cluster's key, or the answer was altered)", cli_auth.path);
+		goto fail;
+	}
+	if (src != 0 || sess_put(fd, s) != 0)
+		goto fail;
+	free(msg);
+	return 0;
+fail:
+	free(msg);
+	strata_session_wipe(s);
+	free(s);
+	return -1;
+}
+
 int cli_connect(const struct cli_endpoint *ep, uint64_t deadline_ms, char *err, size_t errlen)
+{
+	int fd = connect_plain(ep, deadline_ms, err, errlen);
+	if (fd < 0)
+		return -1;
+	sess_drop(fd);
+	if (cli_auth.key && auth_handshake(fd, deadline_ms, err, errlen) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int connect_plain(const struct cli_endpoint *ep, uint64_t deadline_ms, char *err,
+			 size_t errlen)
 {
 	struct addrinfo hints = { 0 }, *res = NULL;
 	hints.ai_family = AF_UNSPEC;
@@ -317,8 +567,15 @@ int cli_connect_finish(int fd, char *err, size_t errlen)
 	socklen_t sl = sizeof soerr;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
 		soerr = errno;
-	if (soerr == 0)
-		return 0;
+	if (soerr == 0) {
+		sess_drop(fd);
+		if (!cli_auth.key)
+			return 0;
+		return auth_handshake(fd, cli_now_ms() + (uint64_t)(cli_auth.timeout_ms > 0
+								    ? cli_auth.timeout_ms
+								    : CLI_DEFAULT_TIMEOUT_MS),
+				      err, errlen);
+	}
 	snprintf(err, errlen, "%s", strerror(soerr));
 	return -1;
 }
@@ -331,40 +588,25 @@ int cli_send(int fd, const Strata__Client__Request *req, uint64_t deadline_ms, c
 		snprintf(err, errlen, "request too large (%zu bytes, at most %u)", len, CLI_MAX_FRAME);
 		return -1;
 	}
-	uint8_t *buf = malloc(len + 4);
+	struct strata_session *sess = sess_of(fd);
+	size_t body = sess ? len + STRATA_SESSION_ABYTES : len;
+	uint8_t *buf = malloc(body + 4 + (sess ? len : 0));
 	if (!buf) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	buf[0] = (uint8_t)(len >> 24);
-	buf[1] = (uint8_t)(len >> 16);
-	buf[2] = (uint8_t)(len >> 8);
-	buf[3] = (uint8_t)len;
-	strata__client__request__pack(req, buf + 4);
-	size_t off = 0, total = len + 4;
-	int rc = 0;
-	while (off < total) {
-		ssize_t w = send(fd, buf + off, total - off, MSG_NOSIGNAL);
-		if (w > 0) {
-			off += (size_t)w;
-			continue;
-		}
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			struct pollfd p = { .fd = fd, .events = POLLOUT };
-			int pr = poll(&p, 1, remaining_ms(deadline_ms));
-			if (pr == 0) {
-				snprintf(err, errlen, "send timed out");
-				rc = -1;
-				break;
-			}
-			continue;
-		}
-		snprintf(err, errlen, "send: %s", w < 0 ? strerror(errno) : "closed");
-		rc = -1;
-		break;
+	buf[0] = (uint8_t)(body >> 24);
+	buf[1] = (uint8_t)(body >> 16);
+	buf[2] = (uint8_t)(body >> 8);
+	buf[3] = (uint8_t)body;
+	if (sess) {
+		uint8_t *plain = buf + 4 + body;
+		strata__client__request__pack(req, plain);
+		strata_session_seal(sess, buf + 4, plain, len);
+	} else {
+		strata__client__request__pack(req, buf + 4);
 	}
+	int rc = send_all(fd, buf, body + 4, deadline_ms, err, errlen);
 	free(buf);
 	return rc;
 }
@@ -411,7 +653,7 @@ int cli_reader_step(struct cli_reader *r, int fd, Strata__Client__Response **out
 		if (r->hdr_got == 4) {
 			r->body_len = (size_t)r->hdr[0] << 24 | (size_t)r->hdr[1] << 16 |
 				      (size_t)r->hdr[2] << 8 | r->hdr[3];
-			if (r->body_len > CLI_MAX_FRAME) {
+			if (r->body_len > CLI_MAX_FRAME + STRATA_SESSION_ABYTES) {
 				snprintf(err, errlen, "frame of %zu bytes exceeds the %u limit",
 					 r->body_len, CLI_MAX_FRAME);
 				return -1;
@@ -431,8 +673,30 @@ int cli_reader_step(struct cli_reader *r, int fd, Strata__Client__Response **out
 			return (int)got;
 		r->body_got += (size_t)got;
 	}
-	Strata__Client__Response *resp =
-		strata__client__response__unpack(NULL, r->body_len, r->body);
+	struct strata_session *sess = sess_of(fd);
+	const uint8_t *plain = r->body;
+	size_t plen = r->body_len;
+	if (sess) {
+		/* In place: the plaintext is shorter and the stream is read front to back. */
+		if (plen < STRATA_SESSION_ABYTES) {
+			cli_reader_free(r);
+			snprintf(err, errlen, "a reply did not authenticate (too short)");
+			return -1;
+		}
+		uint8_t *m = malloc(plen - STRATA_SESSION_ABYTES + 1);
+		if (!m || strata_session_open(sess, m, r->body, plen) != 0) {
+			free(m);
+			cli_reader_free(r);
+			snprintf(err, errlen, "a reply did not authenticate (altered, replayed or "
+					      "not from this session)");
+			return -1;
+		}
+		free(r->body);
+		r->body = m;
+		plain = m;
+		plen -= STRATA_SESSION_ABYTES;
+	}
+	Strata__Client__Response *resp = strata__client__response__unpack(NULL, plen, plain);
 	cli_reader_free(r);
 	if (!resp) {
 		snprintf(err, errlen, "malformed response frame");

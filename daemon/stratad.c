@@ -36,6 +36,7 @@
 #include "core/stack.h"
 #include "core/version.h"
 #include "crypto/crypto.h"
+#include "crypto/session.h"
 #include "rt/uv/keyfile.h"
 #include "rt/uv/uv.h"
 #include "store/store.h"
@@ -47,6 +48,7 @@
 static const char usage_text[] =
 	"usage: stratad --config FILE --id N [options]\n"
 	"       stratad keygen --out FILE\n"
+	"       stratad client-keygen --out FILE\n"
 	"       stratad coin-deal --nodes N --threshold T --dir DIR\n"
 	"\n"
 	"Runs node N of the cluster described by FILE.\n"
@@ -55,6 +57,8 @@ static const char usage_text[] =
 	"  --data DIR         data directory (default ./data-N); created if missing,\n"
 	"                     an existing one means the node is recovering\n"
 	"  --key FILE         secret key file (default: <config dir>/node-N.key)\n"
+	"  --client-key FILE  the cluster's client key, needed unless [client] auth = off\n"
+	"                     (default: <config dir>/client.key)\n"
 	"  --coin-share FILE  threshold coin share, needed when the config has coin_key entries\n"
 	"                     (default: <key file>.coin)\n"
 	"  --log-level LEVEL  error, warn, info (default), debug or trace\n"
@@ -76,6 +80,8 @@ static const char usage_text[] =
 	"\n"
 	"keygen writes a new Ed25519 identity to FILE (mode 0600) and FILE.pub and prints the\n"
 	"public key in hex, for the node's public_key in the config.\n"
+	"client-keygen writes a new client key to FILE (mode 0600): clients holding it may use the\n"
+	"cluster ([client] auth, docs/security.md); prints the RESP password derived from it.\n"
 	"coin-deal deals the threshold coin of randomized consensus for N nodes (any T shares\n"
 	"reveal a coin; f + 1 <= T <= N - f): DIR/node-I.key.coin (mode 0600) for each node, and\n"
 	"prints the config lines (coin_threshold, each node's coin_key). See docs/consensus.md.\n"
@@ -95,6 +101,7 @@ struct cons_file {
 
 struct daemon {
 	const char *config_path, *data_dir, *key_path, *bcast_dir, *cons_dir, *coin_path;
+	const char *client_key_path; /* --client-key */
 	uint32_t id;
 	enum strata_log_level log_level;
 	enum strata_byz byz; /* test-only misbehaviour; STRATA_BYZ_NONE normally */
@@ -155,6 +162,67 @@ static int cmd_keygen(int argc, char **argv)
 	char hex[2 * STRATA_PK_LEN + 1];
 	strata_hex_encode(hex, pk, sizeof(pk));
 	printf("%s\n", hex);
+	return 0;
+}
+
+/* ---- client-keygen ---- */
+
+static int cmd_client_keygen(int argc, char **argv)
+{
+	const char *out = NULL;
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+			out = argv[++i];
+		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			fputs(usage_text, stdout);
+			return 0;
+		} else
+			return die_usage("client-keygen: unexpected argument '%s'", argv[i]);
+	}
+	if (!out)
+		return die_usage("client-keygen: --out FILE is required%s", "");
+	if (strata_crypto_init() != 0) {
+		fprintf(stderr, "stratad: libsodium initialisation failed\n");
+		return 1;
+	}
+	uint8_t *key = strata_secure_alloc(STRATA_CLIENT_KEY_LEN);
+	if (!key) {
+		fprintf(stderr, "stratad: out of secure memory\n");
+		return 1;
+	}
+	randombytes_buf(key, STRATA_CLIENT_KEY_LEN);
+	char err[512], pw[65];
+	int rc = strata_clientkey_write(out, key, err, sizeof(err));
+	strata_session_resp_password(pw, key);
+	strata_secure_free(key);
+	if (rc) {
+		fprintf(stderr, "stratad: %s\n", err);
+		return 1;
+	}
+	printf("%s\n", pw);
+	return 0;
+}
+
+/* The client key when [client] auth is on: --client-key or <config dir>/client.key. */
+static int load_client_key(struct daemon *d, uint8_t *key)
+{
+	char path[PATH_MAX + 32];
+	if (d->client_key_path) {
+		snprintf(path, sizeof(path), "%s", d->client_key_path);
+	} else {
+		char tmp[PATH_MAX];
+		snprintf(tmp, sizeof(tmp), "%s", d->config_path);
+		snprintf(path, sizeof(path), "%s/client.key", dirname(tmp));
+	}
+	char err[512];
+	if (strata_clientkey_read(path, key, err, sizeof(err)) != 0) {
+		fprintf(stderr,
+			"stratad: %s\n([client] auth is on: clients must hold the cluster's client key; "
+			"create it with `stratad client-keygen --out %s` (scripts/cluster does), or set "
+			"[client] auth = off on a loopback-only cluster)\n",
+			err, path);
+		return 2;
+	}
 	return 0;
 }
 
@@ -307,6 +375,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 		{ "data", required_argument, NULL, 'd' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "coin-share", required_argument, NULL, 'X' },
+		{ "client-key", required_argument, NULL, 'A' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "bcast-log", required_argument, NULL, 'b' },
 		{ "cons-log", required_argument, NULL, 'C' },
@@ -326,6 +395,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 		case 'd': d->data_dir = optarg; break;
 		case 'k': d->key_path = optarg; break;
 		case 'X': d->coin_path = optarg; break;
+		case 'A': d->client_key_path = optarg; break;
 		case 'b': d->bcast_dir = optarg; break;
 		case 'C': d->cons_dir = optarg; break;
 		case 'i': {
@@ -693,8 +763,8 @@ static void on_fatal(void *arg)
 		uv_close((uv_handle_t *)&d->sigint, NULL);
 }
 
-static int run(struct daemon *d, const uint8_t *sk, const uint8_t *coin, bool recovering,
-	       uint64_t incarnation)
+static int run(struct daemon *d, const uint8_t *sk, const uint8_t *coin,
+	       const uint8_t *client_key, bool recovering, uint64_t incarnation)
 {
 	uv_loop_t loop;
 	int rc = uv_loop_init(&loop);
@@ -704,7 +774,7 @@ static int run(struct daemon *d, const uint8_t *sk, const uint8_t *coin, bool re
 	}
 	struct strata_uv_opts o = {
 		.cfg = &d->cfg, .id = d->id, .incarnation = incarnation, .secret_key = sk,
-		.coin_share = coin,
+		.coin_share = coin, .client_key = client_key,
 		.store = d->store, .log_level = d->log_level, .on_output = on_output, .on_fatal = on_fatal, .arg = d,
 		.byz = d->byz, .test_sync_delay_ms = d->test_sync_delay_ms,
 	};
@@ -765,6 +835,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN); /* a client that hangs up is a write error, not a death */
 	if (argc >= 2 && strcmp(argv[1], "keygen") == 0)
 		return cmd_keygen(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "client-keygen") == 0)
+		return cmd_client_keygen(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "coin-deal") == 0)
 		return cmd_coin_deal(argc, argv);
 	static struct daemon d; /* large (the config); not on the stack */
@@ -801,27 +873,35 @@ int main(int argc, char **argv)
 	bool recovering = false;
 	uint64_t incarnation = 0;
 	uint8_t *coin = strata_secure_alloc(32);
+	uint8_t *ckey = strata_secure_alloc(STRATA_CLIENT_KEY_LEN);
 	bool have_coin = false;
-	if (!coin) {
+	if (!coin || !ckey) {
 		fprintf(stderr, "stratad: out of secure memory\n");
 		strata_secure_free(sk);
+		strata_secure_free(coin);
+		strata_secure_free(ckey);
 		return 1;
 	}
 	rc = load_key(&d, sk, keypath, sizeof(keypath));
 	if (rc == 0)
 		rc = load_coin(&d, keypath, coin, &have_coin);
+	if (rc == 0 && d.cfg.client_auth)
+		rc = load_client_key(&d, ckey);
 	if (rc == 0 && d.check_only) {
 		printf("stratad: %s: node %u: config and key ok\n", d.config_path, d.id);
 		strata_secure_free(sk);
 		strata_secure_free(coin);
+		strata_secure_free(ckey);
 		return 0;
 	}
 	if (rc == 0)
 		rc = open_data(&d, datadir, sizeof(datadir), &recovering, &incarnation);
 	if (rc == 0)
-		rc = run(&d, sk, have_coin ? coin : NULL, recovering, incarnation);
+		rc = run(&d, sk, have_coin ? coin : NULL, d.cfg.client_auth ? ckey : NULL, recovering,
+			 incarnation);
 	strata_secure_free(sk); /* wiped */
 	strata_secure_free(coin);
+	strata_secure_free(ckey);
 	for (unsigned i = 0; i < d.nblogs; i++)
 		strata_bcast_log_close(d.blogs[i].log);
 	for (unsigned i = 0; i < d.nclogs; i++)

@@ -79,6 +79,23 @@ bool strata_model_supports(enum strata_model cluster, enum strata_model algo)
 	return (model_supports[cluster] & BIT(algo)) != 0;
 }
 
+bool strata_host_is_loopback(const char *host)
+{
+	if (strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
+		return true;
+	if (strncmp(host, "127.", 4) != 0)
+		return false;
+	/* 127.a.b.c with decimal octets only. */
+	unsigned dots = 0;
+	for (const char *q = host + 4; *q; q++) {
+		if (*q == '.')
+			dots++;
+		else if (*q < '0' || *q > '9')
+			return false;
+	}
+	return dots == 2;
+}
+
 /* ---------------------------------------------------------------- key table */
 
 enum sec {
@@ -99,7 +116,7 @@ enum key {
 	K_FANOUT, K_ROUNDS, K_STORE_PCT,
 	K_SMR_HB, K_SMR_ELECT, K_SMR_WINDOW, K_SMR_BATCH, K_SMR_PENDING, K_SMR_TIMEOUT,
 	K_SMR_SESSIONS, K_SMR_SNAP_ENTRIES, K_SMR_SNAP_TAIL, K_SMR_LOG, K_TOB_CONS,
-	K_CL_MAX_CONNS, K_CL_IDLE, K_CL_FRAME, K_CL_QUEUE,
+	K_CL_MAX_CONNS, K_CL_IDLE, K_CL_FRAME, K_CL_QUEUE, K_CL_AUTH, K_ENCRYPT,
 	K_HOST, K_PORT, K_CLIENT_PORT, K_PUBKEY, K_RESP_PORT, K_COINKEY, K_METRICS_PORT,
 	K_METRICS_HOST,
 	K_COUNT
@@ -162,6 +179,8 @@ static const struct keydef keys[K_COUNT] = {
 	[K_CL_FRAME] = {SEC_CLIENT, "frame_timeout_ms", V_U32, CFG(client_frame_ms), 1, MS_MAX},
 	[K_CL_QUEUE] = {SEC_CLIENT, "queue_max_bytes", V_U32, CFG(client_queue_max), 65536,
 			1024 * MIB},
+	[K_CL_AUTH] = {SEC_CLIENT, "auth", V_ONOFF, CFG(client_auth), 0, 0},
+	[K_ENCRYPT] = {SEC_CLUSTER, "encrypt", V_ONOFF, CFG(encrypt), 0, 0},
 	[K_HOST] = {SEC_NODE, "host", V_HOST, PEER(host), 0, 0},
 	[K_PORT] = {SEC_NODE, "port", V_PORT, PEER(port), 1, 65535},
 	[K_CLIENT_PORT] = {SEC_NODE, "client_port", V_PORT, PEER(client_port), 1, 65535},
@@ -613,6 +632,14 @@ static int check_nodes(struct parse *ps)
 			return fail(ps, ps->node_line[id], sec, "port", "required key missing");
 		if (!kl[K_CLIENT_PORT - K_NODE_FIRST])
 			return fail(ps, ps->node_line[id], sec, "client_port", "required key missing");
+		/* Anyone who reaches an unauthenticated client port reads and writes everything:
+		 * only loopback may go without (docs/security.md). */
+		if (!c->client_auth && !strata_host_is_loopback(p->host))
+			return fail(ps, ps->key_line[K_CL_AUTH], "client", "auth",
+				    "off, but node.%u serves clients on %s, which is not a loopback "
+				    "address: anyone who reaches it could read and write everything "
+				    "(set auth = on and give every client the cluster's client.key)",
+				    id, p->host);
 
 		for (uint32_t j = 1; j < id; j++) {
 			const struct strata_peer_cfg *o = &c->nodes[j];
@@ -760,6 +787,7 @@ void strata_config_defaults(struct strata_config *c)
 	c->client_idle_ms = 300000;
 	c->client_frame_ms = 10000;
 	c->client_queue_max = 4 * MIB;
+	c->client_auth = true;
 	c->heartbeat_ms = 50;
 	c->timeout_ms = 250;
 	c->evp_timeout_ms = 250;

@@ -104,6 +104,13 @@ struct strata_config {
 	uint32_t client_idle_ms;      /* default 300000 (5 minutes) */
 	uint32_t client_frame_ms;     /* default 10000 */
 	uint32_t client_queue_max;    /* default 4 MiB */
+	/* [client] auth (docs/security.md): clients must prove they hold the cluster's client key
+	 * (client.key next to the config) and their sessions are encrypted; RESP asks for AUTH.
+	 * Default on; off is refused when any node's host is not a loopback address. */
+	bool client_auth;
+	/* [cluster] encrypt (docs/links.md): peer datagrams are encrypted with an AEAD under the
+	 * pair keys instead of carrying an HMAC in clear. Default off. */
+	bool encrypt;
 
 	/* Failure detection ([fd]). */
 	uint32_t heartbeat_ms;        /* heartbeat period (default 50) */
@@ -123,6 +130,10 @@ struct strata_config {
 };
 
 /* Fills every default; n = 0. */
+/* Whether host (a config host: an address or a name) is a loopback address: 127.0.0.0/8, ::1
+ * or "localhost". */
+bool strata_host_is_loopback(const char *host);
+
 void strata_config_defaults(struct strata_config *c);
 
 /* Parses INI text. `filename` is used in messages only. On error returns STRATA_ECONFIG and writes

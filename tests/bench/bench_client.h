@@ -178,7 +178,9 @@ static inline int bench_cluster_start(struct bench_cluster *c, uint32_t n, const
 		return -1;
 	}
 	char cmd[4096];
-	snprintf(cmd, sizeof(cmd), "'%s/scripts/cluster' start -n %u --model %s --dir '%s' >>'%s' 2>&1",
+	/* The benchmarks speak the plain client protocol: client authentication off (loopback). */
+	snprintf(cmd, sizeof(cmd),
+		 "'%s/scripts/cluster' start -n %u --model %s --client-auth off --dir '%s' >>'%s' 2>&1",
 		 c->top, n, model, c->dir, c->log);
 	int rc = system(cmd);
 	/* Whatever happened, record the PIDs that were started so that stop can reach them. */

@@ -17,7 +17,9 @@ t0=$(now_ms)
 
 DIR=$TMP/c
 export DIR
-# A 3-node config on free loopback ports, with tight [client] limits.
+# A 3-node config on free loopback ports, with tight [client] limits. Client authentication is
+# off ([client] auth = off, allowed on loopback): the attacks below speak the plain protocol to
+# reach the frame decoder, which test_client_auth shows is behind the handshake otherwise.
 python3 - >"$TMP/limits.ini" <<'PY' || fail "python3 could not pick free ports"
 import socket
 socks = []
@@ -30,7 +32,7 @@ print("[cluster]\nid = limits\nmodel = fail-noisy\nf = 1\n")
 for i in range(3):
     print(f"[node.{i + 1}]\nhost = 127.0.0.1\nport = {ports[2 * i]}\n"
           f"client_port = {ports[2 * i + 1]}\n")
-print("[client]\nmax_connections = 1024\nidle_timeout_ms = 3000\nframe_timeout_ms = 2000\n"
+print("[client]\nauth = off\nmax_connections = 1024\nidle_timeout_ms = 3000\nframe_timeout_ms = 2000\n"
       "queue_max_bytes = 65536")
 PY
 say "starting 3 nodes with [client] limits in $DIR"

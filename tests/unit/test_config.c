@@ -311,7 +311,7 @@ static const struct bad bad_configs[] = {
 	 "c.ini:13: [fd] heartbeat_ms: out of range: 0 (must be 1..3600000)"},
 	{CL "cons_algo = paxos\n",
 	 "c.ini:3: [cluster] cons_algo: unknown key (expected one of: id, model, f, reg_algo, "
-	 "bcast_algo, writer, nemesis, coin_threshold)"},
+	 "bcast_algo, writer, nemesis, coin_threshold, encrypt)"},
 	{CL "nemesis = yes\n", "c.ini:3: [cluster] nemesis: 'yes' is not on or off"},
 	/* the threshold coin's keys */
 	{CL "coin_threshold = 2\n" N1 N2 N3,

@@ -32,13 +32,22 @@
 #include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
+#include "crypto/session.h"
 #include "rt/uv/client_frame.h"
 #include "rt/uv/internal.h"
 
 #define RBUF_MIN 4096u
 #define RBUF_IDLE_MAX (64u * 1024)
-#define RBUF_MAX (STRATA_CLIENT_HDR + STRATA_CLIENT_FRAME_MAX)
+#define RBUF_MAX (STRATA_CLIENT_HDR + STRATA_CLIENT_FRAME_MAX + STRATA_SESSION_ABYTES)
 #define CONN_PENDING_MAX 1024u
+
+/* [client] auth: where a connection is in the handshake of crypto/session.h. */
+enum conn_auth {
+	CA_PLAIN = 0, /* auth is off: frames are plain Requests */
+	CA_HELLO,     /* waiting for message 1 */
+	CA_FINISH,    /* message 2 sent, waiting for message 3 */
+	CA_OPEN,      /* every frame is sealed */
+};
 
 struct client_conn {
 	uv_tcp_t tcp;
@@ -54,6 +63,8 @@ struct client_conn {
 	bool closing;      /* uv_close called */
 	bool draining;     /* a last response is being written, then shutdown + close */
 	bool sub_fd, sub_deliveries;
+	enum conn_auth auth;
+	struct strata_session *sess; /* during and after the handshake; wiped on close */
 	uint64_t sub_id;
 	unsigned nmods;
 	char mods[STRATA_CLIENT_SUB_MODULES_MAX][STRATA_CLIENT_MODULE_MAX];
@@ -80,6 +91,10 @@ static void on_conn_closed(uv_handle_t *h)
 		c->next->prev = c->prev;
 	rt->nconns--;
 	rt->nclosing--;
+	if (c->sess) {
+		strata_session_wipe(c->sess);
+		free(c->sess);
+	}
 	free(c->rbuf);
 	free(c);
 }
@@ -155,14 +170,35 @@ static void conn_send(struct client_conn *c, const Strata__Client__Response *r)
 		conn_close(c);
 		return;
 	}
-	struct wreq *w = malloc(sizeof(*w) + len);
+	size_t wlen = c->auth == CA_OPEN ? len + STRATA_SESSION_ABYTES : len;
+	struct wreq *w = malloc(sizeof(*w) + wlen);
 	if (!w) {
 		conn_close(c);
 		return;
 	}
 	w->c = c;
-	w->len = len;
-	strata_client_response_frame_pack(r, w->data);
+	w->len = wlen;
+	if (c->auth == CA_OPEN) {
+		/* The body is sealed; the header announces the sealed length. */
+		uint8_t *plain = malloc(len);
+		if (!plain) {
+			free(w);
+			conn_close(c);
+			return;
+		}
+		strata_client_response_frame_pack(r, plain);
+		size_t body = wlen - STRATA_CLIENT_HDR;
+		w->data[0] = (uint8_t)(body >> 24);
+		w->data[1] = (uint8_t)(body >> 16);
+		w->data[2] = (uint8_t)(body >> 8);
+		w->data[3] = (uint8_t)body;
+		strata_session_seal(c->sess, w->data + STRATA_CLIENT_HDR, plain + STRATA_CLIENT_HDR,
+				    len - STRATA_CLIENT_HDR);
+		free(plain);
+		len = wlen;
+	} else {
+		strata_client_response_frame_pack(r, w->data);
+	}
 	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
 	int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
 	if (rc < 0) { /* the callback will not run */
@@ -171,6 +207,32 @@ static void conn_send(struct client_conn *c, const Strata__Client__Response *r)
 		return;
 	}
 	c->out_bytes += len;
+}
+
+/* One handshake message as a frame (not a Response). */
+static void conn_send_raw(struct client_conn *c, const uint8_t *body, size_t blen)
+{
+	if (c->closing || c->draining)
+		return;
+	struct wreq *w = malloc(sizeof(*w) + STRATA_CLIENT_HDR + blen);
+	if (!w) {
+		conn_close(c);
+		return;
+	}
+	w->c = c;
+	w->len = STRATA_CLIENT_HDR + blen;
+	w->data[0] = (uint8_t)(blen >> 24);
+	w->data[1] = (uint8_t)(blen >> 16);
+	w->data[2] = (uint8_t)(blen >> 8);
+	w->data[3] = (uint8_t)blen;
+	memcpy(w->data + STRATA_CLIENT_HDR, body, blen);
+	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
+	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) {
+		free(w);
+		conn_close(c);
+		return;
+	}
+	c->out_bytes += w->len;
 }
 
 static void send_error(struct client_conn *c, uint64_t id, int status, const char *text)
@@ -223,13 +285,16 @@ static const struct {
 	UVCOUNTER(udp_send_dropped), UVCOUNTER(udp_recv_truncated), UVCOUNTER(udp_recv_errors),
 	UVCOUNTER(client_accepted), UVCOUNTER(client_refused), UVCOUNTER(client_slow_dropped),
 	UVCOUNTER(client_evicted), UVCOUNTER(client_idle_closed), UVCOUNTER(client_frame_timeouts),
-	UVCOUNTER(client_replies_dropped), UVCOUNTER(sync_us_max), UVCOUNTER(sync_us_total),
+	UVCOUNTER(client_replies_dropped), UVCOUNTER(client_auth_ok),
+	UVCOUNTER(client_auth_failed), UVCOUNTER(client_unauthenticated),
+	UVCOUNTER(client_decrypt_failed), UVCOUNTER(sync_us_max), UVCOUNTER(sync_us_total),
 	UVCOUNTER(input_paused),
 	UVCOUNTER(store_syncs),
 	UVCOUNTER(nemesis_dropped_out), UVCOUNTER(nemesis_dropped_in),
 	UVCOUNTER(nemesis_delayed), UVCOUNTER(nemesis_delay_overflow), UVCOUNTER(metrics_scrapes),
 	UVCOUNTER(resp_accepted), UVCOUNTER(resp_refused), UVCOUNTER(resp_commands),
 	UVCOUNTER(resp_errors), UVCOUNTER(resp_bad_requests), UVCOUNTER(resp_slow_dropped),
+	UVCOUNTER(resp_auth_failed), UVCOUNTER(resp_unauthenticated),
 };
 #undef UVCOUNTER
 #define UV_COUNTERS (sizeof(uv_counters) / sizeof(uv_counters[0]))
@@ -805,6 +870,88 @@ static void handle_frame(struct client_conn *c, const uint8_t *body, size_t len)
 	strata_client_request_free(req);
 }
 
+/* [client] auth: a frame before or after the handshake. Before: message 1, then message 3;
+ * anything else is refused with a clear error (in clear: the client has no session) and counted,
+ * and the connection closes once the error is written. After: the frame must open under the
+ * session (an altered, replayed or reordered frame does not); then it is a Request. */
+static void auth_frame(struct client_conn *c, const uint8_t *body, size_t len)
+{
+	struct strata_uv *rt = c->rt;
+	switch (c->auth) {
+	case CA_PLAIN:
+		handle_frame(c, body, len);
+		return;
+	case CA_HELLO: {
+		if (!strata_session_is_hello(body, len)) {
+			/* A plain Request (a client without the key): answer under its id, so the
+			 * client shows the reason rather than waiting for its answer. */
+			Strata__Client__Request *req = NULL;
+			uint64_t id = 0;
+			char why[160];
+			if (strata_client_request_decode(body, len, &req, &id, why, sizeof why) == 0)
+				strata_client_request_free(req);
+			rt->counters.client_unauthenticated++;
+			strata_uv_log(rt, STRATA_LOG_WARN,
+				      "client: request without authentication refused ([client] auth "
+				      "is on)");
+			send_error(c, id, STRATA_EAUTH,
+				   "client authentication required: this node serves only clients "
+				   "holding the cluster's client key (client.key in the cluster "
+				   "directory; strata uses it when it is there, or from "
+				   "$STRATA_CLIENT_KEY)");
+			conn_drain(c);
+			return;
+		}
+		uint8_t out[STRATA_SESSION_ACCEPT_LEN];
+		c->sess = malloc(sizeof *c->sess);
+		int rc = c->sess ? strata_session_server_accept(c->sess, rt->client_key, body, len, out)
+				 : STRATA_ENOMEM;
+		if (rc != 0) {
+			rt->counters.client_auth_failed++;
+			strata_uv_log(rt, STRATA_LOG_WARN, "client: handshake refused: %s",
+				      strata_strerror(rc));
+			conn_close(c);
+			return;
+		}
+		c->auth = CA_FINISH;
+		conn_send_raw(c, out, sizeof out);
+		return;
+	}
+	case CA_FINISH: {
+		int rc = strata_session_server_finish(c->sess, body, len);
+		if (rc != 0) {
+			rt->counters.client_auth_failed++;
+			strata_uv_log(rt, STRATA_LOG_WARN,
+				      "client: authentication failed: the client does not hold this "
+				      "cluster's client key, or replayed another session's handshake");
+			send_error(c, 0, STRATA_EAUTH,
+				   "authentication failed: the client key does not match this "
+				   "cluster's");
+			conn_drain(c);
+			return;
+		}
+		rt->counters.client_auth_ok++;
+		c->auth = CA_OPEN;
+		return;
+	}
+	case CA_OPEN:
+		break;
+	}
+	uint8_t *plain = len >= STRATA_SESSION_ABYTES ? malloc(len - STRATA_SESSION_ABYTES + 1)
+						      : NULL;
+	if (!plain || strata_session_open(c->sess, plain, body, len) != 0) {
+		free(plain);
+		rt->counters.client_decrypt_failed++;
+		strata_uv_log(rt, STRATA_LOG_WARN,
+			      "client: a session frame did not open (altered, replayed or "
+			      "reordered); closing");
+		conn_close(c);
+		return;
+	}
+	handle_frame(c, plain, len - STRATA_SESSION_ABYTES);
+	free(plain);
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct client_conn *c = h->data;
@@ -837,7 +984,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		const uint8_t *body;
 		size_t blen, used;
 		int rc = strata_client_frame_split(c->rbuf + off, c->rlen - off,
-						   STRATA_CLIENT_FRAME_MAX, &body, &blen, &used);
+						   c->auth == CA_PLAIN ? STRATA_CLIENT_FRAME_MAX
+						   : STRATA_CLIENT_FRAME_MAX + STRATA_SESSION_ABYTES,
+						   &body, &blen, &used);
 		if (rc == 0)
 			break;
 		if (rc < 0) {
@@ -846,7 +995,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		}
 		off += used;
 		c->active_ms = uv_now(c->rt->loop);
-		handle_frame(c, body, blen);
+		auth_frame(c, body, blen);
 	}
 	if (c->closing || c->draining)
 		return;
@@ -945,6 +1094,7 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	c->active_ms = uv_now(rt->loop);
+	c->auth = rt->client_key ? CA_HELLO : CA_PLAIN;
 	if (rt->nconns - rt->nclosing > rt->o.max_clients) {
 		struct client_conn *v = eviction_victim(rt, c);
 		if (!v) {

@@ -124,6 +124,7 @@ struct strata_uv {
 	uint64_t rate_syncs_per_s, rate_stores_per_s, rate_batches_per_s;
 
 	/* TCP client server */
+	uint8_t *client_key;       /* [client] auth: 32 bytes of secure memory; NULL = off */
 	uv_tcp_t server;
 	bool server_init;
 	struct client_conn *conns; /* doubly linked */

@@ -18,6 +18,7 @@
 #define SECRET_TAG "ed25519-secret "
 #define PUBLIC_TAG "ed25519-public "
 #define COIN_TAG "coin-share "
+#define CLIENT_TAG "strata-client-key "
 /* Largest file we accept: tag, hex and a line ending with room to spare. A bigger file is not a
  * key file, and reading it whole would be unbounded. */
 #define FILE_MAX 256
@@ -273,6 +274,38 @@ int strata_coinfile_read(const char *path, uint8_t *x, char *err, size_t errlen)
 	}
 	if (rc != 0)
 		sodium_memzero(x, 32);
+	sodium_memzero(buf, sizeof(buf));
+	return rc;
+}
+
+int strata_clientkey_write(const char *path, const uint8_t key[32], char *err, size_t errlen)
+{
+	STRATA_ASSERT(path && key);
+	char line[sizeof(CLIENT_TAG) + 64 + 2];
+	memcpy(line, CLIENT_TAG, sizeof(CLIENT_TAG) - 1);
+	strata_hex_encode(line + sizeof(CLIENT_TAG) - 1, key, 32);
+	size_t len = sizeof(CLIENT_TAG) - 1 + 64;
+	line[len++] = '\n';
+	line[len] = '\0';
+	int rc = create_file(path, 0600, line, len, err, errlen);
+	sodium_memzero(line, sizeof(line));
+	return rc;
+}
+
+int strata_clientkey_read(const char *path, uint8_t *key, char *err, size_t errlen)
+{
+	STRATA_ASSERT(path && key);
+	char buf[FILE_MAX];
+	int rc = read_small(path, buf, sizeof(buf), true, err, errlen);
+	if (rc == 0) {
+		char *hex = match_line(buf, CLIENT_TAG, 64);
+		if (!hex || strata_hex_decode(key, 32, hex) != 0)
+			rc = say(err, errlen, STRATA_ECONFIG,
+				 "client key file %s is malformed: expected one line "
+				 "'strata-client-key' followed by 64 hex characters", path);
+	}
+	if (rc != 0)
+		sodium_memzero(key, 32);
 	sodium_memzero(buf, sizeof(buf));
 	return rc;
 }

@@ -41,4 +41,11 @@ int strata_pubkey_parse_hex(uint8_t pk[32], const char *hex);
 int strata_coinfile_write(const char *path, const uint8_t x[32], char *err, size_t errlen);
 int strata_coinfile_read(const char *path, uint8_t *x, char *err, size_t errlen);
 
+/* The cluster's client key (docs/security.md): one line "strata-client-key <64 hex>" (32 random
+ * bytes), mode 0600 or stricter, written by `stratad client-keygen`. write refuses to overwrite;
+ * read refuses unsafe modes and malformed content and wipes its temporaries (and key on
+ * failure). */
+int strata_clientkey_write(const char *path, const uint8_t key[32], char *err, size_t errlen);
+int strata_clientkey_read(const char *path, uint8_t *key, char *err, size_t errlen);
+
 #endif

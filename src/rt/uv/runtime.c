@@ -11,6 +11,8 @@
 
 #include "core/assert.h"
 #include "core/error.h"
+#include "crypto/crypto.h"
+#include "crypto/session.h"
 #include "links/links.h"
 #include "rt/uv/internal.h"
 
@@ -551,8 +553,19 @@ struct strata_uv *strata_uv_new(uv_loop_t *loop, const struct strata_uv_opts *o,
 		.trace = o->log_level >= STRATA_LOG_TRACE, .byz = o->byz,
 		.transport = &strata_links_transport,
 	};
+	if (o->client_key) {
+		rt->client_key = strata_secure_alloc(STRATA_CLIENT_KEY_LEN);
+		if (!rt->client_key) {
+			snprintf(err, errlen, "out of secure memory");
+			free(rt);
+			return NULL;
+		}
+		memcpy(rt->client_key, o->client_key, STRATA_CLIENT_KEY_LEN);
+		rt->o.client_key = NULL; /* the caller's copy is not ours to keep */
+	}
 	rt->node = strata_node_new(&no, err, errlen);
 	if (!rt->node) {
+		strata_secure_free(rt->client_key);
 		free(rt);
 		return NULL;
 	}
@@ -745,5 +758,6 @@ void strata_uv_free(struct strata_uv *rt)
 	nem_release(rt, true); /* closing: frees what is held without sending it */
 	free(rt->nem_q);
 	free(rt->rxbuf);
+	strata_secure_free(rt->client_key); /* wiped */
 	free(rt);
 }

@@ -60,6 +60,10 @@ struct strata_uv_opts {
 	uint64_t incarnation;
 	const uint8_t *secret_key;       /* 64 bytes, copied by the node */
 	const uint8_t *coin_share;       /* threshold coin share (32 bytes) or NULL, copied */
+	/* The cluster's client key (32 bytes, copied into secure memory) when [client] auth is on:
+	 * clients must complete the handshake of crypto/session.h and RESP clients must AUTH.
+	 * NULL: clients are served without authentication (refused by the config off loopback). */
+	const uint8_t *client_key;
 	struct strata_store *store;      /* borrowed; NULL = no stable storage (STRATA_EIO) */
 	enum strata_log_level log_level; /* trace also turns on the node's trace lines */
 	FILE *log;                       /* NULL = stderr */
@@ -114,6 +118,11 @@ struct strata_uv_counters {
 					 * first byte (slowloris) */
 	uint64_t client_slow_dropped;/* disconnected: outgoing queue over client_queue_max */
 	uint64_t client_replies_dropped; /* the requesting connection was gone */
+	uint64_t client_auth_ok;     /* handshakes completed ([client] auth) */
+	uint64_t client_auth_failed; /* handshakes refused: wrong key, replayed or malformed */
+	uint64_t client_unauthenticated; /* plain requests refused: auth is on */
+	uint64_t client_decrypt_failed; /* session frames that did not open (altered, replayed,
+					 * reordered): the connection is closed */
 	uint64_t store_syncs;        /* stable-storage transactions committed (each one fsync) */
 	uint64_t sync_us_max;        /* longest sync (commit + flush), microseconds */
 	uint64_t sync_us_total;      /* sum of sync durations, microseconds */
@@ -130,6 +139,8 @@ struct strata_uv_counters {
 	uint64_t resp_errors;        /* error replies */
 	uint64_t resp_bad_requests;  /* protocol errors (the connection closes) */
 	uint64_t resp_slow_dropped;  /* disconnected: replies queued over client_queue_max */
+	uint64_t resp_auth_failed;   /* AUTH/HELLO with a wrong password */
+	uint64_t resp_unauthenticated; /* commands refused before AUTH ([client] auth) */
 };
 const struct strata_uv_counters *strata_uv_counters(const struct strata_uv *rt);
 
