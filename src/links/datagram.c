@@ -9,6 +9,8 @@
 #include "core/error.h"
 #include "links/internal.h"
 
+#include <sodium.h>
+
 #define LINK_MAX_BATCH 1024
 
 /* ---- frame queue ---- */
@@ -69,10 +71,11 @@ struct strata_links *strata_links_new(struct strata_node *n, char *err, size_t e
 	STRATA_ASSERT(cfg->max_datagram > LINK_OVERHEAD + 64);
 	l->frame_max = cfg->max_datagram - LINK_OVERHEAD;
 	l->dgram = malloc(cfg->max_datagram);
+	l->plain = malloc(cfg->max_datagram);
 	l->peers = calloc(l->n + 1, sizeof(*l->peers));
 	l->keys = strata_secure_alloc((l->n + 1) * STRATA_LINK_KEY_LEN);
 	l->mac_keys = strata_secure_alloc((l->n + 1) * sizeof(*l->mac_keys));
-	if (!l->dgram || !l->peers || !l->keys || !l->mac_keys)
+	if (!l->dgram || !l->plain || !l->peers || !l->keys || !l->mac_keys)
 		goto nomem;
 	const uint8_t *given = strata_node_given_link_keys(n);
 	const uint8_t *sk = strata_node_secret_key(n);
@@ -123,6 +126,7 @@ void strata_links_free(struct strata_links *l)
 	}
 	free(l->peers);
 	free(l->dgram);
+	free(l->plain);
 	strata_secure_free(l->keys);
 	strata_secure_free(l->mac_keys);
 	free(l);
@@ -217,6 +221,54 @@ static void put_le64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
+/* [cluster] encrypt: the key of the direction from -> to, derived from the pair key (both
+ * directions share the pair key, and the nonces of the two senders may coincide). */
+static void dir_key(uint8_t out[32], const uint8_t *pair_key, uint32_t from, uint32_t to)
+{
+	static const char label[] = "strata link aead";
+	uint8_t in[sizeof label + 4];
+	memcpy(in, label, sizeof label);
+	in[sizeof label] = (uint8_t)from;
+	in[sizeof label + 1] = (uint8_t)(from >> 8);
+	in[sizeof label + 2] = (uint8_t)to;
+	in[sizeof label + 3] = (uint8_t)(to >> 8);
+	crypto_generichash(out, 32, in, sizeof in, pair_key, STRATA_LINK_KEY_LEN);
+}
+
+size_t link_encode(const struct strata_config *cfg, const uint8_t *key,
+		   const struct strata_mac_key *mk, uint32_t from, uint32_t to,
+		   const Strata__Wire__Datagram *d, uint8_t *out, uint8_t *scratch)
+{
+	out[0] = LINK_VERSION;
+	out[1] = cfg->encrypt ? LINK_SEALED : 0;
+	put_le64(out + 2, cfg->cluster_hash);
+	out[10] = (uint8_t)(from & 0xff);
+	out[11] = (uint8_t)(from >> 8);
+	out[12] = (uint8_t)(to & 0xff);
+	out[13] = (uint8_t)(to >> 8);
+	size_t body = strata__wire__datagram__pack(d, cfg->encrypt ? scratch : out + LINK_PREFIX_LEN);
+	if (!cfg->encrypt) {
+		if (mk)
+			strata_mac_keyed(out + LINK_PREFIX_LEN + body, mk, out, LINK_PREFIX_LEN + body);
+		else
+			strata_mac(out + LINK_PREFIX_LEN + body, key, out, LINK_PREFIX_LEN + body);
+		return LINK_PREFIX_LEN + body + STRATA_MAC_LEN;
+	}
+	/* The nonce: the sender's incarnation and datagram counter, unique per direction. */
+	uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES] = { 0 };
+	put_le64(nonce, d->incarnation);
+	put_le64(nonce + 8, d->counter);
+	memcpy(out + LINK_PREFIX_LEN, nonce, LINK_NONCE_LEN);
+	uint8_t k[32];
+	dir_key(k, key, from, to);
+	unsigned long long clen = 0;
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + LINK_PREFIX_LEN + LINK_NONCE_LEN, &clen,
+						   scratch, body, out, LINK_PREFIX_LEN, NULL,
+						   nonce, k);
+	sodium_memzero(k, sizeof k);
+	return LINK_PREFIX_LEN + LINK_NONCE_LEN + (size_t)clen;
+}
+
 /* Anti-replay window (as in IPsec): accept each counter value once, within 64 of the maximum. */
 static bool replay_check(struct link_peer *p, uint64_t c)
 {
@@ -261,7 +313,10 @@ void strata_links_recv(struct strata_links *l, const uint8_t *buf, size_t len)
 		c->rej_short++;
 		return;
 	}
-	if (buf[0] != LINK_VERSION || buf[1] != 0) {
+	/* A cluster encrypts all its datagrams or none: a datagram in the other format is
+	 * refused (an unsealed one in an encrypted cluster could only be a forgery or a
+	 * misconfigured node). */
+	if (buf[0] != LINK_VERSION || buf[1] != (l->cfg->encrypt ? LINK_SEALED : 0)) {
 		c->rej_malformed++;
 		return;
 	}
@@ -280,14 +335,39 @@ void strata_links_recv(struct strata_links *l, const uint8_t *buf, size_t len)
 		return;
 	}
 	size_t body_len = len - LINK_PREFIX_LEN - STRATA_MAC_LEN;
-	if (!strata_mac_keyed_verify(buf + len - STRATA_MAC_LEN, &l->mac_keys[sender], buf,
-				     len - STRATA_MAC_LEN)) {
+	const uint8_t *body = buf + LINK_PREFIX_LEN;
+	if (l->cfg->encrypt) {
+		uint8_t k[32];
+		dir_key(k, l->keys + sender * STRATA_LINK_KEY_LEN, sender, l->self);
+		uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES] = { 0 };
+		memcpy(nonce, buf + LINK_PREFIX_LEN, LINK_NONCE_LEN);
+		unsigned long long plen = 0;
+		int orc = crypto_aead_xchacha20poly1305_ietf_decrypt(
+			l->plain, &plen, NULL, buf + LINK_PREFIX_LEN + LINK_NONCE_LEN,
+			len - LINK_PREFIX_LEN - LINK_NONCE_LEN, buf, LINK_PREFIX_LEN, nonce, k);
+		sodium_memzero(k, sizeof k);
+		if (orc != 0) {
+			c->rej_mac++;
+			strata_trace(n, "links", "datagram claiming sender %u does not open -> dropped",
+				     sender);
+			return;
+		}
+		body = l->plain;
+		body_len = (size_t)plen;
+	} else if (!strata_mac_keyed_verify(buf + len - STRATA_MAC_LEN, &l->mac_keys[sender],
+					    buf, len - STRATA_MAC_LEN)) {
 		c->rej_mac++;
 		strata_trace(n, "links", "bad MAC claiming sender %u -> dropped", sender);
 		return;
 	}
-	Strata__Wire__Datagram *d =
-		strata__wire__datagram__unpack(NULL, body_len, buf + LINK_PREFIX_LEN);
+	Strata__Wire__Datagram *d = strata__wire__datagram__unpack(NULL, body_len, body);
+	/* Sealed: the nonce in clear must be the datagram's own incarnation and counter. */
+	if (d && l->cfg->encrypt &&
+	    (get_le64(buf + LINK_PREFIX_LEN) != d->incarnation ||
+	     get_le64(buf + LINK_PREFIX_LEN + 8) != d->counter)) {
+		strata__wire__datagram__free_unpacked(d, NULL);
+		d = NULL;
+	}
 	if (!d || d->incarnation == 0) {
 		c->rej_malformed++;
 		if (d)
@@ -421,19 +501,12 @@ static void send_datagram(struct strata_links *l, struct link_peer *p, struct ou
 		c->acks_out++;
 	}
 	size_t body = strata__wire__datagram__get_packed_size(&d);
-	size_t total = LINK_PREFIX_LEN + body + STRATA_MAC_LEN;
+	size_t total = LINK_PREFIX_LEN + body + STRATA_MAC_LEN; /* sealed: the same */
 	STRATA_ASSERT(total <= l->cfg->max_datagram);
 	uint8_t *b = l->dgram;
-	b[0] = LINK_VERSION;
-	b[1] = 0;
-	put_le64(b + 2, l->cfg->cluster_hash);
-	b[10] = (uint8_t)(l->self & 0xff);
-	b[11] = (uint8_t)(l->self >> 8);
-	b[12] = (uint8_t)(p->id & 0xff);
-	b[13] = (uint8_t)(p->id >> 8);
-	strata__wire__datagram__pack(&d, b + LINK_PREFIX_LEN);
-	strata_mac_keyed(b + LINK_PREFIX_LEN + body, &l->mac_keys[p->id], b,
-			 LINK_PREFIX_LEN + body);
+	size_t enc = link_encode(l->cfg, l->keys + p->id * STRATA_LINK_KEY_LEN, &l->mac_keys[p->id],
+				 l->self, p->id, &d, b, l->plain);
+	STRATA_ASSERT(enc == total);
 	strata_trace(n, "links", "datagram %llu to %u: %zu frames%s -> sent", (unsigned long long)d.counter,
 		     p->id, nb, with_ack ? " + ack" : "");
 	c->dgram_out++;

@@ -17,6 +17,13 @@
 
 #define LINK_PREFIX_LEN 14
 #define LINK_VERSION 1
+/* Byte 1 of the prefix: 0 = body in clear + HMAC-SHA256; LINK_SEALED = [cluster] encrypt: the
+ * sender's incarnation and datagram counter (16 bytes, the nonce) in clear, then the body sealed
+ * with XChaCha20-Poly1305 under a per-direction key derived from the pair key (16-byte tag). The
+ * same 32 bytes of overhead as the MAC, so LINK_OVERHEAD holds for both. */
+#define LINK_SEALED 1
+#define LINK_NONCE_LEN 16
+#define LINK_TAG_LEN 16
 /* Upper bound of everything in a datagram but frame payloads: prefix, MAC, header fields,
  * the ack, and one frame's own fields. Frame payloads are cut to max_datagram minus this. */
 #define LINK_OVERHEAD 176
@@ -113,7 +120,17 @@ struct strata_links {
 	uint64_t counter;        /* datagram counter of this incarnation */
 	size_t frame_max;
 	uint8_t *dgram;          /* scratch, max_datagram bytes */
+	uint8_t *plain;          /* [cluster] encrypt: scratch for a body in clear, max_datagram */
 };
+
+/* Encodes d from `from` to `to` in the wire format of cfg (MACed, or sealed when cfg->encrypt)
+ * into out, which must hold LINK_PREFIX_LEN + packed size + 32 bytes; scratch (as large) holds
+ * the body in clear while it is sealed. key is the pair key; mk, when not NULL, its prepared
+ * HMAC key (the same MAC, faster). Returns the datagram's length. Used
+ * by the link layer and by tests that forge datagrams. */
+size_t link_encode(const struct strata_config *cfg, const uint8_t *key,
+		   const struct strata_mac_key *mk, uint32_t from, uint32_t to,
+		   const Strata__Wire__Datagram *d, uint8_t *out, uint8_t *scratch);
 
 /* frame_q */
 bool frame_q_push(struct frame_q *q, const struct out_frame *f);

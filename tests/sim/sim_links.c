@@ -38,6 +38,7 @@ struct scenario {
 	enum expect expect; /* which properties to check */
 	double drop, dup, corrupt, replay;
 	bool partitions, pause, crash, restart, big, forge, forger_has_key;
+	bool encrypt;       /* [cluster] encrypt: sealed datagrams */
 };
 
 struct pair_log {
@@ -208,24 +209,16 @@ static void forge(struct run *r, const struct strata_config *cfg, uint32_t from,
 	d.counter = 1000000 + sim_random_below(r->sim, 1000000);
 	d.n_frames = 1;
 	d.frames = &fp;
-	uint8_t buf[512];
-	size_t body = strata__wire__datagram__get_packed_size(&d);
-	buf[0] = LINK_VERSION;
-	buf[1] = 0;
-	for (int i = 0; i < 8; i++)
-		buf[2 + i] = (uint8_t)(cfg->cluster_hash >> (8 * i));
-	buf[10] = (uint8_t)from;
-	buf[11] = 0;
-	buf[12] = (uint8_t)to;
-	buf[13] = 0;
-	strata__wire__datagram__pack(&d, buf + LINK_PREFIX_LEN);
-	strata_mac(buf + LINK_PREFIX_LEN + body, key, buf, LINK_PREFIX_LEN + body);
-	sim_inject(r->sim, to, buf, LINK_PREFIX_LEN + body + STRATA_MAC_LEN, 1000);
+	uint8_t buf[512], scratch[512];
+	/* MACed, or sealed when the cluster encrypts: the forger knows the format. */
+	size_t len = link_encode(cfg, key, NULL, from, to, &d, buf, scratch);
+	sim_inject(r->sim, to, buf, len, 1000);
 }
 
-static void config_for(struct strata_config *cfg, uint32_t n)
+static void config_for(struct strata_config *cfg, uint32_t n, bool encrypt)
 {
 	strata_config_defaults(cfg);
+	cfg->encrypt = encrypt;
 	snprintf(cfg->cluster_id, sizeof(cfg->cluster_id), "sim-links");
 	cfg->cluster_hash = 0x5157u;
 	cfg->n = n;
@@ -247,7 +240,7 @@ static int run_scenario(const struct scenario *sc, uint64_t seed, bool trace, ch
 	STRATA_ASSERT(r);
 	r->sc = sc;
 	uint32_t n = 3 + (uint32_t)(seed % 3);
-	config_for(&cfg, n);
+	config_for(&cfg, n, sc->encrypt);
 	struct sim_net net = {
 		.drop = sc->drop, .dup = sc->dup, .delay_min_us = 100, .delay_max_us = 20000,
 		.tail = 0.05, .tail_us = 200000, .corrupt = sc->corrupt, .replay = sc->replay,
@@ -443,6 +436,22 @@ static const struct scenario sc_pl_restart = { .link = STRATA_LINK_PL, .expect =
 static const struct scenario sc_auth = { .link = STRATA_LINK_PL, .expect = EXPECT_PERFECT,
 					 .drop = 0.1, .dup = 0.1, .corrupt = 0.2, .replay = 0.2,
 					 .forge = true };
+/* The same faults with [cluster] encrypt = on: sealed datagrams keep every property, and a
+ * corrupted, replayed or forged datagram is refused exactly as a MACed one is. */
+static const struct scenario sc_pl_faults_enc = { .link = STRATA_LINK_PL, .expect = EXPECT_PERFECT,
+						  .drop = 0.2, .dup = 0.2, .partitions = true,
+						  .pause = true, .crash = true, .big = true,
+						  .encrypt = true };
+static const struct scenario sc_pl_restart_enc = { .link = STRATA_LINK_PL,
+						   .expect = EXPECT_PERFECT, .drop = 0.2,
+						   .dup = 0.2, .crash = true, .restart = true,
+						   .big = true, .encrypt = true };
+static const struct scenario sc_auth_enc = { .link = STRATA_LINK_PL, .expect = EXPECT_PERFECT,
+					     .drop = 0.1, .dup = 0.1, .corrupt = 0.2, .replay = 0.2,
+					     .forge = true, .encrypt = true };
+static const struct scenario br_forge_enc = { .link = STRATA_LINK_PL, .expect = EXPECT_PERFECT,
+					      .forge = true, .forger_has_key = true,
+					      .encrypt = true };
 static const struct scenario sc_sl = { .link = STRATA_LINK_SL, .expect = EXPECT_STUBBORN,
 				       .drop = 0.3, .dup = 0.3, .partitions = true };
 static const struct scenario br_fll = { .link = STRATA_LINK_FLL, .expect = EXPECT_PERFECT,
@@ -468,6 +477,10 @@ CASE(run_br_fll, br_fll)
 CASE(run_br_sl, br_sl)
 CASE(run_br_sl_fll, br_sl_fll)
 CASE(run_br_forge, br_forge)
+CASE(run_pl_faults_enc, sc_pl_faults_enc)
+CASE(run_pl_restart_enc, sc_pl_restart_enc)
+CASE(run_auth_enc, sc_auth_enc)
+CASE(run_br_forge_enc, br_forge_enc)
 
 static const struct sim_case cases[] = {
 	{ "pl-loss-dup-reorder", run_pl, 1000, false },
@@ -479,6 +492,10 @@ static const struct sim_case cases[] = {
 	{ "broken-sl-as-perfect", run_br_sl, 200, true },
 	{ "broken-fll-as-stubborn", run_br_sl_fll, 200, true },
 	{ "broken-forger-holds-pair-key", run_br_forge, 200, true },
+	{ "encrypted-pl-partition-pause-crash-fragments", run_pl_faults_enc, 200, false },
+	{ "encrypted-pl-crash-restart-new-incarnation", run_pl_restart_enc, 200, false },
+	{ "encrypted-auth-corrupt-replay-forge", run_auth_enc, 200, false },
+	{ "broken-encrypted-forger-holds-pair-key", run_br_forge_enc, 100, true },
 };
 
 int main(int argc, char **argv)
