@@ -15,6 +15,25 @@ start_cluster 3 fail-noisy
 P=()
 for i in 1 2 3; do P[$i]=$(ini_get "node.$i" resp_port); done
 
+say "authentication ([client] auth is on by default; docs/security.md)"
+pw=$(cat "$DIR/resp.password") || fail "scripts/cluster wrote no resp.password"
+u0=$(counter 1 resp_unauthenticated)
+f0=$(counter 1 resp_auth_failed)
+expect "GET without AUTH" "$(timeout 10 redis-cli -p "${P[1]}" GET k 2>&1)" \
+	"NOAUTH Authentication required."
+expect "a wrong password" "$(timeout 10 redis-cli -p "${P[1]}" --no-auth-warning -a "x$pw" GET k 2>&1 | head -n1)" \
+	"AUTH failed: WRONGPASS invalid username-password pair or user is disabled."
+expect "-a" "$(timeout 10 redis-cli -p "${P[1]}" --no-auth-warning -a "$pw" PING)" "PONG"
+expect "--user default --pass" "$(timeout 10 redis-cli -p "${P[1]}" --no-auth-warning --user default --pass "$pw" PING)" "PONG"
+got=$(printf 'HELLO 2 AUTH default %s\nPING\n' "$pw" | timeout 10 redis-cli -p "${P[1]}" | tr '\n' ,)
+case "$got" in server,strata,*PONG,) ;; *) fail "HELLO 2 AUTH: $got" ;; esac
+u1=$(counter 1 resp_unauthenticated)
+f1=$(counter 1 resp_auth_failed)
+[ "$u1" -gt "$u0" ] && [ "$f1" -gt "$f0" ] || fail "not counted: resp_unauthenticated $u0 -> $u1, resp_auth_failed $f0 -> $f1"
+pass "NOAUTH without the password, WRONGPASS with a wrong one (counted); -a, --user/--pass and HELLO AUTH work"
+# Every redis-cli below authenticates (redis-cli reads REDISCLI_AUTH).
+export REDISCLI_AUTH=$pw
+
 rc() { # PORT ARGS...: one command, redis-cli's raw output
 	local port=$1
 	shift
@@ -84,7 +103,8 @@ import socket, sys
 port, tag = int(sys.argv[1]), sys.argv[2].encode()
 def enc(*a):
     return b"*%d\r\n" % len(a) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in a)
-cmds, want = [], []
+import os
+cmds, want = [enc(b"AUTH", os.environ["REDISCLI_AUTH"].encode())], [b"+OK"]
 for i in range(200):
     cmds.append(enc(b"SET", tag + b"-r%d" % i, b"x%d" % i)); want.append(b"+OK")
 for v in (b"1", b"2"):

@@ -125,6 +125,7 @@ struct strata_uv {
 
 	/* TCP client server */
 	uint8_t *client_key;       /* [client] auth: 32 bytes of secure memory; NULL = off */
+	char resp_password[65];    /* derived from client_key (RESP AUTH), when it is set */
 	uv_tcp_t server;
 	bool server_init;
 	struct client_conn *conns; /* doubly linked */

@@ -27,7 +27,14 @@
  * replies queued toward a connection (a client that does not read is disconnected and
  * counted); at most RESP_KEYS_MAX keys per multi-key command; the runtime's PENDING_MAX requests
  * in flight in the node (beyond: an immediate busy error); RESP_CURSORS SCAN cursors per
- * connection (the oldest is forgotten), each holding one key. */
+ * connection (the oldest is forgotten), each holding one key.
+ *
+ * Authentication ([client] auth, docs/security.md): when it is on, a connection may send only
+ * AUTH, HELLO (with AUTH) and QUIT until it gave the RESP password - derived from the cluster's
+ * client key (crypto/session.h; resp.password in a scripts/cluster directory), compared in
+ * constant time. Anything else gets -NOAUTH (resp_unauthenticated), a wrong password
+ * -WRONGPASS (resp_auth_failed); the connection stays open, as with Redis. RESP itself is not
+ * encrypted: the password crosses the network in clear, which is why it is not the client key. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,6 +49,7 @@
 #include "core/codec.h"
 #include "core/error.h"
 #include "core/msg.h"
+#include "core/version.h"
 #include "rt/uv/internal.h"
 #include "smr/smr.h"
 
@@ -107,6 +115,7 @@ struct resp_conn {
 	uint8_t *rbuf;          /* libuv read buffer, between alloc and read callbacks */
 	bool closing, draining, reading, quitting;
 	bool want_input;        /* the ring has room again: on_kick resumes input */
+	bool authed;            /* gave the RESP password (or [client] auth is off) */
 	uint64_t id;
 	char name[RESP_NAME_MAX + 1];
 	struct rcursor cursors[RESP_CURSORS];
@@ -990,10 +999,148 @@ static bool is_data_cmd(const struct args *a)
 	return false;
 }
 
+/* Whether user/password (user NULL: AUTH with one argument) is the RESP password. Counts a wrong
+ * one. The user must be "default", the only user. */
+static bool auth_check(struct resp_conn *c, const char *user, size_t ulen, const char *pw,
+		       size_t plen)
+{
+	struct strata_uv *rt = c->rt;
+	bool ok = rt->client_key == NULL ||
+		  (plen == 64 && sodium_memcmp(pw, rt->resp_password, 64) == 0 &&
+		   (!user || (ulen == 7 && strncasecmp(user, "default", 7) == 0)));
+	if (!ok) {
+		rt->counters.resp_auth_failed++;
+		strata_uv_log(rt, STRATA_LOG_WARN, "resp: AUTH with a wrong password");
+	} else {
+		c->authed = true;
+	}
+	return ok;
+}
+
+static void wrongpass(struct resp_conn *c)
+{
+	struct obuf b = {0};
+	ob_err(&b, "WRONGPASS", "invalid username-password pair or user is disabled.");
+	c->rt->counters.resp_errors++;
+	local_reply(c, R_LOCAL, &b);
+}
+
+/* "AUTH [user] password" */
+static void cmd_auth(struct resp_conn *c, const struct args *a)
+{
+	if (a->n != 2 && a->n != 3) {
+		local_error(c, "wrong number of arguments for 'auth' command");
+		return;
+	}
+	if (c->rt->client_key == NULL) {
+		/* As Redis without a password: AUTH is an error, nothing is required. */
+		local_error(c, "AUTH <password> called without any password configured for the "
+			       "default user. Are you sure your configuration is correct?");
+		return;
+	}
+	bool ok = a->n == 2 ? auth_check(c, NULL, 0, a->v[1], a->len[1])
+			    : auth_check(c, a->v[1], a->len[1], a->v[2], a->len[2]);
+	if (!ok) {
+		wrongpass(c);
+		return;
+	}
+	struct obuf b = {0};
+	ob_ok(&b);
+	local_reply(c, R_LOCAL, &b);
+}
+
+/* "HELLO [protover [AUTH user password] [SETNAME name]]": RESP2 only; the reply is the
+ * server's description as a flat array (RESP2 has no maps). */
+static void cmd_hello(struct resp_conn *c, const struct args *a)
+{
+	size_t i = 1;
+	if (a->n >= 2) {
+		if (!(a->len[1] == 1 && (a->v[1][0] == '2' || a->v[1][0] == '3'))) {
+			local_error(c, "Protocol version is not an integer or out of range");
+			return;
+		}
+		if (a->v[1][0] == '3') {
+			struct obuf b = {0};
+			ob_err(&b, "NOPROTO", "this server speaks RESP2 only (HELLO 2)");
+			c->rt->counters.resp_errors++;
+			local_reply(c, R_LOCAL, &b);
+			return;
+		}
+		i = 2;
+	}
+	const char *name = NULL;
+	size_t nlen = 0;
+	while (i < a->n) {
+		if (is(a, i, "AUTH") && i + 2 < a->n) {
+			if (!auth_check(c, a->v[i + 1], a->len[i + 1], a->v[i + 2], a->len[i + 2])) {
+				wrongpass(c);
+				return;
+			}
+			i += 3;
+		} else if (is(a, i, "SETNAME") && i + 1 < a->n) {
+			name = a->v[i + 1];
+			nlen = a->len[i + 1];
+			i += 2;
+		} else {
+			local_error(c, "Syntax error in HELLO option '%.*s'",
+				    (int)(a->len[i] > 32 ? 32 : a->len[i]), a->v[i]);
+			return;
+		}
+	}
+	if (!c->authed) {
+		struct obuf b = {0};
+		ob_err(&b, "NOAUTH", "HELLO must be called with the client already authenticated, "
+				     "otherwise the HELLO <proto> AUTH <user> <pass> option can be "
+				     "used to authenticate the client and select the RESP protocol "
+				     "version at the same time");
+		c->rt->counters.resp_unauthenticated++;
+		c->rt->counters.resp_errors++;
+		local_reply(c, R_LOCAL, &b);
+		return;
+	}
+	if (name) {
+		size_t k = nlen > RESP_NAME_MAX ? RESP_NAME_MAX : nlen;
+		memcpy(c->name, name, k);
+		c->name[k] = 0;
+	}
+	struct obuf b = {0};
+	ob_put(&b, "*14\r\n", 5);
+	ob_bulk(&b, "server", 6);
+	ob_bulk(&b, "strata", 6);
+	ob_bulk(&b, "version", 7);
+	ob_bulk(&b, STRATA_VERSION, strlen(STRATA_VERSION));
+	ob_bulk(&b, "proto", 5);
+	ob_int(&b, 2);
+	ob_bulk(&b, "id", 2);
+	ob_int(&b, (long long)c->id);
+	ob_bulk(&b, "mode", 4);
+	ob_bulk(&b, "cluster", 7);
+	ob_bulk(&b, "role", 4);
+	ob_bulk(&b, "master", 6);
+	ob_bulk(&b, "modules", 7);
+	ob_put(&b, "*0\r\n", 4);
+	local_reply(c, R_LOCAL, &b);
+}
+
 static void handle_command(struct resp_conn *c, const struct args *a)
 {
 	c->rt->counters.resp_commands++;
 	struct obuf b = {0};
+	if (is(a, 0, "AUTH")) {
+		cmd_auth(c, a);
+		return;
+	}
+	if (is(a, 0, "HELLO")) {
+		cmd_hello(c, a);
+		return;
+	}
+	if (!c->authed && !is(a, 0, "QUIT")) {
+		ob_err(&b, "NOAUTH", "Authentication required.");
+		c->rt->counters.resp_unauthenticated++;
+		c->rt->counters.resp_errors++;
+		local_reply(c, R_LOCAL, &b);
+		return;
+	}
 	if (is_data_cmd(a)) {
 		cmd_data(c, a);
 		return;
@@ -1379,6 +1526,7 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	rt->counters.resp_accepted++;
+	c->authed = rt->client_key == NULL;
 	uv_tcp_nodelay(&c->tcp, 1);
 	resume_reading(c);
 }

@@ -561,6 +561,7 @@ struct strata_uv *strata_uv_new(uv_loop_t *loop, const struct strata_uv_opts *o,
 			return NULL;
 		}
 		memcpy(rt->client_key, o->client_key, STRATA_CLIENT_KEY_LEN);
+		strata_session_resp_password(rt->resp_password, rt->client_key);
 		rt->o.client_key = NULL; /* the caller's copy is not ours to keep */
 	}
 	rt->node = strata_node_new(&no, err, errlen);
@@ -759,5 +760,6 @@ void strata_uv_free(struct strata_uv *rt)
 	free(rt->nem_q);
 	free(rt->rxbuf);
 	strata_secure_free(rt->client_key); /* wiped */
+	sodium_memzero(rt->resp_password, sizeof rt->resp_password);
 	free(rt);
 }
