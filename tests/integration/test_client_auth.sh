@@ -13,10 +13,15 @@
 #    (client_decrypt_failed) and the request is not applied.
 # 6. A config that turns auth off while a node serves clients on a non-loopback address is
 #    refused at start, with the reason.
+# 7. Encrypted peer links ([cluster] encrypt = on, set for this cluster): a capture of every
+#    loopback packet while a value is written and replicated holds no plaintext of it; a captured
+#    peer datagram sent again is refused (rej_replay) and one with a flipped bit too (rej_mac).
 . "$(dirname "$0")/lib.sh"
 t0=$(now_ms)
 
-start_cluster 3 fail-noisy
+say "starting 3 nodes (fail-noisy, [cluster] encrypt = on) in $DIR"
+"$CLUSTER" start -n 3 --model fail-noisy --encrypt --dir "$DIR" || fail "scripts/cluster start failed"
+[ "$(ini_get cluster encrypt)" = on ] || fail "the config does not say encrypt = on"
 wait_states 5000 1 alive 2 3
 [ -f "$DIR/client.key" ] || fail "scripts/cluster did not create client.key"
 mode=$(stat -c %a "$DIR/client.key")
@@ -158,8 +163,9 @@ pass "the tampered frame was refused and counted ($d0 -> $d1); auth/t was not wr
 
 say "6. auth = off on a non-loopback client address is refused at start"
 mkdir -p "$TMP/open"
-sed -e 's/^host = .*/host = 192.0.2.1/' "$DIR/cluster.ini" >"$TMP/open/cluster.ini"
-printf '\n[client]\nauth = off\n' >>"$TMP/open/cluster.ini"
+sed -e 's/^host = .*/host = 192.0.2.1/' -e 's/^auth = on/auth = off/' "$DIR/cluster.ini" \
+	>"$TMP/open/cluster.ini"
+grep -q '^auth = off' "$TMP/open/cluster.ini" || fail "the config has no auth line to turn off"
 out=$("$STRATAD" --check-config --config "$TMP/open/cluster.ini" --id 1 \
 	--key "$DIR/keys/node-1.key" 2>&1)
 rc=$?
@@ -170,5 +176,74 @@ sed -i -e 's/^host = .*/host = 127.0.0.1/' "$TMP/open/cluster.ini"
 "$STRATAD" --check-config --config "$TMP/open/cluster.ini" --id 1 --key "$DIR/keys/node-1.key" \
 	>/dev/null 2>&1 || fail "auth = off on loopback was refused"
 pass "refused with the reason; the same config on loopback is accepted"
+
+say "7. encrypted peer links"
+ports=""
+for i in 1 2 3; do ports="$ports $(ini_get "node.$i" port)"; done
+uport=$(ini_get node.1 port)
+python3 - "$TMP/lo.cap" $ports <<'PY' &
+# Every packet on the loopback interface for 4 s (AF_PACKET: the test runs as root); writes
+# "udp <dst port> <hex payload>" per peer datagram and "raw <hex>" per other packet.
+import binascii, socket, sys, time
+out, peer_ports = sys.argv[1], {int(p) for p in sys.argv[2:]}
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(3))
+s.bind(("lo", 0))
+s.settimeout(0.2)
+end = time.time() + 4
+lines = []
+while time.time() < end:
+    try:
+        pkt = s.recv(70000)
+    except socket.timeout:
+        continue
+    ip = pkt[14:]
+    if len(ip) > 28 and ip[0] >> 4 == 4 and ip[9] == 17:
+        ihl = (ip[0] & 15) * 4
+        dport = int.from_bytes(ip[ihl + 2:ihl + 4], "big")
+        if dport in peer_ports:
+            lines.append(f"udp {dport} {binascii.hexlify(ip[ihl + 8:]).decode()}")
+            continue
+    lines.append("raw " + binascii.hexlify(pkt).decode())
+open(out + ".tmp", "w").write("\n".join(lines) + "\n")
+import os; os.rename(out + ".tmp", out)
+PY
+cap_pid=$!
+BG_PIDS+=($cap_pid)
+sleep 0.5
+"$STRATA" --dir "$DIR" -n 2 kv put enc/k plaintext-probe-7731 >/dev/null || fail "kv put failed"
+for i in 1 2 3; do
+	got=$("$STRATA" --dir "$DIR" -n "$i" kv get enc/k --serializable 2>/dev/null) || true
+done
+wait "$cap_pid" 2>/dev/null
+wait_file "$TMP/lo.cap"
+ndg=$(grep -c '^udp ' "$TMP/lo.cap")
+[ "$ndg" -ge 10 ] || fail "only $ndg peer datagrams captured"
+probe=$(printf 'plaintext-probe-7731' | od -An -tx1 | tr -d ' \n')
+grep -q "$probe" "$TMP/lo.cap" && fail "the written value crossed loopback in clear"
+grep -q "$(printf 'enc/k' | od -An -tx1 | tr -d ' \n')" "$TMP/lo.cap" && fail "the key crossed loopback in clear"
+pass "$ndg peer datagrams and every other loopback packet captured: neither the key nor the value in clear"
+r0=$(counter 1 rej_replay)
+m0=$(counter 1 rej_mac)
+python3 - "$TMP/lo.cap" "$uport" <<'PY' || fail "no captured datagram to node 1 to replay"
+import binascii, socket, sys
+cap, port = sys.argv[1], int(sys.argv[2])
+dg = [binascii.unhexlify(l.split()[2]) for l in open(cap) if l.startswith(f"udp {port} ")]
+if not dg:
+    sys.exit(1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for d in dg[:20]:
+    s.sendto(d, ("127.0.0.1", port))              # a replay, byte for byte
+for d in dg[:20]:
+    b = bytearray(d)
+    b[40] ^= 0x10                                  # one bit of the sealed body
+    s.sendto(bytes(b), ("127.0.0.1", port))
+PY
+sleep 0.3
+r1=$(counter 1 rej_replay)
+m1=$(counter 1 rej_mac)
+[ "$r1" -gt "$r0" ] || fail "replayed datagrams not counted (rej_replay $r0 -> $r1)"
+[ "$m1" -ge $((m0 + 1)) ] || fail "altered datagrams not counted (rej_mac $m0 -> $m1)"
+wait_states 2000 1 alive 2 3
+pass "replayed datagrams refused (rej_replay $r0 -> $r1), altered ones too (rej_mac $m0 -> $m1); node 1 fine"
 
 echo "test_client_auth: ok ($(($(now_ms) - t0)) ms)"
