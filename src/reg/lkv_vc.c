@@ -185,6 +185,17 @@ static int set_add(struct lkv_vc *l, struct sibset *set, const struct sib *y, si
 			if (a->ctr < b->ctr || (a->ctr == b->ctr && a->node < b->node))
 				old = i;
 		}
+		/* y competes too: when it is the oldest it is the one dropped, so that the
+		 * versions kept do not depend on the order they arrived in (a replica that gets
+		 * an old put late, and a coordinator merging replies, keep the same newest ones). */
+		const struct sib *b = &set->s[old];
+		if (y->ctr < b->ctr || (y->ctr == b->ctr && y->node < b->node)) {
+			l->st.sibling_drops++;
+			strata_trace(l->m.node, "lkv-vc", "sibling bound: drop version %u.%llu",
+				     y->node, (unsigned long long)y->ctr);
+			free(ctx);
+			return 0;
+		}
 		bytes -= sib_bytes(l, &set->s[old]);
 		l->st.sibling_drops++;
 		strata_trace(l->m.node, "lkv-vc", "sibling bound: drop version %u.%llu",
