@@ -993,6 +993,7 @@ static int run_vc_random(uint64_t seed, bool trace, char *why, size_t wl)
 		rc = sim_fail(why, wl, "vacuous: %u puts acknowledged, %u gets", acked, r->gets_ok);
 	/* covered[i]: some put's context covered put i (transitively too: a context covers what
 	 * the versions it covers had covered, and those puts' read sets are listed directly). */
+	bool gone = false; /* the one check the sibling bound can break */
 	bool *covered = calloc(r->nputs + 1, sizeof(bool));
 	bool *acked_cover = calloc(r->nputs + 1, sizeof(bool));
 	for (unsigned i = 0; i < r->nputs; i++)
@@ -1011,10 +1012,12 @@ static int run_vc_random(uint64_t seed, bool trace, char *why, size_t wl)
 		for (unsigned i = 0; i < r->nputs && !rc; i++) {
 			const struct vc_put *p = &r->puts[i];
 			bool in = vc_has(&r->one, p->val);
-			if (p->key == k && p->status == 0 && !covered[i] && !in)
+			if (p->key == k && p->status == 0 && !covered[i] && !in) {
+				gone = true;
 				rc = sim_fail(why, wl, "sibling property: acknowledged put %s of %s, "
 					      "covered by no context, is gone (%u values left)",
 					      p->val, key, r->one.nval);
+			}
 			if (p->key == k && acked_cover[i] && in)
 				rc = sim_fail(why, wl, "put %s of %s survives an acknowledged put whose "
 					      "context covered it", p->val, key);
@@ -1022,15 +1025,26 @@ static int run_vc_random(uint64_t seed, bool trace, char *why, size_t wl)
 	}
 	free(covered);
 	free(acked_cover);
+	/* The sibling property is promised below the bound only (src/reg/lkv_vc.c: beyond
+	 * LKV_VC_MAX_SIBLINGS concurrent versions the oldest is dropped by design). A schedule
+	 * that piled up more concurrent versions of a key left that assumption: neither a pass
+	 * nor a failure, whatever the checks then said (seed 200131: nine concurrent puts of k1
+	 * behind a partition). Other failures stay failures: a drop never resurrects a covered
+	 * version, delays a reply or garbles one. */
 	struct lkv_vc_stats st;
 	uint64_t drops = 0;
 	for (uint32_t id = 1; id <= r->cfg.n; id++) {
 		lkv_vc_stats(vc_mod(r, id), &st);
 		drops += st.sibling_drops;
 	}
-	if (!rc && drops)
-		rc = sim_fail(why, wl, "%llu siblings dropped at the bound: the scenario must stay "
-			      "below it", (unsigned long long)drops);
+	if (drops && (rc == 0 || gone)) {
+		char said[160];
+		snprintf(said, sizeof(said), "%s", rc ? why : "they held");
+		rc = sim_outside(why, wl, "%llu versions dropped at the sibling bound (%u): the "
+				 "schedule made more concurrent versions of a key than the store "
+				 "keeps; the checks then said: %s",
+				 (unsigned long long)drops, LKV_VC_MAX_SIBLINGS, said);
+	}
 	if (trace || getenv("SIM_LKV_VERBOSE"))
 		fprintf(stderr, "vc-random: %u puts (%u acked), %u gets, at most %u siblings\n",
 			r->nputs, acked, r->gets_ok, r->max_siblings);
