@@ -17,6 +17,12 @@ static const struct strata_algo algos[] = {
 	  .steps = "1 (beb from the sender) + 3 (uhier)",
 	  .messages = "N (beb) + those of one uhier instance",
 	  .wire_id = VAR_WIRE_TRB },
+	{ .name = "gm", .family = "variants",
+	  .title = "Consensus-Based Group Membership (over P and uhier)",
+	  .book = "Alg. 6.7", .model = STRATA_MODEL_FAIL_STOP, .resilience_k = 0,
+	  .steps = "3 (one uhier instance) per view change",
+	  .messages = "those of one uhier instance per view change",
+	  .wire_id = VAR_WIRE_GM },
 	{ .name = NULL },
 };
 

@@ -29,5 +29,9 @@ struct strata_module *var_trb_create(struct strata_node *n, char *err, size_t er
  * (the broken variant: a sender that crashes while broadcasting leaves some processes with m and
  * the others with SF). Never called by stratad. */
 void var_trb_test_direct(struct strata_module *m);
+struct strata_module *var_gm_create(struct strata_node *n, char *err, size_t errlen);
+/* TEST ONLY: gm installs its own proposal at once, without consensus (the broken variant: two
+ * processes told of two crashes in different orders install different views). */
+void var_gm_test_local(struct strata_module *m);
 
 #endif

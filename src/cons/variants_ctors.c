@@ -7,6 +7,7 @@
 static const struct strata_ctor ctors[] = {
 	{ "nbac", var_nbac_create },
 	{ "trb", var_trb_create },
+	{ "gm", var_gm_create },
 	{ NULL, NULL },
 };
 

@@ -69,7 +69,7 @@ static const struct strata_module_ops oracle_ops = {
 
 /* Totals over the correct runs, printed at the end (non-vacuity: both outcomes happen). */
 static struct {
-	unsigned long long commits, aborts, trb_msg, trb_sf;
+	unsigned long long commits, aborts, trb_msg, trb_sf, views;
 } totals;
 
 /* ---- a run ---- */
@@ -94,6 +94,7 @@ struct run {
 	const char *algo;           /* the module under test */
 	uint64_t broken_timeout_ms; /* nbac's broken variant, 0 = correct */
 	bool broken_direct;         /* trb's broken variant */
+	bool broken_local;          /* gm's broken variant */
 	struct strata_config cfg;
 	struct sim *s;
 	uint32_t n;
@@ -117,6 +118,11 @@ struct run {
 	bool got[MAXN + 1][MAXN + 1][MAXK + 3]; /* [node][sender][k] */
 	bool got_sf[MAXN + 1][MAXN + 1];        /* [node][sender] */
 	unsigned ntrb_msg, ntrb_sf;
+	/* gm: each node's last view, the members of every view id seen */
+	bool has_view[MAXN + 1];
+	uint64_t view_id[MAXN + 1], view_m[MAXN + 1];
+	uint64_t views[MAXN + 1]; /* members of view id (0 = not seen) */
+	unsigned nviews;
 	char why[256];
 };
 
@@ -215,6 +221,7 @@ static void on_decide(struct run *r, uint32_t node, uint64_t tx, const uint8_t *
 }
 
 static void trb_on_bcast(struct run *r, uint32_t node, const struct strata_output *o);
+static void gm_on_view(struct run *r, uint32_t node, uint64_t id, uint64_t m);
 static void trb_on_deliver(struct run *r, uint32_t node, const struct strata_output *o);
 
 static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
@@ -230,6 +237,11 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 			trb_on_bcast(r, node, o);
 		else if (o->kind == STRATA_OUT_DELIVER)
 			trb_on_deliver(r, node, o);
+		return;
+	}
+	if (o->module == VAR_WIRE_GM) {
+		if (o->kind == STRATA_OUT_DELIVER)
+			gm_on_view(r, node, o->a, o->b);
 		return;
 	}
 	if (o->module != VAR_WIRE_NBAC)
@@ -316,6 +328,44 @@ static void trb_on_deliver(struct run *r, uint32_t node, const struct strata_out
 	}
 }
 
+/* ---- gm ---- */
+
+static void gm_on_view(struct run *r, uint32_t node, uint64_t id, uint64_t m)
+{
+	uint64_t all = (1ull << r->n) - 1;
+	if (id > MAXN || m == 0 || (m & ~all)) {
+		failf(r, "node %u installed view %llu with members %#llx: out of range", node,
+		      (unsigned long long)id, (unsigned long long)m);
+		return;
+	}
+	if (!r->has_view[node]) {
+		if (id != 0 || m != all)
+			failf(r, "node %u's first view is (%llu, %#llx), not (0, all)", node,
+			      (unsigned long long)id, (unsigned long long)m);
+	} else if (id <= r->view_id[node] || (m & ~r->view_m[node]) || m == r->view_m[node]) {
+		failf(r, "monotonicity: node %u installed (%llu, %#llx) after (%llu, %#llx)", node,
+		      (unsigned long long)id, (unsigned long long)m,
+		      (unsigned long long)r->view_id[node], (unsigned long long)r->view_m[node]);
+		return;
+	}
+	r->has_view[node] = true;
+	r->view_id[node] = id;
+	r->view_m[node] = m;
+	if (r->views[id] && r->views[id] != m) {
+		failf(r, "uniform agreement: node %u installed view %llu as %#llx, another node as "
+			 "%#llx", node, (unsigned long long)id, (unsigned long long)m,
+		      (unsigned long long)r->views[id]);
+		return;
+	}
+	if (!r->views[id] && id > 0)
+		r->nviews++;
+	r->views[id] = m;
+	for (uint32_t q = 1; q <= r->n; q++)
+		if (!(m & (1ull << (q - 1))) && !r->down[q])
+			failf(r, "accuracy: node %u installed view %llu without node %u, which has not "
+				 "crashed", node, (unsigned long long)id, q);
+}
+
 static int step_check(struct sim *s, void *arg)
 {
 	struct run *r = arg;
@@ -341,6 +391,8 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 		var_nbac_test_commit_timeout(m, r->broken_timeout_ms);
 	if (r->broken_direct)
 		var_trb_test_direct(m);
+	if (r->broken_local)
+		var_gm_test_local(m);
 }
 
 static uint64_t new_req(struct run *r, enum req_kind kind, uint32_t node, uint64_t tx)
@@ -459,7 +511,9 @@ static int calm_and_finish(struct run *r, int rc)
 		sim_set_net(s, &calm);
 		rc = sim_run_for(s, LIVENESS_MS * MS, step_check, r);
 	}
-	return rc;
+	/* A request handled outside sim_run_for (the oracle's, a client's) may have produced the
+	 * violating output with no simulation step after it. */
+	return rc || r->why[0] ? 1 : 0;
 }
 
 static int nbac_run(uint64_t broken_ms, uint64_t seed, bool trace, char *why, size_t whylen)
@@ -614,18 +668,102 @@ static int broken_trb_direct(uint64_t seed, bool trace, char *why, size_t whylen
 	return trb_run(true, seed, trace, why, whylen);
 }
 
+/* Crashes a and b at once; each survivor is told of the two in an order of its own (P orders
+ * nothing across processes). */
+static void crash_two(struct run *r, uint32_t a, uint32_t b)
+{
+	sim_crash(r->s, a);
+	sim_crash(r->s, b);
+	r->down[a] = r->down[b] = true;
+	r->ncrash += 2;
+	for (uint32_t q = 1; q <= r->n; q++) {
+		if (r->down[q])
+			continue;
+		bool swap = sim_random_below(r->s, 2) == 1;
+		uint32_t first = swap ? b : a, second = swap ? a : b;
+		struct strata_request q1 = { .id = new_req(r, RQ_ORACLE, q, 0), .op = STRATA_OP_READ,
+					     .r = first };
+		sim_request(r->s, q, "oraclep", &q1);
+		struct strata_request q2 = { .id = new_req(r, RQ_ORACLE, q, 0), .op = STRATA_OP_READ,
+					     .r = second };
+		sim_request(r->s, q, "oraclep", &q2);
+	}
+}
+
+static int gm_run(bool broken, uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	STRATA_ASSERT(r);
+	r->broken_local = broken;
+	r->algo = "gm";
+	setup(r, seed, trace, "sim-gm");
+	struct sim *s = r->s;
+	/* 1 .. N-1, and N-1 in half of the seeds, so that two crashes at once leave survivors. */
+	r->max_crash = sim_random_below(s, 2) ? r->n - 1 : 1 + (unsigned)sim_random_below(s, r->n - 1);
+	sim_start(s);
+	sim_run_for(s, 1 * MS, NULL, NULL);
+	bool parted = false;
+	int rc = 0;
+	for (int chunk = 0; chunk < 30 && !rc; chunk++) {
+		if (r->ncrash + 2 <= r->max_crash && sim_random_unit(s) < 0.1) {
+			uint32_t a = pick_up(r), b = pick_up(r);
+			if (a && b && a != b)
+				crash_two(r, a, b);
+		}
+		faults(r, &parted);
+		rc = sim_run_for(s, 10 * MS, step_check, r);
+	}
+	if (!rc && r->ncrash == 0) {
+		uint32_t q = pick_up(r);
+		crash(r, q);
+	}
+	rc = calm_and_finish(r, rc);
+	if (rc) {
+		rc = sim_fail(why, whylen, "t=%llums: %s", (unsigned long long)(sim_now(s) / MS),
+			      r->why);
+	}
+	/* Completeness and accuracy at the end: every correct node's view is the correct set. */
+	uint64_t correct = 0;
+	for (uint32_t q = 1; q <= r->n; q++)
+		if (!r->down[q])
+			correct |= 1ull << (q - 1);
+	for (uint32_t q = 1; q <= r->n && !rc; q++)
+		if (!r->down[q] && (!r->has_view[q] || r->view_m[q] != correct))
+			rc = sim_fail(why, whylen, "completeness: correct node %u's last view is %#llx, "
+				      "the correct nodes are %#llx (%llu ms after the heal)", q,
+				      (unsigned long long)r->view_m[q], (unsigned long long)correct,
+				      LIVENESS_MS);
+	if (!rc)
+		totals.views += r->nviews;
+	sim_free(s);
+	free(r);
+	return rc;
+}
+
+static int gm_random(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return gm_run(false, seed, trace, why, whylen);
+}
+
+static int broken_gm_local(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return gm_run(true, seed, trace, why, whylen);
+}
+
 static const struct sim_case cases[] = {
 	{ "nbac-random", nbac_random, 300, false },
 	{ "broken-nbac-commits-on-timeout", broken_nbac_timeout, 50, true },
 	{ "trb-random", trb_random, 300, false },
 	{ "broken-trb-without-consensus", broken_trb_direct, 200, true },
+	{ "gm-random", gm_random, 300, false },
+	{ "broken-gm-without-consensus", broken_gm_local, 200, true },
 };
 
 int main(int argc, char **argv)
 {
 	int rc = sim_main(argc, argv, "sim_variants", cases, sizeof(cases) / sizeof(cases[0]));
 	printf("sim_variants: in passing seeds, nbac decided %llu commit and %llu abort; trb "
-	       "delivered %llu messages and %llu SF\n",
-	       totals.commits, totals.aborts, totals.trb_msg, totals.trb_sf);
+	       "delivered %llu messages and %llu SF; gm installed %llu distinct views after view 0\n",
+	       totals.commits, totals.aborts, totals.trb_msg, totals.trb_sf, totals.views);
 	return rc;
 }
