@@ -256,5 +256,6 @@ int cmd_top(struct cli *c, int argc, char **argv);
 int cmd_endpoint(struct cli *c, int argc, char **argv);
 int cmd_nbac(struct cli *c, int argc, char **argv);
 int cmd_trb(struct cli *c, int argc, char **argv);
+int cmd_members(struct cli *c, int argc, char **argv);
 
 #endif

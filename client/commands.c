@@ -27,6 +27,8 @@ const struct cli_cmd cli_commands[] = {
 	  cmd_nbac },
 	{ "trb", "terminating reliable broadcast (Alg. 6.3): send MESSAGE [-n SENDER] | listen [--all]",
 	  cmd_trb },
+	{ "members", "group membership (Alg. 6.7): every node's view (id, members) [--watch]",
+	  cmd_members },
 	{ "job", "job handlers (seed 1.1.4): submit JOB [--algo jh-sync|jh-async|jt] | watch [--all] | "
 		 "algos", cmd_job },
 	{ "bench", "closed-loop load on the KV store: put|get --clients C --total N ... (vs etcd: "

@@ -6,10 +6,16 @@
 #   vote yes -> abort at every survivor. `nbac watch --all` must show the same outcome per node.
 #   TRB (Alg. 6.3): node 2 sends a message, delivered by every node; node 4 is killed; every
 #   survivor delivers ⊥ for sender 4 (and for sender 5, killed before), seen by `trb listen --all`.
+#   Group membership (Alg. 6.7): `strata members --watch` runs from the start; the two kills
+#   (5, then 4) must show as the same two view changes at every survivor: view 1 = 1,2,3,4 and
+#   view 2 = 1,2,3.
 . "$(dirname "$0")/lib.sh"
 t0=$(now_ms)
 start_cluster 5 fail-stop
 sleep 1 # heartbeats flow
+
+"$STRATA" --dir "$DIR" -w json members --watch --duration 25 >"$TMP/members.jsonl" 2>"$TMP/members.err" &
+BG_PIDS+=($!)
 
 "$STRATA" --dir "$DIR" nbac watch --all -w json --duration 25 >"$TMP/nbac-watch.jsonl" 2>"$TMP/nbac-watch.err" &
 BG_PIDS+=($!)
@@ -60,10 +66,11 @@ grep -q "^node 2: sender 2 instance 1: hello from 2\$" "$TMP/trb-send.out" ||
 	fail "trb send printed $(cat "$TMP/trb-send.out")"
 "$CLUSTER" kill 4 --dir "$DIR" >/dev/null || fail "kill 4"
 
-# Wait (at most 10 s) until every survivor delivered ⊥ for sender 4.
+# Wait (at most 10 s) until every survivor delivered ⊥ for sender 4 and installed view 2.
 for _ in $(seq 100); do
 	n=$(grep -c '"sender":4,"instance":1,"message":null,"failed":true' "$TMP/trb.jsonl" || true)
-	[ "$n" -ge 3 ] && break
+	v=$(grep -c '"view":2,"members":\[1,2,3\]}' "$TMP/members.jsonl" || true)
+	[ "$n" -ge 3 ] && [ "$v" -ge 3 ] && break
 	sleep 0.1
 done
 sleep 0.5
@@ -98,6 +105,18 @@ for (q, s, k), m in got.items():
     if s in (4, 5):
         assert m is None, f"trb: node {q} delivered {m!r} for crashed sender {s}"
 print("  trb listen: 'hello from 2' at nodes 1-3, ⊥ for senders 4 and 5 at every survivor")
+views = {}
+for line in open(f"{d}/members.jsonl"):
+    e = json.loads(line)
+    if e.get("current"):
+        continue
+    views.setdefault(e["node"], []).append((e["view"], e["members"]))
+for q in (1, 2, 3):
+    assert views.get(q) == [(1, [1, 2, 3, 4]), (2, [1, 2, 3])], f"members: node {q} installed {views.get(q)}"
+for q, vs in views.items():
+    for v, m in vs:
+        assert (v, m) in [(1, [1, 2, 3, 4]), (2, [1, 2, 3])], f"members: node {q} installed view {v} = {m}"
+print("  members --watch: view 1 = 1,2,3,4 then view 2 = 1,2,3 at nodes 1, 2 and 3")
 PY
-pass "nbac: commit, abort on a no, abort on a crash; trb: ⊥ for a killed sender"
+pass "nbac: commit, abort on a no, abort on a crash; trb: ⊥ for a killed sender; two view changes seen identically"
 echo "test_variants_live: $(( ($(now_ms) - t0) / 1000 )) s"
