@@ -67,7 +67,7 @@ SIMLIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SIMLIB_SRC))
 .SECONDARY:
 .DELETE_ON_ERROR:
 
-.PHONY: all test unit sim soak integration asan test-bins fuzz fuzz-smoke fuzz-long demo bench bench-stack install man clean help
+.PHONY: all test unit sim soak integration asan test-bins fuzz fuzz-smoke fuzz-long demo bench bench-stack bench-kv-tob install man clean help
 all: $(BUILD)/stratad $(BUILD)/strata $(UNIT_BIN) $(SIM_BIN) $(BENCH_BIN)
 
 help:
@@ -191,6 +191,10 @@ bench: all
 # Links / packed raw UDP ratio and old-vs-new broadcast throughput only (~4-6 min, quiet machine).
 bench-stack: all
 	@BENCH_ONLY=stack scripts/bench
+
+# The KV's default log against [smr] log = tob alone (<= 6 minutes on a quiet machine).
+bench-kv-tob: all
+	@scripts/bench-kv-tob
 
 # Man pages from the programs' own --help (scripts/gen-man).
 man: $(BUILD)/stratad $(BUILD)/strata scripts/cluster scripts/gen-man
