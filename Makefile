@@ -67,7 +67,7 @@ SIMLIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SIMLIB_SRC))
 .SECONDARY:
 .DELETE_ON_ERROR:
 
-.PHONY: all test unit sim soak integration asan test-bins fuzz fuzz-smoke fuzz-long demo bench bench-stack bench-kv-tob install man clean help
+.PHONY: all test unit sim soak integration asan test-bins fuzz fuzz-smoke fuzz-long demo bench bench-stack bench-kv-tob bench-encrypt install man clean help
 all: $(BUILD)/stratad $(BUILD)/strata $(UNIT_BIN) $(SIM_BIN) $(BENCH_BIN)
 
 help:
@@ -195,6 +195,10 @@ bench-stack: all
 # The KV's default log against [smr] log = tob alone (<= 6 minutes on a quiet machine).
 bench-kv-tob: all
 	@scripts/bench-kv-tob
+
+# The cost of [cluster] encrypt: perfect-link throughput MACed vs sealed, same run (~1-2 min).
+bench-encrypt: all
+	@$(BUILD)/bench/bench_links --encrypt-compare --runs $${BENCH_RUNS:-5} --messages $${BENCH_LINKS_MESSAGES:-200000}
 
 # Man pages from the programs' own --help (scripts/gen-man).
 man: $(BUILD)/stratad $(BUILD)/strata scripts/cluster scripts/gen-man
