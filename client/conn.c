@@ -224,7 +224,9 @@ static int auth_load(struct cli *c)
 		snprintf(cli_auth.path, sizeof cli_auth.path, "%s/client.key", c->dir);
 		if (access(cli_auth.path, F_OK) != 0)
 			return 0;
-		if (!c->endpoint[0]) {
+		char ini[4200];
+		snprintf(ini, sizeof ini, "%s/cluster.ini", c->dir);
+		if (!c->endpoint[0] || access(ini, F_OK) == 0) {
 			const struct strata_config *cfg = cli_config(c);
 			if (cfg && !cfg->client_auth)
 				return 0;

@@ -879,6 +879,13 @@ static void auth_frame(struct client_conn *c, const uint8_t *body, size_t len)
 	struct strata_uv *rt = c->rt;
 	switch (c->auth) {
 	case CA_PLAIN:
+		if (strata_session_is_hello(body, len)) {
+			send_error(c, 0, STRATA_EAUTH,
+				   "this node has client authentication off ([client] auth = off): "
+				   "connect without a client key");
+			conn_drain(c);
+			return;
+		}
 		handle_frame(c, body, len);
 		return;
 	case CA_HELLO: {
