@@ -1055,13 +1055,16 @@ static int run_malformed(uint64_t seed, bool trace, char *why, size_t whylen)
 			};
 			sim_request(r->s, 1, "inject", &req);
 			sim_run_for(r->s, 1 * MS, NULL, NULL);
-			/* An algorithm stacked on beb receives its messages inside beb's, under
-			 * beb's wire id and the algorithm's instance: garbage there too. */
-			if (strata_node_module_by_wire(sim_node(r->s, 1), BC_WIRE_BEB) &&
-			    a->wire_id != BC_WIRE_BEB) {
+			/* An algorithm stacked on beb (sbeb) receives its messages inside beb's
+			 * (sbeb's), under that wire id and the algorithm's instance: garbage there
+			 * too. */
+			uint16_t lower = a->model == STRATA_MODEL_FAIL_RECOVERY ? BC_WIRE_SBEB
+										: BC_WIRE_BEB;
+			if (strata_node_module_by_wire(sim_node(r->s, 1), lower) &&
+			    a->wire_id != lower) {
 				uint64_t inst = BCAST_INST(a->wire_id, 0);
 				req.id = ++r->reqid;
-				req.w = BC_WIRE_BEB;
+				req.w = lower;
 				req.value2 = (const uint8_t *)&inst;
 				req.value2_len = sizeof(inst);
 				sim_request(r->s, 1, "inject", &req);
