@@ -245,7 +245,7 @@ struct bc_pend {
 	uint64_t ack;           /* bitmask of processes that relayed it (bit q) */
 	uint64_t done;          /* lurb: bitmask of processes that logged its delivery */
 	uint32_t slot;          /* lurb: its stable-storage slot */
-	uint64_t dlv_batch;     /* lurb: the turn-batch that delivered it here (+1; 0 = none) */
+	uint64_t dlv_batch;     /* lurb: the turn-batch (ticket) that delivered it here, 0 = none */
 };
 
 /* A pending table is an instance table of the node's core (core/itab.h) keyed by (origin,

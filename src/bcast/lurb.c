@@ -38,7 +38,8 @@
  * announced again as replays (strata_output.replay): a kill between a batch's commit and the
  * release of its outputs leaves the delivery logged but never announced; own broadcasts still
  * pending are announced again as replays too (the BCAST output of a logged broadcast can be lost
- * the same way), and an entry is never collected in the batch that delivered it. A STRATA_OUT_EVENT
+ * the same way), and an entry is never collected before the batch that delivered it is synced.
+ * A STRATA_OUT_EVENT
  * reports the recovery. Payloads are limited to one datagram's
  * frame. */
 #include <stdio.h>
@@ -131,12 +132,13 @@ static bool lurb_progress(struct lurb *l, struct bc_pend *e)
 	}
 	if (bc_win_has(w, e->seq))
 		e->done |= bc_bit(self);
-	/* Not collected in the turn-batch that delivered it: a crash that keeps part of that
-	 * batch's writes (the delivery log, the emptied slot) but loses its outputs would leave a
-	 * logged delivery that recovery cannot announce again (its payload gone). From the next
-	 * batch on, the delivery's announcement has left (outputs are released in order). */
-	if ((e->done & bc_all(nn)) == bc_all(nn) &&
-	    e->dlv_batch != strata_node_counters(n)->batches + 1) {
+	/* Not collected before the turn-batch that delivered it is synced: a crash that keeps a
+	 * prefix of the unsynced writes (the delivery log, then the emptied slot) but loses the
+	 * outputs would leave a logged delivery that recovery cannot announce again (its payload
+	 * gone). Once that batch is synced, its outputs have left (released in order). Batch
+	 * tickets: the open batch is number batches + 1; batches - unsynced are synced. */
+	uint64_t synced = strata_node_counters(n)->batches - strata_node_batches_unsynced(n);
+	if ((e->done & bc_all(nn)) == bc_all(nn) && synced >= e->dlv_batch) {
 		lurb_del(l, e);
 		return false;
 	}
@@ -276,6 +278,10 @@ static void lurb_recover(struct lurb *l)
 			own[j] = own[j - 1];
 			own[j - 1] = t;
 		}
+	uint64_t stored_lsn = 0;
+	if (nown && (bc_retrieve_u64(n, "lurb/lsn", &stored_lsn) != 0 || stored_lsn < l->lsn))
+		(void)bc_store_u64(n, "lurb/lsn", l->lsn); /* the slot survived, lsn did not: keep
+							    * it, or a later collection forgets it */
 	for (size_t i = 0; i < nown; i++) {
 		struct bc_pend *mine = bc_ptab_find(&l->pending, self, 0, own[i]);
 		struct bc_hdr h;
@@ -288,8 +294,8 @@ static void lurb_recover(struct lurb *l)
 	 * in a batch whose outputs the crash lost (the state reached the disk, the announcement
 	 * never left) would otherwise be known to nobody above: announce every logged delivery
 	 * still pending again, marked as a replay (recorders keep the first). Collected entries
-	 * are not among them: an entry is collected only in a batch after the one that delivered
-	 * it (lurb_progress), so its announcement had left. */
+	 * are not among them: an entry is collected only once the batch that delivered it is
+	 * synced (lurb_progress), so its announcement had left. */
 	for (size_t it = 0; (e = bc_ptab_next(&l->pending, &it));) {
 		struct bc_hdr h;
 		const uint8_t *p;
