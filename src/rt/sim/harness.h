@@ -21,7 +21,8 @@
  * of the time fails ("the schedules test too little"); above SIM_NOTE_UNJUDGED_PCT it prints a
  * note. Outside-the-model and vacuous seeds never count as a broken variant's catch.
  *
- * Seed selection: --max-seeds N caps each case's count (sanitizer runs), --scale K multiplies
+ * Seed selection: --max-seeds N caps each case's count (sanitizer runs; not a broken variant's,
+ * which stops at its first catch anyway), --scale K multiplies
  * it (soak), --regressions FILE (or STRATA_SIM_REGRESSIONS=DIR holding <suite>.txt) replays
  * listed seeds first: lines "CASE SEED [# why]"; a listed seed must not fail. --time-limit S
  * gives each case run S/cases seconds of wall clock, then it stops (time-bounded soak; the seeds
