@@ -25,7 +25,8 @@
  * which stops at its first catch anyway), --scale K multiplies
  * it (soak), --regressions FILE (or STRATA_SIM_REGRESSIONS=DIR holding <suite>.txt) replays
  * listed seeds first: lines "CASE SEED [# why]"; a listed seed must not fail. --time-limit S
- * gives each case run S/cases seconds of wall clock, then it stops (time-bounded soak; the seeds
+ * shares S seconds of wall clock among the cases that are not broken variants (each gets an
+ * equal share of what is left when it starts), then each stops (time-bounded soak; the seeds
  * run are reported). The summary line names the base and the CPU seconds and seeds per second. */
 #ifndef STRATA_RT_SIM_HARNESS_H
 #define STRATA_RT_SIM_HARNESS_H
