@@ -1,6 +1,7 @@
 # strata: build, test, demo, bench, fuzz, install.
 #   make            build libstrata, stratad, strata and the tests
 #   make test       unit + simulation + integration suites, then unit + simulation under ASan/UBSan
+#                   (simulations from a fresh seed base each run; SIM_BASE=B replays a run's seeds)
 #   make demo       start a 5-node cluster, kill a node, watch it being detected
 #   make bench      benchmarks (results in build/bench/)
 #   make soak       long seed sweeps: every simulation suite, 10x its seeds (SOAK_MINUTES=M: M min)
@@ -167,9 +168,11 @@ $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LIB)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
 # Every suite runs even when an earlier one fails; the summary line decides the exit status.
-# The simulation phases (plain and ASan) start at SIM_BASE; with FRESH_SEEDS=1 at a base drawn
-# per run, so every run explores new schedules. The regression lists are replayed first.
-FRESH_SEEDS ?= 0
+# The simulation phases (plain and ASan) start at a seed base drawn per run (FRESH_SEEDS=1, the
+# default), so every run explores new schedules; the base is printed first and in every suite's
+# summary, and `make test SIM_BASE=B` reruns the same seeds (FRESH_SEEDS=0: base 1). The
+# regression lists are replayed first (docs/simulator.md).
+FRESH_SEEDS ?= 1
 TEST_SIM_BASE := $(if $(filter test,$(MAKECMDGOALS)),$(or $(SIM_BASE),$(if $(filter 1,$(FRESH_SEEDS)),$(shell \
 	echo $$((1000000 + $$(od -An -N4 -tu4 /dev/urandom | tr -d ' ') % 999000000))),1)))
 test: all
