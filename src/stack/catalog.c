@@ -126,5 +126,13 @@ int strata_stack_check_config(const struct strata_config *cfg, char *err, size_t
 			 cfg->smr_log);
 		rc = STRATA_ECONFIG;
 	}
+	/* The KV over tob answers reads through the order: that needs a uniform consensus. */
+	if (rc == 0 && strcmp(cfg->smr_log, "tob") == 0 &&
+	    (strcmp(cfg->tob_consensus, "flood") == 0 || strcmp(cfg->tob_consensus, "hier") == 0)) {
+		snprintf(err, errlen,
+			 "[smr] log = tob needs a uniform consensus under tob ([tob] consensus = ldc, "
+			 "uflood or uhier), not %s", cfg->tob_consensus);
+		rc = STRATA_ECONFIG;
+	}
 	return rc;
 }

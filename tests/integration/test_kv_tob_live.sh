@@ -31,6 +31,24 @@ EOF
 	fail "start with [smr] log = tob failed"
 echo "  cluster up with log = tob after $(($(now_ms) - T_START)) ms"
 
+say "stratad --check-config refuses what tob and the tob log cannot run on"
+while IFS='|' read -r edit expect; do
+	sed "$edit" "$DIR/cluster.ini" >"$DIR/bad.ini"
+	out=$("$STRATAD" --check-config --config "$DIR/bad.ini" --id 1 --key "$DIR/keys/node-1.key" 2>&1)
+	rc=$?
+	[ $rc -eq 2 ] && echo "$out" | grep -qF -- "$expect" ||
+		fail "check-config after '$edit': exit $rc, '$out' (expected exit 2 and '$expect')"
+done <<'EOF'
+s/consensus = ldc/consensus = rbc/|[tob] consensus: 'rbc' is not a consensus
+s/consensus = ldc/consensus = flood/|needs the fail-stop model
+s/log = tob/log = raft/|[smr] log: unknown log 'raft'
+s/consensus = ldc/consensus = hier/;s/model = fail-noisy/model = fail-stop/|needs a uniform consensus under tob
+EOF
+sed 's/consensus = ldc/consensus = uhier/;s/model = fail-noisy/model = fail-stop/' "$DIR/cluster.ini" >"$DIR/ok.ini"
+out=$("$STRATAD" --check-config --config "$DIR/ok.ini" --id 1 --key "$DIR/keys/node-1.key" 2>&1) ||
+	fail "check-config refused log = tob over uhier on a fail-stop cluster: $out"
+pass "check-config: rbc, flood on fail-noisy, an unknown log and log = tob over hier refused; uhier accepted"
+
 kv() { # NODE ARGS...: strata -n NODE -w json kv ARGS...
 	local node=$1
 	shift
