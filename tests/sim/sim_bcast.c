@@ -144,6 +144,12 @@ static const struct strata_module_ops lossy_ops = {
 	.name = "beb", .handle = lossy_handle, .destroy = lossy_destroy, .iface = &lossy_iface,
 };
 
+/* The same, registered as "sbeb" under a fail-recovery algorithm (lbeb stands on sbeb): it
+ * drops where sbeb would retransmit forever, so lbeb's validity must break. */
+static const struct strata_module_ops lossy_sbeb_ops = {
+	.name = "sbeb", .handle = lossy_handle, .destroy = lossy_destroy, .iface = &lossy_iface,
+};
+
 /* ---- scenarios ---- */
 
 enum scen {
@@ -194,7 +200,9 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 	if (r->sp && r->sp->lossy_beb) {
 		struct lossy_beb *b = calloc(1, sizeof(*b));
 		STRATA_ASSERT(b);
-		strata_node_add_module(n, &b->m, &lossy_ops, BC_WIRE_BEB);
+		bool fr = r->algo->model == STRATA_MODEL_FAIL_RECOVERY;
+		strata_node_add_module(n, &b->m, fr ? &lossy_sbeb_ops : &lossy_ops,
+				       fr ? BC_WIRE_SBEB : BC_WIRE_BEB);
 	}
 	if (!strata_algo_create(r->algo, n, err, sizeof(err))) {
 		fprintf(stderr, "create %s: %s\n", r->algo->name, err);
@@ -591,6 +599,9 @@ static const struct spec sp_beb_agree = { "beb", SAFE | BCK_AGREEMENT, SC_MIDCRA
 static const struct spec sp_lpb_causal = { "lpb", SAFE | BCK_CAUSAL, SC_RANDOM, false, false };
 /* erb over a beb that loses messages: agreement (and validity) must break. */
 static const struct spec sp_erb_lossy_beb = { "erb", RB, SC_RANDOM, false, true };
+/* lbeb over an sbeb that loses messages: validity must break. */
+static const struct spec sp_lbeb_lossy_sbeb = { "lbeb", SAFE | BCK_VALIDITY, SC_RANDOM, false,
+						true };
 /* Coverage (probabilistic validity). */
 static const struct spec sp_epb_cov = { "epb", SAFE, SC_RANDOM, true, false };
 static const struct spec sp_lpb_cov = { "lpb", SAFE | BCK_MONOTONE, SC_RANDOM, true, false };
@@ -623,6 +634,7 @@ CASE(run_erb_uniform, sp_erb_uniform)
 CASE(run_beb_agree, sp_beb_agree)
 CASE(run_lpb_causal, sp_lpb_causal)
 CASE(run_erb_lossy_beb, sp_erb_lossy_beb)
+CASE(run_lbeb_lossy_sbeb, sp_lbeb_lossy_sbeb)
 /* Storage faults (and the broken runtime that acknowledges before its sync). */
 #define DISK_CASE(fn, spec, disk)                                                         \
 	static int fn(uint64_t seed, bool trace, char *why, size_t whylen)                \
@@ -1283,6 +1295,7 @@ static const struct sim_case cases[] = {
 	{ "broken_beb_agreement", run_beb_agree, 200, true },
 	{ "broken_lpb_causal", run_lpb_causal, 200, true },
 	{ "broken_erb_over_lossy_beb", run_erb_lossy_beb, 200, true },
+	{ "broken_lbeb_over_lossy_sbeb", run_lbeb_lossy_sbeb, 200, true },
 	{ "reorder_fifo", run_reorder_fifo, 500, false },
 	{ "malformed_payloads", run_malformed, 20, false },
 	{ "reorder_wcb", run_reorder_wcb, 500, false },
