@@ -416,24 +416,42 @@ fail:
 	return -1;
 }
 
-/* The handshake of crypto/session.h on a connected socket, within the deadline; registers the
- * session under fd. 0, or -1 with a reason in err. */
-static int auth_handshake(int fd, uint64_t deadline_ms, char *err, size_t errlen)
+/* The handshake of crypto/session.h, in two halves. auth_start sends message 1 and registers
+ * the session under fd (connecting does no more, so a paused node costs the first request its
+ * deadline, as without authentication, not the connect); auth_finish, run by the first send,
+ * reads message 2 and sends message 3 within that send's deadline. A session whose handshake
+ * failed stays registered, wiped, so the descriptor can never fall back to plain frames. Both
+ * return 0, or -1 with a reason in err. */
+static int auth_start(int fd, uint64_t deadline_ms, char *err, size_t errlen)
 {
 	struct strata_session *s = malloc(sizeof *s);
-	uint8_t hello[STRATA_SESSION_HELLO_LEN], fin[STRATA_SESSION_FINISH_LEN];
-	uint8_t *msg = NULL;
-	size_t mlen = 0;
+	uint8_t hello[STRATA_SESSION_HELLO_LEN];
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (strata_session_client_hello(s, cli_auth.key, hello) != 0) {
+	if (strata_session_client_hello(s, cli_auth.key, hello) != 0 || sess_put(fd, s) != 0) {
 		snprintf(err, errlen, "could not start a session");
-		goto fail;
+		strata_session_wipe(s);
+		free(s);
+		return -1;
 	}
-	if (send_frame(fd, hello, sizeof hello, deadline_ms, err, errlen) != 0 ||
-	    recv_frame(fd, &msg, &mlen, CLI_MAX_FRAME, deadline_ms, err, errlen) != 0)
+	return send_frame(fd, hello, sizeof hello, deadline_ms, err, errlen);
+}
+
+static int auth_finish(int fd, uint64_t deadline_ms, char *err, size_t errlen)
+{
+	struct strata_session *s = sess_of(fd);
+	if (!s || s->open)
+		return 0;
+	if (s->role != STRATA_SESSION_CLIENT) {
+		snprintf(err, errlen, "the client handshake failed on this connection");
+		return -1;
+	}
+	uint8_t fin[STRATA_SESSION_FINISH_LEN];
+	uint8_t *msg = NULL;
+	size_t mlen = 0;
+	if (recv_frame(fd, &msg, &mlen, CLI_MAX_FRAME, deadline_ms, err, errlen) != 0)
 		goto fail;
 	int rc = strata_session_client_finish(s, msg, mlen, fin);
 	if (rc == STRATA_EPROTO) {
@@ -453,14 +471,13 @@ static int auth_handshake(int fd, uint64_t deadline_ms, char *err, size_t errlen
 			 "cluster's key, or the answer was altered)", cli_auth.path);
 		goto fail;
 	}
-	if (src != 0 || sess_put(fd, s) != 0)
+	if (src != 0)
 		goto fail;
 	free(msg);
 	return 0;
 fail:
 	free(msg);
-	strata_session_wipe(s);
-	free(s);
+	strata_session_wipe(s); /* role 0: failed for good */
 	return -1;
 }
 
@@ -470,7 +487,8 @@ int cli_connect(const struct cli_endpoint *ep, uint64_t deadline_ms, char *err, 
 	if (fd < 0)
 		return -1;
 	sess_drop(fd);
-	if (cli_auth.key && auth_handshake(fd, deadline_ms, err, errlen) != 0) {
+	if (cli_auth.key && auth_start(fd, deadline_ms, err, errlen) != 0) {
+		sess_drop(fd);
 		close(fd);
 		return -1;
 	}
@@ -573,10 +591,10 @@ int cli_connect_finish(int fd, char *err, size_t errlen)
 		sess_drop(fd);
 		if (!cli_auth.key)
 			return 0;
-		return auth_handshake(fd, cli_now_ms() + (uint64_t)(cli_auth.timeout_ms > 0
-								    ? cli_auth.timeout_ms
-								    : CLI_DEFAULT_TIMEOUT_MS),
-				      err, errlen);
+		uint64_t dl = cli_now_ms() + (uint64_t)(cli_auth.timeout_ms > 0
+								? cli_auth.timeout_ms
+								: CLI_DEFAULT_TIMEOUT_MS);
+		return auth_start(fd, dl, err, errlen) == 0 ? auth_finish(fd, dl, err, errlen) : -1;
 	}
 	snprintf(err, errlen, "%s", strerror(soerr));
 	return -1;
@@ -590,6 +608,8 @@ int cli_send(int fd, const Strata__Client__Request *req, uint64_t deadline_ms, c
 		snprintf(err, errlen, "request too large (%zu bytes, at most %u)", len, CLI_MAX_FRAME);
 		return -1;
 	}
+	if (auth_finish(fd, deadline_ms, err, errlen) != 0)
+		return -1;
 	struct strata_session *sess = sess_of(fd);
 	size_t body = sess ? len + STRATA_SESSION_ABYTES : len;
 	uint8_t *buf = malloc(body + 4 + (sess ? len : 0));
