@@ -5,6 +5,7 @@
  *   strata kv del KEY
  *   strata kv cas KEY EXPECTED NEW | --value-file F
  *   strata kv range PREFIX [--limit N] [--after KEY] [--serializable]
+ *   strata kv watch KEY | --prefix P [--from REV] [--count N]
  *   strata kv status
  *   strata kv algos
  *
@@ -13,12 +14,14 @@
  * first does not answer and the store still applies it once. Exit: 0 ok, 1 definite failure
  * (e.g. "compare failed"), 2 usage, 3 outcome unknown. */
 #include <errno.h>
+#include <inttypes.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "core/codec.h"
 #include "smr/smr.h"
 
 static const char kv_help[] =
@@ -27,6 +30,7 @@ static const char kv_help[] =
 	"       strata kv del KEY\n"
 	"       strata kv cas KEY EXPECTED NEW | strata kv cas KEY EXPECTED --value-file F\n"
 	"       strata kv range PREFIX [--limit N] [--after KEY] [--serializable]\n"
+	"       strata kv watch KEY | strata kv watch --prefix P  [--from REV] [--count N]\n"
 	"       strata kv status\n"
 	"       strata kv algos\n"
 	"\n"
@@ -46,6 +50,16 @@ static const char kv_help[] =
 	"unless --serializable. -w json: {\"revision\":N,\"kvs\":[{\"key\",\"value\",\"revision\",\n"
 	"\"create_revision\",\"version\"}...],\"more\":BOOL} (revision = the store's; per key, the\n"
 	"revision of the write that set it).\n"
+	"watch: the changes (puts and deletes, each with its revision) of KEY, or of the keys\n"
+	"that start with P (\"\" = every key), as one node applies them (-n picks it), one line\n"
+	"each: \"PUT KEY VALUE (revision N)\" or \"DELETE KEY (revision N)\"; with -w json one\n"
+	"object per line {\"type\":\"put\"|\"delete\",\"key\",\"value\" (null for a delete),\n"
+	"\"revision\",\"create_revision\",\"version\"}. --from REV first replays the node's\n"
+	"history from revision REV (it keeps the newest 65,536 changes since it last restored a\n"
+	"snapshot; an older REV is refused naming the oldest it holds), then continues live,\n"
+	"with no change missed or repeated. --count N exits after N changes. A node drops a\n"
+	"watcher that falls more than [client] queue_max bytes behind; the watch then exits 3\n"
+	"naming the --from that resumes it.\n"
 	"status: per node the leader it follows, its term, last log index, commit and applied\n"
 	"index, snapshot index and log size (entries kept after compaction), and its fsyncs.\n"
 	"Exit: 0 ok, 1 definite failure (the error says why), 2 usage, 3 outcome unknown.\n";
@@ -196,6 +210,270 @@ static int kv_range(struct cli *c, int argc, char **argv)
 	return CLI_EXIT_OK;
 }
 
+/* ---- watch ---- */
+
+struct watch_filter {
+	const char *key;
+	size_t klen;
+	bool prefix;
+};
+
+static bool watch_match(const struct watch_filter *f, const uint8_t *key, size_t klen)
+{
+	if (f->prefix)
+		return klen >= f->klen && memcmp(key, f->key, f->klen) == 0;
+	return klen == f->klen && memcmp(key, f->key, klen) == 0;
+}
+
+static void print_change(struct cli *c, const uint8_t *key, size_t klen, const uint8_t *val,
+			 size_t vlen, uint64_t rev, uint64_t create, uint64_t version)
+{
+	bool del = version == 0;
+	if (c->json) {
+		struct cli_json j;
+		cli_json_init(&j, stdout);
+		cli_json_begin_object(&j);
+		cli_json_key(&j, "type");
+		cli_json_string(&j, del ? "delete" : "put");
+		cli_json_key(&j, "key");
+		cli_json_string_n(&j, (const char *)key, klen);
+		cli_json_key(&j, "value");
+		if (del)
+			cli_json_null(&j);
+		else
+			cli_json_string_n(&j, (const char *)val, vlen);
+		cli_json_key(&j, "revision");
+		cli_json_uint(&j, rev);
+		cli_json_key(&j, "create_revision");
+		cli_json_uint(&j, create);
+		cli_json_key(&j, "version");
+		cli_json_uint(&j, version);
+		cli_json_end_object(&j); /* ends the line */
+	} else {
+		fputs(del ? "DELETE " : "PUT ", stdout);
+		fwrite(key, 1, klen, stdout);
+		if (!del) {
+			fputc(' ', stdout);
+			fwrite(val, 1, vlen, stdout);
+		}
+		printf(" (revision %" PRIu64 ")\n", rev);
+	}
+	fflush(stdout);
+}
+
+/* The changes of one event payload of module kv (the node's range encoding, one item per
+ * change): prints those after *covered that match, advancing *covered and *seen. false if the
+ * payload is malformed. */
+static bool watch_payload(struct cli *c, const struct watch_filter *f, const uint8_t *p,
+			  size_t len, uint64_t *covered, uint64_t *seen, uint64_t count)
+{
+	struct strata_rd rd;
+	strata_rd_init(&rd, p, len);
+	uint64_t n = strata_rd_u64_max(&rd, len);
+	for (uint64_t i = 0; i < n && strata_rd_ok(&rd) && (!count || *seen < count); i++) {
+		const uint8_t *k, *v;
+		size_t kl = strata_rd_bytes(&rd, &k, SMR_KEY_MAX);
+		size_t vl = strata_rd_bytes(&rd, &v, SMR_VALUE_MAX);
+		uint64_t rev = strata_rd_u64(&rd), create = strata_rd_u64(&rd);
+		uint64_t version = strata_rd_u64(&rd);
+		if (!strata_rd_ok(&rd))
+			return false;
+		if (rev <= *covered)
+			continue; /* already printed from the history */
+		*covered = rev;
+		if (!watch_match(f, k, kl))
+			continue;
+		print_change(c, k, kl, v, vl, rev, create, version);
+		(*seen)++;
+	}
+	return strata_rd_ok(&rd);
+}
+
+/* Replays the node's history from revision `from` on (in pages), printing the matching
+ * changes. CLI_EXIT_OK with *covered = the last revision the history answered for. */
+static int watch_history(struct cli *c, const struct cli_endpoint *ep,
+			 const struct watch_filter *f, uint64_t from, uint64_t *covered,
+			 uint64_t *seen, uint64_t count)
+{
+	char err[256], who[128];
+	cli_describe(ep, who, sizeof(who));
+	int fd = cli_connect(ep, cli_now_ms() + (uint64_t)c->timeout_ms, err, sizeof(err));
+	if (fd < 0) {
+		cli_err(c, "kv watch: %s: %s", who, err);
+		return CLI_EXIT_UNKNOWN;
+	}
+	int rc = CLI_EXIT_OK;
+	for (;;) {
+		Strata__Client__Request req = STRATA__CLIENT__REQUEST__INIT;
+		Strata__Client__OpRequest op = STRATA__CLIENT__OP_REQUEST__INIT;
+		op.module = (char *)(uintptr_t)"kv";
+		op.op = 8; /* history (STRATA_OP_HISTORY) */
+		op.key.data = (uint8_t *)(uintptr_t)f->key;
+		op.key.len = f->klen;
+		op.prefix = f->prefix;
+		op.seq = from;
+		op.limit = 1000;
+		req.id = cli_next_id(c);
+		req.body_case = STRATA__CLIENT__REQUEST__BODY_OP;
+		req.op = &op;
+		Strata__Client__Response *r = NULL;
+		uint64_t dl = cli_now_ms() + (uint64_t)c->timeout_ms;
+		if (cli_send(fd, &req, dl, err, sizeof(err)) != 0 ||
+		    cli_recv(fd, &r, dl, err, sizeof(err)) != 0) {
+			cli_err(c, "kv watch: %s: history: %s", who, err[0] ? err : "no answer");
+			rc = CLI_EXIT_UNKNOWN;
+			break;
+		}
+		if (r->status != 0 || r->body_case != STRATA__CLIENT__RESPONSE__BODY_OP) {
+			cli_err(c, "kv watch: %s", r->error && r->error[0] ? r->error
+						       : "the node answered without a history");
+			strata__client__response__free_unpacked(r, NULL);
+			rc = CLI_EXIT_FAIL;
+			break;
+		}
+		const Strata__Client__OpReply *o = r->op;
+		for (size_t i = 0; i < o->n_kvs && (!count || *seen < count); i++) {
+			const Strata__Client__KeyValue *kv = o->kvs[i];
+			print_change(c, kv->key.data, kv->key.len, kv->value.data, kv->value.len,
+				     kv->mod_revision, kv->create_revision, kv->version);
+			(*seen)++;
+		}
+		*covered = o->revision;
+		bool more = o->more;
+		strata__client__response__free_unpacked(r, NULL);
+		if (!more || (count && *seen >= count))
+			break;
+		from = *covered + 1;
+	}
+	close(fd);
+	return rc;
+}
+
+static int kv_watch(struct cli *c, int argc, char **argv)
+{
+	struct watch_filter f = { 0 };
+	bool have = false, after_dd = false;
+	uint64_t from = 0;
+	uint32_t count = 0;
+	for (int i = 2; i < argc; i++) {
+		if (after_dd || !cli_is_option(argv[i])) {
+			if (have)
+				return usage(c, "kv watch: unexpected argument '%s'", argv[i]);
+			f.key = argv[i];
+			have = true;
+		} else if (strcmp(argv[i], "--") == 0) {
+			after_dd = true;
+		} else if (cli_is_help(argv[i])) {
+			fputs(kv_help, stdout);
+			return CLI_EXIT_OK;
+		} else if (strcmp(argv[i], "--prefix") == 0) {
+			if (have || i + 1 >= argc)
+				return usage(c, "%s", "kv watch: --prefix needs P, instead of KEY");
+			f.key = argv[++i];
+			f.prefix = true;
+			have = true;
+		} else if (strcmp(argv[i], "--from") == 0) {
+			char *end = NULL;
+			errno = 0;
+			if (i + 1 >= argc || !argv[i + 1][0] || argv[i + 1][0] == '-')
+				return usage(c, "%s", "kv watch: --from needs a revision (1 or more)");
+			unsigned long long v = strtoull(argv[i + 1], &end, 10);
+			if (errno || *end || v == 0)
+				return usage(c, "%s", "kv watch: --from needs a revision (1 or more)");
+			from = v;
+			i++;
+		} else if (strcmp(argv[i], "--count") == 0) {
+			if (i + 1 >= argc || !cli_parse_u32(argv[i + 1], 1, UINT32_MAX, &count))
+				return usage(c, "%s", "kv watch: --count needs a number (1 or more)");
+			i++;
+		} else {
+			return usage(c, "kv watch: unknown option '%s'", argv[i]);
+		}
+	}
+	if (!have)
+		return usage(c, "%s", "kv watch: needs KEY or --prefix P");
+	f.klen = strlen(f.key);
+	if (!f.prefix && f.klen == 0)
+		return usage(c, "%s", "kv: the key must not be empty");
+	struct cli_endpoint eps[STRATA_MAX_NODES];
+	int n = cli_endpoints(c, false, eps, STRATA_MAX_NODES);
+	if (n < 0)
+		return CLI_EXIT_USAGE;
+	/* The stream first, then the history from the same node: every change after the history's
+	 * last revision arrives on the stream (changes in both are printed once, by revision). */
+	char err[256], who[128];
+	int fd = -1, at = -1;
+	for (int i = 0; i < n && fd < 0; i++) {
+		fd = cli_connect(&eps[i], cli_now_ms() + (uint64_t)c->timeout_ms, err, sizeof(err));
+		if (fd < 0)
+			continue;
+		Strata__Client__Request req = STRATA__CLIENT__REQUEST__INIT;
+		Strata__Client__SubscribeRequest sr = STRATA__CLIENT__SUBSCRIBE_REQUEST__INIT;
+		char *mods[1] = { (char *)(uintptr_t)"kv" };
+		sr.deliveries = true;
+		sr.modules = mods;
+		sr.n_modules = 1;
+		req.id = cli_next_id(c);
+		req.body_case = STRATA__CLIENT__REQUEST__BODY_SUBSCRIBE;
+		req.subscribe = &sr;
+		Strata__Client__Response *ack = NULL;
+		uint64_t dl = cli_now_ms() + (uint64_t)c->timeout_ms;
+		if (cli_send(fd, &req, dl, err, sizeof(err)) != 0 ||
+		    cli_recv(fd, &ack, dl, err, sizeof(err)) != 0 || ack->status != 0) {
+			if (ack)
+				strata__client__response__free_unpacked(ack, NULL);
+			close(fd);
+			fd = -1;
+			continue;
+		}
+		strata__client__response__free_unpacked(ack, NULL);
+		at = i;
+	}
+	if (fd < 0) {
+		cli_err(c, "kv watch: no node answered (%s)", err);
+		return CLI_EXIT_UNKNOWN;
+	}
+	cli_describe(&eps[at], who, sizeof(who));
+	uint64_t covered = 0, seen = 0;
+	if (from) {
+		int rc = watch_history(c, &eps[at], &f, from, &covered, &seen, count);
+		if (rc != CLI_EXIT_OK || (count && seen >= count)) {
+			close(fd);
+			return rc;
+		}
+	}
+	int rc = CLI_EXIT_OK;
+	while (!count || seen < count) {
+		Strata__Client__Response *r = NULL;
+		int s = cli_recv(fd, &r, 0, err, sizeof(err));
+		if (s != 0) {
+			cli_err(c, "kv watch: the stream from %s ended after revision %" PRIu64 " (%s); "
+				"a node drops a watcher more than [client] queue_max bytes behind; "
+				"resume with --from %" PRIu64, who, covered, err, covered + 1);
+			rc = CLI_EXIT_UNKNOWN;
+			break;
+		}
+		if (r->status != 0) {
+			cli_err(c, "kv watch: %s refused: %s", who, r->error ? r->error : "");
+			strata__client__response__free_unpacked(r, NULL);
+			rc = CLI_EXIT_FAIL;
+			break;
+		}
+		if (r->body_case == STRATA__CLIENT__RESPONSE__BODY_EVENT && r->event->module &&
+		    strcmp(r->event->module, "kv") == 0 && strcmp(r->event->kind, "deliver") == 0 &&
+		    !watch_payload(c, &f, r->event->payload.data, r->event->payload.len, &covered,
+				   &seen, count)) {
+			cli_err(c, "kv watch: %s sent a malformed change event", who);
+			strata__client__response__free_unpacked(r, NULL);
+			rc = CLI_EXIT_FAIL;
+			break;
+		}
+		strata__client__response__free_unpacked(r, NULL);
+	}
+	close(fd);
+	return rc;
+}
+
 static const char *const status_fields[] = {
 	"kv_leader", "kv_term", "kv_last_index", "kv_commit_index", "kv_applied_index",
 	"store_syncs", "kv_snapshot_index", "kv_log_first",
@@ -302,6 +580,8 @@ int cmd_kv(struct cli *c, int argc, char **argv)
 		return cli_print_algos(c, "smr");
 	if (strcmp(sub, "range") == 0)
 		return kv_range(c, argc, argv);
+	if (strcmp(sub, "watch") == 0)
+		return kv_watch(c, argc, argv);
 	if (strcmp(sub, "status") == 0)
 		return argc == 2 ? kv_status(c) : usage(c, "%s", "kv status: takes no arguments");
 	uint32_t op;
@@ -319,7 +599,8 @@ int cmd_kv(struct cli *c, int argc, char **argv)
 		op = CLI_OP_CAS;
 		want = 3;
 	} else {
-		return usage(c, "kv: unknown subcommand '%s' (put, get, del, cas, range, status, algos)",
+		return usage(c, "kv: unknown subcommand '%s' (put, get, del, cas, range, watch, status, "
+			     "algos)",
 			     sub);
 	}
 	const char *pos[3] = { NULL, NULL, NULL };

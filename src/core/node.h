@@ -182,6 +182,8 @@ enum strata_op {
 	STRATA_OP_PROPOSE,       /* consensus: key = instance id (decimal), value = proposal */
 	STRATA_OP_RANGE,         /* kv: key = prefix (empty: every key), value = start after this
 				  * key (empty: from the first), limit = at most this many keys */
+	STRATA_OP_HISTORY,       /* kv: the changes of key (flags: or of a prefix) from revision
+				  * seq on, limit = at most this many (src/smr/smr.h) */
 };
 
 struct strata_request {

@@ -25,6 +25,10 @@
  *   promised to have at most SMR_SESSION_WINDOW outstanding, so it was answered long ago):
  *   answered STRATA_EREPLAY. Session 0 is not deduplicated.
  *
+ *   History (watch): every put and delete is also recorded, with its revision, in a ring of the
+ *   newest changes (SMR_HISTORY_MAX, SMR_HISTORY_BYTES); smr_kv_history reads it. It is a cache
+ *   of this replica, not replicated state: a restored snapshot starts an empty one.
+ *
  * Bounds: the session table holds at most sessions_max sessions; beyond, the one applied least
  * recently (lowest log index, the same on every replica, so expiry is driven by the log) is
  * forgotten. Keys are bounded by the caller's admission (SMR_KEY_MAX, SMR_VALUE_MAX) and memory;
@@ -64,6 +68,12 @@ struct kv_sess {
 	struct kv_res *win;
 };
 
+/* One change of the revision history (watch): val NULL = a delete. */
+struct kv_ev {
+	struct strata_msg *key, *val;
+	uint64_t rev, create_rev, version;
+};
+
 struct smr_kv {
 	struct kv_ent **tab;
 	size_t tcap, count;
@@ -73,6 +83,12 @@ struct smr_kv {
 	struct kv_sess *lru_head, *lru_tail;
 	bool broken_sessions;
 	bool broken_window;
+	/* The revision history (watch): a ring of the newest changes, one per revision, covering
+	 * revisions hist_from..revision; at most SMR_HISTORY_MAX events and SMR_HISTORY_BYTES. */
+	struct kv_ev *hist;
+	size_t hcap, hhead, hcount, hbytes;
+	uint64_t hist_from;
+	bool loading; /* restoring a snapshot: no history */
 };
 
 static uint64_t kv_hash(const void *p, size_t len)
@@ -104,6 +120,7 @@ struct smr_kv *smr_kv_new(size_t sessions_max)
 	kv->scap = 1024;
 	kv->stab = calloc(kv->scap, sizeof(*kv->stab));
 	kv->smax = sessions_max ? sessions_max : 1;
+	kv->hist_from = 1;
 	if (!kv->tab || !kv->stab) {
 		smr_kv_free(kv);
 		return NULL;
@@ -128,9 +145,100 @@ void smr_kv_free(struct smr_kv *kv)
 		free(s->win);
 		free(s);
 	}
+	for (size_t i = 0; i < kv->hcount; i++) {
+		struct kv_ev *ev = &kv->hist[(kv->hhead + i) & (kv->hcap - 1)];
+		strata_msg_unref(ev->key);
+		strata_msg_unref(ev->val);
+	}
+	free(kv->hist);
 	free(kv->tab);
 	free(kv->stab);
 	free(kv);
+}
+
+/* ---- the revision history ---- */
+
+static void hist_drop_oldest(struct smr_kv *kv)
+{
+	struct kv_ev *ev = &kv->hist[kv->hhead];
+	kv->hbytes -= ev->key->len + (ev->val ? ev->val->len : 0);
+	kv->hist_from = ev->rev + 1;
+	strata_msg_unref(ev->key);
+	strata_msg_unref(ev->val);
+	kv->hhead = (kv->hhead + 1) & (kv->hcap - 1);
+	kv->hcount--;
+}
+
+/* Records the change that made revision kv->revision (val NULL: a delete of key). When the
+ * ring cannot grow (bound or memory), the oldest events go first: the history is a cache of
+ * the newest changes, never needed for the state. */
+static void hist_add(struct smr_kv *kv, struct strata_msg *key, struct strata_msg *val,
+		     uint64_t create_rev, uint64_t version)
+{
+	if (kv->loading)
+		return;
+	if (kv->hcount == kv->hcap && kv->hcap < SMR_HISTORY_MAX) {
+		size_t cap = kv->hcap ? kv->hcap * 2 : 64;
+		struct kv_ev *h = malloc(cap * sizeof(*h));
+		if (h) {
+			for (size_t i = 0; i < kv->hcount; i++)
+				h[i] = kv->hist[(kv->hhead + i) & (kv->hcap - 1)];
+			free(kv->hist);
+			kv->hist = h;
+			kv->hcap = cap;
+			kv->hhead = 0;
+		}
+	}
+	size_t bytes = key->len + (val ? val->len : 0);
+	while (kv->hcount > 0 && (kv->hcount == kv->hcap || kv->hbytes + bytes > SMR_HISTORY_BYTES))
+		hist_drop_oldest(kv);
+	if (kv->hcap == 0 || bytes > SMR_HISTORY_BYTES) {
+		kv->hist_from = kv->revision + 1; /* this change is not kept: nothing before it is */
+		return;
+	}
+	if (kv->hcount == 0)
+		kv->hist_from = kv->revision;
+	struct kv_ev *ev = &kv->hist[(kv->hhead + kv->hcount) & (kv->hcap - 1)];
+	ev->key = strata_msg_ref(key);
+	ev->val = val ? strata_msg_ref(val) : NULL;
+	ev->rev = kv->revision;
+	ev->create_rev = create_rev;
+	ev->version = version;
+	kv->hcount++;
+	kv->hbytes += bytes;
+}
+
+int smr_kv_history(const struct smr_kv *kv, uint64_t from, const void *key, size_t klen,
+		   bool prefix, size_t limit, struct smr_kv_event *out, size_t *count,
+		   uint64_t *next, uint64_t *oldest)
+{
+	*count = 0;
+	*oldest = kv->hist_from;
+	*next = kv->revision + 1;
+	if (from == 0)
+		from = 1;
+	if (from < kv->hist_from)
+		return STRATA_ENOENT;
+	if (from > kv->revision)
+		return 0;
+	for (uint64_t r = from; r <= kv->revision; r++) {
+		const struct kv_ev *ev = &kv->hist[(kv->hhead + (r - kv->hist_from)) & (kv->hcap - 1)];
+		STRATA_ASSERT(ev->rev == r);
+		if (prefix ? ev->key->len < klen || memcmp(ev->key->data, key, klen) != 0
+			   : ev->key->len != klen || memcmp(ev->key->data, key, klen) != 0)
+			continue;
+		if (*count == limit) {
+			*next = r;
+			return 0;
+		}
+		out[*count].key = ev->key;
+		out[*count].val = ev->val;
+		out[*count].revision = ev->rev;
+		out[*count].create_revision = ev->create_rev;
+		out[*count].version = ev->version;
+		(*count)++;
+	}
+	return 0;
 }
 
 void smr_kv_set_broken_sessions(struct smr_kv *kv, bool broken)
@@ -217,6 +325,7 @@ static int kv_put(struct smr_kv *kv, const struct smr_cmd *c, const uint8_t *v, 
 	e->val = val;
 	e->mod_rev = ++kv->revision;
 	e->version++;
+	hist_add(kv, e->key, val, e->create_rev, e->version);
 	return 0;
 }
 
@@ -227,11 +336,12 @@ static bool kv_del(struct smr_kv *kv, const struct smr_cmd *c)
 	if (!e)
 		return false;
 	*pp = e->next;
+	kv->count--;
+	kv->revision++;
+	hist_add(kv, e->key, NULL, 0, 0);
 	strata_msg_unref(e->key);
 	strata_msg_unref(e->val);
 	free(e);
-	kv->count--;
-	kv->revision++;
 	return true;
 }
 
@@ -795,7 +905,10 @@ int smr_kv_restore(const void *data, size_t len, size_t sessions_max, struct smr
 		return STRATA_ENOMEM;
 	struct strata_rd r;
 	strata_rd_init(&r, data, len);
+	kv->loading = true;
 	int rc = restore_into(kv, &r);
+	kv->loading = false;
+	kv->hist_from = kv->revision + 1; /* the history starts after the snapshot */
 	if (rc) {
 		smr_kv_free(kv);
 		return rc;

@@ -101,6 +101,23 @@ struct smr_kv_item {
  * sort of the matches. 0, or STRATA_ENOMEM. */
 int smr_kv_range(const struct smr_kv *kv, const void *prefix, size_t plen, const void *after,
 		 size_t alen, size_t limit, struct smr_kv_item *items, size_t *count, bool *more);
+/* The revision history (what `kv watch` replays): every put and delete since the state was
+ * created or restored from a snapshot, one per revision, at most the newest SMR_HISTORY_MAX of
+ * them and SMR_HISTORY_BYTES of keys and values (older ones are forgotten: "compacted"). Not
+ * part of the replicated state (a replica restored from a snapshot has less of it). */
+#define SMR_HISTORY_MAX 65536u
+#define SMR_HISTORY_BYTES ((size_t)64 << 20)
+struct smr_kv_event {
+	const struct strata_msg *key, *val; /* val NULL: a delete; borrowed until the next apply */
+	uint64_t revision, create_revision, version; /* a delete: revision only (others 0) */
+};
+/* The events with revision >= from (0 = 1) of key (prefix false) or of the keys that start
+ * with key (prefix true; klen 0 = every key), in revision order, at most limit of them into out.
+ * *next: the revision to continue from (after the last event scanned); *oldest: the oldest
+ * revision the history still holds. 0, or STRATA_ENOENT when from < *oldest (compacted). */
+int smr_kv_history(const struct smr_kv *kv, uint64_t from, const void *key, size_t klen,
+		   bool prefix, size_t limit, struct smr_kv_event *out, size_t *count,
+		   uint64_t *next, uint64_t *oldest);
 /* The whole state (keys, revision, sessions in applied order) as one byte string: a snapshot.
  * omit_sessions: the broken variant that forgets the session table. 0, or STRATA_ENOMEM. */
 int smr_kv_snapshot(const struct smr_kv *kv, bool omit_sessions, struct strata_msg **out);
@@ -138,6 +155,8 @@ struct strata_module *smr_kv_create(struct strata_node *n, char *err, size_t err
 #define STRATA_REQ_INCR 16u  /* value = the signed decimal delta */
 #define STRATA_REQ_MPUT 32u  /* value = the pair list of SMR_CMD_MPUT, key = the first key */
 /* With STRATA_OP_DELETE: the reply's FOUND flag says whether the key was present. */
+/* With STRATA_OP_HISTORY: key is a prefix (empty: every key), not one key. */
+#define STRATA_REQ_PREFIX 64u
 
 /* Inspection for tests and status. */
 struct smr_status {

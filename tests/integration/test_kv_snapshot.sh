@@ -6,7 +6,9 @@
 # kv_snapshot_installs counter), then read every key locally (--serializable). `kv status`
 # shows snapshot indexes and logs bounded by compaction. Finally every node is SIGKILLed and
 # restarted: each restores its snapshot and replays its log tail, and `kv range` from every
-# node returns all 40 keys with their values.
+# node returns all 40 keys with their values. `kv watch` replays node 1's history from revision
+# 1, refuses revision 1 on node 3 (restored from a snapshot) naming the oldest it holds, and
+# streams a put and a delete of one key live from another node.
 . "$(dirname "$0")/lib.sh"
 t_start=$(date +%s)
 
@@ -46,6 +48,50 @@ for i in 1 13 27 39 40; do
 	[ "$v" = "value-$i" ] || fail "node 3 reads key/$i as '$v'"
 done
 pass "node 3 installed the snapshot ($inst) and serves every key locally"
+
+say "kv watch: history replay, a compacted revision, live changes"
+# Node 1 never restored a snapshot: its history holds every change from revision 1 ("warm").
+kv 1 -w json kv watch --prefix key/ --from 1 --count 40 >"$TMP/w1.json" ||
+	fail "watch --prefix key/ --from 1 on node 1 failed"
+python3 - "$TMP/w1.json" <<'PY' || fail "node 1's replayed history is wrong: $(head -3 "$TMP/w1.json")"
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+assert len(ev) == 40, len(ev)
+for i, e in enumerate(ev, 1):
+    assert e["type"] == "put" and e["key"] == f"key/{i}" and e["value"] == f"value-{i}", e
+    assert e["revision"] == i + 1 and e["version"] == 1, e
+PY
+# Node 3 installed a snapshot: its history starts after it, and revision 1 is refused.
+if out=$(kv 3 kv watch --prefix key/ --from 1 --count 1 2>&1); then
+	fail "watch --from 1 on node 3 (restored from a snapshot) succeeded: $out"
+fi
+echo "$out" | grep -q "revision 1 is compacted: the oldest revision node 3 still holds is [0-9]" ||
+	fail "watch of a compacted revision: '$out'"
+# Live: a watcher on node 2 from revision R+1 gets the put at R+1 from the history; once it has
+# printed it, it is on the stream, which must bring a second put and a delete of the key made
+# through nodes 1 and 3 (and not the change of another key in between).
+rev=$(kv 1 -w json kv put live/other x | json_get "d['revision']")
+kv 1 kv put live/k v1 >/dev/null || fail "put live/k failed"
+timeout 30 "$STRATA" --dir "$DIR" -n 2 -w json kv watch live/k --from $((rev + 1)) --count 3 \
+	>"$TMP/w2.json" 2>"$TMP/w2.err" &
+wpid=$!
+for _ in $(seq 1 100); do
+	[ -s "$TMP/w2.json" ] && break
+	sleep 0.1
+done
+[ -s "$TMP/w2.json" ] || fail "watch on node 2 printed nothing from its history: $(cat "$TMP/w2.err")"
+kv 3 kv put live/other y >/dev/null && kv 1 kv put live/k v2 >/dev/null &&
+	kv 3 kv del live/k >/dev/null || fail "live writes failed"
+wait $wpid || fail "watch live/k on node 2 failed: $(cat "$TMP/w2.err")"
+python3 - "$TMP/w2.json" "$rev" <<'PY' || fail "live watch: $(cat "$TMP/w2.json")"
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+r = int(sys.argv[2])
+assert [(e["type"], e["key"], e["value"], e["revision"]) for e in ev] == \
+    [("put", "live/k", "v1", r + 1), ("put", "live/k", "v2", r + 3),
+     ("delete", "live/k", None, r + 4)], ev
+PY
+pass "watch: 40 changes replayed from revision 1, compacted revision refused, history then live stream"
 
 say "kv status shows snapshots and bounded logs"
 "$STRATA" --dir "$DIR" -w json kv status >"$TMP/st.json" || fail "kv status failed"

@@ -1,7 +1,8 @@
 /* Unit tests of the KV state machine's commands added for the RESP endpoint (src/smr/kv_sm.c,
  * docs/resp.md): put-nx/xx, incr (bounds, non-numbers), getset, mput (and its decoder check),
  * del's presence report, and the session cache answering a duplicate incr with the first
- * result without applying it again, also out of order within the session's window. */
+ * result without applying it again, also out of order within the session's window, and the
+ * revision history `kv watch` replays. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,60 @@ START_TEST(test_session_window)
 }
 END_TEST
 
+/* The revision history (kv watch): one change per revision, key or prefix filters, paging with
+ * limit/next, deletes as changes without a value, none after a restore (compacted), and the
+ * oldest changes forgotten beyond SMR_HISTORY_MAX. */
+START_TEST(test_history)
+{
+	struct smr_kv *kv = smr_kv_new(16);
+	apply(kv, 1, cmd(SMR_CMD_PUT, "a/1", "x", 0, 0));     /* rev 1 */
+	apply(kv, 2, cmd(SMR_CMD_PUT, "b", "y", 0, 0));       /* rev 2 */
+	apply(kv, 3, cmd(SMR_CMD_DEL, "a/1", NULL, 0, 0));    /* rev 3 */
+	apply(kv, 4, cmd(SMR_CMD_DEL, "nope", NULL, 0, 0));   /* no change, no revision */
+	apply(kv, 5, cmd(SMR_CMD_INCR, "a/2", "4", 0, 0));    /* rev 4 */
+	struct smr_kv_event ev[8];
+	size_t n;
+	uint64_t next, oldest;
+	ck_assert_int_eq(smr_kv_history(kv, 1, "a/", 2, true, 8, ev, &n, &next, &oldest), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(oldest, 1);
+	ck_assert_uint_eq(next, 5);
+	ck_assert(ev[0].revision == 1 && ev[0].val && ev[0].version == 1);
+	ck_assert(ev[1].revision == 3 && ev[1].val == NULL && ev[1].version == 0);
+	ck_assert(ev[2].revision == 4 && ev[2].val->len == 1 && ev[2].val->data[0] == '4');
+	ck_assert_int_eq(smr_kv_history(kv, 2, "b", 1, false, 8, ev, &n, &next, &oldest), 0);
+	ck_assert(n == 1 && ev[0].revision == 2);
+	/* a page of one: next is the first change not returned */
+	ck_assert_int_eq(smr_kv_history(kv, 1, "", 0, true, 1, ev, &n, &next, &oldest), 0);
+	ck_assert(n == 1 && ev[0].revision == 1 && next == 2);
+	ck_assert_int_eq(smr_kv_history(kv, 5, "", 0, true, 8, ev, &n, &next, &oldest), 0);
+	ck_assert(n == 0 && next == 5);
+	/* restored from a snapshot: the history starts after it */
+	struct strata_msg *snap = NULL;
+	ck_assert_int_eq(smr_kv_snapshot(kv, false, &snap), 0);
+	struct smr_kv *r = NULL;
+	ck_assert_int_eq(smr_kv_restore(snap->data, snap->len, 16, &r), 0);
+	ck_assert_int_eq(smr_kv_history(r, 1, "", 0, true, 8, ev, &n, &next, &oldest),
+			 STRATA_ENOENT);
+	ck_assert_uint_eq(oldest, 5);
+	apply(r, 6, cmd(SMR_CMD_PUT, "c", "z", 0, 0)); /* rev 5 */
+	ck_assert_int_eq(smr_kv_history(r, 5, "", 0, true, 8, ev, &n, &next, &oldest), 0);
+	ck_assert(n == 1 && ev[0].revision == 5 && oldest == 5);
+	strata_msg_unref(snap);
+	smr_kv_free(r);
+	/* beyond SMR_HISTORY_MAX changes the oldest are forgotten */
+	for (uint64_t i = 0; i < SMR_HISTORY_MAX + 10; i++)
+		apply(kv, 10 + i, cmd(SMR_CMD_PUT, "k", "v", 0, 0));
+	uint64_t rev = smr_kv_revision(kv);
+	ck_assert_int_eq(smr_kv_history(kv, 1, "", 0, true, 8, ev, &n, &next, &oldest),
+			 STRATA_ENOENT);
+	ck_assert_uint_eq(oldest, rev - SMR_HISTORY_MAX + 1);
+	ck_assert_int_eq(smr_kv_history(kv, oldest, "", 0, true, 8, ev, &n, &next, &oldest), 0);
+	ck_assert(n == 8 && ev[0].revision == oldest);
+	smr_kv_free(kv);
+}
+END_TEST
+
 START_TEST(test_mput)
 {
 	struct strata_wr w;
@@ -284,6 +339,7 @@ int main(void)
 	tcase_add_test(tc, test_incr);
 	tcase_add_test(tc, test_incr_duplicate_applied_once);
 	tcase_add_test(tc, test_session_window);
+	tcase_add_test(tc, test_history);
 	tcase_add_test(tc, test_mput);
 	tcase_add_test(tc, test_range);
 	tcase_add_test(tc, test_snapshot_restore);

@@ -548,7 +548,8 @@ static void handle_op(struct client_conn *c, uint64_t id, const Strata__Client__
 		.value2 = op->value2.data, .value2_len = op->value2.len,
 		.r = op->r, .w = op->w,
 		.session = op->session, .seq = op->seq,
-		.flags = op->serializable ? 1u : 0u, /* STRATA_REQ_SERIALIZABLE (smr/smr.h) */
+		/* STRATA_REQ_SERIALIZABLE and STRATA_REQ_PREFIX (smr/smr.h) */
+		.flags = (op->serializable ? 1u : 0u) | (op->prefix ? 64u : 0u),
 		.limit = op->limit,
 	};
 	/* The reply comes back through client_output once the turn-batch is durable. */

@@ -16,7 +16,7 @@
 #define STRATA_CLIENT_FRAME_MAX (2u << 20) /* bytes of protobuf per frame */
 #define STRATA_CLIENT_HDR 4
 #define STRATA_CLIENT_MODULE_MAX 32     /* a module name, including the NUL */
-#define STRATA_CLIENT_OP_MAX STRATA_OP_RANGE /* ops are 1..this (enum strata_op) */
+#define STRATA_CLIENT_OP_MAX STRATA_OP_HISTORY /* ops are 1..this (enum strata_op) */
 #define STRATA_CLIENT_SUB_MODULES_MAX 16 /* module names in one SubscribeRequest */
 #define STRATA_NEMESIS_DELAY_MAX_MS 60000u /* the longest delay `strata nemesis delay` sets */
 
