@@ -176,6 +176,9 @@ static void tab_remove(struct cons_tab *t, struct cons_inst *i)
 	STRATA_ASSERT(false && "instance not in its table");
 }
 
+_Static_assert(CONS_WAIT_MAX <= STRATA_DECIDE_WAIT_MAX,
+	       "a decision's waiters must fit struct strata_decide");
+
 static int reply_value(struct strata_node *n, struct strata_module *m, uint64_t req_id,
 		       uint64_t instance, const uint8_t *v, size_t len)
 {
@@ -212,16 +215,23 @@ void cons_decide(struct cons_tab *t, struct cons_inst *i, const uint8_t *v, size
 		if (msg)
 			strata_msg_unref(msg);
 	} else {
-		char text[48];
-		snprintf(text, sizeof(text), "%s %llu", t->round_name, (unsigned long long)round);
-		struct strata_output o = {
-			.kind = STRATA_OUT_DELIVER, .module = m->wire_id, .module_name = m->ops->name,
-			.peer = strata_node_id(n), .a = i->id, .b = round, .data = v, .len = len,
-			.text = text,
-		};
-		strata_output(n, &o);
-		for (unsigned k = 0; k < i->nwait; k++)
-			reply_value(n, m, i->waiters[k], i->id, v, len);
+		/* A client's instance: <Decide | v> goes to the client adapter, which outputs it and
+		 * then answers the requests waiting for it. */
+		struct strata_msg *msg = strata_msg_new(v, len);
+		if (msg) {
+			struct strata_decide b = { .instance = i->id, .round = round,
+						   .round_name = t->round_name,
+						   .value = msg->data, .len = len,
+						   .nwait = i->nwait };
+			memcpy(b.waiters, i->waiters, sizeof(i->waiters[0]) * i->nwait);
+			strata_raise_body(n, m, strata_client_adapter(n), STRATA_EV_DECIDE,
+					  strata_node_id(n), i->id, round, msg, &b, sizeof(b));
+			strata_msg_unref(msg);
+		} else {
+			for (unsigned k = 0; k < i->nwait; k++)
+				strata_node_reply(n, m, i->waiters[k], STRATA_ENOMEM, 0, NULL, 0,
+						  NULL);
+		}
 	}
 	struct strata_msg *copy = strata_msg_new(v, len);
 	if (copy) {

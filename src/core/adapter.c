@@ -7,12 +7,24 @@
  * it to subscribed clients) and the simulator's checkers (which observe the same outputs).
  *
  *   upon event <Deliver | s, seq, m> from module X:  output DELIVER(X, s, seq, m)
+ *   upon event <Decide | v> of instance i, round r, from module X:
+ *       output DELIVER(X, self, i, r, v); answer the requests waiting for i with (i, v)
+ *
+ * The answers follow the output, so whoever watches the outputs (a client streaming decisions,
+ * the simulator's checkers) has seen the decision before any reply carrying it.
  *
  * Bounded: it keeps no state. Not addressable on the wire (wire id 0). */
 #include <stdlib.h>
 
+#include <stdio.h>
+
 #include "core/assert.h"
+#include "core/codec.h"
+#include "core/error.h"
 #include "core/node.h"
+
+_Static_assert(sizeof(struct strata_decide) <= STRATA_EV_BODY_MAX,
+	       "struct strata_decide must fit an event body");
 
 static const char ADAPTER_NAME[] = "client";
 
@@ -36,11 +48,54 @@ static void adapter_deliver(struct strata_module *m, const struct strata_event *
 	strata_output(m->node, &o);
 }
 
+static void adapter_decide(struct strata_module *m, const struct strata_event *ev)
+{
+	const struct strata_decide *d = ev->body;
+	STRATA_ASSERT(d && ev->body_len == sizeof(*d) && d->nwait <= STRATA_DECIDE_WAIT_MAX);
+	struct strata_node *n = m->node;
+	char text[48];
+	snprintf(text, sizeof(text), "%s %llu", d->round_name ? d->round_name : "round",
+		 (unsigned long long)d->round);
+	struct strata_output o = {
+		.kind = STRATA_OUT_DELIVER,
+		.module = ev->src ? ev->src->wire_id : 0,
+		.module_name = ev->src ? ev->src->ops->name : NULL,
+		.peer = strata_node_id(n),
+		.a = d->instance,
+		.b = d->round,
+		.data = d->value,
+		.len = d->len,
+		.text = text,
+	};
+	strata_output(n, &o);
+	if (!d->nwait)
+		return;
+	struct strata_wr w;
+	strata_wr_init(&w, d->len + 16);
+	strata_wr_u64(&w, d->instance);
+	strata_wr_raw(&w, d->value, d->len);
+	for (unsigned k = 0; k < d->nwait; k++) {
+		if (w.err)
+			strata_node_reply(n, ev->src, d->waiters[k], STRATA_ENOMEM, 0, NULL, 0, NULL);
+		else
+			strata_node_reply(n, ev->src, d->waiters[k], 0, STRATA_REPLY_FOUND, w.buf,
+					  w.len, NULL);
+	}
+	strata_wr_free(&w);
+}
+
 static void adapter_handle(struct strata_module *m, const struct strata_event *ev)
 {
-	/* upon event <Deliver | s, seq, m> */
-	if (ev->type == STRATA_EV_DELIVER)
+	switch (ev->type) {
+	case STRATA_EV_DELIVER: /* upon event <Deliver | s, seq, m> */
 		adapter_deliver(m, ev);
+		break;
+	case STRATA_EV_DECIDE: /* upon event <Decide | v> */
+		adapter_decide(m, ev);
+		break;
+	default:
+		break;
+	}
 }
 
 static void adapter_destroy(struct strata_module *m)

@@ -134,6 +134,8 @@ enum strata_ev_type {
 	STRATA_EV_DELIVER,        /* a broadcast's Deliver indication: body struct strata_deliver,
 				   * peer = origin, instance = the lower instance, arg = seq */
 	STRATA_EV_TURN_END,       /* the turn-batch's queue drained (see strata_node_at_turn_end) */
+	STRATA_EV_DECIDE,         /* a consensus Decide for clients: body struct strata_decide,
+				   * instance = the decided instance, arg = its round or epoch */
 };
 
 /* Typed event bodies. An event may carry a body: a small struct whose type the event type
@@ -156,6 +158,21 @@ struct strata_deliver {
 			       * the raiser's module state, valid for the handler */
 	size_t vc_len;
 	bool replay;          /* announced again after a recovery (struct strata_output.replay) */
+};
+
+/* Decide(v) of a client-facing consensus instance, raised to the client adapter by the module
+ * that decided (ev->src). The adapter outputs it (STRATA_OUT_DELIVER named after ev->src:
+ * peer = this node, a = instance, b = round, text "<round_name> <round>") and then answers the
+ * client requests that waited for it, as ev->src, with the instance (u64) and the value. */
+#define STRATA_DECIDE_WAIT_MAX 8u
+struct strata_decide {
+	uint64_t instance;
+	uint64_t round;
+	const char *round_name;  /* "round" or "epoch": static storage */
+	const uint8_t *value;    /* points into ev->msg */
+	size_t len;
+	unsigned nwait;
+	uint64_t waiters[STRATA_DECIDE_WAIT_MAX]; /* client request ids, answered in this order */
 };
 
 struct strata_event {
@@ -403,7 +420,9 @@ void strata_indicate_body(struct strata_module *m, uint16_t type, uint32_t peer,
 /* The client adapter: the one module that turns indications into client outputs. A module
  * whose indications are for clients (a broadcast's client-facing instance, ...) raises them
  * to strata_client_adapter(n) like to any upper module; the adapter turns STRATA_EV_DELIVER
- * into STRATA_OUT_DELIVER named after ev->src. Created on first use, not addressable. */
+ * into STRATA_OUT_DELIVER named after ev->src, and STRATA_EV_DECIDE into the same output plus
+ * the replies to the requests waiting for the decision. Created on first use, not
+ * addressable. */
 struct strata_module *strata_client_adapter(struct strata_node *n);
 
 /* Timers. */
