@@ -5,7 +5,8 @@
 # only decide by noticing the crash: an epoch change, or P's detection). Every surviving node must decide, all the
 # same value, and it must be one of the proposals; `strata consensus watch --all` must show every
 # survivor's decision with that value. A second instance proposed afterwards must decide too.
-# rcons (randomized, threshold coin) runs the same case with node 1 killed.
+# rcons (randomized, threshold coin) runs the same case with node 1 killed, then rbc (binary:
+# 0 and 1 proposed at once) on the same cluster.
 # The nodes write decision logs (--cons-log): `strata check-consensus --crashed 1` must pass on
 # them, and fail on a copy where one survivor's decision was altered (the checker can fail).
 . "$(dirname "$0")/lib.sh"
@@ -115,8 +116,77 @@ PY
 			fail "consensus propose accepted an unknown option"
 		fi
 		pass "consensus propose takes '--' and negative numbers as values, refuses unknown options"
+
+		rbc_case "$victim"
 	fi
 	"$CLUSTER" stop --dir "$DIR" >/dev/null
+}
+
+# rbc_case VICTIM: Randomized Binary Consensus on the randomized cluster of the rcons case (node
+# VICTIM already killed): the survivors propose 0 and 1 at once on one instance and must all
+# decide one of them, the same everywhere (replies and `consensus watch`); on a second
+# instance every survivor proposes 1 and the decision must be 1 (validity: only a proposed
+# value can be decided, and nobody proposed 0). A value other than 0 or 1 is refused.
+rbc_case() {
+	local victim=$1 inst=40 q k
+	"$STRATA" --dir "$DIR" consensus watch --all -w json --algo rbc --duration 20 \
+		>"$DIR/watch-rbc.jsonl" 2>"$DIR/watch-rbc.err" &
+	local wpid=$!
+	BG_PIDS+=("$wpid")
+	sleep 0.3
+	local pids=() nodes=()
+	for q in 1 2 3 4 5; do
+		[ "$q" = "$victim" ] && continue
+		nodes+=("$q")
+		"$STRATA" --dir "$DIR" -n "$q" --timeout 15000 -w json consensus propose $((q % 2)) \
+			--algo rbc --instance $inst >"$DIR/rbc$q.json" 2>"$DIR/rbc$q.err" &
+		pids+=($!)
+	done
+	for k in "${!pids[@]}"; do
+		wait "${pids[$k]}" ||
+			{ cat "$DIR/rbc${nodes[$k]}.err"; fail "rbc: node ${nodes[$k]}'s proposal failed"; }
+	done
+	pids=()
+	for q in "${nodes[@]}"; do
+		"$STRATA" --dir "$DIR" -n "$q" --timeout 15000 -w json consensus propose 1 --algo rbc \
+			--instance $((inst + 1)) >"$DIR/rbc-ones$q.json" 2>"$DIR/rbc-ones$q.err" &
+		pids+=($!)
+	done
+	for k in "${!pids[@]}"; do
+		wait "${pids[$k]}" ||
+			{ cat "$DIR/rbc-ones${nodes[$k]}.err"; fail "rbc: node ${nodes[$k]}'s proposal of 1 failed"; }
+	done
+	sleep 1
+	kill "$wpid" 2>/dev/null
+	wait "$wpid" 2>/dev/null
+	python3 - "$DIR" "$inst" "${nodes[@]}" <<'EOF' || fail "rbc: decisions disagree or are invalid"
+import json, sys
+d, inst, nodes = sys.argv[1], int(sys.argv[2]), [int(x) for x in sys.argv[3:]]
+replies = {q: json.load(open(f"{d}/rbc{q}.json")) for q in nodes}
+assert all(r["instance"] == inst for r in replies.values()), replies
+vals = {r["value"] for r in replies.values()}
+print(f"  rbc proposals {dict((q, q % 2) for q in nodes)}, replies {dict((q, r['value']) for q, r in replies.items())}")
+assert len(vals) == 1, f"agreement: survivors decided {vals}"
+v = vals.pop()
+assert v in ("0", "1"), f"validity: {v!r} is not binary"
+seen = {}
+for line in open(f"{d}/watch-rbc.jsonl"):
+    e = json.loads(line)
+    if e["instance"] in (inst, inst + 1):
+        k = (e["node"], e["instance"])
+        assert k not in seen or seen[k] == e["value"], f"integrity: {e}"
+        seen[k] = e["value"]
+for q in nodes:
+    assert seen.get((q, inst)) == v, f"node {q} decided {seen.get((q, inst))!r} per watch, expected {v!r}"
+    assert seen.get((q, inst + 1)) == "1", f"node {q} decided {seen.get((q, inst + 1))!r} on an all-1 instance"
+    r = json.load(open(f"{d}/rbc-ones{q}.json"))
+    assert r["value"] == "1", f"node {q} answered {r} on an all-1 instance"
+print(f"  rbc watch: {len(seen)} decisions; instance {inst}: {v} everywhere, instance {inst + 1}: 1")
+EOF
+	if "$STRATA" --dir "$DIR" -n 2 consensus propose 2 --algo rbc --instance 50 2>/dev/null; then
+		fail "rbc accepted a non-binary proposal"
+	fi
+	pass "rbc: survivors proposing 0 and 1 decide one of them everywhere; all-1 decides 1; 2 refused"
 }
 
 run_case fail-noisy ldc 1
