@@ -12,8 +12,16 @@
  * the proposal to the proposing node's decision, and messages per decision (frames the nodes sent,
  * from `status` before and after, minus the idle cluster's background rate, divided by the
  * decisions; self-addressed messages never reach the network and are not counted, the book's
- * count includes them). */
+ * count includes them).
+ *
+ * Before the live runs it prints the communication steps each algorithm needs to decide,
+ * measured in the simulator (see "communication steps" below; --steps-only prints just those,
+ * in a few seconds, --no-steps skips them); --json writes them too (rows with "kind":"steps"). */
 #include "bench_client.h"
+#include "cons/tcoin.h"
+#include "core/node.h"
+#include "fd/fd.h"
+#include "rt/sim/sim.h"
 
 #define MAX_CLIENTS 64
 #define OP_TIMEOUT_NS 10000000000ull
@@ -158,10 +166,201 @@ static int run_one(const struct bench_cluster *c, const char *algo, uint32_t cli
 	return 0;
 }
 
+/* ---- communication steps, measured in the simulator ----
+ *
+ * A communication step is one message delay (the book's measure). Live latencies mix message
+ * delays with processing, fsync and scheduling, so the steps are measured where a message delay
+ * is exact: the deterministic simulator (src/rt/sim) runs the node's own stack (the detector and
+ * leader module of the model, the algorithm from the catalog, the perfect links under it) with
+ * every datagram taking exactly STEP_US of virtual time, no loss and no crash, instantaneous
+ * fsync, and processing taking no virtual time. The steps on the critical path of a decision are
+ * then (decision time - proposal time) / STEP_US. Two scenarios per algorithm and N, each over
+ * STEP_SEEDS seeds (the seeds only change tie-breaks between simultaneous datagrams and, for
+ * rbc and rcons, the coin): every process proposes at once (the book's setting), and only
+ * process N proposes (the others join when they hear of it; for ldc/lldc a non-leader, so the
+ * VALUE hop to the leader is on the path). Reported: steps until the first process decides and
+ * until the last one does (mean over the seeds, and the maximum). */
+#define STEP_US 10000ull
+#define STEP_SEEDS 10u
+#define STEP_MAXN 8u
+
+struct steps_run {
+	const struct strata_algo *a;
+	uint32_t n;
+	uint64_t t0;
+	uint64_t first, last; /* decision times, 0 = none yet */
+	uint32_t decided;
+	uint16_t wire;
+};
+
+static void steps_build(struct sim *s, struct strata_node *n, void *arg)
+{
+	const struct strata_algo *a = ((struct steps_run *)arg)->a;
+	char err[256];
+	(void)s;
+	if (strata_fd_build(n, err, sizeof(err)) != 0 || !strata_algo_create(a, n, err, sizeof(err))) {
+		fprintf(stderr, "bench_cons: steps: %s: %s\n", a->name, err);
+		abort();
+	}
+}
+
+static void steps_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
+{
+	(void)node;
+	struct steps_run *r = arg;
+	if (!r->t0 || o->kind != STRATA_OUT_DELIVER || o->module != r->wire || o->a != 1)
+		return;
+	uint64_t t = sim_now(s);
+	if (!r->first)
+		r->first = t;
+	r->last = t;
+	r->decided++;
+}
+
+static enum strata_model steps_model(const char *algo)
+{
+	if (!strcmp(algo, "ldc"))
+		return STRATA_MODEL_FAIL_NOISY;
+	if (!strcmp(algo, "lldc"))
+		return STRATA_MODEL_FAIL_RECOVERY;
+	if (!strcmp(algo, "rbc") || !strcmp(algo, "rcons"))
+		return STRATA_MODEL_RANDOMIZED;
+	return STRATA_MODEL_FAIL_STOP;
+}
+
+/* One seed: 0 and the two step counts, or -1 (no decision everywhere within 200 steps). */
+static int steps_one(const struct strata_algo *a, uint32_t n, bool all, uint64_t seed,
+		     double *first, double *last)
+{
+	struct strata_config cfg;
+	uint8_t shares[STEP_MAXN][32], vk[STEP_MAXN][32];
+	strata_config_defaults(&cfg);
+	snprintf(cfg.cluster_id, sizeof(cfg.cluster_id), "bench-cons-steps");
+	cfg.n = n;
+	cfg.f = (n - 1) / 2;
+	cfg.model = steps_model(a->name);
+	if (cfg.model == STRATA_MODEL_RANDOMIZED) {
+		uint8_t dseed[32] = { (uint8_t)n, 's', 't', 'e', 'p', 's' };
+		cfg.coin_threshold = cfg.f + 1;
+		STRATA_ASSERT(tcoin_deal(n, cfg.coin_threshold, dseed, shares, vk) == 0);
+	}
+	for (uint32_t i = 1; i <= n; i++) {
+		cfg.nodes[i].id = i;
+		snprintf(cfg.nodes[i].host, sizeof(cfg.nodes[i].host), "127.0.0.1");
+		cfg.nodes[i].port = (uint16_t)(7400 + i);
+		if (cfg.model == STRATA_MODEL_RANDOMIZED) {
+			memcpy(cfg.nodes[i].coin_key, vk[i - 1], 32);
+			cfg.nodes[i].has_coin_key = true;
+		}
+	}
+	struct steps_run r = { .a = a, .n = n, .wire = a->wire_id };
+	struct sim_opts so = {
+		.seed = seed, .cfg = &cfg, .build = steps_build, .output = steps_output,
+		.arg = &r,
+		.coin_shares = cfg.model == STRATA_MODEL_RANDOMIZED ?
+				       (const uint8_t(*)[32])shares : NULL,
+	};
+	struct sim *s = sim_new(&so);
+	struct sim_net net = { .delay_min_us = STEP_US, .delay_max_us = STEP_US };
+	sim_set_net(s, &net);
+	sim_start(s);
+	sim_run_for(s, 2000000ull, NULL, NULL); /* detectors settle, Omega elects, epoch 1 starts */
+	r.t0 = sim_now(s);
+	for (uint32_t q = all ? 1 : n; q <= n; q++) {
+		char val[32];
+		int vlen = !strcmp(a->name, "rbc") ? snprintf(val, sizeof val, "%u", q % 2) :
+						     snprintf(val, sizeof val, "v%u", q);
+		struct strata_request req = {
+			.id = q, .op = STRATA_OP_PROPOSE, .key = (const uint8_t *)"1", .key_len = 1,
+			.value = (const uint8_t *)val, .value_len = (size_t)vlen,
+		};
+		sim_request(s, q, a->name, &req);
+	}
+	while (r.decided < n && sim_now(s) < r.t0 + 200 * STEP_US && sim_step(s))
+		;
+	sim_free(s);
+	if (r.decided < n)
+		return -1;
+	*first = (double)(r.first - r.t0) / (double)STEP_US;
+	*last = (double)(r.last - r.t0) / (double)STEP_US;
+	return 0;
+}
+
+/* The book's failure-free figure, as docs/consensus.md states it per algorithm. */
+static const char *steps_book(const char *algo)
+{
+	static const struct {
+		const char *algo, *book;
+	} t[] = {
+		{ "flood", "1 (one round)" },
+		{ "hier", "N - 1 (process p after p - 1; p1 at once)" },
+		{ "uflood", "N (N rounds)" },
+		{ "uhier", "3: PROPOSAL, ACK, DECIDED (leader 2)" },
+		{ "ldc", "5: READ..DECIDED (leader 4, +1 VALUE off-leader)" },
+		{ "lldc", "as ldc" },
+		{ "rbc", "2 per round + 1 for the coin" },
+		{ "rcons", "2 + the binary rounds" },
+	};
+	for (size_t k = 0; k < sizeof(t) / sizeof(t[0]); k++)
+		if (!strcmp(t[k].algo, algo))
+			return t[k].book;
+	return "";
+}
+
+/* A JSON number, or null for NaN. */
+static const char *jnum(char buf[24], double v)
+{
+	if (v != v)
+		snprintf(buf, 24, "null");
+	else
+		snprintf(buf, 24, "%.3f", v);
+	return buf;
+}
+
+struct steps_row {
+	char algo[16];
+	uint32_t n;
+	double all_first, all_last, all_max, one_first, one_last, one_max;
+	unsigned failed;
+};
+
+static void steps_measure(const char *algo, uint32_t n, struct steps_row *row)
+{
+	const struct strata_algo *a = strata_algo_find(algo);
+	memset(row, 0, sizeof(*row));
+	snprintf(row->algo, sizeof(row->algo), "%s", algo);
+	row->n = n;
+	if (!a || n > STEP_MAXN - 1) {
+		row->failed = STEP_SEEDS;
+		return;
+	}
+	double sums[4] = { 0 };
+	unsigned ok[2] = { 0 };
+	for (unsigned sc = 0; sc < 2; sc++)
+		for (unsigned k = 0; k < STEP_SEEDS; k++) {
+			double f, l;
+			if (steps_one(a, n, sc == 0, 1000 + k, &f, &l) != 0) {
+				row->failed++;
+				continue;
+			}
+			ok[sc]++;
+			sums[2 * sc] += f;
+			sums[2 * sc + 1] += l;
+			double *mx = sc == 0 ? &row->all_max : &row->one_max;
+			if (l > *mx)
+				*mx = l;
+		}
+	row->all_first = ok[0] ? sums[0] / ok[0] : NAN;
+	row->all_last = ok[0] ? sums[1] / ok[0] : NAN;
+	row->one_first = ok[1] ? sums[2] / ok[1] : NAN;
+	row->one_last = ok[1] ? sums[3] / ok[1] : NAN;
+}
+
 int main(int argc, char **argv)
 {
 	const char *nodes_s = "3,5,7", *clients_s = "1,16", *algos = NULL, *json = NULL;
 	unsigned ms = 1000;
+	bool steps_only = false, no_steps = false;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--nodes") && i + 1 < argc)
 			nodes_s = argv[++i];
@@ -173,9 +372,14 @@ int main(int argc, char **argv)
 			ms = (unsigned)atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--json") && i + 1 < argc)
 			json = argv[++i];
+		else if (!strcmp(argv[i], "--steps-only"))
+			steps_only = true;
+		else if (!strcmp(argv[i], "--no-steps"))
+			no_steps = true;
 		else {
 			fprintf(stderr, "usage: bench_cons [--nodes 3,5,7] [--duration MS] "
-					"[--clients 1,16] [--algos LIST] [--json FILE]\n");
+					"[--clients 1,16] [--algos LIST] [--json FILE] "
+					"[--steps-only | --no-steps]\n");
 			return 2;
 		}
 	}
@@ -192,9 +396,37 @@ int main(int argc, char **argv)
 		{ "fail-recovery", { "lldc", NULL } },
 		{ "randomized", { "rbc", "rcons", NULL } }, /* the threshold coin: scripts/cluster */
 	};
+	static const char *const step_algos[] = { "flood", "hier", "uflood", "uhier", "ldc",
+						  "lldc", "rbc", "rcons" };
+	struct steps_row steps[64];
+	size_t nsteps = 0;
+	if (!no_steps) {
+		printf("communication steps to decide (simulated: every message takes exactly one "
+		       "step, no faults; mean over %u seeds)\n", STEP_SEEDS);
+		printf("%-7s %2s %23s %23s  %s\n", "", "", "all N propose", "only node N proposes",
+		       "");
+		printf("%-7s %2s %7s %7s %7s %7s %7s %7s  %s\n", "algo", "N", "first", "last",
+		       "max", "first", "last", "max", "book (failure-free)");
+		for (size_t ni = 0; ni < nn; ni++)
+			for (size_t k = 0; k < sizeof(step_algos) / sizeof(step_algos[0]); k++) {
+				if (!in_list(algos, step_algos[k]) || nsteps >= 64)
+					continue;
+				struct steps_row *s = &steps[nsteps++];
+				steps_measure(step_algos[k], nodes[ni], s);
+				printf("%-7s %2u %7.2f %7.2f %7.0f %7.2f %7.2f %7.0f  %s%s\n", s->algo,
+				       s->n, s->all_first, s->all_last, s->all_max, s->one_first,
+				       s->one_last, s->one_max, steps_book(s->algo),
+				       s->failed ? " (some seeds did not decide)" : "");
+				fflush(stdout);
+			}
+		printf("\n");
+	}
 	char log[256];
 	snprintf(log, sizeof log, "/tmp/bench_cons.%d.log", (int)getpid());
-	printf("%-7s %2s %3s %10s %9s %9s %10s %10s %s\n", "algo", "N", "C", "decided/s", "p50 ms",
+	if (steps_only)
+		nn = 0;
+	else
+		printf("%-7s %2s %3s %10s %9s %9s %10s %10s %s\n", "algo", "N", "C", "decided/s", "p50 ms",
 	       "p99 ms", "msgs/dec", "book", "errors");
 	for (size_t ni = 0; ni < nn; ni++) {
 		for (size_t ci = 0; ci < sizeof(clusters) / sizeof(clusters[0]); ci++) {
@@ -233,6 +465,19 @@ int main(int argc, char **argv)
 		FILE *f = fopen(json, "w");
 		if (f) {
 			fprintf(f, "[\n");
+			for (size_t i = 0; i < nsteps; i++) {
+				const struct steps_row *s = &steps[i];
+				char v[4][24];
+				fprintf(f,
+					"  {\"kind\":\"steps\",\"algo\":\"%s\",\"n\":%u,"
+					"\"all_first\":%s,\"all_last\":%s,\"all_max\":%.0f,"
+					"\"one_first\":%s,\"one_last\":%s,\"one_max\":%.0f,"
+					"\"failed_seeds\":%u,\"book\":\"%s\"}%s\n",
+					s->algo, s->n, jnum(v[0], s->all_first),
+					jnum(v[1], s->all_last), s->all_max, jnum(v[2], s->one_first),
+					jnum(v[3], s->one_last), s->one_max, s->failed,
+					steps_book(s->algo), i + 1 < nsteps || nrows ? "," : "");
+			}
 			for (size_t i = 0; i < nrows; i++)
 				fprintf(f,
 					"  {\"algo\":\"%s\",\"n\":%u,\"clients\":%u,\"decisions_per_s\":%.1f,"
