@@ -63,6 +63,17 @@ static const struct strata_algo algos[] = {
 		.messages = "N heartbeats per period per node; 1 storage write per start/recovery",
 		.wire_id = STRATA_FD_WIRE_ELE,
 	},
+	{
+		.name = "bld",
+		.family = "fd",
+		.title = "Rotating Byzantine Leader Detection, Byzantine leader detector",
+		.book = "Alg. 2.10",
+		.model = STRATA_MODEL_FAIL_ARBITRARY,
+		.resilience_k = 3,
+		.steps = "1 after f+1 correct complaints (2 when they must be amplified)",
+		.messages = "N per complaining process per round change (at most N^2)",
+		.wire_id = STRATA_FD_WIRE_BLD,
+	},
 	{ .name = NULL },
 };
 

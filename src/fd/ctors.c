@@ -12,6 +12,7 @@ static const struct strata_ctor ctors[] = {
 	{ "evp", strata_fd_evp_create },
 	{ "omega", strata_fd_omega_create },
 	{ "ele", strata_fd_ele_create },
+	{ "bld", strata_fd_bld_create },
 	{ NULL, NULL },
 };
 

@@ -34,6 +34,7 @@ enum {
 	STRATA_FD_WIRE_EVP = 3,
 	STRATA_FD_WIRE_OMEGA = 4,
 	STRATA_FD_WIRE_ELE = 5,
+	STRATA_FD_WIRE_BLD = 6,
 };
 
 /* Creates the detector and the leader module the node's model calls for (called by
@@ -50,6 +51,18 @@ struct strata_module *strata_fd_omega_create(struct strata_node *n, char *err, s
 /* Elect Lower Epoch (Alg. 2.9), the crash-recovery Omega (fd/ele.c): the leader module of a
  * fail-recovery node (lldc's logged epoch change stands on it). */
 struct strata_module *strata_fd_ele_create(struct strata_node *n, char *err, size_t errlen);
+/* Rotating Byzantine Leader Detection (Alg. 2.10), fd/bld.c: the fail-arbitrary model's leader
+ * detector, created by whoever stands on it (not by strata_fd_build; the node's leader role
+ * stays with Omega, which only observes there). Trust is STRATA_EV_LEADER (peer = leader,
+ * instance = round). Refuses N <= 3f. */
+struct strata_module *strata_fd_bld_create(struct strata_node *n, char *err, size_t errlen);
+/* <bld, Complain | p>: 0 if the complaint went out, STRATA_ESTATE if ignored (p is not the
+ * current leader, or this process complained already in this round). */
+int strata_fd_bld_complain(struct strata_module *bld, uint32_t p);
+uint64_t strata_fd_bld_round(const struct strata_module *bld);
+/* TEST ONLY: bld moves to the next leader after k complaints instead of 2f + 1 (the simulation
+ * suite's broken variant uses k = 1: it obeys one complaint). */
+void strata_fd_bld_test_move_at(struct strata_module *bld, uint32_t k);
 /* TEST ONLY: ele trusts itself whatever it hears (the simulation suite's broken variant). */
 void strata_fd_ele_test_trust_self(struct strata_module *ele);
 
