@@ -23,7 +23,9 @@
  *
  * broken-bld-obeys-one-complaint: correct processes move on after 1 complaint instead of 2f + 1
  * (strata_fd_bld_test_move_at), the Byzantine processes complain about every leader: putsch
- * resistance must be caught. */
+ * resistance must be caught. broken-bld-never-moves: correct processes never move (65
+ * complaints needed): eventual succession must be caught on a seed whose first leader is
+ * Byzantine. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,7 @@ struct run {
 	struct sim *s;
 	uint32_t n, f;
 	bool broken;
+	bool stuck; /* broken variant: the detector never moves */
 	enum role role[MAXN + 1];
 	enum strata_byz beh[MAXN + 1];
 	uint64_t round[MAXN + 1];   /* latest Trust round of each correct process */
@@ -92,6 +95,8 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 	}
 	if (r->broken && strata_node_byz(n) == STRATA_BYZ_NONE)
 		strata_fd_bld_test_move_at(m, 1); /* the correct processes' detector is broken */
+	if (r->stuck && strata_node_byz(n) == STRATA_BYZ_NONE)
+		strata_fd_bld_test_move_at(m, 65); /* more complaints than processes: never moves */
 }
 
 /* upon <Trust | p> of a correct process (STRATA_OUT_EVENT of bld: peer = p, a = round) */
@@ -150,11 +155,12 @@ static const enum strata_byz complainers[] = {
 	STRATA_BYZ_EQUIVOCATE, STRATA_BYZ_REPLAY, STRATA_BYZ_FORGE,
 };
 
-static int run_case(bool broken, uint64_t seed, bool trace, char *why, size_t whylen)
+static int run_case(bool broken, bool stuck, uint64_t seed, bool trace, char *why, size_t whylen)
 {
 	struct run *r = calloc(1, sizeof(*r));
 	STRATA_ASSERT(r);
 	r->broken = broken;
+	r->stuck = stuck;
 	r->n = seed % 2 ? 4 : 7;
 	strata_config_defaults(&r->cfg);
 	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-fd-bld");
@@ -253,17 +259,23 @@ static int run_case(bool broken, uint64_t seed, bool trace, char *why, size_t wh
 
 static int bld_byzantine(uint64_t seed, bool trace, char *why, size_t whylen)
 {
-	return run_case(false, seed, trace, why, whylen);
+	return run_case(false, false, seed, trace, why, whylen);
 }
 
 static int bld_broken(uint64_t seed, bool trace, char *why, size_t whylen)
 {
-	return run_case(true, seed, trace, why, whylen);
+	return run_case(true, false, seed, trace, why, whylen);
+}
+
+static int bld_stuck(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return run_case(false, true, seed, trace, why, whylen);
 }
 
 static const struct sim_case cases[] = {
 	{ "bld-byzantine", bld_byzantine, 1000, false },
 	{ "broken-bld-obeys-one-complaint", bld_broken, 20, true },
+	{ "broken-bld-never-moves", bld_stuck, 60, true },
 };
 
 int main(int argc, char **argv)
