@@ -332,10 +332,10 @@ static int erb_as_regular_tob(uint64_t seed, bool trace, char *why, size_t whyle
 
 static const struct sim_case cases[] = {
 	{ "tob-random-gst", tob_random, 1000, false },
-	{ "tob-over-uhier", tob_uhier, 200, false },
-	{ "tob-over-uflood", tob_uflood, 200, false },
-	{ "tob-over-flood", tob_flood, 200, false },
-	{ "tob-over-hier", tob_hier, 200, false },
+	{ "tob-over-uhier", tob_uhier, 100, false },
+	{ "tob-over-uflood", tob_uflood, 100, false },
+	{ "tob-over-flood", tob_flood, 100, false },
+	{ "tob-over-hier", tob_hier, 100, false },
 	{ "broken-erb-judged-total-order", erb_as_tob, 50, true },
 	{ "broken-erb-judged-regular-total-order", erb_as_regular_tob, 50, true },
 };

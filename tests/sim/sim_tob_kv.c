@@ -583,8 +583,8 @@ static int run_broken_dup(uint64_t seed, bool trace, char *why, size_t wl)
 }
 
 static const struct sim_case cases[] = {
-	{ "tob-kv-ldc", run_ldc, 40, false },
-	{ "tob-kv-uhier", run_uhier, 40, false },
+	{ "tob-kv-ldc", run_ldc, 30, false },
+	{ "tob-kv-uhier", run_uhier, 30, false },
 	{ "broken-read-local", run_broken_read, 20, true },
 	{ "broken-dup-apply", run_broken_dup, 20, true },
 };
