@@ -1,0 +1,241 @@
+/* Where a KV put's durability time goes at c=1: the storage steps of one follower turn, each
+ * timed alone on the same disk in the same run (docs/benchmarks.md, "The c=1 floor").
+ *
+ *   bench_store [--dir DIR] [--iters N] [--size BYTES] [--json]
+ *
+ *   lmdb       what a follower's turn stores for one APPEND (src/smr/wal.c through
+ *              src/store/lmdb.c): one log entry of BYTES and the hard state staged, committed
+ *              without a sync (strata_store_commit_nosync, on the loop thread), then
+ *              strata_store_flush (mdb_env_sync: the fdatasync, on the sync thread)
+ *   lmdb_flush the flush alone (the part the sync thread waits for)
+ *   prealloc   the floor's storage step: pwrite BYTES into a preallocated, synced file, then
+ *              fdatasync (what an append-only log with preallocated segments costs)
+ *   append     pwrite BYTES at the end of a growing file, then fdatasync (a log without
+ *              preallocation: every sync also journals the new size)
+ *   handoff    the sync thread's round trip with nothing to do: uv_queue_work of an empty job
+ *              until its after-callback runs on the loop (what the runtime adds to every sync)
+ *
+ * Each: median, p90 and p99 in microseconds over N iterations (after N/10 warm-up). The ratios
+ * lmdb / prealloc and (lmdb + handoff) / prealloc say how far one follower turn is from the
+ * floor's single fdatasync. Timings, not assertions: `make bench` prints them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "store/store.h"
+
+static double now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+struct stat3 {
+	double p50, p90, p99;
+};
+
+static struct stat3 stats(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_d);
+	struct stat3 s = { v[n / 2], v[n * 9 / 10], v[n * 99 / 100] };
+	return s;
+}
+
+struct handoff {
+	uv_work_t w;
+	double t0, dt;
+	int done;
+};
+
+static void ho_work(uv_work_t *w)
+{
+	(void)w;
+}
+
+static void ho_after(uv_work_t *w, int status)
+{
+	(void)status;
+	struct handoff *h = w->data;
+	h->dt = now_us() - h->t0;
+	h->done = 1;
+}
+
+static int die(const char *what)
+{
+	fprintf(stderr, "bench_store: %s: %s\n", what, strerror(errno));
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *dir = "/tmp";
+	size_t iters = 500, size = 200;
+	int json = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--dir") && i + 1 < argc) {
+			dir = argv[++i];
+		} else if (!strcmp(argv[i], "--iters") && i + 1 < argc) {
+			iters = strtoul(argv[++i], NULL, 10);
+		} else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
+			size = strtoul(argv[++i], NULL, 10);
+		} else if (!strcmp(argv[i], "--json")) {
+			json = 1;
+		} else {
+			fprintf(stderr, "usage: bench_store [--dir DIR] [--iters N] [--size BYTES] "
+					"[--json]\n");
+			return 2;
+		}
+	}
+	if (iters < 20 || size == 0 || size > (1u << 20)) {
+		fprintf(stderr, "bench_store: --iters at least 20, --size 1..1048576\n");
+		return 2;
+	}
+	size_t warm = iters / 10;
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/bench-store.XXXXXX", dir);
+	if (!mkdtemp(path))
+		return die("mkdtemp");
+	char *buf = malloc(size);
+	double *t = malloc((iters + warm) * sizeof(*t));
+	if (!buf || !t)
+		return die("malloc");
+	memset(buf, 'x', size);
+	struct stat3 r_lmdb, r_flush, r_pre, r_app, r_ho;
+
+	/* lmdb: an entry and the hard state per turn, as a follower stores one APPEND */
+	struct strata_store *st = NULL;
+	char err[256];
+	if (strata_store_open(path, 0, &st, err, sizeof(err)) != 0) {
+		fprintf(stderr, "bench_store: %s\n", err);
+		return 1;
+	}
+	double *tf = malloc((iters + warm) * sizeof(*tf));
+	if (!tf)
+		return die("malloc");
+	for (size_t i = 0; i < iters + warm; i++) {
+		char key[64];
+		snprintf(key, sizeof(key), "log/kv/%016zx", i);
+		double t0 = now_us();
+		if (strata_store_put(st, key, buf, size) != 0 ||
+		    strata_store_put(st, "smr/hs", buf, 64) != 0 ||
+		    strata_store_commit_nosync(st) < 0) {
+			fprintf(stderr, "bench_store: %s\n", strata_store_error(st));
+			return 1;
+		}
+		double t1 = now_us();
+		if (strata_store_flush(st) != 0) {
+			fprintf(stderr, "bench_store: %s\n", strata_store_flush_error(st));
+			return 1;
+		}
+		double t2 = now_us();
+		t[i] = t2 - t0;
+		tf[i] = t2 - t1;
+	}
+	r_lmdb = stats(t + warm, iters);
+	r_flush = stats(tf + warm, iters);
+	strata_store_close(st);
+
+	/* prealloc: the floor's fdatasync */
+	char fpath[4200];
+	snprintf(fpath, sizeof(fpath), "%s/prealloc", path);
+	int fd = open(fpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return die("open prealloc");
+	size_t slots = 64, slot = (size + 4095) / 4096 * 4096;
+	char *zero = calloc(1, slot);
+	for (size_t i = 0; i < slots; i++)
+		if (!zero || pwrite(fd, zero, slot, (off_t)(i * slot)) != (ssize_t)slot)
+			return die("preallocate");
+	if (fsync(fd) != 0)
+		return die("fsync");
+	for (size_t i = 0; i < iters + warm; i++) {
+		double t0 = now_us();
+		if (pwrite(fd, buf, size, (off_t)((i % slots) * slot)) != (ssize_t)size ||
+		    fdatasync(fd) != 0)
+			return die("pwrite/fdatasync");
+		t[i] = now_us() - t0;
+	}
+	r_pre = stats(t + warm, iters);
+	close(fd);
+	unlink(fpath);
+
+	/* append: a growing file */
+	snprintf(fpath, sizeof(fpath), "%s/append", path);
+	fd = open(fpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return die("open append");
+	for (size_t i = 0; i < iters + warm; i++) {
+		double t0 = now_us();
+		if (pwrite(fd, buf, size, (off_t)(i * size)) != (ssize_t)size || fdatasync(fd) != 0)
+			return die("append/fdatasync");
+		t[i] = now_us() - t0;
+	}
+	r_app = stats(t + warm, iters);
+	close(fd);
+	unlink(fpath);
+
+	/* handoff: the sync thread's round trip */
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	for (size_t i = 0; i < iters + warm; i++) {
+		struct handoff h = { .t0 = now_us() };
+		h.w.data = &h;
+		if (uv_queue_work(&loop, &h.w, ho_work, ho_after) != 0)
+			return die("uv_queue_work");
+		while (!h.done)
+			uv_run(&loop, UV_RUN_ONCE);
+		t[i] = h.dt;
+	}
+	r_ho = stats(t + warm, iters);
+	uv_loop_close(&loop);
+
+	/* the LMDB files */
+	snprintf(fpath, sizeof(fpath), "%s/data.mdb", path);
+	unlink(fpath);
+	snprintf(fpath, sizeof(fpath), "%s/lock.mdb", path);
+	unlink(fpath);
+	rmdir(path);
+
+	double ratio = r_lmdb.p50 / r_pre.p50, ratio_ho = (r_lmdb.p50 + r_ho.p50) / r_pre.p50;
+	if (json) {
+		printf("{\"iters\":%zu,\"size\":%zu,\"lmdb_us\":[%.1f,%.1f,%.1f],"
+		       "\"lmdb_flush_us\":[%.1f,%.1f,%.1f],\"prealloc_us\":[%.1f,%.1f,%.1f],"
+		       "\"append_us\":[%.1f,%.1f,%.1f],\"handoff_us\":[%.1f,%.1f,%.1f],"
+		       "\"lmdb_over_prealloc\":%.2f,\"lmdb_handoff_over_prealloc\":%.2f}\n",
+		       iters, size, r_lmdb.p50, r_lmdb.p90, r_lmdb.p99, r_flush.p50, r_flush.p90,
+		       r_flush.p99, r_pre.p50, r_pre.p90, r_pre.p99, r_app.p50, r_app.p90, r_app.p99,
+		       r_ho.p50, r_ho.p90, r_ho.p99, ratio, ratio_ho);
+	} else {
+		printf("store (%zu iterations of %zu bytes in %s), us p50 / p90 / p99:\n", iters, size,
+		       dir);
+		printf("  lmdb       %8.1f %8.1f %8.1f   (entry + hard state, commit, flush)\n",
+		       r_lmdb.p50, r_lmdb.p90, r_lmdb.p99);
+		printf("  lmdb_flush %8.1f %8.1f %8.1f   (the flush alone)\n", r_flush.p50,
+		       r_flush.p90, r_flush.p99);
+		printf("  prealloc   %8.1f %8.1f %8.1f   (pwrite + fdatasync, preallocated: the floor)\n",
+		       r_pre.p50, r_pre.p90, r_pre.p99);
+		printf("  append     %8.1f %8.1f %8.1f   (pwrite + fdatasync, growing file)\n",
+		       r_app.p50, r_app.p90, r_app.p99);
+		printf("  handoff    %8.1f %8.1f %8.1f   (sync thread round trip, no work)\n",
+		       r_ho.p50, r_ho.p90, r_ho.p99);
+		printf("  lmdb / prealloc = x%.2f; (lmdb + handoff) / prealloc = x%.2f\n", ratio,
+		       ratio_ho);
+	}
+	free(buf);
+	free(t);
+	free(tf);
+	free(zero);
+	return 0;
+}
