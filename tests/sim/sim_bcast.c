@@ -29,6 +29,7 @@
 #include "bcast/common.h"
 #include "core/codec.h"
 #include "lib/bcast_check.h"
+#include "lib/oracle.h"
 #include "links/links.h"
 #include "core/assert.h"
 #include "core/error.h"
@@ -38,37 +39,6 @@
 
 #define MS 1000ull
 #define MAXN 5
-#define ORACLE_WIRE 250
-
-/* ---- the oracle perfect failure detector (test module) ---- */
-
-struct oracle {
-	struct strata_module m;
-};
-
-static void oracle_handle(struct strata_module *m, const struct strata_event *ev)
-{
-	(void)m;
-	(void)ev;
-}
-
-/* A request names the crashed node in r; the oracle raises STRATA_EV_CRASH to subscribers. */
-static int oracle_request(struct strata_module *m, const struct strata_request *req)
-{
-	strata_indicate(m, STRATA_EV_CRASH, req->r, 0, 0, NULL);
-	strata_node_reply(m->node, m, req->id, 0, 0, NULL, 0, NULL);
-	return 0;
-}
-
-static void oracle_destroy(struct strata_module *m)
-{
-	free(m);
-}
-
-static const struct strata_module_ops oracle_ops = {
-	.name = "oraclep", .handle = oracle_handle, .request = oracle_request,
-	.destroy = oracle_destroy,
-};
 
 /* ---- a lossy beb (test module) ----
  * Registered as "beb" before the algorithm is created, so an algorithm that stacks on beb
@@ -192,10 +162,7 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 	(void)s;
 	char err[256];
 	if (r->fail_stop) {
-		struct oracle *o = calloc(1, sizeof(*o));
-		STRATA_ASSERT(o);
-		strata_node_add_module(n, &o->m, &oracle_ops, ORACLE_WIRE);
-		strata_node_set_role(n, STRATA_ROLE_FD, &o->m);
+		sim_oracle_add(n);
 	}
 	if (r->sp && r->sp->lossy_beb) {
 		struct lossy_beb *b = calloc(1, sizeof(*b));
@@ -272,8 +239,7 @@ static void crash(struct run *r, uint32_t id)
 	for (uint32_t q = 1; q <= r->n; q++) {
 		if (r->down[q])
 			continue;
-		struct strata_request req = { .id = ++r->reqid, .op = STRATA_OP_READ, .r = id };
-		sim_request(r->s, q, "oraclep", &req);
+		sim_oracle_tell(r->s, q, ++r->reqid, id);
 	}
 }
 

@@ -35,44 +35,14 @@
 #include "core/stack.h"
 #include "fd/fd.h"
 #include "lib/bcast_check.h"
+#include "lib/oracle.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
 #define MS 1000ull
 #define MAXN 5
 #define LIVENESS_MS 5000ull
-#define ORACLE_WIRE 250
 #define SEQ_MAX 64
-
-/* ---- the oracle perfect failure detector (test module, as in sim_cons) ---- */
-
-struct oracle {
-	struct strata_module m;
-};
-
-static void oracle_handle(struct strata_module *m, const struct strata_event *ev)
-{
-	(void)m;
-	(void)ev;
-}
-
-/* A request names the crashed node in r; the oracle raises STRATA_EV_CRASH to subscribers. */
-static int oracle_request(struct strata_module *m, const struct strata_request *req)
-{
-	strata_indicate(m, STRATA_EV_CRASH, req->r, 0, 0, NULL);
-	strata_node_reply(m->node, m, req->id, 0, 0, NULL, 0, NULL);
-	return 0;
-}
-
-static void oracle_destroy(struct strata_module *m)
-{
-	free(m);
-}
-
-static const struct strata_module_ops oracle_ops = {
-	.name = "oraclep", .handle = oracle_handle, .request = oracle_request,
-	.destroy = oracle_destroy,
-};
 
 struct run {
 	const char *algo;
@@ -129,10 +99,7 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 	char err[256];
 	const struct strata_algo *a = strata_algo_find(r->algo);
 	if (r->cons[0]) {
-		struct oracle *o = calloc(1, sizeof(*o));
-		STRATA_ASSERT(o);
-		strata_node_add_module(n, &o->m, &oracle_ops, ORACLE_WIRE);
-		strata_node_set_role(n, STRATA_ROLE_FD, &o->m);
+		sim_oracle_add(n);
 	} else if (strata_fd_build(n, err, sizeof(err)) != 0) {
 		fprintf(stderr, "build: %s\n", err);
 		abort();
@@ -200,9 +167,7 @@ static void crash(struct run *r, uint32_t q)
 	for (uint32_t p = 1; p <= r->n; p++) {
 		if (r->down[p])
 			continue;
-		struct strata_request req = { .id = (1ull << 40) + ++r->oracle_reqs,
-					      .op = STRATA_OP_READ, .r = q };
-		sim_request(r->s, p, "oraclep", &req);
+		sim_oracle_tell(r->s, p, (1ull << 40) + ++r->oracle_reqs, q);
 	}
 }
 

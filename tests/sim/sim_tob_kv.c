@@ -33,6 +33,7 @@
 #include "core/error.h"
 #include "core/stack.h"
 #include "fd/fd.h"
+#include "lib/oracle.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 #include "smr/smr.h"
@@ -43,7 +44,6 @@
 #define MS 1000ull
 #define DUP_BIT (1ull << 62)
 #define ORACLE_BIT (1ull << 61)
-#define ORACLE_WIRE 250
 
 enum { OP_GET, OP_PUT, OP_CAS };
 enum { F_NET = 1, F_PART = 2, F_PAUSE = 4, F_CRASH = 8, F_DUPREQ = 16, F_ISOLATE = 32 };
@@ -85,45 +85,13 @@ struct run {
 
 static const char *keys[NKEYS] = { "a", "b", "c" };
 
-/* ---- the oracle perfect failure detector (test module, as in sim_cons and sim_tob) ---- */
-
-struct oracle {
-	struct strata_module m;
-};
-
-static void oracle_handle(struct strata_module *m, const struct strata_event *ev)
-{
-	(void)m;
-	(void)ev;
-}
-
-static int oracle_request(struct strata_module *m, const struct strata_request *req)
-{
-	strata_indicate(m, STRATA_EV_CRASH, req->r, 0, 0, NULL);
-	strata_node_reply(m->node, m, req->id, 0, 0, NULL, 0, NULL);
-	return 0;
-}
-
-static void oracle_destroy(struct strata_module *m)
-{
-	free(m);
-}
-
-static const struct strata_module_ops oracle_ops = {
-	.name = "oraclep", .handle = oracle_handle, .request = oracle_request,
-	.destroy = oracle_destroy,
-};
-
 static void build(struct sim *s, struct strata_node *n, void *arg)
 {
 	struct run *r = arg;
 	(void)s;
 	char err[256];
 	if (r->oracle) {
-		struct oracle *o = calloc(1, sizeof(*o));
-		STRATA_ASSERT(o);
-		strata_node_add_module(n, &o->m, &oracle_ops, ORACLE_WIRE);
-		strata_node_set_role(n, STRATA_ROLE_FD, &o->m);
+		sim_oracle_add(n);
 	} else if (strata_fd_build(n, err, sizeof(err)) != 0) {
 		fprintf(stderr, "build: %s\n", err);
 		abort();
@@ -336,9 +304,7 @@ static void crash(struct run *r, uint32_t id)
 	for (uint32_t p = 1; p <= r->cfg.n; p++) {
 		if (!sim_is_up(r->s, p))
 			continue;
-		struct strata_request q = { .id = ORACLE_BIT | ++r->oracle_reqs,
-					    .op = STRATA_OP_READ, .r = id };
-		sim_request(r->s, p, "oraclep", &q);
+		sim_oracle_tell(r->s, p, ORACLE_BIT | ++r->oracle_reqs, id);
 	}
 }
 

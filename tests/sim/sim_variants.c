@@ -31,6 +31,7 @@
 #include "core/codec.h"
 #include "core/error.h"
 #include "core/stack.h"
+#include "lib/oracle.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
@@ -38,34 +39,7 @@
 #define MAXN 5
 #define MAXT 4
 #define MAXREQ 256
-#define ORACLE_WIRE 250
 #define LIVENESS_MS 3000ull
-
-/* ---- the oracle perfect failure detector (test module, as in sim_cons) ---- */
-
-static void oracle_handle(struct strata_module *m, const struct strata_event *ev)
-{
-	(void)m;
-	(void)ev;
-}
-
-/* A request names the crashed node in r; the oracle raises STRATA_EV_CRASH to subscribers. */
-static int oracle_request(struct strata_module *m, const struct strata_request *req)
-{
-	strata_indicate(m, STRATA_EV_CRASH, req->r, 0, 0, NULL);
-	strata_node_reply(m->node, m, req->id, 0, 0, NULL, 0, NULL);
-	return 0;
-}
-
-static void oracle_destroy(struct strata_module *m)
-{
-	free(m);
-}
-
-static const struct strata_module_ops oracle_ops = {
-	.name = "oraclep", .handle = oracle_handle, .request = oracle_request,
-	.destroy = oracle_destroy,
-};
 
 /* Totals over the correct runs, printed at the end (non-vacuity: both outcomes happen). */
 static struct {
@@ -378,10 +352,7 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 	struct run *r = arg;
 	(void)s;
 	char err[256];
-	struct strata_module *o = calloc(1, sizeof(*o));
-	STRATA_ASSERT(o);
-	strata_node_add_module(n, o, &oracle_ops, ORACLE_WIRE);
-	strata_node_set_role(n, STRATA_ROLE_FD, o);
+	sim_oracle_add(n);
 	struct strata_module *m = strata_algo_create(strata_algo_find(r->algo), n, err, sizeof(err));
 	if (!m) {
 		fprintf(stderr, "build: %s\n", err);
@@ -413,9 +384,7 @@ static void crash(struct run *r, uint32_t id)
 	for (uint32_t q = 1; q <= r->n; q++) {
 		if (r->down[q])
 			continue;
-		struct strata_request req = { .id = new_req(r, RQ_ORACLE, q, 0),
-					      .op = STRATA_OP_READ, .r = id };
-		sim_request(r->s, q, "oraclep", &req);
+		sim_oracle_tell(r->s, q, new_req(r, RQ_ORACLE, q, 0), id);
 	}
 }
 
@@ -681,12 +650,8 @@ static void crash_two(struct run *r, uint32_t a, uint32_t b)
 			continue;
 		bool swap = sim_random_below(r->s, 2) == 1;
 		uint32_t first = swap ? b : a, second = swap ? a : b;
-		struct strata_request q1 = { .id = new_req(r, RQ_ORACLE, q, 0), .op = STRATA_OP_READ,
-					     .r = first };
-		sim_request(r->s, q, "oraclep", &q1);
-		struct strata_request q2 = { .id = new_req(r, RQ_ORACLE, q, 0), .op = STRATA_OP_READ,
-					     .r = second };
-		sim_request(r->s, q, "oraclep", &q2);
+		sim_oracle_tell(r->s, q, new_req(r, RQ_ORACLE, q, 0), first);
+		sim_oracle_tell(r->s, q, new_req(r, RQ_ORACLE, q, 0), second);
 	}
 }
 
