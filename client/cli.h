@@ -38,6 +38,7 @@ struct cli {
 	int timeout_ms;         /* --timeout */
 	struct strata_config *cfg; /* loaded on demand by cli_config(); NULL until then */
 	uint64_t next_id;       /* last request id used */
+	bool node_timed_out;    /* the last cli_op got the node's own STRATA_ETIMEDOUT answer */
 };
 
 /* One entry of the command table. */

@@ -24,15 +24,18 @@ static const char reg_help[] =
 	"the cluster's reg_algo, else nnar). A read of a register never written prints null.\n"
 	"Each algorithm keeps its own registers: a key written with --algo nnar reads as null\n"
 	"with --algo mv. A value starting with '-' goes after -- (or is a negative number).\n"
-	"A read or write that gets no answer within --timeout is not retried on another node\n"
-	"(it lacks its quorum there too); the error names the quorum the algorithm needs and\n"
-	"how many nodes the node sees alive.\n"
+	"A read or write that gets no quorum within --timeout is not retried on another node\n"
+	"(it lacks its quorum there too): the node answers at 3/4 of --timeout, naming the\n"
+	"quorum the algorithm needs and which nodes answered in the current phase, and the\n"
+	"operation may still take effect (exit 3); a second line says how many nodes the\n"
+	"first reachable node sees alive (the only line when the node itself did not answer).\n"
 	"Exit: 0 ok, 1 the node refused (the error says why), 2 usage, 3 outcome unknown.\n";
 
-/* After a register operation got no answer within --timeout: which quorum the algorithm needs
- * and how many nodes the first reachable node sees alive, so the user can tell a missing quorum
- * from a slow node. */
-static void explain_timeout(struct cli *c, const struct strata_algo *a)
+/* After a register operation timed out. If the node said so itself (node_said: its message names
+ * the quorum and who answered), adds how many nodes the first reachable node sees alive, so the
+ * user can tell nodes that are down from nodes that are up but silent. If no answer came at
+ * all (the node is stopped or unreachable): which quorum the algorithm needs, and that view. */
+static void explain_timeout(struct cli *c, const struct strata_algo *a, bool node_said)
 {
 	const struct strata_config *cfg = c->endpoint[0] ? NULL : cli_config(c);
 	char need[160] = "";
@@ -73,18 +76,23 @@ static void explain_timeout(struct cli *c, const struct strata_algo *a)
 					sl += (size_t)snprintf(sus + sl, sizeof sus - sl, "%s%u",
 							       sl ? "," : "", st->peers[p]->id);
 			}
-			cli_err(c, "reg: %s needs %s to answer within --timeout %d ms; node %u sees %u "
-				   "of %u nodes alive%s%s%s",
-				a->name, need[0] ? need : "a quorum", c->timeout_ms, st->node, alive,
-				st->n, sus[0] ? " (not: " : "", sus, sus[0] ? ")" : "");
+			if (node_said) /* the quorum and who answered are said: add who is up */
+				cli_err(c, "reg: node %u sees %u of %u nodes alive%s%s%s", st->node,
+					alive, st->n, sus[0] ? " (not: " : "", sus, sus[0] ? ")" : "");
+			else
+				cli_err(c, "reg: %s needs %s to answer within --timeout %d ms; node %u "
+					   "sees %u of %u nodes alive%s%s%s",
+					a->name, need[0] ? need : "a quorum", c->timeout_ms, st->node,
+					alive, st->n, sus[0] ? " (not: " : "", sus, sus[0] ? ")" : "");
 			strata__client__response__free_unpacked(resp, NULL);
 			return;
 		}
 		strata__client__response__free_unpacked(resp, NULL);
 	}
-	cli_err(c, "reg: %s needs %s to answer within --timeout %d ms; no node answered a status "
-		   "request either",
-		a->name, need[0] ? need : "a quorum", c->timeout_ms);
+	if (!node_said)
+		cli_err(c, "reg: %s needs %s to answer within --timeout %d ms; no node answered a "
+			   "status request either",
+			a->name, need[0] ? need : "a quorum", c->timeout_ms);
 }
 
 static const char *default_algo(struct cli *c)
@@ -187,7 +195,7 @@ int cmd_reg(struct cli *c, int argc, char **argv)
 	const Strata__Client__OpReply *reply = NULL;
 	int rc = cli_op(c, &op, &resp, &reply);
 	if (rc == CLI_EXIT_UNKNOWN)
-		explain_timeout(c, a);
+		explain_timeout(c, a, c->node_timed_out);
 	if (rc != CLI_EXIT_OK) {
 		free(file_value);
 		return rc;

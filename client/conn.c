@@ -846,6 +846,10 @@ int cli_op(struct cli *c, const struct cli_op_args *a, Strata__Client__Response 
 	op.seq = a->seq;
 	op.serializable = a->serializable;
 	op.limit = a->limit;
+	/* Modules that wait for a quorum (registers) answer "timed out, here is who answered"
+	 * before this deadline passes. */
+	op.timeout_ms = c->timeout_ms > 0 ? (uint32_t)c->timeout_ms : 0;
+	c->node_timed_out = false;
 	req.body_case = STRATA__CLIENT__REQUEST__BODY_OP;
 	req.op = &op;
 	Strata__Client__Response *resp = NULL;
@@ -865,6 +869,7 @@ int cli_op(struct cli *c, const struct cli_op_args *a, Strata__Client__Response 
 								  : strata_strerror(resp->status);
 		/* The daemon's own deadline (a quorum that did not answer) is an unknown outcome. */
 		bool unknown = resp->status == STRATA_ETIMEDOUT;
+		c->node_timed_out = unknown;
 		cli_err(c, "%s %s: %s%s", a->module, op_name(a->op), text,
 			unknown ? ": outcome unknown" : "");
 		strata__client__response__free_unpacked(resp, NULL);

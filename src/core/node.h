@@ -216,6 +216,8 @@ struct strata_request {
 	uint64_t session, seq;   /* exactly-once session of a KV write (0 = none) */
 	uint32_t flags;          /* module-specific request flags (smr: STRATA_REQ_SERIALIZABLE) */
 	uint32_t limit;          /* range: at most this many keys (0 = the module's default) */
+	uint32_t timeout_ms;     /* the client gives up after this long (0 = not said); modules
+				  * that wait for a quorum answer STRATA_ETIMEDOUT before it */
 };
 
 /* ---- Modules ---- */

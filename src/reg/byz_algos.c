@@ -75,6 +75,8 @@ struct reg_mod *byz_reg_new(struct strata_node *n, const char *name, uint16_t wi
 	b->n = cfg->n;
 	b->f = cfg->f;
 	b->q = q;
+	r->need_kind = REG_NEED_COUNT;
+	r->need = q;
 	/* The module owns its Byzantine state, and every instance carries its extension. */
 	r->xstate = b;
 	r->xstate_free = free;

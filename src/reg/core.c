@@ -121,8 +121,27 @@ struct reg_inst *reg_inst_get(struct reg_mod *r, const uint8_t *key, size_t klen
 	return i;
 }
 
-static void op_free(struct reg_op *op)
+/* The timer token of a client deadline (the register modules arm no other timer). */
+#define REG_T_DEADLINE 1
+
+/* Takes op off the module's list of ops with a client deadline. */
+static void untime(struct reg_mod *r, struct reg_op *op)
 {
+	if (op->tprev)
+		op->tprev->tnext = op->tnext;
+	else
+		r->timed = op->tnext;
+	if (op->tnext)
+		op->tnext->tprev = op->tprev;
+	op->tprev = op->tnext = NULL;
+	op->listed = false;
+}
+
+static void op_free(struct reg_mod *r, struct reg_op *op)
+{
+	strata_timer_disarm(r->m.node, &op->timer);
+	if (op->listed)
+		untime(r, op);
 	if (op->val)
 		strata_msg_unref(op->val);
 	free(op);
@@ -136,11 +155,11 @@ static void inst_release(void *ext, void *arg)
 	if (r->ext_fini)
 		r->ext_fini(r, reg_inst_ext(r, i));
 	if (i->op)
-		op_free(i->op);
+		op_free(r, i->op);
 	while (i->qhead) {
 		struct reg_op *o = i->qhead;
 		i->qhead = o->next;
-		op_free(o);
+		op_free(r, o);
 	}
 	reg_val_clear(&i->cur);
 	reg_val_clear(&i->best);
@@ -193,7 +212,10 @@ void reg_complete(struct reg_mod *r, struct reg_inst *i, int status, const struc
 	const uint8_t *data = found && val->v ? val->v->data : NULL;
 	size_t len = found && val->v ? val->v->len : 0;
 	struct strata_node *n = r->m.node;
-	if (!o->up) {
+	if (!o->up && o->answered) {
+		strata_trace(n, r->name, "op done status=%d after its client's deadline -> no reply "
+			     "(the client was told the outcome is unknown)", status);
+	} else if (!o->up) {
 		strata_node_reply(n, &r->m, o->id, status, found ? STRATA_REPLY_FOUND : 0, data, len,
 				  status ? strata_strerror(status) : NULL);
 	} else {
@@ -209,7 +231,7 @@ void reg_complete(struct reg_mod *r, struct reg_inst *i, int status, const struc
 		strata_raise(n, o->up, REG_EV_DONE, 0, i->hash, o->id, m);
 		strata_msg_unref(m);
 	}
-	op_free(o);
+	op_free(r, o);
 	if (strata_tracing(n))
 		strata_trace(n, r->name, "op done status=%d -> next of %u waiting", status, i->qlen);
 	kick(r, i, &i->kicking);
@@ -240,8 +262,82 @@ bool reg_quorum_reached(const struct reg_mod *r, const struct reg_inst *i, enum 
 	return (r->correct & ~i->replied) == 0;
 }
 
+/* Node ids set in mask, as "1,3" (or "none"). */
+static void ids_text(uint64_t mask, char *out, size_t len)
+{
+	size_t o = 0;
+	out[0] = 0;
+	for (uint32_t id = 1; id <= 64 && o < len; id++)
+		if (mask & (1ull << (id - 1)))
+			o += (size_t)snprintf(out + o, len - o, "%s%u", o ? "," : "", id);
+	if (!out[0])
+		snprintf(out, len, "none");
+}
+
+static unsigned popcount64(uint64_t m)
+{
+	unsigned c = 0;
+	for (; m; m &= m - 1)
+		c++;
+	return c;
+}
+
+/* upon the deadline of client operation `serial`: answer the client with STRATA_ETIMEDOUT,
+ * naming the quorum the module waits for and who answered in the current phase (not who is
+ * seen alive: a node can be up and still not answer). The operation itself goes on. */
+static void on_deadline(struct reg_mod *r, uint64_t serial)
+{
+	struct reg_op *o = r->timed;
+	while (o && o->serial != serial)
+		o = o->tnext;
+	if (!o)
+		return; /* completed in the meantime */
+	untime(r, o);
+	o->answered = true;
+	struct strata_node *n = r->m.node;
+	uint32_t nn = strata_node_n(n);
+	struct reg_inst *i = o->inst;
+	char need[128], who[200], text[400];
+	switch (r->need_kind) {
+	case REG_NEED_MAJORITY:
+		snprintf(need, sizeof need, "a majority quorum of %u of %u nodes", nn / 2 + 1, nn);
+		break;
+	case REG_NEED_ALL_CORRECT:
+		snprintf(need, sizeof need,
+			 "an answer from every node not detected as crashed (%u of %u nodes)",
+			 popcount64(r->correct), nn);
+		break;
+	case REG_NEED_COUNT:
+		snprintf(need, sizeof need, "a quorum of %u of %u nodes", r->need, nn);
+		break;
+	default:
+		snprintf(need, sizeof need, "the quorums of its lower registers");
+		break;
+	}
+	if (i->op != o) {
+		snprintf(text, sizeof text,
+			 "register '%s' at node %u needs %s: within the client's %u ms the operation "
+			 "did not start, it waits behind another on this key",
+			 r->name, strata_node_id(n), need, o->timeout_ms);
+	} else if (r->need_kind == REG_NEED_NONE) {
+		snprintf(text, sizeof text,
+			 "register '%s' at node %u needs %s: no answer within the client's %u ms "
+			 "(phase %u)",
+			 r->name, strata_node_id(n), need, o->timeout_ms, i->phase);
+	} else {
+		ids_text(i->replied, who, sizeof who);
+		snprintf(text, sizeof text,
+			 "register '%s' at node %u needs %s: within the client's %u ms %u of %u "
+			 "answered its current phase (answered: %s)",
+			 r->name, strata_node_id(n), need, o->timeout_ms, i->nreplied, nn, who);
+	}
+	strata_trace(n, r->name, "client deadline: %s -> outcome unknown", text);
+	strata_node_reply(n, &r->m, o->id, STRATA_ETIMEDOUT, 0, NULL, 0, text);
+}
+
 static int submit(struct reg_mod *r, const uint8_t *key, size_t klen, uint8_t kind, uint64_t id,
-		  struct strata_module *up, const void *val, size_t vlen, char *text, size_t tl)
+		  struct strata_module *up, const void *val, size_t vlen, uint32_t timeout_ms,
+		  char *text, size_t tl)
 {
 	int rc;
 	if (r->rid_err) {
@@ -263,6 +359,7 @@ static int submit(struct reg_mod *r, const uint8_t *key, size_t klen, uint8_t ki
 		snprintf(text, tl, "out of memory");
 		return STRATA_ENOMEM;
 	}
+	strata_timer_init(&o->timer, &r->m, REG_T_DEADLINE, 0);
 	o->kind = kind;
 	o->id = id;
 	o->up = up;
@@ -275,12 +372,26 @@ static int submit(struct reg_mod *r, const uint8_t *key, size_t klen, uint8_t ki
 			return STRATA_ENOMEM;
 		}
 	}
+	o->inst = i;
 	rc = enqueue(r, i, o);
 	if (rc) {
-		op_free(o);
+		op_free(r, o);
 		snprintf(text, tl, "register '%s': %u operations already wait on this key here",
 			 r->name, i->qlen);
 		return rc;
+	}
+	if (!up && timeout_ms > 0) {
+		/* Answer at 3/4 of the client's timeout, so the reply (made durable first, like
+		 * every reply) reaches it before it gives up. */
+		o->timeout_ms = timeout_ms;
+		o->serial = ++r->next_serial;
+		strata_timer_init(&o->timer, &r->m, REG_T_DEADLINE, o->serial);
+		strata_timer_arm_in(r->m.node, &o->timer, (uint64_t)timeout_ms * 750);
+		o->listed = true;
+		o->tnext = r->timed;
+		if (r->timed)
+			r->timed->tprev = o;
+		r->timed = o;
 	}
 	kick(r, i, &i->kicking);
 	return 0;
@@ -331,7 +442,7 @@ static int reg_request(struct strata_module *m, const struct strata_request *req
 	} else {
 		rc = submit(r, req->key, req->key_len,
 			    req->op == STRATA_OP_WRITE ? REG_WRITE : REG_READ, req->id, NULL,
-			    req->value, req->value_len, text, sizeof(text));
+			    req->value, req->value_len, req->timeout_ms, text, sizeof(text));
 	}
 	if (rc)
 		strata_node_reply(n, m, req->id, rc, 0, NULL, 0, text);
@@ -537,6 +648,10 @@ static void reg_handle(struct strata_module *m, const struct strata_event *ev)
 	case REG_EV_DONE:
 		on_done(r, ev);
 		break;
+	case STRATA_EV_TIMER:
+		if (ev->arg == REG_T_DEADLINE)
+			on_deadline(r, ev->instance);
+		break;
 	default:
 		break;
 	}
@@ -597,7 +712,7 @@ int reg_port_start(struct strata_module *lower, struct strata_module *up, enum r
 	if (kind == REG_WRITE && vlen + klen + REG_RESERVE > strata_node_config(lower->node)->max_value)
 		return STRATA_ETOOBIG;
 	char text[160];
-	return submit(r, key, klen, (uint8_t)kind, tag, up, val, vlen, text, sizeof(text));
+	return submit(r, key, klen, (uint8_t)kind, tag, up, val, vlen, 0, text, sizeof(text));
 }
 
 int reg_port_result(const struct strata_msg *msg, int *status, bool *found,

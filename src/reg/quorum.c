@@ -271,6 +271,7 @@ struct reg_mod *reg_quorum_new(struct strata_node *n, const char *name, uint16_t
 		return NULL;
 	r->q = *q;
 	r->single_writer = single_writer;
+	r->need_kind = q->quorum == REG_Q_MAJORITY ? REG_NEED_MAJORITY : REG_NEED_ALL_CORRECT;
 	if (q->quorum == REG_Q_ALL_CORRECT && reg_use_p(r, err, errlen) != 0)
 		return NULL; /* the node frees the module with the others */
 	/* uses BestEffortBroadcast (beb) + PerfectPointToPointLinks (pl), as the book's registers

@@ -66,6 +66,16 @@ struct reg_op {
 	struct strata_module *up;  /* NULL for a client request */
 	uint32_t writer;           /* the node writing (single-writer ts owner) */
 	struct strata_msg *val;    /* write: the value (own reference) */
+	/* A client request that named a deadline (strata_request.timeout_ms): the timer answers
+	 * the client with STRATA_ETIMEDOUT before it gives up; the operation itself runs on (its
+	 * outcome is unknown to the client) and completes without a second reply. */
+	struct strata_timer timer;
+	uint64_t serial;           /* the timer's instance: finds the op in the module's list */
+	struct reg_inst *inst;     /* the instance the op waits on (instances are never retired) */
+	bool answered;             /* the client already got its (timeout) reply */
+	uint32_t timeout_ms;       /* the client's timeout, 0 = none */
+	struct reg_op *tprev, *tnext; /* the module's ops with an armed deadline */
+	bool listed;               /* on that list */
 };
 
 /* A register value with its timestamp: ts == 0 means never written (the book's bottom). */
@@ -163,6 +173,15 @@ struct reg_mod {
 	void (*ext_fini)(struct reg_mod *r, void *ext);
 	void *xstate;
 	void (*xstate_free)(void *xstate);
+	/* Client deadlines: the ops whose timer is armed (at most REG_QUEUE_MAX queued plus one
+	 * running per instance), and the serial of the next one. */
+	struct reg_op *timed;
+	uint64_t next_serial;
+	/* What a timeout reply says the module needed: set by the quorum engine (from q) and the
+	 * Byzantine registers (need = their quorum); REG_NEED_NONE for compositions, whose phases
+	 * wait for lower registers rather than for nodes. */
+	enum { REG_NEED_NONE, REG_NEED_MAJORITY, REG_NEED_ALL_CORRECT, REG_NEED_COUNT } need_kind;
+	unsigned need;
 };
 
 /* "uses beb": opens r's own instance of the node's beb (bcast/bcast.h) for its messages to all;

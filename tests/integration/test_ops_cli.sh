@@ -6,7 +6,8 @@
 # family; values that start with '-' (after "--" or as negative numbers) and --value-file on
 # reg and lkv; the cluster script's options before or after the command, its refusal of a
 # --model other than the directory's, its config check before any node is launched, and a
-# readable lkv warning in the node logs.
+# readable lkv warning in the node logs; a register without its quorum answers within --timeout
+# naming the quorum and the nodes that answered.
 . "$(dirname "$0")/lib.sh"
 
 expect_rc() { # want description command...
@@ -132,9 +133,31 @@ expect_rc 3 "reg read x with 2 of 3 nodes down" "$STRATA" --dir "$D" --timeout 1
 el=$(($(now_ms) - t0))
 err_has "majority quorum of 2 of 3 nodes" "quorum named"
 err_has "node 1 sees 1 of 3 nodes alive" "how many are alive"
+err_has "1 of 3 answered its current phase (answered: 1)" "who answered"
 [ $el -lt 3000 ] || fail "the read took $el ms with --timeout 1000"
 pass "gave up after $el ms (--timeout 1000)"
 "$CLUSTER" start --dir "$D" >/dev/null || fail "restarting nodes 2 and 3 failed"
+
+say "nodes up but silent (SIGSTOP): the node itself says who answered, within --timeout"
+"$CLUSTER" pause 2 --dir "$D" >/dev/null
+"$CLUSTER" pause 3 --dir "$D" >/dev/null
+t0=$(now_ms)
+expect_rc 3 "reg write tq 1 with 2 of 3 nodes stopped" "$STRATA" --dir "$D" -n 1 --timeout 2000 reg write tq 1 --algo nnar
+el=$(($(now_ms) - t0))
+# The node's own answer, not the client's give-up: it names the quorum and who answered.
+err_has "register 'nnar' at node 1 needs a majority quorum of 2 of 3 nodes" "the node names the quorum"
+err_has "1 of 3 answered its current phase (answered: 1)" "the node names who answered"
+err_has "outcome unknown" "an unknown outcome"
+grep -q "no answer in time" "$TMP/err" && { cat "$TMP/err"; fail "the client gave up instead of the node answering"; }
+# Loaded machines are slow: only that it comes back before the old 10 s.
+[ $el -lt 10000 ] || fail "the write took $el ms with --timeout 2000"
+pass "answered after $el ms (--timeout 2000)"
+"$CLUSTER" resume 2 --dir "$D" >/dev/null
+"$CLUSTER" resume 3 --dir "$D" >/dev/null
+# The timed-out write went on: a read at node 1 queues behind it on the key and sees it.
+expect_rc 0 "reg read tq after resuming" "$STRATA" --dir "$D" -n 1 --timeout 8000 reg read tq --algo nnar
+[ "$(cat "$TMP/out")" = 1 ] || fail "read after the timed-out write gave '$(cat "$TMP/out")'"
+pass "the write completed after its client was told the outcome is unknown"
 
 say "a workload where nothing succeeds exits non-zero and says why"
 expect_rc 0 "workload against the running nodes" "$STRATA" --dir "$D" workload --duration 1 --clients 2 --out "$TMP/h2.jsonl"
