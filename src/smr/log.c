@@ -98,9 +98,6 @@
 #define PERSIST_DELAY_US 5000
 #define SNAP_CHUNK ((size_t)64 << 10)       /* bytes of snapshot per INSTALL message at most */
 #define SNAP_MAX ((uint64_t)4 << 30)         /* a snapshot larger than this is refused */
-#define RANGE_DEFAULT 1000u          /* keys in a range reply unless the request says */
-#define RANGE_MAX 10000u             /* keys in a range reply at most */
-#define RANGE_BYTES ((size_t)3 << 19) /* bytes of keys and values in a range reply (1.5 MiB) */
 
 enum { M_APPEND = 1, M_APPEND_R, M_VOTE, M_VOTE_R, M_FWD, M_RI, M_RI_R, M_SNAP, M_SNAP_R };
 enum { T_TICK = 2, T_ELECT, T_PERSIST };
@@ -446,79 +443,14 @@ static void reply(struct kv *k, struct pend *p, int status, uint64_t flags, cons
 	pend_free(k, p);
 }
 
-/* Answers a get from this replica's applied state. */
-static void reply_local_get(struct kv *k, uint64_t rid, const void *key, size_t klen)
-{
-	struct smr_kv_value v;
-	bool found = smr_kv_get(k->sm, key, klen, &v) == 0;
-	struct strata_output o = {
-		.kind = STRATA_OUT_REPLY, .module = k->m.wire_id, .module_name = NAME, .a = rid,
-		.b = found ? STRATA_REPLY_FOUND : 0, .data = found ? v.val->data : NULL,
-		.len = found ? v.val->len : 0,
-		.revision = found ? v.mod_revision : smr_kv_revision(k->sm),
-	};
-	strata_output(k->node, &o);
-}
-
-/* Answers a range from this replica's applied state: the reply's data is STRATA_REPLY_RANGE's
- * encoding (node.h), at most `limit` keys and RANGE_BYTES of keys and values. */
-static void reply_local_range(struct kv *k, uint64_t rid, const void *prefix, size_t plen,
-			      const void *after, size_t alen, uint32_t limit)
-{
-	size_t lim = limit ? limit : RANGE_DEFAULT;
-	struct smr_kv_item *items = malloc(lim * sizeof(*items));
-	size_t count = 0;
-	bool more = false;
-	if (!items || smr_kv_range(k->sm, prefix, plen, after, alen, lim, items, &count, &more)) {
-		free(items);
-		strata_node_reply(k->node, &k->m, rid, STRATA_ENOMEM, 0, NULL, 0,
-				  "out of memory reading the range");
-		return;
-	}
-	size_t bytes = 32, take = 0;
-	for (; take < count; take++) {
-		size_t b = items[take].key->len + items[take].val->len + 48;
-		if (take > 0 && bytes + b > RANGE_BYTES)
-			break;
-		bytes += b;
-	}
-	if (take < count)
-		more = true;
-	struct strata_wr w;
-	strata_wr_init(&w, bytes + 16);
-	strata_wr_u64(&w, take);
-	for (size_t i = 0; i < take; i++) {
-		strata_wr_bytes(&w, items[i].key->data, items[i].key->len);
-		strata_wr_bytes(&w, items[i].val->data, items[i].val->len);
-		strata_wr_u64(&w, items[i].mod_revision);
-		strata_wr_u64(&w, items[i].create_revision);
-		strata_wr_u64(&w, items[i].version);
-	}
-	strata_wr_u8(&w, more ? 1 : 0);
-	free(items);
-	int err = 0;
-	struct strata_msg *m = strata_wr_take_msg(&w, &err);
-	if (!m) {
-		strata_node_reply(k->node, &k->m, rid, err, 0, NULL, 0, "range reply too large");
-		return;
-	}
-	struct strata_output o = {
-		.kind = STRATA_OUT_REPLY, .module = k->m.wire_id, .module_name = NAME, .a = rid,
-		.b = STRATA_REPLY_RANGE, .data = m->data, .len = m->len,
-		.revision = smr_kv_revision(k->sm),
-	};
-	strata_output(k->node, &o);
-	strata_msg_unref(m);
-}
-
 static void serve_read(struct kv *k, struct pend *p)
 {
 	if (p->kind == K_RANGE)
-		reply_local_range(k, p->rid, p->key->data, p->key->len,
+		smr_reply_range(&k->m, k->sm, p->rid, p->key->data, p->key->len,
 				  p->after ? p->after->data : NULL, p->after ? p->after->len : 0,
 				  p->limit);
 	else
-		reply_local_get(k, p->rid, p->key->data, p->key->len);
+		smr_reply_get(&k->m, k->sm, p->rid, p->key->data, p->key->len);
 	pend_free(k, p);
 }
 
@@ -996,7 +928,7 @@ static void serve_applied_reads(struct kv *k)
 /* Live watch events: the changes of revisions from..(the store's revision), as
  * STRATA_OUT_DELIVER of module kv (a = the first revision of the piece, data = the encoding of
  * STRATA_REPLY_RANGE with one item per change: a delete has an empty value and version 0), in
- * pieces of at most WATCH_PIECE events and about RANGE_BYTES. Subscribers get every change and
+ * pieces of at most WATCH_PIECE events and about SMR_RANGE_BYTES. Subscribers get every change and
  * filter by key themselves (`kv watch`, docs/smr.md "Watch"). */
 #define WATCH_PIECE 256u
 static void emit_changes(struct kv *k, uint64_t from)
@@ -1019,7 +951,7 @@ static void emit_changes(struct kv *k, uint64_t from)
 		size_t bytes = 32, take = 0;
 		for (; take < count; take++) {
 			size_t b = ev[take].key->len + (ev[take].val ? ev[take].val->len : 0) + 48;
-			if (take > 0 && bytes + b > RANGE_BYTES)
+			if (take > 0 && bytes + b > SMR_RANGE_BYTES)
 				break;
 			bytes += b;
 		}
@@ -1619,8 +1551,8 @@ static uint8_t put_type(uint32_t flags)
 /* A history request (STRATA_OP_HISTORY, `kv watch --from`): the changes from revision q->seq
  * on of key q->key (or of the keys with that prefix: STRATA_REQ_PREFIX), read from this
  * replica's history (smr_kv_history). The reply is STRATA_REPLY_RANGE's encoding, one item per
- * change (a delete: empty value, version 0), at most `limit` (default RANGE_DEFAULT) and
- * RANGE_BYTES; its revision is the last revision it covers (continue from the next one). A
+ * change (a delete: empty value, version 0), at most `limit` (default SMR_RANGE_DEFAULT) and
+ * SMR_RANGE_BYTES; its revision is the last revision it covers (continue from the next one). A
  * compacted start: STRATA_ENOENT naming the oldest revision held (also the reply's revision). */
 static int history_request(struct kv *k, const struct strata_request *q)
 {
@@ -1630,10 +1562,10 @@ static int history_request(struct kv *k, const struct strata_request *q)
 			      SMR_KEY_MAX);
 	if (q->key_len == 0 && !prefix)
 		return reject(k, q->id, STRATA_EINVAL, "empty key");
-	if (q->limit > RANGE_MAX)
+	if (q->limit > SMR_RANGE_MAX)
 		return reject(k, q->id, STRATA_EINVAL, "history limit %u: at most %u", q->limit,
-			      RANGE_MAX);
-	size_t lim = q->limit ? q->limit : RANGE_DEFAULT;
+			      SMR_RANGE_MAX);
+	size_t lim = q->limit ? q->limit : SMR_RANGE_DEFAULT;
 	struct smr_kv_event *ev = malloc(lim * sizeof(*ev));
 	if (!ev)
 		return reject(k, q->id, STRATA_ENOMEM, "out of memory reading the history");
@@ -1657,7 +1589,7 @@ static int history_request(struct kv *k, const struct strata_request *q)
 	size_t bytes = 32, take = 0;
 	for (; take < count; take++) {
 		size_t b = ev[take].key->len + (ev[take].val ? ev[take].val->len : 0) + 48;
-		if (take > 0 && bytes + b > RANGE_BYTES)
+		if (take > 0 && bytes + b > SMR_RANGE_BYTES)
 			break;
 		bytes += b;
 	}
@@ -1697,9 +1629,9 @@ static int kv_request_do(struct kv *k, const struct strata_request *q)
 		       : q->op == STRATA_OP_RANGE ? K_RANGE : 0;
 	if (!kind)
 		return reject(k, q->id, STRATA_EINVAL, "kv supports get, put, del, cas and range");
-	if (kind == K_RANGE && q->limit > RANGE_MAX)
+	if (kind == K_RANGE && q->limit > SMR_RANGE_MAX)
 		return reject(k, q->id, STRATA_EINVAL, "range limit %u: at most %u", q->limit,
-			      RANGE_MAX);
+			      SMR_RANGE_MAX);
 	if (kind == K_RANGE && q->value_len > SMR_KEY_MAX)
 		return reject(k, q->id, STRATA_EINVAL, "range start key of %zu bytes: at most %u",
 			      q->value_len, SMR_KEY_MAX);
@@ -1728,10 +1660,10 @@ static int kv_request_do(struct kv *k, const struct strata_request *q)
 	if (is_read && ((q->flags & STRATA_REQ_SERIALIZABLE) ||
 			((k->broken & SMR_BROKEN_READ_NO_ROUND) && k->role == LEADER))) {
 		if (kind == K_RANGE)
-			reply_local_range(k, q->id, q->key, q->key_len, q->value, q->value_len,
+			smr_reply_range(&k->m, k->sm, q->id, q->key, q->key_len, q->value, q->value_len,
 					  q->limit);
 		else
-			reply_local_get(k, q->id, q->key, q->key_len);
+			smr_reply_get(&k->m, k->sm, q->id, q->key, q->key_len);
 		return 0;
 	}
 	if (k->pend_bytes + need > PEND_BYTES) {

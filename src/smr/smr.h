@@ -101,6 +101,16 @@ struct smr_kv_item {
  * sort of the matches. 0, or STRATA_ENOMEM. */
 int smr_kv_range(const struct smr_kv *kv, const void *prefix, size_t plen, const void *after,
 		 size_t alen, size_t limit, struct smr_kv_item *items, size_t *count, bool *more);
+/* Answers from a replica's applied state (reads.c), shared by both KV logs: a get, and a range
+ * of at most `limit` keys (0 = SMR_RANGE_DEFAULT, at most SMR_RANGE_MAX) and SMR_RANGE_BYTES of
+ * keys and values, as STRATA_REPLY_RANGE encodes it. */
+#define SMR_RANGE_DEFAULT 1000u
+#define SMR_RANGE_MAX 10000u
+#define SMR_RANGE_BYTES ((size_t)3 << 19) /* 1.5 MiB */
+void smr_reply_get(struct strata_module *m, const struct smr_kv *sm, uint64_t rid,
+		   const void *key, size_t klen);
+void smr_reply_range(struct strata_module *m, const struct smr_kv *sm, uint64_t rid,
+		     const void *prefix, size_t plen, const void *after, size_t alen, uint32_t limit);
 /* The revision history (what `kv watch` replays): every put and delete since the state was
  * created or restored from a snapshot, one per revision, at most the newest SMR_HISTORY_MAX of
  * them and SMR_HISTORY_BYTES of keys and values (older ones are forgotten: "compacted"). Not

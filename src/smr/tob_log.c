@@ -68,9 +68,6 @@
 #define PEND_BYTES ((size_t)256 << 20)
 #define ID_BITS 20
 #define TICK_US 100000ull
-#define RANGE_DEFAULT 1000u
-#define RANGE_MAX 10000u
-#define RANGE_BYTES ((size_t)3 << 19)
 #define T_TICK 1
 
 enum { K_GET = 1, K_PUT, K_DEL, K_CAS, K_RANGE };
@@ -166,78 +163,14 @@ static int reject(struct tkv *k, uint64_t rid, int code, const char *fmt, ...)
 	return 0;
 }
 
-/* ---- reads from this replica's applied state ---- */
-
-static void reply_get(struct tkv *k, uint64_t rid, const void *key, size_t klen)
-{
-	struct smr_kv_value v;
-	bool found = smr_kv_get(k->sm, key, klen, &v) == 0;
-	struct strata_output o = {
-		.kind = STRATA_OUT_REPLY, .module = k->m.wire_id, .module_name = NAME, .a = rid,
-		.b = found ? STRATA_REPLY_FOUND : 0, .data = found ? v.val->data : NULL,
-		.len = found ? v.val->len : 0,
-		.revision = found ? v.mod_revision : smr_kv_revision(k->sm),
-	};
-	strata_output(k->node, &o);
-}
-
-/* STRATA_REPLY_RANGE's encoding (node.h), as log.c answers a range. */
-static void reply_range(struct tkv *k, uint64_t rid, const void *prefix, size_t plen,
-			const void *after, size_t alen, uint32_t limit)
-{
-	size_t lim = limit ? limit : RANGE_DEFAULT;
-	struct smr_kv_item *items = malloc(lim * sizeof(*items));
-	size_t count = 0;
-	bool more = false;
-	if (!items || smr_kv_range(k->sm, prefix, plen, after, alen, lim, items, &count, &more)) {
-		free(items);
-		strata_node_reply(k->node, &k->m, rid, STRATA_ENOMEM, 0, NULL, 0,
-				  "out of memory reading the range");
-		return;
-	}
-	size_t bytes = 32, take = 0;
-	for (; take < count; take++) {
-		size_t b = items[take].key->len + items[take].val->len + 48;
-		if (take > 0 && bytes + b > RANGE_BYTES)
-			break;
-		bytes += b;
-	}
-	if (take < count)
-		more = true;
-	struct strata_wr w;
-	strata_wr_init(&w, bytes + 16);
-	strata_wr_u64(&w, take);
-	for (size_t i = 0; i < take; i++) {
-		strata_wr_bytes(&w, items[i].key->data, items[i].key->len);
-		strata_wr_bytes(&w, items[i].val->data, items[i].val->len);
-		strata_wr_u64(&w, items[i].mod_revision);
-		strata_wr_u64(&w, items[i].create_revision);
-		strata_wr_u64(&w, items[i].version);
-	}
-	strata_wr_u8(&w, more ? 1 : 0);
-	free(items);
-	int err = 0;
-	struct strata_msg *m = strata_wr_take_msg(&w, &err);
-	if (!m) {
-		strata_node_reply(k->node, &k->m, rid, err, 0, NULL, 0, "range reply too large");
-		return;
-	}
-	struct strata_output o = {
-		.kind = STRATA_OUT_REPLY, .module = k->m.wire_id, .module_name = NAME, .a = rid,
-		.b = STRATA_REPLY_RANGE, .data = m->data, .len = m->len,
-		.revision = smr_kv_revision(k->sm),
-	};
-	strata_output(k->node, &o);
-	strata_msg_unref(m);
-}
-
 static void serve_read(struct tkv *k, struct tpend *p)
 {
 	if (p->kind == K_RANGE)
-		reply_range(k, p->rid, p->key->data, p->key->len, p->after ? p->after->data : NULL,
+		smr_reply_range(&k->m, k->sm, p->rid, p->key->data, p->key->len,
+				p->after ? p->after->data : NULL,
 			    p->after ? p->after->len : 0, p->limit);
 	else
-		reply_get(k, p->rid, p->key->data, p->key->len);
+		smr_reply_get(&k->m, k->sm, p->rid, p->key->data, p->key->len);
 	pend_free(k, p);
 }
 
@@ -328,9 +261,9 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 		       : q->op == STRATA_OP_RANGE ? K_RANGE : 0;
 	if (!kind)
 		return reject(k, q->id, STRATA_EINVAL, "kv supports get, put, del, cas and range");
-	if (kind == K_RANGE && q->limit > RANGE_MAX)
+	if (kind == K_RANGE && q->limit > SMR_RANGE_MAX)
 		return reject(k, q->id, STRATA_EINVAL, "range limit %u: at most %u", q->limit,
-			      RANGE_MAX);
+			      SMR_RANGE_MAX);
 	if (kind == K_RANGE && q->value_len > SMR_KEY_MAX)
 		return reject(k, q->id, STRATA_EINVAL, "range start key of %zu bytes: at most %u",
 			      q->value_len, SMR_KEY_MAX);
@@ -357,9 +290,10 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 			      q->key_len + q->value_len + q->value2_len, tob_max - SMR_CMD_OVERHEAD);
 	if (is_read && (q->flags & STRATA_REQ_SERIALIZABLE)) {
 		if (kind == K_RANGE)
-			reply_range(k, q->id, q->key, q->key_len, q->value, q->value_len, q->limit);
+			smr_reply_range(&k->m, k->sm, q->id, q->key, q->key_len, q->value,
+					q->value_len, q->limit);
 		else
-			reply_get(k, q->id, q->key, q->key_len);
+			smr_reply_get(&k->m, k->sm, q->id, q->key, q->key_len);
 		return 0;
 	}
 	if (k->pend_bytes + need > PEND_BYTES) {
