@@ -15,6 +15,11 @@
  * crash, the last write torn (a prefix of the unsynced writes survives), or syncs that fail (the
  * node stops; the driver restarts it). lmv must stay atomic and live.
  *
+ * Client deadlines (*-client-deadline): half the requests carry strata_request.timeout_ms; a
+ * STRATA_ETIMEDOUT answer is an unknown outcome (info, the client becomes a new process), its
+ * text must name a quorum, and no request may be answered twice. broken-deadline-taken-as-fail
+ * records those answers as failures and must be caught by the atomic checker.
+ *
  * Broken variants (expect_violation): Majority Voting judged as atomic must be caught (regular
  * is weaker than atomic: the atomic checker is not vacuous), the lecture notes' multi-valued
  * register assembled from binary registers must be caught by the regular checker, and lmv on a
@@ -54,12 +59,24 @@ struct client {
 };
 
 enum variant { V_NORMAL, V_TOTAL_RESTART, V_BINMVR, V_MV_AS_ATOMIC, V_GARBAGE, V_LOSSY_BEB,
-	       V_DISK_LOST, V_DISK_TORN, V_DISK_FAIL, V_DISK_ACK_EARLY };
+	       V_DEADLINE, V_DEADLINE_AS_FAIL, V_DISK_LOST, V_DISK_TORN, V_DISK_FAIL, V_DISK_ACK_EARLY };
 
 static bool disk_variant(enum variant v)
 {
 	return v >= V_DISK_LOST;
 }
+
+/* Client deadlines (strata_request.timeout_ms): half the requests carry 1..30 ms, so the node
+ * answers many with STRATA_ETIMEDOUT while the operation runs on. V_DEADLINE records those as unknown
+ * outcomes (Jepsen's info) and moves the client to a new process, as a client that gave up
+ * must be; V_DEADLINE_AS_FAIL is the broken harness that takes a timeout for "did not
+ * happen": the checker must catch a timed-out write that took effect. */
+static bool deadline_variant(enum variant v)
+{
+	return v == V_DEADLINE || v == V_DEADLINE_AS_FAIL;
+}
+
+#define TIMED_OUT_MAX 4096 /* timed-out request ids remembered to catch a second reply */
 
 struct run {
 	struct sim *s;
@@ -77,6 +94,8 @@ struct run {
 	int error;
 	char errtxt[256];
 	unsigned ops_ok;
+	uint64_t timed_out[TIMED_OUT_MAX]; /* ring of request ids answered STRATA_ETIMEDOUT */
+	unsigned ntimed_out;
 	struct sim_model model; /* fail-stop: did P stay accurate? */
 };
 
@@ -189,12 +208,42 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 	sim_model_output(&r->model, s, node, o);
 	if (o->kind != STRATA_OUT_REPLY)
 		return;
+	for (unsigned k = 0; k < r->ntimed_out && k < TIMED_OUT_MAX; k++)
+		if (r->timed_out[k] == o->a && !r->error) {
+			r->error = 1;
+			snprintf(r->errtxt, sizeof(r->errtxt),
+				 "node %u: a second reply (status %d) to request %llx, already "
+				 "answered STRATA_ETIMEDOUT",
+				 node, o->status, (unsigned long long)o->a);
+		}
 	for (unsigned k = 0; k < r->ncl; k++) {
 		struct client *c = &r->cl[k];
 		if (!c->busy || c->req_id != o->a || c->node != node)
 			continue;
 		c->busy = false;
 		c->next_at = sim_now(s) + sim_random_below(s, 4 * MS);
+		if (deadline_variant(r->variant) && o->status == STRATA_ETIMEDOUT) {
+			r->timed_out[r->ntimed_out++ % TIMED_OUT_MAX] = o->a;
+			if ((!o->text || !strstr(o->text, "needs ")) && !r->error) {
+				r->error = 1;
+				snprintf(r->errtxt, sizeof(r->errtxt),
+					 "node %u: a timeout reply that names no quorum: '%s'", node,
+					 o->text ? o->text : "");
+			}
+			if (r->variant == V_DEADLINE_AS_FAIL) {
+				record(r, c, STRATA_HIST_FAIL, c->kind == REG_WRITE ? c->val : NULL);
+			} else {
+				record(r, c, STRATA_HIST_INFO, c->kind == REG_WRITE ? c->val : NULL);
+				c->proc = (int64_t)(++r->procs); /* its operation may still run */
+			}
+			return;
+		}
+		if (deadline_variant(r->variant) && o->status == STRATA_EFULL) {
+			/* Clients that gave up issue more while their operations run on: the
+			 * bounded per-key queue refuses the excess, which then did not happen. */
+			record(r, c, STRATA_HIST_FAIL, c->kind == REG_WRITE ? c->val : NULL);
+			return;
+		}
 		if (o->status != 0) {
 			if (!r->error) {
 				r->error = 1;
@@ -254,6 +303,8 @@ static void issue(struct run *r, struct client *c, const char *key)
 		.value = write ? (const uint8_t *)c->val : NULL,
 		.value_len = write ? strlen(c->val) : 0,
 	};
+	if (deadline_variant(r->variant) && sim_random_below(s, 2) == 0)
+		q.timeout_ms = 1 + (uint32_t)sim_random_below(s, 30);
 	sim_request(s, c->node, r->module, &q);
 }
 
@@ -557,6 +608,8 @@ static int run_variant(const char *algo, enum variant variant, uint64_t seed, bo
 	}
 	if (!rc && r->error)
 		rc = sim_fail(why, wl, "%s", r->errtxt);
+	if (!rc && deadline_variant(variant) && r->ntimed_out == 0)
+		rc = sim_vacuous(why, wl, "no request reached its deadline");
 	if (!rc && r->ops_ok < 5) {
 		/* Vacuity is judged on what the schedule allowed: crashes that took every
 		 * client's node early leave nothing to check, which is no fault of the register. */
@@ -673,6 +726,21 @@ static int run_nnar_lossy_beb(uint64_t seed, bool trace, char *why, size_t wl)
 	return run_variant("nnar", V_LOSSY_BEB, seed, trace, why, wl);
 }
 
+static int run_nnar_deadline(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_variant("nnar", V_DEADLINE, seed, trace, why, wl);
+}
+
+static int run_atomic1nton_deadline(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_variant("atomic1nton", V_DEADLINE, seed, trace, why, wl);
+}
+
+static int run_deadline_as_fail(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_variant("nnar", V_DEADLINE_AS_FAIL, seed, trace, why, wl);
+}
+
 static const struct sim_case cases[] = {
 	{ "rowa", run_rowa, 500, false },
 	{ "mv", run_mv, 500, false },
@@ -694,6 +762,9 @@ static const struct sim_case cases[] = {
 	{ "lmv-disk-fail", run_lmv_disk_fail, 200, false },
 	{ "lmv-ack-before-sync", run_lmv_ack_early, 200, true },
 	{ "broken-nnar-over-lossy-beb", run_nnar_lossy_beb, 50, true },
+	{ "nnar-client-deadline", run_nnar_deadline, 200, false },
+	{ "atomic1nton-client-deadline", run_atomic1nton_deadline, 100, false },
+	{ "broken-deadline-taken-as-fail", run_deadline_as_fail, 200, true },
 };
 
 int main(int argc, char **argv)
