@@ -216,17 +216,28 @@ void cli_status_json(struct cli_json *j, const Strata__Client__Status *s);
 /* An unreachable node as a JSON object: {"node":ID,"reachable":false,"error":"..."}. */
 void cli_status_json_unreachable(struct cli_json *j, uint32_t id, const char *err);
 
-/* ---- watching one module's outputs (the chapter 6 commands: nbac, trb, members) ---- */
+/* ---- watching deliveries (client/watch.c: consensus, job, bcast, nbac, trb, members) ---- */
 
-/* Called for each event of `module` (kind "deliver", "bcast", ...) from node `node`; returns
+/* Called for each delivery event (kind "deliver", "bcast", ...) from node `node`; returns
  * whether it counted toward --count (it printed something). */
 typedef bool (*cli_watch_fn)(struct cli *c, uint32_t node, const Strata__Client__Event *e,
 			     void *arg);
-/* Subscribes to the deliveries of `module` at one node (the -n node or the first that answers),
- * or at every node with all, and calls fn for each until count events counted, duration
- * seconds passed (0 = no limit), SIGINT/SIGTERM, or every stream closed (a killed node's stream
- * closes; the others go on). CLI_EXIT_OK, CLI_EXIT_UNKNOWN (fewer than count, or no node
- * answered), CLI_EXIT_FAIL (a node refused the subscription). `cmd` prefixes messages. */
+struct cli_watch {
+	const char *what;   /* prefixes messages: "consensus watch", "bcast listen" */
+	const char *module; /* subscribe to this module's deliveries only; NULL: every module's */
+	bool all;           /* every node, else the -n node or the first that answers */
+	uint64_t count;     /* stop after this many counted events; 0 = no limit */
+	uint32_t duration;  /* stop after this many seconds; 0 = no limit */
+	bool lost_unknown;  /* a stream that closes (a killed node) makes the exit CLI_EXIT_UNKNOWN */
+	cli_watch_fn fn;
+	void *arg;
+};
+/* Subscribes at one node or every node, and calls fn for each event until count events
+ * counted, duration passed, SIGINT/SIGTERM, a node refused, or every stream closed (a killed
+ * node's stream closes; the others go on). CLI_EXIT_OK, CLI_EXIT_UNKNOWN (fewer than count, no
+ * node answered, or with lost_unknown a stream closed), CLI_EXIT_FAIL (a node refused). */
+int cli_watch(struct cli *c, const struct cli_watch *w);
+/* cli_watch of one module's deliveries, messages prefixed "<cmd> watch", lost_unknown off. */
 int cli_watch_module(struct cli *c, const char *cmd, const char *module, bool all,
 		     uint64_t count, uint32_t duration, cli_watch_fn fn, void *arg);
 

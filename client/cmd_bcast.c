@@ -8,9 +8,6 @@
  * answers) or of every node (--all) and prints one line per delivery: delivering node, original
  * sender, sequence number, vector clock where the algorithm has one, payload. With -w json each
  * delivery is one JSON object per line with node, sender, seq, payload, module and vc. */
-#include <errno.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,14 +28,6 @@ static const char bcast_help[] =
 	"listen: streams deliveries of one node, or of every node with --all, until Ctrl-C, N\n"
 	"deliveries, or SEC seconds. -w json prints one object per delivery:\n"
 	"  {\"node\":2,\"sender\":1,\"seq\":7,\"payload\":\"hi\",\"module\":\"urb\",\"vc\":[...]}\n";
-
-static volatile sig_atomic_t bcast_stop;
-
-static void on_sigint(int sig)
-{
-	(void)sig;
-	bcast_stop = 1;
-}
 
 static const char *default_algo(struct cli *c)
 {
@@ -183,111 +172,23 @@ static void print_delivery(struct cli *c, uint32_t node, const Strata__Client__E
 	fflush(stdout);
 }
 
+/* Every delivery of the subscribed module (one algorithm, or every module). */
+static bool bcast_event(struct cli *c, uint32_t node, const Strata__Client__Event *e, void *arg)
+{
+	(void)arg;
+	if (strcmp(e->kind, "deliver") != 0)
+		return false;
+	print_delivery(c, node, e);
+	return true;
+}
+
 static int bcast_listen(struct cli *c, const char *algo, bool all, uint64_t count,
 			uint32_t duration)
 {
-	struct cli_endpoint eps[STRATA_MAX_NODES];
-	int n = cli_endpoints(c, all, eps, STRATA_MAX_NODES);
-	if (n < 0)
-		return CLI_EXIT_USAGE;
-	int fds[STRATA_MAX_NODES];
-	struct cli_reader rd[STRATA_MAX_NODES];
-	uint32_t ids[STRATA_MAX_NODES];
-	int open_n = 0;
-	for (int i = 0; i < n && (all || open_n == 0); i++) {
-		char err[256];
-		int fd = cli_connect(&eps[i], cli_now_ms() + (uint64_t)c->timeout_ms, err, sizeof err);
-		if (fd < 0) {
-			char who[128];
-			cli_describe(&eps[i], who, sizeof who);
-			cli_err(c, "bcast listen: %s: %s", who, err);
-			continue;
-		}
-		Strata__Client__Request req = STRATA__CLIENT__REQUEST__INIT;
-		Strata__Client__SubscribeRequest sr = STRATA__CLIENT__SUBSCRIBE_REQUEST__INIT;
-		char *mods[1] = { (char *)algo };
-		sr.deliveries = true;
-		if (algo) {
-			sr.modules = mods;
-			sr.n_modules = 1;
-		}
-		req.id = cli_next_id(c);
-		req.body_case = STRATA__CLIENT__REQUEST__BODY_SUBSCRIBE;
-		req.subscribe = &sr;
-		if (cli_send(fd, &req, cli_now_ms() + (uint64_t)c->timeout_ms, err, sizeof err) != 0) {
-			close(fd);
-			continue;
-		}
-		fds[open_n] = fd;
-		ids[open_n] = eps[i].id;
-		cli_reader_init(&rd[open_n]);
-		open_n++;
-	}
-	if (open_n == 0) {
-		cli_err(c, "bcast listen: no node answered");
-		return CLI_EXIT_UNKNOWN;
-	}
-	signal(SIGINT, on_sigint);
-	signal(SIGTERM, on_sigint);
-	uint64_t seen = 0, end = duration ? cli_now_ms() + (uint64_t)duration * 1000 : 0;
-	int rc = CLI_EXIT_OK, alive = open_n;
-	struct pollfd pfd[STRATA_MAX_NODES];
-	while (!bcast_stop && alive > 0 && (!count || seen < count)) {
-		int timeout = 200;
-		if (end) {
-			uint64_t now = cli_now_ms();
-			if (now >= end)
-				break;
-			if (end - now < 200)
-				timeout = (int)(end - now);
-		}
-		for (int i = 0; i < open_n; i++)
-			pfd[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
-		if (poll(pfd, (nfds_t)open_n, timeout) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (int i = 0; i < open_n; i++) {
-			if (fds[i] < 0 || !pfd[i].revents)
-				continue;
-			for (;;) {
-				Strata__Client__Response *r = NULL;
-				char err[256];
-				int s = cli_reader_step(&rd[i], fds[i], &r, err, sizeof err);
-				if (s == 0)
-					break;
-				if (s < 0) {
-					cli_err(c, "bcast listen: node %u: %s", ids[i], err);
-					close(fds[i]);
-					fds[i] = -1;
-					alive--;
-					rc = CLI_EXIT_UNKNOWN;
-					break;
-				}
-				if (r->status != 0) {
-					cli_err(c, "bcast listen: node %u refused: %s", ids[i],
-						r->error ? r->error : "");
-					rc = CLI_EXIT_FAIL;
-					bcast_stop = 1;
-				} else if (r->body_case == STRATA__CLIENT__RESPONSE__BODY_EVENT &&
-					   strcmp(r->event->kind, "deliver") == 0 &&
-					   (!count || seen < count)) {
-					print_delivery(c, ids[i], r->event);
-					seen++;
-				}
-				strata__client__response__free_unpacked(r, NULL);
-			}
-		}
-	}
-	for (int i = 0; i < open_n; i++) {
-		if (fds[i] >= 0)
-			close(fds[i]);
-		cli_reader_free(&rd[i]);
-	}
-	if (count && seen < count && rc == CLI_EXIT_OK && !bcast_stop)
-		rc = CLI_EXIT_UNKNOWN; /* the deliveries we waited for did not come */
-	return rc;
+	struct cli_watch w = { .what = "bcast listen", .module = algo, .all = all,
+			       .count = count, .duration = duration, .lost_unknown = true,
+			       .fn = bcast_event };
+	return cli_watch(c, &w);
 }
 
 int cmd_bcast(struct cli *c, int argc, char **argv)

@@ -10,8 +10,6 @@
  * decision, which may be another process's proposal. Exit 0 decided, 1 refused, 3 no decision
  * within --timeout (the outcome is unknown: the proposal may still be decided). */
 #include <errno.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -41,14 +39,6 @@ static const char cons_help[] =
 	"watch: streams the decisions of one node, or of every node with --all:\n"
 	"  {\"node\":2,\"instance\":7,\"value\":\"v\",\"algo\":\"ldc\",\"epoch\":6}\n"
 	"(\"round\" instead of \"epoch\" for the flooding, hierarchical and randomized algorithms).\n";
-
-static volatile sig_atomic_t cons_stop;
-
-static void on_sigint(int sig)
-{
-	(void)sig;
-	cons_stop = 1;
-}
 
 static int check_algo(struct cli *c, const char **algo)
 {
@@ -201,116 +191,23 @@ static void print_decision(struct cli *c, uint32_t node, const Strata__Client__E
 	fflush(stdout);
 }
 
-static int subscribe(struct cli *c, int fd, const char *algo, char *err, size_t errlen)
+/* A decision of any consensus module (the subscription names one algorithm, or none). */
+static bool cons_event(struct cli *c, uint32_t node, const Strata__Client__Event *e, void *arg)
 {
-	Strata__Client__Request req = STRATA__CLIENT__REQUEST__INIT;
-	Strata__Client__SubscribeRequest sr = STRATA__CLIENT__SUBSCRIBE_REQUEST__INIT;
-	char *mods[1] = { (char *)algo };
-	sr.deliveries = true;
-	if (algo) {
-		sr.modules = mods;
-		sr.n_modules = 1;
-	}
-	req.id = cli_next_id(c);
-	req.body_case = STRATA__CLIENT__REQUEST__BODY_SUBSCRIBE;
-	req.subscribe = &sr;
-	return cli_send(fd, &req, cli_now_ms() + (uint64_t)c->timeout_ms, err, errlen);
+	(void)arg;
+	if (strcmp(e->kind, "deliver") != 0 || !is_cons_module(e->module))
+		return false;
+	print_decision(c, node, e);
+	return true;
 }
 
 static int cons_watch(struct cli *c, const char *algo, bool all, uint64_t count,
 		      uint32_t duration)
 {
-	struct cli_endpoint eps[STRATA_MAX_NODES];
-	int n = cli_endpoints(c, all, eps, STRATA_MAX_NODES);
-	if (n < 0)
-		return CLI_EXIT_USAGE;
-	int fds[STRATA_MAX_NODES];
-	struct cli_reader rd[STRATA_MAX_NODES];
-	uint32_t ids[STRATA_MAX_NODES];
-	int open_n = 0;
-	for (int i = 0; i < n && (all || open_n == 0); i++) {
-		char err[256];
-		int fd = cli_connect(&eps[i], cli_now_ms() + (uint64_t)c->timeout_ms, err, sizeof err);
-		if (fd >= 0 && subscribe(c, fd, algo, err, sizeof err) != 0) {
-			close(fd);
-			fd = -1;
-		}
-		if (fd < 0) {
-			char who[128];
-			cli_describe(&eps[i], who, sizeof who);
-			cli_err(c, "consensus watch: %s: %s", who, err);
-			continue;
-		}
-		fds[open_n] = fd;
-		ids[open_n] = eps[i].id;
-		cli_reader_init(&rd[open_n]);
-		open_n++;
-	}
-	if (open_n == 0) {
-		cli_err(c, "consensus watch: no node answered");
-		return CLI_EXIT_UNKNOWN;
-	}
-	signal(SIGINT, on_sigint);
-	signal(SIGTERM, on_sigint);
-	uint64_t seen = 0, end = duration ? cli_now_ms() + (uint64_t)duration * 1000 : 0;
-	int rc = CLI_EXIT_OK, alive = open_n;
-	struct pollfd pfd[STRATA_MAX_NODES];
-	while (!cons_stop && alive > 0 && (!count || seen < count)) {
-		int timeout = 200;
-		if (end) {
-			uint64_t now = cli_now_ms();
-			if (now >= end)
-				break;
-			if (end - now < 200)
-				timeout = (int)(end - now);
-		}
-		for (int i = 0; i < open_n; i++)
-			pfd[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
-		if (poll(pfd, (nfds_t)open_n, timeout) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (int i = 0; i < open_n; i++) {
-			if (fds[i] < 0 || !pfd[i].revents)
-				continue;
-			for (;;) {
-				Strata__Client__Response *r = NULL;
-				char err[256];
-				int s = cli_reader_step(&rd[i], fds[i], &r, err, sizeof err);
-				if (s == 0)
-					break;
-				if (s < 0) {
-					cli_err(c, "consensus watch: node %u: %s", ids[i], err);
-					close(fds[i]);
-					fds[i] = -1;
-					alive--;
-					rc = CLI_EXIT_UNKNOWN;
-					break;
-				}
-				if (r->status != 0) {
-					cli_err(c, "consensus watch: node %u refused: %s", ids[i],
-						r->error ? r->error : "");
-					rc = CLI_EXIT_FAIL;
-					cons_stop = 1;
-				} else if (r->body_case == STRATA__CLIENT__RESPONSE__BODY_EVENT &&
-					   strcmp(r->event->kind, "deliver") == 0 &&
-					   is_cons_module(r->event->module) && (!count || seen < count)) {
-					print_decision(c, ids[i], r->event);
-					seen++;
-				}
-				strata__client__response__free_unpacked(r, NULL);
-			}
-		}
-	}
-	for (int i = 0; i < open_n; i++) {
-		if (fds[i] >= 0)
-			close(fds[i]);
-		cli_reader_free(&rd[i]);
-	}
-	if (count && seen < count && rc == CLI_EXIT_OK && !cons_stop)
-		rc = CLI_EXIT_UNKNOWN;
-	return rc;
+	struct cli_watch w = { .what = "consensus watch", .module = algo, .all = all,
+			       .count = count, .duration = duration, .lost_unknown = true,
+			       .fn = cons_event };
+	return cli_watch(c, &w);
 }
 
 int cmd_consensus(struct cli *c, int argc, char **argv)

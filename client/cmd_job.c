@@ -11,9 +11,6 @@
  * confirms at once and processes later. Exit 0 confirmed (and, for jh-async and jt, processed
  * within --timeout after the processing delay), 1 refused (a full handler, or a bad job), 3
  * outcome unknown (no answer). */
-#include <errno.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -43,14 +40,6 @@ static const char job_help[] =
 	"watch: streams every job event of one node, or of every node with --all:\n"
 	"  node 2 jh-async job 4 confirmed: JOB\n"
 	"  node 2 jh-async job 4 processed checksum=af63dc4c8601ec8c: JOB\n";
-
-static volatile sig_atomic_t job_stop;
-
-static void on_sigint(int sig)
-{
-	(void)sig;
-	job_stop = 1;
-}
 
 static bool is_job_module(const char *name)
 {
@@ -280,94 +269,21 @@ static void print_event(struct cli *c, uint32_t node, const Strata__Client__Even
 	fflush(stdout);
 }
 
+/* Every job handler module's events (the subscription names none). */
+static bool job_event(struct cli *c, uint32_t node, const Strata__Client__Event *e, void *arg)
+{
+	(void)arg;
+	if (strcmp(e->kind, "deliver") != 0 || !is_job_module(e->module))
+		return false;
+	print_event(c, node, e);
+	return true;
+}
+
 static int job_watch(struct cli *c, bool all, uint32_t count, uint32_t duration)
 {
-	struct cli_endpoint eps[STRATA_MAX_NODES];
-	int n = cli_endpoints(c, all, eps, STRATA_MAX_NODES);
-	if (n < 0)
-		return CLI_EXIT_USAGE;
-	int fds[STRATA_MAX_NODES];
-	struct cli_reader rd[STRATA_MAX_NODES];
-	uint32_t ids[STRATA_MAX_NODES];
-	int open_n = 0;
-	for (int i = 0; i < n && (all || open_n == 0); i++) {
-		char err[256];
-		int fd = cli_connect(&eps[i], cli_now_ms() + (uint64_t)c->timeout_ms, err, sizeof err);
-		if (fd >= 0 && subscribe(c, fd, NULL, NULL, err, sizeof err) != 0) {
-			close(fd);
-			fd = -1;
-		}
-		if (fd < 0) {
-			char who[128];
-			cli_describe(&eps[i], who, sizeof who);
-			cli_err(c, "job watch: %s: %s", who, err);
-			continue;
-		}
-		fds[open_n] = fd;
-		ids[open_n] = eps[i].id;
-		cli_reader_init(&rd[open_n]);
-		open_n++;
-	}
-	if (open_n == 0) {
-		cli_err(c, "job watch: no node answered");
-		return CLI_EXIT_UNKNOWN;
-	}
-	signal(SIGINT, on_sigint);
-	signal(SIGTERM, on_sigint);
-	uint64_t seen = 0, end = duration ? cli_now_ms() + (uint64_t)duration * 1000 : 0;
-	int rc = CLI_EXIT_OK, alive = open_n;
-	struct pollfd pfd[STRATA_MAX_NODES];
-	while (!job_stop && alive > 0 && (!count || seen < count)) {
-		int timeout = 200;
-		if (end) {
-			uint64_t now = cli_now_ms();
-			if (now >= end)
-				break;
-			if (end - now < 200)
-				timeout = (int)(end - now);
-		}
-		for (int i = 0; i < open_n; i++)
-			pfd[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
-		if (poll(pfd, (nfds_t)open_n, timeout) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (int i = 0; i < open_n; i++) {
-			if (fds[i] < 0 || !pfd[i].revents)
-				continue;
-			for (;;) {
-				Strata__Client__Response *r = NULL;
-				char err[256];
-				int s = cli_reader_step(&rd[i], fds[i], &r, err, sizeof err);
-				if (s == 0)
-					break;
-				if (s < 0) {
-					cli_err(c, "job watch: node %u: %s", ids[i], err);
-					close(fds[i]);
-					fds[i] = -1;
-					alive--;
-					rc = CLI_EXIT_UNKNOWN;
-					break;
-				}
-				if (r->body_case == STRATA__CLIENT__RESPONSE__BODY_EVENT &&
-				    strcmp(r->event->kind, "deliver") == 0 &&
-				    is_job_module(r->event->module) && (!count || seen < count)) {
-					print_event(c, ids[i], r->event);
-					seen++;
-				}
-				strata__client__response__free_unpacked(r, NULL);
-			}
-		}
-	}
-	for (int i = 0; i < open_n; i++) {
-		if (fds[i] >= 0)
-			close(fds[i]);
-		cli_reader_free(&rd[i]);
-	}
-	if (count && seen < count && rc == CLI_EXIT_OK && !job_stop)
-		rc = CLI_EXIT_UNKNOWN;
-	return rc;
+	struct cli_watch w = { .what = "job watch", .all = all, .count = count,
+			       .duration = duration, .lost_unknown = true, .fn = job_event };
+	return cli_watch(c, &w);
 }
 
 int cmd_job(struct cli *c, int argc, char **argv)

@@ -6,14 +6,9 @@
  *                                            outcome: exit 0 commit, 1 abort (or refused),
  *                                            3 unknown (no decision within --timeout)
  *   strata nbac watch [--all] [--count N] [--duration SEC]   votes and outcomes as they happen
- *
- * Also the shared watcher of the chapter 6 commands (cli_watch_module, declared in cli.h). */
-#include <errno.h>
-#include <poll.h>
-#include <signal.h>
+ */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "core/codec.h"
@@ -37,127 +32,6 @@ static const char nbac_help[] =
 	"watch: votes and decisions of one node, or of every node with --all:\n"
 	"  node 2 tx 7 voted yes            {\"node\":2,\"tx\":7,\"vote\":\"yes\"}\n"
 	"  node 2 tx 7 decided commit       {\"node\":2,\"tx\":7,\"outcome\":\"commit\"}\n";
-
-/* ---- the shared watcher ---- */
-
-static volatile sig_atomic_t watch_stop;
-
-static void on_sigint(int sig)
-{
-	(void)sig;
-	watch_stop = 1;
-}
-
-static int subscribe(struct cli *c, int fd, const char *module, char *err, size_t errlen)
-{
-	Strata__Client__Request req = STRATA__CLIENT__REQUEST__INIT;
-	Strata__Client__SubscribeRequest sr = STRATA__CLIENT__SUBSCRIBE_REQUEST__INIT;
-	char *mods[1] = { (char *)(uintptr_t)module };
-	sr.deliveries = true;
-	sr.modules = mods;
-	sr.n_modules = 1;
-	req.id = cli_next_id(c);
-	req.body_case = STRATA__CLIENT__REQUEST__BODY_SUBSCRIBE;
-	req.subscribe = &sr;
-	return cli_send(fd, &req, cli_now_ms() + (uint64_t)c->timeout_ms, err, errlen);
-}
-
-int cli_watch_module(struct cli *c, const char *cmd, const char *module, bool all,
-		     uint64_t count, uint32_t duration, cli_watch_fn fn, void *arg)
-{
-	struct cli_endpoint eps[STRATA_MAX_NODES];
-	int n = cli_endpoints(c, all, eps, STRATA_MAX_NODES);
-	if (n < 0)
-		return CLI_EXIT_USAGE;
-	int fds[STRATA_MAX_NODES];
-	struct cli_reader rd[STRATA_MAX_NODES];
-	uint32_t ids[STRATA_MAX_NODES];
-	int open_n = 0;
-	for (int i = 0; i < n && (all || open_n == 0); i++) {
-		char err[256];
-		int fd = cli_connect(&eps[i], cli_now_ms() + (uint64_t)c->timeout_ms, err, sizeof err);
-		if (fd >= 0 && subscribe(c, fd, module, err, sizeof err) != 0) {
-			close(fd);
-			fd = -1;
-		}
-		if (fd < 0) {
-			char who[128];
-			cli_describe(&eps[i], who, sizeof who);
-			cli_err(c, "%s watch: %s: %s", cmd, who, err);
-			continue;
-		}
-		fds[open_n] = fd;
-		ids[open_n] = eps[i].id;
-		cli_reader_init(&rd[open_n]);
-		open_n++;
-	}
-	if (open_n == 0) {
-		cli_err(c, "%s watch: no node answered", cmd);
-		return CLI_EXIT_UNKNOWN;
-	}
-	signal(SIGINT, on_sigint);
-	signal(SIGTERM, on_sigint);
-	uint64_t seen = 0, end = duration ? cli_now_ms() + (uint64_t)duration * 1000 : 0;
-	int rc = CLI_EXIT_OK, alive = open_n;
-	struct pollfd pfd[STRATA_MAX_NODES];
-	while (!watch_stop && alive > 0 && (!count || seen < count)) {
-		int timeout = 200;
-		if (end) {
-			uint64_t now = cli_now_ms();
-			if (now >= end)
-				break;
-			if (end - now < 200)
-				timeout = (int)(end - now);
-		}
-		for (int i = 0; i < open_n; i++)
-			pfd[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
-		if (poll(pfd, (nfds_t)open_n, timeout) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (int i = 0; i < open_n; i++) {
-			if (fds[i] < 0 || !pfd[i].revents)
-				continue;
-			for (;;) {
-				Strata__Client__Response *r = NULL;
-				char err[256];
-				int s = cli_reader_step(&rd[i], fds[i], &r, err, sizeof err);
-				if (s == 0)
-					break;
-				if (s < 0) {
-					/* A killed node closes its stream: the others go on. */
-					cli_err(c, "%s watch: node %u: %s", cmd, ids[i], err);
-					close(fds[i]);
-					fds[i] = -1;
-					alive--;
-					break;
-				}
-				if (r->status != 0) {
-					cli_err(c, "%s watch: node %u refused: %s", cmd, ids[i],
-						r->error ? r->error : "");
-					rc = CLI_EXIT_FAIL;
-					watch_stop = 1;
-				} else if (r->body_case == STRATA__CLIENT__RESPONSE__BODY_EVENT &&
-					   r->event->module && !strcmp(r->event->module, module) &&
-					   (!count || seen < count) &&
-					   fn(c, r->event->node ? r->event->node : ids[i], r->event, arg)) {
-					fflush(stdout);
-					seen++;
-				}
-				strata__client__response__free_unpacked(r, NULL);
-			}
-		}
-	}
-	for (int i = 0; i < open_n; i++) {
-		if (fds[i] >= 0)
-			close(fds[i]);
-		cli_reader_free(&rd[i]);
-	}
-	if (count && seen < count && rc == CLI_EXIT_OK && !watch_stop)
-		rc = CLI_EXIT_UNKNOWN;
-	return rc;
-}
 
 /* ---- nbac ---- */
 
