@@ -29,6 +29,7 @@
 #include "bcast/common.h"
 #include "core/codec.h"
 #include "lib/bcast_check.h"
+#include "lib/lossy_beb.h"
 #include "lib/oracle.h"
 #include "links/links.h"
 #include "core/assert.h"
@@ -39,86 +40,6 @@
 
 #define MS 1000ull
 #define MAXN 5
-
-/* ---- a lossy beb (test module) ----
- * Registered as "beb" before the algorithm is created, so an algorithm that stacks on beb
- * (bcast_open) gets this one: it implements the broadcast interface, but a broadcast reaches
- * each other process only with probability 1/2 and is never retried (it still delivers to
- * itself). It keeps no delivered window: perfect links deliver each frame once. Replacing the
- * real beb by it under erb must break agreement, which shows erb really stands on beb. */
-
-struct lossy_beb {
-	struct strata_module m;
-	uint64_t lsn;
-	struct bc_subs up[2]; /* [0] = instance 0 (unused), [1] = the one upper's instance */
-	uint64_t inst;
-};
-
-static void lossy_handle(struct strata_module *m, const struct strata_event *ev)
-{
-	struct lossy_beb *b = (struct lossy_beb *)m;
-	struct strata_node *n = m->node;
-	if (ev->type != STRATA_EV_PL_DELIVER || !ev->msg || ev->instance != b->inst || !b->inst)
-		return;
-	struct bc_hdr h;
-	const uint8_t *p;
-	size_t len;
-	if (bc_parse_data(ev->msg, strata_node_n(n), ev->msg->len, &h, &p, &len) != 0 ||
-	    h.origin != ev->peer) {
-		strata_node_bad_payload(n, m, ev->peer, "lossy beb: malformed DATA");
-		return;
-	}
-	struct strata_deliver d = { .origin = h.origin, .inc = h.inc, .seq = h.seq, .data = p,
-				    .len = len };
-	bc_subs_indicate(m, &b->up[1], b->inst, ev->msg, &d);
-}
-
-static int lossy_open(struct strata_module *m, uint64_t inst, struct strata_module *upper)
-{
-	struct lossy_beb *b = (struct lossy_beb *)m;
-	STRATA_ASSERT(inst != 0 && (b->inst == 0 || b->inst == inst));
-	b->inst = inst;
-	return bc_subs_add(&b->up[1], upper);
-}
-
-static int lossy_broadcast(struct strata_module *m, uint64_t inst, const uint8_t *data,
-			   size_t len)
-{
-	struct lossy_beb *b = (struct lossy_beb *)m;
-	struct strata_node *n = m->node;
-	struct bc_hdr h = { BC_DATA, strata_node_id(n), strata_node_incarnation(n), ++b->lsn };
-	struct strata_msg *msg = bc_encode_data(&h, data, len);
-	STRATA_ASSERT(msg);
-	for (uint32_t q = 1; q <= strata_node_n(n); q++)
-		if (q == strata_node_id(n) || strata_random_below(n, 2) == 0)
-			(void)strata_pl_send(m, q, inst, msg);
-	strata_msg_unref(msg);
-	return 0;
-}
-
-static size_t lossy_payload_max(const struct strata_module *m)
-{
-	return bc_pl_payload_max(m->node, 0);
-}
-
-static void lossy_destroy(struct strata_module *m)
-{
-	free(m);
-}
-
-static const struct bcast_iface lossy_iface = {
-	.open = lossy_open, .broadcast = lossy_broadcast, .payload_max = lossy_payload_max,
-};
-
-static const struct strata_module_ops lossy_ops = {
-	.name = "beb", .handle = lossy_handle, .destroy = lossy_destroy, .iface = &lossy_iface,
-};
-
-/* The same, registered as "sbeb" under a fail-recovery algorithm (lbeb stands on sbeb): it
- * drops where sbeb would retransmit forever, so lbeb's validity must break. */
-static const struct strata_module_ops lossy_sbeb_ops = {
-	.name = "sbeb", .handle = lossy_handle, .destroy = lossy_destroy, .iface = &lossy_iface,
-};
 
 /* ---- scenarios ---- */
 
@@ -161,15 +82,10 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 	struct run *r = arg;
 	(void)s;
 	char err[256];
-	if (r->fail_stop) {
+	if (r->fail_stop)
 		sim_oracle_add(n);
-	}
 	if (r->sp && r->sp->lossy_beb) {
-		struct lossy_beb *b = calloc(1, sizeof(*b));
-		STRATA_ASSERT(b);
-		bool fr = r->algo->model == STRATA_MODEL_FAIL_RECOVERY;
-		strata_node_add_module(n, &b->m, fr ? &lossy_sbeb_ops : &lossy_ops,
-				       fr ? BC_WIRE_SBEB : BC_WIRE_BEB);
+		sim_lossy_beb_add(n, r->algo->model == STRATA_MODEL_FAIL_RECOVERY);
 	}
 	if (!strata_algo_create(r->algo, n, err, sizeof(err))) {
 		fprintf(stderr, "create %s: %s\n", r->algo->name, err);
