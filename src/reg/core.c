@@ -297,7 +297,7 @@ static void on_deadline(struct reg_mod *r, uint64_t serial)
 	struct strata_node *n = r->m.node;
 	uint32_t nn = strata_node_n(n);
 	struct reg_inst *i = o->inst;
-	char need[128], who[200], text[400];
+	char need[128], who[200], text[640]; /* sized for the longest of each (64 ids) */
 	switch (r->need_kind) {
 	case REG_NEED_MAJORITY:
 		snprintf(need, sizeof need, "a majority quorum of %u of %u nodes", nn / 2 + 1, nn);
