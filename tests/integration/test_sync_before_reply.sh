@@ -15,7 +15,7 @@ MIN_MS=$((3 * DELAY_MS))
 REAL_STRATAD=$STRATAD
 cat >"$TMP/stratad-slow-sync" <<WRAP
 #!/usr/bin/env bash
-case "\${1:-}" in keygen | coin-deal) exec "$REAL_STRATAD" "\$@" ;; esac
+case "\${1:-}" in keygen | client-keygen | coin-deal) exec "$REAL_STRATAD" "\$@" ;; esac
 exec "$REAL_STRATAD" "\$@" --test-sync-delay-ms $DELAY_MS
 WRAP
 chmod +x "$TMP/stratad-slow-sync"
