@@ -50,7 +50,7 @@ _strata() {
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W "--dir -n --node -e --endpoint -w --format --timeout --help --version" -- "$cur"))
 		else
-			COMPREPLY=($(compgen -W "status watch keygen algos check check-bcast check-consensus shiviz reg bcast lkv kv consensus job bench workload member endpoint nemesis top" -- "$cur"))
+			COMPREPLY=($(compgen -W "status watch keygen algos check check-bcast check-consensus shiviz reg bcast lkv kv consensus job nbac trb members bench workload member endpoint nemesis top" -- "$cur"))
 		fi
 		return
 	fi
@@ -65,9 +65,13 @@ _strata() {
 	check-consensus) flags="--crashed --help" ;;
 	reg) words="write read algos"; flags="--algo --value-file --help" ;;
 	lkv) words="put get del algos"; flags="--r --w --value-file --help" ;;
-	kv) words="put get del cas range status algos"; flags="--serializable --value-file --limit --after --help" ;;
+	kv) words="put get del cas range watch status algos"; flags="--serializable --value-file --limit --after --help" ;;
 	bcast) words="send listen algos"; flags="--algo --repeat --all --count --duration --help" ;;
 	consensus) words="propose watch algos"; flags="--algo --value-file --all --help" ;;
+	job) words="submit watch algos"; flags="--algo --delay-ms --no-wait --all --count --duration --help" ;;
+	nbac) words="begin vote watch"; flags="--id --all --count --duration --help" ;;
+	trb) words="send listen"; flags="--all --count --duration --help" ;;
+	members) flags="--watch --count --duration --help" ;;
 	member) words="list" ;;
 	endpoint) words="health" ;;
 	nemesis)
