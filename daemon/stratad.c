@@ -72,8 +72,9 @@ static const char usage_text[] =
 	"test-only (never in production):\n"
 	"  --byzantine-test BEHAVIOUR\n"
 	"                     this node misbehaves on purpose in the Byzantine algorithms:\n"
-	"                     silent, equivocate, replay, forge or badsig (docs/broadcast-byzantine.md,\n"
-	"                     docs/registers-byzantine.md); only on a fail-arbitrary cluster\n"
+	"                     silent, equivocate, replay, forge, badsig, lie-state, complain or\n"
+	"                     old-epoch (docs/broadcast-byzantine.md, docs/registers-byzantine.md,\n"
+	"                     docs/consensus-byzantine.md); only on a fail-arbitrary cluster\n"
 	"  --test-sync-delay-ms N\n"
 	"                     every storage sync sleeps N ms (1..10000) before it flushes, to\n"
 	"                     show that replies and sends wait for the sync (docs/daemon.md)\n"
@@ -420,7 +421,8 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 			int b = strata_byz_parse(optarg);
 			if (b <= 0)
 				return die_usage("--byzantine-test: '%s' is not silent, equivocate, "
-						 "replay, forge or badsig", optarg);
+						 "replay, forge, badsig, lie-state, complain or old-epoch",
+						 optarg);
 			d->byz = (enum strata_byz)b;
 			break;
 		}

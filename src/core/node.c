@@ -920,7 +920,7 @@ enum strata_byz strata_node_byz(const struct strata_node *n) { return n->byz; }
 bool strata_node_failed(const struct strata_node *n) { return n->failed; }
 
 static const char *const byz_names[STRATA_BYZ_COUNT] = {
-	"none", "silent", "equivocate", "replay", "forge", "badsig",
+	"none", "silent", "equivocate", "replay", "forge", "badsig", "lie-state", "complain", "old-epoch",
 };
 
 const char *strata_byz_name(enum strata_byz b)

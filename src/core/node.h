@@ -289,7 +289,9 @@ const char *strata_peer_state_name(enum strata_peer_state s);
  * integration tests' Byzantine scenarios. Modules of the fail-arbitrary model consult
  * strata_node_byz() where they send and implement each behaviour that makes sense for them;
  * everything else ignores it. Never set in production: the daemon accepts it only with the
- * explicitly test-only flag --byzantine-test. */
+ * explicitly test-only flag --byzantine-test. Twins (two copies of one identity) are not a
+ * behaviour of one node: the simulator starts them with sim_twin(), and live a second stratad with
+ * another node's identity is refused by its peers (see the links' address check). */
 enum strata_byz {
 	STRATA_BYZ_NONE = 0,
 	STRATA_BYZ_SILENT,     /* sends nothing of the Byzantine protocols */
@@ -297,6 +299,10 @@ enum strata_byz {
 	STRATA_BYZ_REPLAY,     /* answers with stale state (old timestamps and values) */
 	STRATA_BYZ_FORGE,      /* forged fields: timestamps, senders, echoes of unseen messages */
 	STRATA_BYZ_BADSIG,     /* invalid signatures */
+	/* Consensus behaviours (appended: suites that draw among the five above keep their seeds). */
+	STRATA_BYZ_LIE_STATE,  /* lies about its state in STATE: a fabricated timestamp/value pair */
+	STRATA_BYZ_COMPLAIN,   /* complains about every leader, correct ones included */
+	STRATA_BYZ_OLD_EPOCH,  /* replays messages of old epochs/rounds (recorded, then resent later) */
 	STRATA_BYZ_COUNT
 };
 const char *strata_byz_name(enum strata_byz b);

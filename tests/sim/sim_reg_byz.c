@@ -201,7 +201,7 @@ static void pick_faults(struct run *r, uint64_t seed)
 		else if (k == 0 && seed % 5 == 2)
 			r->twin = id;
 		else
-			r->byz[id] = (enum strata_byz)(1 + sim_random_below(s, STRATA_BYZ_COUNT - 1));
+			r->byz[id] = (enum strata_byz)(1 + sim_random_below(s, STRATA_BYZ_BADSIG));
 		if (r->byz[id] != STRATA_BYZ_NONE)
 			sim_set_byz(s, id, r->byz[id]);
 	}
