@@ -552,7 +552,8 @@ static void hold_output(struct strata_node *n, const struct strata_output *o)
 {
 	size_t tlen = o->text ? strlen(o->text) + 1 : 0;
 	size_t vlen = o->vc_len * sizeof(uint64_t);
-	size_t total = vlen + o->len + tlen;
+	size_t slen = o->sig ? STRATA_OUT_SIG_LEN : 0;
+	size_t total = vlen + o->len + tlen + slen;
 	struct held *h = outbox_push(n);
 	h->o = *o;
 	h->buf = malloc(total ? total : 1);
@@ -572,6 +573,11 @@ static void hold_output(struct strata_node *n, const struct strata_output *o)
 	if (tlen) {
 		memcpy(p, o->text, tlen);
 		h->o.text = (const char *)p;
+		p += tlen;
+	}
+	if (slen) {
+		memcpy(p, o->sig, slen);
+		h->o.sig = p;
 	}
 	outbox_account(n, total + sizeof(*h));
 }
@@ -593,7 +599,8 @@ static void outbox_release(struct strata_node *n, uint64_t ticket)
 			if (n->env.output)
 				n->env.output(n->env.ctx, &h.o);
 			q->bytes -= (h.o.vc_len * sizeof(uint64_t) + h.o.len +
-				     (h.o.text ? strlen(h.o.text) + 1 : 0) + sizeof(h));
+				     (h.o.text ? strlen(h.o.text) + 1 : 0) +
+				     (h.o.sig ? STRATA_OUT_SIG_LEN : 0) + sizeof(h));
 		}
 		held_free(&h);
 	}

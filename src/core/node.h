@@ -80,7 +80,11 @@ struct strata_output {
 	 * --bcast-log, the simulator's checkers). */
 	bool replay;
 	uint64_t revision;     /* REPLY of the replicated KV: the store revision (0 = none) */
+	/* REPLY of the Byzantine fault-tolerant KV (smr/smr.h, smr_bft_*): the Ed25519 signature
+	 * (STRATA_OUT_SIG_LEN bytes) by replica `peer` over the reply's digest; NULL otherwise. */
+	const uint8_t *sig;
 };
+#define STRATA_OUT_SIG_LEN 64 /* = STRATA_SIG_LEN (crypto/crypto.h) */
 
 /* ---- The environment a runtime provides. All callbacks get env.ctx. ---- */
 

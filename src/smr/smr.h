@@ -111,6 +111,13 @@ void smr_reply_get(struct strata_module *m, const struct smr_kv *sm, uint64_t ri
 		   const void *key, size_t klen);
 void smr_reply_range(struct strata_module *m, const struct smr_kv *sm, uint64_t rid,
 		     const void *prefix, size_t plen, const void *after, size_t alen, uint32_t limit);
+/* The same, signed for the BFT KV's client when tag is not NULL (bft.c). */
+struct smr_bft_tag;
+void smr_reply_get_tagged(struct strata_module *m, const struct smr_kv *sm, uint64_t rid,
+			  const void *key, size_t klen, const struct smr_bft_tag *tag);
+void smr_reply_range_tagged(struct strata_module *m, const struct smr_kv *sm, uint64_t rid,
+			    const void *prefix, size_t plen, const void *after, size_t alen,
+			    uint32_t limit, const struct smr_bft_tag *tag);
 /* The revision history (what `kv watch` replays): every put and delete since the state was
  * created or restored from a snapshot, one per revision, at most the newest SMR_HISTORY_MAX of
  * them and SMR_HISTORY_BYTES of keys and values (older ones are forgotten: "compacted"). Not
@@ -188,6 +195,38 @@ struct smr_kv *smr_kv_state(struct strata_module *m);
  * (a linearizable read answered locally, outside the order) and SMR_BROKEN_DUP_APPLY. */
 struct strata_config;
 bool smr_log_is_tob(const struct strata_config *cfg);
+/* `[smr] log = bft-tob`: the same module with the BFT client protocol (bft.c): every replica
+ * answers every request it holds, matched by (session, seq), with a signed reply. */
+bool smr_log_is_bft(const struct strata_config *cfg);
+
+/* ---- the BFT KV's authenticated replies and the client's f + 1 vote (bft.c) ---- */
+#define SMR_BFT_DIGEST_LEN 32
+/* The request a reply answers: the client's session and sequence number (reads carry them too). */
+struct smr_bft_tag {
+	uint64_t session, seq;
+};
+/* C, the digest of an outcome the client votes on (bft.c says what it covers). */
+void smr_bft_outcome(uint8_t out[SMR_BFT_DIGEST_LEN], uint64_t session, uint64_t seq, int status,
+		     uint64_t flags, uint64_t revision, const uint8_t *data, size_t len);
+/* Signs o (status, b, revision, data) for tag as this node and outputs it with o->peer = this
+ * node and o->sig set. A node with a test-only Byzantine behaviour misbehaves here. */
+void smr_bft_output(struct strata_node *n, struct strata_output *o, const struct smr_bft_tag *tag);
+/* Whether sig is replica's signature over outcome (replica's key from cfg). */
+bool smr_bft_verify(const struct strata_config *cfg, uint32_t replica,
+		    const uint8_t outcome[SMR_BFT_DIGEST_LEN], const uint8_t *sig);
+/* A client's vote over one request's verified replies. */
+struct smr_bft_vote {
+	uint32_t n, f;
+	uint64_t voted; /* bit r-1: replica r's vote is in */
+	uint8_t outcome[STRATA_MAX_NODES + 1][SMR_BFT_DIGEST_LEN];
+};
+void smr_bft_vote_init(struct smr_bft_vote *v, uint32_t n, uint32_t f);
+/* Records replica's (verified) outcome, unless it voted already: its first one counts. Returns
+ * how many replicas voted for the outcome replica's vote is for (accept at f + 1). */
+unsigned smr_bft_vote_add(struct smr_bft_vote *v, uint32_t replica,
+			  const uint8_t outcome[SMR_BFT_DIGEST_LEN]);
+/* Replicas that voted. */
+unsigned smr_bft_vote_count(const struct smr_bft_vote *v);
 struct strata_module *smr_tobkv_create(struct strata_node *n, char *err, size_t errlen);
 void smr_tobkv_set_broken(struct strata_module *m, unsigned broken);
 struct smr_kv *smr_tobkv_state(struct strata_module *m);

@@ -46,6 +46,24 @@
  * tob batch (tob proposes every unordered message at once); a linearizable read the same (its
  * marker); a serializable read none.
  *
+ * `[smr] log = bft-tob`: the same replicas with the client protocol of a Byzantine
+ * fault-tolerant KV (bft.c: signed replies, the client's f + 1 vote). The client sends every
+ * request, reads too, to every replica with its session and a fresh sequence number; every
+ * replica tob-broadcasts it (a write as a command, a read as a marker naming (session, seq)) and
+ * answers the request it holds when it delivers the first copy of (session, seq), from any
+ * replica: a write with its result (a later copy is a duplicate the session table answers with
+ * the same result), a read from the state at that place. Correct replicas deliver the copies in
+ * one order, so those that held the request by then answer the same, signed; a replica whose
+ * copy of the request came after that place answers at its own copy (still inside the
+ * operation's interval), and the client waits for f + 1 equal answers. Requests without a
+ * session or sequence number are refused (every replica must see the same). Costs: N copies of
+ * every command in the order (each replica's; all but the first are duplicates or extra
+ * markers), one signature per reply. NOT Byzantine-safe yet: tob 6.1 and its consensus are
+ * crash-stop algorithms, so a replica that lies inside the order (forged or withheld consensus
+ * messages, commands under a client's session: client requests are not signed) is outside
+ * this mode's model; only replicas that lie to clients are tolerated (tests/sim/sim_btob_kv.c).
+ * Byzantine total order (Alg. 6.2) under this client protocol is the path to a BFT KV.
+ *
  * Bounds: at most `[smr] pending_max` requests per node (beyond: STRATA_EFULL "busy, retry"),
  * holding at most PEND_BYTES of commands; a request unanswered after `[smr] request_timeout_ms`
  * gets STRATA_ETIMEDOUT ("the outcome is unknown"); tob refuses a broadcast when its unordered
@@ -82,6 +100,7 @@ struct tpend {
 	struct strata_msg *after;  /* ranges: start after this key */
 	uint32_t limit;
 	uint64_t deadline_us;
+	uint32_t hnext; /* bft: the next slot + 1 in this one's (session, seq) bucket, 0 = none */
 };
 
 struct tkv {
@@ -100,6 +119,9 @@ struct tkv {
 	struct strata_timer tick;
 	bool ticking;
 	bool restarted; /* a recovered node: a new process without the state (see above) */
+	bool bft;       /* `[smr] log = bft-tob`: the BFT client protocol (see above) */
+	uint32_t *hidx; /* bft: buckets of pending requests by (session, seq): slot + 1, 0 = empty */
+	uint32_t hmask;
 	unsigned broken;
 	uint64_t commands, reads, busy;
 };
@@ -112,6 +134,40 @@ static struct tpend *pend_find(struct tkv *k, uint64_t id)
 	if (id == 0 || slot >= k->pend_cap || k->pend[slot].id != id)
 		return NULL;
 	return &k->pend[slot];
+}
+
+static uint32_t bucket(const struct tkv *k, uint64_t session, uint64_t seq)
+{
+	uint64_t h = (session ^ (seq * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
+	return (uint32_t)(h >> 32) & k->hmask;
+}
+
+/* bft: the pending request of (session, seq) here (reads and writes apart), or NULL. */
+static struct tpend *pend_by_tag(struct tkv *k, uint64_t session, uint64_t seq, bool read)
+{
+	for (uint32_t at = k->hidx[bucket(k, session, seq)]; at; at = k->pend[at - 1].hnext) {
+		struct tpend *p = &k->pend[at - 1];
+		bool p_read = p->kind == K_GET || p->kind == K_RANGE;
+		if (p->session == session && p->seq == seq && p_read == read)
+			return p;
+	}
+	return NULL;
+}
+
+static void tag_link(struct tkv *k, struct tpend *p)
+{
+	uint32_t *head = &k->hidx[bucket(k, p->session, p->seq)];
+	p->hnext = *head;
+	*head = (uint32_t)(p - k->pend) + 1;
+}
+
+static void tag_unlink(struct tkv *k, struct tpend *p)
+{
+	uint32_t *at = &k->hidx[bucket(k, p->session, p->seq)], self = (uint32_t)(p - k->pend) + 1;
+	while (*at && *at != self)
+		at = &k->pend[*at - 1].hnext;
+	if (*at)
+		*at = p->hnext;
 }
 
 static struct tpend *pend_alloc(struct tkv *k)
@@ -131,6 +187,8 @@ static struct tpend *pend_alloc(struct tkv *k)
 
 static void pend_free(struct tkv *k, struct tpend *p)
 {
+	if (k->bft && p->hnext != UINT32_MAX)
+		tag_unlink(k, p);
 	k->pend_bytes -= p->bytes;
 	strata_msg_unref(p->key);
 	strata_msg_unref(p->after);
@@ -146,31 +204,48 @@ static void reply(struct tkv *k, struct tpend *p, int status, uint64_t flags, co
 		.a = p->rid, .b = flags, .status = status, .data = data, .len = len, .text = text,
 		.revision = revision,
 	};
-	strata_output(k->node, &o);
+	if (k->bft) {
+		struct smr_bft_tag tag = { p->session, p->seq };
+		smr_bft_output(k->node, &o, &tag);
+	} else {
+		strata_output(k->node, &o);
+	}
 	pend_free(k, p);
 }
 
-static int reject(struct tkv *k, uint64_t rid, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int reject(struct tkv *k, uint64_t rid, int code, const char *fmt, ...)
+/* An error reply at once (tag: signed for the BFT client, else NULL). */
+static int reject(struct tkv *k, uint64_t rid, const struct smr_bft_tag *tag, int code,
+		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int reject(struct tkv *k, uint64_t rid, const struct smr_bft_tag *tag, int code,
+		  const char *fmt, ...)
 {
 	char text[200];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	strata_node_reply(k->node, &k->m, rid, code, 0, NULL, 0, text);
+	if (tag) {
+		struct strata_output o = {
+			.kind = STRATA_OUT_REPLY, .module = k->m.wire_id, .module_name = NAME,
+			.a = rid, .status = code, .text = text,
+		};
+		smr_bft_output(k->node, &o, tag);
+	} else {
+		strata_node_reply(k->node, &k->m, rid, code, 0, NULL, 0, text);
+	}
 	return 0;
 }
 
 static void serve_read(struct tkv *k, struct tpend *p)
 {
+	struct smr_bft_tag tag = { p->session, p->seq };
+	const struct smr_bft_tag *t = k->bft ? &tag : NULL;
 	if (p->kind == K_RANGE)
-		smr_reply_range(&k->m, k->sm, p->rid, p->key->data, p->key->len,
-				p->after ? p->after->data : NULL,
-			    p->after ? p->after->len : 0, p->limit);
+		smr_reply_range_tagged(&k->m, k->sm, p->rid, p->key->data, p->key->len,
+				       p->after ? p->after->data : NULL,
+				       p->after ? p->after->len : 0, p->limit, t);
 	else
-		smr_reply_get(&k->m, k->sm, p->rid, p->key->data, p->key->len);
+		smr_reply_get_tagged(&k->m, k->sm, p->rid, p->key->data, p->key->len, t);
 	pend_free(k, p);
 }
 
@@ -212,7 +287,17 @@ static void on_deliver(struct tkv *k, const struct strata_deliver *d)
 	struct smr_result res;
 	if (smr_kv_apply(k->sm, k->applied, &c, &res) != 0)
 		STRATA_ASSERT(0 && "kv: state machine out of memory"); /* cannot stay consistent */
-	if (c.origin == k->self && !k->restarted) {
+	if (k->bft && c.session && !k->restarted) {
+		/* Every replica answers the client's copy of the request it holds, at the first
+		 * copy (any replica's) of (session, seq) it delivers: the same place in the order
+		 * at every correct replica that held the request by then. */
+		bool marker = c.type == SMR_CMD_NOOP;
+		struct tpend *p = pend_by_tag(k, c.session, c.seq, marker);
+		if (p && marker)
+			serve_read(k, p);
+		else if (p)
+			answer(k, p, &c, &res);
+	} else if (c.origin == k->self && !k->restarted && !k->bft) {
 		struct tpend *p = pend_find(k, c.origin_id);
 		if (p && (p->kind == K_GET || p->kind == K_RANGE) && c.type == SMR_CMD_NOOP)
 			serve_read(k, p); /* the read marker: the read takes effect here */
@@ -251,8 +336,10 @@ static void arm_tick(struct tkv *k)
 static int tkv_request(struct strata_module *m, const struct strata_request *q)
 {
 	struct tkv *k = TKV(m);
+	struct smr_bft_tag tagv = { q->session, q->seq };
+	const struct smr_bft_tag *tag = k->bft ? &tagv : NULL;
 	if (k->restarted)
-		return reject(k, q->id, STRATA_ESTATE,
+		return reject(k, q->id, tag, STRATA_ESTATE,
 			      "kv ([smr] log = tob) is crash-stop: this node restarted and holds no "
 			      "state; start it with a new data directory in a new cluster, or use the "
 			      "default log");
@@ -260,55 +347,64 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 		       : q->op == STRATA_OP_DELETE ? K_DEL : q->op == STRATA_OP_CAS ? K_CAS
 		       : q->op == STRATA_OP_RANGE ? K_RANGE : 0;
 	if (!kind)
-		return reject(k, q->id, STRATA_EINVAL, "kv supports get, put, del, cas and range");
+		return reject(k, q->id, tag, STRATA_EINVAL, "kv supports get, put, del, cas and range");
 	if (kind == K_RANGE && q->limit > SMR_RANGE_MAX)
-		return reject(k, q->id, STRATA_EINVAL, "range limit %u: at most %u", q->limit,
+		return reject(k, q->id, tag, STRATA_EINVAL, "range limit %u: at most %u", q->limit,
 			      SMR_RANGE_MAX);
 	if (kind == K_RANGE && q->value_len > SMR_KEY_MAX)
-		return reject(k, q->id, STRATA_EINVAL, "range start key of %zu bytes: at most %u",
+		return reject(k, q->id, tag, STRATA_EINVAL, "range start key of %zu bytes: at most %u",
 			      q->value_len, SMR_KEY_MAX);
 	if (q->key_len == 0 && kind != K_RANGE)
-		return reject(k, q->id, STRATA_EINVAL, "empty key");
+		return reject(k, q->id, tag, STRATA_EINVAL, "empty key");
 	if (kind == K_PUT && (q->flags & STRATA_REQ_MPUT) &&
 	    smr_mput_check(q->value, q->value_len) != 0)
-		return reject(k, q->id, STRATA_EINVAL, "malformed pair list");
+		return reject(k, q->id, tag, STRATA_EINVAL, "malformed pair list");
 	if (q->key_len > SMR_KEY_MAX)
-		return reject(k, q->id, STRATA_EINVAL, "key of %zu bytes: at most %u", q->key_len,
+		return reject(k, q->id, tag, STRATA_EINVAL, "key of %zu bytes: at most %u", q->key_len,
 			      SMR_KEY_MAX);
 	size_t vmax = q->value_len > q->value2_len ? q->value_len : q->value2_len;
 	if (vmax > SMR_VALUE_MAX)
-		return reject(k, q->id, STRATA_ETOOBIG, "value of %zu bytes: at most %u", vmax,
+		return reject(k, q->id, tag, STRATA_ETOOBIG, "value of %zu bytes: at most %u", vmax,
 			      SMR_VALUE_MAX);
 	bool is_read = kind == K_GET || kind == K_RANGE;
 	size_t need = is_read ? SMR_CMD_OVERHEAD
 			      : q->key_len + q->value_len + q->value2_len + SMR_CMD_OVERHEAD;
 	size_t tob_max = bcast_payload_max(&k->tob);
 	if (need > tob_max)
-		return reject(k, q->id, STRATA_ETOOBIG,
+		return reject(k, q->id, tag, STRATA_ETOOBIG,
 			      "key + values = %zu bytes: more than one tob message carries (%zu, "
 			      "from [links] max_value)",
 			      q->key_len + q->value_len + q->value2_len, tob_max - SMR_CMD_OVERHEAD);
 	if (is_read && (q->flags & STRATA_REQ_SERIALIZABLE)) {
 		if (kind == K_RANGE)
-			smr_reply_range(&k->m, k->sm, q->id, q->key, q->key_len, q->value,
-					q->value_len, q->limit);
+			smr_reply_range_tagged(&k->m, k->sm, q->id, q->key, q->key_len, q->value,
+					       q->value_len, q->limit, tag);
 		else
-			smr_reply_get(&k->m, k->sm, q->id, q->key, q->key_len);
+			smr_reply_get_tagged(&k->m, k->sm, q->id, q->key, q->key_len, tag);
 		return 0;
 	}
+	if (k->bft && (q->session == 0 || q->seq == 0))
+		return reject(k, q->id, tag, STRATA_EINVAL,
+			      "the BFT KV needs a client session and sequence number on every "
+			      "request, reads too (every replica must see the same)");
+	if (k->bft && pend_by_tag(k, q->session, q->seq, is_read))
+		return reject(k, q->id, tag, STRATA_EINVAL,
+			      "session %llu seq %llu is pending here already",
+			      (unsigned long long)q->session, (unsigned long long)q->seq);
 	if (k->pend_bytes + need > PEND_BYTES) {
 		k->busy++;
-		return reject(k, q->id, STRATA_EFULL, "busy: %zu bytes of writes pending, retry",
+		return reject(k, q->id, tag, STRATA_EFULL, "busy: %zu bytes of writes pending, retry",
 			      k->pend_bytes);
 	}
 	struct tpend *p = pend_alloc(k);
 	if (!p) {
 		k->busy++;
-		return reject(k, q->id, STRATA_EFULL, "busy: %u requests pending on this node, retry",
+		return reject(k, q->id, tag, STRATA_EFULL, "busy: %u requests pending on this node, retry",
 			      k->npend);
 	}
 	p->rid = q->id;
 	p->kind = kind;
+	p->hnext = UINT32_MAX; /* not in the (session, seq) index (yet) */
 	p->deadline_us = strata_now_us(k->node) + k->timeout_us;
 	struct smr_cmd c = { .type = SMR_CMD_NOOP, .origin = k->self, .origin_id = p->id };
 	if (is_read) {
@@ -319,6 +415,10 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 			return STRATA_ENOMEM;
 		}
 		p->limit = q->limit;
+		if (k->bft) { /* the read marker names the client's request */
+			p->session = c.session = q->session;
+			p->seq = c.seq = q->seq;
+		}
 		if (!p->key) {
 			pend_free(k, p);
 			return STRATA_ENOMEM;
@@ -332,7 +432,7 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 	} else {
 		p->session = q->session;
 		p->seq = q->seq;
-		if (p->session == 0) { /* a one-shot session, as log.c gives one */
+		if (p->session == 0 && !k->bft) { /* a one-shot session, as log.c gives one */
 			p->session = strata_random(k->node) | 1;
 			p->seq = 1;
 		}
@@ -348,6 +448,8 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 		p->bytes = need;
 		k->pend_bytes += need;
 	}
+	if (k->bft)
+		tag_link(k, p);
 	struct strata_wr w;
 	strata_wr_init(&w, need + 16);
 	smr_cmd_encode(&w, &c);
@@ -358,7 +460,7 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 		pend_free(k, p);
 		if (rc == STRATA_EFULL)
 			k->busy++;
-		return reject(k, copy.rid, rc, "%s: tob refused the command (%s)%s",
+		return reject(k, copy.rid, tag, rc, "%s: tob refused the command (%s)%s",
 			      rc == STRATA_EFULL ? "busy" : "kv", strata_strerror(rc),
 			      rc == STRATA_EFULL ? ", retry" : "");
 	}
@@ -426,6 +528,7 @@ static void tkv_destroy(struct strata_module *m)
 			pend_free(k, &k->pend[i]);
 	smr_kv_free(k->sm);
 	free(k->pend);
+	free(k->hidx);
 	free(k);
 }
 
@@ -435,7 +538,12 @@ static const struct strata_module_ops tkv_ops = {
 
 bool smr_log_is_tob(const struct strata_config *cfg)
 {
-	return strcmp(cfg->smr_log, "tob") == 0;
+	return strcmp(cfg->smr_log, "tob") == 0 || smr_log_is_bft(cfg);
+}
+
+bool smr_log_is_bft(const struct strata_config *cfg)
+{
+	return strcmp(cfg->smr_log, "bft-tob") == 0;
 }
 
 struct strata_module *smr_tobkv_create(struct strata_node *n, char *err, size_t errlen)
@@ -461,9 +569,18 @@ struct strata_module *smr_tobkv_create(struct strata_node *n, char *err, size_t 
 	k->pend_cap = cfg->smr_pending_max < (1u << ID_BITS) ? cfg->smr_pending_max : (1u << ID_BITS);
 	k->pend = calloc(k->pend_cap, sizeof(*k->pend));
 	k->sm = smr_kv_new(cfg->smr_sessions_max);
-	if (!k->pend || !k->sm) {
+	k->bft = smr_log_is_bft(cfg);
+	if (k->bft) {
+		uint32_t cap = 1;
+		while (cap < 2 * k->pend_cap)
+			cap <<= 1;
+		k->hmask = cap - 1;
+		k->hidx = calloc(cap, sizeof(*k->hidx));
+	}
+	if (!k->pend || !k->sm || (k->bft && !k->hidx)) {
 		smr_kv_free(k->sm);
 		free(k->pend);
+		free(k->hidx);
 		free(k);
 		snprintf(err, errlen, "kv: out of memory");
 		return NULL;

@@ -121,13 +121,13 @@ int strata_stack_check_config(const struct strata_config *cfg, char *err, size_t
 	if (rc == 0)
 		rc = check_tob_consensus(cfg, err, errlen);
 	if (rc == 0 && cfg->smr_log[0] && strcmp(cfg->smr_log, "paxos") != 0 &&
-	    strcmp(cfg->smr_log, "tob") != 0) {
-		snprintf(err, errlen, "[smr] log: unknown log '%s' (expected paxos or tob)",
+	    strcmp(cfg->smr_log, "tob") != 0 && strcmp(cfg->smr_log, "bft-tob") != 0) {
+		snprintf(err, errlen, "[smr] log: unknown log '%s' (expected paxos, tob or bft-tob)",
 			 cfg->smr_log);
 		rc = STRATA_ECONFIG;
 	}
 	/* The KV over tob answers reads through the order: that needs a uniform consensus. */
-	if (rc == 0 && strcmp(cfg->smr_log, "tob") == 0 &&
+	if (rc == 0 && (strcmp(cfg->smr_log, "tob") == 0 || strcmp(cfg->smr_log, "bft-tob") == 0) &&
 	    (strcmp(cfg->tob_consensus, "flood") == 0 || strcmp(cfg->tob_consensus, "hier") == 0)) {
 		snprintf(err, errlen,
 			 "[smr] log = tob needs a uniform consensus under tob ([tob] consensus = ldc, "

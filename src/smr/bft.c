@@ -1,0 +1,177 @@
+/* Authenticated replies and the client's f + 1 vote of the Byzantine fault-tolerant KV
+ * (`[smr] log = bft-tob`, tob_log.c; docs/smr.md "BFT KV", docs/consensus-byzantine.md).
+ *
+ * Specification (what a correct client gets, with at most f Byzantine replicas of N > 3f):
+ *   BR1 Authenticity  a reply counted for replica r was signed by r's identity key (Ed25519,
+ *                     [node.r] public_key), for this request (its session and sequence number)
+ *                     and for exactly this outcome (status, flags, revision, value bytes).
+ *   BR2 Vote          the client accepts an outcome once f + 1 distinct replicas signed it:
+ *                     at least one of them is correct, so the outcome is one a correct replica
+ *                     computed from the totally ordered log. A Byzantine replica counts once,
+ *                     whatever it sends (the first reply a replica signed is its vote), and
+ *                     cannot sign for another replica.
+ * Model: fail-arbitrary replicas, signatures unforgeable; the client knows N, f and every
+ * replica's public key (the cluster config). The client protocol is the classic one of PBFT-style
+ * state-machine replication: the client sends its request (with its session and sequence
+ * number, reads too) to every replica; every replica orders it and answers it once applied.
+ *
+ * What is signed: replica id (u32, little endian) || C, with C = SHA-256 of
+ * "strata-bft-reply-v1" || session || seq || status || flags || revision || SHA-256(value)
+ * (each integer as a codec varint). The vote compares C (the outcome, without the replica).
+ * The reply's text (an error's detail) is not signed and is not part of the vote.
+ *
+ * Cost: one Ed25519 signature per reply at every replica, one verification per reply at the
+ * client (N per operation). Memory: a vote is a fixed struct of STRATA_MAX_NODES digests.
+ *
+ * Test-only Byzantine replies (a node with a strata_byz behaviour, smr_bft_output):
+ *   SILENT      answers nothing;
+ *   REPLAY      answers from the initial state: not found, revision 1, a write "succeeded";
+ *   FORGE,      a forged outcome (a value never written; a failed compare turned into success),
+ *   EQUIVOCATE  signed with its own key, and the same outcome again claiming to be the next
+ *               replica (signed with its own key: BR1 rejects it);
+ *   BADSIG      the forged outcome claiming to be the next replica, with a corrupted signature. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/codec.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "crypto/crypto.h"
+#include "smr/smr.h"
+
+#define BFT_LABEL "strata-bft-reply-v1"
+
+_Static_assert(STRATA_OUT_SIG_LEN == STRATA_SIG_LEN, "a reply carries one Ed25519 signature");
+
+void smr_bft_outcome(uint8_t out[SMR_BFT_DIGEST_LEN], uint64_t session, uint64_t seq, int status,
+		     uint64_t flags, uint64_t revision, const uint8_t *data, size_t len)
+{
+	uint8_t dh[STRATA_HASH_LEN];
+	strata_hash(dh, data ? data : (const uint8_t *)"", data ? len : 0);
+	struct strata_wr w;
+	strata_wr_init(&w, 128);
+	strata_wr_raw(&w, BFT_LABEL, sizeof(BFT_LABEL) - 1);
+	strata_wr_u64(&w, session);
+	strata_wr_u64(&w, seq);
+	strata_wr_i64(&w, status);
+	strata_wr_u64(&w, flags);
+	strata_wr_u64(&w, revision);
+	strata_wr_raw(&w, dh, sizeof(dh));
+	strata_hash(out, w.buf, w.len); /* 128 bytes always hold the header (w.err stays 0) */
+	strata_wr_free(&w);
+}
+
+static void signed_msg(uint8_t msg[4 + SMR_BFT_DIGEST_LEN], uint32_t replica,
+		       const uint8_t outcome[SMR_BFT_DIGEST_LEN])
+{
+	for (unsigned i = 0; i < 4; i++)
+		msg[i] = (uint8_t)(replica >> (8 * i));
+	memcpy(msg + 4, outcome, SMR_BFT_DIGEST_LEN);
+}
+
+bool smr_bft_verify(const struct strata_config *cfg, uint32_t replica,
+		    const uint8_t outcome[SMR_BFT_DIGEST_LEN], const uint8_t *sig)
+{
+	if (!sig || replica < 1 || replica > cfg->n || !cfg->nodes[replica].has_public_key)
+		return false;
+	uint8_t msg[4 + SMR_BFT_DIGEST_LEN];
+	signed_msg(msg, replica, outcome);
+	return strata_verify(sig, cfg->nodes[replica].public_key, msg, sizeof(msg));
+}
+
+static void sign_emit(struct strata_node *n, struct strata_output *o, const struct smr_bft_tag *t,
+		      uint32_t claim, bool corrupt)
+{
+	uint8_t c[SMR_BFT_DIGEST_LEN], msg[4 + SMR_BFT_DIGEST_LEN], sig[STRATA_SIG_LEN];
+	smr_bft_outcome(c, t->session, t->seq, o->status, o->b, o->revision, o->data, o->len);
+	signed_msg(msg, strata_node_id(n), c);
+	strata_sign(sig, strata_node_secret_key(n), msg, sizeof(msg));
+	if (corrupt)
+		sig[0] ^= 0x5a;
+	o->peer = claim;
+	o->sig = sig;
+	strata_output(n, o);
+	o->sig = NULL;
+}
+
+/* The forged outcome of the FORGE, EQUIVOCATE and BADSIG behaviours. */
+static void forge(struct strata_output *o, const struct smr_bft_tag *t, char *buf, size_t cap)
+{
+	if (o->status == STRATA_ESTATE) {
+		o->status = 0;
+		o->text = NULL;
+		return;
+	}
+	int len = snprintf(buf, cap, "forged.%llu", (unsigned long long)t->seq);
+	o->status = 0;
+	o->b = STRATA_REPLY_FOUND;
+	o->data = (const uint8_t *)buf;
+	o->len = (size_t)len;
+	o->revision += 1;
+}
+
+void smr_bft_output(struct strata_node *n, struct strata_output *o, const struct smr_bft_tag *tag)
+{
+	uint32_t self = strata_node_id(n), next = self % strata_node_n(n) + 1;
+	char buf[48];
+	switch (strata_node_byz(n)) {
+	case STRATA_BYZ_NONE:
+	case STRATA_BYZ_COUNT:
+		sign_emit(n, o, tag, self, false);
+		return;
+	case STRATA_BYZ_SILENT:
+		return;
+	case STRATA_BYZ_REPLAY:
+		o->status = 0;
+		o->b = 0;
+		o->data = NULL;
+		o->len = 0;
+		o->text = NULL;
+		o->revision = 1;
+		sign_emit(n, o, tag, self, false);
+		return;
+	case STRATA_BYZ_FORGE:
+	case STRATA_BYZ_EQUIVOCATE:
+		forge(o, tag, buf, sizeof(buf));
+		sign_emit(n, o, tag, self, false);
+		sign_emit(n, o, tag, next, false);
+		return;
+	case STRATA_BYZ_BADSIG:
+		forge(o, tag, buf, sizeof(buf));
+		sign_emit(n, o, tag, next, true);
+		return;
+	}
+}
+
+void smr_bft_vote_init(struct smr_bft_vote *v, uint32_t n, uint32_t f)
+{
+	memset(v, 0, sizeof(*v));
+	v->n = n;
+	v->f = f;
+}
+
+unsigned smr_bft_vote_add(struct smr_bft_vote *v, uint32_t replica,
+			  const uint8_t outcome[SMR_BFT_DIGEST_LEN])
+{
+	if (replica < 1 || replica > v->n || replica > STRATA_MAX_NODES)
+		return 0;
+	uint64_t bit = 1ull << (replica - 1);
+	if (!(v->voted & bit)) { /* a replica's first signed reply is its vote */
+		v->voted |= bit;
+		memcpy(v->outcome[replica], outcome, SMR_BFT_DIGEST_LEN);
+	}
+	unsigned same = 0;
+	for (uint32_t r = 1; r <= v->n; r++)
+		if ((v->voted >> (r - 1)) & 1 &&
+		    memcmp(v->outcome[r], v->outcome[replica], SMR_BFT_DIGEST_LEN) == 0)
+			same++;
+	return same;
+}
+
+unsigned smr_bft_vote_count(const struct smr_bft_vote *v)
+{
+	unsigned c = 0;
+	for (uint32_t r = 1; r <= v->n; r++)
+		c += (unsigned)((v->voted >> (r - 1)) & 1);
+	return c;
+}
