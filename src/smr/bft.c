@@ -25,10 +25,11 @@
  *
  * Test-only Byzantine replies (a node with a strata_byz behaviour, smr_bft_output):
  *   SILENT      answers nothing;
- *   REPLAY      answers from the initial state: not found, revision 1, a write "succeeded";
- *   FORGE,      a forged outcome (a value never written; a failed compare turned into success),
- *   EQUIVOCATE  signed with its own key, and the same outcome again claiming to be the next
- *               replica (signed with its own key: BR1 rejects it);
+ *   REPLAY and OLD_EPOCH  answer from the initial state: not found, revision 1, writes "done";
+ *   FORGE, EQUIVOCATE and LIE_STATE  a forged outcome (a value never written; a failed compare
+ *               turned into success) signed with its own key, and the same outcome again
+ *               claiming to be the next replica (signed with its own key: BR1 rejects it);
+ *   COMPLAIN    (a consensus behaviour) answers correctly;
  *   BADSIG      the forged outcome claiming to be the next replica, with a corrupted signature. */
 #include <stdio.h>
 #include <string.h>
@@ -116,12 +117,14 @@ void smr_bft_output(struct strata_node *n, struct strata_output *o, const struct
 	char buf[48];
 	switch (strata_node_byz(n)) {
 	case STRATA_BYZ_NONE:
+	case STRATA_BYZ_COMPLAIN: /* a consensus behaviour: replies stay correct */
 	case STRATA_BYZ_COUNT:
 		sign_emit(n, o, tag, self, false);
 		return;
 	case STRATA_BYZ_SILENT:
 		return;
 	case STRATA_BYZ_REPLAY:
+	case STRATA_BYZ_OLD_EPOCH:
 		o->status = 0;
 		o->b = 0;
 		o->data = NULL;
@@ -132,6 +135,7 @@ void smr_bft_output(struct strata_node *n, struct strata_output *o, const struct
 		return;
 	case STRATA_BYZ_FORGE:
 	case STRATA_BYZ_EQUIVOCATE:
+	case STRATA_BYZ_LIE_STATE:
 		forge(o, tag, buf, sizeof(buf));
 		sign_emit(n, o, tag, self, false);
 		sign_emit(n, o, tag, next, false);

@@ -374,7 +374,7 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	struct sim *s = r->s;
 	r->byz_id = 1 + (uint32_t)sim_random_below(s, NN);
 	r->byz = variant != V_NONE ? STRATA_BYZ_FORGE
-				   : (enum strata_byz)(1 + sim_random_below(s, STRATA_BYZ_COUNT - 1));
+				   : (enum strata_byz)(1 + sim_random_below(s, STRATA_BYZ_BADSIG));
 	sim_set_byz(s, r->byz_id, r->byz);
 	struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 1000 };
 	sim_set_net(s, &calm);
