@@ -38,7 +38,8 @@ static const char cons_help[] =
 	"-w json: {\"instance\":7,\"value\":\"v\",\"algo\":\"ldc\",\"node\":2}\n"
 	"watch: streams the decisions of one node, or of every node with --all:\n"
 	"  {\"node\":2,\"instance\":7,\"value\":\"v\",\"algo\":\"ldc\",\"epoch\":6}\n"
-	"(\"round\" instead of \"epoch\" for the flooding, hierarchical and randomized algorithms).\n";
+	"(\"round\" instead of \"epoch\" for the flooding, hierarchical and randomized algorithms;\n"
+	"\"fast_path\": true or false for fast-uhier and fast-uflood, Alg. 6.4).\n";
 
 static int check_algo(struct cli *c, const char **algo)
 {
@@ -178,6 +179,9 @@ static void print_decision(struct cli *c, uint32_t node, const Strata__Client__E
 			snprintf(key, sizeof key, "%.5s", text);
 			cli_json_key(&j, key);
 			cli_json_uint(&j, strtoull(sp + 1, NULL, 10));
+		} else if (sp && !strncmp(text, "fast-path ", 10)) { /* fast consensus (Alg. 6.4) */
+			cli_json_key(&j, "fast_path");
+			cli_json_bool(&j, sp[1] == '1');
 		}
 		cli_json_key(&j, "wall_ms");
 		cli_json_uint(&j, e->wall_ms);

@@ -508,6 +508,17 @@ int cons_lower_propose(struct strata_module *lower, uint64_t instance, const uin
 	return i->proposed ? 0 : t->propose(lower, i, v, len, false);
 }
 
+int cons_lower_propose_fetch(struct strata_module *lower, uint64_t instance, const uint8_t *v,
+			     size_t len, struct strata_msg **decided)
+{
+	*decided = NULL;
+	int rc = cons_lower_propose(lower, instance, v, len);
+	if (rc != STRATA_ESTATE)
+		return rc;
+	*decided = cons_lower_decided(lower, instance);
+	return *decided ? 0 : STRATA_ENOENT;
+}
+
 /* ---- messages ---- */
 
 int cons_open_beb(struct strata_node *n, struct strata_module *m, struct bcast_lower *beb,

@@ -108,15 +108,17 @@ struct cons_inst {
 
 /* Instance spaces: the top bits of an instance id name its space, each with its own decided
  * window and its own upper module. Space 0 is the clients' (ids 1, 2, ...), space 1
- * total-order broadcast's rounds, spaces 2-4 the consensus variants of chapter 6 (nbac.c,
- * trb.c, gm.c). */
+ * total-order broadcast's rounds, spaces 2-6 the consensus variants of chapter 6 (nbac.c,
+ * trb.c, gm.c, fast.c, uvs.c). */
 #define CONS_SPACE_BITS 48
 #define CONS_SPACE_MASK ((1ull << CONS_SPACE_BITS) - 1)
-#define CONS_SPACES 5u
+#define CONS_SPACES 7u
 #define CONS_SPACE_TOB 1ull
 #define CONS_SPACE_NBAC 2ull
 #define CONS_SPACE_TRB 3ull
 #define CONS_SPACE_GM 4ull
+#define CONS_SPACE_FAST 5ull
+#define CONS_SPACE_VS 6ull
 
 struct cons_win {
 	uint64_t low;                    /* every id <= low is decided here */
@@ -175,6 +177,12 @@ struct strata_msg *cons_lower_decided(struct strata_module *lower, uint64_t inst
  * STRATA_ESTATE (decided already: its Decide was indicated then). */
 int cons_lower_propose(struct strata_module *lower, uint64_t instance, const uint8_t *v,
 		       size_t len);
+/* cons_lower_propose for an upper that may be created after its instance was decided: on
+ * STRATA_ESTATE, *decided is the decided value (a new reference; the upper delivers it itself,
+ * its Decide having gone by) and 0 is returned, or STRATA_ENOENT when that value is no longer
+ * held. Otherwise *decided = NULL and cons_lower_propose's code. */
+int cons_lower_propose_fetch(struct strata_module *lower, uint64_t instance, const uint8_t *v,
+			     size_t len, struct strata_msg **decided);
 
 int cons_tab_init(struct cons_tab *t, struct strata_module *m, size_t inst_size);
 void cons_tab_free(struct cons_tab *t);

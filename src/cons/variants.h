@@ -1,6 +1,7 @@
 /* The consensus variants of the book's chapter 6 (docs/consensus-variants.md): non-blocking
  * atomic commit (nbac.c, Alg. 6.6), terminating reliable broadcast (trb.c, Alg. 6.3) and group
- * membership (gm.c, Alg. 6.7), each over the perfect failure detector P and uniform consensus
+ * membership (gm.c, Alg. 6.7), uniform fast consensus (fast.c, Alg. 6.4), each over uniform
+ * consensus (and, but for fast.c, the perfect failure detector P)
  * (one instance space of the node's uhier each, cons.h). Catalog rows and constructors are in
  * variants.c (family "variants"). */
 #ifndef STRATA_CONS_VARIANTS_H
@@ -13,6 +14,9 @@ enum variants_wire {
 	VAR_WIRE_NBAC = 200,
 	VAR_WIRE_TRB = 201,
 	VAR_WIRE_GM = 202,
+	VAR_WIRE_FAST_UHIER = 203,
+	VAR_WIRE_FAST_UFLOOD = 204,
+	VAR_WIRE_UVS = 205,
 };
 
 /* The uniform consensus the variants stand on (fail-stop, any f < N). */
@@ -33,5 +37,19 @@ struct strata_module *var_gm_create(struct strata_node *n, char *err, size_t err
 /* TEST ONLY: gm installs its own proposal at once, without consensus (the broken variant: two
  * processes told of two crashes in different orders install different views). */
 void var_gm_test_local(struct strata_module *m);
+
+/* Consensus-based uniform view synchrony (uvs.c, Alg. 6.10-6.11). */
+struct strata_module *var_uvs_create(struct strata_node *n, char *err, size_t errlen);
+/* TEST ONLY: uvs delivers a DATA of an earlier view in the current one (the broken variant:
+ * "delivers a message in a later view"). Never called by stratad. */
+void var_uvs_test_late(struct strata_module *m);
+
+/* Uniform fast consensus (fast.c, Alg. 6.4) over uhier or uflood: family "cons" in the catalog,
+ * so that `strata consensus propose --algo fast-uhier` reaches it. */
+struct strata_module *var_fast_uhier_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *var_fast_uflood_create(struct strata_node *n, char *err, size_t errlen);
+/* TEST ONLY: decide on the fast path when `quorum` of the first N - f PROPOSALs are equal
+ * instead of all N - f (the broken variant: quorum N - 2f). Never called by stratad. */
+void var_fast_test_quorum(struct strata_module *m, uint32_t quorum);
 
 #endif

@@ -8,6 +8,9 @@ static const struct strata_ctor ctors[] = {
 	{ "nbac", var_nbac_create },
 	{ "trb", var_trb_create },
 	{ "gm", var_gm_create },
+	{ "uvs", var_uvs_create },
+	{ "fast-uhier", var_fast_uhier_create },
+	{ "fast-uflood", var_fast_uflood_create },
 	{ NULL, NULL },
 };
 
