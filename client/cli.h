@@ -269,5 +269,6 @@ int cmd_endpoint(struct cli *c, int argc, char **argv);
 int cmd_nbac(struct cli *c, int argc, char **argv);
 int cmd_trb(struct cli *c, int argc, char **argv);
 int cmd_members(struct cli *c, int argc, char **argv);
+int cmd_vs(struct cli *c, int argc, char **argv);
 
 #endif

@@ -9,6 +9,10 @@
 #   Group membership (Alg. 6.7): `strata members --watch` runs from the start; the two kills
 #   (5, then 4) must show as the same two view changes at every survivor: view 1 = 1,2,3,4 and
 #   view 2 = 1,2,3.
+#   View synchrony (Alg. 6.10-6.11, uvs): `strata vs listen --all` runs from the start; node 1
+#   sends in view 0, node 2 right after the kill of 5, node 3 right after the kill of 4: each
+#   message must be delivered by every survivor in the view its sender's reply names, and the
+#   survivors must install the same views 1 = 1,2,3,4 and 2 = 1,2,3.
 . "$(dirname "$0")/lib.sh"
 t0=$(now_ms)
 start_cluster 5 fail-stop
@@ -19,7 +23,18 @@ BG_PIDS+=($!)
 
 "$STRATA" --dir "$DIR" nbac watch --all -w json --duration 25 >"$TMP/nbac-watch.jsonl" 2>"$TMP/nbac-watch.err" &
 BG_PIDS+=($!)
+"$STRATA" --dir "$DIR" vs listen --all -w json --duration 25 >"$TMP/vs.jsonl" 2>"$TMP/vs.err" &
+BG_PIDS+=($!)
 sleep 0.3
+# vs_send NODE MESSAGE: NODE broadcasts MESSAGE view-synchronously, in the background (a send
+# waits for its delivery, which a kill holds up until P reports it and the view changes).
+VS_PIDS=()
+vs_send() {
+	"$STRATA" --dir "$DIR" -n "$1" --timeout 10000 -w json vs send "$2" >"$TMP/vs-send-$1.json" 2>&1 &
+	VS_PIDS+=($!)
+	BG_PIDS+=($!)
+}
+vs_send 1 "m1 in view 0"
 
 # vote_all TX "VOTES..." EXPECTED: node q votes the q-th word (skip: "-"), every vote must print
 # the expected outcome with the matching exit code.
@@ -53,6 +68,7 @@ vote_all 2 "yes yes yes yes no" abort
 say "NBAC tx 3: node 5 is killed before it votes"
 "$STRATA" --dir "$DIR" -n 3 nbac begin --id 3 >/dev/null || fail "nbac begin --id 3"
 "$CLUSTER" kill 5 --dir "$DIR" >/dev/null || fail "kill 5"
+vs_send 2 "m2 after the kill of 5"
 vote_all 3 "yes yes yes yes -" abort
 
 say "TRB: node 2 sends, then sender 4 is killed"
@@ -65,6 +81,10 @@ sleep 0.3
 grep -q "^node 2: sender 2 instance 1: hello from 2\$" "$TMP/trb-send.out" ||
 	fail "trb send printed $(cat "$TMP/trb-send.out")"
 "$CLUSTER" kill 4 --dir "$DIR" >/dev/null || fail "kill 4"
+vs_send 3 "m3 after the kill of 4"
+for p in "${VS_PIDS[@]}"; do
+	wait "$p" || fail "vs send exited $?: $(cat "$TMP"/vs-send-*.json)"
+done
 
 # Wait (at most 10 s) until every survivor delivered ⊥ for sender 4 and installed view 2.
 for _ in $(seq 100); do
@@ -117,6 +137,29 @@ for q, vs in views.items():
     for v, m in vs:
         assert (v, m) in [(1, [1, 2, 3, 4]), (2, [1, 2, 3])], f"members: node {q} installed view {v} = {m}"
 print("  members --watch: view 1 = 1,2,3,4 then view 2 = 1,2,3 at nodes 1, 2 and 3")
+sent = {}
+for q in (1, 2, 3):
+    e = json.load(open(f"{d}/vs-send-{q}.json"))
+    assert e["node"] == q and e["sender"] == q, f"vs send at node {q}: {e}"
+    sent[e["message"]] = (q, e["view"])
+vviews, vdel = {}, {}
+for line in open(f"{d}/vs.jsonl"):
+    e = json.loads(line)
+    if "members" in e:
+        vviews.setdefault(e["node"], []).append((e["view"], e["members"]))
+        continue
+    k = (e["node"], e["message"])
+    assert k not in vdel, f"vs: node {e['node']} delivered {e['message']!r} twice"
+    assert e["message"] in sent, f"vs: node {e['node']} delivered {e['message']!r}, never sent"
+    s, v = sent[e["message"]]
+    assert e["sender"] == s and e["view"] == v, f"vs: node {e['node']} delivered {e['message']!r} from {e['sender']} in view {e['view']}; sent by {s} in view {v}"
+    vdel[k] = e["view"]
+for q in (1, 2, 3):
+    for m, (s, v) in sent.items():
+        assert vdel.get((q, m)) == v, f"vs: node {q} delivered {m!r} in view {vdel.get((q, m))}, sent in view {v}"
+    got = [x for x in vviews.get(q, []) if x[0] > 0]
+    assert got == [(1, [1, 2, 3, 4]), (2, [1, 2, 3])], f"vs: node {q} installed {got}"
+print("  vs listen: " + ", ".join(f"{m!r} in view {v}" for m, (s, v) in sorted(sent.items())) + " at nodes 1-3; views 1 = 1,2,3,4, 2 = 1,2,3")
 PY
-pass "nbac: commit, abort on a no, abort on a crash; trb: ⊥ for a killed sender; two view changes seen identically"
+pass "nbac: commit, abort on a no, abort on a crash; trb: ⊥ for a killed sender; two view changes seen identically; vs: each message in its view across two kills"
 echo "test_variants_live: $(( ($(now_ms) - t0) / 1000 )) s"

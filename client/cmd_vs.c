@@ -1,0 +1,167 @@
+/* `strata vs`: view-synchronous communication (docs/consensus-variants.md): consensus-based
+ * uniform view synchrony (Alg. 6.10-6.11, module uvs).
+ *
+ *   strata vs send MESSAGE [-n NODE]        NODE broadcasts MESSAGE in its current view and
+ *                                           waits until it delivers it
+ *   strata vs listen [--all] [--count N] [--duration SEC]
+ *                                           deliveries tagged with their view, and the views
+ *                                           installed */
+#include <string.h>
+
+#include "cli.h"
+#include "core/codec.h"
+#include "core/error.h"
+#include "core/stack.h"
+
+static const char vs_help[] =
+	"usage: strata vs send [-n NODE] [--] MESSAGE\n"
+	"       strata vs listen [--all] [--count N] [--duration SEC]\n"
+	"\n"
+	"View-synchronous communication: consensus-based uniform view synchrony (Alg. 6.10-6.11\n"
+	"over beb, uniform consensus and P; fail-stop). Every message is delivered in the view it\n"
+	"was broadcast in, by every member that installs the next view; a crash reported by P\n"
+	"blocks the view, flushes what its members hold and installs the next view (id, members).\n"
+	"send: NODE (-n, default the first that answers) broadcasts MESSAGE and prints it once NODE\n"
+	"delivered it (a send during a view change waits for the next view). Exit 0 delivered,\n"
+	"1 refused, 3 unknown.   -w json: {\"node\":3,\"view\":0,\"sender\":3,\"seq\":1,\"message\":\"hi\"}\n"
+	"listen: deliveries and views at one node, or at every node with --all:\n"
+	"  node 2: view 0: sender 3: hello     {\"node\":2,\"view\":0,\"sender\":3,\"message\":\"hello\"}\n"
+	"  node 2: view 1 installed: 1,2,3,4   {\"node\":2,\"view\":1,\"members\":[1,2,3,4]}\n";
+
+static void print_delivery(struct cli *c, uint32_t node, uint64_t view, uint64_t sender,
+			   uint64_t seq, const uint8_t *m, size_t len)
+{
+	if (c->json) {
+		struct cli_json j;
+		cli_json_init(&j, stdout);
+		cli_json_begin_object(&j);
+		cli_json_key(&j, "node");
+		cli_json_uint(&j, node);
+		cli_json_key(&j, "view");
+		cli_json_uint(&j, view);
+		cli_json_key(&j, "sender");
+		cli_json_uint(&j, sender);
+		if (seq) {
+			cli_json_key(&j, "seq");
+			cli_json_uint(&j, seq);
+		}
+		cli_json_key(&j, "message");
+		cli_json_string_n(&j, (const char *)m, len);
+		cli_json_end_object(&j);
+	} else {
+		printf("node %u: view %llu: sender %llu: %.*s\n", node, (unsigned long long)view,
+		       (unsigned long long)sender, (int)len, (const char *)m);
+	}
+	fflush(stdout);
+}
+
+static void print_view(struct cli *c, uint32_t node, uint64_t view, const uint8_t *p, size_t len)
+{
+	/* p: the members as text "1,2,4" */
+	if (c->json) {
+		struct cli_json j;
+		cli_json_init(&j, stdout);
+		cli_json_begin_object(&j);
+		cli_json_key(&j, "node");
+		cli_json_uint(&j, node);
+		cli_json_key(&j, "view");
+		cli_json_uint(&j, view);
+		cli_json_key(&j, "members");
+		cli_json_begin_array(&j);
+		size_t k = 0;
+		while (k < len) {
+			uint64_t q = 0;
+			while (k < len && p[k] >= '0' && p[k] <= '9' && q < 1000)
+				q = q * 10 + (uint64_t)(p[k++] - '0');
+			cli_json_uint(&j, q);
+			if (k < len)
+				k++;
+		}
+		cli_json_end_array(&j);
+		cli_json_end_object(&j);
+	} else {
+		printf("node %u: view %llu installed: %.*s\n", node, (unsigned long long)view,
+		       (int)len, (const char *)p);
+	}
+	fflush(stdout);
+}
+
+static bool vs_event(struct cli *c, uint32_t node, const Strata__Client__Event *e, void *arg)
+{
+	(void)arg;
+	if (strcmp(e->kind, "deliver") != 0)
+		return false;
+	uint32_t at = e->node ? e->node : node;
+	if (e->text && !strcmp(e->text, "view"))
+		print_view(c, at, e->seq, e->payload.data, e->payload.len);
+	else
+		print_delivery(c, at, e->seq, e->peer, 0, e->payload.data, e->payload.len);
+	return true;
+}
+
+int cmd_vs(struct cli *c, int argc, char **argv)
+{
+	if (argc < 2 || cli_is_help(argv[1])) {
+		fputs(vs_help, argc < 2 ? stderr : stdout);
+		return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+	}
+	bool send = !strcmp(argv[1], "send"), listen = !strcmp(argv[1], "listen");
+	if (!send && !listen)
+		return cli_usage_err(c, "vs", "vs: unknown subcommand '%s'", argv[1]);
+	const char *msg = NULL;
+	bool all = false, after_dd = false;
+	uint32_t count = 0, duration = 0;
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+		if (after_dd || !cli_is_option(a)) {
+			if (send && !msg) {
+				msg = a;
+				continue;
+			}
+			return cli_usage_err(c, "vs", "vs: unexpected argument '%s'", a);
+		}
+		if (send && !strcmp(a, "--")) {
+			after_dd = true;
+		} else if (cli_is_help(a)) {
+			fputs(vs_help, stdout);
+			return CLI_EXIT_OK;
+		} else if (listen && !strcmp(a, "--all")) {
+			all = true;
+		} else if (listen && !strcmp(a, "--count") && i + 1 < argc) {
+			if (!cli_parse_u32(argv[++i], 1, 100000000, &count))
+				return cli_usage_err(c, "vs", "vs: bad --count");
+		} else if (listen && !strcmp(a, "--duration") && i + 1 < argc) {
+			if (!cli_parse_u32(argv[++i], 1, 86400 * 365, &duration))
+				return cli_usage_err(c, "vs", "vs: bad --duration");
+		} else {
+			return cli_usage_err(c, "vs", "vs: unknown option '%s'", a);
+		}
+	}
+	if (send && !msg)
+		return cli_usage_err(c, "vs", "vs send: needs MESSAGE");
+	const struct strata_algo *a = strata_algo_find("uvs");
+	int rc = a ? cli_algo_runnable(c, a, "vs") : CLI_EXIT_FAIL;
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	if (listen)
+		return cli_watch_module(c, "vs listen", "uvs", all, count, duration, vs_event, NULL);
+	/* A send is not idempotent (a retry elsewhere would be another sender): no retry. */
+	struct cli_op_args op = { .module = "uvs", .op = CLI_OP_BROADCAST, .value = msg,
+				  .value_len = strlen(msg), .no_retry = true };
+	Strata__Client__Response *resp = NULL;
+	const Strata__Client__OpReply *reply = NULL;
+	rc = cli_op(c, &op, &resp, &reply);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	struct strata_rd rd;
+	strata_rd_init(&rd, reply ? reply->value.data : NULL, reply ? reply->value.len : 0);
+	uint64_t view = strata_rd_u64(&rd), seq = strata_rd_u64(&rd), node = strata_rd_u64(&rd);
+	if (!reply || !strata_rd_ok(&rd) || node == 0 || node > STRATA_MAX_NODES) {
+		cli_err(c, "vs send: malformed reply from the node");
+		rc = CLI_EXIT_FAIL;
+	} else {
+		print_delivery(c, (uint32_t)node, view, node, seq, (const uint8_t *)msg, strlen(msg));
+	}
+	strata__client__response__free_unpacked(resp, NULL);
+	return rc;
+}
