@@ -196,6 +196,22 @@ static int reply_value(struct strata_node *n, struct strata_module *m, uint64_t 
 	return 0;
 }
 
+/* <Decide | v> of instance id to the upper module of its space (if any), as a typed indication. */
+static void raise_upper(struct cons_tab *t, uint64_t id, const uint8_t *v, size_t len,
+			uint64_t round)
+{
+	struct strata_node *n = t->m->node;
+	struct strata_msg *msg = strata_msg_new(v, len);
+	struct strata_module *up = t->uppers[(id >> CONS_SPACE_BITS) % CONS_SPACES];
+	if (msg && up) {
+		struct cons_decided b = { .instance = id, .value = msg->data, .len = len };
+		strata_raise_body(n, t->m, up, CONS_EV_DECIDE, strata_node_id(n), id, round, msg, &b,
+				  sizeof(b));
+	}
+	if (msg)
+		strata_msg_unref(msg);
+}
+
 void cons_decide(struct cons_tab *t, struct cons_inst *i, const uint8_t *v, size_t len,
 		 uint64_t round)
 {
@@ -205,15 +221,7 @@ void cons_decide(struct cons_tab *t, struct cons_inst *i, const uint8_t *v, size
 		     (unsigned long long)i->id, (unsigned long long)round, len);
 	if (i->id >> CONS_SPACE_BITS) {
 		/* An upper module's instance: <Decide | v> goes up as a typed indication. */
-		struct strata_msg *msg = strata_msg_new(v, len);
-		struct strata_module *up = t->uppers[(i->id >> CONS_SPACE_BITS) % CONS_SPACES];
-		if (msg && up) {
-			struct cons_decided b = { .instance = i->id, .value = msg->data, .len = len };
-			strata_raise_body(n, m, up, CONS_EV_DECIDE, strata_node_id(n), i->id,
-					  round, msg, &b, sizeof(b));
-		}
-		if (msg)
-			strata_msg_unref(msg);
+		raise_upper(t, i->id, v, len, round);
 	} else {
 		/* A client's instance: <Decide | v> goes to the client adapter, which outputs it and
 		 * then answers the requests waiting for it. */
@@ -385,25 +393,59 @@ int cons_retrieve_u64s(struct strata_node *n, const char *key, uint64_t *v, size
 	return rc;
 }
 
-int cons_tab_store(struct cons_tab *t, const char *key)
+int cons_tab_store_space(struct cons_tab *t, const char *key, uint64_t space)
 {
+	STRATA_ASSERT(space < CONS_SPACES);
 	uint64_t rec[2 + CONS_WINDOW / 64];
-	rec[0] = t->win[0].low;
-	rec[1] = t->win[0].high;
-	memcpy(rec + 2, t->win[0].bits, sizeof(t->win[0].bits));
+	rec[0] = t->win[space].low;
+	rec[1] = t->win[space].high;
+	memcpy(rec + 2, t->win[space].bits, sizeof(t->win[space].bits));
 	return cons_store_u64s(t->m->node, key, rec, sizeof(rec) / sizeof(rec[0]));
 }
 
-int cons_tab_load(struct cons_tab *t, const char *key)
+int cons_tab_load_space(struct cons_tab *t, const char *key, uint64_t space)
 {
+	STRATA_ASSERT(space < CONS_SPACES);
 	uint64_t rec[2 + CONS_WINDOW / 64];
 	int rc = cons_retrieve_u64s(t->m->node, key, rec, sizeof(rec) / sizeof(rec[0]));
 	if (rc)
 		return rc;
-	t->win[0].low = rec[0];
-	t->win[0].high = rec[1] > rec[0] ? rec[1] : rec[0];
-	memcpy(t->win[0].bits, rec + 2, sizeof(t->win[0].bits));
+	t->win[space].low = rec[0];
+	t->win[space].high = rec[1] > rec[0] ? rec[1] : rec[0];
+	memcpy(t->win[space].bits, rec + 2, sizeof(t->win[space].bits));
 	return 0;
+}
+
+int cons_tab_store(struct cons_tab *t, const char *key)
+{
+	return cons_tab_store_space(t, key, 0);
+}
+
+int cons_tab_load(struct cons_tab *t, const char *key)
+{
+	return cons_tab_load_space(t, key, 0);
+}
+
+unsigned cons_tab_reannounce(struct cons_tab *t, uint64_t space)
+{
+	STRATA_ASSERT(space >= 1 && space < CONS_SPACES);
+	const struct cons_win *w = &t->win[space];
+	if (!t->uppers[space])
+		return 0;
+	uint64_t from = w->low > CONS_CACHE ? w->low - CONS_CACHE + 1 : 1;
+	unsigned count = 0;
+	for (uint64_t l = from; l <= w->high && l <= w->low + CONS_WINDOW; l++) {
+		uint64_t id = space << CONS_SPACE_BITS | l;
+		if (!cons_tab_retired(t, id))
+			continue;
+		struct strata_msg *v = cons_tab_decided(t, id);
+		if (!v)
+			continue; /* not stored (a torn write kept the window, not the decision) */
+		raise_upper(t, id, v->data, v->len, 0);
+		strata_msg_unref(v);
+		count++;
+	}
+	return count;
 }
 
 void cons_reply_decided(struct cons_tab *t, uint64_t instance, uint64_t req_id)

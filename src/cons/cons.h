@@ -70,6 +70,7 @@ enum cons_wire {
 	CONS_WIRE_LLDC = 183, /* logged leader-driven consensus */
 	CONS_WIRE_TOB = 184,  /* consensus-based total-order broadcast (family bcast) */
 	CONS_WIRE_TOB_CONS = 206, /* consensus from total-order broadcast (seed 8.6, tob_cons.c) */
+	CONS_WIRE_LTOB = 215, /* logged uniform total-order broadcast (Alg. 6.12, family bcast) */
 	CONS_WIRE_RBC = 190,  /* randomized binary consensus */
 	CONS_WIRE_RCONS = 191, /* randomized consensus with large domain */
 };
@@ -109,16 +110,17 @@ struct cons_inst {
 /* Instance spaces: the top bits of an instance id name its space, each with its own decided
  * window and its own upper module. Space 0 is the clients' (ids 1, 2, ...), space 1
  * total-order broadcast's rounds, spaces 2-6 the consensus variants of chapter 6 (nbac.c,
- * trb.c, gm.c, fast.c, uvs.c). */
+ * trb.c, gm.c, fast.c, uvs.c), space 7 logged uniform total-order broadcast's rounds (ltob.c). */
 #define CONS_SPACE_BITS 48
 #define CONS_SPACE_MASK ((1ull << CONS_SPACE_BITS) - 1)
-#define CONS_SPACES 7u
+#define CONS_SPACES 8u
 #define CONS_SPACE_TOB 1ull
 #define CONS_SPACE_NBAC 2ull
 #define CONS_SPACE_TRB 3ull
 #define CONS_SPACE_GM 4ull
 #define CONS_SPACE_FAST 5ull
 #define CONS_SPACE_VS 6ull
+#define CONS_SPACE_LTOB 7ull /* logged uniform total-order broadcast's rounds (ltob.c) */
 
 struct cons_win {
 	uint64_t low;                    /* every id <= low is decided here */
@@ -301,6 +303,10 @@ struct strata_module *cons_ldc_create(struct strata_node *n, char *err, size_t e
 struct strata_module *cons_lldc_create(struct strata_node *n, char *err, size_t errlen);
 struct strata_module *cons_tob_create(struct strata_node *n, char *err, size_t errlen);
 struct strata_module *cons_tob_cons_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *cons_ltob_create(struct strata_node *n, char *err, size_t errlen);
+/* Test-only broken variant: ltob delivers without logging its delivered windows and round (the
+ * simulator's case that must catch it). */
+void cons_ltob_test_unlogged(struct strata_module *m);
 /* TEST ONLY: tob-consensus decides its own proposal at once instead of the first value tob
  * delivers (the simulation suite's broken variant). Never called by stratad. */
 void cons_tob_cons_test_own(struct strata_module *m);
@@ -326,6 +332,15 @@ int cons_store_u64s(struct strata_node *n, const char *key, const uint64_t *v, s
 int cons_retrieve_u64s(struct strata_node *n, const char *key, uint64_t *v, size_t count);
 /* The decided window (low, high, bits) as one record, and back. */
 int cons_tab_store(struct cons_tab *t, const char *key);
+/* The decided window of instance space `space` (cons_tab_store is space 0's). */
+int cons_tab_store_space(struct cons_tab *t, const char *key, uint64_t space);
+int cons_tab_load_space(struct cons_tab *t, const char *key, uint64_t space);
+/* Logged algorithms, upon Recovery: indicates again <Decide | v> to the upper of `space` for its
+ * decided instances from CONS_CACHE below the window's watermark up (their decisions loaded
+ * from stable storage; bounded by CONS_CACHE + CONS_WINDOW), in instance order. An upper takes
+ * them idempotently (a round it has passed is ignored) and reads older ones on demand with
+ * cons_lower_decided. Returns how many were indicated. */
+unsigned cons_tab_reannounce(struct cons_tab *t, uint64_t space);
 int cons_tab_load(struct cons_tab *t, const char *key);
 /* Caches a decided value (a reference is taken). */
 void cons_tab_cache(struct cons_tab *t, uint64_t id, struct strata_msg *v);

@@ -13,6 +13,7 @@ static const struct strata_ctor ctors[] = {
 	{ "lldc", cons_lldc_create },
 	{ "tob", cons_tob_create },
 	{ "tob-consensus", cons_tob_cons_create },
+	{ "ltob", cons_ltob_create },
 	{ "rbc", cons_rbc_create },
 	{ "rcons", cons_rcons_create },
 	{ NULL, NULL },

@@ -4,8 +4,11 @@
  * Logged (lldc, over the logged epoch change lec and the logged epoch consensus): the same
  * handlers, plus the book's stores, each durable before any message of the turn leaves: an
  * instance's val when it is proposed, its epoch-consensus state (valts, val) when a WRITE is
- * accepted, and its decision (with the decided window) when it is decided. Upon recovery the
- * window is retrieved (decided instances stay decided and are answered from storage); an
+ * accepted, and its decision (with the decided window of its instance space) when it is
+ * decided. Upon recovery the windows are retrieved (decided instances stay decided and are
+ * answered from storage) and, as the book's logged consensus indicates its logged decision again
+ * on recovery, the decisions of each upper module's instance space are indicated again to it
+ * (the last CONS_CACHE below the watermark and every decided one above it; ld_recover); an
  * undecided instance is restored lazily, when a client or a peer next names it: its val and
  * (valts, val) are retrieved and it resumes in the epoch that lec restarts. Storage grows by one
  * decision record per decided instance (compacting them is the replicated log's business,
@@ -206,6 +209,44 @@ static void ld_try(struct ldc *l, struct ld_inst *i)
 	ep_propose(&env, &i->ep, i->val);
 }
 
+/* The decided window of an instance space: "lldc/win" for the clients' space 0, "lldc/win/<s>"
+ * for an upper module's space s. */
+static void ld_win_key(char *key, size_t len, uint64_t space)
+{
+	if (space == 0)
+		snprintf(key, len, "lldc/win");
+	else
+		snprintf(key, len, "lldc/win/%llu", (unsigned long long)space);
+}
+
+/* retrieve(decided windows): at creation (before any module's Init), so that an upper module
+ * can read decisions from the log during its own recovery. */
+static void ld_load_windows(struct ldc *l)
+{
+	for (uint64_t s = 0; s < CONS_SPACES; s++) {
+		char key[32];
+		ld_win_key(key, sizeof key, s);
+		if (cons_tab_load_space(&l->tab, key, s) == STRATA_EPROTO)
+			strata_trace(l->m.node, "lldc", "recovery: damaged decided window %s -> starts empty",
+				     key);
+	}
+}
+
+/* upon event <Recovery> do
+ *     forall decided instances of an upper's space: trigger <c, Decide | decision>
+ * (the book's logged consensus indicates its logged decision again on recovery; here, for each
+ * upper's space, the decisions from CONS_CACHE below the watermark up, cons_tab_reannounce: the
+ * upper, e.g. logged total-order broadcast, takes them idempotently and reads older ones on
+ * demand). Client instances (space 0) are answered from storage when asked. */
+static void ld_recover(struct ldc *l)
+{
+	unsigned again = 0;
+	for (uint64_t s = 1; s < CONS_SPACES; s++)
+		again += cons_tab_reannounce(&l->tab, s);
+	strata_trace(l->m.node, "lldc", "recovery: %u decisions indicated again to upper modules",
+		     again);
+}
+
 /* upon event <ep.ts, Decide | v> such that ts = ets do
  *     if decided = FALSE then decided := TRUE; trigger <c, Decide | v>; */
 static void ld_decide(struct ldc *l, struct ld_inst *i, int k)
@@ -215,8 +256,13 @@ static void ld_decide(struct ldc *l, struct ld_inst *i, int k)
 	if (l->logged)
 		ld_store_bytes(l, "dec", id, v->data, v->len); /* store(decision) */
 	cons_decide(&l->tab, &i->c, v->data, v->len, l->ets);
-	if (l->logged && cons_tab_store(&l->tab, "lldc/win") != 0)
-		strata_trace(l->m.node, "lldc", "store of the decided window failed");
+	if (l->logged) {
+		uint64_t space = id >> CONS_SPACE_BITS;
+		char key[32];
+		ld_win_key(key, sizeof key, space);
+		if (cons_tab_store_space(&l->tab, key, space) != 0)
+			strata_trace(l->m.node, "lldc", "store of the decided window failed");
+	}
 	strata_msg_unref(v);
 }
 
@@ -426,9 +472,9 @@ static void ld_handle(struct strata_module *m, const struct strata_event *ev)
 	struct ldc *l = (struct ldc *)m;
 	switch (ev->type) {
 	case STRATA_EV_INIT:
-		/* upon event <Recovery>: the decided window; instances come back lazily */
-		if (l->logged && ev->arg && cons_tab_load(&l->tab, "lldc/win") == STRATA_EPROTO)
-			strata_trace(m->node, "lldc", "recovery: damaged decided window -> starts empty");
+		/* upon event <Recovery>: the decided windows; instances come back lazily */
+		if (l->logged && ev->arg)
+			ld_recover(l);
 		strata_timer_arm_in(m->node, &l->announce, l->period_us);
 		break;
 	case STRATA_EV_TIMER:
@@ -526,6 +572,8 @@ static struct strata_module *ld_create(struct strata_node *n, bool logged, char 
 	strata_timer_init(&l->announce, &l->m, LD_TOK_ANNOUNCE, 0);
 	strata_node_add_module(n, &l->m, logged ? &lld_ops : &ld_ops,
 			       logged ? CONS_WIRE_LLDC : CONS_WIRE_LDC);
+	if (logged)
+		ld_load_windows(l);
 	if (cons_open_beb(n, &l->m, &l->tab.beb, logged, err, errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */
 	strata_module_subscribe(ec, &l->m);

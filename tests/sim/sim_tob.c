@@ -295,6 +295,276 @@ static int erb_as_regular_tob(uint64_t seed, bool trace, char *why, size_t whyle
 	return run_algo("erb", "flood", seed, trace, why, whylen);
 }
 
+/* ---- Logged uniform total-order broadcast (Alg. 6.12, src/cons/ltob.c) ----
+ *
+ * Fail-recovery: N = 5 (or 3) nodes on the real Omega under lldc, broadcasts at random times,
+ * loss, duplication, delays, partitions, crashes and restarts (at most f down at once; every
+ * node restarted before the end), slow syncs (1-15 ms) and, per case, the disk faults of
+ * docs/architecture.md: none, every unsynced write lost at a crash, or a torn prefix of them
+ * kept; two storms crash every node at once while writes are unsynced. Checked after every step:
+ * no duplication, no creation, uniform total order over every node's whole delivery sequence
+ * (all its lives); at the end, after a calm phase with every node up: validity for every sender
+ * (lurb logs pending broadcasts: a sender that crashed and recovered counts) and uniform
+ * agreement. A replay announced after a recovery counts only when its first announcement was
+ * lost (the recorders' rule). Broken variant: ltob that delivers without logging its delivered
+ * windows and round (a recovered node delivers again what it delivered before). */
+
+enum ldisk { LD_NONE, LD_LOST, LD_TORN };
+
+struct lrun {
+	struct strata_config cfg;
+	struct sim *s;
+	struct bck *ck;
+	uint32_t n;
+	uint16_t wire;
+	enum ldisk disk;
+	bool unlogged;
+	bool down[MAXN + 1];
+	unsigned nbcast;
+	uint64_t reqid;
+	char why[256];
+};
+
+static void l_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
+{
+	struct lrun *r = arg;
+	(void)s;
+	if (o->module != r->wire)
+		return;
+	if (o->kind == STRATA_OUT_BCAST) {
+		if (o->replay && bck_broadcast_known(r->ck, node, o->a))
+			return;
+		bck_on_bcast(r->ck, node, o->a, o->data, o->len);
+	} else if (o->kind == STRATA_OUT_DELIVER) {
+		if (o->replay && bck_delivered(r->ck, node, o->peer, o->a))
+			return;
+		bck_on_deliver(r->ck, node, o->peer, o->a, o->data, o->len);
+	} else if (o->kind == STRATA_OUT_REPLY && o->status != 0 && !r->why[0]) {
+		snprintf(r->why, sizeof(r->why), "node %u refused a broadcast: %s", node,
+			 strata_strerror(o->status));
+	}
+}
+
+static int l_check(struct sim *s, void *arg)
+{
+	struct lrun *r = arg;
+	(void)s;
+	return bck_violation(r->ck) || r->why[0] ? 1 : 0;
+}
+
+static void l_build(struct sim *s, struct strata_node *n, void *arg)
+{
+	struct lrun *r = arg;
+	(void)s;
+	char err[256];
+	if (strata_fd_build(n, err, sizeof(err)) != 0) {
+		fprintf(stderr, "build: %s\n", err);
+		abort();
+	}
+	struct strata_module *m = strata_algo_create(strata_algo_find("ltob"), n, err, sizeof(err));
+	if (!m) {
+		fprintf(stderr, "build: %s\n", err);
+		abort();
+	}
+	if (r->unlogged)
+		cons_ltob_test_unlogged(m);
+}
+
+static uint32_t l_pick_up(struct lrun *r)
+{
+	uint32_t up[MAXN], k = 0;
+	for (uint32_t q = 1; q <= r->n; q++)
+		if (!r->down[q])
+			up[k++] = q;
+	return k ? up[sim_random_below(r->s, k)] : 0;
+}
+
+static void l_broadcast(struct lrun *r, uint32_t q)
+{
+	if (!q)
+		return;
+	char payload[48];
+	int len = snprintf(payload, sizeof(payload), "m%u-%u-%llu", q, r->nbcast++,
+			   (unsigned long long)sim_seed(r->s));
+	struct strata_request req = { .id = ++r->reqid, .op = STRATA_OP_BROADCAST,
+				      .value = (const uint8_t *)payload, .value_len = (size_t)len };
+	sim_request(r->s, q, "ltob", &req);
+}
+
+static unsigned l_ndown(const struct lrun *r)
+{
+	unsigned d = 0;
+	for (uint32_t q = 1; q <= r->n; q++)
+		d += r->down[q];
+	return d;
+}
+
+static bool l_unsynced(struct lrun *r)
+{
+	for (uint32_t q = 1; q <= r->n; q++)
+		if (!r->down[q] && sim_unsynced(r->s, q) > 0)
+			return true;
+	return false;
+}
+
+static int l_faults(struct lrun *r)
+{
+	struct sim *s = r->s;
+	bool parted = false;
+	unsigned max = 6 + (unsigned)sim_random_below(s, 10);
+	int storm[2] = { -1, -1 };
+	if (r->disk != LD_NONE)
+		for (int k = 0; k < 2; k++)
+			storm[k] = 2 + (int)sim_random_below(s, 30);
+	l_broadcast(r, l_pick_up(r));
+	for (int chunk = 0; chunk < 40; chunk++) {
+		for (int k = 0; k < 2; k++) {
+			if (storm[k] < 0 || chunk < storm[k])
+				continue;
+			/* a storm needs writes to lose: broadcast, wait for the store */
+			if (!l_unsynced(r)) {
+				l_broadcast(r, l_pick_up(r));
+				for (int ms = 0; ms < 10 && !l_unsynced(r); ms++) {
+					int rc = sim_run_for(s, 1 * MS, l_check, r);
+					if (rc)
+						return rc;
+				}
+			}
+			storm[k] = -1;
+			for (uint32_t q = 1; q <= r->n; q++)
+				if (!r->down[q]) {
+					sim_crash(s, q);
+					r->down[q] = true;
+				}
+		}
+		if (r->nbcast < max && sim_random_unit(s) < 0.5)
+			l_broadcast(r, l_pick_up(r));
+		if (!parted && sim_random_unit(s) < 0.05) {
+			uint64_t a = 0;
+			for (uint32_t q = 1; q <= r->n; q++)
+				if (sim_random_below(s, 2))
+					a |= 1ull << q;
+			sim_partition(s, a, ((1ull << (r->n + 1)) - 2) & ~a);
+			parted = true;
+		} else if (parted && sim_random_unit(s) < 0.15) {
+			sim_heal(s);
+			parted = false;
+		}
+		if (sim_random_unit(s) < 0.04 && l_ndown(r) < r->cfg.f) {
+			uint32_t q = l_pick_up(r);
+			if (q) {
+				sim_crash(s, q);
+				r->down[q] = true;
+			}
+		}
+		/* restart one node (more often after a storm: a majority must come back) */
+		if (sim_random_unit(s) < (l_ndown(r) > r->cfg.f ? 0.6 : 0.1))
+			for (uint32_t q = 1; q <= r->n; q++)
+				if (r->down[q]) {
+					sim_restart(s, q);
+					r->down[q] = false;
+					break;
+				}
+		int rc = sim_run_for(s, 10 * MS, l_check, r);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int run_ltob(enum ldisk disk, bool unlogged, uint64_t seed, bool trace, char *why,
+		    size_t whylen)
+{
+	struct lrun *r = calloc(1, sizeof(*r));
+	STRATA_ASSERT(r);
+	r->disk = disk;
+	r->unlogged = unlogged;
+	r->wire = strata_algo_find("ltob")->wire_id;
+	strata_config_defaults(&r->cfg);
+	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-ltob");
+	r->n = r->cfg.n = seed % 4 == 3 ? 3 : 5;
+	r->cfg.f = (r->n - 1) / 2;
+	r->cfg.model = STRATA_MODEL_FAIL_RECOVERY;
+	r->cfg.heartbeat_ms = 20;
+	r->cfg.timeout_ms = 100;
+	r->cfg.retransmit_min_ms = 10;
+	r->cfg.retransmit_max_ms = 100;
+	for (uint32_t i = 1; i <= r->n; i++) {
+		r->cfg.nodes[i].id = i;
+		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
+		r->cfg.nodes[i].port = (uint16_t)(7700 + i);
+	}
+	r->ck = bck_new(r->n, BCK_NODUP | BCK_NOCREATE | BCK_VALIDITY | BCK_AGREEMENT |
+				      BCK_UNIFORM | BCK_TOTAL);
+	struct sim_opts so = { .seed = seed, .cfg = &r->cfg, .build = l_build, .output = l_output,
+			       .arg = r, .trace = trace };
+	so.disk.sync_min_us = 1 * MS;
+	so.disk.sync_max_us = 15 * MS;
+	so.disk.torn = disk == LD_TORN ? 1.0 : 0;
+	r->s = sim_new(&so);
+	struct sim *s = r->s;
+	struct sim_net net = {
+		.drop = 0.05 + sim_random_unit(s) * 0.2, .dup = sim_random_unit(s) * 0.1,
+		.delay_min_us = 200, .delay_max_us = 200 + sim_random_below(s, 5 * MS),
+		.tail = 0.05, .tail_us = 40 * MS,
+	};
+	sim_set_net(s, &net);
+	sim_start(s);
+	sim_run_for(s, 1 * MS, NULL, NULL);
+	int rc = l_faults(r);
+	if (!rc) {
+		sim_heal(s);
+		struct sim_net calm = { .drop = 0.02, .delay_min_us = 200, .delay_max_us = 3 * MS };
+		sim_set_net(s, &calm);
+		for (uint32_t q = 1; q <= r->n; q++)
+			if (r->down[q]) {
+				sim_restart(s, q);
+				r->down[q] = false;
+			}
+		rc = sim_run_for(s, LIVENESS_MS * MS, l_check, r);
+	}
+	if (rc) {
+		rc = sim_fail(why, whylen, "t=%llums: %s", (unsigned long long)(sim_now(s) / MS),
+			      r->why[0] ? r->why : bck_violation(r->ck));
+	} else {
+		bool correct[MAXN + 1] = { false };
+		for (uint32_t q = 1; q <= r->n; q++)
+			correct[q] = true;
+		rc = bck_final(r->ck, correct, correct, why, whylen);
+	}
+	if (!rc && disk != LD_NONE) {
+		const struct sim_disk_stats *ds = sim_disk_stats(s);
+		if (ds->writes_lost == 0)
+			rc = sim_fail(why, whylen, "no unsynced write was lost to a crash: vacuous run");
+		else if (disk == LD_TORN && ds->torn_crashes == 0)
+			rc = sim_fail(why, whylen, "no crash tore a write: vacuous run");
+	}
+	sim_free(s);
+	bck_free(r->ck);
+	free(r);
+	return rc;
+}
+
+static int ltob_crash_recover(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return run_ltob(LD_NONE, false, seed, trace, why, whylen);
+}
+
+static int ltob_disk_lost(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return run_ltob(LD_LOST, false, seed, trace, why, whylen);
+}
+
+static int ltob_disk_torn(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return run_ltob(LD_TORN, false, seed, trace, why, whylen);
+}
+
+static int ltob_unlogged(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return run_ltob(LD_NONE, true, seed, trace, why, whylen);
+}
+
 static const struct sim_case cases[] = {
 	{ "tob-random-gst", tob_random, 1000, false },
 	{ "tob-over-uhier", tob_uhier, 100, false },
@@ -303,6 +573,10 @@ static const struct sim_case cases[] = {
 	{ "tob-over-hier", tob_hier, 100, false },
 	{ "broken-erb-judged-total-order", erb_as_tob, 50, true },
 	{ "broken-erb-judged-regular-total-order", erb_as_regular_tob, 50, true },
+	{ "ltob-crash-recover", ltob_crash_recover, 100, false },
+	{ "ltob-disk-lost", ltob_disk_lost, 100, false },
+	{ "ltob-disk-torn", ltob_disk_torn, 100, false },
+	{ "broken-ltob-unlogged-delivery", ltob_unlogged, 50, true },
 };
 
 int main(int argc, char **argv)
