@@ -109,11 +109,12 @@ struct cons_inst {
 
 /* Instance spaces: the top bits of an instance id name its space, each with its own decided
  * window and its own upper module. Space 0 is the clients' (ids 1, 2, ...), space 1
- * total-order broadcast's rounds, spaces 2-6 the consensus variants of chapter 6 (nbac.c,
- * trb.c, gm.c, fast.c, uvs.c), space 7 logged uniform total-order broadcast's rounds (ltob.c). */
+ * total-order broadcast's rounds, spaces 2-6 and 8 the consensus variants of chapter 6
+ * (nbac.c, trb.c, gm.c, fast.c, uvs.c; vs.c's trb instances), space 7 logged uniform
+ * total-order broadcast's rounds (ltob.c). */
 #define CONS_SPACE_BITS 48
 #define CONS_SPACE_MASK ((1ull << CONS_SPACE_BITS) - 1)
-#define CONS_SPACES 8u
+#define CONS_SPACES 9u
 #define CONS_SPACE_TOB 1ull
 #define CONS_SPACE_NBAC 2ull
 #define CONS_SPACE_TRB 3ull
@@ -121,6 +122,7 @@ struct cons_inst {
 #define CONS_SPACE_FAST 5ull
 #define CONS_SPACE_VS 6ull
 #define CONS_SPACE_LTOB 7ull /* logged uniform total-order broadcast's rounds (ltob.c) */
+#define CONS_SPACE_VSTRB 8ull
 
 struct cons_win {
 	uint64_t low;                    /* every id <= low is decided here */

@@ -35,6 +35,9 @@
  * View (id, M) is consensus instance (CONS_SPACE_GM << 48) | id of the node's uniform consensus
  * (uhier, Alg. 5.4); the value is M as a varint bitmask (bit q-1 = process q).
  * Model: fail-stop (P), any f < N. Memory: O(N) (views only shrink: at most N - 1 changes).
+ * An upper module (view synchrony, vs.c) gets VAR_EV_VIEW (instance = id, arg = M) for every
+ * view installed after it opened gm (var_gm_open) and reads the earlier ones (var_gm_view): gm
+ * keeps the members of each of its at most N views.
  * Output on each installed view: STRATA_OUT_DELIVER, a = id, b = M as a bitmask, data = the
  * members as text "1,2,4", text "view". Client: READ -> reply [varint id][varint bitmask]. */
 #include <stdio.h>
@@ -59,6 +62,8 @@ struct gm {
 	bool announced; /* view 0 was output */
 	bool test_local; /* TEST ONLY: install correct ∩ M without consensus */
 	uint64_t pend[GM_PEND]; /* decided, not yet installed: pend[i - id] for view i (0 = none) */
+	uint64_t hist[GM_PEND]; /* members of every installed view i <= id (for a late upper) */
+	struct strata_module *upper; /* receives VAR_EV_VIEW per installed view (vs.c), or NULL */
 };
 
 static uint64_t uc_inst(uint64_t id)
@@ -110,8 +115,12 @@ static void gm_install_pending(struct gm *g)
 		}
 		g->id++;
 		g->members = next;
+		g->hist[g->id] = next;
 		g->wait = false;
 		gm_view(g);
+		if (g->upper)
+			strata_raise_body(g->m.node, &g->m, g->upper, VAR_EV_VIEW, strata_node_id(g->m.node),
+					  g->id, g->members, NULL, NULL, 0);
 	}
 }
 
@@ -238,12 +247,34 @@ struct strata_module *var_gm_create(struct strata_node *n, char *err, size_t err
 		return NULL;
 	}
 	g->n = strata_node_n(n);
-	g->members = g->correct = cons_all(g->n);
+	g->members = g->correct = g->hist[0] = cons_all(g->n);
 	strata_node_add_module(n, &g->m, &gm_ops, VAR_WIRE_GM);
 	if (cons_need_fd(&g->m, "gm", err, errlen) != 0 ||
 	    cons_lower_open_space(n, VAR_UC, CONS_SPACE_GM, &g->m, &g->uc, err, errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */
 	return &g->m;
+}
+
+int var_gm_open(struct strata_node *n, struct strata_module *upper, struct strata_module **gm,
+		char *err, size_t errlen)
+{
+	struct strata_module *m = strata_node_module_by_name(n, "gm");
+	if (!m && !(m = var_gm_create(n, err, errlen)))
+		return STRATA_ECONFIG;
+	struct gm *g = (struct gm *)m;
+	if (g->upper && g->upper != upper) {
+		snprintf(err, errlen, "gm already has an upper module");
+		return STRATA_ESTATE;
+	}
+	g->upper = upper;
+	*gm = m;
+	return 0;
+}
+
+uint64_t var_gm_view(const struct strata_module *m, uint64_t id)
+{
+	const struct gm *g = (const struct gm *)m;
+	return id <= g->id && id < GM_PEND ? g->hist[id] : 0;
 }
 
 void var_gm_test_local(struct strata_module *m)

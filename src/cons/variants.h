@@ -17,6 +17,12 @@ enum variants_wire {
 	VAR_WIRE_FAST_UHIER = 203,
 	VAR_WIRE_FAST_UFLOOD = 204,
 	VAR_WIRE_UVS = 205,
+	VAR_WIRE_VS = 207,
+};
+
+/* Indications inside the family (variants range 390-399). */
+enum variants_ev {
+	VAR_EV_VIEW = 390, /* gm -> its upper: <gm, View | (id, M)>, instance = id, arg = M */
 };
 
 /* The uniform consensus the variants stand on (fail-stop, any f < N). */
@@ -37,12 +43,24 @@ struct strata_module *var_gm_create(struct strata_node *n, char *err, size_t err
 /* TEST ONLY: gm installs its own proposal at once, without consensus (the broken variant: two
  * processes told of two crashes in different orders install different views). */
 void var_gm_test_local(struct strata_module *m);
+/* "uses GroupMembership gm": the node's gm (created if it has none), which from now on raises
+ * VAR_EV_VIEW at upper for each view it installs. 0, or a STRATA_E* code with err. */
+int var_gm_open(struct strata_node *n, struct strata_module *upper, struct strata_module **gm,
+		char *err, size_t errlen);
+/* The members of view id installed at gm (0 if gm has not installed it). */
+uint64_t var_gm_view(const struct strata_module *gm, uint64_t id);
 
 /* Consensus-based uniform view synchrony (uvs.c, Alg. 6.10-6.11). */
 struct strata_module *var_uvs_create(struct strata_node *n, char *err, size_t errlen);
 /* TEST ONLY: uvs delivers a DATA of an earlier view in the current one (the broken variant:
  * "delivers a message in a later view"). Never called by stratad. */
 void var_uvs_test_late(struct strata_module *m);
+
+/* TRB-based view synchrony (vs.c, Alg. 6.8-6.9), over gm, beb, P and uhier. */
+struct strata_module *var_vs_create(struct strata_node *n, char *err, size_t errlen);
+/* TEST ONLY: vs delivers a DATA of an earlier view in the current one (the broken variant).
+ * Never called by stratad. */
+void var_vs_test_late(struct strata_module *m);
 
 /* Uniform fast consensus (fast.c, Alg. 6.4) over uhier or uflood: family "cons" in the catalog,
  * so that `strata consensus propose --algo fast-uhier` reaches it. */

@@ -9,6 +9,7 @@ static const struct strata_ctor ctors[] = {
 	{ "trb", var_trb_create },
 	{ "gm", var_gm_create },
 	{ "uvs", var_uvs_create },
+	{ "vs", var_vs_create },
 	{ "fast-uhier", var_fast_uhier_create },
 	{ "fast-uflood", var_fast_uflood_create },
 	{ NULL, NULL },

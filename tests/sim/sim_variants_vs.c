@@ -1,5 +1,6 @@
-/* Simulation suite for view-synchronous communication: consensus-based uniform view synchrony
- * (Alg. 6.10-6.11, src/cons/uvs.c), fail-stop, N = 3, 4 or 5, over beb, uhier and P.
+/* Simulation suite for view-synchronous communication, fail-stop, N = 3, 4 or 5: consensus-based
+ * uniform view synchrony (Alg. 6.10-6.11, src/cons/uvs.c, over beb, uhier and P; cases uvs-*)
+ * and TRB-based view synchrony (Alg. 6.8-6.9, src/cons/vs.c, over gm, beb, uhier and P; vs-*).
  *
  * P is the oracle test module told of every crash by the driver (as in sim_variants). Faults
  * the model allows: loss 5-25 %, duplication, delays with a 3 % tail of up to 300 ms
@@ -18,12 +19,13 @@
  *       (one member set per view id, crashed nodes' views included), VS5 accuracy (a view
  *       leaves out crashed nodes only).
  * At the end: VS4 completeness (every correct node's last view is the set of correct nodes),
- * uniform agreement of deliveries (a message any node delivered in V, crashed ones included, is
- * delivered by every correct node, in V), and validity (every message a correct node broadcast
- * is delivered by every correct node). Every run must deliver something.
+ * agreement of deliveries (uvs, uniform: a message any node delivered in V, crashed ones
+ * included, is delivered by every correct node, in V; vs: one a correct node delivered), and
+ * validity (every message a correct node broadcast is delivered by every correct node). Every
+ * run must deliver something.
  *
- * Broken variant (expect_violation): uvs that delivers a DATA of an earlier view in its current
- * one (var_uvs_test_late): view inclusion must catch it. */
+ * Broken variants (expect_violation): uvs, and vs, that deliver a DATA of an earlier view in
+ * their current one (var_uvs_test_late, var_vs_test_late): view inclusion must catch them. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,11 +56,14 @@ struct sent {
 	uint64_t view; /* the view its sender broadcast it in */
 	bool got[MAXN + 1];
 	uint64_t got_view[MAXN + 1];
-	bool any;      /* some node delivered it */
+	bool any;      /* some node delivered it (uvs: crashed ones count) */
 	uint64_t any_view;
 };
 
 struct run {
+	const char *algo; /* "uvs" or "vs" */
+	uint16_t wire;
+	bool uniform;     /* uvs: a message delivered by a crashed node counts too */
 	bool broken;
 	struct strata_config cfg;
 	struct sim *s;
@@ -149,7 +154,7 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 			failf(r, "node %u refused a vs send: %s", node, strata_strerror(o->status));
 		return;
 	}
-	if (o->module != VAR_WIRE_UVS)
+	if (o->module != r->wire)
 		return;
 	if (o->kind == STRATA_OUT_DELIVER && o->text && !strcmp(o->text, "view")) {
 		on_view(r, node, o->a, o->b);
@@ -218,13 +223,15 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 	(void)s;
 	char err[256];
 	sim_oracle_add(n);
-	struct strata_module *m = strata_algo_create(strata_algo_find("uvs"), n, err, sizeof(err));
+	struct strata_module *m = strata_algo_create(strata_algo_find(r->algo), n, err, sizeof(err));
 	if (!m) {
 		fprintf(stderr, "build: %s\n", err);
 		abort();
 	}
-	if (r->broken)
+	if (r->broken && r->uniform)
 		var_uvs_test_late(m);
+	else if (r->broken)
+		var_vs_test_late(m);
 }
 
 static uint64_t new_req(struct run *r)
@@ -277,14 +284,17 @@ static void vs_send(struct run *r, uint32_t q)
 	r->is_send[id] = true;
 	struct strata_request req = { .id = id, .op = STRATA_OP_BROADCAST,
 				      .value = (const uint8_t *)m, .value_len = (size_t)len };
-	sim_request(r->s, q, "uvs", &req);
+	sim_request(r->s, q, r->algo, &req);
 }
 
-static int vs_run(bool broken, uint64_t seed, bool trace, char *why, size_t whylen)
+static int vs_run(bool uniform, bool broken, uint64_t seed, bool trace, char *why, size_t whylen)
 {
 	struct run *r = calloc(1, sizeof(*r));
 	STRATA_ASSERT(r);
 	r->broken = broken;
+	r->uniform = uniform;
+	r->algo = uniform ? "uvs" : "vs";
+	r->wire = uniform ? VAR_WIRE_UVS : VAR_WIRE_VS;
 	strata_config_defaults(&r->cfg);
 	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-vs");
 	r->n = r->cfg.n = seed % 5 == 3 ? 3 : seed % 5 == 4 ? 4 : 5;
@@ -375,16 +385,22 @@ static int vs_run(bool broken, uint64_t seed, bool trace, char *why, size_t whyl
 	for (uint32_t sd = 1; sd <= r->n && !rc; sd++)
 		for (uint32_t k = 1; k <= MAXK && !rc; k++) {
 			const struct sent *m = &r->m[sd][k];
-			bool need = m->any || (m->bcast && !r->down[sd]);
+			/* uvs: uniform agreement; vs: agreement among the correct nodes. */
+			bool by_correct = false;
+			for (uint32_t q = 1; q <= r->n; q++)
+				by_correct |= !r->down[q] && m->got[q];
+			bool agreed = r->uniform ? m->any : by_correct;
+			bool need = agreed || (m->bcast && !r->down[sd]);
 			for (uint32_t q = 1; q <= r->n && !rc && need; q++) {
 				if (r->down[q])
 					continue;
 				if (!m->got[q])
 					rc = sim_fail(why, whylen, "%s: correct node %u did not deliver "
 						      "m%u.%u (broadcast in view %llu%s)",
-						      m->any ? "uniform agreement" : "validity", q, sd, k,
-						      (unsigned long long)m->view,
-						      m->any ? ", delivered by another node" : "");
+						      !agreed ? "validity" : r->uniform ? "uniform agreement"
+										       : "agreement",
+						      q, sd, k, (unsigned long long)m->view,
+						      agreed ? ", delivered by another node" : "");
 			}
 		}
 	if (!rc && r->ndeliver == 0)
@@ -399,25 +415,37 @@ out:
 	return rc;
 }
 
+static int uvs_random(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return vs_run(true, false, seed, trace, why, whylen);
+}
+
+static int broken_uvs_late(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return vs_run(true, true, seed, trace, why, whylen);
+}
+
 static int vs_random(uint64_t seed, bool trace, char *why, size_t whylen)
 {
-	return vs_run(false, seed, trace, why, whylen);
+	return vs_run(false, false, seed, trace, why, whylen);
 }
 
 static int broken_vs_late(uint64_t seed, bool trace, char *why, size_t whylen)
 {
-	return vs_run(true, seed, trace, why, whylen);
+	return vs_run(false, true, seed, trace, why, whylen);
 }
 
 static const struct sim_case cases[] = {
-	{ "uvs-random", vs_random, 300, false },
-	{ "broken-uvs-delivers-in-a-later-view", broken_vs_late, 200, true },
+	{ "uvs-random", uvs_random, 300, false },
+	{ "broken-uvs-delivers-in-a-later-view", broken_uvs_late, 200, true },
+	{ "vs-random", vs_random, 300, false },
+	{ "broken-vs-delivers-in-a-later-view", broken_vs_late, 200, true },
 };
 
 int main(int argc, char **argv)
 {
 	int rc = sim_main(argc, argv, "sim_variants_vs", cases, sizeof(cases) / sizeof(cases[0]));
-	printf("sim_variants_vs: in passing seeds, uvs delivered %llu messages and installed %llu "
-	       "distinct views after view 0\n", totals.delivered, totals.views);
+	printf("sim_variants_vs: in passing seeds, uvs and vs delivered %llu messages and installed "
+	       "%llu distinct views after view 0\n", totals.delivered, totals.views);
 	return rc;
 }
