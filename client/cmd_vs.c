@@ -1,9 +1,11 @@
 /* `strata vs`: view-synchronous communication (docs/consensus-variants.md): consensus-based
- * uniform view synchrony (Alg. 6.10-6.11, module uvs).
+ * uniform view synchrony (Alg. 6.10-6.11, module uvs, the default) or TRB-based view synchrony
+ * (Alg. 6.8-6.9, module vs), chosen with --algo.
  *
- *   strata vs send MESSAGE [-n NODE]        NODE broadcasts MESSAGE in its current view and
+ *   strata vs send MESSAGE [-n NODE] [--algo uvs|vs]
+ *                                           NODE broadcasts MESSAGE in its current view and
  *                                           waits until it delivers it
- *   strata vs listen [--all] [--count N] [--duration SEC]
+ *   strata vs listen [--algo uvs|vs] [--all] [--count N] [--duration SEC]
  *                                           deliveries tagged with their view, and the views
  *                                           installed */
 #include <string.h>
@@ -14,13 +16,16 @@
 #include "core/stack.h"
 
 static const char vs_help[] =
-	"usage: strata vs send [-n NODE] [--] MESSAGE\n"
-	"       strata vs listen [--all] [--count N] [--duration SEC]\n"
+	"usage: strata vs send [-n NODE] [--algo uvs|vs] [--] MESSAGE\n"
+	"       strata vs listen [--algo uvs|vs] [--all] [--count N] [--duration SEC]\n"
 	"\n"
-	"View-synchronous communication: consensus-based uniform view synchrony (Alg. 6.10-6.11\n"
-	"over beb, uniform consensus and P; fail-stop). Every message is delivered in the view it\n"
-	"was broadcast in, by every member that installs the next view; a crash reported by P\n"
-	"blocks the view, flushes what its members hold and installs the next view (id, members).\n"
+	"View-synchronous communication (fail-stop): --algo uvs (default), consensus-based uniform\n"
+	"view synchrony (Alg. 6.10-6.11 over beb, uniform consensus and P), or vs, TRB-based view\n"
+	"synchrony (Alg. 6.8-6.9 over group membership, one TRB per member and view change, beb).\n"
+	"Every message is delivered in the view it was broadcast in, by every member that installs\n"
+	"the next view (uvs: once every member has it, so no crashed node delivered more; vs: at once\n"
+	"by its sender); a crash reported by P blocks the view, flushes what its members hold and\n"
+	"installs the next view (id, members).\n"
 	"send: NODE (-n, default the first that answers) broadcasts MESSAGE and prints it once NODE\n"
 	"delivered it (a send during a view change waits for the next view). Exit 0 delivered,\n"
 	"1 refused, 3 unknown.   -w json: {\"node\":3,\"view\":0,\"sender\":3,\"seq\":1,\"message\":\"hi\"}\n"
@@ -108,7 +113,7 @@ int cmd_vs(struct cli *c, int argc, char **argv)
 	bool send = !strcmp(argv[1], "send"), listen = !strcmp(argv[1], "listen");
 	if (!send && !listen)
 		return cli_usage_err(c, "vs", "vs: unknown subcommand '%s'", argv[1]);
-	const char *msg = NULL;
+	const char *msg = NULL, *algo = "uvs";
 	bool all = false, after_dd = false;
 	uint32_t count = 0, duration = 0;
 	for (int i = 2; i < argc; i++) {
@@ -125,6 +130,10 @@ int cmd_vs(struct cli *c, int argc, char **argv)
 		} else if (cli_is_help(a)) {
 			fputs(vs_help, stdout);
 			return CLI_EXIT_OK;
+		} else if (!strcmp(a, "--algo") && i + 1 < argc) {
+			algo = argv[++i];
+			if (strcmp(algo, "uvs") != 0 && strcmp(algo, "vs") != 0)
+				return cli_usage_err(c, "vs", "vs: --algo takes uvs or vs, not '%s'", algo);
 		} else if (listen && !strcmp(a, "--all")) {
 			all = true;
 		} else if (listen && !strcmp(a, "--count") && i + 1 < argc) {
@@ -139,14 +148,14 @@ int cmd_vs(struct cli *c, int argc, char **argv)
 	}
 	if (send && !msg)
 		return cli_usage_err(c, "vs", "vs send: needs MESSAGE");
-	const struct strata_algo *a = strata_algo_find("uvs");
+	const struct strata_algo *a = strata_algo_find(algo);
 	int rc = a ? cli_algo_runnable(c, a, "vs") : CLI_EXIT_FAIL;
 	if (rc != CLI_EXIT_OK)
 		return rc;
 	if (listen)
-		return cli_watch_module(c, "vs listen", "uvs", all, count, duration, vs_event, NULL);
+		return cli_watch_module(c, "vs listen", algo, all, count, duration, vs_event, NULL);
 	/* A send is not idempotent (a retry elsewhere would be another sender): no retry. */
-	struct cli_op_args op = { .module = "uvs", .op = CLI_OP_BROADCAST, .value = msg,
+	struct cli_op_args op = { .module = algo, .op = CLI_OP_BROADCAST, .value = msg,
 				  .value_len = strlen(msg), .no_retry = true };
 	Strata__Client__Response *resp = NULL;
 	const Strata__Client__OpReply *reply = NULL;
