@@ -50,6 +50,13 @@ static const struct strata_algo algos[] = {
 	  .steps = "2 (urb of proposals) + one binary consensus per binary instance; 1 instance when bc.1 decides 1",
 	  .messages = "N^3 + 4N^2 (uniform dissemination of N proposals, one binary instance deciding in its first round); + 3N^2 per extra binary round, + 4N^2 per extra binary instance",
 	  .wire_id = CONS_WIRE_RCONS },
+	{ .name = "brcons", .family = "cons",
+	  .title = "Byzantine Randomized Binary Consensus (MMR BV-broadcast, AUX, CONF, threshold coin; values 0 and 1)",
+	  .book = "Mostefaoui-Moumen-Raynal 2014/2015", .model = STRATA_MODEL_FAIL_ARBITRARY,
+	  .resilience_k = 3,
+	  .steps = "3 per round (EST with relays, AUX, CONF) + 1 for the coin shares, + DECIDED; expected O(1) rounds",
+	  .messages = "about 5N^2 per round (EST and relays, AUX, CONF, COIN shares) + N^2 DECIDED",
+	  .wire_id = CONS_WIRE_BRCONS },
 	/* Total-order broadcast stands on consensus, so it lives here, in family "bcast" (what
 	 * `strata bcast send|listen --algo tob` and the broadcast logs and checkers look for). */
 	{ .name = "tob", .family = "bcast",

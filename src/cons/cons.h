@@ -73,6 +73,7 @@ enum cons_wire {
 	CONS_WIRE_LTOB = 215, /* logged uniform total-order broadcast (Alg. 6.12, family bcast) */
 	CONS_WIRE_RBC = 190,  /* randomized binary consensus */
 	CONS_WIRE_RCONS = 191, /* randomized consensus with large domain */
+	CONS_WIRE_BRCONS = 207, /* Byzantine randomized binary consensus (brcons.c) */
 };
 
 /* Indications inside the family (event range 300-399). */
@@ -314,6 +315,12 @@ void cons_ltob_test_unlogged(struct strata_module *m);
 void cons_tob_cons_test_own(struct strata_module *m);
 struct strata_module *cons_rbc_create(struct strata_node *n, char *err, size_t errlen);
 struct strata_module *cons_rcons_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *cons_brcons_create(struct strata_node *n, char *err, size_t errlen);
+/* TEST ONLY (brcons, the simulation suite's broken variants): relay an EST on k echoes instead
+ * of f + 1; decide (and output) on k DECIDED instead of f + 1 and 2f + 1. Never called by
+ * stratad. */
+void cons_brcons_test_relay_at(struct strata_module *m, uint32_t k);
+void cons_brcons_test_decided_at(struct strata_module *m, uint32_t k);
 /* TEST ONLY: the randomized modules (rbc, rcons) use a coin computed from `seed` by anyone who
  * knows it (a predictable coin) instead of the threshold coin. Never called by stratad. */
 void cons_rb_test_seeded_coin(struct strata_module *m, uint64_t seed);

@@ -16,6 +16,7 @@ static const struct strata_ctor ctors[] = {
 	{ "ltob", cons_ltob_create },
 	{ "rbc", cons_rbc_create },
 	{ "rcons", cons_rcons_create },
+	{ "brcons", cons_brcons_create },
 	{ NULL, NULL },
 };
 

@@ -1,0 +1,356 @@
+/* Simulation suite for Byzantine randomized binary consensus (module brcons, src/cons/brcons.c:
+ * Mostefaoui-Moumen-Raynal's BV-broadcast, AUX, the CONF step, and the threshold coin).
+ *
+ * Every seed: N = 4 (f = 1) or N = 7 (f = 2), the coin dealt with threshold f + 1; f faulty
+ * nodes drawn per seed, each with a behaviour drawn per seed among silent, equivocate, replay,
+ * forge, badsig, lie-state, old-epoch (enum strata_byz, sim_set_byz) or a twin (sim_twin: two
+ * correct copies of one identity, which to the others is one process saying two things). 1 to
+ * 3 instances; on each the faulty nodes propose, and at random times either every correct
+ * node (3 instances in 4; the same value in half of them, so that strong validity names the
+ * decision) or f + 1 or more correct nodes with one value, the other correct nodes joining when
+ * f + 1 round-1 estimates agree (the condition brcons states for termination). Network faults: loss (5-25 %), duplication, delays with a heavy
+ * tail (reordering), one partition or one-way cut that heals; then stabilisation (calm: 2 %
+ * loss, delays up to 3 ms) for LIVENESS_MS of virtual time.
+ *
+ * Checked after every step on the correct nodes' outputs only (tests/sim/lib/cons_check.h,
+ * fed with the correct nodes' client proposals and decisions): validity in the Byzantine sense
+ * (a decided value was proposed by a correct process; binary, so this is strong validity too),
+ * integrity (no correct process decides twice), agreement (no two correct processes decide
+ * differently). At the end: termination: every correct node decided every instance, and
+ * within ROUND_BOUND rounds (the bound this suite states; the histogram of rounds to decide is
+ * printed, docs/consensus-byzantine.md quotes it). The *-seeded cases use the test-only seeded
+ * coin (cheap, for many schedules); the *-threshold cases the real threshold coin (shares with
+ * proofs, verified, combined; badsig shares are rejected).
+ *
+ * Broken variants (each must be caught; the faulty nodes forge in both): broken-relay-on-one-
+ * echo relays an EST on one echo instead of f + 1, so the forged value enters bin_values in
+ * every round, vals never narrows to one value and no correct node decides (termination; a
+ * forged value can also be decided: validity); broken-decides-on-one-decided decides on one
+ * DECIDED message instead of f + 1 (adopt) and 2f + 1 (output), so a forged DECIDED of the
+ * other value is decided (validity or agreement). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cons/cons.h"
+#include "cons/tcoin.h"
+#include "core/assert.h"
+#include "core/codec.h"
+#include "core/error.h"
+#include "core/stack.h"
+#include "lib/cons_check.h"
+#include "rt/sim/harness.h"
+#include "rt/sim/sim.h"
+
+#define MS 1000ull
+#define MAXN 7
+#define MAXI 3
+#define LIVENESS_MS 4000ull
+#define ROUND_BOUND 30
+#define HIST 16
+
+enum variant { V_OK = 0, V_RELAY_ONE, V_DECIDED_ONE };
+
+struct spec {
+	bool threshold;
+	enum variant variant;
+	unsigned hist; /* which histogram: 0 seeded, 1 threshold, 2 not printed */
+};
+
+/* Rounds to decide over the seeds the process ran, [hist][N == 7][round]: the suite's tally. */
+static uint64_t hist[3][2][HIST + 1];
+
+static const enum strata_byz behaviours[] = {
+	STRATA_BYZ_SILENT, STRATA_BYZ_EQUIVOCATE, STRATA_BYZ_REPLAY,    STRATA_BYZ_FORGE,
+	STRATA_BYZ_BADSIG, STRATA_BYZ_LIE_STATE,  STRATA_BYZ_OLD_EPOCH, STRATA_BYZ_NONE /* twin */,
+};
+
+struct run {
+	const struct spec *sp;
+	struct strata_config cfg;
+	uint8_t shares[MAXN][32];
+	struct sim *s;
+	struct cck *ck;
+	uint32_t n, f;
+	bool faulty[MAXN + 1];
+	enum strata_byz beh[MAXN + 1];
+	uint64_t max_round;
+	char faults[160];
+};
+
+static void build(struct sim *s, struct strata_node *n, void *arg)
+{
+	struct run *r = arg;
+	char err[256];
+	const struct strata_algo *a = strata_algo_find("brcons");
+	STRATA_ASSERT(a);
+	struct strata_module *m = strata_algo_create(a, n, err, sizeof(err));
+	if (!m) {
+		fprintf(stderr, "create brcons: %s\n", err);
+		abort();
+	}
+	if (!r->sp->threshold)
+		cons_rb_test_seeded_coin(m, sim_seed(s));
+	if (r->sp->variant == V_RELAY_ONE)
+		cons_brcons_test_relay_at(m, 1);
+	else if (r->sp->variant == V_DECIDED_ONE)
+		cons_brcons_test_decided_at(m, 1);
+}
+
+static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
+{
+	struct run *r = arg;
+	(void)s;
+	if (node < 1 || node > r->n || r->faulty[node] || o->module != CONS_WIRE_BRCONS)
+		return; /* a faulty node's outputs prove nothing */
+	if (o->kind == STRATA_OUT_BCAST) {
+		cck_on_propose(r->ck, node, o->a, o->data, o->len);
+	} else if (o->kind == STRATA_OUT_DELIVER) {
+		cck_on_decide(r->ck, node, o->a, o->data, o->len);
+		hist[r->sp->hist][r->n == 7][o->b < HIST ? o->b : HIST]++;
+		if (o->b > r->max_round)
+			r->max_round = o->b;
+	}
+}
+
+static int step_check(struct sim *s, void *arg)
+{
+	struct run *r = arg;
+	(void)s;
+	return cck_violation(r->ck) ? 1 : 0;
+}
+
+static void propose(struct run *r, uint32_t node, uint64_t inst, int v)
+{
+	char key[24], val[2] = { (char)('0' + v), 0 };
+	int klen = snprintf(key, sizeof(key), "%llu", (unsigned long long)inst);
+	struct strata_request req = {
+		.id = inst * 100 + node, .op = STRATA_OP_PROPOSE, .key = (const uint8_t *)key,
+		.key_len = (size_t)klen, .value = (const uint8_t *)val, .value_len = 1,
+	};
+	sim_request(r->s, node, "brcons", &req);
+}
+
+static void setup(struct run *r, const struct spec *sp, uint64_t seed, bool trace)
+{
+	memset(r, 0, sizeof(*r));
+	r->sp = sp;
+	strata_config_defaults(&r->cfg);
+	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-cons-brc");
+	r->n = r->cfg.n = seed % 2 ? 7 : 4;
+	r->f = r->cfg.f = (r->n - 1) / 3;
+	r->cfg.model = STRATA_MODEL_FAIL_ARBITRARY;
+	r->cfg.retransmit_min_ms = 10;
+	r->cfg.retransmit_max_ms = 100;
+	uint8_t dseed[32] = { 0 };
+	dseed[0] = (uint8_t)r->n;
+	memcpy(dseed + 1, "sim-cons-brc-coin", 17);
+	uint8_t vk[MAXN][32];
+	r->cfg.coin_threshold = r->f + 1;
+	STRATA_ASSERT(tcoin_deal(r->n, r->cfg.coin_threshold, dseed, r->shares, vk) == 0);
+	for (uint32_t i = 1; i <= r->n; i++) {
+		r->cfg.nodes[i].id = i;
+		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
+		r->cfg.nodes[i].port = (uint16_t)(7500 + i);
+		memcpy(r->cfg.nodes[i].coin_key, vk[i - 1], 32);
+		r->cfg.nodes[i].has_coin_key = true;
+	}
+	r->ck = cck_new(r->n, true);
+	struct sim_opts so = {
+		.seed = seed, .cfg = &r->cfg, .build = build, .output = on_output, .arg = r,
+		.trace = trace, .coin_shares = (const uint8_t(*)[32])r->shares,
+	};
+	r->s = sim_new(&so);
+	struct sim *s = r->s;
+	uint32_t twins[MAXN + 1], ntwins = 0;
+	size_t off = 0;
+	for (uint32_t k = 0; k < r->f; k++) {
+		uint32_t p;
+		do
+			p = 1 + (uint32_t)sim_random_below(s, r->n);
+		while (r->faulty[p]);
+		r->faulty[p] = true;
+		enum strata_byz b =
+			sp->variant != V_OK
+				? STRATA_BYZ_FORGE
+				: behaviours[sim_random_below(s, sizeof(behaviours) / sizeof(behaviours[0]))];
+		r->beh[p] = b;
+		if (b == STRATA_BYZ_NONE)
+			twins[ntwins++] = p;
+		else
+			sim_set_byz(s, p, b);
+		int w = snprintf(r->faults + off, sizeof(r->faults) - off, " node%u=%s", p,
+				 b == STRATA_BYZ_NONE ? "twins" : strata_byz_name(b));
+		off += w > 0 && (size_t)w < sizeof(r->faults) - off ? (size_t)w : 0;
+	}
+	struct sim_net net = {
+		.drop = 0.05 + sim_random_unit(s) * 0.2,
+		.dup = sim_random_unit(s) * 0.1,
+		.delay_min_us = 200,
+		.delay_max_us = 200 + sim_random_below(s, 5 * MS),
+		.tail = 0.05,
+		.tail_us = 40 * MS,
+	};
+	sim_set_net(s, &net);
+	sim_start(s);
+	for (uint32_t k = 0; k < ntwins; k++)
+		sim_twin(s, twins[k]);
+	sim_run_for(s, 1 * MS, NULL, NULL);
+}
+
+/* 20 chunks of 5 ms: proposals at random times, one partition or one-way cut that heals. */
+static int phase_random(struct run *r)
+{
+	struct sim *s = r->s;
+	uint64_t ninst = 1 + sim_random_below(s, MAXI);
+	int val[MAXN + 1][MAXI + 1];
+	bool todo[MAXN + 1][MAXI + 1] = { { false } };
+	for (uint64_t i = 1; i <= ninst; i++) {
+		/* at least f + 1 correct proposers (termination needs them), in random order */
+		uint32_t correct[MAXN], nc = 0;
+		for (uint32_t q = 1; q <= r->n; q++)
+			if (!r->faulty[q])
+				correct[nc++] = q;
+		for (uint32_t k = nc; k > 1; k--) {
+			uint32_t j = (uint32_t)sim_random_below(s, k);
+			uint32_t t = correct[k - 1];
+			correct[k - 1] = correct[j];
+			correct[j] = t;
+		}
+		/* every correct node proposes (3 instances in 4), or f + 1 or more propose one
+		 * value and the others join with it */
+		bool all = sim_random_below(s, 4) != 0;
+		uint32_t np = all ? nc : r->f + 1 + (uint32_t)sim_random_below(s, nc - r->f);
+		bool same = !all || r->sp->variant == V_RELAY_ONE || sim_random_below(s, 2);
+		int common = (int)sim_random_below(s, 2);
+		for (uint32_t k = 0; k < np; k++) {
+			todo[correct[k]][i] = true;
+			val[correct[k]][i] = same ? common : (int)sim_random_below(s, 2);
+		}
+		for (uint32_t q = 1; q <= r->n; q++)
+			if (r->faulty[q]) {
+				todo[q][i] = true;
+				val[q][i] = same ? !common : (int)sim_random_below(s, 2);
+			}
+	}
+	bool parted = false;
+	for (int chunk = 0; chunk < 20; chunk++) {
+		for (uint32_t q = 1; q <= r->n; q++)
+			for (uint64_t i = 1; i <= ninst; i++)
+				if (todo[q][i] && sim_random_unit(s) < 0.25) {
+					todo[q][i] = false;
+					propose(r, q, i, val[q][i]);
+				}
+		if (!parted && sim_random_unit(s) < 0.08) {
+			if (sim_random_below(s, 2)) {
+				uint64_t a = 0;
+				for (uint32_t q = 1; q <= r->n; q++)
+					if (sim_random_below(s, 2))
+						a |= 1ull << q;
+				uint64_t all = ((1ull << (r->n + 1)) - 2);
+				sim_partition(s, a, all & ~a);
+			} else {
+				uint32_t a = 1 + (uint32_t)sim_random_below(s, r->n);
+				uint32_t b = 1 + (uint32_t)sim_random_below(s, r->n);
+				if (a != b)
+					sim_link(s, a, b, false);
+			}
+			parted = true;
+		} else if (parted && sim_random_unit(s) < 0.15) {
+			sim_heal(s);
+			parted = false;
+		}
+		int rc = sim_run_for(s, 5 * MS, step_check, r);
+		if (rc)
+			return rc;
+	}
+	for (uint32_t q = 1; q <= r->n; q++) /* the proposals not made yet */
+		for (uint64_t i = 1; i <= ninst; i++)
+			if (todo[q][i])
+				propose(r, q, i, val[q][i]);
+	return 0;
+}
+
+static int run_spec(const struct spec *sp, uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	STRATA_ASSERT(r);
+	setup(r, sp, seed, trace);
+	int rc = phase_random(r);
+	if (!rc) {
+		sim_heal(r->s);
+		struct sim_net calm = { .drop = 0.02, .delay_min_us = 200, .delay_max_us = 3 * MS };
+		sim_set_net(r->s, &calm);
+		rc = sim_run_for(r->s, LIVENESS_MS * MS, step_check, r);
+	}
+	if (rc) {
+		rc = sim_fail(why, whylen, "t=%llums: %s [n=%u f=%u%s]",
+			      (unsigned long long)(sim_now(r->s) / MS), cck_violation(r->ck), r->n,
+			      r->f, r->faults);
+	} else {
+		bool correct[MAXN + 1] = { false };
+		for (uint32_t q = 1; q <= r->n; q++)
+			correct[q] = !r->faulty[q];
+		char w[300];
+		rc = cck_final(r->ck, correct, w, sizeof(w));
+		if (rc)
+			rc = sim_fail(why, whylen, "%s [n=%u f=%u%s]", w, r->n, r->f, r->faults);
+		else if (r->max_round > ROUND_BOUND)
+			rc = sim_fail(why, whylen, "a correct node decided in round %llu > %d [n=%u f=%u%s]",
+				      (unsigned long long)r->max_round, ROUND_BOUND, r->n, r->f,
+				      r->faults);
+	}
+	sim_free(r->s);
+	cck_free(r->ck);
+	free(r);
+	return rc;
+}
+
+#define CASE(fn, thr, var, h)                                                                \
+	static int fn(uint64_t seed, bool trace, char *why, size_t whylen)                   \
+	{                                                                                    \
+		static const struct spec sp = { .threshold = thr, .variant = var, .hist = h }; \
+		return run_spec(&sp, seed, trace, why, whylen);                              \
+	}
+
+CASE(brc_seeded, false, V_OK, 0)
+CASE(brc_threshold, true, V_OK, 1)
+CASE(brc_relay_one, false, V_RELAY_ONE, 2)
+CASE(brc_decided_one, false, V_DECIDED_ONE, 2)
+
+static const struct sim_case cases[] = {
+	{ "brcons-seeded", brc_seeded, 400, false },
+	{ "brcons-threshold", brc_threshold, 40, false },
+	{ "broken-relay-on-one-echo", brc_relay_one, 1000, true },
+	{ "broken-decides-on-one-decided", brc_decided_one, 1000, true },
+};
+
+static void print_hist(void)
+{
+	static const char *const name[2] = { "seeded coin", "threshold coin" };
+	for (unsigned h = 0; h < 2; h++)
+		for (unsigned big = 0; big < 2; big++) {
+			uint64_t total = 0, sum = 0;
+			for (unsigned k = 1; k <= HIST; k++) {
+				total += hist[h][big][k];
+				sum += hist[h][big][k] * k;
+			}
+			if (!total)
+				continue;
+			printf("rounds to decide, brcons N = %u (%s): %llu decisions, mean %.2f:",
+			       big ? 7 : 4, name[h], (unsigned long long)total,
+			       (double)sum / (double)total);
+			for (unsigned k = 1; k <= HIST; k++)
+				if (hist[h][big][k])
+					printf(" %u%s:%llu", k, k == HIST ? "+" : "",
+					       (unsigned long long)hist[h][big][k]);
+			printf("\n");
+		}
+}
+
+int main(int argc, char **argv)
+{
+	int rc = sim_main(argc, argv, "sim_cons_brc", cases, sizeof(cases) / sizeof(cases[0]));
+	print_hist();
+	return rc;
+}
