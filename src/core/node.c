@@ -781,6 +781,18 @@ void strata_node_recv(struct strata_node *n, const uint8_t *buf, size_t len)
 	turn_end(n);
 }
 
+void strata_node_recv_from(struct strata_node *n, const uint8_t *buf, size_t len, uint32_t from)
+{
+	if (n->failed)
+		return;
+	turn_begin(n);
+	if (n->tops->recv_from)
+		n->tops->recv_from(n->transport, buf, len, from);
+	else
+		n->tops->recv(n->transport, buf, len);
+	turn_end(n);
+}
+
 void strata_node_tick(struct strata_node *n)
 {
 	if (n->failed)

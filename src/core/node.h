@@ -268,6 +268,7 @@ struct strata_counters {
 	uint64_t sl_evicted, send_full;
 	uint64_t rej_short, rej_cluster, rej_receiver, rej_sender, rej_mac, rej_malformed;
 	uint64_t rej_replay, rej_incarnation, rej_module, rej_payload, rej_fragment;
+	uint64_t rej_addr; /* authenticated as a peer, sent from another address (a twin) */
 	uint64_t client_bad_requests;
 	uint64_t store_errors;
 	/* The replicated KV (src/smr), kept current by its module: gauges, then counters. */
@@ -330,6 +331,9 @@ struct strata_transport_ops {
 	void *(*create)(struct strata_node *n, char *err, size_t errlen);
 	void (*destroy)(void *t);
 	void (*recv)(void *t, const uint8_t *buf, size_t len);
+	/* Optional: recv with the id of the peer whose configured address the datagram came from
+	 * (0: none of them; STRATA_FROM_UNCHECKED: not known). NULL: recv is used. */
+	void (*recv_from)(void *t, const uint8_t *buf, size_t len, uint32_t from);
 	void (*flush)(void *t);
 	void (*timer)(void *t, uint64_t token, uint64_t instance);
 	uint64_t (*peer_incarnation)(const void *t, uint32_t peer);
@@ -391,6 +395,12 @@ struct strata_module *strata_node_module_at(struct strata_node *n, size_t i);
  * bracket it is its own turn-batch (+ turn-end events + sync + release of its outputs). */
 void strata_node_start(struct strata_node *n, bool recovering);
 void strata_node_recv(struct strata_node *n, const uint8_t *buf, size_t len);
+/* The same, for a runtime that knows the source address: `from` is the peer whose configured
+ * address it is (0: none). The link layer rejects (rej_addr) a fresh datagram that
+ * authenticates as another peer: a second process with that peer's identity (a twin).
+ * strata_node_recv is strata_node_recv_from(..., STRATA_FROM_UNCHECKED). */
+#define STRATA_FROM_UNCHECKED UINT32_MAX
+void strata_node_recv_from(struct strata_node *n, const uint8_t *buf, size_t len, uint32_t from);
 void strata_node_tick(struct strata_node *n);
 /* Routes a client request to the module named `module`; replies (possibly at once, with an
  * error) through STRATA_OUT_REPLY. */

@@ -305,7 +305,24 @@ static void peer_restarted(struct strata_links *l, struct link_peer *p, uint64_t
 			     NULL);
 }
 
+/* Whether counter c would pass replay_check (without recording it). */
+static bool replay_fresh(const struct link_peer *p, uint64_t c)
+{
+	if (c == 0)
+		return false;
+	if (c > p->replay_max)
+		return true;
+	uint64_t back = p->replay_max - c;
+	return back < LINK_REPLAY_WINDOW && !(p->replay_bits & (1ull << back));
+}
+
 void strata_links_recv(struct strata_links *l, const uint8_t *buf, size_t len)
+{
+	strata_links_recv_from(l, buf, len, STRATA_FROM_UNCHECKED);
+}
+
+void strata_links_recv_from(struct strata_links *l, const uint8_t *buf, size_t len,
+			    uint32_t from)
 {
 	struct strata_node *n = l->node;
 	struct strata_counters *c = strata_node_counters(n);
@@ -375,6 +392,21 @@ void strata_links_recv(struct strata_links *l, const uint8_t *buf, size_t len)
 		return;
 	}
 	struct link_peer *p = &l->peers[sender];
+	/* Twins: the datagram authenticates as `sender` but did not come from sender's configured
+	 * address, and it is new (a newer incarnation, or a counter this incarnation has not
+	 * used): a second process holds sender's identity. Rejected before it can move the
+	 * sender's incarnation or replay window. A copy of an old datagram resent from elsewhere
+	 * is not new and goes on to the incarnation and replay checks (rej_incarnation,
+	 * rej_replay), as a replay from the right address would. */
+	if (from != STRATA_FROM_UNCHECKED && from != sender &&
+	    (d->incarnation > p->incarnation ||
+	     (d->incarnation == p->incarnation && replay_fresh(p, d->counter)))) {
+		c->rej_addr++;
+		strata_trace(n, "links",
+			     "datagram authenticated as %u (incarnation %llu) from another address -> "
+			     "dropped (twin)", sender, (unsigned long long)d->incarnation);
+		goto out;
+	}
 	if (d->incarnation < p->incarnation) {
 		c->rej_incarnation++;
 		goto out;

@@ -64,6 +64,10 @@ struct strata_links *strata_node_links(const struct strata_node *n);
 struct strata_links *strata_links_new(struct strata_node *n, char *err, size_t errlen);
 void strata_links_free(struct strata_links *l);
 void strata_links_recv(struct strata_links *l, const uint8_t *buf, size_t len);
+/* from: the peer whose configured address sent it, 0 none, STRATA_FROM_UNCHECKED unknown (see
+ * strata_node_recv_from). */
+void strata_links_recv_from(struct strata_links *l, const uint8_t *buf, size_t len,
+			    uint32_t from);
 /* Builds and sends the datagrams for everything queued during the turn. */
 void strata_links_flush(struct strata_links *l);
 /* Link timers are strata_timers with m == NULL in the node's heap; the node calls this when one

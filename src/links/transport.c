@@ -16,6 +16,11 @@ static void tr_destroy(void *t) { strata_links_free(t); }
 
 static void tr_recv(void *t, const uint8_t *buf, size_t len) { strata_links_recv(t, buf, len); }
 
+static void tr_recv_from(void *t, const uint8_t *buf, size_t len, uint32_t from)
+{
+	strata_links_recv_from(t, buf, len, from);
+}
+
 static void tr_flush(void *t) { strata_links_flush(t); }
 
 static void tr_timer(void *t, uint64_t token, uint64_t instance)
@@ -33,6 +38,7 @@ const struct strata_transport_ops strata_links_transport = {
 	.create = tr_create,
 	.destroy = tr_destroy,
 	.recv = tr_recv,
+	.recv_from = tr_recv_from,
 	.flush = tr_flush,
 	.timer = tr_timer,
 	.peer_incarnation = tr_peer_incarnation,

@@ -266,7 +266,7 @@ static const struct {
 	COUNTER(pl_reset_dropped), COUNTER(sl_evicted), COUNTER(send_full),
 	COUNTER(rej_short), COUNTER(rej_cluster), COUNTER(rej_receiver), COUNTER(rej_sender),
 	COUNTER(rej_mac), COUNTER(rej_malformed), COUNTER(rej_replay), COUNTER(rej_incarnation),
-	COUNTER(rej_module), COUNTER(rej_payload), COUNTER(rej_fragment),
+	COUNTER(rej_module), COUNTER(rej_payload), COUNTER(rej_fragment), COUNTER(rej_addr),
 	COUNTER(client_bad_requests), COUNTER(store_errors),
 	COUNTER(kv_leader), COUNTER(kv_term), COUNTER(kv_last_index), COUNTER(kv_commit_index),
 	COUNTER(kv_applied_index), COUNTER(kv_batches), COUNTER(kv_commands),

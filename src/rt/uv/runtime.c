@@ -590,27 +590,66 @@ static void on_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init((char *)rt->rxbuf, RX_BUF);
 }
 
+/* Whether addr is peer p's configured address (host and port). */
+static bool is_peer_addr(const struct strata_uv *rt, uint32_t p, const struct sockaddr *addr)
+{
+	if (!rt->peer_addr_ok[p])
+		return false;
+	const struct sockaddr *pa = (const struct sockaddr *)&rt->peer_addr[p];
+	if (pa->sa_family != addr->sa_family)
+		return false;
+	if (addr->sa_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)addr, *b = (const void *)pa;
+		return a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr;
+	}
+	if (addr->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)addr, *b = (const void *)pa;
+		return a->sin6_port == b->sin6_port &&
+		       memcmp(&a->sin6_addr, &b->sin6_addr, sizeof a->sin6_addr) == 0;
+	}
+	return false;
+}
+
 /* Whether addr is the address of a peer whose datagrams the nemesis drops. */
 static bool nemesis_blocks_in(const struct strata_uv *rt, const struct sockaddr *addr)
 {
-	for (uint32_t p = 1; p <= rt->cfg->n; p++) {
-		if (!((rt->nem_block_in >> (p - 1)) & 1) || !rt->peer_addr_ok[p])
-			continue;
-		const struct sockaddr *pa = (const struct sockaddr *)&rt->peer_addr[p];
-		if (pa->sa_family != addr->sa_family)
-			continue;
-		if (addr->sa_family == AF_INET) {
-			const struct sockaddr_in *a = (const void *)addr, *b = (const void *)pa;
-			if (a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr)
-				return true;
-		} else if (addr->sa_family == AF_INET6) {
-			const struct sockaddr_in6 *a = (const void *)addr, *b = (const void *)pa;
-			if (a->sin6_port == b->sin6_port &&
-			    memcmp(&a->sin6_addr, &b->sin6_addr, sizeof a->sin6_addr) == 0)
-				return true;
-		}
-	}
+	for (uint32_t p = 1; p <= rt->cfg->n; p++)
+		if (((rt->nem_block_in >> (p - 1)) & 1) && is_peer_addr(rt, p, addr))
+			return true;
 	return false;
+}
+
+/* The peer whose configured address addr is, 0 if none (a peer always sends from the address
+ * it is bound to, its configured one). */
+static uint32_t peer_of_addr(const struct strata_uv *rt, const struct sockaddr *addr)
+{
+	for (uint32_t p = 1; p <= rt->cfg->n; p++)
+		if (is_peer_addr(rt, p, addr))
+			return p;
+	return 0;
+}
+
+/* A datagram that authenticated as a peer but came from another address (strata_node_recv_from):
+ * logged at warn, the first and then one in 1,000 (the counter rej_addr has them all). */
+static void log_twin(struct strata_uv *rt, const struct sockaddr *addr, uint64_t count)
+{
+	if (count != 1 && count % 1000 != 0)
+		return;
+	char host[64] = "?";
+	unsigned port = 0;
+	if (addr->sa_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)addr;
+		uv_ip4_name(a, host, sizeof(host));
+		port = ntohs(a->sin_port);
+	} else if (addr->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)addr;
+		uv_ip6_name(a, host, sizeof(host));
+		port = ntohs(a->sin6_port);
+	}
+	strata_uv_log(rt, STRATA_LOG_WARN,
+		      "datagram from %s:%u authenticates as a peer whose configured address it is not "
+		      "(a second process with that peer's identity?) -> rejected (rej_addr %" PRIu64 ")",
+		      host, port, count);
 }
 
 static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
@@ -637,7 +676,12 @@ static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	/* Whatever the source address, the link layer authenticates the datagram before it
 	 * parses it (prefix, then MAC); garbage is rejected and counted there. */
 	uvrt_input(rt);
-	strata_node_recv(rt->node, (const uint8_t *)buf->base, (size_t)nread);
+	uint64_t twins = strata_node_counters(rt->node)->rej_addr;
+	strata_node_recv_from(rt->node, (const uint8_t *)buf->base, (size_t)nread,
+			      peer_of_addr(rt, addr));
+	uint64_t now_twins = strata_node_counters(rt->node)->rej_addr;
+	if (now_twins != twins)
+		log_twin(rt, addr, now_twins);
 }
 
 static void on_udp_alloc_fwd(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
