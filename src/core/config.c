@@ -712,6 +712,12 @@ static int check_cluster(struct parse *ps)
 	} else if (c->f >= c->n) {
 		return fail(ps, ps->key_line[K_F], "cluster", "f",
 			    "must be less than the number of nodes (f=%u, n=%u)", c->f, c->n);
+	} else if (c->model == STRATA_MODEL_FAIL_ARBITRARY && c->n <= 3 * c->f) {
+		/* Byzantine quorums of n - f must intersect in a correct process: 2(n - f) - n > f. */
+		return fail(ps, ps->key_line[K_F], "cluster", "f",
+			    "a fail-arbitrary cluster needs n > 3f (f Byzantine nodes among n; two "
+			    "quorums of n - f must share a correct node), but n=%u, f=%u (at most f=%u)",
+			    c->n, c->f, (c->n - 1) / 3);
 	}
 	if (c->writer > c->n)
 		return fail(ps, key_or_section_line(ps, K_WRITER), "cluster", "writer",

@@ -377,6 +377,9 @@ static const struct bad bad_configs[] = {
 	 "c.ini:10: [node.2] public_key: same key as node.1"},
 	{CL "f = 3\n" N1 N2 N3,
 	 "c.ini:3: [cluster] f: must be less than the number of nodes (f=3, n=3)"},
+	{CL "model = fail-arbitrary\nf = 1\n" N1 N2 N3,
+	 "c.ini:4: [cluster] f: a fail-arbitrary cluster needs n > 3f (f Byzantine nodes among n; "
+	 "two quorums of n - f must share a correct node), but n=3, f=1 (at most f=0)"},
 	{CL "writer = 4\n" N1 N2 N3,
 	 "c.ini:3: [cluster] writer: no such node: 4 (the cluster has nodes 1..3)"},
 	{BASE "[lkv]\nreplicas = 4\n",
