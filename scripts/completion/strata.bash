@@ -50,7 +50,7 @@ _strata() {
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W "--dir -n --node -e --endpoint -w --format --timeout --help --version" -- "$cur"))
 		else
-			COMPREPLY=($(compgen -W "status watch keygen algos check check-bcast check-consensus shiviz reg bcast lkv kv consensus job nbac trb members bench workload member endpoint nemesis top" -- "$cur"))
+			COMPREPLY=($(compgen -W "status watch keygen algos check check-bcast check-consensus shiviz reg bcast lkv kv consensus job nbac trb members vs bench workload member endpoint nemesis top" -- "$cur"))
 		fi
 		return
 	fi
@@ -72,6 +72,7 @@ _strata() {
 	nbac) words="begin vote watch"; flags="--id --all --count --duration --help" ;;
 	trb) words="send listen"; flags="--all --count --duration --help" ;;
 	members) flags="--watch --count --duration --help" ;;
+	vs) words="send listen"; flags="--algo --all --count --duration --help" ;;
 	member) words="list" ;;
 	endpoint) words="health" ;;
 	nemesis)
