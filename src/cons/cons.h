@@ -74,6 +74,7 @@ enum cons_wire {
 	CONS_WIRE_RBC = 190,  /* randomized binary consensus */
 	CONS_WIRE_RCONS = 191, /* randomized consensus with large domain */
 	CONS_WIRE_BRCONS = 207, /* Byzantine randomized binary consensus (brcons.c) */
+	CONS_WIRE_BTOB = 197,  /* Rotating Sender Byzantine Broadcast (Alg. 6.2, family bcast) */
 };
 
 /* Indications inside the family (event range 300-399). */
@@ -112,10 +113,11 @@ struct cons_inst {
  * window and its own upper module. Space 0 is the clients' (ids 1, 2, ...), space 1
  * total-order broadcast's rounds, spaces 2-6 and 8 the consensus variants of chapter 6
  * (nbac.c, trb.c, gm.c, fast.c, uvs.c; vs.c's trb instances), space 7 logged uniform
- * total-order broadcast's rounds (ltob.c). */
+ * total-order broadcast's rounds (ltob.c), space 9 Byzantine total-order broadcast's rounds
+ * (btob.c). */
 #define CONS_SPACE_BITS 48
 #define CONS_SPACE_MASK ((1ull << CONS_SPACE_BITS) - 1)
-#define CONS_SPACES 9u
+#define CONS_SPACES 10u
 #define CONS_SPACE_TOB 1ull
 #define CONS_SPACE_NBAC 2ull
 #define CONS_SPACE_TRB 3ull
@@ -124,6 +126,7 @@ struct cons_inst {
 #define CONS_SPACE_VS 6ull
 #define CONS_SPACE_LTOB 7ull /* logged uniform total-order broadcast's rounds (ltob.c) */
 #define CONS_SPACE_VSTRB 8ull
+#define CONS_SPACE_BTOB 9ull /* Byzantine total-order broadcast's rounds (btob.c) */
 
 struct cons_win {
 	uint64_t low;                    /* every id <= low is decided here */
@@ -305,6 +308,9 @@ struct strata_module *cons_uhier_create(struct strata_node *n, char *err, size_t
 struct strata_module *cons_ldc_create(struct strata_node *n, char *err, size_t errlen);
 struct strata_module *cons_lldc_create(struct strata_node *n, char *err, size_t errlen);
 struct strata_module *cons_tob_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *cons_btob_create(struct strata_node *n, char *err, size_t errlen);
+/* TEST ONLY: btob delivers decided messages without checking them (broken variant). */
+void cons_btob_test_trust(struct strata_module *m);
 struct strata_module *cons_tob_cons_create(struct strata_node *n, char *err, size_t errlen);
 struct strata_module *cons_ltob_create(struct strata_node *n, char *err, size_t errlen);
 /* Test-only broken variant: ltob delivers without logging its delivered windows and round (the

@@ -12,6 +12,7 @@ static const struct strata_ctor ctors[] = {
 	{ "ldc", cons_ldc_create },
 	{ "lldc", cons_lldc_create },
 	{ "tob", cons_tob_create },
+	{ "btob", cons_btob_create },
 	{ "tob-consensus", cons_tob_cons_create },
 	{ "ltob", cons_ltob_create },
 	{ "rbc", cons_rbc_create },
