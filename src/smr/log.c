@@ -925,61 +925,6 @@ static void serve_applied_reads(struct kv *k)
 	}
 }
 
-/* Live watch events: the changes of revisions from..(the store's revision), as
- * STRATA_OUT_DELIVER of module kv (a = the first revision of the piece, data = the encoding of
- * STRATA_REPLY_RANGE with one item per change: a delete has an empty value and version 0), in
- * pieces of at most WATCH_PIECE events and about SMR_RANGE_BYTES. Subscribers get every change and
- * filter by key themselves (`kv watch`, docs/smr.md "Watch"). */
-#define WATCH_PIECE 256u
-static void emit_changes(struct kv *k, uint64_t from)
-{
-	uint64_t to = smr_kv_revision(k->sm);
-	struct smr_kv_event ev[WATCH_PIECE];
-	while (from <= to) {
-		size_t count = 0;
-		uint64_t next = 0, oldest = 0;
-		if (smr_kv_history(k->sm, from, "", 0, true, WATCH_PIECE, ev, &count, &next,
-				   &oldest) != 0) {
-			/* Already out of the history (one entry larger than it): skipped. */
-			trace(k, "watch: revisions %" PRIu64 "..%" PRIu64 " not in the history",
-			      from, oldest - 1);
-			from = oldest;
-			continue;
-		}
-		if (count == 0)
-			break;
-		size_t bytes = 32, take = 0;
-		for (; take < count; take++) {
-			size_t b = ev[take].key->len + (ev[take].val ? ev[take].val->len : 0) + 48;
-			if (take > 0 && bytes + b > SMR_RANGE_BYTES)
-				break;
-			bytes += b;
-		}
-		struct strata_wr w;
-		strata_wr_init(&w, bytes + 16);
-		strata_wr_u64(&w, take);
-		for (size_t i = 0; i < take; i++) {
-			strata_wr_bytes(&w, ev[i].key->data, ev[i].key->len);
-			strata_wr_bytes(&w, ev[i].val ? ev[i].val->data : NULL,
-					ev[i].val ? ev[i].val->len : 0);
-			strata_wr_u64(&w, ev[i].revision);
-			strata_wr_u64(&w, ev[i].create_revision);
-			strata_wr_u64(&w, ev[i].version);
-		}
-		strata_wr_u8(&w, 0);
-		struct strata_msg *m = wr_done(k, &w);
-		if (m) {
-			struct strata_output o = {
-				.kind = STRATA_OUT_DELIVER, .module = k->m.wire_id, .module_name = NAME,
-				.peer = k->self, .a = ev[0].revision, .data = m->data, .len = m->len,
-			};
-			strata_output(k->node, &o);
-			strata_msg_unref(m);
-		}
-		from = ev[take - 1].revision + 1;
-	}
-}
-
 static void apply_committed(struct kv *k)
 {
 	bool any = false;
@@ -993,7 +938,7 @@ static void apply_committed(struct kv *k)
 		uint64_t rev0 = smr_kv_revision(k->sm);
 		apply_one(k, k->applied + 1, d);
 		if (smr_kv_revision(k->sm) > rev0)
-			emit_changes(k, rev0 + 1);
+			smr_emit_changes(&k->m, k->sm, rev0 + 1);
 		strata_msg_unref(d);
 		k->applied++;
 		any = true;
@@ -1548,82 +1493,10 @@ static uint8_t put_type(uint32_t flags)
 	return SMR_CMD_PUT;
 }
 
-/* A history request (STRATA_OP_HISTORY, `kv watch --from`): the changes from revision q->seq
- * on of key q->key (or of the keys with that prefix: STRATA_REQ_PREFIX), read from this
- * replica's history (smr_kv_history). The reply is STRATA_REPLY_RANGE's encoding, one item per
- * change (a delete: empty value, version 0), at most `limit` (default SMR_RANGE_DEFAULT) and
- * SMR_RANGE_BYTES; its revision is the last revision it covers (continue from the next one). A
- * compacted start: STRATA_ENOENT naming the oldest revision held (also the reply's revision). */
-static int history_request(struct kv *k, const struct strata_request *q)
-{
-	bool prefix = (q->flags & STRATA_REQ_PREFIX) != 0;
-	if (q->key_len > SMR_KEY_MAX)
-		return reject(k, q->id, STRATA_EINVAL, "key of %zu bytes: at most %u", q->key_len,
-			      SMR_KEY_MAX);
-	if (q->key_len == 0 && !prefix)
-		return reject(k, q->id, STRATA_EINVAL, "empty key");
-	if (q->limit > SMR_RANGE_MAX)
-		return reject(k, q->id, STRATA_EINVAL, "history limit %u: at most %u", q->limit,
-			      SMR_RANGE_MAX);
-	size_t lim = q->limit ? q->limit : SMR_RANGE_DEFAULT;
-	struct smr_kv_event *ev = malloc(lim * sizeof(*ev));
-	if (!ev)
-		return reject(k, q->id, STRATA_ENOMEM, "out of memory reading the history");
-	size_t count = 0;
-	uint64_t next = 0, oldest = 0;
-	int rc = smr_kv_history(k->sm, q->seq, q->key, q->key_len, prefix, lim, ev, &count, &next,
-				&oldest);
-	if (rc == STRATA_ENOENT) {
-		free(ev);
-		char text[200];
-		snprintf(text, sizeof(text),
-			 "revision %" PRIu64 " is compacted: the oldest revision node %u still holds "
-			 "is %" PRIu64, q->seq, k->self, oldest);
-		struct strata_output o = {
-			.kind = STRATA_OUT_REPLY, .module = k->m.wire_id, .module_name = NAME,
-			.a = q->id, .status = STRATA_ENOENT, .text = text, .revision = oldest,
-		};
-		strata_output(k->node, &o);
-		return 0;
-	}
-	size_t bytes = 32, take = 0;
-	for (; take < count; take++) {
-		size_t b = ev[take].key->len + (ev[take].val ? ev[take].val->len : 0) + 48;
-		if (take > 0 && bytes + b > SMR_RANGE_BYTES)
-			break;
-		bytes += b;
-	}
-	bool more = take < count || next <= smr_kv_revision(k->sm);
-	uint64_t covered = take < count ? ev[take].revision - 1 : next - 1;
-	struct strata_wr w;
-	strata_wr_init(&w, bytes + 16);
-	strata_wr_u64(&w, take);
-	for (size_t i = 0; i < take; i++) {
-		strata_wr_bytes(&w, ev[i].key->data, ev[i].key->len);
-		strata_wr_bytes(&w, ev[i].val ? ev[i].val->data : NULL, ev[i].val ? ev[i].val->len : 0);
-		strata_wr_u64(&w, ev[i].revision);
-		strata_wr_u64(&w, ev[i].create_revision);
-		strata_wr_u64(&w, ev[i].version);
-	}
-	strata_wr_u8(&w, more ? 1 : 0);
-	free(ev);
-	int err = 0;
-	struct strata_msg *m = strata_wr_take_msg(&w, &err);
-	if (!m)
-		return reject(k, q->id, err, "history reply too large");
-	struct strata_output o = {
-		.kind = STRATA_OUT_REPLY, .module = k->m.wire_id, .module_name = NAME, .a = q->id,
-		.b = STRATA_REPLY_RANGE, .data = m->data, .len = m->len, .revision = covered,
-	};
-	strata_output(k->node, &o);
-	strata_msg_unref(m);
-	return 0;
-}
-
 static int kv_request_do(struct kv *k, const struct strata_request *q)
 {
 	if (q->op == STRATA_OP_HISTORY)
-		return history_request(k, q);
+		return smr_reply_history(&k->m, k->sm, q);
 	uint8_t kind = q->op == STRATA_OP_READ ? K_GET : q->op == STRATA_OP_WRITE ? K_PUT
 		       : q->op == STRATA_OP_DELETE ? K_DEL : q->op == STRATA_OP_CAS ? K_CAS
 		       : q->op == STRATA_OP_RANGE ? K_RANGE : 0;

@@ -118,6 +118,16 @@ void smr_reply_get_tagged(struct strata_module *m, const struct smr_kv *sm, uint
 void smr_reply_range_tagged(struct strata_module *m, const struct smr_kv *sm, uint64_t rid,
 			    const void *prefix, size_t plen, const void *after, size_t alen,
 			    uint32_t limit, const struct smr_bft_tag *tag);
+/* `kv watch` (reads.c), shared by both KV logs. Live events: the changes of revisions
+ * from..(the state's revision) as STRATA_OUT_DELIVER of module kv (a = the first revision of the
+ * piece, data = STRATA_REPLY_RANGE's encoding, one item per change; a delete has an empty value
+ * and version 0), in pieces of at most 256 changes and about SMR_RANGE_BYTES; called after each
+ * apply that changed the state. History: the reply to a STRATA_OP_HISTORY request (`kv watch
+ * --from`) from this replica's history, or the error (a compacted start: STRATA_ENOENT naming the
+ * oldest revision held). Returns 0 (the request is answered). */
+void smr_emit_changes(struct strata_module *m, const struct smr_kv *sm, uint64_t from);
+int smr_reply_history(struct strata_module *m, const struct smr_kv *sm,
+		      const struct strata_request *q);
 /* The revision history (what `kv watch` replays): every put and delete since the state was
  * created or restored from a snapshot, one per revision, at most the newest SMR_HISTORY_MAX of
  * them and SMR_HISTORY_BYTES of keys and values (older ones are forgotten: "compacted"). Not

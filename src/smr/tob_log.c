@@ -23,6 +23,9 @@
  *   upon <tob, Deliver | p, [q, id, command]>:
  *       (state, result) := apply(state, command);
  *       if q = self then answer the client's request id with result;
+ * Every applied change is streamed to `kv watch` subscribers and kept in the state machine's
+ * revision history for `kv watch --from`, as the default log does (reads.c: smr_emit_changes,
+ * smr_reply_history); the BFT KV does not offer watch.
  * A write is answered by the replica that received it, when that replica applies it. A
  * linearizable read goes through the total order too: the replica tob-broadcasts a read
  * marker [self, id] (a no-op command) and answers from its state when it delivers the marker,
@@ -285,8 +288,11 @@ static void on_deliver(struct tkv *k, const struct strata_deliver *d)
 	}
 	k->applied++;
 	struct smr_result res;
+	uint64_t rev0 = smr_kv_revision(k->sm);
 	if (smr_kv_apply(k->sm, k->applied, &c, &res) != 0)
 		STRATA_ASSERT(0 && "kv: state machine out of memory"); /* cannot stay consistent */
+	if (smr_kv_revision(k->sm) > rev0)
+		smr_emit_changes(&k->m, k->sm, rev0 + 1); /* `kv watch`, as log.c does */
 	if (k->bft && c.session && !k->restarted) {
 		/* Every replica answers the client's copy of the request it holds, at the first
 		 * copy (any replica's) of (session, seq) it delivers: the same place in the order
@@ -343,6 +349,12 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 			      "kv ([smr] log = tob) is crash-stop: this node restarted and holds no "
 			      "state; start it with a new data directory in a new cluster, or use the "
 			      "default log");
+	if (q->op == STRATA_OP_HISTORY) {
+		if (k->bft)
+			return reject(k, q->id, tag, STRATA_EINVAL,
+				      "kv watch is not offered by the BFT KV ([smr] log = bft-tob)");
+		return smr_reply_history(&k->m, k->sm, q); /* `kv watch --from` */
+	}
 	uint8_t kind = q->op == STRATA_OP_READ ? K_GET : q->op == STRATA_OP_WRITE ? K_PUT
 		       : q->op == STRATA_OP_DELETE ? K_DEL : q->op == STRATA_OP_CAS ? K_CAS
 		       : q->op == STRATA_OP_RANGE ? K_RANGE : 0;

@@ -75,6 +75,38 @@ v=$("$STRATA" --dir "$DIR" -n 2 kv range r/ | tr '\t\n' '=,')
 [ "$v" = "r/a=v-r/a,r/b=v-r/b,r/c=v-r/c," ] || fail "range r/ printed '$v'"
 pass "put/get/cas/del/range across nodes over tob"
 
+say "log = tob: kv watch, history replay then the live stream"
+kv 3 watch --prefix r/ --from 1 --count 3 >"$TMP/w1.json" || fail "watch --prefix r/ --from 1 on node 3 failed"
+python3 - "$TMP/w1.json" <<'PY' || fail "node 3's replayed history is wrong: $(cat "$TMP/w1.json")"
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+assert [(e["type"], e["key"], e["value"], e["revision"]) for e in ev] == \
+    [("put", "r/b", "v-r/b", 4), ("put", "r/a", "v-r/a", 5), ("put", "r/c", "v-r/c", 6)], ev
+PY
+rev=$(kv 1 put w/other x | json_get "d['revision']") || fail "put w/other failed"
+kv 1 put w/k v1 >/dev/null || fail "put w/k failed"
+timeout 30 "$STRATA" --dir "$DIR" -n 4 -w json kv watch w/k --from $((rev + 1)) --count 3 \
+	>"$TMP/w2.json" 2>"$TMP/w2.err" &
+wpid=$!
+BG_PIDS+=("$wpid")
+for _ in $(seq 1 100); do
+	[ -s "$TMP/w2.json" ] && break
+	sleep 0.1
+done
+[ -s "$TMP/w2.json" ] || fail "watch on node 4 printed nothing from its history: $(cat "$TMP/w2.err")"
+kv 2 put w/other y >/dev/null && kv 5 put w/k v2 >/dev/null && kv 3 del w/k >/dev/null ||
+	fail "live writes failed"
+wait $wpid || fail "watch w/k on node 4 failed: $(cat "$TMP/w2.err")"
+python3 - "$TMP/w2.json" "$rev" <<'PY' || fail "live watch: $(cat "$TMP/w2.json")"
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+r = int(sys.argv[2])
+assert [(e["type"], e["key"], e["value"], e["revision"]) for e in ev] == \
+    [("put", "w/k", "v1", r + 1), ("put", "w/k", "v2", r + 3),
+     ("delete", "w/k", None, r + 4)], ev
+PY
+pass "watch over tob: 3 changes replayed from revision 1, then the history and live stream of one key"
+
 echo "  basics done after $(($(now_ms) - T_START)) ms"
 say "workload --kv: 8 clients, 4 s; node 5 SIGKILLed at 1 s (crash-stop), node 4 paused 2-3.5 s"
 (
