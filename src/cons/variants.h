@@ -17,7 +17,7 @@ enum variants_wire {
 	VAR_WIRE_FAST_UHIER = 203,
 	VAR_WIRE_FAST_UFLOOD = 204,
 	VAR_WIRE_UVS = 205,
-	VAR_WIRE_VS = 207,
+	VAR_WIRE_VS = 199, /* 207 is brcons (cons.h) */
 };
 
 /* Indications inside the family (variants range 390-399). */
