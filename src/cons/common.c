@@ -550,6 +550,18 @@ int cons_lower_propose(struct strata_module *lower, uint64_t instance, const uin
 	return i->proposed ? 0 : t->propose(lower, i, v, len, false);
 }
 
+const struct cons_decided *cons_upper_decided(const struct strata_event *ev,
+					      const struct strata_module *lower, uint64_t space,
+					      uint64_t *id)
+{
+	const struct cons_decided *d = ev->body;
+	if (ev->type != CONS_EV_DECIDE || ev->src != lower || !d || ev->body_len != sizeof(*d) ||
+	    (d->instance >> CONS_SPACE_BITS) != space)
+		return NULL;
+	*id = d->instance & CONS_SPACE_MASK;
+	return d;
+}
+
 int cons_lower_propose_fetch(struct strata_module *lower, uint64_t instance, const uint8_t *v,
 			     size_t len, struct strata_msg **decided)
 {

@@ -185,6 +185,11 @@ struct strata_msg *cons_lower_decided(struct strata_module *lower, uint64_t inst
  * STRATA_ESTATE (decided already: its Decide was indicated then). */
 int cons_lower_propose(struct strata_module *lower, uint64_t instance, const uint8_t *v,
 		       size_t len);
+/* If ev is lower's <Decide> (CONS_EV_DECIDE) for an instance of `space`, its body, with the
+ * instance's id inside the space in *id; else NULL (another event, space or lower). */
+const struct cons_decided *cons_upper_decided(const struct strata_event *ev,
+					      const struct strata_module *lower, uint64_t space,
+					      uint64_t *id);
 /* cons_lower_propose for an upper that may be created after its instance was decided: on
  * STRATA_ESTATE, *decided is the decided value (a new reference; the upper delivers it itself,
  * its Decide having gone by) and 0 is returned, or STRATA_ENOENT when that value is no longer

@@ -215,11 +215,10 @@ static void fast_on_proposal(struct fast *s, uint32_t p, uint64_t id, struct str
 /* upon <uc, Decide | v> do if decision = ⊥ then decision := v; trigger <ufc, Decide | v> */
 static void fast_on_uc_decide(struct fast *s, const struct strata_event *ev)
 {
-	const struct cons_decided *d = ev->body;
-	if (!d || ev->body_len != sizeof(*d) || (d->instance >> CONS_SPACE_BITS) != CONS_SPACE_FAST)
-		return;
+	uint64_t id;
+	const struct cons_decided *d = cons_upper_decided(ev, s->uc, CONS_SPACE_FAST, &id);
 	struct cons_inst *c;
-	if (cons_tab_get(&s->c.tab, d->instance & CONS_SPACE_MASK, &c) != CONS_GOT)
+	if (!d || cons_tab_get(&s->c.tab, id, &c) != CONS_GOT)
 		return; /* decided already (the fast path), or outside the window */
 	fast_decide(s, (struct fast_inst *)c, d->value, d->len, false);
 }
@@ -238,8 +237,7 @@ static void fast_handle(struct strata_module *m, const struct strata_event *ev)
 		strata_msg_unref(d.msg);
 		return;
 	}
-	if (ev->type == CONS_EV_DECIDE && ev->src == s->uc)
-		fast_on_uc_decide(s, ev);
+	fast_on_uc_decide(s, ev);
 }
 
 static int fast_request(struct strata_module *m, const struct strata_request *req)

@@ -150,23 +150,19 @@ static void gm_try(struct gm *g)
 	struct strata_wr w;
 	strata_wr_init(&w, sizeof(buf));
 	strata_wr_u64(&w, prop);
-	int rc = w.err ? w.err : cons_lower_propose(g->uc, uc_inst(i), w.buf, w.len);
+	struct strata_msg *v = NULL;
+	int rc = w.err ? w.err : cons_lower_propose_fetch(g->uc, uc_inst(i), w.buf, w.len, &v);
 	strata_wr_free(&w);
-	if (rc == STRATA_ESTATE) {
-		struct strata_msg *v = cons_lower_decided(g->uc, uc_inst(i));
-		uint64_t mm = 0;
-		if (v) {
-			struct strata_rd r;
-			strata_rd_init(&r, v->data, v->len);
-			mm = strata_rd_u64(&r);
-			if (!strata_rd_ok(&r))
-				mm = 0;
-			strata_msg_unref(v);
-		}
-		if (mm) {
+	if (v) {
+		struct strata_rd r;
+		strata_rd_init(&r, v->data, v->len);
+		uint64_t mm = strata_rd_u64(&r);
+		strata_msg_unref(v);
+		if (strata_rd_ok(&r) && mm) {
 			gm_decided(g, i, mm);
 			return;
 		}
+		rc = STRATA_ENOENT;
 	}
 	if (rc) {
 		g->wait = false; /* nothing proposed: the next crash retries */
@@ -177,8 +173,9 @@ static void gm_try(struct gm *g)
 
 static void gm_on_uc_decide(struct gm *g, const struct strata_event *ev)
 {
-	const struct cons_decided *d = ev->body;
-	if (!d || ev->body_len != sizeof(*d) || (d->instance >> CONS_SPACE_BITS) != CONS_SPACE_GM)
+	uint64_t id;
+	const struct cons_decided *d = cons_upper_decided(ev, g->uc, CONS_SPACE_GM, &id);
+	if (!d)
 		return;
 	struct strata_rd r;
 	strata_rd_init(&r, d->value, d->len);
@@ -187,7 +184,7 @@ static void gm_on_uc_decide(struct gm *g, const struct strata_event *ev)
 		strata_node_bad_payload(g->m.node, &g->m, ev->peer, "gm: uc decided a malformed view");
 		return;
 	}
-	gm_decided(g, d->instance & CONS_SPACE_MASK, mm);
+	gm_decided(g, id, mm);
 }
 
 static void gm_handle(struct strata_module *m, const struct strata_event *ev)
@@ -198,8 +195,7 @@ static void gm_handle(struct strata_module *m, const struct strata_event *ev)
 		gm_announce0(g);
 		break;
 	case CONS_EV_DECIDE:
-		if (ev->src == g->uc)
-			gm_on_uc_decide(g, ev);
+		gm_on_uc_decide(g, ev);
 		break;
 	case STRATA_EV_CRASH: /* upon <P, Crash | p> do correct := correct \ {p} */
 		if (ev->peer >= 1 && ev->peer <= g->n) {

@@ -108,16 +108,15 @@ static bool nb_uc_propose(struct nbac *b, struct nb_inst *i, const char *d)
 	i->ucproposed = true;
 	strata_trace(b->c.m.node, "nbac", "tx %llu -> uc propose %s", (unsigned long long)i->c.id,
 		     d);
-	int rc = cons_lower_propose(b->uc, uc_inst(i->c.id), (const uint8_t *)d, strlen(d));
-	if (rc == STRATA_ESTATE) {
-		struct strata_msg *v = cons_lower_decided(b->uc, uc_inst(i->c.id));
-		if (v && is_outcome(v->data, v->len)) {
+	struct strata_msg *v;
+	int rc = cons_lower_propose_fetch(b->uc, uc_inst(i->c.id), (const uint8_t *)d, strlen(d), &v);
+	if (v) {
+		bool ok = is_outcome(v->data, v->len);
+		if (ok)
 			nb_decide(b, i, v->data, v->len);
-			strata_msg_unref(v);
+		strata_msg_unref(v);
+		if (ok)
 			return true;
-		}
-		if (v)
-			strata_msg_unref(v);
 		rc = STRATA_ENOENT;
 	}
 	if (rc) {
@@ -215,10 +214,10 @@ static void nb_on_beb(struct nbac *b, const struct strata_event *ev)
 /* upon <uc, Decide | decided> do trigger <nbac, Decide | decided> */
 static void nb_on_uc_decide(struct nbac *b, const struct strata_event *ev)
 {
-	const struct cons_decided *d = ev->body;
-	if (!d || ev->body_len != sizeof(*d) || (d->instance >> CONS_SPACE_BITS) != CONS_SPACE_NBAC)
+	uint64_t tx;
+	const struct cons_decided *d = cons_upper_decided(ev, b->uc, CONS_SPACE_NBAC, &tx);
+	if (!d)
 		return;
-	uint64_t tx = d->instance & CONS_SPACE_MASK;
 	if (!is_outcome(d->value, d->len)) {
 		strata_node_bad_payload(b->c.m.node, &b->c.m, ev->peer, "nbac: uc decided a non-outcome");
 		return;
@@ -246,8 +245,7 @@ static void nb_handle(struct strata_module *m, const struct strata_event *ev)
 	}
 	switch (ev->type) {
 	case CONS_EV_DECIDE:
-		if (ev->src == b->uc)
-			nb_on_uc_decide(b, ev);
+		nb_on_uc_decide(b, ev);
 		break;
 	case STRATA_EV_CRASH:
 		if (ev->peer >= 1 && ev->peer <= b->n)

@@ -137,22 +137,21 @@ static bool trb_uc_propose(struct trb *t, struct trb_inst *i, const uint8_t *m, 
 	uint64_t k;
 	trb_sender(t, i->c.id, &s, &k);
 	struct strata_wr w;
+	struct strata_msg *v = NULL;
 	trb_encode(&w, s, k, m, len);
 	int rc = w.err;
 	if (!rc) {
 		i->ucproposed = true;
 		strata_trace(t->c.m.node, "trb", "instance (%u, %llu) -> uc propose %s", s,
 			     (unsigned long long)k, m ? "the message" : "SF");
-		rc = cons_lower_propose(t->uc, uc_inst(i->c.id), w.buf, w.len);
+		rc = cons_lower_propose_fetch(t->uc, uc_inst(i->c.id), w.buf, w.len, &v);
 	}
 	strata_wr_free(&w);
-	if (rc == STRATA_ESTATE) {
-		struct strata_msg *v = cons_lower_decided(t->uc, uc_inst(i->c.id));
-		bool ok = v && trb_value_ok(v->data, v->len, s, k);
+	if (v) {
+		bool ok = trb_value_ok(v->data, v->len, s, k);
 		if (ok)
 			trb_deliver(t, i, v->data, v->len);
-		if (v)
-			strata_msg_unref(v);
+		strata_msg_unref(v);
 		if (ok)
 			return true;
 		rc = STRATA_ENOENT;
@@ -228,11 +227,9 @@ static void trb_on_crash(struct trb *t, uint32_t p)
 /* upon <uc, Decide | decided> do trigger <utrb, Deliver | s, decided> */
 static void trb_on_uc_decide(struct trb *t, const struct strata_event *ev)
 {
-	const struct cons_decided *d = ev->body;
-	if (!d || ev->body_len != sizeof(*d) || (d->instance >> CONS_SPACE_BITS) != CONS_SPACE_TRB)
-		return;
-	uint64_t id = d->instance & CONS_SPACE_MASK;
-	if (id == 0)
+	uint64_t id;
+	const struct cons_decided *d = cons_upper_decided(ev, t->uc, CONS_SPACE_TRB, &id);
+	if (!d || id == 0)
 		return;
 	uint32_t s;
 	uint64_t k;
@@ -259,8 +256,7 @@ static void trb_handle(struct strata_module *m, const struct strata_event *ev)
 	}
 	switch (ev->type) {
 	case CONS_EV_DECIDE:
-		if (ev->src == t->uc)
-			trb_on_uc_decide(t, ev);
+		trb_on_uc_decide(t, ev);
 		break;
 	case STRATA_EV_CRASH:
 		if (ev->peer >= 1 && ev->peer <= t->n)

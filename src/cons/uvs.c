@@ -583,10 +583,10 @@ static void uvs_decided(struct uvs *u, uint64_t i, const uint8_t *v, size_t len)
 
 static void uvs_on_uc_decide(struct uvs *u, const struct strata_event *ev)
 {
-	const struct cons_decided *d = ev->body;
-	if (!d || ev->body_len != sizeof(*d) || (d->instance >> CONS_SPACE_BITS) != CONS_SPACE_VS)
-		return;
-	uvs_decided(u, d->instance & CONS_SPACE_MASK, d->value, d->len);
+	uint64_t i;
+	const struct cons_decided *d = cons_upper_decided(ev, u->uc, CONS_SPACE_VS, &i);
+	if (d)
+		uvs_decided(u, i, d->value, d->len);
 }
 
 static void uvs_handle(struct strata_module *m, const struct strata_event *ev)
@@ -607,8 +607,7 @@ static void uvs_handle(struct strata_module *m, const struct strata_event *ev)
 		uvs_announce0(u);
 		break;
 	case CONS_EV_DECIDE:
-		if (ev->src == u->uc)
-			uvs_on_uc_decide(u, ev);
+		uvs_on_uc_decide(u, ev);
 		break;
 	case STRATA_EV_CRASH: /* upon <P, Crash | p> do correct := correct \ {p} */
 		if (ev->peer >= 1 && ev->peer <= u->n) {

@@ -497,11 +497,9 @@ static void vs_on_frame(struct vs *v, uint32_t p, const uint8_t *data, size_t le
 
 static void vs_on_uc_decide(struct vs *v, const struct strata_event *ev)
 {
-	const struct cons_decided *d = ev->body;
-	if (!d || ev->body_len != sizeof(*d) || (d->instance >> CONS_SPACE_BITS) != CONS_SPACE_VSTRB)
-		return;
-	uint64_t i = d->instance & CONS_SPACE_MASK;
-	if (i == 0) /* i = vid * N + p, p in 1..N */
+	uint64_t i;
+	const struct cons_decided *d = cons_upper_decided(ev, v->uc, CONS_SPACE_VSTRB, &i);
+	if (!d || i == 0) /* i = vid * N + p, p in 1..N */
 		return;
 	uint64_t vid = (i - 1) / v->n;
 	uint32_t p = (uint32_t)((i - 1) % v->n) + 1;
@@ -526,8 +524,7 @@ static void vs_handle(struct strata_module *m, const struct strata_event *ev)
 		vs_announce0(v);
 		break;
 	case CONS_EV_DECIDE:
-		if (ev->src == v->uc)
-			vs_on_uc_decide(v, ev);
+		vs_on_uc_decide(v, ev);
 		break;
 	case VAR_EV_VIEW:
 		vs_announce0(v);
