@@ -9,10 +9,11 @@
 #   Group membership (Alg. 6.7): `strata members --watch` runs from the start; the two kills
 #   (5, then 4) must show as the same two view changes at every survivor: view 1 = 1,2,3,4 and
 #   view 2 = 1,2,3.
-#   View synchrony (Alg. 6.10-6.11, uvs): `strata vs listen --all` runs from the start; node 1
-#   sends in view 0, node 2 right after the kill of 5, node 3 right after the kill of 4: each
-#   message must be delivered by every survivor in the view its sender's reply names, and the
-#   survivors must install the same views 1 = 1,2,3,4 and 2 = 1,2,3.
+#   View synchrony (uvs, Alg. 6.10-6.11, and vs, Alg. 6.8-6.9): `strata vs listen --all` for each
+#   runs from the start; node 1 sends in view 0, node 2 right after the kill of 5, node 3 right
+#   after the kill of 4, with each: each message must be delivered by every survivor in the view
+#   its sender's reply names, and the survivors must install the same views 1 = 1,2,3,4 and
+#   2 = 1,2,3.
 . "$(dirname "$0")/lib.sh"
 t0=$(now_ms)
 start_cluster 5 fail-stop
@@ -23,16 +24,23 @@ BG_PIDS+=($!)
 
 "$STRATA" --dir "$DIR" nbac watch --all -w json --duration 25 >"$TMP/nbac-watch.jsonl" 2>"$TMP/nbac-watch.err" &
 BG_PIDS+=($!)
-"$STRATA" --dir "$DIR" vs listen --all -w json --duration 25 >"$TMP/vs.jsonl" 2>"$TMP/vs.err" &
+"$STRATA" --dir "$DIR" vs listen --all -w json --duration 25 >"$TMP/vs-uvs.jsonl" 2>"$TMP/vs-uvs.err" &
+BG_PIDS+=($!)
+"$STRATA" --dir "$DIR" vs listen --algo vs --all -w json --duration 25 >"$TMP/vs-vs.jsonl" 2>"$TMP/vs-vs.err" &
 BG_PIDS+=($!)
 sleep 0.3
-# vs_send NODE MESSAGE: NODE broadcasts MESSAGE view-synchronously, in the background (a send
-# waits for its delivery, which a kill holds up until P reports it and the view changes).
+# vs_send NODE MESSAGE: NODE broadcasts MESSAGE view-synchronously with uvs and with vs, in
+# the background (a uvs send waits for its delivery, which a kill holds up until P reports it
+# and the view changes; a vs send during a view change waits for the next view).
 VS_PIDS=()
 vs_send() {
-	"$STRATA" --dir "$DIR" -n "$1" --timeout 10000 -w json vs send "$2" >"$TMP/vs-send-$1.json" 2>&1 &
-	VS_PIDS+=($!)
-	BG_PIDS+=($!)
+	local algo
+	for algo in uvs vs; do
+		"$STRATA" --dir "$DIR" -n "$1" --timeout 10000 -w json vs send --algo $algo "$2" \
+			>"$TMP/vs-send-$algo-$1.json" 2>&1 &
+		VS_PIDS+=($!)
+		BG_PIDS+=($!)
+	done
 }
 vs_send 1 "m1 in view 0"
 
@@ -137,29 +145,30 @@ for q, vs in views.items():
     for v, m in vs:
         assert (v, m) in [(1, [1, 2, 3, 4]), (2, [1, 2, 3])], f"members: node {q} installed view {v} = {m}"
 print("  members --watch: view 1 = 1,2,3,4 then view 2 = 1,2,3 at nodes 1, 2 and 3")
-sent = {}
-for q in (1, 2, 3):
-    e = json.load(open(f"{d}/vs-send-{q}.json"))
-    assert e["node"] == q and e["sender"] == q, f"vs send at node {q}: {e}"
-    sent[e["message"]] = (q, e["view"])
-vviews, vdel = {}, {}
-for line in open(f"{d}/vs.jsonl"):
-    e = json.loads(line)
-    if "members" in e:
-        vviews.setdefault(e["node"], []).append((e["view"], e["members"]))
-        continue
-    k = (e["node"], e["message"])
-    assert k not in vdel, f"vs: node {e['node']} delivered {e['message']!r} twice"
-    assert e["message"] in sent, f"vs: node {e['node']} delivered {e['message']!r}, never sent"
-    s, v = sent[e["message"]]
-    assert e["sender"] == s and e["view"] == v, f"vs: node {e['node']} delivered {e['message']!r} from {e['sender']} in view {e['view']}; sent by {s} in view {v}"
-    vdel[k] = e["view"]
-for q in (1, 2, 3):
-    for m, (s, v) in sent.items():
-        assert vdel.get((q, m)) == v, f"vs: node {q} delivered {m!r} in view {vdel.get((q, m))}, sent in view {v}"
-    got = [x for x in vviews.get(q, []) if x[0] > 0]
-    assert got == [(1, [1, 2, 3, 4]), (2, [1, 2, 3])], f"vs: node {q} installed {got}"
-print("  vs listen: " + ", ".join(f"{m!r} in view {v}" for m, (s, v) in sorted(sent.items())) + " at nodes 1-3; views 1 = 1,2,3,4, 2 = 1,2,3")
+for algo in ("uvs", "vs"):
+    sent = {}
+    for q in (1, 2, 3):
+        e = json.load(open(f"{d}/vs-send-{algo}-{q}.json"))
+        assert e["node"] == q and e["sender"] == q, f"vs send --algo {algo} at node {q}: {e}"
+        sent[e["message"]] = (q, e["view"])
+    vviews, vdel = {}, {}
+    for line in open(f"{d}/vs-{algo}.jsonl"):
+        e = json.loads(line)
+        if "members" in e:
+            vviews.setdefault(e["node"], []).append((e["view"], e["members"]))
+            continue
+        k = (e["node"], e["message"])
+        assert k not in vdel, f"{algo}: node {e['node']} delivered {e['message']!r} twice"
+        assert e["message"] in sent, f"{algo}: node {e['node']} delivered {e['message']!r}, never sent"
+        s, v = sent[e["message"]]
+        assert e["sender"] == s and e["view"] == v, f"{algo}: node {e['node']} delivered {e['message']!r} from {e['sender']} in view {e['view']}; sent by {s} in view {v}"
+        vdel[k] = e["view"]
+    for q in (1, 2, 3):
+        for m, (s, v) in sent.items():
+            assert vdel.get((q, m)) == v, f"{algo}: node {q} delivered {m!r} in view {vdel.get((q, m))}, sent in view {v}"
+        got = [x for x in vviews.get(q, []) if x[0] > 0]
+        assert got == [(1, [1, 2, 3, 4]), (2, [1, 2, 3])], f"{algo}: node {q} installed {got}"
+    print(f"  vs listen --algo {algo}: " + ", ".join(f"{m!r} in view {v}" for m, (s, v) in sorted(sent.items())) + " at nodes 1-3; views 1 = 1,2,3,4, 2 = 1,2,3")
 PY
 pass "nbac: commit, abort on a no, abort on a crash; trb: ⊥ for a killed sender; two view changes seen identically; vs: each message in its view across two kills"
 echo "test_variants_live: $(( ($(now_ms) - t0) / 1000 )) s"
