@@ -102,7 +102,8 @@
 enum { M_APPEND = 1, M_APPEND_R, M_VOTE, M_VOTE_R, M_FWD, M_RI, M_RI_R, M_SNAP, M_SNAP_R };
 enum { T_TICK = 2, T_ELECT, T_PERSIST };
 enum role { FOLLOWER, CANDIDATE, LEADER };
-enum { K_GET = 1, K_PUT, K_DEL, K_CAS, K_RANGE };
+enum { K_GET = SMR_REQ_GET, K_PUT = SMR_REQ_PUT, K_DEL = SMR_REQ_DEL, K_CAS = SMR_REQ_CAS,
+       K_RANGE = SMR_REQ_RANGE };
 enum pstate { P_FREE = 0, P_WAIT, P_SENT, P_READ_INDEX, P_READ_APPLY };
 
 struct ent {
@@ -1478,48 +1479,15 @@ static int kv_request(struct strata_module *m, const struct strata_request *q)
 }
 
 /* The command a put request asks for (smr.h: STRATA_REQ_PUT_NX ...). */
-static uint8_t put_type(uint32_t flags)
-{
-	if (flags & STRATA_REQ_PUT_NX)
-		return SMR_CMD_PUT_NX;
-	if (flags & STRATA_REQ_PUT_XX)
-		return SMR_CMD_PUT_XX;
-	if (flags & STRATA_REQ_GETSET)
-		return SMR_CMD_GETSET;
-	if (flags & STRATA_REQ_INCR)
-		return SMR_CMD_INCR;
-	if (flags & STRATA_REQ_MPUT)
-		return SMR_CMD_MPUT;
-	return SMR_CMD_PUT;
-}
-
 static int kv_request_do(struct kv *k, const struct strata_request *q)
 {
 	if (q->op == STRATA_OP_HISTORY)
 		return smr_reply_history(&k->m, k->sm, q);
-	uint8_t kind = q->op == STRATA_OP_READ ? K_GET : q->op == STRATA_OP_WRITE ? K_PUT
-		       : q->op == STRATA_OP_DELETE ? K_DEL : q->op == STRATA_OP_CAS ? K_CAS
-		       : q->op == STRATA_OP_RANGE ? K_RANGE : 0;
-	if (!kind)
-		return reject(k, q->id, STRATA_EINVAL, "kv supports get, put, del, cas and range");
-	if (kind == K_RANGE && q->limit > SMR_RANGE_MAX)
-		return reject(k, q->id, STRATA_EINVAL, "range limit %u: at most %u", q->limit,
-			      SMR_RANGE_MAX);
-	if (kind == K_RANGE && q->value_len > SMR_KEY_MAX)
-		return reject(k, q->id, STRATA_EINVAL, "range start key of %zu bytes: at most %u",
-			      q->value_len, SMR_KEY_MAX);
-	if (q->key_len == 0 && kind != K_RANGE)
-		return reject(k, q->id, STRATA_EINVAL, "empty key");
-	if (kind == K_PUT && (q->flags & STRATA_REQ_MPUT) &&
-	    smr_mput_check(q->value, q->value_len) != 0)
-		return reject(k, q->id, STRATA_EINVAL, "malformed pair list");
-	if (q->key_len > SMR_KEY_MAX)
-		return reject(k, q->id, STRATA_EINVAL, "key of %zu bytes: at most %u", q->key_len,
-			      SMR_KEY_MAX);
-	size_t vmax = q->value_len > q->value2_len ? q->value_len : q->value2_len;
-	if (vmax > SMR_VALUE_MAX)
-		return reject(k, q->id, STRATA_ETOOBIG, "value of %zu bytes: at most %u", vmax,
-			      SMR_VALUE_MAX);
+	uint8_t kind;
+	char why[200];
+	int rc = smr_request_parse(q, &kind, why, sizeof(why));
+	if (rc)
+		return reject(k, q->id, rc, "%s", why);
 	size_t need = q->key_len + q->value_len + q->value2_len + SMR_CMD_OVERHEAD + APPEND_OVERHEAD;
 	bool is_read = kind == K_GET || kind == K_RANGE;
 	if (!is_read && need > k->max_msg)
@@ -1576,7 +1544,7 @@ static int kv_request_do(struct kv *k, const struct strata_request *q)
 			p->seq = 1;
 		}
 		struct smr_cmd c = {
-			.type = kind == K_PUT ? put_type(q->flags) : kind == K_DEL ? SMR_CMD_DEL : SMR_CMD_CAS,
+			.type = kind == K_PUT ? smr_put_type(q->flags) : kind == K_DEL ? SMR_CMD_DEL : SMR_CMD_CAS,
 			.origin = k->self, .origin_id = p->id, .session = p->session, .seq = p->seq,
 			.key = q->key, .key_len = q->key_len,
 			.val = kind == K_DEL ? NULL : q->value, .val_len = kind == K_DEL ? 0 : q->value_len,

@@ -168,6 +168,14 @@ int smr_cmd_decode(struct strata_rd *r, struct smr_cmd *c);
  * STRATA_EPROTO. */
 int smr_mput_check(const uint8_t *pairs, size_t len);
 
+/* The checks of a KV client request both logs share (request.c; not STRATA_OP_HISTORY): 0 with
+ * *kind (SMR_REQ_*), or STRATA_EINVAL / STRATA_ETOOBIG with the reason in why (the client's
+ * error text). What depends on the log (entry or message size, busy limits) is checked there. */
+enum { SMR_REQ_GET = 1, SMR_REQ_PUT, SMR_REQ_DEL, SMR_REQ_CAS, SMR_REQ_RANGE };
+int smr_request_parse(const struct strata_request *q, uint8_t *kind, char *why, size_t whylen);
+/* The command type a put's flags name (NX, XX, GETSET, INCR, MPUT, else PUT). */
+uint8_t smr_put_type(uint32_t flags);
+
 /* ---- the replicated log and the KV service (log.c) ---- */
 
 struct strata_module *smr_kv_create(struct strata_node *n, char *err, size_t errlen);

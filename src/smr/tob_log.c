@@ -91,7 +91,8 @@
 #define TICK_US 100000ull
 #define T_TICK 1
 
-enum { K_GET = 1, K_PUT, K_DEL, K_CAS, K_RANGE };
+enum { K_GET = SMR_REQ_GET, K_PUT = SMR_REQ_PUT, K_DEL = SMR_REQ_DEL, K_CAS = SMR_REQ_CAS,
+       K_RANGE = SMR_REQ_RANGE };
 
 struct tpend {
 	uint64_t id;  /* 0 = free; (generation << ID_BITS) | slot */
@@ -316,21 +317,6 @@ static void on_deliver(struct tkv *k, const struct strata_deliver *d)
 
 /* ---- upon <sm, Execute | command>: client requests ---- */
 
-static uint8_t put_type(uint32_t flags)
-{
-	if (flags & STRATA_REQ_PUT_NX)
-		return SMR_CMD_PUT_NX;
-	if (flags & STRATA_REQ_PUT_XX)
-		return SMR_CMD_PUT_XX;
-	if (flags & STRATA_REQ_GETSET)
-		return SMR_CMD_GETSET;
-	if (flags & STRATA_REQ_INCR)
-		return SMR_CMD_INCR;
-	if (flags & STRATA_REQ_MPUT)
-		return SMR_CMD_MPUT;
-	return SMR_CMD_PUT;
-}
-
 static void arm_tick(struct tkv *k)
 {
 	if (k->ticking)
@@ -355,29 +341,11 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 				      "kv watch is not offered by the BFT KV ([smr] log = bft-tob)");
 		return smr_reply_history(&k->m, k->sm, q); /* `kv watch --from` */
 	}
-	uint8_t kind = q->op == STRATA_OP_READ ? K_GET : q->op == STRATA_OP_WRITE ? K_PUT
-		       : q->op == STRATA_OP_DELETE ? K_DEL : q->op == STRATA_OP_CAS ? K_CAS
-		       : q->op == STRATA_OP_RANGE ? K_RANGE : 0;
-	if (!kind)
-		return reject(k, q->id, tag, STRATA_EINVAL, "kv supports get, put, del, cas and range");
-	if (kind == K_RANGE && q->limit > SMR_RANGE_MAX)
-		return reject(k, q->id, tag, STRATA_EINVAL, "range limit %u: at most %u", q->limit,
-			      SMR_RANGE_MAX);
-	if (kind == K_RANGE && q->value_len > SMR_KEY_MAX)
-		return reject(k, q->id, tag, STRATA_EINVAL, "range start key of %zu bytes: at most %u",
-			      q->value_len, SMR_KEY_MAX);
-	if (q->key_len == 0 && kind != K_RANGE)
-		return reject(k, q->id, tag, STRATA_EINVAL, "empty key");
-	if (kind == K_PUT && (q->flags & STRATA_REQ_MPUT) &&
-	    smr_mput_check(q->value, q->value_len) != 0)
-		return reject(k, q->id, tag, STRATA_EINVAL, "malformed pair list");
-	if (q->key_len > SMR_KEY_MAX)
-		return reject(k, q->id, tag, STRATA_EINVAL, "key of %zu bytes: at most %u", q->key_len,
-			      SMR_KEY_MAX);
-	size_t vmax = q->value_len > q->value2_len ? q->value_len : q->value2_len;
-	if (vmax > SMR_VALUE_MAX)
-		return reject(k, q->id, tag, STRATA_ETOOBIG, "value of %zu bytes: at most %u", vmax,
-			      SMR_VALUE_MAX);
+	uint8_t kind;
+	char why[200];
+	int rc = smr_request_parse(q, &kind, why, sizeof(why));
+	if (rc)
+		return reject(k, q->id, tag, rc, "%s", why);
 	bool is_read = kind == K_GET || kind == K_RANGE;
 	size_t need = is_read ? SMR_CMD_OVERHEAD
 			      : q->key_len + q->value_len + q->value2_len + SMR_CMD_OVERHEAD;
@@ -448,7 +416,7 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 			p->session = strata_random(k->node) | 1;
 			p->seq = 1;
 		}
-		c.type = kind == K_PUT ? put_type(q->flags) : kind == K_DEL ? SMR_CMD_DEL : SMR_CMD_CAS;
+		c.type = kind == K_PUT ? smr_put_type(q->flags) : kind == K_DEL ? SMR_CMD_DEL : SMR_CMD_CAS;
 		c.session = p->session;
 		c.seq = p->seq;
 		c.key = q->key;
@@ -465,7 +433,7 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 	struct strata_wr w;
 	strata_wr_init(&w, need + 16);
 	smr_cmd_encode(&w, &c);
-	int rc = w.err ? w.err : bcast_broadcast(&k->tob, w.buf, w.len);
+	rc = w.err ? w.err : bcast_broadcast(&k->tob, w.buf, w.len);
 	strata_wr_free(&w);
 	if (rc) {
 		struct tpend copy = *p;
