@@ -930,6 +930,7 @@ uint32_t strata_node_n(const struct strata_node *n) { return n->cfg->n; }
 uint64_t strata_node_incarnation(const struct strata_node *n) { return n->incarnation; }
 const struct strata_config *strata_node_config(const struct strata_node *n) { return n->cfg; }
 struct strata_counters *strata_node_counters(struct strata_node *n) { return &n->counters; }
+const struct strata_env *strata_node_env(const struct strata_node *n) { return &n->env; }
 void *strata_node_transport(const struct strata_node *n, const struct strata_transport_ops *ops)
 {
 	return n->tops == ops ? n->transport : NULL;

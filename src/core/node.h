@@ -88,6 +88,8 @@ struct strata_output {
 
 /* ---- The environment a runtime provides. All callbacks get env.ctx. ---- */
 
+struct strata_rlog;
+
 struct strata_env {
 	void *ctx;
 	/* Monotonic time in microseconds (virtual in the simulator). */
@@ -114,6 +116,10 @@ struct strata_env {
 	 * once), 0 if the runtime will call strata_node_synced(node, t, rc) with t >= ticket later
 	 * (from outside any handler), or a negative STRATA_E* code (the node stops). */
 	int (*sync_async)(void *ctx, uint64_t ticket);
+	/* Optional: the runtime's record log for the log named `name` (store/rlog.h: an
+	 * append-only, preallocated log file synced by the same env.sync / sync_async, after the
+	 * other stores), or NULL: that log is kept as keys through store/retrieve/remove. */
+	struct strata_rlog *(*wal)(void *ctx, const char *name);
 	/* Indications to clients. Called only once the batch that produced them is durable. */
 	void (*output)(void *ctx, const struct strata_output *out);
 	/* One structured trace line (already formatted, no newline). May be NULL. */
@@ -478,6 +484,18 @@ int strata_log_get(struct strata_node *n, const char *log, uint64_t index, struc
 int strata_log_bounds(struct strata_node *n, const char *log, uint64_t *first, uint64_t *last);
 int strata_log_truncate_prefix(struct strata_node *n, const char *log, uint64_t keep_from); /* drops < keep_from */
 int strata_log_truncate_suffix(struct strata_node *n, const char *log, uint64_t drop_from); /* drops >= drop_from */
+/* The log's meta record: a small value (its owner's hard state) stored with the entries (in the
+ * same record stream when the runtime keeps the log in a record log, so an entry and the hard
+ * state naming it are durable together), else under the key "L/<name>/m". STRATA_ENOENT if
+ * none. */
+int strata_log_meta_put(struct strata_node *n, const char *log, const void *v, size_t len);
+int strata_log_meta_get(struct strata_node *n, const char *log, struct strata_msg **out);
+/* 1 if the runtime keeps this log in a record log (env.wal), 0 if as keys. */
+int strata_log_in_wal(struct strata_node *n, const char *log);
+/* Copies a log kept as keys (an earlier release's layout) into the runtime's record log, which
+ * must be empty: entries, bounds. The keys stay (an older release would read them as they
+ * were). 0 and *copied = entries copied (0 when there is nothing to copy or no record log). */
+int strata_log_import_keys(struct strata_node *n, const char *log, uint64_t *copied);
 /* Snapshots: one current snapshot per name, with the log index it covers; read back whole or in
  * chunks (offset, max) to stream to a peer. get/read: STRATA_ENOENT if there is none; read at
  * offset == total gives an empty message, beyond it STRATA_EINVAL. */
@@ -495,6 +513,8 @@ uint32_t strata_node_n(const struct strata_node *n);
 uint64_t strata_node_incarnation(const struct strata_node *n);
 const struct strata_config *strata_node_config(const struct strata_node *n);
 struct strata_counters *strata_node_counters(struct strata_node *n);
+/* The environment the node was created with (its copy). */
+const struct strata_env *strata_node_env(const struct strata_node *n);
 /* The transport's state if the node's transport is `ops`, else NULL. */
 void *strata_node_transport(const struct strata_node *n, const struct strata_transport_ops *ops);
 uint64_t strata_node_lamport(const struct strata_node *n);

@@ -36,6 +36,7 @@
 
 #include "core/error.h"
 #include "core/node.h"
+#include "store/rlog.h"
 
 #define STORAGE_NAME_MAX 32
 #define STORAGE_CHUNK (64u * 1024)
@@ -107,7 +108,7 @@ static int write_bounds(struct strata_node *n, const char *log, uint64_t first, 
 	return strata_store(n, k, b, sizeof(b));
 }
 
-int strata_log_put(struct strata_node *n, const char *log, uint64_t index, const void *v,
+static int keys_log_put(struct strata_node *n, const char *log, uint64_t index, const void *v,
 		   size_t len)
 {
 	if (!name_ok(log) || index == 0 || index == UINT64_MAX)
@@ -129,7 +130,7 @@ int strata_log_put(struct strata_node *n, const char *log, uint64_t index, const
 	return write_bounds(n, log, nf, nl);
 }
 
-int strata_log_get(struct strata_node *n, const char *log, uint64_t index, struct strata_msg **out)
+static int keys_log_get(struct strata_node *n, const char *log, uint64_t index, struct strata_msg **out)
 {
 	*out = NULL;
 	if (!name_ok(log) || index == 0)
@@ -145,7 +146,7 @@ int strata_log_get(struct strata_node *n, const char *log, uint64_t index, struc
 	return strata_retrieve(n, k, out);
 }
 
-int strata_log_bounds(struct strata_node *n, const char *log, uint64_t *first, uint64_t *last)
+static int keys_log_bounds(struct strata_node *n, const char *log, uint64_t *first, uint64_t *last)
 {
 	*first = 1;
 	*last = 0;
@@ -166,7 +167,7 @@ static int remove_range(struct strata_node *n, const char *log, uint64_t from, u
 	return 0;
 }
 
-int strata_log_truncate_prefix(struct strata_node *n, const char *log, uint64_t keep_from)
+static int keys_log_truncate_prefix(struct strata_node *n, const char *log, uint64_t keep_from)
 {
 	if (!name_ok(log) || keep_from == 0 || keep_from == UINT64_MAX)
 		return STRATA_EINVAL;
@@ -185,7 +186,7 @@ int strata_log_truncate_prefix(struct strata_node *n, const char *log, uint64_t 
 	return write_bounds(n, log, keep_from, nl);
 }
 
-int strata_log_truncate_suffix(struct strata_node *n, const char *log, uint64_t drop_from)
+static int keys_log_truncate_suffix(struct strata_node *n, const char *log, uint64_t drop_from)
 {
 	if (!name_ok(log) || drop_from == 0)
 		return STRATA_EINVAL;
@@ -206,6 +207,141 @@ int strata_log_truncate_suffix(struct strata_node *n, const char *log, uint64_t 
 	if (nl < nf - 1) /* dropped below first: the log is empty from drop_from on */
 		nf = drop_from;
 	return write_bounds(n, log, nf, nl);
+}
+
+/* ---- the public log operations: the runtime's record log when it has one, else keys ---- */
+
+static struct strata_rlog *wal_of(struct strata_node *n, const char *log)
+{
+	const struct strata_env *e = strata_node_env(n);
+	return e->wal ? e->wal(e->ctx, log) : NULL;
+}
+
+/* A record log's errors are counted like the stores' (the turn's sync then fails). */
+static int counted(struct strata_node *n, int rc)
+{
+	if (rc && rc != STRATA_ENOENT)
+		strata_node_counters(n)->store_errors++;
+	else if (rc == 0)
+		strata_node_counters(n)->stores++;
+	return rc;
+}
+
+int strata_log_in_wal(struct strata_node *n, const char *log)
+{
+	return name_ok(log) && wal_of(n, log) != NULL;
+}
+
+int strata_log_put(struct strata_node *n, const char *log, uint64_t index, const void *v,
+		   size_t len)
+{
+	if (!name_ok(log) || index == 0 || index == UINT64_MAX)
+		return STRATA_EINVAL;
+	struct strata_rlog *w = wal_of(n, log);
+	return w ? counted(n, strata_rlog_put(w, index, v, len)) : keys_log_put(n, log, index, v, len);
+}
+
+int strata_log_get(struct strata_node *n, const char *log, uint64_t index, struct strata_msg **out)
+{
+	*out = NULL;
+	if (!name_ok(log) || index == 0)
+		return STRATA_EINVAL;
+	struct strata_rlog *w = wal_of(n, log);
+	return w ? strata_rlog_get(w, index, out) : keys_log_get(n, log, index, out);
+}
+
+int strata_log_bounds(struct strata_node *n, const char *log, uint64_t *first, uint64_t *last)
+{
+	*first = 1;
+	*last = 0;
+	if (!name_ok(log))
+		return STRATA_EINVAL;
+	struct strata_rlog *w = wal_of(n, log);
+	if (!w)
+		return keys_log_bounds(n, log, first, last);
+	strata_rlog_bounds(w, first, last);
+	return 0;
+}
+
+int strata_log_truncate_prefix(struct strata_node *n, const char *log, uint64_t keep_from)
+{
+	if (!name_ok(log) || keep_from == 0 || keep_from == UINT64_MAX)
+		return STRATA_EINVAL;
+	struct strata_rlog *w = wal_of(n, log);
+	return w ? counted(n, strata_rlog_truncate_prefix(w, keep_from))
+		 : keys_log_truncate_prefix(n, log, keep_from);
+}
+
+int strata_log_truncate_suffix(struct strata_node *n, const char *log, uint64_t drop_from)
+{
+	if (!name_ok(log) || drop_from == 0)
+		return STRATA_EINVAL;
+	struct strata_rlog *w = wal_of(n, log);
+	return w ? counted(n, strata_rlog_truncate_suffix(w, drop_from))
+		 : keys_log_truncate_suffix(n, log, drop_from);
+}
+
+static void meta_key(char *k, const char *log)
+{
+	snprintf(k, STORAGE_KEY, "L/%s/m", log);
+}
+
+int strata_log_meta_put(struct strata_node *n, const char *log, const void *v, size_t len)
+{
+	if (!name_ok(log))
+		return STRATA_EINVAL;
+	struct strata_rlog *w = wal_of(n, log);
+	if (w)
+		return counted(n, strata_rlog_meta_put(w, v, len));
+	char k[STORAGE_KEY];
+	meta_key(k, log);
+	return strata_store(n, k, v, len);
+}
+
+int strata_log_meta_get(struct strata_node *n, const char *log, struct strata_msg **out)
+{
+	*out = NULL;
+	if (!name_ok(log))
+		return STRATA_EINVAL;
+	struct strata_rlog *w = wal_of(n, log);
+	if (w)
+		return strata_rlog_meta_get(w, out);
+	char k[STORAGE_KEY];
+	meta_key(k, log);
+	return strata_retrieve(n, k, out);
+}
+
+int strata_log_import_keys(struct strata_node *n, const char *log, uint64_t *copied)
+{
+	*copied = 0;
+	if (!name_ok(log))
+		return STRATA_EINVAL;
+	struct strata_rlog *w = wal_of(n, log);
+	if (!w)
+		return 0;
+	uint64_t wf, wl, first, last;
+	strata_rlog_bounds(w, &wf, &wl);
+	if (wl >= wf)
+		return STRATA_ESTATE; /* the record log is not empty */
+	int rc = keys_log_bounds(n, log, &first, &last);
+	if (rc)
+		return rc;
+	if (first > 1 && (rc = strata_rlog_truncate_prefix(w, first)) != 0)
+		return counted(n, rc);
+	for (uint64_t i = first; i <= last && last >= first; i++) {
+		struct strata_msg *m = NULL;
+		rc = keys_log_get(n, log, i, &m);
+		if (rc == STRATA_ENOENT)
+			continue; /* a hole stays a hole */
+		if (rc)
+			return rc;
+		rc = counted(n, strata_rlog_put(w, i, m->data, m->len));
+		strata_msg_unref(m);
+		if (rc)
+			return rc;
+		(*copied)++;
+	}
+	return 0;
 }
 
 /* ---- snapshots ---- */

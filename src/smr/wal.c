@@ -1,14 +1,21 @@
 /* The replicated log's stable storage, over core's log and snapshot storage (core/storage.c:
  * strata_log_* and strata_snapshot_*), so the KV has no storage path of its own.
  *
- * Records: "smr/hs" holds the hard state (term, vote, last index, a known-committed index, and
- * the index, term and slot of the current snapshot); log "kv" holds one entry per index (u64 term,
- * then the batch); snapshot "kv-0" or "kv-1" holds the state machine at the snapshot's index (kv_sm.c's
- * encoding). Everything stored during a turn is made durable by the node's sync at the end of
- * that turn, in one transaction (storage.c's SP1), before any datagram of the turn leaves and
- * before any reply is released (persist before send). So a snapshot, the compaction behind it
- * and the hard state naming it become durable together or not at all: installing a snapshot
- * from the leader is atomic. */
+ * Records: log "kv" holds one entry per index (u64 term, then the batch) and, as the log's meta
+ * record, the hard state (term, vote, last index, a known-committed index, and the index, term
+ * and slot of the current snapshot); snapshot "kv-0" or "kv-1" holds the state machine at the
+ * snapshot's index (kv_sm.c's encoding). On a real node and in the simulator the log is the
+ * runtime's record log (store/rlog.c: an append-only, preallocated file), so a follower's turn
+ * (entries + hard state) costs one write and one fdatasync; the snapshots stay in the key-value
+ * store (LMDB). Everything stored during a turn is made durable by the node's sync at the end
+ * of that turn, before any datagram of the turn leaves and before any reply is released
+ * (persist before send): the key-value store first, then the record log, so the hard state
+ * naming a new snapshot slot is never durable before the snapshot in it. A crash in between
+ * keeps the new snapshot in the slot the durable hard state does not name: harmless. A torn
+ * batch keeps a prefix of the record log's operations: the old hard state and log, or the new
+ * hard state and a prefix of the compaction and truncation after it (log.c's recovery checks
+ * the snapshot's entry). Data directories of the release before the record log (hard state
+ * under "smr/hs", entries as keys) are copied into the record log at the first start. */
 #include <inttypes.h>
 #include <stdio.h>
 
@@ -28,11 +35,28 @@ int smr_wal_load_state(struct strata_node *n, struct smr_hardstate *hs)
 	struct smr_hardstate z = { 0 };
 	*hs = z;
 	struct strata_msg *m = NULL;
-	int rc = strata_retrieve(n, HS_KEY, &m);
-	if (rc == STRATA_ENOENT)
-		return 0;
-	if (rc)
+	int rc = strata_log_meta_get(n, LOG_NAME, &m);
+	if (rc == STRATA_ENOENT) {
+		/* Nothing in the log's meta record: a new node, or a data directory of an earlier
+		 * release, which kept the hard state under HS_KEY and the entries as keys. Those
+		 * are copied into the record log in this turn (durable with its sync); the keys stay
+		 * and are not read again. */
+		rc = strata_retrieve(n, HS_KEY, &m);
+		if (rc == STRATA_ENOENT)
+			return 0;
+		if (rc)
+			return rc;
+		uint64_t copied = 0;
+		rc = strata_log_import_keys(n, LOG_NAME, &copied);
+		if (rc == 0)
+			rc = strata_log_meta_put(n, LOG_NAME, m->data, m->len);
+		if (rc) {
+			strata_msg_unref(m);
+			return rc;
+		}
+	} else if (rc) {
 		return rc;
+	}
 	struct strata_rd r;
 	strata_rd_init(&r, m->data, m->len);
 	hs->term = strata_rd_u64(&r);
@@ -65,7 +89,7 @@ int smr_wal_save_state(struct strata_node *n, const struct smr_hardstate *hs)
 	struct strata_msg *m = strata_wr_take_msg(&w, &err);
 	if (!m)
 		return err;
-	int rc = strata_store(n, HS_KEY, m->data, m->len);
+	int rc = strata_log_meta_put(n, LOG_NAME, m->data, m->len);
 	strata_msg_unref(m);
 	return rc;
 }

@@ -1,16 +1,20 @@
 /* Stable storage on LMDB (see store.h): one environment, one unnamed database, one write
- * transaction staged per node turn. */
+ * transaction staged per node turn; and the KV's record log (store/rlog.c) in the wal/
+ * subdirectory, synced after LMDB by the same flush. */
 #include "store/store.h"
 
+#include <errno.h>
 #include <lmdb.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/assert.h"
 #include "core/error.h"
+#include "store/wal_file.h"
 
 #define STORE_DEFAULT_MAP (1ull << 30)
 
@@ -21,6 +25,16 @@ struct strata_store {
 	bool poisoned;   /* a store failed since the last sync: that sync must fail too */
 	unsigned long long commits;
 	unsigned long long flushes; /* written by the flushing thread only */
+	/* The record log. The flush syncs LMDB (when a commit is unflushed), then the segments
+	 * written (ffds) and the directory (fdir), in that order: the hard state in the log never
+	 * reaches the disk before the snapshot it names. */
+	struct strata_wal_files *wf;
+	struct strata_rlog *wal;
+	int *ffds;
+	size_t nffds, capffds;
+	bool fdir;
+	bool lmdb_dirty;  /* an LMDB commit is not flushed yet */
+	bool wal_flushed; /* the last flush succeeded: old segments may go (at the next commit) */
 	char err[256];
 	char flush_err[256];        /* written by the flushing thread only */
 };
@@ -83,6 +97,19 @@ int strata_store_open(const char *dir, size_t map_size_bytes, struct strata_stor
 		free(s);
 		return STRATA_EIO;
 	}
+	char wdir[4200];
+	snprintf(wdir, sizeof(wdir), "%s/wal", dir);
+	struct strata_rlog_io io;
+	char werr[512];
+	rc = strata_wal_files_open(wdir, &s->wf, &io, werr, sizeof(werr));
+	if (rc == 0)
+		rc = strata_rlog_open(&io, STRATA_STORE_WAL_SEGMENT, &s->wal, werr, sizeof(werr));
+	if (rc != 0) {
+		const char *fe = s->wf ? strata_wal_files_error(s->wf) : "";
+		snprintf(err, errlen, "%s: %s%s%s", wdir, werr, fe[0] ? ": " : "", fe);
+		strata_store_close(s);
+		return rc;
+	}
 	*out = s;
 	return 0;
 }
@@ -94,6 +121,9 @@ void strata_store_close(struct strata_store *s)
 	if (s->txn)
 		mdb_txn_abort(s->txn);
 	mdb_env_close(s->env);
+	strata_rlog_close(s->wal);
+	strata_wal_files_close(s->wf);
+	free(s->ffds);
 	free(s);
 }
 
@@ -181,19 +211,92 @@ int strata_store_get(struct strata_store *s, const char *key, struct strata_msg 
 	return ret;
 }
 
+/* Writes the record log's staged bytes and collects the descriptors the flush must sync. */
+static int wal_stage_out(struct strata_store *s)
+{
+	if (s->wal_flushed) {
+		strata_rlog_synced(s->wal);
+		s->wal_flushed = false;
+	}
+	int rc = strata_rlog_write_staged(s->wal);
+	if (rc < 0)
+		return fail(s, STRATA_EIO, "store: wal: %s", strata_wal_files_error(s->wf));
+	for (;;) {
+		uint64_t seqs[8];
+		bool dir = false;
+		size_t n = strata_rlog_dirty(s->wal, seqs, 8, &dir);
+		s->fdir |= dir;
+		for (size_t i = 0; i < n; i++) {
+			int fd = strata_wal_files_fd(s->wf, seqs[i]);
+			if (fd < 0)
+				return fail(s, STRATA_EIO, "store: wal: %s",
+					    strata_wal_files_error(s->wf));
+			if (s->nffds == s->capffds) {
+				size_t nc = s->capffds ? s->capffds * 2 : 4;
+				int *a = realloc(s->ffds, nc * sizeof(*a));
+				if (!a)
+					return fail(s, STRATA_ENOMEM, "store: wal: out of memory");
+				s->ffds = a;
+				s->capffds = nc;
+			}
+			s->ffds[s->nffds++] = fd;
+		}
+		if (n < 8)
+			break;
+	}
+	return s->nffds > 0 || s->fdir;
+}
+
+/* The flush: LMDB first, then the record log's segments and directory. */
+static int flush_all(struct strata_store *s, char *err, size_t errlen)
+{
+	if (s->lmdb_dirty) {
+		int rc = mdb_env_sync(s->env, 1);
+		if (rc != 0) {
+			snprintf(err, errlen, "store: sync: %s", mdb_strerror(rc));
+			return STRATA_EIO;
+		}
+		s->lmdb_dirty = false;
+	}
+	for (size_t i = 0; i < s->nffds; i++)
+		if (fdatasync(s->ffds[i]) != 0) {
+			snprintf(err, errlen, "store: wal: fdatasync: %s", strerror(errno));
+			return STRATA_EIO;
+		}
+	if (s->fdir && strata_wal_files_dirfd(s->wf) >= 0 &&
+	    fsync(strata_wal_files_dirfd(s->wf)) != 0) {
+		snprintf(err, errlen, "store: wal: fsync of the directory: %s", strerror(errno));
+		return STRATA_EIO;
+	}
+	s->nffds = 0;
+	s->fdir = false;
+	s->wal_flushed = true;
+	return 0;
+}
+
 int strata_store_sync(struct strata_store *s)
 {
 	if (s->poisoned) {
 		s->poisoned = false; /* the lost turn is reported once; the next turn starts clean */
 		return fail(s, STRATA_EIO, "store: sync: a store of this turn failed, turn not durable");
 	}
-	if (!s->txn)
+	bool work = false;
+	if (s->txn) {
+		int rc = mdb_txn_commit(s->txn);
+		s->txn = NULL; /* commit frees the transaction even when it fails */
+		if (rc != 0)
+			return fail(s, STRATA_EIO, "store: commit: %s", mdb_strerror(rc));
+		work = true;
+	}
+	int w = wal_stage_out(s);
+	if (w < 0)
+		return w;
+	if (!work && !w)
 		return 0;
-	int rc = mdb_txn_commit(s->txn);
-	s->txn = NULL; /* commit frees the transaction even when it fails */
-	if (rc != 0)
-		return fail(s, STRATA_EIO, "store: commit: %s", mdb_strerror(rc));
 	s->commits++;
+	if (flush_all(s, s->err, sizeof(s->err)) != 0)
+		return STRATA_EIO;
+	s->flushes++;
 	return 0;
 }
 
@@ -203,33 +306,44 @@ int strata_store_commit_nosync(struct strata_store *s)
 		s->poisoned = false;
 		return fail(s, STRATA_EIO, "store: sync: a store of this turn failed, turn not durable");
 	}
-	if (!s->txn)
+	bool work = false;
+	if (s->txn) {
+		/* No flush runs now (the caller's contract), so switching the flag is race-free. */
+		int rc = mdb_env_set_flags(s->env, MDB_NOSYNC, 1);
+		if (rc == 0)
+			rc = mdb_txn_commit(s->txn);
+		else
+			mdb_txn_abort(s->txn);
+		s->txn = NULL;
+		int rc2 = mdb_env_set_flags(s->env, MDB_NOSYNC, 0);
+		if (rc != 0)
+			return fail(s, STRATA_EIO, "store: commit: %s", mdb_strerror(rc));
+		if (rc2 != 0)
+			return fail(s, STRATA_EIO, "store: set flags: %s", mdb_strerror(rc2));
+		s->lmdb_dirty = true;
+		work = true;
+	}
+	/* After the LMDB commit: a process crash from here on keeps that commit. */
+	int w = wal_stage_out(s);
+	if (w < 0)
+		return w;
+	if (!work && !w)
 		return 0;
-	/* No flush runs now (the caller's contract), so switching the flag is race-free. */
-	int rc = mdb_env_set_flags(s->env, MDB_NOSYNC, 1);
-	if (rc == 0)
-		rc = mdb_txn_commit(s->txn);
-	else
-		mdb_txn_abort(s->txn);
-	s->txn = NULL;
-	int rc2 = mdb_env_set_flags(s->env, MDB_NOSYNC, 0);
-	if (rc != 0)
-		return fail(s, STRATA_EIO, "store: commit: %s", mdb_strerror(rc));
-	if (rc2 != 0)
-		return fail(s, STRATA_EIO, "store: set flags: %s", mdb_strerror(rc2));
 	s->commits++;
 	return 1;
 }
 
 int strata_store_flush(struct strata_store *s)
 {
-	int rc = mdb_env_sync(s->env, 1);
-	if (rc != 0) {
-		snprintf(s->flush_err, sizeof(s->flush_err), "store: sync: %s", mdb_strerror(rc));
+	if (flush_all(s, s->flush_err, sizeof(s->flush_err)) != 0)
 		return STRATA_EIO;
-	}
 	s->flushes++;
 	return 0;
+}
+
+struct strata_rlog *strata_store_wal(struct strata_store *s)
+{
+	return s ? s->wal : NULL;
 }
 
 const char *strata_store_flush_error(const struct strata_store *s)

@@ -29,6 +29,7 @@
 #define STRATA_STORE_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/msg.h"
 
@@ -65,9 +66,17 @@ int strata_store_commit_nosync(struct strata_store *s);
 int strata_store_flush(struct strata_store *s);
 const char *strata_store_flush_error(const struct strata_store *s);
 
+/* The KV's record log (store/rlog.h) in <dir>/wal/: segments of STRATA_STORE_WAL_SEGMENT
+ * bytes. Its staged operations are written by strata_store_commit_nosync / strata_store_sync
+ * after the LMDB commit, and synced by the flush after LMDB's sync: the two stores of a group
+ * are durable when the flush returns, LMDB's never after the log's. */
+#define STRATA_STORE_WAL_SEGMENT ((uint64_t)16 << 20)
+struct strata_rlog *strata_store_wal(struct strata_store *s);
+
 /* The message of the last failure ("" if none). Lives as long as the store. */
 const char *strata_store_error(const struct strata_store *s);
-/* Transactions committed so far (for tests: group commit is one per sync with writes). */
+/* Groups committed so far: syncs with writes (LMDB and/or the record log), one flush each (for
+ * tests: group commit is one per sync with writes). */
 unsigned long long strata_store_commits(const struct strata_store *s);
 /* Flushes (fsyncs) that completed. */
 unsigned long long strata_store_flushes(const struct strata_store *s);

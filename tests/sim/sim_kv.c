@@ -118,6 +118,10 @@ struct pipe_op {
 static const char *keys[NKEYS] = { "a", "b", "c" };
 /* snapshot-install: seeds run and snapshots installed so far (non-vacuity over the case). */
 static unsigned isolate_seeds;
+/* The torn case: over its seeds, crashes that tore a write to the record log, and recoveries
+ * that cut a torn tail (non-vacuity of the record log's torn-tail path). */
+static unsigned torn_seeds;
+static uint64_t torn_writes, torn_cuts;
 static uint64_t isolate_installs;
 
 static void build(struct sim *s, struct strata_node *n, void *arg)
@@ -737,6 +741,22 @@ static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsi
 		if (!rc && isolate_seeds >= 10 && isolate_installs == 0)
 			rc = sim_fail(why, wl, "no snapshot installed in %u seeds: vacuous case",
 				      isolate_seeds);
+	}
+	if (disk && disk->torn > 0) {
+		const struct sim_disk_stats *ds = sim_disk_stats(s);
+		torn_seeds++;
+		torn_writes += ds->wal_torn_writes;
+		torn_cuts += ds->wal_torn_cuts;
+		if (trace || getenv("SIM_KV_VERBOSE"))
+			fprintf(stderr, "seed %llu: record log: %llu torn writes, %llu torn tails cut, "
+				"%llu segments removed\n", (unsigned long long)seed,
+				(unsigned long long)ds->wal_torn_writes,
+				(unsigned long long)ds->wal_torn_cuts,
+				(unsigned long long)ds->wal_segments_removed);
+		if (!rc && torn_seeds >= 10 && torn_cuts == 0)
+			rc = sim_fail(why, wl, "no torn record log tail cut at recovery in %u seeds "
+				      "(%llu torn writes): vacuous case", torn_seeds,
+				      (unsigned long long)torn_writes);
 	}
 	if (!rc)
 		rc = check_history(r, why, wl, &violation);

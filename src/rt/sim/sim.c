@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "crypto/crypto.h"
 #include "links/links.h"
+#include "store/rlog.h"
 
 enum sim_ev_kind { SIM_DELIVER = 1, SIM_WAKE, SIM_SYNCED };
 
@@ -33,11 +34,27 @@ struct kvmap {
 	size_t len, cap;
 };
 
-/* One unsynced write, in write order; val NULL = remove. */
+/* One unsynced write, in write order. A key-value write (key set; val NULL = remove) or an
+ * operation on a record log segment (key NULL): create, write (val = the bytes), remove. */
+enum wop_file { WF_NONE = 0, WF_CREATE, WF_WRITE, WF_REMOVE };
 struct wop {
 	char *key;
 	struct strata_msg *val;
+	enum wop_file file;
+	uint64_t seq, off, size;
 };
+
+/* A record log segment on the simulated disk: the durable image and the current one (what the
+ * node reads: durable + its unsynced operations). */
+struct sfile {
+	uint64_t seq;
+	uint8_t *dur, *cur;
+	size_t dsize, csize;
+	bool dexists, cexists;
+};
+
+/* The KV's record log in the simulator: small segments, so that rolls and removals happen. */
+#define SIM_WAL_SEGMENT (32u * 1024)
 
 struct sim_node {
 	struct sim *s;
@@ -48,6 +65,9 @@ struct sim_node {
 	uint64_t wake_at;
 	uint64_t wake_gen;
 	struct kvmap durable;
+	struct sfile *files; /* the record log's segments, durable or not */
+	size_t nfiles, capfiles;
+	struct strata_rlog *wal; /* open while the node is up */
 	struct wop *ops; /* unsynced writes in order: [0, inflight) are being synced */
 	size_t nops, capops, inflight;
 	bool syncing;
@@ -315,15 +335,197 @@ static void op_push(struct sim_node *sn, const char *key, struct strata_msg *val
 		sn->ops = realloc(sn->ops, sn->capops * sizeof(*sn->ops));
 		STRATA_ASSERT(sn->ops);
 	}
-	sn->ops[sn->nops].key = strdup(key);
+	sn->ops[sn->nops] = (struct wop){ .key = strdup(key) };
 	STRATA_ASSERT(sn->ops[sn->nops].key);
 	sn->ops[sn->nops].val = val ? strata_msg_ref(val) : NULL;
 	sn->nops++;
 }
 
+/* ---- the record log's segments on the simulated disk ---- */
+
+static struct sfile *sfile_find(struct sim_node *sn, uint64_t seq)
+{
+	for (size_t i = 0; i < sn->nfiles; i++)
+		if (sn->files[i].seq == seq)
+			return &sn->files[i];
+	return NULL;
+}
+
+static struct sfile *sfile_get(struct sim_node *sn, uint64_t seq)
+{
+	struct sfile *f = sfile_find(sn, seq);
+	if (f)
+		return f;
+	if (sn->nfiles == sn->capfiles) {
+		sn->capfiles = sn->capfiles ? sn->capfiles * 2 : 8;
+		sn->files = realloc(sn->files, sn->capfiles * sizeof(*sn->files));
+		STRATA_ASSERT(sn->files);
+	}
+	f = &sn->files[sn->nfiles++];
+	*f = (struct sfile){ .seq = seq };
+	return f;
+}
+
+static void fop_push(struct sim_node *sn, struct wop w)
+{
+	if (sn->nops == sn->capops) {
+		sn->capops = sn->capops ? sn->capops * 2 : 64;
+		sn->ops = realloc(sn->ops, sn->capops * sizeof(*sn->ops));
+		STRATA_ASSERT(sn->ops);
+	}
+	sn->ops[sn->nops++] = w;
+}
+
+/* Applies a segment operation to the durable image; a write keeps only its first `upto` bytes
+ * (all of them unless torn). */
+static void fop_apply(struct sim_node *sn, const struct wop *w, size_t upto)
+{
+	struct sfile *f = sfile_get(sn, w->seq);
+	switch (w->file) {
+	case WF_CREATE:
+		free(f->dur);
+		f->dur = calloc(1, (size_t)w->size);
+		STRATA_ASSERT(f->dur);
+		f->dsize = (size_t)w->size;
+		f->dexists = true;
+		break;
+	case WF_WRITE:
+		if (f->dexists && w->off + upto <= f->dsize)
+			memcpy(f->dur + w->off, w->val->data, upto);
+		break;
+	case WF_REMOVE:
+		free(f->dur);
+		f->dur = NULL;
+		f->dsize = 0;
+		f->dexists = false;
+		break;
+	case WF_NONE:
+		break;
+	}
+}
+
+/* After a crash the files are what reached the disk. */
+static void files_reset(struct sim_node *sn)
+{
+	for (size_t i = 0; i < sn->nfiles; i++) {
+		struct sfile *f = &sn->files[i];
+		free(f->cur);
+		f->cur = NULL;
+		f->csize = 0;
+		f->cexists = f->dexists;
+		if (f->dexists) {
+			f->cur = malloc(f->dsize ? f->dsize : 1);
+			STRATA_ASSERT(f->cur);
+			memcpy(f->cur, f->dur, f->dsize);
+			f->csize = f->dsize;
+		}
+	}
+}
+
+static void files_free(struct sim_node *sn)
+{
+	for (size_t i = 0; i < sn->nfiles; i++) {
+		free(sn->files[i].dur);
+		free(sn->files[i].cur);
+	}
+	free(sn->files);
+	sn->files = NULL;
+	sn->nfiles = sn->capfiles = 0;
+}
+
+static int wf_list(void *ctx, uint64_t *seqs, size_t max, size_t *n)
+{
+	struct sim_node *sn = ctx;
+	size_t k = 0;
+	for (size_t i = 0; i < sn->nfiles; i++)
+		if (sn->files[i].cexists) {
+			if (k < max)
+				seqs[k] = sn->files[i].seq;
+			k++;
+		}
+	*n = k;
+	return 0;
+}
+
+static int wf_create(void *ctx, uint64_t seq, uint64_t size)
+{
+	struct sim_node *sn = ctx;
+	struct sfile *f = sfile_get(sn, seq);
+	if (f->cexists)
+		return STRATA_EIO;
+	free(f->cur);
+	f->cur = calloc(1, (size_t)size);
+	STRATA_ASSERT(f->cur);
+	f->csize = (size_t)size;
+	f->cexists = true;
+	fop_push(sn, (struct wop){ .file = WF_CREATE, .seq = seq, .size = size });
+	return 0;
+}
+
+static int wf_remove(void *ctx, uint64_t seq)
+{
+	struct sim_node *sn = ctx;
+	struct sfile *f = sfile_find(sn, seq);
+	if (!f || !f->cexists)
+		return STRATA_ENOENT;
+	free(f->cur);
+	f->cur = NULL;
+	f->csize = 0;
+	f->cexists = false;
+	fop_push(sn, (struct wop){ .file = WF_REMOVE, .seq = seq });
+	return 0;
+}
+
+static int wf_size(void *ctx, uint64_t seq, uint64_t *size)
+{
+	struct sfile *f = sfile_find(ctx, seq);
+	if (!f || !f->cexists)
+		return STRATA_ENOENT;
+	*size = f->csize;
+	return 0;
+}
+
+static int wf_read(void *ctx, uint64_t seq, uint64_t off, void *buf, size_t len)
+{
+	struct sfile *f = sfile_find(ctx, seq);
+	if (!f || !f->cexists || off > f->csize || len > f->csize - off)
+		return STRATA_EIO;
+	memcpy(buf, f->cur + off, len);
+	return 0;
+}
+
+static int wf_write(void *ctx, uint64_t seq, uint64_t off, const void *buf, size_t len)
+{
+	struct sim_node *sn = ctx;
+	struct sfile *f = sfile_find(sn, seq);
+	if (!f || !f->cexists || off > f->csize || len > f->csize - off)
+		return STRATA_EIO;
+	memcpy(f->cur + off, buf, len);
+	struct strata_msg *m = strata_msg_new(buf, len);
+	STRATA_ASSERT(m);
+	fop_push(sn, (struct wop){ .file = WF_WRITE, .seq = seq, .off = off, .val = m });
+	return 0;
+}
+
+static struct strata_rlog *env_wal(void *ctx, const char *name)
+{
+	struct sim_node *sn = ctx;
+	return strcmp(name, "kv") == 0 ? sn->wal : NULL;
+}
+
+/* Staged record log operations go to the disk's write queue: at the start of a sync, after the
+ * key-value writes staged before it (the order the daemon's runtime uses). */
+static void wal_write_staged(struct sim_node *sn)
+{
+	if (sn->wal)
+		(void)strata_rlog_write_staged(sn->wal); /* a failure fails the node's next store */
+}
+
 static void op_apply(struct sim_node *sn, const struct wop *w)
 {
-	if (w->val)
+	if (w->file)
+		fop_apply(sn, w, w->val ? w->val->len : 0);
+	else if (w->val)
 		kv_put(&sn->durable, w->key, w->val);
 	else
 		kv_del(&sn->durable, w->key);
@@ -373,7 +575,7 @@ static int env_retrieve(void *ctx, const char *key, struct strata_msg **out)
 {
 	struct sim_node *sn = ctx;
 	for (size_t i = sn->nops; i-- > 0;) /* the latest unsynced write wins */
-		if (strcmp(sn->ops[i].key, key) == 0) {
+		if (sn->ops[i].key && strcmp(sn->ops[i].key, key) == 0) {
 			if (!sn->ops[i].val)
 				return STRATA_ENOENT;
 			*out = strata_msg_ref(sn->ops[i].val);
@@ -401,11 +603,14 @@ static bool sync_fails(struct sim_node *sn)
 static int env_sync(void *ctx)
 {
 	struct sim_node *sn = ctx;
+	wal_write_staged(sn);
 	if (!sn->nops)
 		return 0;
 	if (sync_fails(sn))
 		return STRATA_EIO; /* the writes stay unsynced: a crash decides their fate */
 	ops_commit(sn, sn->nops);
+	if (sn->wal)
+		strata_rlog_synced(sn->wal);
 	sn->s->dstats.syncs++;
 	if (sn->node)
 		strata_node_counters(sn->node)->syncs++;
@@ -433,6 +638,7 @@ static int env_sync_async(void *ctx, uint64_t ticket)
 	sn->want_ticket = ticket;
 	if (sn->syncing)
 		return sn->s->o.disk.ack_before_sync ? 1 : 0; /* staged behind the running sync */
+	wal_write_staged(sn);
 	if (!sn->nops)
 		return 1;
 	sync_schedule(sn, ticket);
@@ -448,9 +654,13 @@ static void sync_done(struct sim *s, struct sim_node *sn)
 		return;
 	}
 	ops_commit(sn, sn->inflight);
+	if (sn->wal)
+		strata_rlog_synced(sn->wal);
 	s->dstats.syncs++;
 	strata_node_counters(sn->node)->syncs++;
 	uint64_t done = sn->sync_ticket;
+	if (sn->want_ticket > done)
+		wal_write_staged(sn);
 	if (sn->want_ticket > done && sn->nops)
 		sync_schedule(sn, sn->want_ticket); /* the batches staged meanwhile, as one group */
 	else if (sn->want_ticket > done)
@@ -489,6 +699,15 @@ static void node_boot(struct sim *s, struct sim_node *sn, bool recovering)
 	sn->syncing = false;
 	sn->sync_ticket = sn->want_ticket = 0;
 	sn->env.sync_async = s->o.disk.sync_max_us > 0 ? env_sync_async : NULL;
+	const struct strata_rlog_io io = {
+		.ctx = sn, .list = wf_list, .create = wf_create, .remove = wf_remove,
+		.size = wf_size, .read = wf_read, .write = wf_write,
+	};
+	if (strata_rlog_open(&io, SIM_WAL_SEGMENT, &sn->wal, err, sizeof(err)) != 0) {
+		fprintf(stderr, "sim: node %u: %s\n", sn->id, err);
+		abort();
+	}
+	s->dstats.wal_torn_cuts += strata_rlog_stats(sn->wal)->torn_cuts;
 	sn->node = strata_node_new(&no, err, sizeof(err));
 	if (!sn->node) {
 		fprintf(stderr, "sim: node %u: %s\n", sn->id, err);
@@ -518,7 +737,7 @@ struct sim *sim_new(const struct sim_opts *o)
 			.ctx = sn, .now_us = env_now, .send = env_send, .wake_at = env_wake_at,
 			.random = env_random, .store = env_store, .retrieve = env_retrieve,
 			.sync = env_sync, .remove = env_remove, .output = env_output,
-			.trace = env_trace,
+			.trace = env_trace, .wal = env_wal,
 		};
 		/* Identities are fixed per node id (not per seed): key generation is not what the
 		 * simulator explores, and it keeps thousands of seeds cheap. */
@@ -546,20 +765,34 @@ static void node_down(struct sim_node *sn)
 {
 	strata_node_free(sn->node);
 	sn->node = NULL;
+	if (sn->wal)
+		sn->s->dstats.wal_segments_removed += strata_rlog_stats(sn->wal)->segments_removed;
+	strata_rlog_close(sn->wal); /* what it staged and did not write is lost */
+	sn->wal = NULL;
 	sn->wake_gen++;
 	/* Unsynced writes are lost, or (torn fault) a prefix of them reached the disk and the
 	 * write after it is torn, discarded at recovery with everything after it. */
 	struct sim *s = sn->s;
 	if (sn->nops) {
 		size_t keep = 0;
+		bool torn = false;
 		if (s->o.disk.torn > 0 && sim_random_unit(s) < s->o.disk.torn) {
 			keep = (size_t)sim_random_below(s, sn->nops);
 			s->dstats.torn_crashes++;
+			torn = true;
 		}
 		ops_commit(sn, keep);
+		/* A torn write to a record log segment: a prefix of its bytes is on the disk. (A
+		 * torn key-value write is discarded: LMDB's commits are atomic.) */
+		if (torn && sn->nops && sn->ops[0].file == WF_WRITE && sn->ops[0].val->len > 0) {
+			fop_apply(sn, &sn->ops[0],
+				  (size_t)sim_random_below(s, sn->ops[0].val->len));
+			s->dstats.wal_torn_writes++;
+		}
 		s->dstats.writes_lost += sn->nops;
 	}
 	ops_drop(sn);
+	files_reset(sn);
 	sn->syncing = false;
 	for (size_t i = 0; i < sn->nheld; i++)
 		free(sn->held[i].buf);
@@ -576,12 +809,14 @@ void sim_free(struct sim *s)
 		if (sn->node)
 			node_down(sn);
 		kv_clear(&sn->durable);
+		files_free(sn);
 		free(sn->held);
 		free(sn->ops);
 		if (sn->twin) {
 			if (sn->twin->node)
 				node_down(sn->twin);
 			kv_clear(&sn->twin->durable);
+			files_free(sn->twin);
 			free(sn->twin->ops);
 			free(sn->twin->held);
 			free(sn->twin);
@@ -717,7 +952,8 @@ const struct sim_disk_stats *sim_disk_stats(const struct sim *s) { return &s->ds
 size_t sim_unsynced(const struct sim *s, uint32_t id)
 {
 	STRATA_ASSERT(id >= 1 && id <= s->o.cfg->n);
-	return s->nodes[id].nops;
+	const struct sim_node *sn = &s->nodes[id];
+	return sn->nops + (sn->wal && strata_rlog_staged(sn->wal) ? 1 : 0);
 }
 
 int sim_durable_get(struct sim *s, uint32_t id, const char *key, struct strata_msg **out)

@@ -129,9 +129,11 @@ void sim_twin(struct sim *s, uint32_t id);
 void sim_inject(struct sim *s, uint32_t to, const uint8_t *buf, size_t len, uint64_t delay_us);
 
 /* Storage statistics, for tests: syncs that made writes durable, failed syncs, crashes that
- * tore a write. */
+ * tore a write; for the record log (the KV's log): crashes that tore a segment write (a prefix
+ * of its bytes on the disk), recoveries that found and cut a torn tail, segments removed. */
 struct sim_disk_stats {
 	uint64_t syncs, sync_failures, torn_crashes, writes_lost;
+	uint64_t wal_torn_writes, wal_torn_cuts, wal_segments_removed;
 };
 const struct sim_disk_stats *sim_disk_stats(const struct sim *s);
 /* Writes of node id not yet durable (staged or being synced). */

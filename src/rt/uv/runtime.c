@@ -270,6 +270,13 @@ static int env_remove(void *ctx, const char *key)
 	return rc;
 }
 
+/* env.wal: the KV's log lives in the store's record log. */
+static struct strata_rlog *env_wal(void *ctx, const char *name)
+{
+	struct strata_uv *rt = ctx;
+	return rt->o.store && strcmp(name, "kv") == 0 ? strata_store_wal(rt->o.store) : NULL;
+}
+
 /* ---- the sync thread ---- */
 
 static void sync_work(uv_work_t *w);
@@ -544,7 +551,7 @@ struct strata_uv *strata_uv_new(uv_loop_t *loop, const struct strata_uv_opts *o,
 	rt->env = (struct strata_env){
 		.ctx = rt, .now_us = env_now, .send = env_send, .wake_at = env_wake_at,
 		.random = env_random, .store = env_store, .retrieve = env_retrieve,
-		.sync = env_sync, .remove = env_remove, .sync_async = env_sync_async,
+		.sync = env_sync, .remove = env_remove, .sync_async = env_sync_async, .wal = env_wal,
 		.output = env_output, .trace = env_trace,
 	};
 	struct strata_node_opts no = {

@@ -1,0 +1,313 @@
+/* The record log's segments as POSIX files (store/wal_file.h): "<dir>/<16 hex digits>.wal".
+ * The directory is created with the first segment (a node that never writes the log has none).
+ *
+ * A segment is created preallocated and zero-filled, and synced before it is used: the
+ * fallocate reserves its blocks, the zeros turn them into written extents, so an append later
+ * overwrites allocated, written blocks and its fdatasync flushes data only (no size change, no
+ * unwritten-extent conversion to journal), which is the floor's fdatasync of a preallocated
+ * file. File descriptors stay open (one per segment) for reads and for the sync thread's
+ * fdatasync; the directory is fsynced by the store's flush when segments were created or
+ * removed. Errors name the file and the system call. */
+#include "store/wal_file.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error.h"
+
+#define ZERO_FILL (1u << 20)
+
+struct wal_fd {
+	uint64_t seq;
+	int fd;
+};
+
+struct strata_wal_files {
+	char dir[1024];
+	int dirfd;
+	struct wal_fd *fds;
+	size_t nfds, capfds;
+	char err[1400];
+};
+
+static int ferr(struct strata_wal_files *w, const char *what, uint64_t seq)
+{
+	snprintf(w->err, sizeof(w->err), "%s/%016" PRIx64 ".wal: %s: %s", w->dir, seq, what,
+		 strerror(errno));
+	return STRATA_EIO;
+}
+
+static void path_of(const struct strata_wal_files *w, uint64_t seq, char *p, size_t n)
+{
+	snprintf(p, n, "%s/%016" PRIx64 ".wal", w->dir, seq);
+}
+
+static int fd_of(struct strata_wal_files *w, uint64_t seq)
+{
+	for (size_t i = 0; i < w->nfds; i++)
+		if (w->fds[i].seq == seq)
+			return w->fds[i].fd;
+	if (w->nfds == w->capfds) {
+		size_t nc = w->capfds ? w->capfds * 2 : 8;
+		struct wal_fd *a = realloc(w->fds, nc * sizeof(*a));
+		if (!a)
+			return -1;
+		w->fds = a;
+		w->capfds = nc;
+	}
+	char p[1100];
+	path_of(w, seq, p, sizeof(p));
+	int fd = open(p, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	w->fds[w->nfds++] = (struct wal_fd){ .seq = seq, .fd = fd };
+	return fd;
+}
+
+static int parse_name(const char *name, uint64_t *seq)
+{
+	if (strlen(name) != 20 || strcmp(name + 16, ".wal") != 0)
+		return -1;
+	uint64_t v = 0;
+	for (int i = 0; i < 16; i++) {
+		char c = name[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (d < 0)
+			return -1;
+		v = v << 4 | (uint64_t)d;
+	}
+	if (v == 0)
+		return -1;
+	*seq = v;
+	return 0;
+}
+
+static int io_list(void *ctx, uint64_t *seqs, size_t max, size_t *n)
+{
+	struct strata_wal_files *w = ctx;
+	DIR *d = opendir(w->dir);
+	if (!d && errno == ENOENT) {
+		*n = 0; /* no segment was ever created */
+		return 0;
+	}
+	if (!d)
+		return ferr(w, "opendir", 0);
+	size_t k = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		uint64_t seq;
+		if (parse_name(e->d_name, &seq) != 0)
+			continue;
+		if (k < max)
+			seqs[k] = seq;
+		k++;
+	}
+	closedir(d);
+	*n = k;
+	return 0;
+}
+
+/* The directory is created with the first segment; its entry in the data directory is
+ * synced at once (once per data directory). */
+static int dir_ready(struct strata_wal_files *w)
+{
+	if (w->dirfd >= 0)
+		return 0;
+	if (mkdir(w->dir, 0700) != 0 && errno != EEXIST)
+		return ferr(w, "mkdir", 0);
+	w->dirfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w->dirfd < 0)
+		return ferr(w, "open the directory", 0);
+	char parent[1100];
+	snprintf(parent, sizeof(parent), "%s/..", w->dir);
+	int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0 || fsync(pfd) != 0) {
+		int rc = ferr(w, "fsync of the data directory", 0);
+		if (pfd >= 0)
+			close(pfd);
+		return rc;
+	}
+	close(pfd);
+	return 0;
+}
+
+static int io_create(void *ctx, uint64_t seq, uint64_t size)
+{
+	struct strata_wal_files *w = ctx;
+	int drc = dir_ready(w);
+	if (drc)
+		return drc;
+	char p[1100];
+	path_of(w, seq, p, sizeof(p));
+	int fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return ferr(w, "create", seq);
+	int rc = fallocate(fd, 0, 0, (off_t)size);
+	if (rc != 0 && errno != EOPNOTSUPP && errno != ENOSYS) {
+		rc = ferr(w, "fallocate", seq);
+		goto bad;
+	}
+	char *z = calloc(1, ZERO_FILL);
+	if (!z) {
+		rc = STRATA_ENOMEM;
+		goto bad;
+	}
+	for (uint64_t off = 0; off < size;) {
+		size_t len = size - off < ZERO_FILL ? (size_t)(size - off) : ZERO_FILL;
+		ssize_t k = pwrite(fd, z, len, (off_t)off);
+		if (k <= 0) {
+			free(z);
+			rc = ferr(w, "zero-fill", seq);
+			goto bad;
+		}
+		off += (uint64_t)k;
+	}
+	free(z);
+	if (fdatasync(fd) != 0) {
+		rc = ferr(w, "fdatasync", seq);
+		goto bad;
+	}
+	if (w->nfds == w->capfds) {
+		size_t nc = w->capfds ? w->capfds * 2 : 8;
+		struct wal_fd *a = realloc(w->fds, nc * sizeof(*a));
+		if (!a) {
+			rc = STRATA_ENOMEM;
+			goto bad;
+		}
+		w->fds = a;
+		w->capfds = nc;
+	}
+	w->fds[w->nfds++] = (struct wal_fd){ .seq = seq, .fd = fd };
+	return 0;
+bad:
+	close(fd);
+	unlink(p);
+	return rc;
+}
+
+static int io_remove(void *ctx, uint64_t seq)
+{
+	struct strata_wal_files *w = ctx;
+	for (size_t i = 0; i < w->nfds; i++)
+		if (w->fds[i].seq == seq) {
+			close(w->fds[i].fd);
+			w->fds[i] = w->fds[--w->nfds];
+			break;
+		}
+	char p[1100];
+	path_of(w, seq, p, sizeof(p));
+	if (unlink(p) != 0 && errno != ENOENT)
+		return ferr(w, "unlink", seq);
+	return 0;
+}
+
+static int io_size(void *ctx, uint64_t seq, uint64_t *size)
+{
+	struct strata_wal_files *w = ctx;
+	int fd = fd_of(w, seq);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0)
+		return ferr(w, "stat", seq);
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static int io_read(void *ctx, uint64_t seq, uint64_t off, void *buf, size_t len)
+{
+	struct strata_wal_files *w = ctx;
+	int fd = fd_of(w, seq);
+	if (fd < 0)
+		return ferr(w, "open", seq);
+	uint8_t *p = buf;
+	while (len) {
+		ssize_t k = pread(fd, p, len, (off_t)off);
+		if (k <= 0)
+			return k == 0 ? (errno = EIO, ferr(w, "read past the end", seq))
+				      : ferr(w, "read", seq);
+		p += k;
+		off += (uint64_t)k;
+		len -= (size_t)k;
+	}
+	return 0;
+}
+
+static int io_write(void *ctx, uint64_t seq, uint64_t off, const void *buf, size_t len)
+{
+	struct strata_wal_files *w = ctx;
+	int fd = fd_of(w, seq);
+	if (fd < 0)
+		return ferr(w, "open", seq);
+	const uint8_t *p = buf;
+	while (len) {
+		ssize_t k = pwrite(fd, p, len, (off_t)off);
+		if (k <= 0)
+			return ferr(w, "write", seq);
+		p += k;
+		off += (uint64_t)k;
+		len -= (size_t)k;
+	}
+	return 0;
+}
+
+int strata_wal_files_open(const char *dir, struct strata_wal_files **out,
+			  struct strata_rlog_io *io, char *err, size_t errlen)
+{
+	*out = NULL;
+	struct strata_wal_files *w = calloc(1, sizeof(*w));
+	if (!w) {
+		snprintf(err, errlen, "%s: out of memory", dir);
+		return STRATA_ENOMEM;
+	}
+	if (strlen(dir) >= sizeof(w->dir)) {
+		snprintf(err, errlen, "%s: path too long", dir);
+		free(w);
+		return STRATA_EINVAL;
+	}
+	snprintf(w->dir, sizeof(w->dir), "%s", dir);
+	w->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w->dirfd < 0 && errno != ENOENT) {
+		snprintf(err, errlen, "%s: open: %s", dir, strerror(errno));
+		free(w);
+		return STRATA_EIO;
+	}
+	*io = (struct strata_rlog_io){
+		.ctx = w, .list = io_list, .create = io_create, .remove = io_remove,
+		.size = io_size, .read = io_read, .write = io_write,
+	};
+	*out = w;
+	return 0;
+}
+
+void strata_wal_files_close(struct strata_wal_files *w)
+{
+	if (!w)
+		return;
+	for (size_t i = 0; i < w->nfds; i++)
+		close(w->fds[i].fd);
+	free(w->fds);
+	if (w->dirfd >= 0)
+		close(w->dirfd);
+	free(w);
+}
+
+int strata_wal_files_fd(struct strata_wal_files *w, uint64_t seq)
+{
+	return fd_of(w, seq);
+}
+
+int strata_wal_files_dirfd(const struct strata_wal_files *w)
+{
+	return w->dirfd;
+}
+
+const char *strata_wal_files_error(const struct strata_wal_files *w)
+{
+	return w->err;
+}
