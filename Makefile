@@ -68,7 +68,7 @@ SIMLIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SIMLIB_SRC))
 .SECONDARY:
 .DELETE_ON_ERROR:
 
-.PHONY: all test unit sim soak integration asan test-bins fuzz fuzz-smoke fuzz-long demo bench bench-stack bench-kv-tob bench-encrypt install man clean help
+.PHONY: all test unit sim soak integration asan test-bins fuzz fuzz-smoke fuzz-long demo bench bench-stack bench-kv-tob bench-kv-c1 bench-encrypt install man clean help
 all: $(BUILD)/stratad $(BUILD)/strata $(UNIT_BIN) $(SIM_BIN) $(BENCH_BIN)
 
 help:
@@ -198,6 +198,10 @@ bench-stack: all
 # The KV's default log against [smr] log = tob alone (<= 6 minutes on a quiet machine).
 bench-kv-tob: all
 	@scripts/bench-kv-tob
+
+# put c=1 against its floor (fdatasync + 2 loopback RTT), old code vs new, same run (~4-5 min).
+bench-kv-c1: all
+	@scripts/bench-kv-c1
 
 # The cost of [cluster] encrypt: perfect-link throughput MACed vs sealed, same run (~1-2 min).
 bench-encrypt: all
