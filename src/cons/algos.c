@@ -52,7 +52,7 @@ static const struct strata_algo algos[] = {
 	  .wire_id = CONS_WIRE_RCONS },
 	{ .name = "brcons", .family = "cons",
 	  .title = "Byzantine Randomized Binary Consensus (MMR BV-broadcast, AUX, CONF, threshold coin; values 0 and 1)",
-	  .book = "Mostefaoui-Moumen-Raynal 2014/2015", .model = STRATA_MODEL_FAIL_ARBITRARY,
+	  .book = "MMR 2015", .model = STRATA_MODEL_FAIL_ARBITRARY,
 	  .resilience_k = 3,
 	  .steps = "3 per round (EST with relays, AUX, CONF) + 1 for the coin shares, + DECIDED; expected O(1) rounds",
 	  .messages = "about 5N^2 per round (EST and relays, AUX, CONF, COIN shares) + N^2 DECIDED",
