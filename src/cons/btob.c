@@ -54,7 +54,12 @@
  * above its next undelivered one (beyond: dropped and counted; a correct sender refuses its own
  * broadcast with EFULL while its window is full); one message per (sender, number) is kept (a
  * different second one is counted as equivocation); a decision of a later round waits in a
- * buffer of BTOB_FUTURE_MAX rounds. Delivered messages go to the client adapter (instance 0).
+ * buffer of BTOB_FUTURE_MAX rounds.
+ *
+ * Stacking (bcast/bcast.h), as tob: upper modules open instances of btob (at most BTOB_UPPERS)
+ * and broadcast on them; one total order for every instance together (the signed payload is
+ * [instance][bytes]); instance 0's messages go to the client adapter (`strata bcast`), instance
+ * k's to k's subscribers (the KV with `[smr] log = btob`).
  *
  * Test-only Byzantine behaviours (strata_node_byz), in btob's messages and proposals:
  *   SILENT      a silent sender: broadcasts nothing (it still proposes: withholding proposals
@@ -89,7 +94,8 @@
 #define BTOB_LABEL "strata-btob-v1"
 #define BTOB_TAG_MISSING 0
 #define BTOB_TAG_MSG 1
-#define BTOB_OVERHEAD (1 + 10 + 10 + 10 + STRATA_SIG_LEN)
+#define BTOB_OVERHEAD (1 + 10 + 10 + 10 + 10 + STRATA_SIG_LEN)
+#define BTOB_UPPERS 4u
 
 struct btob_sender {
 	uint64_t next;                    /* l's next sequence number to deliver (from 1) */
@@ -114,6 +120,11 @@ struct btob {
 	} fut[BTOB_FUTURE_MAX];
 	unsigned nfut;
 	uint64_t dropped, equivocations, invalid, missing, bad;
+	struct {
+		uint64_t inst;
+		struct bc_subs subs;
+	} up[BTOB_UPPERS];
+	unsigned nup;
 };
 
 struct btob_parsed {
@@ -221,14 +232,15 @@ static void try_round(struct btob *b)
 	bool act = (byz == STRATA_BYZ_FORGE || byz == STRATA_BYZ_REPLAY) &&
 		   (strata_random(b->m.node) & 1);
 	if (byz == STRATA_BYZ_FORGE && act) {
-		char fake[48];
-		int fl = snprintf(fake, sizeof(fake), "forged-by-%u-round-%llu", self,
+		char fake[48]; /* instance 0 (one byte 0), then the text */
+		fake[0] = 0;
+		int fl = snprintf(fake + 1, sizeof(fake) - 1, "forged-by-%u-round-%llu", self,
 				  (unsigned long long)b->round);
-		own = encode(b, l, s->next, (const uint8_t *)fake, (size_t)fl, false);
+		own = encode(b, l, s->next, (const uint8_t *)fake, (size_t)fl + 1, false);
 	} else if (byz == STRATA_BYZ_REPLAY && act && s->last) {
 		own = strata_msg_ref(s->last);
 	} else if (byz == STRATA_BYZ_EQUIVOCATE && l == self && head) {
-		own = encode(b, l, s->next, (const uint8_t *)"equivocated", 11, false);
+		own = encode(b, l, s->next, (const uint8_t *)"\0equivocated", 12, false);
 	}
 	if (own) {
 		v = own->data;
@@ -246,6 +258,39 @@ static void try_round(struct btob *b)
 		     (unsigned long long)b->round, l, head ? "its next message" : "MISSING");
 }
 
+/* trigger <btob, Deliver | l, m> to the subscribers of m's instance (the client adapter for 0).
+ * The signed payload is [instance][bytes]. */
+static void deliver(struct btob *b, uint32_t l, uint64_t seq, const uint8_t *p, size_t len)
+{
+	struct strata_rd r;
+	strata_rd_init(&r, p, len);
+	uint64_t inst = strata_rd_u64(&r);
+	if (!strata_rd_ok(&r)) {
+		b->bad++;
+		strata_node_bad_payload(b->m.node, &b->m, l, "btob: message without instance");
+		return;
+	}
+	p += r.off;
+	len -= r.off;
+	if (inst == 0) {
+		bc_out_deliver(&b->m, l, 1, seq, p, len, NULL, 0);
+		return;
+	}
+	unsigned k = 0;
+	while (k < b->nup && b->up[k].inst != inst)
+		k++;
+	if (k == b->nup) {
+		b->dropped++;
+		return;
+	}
+	struct strata_msg *msg = strata_msg_new(p, len);
+	STRATA_ASSERT(msg); /* running out of memory mid-handler cannot be recovered */
+	struct strata_deliver d = { .origin = l, .inc = 1, .seq = seq, .data = msg->data,
+				    .len = len };
+	bc_subs_indicate(&b->m, &b->up[k].subs, inst, msg, &d);
+	strata_msg_unref(msg);
+}
+
 /* upon <bc.r, Decide | m> such that r = round do ... */
 static void apply(struct btob *b, const uint8_t *v, size_t len)
 {
@@ -259,7 +304,7 @@ static void apply(struct btob *b, const uint8_t *v, size_t len)
 		s = &b->snd[l];
 	}
 	if (ok == 1 && p.sender == l && p.seq == s->next) {
-		bc_out_deliver(&b->m, l, 1, p.seq, p.payload, p.len, NULL, 0);
+		deliver(b, l, p.seq, p.payload, p.len);
 		struct strata_msg *held = s->win[p.seq % BTOB_WIN];
 		if (held) {
 			strata_msg_unref(held);
@@ -373,30 +418,80 @@ static size_t btob_payload_max(const struct btob *b)
 	return max > BTOB_OVERHEAD + 16 ? max - BTOB_OVERHEAD - 16 : 0;
 }
 
-/* upon <btob, Broadcast | m> do forall q: trigger <al, Send | q, m> */
+/* upon <btob, Broadcast | m> do forall q: trigger <al, Send | q, m>; (m on instance inst) */
+static int broadcast_inst(struct btob *b, uint64_t inst, const uint8_t *v, size_t len)
+{
+	uint32_t self = strata_node_id(b->m.node);
+	if (b->lsn + 1 >= b->snd[self].next + BTOB_WIN)
+		return STRATA_EFULL;
+	struct strata_wr w;
+	strata_wr_init(&w, len + 16);
+	strata_wr_u64(&w, inst);
+	strata_wr_raw(&w, v, len);
+	if (w.err) {
+		int err = w.err;
+		strata_wr_free(&w);
+		return err;
+	}
+	enum strata_byz byz = strata_node_byz(b->m.node);
+	struct strata_msg *msg = encode(b, self, b->lsn + 1, w.buf, w.len,
+					byz == STRATA_BYZ_BADSIG);
+	strata_wr_free(&w);
+	if (!msg)
+		return STRATA_ENOMEM;
+	int rc = byz == STRATA_BYZ_SILENT ? 0 : bcast_broadcast(&b->al, msg->data, msg->len);
+	strata_msg_unref(msg);
+	if (rc)
+		return rc;
+	b->lsn++;
+	return 0;
+}
+
 static int btob_request(struct strata_module *m, const struct strata_request *req)
 {
 	struct btob *b = (struct btob *)m;
 	int rc = bc_check_request(req, btob_payload_max(b));
 	if (rc)
 		return rc;
-	uint32_t self = strata_node_id(m->node);
-	if (b->lsn + 1 >= b->snd[self].next + BTOB_WIN)
-		return STRATA_EFULL;
-	enum strata_byz byz = strata_node_byz(m->node);
-	struct strata_msg *msg = encode(b, self, b->lsn + 1, req->value, req->value_len,
-					byz == STRATA_BYZ_BADSIG);
-	if (!msg)
-		return STRATA_ENOMEM;
-	rc = byz == STRATA_BYZ_SILENT ? 0 : bcast_broadcast(&b->al, msg->data, msg->len);
-	strata_msg_unref(msg);
+	rc = broadcast_inst(b, 0, req->value, req->value_len);
 	if (rc)
 		return rc;
-	b->lsn++;
 	bc_out_bcast(m, b->lsn, req->value, req->value_len, NULL, 0);
 	strata_node_reply(m->node, m, req->id, 0, 0, NULL, 0, NULL);
 	return 0;
 }
+
+static int btob_iface_open(struct strata_module *m, uint64_t inst, struct strata_module *upper)
+{
+	struct btob *b = (struct btob *)m;
+	for (unsigned k = 0; k < b->nup; k++)
+		if (b->up[k].inst == inst)
+			return bc_subs_add(&b->up[k].subs, upper);
+	if (inst == 0 || b->nup == BTOB_UPPERS)
+		return STRATA_EFULL;
+	b->up[b->nup].inst = inst;
+	b->up[b->nup].subs.n = 0;
+	return bc_subs_add(&b->up[b->nup++].subs, upper);
+}
+
+static size_t btob_iface_payload_max(const struct strata_module *m)
+{
+	return btob_payload_max((const struct btob *)m);
+}
+
+static int btob_iface_broadcast(struct strata_module *m, uint64_t inst, const uint8_t *data,
+				size_t len)
+{
+	if (len > btob_iface_payload_max(m))
+		return STRATA_ETOOBIG;
+	return broadcast_inst((struct btob *)m, inst, data, len);
+}
+
+static const struct bcast_iface btob_iface = {
+	.open = btob_iface_open,
+	.broadcast = btob_iface_broadcast,
+	.payload_max = btob_iface_payload_max,
+};
 
 static void btob_destroy(struct strata_module *m)
 {
@@ -414,6 +509,7 @@ static void btob_destroy(struct strata_module *m)
 
 static const struct strata_module_ops btob_ops = {
 	.name = "btob", .handle = btob_handle, .request = btob_request, .destroy = btob_destroy,
+	.iface = &btob_iface,
 };
 
 struct strata_module *cons_btob_create(struct strata_node *n, char *err, size_t errlen)

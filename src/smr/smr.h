@@ -213,8 +213,9 @@ struct smr_kv *smr_kv_state(struct strata_module *m);
  * (a linearizable read answered locally, outside the order) and SMR_BROKEN_DUP_APPLY. */
 struct strata_config;
 bool smr_log_is_tob(const struct strata_config *cfg);
-/* `[smr] log = bft-tob`: the same module with the BFT client protocol (bft.c): every replica
- * answers every request it holds, matched by (session, seq), with a signed reply. */
+/* `[smr] log = bft-tob` or `btob`: the same module with the BFT client protocol (bft.c): every
+ * replica answers every request it holds, matched by (session, seq), with a signed reply; btob
+ * orders with Byzantine total-order broadcast (Alg. 6.2) instead of tob. */
 bool smr_log_is_bft(const struct strata_config *cfg);
 
 /* ---- the BFT KV's authenticated replies and the client's f + 1 vote (bft.c) ---- */

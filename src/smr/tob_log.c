@@ -65,7 +65,11 @@
  * crash-stop algorithms, so a replica that lies inside the order (forged or withheld consensus
  * messages, commands under a client's session: client requests are not signed) is outside
  * this mode's model; only replicas that lie to clients are tolerated (tests/sim/sim_btob_kv.c).
- * Byzantine total order (Alg. 6.2) under this client protocol is the path to a BFT KV.
+ * `[smr] log = btob` is the same BFT client protocol over Byzantine total-order broadcast
+ * (Alg. 6.2, src/cons/btob.c) instead of tob: the order no longer trusts any replica's
+ * messages (signed, decisions checked), within the limits btob.c states (its consensus is the
+ * ldc stand-in until Byzantine consensus 5.19 is in the catalog; client requests are not
+ * signed, so a Byzantine replica may still order commands under a client's session).
  *
  * Bounds: at most `[smr] pending_max` requests per node (beyond: STRATA_EFULL "busy, retry"),
  * holding at most PEND_BYTES of commands; a request unanswered after `[smr] request_timeout_ms`
@@ -523,14 +527,15 @@ bool smr_log_is_tob(const struct strata_config *cfg)
 
 bool smr_log_is_bft(const struct strata_config *cfg)
 {
-	return strcmp(cfg->smr_log, "bft-tob") == 0;
+	return strcmp(cfg->smr_log, "bft-tob") == 0 || strcmp(cfg->smr_log, "btob") == 0;
 }
 
 struct strata_module *smr_tobkv_create(struct strata_node *n, char *err, size_t errlen)
 {
 	const struct strata_config *cfg = strata_node_config(n);
 	const char *cons = cons_tob_consensus(cfg);
-	if (strcmp(cons, "ldc") != 0 && strcmp(cons, "uflood") != 0 && strcmp(cons, "uhier") != 0) {
+	bool over_btob = strcmp(cfg->smr_log, "btob") == 0;
+	if (!over_btob && strcmp(cons, "ldc") != 0 && strcmp(cons, "uflood") != 0 && strcmp(cons, "uhier") != 0) {
 		snprintf(err, errlen,
 			 "[smr] log = tob needs a uniform consensus under tob ([tob] consensus = ldc, "
 			 "uflood or uhier), not %s: over a regular consensus a replica may answer a "
@@ -568,7 +573,7 @@ struct strata_module *smr_tobkv_create(struct strata_node *n, char *err, size_t 
 	k->id_gen = strata_random(n) >> 30; /* ids differ across incarnations */
 	strata_node_add_module(n, &k->m, &tkv_ops, SMR_KV_WIRE);
 	strata_timer_init(&k->tick, &k->m, T_TICK, 0);
-	if (bcast_open(n, "tob", &k->m, 1, &k->tob, err, errlen) != 0)
+	if (bcast_open(n, over_btob ? "btob" : "tob", &k->m, 1, &k->tob, err, errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */
 	return &k->m;
 }

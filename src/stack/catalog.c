@@ -121,8 +121,10 @@ int strata_stack_check_config(const struct strata_config *cfg, char *err, size_t
 	if (rc == 0)
 		rc = check_tob_consensus(cfg, err, errlen);
 	if (rc == 0 && cfg->smr_log[0] && strcmp(cfg->smr_log, "paxos") != 0 &&
-	    strcmp(cfg->smr_log, "tob") != 0 && strcmp(cfg->smr_log, "bft-tob") != 0) {
-		snprintf(err, errlen, "[smr] log: unknown log '%s' (expected paxos, tob or bft-tob)",
+	    strcmp(cfg->smr_log, "tob") != 0 && strcmp(cfg->smr_log, "bft-tob") != 0 &&
+	    strcmp(cfg->smr_log, "btob") != 0) {
+		snprintf(err, errlen,
+			 "[smr] log: unknown log '%s' (expected paxos, tob, bft-tob or btob)",
 			 cfg->smr_log);
 		rc = STRATA_ECONFIG;
 	}
