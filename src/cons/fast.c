@@ -50,6 +50,9 @@
  *     and if one client proposes, every process proposes its value (and all decide fast).
  *   - A Decide that uc indicated before this module existed at the node is fetched from uc's
  *     decided cache when this module proposes there.
+ *   - It serves clients (instance space 0) only: its own instances already map onto a space of
+ *     uc, so an upper module (total-order broadcast) cannot stand on it; `[tob] consensus`
+ *     refuses it and a Propose from an upper gets EINVAL.
  *
  * Instance i is consensus instance (CONS_SPACE_FAST << 48) | i of the node's uc, which owns
  * that instance space. Model and failure detector: those of uc (fail-stop, P). Faithful
@@ -168,6 +171,8 @@ static int fast_propose(struct strata_module *m, struct cons_inst *c, const uint
 {
 	struct fast *s = (struct fast *)m;
 	struct fast_inst *i = (struct fast_inst *)c;
+	if (c->id >> CONS_SPACE_BITS)
+		return STRATA_EINVAL; /* an upper module's instance: see the header */
 	int k = cons_val_index(c, v, len);
 	if (k < 0)
 		return STRATA_EFULL;

@@ -91,7 +91,8 @@ static int check_named(const struct strata_config *cfg, const char *key, const c
 }
 
 /* [tob] consensus: a consensus of the family that total-order broadcast can stand on (a
- * multi-valued one; not tob-consensus, which stands on tob) and that the cluster runs. */
+ * multi-valued one; not tob-consensus, which stands on tob, nor fast consensus, which serves
+ * clients only) and that the cluster runs. */
 static int check_tob_consensus(const struct strata_config *cfg, char *err, size_t errlen)
 {
 	const char *name = cfg->tob_consensus;
@@ -99,7 +100,7 @@ static int check_tob_consensus(const struct strata_config *cfg, char *err, size_
 		return 0;
 	const struct strata_algo *a = strata_algo_find(name);
 	if (!a || strcmp(a->family, "cons") != 0 || strcmp(name, "rbc") == 0 ||
-	    strcmp(name, "tob-consensus") == 0) {
+	    strcmp(name, "tob-consensus") == 0 || strncmp(a->name, "fast-", 5) == 0) {
 		snprintf(err, errlen,
 			 "[tob] consensus: '%s' is not a consensus total-order broadcast can use "
 			 "(flood, hier, uflood, uhier, ldc; see `strata consensus algos`)", name);
