@@ -769,9 +769,9 @@ static int recover(struct strata_rlog *r, char *err, size_t errlen)
 		rc = r->io.read(r->io.ctx, seqs[i], 0, buf, (size_t)size);
 		if (rc) {
 			free(buf);
-			free(seqs);
 			snprintf(err, errlen, "wal: cannot read segment %llu",
 				 (unsigned long long)seqs[i]);
+			free(seqs);
 			return STRATA_EIO;
 		}
 		uint64_t end = scan(r, seqs[i], buf, size, &cut);
@@ -789,9 +789,9 @@ static int recover(struct strata_rlog *r, char *err, size_t errlen)
 			r->st.torn_cuts++;
 			rc = zero_range(r, seqs[i], end, size);
 			if (rc) {
-				free(seqs);
 				snprintf(err, errlen, "wal: cannot cut the torn tail of segment %llu",
 					 (unsigned long long)seqs[i]);
+				free(seqs);
 				return STRATA_EIO;
 			}
 			cur(r)->dirty = true;
@@ -801,9 +801,9 @@ static int recover(struct strata_rlog *r, char *err, size_t errlen)
 	}
 	for (; i < n; i++) { /* everything after a cut */
 		if (r->io.remove(r->io.ctx, seqs[i]) != 0) {
-			free(seqs);
 			snprintf(err, errlen, "wal: cannot remove segment %llu after a torn tail",
 				 (unsigned long long)seqs[i]);
+			free(seqs);
 			return STRATA_EIO;
 		}
 		r->dir_dirty = true;
