@@ -8,6 +8,10 @@
  *              without a sync (strata_store_commit_nosync, on the loop thread), then
  *              strata_store_flush (mdb_env_sync: the fdatasync, on the sync thread)
  *   lmdb_flush the flush alone (the part the sync thread waits for)
+ *   wal        what a follower's turn stores for one APPEND today (src/smr/wal.c through
+ *              src/store/rlog.c): the entry and the hard state as two records of the record
+ *              log, written in one pwrite by strata_store_commit_nosync, then strata_store_flush
+ *              (one fdatasync of the preallocated segment)
  *   prealloc   the floor's storage step: pwrite BYTES into a preallocated, synced file, then
  *              fdatasync (what an append-only log with preallocated segments costs)
  *   append     pwrite BYTES at the end of a growing file, then fdatasync (a log without
@@ -15,9 +19,11 @@
  *   handoff    the sync thread's round trip with nothing to do: uv_queue_work of an empty job
  *              until its after-callback runs on the loop (what the runtime adds to every sync)
  *
- * Each: median, p90 and p99 in microseconds over N iterations (after N/10 warm-up). The ratios
- * lmdb / prealloc and (lmdb + handoff) / prealloc say how far one follower turn is from the
- * floor's single fdatasync. Timings, not assertions: `make bench` prints them. */
+ * lmdb, wal and prealloc run interleaved (one of each per iteration), so a loaded disk weighs
+ * on the three alike. Each: median, p90 and p99 in microseconds over N iterations (after N/10
+ * warm-up). The ratios lmdb / prealloc, wal / prealloc and (wal + handoff) / prealloc say how
+ * far one follower turn is from the floor's single fdatasync. Timings, not assertions: `make
+ * bench` prints them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -27,6 +33,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "core/msg.h"
+#include "store/rlog.h"
 #include "store/store.h"
 
 static double now_us(void)
@@ -112,18 +120,35 @@ int main(int argc, char **argv)
 	if (!buf || !t)
 		return die("malloc");
 	memset(buf, 'x', size);
-	struct stat3 r_lmdb, r_flush, r_pre, r_app, r_ho;
+	struct stat3 r_lmdb, r_flush, r_wal, r_pre, r_app, r_ho;
 
-	/* lmdb: an entry and the hard state per turn, as a follower stores one APPEND */
+	/* lmdb (an entry and the hard state per turn, as a follower stored one APPEND before the
+	 * record log), wal (the same through the record log) and prealloc (the floor's fdatasync),
+	 * interleaved */
 	struct strata_store *st = NULL;
 	char err[256];
 	if (strata_store_open(path, 0, &st, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bench_store: %s\n", err);
 		return 1;
 	}
+	struct strata_rlog *wal = strata_store_wal(st);
 	double *tf = malloc((iters + warm) * sizeof(*tf));
-	if (!tf)
+	double *tw = malloc((iters + warm) * sizeof(*tw));
+	double *tp = malloc((iters + warm) * sizeof(*tp));
+	if (!tf || !tw || !tp)
 		return die("malloc");
+	char fpath[4200];
+	snprintf(fpath, sizeof(fpath), "%s/prealloc", path);
+	int fd = open(fpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return die("open prealloc");
+	size_t slots = 64, slot = (size + 4095) / 4096 * 4096;
+	char *zero = calloc(1, slot);
+	for (size_t i = 0; i < slots; i++)
+		if (!zero || pwrite(fd, zero, slot, (off_t)(i * slot)) != (ssize_t)slot)
+			return die("preallocate");
+	if (fsync(fd) != 0)
+		return die("fsync");
 	for (size_t i = 0; i < iters + warm; i++) {
 		char key[64];
 		snprintf(key, sizeof(key), "log/kv/%016zx", i);
@@ -142,32 +167,30 @@ int main(int argc, char **argv)
 		double t2 = now_us();
 		t[i] = t2 - t0;
 		tf[i] = t2 - t1;
-	}
-	r_lmdb = stats(t + warm, iters);
-	r_flush = stats(tf + warm, iters);
-	strata_store_close(st);
 
-	/* prealloc: the floor's fdatasync */
-	char fpath[4200];
-	snprintf(fpath, sizeof(fpath), "%s/prealloc", path);
-	int fd = open(fpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0)
-		return die("open prealloc");
-	size_t slots = 64, slot = (size + 4095) / 4096 * 4096;
-	char *zero = calloc(1, slot);
-	for (size_t i = 0; i < slots; i++)
-		if (!zero || pwrite(fd, zero, slot, (off_t)(i * slot)) != (ssize_t)slot)
-			return die("preallocate");
-	if (fsync(fd) != 0)
-		return die("fsync");
-	for (size_t i = 0; i < iters + warm; i++) {
-		double t0 = now_us();
+		t0 = now_us();
+		if (strata_rlog_put(wal, i + 1, buf, size) != 0 ||
+		    strata_rlog_meta_put(wal, buf, 64) != 0 || strata_store_commit_nosync(st) < 0) {
+			fprintf(stderr, "bench_store: wal: %s\n", strata_store_error(st));
+			return 1;
+		}
+		if (strata_store_flush(st) != 0) {
+			fprintf(stderr, "bench_store: %s\n", strata_store_flush_error(st));
+			return 1;
+		}
+		tw[i] = now_us() - t0;
+
+		t0 = now_us();
 		if (pwrite(fd, buf, size, (off_t)((i % slots) * slot)) != (ssize_t)size ||
 		    fdatasync(fd) != 0)
 			return die("pwrite/fdatasync");
-		t[i] = now_us() - t0;
+		tp[i] = now_us() - t0;
 	}
-	r_pre = stats(t + warm, iters);
+	r_lmdb = stats(t + warm, iters);
+	r_flush = stats(tf + warm, iters);
+	r_wal = stats(tw + warm, iters);
+	r_pre = stats(tp + warm, iters);
+	strata_store_close(st);
 	close(fd);
 	unlink(fpath);
 
@@ -201,41 +224,53 @@ int main(int argc, char **argv)
 	r_ho = stats(t + warm, iters);
 	uv_loop_close(&loop);
 
-	/* the LMDB files */
+	/* the LMDB files and the record log's segment */
 	snprintf(fpath, sizeof(fpath), "%s/data.mdb", path);
 	unlink(fpath);
 	snprintf(fpath, sizeof(fpath), "%s/lock.mdb", path);
 	unlink(fpath);
+	snprintf(fpath, sizeof(fpath), "%s/wal/0000000000000001.wal", path);
+	unlink(fpath);
+	snprintf(fpath, sizeof(fpath), "%s/wal", path);
+	rmdir(fpath);
 	rmdir(path);
 
-	double ratio = r_lmdb.p50 / r_pre.p50, ratio_ho = (r_lmdb.p50 + r_ho.p50) / r_pre.p50;
+	double ratio = r_lmdb.p50 / r_pre.p50, ratio_w = r_wal.p50 / r_pre.p50,
+	       ratio_ho = (r_wal.p50 + r_ho.p50) / r_pre.p50;
 	if (json) {
 		printf("{\"iters\":%zu,\"size\":%zu,\"lmdb_us\":[%.1f,%.1f,%.1f],"
-		       "\"lmdb_flush_us\":[%.1f,%.1f,%.1f],\"prealloc_us\":[%.1f,%.1f,%.1f],"
+		       "\"lmdb_flush_us\":[%.1f,%.1f,%.1f],\"wal_us\":[%.1f,%.1f,%.1f],"
+		       "\"prealloc_us\":[%.1f,%.1f,%.1f],"
 		       "\"append_us\":[%.1f,%.1f,%.1f],\"handoff_us\":[%.1f,%.1f,%.1f],"
-		       "\"lmdb_over_prealloc\":%.2f,\"lmdb_handoff_over_prealloc\":%.2f}\n",
+		       "\"lmdb_over_prealloc\":%.2f,\"wal_over_prealloc\":%.2f,"
+		       "\"wal_handoff_over_prealloc\":%.2f}\n",
 		       iters, size, r_lmdb.p50, r_lmdb.p90, r_lmdb.p99, r_flush.p50, r_flush.p90,
-		       r_flush.p99, r_pre.p50, r_pre.p90, r_pre.p99, r_app.p50, r_app.p90, r_app.p99,
-		       r_ho.p50, r_ho.p90, r_ho.p99, ratio, ratio_ho);
+		       r_flush.p99, r_wal.p50, r_wal.p90, r_wal.p99, r_pre.p50, r_pre.p90, r_pre.p99,
+		       r_app.p50, r_app.p90, r_app.p99, r_ho.p50, r_ho.p90, r_ho.p99, ratio, ratio_w,
+		       ratio_ho);
 	} else {
 		printf("store (%zu iterations of %zu bytes in %s), us p50 / p90 / p99:\n", iters, size,
 		       dir);
-		printf("  lmdb       %8.1f %8.1f %8.1f   (entry + hard state, commit, flush)\n",
+		printf("  lmdb       %8.1f %8.1f %8.1f   (entry + hard state in LMDB, commit, flush)\n",
 		       r_lmdb.p50, r_lmdb.p90, r_lmdb.p99);
 		printf("  lmdb_flush %8.1f %8.1f %8.1f   (the flush alone)\n", r_flush.p50,
 		       r_flush.p90, r_flush.p99);
+		printf("  wal        %8.1f %8.1f %8.1f   (entry + hard state in the record log, write, "
+		       "flush)\n", r_wal.p50, r_wal.p90, r_wal.p99);
 		printf("  prealloc   %8.1f %8.1f %8.1f   (pwrite + fdatasync, preallocated: the floor)\n",
 		       r_pre.p50, r_pre.p90, r_pre.p99);
 		printf("  append     %8.1f %8.1f %8.1f   (pwrite + fdatasync, growing file)\n",
 		       r_app.p50, r_app.p90, r_app.p99);
 		printf("  handoff    %8.1f %8.1f %8.1f   (sync thread round trip, no work)\n",
 		       r_ho.p50, r_ho.p90, r_ho.p99);
-		printf("  lmdb / prealloc = x%.2f; (lmdb + handoff) / prealloc = x%.2f\n", ratio,
-		       ratio_ho);
+		printf("  lmdb / prealloc = x%.2f; wal / prealloc = x%.2f; (wal + handoff) / prealloc "
+		       "= x%.2f\n", ratio, ratio_w, ratio_ho);
 	}
 	free(buf);
 	free(t);
 	free(tf);
+	free(tw);
+	free(tp);
 	free(zero);
 	return 0;
 }
