@@ -535,7 +535,8 @@ struct strata_module *smr_tobkv_create(struct strata_node *n, char *err, size_t 
 	const struct strata_config *cfg = strata_node_config(n);
 	const char *cons = cons_tob_consensus(cfg);
 	bool over_btob = strcmp(cfg->smr_log, "btob") == 0;
-	if (!over_btob && strcmp(cons, "ldc") != 0 && strcmp(cons, "uflood") != 0 && strcmp(cons, "uhier") != 0) {
+	if (!over_btob && strcmp(cons, "ldc") != 0 && strcmp(cons, "uflood") != 0 &&
+	    strcmp(cons, "uhier") != 0) {
 		snprintf(err, errlen,
 			 "[smr] log = tob needs a uniform consensus under tob ([tob] consensus = ldc, "
 			 "uflood or uhier), not %s: over a regular consensus a replica may answer a "
