@@ -573,9 +573,9 @@ static const struct sim_case cases[] = {
 	{ "tob-over-hier", tob_hier, 100, false },
 	{ "broken-erb-judged-total-order", erb_as_tob, 50, true },
 	{ "broken-erb-judged-regular-total-order", erb_as_regular_tob, 50, true },
-	{ "ltob-crash-recover", ltob_crash_recover, 100, false },
-	{ "ltob-disk-lost", ltob_disk_lost, 100, false },
-	{ "ltob-disk-torn", ltob_disk_torn, 100, false },
+	{ "ltob-crash-recover", ltob_crash_recover, 50, false },
+	{ "ltob-disk-lost", ltob_disk_lost, 50, false },
+	{ "ltob-disk-torn", ltob_disk_torn, 50, false },
 	{ "broken-ltob-unlogged-delivery", ltob_unlogged, 50, true },
 };
 
