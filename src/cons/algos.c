@@ -57,6 +57,12 @@ static const struct strata_algo algos[] = {
 	  .steps = "3 per round (EST with relays, AUX, CONF) + 1 for the coin shares, + DECIDED; expected O(1) rounds",
 	  .messages = "about 5N^2 per round (EST and relays, AUX, CONF, COIN shares) + N^2 DECIDED",
 	  .wire_id = CONS_WIRE_BRCONS },
+	{ .name = "bldc", .family = "cons",
+	  .title = "Byzantine Leader-Driven Consensus (Byzantine epoch change over bld + Byzantine read/write epoch consensus over signed conditional collect)",
+	  .book = "Alg. 5.15-5.19", .model = STRATA_MODEL_FAIL_ARBITRARY, .resilience_k = 3,
+	  .steps = "6 from the leader's proposal (READ, signed STATE, COLLECTED, WRITE, ACCEPT, decide), 7 from another process (VALUE)",
+	  .messages = "N (VALUE) + N (READ) + N (STATE) + N (COLLECTED) + 2N^2 (WRITE, ACCEPT); N signatures and N + N^2 verifications; + N^2 per epoch change",
+	  .wire_id = CONS_WIRE_BLDC, .wire_also = { CONS_WIRE_BEC } },
 	/* Total-order broadcast stands on consensus, so it lives here, in family "bcast" (what
 	 * `strata bcast send|listen --algo tob` and the broadcast logs and checkers look for). */
 	{ .name = "tob", .family = "bcast",

@@ -75,6 +75,8 @@ enum cons_wire {
 	CONS_WIRE_RCONS = 191, /* randomized consensus with large domain */
 	CONS_WIRE_BRCONS = 207, /* Byzantine randomized binary consensus (brcons.c) */
 	CONS_WIRE_BTOB = 197,  /* Rotating Sender Byzantine Broadcast (Alg. 6.2, family bcast) */
+	CONS_WIRE_BLDC = 185,  /* Byzantine leader-driven consensus (Alg. 5.19) */
+	CONS_WIRE_BEC = 186,   /* Byzantine leader-based epoch change (Alg. 5.15) */
 };
 
 /* Indications inside the family (event range 300-399). */
@@ -345,6 +347,20 @@ struct strata_module *cons_ec_get(struct strata_node *n, bool logged, char *err,
  * logged leader-driven consensus its accepted values: the simulation suite's broken variant. */
 void cons_ec_test_forget(struct strata_module *ec);
 void cons_ldc_test_forget(struct strata_module *ldc);
+
+/* Byzantine leader-driven consensus (Alg. 5.19, bldc.c) over the node's Byzantine epoch change
+ * (Alg. 5.15, bec.c; created on first use over bld, Alg. 2.10). */
+struct strata_module *cons_bldc_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_module *cons_bec_get(struct strata_node *n, char *err, size_t errlen);
+/* bec's leader(ts) = (ts mod N) + 1, and its last started epoch. */
+uint32_t cons_bec_leader(uint32_t n, uint64_t ts);
+uint64_t cons_bec_epoch(const struct strata_module *bec);
+uint64_t cons_bldc_epoch(const struct strata_module *bldc);
+/* TEST ONLY (the simulation suite's broken variants; never called by stratad): bldc's epoch
+ * consensus counts `quorum` WRITEs and ACCEPTs and uses it in sound() instead of more than
+ * (N + f) / 2; its conditional collect verifies no signature. */
+void cons_bldc_test_quorum(struct strata_module *bldc, uint32_t quorum);
+void cons_bldc_test_no_sigcheck(struct strata_module *bldc);
 
 /* Stable storage helpers of the logged algorithms. retrieve: 0, STRATA_ENOENT, or STRATA_EPROTO
  * for a damaged record. */

@@ -18,6 +18,7 @@ static const struct strata_ctor ctors[] = {
 	{ "rbc", cons_rbc_create },
 	{ "rcons", cons_rcons_create },
 	{ "brcons", cons_brcons_create },
+	{ "bldc", cons_bldc_create },
 	{ NULL, NULL },
 };
 

@@ -1,0 +1,706 @@
+/* Byzantine epoch consensus, book Alg. 5.17-5.18 "Byzantine Read/Write Epoch Consensus"
+ * (owned by bldc.c, one instance per consensus instance and epoch).
+ *
+ * Specification (Module 5.13, Byzantine epoch consensus, instance ep with timestamp ets and
+ * leader l):
+ *   Requests:    <ep, Propose | v> (only at l), <ep, Abort>
+ *   Indications: <ep, Decide | v>, <ep, Aborted | epochstate>
+ *   BEP1 Validity: if a correct process ep-decides v, then v was ep-proposed by the leader l'
+ *        of some epoch consensus with timestamp ts' <= ets and leader l'.
+ *   BEP2 Agreement: no two correct processes ep-decide differently.
+ *   BEP3 Integrity: every correct process ep-decides at most once.
+ *   BEP4 Lock-in: if a correct process has ep-decided v in an epoch consensus with timestamp
+ *        ts' < ets, then no correct process ep-decides a value different from v.
+ *   BEP5 Termination: if the leader l is correct, has ep-proposed a value, and no correct
+ *        process aborts this epoch consensus, then every correct process eventually
+ *        ep-decides some value.
+ *   BEP6 Abort behavior: when a correct process aborts an epoch consensus, it eventually will
+ *        have completed the abort; moreover, a correct process completes an abort only if the
+ *        epoch consensus has been aborted by some correct process.
+ * Model: fail-arbitrary, N > 3f, over authenticated perfect links and signed conditional
+ * collect (Alg. 5.16, bcollect.c) with output predicate sound().
+ *
+ *   upon event <ep, Init | epochstate> do
+ *       (valts, val, writeset) := epochstate; written := [⊥]^N; accepted := [⊥]^N;
+ *   upon event <ep, Propose | v> do                      // only l
+ *       if val = ⊥ then val := v;
+ *       forall q do trigger <al, Send | q, [READ]>;
+ *   upon event <al, Deliver | p, [READ]> such that p = l do
+ *       trigger <cc, Input | [STATE, valts, val, writeset]>;
+ *   upon event <cc, Collected | states> do
+ *       tmpval := ⊥;
+ *       if exists ts >= 0, v != ⊥ such that binds(ts, v, states) then tmpval := v;
+ *       else if exists v != ⊥ such that unbound(states) ∧ states[l] = [STATE, ·, v, ·] then
+ *           tmpval := v;
+ *       if tmpval != ⊥ then
+ *           if exists ts such that (ts, tmpval) ∈ writeset then
+ *               writeset := writeset \ {(ts, tmpval)};
+ *           writeset := writeset ∪ {(ets, tmpval)};
+ *           forall q do trigger <al, Send | q, [WRITE, tmpval]>;
+ *   upon event <al, Deliver | p, [WRITE, v]> do written[p] := v;
+ *   upon exists v such that #({p | written[p] = v}) > (N + f) / 2 do
+ *       (valts, val) := (ets, v); written := [⊥]^N;
+ *       forall q do trigger <al, Send | q, [ACCEPT, val]>;
+ *   upon event <al, Deliver | p, [ACCEPT, v]> do accepted[p] := v;
+ *   upon exists v such that #({p | accepted[p] = v}) > (N + f) / 2 do
+ *       accepted := [⊥]^N; trigger <ep, Decide | v>;
+ *   upon event <ep, Abort> do trigger <ep, Aborted | (valts, val, writeset)>; halt;
+ * with, on a vector S of STATE messages (Alg. 5.18):
+ *   quorumhighest(ts, v, S) = #{p | S[p] = [STATE, ts', v', ·] ∧ (ts' < ts ∨ (ts', v') = (ts, v))}
+ *                             > (N + f) / 2
+ *   certifiedvalue(ts, v, S) = #{p | S[p] = [STATE, ·, ·, ws'] ∧ exists (ts', v') ∈ ws' with
+ *                             ts' >= ts ∧ v' = v} > f
+ *   binds(ts, v, S) = #(S) >= N - f ∧ quorumhighest(ts, v, S) ∧ certifiedvalue(ts, v, S)
+ *   unbound(S) = #(S) >= N - f ∧ #{p | S[p] = [STATE, ts, ·, ·] ∧ ts = 0} > (N + f) / 2
+ *   sound(S) = exists (ts, v) such that binds(ts, v, S) ∨ unbound(S)
+ *
+ * Quorum arithmetic. A Byzantine quorum has more than (N + f) / 2 processes: two of them share
+ * more than f processes, so at least one correct one, which sends one WRITE and one ACCEPT per
+ * epoch: two values cannot both gather a quorum of WRITEs (or ACCEPTs) among correct processes
+ * in one epoch (BEP2). N > 3f makes N - f correct processes a Byzantine quorum (N - f > (N + f)
+ * / 2 iff N > 3f), so a correct leader's epoch can finish without the f (BEP5). Lock-in: a
+ * decision on v in epoch ts' means a quorum accepted, so more than (N + f) / 2 - f > f correct
+ * processes hold valts = ts' with val = v and (ts', v) in their writesets; any N - f collected
+ * STATEs include one of them, so unbound() fails, and only v binds (a value of a higher ts would
+ * need a quorum of WRITEs in that later epoch, all of them for v by induction).
+ *
+ * What is signed: only the STATE (by conditional collect); WRITE and ACCEPT go directly from
+ * their sender over authenticated links and are counted once per sender, so they need no
+ * signature.
+ *
+ * Faithful transcription, with these bounds and additions:
+ *   - the written and accepted quorums fire once per epoch (the book's resetting of written and
+ *     accepted has the same effect among N processes);
+ *   - a writeset holds at most BEP_WS_MAX distinct values. When a new value does not fit, this
+ *     process does not write it (no WRITE this epoch): that costs liveness only (the process
+ *     behaves as a slow one), never safety, and needs BEP_WS_MAX epochs of one instance each
+ *     writing a fresh value (unbound epochs of Byzantine leaders) without a decision;
+ *   - bep_resend repeats this process's messages of the epoch (see bldc.c).
+ * A STATE on the wire: [valts][u8 has][bytes val if has][count][count x ([ts][bytes v])].
+ * Memory per instance: N + 1 WRITE and ACCEPT values, the writeset, and conditional collect's.
+ *
+ * Byzantine test behaviours (strata_node_byz, simulator and --byzantine-test only):
+ *   silent     sends nothing;
+ *   equivocate a leader signs two STATEs of its own (its value v, and v' = "z'" v) and sends
+ *              one COLLECTED to odd processes and the other to even ones; every WRITE and
+ *              ACCEPT goes out as v to odd processes and v' to even ones;
+ *   replay     its STATE is always the initial one (0, ⊥, ∅) (lying about what it wrote), and it
+ *              repeats its previous epoch's WRITE and ACCEPT in the next epoch (owner);
+ *   forge      a leader replaces the others' STATEs in COLLECTED by (0, ⊥, ∅) with forged
+ *              signatures, so that a fresh value of its own ("zf:<epoch>") looks unbound; its
+ *              own STATE claims its value was written in the previous epoch (a lie it can
+ *              sign);
+ *   badsig     its SEND carries a corrupted signature (bcollect.c), and as leader it corrupts
+ *              one signature of the COLLECTED vector. */
+#include "cons/bep.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/assert.h"
+#include "core/codec.h"
+#include "core/error.h"
+#include "links/links.h"
+
+/* A STATE read from the wire (pointers into the message). */
+struct bep_view {
+	uint64_t valts;
+	const uint8_t *val;
+	size_t vlen;
+	bool has;
+	unsigned nws;
+	uint64_t wts[BEP_WS_MAX];
+	const uint8_t *wv[BEP_WS_MAX];
+	size_t wlen[BEP_WS_MAX];
+};
+
+static bool bep_parse(const uint8_t *p, size_t len, struct bep_view *s)
+{
+	struct strata_rd r;
+	strata_rd_init(&r, p, len);
+	memset(s, 0, sizeof(*s));
+	s->valts = strata_rd_u64(&r);
+	uint8_t has = strata_rd_u8(&r);
+	if (has > 1)
+		return false;
+	s->has = has;
+	if (has)
+		s->vlen = strata_rd_bytes(&r, &s->val, SIZE_MAX);
+	uint64_t nws = strata_rd_u64_max(&r, BEP_WS_MAX);
+	if (!strata_rd_ok(&r))
+		return false;
+	s->nws = (unsigned)nws;
+	for (unsigned k = 0; k < s->nws; k++) {
+		s->wts[k] = strata_rd_u64(&r);
+		s->wlen[k] = strata_rd_bytes(&r, &s->wv[k], SIZE_MAX);
+	}
+	return strata_rd_done(&r) == 0;
+}
+
+static bool same(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
+}
+
+static const struct bep_env *bep_of(const struct bcc_env *env)
+{
+	return env->arg;
+}
+
+/* The parsed vector; false if an entry is malformed (the vector is then not sound). */
+static bool bep_views(const struct bcc_env *env, const struct bcc_vec *v, struct bep_view *s,
+		      uint32_t *count)
+{
+	*count = 0;
+	for (uint32_t p = 1; p <= env->n; p++) {
+		if (!v->m[p])
+			continue;
+		if (!bep_parse(v->m[p], v->len[p], &s[p]))
+			return false;
+		(*count)++;
+	}
+	return true;
+}
+
+/* The largest ts with (ts, v) in q's writeset, or -1. */
+static int64_t ws_max(const struct bep_view *s, const uint8_t *v, size_t len)
+{
+	int64_t best = -1;
+	for (unsigned k = 0; k < s->nws; k++)
+		if (same(s->wv[k], s->wlen[k], v, len) && (int64_t)s->wts[k] > best)
+			best = (int64_t)s->wts[k];
+	return best;
+}
+
+/* quorumhighest(ts, v, S) */
+static bool quorumhighest(const struct bcc_env *env, const struct bcc_vec *v,
+			  const struct bep_view *s, uint64_t ts, const uint8_t *val, size_t len)
+{
+	uint32_t k = 0;
+	for (uint32_t p = 1; p <= env->n; p++)
+		if (v->m[p] && (s[p].valts < ts ||
+				(s[p].valts == ts && s[p].has && same(s[p].val, s[p].vlen, val, len))))
+			k++;
+	return k >= bep_of(env)->quorum;
+}
+
+/* Whether some ts makes binds(ts, val, S) true (#(S) >= N - f checked by the caller).
+ * certifiedvalue(ts, val) holds exactly for ts <= T, T the (f + 1)-th largest of the
+ * processes' largest writeset timestamps of val; quorumhighest(ts, val) can only change at
+ * ts = some valts with val, or grows with ts: so T and those valts <= T are the candidates. */
+static bool binds_some(const struct bcc_env *env, const struct bcc_vec *v,
+		       const struct bep_view *s, const uint8_t *val, size_t len)
+{
+	int64_t top[BCC_MAX_N + 1];
+	uint32_t k = 0;
+	for (uint32_t p = 1; p <= env->n; p++)
+		if (v->m[p])
+			top[k++] = ws_max(&s[p], val, len);
+	if (k < env->f + 1)
+		return false;
+	/* the (f + 1)-th largest */
+	for (uint32_t a = 0; a <= env->f; a++)
+		for (uint32_t b = a + 1; b < k; b++)
+			if (top[b] > top[a]) {
+				int64_t t = top[a];
+				top[a] = top[b];
+				top[b] = t;
+			}
+	int64_t T = top[env->f];
+	if (T < 0)
+		return false;
+	if (quorumhighest(env, v, s, (uint64_t)T, val, len))
+		return true;
+	for (uint32_t p = 1; p <= env->n; p++)
+		if (v->m[p] && s[p].has && (int64_t)s[p].valts <= T &&
+		    same(s[p].val, s[p].vlen, val, len) &&
+		    quorumhighest(env, v, s, s[p].valts, val, len))
+			return true;
+	return false;
+}
+
+/* The value some (ts, v) binds: the first candidate in process order (every correct process
+ * handed the same vector picks the same one); NULL if none. *len gets its length. */
+static const uint8_t *bound_value(const struct bcc_env *env, const struct bcc_vec *v,
+				  const struct bep_view *s, size_t *len)
+{
+	for (uint32_t p = 1; p <= env->n; p++) {
+		if (!v->m[p])
+			continue;
+		if (s[p].has && binds_some(env, v, s, s[p].val, s[p].vlen)) {
+			*len = s[p].vlen;
+			return s[p].val;
+		}
+		for (unsigned k = 0; k < s[p].nws; k++)
+			if (binds_some(env, v, s, s[p].wv[k], s[p].wlen[k])) {
+				*len = s[p].wlen[k];
+				return s[p].wv[k];
+			}
+	}
+	return NULL;
+}
+
+/* unbound(S) */
+static bool unbound(const struct bcc_env *env, const struct bcc_vec *v, const struct bep_view *s)
+{
+	uint32_t k = 0;
+	for (uint32_t p = 1; p <= env->n; p++)
+		if (v->m[p] && s[p].valts == 0)
+			k++;
+	return k >= bep_of(env)->quorum;
+}
+
+bool bep_sound(const struct bcc_env *env, const struct bcc_vec *v)
+{
+	struct bep_view *s = calloc(BCC_MAX_N + 1, sizeof(*s));
+	uint32_t count;
+	bool ok = false;
+	size_t len;
+	if (s && bep_views(env, v, s, &count) && count >= env->n - env->f)
+		ok = unbound(env, v, s) || bound_value(env, v, s, &len) != NULL;
+	free(s);
+	return ok;
+}
+
+/* ---- state ---- */
+
+void bep_state_free(struct bep_state *st)
+{
+	if (st->val)
+		strata_msg_unref(st->val);
+	for (unsigned k = 0; k < st->nws; k++)
+		strata_msg_unref(st->ws[k].v);
+	memset(st, 0, sizeof(*st));
+}
+
+static struct strata_msg *bep_state_enc(const struct bep_state *st)
+{
+	size_t max = 32 + (st->val ? st->val->len : 0);
+	for (unsigned k = 0; k < st->nws; k++)
+		max += 20 + st->ws[k].v->len;
+	struct strata_wr w;
+	strata_wr_init(&w, max);
+	strata_wr_u64(&w, st->valts);
+	strata_wr_u8(&w, st->val ? 1 : 0);
+	if (st->val)
+		strata_wr_bytes(&w, st->val->data, st->val->len);
+	strata_wr_u64(&w, st->nws);
+	for (unsigned k = 0; k < st->nws; k++) {
+		strata_wr_u64(&w, st->ws[k].ts);
+		strata_wr_bytes(&w, st->ws[k].v->data, st->ws[k].v->len);
+	}
+	int err;
+	return strata_wr_take_msg(&w, &err);
+}
+
+/* writeset := writeset \ {(ts, v)} ∪ {(ets, v)}; false when v is new and the set is full. */
+static bool ws_put(struct bep_state *st, uint64_t ets, const uint8_t *v, size_t len)
+{
+	for (unsigned k = 0; k < st->nws; k++)
+		if (same(st->ws[k].v->data, st->ws[k].v->len, v, len)) {
+			st->ws[k].ts = ets;
+			return true;
+		}
+	if (st->nws == BEP_WS_MAX)
+		return false;
+	struct strata_msg *m = strata_msg_new(v, len);
+	if (!m)
+		return false;
+	st->ws[st->nws].ts = ets;
+	st->ws[st->nws].v = m;
+	st->nws++;
+	return true;
+}
+
+/* ---- sending ---- */
+
+static bool bep_silent(const struct bep_env *env)
+{
+	return strata_node_byz(env->m->node) == STRATA_BYZ_SILENT;
+}
+
+static struct strata_msg *bep_enc(uint8_t type, uint64_t ets, const uint8_t *v, size_t len,
+				  bool with_v)
+{
+	struct strata_wr w;
+	strata_wr_init(&w, len + CONS_HDR_MAX);
+	strata_wr_u8(&w, type);
+	strata_wr_u64(&w, ets);
+	if (with_v)
+		strata_wr_bytes(&w, v, len);
+	int err;
+	return strata_wr_take_msg(&w, &err);
+}
+
+/* The Byzantine equivocation pair of a value: v without a leading "z'" (odd processes get it)
+ * and v with one (even processes): a value of its making, marked so for the checkers. */
+static struct strata_msg *bep_variant(const uint8_t *v, size_t len, bool primed)
+{
+	if (len >= 2 && v[0] == 'z' && v[1] == '\'') {
+		v += 2;
+		len -= 2;
+	}
+	struct strata_msg *m = strata_msg_alloc(len + (primed ? 2 : 0));
+	if (!m)
+		return NULL;
+	if (primed) {
+		m->data[0] = 'z';
+		m->data[1] = '\'';
+	}
+	if (len)
+		memcpy(m->data + (primed ? 2 : 0), v, len);
+	return m;
+}
+
+/* forall q do trigger <al, Send | q, [type, v]> (an equivocating process splits it). */
+static struct strata_msg *bep_send_value(const struct bep_env *env, struct bep *e, uint8_t type,
+					 const uint8_t *v, size_t len)
+{
+	struct strata_msg *msg = bep_enc(type, e->ets, v, len, true);
+	if (!msg || bep_silent(env))
+		return msg;
+	if (strata_node_byz(env->m->node) != STRATA_BYZ_EQUIVOCATE) {
+		strata_pl_send_all(env->m, env->instance, msg);
+		return msg;
+	}
+	for (int primed = 0; primed <= 1; primed++) {
+		struct strata_msg *x = bep_variant(v, len, primed);
+		struct strata_msg *out = x ? bep_enc(type, e->ets, x->data, x->len, true) : NULL;
+		for (uint32_t q = 1; out && q <= env->n; q++)
+			if ((q % 2 == 0) == (primed == 1))
+				(void)strata_pl_send(env->m, q, env->instance, out);
+		if (out)
+			strata_msg_unref(out);
+		if (x)
+			strata_msg_unref(x);
+	}
+	return msg;
+}
+
+static struct bcc_env bep_cc_env(const struct bep_env *env)
+{
+	return (struct bcc_env){ .m = env->m, .instance = env->instance, .n = env->n, .f = env->f,
+				 .self = env->self, .check_sigs = env->check_sigs,
+				 .pred = bep_sound, .arg = (void *)env };
+}
+
+/* ---- handlers ---- */
+
+void bep_init(struct bep *e, uint64_t ets, uint32_t leader, struct bep_state *st)
+{
+	memset(e, 0, sizeof(*e));
+	e->ets = ets;
+	e->leader = leader;
+	e->st = *st;
+	memset(st, 0, sizeof(*st));
+	bcc_init(&e->cc, ets, leader);
+}
+
+static void bep_clear_votes(struct bep *e)
+{
+	for (uint32_t p = 0; p <= BCC_MAX_N; p++) {
+		if (e->written[p])
+			strata_msg_unref(e->written[p]);
+		if (e->accepted[p])
+			strata_msg_unref(e->accepted[p]);
+		e->written[p] = e->accepted[p] = NULL;
+	}
+}
+
+void bep_free(struct bep *e)
+{
+	bep_clear_votes(e);
+	bep_state_free(&e->st);
+	bcc_free(&e->cc);
+	if (e->my_write)
+		strata_msg_unref(e->my_write);
+	if (e->my_accept)
+		strata_msg_unref(e->my_accept);
+	e->my_write = e->my_accept = NULL;
+}
+
+/* upon event <ep, Propose | v> do if val = ⊥ then val := v; send [READ] to all */
+void bep_propose(const struct bep_env *env, struct bep *e, const struct strata_msg *v)
+{
+	if (e->halted)
+		return;
+	if (!e->st.val)
+		e->st.val = strata_msg_ref((struct strata_msg *)v);
+	struct strata_msg *msg = bep_enc(BEP_READ, e->ets, NULL, 0, false);
+	if (msg && !bep_silent(env))
+		strata_pl_send_all(env->m, env->instance, msg);
+	if (msg)
+		strata_msg_unref(msg);
+}
+
+/* The STATE this process inputs: its own, or a Byzantine behaviour's lie. */
+static struct strata_msg *bep_my_state(const struct bep_env *env, const struct bep *e)
+{
+	enum strata_byz byz = strata_node_byz(env->m->node);
+	if (byz == STRATA_BYZ_REPLAY) {
+		struct bep_state init = { 0 };
+		return bep_state_enc(&init); /* "I never wrote anything" */
+	}
+	if (byz == STRATA_BYZ_FORGE && env->own && e->ets > 0) {
+		struct bep_state lie = { .valts = e->ets - 1, .val = (struct strata_msg *)env->own,
+					 .nws = 1 };
+		lie.ws[0].ts = e->ets - 1;
+		lie.ws[0].v = (struct strata_msg *)env->own;
+		return bep_state_enc(&lie); /* signed: a lie in its own name */
+	}
+	return bep_state_enc(&e->st);
+}
+
+/* upon event <al, Deliver | p, [READ]> such that p = l do
+ *     trigger <cc, Input | [STATE, valts, val, writeset]>; */
+static void bep_on_read(const struct bep_env *env, struct bep *e)
+{
+	struct bcc_env cenv = bep_cc_env(env);
+	if (e->read) {
+		bcc_resend(&cenv, &e->cc); /* the leader repeats READ: it may lack our SEND */
+		return;
+	}
+	e->read = true;
+	struct strata_msg *st = bep_my_state(env, e);
+	if (st) {
+		bcc_input(&cenv, &e->cc, st->data, st->len);
+		strata_msg_unref(st);
+	}
+}
+
+/* upon event <cc, Collected | states> */
+static void bep_on_collected(const struct bep_env *env, struct bep *e, const struct bcc_vec *v)
+{
+	struct bcc_env cenv = bep_cc_env(env);
+	struct bep_view *s = calloc(BCC_MAX_N + 1, sizeof(*s));
+	uint32_t count;
+	if (!s || !bep_views(&cenv, v, s, &count)) {
+		free(s);
+		return;
+	}
+	e->collected = true;
+	const uint8_t *tmp = NULL;
+	size_t len = 0;
+	tmp = bound_value(&cenv, v, s, &len); /* binds(ts, v, states) */
+	if (!tmp && unbound(&cenv, v, s) && v->m[e->leader] && s[e->leader].has) {
+		tmp = s[e->leader].val; /* unbound(states) ∧ states[l] = [STATE, ·, v, ·] */
+		len = s[e->leader].vlen;
+	}
+	if (strata_tracing(env->m->node))
+		strata_trace(env->m->node, env->m->ops->name,
+			     "instance %llu epoch %llu: Collected %u STATEs -> %s \"%.*s\"",
+			     (unsigned long long)env->instance, (unsigned long long)e->ets, count,
+			     !tmp ? "no value" : tmp == s[e->leader].val ? "unbound, the leader's" : "bound",
+			     tmp ? (int)(len > 24 ? 24 : len) : 0, tmp ? (const char *)tmp : "");
+	if (tmp) {
+		if (!ws_put(&e->st, e->ets, tmp, len)) {
+			strata_trace(env->m->node, env->m->ops->name,
+				     "instance %llu epoch %llu: writeset full (%u values) -> no WRITE",
+				     (unsigned long long)env->instance, (unsigned long long)e->ets,
+				     BEP_WS_MAX);
+		} else {
+			e->my_write = bep_send_value(env, e, BEP_WRITE, tmp, len);
+		}
+	}
+	free(s);
+}
+
+/* The value a quorum of vals[] agrees on, or NULL. */
+static struct strata_msg *quorum_value(const struct bep_env *env, struct strata_msg **vals)
+{
+	for (uint32_t p = 1; p <= env->n; p++) {
+		if (!vals[p])
+			continue;
+		uint32_t k = 0;
+		for (uint32_t q = 1; q <= env->n; q++)
+			if (vals[q] && same(vals[q]->data, vals[q]->len, vals[p]->data, vals[p]->len))
+				k++;
+		if (k >= env->quorum)
+			return vals[p];
+	}
+	return NULL;
+}
+
+static void put_vote(struct strata_msg **slot, const uint8_t *v, size_t len)
+{
+	struct strata_msg *m = strata_msg_new(v, len);
+	if (!m)
+		return;
+	if (*slot)
+		strata_msg_unref(*slot);
+	*slot = m;
+}
+
+/* upon event <al, Deliver | p, [WRITE, v]> do written[p] := v;
+ * upon exists v such that #({p | written[p] = v}) > (N + f) / 2 do
+ *     (valts, val) := (ets, v); written := [⊥]^N; send [ACCEPT, val] to all */
+static void bep_on_write(const struct bep_env *env, struct bep *e, uint32_t p, const uint8_t *v,
+			 size_t len)
+{
+	if (e->accepted_sent)
+		return;
+	put_vote(&e->written[p], v, len);
+	struct strata_msg *q = quorum_value(env, e->written);
+	if (!q)
+		return;
+	e->accepted_sent = true;
+	e->st.valts = e->ets;
+	if (e->st.val)
+		strata_msg_unref(e->st.val);
+	e->st.val = strata_msg_ref(q);
+	e->my_accept = bep_send_value(env, e, BEP_ACCEPT, q->data, q->len);
+}
+
+/* upon event <al, Deliver | p, [ACCEPT, v]> do accepted[p] := v;
+ * upon exists v such that #({p | accepted[p] = v}) > (N + f) / 2 do
+ *     accepted := [⊥]^N; trigger <ep, Decide | v>; */
+static const struct strata_msg *bep_on_accept(const struct bep_env *env, struct bep *e,
+					      uint32_t p, const uint8_t *v, size_t len)
+{
+	if (e->decided)
+		return NULL;
+	put_vote(&e->accepted[p], v, len);
+	struct strata_msg *q = quorum_value(env, e->accepted);
+	if (!q)
+		return NULL;
+	e->decided = true;
+	return q;
+}
+
+/* A Byzantine leader's COLLECTED (test behaviours): equivocating, forged or with a bad
+ * signature; v is what it honestly collected. */
+static void bep_byz_collected(const struct bep_env *env, struct bep *e, const struct bcc_vec *v)
+{
+	struct bcc_env cenv = bep_cc_env(env);
+	enum strata_byz byz = strata_node_byz(env->m->node);
+	struct bcc_vec x = *v;
+	uint8_t sig[STRATA_SIG_LEN], sig2[STRATA_SIG_LEN];
+	uint8_t zero[STRATA_SIG_LEN] = { 0 };
+	struct strata_msg *own = NULL, *init = NULL, *primed = NULL;
+	const struct strata_msg *base = e->st.val ? e->st.val : env->own;
+	if (byz == STRATA_BYZ_EQUIVOCATE && base) {
+		/* Odd processes get the honest vector, even ones one where the leader's own STATE
+		 * says v' (it signs both). */
+		for (uint32_t q = 1; q <= env->n; q += 2)
+			bcc_send_collected(&cenv, &e->cc, q, v);
+		struct bep_state alt = { .valts = 0 };
+		primed = bep_variant(base->data, base->len, true);
+		alt.val = primed;
+		own = primed ? bep_state_enc(&alt) : NULL;
+		if (own) {
+			bcc_sign(&cenv, e->ets, own->data, own->len, sig);
+			x.m[env->self] = own->data;
+			x.len[env->self] = own->len;
+			x.sig[env->self] = sig;
+			for (uint32_t q = 2; q <= env->n; q += 2)
+				bcc_send_collected(&cenv, &e->cc, q, &x);
+		}
+	} else if (byz == STRATA_BYZ_FORGE) {
+		/* Everyone else "never wrote anything", with signatures it cannot make, and its own
+		 * STATE holds a fresh value of its making ("zf:<epoch>"). */
+		char fresh[32];
+		int flen = snprintf(fresh, sizeof fresh, "zf:%llu", (unsigned long long)e->ets);
+		primed = strata_msg_new(fresh, (size_t)flen);
+		struct bep_state st0 = { 0 };
+		struct bep_state mine = { .valts = 0, .val = primed };
+		init = bep_state_enc(&st0);
+		own = primed ? bep_state_enc(&mine) : NULL;
+		if (init && own) {
+			bcc_sign(&cenv, e->ets, own->data, own->len, sig2);
+			for (uint32_t q = 1; q <= env->n; q++) {
+				x.m[q] = q == env->self ? own->data : init->data;
+				x.len[q] = q == env->self ? own->len : init->len;
+				x.sig[q] = q == env->self ? sig2 : zero;
+			}
+			bcc_send_collected(&cenv, &e->cc, 0, &x);
+		}
+	} else if (byz == STRATA_BYZ_BADSIG) {
+		for (uint32_t q = 1; q <= env->n; q++)
+			if (x.m[q] && q != env->self) {
+				memcpy(sig, x.sig[q], STRATA_SIG_LEN);
+				sig[STRATA_SIG_LEN - 1] ^= 0x33;
+				x.sig[q] = sig;
+				break;
+			}
+		bcc_send_collected(&cenv, &e->cc, 0, &x);
+	} else {
+		bcc_send_collected(&cenv, &e->cc, 0, v);
+	}
+	if (own)
+		strata_msg_unref(own);
+	if (init)
+		strata_msg_unref(init);
+	if (primed)
+		strata_msg_unref(primed);
+}
+
+const struct strata_msg *bep_recv(const struct bep_env *env, struct bep *e, uint32_t from,
+				  uint8_t type, struct strata_rd *r, const char **bad)
+{
+	*bad = NULL;
+	if (e->halted)
+		return NULL;
+	if (type == BCC_SEND || type == BCC_COLLECTED) {
+		struct bcc_env cenv = bep_cc_env(env);
+		struct bcc_vec v;
+		int rc = bcc_recv(&cenv, &e->cc, from, type, r, &v);
+		if (rc == -1)
+			*bad = type == BCC_SEND ? "malformed SEND" : "malformed or unsound COLLECTED";
+		else if (rc == -2)
+			*bad = "a signature in conditional collect did not verify";
+		else if (rc == 3)
+			bep_byz_collected(env, e, &v);
+		else if (rc == 1)
+			bep_on_collected(env, e, &v);
+		return NULL;
+	}
+	const uint8_t *v = NULL;
+	size_t len = 0;
+	if (type == BEP_WRITE || type == BEP_ACCEPT)
+		len = strata_rd_bytes(r, &v, SIZE_MAX);
+	if (strata_rd_done(r) != 0) {
+		*bad = "malformed epoch-consensus message";
+		return NULL;
+	}
+	switch (type) {
+	case BEP_READ:
+		if (from == e->leader)
+			bep_on_read(env, e);
+		return NULL;
+	case BEP_WRITE:
+		bep_on_write(env, e, from, v, len);
+		return NULL;
+	case BEP_ACCEPT:
+		return bep_on_accept(env, e, from, v, len);
+	default:
+		*bad = "unknown epoch-consensus message";
+		return NULL;
+	}
+}
+
+void bep_resend(const struct bep_env *env, const struct bep *e)
+{
+	if (e->halted || bep_silent(env))
+		return;
+	struct bcc_env cenv = bep_cc_env(env);
+	if (env->self == e->leader && e->st.val && !e->cc.sent) {
+		struct strata_msg *msg = bep_enc(BEP_READ, e->ets, NULL, 0, false);
+		if (msg) {
+			strata_pl_send_all(env->m, env->instance, msg);
+			strata_msg_unref(msg);
+		}
+	}
+	bcc_resend(&cenv, &e->cc);
+	if (e->my_write)
+		strata_pl_send_all(env->m, env->instance, e->my_write);
+	if (e->my_accept)
+		strata_pl_send_all(env->m, env->instance, e->my_accept);
+}
+
+void bep_abort(struct bep *e, struct bep_state *out)
+{
+	*out = e->st;
+	memset(&e->st, 0, sizeof(e->st));
+	e->halted = true;
+}

@@ -1,0 +1,84 @@
+/* Byzantine Read/Write Epoch Consensus (the book's Alg. 5.17-5.18), one instance per
+ * (consensus instance, epoch), owned by Byzantine leader-driven consensus (bldc.c). See bep.c.
+ * Internal to src/cons/. */
+#ifndef STRATA_CONS_BEP_H
+#define STRATA_CONS_BEP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cons/bcollect.h"
+#include "cons/cons.h"
+
+/* Message types on the owner's wire, [type][ets][body]; 17 and 18 are conditional collect's. */
+enum bep_type {
+	BEP_READ = 16,   /* [ets] leader -> all */
+	BEP_WRITE = 19,  /* [ets][bytes v] all -> all */
+	BEP_ACCEPT = 20, /* [ets][bytes v] all -> all */
+};
+
+/* A writeset holds at most this many (ts, v) pairs, one per distinct value (the book replaces
+ * the pair of a value written again); see bep.c for what happens when it is full. */
+#define BEP_WS_MAX 8u
+
+/* The epoch state (valts, val, writeset) a process carries from epoch to epoch. */
+struct bep_state {
+	uint64_t valts;
+	struct strata_msg *val; /* NULL = ⊥ */
+	unsigned nws;
+	struct {
+		uint64_t ts;
+		struct strata_msg *v;
+	} ws[BEP_WS_MAX];
+};
+
+struct bep {
+	uint64_t ets;
+	uint32_t leader;
+	struct bep_state st;
+	struct bcc cc;
+	bool read;          /* READ delivered: STATE input to cc */
+	bool collected;
+	bool accepted_sent; /* ACCEPT sent (the written quorum fired) */
+	bool decided;       /* <Decide> indicated */
+	bool halted;
+	struct strata_msg *written[BCC_MAX_N + 1];  /* WRITE value per sender */
+	struct strata_msg *accepted[BCC_MAX_N + 1]; /* ACCEPT value per sender */
+	struct strata_msg *my_write, *my_accept;    /* sent, kept for repeats */
+};
+
+struct bep_env {
+	struct strata_module *m;
+	uint64_t instance;
+	uint32_t n, f, self;
+	uint32_t quorum;   /* the Byzantine quorum: more than (N + f) / 2 (a test may lower it) */
+	bool check_sigs;   /* conditional collect verifies signatures (a test may turn it off) */
+	/* This process's own proposal for the instance (Byzantine behaviours derive their
+	 * equivocating values from it), NULL if none. */
+	const struct strata_msg *own;
+};
+
+/* upon event <ep, Init | epochstate>: takes over st's references (st is left empty). */
+void bep_init(struct bep *e, uint64_t ets, uint32_t leader, struct bep_state *st);
+/* Frees every reference the instance holds. */
+void bep_free(struct bep *e);
+void bep_state_free(struct bep_state *st);
+/* upon event <ep, Propose | v> (only the leader) */
+void bep_propose(const struct bep_env *env, struct bep *e, const struct strata_msg *v);
+/* A message of this epoch from `from` (type and ets read from r already). Returns the decided
+ * value (a borrowed reference, valid until bep_free) when it triggers <ep, Decide | v>, NULL
+ * otherwise; *bad is set to a reason for a malformed message or a bad signature. */
+const struct strata_msg *bep_recv(const struct bep_env *env, struct bep *e, uint32_t from,
+				  uint8_t type, struct strata_rd *r, const char **bad);
+/* The process sends its messages of this epoch again (READ and COLLECTED at the leader, its
+ * SEND, WRITE and ACCEPT): receivers keep sets per sender, so repeats are harmless. */
+void bep_resend(const struct bep_env *env, const struct bep *e);
+/* upon event <ep, Abort>: trigger <ep, Aborted | (valts, val, writeset)>; halt. The state's
+ * references move to *out. */
+void bep_abort(struct bep *e, struct bep_state *out);
+
+/* The predicate sound(S) of Alg. 5.17 on a vector of encoded STATEs (conditional collect's C);
+ * exposed for the unit tests. */
+bool bep_sound(const struct bcc_env *env, const struct bcc_vec *v);
+
+#endif

@@ -1,0 +1,643 @@
+/* Byzantine consensus, book Alg. 5.19 "Byzantine Leader-Driven Consensus" (module bldc), over
+ * Byzantine epoch change (Alg. 5.15, bec.c, itself over the Byzantine leader detector bld,
+ * Alg. 2.10) and one Byzantine read/write epoch consensus per epoch (Alg. 5.17-5.18, bep.c, over
+ * signed conditional collect, Alg. 5.16, bcollect.c).
+ *
+ * Specification (Module 5.10, weak Byzantine consensus, instance wbc):
+ *   Request:    <wbc, Propose | v>
+ *   Indication: <wbc, Decide | v>
+ *   WBC1 Termination: every correct process eventually decides some value.
+ *   WBC2 Weak validity: if all processes are correct and propose v, then a correct process
+ *        may only decide v.
+ *   WBC3 Integrity: no correct process decides twice.
+ *   WBC4 Agreement: no two correct processes decide differently.
+ * (Weak validity is the book's: with Byzantine processes a Byzantine leader's value may be
+ * decided. The simulation suite also checks that every decision is a correct process's
+ * proposal or a value a Byzantine process made up, never one nobody proposed.)
+ * Model: fail-noisy-arbitrary: N > 3f, at most f Byzantine processes, authenticated perfect
+ * links, Ed25519 identities; asynchronous until an unknown time after which messages arrive
+ * within a bound. Resilience N > 3f (the constructor refuses N <= 3f and says why).
+ *
+ *   upon event <wbc, Init> do
+ *       val := ⊥; proposed := FALSE; decided := FALSE;
+ *       obtain the leader l0 of the initial epoch with timestamp 0 from bec;
+ *       initialize a new instance bep.0 with timestamp 0, leader l0, and state (0, ⊥, ∅);
+ *       (ets, l) := (0, l0); (newts, newl) := (0, ⊥);
+ *   upon event <wbc, Propose | v> do val := v;
+ *   upon event <bec, StartEpoch | newts', newl'> do
+ *       (newts, newl) := (newts', newl'); trigger <bep.ets, Abort>;
+ *   upon event <bep.ts, Aborted | state> such that ts = ets do
+ *       (ets, l) := (newts, newl); proposed := FALSE;
+ *       initialize a new instance bep.ets with timestamp ets, leader l, and state state;
+ *   upon l = self ∧ val != ⊥ ∧ proposed = FALSE do
+ *       proposed := TRUE; trigger <bep.ets, Propose | val>;
+ *   upon event <bep.ts, Decide | v> such that ts = ets do
+ *       if decided = FALSE then decided := TRUE; trigger <wbc, Decide | v>;
+ * and the complaint that drives the leader detector: a process that has proposed and has not
+ * decided within a timeout of its current epoch complains about the leader bld trusts (the
+ * book's "timeout on a leader that makes no progress"; the timeout doubles after each
+ * complaint, up to 8 times the first, so that after stabilisation a correct leader has the
+ * time it needs).
+ *
+ * Composition, as the book stacks it: one bec per node (StartEpoch is a queued indication),
+ * and per instance one bep of the current epoch, which owns that epoch's conditional collect.
+ * On StartEpoch every live instance aborts its bep and initialises the next epoch's with the
+ * (valts, val, writeset) it returned. Every message carries its epoch: one of a later epoch
+ * than this process has started waits in a bounded buffer (BL_FUTURE_PER_PEER messages per
+ * sender, so Byzantine senders can fill only their own share) until the epoch starts; one of an
+ * earlier epoch is dropped and counted (that bep has halted, and signatures bind a STATE to its
+ * epoch, so replays of old epochs are useless).
+ *
+ * Multi-instance, as ldc.c (cons.h): one epoch change serves every instance; an instance
+ * created in epoch ets starts bep.ets with (0, ⊥, ∅), the state it would have carried from
+ * every earlier epoch of which it never heard. A proposer announces its value with VALUE so that
+ * every correct process proposes (the book has every process propose), and repeats it every
+ * period while undecided. A process whose instance is retired answers that instance's messages
+ * with DECIDED(v); a process decides v from DECIDED when f + 1 distinct processes said v (one of
+ * them is correct). Leader repeats: every period each process repeats its messages of the
+ * current epoch for instances undecided for a period (bep_resend); receivers keep one entry per
+ * sender, so repeats change nothing.
+ *
+ * Interface for upper modules (Byzantine total order): cons_lower_open_space(n, "bldc", space,
+ * upper, ...) and cons_lower_propose(lower, (space << CONS_SPACE_BITS) | r, v, len) as for every
+ * consensus module (cons.h); decisions come up as CONS_EV_DECIDE. Clients: STRATA_OP_PROPOSE on
+ * module "bldc" (instance space 0).
+ *
+ * Values: at most cons_value_max(N x (BEP_WS_MAX + 1)) bytes, so that a COLLECTED of N STATEs,
+ * each with its value and a full writeset, fits the links' maximum message. Memory: the instance
+ * table's bound (cons.h) times one bep (O(N) votes and conditional collect's O(N) messages) and
+ * N DECIDED claims per instance, plus the future buffer (N x BL_FUTURE_PER_PEER messages).
+ *
+ * Byzantine test behaviours: those of bep.c, bcollect.c, bec.c and bld.c; here, silent also
+ * sends no VALUE or DECIDED, and replay re-sends, in each new epoch, its WRITE and ACCEPT of the
+ * previous one (stale: they must be dropped). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cons/bep.h"
+#include "cons/cons.h"
+#include "core/assert.h"
+#include "core/codec.h"
+#include "core/error.h"
+#include "fd/fd.h"
+#include "links/links.h"
+
+#define BL_FUTURE_PER_PEER 16u
+#define BL_TIMEOUT_MAX_X 8u
+
+enum { BL_TOK_TICK = 1 };
+
+struct bl_inst {
+	struct cons_inst c;
+	struct strata_msg *val; /* wbc's val, NULL = ⊥ */
+	bool proposed;          /* proposed in the current epoch */
+	bool started;
+	uint64_t since_us;      /* start of the current epoch here (or creation) */
+	struct bep ep;
+	struct strata_msg *claims[BCC_MAX_N + 1]; /* DECIDED(v) per sender */
+	struct strata_msg *dec; /* lingering: the value decided here */
+};
+
+struct bl_future {
+	uint32_t from;
+	uint64_t instance, ets;
+	struct strata_msg *msg;
+};
+
+struct bldc {
+	struct strata_module m;
+	struct cons_tab tab;
+	uint32_t n, f, self, quorum;
+	bool check_sigs;
+	uint64_t ets;    /* the current epoch */
+	uint32_t leader; /* and its leader */
+	struct strata_module *bld;
+	uint32_t trusted; /* bld's current leader */
+	uint64_t period_us, timeout_us, timeout_max_us;
+	struct strata_timer tick;
+	struct bl_inst *linger[CONS_LIVE_MAX]; /* decided here, still taking part */
+	size_t nlinger;
+	uint64_t linger_evicted;
+	struct bl_future *fut; /* [n * BL_FUTURE_PER_PEER] */
+	unsigned nfut;
+	uint64_t stale, future_dropped, bad, complaints;
+};
+
+static struct bep_env bl_env(struct bldc *l, struct bl_inst *i)
+{
+	return (struct bep_env){ .m = &l->m, .instance = i->c.id, .n = l->n, .f = l->f,
+				 .self = l->self, .quorum = l->quorum,
+				 .check_sigs = l->check_sigs, .own = i->val };
+}
+
+static bool bl_silent(struct bldc *l)
+{
+	return strata_node_byz(l->m.node) == STRATA_BYZ_SILENT;
+}
+
+static void bl_start(struct bldc *l, struct bl_inst *i)
+{
+	if (i->started)
+		return;
+	i->started = true;
+	i->since_us = strata_now_us(l->m.node);
+	struct bep_state st = { 0 };
+	bep_init(&i->ep, l->ets, l->leader, &st);
+}
+
+static void bl_inst_clear(struct bl_inst *i)
+{
+	if (i->started)
+		bep_free(&i->ep);
+	if (i->val)
+		strata_msg_unref(i->val);
+	i->val = NULL;
+	for (uint32_t p = 0; p <= BCC_MAX_N; p++) {
+		if (i->claims[p])
+			strata_msg_unref(i->claims[p]);
+		i->claims[p] = NULL;
+	}
+	if (i->dec)
+		strata_msg_unref(i->dec);
+	i->dec = NULL;
+	i->started = false;
+}
+
+static struct bl_inst *bl_linger_find(struct bldc *l, uint64_t id)
+{
+	for (size_t k = 0; k < l->nlinger; k++)
+		if (l->linger[k]->c.id == id)
+			return l->linger[k];
+	return NULL;
+}
+
+static void bl_linger_drop(struct bldc *l, size_t k)
+{
+	struct bl_inst *i = l->linger[k];
+	bl_inst_clear(i);
+	free(i);
+	memmove(&l->linger[k], &l->linger[k + 1], (l->nlinger - k - 1) * sizeof(l->linger[0]));
+	l->nlinger--;
+}
+
+static struct bl_inst *bl_get(struct bldc *l, uint64_t id, uint32_t from)
+{
+	struct bl_inst *i = (struct bl_inst *)cons_tab_get_peer(&l->tab, id, from);
+	if (i)
+		bl_start(l, i);
+	return i;
+}
+
+static void bl_send_value(struct bldc *l, uint32_t to, uint64_t id, uint8_t type,
+			  const uint8_t *v, size_t len)
+{
+	if (bl_silent(l))
+		return;
+	struct strata_msg *msg = cons_enc_value(type, v, len);
+	if (!msg)
+		return;
+	if (to)
+		(void)strata_pl_send(&l->m, to, id, msg);
+	else
+		strata_pl_send_all(&l->m, id, msg);
+	strata_msg_unref(msg);
+}
+
+/* upon l = self ∧ val != ⊥ ∧ proposed = FALSE do
+ *     proposed := TRUE; trigger <bep.ets, Propose | val>; */
+static void bl_try(struct bldc *l, struct bl_inst *i)
+{
+	if (l->leader != l->self || !i->val || i->proposed)
+		return;
+	i->proposed = true;
+	struct bep_env env = bl_env(l, i);
+	bep_propose(&env, &i->ep, i->val);
+}
+
+static unsigned bl_claims_for(const struct bldc *l, const struct bl_inst *i, const uint8_t *v,
+			      size_t len)
+{
+	unsigned k = 0;
+	for (uint32_t p = 1; p <= l->n; p++)
+		if (i->claims[p] && i->claims[p]->len == len &&
+		    (len == 0 || memcmp(i->claims[p]->data, v, len) == 0))
+			k++;
+	return k;
+}
+
+static void bl_send_value(struct bldc *l, uint32_t to, uint64_t id, uint8_t type,
+			  const uint8_t *v, size_t len);
+
+/* upon event <bep.ts, Decide | v> such that ts = ets do
+ *     if decided = FALSE then decided := TRUE; trigger <wbc, Decide | v>;
+ * The instance is retired from the table (cons.h) but its epoch consensus lingers: this process
+ * keeps taking part in later epochs of the instance (a correct process that has not decided
+ * needs N - f participants for a Byzantine quorum) and tells everyone DECIDED(v) once, until
+ * 2f + 1 processes said DECIDED(v) (f + 1 of them correct, whose DECIDED reach every correct
+ * process). */
+static void bl_decide(struct bldc *l, struct bl_inst *i, const uint8_t *v, size_t len)
+{
+	struct strata_msg *copy = strata_msg_new(v, len);
+	struct bl_inst *g = calloc(1, sizeof(*g));
+	if (!copy || !g) {
+		free(g);
+		if (copy)
+			strata_msg_unref(copy);
+		return;
+	}
+	*g = *i; /* moves the epoch consensus, val and claims */
+	g->c.nvals = 0;
+	g->c.nwait = 0;
+	g->dec = strata_msg_ref(copy);
+	if (!g->val)
+		g->val = strata_msg_ref(copy);
+	i->started = false;
+	i->val = NULL;
+	i->dec = NULL;
+	memset(i->claims, 0, sizeof(i->claims));
+	if (l->nlinger == CONS_LIVE_MAX) {
+		l->linger_evicted++;
+		bl_linger_drop(l, 0);
+	}
+	l->linger[l->nlinger++] = g;
+	uint64_t id = i->c.id;
+	cons_decide(&l->tab, &i->c, copy->data, copy->len, l->ets);
+	bl_send_value(l, 0, id, CONS_DECIDED, copy->data, copy->len);
+	strata_msg_unref(copy);
+}
+
+/* upon event <wbc, Propose | v> do val := v;
+ * (multi-instance: announce v so that every correct process proposes) */
+static int bl_propose(struct strata_module *m, struct cons_inst *c, const uint8_t *v, size_t len,
+		      bool by_client)
+{
+	struct bldc *l = (struct bldc *)m;
+	struct bl_inst *i = (struct bl_inst *)c;
+	bl_start(l, i);
+	if (!i->val && !(i->val = strata_msg_new(v, len)))
+		return STRATA_ENOMEM;
+	cons_out_propose(&l->tab, c, v, len, by_client);
+	if (by_client)
+		bl_send_value(l, 0, c->id, CONS_VALUE, v, len);
+	bl_try(l, i);
+	return 0;
+}
+
+static void bl_answer_retired(struct bldc *l, uint32_t to, uint64_t id)
+{
+	struct strata_msg *v = cons_tab_decided(&l->tab, id);
+	if (v) {
+		bl_send_value(l, to, id, CONS_DECIDED, v->data, v->len);
+		strata_msg_unref(v);
+	}
+}
+
+/* Keeps a message of a later epoch; a sender over its share loses its earliest-epoch one. */
+static void bl_buffer(struct bldc *l, uint32_t from, uint64_t id, uint64_t ets,
+		      struct strata_msg *msg)
+{
+	unsigned mine = 0, low = 0;
+	bool have_low = false;
+	for (unsigned k = 0; k < l->nfut; k++)
+		if (l->fut[k].from == from) {
+			mine++;
+			if (!have_low || l->fut[k].ets < l->fut[low].ets) {
+				low = k;
+				have_low = true;
+			}
+		}
+	if (mine >= BL_FUTURE_PER_PEER) {
+		l->future_dropped++;
+		if (l->fut[low].ets >= ets)
+			return;
+		strata_msg_unref(l->fut[low].msg);
+		l->fut[low] = l->fut[--l->nfut];
+	}
+	STRATA_ASSERT(l->nfut < l->n * BL_FUTURE_PER_PEER);
+	struct bl_future *f = &l->fut[l->nfut++];
+	f->from = from;
+	f->instance = id;
+	f->ets = ets;
+	f->msg = strata_msg_ref(msg);
+}
+
+/* A DECIDED(v) from `from`: decide once f + 1 processes said v; a lingering instance retires
+ * once 2f + 1 said what it decided. */
+static void bl_on_claim(struct bldc *l, struct bl_inst *i, uint32_t from, const uint8_t *v,
+			size_t len)
+{
+	struct strata_msg *m = strata_msg_new(v, len);
+	if (!m)
+		return;
+	if (i->claims[from])
+		strata_msg_unref(i->claims[from]);
+	i->claims[from] = m;
+	if (i->dec) {
+		if (bl_claims_for(l, i, i->dec->data, i->dec->len) >= 2 * l->f + 1)
+			for (size_t k = 0; k < l->nlinger; k++)
+				if (l->linger[k] == i) {
+					bl_linger_drop(l, k);
+					break;
+				}
+		return;
+	}
+	if (bl_claims_for(l, i, v, len) >= l->f + 1) {
+		strata_trace(l->m.node, "bldc", "instance %llu: f + 1 DECIDED -> decide",
+			     (unsigned long long)i->c.id);
+		bl_decide(l, i, v, len);
+	}
+}
+
+/* A message of the current epoch (or an earlier one: dropped). */
+static void bl_on_ep_msg(struct bldc *l, uint32_t from, uint64_t id, struct strata_msg *msg)
+{
+	struct strata_rd r;
+	strata_rd_init(&r, msg->data, msg->len);
+	uint8_t type = strata_rd_u8(&r);
+	uint64_t ets = strata_rd_u64(&r);
+	if (ets < l->ets) {
+		l->stale++;
+		return;
+	}
+	struct bl_inst *i;
+	if (cons_tab_retired(&l->tab, id)) {
+		if (!(i = bl_linger_find(l, id))) {
+			if (type != BEP_ACCEPT)
+				bl_answer_retired(l, from, id);
+			return;
+		}
+	} else if (!(i = bl_get(l, id, from))) {
+		return;
+	}
+	struct bep_env env = bl_env(l, i);
+	const char *bad;
+	const struct strata_msg *v = bep_recv(&env, &i->ep, from, type, &r, &bad);
+	if (bad) {
+		l->bad++;
+		strata_node_bad_payload(l->m.node, &l->m, from, bad);
+		return;
+	}
+	if (v && !i->dec)
+		bl_decide(l, i, v->data, v->len);
+}
+
+static void bl_recv(struct bldc *l, const struct strata_event *ev)
+{
+	struct strata_rd r;
+	strata_rd_init(&r, ev->msg->data, ev->msg->len);
+	uint8_t type = strata_rd_u8(&r);
+	if (ev->peer < 1 || ev->peer > l->n) {
+		l->bad++;
+		return;
+	}
+	if (type >= BEP_READ && type <= BEP_ACCEPT) {
+		uint64_t ets = strata_rd_u64(&r);
+		if (!strata_rd_ok(&r)) {
+			l->bad++;
+			strata_node_bad_payload(l->m.node, &l->m, ev->peer, "bldc: malformed message");
+			return;
+		}
+		if (ets > l->ets && (!cons_tab_retired(&l->tab, ev->instance) ||
+				     bl_linger_find(l, ev->instance))) {
+			bl_buffer(l, ev->peer, ev->instance, ets, ev->msg);
+			return;
+		}
+		bl_on_ep_msg(l, ev->peer, ev->instance, ev->msg);
+		return;
+	}
+	const uint8_t *v;
+	size_t len = strata_rd_bytes(&r, &v, SIZE_MAX);
+	if (strata_rd_done(&r) != 0 || (type != CONS_VALUE && type != CONS_DECIDED)) {
+		l->bad++;
+		strata_node_bad_payload(l->m.node, &l->m, ev->peer, "bldc: malformed message");
+		return;
+	}
+	if (cons_tab_retired(&l->tab, ev->instance)) {
+		struct bl_inst *g = bl_linger_find(l, ev->instance);
+		if (type == CONS_VALUE)
+			bl_answer_retired(l, ev->peer, ev->instance);
+		else if (g)
+			bl_on_claim(l, g, ev->peer, v, len);
+		return;
+	}
+	struct bl_inst *i = bl_get(l, ev->instance, ev->peer);
+	if (!i)
+		return;
+	if (type == CONS_DECIDED) {
+		bl_on_claim(l, i, ev->peer, v, len);
+		return;
+	}
+	if (!i->c.proposed)
+		(void)bl_propose(&l->m, &i->c, v, len, false); /* join with the announced value */
+}
+
+/* upon event <bec, StartEpoch | newts', newl'> do (newts, newl) := ...; trigger <bep.ets, Abort>;
+ * upon event <bep.ts, Aborted | state> such that ts = ets do
+ *     (ets, l) := (newts, newl); proposed := FALSE;
+ *     initialize a new instance bep.ets with timestamp ets, leader l, and state state;
+ * (the abort completes at once, for every live instance) */
+static void bl_on_start_epoch(struct bldc *l, uint64_t newts, uint32_t newl)
+{
+	if (newts <= l->ets)
+		return; /* EC1: epochs only grow */
+	uint64_t now = strata_now_us(l->m.node);
+	bool replay = strata_node_byz(l->m.node) == STRATA_BYZ_REPLAY;
+	for (size_t k = 0; k < l->tab.nlive + l->nlinger; k++) {
+		struct bl_inst *i = k < l->tab.nlive ? (struct bl_inst *)l->tab.live[k]
+						     : l->linger[k - l->tab.nlive];
+		if (!i->started)
+			continue;
+		struct bep_state st;
+		struct strata_msg *old[2] = { NULL, NULL };
+		if (replay) {
+			old[0] = i->ep.my_write ? strata_msg_ref(i->ep.my_write) : NULL;
+			old[1] = i->ep.my_accept ? strata_msg_ref(i->ep.my_accept) : NULL;
+		}
+		bep_abort(&i->ep, &st);
+		bep_free(&i->ep);
+		bep_init(&i->ep, newts, newl, &st);
+		i->proposed = false;
+		i->since_us = now;
+		for (int j = 0; j < 2; j++)
+			if (old[j]) {
+				strata_pl_send_all(&l->m, i->c.id, old[j]); /* TEST ONLY: replay */
+				strata_msg_unref(old[j]);
+			}
+	}
+	strata_trace(l->m.node, "bldc", "StartEpoch(%llu, %u) -> %zu instances move to it",
+		     (unsigned long long)newts, newl, l->tab.nlive);
+	l->ets = newts;
+	l->leader = newl;
+	/* Messages of this epoch that arrived before its StartEpoch. */
+	unsigned keep = 0, nnow = 0;
+	struct bl_future *now_fut = calloc(l->nfut ? l->nfut : 1, sizeof(*now_fut));
+	for (unsigned k = 0; k < l->nfut; k++) {
+		if (l->fut[k].ets == newts && now_fut)
+			now_fut[nnow++] = l->fut[k];
+		else if (l->fut[k].ets > newts)
+			l->fut[keep++] = l->fut[k];
+		else
+			strata_msg_unref(l->fut[k].msg);
+	}
+	l->nfut = keep;
+	for (unsigned k = 0; k < nnow; k++) {
+		bl_on_ep_msg(l, now_fut[k].from, now_fut[k].instance, now_fut[k].msg);
+		strata_msg_unref(now_fut[k].msg);
+	}
+	free(now_fut);
+	for (size_t k = 0; k < l->tab.nlive; k++)
+		bl_try(l, (struct bl_inst *)l->tab.live[k]);
+	for (size_t k = 0; k < l->nlinger; k++)
+		bl_try(l, l->linger[k]);
+}
+
+/* Every period: repeats for instances undecided for a period, and the complaint about a
+ * leader under which an instance this process proposed made no progress for the timeout. */
+static void bl_on_tick(struct bldc *l)
+{
+	uint64_t now = strata_now_us(l->m.node);
+	bool complain = false;
+	for (size_t k = 0; k < l->tab.nlive; k++) {
+		struct bl_inst *i = (struct bl_inst *)l->tab.live[k];
+		if (!i->val || now - i->since_us < l->period_us)
+			continue;
+		bl_send_value(l, 0, i->c.id, CONS_VALUE, i->val->data, i->val->len);
+		struct bep_env env = bl_env(l, i);
+		bep_resend(&env, &i->ep);
+		if (now - i->since_us >= l->timeout_us)
+			complain = true;
+	}
+	for (size_t k = 0; k < l->nlinger; k++) {
+		struct bl_inst *i = l->linger[k];
+		if (now - i->since_us >= l->period_us) {
+			struct bep_env env = bl_env(l, i);
+			bep_resend(&env, &i->ep);
+		}
+	}
+	if (complain && l->trusted && strata_fd_bld_complain(l->bld, l->trusted) == 0) {
+		l->complaints++;
+		strata_trace(l->m.node, "bldc", "no decision under leader %u for %llu ms -> complain",
+			     l->trusted, (unsigned long long)(l->timeout_us / 1000));
+		if (l->timeout_us * 2 <= l->timeout_max_us)
+			l->timeout_us *= 2;
+	}
+	strata_timer_arm_in(l->m.node, &l->tick, l->period_us);
+}
+
+static void bl_handle(struct strata_module *m, const struct strata_event *ev)
+{
+	struct bldc *l = (struct bldc *)m;
+	switch (ev->type) {
+	case STRATA_EV_INIT:
+		strata_timer_arm_in(m->node, &l->tick, l->period_us);
+		break;
+	case STRATA_EV_TIMER:
+		if (ev->arg == BL_TOK_TICK)
+			bl_on_tick(l);
+		break;
+	case STRATA_EV_PL_DELIVER:
+		if (ev->msg)
+			bl_recv(l, ev);
+		break;
+	case STRATA_EV_LEADER: /* bld's Trust: whom a complaint names */
+		if (ev->peer >= 1 && ev->peer <= l->n)
+			l->trusted = ev->peer;
+		break;
+	case CONS_EV_START_EPOCH:
+		if (ev->peer >= 1 && ev->peer <= l->n)
+			bl_on_start_epoch(l, ev->arg, ev->peer);
+		break;
+	default:
+		break;
+	}
+}
+
+static int bl_request(struct strata_module *m, const struct strata_request *req)
+{
+	struct bldc *l = (struct bldc *)m;
+	return cons_request(&l->tab, req, cons_value_max(m->node, l->n * (BEP_WS_MAX + 1)),
+			    bl_propose);
+}
+
+static void bl_destroy(struct strata_module *m)
+{
+	struct bldc *l = (struct bldc *)m;
+	strata_timer_disarm(m->node, &l->tick);
+	for (unsigned k = 0; k < l->nfut; k++)
+		strata_msg_unref(l->fut[k].msg);
+	free(l->fut);
+	for (size_t k = 0; k < l->tab.nlive; k++)
+		bl_inst_clear((struct bl_inst *)l->tab.live[k]);
+	while (l->nlinger)
+		bl_linger_drop(l, l->nlinger - 1);
+	cons_tab_free(&l->tab);
+	free(l);
+}
+
+static const struct strata_module_ops bl_ops = {
+	.name = "bldc", .handle = bl_handle, .request = bl_request, .destroy = bl_destroy,
+};
+
+void cons_bldc_test_quorum(struct strata_module *m, uint32_t quorum)
+{
+	STRATA_ASSERT(m && m->ops == &bl_ops && quorum >= 1);
+	((struct bldc *)m)->quorum = quorum;
+}
+
+void cons_bldc_test_no_sigcheck(struct strata_module *m)
+{
+	STRATA_ASSERT(m && m->ops == &bl_ops);
+	((struct bldc *)m)->check_sigs = false;
+}
+
+uint64_t cons_bldc_epoch(const struct strata_module *m)
+{
+	return ((const struct bldc *)m)->ets;
+}
+
+struct strata_module *cons_bldc_create(struct strata_node *n, char *err, size_t errlen)
+{
+	const struct strata_config *cfg = strata_node_config(n);
+	uint32_t nn = strata_node_n(n);
+	if (nn > BCC_MAX_N || nn <= 3 * cfg->f) {
+		snprintf(err, errlen,
+			 "bldc: needs N > 3f and N <= %u (N = %u, f = %u): with N <= 3f two Byzantine "
+			 "quorums (more than (N + f) / 2 processes) need not share a correct process",
+			 BCC_MAX_N, nn, cfg->f);
+		return NULL;
+	}
+	struct strata_module *bec = cons_bec_get(n, err, errlen);
+	if (!bec)
+		return NULL;
+	struct bldc *l = calloc(1, sizeof(*l));
+	struct bl_future *fut = calloc((size_t)nn * BL_FUTURE_PER_PEER, sizeof(*fut));
+	if (!l || !fut || cons_tab_init(&l->tab, &l->m, sizeof(struct bl_inst)) != 0) {
+		free(l);
+		free(fut);
+		snprintf(err, errlen, "bldc: out of memory");
+		return NULL;
+	}
+	l->fut = fut;
+	l->tab.round_name = "epoch";
+	l->tab.propose = bl_propose;
+	l->n = nn;
+	l->f = cfg->f;
+	l->self = strata_node_id(n);
+	l->quorum = (nn + cfg->f) / 2 + 1; /* more than (N + f) / 2 */
+	l->check_sigs = true;
+	l->ets = 0;
+	l->leader = cons_bec_leader(nn, 0); /* the leader l0 of epoch 0, from bec's leader() */
+	uint64_t period_ms = cfg->timeout_ms ? cfg->timeout_ms : 1000;
+	l->period_us = period_ms * 1000;
+	l->timeout_us = 2 * l->period_us;
+	l->timeout_max_us = BL_TIMEOUT_MAX_X * l->timeout_us;
+	l->bld = strata_node_module_by_name(n, "bld");
+	l->trusted = 1; /* bld trusts leader(round 1) = p1 at Init */
+	STRATA_ASSERT(l->bld);
+	strata_timer_init(&l->tick, &l->m, BL_TOK_TICK, 0);
+	strata_node_add_module(n, &l->m, &bl_ops, CONS_WIRE_BLDC);
+	strata_module_subscribe(bec, &l->m);
+	strata_module_subscribe(l->bld, &l->m);
+	return &l->m;
+}

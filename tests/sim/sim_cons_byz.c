@@ -1,0 +1,397 @@
+/* Simulation suite for Byzantine Leader-Driven Consensus (Alg. 5.19, src/cons/bldc.c) and what
+ * it stands on: Byzantine epoch change (5.15, bec.c) over the Byzantine leader detector (2.10,
+ * src/fd/bld.c), Byzantine read/write epoch consensus (5.17-5.18, bep.c) over signed
+ * conditional collect (5.16, bcollect.c), on the simulator's authenticated links.
+ *
+ * Every seed: N = 4 (f = 1, odd seeds) or N = 7 (f = 2, even seeds); 1-3 consensus instances.
+ * One seed in eight has no Byzantine process (then every correct process proposes the same value
+ * on instance 1: weak validity must decide it); the others have f Byzantine processes, each with a
+ * behaviour drawn per seed: silent, equivocating (leader: two signed STATEs of its own and one
+ * COLLECTED per half; everyone: WRITE and ACCEPT v to odd and v' to even processes), replay
+ * (lying STATE (0, ⊥, ∅), previous epochs' WRITE and ACCEPT again, bld and bec replays),
+ * forge (leader: others' STATEs replaced by forged ones; its own STATE claims a write it never
+ * made; complaints about correct leaders), badsig (corrupted signatures), or twins (two correct
+ * copies of one identity). Byzantine processes propose values starting with 'z'.
+ *   - Before stabilisation (1.5 s of virtual time): loss 5-20 %, duplication up to 10 %, delays
+ *     up to 20 ms with a 5 % tail of up to 200 ms; proposals at random times by random non-empty
+ *     subsets of correct processes; every 10 ms each correct process complains about the leader
+ *     its detector trusts with probability 1/100 (a premature timeout: correct leaders are
+ *     deposed too, so epochs change while messages are in flight).
+ *   - After it: no loss, delays up to 5 ms, complaints only from bldc's own timeouts.
+ * Checked at every decision of a correct process:
+ *   integrity  - no correct process decides an instance twice;
+ *   agreement  - no two correct processes decide an instance differently;
+ *   validity   - the decided value is a correct process's proposal on that instance or a value
+ *                a Byzantine process made up (starts with 'z'); with no Byzantine process and
+ *                one proposed value, it is that value (the book's weak validity, WBC2);
+ * and at the end (LIVENESS_MS after stabilisation), termination: every correct process decided
+ * every instance some correct process proposed.
+ *
+ * Broken variants (expect_violation):
+ *   broken-bcc-no-sigcheck   correct processes' conditional collect verifies no signature; the
+ *                            Byzantine processes forge. A forged COLLECTED that says "unbound"
+ *                            overrides the lock-in of a value some correct process decided.
+ *   broken-bep-crash-quorum  N = 7 only (at N = 4 a crash majority, 3, is the Byzantine quorum):
+ *                            WRITE/ACCEPT quorums and sound() count N/2 + 1 = 4 instead of 5;
+ *                            the two Byzantine processes equivocate: each half of the correct
+ *                            processes can gather 4 of a different value. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cons/cons.h"
+#include "core/assert.h"
+#include "core/codec.h"
+#include "core/error.h"
+#include "core/stack.h"
+#include "fd/fd.h"
+#include "rt/sim/harness.h"
+#include "rt/sim/sim.h"
+
+#define MS 1000ull
+#define MAXN 7
+#define MAXI 8
+#define STORM_INST 8
+#define MAXP 8 /* proposals recorded per instance */
+#define VMAX 48
+#define TICK_US (10 * MS)
+#define GST_US (1500 * MS)
+#define LIVENESS_MS 8000ull
+
+enum role { ROLE_CORRECT = 0, ROLE_BYZ, ROLE_TWIN };
+enum variant { V_OK = 0, V_STORM, V_NO_SIGCHECK, V_CRASH_QUORUM };
+
+struct val {
+	size_t len;
+	char v[VMAX];
+};
+
+struct run {
+	enum variant var;
+	struct strata_config cfg;
+	struct sim *s;
+	uint32_t n, f;
+	bool allcorrect;
+	enum role role[MAXN + 1];
+	uint32_t trusted[MAXN + 1];
+	uint64_t reqid;
+	unsigned ninst;
+	struct val props[MAXI + 1][MAXP];
+	unsigned nprops[MAXI + 1];
+	bool proposed_correct[MAXI + 1];
+	bool decided[MAXN + 1][MAXI + 1];
+	struct val dec[MAXN + 1][MAXI + 1];
+	uint64_t decisions;
+	bool failed;
+	char why[300];
+};
+
+static bool correct(const struct run *r, uint32_t p)
+{
+	return r->role[p] == ROLE_CORRECT;
+}
+
+static void fail(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(struct run *r, const char *fmt, ...)
+{
+	if (r->failed)
+		return;
+	r->failed = true;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->why, sizeof(r->why), fmt, ap);
+	va_end(ap);
+}
+
+static void build(struct sim *s, struct strata_node *n, void *arg)
+{
+	struct run *r = arg;
+	(void)s;
+	char err[256];
+	struct strata_module *m = cons_bldc_create(n, err, sizeof(err));
+	if (!m) {
+		fprintf(stderr, "bldc: %s\n", err);
+		abort();
+	}
+	if (strata_node_byz(n) != STRATA_BYZ_NONE)
+		return;
+	if (r->var == V_NO_SIGCHECK)
+		cons_bldc_test_no_sigcheck(m);
+	else if (r->var == V_CRASH_QUORUM)
+		cons_bldc_test_quorum(m, r->n / 2 + 1);
+}
+
+static bool is_proposal(const struct run *r, uint64_t inst, const uint8_t *v, size_t len)
+{
+	for (unsigned k = 0; k < r->nprops[inst]; k++)
+		if (r->props[inst][k].len == len && memcmp(r->props[inst][k].v, v, len) == 0)
+			return true;
+	return false;
+}
+
+static void on_decide(struct run *r, uint32_t node, uint64_t inst, const uint8_t *v, size_t len)
+{
+	uint64_t t = sim_now(r->s) / MS;
+	if (inst < 1 || inst > r->ninst) {
+		fail(r, "t=%llums: node %u decided instance %llu, which nobody proposed",
+		     (unsigned long long)t, node, (unsigned long long)inst);
+		return;
+	}
+	if (len > VMAX) {
+		fail(r, "t=%llums: node %u decided a %zu-byte value nobody proposed",
+		     (unsigned long long)t, node, len);
+		return;
+	}
+	if (r->decided[node][inst]) {
+		fail(r, "t=%llums: integrity: node %u decided instance %llu twice",
+		     (unsigned long long)t, node, (unsigned long long)inst);
+		return;
+	}
+	r->decisions++;
+	r->decided[node][inst] = true;
+	r->dec[node][inst].len = len;
+	memcpy(r->dec[node][inst].v, v, len);
+	bool byz_value = len > 0 && v[0] == 'z';
+	if (!is_proposal(r, inst, v, len) && !byz_value) {
+		fail(r, "t=%llums: validity: node %u decided \"%.*s\" on instance %llu, proposed by "
+			"no correct process and made up by no Byzantine one",
+		     (unsigned long long)t, node, (int)len, (const char *)v, (unsigned long long)inst);
+		return;
+	}
+	if (r->allcorrect && inst == 1 && r->nprops[1] >= 1 &&
+	    (len != r->props[1][0].len || memcmp(v, r->props[1][0].v, len) != 0)) {
+		fail(r, "t=%llums: weak validity: every process is correct and proposed \"%.*s\" on "
+			"instance 1, node %u decided \"%.*s\"",
+		     (unsigned long long)t, (int)r->props[1][0].len, r->props[1][0].v, node,
+		     (int)len, (const char *)v);
+		return;
+	}
+	for (uint32_t q = 1; q <= r->n; q++)
+		if (q != node && correct(r, q) && r->decided[q][inst] &&
+		    (r->dec[q][inst].len != len || memcmp(r->dec[q][inst].v, v, len) != 0)) {
+			fail(r, "t=%llums: agreement: on instance %llu node %u decided \"%.*s\", node %u "
+				"\"%.*s\"",
+			     (unsigned long long)t, (unsigned long long)inst, q,
+			     (int)r->dec[q][inst].len, r->dec[q][inst].v, node, (int)len,
+			     (const char *)v);
+			return;
+		}
+}
+
+static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
+{
+	struct run *r = arg;
+	(void)s;
+	if (node < 1 || node > r->n)
+		return;
+	if (o->kind == STRATA_OUT_EVENT && o->module == STRATA_FD_WIRE_BLD) {
+		r->trusted[node] = o->peer;
+		return;
+	}
+	if (o->module != CONS_WIRE_BLDC || !correct(r, node))
+		return;
+	if (o->kind == STRATA_OUT_DELIVER)
+		on_decide(r, node, o->a, o->data, o->len);
+}
+
+static int check(struct sim *s, void *arg)
+{
+	(void)s;
+	return ((struct run *)arg)->failed ? 1 : 0;
+}
+
+static void propose(struct run *r, uint32_t node, uint64_t inst, const char *v)
+{
+	char key[24];
+	int klen = snprintf(key, sizeof(key), "%llu", (unsigned long long)inst);
+	size_t vlen = strlen(v);
+	if (correct(r, node) && r->nprops[inst] < MAXP) {
+		struct val *p = &r->props[inst][r->nprops[inst]++];
+		p->len = vlen;
+		memcpy(p->v, v, vlen);
+		r->proposed_correct[inst] = true;
+	}
+	struct strata_request req = {
+		.id = ++r->reqid, .op = STRATA_OP_PROPOSE, .key = (const uint8_t *)key,
+		.key_len = (size_t)klen, .value = (const uint8_t *)v, .value_len = vlen,
+	};
+	sim_request(r->s, node, "bldc", &req);
+}
+
+static void complain(struct run *r, uint32_t p)
+{
+	if (!r->trusted[p])
+		return;
+	struct strata_request req = { .id = ++r->reqid, .op = STRATA_OP_WRITE, .r = r->trusted[p] };
+	sim_request(r->s, p, "bld", &req);
+}
+
+static const enum strata_byz behaviours[] = {
+	STRATA_BYZ_SILENT, STRATA_BYZ_EQUIVOCATE, STRATA_BYZ_REPLAY, STRATA_BYZ_FORGE,
+	STRATA_BYZ_BADSIG, STRATA_BYZ_NONE /* = twins */,
+};
+
+static int run_case(enum variant var, uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	STRATA_ASSERT(r);
+	r->var = var;
+	r->n = var == V_CRASH_QUORUM || seed % 2 == 0 ? 7 : 4;
+	r->allcorrect = var == V_OK && seed % 8 == 3;
+	strata_config_defaults(&r->cfg);
+	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-cons-byz");
+	r->cfg.n = r->n;
+	r->f = r->cfg.f = (r->n - 1) / 3;
+	r->cfg.model = STRATA_MODEL_FAIL_ARBITRARY;
+	r->cfg.timeout_ms = 100;
+	r->cfg.retransmit_min_ms = 10;
+	r->cfg.retransmit_max_ms = 100;
+	for (uint32_t i = 1; i <= r->n; i++) {
+		r->cfg.nodes[i].id = i;
+		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
+		r->cfg.nodes[i].port = (uint16_t)(7600 + i);
+	}
+	struct sim_opts o = { .seed = seed, .cfg = &r->cfg, .build = build, .output = on_output,
+			      .arg = r, .trace = trace };
+	r->s = sim_new(&o);
+	struct sim *s = r->s;
+	struct sim_net net = {
+		.drop = 0.05 + sim_random_unit(s) * 0.15,
+		.dup = sim_random_unit(s) * 0.1,
+		.delay_min_us = 100,
+		.delay_max_us = 100 + sim_random_below(s, 20 * MS),
+		.tail = 0.05,
+		.tail_us = 200 * MS,
+	};
+	sim_set_net(s, &net);
+	uint32_t twins[MAXN + 1], ntwins = 0;
+	for (uint32_t k = 0; k < r->f && !r->allcorrect; k++) {
+		uint32_t p;
+		do
+			p = 1 + (uint32_t)sim_random_below(s, r->n);
+		while (r->role[p] != ROLE_CORRECT);
+		enum strata_byz b = var == V_NO_SIGCHECK || var == V_STORM ? STRATA_BYZ_FORGE
+				    : var == V_CRASH_QUORUM ? STRATA_BYZ_EQUIVOCATE
+							    : behaviours[sim_random_below(
+								      s, sizeof(behaviours) /
+									     sizeof(behaviours[0]))];
+		r->role[p] = b == STRATA_BYZ_NONE ? ROLE_TWIN : ROLE_BYZ;
+		if (b == STRATA_BYZ_NONE)
+			twins[ntwins++] = p;
+		else
+			sim_set_byz(s, p, b);
+	}
+	sim_start(s);
+	for (uint32_t k = 0; k < ntwins; k++)
+		sim_twin(s, twins[k]);
+	sim_run_for(s, 1 * MS, NULL, NULL);
+
+	/* Who proposes what, when (in 10 ms ticks before stabilisation). */
+	bool stormy = var == V_STORM || var == V_NO_SIGCHECK;
+	r->ninst = stormy ? STORM_INST : 1 + (unsigned)sim_random_below(s, 3);
+	uint32_t when[MAXN + 1][MAXI + 1];
+	char vals[MAXN + 1][MAXI + 1][VMAX];
+	for (uint64_t i = 1; i <= r->ninst; i++) {
+		uint32_t first = 0;
+		for (uint32_t p = 1; p <= r->n; p++) {
+			when[p][i] = UINT32_MAX;
+			if (correct(r, p)) {
+				if (sim_random_below(s, 2) || (!first && p == r->n))
+					when[p][i] = (uint32_t)sim_random_below(
+						s, GST_US / TICK_US / (stormy ? 1 : 2));
+				if (when[p][i] != UINT32_MAX && !first)
+					first = p;
+			}
+			bool same = r->allcorrect && i == 1;
+			snprintf(vals[p][i], VMAX, "%s%u-%llu-%llu", correct(r, p) ? "v" : "z",
+				 same ? 0 : p, (unsigned long long)i, (unsigned long long)seed);
+		}
+		if (!first) { /* every instance has a correct proposer */
+			uint32_t p;
+			do
+				p = 1 + (uint32_t)sim_random_below(s, r->n);
+			while (!correct(r, p));
+			when[p][i] = 0;
+		}
+		/* Byzantine processes propose with the first correct proposer. */
+		uint32_t t0 = UINT32_MAX;
+		for (uint32_t p = 1; p <= r->n; p++)
+			if (correct(r, p) && when[p][i] < t0)
+				t0 = when[p][i];
+		for (uint32_t p = 1; p <= r->n; p++)
+			if (!correct(r, p))
+				when[p][i] = var == V_CRASH_QUORUM ? 0 : t0;
+	}
+	int rc = 0;
+	uint32_t tick = 0;
+	unsigned storm = stormy ? 10 : 1;
+	for (uint64_t t = 0; t < GST_US && rc == 0; t += TICK_US, tick++) {
+		for (uint32_t p = 1; p <= r->n; p++) {
+			for (uint64_t i = 1; i <= r->ninst; i++)
+				if (when[p][i] == tick)
+					propose(r, p, i, vals[p][i]);
+			if (correct(r, p) && sim_random_below(s, 100) < storm)
+				complain(r, p);
+		}
+		rc = sim_run_for(s, TICK_US, check, r);
+	}
+	struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 5 * MS };
+	sim_set_net(s, &calm);
+	uint64_t gst = sim_now(s);
+	/* Runs until every correct process decided every instance (then 200 ms more). */
+	bool done = false;
+	for (uint64_t t = 0; t < LIVENESS_MS * MS && rc == 0 && !done; t += 100 * MS) {
+		rc = sim_run_for(s, 100 * MS, check, r);
+		done = true;
+		for (uint32_t p = 1; p <= r->n; p++)
+			for (uint64_t i = 1; i <= r->ninst; i++)
+				if (correct(r, p) && r->proposed_correct[i] && !r->decided[p][i])
+					done = false;
+	}
+	if (rc == 0)
+		rc = sim_run_for(s, 200 * MS, check, r);
+	for (uint32_t p = 1; p <= r->n && !r->failed; p++)
+		for (uint64_t i = 1; i <= r->ninst && !r->failed; i++)
+			if (correct(r, p) && r->proposed_correct[i] && !r->decided[p][i])
+				fail(r, "termination: %llu ms after stabilisation correct node %u has "
+					"not decided instance %llu (it trusts %u)",
+				     (unsigned long long)((sim_now(s) - gst) / MS), p,
+				     (unsigned long long)i, r->trusted[p]);
+	int verdict = r->failed ? sim_fail(why, whylen, "%s", r->why) : 0;
+	sim_free(s);
+	free(r);
+	return verdict;
+}
+
+static int bldc_byzantine(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return run_case(V_OK, seed, trace, why, whylen);
+}
+
+static int bldc_storm(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return run_case(V_STORM, seed, trace, why, whylen);
+}
+
+static int bldc_no_sigcheck(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return run_case(V_NO_SIGCHECK, seed, trace, why, whylen);
+}
+
+static int bldc_crash_quorum(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return run_case(V_CRASH_QUORUM, seed, trace, why, whylen);
+}
+
+static const struct sim_case cases[] = {
+	{ "bldc-byzantine", bldc_byzantine, 200, false },
+	{ "bldc-forge-storm", bldc_storm, 50, false },
+	{ "broken-bcc-no-sigcheck", bldc_no_sigcheck, 200, true },
+	{ "broken-bep-crash-quorum", bldc_crash_quorum, 200, true },
+};
+
+int main(int argc, char **argv)
+{
+	return sim_main(argc, argv, "sim_cons_byz", cases, sizeof(cases) / sizeof(cases[0]));
+}
