@@ -75,7 +75,12 @@
  *     process does not write it (no WRITE this epoch): that costs liveness only (the process
  *     behaves as a slow one), never safety, and needs BEP_WS_MAX epochs of one instance each
  *     writing a fresh value (unbound epochs of Byzantine leaders) without a decision;
- *   - bep_resend repeats this process's messages of the epoch (see bldc.c).
+ *   - bep_resend repeats this process's messages of the epoch (see bldc.c);
+ *   - the timestamps written into states (valts and writeset entries) are ets + 1. The book's
+ *     unbound() reads timestamp 0 as "never wrote", while Alg. 5.19 starts in an epoch with
+ *     timestamp 0: a value accepted in epoch 0 carried valts = 0 and looked unbound, so a later
+ *     leader could override a decision of epoch 0 (found by the simulator, sim_cons_byz seed
+ *     5664). Shifting every written timestamp by one keeps their order and frees 0.
  * A STATE on the wire: [valts][u8 has][bytes val if has][count][count x ([ts][bytes v])].
  * Memory per instance: N + 1 WRITE and ACCEPT values, the writeset, and conditional collect's.
  *
@@ -83,13 +88,16 @@
  *   silent     sends nothing;
  *   equivocate a leader signs two STATEs of its own (its value v, and v' = "z'" v) and sends
  *              one COLLECTED to odd processes and the other to even ones; every WRITE and
- *              ACCEPT goes out as v to odd processes and v' to even ones;
- *   replay     its STATE is always the initial one (0, ⊥, ∅) (lying about what it wrote), and it
- *              repeats its previous epoch's WRITE and ACCEPT in the next epoch (owner);
+ *              ACCEPT goes out as v to odd processes and v' to even ones, and it sends its
+ *              ACCEPT with its WRITE, without waiting for a quorum;
+ *   replay     its STATE is always the initial one (0, ⊥, ∅) (a stale state: it hides what it
+ *              wrote), and it repeats its previous epoch's WRITE and ACCEPT in the next epoch
+ *              (owner);
+ *   lie-state  its STATE claims it accepted a value of its making ("zl:<epoch>") in the
+ *              previous epoch, with that value in its writeset (a lie it can sign);
+ *   old-epoch  in each new epoch it repeats all its messages of the previous one (owner);
  *   forge      a leader replaces the others' STATEs in COLLECTED by (0, ⊥, ∅) with forged
- *              signatures, so that a fresh value of its own ("zf:<epoch>") looks unbound; its
- *              own STATE claims its value was written in the previous epoch (a lie it can
- *              sign);
+ *              signatures, so that a fresh value of its own ("zf:<epoch>") looks unbound;
  *   badsig     its SEND carries a corrupted signature (bcollect.c), and as leader it corrupts
  *              one signature of the COLLECTED vector. */
 #include "cons/bep.h"
@@ -264,6 +272,13 @@ bool bep_sound(const struct bcc_env *env, const struct bcc_vec *v)
 }
 
 /* ---- state ---- */
+
+/* The timestamp this epoch writes into states: ets + 1 (see the header: 0 means "never
+ * wrote", and the initial epoch's timestamp is 0). */
+static uint64_t bep_ts(const struct bep *e)
+{
+	return e->ets + 1;
+}
 
 void bep_state_free(struct bep_state *st)
 {
@@ -442,12 +457,21 @@ static struct strata_msg *bep_my_state(const struct bep_env *env, const struct b
 		struct bep_state init = { 0 };
 		return bep_state_enc(&init); /* "I never wrote anything" */
 	}
-	if (byz == STRATA_BYZ_FORGE && env->own && e->ets > 0) {
-		struct bep_state lie = { .valts = e->ets - 1, .val = (struct strata_msg *)env->own,
-					 .nws = 1 };
-		lie.ws[0].ts = e->ets - 1;
-		lie.ws[0].v = (struct strata_msg *)env->own;
-		return bep_state_enc(&lie); /* signed: a lie in its own name */
+	if (byz == STRATA_BYZ_LIE_STATE) {
+		/* "I accepted a value of my making in the previous epoch" (signed: a lie in its own
+		 * name, which only f + 1 writesets could certify). */
+		char fresh[32];
+		int flen = snprintf(fresh, sizeof fresh, "zl:%llu", (unsigned long long)e->ets);
+		struct strata_msg *v = strata_msg_new(fresh, (size_t)flen);
+		if (!v)
+			return NULL;
+		uint64_t ts = bep_ts(e) - 1;
+		struct bep_state lie = { .valts = ts, .val = v, .nws = 1 };
+		lie.ws[0].ts = ts;
+		lie.ws[0].v = v;
+		struct strata_msg *m = bep_state_enc(&lie);
+		strata_msg_unref(v);
+		return m;
 	}
 	return bep_state_enc(&e->st);
 }
@@ -494,13 +518,19 @@ static void bep_on_collected(const struct bep_env *env, struct bep *e, const str
 			     !tmp ? "no value" : tmp == s[e->leader].val ? "unbound, the leader's" : "bound",
 			     tmp ? (int)(len > 24 ? 24 : len) : 0, tmp ? (const char *)tmp : "");
 	if (tmp) {
-		if (!ws_put(&e->st, e->ets, tmp, len)) {
+		if (!ws_put(&e->st, bep_ts(e), tmp, len)) {
 			strata_trace(env->m->node, env->m->ops->name,
 				     "instance %llu epoch %llu: writeset full (%u values) -> no WRITE",
 				     (unsigned long long)env->instance, (unsigned long long)e->ets,
 				     BEP_WS_MAX);
 		} else {
 			e->my_write = bep_send_value(env, e, BEP_WRITE, tmp, len);
+			if (strata_node_byz(env->m->node) == STRATA_BYZ_EQUIVOCATE &&
+			    !e->accepted_sent) {
+				/* TEST ONLY behaviour: accepts at once, without a quorum */
+				e->accepted_sent = true;
+				e->my_accept = bep_send_value(env, e, BEP_ACCEPT, tmp, len);
+			}
 		}
 	}
 	free(s);
@@ -545,7 +575,10 @@ static void bep_on_write(const struct bep_env *env, struct bep *e, uint32_t p, c
 	if (!q)
 		return;
 	e->accepted_sent = true;
-	e->st.valts = e->ets;
+	strata_trace(env->m->node, env->m->ops->name,
+		     "instance %llu epoch %llu: %u WRITEs agree -> ACCEPT",
+		     (unsigned long long)env->instance, (unsigned long long)e->ets, env->quorum);
+	e->st.valts = bep_ts(e);
 	if (e->st.val)
 		strata_msg_unref(e->st.val);
 	e->st.val = strata_msg_ref(q);

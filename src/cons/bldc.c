@@ -69,8 +69,9 @@
  * N DECIDED claims per instance, plus the future buffer (N x BL_FUTURE_PER_PEER messages).
  *
  * Byzantine test behaviours: those of bep.c, bcollect.c, bec.c and bld.c; here, silent also
- * sends no VALUE or DECIDED, and replay re-sends, in each new epoch, its WRITE and ACCEPT of the
- * previous one (stale: they must be dropped). */
+ * sends no VALUE or DECIDED, replay re-sends, in each new epoch, its WRITE and ACCEPT of the
+ * previous one, and old-epoch all its messages of the previous one (its SEND and, as leader,
+ * its COLLECTED too): stale, they must be dropped. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -442,24 +443,30 @@ static void bl_on_start_epoch(struct bldc *l, uint64_t newts, uint32_t newl)
 	if (newts <= l->ets)
 		return; /* EC1: epochs only grow */
 	uint64_t now = strata_now_us(l->m.node);
-	bool replay = strata_node_byz(l->m.node) == STRATA_BYZ_REPLAY;
+	enum strata_byz byz = strata_node_byz(l->m.node);
+	bool replay = byz == STRATA_BYZ_REPLAY || byz == STRATA_BYZ_OLD_EPOCH;
+	bool all = byz == STRATA_BYZ_OLD_EPOCH;
 	for (size_t k = 0; k < l->tab.nlive + l->nlinger; k++) {
 		struct bl_inst *i = k < l->tab.nlive ? (struct bl_inst *)l->tab.live[k]
 						     : l->linger[k - l->tab.nlive];
 		if (!i->started)
 			continue;
 		struct bep_state st;
-		struct strata_msg *old[2] = { NULL, NULL };
+		struct strata_msg *old[4] = { NULL, NULL, NULL, NULL };
 		if (replay) {
 			old[0] = i->ep.my_write ? strata_msg_ref(i->ep.my_write) : NULL;
 			old[1] = i->ep.my_accept ? strata_msg_ref(i->ep.my_accept) : NULL;
+		}
+		if (all) {
+			old[2] = i->ep.cc.my_send ? strata_msg_ref(i->ep.cc.my_send) : NULL;
+			old[3] = i->ep.cc.my_collected ? strata_msg_ref(i->ep.cc.my_collected) : NULL;
 		}
 		bep_abort(&i->ep, &st);
 		bep_free(&i->ep);
 		bep_init(&i->ep, newts, newl, &st);
 		i->proposed = false;
 		i->since_us = now;
-		for (int j = 0; j < 2; j++)
+		for (int j = 0; j < 4; j++)
 			if (old[j]) {
 				strata_pl_send_all(&l->m, i->c.id, old[j]); /* TEST ONLY: replay */
 				strata_msg_unref(old[j]);

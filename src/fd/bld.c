@@ -49,8 +49,8 @@
  *
  * Byzantine test behaviours (strata_node_byz, simulator and --byzantine-test only): silent
  * sends nothing; equivocate complains to half the processes only; replay re-sends complaints of
- * old rounds; forge complains about every leader as soon as it is trusted, correct ones
- * included, and for the rounds ahead. */
+ * old rounds (so does old-epoch); forge complains about every leader as soon as it is trusted,
+ * correct ones included, and for the rounds ahead; complain only about every leader. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,7 +146,12 @@ static void bld_byz_round(struct bld *b)
 		for (uint64_t k = 1; k <= 2; k++)
 			bld_send_complaint(b, b->round + k);
 		break;
+	case STRATA_BYZ_COMPLAIN:
+		/* Complain about every leader, correct ones included, as soon as it is trusted. */
+		bld_complain_now(b);
+		break;
 	case STRATA_BYZ_REPLAY:
+	case STRATA_BYZ_OLD_EPOCH:
 		for (uint64_t r = b->round > 3 ? b->round - 3 : 1; r < b->round; r++)
 			bld_send_complaint(b, r);
 		if (!b->complained)

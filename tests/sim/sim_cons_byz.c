@@ -8,10 +8,13 @@
  * on instance 1: weak validity must decide it); the others have f Byzantine processes, each with a
  * behaviour drawn per seed: silent, equivocating (leader: two signed STATEs of its own and one
  * COLLECTED per half; everyone: WRITE and ACCEPT v to odd and v' to even processes), replay
- * (lying STATE (0, ⊥, ∅), previous epochs' WRITE and ACCEPT again, bld and bec replays),
- * forge (leader: others' STATEs replaced by forged ones; its own STATE claims a write it never
- * made; complaints about correct leaders), badsig (corrupted signatures), or twins (two correct
- * copies of one identity). Byzantine processes propose values starting with 'z'.
+ * (stale STATE (0, ⊥, ∅), previous epochs' WRITE and ACCEPT again, bld and bec replays),
+ * lie-state (its STATE claims it accepted a value of its making), complain (about every leader,
+ * correct ones included), old-epoch (all its messages of the previous epoch again), forge
+ * (leader: others' STATEs replaced by forged ones with a fresh value; complaints about correct
+ * leaders, NEWEPOCH ahead of time), badsig (corrupted signatures), or twins (two correct copies
+ * of one identity). Byzantine processes propose values starting with 'z' and make up only such
+ * values.
  *   - Before stabilisation (1.5 s of virtual time): loss 5-20 %, duplication up to 10 %, delays
  *     up to 20 ms with a 5 % tail of up to 200 ms; proposals at random times by random non-empty
  *     subsets of correct processes; every 10 ms each correct process complains about the leader
@@ -229,7 +232,8 @@ static void complain(struct run *r, uint32_t p)
 
 static const enum strata_byz behaviours[] = {
 	STRATA_BYZ_SILENT, STRATA_BYZ_EQUIVOCATE, STRATA_BYZ_REPLAY, STRATA_BYZ_FORGE,
-	STRATA_BYZ_BADSIG, STRATA_BYZ_NONE /* = twins */,
+	STRATA_BYZ_BADSIG, STRATA_BYZ_LIE_STATE, STRATA_BYZ_COMPLAIN, STRATA_BYZ_OLD_EPOCH,
+	STRATA_BYZ_NONE /* = twins */,
 };
 
 static int run_case(enum variant var, uint64_t seed, bool trace, char *why, size_t whylen)
