@@ -25,7 +25,10 @@
  * run must deliver something.
  *
  * Broken variants (expect_violation): uvs, and vs, that deliver a DATA of an earlier view in
- * their current one (var_uvs_test_late, var_vs_test_late): view inclusion must catch them. */
+ * their current one (var_uvs_test_late, var_vs_test_late): view inclusion must catch them. And
+ * vs-is-not-uniform: the correct vs checked for uvs's uniform agreement, which it does not
+ * promise (a sender delivers its own message at once and may crash before anyone else has it):
+ * the uniform agreement check must catch it. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +67,7 @@ struct run {
 	const char *algo; /* "uvs" or "vs" */
 	uint16_t wire;
 	bool uniform;     /* uvs: a message delivered by a crashed node counts too */
+	bool check_uniform; /* check uniform agreement (uvs; and vs in the non-vacuity case) */
 	bool broken;
 	struct strata_config cfg;
 	struct sim *s;
@@ -287,12 +291,14 @@ static void vs_send(struct run *r, uint32_t q)
 	sim_request(r->s, q, r->algo, &req);
 }
 
-static int vs_run(bool uniform, bool broken, uint64_t seed, bool trace, char *why, size_t whylen)
+static int vs_run(bool uniform, bool check_uniform, bool broken, uint64_t seed, bool trace,
+		  char *why, size_t whylen)
 {
 	struct run *r = calloc(1, sizeof(*r));
 	STRATA_ASSERT(r);
 	r->broken = broken;
 	r->uniform = uniform;
+	r->check_uniform = check_uniform;
 	r->algo = uniform ? "uvs" : "vs";
 	r->wire = uniform ? VAR_WIRE_UVS : VAR_WIRE_VS;
 	strata_config_defaults(&r->cfg);
@@ -389,7 +395,7 @@ static int vs_run(bool uniform, bool broken, uint64_t seed, bool trace, char *wh
 			bool by_correct = false;
 			for (uint32_t q = 1; q <= r->n; q++)
 				by_correct |= !r->down[q] && m->got[q];
-			bool agreed = r->uniform ? m->any : by_correct;
+			bool agreed = r->check_uniform ? m->any : by_correct;
 			bool need = agreed || (m->bcast && !r->down[sd]);
 			for (uint32_t q = 1; q <= r->n && !rc && need; q++) {
 				if (r->down[q])
@@ -397,7 +403,7 @@ static int vs_run(bool uniform, bool broken, uint64_t seed, bool trace, char *wh
 				if (!m->got[q])
 					rc = sim_fail(why, whylen, "%s: correct node %u did not deliver "
 						      "m%u.%u (broadcast in view %llu%s)",
-						      !agreed ? "validity" : r->uniform ? "uniform agreement"
+						      !agreed ? "validity" : r->check_uniform ? "uniform agreement"
 										       : "agreement",
 						      q, sd, k, (unsigned long long)m->view,
 						      agreed ? ", delivered by another node" : "");
@@ -417,22 +423,29 @@ out:
 
 static int uvs_random(uint64_t seed, bool trace, char *why, size_t whylen)
 {
-	return vs_run(true, false, seed, trace, why, whylen);
+	return vs_run(true, true, false, seed, trace, why, whylen);
 }
 
 static int broken_uvs_late(uint64_t seed, bool trace, char *why, size_t whylen)
 {
-	return vs_run(true, true, seed, trace, why, whylen);
+	return vs_run(true, true, true, seed, trace, why, whylen);
 }
 
 static int vs_random(uint64_t seed, bool trace, char *why, size_t whylen)
 {
-	return vs_run(false, false, seed, trace, why, whylen);
+	return vs_run(false, false, false, seed, trace, why, whylen);
+}
+
+/* Non-vacuity of the uniform agreement check: vs is not uniform (a sender delivers its own
+ * message at once, and may crash before anyone else has it). */
+static int vs_not_uniform(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return vs_run(false, true, false, seed, trace, why, whylen);
 }
 
 static int broken_vs_late(uint64_t seed, bool trace, char *why, size_t whylen)
 {
-	return vs_run(false, true, seed, trace, why, whylen);
+	return vs_run(false, false, true, seed, trace, why, whylen);
 }
 
 static const struct sim_case cases[] = {
@@ -440,6 +453,7 @@ static const struct sim_case cases[] = {
 	{ "broken-uvs-delivers-in-a-later-view", broken_uvs_late, 200, true },
 	{ "vs-random", vs_random, 300, false },
 	{ "broken-vs-delivers-in-a-later-view", broken_vs_late, 200, true },
+	{ "vs-is-not-uniform", vs_not_uniform, 200, true },
 };
 
 int main(int argc, char **argv)
