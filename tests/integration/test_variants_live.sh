@@ -9,6 +9,8 @@
 #   Group membership (Alg. 6.7): `strata members --watch` runs from the start; the two kills
 #   (5, then 4) must show as the same two view changes at every survivor: view 1 = 1,2,3,4 and
 #   view 2 = 1,2,3.
+#   Fast consensus (Alg. 6.4, fast-uhier; N = 5, f = 1): one proposal decides at every node on
+#   the fast path; five different proposals decide one of them at every node through uhier.
 #   View synchrony (uvs, Alg. 6.10-6.11, and vs, Alg. 6.8-6.9): `strata vs listen --all` for each
 #   runs from the start; node 1 sends in view 0, node 2 right after the kill of 5, node 3 right
 #   after the kill of 4, with each: each message must be delivered by every survivor in the view
@@ -43,6 +45,20 @@ vs_send() {
 	done
 }
 vs_send 1 "m1 in view 0"
+
+say "Fast consensus: one proposal (every node joins with it), then five different ones"
+"$STRATA" --dir "$DIR" consensus watch --algo fast-uhier --all -w json --duration 25 >"$TMP/fast.jsonl" 2>"$TMP/fast.err" &
+BG_PIDS+=($!)
+sleep 0.3
+[ "$("$STRATA" --dir "$DIR" -n 2 --timeout 10000 consensus propose --algo fast-uhier --instance 1 same)" = \
+	"instance 1 decided: same" ] || fail "fast-uhier: instance 1 did not decide 'same'"
+fpids=()
+for q in 1 2 3 4 5; do
+	"$STRATA" --dir "$DIR" -n $q --timeout 10000 -w json consensus propose --algo fast-uhier --instance 2 "v$q" \
+		>"$TMP/fast-$q.json" 2>&1 &
+	fpids+=($!)
+done
+for p in "${fpids[@]}"; do wait "$p" || fail "fast-uhier propose exited $?: $(cat "$TMP"/fast-*.json)"; done
 
 # vote_all TX "VOTES..." EXPECTED: node q votes the q-th word (skip: "-"), every vote must print
 # the expected outcome with the matching exit code.
@@ -145,6 +161,21 @@ for q, vs in views.items():
     for v, m in vs:
         assert (v, m) in [(1, [1, 2, 3, 4]), (2, [1, 2, 3])], f"members: node {q} installed view {v} = {m}"
 print("  members --watch: view 1 = 1,2,3,4 then view 2 = 1,2,3 at nodes 1, 2 and 3")
+fast = {}
+for line in open(f"{d}/fast.jsonl"):
+    e = json.loads(line)
+    k = (e["instance"], e["node"])
+    assert k not in fast, f"fast-uhier: node {e['node']} decided instance {e['instance']} twice"
+    fast[k] = (e["value"], e["fast_path"])
+for q in range(1, 6):
+    assert fast.get((1, q)) == ("same", True), f"fast-uhier: node {q} instance 1: {fast.get((1, q))}"
+vals = {fast.get((2, q), (None,))[0] for q in range(1, 6)}
+assert len(vals) == 1 and vals <= {f"v{q}" for q in range(1, 6)}, f"fast-uhier instance 2: {vals}"
+for q in range(1, 6):
+    r = json.load(open(f"{d}/fast-{q}.json"))
+    assert r["value"] in vals, f"fast-uhier: node {q}'s propose answered {r}"
+paths = sorted({fast[(2, q)][1] for q in range(1, 6)})
+print(f"  fast-uhier: instance 1 'same' on the fast path at nodes 1-5; instance 2 {vals.pop()!r} at nodes 1-5 (fast path: {paths})")
 for algo in ("uvs", "vs"):
     sent = {}
     for q in (1, 2, 3):
