@@ -279,10 +279,10 @@ static void ltob_try(struct ltob *t, bool join)
 			 * to a previous life): read it from lldc's log. */
 			struct strata_msg *v = cons_lower_decided(t->lc, ltob_inst(t->round));
 			if (!v) {
-				strata_trace(t->m.node, "ltob", "round %llu decided but not readable -> wait",
+				strata_trace(t->m.node, "ltob", "round %llu decided but not readable -> retried",
 					     (unsigned long long)t->round);
-				t->wait = true;
-				return;
+				return; /* the retry timer asks again (lldc stores a decision before
+					 * its window, so this is a read failure) */
 			}
 			ltob_decided_now(t, v);
 			strata_msg_unref(v);
