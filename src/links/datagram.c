@@ -72,10 +72,16 @@ struct strata_links *strata_links_new(struct strata_node *n, char *err, size_t e
 	l->frame_max = cfg->max_datagram - LINK_OVERHEAD;
 	l->dgram = malloc(cfg->max_datagram);
 	l->plain = malloc(cfg->max_datagram);
+	l->batch_max = cfg->max_datagram / 72 + 1;
+	if (l->batch_max > LINK_MAX_BATCH)
+		l->batch_max = LINK_MAX_BATCH;
+	l->batch = calloc(l->batch_max, sizeof(*l->batch));
+	l->wframes = calloc(l->batch_max, sizeof(*l->wframes));
+	l->wframe_ptrs = calloc(l->batch_max, sizeof(*l->wframe_ptrs));
 	l->peers = calloc(l->n + 1, sizeof(*l->peers));
 	l->keys = strata_secure_alloc((l->n + 1) * STRATA_LINK_KEY_LEN);
 	l->mac_keys = strata_secure_alloc((l->n + 1) * sizeof(*l->mac_keys));
-	if (!l->dgram || !l->plain || !l->peers || !l->keys || !l->mac_keys)
+	if (!l->dgram || !l->plain || !l->batch || !l->wframes || !l->wframe_ptrs || !l->peers || !l->keys || !l->mac_keys)
 		goto nomem;
 	const uint8_t *given = strata_node_given_link_keys(n);
 	const uint8_t *sk = strata_node_secret_key(n);
@@ -127,6 +133,9 @@ void strata_links_free(struct strata_links *l)
 	free(l->peers);
 	free(l->dgram);
 	free(l->plain);
+	free(l->batch);
+	free(l->wframes);
+	free(l->wframe_ptrs);
 	strata_secure_free(l->keys);
 	strata_secure_free(l->mac_keys);
 	free(l);
@@ -492,11 +501,11 @@ static void send_datagram(struct strata_links *l, struct link_peer *p, struct ou
 {
 	struct strata_node *n = l->node;
 	struct strata_counters *c = strata_node_counters(n);
-	Strata__Wire__Frame frames[LINK_MAX_BATCH];
-	Strata__Wire__Frame *fp[LINK_MAX_BATCH];
+	Strata__Wire__Frame *frames = l->wframes;
+	Strata__Wire__Frame **fp = l->wframe_ptrs;
 	Strata__Wire__Datagram d = STRATA__WIRE__DATAGRAM__INIT;
 	Strata__Wire__Ack ack = STRATA__WIRE__ACK__INIT;
-	STRATA_ASSERT(nb <= LINK_MAX_BATCH);
+	STRATA_ASSERT(nb <= l->batch_max);
 
 	for (size_t i = 0; i < nb; i++) {
 		strata__wire__frame__init(&frames[i]);
@@ -549,12 +558,12 @@ static void send_datagram(struct strata_links *l, struct link_peer *p, struct ou
 
 static void flush_peer(struct strata_links *l, struct link_peer *p)
 {
-	struct out_frame batch[LINK_MAX_BATCH];
+	struct out_frame *batch = l->batch;
 	size_t budget_total = l->cfg->max_datagram - (LINK_OVERHEAD - 72);
 	for (;;) {
 		size_t nb = 0, used = 0, nfll = 0;
 		struct out_frame *f;
-		while (nb < LINK_MAX_BATCH && (f = frame_q_front(&p->fll)) != NULL) {
+		while (nb < l->batch_max && (f = frame_q_front(&p->fll)) != NULL) {
 			size_t sz = frame_wire_size(f);
 			if (used + sz > budget_total)
 				break;
@@ -564,7 +573,7 @@ static void flush_peer(struct strata_links *l, struct link_peer *p)
 		}
 		nfll = nb;
 		size_t budget = budget_total - used;
-		nb += pl_collect(l, p, batch + nb, LINK_MAX_BATCH - nb, &budget);
+		nb += pl_collect(l, p, batch + nb, l->batch_max - nb, &budget);
 		if (nb == 0 && !p->ack_needed && !pl_hello_due(l, p))
 			break;
 		send_datagram(l, p, batch, nb, p->ack_needed);

@@ -121,6 +121,14 @@ struct strata_links {
 	size_t frame_max;
 	uint8_t *dgram;          /* scratch, max_datagram bytes */
 	uint8_t *plain;          /* [cluster] encrypt: scratch for a body in clear, max_datagram */
+	/* Scratch of one flush (a datagram's frames), batch_max entries each: on the heap rather
+	 * than the stack, where they took ~150 KB of every flush's frame (and under ASan cost a
+	 * poisoning of all of it per call). batch_max bounds the frames of one datagram: every
+	 * frame takes at least 72 bytes of the datagram's budget. */
+	size_t batch_max;
+	struct out_frame *batch;
+	Strata__Wire__Frame *wframes;
+	Strata__Wire__Frame **wframe_ptrs;
 };
 
 /* Encodes d from `from` to `to` in the wire format of cfg (MACed, or sealed when cfg->encrypt)
