@@ -3,14 +3,16 @@
  *
  *   stratad --config FILE --id N [--data DIR] [--key FILE] [--log-level LEVEL] [--bcast-log DIR]
  *           [--cons-log DIR]
- *           [--byzantine-test BEHAVIOUR] [--test-sync-delay-ms N]
+ *           [--byzantine-test BEHAVIOUR] [--test-sync-delay-ms N] [--test-capture FILE]
  *   stratad keygen --out FILE
  *
  * --byzantine-test makes the node misbehave on purpose (enum strata_byz) so that integration
  * tests can show the fail-arbitrary algorithms mask it; it is accepted only on a fail-arbitrary
  * cluster and announced with a warning in the log. --test-sync-delay-ms makes every storage sync
  * N ms slower (1..10000, on the sync thread), so that a test can show replies wait for the sync;
- * also announced with a warning.
+ * also announced with a warning. --test-capture appends every peer datagram the node sends or
+ * receives to FILE (docs/fuzzing.md: seeds for the fuzz targets, and the check that encrypted
+ * traffic carries no plaintext); announced with a warning.
  *
  * Exit status: 0 after SIGTERM/SIGINT, 1 on an operating failure (bind, storage), 2 on a usage,
  * config or key problem. See docs/daemon.md. */
@@ -78,6 +80,9 @@ static const char usage_text[] =
 	"  --test-sync-delay-ms N\n"
 	"                     every storage sync sleeps N ms (1..10000) before it flushes, to\n"
 	"                     show that replies and sends wait for the sync (docs/daemon.md)\n"
+	"  --test-capture FILE\n"
+	"                     append every peer datagram sent or received to FILE\n"
+	"                     (docs/fuzzing.md)\n"
 	"\n"
 	"keygen writes a new Ed25519 identity to FILE (mode 0600) and FILE.pub and prints the\n"
 	"public key in hex, for the node's public_key in the config.\n"
@@ -107,6 +112,8 @@ struct daemon {
 	enum strata_log_level log_level;
 	enum strata_byz byz; /* test-only misbehaviour; STRATA_BYZ_NONE normally */
 	unsigned test_sync_delay_ms; /* test-only slow syncs; 0 normally */
+	const char *capture_path;    /* test-only capture of peer datagrams; NULL normally */
+	FILE *capture;
 	bool check_only;     /* --check-config: validate config and key, then exit */
 	bool fatal;          /* the node stopped: stable storage failed */
 	struct strata_config cfg;
@@ -382,6 +389,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 		{ "cons-log", required_argument, NULL, 'C' },
 		{ "byzantine-test", required_argument, NULL, 'B' },
 		{ "test-sync-delay-ms", required_argument, NULL, 'S' },
+		{ "test-capture", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "check-config", no_argument, NULL, 'K' },
@@ -399,6 +407,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 		case 'A': d->client_key_path = optarg; break;
 		case 'b': d->bcast_dir = optarg; break;
 		case 'C': d->cons_dir = optarg; break;
+		case 'P': d->capture_path = optarg; break;
 		case 'i': {
 			char *end;
 			errno = 0;
@@ -781,6 +790,16 @@ static int run(struct daemon *d, const uint8_t *sk, const uint8_t *coin,
 		.byz = d->byz, .test_sync_delay_ms = d->test_sync_delay_ms,
 	};
 	char err[512];
+	if (d->capture_path) {
+		d->capture = fopen(d->capture_path, "ab");
+		if (!d->capture) {
+			fprintf(stderr, "stratad: --test-capture %s: %s\n", d->capture_path,
+				strerror(errno));
+			uv_loop_close(&loop);
+			return 1;
+		}
+		o.test_capture = d->capture;
+	}
 	d->rt = strata_uv_new(&loop, &o, err, sizeof(err));
 	if (!d->rt) {
 		fprintf(stderr, "stratad: node %u: %s\n", d->id, err);
@@ -795,6 +814,10 @@ static int run(struct daemon *d, const uint8_t *sk, const uint8_t *coin,
 		strata_uv_log(d->rt, STRATA_LOG_WARN,
 			      "TEST ONLY: every storage sync is %u ms slower (--test-sync-delay-ms)",
 			      d->test_sync_delay_ms);
+	if (d->capture)
+		strata_uv_log(d->rt, STRATA_LOG_WARN,
+			      "TEST ONLY: every peer datagram is recorded in %s (--test-capture)",
+			      d->capture_path);
 	int status = 0;
 	if (strata_stack_build(strata_uv_node(d->rt), err, sizeof(err)) != 0) {
 		strata_uv_log(d->rt, STRATA_LOG_ERROR, "%s: %s", d->config_path, err);
@@ -909,5 +932,7 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < d.nclogs; i++)
 		strata_cons_log_close(d.clogs[i].log);
 	strata_store_close(d.store);
+	if (d.capture)
+		fclose(d.capture);
 	return rc;
 }

@@ -70,6 +70,7 @@ struct strata_uv {
 	uint64_t started_ms; /* uv_hrtime at start, for uptime */
 	bool closing;
 	bool fatal_reported; /* the node stopped on a storage failure */
+	bool capture_failed; /* a --test-capture write failed: capture stopped */
 
 	/* UDP */
 	uv_udp_t udp;

@@ -77,10 +77,29 @@ static uint64_t env_now(void *ctx)
 	return uv_hrtime() / 1000;
 }
 
+/* ---- TEST ONLY: the capture of peer datagrams (--test-capture) ----
+ * One record per datagram: direction (0 sent, 1 received), the peer it went to (0 when
+ * received: the prefix names the claimed sender), two zero bytes, the length (u32 little-endian),
+ * then the datagram's bytes exactly as they left or arrived. Flushed per record, so a test can
+ * read the file while the node runs. A failed write is logged once and the capture stops. */
+static void capture(struct strata_uv *rt, uint8_t dir, uint32_t peer, const uint8_t *buf, size_t len)
+{
+	FILE *f = rt->o.test_capture;
+	if (!f || rt->capture_failed)
+		return;
+	uint8_t h[8] = { dir, (uint8_t)peer, 0, 0, (uint8_t)len, (uint8_t)(len >> 8),
+			 (uint8_t)(len >> 16), (uint8_t)(len >> 24) };
+	if (fwrite(h, 1, sizeof h, f) != sizeof h || fwrite(buf, 1, len, f) != len || fflush(f) != 0) {
+		rt->capture_failed = true;
+		strata_uv_log(rt, STRATA_LOG_ERROR, "--test-capture: write failed; capture stopped");
+	}
+}
+
 /* ---- the nemesis delay ---- */
 
 static void udp_send_now(struct strata_uv *rt, uint32_t to, const uint8_t *buf, size_t len)
 {
+	capture(rt, 0, to, buf, len);
 	uv_buf_t b = uv_buf_init((char *)(uintptr_t)buf, (unsigned)len);
 	if (uv_udp_try_send(&rt->udp, &b, 1, (const struct sockaddr *)&rt->peer_addr[to]) < 0)
 		rt->counters.udp_send_dropped++;
@@ -183,6 +202,7 @@ static void env_send(void *ctx, uint32_t to, const uint8_t *buf, size_t len)
 		nem_hold(rt, to, buf, len);
 		return;
 	}
+	capture(rt, 0, to, buf, len);
 	uv_buf_t b = uv_buf_init((char *)(uintptr_t)buf, (unsigned)len);
 	/* try_send never queues: the datagram leaves now or is lost, as a fair-loss link may. A
 	 * queue here would only grow under overload; the links retransmit what matters. */
@@ -682,6 +702,7 @@ static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	}
 	/* Whatever the source address, the link layer authenticates the datagram before it
 	 * parses it (prefix, then MAC); garbage is rejected and counted there. */
+	capture(rt, 1, 0, (const uint8_t *)buf->base, (size_t)nread);
 	uvrt_input(rt);
 	uint64_t twins = strata_node_counters(rt->node)->rej_addr;
 	strata_node_recv_from(rt->node, (const uint8_t *)buf->base, (size_t)nread,

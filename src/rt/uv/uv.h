@@ -85,6 +85,10 @@ struct strata_uv_opts {
 	/* TEST ONLY: every sync sleeps this long on the sync thread before it flushes (to show that
 	 * replies wait for the sync). The daemon sets it only from --test-sync-delay-ms. */
 	unsigned test_sync_delay_ms;
+	/* TEST ONLY: every datagram this node sends or receives on its peer socket is appended to
+	 * this file as it leaves or arrives (format in docs/fuzzing.md, "Captured traffic"). The
+	 * daemon sets it only from --test-capture; NULL otherwise. Borrowed: the owner closes it. */
+	FILE *test_capture;
 };
 
 /* Creates the runtime and its node. NULL with a reason in err on failure. */
