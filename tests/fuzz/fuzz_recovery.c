@@ -20,42 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/assert.h"
-#include "core/config.h"
-#include "core/error.h"
 #include "core/msg.h"
-#include "core/node.h"
-#include "core/stack.h"
-#include "crypto/crypto.h"
-#include "links/links.h"
+#include "fuzz_node.h"
 
-#define NODES 3
-
-static uint8_t sk[NODES + 1][STRATA_SK_LEN];
-static struct strata_config cfgs[STRATA_MODEL_COUNT];
-static bool cfg_ok[STRATA_MODEL_COUNT];
-static uint8_t link_keys[NODES + 1][STRATA_LINK_KEY_LEN]; /* node 1's key with each peer */
+static struct fuzz_cluster cl;
 
 /* The input being replayed as storage. */
 static const uint8_t *rec_data;
 static size_t rec_left;
-static uint64_t fake_now, fake_rng;
 
-static uint64_t env_now(void *ctx) { (void)ctx; return fake_now; }
-static void env_send(void *ctx, uint32_t to, const uint8_t *buf, size_t len)
-{
-	(void)ctx; (void)to; (void)buf; (void)len;
-}
-static void env_wake(void *ctx, uint64_t d) { (void)ctx; (void)d; }
-static uint64_t env_random(void *ctx)
-{
-	(void)ctx;
-	fake_rng ^= fake_rng << 13;
-	fake_rng ^= fake_rng >> 7;
-	fake_rng ^= fake_rng << 17;
-	return fake_rng;
-}
-static void env_output(void *ctx, const struct strata_output *o) { (void)ctx; (void)o; }
 static int env_store(void *ctx, const char *key, const void *val, size_t len)
 {
 	(void)ctx; (void)key; (void)val; (void)len;
@@ -87,70 +60,33 @@ static int env_retrieve(void *ctx, const char *key, struct strata_msg **out)
 	return 0;
 }
 
-static void init(void)
-{
-	STRATA_ASSERT(strata_crypto_init() == 0);
-	uint8_t pk[NODES + 1][STRATA_PK_LEN];
-	char hex[NODES + 1][2 * STRATA_PK_LEN + 1];
-	for (int i = 1; i <= NODES; i++) {
-		uint8_t seed[32];
-		memset(seed, 0x50 + i, sizeof(seed));
-		STRATA_ASSERT(strata_keypair_seed(pk[i], sk[i], seed) == 0);
-		strata_hex_encode(hex[i], pk[i], STRATA_PK_LEN);
-	}
-	for (int i = 2; i <= NODES; i++)
-		STRATA_ASSERT(strata_link_key(link_keys[i], pk[1], sk[1], pk[i]) == 0);
-	for (int m = 0; m < STRATA_MODEL_COUNT; m++) {
-		char text[2048], err[256];
-		snprintf(text, sizeof(text),
-			 "[cluster]\nid = fuzzrec\nmodel = %s\nf = %d\n"
-			 "[node.1]\nhost = 127.0.0.1\nport = 9001\nclient_port = 9101\npublic_key = %s\n"
-			 "[node.2]\nhost = 127.0.0.1\nport = 9002\nclient_port = 9102\npublic_key = %s\n"
-			 "[node.3]\nhost = 127.0.0.1\nport = 9003\nclient_port = 9103\npublic_key = %s\n",
-			 strata_model_name((enum strata_model)m),
-			 m == STRATA_MODEL_FAIL_ARBITRARY ? 0 : 1, hex[1], hex[2], hex[3]);
-		cfg_ok[m] = strata_config_parse(&cfgs[m], text, "fuzz.ini", err, sizeof(err)) == 0;
-	}
-	STRATA_ASSERT(cfg_ok[STRATA_MODEL_FAIL_RECOVERY]);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static bool ready;
 	if (!ready) {
-		init();
+		fuzz_cluster_init(&cl, "fuzzrec", 0x50, "");
+		STRATA_ASSERT(cl.cfg_ok[STRATA_MODEL_FAIL_RECOVERY]);
 		ready = true;
 	}
 	if (size < 1)
 		return 0;
 	/* Mostly fail-recovery, whose modules keep the most durable state. */
 	unsigned model = data[0] & 7;
-	if (model >= STRATA_MODEL_COUNT || !cfg_ok[model])
+	if (model >= STRATA_MODEL_COUNT || !cl.cfg_ok[model])
 		model = STRATA_MODEL_FAIL_RECOVERY;
 	rec_data = data + 1;
 	rec_left = size - 1;
-	fake_now = 1000000;
-	fake_rng = 0x2545f4914f6cdd1dull;
-
-	struct strata_env env = {
-		.now_us = env_now, .send = env_send, .wake_at = env_wake, .random = env_random,
-		.store = env_store, .retrieve = env_retrieve, .sync = env_sync, .remove = env_remove,
-		.output = env_output,
-	};
-	struct strata_node_opts o = {
-		.cfg = &cfgs[model], .id = 1, .incarnation = 9, .secret_key = sk[1], .env = &env,
-		.transport = &strata_links_transport, .link_keys = &link_keys[0][0],
-	};
-	char err[256];
-	struct strata_node *n = strata_node_new(&o, err, sizeof(err));
-	STRATA_ASSERT(n);
-	if (strata_stack_build(n, err, sizeof(err)) != 0) {
-		strata_node_free(n);
+	struct fuzz_clock clk = { .now_us = 1000000, .rng = 0x2545f4914f6cdd1dull };
+	struct strata_env env = fuzz_env(&clk);
+	env.store = env_store;
+	env.retrieve = env_retrieve;
+	env.sync = env_sync;
+	env.remove = env_remove;
+	struct strata_node *n = fuzz_node_new(&cl, model, &env, 9, true);
+	if (!n)
 		return 0;
-	}
-	strata_node_start(n, true);
 	/* One read and one write of key "k" on every module that takes client requests. */
 	static const uint8_t key[] = "k", val[] = "v";
 	size_t nm = strata_node_module_count(n);
@@ -169,7 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	for (int t = 0; t < 4 && !strata_node_failed(n); t++) {
-		fake_now += 300000;
+		clk.now_us += 300000;
 		strata_node_tick(n);
 	}
 	strata_node_free(n);
