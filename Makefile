@@ -7,6 +7,7 @@
 #   make soak       long seed sweeps: every simulation suite, 10x its seeds (SOAK_MINUTES=M: M min)
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS each (needs clang)
 #   make fuzz-long  every fuzz target with its seed corpus until FUZZ_LONG_RUNS executions each
+#   make fuzz-speed fuzz_datagram and fuzz_module for FUZZ_SECONDS each, without sanitizers
 #   make asan       build and run unit + simulation suites with ASan and UBSan
 #   make install    PREFIX=/usr/local
 # Missing Debian packages are installed by scripts/setup on first use.
@@ -68,11 +69,11 @@ SIMLIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SIMLIB_SRC))
 .SECONDARY:
 .DELETE_ON_ERROR:
 
-.PHONY: all test unit sim soak integration asan test-bins fuzz fuzz-smoke fuzz-long demo bench bench-stack bench-kv-tob bench-kv-c1 bench-encrypt install man clean help
+.PHONY: all test unit sim soak integration asan test-bins fuzz fuzz-smoke fuzz-long fuzz-speed demo bench bench-stack bench-kv-tob bench-kv-c1 bench-encrypt install man clean help
 all: $(BUILD)/stratad $(BUILD)/strata $(UNIT_BIN) $(SIM_BIN) $(BENCH_BIN)
 
 help:
-	@sed -n '2,11p' Makefile
+	@sed -n '2,12p' Makefile
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 	@mkdir -p $(BUILD)/gen
@@ -141,7 +142,7 @@ asan:
 	@$(MAKE) --no-print-directory $(ASAN_VARS) SIM_ARGS="$(ASAN_SIM_ARGS)" unit sim
 test-bins: $(UNIT_BIN) $(SIM_BIN)
 
-# The smoke run in `make test`: 4 s per target (six targets, ~25 s in all).
+# The smoke run in `make test`: 4 s per target (seven targets, ~30 s in all).
 fuzz-smoke:
 	@if command -v clang >/dev/null; then $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=4; \
 	else echo "fuzz: clang not found, skipping the fuzz smoke run"; fi
@@ -155,12 +156,23 @@ fuzz:
 	@scripts/run-tests fuzz $(patsubst tests/fuzz/%.c,$(BUILD)/fuzzobj/fuzz/%,$(FUZZ_SRC)) -- \
 		-max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(abspath $(BUILD))/fuzz-artifacts/
 
-# Not part of `make test`: hours on one core (docs/fuzzing.md gives the rates).
+# Fuzzing without sanitizers (coverage only, -O2): the fast build of long runs and of the speed
+# figure; what it finds is then replayed under ASan/UBSan (docs/fuzzing.md).
+FUZZ_FAST_VARS = BUILD=$(BUILD)/fuzzfast CC=clang OPT="-O2 -g" EXTRA_CFLAGS="-fsanitize=fuzzer-no-link" \
+	EXTRA_LDFLAGS="-fsanitize=fuzzer"
+# Not part of `make test`: hours on one core (docs/fuzzing.md gives the rates). Every target
+# runs FUZZ_LONG_RUNS times in the fast build, then every input of its seed and found corpora
+# runs once under ASan/UBSan.
 fuzz-long:
+	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) $(FUZZ_FAST_VARS) fuzz-bins
 	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) BUILD=$(BUILD)/fuzzobj CC=clang OPT="-O1 -g" \
 		EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" \
 		EXTRA_LDFLAGS="-fsanitize=fuzzer,address,undefined" fuzz-bins
-	@tests/fuzz/run --runs $(FUZZ_LONG_RUNS) $(BUILD)/fuzzobj/fuzz
+	@tests/fuzz/run --runs $(FUZZ_LONG_RUNS) $(BUILD)/fuzzfast/fuzz && tests/fuzz/run --replay $(BUILD)/fuzzobj/fuzz
+
+fuzz-speed:
+	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) $(FUZZ_FAST_VARS) fuzz-bins
+	@tests/fuzz/run --seconds $(FUZZ_SECONDS) $(BUILD)/fuzzfast/fuzz fuzz_datagram fuzz_module
 
 fuzz-bins: $(FUZZ_BIN)
 $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LIB)
