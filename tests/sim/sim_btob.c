@@ -280,7 +280,7 @@ static int run_trust(uint64_t seed, bool trace, char *why, size_t wl)
 }
 
 static const struct sim_case cases[] = {
-	{ "btob-one-byzantine", run_btob, 200, false },
+	{ "btob-one-byzantine", run_btob, 100, false },
 	{ "broken-trust-decision", run_trust, 20, true },
 };
 

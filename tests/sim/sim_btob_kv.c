@@ -504,8 +504,8 @@ static int run_noverify(uint64_t seed, bool trace, char *why, size_t wl)
 }
 
 static const struct sim_case cases[] = {
-	{ "bft-kv-one-byzantine", run_bft, 20, false },
-	{ "bft-kv-over-btob", run_btob, 10, false },
+	{ "bft-kv-one-byzantine", run_bft, 10, false },
+	{ "bft-kv-over-btob", run_btob, 6, false },
 	{ "broken-accept-one", run_one, 10, true },
 	{ "broken-no-verify", run_noverify, 10, true },
 };
