@@ -70,7 +70,7 @@ const char *strata_store_flush_error(const struct strata_store *s);
  * bytes. Its staged operations are written by strata_store_commit_nosync / strata_store_sync
  * after the LMDB commit, and synced by the flush after LMDB's sync: the two stores of a group
  * are durable when the flush returns, LMDB's never after the log's. */
-#define STRATA_STORE_WAL_SEGMENT ((uint64_t)16 << 20)
+#define STRATA_STORE_WAL_SEGMENT ((uint64_t)4 << 20)
 struct strata_rlog *strata_store_wal(struct strata_store *s);
 
 /* The message of the last failure ("" if none). Lives as long as the store. */
