@@ -17,9 +17,8 @@
  * 24 bytes per entry between first and last (the owner's compaction bounds that); disk is the
  * segments from the one holding the first live entry on.
  *
- * Format. Segment files of a fixed size (seg_size, or larger for one big record), zero-filled
- * when created, so an append overwrites allocated blocks and its fdatasync has no file size or
- * extent to journal. A record: u32 payload length, u32 CRC, u8 type, 7 zero bytes, then the
+ * Format. Segment files of a fixed size (seg_size, or larger for one big record), preallocated
+ * when created and reading as zeros, so an append's fdatasync has no file size to journal. A record: u32 payload length, u32 CRC, u8 type, 7 zero bytes, then the
  * payload, zero-padded to 8 bytes. An all-zero record header ends a segment. Types:
  *   HDR    (first in every segment) magic, segment number, size
  *   ENTRY  u64 index, then the entry        META   the meta record

@@ -28,7 +28,8 @@ struct strata_rlog_io {
 	void *ctx;
 	/* The existing segments, any order. At most max; *n = how many exist (may exceed max). */
 	int (*list)(void *ctx, uint64_t *seqs, size_t max, size_t *n);
-	/* Creates segment seq of size bytes, preallocated and zero-filled (STRATA_EIO if it exists). */
+	/* Creates segment seq of size bytes, preallocated, reading as zeros (STRATA_EIO if it
+	 * exists). */
 	int (*create)(void *ctx, uint64_t seq, uint64_t size);
 	int (*remove)(void *ctx, uint64_t seq);
 	int (*size)(void *ctx, uint64_t seq, uint64_t *size);

@@ -1,11 +1,11 @@
 /* The record log's segments as POSIX files (store/wal_file.h): "<dir>/<16 hex digits>.wal".
  * The directory is created with the first segment (a node that never writes the log has none).
  *
- * A segment is created preallocated and zero-filled, and synced before it is used: the
- * fallocate reserves its blocks, the zeros turn them into written extents, so an append later
- * overwrites allocated, written blocks and its fdatasync flushes data only (no size change, no
- * unwritten-extent conversion to journal), which is the floor's fdatasync of a preallocated
- * file. File descriptors stay open (one per segment) for reads and for the sync thread's
+ * A segment is created preallocated with fallocate: its size never changes afterwards, so an
+ * append's fdatasync has no file size to journal. The blocks are unwritten extents (they read as
+ * zeros), and the first write into each is an extent conversion the fdatasync journals; turning
+ * them into written extents (zero-filling the segment) before use is left to a pool thread
+ * preparing the next segment ahead, not built: done on the loop thread it stalled the node. File descriptors stay open (one per segment) for reads and for the sync thread's
  * fdatasync; the directory is fsynced by the store's flush when segments were created or
  * removed. Errors name the file and the system call. */
 #include "store/wal_file.h"
@@ -21,8 +21,6 @@
 #include <unistd.h>
 
 #include "core/error.h"
-
-#define ZERO_FILL (1u << 20)
 
 struct wal_fd {
 	uint64_t seq;
@@ -149,29 +147,15 @@ static int io_create(void *ctx, uint64_t seq, uint64_t size)
 	int fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return ferr(w, "create", seq);
+	/* Reserve the blocks (the size is set, so no append changes it); no zero-fill and no sync
+	 * here: this runs on the loop thread, and a 4 MiB write + fdatasync took up to seconds
+	 * on a loaded disk, during which the node neither sends nor answers. The segment's
+	 * data and the directory entry are synced by the next flush. */
 	int rc = fallocate(fd, 0, 0, (off_t)size);
-	if (rc != 0 && errno != EOPNOTSUPP && errno != ENOSYS) {
+	if (rc != 0 && (errno == EOPNOTSUPP || errno == ENOSYS))
+		rc = ftruncate(fd, (off_t)size); /* no fallocate here: a sparse file of that size */
+	if (rc != 0) {
 		rc = ferr(w, "fallocate", seq);
-		goto bad;
-	}
-	char *z = calloc(1, ZERO_FILL);
-	if (!z) {
-		rc = STRATA_ENOMEM;
-		goto bad;
-	}
-	for (uint64_t off = 0; off < size;) {
-		size_t len = size - off < ZERO_FILL ? (size_t)(size - off) : ZERO_FILL;
-		ssize_t k = pwrite(fd, z, len, (off_t)off);
-		if (k <= 0) {
-			free(z);
-			rc = ferr(w, "zero-fill", seq);
-			goto bad;
-		}
-		off += (uint64_t)k;
-	}
-	free(z);
-	if (fdatasync(fd) != 0) {
-		rc = ferr(w, "fdatasync", seq);
 		goto bad;
 	}
 	if (w->nfds == w->capfds) {
