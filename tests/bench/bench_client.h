@@ -178,10 +178,17 @@ static inline int bench_cluster_start(struct bench_cluster *c, uint32_t n, const
 		return -1;
 	}
 	char cmd[4096];
-	/* The benchmarks speak the plain client protocol: client authentication off (loopback). */
-	snprintf(cmd, sizeof(cmd),
-		 "'%s/scripts/cluster' start -n %u --model %s --client-auth off --dir '%s' >>'%s' 2>&1",
-		 c->top, n, model, c->dir, c->log);
+	/* The benchmarks speak the plain client protocol: client authentication off (loopback).
+	 * A tree from before client authentication (an old-vs-new baseline under BENCH_TOP) has a
+	 * scripts/cluster without --client-auth, and its daemon speaks only the plain protocol:
+	 * pass the option only when the script knows it. */
+	char script[1100];
+	snprintf(script, sizeof(script), "%s/scripts/cluster", c->top);
+	char *text0 = bench_read_file(script);
+	bool has_auth_opt = text0 && strstr(text0, "--client-auth") != NULL;
+	free(text0);
+	snprintf(cmd, sizeof(cmd), "'%s' start -n %u --model %s%s --dir '%s' >>'%s' 2>&1", script, n,
+		 model, has_auth_opt ? " --client-auth off" : "", c->dir, c->log);
 	int rc = system(cmd);
 	/* Whatever happened, record the PIDs that were started so that stop can reach them. */
 	c->n = n;

@@ -17,7 +17,9 @@
  *
  * --encrypt-compare: each run measures the perfect links twice back to back, with datagrams
  * MACed in clear (the default) and sealed ([cluster] encrypt = on, XChaCha20-Poly1305), and
- * reports both medians and their ratio: the cost of encryption, same run, same machine. */
+ * reports both medians and their ratio: the cost of encryption, same run, same machine.
+ *
+ * --pl-only: the perfect links alone (no raw UDP runs), for profiling the links (perf record). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -278,7 +280,7 @@ int main(int argc, char **argv)
 	uint64_t m = 200000;
 	size_t size = 64;
 	int runs = 3;
-	bool json = false, enc_cmp = false;
+	bool json = false, enc_cmp = false, pl_only = false;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--messages") && i + 1 < argc)
 			m = strtoull(argv[++i], NULL, 10);
@@ -290,10 +292,12 @@ int main(int argc, char **argv)
 			json = true;
 		else if (!strcmp(argv[i], "--encrypt-compare"))
 			enc_cmp = true;
+		else if (!strcmp(argv[i], "--pl-only"))
+			pl_only = true;
 		else {
 			fprintf(stderr,
 				"usage: %s [--messages M] [--size BYTES] [--runs R] [--json] "
-				"[--encrypt-compare]\n",
+				"[--encrypt-compare] [--pl-only]\n",
 				argv[0]);
 			return 2;
 		}
@@ -331,13 +335,13 @@ int main(int argc, char **argv)
 	}
 	for (int r = 0; r < runs; r++) {
 		struct packing pk = { 0, 0 };
-		udp[r] = bench_udp(m, size);
+		udp[r] = pl_only ? 0 : bench_udp(m, size);
 		pl[r] = bench_pl(m, size, &pk, false);
 		dgb[r] = pk.dgram_bytes;
 		fpd[r] = pk.frames_per_dgram;
 		/* raw UDP with datagrams of the links' average size, each carrying as many messages */
 		packed[r] = 0;
-		if (pk.frames_per_dgram >= 1 && pk.dgram_bytes >= 1) {
+		if (!pl_only && pk.frames_per_dgram >= 1 && pk.dgram_bytes >= 1) {
 			uint64_t nd = (uint64_t)((double)m / pk.frames_per_dgram);
 			size_t ds = (size_t)(pk.dgram_bytes + 0.5);
 			if (nd >= 2 && ds <= 60000)
