@@ -587,6 +587,7 @@ static void outbox_release(struct strata_node *n, uint64_t ticket)
 {
 	struct outbox *q = &n->out;
 	bool was = n->in_turn;
+	bool sent = false;
 	n->in_turn = true; /* output callbacks must not re-enter the node */
 	while (q->len && q->v[q->head].ticket <= ticket) {
 		struct held h = q->v[q->head];
@@ -595,6 +596,7 @@ static void outbox_release(struct strata_node *n, uint64_t ticket)
 		if (h.is_dgram) {
 			n->env.send(n->env.ctx, h.to, h.buf, h.len);
 			q->bytes -= h.len;
+			sent = true;
 		} else {
 			if (n->env.output)
 				n->env.output(n->env.ctx, &h.o);
@@ -604,6 +606,8 @@ static void outbox_release(struct strata_node *n, uint64_t ticket)
 		}
 		held_free(&h);
 	}
+	if (sent && n->env.send_flush)
+		n->env.send_flush(n->env.ctx);
 	if (ticket > n->synced_id)
 		n->synced_id = ticket;
 	n->in_turn = was;
@@ -1059,10 +1063,13 @@ void strata_node_bad_payload(struct strata_node *n, struct strata_module *m, uin
 
 void strata_node_send_datagram(struct strata_node *n, uint32_t to, const uint8_t *buf, size_t len)
 {
-	if (n->batch_open || n->in_turn)
+	if (n->batch_open || n->in_turn) {
 		hold_datagram(n, to, buf, len); /* leaves once the batch is durable */
-	else
+	} else {
 		n->env.send(n->env.ctx, to, buf, len);
+		if (n->env.send_flush)
+			n->env.send_flush(n->env.ctx);
+	}
 }
 
 void strata_node_set_role(struct strata_node *n, enum strata_role r, struct strata_module *m)

@@ -96,6 +96,10 @@ struct strata_env {
 	uint64_t (*now_us)(void *ctx);
 	/* Send one datagram to peer `to` (1..n). Fair-loss: it may be dropped, duplicated, delayed. */
 	void (*send)(void *ctx, uint32_t to, const uint8_t *buf, size_t len);
+	/* Optional: the end of a run of send() calls (a batch's datagrams released after its sync).
+	 * A runtime may keep the datagrams of a run (copied: buf is the caller's) and hand them to
+	 * the kernel together here (sendmmsg); NULL = every send() leaves at once. */
+	void (*send_flush)(void *ctx);
 	/* The node's earliest timer deadline changed; UINT64_MAX = no timer. When now >= deadline the
 	 * runtime calls strata_node_tick(). */
 	void (*wake_at)(void *ctx, uint64_t deadline_us);

@@ -92,6 +92,10 @@ struct link_peer {
 	uint64_t tx_next_seq; /* next seq to assign */
 	uint64_t tx_bytes;    /* payload bytes queued */
 	bool tx_pending;      /* something in the window is unsent or marked for resend */
+	/* Where pl_collect starts its scan: every entry with a lower seq is acknowledged or sent
+	 * and not marked for resend (marking lowers it; a new session resets it). Without it each
+	 * datagram of a flush rescanned the whole window from its base. */
+	uint64_t tx_scan_seq;
 	struct strata_timer rto_timer;
 	uint64_t srtt_us, rttvar_us, rto_us;
 	uint64_t hello_us;    /* when the last hello went out, if hello_sent */

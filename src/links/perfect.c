@@ -77,6 +77,14 @@ static bool tx_push(struct link_peer *p, const struct out_frame *f)
 	return true;
 }
 
+/* Marks e for the next flush and keeps pl_collect's scan start at or below it. */
+static void tx_mark_resend(struct link_peer *p, struct tx_entry *e)
+{
+	e->resend = true;
+	if (e->fr.seq < p->tx_scan_seq)
+		p->tx_scan_seq = e->fr.seq;
+}
+
 static void tx_pop(struct link_peer *p)
 {
 	struct tx_entry *e = tx_at(p, 0);
@@ -111,6 +119,7 @@ void pl_peer_new_session(struct strata_links *l, struct link_peer *p)
 		e->resend = false;
 	}
 	p->tx_next_seq = seq;
+	p->tx_scan_seq = 1;
 	p->tx_pending = p->tx_len > 0;
 	p->srtt_us = p->rttvar_us = 0;
 	p->rto_us = initial_rto(l);
@@ -280,12 +289,20 @@ void pl_on_ack(struct strata_links *l, struct link_peer *p, uint64_t cumulative,
 		uint64_t rtt = p->srtt_us ? p->srtt_us : p->rto_us;
 		for (size_t i = 0; i < inflight && marked < PL_RTO_BURST; i++) {
 			struct tx_entry *e = tx_at(p, i);
+			/* Beyond `high` only ancient frames qualify, and first sends go out in seq
+			 * order: past an unsent frame, or a frame sent once that is not ancient,
+			 * every later frame was first sent no earlier, so none is ancient. This
+			 * keeps an ack's scan to the frames below `high` plus the ancient ones
+			 * instead of the whole window. */
+			if (e->fr.seq >= high &&
+			    (!e->tx_count || (e->tx_count == 1 && e->sent_us + 4 * p->rto_us > now)))
+				break;
 			if (!e->tx_count || e->acked || e->resend)
 				continue;
 			bool hole = e->fr.seq < high && e->sent_us + rtt <= now;
 			bool ancient = e->sent_us + 4 * p->rto_us <= now;
 			if (hole || ancient) {
-				e->resend = true;
+				tx_mark_resend(p, e);
 				marked++;
 			}
 		}
@@ -320,7 +337,7 @@ void pl_on_ack(struct strata_links *l, struct link_peer *p, uint64_t cumulative,
 	for (size_t i = 0; i < inflight && marked < PL_RTO_BURST; i++) {
 		struct tx_entry *e = tx_at(p, i);
 		if (e->tx_count && !e->acked && !e->resend && e->sent_us + base_rto <= now) {
-			e->resend = true;
+			tx_mark_resend(p, e);
 			marked++;
 		}
 	}
@@ -349,7 +366,7 @@ void pl_on_rto(struct strata_links *l, struct link_peer *p)
 	for (size_t i = 0; i < inflight && marked < PL_RTO_BURST; i++) {
 		struct tx_entry *e = tx_at(p, i);
 		if (e->tx_count && !e->acked && !e->resend && e->sent_us + p->rto_us <= now) {
-			e->resend = true;
+			tx_mark_resend(p, e);
 			marked++;
 		}
 	}
@@ -372,7 +389,9 @@ size_t pl_collect(struct strata_links *l, struct link_peer *p, struct out_frame 
 	size_t inflight = p->tx_len < l->cfg->window ? p->tx_len : l->cfg->window;
 	size_t nb = 0;
 	bool more = false;
-	for (size_t i = 0; i < inflight; i++) {
+	uint64_t base = tx_base(p);
+	size_t i = p->tx_scan_seq > base ? (size_t)(p->tx_scan_seq - base) : 0;
+	for (; i < inflight; i++) {
 		struct tx_entry *e = tx_at(p, i);
 		if (e->acked || (e->tx_count && !e->resend))
 			continue;
@@ -393,6 +412,8 @@ size_t pl_collect(struct strata_links *l, struct link_peer *p, struct out_frame 
 		e->resend = false;
 		e->sent_us = now;
 	}
+	/* Everything below index i is now acknowledged or sent and unmarked. */
+	p->tx_scan_seq = base + i;
 	p->tx_pending = more;
 	if (nb && !strata_timer_armed(&p->rto_timer))
 		strata_timer_arm(l->node, &p->rto_timer, now + p->rto_us);

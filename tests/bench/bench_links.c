@@ -170,6 +170,16 @@ static double run_node(struct strata_config *cfg, uint32_t id, const uint8_t *sk
 	if (!b->sender && b->count != b->target)
 		fprintf(stderr, "bench: receiver got %llu of %llu\n", (unsigned long long)b->count,
 			(unsigned long long)b->target);
+	if (getenv("BENCH_COUNTERS")) { /* for profiling: what each side sent and received */
+		const struct strata_counters *c = strata_node_counters(strata_uv_node(rt));
+		fprintf(stderr,
+			"node %u: datagrams out %llu in %llu, frames out %llu in %llu, acks out %llu, "
+			"retransmits %llu, batches %llu\n",
+			id, (unsigned long long)c->dgram_out, (unsigned long long)c->dgram_in,
+			(unsigned long long)c->frames_out, (unsigned long long)c->frames_in,
+			(unsigned long long)c->acks_out, (unsigned long long)c->retransmits,
+			(unsigned long long)c->batches);
+	}
 	if (pk) {
 		const struct strata_counters *c = strata_node_counters(strata_uv_node(rt));
 		pk->dgram_bytes = c->dgram_out ? (double)c->bytes_out / (double)c->dgram_out : 0;

@@ -56,6 +56,9 @@ struct uvrt_counter {
 	char unnamed[24];
 };
 
+/* Datagrams handed to the kernel by one sendmmsg at most (runtime.c). */
+#define TX_BATCH 64
+
 #define PENDING_BITS 14
 #define PENDING_MAX (1u << PENDING_BITS)
 
@@ -77,6 +80,13 @@ struct strata_uv {
 	bool udp_init;
 	uint8_t *rxbuf;
 	size_t rxlen;
+	/* Datagrams of one release, sent together by sendmmsg at env.send_flush (or when the
+	 * run fills the arena or TX_BATCH entries): one system call for a batch's datagrams. */
+	uint8_t *txbuf;      /* TX arena, tx_cap bytes */
+	size_t tx_cap, tx_used;
+	uint32_t tx_n;
+	uint32_t tx_to[TX_BATCH];
+	uint32_t tx_off[TX_BATCH], tx_len[TX_BATCH];
 	struct sockaddr_storage peer_addr[STRATA_MAX_NODES + 1];
 	bool peer_addr_ok[STRATA_MAX_NODES + 1];
 	/* The built-in nemesis ([cluster] nemesis = on; set by `strata nemesis`): bit i-1 = node i. */

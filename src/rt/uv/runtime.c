@@ -1,5 +1,6 @@
 /* The libuv runtime: the environment of one node on a uv loop (time, random, UDP datagrams,
  * the wake-up timer, stable storage, outputs, log). See uv.h. */
+#include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <sodium.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "core/assert.h"
@@ -21,8 +23,16 @@
 #define HELD_MAX (32u << 20)
 
 /* Room for any datagram the kernel can hand us: larger than max_datagram, so an oversized one
- * is seen whole, passed to the link layer and rejected there (counted), not silently cut. */
-#define RX_BUF (64u * 1024)
+ * is seen whole, passed to the link layer and rejected there (counted), not silently cut. The
+ * socket reads with recvmmsg (UV_UDP_RECVMMSG): libuv cuts the buffer into RX_CHUNKS slots of
+ * 64 KiB, one datagram each, so one system call reads up to RX_CHUNKS datagrams. Only the pages
+ * a datagram lands on are touched. */
+#define RX_DGRAM (64u * 1024)
+#define RX_CHUNKS 20u
+#define RX_BUF (RX_DGRAM * RX_CHUNKS)
+/* The send arena: a run of datagrams up to this many bytes (or TX_BATCH of them) goes out in one
+ * sendmmsg; at least one max_datagram. */
+#define TX_ARENA (64u * 1024)
 
 static const char *level_names[] = { "error", "warn", "info", "debug", "trace" };
 
@@ -185,6 +195,61 @@ void uvrt_nemesis_set_delay(struct strata_uv *rt, uint32_t ms)
 		nem_release(rt, true);
 }
 
+/* Hands the datagrams of the run to the kernel: sendmmsg on Linux (one system call for up to
+ * TX_BATCH datagrams), else one try_send each. As with try_send nothing is queued: a datagram
+ * the kernel refuses (a full socket buffer) is lost and counted, as a fair-loss link may lose it. */
+static void tx_flush(struct strata_uv *rt)
+{
+	uint32_t n = rt->tx_n;
+	rt->tx_n = 0;
+	rt->tx_used = 0;
+	if (!n || rt->closing || !rt->udp_init)
+		return;
+#if defined(__linux__)
+	uv_os_fd_t fd;
+	if (uv_fileno((const uv_handle_t *)&rt->udp, &fd) == 0) {
+		struct mmsghdr m[TX_BATCH];
+		struct iovec iov[TX_BATCH];
+		memset(m, 0, n * sizeof(m[0]));
+		for (uint32_t i = 0; i < n; i++) {
+			iov[i].iov_base = rt->txbuf + rt->tx_off[i];
+			iov[i].iov_len = rt->tx_len[i];
+			m[i].msg_hdr.msg_iov = &iov[i];
+			m[i].msg_hdr.msg_iovlen = 1;
+			m[i].msg_hdr.msg_name = &rt->peer_addr[rt->tx_to[i]];
+			m[i].msg_hdr.msg_namelen =
+				rt->peer_addr[rt->tx_to[i]].ss_family == AF_INET6
+					? sizeof(struct sockaddr_in6)
+					: sizeof(struct sockaddr_in);
+		}
+		uint32_t i = 0;
+		while (i < n) {
+			int r = sendmmsg(fd, m + i, n - i, MSG_DONTWAIT);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) { /* the datagram at i is refused: lost, go on with the rest */
+				rt->counters.udp_send_dropped++;
+				i++;
+				continue;
+			}
+			i += (uint32_t)r;
+		}
+		return;
+	}
+#endif
+	for (uint32_t i = 0; i < n; i++) {
+		uv_buf_t b = uv_buf_init((char *)(rt->txbuf + rt->tx_off[i]), rt->tx_len[i]);
+		if (uv_udp_try_send(&rt->udp, &b, 1,
+				    (const struct sockaddr *)&rt->peer_addr[rt->tx_to[i]]) < 0)
+			rt->counters.udp_send_dropped++;
+	}
+}
+
+static void env_send_flush(void *ctx)
+{
+	tx_flush(ctx);
+}
+
 static void env_send(void *ctx, uint32_t to, const uint8_t *buf, size_t len)
 {
 	struct strata_uv *rt = ctx;
@@ -203,12 +268,21 @@ static void env_send(void *ctx, uint32_t to, const uint8_t *buf, size_t len)
 		return;
 	}
 	capture(rt, 0, to, buf, len);
-	uv_buf_t b = uv_buf_init((char *)(uintptr_t)buf, (unsigned)len);
-	/* try_send never queues: the datagram leaves now or is lost, as a fair-loss link may. A
-	 * queue here would only grow under overload; the links retransmit what matters. */
-	int rc = uv_udp_try_send(&rt->udp, &b, 1, (const struct sockaddr *)&rt->peer_addr[to]);
-	if (rc < 0)
+	if (len > rt->tx_cap) { /* cannot happen: the arena holds max_datagram */
 		rt->counters.udp_send_dropped++;
+		return;
+	}
+	/* Kept for the run's sendmmsg (env.send_flush). Nothing is queued beyond the run: the
+	 * datagram leaves with it or is lost, as a fair-loss link may. A queue here would only grow
+	 * under overload; the links retransmit what matters. */
+	if (rt->tx_n == TX_BATCH || rt->tx_used + len > rt->tx_cap)
+		tx_flush(rt);
+	memcpy(rt->txbuf + rt->tx_used, buf, len);
+	rt->tx_to[rt->tx_n] = to;
+	rt->tx_off[rt->tx_n] = (uint32_t)rt->tx_used;
+	rt->tx_len[rt->tx_n] = (uint32_t)len;
+	rt->tx_n++;
+	rt->tx_used += len;
 }
 
 static void on_timer(uv_timer_t *t);
@@ -569,7 +643,8 @@ struct strata_uv *strata_uv_new(uv_loop_t *loop, const struct strata_uv_opts *o,
 	rt->id = o->id;
 	rt->wake_at_us = UINT64_MAX;
 	rt->env = (struct strata_env){
-		.ctx = rt, .now_us = env_now, .send = env_send, .wake_at = env_wake_at,
+		.ctx = rt, .now_us = env_now, .send = env_send, .send_flush = env_send_flush,
+		.wake_at = env_wake_at,
 		.random = env_random, .store = env_store, .retrieve = env_retrieve,
 		.sync = env_sync, .remove = env_remove, .sync_async = env_sync_async, .wal = env_wal,
 		.output = env_output, .trace = env_trace,
@@ -734,11 +809,14 @@ static int udp_start(struct strata_uv *rt, char *err, size_t errlen)
 		rt->peer_addr_ok[p] = true;
 	}
 	rt->rxbuf = malloc(RX_BUF);
-	if (!rt->rxbuf) {
+	rt->tx_cap = rt->cfg->max_datagram > TX_ARENA ? rt->cfg->max_datagram : TX_ARENA;
+	rt->txbuf = malloc(rt->tx_cap);
+	if (!rt->rxbuf || !rt->txbuf) {
 		snprintf(err, errlen, "out of memory");
 		return STRATA_ENOMEM;
 	}
-	int rc = uv_udp_init(rt->loop, &rt->udp);
+	/* recvmmsg: up to RX_CHUNKS datagrams per system call (see RX_BUF). */
+	int rc = uv_udp_init_ex(rt->loop, &rt->udp, AF_UNSPEC | UV_UDP_RECVMMSG);
 	if (rc == 0) {
 		rt->udp_init = true;
 		rt->udp.data = rt;
@@ -831,6 +909,7 @@ void strata_uv_free(struct strata_uv *rt)
 	nem_release(rt, true); /* closing: frees what is held without sending it */
 	free(rt->nem_q);
 	free(rt->rxbuf);
+	free(rt->txbuf);
 	strata_secure_free(rt->client_key); /* wiped */
 	sodium_memzero(rt->resp_password, sizeof rt->resp_password);
 	free(rt);
