@@ -12,7 +12,8 @@
  * (reg_algo, bcast_algo) need more than the model gives, and says why.
  *
  * Wire id ranges: fd 1-15, links/tests 16-31, bcast 32-95, reg 96-159, lkv 160-175,
- * cons 176-207, smr 208-223, test modules 224-255. */
+ * cons 176-207, smr 208-223, test modules 224-255. tests/unit/test_catalog.c checks that no two
+ * algorithms claim one id and that pinned ids never change (they are on the wire). */
 #ifndef STRATA_CORE_STACK_H
 #define STRATA_CORE_STACK_H
 
