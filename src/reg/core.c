@@ -512,6 +512,12 @@ static void on_deliver(struct reg_mod *r, uint32_t from, const uint8_t *data, si
 		strata_node_bad_payload(n, &r->m, from, "register key does not match instance");
 		return;
 	}
+	if (!r->a->deliver) {
+		/* A composition whose peer messages all belong to its lower modules (atomic11to1n):
+		 * a frame for its own wire id is bad input, not a call through a NULL pointer. */
+		strata_node_bad_payload(n, &r->m, from, "this register takes no peer messages");
+		return;
+	}
 	int rc;
 	struct reg_inst *i = reg_inst_get(r, key, klen, reg_hash(key, klen), &rc);
 	if (!i) {
