@@ -46,6 +46,19 @@ uint64_t bc_win_add(struct bc_win *w, uint64_t seq)
 	uint64_t given_up = 0;
 	if (seq <= w->low)
 		return 0;
+	/* So far ahead that every position of the window slides out: one step, not one per seq
+	 * (a peer's seq near 2^64 would otherwise cost that many iterations). Same outcome as
+	 * the loop below: every position that was not delivered is given up. */
+	if (seq - w->low >= 2 * (uint64_t)BC_WIN_BITS) {
+		uint64_t set = 0;
+		for (size_t i = 0; i < STRATA_ARRAY_LEN(w->bits); i++) {
+			set += (uint64_t)__builtin_popcountll(w->bits[i]);
+			w->bits[i] = 0;
+		}
+		uint64_t new_low = seq - BC_WIN_BITS;
+		given_up = (new_low - w->low) - set;
+		w->low = new_low;
+	}
 	/* Too far ahead: slide so seq fits, forgetting the oldest holes. */
 	while (seq > w->low + BC_WIN_BITS) {
 		uint64_t s = w->low + 1;

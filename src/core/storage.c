@@ -95,6 +95,14 @@ static int read_bounds(struct strata_node *n, const char *log, uint64_t *first, 
 	*first = get64(m->data);
 	*last = get64(m->data + 8);
 	strata_msg_unref(m);
+	/* What put and the truncations write: 1 <= first, last < UINT64_MAX, last + 1 >= first
+	 * (equal when empty). Anything else is damage, and a reader looping from first to last
+	 * over it would never end (last = UINT64_MAX) or walk 2^64 indices. */
+	if (*first == 0 || *last == UINT64_MAX || *last + 1 < *first) {
+		*first = 1;
+		*last = 0;
+		return STRATA_EIO;
+	}
 	return 0;
 }
 

@@ -360,6 +360,19 @@ START_TEST(test_log_ops_and_durability)
 	ck_assert_int_eq(strata_log_truncate_suffix(n, "kv", 15), 0);
 	expect_bounds(n, 15, 14);
 	expect_entry(n, 20, NULL);
+	/* damaged bounds (never written so) are an error, not a range to walk: last = UINT64_MAX
+	 * made a recovering reader loop forever */
+	static const uint64_t bad[][2] = { { 1, UINT64_MAX }, { 0, 5 }, { 10, 5 } };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		uint8_t b[16];
+		for (int k = 0; k < 8; k++) {
+			b[k] = (uint8_t)(bad[i][0] >> (8 * k)); /* little-endian, as stored */
+			b[8 + k] = (uint8_t)(bad[i][1] >> (8 * k));
+		}
+		ck_assert_int_eq(strata_store(n, "L/kv/b", b, sizeof b), 0);
+		ck_assert_int_eq(strata_log_bounds(n, "kv", &f, &l), STRATA_EIO);
+		ck_assert_int_eq(strata_log_get(n, "kv", 3, &(struct strata_msg *){ NULL }), STRATA_EIO);
+	}
 	strata_node_free(n);
 	strata_store_close(e.s);
 	rm_tmp();
