@@ -29,7 +29,7 @@ const struct cli_cmd cli_commands[] = {
 	  cmd_trb },
 	{ "members", "group membership (Alg. 6.7): every node's view (id, members) [--watch]",
 	  cmd_members },
-	{ "vs", "view-synchronous communication (Alg. 6.10-6.11): send MESSAGE [-n NODE] | listen",
+	{ "vs", "view synchrony (Alg. 6.8-6.11): send MESSAGE [-n NODE] | listen [--algo uvs|vs]",
 	  cmd_vs },
 	{ "job", "job handlers (seed 1.1.4): submit JOB [--algo jh-sync|jh-async|jt] | watch [--all] | "
 		 "algos", cmd_job },
