@@ -170,6 +170,23 @@ struct cli_op_args {
 int cli_op(struct cli *c, const struct cli_op_args *a, Strata__Client__Response **resp_out,
 	   const Strata__Client__OpReply **reply);
 
+/* ---- the BFT KV's client (client/bft.c) ---- */
+
+/* Whether the cluster's config says `[smr] log = bft-tob` or `btob` (false with -e). */
+bool cli_bft_cluster(struct cli *c);
+/* A fresh random session id (odd, never 0). */
+uint64_t cli_bft_session(void);
+/* Sends req (its op carrying session and seq) to every replica and waits, within --timeout, for
+ * f + 1 replicas that returned the same signed outcome: CLI_EXIT_OK with *out = one of those
+ * replies (the caller frees it), else prints why under `what` and returns CLI_EXIT_UNKNOWN
+ * (or CLI_EXIT_USAGE without a config). */
+int cli_bft_call(struct cli *c, Strata__Client__Request *req, uint64_t session, uint64_t seq,
+		 const char *what, Strata__Client__Response **out);
+/* Verifies one reply of the BFT KV for (session, seq): the replica whose valid signature it
+ * carries, with the outcome digest in outcome; 0 if it carries none that verifies. */
+uint32_t cli_bft_check(const struct strata_config *cfg, uint64_t session, uint64_t seq,
+		       const Strata__Client__Response *r, uint8_t outcome[32]);
+
 /* Prints an algorithm table (core/stack.h) of one family, or all with family == NULL: text
  * table, or with c->json a JSON array. No daemon needed. Returns CLI_EXIT_OK. */
 int cli_print_algos(struct cli *c, const char *family);

@@ -19,6 +19,12 @@
  * f "cas" with [old, new]; "compare failed" is a definite failure), and every write carries the
  * client's session and a sequence number, so a resend is applied once.
  *
+ * On a BFT KV cluster (`[smr] log = bft-tob` or `btob`, client/bft.c) every logical client
+ * keeps one connection to every chosen node, sends each operation (reads too, in its session
+ * with the next sequence number) to all of them, and takes the outcome f + 1 replicas returned
+ * signed alike; a reply whose signature does not verify counts for nothing. An operation with
+ * no f + 1 equal outcomes by --op-timeout (or once every node answered or failed) is info.
+ *
  * --nemesis kill,pause,partition [--interval S] injects faults while the clients run and ends
  * them all before returning; each fault is a {"process":"nemesis",...} line of the history
  * (client/wl_nemesis.c). */
@@ -33,6 +39,7 @@
 #include "cli.h"
 #include "core/error.h"
 #include "core/stack.h"
+#include "smr/smr.h"
 #include "wl_nemesis.h"
 
 #define WL_MAX_CLIENTS 256
@@ -80,6 +87,12 @@ struct wl_client {
 	char old[64];
 	struct cli_reader rd;
 	unsigned long nops;
+	/* BFT KV: per endpoint a connection (-1 = none), its reader and whether it answered the
+	 * operation in flight; the vote over the verified replies. */
+	int *bfd;
+	struct cli_reader *brd;
+	bool *bdone;
+	struct smr_bft_vote vote;
 };
 
 struct wl {
@@ -93,8 +106,11 @@ struct wl {
 	uint32_t writer;
 	uint32_t r, w;        /* lkv quorum overrides, 0 = the cluster's */
 	bool kv;              /* the replicated KV store: cas and sessions */
+	bool bft;             /* kv on a BFT KV cluster: every node, f + 1 signed replies */
+	const struct strata_config *cfg;
 	char seen[64][64];    /* kv: last value acknowledged per key (keys < 64), for cas */
 	char first_fail[256]; /* the first refusal's error text, for the summary */
+	unsigned long bad_sig; /* BFT KV: replies whose signature did not verify */
 };
 
 static uint64_t mono_ns(void)
@@ -129,6 +145,13 @@ static void crash_client(struct wl *w, struct wl_client *k, size_t nclients)
 	k->fd = -1;
 	cli_reader_free(&k->rd);
 	cli_reader_init(&k->rd);
+	for (size_t e = 0; w->bft && e < w->neps; e++) {
+		if (k->bfd[e] >= 0)
+			close(k->bfd[e]);
+		k->bfd[e] = -1;
+		cli_reader_free(&k->brd[e]);
+		cli_reader_init(&k->brd[e]);
+	}
 	k->process += (int64_t)nclients;
 	k->session = 0; /* a new process, a new session */
 	k->ep = (k->ep + 1) % w->neps;
@@ -181,7 +204,18 @@ static void start_op(struct wl *w, struct wl_client *k, uint32_t keys, double re
 {
 	uint64_t now = cli_now_ms();
 	char err[256];
-	if (k->fd < 0) {
+	if (w->bft) {
+		size_t up = 0;
+		for (size_t e = 0; e < w->neps; e++) {
+			if (k->bfd[e] < 0)
+				k->bfd[e] = cli_connect(&w->eps[e], now + 300, err, sizeof err);
+			up += k->bfd[e] >= 0;
+		}
+		if (up == 0) { /* nothing was sent: no op to record; try again later */
+			k->retry_at_ms = now + 100;
+			return;
+		}
+	} else if (k->fd < 0) {
 		k->fd = cli_connect(&w->eps[k->ep], now + 300, err, sizeof err);
 		if (k->fd < 0) { /* nothing was sent: no op to record; try the next node later */
 			k->ep = (k->ep + 1) % w->neps;
@@ -220,7 +254,7 @@ static void start_op(struct wl *w, struct wl_client *k, uint32_t keys, double re
 		op.value2.data = (uint8_t *)k->value;
 		op.value2.len = strlen(k->value);
 	}
-	if (w->kv && !k->is_read) {
+	if (w->kv && (!k->is_read || w->bft)) {
 		if (!k->session) {
 			k->session = ((uint64_t)random() << 32 ^ (uint64_t)random() ^ mono_ns()) | 1;
 			k->seq = 0;
@@ -232,6 +266,34 @@ static void start_op(struct wl *w, struct wl_client *k, uint32_t keys, double re
 	req.op = &op;
 	req.id = k->req_id = cli_next_id(w->c);
 	record(w, k, STRATA_HIST_INVOKE, k->is_read ? NULL : k->value);
+	if (w->bft) {
+		size_t sent = 0;
+		smr_bft_vote_init(&k->vote, w->cfg->n, w->cfg->f);
+		for (size_t e = 0; e < w->neps; e++) {
+			k->bdone[e] = true;
+			if (k->bfd[e] < 0)
+				continue;
+			if (cli_send(k->bfd[e], &req, now + (uint64_t)op_timeout_ms, err,
+				     sizeof err) != 0) {
+				close(k->bfd[e]);
+				k->bfd[e] = -1;
+				cli_reader_free(&k->brd[e]);
+				cli_reader_init(&k->brd[e]);
+				continue;
+			}
+			k->bdone[e] = false;
+			sent++;
+		}
+		if (sent == 0) {
+			record(w, k, STRATA_HIST_INFO, k->is_read ? NULL : k->value);
+			w->info++;
+			crash_client(w, k, nclients);
+			return;
+		}
+		k->state = WL_WAITING;
+		k->deadline_ms = now + (uint64_t)op_timeout_ms;
+		return;
+	}
 	if (cli_send(k->fd, &req, now + (uint64_t)op_timeout_ms, err, sizeof err) != 0) {
 		record(w, k, STRATA_HIST_INFO, k->is_read ? NULL : k->value);
 		w->info++;
@@ -240,6 +302,50 @@ static void start_op(struct wl *w, struct wl_client *k, uint32_t keys, double re
 	}
 	k->state = WL_WAITING;
 	k->deadline_ms = now + (uint64_t)op_timeout_ms;
+}
+
+/* BFT KV: reads what endpoint e's connection has for client k's operation in flight and votes;
+ * completes the operation at f + 1 equal signed outcomes, or as info once every endpoint that
+ * got it answered or failed without them. */
+static void bft_step(struct wl *w, struct wl_client *k, size_t e, size_t nclients)
+{
+	for (;;) {
+		Strata__Client__Response *r = NULL;
+		char err[256];
+		int rc = cli_reader_step(&k->brd[e], k->bfd[e], &r, err, sizeof err);
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			close(k->bfd[e]);
+			k->bfd[e] = -1;
+			cli_reader_free(&k->brd[e]);
+			cli_reader_init(&k->brd[e]);
+			k->bdone[e] = true;
+			break;
+		}
+		if (r->id != k->req_id || k->bdone[e]) {
+			strata__client__response__free_unpacked(r, NULL);
+			continue;
+		}
+		k->bdone[e] = true;
+		uint8_t oc[SMR_BFT_DIGEST_LEN];
+		uint32_t rep = cli_bft_check(w->cfg, k->session, k->seq, r, oc);
+		bool fresh = rep && !((k->vote.voted >> (rep - 1)) & 1);
+		if (fresh && smr_bft_vote_add(&k->vote, rep, oc) >= w->cfg->f + 1) {
+			complete(w, k, r, nclients);
+			strata__client__response__free_unpacked(r, NULL);
+			return;
+		}
+		if (!rep)
+			w->bad_sig++;
+		strata__client__response__free_unpacked(r, NULL);
+	}
+	for (size_t i = 0; i < w->neps; i++)
+		if (!k->bdone[i])
+			return;
+	record(w, k, STRATA_HIST_INFO, k->is_read ? NULL : k->value);
+	w->info++;
+	crash_client(w, k, nclients);
 }
 
 static bool parse_nodes(const char *s, uint32_t *mask_out)
@@ -341,6 +447,8 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 		return cli_usage_err(c, "workload", "workload: --nodes names no node of the cluster");
 	const struct strata_config *cfg = c->endpoint[0] ? NULL : cli_config(c);
 	w.writer = cfg ? cfg->writer : 1;
+	w.cfg = cfg;
+	w.bft = w.kv && cfg && smr_log_is_bft(cfg);
 	if (!op_timeout)
 		op_timeout = (uint32_t)c->timeout_ms;
 	w.out = fopen(out_path, "w");
@@ -350,8 +458,21 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 	}
 	srandom((unsigned)mono_ns());
 	struct wl_client *k = calloc(clients, sizeof(*k));
-	if (!k) {
+	size_t per = w.bft ? w.neps : 1; /* connections per client */
+	int *bfds = w.bft ? malloc(clients * per * sizeof(*bfds)) : NULL;
+	struct cli_reader *brds = w.bft ? calloc(clients * per, sizeof(*brds)) : NULL;
+	bool *bdones = w.bft ? calloc(clients * per, sizeof(*bdones)) : NULL;
+	struct pollfd *pfd = calloc(clients * per, sizeof(*pfd));
+	uint32_t *who = calloc(clients * per, sizeof(*who));
+	if (!k || !pfd || !who || (w.bft && (!bfds || !brds || !bdones))) {
+		free(k);
+		free(bfds);
+		free(brds);
+		free(bdones);
+		free(pfd);
+		free(who);
 		fclose(w.out);
+		cli_err(c, "workload: out of memory");
 		return CLI_EXIT_FAIL;
 	}
 	for (uint32_t i = 0; i < clients; i++) {
@@ -359,6 +480,15 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 		k[i].ep = i % w.neps;
 		k[i].process = i;
 		cli_reader_init(&k[i].rd);
+		if (w.bft) {
+			k[i].bfd = bfds + i * per;
+			k[i].brd = brds + i * per;
+			k[i].bdone = bdones + i * per;
+			for (size_t e = 0; e < per; e++) {
+				k[i].bfd[e] = -1;
+				cli_reader_init(&k[i].brd[e]);
+			}
+		}
 	}
 	w.t0_ns = mono_ns();
 	struct wl_nemesis *nem = NULL;
@@ -374,8 +504,6 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 	/* A progress line on a terminal (stderr), redrawn every 250 ms; nothing when piped. */
 	bool progress = isatty(STDERR_FILENO) != 0;
 	uint64_t start_ms = cli_now_ms(), progress_at = start_ms;
-	struct pollfd pfd[WL_MAX_CLIENTS];
-	uint32_t who[WL_MAX_CLIENTS];
 	for (;;) {
 		uint64_t now = cli_now_ms();
 		bool running = now < end_ms, waiting = false;
@@ -402,8 +530,16 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 		for (uint32_t i = 0; i < clients; i++) {
 			if (k[i].state != WL_WAITING)
 				continue;
-			pfd[np] = (struct pollfd){ .fd = k[i].fd, .events = POLLIN };
-			who[np++] = i;
+			for (size_t e = 0; w.bft && e < w.neps; e++) {
+				if (k[i].bfd[e] < 0 || k[i].bdone[e])
+					continue;
+				pfd[np] = (struct pollfd){ .fd = k[i].bfd[e], .events = POLLIN };
+				who[np++] = i * (uint32_t)per + (uint32_t)e;
+			}
+			if (!w.bft) {
+				pfd[np] = (struct pollfd){ .fd = k[i].fd, .events = POLLIN };
+				who[np++] = i;
+			}
 			if (k[i].deadline_ms < next)
 				next = k[i].deadline_ms;
 		}
@@ -412,7 +548,18 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 			break;
 		now = cli_now_ms();
 		for (nfds_t p = 0; p < np; p++) {
-			struct wl_client *kc = &k[who[p]];
+			struct wl_client *kc = &k[who[p] / per];
+			if (w.bft) {
+				if (kc->state == WL_WAITING && pfd[p].revents)
+					bft_step(&w, kc, who[p] % per, clients);
+				if (kc->state == WL_WAITING && now >= kc->deadline_ms) {
+					record(&w, kc, STRATA_HIST_INFO,
+					       kc->is_read ? NULL : kc->value);
+					w.info++;
+					crash_client(&w, kc, clients);
+				}
+				continue;
+			}
 			if (pfd[p].revents) {
 				Strata__Client__Response *r = NULL;
 				char err[256];
@@ -441,8 +588,18 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 		if (k[i].fd >= 0)
 			close(k[i].fd);
 		cli_reader_free(&k[i].rd);
+		for (size_t e = 0; w.bft && e < w.neps; e++) {
+			if (k[i].bfd[e] >= 0)
+				close(k[i].bfd[e]);
+			cli_reader_free(&k[i].brd[e]);
+		}
 	}
 	free(k);
+	free(bfds);
+	free(brds);
+	free(bdones);
+	free(pfd);
+	free(who);
 	if (progress)
 		fputs("\r\033[K", stderr); /* the summary replaces the progress line */
 	unsigned nem_failed = 0;
@@ -472,6 +629,10 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 	} else
 		printf("workload: %lu ok, %lu fail, %lu info; history in %s\n", w.ok, w.fail, w.info,
 		       out_path);
+	if (w.bft && !c->json)
+		printf("workload: BFT KV, every operation to %zu nodes, f + 1 = %u equal signed "
+		       "replies accepted; %lu replies with a bad signature ignored\n",
+		       w.neps, w.cfg->f + 1, w.bad_sig);
 	if (w.ok == 0) {
 		/* Not one operation succeeded: the run measured nothing and its history proves
 		 * nothing. Say what the failures looked like. */

@@ -879,8 +879,20 @@ int cli_op(struct cli *c, const struct cli_op_args *a, Strata__Client__Response 
 	/* Only a read may be retried on another node: a write that timed out may have happened,
 	 * unless it carries a session, which makes the store apply it once however often sent. */
 	bool is_read = a->op == CLI_OP_READ || a->op == CLI_OP_RANGE;
-	int rc = cli_call(c, &req, !a->no_retry && (is_read || a->session != 0), &resp,
-			  NULL);
+	int rc;
+	if (strcmp(a->module, "kv") == 0 && cli_bft_cluster(c)) {
+		/* The BFT KV: every replica, f + 1 equal signed outcomes (client/bft.c); reads
+		 * too carry a session and sequence number, as every replica must see the same. */
+		if (!op.session) {
+			op.session = cli_bft_session();
+			op.seq = 1;
+		}
+		char what[64];
+		snprintf(what, sizeof what, "%s %s", a->module, op_name(a->op));
+		rc = cli_bft_call(c, &req, op.session, op.seq, what, &resp);
+	} else {
+		rc = cli_call(c, &req, !a->no_retry && (is_read || a->session != 0), &resp, NULL);
+	}
 	if (resp_out)
 		*resp_out = NULL;
 	if (reply)

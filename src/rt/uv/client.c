@@ -691,6 +691,18 @@ static void reply_to_client(struct strata_uv *rt, const struct strata_output *o)
 			r.op = NULL;
 		}
 	}
+	if (o->sig) {
+		/* A BFT KV reply (src/smr/bft.c): what the client needs to verify the signature
+		 * and vote; the bytes themselves when OpReply.value does not carry them. */
+		r.bft_replica = o->peer;
+		r.bft_sig.data = (uint8_t *)(uintptr_t)o->sig;
+		r.bft_sig.len = STRATA_OUT_SIG_LEN;
+		r.bft_flags = o->b;
+		if (o->status != 0 || (o->b & (STRATA_REPLY_RANGE | STRATA_REPLY_SIBLINGS))) {
+			r.bft_data.data = (uint8_t *)(uintptr_t)o->data;
+			r.bft_data.len = o->data ? o->len : 0;
+		}
+	}
 	conn_send(c, &r);
 	free(items);
 	free(ptrs);
