@@ -18,7 +18,8 @@
  *
  * Then the network heals: every operation must be answered within 5 s (liveness), every client
  * reads every key once more, and each key's history must be linearizable (Wing-Gong with Lowe's
- * memoisation, src/check).
+ * memoisation, src/check). The clients, history, partition and pause schedule and the checks
+ * are tests/sim/lib/kv_harness, shared with sim_tob_kv.
  *
  * Broken variants (expect_violation: the suite fails unless the checker catches one):
  *   broken-ack-unsynced   nodes acknowledge entries they never make durable; the total crash
@@ -36,58 +37,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check/check.h"
 #include "core/error.h"
+#include "lib/kv_harness.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 #include "smr/smr.h"
 
 #define NCL 6
-#define NKEYS 3
-#define MAXDUP 64
-#define MS 1000ull
-#define DUP_BIT (1ull << 62)
+#define MS KVH_MS
 
-enum { OP_GET, OP_PUT, OP_CAS };
 enum {
 	F_NET = 1, F_PART = 2, F_PAUSE = 4, F_CRASH = 8, F_TOTAL = 16, F_DUPREQ = 32,
 	F_ISOLATE = 64, /* partitions: always the leader isolated */
 	F_ISOLATE_FOLLOWER = 128, /* partitions: always one follower isolated (for 0.4-0.8 s) */
 };
 
-struct client {
-	uint32_t node;
-	int64_t proc;
-	bool busy;
-	uint64_t req_id, seq, next_at;
-	uint64_t session, wseq;
-	int kind;
-	const char *key;
-	char val[24], old[24];
-};
-
-struct dup {
-	bool used;
-	uint64_t at;
-	uint32_t node;
-	struct client c; /* a copy of the request's fields */
-};
-
 struct run {
 	struct sim *s;
 	struct strata_config cfg;
-	struct client cl[NCL];
-	struct dup dups[MAXDUP];
+	struct kvh h; /* clients, history; h.avoid: the isolated follower */
 	unsigned broken;
-	FILE *hist;
-	char *hbuf;
-	size_t hlen;
-	int error;
-	char errtxt[256];
-	unsigned ops_ok, reads_ok, writes_ok, cas_ok, info, dups_sent;
+	unsigned faults;
 	uint64_t installs, snapshots; /* at the end, summed over the nodes */
-	uint32_t avoid; /* a node clients do not send to (the isolated follower) */
-	char seen[NKEYS][24]; /* last value acknowledged per key (cas expectations) */
 	/* limits case: the last reply */
 	bool got;
 	int status;
@@ -115,7 +86,6 @@ struct pipe_op {
 	unsigned attempts;
 };
 
-static const char *keys[NKEYS] = { "a", "b", "c" };
 /* snapshot-install: seeds run and snapshots installed so far (non-vacuity over the case). */
 static unsigned isolate_seeds;
 /* The torn case: over its seeds, crashes that tore a write to the record log, and recoveries
@@ -161,54 +131,6 @@ static uint32_t leader_of(struct run *r)
 	return best;
 }
 
-static void record(struct run *r, struct client *c, enum strata_hist_type t, const char *value,
-		   const char *value2)
-{
-	strata_history_append(r->hist, c->proc, t,
-			      c->kind == OP_GET ? STRATA_HIST_READ
-			      : c->kind == OP_PUT ? STRATA_HIST_WRITE : STRATA_HIST_CAS,
-			      c->key, value, value2, sim_now(r->s) * 1000);
-}
-
-static void record_invoke(struct run *r, struct client *c)
-{
-	if (c->kind == OP_GET)
-		record(r, c, STRATA_HIST_INVOKE, NULL, NULL);
-	else if (c->kind == OP_PUT)
-		record(r, c, STRATA_HIST_INVOKE, c->val, NULL);
-	else
-		record(r, c, STRATA_HIST_INVOKE, c->old, c->val);
-}
-
-static void record_end(struct run *r, struct client *c, enum strata_hist_type t)
-{
-	if (c->kind == OP_GET)
-		record(r, c, t, NULL, NULL);
-	else if (c->kind == OP_PUT)
-		record(r, c, t, c->val, NULL);
-	else
-		record(r, c, t, c->old, c->val);
-}
-
-static unsigned key_index(const char *key)
-{
-	for (unsigned i = 0; i < NKEYS; i++)
-		if (keys[i] == key)
-			return i;
-	return 0;
-}
-
-/* The last value seen acknowledged for key (a cas expects it). */
-static void remember(struct run *r, const char *key, const char *v)
-{
-	char *dst = r->seen[key_index(key)];
-	size_t len = strlen(v);
-	if (len >= sizeof(r->seen[0]))
-		len = sizeof(r->seen[0]) - 1;
-	memmove(dst, v, len);
-	dst[len] = 0;
-}
-
 /* A reply to one attempt of a pipelined INCR: every answer of one seq must carry the same
  * value (the session's cached result); a seq stays unanswered (and is retried) on a timeout or
  * a busy refusal; any other error fails the run. */
@@ -226,19 +148,19 @@ static void pipe_reply(struct run *r, uint32_t node, const struct strata_output 
 		memcpy(v, o->data, len);
 	v[len] = 0;
 	if (o->status != 0 || len == 0) {
-		if (!r->error) {
-			r->error = 1;
+		if (!r->h.error) {
+			r->h.error = 1;
 			r->pipe_violation = true;
-			snprintf(r->errtxt, sizeof(r->errtxt), "node %u: incr seq %llu: error %d (%s)",
+			snprintf(r->h.errtxt, sizeof(r->h.errtxt), "node %u: incr seq %llu: error %d (%s)",
 				 node, (unsigned long long)seq, o->status, o->text ? o->text : "");
 		}
 		return;
 	}
 	int64_t val = strtoll(v, NULL, 10);
-	if (p->done && p->value != val && !r->error) {
-		r->error = 1;
+	if (p->done && p->value != val && !r->h.error) {
+		r->h.error = 1;
 		r->pipe_violation = true;
-		snprintf(r->errtxt, sizeof(r->errtxt), "exactly-once: incr seq %llu answered %lld, "
+		snprintf(r->h.errtxt, sizeof(r->h.errtxt), "exactly-once: incr seq %llu answered %lld, "
 			 "then %lld (node %u)", (unsigned long long)seq, (long long)p->value,
 			 (long long)val, node);
 	}
@@ -249,13 +171,12 @@ static void pipe_reply(struct run *r, uint32_t node, const struct strata_output 
 static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
 {
 	struct run *r = arg;
+	(void)s;
 	if (o->kind == STRATA_OUT_REPLY && (o->a & PIPE_BIT) && r->pipe) {
 		pipe_reply(r, node, o);
 		return;
 	}
-	if (o->kind != STRATA_OUT_REPLY || (o->a & DUP_BIT))
-		return;
-	if (o->a == 0) {
+	if (o->kind == STRATA_OUT_REPLY && o->a == 0) {
 		r->got = true;
 		r->status = o->status;
 		r->flags = o->b;
@@ -270,172 +191,14 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 			memcpy(r->raw, o->data, r->rawlen);
 		return;
 	}
-	for (unsigned k = 0; k < NCL; k++) {
-		struct client *c = &r->cl[k];
-		if (!c->busy || c->req_id != o->a || c->node != node)
-			continue;
-		c->busy = false;
-		c->next_at = sim_now(s) + sim_random_below(s, 5 * MS);
-		if (o->status == STRATA_ETIMEDOUT) {
-			r->info++;
-			record_end(r, c, STRATA_HIST_INFO);
-			return;
-		}
-		if (o->status == STRATA_EFULL || (o->status == STRATA_ESTATE && c->kind == OP_CAS)) {
-			record_end(r, c, STRATA_HIST_FAIL);
-			return;
-		}
-		if (o->status != 0) {
-			if (!r->error) {
-				r->error = 1;
-				snprintf(r->errtxt, sizeof(r->errtxt), "node %u: error reply %d (%s)",
-					 node, o->status, o->text ? o->text : "");
-			}
-			record_end(r, c, STRATA_HIST_FAIL);
-			return;
-		}
-		r->ops_ok++;
-		if (c->kind == OP_GET) {
-			r->reads_ok++;
-			if (o->b & STRATA_REPLY_FOUND) {
-				char v[64];
-				size_t len = o->len < sizeof(v) - 1 ? o->len : sizeof(v) - 1;
-				if (len)
-					memcpy(v, o->data, len);
-				v[len] = 0;
-				record(r, c, STRATA_HIST_OK, v, NULL);
-				remember(r, c->key, v);
-			} else {
-				record(r, c, STRATA_HIST_OK, NULL, NULL);
-			}
-		} else {
-			if (c->kind == OP_PUT)
-				r->writes_ok++;
-			else
-				r->cas_ok++;
-			record_end(r, c, STRATA_HIST_OK);
-			remember(r, c->key, c->val);
-		}
-		return;
-	}
-}
-
-static void send_req(struct run *r, uint32_t node, const struct client *c, uint64_t id)
-{
-	struct strata_request q = {
-		.id = id,
-		.op = c->kind == OP_GET ? STRATA_OP_READ
-		      : c->kind == OP_PUT ? STRATA_OP_WRITE : STRATA_OP_CAS,
-		.key = (const uint8_t *)c->key,
-		.key_len = strlen(c->key),
-		.session = c->kind == OP_GET ? 0 : c->session,
-		.seq = c->kind == OP_GET ? 0 : c->wseq,
-	};
-	if (c->kind == OP_PUT) {
-		q.value = (const uint8_t *)c->val;
-		q.value_len = strlen(c->val);
-	} else if (c->kind == OP_CAS) {
-		q.value = (const uint8_t *)c->old;
-		q.value_len = strlen(c->old);
-		q.value2 = (const uint8_t *)c->val;
-		q.value2_len = strlen(c->val);
-	}
-	sim_request(r->s, node, "kv", &q);
-}
-
-static uint32_t random_up(struct run *r)
-{
-	for (int tries = 0; tries < 64; tries++) {
-		uint32_t id = 1 + (uint32_t)sim_random_below(r->s, r->cfg.n);
-		/* A paused node drops requests in the simulator (sim_request); a real client's
-		 * connection would wait instead, which the pause scenario covers by pausing a node
-		 * that holds requests already. */
-		if (sim_is_up(r->s, id) && !sim_is_paused(r->s, id) && id != r->avoid)
-			return id;
-	}
-	return 0;
-}
-
-static void issue(struct run *r, struct client *c, int kind, const char *key, uint32_t node,
-		  unsigned faults)
-{
-	c->kind = kind;
-	c->key = key;
-	c->seq++;
-	c->node = node;
-	if (kind != OP_GET) {
-		c->wseq++;
-		snprintf(c->val, sizeof(c->val), "%u.%llu", (unsigned)c->proc,
-			 (unsigned long long)c->seq);
-	}
-	if (kind == OP_CAS) {
-		const char *seen = r->seen[key_index(key)];
-		snprintf(c->old, sizeof(c->old), "%s", seen[0] ? seen : "none");
-	}
-	c->req_id = ((uint64_t)(c - r->cl + 1) << 32) | c->seq;
-	c->busy = true;
-	record_invoke(r, c);
-	send_req(r, node, c, c->req_id);
-	if ((faults & F_DUPREQ) && kind != OP_GET && sim_random_below(r->s, 100) < 25) {
-		for (unsigned i = 0; i < MAXDUP; i++) {
-			struct dup *d = &r->dups[i];
-			if (d->used)
-				continue;
-			d->used = true;
-			d->at = sim_now(r->s) + sim_random_below(r->s, 50 * MS);
-			d->node = 1 + (uint32_t)sim_random_below(r->s, r->cfg.n);
-			d->c = *c;
-			break;
-		}
-	}
-}
-
-static void issue_random(struct run *r, struct client *c, unsigned faults)
-{
-	uint32_t node = random_up(r);
-	if (!node)
-		return;
-	uint64_t x = sim_random_below(r->s, 100);
-	int kind = x < 45 ? OP_GET : x < 85 ? OP_PUT : OP_CAS;
-	issue(r, c, kind, keys[sim_random_below(r->s, NKEYS)], node, faults);
-}
-
-static void send_dups(struct run *r)
-{
-	for (unsigned i = 0; i < MAXDUP; i++) {
-		struct dup *d = &r->dups[i];
-		if (!d->used || d->at > sim_now(r->s))
-			continue;
-		d->used = false;
-		if (!sim_is_up(r->s, d->node) || sim_is_paused(r->s, d->node))
-			continue;
-		r->dups_sent++;
-		send_req(r, d->node, &d->c, DUP_BIT | d->c.req_id);
-	}
+	kvh_reply(&r->h, node, o);
 }
 
 /* Requests in flight at a crashing node are lost: unknown outcome. */
 static void crash(struct run *r, uint32_t id)
 {
 	sim_crash(r->s, id);
-	for (unsigned k = 0; k < NCL; k++) {
-		struct client *c = &r->cl[k];
-		if (c->busy && c->node == id) {
-			r->info++;
-			record_end(r, c, STRATA_HIST_INFO);
-			c->busy = false;
-			c->next_at = sim_now(r->s) + sim_random_below(r->s, 5 * MS);
-		}
-	}
-}
-
-static int all_idle(struct sim *s, void *arg)
-{
-	struct run *r = arg;
-	for (unsigned k = 0; k < NCL; k++)
-		if (r->cl[k].busy)
-			return 0;
-	return 1;
+	kvh_crashed(&r->h, id);
 }
 
 static int has_leader(struct sim *s, void *arg)
@@ -457,65 +220,31 @@ static void activate(struct run *r)
 
 /* LOG1 on the state: replicas that applied the same prefix hold the same keys, revisions and
  * sessions (digest). Run after the final reads, once the commit index reached everybody. */
-static int check_agreement(struct run *r, char *why, size_t wl, bool *violation)
+static bool replica_state(void *arg, uint32_t id, uint64_t *applied, uint64_t *digest)
 {
-	sim_run_until(r->s, sim_now(r->s) + 300 * MS, NULL, NULL);
-	uint64_t applied[STRATA_MAX_NODES + 1], digest[STRATA_MAX_NODES + 1];
-	for (uint32_t id = 1; id <= r->cfg.n; id++) {
-		struct strata_module *m = mod(r, id);
-		applied[id] = 0;
-		if (!m)
-			continue;
-		struct smr_status st;
-		smr_kv_status(m, &st);
-		applied[id] = st.applied_index;
-		if (getenv("SIM_KV_VERBOSE"))
-			fprintf(stderr, "  node %u: term %llu leader %u last %llu commit %llu applied "
-				"%llu snapshot %llu log_first %llu installs %llu\n", id,
-				(unsigned long long)st.term, st.leader,
-				(unsigned long long)st.last_index, (unsigned long long)st.commit_index,
-				(unsigned long long)st.applied_index, (unsigned long long)st.snap_index,
-				(unsigned long long)st.log_first, (unsigned long long)st.snap_installs);
-		digest[id] = smr_kv_digest(smr_kv_state(m));
-		r->installs += st.snap_installs;
-		r->snapshots += st.snapshots;
-	}
-	for (uint32_t a = 1; a <= r->cfg.n; a++) {
-		for (uint32_t b = a + 1; b <= r->cfg.n; b++) {
-			if (!applied[a] || applied[a] != applied[b] || digest[a] == digest[b])
-				continue;
-			*violation = true;
-			return sim_fail(why, wl, "agreement: nodes %u and %u both applied %llu entries "
-					"but hold different states", a, b,
-					(unsigned long long)applied[a]);
-		}
-	}
-	return 0;
+	struct run *r = arg;
+	struct strata_module *m = mod(r, id);
+	if (!m)
+		return false;
+	struct smr_status st;
+	smr_kv_status(m, &st);
+	*applied = st.applied_index;
+	if (getenv("SIM_KV_VERBOSE"))
+		fprintf(stderr, "  node %u: term %llu leader %u last %llu commit %llu applied "
+			"%llu snapshot %llu log_first %llu installs %llu\n", id,
+			(unsigned long long)st.term, st.leader,
+			(unsigned long long)st.last_index, (unsigned long long)st.commit_index,
+			(unsigned long long)st.applied_index, (unsigned long long)st.snap_index,
+			(unsigned long long)st.log_first, (unsigned long long)st.snap_installs);
+	*digest = smr_kv_digest(smr_kv_state(m));
+	r->installs += st.snap_installs;
+	r->snapshots += st.snapshots;
+	return true;
 }
 
-static int check_history(struct run *r, char *why, size_t wl, bool *violation)
+static int check_agreement(struct run *r, char *why, size_t wl, bool *violation)
 {
-	fflush(r->hist);
-	struct strata_history *h = NULL;
-	char err[256];
-	int rc = strata_history_parse(r->hbuf, r->hlen, "sim", NULL, &h, err, sizeof(err));
-	if (rc)
-		return sim_fail(why, wl, "history does not parse: %s", err);
-	struct strata_check_result res;
-	memset(&res, 0, sizeof(res));
-	rc = strata_check_history(h, STRATA_CHECK_ATOMIC, 20000, &res);
-	int out = 0;
-	if (rc) {
-		out = sim_fail(why, wl, "checker error %d", rc);
-	} else if (res.verdict != STRATA_CHECK_OK) {
-		*violation = res.verdict == STRATA_CHECK_VIOLATION;
-		out = sim_fail(why, wl, "atomic checker: %s (%zu ops): %s",
-			       strata_check_verdict_name(res.verdict), strata_history_n_ops(h),
-			       res.has_violation ? res.violation.message : "");
-	}
-	strata_check_result_free(&res);
-	strata_history_free(h);
-	return out;
+	return kvh_check_agreement(&r->h, why, wl, violation, replica_state, r, "entries");
 }
 
 static struct run *run_new(uint64_t seed, bool trace, unsigned broken, const struct sim_disk *disk)
@@ -539,50 +268,48 @@ static struct run *run_new(uint64_t seed, bool trace, unsigned broken, const str
 		r->cfg.nodes[i].port = (uint16_t)(7000 + i);
 	}
 	r->broken = broken;
-	r->hist = open_memstream(&r->hbuf, &r->hlen);
+	kvh_init(&r->h, r->cfg.n, NCL);
 	struct sim_opts so = {
 		.seed = seed, .cfg = &r->cfg, .build = build, .output = on_output, .arg = r,
 		.trace = trace,
 	};
 	if (disk)
 		so.disk = *disk;
-	r->s = sim_new(&so);
+	r->s = r->h.s = sim_new(&so);
 	return r;
 }
 
 static void run_free(struct run *r)
 {
 	sim_free(r->s);
-	fclose(r->hist);
-	free(r->hbuf);
+	kvh_fini(&r->h);
 	free(r);
 }
 
-/* One partition of the kinds the issue names: the leader isolated, a 2|3 split, one-way. */
-static void partition(struct run *r, unsigned faults)
+/* The node a partition cuts off (the kinds the issue names: it alone, a 2|3 split, one-way):
+ * the leader, or with F_ISOLATE_FOLLOWER the node after it, which clients then avoid. */
+static uint32_t part_node(void *arg)
 {
-	struct sim *s = r->s;
+	struct run *r = arg;
 	uint32_t l = leader_of(r);
 	if (!l)
-		l = 1 + (uint32_t)sim_random_below(s, r->cfg.n);
-	if (faults & F_ISOLATE_FOLLOWER) {
+		l = 1 + (uint32_t)sim_random_below(r->s, r->cfg.n);
+	if (r->faults & F_ISOLATE_FOLLOWER) {
 		/* Clients keep to the others, so that the log moves on without it. */
 		l = l % r->cfg.n + 1;
-		r->avoid = l;
+		r->h.avoid = l;
 	}
-	uint64_t all = (1ull << (r->cfg.n + 1)) - 2, lb = 1ull << l;
-	unsigned kind = (faults & (F_ISOLATE | F_ISOLATE_FOLLOWER)) ? 0
-			: (unsigned)sim_random_below(s, 4);
-	if (kind == 0) {
-		sim_partition(s, lb, all & ~lb);
-	} else if (kind == 1) {
-		uint64_t side = lb | 1ull << (1 + sim_random_below(s, r->cfg.n));
-		sim_partition(s, side, all & ~side);
-	} else {
-		for (uint32_t p = 1; p <= r->cfg.n; p++)
-			if (p != l)
-				sim_link(s, kind == 2 ? l : p, kind == 2 ? p : l, false);
-	}
+	return l;
+}
+
+/* The node paused: the leader half the time, else a random node. */
+static uint32_t pause_node(void *arg)
+{
+	struct run *r = arg;
+	uint32_t id = sim_random_below(r->s, 2) ? leader_of(r) : 0;
+	if (!id)
+		id = 1 + (uint32_t)sim_random_below(r->s, r->cfg.n);
+	return id;
 }
 
 static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsigned faults,
@@ -594,64 +321,33 @@ static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsi
 	sim_set_net(s, &calm);
 	sim_start(s);
 	activate(r);
-	for (unsigned k = 0; k < NCL; k++) {
-		r->cl[k].proc = k + 1;
-		r->cl[k].session = 1000 + k;
-		r->cl[k].next_at = sim_now(s) + sim_random_below(s, 3 * MS);
-	}
-	if (faults & F_NET) {
-		struct sim_net net = {
-			.drop = sim_random_unit(s) * 0.10,
-			.dup = sim_random_unit(s) * 0.05,
-			.delay_min_us = 100,
-			.delay_max_us = 100 + sim_random_below(s, 3000),
-			.tail = 0.02 + sim_random_unit(s) * 0.1,
-			.tail_us = 20 * MS,
-		};
-		sim_set_net(s, &net);
-	}
+	r->faults = faults;
+	r->h.dup_writes = (faults & F_DUPREQ) != 0;
+	kvh_start(&r->h);
+	if (faults & F_NET)
+		kvh_net_faults(s);
 	/* 1 s of operations; 1.5 s when every fault is on, so that enough completes between them. */
 	const uint64_t t0 = sim_now(s);
 	const uint64_t t_ops = (faults & F_PART) && (faults & F_PAUSE) ? 1500 * MS : 1000 * MS;
-	uint64_t part_at = t0 + sim_random_below(s, t_ops / 2);
-	uint64_t part_len = 200 * MS + sim_random_below(s, 400 * MS);
+	struct kvh_faults fs = {
+		.part = (faults & F_PART) != 0, .pause = (faults & F_PAUSE) != 0,
+		.isolate = (faults & (F_ISOLATE | F_ISOLATE_FOLLOWER)) != 0, .part_node = part_node,
+		.pause_node = pause_node, .arg = r,
+	};
+	kvh_faults_init(&fs, s, t0, t_ops);
 	if (faults & F_ISOLATE_FOLLOWER)
-		part_len += 200 * MS;
-	uint64_t pause_at = t0 + sim_random_below(s, t_ops / 2);
-	uint64_t pause_len = 100 * MS + sim_random_below(s, 600 * MS);
+		fs.part_len += 200 * MS;
 	uint64_t crash_at = t0 + sim_random_below(s, t_ops / 2);
 	uint64_t crash_len = 50 * MS + sim_random_below(s, 450 * MS);
 	/* Every node crashes at once while clients are busy, and restarts 10-50 ms later. */
 	uint64_t total_at = t0 + t_ops / 2 + sim_random_below(s, t_ops * 2 / 5);
 	uint64_t total_len = 10 * MS + sim_random_below(s, 40 * MS);
 	bool total_down = false, total_up = false;
-	bool parted = false, healed = false, paused = false, resumed = false;
 	bool crashed = false, restarted = false;
-	uint32_t pause_id = 0, crash_id = 0;
+	uint32_t crash_id = 0;
 	for (uint64_t t = t0; t < t0 + t_ops; t += MS) {
 		sim_run_until(s, t, NULL, NULL);
-		if ((faults & F_PART) && !parted && t >= part_at) {
-			partition(r, faults);
-			parted = true;
-		}
-		if (parted && !healed && t >= part_at + part_len) {
-			sim_heal(s);
-			r->avoid = 0;
-			healed = true;
-		}
-		if ((faults & F_PAUSE) && !paused && t >= pause_at) {
-			pause_id = sim_random_below(s, 2) ? leader_of(r) : 0;
-			if (!pause_id)
-				pause_id = 1 + (uint32_t)sim_random_below(s, r->cfg.n);
-			if (sim_is_up(s, pause_id))
-				sim_pause(s, pause_id);
-			paused = true;
-		}
-		if (paused && !resumed && t >= pause_at + pause_len) {
-			if (sim_is_paused(s, pause_id))
-				sim_resume(s, pause_id);
-			resumed = true;
-		}
+		kvh_faults_step(&r->h, &fs, t);
 		if ((faults & F_CRASH) && !crashed && t >= crash_at) {
 			crash_id = sim_random_below(s, 2) ? leader_of(r) : 0;
 			if (!crash_id)
@@ -685,12 +381,7 @@ static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsi
 					sim_restart(s, id);
 			total_up = true;
 		}
-		send_dups(r);
-		for (unsigned k = 0; k < NCL; k++) {
-			struct client *c = &r->cl[k];
-			if (!c->busy && t >= c->next_at)
-				issue_random(r, c, faults);
-		}
+		kvh_tick(&r->h, t);
 	}
 	sim_heal(s);
 	for (uint32_t id = 1; id <= r->cfg.n; id++) {
@@ -709,26 +400,7 @@ static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsi
 		for (uint32_t id = 1; id <= r->cfg.n; id++)
 			sim_restart(s, id);
 	}
-	sim_run_until(s, sim_now(s) + 5000 * MS, all_idle, r);
-	int rc = 0;
-	for (unsigned k = 0; k < NCL && !rc; k++)
-		if (r->cl[k].busy)
-			rc = sim_fail(why, wl, "liveness: client %u on node %u got no reply within 5 s "
-				      "after healing", k, r->cl[k].node);
-	/* Every key read once more by every client (through random nodes). */
-	for (unsigned key = 0; key < NKEYS && !rc; key++) {
-		for (unsigned k = 0; k < NCL && !rc; k++) {
-			issue(r, &r->cl[k], OP_GET, keys[key], random_up(r), 0);
-			sim_run_until(s, sim_now(s) + 5000 * MS, all_idle, r);
-			if (r->cl[k].busy)
-				rc = sim_fail(why, wl, "liveness: final read of %s unanswered", keys[key]);
-		}
-	}
-	if (!rc && r->error)
-		rc = sim_fail(why, wl, "%s", r->errtxt);
-	if (!rc && (r->writes_ok < 5 || r->reads_ok < 5))
-		rc = sim_fail(why, wl, "only %u writes and %u reads completed: vacuous run",
-			      r->writes_ok, r->reads_ok);
+	int rc = kvh_finish(&r->h, why, wl);
 	bool violation = false;
 	if (!rc)
 		rc = check_agreement(r, why, wl, &violation);
@@ -759,7 +431,7 @@ static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsi
 				      (unsigned long long)torn_writes);
 	}
 	if (!rc)
-		rc = check_history(r, why, wl, &violation);
+		rc = kvh_check_history(&r->h, why, wl, &violation);
 	if (rc && (broken || (disk && disk->ack_before_sync)) && !violation) {
 		fprintf(stderr, "sim_kv: broken variant seed %llu failed for another reason: %s\n",
 			(unsigned long long)seed, why);
@@ -768,8 +440,8 @@ static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsi
 	if (trace || getenv("SIM_KV_VERBOSE"))
 		fprintf(stderr, "seed %llu: %u ok (%u writes, %u cas, %u reads), %u info, %u dups, "
 			"%llu snapshots, %llu installs\n",
-			(unsigned long long)seed, r->ops_ok, r->writes_ok, r->cas_ok, r->reads_ok,
-			r->info, r->dups_sent, (unsigned long long)r->snapshots,
+			(unsigned long long)seed, r->h.ops_ok, r->h.writes_ok, r->h.cas_ok,
+			r->h.reads_ok, r->h.info, r->h.dups_sent, (unsigned long long)r->snapshots,
 			(unsigned long long)r->installs);
 	run_free(r);
 	return rc;
@@ -940,7 +612,7 @@ static int run_pipe_broken(uint64_t seed, bool trace, char *why, size_t wl, unsi
 			struct pipe_op *p = &ops[q];
 			if (p->done || (t < p->retry_at && sim_is_up(s, p->node)))
 				continue;
-			uint32_t node = random_up(r);
+			uint32_t node = kvh_random_up(&r->h);
 			if (node)
 				pipe_send(r, q, node);
 		}
@@ -951,12 +623,12 @@ static int run_pipe_broken(uint64_t seed, bool trace, char *why, size_t wl, unsi
 			burst_at = t + 60 * MS + sim_random_below(s, 100 * MS);
 		}
 		for (; burst > 0 && next <= PIPE_OPS && next - lo < PIPE_DEPTH; burst--) {
-			uint32_t node = random_up(r);
+			uint32_t node = kvh_random_up(&r->h);
 			if (!node)
 				break;
 			pipe_send(r, next, node);
 			if (sim_random_below(s, 3) == 0) {
-				uint32_t other = random_up(r);
+				uint32_t other = kvh_random_up(&r->h);
 				if (other && other != node)
 					pipe_send(r, next, other);
 			}
@@ -969,21 +641,21 @@ static int run_pipe_broken(uint64_t seed, bool trace, char *why, size_t wl, unsi
 		if (!sim_is_up(s, id))
 			sim_restart(s, id);
 	/* Liveness: keep retrying until every seq is answered (at most 5 s). */
-	for (uint64_t t = sim_now(s); lo <= PIPE_OPS && t < sim_now(s) + 5000 * MS && !r->error;
+	for (uint64_t t = sim_now(s); lo <= PIPE_OPS && t < sim_now(s) + 5000 * MS && !r->h.error;
 	     t += MS) {
 		sim_run_until(s, t, NULL, NULL);
 		while (lo <= PIPE_OPS && ops[lo].done)
 			lo++;
 		for (uint64_t q = lo; q < next; q++)
 			if (!ops[q].done && t >= ops[q].retry_at)
-				pipe_send(r, q, random_up(r));
+				pipe_send(r, q, kvh_random_up(&r->h));
 		while (next <= PIPE_OPS && next - lo < PIPE_DEPTH)
-			pipe_send(r, next++, random_up(r));
+			pipe_send(r, next++, kvh_random_up(&r->h));
 	}
 	bool violation = false;
-	if (r->error) {
+	if (r->h.error) {
 		violation = r->pipe_violation;
-		rc = sim_fail(why, wl, "%s", r->errtxt);
+		rc = sim_fail(why, wl, "%s", r->h.errtxt);
 	}
 	for (uint64_t q = 1; q <= PIPE_OPS && !rc; q++)
 		if (!ops[q].done)
@@ -1004,7 +676,7 @@ static int run_pipe_broken(uint64_t seed, bool trace, char *why, size_t wl, unsi
 		}
 	}
 	if (!rc) {
-		uint32_t node = random_up(r);
+		uint32_t node = kvh_random_up(&r->h);
 		int st = one(r, node, STRATA_OP_READ, "ctr", 3, NULL, 0, NULL, 0);
 		if (st != 0 || strcmp(r->data, "40") != 0) {
 			violation = st == 0;

@@ -1,0 +1,133 @@
+/* The KV client and history harness of the KV simulation suites (sim_kv, sim_tob_kv).
+ *
+ * Logical clients, each with its own session, issue gets, puts and cas on three keys, one
+ * operation at a time each, each operation to a random live node, and record a Jepsen-shaped
+ * history in virtual time: a put writes a unique value ("proc.seq"), a cas expects the last
+ * value its client saw acknowledged for the key (or "none"). A reply STRATA_ETIMEDOUT, or a
+ * request lost in a crash (kvh_crashed), is an unknown outcome (info); a busy refusal and a
+ * failed compare are definite failures; any other error reply fails the run. With the write
+ * duplication fault a write is sent again (same session and sequence number, request id with
+ * KVH_DUP_BIT) to a random node up to 50 ms later, as a client's retry would be.
+ *
+ * Also here: the fault schedule every suite shares (lossy network; one partition of a node
+ * isolated, a 2|3 split or a one-way cut, healed after 0.2-0.6 s; one node paused for
+ * 0.1-0.7 s), the end of a run (liveness: every operation answered within 5 s of healing,
+ * then every client reads every key once more; non-vacuity), the agreement check on the
+ * replicas' states and the linearizability check of each key's history (src/check).
+ *
+ * The suite owns the simulator, its crashes and restarts, and its output callback, which hands
+ * replies to kvh_reply. Random draws happen in a fixed order, so a seed replays exactly.
+ * Memory: one struct kvh per run (fixed arrays) plus the history text (open_memstream),
+ * freed by kvh_fini. */
+#ifndef STRATA_TESTS_SIM_KV_HARNESS_H
+#define STRATA_TESTS_SIM_KV_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/node.h"
+#include "rt/sim/sim.h"
+
+#define KVH_MAX_CL 8
+#define KVH_NKEYS 3
+#define KVH_MAXDUP 64
+#define KVH_MS 1000ull
+#define KVH_DUP_BIT (1ull << 62) /* request ids of duplicated writes: their replies are dropped */
+
+enum kvh_op { KVH_GET, KVH_PUT, KVH_CAS };
+
+struct kvh_client {
+	uint32_t node; /* where the operation in flight went */
+	int64_t proc;
+	bool busy;
+	uint64_t req_id, seq, next_at;
+	uint64_t session, wseq; /* writes carry the session and their own sequence number */
+	int kind;
+	const char *key;
+	char val[24], old[24];
+};
+
+struct kvh_dup {
+	bool used;
+	uint64_t at;
+	uint32_t node;
+	struct kvh_client c; /* a copy of the request's fields */
+};
+
+struct kvh {
+	struct sim *s;
+	uint32_t n;   /* nodes 1..n */
+	unsigned ncl; /* clients in use, <= KVH_MAX_CL */
+	bool dup_writes;   /* the write duplication fault */
+	bool cas_is_write; /* a successful cas counts in writes_ok (else in cas_ok) */
+	uint32_t avoid;    /* a node clients do not send to, 0 for none */
+	struct kvh_client cl[KVH_MAX_CL];
+	struct kvh_dup dups[KVH_MAXDUP];
+	FILE *hist;
+	char *hbuf;
+	size_t hlen;
+	int error; /* an error reply (or the suite's own error) fails the run with errtxt */
+	char errtxt[256];
+	unsigned ops_ok, reads_ok, writes_ok, cas_ok, info, dups_sent;
+	char seen[KVH_NKEYS][24]; /* last value acknowledged per key (cas expectations) */
+};
+
+/* One partition, one pause, as kvh_faults_step applies them. part_node and pause_node choose
+ * the node (the suite's policy: the leader, a random live node); 0 from pause_node pauses
+ * none. isolate: the partition always cuts part_node off from the rest. */
+struct kvh_faults {
+	bool part, pause, isolate;
+	uint64_t part_at, part_len, pause_at, pause_len;
+	uint32_t (*part_node)(void *arg);
+	uint32_t (*pause_node)(void *arg);
+	void *arg;
+	bool parted, healed, paused, resumed;
+	uint32_t pause_id;
+};
+
+extern const char *const kvh_keys[KVH_NKEYS];
+
+/* Before sim_new (the history opens here); set h->s once the simulator exists. */
+void kvh_init(struct kvh *h, uint32_t n, unsigned ncl);
+void kvh_fini(struct kvh *h);
+/* The clients' processes and sessions, each starting within 3 ms. */
+void kvh_start(struct kvh *h);
+
+/* A reply to a client's request: ends its operation in the history. False if it is none. */
+bool kvh_reply(struct kvh *h, uint32_t node, const struct strata_output *o);
+/* Operations in flight at a node that crashed: unknown outcome. */
+void kvh_crashed(struct kvh *h, uint32_t node);
+/* A random node up, not paused and not avoided (64 tries), or 0. */
+uint32_t kvh_random_up(struct kvh *h);
+void kvh_issue(struct kvh *h, struct kvh_client *c, int kind, const char *key, uint32_t node);
+/* One tick of the operation phase: due duplicates sent, every idle client whose time came
+ * issues a random operation (45% get, 40% put, 15% cas) to a random live node. */
+void kvh_tick(struct kvh *h, uint64_t t);
+/* A sim_run_until predicate: no client has an operation in flight. */
+int kvh_all_idle(struct sim *s, void *arg);
+
+/* The lossy network of the fault cases: up to 10% loss, 5% duplication, delays of 0.1-3.1 ms
+ * and a 2-12% tail of 20 ms (reordering). */
+void kvh_net_faults(struct sim *s);
+/* Draws the partition's and the pause's times within [t0, t0 + t_ops / 2). */
+void kvh_faults_init(struct kvh_faults *f, struct sim *s, uint64_t t0, uint64_t t_ops);
+void kvh_faults_step(struct kvh *h, struct kvh_faults *f, uint64_t t);
+/* Cuts node l off: alone, with another random node (2|3 split), or one way (l to the others or
+ * the others to l); always alone when isolate. */
+void kvh_partition(struct kvh *h, uint32_t l, bool isolate);
+
+/* After healing: liveness (5 s), the final reads, an error reply, non-vacuity (>= 5 writes and
+ * >= 5 reads). 0, or 1 with why filled in. */
+int kvh_finish(struct kvh *h, char *why, size_t wl);
+/* Agreement on the state: replicas that applied the same number of commands (what `state`
+ * tells for a node; false for a node to leave out) hold the same digest. what names the
+ * commands ("entries", "commands") in the failure. */
+int kvh_check_agreement(struct kvh *h, char *why, size_t wl, bool *violation,
+			bool (*state)(void *arg, uint32_t id, uint64_t *applied, uint64_t *digest),
+			void *arg, const char *what);
+/* Each key's history linearizable (STRATA_CHECK_ATOMIC). */
+int kvh_check_history(struct kvh *h, char *why, size_t wl, bool *violation);
+
+#endif
