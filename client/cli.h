@@ -258,6 +258,30 @@ int cli_watch(struct cli *c, const struct cli_watch *w);
 int cli_watch_module(struct cli *c, const char *cmd, const char *module, bool all,
 		     uint64_t count, uint32_t duration, cli_watch_fn fn, void *arg);
 
+/* The command line of a broadcast with a listener (trb, vs):
+ *   CMD send [--] MESSAGE      CMD listen [--all] [--count N] [--duration SEC]
+ * plus the command's own options for both (opt: CLI_OPT_NOT_MINE when argv[*i] is none of
+ * them, CLI_EXIT_OK when it took it (and its value: *i moves), else the exit code of its usage
+ * error). Usage errors read "CMD: ...". */
+#define CLI_OPT_NOT_MINE (-1)
+struct cli_send_listen {
+	bool listen;      /* else send */
+	const char *msg;  /* send: MESSAGE */
+	bool all;         /* listen: --all */
+	uint32_t count;   /* listen: --count, 0 = no limit */
+	uint32_t duration; /* listen: --duration, 0 = no limit */
+	int (*opt)(struct cli *c, int argc, char **argv, int *i, void *arg);
+	void *arg;
+};
+/* Parses argv[1..] into a (opt and arg set by the caller). Returns CLI_OPT_NOT_MINE when the
+ * command goes on, else the exit code to return (help printed, or a usage error). */
+int cli_send_listen_args(struct cli *c, const char *cmd, const char *help, int argc,
+			 char **argv, struct cli_send_listen *a);
+/* A broadcast of msg by one node of module, never retried elsewhere (a send is not idempotent:
+ * a retry at another node would be another sender). cli_op's contract. */
+int cli_send_once(struct cli *c, const char *module, const char *msg,
+		  Strata__Client__Response **resp_out, const Strata__Client__OpReply **reply);
+
 /* ---- commands ---- */
 
 int cmd_status(struct cli *c, int argc, char **argv);

@@ -94,56 +94,20 @@ static bool trb_event(struct cli *c, uint32_t node, const Strata__Client__Event 
 
 int cmd_trb(struct cli *c, int argc, char **argv)
 {
-	if (argc < 2 || cli_is_help(argv[1])) {
-		fputs(trb_help, argc < 2 ? stderr : stdout);
-		return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
-	}
-	bool send = !strcmp(argv[1], "send"), listen = !strcmp(argv[1], "listen");
-	if (!send && !listen)
-		return cli_usage_err(c, "trb", "trb: unknown subcommand '%s'", argv[1]);
-	const char *msg = NULL;
-	bool all = false, after_dd = false;
-	uint32_t count = 0, duration = 0;
-	for (int i = 2; i < argc; i++) {
-		const char *a = argv[i];
-		if (after_dd || !cli_is_option(a)) {
-			if (send && !msg) {
-				msg = a;
-				continue;
-			}
-			return cli_usage_err(c, "trb", "trb: unexpected argument '%s'", a);
-		}
-		if (send && !strcmp(a, "--")) {
-			after_dd = true;
-		} else if (cli_is_help(a)) {
-			fputs(trb_help, stdout);
-			return CLI_EXIT_OK;
-		} else if (listen && !strcmp(a, "--all")) {
-			all = true;
-		} else if (listen && !strcmp(a, "--count") && i + 1 < argc) {
-			if (!cli_parse_u32(argv[++i], 1, 100000000, &count))
-				return cli_usage_err(c, "trb", "trb: bad --count");
-		} else if (listen && !strcmp(a, "--duration") && i + 1 < argc) {
-			if (!cli_parse_u32(argv[++i], 1, 86400 * 365, &duration))
-				return cli_usage_err(c, "trb", "trb: bad --duration");
-		} else {
-			return cli_usage_err(c, "trb", "trb: unknown option '%s'", a);
-		}
-	}
-	if (send && !msg)
-		return cli_usage_err(c, "trb", "trb send: needs MESSAGE");
+	struct cli_send_listen sl = { 0 };
+	int rc = cli_send_listen_args(c, "trb", trb_help, argc, argv, &sl);
+	if (rc != CLI_OPT_NOT_MINE)
+		return rc;
 	const struct strata_algo *a = strata_algo_find("trb");
-	int rc = a ? cli_algo_runnable(c, a, "trb") : CLI_EXIT_FAIL;
+	rc = a ? cli_algo_runnable(c, a, "trb") : CLI_EXIT_FAIL;
 	if (rc != CLI_EXIT_OK)
 		return rc;
-	if (listen)
-		return cli_watch_module(c, "trb", "trb", all, count, duration, trb_event, NULL);
-	/* A send is not idempotent (a retry elsewhere would be another sender): no retry. */
-	struct cli_op_args op = { .module = "trb", .op = CLI_OP_BROADCAST, .value = msg,
-				  .value_len = strlen(msg), .no_retry = true };
+	if (sl.listen)
+		return cli_watch_module(c, "trb", "trb", sl.all, sl.count, sl.duration, trb_event,
+					NULL);
 	Strata__Client__Response *resp = NULL;
 	const Strata__Client__OpReply *reply = NULL;
-	rc = cli_op(c, &op, &resp, &reply);
+	rc = cli_send_once(c, "trb", sl.msg, &resp, &reply);
 	if (rc != CLI_EXIT_OK)
 		return rc;
 	struct strata_rd rd;

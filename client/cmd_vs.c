@@ -104,62 +104,36 @@ static bool vs_event(struct cli *c, uint32_t node, const Strata__Client__Event *
 	return true;
 }
 
+/* --algo uvs|vs, for send and listen. */
+static int vs_opt(struct cli *c, int argc, char **argv, int *i, void *arg)
+{
+	const char **algo = arg;
+	if (strcmp(argv[*i], "--algo") != 0 || *i + 1 >= argc)
+		return CLI_OPT_NOT_MINE;
+	*algo = argv[++*i];
+	if (strcmp(*algo, "uvs") != 0 && strcmp(*algo, "vs") != 0)
+		return cli_usage_err(c, "vs", "vs: --algo takes uvs or vs, not '%s'", *algo);
+	return CLI_EXIT_OK;
+}
+
 int cmd_vs(struct cli *c, int argc, char **argv)
 {
-	if (argc < 2 || cli_is_help(argv[1])) {
-		fputs(vs_help, argc < 2 ? stderr : stdout);
-		return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
-	}
-	bool send = !strcmp(argv[1], "send"), listen = !strcmp(argv[1], "listen");
-	if (!send && !listen)
-		return cli_usage_err(c, "vs", "vs: unknown subcommand '%s'", argv[1]);
-	const char *msg = NULL, *algo = "uvs";
-	bool all = false, after_dd = false;
-	uint32_t count = 0, duration = 0;
-	for (int i = 2; i < argc; i++) {
-		const char *a = argv[i];
-		if (after_dd || !cli_is_option(a)) {
-			if (send && !msg) {
-				msg = a;
-				continue;
-			}
-			return cli_usage_err(c, "vs", "vs: unexpected argument '%s'", a);
-		}
-		if (send && !strcmp(a, "--")) {
-			after_dd = true;
-		} else if (cli_is_help(a)) {
-			fputs(vs_help, stdout);
-			return CLI_EXIT_OK;
-		} else if (!strcmp(a, "--algo") && i + 1 < argc) {
-			algo = argv[++i];
-			if (strcmp(algo, "uvs") != 0 && strcmp(algo, "vs") != 0)
-				return cli_usage_err(c, "vs", "vs: --algo takes uvs or vs, not '%s'", algo);
-		} else if (listen && !strcmp(a, "--all")) {
-			all = true;
-		} else if (listen && !strcmp(a, "--count") && i + 1 < argc) {
-			if (!cli_parse_u32(argv[++i], 1, 100000000, &count))
-				return cli_usage_err(c, "vs", "vs: bad --count");
-		} else if (listen && !strcmp(a, "--duration") && i + 1 < argc) {
-			if (!cli_parse_u32(argv[++i], 1, 86400 * 365, &duration))
-				return cli_usage_err(c, "vs", "vs: bad --duration");
-		} else {
-			return cli_usage_err(c, "vs", "vs: unknown option '%s'", a);
-		}
-	}
-	if (send && !msg)
-		return cli_usage_err(c, "vs", "vs send: needs MESSAGE");
+	const char *algo = "uvs";
+	struct cli_send_listen sl = { .opt = vs_opt, .arg = &algo };
+	int rc = cli_send_listen_args(c, "vs", vs_help, argc, argv, &sl);
+	if (rc != CLI_OPT_NOT_MINE)
+		return rc;
+	const char *msg = sl.msg;
 	const struct strata_algo *a = strata_algo_find(algo);
-	int rc = a ? cli_algo_runnable(c, a, "vs") : CLI_EXIT_FAIL;
+	rc = a ? cli_algo_runnable(c, a, "vs") : CLI_EXIT_FAIL;
 	if (rc != CLI_EXIT_OK)
 		return rc;
-	if (listen)
-		return cli_watch_module(c, "vs listen", algo, all, count, duration, vs_event, NULL);
-	/* A send is not idempotent (a retry elsewhere would be another sender): no retry. */
-	struct cli_op_args op = { .module = algo, .op = CLI_OP_BROADCAST, .value = msg,
-				  .value_len = strlen(msg), .no_retry = true };
+	if (sl.listen)
+		return cli_watch_module(c, "vs listen", algo, sl.all, sl.count, sl.duration, vs_event,
+					NULL);
 	Strata__Client__Response *resp = NULL;
 	const Strata__Client__OpReply *reply = NULL;
-	rc = cli_op(c, &op, &resp, &reply);
+	rc = cli_send_once(c, algo, msg, &resp, &reply);
 	if (rc != CLI_EXIT_OK)
 		return rc;
 	struct strata_rd rd;

@@ -1,5 +1,6 @@
 /* The shared watcher of the streaming commands (cli_watch, cli_watch_module; declared in cli.h):
- * `consensus watch`, `job watch`, `bcast listen`, `nbac watch`, `trb watch`, `members --watch`.
+ * `consensus watch`, `job watch`, `bcast listen`, `nbac watch`, `trb listen`, `vs listen`,
+ * `members --watch`; and the command line of the send-and-listen commands (trb, vs).
  *
  * Subscribes to one node's (or every node's) deliveries and polls the streams, handing each
  * event to the command's callback, until --count events counted, --duration passed,
@@ -150,4 +151,59 @@ int cli_watch_module(struct cli *c, const char *cmd, const char *module, bool al
 	struct cli_watch w = { .what = what, .module = module, .all = all, .count = count,
 			       .duration = duration, .fn = fn, .arg = arg };
 	return cli_watch(c, &w);
+}
+
+int cli_send_listen_args(struct cli *c, const char *cmd, const char *help, int argc,
+			 char **argv, struct cli_send_listen *a)
+{
+	if (argc < 2 || cli_is_help(argv[1])) {
+		fputs(help, argc < 2 ? stderr : stdout);
+		return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+	}
+	bool send = !strcmp(argv[1], "send");
+	a->listen = !strcmp(argv[1], "listen");
+	if (!send && !a->listen)
+		return cli_usage_err(c, cmd, "%s: unknown subcommand '%s'", cmd, argv[1]);
+	bool after_dd = false;
+	for (int i = 2; i < argc; i++) {
+		const char *o = argv[i];
+		if (after_dd || !cli_is_option(o)) {
+			if (send && !a->msg) {
+				a->msg = o;
+				continue;
+			}
+			return cli_usage_err(c, cmd, "%s: unexpected argument '%s'", cmd, o);
+		}
+		int rc = a->opt ? a->opt(c, argc, argv, &i, a->arg) : CLI_OPT_NOT_MINE;
+		if (rc != CLI_OPT_NOT_MINE) {
+			if (rc != CLI_EXIT_OK)
+				return rc;
+		} else if (send && !strcmp(o, "--")) {
+			after_dd = true;
+		} else if (cli_is_help(o)) {
+			fputs(help, stdout);
+			return CLI_EXIT_OK;
+		} else if (a->listen && !strcmp(o, "--all")) {
+			a->all = true;
+		} else if (a->listen && !strcmp(o, "--count") && i + 1 < argc) {
+			if (!cli_parse_u32(argv[++i], 1, 100000000, &a->count))
+				return cli_usage_err(c, cmd, "%s: bad --count", cmd);
+		} else if (a->listen && !strcmp(o, "--duration") && i + 1 < argc) {
+			if (!cli_parse_u32(argv[++i], 1, 86400 * 365, &a->duration))
+				return cli_usage_err(c, cmd, "%s: bad --duration", cmd);
+		} else {
+			return cli_usage_err(c, cmd, "%s: unknown option '%s'", cmd, o);
+		}
+	}
+	if (send && !a->msg)
+		return cli_usage_err(c, cmd, "%s send: needs MESSAGE", cmd);
+	return CLI_OPT_NOT_MINE;
+}
+
+int cli_send_once(struct cli *c, const char *module, const char *msg,
+		  Strata__Client__Response **resp_out, const Strata__Client__OpReply **reply)
+{
+	struct cli_op_args op = { .module = module, .op = CLI_OP_BROADCAST, .value = msg,
+				  .value_len = strlen(msg), .no_retry = true };
+	return cli_op(c, &op, resp_out, reply);
 }
