@@ -39,12 +39,21 @@
  * process, and l's turn comes again N rounds later. A Byzantine sender that signs two messages
  * with one number gets one of them delivered (the one decided first), everywhere the same.
  *
- * Model: fail-noisy-arbitrary, N > 3f, that of its consensus. The consensus is to be
- * Byzantine leader-driven consensus (`bldc`, Alg. 5.19); until that is in the catalog and
- * tested under btob, this module stands on `ldc` (Alg. 5.7, crash-stop, N > 2f), a STAND-IN
- * that keeps every property above only while no process is Byzantine inside the consensus:
- * the Byzantine behaviours below act in btob's own messages and proposals, never in ldc's
- * (docs/consensus-byzantine.md).
+ * Model: fail-noisy-arbitrary, N > 3f (the constructor refuses N <= 3f), that of its
+ * consensus: Byzantine leader-driven consensus (`bldc`, Alg. 5.19, instance space
+ * CONS_SPACE_BTOB), over authenticated perfect links (al: the links' HMAC, the sender is the
+ * peer that authenticated). Faithful to Alg. 6.2 but for the complaint below.
+ *
+ * Liveness against a Byzantine consensus leader (a departure the book leaves implicit): weak
+ * validity lets a Byzantine bldc leader have a value of its making decided in every round;
+ * bldc's own complaint fires only when nothing is decided, so such a leader would be decided
+ * garbage forever and btob would order nothing. So a correct process that sees a decided value
+ * that is not the round sender's next message, or MISSING while it has held that message for
+ * the detector's timeout before the round began, complains to bld (Alg. 2.10) about the leader
+ * it trusts. Every correct process sees the same decision, so 2f + 1 of them complain and the
+ * leader moves; a correct leader proposes a valid value, and after stabilisation has every
+ * message a correct process held for the timeout, so it is complained about only when an
+ * earlier epoch's value is decided under it (once per such instance).
  *
  * Costs per round: one consensus instance (whatever it decides: a round whose sender has
  * nothing decides MISSING), so one message costs up to N consensus instances when a single
@@ -63,18 +72,16 @@
  * k's to k's subscribers (the KV with `[smr] log = btob`).
  *
  * Test-only Byzantine behaviours (strata_node_byz), in btob's messages and proposals:
- *   SILENT      a silent sender: broadcasts nothing (it still proposes: withholding proposals
- *               is silence inside the consensus, outside the ldc stand-in's model);
- *   FORGE       proposes a message claiming the round's sender that the sender never
- *               broadcast (signed with its own key);
- *   REPLAY      proposes the round's sender's last delivered message again;
- *   (FORGE and REPLAY do so in a random half of the rounds: over the ldc stand-in a Byzantine
- *   ldc leader proposing an invalid value in every round would have it decided in every round,
- *   and btob would never progress; Byzantine consensus (5.19) moves such a leader away on the
- *   correct processes' complaints, ldc has no complaints);
+ *   SILENT      broadcasts nothing and proposes nothing (bldc is silent too);
+ *   FORGE       proposes, in every round, a message claiming the round's sender that the
+ *               sender never broadcast (signed with its own key);
+ *   REPLAY      proposes, in every round, the round's sender's last delivered message again;
  *   BADSIG      broadcasts its messages with a corrupted signature;
  *   EQUIVOCATE  signs two different messages with each of its sequence numbers and proposes
  *               the second one in its own rounds (its broadcast carries the first).
+ * The node's behaviour acts in bldc, bep, bcollect, bec and bld as well (their headers);
+ * cons_btob_test_byz gives a process one of these behaviours in btob alone, with its consensus
+ * run by the book, so that its values are decided when it leads an epoch.
  * TEST ONLY broken variant (cons_btob_test_trust): a decided message is delivered as the sender
  * it names without checking its signature or that it is the round sender's. */
 #include <stdio.h>
@@ -83,12 +90,15 @@
 
 #include "bcast/bcast.h"
 #include "bcast/common.h"
+#include "cons/bep.h"
 #include "cons/cons.h"
 #include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
 #include "core/stack.h"
 #include "crypto/crypto.h"
+#include "fd/fd.h"
+#include "links/links.h"
 
 #define BTOB_WIN 64u
 #define BTOB_FUTURE_MAX 64u
@@ -101,13 +111,17 @@
 struct btob_sender {
 	uint64_t next;                    /* l's next sequence number to deliver (from 1) */
 	struct strata_msg *win[BTOB_WIN]; /* encoded message seq at win[seq % BTOB_WIN] */
+	uint64_t at_us[BTOB_WIN];         /* when win[k] arrived here */
 	struct strata_msg *last;          /* its last delivered message (REPLAY behaviour) */
 };
 
 struct btob {
 	struct strata_module m;
-	struct bcast_lower al;
 	struct strata_module *cons;
+	struct strata_module *bld; /* whom a complaint goes to (the leader detector under bldc) */
+	uint32_t trusted;          /* bld's current leader */
+	uint64_t round_start_us;   /* when this process entered the current round */
+	uint64_t hold_us;          /* a head held this long before a round makes MISSING suspect */
 	const char *cons_name;
 	uint64_t lsn; /* this process's broadcasts */
 	struct btob_sender *snd; /* [n + 1] */
@@ -115,12 +129,13 @@ struct btob {
 	uint64_t round;
 	bool wait;
 	bool trust; /* TEST ONLY: the broken variant */
+	enum strata_byz test_byz; /* TEST ONLY: a behaviour in btob alone (consensus correct) */
 	struct {
 		uint64_t round;
 		struct strata_msg *v;
 	} fut[BTOB_FUTURE_MAX];
 	unsigned nfut;
-	uint64_t dropped, equivocations, invalid, missing, bad;
+	uint64_t dropped, equivocations, invalid, missing, bad, complaints;
 	struct {
 		uint64_t inst;
 		struct bc_subs subs;
@@ -134,6 +149,11 @@ struct btob_parsed {
 	const uint8_t *payload;
 	size_t len;
 };
+
+static enum strata_byz btob_byz(const struct btob *b)
+{
+	return b->test_byz != STRATA_BYZ_NONE ? b->test_byz : strata_node_byz(b->m.node);
+}
 
 static uint64_t btob_inst(uint64_t round)
 {
@@ -215,11 +235,11 @@ static bool any_unordered(const struct btob *b)
 /* upon exists p: unordered[p] != [] and wait = FALSE do ... trigger <bc.round, Propose | m> */
 static void try_round(struct btob *b)
 {
-	if (b->wait || !any_unordered(b))
+	enum strata_byz byz = btob_byz(b);
+	if (b->wait || !any_unordered(b) || byz == STRATA_BYZ_SILENT)
 		return;
 	uint32_t l = leader(b, b->round), self = strata_node_id(b->m.node);
 	struct btob_sender *s = &b->snd[l];
-	enum strata_byz byz = strata_node_byz(b->m.node);
 	struct strata_msg *own = NULL;
 	const uint8_t missing = BTOB_TAG_MISSING;
 	const uint8_t *v = &missing;
@@ -229,16 +249,13 @@ static void try_round(struct btob *b)
 		v = head->data;
 		len = head->len;
 	}
-	/* FORGE and REPLAY act in a random half of the rounds: see the header (stand-in). */
-	bool act = (byz == STRATA_BYZ_FORGE || byz == STRATA_BYZ_REPLAY) &&
-		   (strata_random(b->m.node) & 1);
-	if (byz == STRATA_BYZ_FORGE && act) {
+	if (byz == STRATA_BYZ_FORGE) {
 		char fake[48]; /* instance 0 (one byte 0), then the text */
 		fake[0] = 0;
 		int fl = snprintf(fake + 1, sizeof(fake) - 1, "forged-by-%u-round-%llu", self,
 				  (unsigned long long)b->round);
 		own = encode(b, l, s->next, (const uint8_t *)fake, (size_t)fl + 1, false);
-	} else if (byz == STRATA_BYZ_REPLAY && act && s->last) {
+	} else if (byz == STRATA_BYZ_REPLAY && s->last) {
 		own = strata_msg_ref(s->last);
 	} else if (byz == STRATA_BYZ_EQUIVOCATE && l == self && head) {
 		own = encode(b, l, s->next, (const uint8_t *)"\0equivocated", 12, false);
@@ -292,6 +309,20 @@ static void deliver(struct btob *b, uint32_t l, uint64_t seq, const uint8_t *p, 
 	strata_msg_unref(msg);
 }
 
+/* A decision that is not the round sender's next message, or MISSING while this process has
+ * held that message since well before the round: the consensus leader is suspect. Correct
+ * processes all see the same decision, so a leader that has invalid values decided collects the
+ * complaints that move it (bld, Alg. 2.10); weak validity alone would let it decide garbage in
+ * every round, and btob would never progress. */
+static void complain(struct btob *b, const char *why)
+{
+	if (!b->bld || !b->trusted || strata_fd_bld_complain(b->bld, b->trusted) != 0)
+		return;
+	b->complaints++;
+	strata_trace(b->m.node, "btob", "round %llu: %s -> complain about leader %u",
+		     (unsigned long long)b->round, why, b->trusted);
+}
+
 /* upon <bc.r, Decide | m> such that r = round do ... */
 static void apply(struct btob *b, const uint8_t *v, size_t len)
 {
@@ -318,10 +349,14 @@ static void apply(struct btob *b, const uint8_t *v, size_t len)
 		s->next++;
 	} else if (ok == 0) {
 		b->missing++;
+		unsigned h = (unsigned)(s->next % BTOB_WIN);
+		if (s->win[h] && s->at_us[h] + b->hold_us <= b->round_start_us)
+			complain(b, "MISSING decided while the sender's next message was long known");
 	} else {
 		b->invalid++;
 		strata_trace(b->m.node, "btob", "round %llu: decided value is not sender %u's next "
 			     "message -> delivered as nothing", (unsigned long long)b->round, l);
+		complain(b, "invalid value decided");
 	}
 	/* Messages below the window's new base are stale (trust variant only moves it far). */
 	for (unsigned k = 0; k < BTOB_WIN; k++) {
@@ -335,6 +370,7 @@ static void apply(struct btob *b, const uint8_t *v, size_t len)
 	}
 	b->round++;
 	b->wait = false;
+	b->round_start_us = strata_now_us(b->m.node);
 }
 
 static void on_decide(struct btob *b, const struct strata_event *ev)
@@ -374,14 +410,15 @@ static void on_decide(struct btob *b, const struct strata_event *ev)
 	try_round(b);
 }
 
-/* upon <al, Deliver | p, m> such that m is not delivered do append m to unordered[p] */
+/* upon <al, Deliver | p, m> such that m is not delivered do append m to unordered[p]
+ * (al: the authenticated perfect links; the sender also signed m, for the decisions) */
 static void on_al_deliver(struct btob *b, const struct strata_event *ev)
 {
-	const struct strata_deliver *d = ev->body;
+	const struct strata_msg *d = ev->msg;
 	struct btob_parsed p;
-	if (parse(b, d->data, d->len, &p, true) != 1 || p.sender != d->origin) {
+	if (parse(b, d->data, d->len, &p, true) != 1 || p.sender != ev->peer) {
 		b->bad++;
-		strata_node_bad_payload(b->m.node, &b->m, d->origin,
+		strata_node_bad_payload(b->m.node, &b->m, ev->peer,
 					"btob: message not signed by its sender");
 		return;
 	}
@@ -400,6 +437,7 @@ static void on_al_deliver(struct btob *b, const struct strata_event *ev)
 	}
 	*slot = strata_msg_new(d->data, d->len);
 	STRATA_ASSERT(*slot);
+	s->at_us[p.seq % BTOB_WIN] = strata_now_us(b->m.node);
 	b->nun++;
 	try_round(b);
 }
@@ -409,13 +447,18 @@ static void btob_handle(struct strata_module *m, const struct strata_event *ev)
 	struct btob *b = (struct btob *)m;
 	if (ev->type == CONS_EV_DECIDE && ev->msg)
 		on_decide(b, ev);
-	else if (bcast_is_deliver(&b->al, ev))
+	else if (ev->type == STRATA_EV_PL_DELIVER && ev->msg && ev->peer >= 1 &&
+		 ev->peer <= strata_node_n(m->node))
 		on_al_deliver(b, ev);
+	else if (ev->type == STRATA_EV_LEADER && ev->peer >= 1 &&
+		 ev->peer <= strata_node_n(m->node))
+		b->trusted = ev->peer;
 }
 
 static size_t btob_payload_max(const struct btob *b)
 {
-	size_t max = cons_value_max(b->m.node, 1);
+	/* a decided value must fit bldc's bound (a COLLECTED carries N states with writesets) */
+	size_t max = cons_value_max(b->m.node, strata_node_n(b->m.node) * (BEP_WS_MAX + 1));
 	return max > BTOB_OVERHEAD + 16 ? max - BTOB_OVERHEAD - 16 : 0;
 }
 
@@ -434,16 +477,15 @@ static int broadcast_inst(struct btob *b, uint64_t inst, const uint8_t *v, size_
 		strata_wr_free(&w);
 		return err;
 	}
-	enum strata_byz byz = strata_node_byz(b->m.node);
+	enum strata_byz byz = btob_byz(b);
 	struct strata_msg *msg = encode(b, self, b->lsn + 1, w.buf, w.len,
 					byz == STRATA_BYZ_BADSIG);
 	strata_wr_free(&w);
 	if (!msg)
 		return STRATA_ENOMEM;
-	int rc = byz == STRATA_BYZ_SILENT ? 0 : bcast_broadcast(&b->al, msg->data, msg->len);
+	if (byz != STRATA_BYZ_SILENT)
+		strata_pl_send_all(&b->m, 0, msg);
 	strata_msg_unref(msg);
-	if (rc)
-		return rc;
 	b->lsn++;
 	return 0;
 }
@@ -534,18 +576,27 @@ struct strata_module *cons_btob_create(struct strata_node *n, char *err, size_t 
 	for (uint32_t q = 0; q <= nn; q++)
 		b->snd[q].next = 1;
 	b->round = 1;
-	/* The stand-in (see the header): switching to "bldc" is this line, once it is in the
-	 * catalog and sim_btob has run over it. */
-	b->cons_name = "ldc";
+	b->cons_name = "bldc";
+	uint64_t period_ms = strata_node_config(n)->timeout_ms;
+	b->hold_us = (period_ms ? period_ms : 1000) * 1000;
 	strata_node_add_module(n, &b->m, &btob_ops, CONS_WIRE_BTOB);
-	if (bcast_open(n, "beb", &b->m, 0, &b->al, err, errlen) != 0 ||
-	    cons_lower_open_space(n, b->cons_name, CONS_SPACE_BTOB, &b->m, &b->cons, err,
+	if (cons_lower_open_space(n, b->cons_name, CONS_SPACE_BTOB, &b->m, &b->cons, err,
 				  errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */
+	b->bld = strata_node_module_by_name(n, "bld");
+	if (b->bld) {
+		b->trusted = 1; /* bld trusts leader(round 1) = p1 at Init */
+		strata_module_subscribe(b->bld, &b->m);
+	}
 	return &b->m;
 }
 
 void cons_btob_test_trust(struct strata_module *m)
 {
 	((struct btob *)m)->trust = true;
+}
+
+void cons_btob_test_byz(struct strata_module *m, enum strata_byz byz)
+{
+	((struct btob *)m)->test_byz = byz;
 }

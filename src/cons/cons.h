@@ -318,6 +318,10 @@ struct strata_module *cons_tob_create(struct strata_node *n, char *err, size_t e
 struct strata_module *cons_btob_create(struct strata_node *n, char *err, size_t errlen);
 /* TEST ONLY: btob delivers decided messages without checking them (broken variant). */
 void cons_btob_test_trust(struct strata_module *m);
+/* TEST ONLY: btob at this process behaves as byz (btob.c's behaviours) while the node and its
+ * consensus stay correct: a Byzantine process that runs bldc by the book and lies in btob's
+ * proposals, the case where weak validity lets its values be decided. */
+void cons_btob_test_byz(struct strata_module *m, enum strata_byz byz);
 struct strata_module *cons_tob_cons_create(struct strata_node *n, char *err, size_t errlen);
 struct strata_module *cons_ltob_create(struct strata_node *n, char *err, size_t errlen);
 /* Test-only broken variant: ltob delivers without logging its delivered windows and round (the

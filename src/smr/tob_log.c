@@ -67,9 +67,9 @@
  * this mode's model; only replicas that lie to clients are tolerated (tests/sim/sim_btob_kv.c).
  * `[smr] log = btob` is the same BFT client protocol over Byzantine total-order broadcast
  * (Alg. 6.2, src/cons/btob.c) instead of tob: the order no longer trusts any replica's
- * messages (signed, decisions checked), within the limits btob.c states (its consensus is the
- * ldc stand-in until Byzantine consensus 5.19 is in the catalog; client requests are not
- * signed, so a Byzantine replica may still order commands under a client's session).
+ * messages (signed, decisions checked; btob stands on Byzantine consensus, bldc, so this log
+ * runs on fail-arbitrary clusters only; client requests are not signed, so a Byzantine replica
+ * may still order commands under a client's session).
  *
  * Bounds: at most `[smr] pending_max` requests per node (beyond: STRATA_EFULL "busy, retry"),
  * holding at most PEND_BYTES of commands; a request unanswered after `[smr] request_timeout_ms`

@@ -60,6 +60,13 @@ const struct strata_algo *strata_algo_find(const char *name)
 int strata_algo_check(const struct strata_algo *a, const struct strata_config *cfg, char *err,
 		      size_t errlen)
 {
+	/* The KV over Byzantine total order ([smr] log = btob, src/smr/tob_log.c) is the
+	 * fail-arbitrary cluster's KV: it takes btob's model and resilience (N > 3f). */
+	if (strcmp(a->name, "kv") == 0 && strcmp(cfg->smr_log, "btob") == 0 &&
+	    cfg->model == STRATA_MODEL_FAIL_ARBITRARY)
+		return strata_config_check_resilience(cfg, a->name, 3, err, errlen) != 0
+			       ? STRATA_EMODEL
+			       : 0;
 	if (!strata_model_supports(cfg->model, a->model)) {
 		snprintf(err, errlen, "algorithm '%s' (%s) needs the %s model; the cluster runs %s",
 			 a->name, a->book, strata_model_name(a->model), strata_model_name(cfg->model));
@@ -127,6 +134,14 @@ int strata_stack_check_config(const struct strata_config *cfg, char *err, size_t
 		snprintf(err, errlen,
 			 "[smr] log: unknown log '%s' (expected paxos, tob, bft-tob or btob)",
 			 cfg->smr_log);
+		rc = STRATA_ECONFIG;
+	}
+	if (rc == 0 && strcmp(cfg->smr_log, "btob") == 0 &&
+	    cfg->model != STRATA_MODEL_FAIL_ARBITRARY) {
+		snprintf(err, errlen,
+			 "[smr] log = btob needs [cluster] model = fail-arbitrary (btob stands on "
+			 "Byzantine consensus, bldc), not %s; a crash-model cluster takes log = tob or "
+			 "bft-tob", strata_model_name(cfg->model));
 		rc = STRATA_ECONFIG;
 	}
 	/* The KV over tob answers reads through the order: that needs a uniform consensus. */

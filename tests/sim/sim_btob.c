@@ -1,15 +1,20 @@
 /* Simulation suite of Byzantine total-order broadcast, Rotating Sender Byzantine Broadcast
  * (Alg. 6.2, src/cons/btob.c).
  *
- * Every run: N = 4, f = 1; one process, drawn per seed, is Byzantine with a behaviour drawn per
- * seed (silent, equivocate: two signed messages per sequence number, replay: proposes the
- * round sender's delivered message again, forge: proposes messages the round's sender never
- * broadcast, badsig: its broadcasts carry corrupted signatures; btob.c). Every process,
- * the Byzantine one included, broadcasts 6-15 messages in all at random times, with loss,
- * duplication, delay and reordering and a partition healed again. Then the network heals and
- * the run goes on for LIVENESS_MS.
+ * Every run: a fail-arbitrary cluster, N = 4 and f = 1 (odd seeds) or N = 7 and f = 2 (even
+ * seeds), btob over Byzantine leader-driven consensus (bldc, Alg. 5.19). f processes, drawn per
+ * seed, are Byzantine, each with a behaviour drawn per seed: silent, equivocate (two signed
+ * messages per sequence number), replay (proposes the round sender's delivered message again),
+ * forge (proposes messages the round's sender never broadcast), badsig (corrupted signatures),
+ * lie-state, complain (about correct leaders too), old-epoch, or twins (a second copy of the
+ * identity), each acting in btob and in the consensus under it (bldc, bep, bcollect, bec, bld);
+ * or forge, replay or equivocate in btob only while it runs bldc by the book, so that its
+ * proposals, when it leads an epoch, are decided (weak validity) and btob's checks of decided
+ * values and its complaints are what is exercised. Every process, the Byzantine ones included, broadcasts 6-15 messages in all at
+ * random times, with loss, duplication, delay and reordering and a partition healed again. Then
+ * the network heals (the stabilisation time) and the run goes on for LIVENESS_MS.
  *
- * Checked among the correct processes (the Byzantine one's deliveries are not judged):
+ * Checked among the correct processes (the Byzantine ones' deliveries are not judged):
  *   no duplication   no (sender, seq) delivered twice by one process;
  *   integrity        a message delivered with a correct sender is the one it broadcast with
  *                    that sequence number;
@@ -18,13 +23,9 @@
  *   agreement and total order  every correct process delivered the same sequence of
  *                    messages (sender, seq, payload), the Byzantine sender's included.
  *
- * What this does NOT show: the consensus under btob here is ldc, the stand-in for Byzantine
- * leader-driven consensus (Alg. 5.19) until that lands; the Byzantine process runs ldc
- * correctly and misbehaves in btob's messages and proposals only.
- *
  * Broken variant (expect_violation): broken-trust-decision, btob delivers a decided message as
- * the sender it names without checking its signature or that it is the round sender's; the
- * Byzantine process (node 1, ldc's first leader) forges. */
+ * the sender it names without checking its signature or that it is the round sender's; N = 4,
+ * the Byzantine process is node 1 (bldc's first leader) and forges in btob only. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +39,7 @@
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
-#define NN 4
-#define FF 1
+#define MAXN 7
 #define MS 1000ull
 #define MAXD 96
 #define MAXB 32
@@ -55,13 +55,16 @@ struct run {
 	struct sim *s;
 	struct strata_config cfg;
 	uint16_t wire;
-	uint32_t byz_id;
-	enum strata_byz byz;
+	uint32_t n, f;
+	bool byz[MAXN + 1]; /* Byzantine or a twin: not judged */
+	enum strata_byz what[MAXN + 1];
+	bool only[MAXN + 1]; /* the behaviour acts in btob only, the consensus runs correctly */
+	uint32_t ref;       /* a correct process */
 	bool trust;
-	struct dlv d[NN + 1][MAXD];
-	unsigned nd[NN + 1];
-	char sent[NN + 1][MAXB][48]; /* payload broadcast with seq k + 1 */
-	unsigned nsent[NN + 1];
+	struct dlv d[MAXN + 1][MAXD];
+	unsigned nd[MAXN + 1];
+	char sent[MAXN + 1][MAXB][48]; /* payload broadcast with seq k + 1 */
+	unsigned nsent[MAXN + 1];
 	uint64_t reqid;
 	unsigned nbcast;
 	char why[256];
@@ -104,7 +107,7 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 		fail(r, "node %u refused a broadcast: %s", node, strata_strerror(o->status));
 		return;
 	}
-	if (o->kind != STRATA_OUT_DELIVER || node == r->byz_id)
+	if (o->kind != STRATA_OUT_DELIVER || r->byz[node])
 		return;
 	uint32_t snd = o->peer;
 	for (unsigned k = 0; k < r->nd[node]; k++)
@@ -113,7 +116,7 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 			     (unsigned long long)o->a);
 	char p[48];
 	copy_payload(p, o->data, o->len);
-	if (snd != r->byz_id && snd >= 1 && snd <= NN) {
+	if (snd >= 1 && snd <= r->n && !r->byz[snd]) {
 		if (o->a < 1 || o->a > r->nsent[snd] || strcmp(r->sent[snd][o->a - 1], p) != 0)
 			fail(r, "integrity: node %u delivered \"%s\" as %u/%llu, which %u never "
 			     "broadcast", node, p, snd, (unsigned long long)o->a, snd);
@@ -146,9 +149,22 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 		fprintf(stderr, "build: %s\n", err);
 		abort();
 	}
-	if (r->trust)
+	uint32_t id = strata_node_id(n);
+	if (r->only[id])
+		cons_btob_test_byz(m, r->what[id]);
+	else if (r->trust && !r->byz[id])
 		cons_btob_test_trust(m);
 }
+
+static const enum strata_byz behaviours[] = {
+	STRATA_BYZ_SILENT, STRATA_BYZ_EQUIVOCATE, STRATA_BYZ_REPLAY, STRATA_BYZ_FORGE,
+	STRATA_BYZ_BADSIG, STRATA_BYZ_LIE_STATE, STRATA_BYZ_COMPLAIN, STRATA_BYZ_OLD_EPOCH,
+	STRATA_BYZ_NONE /* = twins */,
+	/* in btob only, the consensus correct (cons_btob_test_byz): its values can be decided */
+	STRATA_BYZ_FORGE, STRATA_BYZ_REPLAY, STRATA_BYZ_EQUIVOCATE,
+};
+#define NBEHAVIOURS (sizeof(behaviours) / sizeof(behaviours[0]))
+#define FIRST_ONLY 9u
 
 static void broadcast(struct run *r, uint32_t q)
 {
@@ -163,9 +179,9 @@ static void broadcast(struct run *r, uint32_t q)
 /* Validity, agreement and total order at the end: one sequence at every correct process. */
 static int final_check(struct run *r, char *why, size_t wl)
 {
-	uint32_t ref = r->byz_id == 1 ? 2 : 1;
-	for (uint32_t q = 1; q <= NN; q++) {
-		if (q == r->byz_id || q == ref)
+	uint32_t ref = r->ref;
+	for (uint32_t q = 1; q <= r->n; q++) {
+		if (r->byz[q] || q == ref)
 			continue;
 		unsigned n = r->nd[q] < r->nd[ref] ? r->nd[q] : r->nd[ref];
 		for (unsigned k = 0; k < n; k++) {
@@ -180,8 +196,8 @@ static int final_check(struct run *r, char *why, size_t wl)
 			return sim_fail(why, wl, "agreement: node %u delivered %u messages, node %u %u",
 					ref, r->nd[ref], q, r->nd[q]);
 	}
-	for (uint32_t snd = 1; snd <= NN; snd++) {
-		if (snd == r->byz_id)
+	for (uint32_t snd = 1; snd <= r->n; snd++) {
+		if (r->byz[snd])
 			continue;
 		for (unsigned k = 0; k < r->nsent[snd]; k++) {
 			bool found = false;
@@ -203,14 +219,16 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, bool trust)
 	r->wire = strata_algo_find("btob")->wire_id;
 	strata_config_defaults(&r->cfg);
 	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-btob");
-	r->cfg.n = NN;
-	r->cfg.f = FF;
-	r->cfg.model = STRATA_MODEL_FAIL_NOISY;
+	r->n = trust || seed % 2 == 1 ? 4 : 7;
+	r->f = (r->n - 1) / 3;
+	r->cfg.n = r->n;
+	r->cfg.f = r->f;
+	r->cfg.model = STRATA_MODEL_FAIL_ARBITRARY;
 	r->cfg.heartbeat_ms = 20;
 	r->cfg.timeout_ms = 100;
 	r->cfg.retransmit_min_ms = 10;
 	r->cfg.retransmit_max_ms = 100;
-	for (uint32_t i = 1; i <= NN; i++) {
+	for (uint32_t i = 1; i <= r->n; i++) {
 		r->cfg.nodes[i].id = i;
 		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
 		r->cfg.nodes[i].port = (uint16_t)(7900 + i);
@@ -219,10 +237,25 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, bool trust)
 			       .arg = r, .trace = trace };
 	r->s = sim_new(&so);
 	struct sim *s = r->s;
-	r->byz_id = trust ? 1 : 1 + (uint32_t)sim_random_below(s, NN);
-	r->byz = trust ? STRATA_BYZ_FORGE
-		       : (enum strata_byz)(1 + sim_random_below(s, STRATA_BYZ_BADSIG));
-	sim_set_byz(s, r->byz_id, r->byz);
+	uint32_t twins[MAXN + 1], ntwins = 0;
+	for (uint32_t k = 0; k < r->f; k++) {
+		uint32_t p;
+		do
+			p = trust ? 1 : 1 + (uint32_t)sim_random_below(s, r->n);
+		while (r->byz[p]);
+		r->byz[p] = true;
+		unsigned b = trust ? FIRST_ONLY : (unsigned)sim_random_below(s, NBEHAVIOURS);
+		r->what[p] = behaviours[b];
+		r->only[p] = b >= FIRST_ONLY;
+		if (r->only[p])
+			continue;
+		if (r->what[p] == STRATA_BYZ_NONE)
+			twins[ntwins++] = p;
+		else
+			sim_set_byz(s, p, r->what[p]);
+	}
+	for (r->ref = 1; r->byz[r->ref]; r->ref++)
+		;
 	struct sim_net net = {
 		.drop = 0.05 + sim_random_unit(s) * 0.15, .dup = sim_random_unit(s) * 0.1,
 		.delay_min_us = 200, .delay_max_us = 200 + sim_random_below(s, 5 * MS),
@@ -230,19 +263,21 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, bool trust)
 	};
 	sim_set_net(s, &net);
 	sim_start(s);
+	for (uint32_t k = 0; k < ntwins; k++)
+		sim_twin(s, twins[k]);
 	sim_run_for(s, 1 * MS, NULL, NULL);
 	unsigned max = 6 + (unsigned)sim_random_below(s, 10);
 	bool parted = false;
 	int rc = 0;
 	for (int chunk = 0; chunk < 40 && !rc; chunk++) {
 		if (r->nbcast < max && sim_random_unit(s) < 0.4)
-			broadcast(r, 1 + (uint32_t)sim_random_below(s, NN));
+			broadcast(r, 1 + (uint32_t)sim_random_below(s, r->n));
 		if (!trust && !parted && sim_random_unit(s) < 0.05) {
 			uint64_t a = 0;
-			for (uint32_t q = 1; q <= NN; q++)
+			for (uint32_t q = 1; q <= r->n; q++)
 				if (sim_random_below(s, 2))
 					a |= 1ull << q;
-			sim_partition(s, a, ((1ull << (NN + 1)) - 2) & ~a);
+			sim_partition(s, a, ((1ull << (MAXN + 1)) - 2) & ~a);
 			parted = true;
 		} else if (parted && sim_random_unit(s) < 0.15) {
 			sim_heal(s);
@@ -261,9 +296,16 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, bool trust)
 	else
 		rc = final_check(r, why, wl);
 	if (trace || getenv("SIM_BTOB_VERBOSE"))
-		fprintf(stderr, "seed %llu: byzantine %u (%s), %u broadcasts, node %u delivered %u\n",
-			(unsigned long long)seed, r->byz_id, strata_byz_name(r->byz), r->nbcast,
-			r->byz_id == 1 ? 2u : 1u, r->nd[r->byz_id == 1 ? 2 : 1]);
+	{
+		fprintf(stderr, "seed %llu: N = %u, byzantine:", (unsigned long long)seed, r->n);
+		for (uint32_t q = 1; q <= r->n; q++)
+			if (r->byz[q])
+				fprintf(stderr, " %u (%s%s)", q,
+					r->what[q] ? strata_byz_name(r->what[q]) : "twins",
+					r->only[q] ? " in btob only" : "");
+		fprintf(stderr, "; %u broadcasts, node %u delivered %u\n", r->nbcast, r->ref,
+			r->nd[r->ref]);
+	}
 	sim_free(s);
 	free(r);
 	return rc;
@@ -280,7 +322,7 @@ static int run_trust(uint64_t seed, bool trace, char *why, size_t wl)
 }
 
 static const struct sim_case cases[] = {
-	{ "btob-one-byzantine", run_btob, 100, false },
+	{ "btob-byzantine", run_btob, 100, false },
 	{ "broken-trust-decision", run_trust, 20, true },
 };
 

@@ -15,9 +15,9 @@
  * correct replica paused for 0.1-0.7 s (requests sent while it is paused are lost).
  *
  * Cases: bft-kv-one-byzantine orders with tob 6.1 (`[smr] log = bft-tob`); bft-kv-over-btob
- * with Byzantine total-order broadcast (`[smr] log = btob`, Alg. 6.2 over its ldc stand-in),
- * where the Byzantine replica's behaviour also acts in btob (btob.c), with a 3 s operation
- * phase (btob orders one message per round).
+ * with Byzantine total-order broadcast (`[smr] log = btob`, Alg. 6.2 over Byzantine
+ * leader-driven consensus, bldc, on a fail-arbitrary cluster), where the Byzantine replica's
+ * behaviour also acts in btob and in bldc (btob.c, bldc.c), with a 3 s operation phase.
  *
  * Then the network heals: every operation must end within 5 s (liveness), every client reads
  * every key once more, the correct replicas that applied the same number of commands must hold
@@ -25,8 +25,7 @@
  *
  * What this does NOT show: in bft-kv-one-byzantine the order below is the crash-stop tob
  * (Alg. 6.1 over ldc) and the Byzantine replica runs it correctly, lying only to clients; in
- * bft-kv-over-btob it lies in btob too, but runs btob's consensus (ldc, the stand-in for 5.19)
- * correctly.
+ * bft-kv-over-btob it lies in btob and its consensus too.
  *
  * Broken variants (expect_violation), the Byzantine replica forging:
  *   broken-accept-one  the client takes the first signed reply (a quorum of 1, not f + 1);
@@ -361,7 +360,9 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-btob-kv");
 	r->cfg.n = NN;
 	r->cfg.f = FF;
-	r->cfg.model = STRATA_MODEL_FAIL_NOISY;
+	/* btob stands on Byzantine consensus (bldc): a fail-arbitrary cluster */
+	r->cfg.model = strcmp(log, "btob") == 0 ? STRATA_MODEL_FAIL_ARBITRARY
+						 : STRATA_MODEL_FAIL_NOISY;
 	snprintf(r->cfg.smr_log, sizeof(r->cfg.smr_log), "%s", log);
 	r->cfg.heartbeat_ms = 20;
 	r->cfg.timeout_ms = 100;
