@@ -32,16 +32,18 @@ static const char cons_help[] =
 	"\n"
 	"propose: the node (-n, default the first that answers) proposes VALUE on consensus\n"
 	"instance ID (default: the next after the highest it knows) with algorithm NAME (default:\n"
-	"ldc where the model allows it, else uhier) and prints the decided value, which may be\n"
-	"another node's proposal. Exit 0 decided, 1 refused, 3 unknown (no decision in --timeout).\n"
+	"ldc where the model allows it; sbc, strong Byzantine consensus, on a fail-arbitrary\n"
+	"cluster; else uhier) and prints the decided value, which may be another node's proposal.\n"
+	"Exit 0 decided, 1 refused, 3 unknown (no decision in --timeout).\n"
 	"A VALUE starting with '-' follows '--' (negative numbers need none); rbc and brcons take\n"
-	"0 or 1. On a fail-arbitrary cluster name the algorithm (--algo brcons); brcons decides\n"
-	"once every correct node (or f + 1 of them with one value) proposed.\n"
+	"0 or 1; brcons decides once every correct node (or f + 1 of them with one value)\n"
+	"proposed. sbc and fast-sbc (Alg. 5.20, 6.5) may decide □ (no value: the correct nodes'\n"
+	"proposals differed), printed as □ (\"value\":\"\" and \"box\":true with -w json).\n"
 	"-w json: {\"instance\":7,\"value\":\"v\",\"algo\":\"ldc\",\"node\":2}\n"
 	"watch: streams the decisions of one node, or of every node with --all:\n"
 	"  {\"node\":2,\"instance\":7,\"value\":\"v\",\"algo\":\"ldc\",\"epoch\":6}\n"
 	"(\"round\" instead of \"epoch\" for the flooding, hierarchical and randomized algorithms;\n"
-	"\"fast_path\": true or false for fast-uhier and fast-uflood, Alg. 6.4).\n";
+	"\"fast_path\": true or false for fast-uhier, fast-uflood (Alg. 6.4) and fast-sbc (Alg. 6.5)).\n";
 
 static int check_algo(struct cli *c, const char **algo)
 {
@@ -61,6 +63,11 @@ static const char *default_algo(struct cli *c)
 	char why[256];
 	if (!cfg || (ldc && strata_algo_check(ldc, cfg, why, sizeof why) == 0))
 		return "ldc";
+	/* A fail-arbitrary cluster: strong Byzantine consensus (Alg. 5.20 over bldc). */
+	const struct strata_algo *sbc = strata_algo_find("sbc");
+	if (cfg->model == STRATA_MODEL_FAIL_ARBITRARY && sbc &&
+	    strata_algo_check(sbc, cfg, why, sizeof why) == 0)
+		return "sbc";
 	return "uhier";
 }
 
@@ -88,6 +95,13 @@ static int read_file(struct cli *c, const char *path, uint8_t **buf, size_t *len
 		return CLI_EXIT_USAGE;
 	}
 	return CLI_EXIT_OK;
+}
+
+/* Strong and fast Byzantine consensus decide □ (the empty value) when the correct proposals
+ * differ; they refuse empty proposals, so an empty decision is □. */
+static bool is_box_algo(const char *algo)
+{
+	return algo && (!strcmp(algo, "sbc") || !strcmp(algo, "fast-sbc"));
 }
 
 static int cons_propose(struct cli *c, const char *algo, const char *instance,
@@ -139,6 +153,10 @@ static int cons_propose(struct cli *c, const char *algo, const char *instance,
 		cli_json_string_n(&j, v, vlen);
 		cli_json_key(&j, "algo");
 		cli_json_string(&j, algo);
+		if (vlen == 0 && is_box_algo(algo)) {
+			cli_json_key(&j, "box");
+			cli_json_bool(&j, true);
+		}
 		if (who.id) {
 			cli_json_key(&j, "node");
 			cli_json_uint(&j, who.id);
@@ -146,6 +164,8 @@ static int cons_propose(struct cli *c, const char *algo, const char *instance,
 		cli_json_end_object(&j);
 	} else {
 		printf("instance %llu decided: ", (unsigned long long)inst);
+		if (vlen == 0 && is_box_algo(algo))
+			fputs("□ (no value: the correct nodes' proposals differed)", stdout);
 		fwrite(v, 1, vlen, stdout);
 		fputc('\n', stdout);
 	}
@@ -191,6 +211,8 @@ static void print_decision(struct cli *c, uint32_t node, const Strata__Client__E
 	} else {
 		printf("node %u decided instance %llu (%s, %s): ", e->node ? e->node : node,
 		       (unsigned long long)e->seq, e->module ? e->module : "", text);
+		if (e->payload.len == 0 && is_box_algo(e->module))
+			fputs("□", stdout);
 		fwrite(e->payload.data, 1, e->payload.len, stdout);
 		fputc('\n', stdout);
 	}

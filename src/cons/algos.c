@@ -63,6 +63,12 @@ static const struct strata_algo algos[] = {
 	  .steps = "6 from the leader's proposal (READ, signed STATE, COLLECTED, WRITE, ACCEPT, decide), 7 from another process (VALUE)",
 	  .messages = "N (VALUE) + N (READ) + N (STATE) + N (COLLECTED) + 2N^2 (WRITE, ACCEPT); N signatures and N + N^2 verifications; + N^2 per epoch change",
 	  .wire_id = CONS_WIRE_BLDC, .wire_also = { CONS_WIRE_BEC } },
+	{ .name = "sbc", .family = "cons",
+	  .title = "From Byzantine Consensus to Strong Byzantine Consensus (signed proposals, N - f of them proposed to bldc under a validity predicate; decides a value proposed N - 2f times, else the empty value)",
+	  .book = "Alg. 5.20", .model = STRATA_MODEL_FAIL_ARBITRARY, .resilience_k = 3,
+	  .steps = "1 (signed PROPOSAL) + those of bldc (6 from its leader's proposal)",
+	  .messages = "N^2 (PROPOSAL) + those of one bldc instance; N signatures and N^2 + N(N - f) per COLLECTED verifications",
+	  .wire_id = CONS_WIRE_SBC },
 	/* Total-order broadcast stands on consensus, so it lives here, in family "bcast" (what
 	 * `strata bcast send|listen --algo tob` and the broadcast logs and checkers look for). */
 	{ .name = "tob", .family = "bcast",

@@ -511,6 +511,16 @@ static void bep_on_collected(const struct bep_env *env, struct bep *e, const str
 		tmp = s[e->leader].val; /* unbound(states) ∧ states[l] = [STATE, ·, v, ·] */
 		len = s[e->leader].vlen;
 	}
+	if (tmp && env->tab && !cons_tab_valid(env->tab, env->instance, tmp, len)) {
+		/* External validity (strong Byzantine consensus, sbc.c): a leader's value that fails
+		 * the upper's predicate is not written. A bound value always passes: it was written
+		 * by more than f processes, so by a correct one, which checked it. */
+		strata_trace(env->m->node, env->m->ops->name,
+			     "instance %llu epoch %llu: Collected -> the value fails the upper's "
+			     "validity predicate -> no WRITE",
+			     (unsigned long long)env->instance, (unsigned long long)e->ets);
+		tmp = NULL;
+	}
 	if (strata_tracing(env->m->node))
 		strata_trace(env->m->node, env->m->ops->name,
 			     "instance %llu epoch %llu: Collected %u STATEs -> %s \"%.*s\"",

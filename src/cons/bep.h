@@ -56,6 +56,9 @@ struct bep_env {
 	/* This process's own proposal for the instance (Byzantine behaviours derive their
 	 * equivocating values from it), NULL if none. */
 	const struct strata_msg *own;
+	/* The owner's instance table: a value that fails its external validity predicate
+	 * (cons_tab_valid) is never written. NULL: no predicate. */
+	const struct cons_tab *tab;
 };
 
 /* upon event <ep, Init | epochstate>: takes over st's references (st is left empty). */

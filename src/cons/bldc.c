@@ -122,14 +122,14 @@ struct bldc {
 	uint64_t linger_evicted;
 	struct bl_future *fut; /* [n * BL_FUTURE_PER_PEER] */
 	unsigned nfut;
-	uint64_t stale, future_dropped, bad, complaints;
+	uint64_t stale, future_dropped, bad, complaints, invalid;
 };
 
 static struct bep_env bl_env(struct bldc *l, struct bl_inst *i)
 {
 	return (struct bep_env){ .m = &l->m, .instance = i->c.id, .n = l->n, .f = l->f,
 				 .self = l->self, .quorum = l->quorum,
-				 .check_sigs = l->check_sigs, .own = i->val };
+				 .check_sigs = l->check_sigs, .own = i->val, .tab = &l->tab };
 }
 
 static bool bl_silent(struct bldc *l)
@@ -275,6 +275,14 @@ static int bl_propose(struct strata_module *m, struct cons_inst *c, const uint8_
 {
 	struct bldc *l = (struct bldc *)m;
 	struct bl_inst *i = (struct bl_inst *)c;
+	if (!cons_tab_valid(&l->tab, c->id, v, len)) {
+		/* An upper's external validity predicate (sbc.c) refuses v: neither proposed nor
+		 * joined with (a Byzantine VALUE), so a correct leader never proposes it. */
+		l->invalid++;
+		strata_trace(m->node, "bldc", "instance %llu: value fails the upper's predicate -> "
+			     "not proposed", (unsigned long long)c->id);
+		return STRATA_EINVAL;
+	}
 	bl_start(l, i);
 	if (!i->val && !(i->val = strata_msg_new(v, len)))
 		return STRATA_ENOMEM;

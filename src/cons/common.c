@@ -688,3 +688,20 @@ int cons_need_fd(struct strata_module *m, const char *algo, char *err, size_t er
 	strata_module_subscribe(fd, m);
 	return 0;
 }
+
+void cons_lower_set_valid(struct strata_module *lower, uint64_t space,
+			  bool (*valid)(struct strata_module *upper, uint64_t id, const uint8_t *v,
+					size_t len))
+{
+	struct cons_tab *t = &((struct cons_mod *)lower)->tab;
+	STRATA_ASSERT(t->m == lower && space >= 1 && space < CONS_SPACES);
+	t->valid[space] = valid;
+}
+
+bool cons_tab_valid(const struct cons_tab *t, uint64_t id, const uint8_t *v, size_t len)
+{
+	uint64_t space = id >> CONS_SPACE_BITS;
+	if (space >= CONS_SPACES || !t->valid[space])
+		return true;
+	return t->valid[space](t->uppers[space], id, v, len);
+}

@@ -77,6 +77,8 @@ enum cons_wire {
 	CONS_WIRE_BTOB = 197,  /* Rotating Sender Byzantine Broadcast (Alg. 6.2, family bcast) */
 	CONS_WIRE_BLDC = 185,  /* Byzantine leader-driven consensus (Alg. 5.19) */
 	CONS_WIRE_BEC = 186,   /* Byzantine leader-based epoch change (Alg. 5.15) */
+	CONS_WIRE_SBC = 187,   /* strong Byzantine consensus over bldc (Alg. 5.20, sbc.c) */
+	CONS_WIRE_FAST_SBC = 188, /* fast Byzantine consensus over sbc (Alg. 6.5, fast.c) */
 };
 
 /* Indications inside the family (event range 300-399). */
@@ -116,10 +118,11 @@ struct cons_inst {
  * total-order broadcast's rounds, spaces 2-6 and 8 the consensus variants of chapter 6
  * (nbac.c, trb.c, gm.c, fast.c, uvs.c; vs.c's trb instances), space 7 logged uniform
  * total-order broadcast's rounds (ltob.c), space 9 Byzantine total-order broadcast's rounds
- * (btob.c). */
+ * (btob.c), spaces 10 and 11 strong Byzantine consensus's (sbc.c: its clients' instances, and
+ * those of fast Byzantine consensus, which stands on sbc's space 5). */
 #define CONS_SPACE_BITS 48
 #define CONS_SPACE_MASK ((1ull << CONS_SPACE_BITS) - 1)
-#define CONS_SPACES 10u
+#define CONS_SPACES 12u
 #define CONS_SPACE_TOB 1ull
 #define CONS_SPACE_NBAC 2ull
 #define CONS_SPACE_TRB 3ull
@@ -129,6 +132,8 @@ struct cons_inst {
 #define CONS_SPACE_LTOB 7ull /* logged uniform total-order broadcast's rounds (ltob.c) */
 #define CONS_SPACE_VSTRB 8ull
 #define CONS_SPACE_BTOB 9ull /* Byzantine total-order broadcast's rounds (btob.c) */
+#define CONS_SPACE_SBC 10ull /* sbc.c's own instances (its space 0) on bldc */
+#define CONS_SPACE_SBC_FAST 11ull /* sbc.c's space-5 instances (fast Byzantine consensus) */
 
 struct cons_win {
 	uint64_t low;                    /* every id <= low is decided here */
@@ -158,6 +163,12 @@ struct cons_tab {
 	int (*propose)(struct strata_module *m, struct cons_inst *i, const uint8_t *v, size_t len,
 		       bool by_client);
 	struct strata_module *uppers[CONS_SPACES]; /* receives the decisions of space s >= 1 */
+	/* External validity (optional, per space, set by the upper with cons_lower_set_valid):
+	 * whether v may be decided on instance id (the full id). A Byzantine consensus that
+	 * honours it (bldc) never proposes, joins with or writes a value that fails it, so every
+	 * value it decides passes it (docs/consensus-byzantine.md, strong Byzantine consensus). */
+	bool (*valid[CONS_SPACES])(struct strata_module *upper, uint64_t id, const uint8_t *v,
+				    size_t len);
 };
 
 /* Every consensus module begins with this (flood, hier, uflood, uhier, ldc, lldc). */
@@ -179,6 +190,12 @@ int cons_lower_open(struct strata_node *n, const char *algo, struct strata_modul
 int cons_lower_open_space(struct strata_node *n, const char *algo, uint64_t space,
 			  struct strata_module *upper, struct strata_module **lower, char *err,
 			  size_t errlen);
+/* Installs the external validity predicate of `space` on lower (see struct cons_tab). */
+void cons_lower_set_valid(struct strata_module *lower, uint64_t space,
+			  bool (*valid)(struct strata_module *upper, uint64_t id, const uint8_t *v,
+					size_t len));
+/* Whether v passes the predicate of id's space (true when the space has none). */
+bool cons_tab_valid(const struct cons_tab *t, uint64_t id, const uint8_t *v, size_t len);
 /* The value decided on a retired instance of lower (a new reference), or NULL when it is no
  * longer cached: for an upper whose Propose got STRATA_ESTATE because the instance was decided
  * (and its Decide indicated) before the upper existed. */
@@ -356,6 +373,14 @@ void cons_ldc_test_forget(struct strata_module *ldc);
  * (Alg. 5.15, bec.c; created on first use over bld, Alg. 2.10). */
 struct strata_module *cons_bldc_create(struct strata_node *n, char *err, size_t errlen);
 struct strata_module *cons_bec_get(struct strata_node *n, char *err, size_t errlen);
+/* Strong Byzantine consensus (Alg. 5.20, sbc.c) over bldc. */
+struct strata_module *cons_sbc_create(struct strata_node *n, char *err, size_t errlen);
+/* TEST ONLY (the simulation suite's broken variant; never called by stratad): sbc installs no
+ * validity predicate on bldc and checks no signature of a decided proposal set. */
+void cons_sbc_test_trust(struct strata_module *sbc);
+/* TEST ONLY: this node's sbc proposes a made-up proposal set to bldc (a Byzantine forger whose
+ * bldc stays honest), and its own bldc takes it. Never called by stratad. */
+void cons_sbc_test_forge(struct strata_module *sbc);
 /* bec's leader(ts) = (ts mod N) + 1, and its last started epoch. */
 uint32_t cons_bec_leader(uint32_t n, uint64_t ts);
 uint64_t cons_bec_epoch(const struct strata_module *bec);

@@ -19,6 +19,7 @@ static const struct strata_ctor ctors[] = {
 	{ "rcons", cons_rcons_create },
 	{ "brcons", cons_brcons_create },
 	{ "bldc", cons_bldc_create },
+	{ "sbc", cons_sbc_create },
 	{ NULL, NULL },
 };
 

@@ -60,7 +60,38 @@
  * index per process and at most N distinct values) plus uc's.
  * Wire: beb payload [varint instance][u8 PROPOSAL][bytes v].
  * Output on a decision (cons.h): STRATA_OUT_DELIVER, b = 1 when decided on the fast path, 0
- * when through uc; text "fast-path 1" / "fast-path 0". */
+ * when through uc; text "fast-path 1" / "fast-path 0".
+ *
+ * ---- fast-sbc: book Alg. 6.5 "From Byzantine Consensus to Fast Byzantine Consensus" ----
+ * The same structure over strong Byzantine consensus (sbc.c, Alg. 5.20, over bldc, Alg. 5.19).
+ * Specification (Module 6.4, fast Byzantine consensus, instance fbc): fbc's Propose/Decide;
+ *   FBC1 Fast termination: if all correct processes propose the same value, then every correct
+ *        process decides some value after one communication step. Otherwise, every correct
+ *        process eventually decides some value.
+ *   FBC2 Strong validity: if all correct processes propose the same value v, then no correct
+ *        process decides a value different from v; otherwise, a correct process may only
+ *        decide a value that was proposed by some correct process or □.
+ *   FBC3 Integrity: no correct process decides twice.
+ *   FBC4 Agreement: no two correct processes decide differently.
+ * Model fail-noisy-arbitrary (sbc's), f the cluster's, resilience N > 5f (the constructor
+ * refuses N <= 5f and says why). The differences from Alg. 6.4:
+ *   - PROPOSALs go over authenticated perfect links (al), not beb (a Byzantine process speaks
+ *     only in its own name; nothing needs a signature at this layer);
+ *   - the fallback: upon N - f PROPOSALs, all equal to v: decide v (fast) and propose v to sbc;
+ *     else, if some v appears at least N - 3f times, propose v to sbc, else the own proposal.
+ *   - the decision of sbc is the decision, □ (the empty value) included.
+ * Why N > 5f and strong validity underneath. If a correct p decides v fast, N - f processes
+ * sent v to p, at least N - 2f of them correct, and a correct process sends one value to all.
+ * A correct q holds N - f PROPOSALs, missing at most f processes: at least N - 3f are v from
+ * correct processes, and any other value comes from at most f Byzantine plus f correct
+ * processes p did not count: at most 2f. N - 3f > 2f iff N > 5f, so v is the unique value held
+ * N - 3f times (two values cannot both reach N - 3f among N - f when N > 5f) and every correct
+ * process proposes v to sbc. Only strong validity then makes sbc decide v: over bldc (weak
+ * validity) a Byzantine leader's value can be decided (docs/consensus-variants.md: N = 6,
+ * f = 1; sim_cons_sbc's broken-fast-over-bldc shows it). One step: N - f correct processes
+ * suffice, so the fast path survives f silent Byzantine processes.
+ * Byzantine test behaviours: silent sends no PROPOSAL; equivocate sends v to odd processes and
+ * "z'"v to even ones and proposes "z'"v to the consensus below at once. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +102,7 @@
 #include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
+#include "links/links.h"
 
 struct fast_inst {
 	struct cons_inst c;
@@ -84,7 +116,10 @@ struct fast {
 	struct cons_mod c; /* c.tab.beb is "beb"; the instance table */
 	struct strata_module *uc;
 	uint32_t n, f;
-	uint32_t test_fast_quorum; /* TEST ONLY: decide fast on this many equal values (0: N - f) */
+	bool byz;        /* Alg. 6.5 over sbc: al instead of beb, adoption on N - 3f */
+	uint32_t adopt;  /* the fallback adopts a value held this many times (N - 2f or N - 3f) */
+	uint32_t test_fast_quorum;
+	bool test_equivocate; /* TEST ONLY: fast-sbc's equivocation without the node's behaviour */ /* TEST ONLY: decide fast on this many equal values (0: N - f) */
 	uint64_t ndecided_fast, ndecided_uc, refused;
 };
 
@@ -154,8 +189,9 @@ static void fast_check(struct fast *s, struct fast_inst *i)
 		strata_msg_unref(v);
 		return;
 	}
-	/* if exists v with #({p | val[p] = v}) >= N - 2f then proposal := v (unique: N > 3f) */
-	if (count[best] >= s->n - 2 * s->f)
+	/* if exists v with #({p | val[p] = v}) >= N - 2f then proposal := v (unique: N > 3f);
+	 * Alg. 6.5: N - 3f (unique: N > 5f) */
+	if (count[best] >= s->adopt)
 		i->prop = best;
 	struct strata_msg *v = strata_msg_ref(i->c.vals[i->prop]);
 	strata_trace(s->c.m.node, s->c.m.ops->name,
@@ -165,14 +201,45 @@ static void fast_check(struct fast *s, struct fast_inst *i)
 	strata_msg_unref(v);
 }
 
+/* Alg. 6.5: forall q do trigger <al, Send | q, [PROPOSAL, v]> (and the test behaviours). */
+static void fast_al_send(struct fast *s, uint64_t id, struct strata_msg *msg)
+{
+	enum strata_byz byz = strata_node_byz(s->c.m.node);
+	if (byz == STRATA_BYZ_SILENT)
+		return;
+	if (byz != STRATA_BYZ_EQUIVOCATE && !s->test_equivocate) {
+		strata_pl_send_all(&s->c.m, id, msg);
+		return;
+	}
+	/* TEST ONLY behaviour: v to odd processes, z'v to even ones, and z'v to the consensus */
+	struct strata_rd r;
+	const uint8_t *v;
+	strata_rd_init(&r, msg->data, msg->len);
+	(void)strata_rd_u8(&r);
+	size_t len = strata_rd_bytes(&r, &v, SIZE_MAX);
+	char alt[128];
+	int al = snprintf(alt, sizeof alt, "z'%.*s", (int)(len > 100 ? 100 : len), (const char *)v);
+	struct strata_msg *other = cons_enc_value(CONS_PROPOSAL, (const uint8_t *)alt, (size_t)al);
+	struct strata_msg *own = strata_msg_new(alt, (size_t)al);
+	for (uint32_t q = 1; q <= s->n; q++)
+		if (q % 2 || other)
+			(void)strata_pl_send(&s->c.m, q, id, q % 2 ? msg : other);
+	if (own)
+		fast_uc_propose(s, id, NULL, own);
+	if (other)
+		strata_msg_unref(other);
+	if (own)
+		strata_msg_unref(own);
+}
+
 /* upon <ufc, Propose | v> do proposal := v; trigger <beb, Broadcast | [PROPOSAL, v]> */
 static int fast_propose(struct strata_module *m, struct cons_inst *c, const uint8_t *v,
 			size_t len, bool by_client)
 {
 	struct fast *s = (struct fast *)m;
 	struct fast_inst *i = (struct fast_inst *)c;
-	if (c->id >> CONS_SPACE_BITS)
-		return STRATA_EINVAL; /* an upper module's instance: see the header */
+	if (c->id >> CONS_SPACE_BITS || (s->byz && len == 0))
+		return STRATA_EINVAL; /* an upper module's instance: see the header; □ */
 	int k = cons_val_index(c, v, len);
 	if (k < 0)
 		return STRATA_EFULL;
@@ -181,7 +248,10 @@ static int fast_propose(struct strata_module *m, struct cons_inst *c, const uint
 		return STRATA_ENOMEM;
 	i->prop = k;
 	cons_out_propose(&s->c.tab, c, v, len, by_client);
-	cons_beb_broadcast(&s->c.tab.beb, c->id, msg);
+	if (!s->byz)
+		cons_beb_broadcast(&s->c.tab.beb, c->id, msg);
+	else
+		fast_al_send(s, c->id, msg);
 	strata_msg_unref(msg);
 	return 0;
 }
@@ -191,7 +261,7 @@ static void fast_on_proposal(struct fast *s, uint32_t p, uint64_t id, struct str
 {
 	const uint8_t *v;
 	size_t len = strata_rd_bytes(r, &v, SIZE_MAX);
-	if (!strata_rd_ok(r) || r->off != r->len) {
+	if (!strata_rd_ok(r) || r->off != r->len || (s->byz && len == 0)) {
 		strata_node_bad_payload(s->c.m.node, &s->c.m, p, "fast: malformed PROPOSAL");
 		return;
 	}
@@ -232,7 +302,17 @@ static void fast_handle(struct strata_module *m, const struct strata_event *ev)
 {
 	struct fast *s = (struct fast *)m;
 	struct strata_event d;
-	if (cons_unwrap(m, &s->c.tab.beb, ev, &d)) {
+	if (s->byz && ev->type == STRATA_EV_PL_DELIVER && ev->msg) {
+		struct strata_rd r;
+		strata_rd_init(&r, ev->msg->data, ev->msg->len);
+		if (ev->peer >= 1 && ev->peer <= s->n && strata_rd_u8(&r) == CONS_PROPOSAL &&
+		    (ev->instance >> CONS_SPACE_BITS) == 0)
+			fast_on_proposal(s, ev->peer, ev->instance, &r);
+		else
+			strata_node_bad_payload(m->node, m, ev->peer, "fast-sbc: malformed message");
+		return;
+	}
+	if (!s->byz && cons_unwrap(m, &s->c.tab.beb, ev, &d)) {
 		struct strata_rd r;
 		strata_rd_init(&r, d.msg->data, d.msg->len);
 		if (strata_rd_u8(&r) == CONS_PROPOSAL)
@@ -267,6 +347,10 @@ static const struct strata_module_ops fast_uflood_ops = {
 	.destroy = fast_destroy,
 };
 
+static const struct strata_module_ops fast_sbc_ops = {
+	.name = "fast-sbc", .handle = fast_handle, .request = fast_request, .destroy = fast_destroy,
+};
+
 static struct strata_module *fast_create(struct strata_node *n, const struct strata_module_ops *ops,
 					 uint16_t wire, const char *uc, char *err, size_t errlen)
 {
@@ -277,14 +361,31 @@ static struct strata_module *fast_create(struct strata_node *n, const struct str
 		return NULL;
 	}
 	s->n = strata_node_n(n);
-	s->f = (s->n - 1) / 3;
+	s->byz = ops == &fast_sbc_ops;
+	s->f = s->byz ? strata_node_config(n)->f : (s->n - 1) / 3;
+	s->adopt = s->byz ? s->n - 3 * s->f : s->n - 2 * s->f;
 	s->c.tab.round_name = "fast-path";
 	s->c.tab.propose = fast_propose;
 	strata_node_add_module(n, &s->c.m, ops, wire);
-	if (bcast_open(n, "beb", &s->c.m, 0, &s->c.tab.beb, err, errlen) != 0 ||
+	if ((!s->byz && bcast_open(n, "beb", &s->c.m, 0, &s->c.tab.beb, err, errlen) != 0) ||
 	    cons_lower_open_space(n, uc, CONS_SPACE_FAST, &s->c.m, &s->uc, err, errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */
 	return &s->c.m;
+}
+
+static struct strata_module *fast_sbc_create(struct strata_node *n, const char *lower, char *err,
+					     size_t errlen)
+{
+	uint32_t nn = strata_node_n(n), f = strata_node_config(n)->f;
+	if (nn <= 5 * f) {
+		snprintf(err, errlen,
+			 "fast-sbc: needs N > 5f (N = %u, f = %u): a process that decides v in one "
+			 "step must leave v held N - 3f times, and every other value at most 2f "
+			 "times, at every correct process",
+			 nn, f);
+		return NULL;
+	}
+	return fast_create(n, &fast_sbc_ops, CONS_WIRE_FAST_SBC, lower, err, errlen);
 }
 
 struct strata_module *var_fast_uhier_create(struct strata_node *n, char *err, size_t errlen)
@@ -300,4 +401,19 @@ struct strata_module *var_fast_uflood_create(struct strata_node *n, char *err, s
 void var_fast_test_quorum(struct strata_module *m, uint32_t quorum)
 {
 	((struct fast *)m)->test_fast_quorum = quorum;
+}
+
+struct strata_module *var_fast_sbc_create(struct strata_node *n, char *err, size_t errlen)
+{
+	return fast_sbc_create(n, "sbc", err, errlen);
+}
+
+struct strata_module *var_fast_sbc_test_over_bldc(struct strata_node *n, char *err, size_t errlen)
+{
+	return fast_sbc_create(n, "bldc", err, errlen);
+}
+
+void var_fast_test_equivocate(struct strata_module *m)
+{
+	((struct fast *)m)->test_equivocate = true;
 }

@@ -1,6 +1,7 @@
 /* The catalog rows of the chapter 6 consensus variants (variants.h, family
  * "variants"; docs/consensus-variants.md). Costs are per instance on the failure-free path, N
  * processes, over uhier (Alg. 5.4: 3 steps, about N^2 + 2N messages when one process leads). */
+#include "cons/cons.h"
 #include "cons/variants.h"
 #include "core/stack.h"
 
@@ -47,6 +48,12 @@ static const struct strata_algo algos[] = {
 	  .steps = "1 when all proposals agree, else 1 + N (uflood)",
 	  .messages = "N^2 + those of one uflood instance",
 	  .wire_id = VAR_WIRE_FAST_UFLOOD },
+	{ .name = "fast-sbc", .family = "cons",
+	  .title = "From Byzantine Consensus to Fast Byzantine Consensus, over sbc (strong Byzantine consensus, Alg. 5.20, over bldc)",
+	  .book = "Alg. 6.5", .model = STRATA_MODEL_FAIL_ARBITRARY, .resilience_k = 5,
+	  .steps = "1 when all correct proposals agree, else 1 + those of sbc (1 + 6 over bldc)",
+	  .messages = "N^2 (al) + those of one sbc instance",
+	  .wire_id = CONS_WIRE_FAST_SBC },
 	{ .name = NULL },
 };
 

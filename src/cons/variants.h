@@ -69,5 +69,14 @@ struct strata_module *var_fast_uflood_create(struct strata_node *n, char *err, s
 /* TEST ONLY: decide on the fast path when `quorum` of the first N - f PROPOSALs are equal
  * instead of all N - f (the broken variant: quorum N - 2f). Never called by stratad. */
 void var_fast_test_quorum(struct strata_module *m, uint32_t quorum);
+/* Fast Byzantine consensus (fast.c, Alg. 6.5) over strong Byzantine consensus (sbc.c, Alg.
+ * 5.20): family "cons", fail-arbitrary, N > 5f. */
+struct strata_module *var_fast_sbc_create(struct strata_node *n, char *err, size_t errlen);
+/* TEST ONLY: the same module stacked directly on bldc (weak validity): the broken variant whose
+ * counterexample docs/consensus-variants.md describes. Never called by stratad. */
+struct strata_module *var_fast_sbc_test_over_bldc(struct strata_node *n, char *err, size_t errlen);
+/* TEST ONLY: fast-sbc equivocates (v to odd processes, z'v to even ones and to the consensus
+ * below) while the node's other modules stay honest. Never called by stratad. */
+void var_fast_test_equivocate(struct strata_module *m);
 
 #endif

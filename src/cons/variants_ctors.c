@@ -12,6 +12,7 @@ static const struct strata_ctor ctors[] = {
 	{ "vs", var_vs_create },
 	{ "fast-uhier", var_fast_uhier_create },
 	{ "fast-uflood", var_fast_uflood_create },
+	{ "fast-sbc", var_fast_sbc_create },
 	{ NULL, NULL },
 };
 

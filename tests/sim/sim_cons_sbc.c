@@ -1,0 +1,488 @@
+/* Simulation suite for strong Byzantine consensus (Alg. 5.20, src/cons/sbc.c, over bldc) and
+ * fast Byzantine consensus (Alg. 6.5, fast-sbc in src/cons/fast.c, over sbc), on the
+ * simulator's authenticated links.
+ *
+ * sbc cases: N = 4 (f = 1, odd seeds) or N = 7 (f = 2, even seeds). fast-sbc cases: N = 6
+ * (f = 1) or, one seed in four, N = 11 (f = 2): N > 5f. 1-3 consensus instances; on each, every
+ * process (correct and Byzantine) proposes at the same instant (so no correct process joins
+ * with a value it heard: what it proposes is its client's value). In half of the instances
+ * every correct process proposes the same value, in the others each picks one of three.
+ * f processes are Byzantine, the behaviour drawn per seed among: silent, equivocate (sbc:
+ * signed v to odd and z'v to even processes; fast-sbc: v and z'v, and z'v to sbc at once; bldc:
+ * two signed STATEs as leader, WRITE/ACCEPT split), replay, forge (bldc: forged COLLECTED),
+ * badsig, lie-state, complain, old-epoch (bldc's behaviours), sbc-forge (its sbc proposes to
+ * bldc a made-up proposal set, its bldc honest and without sbc's validity predicate: as
+ * leader it offers that set to the others), and twins. Byzantine values start with 'z'.
+ *   - Before stabilisation (1.5 s): loss 5-20 %, duplication up to 10 %, delays up to 20 ms
+ *     with a 5 % tail of up to 200 ms, premature complaints (1/100 per 10 ms per process).
+ *   - After it: no loss, delays up to 5 ms.
+ * Checked at every decision of a correct process:
+ *   integrity        - no correct process decides an instance twice;
+ *   agreement        - no two correct processes decide an instance differently;
+ *   strong validity  - if every correct process proposed v on the instance, the decision is
+ *                      v; otherwise it is a correct process's proposal there, or □ (empty);
+ * and at the end, termination: every correct process decided every instance (8 s bound).
+ *   fast-sbc-one-step: no fault and no Byzantine process; 2-4 instances, every process
+ *     proposes the same value at once; every process decides it on the fast path no later than
+ *     the largest one-way delay after the proposals (instance 1 opens the link sessions and is
+ *     not timed), in every seed.
+ * Broken variants (expect_violation):
+ *   broken-sbc-trusts-unsigned-set  correct processes install no validity predicate on bldc
+ *       and check no signature of the decided set; node 1 (bldc's leader in epoch 0) is an
+ *       sbc-forger: its made-up set is decided, strong validity fails.
+ *   broken-fast-over-bldc  fast-sbc stacked directly on bldc (weak validity), N = 6, f = 1,
+ *       node 1 (bldc's first leader) equivocates in fast-sbc only, every correct process proposes
+ *       the same v: the counterexample of docs/consensus-variants.md (odd processes decide v
+ *       fast, even ones go to bldc with v, which decides the leader's z'v).
+ *   broken-fast-sbc-never-fast  the fast path never taken: the one-step check fails. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cons/cons.h"
+#include "cons/variants.h"
+#include "core/assert.h"
+#include "core/codec.h"
+#include "core/error.h"
+#include "core/stack.h"
+#include "fd/fd.h"
+#include "rt/sim/harness.h"
+#include "rt/sim/sim.h"
+
+#define MS 1000ull
+#define MAXN 11
+#define MAXI 4
+#define VMAX 64
+#define TICK_US (10 * MS)
+#define GST_US (1500 * MS)
+#define LIVENESS_MS 8000ull
+
+enum role { ROLE_CORRECT = 0, ROLE_BYZ, ROLE_TWIN };
+enum variant { V_SBC = 0, V_SBC_TRUST, V_FAST, V_FAST_OVER_BLDC, V_ONE_STEP, V_NEVER_FAST };
+enum hook { H_NONE = 0, H_SBC_FORGE, H_FAST_EQUIVOCATE };
+
+static struct {
+	unsigned long long decisions, fast, slow, box, onestep;
+} totals;
+
+struct val {
+	size_t len;
+	char v[VMAX];
+};
+
+struct run {
+	enum variant var;
+	bool fast;
+	const char *algo;
+	uint16_t wire;
+	struct strata_config cfg;
+	struct sim *s;
+	uint32_t n, f;
+	enum role role[MAXN + 1];
+	enum hook hook[MAXN + 1];
+	uint32_t trusted[MAXN + 1];
+	uint64_t reqid;
+	unsigned ninst;
+	struct val prop[MAXN + 1][MAXI + 1]; /* what each correct process proposed */
+	bool same[MAXI + 1];                  /* every correct proposal on it is one value */
+	bool decided[MAXN + 1][MAXI + 1];
+	struct val dec[MAXN + 1][MAXI + 1];
+	uint64_t dec_b[MAXN + 1][MAXI + 1];
+	uint64_t dec_at[MAXN + 1][MAXI + 1];
+	bool failed;
+	char why[400];
+};
+
+static bool correct(const struct run *r, uint32_t p)
+{
+	return r->role[p] == ROLE_CORRECT;
+}
+
+static void fail(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(struct run *r, const char *fmt, ...)
+{
+	if (r->failed)
+		return;
+	r->failed = true;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->why, sizeof(r->why), fmt, ap);
+	va_end(ap);
+}
+
+static void build(struct sim *s, struct strata_node *n, void *arg)
+{
+	struct run *r = arg;
+	(void)s;
+	char err[256];
+	uint32_t id = strata_node_id(n);
+	struct strata_module *m;
+	if (r->var == V_FAST_OVER_BLDC)
+		m = var_fast_sbc_test_over_bldc(n, err, sizeof(err));
+	else if (r->fast)
+		m = var_fast_sbc_create(n, err, sizeof(err));
+	else
+		m = cons_sbc_create(n, err, sizeof(err));
+	if (!m) {
+		fprintf(stderr, "%s: %s\n", r->algo, err);
+		abort();
+	}
+	if (r->hook[id] == H_FAST_EQUIVOCATE && r->fast)
+		var_fast_test_equivocate(m);
+	if (r->hook[id] == H_SBC_FORGE) {
+		struct strata_module *sbc = r->fast ? strata_node_module_by_name(n, "sbc") : m;
+		if (sbc)
+			cons_sbc_test_forge(sbc);
+	}
+	if (r->var == V_NEVER_FAST)
+		var_fast_test_quorum(m, STRATA_MAX_NODES + 1);
+	if (r->var == V_SBC_TRUST && r->hook[id] == H_NONE)
+		cons_sbc_test_trust(m);
+}
+
+static void on_decide(struct run *r, uint32_t node, uint64_t inst, const uint8_t *v, size_t len,
+		      uint64_t b)
+{
+	uint64_t t = sim_now(r->s) / MS;
+	if (inst < 1 || inst > r->ninst || len > VMAX) {
+		fail(r, "t=%llums: node %u decided instance %llu (%zu bytes), which nobody proposed",
+		     (unsigned long long)t, node, (unsigned long long)inst, len);
+		return;
+	}
+	if (r->decided[node][inst]) {
+		fail(r, "t=%llums: integrity: node %u decided instance %llu twice",
+		     (unsigned long long)t, node, (unsigned long long)inst);
+		return;
+	}
+	totals.decisions++;
+	if (r->fast)
+		b == 1 ? totals.fast++ : totals.slow++;
+	if (len == 0)
+		totals.box++;
+	r->decided[node][inst] = true;
+	r->dec[node][inst].len = len;
+	memcpy(r->dec[node][inst].v, v, len);
+	r->dec_b[node][inst] = b;
+	r->dec_at[node][inst] = sim_now(r->s);
+	uint32_t c1 = 0;
+	bool proposed_by_correct = false;
+	for (uint32_t q = 1; q <= r->n; q++) {
+		if (!correct(r, q))
+			continue;
+		if (!c1)
+			c1 = q;
+		if (r->prop[q][inst].len == len && memcmp(r->prop[q][inst].v, v, len) == 0)
+			proposed_by_correct = true;
+	}
+	const struct val *pv = &r->prop[c1][inst];
+	if (r->same[inst] && (len != pv->len || memcmp(v, pv->v, len) != 0)) {
+		fail(r, "t=%llums: strong validity: every correct process proposed \"%.*s\" on "
+			"instance %llu, node %u decided \"%.*s\"%s",
+		     (unsigned long long)t, (int)pv->len, pv->v, (unsigned long long)inst, node,
+		     (int)len, (const char *)v, b == 1 ? " (fast path)" : "");
+		return;
+	}
+	if (!r->same[inst] && len != 0 && !proposed_by_correct) {
+		fail(r, "t=%llums: strong validity: node %u decided \"%.*s\" on instance %llu, neither "
+			"a correct process's proposal nor □",
+		     (unsigned long long)t, node, (int)len, (const char *)v, (unsigned long long)inst);
+		return;
+	}
+	for (uint32_t q = 1; q <= r->n; q++)
+		if (q != node && correct(r, q) && r->decided[q][inst] &&
+		    (r->dec[q][inst].len != len || memcmp(r->dec[q][inst].v, v, len) != 0)) {
+			fail(r, "t=%llums: agreement: on instance %llu node %u decided \"%.*s\"%s, node %u "
+				"\"%.*s\"%s",
+			     (unsigned long long)t, (unsigned long long)inst, q,
+			     (int)r->dec[q][inst].len, r->dec[q][inst].v,
+			     r->fast && r->dec_b[q][inst] == 1 ? " (fast path)" : "", node, (int)len,
+			     (const char *)v, r->fast && b == 1 ? " (fast path)" : "");
+			return;
+		}
+}
+
+static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
+{
+	struct run *r = arg;
+	(void)s;
+	if (node < 1 || node > r->n)
+		return;
+	if (o->kind == STRATA_OUT_EVENT && o->module == STRATA_FD_WIRE_BLD) {
+		r->trusted[node] = o->peer;
+		return;
+	}
+	if (o->module != r->wire || !correct(r, node) || o->kind != STRATA_OUT_DELIVER)
+		return;
+	on_decide(r, node, o->a, o->data, o->len, o->b);
+}
+
+static int check(struct sim *s, void *arg)
+{
+	(void)s;
+	return ((struct run *)arg)->failed ? 1 : 0;
+}
+
+static void propose(struct run *r, uint32_t node, uint64_t inst, const char *v)
+{
+	char key[24];
+	int klen = snprintf(key, sizeof(key), "%llu", (unsigned long long)inst);
+	size_t vlen = strlen(v);
+	if (correct(r, node)) {
+		r->prop[node][inst].len = vlen;
+		memcpy(r->prop[node][inst].v, v, vlen);
+	}
+	struct strata_request req = {
+		.id = ++r->reqid, .op = STRATA_OP_PROPOSE, .key = (const uint8_t *)key,
+		.key_len = (size_t)klen, .value = (const uint8_t *)v, .value_len = vlen,
+	};
+	sim_request(r->s, node, r->algo, &req);
+}
+
+static void complain(struct run *r, uint32_t p)
+{
+	if (!r->trusted[p])
+		return;
+	struct strata_request req = { .id = ++r->reqid, .op = STRATA_OP_WRITE, .r = r->trusted[p] };
+	sim_request(r->s, p, "bld", &req);
+}
+
+/* Drawn per Byzantine process: a node behaviour, or a hook with the node honest otherwise. */
+struct behaviour {
+	enum strata_byz byz;
+	enum hook hook;
+	bool twin;
+};
+
+static const struct behaviour behaviours[] = {
+	{ STRATA_BYZ_SILENT, H_NONE, false },	  { STRATA_BYZ_EQUIVOCATE, H_NONE, false },
+	{ STRATA_BYZ_REPLAY, H_NONE, false },	  { STRATA_BYZ_FORGE, H_NONE, false },
+	{ STRATA_BYZ_BADSIG, H_NONE, false },	  { STRATA_BYZ_LIE_STATE, H_NONE, false },
+	{ STRATA_BYZ_COMPLAIN, H_NONE, false },	  { STRATA_BYZ_OLD_EPOCH, H_NONE, false },
+	{ STRATA_BYZ_NONE, H_SBC_FORGE, false },  { STRATA_BYZ_NONE, H_FAST_EQUIVOCATE, false },
+	{ STRATA_BYZ_NONE, H_NONE, true },
+};
+
+static struct run *setup(enum variant var, uint64_t seed, bool trace)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	STRATA_ASSERT(r);
+	r->var = var;
+	r->fast = var != V_SBC && var != V_SBC_TRUST;
+	r->algo = r->fast ? "fast-sbc" : "sbc";
+	r->wire = r->fast ? CONS_WIRE_FAST_SBC : CONS_WIRE_SBC;
+	if (r->fast)
+		r->n = var == V_FAST_OVER_BLDC || seed % 4 != 0 ? 6 : 11;
+	else
+		r->n = seed % 2 == 0 ? 7 : 4;
+	r->f = r->fast ? (r->n - 1) / 5 : (r->n - 1) / 3;
+	strata_config_defaults(&r->cfg);
+	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-cons-sbc");
+	r->cfg.n = r->n;
+	r->cfg.f = r->f;
+	r->cfg.model = STRATA_MODEL_FAIL_ARBITRARY;
+	r->cfg.timeout_ms = 100;
+	r->cfg.retransmit_min_ms = 10;
+	r->cfg.retransmit_max_ms = 100;
+	for (uint32_t i = 1; i <= r->n; i++) {
+		r->cfg.nodes[i].id = i;
+		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
+		r->cfg.nodes[i].port = (uint16_t)(7700 + i);
+	}
+	struct sim_opts o = { .seed = seed, .cfg = &r->cfg, .build = build, .output = on_output,
+			      .arg = r, .trace = trace };
+	r->s = sim_new(&o); /* the nodes are built at sim_start, once roles and hooks are drawn */
+	return r;
+}
+
+static int finish(struct run *r, int rc, char *why, size_t whylen)
+{
+	(void)rc;
+	int verdict = r->failed ? sim_fail(why, whylen, "%s", r->why) : 0;
+	sim_free(r->s);
+	free(r);
+	return verdict;
+}
+
+static int run_case(enum variant var, uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	struct run *r = setup(var, seed, trace);
+	struct sim *s = r->s;
+	struct sim_net net = {
+		.drop = 0.05 + sim_random_unit(s) * 0.15,
+		.dup = sim_random_unit(s) * 0.1,
+		.delay_min_us = 100,
+		.delay_max_us = 100 + sim_random_below(s, 20 * MS),
+		.tail = 0.05,
+		.tail_us = 200 * MS,
+	};
+	bool broken = var == V_SBC_TRUST || var == V_FAST_OVER_BLDC;
+	if (broken) {
+		/* The counterexamples need node 1, the leader of bldc's epoch 0, Byzantine. */
+		r->role[1] = ROLE_BYZ;
+		r->hook[1] = var == V_SBC_TRUST ? H_SBC_FORGE : H_FAST_EQUIVOCATE;
+		net.drop = 0;
+		net.tail = 0;
+	}
+	sim_set_net(s, &net);
+	uint32_t twins[MAXN + 1], ntwins = 0;
+	for (uint32_t k = 0; k < r->f && !broken; k++) {
+		uint32_t p;
+		do
+			p = 1 + (uint32_t)sim_random_below(s, r->n);
+		while (r->role[p] != ROLE_CORRECT);
+		const struct behaviour *b =
+			&behaviours[sim_random_below(s, sizeof(behaviours) / sizeof(behaviours[0]))];
+		r->role[p] = b->twin ? ROLE_TWIN : ROLE_BYZ;
+		r->hook[p] = b->hook;
+		if (b->twin)
+			twins[ntwins++] = p;
+		else if (b->byz != STRATA_BYZ_NONE)
+			sim_set_byz(s, p, b->byz);
+	}
+	sim_start(s);
+	for (uint32_t k = 0; k < ntwins; k++)
+		sim_twin(s, twins[k]);
+	sim_run_for(s, 1 * MS, NULL, NULL);
+
+	r->ninst = 1 + (unsigned)sim_random_below(s, 3);
+	uint32_t when[MAXI + 1];
+	char vals[MAXN + 1][MAXI + 1][VMAX];
+	for (uint64_t i = 1; i <= r->ninst; i++) {
+		when[i] = broken ? 0 : (uint32_t)sim_random_below(s, GST_US / TICK_US / 2);
+		r->same[i] = broken || sim_random_below(s, 2) == 0;
+		for (uint32_t p = 1; p <= r->n; p++) {
+			/* the broken fast-over-bldc run: the Byzantine leader proposes v too, and
+			 * equivocates v / z'v (the counterexample as docs/consensus-variants.md has it) */
+			if (correct(r, p) || r->role[p] == ROLE_TWIN || var == V_FAST_OVER_BLDC)
+				snprintf(vals[p][i], VMAX, "v%u-%llu-%llu",
+					 r->same[i] ? 0 : 1 + (unsigned)sim_random_below(s, 3),
+					 (unsigned long long)i, (unsigned long long)seed);
+			else
+				snprintf(vals[p][i], VMAX, "z%u-%llu", p, (unsigned long long)i);
+		}
+	}
+	int rc = 0;
+	uint32_t tick = 0;
+	for (uint64_t t = 0; t < GST_US && rc == 0; t += TICK_US, tick++) {
+		for (uint64_t i = 1; i <= r->ninst; i++)
+			if (when[i] == tick)
+				for (uint32_t p = 1; p <= r->n; p++)
+					propose(r, p, i, vals[p][i]);
+		for (uint32_t p = 1; p <= r->n && !broken; p++)
+			if (correct(r, p) && sim_random_below(s, 100) < 1)
+				complain(r, p);
+		rc = sim_run_for(s, TICK_US, check, r);
+	}
+	struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 5 * MS };
+	sim_set_net(s, &calm);
+	uint64_t gst = sim_now(s);
+	bool done = false;
+	for (uint64_t t = 0; t < LIVENESS_MS * MS && rc == 0 && !done; t += 100 * MS) {
+		rc = sim_run_for(s, 100 * MS, check, r);
+		done = true;
+		for (uint32_t p = 1; p <= r->n; p++)
+			for (uint64_t i = 1; i <= r->ninst; i++)
+				if (correct(r, p) && !r->decided[p][i])
+					done = false;
+	}
+	if (rc == 0)
+		rc = sim_run_for(s, 200 * MS, check, r);
+	for (uint32_t p = 1; p <= r->n && !r->failed; p++)
+		for (uint64_t i = 1; i <= r->ninst && !r->failed; i++)
+			if (correct(r, p) && !r->decided[p][i])
+				fail(r, "termination: %llu ms after stabilisation correct node %u has "
+					"not decided instance %llu (it trusts %u)",
+				     (unsigned long long)((sim_now(s) - gst) / MS), p,
+				     (unsigned long long)i, r->trusted[p]);
+	return finish(r, rc, why, whylen);
+}
+
+/* Fault-free, no Byzantine process, every process proposes the same value at once. */
+static int one_step_run(enum variant var, uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	struct run *r = setup(var, seed, trace);
+	struct sim *s = r->s;
+	uint64_t dmax = 300 + sim_random_below(s, 5 * MS);
+	struct sim_net net = { .delay_min_us = 200, .delay_max_us = dmax };
+	sim_set_net(s, &net);
+	r->ninst = 2 + (unsigned)sim_random_below(s, 3);
+	sim_start(s);
+	sim_run_for(s, 1 * MS, NULL, NULL);
+	int rc = 0;
+	for (uint64_t i = 1; i <= r->ninst && !rc && !r->failed; i++) {
+		r->same[i] = true;
+		char v[VMAX];
+		snprintf(v, sizeof v, "a%llu-%llu", (unsigned long long)i, (unsigned long long)seed);
+		uint64_t t0 = sim_now(s);
+		for (uint32_t q = 1; q <= r->n; q++)
+			propose(r, q, i, v);
+		/* through sbc when the fast path is off: bldc needs its own steps (and, when the
+		 * leader has not proposed, a VALUE); 2 s is ample without faults */
+		rc = sim_run_for(s, 2000 * MS, check, r);
+		for (uint32_t q = 1; q <= r->n && !rc && !r->failed; q++) {
+			if (!r->decided[q][i])
+				fail(r, "node %u did not decide instance %llu within 2 s (no fault)", q,
+				     (unsigned long long)i);
+			else if (r->dec_b[q][i] != 1)
+				fail(r, "node %u decided instance %llu through sbc although every process "
+					"proposed \"%s\" and nothing failed", q, (unsigned long long)i, v);
+			else if (i > 1 && r->dec_at[q][i] - t0 > dmax)
+				fail(r, "node %u decided instance %llu %llu us after the proposals, more "
+					"than one step (the largest delay is %llu us)", q,
+				     (unsigned long long)i, (unsigned long long)(r->dec_at[q][i] - t0),
+				     (unsigned long long)dmax);
+		}
+	}
+	if (!rc && !r->failed)
+		totals.onestep += r->ninst - 1;
+	return finish(r, rc, why, whylen);
+}
+
+static int sbc_byzantine(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return run_case(V_SBC, seed, trace, why, whylen);
+}
+
+static int sbc_trust(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return run_case(V_SBC_TRUST, seed, trace, why, whylen);
+}
+
+static int fast_byzantine(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return run_case(V_FAST, seed, trace, why, whylen);
+}
+
+static int fast_over_bldc(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return run_case(V_FAST_OVER_BLDC, seed, trace, why, whylen);
+}
+
+static int fast_one_step(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return one_step_run(V_ONE_STEP, seed, trace, why, whylen);
+}
+
+static int never_fast(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return one_step_run(V_NEVER_FAST, seed, trace, why, whylen);
+}
+
+static const struct sim_case cases[] = {
+	{ "sbc-byzantine", sbc_byzantine, 150, false },
+	{ "fast-sbc-one-step", fast_one_step, 100, false },
+	{ "fast-sbc-byzantine", fast_byzantine, 100, false },
+	{ "broken-sbc-trusts-unsigned-set", sbc_trust, 100, true },
+	{ "broken-fast-over-bldc", fast_over_bldc, 100, true },
+	{ "broken-fast-sbc-never-fast", never_fast, 20, true },
+};
+
+int main(int argc, char **argv)
+{
+	int rc = sim_main(argc, argv, "sim_cons_sbc", cases, sizeof(cases) / sizeof(cases[0]));
+	printf("sim_cons_sbc totals: %llu decisions by correct nodes (%llu of them □); fast-sbc: %llu "
+	       "on the fast path, %llu through sbc; %llu timed instances decided in one step\n",
+	       totals.decisions, totals.box, totals.fast, totals.slow, totals.onestep);
+	return rc;
+}
