@@ -19,6 +19,14 @@
 #     f faults in all; the survivors propose on instance 4 and all decide one proposed value.
 # And the config refuses n <= 3f on a fail-arbitrary cluster with the reason (stratad
 # --check-config on the 4-node config with f = 2).
+# Strong Byzantine consensus (Alg. 5.20, sbc, over bldc) on both clusters, after step 1:
+# `consensus propose` without --algo must pick sbc there, and with every correct node proposing
+# one value and the Byzantine ones another, every correct node decides the correct nodes' value
+# (strong validity with the 4-node forger, and the 7-node equivocator and liar). Fast Byzantine
+# consensus (Alg. 6.5, fast-sbc, over sbc) on a third cluster of 6 nodes (f = 1, N > 5f) with
+# node 6 silent: every correct node proposes one value and each decides it on the fast path
+# (`consensus watch --all -w json`, "fast_path":true); then different values: the correct nodes
+# agree on one of them or on □ (the empty value).
 . "$(dirname "$0")/lib.sh"
 
 T0=$(now_ms)
@@ -31,7 +39,7 @@ propose_all() {
 	for spec in $2; do
 		q=${spec%%:*} v=${spec#*:}
 		"$STRATA" --dir "$DIR" -n "$q" --timeout 10000 -w json consensus propose "$v" \
-			--algo "$ALGO" --instance "$inst" >"$DIR/p-$inst-$q.json" 2>"$DIR/p-$inst-$q.err" &
+			${ALGO:+--algo "$ALGO"} --instance "$inst" >"$DIR/p-$inst-$q.json" 2>"$DIR/p-$inst-$q.err" &
 		pids+=($!)
 		nodes+=("$q")
 	done
@@ -53,14 +61,17 @@ got = {}
 for q in nodes:
     r = json.load(open(f"{d}/p-{inst}-{q}.json"))
     assert r["instance"] == inst, r
+    # no --algo: the default on a fail-arbitrary cluster is strong Byzantine consensus
+    assert sys.argv[7] != "" or r["algo"] == "sbc", f"default algorithm: {r}"
     got[q] = r["value"]
 vals = set(got.values())
 assert len(vals) == 1, f"agreement: correct nodes decided {got}"
 v = vals.pop()
 # bldc's validity is the book's weak one: with a Byzantine process its value may be decided.
-assert v in props or sys.argv[7] == "bldc", f"validity: {v!r} was not proposed by a correct node ({sorted(props)})"
+# sbc and fast-sbc may decide □ (empty) when the correct proposals differ.
+assert v in props or sys.argv[7] == "bldc" or (v == "" and sys.argv[7] in ("fast-sbc", "sbc", "")), f"validity: {v!r} was not proposed by a correct node ({sorted(props)})"
 assert not want or v == want, f"strong validity: decided {v!r}, every correct node proposed {want!r}"
-print(f"  {sys.argv[7]} instance {inst}: nodes {' '.join(nodes)} decided {v} (at {sys.argv[6]} ms)")
+print(f"  {sys.argv[7] or 'default (sbc)'} instance {inst}: nodes {' '.join(nodes)} decided {v or '□'} (at {sys.argv[6]} ms)")
 EOF
 }
 
@@ -99,8 +110,15 @@ run_size() {
 	done
 	propose_all 1 "$specb"
 	check_decided 1 "$correct" "$propsb"
+	ALGO= # the default: sbc
+	local specs=""
+	for q in $(seq 1 "$n"); do
+		case " $BYZ " in *" $q "*) specs="$specs $q:z-from-$q" ;; *) specs="$specs $q:strong-$n" ;; esac
+	done
+	propose_all 1 "$specs"
+	check_decided 1 "$correct" "strong-$n" "strong-$n"
 	ALGO=brcons
-	pass "$n nodes: brcons (mixed and unanimous correct proposals) and bldc decided with $* ($(($(now_ms) - T0)) ms)"
+	pass "$n nodes: brcons (mixed and unanimous correct proposals), bldc, and sbc (the default; strong validity) decided with $* ($(($(now_ms) - T0)) ms)"
 }
 
 # twins: node 2's identity on another port, while the 4-node cluster runs.
@@ -194,4 +212,44 @@ BG_PIDS+=($!) # the 4-node cluster stops while the 7-node one starts
 
 run_size 7 "6 7" 6:equivocate 7:lie-state
 crash "2 3 4 5 6 7" 7
+"$CLUSTER" stop --dir "$DIR" >/dev/null &
+BG_PIDS+=($!) # the 7-node cluster stops while the 6-node one starts
+
+# Fast Byzantine consensus (Alg. 6.5) on 6 nodes, f = 1 (N > 5f), node 6 silent.
+DIR=$TMP/n6
+export DIR
+BYZ="6"
+ALGO=fast-sbc
+say "6 nodes, fail-arbitrary, node 6 silent: fast-sbc (at $(($(now_ms) - T0)) ms)"
+"$CLUSTER" start -n 6 --model fail-arbitrary --byzantine 6:silent --dir "$DIR" >/dev/null ||
+	fail "scripts/cluster start (6 nodes) failed"
+[ "$(ini_get cluster f)" = 1 ] || fail "a 6-node fail-arbitrary cluster should have f = 1"
+"$STRATA" --dir "$DIR" consensus watch --algo fast-sbc --all -w json --duration 20 \
+	>"$DIR/fast.jsonl" 2>"$DIR/fast.err" &
+WATCH=$!
+BG_PIDS+=("$WATCH")
+sleep 0.5
+propose_all 1 "1:fast-6 2:fast-6 3:fast-6 4:fast-6 5:fast-6 6:z-from-6"
+check_decided 1 "1 2 3 4 5" "fast-6" "fast-6"
+propose_all 2 "1:a 2:b 3:c 4:a 5:b 6:z"
+check_decided 2 "1 2 3 4 5" "a b c"
+python3 - "$DIR/fast.jsonl" <<'EOF' || fail "fast-sbc: instance 1 was not decided on the fast path at every correct node"
+import json, sys, time
+want = {str(q) for q in range(1, 6)}
+seen = {}
+for _ in range(40):
+    seen = {}
+    for line in open(sys.argv[1]):
+        e = json.loads(line)
+        if e.get("instance") == 1 and e.get("algo") == "fast-sbc":
+            seen[str(e["node"])] = (e["value"], e.get("fast_path"))
+    if want <= set(seen):
+        break
+    time.sleep(0.1)
+bad = {q: seen.get(q) for q in want if seen.get(q) != ("fast-6", True)}
+assert not bad, f"not decided fast-6 on the fast path: {bad} (seen {seen})"
+print("  fast-sbc instance 1: nodes 1-5 decided fast-6 on the fast path")
+EOF
+kill "$WATCH" 2>/dev/null
+pass "6 nodes (node 6 silent): fast-sbc decided on the fast path at every correct node when they agreed, and one value or □ when they did not ($(($(now_ms) - T0)) ms)"
 pass "test_byz_cons_live: $(($(now_ms) - T0)) ms"
