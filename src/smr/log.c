@@ -96,11 +96,14 @@
 #define ENTRIES_PER_MSG 256
 /* The leader stores its new entries once the followers committed them, or after this long. */
 #define PERSIST_DELAY_US 5000
+/* A commit with no APPEND of entries to carry it is sent on its own after this long, or at once
+ * to a follower that waits for it (a command it forwarded was applied). */
+#define COMMIT_DELAY_US 1000
 #define SNAP_CHUNK ((size_t)64 << 10)       /* bytes of snapshot per INSTALL message at most */
 #define SNAP_MAX ((uint64_t)4 << 30)         /* a snapshot larger than this is refused */
 
 enum { M_APPEND = 1, M_APPEND_R, M_VOTE, M_VOTE_R, M_FWD, M_RI, M_RI_R, M_SNAP, M_SNAP_R };
-enum { T_TICK = 2, T_ELECT, T_PERSIST };
+enum { T_TICK = 2, T_ELECT, T_PERSIST, T_COMMIT };
 enum role { FOLLOWER, CANDIDATE, LEADER };
 enum { K_GET = SMR_REQ_GET, K_PUT = SMR_REQ_PUT, K_DEL = SMR_REQ_DEL, K_CAS = SMR_REQ_CAS,
        K_RANGE = SMR_REQ_RANGE };
@@ -143,6 +146,7 @@ struct peer {
 	 * index, the offset it asked for, and whether a chunk is unanswered. */
 	uint64_t snap_index, snap_off;
 	bool snap_inflight;
+	bool commit_urgent; /* a command it forwarded was applied: tell it the commit now */
 };
 
 struct kv {
@@ -197,8 +201,9 @@ struct kv {
 	struct read_wait *reads;
 	size_t nreads;
 
-	struct strata_timer tick_t, elect_t, persist_t;
+	struct strata_timer tick_t, elect_t, persist_t, commit_t;
 	bool persist_due; /* the leader's unstored entries waited PERSIST_DELAY_US */
+	bool commit_due;  /* the commit waited COMMIT_DELAY_US for an APPEND to carry it */
 	bool active; /* the KV is in use: timers run (dormant until then: no traffic at all) */
 	bool damaged; /* the stored snapshot is unreadable: requests refused, messages ignored */
 
@@ -705,6 +710,7 @@ static void send_append(struct kv *k, uint32_t p)
 		pp->infl[pp->ninfl++] = pp->next + cnt - 1;
 	pp->next += cnt;
 	pp->sent_commit = k->commit;
+	pp->commit_urgent = false;
 	pp->last_sent_us = strata_now_us(k->node);
 }
 
@@ -774,7 +780,12 @@ static void advance_commit(struct kv *k)
 	if (cand > k->commit && term_at(k, cand) == k->term) {
 		k->commit = cand;
 		apply_committed(k);
-		flush_soon(k); /* tell the followers */
+		/* Tell the followers: on the next APPEND with entries (a put at c=1 then costs
+		 * each follower one datagram and one turn, not two), at the latest after
+		 * COMMIT_DELAY_US, at once to a follower whose forwarded command was applied. */
+		if (!strata_timer_armed(&k->commit_t))
+			strata_timer_arm_in(k->node, &k->commit_t, COMMIT_DELAY_US);
+		flush_soon(k);
 	}
 }
 
@@ -881,6 +892,9 @@ static void apply_one(struct kv *k, uint64_t idx, struct strata_msg *batch)
 			STRATA_ASSERT(0 && "kv: state machine out of memory");
 		}
 		if (c.origin != k->self || c.type == SMR_CMD_NOOP) {
+			if (k->role == LEADER && c.type != SMR_CMD_NOOP && c.origin >= 1 &&
+			    c.origin <= k->n && c.origin != k->self)
+				k->peers[c.origin].commit_urgent = true; /* its client waits */
 			strata_msg_unref(res.old);
 			continue;
 		}
@@ -1578,9 +1592,11 @@ static void flush_send(struct kv *k)
 		if (p == k->self)
 			continue;
 		struct peer *pp = &k->peers[p];
-		if (may_send_entries(k, pp) || pp->sent_commit < k->commit)
+		if (may_send_entries(k, pp) ||
+		    (pp->sent_commit < k->commit && (k->commit_due || pp->commit_urgent)))
 			send_append(k, p);
 	}
+	k->commit_due = false;
 	start_read_round(k);
 }
 
@@ -1772,6 +1788,9 @@ static void kv_handle_ev(struct strata_module *m, const struct strata_event *ev)
 			/* Stored by the flush, after it counted what earlier turns stored. */
 			k->persist_due = true;
 			flush_soon(k);
+		} else if (ev->arg == T_COMMIT) {
+			k->commit_due = true;
+			flush_soon(k);
 		} else if (ev->arg == T_TICK) {
 			on_tick(k);
 		} else if (ev->arg == T_ELECT && k->role != LEADER) {
@@ -1876,6 +1895,7 @@ struct strata_module *smr_kv_create(struct strata_node *n, char *err, size_t err
 	k->id_gen = strata_random(n) >> 30; /* ids differ across incarnations */
 	strata_node_add_module(n, &k->m, &kv_ops, SMR_KV_WIRE);
 	strata_timer_init(&k->persist_t, &k->m, T_PERSIST, 0);
+	strata_timer_init(&k->commit_t, &k->m, T_COMMIT, 0);
 	strata_timer_init(&k->tick_t, &k->m, T_TICK, 0);
 	strata_timer_init(&k->elect_t, &k->m, T_ELECT, 0);
 	return &k->m;
