@@ -70,6 +70,10 @@ struct strata_uv {
 	struct strata_node *node;
 	struct strata_env env;
 	struct strata_uv_counters counters;
+	/* env.random: kernel randomness fetched 32 values at a time (a follower draws
+	 * one per APPEND for its election timer; one getrandom call each cost a system call). */
+	uint64_t rand_buf[32];
+	unsigned rand_left;
 	uint64_t started_ms; /* uv_hrtime at start, for uptime */
 	bool closing;
 	bool fatal_reported; /* the node stopped on a storage failure */

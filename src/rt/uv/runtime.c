@@ -325,9 +325,13 @@ static void on_timer(uv_timer_t *t)
 
 static uint64_t env_random(void *ctx)
 {
-	(void)ctx;
-	uint64_t r;
-	randombytes_buf(&r, sizeof(r));
+	struct strata_uv *rt = ctx;
+	if (rt->rand_left == 0) {
+		randombytes_buf(rt->rand_buf, sizeof(rt->rand_buf));
+		rt->rand_left = (unsigned)(sizeof(rt->rand_buf) / sizeof(rt->rand_buf[0]));
+	}
+	uint64_t r = rt->rand_buf[--rt->rand_left];
+	rt->rand_buf[rt->rand_left] = 0; /* handed out once */
 	return r;
 }
 
