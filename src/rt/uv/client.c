@@ -148,6 +148,39 @@ static void on_write(uv_write_t *req, int status)
 		conn_close(c);
 }
 
+/* Writes w's first len bytes: at once when the socket takes them all (no request, so no
+ * write callback and no extra loop iteration for it: one reply per put at c=1), the rest
+ * through uv_write. Frees w unless a write is queued; 0, or < 0 after closing the connection. */
+static int conn_write(struct client_conn *c, struct wreq *w, size_t len)
+{
+	size_t off = 0;
+	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
+	int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+	if (n >= 0 && (size_t)n == len) {
+		free(w);
+		return 0;
+	}
+	if (n > 0)
+		off = (size_t)n;
+	else if (n != UV_EAGAIN && n != UV_ENOSYS) {
+		free(w);
+		conn_close(c);
+		return -1;
+	}
+	/* The unwritten tail: moved to the front, so that w->data is what the request writes. */
+	if (off)
+		memmove(w->data, w->data + off, len - off);
+	w->len = len - off;
+	b = uv_buf_init((char *)w->data, (unsigned)w->len);
+	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) { /* no callback */
+		free(w);
+		conn_close(c);
+		return -1;
+	}
+	c->out_bytes += w->len;
+	return 0;
+}
+
 static void conn_send(struct client_conn *c, const Strata__Client__Response *r)
 {
 	if (c->closing || c->draining)
@@ -199,14 +232,7 @@ static void conn_send(struct client_conn *c, const Strata__Client__Response *r)
 	} else {
 		strata_client_response_frame_pack(r, w->data);
 	}
-	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
-	int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
-	if (rc < 0) { /* the callback will not run */
-		free(w);
-		conn_close(c);
-		return;
-	}
-	c->out_bytes += len;
+	(void)conn_write(c, w, len);
 }
 
 /* One handshake message as a frame (not a Response). */
@@ -226,13 +252,7 @@ static void conn_send_raw(struct client_conn *c, const uint8_t *body, size_t ble
 	w->data[2] = (uint8_t)(blen >> 8);
 	w->data[3] = (uint8_t)blen;
 	memcpy(w->data + STRATA_CLIENT_HDR, body, blen);
-	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
-	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) {
-		free(w);
-		conn_close(c);
-		return;
-	}
-	c->out_bytes += w->len;
+	(void)conn_write(c, w, w->len);
 }
 
 static void send_error(struct client_conn *c, uint64_t id, int status, const char *text)
