@@ -346,6 +346,24 @@ struct strata_rlog *strata_store_wal(struct strata_store *s)
 	return s ? s->wal : NULL;
 }
 
+bool strata_store_spare_begin(struct strata_store *s)
+{
+	return strata_wal_files_spare_begin(s->wf, STRATA_STORE_WAL_SEGMENT);
+}
+
+void strata_store_spare_prepare(struct strata_store *s)
+{
+	strata_wal_files_spare_prepare(s->wf);
+}
+
+int strata_store_spare_done(struct strata_store *s)
+{
+	int rc = strata_wal_files_spare_done(s->wf);
+	if (rc)
+		return fail(s, rc, "store: wal: %s", strata_wal_files_spare_error(s->wf));
+	return 0;
+}
+
 const char *strata_store_flush_error(const struct strata_store *s)
 {
 	return s->flush_err;

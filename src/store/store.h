@@ -28,6 +28,7 @@
 #ifndef STRATA_STORE_STORE_H
 #define STRATA_STORE_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -72,6 +73,13 @@ const char *strata_store_flush_error(const struct strata_store *s);
  * are durable when the flush returns, LMDB's never after the log's. */
 #define STRATA_STORE_WAL_SEGMENT ((uint64_t)4 << 20)
 struct strata_rlog *strata_store_wal(struct strata_store *s);
+/* The record log's next segment, prepared ahead (store/wal_file.c): spare_begin on the loop
+ * thread says whether one should be prepared now; if so spare_prepare runs on one other thread
+ * (it only touches the spare's file), then spare_done on the loop thread (0, or STRATA_EIO with
+ * the reason in strata_store_error; the log then creates segments without it). */
+bool strata_store_spare_begin(struct strata_store *s);
+void strata_store_spare_prepare(struct strata_store *s);
+int strata_store_spare_done(struct strata_store *s);
 
 /* The message of the last failure ("" if none). Lives as long as the store. */
 const char *strata_store_error(const struct strata_store *s);

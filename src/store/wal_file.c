@@ -1,13 +1,22 @@
 /* The record log's segments as POSIX files (store/wal_file.h): "<dir>/<16 hex digits>.wal".
  * The directory is created with the first segment (a node that never writes the log has none).
  *
- * A segment is created preallocated with fallocate: its size never changes afterwards, so an
- * append's fdatasync has no file size to journal. The blocks are unwritten extents (they read as
- * zeros), and the first write into each is an extent conversion the fdatasync journals; turning
- * them into written extents (zero-filling the segment) before use is left to a pool thread
- * preparing the next segment ahead, not built: done on the loop thread it stalled the node. File descriptors stay open (one per segment) for reads and for the sync thread's
- * fdatasync; the directory is fsynced by the store's flush when segments were created or
- * removed. Errors name the file and the system call. */
+ * A segment's size never changes after it is created, so an append's fdatasync has no file
+ * size to journal. The next segment is prepared ahead, off the loop thread (the runtime runs
+ * strata_wal_files_spare_prepare on a pool thread once the log has a segment): "<dir>/spare",
+ * preallocated, zero-filled and synced, so its blocks are written extents and an append into it
+ * is a pure data overwrite, the floor's case. Creating a segment of that size renames the spare
+ * into place (the rename is made durable by the flush's fsync of the directory, like a created
+ * file). Without a ready spare (the first segment, a record larger than a segment, a spare still
+ * being prepared) the segment is created with fallocate alone: its blocks are unwritten extents
+ * (they read as zeros) and the first write into each is an extent conversion the fdatasync
+ * journals. Zero-filling on the loop thread was tried and taken out: a 4 MiB write + fdatasync
+ * stalled the node for up to seconds on a loaded disk. A spare left by a crash is removed at
+ * open (it names no segment and may be partly written).
+ *
+ * File descriptors stay open (one per segment) for reads and for the sync thread's fdatasync;
+ * the directory is fsynced by the store's flush when segments were created or removed. Errors
+ * name the file and the system call. */
 #include "store/wal_file.h"
 
 #include <dirent.h>
@@ -20,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/assert.h"
 #include "core/error.h"
 
 struct wal_fd {
@@ -33,7 +43,21 @@ struct strata_wal_files {
 	struct wal_fd *fds;
 	size_t nfds, capfds;
 	char err[1400];
+	/* The spare segment. Loop thread: spare_fd/spare_size (ready, -1 if none) and
+	 * prep_running. The preparing thread writes prep_* only while prep_running; the loop reads
+	 * them after strata_wal_files_spare_done. */
+	int spare_fd;
+	uint64_t spare_size;
+	bool prep_running;
+	int prep_fd, prep_rc;
+	uint64_t prep_size;
+	char prep_err[1400];
 };
+
+static void spare_path(const struct strata_wal_files *w, char *p, size_t n)
+{
+	snprintf(p, n, "%s/spare", w->dir);
+}
 
 static int ferr(struct strata_wal_files *w, const char *what, uint64_t seq)
 {
@@ -144,6 +168,35 @@ static int io_create(void *ctx, uint64_t seq, uint64_t size)
 		return drc;
 	char p[1100];
 	path_of(w, seq, p, sizeof(p));
+	if (w->spare_fd >= 0 && !w->prep_running && w->spare_size == size) {
+		/* The prepared spare becomes segment seq: no other file of that name may exist. */
+		char sp[1100];
+		spare_path(w, sp, sizeof(sp));
+		struct stat st;
+		if (stat(p, &st) == 0) {
+			errno = EEXIST;
+			return ferr(w, "create", seq);
+		}
+		if (rename(sp, p) == 0) {
+			if (w->nfds == w->capfds) {
+				size_t nc = w->capfds ? w->capfds * 2 : 8;
+				struct wal_fd *a = realloc(w->fds, nc * sizeof(*a));
+				if (!a) {
+					(void)rename(p, sp);
+					return STRATA_ENOMEM;
+				}
+				w->fds = a;
+				w->capfds = nc;
+			}
+			w->fds[w->nfds++] = (struct wal_fd){ .seq = seq, .fd = w->spare_fd };
+			w->spare_fd = -1;
+			return 0;
+		}
+		/* The spare could not be renamed: dropped, and the segment created below. */
+		close(w->spare_fd);
+		w->spare_fd = -1;
+		(void)unlink(sp);
+	}
 	int fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return ferr(w, "create", seq);
@@ -255,6 +308,11 @@ int strata_wal_files_open(const char *dir, struct strata_wal_files **out,
 		return STRATA_EINVAL;
 	}
 	snprintf(w->dir, sizeof(w->dir), "%s", dir);
+	w->spare_fd = -1;
+	w->prep_fd = -1;
+	char sp[1100];
+	spare_path(w, sp, sizeof(sp));
+	(void)unlink(sp); /* left by a crash: names no segment, may be partly written */
 	w->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (w->dirfd < 0 && errno != ENOENT) {
 		snprintf(err, errlen, "%s: open: %s", dir, strerror(errno));
@@ -273,12 +331,91 @@ void strata_wal_files_close(struct strata_wal_files *w)
 {
 	if (!w)
 		return;
+	STRATA_ASSERT(!w->prep_running); /* the runtime waits for its preparation */
 	for (size_t i = 0; i < w->nfds; i++)
 		close(w->fds[i].fd);
 	free(w->fds);
+	if (w->spare_fd >= 0) {
+		char sp[1100];
+		spare_path(w, sp, sizeof(sp));
+		close(w->spare_fd);
+		(void)unlink(sp);
+	}
 	if (w->dirfd >= 0)
 		close(w->dirfd);
 	free(w);
+}
+
+bool strata_wal_files_spare_begin(struct strata_wal_files *w, uint64_t size)
+{
+	if (w->prep_running || w->spare_fd >= 0 || w->nfds == 0 || size == 0)
+		return false;
+	w->prep_running = true;
+	w->prep_size = size;
+	w->prep_fd = -1;
+	w->prep_rc = 0;
+	w->prep_err[0] = 0;
+	return true;
+}
+
+/* On the preparing thread: touches prep_* and the spare's file only. */
+void strata_wal_files_spare_prepare(struct strata_wal_files *w)
+{
+	char sp[1100];
+	spare_path(w, sp, sizeof(sp));
+	const char *what = "create";
+	size_t chunk = (size_t)1 << 20;
+	uint8_t *zero = calloc(1, chunk);
+	int fd = open(sp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int rc = fd < 0 || !zero ? -1 : 0;
+	if (rc == 0) {
+		what = "fallocate";
+		rc = fallocate(fd, 0, 0, (off_t)w->prep_size);
+		if (rc != 0 && (errno == EOPNOTSUPP || errno == ENOSYS))
+			rc = 0; /* no fallocate here: the zero-fill allocates the blocks */
+	}
+	what = rc == 0 ? "write zeros" : what;
+	for (uint64_t off = 0; rc == 0 && off < w->prep_size;) {
+		size_t n = w->prep_size - off < chunk ? (size_t)(w->prep_size - off) : chunk;
+		ssize_t k = pwrite(fd, zero, n, (off_t)off);
+		if (k <= 0)
+			rc = -1;
+		else
+			off += (uint64_t)k;
+	}
+	if (rc == 0) {
+		what = "fdatasync";
+		rc = fdatasync(fd);
+	}
+	if (rc != 0) {
+		snprintf(w->prep_err, sizeof(w->prep_err), "%s: %s: %s", sp, what,
+			 !zero && fd >= 0 ? "out of memory" : strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			(void)unlink(sp);
+		}
+		fd = -1;
+	}
+	free(zero);
+	w->prep_fd = fd;
+	w->prep_rc = rc == 0 ? 0 : STRATA_EIO;
+}
+
+int strata_wal_files_spare_done(struct strata_wal_files *w)
+{
+	STRATA_ASSERT(w->prep_running);
+	w->prep_running = false;
+	if (w->prep_rc != 0)
+		return w->prep_rc;
+	w->spare_fd = w->prep_fd;
+	w->spare_size = w->prep_size;
+	w->prep_fd = -1;
+	return 0;
+}
+
+const char *strata_wal_files_spare_error(const struct strata_wal_files *w)
+{
+	return w->prep_err;
 }
 
 int strata_wal_files_fd(struct strata_wal_files *w, uint64_t seq)

@@ -20,4 +20,14 @@ int strata_wal_files_fd(struct strata_wal_files *w, uint64_t seq);
 int strata_wal_files_dirfd(const struct strata_wal_files *w);
 const char *strata_wal_files_error(const struct strata_wal_files *w);
 
+/* The spare segment (wal_file.c): begin (loop thread) returns true when a spare of size bytes
+ * should be prepared now (the log has a segment, no spare is ready or being prepared); then
+ * prepare runs on one other thread (it creates, zero-fills and syncs "<dir>/spare"), then
+ * done on the loop thread again (0, or STRATA_EIO with the reason in spare_error: no spare,
+ * segments are created without one). Close only while no preparation runs. */
+bool strata_wal_files_spare_begin(struct strata_wal_files *w, uint64_t size);
+void strata_wal_files_spare_prepare(struct strata_wal_files *w);
+int strata_wal_files_spare_done(struct strata_wal_files *w);
+const char *strata_wal_files_spare_error(const struct strata_wal_files *w);
+
 #endif

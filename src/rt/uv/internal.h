@@ -126,6 +126,8 @@ struct strata_uv {
 	bool check_init;
 	bool batch_open;       /* a turn-batch is open in the node (this loop iteration) */
 	uv_work_t sync_work;
+	uv_work_t spare_work;  /* the record log's next segment, prepared on the thread pool */
+	bool spare_running;
 	bool syncing;          /* a flush runs on the thread pool */
 	int sync_rc;           /* its result (written by the pool thread) */
 	uint64_t sync_ticket;  /* last batch the running flush covers */

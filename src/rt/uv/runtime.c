@@ -379,6 +379,7 @@ static struct strata_rlog *env_wal(void *ctx, const char *name)
 
 static void sync_work(uv_work_t *w);
 static void sync_after(uv_work_t *w, int status);
+static void spare_kick(struct strata_uv *rt);
 
 /* Commits what is staged (no flush) and hands the flush to the thread pool. 1 if nothing was
  * staged (nothing to wait for), 0 if a flush started, < 0 on failure. */
@@ -456,10 +457,43 @@ static void sync_after(uv_work_t *w, int status)
 	rt->releasing = done;
 	strata_node_synced(rt->node, done, 0);
 	rt->releasing = 0;
+	spare_kick(rt);
 	if (rt->udp_paused && strata_node_held_bytes(rt->node) < HELD_MAX / 2 && rt->udp_init &&
 	    !rt->closing) {
 		rt->udp_paused = false;
 		uv_udp_recv_start(&rt->udp, on_udp_alloc_fwd, on_udp_recv_fwd);
+	}
+}
+
+/* ---- the record log's next segment, zero-filled ahead on the thread pool ---- */
+
+static void spare_work(uv_work_t *w)
+{
+	struct strata_uv *rt = w->data;
+	strata_store_spare_prepare(rt->o.store);
+}
+
+static void spare_after(uv_work_t *w, int status)
+{
+	struct strata_uv *rt = w->data;
+	(void)status; /* not run: nothing was prepared, done then finds no spare */
+	rt->spare_running = false;
+	if (strata_store_spare_done(rt->o.store) != 0 && !rt->closing)
+		strata_uv_log(rt, STRATA_LOG_WARN, "%s (the next segment is created without it)",
+			      strata_store_error(rt->o.store));
+}
+
+/* After a flush: once the log has a segment, its successor is prepared off the loop thread, so
+ * that appends overwrite written blocks (wal_file.c). */
+static void spare_kick(struct strata_uv *rt)
+{
+	if (!rt->o.store || rt->closing || rt->spare_running || !strata_store_spare_begin(rt->o.store))
+		return;
+	rt->spare_running = true;
+	rt->spare_work.data = rt;
+	if (uv_queue_work(rt->loop, &rt->spare_work, spare_work, spare_after) != 0) {
+		rt->spare_running = false;
+		(void)strata_store_spare_done(rt->o.store); /* nothing prepared: no spare */
 	}
 }
 
