@@ -52,7 +52,7 @@
  *   - Consensus instance lc.r is instance r of lldc's instance space CONS_SPACE_LTOB. lldc
  *     indicates its decisions again on recovery (the book's logged consensus does, ld_recover);
  *     a Decide of a round this process has passed is ignored, one of a later round waits in a
- *     buffer of LTOB_FUTURE_MAX rounds, and the rounds in between are read from lldc's log
+ *     buffer of TOBR_AHEAD_MAX rounds (tob_rounds.h, shared with tob), and the rounds in between are read from lldc's log
  *     (cons_lower_decided) or, when this process has not decided them, joined by proposing
  *     (an empty batch if unordered is empty): every process takes part in every round.
  *   - A batch carries as many unordered messages as fit in one consensus value.
@@ -67,24 +67,17 @@
 #include "bcast/common.h"
 #include "bcast/lurb.h"
 #include "cons/cons.h"
+#include "cons/tob_rounds.h"
 #include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
 
 #define LTOB_UNORDERED_MAX 256u
-#define LTOB_FUTURE_MAX 64u
 #define LTOB_RING 256u
 #define LTOB_REPLAY_MAX 4096u /* rounds announced again after a recovery, at most */
 #define LTOB_CONSENSUS "lldc"
-#define LTOB_ENTRY_OVERHEAD 40u
 
 enum { LTOB_TOK_RETRY = 1 };
-
-struct ltob_msg {
-	uint32_t origin;
-	uint64_t seq;
-	struct strata_msg *payload; /* the bytes broadcast, one reference */
-};
 
 struct ltob {
 	struct strata_module m;
@@ -94,14 +87,10 @@ struct ltob {
 	uint64_t round;         /* logged */
 	uint64_t mark;          /* logged: rounds below it had their outputs released */
 	struct bc_win *win;     /* [n+1]: delivered (logged) */
-	struct ltob_msg *unordered;
+	struct tobr_msg *unordered; /* inc 0: a message is (sender, lurb seq) */
 	size_t nun;
 	bool wait;
-	struct {
-		uint64_t round;
-		struct strata_msg *batch;
-	} fut[LTOB_FUTURE_MAX];
-	unsigned nfut;
+	struct tobr_ahead ahead; /* Decides of later rounds */
 	struct {
 		uint64_t batch, round; /* once batch is synced, every round below `round` is out */
 	} ring[LTOB_RING];
@@ -111,33 +100,9 @@ struct ltob {
 	uint64_t period_us;
 };
 
-struct ltob_entry {
-	uint32_t origin;
-	uint64_t seq;
-	const uint8_t *p;
-	size_t len;
-};
-
 static uint64_t ltob_inst(uint64_t round)
 {
 	return CONS_SPACE_LTOB << CONS_SPACE_BITS | round;
-}
-
-static int ltob_find(const struct ltob *t, uint32_t origin, uint64_t seq)
-{
-	for (size_t k = 0; k < t->nun; k++)
-		if (t->unordered[k].origin == origin && t->unordered[k].seq == seq)
-			return (int)k;
-	return -1;
-}
-
-static void ltob_unordered_del(struct ltob *t, uint32_t origin, uint64_t seq)
-{
-	int at = ltob_find(t, origin, seq);
-	if (at >= 0) {
-		strata_msg_unref(t->unordered[at].payload);
-		t->unordered[at] = t->unordered[--t->nun];
-	}
 }
 
 /* ---- stable storage: "ltob/st" = [round][mark][window of each sender 1..n] ---- */
@@ -208,44 +173,6 @@ static void ltob_advance_mark(struct ltob *t)
 	}
 }
 
-/* ---- batches ---- */
-
-static int ltob_cmp(const void *a, const void *b)
-{
-	const struct ltob_entry *x = a, *y = b;
-	if (x->origin != y->origin)
-		return x->origin < y->origin ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq ? 1 : 0;
-}
-
-/* Parses a decided batch into a sorted array (NULL and *count = 0 when empty or malformed). */
-static struct ltob_entry *ltob_parse(struct ltob *t, const struct strata_msg *batch, size_t *count)
-{
-	struct strata_node *n = t->m.node;
-	struct strata_rd r;
-	strata_rd_init(&r, batch->data, batch->len);
-	uint64_t c = strata_rd_u64_max(&r, batch->len);
-	struct ltob_entry *e = c ? calloc(c, sizeof(*e)) : NULL;
-	STRATA_ASSERT(!c || e); /* running out of memory mid-handler cannot be recovered */
-	for (uint64_t k = 0; k < c; k++) {
-		e[k].origin = (uint32_t)strata_rd_u64_max(&r, strata_node_n(n));
-		e[k].seq = strata_rd_u64(&r);
-		e[k].len = strata_rd_bytes(&r, &e[k].p, SIZE_MAX);
-		if (e[k].origin == 0 || e[k].seq == 0)
-			r.err = STRATA_EPROTO;
-	}
-	if (strata_rd_done(&r) != 0) {
-		/* A decided value is one some process proposed: only a broken peer gets here. */
-		strata_node_bad_payload(n, &t->m, 0, "ltob: malformed decided batch");
-		free(e);
-		*count = 0;
-		return NULL;
-	}
-	qsort(e, c, sizeof(*e), ltob_cmp);
-	*count = c;
-	return e;
-}
-
 /* upon unordered \ delivered ≠ ∅ ∧ wait = FALSE do
  *     wait := TRUE;
  *     trigger <lc.round, Propose | unordered \ delivered>;
@@ -258,20 +185,7 @@ static void ltob_try(struct ltob *t, bool join)
 		size_t max = cons_value_max(t->m.node, 1);
 		struct strata_wr w;
 		strata_wr_init(&w, max);
-		size_t fits = 0, total = 16;
-		for (size_t k = 0; k < t->nun; k++) {
-			total += t->unordered[k].payload->len + LTOB_ENTRY_OVERHEAD;
-			if (total > max)
-				break;
-			fits++;
-		}
-		strata_wr_u64(&w, fits);
-		for (size_t k = 0; k < fits; k++) {
-			const struct ltob_msg *x = &t->unordered[k];
-			strata_wr_u64(&w, x->origin);
-			strata_wr_u64(&w, x->seq);
-			strata_wr_bytes(&w, x->payload->data, x->payload->len);
-		}
+		size_t fits = tobr_encode(&w, max, t->unordered, t->nun, false);
 		int rc = w.err ? w.err : cons_lower_propose(t->lc, ltob_inst(t->round), w.buf, w.len);
 		strata_wr_free(&w);
 		if (rc == STRATA_ESTATE) {
@@ -304,10 +218,11 @@ static void ltob_try(struct ltob *t, bool join)
  *     delivered := delivered ⊕ sort(decided \ delivered);
  *     store(delivered, round + 1); round := round + 1; wait := FALSE;
  *     trigger <ltob, Deliver | delivered>;   (the new part, in order) */
-static void ltob_apply(struct ltob *t, const struct strata_msg *batch)
+static void ltob_apply(void *arg, const struct strata_msg *batch)
 {
+	struct ltob *t = arg;
 	size_t count = 0;
-	struct ltob_entry *e = ltob_parse(t, batch, &count);
+	struct tobr_entry *e = tobr_parse(&t->m, "ltob", batch, false, &count);
 	for (size_t k = 0; k < count; k++) {
 		struct bc_win *w = &t->win[e[k].origin];
 		if (bc_win_has(w, e[k].seq))
@@ -316,7 +231,7 @@ static void ltob_apply(struct ltob *t, const struct strata_msg *batch)
 		bc_out_deliver(&t->m, e[k].origin, 0, e[k].seq, e[k].p, e[k].len, NULL, 0);
 		strata_trace(t->m.node, "ltob", "round %llu: deliver %u/%llu",
 			     (unsigned long long)t->round, e[k].origin, (unsigned long long)e[k].seq);
-		ltob_unordered_del(t, e[k].origin, e[k].seq);
+		tobr_remove(t->unordered, &t->nun, e[k].origin, 0, e[k].seq);
 	}
 	t->round++;
 	t->wait = false;
@@ -334,20 +249,7 @@ static void ltob_apply(struct ltob *t, const struct strata_msg *batch)
 static void ltob_decided_now(struct ltob *t, const struct strata_msg *batch)
 {
 	ltob_apply(t, batch);
-	for (bool again = true; again;) {
-		again = false;
-		for (unsigned k = 0; k < t->nfut; k++)
-			if (t->fut[k].round <= t->round) {
-				struct strata_msg *b = t->fut[k].batch;
-				bool now = t->fut[k].round == t->round;
-				t->fut[k] = t->fut[--t->nfut];
-				if (now)
-					ltob_apply(t, b);
-				strata_msg_unref(b);
-				again = true;
-				break;
-			}
-	}
+	tobr_ahead_drain(&t->ahead, &t->round, ltob_apply, t);
 }
 
 static void ltob_on_decide(struct ltob *t, const struct strata_event *ev)
@@ -360,21 +262,13 @@ static void ltob_on_decide(struct ltob *t, const struct strata_event *ev)
 		return; /* passed: logged in delivered already (a re-announcement) */
 	if (r > t->round) {
 		/* A later round: wait for the ones before it, reading or joining them. */
-		bool have = false;
-		for (unsigned k = 0; k < t->nfut; k++)
-			have |= t->fut[k].round == r;
-		if (!have && t->nfut < LTOB_FUTURE_MAX) {
-			t->fut[t->nfut].round = r;
-			t->fut[t->nfut].batch = strata_msg_ref(ev->msg);
-			t->nfut++;
-		} else if (!have) {
+		if (!tobr_ahead_has(&t->ahead, r) && !tobr_ahead_add(&t->ahead, r, ev->msg))
 			t->dropped++;
-		}
 		ltob_try(t, true);
 		return;
 	}
 	ltob_decided_now(t, ev->msg);
-	ltob_try(t, t->nfut > 0);
+	ltob_try(t, t->ahead.n > 0);
 }
 
 /* upon event <lurb, Deliver | p, m> do
@@ -391,7 +285,7 @@ static void ltob_on_lurb_deliver(struct ltob *t, const struct strata_event *ev)
 		bc_lurb_release(&t->lurb, d->origin, d->seq);
 		return;
 	}
-	if (ltob_find(t, d->origin, d->seq) >= 0)
+	if (tobr_find(t->unordered, t->nun, d->origin, 0, d->seq) >= 0)
 		return;
 	if (t->nun == LTOB_UNORDERED_MAX) {
 		t->dropped++; /* cannot happen: lurb holds at most as many pending */
@@ -399,7 +293,7 @@ static void ltob_on_lurb_deliver(struct ltob *t, const struct strata_event *ev)
 	}
 	struct strata_msg *p = strata_msg_new(d->data, d->len);
 	STRATA_ASSERT(p);
-	t->unordered[t->nun++] = (struct ltob_msg){ d->origin, d->seq, p };
+	t->unordered[t->nun++] = (struct tobr_msg){ d->origin, 0, d->seq, p };
 	ltob_try(t, false);
 }
 
@@ -426,7 +320,7 @@ static void ltob_recover(struct ltob *t)
 		if (!v)
 			continue;
 		size_t count = 0;
-		struct ltob_entry *e = ltob_parse(t, v, &count);
+		struct tobr_entry *e = tobr_parse(&t->m, "ltob", v, false, &count);
 		for (size_t k = 0; k < count; k++) {
 			if (!bc_win_has(&t->win[e[k].origin], e[k].seq) ||
 			    bc_win_has(&seen[e[k].origin], e[k].seq))
@@ -459,7 +353,7 @@ static void ltob_handle(struct strata_module *m, const struct strata_event *ev)
 		break;
 	case STRATA_EV_TIMER:
 		/* A propose refused for lack of room, or a round never heard of: try again. */
-		ltob_try(t, t->nfut > 0);
+		ltob_try(t, t->ahead.n > 0);
 		strata_timer_arm_in(m->node, &t->retry, t->period_us);
 		break;
 	case CONS_EV_DECIDE:
@@ -478,7 +372,7 @@ static void ltob_handle(struct strata_module *m, const struct strata_event *ev)
 static size_t ltob_payload_max(const struct ltob *t)
 {
 	size_t cmax = cons_value_max(t->m.node, 1);
-	cmax = cmax > 64 + LTOB_ENTRY_OVERHEAD ? cmax - 64 - LTOB_ENTRY_OVERHEAD : 0;
+	cmax = cmax > 64 + TOBR_ENTRY_OVERHEAD ? cmax - 64 - TOBR_ENTRY_OVERHEAD : 0;
 	size_t lmax = bcast_payload_max(&t->lurb);
 	lmax = lmax > BC_HDR_MAX ? lmax - BC_HDR_MAX : 0;
 	return cmax < lmax ? cmax : lmax;
@@ -506,8 +400,7 @@ static void ltob_destroy(struct strata_module *m)
 	strata_timer_disarm(m->node, &t->retry);
 	for (size_t k = 0; k < t->nun; k++)
 		strata_msg_unref(t->unordered[k].payload);
-	for (unsigned k = 0; k < t->nfut; k++)
-		strata_msg_unref(t->fut[k].batch);
+	tobr_ahead_free(&t->ahead);
 	free(t->unordered);
 	free(t->win);
 	free(t);

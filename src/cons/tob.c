@@ -26,7 +26,8 @@
  * messages (beyond, a broadcast is refused with EFULL and a relayed message is dropped and
  * counted: a bound, not the book); a batch carries as many unordered messages as fit in one
  * consensus value; a Decide of a later round than the current one (this process joined it
- * through a peer) waits in a buffer of TOB_FUTURE_MAX rounds. The consensus algorithm is the
+ * through a peer) waits in a buffer of TOBR_AHEAD_MAX rounds (the batches, their order and
+ * that buffer are shared with ltob: tob_rounds.h). The consensus algorithm is the
  * config's `[tob] consensus` (checked at start by strata_stack_check_config: a multi-valued
  * consensus of the family that the cluster's model runs).
  *
@@ -42,20 +43,14 @@
 #include "bcast/bcast.h"
 #include "bcast/common.h"
 #include "cons/cons.h"
+#include "cons/tob_rounds.h"
 #include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
 
 #define TOB_UNORDERED_MAX 1024u
-#define TOB_FUTURE_MAX 64u
 #define TOB_UPPERS 4u
 #define TOB_CONSENSUS_DEFAULT "ldc"
-
-struct tob_msg {
-	uint32_t origin;
-	uint64_t inc, seq;
-	struct strata_msg *payload; /* the bytes broadcast, one reference */
-};
 
 struct tob {
 	struct strata_module m;
@@ -63,15 +58,11 @@ struct tob {
 	struct strata_module *cons;
 	uint64_t lsn;             /* this process's tob broadcasts */
 	struct bc_origin *org;    /* [n+1]: delivered windows */
-	struct tob_msg *unordered;
+	struct tobr_msg *unordered;
 	size_t nun;
 	uint64_t round;
 	bool wait;
-	struct {
-		uint64_t round;
-		struct strata_msg *batch;
-	} fut[TOB_FUTURE_MAX];
-	unsigned nfut;
+	struct tobr_ahead ahead; /* Decides of later rounds */
 	uint64_t dropped;
 	struct {
 		uint64_t inst;
@@ -83,15 +74,6 @@ struct tob {
 static uint64_t tob_inst(uint64_t round)
 {
 	return CONS_SPACE_TOB << CONS_SPACE_BITS | round;
-}
-
-static int tob_find(const struct tob *t, uint32_t origin, uint64_t inc, uint64_t seq)
-{
-	for (size_t k = 0; k < t->nun; k++)
-		if (t->unordered[k].origin == origin && t->unordered[k].inc == inc &&
-		    t->unordered[k].seq == seq)
-			return (int)k;
-	return -1;
 }
 
 static bool tob_delivered(struct tob *t, uint32_t origin, uint64_t inc, uint64_t seq)
@@ -111,21 +93,7 @@ static void tob_try(struct tob *t)
 	size_t max = cons_value_max(t->m.node, 1);
 	struct strata_wr w;
 	strata_wr_init(&w, max);
-	size_t count = 0, fits = 0, total = 16;
-	for (size_t k = 0; k < t->nun; k++) {
-		total += t->unordered[k].payload->len + 40;
-		if (total > max)
-			break;
-		fits++;
-	}
-	strata_wr_u64(&w, fits);
-	for (size_t k = 0; k < fits; k++, count++) {
-		const struct tob_msg *x = &t->unordered[k];
-		strata_wr_u64(&w, x->origin);
-		strata_wr_u64(&w, x->inc);
-		strata_wr_u64(&w, x->seq);
-		strata_wr_bytes(&w, x->payload->data, x->payload->len);
-	}
+	size_t count = tobr_encode(&w, max, t->unordered, t->nun, true);
 	int rc = w.err ? w.err : cons_lower_propose(t->cons, tob_inst(t->round), w.buf, w.len);
 	strata_wr_free(&w);
 	if (rc && rc != STRATA_ESTATE) {
@@ -138,25 +106,8 @@ static void tob_try(struct tob *t)
 		     (unsigned long long)t->round, count);
 }
 
-struct tob_entry {
-	uint32_t origin;
-	uint64_t inc, seq;
-	const uint8_t *p;
-	size_t len;
-};
-
-static int tob_cmp(const void *a, const void *b)
-{
-	const struct tob_entry *x = a, *y = b;
-	if (x->origin != y->origin)
-		return x->origin < y->origin ? -1 : 1;
-	if (x->inc != y->inc)
-		return x->inc < y->inc ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq ? 1 : 0;
-}
-
 /* trigger <tob, Deliver | s, m> to the subscribers of m's instance (the client adapter for 0). */
-static void tob_deliver(struct tob *t, const struct tob_entry *e)
+static void tob_deliver(struct tob *t, const struct tobr_entry *e)
 {
 	struct strata_rd r;
 	strata_rd_init(&r, e->p, e->len);
@@ -204,29 +155,12 @@ static void tob_deliver(struct tob *t, const struct tob_entry *e)
  *     unordered := unordered \ decided;
  *     round := round + 1;
  *     wait := FALSE; */
-static void tob_apply(struct tob *t, const struct strata_msg *batch)
+static void tob_apply(void *arg, const struct strata_msg *batch)
 {
-	struct strata_node *n = t->m.node;
-	struct strata_rd r;
-	strata_rd_init(&r, batch->data, batch->len);
-	uint64_t count = strata_rd_u64_max(&r, batch->len);
-	struct tob_entry *e = count ? calloc(count, sizeof(*e)) : NULL;
-	STRATA_ASSERT(!count || e);
-	for (uint64_t k = 0; k < count; k++) {
-		e[k].origin = (uint32_t)strata_rd_u64_max(&r, strata_node_n(n));
-		e[k].inc = strata_rd_u64(&r);
-		e[k].seq = strata_rd_u64(&r);
-		e[k].len = strata_rd_bytes(&r, &e[k].p, SIZE_MAX);
-		if (e[k].origin == 0 || e[k].seq == 0)
-			r.err = STRATA_EPROTO;
-	}
-	if (strata_rd_done(&r) != 0) {
-		/* A decided value is one some process proposed: only a broken peer gets here. */
-		strata_node_bad_payload(n, &t->m, 0, "tob: malformed decided batch");
-		count = 0;
-	}
-	qsort(e, count, sizeof(*e), tob_cmp);
-	for (uint64_t k = 0; k < count; k++) {
+	struct tob *t = arg;
+	size_t count = 0;
+	struct tobr_entry *e = tobr_parse(&t->m, "tob", batch, true, &count);
+	for (size_t k = 0; k < count; k++) {
 		struct bc_origin *o = &t->org[e[k].origin];
 		if (tob_delivered(t, e[k].origin, e[k].inc, e[k].seq))
 			continue;
@@ -234,11 +168,7 @@ static void tob_apply(struct tob *t, const struct strata_msg *batch)
 			continue;
 		bc_win_add(&o->win, e[k].seq);
 		tob_deliver(t, &e[k]);
-		int at = tob_find(t, e[k].origin, e[k].inc, e[k].seq);
-		if (at >= 0) {
-			strata_msg_unref(t->unordered[at].payload);
-			t->unordered[at] = t->unordered[--t->nun];
-		}
+		tobr_remove(t->unordered, &t->nun, e[k].origin, e[k].inc, e[k].seq);
 	}
 	free(e);
 	t->round++;
@@ -254,30 +184,12 @@ static void tob_on_decide(struct tob *t, const struct strata_event *ev)
 	if (r < t->round)
 		return;
 	if (r > t->round) { /* joined through a peer: wait for the rounds before it */
-		if (t->nfut < TOB_FUTURE_MAX) {
-			t->fut[t->nfut].round = r;
-			t->fut[t->nfut].batch = strata_msg_ref(ev->msg);
-			t->nfut++;
-		} else {
+		if (!tobr_ahead_add(&t->ahead, r, ev->msg))
 			t->dropped++;
-		}
 		return;
 	}
 	tob_apply(t, ev->msg);
-	for (bool again = true; again;) {
-		again = false;
-		for (unsigned k = 0; k < t->nfut; k++)
-			if (t->fut[k].round <= t->round) {
-				struct strata_msg *b = t->fut[k].batch;
-				bool now = t->fut[k].round == t->round;
-				t->fut[k] = t->fut[--t->nfut];
-				if (now)
-					tob_apply(t, b);
-				strata_msg_unref(b);
-				again = true;
-				break;
-			}
-	}
+	tobr_ahead_drain(&t->ahead, &t->round, tob_apply, t);
 	tob_try(t);
 }
 
@@ -294,7 +206,7 @@ static void tob_on_rb_deliver(struct tob *t, const struct strata_event *ev)
 		return;
 	}
 	if (d->inc < t->org[d->origin].inc || tob_delivered(t, d->origin, d->inc, seq) ||
-	    tob_find(t, d->origin, d->inc, seq) >= 0)
+	    tobr_find(t->unordered, t->nun, d->origin, d->inc, seq) >= 0)
 		return;
 	if (t->nun == TOB_UNORDERED_MAX) {
 		t->dropped++;
@@ -304,7 +216,7 @@ static void tob_on_rb_deliver(struct tob *t, const struct strata_event *ev)
 	}
 	struct strata_msg *p = strata_msg_new(d->data + r.off, d->len - r.off);
 	STRATA_ASSERT(p);
-	t->unordered[t->nun++] = (struct tob_msg){ d->origin, d->inc, seq, p };
+	t->unordered[t->nun++] = (struct tobr_msg){ d->origin, d->inc, seq, p };
 	tob_try(t);
 }
 
@@ -388,8 +300,7 @@ static void tob_destroy(struct strata_module *m)
 	struct tob *t = (struct tob *)m;
 	for (size_t k = 0; k < t->nun; k++)
 		strata_msg_unref(t->unordered[k].payload);
-	for (unsigned k = 0; k < t->nfut; k++)
-		strata_msg_unref(t->fut[k].batch);
+	tobr_ahead_free(&t->ahead);
 	free(t->unordered);
 	free(t->org);
 	free(t);
