@@ -143,6 +143,7 @@ struct uvs {
 	struct strata_msg *dec[UVS_DPEND]; /* decided, not installed: dec[i - vid] for view i */
 	uint64_t dropped, test_late_delivered;
 	bool test_late; /* TEST ONLY: deliver DATA of an earlier view in the current one */
+	bool test_early; /* TEST ONLY: a sender delivers its own message at once (no relays) */
 };
 
 static uint64_t uc_inst(uint64_t i)
@@ -285,6 +286,8 @@ static int uvs_broadcast(struct uvs *u, uint64_t req, const uint8_t *m, size_t l
 		.peer = self, .a = u->vid, .b = seq, .data = m, .len = len,
 	};
 	strata_output(u->m.node, &o);
+	if (u->test_early)
+		uvs_deliver(u, e); /* BROKEN VARIANT: without waiting for every member's relay */
 	return 0;
 }
 
@@ -689,4 +692,9 @@ struct strata_module *var_uvs_create(struct strata_node *n, char *err, size_t er
 void var_uvs_test_late(struct strata_module *m)
 {
 	((struct uvs *)m)->test_late = true;
+}
+
+void var_uvs_test_early(struct strata_module *m)
+{
+	((struct uvs *)m)->test_early = true;
 }

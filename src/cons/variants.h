@@ -55,6 +55,10 @@ struct strata_module *var_uvs_create(struct strata_node *n, char *err, size_t er
 /* TEST ONLY: uvs delivers a DATA of an earlier view in the current one (the broken variant:
  * "delivers a message in a later view"). Never called by stratad. */
 void var_uvs_test_late(struct strata_module *m);
+/* TEST ONLY: a uvs sender delivers its own message at once instead of once every member of the
+ * view relayed it (the broken variant of uniform agreement: it may crash before anyone else has
+ * the message). Never called by stratad. */
+void var_uvs_test_early(struct strata_module *m);
 
 /* TRB-based view synchrony (vs.c, Alg. 6.8-6.9), over gm, beb, P and uhier. */
 struct strata_module *var_vs_create(struct strata_node *n, char *err, size_t errlen);

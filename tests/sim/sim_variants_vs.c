@@ -28,7 +28,9 @@
  * their current one (var_uvs_test_late, var_vs_test_late): view inclusion must catch them. And
  * vs-is-not-uniform: the correct vs checked for uvs's uniform agreement, which it does not
  * promise (a sender delivers its own message at once and may crash before anyone else has it):
- * the uniform agreement check must catch it. */
+ * the uniform agreement check must catch it. And broken-uvs-delivers-before-all-relays: uvs
+ * itself with that flaw injected (var_uvs_test_early: a sender delivers its own message before
+ * every member relayed it), caught by the uniform agreement check. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +51,8 @@
 #define MAXK 8 /* broadcasts per node */
 #define MAXREQ 512
 #define LIVENESS_MS 3000ull
+#define BROKEN_LATE 1
+#define BROKEN_EARLY 2
 
 static struct {
 	unsigned long long delivered, views, flushed;
@@ -68,7 +72,7 @@ struct run {
 	uint16_t wire;
 	bool uniform;     /* uvs: a message delivered by a crashed node counts too */
 	bool check_uniform; /* check uniform agreement (uvs; and vs in the non-vacuity case) */
-	bool broken;
+	int broken; /* 0, BROKEN_LATE or BROKEN_EARLY */
 	struct strata_config cfg;
 	struct sim *s;
 	uint32_t n;
@@ -232,7 +236,9 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 		fprintf(stderr, "build: %s\n", err);
 		abort();
 	}
-	if (r->broken && r->uniform)
+	if (r->broken == BROKEN_EARLY)
+		var_uvs_test_early(m);
+	else if (r->broken && r->uniform)
 		var_uvs_test_late(m);
 	else if (r->broken)
 		var_vs_test_late(m);
@@ -291,7 +297,7 @@ static void vs_send(struct run *r, uint32_t q)
 	sim_request(r->s, q, r->algo, &req);
 }
 
-static int vs_run(bool uniform, bool check_uniform, bool broken, uint64_t seed, bool trace,
+static int vs_run(bool uniform, bool check_uniform, int broken, uint64_t seed, bool trace,
 		  char *why, size_t whylen)
 {
 	struct run *r = calloc(1, sizeof(*r));
@@ -428,7 +434,13 @@ static int uvs_random(uint64_t seed, bool trace, char *why, size_t whylen)
 
 static int broken_uvs_late(uint64_t seed, bool trace, char *why, size_t whylen)
 {
-	return vs_run(true, true, true, seed, trace, why, whylen);
+	return vs_run(true, true, BROKEN_LATE, seed, trace, why, whylen);
+}
+
+/* uvs whose sender delivers its own message at once: uniform agreement must catch it. */
+static int broken_uvs_early(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return vs_run(true, true, BROKEN_EARLY, seed, trace, why, whylen);
 }
 
 static int vs_random(uint64_t seed, bool trace, char *why, size_t whylen)
@@ -445,7 +457,7 @@ static int vs_not_uniform(uint64_t seed, bool trace, char *why, size_t whylen)
 
 static int broken_vs_late(uint64_t seed, bool trace, char *why, size_t whylen)
 {
-	return vs_run(false, false, true, seed, trace, why, whylen);
+	return vs_run(false, false, BROKEN_LATE, seed, trace, why, whylen);
 }
 
 static const struct sim_case cases[] = {
@@ -454,6 +466,7 @@ static const struct sim_case cases[] = {
 	{ "vs-random", vs_random, 300, false },
 	{ "broken-vs-delivers-in-a-later-view", broken_vs_late, 200, true },
 	{ "vs-is-not-uniform", vs_not_uniform, 200, true },
+	{ "broken-uvs-delivers-before-all-relays", broken_uvs_early, 200, true },
 };
 
 int main(int argc, char **argv)
