@@ -6,7 +6,8 @@
  *   1  the rest is the protobuf body of one datagram from node 2, framed with a valid prefix
  *      and a valid HMAC, so the body decoder, the links and the modules' payload decoders are
  *      reached;
- *   2  the rest is a sequence of such bodies, each preceded by a 2-byte little-endian header:
+ *   2  the rest is a sequence of up to MAX_BODIES such bodies, each preceded by a 2-byte
+ *      little-endian header:
  *      bits 0-10 the body's length, bits 11-13 how far the clock moves after it (0 to 30 s,
  *      STEP_US), bit 14 set: the peers stay silent after it (below), bit 15 the sender (node 2
  *      or 3); the node's timers fire after every body, so sessions, windows, fragments,
@@ -25,14 +26,25 @@
  * directory that produced it. FUZZ_DATAGRAM_FRESH=1 in the environment builds a fresh node for
  * every input (slow; the behaviour before nodes were reused).
  *
- * Peers acknowledge: after every input, and in mode 2 after every body without bit 14, the
- * harness sends, from each peer that has spoken, an authentic datagram acknowledging everything
- * node 1 sent it, as a live peer would; and the cluster runs with a window of 64 frames ([links]
- * window). A node whose peers never acknowledge retransmits its whole window (1,024 frames by
+ * Peers acknowledge: after every input, and in mode 2 after every body without bit 14 whose
+ * clock step reaches the lower retransmission bound (10 ms; a shorter step cannot make the node
+ * retransmit before the next acknowledgement), the harness sends, from each peer that has
+ * spoken, an authentic datagram acknowledging everything node 1 sent it, as a live peer would;
+ * and the cluster runs with a window of 64 frames ([links] window). A node whose peers never acknowledge retransmits its whole window (1,024 frames by
  * default) toward both of them at every timeout, and MACing those datagrams took over half of
  * the run time (117 HMACs and 33 KB hashed per input, measured); bodies with bit 14 still let
  * the fuzzer reach retransmission and its backoff, and the window's edges and wrap-around come
  * sooner with 64.
+ *
+ * Periodic work: every datagram the node sends costs an HMAC-SHA256 over it, and two kinds of
+ * periodic sends dominated the run time once the rest was fixed: heartbeats (every 50 ms by
+ * default) and lkv's anti-entropy digest (a ~2 KB message every 200 ms), both sent on nearly
+ * every timer turn since most clock steps exceed 50 ms. The fuzz cluster therefore runs with a
+ * heartbeat of 500 ms (timeouts of 2 s) and lkv's anti-entropy every 10 s (lkv_set_limits): both
+ * still fire (the 1 s and 30 s clock steps) and their receiving side, the decoders, is untouched
+ * (the harness's bodies carry heartbeats and digests whenever the fuzzer writes them). An input
+ * holds at most MAX_BODIES bodies (the captured seeds hold up to 8): longer inputs only repeat
+ * what a shorter one reaches, at the cost of one MAC per body and acknowledgement.
  *
  * Leaks: libFuzzer's per-input leak check (it reruns an input under LeakSanitizer whenever the
  * input allocated more than it freed) fires on nearly every input of a node that keeps state,
@@ -46,10 +58,14 @@
 #include <string.h>
 
 #include "fuzz_node.h"
+#include "reg/lkv.h"
 
 #define RECYCLE_INPUTS 20000
 #define RECYCLE_BYTES (8u << 20)
 #define INCARNATION 7
+#define MAX_BODIES 8
+#define RTX_MIN_US 10000             /* [links] retransmit_min_ms, the default */
+#define AE_PERIOD_US 10000000ull     /* lkv's anti-entropy period in the fuzz node (above) */
 
 /* Clock steps of mode 2 (microseconds): none, some shorter and some longer than the default
  * heartbeat (50 ms), retransmission bounds (10 ms - 1 s) and failure-detection timeouts. */
@@ -66,7 +82,9 @@ static uint64_t ack_counter = 1u << 30;
 
 static void init(void)
 {
-	fuzz_cluster_init(&cl, "fuzz", 0x40, "[links]\nwindow = 64\n");
+	fuzz_cluster_init(&cl, "fuzz", 0x40,
+			  "[links]\nwindow = 64\n"
+			  "[fd]\nheartbeat_ms = 500\ntimeout_ms = 2000\nevp_timeout_ms = 2000\n");
 	env = fuzz_env(&clk);
 	const char *fresh = getenv("FUZZ_DATAGRAM_FRESH");
 	fresh_every_input = fresh && strcmp(fresh, "1") == 0;
@@ -92,6 +110,11 @@ static struct strata_node *node_for(unsigned model)
 		return NULL;
 	}
 	node_inputs[model] = 0;
+	for (size_t i = 0; i < strata_node_module_count(n); i++) {
+		struct strata_module *m = strata_node_module_at(n, i);
+		if (strcmp(m->ops->name, "lkv") == 0)
+			lkv_set_limits(m, 0, 0, AE_PERIOD_US);
+	}
 	return nodes[model] = n;
 }
 
@@ -138,7 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (mode == 1) {
 		fuzz_send_authentic(n, &cl, cfg, 2, data, size);
 	} else {
-		while (size >= 2) {
+		for (int b = 0; b < MAX_BODIES && size >= 2; b++) {
 			size_t len = (size_t)(data[0] | (data[1] & 0x07) << 8);
 			uint64_t step = STEP_US[(data[1] >> 3) & 0x07];
 			bool silent = (data[1] & 0x40) != 0;
@@ -152,7 +175,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			size -= len;
 			clk.now_us += step;
 			strata_node_tick(n);
-			if (!silent && !strata_node_failed(n))
+			if (!silent && step >= RTX_MIN_US && !strata_node_failed(n))
 				fuzz_peers_ack(n, &cl, cfg, INCARNATION, &ack_counter);
 		}
 	}
