@@ -131,6 +131,7 @@ struct strata_rlog {
 	bool has_meta, failed, dir_dirty;
 	bool rm_check; /* a roll or truncation since rm_below was computed */
 	bool replaying; /* recovery: the oldest segment's BOUNDS was seen */
+	bool seg_bounds; /* recovery: the segment being scanned has its BOUNDS */
 	bool need_seg;  /* the next record starts a new segment (none yet, or after a cut) */
 	uint64_t next_seq; /* the number of the next segment */
 	uint64_t rm_below; /* segments below this may go once what was written is synced */
@@ -668,6 +669,7 @@ static bool replay(struct strata_rlog *r, uint64_t seq, uint64_t off, uint8_t ty
 		uint64_t f = get64(p), l = get64(p + 8);
 		if (f == 0 || l == UINT64_MAX || l + 1 < f)
 			return false;
+		r->seg_bounds = true;
 		if (!r->replaying) { /* the oldest segment: its start names the state */
 			r->replaying = true;
 			if (l >= f) {
@@ -698,6 +700,7 @@ static uint64_t scan(struct strata_rlog *r, uint64_t seq, const uint8_t *buf, ui
 {
 	uint64_t off = 0;
 	*cut = false;
+	r->seg_bounds = false;
 	while (off + REC_HDR <= size) {
 		const uint8_t *h = buf + off;
 		if (all_zero(h, REC_HDR))
@@ -775,9 +778,14 @@ static int recover(struct strata_rlog *r, char *err, size_t errlen)
 		}
 		uint64_t end = scan(r, seqs[i], buf, size, &cut);
 		free(buf);
-		if (cut && end == 0) {
+		if (end == 0) {
+			/* Not even its header: a bad one, or none at all (all zeros: created, then a
+			 * crash before its first write was durable). The segment goes; kept, the
+			 * next append would land at its offset 0 without a header and be cut, synced
+			 * or not, by the following recovery. */
+			cut = true;
 			r->st.torn_cuts++;
-			break; /* not even its header: the segment goes */
+			break;
 		}
 		rc = seg_push(r, seqs[i], size, end);
 		if (rc) {
@@ -810,9 +818,13 @@ static int recover(struct strata_rlog *r, char *err, size_t errlen)
 	free(seqs);
 	r->rm_check = true;
 	/* The first record creates the first segment; after a cut, appends go to a new segment
-	 * (the cut one may lack its BOUNDS). */
+	 * (the cut one may lack its BOUNDS), and so they do when the last segment lacks its BOUNDS
+	 * without a cut (a crash that kept its header and lost the rest of its first write, on a
+	 * record boundary): entries appended to it would come before the first BOUNDS of the log,
+	 * which a later recovery takes for the oldest segment's start state and resets the index
+	 * to, losing them. A segment without BOUNDS therefore holds its header and at most META. */
 	r->next_seq = max_seq + 1;
-	r->need_seg = r->nsegs == 0 || r->st.torn_cuts;
+	r->need_seg = r->nsegs == 0 || r->st.torn_cuts || !r->seg_bounds;
 	return 0;
 }
 

@@ -282,6 +282,83 @@ START_TEST(test_torn_segment_header_and_stray_bytes)
 }
 END_TEST
 
+/* A crash right after a segment was created (preallocated, reading as zeros) and before its
+ * header was durable leaves an all-zero segment: recovery removes it like a torn header, so the
+ * next append starts a segment with a header and survives the next recovery. Kept (as before),
+ * the append went to offset 0 of the headerless segment and the following recovery cut it: a
+ * synced entry lost. Found by fuzz_rlog. */
+START_TEST(test_empty_segment_after_crash)
+{
+	struct mdisk d = { 0 };
+	struct strata_rlog *r = open_log(&d);
+	for (uint64_t i = 1; i <= 5; i++)
+		put(r, i, 'a');
+	sync_all(r);
+	strata_rlog_close(r);
+	ck_assert_int_eq(m_create(&d, 2, SEG), 0);
+	r = open_log(&d);
+	put(r, 6, 'b');
+	sync_all(r);
+	strata_rlog_close(r);
+	r = open_log(&d);
+	ck_assert_uint_eq(strata_rlog_stats(r)->torn_cuts, 0);
+	uint64_t first, last;
+	strata_rlog_bounds(r, &first, &last);
+	ck_assert_uint_eq(last, 6);
+	for (uint64_t i = 1; i <= 5; i++)
+		expect(r, i, 'a');
+	expect(r, 6, 'b');
+	strata_rlog_close(r);
+	/* The same when the log's only segment is the empty one. */
+	struct mdisk e = { 0 };
+	ck_assert_int_eq(m_create(&e, 1, SEG), 0);
+	r = open_log(&e);
+	put(r, 1, 'c');
+	sync_all(r);
+	strata_rlog_close(r);
+	r = open_log(&e);
+	ck_assert_uint_eq(strata_rlog_stats(r)->torn_cuts, 0);
+	expect(r, 1, 'c');
+	strata_rlog_close(r);
+	free_disk(&d);
+	free_disk(&e);
+}
+END_TEST
+
+/* A crash that kept a new segment's header record and lost the rest of its first write on a
+ * record boundary leaves a segment with a header and no BOUNDS, which recovery does not cut.
+ * Appends must not go into it: entries there would come before the log's first BOUNDS, and the
+ * next recovery takes that BOUNDS (of the segment started when this one filled) for the start
+ * state and drops them. Here the log's first segment is cut back to its header, then 60
+ * entries (two segments' worth) are written, synced and read back after a reopen. Found by
+ * fuzz_rlog. */
+START_TEST(test_segment_without_bounds)
+{
+	struct mdisk d = { 0 };
+	struct strata_rlog *r = open_log(&d);
+	put(r, 1, 'a');
+	sync_all(r);
+	strata_rlog_close(r);
+	struct mfile *f = mfind(&d, 1);
+	memset(f->b + 48, 0, (size_t)(f->size - 48)); /* the header record is 16 + 32 bytes */
+	r = open_log(&d);
+	ck_assert_uint_eq(strata_rlog_stats(r)->torn_cuts, 0);
+	for (uint64_t i = 1; i <= 60; i++)
+		put(r, i, 'b');
+	sync_all(r);
+	strata_rlog_close(r);
+	r = open_log(&d);
+	uint64_t first, last;
+	strata_rlog_bounds(r, &first, &last);
+	ck_assert_uint_eq(first, 1);
+	ck_assert_uint_eq(last, 60);
+	for (uint64_t i = 1; i <= 60; i++)
+		expect(r, i, 'b');
+	strata_rlog_close(r);
+	free_disk(&d);
+}
+END_TEST
+
 START_TEST(test_crc32c_vector)
 {
 	/* the standard check value of CRC-32C */
@@ -296,6 +373,8 @@ int main(void)
 	tcase_add_test(tc, test_reopen_segments_truncations);
 	tcase_add_test(tc, test_torn_payload_cut);
 	tcase_add_test(tc, test_torn_segment_header_and_stray_bytes);
+	tcase_add_test(tc, test_empty_segment_after_crash);
+	tcase_add_test(tc, test_segment_without_bounds);
 	tcase_add_test(tc, test_crc32c_vector);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
