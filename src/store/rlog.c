@@ -671,13 +671,22 @@ static bool replay(struct strata_rlog *r, uint64_t seq, uint64_t off, uint8_t ty
 			return false;
 		r->seg_bounds = true;
 		if (!r->replaying) { /* the oldest segment: its start names the state */
+			/* Entries already replayed (from segments before it that lack their
+			 * BOUNDS, which logs written before appends stopped going into such
+			 * segments can hold) keep their place within [f, l]; the rest of
+			 * [f, l] are holes. */
+			size_t cnt = l >= f ? (size_t)(l - f + 1) : 0;
+			if (l >= f && l - f + 1 > SIZE_MAX / sizeof(struct loc))
+				return false;
+			struct loc *e = calloc(cnt ? cnt : 1, sizeof(*e));
+			if (!e)
+				return false;
+			for (uint64_t i = r->first > f ? r->first : f; i <= l && i <= r->last; i++)
+				e[i - f] = r->ent[i - r->first];
+			free(r->ent);
+			r->ent = e;
+			r->capent = cnt;
 			r->replaying = true;
-			if (l >= f) {
-				if (l - f + 1 > SIZE_MAX / sizeof(struct loc) ||
-				    ent_reserve(r, (size_t)(l - f + 1)) != 0)
-					return false;
-				memset(r->ent, 0, (size_t)(l - f + 1) * sizeof(*r->ent));
-			}
 			r->first = f;
 			r->last = l;
 			return true;

@@ -33,7 +33,7 @@
 #include "store/rlog.h"
 
 #define MAX_SEGS 8
-#define SEG_CAP (64u * 1024)   /* largest segment an input describes */
+#define SEG_CAP (16u * 1024)   /* largest segment an input describes */
 #define IO_CAP (4u << 20)      /* largest segment the log may create (a big record's own) */
 #define CHECK_MAX 512          /* entries compared per open */
 #define REC_HDR 16u

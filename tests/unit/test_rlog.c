@@ -359,6 +359,81 @@ START_TEST(test_segment_without_bounds)
 }
 END_TEST
 
+/* Writes one record of rlog.c's format at *off of f (segment seq) and advances *off. */
+static void raw_rec(struct mfile *f, uint64_t *off, uint8_t type, const void *pay, uint32_t len)
+{
+	uint8_t h[21];
+	for (int i = 0; i < 8; i++) {
+		h[i] = (uint8_t)(f->seq >> (8 * i));
+		h[8 + i] = (uint8_t)(*off >> (8 * i));
+	}
+	h[16] = type;
+	for (int i = 0; i < 4; i++)
+		h[17 + i] = (uint8_t)(len >> (8 * i));
+	uint32_t crc = strata_crc32c(strata_crc32c(0, h, sizeof(h)), pay, len);
+	uint8_t *p = f->b + *off;
+	for (int i = 0; i < 4; i++) {
+		p[i] = (uint8_t)(len >> (8 * i));
+		p[4 + i] = (uint8_t)(crc >> (8 * i));
+	}
+	p[8] = type;
+	memcpy(p + 16, pay, len);
+	*off += 16 + ((len + 7) & ~7u);
+}
+
+static void raw_u64s(uint8_t *b, uint64_t x, uint64_t y)
+{
+	for (int i = 0; i < 8; i++) {
+		b[i] = (uint8_t)(x >> (8 * i));
+		b[8 + i] = (uint8_t)(y >> (8 * i));
+	}
+}
+
+/* Entries in a segment without BOUNDS before the log's first BOUNDS (what the writer above did
+ * before the fix of test_segment_without_bounds): recovery keeps them in place when that BOUNDS
+ * covers them, instead of resetting the index to holes. Written record by record here (types:
+ * 1 header, 2 entry, 6 bounds). Found by fuzz_rlog. */
+START_TEST(test_entries_before_first_bounds)
+{
+	struct mdisk d = { 0 };
+	for (uint64_t seq = 1; seq <= 2; seq++) {
+		ck_assert_int_eq(m_create(&d, seq, SEG), 0);
+		struct mfile *f = mfind(&d, seq);
+		uint64_t off = 0;
+		uint8_t hdr[32];
+		memcpy(hdr, "STRATAWAL1\0\0\0\0\0\0", 16);
+		raw_u64s(hdr + 16, seq, SEG);
+		raw_rec(f, &off, 1, hdr, sizeof(hdr));
+		if (seq == 2) {
+			uint8_t bnd[16];
+			raw_u64s(bnd, 1, 2);
+			raw_rec(f, &off, 6, bnd, sizeof(bnd));
+		}
+		for (uint64_t i = seq == 1 ? 1 : 3; i <= (seq == 1 ? 2u : 3u); i++) {
+			uint8_t e[16];
+			raw_u64s(e, i, 0x7878787878787878ull + i);
+			raw_rec(f, &off, 2, e, sizeof(e));
+		}
+	}
+	struct strata_rlog *r = open_log(&d);
+	ck_assert_uint_eq(strata_rlog_stats(r)->torn_cuts, 0);
+	uint64_t first, last;
+	strata_rlog_bounds(r, &first, &last);
+	ck_assert_uint_eq(first, 1);
+	ck_assert_uint_eq(last, 3);
+	for (uint64_t i = 1; i <= 3; i++) {
+		struct strata_msg *m = NULL;
+		ck_assert_msg(strata_rlog_get(r, i, &m) == 0, "entry %llu lost",
+			      (unsigned long long)i);
+		ck_assert_uint_eq(m->len, 8);
+		ck_assert_uint_eq(m->data[0], (uint8_t)(0x78 + i));
+		strata_msg_unref(m);
+	}
+	strata_rlog_close(r);
+	free_disk(&d);
+}
+END_TEST
+
 START_TEST(test_crc32c_vector)
 {
 	/* the standard check value of CRC-32C */
@@ -375,6 +450,7 @@ int main(void)
 	tcase_add_test(tc, test_torn_segment_header_and_stray_bytes);
 	tcase_add_test(tc, test_empty_segment_after_crash);
 	tcase_add_test(tc, test_segment_without_bounds);
+	tcase_add_test(tc, test_entries_before_first_bounds);
 	tcase_add_test(tc, test_crc32c_vector);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
