@@ -174,7 +174,8 @@ static void repair(struct mseg *s)
 			put64(h + REC_HDR + 16, s->seq);
 			put64(h + REC_HDR + 24, s->size);
 		} else {
-			type = (uint8_t)(2 + h[8] % (R_TYPES - 1)); /* never HDR after offset 0 */
+			type = h[8] >= 2 && h[8] <= R_TYPES ? h[8] /* never HDR after offset 0 */
+							   : (uint8_t)(2 + h[8] % (R_TYPES - 1));
 			if (len > room)
 				len = (uint32_t)(room & ~(uint64_t)7);
 		}
