@@ -368,6 +368,9 @@ struct strata_module *cons_ec_get(struct strata_node *n, bool logged, char *err,
  * logged leader-driven consensus its accepted values: the simulation suite's broken variant. */
 void cons_ec_test_forget(struct strata_module *ec);
 void cons_ldc_test_forget(struct strata_module *ldc);
+/* TEST ONLY: on recovery logged leader-driven consensus does not indicate its decisions to the
+ * upper modules again (the broken variant of sim_cons_lr's lldc-recovery-reannounce). */
+void cons_ldc_test_no_reannounce(struct strata_module *ldc);
 
 /* Byzantine leader-driven consensus (Alg. 5.19, bldc.c) over the node's Byzantine epoch change
  * (Alg. 5.15, bec.c; created on first use over bld, Alg. 2.10). */

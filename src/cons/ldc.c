@@ -76,6 +76,7 @@ struct ldc {
 	struct strata_module m;
 	struct cons_tab tab;
 	bool logged, forget; /* forget: test-only, see cons.h */
+	bool no_reannounce;  /* test-only, see cons.h */
 	uint32_t n, self, quorum;
 	uint64_t ets;     /* the current epoch's timestamp */
 	uint32_t leader;  /* and its leader */
@@ -241,7 +242,7 @@ static void ld_load_windows(struct ldc *l)
 static void ld_recover(struct ldc *l)
 {
 	unsigned again = 0;
-	for (uint64_t s = 1; s < CONS_SPACES; s++)
+	for (uint64_t s = 1; s < CONS_SPACES && !l->no_reannounce; s++)
 		again += cons_tab_reannounce(&l->tab, s);
 	strata_trace(l->m.node, "lldc", "recovery: %u decisions indicated again to upper modules",
 		     again);
@@ -534,6 +535,12 @@ void cons_ldc_test_quorum(struct strata_module *m, uint32_t quorum)
 {
 	STRATA_ASSERT(m && (m->ops == &ld_ops || m->ops == &lld_ops) && quorum >= 1);
 	((struct ldc *)m)->quorum = quorum;
+}
+
+void cons_ldc_test_no_reannounce(struct strata_module *m)
+{
+	STRATA_ASSERT(m && m->ops == &lld_ops);
+	((struct ldc *)m)->no_reannounce = true;
 }
 
 void cons_ldc_test_forget(struct strata_module *m)

@@ -16,7 +16,17 @@
  * (node 1 stays down), so {2, 3} must decide again - and must decide node 1's value, which only
  * node 2's stored (valts, val) and promise remember. broken-lldc-forgets-promise runs the same
  * with a node that forgets its promise and accepted value on recovery (cons_ldc_test_forget):
- * {2, 3} decide another value, which the uniform-agreement checker must flag. */
+ * {2, 3} decide another value, which the uniform-agreement checker must flag.
+ *
+ * lldc-recovery-reannounce: an upper module (a recorder standing where ltob stands, on lldc's
+ * instance space CONS_SPACE_LTOB) has every node propose on UPK instances of its space; once
+ * every node decided them (and synced), a random node crashes and recovers. Upon <Recovery>
+ * lldc must indicate the decisions of the upper's space again (the book's logged consensus
+ * does; ld_recover): the recovered node's new recorder must get a Decide for each of the UPK
+ * instances, with the value decided before the crash. ltob itself does not need this (it also
+ * reads decided rounds from lldc's log), so no other case can see it missing.
+ * broken-lldc-no-reannounce runs it with an lldc that skips that step on recovery
+ * (cons_ldc_test_no_reannounce): the recovered node's recorder must miss a decision. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,13 +46,15 @@
 #define MAXI 4
 #define LIVENESS_MS 5000ull
 
-enum { SC_AMNESIA = 2 };
+enum { SC_AMNESIA = 2, SC_REANNOUNCE = 3 };
+#define UPK 6 /* upper instances of lldc-recovery-reannounce */
+#define REC_WIRE 252
 
 enum scen { SC_RANDOM = 0, SC_SPLIT_UNUSED };
 
 struct spec {
 	enum scen scen;
-	bool forget;
+	bool forget, no_reannounce;
 	int scen2;
 };
 
@@ -65,7 +77,66 @@ struct run {
 		char v[64];
 		size_t len;
 	} dec[MAXN + 1][MAXI + 1];
+	/* lldc-recovery-reannounce: each node's upper Decides, per life */
+	unsigned life[MAXN + 1];
+	struct {
+		unsigned got; /* Decides received in the node's current life */
+		unsigned life;
+		char v[64];
+		size_t len;
+	} up[MAXN + 1][UPK + 1];
 };
+
+/* The recorder: an upper module of lldc's instance space CONS_SPACE_LTOB. */
+struct rec {
+	struct strata_module m;
+	struct run *r;
+	struct strata_module *lc;
+};
+
+/* upon event <lc.k, Decide | v>: remembered per node and life. */
+static void rec_handle(struct strata_module *m, const struct strata_event *ev)
+{
+	struct rec *c = (struct rec *)m;
+	const struct cons_decided *d = ev->type == CONS_EV_DECIDE && ev->msg ? ev->body : NULL;
+	if (!d || ev->body_len != sizeof(*d))
+		return;
+	uint32_t q = strata_node_id(m->node);
+	uint64_t k = d->instance & CONS_SPACE_MASK;
+	if (q > MAXN || k < 1 || k > UPK || d->len > sizeof(c->r->up[q][k].v))
+		return;
+	struct run *r = c->r;
+	if (r->up[q][k].life != r->life[q]) {
+		r->up[q][k].life = r->life[q];
+		r->up[q][k].got = 0;
+	}
+	if (r->up[q][k].got++ == 0) {
+		r->up[q][k].len = d->len;
+		memcpy(r->up[q][k].v, d->value, d->len);
+	}
+}
+
+static void rec_destroy(struct strata_module *m)
+{
+	free(m);
+}
+
+static const struct strata_module_ops rec_ops = {
+	.name = "rec", .handle = rec_handle, .destroy = rec_destroy,
+};
+
+static void rec_add(struct run *r, struct strata_node *n)
+{
+	struct rec *c = calloc(1, sizeof(*c));
+	STRATA_ASSERT(c);
+	c->r = r;
+	strata_node_add_module(n, &c->m, &rec_ops, REC_WIRE);
+	char err[256];
+	if (cons_lower_open_space(n, "lldc", CONS_SPACE_LTOB, &c->m, &c->lc, err, sizeof(err))) {
+		fprintf(stderr, "build: %s\n", err);
+		abort();
+	}
+}
 
 static void build(struct sim *s, struct strata_node *n, void *arg)
 {
@@ -79,6 +150,10 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 	}
 	if (r->sp->forget)
 		cons_ldc_test_forget(m);
+	if (r->sp->no_reannounce)
+		cons_ldc_test_no_reannounce(m);
+	if (r->sp->scen2 == SC_REANNOUNCE)
+		rec_add(r, n);
 }
 
 static void on_reply(struct run *r, uint32_t node, const struct strata_output *o)
@@ -308,12 +383,94 @@ static int phase_amnesia(struct run *r)
 	return rc;
 }
 
+static int upper_decided(struct sim *s, void *arg)
+{
+	struct run *r = arg;
+	(void)s;
+	if (cck_violation(r->ck) || r->bad_reply)
+		return 1;
+	for (uint32_t q = 1; q <= r->n; q++)
+		for (unsigned k = 1; k <= UPK; k++)
+			if (!r->up[q][k].got)
+				return 0;
+	return 2;
+}
+
+static int reannounce_fail(struct run *r, const char *fmt, uint32_t q, unsigned k)
+{
+	r->bad_reply = true;
+	snprintf(r->reply_why, sizeof(r->reply_why), fmt, q, k);
+	return 1;
+}
+
+/* Every node proposes on the upper's instances 1..UPK; all decide; one crashes and recovers,
+ * and its new life must be told every decision again, the same. */
+static int phase_reannounce(struct run *r)
+{
+	struct sim *s = r->s;
+	int rc = sim_run_for(s, 100 * MS, step_check, r);
+	if (rc)
+		return rc;
+	for (uint32_t q = 1; q <= r->n; q++) {
+		struct rec *c = (struct rec *)strata_node_module_by_name(sim_node(s, q), "rec");
+		for (unsigned k = 1; k <= UPK; k++) {
+			char v[32];
+			int len = snprintf(v, sizeof(v), "u%u-%u", q, k);
+			int prc = cons_lower_propose(c->lc, CONS_SPACE_LTOB << CONS_SPACE_BITS | k,
+						     (const uint8_t *)v, (size_t)len);
+			if (prc && prc != STRATA_ESTATE)
+				return reannounce_fail(r, "node %u: propose on upper instance %u refused",
+						       q, k);
+		}
+	}
+	rc = sim_run_for(s, 3000 * MS, upper_decided, r);
+	if (rc == 1)
+		return rc;
+	for (uint32_t q = 1; q <= r->n && rc != 2; q++)
+		for (unsigned k = 1; k <= UPK; k++)
+			if (!r->up[q][k].got)
+				return reannounce_fail(r, "liveness: node %u had not decided upper "
+						       "instance %u within 3 s", q, k);
+	for (uint32_t q = 2; q <= r->n; q++)
+		for (unsigned k = 1; k <= UPK; k++)
+			if (r->up[q][k].len != r->up[1][k].len ||
+			    memcmp(r->up[q][k].v, r->up[1][k].v, r->up[1][k].len) != 0)
+				return reannounce_fail(r, "agreement: node %u decided upper instance "
+						       "%u differently from node 1", q, k);
+	rc = sim_run_for(s, 200 * MS, step_check, r); /* every decision synced */
+	if (rc)
+		return rc;
+	uint32_t q = pick_up(r);
+	sim_crash(s, q);
+	r->down[q] = true;
+	r->ncrash++;
+	rc = sim_run_for(s, 50 * MS, step_check, r);
+	if (rc)
+		return rc;
+	r->life[q]++;
+	restart(r, q);
+	rc = sim_run_for(s, 100 * MS, step_check, r);
+	if (rc)
+		return rc;
+	for (unsigned k = 1; k <= UPK; k++) {
+		if (r->up[q][k].life != r->life[q] || !r->up[q][k].got)
+			return reannounce_fail(r, "recovery: node %u's lldc did not indicate its "
+					       "decision of upper instance %u again", q, k);
+		if (r->up[q][k].len != r->up[1][k].len ||
+		    memcmp(r->up[q][k].v, r->up[1][k].v, r->up[1][k].len) != 0)
+			return reannounce_fail(r, "recovery: node %u was told another decision of "
+					       "upper instance %u than before its crash", q, k);
+	}
+	return 0;
+}
+
 static int run_spec(const struct spec *sp, uint64_t seed, bool trace, char *why, size_t whylen)
 {
 	struct run *r = calloc(1, sizeof(*r));
 	STRATA_ASSERT(r);
 	setup(r, sp, seed, trace);
-	int rc = sp->scen2 == SC_AMNESIA ? phase_amnesia(r) : phase_random(r);
+	int rc = sp->scen2 == SC_AMNESIA ? phase_amnesia(r)
+		 : sp->scen2 == SC_REANNOUNCE ? phase_reannounce(r) : phase_random(r);
 	if (!rc) {
 		/* Liveness: heal, every node up, every node (a client retrying) proposes again on
 		 * every instance. */
@@ -367,10 +524,24 @@ static int lldc_amnesia_forget(uint64_t seed, bool trace, char *why, size_t whyl
 	return run_spec(&sp, seed, trace, why, whylen);
 }
 
+static int lldc_reannounce(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	static const struct spec sp = { .scen2 = SC_REANNOUNCE };
+	return run_spec(&sp, seed, trace, why, whylen);
+}
+
+static int lldc_no_reannounce(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	static const struct spec sp = { .scen2 = SC_REANNOUNCE, .no_reannounce = true };
+	return run_spec(&sp, seed, trace, why, whylen);
+}
+
 static const struct sim_case cases[] = {
 	{ "lldc-crash-recover", lldc_random, 1000, false },
 	{ "lldc-amnesia", lldc_amnesia, 200, false },
 	{ "broken-lldc-forgets-promise", lldc_amnesia_forget, 50, true },
+	{ "lldc-recovery-reannounce", lldc_reannounce, 40, false },
+	{ "broken-lldc-no-reannounce", lldc_no_reannounce, 20, true },
 };
 
 int main(int argc, char **argv)
