@@ -7,6 +7,7 @@
 #   make soak       long seed sweeps: every simulation suite, 10x its seeds (SOAK_MINUTES=M: M min)
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS each (needs clang)
 #   make fuzz-long  every fuzz target with its seed corpus until FUZZ_LONG_RUNS executions each
+#                   (or FUZZ_LONG_CAP seconds)
 #   make fuzz-speed fuzz_datagram and fuzz_module for FUZZ_SECONDS each, without sanitizers
 #   make asan       build and run unit + simulation suites with ASan and UBSan
 #   make install    PREFIX=/usr/local
@@ -17,6 +18,7 @@ PREFIX ?= /usr/local
 BUILD ?= build
 FUZZ_SECONDS ?= 20
 FUZZ_LONG_RUNS ?= 10000000
+FUZZ_LONG_CAP ?= 3600
 # Sanitized simulation runs are ~3x slower: at most 100 seeds per case (a case's own count when
 # it is smaller) keep `make test` within CI's budget.
 ASAN_SIM_ARGS ?= --max-seeds 100
@@ -161,14 +163,16 @@ fuzz:
 FUZZ_FAST_VARS = BUILD=$(BUILD)/fuzzfast CC=clang OPT="-O2 -g" EXTRA_CFLAGS="-fsanitize=fuzzer-no-link" \
 	EXTRA_LDFLAGS="-fsanitize=fuzzer"
 # Not part of `make test`: hours on one core (docs/fuzzing.md gives the rates). Every target
-# runs FUZZ_LONG_RUNS times in the fast build, then every input of its seed and found corpora
-# runs once under ASan/UBSan.
+# runs FUZZ_LONG_RUNS times in the fast build, or FUZZ_LONG_CAP seconds if that comes first
+# (fuzz_recovery, which builds a node per input, is the one the cap stops), then every input of
+# its seed and found corpora runs once under ASan/UBSan.
 fuzz-long:
 	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) $(FUZZ_FAST_VARS) fuzz-bins
 	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) BUILD=$(BUILD)/fuzzobj CC=clang OPT="-O1 -g" \
 		EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" \
 		EXTRA_LDFLAGS="-fsanitize=fuzzer,address,undefined" fuzz-bins
-	@tests/fuzz/run --runs $(FUZZ_LONG_RUNS) $(BUILD)/fuzzfast/fuzz && tests/fuzz/run --replay $(BUILD)/fuzzobj/fuzz
+	@tests/fuzz/run --runs $(FUZZ_LONG_RUNS) --cap-seconds $(FUZZ_LONG_CAP) $(BUILD)/fuzzfast/fuzz && \
+		tests/fuzz/run --replay $(BUILD)/fuzzobj/fuzz
 
 fuzz-speed:
 	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) $(FUZZ_FAST_VARS) fuzz-bins
