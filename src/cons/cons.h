@@ -381,6 +381,8 @@ struct strata_module *cons_sbc_create(struct strata_node *n, char *err, size_t e
 /* TEST ONLY (the simulation suite's broken variant; never called by stratad): sbc installs no
  * validity predicate on bldc and checks no signature of a decided proposal set. */
 void cons_sbc_test_trust(struct strata_module *sbc);
+/* The largest proposal sbc accepts (N of them, signed, must fit one bldc value). */
+size_t cons_sbc_value_max(const struct strata_module *sbc);
 /* TEST ONLY: this node's sbc proposes a made-up proposal set to bldc (a Byzantine forger whose
  * bldc stays honest), and its own bldc takes it. Never called by stratad. */
 void cons_sbc_test_forge(struct strata_module *sbc);

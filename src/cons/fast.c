@@ -256,12 +256,22 @@ static int fast_propose(struct strata_module *m, struct cons_inst *c, const uint
 	return 0;
 }
 
+/* The largest proposal: what one message carries, and for fast-sbc what sbc takes. */
+static size_t fast_value_max(const struct fast *s)
+{
+	size_t max = cons_value_max(s->c.m.node, s->n);
+	if (s->byz && !strcmp(s->uc->ops->name, "sbc") && cons_sbc_value_max(s->uc) < max)
+		max = cons_sbc_value_max(s->uc);
+	return max;
+}
+
 /* upon <beb, Deliver | p, [PROPOSAL, v]> do val[p] := v; ... */
 static void fast_on_proposal(struct fast *s, uint32_t p, uint64_t id, struct strata_rd *r)
 {
 	const uint8_t *v;
 	size_t len = strata_rd_bytes(r, &v, SIZE_MAX);
-	if (!strata_rd_ok(r) || r->off != r->len || (s->byz && len == 0)) {
+	if (!strata_rd_ok(r) || r->off != r->len ||
+	    (s->byz && (len == 0 || len > fast_value_max(s)))) {
 		strata_node_bad_payload(s->c.m.node, &s->c.m, p, "fast: malformed PROPOSAL");
 		return;
 	}
@@ -328,7 +338,7 @@ static void fast_handle(struct strata_module *m, const struct strata_event *ev)
 static int fast_request(struct strata_module *m, const struct strata_request *req)
 {
 	struct fast *s = (struct fast *)m;
-	return cons_request(&s->c.tab, req, cons_value_max(m->node, s->n), fast_propose);
+	return cons_request(&s->c.tab, req, fast_value_max(s), fast_propose);
 }
 
 static void fast_destroy(struct strata_module *m)

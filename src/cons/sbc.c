@@ -470,6 +470,12 @@ static const struct strata_module_ops sbc_ops = {
 	.name = "sbc", .handle = sbc_handle, .request = sbc_request, .destroy = sbc_destroy,
 };
 
+size_t cons_sbc_value_max(const struct strata_module *m)
+{
+	STRATA_ASSERT(m && m->ops == &sbc_ops);
+	return ((const struct sbc *)m)->value_max;
+}
+
 void cons_sbc_test_forge(struct strata_module *m)
 {
 	STRATA_ASSERT(m && m->ops == &sbc_ops);
