@@ -196,6 +196,10 @@ static void print_decision(struct cli *c, uint32_t node, const Strata__Client__E
 		cli_json_string_n(&j, (const char *)e->payload.data, e->payload.len);
 		cli_json_key(&j, "algo");
 		cli_json_string(&j, e->module ? e->module : "");
+		if (e->payload.len == 0 && is_box_algo(e->module)) {
+			cli_json_key(&j, "box");
+			cli_json_bool(&j, true);
+		}
 		if (sp && (!strncmp(text, "round", 5) || !strncmp(text, "epoch", 5))) {
 			char key[8];
 			snprintf(key, sizeof key, "%.5s", text);
