@@ -21,8 +21,8 @@
 # --check-config on the 4-node config with f = 2).
 # Strong Byzantine consensus (Alg. 5.20, sbc, over bldc) on both clusters, after step 1:
 # `consensus propose` without --algo must pick sbc there, and with every correct node proposing
-# one value and the Byzantine ones another, every correct node decides the correct nodes' value
-# (strong validity with the 4-node forger, and the 7-node equivocator and liar). Fast Byzantine
+# one value and then the Byzantine ones another, every correct node decides the correct nodes'
+# value (strong validity with the 4-node forger, and the 7-node equivocator and liar). Fast Byzantine
 # consensus (Alg. 6.5, fast-sbc, over sbc) on a third cluster of 6 nodes (f = 1, N > 5f) with
 # node 6 silent: every correct node proposes one value and each decides it on the fast path
 # (`consensus watch --all -w json`, "fast_path":true); then different values: the correct nodes
@@ -111,11 +111,15 @@ run_size() {
 	propose_all 1 "$specb"
 	check_decided 1 "$correct" "$propsb"
 	ALGO= # the default: sbc
-	local specs=""
+	# The correct nodes first (N - f of them suffice), then the Byzantine ones: a correct node
+	# whose client's request came after a Byzantine PROPOSAL would join with that value
+	# (cons.h), and strong validity is about what the nodes propose.
+	local specs="" specz=""
 	for q in $(seq 1 "$n"); do
-		case " $BYZ " in *" $q "*) specs="$specs $q:z-from-$q" ;; *) specs="$specs $q:strong-$n" ;; esac
+		case " $BYZ " in *" $q "*) specz="$specz $q:z-from-$q" ;; *) specs="$specs $q:strong-$n" ;; esac
 	done
 	propose_all 1 "$specs"
+	propose_all 1 "$specz"
 	check_decided 1 "$correct" "strong-$n" "strong-$n"
 	ALGO=brcons
 	pass "$n nodes: brcons (mixed and unanimous correct proposals), bldc, and sbc (the default; strong validity) decided with $* ($(($(now_ms) - T0)) ms)"
