@@ -96,9 +96,11 @@
 #define ENTRIES_PER_MSG 256
 /* The leader stores its new entries once the followers committed them, or after this long. */
 #define PERSIST_DELAY_US 5000
-/* A commit with no APPEND of entries to carry it is sent on its own after this long, or at once
- * to a follower that waits for it (a command it forwarded was applied). */
-#define COMMIT_DELAY_US 1000
+/* A commit with no APPEND of entries to carry it is sent on its own after this long (at most a
+ * heartbeat period), or at once to a follower that waits for it (a command it forwarded was
+ * applied). Long enough that at c=1 the next put's APPEND carries it even on a loaded machine
+ * (a put then took 2-7 ms); short enough for followers' serializable reads and watches. */
+#define COMMIT_DELAY_US 5000
 #define SNAP_CHUNK ((size_t)64 << 10)       /* bytes of snapshot per INSTALL message at most */
 #define SNAP_MAX ((uint64_t)4 << 30)         /* a snapshot larger than this is refused */
 
@@ -784,7 +786,8 @@ static void advance_commit(struct kv *k)
 		 * each follower one datagram and one turn, not two), at the latest after
 		 * COMMIT_DELAY_US, at once to a follower whose forwarded command was applied. */
 		if (!strata_timer_armed(&k->commit_t))
-			strata_timer_arm_in(k->node, &k->commit_t, COMMIT_DELAY_US);
+			strata_timer_arm_in(k->node, &k->commit_t,
+					    k->hb_us < COMMIT_DELAY_US ? k->hb_us : COMMIT_DELAY_US);
 		flush_soon(k);
 	}
 }
@@ -1597,6 +1600,13 @@ static void flush_send(struct kv *k)
 			send_append(k, p);
 	}
 	k->commit_due = false;
+	/* Every follower has the commit (it rode on entries): no commit-only APPEND is due. */
+	bool told = true;
+	for (uint32_t p = 1; p <= k->n && told; p++)
+		if (p != k->self && k->peers[p].sent_commit < k->commit)
+			told = false;
+	if (told)
+		strata_timer_disarm(k->node, &k->commit_t);
 	start_read_round(k);
 }
 
