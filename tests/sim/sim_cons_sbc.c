@@ -476,9 +476,9 @@ static int never_fast(uint64_t seed, bool trace, char *why, size_t whylen)
 }
 
 static const struct sim_case cases[] = {
-	{ "sbc-byzantine", sbc_byzantine, 150, false },
-	{ "fast-sbc-one-step", fast_one_step, 100, false },
-	{ "fast-sbc-byzantine", fast_byzantine, 100, false },
+	{ "sbc-byzantine", sbc_byzantine, 100, false },
+	{ "fast-sbc-one-step", fast_one_step, 60, false },
+	{ "fast-sbc-byzantine", fast_byzantine, 80, false },
 	{ "broken-sbc-trusts-unsigned-set", sbc_trust, 100, true },
 	{ "broken-fast-over-bldc", fast_over_bldc, 100, true },
 	{ "broken-fast-sbc-never-fast", never_fast, 20, true },
