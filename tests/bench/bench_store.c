@@ -12,6 +12,9 @@
  *              src/store/rlog.c): the entry and the hard state as two records of the record
  *              log, written in one pwrite by strata_store_commit_nosync, then strata_store_flush
  *              (one fdatasync of the preallocated segment)
+ *   wal_zeroed the same as wal in a segment prepared ahead (zero-filled, synced, renamed in: the
+ *              record log's spare, store/wal_file.c), where wal writes into the first segment of a
+ *              log, fallocated only (its first write into each block converts an unwritten extent)
  *   prealloc   the floor's storage step: pwrite BYTES into a preallocated, synced file, then
  *              fdatasync (what an append-only log with preallocated segments costs)
  *   append     pwrite BYTES at the end of a growing file, then fdatasync (a log without
@@ -19,7 +22,7 @@
  *   handoff    the sync thread's round trip with nothing to do: uv_queue_work of an empty job
  *              until its after-callback runs on the loop (what the runtime adds to every sync)
  *
- * lmdb, wal and prealloc run interleaved (one of each per iteration), so a loaded disk weighs
+ * lmdb, wal, wal_zeroed and prealloc run interleaved (one of each per iteration), so a loaded disk weighs
  * on the three alike. Each: median, p90 and p99 in microseconds over N iterations (after N/10
  * warm-up). The ratios lmdb / prealloc, wal / prealloc and (wal + handoff) / prealloc say how
  * far one follower turn is from the floor's single fdatasync. Timings, not assertions: `make
@@ -30,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -120,7 +124,7 @@ int main(int argc, char **argv)
 	if (!buf || !t)
 		return die("malloc");
 	memset(buf, 'x', size);
-	struct stat3 r_lmdb, r_flush, r_wal, r_pre, r_app, r_ho;
+	struct stat3 r_lmdb, r_flush, r_wal, r_walz, r_pre, r_app, r_ho;
 
 	/* lmdb (an entry and the hard state per turn, as a follower stored one APPEND before the
 	 * record log), wal (the same through the record log) and prealloc (the floor's fdatasync),
@@ -132,10 +136,41 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct strata_rlog *wal = strata_store_wal(st);
+	/* wal_zeroed: a second store whose log fills its first segment's start, prepares the spare
+	 * and rolls into it with 64 KiB records; the timed appends then go into the spare. */
+	char zpath[4200];
+	snprintf(zpath, sizeof(zpath), "%s/z", path);
+	struct strata_store *zst = NULL;
+	if (mkdir(zpath, 0700) != 0 || strata_store_open(zpath, 0, &zst, err, sizeof(err)) != 0) {
+		fprintf(stderr, "bench_store: %s\n", zst ? err : strerror(errno));
+		return 1;
+	}
+	struct strata_rlog *zwal = strata_store_wal(zst);
+	size_t fill = (size_t)64 << 10;
+	char *fbuf = calloc(1, fill);
+	uint64_t zidx = 1;
+	if (!fbuf || strata_rlog_put(zwal, zidx++, "x", 1) != 0 ||
+	    strata_store_commit_nosync(zst) < 0 || strata_store_flush(zst) != 0 ||
+	    !strata_store_spare_begin(zst))
+		return die("wal_zeroed: first segment");
+	strata_store_spare_prepare(zst);
+	if (strata_store_spare_done(zst) != 0) {
+		fprintf(stderr, "bench_store: %s\n", strata_store_error(zst));
+		return 1;
+	}
+	for (uint64_t segs = strata_rlog_stats(zwal)->segments_created; ;) {
+		if (strata_rlog_put(zwal, zidx++, fbuf, fill) != 0 || strata_store_commit_nosync(zst) < 0 ||
+		    strata_store_flush(zst) != 0)
+			return die("wal_zeroed: fill");
+		if (strata_rlog_stats(zwal)->segments_created > segs)
+			break; /* the last fill record opened the spare */
+	}
+	free(fbuf);
 	double *tf = malloc((iters + warm) * sizeof(*tf));
 	double *tw = malloc((iters + warm) * sizeof(*tw));
+	double *tz = malloc((iters + warm) * sizeof(*tz));
 	double *tp = malloc((iters + warm) * sizeof(*tp));
-	if (!tf || !tw || !tp)
+	if (!tf || !tw || !tz || !tp)
 		return die("malloc");
 	char fpath[4200];
 	snprintf(fpath, sizeof(fpath), "%s/prealloc", path);
@@ -181,6 +216,15 @@ int main(int argc, char **argv)
 		tw[i] = now_us() - t0;
 
 		t0 = now_us();
+		if (strata_rlog_put(zwal, zidx++, buf, size) != 0 ||
+		    strata_rlog_meta_put(zwal, buf, 64) != 0 || strata_store_commit_nosync(zst) < 0 ||
+		    strata_store_flush(zst) != 0) {
+			fprintf(stderr, "bench_store: wal_zeroed: %s\n", strata_store_error(zst));
+			return 1;
+		}
+		tz[i] = now_us() - t0;
+
+		t0 = now_us();
 		if (pwrite(fd, buf, size, (off_t)((i % slots) * slot)) != (ssize_t)size ||
 		    fdatasync(fd) != 0)
 			return die("pwrite/fdatasync");
@@ -189,7 +233,24 @@ int main(int argc, char **argv)
 	r_lmdb = stats(t + warm, iters);
 	r_flush = stats(tf + warm, iters);
 	r_wal = stats(tw + warm, iters);
-	r_pre = stats(tp + warm, iters);
+	r_walz = stats(tz + warm, iters);
+	if (strata_rlog_stats(zwal)->segments_created != 2)
+		fprintf(stderr, "bench_store: wal_zeroed ran past its prepared segment (fewer "
+				"--iters or a smaller --size keep it inside)\n");
+	strata_store_close(zst);
+	{
+		static const char *const zf[] = { "data.mdb", "lock.mdb", "wal/0000000000000001.wal",
+						  "wal/0000000000000002.wal", "wal/spare", "wal" };
+		char zp[4400];
+		for (size_t k = 0; k < sizeof(zf) / sizeof(zf[0]); k++) {
+			snprintf(zp, sizeof(zp), "%s/%s", zpath, zf[k]);
+			if (k + 1 < sizeof(zf) / sizeof(zf[0]))
+				unlink(zp);
+			else
+				rmdir(zp);
+		}
+		rmdir(zpath);
+	}	r_pre = stats(tp + warm, iters);
 	strata_store_close(st);
 	close(fd);
 	unlink(fpath);
@@ -240,14 +301,16 @@ int main(int argc, char **argv)
 	if (json) {
 		printf("{\"iters\":%zu,\"size\":%zu,\"lmdb_us\":[%.1f,%.1f,%.1f],"
 		       "\"lmdb_flush_us\":[%.1f,%.1f,%.1f],\"wal_us\":[%.1f,%.1f,%.1f],"
+		       "\"wal_zeroed_us\":[%.1f,%.1f,%.1f],"
 		       "\"prealloc_us\":[%.1f,%.1f,%.1f],"
 		       "\"append_us\":[%.1f,%.1f,%.1f],\"handoff_us\":[%.1f,%.1f,%.1f],"
 		       "\"lmdb_over_prealloc\":%.2f,\"wal_over_prealloc\":%.2f,"
-		       "\"wal_handoff_over_prealloc\":%.2f}\n",
+		       "\"wal_handoff_over_prealloc\":%.2f,\"wal_zeroed_over_prealloc\":%.2f}\n",
 		       iters, size, r_lmdb.p50, r_lmdb.p90, r_lmdb.p99, r_flush.p50, r_flush.p90,
-		       r_flush.p99, r_wal.p50, r_wal.p90, r_wal.p99, r_pre.p50, r_pre.p90, r_pre.p99,
+		       r_flush.p99, r_wal.p50, r_wal.p90, r_wal.p99, r_walz.p50, r_walz.p90,
+		       r_walz.p99, r_pre.p50, r_pre.p90, r_pre.p99,
 		       r_app.p50, r_app.p90, r_app.p99, r_ho.p50, r_ho.p90, r_ho.p99, ratio, ratio_w,
-		       ratio_ho);
+		       ratio_ho, r_walz.p50 / r_pre.p50);
 	} else {
 		printf("store (%zu iterations of %zu bytes in %s), us p50 / p90 / p99:\n", iters, size,
 		       dir);
@@ -257,6 +320,8 @@ int main(int argc, char **argv)
 		       r_flush.p90, r_flush.p99);
 		printf("  wal        %8.1f %8.1f %8.1f   (entry + hard state in the record log, write, "
 		       "flush)\n", r_wal.p50, r_wal.p90, r_wal.p99);
+		printf("  wal_zeroed %8.1f %8.1f %8.1f   (the same in a zero-filled spare segment)\n",
+		       r_walz.p50, r_walz.p90, r_walz.p99);
 		printf("  prealloc   %8.1f %8.1f %8.1f   (pwrite + fdatasync, preallocated: the floor)\n",
 		       r_pre.p50, r_pre.p90, r_pre.p99);
 		printf("  append     %8.1f %8.1f %8.1f   (pwrite + fdatasync, growing file)\n",
@@ -264,7 +329,8 @@ int main(int argc, char **argv)
 		printf("  handoff    %8.1f %8.1f %8.1f   (sync thread round trip, no work)\n",
 		       r_ho.p50, r_ho.p90, r_ho.p99);
 		printf("  lmdb / prealloc = x%.2f; wal / prealloc = x%.2f; (wal + handoff) / prealloc "
-		       "= x%.2f\n", ratio, ratio_w, ratio_ho);
+		       "= x%.2f; wal_zeroed / prealloc = x%.2f\n", ratio, ratio_w, ratio_ho,
+		       r_walz.p50 / r_pre.p50);
 	}
 	free(buf);
 	free(t);
