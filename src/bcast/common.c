@@ -427,7 +427,8 @@ void bc_pl_relay(struct strata_module *m, struct strata_msg *msg, uint32_t skip1
 	}
 }
 
-void bc_fll_gossip(struct strata_module *m, struct strata_msg *msg, unsigned k)
+void bc_fll_gossip(struct strata_module *m, uint64_t instance, struct strata_msg *msg,
+		   unsigned k)
 {
 	uint32_t self = strata_node_id(m->node), n = strata_node_n(m->node);
 	uint32_t pool[STRATA_MAX_NODES];
@@ -441,17 +442,17 @@ void bc_fll_gossip(struct strata_module *m, struct strata_msg *msg, unsigned k)
 		uint32_t t = pool[i];
 		pool[i] = pool[j];
 		pool[j] = t;
-		(void)strata_fll_send(m, pool[i], 0, msg);
+		(void)strata_fll_send(m, pool[i], instance, msg);
 	}
 }
 
-void bc_fll_gossip_data(struct strata_module *m, unsigned k, const struct bc_hdr *h,
-			uint64_t rounds, const uint8_t *p, size_t len)
+void bc_fll_gossip_data(struct strata_module *m, uint64_t instance, unsigned k,
+			const struct bc_hdr *h, uint64_t rounds, const uint8_t *p, size_t len)
 {
 	struct strata_msg *msg = bc_encode_gossip(h, rounds, p, len);
 	if (!msg)
 		return;
-	bc_fll_gossip(m, msg, k);
+	bc_fll_gossip(m, instance, msg, k);
 	strata_msg_unref(msg);
 }
 

@@ -161,12 +161,14 @@ void bc_out_bcast(struct strata_module *m, uint64_t seq, const uint8_t *data, si
 
 /* pl_send to every node except self and the (up to two) nodes named in skip (0 = none). */
 void bc_pl_relay(struct strata_module *m, struct strata_msg *msg, uint32_t skip1, uint32_t skip2);
-/* fll_send to `k` distinct random nodes other than self (all of them if k >= n-1). */
-void bc_fll_gossip(struct strata_module *m, struct strata_msg *msg, unsigned k);
+/* fll_send to `k` distinct random nodes other than self (all of them if k >= n-1), in frames
+ * of the given instance. */
+void bc_fll_gossip(struct strata_module *m, uint64_t instance, struct strata_msg *msg,
+		   unsigned k);
 /* Encodes a GOSSIP (bc_encode_gossip) and bc_fll_gossips it to k nodes; dropped if the
  * allocation fails (gossip is probabilistic anyway). */
-void bc_fll_gossip_data(struct strata_module *m, unsigned k, const struct bc_hdr *h,
-			uint64_t rounds, const uint8_t *p, size_t len);
+void bc_fll_gossip_data(struct strata_module *m, uint64_t instance, unsigned k,
+			const struct bc_hdr *h, uint64_t rounds, const uint8_t *p, size_t len);
 
 /* A recovering node's HELLO to every other node over stubborn links: peers learn its new
  * incarnation from it (the link layer drops datagrams addressed to an earlier one). */

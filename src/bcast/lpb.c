@@ -7,15 +7,19 @@
  * Cost: dissemination as epb (at most R steps, k + ... + k^R messages); each detected gap adds
  * k requests per missing message, forwarded for up to R-1 hops, plus one reply per store hit.
  *
- * Part 1 (Alg. 3.10), data dissemination: an unreliable gossip (epb's, fanout k = [bcast]
- * fanout, R = [bcast] rounds) carries (sender, seq, m); a process keeps a copy for
+ * Stacked as the book draws it: "uses FairLossPointToPointLinks, instance fll;
+ * ProbabilisticBroadcast, instance upb". Part 1 (Alg. 3.10), data dissemination: lpb broadcasts
+ * m on its own instance of epb (the unreliable gossip, fanout k = [bcast] fanout, R = [bcast]
+ * rounds; epb.c), whose (sender, incarnation, seq) of that instance are the book's (s, sn): the
+ * instance numbers only lpb's broadcasts. Upon an upb Deliver a process keeps a copy for
  * retransmission with probability [bcast] store_probability_pct / 100 (the book's alpha; the
  * sender always keeps its own). Part 2 (Alg. 3.11), recovery: a message beyond next[s] waits in pending and
- * every missing seq is requested from k random processes; a request is answered by whoever
- * stored the message, else forwarded with one hop less. After LPB gap timeout (the [fd]
+ * every missing seq is requested from k random processes over fll; a request is answered (a
+ * DATA over fll to the requester) by whoever stored the message, else forwarded with one hop
+ * less. A DATA that comes back over fll is taken as an upb delivery. After LPB gap timeout (the [fd]
  * timeout_ms) the gap is given up: next[s] jumps to the lowest pending message.
  * Parameters are read from the config when the module is created (defaults k = 3, R = 4,
- * 50 %); requests and data claiming more than R rounds are malformed.
+ * 50 %); requests claiming more than R rounds are malformed.
  *
  * Bounded implementation: the store is a ring of LPB_STORE_CAP messages (oldest evicted),
  * pending an instance table of the core (bc_ptab over core/itab) of LPB_PENDING_CAP messages
@@ -24,8 +28,10 @@
  * the delivered set is next[s].
  * Restart: a restarted origin is a new process (new incarnation, next = 1 again). Payloads are
  * limited to one datagram's frame. */
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "bcast/bcast.h"
 #include "bcast/common.h"
 #include "core/assert.h"
 #include "core/error.h"
@@ -37,12 +43,13 @@
 struct lpb_stored {
 	uint32_t origin;
 	uint64_t inc, seq;
-	struct strata_msg *msg; /* the DATA message (its rounds field is rewritten on replies) */
+	struct strata_msg *msg; /* [DATA, s, sn, m]: what a repair sends over fll */
 };
 
 struct lpb {
 	struct strata_module m;
 	struct bc_gossip g;
+	struct bcast_lower upb;   /* our instance of epb */
 	uint64_t lsn;
 	struct bc_origin *org;    /* [n+1]: incarnations */
 	uint64_t *next;           /* [n+1] */
@@ -54,16 +61,14 @@ struct lpb {
 
 struct lpb_data {
 	struct bc_hdr h;
-	uint64_t rounds;
 	const uint8_t *p;
 	size_t len;
 };
 
-static int lpb_parse(const struct strata_node *n, const struct strata_msg *msg, uint64_t rounds_max,
-		     struct lpb_data *d)
+/* lpb's own DATA (kept copies, pending messages, repairs over fll): [hdr][payload]. */
+static int lpb_parse(const struct strata_node *n, const struct strata_msg *msg, struct lpb_data *d)
 {
-	return bc_parse_gossip(msg, strata_node_n(n), rounds_max, &d->h, &d->rounds, &d->p,
-			       &d->len);
+	return bc_parse_data(msg, strata_node_n(n), msg->len, &d->h, &d->p, &d->len);
 }
 
 static void lpb_keep(struct lpb *l, const struct bc_hdr *h, struct strata_msg *msg)
@@ -101,7 +106,7 @@ static void lpb_send_req(struct lpb *l, uint32_t requester, uint32_t s, uint64_t
 	struct strata_msg *msg = strata_wr_take_msg(&w, &err);
 	if (!msg)
 		return;
-	bc_fll_gossip(&l->m, msg, l->g.fanout);
+	bc_fll_gossip(&l->m, 0, msg, l->g.fanout);
 	strata_msg_unref(msg);
 }
 
@@ -113,7 +118,7 @@ static void lpb_drain(struct lpb *l, uint32_t s)
 		if (!e)
 			break;
 		struct lpb_data d;
-		STRATA_ASSERT(lpb_parse(n, e->msg, l->g.rounds, &d) == 0);
+		STRATA_ASSERT(lpb_parse(n, e->msg, &d) == 0);
 		l->next[s]++;
 		bc_out_deliver(&l->m, s, d.h.inc, d.h.seq, d.p, d.len, NULL, 0);
 		bc_ptab_del(&l->pending, e);
@@ -149,41 +154,62 @@ static void lpb_gap_timeout(struct lpb *l, uint32_t s)
 				    (uint64_t)strata_node_config(l->m.node)->timeout_ms * 1000);
 }
 
-static void lpb_recv_data(struct lpb *l, const struct strata_event *ev)
+/* upon event <upb, Deliver | p, [DATA, s, m, sn]> (and a repair's DATA over fll) do
+ *     if random([0, 1]) > alpha then stored := stored U {[DATA, s, m, sn]};
+ *     if sn = next[s] then next[s] := next[s] + 1; trigger <pb, Deliver | s, m>; (drain pending)
+ *     else if sn > next[s] then pending U= {[DATA, s, m, sn]};
+ *         forall missing in [next[s], sn - 1] not pending: gossip([REQUEST, self, s, missing, R-1]);
+ *         starttimer(delta, s, sn)
+ * msg is [DATA, s, sn, m] (h, p, len parsed from it), or NULL to encode it when needed. */
+static void lpb_data(struct lpb *l, const struct bc_hdr *h, const uint8_t *p, size_t len,
+		     struct strata_msg *msg)
 {
 	struct strata_node *n = l->m.node;
-	struct lpb_data d;
-	if (lpb_parse(n, ev->msg, l->g.rounds, &d) != 0) {
-		strata_node_bad_payload(n, &l->m, ev->peer, "lpb: malformed DATA");
-		return;
-	}
-	uint32_t s = d.h.origin;
-	enum bc_admit a = bc_origin_admit(&l->org[s], d.h.inc);
+	uint32_t s = h->origin;
+	enum bc_admit a = bc_origin_admit(&l->org[s], h->inc);
 	if (a == BC_STALE)
 		return;
 	if (a == BC_NEWINC) {
 		l->next[s] = 1;
 		bc_ptab_drop_origin(&l->pending, s);
 	}
-	if (d.h.seq < l->next[s] || bc_ptab_find(&l->pending, s, d.h.inc, d.h.seq))
+	if (h->seq < l->next[s] || bc_ptab_find(&l->pending, s, h->inc, h->seq))
 		return;
-	if (strata_random_below(n, 100) < l->g.store_pct)
-		lpb_keep(l, &d.h, ev->msg);
-	if (d.rounds > 1)
-		bc_fll_gossip_data(&l->m, l->g.fanout, &d.h, d.rounds - 1, d.p, d.len);
-	if (d.h.seq == l->next[s]) {
+	bool keep = s == strata_node_id(n) || strata_random_below(n, 100) < l->g.store_pct;
+	bool in_order = h->seq == l->next[s];
+	struct strata_msg *own = NULL;
+	if ((keep || !in_order) && !msg) {
+		struct bc_hdr d = { BC_DATA, s, h->inc, h->seq };
+		own = msg = bc_encode_data(&d, p, len);
+		if (!msg && !in_order)
+			return; /* out of memory: the gap repair brings it again or skips it */
+	}
+	if (keep && msg)
+		lpb_keep(l, h, msg);
+	if (in_order) {
 		l->next[s]++;
-		bc_out_deliver(&l->m, s, d.h.inc, d.h.seq, d.p, d.len, NULL, 0);
+		bc_out_deliver(&l->m, s, h->inc, h->seq, p, len, NULL, 0);
 		lpb_drain(l, s);
+	} else if (bc_ptab_add(&l->pending, s, h->inc, h->seq, msg)) {
+		for (uint64_t sn = l->next[s]; sn < h->seq; sn++)
+			if (!bc_ptab_find(&l->pending, s, h->inc, sn))
+				lpb_send_req(l, strata_node_id(n), s, h->inc, sn, l->g.rounds - 1);
+		if (!strata_timer_armed(&l->gap[s]))
+			strata_timer_arm_in(n, &l->gap[s],
+					    (uint64_t)strata_node_config(n)->timeout_ms * 1000);
+	}
+	if (own)
+		strata_msg_unref(own);
+}
+
+static void lpb_recv_repair(struct lpb *l, const struct strata_event *ev)
+{
+	struct lpb_data d;
+	if (lpb_parse(l->m.node, ev->msg, &d) != 0) {
+		strata_node_bad_payload(l->m.node, &l->m, ev->peer, "lpb: malformed DATA");
 		return;
 	}
-	if (!bc_ptab_add(&l->pending, s, d.h.inc, d.h.seq, ev->msg))
-		return;
-	for (uint64_t sn = l->next[s]; sn < d.h.seq; sn++)
-		if (!bc_ptab_find(&l->pending, s, d.h.inc, sn))
-			lpb_send_req(l, strata_node_id(n), s, d.h.inc, sn, l->g.rounds - 1);
-	if (!strata_timer_armed(&l->gap[s]))
-		strata_timer_arm_in(n, &l->gap[s], (uint64_t)strata_node_config(n)->timeout_ms * 1000);
+	lpb_data(l, &d.h, d.p, d.len, ev->msg);
 }
 
 static void lpb_recv_req(struct lpb *l, const struct strata_event *ev, struct strata_rd *r)
@@ -198,15 +224,9 @@ static void lpb_recv_req(struct lpb *l, const struct strata_event *ev, struct st
 		return;
 	}
 	struct lpb_stored *e = lpb_stored_find(l, h.origin, h.inc, h.seq);
-	if (e) {
-		struct lpb_data d;
-		STRATA_ASSERT(lpb_parse(n, e->msg, l->g.rounds, &d) == 0);
-		struct strata_msg *reply = bc_encode_gossip(&d.h, 0, d.p, d.len);
-		if (reply) {
-			(void)strata_fll_send(&l->m, requester, 0, reply);
-			strata_msg_unref(reply);
-		}
-	} else if (rounds > 0) {
+	if (e)
+		(void)strata_fll_send(&l->m, requester, 0, e->msg); /* trigger <fll, Send | q, DATA> */
+	else if (rounds > 0) {
 		lpb_send_req(l, requester, h.origin, h.inc, h.seq, rounds - 1);
 	}
 }
@@ -219,10 +239,16 @@ static void lpb_handle(struct strata_module *m, const struct strata_event *ev)
 			lpb_gap_timeout(l, (uint32_t)ev->instance);
 		return;
 	}
+	if (ev->type == STRATA_EV_DELIVER && bcast_is_deliver(&l->upb, ev)) {
+		const struct strata_deliver *d = ev->body;
+		struct bc_hdr h = { BC_DATA, d->origin, d->inc, d->seq };
+		lpb_data(l, &h, d->data, d->len, NULL);
+		return;
+	}
 	if (ev->type != STRATA_EV_FLL_DELIVER || !ev->msg || ev->msg->len == 0)
 		return;
 	if (ev->msg->data[0] == BC_DATA) {
-		lpb_recv_data(l, ev);
+		lpb_recv_repair(l, ev);
 	} else if (ev->msg->data[0] == BC_REQ) {
 		struct strata_rd r;
 		strata_rd_init(&r, ev->msg->data + 1, ev->msg->len - 1);
@@ -232,27 +258,20 @@ static void lpb_handle(struct strata_module *m, const struct strata_event *ev)
 	}
 }
 
+/* upon event <pb, Broadcast | m> do lsn := lsn + 1; trigger <upb, Broadcast | [DATA, self, m, lsn]>
+ * (epb delivers it here at once, as it does every own message: lpb_data keeps and delivers it) */
 static int lpb_request(struct strata_module *m, const struct strata_request *req)
 {
 	struct lpb *l = (struct lpb *)m;
-	struct strata_node *n = m->node;
-	int rc = bc_check_request(req, bc_fll_payload_max(n, 10));
+	int rc = bc_check_request(req, bcast_payload_max(&l->upb));
 	if (rc)
 		return rc;
-	uint32_t self = strata_node_id(n);
-	struct bc_hdr h = { BC_DATA, self, strata_node_incarnation(n), l->lsn + 1 };
-	struct strata_msg *msg = bc_encode_gossip(&h, l->g.rounds, req->value, req->value_len);
-	if (!msg)
-		return STRATA_ENOMEM;
-	l->lsn++;
-	bc_origin_admit(&l->org[self], h.inc);
-	bc_out_bcast(m, h.seq, req->value, req->value_len, NULL, 0);
-	lpb_keep(l, &h, msg);
-	l->next[self] = h.seq + 1;
-	bc_out_deliver(m, self, h.inc, h.seq, req->value, req->value_len, NULL, 0);
-	bc_fll_gossip(m, msg, l->g.fanout);
-	strata_msg_unref(msg);
-	strata_node_reply(n, m, req->id, 0, 0, NULL, 0, NULL);
+	rc = bcast_broadcast(&l->upb, req->value, req->value_len);
+	if (rc)
+		return rc;
+	l->lsn++; /* our instance of epb numbers our broadcasts only: its seq is this lsn */
+	bc_out_bcast(m, l->lsn, req->value, req->value_len, NULL, 0);
+	strata_node_reply(m->node, m, req->id, 0, 0, NULL, 0, NULL);
 	return 0;
 }
 
@@ -300,5 +319,8 @@ struct strata_module *bc_lpb_create(struct strata_node *n, char *err, size_t err
 		l->next[s] = 1;
 		strata_timer_init(&l->gap[s], &l->m, 1, s);
 	}
+	/* uses ProbabilisticBroadcast, instance upb (the node frees l with the others on failure) */
+	if (bcast_open(n, "epb", &l->m, 0, &l->upb, err, errlen) != 0)
+		return NULL;
 	return &l->m;
 }
