@@ -63,6 +63,14 @@ struct bcast_lower {
  * or STRATA_ENOENT / STRATA_EINVAL / STRATA_EMODEL / STRATA_EFULL with the reason in err. */
 int bcast_open(struct strata_node *n, const char *algo, struct strata_module *upper, uint64_t sub,
 	       struct bcast_lower *out, char *err, size_t errlen);
+/* The same for a fail-recovery algorithm that stacks on beb over perfect links (lmv, lldc, lec).
+ * The catalog refuses beb to a fail-recovery cluster's clients (BEB1 speaks of processes that
+ * never crash), so this skips the cluster-model check for the lower module only; beb's
+ * client-facing instance stays refused there (beb_request checks the model). Why beb + pl and
+ * not the book's sbeb + sl: docs/architecture.md, "Where we departed". */
+int bcast_open_under_recovery(struct strata_node *n, const char *algo,
+			      struct strata_module *upper, uint64_t sub, struct bcast_lower *out,
+			      char *err, size_t errlen);
 /* trigger <Broadcast | data> on the lower instance. */
 int bcast_broadcast(const struct bcast_lower *l, const uint8_t *data, size_t len);
 size_t bcast_payload_max(const struct bcast_lower *l);

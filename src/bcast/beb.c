@@ -122,6 +122,10 @@ static int beb_send(struct beb *b, uint64_t id, const uint8_t *data, size_t len,
 static int beb_request(struct strata_module *m, const struct strata_request *req)
 {
 	struct beb *b = (struct beb *)m;
+	/* On a fail-recovery cluster beb exists only under lmv, lldc and lec
+	 * (bcast_open_under_recovery): its clients are refused there, as the catalog refuses it. */
+	if (!strata_model_supports(strata_node_config(m->node)->model, STRATA_MODEL_FAIL_SILENT))
+		return STRATA_EMODEL;
 	int rc = bc_check_request(req, bc_pl_payload_max(m->node, 0));
 	if (rc)
 		return rc;

@@ -7,8 +7,9 @@
 #include "core/error.h"
 #include "core/stack.h"
 
-int bcast_open(struct strata_node *n, const char *algo, struct strata_module *upper, uint64_t sub,
-	       struct bcast_lower *out, char *err, size_t errlen)
+static int open_lower(struct strata_node *n, const char *algo, struct strata_module *upper,
+		      uint64_t sub, bool check_model, struct bcast_lower *out, char *err,
+		      size_t errlen)
 {
 	STRATA_ASSERT(upper && upper->node == n && out);
 	if (upper->wire_id == 0 || sub >> BCAST_SUB_BITS) {
@@ -23,7 +24,7 @@ int bcast_open(struct strata_node *n, const char *algo, struct strata_module *up
 		return STRATA_ENOENT;
 	}
 	char why[256];
-	if (strata_algo_check(a, strata_node_config(n), why, sizeof(why)) != 0) {
+	if (check_model && strata_algo_check(a, strata_node_config(n), why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "%s stacks on %s: %s", upper->ops->name, a->name, why);
 		return STRATA_EMODEL;
 	}
@@ -47,6 +48,24 @@ int bcast_open(struct strata_node *n, const char *algo, struct strata_module *up
 	}
 	*out = (struct bcast_lower){ .m = m, .iface = iface, .inst = inst };
 	return 0;
+}
+
+int bcast_open(struct strata_node *n, const char *algo, struct strata_module *upper, uint64_t sub,
+	       struct bcast_lower *out, char *err, size_t errlen)
+{
+	return open_lower(n, algo, upper, sub, true, out, err, errlen);
+}
+
+int bcast_open_under_recovery(struct strata_node *n, const char *algo,
+			      struct strata_module *upper, uint64_t sub, struct bcast_lower *out,
+			      char *err, size_t errlen)
+{
+	if (strata_node_config(n)->model != STRATA_MODEL_FAIL_RECOVERY || strcmp(algo, "beb") != 0) {
+		snprintf(err, errlen, "%s: only a fail-recovery algorithm stacks on beb this way",
+			 upper->ops->name);
+		return STRATA_EINVAL;
+	}
+	return open_lower(n, algo, upper, sub, false, out, err, errlen);
 }
 
 int bcast_broadcast(const struct bcast_lower *l, const uint8_t *data, size_t len)

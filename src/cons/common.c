@@ -578,20 +578,14 @@ int cons_lower_propose_fetch(struct strata_module *lower, uint64_t instance, con
 int cons_open_beb(struct strata_node *n, struct strata_module *m, struct bcast_lower *beb,
 		  bool logged, char *err, size_t errlen)
 {
-	if (logged) {
-		*beb = (struct bcast_lower){ .m = m, .iface = NULL, .inst = 0 };
-		return 0;
-	}
+	if (logged)
+		return bcast_open_under_recovery(n, "beb", m, 0, beb, err, errlen);
 	return bcast_open(n, "beb", m, 0, beb, err, errlen);
 }
 
 void cons_beb_broadcast(const struct bcast_lower *beb, uint64_t instance,
 			const struct strata_msg *msg)
 {
-	if (!beb->iface) { /* logged: perfect links to all (see cons.h) */
-		strata_pl_send_all(beb->m, instance, (struct strata_msg *)(uintptr_t)msg);
-		return;
-	}
 	struct strata_wr w;
 	strata_wr_init(&w, msg->len + 16);
 	strata_wr_u64(&w, instance);

@@ -285,11 +285,10 @@ size_t cons_value_max(const struct strata_node *n, unsigned per_msg);
 
 /* "uses BestEffortBroadcast, instance beb": opens the module's own instance of the node's beb
  * (bcast/bcast.h). 0, or a STRATA_E* code with the reason in err.
- * The fail-recovery algorithms (logged) cannot stand on beb (a crash-stop algorithm the catalog
- * refuses there) and the stubborn broadcast of the book (sbeb) does not offer the stackable
- * interface yet: for them the broadcast is perfect-link send to every process, self included,
- * by the module itself (beb->iface == NULL marks it), whose sessions resend to a restarted peer
- * what it had not acknowledged; their deliveries arrive as STRATA_EV_PL_DELIVER. */
+ * The fail-recovery algorithms (logged: lldc, lec) stand on beb too, over perfect links
+ * (bcast_open_under_recovery: the catalog refuses beb to a fail-recovery cluster's clients only);
+ * the book draws sbeb + sl under them, whose one-datagram frames cannot carry our values (see
+ * docs/architecture.md, "Where we departed"). */
 int cons_open_beb(struct strata_node *n, struct strata_module *m, struct bcast_lower *beb,
 		  bool logged, char *err, size_t errlen);
 /* trigger <beb, Broadcast | m> for consensus instance `instance`: one beb instance carries every

@@ -189,9 +189,9 @@ static void ec_handle(struct strata_module *m, const struct strata_event *ev)
 		if (ev->peer <= e->n)
 			ec_on_trust(e, ev->peer);
 		break;
-	case STRATA_EV_PL_DELIVER: /* NACK; logged: NEWEPOCH too (cons.h, cons_open_beb) */
+	case STRATA_EV_PL_DELIVER: /* NACK */
 		if (ev->msg)
-			ec_recv(e, ev, e->logged);
+			ec_recv(e, ev, false);
 		break;
 	case STRATA_EV_DELIVER: /* NEWEPOCH */
 		if (cons_unwrap(m, &e->beb, ev, &d)) {

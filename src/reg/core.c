@@ -533,7 +533,10 @@ static void on_deliver(struct reg_mod *r, uint32_t from, const uint8_t *data, si
 
 int reg_use_beb(struct reg_mod *r, char *err, size_t errlen)
 {
-	int rc = bcast_open(r->m.node, "beb", &r->m, 0, &r->beb, err, errlen);
+	/* the fail-recovery register (lmv) stands on beb over perfect links too (bcast.h) */
+	int rc = r->q.durable
+		? bcast_open_under_recovery(r->m.node, "beb", &r->m, 0, &r->beb, err, errlen)
+		: bcast_open(r->m.node, "beb", &r->m, 0, &r->beb, err, errlen);
 	if (rc == 0)
 		r->on_beb = true;
 	return rc;

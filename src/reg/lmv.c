@@ -31,7 +31,13 @@
  * epoch per start and takes its rids above every earlier incarnation's (reg/core.c, "Phase ids").
  * Stale WRITEs are harmless: the (ts, value) they carry was the writer's, adopted only if newer.
  * A corrupt record fails the key with EIO instead of reading as "never written". Memory:
- * reg/core.c's bounded key table and queue. */
+ * reg/core.c's bounded key table and queue.
+ *
+ * Stacking: READ and WRITE go down to lmv's own instance of beb, VALUE and ACK on perfect
+ * links, as Majority Voting (Alg. 4.2) stands on beb + pl. The book's logged register stands on
+ * sbeb + sl (stubborn retransmission for a fair-loss world); ours keeps beb + pl because the
+ * perfect links retransmit until acknowledged and carry values up to max_value, while a stubborn
+ * frame is one datagram (docs/architecture.md, "Where we departed"). */
 #include "reg/reg.h"
 
 struct strata_module *reg_lmv_create(struct strata_node *n, char *err, size_t errlen)

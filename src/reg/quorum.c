@@ -275,9 +275,8 @@ struct reg_mod *reg_quorum_new(struct strata_node *n, const char *name, uint16_t
 	if (q->quorum == REG_Q_ALL_CORRECT && reg_use_p(r, err, errlen) != 0)
 		return NULL; /* the node frees the module with the others */
 	/* uses BestEffortBroadcast (beb) + PerfectPointToPointLinks (pl), as the book's registers
-	 * do; the fail-recovery register keeps perfect links to all (its model has no stackable
-	 * beb, see docs/architecture.md) */
-	if (!q->durable && reg_use_beb(r, err, errlen) != 0)
+	 * do; the fail-recovery register too (the book: sbeb + sl; see docs/architecture.md) */
+	if (reg_use_beb(r, err, errlen) != 0)
 		return NULL;
 	return r;
 }

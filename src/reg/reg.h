@@ -156,8 +156,8 @@ struct reg_mod {
 	struct strata_module *lower;
 	/* The book's "uses BestEffortBroadcast, instance beb; PerfectPointToPointLinks, instance
 	 * pl": a message to all goes down to this module's own beb instance, a reply to one process
-	 * on perfect links (reg_send). Set by reg_use_beb; without it (the fail-recovery register,
-	 * whose model has no stackable beb) a message to all is pl-sent to every process. */
+	 * on perfect links (reg_send). Set by reg_use_beb (the fail-recovery register lmv too, see
+	 * bcast_open_under_recovery); without it a message to all is pl-sent to every process. */
 	struct bcast_lower beb;
 	bool on_beb;
 	uint64_t dropped_full;    /* messages dropped because the table was full */

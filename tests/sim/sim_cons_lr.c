@@ -26,7 +26,10 @@
  * instances, with the value decided before the crash. ltob itself does not need this (it also
  * reads decided rounds from lldc's log), so no other case can see it missing.
  * broken-lldc-no-reannounce runs it with an lldc that skips that step on recovery
- * (cons_ldc_test_no_reannounce): the recovered node's recorder must miss a decision. */
+ * (cons_ldc_test_no_reannounce): the recovered node's recorder must miss a decision.
+ *
+ * broken-lldc-over-lossy-beb runs lldc-crash-recover with a beb that loses messages (never
+ * retried) under lldc and lec: lldc and lec stand on beb, so termination must fail. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +41,7 @@
 #include "core/stack.h"
 #include "fd/fd.h"
 #include "lib/cons_check.h"
+#include "lib/lossy_beb.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
@@ -56,6 +60,7 @@ struct spec {
 	enum scen scen;
 	bool forget, no_reannounce;
 	int scen2;
+	bool lossy; /* a beb that loses messages under lldc and lec (lib/lossy_beb.h) */
 };
 
 struct run {
@@ -144,6 +149,8 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 	(void)s;
 	char err[256];
 	struct strata_module *m = NULL;
+	if (r->sp->lossy)
+		sim_lossy_beb_add(n, false);
 	if (strata_fd_build(n, err, sizeof(err)) != 0 || !(m = cons_lldc_create(n, err, sizeof(err)))) {
 		fprintf(stderr, "build: %s\n", err);
 		abort();
@@ -536,12 +543,19 @@ static int lldc_no_reannounce(uint64_t seed, bool trace, char *why, size_t whyle
 	return run_spec(&sp, seed, trace, why, whylen);
 }
 
+static int lldc_lossy_beb(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	static const struct spec sp = { .scen = SC_RANDOM, .lossy = true };
+	return run_spec(&sp, seed, trace, why, whylen);
+}
+
 static const struct sim_case cases[] = {
 	{ "lldc-crash-recover", lldc_random, 1000, false },
 	{ "lldc-amnesia", lldc_amnesia, 200, false },
 	{ "broken-lldc-forgets-promise", lldc_amnesia_forget, 50, true },
 	{ "lldc-recovery-reannounce", lldc_reannounce, 40, false },
 	{ "broken-lldc-no-reannounce", lldc_no_reannounce, 20, true },
+	{ "broken-lldc-over-lossy-beb", lldc_lossy_beb, 50, true },
 };
 
 int main(int argc, char **argv)

@@ -9,18 +9,29 @@
 #include "core/assert.h"
 #include "links/links.h"
 
+#define LOSSY_INST_MAX 4
+
 struct lossy_beb {
 	struct strata_module m;
 	uint64_t lsn;
-	struct bc_subs up[2]; /* [0] = instance 0 (unused), [1] = the one upper's instance */
-	uint64_t inst;
+	struct bc_subs up[LOSSY_INST_MAX]; /* the uppers' instances (lldc and lec: two) */
+	uint64_t inst[LOSSY_INST_MAX];     /* 0 = unused */
 };
+
+static int lossy_find(const struct lossy_beb *b, uint64_t inst)
+{
+	for (int k = 0; k < LOSSY_INST_MAX; k++)
+		if (inst != 0 && b->inst[k] == inst)
+			return k;
+	return -1;
+}
 
 static void lossy_handle(struct strata_module *m, const struct strata_event *ev)
 {
 	struct lossy_beb *b = (struct lossy_beb *)m;
 	struct strata_node *n = m->node;
-	if (ev->type != STRATA_EV_PL_DELIVER || !ev->msg || ev->instance != b->inst || !b->inst)
+	int k = lossy_find(b, ev->instance);
+	if (ev->type != STRATA_EV_PL_DELIVER || !ev->msg || k < 0)
 		return;
 	struct bc_hdr h;
 	const uint8_t *p;
@@ -32,15 +43,21 @@ static void lossy_handle(struct strata_module *m, const struct strata_event *ev)
 	}
 	struct strata_deliver d = { .origin = h.origin, .inc = h.inc, .seq = h.seq, .data = p,
 				    .len = len };
-	bc_subs_indicate(m, &b->up[1], b->inst, ev->msg, &d);
+	bc_subs_indicate(m, &b->up[k], ev->instance, ev->msg, &d);
 }
 
 static int lossy_open(struct strata_module *m, uint64_t inst, struct strata_module *upper)
 {
 	struct lossy_beb *b = (struct lossy_beb *)m;
-	STRATA_ASSERT(inst != 0 && (b->inst == 0 || b->inst == inst));
-	b->inst = inst;
-	return bc_subs_add(&b->up[1], upper);
+	STRATA_ASSERT(inst != 0);
+	int k = lossy_find(b, inst);
+	for (int j = 0; k < 0 && j < LOSSY_INST_MAX; j++)
+		if (b->inst[j] == 0) {
+			b->inst[j] = inst;
+			k = j;
+		}
+	STRATA_ASSERT(k >= 0); /* a test stacks at most LOSSY_INST_MAX uppers on it */
+	return bc_subs_add(&b->up[k], upper);
 }
 
 static int lossy_broadcast(struct strata_module *m, uint64_t inst, const uint8_t *data,

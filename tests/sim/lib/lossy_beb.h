@@ -6,9 +6,10 @@
  * broadcast interface, but a broadcast reaches each other process only with probability 1/2
  * and is never retried (it still delivers to itself). It keeps no delivered window: perfect
  * links deliver each frame once. Replacing the real beb by it under erb must break agreement,
- * under flood termination or agreement; replacing sbeb (which would retransmit forever) under
- * lbeb must break validity. Deliberately broken: never used by stratad. Memory: the module
- * struct and one upper's subscription, freed with the node. */
+ * under flood termination or agreement, under lldc (and lec) termination; replacing sbeb (which
+ * would retransmit forever) under lbeb must break validity. Deliberately broken: never used by
+ * stratad. Memory: the module struct and up to 4 upper instances' subscriptions, freed with the
+ * node. */
 #ifndef STRATA_TESTS_SIM_LOSSY_BEB_H
 #define STRATA_TESTS_SIM_LOSSY_BEB_H
 
