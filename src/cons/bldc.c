@@ -100,12 +100,6 @@ struct bl_inst {
 	struct strata_msg *dec; /* lingering: the value decided here */
 };
 
-struct bl_future {
-	uint32_t from;
-	uint64_t instance, ets;
-	struct strata_msg *msg;
-};
-
 struct bldc {
 	struct strata_module m;
 	struct cons_tab tab;
@@ -120,9 +114,8 @@ struct bldc {
 	struct bl_inst *linger[CONS_LIVE_MAX]; /* decided here, still taking part */
 	size_t nlinger;
 	uint64_t linger_evicted;
-	struct bl_future *fut; /* [n * BL_FUTURE_PER_PEER] */
-	unsigned nfut;
-	uint64_t stale, future_dropped, bad, complaints, invalid;
+	struct cons_future fut; /* messages of later epochs (cons.h): n * BL_FUTURE_PER_PEER */
+	uint64_t stale, bad, complaints, invalid;
 };
 
 static struct bep_env bl_env(struct bldc *l, struct bl_inst *i)
@@ -302,35 +295,6 @@ static void bl_answer_retired(struct bldc *l, uint32_t to, uint64_t id)
 	}
 }
 
-/* Keeps a message of a later epoch; a sender over its share loses its earliest-epoch one. */
-static void bl_buffer(struct bldc *l, uint32_t from, uint64_t id, uint64_t ets,
-		      struct strata_msg *msg)
-{
-	unsigned mine = 0, low = 0;
-	bool have_low = false;
-	for (unsigned k = 0; k < l->nfut; k++)
-		if (l->fut[k].from == from) {
-			mine++;
-			if (!have_low || l->fut[k].ets < l->fut[low].ets) {
-				low = k;
-				have_low = true;
-			}
-		}
-	if (mine >= BL_FUTURE_PER_PEER) {
-		l->future_dropped++;
-		if (l->fut[low].ets >= ets)
-			return;
-		strata_msg_unref(l->fut[low].msg);
-		l->fut[low] = l->fut[--l->nfut];
-	}
-	STRATA_ASSERT(l->nfut < l->n * BL_FUTURE_PER_PEER);
-	struct bl_future *f = &l->fut[l->nfut++];
-	f->from = from;
-	f->instance = id;
-	f->ets = ets;
-	f->msg = strata_msg_ref(msg);
-}
-
 /* A DECIDED(v) from `from`: decide once f + 1 processes said v; a lingering instance retires
  * once 2f + 1 said what it decided. */
 static void bl_on_claim(struct bldc *l, struct bl_inst *i, uint32_t from, const uint8_t *v,
@@ -359,6 +323,13 @@ static void bl_on_claim(struct bldc *l, struct bl_inst *i, uint32_t from, const 
 }
 
 /* A message of the current epoch (or an earlier one: dropped). */
+static void bl_on_ep_msg(struct bldc *l, uint32_t from, uint64_t id, struct strata_msg *msg);
+
+static void bl_future_msg(void *arg, uint32_t from, uint64_t id, struct strata_msg *msg)
+{
+	bl_on_ep_msg(arg, from, id, msg);
+}
+
 static void bl_on_ep_msg(struct bldc *l, uint32_t from, uint64_t id, struct strata_msg *msg)
 {
 	struct strata_rd r;
@@ -409,7 +380,9 @@ static void bl_recv(struct bldc *l, const struct strata_event *ev)
 		}
 		if (ets > l->ets && (!cons_tab_retired(&l->tab, ev->instance) ||
 				     bl_linger_find(l, ev->instance))) {
-			bl_buffer(l, ev->peer, ev->instance, ets, ev->msg);
+			/* Kept until its epoch starts; a sender over its share loses its
+			 * earliest-epoch one. */
+			(void)cons_future_add(&l->fut, ev->peer, ev->instance, ets, ev->msg);
 			return;
 		}
 		bl_on_ep_msg(l, ev->peer, ev->instance, ev->msg);
@@ -485,22 +458,7 @@ static void bl_on_start_epoch(struct bldc *l, uint64_t newts, uint32_t newl)
 	l->ets = newts;
 	l->leader = newl;
 	/* Messages of this epoch that arrived before its StartEpoch. */
-	unsigned keep = 0, nnow = 0;
-	struct bl_future *now_fut = calloc(l->nfut ? l->nfut : 1, sizeof(*now_fut));
-	for (unsigned k = 0; k < l->nfut; k++) {
-		if (l->fut[k].ets == newts && now_fut)
-			now_fut[nnow++] = l->fut[k];
-		else if (l->fut[k].ets > newts)
-			l->fut[keep++] = l->fut[k];
-		else
-			strata_msg_unref(l->fut[k].msg);
-	}
-	l->nfut = keep;
-	for (unsigned k = 0; k < nnow; k++) {
-		bl_on_ep_msg(l, now_fut[k].from, now_fut[k].instance, now_fut[k].msg);
-		strata_msg_unref(now_fut[k].msg);
-	}
-	free(now_fut);
+	cons_future_start(&l->fut, newts, bl_future_msg, l);
 	for (size_t k = 0; k < l->tab.nlive; k++)
 		bl_try(l, (struct bl_inst *)l->tab.live[k]);
 	for (size_t k = 0; k < l->nlinger; k++)
@@ -579,9 +537,8 @@ static void bl_destroy(struct strata_module *m)
 {
 	struct bldc *l = (struct bldc *)m;
 	strata_timer_disarm(m->node, &l->tick);
-	for (unsigned k = 0; k < l->nfut; k++)
-		strata_msg_unref(l->fut[k].msg);
-	free(l->fut);
+	cons_future_free(&l->fut);
+	free(l->fut.e);
 	for (size_t k = 0; k < l->tab.nlive; k++)
 		bl_inst_clear((struct bl_inst *)l->tab.live[k]);
 	while (l->nlinger)
@@ -626,14 +583,15 @@ struct strata_module *cons_bldc_create(struct strata_node *n, char *err, size_t 
 	if (!bec)
 		return NULL;
 	struct bldc *l = calloc(1, sizeof(*l));
-	struct bl_future *fut = calloc((size_t)nn * BL_FUTURE_PER_PEER, sizeof(*fut));
+	struct cons_future_msg *fut = calloc((size_t)nn * BL_FUTURE_PER_PEER, sizeof(*fut));
 	if (!l || !fut || cons_tab_init(&l->tab, &l->m, sizeof(struct bl_inst)) != 0) {
 		free(l);
 		free(fut);
 		snprintf(err, errlen, "bldc: out of memory");
 		return NULL;
 	}
-	l->fut = fut;
+	l->fut = (struct cons_future){ .e = fut, .cap = nn * BL_FUTURE_PER_PEER,
+				       .per_peer = BL_FUTURE_PER_PEER };
 	l->tab.round_name = "epoch";
 	l->tab.propose = bl_propose;
 	l->n = nn;

@@ -699,3 +699,62 @@ bool cons_tab_valid(const struct cons_tab *t, uint64_t id, const uint8_t *v, siz
 		return true;
 	return t->valid[space](t->uppers[space], id, v, len);
 }
+
+/* ---- messages of epochs not started yet ---- */
+
+bool cons_future_add(struct cons_future *b, uint32_t from, uint64_t instance, uint64_t ets,
+		     struct strata_msg *msg)
+{
+	unsigned count = 0, low = 0;
+	bool have_low = false;
+	for (unsigned k = 0; k < b->n; k++)
+		if (!b->per_peer || b->e[k].from == from) {
+			count++;
+			if (!have_low || b->e[k].ets < b->e[low].ets) {
+				low = k;
+				have_low = true;
+			}
+		}
+	if (count >= (b->per_peer ? b->per_peer : b->cap)) {
+		b->dropped++;
+		if (b->e[low].ets >= ets)
+			return false;
+		strata_msg_unref(b->e[low].msg);
+		b->e[low] = b->e[--b->n];
+	}
+	STRATA_ASSERT(b->n < b->cap);
+	b->e[b->n++] = (struct cons_future_msg){ .from = from, .instance = instance, .ets = ets,
+						 .msg = strata_msg_ref(msg) };
+	return true;
+}
+
+void cons_future_start(struct cons_future *b, uint64_t ets,
+		       void (*fn)(void *arg, uint32_t from, uint64_t instance,
+				  struct strata_msg *msg),
+		       void *arg)
+{
+	unsigned keep = 0, nnow = 0;
+	/* Out of memory here: the epoch's held messages go (retransmission brings them again). */
+	struct cons_future_msg *now = b->n ? calloc(b->n, sizeof(*now)) : NULL;
+	for (unsigned k = 0; k < b->n; k++) {
+		if (b->e[k].ets == ets && now)
+			now[nnow++] = b->e[k];
+		else if (b->e[k].ets > ets)
+			b->e[keep++] = b->e[k];
+		else
+			strata_msg_unref(b->e[k].msg);
+	}
+	b->n = keep;
+	for (unsigned k = 0; k < nnow; k++) {
+		fn(arg, now[k].from, now[k].instance, now[k].msg);
+		strata_msg_unref(now[k].msg);
+	}
+	free(now);
+}
+
+void cons_future_free(struct cons_future *b)
+{
+	for (unsigned k = 0; k < b->n; k++)
+		strata_msg_unref(b->e[k].msg);
+	b->n = 0;
+}

@@ -410,6 +410,33 @@ int cons_tab_load_space(struct cons_tab *t, const char *key, uint64_t space);
  * them idempotently (a round it has passed is ignored) and reads older ones on demand with
  * cons_lower_decided. Returns how many were indicated. */
 unsigned cons_tab_reannounce(struct cons_tab *t, uint64_t space);
+
+/* Messages of epochs this process has not started yet (leader-driven consensus, ldc.c and
+ * bldc.c: an epoch-consensus message can overtake the StartEpoch indication of its epoch),
+ * held until that epoch starts. Bounded: cap messages, and with per_peer > 0 at most per_peer
+ * of one sender; over the bound the message of the earliest epoch (of that sender, with
+ * per_peer) goes, the new one if it is the earliest: a later epoch is the likelier to start.
+ * The entries are the caller's array of cap (e). */
+struct cons_future_msg {
+	uint32_t from;
+	uint64_t instance, ets;
+	struct strata_msg *msg; /* one reference */
+};
+struct cons_future {
+	struct cons_future_msg *e;
+	unsigned n, cap, per_peer;
+	uint64_t dropped; /* messages let go over the bound */
+};
+/* Holds msg (a new reference); false when msg itself was the one let go. */
+bool cons_future_add(struct cons_future *b, uint32_t from, uint64_t instance, uint64_t ets,
+		     struct strata_msg *msg);
+/* Epoch ets started: hands each held message of ets to fn (in arrival order, after the buffer
+ * kept only the later epochs' ones) and lets go of those of earlier epochs. */
+void cons_future_start(struct cons_future *b, uint64_t ets,
+		       void (*fn)(void *arg, uint32_t from, uint64_t instance,
+				  struct strata_msg *msg),
+		       void *arg);
+void cons_future_free(struct cons_future *b);
 int cons_tab_load(struct cons_tab *t, const char *key);
 /* Caches a decided value (a reference is taken). */
 void cons_tab_cache(struct cons_tab *t, uint64_t id, struct strata_msg *v);

@@ -66,12 +66,6 @@ struct ld_inst {
 	struct ep ep;
 };
 
-struct ld_future {
-	uint32_t from;
-	uint64_t instance, ets;
-	struct strata_msg *msg;
-};
-
 struct ldc {
 	struct strata_module m;
 	struct cons_tab tab;
@@ -82,9 +76,8 @@ struct ldc {
 	uint32_t leader;  /* and its leader */
 	uint64_t period_us;
 	struct strata_timer announce;
-	struct ld_future fut[LD_FUTURE_MAX];
-	unsigned nfut;
-	uint64_t future_dropped;
+	struct cons_future_msg fut_buf[LD_FUTURE_MAX];
+	struct cons_future fut; /* messages of later epochs (cons.h), in fut_buf */
 };
 
 /* ---- stable storage (lldc) ---- */
@@ -300,29 +293,11 @@ static void ld_answer_retired(struct ldc *l, uint32_t to, uint64_t id)
 	}
 }
 
-/* Keeps a message of a later epoch. When the buffer is full the message of the earliest epoch
- * goes (this one, if it is the earliest): a later epoch is the likelier to start. */
-static void ld_buffer(struct ldc *l, const struct strata_event *ev, uint64_t ets)
+static void ld_on_ep_msg(struct ldc *l, uint32_t from, uint64_t id, const struct strata_msg *msg);
+
+static void ld_future_msg(void *arg, uint32_t from, uint64_t id, struct strata_msg *msg)
 {
-	if (l->nfut == LD_FUTURE_MAX) {
-		unsigned low = 0;
-		for (unsigned k = 1; k < l->nfut; k++)
-			if (l->fut[k].ets < l->fut[low].ets)
-				low = k;
-		l->future_dropped++;
-		if (l->fut[low].ets >= ets) {
-			strata_trace(l->m.node, "ldc", "epoch %llu message from %u: future buffer full -> dropped",
-				     (unsigned long long)ets, ev->peer);
-			return;
-		}
-		strata_msg_unref(l->fut[low].msg);
-		l->fut[low] = l->fut[--l->nfut];
-	}
-	struct ld_future *f = &l->fut[l->nfut++];
-	f->from = ev->peer;
-	f->instance = ev->instance;
-	f->ets = ets;
-	f->msg = strata_msg_ref(ev->msg);
+	ld_on_ep_msg(arg, from, id, msg);
 }
 
 static void ld_on_ep_msg(struct ldc *l, uint32_t from, uint64_t id, const struct strata_msg *msg)
@@ -372,7 +347,10 @@ static void ld_recv(struct ldc *l, const struct strata_event *ev)
 			return;
 		}
 		if (ets > l->ets && !cons_tab_retired(&l->tab, ev->instance)) {
-			ld_buffer(l, ev, ets);
+			/* Kept until its epoch starts (the earliest epoch's goes when full). */
+			if (!cons_future_add(&l->fut, ev->peer, ev->instance, ets, ev->msg))
+				strata_trace(l->m.node, "ldc", "epoch %llu message from %u: future buffer "
+					     "full -> dropped", (unsigned long long)ets, ev->peer);
 			return;
 		}
 		ld_on_ep_msg(l, ev->peer, ev->instance, ev->msg);
@@ -431,22 +409,7 @@ static void ld_on_start_epoch(struct ldc *l, uint64_t newts, uint32_t newl)
 	l->ets = newts;
 	l->leader = newl;
 	/* Messages of this epoch that arrived before its StartEpoch. */
-	unsigned keep = 0;
-	struct ld_future now[LD_FUTURE_MAX];
-	unsigned nnow = 0;
-	for (unsigned k = 0; k < l->nfut; k++) {
-		if (l->fut[k].ets == newts)
-			now[nnow++] = l->fut[k];
-		else if (l->fut[k].ets > newts)
-			l->fut[keep++] = l->fut[k];
-		else
-			strata_msg_unref(l->fut[k].msg);
-	}
-	l->nfut = keep;
-	for (unsigned k = 0; k < nnow; k++) {
-		ld_on_ep_msg(l, now[k].from, now[k].instance, now[k].msg);
-		strata_msg_unref(now[k].msg);
-	}
+	cons_future_start(&l->fut, newts, ld_future_msg, l);
 	for (size_t k = 0; k < l->tab.nlive; k++)
 		ld_try(l, (struct ld_inst *)l->tab.live[k]);
 }
@@ -517,8 +480,7 @@ static void ld_destroy(struct strata_module *m)
 {
 	struct ldc *l = (struct ldc *)m;
 	strata_timer_disarm(m->node, &l->announce);
-	for (unsigned k = 0; k < l->nfut; k++)
-		strata_msg_unref(l->fut[k].msg);
+	cons_future_free(&l->fut);
 	cons_tab_free(&l->tab);
 	free(l);
 }
@@ -566,6 +528,7 @@ static struct strata_module *ld_create(struct strata_node *n, bool logged, char 
 	}
 	l->tab.round_name = "epoch";
 	l->tab.propose = ld_propose;
+	l->fut = (struct cons_future){ .e = l->fut_buf, .cap = LD_FUTURE_MAX };
 	l->logged = logged;
 	if (logged)
 		l->tab.load_decided = ld_load_decided;
