@@ -12,8 +12,10 @@
  *   SBC3 Integrity: no correct process decides twice.
  *   SBC4 Agreement: no two correct processes decide differently.
  * Model: fail-noisy-arbitrary (that of bldc): at most f Byzantine processes, Ed25519 identities,
- * authenticated perfect links, eventual synchrony. Resilience N > 3f, as the book states for
- * this transformation and as bldc needs (the constructor refuses N <= 3f and says why).
+ * authenticated perfect links, eventual synchrony. Resilience N > 3f: bldc needs it, and the
+ * transformation itself needs exactly that (a valid set must hold more correct entries, N - 2f,
+ * than Byzantine ones, f: see below), so it adds no stronger bound; the constructor refuses
+ * N <= 3f and says why.
  *
  *   upon event <sbc, Init> do proposals := [⊥]^N; proposed := FALSE;
  *   upon event <sbc, Propose | v> do
