@@ -33,7 +33,8 @@
  *   broken-fast-over-bldc  fast-sbc stacked directly on bldc (weak validity), N = 6, f = 1,
  *       node 1 (bldc's first leader) equivocates in fast-sbc only, every correct process proposes
  *       the same v: the counterexample of docs/consensus-variants.md (odd processes decide v
- *       fast, even ones go to bldc with v, which decides the leader's z'v).
+ *       fast, even ones go to bldc with v, which decides the leader's z'v): agreement fails
+ *       (checked before strong validity, which fails too).
  *   broken-fast-sbc-never-fast  the fast path never taken: the one-step check fails. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -165,6 +166,19 @@ static void on_decide(struct run *r, uint32_t node, uint64_t inst, const uint8_t
 	memcpy(r->dec[node][inst].v, v, len);
 	r->dec_b[node][inst] = b;
 	r->dec_at[node][inst] = sim_now(r->s);
+	/* agreement first: a broken run that breaks both is reported as the book's counterexample
+	 * has it (two correct processes decide differently) */
+	for (uint32_t q = 1; q <= r->n; q++)
+		if (q != node && correct(r, q) && r->decided[q][inst] &&
+		    (r->dec[q][inst].len != len || memcmp(r->dec[q][inst].v, v, len) != 0)) {
+			fail(r, "t=%llums: agreement: on instance %llu node %u decided \"%.*s\"%s, node %u "
+				"\"%.*s\"%s",
+			     (unsigned long long)t, (unsigned long long)inst, q,
+			     (int)r->dec[q][inst].len, r->dec[q][inst].v,
+			     r->fast && r->dec_b[q][inst] == 1 ? " (fast path)" : "", node, (int)len,
+			     (const char *)v, r->fast && b == 1 ? " (fast path)" : "");
+			return;
+		}
 	uint32_t c1 = 0;
 	bool proposed_by_correct = false;
 	for (uint32_t q = 1; q <= r->n; q++) {
@@ -189,17 +203,6 @@ static void on_decide(struct run *r, uint32_t node, uint64_t inst, const uint8_t
 		     (unsigned long long)t, node, (int)len, (const char *)v, (unsigned long long)inst);
 		return;
 	}
-	for (uint32_t q = 1; q <= r->n; q++)
-		if (q != node && correct(r, q) && r->decided[q][inst] &&
-		    (r->dec[q][inst].len != len || memcmp(r->dec[q][inst].v, v, len) != 0)) {
-			fail(r, "t=%llums: agreement: on instance %llu node %u decided \"%.*s\"%s, node %u "
-				"\"%.*s\"%s",
-			     (unsigned long long)t, (unsigned long long)inst, q,
-			     (int)r->dec[q][inst].len, r->dec[q][inst].v,
-			     r->fast && r->dec_b[q][inst] == 1 ? " (fast path)" : "", node, (int)len,
-			     (const char *)v, r->fast && b == 1 ? " (fast path)" : "");
-			return;
-		}
 }
 
 static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
