@@ -385,6 +385,9 @@ size_t cons_sbc_value_max(const struct strata_module *sbc);
 /* TEST ONLY: this node's sbc proposes a made-up proposal set to bldc (a Byzantine forger whose
  * bldc stays honest), and its own bldc takes it. Never called by stratad. */
 void cons_sbc_test_forge(struct strata_module *sbc);
+/* TEST ONLY: a predicate no value passes (the broken variant for the termination check: bldc
+ * then never proposes nor writes). Never called by stratad. */
+void cons_sbc_test_reject_all(struct strata_module *sbc);
 /* bec's leader(ts) = (ts mod N) + 1, and its last started epoch. */
 uint32_t cons_bec_leader(uint32_t n, uint64_t ts);
 uint64_t cons_bec_epoch(const struct strata_module *bec);

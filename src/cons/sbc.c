@@ -487,6 +487,21 @@ void cons_sbc_test_forge(struct strata_module *m)
 	cons_lower_set_valid(s->bc, CONS_SPACE_SBC_FAST, NULL);
 }
 
+static bool sbc_reject_all(struct strata_module *upper, uint64_t bcid, const uint8_t *v,
+			   size_t len)
+{
+	(void)upper, (void)bcid, (void)v, (void)len;
+	return false;
+}
+
+void cons_sbc_test_reject_all(struct strata_module *m)
+{
+	STRATA_ASSERT(m && m->ops == &sbc_ops);
+	struct sbc *s = (struct sbc *)m;
+	cons_lower_set_valid(s->bc, CONS_SPACE_SBC, sbc_reject_all);
+	cons_lower_set_valid(s->bc, CONS_SPACE_SBC_FAST, sbc_reject_all);
+}
+
 void cons_sbc_test_trust(struct strata_module *m)
 {
 	STRATA_ASSERT(m && m->ops == &sbc_ops);

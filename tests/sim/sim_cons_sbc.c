@@ -35,7 +35,9 @@
  *       the same v: the counterexample of docs/consensus-variants.md (odd processes decide v
  *       fast, even ones go to bldc with v, which decides the leader's z'v): agreement fails
  *       (checked before strong validity, which fails too).
- *   broken-fast-sbc-never-fast  the fast path never taken: the one-step check fails. */
+ *   broken-fast-sbc-never-fast  the fast path never taken: the one-step check fails.
+ *   broken-sbc-predicate-rejects-all  sbc installs a predicate no set passes: bldc never
+ *       proposes, the termination check fails. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +62,8 @@
 #define LIVENESS_MS 8000ull
 
 enum role { ROLE_CORRECT = 0, ROLE_BYZ, ROLE_TWIN };
-enum variant { V_SBC = 0, V_SBC_TRUST, V_FAST, V_FAST_OVER_BLDC, V_ONE_STEP, V_NEVER_FAST };
+enum variant { V_SBC = 0, V_SBC_TRUST, V_FAST, V_FAST_OVER_BLDC, V_ONE_STEP, V_NEVER_FAST,
+	       V_REJECT_ALL };
 enum hook { H_NONE = 0, H_SBC_FORGE, H_FAST_EQUIVOCATE };
 
 static struct {
@@ -140,6 +143,8 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 		var_fast_test_quorum(m, STRATA_MAX_NODES + 1);
 	if (r->var == V_SBC_TRUST && r->hook[id] == H_NONE)
 		cons_sbc_test_trust(m);
+	if (r->var == V_REJECT_ALL)
+		cons_sbc_test_reject_all(m);
 }
 
 static void on_decide(struct run *r, uint32_t node, uint64_t inst, const uint8_t *v, size_t len,
@@ -271,7 +276,7 @@ static struct run *setup(enum variant var, uint64_t seed, bool trace)
 	struct run *r = calloc(1, sizeof(*r));
 	STRATA_ASSERT(r);
 	r->var = var;
-	r->fast = var != V_SBC && var != V_SBC_TRUST;
+	r->fast = var != V_SBC && var != V_SBC_TRUST && var != V_REJECT_ALL;
 	r->algo = r->fast ? "fast-sbc" : "sbc";
 	r->wire = r->fast ? CONS_WIRE_FAST_SBC : CONS_WIRE_SBC;
 	if (r->fast)
@@ -478,6 +483,11 @@ static int never_fast(uint64_t seed, bool trace, char *why, size_t whylen)
 	return one_step_run(V_NEVER_FAST, seed, trace, why, whylen);
 }
 
+static int reject_all(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	return run_case(V_REJECT_ALL, seed, trace, why, whylen);
+}
+
 static const struct sim_case cases[] = {
 	{ "sbc-byzantine", sbc_byzantine, 100, false },
 	{ "fast-sbc-one-step", fast_one_step, 60, false },
@@ -485,6 +495,7 @@ static const struct sim_case cases[] = {
 	{ "broken-sbc-trusts-unsigned-set", sbc_trust, 100, true },
 	{ "broken-fast-over-bldc", fast_over_bldc, 100, true },
 	{ "broken-fast-sbc-never-fast", never_fast, 20, true },
+	{ "broken-sbc-predicate-rejects-all", reject_all, 20, true },
 };
 
 int main(int argc, char **argv)
