@@ -12,6 +12,12 @@
  * also that the keys the node decoded re-encode to the signed bytes, so a node cannot show other
  * keys than the ones it signed. The error text is not signed (the status is).
  *
+ * Signed requests: the CLI (each `strata kv` run) and each logical client of the workload make
+ * an Ed25519 key pair; the session is the one that key pair owns (smr_bft_session_of), and
+ * every request carries the public key and the signature of its digest (smr_bft_request_digest),
+ * which every replica checks before it orders the request and again when it applies it
+ * (src/smr/tob_log.c): a Byzantine replica cannot order a request the client did not send.
+ *
  * Without the cluster's config (`-e HOST:PORT`) there are no public keys: the CLI then talks to
  * that one node as for any other log, and says so nowhere else; the vote needs the config. */
 #include <errno.h>
@@ -25,6 +31,7 @@
 #include "core/codec.h"
 #include "core/error.h"
 #include "core/node.h"
+#include "crypto/crypto.h"
 #include "smr/smr.h"
 
 bool cli_bft_cluster(struct cli *c)
@@ -35,11 +42,38 @@ bool cli_bft_cluster(struct cli *c)
 	return cfg && smr_log_is_bft(cfg);
 }
 
-uint64_t cli_bft_session(void)
+int cli_bft_key_new(struct cli_bft_key *k)
 {
-	uint64_t s;
-	randombytes_buf(&s, sizeof s);
-	return s | 1;
+	if (strata_crypto_init() != 0 || strata_keypair(k->pk, k->sk) != 0)
+		return -1;
+	k->session = smr_bft_session_of(k->pk);
+	return 0;
+}
+
+void cli_bft_key_wipe(struct cli_bft_key *k)
+{
+	sodium_memzero(k, sizeof *k);
+}
+
+void cli_bft_sign(const struct cli_bft_key *k, Strata__Client__OpRequest *op,
+		  uint8_t auth[SMR_BFT_AUTH_LEN])
+{
+	bool with_val = op->op == CLI_OP_WRITE || op->op == CLI_OP_CAS || op->op == CLI_OP_RANGE;
+	struct smr_bft_req r = {
+		.session = op->session, .seq = op->seq, .op = op->op,
+		.type = op->op == CLI_OP_WRITE ? SMR_CMD_PUT : op->op == CLI_OP_DELETE ? SMR_CMD_DEL
+			: op->op == CLI_OP_CAS ? SMR_CMD_CAS : 0,
+		.limit = op->op == CLI_OP_RANGE ? op->limit : 0,
+		.key = op->key.data, .key_len = op->key.len,
+		.val = with_val ? op->value.data : NULL, .val_len = with_val ? op->value.len : 0,
+		.val2 = op->op == CLI_OP_CAS ? op->value2.data : NULL,
+		.val2_len = op->op == CLI_OP_CAS ? op->value2.len : 0,
+	};
+	uint8_t dig[SMR_BFT_DIGEST_LEN];
+	smr_bft_request_digest(dig, &r);
+	smr_bft_request_sign(auth, k->pk, k->sk, dig);
+	op->client_auth.data = auth;
+	op->client_auth.len = SMR_BFT_AUTH_LEN;
 }
 
 /* The range a node decoded (OpReply.kvs, more) encoded as src/smr/reads.c encodes it. */

@@ -174,8 +174,15 @@ int cli_op(struct cli *c, const struct cli_op_args *a, Strata__Client__Response 
 
 /* Whether the cluster's config says `[smr] log = bft-tob` or `btob` (false with -e). */
 bool cli_bft_cluster(struct cli *c);
-/* A fresh random session id (odd, never 0). */
-uint64_t cli_bft_session(void);
+/* A client session of the BFT KV: an Ed25519 key pair and the session id it owns. */
+struct cli_bft_key {
+	uint8_t pk[32], sk[64];
+	uint64_t session;
+};
+int cli_bft_key_new(struct cli_bft_key *k); /* 0, or -1 if libsodium failed */
+void cli_bft_key_wipe(struct cli_bft_key *k);
+/* Signs op (its session must be k's, its seq set) into auth and points op->client_auth at it. */
+void cli_bft_sign(const struct cli_bft_key *k, Strata__Client__OpRequest *op, uint8_t auth[96]);
 /* Sends req (its op carrying session and seq) to every replica and waits, within --timeout, for
  * f + 1 replicas that returned the same signed outcome: CLI_EXIT_OK with *out = one of those
  * replies (the caller frees it), else prints why under `what` and returns CLI_EXIT_UNKNOWN

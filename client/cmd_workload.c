@@ -93,6 +93,7 @@ struct wl_client {
 	struct cli_reader *brd;
 	bool *bdone;
 	struct smr_bft_vote vote;
+	struct cli_bft_key bkey; /* the key pair that owns the session (signed requests) */
 };
 
 struct wl {
@@ -254,13 +255,18 @@ static void start_op(struct wl *w, struct wl_client *k, uint32_t keys, double re
 		op.value2.data = (uint8_t *)k->value;
 		op.value2.len = strlen(k->value);
 	}
+	uint8_t auth[SMR_BFT_AUTH_LEN];
 	if (w->kv && (!k->is_read || w->bft)) {
 		if (!k->session) {
 			k->session = ((uint64_t)random() << 32 ^ (uint64_t)random() ^ mono_ns()) | 1;
+			if (w->bft && cli_bft_key_new(&k->bkey) == 0)
+				k->session = k->bkey.session; /* the session its key pair owns */
 			k->seq = 0;
 		}
 		op.session = k->session;
 		op.seq = ++k->seq;
+		if (w->bft)
+			cli_bft_sign(&k->bkey, &op, auth);
 	}
 	req.body_case = STRATA__CLIENT__REQUEST__BODY_OP;
 	req.op = &op;
@@ -593,6 +599,7 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 				close(k[i].bfd[e]);
 			cli_reader_free(&k[i].brd[e]);
 		}
+		cli_bft_key_wipe(&k[i].bkey);
 	}
 	free(k);
 	free(bfds);

@@ -30,6 +30,7 @@
 #include "crypto/crypto.h"
 #include "crypto/session.h"
 #include "rt/uv/keyfile.h"
+#include "smr/smr.h"
 
 /* The credential of this process (loaded once by cli_endpoints) and the sessions by descriptor. */
 static struct {
@@ -883,10 +884,16 @@ int cli_op(struct cli *c, const struct cli_op_args *a, Strata__Client__Response 
 	if (strcmp(a->module, "kv") == 0 && cli_bft_cluster(c)) {
 		/* The BFT KV: every replica, f + 1 equal signed outcomes (client/bft.c); reads
 		 * too carry a session and sequence number, as every replica must see the same. */
-		if (!op.session) {
-			op.session = cli_bft_session();
-			op.seq = 1;
+		struct cli_bft_key key;
+		uint8_t auth[SMR_BFT_AUTH_LEN];
+		if (cli_bft_key_new(&key) != 0) {
+			cli_err(c, "libsodium failed to initialise");
+			return CLI_EXIT_FAIL;
 		}
+		op.session = key.session; /* the session this invocation's key pair owns */
+		op.seq = 1;
+		cli_bft_sign(&key, &op, auth);
+		cli_bft_key_wipe(&key);
 		char what[64];
 		snprintf(what, sizeof what, "%s %s", a->module, op_name(a->op));
 		rc = cli_bft_call(c, &req, op.session, op.seq, what, &resp);

@@ -232,6 +232,8 @@ struct strata_request {
 	uint32_t limit;          /* range: at most this many keys (0 = the module's default) */
 	uint32_t timeout_ms;     /* the client gives up after this long (0 = not said); modules
 				  * that wait for a quorum answer STRATA_ETIMEDOUT before it */
+	const uint8_t *client_auth; /* BFT KV: the client's public key || its signature of the
+				     * request (96 bytes, smr/bft.c); NULL = none */
 };
 
 /* ---- Modules ---- */

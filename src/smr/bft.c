@@ -41,6 +41,8 @@
 #include "smr/smr.h"
 
 #define BFT_LABEL "strata-bft-reply-v1"
+#define BFT_SESSION_LABEL "strata-bft-session-v1"
+#define BFT_REQ_LABEL "strata-bft-request-v1"
 
 _Static_assert(STRATA_OUT_SIG_LEN == STRATA_SIG_LEN, "a reply carries one Ed25519 signature");
 
@@ -145,6 +147,55 @@ void smr_bft_output(struct strata_node *n, struct strata_output *o, const struct
 		sign_emit(n, o, tag, next, true);
 		return;
 	}
+}
+
+/* ---- signed client requests ---- */
+
+uint64_t smr_bft_session_of(const uint8_t pk[SMR_BFT_PK_LEN])
+{
+	uint8_t in[sizeof(BFT_SESSION_LABEL) - 1 + SMR_BFT_PK_LEN], h[STRATA_HASH_LEN];
+	memcpy(in, BFT_SESSION_LABEL, sizeof(BFT_SESSION_LABEL) - 1);
+	memcpy(in + sizeof(BFT_SESSION_LABEL) - 1, pk, SMR_BFT_PK_LEN);
+	strata_hash(h, in, sizeof(in));
+	uint64_t s = 0;
+	for (unsigned i = 0; i < 8; i++)
+		s |= (uint64_t)h[i] << (8 * i);
+	return s | 1; /* never 0 (no session) */
+}
+
+void smr_bft_request_digest(uint8_t out[SMR_BFT_DIGEST_LEN], const struct smr_bft_req *r)
+{
+	uint8_t hk[STRATA_HASH_LEN], hv[STRATA_HASH_LEN], hv2[STRATA_HASH_LEN];
+	strata_hash(hk, r->key ? r->key : (const uint8_t *)"", r->key ? r->key_len : 0);
+	strata_hash(hv, r->val ? r->val : (const uint8_t *)"", r->val ? r->val_len : 0);
+	strata_hash(hv2, r->val2 ? r->val2 : (const uint8_t *)"", r->val2 ? r->val2_len : 0);
+	struct strata_wr w;
+	strata_wr_init(&w, 192);
+	strata_wr_raw(&w, BFT_REQ_LABEL, sizeof(BFT_REQ_LABEL) - 1);
+	strata_wr_u64(&w, r->session);
+	strata_wr_u64(&w, r->seq);
+	strata_wr_u64(&w, r->op);
+	strata_wr_u64(&w, r->type);
+	strata_wr_u64(&w, r->limit);
+	strata_wr_raw(&w, hk, sizeof(hk));
+	strata_wr_raw(&w, hv, sizeof(hv));
+	strata_wr_raw(&w, hv2, sizeof(hv2));
+	strata_hash(out, w.buf, w.len); /* 192 bytes always hold it (w.err stays 0) */
+	strata_wr_free(&w);
+}
+
+void smr_bft_request_sign(uint8_t auth[SMR_BFT_AUTH_LEN], const uint8_t pk[SMR_BFT_PK_LEN],
+			  const uint8_t sk[STRATA_SK_LEN], const uint8_t digest[SMR_BFT_DIGEST_LEN])
+{
+	memcpy(auth, pk, SMR_BFT_PK_LEN);
+	strata_sign(auth + SMR_BFT_PK_LEN, sk, digest, SMR_BFT_DIGEST_LEN);
+}
+
+bool smr_bft_request_verify(uint64_t session, const uint8_t digest[SMR_BFT_DIGEST_LEN],
+			    const uint8_t *auth)
+{
+	return auth && smr_bft_session_of(auth) == session &&
+	       strata_verify(auth + SMR_BFT_PK_LEN, auth, digest, SMR_BFT_DIGEST_LEN);
 }
 
 void smr_bft_vote_init(struct smr_bft_vote *v, uint32_t n, uint32_t f)

@@ -233,6 +233,28 @@ void smr_bft_output(struct strata_node *n, struct strata_output *o, const struct
 /* Whether sig is replica's signature over outcome (replica's key from cfg). */
 bool smr_bft_verify(const struct strata_config *cfg, uint32_t replica,
 		    const uint8_t outcome[SMR_BFT_DIGEST_LEN], const uint8_t *sig);
+/* Signed client requests. A client session is owned by an Ed25519 key pair: its id is the
+ * first 8 bytes of SHA-256("strata-bft-session-v1" || public key), or 1; the client signs the
+ * digest R of each request (smr_bft_request_digest) and sends public key || signature (auth). */
+#define SMR_BFT_PK_LEN 32
+#define SMR_BFT_AUTH_LEN 96 /* public key (32) || signature (64) */
+uint64_t smr_bft_session_of(const uint8_t pk[SMR_BFT_PK_LEN]);
+/* What R covers: a write as the command it becomes (type = SMR_CMD_*, val/val2 its values),
+ * a read as asked (type 0; val = range's start-after key). */
+struct smr_bft_req {
+	uint64_t session, seq;
+	uint32_t op;    /* STRATA_OP_READ, WRITE, DELETE, CAS, RANGE */
+	uint32_t type;  /* writes: the command type (SMR_CMD_PUT, DEL, CAS, ...); reads: 0 */
+	uint32_t limit; /* range: as asked (0 = default); else 0 */
+	const uint8_t *key, *val, *val2;
+	size_t key_len, val_len, val2_len;
+};
+void smr_bft_request_digest(uint8_t out[SMR_BFT_DIGEST_LEN], const struct smr_bft_req *r);
+void smr_bft_request_sign(uint8_t auth[SMR_BFT_AUTH_LEN], const uint8_t pk[SMR_BFT_PK_LEN],
+			  const uint8_t sk[64], const uint8_t digest[SMR_BFT_DIGEST_LEN]);
+/* Whether auth carries a key that owns session and its signature of digest. */
+bool smr_bft_request_verify(uint64_t session, const uint8_t digest[SMR_BFT_DIGEST_LEN],
+			    const uint8_t *auth);
 /* A client's vote over one request's verified replies. */
 struct smr_bft_vote {
 	uint32_t n, f;
@@ -259,6 +281,8 @@ enum smr_broken {
 	SMR_BROKEN_DUP_APPLY = 4,     /* no session deduplication */
 	SMR_BROKEN_SNAP_NO_SESSIONS = 8, /* snapshots leave out the session table */
 	SMR_BROKEN_NO_WINDOW = 16,    /* sessions deduplicate in seq order only (no window) */
+	SMR_BROKEN_BFT_UNSIGNED = 32, /* BFT KV: requests and ordered commands taken without the
+				       * client's signature check */
 };
 void smr_kv_set_broken(struct strata_module *m, unsigned broken);
 

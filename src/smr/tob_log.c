@@ -109,6 +109,7 @@ struct tpend {
 	uint32_t limit;
 	uint64_t deadline_us;
 	uint32_t hnext; /* bft: the next slot + 1 in this one's (session, seq) bucket, 0 = none */
+	uint8_t rdig[SMR_BFT_DIGEST_LEN]; /* bft reads: the digest the client signed */
 };
 
 struct tkv {
@@ -281,15 +282,48 @@ static void answer(struct tkv *k, struct tpend *p, const struct smr_cmd *c,
 		      NULL);
 }
 
+/* bft: the digest a client signed for the write command c (as tkv_request builds it). */
+static void write_digest(uint8_t out[SMR_BFT_DIGEST_LEN], const struct smr_cmd *c)
+{
+	struct smr_bft_req r = {
+		.session = c->session, .seq = c->seq,
+		.op = c->type == SMR_CMD_DEL ? STRATA_OP_DELETE
+		      : c->type == SMR_CMD_CAS ? STRATA_OP_CAS : STRATA_OP_WRITE,
+		.type = c->type,
+		.key = c->key, .key_len = c->key_len,
+		.val = c->val, .val_len = c->val_len,
+		.val2 = c->val2, .val2_len = c->val2_len,
+	};
+	smr_bft_request_digest(out, &r);
+}
+
 static void on_deliver(struct tkv *k, const struct strata_deliver *d)
 {
+	/* bft: every command and read marker ends with its client's public key and signature. */
+	size_t auth_len = k->bft ? SMR_BFT_AUTH_LEN : 0;
+	const uint8_t *auth = k->bft && d->len >= auth_len ? d->data + d->len - auth_len : NULL;
 	struct strata_rd rd;
-	strata_rd_init(&rd, d->data, d->len);
+	strata_rd_init(&rd, d->data, d->len >= auth_len ? d->len - auth_len : 0);
 	struct smr_cmd c;
-	if (smr_cmd_decode(&rd, &c) != 0 || strata_rd_done(&rd) != 0 || c.origin != d->origin) {
+	if ((k->bft && !auth) || smr_cmd_decode(&rd, &c) != 0 || strata_rd_done(&rd) != 0 ||
+	    c.origin != d->origin) {
 		/* tob delivers what a replica broadcast: only a broken peer gets here. */
 		strata_node_bad_payload(k->node, &k->m, d->origin, "kv (tob): malformed command");
 		return;
+	}
+	bool check = k->bft && !(k->broken & SMR_BROKEN_BFT_UNSIGNED);
+	if (check && c.type != SMR_CMD_NOOP) {
+		/* A write is applied only with its client's signature: a Byzantine replica cannot
+		 * order a command the client did not send, nor alter one. Every correct replica
+		 * decides this alike, from the delivered bytes alone. */
+		uint8_t dig[SMR_BFT_DIGEST_LEN];
+		write_digest(dig, &c);
+		if (!c.session || !smr_bft_request_verify(c.session, dig, auth)) {
+			strata_node_bad_payload(k->node, &k->m, d->origin,
+						"kv (bft): an ordered command without its client's "
+						"signature, skipped");
+			return;
+		}
 	}
 	k->applied++;
 	struct smr_result res;
@@ -304,10 +338,13 @@ static void on_deliver(struct tkv *k, const struct strata_deliver *d)
 		 * at every correct replica that held the request by then. */
 		bool marker = c.type == SMR_CMD_NOOP;
 		struct tpend *p = pend_by_tag(k, c.session, c.seq, marker);
-		if (p && marker)
-			serve_read(k, p);
-		else if (p)
+		/* A marker counts only with the client's signature of the read it holds here. */
+		if (p && marker) {
+			if (!check || smr_bft_request_verify(c.session, p->rdig, auth))
+				serve_read(k, p);
+		} else if (p) {
 			answer(k, p, &c, &res);
+		}
 	} else if (c.origin == k->self && !k->restarted && !k->bft) {
 		struct tpend *p = pend_find(k, c.origin_id);
 		if (p && (p->kind == K_GET || p->kind == K_RANGE) && c.type == SMR_CMD_NOOP)
@@ -327,6 +364,33 @@ static void arm_tick(struct tkv *k)
 		return;
 	k->ticking = true;
 	strata_timer_arm_in(k->node, &k->tick, TICK_US);
+}
+
+/* Test-only (a replica with the FORGE behaviour, the BFT KV): orders commands the client did
+ * not send under its session, with the signature of the request it did send: the same
+ * (session, seq) with another value, and the next seq writing that value. Correct replicas skip
+ * both (on_deliver); a KV that does not check client signatures applies them. */
+static void forge_commands(struct tkv *k, const struct smr_cmd *real, const uint8_t *auth)
+{
+	char val[48];
+	int len = snprintf(val, sizeof(val), "forged.%llu", (unsigned long long)real->seq);
+	uint8_t zero[SMR_BFT_AUTH_LEN] = { 0 };
+	for (int i = 0; i < 2; i++) {
+		struct smr_cmd f = *real;
+		f.type = SMR_CMD_PUT;
+		f.seq = real->seq + (uint64_t)i;
+		f.val = (const uint8_t *)val;
+		f.val_len = (size_t)len;
+		f.val2 = NULL;
+		f.val2_len = 0;
+		struct strata_wr w;
+		strata_wr_init(&w, f.key_len + (size_t)len + SMR_CMD_OVERHEAD + SMR_BFT_AUTH_LEN);
+		smr_cmd_encode(&w, &f);
+		strata_wr_raw(&w, auth ? auth : zero, SMR_BFT_AUTH_LEN);
+		if (!w.err)
+			(void)bcast_broadcast(&k->tob, w.buf, w.len);
+		strata_wr_free(&w);
+	}
 }
 
 static int tkv_request(struct strata_module *m, const struct strata_request *q)
@@ -351,8 +415,9 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 	if (rc)
 		return reject(k, q->id, tag, rc, "%s", why);
 	bool is_read = kind == K_GET || kind == K_RANGE;
-	size_t need = is_read ? SMR_CMD_OVERHEAD
-			      : q->key_len + q->value_len + q->value2_len + SMR_CMD_OVERHEAD;
+	size_t need = (is_read ? SMR_CMD_OVERHEAD
+			       : q->key_len + q->value_len + q->value2_len + SMR_CMD_OVERHEAD) +
+		      (k->bft ? SMR_BFT_AUTH_LEN : 0);
 	size_t tob_max = bcast_payload_max(&k->tob);
 	if (need > tob_max)
 		return reject(k, q->id, tag, STRATA_ETOOBIG,
@@ -371,6 +436,30 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 		return reject(k, q->id, tag, STRATA_EINVAL,
 			      "the BFT KV needs a client session and sequence number on every "
 			      "request, reads too (every replica must see the same)");
+	uint8_t wtype = kind == K_PUT ? smr_put_type(q->flags) : kind == K_DEL ? SMR_CMD_DEL
+										: SMR_CMD_CAS;
+	struct smr_bft_req sreq = {
+		.session = q->session, .seq = q->seq, .op = q->op,
+		.type = is_read ? 0 : wtype, .limit = kind == K_RANGE ? q->limit : 0,
+		.key = q->key, .key_len = q->key_len,
+		.val = kind == K_DEL || kind == K_GET ? NULL : q->value,
+		.val_len = kind == K_DEL || kind == K_GET ? 0 : q->value_len,
+		.val2 = kind == K_CAS ? q->value2 : NULL, .val2_len = kind == K_CAS ? q->value2_len : 0,
+	};
+	uint8_t rdig[SMR_BFT_DIGEST_LEN];
+	if (k->bft && !(k->broken & SMR_BROKEN_BFT_UNSIGNED)) {
+		/* Signed client requests (bft.c): only the owner of the session's key pair can have
+		 * a request ordered under it. */
+		smr_bft_request_digest(rdig, &sreq);
+		if (!smr_bft_request_verify(q->session, rdig, q->client_auth)) {
+			strata_node_counters(k->node)->client_bad_requests++;
+			return reject(k, q->id, tag, STRATA_EAUTH,
+				      "the BFT KV takes only requests signed with the key pair that "
+				      "owns their session (client_auth): %s",
+				      q->client_auth ? "the signature or the session does not match"
+						     : "this one is unsigned");
+		}
+	}
 	if (k->bft && pend_by_tag(k, q->session, q->seq, is_read))
 		return reject(k, q->id, tag, STRATA_EINVAL,
 			      "session %llu seq %llu is pending here already",
@@ -402,6 +491,7 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 		if (k->bft) { /* the read marker names the client's request */
 			p->session = c.session = q->session;
 			p->seq = c.seq = q->seq;
+			memcpy(p->rdig, rdig, sizeof(rdig));
 		}
 		if (!p->key) {
 			pend_free(k, p);
@@ -420,7 +510,7 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 			p->session = strata_random(k->node) | 1;
 			p->seq = 1;
 		}
-		c.type = kind == K_PUT ? smr_put_type(q->flags) : kind == K_DEL ? SMR_CMD_DEL : SMR_CMD_CAS;
+		c.type = wtype;
 		c.session = p->session;
 		c.seq = p->seq;
 		c.key = q->key;
@@ -434,9 +524,14 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 	}
 	if (k->bft)
 		tag_link(k, p);
+	if (k->bft && !is_read && strata_node_byz(k->node) == STRATA_BYZ_FORGE)
+		forge_commands(k, &c, q->client_auth);
 	struct strata_wr w;
 	strata_wr_init(&w, need + 16);
 	smr_cmd_encode(&w, &c);
+	if (k->bft)
+		strata_wr_raw(&w, q->client_auth ? q->client_auth : (const uint8_t *)"",
+			      q->client_auth ? SMR_BFT_AUTH_LEN : 0);
 	rc = w.err ? w.err : bcast_broadcast(&k->tob, w.buf, w.len);
 	strata_wr_free(&w);
 	if (rc) {

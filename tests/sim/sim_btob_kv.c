@@ -30,7 +30,16 @@
  * Broken variants (expect_violation), the Byzantine replica forging:
  *   broken-accept-one  the client takes the first signed reply (a quorum of 1, not f + 1);
  *   broken-no-verify   the client does not check signatures: the forger's copy claiming to be
- *                      another replica makes f + 1. */
+ *                      another replica makes f + 1;
+ *   broken-unsigned-requests  the replicas order and apply commands without checking the
+ *                      client's signature (SMR_BROKEN_BFT_UNSIGNED): the forger's commands under
+ *                      a correct client's session (its request with another value, and the next
+ *                      seq) are applied, and a value no client wrote is read.
+ *
+ * Signed requests: every client's session is owned by an Ed25519 key pair (drawn per seed) and
+ * every request carries its signature (smr_bft_request_sign); a FORGE replica orders forged
+ * commands under the clients' sessions with the signatures of the requests it received
+ * (tob_log.c forge_commands), which the correct replicas skip. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +48,7 @@
 #include "core/assert.h"
 #include "core/error.h"
 #include "core/stack.h"
+#include "crypto/crypto.h"
 #include "fd/fd.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
@@ -51,7 +61,7 @@
 #define FF 1
 
 enum { OP_GET, OP_PUT, OP_CAS };
-enum { V_NONE, V_ONE, V_NOVERIFY };
+enum { V_NONE, V_ONE, V_NOVERIFY, V_UNSIGNED };
 
 struct vote_val {
 	int status;
@@ -64,6 +74,7 @@ struct client {
 	bool busy;
 	uint64_t req_id, seq, next_at, deadline;
 	uint64_t session;
+	uint8_t pk[32], sk[64]; /* the key pair that owns the session (signed requests) */
 	unsigned sent; /* replicas the request went to */
 	int kind;
 	const char *key;
@@ -264,6 +275,17 @@ static void issue(struct run *r, struct client *c, int kind, const char *key)
 		q.value2 = (const uint8_t *)c->val;
 		q.value2_len = strlen(c->val);
 	}
+	/* Signed by the key pair that owns the session (src/smr/bft.c). */
+	struct smr_bft_req sr = {
+		.session = c->session, .seq = c->seq, .op = q.op,
+		.type = kind == OP_GET ? 0 : kind == OP_PUT ? SMR_CMD_PUT : SMR_CMD_CAS,
+		.key = q.key, .key_len = q.key_len, .val = q.value, .val_len = q.value_len,
+		.val2 = q.value2, .val2_len = q.value2_len,
+	};
+	uint8_t dig[SMR_BFT_DIGEST_LEN], auth[SMR_BFT_AUTH_LEN];
+	smr_bft_request_digest(dig, &sr);
+	smr_bft_request_sign(auth, c->pk, c->sk, dig);
+	q.client_auth = auth;
 	c->sent = 0;
 	for (uint32_t id = 1; id <= NN; id++) {
 		if (!sim_is_up(r->s, id) || sim_is_paused(r->s, id))
@@ -389,10 +411,21 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	sim_start(s);
 	sim_run_for(s, 300 * MS, NULL, NULL); /* the detectors settle */
 	for (unsigned k = 0; k < NCL; k++) {
-		r->cl[k].proc = k + 1;
-		r->cl[k].session = 1000 + k;
-		r->cl[k].next_at = sim_now(s) + sim_random_below(s, 3 * MS);
+		struct client *c = &r->cl[k];
+		uint8_t kseed[32];
+		for (unsigned i = 0; i < sizeof(kseed); i += 8) {
+			uint64_t x = sim_random(s);
+			memcpy(kseed + i, &x, 8);
+		}
+		STRATA_ASSERT(strata_keypair_seed(c->pk, c->sk, kseed) == 0);
+		c->proc = k + 1;
+		c->session = smr_bft_session_of(c->pk);
+		c->next_at = sim_now(s) + sim_random_below(s, 3 * MS);
 	}
+	if (variant == V_UNSIGNED) /* replicas that take any command under any session */
+		for (uint32_t id = 1; id <= NN; id++)
+			smr_tobkv_set_broken(strata_node_module_by_name(sim_node(s, id), "kv"),
+					     SMR_BROKEN_BFT_UNSIGNED);
 	bool faults = variant == V_NONE;
 	if (faults) {
 		struct sim_net net = {
@@ -504,11 +537,17 @@ static int run_noverify(uint64_t seed, bool trace, char *why, size_t wl)
 	return run_case(seed, trace, why, wl, V_NOVERIFY, "bft-tob");
 }
 
+static int run_unsigned(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, V_UNSIGNED, "bft-tob");
+}
+
 static const struct sim_case cases[] = {
 	{ "bft-kv-one-byzantine", run_bft, 10, false },
 	{ "bft-kv-over-btob", run_btob, 6, false },
 	{ "broken-accept-one", run_one, 10, true },
 	{ "broken-no-verify", run_noverify, 10, true },
+	{ "broken-unsigned-requests", run_unsigned, 10, true },
 };
 
 int main(int argc, char **argv)
