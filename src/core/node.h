@@ -287,6 +287,7 @@ struct strata_counters {
 	uint64_t kv_leader, kv_term, kv_last_index, kv_commit_index, kv_applied_index;
 	uint64_t kv_batches, kv_commands, kv_read_rounds, kv_busy;
 	uint64_t kv_snapshot_index, kv_log_first, kv_snapshots, kv_snapshot_installs;
+	uint64_t kv_bft_unsigned; /* BFT KV: ordered commands skipped, their client signature bad */
 	/* Turn-batches and storage: batches run, store/remove operations staged, syncs that made
 	 * them durable (a batch that stored nothing needs none; one sync may cover many batches). */
 	uint64_t batches, stores, syncs;

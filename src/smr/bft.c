@@ -10,6 +10,18 @@
  *                     computed from the totally ordered log. A Byzantine replica counts once,
  *                     whatever it sends (the first reply a replica signed is its vote), and
  *                     cannot sign for another replica.
+ *   BR3 Request authenticity  (with the replicas' checks in tob_log.c) a command is applied
+ *                     under session s only if the holder of the key pair that owns s signed it:
+ *                     s = the first 8 bytes of SHA-256("strata-bft-session-v1" || pk) | 1, and
+ *                     the request carries pk and pk's signature of R = SHA-256 of
+ *                     "strata-bft-request-v1" || session || seq || op || command type || limit
+ *                     || SHA-256(key) || SHA-256(value) || SHA-256(value2) (integers as codec
+ *                     varints). Why not the session MAC of the client connection: every node
+ *                     holds the cluster's client key, so a Byzantine replica could open a session
+ *                     as any client; and a MAC binds a request to one connection to one replica,
+ *                     while the command travels through the order to all of them. A session id
+ *                     is bound to its key by a 63-bit hash: taking over a session needs a
+ *                     second preimage of it (about 2^63 hashes).
  * Model: fail-arbitrary replicas, signatures unforgeable; the client knows N, f and every
  * replica's public key (the cluster config). The client protocol is the classic one of PBFT-style
  * state-machine replication: the client sends its request (with its session and sequence
@@ -21,7 +33,8 @@
  * The reply's text (an error's detail) is not signed and is not part of the vote.
  *
  * Cost: one Ed25519 signature per reply at every replica, one verification per reply at the
- * client (N per operation). Memory: a vote is a fixed struct of STRATA_MAX_NODES digests.
+ * client (N per operation); one client signature per request, verified by every replica at
+ * the request and at each ordered copy (N copies per operation). Memory: a vote is a fixed struct of STRATA_MAX_NODES digests.
  *
  * Test-only Byzantine replies (a node with a strata_byz behaviour, smr_bft_output):
  *   SILENT      answers nothing;

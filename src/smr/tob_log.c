@@ -61,15 +61,24 @@
  * operation's interval), and the client waits for f + 1 equal answers. Requests without a
  * session or sequence number are refused (every replica must see the same). Costs: N copies of
  * every command in the order (each replica's; all but the first are duplicates or extra
- * markers), one signature per reply. NOT Byzantine-safe yet: tob 6.1 and its consensus are
+ * markers), one signature per reply, one client signature checked per request and per ordered
+ * copy. Signed client requests (bft.c): every request carries the public key that owns its
+ * session and its signature of the request's digest; a replica checks it before it orders the
+ * request (else STRATA_EAUTH, counted in client_bad_requests), appends it to the command or read
+ * marker it broadcasts, and every replica checks it again on delivery: a write whose signature
+ * does not match the ordered command is skipped by every correct replica alike (counted in
+ * kv_bft_unsigned), and a marker counts only with the signature of the read it names. So a
+ * Byzantine replica can neither order a command no client sent, nor alter one, nor preempt a
+ * client's next sequence number; it can re-order a genuine signed request (the session table
+ * applies it once while the session is kept: a session evicted from the bounded table could
+ * have an old write replayed). NOT Byzantine-safe with `bft-tob`: tob 6.1 and its consensus are
  * crash-stop algorithms, so a replica that lies inside the order (forged or withheld consensus
- * messages, commands under a client's session: client requests are not signed) is outside
- * this mode's model; only replicas that lie to clients are tolerated (tests/sim/sim_btob_kv.c).
+ * messages) is outside this mode's model; only replicas that lie to clients or forge commands
+ * are tolerated (tests/sim/sim_btob_kv.c).
  * `[smr] log = btob` is the same BFT client protocol over Byzantine total-order broadcast
  * (Alg. 6.2, src/cons/btob.c) instead of tob: the order no longer trusts any replica's
  * messages (signed, decisions checked; btob stands on Byzantine consensus, bldc, so this log
- * runs on fail-arbitrary clusters only; client requests are not signed, so a Byzantine replica
- * may still order commands under a client's session).
+ * runs on fail-arbitrary clusters only; tests/integration/test_bft_kv_live.sh).
  *
  * Bounds: at most `[smr] pending_max` requests per node (beyond: STRATA_EFULL "busy, retry"),
  * holding at most PEND_BYTES of commands; a request unanswered after `[smr] request_timeout_ms`
@@ -133,6 +142,7 @@ struct tkv {
 	uint32_t hmask;
 	unsigned broken;
 	uint64_t commands, reads, busy;
+	uint64_t unsigned_cmds; /* bft: ordered commands skipped, their client signature bad */
 };
 
 #define TKV(mod) ((struct tkv *)(mod))
@@ -319,6 +329,7 @@ static void on_deliver(struct tkv *k, const struct strata_deliver *d)
 		uint8_t dig[SMR_BFT_DIGEST_LEN];
 		write_digest(dig, &c);
 		if (!c.session || !smr_bft_request_verify(c.session, dig, auth)) {
+			k->unsigned_cmds++;
 			strata_node_bad_payload(k->node, &k->m, d->origin,
 						"kv (bft): an ordered command without its client's "
 						"signature, skipped");
@@ -580,6 +591,7 @@ static void publish(struct tkv *k)
 	c->kv_commands = k->commands;
 	c->kv_read_rounds = k->reads;
 	c->kv_busy = k->busy;
+	c->kv_bft_unsigned = k->unsigned_cmds;
 }
 
 static void tkv_handle(struct strata_module *m, const struct strata_event *ev)
