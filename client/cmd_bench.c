@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "smr/smr.h"
 #include "core/error.h"
 
 #define BENCH_MAX_CLIENTS 1024
@@ -56,6 +57,8 @@ struct bclient {
 	uint64_t sent_ns;
 	uint64_t session, seq;
 	bool busy;
+	bool bft;                /* a BFT KV cluster: every request signed (client/bft.c) */
+	struct cli_bft_key bkey; /* the key pair that owns the session there */
 };
 
 struct bench {
@@ -119,6 +122,14 @@ static int send_op(struct bench *b, struct bclient *k, uint32_t op, uint64_t key
 		o.seq = ++k->seq;
 	} else {
 		o.serializable = b->serializable;
+	}
+	uint8_t auth[SMR_BFT_AUTH_LEN];
+	if (k->bft) { /* the BFT KV takes only signed requests, reads too in the session */
+		if (op != CLI_OP_WRITE) {
+			o.session = k->session;
+			o.seq = ++k->seq;
+		}
+		cli_bft_sign(&k->bkey, &o, auth);
 	}
 	req.id = cli_next_id(b->c);
 	req.body_case = STRATA__CLIENT__REQUEST__BODY_OP;
@@ -399,6 +410,10 @@ static int bench_run(struct bench *b)
 		cli_reader_init(&k->rd);
 		randombytes_buf(&k->session, sizeof(k->session));
 		k->session |= 1;
+		if (cli_bft_cluster(b->c) && cli_bft_key_new(&k->bkey) == 0) {
+			k->bft = true;
+			k->session = k->bkey.session;
+		}
 	}
 	int rc = 0;
 	if (b->preload)

@@ -457,7 +457,7 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 		.val_len = kind == K_DEL || kind == K_GET ? 0 : q->value_len,
 		.val2 = kind == K_CAS ? q->value2 : NULL, .val2_len = kind == K_CAS ? q->value2_len : 0,
 	};
-	uint8_t rdig[SMR_BFT_DIGEST_LEN];
+	uint8_t rdig[SMR_BFT_DIGEST_LEN] = { 0 };
 	if (k->bft && !(k->broken & SMR_BROKEN_BFT_UNSIGNED)) {
 		/* Signed client requests (bft.c): only the owner of the session's key pair can have
 		 * a request ordered under it. */
