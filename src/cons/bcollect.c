@@ -100,8 +100,10 @@ void bcc_sign(const struct bcc_env *env, uint64_t ets, const uint8_t *m, size_t 
 {
 	struct strata_wr w;
 	memset(sig, 0, STRATA_SIG_LEN);
-	if (bcc_signed_text(env, ets, env->self, m, len, &w))
+	if (bcc_signed_text(env, ets, env->self, m, len, &w)) {
 		strata_sign(sig, strata_node_secret_key(env->m->node), w.buf, w.len);
+		strata_node_counters(env->m->node)->sig_signed++;
+	}
 	strata_wr_free(&w);
 }
 
@@ -112,6 +114,8 @@ static bool bcc_verify(const struct bcc_env *env, uint64_t ets, uint32_t p, cons
 		return true; /* TEST ONLY: the broken variant */
 	const uint8_t *pk = strata_node_public_key(env->m->node, p);
 	struct strata_wr w;
+	if (pk)
+		strata_node_counters(env->m->node)->sig_verified++;
 	bool ok = pk && bcc_signed_text(env, ets, p, m, len, &w) &&
 		  strata_verify(sig, pk, w.buf, w.len);
 	if (pk)

@@ -338,6 +338,8 @@ void cons_btob_test_trust(struct strata_module *m);
  * consensus stay correct: a Byzantine process that runs bldc by the book and lies in btob's
  * proposals, the case where weak validity lets its values be decided. */
 void cons_btob_test_byz(struct strata_module *m, enum strata_byz byz);
+/* btob's rounds that delivered something, and the messages they delivered (batching). */
+void cons_btob_counts(const struct strata_module *m, uint64_t *rounds, uint64_t *messages);
 struct strata_module *cons_tob_cons_create(struct strata_node *n, char *err, size_t errlen);
 struct strata_module *cons_ltob_create(struct strata_node *n, char *err, size_t errlen);
 /* Test-only broken variant: ltob delivers without logging its delivered windows and round (the

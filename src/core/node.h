@@ -292,6 +292,9 @@ struct strata_counters {
 	 * them durable (a batch that stored nothing needs none; one sync may cover many batches). */
 	uint64_t batches, stores, syncs;
 	uint64_t held_max; /* most bytes ever held in the outbox waiting for a sync */
+	/* Ed25519 signatures made and verified by the Byzantine modules (btob, bldc's conditional
+	 * collect, the BFT KV's replies): the cost `make bench-bft` reports per operation. */
+	uint64_t sig_signed, sig_verified;
 };
 
 /* Per-peer view kept by the failure detector for status and watch. */

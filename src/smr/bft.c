@@ -102,6 +102,7 @@ static void sign_emit(struct strata_node *n, struct strata_output *o, const stru
 	smr_bft_outcome(c, t->session, t->seq, o->status, o->b, o->revision, o->data, o->len);
 	signed_msg(msg, strata_node_id(n), c);
 	strata_sign(sig, strata_node_secret_key(n), msg, sizeof(msg));
+	strata_node_counters(n)->sig_signed++;
 	if (corrupt)
 		sig[0] ^= 0x5a;
 	o->peer = claim;

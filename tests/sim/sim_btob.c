@@ -60,6 +60,7 @@ struct run {
 	enum strata_byz what[MAXN + 1];
 	bool only[MAXN + 1]; /* the behaviour acts in btob only, the consensus runs correctly */
 	uint32_t ref;       /* a correct process */
+	uint64_t batch_rounds, batch_msgs; /* at ref: rounds that delivered, messages they did */
 	bool trust;
 	struct dlv d[MAXN + 1][MAXD];
 	unsigned nd[MAXN + 1];
@@ -155,6 +156,9 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 	else if (r->trust && !r->byz[id])
 		cons_btob_test_trust(m);
 }
+
+/* Over every seed of the run (batching must happen somewhere: checked at the end). */
+static uint64_t total_rounds, total_msgs;
 
 static const enum strata_byz behaviours[] = {
 	STRATA_BYZ_SILENT, STRATA_BYZ_EQUIVOCATE, STRATA_BYZ_REPLAY, STRATA_BYZ_FORGE,
@@ -295,6 +299,16 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, bool trust)
 		rc = sim_fail(why, wl, "t=%llums: %s", (unsigned long long)(sim_now(s) / MS), r->why);
 	else
 		rc = final_check(r, why, wl);
+	uint64_t rounds = 0, msgs = 0;
+	struct strata_module *bm = strata_node_module_by_name(sim_node(s, r->ref), "btob");
+	if (bm)
+		cons_btob_counts(bm, &rounds, &msgs);
+	r->batch_rounds = rounds;
+	r->batch_msgs = msgs;
+	if (!trust) {
+		total_rounds += rounds;
+		total_msgs += msgs;
+	}
 	if (trace || getenv("SIM_BTOB_VERBOSE"))
 	{
 		fprintf(stderr, "seed %llu: N = %u, byzantine:", (unsigned long long)seed, r->n);
@@ -303,8 +317,8 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, bool trust)
 				fprintf(stderr, " %u (%s%s)", q,
 					r->what[q] ? strata_byz_name(r->what[q]) : "twins",
 					r->only[q] ? " in btob only" : "");
-		fprintf(stderr, "; %u broadcasts, node %u delivered %u\n", r->nbcast, r->ref,
-			r->nd[r->ref]);
+		fprintf(stderr, "; %u broadcasts, node %u delivered %u in %llu rounds\n", r->nbcast,
+			r->ref, r->nd[r->ref], (unsigned long long)r->batch_rounds);
 	}
 	sim_free(s);
 	free(r);
@@ -328,5 +342,16 @@ static const struct sim_case cases[] = {
 
 int main(int argc, char **argv)
 {
-	return sim_main(argc, argv, "sim_btob", cases, sizeof(cases) / sizeof(cases[0]));
+	int rc = sim_main(argc, argv, "sim_btob", cases, sizeof(cases) / sizeof(cases[0]));
+	if (total_rounds) {
+		printf("sim_btob: batching: %llu messages in %llu rounds that delivered (%.2f per "
+		       "round)\n", (unsigned long long)total_msgs, (unsigned long long)total_rounds,
+		       (double)total_msgs / (double)total_rounds);
+		if (total_msgs <= total_rounds) {
+			printf("FAIL sim_btob: no round ever ordered more than one message (batching is "
+			       "vacuous)\n");
+			rc = 1;
+		}
+	}
+	return rc;
 }

@@ -294,6 +294,7 @@ static const struct {
 	COUNTER(kv_log_first), COUNTER(kv_snapshots), COUNTER(kv_snapshot_installs),
 	COUNTER(kv_bft_unsigned),
 	COUNTER(batches), COUNTER(stores), COUNTER(syncs), COUNTER(held_max),
+	COUNTER(sig_signed), COUNTER(sig_verified),
 };
 #undef COUNTER
 #define NODE_COUNTERS (sizeof(node_counters) / sizeof(node_counters[0]))
