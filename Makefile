@@ -71,7 +71,7 @@ SIMLIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SIMLIB_SRC))
 .SECONDARY:
 .DELETE_ON_ERROR:
 
-.PHONY: all test unit sim soak integration asan test-bins fuzz fuzz-smoke fuzz-long fuzz-speed demo bench bench-stack bench-kv-tob bench-kv-c1 bench-encrypt install man clean help
+.PHONY: all test unit sim soak integration asan test-bins fuzz fuzz-smoke fuzz-long fuzz-speed demo bench bench-stack bench-kv-tob bench-kv-c1 bench-bft bench-encrypt install man clean help
 all: $(BUILD)/stratad $(BUILD)/strata $(UNIT_BIN) $(SIM_BIN) $(BENCH_BIN)
 
 help:
@@ -218,6 +218,11 @@ bench-kv-tob: all
 # put c=1 against its floor (fdatasync + 2 loopback RTT), old code vs new, same run (~4-5 min).
 bench-kv-c1: all
 	@scripts/bench-kv-c1
+
+# The BFT KV ([smr] log = btob, fail-arbitrary) against the crash KV, N = 4 and 7, c = 1 and 64,
+# same run (~3.5 min on a quiet machine; BFT_BENCH_DURATION seconds per run, default 15).
+bench-bft: all
+	@scripts/bench-bft
 
 # The cost of [cluster] encrypt: perfect-link throughput MACed vs sealed, same run (~1-2 min).
 bench-encrypt: all
