@@ -18,7 +18,15 @@
  * The suite owns the simulator, its crashes and restarts, and its output callback, which hands
  * replies to kvh_reply. Random draws happen in a fixed order, so a seed replays exactly.
  * Memory: one struct kvh per run (fixed arrays) plus the history text (open_memstream),
- * freed by kvh_fini. */
+ * freed by kvh_fini.
+ *
+ * sim_btob_kv keeps its own copy for now: its clients send every request to every replica and
+ * accept the outcome f + 1 replicas signed. To move it here it would keep its client (vote,
+ * deadline) and take from the harness the history and seen values (a client embedding struct
+ * kvh_client, with kvh_reply's bookkeeping split from its single-node matching), kvh_net_faults,
+ * kvh_faults_init/kvh_faults_step (part_node returning the replica it cuts off, isolate set),
+ * kvh_check_agreement (its state callback leaving out the Byzantine replica) and
+ * kvh_check_history; the random draws would stay in its order (byz_id and behaviour first). */
 #ifndef STRATA_TESTS_SIM_KV_HARNESS_H
 #define STRATA_TESTS_SIM_KV_HARNESS_H
 
