@@ -35,6 +35,7 @@
  * could deprive the rest of the quorum they need), and the sender's watermark passes it. */
 #include "bcast/byz.h"
 #include "core/assert.h"
+#include "core/stack.h"
 
 static void aeb_start(struct byzb_mod *b, struct byzb_inst *in, int v)
 {
@@ -101,5 +102,5 @@ const struct byzb_proto byzb_proto_aeb = {
 
 struct strata_module *byzb_aeb_create(struct strata_node *n, char *err, size_t errlen)
 {
-	return byzb_create(n, &byzb_proto_aeb, "aeb", BYZ_WIRE_AEB, false, 0, err, errlen);
+	return byzb_create(n, &byzb_proto_aeb, "aeb", strata_wire_id("aeb"), false, 0, err, errlen);
 }

@@ -34,15 +34,16 @@
  * (messages from relays may run ahead of a slow process's deliveries), an instance is freed once
  * handed up in order and done (aeb: our ECHO sent), and low_p passes it (see byz.h for exactly
  * what this costs). */
+#include "core/stack.h"
 #include "bcast/byz.h"
 
 struct strata_module *byzb_bcc_create(struct strata_node *n, char *err, size_t errlen)
 {
-	return byzb_create(n, &byzb_proto_aeb, "bcc", BYZ_WIRE_BCC, true, 0, err, errlen);
+	return byzb_create(n, &byzb_proto_aeb, "bcc", strata_wire_id("bcc"), true, 0, err, errlen);
 }
 
 struct strata_module *byzb_bcc_seb_create(struct strata_node *n, char *err, size_t errlen)
 {
-	return byzb_create(n, &byzb_proto_seb, "bcc-seb", BYZ_WIRE_BCC_SEB, true,
+	return byzb_create(n, &byzb_proto_seb, "bcc-seb", strata_wire_id("bcc-seb"), true,
 			  byzb_seb_overhead(strata_node_n(n)), err, errlen);
 }

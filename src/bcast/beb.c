@@ -30,6 +30,7 @@
 #include "core/assert.h"
 #include "core/error.h"
 #include "core/itab.h"
+#include "core/stack.h"
 #include "links/links.h"
 
 #define BEB_INST_CAP 64
@@ -182,6 +183,6 @@ struct strata_module *bc_beb_create(struct strata_node *n, char *err, size_t err
 		snprintf(err, errlen, "beb: out of memory");
 		return NULL;
 	}
-	strata_node_add_module(n, &b->m, &beb_ops, BC_WIRE_BEB);
+	strata_node_add_module(n, &b->m, &beb_ops, strata_wire_id("beb"));
 	return &b->m;
 }

@@ -42,6 +42,7 @@
  * (an equivocating sender then breaks consistency). */
 #include "bcast/byz.h"
 #include "core/assert.h"
+#include "core/stack.h"
 
 static void brb_start(struct byzb_mod *b, struct byzb_inst *in, int v)
 {
@@ -120,5 +121,5 @@ const struct byzb_proto byzb_proto_brb = {
 
 struct strata_module *byzb_brb_create(struct strata_node *n, char *err, size_t errlen)
 {
-	return byzb_create(n, &byzb_proto_brb, "brb", BYZ_WIRE_BRB, false, 0, err, errlen);
+	return byzb_create(n, &byzb_proto_brb, "brb", strata_wire_id("brb"), false, 0, err, errlen);
 }

@@ -30,9 +30,10 @@
  *
  * Bounded implementation: instances (p, k) with low_p < k <= low_p + BYZ_WIN have state; one is
  * freed once delivered, handed up in order, and low_p passes it (see byz.h). */
+#include "core/stack.h"
 #include "bcast/byz.h"
 
 struct strata_module *byzb_brc_create(struct strata_node *n, char *err, size_t errlen)
 {
-	return byzb_create(n, &byzb_proto_brb, "brc", BYZ_WIRE_BRC, true, 0, err, errlen);
+	return byzb_create(n, &byzb_proto_brb, "brc", strata_wire_id("brc"), true, 0, err, errlen);
 }

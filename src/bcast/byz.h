@@ -44,15 +44,6 @@
 #include "core/node.h"
 #include "crypto/crypto.h"
 
-enum byzb_wire {
-	BYZ_WIRE_AEB = 80,
-	BYZ_WIRE_SEB = 81,
-	BYZ_WIRE_BRB = 82,
-	BYZ_WIRE_BCC = 83,     /* Alg. 3.19 over aeb */
-	BYZ_WIRE_BCC_SEB = 84, /* Alg. 3.19 over seb */
-	BYZ_WIRE_BRC = 85,     /* Alg. 3.20 over brb */
-};
-
 enum byzb_type {
 	BYZ_SEND = 1,  /* from the sender: payload */
 	BYZ_ECHO = 2,  /* aeb/brb: payload; seb: hash, signature (to the sender only) */

@@ -14,7 +14,7 @@ static const struct strata_algo algos[] = {
 		.resilience_k = 3,
 		.steps = "2 (SEND, ECHO)",
 		.messages = "N + N^2, each with the payload",
-		.wire_id = BYZ_WIRE_AEB,
+		.wire_id = 80,
 	},
 	{
 		.name = "seb",
@@ -25,7 +25,7 @@ static const struct strata_algo algos[] = {
 		.resilience_k = 3,
 		.steps = "3 (SEND, ECHO to sender, FINAL)",
 		.messages = "3N; N signatures, FINAL carries > (N+f)/2",
-		.wire_id = BYZ_WIRE_SEB,
+		.wire_id = 81,
 	},
 	{
 		.name = "brb",
@@ -36,7 +36,7 @@ static const struct strata_algo algos[] = {
 		.resilience_k = 3,
 		.steps = "3 (SEND, ECHO, READY)",
 		.messages = "N + 2N^2, each with the payload",
-		.wire_id = BYZ_WIRE_BRB,
+		.wire_id = 82,
 	},
 	{
 		.name = "bcc",
@@ -47,7 +47,7 @@ static const struct strata_algo algos[] = {
 		.resilience_k = 3,
 		.steps = "2 per message; one message in flight per sender",
 		.messages = "N + N^2 per message",
-		.wire_id = BYZ_WIRE_BCC,
+		.wire_id = 83,
 	},
 	{
 		.name = "bcc-seb",
@@ -58,7 +58,7 @@ static const struct strata_algo algos[] = {
 		.resilience_k = 3,
 		.steps = "3 per message; one message in flight per sender",
 		.messages = "3N per message",
-		.wire_id = BYZ_WIRE_BCC_SEB,
+		.wire_id = 84,
 	},
 	{
 		.name = "brc",
@@ -69,7 +69,7 @@ static const struct strata_algo algos[] = {
 		.resilience_k = 3,
 		.steps = "3 per message; one message in flight per sender",
 		.messages = "N + 2N^2 per message",
-		.wire_id = BYZ_WIRE_BRC,
+		.wire_id = 85,
 	},
 	{ .name = NULL },
 };

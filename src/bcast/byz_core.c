@@ -12,6 +12,7 @@
 #include "bcast/byz.h"
 #include "core/assert.h"
 #include "core/error.h"
+#include "core/stack.h"
 #include "links/links.h"
 
 /* ---- Wire helpers ---- */
@@ -406,7 +407,7 @@ static void byzb_destroy(struct strata_module *m)
 	free(b);
 }
 
-/* One ops table per module name (wire ids 80..85 in order). */
+/* One ops table per module name (each takes its wire id from the catalog: byzb_create). */
 #define BYZ_OPS(nm) { .name = nm, .handle = byzb_handle, .request = byzb_request, \
 		      .destroy = byzb_destroy }
 static const struct strata_module_ops byzb_ops[] = {
@@ -415,12 +416,23 @@ static const struct strata_module_ops byzb_ops[] = {
 };
 #define BYZ_NOPS (sizeof(byzb_ops) / sizeof(byzb_ops[0]))
 
+/* The ops table of module name, NULL if it is not one of these broadcasts. */
+static const struct strata_module_ops *byz_ops_named(const char *name)
+{
+	for (size_t i = 0; i < BYZ_NOPS; i++)
+		if (strcmp(byzb_ops[i].name, name) == 0)
+			return &byzb_ops[i];
+	return NULL;
+}
+
 static struct byzb_mod *as_byz(struct strata_module *m)
 {
-	if (!m || m->wire_id < BYZ_WIRE_AEB || m->wire_id >= BYZ_WIRE_AEB + BYZ_NOPS ||
-	    m->ops != &byzb_ops[m->wire_id - BYZ_WIRE_AEB])
+	if (!m)
 		return NULL;
-	return (struct byzb_mod *)m;
+	for (size_t i = 0; i < BYZ_NOPS; i++)
+		if (m->ops == &byzb_ops[i])
+			return (struct byzb_mod *)m;
+	return NULL;
 }
 
 struct strata_module *byzb_create(struct strata_node *n, const struct byzb_proto *proto,
@@ -428,8 +440,8 @@ struct strata_module *byzb_create(struct strata_node *n, const struct byzb_proto
 				 char *err, size_t errlen)
 {
 	const struct strata_config *cfg = strata_node_config(n);
-	STRATA_ASSERT(wire_id >= BYZ_WIRE_AEB && wire_id < BYZ_WIRE_AEB + BYZ_NOPS);
-	STRATA_ASSERT(strcmp(byzb_ops[wire_id - BYZ_WIRE_AEB].name, name) == 0);
+	const struct strata_module_ops *ops = byz_ops_named(name);
+	STRATA_ASSERT(ops && wire_id == strata_wire_id(name));
 	if (cfg->n <= 3 * cfg->f) {
 		snprintf(err, errlen, "%s needs N > 3f (N=%u, f=%u)", name, cfg->n, cfg->f);
 		return NULL;
@@ -455,7 +467,7 @@ struct strata_module *byzb_create(struct strata_node *n, const struct byzb_proto
 	b->q_ready = cfg->f + 1;
 	b->q_deliver = 2 * cfg->f + 1;
 	b->payload_max = cfg->max_value - BYZ_HDR_MAX - extra;
-	strata_node_add_module(n, &b->base, &byzb_ops[wire_id - BYZ_WIRE_AEB], wire_id);
+	strata_node_add_module(n, &b->base, ops, wire_id);
 	return &b->base;
 }
 

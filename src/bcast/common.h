@@ -285,14 +285,6 @@ static inline uint64_t bc_all(uint32_t n)
 	return n >= 64 ? ~0ull : (1ull << n) - 1;
 }
 
-/* ---- Wire ids (bcast range 32-95; the Byzantine broadcasts take 45 and up) ---- */
-
-enum bc_wire {
-	BC_WIRE_BEB = 32, BC_WIRE_LRB, BC_WIRE_ERB, BC_WIRE_URB_ALLACK, BC_WIRE_URB,
-	BC_WIRE_SBEB, BC_WIRE_LBEB, BC_WIRE_LURB, BC_WIRE_EPB, BC_WIRE_LPB,
-	BC_WIRE_FIFO, BC_WIRE_NCB, BC_WIRE_WCB,
-};
-
 /* Gossip parameters of the probabilistic algorithms (epb, lpb), read once from the config's
  * [bcast] section when the module is created (fanout k, rounds R, lpb's store probability in
  * percent; defaults 3, 4, 50). Every node of a cluster must use the same values: a message that

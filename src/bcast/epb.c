@@ -35,6 +35,7 @@
 #include "core/assert.h"
 #include "core/error.h"
 #include "core/itab.h"
+#include "core/stack.h"
 #include "links/links.h"
 
 #define EPB_INST_CAP 16
@@ -202,6 +203,6 @@ struct strata_module *bc_epb_create(struct strata_node *n, char *err, size_t err
 		return NULL;
 	}
 	e->g = g;
-	strata_node_add_module(n, &e->m, &epb_ops, BC_WIRE_EPB);
+	strata_node_add_module(n, &e->m, &epb_ops, strata_wire_id("epb"));
 	return &e->m;
 }

@@ -29,6 +29,7 @@
 #include "core/assert.h"
 #include "core/error.h"
 #include "core/itab.h"
+#include "core/stack.h"
 
 #define ERB_INST_CAP 64
 
@@ -195,7 +196,7 @@ struct strata_module *bc_erb_create(struct strata_node *n, char *err, size_t err
 		snprintf(err, errlen, "erb: out of memory");
 		return NULL;
 	}
-	strata_node_add_module(n, &e->m, &erb_ops, BC_WIRE_ERB);
+	strata_node_add_module(n, &e->m, &erb_ops, strata_wire_id("erb"));
 	/* The client-facing instance, opened now so that beb exists and is known. */
 	int rc = 0;
 	struct erb_inst *i = erb_inst(e, 0, &rc);

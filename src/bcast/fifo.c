@@ -24,6 +24,7 @@
 #include "core/assert.h"
 #include "core/error.h"
 #include "core/itab.h"
+#include "core/stack.h"
 
 #define FIFO_PENDING_CAP 4096
 
@@ -201,7 +202,7 @@ struct strata_module *bc_fifo_create(struct strata_node *n, char *err, size_t er
 	}
 	for (uint32_t s = 0; s <= nn; s++)
 		f->next[s] = 1;
-	strata_node_add_module(n, &f->m, &fifo_ops, BC_WIRE_FIFO);
+	strata_node_add_module(n, &f->m, &fifo_ops, strata_wire_id("fifo"));
 	/* uses ReliableBroadcast, instance rb */
 	if (bcast_open(n, "erb", &f->m, 0, &f->rb, err, errlen) != 0)
 		return NULL; /* the node owns f now and frees it */

@@ -34,6 +34,7 @@
 #include "bcast/common.h"
 #include "core/assert.h"
 #include "core/error.h"
+#include "core/stack.h"
 #include "links/links.h"
 
 struct lbeb {
@@ -161,7 +162,7 @@ struct strata_module *bc_lbeb_create(struct strata_node *n, char *err, size_t er
 		free(b);
 		return NULL;
 	}
-	strata_node_add_module(n, &b->m, &lbeb_ops, BC_WIRE_LBEB);
+	strata_node_add_module(n, &b->m, &lbeb_ops, strata_wire_id("lbeb"));
 	if (bcast_open(n, "sbeb", &b->m, 0, &b->sbeb, err, errlen) != 0)
 		return NULL; /* the node owns b now and frees it */
 	return &b->m;

@@ -35,6 +35,7 @@
 #include "bcast/common.h"
 #include "core/assert.h"
 #include "core/error.h"
+#include "core/stack.h"
 #include "links/links.h"
 
 #define LPB_STORE_CAP 256
@@ -314,7 +315,7 @@ struct strata_module *bc_lpb_create(struct strata_node *n, char *err, size_t err
 		free(l);
 		return NULL;
 	}
-	strata_node_add_module(n, &l->m, &lpb_ops, BC_WIRE_LPB);
+	strata_node_add_module(n, &l->m, &lpb_ops, strata_wire_id("lpb"));
 	for (uint32_t s = 0; s <= nn; s++) {
 		l->next[s] = 1;
 		strata_timer_init(&l->gap[s], &l->m, 1, s);

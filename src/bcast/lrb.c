@@ -25,6 +25,7 @@
 #include "bcast/common.h"
 #include "core/assert.h"
 #include "core/error.h"
+#include "core/stack.h"
 
 #define LRB_STORE_CAP 8192
 
@@ -214,7 +215,7 @@ struct strata_module *bc_lrb_create(struct strata_node *n, char *err, size_t err
 		free(l);
 		return NULL;
 	}
-	strata_node_add_module(n, &l->m, &lrb_ops, BC_WIRE_LRB);
+	strata_node_add_module(n, &l->m, &lrb_ops, strata_wire_id("lrb"));
 	strata_timer_init(&l->tick, &l->m, 1, 0);
 	if (bc_need_fd(&l->m, "lrb", err, errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */

@@ -69,6 +69,7 @@
 #include "bcast/lurb.h"
 #include "core/assert.h"
 #include "core/error.h"
+#include "core/stack.h"
 #include "links/links.h"
 
 #define LURB_PENDING_CAP 256
@@ -625,7 +626,7 @@ struct strata_module *bc_lurb_create(struct strata_node *n, char *err, size_t er
 		snprintf(err, errlen, "lurb: out of memory");
 		return NULL;
 	}
-	strata_node_add_module(n, &l->m, &lurb_ops, BC_WIRE_LURB);
+	strata_node_add_module(n, &l->m, &lurb_ops, strata_wire_id("lurb"));
 	strata_timer_init(&l->tick, &l->m, 1, 0);
 	if (!lurb_inst(l, 0)) {
 		snprintf(err, errlen, "lurb: out of memory");

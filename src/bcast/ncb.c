@@ -35,6 +35,7 @@
 #include "bcast/common.h"
 #include "core/assert.h"
 #include "core/error.h"
+#include "core/stack.h"
 
 #define NCB_PAST_MAX_ENTRIES 65536u
 
@@ -297,7 +298,7 @@ struct strata_module *bc_ncb_create(struct strata_node *n, char *err, size_t err
 		free(c);
 		return NULL;
 	}
-	strata_node_add_module(n, &c->m, &ncb_ops, BC_WIRE_NCB);
+	strata_node_add_module(n, &c->m, &ncb_ops, strata_wire_id("ncb"));
 	strata_timer_init(&c->tick, &c->m, 1, 0);
 	if (bc_need_fd(&c->m, "ncb", err, errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */

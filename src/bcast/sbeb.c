@@ -37,6 +37,7 @@
 #include "core/assert.h"
 #include "core/error.h"
 #include "core/itab.h"
+#include "core/stack.h"
 #include "links/links.h"
 
 #define SBEB_INST_CAP 16
@@ -199,6 +200,6 @@ struct strata_module *bc_sbeb_create(struct strata_node *n, char *err, size_t er
 		snprintf(err, errlen, "sbeb: out of memory");
 		return NULL;
 	}
-	strata_node_add_module(n, &b->m, &sbeb_ops, BC_WIRE_SBEB);
+	strata_node_add_module(n, &b->m, &sbeb_ops, strata_wire_id("sbeb"));
 	return &b->m;
 }

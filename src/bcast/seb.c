@@ -42,6 +42,7 @@
 
 #include "bcast/byz.h"
 #include "core/assert.h"
+#include "core/stack.h"
 
 #define SEB_STMT_LEN 54
 
@@ -311,6 +312,6 @@ size_t byzb_seb_overhead(uint32_t n)
 
 struct strata_module *byzb_seb_create(struct strata_node *n, char *err, size_t errlen)
 {
-	return byzb_create(n, &byzb_proto_seb, "seb", BYZ_WIRE_SEB, false,
+	return byzb_create(n, &byzb_proto_seb, "seb", strata_wire_id("seb"), false,
 			  byzb_seb_overhead(strata_node_n(n)), err, errlen);
 }

@@ -36,6 +36,7 @@
 #include "core/assert.h"
 #include "core/error.h"
 #include "core/itab.h"
+#include "core/stack.h"
 
 #define URB_PENDING_CAP 4096
 
@@ -266,11 +267,12 @@ static struct strata_module *urb_create(struct strata_node *n, const struct stra
 
 struct strata_module *bc_urb_create(struct strata_node *n, char *err, size_t errlen)
 {
-	return urb_create(n, &urb_ops, BC_WIRE_URB, urb_majority_candeliver, false, err, errlen);
+	return urb_create(n, &urb_ops, strata_wire_id("urb"), urb_majority_candeliver, false, err,
+			  errlen);
 }
 
 struct strata_module *bc_urb_allack_create(struct strata_node *n, char *err, size_t errlen)
 {
-	return urb_create(n, &urb_allack_ops, BC_WIRE_URB_ALLACK, urb_allack_candeliver, true, err,
-			  errlen);
+	return urb_create(n, &urb_allack_ops, strata_wire_id("urb_allack"), urb_allack_candeliver,
+			  true, err, errlen);
 }

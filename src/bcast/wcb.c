@@ -30,6 +30,7 @@
 #include "core/assert.h"
 #include "core/error.h"
 #include "core/itab.h"
+#include "core/stack.h"
 
 #define WCB_PENDING_CAP 4096
 
@@ -234,7 +235,7 @@ struct strata_module *bc_wcb_create(struct strata_node *n, char *err, size_t err
 		snprintf(err, errlen, "wcb: out of memory");
 		return NULL;
 	}
-	strata_node_add_module(n, &c->m, &wcb_ops, BC_WIRE_WCB);
+	strata_node_add_module(n, &c->m, &wcb_ops, strata_wire_id("wcb"));
 	/* uses ReliableBroadcast, instance rb */
 	if (bcast_open(n, "erb", &c->m, 0, &c->rb, err, errlen) != 0)
 		return NULL; /* the node owns c now and frees it */

@@ -58,6 +58,7 @@
 #include "cons/cons.h"
 #include "core/codec.h"
 #include "core/error.h"
+#include "core/stack.h"
 #include "fd/fd.h"
 #include "links/links.h"
 
@@ -221,7 +222,7 @@ struct strata_module *cons_bec_get(struct strata_node *n, char *err, size_t errl
 	}
 	b->n = strata_node_n(n);
 	b->f = strata_node_config(n)->f;
-	strata_node_add_module(n, &b->m, &bec_ops, CONS_WIRE_BEC);
+	strata_node_add_module(n, &b->m, &bec_ops, strata_wire_also("bldc", 0));
 	strata_module_subscribe(bld, &b->m);
 	return &b->m;
 }

@@ -81,6 +81,7 @@
 #include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
+#include "core/stack.h"
 #include "fd/fd.h"
 #include "links/links.h"
 
@@ -609,7 +610,7 @@ struct strata_module *cons_bldc_create(struct strata_node *n, char *err, size_t 
 	l->trusted = 1; /* bld trusts leader(round 1) = p1 at Init */
 	STRATA_ASSERT(l->bld);
 	strata_timer_init(&l->tick, &l->m, BL_TOK_TICK, 0);
-	strata_node_add_module(n, &l->m, &bl_ops, CONS_WIRE_BLDC);
+	strata_node_add_module(n, &l->m, &bl_ops, strata_wire_id("bldc"));
 	strata_module_subscribe(bec, &l->m);
 	strata_module_subscribe(l->bld, &l->m);
 	return &l->m;

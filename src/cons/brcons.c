@@ -97,6 +97,7 @@
 #include "cons/rbc.h"
 #include "core/assert.h"
 #include "core/error.h"
+#include "core/stack.h"
 #include "crypto/crypto.h"
 #include "links/links.h"
 
@@ -656,6 +657,6 @@ struct strata_module *cons_brcons_create(struct strata_node *n, char *err, size_
 		free(b);
 		return NULL;
 	}
-	strata_node_add_module(n, &b->h.m, &br_ops, CONS_WIRE_BRCONS);
+	strata_node_add_module(n, &b->h.m, &br_ops, strata_wire_id("brcons"));
 	return &b->h.m;
 }

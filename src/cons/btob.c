@@ -693,7 +693,7 @@ struct strata_module *cons_btob_create(struct strata_node *n, char *err, size_t 
 	b->cons_name = "bldc";
 	uint64_t period_ms = strata_node_config(n)->timeout_ms;
 	b->hold_us = (period_ms ? period_ms : 1000) * 1000;
-	strata_node_add_module(n, &b->m, &btob_ops, CONS_WIRE_BTOB);
+	strata_node_add_module(n, &b->m, &btob_ops, strata_wire_id("btob"));
 	if (cons_lower_open_space(n, b->cons_name, CONS_SPACE_BTOB, &b->m, &b->cons, err,
 				  errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */

@@ -58,29 +58,6 @@
 #define CONS_VALS_MAX 64u   /* distinct values one instance knows (<= N in a correct run) */
 #define CONS_HDR_MAX 32u    /* per-message header bytes (type, round, counts) */
 
-/* Wire ids (cons range 176-223). */
-enum cons_wire {
-	CONS_WIRE_FLOOD = 176,
-	CONS_WIRE_HIER = 177,
-	CONS_WIRE_UFLOOD = 178,
-	CONS_WIRE_UHIER = 179,
-	CONS_WIRE_EC = 180,
-	CONS_WIRE_LDC = 181,
-	CONS_WIRE_LEC = 182,  /* logged epoch change (fail-recovery) */
-	CONS_WIRE_LLDC = 183, /* logged leader-driven consensus */
-	CONS_WIRE_TOB = 184,  /* consensus-based total-order broadcast (family bcast) */
-	CONS_WIRE_TOB_CONS = 206, /* consensus from total-order broadcast (seed 8.6, tob_cons.c) */
-	CONS_WIRE_LTOB = 215, /* logged uniform total-order broadcast (Alg. 6.12, family bcast) */
-	CONS_WIRE_RBC = 190,  /* randomized binary consensus */
-	CONS_WIRE_RCONS = 191, /* randomized consensus with large domain */
-	CONS_WIRE_BRCONS = 207, /* Byzantine randomized binary consensus (brcons.c) */
-	CONS_WIRE_BTOB = 197,  /* Rotating Sender Byzantine Broadcast (Alg. 6.2, family bcast) */
-	CONS_WIRE_BLDC = 185,  /* Byzantine leader-driven consensus (Alg. 5.19) */
-	CONS_WIRE_BEC = 186,   /* Byzantine leader-based epoch change (Alg. 5.15) */
-	CONS_WIRE_SBC = 187,   /* strong Byzantine consensus over bldc (Alg. 5.20, sbc.c) */
-	CONS_WIRE_FAST_SBC = 188, /* fast Byzantine consensus over sbc (Alg. 6.5, fast.c) */
-};
-
 /* Indications inside the family (event range 300-399). */
 enum cons_ev {
 	CONS_EV_START_EPOCH = 300, /* ec: peer = leader l, arg = timestamp ts */

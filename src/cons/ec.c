@@ -45,6 +45,7 @@
 #include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
+#include "core/stack.h"
 #include "links/links.h"
 
 enum { EC_NEWEPOCH = 1, EC_NACK = 2 };
@@ -243,7 +244,7 @@ struct strata_module *cons_ec_get(struct strata_node *n, bool logged, char *err,
 	e->ts = e->self; /* ts := rank(self) */
 	e->logged = logged;
 	strata_node_add_module(n, &e->m, logged ? &lec_ops : &ec_ops,
-			       logged ? CONS_WIRE_LEC : CONS_WIRE_EC);
+			       strata_wire_also(logged ? "lldc" : "ldc", 0));
 	if (cons_open_beb(n, &e->m, &e->beb, logged, err, errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */
 	strata_module_subscribe(omega, &e->m);

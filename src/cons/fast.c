@@ -102,6 +102,7 @@
 #include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
+#include "core/stack.h"
 #include "links/links.h"
 
 struct fast_inst {
@@ -395,17 +396,18 @@ static struct strata_module *fast_sbc_create(struct strata_node *n, const char *
 			 nn, f);
 		return NULL;
 	}
-	return fast_create(n, &fast_sbc_ops, CONS_WIRE_FAST_SBC, lower, err, errlen);
+	return fast_create(n, &fast_sbc_ops, strata_wire_id("fast-sbc"), lower, err, errlen);
 }
 
 struct strata_module *var_fast_uhier_create(struct strata_node *n, char *err, size_t errlen)
 {
-	return fast_create(n, &fast_uhier_ops, VAR_WIRE_FAST_UHIER, "uhier", err, errlen);
+	return fast_create(n, &fast_uhier_ops, strata_wire_id("fast-uhier"), "uhier", err, errlen);
 }
 
 struct strata_module *var_fast_uflood_create(struct strata_node *n, char *err, size_t errlen)
 {
-	return fast_create(n, &fast_uflood_ops, VAR_WIRE_FAST_UFLOOD, "uflood", err, errlen);
+	return fast_create(n, &fast_uflood_ops, strata_wire_id("fast-uflood"), "uflood", err,
+			   errlen);
 }
 
 void var_fast_test_quorum(struct strata_module *m, uint32_t quorum)

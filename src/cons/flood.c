@@ -24,6 +24,7 @@
 #include "cons/cons.h"
 #include "core/assert.h"
 #include "core/error.h"
+#include "core/stack.h"
 
 #define FL_ROUNDS (STRATA_MAX_NODES + 2)
 
@@ -250,7 +251,7 @@ struct strata_module *cons_flood_create(struct strata_node *n, char *err, size_t
 	}
 	f->n = strata_node_n(n);
 	f->tab.propose = fl_propose_fn;
-	strata_node_add_module(n, &f->m, &fl_ops, CONS_WIRE_FLOOD);
+	strata_node_add_module(n, &f->m, &fl_ops, strata_wire_id("flood"));
 	if (cons_open_beb(n, &f->m, &f->tab.beb, false, err, errlen) != 0 ||
 	    cons_need_fd(&f->m, "flood", err, errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */

@@ -49,6 +49,7 @@
 #include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
+#include "core/stack.h"
 
 #define GM_PEND (STRATA_MAX_NODES + 2)
 
@@ -244,7 +245,7 @@ struct strata_module *var_gm_create(struct strata_node *n, char *err, size_t err
 	}
 	g->n = strata_node_n(n);
 	g->members = g->correct = g->hist[0] = cons_all(g->n);
-	strata_node_add_module(n, &g->m, &gm_ops, VAR_WIRE_GM);
+	strata_node_add_module(n, &g->m, &gm_ops, strata_wire_id("gm"));
 	if (cons_need_fd(&g->m, "gm", err, errlen) != 0 ||
 	    cons_lower_open_space(n, VAR_UC, CONS_SPACE_GM, &g->m, &g->uc, err, errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */

@@ -20,6 +20,7 @@
 #include "cons/cons.h"
 #include "core/assert.h"
 #include "core/error.h"
+#include "core/stack.h"
 
 struct hc_inst {
 	struct cons_inst c;
@@ -217,7 +218,7 @@ struct strata_module *cons_hier_create(struct strata_node *n, char *err, size_t 
 	h->n = strata_node_n(n);
 	h->tab.propose = hc_propose_req;
 	h->self = strata_node_id(n);
-	strata_node_add_module(n, &h->m, &hc_ops, CONS_WIRE_HIER);
+	strata_node_add_module(n, &h->m, &hc_ops, strata_wire_id("hier"));
 	if (cons_open_beb(n, &h->m, &h->tab.beb, false, err, errlen) != 0 ||
 	    cons_need_fd(&h->m, "hier", err, errlen) != 0)
 		return NULL;

@@ -51,6 +51,7 @@
 #include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
+#include "core/stack.h"
 #include "links/links.h"
 
 #define LD_FUTURE_MAX 64u
@@ -541,7 +542,7 @@ static struct strata_module *ld_create(struct strata_node *n, bool logged, char 
 	l->period_us = (period_ms ? period_ms : 1000) * 1000;
 	strata_timer_init(&l->announce, &l->m, LD_TOK_ANNOUNCE, 0);
 	strata_node_add_module(n, &l->m, logged ? &lld_ops : &ld_ops,
-			       logged ? CONS_WIRE_LLDC : CONS_WIRE_LDC);
+			       strata_wire_id(logged ? "lldc" : "ldc"));
 	if (logged)
 		ld_load_windows(l);
 	if (cons_open_beb(n, &l->m, &l->tab.beb, logged, err, errlen) != 0)

@@ -71,6 +71,7 @@
 #include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
+#include "core/stack.h"
 
 #define LTOB_UNORDERED_MAX 256u
 #define LTOB_RING 256u
@@ -436,7 +437,7 @@ struct strata_module *cons_ltob_create(struct strata_node *n, char *err, size_t 
 	uint64_t period_ms = strata_node_config(n)->timeout_ms;
 	t->period_us = (period_ms ? period_ms : 1000) * 1000;
 	strata_timer_init(&t->retry, &t->m, LTOB_TOK_RETRY, 0);
-	strata_node_add_module(n, &t->m, &ltob_ops, CONS_WIRE_LTOB);
+	strata_node_add_module(n, &t->m, &ltob_ops, strata_wire_id("ltob"));
 	ltob_load(t);
 	if (bcast_open(n, "lurb", &t->m, 0, &t->lurb, err, errlen) != 0 ||
 	    cons_lower_open_space(n, LTOB_CONSENSUS, CONS_SPACE_LTOB, &t->m, &t->lc, err,

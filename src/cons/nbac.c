@@ -60,6 +60,7 @@
 #include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
+#include "core/stack.h"
 
 enum { NB_BEGIN = 1, NB_VOTE = 2 };
 
@@ -364,7 +365,7 @@ struct strata_module *var_nbac_create(struct strata_node *n, char *err, size_t e
 	b->n = strata_node_n(n);
 	b->c.tab.round_name = "yes-votes";
 	b->c.tab.propose = nb_propose;
-	strata_node_add_module(n, &b->c.m, &nb_ops, VAR_WIRE_NBAC);
+	strata_node_add_module(n, &b->c.m, &nb_ops, strata_wire_id("nbac"));
 	if (bcast_open(n, "beb", &b->c.m, 0, &b->c.tab.beb, err, errlen) != 0 ||
 	    cons_need_fd(&b->c.m, "nbac", err, errlen) != 0 ||
 	    cons_lower_open_space(n, VAR_UC, CONS_SPACE_NBAC, &b->c.m, &b->uc, err, errlen) != 0)

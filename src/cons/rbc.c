@@ -34,6 +34,7 @@
 #include "cons/rbc.h"
 #include "core/assert.h"
 #include "core/error.h"
+#include "core/stack.h"
 #include "crypto/crypto.h"
 
 static unsigned pop(uint64_t x)
@@ -511,7 +512,7 @@ struct strata_module *cons_rbc_create(struct strata_node *n, char *err, size_t e
 		free(b);
 		return NULL;
 	}
-	strata_node_add_module(n, &b->h.m, &rbc_ops, CONS_WIRE_RBC);
+	strata_node_add_module(n, &b->h.m, &rbc_ops, strata_wire_id("rbc"));
 	if (cons_open_beb(n, &b->h.m, &b->h.tab.beb, false, err, errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */
 	return &b->h.m;

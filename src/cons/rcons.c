@@ -44,6 +44,7 @@
 #include "cons/rbc.h"
 #include "core/assert.h"
 #include "core/error.h"
+#include "core/stack.h"
 
 #define RC_AHEAD 4u
 
@@ -326,7 +327,7 @@ struct strata_module *cons_rcons_create(struct strata_node *n, char *err, size_t
 		free(rc);
 		return NULL;
 	}
-	strata_node_add_module(n, &rc->h.m, &rc_ops, CONS_WIRE_RCONS);
+	strata_node_add_module(n, &rc->h.m, &rc_ops, strata_wire_id("rcons"));
 	if (cons_open_beb(n, &rc->h.m, &rc->h.tab.beb, false, err, errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */
 	return &rc->h.m;

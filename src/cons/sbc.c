@@ -86,6 +86,7 @@
 #include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
+#include "core/stack.h"
 #include "crypto/crypto.h"
 #include "links/links.h"
 
@@ -537,7 +538,7 @@ struct strata_module *cons_sbc_create(struct strata_node *n, char *err, size_t e
 	size_t bc_max = cons_value_max(n, nn * (BEP_WS_MAX + 1)); /* bldc's */
 	s->value_max = bc_max > 16 + nn * SBC_ENTRY_OVERHEAD ? (bc_max - 16) / nn - SBC_ENTRY_OVERHEAD
 							      : 0;
-	strata_node_add_module(n, &s->m, &sbc_ops, CONS_WIRE_SBC);
+	strata_node_add_module(n, &s->m, &sbc_ops, strata_wire_id("sbc"));
 	if (cons_lower_open_space(n, "bldc", CONS_SPACE_SBC, &s->m, &s->bc, err, errlen) != 0 ||
 	    cons_lower_open_space(n, "bldc", CONS_SPACE_SBC_FAST, &s->m, &s->bc, err, errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */

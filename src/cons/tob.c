@@ -47,6 +47,7 @@
 #include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
+#include "core/stack.h"
 
 #define TOB_UNORDERED_MAX 1024u
 #define TOB_UPPERS 4u
@@ -333,7 +334,7 @@ struct strata_module *cons_tob_create(struct strata_node *n, char *err, size_t e
 		return NULL;
 	}
 	t->round = 1;
-	strata_node_add_module(n, &t->m, &tob_ops, CONS_WIRE_TOB);
+	strata_node_add_module(n, &t->m, &tob_ops, strata_wire_id("tob"));
 	if (bcast_open(n, "erb", &t->m, 0, &t->rb, err, errlen) != 0 ||
 	    cons_lower_open(n, cons_tob_consensus(strata_node_config(n)), &t->m, &t->cons, err,
 			    errlen) != 0)

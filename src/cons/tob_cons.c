@@ -29,6 +29,7 @@
 #include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
+#include "core/stack.h"
 
 struct tob_cons {
 	struct cons_mod c;
@@ -113,7 +114,7 @@ struct strata_module *cons_tob_cons_create(struct strata_node *n, char *err, siz
 	}
 	t->c.tab.round_name = "proposer";
 	t->c.tab.propose = tc_propose;
-	strata_node_add_module(n, &t->c.m, &tc_ops, CONS_WIRE_TOB_CONS);
+	strata_node_add_module(n, &t->c.m, &tc_ops, strata_wire_id("tob-consensus"));
 	if (bcast_open(n, "tob", &t->c.m, 0, &t->tob, err, errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */
 	return &t->c.m;

@@ -56,6 +56,7 @@
 #include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
+#include "core/stack.h"
 
 struct trb_inst {
 	struct cons_inst c;
@@ -332,7 +333,7 @@ struct strata_module *var_trb_create(struct strata_node *n, char *err, size_t er
 	}
 	t->n = strata_node_n(n);
 	t->c.tab.round_name = "sender";
-	strata_node_add_module(n, &t->c.m, &trb_ops, VAR_WIRE_TRB);
+	strata_node_add_module(n, &t->c.m, &trb_ops, strata_wire_id("trb"));
 	if (bcast_open(n, "beb", &t->c.m, 0, &t->c.tab.beb, err, errlen) != 0 ||
 	    cons_need_fd(&t->c.m, "trb", err, errlen) != 0 ||
 	    cons_lower_open_space(n, VAR_UC, CONS_SPACE_TRB, &t->c.m, &t->uc, err, errlen) != 0)

@@ -19,6 +19,7 @@
 #include "cons/cons.h"
 #include "core/assert.h"
 #include "core/error.h"
+#include "core/stack.h"
 
 #define UF_ROUNDS (STRATA_MAX_NODES + 1)
 
@@ -196,7 +197,7 @@ struct strata_module *cons_uflood_create(struct strata_node *n, char *err, size_
 	}
 	u->n = strata_node_n(n);
 	u->tab.propose = uf_propose;
-	strata_node_add_module(n, &u->m, &uf_ops, CONS_WIRE_UFLOOD);
+	strata_node_add_module(n, &u->m, &uf_ops, strata_wire_id("uflood"));
 	if (cons_open_beb(n, &u->m, &u->tab.beb, false, err, errlen) != 0 ||
 	    cons_need_fd(&u->m, "uflood", err, errlen) != 0)
 		return NULL;

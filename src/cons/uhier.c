@@ -23,6 +23,7 @@
 #include "cons/cons.h"
 #include "core/assert.h"
 #include "core/error.h"
+#include "core/stack.h"
 #include "links/links.h"
 
 struct uh_inst {
@@ -258,7 +259,7 @@ struct strata_module *cons_uhier_create(struct strata_node *n, char *err, size_t
 	u->n = strata_node_n(n);
 	u->tab.propose = uh_propose_req;
 	u->self = strata_node_id(n);
-	strata_node_add_module(n, &u->m, &uh_ops, CONS_WIRE_UHIER);
+	strata_node_add_module(n, &u->m, &uh_ops, strata_wire_id("uhier"));
 	if (cons_open_beb(n, &u->m, &u->tab.beb, false, err, errlen) != 0 ||
 	    bcast_open(n, "erb", &u->m, 0, &u->rb, err, errlen) != 0 ||
 	    cons_need_fd(&u->m, "uhier", err, errlen) != 0)

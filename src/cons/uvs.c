@@ -93,6 +93,7 @@
 #include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
+#include "core/stack.h"
 
 #define UVS_PEND_MAX 256u
 #define UVS_HELD_MAX 64u
@@ -676,7 +677,7 @@ struct strata_module *var_uvs_create(struct strata_node *n, char *err, size_t er
 	}
 	u->n = strata_node_n(n);
 	u->members = u->correct = cons_all(u->n);
-	strata_node_add_module(n, &u->m, &uvs_ops, VAR_WIRE_UVS);
+	strata_node_add_module(n, &u->m, &uvs_ops, strata_wire_id("uvs"));
 	if (bcast_open(n, "beb", &u->m, 0, &u->beb, err, errlen) != 0 ||
 	    cons_need_fd(&u->m, "uvs", err, errlen) != 0 ||
 	    cons_lower_open_space(n, VAR_UC, CONS_SPACE_VS, &u->m, &u->uc, err, errlen) != 0)

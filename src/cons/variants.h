@@ -9,17 +9,6 @@
 
 #include "core/node.h"
 
-/* Wire ids (cons range 176-207). */
-enum variants_wire {
-	VAR_WIRE_NBAC = 200,
-	VAR_WIRE_TRB = 201,
-	VAR_WIRE_GM = 202,
-	VAR_WIRE_FAST_UHIER = 203,
-	VAR_WIRE_FAST_UFLOOD = 204,
-	VAR_WIRE_UVS = 205,
-	VAR_WIRE_VS = 199, /* 207 is brcons (cons.h) */
-};
-
 /* Indications inside the family (variants range 390-399). */
 enum variants_ev {
 	VAR_EV_VIEW = 390, /* gm -> its upper: <gm, View | (id, M)>, instance = id, arg = M */

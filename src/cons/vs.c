@@ -77,6 +77,7 @@
 #include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
+#include "core/stack.h"
 
 #define VS_MSG_MAX 256u
 #define VS_HELD_MAX 64u
@@ -593,7 +594,7 @@ struct strata_module *var_vs_create(struct strata_node *n, char *err, size_t err
 	}
 	v->n = strata_node_n(n);
 	v->members = cons_all(v->n);
-	strata_node_add_module(n, &v->m, &vs_ops, VAR_WIRE_VS);
+	strata_node_add_module(n, &v->m, &vs_ops, strata_wire_id("vs"));
 	if (bcast_open(n, "beb", &v->m, 0, &v->beb, err, errlen) != 0 ||
 	    cons_need_fd(&v->m, "vs", err, errlen) != 0 ||
 	    cons_lower_open_space(n, VAR_UC, CONS_SPACE_VSTRB, &v->m, &v->uc, err, errlen) != 0 ||

@@ -11,9 +11,13 @@
  * can pick any of them with --algo). The daemon refuses a config whose named algorithms
  * (reg_algo, bcast_algo) need more than the model gives, and says why.
  *
- * Wire id ranges: fd 1-15, links/tests 16-31, bcast 32-95, reg 96-159, lkv 160-175,
- * cons 176-207, smr 208-223, test modules 224-255. tests/unit/test_catalog.c checks that no two
- * algorithms claim one id and that pinned ids never change (they are on the wire). */
+ * Wire ids are assigned in the catalog rows and nowhere else (no family header defines one, and
+ * there are no per-family ranges): a module asks the catalog for its id at construction
+ * (strata_wire_id, below). A new algorithm takes any id in 1-223 that no row claims (224-255 are
+ * left to test modules); where an id sits says nothing about the family (ltob's 215 is the id
+ * it had when it was pinned, and stays). tests/unit/test_catalog.c checks that no two
+ * algorithms claim one id, that pinned ids never change (they are on the wire), and that every
+ * module a node builds carries the id its catalog row gives. */
 #ifndef STRATA_CORE_STACK_H
 #define STRATA_CORE_STACK_H
 
@@ -58,7 +62,7 @@ const struct strata_algo *strata_bcast_byz_algos(void); /* family "bcast", Byzan
 const struct strata_algo *strata_reg_byz_algos(void);   /* family "reg", Byzantine ones */
 const struct strata_algo *strata_lkv_algos(void);       /* family "lkv" */
 const struct strata_algo *strata_cons_algos(void);      /* family "cons" */
-const struct strata_algo *strata_smr_algos(void);       /* family "smr" (wire ids 208-223) */
+const struct strata_algo *strata_smr_algos(void);       /* family "smr" */
 const struct strata_algo *strata_jh_algos(void);        /* family "jh" (local, wire id 0) */
 const struct strata_algo *strata_variants_algos(void);  /* family "variants" (chapter 6) */
 
@@ -82,6 +86,14 @@ struct strata_module *strata_algo_create(const struct strata_algo *a, struct str
  * hierarchical = hier), across all families; NULL if
  * unknown. Modules are named by a->name. */
 const struct strata_algo *strata_algo_find(const char *name);
+/* Wire ids come from the catalog and from nowhere else: a module takes its id at construction
+ * from its algorithm's row, by name (a composition's private lower modules take the ids of its
+ * span, wire_id + 1 .., from its own row; a shared lower module such as ldc's epoch change takes
+ * its id from wire_also of the algorithm that lists it). strata_wire_id(name) is the row's
+ * wire_id, strata_wire_also(name, k) its wire_also[k]; both assert that the row exists and has
+ * that id (asking for an id the catalog does not list is a programming error). */
+uint16_t strata_wire_id(const char *name);
+uint16_t strata_wire_also(const char *name, unsigned k);
 /* Calls fn for every algorithm of every family (or of `family` if not NULL). */
 void strata_algo_foreach(const char *family, void (*fn)(const struct strata_algo *a, void *arg),
 			 void *arg);

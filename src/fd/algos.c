@@ -21,7 +21,7 @@ static const struct strata_algo algos[] = {
 		.model = STRATA_MODEL_FAIL_STOP,
 		.steps = "detection within timeout + max delay",
 		.messages = "N-1 heartbeats per period per node",
-		.wire_id = STRATA_FD_WIRE_P,
+		.wire_id = 1,
 	},
 	{
 		.name = "le",
@@ -31,7 +31,7 @@ static const struct strata_algo algos[] = {
 		.model = STRATA_MODEL_FAIL_STOP,
 		.steps = "0 beyond P",
 		.messages = "0 beyond P",
-		.wire_id = STRATA_FD_WIRE_LE,
+		.wire_id = 2,
 	},
 	{
 		.name = "evp",
@@ -41,7 +41,7 @@ static const struct strata_algo algos[] = {
 		.model = STRATA_MODEL_FAIL_NOISY,
 		.steps = "suspicion within the peer's timeout + max delay",
 		.messages = "N-1 heartbeats per period per node",
-		.wire_id = STRATA_FD_WIRE_EVP,
+		.wire_id = 3,
 	},
 	{
 		.name = "omega",
@@ -51,7 +51,7 @@ static const struct strata_algo algos[] = {
 		.model = STRATA_MODEL_FAIL_NOISY,
 		.steps = "0 beyond <>P",
 		.messages = "0 beyond <>P",
-		.wire_id = STRATA_FD_WIRE_OMEGA,
+		.wire_id = 4,
 	},
 	{
 		.name = "ele",
@@ -61,7 +61,7 @@ static const struct strata_algo algos[] = {
 		.model = STRATA_MODEL_FAIL_RECOVERY,
 		.steps = "the lowest epoch heard within one period (delay grows by a timeout per change)",
 		.messages = "N heartbeats per period per node; 1 storage write per start/recovery",
-		.wire_id = STRATA_FD_WIRE_ELE,
+		.wire_id = 5,
 	},
 	{
 		.name = "bld",
@@ -72,7 +72,7 @@ static const struct strata_algo algos[] = {
 		.resilience_k = 3,
 		.steps = "1 after f+1 correct complaints (2 when they must be amplified)",
 		.messages = "N per complaining process per round change (at most N^2)",
-		.wire_id = STRATA_FD_WIRE_BLD,
+		.wire_id = 6,
 	},
 	{ .name = NULL },
 };

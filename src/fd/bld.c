@@ -306,7 +306,7 @@ struct strata_module *strata_fd_bld_create(struct strata_node *n, char *err, siz
 	b->n = nn;
 	b->f = cfg->f;
 	b->move_at = 2 * b->f + 1;
-	strata_node_add_module(n, &b->m, &bld_ops, STRATA_FD_WIRE_BLD);
+	strata_node_add_module(n, &b->m, &bld_ops, strata_wire_id("bld"));
 	return &b->m;
 }
 

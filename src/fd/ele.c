@@ -202,7 +202,7 @@ struct strata_module *strata_fd_ele_create(struct strata_node *n, char *err, siz
 	e->cand = cand;
 	e->n = strata_node_n(n);
 	e->delta_us = (uint64_t)strata_node_config(n)->evp_timeout_ms * 1000u;
-	strata_node_add_module(n, &e->m, &ele_ops, STRATA_FD_WIRE_ELE);
+	strata_node_add_module(n, &e->m, &ele_ops, strata_wire_id("ele"));
 	strata_timer_init(&e->timer, &e->m, 1, 0);
 	strata_node_set_role(n, STRATA_ROLE_LEADER, &e->m);
 	return &e->m;

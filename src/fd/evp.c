@@ -202,7 +202,7 @@ struct strata_module *strata_fd_evp_create(struct strata_node *n, char *err, siz
 	e->self = strata_node_id(n);
 	e->period_us = (uint64_t)cfg->heartbeat_ms * 1000;
 	e->increment_us = (uint64_t)cfg->evp_increment_ms * 1000;
-	strata_node_add_module(n, &e->base, &evp_ops, STRATA_FD_WIRE_EVP);
+	strata_node_add_module(n, &e->base, &evp_ops, strata_wire_id("evp"));
 	strata_timer_init(&e->hb, &e->base, TOK_HEARTBEAT, 0);
 	for (uint32_t q = 1; q <= e->n; q++) {
 		strata_timer_init(&e->peers[q].deadline, &e->base, TOK_DEADLINE, q);

@@ -27,16 +27,6 @@
 
 #include "core/node.h"
 
-/* Wire ids (fd range 1-15). */
-enum {
-	STRATA_FD_WIRE_P = 1,
-	STRATA_FD_WIRE_LE = 2,
-	STRATA_FD_WIRE_EVP = 3,
-	STRATA_FD_WIRE_OMEGA = 4,
-	STRATA_FD_WIRE_ELE = 5,
-	STRATA_FD_WIRE_BLD = 6,
-};
-
 /* Creates the detector and the leader module the node's model calls for (called by
  * strata_stack_build). 0, or STRATA_ECONFIG with a reason in err. */
 int strata_fd_build(struct strata_node *n, char *err, size_t errlen);

@@ -47,6 +47,6 @@ static const struct strata_module_ops le_ops = {
 
 struct strata_module *strata_fd_le_create(struct strata_node *n, char *err, size_t errlen)
 {
-	struct fd_leader *l = fd_leader_new(n, &le_ops, STRATA_FD_WIRE_LE, err, errlen);
+	struct fd_leader *l = fd_leader_new(n, &le_ops, strata_wire_id("le"), err, errlen);
 	return l ? &l->base : NULL;
 }

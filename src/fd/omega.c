@@ -46,6 +46,6 @@ static const struct strata_module_ops omega_ops = {
 
 struct strata_module *strata_fd_omega_create(struct strata_node *n, char *err, size_t errlen)
 {
-	struct fd_leader *l = fd_leader_new(n, &omega_ops, STRATA_FD_WIRE_OMEGA, err, errlen);
+	struct fd_leader *l = fd_leader_new(n, &omega_ops, strata_wire_id("omega"), err, errlen);
 	return l ? &l->base : NULL;
 }

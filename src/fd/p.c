@@ -224,7 +224,7 @@ struct strata_module *strata_fd_p_create(struct strata_node *n, char *err, size_
 	p->self = strata_node_id(n);
 	p->period_us = (uint64_t)cfg->heartbeat_ms * 1000;
 	p->timeout_us = (uint64_t)cfg->timeout_ms * 1000;
-	strata_node_add_module(n, &p->base, &p_ops, STRATA_FD_WIRE_P);
+	strata_node_add_module(n, &p->base, &p_ops, strata_wire_id("p"));
 	strata_timer_init(&p->hb, &p->base, TOK_HEARTBEAT, 0);
 	for (uint32_t q = 1; q <= p->n; q++)
 		strata_timer_init(&p->peers[q].deadline, &p->base, TOK_DEADLINE, q);

@@ -24,6 +24,7 @@
 #include <stdio.h>
 
 #include "core/error.h"
+#include "core/stack.h"
 #include "reg/reg.h"
 
 enum { PH_WRITE = 1, PH_READ, PH_WRITEBACK };
@@ -127,13 +128,13 @@ static const struct reg_algo_ops a1n_ops = {
 
 struct strata_module *reg_atomic11to1n_create(struct strata_node *n, char *err, size_t errlen)
 {
-	struct reg_mod *r = reg_mod_new(n, "atomic11to1n", REG_WIRE_ATOMIC11TO1N, &a1n_ops, true,
-					err, errlen);
+	struct reg_mod *r = reg_mod_new(n, "atomic11to1n", strata_wire_id("atomic11to1n"), &a1n_ops,
+					true, err, errlen);
 	if (!r)
 		return NULL;
 	struct reg_mod *low = reg_reg2atomic11_new(n, "atomic11to1n.reg2atomic11",
-						   (uint16_t)(REG_WIRE_ATOMIC11TO1N + 1), false,
-						   err, errlen);
+						   (uint16_t)(strata_wire_id("atomic11to1n") + 1),
+						   false, err, errlen);
 	if (!low)
 		return NULL;
 	r->lower = &low->m;

@@ -23,6 +23,7 @@
 #include <stdio.h>
 
 #include "core/error.h"
+#include "core/stack.h"
 #include "reg/reg.h"
 
 enum { PH_READ = 1, PH_WRITE };
@@ -114,12 +115,13 @@ static const struct reg_algo_ops ann_ops = {
 
 struct strata_module *reg_atomic1nton_create(struct strata_node *n, char *err, size_t errlen)
 {
-	struct reg_mod *r = reg_mod_new(n, "atomic1nton", REG_WIRE_ATOMIC1NTON, &ann_ops, true, err,
-					errlen);
+	struct reg_mod *r = reg_mod_new(n, "atomic1nton", strata_wire_id("atomic1nton"), &ann_ops,
+					true, err, errlen);
 	if (!r)
 		return NULL;
-	struct reg_mod *low = reg_riwm_new(n, "atomic1nton.riwm", (uint16_t)(REG_WIRE_ATOMIC1NTON + 1),
-					   false, err, errlen);
+	struct reg_mod *low =
+		reg_riwm_new(n, "atomic1nton.riwm", (uint16_t)(strata_wire_id("atomic1nton") + 1),
+			     false, err, errlen);
 	if (!low)
 		return NULL;
 	r->lower = &low->m;

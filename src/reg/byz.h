@@ -142,14 +142,6 @@ struct strata_module *reg_bmq_create_test(struct strata_node *n, const struct re
 struct strata_module *reg_adbq_create_test(struct strata_node *n, const struct reg_byz_test *t,
 					   char *err, size_t errlen);
 
-/* Wire ids (stack.h: reg 96-159; the Byzantine registers own 144-159). */
-enum {
-	REG_WIRE_BMQ = 144,
-	REG_WIRE_ADBQ = 145,
-	REG_WIRE_DWBQ = 146,
-	REG_WIRE_BQL = 147,
-};
-
 /* Shared by bmq and bql (plain, unsigned quorum registers): their two phases. */
 enum { BYZ_PH_WRITE = 1, BYZ_PH_READ = 2 };
 void byz_send_value(struct reg_mod *r, struct reg_inst *i, struct byz_inst *b, uint32_t to,

@@ -58,6 +58,7 @@
 #include "core/codec.h"
 #include "core/error.h"
 #include "core/itab.h"
+#include "core/stack.h"
 #include "links/links.h"
 #include "reg/lkv.h"
 
@@ -992,7 +993,7 @@ static const struct strata_module_ops lkv_ops = {
 static void warn(struct strata_node *n, const char *text)
 {
 	strata_trace(n, "lkv", "%s -> warning", text);
-	struct strata_output o = { .kind = STRATA_OUT_EVENT, .module = LKV_WIRE,
+	struct strata_output o = { .kind = STRATA_OUT_EVENT, .module = strata_wire_id("lkv"),
 				   .module_name = "lkv", .text = text };
 	strata_output(n, &o);
 }
@@ -1031,7 +1032,7 @@ struct strata_module *lkv_create(struct strata_node *n, char *err, size_t errlen
 		snprintf(err, errlen, "lkv: out of memory");
 		return NULL;
 	}
-	strata_node_add_module(n, &l->m, &lkv_ops, LKV_WIRE);
+	strata_node_add_module(n, &l->m, &lkv_ops, strata_wire_id("lkv"));
 	strata_timer_init(&l->ae_timer, &l->m, T_AE, 0);
 	strata_timer_init(&l->gc_timer, &l->m, T_GC, 0);
 	char text[320];

@@ -15,7 +15,6 @@
 #include "core/msg.h"
 #include "core/node.h"
 
-#define LKV_WIRE 160             /* wire id of the "lkv" module (lkv range 160-175) */
 #define LKV_VNODES 128           /* virtual nodes per node on the ring */
 #define LKV_KEY_MAX 1024         /* longest key, bytes */
 #define LKV_MAX_KEYS 65536       /* default: entries (values and tombstones) a node stores */
@@ -79,7 +78,6 @@ void lkv_set_clock_skew(struct strata_module *m, uint64_t skew_us);
 
 /* ---- lkv-vc (lkv_vc.c): vector-clock versions, siblings and contexts ---- */
 
-#define LKV_VC_WIRE 161          /* wire id of the "lkv-vc" module */
 #define LKV_VC_MAX_SIBLINGS 8    /* versions kept per key; beyond, the oldest is dropped */
 
 struct strata_module *lkv_vc_create(struct strata_node *n, char *err, size_t errlen);

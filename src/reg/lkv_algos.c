@@ -17,7 +17,7 @@ static const struct strata_algo algos[] = {
 	  .model = STRATA_MODEL_FAIL_SILENT, .resilience_k = 0,
 	  .steps = "put 4 (2 if R+W<=N), get 2-4",
 	  .messages = "put 4N (2N if R+W<=N), get 2N-4N",
-	  .wire_id = LKV_WIRE },
+	  .wire_id = 160 },
 	{ .name = "lkv-vc", .family = "lkv",
 	  .title = "Leaderless quorum KV with vector-clock siblings: a get returns every "
 		   "concurrent value and a context, a put with it supersedes them",
@@ -25,7 +25,7 @@ static const struct strata_algo algos[] = {
 	  .model = STRATA_MODEL_FAIL_SILENT, .resilience_k = 0,
 	  .steps = "put 2, get 2",
 	  .messages = "put 2N, get 2N",
-	  .wire_id = LKV_VC_WIRE },
+	  .wire_id = 161 },
 	{ .name = NULL },
 };
 

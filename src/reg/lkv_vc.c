@@ -53,6 +53,7 @@
 #include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
+#include "core/stack.h"
 #include "links/links.h"
 #include "reg/lkv.h"
 
@@ -694,7 +695,7 @@ struct strata_module *lkv_vc_create(struct strata_node *n, char *err, size_t err
 		snprintf(err, errlen, "lkv-vc: out of memory");
 		return NULL;
 	}
-	strata_node_add_module(n, &l->m, &vc_ops, LKV_VC_WIRE);
+	strata_node_add_module(n, &l->m, &vc_ops, strata_wire_id("lkv-vc"));
 	return &l->m;
 }
 

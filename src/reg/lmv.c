@@ -38,6 +38,7 @@
  * sbeb + sl (stubborn retransmission for a fair-loss world); ours keeps beb + pl because the
  * perfect links retransmit until acknowledged and carry values up to max_value, while a stubborn
  * frame is one datagram (docs/architecture.md, "Where we departed"). */
+#include "core/stack.h"
 #include "reg/reg.h"
 
 struct strata_module *reg_lmv_create(struct strata_node *n, char *err, size_t errlen)
@@ -45,6 +46,7 @@ struct strata_module *reg_lmv_create(struct strata_node *n, char *err, size_t er
 	const struct reg_quorum_params q = {
 		.quorum = REG_Q_MAJORITY, .wts = REG_TS_WRITER, .durable = true,
 	};
-	struct reg_mod *r = reg_quorum_new(n, "lmv", REG_WIRE_LMV, &q, true, true, err, errlen);
+	struct reg_mod *r =
+		reg_quorum_new(n, "lmv", strata_wire_id("lmv"), &q, true, true, err, errlen);
 	return r ? &r->m : NULL;
 }

@@ -20,6 +20,7 @@
  * reg/core.c's bounded key table and queue. Reads are not atomic: two sequential reads
  * concurrent with one write may see new then old (tests/sim/sim_reg.c shows the checker
  * rejecting such a history). */
+#include "core/stack.h"
 #include "reg/reg.h"
 
 struct reg_mod *reg_mv_new(struct strata_node *n, const char *name, uint16_t wire_id, bool client,
@@ -31,6 +32,6 @@ struct reg_mod *reg_mv_new(struct strata_node *n, const char *name, uint16_t wir
 
 struct strata_module *reg_mv_create(struct strata_node *n, char *err, size_t errlen)
 {
-	struct reg_mod *r = reg_mv_new(n, "mv", REG_WIRE_MV, true, err, errlen);
+	struct reg_mod *r = reg_mv_new(n, "mv", strata_wire_id("mv"), true, err, errlen);
 	return r ? &r->m : NULL;
 }

@@ -17,6 +17,7 @@
  * Engine parameters (reg/quorum.c): consult-then-write timestamps, majority phases, read
  * queries then imposes. Faithful to the book (its readlist is our per-phase reply set).
  * Memory: reg/core.c's bounded key table and queue. */
+#include "core/stack.h"
 #include "reg/reg.h"
 
 struct strata_module *reg_nnar_create(struct strata_node *n, char *err, size_t errlen)
@@ -24,6 +25,7 @@ struct strata_module *reg_nnar_create(struct strata_node *n, char *err, size_t e
 	const struct reg_quorum_params q = {
 		.quorum = REG_Q_MAJORITY, .wts = REG_TS_CONSULT, .read_impose = true,
 	};
-	struct reg_mod *r = reg_quorum_new(n, "nnar", REG_WIRE_NNAR, &q, false, true, err, errlen);
+	struct reg_mod *r =
+		reg_quorum_new(n, "nnar", strata_wire_id("nnar"), &q, false, true, err, errlen);
 	return r ? &r->m : NULL;
 }

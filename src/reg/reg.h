@@ -278,19 +278,4 @@ struct reg_mod *reg_riwm_new(struct strata_node *n, const char *name, uint16_t w
 struct reg_mod *reg_reg2atomic11_new(struct strata_node *n, const char *name, uint16_t wire_id,
 				     bool client, char *err, size_t errlen);
 
-/* Wire ids (stack.h gives the family 96-159). A composition's private lower modules take the
- * ids right after its own. Byzantine registers and the leaderless store start at 120. */
-enum {
-	REG_WIRE_ROWA = 96,
-	REG_WIRE_MV = 97,
-	REG_WIRE_LMV = 98,
-	REG_WIRE_RIWA = 99,
-	REG_WIRE_RIWM = 100,
-	REG_WIRE_RIWCA = 101,
-	REG_WIRE_NNAR = 102,
-	REG_WIRE_REG2ATOMIC11 = 104,   /* + 105 its private mv */
-	REG_WIRE_ATOMIC11TO1N = 106,   /* + 107 its reg2atomic11, + 108 that one's mv */
-	REG_WIRE_ATOMIC1NTON = 110,    /* + 111 its riwm */
-};
-
 #endif

@@ -23,6 +23,7 @@
 #include <stdio.h>
 
 #include "core/error.h"
+#include "core/stack.h"
 #include "reg/reg.h"
 
 static void a11_start(struct reg_mod *r, struct reg_inst *i)
@@ -102,7 +103,7 @@ struct reg_mod *reg_reg2atomic11_new(struct strata_node *n, const char *name, ui
 
 struct strata_module *reg_reg2atomic11_create(struct strata_node *n, char *err, size_t errlen)
 {
-	struct reg_mod *r = reg_reg2atomic11_new(n, "reg2atomic11", REG_WIRE_REG2ATOMIC11, true,
-						 err, errlen);
+	struct reg_mod *r = reg_reg2atomic11_new(n, "reg2atomic11", strata_wire_id("reg2atomic11"),
+						 true, err, errlen);
 	return r ? &r->m : NULL;
 }

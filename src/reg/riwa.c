@@ -15,6 +15,7 @@
  *
  * Engine parameters (reg/quorum.c): writer's counter, phases wait for every undetected process,
  * read = local copy then impose. Faithful to the book. Memory: reg/core.c's bounded key table. */
+#include "core/stack.h"
 #include "reg/reg.h"
 
 struct strata_module *reg_riwa_create(struct strata_node *n, char *err, size_t errlen)
@@ -23,6 +24,7 @@ struct strata_module *reg_riwa_create(struct strata_node *n, char *err, size_t e
 		.quorum = REG_Q_ALL_CORRECT, .wts = REG_TS_WRITER, .read_local = true,
 		.read_impose = true,
 	};
-	struct reg_mod *r = reg_quorum_new(n, "riwa", REG_WIRE_RIWA, &q, true, true, err, errlen);
+	struct reg_mod *r =
+		reg_quorum_new(n, "riwa", strata_wire_id("riwa"), &q, true, true, err, errlen);
 	return r ? &r->m : NULL;
 }

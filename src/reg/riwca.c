@@ -17,6 +17,7 @@
  * concurrent writers. A read imposes its local (ts, rank, value) on every undetected process.
  * Engine parameters (reg/quorum.c): local ts + 1 with rank, all-correct phases, read local then
  * impose. Faithful to the book. Memory: reg/core.c's bounded key table and queue. */
+#include "core/stack.h"
 #include "reg/reg.h"
 
 struct strata_module *reg_riwca_create(struct strata_node *n, char *err, size_t errlen)
@@ -25,7 +26,7 @@ struct strata_module *reg_riwca_create(struct strata_node *n, char *err, size_t 
 		.quorum = REG_Q_ALL_CORRECT, .wts = REG_TS_LOCAL_NN, .read_local = true,
 		.read_impose = true,
 	};
-	struct reg_mod *r = reg_quorum_new(n, "riwca", REG_WIRE_RIWCA, &q, false, true, err,
-					   errlen);
+	struct reg_mod *r =
+		reg_quorum_new(n, "riwca", strata_wire_id("riwca"), &q, false, true, err, errlen);
 	return r ? &r->m : NULL;
 }

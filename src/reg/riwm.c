@@ -16,6 +16,7 @@
  *
  * Engine parameters (reg/quorum.c): writer's counter, majority phases, read queries then
  * imposes. Faithful to the book. Memory: reg/core.c's bounded key table and queue. */
+#include "core/stack.h"
 #include "reg/reg.h"
 
 struct reg_mod *reg_riwm_new(struct strata_node *n, const char *name, uint16_t wire_id,
@@ -29,6 +30,6 @@ struct reg_mod *reg_riwm_new(struct strata_node *n, const char *name, uint16_t w
 
 struct strata_module *reg_riwm_create(struct strata_node *n, char *err, size_t errlen)
 {
-	struct reg_mod *r = reg_riwm_new(n, "riwm", REG_WIRE_RIWM, true, err, errlen);
+	struct reg_mod *r = reg_riwm_new(n, "riwm", strata_wire_id("riwm"), true, err, errlen);
 	return r ? &r->m : NULL;
 }

@@ -19,6 +19,7 @@
  * timestamp; ours does so that a replica can ignore a retransmitted older WRITE, which perfect
  * links already rule out: a faithful transcription otherwise. Memory: reg/core.c's bounded key
  * table (REG_MAX_KEYS keys, one copy each) and per-key queue. */
+#include "core/stack.h"
 #include "reg/reg.h"
 
 struct strata_module *reg_rowa_create(struct strata_node *n, char *err, size_t errlen)
@@ -26,6 +27,7 @@ struct strata_module *reg_rowa_create(struct strata_node *n, char *err, size_t e
 	const struct reg_quorum_params q = {
 		.quorum = REG_Q_ALL_CORRECT, .wts = REG_TS_WRITER, .read_local = true,
 	};
-	struct reg_mod *r = reg_quorum_new(n, "rowa", REG_WIRE_ROWA, &q, true, true, err, errlen);
+	struct reg_mod *r =
+		reg_quorum_new(n, "rowa", strata_wire_id("rowa"), &q, true, true, err, errlen);
 	return r ? &r->m : NULL;
 }

@@ -17,7 +17,7 @@ static const struct strata_algo algos[] = {
 	  .model = STRATA_MODEL_FAIL_NOISY, .resilience_k = 2,
 	  .steps = "put 2 (4 via a follower), get 2, serializable get 0",
 	  .messages = "put 2(N-1) per batch, get 2(N-1) per read round",
-	  .wire_id = SMR_KV_WIRE },
+	  .wire_id = 208 },
 	{ .name = NULL },
 };
 

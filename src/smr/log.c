@@ -82,6 +82,7 @@
 #include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
+#include "core/stack.h"
 #include "links/links.h"
 #include "smr/smr.h"
 
@@ -1903,7 +1904,7 @@ struct strata_module *smr_kv_create(struct strata_node *n, char *err, size_t err
 		return NULL;
 	}
 	k->id_gen = strata_random(n) >> 30; /* ids differ across incarnations */
-	strata_node_add_module(n, &k->m, &kv_ops, SMR_KV_WIRE);
+	strata_node_add_module(n, &k->m, &kv_ops, strata_wire_id("kv"));
 	strata_timer_init(&k->persist_t, &k->m, T_PERSIST, 0);
 	strata_timer_init(&k->commit_t, &k->m, T_COMMIT, 0);
 	strata_timer_init(&k->tick_t, &k->m, T_TICK, 0);

@@ -2,7 +2,7 @@
  * interface and the KV state machine (kv_sm.c), and the storage wrapper the log persists
  * through (wal.c). docs/smr.md explains the design; each file opens with what it implements.
  *
- * Wire ids: the smr range is 208-223 (cons keeps 176-207). */
+ * Wire id: the catalog's row (smr/algos.c), 208. */
 #ifndef STRATA_SMR_SMR_H
 #define STRATA_SMR_SMR_H
 
@@ -13,7 +13,6 @@
 #include "core/msg.h"
 #include "core/node.h"
 
-#define SMR_KV_WIRE 208          /* wire id of the "kv" module */
 #define SMR_KEY_MAX 4096         /* longest key, bytes */
 #define SMR_VALUE_MAX (1u << 20) /* longest value, bytes (also bounded by [links] max_value) */
 #define SMR_CMD_OVERHEAD 64      /* bytes a command's encoding adds to key + values */

@@ -96,6 +96,7 @@
 #include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
+#include "core/stack.h"
 #include "smr/smr.h"
 
 #define NAME "kv"
@@ -679,7 +680,7 @@ struct strata_module *smr_tobkv_create(struct strata_node *n, char *err, size_t 
 		return NULL;
 	}
 	k->id_gen = strata_random(n) >> 30; /* ids differ across incarnations */
-	strata_node_add_module(n, &k->m, &tkv_ops, SMR_KV_WIRE);
+	strata_node_add_module(n, &k->m, &tkv_ops, strata_wire_id("kv"));
 	strata_timer_init(&k->tick, &k->m, T_TICK, 0);
 	if (bcast_open(n, over_btob ? "btob" : "tob", &k->m, 1, &k->tob, err, errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */

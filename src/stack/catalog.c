@@ -57,6 +57,20 @@ const struct strata_algo *strata_algo_find(const char *name)
 	return NULL;
 }
 
+uint16_t strata_wire_id(const char *name)
+{
+	const struct strata_algo *a = strata_algo_find(name);
+	STRATA_ASSERT(a && a->wire_id != 0);
+	return a->wire_id;
+}
+
+uint16_t strata_wire_also(const char *name, unsigned k)
+{
+	const struct strata_algo *a = strata_algo_find(name);
+	STRATA_ASSERT(a && k < sizeof(a->wire_also) / sizeof(a->wire_also[0]) && a->wire_also[k]);
+	return a->wire_also[k];
+}
+
 int strata_algo_check(const struct strata_algo *a, const struct strata_config *cfg, char *err,
 		      size_t errlen)
 {

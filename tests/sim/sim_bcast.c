@@ -834,7 +834,8 @@ static int run_reorder(const char *algo, bool causal, uint64_t seed, bool trace,
 	}
 	int rc = 0;
 	uint64_t beb_seq[MAXN + 1] = { 0 };
-	uint64_t inst = BCAST_INST(BC_WIRE_ERB, bc_lower_sub(BCAST_INST(r->algo->wire_id, 0)));
+	uint64_t inst =
+		BCAST_INST(strata_wire_id("erb"), bc_lower_sub(BCAST_INST(r->algo->wire_id, 0)));
 	for (int i = 0; i < no && !rc; i++) {
 		struct strata_msg *msg = vencode(&h, order[i], algo, r->n);
 		const struct vmsg *vm = &h.m[order[i]];
@@ -845,7 +846,7 @@ static int run_reorder(const char *algo, bool causal, uint64_t seed, bool trace,
 				wrap_rb(msg, vm->origin, vm->seq, ++beb_seq[vm->origin]);
 			strata_msg_unref(msg);
 			msg = outer;
-			req.w = BC_WIRE_BEB;
+			req.w = strata_wire_id("beb");
 			req.value2 = (const uint8_t *)&inst;
 			req.value2_len = sizeof(inst);
 		}
@@ -952,8 +953,8 @@ static int run_malformed(uint64_t seed, bool trace, char *why, size_t whylen)
 			/* An algorithm stacked on beb (sbeb) receives its messages inside beb's
 			 * (sbeb's), under that wire id and the algorithm's instance: garbage there
 			 * too. */
-			uint16_t lower = a->model == STRATA_MODEL_FAIL_RECOVERY ? BC_WIRE_SBEB
-										: BC_WIRE_BEB;
+			bool fr = a->model == STRATA_MODEL_FAIL_RECOVERY;
+			uint16_t lower = strata_wire_id(fr ? "sbeb" : "beb");
 			if (strata_node_module_by_wire(sim_node(r->s, 1), lower) &&
 			    a->wire_id != lower) {
 				uint64_t inst = BCAST_INST(a->wire_id, 0);
@@ -1065,7 +1066,7 @@ static void stk_output(struct sim *s, uint32_t node, const struct strata_output 
 {
 	struct stk_run *r = arg;
 	(void)s;
-	if (o->kind != STRATA_OUT_DELIVER || o->module != BC_WIRE_BEB)
+	if (o->kind != STRATA_OUT_DELIVER || o->module != strata_wire_id("beb"))
 		return;
 	if (o->len != 3 || o->data[0] != 'c' || o->peer > MAXN || o->data[2] < '0' ||
 	    (unsigned)(o->data[2] - '0') > STK_MSGS) {

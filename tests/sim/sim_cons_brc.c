@@ -101,7 +101,7 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 {
 	struct run *r = arg;
 	(void)s;
-	if (node < 1 || node > r->n || r->faulty[node] || o->module != CONS_WIRE_BRCONS)
+	if (node < 1 || node > r->n || r->faulty[node] || o->module != strata_wire_id("brcons"))
 		return; /* a faulty node's outputs prove nothing */
 	if (o->kind == STRATA_OUT_BCAST) {
 		cck_on_propose(r->ck, node, o->a, o->data, o->len);

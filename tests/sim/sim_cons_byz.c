@@ -188,11 +188,11 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 	(void)s;
 	if (node < 1 || node > r->n)
 		return;
-	if (o->kind == STRATA_OUT_EVENT && o->module == STRATA_FD_WIRE_BLD) {
+	if (o->kind == STRATA_OUT_EVENT && o->module == strata_wire_id("bld")) {
 		r->trusted[node] = o->peer;
 		return;
 	}
-	if (o->module != CONS_WIRE_BLDC || !correct(r, node))
+	if (o->module != strata_wire_id("bldc") || !correct(r, node))
 		return;
 	if (o->kind == STRATA_OUT_DELIVER)
 		on_decide(r, node, o->a, o->data, o->len);

@@ -114,7 +114,7 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 		on_reply(r, node, o);
 		return;
 	}
-	if (o->module != CONS_WIRE_LDC)
+	if (o->module != strata_wire_id("ldc"))
 		return;
 	if (o->kind == STRATA_OUT_BCAST) {
 		cck_on_propose(r->ck, node, o->a, o->data, o->len);

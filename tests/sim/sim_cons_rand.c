@@ -349,7 +349,7 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 		struct adv_beb *b = calloc(1, sizeof(*b));
 		STRATA_ASSERT(b);
 		b->r = r;
-		strata_node_add_module(n, &b->m, &adv_ops, BC_WIRE_BEB);
+		strata_node_add_module(n, &b->m, &adv_ops, strata_wire_id("beb"));
 	}
 	struct strata_module *m = strata_algo_create(r->algo, n, err, sizeof(err));
 	if (!m) {

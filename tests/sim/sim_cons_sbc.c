@@ -216,7 +216,7 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 	(void)s;
 	if (node < 1 || node > r->n)
 		return;
-	if (o->kind == STRATA_OUT_EVENT && o->module == STRATA_FD_WIRE_BLD) {
+	if (o->kind == STRATA_OUT_EVENT && o->module == strata_wire_id("bld")) {
 		r->trusted[node] = o->peer;
 		return;
 	}
@@ -278,7 +278,7 @@ static struct run *setup(enum variant var, uint64_t seed, bool trace)
 	r->var = var;
 	r->fast = var != V_SBC && var != V_SBC_TRUST && var != V_REJECT_ALL;
 	r->algo = r->fast ? "fast-sbc" : "sbc";
-	r->wire = r->fast ? CONS_WIRE_FAST_SBC : CONS_WIRE_SBC;
+	r->wire = r->fast ? strata_wire_id("fast-sbc") : strata_wire_id("sbc");
 	if (r->fast)
 		r->n = var == V_FAST_OVER_BLDC || seed % 4 != 0 ? 6 : 11;
 	else

@@ -103,7 +103,7 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
 {
 	struct run *r = arg;
-	if (o->kind != STRATA_OUT_EVENT || o->module != STRATA_FD_WIRE_BLD || node < 1 ||
+	if (o->kind != STRATA_OUT_EVENT || o->module != strata_wire_id("bld") || node < 1 ||
 	    node > r->n || !correct(r, node))
 		return;
 	uint64_t t = sim_now(s);

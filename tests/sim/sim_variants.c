@@ -206,19 +206,19 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 		on_reply(r, node, o);
 		return;
 	}
-	if (o->module == VAR_WIRE_TRB) {
+	if (o->module == strata_wire_id("trb")) {
 		if (o->kind == STRATA_OUT_BCAST)
 			trb_on_bcast(r, node, o);
 		else if (o->kind == STRATA_OUT_DELIVER)
 			trb_on_deliver(r, node, o);
 		return;
 	}
-	if (o->module == VAR_WIRE_GM) {
+	if (o->module == strata_wire_id("gm")) {
 		if (o->kind == STRATA_OUT_DELIVER)
 			gm_on_view(r, node, o->a, o->b);
 		return;
 	}
-	if (o->module != VAR_WIRE_NBAC)
+	if (o->module != strata_wire_id("nbac"))
 		return;
 	if (o->kind == STRATA_OUT_BCAST) {
 		if (o->a >= 1 && o->a <= r->ntx)

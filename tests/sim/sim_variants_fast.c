@@ -100,7 +100,7 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 			failf(r, "node %u refused a propose: %s", node, strata_strerror(o->status));
 		return;
 	}
-	if (o->module != VAR_WIRE_FAST_UHIER && o->module != VAR_WIRE_FAST_UFLOOD)
+	if (o->module != strata_wire_id("fast-uhier") && o->module != strata_wire_id("fast-uflood"))
 		return;
 	uint64_t inst = o->a;
 	if (inst < 1 || inst > r->ninst) {

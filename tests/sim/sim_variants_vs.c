@@ -306,7 +306,7 @@ static int vs_run(bool uniform, bool check_uniform, int broken, uint64_t seed, b
 	r->uniform = uniform;
 	r->check_uniform = check_uniform;
 	r->algo = uniform ? "uvs" : "vs";
-	r->wire = uniform ? VAR_WIRE_UVS : VAR_WIRE_VS;
+	r->wire = strata_wire_id(uniform ? "uvs" : "vs");
 	strata_config_defaults(&r->cfg);
 	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-vs");
 	r->n = r->cfg.n = seed % 5 == 3 ? 3 : seed % 5 == 4 ? 4 : 5;

@@ -4,14 +4,25 @@
  *   2. ids are stable across builds: every algorithm pinned below keeps the id it had when it was
  *      pinned (a node of one build must understand a node of the next). A new algorithm is not
  *      pinned yet and only has to avoid the ids in use; pin it here when it lands.
- * Each check also runs on a deliberately broken table and must reject it. */
+ *   3. the catalog is where the ids come from: on nodes of every model (N = 6, f = 1, as
+ *      fast-sbc needs N > 5f; the threshold coin dealt), every algorithm the cluster can run is
+ *      created through the stack's factory, and every module the node then holds carries the
+ *      id its catalog row gives: an algorithm's module its row's wire_id, a composition's
+ *      private lower module ("owner.x") an id of the owner's span past its own, a shared lower
+ *      module (ldc's ec) an id some row lists in wire_also. Every algorithm with a wire id must
+ *      have been created on some model.
+ * Each check also runs on a deliberately broken table or module and must reject it. */
 #include <check.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cons/tcoin.h"
+#include "core/config.h"
+#include "core/node.h"
 #include "core/stack.h"
+#include "rt/sim/sim.h"
 
 struct row {
 	const char *name;
@@ -47,12 +58,15 @@ static const struct row pinned[] = {
 	{ "uhier", 179, 0, { 0, 0 } },	      { "ldc", 181, 0, { 180, 0 } },
 	{ "lldc", 183, 0, { 182, 0 } },	      { "rbc", 190, 0, { 0, 0 } },
 	{ "rcons", 191, 0, { 0, 0 } },	      { "brcons", 207, 0, { 0, 0 } },
-	{ "tob", 184, 0, { 0, 0 } },	      { "ltob", 215, 0, { 0, 0 } },
+	{ "tob", 184, 0, { 0, 0 } },	      { "ltob", 215, 0, { 0, 0 } }, /* pinned outside
+								       * the old smr range */
 	{ "btob", 197, 0, { 0, 0 } },	      { "tob-consensus", 206, 0, { 0, 0 } },
 	{ "kv", 208, 0, { 0, 0 } },	      { "nbac", 200, 0, { 0, 0 } },
 	{ "trb", 201, 0, { 0, 0 } },	      { "gm", 202, 0, { 0, 0 } },
 	{ "vs", 199, 0, { 0, 0 } },	      { "uvs", 205, 0, { 0, 0 } },
 	{ "fast-uhier", 203, 0, { 0, 0 } },   { "fast-uflood", 204, 0, { 0, 0 } },
+	{ "bldc", 185, 0, { 186, 0 } },	      { "sbc", 187, 0, { 0, 0 } },
+	{ "fast-sbc", 188, 0, { 0, 0 } },
 	/* local algorithms (job handlers) send nothing: wire id 0 */
 	{ "jh-sync", 0, 0, { 0, 0 } },	      { "jh-async", 0, 0, { 0, 0 } },
 	{ "jt", 0, 0, { 0, 0 } },
@@ -132,6 +146,142 @@ static int check_stable(const struct table *t, char *why, size_t len)
 		}
 	}
 	return 0;
+}
+
+/* Check 3 on one module: 0 if a module named `name` may carry wire id `wire` (see the top of
+ * the file); else 1 with the reason in why. */
+struct also_find {
+	uint16_t wire;
+	bool found;
+};
+
+static void also_fn(const struct strata_algo *a, void *arg)
+{
+	struct also_find *f = arg;
+	for (size_t k = 0; k < sizeof(a->wire_also) / sizeof(a->wire_also[0]); k++)
+		if (a->wire_also[k] && a->wire_also[k] == f->wire)
+			f->found = true;
+}
+
+static int check_module(const char *name, uint16_t wire, char *why, size_t len)
+{
+	const struct strata_algo *a = strata_algo_find(name);
+	if (a && strcmp(a->name, name) == 0) {
+		if (wire == a->wire_id)
+			return 0;
+		snprintf(why, len, "module %s has wire id %u; its catalog row gives %u", name, wire,
+			 a->wire_id);
+		return 1;
+	}
+	const char *dot = strchr(name, '.');
+	if (dot) {
+		char owner[64];
+		snprintf(owner, sizeof(owner), "%.*s", (int)(dot - name), name);
+		a = strata_algo_find(owner);
+		unsigned span = a && a->wire_span ? a->wire_span : 1;
+		if (a && wire > a->wire_id && wire < a->wire_id + span)
+			return 0;
+		snprintf(why, len,
+			 "module %s has wire id %u, not in its owner %s's span past its own", name,
+			 wire, owner);
+		return 1;
+	}
+	if (wire == 0)
+		return 0; /* not addressable (the client adapter, the link layer) */
+	struct also_find f = { .wire = wire };
+	strata_algo_foreach(NULL, also_fn, &f);
+	if (f.found)
+		return 0;
+	snprintf(why, len, "module %s has wire id %u, which no catalog row gives it", name, wire);
+	return 1;
+}
+
+struct created {
+	const char *name[MAX_ROWS];
+	size_t n;
+};
+
+static void created_add(struct created *c, const char *name)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->name[i], name) == 0)
+			return;
+	ck_assert_uint_lt(c->n, MAX_ROWS);
+	c->name[c->n++] = name;
+}
+
+static void build_node(struct sim *s, struct strata_node *n, void *arg)
+{
+	(void)s;
+	(void)arg;
+	char err[256];
+	ck_assert_msg(strata_stack_build(n, err, sizeof(err)) == 0, "stack build: %s", err);
+}
+
+struct on_node {
+	struct strata_node *n;
+	struct created *made;
+	char err[4096];
+};
+
+static void create_fn(const struct strata_algo *a, void *arg)
+{
+	struct on_node *o = arg;
+	char why[256];
+	if (a->wire_id == 0 || strcmp(a->family, "fd") == 0 ||
+	    strata_algo_check(a, strata_node_config(o->n), why, sizeof(why)) != 0)
+		return;
+	if (strata_node_module_get(o->n, a->name))
+		created_add(o->made, a->name);
+	else
+		snprintf(o->err + strlen(o->err), sizeof(o->err) - strlen(o->err), " %s(%s)",
+			 a->name, strata_model_name(strata_node_config(o->n)->model));
+}
+
+/* Builds node 1 of an N = 6, f = 1 cluster of model m, creates every algorithm it can run and
+ * checks every module it holds (check 3). The fd modules are the ones the model calls for. */
+static void check_model(enum strata_model m, struct created *made)
+{
+	struct strata_config cfg;
+	strata_config_defaults(&cfg);
+	snprintf(cfg.cluster_id, sizeof(cfg.cluster_id), "catalog-%d", (int)m);
+	cfg.n = 6;
+	cfg.f = 1;
+	cfg.model = m;
+	for (uint32_t i = 1; i <= cfg.n; i++) {
+		cfg.nodes[i].id = i;
+		snprintf(cfg.nodes[i].host, sizeof(cfg.nodes[i].host), "127.0.0.1");
+		cfg.nodes[i].port = (uint16_t)(7700 + i);
+	}
+	uint8_t shares[6][TCOIN_SCALAR_LEN], vk[6][TCOIN_POINT_LEN], seed[32] = { 7 };
+	cfg.coin_threshold = cfg.f + 1;
+	ck_assert_int_eq(tcoin_deal(cfg.n, cfg.coin_threshold, seed, shares, vk), 0);
+	for (uint32_t i = 1; i <= cfg.n; i++) {
+		memcpy(cfg.nodes[i].coin_key, vk[i - 1], 32);
+		cfg.nodes[i].has_coin_key = true;
+	}
+	struct sim_opts so = { .seed = 1, .cfg = &cfg, .build = build_node,
+			       .coin_shares = (const uint8_t(*)[32])shares };
+	struct sim *s = sim_new(&so);
+	ck_assert_ptr_nonnull(s);
+	sim_start(s);
+	struct on_node *o = calloc(1, sizeof(*o));
+	ck_assert_ptr_nonnull(o);
+	o->n = sim_node(s, 1);
+	o->made = made;
+	strata_algo_foreach(NULL, create_fn, o);
+	ck_assert_msg(o->err[0] == 0, "not created on first use:%s", o->err);
+	size_t mods = strata_node_module_count(o->n);
+	for (size_t i = 0; i < mods; i++) {
+		struct strata_module *mod = strata_node_module_at(o->n, i);
+		char why[256] = "";
+		ck_assert_msg(check_module(mod->ops->name, mod->wire_id, why, sizeof(why)) == 0,
+			      "%s model: %s", strata_model_name(m), why);
+	}
+	fprintf(stderr, "test_catalog: %s model: %zu modules carry their catalog ids\n",
+		strata_model_name(m), mods);
+	free(o);
+	sim_free(s);
 }
 
 static struct table cat;
@@ -214,6 +364,43 @@ START_TEST(test_broken_variants)
 }
 END_TEST
 
+START_TEST(test_modules_take_catalog_ids)
+{
+	load();
+	struct created *made = calloc(1, sizeof(*made));
+	ck_assert_ptr_nonnull(made);
+	for (int m = 0; m < STRATA_MODEL_COUNT; m++)
+		check_model((enum strata_model)m, made);
+	/* not vacuous: every algorithm with a wire id was built on some model */
+	for (size_t i = 0; i < cat.n; i++) {
+		if (cat.r[i].id == 0 || strcmp(strata_algo_find(cat.r[i].name)->family, "fd") == 0)
+			continue;
+		bool found = false;
+		for (size_t k = 0; k < made->n && !found; k++)
+			found = strcmp(made->name[k], cat.r[i].name) == 0;
+		ck_assert_msg(found, "%s (wire id %u) was built on no model", cat.r[i].name,
+			      cat.r[i].id);
+	}
+	free(made);
+}
+END_TEST
+
+/* Broken variants of check 3: modules that carry an id their row does not give. */
+START_TEST(test_module_broken_variants)
+{
+	char why[256] = "";
+	ck_assert_int_eq(check_module("urb", 36, why, sizeof(why)), 0);
+	ck_assert_int_eq(check_module("urb", 37, why, sizeof(why)), 1); /* a hard-kept, wrong id */
+	ck_assert_ptr_nonnull(strstr(why, "urb"));
+	ck_assert_int_eq(check_module("atomic1nton.riwm", 111, why, sizeof(why)), 0);
+	/* past the owner's span, and the owner's own id */
+	ck_assert_int_eq(check_module("atomic1nton.riwm", 112, why, sizeof(why)), 1);
+	ck_assert_int_eq(check_module("atomic1nton.riwm", 110, why, sizeof(why)), 1);
+	ck_assert_int_eq(check_module("ec", 180, why, sizeof(why)), 0);
+	ck_assert_int_eq(check_module("ec", 99, why, sizeof(why)), 1); /* no row lists it */
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("catalog");
@@ -221,6 +408,8 @@ int main(void)
 	tcase_add_test(tc, test_unique);
 	tcase_add_test(tc, test_stable);
 	tcase_add_test(tc, test_broken_variants);
+	tcase_add_test(tc, test_modules_take_catalog_ids);
+	tcase_add_test(tc, test_module_broken_variants);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -7,6 +7,7 @@
 #include "bcast/bcast.h"
 #include "bcast/common.h"
 #include "core/assert.h"
+#include "core/stack.h"
 #include "links/links.h"
 
 #define LOSSY_INST_MAX 4
@@ -104,5 +105,5 @@ void sim_lossy_beb_add(struct strata_node *n, bool as_sbeb)
 	struct lossy_beb *b = calloc(1, sizeof(*b));
 	STRATA_ASSERT(b);
 	strata_node_add_module(n, &b->m, as_sbeb ? &lossy_sbeb_ops : &lossy_ops,
-			       as_sbeb ? BC_WIRE_SBEB : BC_WIRE_BEB);
+			       strata_wire_id(as_sbeb ? "sbeb" : "beb"));
 }
