@@ -112,7 +112,7 @@ enum key {
 	K_ID, K_MODEL, K_F, K_REG_ALGO, K_BCAST_ALGO, K_WRITER, K_NEMESIS, K_COIN_T,
 	K_HEARTBEAT, K_TIMEOUT, K_EVP_TIMEOUT, K_EVP_INC,
 	K_MAX_DGRAM, K_MAX_VALUE, K_WINDOW, K_RTX_MIN, K_RTX_MAX, K_BACKLOG,
-	K_REPLICAS, K_R, K_W,
+	K_REPLICAS, K_R, K_W, K_LKV_MAX_KEYS,
 	K_FANOUT, K_ROUNDS, K_STORE_PCT,
 	K_SMR_HB, K_SMR_ELECT, K_SMR_WINDOW, K_SMR_BATCH, K_SMR_PENDING, K_SMR_TIMEOUT,
 	K_SMR_SESSIONS, K_SMR_SNAP_ENTRIES, K_SMR_SNAP_TAIL, K_SMR_LOG, K_TOB_CONS,
@@ -158,6 +158,7 @@ static const struct keydef keys[K_COUNT] = {
 	[K_REPLICAS] = {SEC_LKV, "replicas", V_U32, CFG(lkv_replicas), 1, STRATA_MAX_NODES},
 	[K_R] = {SEC_LKV, "r", V_U32, CFG(lkv_r), 1, STRATA_MAX_NODES},
 	[K_W] = {SEC_LKV, "w", V_U32, CFG(lkv_w), 1, STRATA_MAX_NODES},
+	[K_LKV_MAX_KEYS] = {SEC_LKV, "max_keys", V_U32, CFG(lkv_max_keys), 1, 1u << 24},
 	[K_FANOUT] = {SEC_BCAST, "fanout", V_U32, CFG(bcast_fanout), 1, 64},
 	[K_ROUNDS] = {SEC_BCAST, "rounds", V_U32, CFG(bcast_rounds), 1, 64},
 	[K_STORE_PCT] = {SEC_BCAST, "store_probability_pct", V_U32,
@@ -777,6 +778,7 @@ void strata_config_defaults(struct strata_config *c)
 	c->lkv_replicas = 3;
 	c->lkv_r = 2;
 	c->lkv_w = 2;
+	c->lkv_max_keys = 65536;
 	c->bcast_fanout = 3;
 	c->bcast_rounds = 4;
 	c->bcast_store_probability_pct = 50;

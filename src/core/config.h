@@ -67,8 +67,9 @@ struct strata_config {
 	 * f + 1 <= coin_threshold <= n - f; 0 = no coin dealt ([node.N] coin_key absent). */
 	uint32_t coin_threshold;
 
-	/* Leaderless store ([lkv] replicas, r, w). */
-	uint32_t lkv_replicas, lkv_r, lkv_w;
+	/* Leaderless store ([lkv] replicas, r, w; max_keys: keys each store keeps per node, the
+	 * capacity of its instance table). */
+	uint32_t lkv_replicas, lkv_r, lkv_w, lkv_max_keys;
 
 	/* Probabilistic broadcasts ([bcast]): eager and lazy probabilistic broadcast gossip each
 	 * message to `fanout` random peers for `rounds` hops; lazy probabilistic broadcast keeps a

@@ -1018,7 +1018,7 @@ struct strata_module *lkv_create(struct strata_node *n, char *err, size_t errlen
 	l->r = cfg->lkv_r;
 	l->w = cfg->lkv_w;
 	l->max_value = cfg->max_value;
-	l->max_keys = LKV_MAX_KEYS;
+	l->max_keys = cfg->lkv_max_keys;
 	l->gc_age_us = LKV_GC_AGE_US;
 	l->ae_period_us = LKV_AE_PERIOD_US;
 	l->tab = strata_itab_new("lkv keys", l->max_keys, sizeof(struct lkv_entry), entry_fini,

@@ -17,7 +17,6 @@
 
 #define LKV_VNODES 128           /* virtual nodes per node on the ring */
 #define LKV_KEY_MAX 1024         /* longest key, bytes */
-#define LKV_MAX_KEYS 65536       /* default: entries (values and tombstones) a node stores */
 #define LKV_MAX_PENDING 1024     /* client requests a node coordinates at once */
 #define LKV_TIMEOUT_US 2000000u  /* a quorum that does not answer in 2 s: outcome unknown */
 #define LKV_GC_AGE_US (600ull * 1000000u) /* tombstones are dropped 10 minutes after the delete */
@@ -97,6 +96,8 @@ struct lkv_vc_stats {
 	uint64_t superseded, sibling_drops, full_rejects;
 };
 void lkv_vc_stats(struct strata_module *m, struct lkv_vc_stats *out);
+/* Keys stored on this node (at most [lkv] max_keys: the store's instance table). */
+size_t lkv_vc_count(struct strata_module *m);
 
 /* ---- shared by lkv and lkv-vc (lkv_common.c) ---- */
 

@@ -37,8 +37,16 @@
  * Consistency is therefore per-quorum: with R + W > N a get sees every version acknowledged
  * before it started (quorum intersection); with smaller quorums only eventually.
  *
- * Bounds: max_keys keys per node (new keys beyond: the replica answers full, as lkv), at most
- * LKV_MAX_PENDING coordinated requests, LKV_VC_MAX_SIBLINGS versions per key.
+ * The store is an instance table of the core (core/itab.h) keyed by the key bytes, capacity
+ * [lkv] max_keys (the same bound as lkv's), each instance one key's sibling set. Retirement
+ * rule: none. A key's versions are this replica's copy and its tombstones are siblings that must
+ * keep superseding what their contexts cover (a late PUT of a covered version would otherwise
+ * come back), and there is no tombstone collection yet; so an entry lives as long as the module,
+ * and a full table refuses new keys: the replica answers full, and a put all of whose replicas
+ * are full fails with STRATA_EFULL and a text that names the bound.
+ *
+ * Bounds: max_keys keys per node, at most LKV_MAX_PENDING coordinated requests,
+ * LKV_VC_MAX_SIBLINGS versions per key.
  *
  * Wire (one u8 type, then codec fields; a version = node ctr tomb nctx ctx[nctx] value):
  *   GET rid key           -> VAL rid count version...
@@ -53,6 +61,7 @@
 #include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
+#include "core/itab.h"
 #include "core/stack.h"
 #include "links/links.h"
 #include "reg/lkv.h"
@@ -77,12 +86,10 @@ struct sibset {
 	struct sib s[LKV_VC_MAX_SIBLINGS];
 };
 
+/* One key's replica: an instance of the node's instance table (core/itab.h), keyed by the key
+ * bytes. */
 struct vc_entry {
-	struct vc_entry *next;
-	uint64_t h;
 	struct sibset set;
-	size_t klen;
-	uint8_t key[];
 };
 
 struct vc_op {
@@ -104,8 +111,7 @@ struct lkv_vc {
 	struct lkv_ring ring;
 	uint32_t self, n, replicas, r, w;
 	size_t max_value, max_keys;
-	struct vc_entry **tab;
-	size_t tcap, count;
+	struct strata_itab *tab; /* the store: max_keys instances (struct vc_entry) */
 	uint64_t ctr;
 	struct vc_op *ops[LKV_MAX_PENDING];
 	size_t nops, op_hint;
@@ -260,57 +266,28 @@ static int rd_version(struct strata_rd *rd, const struct lkv_vc *l, struct sib *
 
 /* ---- the store ---- */
 
-static struct vc_entry *e_find(struct lkv_vc *l, const uint8_t *key, size_t klen, uint64_t h)
+static struct vc_entry *e_find(struct lkv_vc *l, const uint8_t *key, size_t klen)
 {
-	for (struct vc_entry *e = l->tab[h & (l->tcap - 1)]; e; e = e->next)
-		if (e->h == h && e->klen == klen && memcmp(e->key, key, klen) == 0)
-			return e;
-	return NULL;
+	return strata_itab_find(l->tab, key, klen);
 }
 
-static int tab_grow(struct lkv_vc *l)
+static void entry_fini(void *ext, void *arg)
 {
-	size_t cap = l->tcap * 2;
-	struct vc_entry **t = calloc(cap, sizeof(*t));
-	if (!t)
-		return STRATA_ENOMEM;
-	for (size_t i = 0; i < l->tcap; i++) {
-		struct vc_entry *e = l->tab[i], *nx;
-		for (; e; e = nx) {
-			nx = e->next;
-			e->next = t[e->h & (cap - 1)];
-			t[e->h & (cap - 1)] = e;
-		}
-	}
-	free(l->tab);
-	l->tab = t;
-	l->tcap = cap;
-	return 0;
+	(void)arg;
+	set_clear(&((struct vc_entry *)ext)->set);
 }
 
 /* Stores version y of key. 0 (stored or already known/superseded), STRATA_EFULL, ENOMEM. */
 static int store(struct lkv_vc *l, const uint8_t *key, size_t klen, const struct sib *y)
 {
-	uint64_t h = lkv_hash(key, klen);
-	struct vc_entry *e = e_find(l, key, klen, h);
+	int rc = 0;
+	struct vc_entry *e = strata_itab_get(l->tab, key, klen, NULL, &rc);
 	if (!e) {
-		if (l->count >= l->max_keys) {
+		if (rc == STRATA_EFULL)
 			l->st.full_rejects++;
-			return STRATA_EFULL;
-		}
-		if (l->count >= l->tcap && tab_grow(l) != 0)
-			return STRATA_ENOMEM;
-		e = calloc(1, sizeof(*e) + klen);
-		if (!e)
-			return STRATA_ENOMEM;
-		memcpy(e->key, key, klen);
-		e->klen = klen;
-		e->h = h;
-		e->next = l->tab[h & (l->tcap - 1)];
-		l->tab[h & (l->tcap - 1)] = e;
-		l->count++;
+		return rc;
 	}
-	int rc = set_add(l, &e->set, y, budget(l, klen));
+	rc = set_add(l, &e->set, y, budget(l, klen));
 	return rc < 0 ? rc : 0;
 }
 
@@ -456,8 +433,10 @@ static void on_ack(struct lkv_vc *l, uint32_t from, struct strata_rd *rd)
 		reply(l, o, 0, NULL);
 	} else if (o->nrep - nfull < o->w && acks + nfull == o->nrep) {
 		char text[160];
-		snprintf(text, sizeof(text), "W=%u not reachable: %u replicas stored it, %u are full%s",
-			 o->w, acks, nfull, acks ? ": the write may be visible later" : "");
+		snprintf(text, sizeof(text),
+			 "W=%u not reachable: %u replicas stored it, %u are full (%zu keys per "
+			 "node)%s",
+			 o->w, acks, nfull, l->max_keys, acks ? ": the write may be visible later" : "");
 		reply(l, o, acks ? STRATA_ETIMEDOUT : STRATA_EFULL, text);
 	}
 }
@@ -572,7 +551,7 @@ static void on_get(struct lkv_vc *l, uint32_t from, struct strata_rd *rd)
 		strata_node_bad_payload(l->m.node, &l->m, from, "lkv-vc GET");
 		return;
 	}
-	struct vc_entry *e = e_find(l, key, klen, lkv_hash(key, klen));
+	struct vc_entry *e = e_find(l, key, klen);
 	struct strata_wr w;
 	strata_wr_init(&w, l->max_value);
 	strata_wr_u8(&w, M_VAL);
@@ -645,15 +624,7 @@ static void vc_destroy(struct strata_module *m)
 	for (size_t i = 0; i < LKV_MAX_PENDING; i++)
 		if (l->ops[i])
 			op_free(l, l->ops[i]);
-	for (size_t i = 0; i < l->tcap; i++) {
-		struct vc_entry *e = l->tab[i], *nx;
-		for (; e; e = nx) {
-			nx = e->next;
-			set_clear(&e->set);
-			free(e);
-		}
-	}
-	free(l->tab);
+	strata_itab_free(l->tab); /* entry_fini releases the versions */
 	lkv_ring_free(&l->ring);
 	free(l);
 }
@@ -686,11 +657,11 @@ struct strata_module *lkv_vc_create(struct strata_node *n, char *err, size_t err
 	l->r = cfg->lkv_r;
 	l->w = cfg->lkv_w;
 	l->max_value = cfg->max_value;
-	l->max_keys = LKV_MAX_KEYS;
-	l->tcap = 256;
-	l->tab = calloc(l->tcap, sizeof(*l->tab));
+	l->max_keys = cfg->lkv_max_keys;
+	l->tab = strata_itab_new("lkv-vc keys", l->max_keys, sizeof(struct vc_entry), entry_fini,
+				 NULL);
 	if (!l->tab || lkv_ring_init(&l->ring, cfg->n, LKV_VNODES) != 0) {
-		free(l->tab);
+		strata_itab_free(l->tab);
 		free(l);
 		snprintf(err, errlen, "lkv-vc: out of memory");
 		return NULL;
@@ -705,7 +676,7 @@ size_t lkv_vc_peek(struct strata_module *m, const void *key, size_t klen,
 		   struct lkv_vc_sibling *out, size_t max)
 {
 	STRATA_ASSERT(m->ops == &vc_ops);
-	struct vc_entry *e = e_find(V(m), key, klen, lkv_hash(key, klen));
+	struct vc_entry *e = e_find(V(m), key, klen);
 	size_t k = 0;
 	for (unsigned i = 0; e && i < e->set.count && k < max; i++, k++)
 		out[k] = (struct lkv_vc_sibling){ .node = e->set.s[i].node, .ctr = e->set.s[i].ctr,
@@ -717,4 +688,10 @@ void lkv_vc_stats(struct strata_module *m, struct lkv_vc_stats *out)
 {
 	STRATA_ASSERT(m->ops == &vc_ops);
 	*out = V(m)->st;
+}
+
+size_t lkv_vc_count(struct strata_module *m)
+{
+	STRATA_ASSERT(m->ops == &vc_ops);
+	return strata_itab_len(V(m)->tab);
 }

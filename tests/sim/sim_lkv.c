@@ -25,6 +25,8 @@
  *   vc-siblings   two context-free puts on different nodes give two siblings, a get returns
  *                 both with a context, a put with that context leaves one value; two more
  *                 context-free puts through one coordinator stay siblings too (the dot).
+ *   vc-limits     [lkv] max_keys = 4: puts of 30 new keys end in EFULL (with the bound in its
+ *                 text) or success, and no node ever holds more than 4 keys.
  *   vc-random     four clients loop get, then put with the returned context (or, one time in
  *                 five, without), under loss, duplication, reordering and a healed partition.
  *                 At the end a get with R = 3 must return every acknowledged value that no
@@ -624,6 +626,7 @@ struct vc_reply {
 	char val[VC_SIB][24];
 	uint8_t ctx[1024];
 	size_t clen;
+	char text[200]; /* single requests: the reply's text */
 };
 
 struct vc_put {
@@ -763,6 +766,7 @@ static void vc_output(struct sim *s, uint32_t node, const struct strata_output *
 		return;
 	if (o->a == 0) {
 		r->one.got = true;
+		snprintf(r->one.text, sizeof(r->one.text), "%s", o->text ? o->text : "");
 		if (vc_decode(o, &r->one) != 0 && !r->error) {
 			r->error = 1;
 			snprintf(r->errtxt, sizeof(r->errtxt), "malformed sibling reply");
@@ -806,7 +810,7 @@ static int vc_idle(struct sim *s, void *arg)
 	return 1;
 }
 
-static struct vc_run *vc_new(uint64_t seed, bool trace)
+static struct vc_run *vc_new(uint64_t seed, bool trace, uint32_t max_keys)
 {
 	struct vc_run *r = calloc(1, sizeof(*r));
 	r->puts = calloc(VC_MAXPUTS, sizeof(*r->puts));
@@ -818,6 +822,8 @@ static struct vc_run *vc_new(uint64_t seed, bool trace)
 	r->cfg.lkv_replicas = 3;
 	r->cfg.lkv_r = 2;
 	r->cfg.lkv_w = 2;
+	if (max_keys)
+		r->cfg.lkv_max_keys = max_keys;
 	for (uint32_t i = 1; i <= r->cfg.n; i++) {
 		r->cfg.nodes[i].id = i;
 		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
@@ -854,7 +860,7 @@ static int vc_one(struct vc_run *r, uint32_t node, enum strata_op op, const char
 
 static int run_vc_siblings(uint64_t seed, bool trace, char *why, size_t wl)
 {
-	struct vc_run *r = vc_new(seed, trace);
+	struct vc_run *r = vc_new(seed, trace, 0);
 	struct sim_net net = { .drop = 0.05, .delay_min_us = 100, .delay_max_us = 3000 };
 	sim_set_net(r->s, &net);
 	sim_start(r->s);
@@ -936,9 +942,46 @@ out:
 	return rc;
 }
 
+/* The configured capacity of lkv-vc's instance table ([lkv] max_keys = 4): new keys beyond it
+ * fail with a definite STRATA_EFULL that says so (every replica full) or an unknown outcome
+ * (some replica stored it); no node ever holds more than 4 keys. */
+static int run_vc_limits(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	struct vc_run *r = vc_new(seed, trace, 4);
+	struct sim_net net = { .drop = 0.05, .delay_min_us = 100, .delay_max_us = 3000 };
+	sim_set_net(r->s, &net);
+	sim_start(r->s);
+	int rc = 0;
+	uint32_t at = 1 + (uint32_t)sim_random_below(r->s, 5);
+	unsigned full = 0, ok = 0;
+	for (unsigned i = 0; i < 30; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "key%u", i);
+		int st = vc_one(r, at, STRATA_OP_WRITE, key, "x", NULL, 0, 0);
+		if (st == STRATA_EFULL) {
+			full++;
+			EXPECT(strstr(r->one.text, "full (4 keys per node)") != NULL,
+			       "EFULL without the bound in its text: '%s'", r->one.text);
+		} else if (st == 0) {
+			ok++;
+		} else {
+			EXPECT(st == STRATA_ETIMEDOUT, "put %s: unexpected %d '%s'", key, st,
+			       r->one.text);
+		}
+		for (uint32_t id = 1; id <= 5; id++)
+			EXPECT(lkv_vc_count(vc_mod(r, id)) <= 4, "node %u stores %zu > 4 keys", id,
+			       lkv_vc_count(vc_mod(r, id)));
+	}
+	EXPECT(full > 0 && ok > 0, "bounded keys: %u ok, %u full", ok, full);
+	EXPECT(!r->error, "%s", r->errtxt);
+out:
+	vc_free(r);
+	return rc;
+}
+
 static int run_vc_random(uint64_t seed, bool trace, char *why, size_t wl)
 {
-	struct vc_run *r = vc_new(seed, trace);
+	struct vc_run *r = vc_new(seed, trace, 0);
 	struct sim *s = r->s;
 	struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 1000 };
 	struct sim_net net = {
@@ -1058,6 +1101,7 @@ static const struct sim_case cases[] = {
 	{ "limits", run_limits, 20, false },
 	{ "ae-restart-2000-keys", run_many, 10, false },
 	{ "vc-siblings", run_vc_siblings, 50, false },
+	{ "vc-limits", run_vc_limits, 20, false },
 	{ "vc-random", run_vc_random, 300, false },
 };
 
