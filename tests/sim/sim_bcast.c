@@ -50,7 +50,9 @@ enum scen {
 };
 
 /* Storage faults (fail-recovery algorithms): slow syncs, crash storms, and per kind: */
-enum disk { D_NONE, D_LOST, D_TORN, D_FAIL, D_ACK_EARLY /* broken: acks before its sync */ };
+enum disk { D_NONE, D_LOST, D_TORN, D_FAIL, D_ACK_EARLY /* broken: acks before its sync */,
+	    D_TORN_SENDER /* torn, and one node (r->spare) never crashes and broadcasts before
+			   * every storm, so best-effort validity still has a sender to cover */ };
 
 struct spec {
 	const char *algo;
@@ -69,6 +71,7 @@ struct run {
 	struct bck *ck;
 	uint32_t n;
 	bool fail_stop, recovery;
+	uint32_t spare; /* a node the faults never crash (D_TORN_SENDER), 0 = none */
 	bool crashed_ever[MAXN + 1];
 	bool down[MAXN + 1];
 	uint64_t reqid;
@@ -168,6 +171,16 @@ static uint32_t pick_up(struct run *r)
 	return k ? up[sim_random_below(r->s, k)] : 0;
 }
 
+/* A random live node other than the spare (0 if none). */
+static uint32_t pick_up_other(struct run *r)
+{
+	uint32_t up[MAXN], k = 0;
+	for (uint32_t q = 1; q <= r->n; q++)
+		if (!r->down[q] && q != r->spare)
+			up[k++] = q;
+	return k ? up[sim_random_below(r->s, k)] : 0;
+}
+
 static unsigned ndown(const struct run *r)
 {
 	unsigned d = 0;
@@ -216,12 +229,14 @@ static void setup(struct run *r, const struct spec *sp, enum disk disk, uint64_t
 	if (r->disk != D_NONE) {
 		so.disk.sync_min_us = 1 * MS;
 		so.disk.sync_max_us = 15 * MS;
-		so.disk.torn = r->disk == D_TORN ? 1.0 : 0;
+		so.disk.torn = r->disk == D_TORN || r->disk == D_TORN_SENDER ? 1.0 : 0;
 		so.disk.fail_sync_nr = r->disk == D_FAIL ? 1 + seed % 3 : 0;
 		so.disk.sync_fail = r->disk == D_FAIL ? 0.003 : 0;
 		so.disk.ack_before_sync = r->disk == D_ACK_EARLY;
 	}
 	r->s = sim_new(&so);
+	if (r->disk == D_TORN_SENDER)
+		r->spare = 1 + (uint32_t)(seed % r->n);
 	struct sim_net net = {
 		.drop = sp->lossless ? 0.02 : 0.05 + sim_random_unit(r->s) * 0.2,
 		.dup = sp->lossless ? 0 : sim_random_unit(r->s) * 0.1,
@@ -271,28 +286,32 @@ static int phase_faults(struct run *r)
 			for (uint32_t q = 1; q <= r->n; q++) {
 				if (!r->down[q] && strata_node_failed(sim_node(s, q)))
 					crash(r, q); /* stopped on a failed sync */
-				unsynced |= !r->down[q] && sim_unsynced(s, q) > 0;
+				unsynced |= !r->down[q] && q != r->spare && sim_unsynced(s, q) > 0;
 			}
 			for (int k = 0; k < 2; k++) {
 				if (storm[k] < 0 || chunk < storm[k])
 					continue;
-				/* a storm needs writes to lose: broadcast, wait for the store */
-				if (!unsynced) {
-					uint32_t q = pick_up(r);
+				/* a storm needs writes to lose: broadcast, wait for the store (with a
+				 * spare: its broadcast first, so the writes lost are the others'
+				 * logs of its message; if none came, one of theirs) */
+				for (int round = r->spare ? 0 : 1; round < 2 && !unsynced; round++) {
+					uint32_t q = round ? (r->spare ? pick_up_other(r) : pick_up(r))
+							   : r->spare;
 					if (!q)
 						continue;
 					broadcast(r, q);
-					for (int ms = 0; ms < 10 && !unsynced; ms++) {
+					for (int ms = 0; ms < (round ? 10 : 40) && !unsynced; ms++) {
 						int rc = sim_run_for(s, 1 * MS, step_check, r);
 						if (rc)
 							return rc;
 						for (uint32_t p = 1; p <= r->n; p++)
-							unsynced |= !r->down[p] && sim_unsynced(s, p) > 0;
+							unsynced |= !r->down[p] && p != r->spare &&
+								    sim_unsynced(s, p) > 0;
 					}
 				}
 				storm[k] = -1;
 				for (uint32_t q = 1; q <= r->n; q++)
-					if (!r->down[q])
+					if (!r->down[q] && q != r->spare)
 						crash(r, q);
 			}
 		}
@@ -316,7 +335,7 @@ static int phase_faults(struct run *r)
 		if (!r->sp->lossless && sim_random_unit(s) < 0.04) {
 			uint32_t q = pick_up(r);
 			bool ok = r->recovery ? ndown(r) < r->cfg.f : ncrashed(r) < r->cfg.f;
-			if (q && ok)
+			if (q && q != r->spare && ok)
 				crash(r, q);
 		}
 		if (r->recovery && sim_random_unit(s) < 0.1) {
@@ -527,6 +546,7 @@ DISK_CASE(run_lurb_lost, sp_lurb, D_LOST)
 DISK_CASE(run_lurb_fail, sp_lurb, D_FAIL)
 DISK_CASE(run_lurb_torn, sp_lurb, D_TORN)
 DISK_CASE(run_lurb_early, sp_lurb, D_ACK_EARLY)
+DISK_CASE(run_lbeb_torn, sp_lbeb, D_TORN_SENDER)
 
 /* Probabilistic validity: over 20 inner runs per seed (2% loss, no partitions or crashes),
  * the correct processes deliver at least 95% of the correct senders' messages. */
@@ -1162,6 +1182,7 @@ static const struct sim_case cases[] = {
 	{ "lurb-disk-lost", run_lurb_lost, 200, false },
 	{ "lurb-disk-fail", run_lurb_fail, 200, false },
 	{ "lurb-disk-torn", run_lurb_torn, 200, false },
+	{ "lbeb-disk-torn", run_lbeb_torn, 200, false },
 	{ "lurb-ack-before-sync", run_lurb_early, 200, true },
 	{ "epb", run_epb, 500, false },
 	{ "lpb", run_lpb, 500, false },
