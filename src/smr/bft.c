@@ -36,14 +36,8 @@
  * client (N per operation); one client signature per request, verified by every replica at
  * the request and at each ordered copy (N copies per operation). Memory: a vote is a fixed struct of STRATA_MAX_NODES digests.
  *
- * Test-only Byzantine replies (a node with a strata_byz behaviour, smr_bft_output):
- *   SILENT      answers nothing;
- *   REPLAY and OLD_EPOCH  answer from the initial state: not found, revision 1, writes "done";
- *   FORGE, EQUIVOCATE and LIE_STATE  a forged outcome (a value never written; a failed compare
- *               turned into success) signed with its own key, and the same outcome again
- *               claiming to be the next replica (signed with its own key: BR1 rejects it);
- *   COMPLAIN    (a consensus behaviour) answers correctly;
- *   BADSIG      the forged outcome claiming to be the next replica, with a corrupted signature. */
+ * The replica side (signing a reply, and the test-only Byzantine replies) is in bft_reply.c:
+ * this file is linked by the client too and uses no node. */
 #include <stdio.h>
 #include <string.h>
 
@@ -58,6 +52,13 @@
 #define BFT_REQ_LABEL "strata-bft-request-v1"
 
 _Static_assert(STRATA_OUT_SIG_LEN == STRATA_SIG_LEN, "a reply carries one Ed25519 signature");
+
+/* Here rather than in tob_log.c: the client links this file (its f + 1 vote) and must not link
+ * the log module, which would bring the whole stack with it (test_layers). */
+bool smr_log_is_bft(const struct strata_config *cfg)
+{
+	return strcmp(cfg->smr_log, "bft-tob") == 0 || strcmp(cfg->smr_log, "btob") == 0;
+}
 
 void smr_bft_outcome(uint8_t out[SMR_BFT_DIGEST_LEN], uint64_t session, uint64_t seq, int status,
 		     uint64_t flags, uint64_t revision, const uint8_t *data, size_t len)
@@ -77,8 +78,8 @@ void smr_bft_outcome(uint8_t out[SMR_BFT_DIGEST_LEN], uint64_t session, uint64_t
 	strata_wr_free(&w);
 }
 
-static void signed_msg(uint8_t msg[4 + SMR_BFT_DIGEST_LEN], uint32_t replica,
-		       const uint8_t outcome[SMR_BFT_DIGEST_LEN])
+void smr_bft_signed_msg(uint8_t msg[SMR_BFT_SIGNED_LEN], uint32_t replica,
+			const uint8_t outcome[SMR_BFT_DIGEST_LEN])
 {
 	for (unsigned i = 0; i < 4; i++)
 		msg[i] = (uint8_t)(replica >> (8 * i));
@@ -90,77 +91,9 @@ bool smr_bft_verify(const struct strata_config *cfg, uint32_t replica,
 {
 	if (!sig || replica < 1 || replica > cfg->n || !cfg->nodes[replica].has_public_key)
 		return false;
-	uint8_t msg[4 + SMR_BFT_DIGEST_LEN];
-	signed_msg(msg, replica, outcome);
+	uint8_t msg[SMR_BFT_SIGNED_LEN];
+	smr_bft_signed_msg(msg, replica, outcome);
 	return strata_verify(sig, cfg->nodes[replica].public_key, msg, sizeof(msg));
-}
-
-static void sign_emit(struct strata_node *n, struct strata_output *o, const struct smr_bft_tag *t,
-		      uint32_t claim, bool corrupt)
-{
-	uint8_t c[SMR_BFT_DIGEST_LEN], msg[4 + SMR_BFT_DIGEST_LEN], sig[STRATA_SIG_LEN];
-	smr_bft_outcome(c, t->session, t->seq, o->status, o->b, o->revision, o->data, o->len);
-	signed_msg(msg, strata_node_id(n), c);
-	strata_sign(sig, strata_node_secret_key(n), msg, sizeof(msg));
-	strata_node_counters(n)->sig_signed++;
-	if (corrupt)
-		sig[0] ^= 0x5a;
-	o->peer = claim;
-	o->sig = sig;
-	strata_output(n, o);
-	o->sig = NULL;
-}
-
-/* The forged outcome of the FORGE, EQUIVOCATE and BADSIG behaviours. */
-static void forge(struct strata_output *o, const struct smr_bft_tag *t, char *buf, size_t cap)
-{
-	if (o->status == STRATA_ESTATE) {
-		o->status = 0;
-		o->text = NULL;
-		return;
-	}
-	int len = snprintf(buf, cap, "forged.%llu", (unsigned long long)t->seq);
-	o->status = 0;
-	o->b = STRATA_REPLY_FOUND;
-	o->data = (const uint8_t *)buf;
-	o->len = (size_t)len;
-	o->revision += 1;
-}
-
-void smr_bft_output(struct strata_node *n, struct strata_output *o, const struct smr_bft_tag *tag)
-{
-	uint32_t self = strata_node_id(n), next = self % strata_node_n(n) + 1;
-	char buf[48];
-	switch (strata_node_byz(n)) {
-	case STRATA_BYZ_NONE:
-	case STRATA_BYZ_COMPLAIN: /* a consensus behaviour: replies stay correct */
-	case STRATA_BYZ_COUNT:
-		sign_emit(n, o, tag, self, false);
-		return;
-	case STRATA_BYZ_SILENT:
-		return;
-	case STRATA_BYZ_REPLAY:
-	case STRATA_BYZ_OLD_EPOCH:
-		o->status = 0;
-		o->b = 0;
-		o->data = NULL;
-		o->len = 0;
-		o->text = NULL;
-		o->revision = 1;
-		sign_emit(n, o, tag, self, false);
-		return;
-	case STRATA_BYZ_FORGE:
-	case STRATA_BYZ_EQUIVOCATE:
-	case STRATA_BYZ_LIE_STATE:
-		forge(o, tag, buf, sizeof(buf));
-		sign_emit(n, o, tag, self, false);
-		sign_emit(n, o, tag, next, false);
-		return;
-	case STRATA_BYZ_BADSIG:
-		forge(o, tag, buf, sizeof(buf));
-		sign_emit(n, o, tag, next, true);
-		return;
-	}
 }
 
 /* ---- signed client requests ---- */

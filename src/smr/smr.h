@@ -230,6 +230,10 @@ void smr_bft_outcome(uint8_t out[SMR_BFT_DIGEST_LEN], uint64_t session, uint64_t
  * node and o->sig set. A node with a test-only Byzantine behaviour misbehaves here. */
 void smr_bft_output(struct strata_node *n, struct strata_output *o, const struct smr_bft_tag *tag);
 /* Whether sig is replica's signature over outcome (replica's key from cfg). */
+/* What a replica signs: replica id (u32 LE) || outcome digest. */
+#define SMR_BFT_SIGNED_LEN (4 + SMR_BFT_DIGEST_LEN)
+void smr_bft_signed_msg(uint8_t msg[SMR_BFT_SIGNED_LEN], uint32_t replica,
+			const uint8_t outcome[SMR_BFT_DIGEST_LEN]);
 bool smr_bft_verify(const struct strata_config *cfg, uint32_t replica,
 		    const uint8_t outcome[SMR_BFT_DIGEST_LEN], const uint8_t *sig);
 /* Signed client requests. A client session is owned by an Ed25519 key pair: its id is the

@@ -633,11 +633,6 @@ bool smr_log_is_tob(const struct strata_config *cfg)
 	return strcmp(cfg->smr_log, "tob") == 0 || smr_log_is_bft(cfg);
 }
 
-bool smr_log_is_bft(const struct strata_config *cfg)
-{
-	return strcmp(cfg->smr_log, "bft-tob") == 0 || strcmp(cfg->smr_log, "btob") == 0;
-}
-
 struct strata_module *smr_tobkv_create(struct strata_node *n, char *err, size_t errlen)
 {
 	const struct strata_config *cfg = strata_node_config(n);
