@@ -619,6 +619,16 @@ static int run_variant(const char *algo, enum variant variant, uint64_t seed, bo
 					 "only %u operations completed: the nodes of all %u clients "
 					 "crashed during the operation phase",
 					 r->ops_ok, r->ncl);
+		else if (variant == V_GARBAGE)
+			/* The garbage node runs no register: every quorum is all the others, so
+			 * loss between two of them stalls each phase until a retransmission gets
+			 * through (seed 825533353: 4 operations, liveness held). Few operations
+			 * are then the schedule's doing; a register that stalls is caught by the
+			 * liveness check above, and too many such seeds fail the case. */
+			rc = sim_vacuous(why, wl,
+					 "only %u operations completed with every quorum needing all "
+					 "the correct nodes (liveness held)",
+					 r->ops_ok);
 		else
 			rc = sim_fail(why, wl, "only %u operations completed: vacuous run",
 				      r->ops_ok);
