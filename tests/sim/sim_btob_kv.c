@@ -403,6 +403,13 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	r->s = sim_new(&so);
 	struct sim *s = r->s;
 	r->byz_id = 1 + (uint32_t)sim_random_below(s, NN);
+	/* A broken variant needs the forger's reply to reach the client first: a quorum of 1
+	 * takes the first signed reply, and the first replica to apply a command is the one
+	 * that decides first, the leader (node 1, the lowest id, while nothing is cut). Drawn
+	 * among all four, the forger was the leader in about one seed of five, and 10 seeds
+	 * sometimes held none. */
+	if (variant != V_NONE)
+		r->byz_id = 1;
 	r->byz = variant != V_NONE ? STRATA_BYZ_FORGE
 				   : (enum strata_byz)(1 + sim_random_below(s, STRATA_BYZ_BADSIG));
 	sim_set_byz(s, r->byz_id, r->byz);
