@@ -14,8 +14,22 @@
  *       plus one of the directory when it created or removed a segment.
  * Model: crash-recovery stable storage with the simulator's disk faults (lost unsynced writes,
  * a torn last write, a failed sync). Bounded: memory is the staged group, the meta record and
- * 24 bytes per entry between first and last (the owner's compaction bounds that); disk is the
- * segments from the one holding the first live entry on.
+ * the entry index: 24 bytes per entry present (the owner's compaction bounds that) plus a run
+ * header per run of consecutive indexes, nothing per hole; disk is the segments from the one
+ * holding the first live entry on.
+ *
+ * Holes. The specification allows them (put may write any index), so the index is sparse
+ * (runs of present entries, below) rather than dense from first to last: a dense index made an
+ * ENTRY far above the last one (a put, or a CRC-valid record at recovery) cost 24 bytes and a
+ * zeroing per index of the gap, and a BOUNDS of a vast range (the state of a long log when its
+ * segment was started) an allocation of that range: gigabytes, or a failed open. A bound on the
+ * gap was the other way out; the KV (the one owner today) appends contiguously, also after a
+ * snapshot (compaction first, then appends from the new first), so it would not have hit such
+ * a bound, but a BOUNDS range is not a gap of the writer's (every index in it was present when
+ * the segment started, in segments since removed), so a gap bound would still have had to
+ * refuse or cut a log that a long-running owner writes honestly. With runs, recovery costs
+ * time and memory in the records it reads, whatever indexes they name; the cost that remains
+ * is O(runs) to start a run below the last one, paid only by out-of-order writers.
  *
  * Format. Segment files of a fixed size (seg_size, or larger for one big record), preallocated
  * when created and reading as zeros, so an append's fdatasync has no file size to journal. A record: u32 payload length, u32 CRC, u8 type, 7 zero bytes, then the
@@ -111,9 +125,18 @@ struct chunk { /* staged bytes of one segment, at [off, off + len) */
 	size_t len, cap;
 };
 
-struct loc { /* where entry i's record is; seq 0 = a hole */
+struct loc { /* where an entry's record is */
 	uint64_t seq, off;
 	uint64_t len; /* payload length (index included) */
+};
+
+/* A run of consecutive indexes that are all present: entries start .. start + n - 1 at
+ * e[0 .. n - 1]. The index is the runs, sorted by start and disjoint (two may be adjacent); an
+ * index in [first, last] that no run holds is a hole. */
+struct run {
+	uint64_t start;
+	struct loc *e;
+	size_t n, cap;
 };
 
 struct strata_rlog {
@@ -123,8 +146,8 @@ struct strata_rlog {
 	size_t nsegs, capsegs;
 	struct chunk *ch;
 	size_t nch, capch;
-	struct loc *ent; /* ent[i] = entry first + i, for first..last */
-	size_t capent;
+	struct run *runs; /* the entry index (above) */
+	size_t nruns, capruns;
 	uint64_t first, last;
 	uint8_t *meta;
 	size_t meta_len;
@@ -181,55 +204,129 @@ static uint32_t rec_crc(uint64_t seq, uint64_t off, uint8_t type, const uint8_t 
 	return strata_crc32c(strata_crc32c(0, h, sizeof(h)), pay, len);
 }
 
-/* ---- the entry index ---- */
+/* ---- the entry index ----
+ * Runs of present entries, so that memory and time follow the entries present, never the
+ * holes: an append extends the last run (amortized O(1), as the dense array of before), a
+ * lookup checks the last run and then searches the runs (O(log runs)); an entry that extends no
+ * run starts one (O(runs) to insert it: only a writer that puts out of order pays that, and the
+ * KV never does). */
 
-static size_t count(const struct strata_rlog *r)
+#define RUN_CAP0 4
+
+/* How many runs start at or below idx (the one holding idx, if any, is the last of them). */
+static size_t run_find(const struct strata_rlog *r, uint64_t idx)
 {
-	return (size_t)(r->last + 1 - r->first);
+	size_t lo = 0, hi = r->nruns;
+	if (hi && r->runs[hi - 1].start <= idx)
+		return hi; /* the last run: appends and recent reads */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (r->runs[mid].start <= idx)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
-static int ent_reserve(struct strata_rlog *r, size_t n)
+/* Where entry idx is, or NULL for a hole (or an index outside every run). */
+static const struct loc *idx_get(const struct strata_rlog *r, uint64_t idx)
 {
-	if (n <= r->capent)
-		return 0;
-	size_t c = r->capent ? r->capent : 64;
-	while (c < n)
-		c *= 2;
-	struct loc *e = realloc(r->ent, c * sizeof(*e));
-	if (!e)
-		return STRATA_ENOMEM;
-	r->ent = e;
-	r->capent = c;
-	return 0;
+	size_t k = run_find(r, idx);
+	if (k == 0)
+		return NULL;
+	const struct run *u = &r->runs[k - 1];
+	return idx - u->start < u->n ? &u->e[idx - u->start] : NULL;
+}
+
+static void runs_remove(struct strata_rlog *r, size_t from, size_t to) /* runs [from, to) */
+{
+	if (from == to)
+		return;
+	for (size_t i = from; i < to; i++)
+		free(r->runs[i].e);
+	memmove(r->runs + from, r->runs + to, (r->nruns - to) * sizeof(*r->runs));
+	r->nruns -= to - from;
 }
 
 static int idx_put(struct strata_rlog *r, uint64_t idx, struct loc l)
 {
 	if (idx < r->first || idx == UINT64_MAX)
 		return STRATA_EINVAL;
-	if (idx > r->last) {
-		if (idx - r->first + 1 > SIZE_MAX / sizeof(struct loc))
-			return STRATA_ENOMEM;
-		int rc = ent_reserve(r, (size_t)(idx - r->first + 1));
-		if (rc)
-			return rc;
-		for (uint64_t i = r->last + 1; i < idx; i++)
-			r->ent[i - r->first] = (struct loc){ 0 };
-		r->last = idx;
+	size_t k = run_find(r, idx);
+	struct run *u = k ? &r->runs[k - 1] : NULL;
+	if (u && idx - u->start < u->n) {
+		u->e[idx - u->start] = l; /* an overwrite */
+		return 0;
 	}
-	r->ent[idx - r->first] = l;
+	if (!u || idx - u->start != u->n) { /* extends no run: a new one at position k */
+		if (r->nruns == r->capruns) {
+			if (r->capruns > SIZE_MAX / 2 / sizeof(*r->runs))
+				return STRATA_ENOMEM;
+			size_t c = r->capruns ? r->capruns * 2 : 4;
+			struct run *a = realloc(r->runs, c * sizeof(*a));
+			if (!a)
+				return STRATA_ENOMEM;
+			r->runs = a;
+			r->capruns = c;
+		}
+		struct loc *e = malloc(RUN_CAP0 * sizeof(*e));
+		if (!e)
+			return STRATA_ENOMEM;
+		memmove(r->runs + k + 1, r->runs + k, (r->nruns - k) * sizeof(*r->runs));
+		r->nruns++;
+		u = &r->runs[k];
+		*u = (struct run){ .start = idx, .e = e, .cap = RUN_CAP0 };
+	} else if (u->n == u->cap) {
+		if (u->cap > SIZE_MAX / 2 / sizeof(*u->e))
+			return STRATA_ENOMEM;
+		struct loc *e = realloc(u->e, u->cap * 2 * sizeof(*e));
+		if (!e)
+			return STRATA_ENOMEM;
+		u->e = e;
+		u->cap *= 2;
+	}
+	u->e[u->n++] = l;
+	if (idx > r->last)
+		r->last = idx;
 	return 0;
+}
+
+/* Drops the entries below k from the index (the bounds are the caller's). */
+static void drop_below(struct strata_rlog *r, uint64_t k)
+{
+	size_t gone = 0;
+	while (gone < r->nruns && r->runs[gone].start + r->runs[gone].n <= k)
+		gone++;
+	runs_remove(r, 0, gone);
+	if (r->nruns && r->runs[0].start < k) {
+		struct run *u = &r->runs[0];
+		size_t drop = (size_t)(k - u->start);
+		memmove(u->e, u->e + drop, (u->n - drop) * sizeof(*u->e));
+		u->n -= drop;
+		u->start = k;
+	}
+}
+
+/* Drops the entries at d and above from the index. */
+static void drop_from(struct strata_rlog *r, uint64_t d)
+{
+	size_t keep = run_find(r, d);
+	if (keep && r->runs[keep - 1].start == d)
+		keep--;
+	runs_remove(r, keep, r->nruns);
+	if (keep) {
+		struct run *u = &r->runs[keep - 1];
+		if (d - u->start < u->n)
+			u->n = (size_t)(d - u->start);
+	}
 }
 
 static void idx_prefix(struct strata_rlog *r, uint64_t k)
 {
 	if (k <= r->first)
 		return;
-	uint64_t upto = k - 1 < r->last ? k - 1 : r->last; /* drop first..upto */
-	if (upto >= r->first) {
-		size_t drop = (size_t)(upto + 1 - r->first);
-		memmove(r->ent, r->ent + drop, (count(r) - drop) * sizeof(*r->ent));
-	}
+	drop_below(r, k);
 	if (r->last < k - 1)
 		r->last = k - 1;
 	r->first = k;
@@ -239,6 +336,7 @@ static void idx_suffix(struct strata_rlog *r, uint64_t d)
 {
 	if (d > r->last)
 		return;
+	drop_from(r, d);
 	if (d < r->first)
 		r->first = d;
 	r->last = d - 1;
@@ -417,11 +515,10 @@ int strata_rlog_get(struct strata_rlog *r, uint64_t idx, struct strata_msg **out
 	*out = NULL;
 	if (r->failed)
 		return STRATA_EIO;
-	if (idx < r->first || idx > r->last)
+	const struct loc *at = idx >= r->first && idx <= r->last ? idx_get(r, idx) : NULL;
+	if (!at)
 		return STRATA_ENOENT;
-	struct loc l = r->ent[idx - r->first];
-	if (l.seq == 0)
-		return STRATA_ENOENT;
+	struct loc l = *at;
 	struct strata_msg *m = strata_msg_alloc((size_t)(l.len - 8));
 	if (!m)
 		return STRATA_ENOMEM;
@@ -529,10 +626,10 @@ static struct seg *seg_find(struct strata_rlog *r, uint64_t seq)
 static uint64_t oldest_needed(const struct strata_rlog *r)
 {
 	uint64_t m = r->nsegs ? r->segs[r->nsegs - 1].seq : 0;
-	if (r->last >= r->first)
-		for (size_t i = 0; i < count(r); i++)
-			if (r->ent[i].seq && r->ent[i].seq < m)
-				m = r->ent[i].seq;
+	for (size_t k = 0; k < r->nruns; k++)
+		for (size_t i = 0; i < r->runs[k].n; i++)
+			if (r->runs[k].e[i].seq < m)
+				m = r->runs[k].e[i].seq;
 	return m;
 }
 
@@ -674,18 +771,9 @@ static bool replay(struct strata_rlog *r, uint64_t seq, uint64_t off, uint8_t ty
 			/* Entries already replayed (from segments before it that lack their
 			 * BOUNDS, which logs written before appends stopped going into such
 			 * segments can hold) keep their place within [f, l]; the rest of
-			 * [f, l] are holes. */
-			size_t cnt = l >= f ? (size_t)(l - f + 1) : 0;
-			if (l >= f && l - f + 1 > SIZE_MAX / sizeof(struct loc))
-				return false;
-			struct loc *e = calloc(cnt ? cnt : 1, sizeof(*e));
-			if (!e)
-				return false;
-			for (uint64_t i = r->first > f ? r->first : f; i <= l && i <= r->last; i++)
-				e[i - f] = r->ent[i - r->first];
-			free(r->ent);
-			r->ent = e;
-			r->capent = cnt;
+			 * [f, l] are holes (which cost nothing: a vast range is no allocation). */
+			drop_below(r, f);
+			drop_from(r, l + 1);
 			r->replaying = true;
 			r->first = f;
 			r->last = l;
@@ -875,7 +963,8 @@ void strata_rlog_close(struct strata_rlog *r)
 		free(r->ch[i].buf);
 	free(r->ch);
 	free(r->segs);
-	free(r->ent);
+	runs_remove(r, 0, r->nruns);
+	free(r->runs);
 	free(r->meta);
 	free(r);
 }
