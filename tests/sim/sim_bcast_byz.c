@@ -19,7 +19,6 @@
  * Broken variants (expect_violation): brb and bcc with quorums lowered through the test-only
  * byzb_test_set_quorums() and an equivocating sender break consistency; aeb, which is only
  * consistent, with an equivocating sender breaks totality, where brb keeps it. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,14 +28,13 @@
 #include "core/error.h"
 #include "core/stack.h"
 #include "crypto/crypto.h"
+#include "lib/byz_harness.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
 #define MAXN 7
 #define MAXSEQ 128
 #define PER_SENDER 10 /* broadcasts requested per process and run */
-
-enum byz_role { ROLE_CORRECT = 0, ROLE_BYZ, ROLE_TWIN };
 
 struct scenario {
 	const char *algo;
@@ -57,37 +55,20 @@ struct rec {
 };
 
 struct run {
+	struct byzh h; /* roles, the simulation, the first violation */
 	const struct scenario *sc;
-	struct sim *sim;
-	uint32_t n, f;
 	uint16_t wire;
-	enum byz_role role[MAXN + 1];
-	enum strata_byz beh[MAXN + 1];
 	struct rec sent[MAXN + 1][MAXSEQ + 1];   /* by correct senders */
 	struct rec agreed[MAXN + 1][MAXSEQ + 1]; /* first payload a correct process delivered */
 	uint8_t dlv[MAXN + 1][MAXN + 1][MAXSEQ + 1]; /* [process][sender][seq] */
 	uint64_t last[MAXN + 1][MAXN + 1];
 	unsigned requested[MAXN + 1];
 	unsigned nsent, ndeliv;
-	bool failed;
-	char why[512];
 };
 
 static bool correct(const struct run *r, uint32_t p)
 {
-	return r->role[p] == ROLE_CORRECT;
-}
-
-static void fail(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(struct run *r, const char *fmt, ...)
-{
-	if (r->failed)
-		return;
-	r->failed = true;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(r->why, sizeof(r->why), fmt, ap);
-	va_end(ap);
+	return byzh_correct(&r->h, p);
 }
 
 static void rec_set(struct rec *x, const uint8_t *p, size_t len)
@@ -107,12 +88,13 @@ static bool rec_eq(const struct rec *x, const uint8_t *p, size_t len)
 static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
 {
 	struct run *r = arg;
+	struct byzh *h = &r->h;
 	if (!correct(r, node) || o->module != r->wire)
 		return;
 	if (o->kind == STRATA_OUT_BCAST) {
 		if (o->a < 1 || o->a > MAXSEQ) {
-			fail(r, "test: process %u broadcast seq %llu out of range", node,
-			     (unsigned long long)o->a);
+			byzh_fail(h, "test: process %u broadcast seq %llu out of range", node,
+				  (unsigned long long)o->a);
 			return;
 		}
 		rec_set(&r->sent[node][o->a], o->data, o->len);
@@ -123,34 +105,34 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 		return;
 	uint32_t snd = o->peer;
 	uint64_t k = o->a;
-	if (snd < 1 || snd > r->n || k < 1 || k > MAXSEQ) {
-		fail(r, "process %u delivered from sender %u an out-of-range seq %llu", node, snd,
-		     (unsigned long long)k);
+	if (snd < 1 || snd > h->n || k < 1 || k > MAXSEQ) {
+		byzh_fail(h, "process %u delivered from sender %u an out-of-range seq %llu", node, snd,
+			  (unsigned long long)k);
 		return;
 	}
 	r->ndeliv++;
 	if (++r->dlv[node][snd][k] > 1) {
-		fail(r, "no duplication: process %u delivered %u:%llu twice", node, snd,
-		     (unsigned long long)k);
+		byzh_fail(h, "no duplication: process %u delivered %u:%llu twice", node, snd,
+			  (unsigned long long)k);
 		return;
 	}
 	if (correct(r, snd) && (!r->sent[snd][k].set || !rec_eq(&r->sent[snd][k], o->data, o->len))) {
-		fail(r, "integrity: process %u delivered %u:%llu, which the correct sender never "
-			"broadcast", node, snd, (unsigned long long)k);
+		byzh_fail(h, "integrity: process %u delivered %u:%llu, which the correct sender never "
+			     "broadcast", node, snd, (unsigned long long)k);
 		return;
 	}
 	struct rec *ag = &r->agreed[snd][k];
 	if (ag->set && !rec_eq(ag, o->data, o->len)) {
-		fail(r, "consistency: process %u delivered a different payload for %u:%llu", node,
-		     snd, (unsigned long long)k);
+		byzh_fail(h, "consistency: process %u delivered a different payload for %u:%llu", node,
+			  snd, (unsigned long long)k);
 		return;
 	}
 	if (!ag->set)
 		rec_set(ag, o->data, o->len);
 	if (r->sc->channel) {
 		if (k != r->last[node][snd] + 1) {
-			fail(r, "FIFO: process %u delivered %u:%llu out of order", node, snd,
-			     (unsigned long long)k);
+			byzh_fail(h, "FIFO: process %u delivered %u:%llu out of order", node, snd,
+				  (unsigned long long)k);
 			return;
 		}
 		r->last[node][snd] = k;
@@ -173,69 +155,49 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 						   r->sc->q_deliver) == 0);
 }
 
-static int check(struct sim *s, void *arg)
-{
-	return ((struct run *)arg)->failed ? 1 : 0;
-}
-
-static void config_for(struct strata_config *cfg, uint32_t n)
-{
-	strata_config_defaults(cfg);
-	snprintf(cfg->cluster_id, sizeof(cfg->cluster_id), "sim-bcast-byz");
-	cfg->cluster_hash = 0xb12au;
-	cfg->n = n;
-	cfg->f = (n - 1) / 3;
-	cfg->model = STRATA_MODEL_FAIL_ARBITRARY;
-	for (uint32_t i = 1; i <= n; i++) {
-		cfg->nodes[i].id = i;
-		snprintf(cfg->nodes[i].host, sizeof(cfg->nodes[i].host), "127.0.0.1");
-		cfg->nodes[i].port = (uint16_t)(7000 + i);
-		cfg->nodes[i].client_port = (uint16_t)(8000 + i);
-	}
-}
-
 static void request(struct run *r, uint32_t p)
 {
 	uint8_t buf[2048];
-	size_t len = 1 + sim_random_below(r->sim, 64);
-	if (sim_random_below(r->sim, 20) == 0)
-		len = 1 + sim_random_below(r->sim, sizeof(buf)); /* now and then, fragments */
+	size_t len = 1 + sim_random_below(r->h.s, 64);
+	if (sim_random_below(r->h.s, 20) == 0)
+		len = 1 + sim_random_below(r->h.s, sizeof(buf)); /* now and then, fragments */
 	for (size_t i = 0; i < len; i++)
-		buf[i] = (uint8_t)sim_random(r->sim);
+		buf[i] = (uint8_t)sim_random(r->h.s);
 	struct strata_request req = { .id = ++r->requested[p], .op = STRATA_OP_BROADCAST,
 				      .value = buf, .value_len = len };
-	sim_request(r->sim, p, r->sc->algo, &req);
+	sim_request(r->h.s, p, r->sc->algo, &req);
 }
 
 static const enum strata_byz behaviours[] = {
 	STRATA_BYZ_SILENT, STRATA_BYZ_EQUIVOCATE, STRATA_BYZ_FORGE,
-	STRATA_BYZ_BADSIG, STRATA_BYZ_REPLAY, STRATA_BYZ_NONE /* = twins */,
+	STRATA_BYZ_BADSIG, STRATA_BYZ_REPLAY, BYZH_TWINS,
 };
 
 static uint64_t rejected(struct run *r)
 {
 	uint64_t c = 0;
-	for (uint32_t p = 1; p <= r->n; p++)
-		if (correct(r, p) && sim_node(r->sim, p))
-			c += strata_node_counters(sim_node(r->sim, p))->rej_payload;
+	for (uint32_t p = 1; p <= r->h.n; p++)
+		if (correct(r, p) && sim_node(r->h.s, p))
+			c += strata_node_counters(sim_node(r->h.s, p))->rej_payload;
 	return c;
 }
 
 static void final_checks(struct run *r)
 {
-	for (uint32_t s = 1; s <= r->n && !r->failed; s++)
-		for (uint64_t k = 1; k <= MAXSEQ && !r->failed; k++) {
+	struct byzh *h = &r->h;
+	for (uint32_t s = 1; s <= h->n && !h->failed; s++)
+		for (uint64_t k = 1; k <= MAXSEQ && !h->failed; k++) {
 			bool need = (correct(r, s) && r->sent[s][k].set) ||
 				    (r->sc->reliable && r->agreed[s][k].set);
 			if (!need)
 				continue;
-			for (uint32_t p = 1; p <= r->n; p++)
+			for (uint32_t p = 1; p <= h->n; p++)
 				if (correct(r, p) && !r->dlv[p][s][k]) {
-					fail(r, correct(r, s) ? "validity: process %u never delivered "
-								"%u:%llu from a correct sender"
-							      : "totality: process %u never delivered "
-								"%u:%llu, which a correct process did",
-					     p, s, (unsigned long long)k);
+					byzh_fail(h, correct(r, s) ? "validity: process %u never delivered "
+								     "%u:%llu from a correct sender"
+								   : "totality: process %u never delivered "
+								     "%u:%llu, which a correct process did",
+						  p, s, (unsigned long long)k);
 					break;
 				}
 		}
@@ -244,71 +206,56 @@ static void final_checks(struct run *r)
 static int run_scenario(const struct scenario *sc, uint64_t seed, bool trace, char *why,
 			size_t whylen)
 {
-	struct strata_config cfg;
 	struct run *r = calloc(1, sizeof(*r));
 	STRATA_ASSERT(r);
+	struct byzh *h = &r->h;
 	r->sc = sc;
-	r->n = sc->n ? (uint32_t)sc->n : (seed % 2 ? 4 : 7);
-	config_for(&cfg, r->n);
-	r->f = cfg.f;
+	uint32_t n = sc->n ? (uint32_t)sc->n : (seed % 2 ? 4 : 7);
+	byzh_config(h, "sim-bcast-byz", n, (n - 1) / 3, 7000);
+	h->cfg.cluster_hash = 0xb12au;
+	for (uint32_t i = 1; i <= n; i++)
+		h->cfg.nodes[i].client_port = (uint16_t)(8000 + i);
 	r->wire = strata_algo_find(sc->algo)->wire_id;
-	struct sim_opts o = { .seed = seed, .cfg = &cfg, .build = build, .output = on_output,
-			      .arg = r, .trace = trace };
-	o.net = (struct sim_net){ .drop = sc->drop, .dup = sc->dup, .delay_min_us = 100,
-				  .delay_max_us = 20000, .tail = 0.05, .tail_us = 200000 };
-	r->sim = sim_new(&o);
-	struct sim *s = r->sim;
+	struct sim_net net = { .drop = sc->drop, .dup = sc->dup, .delay_min_us = 100,
+			       .delay_max_us = 20000, .tail = 0.05, .tail_us = 200000 };
+	struct sim *s = byzh_sim_new(h, seed, trace, build, on_output, r, &net);
 	/* The Byzantine processes: the last one always, so broken variants know who it is; the
 	 * others at random. */
-	uint32_t twins[MAXN + 1], ntwins = 0;
-	for (uint32_t i = 0; i < r->f; i++) {
-		uint32_t p = r->n;
-		while (i > 0 && r->role[p] != ROLE_CORRECT)
-			p = 1 + (uint32_t)sim_random_below(s, r->n);
-		enum strata_byz b = sc->force;
-		if (b == STRATA_BYZ_NONE)
-			b = behaviours[sim_random_below(s, sizeof(behaviours) / sizeof(behaviours[0]))];
-		r->beh[p] = b;
-		r->role[p] = b == STRATA_BYZ_NONE ? ROLE_TWIN : ROLE_BYZ;
-		if (b == STRATA_BYZ_NONE)
-			twins[ntwins++] = p;
-		else
-			sim_set_byz(s, p, b);
-	}
-	sim_start(s);
-	for (uint32_t i = 0; i < ntwins; i++)
-		sim_twin(s, twins[i]);
+	byzh_draw(h, h->f, n, behaviours, sizeof(behaviours) / sizeof(behaviours[0]), sc->force);
+	byzh_start(h);
 
 	int rc = 0;
 	for (uint64_t t = 0; t < 1200000 && rc == 0; t += 20000) {
 		if (sim_random_below(s, 10) < 5) {
-			uint32_t p = 1 + (uint32_t)sim_random_below(s, r->n);
+			uint32_t p = 1 + (uint32_t)sim_random_below(s, n);
 			if (sc->byz_sender_only)
-				p = r->n;
+				p = n;
 			if (r->requested[p] < (sc->per_sender ? sc->per_sender : PER_SENDER))
 				request(r, p);
 		}
-		rc = sim_run_for(s, 20000, check, r);
+		rc = sim_run_for(s, 20000, byzh_check, h);
 	}
 	if (rc == 0) {
-		struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 5000 };
+		struct sim_net calm = byzh_net_calm();
 		sim_set_net(s, &calm);
-		rc = sim_run_for(s, 6000000, check, r);
+		rc = sim_run_for(s, 6000000, byzh_check, h);
 	}
-	if (!r->failed)
+	if (!h->failed)
 		final_checks(r);
-	if (!r->failed && r->nsent == 0 && !sc->byz_sender_only)
-		fail(r, "vacuous run: no correct process broadcast");
-	if (!r->failed && r->ndeliv == 0)
-		fail(r, "vacuous run: nothing delivered");
+	if (!h->failed && r->nsent == 0 && !sc->byz_sender_only)
+		byzh_fail(h, "vacuous run: no correct process broadcast");
+	if (!h->failed && r->ndeliv == 0)
+		byzh_fail(h, "vacuous run: nothing delivered");
 	bool detectable = false;
-	for (uint32_t p = 1; p <= r->n; p++)
-		detectable |= r->beh[p] == STRATA_BYZ_FORGE || r->beh[p] == STRATA_BYZ_BADSIG;
-	if (!r->failed && detectable && r->nsent > 0 && rejected(r) == 0)
-		fail(r, "detection: a forging/bad-signature process went unnoticed");
+	for (uint32_t p = 1; p <= n; p++)
+		detectable |= h->beh[p] == STRATA_BYZ_FORGE || h->beh[p] == STRATA_BYZ_BADSIG;
+	if (!h->failed && detectable && r->nsent > 0 && rejected(r) == 0)
+		byzh_fail(h, "detection: a forging/bad-signature process went unnoticed");
+	char who[128];
+	byzh_who(h, who, sizeof(who));
 	if (getenv("SIM_BYZ_VERBOSE")) {
 		uint64_t late = 0, drops = 0, d = 0, l, w, dd;
-		for (uint32_t p = 1; p <= r->n; p++) {
+		for (uint32_t p = 1; p <= n; p++) {
 			struct strata_node *nd = sim_node(s, p);
 			if (nd && byzb_test_counters(strata_node_module_by_name(nd, sc->algo), &l, &w,
 						    &dd) == 0) {
@@ -317,28 +264,20 @@ static int run_scenario(const struct scenario *sc, uint64_t seed, bool trace, ch
 				d += dd;
 			}
 		}
-		fprintf(stderr, "seed %llu n=%u byz=", (unsigned long long)seed, r->n);
-		for (uint32_t p = 1; p <= r->n; p++)
-			if (!correct(r, p))
-				fprintf(stderr, "%u:%s ", p,
-					r->role[p] == ROLE_TWIN ? "twins" : strata_byz_name(r->beh[p]));
-		fprintf(stderr, "sent=%u delivered=%u late=%llu window_drops=%llu rejected=%llu\n",
-			r->nsent, r->ndeliv, (unsigned long long)late, (unsigned long long)drops,
+		fprintf(stderr, "seed %llu n=%u byz=%s sent=%u delivered=%u late=%llu "
+			"window_drops=%llu rejected=%llu\n",
+			(unsigned long long)seed, n, who, r->nsent, r->ndeliv,
+			(unsigned long long)late, (unsigned long long)drops,
 			(unsigned long long)rejected(r));
 	}
-	if (r->failed) {
-		char who[128] = "";
-		for (uint32_t p = 1; p <= r->n; p++)
-			if (!correct(r, p))
-				snprintf(who + strlen(who), sizeof(who) - strlen(who), " %u:%s", p,
-					 r->role[p] == ROLE_TWIN ? "twins"
-								 : strata_byz_name(r->beh[p]));
-		snprintf(why, whylen, "%s (n=%u, Byzantine:%s)", r->why, r->n, who);
+	int verdict = byzh_finish(h, why, whylen);
+	if (verdict) {
+		size_t at = strlen(why);
+		if (at < whylen)
+			snprintf(why + at, whylen - at, " (n=%u, Byzantine:%s)", n, who);
 	}
-	int result = r->failed ? 1 : 0;
-	sim_free(s);
 	free(r);
-	return result;
+	return verdict;
 }
 
 #define NET .drop = 0.15, .dup = 0.1
@@ -366,11 +305,7 @@ static const struct scenario br_bcc_quorums = { .algo = "bcc", .channel = true, 
 						.byz_sender_only = true, .q_echo = 2,
 						.q_ready = 2, .q_deliver = 2, NET };
 
-#define CASE(fn, sc)                                                       \
-	static int fn(uint64_t seed, bool trace, char *why, size_t whylen) \
-	{                                                                  \
-		return run_scenario(&(sc), seed, trace, why, whylen);      \
-	}
+#define CASE(fn, sc) BYZH_CASE(fn, run_scenario, &(sc))
 CASE(run_aeb, sc_aeb)
 CASE(run_seb, sc_seb)
 CASE(run_brb, sc_brb)

@@ -38,7 +38,6 @@
  *                            WRITE/ACCEPT quorums and sound() count N/2 + 1 = 4 instead of 5;
  *                            the two Byzantine processes equivocate: each half of the correct
  *                            processes can gather 4 of a different value. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,10 +48,11 @@
 #include "core/error.h"
 #include "core/stack.h"
 #include "fd/fd.h"
+#include "lib/byz_harness.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
-#define MS 1000ull
+#define MS BYZH_MS
 #define MAXN 7
 #define MAXI 8
 #define STORM_INST 8
@@ -62,7 +62,6 @@
 #define GST_US (1500 * MS)
 #define LIVENESS_MS 8000ull
 
-enum role { ROLE_CORRECT = 0, ROLE_BYZ, ROLE_TWIN };
 enum variant { V_OK = 0, V_STORM, V_NO_SIGCHECK, V_CRASH_QUORUM };
 
 struct val {
@@ -71,14 +70,9 @@ struct val {
 };
 
 struct run {
+	struct byzh h; /* roles, the simulation, whom each process trusts, the first violation */
 	enum variant var;
-	struct strata_config cfg;
-	struct sim *s;
-	uint32_t n, f;
 	bool allcorrect;
-	enum role role[MAXN + 1];
-	uint32_t trusted[MAXN + 1];
-	uint64_t reqid;
 	unsigned ninst;
 	struct val props[MAXI + 1][MAXP];
 	unsigned nprops[MAXI + 1];
@@ -86,26 +80,7 @@ struct run {
 	bool decided[MAXN + 1][MAXI + 1];
 	struct val dec[MAXN + 1][MAXI + 1];
 	uint64_t decisions;
-	bool failed;
-	char why[300];
 };
-
-static bool correct(const struct run *r, uint32_t p)
-{
-	return r->role[p] == ROLE_CORRECT;
-}
-
-static void fail(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(struct run *r, const char *fmt, ...)
-{
-	if (r->failed)
-		return;
-	r->failed = true;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(r->why, sizeof(r->why), fmt, ap);
-	va_end(ap);
-}
 
 static void build(struct sim *s, struct strata_node *n, void *arg)
 {
@@ -122,7 +97,7 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 	if (r->var == V_NO_SIGCHECK)
 		cons_bldc_test_no_sigcheck(m);
 	else if (r->var == V_CRASH_QUORUM)
-		cons_bldc_test_quorum(m, r->n / 2 + 1);
+		cons_bldc_test_quorum(m, r->h.n / 2 + 1);
 }
 
 static bool is_proposal(const struct run *r, uint64_t inst, const uint8_t *v, size_t len)
@@ -135,20 +110,21 @@ static bool is_proposal(const struct run *r, uint64_t inst, const uint8_t *v, si
 
 static void on_decide(struct run *r, uint32_t node, uint64_t inst, const uint8_t *v, size_t len)
 {
-	uint64_t t = sim_now(r->s) / MS;
+	struct byzh *h = &r->h;
+	uint64_t t = sim_now(h->s) / MS;
 	if (inst < 1 || inst > r->ninst) {
-		fail(r, "t=%llums: node %u decided instance %llu, which nobody proposed",
-		     (unsigned long long)t, node, (unsigned long long)inst);
+		byzh_fail(h, "t=%llums: node %u decided instance %llu, which nobody proposed",
+			  (unsigned long long)t, node, (unsigned long long)inst);
 		return;
 	}
 	if (len > VMAX) {
-		fail(r, "t=%llums: node %u decided a %zu-byte value nobody proposed",
-		     (unsigned long long)t, node, len);
+		byzh_fail(h, "t=%llums: node %u decided a %zu-byte value nobody proposed",
+			  (unsigned long long)t, node, len);
 		return;
 	}
 	if (r->decided[node][inst]) {
-		fail(r, "t=%llums: integrity: node %u decided instance %llu twice",
-		     (unsigned long long)t, node, (unsigned long long)inst);
+		byzh_fail(h, "t=%llums: integrity: node %u decided instance %llu twice",
+			  (unsigned long long)t, node, (unsigned long long)inst);
 		return;
 	}
 	r->decisions++;
@@ -157,27 +133,28 @@ static void on_decide(struct run *r, uint32_t node, uint64_t inst, const uint8_t
 	memcpy(r->dec[node][inst].v, v, len);
 	bool byz_value = len > 0 && v[0] == 'z';
 	if (!is_proposal(r, inst, v, len) && !byz_value) {
-		fail(r, "t=%llums: validity: node %u decided \"%.*s\" on instance %llu, proposed by "
-			"no correct process and made up by no Byzantine one",
-		     (unsigned long long)t, node, (int)len, (const char *)v, (unsigned long long)inst);
+		byzh_fail(h, "t=%llums: validity: node %u decided \"%.*s\" on instance %llu, proposed "
+			     "by no correct process and made up by no Byzantine one",
+			  (unsigned long long)t, node, (int)len, (const char *)v,
+			  (unsigned long long)inst);
 		return;
 	}
 	if (r->allcorrect && inst == 1 && r->nprops[1] >= 1 &&
 	    (len != r->props[1][0].len || memcmp(v, r->props[1][0].v, len) != 0)) {
-		fail(r, "t=%llums: weak validity: every process is correct and proposed \"%.*s\" on "
-			"instance 1, node %u decided \"%.*s\"",
-		     (unsigned long long)t, (int)r->props[1][0].len, r->props[1][0].v, node,
-		     (int)len, (const char *)v);
+		byzh_fail(h, "t=%llums: weak validity: every process is correct and proposed \"%.*s\" "
+			     "on instance 1, node %u decided \"%.*s\"",
+			  (unsigned long long)t, (int)r->props[1][0].len, r->props[1][0].v, node,
+			  (int)len, (const char *)v);
 		return;
 	}
-	for (uint32_t q = 1; q <= r->n; q++)
-		if (q != node && correct(r, q) && r->decided[q][inst] &&
+	for (uint32_t q = 1; q <= h->n; q++)
+		if (q != node && byzh_correct(h, q) && r->decided[q][inst] &&
 		    (r->dec[q][inst].len != len || memcmp(r->dec[q][inst].v, v, len) != 0)) {
-			fail(r, "t=%llums: agreement: on instance %llu node %u decided \"%.*s\", node %u "
-				"\"%.*s\"",
-			     (unsigned long long)t, (unsigned long long)inst, q,
-			     (int)r->dec[q][inst].len, r->dec[q][inst].v, node, (int)len,
-			     (const char *)v);
+			byzh_fail(h, "t=%llums: agreement: on instance %llu node %u decided \"%.*s\", "
+				     "node %u \"%.*s\"",
+				  (unsigned long long)t, (unsigned long long)inst, q,
+				  (int)r->dec[q][inst].len, r->dec[q][inst].v, node, (int)len,
+				  (const char *)v);
 			return;
 		}
 }
@@ -186,22 +163,12 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 {
 	struct run *r = arg;
 	(void)s;
-	if (node < 1 || node > r->n)
+	if (node < 1 || node > r->h.n || byzh_on_trust(&r->h, node, o))
 		return;
-	if (o->kind == STRATA_OUT_EVENT && o->module == strata_wire_id("bld")) {
-		r->trusted[node] = o->peer;
-		return;
-	}
-	if (o->module != strata_wire_id("bldc") || !correct(r, node))
+	if (o->module != strata_wire_id("bldc") || !byzh_correct(&r->h, node))
 		return;
 	if (o->kind == STRATA_OUT_DELIVER)
 		on_decide(r, node, o->a, o->data, o->len);
-}
-
-static int check(struct sim *s, void *arg)
-{
-	(void)s;
-	return ((struct run *)arg)->failed ? 1 : 0;
 }
 
 static void propose(struct run *r, uint32_t node, uint64_t inst, const char *v)
@@ -209,86 +176,53 @@ static void propose(struct run *r, uint32_t node, uint64_t inst, const char *v)
 	char key[24];
 	int klen = snprintf(key, sizeof(key), "%llu", (unsigned long long)inst);
 	size_t vlen = strlen(v);
-	if (correct(r, node) && r->nprops[inst] < MAXP) {
+	if (byzh_correct(&r->h, node) && r->nprops[inst] < MAXP) {
 		struct val *p = &r->props[inst][r->nprops[inst]++];
 		p->len = vlen;
 		memcpy(p->v, v, vlen);
 		r->proposed_correct[inst] = true;
 	}
 	struct strata_request req = {
-		.id = ++r->reqid, .op = STRATA_OP_PROPOSE, .key = (const uint8_t *)key,
+		.id = ++r->h.reqid, .op = STRATA_OP_PROPOSE, .key = (const uint8_t *)key,
 		.key_len = (size_t)klen, .value = (const uint8_t *)v, .value_len = vlen,
 	};
-	sim_request(r->s, node, "bldc", &req);
+	sim_request(r->h.s, node, "bldc", &req);
 }
 
-static void complain(struct run *r, uint32_t p)
+/* Termination is owed on the instances some correct process proposed. */
+static bool pending(void *arg, uint32_t p, uint64_t i)
 {
-	if (!r->trusted[p])
-		return;
-	struct strata_request req = { .id = ++r->reqid, .op = STRATA_OP_WRITE, .r = r->trusted[p] };
-	sim_request(r->s, p, "bld", &req);
+	const struct run *r = arg;
+	return r->proposed_correct[i] && !r->decided[p][i];
 }
 
 static const enum strata_byz behaviours[] = {
 	STRATA_BYZ_SILENT, STRATA_BYZ_EQUIVOCATE, STRATA_BYZ_REPLAY, STRATA_BYZ_FORGE,
 	STRATA_BYZ_BADSIG, STRATA_BYZ_LIE_STATE, STRATA_BYZ_COMPLAIN, STRATA_BYZ_OLD_EPOCH,
-	STRATA_BYZ_NONE /* = twins */,
+	BYZH_TWINS,
 };
 
 static int run_case(enum variant var, uint64_t seed, bool trace, char *why, size_t whylen)
 {
 	struct run *r = calloc(1, sizeof(*r));
 	STRATA_ASSERT(r);
+	struct byzh *h = &r->h;
 	r->var = var;
-	r->n = var == V_CRASH_QUORUM || seed % 2 == 0 ? 7 : 4;
+	uint32_t n = var == V_CRASH_QUORUM || seed % 2 == 0 ? 7 : 4;
 	r->allcorrect = var == V_OK && seed % 8 == 3;
-	strata_config_defaults(&r->cfg);
-	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-cons-byz");
-	r->cfg.n = r->n;
-	r->f = r->cfg.f = (r->n - 1) / 3;
-	r->cfg.model = STRATA_MODEL_FAIL_ARBITRARY;
-	r->cfg.timeout_ms = 100;
-	r->cfg.retransmit_min_ms = 10;
-	r->cfg.retransmit_max_ms = 100;
-	for (uint32_t i = 1; i <= r->n; i++) {
-		r->cfg.nodes[i].id = i;
-		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
-		r->cfg.nodes[i].port = (uint16_t)(7600 + i);
-	}
-	struct sim_opts o = { .seed = seed, .cfg = &r->cfg, .build = build, .output = on_output,
-			      .arg = r, .trace = trace };
-	r->s = sim_new(&o);
-	struct sim *s = r->s;
-	struct sim_net net = {
-		.drop = 0.05 + sim_random_unit(s) * 0.15,
-		.dup = sim_random_unit(s) * 0.1,
-		.delay_min_us = 100,
-		.delay_max_us = 100 + sim_random_below(s, 20 * MS),
-		.tail = 0.05,
-		.tail_us = 200 * MS,
-	};
+	byzh_config(h, "sim-cons-byz", n, (n - 1) / 3, 7600);
+	h->cfg.timeout_ms = 100;
+	h->cfg.retransmit_min_ms = 10;
+	h->cfg.retransmit_max_ms = 100;
+	struct sim *s = byzh_sim_new(h, seed, trace, build, on_output, r, NULL);
+	struct sim_net net = byzh_net_storm(s);
 	sim_set_net(s, &net);
-	uint32_t twins[MAXN + 1], ntwins = 0;
-	for (uint32_t k = 0; k < r->f && !r->allcorrect; k++) {
-		uint32_t p;
-		do
-			p = 1 + (uint32_t)sim_random_below(s, r->n);
-		while (r->role[p] != ROLE_CORRECT);
-		enum strata_byz b = var == V_NO_SIGCHECK || var == V_STORM ? STRATA_BYZ_FORGE
-				    : var == V_CRASH_QUORUM ? STRATA_BYZ_EQUIVOCATE
-							    : behaviours[sim_random_below(
-								      s, sizeof(behaviours) /
-									     sizeof(behaviours[0]))];
-		r->role[p] = b == STRATA_BYZ_NONE ? ROLE_TWIN : ROLE_BYZ;
-		if (b == STRATA_BYZ_NONE)
-			twins[ntwins++] = p;
-		else
-			sim_set_byz(s, p, b);
-	}
-	sim_start(s);
-	for (uint32_t k = 0; k < ntwins; k++)
-		sim_twin(s, twins[k]);
+	enum strata_byz force = var == V_NO_SIGCHECK || var == V_STORM ? STRATA_BYZ_FORGE
+				: var == V_CRASH_QUORUM		     ? STRATA_BYZ_EQUIVOCATE
+									     : STRATA_BYZ_NONE;
+	byzh_draw(h, r->allcorrect ? 0 : h->f, 0, behaviours,
+		  sizeof(behaviours) / sizeof(behaviours[0]), force);
+	byzh_start(h);
 	sim_run_for(s, 1 * MS, NULL, NULL);
 
 	/* Who proposes what, when (in 10 ms ticks before stabilisation). */
@@ -298,95 +232,55 @@ static int run_case(enum variant var, uint64_t seed, bool trace, char *why, size
 	char vals[MAXN + 1][MAXI + 1][VMAX];
 	for (uint64_t i = 1; i <= r->ninst; i++) {
 		uint32_t first = 0;
-		for (uint32_t p = 1; p <= r->n; p++) {
+		for (uint32_t p = 1; p <= n; p++) {
 			when[p][i] = UINT32_MAX;
-			if (correct(r, p)) {
-				if (sim_random_below(s, 2) || (!first && p == r->n))
+			if (byzh_correct(h, p)) {
+				if (sim_random_below(s, 2) || (!first && p == n))
 					when[p][i] = (uint32_t)sim_random_below(
 						s, GST_US / TICK_US / (stormy ? 1 : 2));
 				if (when[p][i] != UINT32_MAX && !first)
 					first = p;
 			}
 			bool same = r->allcorrect && i == 1;
-			snprintf(vals[p][i], VMAX, "%s%u-%llu-%llu", correct(r, p) ? "v" : "z",
+			snprintf(vals[p][i], VMAX, "%s%u-%llu-%llu", byzh_correct(h, p) ? "v" : "z",
 				 same ? 0 : p, (unsigned long long)i, (unsigned long long)seed);
 		}
-		if (!first) { /* every instance has a correct proposer */
-			uint32_t p;
-			do
-				p = 1 + (uint32_t)sim_random_below(s, r->n);
-			while (!correct(r, p));
-			when[p][i] = 0;
-		}
+		if (!first) /* every instance has a correct proposer */
+			when[byzh_pick(h)][i] = 0;
 		/* Byzantine processes propose with the first correct proposer. */
 		uint32_t t0 = UINT32_MAX;
-		for (uint32_t p = 1; p <= r->n; p++)
-			if (correct(r, p) && when[p][i] < t0)
+		for (uint32_t p = 1; p <= n; p++)
+			if (byzh_correct(h, p) && when[p][i] < t0)
 				t0 = when[p][i];
-		for (uint32_t p = 1; p <= r->n; p++)
-			if (!correct(r, p))
+		for (uint32_t p = 1; p <= n; p++)
+			if (!byzh_correct(h, p))
 				when[p][i] = var == V_CRASH_QUORUM ? 0 : t0;
 	}
 	int rc = 0;
 	uint32_t tick = 0;
 	unsigned storm = stormy ? 10 : 1;
 	for (uint64_t t = 0; t < GST_US && rc == 0; t += TICK_US, tick++) {
-		for (uint32_t p = 1; p <= r->n; p++) {
+		for (uint32_t p = 1; p <= n; p++) {
 			for (uint64_t i = 1; i <= r->ninst; i++)
 				if (when[p][i] == tick)
 					propose(r, p, i, vals[p][i]);
-			if (correct(r, p) && sim_random_below(s, 100) < storm)
-				complain(r, p);
+			if (byzh_correct(h, p) && sim_random_below(s, 100) < storm)
+				byzh_complain(h, p);
 		}
-		rc = sim_run_for(s, TICK_US, check, r);
+		rc = sim_run_for(s, TICK_US, byzh_check, h);
 	}
-	struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 5 * MS };
-	sim_set_net(s, &calm);
-	uint64_t gst = sim_now(s);
-	/* Runs until every correct process decided every instance (then 200 ms more). */
-	bool done = false;
-	for (uint64_t t = 0; t < LIVENESS_MS * MS && rc == 0 && !done; t += 100 * MS) {
-		rc = sim_run_for(s, 100 * MS, check, r);
-		done = true;
-		for (uint32_t p = 1; p <= r->n; p++)
-			for (uint64_t i = 1; i <= r->ninst; i++)
-				if (correct(r, p) && r->proposed_correct[i] && !r->decided[p][i])
-					done = false;
-	}
+	/* After: runs until every correct process decided every instance (then 200 ms more). */
 	if (rc == 0)
-		rc = sim_run_for(s, 200 * MS, check, r);
-	for (uint32_t p = 1; p <= r->n && !r->failed; p++)
-		for (uint64_t i = 1; i <= r->ninst && !r->failed; i++)
-			if (correct(r, p) && r->proposed_correct[i] && !r->decided[p][i])
-				fail(r, "termination: %llu ms after stabilisation correct node %u has "
-					"not decided instance %llu (it trusts %u)",
-				     (unsigned long long)((sim_now(s) - gst) / MS), p,
-				     (unsigned long long)i, r->trusted[p]);
-	int verdict = r->failed ? sim_fail(why, whylen, "%s", r->why) : 0;
-	sim_free(s);
+		byzh_settle(h, r->ninst, pending, r, LIVENESS_MS * MS);
+	int verdict = byzh_finish(h, why, whylen);
 	free(r);
 	return verdict;
 }
 
-static int bldc_byzantine(uint64_t seed, bool trace, char *why, size_t whylen)
-{
-	return run_case(V_OK, seed, trace, why, whylen);
-}
-
-static int bldc_storm(uint64_t seed, bool trace, char *why, size_t whylen)
-{
-	return run_case(V_STORM, seed, trace, why, whylen);
-}
-
-static int bldc_no_sigcheck(uint64_t seed, bool trace, char *why, size_t whylen)
-{
-	return run_case(V_NO_SIGCHECK, seed, trace, why, whylen);
-}
-
-static int bldc_crash_quorum(uint64_t seed, bool trace, char *why, size_t whylen)
-{
-	return run_case(V_CRASH_QUORUM, seed, trace, why, whylen);
-}
+BYZH_CASE(bldc_byzantine, run_case, V_OK)
+BYZH_CASE(bldc_storm, run_case, V_STORM)
+BYZH_CASE(bldc_no_sigcheck, run_case, V_NO_SIGCHECK)
+BYZH_CASE(bldc_crash_quorum, run_case, V_CRASH_QUORUM)
 
 static const struct sim_case cases[] = {
 	{ "bldc-byzantine", bldc_byzantine, 200, false },

@@ -38,7 +38,6 @@
  *   broken-fast-sbc-never-fast  the fast path never taken: the one-step check fails.
  *   broken-sbc-predicate-rejects-all  sbc installs a predicate no set passes: bldc never
  *       proposes, the termination check fails. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,10 +49,11 @@
 #include "core/error.h"
 #include "core/stack.h"
 #include "fd/fd.h"
+#include "lib/byz_harness.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
-#define MS 1000ull
+#define MS BYZH_MS
 #define MAXN 11
 #define MAXI 4
 #define VMAX 64
@@ -61,7 +61,6 @@
 #define GST_US (1500 * MS)
 #define LIVENESS_MS 8000ull
 
-enum role { ROLE_CORRECT = 0, ROLE_BYZ, ROLE_TWIN };
 enum variant { V_SBC = 0, V_SBC_TRUST, V_FAST, V_FAST_OVER_BLDC, V_ONE_STEP, V_NEVER_FAST,
 	       V_REJECT_ALL };
 enum hook { H_NONE = 0, H_SBC_FORGE, H_FAST_EQUIVOCATE };
@@ -76,17 +75,12 @@ struct val {
 };
 
 struct run {
+	struct byzh h; /* roles, the simulation, whom each process trusts, the first violation */
 	enum variant var;
 	bool fast;
 	const char *algo;
 	uint16_t wire;
-	struct strata_config cfg;
-	struct sim *s;
-	uint32_t n, f;
-	enum role role[MAXN + 1];
 	enum hook hook[MAXN + 1];
-	uint32_t trusted[MAXN + 1];
-	uint64_t reqid;
 	unsigned ninst;
 	struct val prop[MAXN + 1][MAXI + 1]; /* what each correct process proposed */
 	bool same[MAXI + 1];                  /* every correct proposal on it is one value */
@@ -94,26 +88,7 @@ struct run {
 	struct val dec[MAXN + 1][MAXI + 1];
 	uint64_t dec_b[MAXN + 1][MAXI + 1];
 	uint64_t dec_at[MAXN + 1][MAXI + 1];
-	bool failed;
-	char why[400];
 };
-
-static bool correct(const struct run *r, uint32_t p)
-{
-	return r->role[p] == ROLE_CORRECT;
-}
-
-static void fail(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(struct run *r, const char *fmt, ...)
-{
-	if (r->failed)
-		return;
-	r->failed = true;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(r->why, sizeof(r->why), fmt, ap);
-	va_end(ap);
-}
 
 static void build(struct sim *s, struct strata_node *n, void *arg)
 {
@@ -150,15 +125,17 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 static void on_decide(struct run *r, uint32_t node, uint64_t inst, const uint8_t *v, size_t len,
 		      uint64_t b)
 {
-	uint64_t t = sim_now(r->s) / MS;
+	struct byzh *h = &r->h;
+	uint64_t t = sim_now(h->s) / MS;
 	if (inst < 1 || inst > r->ninst || len > VMAX) {
-		fail(r, "t=%llums: node %u decided instance %llu (%zu bytes), which nobody proposed",
-		     (unsigned long long)t, node, (unsigned long long)inst, len);
+		byzh_fail(h, "t=%llums: node %u decided instance %llu (%zu bytes), which nobody "
+			     "proposed",
+			  (unsigned long long)t, node, (unsigned long long)inst, len);
 		return;
 	}
 	if (r->decided[node][inst]) {
-		fail(r, "t=%llums: integrity: node %u decided instance %llu twice",
-		     (unsigned long long)t, node, (unsigned long long)inst);
+		byzh_fail(h, "t=%llums: integrity: node %u decided instance %llu twice",
+			  (unsigned long long)t, node, (unsigned long long)inst);
 		return;
 	}
 	totals.decisions++;
@@ -170,24 +147,24 @@ static void on_decide(struct run *r, uint32_t node, uint64_t inst, const uint8_t
 	r->dec[node][inst].len = len;
 	memcpy(r->dec[node][inst].v, v, len);
 	r->dec_b[node][inst] = b;
-	r->dec_at[node][inst] = sim_now(r->s);
+	r->dec_at[node][inst] = sim_now(h->s);
 	/* agreement first: a broken run that breaks both is reported as the book's counterexample
 	 * has it (two correct processes decide differently) */
-	for (uint32_t q = 1; q <= r->n; q++)
-		if (q != node && correct(r, q) && r->decided[q][inst] &&
+	for (uint32_t q = 1; q <= h->n; q++)
+		if (q != node && byzh_correct(h, q) && r->decided[q][inst] &&
 		    (r->dec[q][inst].len != len || memcmp(r->dec[q][inst].v, v, len) != 0)) {
-			fail(r, "t=%llums: agreement: on instance %llu node %u decided \"%.*s\"%s, node %u "
-				"\"%.*s\"%s",
-			     (unsigned long long)t, (unsigned long long)inst, q,
-			     (int)r->dec[q][inst].len, r->dec[q][inst].v,
-			     r->fast && r->dec_b[q][inst] == 1 ? " (fast path)" : "", node, (int)len,
-			     (const char *)v, r->fast && b == 1 ? " (fast path)" : "");
+			byzh_fail(h, "t=%llums: agreement: on instance %llu node %u decided \"%.*s\"%s, "
+				     "node %u \"%.*s\"%s",
+				  (unsigned long long)t, (unsigned long long)inst, q,
+				  (int)r->dec[q][inst].len, r->dec[q][inst].v,
+				  r->fast && r->dec_b[q][inst] == 1 ? " (fast path)" : "", node,
+				  (int)len, (const char *)v, r->fast && b == 1 ? " (fast path)" : "");
 			return;
 		}
 	uint32_t c1 = 0;
 	bool proposed_by_correct = false;
-	for (uint32_t q = 1; q <= r->n; q++) {
-		if (!correct(r, q))
+	for (uint32_t q = 1; q <= h->n; q++) {
+		if (!byzh_correct(h, q))
 			continue;
 		if (!c1)
 			c1 = q;
@@ -196,16 +173,17 @@ static void on_decide(struct run *r, uint32_t node, uint64_t inst, const uint8_t
 	}
 	const struct val *pv = &r->prop[c1][inst];
 	if (r->same[inst] && (len != pv->len || memcmp(v, pv->v, len) != 0)) {
-		fail(r, "t=%llums: strong validity: every correct process proposed \"%.*s\" on "
-			"instance %llu, node %u decided \"%.*s\"%s",
-		     (unsigned long long)t, (int)pv->len, pv->v, (unsigned long long)inst, node,
-		     (int)len, (const char *)v, b == 1 ? " (fast path)" : "");
+		byzh_fail(h, "t=%llums: strong validity: every correct process proposed \"%.*s\" on "
+			     "instance %llu, node %u decided \"%.*s\"%s",
+			  (unsigned long long)t, (int)pv->len, pv->v, (unsigned long long)inst, node,
+			  (int)len, (const char *)v, b == 1 ? " (fast path)" : "");
 		return;
 	}
 	if (!r->same[inst] && len != 0 && !proposed_by_correct) {
-		fail(r, "t=%llums: strong validity: node %u decided \"%.*s\" on instance %llu, neither "
-			"a correct process's proposal nor □",
-		     (unsigned long long)t, node, (int)len, (const char *)v, (unsigned long long)inst);
+		byzh_fail(h, "t=%llums: strong validity: node %u decided \"%.*s\" on instance %llu, "
+			     "neither a correct process's proposal nor □",
+			  (unsigned long long)t, node, (int)len, (const char *)v,
+			  (unsigned long long)inst);
 		return;
 	}
 }
@@ -214,21 +192,11 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 {
 	struct run *r = arg;
 	(void)s;
-	if (node < 1 || node > r->n)
+	if (node < 1 || node > r->h.n || byzh_on_trust(&r->h, node, o))
 		return;
-	if (o->kind == STRATA_OUT_EVENT && o->module == strata_wire_id("bld")) {
-		r->trusted[node] = o->peer;
-		return;
-	}
-	if (o->module != r->wire || !correct(r, node) || o->kind != STRATA_OUT_DELIVER)
+	if (o->module != r->wire || !byzh_correct(&r->h, node) || o->kind != STRATA_OUT_DELIVER)
 		return;
 	on_decide(r, node, o->a, o->data, o->len, o->b);
-}
-
-static int check(struct sim *s, void *arg)
-{
-	(void)s;
-	return ((struct run *)arg)->failed ? 1 : 0;
 }
 
 static void propose(struct run *r, uint32_t node, uint64_t inst, const char *v)
@@ -236,23 +204,21 @@ static void propose(struct run *r, uint32_t node, uint64_t inst, const char *v)
 	char key[24];
 	int klen = snprintf(key, sizeof(key), "%llu", (unsigned long long)inst);
 	size_t vlen = strlen(v);
-	if (correct(r, node)) {
+	if (byzh_correct(&r->h, node)) {
 		r->prop[node][inst].len = vlen;
 		memcpy(r->prop[node][inst].v, v, vlen);
 	}
 	struct strata_request req = {
-		.id = ++r->reqid, .op = STRATA_OP_PROPOSE, .key = (const uint8_t *)key,
+		.id = ++r->h.reqid, .op = STRATA_OP_PROPOSE, .key = (const uint8_t *)key,
 		.key_len = (size_t)klen, .value = (const uint8_t *)v, .value_len = vlen,
 	};
-	sim_request(r->s, node, r->algo, &req);
+	sim_request(r->h.s, node, r->algo, &req);
 }
 
-static void complain(struct run *r, uint32_t p)
+/* Termination is owed on every instance (every process proposes on each). */
+static bool pending(void *arg, uint32_t p, uint64_t i)
 {
-	if (!r->trusted[p])
-		return;
-	struct strata_request req = { .id = ++r->reqid, .op = STRATA_OP_WRITE, .r = r->trusted[p] };
-	sim_request(r->s, p, "bld", &req);
+	return !((const struct run *)arg)->decided[p][i];
 }
 
 /* Drawn per Byzantine process: a node behaviour, or a hook with the node honest otherwise. */
@@ -279,35 +245,23 @@ static struct run *setup(enum variant var, uint64_t seed, bool trace)
 	r->fast = var != V_SBC && var != V_SBC_TRUST && var != V_REJECT_ALL;
 	r->algo = r->fast ? "fast-sbc" : "sbc";
 	r->wire = r->fast ? strata_wire_id("fast-sbc") : strata_wire_id("sbc");
+	uint32_t n;
 	if (r->fast)
-		r->n = var == V_FAST_OVER_BLDC || seed % 4 != 0 ? 6 : 11;
+		n = var == V_FAST_OVER_BLDC || seed % 4 != 0 ? 6 : 11;
 	else
-		r->n = seed % 2 == 0 ? 7 : 4;
-	r->f = r->fast ? (r->n - 1) / 5 : (r->n - 1) / 3;
-	strata_config_defaults(&r->cfg);
-	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-cons-sbc");
-	r->cfg.n = r->n;
-	r->cfg.f = r->f;
-	r->cfg.model = STRATA_MODEL_FAIL_ARBITRARY;
-	r->cfg.timeout_ms = 100;
-	r->cfg.retransmit_min_ms = 10;
-	r->cfg.retransmit_max_ms = 100;
-	for (uint32_t i = 1; i <= r->n; i++) {
-		r->cfg.nodes[i].id = i;
-		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
-		r->cfg.nodes[i].port = (uint16_t)(7700 + i);
-	}
-	struct sim_opts o = { .seed = seed, .cfg = &r->cfg, .build = build, .output = on_output,
-			      .arg = r, .trace = trace };
-	r->s = sim_new(&o); /* the nodes are built at sim_start, once roles and hooks are drawn */
+		n = seed % 2 == 0 ? 7 : 4;
+	byzh_config(&r->h, "sim-cons-sbc", n, r->fast ? (n - 1) / 5 : (n - 1) / 3, 7700);
+	r->h.cfg.timeout_ms = 100;
+	r->h.cfg.retransmit_min_ms = 10;
+	r->h.cfg.retransmit_max_ms = 100;
+	/* the nodes are built at byzh_start, once roles and hooks are drawn */
+	byzh_sim_new(&r->h, seed, trace, build, on_output, r, NULL);
 	return r;
 }
 
-static int finish(struct run *r, int rc, char *why, size_t whylen)
+static int finish(struct run *r, char *why, size_t whylen)
 {
-	(void)rc;
-	int verdict = r->failed ? sim_fail(why, whylen, "%s", r->why) : 0;
-	sim_free(r->s);
+	int verdict = byzh_finish(&r->h, why, whylen);
 	free(r);
 	return verdict;
 }
@@ -315,42 +269,26 @@ static int finish(struct run *r, int rc, char *why, size_t whylen)
 static int run_case(enum variant var, uint64_t seed, bool trace, char *why, size_t whylen)
 {
 	struct run *r = setup(var, seed, trace);
-	struct sim *s = r->s;
-	struct sim_net net = {
-		.drop = 0.05 + sim_random_unit(s) * 0.15,
-		.dup = sim_random_unit(s) * 0.1,
-		.delay_min_us = 100,
-		.delay_max_us = 100 + sim_random_below(s, 20 * MS),
-		.tail = 0.05,
-		.tail_us = 200 * MS,
-	};
+	struct byzh *h = &r->h;
+	struct sim *s = h->s;
+	struct sim_net net = byzh_net_storm(s);
 	bool broken = var == V_SBC_TRUST || var == V_FAST_OVER_BLDC;
 	if (broken) {
 		/* The counterexamples need node 1, the leader of bldc's epoch 0, Byzantine. */
-		r->role[1] = ROLE_BYZ;
+		byzh_make(h, 1, STRATA_BYZ_NONE, false);
 		r->hook[1] = var == V_SBC_TRUST ? H_SBC_FORGE : H_FAST_EQUIVOCATE;
 		net.drop = 0;
 		net.tail = 0;
 	}
 	sim_set_net(s, &net);
-	uint32_t twins[MAXN + 1], ntwins = 0;
-	for (uint32_t k = 0; k < r->f && !broken; k++) {
-		uint32_t p;
-		do
-			p = 1 + (uint32_t)sim_random_below(s, r->n);
-		while (r->role[p] != ROLE_CORRECT);
+	for (uint32_t k = 0; k < h->f && !broken; k++) {
+		uint32_t p = byzh_pick(h);
 		const struct behaviour *b =
 			&behaviours[sim_random_below(s, sizeof(behaviours) / sizeof(behaviours[0]))];
-		r->role[p] = b->twin ? ROLE_TWIN : ROLE_BYZ;
+		byzh_make(h, p, b->byz, b->twin);
 		r->hook[p] = b->hook;
-		if (b->twin)
-			twins[ntwins++] = p;
-		else if (b->byz != STRATA_BYZ_NONE)
-			sim_set_byz(s, p, b->byz);
 	}
-	sim_start(s);
-	for (uint32_t k = 0; k < ntwins; k++)
-		sim_twin(s, twins[k]);
+	byzh_start(h);
 	sim_run_for(s, 1 * MS, NULL, NULL);
 
 	r->ninst = 1 + (unsigned)sim_random_below(s, 3);
@@ -359,10 +297,10 @@ static int run_case(enum variant var, uint64_t seed, bool trace, char *why, size
 	for (uint64_t i = 1; i <= r->ninst; i++) {
 		when[i] = broken ? 0 : (uint32_t)sim_random_below(s, GST_US / TICK_US / 2);
 		r->same[i] = broken || sim_random_below(s, 2) == 0;
-		for (uint32_t p = 1; p <= r->n; p++) {
+		for (uint32_t p = 1; p <= h->n; p++) {
 			/* the broken fast-over-bldc run: the Byzantine leader proposes v too, and
 			 * equivocates v / z'v (the counterexample as docs/consensus-variants.md has it) */
-			if (correct(r, p) || r->role[p] == ROLE_TWIN || var == V_FAST_OVER_BLDC)
+			if (byzh_correct(h, p) || h->role[p] == BYZH_TWIN || var == V_FAST_OVER_BLDC)
 				snprintf(vals[p][i], VMAX, "v%u-%llu-%llu",
 					 r->same[i] ? 0 : 1 + (unsigned)sim_random_below(s, 3),
 					 (unsigned long long)i, (unsigned long long)seed);
@@ -375,118 +313,75 @@ static int run_case(enum variant var, uint64_t seed, bool trace, char *why, size
 	for (uint64_t t = 0; t < GST_US && rc == 0; t += TICK_US, tick++) {
 		for (uint64_t i = 1; i <= r->ninst; i++)
 			if (when[i] == tick)
-				for (uint32_t p = 1; p <= r->n; p++)
+				for (uint32_t p = 1; p <= h->n; p++)
 					propose(r, p, i, vals[p][i]);
-		for (uint32_t p = 1; p <= r->n && !broken; p++)
-			if (correct(r, p) && sim_random_below(s, 100) < 1)
-				complain(r, p);
-		rc = sim_run_for(s, TICK_US, check, r);
-	}
-	struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 5 * MS };
-	sim_set_net(s, &calm);
-	uint64_t gst = sim_now(s);
-	bool done = false;
-	for (uint64_t t = 0; t < LIVENESS_MS * MS && rc == 0 && !done; t += 100 * MS) {
-		rc = sim_run_for(s, 100 * MS, check, r);
-		done = true;
-		for (uint32_t p = 1; p <= r->n; p++)
-			for (uint64_t i = 1; i <= r->ninst; i++)
-				if (correct(r, p) && !r->decided[p][i])
-					done = false;
+		for (uint32_t p = 1; p <= h->n && !broken; p++)
+			if (byzh_correct(h, p) && sim_random_below(s, 100) < 1)
+				byzh_complain(h, p);
+		rc = sim_run_for(s, TICK_US, byzh_check, h);
 	}
 	if (rc == 0)
-		rc = sim_run_for(s, 200 * MS, check, r);
-	for (uint32_t p = 1; p <= r->n && !r->failed; p++)
-		for (uint64_t i = 1; i <= r->ninst && !r->failed; i++)
-			if (correct(r, p) && !r->decided[p][i])
-				fail(r, "termination: %llu ms after stabilisation correct node %u has "
-					"not decided instance %llu (it trusts %u)",
-				     (unsigned long long)((sim_now(s) - gst) / MS), p,
-				     (unsigned long long)i, r->trusted[p]);
-	return finish(r, rc, why, whylen);
+		byzh_settle(h, r->ninst, pending, r, LIVENESS_MS * MS);
+	return finish(r, why, whylen);
 }
 
 /* Fault-free, no Byzantine process, every process proposes the same value at once. */
 static int one_step_run(enum variant var, uint64_t seed, bool trace, char *why, size_t whylen)
 {
 	struct run *r = setup(var, seed, trace);
-	struct sim *s = r->s;
+	struct byzh *h = &r->h;
+	struct sim *s = h->s;
 	uint64_t dmax = 300 + sim_random_below(s, 5 * MS);
 	struct sim_net net = { .delay_min_us = 200, .delay_max_us = dmax };
 	sim_set_net(s, &net);
 	r->ninst = 2 + (unsigned)sim_random_below(s, 3);
-	sim_start(s);
+	byzh_start(h);
 	sim_run_for(s, 1 * MS, NULL, NULL);
 	int rc = 0;
-	for (uint64_t i = 1; i <= r->ninst && !rc && !r->failed; i++) {
+	for (uint64_t i = 1; i <= r->ninst && !rc && !h->failed; i++) {
 		r->same[i] = true;
 		char v[VMAX];
 		snprintf(v, sizeof v, "a%llu-%llu", (unsigned long long)i, (unsigned long long)seed);
 		uint64_t t0 = sim_now(s);
-		for (uint32_t q = 1; q <= r->n; q++)
+		for (uint32_t q = 1; q <= h->n; q++)
 			propose(r, q, i, v);
 		/* through sbc when the fast path is off: bldc needs its own steps (and, when the
 		 * leader has not proposed, a VALUE); 2 s is ample without faults */
 		bool all = false;
 		for (uint64_t t = 0; t < 2000 * MS && !rc && !all; t += 10 * MS) {
-			rc = sim_run_for(s, 10 * MS, check, r);
+			rc = sim_run_for(s, 10 * MS, byzh_check, h);
 			all = true;
-			for (uint32_t q = 1; q <= r->n; q++)
+			for (uint32_t q = 1; q <= h->n; q++)
 				all = all && r->decided[q][i];
 		}
-		for (uint32_t q = 1; q <= r->n && !rc && !r->failed; q++) {
+		for (uint32_t q = 1; q <= h->n && !rc && !h->failed; q++) {
 			if (!r->decided[q][i])
-				fail(r, "node %u did not decide instance %llu within 2 s (no fault)", q,
-				     (unsigned long long)i);
+				byzh_fail(h, "node %u did not decide instance %llu within 2 s (no fault)",
+					  q, (unsigned long long)i);
 			else if (r->dec_b[q][i] != 1)
-				fail(r, "node %u decided instance %llu through sbc although every process "
-					"proposed \"%s\" and nothing failed", q, (unsigned long long)i, v);
+				byzh_fail(h, "node %u decided instance %llu through sbc although every "
+					     "process proposed \"%s\" and nothing failed",
+					  q, (unsigned long long)i, v);
 			else if (i > 1 && r->dec_at[q][i] - t0 > dmax)
-				fail(r, "node %u decided instance %llu %llu us after the proposals, more "
-					"than one step (the largest delay is %llu us)", q,
-				     (unsigned long long)i, (unsigned long long)(r->dec_at[q][i] - t0),
-				     (unsigned long long)dmax);
+				byzh_fail(h, "node %u decided instance %llu %llu us after the proposals, "
+					     "more than one step (the largest delay is %llu us)",
+					  q, (unsigned long long)i,
+					  (unsigned long long)(r->dec_at[q][i] - t0),
+					  (unsigned long long)dmax);
 		}
 	}
-	if (!rc && !r->failed)
+	if (!rc && !h->failed)
 		totals.onestep += r->ninst - 1;
-	return finish(r, rc, why, whylen);
+	return finish(r, why, whylen);
 }
 
-static int sbc_byzantine(uint64_t seed, bool trace, char *why, size_t whylen)
-{
-	return run_case(V_SBC, seed, trace, why, whylen);
-}
-
-static int sbc_trust(uint64_t seed, bool trace, char *why, size_t whylen)
-{
-	return run_case(V_SBC_TRUST, seed, trace, why, whylen);
-}
-
-static int fast_byzantine(uint64_t seed, bool trace, char *why, size_t whylen)
-{
-	return run_case(V_FAST, seed, trace, why, whylen);
-}
-
-static int fast_over_bldc(uint64_t seed, bool trace, char *why, size_t whylen)
-{
-	return run_case(V_FAST_OVER_BLDC, seed, trace, why, whylen);
-}
-
-static int fast_one_step(uint64_t seed, bool trace, char *why, size_t whylen)
-{
-	return one_step_run(V_ONE_STEP, seed, trace, why, whylen);
-}
-
-static int never_fast(uint64_t seed, bool trace, char *why, size_t whylen)
-{
-	return one_step_run(V_NEVER_FAST, seed, trace, why, whylen);
-}
-
-static int reject_all(uint64_t seed, bool trace, char *why, size_t whylen)
-{
-	return run_case(V_REJECT_ALL, seed, trace, why, whylen);
-}
+BYZH_CASE(sbc_byzantine, run_case, V_SBC)
+BYZH_CASE(sbc_trust, run_case, V_SBC_TRUST)
+BYZH_CASE(fast_byzantine, run_case, V_FAST)
+BYZH_CASE(fast_over_bldc, run_case, V_FAST_OVER_BLDC)
+BYZH_CASE(fast_one_step, one_step_run, V_ONE_STEP)
+BYZH_CASE(never_fast, one_step_run, V_NEVER_FAST)
+BYZH_CASE(reject_all, run_case, V_REJECT_ALL)
 
 static const struct sim_case cases[] = {
 	{ "sbc-byzantine", sbc_byzantine, 100, false },

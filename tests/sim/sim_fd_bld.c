@@ -26,7 +26,6 @@
  * resistance must be caught. broken-bld-never-moves: correct processes never move (65
  * complaints needed): eventual succession must be caught on a seed whose first leader is
  * Byzantine. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,10 +34,11 @@
 #include "core/error.h"
 #include "core/stack.h"
 #include "fd/fd.h"
+#include "lib/byz_harness.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
-#define MS 1000ull
+#define MS BYZH_MS
 #define MAXN 7
 #define MAXR 1024 /* rounds the checker tracks; a run past them fails */
 #define TICK_US (10 * MS)
@@ -46,42 +46,16 @@
 #define SETTLE_US (3000 * MS)
 #define STABLE_US (1000 * MS)
 
-enum role { ROLE_CORRECT = 0, ROLE_BYZ, ROLE_TWIN };
-
 struct run {
-	struct strata_config cfg;
-	struct sim *s;
-	uint32_t n, f;
+	struct byzh h; /* roles, the simulation, the first violation */
 	bool broken;
 	bool stuck; /* broken variant: the detector never moves */
-	enum role role[MAXN + 1];
-	enum strata_byz beh[MAXN + 1];
 	uint64_t round[MAXN + 1];   /* latest Trust round of each correct process */
 	uint32_t leader[MAXN + 1];
 	bool complained[MAXR + 1];  /* a correct process complained in round r */
 	uint64_t last_change;       /* time of the last Trust of a correct process */
-	uint64_t reqid;
 	unsigned moves;
-	bool failed;
-	char why[256];
 };
-
-static bool correct(const struct run *r, uint32_t p)
-{
-	return r->role[p] == ROLE_CORRECT;
-}
-
-static void fail(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(struct run *r, const char *fmt, ...)
-{
-	if (r->failed)
-		return;
-	r->failed = true;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(r->why, sizeof(r->why), fmt, ap);
-	va_end(ap);
-}
 
 static void build(struct sim *s, struct strata_node *n, void *arg)
 {
@@ -103,37 +77,32 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
 {
 	struct run *r = arg;
+	struct byzh *h = &r->h;
 	if (o->kind != STRATA_OUT_EVENT || o->module != strata_wire_id("bld") || node < 1 ||
-	    node > r->n || !correct(r, node))
+	    node > h->n || !byzh_correct(h, node))
 		return;
 	uint64_t t = sim_now(s);
 	if (o->a != r->round[node] + 1) {
-		fail(r, "t=%llums: node %u went from round %llu to round %llu",
-		     (unsigned long long)(t / MS), node, (unsigned long long)r->round[node],
-		     (unsigned long long)o->a);
+		byzh_fail(h, "t=%llums: node %u went from round %llu to round %llu",
+			  (unsigned long long)(t / MS), node, (unsigned long long)r->round[node],
+			  (unsigned long long)o->a);
 		return;
 	}
 	if (o->a > MAXR) {
-		fail(r, "t=%llums: node %u reached round %llu, past the %u rounds tracked",
-		     (unsigned long long)(t / MS), node, (unsigned long long)o->a, MAXR);
+		byzh_fail(h, "t=%llums: node %u reached round %llu, past the %u rounds tracked",
+			  (unsigned long long)(t / MS), node, (unsigned long long)o->a, MAXR);
 		return;
 	}
 	if (o->a > 1 && !r->complained[o->a - 1])
-		fail(r, "t=%llums: putsch resistance: node %u trusts %u (round %llu) though no "
-			"correct process complained about %u (round %llu)",
-		     (unsigned long long)(t / MS), node, o->peer, (unsigned long long)o->a,
-		     r->leader[node], (unsigned long long)(o->a - 1));
+		byzh_fail(h, "t=%llums: putsch resistance: node %u trusts %u (round %llu) though no "
+			     "correct process complained about %u (round %llu)",
+			  (unsigned long long)(t / MS), node, o->peer, (unsigned long long)o->a,
+			  r->leader[node], (unsigned long long)(o->a - 1));
 	if (o->a > 1)
 		r->moves++;
 	r->round[node] = o->a;
 	r->leader[node] = o->peer;
 	r->last_change = t;
-}
-
-static int check(struct sim *s, void *arg)
-{
-	(void)s;
-	return ((struct run *)arg)->failed ? 1 : 0;
 }
 
 /* The upper layer of correct process p: <bld, Complain | leader>. */
@@ -143,13 +112,13 @@ static void complain(struct run *r, uint32_t p)
 	if (rd == 0 || rd > MAXR)
 		return;
 	r->complained[rd] = true;
-	struct strata_request req = { .id = ++r->reqid, .op = STRATA_OP_WRITE, .r = r->leader[p] };
-	sim_request(r->s, p, "bld", &req);
+	struct strata_request req = { .id = ++r->h.reqid, .op = STRATA_OP_WRITE,
+				      .r = r->leader[p] };
+	sim_request(r->h.s, p, "bld", &req);
 }
 
 static const enum strata_byz behaviours[] = {
-	STRATA_BYZ_SILENT, STRATA_BYZ_EQUIVOCATE, STRATA_BYZ_REPLAY, STRATA_BYZ_FORGE,
-	STRATA_BYZ_NONE /* = twins */,
+	STRATA_BYZ_SILENT, STRATA_BYZ_EQUIVOCATE, STRATA_BYZ_REPLAY, STRATA_BYZ_FORGE, BYZH_TWINS,
 };
 static const enum strata_byz complainers[] = {
 	STRATA_BYZ_EQUIVOCATE, STRATA_BYZ_REPLAY, STRATA_BYZ_FORGE,
@@ -159,118 +128,76 @@ static int run_case(bool broken, bool stuck, uint64_t seed, bool trace, char *wh
 {
 	struct run *r = calloc(1, sizeof(*r));
 	STRATA_ASSERT(r);
+	struct byzh *h = &r->h;
 	r->broken = broken;
 	r->stuck = stuck;
-	r->n = seed % 2 ? 4 : 7;
-	strata_config_defaults(&r->cfg);
-	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-fd-bld");
-	r->cfg.n = r->n;
-	r->f = r->cfg.f = (r->n - 1) / 3;
-	r->cfg.model = STRATA_MODEL_FAIL_ARBITRARY;
-	for (uint32_t i = 1; i <= r->n; i++) {
-		r->cfg.nodes[i].id = i;
-		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
-		r->cfg.nodes[i].port = (uint16_t)(7000 + i);
-	}
-	struct sim_opts o = { .seed = seed, .cfg = &r->cfg, .build = build, .output = on_output,
-			      .arg = r, .trace = trace };
-	r->s = sim_new(&o);
-	struct sim *s = r->s;
-	struct sim_net net = {
-		.drop = 0.05 + sim_random_unit(s) * 0.15,
-		.dup = sim_random_unit(s) * 0.1,
-		.delay_min_us = 100,
-		.delay_max_us = 100 + sim_random_below(s, 20 * MS),
-		.tail = 0.05,
-		.tail_us = 200 * MS,
-	};
+	uint32_t n = seed % 2 ? 4 : 7;
+	byzh_config(h, "sim-fd-bld", n, (n - 1) / 3, 7000);
+	struct sim *s = byzh_sim_new(h, seed, trace, build, on_output, r, NULL);
+	struct sim_net net = byzh_net_storm(s);
 	sim_set_net(s, &net);
-	uint32_t twins[MAXN + 1], ntwins = 0;
-	for (uint32_t i = 0; i < r->f; i++) {
-		uint32_t p;
-		do
-			p = 1 + (uint32_t)sim_random_below(s, r->n);
-		while (r->role[p] != ROLE_CORRECT);
-		enum strata_byz b =
-			broken ? complainers[sim_random_below(s, 3)]
-			       : behaviours[sim_random_below(s, sizeof(behaviours) / sizeof(behaviours[0]))];
-		r->beh[p] = b;
-		r->role[p] = b == STRATA_BYZ_NONE ? ROLE_TWIN : ROLE_BYZ;
-		if (b == STRATA_BYZ_NONE)
-			twins[ntwins++] = p;
-		else
-			sim_set_byz(s, p, b);
-	}
-	sim_start(s);
-	for (uint32_t i = 0; i < ntwins; i++)
-		sim_twin(s, twins[i]);
+	if (broken)
+		byzh_draw(h, h->f, 0, complainers, sizeof(complainers) / sizeof(complainers[0]),
+			  STRATA_BYZ_NONE);
+	else
+		byzh_draw(h, h->f, 0, behaviours, sizeof(behaviours) / sizeof(behaviours[0]),
+			  STRATA_BYZ_NONE);
+	byzh_start(h);
 
 	int rc = 0;
 	/* Before stabilisation: premature complaints, and timeouts of Byzantine leaders. */
 	for (uint64_t t = 0; t < GST_US && rc == 0; t += TICK_US) {
-		for (uint32_t p = 1; p <= r->n; p++) {
-			if (!correct(r, p) || !r->leader[p])
+		for (uint32_t p = 1; p <= h->n; p++) {
+			if (!byzh_correct(h, p) || !r->leader[p])
 				continue;
-			bool bad = !correct(r, r->leader[p]);
+			bool bad = !byzh_correct(h, r->leader[p]);
 			if (sim_random_below(s, 100) < (bad ? 30u : 1u))
 				complain(r, p);
 		}
-		rc = sim_run_for(s, TICK_US, check, r);
+		rc = sim_run_for(s, TICK_US, byzh_check, h);
 	}
 	/* After: no loss, bounded delays, complaints only about Byzantine leaders. */
-	struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 5 * MS };
+	struct sim_net calm = byzh_net_calm();
 	sim_set_net(s, &calm);
 	uint64_t gst = sim_now(s);
 	for (uint64_t t = 0; t < SETTLE_US && rc == 0; t += TICK_US) {
-		for (uint32_t p = 1; p <= r->n; p++)
-			if (correct(r, p) && r->leader[p] && !correct(r, r->leader[p]))
+		for (uint32_t p = 1; p <= h->n; p++)
+			if (byzh_correct(h, p) && r->leader[p] && !byzh_correct(h, r->leader[p]))
 				complain(r, p);
-		rc = sim_run_for(s, TICK_US, check, r);
+		rc = sim_run_for(s, TICK_US, byzh_check, h);
 	}
-	if (!r->failed) {
+	if (!h->failed) {
 		uint32_t first = 0;
-		for (uint32_t p = 1; p <= r->n && !r->failed; p++) {
-			if (!correct(r, p))
+		for (uint32_t p = 1; p <= h->n && !h->failed; p++) {
+			if (!byzh_correct(h, p))
 				continue;
 			if (!first)
 				first = p;
 			else if (r->round[p] != r->round[first])
-				fail(r, "eventual agreement: %llu ms after stabilisation node %u is in "
-					"round %llu (trusts %u), node %u in round %llu (trusts %u)",
-				     (unsigned long long)((sim_now(s) - gst) / MS), first,
-				     (unsigned long long)r->round[first], r->leader[first], p,
-				     (unsigned long long)r->round[p], r->leader[p]);
+				byzh_fail(h, "eventual agreement: %llu ms after stabilisation node %u is "
+					     "in round %llu (trusts %u), node %u in round %llu (trusts %u)",
+					  (unsigned long long)((sim_now(s) - gst) / MS), first,
+					  (unsigned long long)r->round[first], r->leader[first], p,
+					  (unsigned long long)r->round[p], r->leader[p]);
 		}
-		if (!r->failed && !correct(r, r->leader[first]))
-			fail(r, "eventual succession: %llu ms after stabilisation every correct "
-				"process still trusts Byzantine %u (round %llu)",
-			     (unsigned long long)((sim_now(s) - gst) / MS), r->leader[first],
-			     (unsigned long long)r->round[first]);
-		if (!r->failed && sim_now(s) - r->last_change < STABLE_US)
-			fail(r, "eventual agreement: the trusted leader still changed %llu ms before "
-				"the end",
-			     (unsigned long long)((sim_now(s) - r->last_change) / MS));
+		if (!h->failed && !byzh_correct(h, r->leader[first]))
+			byzh_fail(h, "eventual succession: %llu ms after stabilisation every correct "
+				     "process still trusts Byzantine %u (round %llu)",
+				  (unsigned long long)((sim_now(s) - gst) / MS), r->leader[first],
+				  (unsigned long long)r->round[first]);
+		if (!h->failed && sim_now(s) - r->last_change < STABLE_US)
+			byzh_fail(h, "eventual agreement: the trusted leader still changed %llu ms "
+				     "before the end",
+				  (unsigned long long)((sim_now(s) - r->last_change) / MS));
 	}
-	int verdict = r->failed ? sim_fail(why, whylen, "%s", r->why) : 0;
-	sim_free(s);
+	int verdict = byzh_finish(h, why, whylen);
 	free(r);
 	return verdict;
 }
 
-static int bld_byzantine(uint64_t seed, bool trace, char *why, size_t whylen)
-{
-	return run_case(false, false, seed, trace, why, whylen);
-}
-
-static int bld_broken(uint64_t seed, bool trace, char *why, size_t whylen)
-{
-	return run_case(true, false, seed, trace, why, whylen);
-}
-
-static int bld_stuck(uint64_t seed, bool trace, char *why, size_t whylen)
-{
-	return run_case(false, true, seed, trace, why, whylen);
-}
+BYZH_CASE(bld_byzantine, run_case, false, false)
+BYZH_CASE(bld_broken, run_case, true, false)
+BYZH_CASE(bld_stuck, run_case, false, true)
 
 static const struct sim_case cases[] = {
 	{ "bld-byzantine", bld_byzantine, 1000, false },
