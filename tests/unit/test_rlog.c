@@ -200,6 +200,20 @@ static void sync_all(struct strata_rlog *r)
 	strata_rlog_synced(r);
 }
 
+/* Closes r and frees its disk (the end of a test). */
+static void close_all(struct strata_rlog *r, struct mdisk *d)
+{
+	strata_rlog_close(r);
+	free_disk(d);
+}
+
+/* Syncs what r staged, closes it and opens the log on d again. */
+static struct strata_rlog *sync_reopen(struct strata_rlog *r, struct mdisk *d)
+{
+	sync_all(r);
+	return reopen(r, d);
+}
+
 /* Opens the log on d, writes entries from..to with tag, syncs and closes it. */
 static void write_synced(struct mdisk *d, uint64_t from, uint64_t to, char tag)
 {
@@ -249,12 +263,10 @@ START_TEST(test_reopen_segments_truncations)
 	expect_bounds(r, 200, 199);
 	ck_assert_int_eq(strata_rlog_put(r, 150, "x", 1), STRATA_EINVAL);
 	put(r, 200, 'c');
-	sync_all(r);
-	r = reopen(r, &d);
+	r = sync_reopen(r, &d);
 	expect_bounds(r, 200, 200);
 	expect(r, 200, 'c');
-	strata_rlog_close(r);
-	free_disk(&d);
+	close_all(r, &d);
 }
 END_TEST
 
@@ -271,17 +283,13 @@ START_TEST(test_torn_payload_cut)
 
 	struct strata_rlog *r = open_log(&d);
 	expect_torn(r, 1);
-	uint64_t first, last;
-	strata_rlog_bounds(r, &first, &last);
-	ck_assert_uint_eq(last, 10);
+	expect_bounds(r, 1, 10);
 	expect_range(r, 1, 10, 'a');
 	put(r, 11, 'b'); /* the log goes on after the cut */
-	sync_all(r);
-	r = reopen(r, &d);
+	r = sync_reopen(r, &d);
 	expect_torn(r, 0);
 	expect(r, 11, 'b');
-	strata_rlog_close(r);
-	free_disk(&d);
+	close_all(r, &d);
 }
 END_TEST
 
@@ -301,17 +309,12 @@ START_TEST(test_torn_segment_header_and_stray_bytes)
 	mfind(&d, 7)->b[3] = 1;
 	r = open_log(&d);
 	ck_assert_ptr_null(mfind(&d, 7));
-	uint64_t first, last;
-	strata_rlog_bounds(r, &first, &last);
-	ck_assert_uint_eq(last, 5);
+	expect_bounds(r, 1, 5);
 	put(r, 6, 'a');
-	sync_all(r);
-	r = reopen(r, &d);
+	r = sync_reopen(r, &d);
 	expect(r, 6, 'a');
-	strata_rlog_bounds(r, &first, &last);
-	ck_assert_uint_eq(last, 6);
-	strata_rlog_close(r);
-	free_disk(&d);
+	expect_bounds(r, 1, 6);
+	close_all(r, &d);
 }
 END_TEST
 
@@ -328,9 +331,7 @@ START_TEST(test_empty_segment_after_crash)
 	write_synced(&d, 6, 6, 'b');
 	struct strata_rlog *r = open_log(&d);
 	expect_torn(r, 0);
-	uint64_t first, last;
-	strata_rlog_bounds(r, &first, &last);
-	ck_assert_uint_eq(last, 6);
+	expect_bounds(r, 1, 6);
 	expect_range(r, 1, 5, 'a');
 	expect(r, 6, 'b');
 	strata_rlog_close(r);
@@ -341,8 +342,7 @@ START_TEST(test_empty_segment_after_crash)
 	r = open_log(&e);
 	expect_torn(r, 0);
 	expect(r, 1, 'c');
-	strata_rlog_close(r);
-	free_disk(&d);
+	close_all(r, &d);
 	free_disk(&e);
 }
 END_TEST
@@ -363,12 +363,10 @@ START_TEST(test_segment_without_bounds)
 	struct strata_rlog *r = open_log(&d);
 	expect_torn(r, 0);
 	put_range(r, 1, 60, 'b');
-	sync_all(r);
-	r = reopen(r, &d);
+	r = sync_reopen(r, &d);
 	expect_bounds(r, 1, 60);
 	expect_range(r, 1, 60, 'b');
-	strata_rlog_close(r);
-	free_disk(&d);
+	close_all(r, &d);
 }
 END_TEST
 
@@ -461,8 +459,7 @@ START_TEST(test_entries_before_first_bounds)
 	expect_bounds(r, 1, 3);
 	for (uint64_t i = 1; i <= 3; i++)
 		expect_raw(r, i, (uint8_t)(0x78 + i));
-	strata_rlog_close(r);
-	free_disk(&d);
+	close_all(r, &d);
 }
 END_TEST
 
@@ -487,8 +484,7 @@ START_TEST(test_far_entry_index)
 	expect_hole(r, FAR - 1);
 	expect_hole(r, FAR / 2);
 	put_range(r, FAR + 1, FAR + 80, 'g'); /* three more segments */
-	sync_all(r);
-	r = reopen(r, &d);
+	r = sync_reopen(r, &d);
 	expect_torn(r, 0);
 	expect_bounds(r, 1, FAR + 80);
 	expect_range(r, 1, 3, 'a');
@@ -506,8 +502,7 @@ START_TEST(test_far_entry_index)
 	expect_bounds(r, FAR + 50, FAR + 80);
 	expect_range(r, FAR + 50, FAR + 80, 'g');
 	expect_hole(r, FAR + 49);
-	strata_rlog_close(r);
-	free_disk(&d);
+	close_all(r, &d);
 }
 END_TEST
 
@@ -533,16 +528,14 @@ START_TEST(test_vast_bounds)
 	expect_hole(r, top - 1);
 	expect_hole(r, top / 2);
 	put(r, top + 1, 'h');
-	sync_all(r);
-	r = reopen(r, &d);
+	r = sync_reopen(r, &d);
 	expect_torn(r, 0);
 	expect_bounds(r, 7, top + 1);
 	expect_raw(r, top, 0x41);
 	expect_raw(r, 8, 0x42);
 	expect(r, top + 1, 'h');
 	expect_hole(r, top / 2);
-	strata_rlog_close(r);
-	free_disk(&d);
+	close_all(r, &d);
 }
 END_TEST
 
@@ -682,14 +675,12 @@ START_TEST(test_model_random)
 			} else if (x < 90) {
 				sync_all(r);
 			} else {
-				sync_all(r);
-				r = reopen(r, &d);
+				r = sync_reopen(r, &d);
 				expect_torn(r, 0);
 			}
 			model_check(r, &m, &s, x >= 90 || op % 16 == 0);
 		}
-		strata_rlog_close(r);
-		free_disk(&d);
+		close_all(r, &d);
 	}
 }
 END_TEST
