@@ -51,18 +51,26 @@
  *
  * `[smr] log = bft-tob`: the same replicas with the client protocol of a Byzantine
  * fault-tolerant KV (bft.c: signed replies, the client's f + 1 vote). The client sends every
- * request, reads too, to every replica with its session and a fresh sequence number; every
- * replica tob-broadcasts it (a write as a command, a read as a marker naming (session, seq)) and
+ * request, reads too, to every replica with its session and a fresh sequence number. One
+ * replica, designated by (session, seq), tob-broadcasts it at once (a write as a command, a read
+ * as a marker naming (session, seq)); every other replica holds it and broadcasts its own copy
+ * only if the request is still unanswered `[fd] timeout_ms` later (the fallback: a Byzantine,
+ * slow or cut-off designated replica delays a request, it cannot censor it). Every replica
  * answers the request it holds when it delivers the first copy of (session, seq), from any
  * replica: a write with its result (a later copy is a duplicate the session table answers with
  * the same result), a read from the state at that place. Correct replicas deliver the copies in
  * one order, so those that held the request by then answer the same, signed; a replica whose
  * copy of the request came after that place answers at its own copy (still inside the
  * operation's interval), and the client waits for f + 1 equal answers. Requests without a
- * session or sequence number are refused (every replica must see the same). Costs: N copies of
- * every command in the order (each replica's; all but the first are duplicates or extra
- * markers), one signature per reply, one client signature checked per request and per ordered
- * copy. Signed client requests (bft.c): every request carries the public key that owns its
+ * session or sequence number are refused (every replica must see the same). Bundles: the
+ * requests one event-loop turn puts into the order go out as one broadcast ([count][entry]...,
+ * at most BUNDLE_MAX entries and one tob message; STRATA_EV_TURN_END), so the order signs and
+ * verifies one message per bundle (btob), not per request. Costs: one copy of a command in the
+ * order while the designated replica is correct and quick (N copies at worst), one signature per
+ * reply, one client signature checked per request at each replica (on arrival; the ordered copy
+ * is checked again only where its digest and auth bytes are not those already checked, e.g. at
+ * a replica that never got the request from the client). Signed client requests (bft.c): every
+ * request carries the public key that owns its
  * session and its signature of the request's digest; a replica checks it before it orders the
  * request (else STRATA_EAUTH, counted in client_bad_requests), appends it to the command or read
  * marker it broadcasts, and every replica checks it again on delivery: a write whose signature
@@ -84,7 +92,10 @@
  * holding at most PEND_BYTES of commands; a request unanswered after `[smr] request_timeout_ms`
  * gets STRATA_ETIMEDOUT ("the outcome is unknown"); tob refuses a broadcast when its unordered
  * set is full (busy, retry); a command must fit one tob message (tob's payload bound, below
- * `[links] max_value`); the state machine's session table is bounded by sessions_max. */
+ * `[links] max_value`); the state machine's session table is bounded by sessions_max; bft: a
+ * pending request keeps its encoded command (a write's bytes count in PEND_BYTES, a read's
+ * marker is about 130 bytes), and one bundle of at most BUNDLE_MAX entries and one tob message
+ * is open per turn. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -104,6 +115,8 @@
 #define ID_BITS 20
 #define TICK_US 100000ull
 #define T_TICK 1
+#define BUNDLE_MAX 256u     /* bft: requests in one broadcast at most */
+#define BUNDLE_OVERHEAD 20u /* bft: a bundle's count and one entry's length */
 
 enum { K_GET = SMR_REQ_GET, K_PUT = SMR_REQ_PUT, K_DEL = SMR_REQ_DEL, K_CAS = SMR_REQ_CAS,
        K_RANGE = SMR_REQ_RANGE };
@@ -119,7 +132,11 @@ struct tpend {
 	uint32_t limit;
 	uint64_t deadline_us;
 	uint32_t hnext; /* bft: the next slot + 1 in this one's (session, seq) bucket, 0 = none */
-	uint8_t rdig[SMR_BFT_DIGEST_LEN]; /* bft reads: the digest the client signed */
+	uint8_t rdig[SMR_BFT_DIGEST_LEN]; /* bft: the digest the client signed (verified here) */
+	struct strata_msg *cmd; /* bft: the command or marker (with its auth) not yet broadcast */
+	uint64_t fallback_us;   /* bft: when this replica broadcasts cmd if still unanswered */
+	bool verified;          /* bft: rdig and cmd's auth were checked on arrival */
+	bool sent;              /* bft: cmd went to the order (at once or as the fallback) */
 };
 
 struct tkv {
@@ -135,6 +152,7 @@ struct tkv {
 	uint64_t id_gen;
 	size_t pend_bytes;
 	uint64_t timeout_us;
+	uint64_t fallback_us; /* bft: a non-designated replica orders its copy this late */
 	struct strata_timer tick;
 	bool ticking;
 	bool restarted; /* a recovered node: a new process without the state (see above) */
@@ -144,6 +162,16 @@ struct tkv {
 	unsigned broken;
 	uint64_t commands, reads, busy;
 	uint64_t unsigned_cmds; /* bft: ordered commands skipped, their client signature bad */
+	uint64_t fallbacks;     /* bft: copies a non-designated replica ordered (fallback) */
+	/* bft: the requests this turn put into the order, broadcast as one bundle at the turn's
+	 * end: [count][bytes entry]..., an entry is a command or marker with its client's auth. */
+	struct strata_wr bundle;
+	uint32_t nbundle;
+	struct {
+		uint64_t id; /* the pending request (0: a forged command, TEST ONLY) */
+		bool fresh;  /* its first broadcast (refused: answered busy); else a fallback */
+	} bundle_ids[BUNDLE_MAX];
+	uint64_t bundles, bundled; /* bundles broadcast, and the entries in them */
 };
 
 #define TKV(mod) ((struct tkv *)(mod))
@@ -212,6 +240,7 @@ static void pend_free(struct tkv *k, struct tpend *p)
 	k->pend_bytes -= p->bytes;
 	strata_msg_unref(p->key);
 	strata_msg_unref(p->after);
+	strata_msg_unref(p->cmd);
 	memset(p, 0, sizeof(*p));
 	k->npend--;
 }
@@ -308,30 +337,47 @@ static void write_digest(uint8_t out[SMR_BFT_DIGEST_LEN], const struct smr_cmd *
 	smr_bft_request_digest(out, &r);
 }
 
-static void on_deliver(struct tkv *k, const struct strata_deliver *d)
+/* bft: whether the ordered request (its digest dig, its auth bytes) is the one p holds, whose
+ * signature this replica verified when the client's request arrived. */
+static bool same_request(const struct tpend *p, const uint8_t dig[SMR_BFT_DIGEST_LEN],
+			 const uint8_t *auth)
+{
+	return p && p->verified && p->cmd && auth && p->cmd->len >= SMR_BFT_AUTH_LEN &&
+	       memcmp(p->rdig, dig, SMR_BFT_DIGEST_LEN) == 0 &&
+	       memcmp(p->cmd->data + p->cmd->len - SMR_BFT_AUTH_LEN, auth, SMR_BFT_AUTH_LEN) == 0;
+}
+
+static void on_deliver_one(struct tkv *k, uint32_t origin, const uint8_t *data, size_t len)
 {
 	/* bft: every command and read marker ends with its client's public key and signature. */
 	size_t auth_len = k->bft ? SMR_BFT_AUTH_LEN : 0;
-	const uint8_t *auth = k->bft && d->len >= auth_len ? d->data + d->len - auth_len : NULL;
+	const uint8_t *auth = k->bft && len >= auth_len ? data + len - auth_len : NULL;
 	struct strata_rd rd;
-	strata_rd_init(&rd, d->data, d->len >= auth_len ? d->len - auth_len : 0);
+	strata_rd_init(&rd, data, len >= auth_len ? len - auth_len : 0);
 	struct smr_cmd c;
 	if ((k->bft && !auth) || smr_cmd_decode(&rd, &c) != 0 || strata_rd_done(&rd) != 0 ||
-	    c.origin != d->origin) {
+	    c.origin != origin) {
 		/* tob delivers what a replica broadcast: only a broken peer gets here. */
-		strata_node_bad_payload(k->node, &k->m, d->origin, "kv (tob): malformed command");
+		strata_node_bad_payload(k->node, &k->m, origin, "kv (tob): malformed command");
 		return;
 	}
 	bool check = k->bft && !(k->broken & SMR_BROKEN_BFT_UNSIGNED);
-	if (check && c.type != SMR_CMD_NOOP) {
+	bool marker = c.type == SMR_CMD_NOOP;
+	/* bft: the request this replica holds for (session, seq), if any. */
+	struct tpend *p = k->bft && c.session && !k->restarted
+				  ? pend_by_tag(k, c.session, c.seq, marker)
+				  : NULL;
+	if (check && !marker) {
 		/* A write is applied only with its client's signature: a Byzantine replica cannot
 		 * order a command the client did not send, nor alter one. Every correct replica
-		 * decides this alike, from the delivered bytes alone. */
+		 * decides this alike, from the delivered bytes alone (a request it verified on
+		 * arrival, the same digest and auth bytes, is not verified again: same answer). */
 		uint8_t dig[SMR_BFT_DIGEST_LEN];
 		write_digest(dig, &c);
-		if (!c.session || !smr_bft_request_verify(c.session, dig, auth)) {
+		if (!c.session ||
+		    (!same_request(p, dig, auth) && !smr_bft_request_verify(c.session, dig, auth))) {
 			k->unsigned_cmds++;
-			strata_node_bad_payload(k->node, &k->m, d->origin,
+			strata_node_bad_payload(k->node, &k->m, origin,
 						"kv (bft): an ordered command without its client's "
 						"signature, skipped");
 			return;
@@ -348,24 +394,105 @@ static void on_deliver(struct tkv *k, const struct strata_deliver *d)
 		/* Every replica answers the client's copy of the request it holds, at the first
 		 * copy (any replica's) of (session, seq) it delivers: the same place in the order
 		 * at every correct replica that held the request by then. */
-		bool marker = c.type == SMR_CMD_NOOP;
-		struct tpend *p = pend_by_tag(k, c.session, c.seq, marker);
 		/* A marker counts only with the client's signature of the read it holds here. */
 		if (p && marker) {
-			if (!check || smr_bft_request_verify(c.session, p->rdig, auth))
+			if (!check || same_request(p, p->rdig, auth) ||
+			    smr_bft_request_verify(c.session, p->rdig, auth))
 				serve_read(k, p);
 		} else if (p) {
 			answer(k, p, &c, &res);
 		}
 	} else if (c.origin == k->self && !k->restarted && !k->bft) {
-		struct tpend *p = pend_find(k, c.origin_id);
-		if (p && (p->kind == K_GET || p->kind == K_RANGE) && c.type == SMR_CMD_NOOP)
-			serve_read(k, p); /* the read marker: the read takes effect here */
-		else if (p && p->kind != K_GET && p->kind != K_RANGE && c.type != SMR_CMD_NOOP &&
-			 p->session == c.session && p->seq == c.seq)
-			answer(k, p, &c, &res);
+		struct tpend *q = pend_find(k, c.origin_id);
+		if (q && (q->kind == K_GET || q->kind == K_RANGE) && c.type == SMR_CMD_NOOP)
+			serve_read(k, q); /* the read marker: the read takes effect here */
+		else if (q && q->kind != K_GET && q->kind != K_RANGE && c.type != SMR_CMD_NOOP &&
+			 q->session == c.session && q->seq == c.seq)
+			answer(k, q, &c, &res);
 	}
 	strata_msg_unref(res.old);
+}
+
+/* upon <tob, Deliver | p, m>: one command (tob), or a bundle of them (bft). */
+static void on_deliver(struct tkv *k, const struct strata_deliver *d)
+{
+	if (!k->bft) {
+		on_deliver_one(k, d->origin, d->data, d->len);
+		return;
+	}
+	struct strata_rd rd;
+	strata_rd_init(&rd, d->data, d->len);
+	uint64_t count = strata_rd_u64(&rd);
+	if (!strata_rd_ok(&rd) || count == 0 || count > BUNDLE_MAX) {
+		strata_node_bad_payload(k->node, &k->m, d->origin, "kv (bft): malformed bundle");
+		return;
+	}
+	for (uint64_t i = 0; i < count; i++) {
+		const uint8_t *e;
+		size_t elen = strata_rd_bytes(&rd, &e, SIZE_MAX);
+		if (!strata_rd_ok(&rd)) {
+			/* Every correct replica stops at the same entry (the same bytes). */
+			strata_node_bad_payload(k->node, &k->m, d->origin,
+						"kv (bft): malformed bundle entry");
+			return;
+		}
+		on_deliver_one(k, d->origin, e, elen);
+	}
+}
+
+/* bft: broadcasts this turn's bundle (at the turn's end, or when the next entry would not fit).
+ * A request whose first broadcast the order refuses is answered busy, as before bundling; a
+ * fallback copy stays unsent and is tried again at the next tick. */
+static void bundle_flush(struct tkv *k)
+{
+	if (!k->nbundle)
+		return;
+	struct strata_wr w;
+	strata_wr_init(&w, k->bundle.len + 10);
+	strata_wr_u64(&w, k->nbundle);
+	strata_wr_raw(&w, k->bundle.buf, k->bundle.len);
+	int rc = w.err ? w.err : bcast_broadcast(&k->tob, w.buf, w.len);
+	strata_wr_free(&w);
+	if (rc == 0) {
+		k->bundles++;
+		k->bundled += k->nbundle;
+	}
+	uint32_t nids = k->nbundle;
+	k->nbundle = 0;
+	strata_wr_free(&k->bundle);
+	strata_wr_init(&k->bundle, bcast_payload_max(&k->tob));
+	for (uint32_t i = 0; i < nids; i++) {
+		struct tpend *p = pend_find(k, k->bundle_ids[i].id);
+		if (!p)
+			continue;
+		if (rc == 0) {
+			continue;
+		} else if (k->bundle_ids[i].fresh) {
+			if (rc == STRATA_EFULL)
+				k->busy++;
+			char text[120];
+			snprintf(text, sizeof(text), "%s: tob refused the command (%s)%s",
+				 rc == STRATA_EFULL ? "busy" : "kv", strata_strerror(rc),
+				 rc == STRATA_EFULL ? ", retry" : "");
+			reply(k, p, rc, 0, NULL, 0, 0, text);
+		} else {
+			p->sent = false; /* again at the next tick */
+			p->fallback_us = strata_now_us(k->node);
+		}
+	}
+}
+
+/* bft: adds one entry (a command or marker with its auth) to this turn's bundle. */
+static void bundle_add(struct tkv *k, const uint8_t *e, size_t len, uint64_t id, bool fresh)
+{
+	if (k->nbundle == BUNDLE_MAX ||
+	    k->bundle.len + len + BUNDLE_OVERHEAD > bcast_payload_max(&k->tob))
+		bundle_flush(k);
+	strata_wr_bytes(&k->bundle, e, len);
+	k->bundle_ids[k->nbundle].id = id;
+	k->bundle_ids[k->nbundle].fresh = fresh;
+	k->nbundle++;
+	strata_node_at_turn_end(&k->m);
 }
 
 /* ---- upon <sm, Execute | command>: client requests ---- */
@@ -400,9 +527,19 @@ static void forge_commands(struct tkv *k, const struct smr_cmd *real, const uint
 		smr_cmd_encode(&w, &f);
 		strata_wr_raw(&w, auth ? auth : zero, SMR_BFT_AUTH_LEN);
 		if (!w.err)
-			(void)bcast_broadcast(&k->tob, w.buf, w.len);
+			bundle_add(k, w.buf, w.len, 0, false);
 		strata_wr_free(&w);
 	}
+}
+
+/* bft: the one replica that puts the request (session, seq) into the order at once. The others
+ * hold it and put their own copy in only if it is still unanswered fallback_us later (a
+ * Byzantine, slow or cut-off designated replica delays a request, it cannot censor it), so the
+ * order carries one copy of a request instead of N. Spread over the replicas by (session, seq). */
+static uint32_t designated(const struct tkv *k, uint64_t session, uint64_t seq)
+{
+	uint64_t h = (session ^ (seq * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
+	return (uint32_t)((h >> 33) % strata_node_n(k->node)) + 1;
 }
 
 static int tkv_request(struct strata_module *m, const struct strata_request *q)
@@ -429,7 +566,7 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 	bool is_read = kind == K_GET || kind == K_RANGE;
 	size_t need = (is_read ? SMR_CMD_OVERHEAD
 			       : q->key_len + q->value_len + q->value2_len + SMR_CMD_OVERHEAD) +
-		      (k->bft ? SMR_BFT_AUTH_LEN : 0);
+		      (k->bft ? SMR_BFT_AUTH_LEN + BUNDLE_OVERHEAD : 0);
 	size_t tob_max = bcast_payload_max(&k->tob);
 	if (need > tob_max)
 		return reject(k, q->id, tag, STRATA_ETOOBIG,
@@ -544,7 +681,22 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 	if (k->bft)
 		strata_wr_raw(&w, q->client_auth ? q->client_auth : (const uint8_t *)"",
 			      q->client_auth ? SMR_BFT_AUTH_LEN : 0);
-	rc = w.err ? w.err : bcast_broadcast(&k->tob, w.buf, w.len);
+	rc = w.err;
+	if (!rc && k->bft) { /* kept for the fallback, and for same_request */
+		memcpy(p->rdig, rdig, sizeof(rdig));
+		p->verified = !(k->broken & SMR_BROKEN_BFT_UNSIGNED);
+		p->cmd = strata_msg_new(w.buf, w.len);
+		if (!p->cmd)
+			rc = STRATA_ENOMEM;
+	}
+	if (!rc && !k->bft) {
+		rc = bcast_broadcast(&k->tob, w.buf, w.len);
+	} else if (!rc && designated(k, q->session, q->seq) == k->self) {
+		p->sent = true; /* at the turn's end (a refused bundle answers it busy) */
+		bundle_add(k, w.buf, w.len, p->id, true);
+	} else if (!rc) {
+		p->fallback_us = strata_now_us(k->node) + k->fallback_us;
+	}
 	strata_wr_free(&w);
 	if (rc) {
 		struct tpend copy = *p;
@@ -571,6 +723,17 @@ static void on_tick(struct tkv *k)
 	uint64_t now = strata_now_us(k->node);
 	for (uint32_t i = 0; i < k->pend_cap; i++) {
 		struct tpend *p = &k->pend[i];
+		if (p->id && p->cmd && !p->sent && p->fallback_us <= now) {
+			/* bft: the designated replica's copy has not been ordered (or not by
+			 * the time this one arrived): this replica orders its own. */
+			p->sent = true; /* unless the bundle is refused (bundle_flush) */
+			k->fallbacks++;
+			bundle_add(k, p->cmd->data, p->cmd->len, p->id, false);
+			strata_trace(k->node, NAME, "session %llu seq %llu unanswered after %llu ms: "
+				     "own copy ordered", (unsigned long long)p->session,
+				     (unsigned long long)p->seq,
+				     (unsigned long long)(k->fallback_us / 1000));
+		}
 		if (!p->id || p->deadline_us > now)
 			continue;
 		char text[160];
@@ -606,6 +769,8 @@ static void tkv_handle(struct strata_module *m, const struct strata_event *ev)
 		}
 	} else if (ev->type == STRATA_EV_TIMER && ev->arg == T_TICK) {
 		on_tick(k);
+	} else if (ev->type == STRATA_EV_TURN_END) {
+		bundle_flush(k);
 	} else if (bcast_is_deliver(&k->tob, ev)) {
 		on_deliver(k, ev->body);
 	}
@@ -619,6 +784,7 @@ static void tkv_destroy(struct strata_module *m)
 		if (k->pend[i].id)
 			pend_free(k, &k->pend[i]);
 	smr_kv_free(k->sm);
+	strata_wr_free(&k->bundle);
 	free(k->pend);
 	free(k->hidx);
 	free(k);
@@ -655,6 +821,7 @@ struct strata_module *smr_tobkv_create(struct strata_node *n, char *err, size_t 
 	k->cfg = cfg;
 	k->self = strata_node_id(n);
 	k->timeout_us = (uint64_t)cfg->smr_timeout_ms * 1000;
+	k->fallback_us = (uint64_t)(cfg->timeout_ms ? cfg->timeout_ms : 250) * 1000;
 	k->pend_cap = cfg->smr_pending_max < (1u << ID_BITS) ? cfg->smr_pending_max : (1u << ID_BITS);
 	k->pend = calloc(k->pend_cap, sizeof(*k->pend));
 	k->sm = smr_kv_new(cfg->smr_sessions_max);
@@ -679,6 +846,7 @@ struct strata_module *smr_tobkv_create(struct strata_node *n, char *err, size_t 
 	strata_timer_init(&k->tick, &k->m, T_TICK, 0);
 	if (bcast_open(n, over_btob ? "btob" : "tob", &k->m, 1, &k->tob, err, errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */
+	strata_wr_init(&k->bundle, bcast_payload_max(&k->tob));
 	return &k->m;
 }
 

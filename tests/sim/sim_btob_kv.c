@@ -492,10 +492,17 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 				      "healing", k);
 	for (unsigned key = 0; key < NKEYS && !rc; key++)
 		for (unsigned k = 0; k < NCL && !rc; k++) {
+			unsigned info0 = r->info;
 			issue(r, &r->cl[k], OP_GET, keys[key]);
 			sim_run_until(s, sim_now(s) + 5000 * MS, all_idle, r);
 			if (r->cl[k].busy)
 				rc = sim_fail(why, wl, "liveness: final read of %s unanswered", keys[key]);
+			else if (variant == V_NONE && r->info != info0)
+				/* After healing every request is ordered: a read that timed out
+				 * (say, its designated replica is silent and no other replica put
+				 * its copy into the order, tob_log.c) is a liveness failure. */
+				rc = sim_fail(why, wl, "liveness: final read of %s by client %u has no "
+					      "outcome f + 1 replicas agree on (timed out)", keys[key], k);
 		}
 	if (!rc && r->error)
 		rc = sim_fail(why, wl, "%s", r->errtxt);
