@@ -155,6 +155,8 @@ enum cli_op_code { CLI_OP_READ = 1, CLI_OP_WRITE = 2, CLI_OP_DELETE = 3, CLI_OP_
 		   CLI_OP_BROADCAST = 5, CLI_OP_RANGE = 7 };
 struct cli_op_args {
 	const char *module;
+	const char *what;            /* the command as the user typed it ("kv put", "reg write"),
+				      * which prefixes errors; NULL: "<module> <op>" */
 	uint32_t op;                 /* enum cli_op_code */
 	const void *key; size_t key_len;
 	const void *value; size_t value_len;
@@ -261,7 +263,8 @@ struct cli_watch {
  * node's stream closes; the others go on). CLI_EXIT_OK, CLI_EXIT_UNKNOWN (fewer than count, no
  * node answered, or with lost_unknown a stream closed), CLI_EXIT_FAIL (a node refused). */
 int cli_watch(struct cli *c, const struct cli_watch *w);
-/* cli_watch of one module's deliveries, messages prefixed "<cmd> watch", lost_unknown off. */
+/* cli_watch of one module's deliveries, messages prefixed with cmd, the command as the user
+ * typed it ("trb listen", "members --watch"), lost_unknown off. */
 int cli_watch_module(struct cli *c, const char *cmd, const char *module, bool all,
 		     uint64_t count, uint32_t duration, cli_watch_fn fn, void *arg);
 
@@ -285,8 +288,9 @@ struct cli_send_listen {
 int cli_send_listen_args(struct cli *c, const char *cmd, const char *help, int argc,
 			 char **argv, struct cli_send_listen *a);
 /* A broadcast of msg by one node of module, never retried elsewhere (a send is not idempotent:
- * a retry at another node would be another sender). cli_op's contract. */
-int cli_send_once(struct cli *c, const char *module, const char *msg,
+ * a retry at another node would be another sender). cli_op's contract; errors are prefixed
+ * with what, the command as typed ("trb send"). */
+int cli_send_once(struct cli *c, const char *module, const char *what, const char *msg,
 		  Strata__Client__Response **resp_out, const Strata__Client__OpReply **reply);
 
 /* ---- commands ---- */

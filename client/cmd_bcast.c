@@ -27,7 +27,9 @@ static const char bcast_help[] =
 	"--repeat N broadcasts N messages \"MESSAGE-1\" ... \"MESSAGE-N\", one after the other.\n"
 	"listen: streams deliveries of one node, or of every node with --all, until Ctrl-C, N\n"
 	"deliveries, or SEC seconds. -w json prints one object per delivery:\n"
-	"  {\"node\":2,\"sender\":1,\"seq\":7,\"payload\":\"hi\",\"module\":\"urb\",\"vc\":[...]}\n";
+	"  {\"node\":2,\"sender\":1,\"seq\":7,\"payload\":\"hi\",\"module\":\"urb\",\"vc\":[...]}\n"
+	"What a recovered node (lbeb, lurb) announces again of what it logged before its crash is\n"
+	"not a new delivery and is not printed.\n";
 
 static const char *default_algo(struct cli *c)
 {
@@ -77,7 +79,7 @@ static int send_one(struct cli *c, const char *algo, const char *msg, size_t len
 			continue;
 		}
 		if (status != 0) {
-			cli_err(c, "%s broadcast: %s%s", algo,
+			cli_err(c, "bcast send: %s%s",
 				resp->error && resp->error[0] ? resp->error : strata_strerror(status),
 				status == STRATA_ETIMEDOUT ? ": outcome unknown" : "");
 			strata__client__response__free_unpacked(resp, NULL);
@@ -104,7 +106,8 @@ static int bcast_send(struct cli *c, const char *algo, const char *msg, uint32_t
 		return CLI_EXIT_OK;
 	}
 	struct cli_op_args op = {
-		.module = algo, .op = CLI_OP_BROADCAST, .value = msg, .value_len = strlen(msg),
+		.module = algo, .what = "bcast send", .op = CLI_OP_BROADCAST, .value = msg,
+		.value_len = strlen(msg),
 	};
 	Strata__Client__Response *resp = NULL;
 	const Strata__Client__OpReply *reply = NULL;

@@ -149,7 +149,7 @@ static int kv_range(struct cli *c, int argc, char **argv)
 	if (!prefix)
 		return usage(c, "%s", "kv range: needs PREFIX (\"\" for every key)");
 	struct cli_op_args a = {
-		.module = "kv", .op = CLI_OP_RANGE,
+		.module = "kv", .what = "kv range", .op = CLI_OP_RANGE,
 		.key = prefix, .key_len = strlen(prefix),
 		.value = after, .value_len = after ? strlen(after) : 0,
 		.serializable = serializable, .limit = limit,
@@ -662,8 +662,11 @@ int cmd_kv(struct cli *c, int argc, char **argv)
 		randombytes_buf(&session, sizeof(session));
 		session |= 1;
 	}
+	char what[32];
+	snprintf(what, sizeof what, "kv %s", sub);
 	struct cli_op_args a = {
 		.module = "kv",
+		.what = what,
 		.op = op,
 		.key = pos[0],
 		.key_len = strlen(pos[0]),

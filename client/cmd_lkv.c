@@ -185,8 +185,11 @@ int cmd_lkv(struct cli *c, int argc, char **argv)
 		if (frc != CLI_EXIT_OK)
 			return frc;
 	}
+	char what[32];
+	snprintf(what, sizeof what, "lkv %s", sub);
 	struct cli_op_args a = {
 		.module = algo,
+		.what = what,
 		.op = op,
 		.key = pos[0],
 		.key_len = strlen(pos[0]),

@@ -112,7 +112,8 @@ int cmd_members(struct cli *c, int argc, char **argv)
 	for (int i = 0; i < n; i++) {
 		if (all)
 			c->node = eps[i].id;
-		struct cli_op_args op = { .module = "gm", .op = CLI_OP_READ, .no_retry = true };
+		struct cli_op_args op = { .module = "gm", .what = "members", .op = CLI_OP_READ,
+					  .no_retry = true };
 		Strata__Client__Response *resp = NULL;
 		const Strata__Client__OpReply *reply = NULL;
 		if (cli_op(c, &op, &resp, &reply) != CLI_EXIT_OK)
@@ -133,5 +134,5 @@ int cmd_members(struct cli *c, int argc, char **argv)
 	}
 	if (!watch)
 		return CLI_EXIT_OK;
-	return cli_watch_module(c, "members", "gm", all, count, duration, members_event, NULL);
+	return cli_watch_module(c, "members --watch", "gm", all, count, duration, members_event, NULL);
 }

@@ -174,7 +174,7 @@ int cmd_nbac(struct cli *c, int argc, char **argv)
 	if (rc != CLI_EXIT_OK)
 		return rc;
 	if (is_watch)
-		return cli_watch_module(c, "nbac", "nbac", all, count, duration, nbac_event, NULL);
+		return cli_watch_module(c, "nbac watch", "nbac", all, count, duration, nbac_event, NULL);
 	Strata__Client__Response *resp = NULL;
 	struct cli_endpoint who = { 0 };
 	uint64_t got = 0;

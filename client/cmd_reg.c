@@ -184,6 +184,7 @@ int cmd_reg(struct cli *c, int argc, char **argv)
 	}
 	struct cli_op_args op = {
 		.module = algo,
+		.what = write ? "reg write" : "reg read",
 		.op = write ? CLI_OP_WRITE : CLI_OP_READ,
 		.key = pos[0],
 		.key_len = strlen(pos[0]),

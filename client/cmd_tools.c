@@ -207,9 +207,9 @@ int cmd_algos(struct cli *c, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (cli_is_help(argv[i])) {
 			printf("usage: strata algos [FAMILY]\n\n"
-			       "Lists the algorithms of this build (FAMILY: fd, bcast, reg, lkv, cons, smr):\n"
-			       "name (what --algo takes), the book's number, the system model, the\n"
-			       "resilience it needs, and its cost. No daemon needed.\n");
+			       "Lists the algorithms of this build (FAMILY: fd, bcast, reg, lkv, cons, smr, jh,\n"
+			       "variants): name (what --algo takes), the book's number, the system\n"
+			       "model, the resilience it needs, and its cost. No daemon needed.\n");
 			return CLI_EXIT_OK;
 		}
 		if (family || argv[i][0] == '-')
@@ -239,8 +239,7 @@ static const char check_help[] =
 	"On a terminal a progress line (keys and ops checked, elapsed time, the key being checked)\n"
 	"is redrawn on stderr; nothing when stderr is piped.\n"
 	"exit: 0 the history satisfies the model, 1 violation or nothing completed, 2 usage or\n"
-	"      unreadable file,\n"
-	"      3 unknown (budget or memory ran out)\n";
+	"      unreadable file, 3 unknown (budget or memory ran out)\n";
 
 /* The progress line of `strata check` on a terminal: redrawn on stderr at most every 250 ms
  * (and whenever a key of more than 1,000 ops starts, since that key may take a while). */
@@ -362,10 +361,9 @@ static const char check_bcast_help[] =
 	"stratad --bcast-log DIR (or the simulator). P: validity, no-dup, no-creation, agreement,\n"
 	"uniform, fifo, causal, consistency, total-order. --crashed 3,5 names nodes that crashed\n"
 	"(a log ending in a crash line counts as crashed too). --byzantine 4 names nodes that are\n"
-	"faulty and may\n"
-	"lie: their logs prove nothing (their deliveries are not judged, deliveries of their\n"
-	"messages are not held against what their log says they broadcast) and they are owed\n"
-	"nothing. Every other node is correct. agreement and uniform compare payloads too;\n"
+	"faulty and may lie: their logs prove nothing (their deliveries are not judged, deliveries\n"
+	"of their messages are not held against what their log says they broadcast) and they are\n"
+	"owed nothing. Every other node is correct. agreement and uniform compare payloads too;\n"
 	"consistency: no two correct nodes deliver different payloads for one sender:seq.\n"
 	"total-order: every two correct nodes deliver the messages they both deliver in the same\n"
 	"order.\n"

@@ -103,11 +103,11 @@ int cmd_trb(struct cli *c, int argc, char **argv)
 	if (rc != CLI_EXIT_OK)
 		return rc;
 	if (sl.listen)
-		return cli_watch_module(c, "trb", "trb", sl.all, sl.count, sl.duration, trb_event,
+		return cli_watch_module(c, "trb listen", "trb", sl.all, sl.count, sl.duration, trb_event,
 					NULL);
 	Strata__Client__Response *resp = NULL;
 	const Strata__Client__OpReply *reply = NULL;
-	rc = cli_send_once(c, "trb", sl.msg, &resp, &reply);
+	rc = cli_send_once(c, "trb", "trb send", sl.msg, &resp, &reply);
 	if (rc != CLI_EXIT_OK)
 		return rc;
 	struct strata_rd rd;

@@ -133,7 +133,7 @@ int cmd_vs(struct cli *c, int argc, char **argv)
 					NULL);
 	Strata__Client__Response *resp = NULL;
 	const Strata__Client__OpReply *reply = NULL;
-	rc = cli_send_once(c, algo, msg, &resp, &reply);
+	rc = cli_send_once(c, algo, "vs send", msg, &resp, &reply);
 	if (rc != CLI_EXIT_OK)
 		return rc;
 	struct strata_rd rd;

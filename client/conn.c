@@ -877,6 +877,11 @@ int cli_op(struct cli *c, const struct cli_op_args *a, Strata__Client__Response 
 	req.body_case = STRATA__CLIENT__REQUEST__BODY_OP;
 	req.op = &op;
 	Strata__Client__Response *resp = NULL;
+	char what[64];
+	if (a->what)
+		snprintf(what, sizeof what, "%s", a->what);
+	else
+		snprintf(what, sizeof what, "%s %s", a->module, op_name(a->op));
 	/* Only a read may be retried on another node: a write that timed out may have happened,
 	 * unless it carries a session, which makes the store apply it once however often sent. */
 	bool is_read = a->op == CLI_OP_READ || a->op == CLI_OP_RANGE;
@@ -894,8 +899,6 @@ int cli_op(struct cli *c, const struct cli_op_args *a, Strata__Client__Response 
 		op.seq = 1;
 		cli_bft_sign(&key, &op, auth);
 		cli_bft_key_wipe(&key);
-		char what[64];
-		snprintf(what, sizeof what, "%s %s", a->module, op_name(a->op));
 		rc = cli_bft_call(c, &req, op.session, op.seq, what, &resp);
 	} else {
 		rc = cli_call(c, &req, !a->no_retry && (is_read || a->session != 0), &resp, NULL);
@@ -912,13 +915,12 @@ int cli_op(struct cli *c, const struct cli_op_args *a, Strata__Client__Response 
 		/* The daemon's own deadline (a quorum that did not answer) is an unknown outcome. */
 		bool unknown = resp->status == STRATA_ETIMEDOUT;
 		c->node_timed_out = unknown;
-		cli_err(c, "%s %s: %s%s", a->module, op_name(a->op), text,
-			unknown ? ": outcome unknown" : "");
+		cli_err(c, "%s: %s%s", what, text, unknown ? ": outcome unknown" : "");
 		strata__client__response__free_unpacked(resp, NULL);
 		return unknown ? CLI_EXIT_UNKNOWN : CLI_EXIT_FAIL;
 	}
 	if (resp->body_case != STRATA__CLIENT__RESPONSE__BODY_OP && is_read) {
-		cli_err(c, "%s %s: the node answered without a value", a->module, op_name(a->op));
+		cli_err(c, "%s: the node answered without a value", what);
 		strata__client__response__free_unpacked(resp, NULL);
 		return CLI_EXIT_FAIL;
 	}

@@ -20,7 +20,7 @@ static void usage(FILE *out, const char *prog)
 		"commands:\n",
 		prog);
 	for (const struct cli_cmd *k = cli_commands; k->name; k++)
-		fprintf(out, "  %-12s %s\n", k->name, k->summary);
+		fprintf(out, "  %-15s %s\n", k->name, k->summary);
 	fprintf(out,
 		"\n"
 		"global flags (anywhere before '--'):\n"

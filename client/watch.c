@@ -146,9 +146,7 @@ int cli_watch(struct cli *c, const struct cli_watch *w)
 int cli_watch_module(struct cli *c, const char *cmd, const char *module, bool all,
 		     uint64_t count, uint32_t duration, cli_watch_fn fn, void *arg)
 {
-	char what[64];
-	snprintf(what, sizeof what, "%s watch", cmd);
-	struct cli_watch w = { .what = what, .module = module, .all = all, .count = count,
+	struct cli_watch w = { .what = cmd, .module = module, .all = all, .count = count,
 			       .duration = duration, .fn = fn, .arg = arg };
 	return cli_watch(c, &w);
 }
@@ -200,10 +198,10 @@ int cli_send_listen_args(struct cli *c, const char *cmd, const char *help, int a
 	return CLI_OPT_NOT_MINE;
 }
 
-int cli_send_once(struct cli *c, const char *module, const char *msg,
+int cli_send_once(struct cli *c, const char *module, const char *what, const char *msg,
 		  Strata__Client__Response **resp_out, const Strata__Client__OpReply **reply)
 {
-	struct cli_op_args op = { .module = module, .op = CLI_OP_BROADCAST, .value = msg,
-				  .value_len = strlen(msg), .no_retry = true };
+	struct cli_op_args op = { .module = module, .what = what, .op = CLI_OP_BROADCAST,
+				  .value = msg, .value_len = strlen(msg), .no_retry = true };
 	return cli_op(c, &op, resp_out, reply);
 }

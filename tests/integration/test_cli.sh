@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The CLI's contract: usage errors exit 2, an unreachable or silent node exits 3 ("outcome
-# unknown"), and every -w json output parses.
+# unknown"), every -w json output parses, and a node's refusal is reported under the command
+# the user typed.
 . "$(dirname "$0")/lib.sh"
 
 expect_rc() { # want description command...
@@ -65,6 +66,17 @@ PY
 pass "status --all JSON has node, incarnation, leader, peers[{id,state}], counters{}"
 json_ok "watch --once" "$STRATA" --dir "$DIR" -w json watch --once
 json_ok "algos" "$STRATA" -w json algos
+
+say "a node's refusal names the command as typed (kv put, not kv write)"
+long=$(head -c 5000 /dev/zero | tr '\0' k)
+refused_as_typed() { # family sub [value]
+	expect_rc 1 "$1 $2 with a 5000-byte key" "$STRATA" --dir "$DIR" "$@"
+	grep -q "^strata: $1 $2: .*5000" "$TMP/err" ||
+		fail "$1 $2: the error does not start with 'strata: $1 $2:': $(cat "$TMP/err")"
+}
+for c in "kv put" "kv get" "kv del" "lkv put" "lkv get" "reg write" "reg read"; do
+	case $c in *put | *write) refused_as_typed $c "$long" v ;; *) refused_as_typed $c "$long" ;; esac
+done
 
 say "a killed node: status -n exits 3, status --all exits 3 and still prints the others"
 "$CLUSTER" kill 3 --dir "$DIR" >/dev/null || fail "kill failed"

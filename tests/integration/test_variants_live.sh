@@ -201,5 +201,10 @@ for algo in ("uvs", "vs"):
         assert got == [(1, [1, 2, 3, 4]), (2, [1, 2, 3])], f"{algo}: node {q} installed {got}"
     print(f"  vs listen --algo {algo}: " + ", ".join(f"{m!r} in view {v}" for m, (s, v) in sorted(sent.items())) + " at nodes 1-3; views 1 = 1,2,3,4, 2 = 1,2,3")
 PY
+# A stream that a kill closed is reported under the command as typed ("trb listen", not "trb watch").
+for f in "members.err:members --watch" "nbac-watch.err:nbac watch" "vs-uvs.err:vs listen" "trb.err:trb listen"; do
+	grep -q "^strata: ${f#*:}: node [45]: " "$TMP/${f%%:*}" ||
+		fail "${f%%:*} does not name the command as typed (${f#*:}): $(head -n 3 "$TMP/${f%%:*}")"
+done
 pass "nbac: commit, abort on a no, abort on a crash; trb: ⊥ for a killed sender; two view changes seen identically; vs: each message in its view across two kills"
 echo "test_variants_live: $(( ($(now_ms) - t0) / 1000 )) s"
