@@ -3,7 +3,8 @@
  * `members --watch`; and the command line of the send-and-listen commands (trb, vs).
  *
  * Subscribes to one node's (or every node's) deliveries and polls the streams, handing each
- * event to the command's callback, until --count events counted, --duration passed,
+ * event to the command's callback (except replays: what a recovered node announces again of
+ * what it had logged before its crash, Event.replay, is not a new delivery), until --count events counted, --duration passed,
  * SIGINT/SIGTERM, a node refused, or every stream closed. Memory: one reader per node
  * (STRATA_MAX_NODES at most), each event freed once the callback returned. */
 #include <errno.h>
@@ -121,6 +122,7 @@ int cli_watch(struct cli *c, const struct cli_watch *w)
 					rc = CLI_EXIT_FAIL;
 					watch_stop = 1;
 				} else if (r->body_case == STRATA__CLIENT__RESPONSE__BODY_EVENT &&
+					   !r->event->replay &&
 					   (!w->module || (r->event->module &&
 							   !strcmp(r->event->module, w->module))) &&
 					   (!count || seen < count) &&

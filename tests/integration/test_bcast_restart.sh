@@ -11,6 +11,8 @@
 # Alg. 6.12, over lurb and lldc): nodes 1 and 2 broadcast while node 1 is SIGKILLed mid-stream and
 # restarted; check-bcast must find validity, no duplication, no creation, agreement, uniform
 # agreement and total order over every node's log across its incarnations.
+# Last, logged best-effort broadcast (lbeb, Alg. 3.7): a `bcast listen` subscribed at node 3
+# while it recovers must not take what lbeb replays on recovery for new deliveries.
 . "$(dirname "$0")/lib.sh"
 t0=$(now_ms)
 ALGO=lurb
@@ -137,4 +139,46 @@ for p in validity no-dup no-creation agreement uniform total-order; do
 	echo "  $(cat "$TMP/check.out")"
 done
 pass "ltob: validity, no-dup, no-creation, agreement, uniform and total order hold over a kill and restart ($(($(now_ms) - t1)) ms)"
+
+# lbeb (Alg. 3.7) announces again, on recovery, the deliveries and own broadcasts it logged
+# before the crash (their first announcement may have been lost with it), marked as replays. A
+# live `bcast listen` subscriber must not see them as new deliveries. Node 3 alone (lbeb needs no
+# majority, and a sender delivers its own messages) broadcasts 3 messages, is killed, and restarts
+# with every sync 1.5 s slower (test only), so its recovery's outputs, the replays among them,
+# leave after its first sync, once the listener has subscribed; the listener must print node 3's
+# next new message, not a replay.
+t2=$(now_ms)
+say "lbeb: a listener subscribed while node 3 recovers does not see its replays as deliveries"
+REAL_STRATAD=$STRATAD
+cat >"$TMP/stratad-slow-sync" <<WRAP
+#!/usr/bin/env bash
+case "\${1:-}" in keygen | client-keygen | coin-deal) exec "$REAL_STRATAD" "\$@" ;; esac
+exec "$REAL_STRATAD" "\$@" --test-sync-delay-ms 1500
+WRAP
+chmod +x "$TMP/stratad-slow-sync"
+LOGS=$DIR/bcast/lbeb
+"$CLUSTER" restart 3 --dir "$DIR" >/dev/null || fail "restart 3 failed"
+"$STRATA" --dir "$DIR" -n 3 bcast send pre --algo lbeb --repeat 3 >/dev/null ||
+	fail "lbeb: node 3's broadcasts failed"
+for _ in $(seq 1 40); do
+	[ "$(grep -c '^d 3 ' "$LOGS/node-3.log" 2>/dev/null)" -ge 3 ] && break
+	sleep 0.1
+done
+[ "$(grep -c '^d 3 ' "$LOGS/node-3.log" 2>/dev/null)" -ge 3 ] || fail "lbeb: node 3 did not deliver its 3 messages"
+"$CLUSTER" kill 3 --dir "$DIR" >/dev/null || fail "kill 3 failed"
+STRATAD=$TMP/stratad-slow-sync "$CLUSTER" restart 3 --dir "$DIR" >/dev/null || fail "slow restart of 3 failed"
+"$STRATA" --dir "$DIR" -n 3 bcast listen --algo lbeb --count 1 --duration 20 >"$TMP/listen.out" 2>&1 &
+lp=$!
+BG_PIDS+=("$lp")
+sleep 0.3
+"$STRATA" --dir "$DIR" -n 3 --timeout 10000 bcast send post --algo lbeb >/dev/null ||
+	fail "lbeb: node 3's broadcast after its restart failed"
+wait "$lp" || fail "lbeb: bcast listen at node 3 failed: $(cat "$TMP/listen.out")"
+replays=$(grep -c 'lbeb: 3:[0-9]* announced again after the recovery' "$DIR/logs/node-3.log")
+"$CLUSTER" stop --dir "$DIR" >/dev/null
+echo "  listener at node 3: $(cat "$TMP/listen.out")"
+[ "$replays" -ge 3 ] || fail "lbeb: node 3 replayed $replays deliveries on recovery, expected 3: the check proves nothing"
+grep -q 'pre-' "$TMP/listen.out" && fail "lbeb: the listener took a replay for a delivery: $(cat "$TMP/listen.out")"
+grep -q ' post$' "$TMP/listen.out" || fail "lbeb: the listener did not print the new message: $(cat "$TMP/listen.out")"
+pass "lbeb: $replays replayed deliveries on recovery, the listener printed only the new message ($(($(now_ms) - t2)) ms)"
 echo "test_bcast_restart: $(($(now_ms) - t0)) ms"

@@ -856,6 +856,7 @@ void client_output(struct strata_uv *rt, const struct strata_output *o)
 				ev.payload.len = o->len;
 				ev.vc = (uint64_t *)(uintptr_t)o->vc;
 				ev.n_vc = o->vc_len;
+				ev.replay = o->replay;
 				break;
 			default:
 				break;
