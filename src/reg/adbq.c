@@ -263,7 +263,7 @@ struct strata_module *reg_adbq_create_test(struct strata_node *n, const struct r
 					   char *err, size_t errlen)
 {
 	const struct strata_config *cfg = strata_node_config(n);
-	struct reg_mod *r = byz_reg_new(n, "adbq", strata_wire_id("adbq"), &adbq_ops, BYZ_ADBQ, 3,
+	struct reg_mod *r = byz_reg_new(n, "adbq", &adbq_ops, BYZ_ADBQ, 3,
 					byz_quorum(cfg->n, cfg->f, 1), t, err, errlen);
 	if (!r)
 		return NULL;

@@ -128,13 +128,11 @@ static const struct reg_algo_ops a1n_ops = {
 
 struct strata_module *reg_atomic11to1n_create(struct strata_node *n, char *err, size_t errlen)
 {
-	struct reg_mod *r = reg_mod_new(n, "atomic11to1n", strata_wire_id("atomic11to1n"), &a1n_ops,
-					true, err, errlen);
+	struct reg_mod *r = reg_mod_new(n, "atomic11to1n", &a1n_ops, true, err, errlen);
 	if (!r)
 		return NULL;
-	struct reg_mod *low = reg_reg2atomic11_new(n, "atomic11to1n.reg2atomic11",
-						   (uint16_t)(strata_wire_id("atomic11to1n") + 1),
-						   false, err, errlen);
+	struct reg_mod *low =
+		reg_reg2atomic11_new(n, "atomic11to1n.reg2atomic11", false, err, errlen);
 	if (!low)
 		return NULL;
 	r->lower = &low->m;

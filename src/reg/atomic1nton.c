@@ -115,13 +115,10 @@ static const struct reg_algo_ops ann_ops = {
 
 struct strata_module *reg_atomic1nton_create(struct strata_node *n, char *err, size_t errlen)
 {
-	struct reg_mod *r = reg_mod_new(n, "atomic1nton", strata_wire_id("atomic1nton"), &ann_ops,
-					true, err, errlen);
+	struct reg_mod *r = reg_mod_new(n, "atomic1nton", &ann_ops, true, err, errlen);
 	if (!r)
 		return NULL;
-	struct reg_mod *low =
-		reg_riwm_new(n, "atomic1nton.riwm", (uint16_t)(strata_wire_id("atomic1nton") + 1),
-			     false, err, errlen);
+	struct reg_mod *low = reg_riwm_new(n, "atomic1nton.riwm", false, err, errlen);
 	if (!low)
 		return NULL;
 	r->lower = &low->m;

@@ -136,7 +136,7 @@ struct strata_module *reg_bmq_create_test(struct strata_node *n, const struct re
 					  char *err, size_t errlen)
 {
 	const struct strata_config *cfg = strata_node_config(n);
-	struct reg_mod *r = byz_reg_new(n, "bmq", strata_wire_id("bmq"), &bmq_ops, BYZ_BMQ, 4,
+	struct reg_mod *r = byz_reg_new(n, "bmq", &bmq_ops, BYZ_BMQ, 4,
 					byz_quorum(cfg->n, cfg->f, 2), t, err, errlen);
 	return r ? &r->m : NULL;
 }

@@ -167,7 +167,7 @@ static const struct reg_algo_ops bql_ops = {
 struct strata_module *reg_bql_create(struct strata_node *n, char *err, size_t errlen)
 {
 	const struct strata_config *cfg = strata_node_config(n);
-	struct reg_mod *r = byz_reg_new(n, "bql", strata_wire_id("bql"), &bql_ops, BYZ_BQL, 3,
+	struct reg_mod *r = byz_reg_new(n, "bql", &bql_ops, BYZ_BQL, 3,
 					byz_quorum(cfg->n, cfg->f, 1), NULL, err, errlen);
 	return r ? &r->m : NULL;
 }

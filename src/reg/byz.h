@@ -82,7 +82,7 @@ struct byz_mod {
 
 /* Creates the register module `name` with its Byzantine state and per-key extensions. resilience_k: needs n > k*f (checked
  * unless test->skip_resilience); q: the quorum size. a: the algorithm. test may be NULL. */
-struct reg_mod *byz_reg_new(struct strata_node *n, const char *name, uint16_t wire_id,
+struct reg_mod *byz_reg_new(struct strata_node *n, const char *name,
 			    const struct reg_algo_ops *a, enum byz_kind kind, unsigned resilience_k,
 			    uint32_t q, const struct reg_byz_test *test, char *err, size_t errlen);
 struct byz_mod *byz_of(struct reg_mod *r);

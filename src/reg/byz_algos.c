@@ -45,7 +45,7 @@ uint32_t byz_quorum(uint32_t n, uint32_t f, unsigned k)
 	return q > n - f ? n - f : q;
 }
 
-struct reg_mod *byz_reg_new(struct strata_node *n, const char *name, uint16_t wire_id,
+struct reg_mod *byz_reg_new(struct strata_node *n, const char *name,
 			    const struct reg_algo_ops *a, enum byz_kind kind, unsigned resilience_k,
 			    uint32_t q, const struct reg_byz_test *test, char *err, size_t errlen)
 {
@@ -62,7 +62,7 @@ struct reg_mod *byz_reg_new(struct strata_node *n, const char *name, uint16_t wi
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	struct reg_mod *r = reg_mod_new(n, name, wire_id, a, true, err, errlen);
+	struct reg_mod *r = reg_mod_new(n, name, a, true, err, errlen);
 	if (!r) {
 		free(b);
 		return NULL;

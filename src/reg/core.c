@@ -675,8 +675,31 @@ static void reg_destroy(struct strata_module *m)
 	free(r);
 }
 
-struct reg_mod *reg_mod_new(struct strata_node *n, const char *name, uint16_t wire_id,
-			    const struct reg_algo_ops *a, bool client, char *err, size_t errlen)
+/* The wire id that name gives (reg.h, reg_mod_new). */
+static uint16_t reg_wire_id(struct strata_node *n, const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	if (!dot)
+		return strata_wire_id(name);
+	char upper[sizeof(((struct reg_mod *)0)->name)];
+	size_t len = (size_t)(dot - name);
+	STRATA_ASSERT(len < sizeof(upper));
+	memcpy(upper, name, len);
+	upper[len] = '\0';
+	const struct strata_module *u = strata_node_module_by_name(n, upper);
+	STRATA_ASSERT(u && u->wire_id != 0 && u->wire_id < UINT8_MAX);
+	return (uint16_t)(u->wire_id + 1);
+}
+
+struct reg_mod *reg_mod_new(struct strata_node *n, const char *name, const struct reg_algo_ops *a,
+			    bool client, char *err, size_t errlen)
+{
+	return reg_mod_new_wire(n, name, reg_wire_id(n, name), a, client, err, errlen);
+}
+
+struct reg_mod *reg_mod_new_wire(struct strata_node *n, const char *name, uint16_t wire_id,
+				 const struct reg_algo_ops *a, bool client, char *err,
+				 size_t errlen)
 {
 	STRATA_ASSERT(strata_node_n(n) <= 64); /* reply sets are 64-bit masks */
 	struct reg_mod *r = calloc(1, sizeof(*r));

@@ -285,7 +285,7 @@ static const struct reg_algo_ops dwbq_ops = {
 struct strata_module *reg_dwbq_create(struct strata_node *n, char *err, size_t errlen)
 {
 	const struct strata_config *cfg = strata_node_config(n);
-	struct reg_mod *r = byz_reg_new(n, "dwbq", strata_wire_id("dwbq"), &dwbq_ops, BYZ_DWBQ, 3,
+	struct reg_mod *r = byz_reg_new(n, "dwbq", &dwbq_ops, BYZ_DWBQ, 3,
 					byz_quorum(cfg->n, cfg->f, 1), NULL, err, errlen);
 	if (!r)
 		return NULL;

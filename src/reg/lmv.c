@@ -47,6 +47,6 @@ struct strata_module *reg_lmv_create(struct strata_node *n, char *err, size_t er
 		.quorum = REG_Q_MAJORITY, .wts = REG_TS_WRITER, .durable = true,
 	};
 	struct reg_mod *r =
-		reg_quorum_new(n, "lmv", strata_wire_id("lmv"), &q, true, true, err, errlen);
+		reg_quorum_new(n, "lmv", &q, true, true, err, errlen);
 	return r ? &r->m : NULL;
 }

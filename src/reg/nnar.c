@@ -26,6 +26,6 @@ struct strata_module *reg_nnar_create(struct strata_node *n, char *err, size_t e
 		.quorum = REG_Q_MAJORITY, .wts = REG_TS_CONSULT, .read_impose = true,
 	};
 	struct reg_mod *r =
-		reg_quorum_new(n, "nnar", strata_wire_id("nnar"), &q, false, true, err, errlen);
+		reg_quorum_new(n, "nnar", &q, false, true, err, errlen);
 	return r ? &r->m : NULL;
 }

@@ -262,11 +262,11 @@ static const struct reg_algo_ops quorum_ops = {
 	.load = q_load,
 };
 
-struct reg_mod *reg_quorum_new(struct strata_node *n, const char *name, uint16_t wire_id,
+struct reg_mod *reg_quorum_new(struct strata_node *n, const char *name,
 			       const struct reg_quorum_params *q, bool single_writer, bool client,
 			       char *err, size_t errlen)
 {
-	struct reg_mod *r = reg_mod_new(n, name, wire_id, &quorum_ops, client, err, errlen);
+	struct reg_mod *r = reg_mod_new(n, name, &quorum_ops, client, err, errlen);
 	if (!r)
 		return NULL;
 	r->q = *q;

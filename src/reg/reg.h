@@ -197,13 +197,21 @@ void *reg_inst_ext(struct reg_mod *r, struct reg_inst *i);
 /* ---- construction ---- */
 
 /* Allocates a register module and adds it to the node. name is the ops name ("mv", or
- * "reg2atomic11.mv" for a private lower instance, which gets no client requests). */
-struct reg_mod *reg_mod_new(struct strata_node *n, const char *name, uint16_t wire_id,
-			    const struct reg_algo_ops *a, bool client, char *err, size_t errlen);
+ * "reg2atomic11.mv" for a private lower instance, which gets no client requests), and the name
+ * alone gives the wire id: a client-facing register takes its catalog row's (strata_wire_id); a
+ * composition's private lower module, named "<upper>.<lower>" and built after its upper (which
+ * may be private too: "atomic11to1n.reg2atomic11.mv"), takes the id after its upper's, so a
+ * chain stays inside the span of the composition's row (test_catalog checks every id). */
+struct reg_mod *reg_mod_new(struct strata_node *n, const char *name, const struct reg_algo_ops *a,
+			    bool client, char *err, size_t errlen);
+/* reg_mod_new with an explicit wire id, for a register outside the catalog (a test's). */
+struct reg_mod *reg_mod_new_wire(struct strata_node *n, const char *name, uint16_t wire_id,
+				 const struct reg_algo_ops *a, bool client, char *err,
+				 size_t errlen);
 /* Subscribes r to the node's perfect failure detector (fail-stop algorithms). */
 int reg_use_p(struct reg_mod *r, char *err, size_t errlen);
 /* Creates a quorum-engine register (reg/quorum.c). */
-struct reg_mod *reg_quorum_new(struct strata_node *n, const char *name, uint16_t wire_id,
+struct reg_mod *reg_quorum_new(struct strata_node *n, const char *name,
 			       const struct reg_quorum_params *q, bool single_writer, bool client,
 			       char *err, size_t errlen);
 
@@ -270,12 +278,13 @@ struct strata_module *reg_reg2atomic11_create(struct strata_node *n, char *err, 
 struct strata_module *reg_atomic11to1n_create(struct strata_node *n, char *err, size_t errlen);
 struct strata_module *reg_atomic1nton_create(struct strata_node *n, char *err, size_t errlen);
 
-/* Builders used by compositions to create their private lower modules (wire ids given). */
-struct reg_mod *reg_mv_new(struct strata_node *n, const char *name, uint16_t wire_id, bool client,
-			   char *err, size_t errlen);
-struct reg_mod *reg_riwm_new(struct strata_node *n, const char *name, uint16_t wire_id,
-			     bool client, char *err, size_t errlen);
-struct reg_mod *reg_reg2atomic11_new(struct strata_node *n, const char *name, uint16_t wire_id,
-				     bool client, char *err, size_t errlen);
+/* Builders of the registers that compositions also use as their private lower modules (the
+ * wire id follows from the name, as in reg_mod_new). */
+struct reg_mod *reg_mv_new(struct strata_node *n, const char *name, bool client, char *err,
+			   size_t errlen);
+struct reg_mod *reg_riwm_new(struct strata_node *n, const char *name, bool client, char *err,
+			     size_t errlen);
+struct reg_mod *reg_reg2atomic11_new(struct strata_node *n, const char *name, bool client,
+				     char *err, size_t errlen);
 
 #endif

@@ -83,15 +83,15 @@ static const struct reg_algo_ops a11_ops = {
 	.lower_done = a11_lower_done,
 };
 
-struct reg_mod *reg_reg2atomic11_new(struct strata_node *n, const char *name, uint16_t wire_id,
-				     bool client, char *err, size_t errlen)
+struct reg_mod *reg_reg2atomic11_new(struct strata_node *n, const char *name, bool client,
+				     char *err, size_t errlen)
 {
-	struct reg_mod *r = reg_mod_new(n, name, wire_id, &a11_ops, client, err, errlen);
+	struct reg_mod *r = reg_mod_new(n, name, &a11_ops, client, err, errlen);
 	if (!r)
 		return NULL;
 	char lname[64];
 	snprintf(lname, sizeof(lname), "%s.mv", name);
-	struct reg_mod *low = reg_mv_new(n, lname, (uint16_t)(wire_id + 1), false, err, errlen);
+	struct reg_mod *low = reg_mv_new(n, lname, false, err, errlen);
 	if (!low)
 		return NULL;
 	r->lower = &low->m;
@@ -103,7 +103,6 @@ struct reg_mod *reg_reg2atomic11_new(struct strata_node *n, const char *name, ui
 
 struct strata_module *reg_reg2atomic11_create(struct strata_node *n, char *err, size_t errlen)
 {
-	struct reg_mod *r = reg_reg2atomic11_new(n, "reg2atomic11", strata_wire_id("reg2atomic11"),
-						 true, err, errlen);
+	struct reg_mod *r = reg_reg2atomic11_new(n, "reg2atomic11", true, err, errlen);
 	return r ? &r->m : NULL;
 }

@@ -25,6 +25,6 @@ struct strata_module *reg_riwa_create(struct strata_node *n, char *err, size_t e
 		.read_impose = true,
 	};
 	struct reg_mod *r =
-		reg_quorum_new(n, "riwa", strata_wire_id("riwa"), &q, true, true, err, errlen);
+		reg_quorum_new(n, "riwa", &q, true, true, err, errlen);
 	return r ? &r->m : NULL;
 }

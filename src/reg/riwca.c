@@ -27,6 +27,6 @@ struct strata_module *reg_riwca_create(struct strata_node *n, char *err, size_t 
 		.read_impose = true,
 	};
 	struct reg_mod *r =
-		reg_quorum_new(n, "riwca", strata_wire_id("riwca"), &q, false, true, err, errlen);
+		reg_quorum_new(n, "riwca", &q, false, true, err, errlen);
 	return r ? &r->m : NULL;
 }

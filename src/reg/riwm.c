@@ -19,17 +19,17 @@
 #include "core/stack.h"
 #include "reg/reg.h"
 
-struct reg_mod *reg_riwm_new(struct strata_node *n, const char *name, uint16_t wire_id,
-			     bool client, char *err, size_t errlen)
+struct reg_mod *reg_riwm_new(struct strata_node *n, const char *name, bool client, char *err,
+			     size_t errlen)
 {
 	const struct reg_quorum_params q = {
 		.quorum = REG_Q_MAJORITY, .wts = REG_TS_WRITER, .read_impose = true,
 	};
-	return reg_quorum_new(n, name, wire_id, &q, true, client, err, errlen);
+	return reg_quorum_new(n, name, &q, true, client, err, errlen);
 }
 
 struct strata_module *reg_riwm_create(struct strata_node *n, char *err, size_t errlen)
 {
-	struct reg_mod *r = reg_riwm_new(n, "riwm", strata_wire_id("riwm"), true, err, errlen);
+	struct reg_mod *r = reg_riwm_new(n, "riwm", true, err, errlen);
 	return r ? &r->m : NULL;
 }

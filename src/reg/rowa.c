@@ -28,6 +28,6 @@ struct strata_module *reg_rowa_create(struct strata_node *n, char *err, size_t e
 		.quorum = REG_Q_ALL_CORRECT, .wts = REG_TS_WRITER, .read_local = true,
 	};
 	struct reg_mod *r =
-		reg_quorum_new(n, "rowa", strata_wire_id("rowa"), &q, true, true, err, errlen);
+		reg_quorum_new(n, "rowa", &q, true, true, err, errlen);
 	return r ? &r->m : NULL;
 }

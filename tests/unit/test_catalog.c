@@ -9,8 +9,9 @@
  *      created through the stack's factory, and every module the node then holds carries the
  *      id its catalog row gives: an algorithm's module its row's wire_id, a composition's
  *      private lower module ("owner.x") an id of the owner's span past its own, a shared lower
- *      module (ldc's ec) an id some row lists in wire_also. Every algorithm with a wire id must
- *      have been created on some model.
+ *      module the id its row lists in wire_also (ec: ldc's, lec: lldc's, bec: bldc's; every
+ *      wire_also must be named so). Every algorithm with a wire id must have been created on
+ *      some model.
  * Each check also runs on a deliberately broken table or module and must reject it. */
 #include <check.h>
 #include <stdbool.h>
@@ -148,21 +149,21 @@ static int check_stable(const struct table *t, char *why, size_t len)
 	return 0;
 }
 
-/* Check 3 on one module: 0 if a module named `name` may carry wire id `wire` (see the top of
- * the file); else 1 with the reason in why. */
-struct also_find {
-	uint16_t wire;
-	bool found;
+/* The shared lower modules and where their ids come from: a module named `module` carries
+ * wire_also[k] of the row `row` (the catalog lists the id, this table the module's name; the
+ * catalog rows say so in a comment). test_shared_named checks that every wire_also of the
+ * catalog is named here, so a new shared module cannot slip past check 3. */
+static const struct {
+	const char *module, *row;
+	unsigned k;
+} shared[] = {
+	{ "ec", "ldc", 0 },
+	{ "lec", "lldc", 0 },
+	{ "bec", "bldc", 0 },
 };
 
-static void also_fn(const struct strata_algo *a, void *arg)
-{
-	struct also_find *f = arg;
-	for (size_t k = 0; k < sizeof(a->wire_also) / sizeof(a->wire_also[0]); k++)
-		if (a->wire_also[k] && a->wire_also[k] == f->wire)
-			f->found = true;
-}
-
+/* Check 3 on one module: 0 if a module named `name` carries the wire id `wire` its catalog row
+ * gives it (see the top of the file); else 1 with the reason in why. */
 static int check_module(const char *name, uint16_t wire, char *why, size_t len)
 {
 	const struct strata_algo *a = strata_algo_find(name);
@@ -188,12 +189,41 @@ static int check_module(const char *name, uint16_t wire, char *why, size_t len)
 	}
 	if (wire == 0)
 		return 0; /* not addressable (the client adapter, the link layer) */
-	struct also_find f = { .wire = wire };
-	strata_algo_foreach(NULL, also_fn, &f);
-	if (f.found)
-		return 0;
+	for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
+		if (strcmp(shared[i].module, name) != 0)
+			continue;
+		a = strata_algo_find(shared[i].row);
+		uint16_t want = a ? a->wire_also[shared[i].k] : 0;
+		if (want && wire == want)
+			return 0;
+		snprintf(why, len, "module %s has wire id %u; row %s lists %u for it", name, wire,
+			 shared[i].row, want);
+		return 1;
+	}
 	snprintf(why, len, "module %s has wire id %u, which no catalog row gives it", name, wire);
 	return 1;
+}
+
+/* Every wire_also of the catalog names a shared module of the table above; 0, else 1 with the
+ * first unnamed one in why. */
+struct also_named {
+	char why[256];
+};
+
+static void also_named_fn(const struct strata_algo *a, void *arg)
+{
+	struct also_named *o = arg;
+	for (unsigned k = 0; k < sizeof(a->wire_also) / sizeof(a->wire_also[0]); k++) {
+		if (!a->wire_also[k] || o->why[0])
+			continue;
+		bool named = false;
+		for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]) && !named; i++)
+			named = strcmp(shared[i].row, a->name) == 0 && shared[i].k == k;
+		if (!named)
+			snprintf(o->why, sizeof(o->why),
+				 "%s's wire_also[%u] = %u names no shared module in test_catalog's "
+				 "table", a->name, k, a->wire_also[k]);
+	}
 }
 
 struct created {
@@ -398,6 +428,27 @@ START_TEST(test_module_broken_variants)
 	ck_assert_int_eq(check_module("atomic1nton.riwm", 110, why, sizeof(why)), 1);
 	ck_assert_int_eq(check_module("ec", 180, why, sizeof(why)), 0);
 	ck_assert_int_eq(check_module("ec", 99, why, sizeof(why)), 1); /* no row lists it */
+	/* another shared module's id: some row lists it, but not for ec */
+	ck_assert_int_eq(check_module("ec", 182, why, sizeof(why)), 1);
+	ck_assert_ptr_nonnull(strstr(why, "row ldc lists 180"));
+	ck_assert_int_eq(check_module("lec", 182, why, sizeof(why)), 0);
+	ck_assert_int_eq(check_module("bec", 180, why, sizeof(why)), 1);
+	ck_assert_int_eq(check_module("bec", 186, why, sizeof(why)), 0);
+	/* a module neither in the catalog nor a shared one, with a listed shared id */
+	ck_assert_int_eq(check_module("xec", 186, why, sizeof(why)), 1);
+}
+END_TEST
+
+START_TEST(test_shared_named)
+{
+	struct also_named o = { .why = "" };
+	strata_algo_foreach(NULL, also_named_fn, &o);
+	ck_assert_msg(o.why[0] == 0, "%s", o.why);
+	for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
+		const struct strata_algo *a = strata_algo_find(shared[i].row);
+		ck_assert_msg(a && a->wire_also[shared[i].k], "%s: row %s lists no wire_also[%u]",
+			      shared[i].module, shared[i].row, shared[i].k);
+	}
 }
 END_TEST
 
@@ -410,6 +461,7 @@ int main(void)
 	tcase_add_test(tc, test_broken_variants);
 	tcase_add_test(tc, test_modules_take_catalog_ids);
 	tcase_add_test(tc, test_module_broken_variants);
+	tcase_add_test(tc, test_shared_named);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -90,10 +90,11 @@ static const struct reg_algo_ops bm_ops = {
 
 struct strata_module *reg_binmvr_create(struct strata_node *n, char *err, size_t errlen)
 {
-	struct reg_mod *r = reg_mod_new(n, "binmvr", REG_BINMVR_WIRE, &bm_ops, true, err, errlen);
+	struct reg_mod *r = reg_mod_new_wire(n, "binmvr", REG_BINMVR_WIRE, &bm_ops, true, err,
+						errlen);
 	if (!r)
 		return NULL;
-	struct reg_mod *low = reg_mv_new(n, "binmvr.mv", REG_BINMVR_WIRE + 1, false, err, errlen);
+	struct reg_mod *low = reg_mv_new(n, "binmvr.mv", false, err, errlen); /* REG_BINMVR_WIRE + 1 */
 	if (!low)
 		return NULL;
 	r->lower = &low->m;
