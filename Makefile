@@ -5,6 +5,7 @@
 #   make demo       start a 5-node cluster, kill a node, watch it being detected
 #   make bench      benchmarks (results in build/bench/)
 #   make soak       long seed sweeps: every simulation suite, 10x its seeds (SOAK_MINUTES=M: M min)
+#   make soak-asan  every simulation suite's full seed counts under ASan/UBSan
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS each (needs clang)
 #   make fuzz-long  every fuzz target with its seed corpus until FUZZ_LONG_RUNS executions each
 #                   (or FUZZ_LONG_CAP seconds)
@@ -19,13 +20,19 @@ BUILD ?= build
 FUZZ_SECONDS ?= 20
 FUZZ_LONG_RUNS ?= 10000000
 FUZZ_LONG_CAP ?= 3600
-# Sanitized simulation runs are ~3x slower: at most 100 seeds per case (a case's own count when
-# it is smaller) keep `make test` within CI's budget.
-ASAN_SIM_ARGS ?= --max-seeds 100
+# Sanitized simulation runs are ~3x slower: at most 50 seeds per case (a case's own count when
+# it is smaller; broken variants keep theirs) keep `make test` within CI's budget. The same seeds
+# ran unsanitized just before; `make soak-asan` runs every case's full count under ASan/UBSan.
+ASAN_SIM_ARGS ?= --max-seeds 50
 # Simulation suites are CPU-bound and deterministic: SIM_JOBS of them run at a time (integration
 # tests have timing assertions and stay one at a time). BUILD_JOBS compiles the asan/fuzz trees.
 SIM_JOBS ?= 2
 BUILD_JOBS ?= 2
+# Unit tests are CPU-bound, use no clock and make their own temporary directories: UNIT_JOBS run at
+# a time. The fuzz smoke run in `make test` runs FUZZ_JOBS targets at a time (each still gets its
+# FUZZ_SECONDS); `make fuzz` alone runs one at a time.
+UNIT_JOBS ?= 2
+FUZZ_JOBS ?= 1
 PKGS := libuv libsodium libprotobuf-c check lmdb inih hiredis libmicrohttpd
 
 ifeq ($(filter clean help,$(MAKECMDGOALS)),)
@@ -71,11 +78,11 @@ SIMLIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SIMLIB_SRC))
 .SECONDARY:
 .DELETE_ON_ERROR:
 
-.PHONY: all test unit sim soak integration asan test-bins fuzz fuzz-smoke fuzz-long fuzz-speed demo bench bench-stack bench-kv-tob bench-kv-c1 bench-bft bench-encrypt install man clean help
+.PHONY: all test unit sim soak soak-asan integration asan test-bins fuzz fuzz-smoke fuzz-long fuzz-speed demo bench bench-stack bench-kv-tob bench-kv-c1 bench-bft bench-encrypt install man clean help
 all: $(BUILD)/stratad $(BUILD)/strata $(UNIT_BIN) $(SIM_BIN) $(BENCH_BIN)
 
 help:
-	@sed -n '2,12p' Makefile
+	@sed -n '2,13p' Makefile
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 	@mkdir -p $(BUILD)/gen
@@ -114,7 +121,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB)
 
 # ---- tests ----
 unit: $(UNIT_BIN)
-	@scripts/run-tests unit $(UNIT_BIN)
+	@scripts/run-tests -j $(UNIT_JOBS) unit $(UNIT_BIN)
 
 # SIM_ARGS: extra flags for every simulation suite, e.g. SIM_ARGS="--seeds 50 --base 1000".
 # Every run replays tests/sim/regressions/<suite>.txt first (docs/simulator.md).
@@ -132,6 +139,13 @@ soak: $(SIM_BIN)
 	@SIM_JOBS=$(SIM_JOBS) SOAK_SCALE=$(SOAK_SCALE) SOAK_BASE=$(SOAK_BASE) SOAK_SEEDS=$(SOAK_SEEDS) \
 		SOAK_MINUTES=$(SOAK_MINUTES) scripts/soak $(SIM_BIN)
 
+# The same under ASan/UBSan: every case's full `make test` count (ASAN_SOAK_SCALE, default 1;
+# `make test` caps the sanitized pass at 50 seeds per case); SOAK_BASE/SEEDS/MINUTES apply.
+ASAN_SOAK_SCALE ?= 1
+soak-asan:
+	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) $(ASAN_VARS) test-bins
+	@$(MAKE) --no-print-directory $(ASAN_VARS) SOAK_SCALE=$(ASAN_SOAK_SCALE) soak
+
 integration: $(BUILD)/stratad $(BUILD)/strata
 	@scripts/run-tests integration $(sort $(wildcard tests/integration/test_*.sh))
 
@@ -144,9 +158,9 @@ asan:
 	@$(MAKE) --no-print-directory $(ASAN_VARS) SIM_ARGS="$(ASAN_SIM_ARGS)" unit sim
 test-bins: $(UNIT_BIN) $(SIM_BIN)
 
-# The smoke run in `make test`: 4 s per target (seven targets, ~30 s in all).
+# The smoke run in `make test`: 4 s per target, SIM_JOBS targets at a time.
 fuzz-smoke:
-	@if command -v clang >/dev/null; then $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=4; \
+	@if command -v clang >/dev/null; then $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=4 FUZZ_JOBS=$(SIM_JOBS); \
 	else echo "fuzz: clang not found, skipping the fuzz smoke run"; fi
 
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
@@ -155,7 +169,7 @@ fuzz:
 		EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" \
 		EXTRA_LDFLAGS="-fsanitize=fuzzer,address,undefined" fuzz-bins
 	@mkdir -p $(BUILD)/fuzz-artifacts
-	@scripts/run-tests fuzz $(patsubst tests/fuzz/%.c,$(BUILD)/fuzzobj/fuzz/%,$(FUZZ_SRC)) -- \
+	@scripts/run-tests -j $(FUZZ_JOBS) fuzz $(patsubst tests/fuzz/%.c,$(BUILD)/fuzzobj/fuzz/%,$(FUZZ_SRC)) -- \
 		-max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(abspath $(BUILD))/fuzz-artifacts/
 
 # Fuzzing without sanitizers (coverage only, -O2): the fast build of long runs and of the speed
@@ -191,7 +205,9 @@ $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LIB)
 FRESH_SEEDS ?= 1
 TEST_SIM_BASE := $(if $(filter test,$(MAKECMDGOALS)),$(or $(SIM_BASE),$(if $(filter 1,$(FRESH_SEEDS)),$(shell \
 	echo $$((1000000 + $$(od -An -N4 -tu4 /dev/urandom | tr -d ' ') % 999000000))),1)))
-test: all
+# The main tree is compiled with BUILD_JOBS compilers too (CI runs a plain `make test`).
+test:
+	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) all
 	@scripts/run-tests --begin
 	@echo "make test: simulation seed base $(TEST_SIM_BASE) (the same seeds again: make test SIM_BASE=$(TEST_SIM_BASE))"
 	@$(MAKE) --no-print-directory unit || scripts/run-tests --suite-failed unit
