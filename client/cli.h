@@ -39,6 +39,7 @@ struct cli {
 	struct strata_config *cfg; /* loaded on demand by cli_config(); NULL until then */
 	uint64_t next_id;       /* last request id used */
 	bool node_timed_out;    /* the last cli_op got the node's own STRATA_ETIMEDOUT answer */
+	const char *op_what;    /* during cli_op: the command as typed, prefixing cli_call's errors */
 };
 
 /* One entry of the command table. */

@@ -824,17 +824,19 @@ int cli_call(struct cli *c, Strata__Client__Request *req, bool idempotent,
 				*answered = eps[i];
 			return CLI_EXIT_OK;
 		}
+		const char *pre = c->op_what ? c->op_what : "", *sep = c->op_what ? ": " : "";
 		if (sent && !idempotent) {
-			cli_err(c, "%s: %s: outcome unknown", who, err);
+			cli_err(c, "%s%s%s: %s: outcome unknown", pre, sep, who, err);
 			return CLI_EXIT_UNKNOWN;
 		}
 		if (wlen < sizeof why)
 			wlen += (size_t)snprintf(why + wlen, sizeof why - wlen, "\n  %s: %s", who, err);
 	}
+	const char *pre = c->op_what ? c->op_what : "", *sep = c->op_what ? ": " : "";
 	if (n == 1)
-		cli_err(c, "no answer from %s", why + 3 /* skip the newline and indent */);
+		cli_err(c, "%s%sno answer from %s", pre, sep, why + 3 /* the newline and indent */);
 	else
-		cli_err(c, "no node answered:%s", why);
+		cli_err(c, "%s%sno node answered:%s", pre, sep, why);
 	return CLI_EXIT_UNKNOWN;
 }
 
@@ -901,7 +903,9 @@ int cli_op(struct cli *c, const struct cli_op_args *a, Strata__Client__Response 
 		cli_bft_key_wipe(&key);
 		rc = cli_bft_call(c, &req, op.session, op.seq, what, &resp);
 	} else {
+		c->op_what = what;
 		rc = cli_call(c, &req, !a->no_retry && (is_read || a->session != 0), &resp, NULL);
+		c->op_what = NULL;
 	}
 	if (resp_out)
 		*resp_out = NULL;

@@ -81,6 +81,9 @@ done
 say "a killed node: status -n exits 3, status --all exits 3 and still prints the others"
 "$CLUSTER" kill 3 --dir "$DIR" >/dev/null || fail "kill failed"
 expect_rc 3 "status -n 3 (killed)" "$STRATA" --dir "$DIR" -n 3 --timeout 500 status
+expect_rc 3 "kv put -n 3 (killed)" "$STRATA" --dir "$DIR" -n 3 --timeout 500 kv put a b
+grep -q "^strata: kv put: no answer from node 3 " "$TMP/err" ||
+	fail "kv put at a killed node: the error does not name the command and node: $(cat "$TMP/err")"
 expect_rc 3 "status --all with node 3 down" "$STRATA" --dir "$DIR" -w json --timeout 500 status --all
 python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); assert [o["reachable"] for o in a]==[True,True,False], a' "$TMP/out" ||
 	fail "status --all JSON should mark only node 3 unreachable"
