@@ -612,7 +612,7 @@ int cmd_kv(struct cli *c, int argc, char **argv)
 		/* After "--", and for "-5"-like values, an argument is positional (as in reg, lkv). */
 		if (after_dd || !cli_is_option(argv[i])) {
 			if (npos >= want)
-				return usage(c, "kv: unexpected argument '%s'", argv[i]);
+				return cli_usage_err(c, "kv", "kv %s: unexpected argument '%s'", sub, argv[i]);
 			pos[npos++] = argv[i];
 			continue;
 		}
@@ -634,12 +634,12 @@ int cmd_kv(struct cli *c, int argc, char **argv)
 			vfile = argv[++i];
 			continue;
 		}
-		return usage(c, "kv: unknown option '%s'", argv[i]);
+		return cli_usage_err(c, "kv", "kv %s: unknown option '%s'", sub, argv[i]);
 	}
 	if (vfile && op != CLI_OP_WRITE && op != CLI_OP_CAS)
-		return usage(c, "%s", "kv: --value-file applies to put and cas");
+		return usage(c, "kv %s: --value-file applies to put and cas", sub);
 	if (serializable && op != CLI_OP_READ)
-		return usage(c, "%s", "kv: --serializable applies to get");
+		return usage(c, "kv %s: --serializable applies to get", sub);
 	if (npos != want - (vfile ? 1 : 0))
 		return usage(c, "%s", op == CLI_OP_WRITE ? "kv put: needs KEY VALUE (or KEY --value-file F)"
 				      : op == CLI_OP_READ ? "kv get: needs KEY"

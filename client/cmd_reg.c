@@ -35,7 +35,8 @@ static const char reg_help[] =
  * the quorum and who answered), adds how many nodes the first reachable node sees alive, so the
  * user can tell nodes that are down from nodes that are up but silent. If no answer came at
  * all (the node is stopped or unreachable): which quorum the algorithm needs, and that view. */
-static void explain_timeout(struct cli *c, const struct strata_algo *a, bool node_said)
+static void explain_timeout(struct cli *c, const char *what, const struct strata_algo *a,
+			    bool node_said)
 {
 	const struct strata_config *cfg = c->endpoint[0] ? NULL : cli_config(c);
 	char need[160] = "";
@@ -77,12 +78,12 @@ static void explain_timeout(struct cli *c, const struct strata_algo *a, bool nod
 							       sl ? "," : "", st->peers[p]->id);
 			}
 			if (node_said) /* the quorum and who answered are said: add who is up */
-				cli_err(c, "reg: node %u sees %u of %u nodes alive%s%s%s", st->node,
+				cli_err(c, "%s: node %u sees %u of %u nodes alive%s%s%s", what, st->node,
 					alive, st->n, sus[0] ? " (not: " : "", sus, sus[0] ? ")" : "");
 			else
-				cli_err(c, "reg: %s needs %s to answer within --timeout %d ms; node %u "
+				cli_err(c, "%s: %s needs %s to answer within --timeout %d ms; node %u "
 					   "sees %u of %u nodes alive%s%s%s",
-					a->name, need[0] ? need : "a quorum", c->timeout_ms, st->node,
+					what, a->name, need[0] ? need : "a quorum", c->timeout_ms, st->node,
 					alive, st->n, sus[0] ? " (not: " : "", sus, sus[0] ? ")" : "");
 			strata__client__response__free_unpacked(resp, NULL);
 			return;
@@ -90,9 +91,9 @@ static void explain_timeout(struct cli *c, const struct strata_algo *a, bool nod
 		strata__client__response__free_unpacked(resp, NULL);
 	}
 	if (!node_said)
-		cli_err(c, "reg: %s needs %s to answer within --timeout %d ms; no node answered a "
+		cli_err(c, "%s: %s needs %s to answer within --timeout %d ms; no node answered a "
 			   "status request either",
-			a->name, need[0] ? need : "a quorum", c->timeout_ms);
+			what, a->name, need[0] ? need : "a quorum", c->timeout_ms);
 }
 
 static const char *default_algo(struct cli *c)
@@ -196,7 +197,7 @@ int cmd_reg(struct cli *c, int argc, char **argv)
 	const Strata__Client__OpReply *reply = NULL;
 	int rc = cli_op(c, &op, &resp, &reply);
 	if (rc == CLI_EXIT_UNKNOWN)
-		explain_timeout(c, a, c->node_timed_out);
+		explain_timeout(c, write ? "reg write" : "reg read", a, c->node_timed_out);
 	if (rc != CLI_EXIT_OK) {
 		free(file_value);
 		return rc;
@@ -226,7 +227,7 @@ int cmd_reg(struct cli *c, int argc, char **argv)
 	} else {
 		printf("null\n");
 		/* Each algorithm is its own store: the key may well hold a value under another. */
-		fprintf(stderr, "strata: reg: null: never written with --algo %s (each register "
+		fprintf(stderr, "strata: reg read: null: never written with --algo %s (each register "
 				"algorithm keeps its own keys)\n",
 			algo);
 	}
