@@ -77,8 +77,7 @@ struct run {
 	struct val props[MAXI + 1][MAXP];
 	unsigned nprops[MAXI + 1];
 	bool proposed_correct[MAXI + 1];
-	bool decided[MAXN + 1][MAXI + 1];
-	struct val dec[MAXN + 1][MAXI + 1];
+	struct byzh_decs d; /* the correct processes' decisions */
 	uint64_t decisions;
 };
 
@@ -122,15 +121,13 @@ static void on_decide(struct run *r, uint32_t node, uint64_t inst, const uint8_t
 			  (unsigned long long)t, node, len);
 		return;
 	}
-	if (r->decided[node][inst]) {
+	if (r->d.decided[node][inst]) {
 		byzh_fail(h, "t=%llums: integrity: node %u decided instance %llu twice",
 			  (unsigned long long)t, node, (unsigned long long)inst);
 		return;
 	}
 	r->decisions++;
-	r->decided[node][inst] = true;
-	r->dec[node][inst].len = len;
-	memcpy(r->dec[node][inst].v, v, len);
+	byzh_decs_record(h, &r->d, node, inst, v, len, 0);
 	bool byz_value = len > 0 && v[0] == 'z';
 	if (!is_proposal(r, inst, v, len) && !byz_value) {
 		byzh_fail(h, "t=%llums: validity: node %u decided \"%.*s\" on instance %llu, proposed "
@@ -147,16 +144,13 @@ static void on_decide(struct run *r, uint32_t node, uint64_t inst, const uint8_t
 			  (int)len, (const char *)v);
 		return;
 	}
-	for (uint32_t q = 1; q <= h->n; q++)
-		if (q != node && byzh_correct(h, q) && r->decided[q][inst] &&
-		    (r->dec[q][inst].len != len || memcmp(r->dec[q][inst].v, v, len) != 0)) {
-			byzh_fail(h, "t=%llums: agreement: on instance %llu node %u decided \"%.*s\", "
-				     "node %u \"%.*s\"",
-				  (unsigned long long)t, (unsigned long long)inst, q,
-				  (int)r->dec[q][inst].len, r->dec[q][inst].v, node, (int)len,
-				  (const char *)v);
-			return;
-		}
+	uint32_t q = byzh_decs_other(h, &r->d, node, inst, v, len);
+	if (q)
+		byzh_fail(h, "t=%llums: agreement: on instance %llu node %u decided \"%.*s\", node %u "
+			     "\"%.*s\"",
+			  (unsigned long long)t, (unsigned long long)inst, q,
+			  (int)r->d.val[q][inst].len, r->d.val[q][inst].v, node, (int)len,
+			  (const char *)v);
 }
 
 static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
@@ -173,27 +167,20 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 
 static void propose(struct run *r, uint32_t node, uint64_t inst, const char *v)
 {
-	char key[24];
-	int klen = snprintf(key, sizeof(key), "%llu", (unsigned long long)inst);
-	size_t vlen = strlen(v);
 	if (byzh_correct(&r->h, node) && r->nprops[inst] < MAXP) {
 		struct val *p = &r->props[inst][r->nprops[inst]++];
-		p->len = vlen;
-		memcpy(p->v, v, vlen);
+		p->len = strlen(v);
+		memcpy(p->v, v, p->len);
 		r->proposed_correct[inst] = true;
 	}
-	struct strata_request req = {
-		.id = ++r->h.reqid, .op = STRATA_OP_PROPOSE, .key = (const uint8_t *)key,
-		.key_len = (size_t)klen, .value = (const uint8_t *)v, .value_len = vlen,
-	};
-	sim_request(r->h.s, node, "bldc", &req);
+	byzh_propose(&r->h, node, "bldc", inst, v);
 }
 
 /* Termination is owed on the instances some correct process proposed. */
 static bool pending(void *arg, uint32_t p, uint64_t i)
 {
 	const struct run *r = arg;
-	return r->proposed_correct[i] && !r->decided[p][i];
+	return r->proposed_correct[i] && !r->d.decided[p][i];
 }
 
 static const enum strata_byz behaviours[] = {

@@ -54,9 +54,9 @@
 #include "rt/sim/sim.h"
 
 #define MS BYZH_MS
-#define MAXN 11
+#define MAXN BYZH_MAXN
 #define MAXI 4
-#define VMAX 64
+#define VMAX BYZH_VMAX
 #define TICK_US (10 * MS)
 #define GST_US (1500 * MS)
 #define LIVENESS_MS 8000ull
@@ -69,11 +69,6 @@ static struct {
 	unsigned long long decisions, fast, slow, box, onestep;
 } totals;
 
-struct val {
-	size_t len;
-	char v[VMAX];
-};
-
 struct run {
 	struct byzh h; /* roles, the simulation, whom each process trusts, the first violation */
 	enum variant var;
@@ -82,12 +77,9 @@ struct run {
 	uint16_t wire;
 	enum hook hook[MAXN + 1];
 	unsigned ninst;
-	struct val prop[MAXN + 1][MAXI + 1]; /* what each correct process proposed */
-	bool same[MAXI + 1];                  /* every correct proposal on it is one value */
-	bool decided[MAXN + 1][MAXI + 1];
-	struct val dec[MAXN + 1][MAXI + 1];
-	uint64_t dec_b[MAXN + 1][MAXI + 1];
-	uint64_t dec_at[MAXN + 1][MAXI + 1];
+	struct byzh_val prop[MAXN + 1][MAXI + 1]; /* what each correct process proposed */
+	bool same[MAXI + 1];                       /* every correct proposal on it is one value */
+	struct byzh_decs d;                        /* the correct processes' decisions */
 };
 
 static void build(struct sim *s, struct strata_node *n, void *arg)
@@ -133,7 +125,7 @@ static void on_decide(struct run *r, uint32_t node, uint64_t inst, const uint8_t
 			  (unsigned long long)t, node, (unsigned long long)inst, len);
 		return;
 	}
-	if (r->decided[node][inst]) {
+	if (r->d.decided[node][inst]) {
 		byzh_fail(h, "t=%llums: integrity: node %u decided instance %llu twice",
 			  (unsigned long long)t, node, (unsigned long long)inst);
 		return;
@@ -143,27 +135,22 @@ static void on_decide(struct run *r, uint32_t node, uint64_t inst, const uint8_t
 		b == 1 ? totals.fast++ : totals.slow++;
 	if (len == 0)
 		totals.box++;
-	r->decided[node][inst] = true;
-	r->dec[node][inst].len = len;
-	memcpy(r->dec[node][inst].v, v, len);
-	r->dec_b[node][inst] = b;
-	r->dec_at[node][inst] = sim_now(h->s);
+	byzh_decs_record(h, &r->d, node, inst, v, len, b);
 	/* agreement first: a broken run that breaks both is reported as the book's counterexample
 	 * has it (two correct processes decide differently) */
-	for (uint32_t q = 1; q <= h->n; q++)
-		if (q != node && byzh_correct(h, q) && r->decided[q][inst] &&
-		    (r->dec[q][inst].len != len || memcmp(r->dec[q][inst].v, v, len) != 0)) {
-			byzh_fail(h, "t=%llums: agreement: on instance %llu node %u decided \"%.*s\"%s, "
-				     "node %u \"%.*s\"%s",
-				  (unsigned long long)t, (unsigned long long)inst, q,
-				  (int)r->dec[q][inst].len, r->dec[q][inst].v,
-				  r->fast && r->dec_b[q][inst] == 1 ? " (fast path)" : "", node,
-				  (int)len, (const char *)v, r->fast && b == 1 ? " (fast path)" : "");
-			return;
-		}
+	uint32_t q = byzh_decs_other(h, &r->d, node, inst, v, len);
+	if (q) {
+		byzh_fail(h, "t=%llums: agreement: on instance %llu node %u decided \"%.*s\"%s, node %u "
+			     "\"%.*s\"%s",
+			  (unsigned long long)t, (unsigned long long)inst, q,
+			  (int)r->d.val[q][inst].len, r->d.val[q][inst].v,
+			  r->fast && r->d.b[q][inst] == 1 ? " (fast path)" : "", node, (int)len,
+			  (const char *)v, r->fast && b == 1 ? " (fast path)" : "");
+		return;
+	}
 	uint32_t c1 = 0;
 	bool proposed_by_correct = false;
-	for (uint32_t q = 1; q <= h->n; q++) {
+	for (q = 1; q <= h->n; q++) {
 		if (!byzh_correct(h, q))
 			continue;
 		if (!c1)
@@ -171,7 +158,7 @@ static void on_decide(struct run *r, uint32_t node, uint64_t inst, const uint8_t
 		if (r->prop[q][inst].len == len && memcmp(r->prop[q][inst].v, v, len) == 0)
 			proposed_by_correct = true;
 	}
-	const struct val *pv = &r->prop[c1][inst];
+	const struct byzh_val *pv = &r->prop[c1][inst];
 	if (r->same[inst] && (len != pv->len || memcmp(v, pv->v, len) != 0)) {
 		byzh_fail(h, "t=%llums: strong validity: every correct process proposed \"%.*s\" on "
 			     "instance %llu, node %u decided \"%.*s\"%s",
@@ -201,24 +188,17 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 
 static void propose(struct run *r, uint32_t node, uint64_t inst, const char *v)
 {
-	char key[24];
-	int klen = snprintf(key, sizeof(key), "%llu", (unsigned long long)inst);
-	size_t vlen = strlen(v);
 	if (byzh_correct(&r->h, node)) {
-		r->prop[node][inst].len = vlen;
-		memcpy(r->prop[node][inst].v, v, vlen);
+		r->prop[node][inst].len = strlen(v);
+		memcpy(r->prop[node][inst].v, v, r->prop[node][inst].len);
 	}
-	struct strata_request req = {
-		.id = ++r->h.reqid, .op = STRATA_OP_PROPOSE, .key = (const uint8_t *)key,
-		.key_len = (size_t)klen, .value = (const uint8_t *)v, .value_len = vlen,
-	};
-	sim_request(r->h.s, node, r->algo, &req);
+	byzh_propose(&r->h, node, r->algo, inst, v);
 }
 
 /* Termination is owed on every instance (every process proposes on each). */
 static bool pending(void *arg, uint32_t p, uint64_t i)
 {
-	return !((const struct run *)arg)->decided[p][i];
+	return !((const struct run *)arg)->d.decided[p][i];
 }
 
 /* Drawn per Byzantine process: a node behaviour, or a hook with the node honest otherwise. */
@@ -352,21 +332,21 @@ static int one_step_run(enum variant var, uint64_t seed, bool trace, char *why, 
 			rc = sim_run_for(s, 10 * MS, byzh_check, h);
 			all = true;
 			for (uint32_t q = 1; q <= h->n; q++)
-				all = all && r->decided[q][i];
+				all = all && r->d.decided[q][i];
 		}
 		for (uint32_t q = 1; q <= h->n && !rc && !h->failed; q++) {
-			if (!r->decided[q][i])
+			if (!r->d.decided[q][i])
 				byzh_fail(h, "node %u did not decide instance %llu within 2 s (no fault)",
 					  q, (unsigned long long)i);
-			else if (r->dec_b[q][i] != 1)
+			else if (r->d.b[q][i] != 1)
 				byzh_fail(h, "node %u decided instance %llu through sbc although every "
 					     "process proposed \"%s\" and nothing failed",
 					  q, (unsigned long long)i, v);
-			else if (i > 1 && r->dec_at[q][i] - t0 > dmax)
+			else if (i > 1 && r->d.at[q][i] - t0 > dmax)
 				byzh_fail(h, "node %u decided instance %llu %llu us after the proposals, "
 					     "more than one step (the largest delay is %llu us)",
 					  q, (unsigned long long)i,
-					  (unsigned long long)(r->dec_at[q][i] - t0),
+					  (unsigned long long)(r->d.at[q][i] - t0),
 					  (unsigned long long)dmax);
 		}
 	}

@@ -140,6 +140,39 @@ int byzh_check(struct sim *s, void *arg)
 	return ((const struct byzh *)arg)->failed ? 1 : 0;
 }
 
+void byzh_propose(struct byzh *h, uint32_t node, const char *algo, uint64_t inst, const char *v)
+{
+	char key[24];
+	int klen = snprintf(key, sizeof(key), "%llu", (unsigned long long)inst);
+	struct strata_request req = {
+		.id = ++h->reqid, .op = STRATA_OP_PROPOSE, .key = (const uint8_t *)key,
+		.key_len = (size_t)klen, .value = (const uint8_t *)v, .value_len = strlen(v),
+	};
+	sim_request(h->s, node, algo, &req);
+}
+
+void byzh_decs_record(struct byzh *h, struct byzh_decs *d, uint32_t node, uint64_t inst,
+		      const uint8_t *v, size_t len, uint64_t b)
+{
+	STRATA_ASSERT(node >= 1 && node <= h->n && inst >= 1 && inst <= BYZH_MAXI &&
+		      len <= BYZH_VMAX && !d->decided[node][inst]);
+	d->decided[node][inst] = true;
+	d->val[node][inst].len = len;
+	memcpy(d->val[node][inst].v, v, len);
+	d->b[node][inst] = b;
+	d->at[node][inst] = sim_now(h->s);
+}
+
+uint32_t byzh_decs_other(const struct byzh *h, const struct byzh_decs *d, uint32_t node,
+			 uint64_t inst, const uint8_t *v, size_t len)
+{
+	for (uint32_t q = 1; q <= h->n; q++)
+		if (q != node && byzh_correct(h, q) && d->decided[q][inst] &&
+		    (d->val[q][inst].len != len || memcmp(d->val[q][inst].v, v, len) != 0))
+			return q;
+	return 0;
+}
+
 static bool byzh_any_pending(const struct byzh *h, unsigned ninst,
 			     bool (*pending)(void *, uint32_t, uint64_t), void *arg, uint32_t *pp,
 			     uint64_t *pi)

@@ -14,13 +14,16 @@
  *     then the twins' second copies), byzh_correct, byzh_who (who was what, for a failure);
  *   - the leader detector's side (bld): byzh_on_trust records whom each process trusts,
  *     byzh_complain is the upper layer's premature timeout (a complaint about that leader);
+ *   - the consensus suites' proposals (byzh_propose) and decisions (struct byzh_decs: record,
+ *     agreement);
  *   - the verdict: byzh_fail keeps the first violation, byzh_check stops sim_run_for at it,
  *     byzh_settle runs after stabilisation until the suite's work is done (termination),
  *     byzh_finish returns the verdict and frees the simulation.
  * The suite owns its struct run (which holds a struct byzh), its build and output callbacks
  * and its checks. Random draws happen in a fixed order (the same as the suites made them
  * before they shared this), so a seed replays exactly.
- * Memory: the struct byzh itself (fixed arrays, BYZH_MAXN processes); nothing allocated. */
+ * Memory: the struct byzh and struct byzh_decs themselves (fixed arrays: BYZH_MAXN processes,
+ * BYZH_MAXI instances, values of BYZH_VMAX bytes); nothing allocated. */
 #ifndef STRATA_TESTS_SIM_BYZ_HARNESS_H
 #define STRATA_TESTS_SIM_BYZ_HARNESS_H
 
@@ -101,6 +104,31 @@ int byzh_check(struct sim *s, void *arg);
  * nonzero stop (a failure) or 0. */
 int byzh_settle(struct byzh *h, unsigned ninst, bool (*pending)(void *arg, uint32_t p, uint64_t i),
 		void *arg, uint64_t limit_us);
+
+/* Consensus suites: <Propose | v> on instance inst (request key: its decimal number) to module
+ * algo at node. */
+void byzh_propose(struct byzh *h, uint32_t node, const char *algo, uint64_t inst, const char *v);
+
+/* Consensus suites: the decisions of the correct processes, per process and instance. */
+#define BYZH_MAXI 8
+#define BYZH_VMAX 64
+struct byzh_val {
+	size_t len;
+	char v[BYZH_VMAX];
+};
+struct byzh_decs {
+	bool decided[BYZH_MAXN + 1][BYZH_MAXI + 1];
+	struct byzh_val val[BYZH_MAXN + 1][BYZH_MAXI + 1];
+	uint64_t b[BYZH_MAXN + 1][BYZH_MAXI + 1];  /* the output's b (fast-sbc: 1 = fast path) */
+	uint64_t at[BYZH_MAXN + 1][BYZH_MAXI + 1]; /* virtual time of the decision */
+};
+/* Records node's decision on inst (1..BYZH_MAXI, not yet decided; len <= BYZH_VMAX). */
+void byzh_decs_record(struct byzh *h, struct byzh_decs *d, uint32_t node, uint64_t inst,
+		      const uint8_t *v, size_t len, uint64_t b);
+/* Agreement: the first correct process other than node that decided inst otherwise than v, or
+ * 0 when none did. */
+uint32_t byzh_decs_other(const struct byzh *h, const struct byzh_decs *d, uint32_t node,
+			 uint64_t inst, const uint8_t *v, size_t len);
 
 /* The verdict (0, or sim_fail with h->why) after any failure already recorded; frees h->s. */
 int byzh_finish(struct byzh *h, char *why, size_t whylen);
