@@ -104,7 +104,8 @@ int cmd_lkv(struct cli *c, int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		if (after_dd || !cli_is_option(argv[i])) {
 			if (npos >= want)
-				return usage(c, "lkv: unexpected argument '%s'", argv[i]);
+				return cli_usage_err(c, "lkv", "lkv %s: unexpected argument '%s'", sub,
+						     argv[i]);
 			pos[npos++] = argv[i];
 			continue;
 		}
@@ -147,8 +148,10 @@ int cmd_lkv(struct cli *c, int argc, char **argv)
 			return CLI_EXIT_USAGE;
 		if (q > 0)
 			continue;
-		return usage(c, "lkv: unknown option '%s' (a value starting with '-' goes after --)",
-			     argv[i]);
+		return cli_usage_err(c, "lkv",
+				     "lkv %s: unknown option '%s' (a value starting with '-' goes after "
+				     "--)",
+				     sub, argv[i]);
 	}
 	if (value_file) {
 		if (op != CLI_OP_WRITE || npos != 1)

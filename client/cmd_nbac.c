@@ -168,7 +168,9 @@ int cmd_nbac(struct cli *c, int argc, char **argv)
 	}
 	if (tx && !parse_tx(tx))
 		return cli_usage_err(c, "nbac", "nbac: a transaction id is a number >= 1");
-	if (is_vote && (!tx || !vote || (strcmp(vote, "yes") && strcmp(vote, "no"))))
+	if (is_vote && tx && vote && strcmp(vote, "yes") && strcmp(vote, "no"))
+		return cli_usage_err(c, "nbac", "nbac vote: the vote is yes or no, not '%s'", vote);
+	if (is_vote && (!tx || !vote))
 		return cli_usage_err(c, "nbac", "nbac vote: needs TX and yes or no");
 	int rc = check_runnable(c);
 	if (rc != CLI_EXIT_OK)

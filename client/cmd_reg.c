@@ -90,7 +90,11 @@ static void explain_timeout(struct cli *c, const char *what, const struct strata
 		}
 		strata__client__response__free_unpacked(resp, NULL);
 	}
-	if (!node_said)
+	if (!node_said && ne == 1 && eps[0].id)
+		cli_err(c, "%s: %s needs %s to answer within --timeout %d ms; node %u did not answer "
+			   "a status request either",
+			what, a->name, need[0] ? need : "a quorum", c->timeout_ms, eps[0].id);
+	else if (!node_said)
 		cli_err(c, "%s: %s needs %s to answer within --timeout %d ms; no node answered a "
 			   "status request either",
 			what, a->name, need[0] ? need : "a quorum", c->timeout_ms);
