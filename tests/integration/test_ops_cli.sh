@@ -124,6 +124,7 @@ say "a read of another algorithm's key says why it is null"
 expect_rc 0 "reg read x --algo mv (written with nnar)" "$STRATA" --dir "$D" reg read x --algo mv
 [ "$(cat "$TMP/out")" = null ] || fail "stdout should be exactly null: '$(cat "$TMP/out")'"
 err_has "each register algorithm keeps its own keys" "null read"
+err_has "^strata: reg read: null: " "null read, under the command as typed"
 
 say "a register without its quorum: the error names the quorum, within --timeout"
 "$CLUSTER" kill 2 --dir "$D" >/dev/null
@@ -134,6 +135,7 @@ el=$(($(now_ms) - t0))
 err_has "majority quorum of 2 of 3 nodes" "quorum named"
 err_has "node 1 sees 1 of 3 nodes alive" "how many are alive"
 err_has "1 of 3 answered its current phase (answered: 1)" "who answered"
+err_has "^strata: reg read: node 1 sees" "the view, under the command as typed"
 [ $el -lt 3000 ] || fail "the read took $el ms with --timeout 1000"
 pass "gave up after $el ms (--timeout 1000)"
 "$CLUSTER" start --dir "$D" >/dev/null || fail "restarting nodes 2 and 3 failed"
