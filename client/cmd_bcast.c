@@ -28,8 +28,8 @@ static const char bcast_help[] =
 	"listen: streams deliveries of one node, or of every node with --all, until Ctrl-C, N\n"
 	"deliveries, or SEC seconds. -w json prints one object per delivery:\n"
 	"  {\"node\":2,\"sender\":1,\"seq\":7,\"payload\":\"hi\",\"module\":\"urb\",\"vc\":[...]}\n"
-	"What a recovered node (lbeb, lurb) announces again of what it logged before its crash is\n"
-	"not a new delivery and is not printed.\n";
+	"What a recovered node (lbeb, lurb, ltob) announces again of what it logged before its\n"
+	"crash is not a new delivery and is not printed.\n";
 
 static const char *default_algo(struct cli *c)
 {
