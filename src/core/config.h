@@ -89,6 +89,10 @@ struct strata_config {
 	uint32_t smr_snapshot_entries; /* a snapshot every this many applied entries (default 10000;
 					* 0 = never: the log is not compacted) */
 	uint32_t smr_snapshot_tail;   /* entries kept behind a snapshot for slow followers (1000) */
+	/* [smr] leader_sync_parallel (default off): the leader stores its new entries in the turn
+	 * that sends them and counts itself once that sync is done, so its fdatasync runs beside
+	 * the followers' (docs/smr.md); off: it stores them 5 ms later, off the path. */
+	bool smr_leader_sync_parallel;
 	/* The KV's log ([smr] log): "" or "paxos" = the leader-driven replicated log (log.c),
 	 * "tob" = state machine fed by total-order broadcast deliveries (tob_log.c). */
 	char smr_log[STRATA_NAME_MAX];

@@ -6,7 +6,13 @@
  * tagged with the batch's ticket. A batch's items leave when the sync covering the batch
  * completes (at once with env.sync, later with env.sync_async), in the order they were
  * produced, batches in order. Its size is what arrived during one sync; a runtime bounds it
- * with back-pressure (strata_node_held_bytes), and counters.held_max records the peak. */
+ * with back-pressure (strata_node_held_bytes), and counters.held_max records the peak.
+ *
+ * The early class (strata_node_send_datagram_early) bypasses the outbox: such a datagram goes to
+ * the runtime at once, inside the batch, before the batch's sync and before earlier batches'
+ * held items. Only a datagram whose content promises nothing about this node's unsynced state
+ * may take it (node.h states the rule; the link layer enforces its part: no acknowledgement,
+ * only frames queued as early). Everything else keeps persist before send and before reply. */
 #include "core/node.h"
 
 #include <inttypes.h>
@@ -68,6 +74,7 @@ struct strata_node {
 	bool failed; /* stable storage failed: the node has stopped */
 	uint64_t batch_id;  /* ticket of the current (or last) batch */
 	uint64_t synced_id; /* every batch <= synced_id is durable and released */
+	bool early_unflushed; /* early datagrams handed to env.send, env.send_flush not yet called */
 	struct outbox out;
 	struct strata_module *turn_end[NODE_MAX_MODULES];
 	size_t nturn_end;
@@ -684,8 +691,14 @@ static void batch_close(struct strata_node *n)
 			strata_raise(n, mods[i], STRATA_EV_TURN_END, 0, 0, 0, NULL);
 		drain(n);
 	}
-	/* The transport (link layer) packs the batch's frames into datagrams (held in the outbox). */
+	/* The transport (link layer) packs the batch's frames into datagrams (held in the outbox,
+	 * except the early class, which goes now: before this batch's sync starts). */
 	n->tops->flush(n->transport);
+	if (n->early_unflushed) {
+		n->early_unflushed = false;
+		if (n->env.send_flush)
+			n->env.send_flush(n->env.ctx);
+	}
 	n->in_turn = false;
 	n->batch_open = false;
 	n->counters.batches++;
@@ -1071,6 +1084,21 @@ void strata_node_send_datagram(struct strata_node *n, uint32_t to, const uint8_t
 			n->env.send_flush(n->env.ctx);
 	}
 }
+
+void strata_node_send_datagram_early(struct strata_node *n, uint32_t to, const uint8_t *buf,
+				     size_t len)
+{
+	n->counters.early_dgrams++;
+	n->env.send(n->env.ctx, to, buf, len);
+	if (n->batch_open || n->in_turn) {
+		n->early_unflushed = true; /* flushed once the link layer has packed the batch */
+	} else if (n->env.send_flush) {
+		n->env.send_flush(n->env.ctx);
+	}
+}
+
+uint64_t strata_node_batch_ticket(const struct strata_node *n) { return n->batch_id; }
+uint64_t strata_node_synced_ticket(const struct strata_node *n) { return n->synced_id; }
 
 void strata_node_set_role(struct strata_node *n, enum strata_role r, struct strata_module *m)
 {

@@ -292,6 +292,7 @@ struct strata_counters {
 	 * them durable (a batch that stored nothing needs none; one sync may cover many batches). */
 	uint64_t batches, stores, syncs;
 	uint64_t held_max; /* most bytes ever held in the outbox waiting for a sync */
+	uint64_t early_dgrams; /* datagrams sent before their batch's sync (the early class) */
 	/* Ed25519 signatures made and verified by the Byzantine modules (btob, bldc's conditional
 	 * collect, the BFT KV's replies): the cost `make bench-bft` reports per operation. */
 	uint64_t sig_signed, sig_verified;
@@ -573,6 +574,22 @@ struct strata_module *strata_node_role(struct strata_node *n, enum strata_role r
 
 /* For the link layer: hand one finished datagram to the runtime. */
 void strata_node_send_datagram(struct strata_node *n, uint32_t to, const uint8_t *buf, size_t len);
+/* The early class: a datagram that may leave before the sync of the batch that produced it
+ * (it goes to the runtime at once, even inside a batch, and is counted as early_dgrams).
+ * Persist before send holds for everything else; the link layer sends a datagram this way
+ * only when every frame in it was queued with strata_pl_send_early and it carries no
+ * acknowledgement (links/links.h). The rule a caller must keep (docs/smr.md, "The early
+ * class"): the message's content depends on nothing this node has staged and not yet synced,
+ * i.e. it promises nothing about this node's stable storage. A leader's APPEND qualifies (its
+ * commit index counted only entries the leader had synced, its term durable since the
+ * election); an acknowledgement, a vote, a reply, a read index or a snapshot chunk does not. */
+void strata_node_send_datagram_early(struct strata_node *n, uint32_t to, const uint8_t *buf,
+				     size_t len);
+/* Ticket of the current (or last) turn-batch, and the highest ticket whose batch is durable
+ * and released: a module that staged a write in batch t knows it is synced once
+ * strata_node_synced_ticket(n) >= t. */
+uint64_t strata_node_batch_ticket(const struct strata_node *n);
+uint64_t strata_node_synced_ticket(const struct strata_node *n);
 
 /* A module reports a malformed payload from `peer` (counted, traced, dropped). */
 void strata_node_bad_payload(struct strata_node *n, struct strata_module *m, uint32_t peer,

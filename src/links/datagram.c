@@ -499,6 +499,10 @@ static size_t frame_wire_size(const struct out_frame *f)
 static void send_datagram(struct strata_links *l, struct link_peer *p, struct out_frame *batch,
 			  size_t nb, bool with_ack)
 {
+	/* The early class (links.h): only perfect-link frames queued as early, and no ack. */
+	bool early = nb > 0 && (!with_ack || l->broken_early_acks);
+	for (size_t i = 0; i < nb && early; i++)
+		early = batch[i].link == STRATA_LINK_PL && batch[i].early;
 	struct strata_node *n = l->node;
 	struct strata_counters *c = strata_node_counters(n);
 	Strata__Wire__Frame *frames = l->wframes;
@@ -548,12 +552,16 @@ static void send_datagram(struct strata_links *l, struct link_peer *p, struct ou
 	size_t enc = link_encode(l->cfg, l->keys + p->id * STRATA_LINK_KEY_LEN, &l->mac_keys[p->id],
 				 l->self, p->id, &d, b, l->plain);
 	STRATA_ASSERT(enc == total);
-	strata_trace(n, "links", "datagram %llu to %u: %zu frames%s -> sent", (unsigned long long)d.counter,
-		     p->id, nb, with_ack ? " + ack" : "");
+	strata_trace(n, "links", "datagram %llu to %u: %zu frames%s -> sent%s",
+		     (unsigned long long)d.counter, p->id, nb, with_ack ? " + ack" : "",
+		     early ? " (early)" : "");
 	c->dgram_out++;
 	c->bytes_out += total;
 	c->frames_out += nb;
-	strata_node_send_datagram(n, p->id, b, total);
+	if (early)
+		strata_node_send_datagram_early(n, p->id, b, total);
+	else
+		strata_node_send_datagram(n, p->id, b, total);
 }
 
 static void flush_peer(struct strata_links *l, struct link_peer *p)
@@ -581,6 +589,11 @@ static void flush_peer(struct strata_links *l, struct link_peer *p)
 		for (size_t i = 0; i < nfll; i++)
 			strata_msg_unref(batch[i].msg);
 	}
+}
+
+void strata_links_set_broken_early_acks(struct strata_links *l, bool on)
+{
+	l->broken_early_acks = on;
 }
 
 void strata_links_flush(struct strata_links *l)

@@ -44,6 +44,7 @@ struct out_frame {
 	uint32_t frag_index, frag_count;
 	struct strata_msg *msg;
 	uint32_t off, len;
+	bool early; /* queued by strata_pl_send_early: may leave before the batch's sync */
 };
 
 /* A growable FIFO of out_frames (ring buffer). */
@@ -130,6 +131,7 @@ struct strata_links {
 	 * poisoning of all of it per call). batch_max bounds the frames of one datagram: every
 	 * frame takes at least 72 bytes of the datagram's budget. */
 	size_t batch_max;
+	bool broken_early_acks; /* tests: strata_links_set_broken_early_acks */
 	struct out_frame *batch;
 	Strata__Wire__Frame *wframes;
 	Strata__Wire__Frame **wframe_ptrs;

@@ -169,8 +169,8 @@ void pl_peer_free(struct link_peer *p)
 	frag_reset(p);
 }
 
-int strata_pl_send(struct strata_module *from, uint32_t to, uint64_t instance,
-		   struct strata_msg *msg)
+static int pl_send(struct strata_module *from, uint32_t to, uint64_t instance,
+		   struct strata_msg *msg, bool early)
 {
 	STRATA_ASSERT(from && from->node && from->wire_id && msg);
 	struct strata_node *n = from->node;
@@ -198,7 +198,7 @@ int strata_pl_send(struct strata_module *from, uint32_t to, uint64_t instance,
 			.link = STRATA_LINK_PL, .module = from->wire_id, .instance = instance,
 			.seq = p->tx_next_seq, .lamport = ts, .frag_index = i,
 			.frag_count = count > 1 ? count : 0, .msg = strata_msg_ref(msg),
-			.off = (uint32_t)off, .len = (uint32_t)len,
+			.off = (uint32_t)off, .len = (uint32_t)len, .early = early,
 		};
 		if (!tx_push(p, &f)) {
 			/* Frames already queued stay consistent: they are a prefix of the message and
@@ -209,6 +209,18 @@ int strata_pl_send(struct strata_module *from, uint32_t to, uint64_t instance,
 		p->tx_next_seq++;
 	}
 	return 0;
+}
+
+int strata_pl_send(struct strata_module *from, uint32_t to, uint64_t instance,
+		   struct strata_msg *msg)
+{
+	return pl_send(from, to, instance, msg, false);
+}
+
+int strata_pl_send_early(struct strata_module *from, uint32_t to, uint64_t instance,
+			 struct strata_msg *msg)
+{
+	return pl_send(from, to, instance, msg, true);
 }
 
 void strata_pl_send_all(struct strata_module *from, uint64_t instance, struct strata_msg *msg)

@@ -175,6 +175,15 @@ struct kv {
 	uint32_t leader;
 	uint64_t commit, applied;
 	uint64_t self_durable;
+	/* The early class (docs/smr.md): entries 1..self_synced are known synced here (the sync of
+	 * the batch that stored them completed); sync_ticket/sync_idx are the stores still
+	 * waiting for their sync (ticket of the batch, index stored up to), oldest first, at most
+	 * two (a third store merges into the second: only later known synced, never earlier).
+	 * csafe is the commit index counting this leader only for synced entries: what an APPEND
+	 * that leaves before this node's sync may carry. */
+	uint64_t self_synced, csafe;
+	uint64_t sync_ticket[2], sync_idx[2];
+	bool parallel; /* [smr] leader_sync_parallel */
 	uint64_t term_start; /* index of the leader's no-op */
 	unsigned votes;
 	uint64_t vote_mask;
@@ -250,6 +259,18 @@ static int send_to(struct kv *k, uint32_t to, struct strata_msg *msg)
 	if (!msg)
 		return STRATA_ENOMEM;
 	int rc = strata_pl_send(&k->m, to, 0, msg);
+	if (rc)
+		trace(k, "pl send to %u failed (%s) -> retried later", to, strata_strerror(rc));
+	strata_msg_unref(msg);
+	return rc;
+}
+
+/* A message of the node's early class (links.h strata_pl_send_early): see send_append. */
+static int send_early(struct kv *k, uint32_t to, struct strata_msg *msg)
+{
+	if (!msg)
+		return STRATA_ENOMEM;
+	int rc = strata_pl_send_early(&k->m, to, 0, msg);
 	if (rc)
 		trace(k, "pl send to %u failed (%s) -> retried later", to, strata_strerror(rc));
 	strata_msg_unref(msg);
@@ -352,6 +373,12 @@ static void log_append(struct kv *k, uint64_t term, struct strata_msg *data, boo
 		STRATA_ASSERT(k->stored == k->last - 1);
 		store_entry(k, k->last, e);
 		k->stored = k->last;
+	} else if (k->parallel) {
+		flush_soon(k); /* stored by this batch's flush (on_flush), beside the sends */
+	} else if (k->broken & SMR_BROKEN_EARLY_ACK) {
+		/* The broken variant's amplifier: the leader stores its copy only when it steps
+		 * down (harmless alone: it never counts itself then), so that no sync of its own
+		 * holds its replies back and the followers' early acknowledgements alone decide. */
 	} else if (!strata_timer_armed(&k->persist_t)) {
 		strata_timer_arm_in(k->node, &k->persist_t, k->n == 1 ? 1 : PERSIST_DELAY_US);
 	}
@@ -360,6 +387,7 @@ static void log_append(struct kv *k, uint64_t term, struct strata_msg *data, boo
 /* The leader stores the entries it appended (and already sent) in an earlier turn: its own
  * write runs in parallel with the followers' (Raft thesis 10.2.1). It counts itself for them only
  * from the next turn, after this turn's sync. */
+static void note_stored(struct kv *k);
 static void persist_unstored(struct kv *k)
 {
 	strata_timer_disarm(k->node, &k->persist_t);
@@ -369,6 +397,60 @@ static void persist_unstored(struct kv *k)
 		store_entry(k, i, cache_at(k, i));
 	k->stored = k->last;
 	save_state(k);
+	note_stored(k);
+}
+
+/* ---- what the early class may promise (docs/smr.md "The early class") ---- */
+
+/* Moves the stores whose batch's sync completed into self_synced. */
+static void sync_progress(struct kv *k)
+{
+	uint64_t done = strata_node_synced_ticket(k->node);
+	while (k->sync_ticket[0] && k->sync_ticket[0] <= done) {
+		if (k->sync_idx[0] > k->self_synced)
+			k->self_synced = k->sync_idx[0];
+		k->sync_ticket[0] = k->sync_ticket[1];
+		k->sync_idx[0] = k->sync_idx[1];
+		k->sync_ticket[1] = k->sync_idx[1] = 0;
+	}
+}
+
+/* This batch stored entries up to k->stored: synced once its ticket is. */
+static void note_stored(struct kv *k)
+{
+	sync_progress(k);
+	uint64_t t = strata_node_batch_ticket(k->node);
+	unsigned i = k->sync_ticket[0] == 0 || k->sync_ticket[0] == t ? 0 : 1;
+	k->sync_ticket[i] = t; /* slot 1 may merge several batches: it waits for the newest */
+	k->sync_idx[i] = k->stored;
+}
+
+/* The commit index counting this leader only for entries it synced (followers count for what
+ * they acknowledged: they acknowledge after their sync). What an early APPEND may carry. */
+static uint64_t commit_safe(struct kv *k)
+{
+	if (k->csafe >= k->commit)
+		return k->commit;
+	sync_progress(k);
+	uint64_t m[STRATA_MAX_NODES];
+	size_t c = 0;
+	for (uint32_t p = 1; p <= k->n; p++)
+		m[c++] = p == k->self ? (k->self_synced < k->stored ? k->self_synced : k->stored)
+				      : k->peers[p].match;
+	/* the k->majority-th largest */
+	for (size_t i = 0; i < k->majority; i++)
+		for (size_t j = i + 1; j < c; j++)
+			if (m[j] > m[i]) {
+				uint64_t x = m[i];
+				m[i] = m[j];
+				m[j] = x;
+			}
+	uint64_t cand = m[k->majority - 1];
+	if (cand > k->commit)
+		cand = k->commit;
+	if (cand > k->csafe && term_at(k, cand) == k->term)
+		k->csafe = cand;
+	return k->csafe < k->commit ? k->csafe : k->commit;
 }
 
 /* Drops entries after idx (a follower's conflicting suffix; never a committed one). */
@@ -595,6 +677,11 @@ static void become_leader(struct kv *k)
 		pp->last_ack_us = now;
 	}
 	k->self_durable = k->stored;
+	/* What this node stored as a follower may still be in a sync: counted once it is done. */
+	k->self_synced = 0;
+	k->csafe = k->commit;
+	k->sync_ticket[0] = k->sync_ticket[1] = k->sync_idx[0] = k->sync_idx[1] = 0;
+	note_stored(k);
 	struct strata_msg *noop = noop_batch(k);
 	if (noop) {
 		log_append(k, k->term, noop, false);
@@ -675,13 +762,20 @@ static void send_append(struct kv *k, uint32_t p)
 		return;
 	}
 	pp->snap_index = 0;
+	/* An APPEND is of the node's early class: it may leave before this batch's sync (and
+	 * before earlier batches' held datagrams), because it promises nothing about this
+	 * leader's unsynced state: its entries are a proposal (the leader counts itself for them
+	 * only once stored), its term was durable before the votes that made this node leader
+	 * were asked for, and the commit it carries counts this leader only for entries it has
+	 * synced (commit_safe). The rest of the commit follows in a later APPEND. */
+	uint64_t commit = commit_safe(k);
 	struct strata_wr w;
 	strata_wr_init(&w, k->max_msg);
 	strata_wr_u8(&w, M_APPEND);
 	strata_wr_u64(&w, k->term);
 	strata_wr_u64(&w, prev);
 	strata_wr_u64(&w, prev_term);
-	strata_wr_u64(&w, k->commit);
+	strata_wr_u64(&w, commit);
 	strata_wr_u64(&w, k->hb_seq);
 	/* Entries from next, within the window and the message bound. */
 	uint64_t limit = pp->match + k->cfg->smr_window;
@@ -707,13 +801,14 @@ static void send_append(struct kv *k, uint32_t p)
 		strata_wr_bytes(&w, data[i]->data, data[i]->len);
 		strata_msg_unref(data[i]);
 	}
-	if (send_to(k, p, wr_done(k, &w)) != 0)
+	if (send_early(k, p, wr_done(k, &w)) != 0)
 		return; /* retried from match + 1 on a later tick */
 	if (cnt)
 		pp->infl[pp->ninfl++] = pp->next + cnt - 1;
 	pp->next += cnt;
-	pp->sent_commit = k->commit;
-	pp->commit_urgent = false;
+	pp->sent_commit = commit;
+	if (commit >= k->commit)
+		pp->commit_urgent = false; /* else: again in the next flush, once synced */
 	pp->last_sent_us = strata_now_us(k->node);
 }
 
@@ -1193,7 +1288,12 @@ static void on_append(struct kv *k, uint32_t p, struct strata_rd *rd)
 	strata_wr_u8(&w, ok ? 1 : 0);
 	strata_wr_u64(&w, idx);
 	strata_wr_u64(&w, hb);
-	send_to(k, p, wr_done(k, &w));
+	/* An acknowledgement promises that the entries are stored: never early (it leaves after
+	 * this batch's sync). The broken variant takes it into the early class. */
+	if (k->broken & SMR_BROKEN_EARLY_ACK)
+		send_early(k, p, wr_done(k, &w));
+	else
+		send_to(k, p, wr_done(k, &w));
 }
 
 /* upon <APPEND_R | term, ok, idx, hb> from follower p */
@@ -1592,22 +1692,29 @@ static void flush_send(struct kv *k)
 	if (k->nprop > 0)
 		trace(k, "window full (%" PRIu64 " uncommitted) -> %zu commands wait",
 		      k->last - k->commit, k->nprop);
+	/* What an APPEND may carry now (commit_safe: it leaves before this batch's sync). */
+	uint64_t cs = commit_safe(k);
 	for (uint32_t p = 1; p <= k->n; p++) {
 		if (p == k->self)
 			continue;
 		struct peer *pp = &k->peers[p];
 		if (may_send_entries(k, pp) ||
-		    (pp->sent_commit < k->commit && (k->commit_due || pp->commit_urgent)))
+		    (pp->sent_commit < cs && (k->commit_due || pp->commit_urgent)))
 			send_append(k, p);
 	}
 	k->commit_due = false;
-	/* Every follower has the commit (it rode on entries): no commit-only APPEND is due. */
+	/* Every follower has the commit (it rode on entries): no commit-only APPEND is due. Else
+	 * (a commit that counted this leader's storage before its sync completed) it goes with
+	 * the next APPEND, at the latest COMMIT_DELAY_US from now. */
 	bool told = true;
 	for (uint32_t p = 1; p <= k->n && told; p++)
 		if (p != k->self && k->peers[p].sent_commit < k->commit)
 			told = false;
 	if (told)
 		strata_timer_disarm(k->node, &k->commit_t);
+	else if (!strata_timer_armed(&k->commit_t))
+		strata_timer_arm_in(k->node, &k->commit_t,
+				    k->hb_us < COMMIT_DELAY_US ? k->hb_us : COMMIT_DELAY_US);
 	start_read_round(k);
 }
 
@@ -1618,7 +1725,7 @@ static void on_flush(struct kv *k)
 	/* The leader's own write of its newest entries waits PERSIST_DELAY_US (persist_t): a
 	 * batch that stores holds its replies until its sync, and with n >= 3 the followers alone
 	 * are a majority, so the replies of the batches in between need not wait for it. */
-	if (k->persist_due || k->n == 1) {
+	if (k->persist_due || k->n == 1 || k->parallel) {
 		k->persist_due = false;
 		persist_unstored(k);
 	}
@@ -1883,6 +1990,7 @@ struct strata_module *smr_kv_create(struct strata_node *n, char *err, size_t err
 	k->self = strata_node_id(n);
 	k->n = cfg->n;
 	k->majority = cfg->n / 2 + 1;
+	k->parallel = cfg->smr_leader_sync_parallel;
 	k->hb_us = (uint64_t)cfg->smr_heartbeat_ms * 1000;
 	k->elect_us = (uint64_t)cfg->smr_election_ms * 1000;
 	k->timeout_us = (uint64_t)cfg->smr_timeout_ms * 1000;
@@ -1918,6 +2026,8 @@ void smr_kv_set_broken(struct strata_module *m, unsigned broken)
 	k->broken = broken;
 	smr_kv_set_broken_sessions(k->sm, (broken & SMR_BROKEN_DUP_APPLY) != 0);
 	smr_kv_set_broken_window(k->sm, (broken & SMR_BROKEN_NO_WINDOW) != 0);
+	if (broken & SMR_BROKEN_EARLY_ACK)
+		strata_links_set_broken_early_acks(strata_node_links(k->node), true);
 }
 
 struct smr_kv *smr_kv_state(struct strata_module *m)

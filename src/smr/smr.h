@@ -286,6 +286,10 @@ enum smr_broken {
 	SMR_BROKEN_NO_WINDOW = 16,    /* sessions deduplicate in seq order only (no window) */
 	SMR_BROKEN_BFT_UNSIGNED = 32, /* BFT KV: requests and ordered commands taken without the
 				       * client's signature check */
+	/* Acknowledgements (APPEND_R) taken into the node's early class, and the link layer
+	 * letting acks ride early datagrams (strata_links_set_broken_early_acks): a follower
+	 * acknowledges before its sync (what the early class's rule forbids, docs/smr.md). */
+	SMR_BROKEN_EARLY_ACK = 1024,
 };
 void smr_kv_set_broken(struct strata_module *m, unsigned broken);
 

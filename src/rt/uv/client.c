@@ -293,7 +293,7 @@ static const struct {
 	COUNTER(kv_read_rounds), COUNTER(kv_busy), COUNTER(kv_snapshot_index),
 	COUNTER(kv_log_first), COUNTER(kv_snapshots), COUNTER(kv_snapshot_installs),
 	COUNTER(kv_bft_unsigned),
-	COUNTER(batches), COUNTER(stores), COUNTER(syncs), COUNTER(held_max),
+	COUNTER(batches), COUNTER(stores), COUNTER(syncs), COUNTER(held_max), COUNTER(early_dgrams),
 	COUNTER(sig_signed), COUNTER(sig_verified),
 };
 #undef COUNTER
