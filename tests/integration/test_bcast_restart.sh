@@ -160,7 +160,7 @@ LOGS=$DIR/bcast/lbeb
 "$CLUSTER" restart 3 --dir "$DIR" >/dev/null || fail "restart 3 failed"
 "$STRATA" --dir "$DIR" -n 3 bcast send pre --algo lbeb --repeat 3 >/dev/null ||
 	fail "lbeb: node 3's broadcasts failed"
-for _ in $(seq 1 40); do
+for _ in $(seq 1 100); do
 	[ "$(grep -c '^d 3 ' "$LOGS/node-3.log" 2>/dev/null)" -ge 3 ] && break
 	sleep 0.1
 done
