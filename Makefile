@@ -163,10 +163,14 @@ fuzz-smoke:
 	@if command -v clang >/dev/null; then $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=4 FUZZ_JOBS=$(SIM_JOBS); \
 	else echo "fuzz: clang not found, skipping the fuzz smoke run"; fi
 
+# Both fuzz trees keep secrets on the plain heap (wiped on free) instead of libsodium's guarded
+# pages, whose mmap/mprotect/munmap per node dominated fuzz_recovery (src/crypto/crypto.c); every
+# other build keeps guarded memory.
+FUZZ_DEFS = -DSTRATA_FUZZ_PLAIN_SECRETS
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 fuzz:
 	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) BUILD=$(BUILD)/fuzzobj CC=clang OPT="-O1 -g" \
-		EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" \
+		EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined $(FUZZ_DEFS)" \
 		EXTRA_LDFLAGS="-fsanitize=fuzzer,address,undefined" fuzz-bins
 	@mkdir -p $(BUILD)/fuzz-artifacts
 	@scripts/run-tests -j $(FUZZ_JOBS) fuzz $(patsubst tests/fuzz/%.c,$(BUILD)/fuzzobj/fuzz/%,$(FUZZ_SRC)) -- \
@@ -174,7 +178,7 @@ fuzz:
 
 # Fuzzing without sanitizers (coverage only, -O2): the fast build of long runs and of the speed
 # figure; what it finds is then replayed under ASan/UBSan (docs/fuzzing.md).
-FUZZ_FAST_VARS = BUILD=$(BUILD)/fuzzfast CC=clang OPT="-O2 -g" EXTRA_CFLAGS="-fsanitize=fuzzer-no-link" \
+FUZZ_FAST_VARS = BUILD=$(BUILD)/fuzzfast CC=clang OPT="-O2 -g" EXTRA_CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_DEFS)" \
 	EXTRA_LDFLAGS="-fsanitize=fuzzer"
 # Not part of `make test`: hours on one core (docs/fuzzing.md gives the rates). Every target
 # runs FUZZ_LONG_RUNS times in the fast build, or FUZZ_LONG_CAP seconds if that comes first
@@ -183,7 +187,7 @@ FUZZ_FAST_VARS = BUILD=$(BUILD)/fuzzfast CC=clang OPT="-O2 -g" EXTRA_CFLAGS="-fs
 fuzz-long:
 	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) $(FUZZ_FAST_VARS) fuzz-bins
 	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) BUILD=$(BUILD)/fuzzobj CC=clang OPT="-O1 -g" \
-		EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" \
+		EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined $(FUZZ_DEFS)" \
 		EXTRA_LDFLAGS="-fsanitize=fuzzer,address,undefined" fuzz-bins
 	@tests/fuzz/run --runs $(FUZZ_LONG_RUNS) --cap-seconds $(FUZZ_LONG_CAP) $(BUILD)/fuzzfast/fuzz && \
 		tests/fuzz/run --replay $(BUILD)/fuzzobj/fuzz

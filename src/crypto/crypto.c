@@ -2,6 +2,9 @@
 #include "crypto/crypto.h"
 
 #include <sodium.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/assert.h"
@@ -12,6 +15,7 @@ int strata_crypto_init(void)
 	return sodium_init() < 0 ? STRATA_EIO : 0;
 }
 
+#ifndef STRATA_FUZZ_PLAIN_SECRETS
 void *strata_secure_alloc(size_t len)
 {
 	return sodium_malloc(len);
@@ -22,6 +26,40 @@ void strata_secure_free(void *p)
 	if (p)
 		sodium_free(p);
 }
+#else
+/* Fuzz builds only (the Makefile's fuzz trees define STRATA_FUZZ_PLAIN_SECRETS; no other build
+ * does, and the daemon, the CLI, the simulator and the tests keep guarded memory): secrets live
+ * on the ordinary heap, still wiped when freed. sodium_malloc maps four pages, changes their
+ * protection three times and unmaps them on free; a fuzz target that builds and frees a node per
+ * input (fuzz_recovery) spent most of its time in those system calls and the TLB flushes they
+ * cause. The length is kept in front of the block so that the free can wipe it. */
+struct plain_secret {
+	size_t len;
+	_Alignas(max_align_t) unsigned char bytes[];
+};
+
+void *strata_secure_alloc(size_t len)
+{
+	if (len > SIZE_MAX - sizeof(struct plain_secret))
+		return NULL;
+	struct plain_secret *s = malloc(sizeof(*s) + len);
+	if (!s)
+		return NULL;
+	s->len = len;
+	memset(s->bytes, 0xdb, len); /* as sodium_malloc: never zeroed, so nothing relies on it */
+	return s->bytes;
+}
+
+void strata_secure_free(void *p)
+{
+	if (!p)
+		return;
+	struct plain_secret *s =
+		(struct plain_secret *)(void *)((unsigned char *)p - offsetof(struct plain_secret, bytes));
+	sodium_memzero(s->bytes, s->len);
+	free(s);
+}
+#endif
 
 int strata_keypair(uint8_t pk[STRATA_PK_LEN], uint8_t sk[STRATA_SK_LEN])
 {

@@ -23,7 +23,8 @@
 /* Must be called once per process before anything else here; returns 0 or STRATA_EIO. */
 int strata_crypto_init(void);
 
-/* Secure memory (sodium_malloc / sodium_free, wiped on free). */
+/* Secure memory (sodium_malloc / sodium_free, wiped on free; the fuzz builds alone use the plain
+ * heap, still wiped: crypto.c, STRATA_FUZZ_PLAIN_SECRETS). */
 void *strata_secure_alloc(size_t len);
 void strata_secure_free(void *p);
 

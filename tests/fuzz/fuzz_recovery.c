@@ -66,6 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static bool ready;
 	if (!ready) {
+		fuzz_keep_heap();
 		fuzz_cluster_init(&cl, "fuzzrec", 0x50, "");
 		STRATA_ASSERT(cl.cfg_ok[STRATA_MODEL_FAIL_RECOVERY]);
 		ready = true;
