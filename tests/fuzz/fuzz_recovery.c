@@ -22,6 +22,7 @@
 
 #include "core/msg.h"
 #include "fuzz_node.h"
+#include "store/store.h"
 
 static struct fuzz_cluster cl;
 
@@ -60,35 +61,21 @@ static int env_retrieve(void *ctx, const char *key, struct strata_msg **out)
 	return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* The run every input gets: node 1 of the model built over env (whose retrieve answers the
+ * reads), started recovering, then one read and one write of key "k" on every module that takes
+ * client requests, then four timer turns 300 ms apart. */
+static void run(unsigned model, const struct strata_env *proto)
 {
-	static bool ready;
-	if (!ready) {
-		fuzz_keep_heap();
-		fuzz_cluster_init(&cl, "fuzzrec", 0x50, "");
-		STRATA_ASSERT(cl.cfg_ok[STRATA_MODEL_FAIL_RECOVERY]);
-		ready = true;
-	}
-	if (size < 1)
-		return 0;
-	/* Mostly fail-recovery, whose modules keep the most durable state. */
-	unsigned model = data[0] & 7;
-	if (model >= STRATA_MODEL_COUNT || !cl.cfg_ok[model])
-		model = STRATA_MODEL_FAIL_RECOVERY;
-	rec_data = data + 1;
-	rec_left = size - 1;
 	struct fuzz_clock clk = { .now_us = 1000000, .rng = 0x2545f4914f6cdd1dull };
 	struct strata_env env = fuzz_env(&clk);
 	env.store = env_store;
-	env.retrieve = env_retrieve;
+	env.retrieve = proto->retrieve;
+	env.ctx = &clk;
 	env.sync = env_sync;
 	env.remove = env_remove;
 	struct strata_node *n = fuzz_node_new(&cl, model, &env, 9, true);
 	if (!n)
-		return 0;
-	/* One read and one write of key "k" on every module that takes client requests. */
+		return;
 	static const uint8_t key[] = "k", val[] = "v";
 	size_t nm = strata_node_module_count(n);
 	uint64_t id = 1;
@@ -110,5 +97,112 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		strata_node_tick(n);
 	}
 	strata_node_free(n);
+}
+
+static void setup(void)
+{
+	fuzz_keep_heap();
+	fuzz_cluster_init(&cl, "fuzzrec", 0x50, "");
+	STRATA_ASSERT(cl.cfg_ok[STRATA_MODEL_FAIL_RECOVERY]);
+}
+
+/* ---- Seeds from a real node's store (tests/fuzz/seeds-from-store) ----
+ * FUZZ_RECOVERY_STORE=DIR FUZZ_RECOVERY_OUT=FILE [FUZZ_RECOVERY_MODEL=M] fuzz_recovery: instead of
+ * fuzzing, runs the sequence above once with every read answered from the LMDB store in DIR (a
+ * copy of a stopped node's data directory; nothing is written to it) and writes what each read
+ * returned, in order, as one input of this target (first byte: model M, default fail-recovery),
+ * so that replaying FILE feeds the node exactly the values a real node had stored. Each key read
+ * is listed on stderr with what it got. */
+static struct strata_store *cap_store;
+static FILE *cap_out;
+static unsigned long cap_reads, cap_found;
+
+static int cap_retrieve(void *ctx, const char *key, struct strata_msg **out)
+{
+	(void)ctx;
+	*out = NULL;
+	struct strata_msg *m = NULL;
+	int rc = strata_store_get(cap_store, key, &m);
+	cap_reads++;
+	if (rc != 0) {
+		fprintf(stderr, "read %s: %s\n", key, rc == STRATA_ENOENT ? "absent" : "error");
+		fputc(0xff, cap_out);
+		fputc(0xff, cap_out);
+		return rc == STRATA_ENOENT ? STRATA_ENOENT : STRATA_EIO;
+	}
+	size_t len = m->len;
+	if (len >= 0xffff) {
+		fprintf(stderr, "read %s: %zu bytes, more than a record holds: cut to 65534\n", key,
+			len);
+		len = 0xfffe;
+	}
+	fprintf(stderr, "read %s: %zu bytes\n", key, len);
+	cap_found++;
+	fputc((int)(len & 0xff), cap_out);
+	fputc((int)(len >> 8), cap_out);
+	fwrite(m->data, 1, len, cap_out);
+	*out = strata_msg_new(m->data, len);
+	strata_msg_unref(m);
+	return *out ? 0 : STRATA_ENOMEM;
+}
+
+static void capture(const char *dir)
+{
+	const char *path = getenv("FUZZ_RECOVERY_OUT"), *mname = getenv("FUZZ_RECOVERY_MODEL");
+	int model = mname ? strata_model_parse(mname) : STRATA_MODEL_FAIL_RECOVERY;
+	if (!path || model < 0 || !cl.cfg_ok[model]) {
+		fprintf(stderr, "fuzz_recovery: FUZZ_RECOVERY_STORE needs FUZZ_RECOVERY_OUT=FILE and a "
+				"valid FUZZ_RECOVERY_MODEL\n");
+		exit(2);
+	}
+	char err[256];
+	if (strata_store_open(dir, 0, &cap_store, err, sizeof(err)) != 0) {
+		fprintf(stderr, "fuzz_recovery: %s\n", err);
+		exit(1);
+	}
+	cap_out = fopen(path, "wb");
+	if (!cap_out) {
+		perror(path);
+		exit(1);
+	}
+	fputc(model, cap_out);
+	struct strata_env e = { .retrieve = cap_retrieve };
+	run((unsigned)model, &e);
+	strata_store_close(cap_store); /* nothing was staged: nothing is written */
+	if (fclose(cap_out) != 0) {
+		perror(path);
+		exit(1);
+	}
+	fprintf(stderr, "fuzz_recovery: %lu reads, %lu found, written to %s\n", cap_reads, cap_found,
+		path);
+	exit(0);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	setup();
+	const char *dir = getenv("FUZZ_RECOVERY_STORE");
+	if (dir)
+		capture(dir);
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return 0;
+	/* Mostly fail-recovery, whose modules keep the most durable state. */
+	unsigned model = data[0] & 7;
+	if (model >= STRATA_MODEL_COUNT || !cl.cfg_ok[model])
+		model = STRATA_MODEL_FAIL_RECOVERY;
+	rec_data = data + 1;
+	rec_left = size - 1;
+	struct strata_env e = { .retrieve = env_retrieve };
+	run(model, &e);
 	return 0;
 }
