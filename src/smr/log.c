@@ -36,8 +36,10 @@
  * Persist before send: entries, term and vote are stored through wal.c during the turn; the
  * node syncs at the end of the turn before any datagram leaves, so an ACK (APPEND_R) or a vote
  * only ever reports durable state, and a reply is sent only for a command that a majority
- * stored. The leader counts itself for an index once it is durable: appended in an earlier turn
- * (its entries go out only after that turn's sync) or acknowledged by a follower.
+ * stored. The leader counts itself for an index it stored (its replies and held messages leave
+ * only after the sync of the batch that stored it). Its APPENDs are of the node's early class:
+ * they leave before the batch's sync and carry only the commit that counts the leader for
+ * entries already synced (commit_safe); docs/smr.md "The early class" states the rule.
  *
  * Reads (ReadIndex): a linearizable get is not logged. The leader notes its commit index (after
  * its no-op committed), starts one heartbeat round shared by every read waiting at that moment,
