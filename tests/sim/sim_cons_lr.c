@@ -41,13 +41,14 @@
 #include "core/stack.h"
 #include "fd/fd.h"
 #include "lib/cons_check.h"
+#include "lib/ld_harness.h"
 #include "lib/lossy_beb.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
-#define MS 1000ull
-#define MAXN 5
-#define MAXI 4
+#define MS LDH_MS
+#define MAXN LDH_MAXN
+#define MAXI LDH_MAXI
 #define LIVENESS_MS 5000ull
 
 enum { SC_AMNESIA = 2, SC_REANNOUNCE = 3 };
@@ -64,24 +65,8 @@ struct spec {
 };
 
 struct run {
+	struct ldh h; /* the cluster, the simulation, the checker, the client requests */
 	const struct spec *sp;
-	struct strata_config cfg;
-	struct sim *s;
-	struct cck *ck;
-	uint32_t n;
-	bool down[MAXN + 1];
-	unsigned ncrash;
-	uint64_t reqid;
-	bool proposed_any[MAXI + 1];
-	uint64_t req_inst[64];
-	uint32_t req_node[64];
-	bool bad_reply;
-	char reply_why[200];
-	struct {
-		bool decided;
-		char v[64];
-		size_t len;
-	} dec[MAXN + 1][MAXI + 1];
 	/* lldc-recovery-reannounce: each node's upper Decides, per life */
 	unsigned life[MAXN + 1];
 	struct {
@@ -163,212 +148,34 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 		rec_add(r, n);
 }
 
-static void on_reply(struct run *r, uint32_t node, const struct strata_output *o)
-{
-	if (o->a == 0 || o->a >= 64 || r->req_node[o->a] != node || r->bad_reply)
-		return;
-	uint64_t inst = r->req_inst[o->a];
-	if (o->status != 0) {
-		r->bad_reply = true;
-		snprintf(r->reply_why, sizeof(r->reply_why),
-			 "node %u refused a proposal on instance %llu: %s", node,
-			 (unsigned long long)inst, strata_strerror(o->status));
-		return;
-	}
-	struct strata_rd rd;
-	strata_rd_init(&rd, o->data, o->len);
-	uint64_t got = strata_rd_u64(&rd);
-	size_t vlen = o->len - rd.off;
-	if (!strata_rd_ok(&rd) || got != inst || inst > MAXI || !r->dec[node][inst].decided ||
-	    vlen != r->dec[node][inst].len || memcmp(o->data + rd.off, r->dec[node][inst].v, vlen)) {
-		r->bad_reply = true;
-		snprintf(r->reply_why, sizeof(r->reply_why),
-			 "node %u answered its client on instance %llu with something other than its "
-			 "decision",
-			 node, (unsigned long long)inst);
-	}
-}
-
 static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
 {
-	struct run *r = arg;
 	(void)s;
-	if (o->kind == STRATA_OUT_REPLY) {
-		on_reply(r, node, o);
-		return;
-	}
-	if (o->module != strata_wire_id("lldc"))
-		return;
-	if (o->kind == STRATA_OUT_BCAST) {
-		cck_on_propose(r->ck, node, o->a, o->data, o->len);
-	} else if (o->kind == STRATA_OUT_DELIVER) {
-		cck_on_decide(r->ck, node, o->a, o->data, o->len);
-		if (o->a <= MAXI && o->len <= sizeof(r->dec[0][0].v)) {
-			r->dec[node][o->a].decided = true;
-			r->dec[node][o->a].len = o->len;
-			memcpy(r->dec[node][o->a].v, o->data, o->len);
-		}
-	}
-}
-
-static int step_check(struct sim *s, void *arg)
-{
-	struct run *r = arg;
-	(void)s;
-	return cck_violation(r->ck) || r->bad_reply ? 1 : 0;
-}
-
-static void propose(struct run *r, uint32_t node, uint64_t inst, const char *prefix)
-{
-	char key[24], val[48];
-	int klen = snprintf(key, sizeof(key), "%llu", (unsigned long long)inst);
-	int vlen = snprintf(val, sizeof(val), "%s%u-%llu-%llu", prefix, node,
-			    (unsigned long long)inst, (unsigned long long)sim_seed(r->s));
-	if (r->reqid + 1 >= 64)
-		return; /* enough client requests for one run */
-	uint64_t id = ++r->reqid;
-	r->proposed_any[inst] = true;
-	r->req_inst[id] = inst;
-	r->req_node[id] = node;
-	struct strata_request req = {
-		.id = id, .op = STRATA_OP_PROPOSE, .key = (const uint8_t *)key,
-		.key_len = (size_t)klen, .value = (const uint8_t *)val, .value_len = (size_t)vlen,
-	};
-	sim_request(r->s, node, "lldc", &req);
-}
-
-static void restart(struct run *r, uint32_t q)
-{
-	sim_restart(r->s, q);
-	cck_on_restart(r->ck, q);
-	r->down[q] = false;
-	r->ncrash--;
-}
-
-static uint32_t pick_up(struct run *r)
-{
-	uint32_t up[MAXN], k = 0;
-	for (uint32_t q = 1; q <= r->n; q++)
-		if (!r->down[q])
-			up[k++] = q;
-	return k ? up[sim_random_below(r->s, k)] : 0;
-}
-
-static void setup(struct run *r, const struct spec *sp, uint64_t seed, bool trace)
-{
-	memset(r, 0, sizeof(*r));
-	r->sp = sp;
-	strata_config_defaults(&r->cfg);
-	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-cons-lr");
-	r->n = sp->scen2 == SC_AMNESIA ? 3 : seed % 4 == 3 ? 3 : 5;
-	r->cfg.n = r->n;
-	r->cfg.f = (r->n - 1) / 2;
-	r->cfg.model = STRATA_MODEL_FAIL_RECOVERY;
-	r->cfg.heartbeat_ms = 20;
-	r->cfg.timeout_ms = 100;
-	r->cfg.retransmit_min_ms = 10;
-	r->cfg.retransmit_max_ms = 100;
-	for (uint32_t i = 1; i <= r->n; i++) {
-		r->cfg.nodes[i].id = i;
-		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
-		r->cfg.nodes[i].port = (uint16_t)(7500 + i);
-	}
-	r->ck = cck_new(r->n, true);
-	struct sim_opts so = {
-		.seed = seed, .cfg = &r->cfg, .build = build, .output = on_output, .arg = r,
-		.trace = trace,
-	};
-	r->s = sim_new(&so);
-	struct sim_net net = {
-		.drop = sp->scen2 == SC_AMNESIA ? 0.02 : 0.05 + sim_random_unit(r->s) * 0.2,
-		.dup = sim_random_unit(r->s) * 0.1,
-		.delay_min_us = 200,
-		.delay_max_us = 200 + sim_random_below(r->s, 5 * MS),
-		.tail = sp->scen2 == SC_AMNESIA ? 0 : 0.03,
-		.tail_us = 300 * MS,
-	};
-	sim_set_net(r->s, &net);
-	sim_start(r->s);
-	sim_run_for(r->s, 1 * MS, NULL, NULL); /* real clocks never read 0 */
-}
-
-/* Before GST: 40 chunks of 10 ms with proposals, partitions, cuts and crashes (at most f). */
-static int phase_random(struct run *r)
-{
-	struct sim *s = r->s;
-	uint64_t ninst = 1 + sim_random_below(s, MAXI);
-	bool todo[MAXN + 1][MAXI + 1] = { { false } };
-	for (uint64_t i = 1; i <= ninst; i++) {
-		uint64_t mask = 1 + sim_random_below(s, (1ull << r->n) - 1);
-		for (uint32_t q = 1; q <= r->n; q++)
-			todo[q][i] = (mask >> (q - 1)) & 1u;
-	}
-	bool parted = false;
-	for (int chunk = 0; chunk < 40; chunk++) {
-		for (uint32_t q = 1; q <= r->n; q++)
-			for (uint64_t i = 1; i <= ninst; i++)
-				if (todo[q][i] && !r->down[q] && sim_random_unit(s) < 0.15) {
-					todo[q][i] = false;
-					propose(r, q, i, "v");
-				}
-		if (!parted && sim_random_unit(s) < 0.1) {
-			if (sim_random_below(s, 2)) {
-				uint64_t a = 0;
-				for (uint32_t q = 1; q <= r->n; q++)
-					if (sim_random_below(s, 2))
-						a |= 1ull << q;
-				sim_partition(s, a, ((1ull << (r->n + 1)) - 2) & ~a);
-			} else {
-				uint32_t a = 1 + (uint32_t)sim_random_below(s, r->n);
-				uint32_t b = 1 + (uint32_t)sim_random_below(s, r->n);
-				if (a != b)
-					sim_link(s, a, b, false);
-			}
-			parted = true;
-		} else if (parted && sim_random_unit(s) < 0.15) {
-			sim_heal(s);
-			parted = false;
-		}
-		if (r->ncrash < r->cfg.f && sim_random_unit(s) < 0.05) {
-			uint32_t q = pick_up(r);
-			if (q) {
-				sim_crash(s, q);
-				r->down[q] = true;
-				r->ncrash++;
-			}
-		}
-		for (uint32_t q = 1; q <= r->n; q++)
-			if (r->down[q] && sim_random_unit(s) < 0.1)
-				restart(r, q);
-		int rc = sim_run_for(s, 10 * MS, step_check, r);
-		if (rc)
-			return rc;
-	}
-	return 0;
+	ldh_output(&((struct run *)arg)->h, node, o);
 }
 
 static int decided_by(struct sim *s, void *arg)
 {
 	struct run *r = arg;
 	(void)s;
-	if (cck_violation(r->ck) || r->bad_reply)
+	if (cck_violation(r->h.ck) || r->h.bad_reply)
 		return 1;
-	return r->dec[1][1].decided ? 2 : 0;
+	return r->h.dec[1][1].decided ? 2 : 0;
 }
 
 /* Node 3 cut off from node 1; node 1 leads with {1, 2} and decides; 1 and 2 crash at once; 2
  * recovers; {2, 3} decide again. */
 static int phase_amnesia(struct run *r)
 {
-	struct sim *s = r->s;
-	int rc = sim_run_for(s, 100 * MS, step_check, r); /* sessions open, epoch of leader 1 */
+	struct sim *s = r->h.s;
+	int rc = sim_run_for(s, 100 * MS, ldh_step_check, &r->h); /* sessions open, epoch of leader 1 */
 	if (rc)
 		return rc;
 	sim_link(s, 1, 3, false);
 	sim_link(s, 3, 1, false);
-	propose(r, 1, 1, "a");
-	propose(r, 2, 1, "b");
-	propose(r, 3, 1, "b");
+	ldh_propose(&r->h, 1, 1, "a");
+	ldh_propose(&r->h, 2, 1, "b");
+	ldh_propose(&r->h, 3, 1, "b");
 	rc = sim_run_for(s, 2000 * MS, decided_by, r);
 	if (rc == 1)
 		return rc;
@@ -376,17 +183,17 @@ static int phase_amnesia(struct run *r)
 		return 0; /* node 1 did not decide first in this seed: nothing to test */
 	sim_crash(s, 1);
 	sim_crash(s, 2);
-	r->down[1] = r->down[2] = true;
-	rc = sim_run_for(s, 300 * MS, step_check, r);
+	r->h.down[1] = r->h.down[2] = true;
+	rc = sim_run_for(s, 300 * MS, ldh_step_check, &r->h);
 	if (rc)
 		return rc;
-	restart(r, 2);
-	r->ncrash = 1;
-	rc = sim_run_for(s, 500 * MS, step_check, r);
-	propose(r, 2, 1, "c"); /* a client retries at the recovered node */
-	propose(r, 3, 1, "c");
+	ldh_restart(&r->h, 2);
+	r->h.ncrash = 1;
+	rc = sim_run_for(s, 500 * MS, ldh_step_check, &r->h);
+	ldh_propose(&r->h, 2, 1, "c"); /* a client retries at the recovered node */
+	ldh_propose(&r->h, 3, 1, "c");
 	if (!rc)
-		rc = sim_run_for(s, 2000 * MS, step_check, r);
+		rc = sim_run_for(s, 2000 * MS, ldh_step_check, &r->h);
 	return rc;
 }
 
@@ -394,9 +201,9 @@ static int upper_decided(struct sim *s, void *arg)
 {
 	struct run *r = arg;
 	(void)s;
-	if (cck_violation(r->ck) || r->bad_reply)
+	if (cck_violation(r->h.ck) || r->h.bad_reply)
 		return 1;
-	for (uint32_t q = 1; q <= r->n; q++)
+	for (uint32_t q = 1; q <= r->h.n; q++)
 		for (unsigned k = 1; k <= UPK; k++)
 			if (!r->up[q][k].got)
 				return 0;
@@ -405,8 +212,8 @@ static int upper_decided(struct sim *s, void *arg)
 
 static int reannounce_fail(struct run *r, const char *fmt, uint32_t q, unsigned k)
 {
-	r->bad_reply = true;
-	snprintf(r->reply_why, sizeof(r->reply_why), fmt, q, k);
+	r->h.bad_reply = true;
+	snprintf(r->h.reply_why, sizeof(r->h.reply_why), fmt, q, k);
 	return 1;
 }
 
@@ -414,11 +221,11 @@ static int reannounce_fail(struct run *r, const char *fmt, uint32_t q, unsigned 
  * and its new life must be told every decision again, the same. */
 static int phase_reannounce(struct run *r)
 {
-	struct sim *s = r->s;
-	int rc = sim_run_for(s, 100 * MS, step_check, r);
+	struct sim *s = r->h.s;
+	int rc = sim_run_for(s, 100 * MS, ldh_step_check, &r->h);
 	if (rc)
 		return rc;
-	for (uint32_t q = 1; q <= r->n; q++) {
+	for (uint32_t q = 1; q <= r->h.n; q++) {
 		struct rec *c = (struct rec *)strata_node_module_by_name(sim_node(s, q), "rec");
 		for (unsigned k = 1; k <= UPK; k++) {
 			char v[32];
@@ -433,30 +240,30 @@ static int phase_reannounce(struct run *r)
 	rc = sim_run_for(s, 3000 * MS, upper_decided, r);
 	if (rc == 1)
 		return rc;
-	for (uint32_t q = 1; q <= r->n && rc != 2; q++)
+	for (uint32_t q = 1; q <= r->h.n && rc != 2; q++)
 		for (unsigned k = 1; k <= UPK; k++)
 			if (!r->up[q][k].got)
 				return reannounce_fail(r, "liveness: node %u had not decided upper "
 						       "instance %u within 3 s", q, k);
-	for (uint32_t q = 2; q <= r->n; q++)
+	for (uint32_t q = 2; q <= r->h.n; q++)
 		for (unsigned k = 1; k <= UPK; k++)
 			if (r->up[q][k].len != r->up[1][k].len ||
 			    memcmp(r->up[q][k].v, r->up[1][k].v, r->up[1][k].len) != 0)
 				return reannounce_fail(r, "agreement: node %u decided upper instance "
 						       "%u differently from node 1", q, k);
-	rc = sim_run_for(s, 200 * MS, step_check, r); /* every decision synced */
+	rc = sim_run_for(s, 200 * MS, ldh_step_check, &r->h); /* every decision synced */
 	if (rc)
 		return rc;
-	uint32_t q = pick_up(r);
+	uint32_t q = ldh_pick_up(&r->h);
 	sim_crash(s, q);
-	r->down[q] = true;
-	r->ncrash++;
-	rc = sim_run_for(s, 50 * MS, step_check, r);
+	r->h.down[q] = true;
+	r->h.ncrash++;
+	rc = sim_run_for(s, 50 * MS, ldh_step_check, &r->h);
 	if (rc)
 		return rc;
 	r->life[q]++;
-	restart(r, q);
-	rc = sim_run_for(s, 100 * MS, step_check, r);
+	ldh_restart(&r->h, q);
+	rc = sim_run_for(s, 100 * MS, ldh_step_check, &r->h);
 	if (rc)
 		return rc;
 	for (unsigned k = 1; k <= UPK; k++) {
@@ -475,40 +282,31 @@ static int run_spec(const struct spec *sp, uint64_t seed, bool trace, char *why,
 {
 	struct run *r = calloc(1, sizeof(*r));
 	STRATA_ASSERT(r);
-	setup(r, sp, seed, trace);
+	struct ldh *h = &r->h;
+	r->sp = sp;
+	uint32_t n = sp->scen2 == SC_AMNESIA ? 3 : seed % 4 == 3 ? 3 : 5;
+	ldh_setup(h, "lldc", "sim-cons-lr", STRATA_MODEL_FAIL_RECOVERY, 7500, n,
+		  sp->scen2 == SC_AMNESIA, 0.02, seed, trace, build, on_output, r);
+	h->cap_requests = true;
 	int rc = sp->scen2 == SC_AMNESIA ? phase_amnesia(r)
-		 : sp->scen2 == SC_REANNOUNCE ? phase_reannounce(r) : phase_random(r);
+		 : sp->scen2 == SC_REANNOUNCE ? phase_reannounce(r)
+					      : ldh_phase_random(h, 0.05, true);
 	if (!rc) {
 		/* Liveness: heal, every node up, every node (a client retrying) proposes again on
 		 * every instance. */
-		sim_heal(r->s);
-		struct sim_net calm = { .drop = 0.02, .delay_min_us = 200, .delay_max_us = 3 * MS };
-		sim_set_net(r->s, &calm);
-		for (uint32_t q = 1; q <= r->n; q++)
-			if (r->down[q])
-				restart(r, q);
-		rc = sim_run_for(r->s, 300 * MS, step_check, r);
-		for (uint32_t q = 1; q <= r->n && !rc; q++)
+		ldh_heal(h);
+		for (uint32_t q = 1; q <= h->n; q++)
+			if (h->down[q])
+				ldh_restart(h, q);
+		rc = sim_run_for(h->s, 300 * MS, ldh_step_check, h);
+		for (uint32_t q = 1; q <= h->n && !rc; q++)
 			for (uint64_t i = 1; i <= MAXI; i++)
-				if (r->proposed_any[i])
-					propose(r, q, i, "r");
+				if (h->proposed_any[i])
+					ldh_propose(h, q, i, "r");
 		if (!rc)
-			rc = sim_run_for(r->s, LIVENESS_MS * MS, step_check, r);
+			rc = sim_run_for(h->s, LIVENESS_MS * MS, ldh_step_check, h);
 	}
-	if (rc) {
-		if (r->bad_reply)
-			rc = sim_fail(why, whylen, "%s", r->reply_why);
-		else
-			rc = sim_fail(why, whylen, "t=%llums: %s",
-				      (unsigned long long)(sim_now(r->s) / MS), cck_violation(r->ck));
-	} else {
-		bool correct[MAXN + 1] = { false };
-		for (uint32_t q = 1; q <= r->n; q++)
-			correct[q] = !r->down[q];
-		rc = cck_final(r->ck, correct, why, whylen);
-	}
-	sim_free(r->s);
-	cck_free(r->ck);
+	rc = ldh_finish(h, rc, why, whylen);
 	free(r);
 	return rc;
 }

@@ -1,0 +1,229 @@
+/* The run harness of the leader-driven consensus simulation suites; see ld_harness.h. */
+#include "ld_harness.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/assert.h"
+#include "core/codec.h"
+#include "core/error.h"
+#include "core/stack.h"
+#include "cons_check.h"
+#include "rt/sim/harness.h"
+
+#define MS LDH_MS
+
+void ldh_setup(struct ldh *h, const char *algo, const char *cluster_id, enum strata_model model,
+	       uint16_t port_base, uint32_t n, bool quiet, double quiet_drop, uint64_t seed,
+	       bool trace, sim_build_fn build, sim_output_fn output, void *arg)
+{
+	STRATA_ASSERT(n >= 1 && n <= LDH_MAXN);
+	memset(h, 0, sizeof(*h));
+	h->algo = algo;
+	h->n = n;
+	strata_config_defaults(&h->cfg);
+	snprintf(h->cfg.cluster_id, sizeof(h->cfg.cluster_id), "%s", cluster_id);
+	h->cfg.n = n;
+	h->cfg.f = (n - 1) / 2;
+	h->cfg.model = model;
+	h->cfg.heartbeat_ms = 20;
+	h->cfg.timeout_ms = 100;
+	h->cfg.retransmit_min_ms = 10;
+	h->cfg.retransmit_max_ms = 100;
+	for (uint32_t i = 1; i <= n; i++) {
+		h->cfg.nodes[i].id = i;
+		snprintf(h->cfg.nodes[i].host, sizeof(h->cfg.nodes[i].host), "127.0.0.1");
+		h->cfg.nodes[i].port = (uint16_t)(port_base + i);
+	}
+	h->ck = cck_new(n, true);
+	struct sim_opts so = {
+		.seed = seed, .cfg = &h->cfg, .build = build, .output = output, .arg = arg,
+		.trace = trace,
+	};
+	h->s = sim_new(&so);
+	/* one draw at a time, in this order: a seed's network stays what it was */
+	double drop = quiet ? quiet_drop : 0.05 + sim_random_unit(h->s) * 0.2;
+	double dup = sim_random_unit(h->s) * 0.1;
+	uint64_t delay_max = 200 + sim_random_below(h->s, 5 * MS);
+	struct sim_net net = {
+		.drop = drop, .dup = dup, .delay_min_us = 200, .delay_max_us = delay_max,
+		.tail = quiet ? 0 : 0.03, .tail_us = 300 * MS,
+	};
+	sim_set_net(h->s, &net);
+	sim_start(h->s);
+	sim_run_for(h->s, 1 * MS, NULL, NULL); /* real clocks never read 0 */
+}
+
+/* The reply to a client's proposal carries (instance, the node's decision). */
+static void ldh_reply(struct ldh *h, uint32_t node, const struct strata_output *o)
+{
+	if (o->a == 0 || o->a >= LDH_MAXREQ || h->req_node[o->a] != node || h->bad_reply)
+		return;
+	uint64_t inst = h->req_inst[o->a];
+	if (o->status != 0) {
+		h->bad_reply = true;
+		snprintf(h->reply_why, sizeof(h->reply_why),
+			 "node %u refused a proposal on instance %llu: %s", node,
+			 (unsigned long long)inst, strata_strerror(o->status));
+		return;
+	}
+	struct strata_rd rd;
+	strata_rd_init(&rd, o->data, o->len);
+	uint64_t got = strata_rd_u64(&rd);
+	size_t vlen = o->len - rd.off;
+	if (!strata_rd_ok(&rd) || got != inst || inst > LDH_MAXI || !h->dec[node][inst].decided ||
+	    vlen != h->dec[node][inst].len || memcmp(o->data + rd.off, h->dec[node][inst].v, vlen)) {
+		h->bad_reply = true;
+		snprintf(h->reply_why, sizeof(h->reply_why),
+			 "node %u answered its client on instance %llu with something other than its "
+			 "decision",
+			 node, (unsigned long long)inst);
+	}
+}
+
+void ldh_output(struct ldh *h, uint32_t node, const struct strata_output *o)
+{
+	if (o->kind == STRATA_OUT_REPLY) {
+		ldh_reply(h, node, o);
+		return;
+	}
+	if (o->module != strata_wire_id(h->algo))
+		return;
+	if (o->kind == STRATA_OUT_BCAST) {
+		cck_on_propose(h->ck, node, o->a, o->data, o->len);
+	} else if (o->kind == STRATA_OUT_DELIVER) {
+		cck_on_decide(h->ck, node, o->a, o->data, o->len);
+		if (o->a <= LDH_MAXI && o->len <= sizeof(h->dec[0][0].v)) {
+			h->dec[node][o->a].decided = true;
+			h->dec[node][o->a].len = o->len;
+			memcpy(h->dec[node][o->a].v, o->data, o->len);
+		}
+	}
+}
+
+int ldh_step_check(struct sim *s, void *arg)
+{
+	const struct ldh *h = arg;
+	(void)s;
+	return cck_violation(h->ck) || h->bad_reply ? 1 : 0;
+}
+
+void ldh_propose(struct ldh *h, uint32_t node, uint64_t inst, const char *prefix)
+{
+	char key[24], val[48];
+	int klen = snprintf(key, sizeof(key), "%llu", (unsigned long long)inst);
+	int vlen = snprintf(val, sizeof(val), "%s%u-%llu-%llu", prefix, node,
+			    (unsigned long long)inst, (unsigned long long)sim_seed(h->s));
+	if (h->reqid + 1 >= LDH_MAXREQ) {
+		STRATA_ASSERT(h->cap_requests);
+		return; /* enough client requests for one run */
+	}
+	uint64_t id = ++h->reqid;
+	h->proposed_any[inst] = true;
+	h->req_inst[id] = inst;
+	h->req_node[id] = node;
+	struct strata_request req = {
+		.id = id, .op = STRATA_OP_PROPOSE, .key = (const uint8_t *)key,
+		.key_len = (size_t)klen, .value = (const uint8_t *)val, .value_len = (size_t)vlen,
+	};
+	sim_request(h->s, node, h->algo, &req);
+}
+
+uint32_t ldh_pick_up(struct ldh *h)
+{
+	uint32_t up[LDH_MAXN], k = 0;
+	for (uint32_t q = 1; q <= h->n; q++)
+		if (!h->down[q])
+			up[k++] = q;
+	return k ? up[sim_random_below(h->s, k)] : 0;
+}
+
+void ldh_restart(struct ldh *h, uint32_t q)
+{
+	sim_restart(h->s, q);
+	cck_on_restart(h->ck, q);
+	h->down[q] = false;
+	h->ncrash--;
+}
+
+int ldh_phase_random(struct ldh *h, double crash_p, bool recover)
+{
+	struct sim *s = h->s;
+	uint64_t ninst = 1 + sim_random_below(s, LDH_MAXI);
+	bool todo[LDH_MAXN + 1][LDH_MAXI + 1] = { { false } };
+	for (uint64_t i = 1; i <= ninst; i++) {
+		uint64_t mask = 1 + sim_random_below(s, (1ull << h->n) - 1);
+		for (uint32_t q = 1; q <= h->n; q++)
+			todo[q][i] = (mask >> (q - 1)) & 1u;
+	}
+	bool parted = false;
+	for (int chunk = 0; chunk < 40; chunk++) {
+		for (uint32_t q = 1; q <= h->n; q++)
+			for (uint64_t i = 1; i <= ninst; i++)
+				if (todo[q][i] && !h->down[q] && sim_random_unit(s) < 0.15) {
+					todo[q][i] = false;
+					ldh_propose(h, q, i, "v");
+				}
+		if (!parted && sim_random_unit(s) < 0.1) {
+			if (sim_random_below(s, 2)) {
+				uint64_t a = 0;
+				for (uint32_t q = 1; q <= h->n; q++)
+					if (sim_random_below(s, 2))
+						a |= 1ull << q;
+				sim_partition(s, a, ((1ull << (h->n + 1)) - 2) & ~a);
+			} else {
+				uint32_t a = 1 + (uint32_t)sim_random_below(s, h->n);
+				uint32_t b = 1 + (uint32_t)sim_random_below(s, h->n);
+				if (a != b)
+					sim_link(s, a, b, false);
+			}
+			parted = true;
+		} else if (parted && sim_random_unit(s) < 0.15) {
+			sim_heal(s);
+			parted = false;
+		}
+		if (h->ncrash < h->cfg.f && sim_random_unit(s) < crash_p) {
+			uint32_t q = ldh_pick_up(h);
+			if (q) {
+				sim_crash(s, q);
+				h->down[q] = true;
+				h->ncrash++;
+			}
+		}
+		for (uint32_t q = 1; q <= h->n && recover; q++)
+			if (h->down[q] && sim_random_unit(s) < 0.1)
+				ldh_restart(h, q);
+		int rc = sim_run_for(s, 10 * MS, ldh_step_check, h);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+void ldh_heal(struct ldh *h)
+{
+	sim_heal(h->s);
+	struct sim_net calm = { .drop = 0.02, .delay_min_us = 200, .delay_max_us = 3 * MS };
+	sim_set_net(h->s, &calm);
+}
+
+int ldh_finish(struct ldh *h, int rc, char *why, size_t whylen)
+{
+	if (rc) {
+		if (h->bad_reply)
+			rc = sim_fail(why, whylen, "%s", h->reply_why);
+		else
+			rc = sim_fail(why, whylen, "t=%llums: %s",
+				      (unsigned long long)(sim_now(h->s) / MS), cck_violation(h->ck));
+	} else {
+		bool correct[LDH_MAXN + 1] = { false };
+		for (uint32_t q = 1; q <= h->n; q++)
+			correct[q] = !h->down[q];
+		rc = cck_final(h->ck, correct, why, whylen);
+	}
+	sim_free(h->s);
+	cck_free(h->ck);
+	h->s = NULL;
+	h->ck = NULL;
+	return rc;
+}
