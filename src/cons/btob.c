@@ -29,6 +29,17 @@
  *             trigger <btob, Deliver | l, m>;
  *         round := round + 1; wait := FALSE;
  *
+ * Pipelining (an addition; the book runs one round at a time): of the window round, ...,
+ * round + W - 1 (W = min(N, BTOB_PIPE_MAX)), every round up to the last one whose sender's next
+ * message is here is proposed at once, each its own consensus instance, and decisions are
+ * delivered in round order (a later round's decision waits). Proposing round r needs only
+ * l(r)'s next undelivered message, and l(r)'s previous round r - N < round is delivered already
+ * (W <= N), so the proposal is the one the book's process would make at r. Safety does not
+ * depend on it (every decision is checked as below, at its round); the gain is that a message
+ * waits for one consensus instance, not for the instances of the rounds before its sender's
+ * one after the other. Rounds after the last one with a message are not proposed ahead (they
+ * would mostly decide MISSING for nothing).
+ *
  * Decided values are checked, not trusted. The Byzantine consensus under it (Alg. 5.19,
  * weak validity) may decide a value a Byzantine process proposed, so every message carries its
  * sender's Ed25519 signature over (sender, sequence number, payload), and a decision counts as
@@ -49,7 +60,9 @@
  * bldc's own complaint fires only when nothing is decided, so such a leader would be decided
  * garbage forever and btob would order nothing. So a correct process that sees a decided value
  * that is not the round sender's next message, or MISSING while it has held that message for
- * the detector's timeout before the round began, complains to bld (Alg. 2.10) about the leader
+ * the detector's timeout before the round entered its window of W rounds (when round - W was
+ * delivered here; a correct leader proposes the round no earlier than that at its own pace, so
+ * after stabilisation it held the message too), complains to bld (Alg. 2.10) about the leader
  * it trusts. Every correct process sees the same decision, so 2f + 1 of them complain and the
  * leader moves; a correct leader proposes a valid value, and after stabilisation has every
  * message a correct process held for the timeout, so it is complained about only when an
@@ -70,14 +83,16 @@
  * in the cluster, conditional collect's), shared by the k messages of the batch. So per
  * message, in the cluster: 1 + N/k signatures and N + (N + N^2)/k verifications (k = 1 without
  * batching: N + 1 signatures and N^2 + 2N verifications). A round whose sender has nothing
- * decides MISSING (a lone broadcaster pays up to N instances per batch).
+ * decides MISSING (a lone broadcaster pays up to N instances per batch; with the pipeline they
+ * run at once, so its latency is about one instance, not N).
  *
  * Bounds: a sender's undelivered messages are kept in a window of BTOB_WIN (256) sequence
  * numbers above its next undelivered one (beyond: dropped and counted; a correct sender refuses
  * its own broadcast with EFULL while its window is full), each at most the payload bound below
  * (one message alone in a batch), so at most N x BTOB_WIN messages; one message per (sender,
  * number) is kept (a different second one is counted as equivocation); a decision of a later
- * round waits in a buffer of BTOB_FUTURE_MAX rounds.
+ * round waits in a buffer of BTOB_FUTURE_MAX rounds; at most W <= BTOB_PIPE_MAX rounds are
+ * proposed and undecided at once.
  *
  * Stacking (bcast/bcast.h), as tob: upper modules open instances of btob (at most BTOB_UPPERS)
  * and broadcast on them; one total order for every instance together (the signed payload is
@@ -122,6 +137,7 @@
 #define BTOB_TAG_BATCH 2
 #define BTOB_OVERHEAD (1 + 10 + 10 + 10 + 10 + STRATA_SIG_LEN)
 #define BTOB_UPPERS 4u
+#define BTOB_PIPE_MAX 16u /* rounds in flight at most (the window is min(N, this)) */
 
 struct btob_sender {
 	uint64_t next;                    /* l's next sequence number to deliver (from 1) */
@@ -135,14 +151,15 @@ struct btob {
 	struct strata_module *cons;
 	struct strata_module *bld; /* whom a complaint goes to (the leader detector under bldc) */
 	uint32_t trusted;          /* bld's current leader */
-	uint64_t round_start_us;   /* when this process entered the current round */
+	uint64_t wstart_us[BTOB_PIPE_MAX]; /* when round r entered the window: [r % PIPE_MAX] */
 	uint64_t hold_us;          /* a head held this long before a round makes MISSING suspect */
 	const char *cons_name;
 	uint64_t lsn; /* this process's broadcasts */
 	struct btob_sender *snd; /* [n + 1] */
 	size_t nun;              /* messages held in the windows */
-	uint64_t round;
-	bool wait;
+	uint64_t round;    /* the next round to deliver */
+	uint32_t propd;    /* bit r % BTOB_PIPE_MAX: round r of [round, round + pipe) proposed */
+	uint32_t pipe;     /* rounds in flight at most: min(N, BTOB_PIPE_MAX) */
 	bool trust; /* TEST ONLY: the broken variant */
 	enum strata_byz test_byz; /* TEST ONLY: a behaviour in btob alone (consensus correct) */
 	struct {
@@ -287,13 +304,37 @@ static struct strata_msg *encode_batch(struct btob *b, struct btob_sender *s, si
 /* upon exists p: unordered[p] != [] and wait = FALSE do
  *     wait := TRUE; l := leader(round);
  *     m := head(unordered[l]) if unordered[l] != [] else MISSING;   (here: a batch of them)
- *     trigger <bc.round, Propose | m>; */
+ *     trigger <bc.round, Propose | m>;
+ * (pipelined: for every round r in [round, round + pipe) not yet proposed; sender l(r)'s
+ * previous round r - N < round is delivered, so its next message is known) */
+static bool propose_round(struct btob *b, uint64_t round);
+
 static void try_round(struct btob *b)
 {
-	enum strata_byz byz = btob_byz(b);
-	if (b->wait || !any_unordered(b) || byz == STRATA_BYZ_SILENT)
+	if (!any_unordered(b) || btob_byz(b) == STRATA_BYZ_SILENT)
 		return;
-	uint32_t l = leader(b, b->round), self = strata_node_id(b->m.node);
+	/* Up to the last round of the window whose sender's next message is here: the rounds
+	 * before it (MISSING, most of them) run with it, the rounds after it wait. */
+	uint64_t last = b->round;
+	for (uint64_t r = b->round; r < b->round + b->pipe; r++) {
+		const struct btob_sender *s = &b->snd[leader(b, r)];
+		if (s->win[s->next % BTOB_WIN])
+			last = r;
+	}
+	for (uint64_t r = b->round; r <= last; r++) {
+		uint32_t bit = 1u << (r % BTOB_PIPE_MAX);
+		if (b->propd & bit)
+			continue;
+		if (!propose_round(b, r))
+			return;
+		b->propd |= bit;
+	}
+}
+
+static bool propose_round(struct btob *b, uint64_t round)
+{
+	enum strata_byz byz = btob_byz(b);
+	uint32_t l = leader(b, round), self = strata_node_id(b->m.node);
 	struct btob_sender *s = &b->snd[l];
 	struct strata_msg *own = NULL;
 	size_t count = 0;
@@ -305,7 +346,7 @@ static void try_round(struct btob *b)
 		char fake[48]; /* instance 0 (one byte 0), then the text */
 		fake[0] = 0;
 		int fl = snprintf(fake + 1, sizeof(fake) - 1, "forged-by-%u-round-%llu", self,
-				  (unsigned long long)b->round);
+				  (unsigned long long)round);
 		own = encode(b, l, s->next, (const uint8_t *)fake, (size_t)fl + 1, false);
 	} else if (byz == STRATA_BYZ_REPLAY && s->last) {
 		own = strata_msg_ref(s->last);
@@ -319,16 +360,16 @@ static void try_round(struct btob *b)
 		v = own->data;
 		len = own->len;
 	}
-	int rc = cons_lower_propose(b->cons, btob_inst(b->round), v, len);
+	int rc = cons_lower_propose(b->cons, btob_inst(round), v, len);
 	strata_msg_unref(own);
 	if (rc && rc != STRATA_ESTATE) {
 		strata_trace(b->m.node, "btob", "round %llu: propose failed (%s) -> retried later",
-			     (unsigned long long)b->round, strata_strerror(rc));
-		return;
+			     (unsigned long long)round, strata_strerror(rc));
+		return false;
 	}
-	b->wait = true;
 	strata_trace(b->m.node, "btob", "round %llu (sender %u): propose %zu of its messages",
-		     (unsigned long long)b->round, l, count);
+		     (unsigned long long)round, l, count);
+	return true;
 }
 
 /* trigger <btob, Deliver | l, m> to the subscribers of m's instance (the client adapter for 0).
@@ -394,9 +435,10 @@ static void prune(struct btob *b, struct btob_sender *s)
 
 static void next_round(struct btob *b)
 {
+	b->propd &= ~(1u << (b->round % BTOB_PIPE_MAX));
 	b->round++;
-	b->wait = false;
-	b->round_start_us = strata_now_us(b->m.node);
+	/* round + pipe - 1 enters the window now */
+	b->wstart_us[(b->round + b->pipe - 1) % BTOB_PIPE_MAX] = strata_now_us(b->m.node);
 }
 
 /* upon <bc.r, Decide | m> such that r = round do
@@ -412,7 +454,7 @@ static void apply(struct btob *b, const uint8_t *v, size_t len)
 	if (len == 1 && v[0] == BTOB_TAG_MISSING) {
 		b->missing++;
 		unsigned h = (unsigned)(s->next % BTOB_WIN);
-		if (s->win[h] && s->at_us[h] + b->hold_us <= b->round_start_us)
+		if (s->win[h] && s->at_us[h] + b->hold_us <= b->wstart_us[b->round % BTOB_PIPE_MAX])
 			complain(b, "MISSING decided while the sender's next message was long known");
 		next_round(b);
 		return;
@@ -690,6 +732,7 @@ struct strata_module *cons_btob_create(struct strata_node *n, char *err, size_t 
 	for (uint32_t q = 0; q <= nn; q++)
 		b->snd[q].next = 1;
 	b->round = 1;
+	b->pipe = nn < BTOB_PIPE_MAX ? nn : BTOB_PIPE_MAX;
 	b->cons_name = "bldc";
 	uint64_t period_ms = strata_node_config(n)->timeout_ms;
 	b->hold_us = (period_ms ? period_ms : 1000) * 1000;
