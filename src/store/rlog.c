@@ -771,7 +771,15 @@ static bool replay(struct strata_rlog *r, uint64_t seq, uint64_t off, uint8_t ty
 			/* Entries already replayed (from segments before it that lack their
 			 * BOUNDS, which logs written before appends stopped going into such
 			 * segments can hold) keep their place within [f, l]; the rest of
-			 * [f, l] are holes (which cost nothing: a vast range is no allocation). */
+			 * [f, l] are holes (which cost nothing: a vast range is no allocation).
+			 * A BOUNDS below a first that a truncation replayed before it raised is
+			 * not what a writer leaves (the BOUNDS of a segment started after that
+			 * truncation names its first or above): taken as the start state, it
+			 * would bring back entries the truncation made this recovery skip, and
+			 * the next recovery, once the segment holding the truncation is removed,
+			 * would read them (found by fuzz_rlog). The log ends before it. */
+			if (f < r->first)
+				return false;
 			drop_below(r, f);
 			drop_from(r, l + 1);
 			r->replaying = true;

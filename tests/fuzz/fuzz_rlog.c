@@ -20,8 +20,9 @@
  *      and synced as the runtime does, are read back by a third open, with no torn tail and the
  *      entries recovered before unchanged.
  * Every index is in reach: records may name any index and BOUNDS any range (the log's index is
- * sparse, so a far index or a vast range costs nothing per hole; the inputs that timed out on
- * the dense index of before are seeds, regression-far-entry-index*).
+ * sparse, so a far index or a vast range costs nothing per hole; the input that timed out on
+ * the dense index of before is the seed regression-far-entry-index, and regression-vast-bounds
+ * holds a BOUNDS of range 2^62).
  * Seeds: segments of a real node's record log (tests/fuzz/seeds-from-wal, from a live cluster
  * running KV puts): the bytes as written, resized to fit SEG_CAP with the header's size and the
  * CRCs made to match, and the same with the repair flag. */
