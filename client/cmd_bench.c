@@ -18,6 +18,14 @@
  * node (strata status) before and after, divided by the ops. A progress line goes to stderr
  * every second; a latency histogram ends the text output.
  *
+ * On a BFT KV cluster (`[smr] log = btob` or `bft-tob`, with the cluster's config) --target does
+ * not apply: every client connects to every replica, sends each request (signed, in its session,
+ * reads too) to all of them, and an op ends when f + 1 replicas returned the same signed outcome
+ * (smr_bft_vote, as `strata kv` does, client/bft.c); the op's latency runs to that reply. A reply
+ * whose signature does not verify counts for nothing; an op whose replies all came in without
+ * f + 1 agreeing is an error. The client's own signature verifications are counted and reported
+ * (client_sig_verified, per op): the replicas' sig_verified counters leave them out.
+ *
  * Exit: 0 ok (errors are counted and reported, not fatal), 2 usage, 3 a node stopped answering. */
 #include <errno.h>
 #include <inttypes.h>
@@ -43,13 +51,15 @@ static const char bench_help[] =
 	"\n"
 	"Closed-loop load on the replicated KV store: C clients (default 1), one connection and one\n"
 	"request in flight each, send N measured ops (default 10000) after N/10 warm-up ops, to the\n"
-	"leader (default) or spread over all nodes. Keys of B bytes (default 16) drawn uniformly from\n"
+	"leader (default) or spread over all nodes (on a BFT KV cluster: to every replica, the outcome\n"
+	"f + 1 of them signed alike). Keys of B bytes (default 16) drawn uniformly from\n"
 	"K keys (default 10000), all preloaded first unless --no-preload; values of B bytes (default\n"
 	"100). get is linearizable unless --serializable.\n"
 	"Prints ops/s, p50/p99/p99.9 latency, CPU microseconds per op of the servers (from\n"
 	"/proc/PID/stat of <dir>/pids/node-N.pid) and of this client, syncs per op summed over the\n"
 	"nodes, a latency histogram; -w json prints one object (ops_per_s, p50_ms, p99_ms, p999_ms,\n"
-	"server_cpu_us_per_op, client_cpu_us_per_op, syncs_per_op, errors, histogram).\n";
+	"server_cpu_us_per_op, client_cpu_us_per_op, syncs_per_op, errors, histogram; on a BFT KV\n"
+	"cluster also client_sig_verified_per_op).\n";
 
 struct bclient {
 	int fd;
@@ -59,6 +69,13 @@ struct bclient {
 	bool busy;
 	bool bft;                /* a BFT KV cluster: every request signed (client/bft.c) */
 	struct cli_bft_key bkey; /* the key pair that owns the session there */
+	/* BFT: one connection per replica, the request in flight and its f + 1 vote. */
+	int *fds;
+	struct cli_reader *rds;
+	uint64_t req_id;
+	unsigned answered; /* replicas that answered the request in flight */
+	int status;        /* the status of the outcome being voted on */
+	struct smr_bft_vote vote;
 };
 
 struct bench {
@@ -76,6 +93,11 @@ struct bench {
 	uint64_t *lat_ns;
 	uint64_t errors;
 	char first_error[200];
+	bool bft;                   /* every request to every replica, the f + 1 vote */
+	const struct strata_config *cfg; /* bft: the replicas' public keys, N, f */
+	uint64_t sig_verified;      /* bft: replies whose signature this client checked */
+	uint64_t bad_sig;           /* bft: of which did not verify */
+	struct pollfd *pf;          /* bft: clients x replicas */
 };
 
 static uint64_t now_ns(void)
@@ -137,9 +159,135 @@ static int send_op(struct bench *b, struct bclient *k, uint32_t op, uint64_t key
 	char err[200];
 	k->sent_ns = now_ns();
 	k->busy = true;
+	if (b->bft) { /* to every replica; the vote starts afresh */
+		k->req_id = req.id;
+		k->answered = 0;
+		smr_bft_vote_init(&k->vote, b->cfg->n, b->cfg->f);
+		for (int e = 0; e < b->neps; e++)
+			if (k->fds[e] >= 0 &&
+			    cli_send(k->fds[e], &req, cli_now_ms() + STALL_MS, err, sizeof(err)) != 0) {
+				cli_err(b->c, "bench: send to replica %d: %s", e + 1, err);
+				return -1;
+			}
+		return 0;
+	}
 	if (cli_send(k->fd, &req, cli_now_ms() + STALL_MS, err, sizeof(err)) != 0) {
 		cli_err(b->c, "bench: send: %s", err);
 		return -1;
+	}
+	return 0;
+}
+
+/* bft: a reply on client k's connection to a replica. Returns 1 when it ends the op in flight
+ * (f + 1 equal signed outcomes, or every replica answered without them), else 0. */
+static int bft_reply(struct bench *b, struct bclient *k, Strata__Client__Response *resp)
+{
+	if (!k->busy || resp->id != k->req_id)
+		return 0; /* a late reply to an op that ended already */
+	k->answered++;
+	uint8_t oc[SMR_BFT_DIGEST_LEN];
+	uint32_t rep = 0;
+	if (resp->bft_replica && resp->bft_sig.len == STRATA_OUT_SIG_LEN) {
+		b->sig_verified++;
+		rep = cli_bft_check(b->cfg, k->session, k->seq, resp, oc);
+		if (!rep)
+			b->bad_sig++;
+	}
+	if (rep) {
+		bool first = !((k->vote.voted >> (rep - 1)) & 1);
+		unsigned same = smr_bft_vote_add(&k->vote, rep, oc);
+		if (first && same == 1) { /* an outcome not seen before: remember its status */
+			k->status = resp->status;
+			if (resp->status != 0 && !b->errors)
+				snprintf(b->first_error, sizeof(b->first_error), "%s",
+					 resp->error ? resp->error : "");
+		}
+		if (same >= b->cfg->f + 1) {
+			if (resp->status != 0) {
+				if (!b->errors)
+					snprintf(b->first_error, sizeof(b->first_error), "%s",
+						 resp->error ? resp->error : "");
+				b->errors++;
+			}
+			return 1;
+		}
+	}
+	if (k->answered >= (unsigned)b->neps) {
+		if (!b->errors)
+			snprintf(b->first_error, sizeof(b->first_error),
+				 "no f + 1 replicas returned the same signed outcome");
+		b->errors++;
+		return 1;
+	}
+	return 0;
+}
+
+/* bft: run_phase's loop over every client's connection to every replica. */
+static int run_phase_bft(struct bench *b, uint32_t op, uint64_t count, bool sequential,
+			 uint64_t *lat, const char *label)
+{
+	uint64_t issued = 0, done = 0;
+	unsigned ne = (unsigned)b->neps;
+	for (unsigned i = 0; i < b->clients && issued < count; i++, issued++)
+		if (send_op(b, &b->cl[i], op, sequential ? issued : rnd(b) % b->key_space) != 0)
+			return -1;
+	uint64_t t0 = cli_now_ms(), last_done_ms = t0;
+	while (done < count) {
+		for (unsigned i = 0; i < b->clients; i++)
+			for (unsigned e = 0; e < ne; e++) {
+				struct pollfd *p = &b->pf[i * ne + e];
+				p->fd = b->cl[i].fds[e];
+				p->events = POLLIN;
+				p->revents = 0;
+			}
+		int pr = poll(b->pf, (nfds_t)(b->clients * ne), 1000);
+		if (pr < 0 && errno != EINTR) {
+			cli_err(b->c, "bench: poll: %s", strerror(errno));
+			return -1;
+		}
+		uint64_t now = cli_now_ms();
+		for (unsigned x = 0; pr > 0 && x < b->clients * ne; x++) {
+			if (!(b->pf[x].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			struct bclient *k = &b->cl[x / ne];
+			unsigned e = x % ne;
+			for (;;) {
+				Strata__Client__Response *resp = NULL;
+				char err[200];
+				int rc = cli_reader_step(&k->rds[e], k->fds[e], &resp, err, sizeof(err));
+				if (rc == 0)
+					break;
+				if (rc < 0) { /* one replica gone: the others still make f + 1 */
+					close(k->fds[e]);
+					k->fds[e] = -1;
+					if (k->busy && ++k->answered >= ne) {
+						cli_err(b->c, "bench: client %u: %s", x / ne, err);
+						return -1;
+					}
+					break;
+				}
+				uint64_t t = now_ns();
+				int end = bft_reply(b, k, resp);
+				strata__client__response__free_unpacked(resp, NULL);
+				if (!end)
+					continue;
+				if (lat)
+					lat[done] = t - k->sent_ns;
+				done++;
+				k->busy = false;
+				last_done_ms = now;
+				if (issued < count) {
+					if (send_op(b, k, op, sequential ? issued : rnd(b) % b->key_space) != 0)
+						return -1;
+					issued++;
+				}
+			}
+		}
+		if (now - last_done_ms > STALL_MS) {
+			cli_err(b->c, "bench: no f + 1 replies for %d s (%" PRIu64 " of %" PRIu64
+				" %s ops done)", STALL_MS / 1000, done, count, label);
+			return -2;
+		}
 	}
 	return 0;
 }
@@ -149,6 +297,8 @@ static int send_op(struct bench *b, struct bclient *k, uint32_t op, uint64_t key
 static int run_phase(struct bench *b, uint32_t op, uint64_t count, bool sequential, uint64_t *lat,
 		     const char *label)
 {
+	if (b->bft)
+		return run_phase_bft(b, op, count, sequential, lat, label);
 	uint64_t issued = 0, done = 0;
 	struct pollfd pf[BENCH_MAX_CLIENTS];
 	for (unsigned i = 0; i < b->clients && issued < count; i++, issued++)
@@ -382,9 +532,19 @@ static int bench_run(struct bench *b)
 		b->val[i] = (char)('a' + i % 26);
 	randombytes_buf(&b->rng, sizeof(b->rng));
 	b->rng |= 1;
+	/* A BFT KV cluster: every request to every replica, the f + 1 vote (see the header). */
+	b->bft = cli_bft_cluster(b->c);
+	if (b->bft) {
+		b->cfg = cli_config(b->c);
+		b->pf = calloc((size_t)b->clients * (size_t)b->neps, sizeof(*b->pf));
+		if (!b->cfg || !b->pf) {
+			cli_err(b->c, "bench: out of memory");
+			return CLI_EXIT_FAIL;
+		}
+	}
 	/* A request wakes a dormant store; then the leader is known. */
 	int target = 0;
-	if (!b->all || b->neps == 1) {
+	if (!b->bft && (!b->all || b->neps == 1)) {
 		char key[64];
 		key_of(b, 0, key);
 		struct cli_op_args a = { .module = "kv", .op = CLI_OP_READ, .key = key,
@@ -402,6 +562,27 @@ static int bench_run(struct bench *b)
 		struct bclient *k = &b->cl[i];
 		const struct cli_endpoint *ep = &b->eps[b->all ? (int)(i % (unsigned)b->neps) : target];
 		char err[200];
+		if (b->bft) {
+			k->fds = malloc((size_t)b->neps * sizeof(*k->fds));
+			k->rds = calloc((size_t)b->neps, sizeof(*k->rds));
+			if (!k->fds || !k->rds || cli_bft_key_new(&k->bkey) != 0) {
+				cli_err(b->c, "bench: out of memory");
+				return CLI_EXIT_FAIL;
+			}
+			k->bft = true;
+			k->session = k->bkey.session;
+			k->fd = -1;
+			for (int e = 0; e < b->neps; e++) {
+				cli_reader_init(&k->rds[e]);
+				k->fds[e] = cli_connect(&b->eps[e], cli_now_ms() + 2000, err,
+							sizeof(err));
+				if (k->fds[e] < 0) {
+					cli_err(b->c, "bench: connect: %s", err);
+					return CLI_EXIT_UNKNOWN;
+				}
+			}
+			continue;
+		}
 		k->fd = cli_connect(ep, cli_now_ms() + 2000, err, sizeof(err));
 		if (k->fd < 0) {
 			cli_err(b->c, "bench: connect: %s", err);
@@ -425,14 +606,21 @@ static int bench_run(struct bench *b)
 	uint64_t syncs0 = rc ? 0 : syncs_total(b);
 	long long tk0 = server_ticks(b);
 	double cc0 = client_cpu_s();
-	uint64_t t0 = now_ns();
+	uint64_t t0 = now_ns(), sv0 = b->sig_verified;
 	if (!rc)
 		rc = run_phase(b, b->op, b->total, false, b->lat_ns, b->op == CLI_OP_WRITE ? "put" : "get");
 	uint64_t t1 = now_ns();
+	double sv_op = (double)(b->sig_verified - sv0) / (double)b->total;
 	double cc1 = client_cpu_s();
 	long long tk1 = server_ticks(b);
 	uint64_t syncs1 = rc ? 0 : syncs_total(b);
 	for (unsigned i = 0; i < b->clients; i++) {
+		if (b->cl[i].bft) {
+			for (int e = 0; e < b->neps; e++)
+				if (b->cl[i].fds[e] >= 0)
+					close(b->cl[i].fds[e]);
+			continue;
+		}
 		close(b->cl[i].fd);
 		cli_reader_free(&b->cl[i].rd);
 	}
@@ -472,6 +660,8 @@ static int bench_run(struct bench *b)
 		JNUM("server_cpu_us_per_op", "%.1f", srv_us);
 		JNUM("client_cpu_us_per_op", "%.1f", cli_us);
 		JNUM("syncs_per_op", "%.3f", syncs);
+		if (b->bft)
+			JNUM("client_sig_verified_per_op", "%.2f", sv_op);
 #undef JNUM
 		cli_json_key(&j, "errors");
 		cli_json_uint(&j, b->errors);
@@ -485,6 +675,11 @@ static int bench_run(struct bench *b)
 		       name, b->clients, ops, pct_ms(b->lat_ns, b->total, 0.50),
 		       pct_ms(b->lat_ns, b->total, 0.99), pct_ms(b->lat_ns, b->total, 0.999), srv_us,
 		       cli_us, syncs, b->neps, b->errors);
+		if (b->bft)
+			printf("BFT KV: every op sent to all %d replicas, ended by f + 1 = %u equal "
+			       "signed replies; client sig_verified %.2f per op (%" PRIu64 " in all, "
+			       "%" PRIu64 " did not verify)\n",
+			       b->neps, b->cfg->f + 1, sv_op, b->sig_verified, b->bad_sig);
 		print_histogram(b->lat_ns, b->total);
 	}
 	if (b->errors || preload_errors)
@@ -556,6 +751,15 @@ int cmd_bench(struct cli *c, int argc, char **argv)
 				     "K");
 	int rc = bench_run(&b);
 	free(b.val);
+	for (unsigned i = 0; b.cl && i < b.clients; i++) {
+		if (b.cl[i].rds)
+			for (int e = 0; e < b.neps; e++)
+				cli_reader_free(&b.cl[i].rds[e]);
+		free(b.cl[i].rds);
+		free(b.cl[i].fds);
+		cli_bft_key_wipe(&b.cl[i].bkey);
+	}
+	free(b.pf);
 	free(b.cl);
 	free(b.lat_ns);
 	return rc;

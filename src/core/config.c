@@ -115,7 +115,8 @@ enum key {
 	K_REPLICAS, K_R, K_W, K_LKV_MAX_KEYS,
 	K_FANOUT, K_ROUNDS, K_STORE_PCT,
 	K_SMR_HB, K_SMR_ELECT, K_SMR_WINDOW, K_SMR_BATCH, K_SMR_PENDING, K_SMR_TIMEOUT,
-	K_SMR_SESSIONS, K_SMR_SNAP_ENTRIES, K_SMR_SNAP_TAIL, K_SMR_LOG, K_SMR_LEADER_SYNC, K_TOB_CONS,
+	K_SMR_SESSIONS, K_SMR_SNAP_ENTRIES, K_SMR_SNAP_TAIL, K_SMR_CKPT, K_SMR_LOG, K_SMR_LEADER_SYNC,
+	K_TOB_CONS,
 	K_CL_MAX_CONNS, K_CL_IDLE, K_CL_FRAME, K_CL_QUEUE, K_CL_AUTH, K_ENCRYPT,
 	K_HOST, K_PORT, K_CLIENT_PORT, K_PUBKEY, K_RESP_PORT, K_COINKEY, K_METRICS_PORT,
 	K_METRICS_HOST,
@@ -173,6 +174,8 @@ static const struct keydef keys[K_COUNT] = {
 	[K_SMR_SNAP_ENTRIES] = {SEC_SMR, "snapshot_entries", V_U32, CFG(smr_snapshot_entries), 0,
 				1000000000},
 	[K_SMR_SNAP_TAIL] = {SEC_SMR, "snapshot_tail", V_U32, CFG(smr_snapshot_tail), 0, 1000000000},
+	[K_SMR_CKPT] = {SEC_SMR, "checkpoint_interval", V_U32, CFG(smr_checkpoint_interval), 0,
+			1000000000},
 	[K_SMR_LOG] = {SEC_SMR, "log", V_ALGO, CFG(smr_log), 0, 0},
 	[K_SMR_LEADER_SYNC] = {SEC_SMR, "leader_sync_parallel", V_ONOFF, CFG(smr_leader_sync_parallel), 0, 0},
 	[K_TOB_CONS] = {SEC_TOB, "consensus", V_ALGO, CFG(tob_consensus), 0, 0},
@@ -791,6 +794,7 @@ void strata_config_defaults(struct strata_config *c)
 	c->smr_timeout_ms = 5000;
 	c->smr_sessions_max = 100000;
 	c->smr_snapshot_entries = 10000;
+	c->smr_checkpoint_interval = 1024;
 	c->smr_snapshot_tail = 1000;
 	c->client_max_conns = 1024;
 	c->client_idle_ms = 300000;

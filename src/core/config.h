@@ -93,6 +93,8 @@ struct strata_config {
 	 * that sends them and counts itself once that sync is done, so its fdatasync runs beside
 	 * the followers' (docs/smr.md); off: it stores them 5 ms later, off the path. */
 	bool smr_leader_sync_parallel;
+	uint32_t smr_checkpoint_interval; /* BFT KV: a signed checkpoint every this many applied
+					   * commands (default 1024; 0 = none) */
 	/* The KV's log ([smr] log): "" or "paxos" = the leader-driven replicated log (log.c),
 	 * "tob" = state machine fed by total-order broadcast deliveries (tob_log.c). */
 	char smr_log[STRATA_NAME_MAX];

@@ -288,6 +288,10 @@ struct strata_counters {
 	uint64_t kv_batches, kv_commands, kv_read_rounds, kv_busy;
 	uint64_t kv_snapshot_index, kv_log_first, kv_snapshots, kv_snapshot_installs;
 	uint64_t kv_bft_unsigned; /* BFT KV: ordered commands skipped, their client signature bad */
+	/* BFT KV signed checkpoints (src/smr/bft_ckpt.c): own ones signed, the stable one's index,
+	 * made stable by 2f + 1 votes or by a peer's certificate, messages refused or dropped. */
+	uint64_t kv_ckpt_taken, kv_ckpt_stable_index, kv_ckpt_stabilized, kv_ckpt_adopted;
+	uint64_t kv_ckpt_rejected, kv_ckpt_dropped;
 	/* Turn-batches and storage: batches run, store/remove operations staged, syncs that made
 	 * them durable (a batch that stored nothing needs none; one sync may cover many batches). */
 	uint64_t batches, stores, syncs;

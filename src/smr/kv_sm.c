@@ -801,7 +801,26 @@ static bool rd_res(struct strata_rd *r, struct kv_res *out)
 	return strata_rd_ok(r);
 }
 
-int smr_kv_snapshot(const struct smr_kv *kv, bool omit_sessions, struct strata_msg **out)
+static void wr_ent(struct strata_wr *w, const struct kv_ent *e)
+{
+	strata_wr_bytes(w, e->key->data, e->key->len);
+	strata_wr_bytes(w, e->val->data, e->val->len);
+	strata_wr_u64(w, e->mod_rev);
+	strata_wr_u64(w, e->create_rev);
+	strata_wr_u64(w, e->version);
+}
+
+static int ent_cmp(const void *a, const void *b)
+{
+	const struct kv_ent *x = *(const struct kv_ent *const *)a;
+	const struct kv_ent *y = *(const struct kv_ent *const *)b;
+	size_t n = x->key->len < y->key->len ? x->key->len : y->key->len;
+	int c = memcmp(x->key->data, y->key->data, n);
+	return c ? c : (x->key->len > y->key->len) - (x->key->len < y->key->len);
+}
+
+static int snapshot(const struct smr_kv *kv, bool omit_sessions, bool sorted,
+		    struct strata_msg **out)
 {
 	*out = NULL;
 	size_t bytes = 64;
@@ -810,19 +829,31 @@ int smr_kv_snapshot(const struct smr_kv *kv, bool omit_sessions, struct strata_m
 			bytes += e->key->len + e->val->len + 64;
 	for (struct kv_sess *s = kv->lru_head; s; s = s->lru_next)
 		bytes += 64 + (s->win ? 24u * SMR_SESSION_WINDOW : 0);
+	struct kv_ent **order = NULL;
+	if (sorted && kv->count) {
+		order = malloc(kv->count * sizeof(*order));
+		if (!order)
+			return STRATA_ENOMEM;
+		size_t k = 0;
+		for (size_t i = 0; i < kv->tcap; i++)
+			for (struct kv_ent *e = kv->tab[i]; e; e = e->next)
+				order[k++] = e;
+		STRATA_ASSERT(k == kv->count);
+		qsort(order, k, sizeof(*order), ent_cmp);
+	}
 	struct strata_wr w;
 	strata_wr_init(&w, bytes);
 	strata_wr_u64(&w, SNAP_MAGIC);
 	strata_wr_u64(&w, kv->revision);
 	strata_wr_u64(&w, kv->count);
-	for (size_t i = 0; i < kv->tcap; i++) {
-		for (struct kv_ent *e = kv->tab[i]; e; e = e->next) {
-			strata_wr_bytes(&w, e->key->data, e->key->len);
-			strata_wr_bytes(&w, e->val->data, e->val->len);
-			strata_wr_u64(&w, e->mod_rev);
-			strata_wr_u64(&w, e->create_rev);
-			strata_wr_u64(&w, e->version);
-		}
+	if (order) {
+		for (size_t k = 0; k < kv->count; k++)
+			wr_ent(&w, order[k]);
+		free(order);
+	} else {
+		for (size_t i = 0; i < kv->tcap; i++)
+			for (struct kv_ent *e = kv->tab[i]; e; e = e->next)
+				wr_ent(&w, e);
 	}
 	strata_wr_u64(&w, omit_sessions ? 0 : kv->scount);
 	for (struct kv_sess *s = kv->lru_head; s && !omit_sessions; s = s->lru_next) {
@@ -838,6 +869,16 @@ int smr_kv_snapshot(const struct smr_kv *kv, bool omit_sessions, struct strata_m
 	int err = 0;
 	*out = strata_wr_take_msg(&w, &err);
 	return *out ? 0 : err;
+}
+
+int smr_kv_snapshot(const struct smr_kv *kv, bool omit_sessions, struct strata_msg **out)
+{
+	return snapshot(kv, omit_sessions, false, out);
+}
+
+int smr_kv_snapshot_canonical(const struct smr_kv *kv, struct strata_msg **out)
+{
+	return snapshot(kv, false, true, out);
 }
 
 static int restore_into(struct smr_kv *kv, struct strata_rd *r)

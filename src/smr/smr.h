@@ -147,6 +147,9 @@ int smr_kv_history(const struct smr_kv *kv, uint64_t from, const void *key, size
 /* The whole state (keys, revision, sessions in applied order) as one byte string: a snapshot.
  * omit_sessions: the broken variant that forgets the session table. 0, or STRATA_ENOMEM. */
 int smr_kv_snapshot(const struct smr_kv *kv, bool omit_sessions, struct strata_msg **out);
+/* The same with the keys in byte order: equal bytes on replicas that applied the same commands,
+ * however their tables grew or were restored (the BFT KV's checkpoint digest, bft_ckpt.c). */
+int smr_kv_snapshot_canonical(const struct smr_kv *kv, struct strata_msg **out);
 /* A new state from a snapshot's bytes, checked completely before it is returned (a malformed
  * snapshot changes nothing). 0, STRATA_EPROTO or STRATA_ENOMEM. */
 int smr_kv_restore(const void *data, size_t len, size_t sessions_max, struct smr_kv **out);
@@ -271,6 +274,47 @@ unsigned smr_bft_vote_add(struct smr_bft_vote *v, uint32_t replica,
 			  const uint8_t outcome[SMR_BFT_DIGEST_LEN]);
 /* Replicas that voted. */
 unsigned smr_bft_vote_count(const struct smr_bft_vote *v);
+/* ---- signed checkpoints of the BFT KV (bft_ckpt.c has the specification) ---- */
+struct smr_ckpt_cert {
+	uint64_t index;                     /* commands applied (0: none) */
+	uint8_t digest[SMR_BFT_DIGEST_LEN]; /* SHA-256 of the canonical snapshot at index */
+	uint32_t nsig;                      /* 2f + 1 */
+	uint32_t replica[STRATA_MAX_NODES];
+	uint8_t sig[STRATA_MAX_NODES][64];
+};
+struct smr_ckpt_counts {
+	uint64_t taken;        /* own checkpoints signed */
+	uint64_t stabilized;   /* made stable here by 2f + 1 votes */
+	uint64_t adopted;      /* made stable by a peer's certificate */
+	uint64_t stable_index; /* the stable checkpoint's index */
+	uint64_t rejected;     /* votes and certificates refused: malformed, bad signature,
+				* a second different vote */
+	uint64_t dropped;      /* votes beyond the window */
+};
+struct smr_ckpt;
+/* Ownership: the caller (the KV module m) owns the checkpointer and frees it with smr_ckpt_free. */
+struct smr_ckpt *smr_ckpt_new(struct strata_module *m, uint64_t interval);
+void smr_ckpt_free(struct smr_ckpt *c);
+void smr_ckpt_set_broken(struct smr_ckpt *c, unsigned broken);
+/* After applying command index to sm: every interval-th one is a checkpoint. */
+void smr_ckpt_applied(struct smr_ckpt *c, uint64_t index, const struct smr_kv *sm);
+/* A checkpoint message from peer (over authenticated links). */
+void smr_ckpt_deliver(struct smr_ckpt *c, uint32_t peer, const uint8_t *data, size_t len);
+/* The stable checkpoint (borrowed until the next event), or NULL. */
+const struct smr_ckpt_cert *smr_ckpt_stable(const struct smr_ckpt *c);
+/* This replica's own digest at index, if among its last few checkpoints. */
+bool smr_ckpt_own(const struct smr_ckpt *c, uint64_t index, uint8_t digest[SMR_BFT_DIGEST_LEN]);
+void smr_ckpt_counts(const struct smr_ckpt *c, struct smr_ckpt_counts *out);
+/* The digest of a canonical snapshot (smr_kv_snapshot_canonical). */
+void smr_ckpt_digest(uint8_t out[SMR_BFT_DIGEST_LEN], const struct strata_msg *canonical);
+/* Whether replica's signature of (index, digest) is valid, and whether cert is: 2f + 1 distinct
+ * replicas' valid signatures (the config's public keys). */
+bool smr_ckpt_sig_verify(const struct strata_config *cfg, uint32_t replica, uint64_t index,
+			 const uint8_t digest[SMR_BFT_DIGEST_LEN], const uint8_t *sig);
+bool smr_ckpt_cert_verify(const struct strata_config *cfg, const struct smr_ckpt_cert *c);
+/* The tob KV's checkpointer (NULL unless the BFT KV). */
+struct smr_ckpt *smr_tobkv_ckpt(struct strata_module *m);
+
 struct strata_module *smr_tobkv_create(struct strata_node *n, char *err, size_t errlen);
 void smr_tobkv_set_broken(struct strata_module *m, unsigned broken);
 struct smr_kv *smr_tobkv_state(struct strata_module *m);
@@ -290,6 +334,8 @@ enum smr_broken {
 	 * letting acks ride early datagrams (strata_links_set_broken_early_acks): a follower
 	 * acknowledges before its sync (what the early class's rule forbids, docs/smr.md). */
 	SMR_BROKEN_EARLY_ACK = 1024,
+	SMR_BROKEN_BFT_CKPT_NOVERIFY = 64, /* BFT KV: checkpoint votes and certificates taken
+					    * without checking their signatures */
 };
 void smr_kv_set_broken(struct strata_module *m, unsigned broken);
 

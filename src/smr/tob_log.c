@@ -172,6 +172,7 @@ struct tkv {
 		bool fresh;  /* its first broadcast (refused: answered busy); else a fallback */
 	} bundle_ids[BUNDLE_MAX];
 	uint64_t bundles, bundled; /* bundles broadcast, and the entries in them */
+	struct smr_ckpt *ck;    /* bft: signed checkpoints (bft_ckpt.c), NULL otherwise */
 };
 
 #define TKV(mod) ((struct tkv *)(mod))
@@ -390,6 +391,8 @@ static void on_deliver_one(struct tkv *k, uint32_t origin, const uint8_t *data, 
 		STRATA_ASSERT(0 && "kv: state machine out of memory"); /* cannot stay consistent */
 	if (smr_kv_revision(k->sm) > rev0)
 		smr_emit_changes(&k->m, k->sm, rev0 + 1); /* `kv watch`, as log.c does */
+	if (k->ck && !k->restarted)
+		smr_ckpt_applied(k->ck, k->applied, k->sm);
 	if (k->bft && c.session && !k->restarted) {
 		/* Every replica answers the client's copy of the request it holds, at the first
 		 * copy (any replica's) of (session, seq) it delivers: the same place in the order
@@ -756,6 +759,16 @@ static void publish(struct tkv *k)
 	c->kv_read_rounds = k->reads;
 	c->kv_busy = k->busy;
 	c->kv_bft_unsigned = k->unsigned_cmds;
+	if (k->ck) {
+		struct smr_ckpt_counts ck;
+		smr_ckpt_counts(k->ck, &ck);
+		c->kv_ckpt_taken = ck.taken;
+		c->kv_ckpt_stable_index = ck.stable_index;
+		c->kv_ckpt_stabilized = ck.stabilized;
+		c->kv_ckpt_adopted = ck.adopted;
+		c->kv_ckpt_rejected = ck.rejected;
+		c->kv_ckpt_dropped = ck.dropped;
+	}
 }
 
 static void tkv_handle(struct strata_module *m, const struct strata_event *ev)
@@ -773,6 +786,9 @@ static void tkv_handle(struct strata_module *m, const struct strata_event *ev)
 		bundle_flush(k);
 	} else if (bcast_is_deliver(&k->tob, ev)) {
 		on_deliver(k, ev->body);
+	} else if (ev->type == STRATA_EV_PL_DELIVER && k->ck && ev->msg && ev->peer >= 1 &&
+		   ev->peer <= strata_node_n(k->node) && !k->restarted) {
+		smr_ckpt_deliver(k->ck, ev->peer, ev->msg->data, ev->msg->len);
 	}
 	publish(k);
 }
@@ -785,6 +801,7 @@ static void tkv_destroy(struct strata_module *m)
 			pend_free(k, &k->pend[i]);
 	smr_kv_free(k->sm);
 	strata_wr_free(&k->bundle);
+	smr_ckpt_free(k->ck);
 	free(k->pend);
 	free(k->hidx);
 	free(k);
@@ -848,6 +865,10 @@ struct strata_module *smr_tobkv_create(struct strata_node *n, char *err, size_t 
 	k->id_gen = strata_random(n) >> 30; /* ids differ across incarnations */
 	strata_node_add_module(n, &k->m, &tkv_ops, strata_wire_id("kv"));
 	strata_timer_init(&k->tick, &k->m, T_TICK, 0);
+	if (k->bft && !(k->ck = smr_ckpt_new(&k->m, cfg->smr_checkpoint_interval))) {
+		snprintf(err, errlen, "kv: out of memory");
+		return NULL; /* the node owns (and frees) the module */
+	}
 	if (bcast_open(n, over_btob ? "btob" : "tob", &k->m, 1, &k->tob, err, errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */
 	strata_wr_init(&k->bundle, bcast_payload_max(&k->tob));
@@ -859,6 +880,13 @@ void smr_tobkv_set_broken(struct strata_module *m, unsigned broken)
 	struct tkv *k = TKV(m);
 	k->broken = broken;
 	smr_kv_set_broken_sessions(k->sm, (broken & SMR_BROKEN_DUP_APPLY) != 0);
+	if (k->ck)
+		smr_ckpt_set_broken(k->ck, broken);
+}
+
+struct smr_ckpt *smr_tobkv_ckpt(struct strata_module *m)
+{
+	return TKV(m)->ck;
 }
 
 struct smr_kv *smr_tobkv_state(struct strata_module *m)

@@ -14,6 +14,10 @@
 # to the history, and `strata check --model atomic` must find it linearizable, so every
 # acknowledged write is readable at the end. The correct nodes must have skipped the forger's
 # commands (kv_bft_unsigned > 0), and a request without its session's signature is refused.
+# Signed checkpoints (`checkpoint_interval = 32`, src/smr/bft_ckpt.c): after byz4 every correct
+# node holds a stable checkpoint (kv_ckpt_stable_index > 0) and has refused the forger's forged
+# certificate (kv_ckpt_rejected > 0). `strata bench` on byz4 with its default target: every
+# request to every replica, f + 1 equal signed replies, no errors, client verifications shown.
 . "$(dirname "$0")/lib.sh"
 
 T_START=$(now_ms)
@@ -31,7 +35,8 @@ for i in range(2 * n):
 ports = [s.getsockname()[1] for s in socks]
 with open(path, "w") as fh:
     fh.write(f"[cluster]\nid = bft-kv-live-{n}\nmodel = fail-arbitrary\nf = {f}\n\n")
-    fh.write("[fd]\nheartbeat_ms = 50\ntimeout_ms = 250\n\n[smr]\nlog = btob\n")
+    fh.write("[fd]\nheartbeat_ms = 50\ntimeout_ms = 250\n\n[smr]\nlog = btob\n"
+             "checkpoint_interval = 32\n")
     for i in range(n):
         fh.write(f"\n[node.{i + 1}]\nhost = 127.0.0.1\nport = {ports[2 * i]}\n"
                  f"client_port = {ports[2 * i + 1]}\n")
@@ -101,6 +106,18 @@ rc=$?
 [ $rc -ne 0 ] && grep -q "signed with the key pair that owns their session" "$TMP/err" ||
 	fail "an unsigned request: exit $rc, $(cat "$TMP/err")"
 pass "byz4: node 1 skipped $skipped forged commands; an unsigned request is refused"
+for id in 1 2 3; do
+	st=$(counter $id kv_ckpt_stable_index)
+	rj=$(counter $id kv_ckpt_rejected)
+	[ "$st" -gt 0 ] || fail "byz4: node $id holds no stable checkpoint (kv_ckpt_stable_index = $st)"
+	[ "$rj" -gt 0 ] || fail "byz4: node $id refused no forged checkpoint (kv_ckpt_rejected = $rj)"
+done
+pass "byz4: nodes 1-3 hold stable checkpoints (node 1: index $(counter 1 kv_ckpt_stable_index)), forged ones refused"
+"$STRATA" --dir "$DIR" --timeout 5000 bench put --clients 2 --total 60 --key-space 10 \
+	--warmup 4 >"$TMP/bench.out" 2>&1 || fail "byz4: bench failed: $(cat "$TMP/bench.out")"
+grep -q " 0 errors" "$TMP/bench.out" && grep -q "client sig_verified" "$TMP/bench.out" ||
+	fail "byz4: bench: $(cat "$TMP/bench.out")"
+pass "byz4: bench with the f + 1 vote: $(head -n 1 "$TMP/bench.out" | cut -d'|' -f1)"
 "$CLUSTER" stop --dir "$DIR" >/dev/null
 
 run 7 2 0 byz7 7:forge 6:equivocate

@@ -61,7 +61,8 @@
 #define FF 1
 
 enum { OP_GET, OP_PUT, OP_CAS };
-enum { V_NONE, V_ONE, V_NOVERIFY, V_UNSIGNED };
+enum { V_NONE, V_ONE, V_NOVERIFY, V_UNSIGNED, V_CKPT };
+#define CKPT_K 16 /* [smr] checkpoint_interval in these runs */
 
 struct vote_val {
 	int status;
@@ -96,6 +97,7 @@ struct run {
 	int error;
 	char errtxt[256];
 	unsigned ops_ok, reads_ok, writes_ok, info, forged_seen, rejected_sig;
+	bool ckpt_judged; /* CK3 judged: the correct replicas applied the same commands */
 	char seen[NKEYS][40];
 };
 
@@ -342,6 +344,66 @@ static int check_agreement(struct run *r, char *why, size_t wl, bool *violation)
 	return 0;
 }
 
+/* The signed checkpoints (src/smr/bft_ckpt.c): a correct replica's stable checkpoint has a
+ * certificate of 2f + 1 valid signatures of distinct replicas (CK1), and its digest is the one
+ * every correct replica that signed its own checkpoint at that index computed (CK2). When the
+ * correct replicas all applied the same A commands (the run's end, once calm), each holds a
+ * stable checkpoint at the last multiple of K up to A (CK3; N = 3f + 1 needs all three correct
+ * replicas' votes: with one stuck behind in the order, the others cannot stabilise, and CK3 is
+ * not judged). */
+static int check_checkpoints(struct run *r, char *why, size_t wl, bool *violation)
+{
+	struct smr_ckpt *ck[NN + 1] = { 0 };
+	uint64_t applied[NN + 1] = { 0 };
+	for (uint32_t id = 1; id <= NN; id++) {
+		struct strata_node *n = sim_node(r->s, id);
+		struct strata_module *m = n ? strata_node_module_by_name(n, "kv") : NULL;
+		if (!m || id == r->byz_id)
+			continue;
+		ck[id] = smr_tobkv_ckpt(m);
+		struct smr_status st;
+		smr_tobkv_status(m, &st);
+		applied[id] = st.applied_index;
+	}
+	uint64_t same = 0;
+	for (uint32_t a = 1; a <= NN; a++)
+		if (ck[a])
+			same = !same || same == applied[a] ? applied[a] : UINT64_MAX;
+	if (same != UINT64_MAX)
+		r->ckpt_judged = true;
+	for (uint32_t a = 1; a <= NN; a++) {
+		if (!ck[a])
+			continue;
+		const struct smr_ckpt_cert *c = smr_ckpt_stable(ck[a]);
+		uint64_t want = same != UINT64_MAX ? same / CKPT_K * CKPT_K : 0;
+		if ((!c && want) || (c && c->index < want))
+			return sim_fail(why, wl, "checkpoints: the correct replicas all applied %llu "
+					"commands, and replica %u's stable checkpoint is %llu, not %llu",
+					(unsigned long long)same, a,
+					(unsigned long long)(c ? c->index : 0),
+					(unsigned long long)want);
+		if (!c)
+			continue;
+		if (!smr_ckpt_cert_verify(&r->cfg, c)) {
+			*violation = true;
+			return sim_fail(why, wl, "checkpoints: correct replica %u's stable checkpoint "
+					"%llu is not certified by 2f + 1 valid signatures", a,
+					(unsigned long long)c->index);
+		}
+		for (uint32_t b = 1; b <= NN; b++) {
+			uint8_t d[SMR_BFT_DIGEST_LEN];
+			if (ck[b] && smr_ckpt_own(ck[b], c->index, d) &&
+			    memcmp(d, c->digest, sizeof(d)) != 0) {
+				*violation = true;
+				return sim_fail(why, wl, "checkpoints: replica %u's stable checkpoint "
+						"%llu has a digest correct replica %u does not hold",
+						a, (unsigned long long)c->index, b);
+			}
+		}
+	}
+	return 0;
+}
+
 static int check_history(struct run *r, char *why, size_t wl, bool *violation)
 {
 	fflush(r->hist);
@@ -391,6 +453,7 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	r->cfg.retransmit_min_ms = 10;
 	r->cfg.retransmit_max_ms = 100;
 	r->cfg.smr_timeout_ms = 1500;
+	r->cfg.smr_checkpoint_interval = CKPT_K;
 	for (uint32_t i = 1; i <= NN; i++) {
 		r->cfg.nodes[i].id = i;
 		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
@@ -429,10 +492,12 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 		c->session = smr_bft_session_of(c->pk);
 		c->next_at = sim_now(s) + sim_random_below(s, 3 * MS);
 	}
-	if (variant == V_UNSIGNED) /* replicas that take any command under any session */
+	if (variant == V_UNSIGNED || variant == V_CKPT) /* replicas that take any command under
+							   * any session, or any checkpoint */
 		for (uint32_t id = 1; id <= NN; id++)
 			smr_tobkv_set_broken(strata_node_module_by_name(sim_node(s, id), "kv"),
-					     SMR_BROKEN_BFT_UNSIGNED);
+					     variant == V_CKPT ? SMR_BROKEN_BFT_CKPT_NOVERIFY
+							       : SMR_BROKEN_BFT_UNSIGNED);
 	bool faults = variant == V_NONE;
 	if (faults) {
 		struct sim_net net = {
@@ -516,6 +581,8 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 		rc = check_agreement(r, why, wl, &violation);
 	if (!rc)
 		rc = check_history(r, why, wl, &violation);
+	if (!rc)
+		rc = check_checkpoints(r, why, wl, &violation);
 	if (rc && variant != V_NONE && !violation) {
 		fprintf(stderr, "sim_btob_kv: broken variant seed %llu failed for another reason: "
 			"%s\n", (unsigned long long)seed, why);
@@ -523,9 +590,10 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	}
 	if (trace || getenv("SIM_KV_VERBOSE"))
 		fprintf(stderr, "seed %llu: byzantine %u (%s): %u ok (%u writes, %u reads), %u "
-			"unknown, %u forged replies seen, %u bad signatures\n",
+			"unknown, %u forged replies seen, %u bad signatures, checkpoint progress %s\n",
 			(unsigned long long)seed, r->byz_id, strata_byz_name(r->byz), r->ops_ok,
-			r->writes_ok, r->reads_ok, r->info, r->forged_seen, r->rejected_sig);
+			r->writes_ok, r->reads_ok, r->info, r->forged_seen, r->rejected_sig,
+			r->ckpt_judged ? "judged" : "not judged (a correct replica behind)");
 	sim_free(s);
 	fclose(r->hist);
 	free(r->hbuf);
@@ -558,12 +626,18 @@ static int run_unsigned(uint64_t seed, bool trace, char *why, size_t wl)
 	return run_case(seed, trace, why, wl, V_UNSIGNED, "bft-tob");
 }
 
+static int run_ckpt_noverify(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, V_CKPT, "bft-tob");
+}
+
 static const struct sim_case cases[] = {
 	{ "bft-kv-one-byzantine", run_bft, 10, false },
 	{ "bft-kv-over-btob", run_btob, 6, false },
 	{ "broken-accept-one", run_one, 10, true },
 	{ "broken-no-verify", run_noverify, 10, true },
 	{ "broken-unsigned-requests", run_unsigned, 10, true },
+	{ "broken-ckpt-no-verify", run_ckpt_noverify, 3, true },
 };
 
 int main(int argc, char **argv)

@@ -292,7 +292,9 @@ static const struct {
 	COUNTER(kv_applied_index), COUNTER(kv_batches), COUNTER(kv_commands),
 	COUNTER(kv_read_rounds), COUNTER(kv_busy), COUNTER(kv_snapshot_index),
 	COUNTER(kv_log_first), COUNTER(kv_snapshots), COUNTER(kv_snapshot_installs),
-	COUNTER(kv_bft_unsigned),
+	COUNTER(kv_bft_unsigned), COUNTER(kv_ckpt_taken), COUNTER(kv_ckpt_stable_index),
+	COUNTER(kv_ckpt_stabilized), COUNTER(kv_ckpt_adopted), COUNTER(kv_ckpt_rejected),
+	COUNTER(kv_ckpt_dropped),
 	COUNTER(batches), COUNTER(stores), COUNTER(syncs), COUNTER(held_max), COUNTER(early_dgrams),
 	COUNTER(sig_signed), COUNTER(sig_verified),
 };
