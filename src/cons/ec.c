@@ -30,7 +30,11 @@
  *   - A NACK names a timestamp, and only a NACK of a timestamp >= the leader's current one makes
  *     it try again, with its first timestamp above the named one. The book bumps on every NACK,
  *     so N - 1 refusals of one NEWEPOCH start N - 1 new epochs, each refused again: the messages
- *     grow exponentially while Omega disagrees.
+ *     grow exponentially while Omega disagrees. A refusal because of our promise names the
+ *     promise (lastts), not the refused timestamp, and the next timestamp is computed, not
+ *     stepped by N: a recovered or peer's promise far above ours (a corrupted store once made a
+ *     node loop 2^60 times inside one turn) costs one round, and one that no 64-bit timestamp
+ *     of ours can pass stops this process from leading (counted), never hangs it.
  *   - When Omega makes a process trust l != self while its last started epoch is not l's, it
  *     tells l with a NACK of its lastts. Without it EC3 fails: l trusted itself all along (no new
  *     Trust, no new NEWEPOCH) while a partition let the others start a later epoch of another
@@ -104,14 +108,24 @@ static void ec_recover(struct ec *e)
 		strata_indicate(&e->m, CONS_EV_START_EPOCH, e->lastl, 0, e->lastts, NULL);
 }
 
-static void ec_new_epoch(struct ec *e, const char *why, uint64_t above)
+/* The next timestamp of this process (ts + kN, k >= 1) above `above`, computed rather than
+ * stepped: a NACK or a recovered promise may name a timestamp far above ours. When no such
+ * timestamp fits in 64 bits (only a corrupted store or a forged peer message names one), this
+ * process starts no epoch and says so: it can still follow other leaders' epochs. */
+static bool ec_new_epoch(struct ec *e, const char *why, uint64_t above)
 {
-	do
-		e->ts += e->n;
-	while (e->ts <= above);
+	uint64_t base = above > e->ts ? above : e->ts;
+	uint64_t step = e->n - (base - e->ts) % e->n; /* base + step = ts + kN > base */
+	if (base > UINT64_MAX - step) {
+		strata_trace(e->m.node, "ec", "%s: no timestamp of ours above %llu fits in 64 bits: no "
+			     "new epoch", why, (unsigned long long)base);
+		return false;
+	}
+	e->ts = base + step;
 	ec_store(e);
 	strata_trace(e->m.node, "ec", "%s -> NEWEPOCH ts %llu", why, (unsigned long long)e->ts);
 	ec_send(e, 0, EC_NEWEPOCH, e->ts);
+	return true;
 }
 
 /* upon event <Omega, Trust | p> do
@@ -122,8 +136,8 @@ static void ec_new_epoch(struct ec *e, const char *why, uint64_t above)
 static void ec_on_trust(struct ec *e, uint32_t p)
 {
 	e->trusted = p;
-	if (p == e->self)
-		ec_new_epoch(e, "Omega trusts self", 0);
+	if (p == e->self && !ec_new_epoch(e, "Omega trusts self", 0))
+		strata_node_counters(e->m.node)->store_errors++; /* only a recovered ts does that */
 	else if (p && e->lastl != p && e->lastts)
 		ec_send(e, p, EC_NACK, e->lastts); /* tell l our last epoch is not its own */
 }
@@ -144,7 +158,9 @@ static void ec_on_newepoch(struct ec *e, uint32_t l, uint64_t newts)
 			     (unsigned long long)newts, l);
 		strata_indicate(&e->m, CONS_EV_START_EPOCH, l, 0, newts, NULL);
 	} else {
-		ec_send(e, l, EC_NACK, newts);
+		/* The NACK names what stands in the way: our promise when it is newts or above
+		 * (l's next try then starts above it at once, not one step of N per refusal). */
+		ec_send(e, l, EC_NACK, e->lastts > newts ? e->lastts : newts);
 	}
 }
 
@@ -153,10 +169,11 @@ static void ec_on_newepoch(struct ec *e, uint32_t l, uint64_t newts)
  *         ts := ts + N;
  *         trigger <beb, Broadcast | [NEWEPOCH, ts]>;
  * (only for a NACK of a ts >= the current one, see above) */
-static void ec_on_nack(struct ec *e, uint64_t ts)
+static void ec_on_nack(struct ec *e, const struct strata_event *ev, uint64_t ts)
 {
-	if (e->trusted == e->self && ts >= e->ts)
-		ec_new_epoch(e, "NACK of an epoch >= ours", ts);
+	if (e->trusted == e->self && ts >= e->ts && !ec_new_epoch(e, "NACK of an epoch >= ours", ts))
+		strata_node_bad_payload(e->m.node, &e->m, ev->peer, "ec: NACK of a timestamp no "
+					"epoch of ours can pass");
 }
 
 static void ec_recv(struct ec *e, const struct strata_event *ev, bool by_beb)
@@ -174,7 +191,7 @@ static void ec_recv(struct ec *e, const struct strata_event *ev, bool by_beb)
 	if (type == EC_NEWEPOCH)
 		ec_on_newepoch(e, ev->peer, ts);
 	else
-		ec_on_nack(e, ts);
+		ec_on_nack(e, ev, ts);
 }
 
 static void ec_handle(struct strata_module *m, const struct strata_event *ev)
