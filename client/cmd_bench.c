@@ -222,6 +222,23 @@ static int bft_reply(struct bench *b, struct bclient *k, Strata__Client__Respons
 	return 0;
 }
 
+/* An operation of client k ended at t: its latency goes to lat[*done] (lat may be NULL) and,
+ * while the phase has operations left, k issues the next. Returns send_op's result. */
+static int op_ended(struct bench *b, struct bclient *k, uint32_t op, uint64_t count,
+		    bool sequential, uint64_t *lat, uint64_t t, uint64_t *issued, uint64_t *done)
+{
+	if (lat)
+		lat[*done] = t - k->sent_ns;
+	(*done)++;
+	k->busy = false;
+	if (*issued >= count)
+		return 0;
+	if (send_op(b, k, op, sequential ? *issued : rnd(b) % b->key_space) != 0)
+		return -1;
+	(*issued)++;
+	return 0;
+}
+
 /* bft: run_phase's loop over every client's connection to every replica. */
 static int run_phase_bft(struct bench *b, uint32_t op, uint64_t count, bool sequential,
 			 uint64_t *lat, const char *label)
@@ -271,16 +288,9 @@ static int run_phase_bft(struct bench *b, uint32_t op, uint64_t count, bool sequ
 				strata__client__response__free_unpacked(resp, NULL);
 				if (!end)
 					continue;
-				if (lat)
-					lat[done] = t - k->sent_ns;
-				done++;
-				k->busy = false;
 				last_done_ms = now;
-				if (issued < count) {
-					if (send_op(b, k, op, sequential ? issued : rnd(b) % b->key_space) != 0)
-						return -1;
-					issued++;
-				}
+				if (op_ended(b, k, op, count, sequential, lat, t, &issued, &done) != 0)
+					return -1;
 			}
 		}
 		if (now - last_done_ms > STALL_MS) {
@@ -340,16 +350,9 @@ static int run_phase(struct bench *b, uint32_t op, uint64_t count, bool sequenti
 					b->errors++;
 				}
 				strata__client__response__free_unpacked(resp, NULL);
-				if (lat)
-					lat[done] = t - k->sent_ns;
-				done++;
-				k->busy = false;
 				last_done_ms = now;
-				if (issued < count) {
-					if (send_op(b, k, op, sequential ? issued : rnd(b) % b->key_space) != 0)
-						return -1;
-					issued++;
-				}
+				if (op_ended(b, k, op, count, sequential, lat, t, &issued, &done) != 0)
+					return -1;
 			}
 		}
 		if (now - last_done_ms > STALL_MS) {
