@@ -311,11 +311,20 @@ static void env_wake_at(void *ctx, uint64_t deadline_us)
 	arm_timer(rt);
 }
 
+static void batch_close_now(struct strata_uv *rt);
+
+/* A timer's turn is a batch of its own, closed before the callback returns: left open for
+ * on_check, it would end only after the next poll, which blocks until the next datagram,
+ * client byte or timer, so whatever the timer's turn sends (a retransmission, a heartbeat, a
+ * delayed acknowledgement) would wait for unrelated input. */
 static void on_timer(uv_timer_t *t)
 {
 	struct strata_uv *rt = t->data;
+	bool opened = !rt->batch_open;
 	uvrt_input(rt);
 	strata_node_tick(rt->node);
+	if (opened && rt->batch_open && !rt->closing)
+		batch_close_now(rt);
 	/* The loop's clock has millisecond granularity, so the timer can fire a little before the
 	 * node's deadline; the node then fires nothing and, its deadline unchanged, does not
 	 * report it again. Re-arm for the same deadline in that case. */
@@ -541,8 +550,13 @@ void uvrt_input(struct strata_uv *rt)
 static void on_check(uv_check_t *h)
 {
 	struct strata_uv *rt = h->data;
-	if (!rt->batch_open)
-		return;
+	if (rt->batch_open)
+		batch_close_now(rt);
+}
+
+/* Ends the open batch (its sync starts; what needs none leaves now). */
+static void batch_close_now(struct strata_uv *rt)
+{
 	rt->batch_open = false;
 	strata_node_batch_end(rt->node);
 	rt->releasing = 0;
