@@ -2,7 +2,8 @@
  *
  * Specification.
  *   Log named L (a short name: "kv", "cons"):
- *     put(L, i, v)              stages entry i := v (i >= 1; overwrites; any index, holes allowed)
+ *     put(L, i, v)              stages entry i := v (i >= 1; overwrites; any index, holes allowed;
+ *                               in the keys layout below, within a span of KEYS_SPAN_MAX)
  *     get(L, i) -> v | ENOENT   sees staged writes
  *     bounds(L) -> (first, last)
  *     truncate_prefix(L, k)     drops every entry < k (compaction behind a snapshot)
@@ -29,8 +30,15 @@
  * (first, last as u64 LE); a snapshot as "S/<name>/m" (index, total length, chunk count) and
  * chunks of STORAGE_CHUNK bytes "S/<name>/c/<chunk, 8 hex digits>", so that reading one chunk
  * to stream it to a peer never copies the whole snapshot. Memory: nothing is kept in memory
- * here; a truncation removes its range one key at a time (O(entries dropped), all in the
- * current batch's transaction). */
+ * here; a truncation removes its range one key at a time, present or not (O(indexes dropped),
+ * all in the current batch's transaction). So that this walk stays bounded, a keys log never
+ * spans more than KEYS_SPAN_MAX indexes (last - first + 1): a put that would widen it beyond
+ * is refused (STRATA_EINVAL), and stored bounds that span more are damage (STRATA_EIO, like
+ * any bounds never written so). Its users stay far below: jh-async holds at most 64 jobs, and
+ * a KV log of the keys layout of earlier releases spanned at most [smr] snapshot_entries plus
+ * snapshot_tail (11,000 by default). Damaged bounds of 2^60 made a recovering jh-async walk
+ * them in its first truncation (a hang found by fuzz_recovery). The record log (store/rlog.c),
+ * which holds the KV's log today, has no such limit. */
 #include <stdio.h>
 #include <string.h>
 
@@ -41,6 +49,7 @@
 #define STORAGE_NAME_MAX 32
 #define STORAGE_CHUNK (64u * 1024)
 #define STORAGE_KEY 96
+#define KEYS_SPAN_MAX (1u << 20)
 
 static bool name_ok(const char *name)
 {
@@ -97,8 +106,10 @@ static int read_bounds(struct strata_node *n, const char *log, uint64_t *first, 
 	strata_msg_unref(m);
 	/* What put and the truncations write: 1 <= first, last < UINT64_MAX, last + 1 >= first
 	 * (equal when empty). Anything else is damage, and a reader looping from first to last
-	 * over it would never end (last = UINT64_MAX) or walk 2^64 indices. */
-	if (*first == 0 || *last == UINT64_MAX || *last + 1 < *first) {
+	 * over it would never end (last = UINT64_MAX) or walk 2^64 indices; nor does a put make
+	 * the log span more than KEYS_SPAN_MAX. */
+	if (*first == 0 || *last == UINT64_MAX || *last + 1 < *first ||
+	    *last + 1 - *first > KEYS_SPAN_MAX) {
 		*first = 1;
 		*last = 0;
 		return STRATA_EIO;
@@ -125,14 +136,16 @@ static int keys_log_put(struct strata_node *n, const char *log, uint64_t index, 
 	int rc = read_bounds(n, log, &first, &last);
 	if (rc)
 		return rc;
+	/* (holds for an empty log too, where last = first - 1) */
+	uint64_t nf = index < first ? index : first;
+	uint64_t nl = index > last ? index : last;
+	if (nl + 1 - nf > KEYS_SPAN_MAX)
+		return STRATA_EINVAL;
 	char k[STORAGE_KEY];
 	entry_key(k, log, index);
 	rc = strata_store(n, k, v, len);
 	if (rc)
 		return rc;
-	/* (holds for an empty log too, where last = first - 1) */
-	uint64_t nf = index < first ? index : first;
-	uint64_t nl = index > last ? index : last;
 	if (nf == first && nl == last)
 		return 0;
 	return write_bounds(n, log, nf, nl);

@@ -368,7 +368,8 @@ START_TEST(test_log_ops_and_durability)
 	expect_entry(n, 20, NULL);
 	/* damaged bounds (never written so) are an error, not a range to walk: last = UINT64_MAX
 	 * made a recovering reader loop forever */
-	static const uint64_t bad[][2] = { { 1, UINT64_MAX }, { 0, 5 }, { 10, 5 } };
+	static const uint64_t bad[][2] = { { 1, UINT64_MAX }, { 0, 5 }, { 10, 5 },
+					   { 1, 1ull << 60 }, { 7, 7 + (1u << 20) } };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		uint8_t b[16];
 		for (int k = 0; k < 8; k++) {
@@ -378,7 +379,18 @@ START_TEST(test_log_ops_and_durability)
 		ck_assert_int_eq(strata_store(n, "L/kv/b", b, sizeof b), 0);
 		ck_assert_int_eq(strata_log_bounds(n, "kv", &f, &l), STRATA_EIO);
 		ck_assert_int_eq(strata_log_get(n, "kv", 3, &(struct strata_msg *){ NULL }), STRATA_EIO);
+		/* and nothing walks them: a truncation fails at once (bounds spanning 2^60 made a
+		 * recovering jh-async remove them one index at a time, a hang) */
+		ck_assert_int_eq(strata_log_truncate_prefix(n, "kv", 1ull << 59), STRATA_EIO);
+		ck_assert_int_eq(strata_log_truncate_suffix(n, "kv", 2), STRATA_EIO);
 	}
+	/* a put that would make a log span more than 2^20 indexes is refused, within it taken */
+	ck_assert_int_eq(strata_log_put(n, "far", 1, "a", 1), 0);
+	ck_assert_int_eq(strata_log_put(n, "far", 1 + (1u << 20), "b", 1), STRATA_EINVAL);
+	ck_assert_int_eq(strata_log_put(n, "far", 1u << 20, "b", 1), 0);
+	ck_assert_int_eq(strata_log_bounds(n, "far", &f, &l), 0);
+	ck_assert_uint_eq(f, 1);
+	ck_assert_uint_eq(l, 1u << 20);
 	strata_node_free(n);
 	strata_store_close(e.s);
 	rm_tmp();
