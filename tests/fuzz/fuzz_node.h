@@ -127,18 +127,25 @@ static inline struct strata_node *fuzz_node_new(const struct fuzz_cluster *c, un
 	return n;
 }
 
-/* The harness's HMAC-SHA256 with a prepared key, as strata_mac_keyed computes it, but outside the
- * instrumented library: the number of MACs the harness computes then adds no coverage counts
- * (features) of its own to what libFuzzer sees of the node. */
+/* The harness's MAC with a prepared key, as strata_mac_keyed computes it, but outside the
+ * instrumented code: the number of MACs the harness computes then adds no coverage counts
+ * (features) of its own to what libFuzzer sees of the node. The fuzz builds (Makefile FUZZ_DEFS)
+ * replace HMAC-SHA256 by a cheaper keyed MAC whose library functions carry no instrumentation
+ * (src/crypto/crypto.c, STRATA_FUZZ_FAST_MAC), so the harness calls them; built without that
+ * define, it computes HMAC-SHA256 itself. */
 __attribute__((no_sanitize("coverage"))) static inline void
 fuzz_mac(uint8_t out[STRATA_MAC_LEN], const struct fuzz_cluster *c, uint32_t from,
 	 const uint8_t *dg, size_t len)
 {
+#ifdef STRATA_FUZZ_FAST_MAC
+	strata_mac_keyed(out, &c->mac_keys[from], dg, len);
+#else
 	crypto_auth_hmacsha256_state st;
 	_Static_assert(sizeof(st) <= sizeof(c->mac_keys[from].state), "prepared key state");
 	memcpy(&st, c->mac_keys[from].state, sizeof(st));
 	crypto_auth_hmacsha256_update(&st, dg, len);
 	crypto_auth_hmacsha256_final(&st, out);
+#endif
 }
 
 /* Frames body as a datagram from `from` (2 or 3) to node 1 of cfg, with a valid prefix and MAC
