@@ -8,7 +8,8 @@
  * replica's first verified reply is its vote (smr_bft_vote).
  *
  * What the client verifies of a reply (cli_bft_check): the signature over the replica id and
- * the outcome digest C of bft.c (session, seq, status, flags, revision, value bytes); for a range
+ * the outcome digest C of bft.c (session, seq, status, flags, revision, value bytes), or over the
+ * replica id and the root its reply envelope's proof leads C to (bft_reply.c); for a range
  * also that the keys the node decoded re-encode to the signed bytes, so a node cannot show other
  * keys than the ones it signed. The error text is not signed (the status is).
  *
@@ -96,10 +97,12 @@ static bool range_matches(const Strata__Client__OpReply *op, const uint8_t *data
 	return same;
 }
 
-uint32_t cli_bft_check(const struct strata_config *cfg, uint64_t session, uint64_t seq,
-		       const Strata__Client__Response *r, uint8_t outcome[SMR_BFT_DIGEST_LEN])
+uint32_t cli_bft_check(const struct strata_config *cfg, struct smr_bft_seen *seen,
+		       uint64_t session, uint64_t seq, const Strata__Client__Response *r,
+		       uint8_t outcome[SMR_BFT_DIGEST_LEN])
 {
-	if (r->bft_replica == 0 || r->bft_replica > cfg->n || r->bft_sig.len != STRATA_OUT_SIG_LEN)
+	if (r->bft_replica == 0 || r->bft_replica > cfg->n || r->bft_sig.len < STRATA_OUT_SIG_LEN ||
+	    r->bft_sig.len > SMR_BFT_SIG_MAX)
 		return 0;
 	const Strata__Client__OpReply *op =
 		r->body_case == STRATA__CLIENT__RESPONSE__BODY_OP ? r->op : NULL;
@@ -114,7 +117,10 @@ uint32_t cli_bft_check(const struct strata_config *cfg, uint64_t session, uint64
 		return 0;
 	smr_bft_outcome(outcome, session, seq, r->status, r->bft_flags, op ? op->revision : 0, data,
 			len);
-	return smr_bft_verify(cfg, r->bft_replica, outcome, r->bft_sig.data) ? r->bft_replica : 0;
+	return smr_bft_verify_reply(cfg, r->bft_replica, outcome, r->bft_sig.data, r->bft_sig.len,
+				    seen)
+		       ? r->bft_replica
+		       : 0;
 }
 
 /* ---- one request to every replica, f + 1 equal signed replies ---- */
@@ -205,7 +211,7 @@ int cli_bft_call(struct cli *c, Strata__Client__Request *req, uint64_t session, 
 				}
 				p->done = true;
 				uint8_t oc[SMR_BFT_DIGEST_LEN];
-				uint32_t rep = cli_bft_check(cfg, session, seq, r, oc);
+				uint32_t rep = cli_bft_check(cfg, NULL, session, seq, r, oc);
 				if (!rep) {
 					bad_sig++;
 					snprintf(p->why, sizeof p->why, "%s",

@@ -193,9 +193,13 @@ void cli_bft_sign(const struct cli_bft_key *k, Strata__Client__OpRequest *op, ui
 int cli_bft_call(struct cli *c, Strata__Client__Request *req, uint64_t session, uint64_t seq,
 		 const char *what, Strata__Client__Response **out);
 /* Verifies one reply of the BFT KV for (session, seq): the replica whose valid signature it
- * carries, with the outcome digest in outcome; 0 if it carries none that verifies. */
-uint32_t cli_bft_check(const struct strata_config *cfg, uint64_t session, uint64_t seq,
-		       const Strata__Client__Response *r, uint8_t outcome[32]);
+ * carries (alone or an envelope's, smr_bft_verify_reply), with the outcome digest in outcome;
+ * 0 if it carries none that verifies. seen (may be NULL): the envelope roots verified so far,
+ * and the count of Ed25519 verifications done. */
+struct smr_bft_seen;
+uint32_t cli_bft_check(const struct strata_config *cfg, struct smr_bft_seen *seen,
+		       uint64_t session, uint64_t seq, const Strata__Client__Response *r,
+		       uint8_t outcome[32]);
 
 /* Prints an algorithm table (core/stack.h) of one family, or all with family == NULL: text
  * table, or with c->json a JSON array. No daemon needed. Returns CLI_EXIT_OK. */

@@ -112,6 +112,7 @@ struct wl {
 	char seen[64][64];    /* kv: last value acknowledged per key (keys < 64), for cas */
 	char first_fail[256]; /* the first refusal's error text, for the summary */
 	unsigned long bad_sig; /* BFT KV: replies whose signature did not verify */
+	struct smr_bft_seen envs; /* BFT KV: reply envelopes verified (client/bft.c) */
 };
 
 static uint64_t mono_ns(void)
@@ -335,7 +336,7 @@ static void bft_step(struct wl *w, struct wl_client *k, size_t e, size_t nclient
 		}
 		k->bdone[e] = true;
 		uint8_t oc[SMR_BFT_DIGEST_LEN];
-		uint32_t rep = cli_bft_check(w->cfg, k->session, k->seq, r, oc);
+		uint32_t rep = cli_bft_check(w->cfg, &w->envs, k->session, k->seq, r, oc);
 		bool fresh = rep && !((k->vote.voted >> (rep - 1)) & 1);
 		if (fresh && smr_bft_vote_add(&k->vote, rep, oc) >= w->cfg->f + 1) {
 			complete(w, k, r, nclients);

@@ -559,7 +559,7 @@ static void hold_output(struct strata_node *n, const struct strata_output *o)
 {
 	size_t tlen = o->text ? strlen(o->text) + 1 : 0;
 	size_t vlen = o->vc_len * sizeof(uint64_t);
-	size_t slen = o->sig ? STRATA_OUT_SIG_LEN : 0;
+	size_t slen = o->sig ? o->sig_len : 0;
 	size_t total = vlen + o->len + tlen + slen;
 	struct held *h = outbox_push(n);
 	h->o = *o;
@@ -609,7 +609,7 @@ static void outbox_release(struct strata_node *n, uint64_t ticket)
 				n->env.output(n->env.ctx, &h.o);
 			q->bytes -= (h.o.vc_len * sizeof(uint64_t) + h.o.len +
 				     (h.o.text ? strlen(h.o.text) + 1 : 0) +
-				     (h.o.sig ? STRATA_OUT_SIG_LEN : 0) + sizeof(h));
+				     (h.o.sig ? h.o.sig_len : 0) + sizeof(h));
 		}
 		held_free(&h);
 	}

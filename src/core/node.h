@@ -81,8 +81,10 @@ struct strata_output {
 	bool replay;
 	uint64_t revision;     /* REPLY of the replicated KV: the store revision (0 = none) */
 	/* REPLY of the Byzantine fault-tolerant KV (smr/smr.h, smr_bft_*): the Ed25519 signature
-	 * (STRATA_OUT_SIG_LEN bytes) by replica `peer` over the reply's digest; NULL otherwise. */
+	 * by replica `peer` over the reply's digest, or an envelope's (signature and proof, smr.h
+	 * SMR_BFT_SIG_MAX): sig_len bytes; NULL otherwise. */
 	const uint8_t *sig;
+	size_t sig_len;
 };
 #define STRATA_OUT_SIG_LEN 64 /* = STRATA_SIG_LEN (crypto/crypto.h) */
 
@@ -288,6 +290,11 @@ struct strata_counters {
 	uint64_t kv_batches, kv_commands, kv_read_rounds, kv_busy;
 	uint64_t kv_snapshot_index, kv_log_first, kv_snapshots, kv_snapshot_installs;
 	uint64_t kv_bft_unsigned; /* BFT KV: ordered commands skipped, their client signature bad */
+	/* BFT KV (src/smr/tob_log.c, bft_reply.c): copies ordered by a non-designated replica
+	 * (fallback), bundles broadcast and the requests in them, reply envelopes signed (two or
+	 * more replies under one signature) and the replies in them. */
+	uint64_t kv_bft_fallbacks, kv_bft_bundles, kv_bft_bundled, kv_bft_envelopes;
+	uint64_t kv_bft_enveloped;
 	/* BFT KV signed checkpoints (src/smr/bft_ckpt.c): own ones signed, the stable one's index,
 	 * made stable by 2f + 1 votes or by a peer's certificate, messages refused or dropped. */
 	uint64_t kv_ckpt_taken, kv_ckpt_stable_index, kv_ckpt_stabilized, kv_ckpt_adopted;

@@ -50,6 +50,7 @@
 #define BFT_LABEL "strata-bft-reply-v1"
 #define BFT_SESSION_LABEL "strata-bft-session-v1"
 #define BFT_REQ_LABEL "strata-bft-request-v1"
+#define BFT_NODE_LABEL "strata-bft-node-v1"
 
 _Static_assert(STRATA_OUT_SIG_LEN == STRATA_SIG_LEN, "a reply carries one Ed25519 signature");
 
@@ -94,6 +95,137 @@ bool smr_bft_verify(const struct strata_config *cfg, uint32_t replica,
 	uint8_t msg[SMR_BFT_SIGNED_LEN];
 	smr_bft_signed_msg(msg, replica, outcome);
 	return strata_verify(sig, cfg->nodes[replica].public_key, msg, sizeof(msg));
+}
+
+/* ---- envelopes: a hash tree, one signature over its root ---- */
+
+/* An inner node: SHA-256("strata-bft-node-v1" || left || right). Its label differs from the
+ * leaves' ("strata-bft-reply-v1", "strata-bft-request-v1"), so an inner node is never taken for
+ * a leaf, nor a leaf for an inner node, short of a SHA-256 collision. */
+static void tree_node(uint8_t out[SMR_BFT_DIGEST_LEN], const uint8_t *l, const uint8_t *r)
+{
+	uint8_t in[sizeof(BFT_NODE_LABEL) - 1 + 2 * SMR_BFT_DIGEST_LEN];
+	memcpy(in, BFT_NODE_LABEL, sizeof(BFT_NODE_LABEL) - 1);
+	memcpy(in + sizeof(BFT_NODE_LABEL) - 1, l, SMR_BFT_DIGEST_LEN);
+	memcpy(in + sizeof(BFT_NODE_LABEL) - 1 + SMR_BFT_DIGEST_LEN, r, SMR_BFT_DIGEST_LEN);
+	strata_hash(out, in, sizeof(in));
+}
+
+/* Levels bottom-up: a level of width w has (w + 1) / 2 parents; a pair's parent is its node, a
+ * last odd node goes up unchanged (no path entry at that level). */
+uint32_t smr_bft_tree_build(uint8_t (*nodes)[SMR_BFT_DIGEST_LEN], uint32_t count)
+{
+	uint32_t off = 0, w = count;
+	while (w > 1) {
+		uint32_t up = off + w;
+		for (uint32_t j = 0; 2 * j < w; j++) {
+			if (2 * j + 1 < w)
+				tree_node(nodes[up + j], nodes[off + 2 * j], nodes[off + 2 * j + 1]);
+			else
+				memcpy(nodes[up + j], nodes[off + 2 * j], SMR_BFT_DIGEST_LEN);
+		}
+		off = up;
+		w = (w + 1) / 2;
+	}
+	return off;
+}
+
+size_t smr_bft_tree_proof(uint8_t (*nodes)[SMR_BFT_DIGEST_LEN], uint32_t count,
+			  uint32_t index, uint8_t *proof)
+{
+	proof[0] = (uint8_t)index;
+	proof[1] = (uint8_t)(index >> 8);
+	proof[2] = (uint8_t)count;
+	proof[3] = (uint8_t)(count >> 8);
+	size_t len = SMR_BFT_ENV_HDR;
+	uint32_t off = 0, w = count, i = index;
+	while (w > 1) {
+		if ((i ^ 1) < w) {
+			memcpy(proof + len, nodes[off + (i ^ 1)], SMR_BFT_DIGEST_LEN);
+			len += SMR_BFT_DIGEST_LEN;
+		}
+		off += w;
+		i >>= 1;
+		w = (w + 1) / 2;
+	}
+	return len;
+}
+
+bool smr_bft_tree_fold(const uint8_t leaf[SMR_BFT_DIGEST_LEN], const uint8_t *proof, size_t len,
+		       uint8_t root[SMR_BFT_DIGEST_LEN])
+{
+	if (!proof || len < SMR_BFT_ENV_HDR)
+		return false;
+	uint32_t i = (uint32_t)proof[0] | (uint32_t)proof[1] << 8;
+	uint32_t w = (uint32_t)proof[2] | (uint32_t)proof[3] << 8;
+	if (w == 0 || w > SMR_BFT_ENV_MAX || i >= w)
+		return false;
+	uint8_t cur[SMR_BFT_DIGEST_LEN];
+	memcpy(cur, leaf, sizeof(cur));
+	size_t at = SMR_BFT_ENV_HDR;
+	while (w > 1) {
+		if ((i ^ 1) < w) {
+			if (at + SMR_BFT_DIGEST_LEN > len)
+				return false;
+			if (i & 1)
+				tree_node(cur, proof + at, cur);
+			else
+				tree_node(cur, cur, proof + at);
+			at += SMR_BFT_DIGEST_LEN;
+		}
+		i >>= 1;
+		w = (w + 1) / 2;
+	}
+	if (at != len)
+		return false;
+	memcpy(root, cur, SMR_BFT_DIGEST_LEN);
+	return true;
+}
+
+/* Whether (pk, msg) is remembered as verified; else verifies sig and remembers it. */
+static bool seen_verify(struct smr_bft_seen *seen, const uint8_t pk[SMR_BFT_PK_LEN],
+			const uint8_t *msg, size_t mlen, const uint8_t *sig)
+{
+	uint8_t key[SMR_BFT_SEEN_KEY] = { 0 };
+	if (mlen > SMR_BFT_SEEN_KEY - SMR_BFT_PK_LEN - 1)
+		return false;
+	memcpy(key, pk, SMR_BFT_PK_LEN);
+	key[SMR_BFT_PK_LEN] = (uint8_t)mlen;
+	memcpy(key + SMR_BFT_PK_LEN + 1, msg, mlen);
+	if (seen)
+		for (uint32_t j = 0; j < seen->used; j++)
+			if (memcmp(seen->key[j], key, sizeof(key)) == 0) {
+				seen->hits++;
+				return true;
+			}
+	if (seen)
+		seen->verified++;
+	if (!strata_verify(sig, pk, msg, mlen))
+		return false;
+	if (seen) {
+		memcpy(seen->key[seen->next], key, sizeof(key));
+		seen->next = (seen->next + 1) % SMR_BFT_SEEN;
+		if (seen->used < SMR_BFT_SEEN)
+			seen->used++;
+	}
+	return true;
+}
+
+bool smr_bft_verify_reply(const struct strata_config *cfg, uint32_t replica,
+			  const uint8_t outcome[SMR_BFT_DIGEST_LEN], const uint8_t *sig,
+			  size_t len, struct smr_bft_seen *seen)
+{
+	if (!sig || replica < 1 || replica > cfg->n || !cfg->nodes[replica].has_public_key ||
+	    len < STRATA_SIG_LEN || len > SMR_BFT_SIG_MAX)
+		return false;
+	uint8_t root[SMR_BFT_DIGEST_LEN];
+	if (len == STRATA_SIG_LEN)
+		memcpy(root, outcome, sizeof(root)); /* signed alone: the outcome is the root */
+	else if (!smr_bft_tree_fold(outcome, sig + STRATA_SIG_LEN, len - STRATA_SIG_LEN, root))
+		return false;
+	uint8_t msg[SMR_BFT_SIGNED_LEN];
+	smr_bft_signed_msg(msg, replica, root);
+	return seen_verify(seen, cfg->nodes[replica].public_key, msg, sizeof(msg), sig);
 }
 
 /* ---- signed client requests ---- */

@@ -1,6 +1,20 @@
 /* The replica side of the BFT KV's authenticated replies (bft.c has the specification, the
  * outcome digest and the client's vote): every reply a replica sends is signed with its
- * identity key over replica id || outcome digest.
+ * identity key over replica id || outcome digest, or (an envelope) over replica id || the root
+ * of a hash tree whose leaves are the outcome digests of the replies of one event-loop turn.
+ *
+ * Reply envelopes (struct smr_bft_replies, one per KV module): a correct replica keeps the
+ * replies of a turn (copies of their outputs, at most SMR_BFT_ENV_MAX; a full envelope is
+ * signed at once) and at the turn's end (STRATA_EV_TURN_END) builds the tree of their outcome
+ * digests, signs its root once and outputs each reply with the signature and its proof (index,
+ * count, path: bft.c). A reply alone in its turn is signed alone, as before. The client folds
+ * its outcome digest up the path and verifies the signature over the root it computed, so an
+ * entry cannot be altered or moved to another request (the leaf binds session and seq), and it
+ * verifies a root once for all the replies it gets under it (smr_bft_seen). Nothing is held
+ * across turns: the outputs leave in the turn that produced them, as the node's outbox
+ * releases them. Cost: one Ed25519 signature per turn instead of one per reply, 2 x count
+ * hashes, and up to SMR_BFT_ENV_PROOF_MAX bytes more per reply. Memory: SMR_BFT_ENV_MAX
+ * output copies and 2 x SMR_BFT_ENV_MAX digests.
  *
  * Test-only Byzantine replies (a node with a strata_byz behaviour, smr_bft_output):
  *   SILENT      answers nothing;
@@ -11,7 +25,10 @@
  *   COMPLAIN    (a consensus behaviour) answers correctly;
  *   BADSIG      the forged outcome claiming to be the next replica, with a corrupted signature. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "core/assert.h"
 #include "core/error.h"
 #include "core/node.h"
 #include "crypto/crypto.h"
@@ -29,8 +46,10 @@ static void sign_emit(struct strata_node *n, struct strata_output *o, const stru
 		sig[0] ^= 0x5a;
 	o->peer = claim;
 	o->sig = sig;
+	o->sig_len = STRATA_SIG_LEN;
 	strata_output(n, o);
 	o->sig = NULL;
+	o->sig_len = 0;
 }
 
 /* The forged outcome of the FORGE, EQUIVOCATE and BADSIG behaviours. */
@@ -49,6 +68,103 @@ static void forge(struct strata_output *o, const struct smr_bft_tag *t, char *bu
 	o->revision += 1;
 }
 
+/* ---- reply envelopes ---- */
+
+struct env_entry {
+	struct strata_output o; /* data and text point into buf */
+	uint8_t *buf;
+};
+
+struct smr_bft_replies {
+	struct strata_module *m;
+	uint32_t count;
+	struct env_entry e[SMR_BFT_ENV_MAX];
+	uint8_t nodes[2 * SMR_BFT_ENV_MAX + SMR_BFT_ENV_DEPTH][SMR_BFT_DIGEST_LEN]; /* leaves, then the tree */
+	uint64_t envelopes, replies; /* envelopes signed (2 or more replies), replies in them */
+};
+
+struct smr_bft_replies *smr_bft_replies_new(struct strata_module *m)
+{
+	struct smr_bft_replies *e = calloc(1, sizeof(*e));
+	if (e)
+		e->m = m;
+	return e;
+}
+
+static void env_clear(struct smr_bft_replies *e)
+{
+	for (uint32_t i = 0; i < e->count; i++)
+		free(e->e[i].buf);
+	e->count = 0;
+}
+
+void smr_bft_replies_free(struct smr_bft_replies *e)
+{
+	if (!e)
+		return;
+	env_clear(e);
+	free(e);
+}
+
+void smr_bft_replies_counts(const struct smr_bft_replies *e, uint64_t *envelopes,
+			    uint64_t *replies)
+{
+	*envelopes = e ? e->envelopes : 0;
+	*replies = e ? e->replies : 0;
+}
+
+/* Keeps a copy of o (tag's outcome digest as its leaf) for the turn's envelope. */
+static void env_add(struct smr_bft_replies *e, const struct strata_output *o,
+		    const struct smr_bft_tag *t)
+{
+	if (e->count == SMR_BFT_ENV_MAX)
+		smr_bft_replies_flush(e);
+	size_t tlen = o->text ? strlen(o->text) + 1 : 0;
+	struct env_entry *x = &e->e[e->count];
+	x->o = *o;
+	x->buf = malloc(o->len + tlen + 1);
+	STRATA_ASSERT(x->buf);
+	if (o->len) {
+		memcpy(x->buf, o->data, o->len);
+		x->o.data = x->buf;
+	}
+	if (tlen) {
+		memcpy(x->buf + o->len, o->text, tlen);
+		x->o.text = (const char *)x->buf + o->len;
+	}
+	smr_bft_outcome(e->nodes[e->count], t->session, t->seq, o->status, o->b, o->revision,
+			o->data, o->len);
+	e->count++;
+	strata_node_at_turn_end(e->m);
+}
+
+void smr_bft_replies_flush(struct smr_bft_replies *e)
+{
+	if (!e || e->count == 0)
+		return;
+	struct strata_node *n = e->m->node;
+	uint32_t self = strata_node_id(n), count = e->count;
+	uint8_t msg[SMR_BFT_SIGNED_LEN], sig[SMR_BFT_SIG_MAX];
+	uint32_t root = smr_bft_tree_build(e->nodes, count);
+	smr_bft_signed_msg(msg, self, e->nodes[root]);
+	strata_sign(sig, strata_node_secret_key(n), msg, sizeof(msg));
+	strata_node_counters(n)->sig_signed++;
+	if (count > 1) {
+		e->envelopes++;
+		e->replies += count;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		struct strata_output *o = &e->e[i].o;
+		o->peer = self;
+		o->sig = sig;
+		o->sig_len = STRATA_SIG_LEN;
+		if (count > 1) /* alone: the outcome is the root, the signature says it all */
+			o->sig_len += smr_bft_tree_proof(e->nodes, count, i, sig + STRATA_SIG_LEN);
+		strata_output(n, o);
+	}
+	env_clear(e);
+}
+
 void smr_bft_output(struct strata_node *n, struct strata_output *o, const struct smr_bft_tag *tag)
 {
 	uint32_t self = strata_node_id(n), next = self % strata_node_n(n) + 1;
@@ -57,7 +173,10 @@ void smr_bft_output(struct strata_node *n, struct strata_output *o, const struct
 	case STRATA_BYZ_NONE:
 	case STRATA_BYZ_COMPLAIN: /* a consensus behaviour: replies stay correct */
 	case STRATA_BYZ_COUNT:
-		sign_emit(n, o, tag, self, false);
+		if (tag->env)
+			env_add(tag->env, o, tag);
+		else
+			sign_emit(n, o, tag, self, false);
 		return;
 	case STRATA_BYZ_SILENT:
 		return;

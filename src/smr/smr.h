@@ -222,9 +222,14 @@ bool smr_log_is_bft(const struct strata_config *cfg);
 
 /* ---- the BFT KV's authenticated replies and the client's f + 1 vote (bft.c) ---- */
 #define SMR_BFT_DIGEST_LEN 32
+#define SMR_BFT_PK_LEN 32
 /* The request a reply answers: the client's session and sequence number (reads carry them too). */
+struct smr_bft_replies;
 struct smr_bft_tag {
 	uint64_t session, seq;
+	/* The replica's reply envelope of this turn (bft_reply.c): the reply is signed with the
+	 * others of the turn, once, at the turn's end. NULL: signed at once, alone. */
+	struct smr_bft_replies *env;
 };
 /* C, the digest of an outcome the client votes on (bft.c says what it covers). */
 void smr_bft_outcome(uint8_t out[SMR_BFT_DIGEST_LEN], uint64_t session, uint64_t seq, int status,
@@ -232,6 +237,14 @@ void smr_bft_outcome(uint8_t out[SMR_BFT_DIGEST_LEN], uint64_t session, uint64_t
 /* Signs o (status, b, revision, data) for tag as this node and outputs it with o->peer = this
  * node and o->sig set. A node with a test-only Byzantine behaviour misbehaves here. */
 void smr_bft_output(struct strata_node *n, struct strata_output *o, const struct smr_bft_tag *tag);
+/* A replica's reply envelope (bft_reply.c): the replies of a turn signed once, at the turn's
+ * end (smr_bft_replies_flush from the owner's STRATA_EV_TURN_END; asked for by the first reply
+ * of the turn). */
+struct smr_bft_replies *smr_bft_replies_new(struct strata_module *m);
+void smr_bft_replies_flush(struct smr_bft_replies *e);
+void smr_bft_replies_free(struct smr_bft_replies *e); /* drops what was not flushed */
+void smr_bft_replies_counts(const struct smr_bft_replies *e, uint64_t *envelopes,
+			    uint64_t *replies);
 /* Whether sig is replica's signature over outcome (replica's key from cfg). */
 /* What a replica signs: replica id (u32 LE) || outcome digest. */
 #define SMR_BFT_SIGNED_LEN (4 + SMR_BFT_DIGEST_LEN)
@@ -239,10 +252,45 @@ void smr_bft_signed_msg(uint8_t msg[SMR_BFT_SIGNED_LEN], uint32_t replica,
 			const uint8_t outcome[SMR_BFT_DIGEST_LEN]);
 bool smr_bft_verify(const struct strata_config *cfg, uint32_t replica,
 		    const uint8_t outcome[SMR_BFT_DIGEST_LEN], const uint8_t *sig);
+/* Envelopes: one signature over many digests (bft.c, "Envelopes"). A hash tree over up to
+ * SMR_BFT_ENV_MAX leaves; the signer signs its root, and each entry travels with the signature,
+ * its index, the leaf count and the sibling hashes from its leaf to the root (its path). */
+#define SMR_BFT_ENV_MAX 256u
+#define SMR_BFT_ENV_DEPTH 8u                /* ceil(log2(SMR_BFT_ENV_MAX)) */
+#define SMR_BFT_ENV_HDR 4u                  /* index (u16 LE), count (u16 LE) */
+#define SMR_BFT_ENV_PROOF_MAX (SMR_BFT_ENV_HDR + SMR_BFT_ENV_DEPTH * SMR_BFT_DIGEST_LEN)
+/* A reply's bft signature bytes: 64 (alone), or 64 || index || count || path (an envelope's). */
+#define SMR_BFT_SIG_MAX (64 + SMR_BFT_ENV_PROOF_MAX)
+/* Builds the tree of nodes[0..count) (the leaves) in place: nodes needs room for 2 * count +
+ * SMR_BFT_ENV_DEPTH digests. Returns the index of the root in nodes. */
+uint32_t smr_bft_tree_build(uint8_t (*nodes)[SMR_BFT_DIGEST_LEN], uint32_t count);
+/* Writes leaf index's proof (SMR_BFT_ENV_HDR header and path) of a built tree; returns its
+ * length in bytes (at most SMR_BFT_ENV_PROOF_MAX). */
+size_t smr_bft_tree_proof(uint8_t (*nodes)[SMR_BFT_DIGEST_LEN], uint32_t count,
+			  uint32_t index, uint8_t *proof);
+/* The root that leaf and proof (header and path, len bytes) lead to; false if the proof is
+ * malformed (index >= count, count out of range, a path of the wrong length). */
+bool smr_bft_tree_fold(const uint8_t leaf[SMR_BFT_DIGEST_LEN], const uint8_t *proof, size_t len,
+		       uint8_t root[SMR_BFT_DIGEST_LEN]);
+/* A verifier's memory of signed messages (an envelope's root with what binds it) whose
+ * signature it verified: an envelope's other entries then cost a fold (hashes), not an Ed25519
+ * verification. Bounded (a ring of SMR_BFT_SEEN). */
+#define SMR_BFT_SEEN 64
+#define SMR_BFT_SEEN_KEY (SMR_BFT_PK_LEN + 1 + 64) /* public key || length || message */
+struct smr_bft_seen {
+	uint32_t next, used;
+	uint8_t key[SMR_BFT_SEEN][SMR_BFT_SEEN_KEY];
+	uint64_t verified; /* Ed25519 verifications done */
+	uint64_t hits;     /* entries accepted by a remembered root */
+};
+/* Whether sig (len bytes: a signature alone, or an envelope's, SMR_BFT_SIG_MAX) proves that
+ * replica signed outcome; seen (may be NULL) remembers verified roots. */
+bool smr_bft_verify_reply(const struct strata_config *cfg, uint32_t replica,
+			  const uint8_t outcome[SMR_BFT_DIGEST_LEN], const uint8_t *sig,
+			  size_t len, struct smr_bft_seen *seen);
 /* Signed client requests. A client session is owned by an Ed25519 key pair: its id is the
  * first 8 bytes of SHA-256("strata-bft-session-v1" || public key), or 1; the client signs the
  * digest R of each request (smr_bft_request_digest) and sends public key || signature (auth). */
-#define SMR_BFT_PK_LEN 32
 #define SMR_BFT_AUTH_LEN 96 /* public key (32) || signature (64) */
 uint64_t smr_bft_session_of(const uint8_t pk[SMR_BFT_PK_LEN]);
 /* What R covers: a write as the command it becomes (type = SMR_CMD_*, val/val2 its values),

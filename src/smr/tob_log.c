@@ -173,6 +173,7 @@ struct tkv {
 	} bundle_ids[BUNDLE_MAX];
 	uint64_t bundles, bundled; /* bundles broadcast, and the entries in them */
 	struct smr_ckpt *ck;    /* bft: signed checkpoints (bft_ckpt.c), NULL otherwise */
+	struct smr_bft_replies *env; /* bft: this turn's replies, signed once (bft_reply.c) */
 };
 
 #define TKV(mod) ((struct tkv *)(mod))
@@ -255,7 +256,7 @@ static void reply(struct tkv *k, struct tpend *p, int status, uint64_t flags, co
 		.revision = revision,
 	};
 	if (k->bft) {
-		struct smr_bft_tag tag = { p->session, p->seq };
+		struct smr_bft_tag tag = { p->session, p->seq, k->env };
 		smr_bft_output(k->node, &o, &tag);
 	} else {
 		strata_output(k->node, &o);
@@ -288,7 +289,7 @@ static int reject(struct tkv *k, uint64_t rid, const struct smr_bft_tag *tag, in
 
 static void serve_read(struct tkv *k, struct tpend *p)
 {
-	struct smr_bft_tag tag = { p->session, p->seq };
+	struct smr_bft_tag tag = { p->session, p->seq, k->env };
 	const struct smr_bft_tag *t = k->bft ? &tag : NULL;
 	if (p->kind == K_RANGE)
 		smr_reply_range_tagged(&k->m, k->sm, p->rid, p->key->data, p->key->len,
@@ -548,7 +549,7 @@ static uint32_t designated(const struct tkv *k, uint64_t session, uint64_t seq)
 static int tkv_request(struct strata_module *m, const struct strata_request *q)
 {
 	struct tkv *k = TKV(m);
-	struct smr_bft_tag tagv = { q->session, q->seq };
+	struct smr_bft_tag tagv = { q->session, q->seq, k->env };
 	const struct smr_bft_tag *tag = k->bft ? &tagv : NULL;
 	if (k->restarted)
 		return reject(k, q->id, tag, STRATA_ESTATE,
@@ -759,6 +760,10 @@ static void publish(struct tkv *k)
 	c->kv_read_rounds = k->reads;
 	c->kv_busy = k->busy;
 	c->kv_bft_unsigned = k->unsigned_cmds;
+	c->kv_bft_fallbacks = k->fallbacks;
+	c->kv_bft_bundles = k->bundles;
+	c->kv_bft_bundled = k->bundled;
+	smr_bft_replies_counts(k->env, &c->kv_bft_envelopes, &c->kv_bft_enveloped);
 	if (k->ck) {
 		struct smr_ckpt_counts ck;
 		smr_ckpt_counts(k->ck, &ck);
@@ -783,7 +788,8 @@ static void tkv_handle(struct strata_module *m, const struct strata_event *ev)
 	} else if (ev->type == STRATA_EV_TIMER && ev->arg == T_TICK) {
 		on_tick(k);
 	} else if (ev->type == STRATA_EV_TURN_END) {
-		bundle_flush(k);
+		bundle_flush(k); /* may answer busy: before the replies' envelope */
+		smr_bft_replies_flush(k->env);
 	} else if (bcast_is_deliver(&k->tob, ev)) {
 		on_deliver(k, ev->body);
 	} else if (ev->type == STRATA_EV_PL_DELIVER && k->ck && ev->msg && ev->peer >= 1 &&
@@ -802,6 +808,7 @@ static void tkv_destroy(struct strata_module *m)
 	smr_kv_free(k->sm);
 	strata_wr_free(&k->bundle);
 	smr_ckpt_free(k->ck);
+	smr_bft_replies_free(k->env);
 	free(k->pend);
 	free(k->hidx);
 	free(k);
@@ -865,7 +872,8 @@ struct strata_module *smr_tobkv_create(struct strata_node *n, char *err, size_t 
 	k->id_gen = strata_random(n) >> 30; /* ids differ across incarnations */
 	strata_node_add_module(n, &k->m, &tkv_ops, strata_wire_id("kv"));
 	strata_timer_init(&k->tick, &k->m, T_TICK, 0);
-	if (k->bft && !(k->ck = smr_ckpt_new(&k->m, cfg->smr_checkpoint_interval))) {
+	if (k->bft && (!(k->ck = smr_ckpt_new(&k->m, cfg->smr_checkpoint_interval)) ||
+		       !(k->env = smr_bft_replies_new(&k->m)))) {
 		snprintf(err, errlen, "kv: out of memory");
 		return NULL; /* the node owns (and frees) the module */
 	}

@@ -97,6 +97,7 @@ struct run {
 	int error;
 	char errtxt[256];
 	unsigned ops_ok, reads_ok, writes_ok, info, forged_seen, rejected_sig;
+	struct smr_bft_seen envs; /* reply envelopes verified, as the CLI keeps them */
 	bool ckpt_judged; /* CK3 judged: the correct replicas applied the same commands */
 	char seen[NKEYS][40];
 };
@@ -211,7 +212,8 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 		uint8_t outcome[SMR_BFT_DIGEST_LEN];
 		smr_bft_outcome(outcome, c->session, c->seq, o->status, o->b, o->revision, o->data,
 				o->len);
-		if (r->variant != V_NOVERIFY && !smr_bft_verify(&r->cfg, o->peer, outcome, o->sig)) {
+		if (r->variant != V_NOVERIFY &&
+		    !smr_bft_verify_reply(&r->cfg, o->peer, outcome, o->sig, o->sig_len, &r->envs)) {
 			r->rejected_sig++;
 			return;
 		}
@@ -588,12 +590,22 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 			"%s\n", (unsigned long long)seed, why);
 		exit(1);
 	}
+	uint64_t envelopes = 0, enveloped = 0;
+	for (uint32_t id = 1; id <= NN; id++) {
+		const struct strata_counters *nc = strata_node_counters(sim_node(s, id));
+		envelopes += nc->kv_bft_envelopes;
+		enveloped += nc->kv_bft_enveloped;
+	}
 	if (trace || getenv("SIM_KV_VERBOSE"))
 		fprintf(stderr, "seed %llu: byzantine %u (%s): %u ok (%u writes, %u reads), %u "
-			"unknown, %u forged replies seen, %u bad signatures, checkpoint progress %s\n",
+			"unknown, %u forged replies seen, %u bad signatures, checkpoint progress %s; "
+			"%llu reply envelopes of %llu replies, clients verified %llu roots and took "
+			"%llu replies by a verified root\n",
 			(unsigned long long)seed, r->byz_id, strata_byz_name(r->byz), r->ops_ok,
 			r->writes_ok, r->reads_ok, r->info, r->forged_seen, r->rejected_sig,
-			r->ckpt_judged ? "judged" : "not judged (a correct replica behind)");
+			r->ckpt_judged ? "judged" : "not judged (a correct replica behind)",
+			(unsigned long long)envelopes, (unsigned long long)enveloped,
+			(unsigned long long)r->envs.verified, (unsigned long long)r->envs.hits);
 	sim_free(s);
 	fclose(r->hist);
 	free(r->hbuf);

@@ -292,7 +292,9 @@ static const struct {
 	COUNTER(kv_applied_index), COUNTER(kv_batches), COUNTER(kv_commands),
 	COUNTER(kv_read_rounds), COUNTER(kv_busy), COUNTER(kv_snapshot_index),
 	COUNTER(kv_log_first), COUNTER(kv_snapshots), COUNTER(kv_snapshot_installs),
-	COUNTER(kv_bft_unsigned), COUNTER(kv_ckpt_taken), COUNTER(kv_ckpt_stable_index),
+	COUNTER(kv_bft_unsigned), COUNTER(kv_bft_fallbacks), COUNTER(kv_bft_bundles),
+	COUNTER(kv_bft_bundled), COUNTER(kv_bft_envelopes), COUNTER(kv_bft_enveloped),
+	COUNTER(kv_ckpt_taken), COUNTER(kv_ckpt_stable_index),
 	COUNTER(kv_ckpt_stabilized), COUNTER(kv_ckpt_adopted), COUNTER(kv_ckpt_rejected),
 	COUNTER(kv_ckpt_dropped),
 	COUNTER(batches), COUNTER(stores), COUNTER(syncs), COUNTER(held_max), COUNTER(early_dgrams),
@@ -721,7 +723,7 @@ static void reply_to_client(struct strata_uv *rt, const struct strata_output *o)
 		 * and vote; the bytes themselves when OpReply.value does not carry them. */
 		r.bft_replica = o->peer;
 		r.bft_sig.data = (uint8_t *)(uintptr_t)o->sig;
-		r.bft_sig.len = STRATA_OUT_SIG_LEN;
+		r.bft_sig.len = o->sig_len;
 		r.bft_flags = o->b;
 		if (o->status != 0 || (o->b & (STRATA_REPLY_RANGE | STRATA_REPLY_SIBLINGS))) {
 			r.bft_data.data = (uint8_t *)(uintptr_t)o->data;
