@@ -32,9 +32,24 @@
  * (each integer as a codec varint). The vote compares C (the outcome, without the replica).
  * The reply's text (an error's detail) is not signed and is not part of the vote.
  *
- * Cost: one Ed25519 signature per reply at every replica, one verification per reply at the
- * client (N per operation); one client signature per request, verified by every replica at
- * the request and at each ordered copy (N copies per operation). Memory: a vote is a fixed struct of STRATA_MAX_NODES digests.
+ * Envelopes (reply envelopes: bft_reply.c). A replica signs the replies of one event-loop turn
+ * once: replica id || T, T the root of a hash tree whose leaves are their digests C (at most
+ * SMR_BFT_ENV_MAX). An inner node is SHA-256("strata-bft-node-v1" || left || right); a level's
+ * last odd node goes up unchanged. A reply carries the signature, its leaf's index, the leaf
+ * count and the sibling hashes on the way up (its path, at most SMR_BFT_ENV_DEPTH). The client
+ * computes C itself from the reply, folds it up the path and verifies the signature over the
+ * root it computed: BR1 holds as before, because a proof leads C to T only if C is a leaf of
+ * the tree the replica signed (the leaves' and the inner nodes' labels differ, so neither can
+ * pass for the other short of a SHA-256 collision), and C binds session and seq. A reply
+ * signed alone carries the signature only (T = C: the format before envelopes). A verifier
+ * remembers the signed messages it verified (smr_bft_seen, a ring of SMR_BFT_SEEN), so the
+ * other replies under one root cost a fold, not an Ed25519 verification.
+ *
+ * Cost: one Ed25519 signature per turn at every replica (one per reply when a turn answers
+ * one), one verification per distinct (replica, root) at the client; one client signature per
+ * request, verified by every replica on arrival (and again on delivery only where the ordered
+ * bytes are not those it checked). Memory: a vote is a fixed struct of STRATA_MAX_NODES digests;
+ * a proof at most SMR_BFT_ENV_PROOF_MAX bytes.
  *
  * The replica side (signing a reply, and the test-only Byzantine replies) is in bft_reply.c:
  * this file is linked by the client too and uses no node. */
