@@ -35,7 +35,7 @@ BUILD_JOBS ?= 2
 # FUZZ_SECONDS); `make fuzz` alone runs one at a time.
 UNIT_JOBS ?= 2
 FUZZ_JOBS ?= 1
-PKGS := libuv libsodium libprotobuf-c check lmdb inih hiredis libmicrohttpd
+PKGS := libuv libsodium libprotobuf-c check lmdb inih hiredis
 
 ifeq ($(filter clean help,$(MAKECMDGOALS)),)
 ifneq ($(shell scripts/setup --check >/dev/null 2>&1 && echo ok),ok)

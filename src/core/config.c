@@ -99,11 +99,13 @@ bool strata_host_is_loopback(const char *host)
 /* ---------------------------------------------------------------- key table */
 
 enum sec {
-	SEC_CLUSTER, SEC_NODE, SEC_FD, SEC_LINKS, SEC_LKV, SEC_BCAST, SEC_SMR, SEC_CLIENT, SEC_TOB, SEC_COUNT
+	SEC_CLUSTER, SEC_NODE, SEC_FD, SEC_LINKS, SEC_LKV, SEC_BCAST, SEC_SMR, SEC_CLIENT, SEC_TOB,
+	SEC_RESP, SEC_METRICS, SEC_COUNT
 };
 
 static const char *const sec_names[SEC_COUNT] = {"cluster", "node.N", "fd",  "links",
-						 "lkv",     "bcast",  "smr", "client", "tob"};
+						 "lkv",     "bcast",  "smr", "client", "tob",
+						 "resp",    "metrics"};
 
 enum kind { V_U32, V_NAME, V_ALGO, V_MODEL, V_HOST, V_PORT, V_PUBKEY, V_ONOFF, V_COINKEY };
 
@@ -118,6 +120,8 @@ enum key {
 	K_SMR_SESSIONS, K_SMR_SNAP_ENTRIES, K_SMR_SNAP_TAIL, K_SMR_CKPT, K_SMR_LOG, K_SMR_LEADER_SYNC,
 	K_TOB_CONS,
 	K_CL_MAX_CONNS, K_CL_IDLE, K_CL_FRAME, K_CL_QUEUE, K_CL_AUTH, K_ENCRYPT,
+	K_RS_MAX_CONNS, K_RS_IDLE, K_RS_FRAME, K_RS_QUEUE,
+	K_MT_MAX_CONNS, K_MT_IDLE, K_MT_FRAME, K_MT_QUEUE, K_MT_REMOTE,
 	K_HOST, K_PORT, K_CLIENT_PORT, K_PUBKEY, K_RESP_PORT, K_COINKEY, K_METRICS_PORT,
 	K_METRICS_HOST,
 	K_COUNT
@@ -186,6 +190,17 @@ static const struct keydef keys[K_COUNT] = {
 			1024 * MIB},
 	[K_CL_AUTH] = {SEC_CLIENT, "auth", V_ONOFF, CFG(client_auth), 0, 0},
 	[K_ENCRYPT] = {SEC_CLUSTER, "encrypt", V_ONOFF, CFG(encrypt), 0, 0},
+	[K_RS_MAX_CONNS] = {SEC_RESP, "max_connections", V_U32, CFG(resp_max_conns), 1, 16384},
+	[K_RS_IDLE] = {SEC_RESP, "idle_timeout_ms", V_U32, CFG(resp_idle_ms), 0, 86400000},
+	[K_RS_FRAME] = {SEC_RESP, "frame_timeout_ms", V_U32, CFG(resp_frame_ms), 1, MS_MAX},
+	[K_RS_QUEUE] = {SEC_RESP, "queue_max_bytes", V_U32, CFG(resp_queue_max), 65536,
+			1024 * MIB},
+	[K_MT_MAX_CONNS] = {SEC_METRICS, "max_connections", V_U32, CFG(metrics_max_conns), 1, 1024},
+	[K_MT_IDLE] = {SEC_METRICS, "idle_timeout_ms", V_U32, CFG(metrics_idle_ms), 0, 86400000},
+	[K_MT_FRAME] = {SEC_METRICS, "frame_timeout_ms", V_U32, CFG(metrics_frame_ms), 1, MS_MAX},
+	[K_MT_QUEUE] = {SEC_METRICS, "queue_max_bytes", V_U32, CFG(metrics_queue_max), 65536,
+			1024 * MIB},
+	[K_MT_REMOTE] = {SEC_METRICS, "allow_remote", V_ONOFF, CFG(metrics_allow_remote), 0, 0},
 	[K_HOST] = {SEC_NODE, "host", V_HOST, PEER(host), 0, 0},
 	[K_PORT] = {SEC_NODE, "port", V_PORT, PEER(port), 1, 65535},
 	[K_CLIENT_PORT] = {SEC_NODE, "client_port", V_PORT, PEER(client_port), 1, 65535},
@@ -404,8 +419,9 @@ static int set_value(struct parse *ps, int line, const char *section, enum key k
  * the name is not a section we know. */
 static int section_kind(const char *name, uint32_t *id, char *problem, size_t plen)
 {
-	static const char *const plain[] = {"cluster", NULL,    "fd",  "links",
-					    "lkv",     "bcast", "smr", "client", "tob"};
+	static const char *const plain[] = {"cluster", NULL,    "fd",     "links", "lkv",
+					    "bcast",   "smr",   "client", "tob",   "resp",
+					    "metrics"};
 	for (int s = 0; s < SEC_COUNT; s++)
 		if (plain[s] && strcmp(name, plain[s]) == 0)
 			return s;
@@ -645,6 +661,16 @@ static int check_nodes(struct parse *ps)
 				    "address: anyone who reaches it could read and write everything "
 				    "(set auth = on and give every client the cluster's client.key)",
 				    id, p->host);
+		/* The metrics port has no authentication: it stays on loopback unless the config
+		 * says, explicitly, that it may not (docs/security.md says what it exposes). */
+		if (p->metrics_port && !c->metrics_allow_remote &&
+		    !strata_host_is_loopback(p->metrics_host))
+			return fail(ps, kl[K_METRICS_HOST - K_NODE_FIRST], sec, "metrics_host",
+				    "%s is not a loopback address, and the metrics port has no "
+				    "authentication: anyone who reaches it reads every status counter, "
+				    "the peers' states and the operation latencies (set [metrics] "
+				    "allow_remote = on to serve them there anyway)",
+				    p->metrics_host);
 
 		for (uint32_t j = 1; j < id; j++) {
 			const struct strata_peer_cfg *o = &c->nodes[j];
@@ -801,6 +827,14 @@ void strata_config_defaults(struct strata_config *c)
 	c->client_frame_ms = 10000;
 	c->client_queue_max = 4 * MIB;
 	c->client_auth = true;
+	c->resp_max_conns = 1024;
+	c->resp_idle_ms = 300000;
+	c->resp_frame_ms = 10000;
+	c->resp_queue_max = 4 * MIB;
+	c->metrics_max_conns = 16;
+	c->metrics_idle_ms = 10000;
+	c->metrics_frame_ms = 10000;
+	c->metrics_queue_max = 2 * MIB;
 	c->heartbeat_ms = 50;
 	c->timeout_ms = 250;
 	c->evp_timeout_ms = 250;

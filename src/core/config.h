@@ -111,6 +111,13 @@ struct strata_config {
 	uint32_t client_idle_ms;      /* default 300000 (5 minutes) */
 	uint32_t client_frame_ms;     /* default 10000 */
 	uint32_t client_queue_max;    /* default 4 MiB */
+	/* The same discipline on the RESP port ([resp]; defaults as [client]) and the HTTP metrics
+	 * port ([metrics]: 16 connections, 10 s idle, 10 s per request, 2 MiB queued). */
+	uint32_t resp_max_conns, resp_idle_ms, resp_frame_ms, resp_queue_max;
+	uint32_t metrics_max_conns, metrics_idle_ms, metrics_frame_ms, metrics_queue_max;
+	/* [metrics] allow_remote: metrics_host may be a non-loopback address (the metrics port has
+	 * no authentication). Default off: such a config is refused. */
+	bool metrics_allow_remote;
 	/* [client] auth (docs/security.md): clients must prove they hold the cluster's client key
 	 * (client.key next to the config) and their sessions are encrypted; RESP asks for AUTH.
 	 * Default on; off is refused when any node's host is not a loopback address. */

@@ -1,20 +1,16 @@
 /* The TCP client server of the libuv runtime (proto/client.proto): status, operations routed to
  * modules, and subscriptions that stream failure-detector, leader and delivery events.
  *
- * Connection discipline ([client] in the config, docs/security.md): at most max_clients open
- * connections; a new one beyond that evicts the least recently active connection that has no
- * request in flight and no reply queued (plain connections before subscribers), and is refused
- * only when every connection is busy. Activity is a complete request frame (or the accept), not a
- * byte: a client trickling a frame byte by byte is not active. A frame must be complete
- * frame_timeout_ms after its first byte arrived (slowloris), a connection without a request for
- * idle_timeout_ms is closed (subscribers are exempt: they wait for events by design). One timer
- * sweeps the connections for both deadlines. Each closure is counted (client_evicted,
- * client_idle_closed, client_frame_timeouts, client_refused, client_slow_dropped).
+ * Connection discipline ([client] in the config, docs/security.md) is the runtime's one
+ * mechanism for every TCP port (listener.c): a connection limit with oldest-idle eviction
+ * (subscribers last), a deadline for a frame once its first byte arrived, an idle timeout
+ * (subscribers exempt) and an output cap, each closure counted (client_evicted,
+ * client_idle_closed, client_frame_timeouts, client_refused, client_slow_dropped). Activity is a
+ * complete frame (or the accept), not a byte.
  *
- * Bounds: at most max_clients connections; a read buffer per connection that never exceeds one
- * frame (4 bytes + 2 MiB) and shrinks back when idle; at most client_queue_max bytes queued
- * toward a connection (a client that does not read its replies or events is disconnected and
- * counted, rather than growing memory); at most CONN_PENDING_MAX requests in flight per
+ * Bounds: at most [client] max_connections connections; a read buffer per connection that never
+ * exceeds one frame (4 bytes + 2 MiB) and shrinks back when idle; at most queue_max_bytes queued
+ * toward a connection (listener.c); at most CONN_PENDING_MAX requests in flight per
  * connection and PENDING_MAX in the runtime (beyond: an immediate STRATA_EFULL reply).
  *
  * Garbage (an oversized frame, bytes that are not a Request) is counted in client_bad_requests,
@@ -50,18 +46,10 @@ enum conn_auth {
 };
 
 struct client_conn {
-	uv_tcp_t tcp;
-	uv_shutdown_t shut;
+	struct lsn_conn ce; /* first: the listener's part (ce.inflight = requests in the node) */
 	struct strata_uv *rt;
-	struct client_conn *prev, *next;
 	uint8_t *rbuf;
 	size_t rlen, rcap;
-	size_t out_bytes;  /* queued in uv_write, not yet written */
-	unsigned pending;  /* requests in flight in the node */
-	uint64_t active_ms;      /* loop time of the last complete frame (or the accept) */
-	uint64_t frame_start_ms; /* loop time the unfinished frame in rbuf began; 0 = none */
-	bool closing;      /* uv_close called */
-	bool draining;     /* a last response is being written, then shutdown + close */
 	bool sub_fd, sub_deliveries;
 	enum conn_auth auth;
 	struct strata_session *sess; /* during and after the handshake; wiped on close */
@@ -70,27 +58,22 @@ struct client_conn {
 	char mods[STRATA_CLIENT_SUB_MODULES_MAX][STRATA_CLIENT_MODULE_MAX];
 };
 
-struct wreq {
-	uv_write_t req;
-	struct client_conn *c;
-	size_t len;
-	uint8_t data[];
-};
+#define CONN(lc) ((struct client_conn *)(lc))
 
-/* ---- connection teardown ---- */
+/* ---- connection lifecycle (listener.c calls these) ---- */
 
-static void on_conn_closed(uv_handle_t *h)
+static struct lsn_conn *conn_create(struct lsn *l)
 {
-	struct client_conn *c = h->data;
-	struct strata_uv *rt = c->rt;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		rt->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	rt->nconns--;
-	rt->nclosing--;
+	struct client_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->rt = l->rt;
+	return &c->ce;
+}
+
+static void conn_freed(struct lsn_conn *lc)
+{
+	struct client_conn *c = CONN(lc);
 	if (c->sess) {
 		strata_session_wipe(c->sess);
 		free(c->sess);
@@ -99,93 +82,34 @@ static void on_conn_closed(uv_handle_t *h)
 	free(c);
 }
 
+/* Replies still in the node are dropped when they arrive. */
+static void conn_closing(struct lsn_conn *lc)
+{
+	if (!lc->inflight)
+		return;
+	struct strata_uv *rt = CONN(lc)->rt;
+	for (uint32_t i = 0; i < rt->pend_cap; i++)
+		if (rt->pend[i].rid && rt->pend[i].c == CONN(lc))
+			rt->pend[i].c = NULL;
+	lc->inflight = 0;
+}
+
 static void conn_close(struct client_conn *c)
 {
-	if (c->closing)
-		return;
-	c->closing = true;
-	c->rt->nclosing++;
-	/* Replies still in the node are dropped when they arrive. */
-	if (c->pending) {
-		struct strata_uv *rt = c->rt;
-		for (uint32_t i = 0; i < rt->pend_cap; i++)
-			if (rt->pend[i].rid && rt->pend[i].c == c)
-				rt->pend[i].c = NULL;
-		c->pending = 0;
-	}
-	uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+	lsn_conn_close(&c->ce);
 }
 
-static void on_shutdown(uv_shutdown_t *req, int status)
-{
-	(void)status;
-	conn_close(req->data);
-}
-
-/* Stops reading and closes once what is queued (e.g. an error Response) is written. */
 static void conn_drain(struct client_conn *c)
 {
-	if (c->closing || c->draining)
-		return;
-	c->draining = true;
-	uv_read_stop((uv_stream_t *)&c->tcp);
-	c->shut.data = c;
-	if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
-		conn_close(c);
+	lsn_conn_drain(&c->ce);
 }
 
 /* ---- writing ---- */
 
-static void on_write(uv_write_t *req, int status)
-{
-	struct wreq *w = (struct wreq *)req;
-	struct client_conn *c = w->c;
-	c->out_bytes -= w->len;
-	free(w);
-	/* UV_ECANCELED: the connection is closing; the conn is still valid (its close callback
-	 * runs after every write callback). Any other error: the peer is gone. */
-	if (status < 0)
-		conn_close(c);
-}
-
-/* Writes w's first len bytes: at once when the socket takes them all (no request, so no
- * write callback and no extra loop iteration for it: one reply per put at c=1), the rest
- * through uv_write. Frees w unless a write is queued; 0, or < 0 after closing the connection. */
-static int conn_write(struct client_conn *c, struct wreq *w, size_t len)
-{
-	size_t off = 0;
-	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
-	int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-	if (n >= 0 && (size_t)n == len) {
-		free(w);
-		return 0;
-	}
-	if (n > 0)
-		off = (size_t)n;
-	else if (n != UV_EAGAIN && n != UV_ENOSYS) {
-		free(w);
-		conn_close(c);
-		return -1;
-	}
-	/* The unwritten tail: moved to the front, so that w->data is what the request writes. */
-	if (off)
-		memmove(w->data, w->data + off, len - off);
-	w->len = len - off;
-	b = uv_buf_init((char *)w->data, (unsigned)w->len);
-	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) { /* no callback */
-		free(w);
-		conn_close(c);
-		return -1;
-	}
-	c->out_bytes += w->len;
-	return 0;
-}
-
 static void conn_send(struct client_conn *c, const Strata__Client__Response *r)
 {
-	if (c->closing || c->draining)
+	if (c->ce.closing || c->ce.draining)
 		return;
-	struct strata_uv *rt = c->rt;
 	size_t len = strata_client_response_frame_size(r);
 	if (len - STRATA_CLIENT_HDR > STRATA_CLIENT_FRAME_MAX) {
 		/* Cannot happen with the default max_value; answer rather than break the stream. */
@@ -196,21 +120,10 @@ static void conn_send(struct client_conn *c, const Strata__Client__Response *r)
 		conn_send(c, &e);
 		return;
 	}
-	if (c->out_bytes + len > rt->o.client_queue_max) {
-		rt->counters.client_slow_dropped++;
-		strata_uv_log(rt, STRATA_LOG_WARN,
-			      "client too slow: %zu bytes queued, disconnected", c->out_bytes);
-		conn_close(c);
-		return;
-	}
 	size_t wlen = c->auth == CA_OPEN ? len + STRATA_SESSION_ABYTES : len;
-	struct wreq *w = malloc(sizeof(*w) + wlen);
-	if (!w) {
-		conn_close(c);
+	struct lsn_wreq *w = lsn_wreq_new(&c->ce, wlen); /* NULL: closed (e.g. over the cap) */
+	if (!w)
 		return;
-	}
-	w->c = c;
-	w->len = wlen;
 	if (c->auth == CA_OPEN) {
 		/* The body is sealed; the header announces the sealed length. */
 		uint8_t *plain = malloc(len);
@@ -232,27 +145,21 @@ static void conn_send(struct client_conn *c, const Strata__Client__Response *r)
 	} else {
 		strata_client_response_frame_pack(r, w->data);
 	}
-	(void)conn_write(c, w, len);
+	(void)lsn_write(&c->ce, w, len);
 }
 
 /* One handshake message as a frame (not a Response). */
 static void conn_send_raw(struct client_conn *c, const uint8_t *body, size_t blen)
 {
-	if (c->closing || c->draining)
+	struct lsn_wreq *w = lsn_wreq_new(&c->ce, STRATA_CLIENT_HDR + blen);
+	if (!w)
 		return;
-	struct wreq *w = malloc(sizeof(*w) + STRATA_CLIENT_HDR + blen);
-	if (!w) {
-		conn_close(c);
-		return;
-	}
-	w->c = c;
-	w->len = STRATA_CLIENT_HDR + blen;
 	w->data[0] = (uint8_t)(blen >> 24);
 	w->data[1] = (uint8_t)(blen >> 16);
 	w->data[2] = (uint8_t)(blen >> 8);
 	w->data[3] = (uint8_t)blen;
 	memcpy(w->data + STRATA_CLIENT_HDR, body, blen);
-	(void)conn_write(c, w, w->len);
+	(void)lsn_write(&c->ce, w, w->len);
 }
 
 static void send_error(struct client_conn *c, uint64_t id, int status, const char *text)
@@ -321,6 +228,10 @@ static const struct {
 	UVCOUNTER(resp_accepted), UVCOUNTER(resp_refused), UVCOUNTER(resp_commands),
 	UVCOUNTER(resp_errors), UVCOUNTER(resp_bad_requests), UVCOUNTER(resp_slow_dropped),
 	UVCOUNTER(resp_auth_failed), UVCOUNTER(resp_unauthenticated),
+	UVCOUNTER(resp_evicted), UVCOUNTER(resp_idle_closed), UVCOUNTER(resp_frame_timeouts),
+	UVCOUNTER(metrics_accepted), UVCOUNTER(metrics_refused), UVCOUNTER(metrics_evicted),
+	UVCOUNTER(metrics_idle_closed), UVCOUNTER(metrics_frame_timeouts),
+	UVCOUNTER(metrics_slow_dropped), UVCOUNTER(metrics_bad_requests),
 };
 #undef UVCOUNTER
 #define UV_COUNTERS (sizeof(uv_counters) / sizeof(uv_counters[0]))
@@ -552,7 +463,7 @@ void uvrt_pending_release(struct strata_uv *rt, struct pending_op *p)
 static void handle_op(struct client_conn *c, uint64_t id, const Strata__Client__OpRequest *op)
 {
 	struct strata_uv *rt = c->rt;
-	if (c->pending >= CONN_PENDING_MAX) {
+	if (c->ce.inflight >= CONN_PENDING_MAX) {
 		send_error(c, id, STRATA_EFULL, "too many requests in flight on this connection");
 		return;
 	}
@@ -564,7 +475,7 @@ static void handle_op(struct client_conn *c, uint64_t id, const Strata__Client__
 	p->c = c;
 	p->rc = NULL;
 	p->client_id = id;
-	c->pending++;
+	c->ce.inflight++;
 	p->mstat = uvrt_metrics_module(rt, op->module);
 	struct strata_request req = {
 		.id = p->rid,
@@ -673,7 +584,7 @@ static void reply_to_client(struct strata_uv *rt, const struct strata_output *o)
 		rt->counters.client_replies_dropped++;
 		return;
 	}
-	c->pending--;
+	c->ce.inflight--;
 	Strata__Client__OpReply op = STRATA__CLIENT__OP_REPLY__INIT;
 	Strata__Client__Response r = STRATA__CLIENT__RESPONSE__INIT;
 	r.id = client_id;
@@ -798,7 +709,7 @@ static void handle_subscribe(struct client_conn *c, uint64_t id,
 
 static bool wants(const struct client_conn *c, const struct strata_output *o)
 {
-	if (c->closing || c->draining)
+	if (c->ce.closing || c->ce.draining)
 		return false;
 	switch (o->kind) {
 	case STRATA_OUT_FD:
@@ -829,7 +740,8 @@ void client_output(struct strata_uv *rt, const struct strata_output *o)
 	}
 	Strata__Client__Event ev;
 	bool built = false;
-	for (struct client_conn *c = rt->conns; c; c = c->next) {
+	for (struct lsn_conn *lc = rt->client_lsn.conns; lc; lc = lc->next) {
+		struct client_conn *c = CONN(lc);
 		if (!wants(c, o))
 			continue;
 		if (!built) {
@@ -1029,7 +941,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	c->rlen += (size_t)nread;
 	size_t off = 0;
-	while (!c->closing && !c->draining) {
+	unsigned frames = 0;
+	while (!c->ce.closing && !c->ce.draining) {
 		const uint8_t *body;
 		size_t blen, used;
 		int rc = strata_client_frame_split(c->rbuf + off, c->rlen - off,
@@ -1043,18 +956,15 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			return;
 		}
 		off += used;
-		c->active_ms = uv_now(c->rt->loop);
+		frames++;
 		auth_frame(c, body, blen);
 	}
-	if (c->closing || c->draining)
+	if (c->ce.closing || c->ce.draining)
 		return;
 	memmove(c->rbuf, c->rbuf + off, c->rlen - off);
 	c->rlen -= off;
-	/* The deadline of an unfinished frame runs from its first byte. */
-	if (c->rlen == 0)
-		c->frame_start_ms = 0;
-	else if (off > 0 || c->frame_start_ms == 0)
-		c->frame_start_ms = uv_now(c->rt->loop);
+	/* Activity, and the deadline of an unfinished frame (from its first byte). */
+	lsn_conn_input(&c->ce, frames, c->rlen > 0);
 	if (c->rlen == 0 && c->rcap > RBUF_IDLE_MAX) {
 		/* A large frame is done: give its buffer back rather than keep it per idle client. */
 		free(c->rbuf);
@@ -1063,162 +973,50 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 }
 
-/* The connection to close for a new one when max_clients are open: no request in flight, no
- * reply queued; plain connections before subscribers; then the least recently active. NULL when
- * every connection is busy. */
-static struct client_conn *eviction_victim(struct strata_uv *rt, const struct client_conn *self)
+/* Admitted by the listener: the handshake state, and reading starts. */
+static int conn_opened(struct lsn_conn *lc)
 {
-	struct client_conn *best = NULL;
-	for (struct client_conn *c = rt->conns; c; c = c->next) {
-		if (c == self || c->closing || c->draining || c->pending || c->out_bytes)
-			continue;
-		bool csub = c->sub_fd || c->sub_deliveries;
-		if (best) {
-			bool bsub = best->sub_fd || best->sub_deliveries;
-			if (csub != bsub ? csub : c->active_ms >= best->active_ms)
-				continue;
-		}
-		best = c;
-	}
-	return best;
+	struct client_conn *c = CONN(lc);
+	c->auth = c->rt->client_key ? CA_HELLO : CA_PLAIN;
+	return uv_read_start((uv_stream_t *)&lc->tcp, on_alloc, on_read);
 }
 
-/* "upon the sweep timer": closes connections whose unfinished frame is past its deadline, and
- * idle ones (no request for idle_timeout_ms, nothing in flight, not subscribed). */
-static void on_sweep(uv_timer_t *t)
-{
-	struct strata_uv *rt = t->data;
-	uint64_t now = uv_now(rt->loop);
-	uint64_t frame_ms = rt->cfg->client_frame_ms, idle_ms = rt->cfg->client_idle_ms;
-	unsigned slow = 0, idle = 0;
-	for (struct client_conn *c = rt->conns; c; c = c->next) {
-		if (c->closing || c->draining)
-			continue;
-		if (c->rlen > 0 && frame_ms && now - c->frame_start_ms >= frame_ms) {
-			rt->counters.client_frame_timeouts++;
-			slow++;
-			conn_close(c);
-		} else if (idle_ms && c->rlen == 0 && c->pending == 0 && c->out_bytes == 0 &&
-			   !c->sub_fd && !c->sub_deliveries && now - c->active_ms >= idle_ms) {
-			rt->counters.client_idle_closed++;
-			idle++;
-			conn_close(c);
-		}
-	}
-	/* One line per sweep, not per connection: a flood must not flood the log too. */
-	if (slow)
-		strata_uv_log(rt, STRATA_LOG_WARN,
-			      "client: %u connection(s) closed: a frame not complete %" PRIu64
-			      " ms after its first byte",
-			      slow, frame_ms);
-	if (idle)
-		strata_uv_log(rt, STRATA_LOG_INFO,
-			      "client: %u idle connection(s) closed after %" PRIu64 " ms", idle,
-			      idle_ms);
-}
-
-static void on_connection(uv_stream_t *server, int status)
-{
-	struct strata_uv *rt = server->data;
-	if (status < 0) {
-		strata_uv_log(rt, STRATA_LOG_WARN, "client accept: %s", uv_strerror(status));
-		return;
-	}
-	struct client_conn *c = calloc(1, sizeof(*c));
-	if (!c)
-		return; /* the connection stays in the backlog; retried on the next callback */
-	c->rt = rt;
-	if (uv_tcp_init(rt->loop, &c->tcp) != 0) {
-		free(c);
-		return;
-	}
-	c->tcp.data = c;
-	c->next = rt->conns;
-	if (rt->conns)
-		rt->conns->prev = c;
-	rt->conns = c;
-	rt->nconns++;
-	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
-		conn_close(c);
-		return;
-	}
-	c->active_ms = uv_now(rt->loop);
-	c->auth = rt->client_key ? CA_HELLO : CA_PLAIN;
-	if (rt->nconns - rt->nclosing > rt->o.max_clients) {
-		struct client_conn *v = eviction_victim(rt, c);
-		if (!v) {
-			rt->counters.client_refused++;
-			strata_uv_log(rt, STRATA_LOG_WARN,
-				      "client refused: %u connections, all with requests in flight",
-				      rt->nconns - rt->nclosing - 1);
-			conn_close(c);
-			return;
-		}
-		rt->counters.client_evicted++;
-		strata_uv_log(rt, STRATA_LOG_DEBUG,
-			      "client evicted: %u connections; the least recently active idle one "
-			      "(%" PRIu64 " ms) makes room",
-			      rt->o.max_clients, c->active_ms - v->active_ms);
-		conn_close(v);
-	}
-	rt->counters.client_accepted++;
-	uv_tcp_nodelay(&c->tcp, 1);
-	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
-		conn_close(c);
-}
+static const struct lsn_ops client_ops = {
+	.name = "client",
+	.create = conn_create,
+	.opened = conn_opened,
+	.closing = conn_closing,
+	.freed = conn_freed,
+};
 
 int client_server_start(struct strata_uv *rt, char *err, size_t errlen)
 {
 	const struct strata_peer_cfg *me = &rt->cfg->nodes[rt->id];
-	struct sockaddr_storage ss;
-	int rc = uvrt_resolve(me->host, me->client_port, SOCK_STREAM, &ss, err, errlen);
-	if (rc)
-		return rc;
-	rc = uv_tcp_init(rt->loop, &rt->server);
-	if (rc == 0) {
-		rt->server_init = true;
-		rt->server.data = rt;
-		rc = uv_tcp_bind(&rt->server, (const struct sockaddr *)&ss, 0);
-	}
-	/* A backlog as large as the connection limit: a burst of connections (an attack, or many
-	 * clients at once) must not drop a legitimate client's SYN into a one-second retry. */
-	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&rt->server,
-			       rt->o.max_clients < 4096 ? (int)rt->o.max_clients + 64 : 4096,
-			       on_connection);
-	if (rc == 0)
-		rc = uv_timer_init(rt->loop, &rt->client_sweep);
-	if (rc == 0) {
-		rt->client_sweep_init = true;
-		rt->client_sweep.data = rt;
-		uint64_t lim = rt->cfg->client_frame_ms;
-		if (rt->cfg->client_idle_ms && (!lim || rt->cfg->client_idle_ms < lim))
-			lim = rt->cfg->client_idle_ms;
-		uint64_t every = lim / 4;
-		every = every < 50 ? 50 : every > 1000 ? 1000 : every;
-		rc = uv_timer_start(&rt->client_sweep, on_sweep, every, every);
-	}
-	if (rc) {
-		snprintf(err, errlen, "client port %s:%u: %s", me->host, me->client_port,
-			 uv_strerror(rc));
-		return STRATA_EIO;
-	}
-	return 0;
+	struct strata_uv_counters *k = &rt->counters;
+	const struct lsn_limits lim = {
+		.max_conns = rt->o.max_clients,
+		.idle_ms = rt->cfg->client_idle_ms,
+		.frame_ms = rt->cfg->client_frame_ms ? rt->cfg->client_frame_ms : 10000,
+		.queue_max = rt->o.client_queue_max,
+	};
+	const struct lsn_counters cnt = {
+		.accepted = &k->client_accepted, .refused = &k->client_refused,
+		.evicted = &k->client_evicted, .idle_closed = &k->client_idle_closed,
+		.frame_timeouts = &k->client_frame_timeouts,
+		.slow_dropped = &k->client_slow_dropped,
+	};
+	return lsn_start(&rt->client_lsn, rt, &client_ops, &lim, &cnt, me->host, me->client_port,
+			 err, errlen);
 }
 
 void client_server_close(struct strata_uv *rt)
 {
-	if (rt->server_init)
-		uv_close((uv_handle_t *)&rt->server, NULL);
-	if (rt->client_sweep_init && !uv_is_closing((uv_handle_t *)&rt->client_sweep))
-		uv_close((uv_handle_t *)&rt->client_sweep, NULL);
-	for (struct client_conn *c = rt->conns; c; c = c->next)
-		conn_close(c);
+	lsn_close(&rt->client_lsn);
 }
 
 void client_server_free(struct strata_uv *rt)
 {
-	STRATA_ASSERT(rt->conns == NULL); /* every close callback has run */
+	STRATA_ASSERT(rt->client_lsn.conns == NULL); /* every close callback has run */
 	free(rt->pend);
 	free(rt->pend_free);
 }

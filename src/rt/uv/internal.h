@@ -1,9 +1,11 @@
-/* Shared between runtime.c (node, UDP, timer, log) and client.c (TCP client server). */
+/* Shared between runtime.c (node, UDP, timer, log) and the TCP ports: client.c (client
+ * protocol), resp.c (RESP), metrics.c (HTTP metrics), all on listener.c. */
 #ifndef STRATA_RT_UV_INTERNAL_H
 #define STRATA_RT_UV_INTERNAL_H
 
 #include <sys/socket.h>
 
+#include "rt/uv/listener.h"
 #include "rt/uv/uv.h"
 
 struct client_conn;
@@ -47,7 +49,6 @@ struct met_module {
 	uint64_t errors; /* replies with a non-zero status */
 	struct met_hist lat;
 };
-struct MHD_Daemon;
 
 /* One status counter (client.c): the name points into a static table or into unnamed. */
 struct uvrt_counter {
@@ -110,11 +111,7 @@ struct strata_uv {
 	uint16_t met_nmod;
 	struct met_hist met_sync;
 	uint64_t leader_epoch; /* of the last leader output */
-	struct MHD_Daemon *mhd;
-	uv_poll_t met_poll;
-	bool met_poll_init;
-	uv_timer_t met_timer; /* drives open HTTP connections */
-	bool met_timer_init;
+	struct lsn met_lsn; /* the HTTP metrics port */
 
 	/* The node's wake-up */
 	uv_timer_t timer;
@@ -143,13 +140,7 @@ struct strata_uv {
 	/* TCP client server */
 	uint8_t *client_key;       /* [client] auth: 32 bytes of secure memory; NULL = off */
 	char resp_password[65];    /* derived from client_key (RESP AUTH), when it is set */
-	uv_tcp_t server;
-	bool server_init;
-	struct client_conn *conns; /* doubly linked */
-	unsigned nconns;           /* including those closing */
-	unsigned nclosing;         /* closed, waiting for their close callback */
-	uv_timer_t client_sweep;   /* idle and frame deadlines */
-	bool client_sweep_init;
+	struct lsn client_lsn;     /* the client port: connections are struct client_conn */
 	struct pending_op *pend;
 	uint32_t pend_cap;
 	uint32_t *pend_free;
@@ -157,12 +148,9 @@ struct strata_uv {
 	uint64_t pend_seq;
 
 	/* RESP server (resp.c), off unless [node.N] resp_port is set */
-	uv_tcp_t resp_server;
-	bool resp_init;
+	struct lsn resp_lsn;  /* the RESP port: connections are struct resp_conn */
 	uv_timer_t resp_kick; /* resumes connections whose ring has room again */
 	bool resp_kick_init;
-	struct resp_conn *rconns; /* doubly linked */
-	unsigned nrconns;
 	uint64_t resp_next_id;
 };
 

@@ -1,11 +1,18 @@
 /* Metrics: each node serves the Prometheus text exposition format (version 0.0.4) over HTTP on
  * [node.N] metrics_host:metrics_port (default host 127.0.0.1; no port = no server), GET /metrics.
  *
- * HTTP is libmicrohttpd's, run without threads of its own: a uv_poll on its listening socket
- * calls MHD_run when a connection arrives, and a 5 ms uv timer keeps calling it while connections
- * are open. Every callback therefore runs on the node's loop thread and reads the counters
- * directly, with no copy and no lock. Bounds: 16 connections, 10 s idle timeout, 32 KiB of
- * memory per connection; the page itself is built in a buffer of at most METRICS_PAGE_MAX.
+ * HTTP/1.1 is served here, on the runtime's listener (listener.c): the same connection
+ * discipline as the client and RESP ports ([metrics] in the config: by default 16 connections,
+ * the least recently active idle one evicted for a new one, 10 s to send a request head once
+ * its first byte arrived, 10 s idle, 2 MiB queued; counted as metrics_*). A request head is at
+ * most 8 KiB (else 431); GET and HEAD /metrics are answered, any other path 404, any other
+ * method 405, a malformed request line 400 (metrics_bad_requests); every answer closes the
+ * connection (Connection: close), so no body and no pipelined request is ever parsed. Every
+ * callback runs on the node's loop thread and reads the counters directly, with no copy and
+ * no lock; the page is built in a buffer of at most METRICS_PAGE_MAX.
+ *
+ * The port has no authentication: a config binding it to a non-loopback address is refused
+ * unless [metrics] allow_remote = on (core/config.c; docs/security.md lists what it exposes).
  *
  * The page: every status counter (strata_<name>), the node's view of each peer (failure
  * detector state and incarnation), the leader and the epoch of the last leader change, per-
@@ -13,15 +20,16 @@
  * (RESP commands are in resp_commands), and the storage syncs with their latency histogram.
  * Rates are left to the scraper (status's *_per_s are not exported). */
 #include <inttypes.h>
-#include <microhttpd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/assert.h"
 #include "core/error.h"
 #include "rt/uv/internal.h"
 
 #define METRICS_PAGE_MAX (1u << 20)
+#define METRICS_HEAD_MAX (8u * 1024 + 1) /* a request head, and a NUL */
 
 /* Upper bounds of the latency buckets, microseconds (then +Inf). */
 static const uint64_t bounds_us[MET_BOUNDS] = {
@@ -233,145 +241,196 @@ static void build_page(struct strata_uv *rt, struct page *pg)
 
 /* ---- HTTP ---- */
 
-static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned code, const char *text,
-				 size_t len, bool head)
+/* One connection: its request head is read into buf (a request whose head does not fit is
+ * refused with 431); once complete it is answered and the connection closes after the answer
+ * ("Connection: close"), so no request body or second request is ever parsed. */
+struct met_conn {
+	struct lsn_conn ce; /* first: the listener's part */
+	struct strata_uv *rt;
+	size_t len;
+	char buf[METRICS_HEAD_MAX];
+};
+
+#define MCONN(lc) ((struct met_conn *)(lc))
+
+/* Answers with status `code` and closes once it is written. HEAD: the headers only. */
+static void reply(struct met_conn *c, unsigned code, const char *reason, const char *extra,
+		  const char *body, size_t blen, bool head)
 {
-	struct MHD_Response *r =
-		MHD_create_response_from_buffer(head ? 0 : len, (void *)(uintptr_t)text,
-						MHD_RESPMEM_MUST_COPY);
-	if (!r)
-		return MHD_NO;
-	MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-	enum MHD_Result ok = MHD_queue_response(conn, code, r);
-	MHD_destroy_response(r);
-	return ok;
+	char hdr[320];
+	int n = snprintf(hdr, sizeof hdr,
+			 "HTTP/1.1 %u %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
+			 "Connection: close\r\n\r\n",
+			 code, reason,
+			 code == 200 ? "text/plain; version=0.0.4; charset=utf-8"
+				     : "text/plain; charset=utf-8",
+			 blen, extra ? extra : "");
+	STRATA_ASSERT(n > 0 && (size_t)n < sizeof hdr);
+	size_t len = (size_t)n + (head ? 0 : blen);
+	struct lsn_wreq *w = lsn_wreq_new(&c->ce, len); /* NULL: closed (over the cap) */
+	if (!w)
+		return;
+	memcpy(w->data, hdr, (size_t)n);
+	if (!head && blen)
+		memcpy(w->data + n, body, blen);
+	if (lsn_write(&c->ce, w, len) == 0)
+		lsn_conn_drain(&c->ce);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version, const char *upload,
-				  size_t *upload_size, void **req_cls)
+static void reply_text(struct met_conn *c, unsigned code, const char *reason, const char *extra,
+		       const char *text, bool head)
 {
-	struct strata_uv *rt = cls;
-	(void)version;
-	(void)upload;
+	reply(c, code, reason, extra, text, strlen(text), head);
+}
+
+static void bad_request(struct met_conn *c, unsigned code, const char *reason, const char *text)
+{
+	c->rt->counters.metrics_bad_requests++;
+	strata_uv_log(c->rt, STRATA_LOG_DEBUG, "metrics: %u %s", code, reason);
+	reply_text(c, code, reason, NULL, text, false);
+}
+
+/* "upon a complete request head": GET or HEAD /metrics gets the page; anything else an error. */
+static void handle_request(struct met_conn *c, size_t line_len)
+{
+	struct strata_uv *rt = c->rt;
+	/* The request line: METHOD SP TARGET SP HTTP/1.x */
+	char *line = c->buf;
+	line[line_len] = '\0';
+	char *sp1 = strchr(line, ' ');
+	char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+	if (!sp1 || !sp2 || sp1 == line || sp2 == sp1 + 1 || strncmp(sp2 + 1, "HTTP/1.", 7) != 0) {
+		bad_request(c, 400, "Bad Request", "malformed request line\n");
+		return;
+	}
+	*sp1 = *sp2 = '\0';
+	const char *method = line, *target = sp1 + 1;
 	bool head = strcmp(method, "HEAD") == 0;
 	if (strcmp(method, "GET") != 0 && !head) {
-		static const char msg[] = "only GET /metrics\n";
-		return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, msg, sizeof msg - 1, false);
+		reply_text(c, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n",
+			   "only GET /metrics\n", false);
+		return;
 	}
-	if (*upload_size) { /* a GET with a body: ignore it */
-		*upload_size = 0;
-		return MHD_YES;
-	}
-	(void)req_cls;
-	if (strcmp(url, "/metrics") != 0) {
-		static const char msg[] = "not found: the metrics are at /metrics\n";
-		return send_text(conn, MHD_HTTP_NOT_FOUND, msg, sizeof msg - 1, head);
+	size_t tl = strcspn(target, "?");
+	if (tl != 8 || strncmp(target, "/metrics", 8) != 0) {
+		reply_text(c, 404, "Not Found", NULL, "not found: the metrics are at /metrics\n",
+			   head);
+		return;
 	}
 	rt->counters.metrics_scrapes++;
 	struct page pg = { .p = malloc(16384), .cap = 16384 };
 	if (!pg.p) {
-		static const char msg[] = "out of memory\n";
-		return send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, msg, sizeof msg - 1, head);
+		reply_text(c, 500, "Internal Server Error", NULL, "out of memory\n", head);
+		return;
 	}
 	pg.p[0] = '\0';
 	build_page(rt, &pg);
-	enum MHD_Result ok;
-	if (pg.full) {
-		static const char msg[] = "metrics page over its size bound\n";
-		ok = send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, msg, sizeof msg - 1, head);
-	} else {
-		ok = send_text(conn, MHD_HTTP_OK, pg.p, pg.len, head);
-	}
+	if (pg.full)
+		reply_text(c, 500, "Internal Server Error", NULL,
+			   "metrics page over its size bound\n", head);
+	else
+		reply(c, 200, "OK", NULL, pg.p, pg.len, head);
 	free(pg.p);
-	return ok;
 }
 
-static void on_met_timer(uv_timer_t *t)
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-	struct strata_uv *rt = t->data;
-	if (!rt->mhd || rt->closing)
-		return;
-	MHD_run(rt->mhd);
-	const union MHD_DaemonInfo *di =
-		MHD_get_daemon_info(rt->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-	if (!di || di->num_connections == 0)
-		uv_timer_stop(t);
+	struct met_conn *c = h->data;
+	(void)suggested;
+	/* Never zero bytes: a full head is answered (431) before the next read. */
+	*buf = uv_buf_init(c->buf + c->len, (unsigned)(sizeof c->buf - 1 - c->len));
 }
 
-static void on_met_poll(uv_poll_t *h, int status, int events)
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
-	struct strata_uv *rt = h->data;
-	(void)status;
-	(void)events;
-	if (!rt->mhd || rt->closing)
+	struct met_conn *c = s->data;
+	(void)buf;
+	if (nread < 0) {
+		lsn_conn_close(&c->ce);
 		return;
-	MHD_run(rt->mhd);
-	const union MHD_DaemonInfo *di =
-		MHD_get_daemon_info(rt->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-	if (di && di->num_connections > 0 && !uv_is_active((uv_handle_t *)&rt->met_timer))
-		uv_timer_start(&rt->met_timer, on_met_timer, 5, 5);
+	}
+	if (nread == 0 || c->ce.closing || c->ce.draining)
+		return;
+	c->len += (size_t)nread;
+	c->buf[c->len] = '\0';
+	/* The head ends at an empty line (CRLF CRLF; a bare LF LF is accepted too). */
+	if (!strstr(c->buf, "\r\n\r\n") && !strstr(c->buf, "\n\n")) {
+		if (c->len == sizeof c->buf - 1) {
+			bad_request(c, 431, "Request Header Fields Too Large",
+				    "request head larger than 8 KiB\n");
+			return;
+		}
+		lsn_conn_input(&c->ce, 0, true);
+		return;
+	}
+	lsn_conn_input(&c->ce, 1, false);
+	if (memchr(c->buf, '\0', c->len)) {
+		bad_request(c, 400, "Bad Request", "NUL byte in the request head\n");
+		return;
+	}
+	handle_request(c, strcspn(c->buf, "\r\n"));
 }
+
+static struct lsn_conn *conn_create(struct lsn *l)
+{
+	struct met_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->rt = l->rt;
+	return &c->ce;
+}
+
+static int conn_opened(struct lsn_conn *lc)
+{
+	return uv_read_start((uv_stream_t *)&lc->tcp, on_alloc, on_read);
+}
+
+static void conn_freed(struct lsn_conn *lc)
+{
+	free(MCONN(lc));
+}
+
+static const struct lsn_ops metrics_ops = {
+	.name = "metrics",
+	.create = conn_create,
+	.opened = conn_opened,
+	.closing = NULL,
+	.freed = conn_freed,
+};
 
 int metrics_server_start(struct strata_uv *rt, char *err, size_t errlen)
 {
 	const struct strata_peer_cfg *me = &rt->cfg->nodes[rt->id];
 	if (me->metrics_port == 0)
 		return 0;
-	struct sockaddr_storage ss;
-	int rc = uvrt_resolve(me->metrics_host, me->metrics_port, SOCK_STREAM, &ss, err, errlen);
-	if (rc)
-		return rc;
-	unsigned flags = MHD_USE_ERROR_LOG;
-	if (ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	rt->mhd = MHD_start_daemon(flags, me->metrics_port, NULL, NULL, on_request, rt,
-				   MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				   MHD_OPTION_CONNECTION_LIMIT, 16u,
-				   MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-				   MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
-				   MHD_OPTION_END);
-	if (!rt->mhd) {
-		snprintf(err, errlen, "metrics %s:%u: cannot listen (port in use?)",
-			 me->metrics_host, me->metrics_port);
-		return STRATA_EIO;
-	}
-	const union MHD_DaemonInfo *di = MHD_get_daemon_info(rt->mhd, MHD_DAEMON_INFO_LISTEN_FD);
-	if (!di || uv_poll_init_socket(rt->loop, &rt->met_poll, di->listen_fd) != 0) {
-		snprintf(err, errlen, "metrics: cannot watch the listening socket");
-		MHD_stop_daemon(rt->mhd);
-		rt->mhd = NULL;
-		return STRATA_EIO;
-	}
-	rt->met_poll_init = true;
-	rt->met_poll.data = rt;
-	uv_timer_init(rt->loop, &rt->met_timer);
-	rt->met_timer_init = true;
-	rt->met_timer.data = rt;
-	uv_poll_start(&rt->met_poll, UV_READABLE, on_met_poll);
-	strata_uv_log(rt, STRATA_LOG_INFO, "metrics on http://%s:%u/metrics", me->metrics_host,
-		      me->metrics_port);
-	return 0;
+	const struct strata_config *cfg = rt->cfg;
+	struct strata_uv_counters *k = &rt->counters;
+	const struct lsn_limits lim = {
+		.max_conns = cfg->metrics_max_conns ? cfg->metrics_max_conns : 16,
+		.idle_ms = cfg->metrics_idle_ms,
+		.frame_ms = cfg->metrics_frame_ms ? cfg->metrics_frame_ms : 10000,
+		.queue_max = cfg->metrics_queue_max ? cfg->metrics_queue_max : 2u << 20,
+	};
+	const struct lsn_counters cnt = {
+		.accepted = &k->metrics_accepted, .refused = &k->metrics_refused,
+		.evicted = &k->metrics_evicted, .idle_closed = &k->metrics_idle_closed,
+		.frame_timeouts = &k->metrics_frame_timeouts,
+		.slow_dropped = &k->metrics_slow_dropped,
+	};
+	int rc = lsn_start(&rt->met_lsn, rt, &metrics_ops, &lim, &cnt, me->metrics_host,
+			   me->metrics_port, err, errlen);
+	if (rc == 0)
+		strata_uv_log(rt, STRATA_LOG_INFO, "metrics on http://%s:%u/metrics",
+			      me->metrics_host, me->metrics_port);
+	return rc;
 }
 
 void metrics_server_close(struct strata_uv *rt)
 {
-	/* Stop watching the socket before libmicrohttpd closes it. */
-	if (rt->met_poll_init)
-		uv_close((uv_handle_t *)&rt->met_poll, NULL);
-	if (rt->met_timer_init)
-		uv_close((uv_handle_t *)&rt->met_timer, NULL);
-	rt->met_poll_init = rt->met_timer_init = false;
-	if (rt->mhd) {
-		MHD_stop_daemon(rt->mhd);
-		rt->mhd = NULL;
-	}
+	lsn_close(&rt->met_lsn);
 }
 
 void metrics_server_free(struct strata_uv *rt)
 {
-	if (rt->mhd) { /* closed without strata_uv_close */
-		MHD_stop_daemon(rt->mhd);
-		rt->mhd = NULL;
-	}
+	STRATA_ASSERT(rt->met_lsn.conns == NULL); /* every close callback has run */
 }

@@ -103,17 +103,14 @@ struct rcursor {
 };
 
 struct resp_conn {
-	uv_tcp_t tcp;
-	uv_shutdown_t shut;
+	struct lsn_conn ce;     /* first: the listener's part (ce.inflight = KV requests in the
+				 * node) */
 	struct strata_uv *rt;
-	struct resp_conn *prev, *next;
 	redisReader *rd;
 	struct rslot slots[RESP_PIPELINE_MAX];
 	uint32_t head, count;   /* ring of slots in request order */
-	unsigned inflight;      /* KV requests in the node */
-	size_t out_bytes;
 	uint8_t *rbuf;          /* libuv read buffer, between alloc and read callbacks */
-	bool closing, draining, reading, quitting;
+	bool reading, quitting;
 	bool want_input;        /* the ring has room again: on_kick resumes input */
 	bool authed;            /* gave the RESP password (or [client] auth is off) */
 	uint64_t id;
@@ -135,14 +132,10 @@ struct resp_conn {
 	 * gets a one-shot session instead (docs/resp.md). */
 	uint64_t sess, sess_next, sess_base;
 	uint64_t sess_out; /* bit i: seq sess_base + i is unanswered */
+	uint64_t ncmds;    /* commands taken from the input (activity, listener.c) */
 };
 
-struct rwreq {
-	uv_write_t req;
-	struct resp_conn *c;
-	size_t len;
-	uint8_t data[];
-};
+#define RCONN(lc) ((struct resp_conn *)(lc))
 
 /* ---- output buffer (a growable byte string) ---- */
 
@@ -227,17 +220,9 @@ static void slot_clear(struct rslot *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static void on_conn_closed(uv_handle_t *h)
+static void conn_freed(struct lsn_conn *lc)
 {
-	struct resp_conn *c = h->data;
-	struct strata_uv *rt = c->rt;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		rt->rconns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	rt->nrconns--;
+	struct resp_conn *c = RCONN(lc);
 	for (uint32_t i = 0; i < RESP_PIPELINE_MAX; i++)
 		slot_clear(&c->slots[i]);
 	for (uint32_t i = 0; i < RESP_CURSORS; i++)
@@ -249,80 +234,35 @@ static void on_conn_closed(uv_handle_t *h)
 	free(c);
 }
 
-static void conn_close(struct resp_conn *c)
+/* Replies still in the node are dropped when they arrive. */
+static void conn_closing(struct lsn_conn *lc)
 {
-	if (c->closing)
+	if (!lc->inflight)
 		return;
-	c->closing = true;
-	/* Replies still in the node are dropped when they arrive. */
-	if (c->inflight) {
-		struct strata_uv *rt = c->rt;
-		for (uint32_t i = 0; i < rt->pend_cap; i++)
-			if (rt->pend[i].rid && rt->pend[i].rc == c)
-				rt->pend[i].rc = NULL;
-		c->inflight = 0;
-	}
-	uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+	struct strata_uv *rt = RCONN(lc)->rt;
+	for (uint32_t i = 0; i < rt->pend_cap; i++)
+		if (rt->pend[i].rid && rt->pend[i].rc == RCONN(lc))
+			rt->pend[i].rc = NULL;
+	lc->inflight = 0;
 }
 
-static void on_shutdown(uv_shutdown_t *req, int status)
+static void conn_close(struct resp_conn *c)
 {
-	(void)status;
-	conn_close(req->data);
+	lsn_conn_close(&c->ce);
 }
 
 /* Stops reading and closes once what is queued is written. */
 static void conn_drain(struct resp_conn *c)
 {
-	if (c->closing || c->draining)
-		return;
-	c->draining = true;
-	uv_read_stop((uv_stream_t *)&c->tcp);
 	c->reading = false;
-	c->shut.data = c;
-	if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
-		conn_close(c);
+	lsn_conn_drain(&c->ce);
 }
 
-/* ---- writing, in request order ---- */
-
-static void on_write(uv_write_t *req, int status)
-{
-	struct rwreq *w = (struct rwreq *)req;
-	struct resp_conn *c = w->c;
-	c->out_bytes -= w->len;
-	free(w);
-	if (status < 0)
-		conn_close(c);
-}
+/* ---- writing, in request order (the output cap is the listener's) ---- */
 
 static void conn_write(struct resp_conn *c, const uint8_t *data, size_t len)
 {
-	struct strata_uv *rt = c->rt;
-	if (c->closing || len == 0)
-		return;
-	if (c->out_bytes + len > rt->o.client_queue_max) {
-		rt->counters.resp_slow_dropped++;
-		strata_uv_log(rt, STRATA_LOG_WARN, "resp client too slow: %zu bytes queued, "
-			      "disconnected", c->out_bytes);
-		conn_close(c);
-		return;
-	}
-	struct rwreq *w = malloc(sizeof(*w) + len);
-	if (!w) {
-		conn_close(c);
-		return;
-	}
-	w->c = c;
-	w->len = len;
-	memcpy(w->data, data, len);
-	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
-	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) {
-		free(w);
-		conn_close(c);
-		return;
-	}
-	c->out_bytes += len;
+	(void)lsn_write_copy(&c->ce, data, len);
 }
 
 static void process_input(struct resp_conn *c);
@@ -332,12 +272,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 static void resume_reading(struct resp_conn *c)
 {
-	if (c->closing || c->draining || c->reading || c->quitting)
+	if (c->ce.closing || c->ce.draining || c->reading || c->quitting)
 		return;
 	if ((c->count >= RESP_PIPELINE_MAX || c->held.block) &&
 	    c->rd->len - c->rd->pos > RESP_IN_MAX / 2)
 		return;
-	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
+	if (uv_read_start((uv_stream_t *)&c->ce.tcp, on_alloc, on_read) != 0) {
 		conn_close(c);
 		return;
 	}
@@ -349,8 +289,9 @@ static void resume_reading(struct resp_conn *c)
 static void on_kick(uv_timer_t *t)
 {
 	struct strata_uv *rt = t->data;
-	for (struct resp_conn *c = rt->rconns; c; c = c->next) {
-		if (!c->want_input || c->closing || c->draining)
+	for (struct lsn_conn *lc = rt->resp_lsn.conns; lc; lc = lc->next) {
+		struct resp_conn *c = RCONN(lc);
+		if (!c->want_input || c->ce.closing || c->ce.draining)
 			continue;
 		c->want_input = false;
 		process_input(c);
@@ -388,7 +329,7 @@ static void flush_ready(struct resp_conn *c, bool from_node)
 		conn_drain(c);
 		return;
 	}
-	if ((freed || c->held.block) && !c->closing && !c->draining && from_node &&
+	if ((freed || c->held.block) && !c->ce.closing && !c->ce.draining && from_node &&
 	    !c->want_input) {
 		/* Room in the ring: requests buffered in the reader, then the socket. */
 		c->want_input = true;
@@ -595,8 +536,8 @@ void resp_reply(struct strata_uv *rt, struct resp_conn *c, uint32_t slot, uint32
 		const struct strata_output *o)
 {
 	(void)rt;
-	STRATA_ASSERT(c->inflight > 0);
-	c->inflight--;
+	STRATA_ASSERT(c->ce.inflight > 0);
+	c->ce.inflight--;
 	struct rslot *s = &c->slots[slot];
 	STRATA_ASSERT(s->used && part < s->nparts && s->left > 0);
 	struct rpart *p = slot_part(s, part);
@@ -616,7 +557,7 @@ void resp_reply(struct strata_uv *rt, struct resp_conn *c, uint32_t slot, uint32
 	s->keys = NULL;
 	s->nkeys = 0;
 	slot_format(c, s);
-	if (!c->closing)
+	if (!c->ce.closing)
 		flush_ready(c, true);
 }
 
@@ -688,13 +629,13 @@ static void submit_limit(struct resp_conn *c, uint32_t idx, uint32_t part, enum 
 			 const void *val2, size_t v2len, uint32_t flags, uint32_t limit)
 {
 	struct strata_uv *rt = c->rt;
-	if (c->closing)
+	if (c->ce.closing)
 		return;
 	struct pending_op *p = uvrt_pending_alloc(rt);
 	if (!p) {
 		struct strata_output o = { .kind = STRATA_OUT_REPLY, .status = STRATA_EFULL,
 					   .text = "busy: too many requests in flight on this node" };
-		c->inflight++;
+		c->ce.inflight++;
 		resp_reply(rt, c, idx, part, &o);
 		return;
 	}
@@ -702,7 +643,7 @@ static void submit_limit(struct resp_conn *c, uint32_t idx, uint32_t part, enum 
 	p->rc = c;
 	p->rslot = idx;
 	p->rpart = part;
-	c->inflight++;
+	c->ce.inflight++;
 	/* A write: the next seq of the connection's session (0 beyond its window: the KV then
 	 * gives it a one-shot session). */
 	uint64_t seq = 0;
@@ -823,7 +764,7 @@ static void cmd_info(struct resp_conn *c)
 	ob_printf(&t, "# Server\r\nredis_version:7.0.0\r\nstrata_node:%u\r\n"
 		  "strata_cluster:%s\r\nuptime_in_seconds:%" PRIu64 "\r\n",
 		  rt->id, rt->cfg->cluster_id, (uv_hrtime() / 1000000 - rt->started_ms) / 1000);
-	ob_printf(&t, "# Clients\r\nconnected_clients:%u\r\n", rt->nrconns);
+	ob_printf(&t, "# Clients\r\nconnected_clients:%u\r\n", lsn_open_count(&rt->resp_lsn));
 	ob_printf(&t, "# Replication\r\nrole:%s\r\nkv_leader:%" PRIu64 "\r\nkv_term:%" PRIu64
 		  "\r\n", nc->kv_leader == rt->id ? "master" : "slave", nc->kv_leader,
 		  nc->kv_term);
@@ -912,7 +853,7 @@ static void cmd_data(struct resp_conn *c, const struct args *a)
 		uint8_t kind = del ? R_DEL : is(a, 0, "EXISTS") ? R_EXISTS : R_MGET;
 		if (!(s = slot_new(c, kind, (uint32_t)(n - 1), &idx)))
 			goto oom;
-		for (size_t i = 1; i < n && !c->closing; i++)
+		for (size_t i = 1; i < n && !c->ce.closing; i++)
 			submit(c, idx, (uint32_t)(i - 1), del ? STRATA_OP_DELETE : STRATA_OP_READ,
 			       v[i], l[i], NULL, 0, NULL, 0, 0);
 		return;
@@ -1260,6 +1201,7 @@ static bool must_wait(struct resp_conn *c, const struct args *a, struct strata_m
 /* Runs command a now, or keeps a copy of it for later (1) when it must wait. */
 static int dispatch(struct resp_conn *c, const struct args *a)
 {
+	c->ncmds++;
 	struct strata_msg *keys = NULL;
 	if (must_wait(c, a, &keys)) {
 		strata_msg_unref(keys);
@@ -1332,9 +1274,9 @@ static void bad_request(struct resp_conn *c, const char *why)
 		local_reply(c, R_QUIT, &b);
 	else
 		free(b.p);
-	if (!c->closing) {
+	if (!c->ce.closing) {
 		/* Written after every earlier reply, then the connection closes. */
-		uv_read_stop((uv_stream_t *)&c->tcp);
+		uv_read_stop((uv_stream_t *)&c->ce.tcp);
 		c->reading = false;
 		c->quitting = true;
 		flush_ready(c, false);
@@ -1392,14 +1334,14 @@ static int inline_command(struct resp_conn *c)
 }
 
 /* Takes complete requests out of the reader while the ring has room. */
-static void process_input(struct resp_conn *c)
+static void process_input_step(struct resp_conn *c)
 {
 	/* Commands go to the KV as they are parsed, several at once, unless one shares a key with
 	 * a command still in the KV (or orders with everything): that one is held, and parsing
 	 * stops, until they answer. */
 	if (run_held(c))
 		return;
-	while (!c->closing && !c->draining && !c->quitting && c->count < RESP_PIPELINE_MAX &&
+	while (!c->ce.closing && !c->ce.draining && !c->quitting && c->count < RESP_PIPELINE_MAX &&
 	       !c->held.block) {
 		int il = inline_command(c);
 		if (il < 0)
@@ -1442,7 +1384,7 @@ static void process_input(struct resp_conn *c)
 		dispatch(c, &a);
 		freeReplyObject(rep);
 	}
-	if (c->closing || c->draining || c->quitting)
+	if (c->ce.closing || c->ce.draining || c->quitting)
 		return;
 	size_t buffered = c->rd->len - c->rd->pos;
 	bool blocked = c->count >= RESP_PIPELINE_MAX || c->held.block != NULL;
@@ -1452,9 +1394,23 @@ static void process_input(struct resp_conn *c)
 	}
 	if (blocked && buffered > RESP_IN_MAX / 2 && c->reading) {
 		/* Backpressure: the socket waits until replies drain. */
-		uv_read_stop((uv_stream_t *)&c->tcp);
+		uv_read_stop((uv_stream_t *)&c->ce.tcp);
 		c->reading = false;
 	}
+}
+
+/* process_input_step, then what the listener needs to know: whether a command completed
+ * (activity), and whether one is half-received (its deadline runs). Bytes waiting because the
+ * ring is full or a command is held wait for this node, not for the client: no deadline. */
+static void process_input(struct resp_conn *c)
+{
+	uint64_t before = c->ncmds;
+	process_input_step(c);
+	if (c->ce.closing || c->ce.draining || c->quitting)
+		return;
+	bool blocked = c->count >= RESP_PIPELINE_MAX || c->held.block != NULL;
+	bool partial = !blocked && (c->rd->ridx != -1 || c->rd->pos < c->rd->len);
+	lsn_conn_input(&c->ce, c->ncmds != before ? 1u : 0u, partial);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -1474,7 +1430,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		conn_close(c); /* UV_EOF, a reset, or UV_ENOBUFS */
 		return;
 	}
-	if (nread == 0 || c->closing || c->draining || c->quitting)
+	if (nread == 0 || c->ce.closing || c->ce.draining || c->quitting)
 		return;
 	if (redisReaderFeed(c->rd, (const char *)c->rbuf, (size_t)nread) != REDIS_OK) {
 		bad_request(c, c->rd->errstr);
@@ -1484,89 +1440,73 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	flush_ready(c, false);
 }
 
-static void on_connection(uv_stream_t *server, int status)
+static struct lsn_conn *conn_create(struct lsn *l)
 {
-	struct strata_uv *rt = server->data;
-	if (status < 0) {
-		strata_uv_log(rt, STRATA_LOG_WARN, "resp accept: %s", uv_strerror(status));
-		return;
-	}
 	struct resp_conn *c = calloc(1, sizeof(*c));
 	if (!c)
-		return;
-	c->rt = rt;
-	if (uv_tcp_init(rt->loop, &c->tcp) != 0) {
-		free(c);
-		return;
-	}
-	c->tcp.data = c;
+		return NULL;
+	c->rt = l->rt;
+	return &c->ce;
+}
+
+/* Admitted by the listener: the connection's reader and KV session, and reading starts. */
+static int conn_opened(struct lsn_conn *lc)
+{
+	struct resp_conn *c = RCONN(lc);
+	struct strata_uv *rt = c->rt;
 	c->id = ++rt->resp_next_id;
 	randombytes_buf(&c->sess, sizeof(c->sess));
 	c->sess |= 1; /* never 0 (no session) */
 	c->sess_next = c->sess_base = 1;
-	c->next = rt->rconns;
-	if (rt->rconns)
-		rt->rconns->prev = c;
-	rt->rconns = c;
-	rt->nrconns++;
-	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
-		conn_close(c);
-		return;
-	}
-	if (rt->nrconns > rt->o.max_clients) {
-		rt->counters.resp_refused++;
-		strata_uv_log(rt, STRATA_LOG_WARN, "resp client refused: %u connections",
-			      rt->nrconns - 1);
-		conn_close(c);
-		return;
-	}
 	c->rd = redisReaderCreate();
-	if (!c->rd) {
-		conn_close(c);
-		return;
-	}
-	rt->counters.resp_accepted++;
+	if (!c->rd)
+		return -1;
 	c->authed = rt->client_key == NULL;
-	uv_tcp_nodelay(&c->tcp, 1);
 	resume_reading(c);
+	return 0;
 }
+
+static const struct lsn_ops resp_ops = {
+	.name = "resp",
+	.create = conn_create,
+	.opened = conn_opened,
+	.closing = conn_closing,
+	.freed = conn_freed,
+};
 
 int resp_server_start(struct strata_uv *rt, char *err, size_t errlen)
 {
 	const struct strata_peer_cfg *me = &rt->cfg->nodes[rt->id];
 	if (me->resp_port == 0)
 		return 0; /* off unless configured */
-	struct sockaddr_storage ss;
-	int rc = uvrt_resolve(me->host, me->resp_port, SOCK_STREAM, &ss, err, errlen);
-	if (rc)
-		return rc;
-	rc = uv_timer_init(rt->loop, &rt->resp_kick);
-	if (rc == 0) {
-		rt->resp_kick_init = true;
-		rt->resp_kick.data = rt;
-		rc = uv_tcp_init(rt->loop, &rt->resp_server);
-	}
-	if (rc == 0) {
-		rt->resp_init = true;
-		rt->resp_server.data = rt;
-		rc = uv_tcp_bind(&rt->resp_server, (const struct sockaddr *)&ss, 0);
-	}
-	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&rt->resp_server, 128, on_connection);
+	int rc = uv_timer_init(rt->loop, &rt->resp_kick);
 	if (rc) {
 		snprintf(err, errlen, "resp port %s:%u: %s", me->host, me->resp_port,
 			 uv_strerror(rc));
 		return STRATA_EIO;
 	}
-	return 0;
+	rt->resp_kick_init = true;
+	rt->resp_kick.data = rt;
+	const struct strata_config *cfg = rt->cfg;
+	struct strata_uv_counters *k = &rt->counters;
+	const struct lsn_limits lim = {
+		.max_conns = cfg->resp_max_conns ? cfg->resp_max_conns : 1024,
+		.idle_ms = cfg->resp_idle_ms,
+		.frame_ms = cfg->resp_frame_ms ? cfg->resp_frame_ms : 10000,
+		.queue_max = cfg->resp_queue_max ? cfg->resp_queue_max : 4u << 20,
+	};
+	const struct lsn_counters cnt = {
+		.accepted = &k->resp_accepted, .refused = &k->resp_refused,
+		.evicted = &k->resp_evicted, .idle_closed = &k->resp_idle_closed,
+		.frame_timeouts = &k->resp_frame_timeouts, .slow_dropped = &k->resp_slow_dropped,
+	};
+	return lsn_start(&rt->resp_lsn, rt, &resp_ops, &lim, &cnt, me->host, me->resp_port, err,
+			 errlen);
 }
 
 void resp_server_close(struct strata_uv *rt)
 {
-	if (rt->resp_init)
-		uv_close((uv_handle_t *)&rt->resp_server, NULL);
-	if (rt->resp_kick_init)
+	if (rt->resp_kick_init && !uv_is_closing((uv_handle_t *)&rt->resp_kick))
 		uv_close((uv_handle_t *)&rt->resp_kick, NULL);
-	for (struct resp_conn *c = rt->rconns; c; c = c->next)
-		conn_close(c);
+	lsn_close(&rt->resp_lsn);
 }

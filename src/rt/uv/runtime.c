@@ -956,7 +956,7 @@ void strata_uv_free(struct strata_uv *rt)
 		return;
 	client_server_free(rt);
 	metrics_server_free(rt);
-	STRATA_ASSERT(rt->rconns == NULL); /* every RESP close callback has run */
+	STRATA_ASSERT(rt->resp_lsn.conns == NULL); /* every RESP close callback has run */
 	strata_node_free(rt->node);
 	nem_release(rt, true); /* closing: frees what is held without sending it */
 	free(rt->nem_q);

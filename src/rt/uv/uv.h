@@ -137,14 +137,20 @@ struct strata_uv_counters {
 	uint64_t nemesis_delay_overflow; /* dropped: the delay queue was full */
 	uint64_t metrics_scrapes;    /* GET /metrics served (metrics.c) */
 	uint64_t resp_accepted;      /* RESP connections (resp.c) */
-	uint64_t resp_refused;       /* over max_clients RESP connections */
+	uint64_t resp_refused;       /* over [resp] max_connections, none evictable */
 	uint64_t resp_commands;
 	uint64_t resp_concurrent_max; /* most commands of one RESP connection in the KV at once */
 	uint64_t resp_errors;        /* error replies */
 	uint64_t resp_bad_requests;  /* protocol errors (the connection closes) */
-	uint64_t resp_slow_dropped;  /* disconnected: replies queued over client_queue_max */
+	uint64_t resp_slow_dropped;  /* disconnected: replies queued over [resp] queue_max_bytes */
 	uint64_t resp_auth_failed;   /* AUTH/HELLO with a wrong password */
 	uint64_t resp_unauthenticated; /* commands refused before AUTH ([client] auth) */
+	/* The discipline of the RESP and metrics ports (listener.c), as client_* for the client
+	 * port: refused = over max_connections with every connection busy. */
+	uint64_t resp_evicted, resp_idle_closed, resp_frame_timeouts;
+	uint64_t metrics_accepted, metrics_refused, metrics_evicted, metrics_idle_closed;
+	uint64_t metrics_frame_timeouts, metrics_slow_dropped;
+	uint64_t metrics_bad_requests; /* malformed or oversized HTTP requests (400, 431) */
 };
 const struct strata_uv_counters *strata_uv_counters(const struct strata_uv *rt);
 
