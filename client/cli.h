@@ -40,6 +40,8 @@ struct cli {
 	uint64_t next_id;       /* last request id used */
 	bool node_timed_out;    /* the last cli_op got the node's own STRATA_ETIMEDOUT answer */
 	const char *op_what;    /* during cli_op: the command as typed, prefixing cli_call's errors */
+	const char *cmd;        /* the command being run ("status", ...): cli_call's prefix when
+				 * op_what is not set */
 };
 
 /* One entry of the command table. */

@@ -120,7 +120,9 @@ static int cons_propose(struct cli *c, const char *algo, const char *instance,
 	Strata__Client__Response *resp = NULL;
 	struct cli_endpoint who = { 0 };
 	/* With a named instance a retry elsewhere proposes on the same instance: harmless. */
+	c->op_what = "consensus propose";
 	int rc = cli_call(c, &req, instance != NULL, &resp, &who);
+	c->op_what = NULL;
 	if (rc != CLI_EXIT_OK)
 		return rc;
 	if (resp->status != 0) {

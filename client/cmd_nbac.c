@@ -92,7 +92,9 @@ static int nbac_call(struct cli *c, uint32_t op, const char *tx, const char *val
 	req.body_case = STRATA__CLIENT__REQUEST__BODY_OP;
 	req.op = &o;
 	/* A vote is not idempotent across nodes (it is that node's vote): no retry elsewhere. */
+	c->op_what = op == CLI_OP_WRITE ? "nbac begin" : "nbac vote";
 	int rc = cli_call(c, &req, false, resp, who);
+	c->op_what = NULL;
 	if (rc != CLI_EXIT_OK)
 		return rc;
 	if ((*resp)->status != 0) {

@@ -748,8 +748,10 @@ int cmd_watch(struct cli *c, int argc, char **argv)
 			draw_json_once(w);
 		else
 			draw(w, stdout);
-		if (!any)
+		if (!any) {
+			cli_err(c, "watch: no node answered");
 			rc = CLI_EXIT_UNKNOWN;
+		}
 	} else if (w->tty) {
 		printf("\n");
 	}

@@ -797,6 +797,10 @@ int cli_call(struct cli *c, Strata__Client__Request *req, bool idempotent,
 		return CLI_EXIT_USAGE;
 	char why[2048] = "";
 	size_t wlen = 0;
+	/* Every error names the command, as typed when cli_op knows it ("kv get"), else the
+	 * command's name ("status"). */
+	const char *what = c->op_what ? c->op_what : c->cmd;
+	const char *pre = what ? what : "", *sep = what ? ": " : "";
 	for (int i = 0; i < n; i++) {
 		char err[256], who[160];
 		cli_describe(&eps[i], who, sizeof who);
@@ -824,7 +828,6 @@ int cli_call(struct cli *c, Strata__Client__Request *req, bool idempotent,
 				*answered = eps[i];
 			return CLI_EXIT_OK;
 		}
-		const char *pre = c->op_what ? c->op_what : "", *sep = c->op_what ? ": " : "";
 		if (sent && !idempotent) {
 			cli_err(c, "%s%s%s: %s: outcome unknown", pre, sep, who, err);
 			return CLI_EXIT_UNKNOWN;
@@ -832,7 +835,6 @@ int cli_call(struct cli *c, Strata__Client__Request *req, bool idempotent,
 		if (wlen < sizeof why)
 			wlen += (size_t)snprintf(why + wlen, sizeof why - wlen, "\n  %s: %s", who, err);
 	}
-	const char *pre = c->op_what ? c->op_what : "", *sep = c->op_what ? ": " : "";
 	if (n == 1)
 		cli_err(c, "%s%sno answer from %s", pre, sep, why + 3 /* the newline and indent */);
 	else

@@ -139,6 +139,7 @@ int main(int argc, char **argv)
 	int rc = -1;
 	for (const struct cli_cmd *k = cli_commands; k->name; k++) {
 		if (strcmp(k->name, rest[0]) == 0) {
+			c.cmd = k->name;
 			rc = k->run(&c, nrest, rest);
 			break;
 		}

@@ -443,7 +443,8 @@ static int section_kind(const char *name, uint32_t *id, char *problem, size_t pl
 		return SEC_NODE;
 	}
 	snprintf(problem, plen,
-		 "unknown section (expected cluster, node.N, fd, links, lkv, bcast, smr, client or tob)");
+		 "unknown section (expected cluster, node.N, fd, links, lkv, bcast, smr, client, tob, "
+		 "resp or metrics)");
 	return -1;
 }
 

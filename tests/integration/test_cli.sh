@@ -81,6 +81,12 @@ done
 say "a killed node: status -n exits 3, status --all exits 3 and still prints the others"
 "$CLUSTER" kill 3 --dir "$DIR" >/dev/null || fail "kill failed"
 expect_rc 3 "status -n 3 (killed)" "$STRATA" --dir "$DIR" -n 3 --timeout 500 status
+grep -q "^strata: status: no answer from node 3 " "$TMP/err" ||
+	fail "status at a killed node: the error does not name the command and node: $(cat "$TMP/err")"
+h3=$(ini_get node.3 host)
+expect_rc 3 "watch --once of node 3 (killed)" "$STRATA" --dir "$DIR" -e "${h3:-127.0.0.1}:$(ini_get node.3 client_port)" --timeout 500 watch --once
+grep -q "^strata: watch: no node answered" "$TMP/err" ||
+	fail "watch --once of a killed node: the error does not name the command: $(cat "$TMP/err")"
 expect_rc 3 "kv put -n 3 (killed)" "$STRATA" --dir "$DIR" -n 3 --timeout 500 kv put a b
 grep -q "^strata: kv put: no answer from node 3 " "$TMP/err" ||
 	fail "kv put at a killed node: the error does not name the command and node: $(cat "$TMP/err")"

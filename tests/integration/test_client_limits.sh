@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
-# Hostile clients on one node's client port ([client] limits, docs/security.md).
+# Hostile clients on one node's TCP ports: the client port ([client]), the RESP port ([resp])
+# and the metrics port ([metrics]), which share one connection discipline (src/rt/uv/listener.c,
+# docs/security.md).
 #
-# 1. 1,000 idle connections and 100 slowloris connections (each trickles one byte of a frame
-#    every 300 ms) are opened against node 1 (limit 1,024 connections) and held for 7 s; the
-#    attacker reopens every slowloris connection the node closes. Throughout, `strata status` on node 1 must answer within one
-#    second, every time (a functional bound: without the limits no status answers at all once
-#    the connection limit is reached). Afterwards the node has counted evictions
-#    (client_evicted), slowloris closures (client_frame_timeouts) and idle closures
-#    (client_idle_closed).
+# 1. 1,000 idle connections and 100 slowloris connections (each trickles one byte of a request
+#    every 300 ms) against node 1's client port (limit 1,024 connections); then the same against
+#    its RESP port (limit 1,024) together with 100 idle + 10 slowloris against its metrics port
+#    (limit 16). Each attacker reopens every slowloris connection the node closes and holds its
+#    connections until told to stop. Once node 1 has accepted them, for 5 s, `strata status`
+#    (and, in the second phase, a RESP PING and a GET /metrics) on node 1 must each answer
+#    within one second, every time (a functional bound: without the limits nothing answers once
+#    a port's connection limit is reached). Afterwards node 1 has counted, per port, evictions
+#    (*_evicted), slowloris closures (*_frame_timeouts) and, on the client and RESP ports, idle
+#    closures (*_idle_closed).
 # 2. A reader that sends 20,000 status requests and never reads a reply is disconnected and
-#    counted (client_slow_dropped).
+#    counted (client_slow_dropped); so is a RESP reader that sends 40,000 INFO commands
+#    (resp_slow_dropped).
 # 3. A module name with an embedded NUL ("nnar\0x") and one with a control character are refused
 #    with a clear error and counted (client_bad_requests), and the connection stays usable.
 . "$(dirname "$0")/lib.sh"
 t0=$(now_ms)
+say() { echo "== [$(($(now_ms) - t0)) ms] $*"; } # each step with the test's time so far
 
 DIR=$TMP/c
 export DIR
@@ -23,23 +30,29 @@ export DIR
 python3 - >"$TMP/limits.ini" <<'PY' || fail "python3 could not pick free ports"
 import socket
 socks = []
-for _ in range(6):
+for _ in range(8):
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     socks.append(s)
 ports = [s.getsockname()[1] for s in socks]
 print("[cluster]\nid = limits\nmodel = fail-noisy\nf = 1\n")
 for i in range(3):
+    extra = f"resp_port = {ports[6]}\nmetrics_port = {ports[7]}\n" if i == 0 else ""
     print(f"[node.{i + 1}]\nhost = 127.0.0.1\nport = {ports[2 * i]}\n"
-          f"client_port = {ports[2 * i + 1]}\n")
+          f"client_port = {ports[2 * i + 1]}\n{extra}")
 print("[client]\nauth = off\nmax_connections = 1024\nidle_timeout_ms = 3000\nframe_timeout_ms = 2000\n"
-      "queue_max_bytes = 65536")
+      "queue_max_bytes = 65536\n")
+print("[resp]\nmax_connections = 1024\nidle_timeout_ms = 3000\nframe_timeout_ms = 2000\n"
+      "queue_max_bytes = 65536\n")
+print("[metrics]\nmax_connections = 16\nidle_timeout_ms = 3000\nframe_timeout_ms = 2000")
 PY
 say "starting 3 nodes with [client] limits in $DIR"
 "$CLUSTER" start --config "$TMP/limits.ini" --dir "$DIR" >/dev/null || fail "cluster start failed"
 wait_states 5000 1 alive 2 3
 host=$(ini_get node.1 host)
 cport=$(ini_get node.1 client_port)
+rport=$(ini_get node.1 resp_port)
+mport=$(ini_get node.1 metrics_port)
 
 counters1() { # NAME...: node 1's counters, space-separated
 	status_json 1 | python3 -c 'import json, sys
@@ -47,10 +60,14 @@ d = json.load(sys.stdin)
 print(" ".join(str(d["counters"].get(k, -1)) for k in sys.argv[1:]))' "$@"
 }
 
-say "1,000 idle + 100 slowloris connections to node 1 ($host:$cport) for 7 s"
-python3 - "$host" "$cport" 7 >"$TMP/attack.out" 2>&1 <<'PY' &
-import selectors, socket, sys, time
-host, port, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+# The attacker: HOST PORT STOPFILE IDLE SLOW REQUEST-HEX. Opens IDLE connections that send
+# nothing and SLOW ones that send REQUEST one byte every 300 ms, reopening a slow one whenever
+# the node closes it, until STOPFILE exists (at most 60 s); what the node sends is read and
+# ignored.
+cat >"$TMP/attack.py" <<'PY'
+import os, selectors, socket, sys, time
+host, port, stop = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+n_idle, n_slow, frame = int(sys.argv[4]), int(sys.argv[5]), bytes.fromhex(sys.argv[6])
 sel = selectors.DefaultSelector()
 opened = closed = 0
 def open_conn(kind):
@@ -63,15 +80,13 @@ def open_conn(kind):
         pass
     sel.register(s, selectors.EVENT_READ, [kind, 0])
     opened += 1
-# A frame announcing 16 bytes of body: the header, then body bytes, one at a time.
-frame = b"\x00\x00\x00\x10" + b"\x08\x01" * 8
-for _ in range(1000):
+for _ in range(n_idle):
     open_conn("idle")
-for _ in range(100):
+for _ in range(n_slow):
     open_conn("slow")
-end = time.time() + secs
+end = time.time() + 60
 next_drip = 0.0
-while time.time() < end:
+while time.time() < end and not os.path.exists(stop):
     for key, _ in sel.select(timeout=0.05):
         s = key.fileobj
         try:
@@ -96,33 +111,131 @@ while time.time() < end:
                 key.data[1] += 1
             except OSError:
                 pass
-print(f"attacker: opened {opened}, closed by the node {closed}")
+print(f"attacker on port {port}: opened {opened}, closed by the node {closed}")
 PY
-attacker=$!
-BG_PIDS+=("$attacker")
-sleep 1
-worst=0
-n=0
-end=$(($(now_ms) + 5500))
-while [ "$(now_ms)" -lt "$end" ]; do
-	a=$(now_ms)
-	"$STRATA" --dir "$DIR" -n 1 --timeout 1000 status >/dev/null ||
-		fail "strata status failed under the attack (after $n answers)"
-	d=$(($(now_ms) - a))
-	n=$((n + 1))
-	[ "$d" -gt "$worst" ] && worst=$d
-	[ "$d" -le 1000 ] || fail "strata status took $d ms under the attack (bound 1000 ms)"
-	sleep 0.1
-done
-wait "$attacker" || fail "the attacker script failed: $(cat "$TMP/attack.out")"
-cat "$TMP/attack.out"
-pass "$n status requests answered during the attack, the slowest in $worst ms"
+# A client frame announcing 16 bytes of body; a RESP PING as an array; an HTTP request head.
+cframe=00000010$(printf '0801%.0s' 1 2 3 4 5 6 7 8)
+rframe=$(printf '*1\r\n$4\r\nPING\r\n' | od -An -tx1 | tr -d ' \n')
+mframe=$(printf 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n' | od -An -tx1 | tr -d ' \n')
+
+ping_resp() { # one RESP PING on a new connection; true if +PONG came back within a second
+	local fd line=""
+	exec {fd}<>"/dev/tcp/$host/$rport" || return 1
+	printf 'PING\r\n' >&"$fd"
+	IFS= read -r -t 1 line <&"$fd"
+	exec {fd}<&-
+	[ "${line%$'\r'}" = "+PONG" ]
+}
+get_metrics() { # one GET /metrics on a new connection; true if its status line said 200 within a second
+	local fd line=""
+	exec {fd}<>"/dev/tcp/$host/$mport" || return 1
+	printf 'GET /metrics HTTP/1.1\r\nHost: %s\r\n\r\n' "$host" >&"$fd"
+	IFS= read -r -t 1 line <&"$fd"
+	exec {fd}<&-
+	[ "${line%$'\r'}" = "HTTP/1.1 200 OK" ]
+}
+
+# attack NAME PORT IDLE SLOW REQUEST-HEX: starts an attacker (stopped by stop_attacks).
+attackers=()
+attack() {
+	python3 "$TMP/attack.py" "$host" "$2" "$TMP/stop" "$3" "$4" "$5" >"$TMP/atk.$1" 2>&1 &
+	attackers+=("$!")
+	BG_PIDS+=("$!")
+}
+stop_attacks() {
+	touch "$TMP/stop"
+	local p
+	for p in "${attackers[@]}"; do
+		wait "$p" || fail "an attacker script failed: $(cat "$TMP"/atk.*)"
+	done
+	attackers=()
+	rm -f "$TMP/stop"
+	cat "$TMP"/atk.*
+	rm -f "$TMP"/atk.*
+}
+# accepted NAME=COUNT...: waits (up to 15 s) until node 1 has accepted COUNT more connections
+# on each port than at the start of the phase (SYNs dropped by a full listen queue come back
+# 1 and 3 s later), so that the probes below run while the attack holds its connections.
+accepted() {
+	local want=("$@") t_end=$(($(now_ms) + 15000)) ok k j got
+	while [ "$(now_ms)" -lt "$t_end" ]; do
+		ok=1
+		# One status, read without python (this polls while the machine is busy).
+		j=$("$STRATA" --dir "$DIR" -n 1 --timeout 1000 -w json status 2>/dev/null) || j=
+		for k in "${want[@]}"; do
+			got=0
+			[[ $j =~ \"${k%=*}_accepted\":\ ?([0-9]+) ]] && got=${BASH_REMATCH[1]}
+			[ "$got" -ge $((base[${k%=*}] + ${k#*=})) ] || ok=0
+		done
+		[ $ok = 1 ] && return 0
+		sleep 0.3
+	done
+	echo "  (not every connection accepted after 15 s: the probes run anyway)"
+}
+declare -A base
+# probe SECONDS PORTS...: for SECONDS, rounds of `strata status` and a request on each of the
+# other PORTS (resp, metrics) on node 1; each must answer within one second.
+probe() {
+	local secs=$1 end kinds=("${@:2}") k a d
+	declare -A worst=([status]=0 [resp]=0 [metrics]=0)
+	n=0
+	end=$(($(now_ms) + secs * 1000))
+	while [ "$(now_ms)" -lt "$end" ]; do
+		a=$(now_ms)
+		"$STRATA" --dir "$DIR" -n 1 --timeout 1000 status >/dev/null ||
+			fail "strata status failed under the attack (after $n rounds)"
+		d=$(($(now_ms) - a))
+		[ "$d" -gt "${worst[status]}" ] && worst[status]=$d
+		[ "$d" -le 1000 ] || fail "strata status took $d ms under the attack (bound 1000 ms)"
+		for k in "${kinds[@]}"; do
+			a=$(now_ms)
+			case $k in
+			resp) ping_resp || fail "a RESP PING got no PONG within a second under the attack (after $n rounds)" ;;
+			metrics) get_metrics || fail "a GET /metrics got no 200 within a second under the attack (after $n rounds)" ;;
+			esac
+			d=$(($(now_ms) - a))
+			[ "$d" -gt "${worst[$k]}" ] && worst[$k]=$d
+			[ "$d" -le 1000 ] || fail "a $k request took $d ms under the attack (bound 1000 ms)"
+		done
+		n=$((n + 1))
+		sleep 0.1
+	done
+	slowest="status ${worst[status]} ms"
+	for k in "${kinds[@]}"; do slowest+=", $k ${worst[$k]} ms"; done
+}
+
+say "client port $cport: 1,000 idle + 100 slowloris connections, held while status is probed for 5 s"
+read -r base[client] <<<"$(counters1 client_accepted)"
+attack c "$cport" 1000 100 "$cframe"
+accepted client=1100
+probe 5
+stop_attacks
+pass "$n status requests answered during the attack; slowest: $slowest"
 read -r ev ft idle ref <<<"$(counters1 client_evicted client_frame_timeouts client_idle_closed client_refused)"
 echo "  client_evicted $ev, client_frame_timeouts $ft, client_idle_closed $idle, client_refused $ref"
 [ "$ev" -ge 76 ] || fail "client_evicted is $ev: 1,100 connections against a limit of 1,024 must evict"
 [ "$ft" -ge 100 ] || fail "client_frame_timeouts is $ft: the 100 slowloris connections were not cut"
 [ "$idle" -ge 500 ] || fail "client_idle_closed is $idle: the idle connections did not time out after 3 s"
-pass "evictions, frame deadlines and idle timeouts counted"
+pass "client port: evictions, frame deadlines and idle timeouts counted"
+
+say "RESP port $rport: 1,000 idle + 100 slowloris; metrics port $mport: 100 idle + 10 slowloris; status, PING and GET /metrics probed for 5 s"
+read -r base[resp] base[metrics] <<<"$(counters1 resp_accepted metrics_accepted)"
+attack r "$rport" 1000 100 "$rframe"
+attack m "$mport" 100 10 "$mframe"
+accepted resp=1100 metrics=110
+probe 5 resp metrics
+stop_attacks
+pass "$n rounds answered during the attack; slowest: $slowest"
+read -r ev ft idle ref <<<"$(counters1 resp_evicted resp_frame_timeouts resp_idle_closed resp_refused)"
+echo "  resp_evicted $ev, resp_frame_timeouts $ft, resp_idle_closed $idle, resp_refused $ref"
+[ "$ev" -ge 76 ] || fail "resp_evicted is $ev: 1,100 connections against a limit of 1,024 must evict"
+[ "$ft" -ge 100 ] || fail "resp_frame_timeouts is $ft: the 100 slowloris connections were not cut"
+[ "$idle" -ge 500 ] || fail "resp_idle_closed is $idle: the idle connections did not time out after 3 s"
+read -r ev ft idle ref <<<"$(counters1 metrics_evicted metrics_frame_timeouts metrics_idle_closed metrics_refused)"
+echo "  metrics_evicted $ev, metrics_frame_timeouts $ft, metrics_idle_closed $idle, metrics_refused $ref"
+[ "$ev" -ge 94 ] || fail "metrics_evicted is $ev: 110 connections against a limit of 16 must evict"
+[ "$ft" -ge 10 ] || fail "metrics_frame_timeouts is $ft: the 10 slowloris connections were not cut"
+pass "RESP and metrics ports: evictions, frame deadlines and idle timeouts counted"
 
 say "a reader that never reads: 20,000 status requests, no reply read"
 read -r slow0 <<<"$(counters1 client_slow_dropped)"
@@ -148,6 +261,27 @@ PY
 read -r slow1 <<<"$(counters1 client_slow_dropped)"
 [ "$slow1" -gt "$slow0" ] || fail "client_slow_dropped did not grow ($slow0 -> $slow1)"
 pass "the slow reader was disconnected and counted (client_slow_dropped $slow0 -> $slow1)"
+
+say "a RESP reader that never reads: 40,000 INFO commands, no reply read"
+read -r slow0 <<<"$(counters1 resp_slow_dropped)"
+python3 - "$host" "$rport" <<'PY' || fail "the slow RESP reader was not disconnected within 10 s"
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.settimeout(10)
+try:
+    s.sendall(b"INFO\r\n" * 40000)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        time.sleep(0.2)
+        s.send(b"INFO\r\n")
+except (BrokenPipeError, ConnectionResetError):
+    sys.exit(0)
+sys.exit(1)
+PY
+read -r slow1 <<<"$(counters1 resp_slow_dropped)"
+[ "$slow1" -gt "$slow0" ] || fail "resp_slow_dropped did not grow ($slow0 -> $slow1)"
+pass "the slow RESP reader was disconnected and counted (resp_slow_dropped $slow0 -> $slow1)"
 
 say "module names with a NUL byte or a control character are refused"
 read -r bad0 <<<"$(counters1 client_bad_requests)"

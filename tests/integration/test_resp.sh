@@ -11,6 +11,10 @@
 
 command -v redis-cli >/dev/null || fail "redis-cli missing (scripts/setup installs redis-tools)"
 
+expect() { # WHAT GOT WANT
+	[ "$2" = "$3" ] || fail "$1: got '$2', expected '$3'"
+}
+
 start_cluster 3 fail-noisy
 P=()
 for i in 1 2 3; do P[$i]=$(ini_get "node.$i" resp_port); done
@@ -38,9 +42,6 @@ rc() { # PORT ARGS...: one command, redis-cli's raw output
 	local port=$1
 	shift
 	timeout 10 redis-cli -p "$port" "$@"
-}
-expect() { # WHAT GOT WANT
-	[ "$2" = "$3" ] || fail "$1: got '$2', expected '$3'"
 }
 
 say "basic commands through every node"

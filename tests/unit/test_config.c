@@ -181,6 +181,45 @@ START_TEST(test_every_key)
 }
 END_TEST
 
+/* [resp] and [metrics]: the connection discipline of the other TCP ports, with their own
+ * defaults; a non-loopback metrics_host only with allow_remote = on (refused without it: the
+ * bad_configs table). */
+START_TEST(test_listener_sections)
+{
+	struct strata_config c;
+	parse_ok(&c, BASE);
+	ck_assert_uint_eq(c.resp_max_conns, 1024);
+	ck_assert_uint_eq(c.resp_idle_ms, 300000);
+	ck_assert_uint_eq(c.resp_frame_ms, 10000);
+	ck_assert_uint_eq(c.resp_queue_max, 4u << 20);
+	ck_assert_uint_eq(c.metrics_max_conns, 16);
+	ck_assert_uint_eq(c.metrics_idle_ms, 10000);
+	ck_assert_uint_eq(c.metrics_frame_ms, 10000);
+	ck_assert_uint_eq(c.metrics_queue_max, 2u << 20);
+	ck_assert(!c.metrics_allow_remote);
+	ck_assert_str_eq(c.nodes[1].metrics_host, "127.0.0.1");
+	parse_ok(&c, CL "[node.1]\nport = 7101\nclient_port = 7201\nmetrics_port = 7301\n"
+		     "metrics_host = 0.0.0.0\n"
+		     "[resp]\nmax_connections = 8\nidle_timeout_ms = 0\nframe_timeout_ms = 2000\n"
+		     "queue_max_bytes = 65536\n"
+		     "[metrics]\nallow_remote = on\nmax_connections = 4\nidle_timeout_ms = 3000\n"
+		     "frame_timeout_ms = 1000\nqueue_max_bytes = 131072\n");
+	ck_assert_uint_eq(c.resp_max_conns, 8);
+	ck_assert_uint_eq(c.resp_idle_ms, 0);
+	ck_assert_uint_eq(c.resp_frame_ms, 2000);
+	ck_assert_uint_eq(c.resp_queue_max, 65536);
+	ck_assert(c.metrics_allow_remote);
+	ck_assert_uint_eq(c.metrics_max_conns, 4);
+	ck_assert_uint_eq(c.metrics_idle_ms, 3000);
+	ck_assert_uint_eq(c.metrics_frame_ms, 1000);
+	ck_assert_uint_eq(c.metrics_queue_max, 131072);
+	ck_assert_str_eq(c.nodes[1].metrics_host, "0.0.0.0");
+	/* ::1 and the 127/8 addresses are loopback: no allow_remote needed */
+	parse_ok(&c, CL "[node.1]\nport = 7101\nclient_port = 7201\nmetrics_port = 7301\n"
+		     "metrics_host = 127.0.0.2\n");
+}
+END_TEST
+
 /* The default f is the most the model's own algorithms survive; lkv defaults shrink to fit. */
 START_TEST(test_default_f_and_lkv)
 {
@@ -336,7 +375,20 @@ static const struct bad bad_configs[] = {
 	{"[cluster]\nid = t\nid = u\n", "c.ini:3: [cluster] id: duplicate key (first set on line 2)"},
 	/* sections and syntax */
 	{CL N1 "[nodes]\n",
-	 "c.ini:6: [nodes]: unknown section (expected cluster, node.N, fd, links, lkv, bcast, smr, client or tob)"},
+	 "c.ini:6: [nodes]: unknown section (expected cluster, node.N, fd, links, lkv, bcast, smr, "
+	 "client, tob, resp or metrics)"},
+	/* the metrics port has no authentication: loopback unless the config says otherwise */
+	{CL "[node.1]\nport = 7101\nclient_port = 7201\nmetrics_port = 7301\nmetrics_host = 0.0.0.0\n",
+	 "c.ini:7: [node.1] metrics_host: 0.0.0.0 is not a loopback address, and the metrics port "
+	 "has no authentication: anyone who reaches it reads every status counter, the peers' "
+	 "states and the operation latencies (set [metrics] allow_remote = on to serve them there "
+	 "anyway)"},
+	{BASE "[resp]\nmax_connections = 0\n",
+	 "c.ini:13: [resp] max_connections: out of range: 0 (must be 1..16384)"},
+	{BASE "[metrics]\nqueue_max_bytes = 1000\n",
+	 "c.ini:13: [metrics] queue_max_bytes: out of range: 1000 (must be 65536..1073741824)"},
+	{BASE "[metrics]\nallow_remote = maybe\n",
+	 "c.ini:13: [metrics] allow_remote: 'maybe' is not on or off"},
 	{CL "[node.0]\n", "c.ini:3: [node.0]: node id out of range (must be 1..64)"},
 	{CL "[node.65]\n", "c.ini:3: [node.65]: node id out of range (must be 1..64)"},
 	{CL "[node.99999999999]\n",
@@ -555,6 +607,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_every_key);
 	tcase_add_test(tc, test_default_f_and_lkv);
 	tcase_add_test(tc, test_coin_keys);
+	tcase_add_test(tc, test_listener_sections);
 	tcase_add_test(tc, test_max_nodes);
 	tcase_add_test(tc, test_failure_keeps_config);
 	tcase_add_loop_test(tc, test_bad_config, 0, (int)(sizeof(bad_configs) / sizeof(bad_configs[0])));

@@ -21,13 +21,20 @@
  * change re-forwards unanswered writes in no particular order). The keys of one multi-key
  * command are requested concurrently.
  *
- * Bounds: at most max_clients RESP connections (beyond: counted and closed); RESP_PIPELINE_MAX
- * replies pending per connection and RESP_IN_MAX / 2 bytes parsed ahead (beyond either, reading
- * stops until replies drain); one request of more than RESP_IN_MAX bytes: an error and close; client_queue_max bytes of
- * replies queued toward a connection (a client that does not read is disconnected and
- * counted); at most RESP_KEYS_MAX keys per multi-key command; the runtime's PENDING_MAX requests
- * in flight in the node (beyond: an immediate busy error); RESP_CURSORS SCAN cursors per
- * connection (the oldest is forgotten), each holding one key.
+ * Connections (listener.c, [resp] in the config): the discipline every TCP port shares - a
+ * connection limit with oldest-idle eviction, a deadline for a command once its first byte
+ * arrived, an idle timeout and an output cap (a client that does not read is disconnected),
+ * each counted (resp_evicted, resp_frame_timeouts, resp_idle_closed, resp_slow_dropped,
+ * resp_refused). A command is half-received while the reader holds part of it and input is not
+ * held back by this node (a full ring or a held command): bytes waiting for the node have no
+ * deadline.
+ *
+ * Bounds: [resp] max_connections connections; RESP_PIPELINE_MAX replies pending per connection
+ * and RESP_IN_MAX / 2 bytes parsed ahead (beyond either, reading stops until replies drain); one
+ * request of more than RESP_IN_MAX bytes: an error and close; [resp] queue_max_bytes of replies
+ * queued toward a connection; at most RESP_KEYS_MAX keys per multi-key command; the runtime's
+ * PENDING_MAX requests in flight in the node (beyond: an immediate busy error); RESP_CURSORS
+ * SCAN cursors per connection (the oldest is forgotten), each holding one key.
  *
  * Authentication ([client] auth, docs/security.md): when it is on, a connection may send only
  * AUTH, HELLO (with AUTH) and QUIT until it gave the RESP password - derived from the cluster's
