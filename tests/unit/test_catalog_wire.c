@@ -52,6 +52,9 @@ int main(void)
 {
 	Suite *s = suite_create("catalog_wire");
 	TCase *tc = tcase_create("catalog_wire");
+	/* A hang guard, not a speed bound: Check's 4 s default tripped under a heavily loaded
+	 * machine (test_kv_sm, once). */
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_wire_ids_unique);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -381,6 +381,9 @@ static Suite *codec_suite(void)
 {
 	Suite *s = suite_create("codec");
 	TCase *tc = tcase_create("codec");
+	/* A hang guard, not a speed bound: Check's 4 s default tripped under a heavily loaded
+	 * machine (test_kv_sm, once). */
+	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_u64_round_trip, 0,
 			    (int)(sizeof(u64_cases) / sizeof(u64_cases[0])));
 	tcase_add_test(tc, test_varint_bytes);

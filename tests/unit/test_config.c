@@ -603,6 +603,9 @@ static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
 	TCase *tc = tcase_create("parse");
+	/* A hang guard, not a speed bound: Check's 4 s default tripped under a heavily loaded
+	 * machine (test_kv_sm, once). */
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_every_key);
 	tcase_add_test(tc, test_default_f_and_lkv);
@@ -616,6 +619,9 @@ static Suite *config_suite(void)
 	suite_add_tcase(s, tc);
 
 	TCase *tm = tcase_create("model");
+	/* A hang guard, not a speed bound: Check's 4 s default tripped under a heavily loaded
+	 * machine (test_kv_sm, once). */
+	tcase_set_timeout(tm, 60);
 	tcase_add_test(tm, test_model_names);
 	tcase_add_test(tm, test_model_supports);
 	tcase_add_test(tm, test_resilience);

@@ -311,6 +311,9 @@ static Suite *keyfile_suite(void)
 {
 	Suite *s = suite_create("keyfile");
 	TCase *tc = tcase_create("keyfile");
+	/* A hang guard, not a speed bound: Check's 4 s default tripped under a heavily loaded
+	 * machine (test_kv_sm, once). */
+	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_write_modes_and_content);
 	tcase_add_test(tc, test_write_permissive_umask);

@@ -335,6 +335,9 @@ int main(void)
 {
 	Suite *s = suite_create("kv_sm");
 	TCase *tc = tcase_create("commands");
+	/* A hang guard, not a speed bound: Check's 4 s default tripped under a heavily loaded
+	 * machine (test_kv_sm, once). */
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_nx_xx_getset_del);
 	tcase_add_test(tc, test_incr);
 	tcase_add_test(tc, test_incr_duplicate_applied_once);

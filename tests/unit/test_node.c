@@ -314,6 +314,9 @@ int main(void)
 		return 1;
 	Suite *s = suite_create("node");
 	TCase *tc = tcase_create("core");
+	/* A hang guard, not a speed bound: Check's 4 s default tripped under a heavily loaded
+	 * machine (test_kv_sm, once). */
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_fifo_run_to_completion);
 	tcase_add_test(tc, test_timers_fire_in_deadline_order);
 	tcase_add_test(tc, test_failed_sync_sends_nothing_and_stops);

@@ -147,6 +147,9 @@ static Suite *session_suite(void)
 {
 	Suite *s = suite_create("session");
 	TCase *tc = tcase_create("session");
+	/* A hang guard, not a speed bound: Check's 4 s default tripped under a heavily loaded
+	 * machine (test_kv_sm, once). */
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_roundtrip);
 	tcase_add_test(tc, test_wrong_key);
 	tcase_add_test(tc, test_replayed_handshake);

@@ -109,6 +109,9 @@ static Suite *harness_suite(void)
 {
 	Suite *s = suite_create("sim_harness");
 	TCase *tc = tcase_create("sim_harness");
+	/* A hang guard, not a speed bound: Check's 4 s default tripped under a heavily loaded
+	 * machine (test_kv_sm, once). */
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_broken_caught_at_once);
 	tcase_add_test(tc, test_broken_caught_past_count_draws_on);
 	tcase_add_test(tc, test_blind_broken_fails_bounded);
