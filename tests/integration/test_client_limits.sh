@@ -206,11 +206,40 @@ probe() {
 
 say "client port $cport: 1,000 idle + 100 slowloris connections, held while status is probed for 5 s"
 read -r base[client] <<<"$(counters1 client_accepted)"
+# A subscriber (failure-detector events), connected before the attack and silent after its
+# subscription: the oldest connection, but exempt from eviction and from the idle timeout.
+python3 - "$host" "$cport" "$TMP/stop.sub" >"$TMP/subscriber.out" 2>&1 <<'PY' &
+import os, socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+req = bytes.fromhex("0801620208 01".replace(" ", ""))  # Request{id: 1, subscribe: {fd: true}}
+s.sendall(len(req).to_bytes(4, "big") + req)
+s.settimeout(0.2)
+got = 0
+end = time.time() + 60
+while time.time() < end and not os.path.exists(sys.argv[3]):
+    try:
+        data = s.recv(65536)
+    except socket.timeout:
+        continue
+    except OSError:
+        data = b""
+    if not data:
+        print(f"subscriber: closed by the node after {got} bytes")
+        sys.exit(1)
+    got += len(data)
+print(f"subscriber: still connected, {got} bytes of events")
+PY
+subscriber=$!
+BG_PIDS+=("$subscriber")
+sleep 0.5
 attack c "$cport" 1000 100 "$cframe"
 accepted client=1100
 probe 5
 stop_attacks
-pass "$n status requests answered during the attack; slowest: $slowest"
+touch "$TMP/stop.sub"
+wait "$subscriber" || fail "the subscriber was disconnected: $(cat "$TMP/subscriber.out")"
+cat "$TMP/subscriber.out"
+pass "$n status requests answered during the attack; slowest: $slowest; the subscriber stayed"
 read -r ev ft idle ref <<<"$(counters1 client_evicted client_frame_timeouts client_idle_closed client_refused)"
 echo "  client_evicted $ev, client_frame_timeouts $ft, client_idle_closed $idle, client_refused $ref"
 [ "$ev" -ge 76 ] || fail "client_evicted is $ev: 1,100 connections against a limit of 1,024 must evict"

@@ -681,6 +681,8 @@ static void handle_subscribe(struct client_conn *c, uint64_t id,
 	c->sub_id = id;
 	c->sub_fd = s->fd;
 	c->sub_deliveries = s->deliveries || s->n_modules > 0;
+	/* A subscriber waits for events by design: no idle timeout, evicted last (listener.c). */
+	c->ce.exempt = c->sub_fd || c->sub_deliveries;
 	c->nmods = (unsigned)s->n_modules;
 	for (size_t i = 0; i < s->n_modules; i++)
 		snprintf(c->mods[i], sizeof(c->mods[i]), "%s", s->modules[i]);
