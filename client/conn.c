@@ -38,6 +38,9 @@ static struct {
 	uint8_t *key;      /* secure memory; NULL = no credential: plain frames */
 	char path[4200];
 	int timeout_ms;    /* the handshake deadline of cli_connect_finish */
+	unsigned refused;  /* handshakes that failed for good: the node refused it, or one of the
+			    * two sides does not hold the cluster's key (a definite failure, not a
+			    * lost connection) */
 } cli_auth;
 static struct strata_session **cli_sess; /* indexed by descriptor */
 static size_t cli_nsess;
@@ -487,6 +490,7 @@ static int auth_finish(int fd, uint64_t deadline_ms, char *err, size_t errlen)
 			 r && r->error && r->error[0] ? r->error : "(no reason given)");
 		if (r)
 			strata__client__response__free_unpacked(r, NULL);
+		cli_auth.refused++;
 		goto fail;
 	}
 	/* Message 3 goes out even when the node's proof failed, so the node counts it too. */
@@ -495,6 +499,7 @@ static int auth_finish(int fd, uint64_t deadline_ms, char *err, size_t errlen)
 		snprintf(err, errlen,
 			 "authentication failed: the node does not hold the client key in %s (another "
 			 "cluster's key, or the answer was altered)", cli_auth.path);
+		cli_auth.refused++;
 		goto fail;
 	}
 	if (src != 0)
@@ -801,10 +806,12 @@ int cli_call(struct cli *c, Strata__Client__Request *req, bool idempotent,
 	 * command's name ("status"). */
 	const char *what = c->op_what ? c->op_what : c->cmd;
 	const char *pre = what ? what : "", *sep = what ? ": " : "";
+	unsigned refused = 0; /* nodes whose handshake failed for good */
 	for (int i = 0; i < n; i++) {
 		char err[256], who[160];
 		cli_describe(&eps[i], who, sizeof who);
 		uint64_t deadline = cli_now_ms() + (uint64_t)c->timeout_ms;
+		unsigned refused0 = cli_auth.refused;
 		int fd = cli_connect(&eps[i], deadline, err, sizeof err);
 		bool sent = false;
 		int rc = -1;
@@ -832,8 +839,18 @@ int cli_call(struct cli *c, Strata__Client__Request *req, bool idempotent,
 			cli_err(c, "%s%s%s: %s: outcome unknown", pre, sep, who, err);
 			return CLI_EXIT_UNKNOWN;
 		}
+		if (cli_auth.refused != refused0)
+			refused++;
 		if (wlen < sizeof why)
 			wlen += (size_t)snprintf(why + wlen, sizeof why - wlen, "\n  %s: %s", who, err);
+	}
+	/* Every node refused this client's key: nothing was sent, and retrying will not help. */
+	if (n > 0 && refused == (unsigned)n) {
+		if (n == 1)
+			cli_err(c, "%s%s%s", pre, sep, why + 3);
+		else
+			cli_err(c, "%s%sauthentication failed at every node:%s", pre, sep, why);
+		return CLI_EXIT_FAIL;
 	}
 	if (n == 1)
 		cli_err(c, "%s%sno answer from %s", pre, sep, why + 3 /* the newline and indent */);

@@ -60,7 +60,9 @@ out=$(STRATA_CLIENT_KEY=$TMP/other.key "$STRATA" --dir "$DIR" -n 1 kv get auth/k
 rc=$?
 echo "  $out"
 [ $rc != 0 ] || fail "kv get with a wrong key succeeded"
-case "$out" in *"authentication failed"*) ;; *) fail "no clear error with a wrong key" ;; esac
+# A definite failure (exit 1): nothing was sent, and a retry with the same key cannot succeed.
+[ $rc = 1 ] || fail "kv get with a wrong key exited $rc, expected 1 (definite failure)"
+case "$out" in *"kv get: "*"authentication failed"*) ;; *) fail "no clear error with a wrong key" ;; esac
 case "$out" in *v-one*) fail "the value leaked to a client with a wrong key" ;; esac
 f1=$(counter 1 client_auth_failed)
 [ "$f1" -gt "$f0" ] || fail "client_auth_failed did not grow ($f0 -> $f1)"
