@@ -163,4 +163,20 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "${url[1]%/metrics}/o
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST "${url[1]}")
 [ "$code" = 405 ] || fail "POST /metrics: $code, expected 405"
 pass "404 for another path, 405 for POST"
+
+say "malformed and oversized requests: 400 and 431, counted"
+b0=$(counter 1 metrics_bad_requests)
+mhp=${url[1]#http://}
+mhp=${mhp%/metrics}
+exec {mfd}<>"/dev/tcp/${mhp%:*}/${mhp##*:}" || fail "cannot connect to the metrics port"
+printf 'NONSENSE\r\n\r\n' >&"$mfd"
+IFS= read -r -t 5 line <&"$mfd" || line=
+exec {mfd}<&-
+[ "${line%$'\r'}" = "HTTP/1.1 400 Bad Request" ] || fail "a malformed request line got '$line', expected 400"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "X-Big: $(head -c 9000 /dev/zero | tr '\0' a)" "${url[1]}")
+[ "$code" = 431 ] || fail "a 9,000-byte header: $code, expected 431"
+b1=$(counter 1 metrics_bad_requests)
+[ "$b1" -ge $((b0 + 2)) ] || fail "metrics_bad_requests grew from $b0 to $b1, expected +2"
+curl -sS -f --max-time 5 -o /dev/null "${url[1]}" || fail "node 1's metrics stopped serving"
+pass "400 for a malformed request line, 431 for a head over 8 KiB, both counted ($b0 -> $b1); still serving"
 echo "test_ops_metrics: $(( ($(now_ms) - t_start) / 1000 )) s"
