@@ -18,6 +18,8 @@
  * every request carries the public key and the signature of its digest (smr_bft_request_digest),
  * which every replica checks before it orders the request and again when it applies it
  * (src/smr/tob_log.c): a Byzantine replica cannot order a request the client did not send.
+ * `strata bench` signs the requests its clients send in one turn of its loop as one envelope
+ * (smr_bft_request_env_sign): one key pair for the process, client i's session at index i.
  *
  * Without the cluster's config (`-e HOST:PORT`) there are no public keys: the CLI then talks to
  * that one node as for any other log, and says so nowhere else; the vote needs the config. */
@@ -56,8 +58,7 @@ void cli_bft_key_wipe(struct cli_bft_key *k)
 	sodium_memzero(k, sizeof *k);
 }
 
-void cli_bft_sign(const struct cli_bft_key *k, Strata__Client__OpRequest *op,
-		  uint8_t auth[SMR_BFT_AUTH_LEN])
+void cli_bft_digest(const Strata__Client__OpRequest *op, uint8_t dig[SMR_BFT_DIGEST_LEN])
 {
 	bool with_val = op->op == CLI_OP_WRITE || op->op == CLI_OP_CAS || op->op == CLI_OP_RANGE;
 	struct smr_bft_req r = {
@@ -70,8 +71,14 @@ void cli_bft_sign(const struct cli_bft_key *k, Strata__Client__OpRequest *op,
 		.val2 = op->op == CLI_OP_CAS ? op->value2.data : NULL,
 		.val2_len = op->op == CLI_OP_CAS ? op->value2.len : 0,
 	};
-	uint8_t dig[SMR_BFT_DIGEST_LEN];
 	smr_bft_request_digest(dig, &r);
+}
+
+void cli_bft_sign(const struct cli_bft_key *k, Strata__Client__OpRequest *op,
+		  uint8_t auth[SMR_BFT_AUTH_LEN])
+{
+	uint8_t dig[SMR_BFT_DIGEST_LEN];
+	cli_bft_digest(op, dig);
 	smr_bft_request_sign(auth, k->pk, k->sk, dig);
 	op->client_auth.data = auth;
 	op->client_auth.len = SMR_BFT_AUTH_LEN;

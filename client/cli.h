@@ -186,6 +186,8 @@ struct cli_bft_key {
 };
 int cli_bft_key_new(struct cli_bft_key *k); /* 0, or -1 if libsodium failed */
 void cli_bft_key_wipe(struct cli_bft_key *k);
+/* The digest a request's signature covers (smr_bft_request_digest of op). */
+void cli_bft_digest(const Strata__Client__OpRequest *op, uint8_t dig[32]);
 /* Signs op (its session must be k's, its seq set) into auth and points op->client_auth at it. */
 void cli_bft_sign(const struct cli_bft_key *k, Strata__Client__OpRequest *op, uint8_t auth[96]);
 /* Sends req (its op carrying session and seq) to every replica and waits, within --timeout, for

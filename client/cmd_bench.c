@@ -76,6 +76,10 @@ struct bclient {
 	unsigned answered; /* replicas that answered the request in flight */
 	int status;        /* the status of the outcome being voted on */
 	struct smr_bft_vote vote;
+	/* bft: the op waiting for this turn's request envelope (bft_flush) */
+	bool queued;
+	uint32_t qop;
+	char qkey[64];
 };
 
 struct bench {
@@ -99,6 +103,16 @@ struct bench {
 				     * client's Ed25519 verifications */
 	uint64_t bad_sig;           /* bft: replies whose signature did not verify */
 	struct pollfd *pf;          /* bft: clients x replicas */
+	/* bft: request envelopes. One key pair for the process (client i's session is the one at
+	 * index i, smr_bft_session_at); the requests issued in one turn of the loop are signed as
+	 * one envelope (bft_flush). */
+	struct cli_bft_key pkey;
+	unsigned *bq, nbq;          /* the clients whose op waits for the envelope */
+	uint8_t (*bdig)[SMR_BFT_DIGEST_LEN];
+	uint8_t *bauth;             /* SMR_BFT_ENV_MAX x SMR_BFT_AUTH_MAX */
+	size_t *blen;
+	uint32_t *bidx;
+	uint64_t envelopes;         /* request envelopes signed */
 };
 
 static uint64_t now_ns(void)
@@ -146,6 +160,17 @@ static int send_op(struct bench *b, struct bclient *k, uint32_t op, uint64_t key
 	} else {
 		o.serializable = b->serializable;
 	}
+	if (b->bft) { /* signed with the turn's other requests, at the turn's end (bft_flush) */
+		memcpy(k->qkey, key, sizeof(k->qkey));
+		k->qop = op;
+		if (op != CLI_OP_WRITE)
+			++k->seq;
+		k->queued = true;
+		b->bq[b->nbq++] = (unsigned)(k - b->cl);
+		k->sent_ns = now_ns();
+		k->busy = true;
+		return 0;
+	}
 	uint8_t auth[SMR_BFT_AUTH_LEN];
 	if (k->bft) { /* the BFT KV takes only signed requests, reads too in the session */
 		if (op != CLI_OP_WRITE) {
@@ -176,6 +201,62 @@ static int send_op(struct bench *b, struct bclient *k, uint32_t op, uint64_t key
 		cli_err(b->c, "bench: send: %s", err);
 		return -1;
 	}
+	return 0;
+}
+
+/* bft: signs the requests queued this turn as envelopes of at most SMR_BFT_ENV_MAX (one
+ * signature each) and sends each to every replica. */
+static int bft_flush(struct bench *b)
+{
+	unsigned at = 0;
+	while (at < b->nbq) {
+		uint32_t n = b->nbq - at < SMR_BFT_ENV_MAX ? b->nbq - at : SMR_BFT_ENV_MAX;
+		Strata__Client__OpRequest o[SMR_BFT_ENV_MAX];
+		for (uint32_t i = 0; i < n; i++) {
+			struct bclient *k = &b->cl[b->bq[at + i]];
+			Strata__Client__OpRequest x = STRATA__CLIENT__OP_REQUEST__INIT;
+			x.module = (char *)"kv";
+			x.op = k->qop;
+			x.key.data = (uint8_t *)k->qkey;
+			x.key.len = b->key_size;
+			if (k->qop == CLI_OP_WRITE) {
+				x.value.data = (uint8_t *)b->val;
+				x.value.len = b->val_size;
+			}
+			x.session = k->session;
+			x.seq = k->seq;
+			o[i] = x;
+			cli_bft_digest(&o[i], b->bdig[i]);
+			b->bidx[i] = b->bq[at + i];
+		}
+		smr_bft_request_env_sign(b->pkey.pk, b->pkey.sk, n,
+					 (const uint8_t(*)[SMR_BFT_DIGEST_LEN])b->bdig, b->bidx,
+					 b->bauth, b->blen);
+		b->envelopes++;
+		for (uint32_t i = 0; i < n; i++) {
+			struct bclient *k = &b->cl[b->bq[at + i]];
+			k->queued = false;
+			o[i].client_auth.data = b->bauth + (size_t)i * SMR_BFT_AUTH_MAX;
+			o[i].client_auth.len = b->blen[i];
+			Strata__Client__Request req = STRATA__CLIENT__REQUEST__INIT;
+			req.id = cli_next_id(b->c);
+			req.body_case = STRATA__CLIENT__REQUEST__BODY_OP;
+			req.op = &o[i];
+			k->req_id = req.id;
+			k->answered = 0;
+			smr_bft_vote_init(&k->vote, b->cfg->n, b->cfg->f);
+			char err[200];
+			for (int e = 0; e < b->neps; e++)
+				if (k->fds[e] >= 0 &&
+				    cli_send(k->fds[e], &req, cli_now_ms() + STALL_MS, err,
+					     sizeof(err)) != 0) {
+					cli_err(b->c, "bench: send to replica %d: %s", e + 1, err);
+					return -1;
+				}
+		}
+		at += n;
+	}
+	b->nbq = 0;
 	return 0;
 }
 
@@ -250,6 +331,8 @@ static int run_phase_bft(struct bench *b, uint32_t op, uint64_t count, bool sequ
 			return -1;
 	uint64_t t0 = cli_now_ms(), last_done_ms = t0;
 	while (done < count) {
+		if (bft_flush(b) != 0)
+			return -1;
 		for (unsigned i = 0; i < b->clients; i++)
 			for (unsigned e = 0; e < ne; e++) {
 				struct pollfd *p = &b->pf[i * ne + e];
@@ -540,7 +623,13 @@ static int bench_run(struct bench *b)
 	if (b->bft) {
 		b->cfg = cli_config(b->c);
 		b->pf = calloc((size_t)b->clients * (size_t)b->neps, sizeof(*b->pf));
-		if (!b->cfg || !b->pf) {
+		b->bq = calloc(b->clients, sizeof(*b->bq));
+		b->bdig = calloc(SMR_BFT_ENV_MAX, sizeof(*b->bdig));
+		b->bauth = calloc(SMR_BFT_ENV_MAX, SMR_BFT_AUTH_MAX);
+		b->blen = calloc(SMR_BFT_ENV_MAX, sizeof(*b->blen));
+		b->bidx = calloc(SMR_BFT_ENV_MAX, sizeof(*b->bidx));
+		if (!b->cfg || !b->pf || !b->bq || !b->bdig || !b->bauth || !b->blen || !b->bidx ||
+		    cli_bft_key_new(&b->pkey) != 0) {
 			cli_err(b->c, "bench: out of memory");
 			return CLI_EXIT_FAIL;
 		}
@@ -573,7 +662,7 @@ static int bench_run(struct bench *b)
 				return CLI_EXIT_FAIL;
 			}
 			k->bft = true;
-			k->session = k->bkey.session;
+			k->session = smr_bft_session_at(b->pkey.pk, i);
 			k->fd = -1;
 			for (int e = 0; e < b->neps; e++) {
 				cli_reader_init(&k->rds[e]);
@@ -763,6 +852,12 @@ int cmd_bench(struct cli *c, int argc, char **argv)
 		cli_bft_key_wipe(&b.cl[i].bkey);
 	}
 	free(b.pf);
+	cli_bft_key_wipe(&b.pkey);
+	free(b.bq);
+	free(b.bdig);
+	free(b.bauth);
+	free(b.blen);
+	free(b.bidx);
 	free(b.cl);
 	free(b.lat_ns);
 	return rc;

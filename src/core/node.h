@@ -235,8 +235,12 @@ struct strata_request {
 	uint32_t timeout_ms;     /* the client gives up after this long (0 = not said); modules
 				  * that wait for a quorum answer STRATA_ETIMEDOUT before it */
 	const uint8_t *client_auth; /* BFT KV: the client's public key || its signature of the
-				     * request (96 bytes, smr/bft.c); NULL = none */
+				     * request (96 bytes), or a request envelope's auth (smr/bft.c,
+				     * at most STRATA_REQ_AUTH_MAX bytes); NULL = none */
+	size_t client_auth_len;
 };
+
+#define STRATA_REQ_AUTH_MAX 392 /* = SMR_BFT_AUTH_MAX (smr/smr.h) */
 
 /* ---- Modules ---- */
 

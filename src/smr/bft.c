@@ -64,6 +64,7 @@
 
 #define BFT_LABEL "strata-bft-reply-v1"
 #define BFT_SESSION_LABEL "strata-bft-session-v1"
+#define BFT_SESSION2_LABEL "strata-bft-session-v2"
 #define BFT_REQ_LABEL "strata-bft-request-v1"
 #define BFT_NODE_LABEL "strata-bft-node-v1"
 
@@ -285,11 +286,66 @@ void smr_bft_request_sign(uint8_t auth[SMR_BFT_AUTH_LEN], const uint8_t pk[SMR_B
 	strata_sign(auth + SMR_BFT_PK_LEN, sk, digest, SMR_BFT_DIGEST_LEN);
 }
 
-bool smr_bft_request_verify(uint64_t session, const uint8_t digest[SMR_BFT_DIGEST_LEN],
-			    const uint8_t *auth)
+uint64_t smr_bft_session_at(const uint8_t pk[SMR_BFT_PK_LEN], uint32_t index)
 {
-	return auth && smr_bft_session_of(auth) == session &&
-	       strata_verify(auth + SMR_BFT_PK_LEN, auth, digest, SMR_BFT_DIGEST_LEN);
+	uint8_t in[sizeof(BFT_SESSION2_LABEL) - 1 + SMR_BFT_PK_LEN + 4], h[STRATA_HASH_LEN];
+	size_t at = sizeof(BFT_SESSION2_LABEL) - 1;
+	memcpy(in, BFT_SESSION2_LABEL, at);
+	memcpy(in + at, pk, SMR_BFT_PK_LEN);
+	at += SMR_BFT_PK_LEN;
+	for (unsigned i = 0; i < 4; i++)
+		in[at + i] = (uint8_t)(index >> (8 * i));
+	strata_hash(h, in, sizeof(in));
+	uint64_t s = 0;
+	for (unsigned i = 0; i < 8; i++)
+		s |= (uint64_t)h[i] << (8 * i);
+	return s | 1;
+}
+
+void smr_bft_request_env_sign(const uint8_t pk[SMR_BFT_PK_LEN], const uint8_t sk[64],
+			      uint32_t count, const uint8_t (*digests)[SMR_BFT_DIGEST_LEN],
+			      const uint32_t *idx, uint8_t *auths, size_t *lens)
+{
+	uint8_t nodes[2 * SMR_BFT_ENV_MAX + SMR_BFT_ENV_DEPTH][SMR_BFT_DIGEST_LEN];
+	memcpy(nodes, digests, (size_t)count * SMR_BFT_DIGEST_LEN);
+	uint32_t root = smr_bft_tree_build(nodes, count);
+	uint8_t sig[STRATA_SIG_LEN];
+	strata_sign(sig, sk, nodes[root], SMR_BFT_DIGEST_LEN);
+	for (uint32_t i = 0; i < count; i++) {
+		uint8_t *a = auths + (size_t)i * SMR_BFT_AUTH_MAX;
+		memcpy(a, pk, SMR_BFT_PK_LEN);
+		memcpy(a + SMR_BFT_PK_LEN, sig, STRATA_SIG_LEN);
+		for (unsigned b = 0; b < 4; b++)
+			a[SMR_BFT_AUTH_LEN + b] = (uint8_t)(idx[i] >> (8 * b));
+		memcpy(a + SMR_BFT_AUTH_LEN + 4, nodes[root], SMR_BFT_DIGEST_LEN);
+		lens[i] = SMR_BFT_AUTH_LEN + 4 + SMR_BFT_DIGEST_LEN +
+			  smr_bft_tree_proof(nodes, count, i,
+					     a + SMR_BFT_AUTH_LEN + 4 + SMR_BFT_DIGEST_LEN);
+	}
+}
+
+bool smr_bft_request_verify(uint64_t session, const uint8_t digest[SMR_BFT_DIGEST_LEN],
+			    const uint8_t *auth, size_t len, struct smr_bft_seen *seen,
+			    bool unbound)
+{
+	if (!auth)
+		return false;
+	if (len == SMR_BFT_AUTH_LEN) /* alone: the session the key owns, its signature of R */
+		return smr_bft_session_of(auth) == session &&
+		       seen_verify(seen, auth, digest, SMR_BFT_DIGEST_LEN, auth + SMR_BFT_PK_LEN);
+	if (len < SMR_BFT_AUTH_ENV_MIN || len > SMR_BFT_AUTH_MAX)
+		return false;
+	const uint8_t *ix = auth + SMR_BFT_AUTH_LEN, *t = ix + 4, *proof = t + SMR_BFT_DIGEST_LEN;
+	uint32_t index = (uint32_t)ix[0] | (uint32_t)ix[1] << 8 | (uint32_t)ix[2] << 16 |
+			 (uint32_t)ix[3] << 24;
+	if (smr_bft_session_at(auth, index) != session)
+		return false;
+	/* The entry is bound to the signature: its digest leads to the signed root T. */
+	uint8_t root[SMR_BFT_DIGEST_LEN];
+	if (!unbound && (!smr_bft_tree_fold(digest, proof, len - (size_t)(proof - auth), root) ||
+			 memcmp(root, t, SMR_BFT_DIGEST_LEN) != 0))
+		return false;
+	return seen_verify(seen, auth, t, SMR_BFT_DIGEST_LEN, auth + SMR_BFT_PK_LEN);
 }
 
 void smr_bft_vote_init(struct smr_bft_vote *v, uint32_t n, uint32_t f)

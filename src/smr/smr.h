@@ -306,9 +306,27 @@ struct smr_bft_req {
 void smr_bft_request_digest(uint8_t out[SMR_BFT_DIGEST_LEN], const struct smr_bft_req *r);
 void smr_bft_request_sign(uint8_t auth[SMR_BFT_AUTH_LEN], const uint8_t pk[SMR_BFT_PK_LEN],
 			  const uint8_t sk[64], const uint8_t digest[SMR_BFT_DIGEST_LEN]);
-/* Whether auth carries a key that owns session and its signature of digest. */
+/* Request envelopes (bft.c): a client process signs the requests of one turn once. Its
+ * sessions share one key pair: session = the first 8 bytes of SHA-256("strata-bft-session-v2"
+ * || public key || index (u32 LE)) | 1, for the session's index. An envelope's auth is
+ * public key (32) || signature of T (64) || index (u32 LE) || T (32) || proof (index, count,
+ * path: the request digest's leaf in the tree whose root is T). */
+#define SMR_BFT_AUTH_ENV_MIN (SMR_BFT_AUTH_LEN + 4 + SMR_BFT_DIGEST_LEN + SMR_BFT_ENV_HDR)
+#define SMR_BFT_AUTH_MAX (SMR_BFT_AUTH_ENV_MIN + SMR_BFT_ENV_DEPTH * SMR_BFT_DIGEST_LEN)
+uint64_t smr_bft_session_at(const uint8_t pk[SMR_BFT_PK_LEN], uint32_t index);
+/* Signs count (1..SMR_BFT_ENV_MAX) request digests as one envelope: digests[i] belongs to the
+ * session of index idx[i]; writes auth i (auths + i * SMR_BFT_AUTH_MAX) and its length. */
+void smr_bft_request_env_sign(const uint8_t pk[SMR_BFT_PK_LEN], const uint8_t sk[64],
+			      uint32_t count, const uint8_t (*digests)[SMR_BFT_DIGEST_LEN],
+			      const uint32_t *idx, uint8_t *auths, size_t *lens);
+/* Whether auth (len bytes: SMR_BFT_AUTH_LEN alone, or an envelope's) carries a key that owns
+ * session and its signature of digest, or of an envelope root digest's proof leads to. seen (may
+ * be NULL) remembers verified roots and counts Ed25519 verifications. unbound: TEST ONLY
+ * (SMR_BROKEN_BFT_ENV_UNBOUND), the envelope's signature is checked but not that the digest is
+ * one of its entries. */
 bool smr_bft_request_verify(uint64_t session, const uint8_t digest[SMR_BFT_DIGEST_LEN],
-			    const uint8_t *auth);
+			    const uint8_t *auth, size_t len, struct smr_bft_seen *seen,
+			    bool unbound);
 /* A client's vote over one request's verified replies. */
 struct smr_bft_vote {
 	uint32_t n, f;
@@ -384,6 +402,8 @@ enum smr_broken {
 	SMR_BROKEN_EARLY_ACK = 1024,
 	SMR_BROKEN_BFT_CKPT_NOVERIFY = 64, /* BFT KV: checkpoint votes and certificates taken
 					    * without checking their signatures */
+	SMR_BROKEN_BFT_ENV_UNBOUND = 128, /* BFT KV: a request envelope's signature checked, but
+					   * not that the request is one of its entries */
 };
 void smr_kv_set_broken(struct strata_module *m, unsigned broken);
 

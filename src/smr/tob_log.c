@@ -136,6 +136,7 @@ struct tpend {
 	struct strata_msg *cmd; /* bft: the command or marker (with its auth) not yet broadcast */
 	uint64_t fallback_us;   /* bft: when this replica broadcasts cmd if still unanswered */
 	bool verified;          /* bft: rdig and cmd's auth were checked on arrival */
+	uint16_t alen;          /* bft: the length of the auth bytes that end cmd */
 	bool sent;              /* bft: cmd went to the order (at once or as the fallback) */
 };
 
@@ -174,6 +175,7 @@ struct tkv {
 	uint64_t bundles, bundled; /* bundles broadcast, and the entries in them */
 	struct smr_ckpt *ck;    /* bft: signed checkpoints (bft_ckpt.c), NULL otherwise */
 	struct smr_bft_replies *env; /* bft: this turn's replies, signed once (bft_reply.c) */
+	struct smr_bft_seen seen;    /* bft: request envelope roots verified (bft.c) */
 };
 
 #define TKV(mod) ((struct tkv *)(mod))
@@ -342,23 +344,37 @@ static void write_digest(uint8_t out[SMR_BFT_DIGEST_LEN], const struct smr_cmd *
 /* bft: whether the ordered request (its digest dig, its auth bytes) is the one p holds, whose
  * signature this replica verified when the client's request arrived. */
 static bool same_request(const struct tpend *p, const uint8_t dig[SMR_BFT_DIGEST_LEN],
-			 const uint8_t *auth)
+			 const uint8_t *auth, size_t alen)
 {
-	return p && p->verified && p->cmd && auth && p->cmd->len >= SMR_BFT_AUTH_LEN &&
+	return p && p->verified && p->cmd && auth && alen == p->alen && p->cmd->len >= alen &&
 	       memcmp(p->rdig, dig, SMR_BFT_DIGEST_LEN) == 0 &&
-	       memcmp(p->cmd->data + p->cmd->len - SMR_BFT_AUTH_LEN, auth, SMR_BFT_AUTH_LEN) == 0;
+	       memcmp(p->cmd->data + p->cmd->len - alen, auth, alen) == 0;
+}
+
+/* bft: a client signature check (alone or an envelope's, bft.c), its Ed25519 verifications
+ * counted in sig_verified (a remembered envelope root costs none). */
+static bool request_verify(struct tkv *k, uint64_t session, const uint8_t dig[SMR_BFT_DIGEST_LEN],
+			   const uint8_t *auth, size_t alen)
+{
+	uint64_t v0 = k->seen.verified;
+	bool ok = smr_bft_request_verify(session, dig, auth, alen, &k->seen,
+					 (k->broken & SMR_BROKEN_BFT_ENV_UNBOUND) != 0);
+	strata_node_counters(k->node)->sig_verified += k->seen.verified - v0;
+	return ok;
 }
 
 static void on_deliver_one(struct tkv *k, uint32_t origin, const uint8_t *data, size_t len)
 {
-	/* bft: every command and read marker ends with its client's public key and signature. */
-	size_t auth_len = k->bft ? SMR_BFT_AUTH_LEN : 0;
-	const uint8_t *auth = k->bft && len >= auth_len ? data + len - auth_len : NULL;
+	/* bft: every command and read marker is followed by its client's auth (public key and
+	 * signature, or a request envelope's: bft.c), the rest of the entry. */
 	struct strata_rd rd;
-	strata_rd_init(&rd, data, len >= auth_len ? len - auth_len : 0);
+	strata_rd_init(&rd, data, len);
 	struct smr_cmd c;
-	if ((k->bft && !auth) || smr_cmd_decode(&rd, &c) != 0 || strata_rd_done(&rd) != 0 ||
-	    c.origin != origin) {
+	int drc = smr_cmd_decode(&rd, &c);
+	size_t alen = drc == 0 && k->bft ? len - rd.off : 0;
+	const uint8_t *auth = alen ? data + rd.off : NULL;
+	if (drc != 0 || (k->bft && (alen < SMR_BFT_AUTH_LEN || alen > SMR_BFT_AUTH_MAX)) ||
+	    (!k->bft && strata_rd_done(&rd) != 0) || c.origin != origin) {
 		/* tob delivers what a replica broadcast: only a broken peer gets here. */
 		strata_node_bad_payload(k->node, &k->m, origin, "kv (tob): malformed command");
 		return;
@@ -377,7 +393,8 @@ static void on_deliver_one(struct tkv *k, uint32_t origin, const uint8_t *data, 
 		uint8_t dig[SMR_BFT_DIGEST_LEN];
 		write_digest(dig, &c);
 		if (!c.session ||
-		    (!same_request(p, dig, auth) && !smr_bft_request_verify(c.session, dig, auth))) {
+		    (!same_request(p, dig, auth, alen) &&
+		     !request_verify(k, c.session, dig, auth, alen))) {
 			k->unsigned_cmds++;
 			strata_node_bad_payload(k->node, &k->m, origin,
 						"kv (bft): an ordered command without its client's "
@@ -400,8 +417,8 @@ static void on_deliver_one(struct tkv *k, uint32_t origin, const uint8_t *data, 
 		 * at every correct replica that held the request by then. */
 		/* A marker counts only with the client's signature of the read it holds here. */
 		if (p && marker) {
-			if (!check || same_request(p, p->rdig, auth) ||
-			    smr_bft_request_verify(c.session, p->rdig, auth))
+			if (!check || same_request(p, p->rdig, auth, alen) ||
+			    request_verify(k, c.session, p->rdig, auth, alen))
 				serve_read(k, p);
 		} else if (p) {
 			answer(k, p, &c, &res);
@@ -513,7 +530,8 @@ static void arm_tick(struct tkv *k)
  * not send under its session, with the signature of the request it did send: the same
  * (session, seq) with another value, and the next seq writing that value. Correct replicas skip
  * both (on_deliver); a KV that does not check client signatures applies them. */
-static void forge_commands(struct tkv *k, const struct smr_cmd *real, const uint8_t *auth)
+static void forge_commands(struct tkv *k, const struct smr_cmd *real, const uint8_t *auth,
+			   size_t alen)
 {
 	char val[48];
 	int len = snprintf(val, sizeof(val), "forged.%llu", (unsigned long long)real->seq);
@@ -527,9 +545,9 @@ static void forge_commands(struct tkv *k, const struct smr_cmd *real, const uint
 		f.val2 = NULL;
 		f.val2_len = 0;
 		struct strata_wr w;
-		strata_wr_init(&w, f.key_len + (size_t)len + SMR_CMD_OVERHEAD + SMR_BFT_AUTH_LEN);
+		strata_wr_init(&w, f.key_len + (size_t)len + SMR_CMD_OVERHEAD + SMR_BFT_AUTH_MAX);
 		smr_cmd_encode(&w, &f);
-		strata_wr_raw(&w, auth ? auth : zero, SMR_BFT_AUTH_LEN);
+		strata_wr_raw(&w, auth ? auth : zero, auth ? alen : SMR_BFT_AUTH_LEN);
 		if (!w.err)
 			bundle_add(k, w.buf, w.len, 0, false);
 		strata_wr_free(&w);
@@ -570,7 +588,7 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 	bool is_read = kind == K_GET || kind == K_RANGE;
 	size_t need = (is_read ? SMR_CMD_OVERHEAD
 			       : q->key_len + q->value_len + q->value2_len + SMR_CMD_OVERHEAD) +
-		      (k->bft ? SMR_BFT_AUTH_LEN + BUNDLE_OVERHEAD : 0);
+		      (k->bft ? SMR_BFT_AUTH_MAX + BUNDLE_OVERHEAD : 0);
 	size_t tob_max = bcast_payload_max(&k->tob);
 	if (need > tob_max)
 		return reject(k, q->id, tag, STRATA_ETOOBIG,
@@ -604,7 +622,7 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 		/* Signed client requests (bft.c): only the owner of the session's key pair can have
 		 * a request ordered under it. */
 		smr_bft_request_digest(rdig, &sreq);
-		if (!smr_bft_request_verify(q->session, rdig, q->client_auth)) {
+		if (!request_verify(k, q->session, rdig, q->client_auth, q->client_auth_len)) {
 			strata_node_counters(k->node)->client_bad_requests++;
 			return reject(k, q->id, tag, STRATA_EAUTH,
 				      "the BFT KV takes only requests signed with the key pair that "
@@ -678,17 +696,18 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 	if (k->bft)
 		tag_link(k, p);
 	if (k->bft && !is_read && strata_node_byz(k->node) == STRATA_BYZ_FORGE)
-		forge_commands(k, &c, q->client_auth);
+		forge_commands(k, &c, q->client_auth, q->client_auth_len);
 	struct strata_wr w;
 	strata_wr_init(&w, need + 16);
 	smr_cmd_encode(&w, &c);
 	if (k->bft)
 		strata_wr_raw(&w, q->client_auth ? q->client_auth : (const uint8_t *)"",
-			      q->client_auth ? SMR_BFT_AUTH_LEN : 0);
+			      q->client_auth ? q->client_auth_len : 0);
 	rc = w.err;
 	if (!rc && k->bft) { /* kept for the fallback, and for same_request */
 		memcpy(p->rdig, rdig, sizeof(rdig));
 		p->verified = !(k->broken & SMR_BROKEN_BFT_UNSIGNED);
+		p->alen = (uint16_t)(q->client_auth ? q->client_auth_len : 0);
 		p->cmd = strata_msg_new(w.buf, w.len);
 		if (!p->cmd)
 			rc = STRATA_ENOMEM;

@@ -61,7 +61,7 @@
 #define FF 1
 
 enum { OP_GET, OP_PUT, OP_CAS };
-enum { V_NONE, V_ONE, V_NOVERIFY, V_UNSIGNED, V_CKPT };
+enum { V_NONE, V_ONE, V_NOVERIFY, V_UNSIGNED, V_CKPT, V_UNBOUND };
 #define CKPT_K 16 /* [smr] checkpoint_interval in these runs */
 
 struct vote_val {
@@ -82,6 +82,11 @@ struct client {
 	char val[24], old[24];
 	struct smr_bft_vote vote;
 	struct vote_val got[NN + 1];
+	/* The request of this tick, signed with the others' when the tick's requests go out. */
+	bool queued;
+	struct strata_request q;
+	uint8_t dig[SMR_BFT_DIGEST_LEN];
+	uint8_t auth[SMR_BFT_AUTH_MAX];
 };
 
 struct run {
@@ -98,6 +103,11 @@ struct run {
 	char errtxt[256];
 	unsigned ops_ok, reads_ok, writes_ok, info, forged_seen, rejected_sig;
 	struct smr_bft_seen envs; /* reply envelopes verified, as the CLI keeps them */
+	/* Request envelopes (bft.c): the clients are one process with one key pair, session k at
+	 * index k, and the requests of a tick are signed once; else each client has its own key
+	 * pair and signs each request alone. */
+	bool req_env;
+	uint8_t pk[32], sk[64];
 	bool ckpt_judged; /* CK3 judged: the correct replicas applied the same commands */
 	char seen[NKEYS][40];
 };
@@ -286,19 +296,51 @@ static void issue(struct run *r, struct client *c, int kind, const char *key)
 		.key = q.key, .key_len = q.key_len, .val = q.value, .val_len = q.value_len,
 		.val2 = q.value2, .val2_len = q.value2_len,
 	};
-	uint8_t dig[SMR_BFT_DIGEST_LEN], auth[SMR_BFT_AUTH_LEN];
-	smr_bft_request_digest(dig, &sr);
-	smr_bft_request_sign(auth, c->pk, c->sk, dig);
-	q.client_auth = auth;
-	c->sent = 0;
-	for (uint32_t id = 1; id <= NN; id++) {
-		if (!sim_is_up(r->s, id) || sim_is_paused(r->s, id))
-			continue;
-		c->sent++;
-		sim_request(r->s, id, "kv", &q);
+	smr_bft_request_digest(c->dig, &sr);
+	c->q = q;
+	c->queued = true;
+}
+
+/* Signs the tick's requests (one envelope, or each alone) and sends each to every replica. */
+static void send_queued(struct run *r)
+{
+	uint8_t digs[NCL][SMR_BFT_DIGEST_LEN];
+	uint8_t auths[NCL * SMR_BFT_AUTH_MAX];
+	uint32_t idx[NCL], n = 0;
+	size_t lens[NCL];
+	struct client *who[NCL];
+	for (unsigned k = 0; k < NCL; k++)
+		if (r->cl[k].queued) {
+			who[n] = &r->cl[k];
+			memcpy(digs[n], r->cl[k].dig, SMR_BFT_DIGEST_LEN);
+			idx[n++] = k;
+		}
+	if (!n)
+		return;
+	if (r->req_env)
+		smr_bft_request_env_sign(r->pk, r->sk, n, (const uint8_t(*)[SMR_BFT_DIGEST_LEN])digs,
+					 idx, auths, lens);
+	for (uint32_t i = 0; i < n; i++) {
+		struct client *c = who[i];
+		c->queued = false;
+		if (r->req_env) {
+			memcpy(c->auth, auths + (size_t)i * SMR_BFT_AUTH_MAX, lens[i]);
+			c->q.client_auth_len = lens[i];
+		} else {
+			smr_bft_request_sign(c->auth, c->pk, c->sk, c->dig);
+			c->q.client_auth_len = SMR_BFT_AUTH_LEN;
+		}
+		c->q.client_auth = c->auth;
+		c->sent = 0;
+		for (uint32_t id = 1; id <= NN; id++) {
+			if (!sim_is_up(r->s, id) || sim_is_paused(r->s, id))
+				continue;
+			c->sent++;
+			sim_request(r->s, id, "kv", &c->q);
+		}
+		if (c->busy && c->sent == 0)
+			finish(r, c, STRATA_HIST_INFO);
 	}
-	if (c->busy && c->sent == 0)
-		finish(r, c, STRATA_HIST_INFO);
 }
 
 static void expire(struct run *r)
@@ -482,6 +524,15 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	sim_set_net(s, &calm);
 	sim_start(s);
 	sim_run_for(s, 300 * MS, NULL, NULL); /* the detectors settle */
+	r->req_env = variant == V_UNBOUND || sim_random_below(s, 4) != 0;
+	{
+		uint8_t pseed[32];
+		for (unsigned i = 0; i < sizeof(pseed); i += 8) {
+			uint64_t x = sim_random(s);
+			memcpy(pseed + i, &x, 8);
+		}
+		STRATA_ASSERT(strata_keypair_seed(r->pk, r->sk, pseed) == 0);
+	}
 	for (unsigned k = 0; k < NCL; k++) {
 		struct client *c = &r->cl[k];
 		uint8_t kseed[32];
@@ -492,14 +543,18 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 		STRATA_ASSERT(strata_keypair_seed(c->pk, c->sk, kseed) == 0);
 		c->proc = k + 1;
 		c->session = smr_bft_session_of(c->pk);
+		if (r->req_env)
+			c->session = smr_bft_session_at(r->pk, k);
 		c->next_at = sim_now(s) + sim_random_below(s, 3 * MS);
 	}
-	if (variant == V_UNSIGNED || variant == V_CKPT) /* replicas that take any command under
-							   * any session, or any checkpoint */
+	if (variant == V_UNSIGNED || variant == V_CKPT || variant == V_UNBOUND)
+		/* replicas that take any command under any session, any checkpoint, or an entry
+		 * of a request envelope not bound to its signature */
 		for (uint32_t id = 1; id <= NN; id++)
 			smr_tobkv_set_broken(strata_node_module_by_name(sim_node(s, id), "kv"),
 					     variant == V_CKPT ? SMR_BROKEN_BFT_CKPT_NOVERIFY
-							       : SMR_BROKEN_BFT_UNSIGNED);
+					     : variant == V_UNBOUND ? SMR_BROKEN_BFT_ENV_UNBOUND
+								    : SMR_BROKEN_BFT_UNSIGNED);
 	bool faults = variant == V_NONE;
 	if (faults) {
 		struct sim_net net = {
@@ -548,6 +603,7 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 			int kind = x < 45 ? OP_GET : x < 85 ? OP_PUT : OP_CAS;
 			issue(r, c, kind, keys[sim_random_below(s, NKEYS)]);
 		}
+		send_queued(r);
 	}
 	sim_heal(s);
 	if (pause_id && sim_is_paused(s, pause_id))
@@ -563,6 +619,7 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 		for (unsigned k = 0; k < NCL && !rc; k++) {
 			unsigned info0 = r->info;
 			issue(r, &r->cl[k], OP_GET, keys[key]);
+			send_queued(r);
 			sim_run_until(s, sim_now(s) + 5000 * MS, all_idle, r);
 			if (r->cl[k].busy)
 				rc = sim_fail(why, wl, "liveness: final read of %s unanswered", keys[key]);
@@ -643,6 +700,11 @@ static int run_ckpt_noverify(uint64_t seed, bool trace, char *why, size_t wl)
 	return run_case(seed, trace, why, wl, V_CKPT, "bft-tob");
 }
 
+static int run_env_unbound(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, V_UNBOUND, "bft-tob");
+}
+
 static const struct sim_case cases[] = {
 	{ "bft-kv-one-byzantine", run_bft, 10, false },
 	{ "bft-kv-over-btob", run_btob, 6, false },
@@ -650,6 +712,7 @@ static const struct sim_case cases[] = {
 	{ "broken-no-verify", run_noverify, 10, true },
 	{ "broken-unsigned-requests", run_unsigned, 10, true },
 	{ "broken-ckpt-no-verify", run_ckpt_noverify, 3, true },
+	{ "broken-env-unbound", run_env_unbound, 10, true },
 };
 
 int main(int argc, char **argv)

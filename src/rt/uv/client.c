@@ -488,7 +488,9 @@ static void handle_op(struct client_conn *c, uint64_t id, const Strata__Client__
 		/* STRATA_REQ_SERIALIZABLE and STRATA_REQ_PREFIX (smr/smr.h) */
 		.flags = (op->serializable ? 1u : 0u) | (op->prefix ? 64u : 0u),
 		.limit = op->limit,
-		.client_auth = op->client_auth.len == 96 ? op->client_auth.data : NULL,
+		.client_auth = op->client_auth.len >= 96 && op->client_auth.len <= STRATA_REQ_AUTH_MAX
+				       ? op->client_auth.data : NULL,
+		.client_auth_len = op->client_auth.len,
 		.timeout_ms = op->timeout_ms,
 	};
 	/* The reply comes back through client_output once the turn-batch is durable. */
