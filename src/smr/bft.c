@@ -22,6 +22,18 @@
  *                     while the command travels through the order to all of them. A session id
  *                     is bound to its key by a 63-bit hash: taking over a session needs a
  *                     second preimage of it (about 2^63 hashes).
+ *                     Request envelopes: a client process whose sessions share one key pair
+ *                     (session = the first 8 bytes of SHA-256("strata-bft-session-v2" || pk ||
+ *                     index) | 1) signs the digests R of the requests of one turn as the root T
+ *                     of a hash tree (below, "Envelopes"); a request carries pk, the signature
+ *                     of T, its session's index, T and the proof of its leaf. A replica checks
+ *                     that pk and index give the session, that R folds up the proof to T, and
+ *                     the signature of T (once per T: smr_bft_seen). So a Byzantine replica
+ *                     still cannot order under the session a request its owner did not sign:
+ *                     an altered entry, or an entry moved to another seq or session, has
+ *                     another R, which leads to another root; replaying a genuine entry is
+ *                     what a genuine request allows already (the session table applies it
+ *                     once).
  * Model: fail-arbitrary replicas, signatures unforgeable; the client knows N, f and every
  * replica's public key (the cluster config). The client protocol is the classic one of PBFT-style
  * state-machine replication: the client sends its request (with its session and sequence

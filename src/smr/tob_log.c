@@ -93,8 +93,10 @@
  * gets STRATA_ETIMEDOUT ("the outcome is unknown"); tob refuses a broadcast when its unordered
  * set is full (busy, retry); a command must fit one tob message (tob's payload bound, below
  * `[links] max_value`); the state machine's session table is bounded by sessions_max; bft: a
- * pending request keeps its encoded command (a write's bytes count in PEND_BYTES, a read's
- * marker is about 130 bytes), and one bundle of at most BUNDLE_MAX entries and one tob message
+ * pending request keeps its encoded command with its auth (a write's bytes count in
+ * PEND_BYTES, a read's marker is about 130 bytes plus an auth of 96 to SMR_BFT_AUTH_MAX bytes:
+ * a signature alone or a request envelope's, bft.c), the verified envelope roots are a ring
+ * of SMR_BFT_SEEN (struct smr_bft_seen), and one bundle of at most BUNDLE_MAX entries and one tob message
  * is open per turn. */
 #include <inttypes.h>
 #include <stdarg.h>

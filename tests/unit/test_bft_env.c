@@ -1,7 +1,8 @@
 /* Unit tests for the BFT KV's envelopes (src/smr/bft.c): the hash tree over an envelope's
  * digests (every leaf's proof leads to the root; an altered leaf, path, index or count does not,
  * or is refused as malformed) and a reply's verification alone and under an envelope signature
- * (the replica it names, the remembered roots, the count of Ed25519 verifications). */
+ * (the replica it names, the remembered roots, the count of Ed25519 verifications), and a request
+ * envelope's entries (bound to their digest and session; the broken unbound check is not). */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,48 @@ START_TEST(test_reply_alone_and_in_an_envelope)
 }
 END_TEST
 
+START_TEST(test_request_envelope)
+{
+	uint8_t pk[STRATA_PK_LEN], skey[STRATA_SK_LEN], seed[32];
+	memset(seed, 9, sizeof(seed));
+	ck_assert_int_eq(strata_keypair_seed(pk, skey, seed), 0);
+	enum { N = 6 };
+	uint8_t digs[N][D], auths[N * SMR_BFT_AUTH_MAX];
+	uint32_t idx[N];
+	size_t lens[N];
+	uint64_t sess[N];
+	for (uint32_t i = 0; i < N; i++) {
+		idx[i] = 3 * i;
+		sess[i] = smr_bft_session_at(pk, idx[i]);
+		struct smr_bft_req r = { .session = sess[i], .seq = 1 + i, .op = 2, .type = 1,
+					 .key = (const uint8_t *)"k", .key_len = 1 };
+		smr_bft_request_digest(digs[i], &r);
+	}
+	smr_bft_request_env_sign(pk, skey, N, (const uint8_t(*)[D])digs, idx, auths, lens);
+	struct smr_bft_seen seen;
+	memset(&seen, 0, sizeof(seen));
+	for (uint32_t i = 0; i < N; i++) {
+		const uint8_t *a = auths + (size_t)i * SMR_BFT_AUTH_MAX;
+		ck_assert_uint_ge(lens[i], SMR_BFT_AUTH_ENV_MIN);
+		ck_assert(smr_bft_request_verify(sess[i], digs[i], a, lens[i], &seen, false));
+		/* another entry's digest, or this one under another session, is refused */
+		uint32_t j = (i + 1) % N;
+		ck_assert(!smr_bft_request_verify(sess[i], digs[j], a, lens[i], &seen, false));
+		ck_assert(!smr_bft_request_verify(sess[j], digs[i], a, lens[i], &seen, false));
+		/* the broken check (signature only) takes the other entry's digest */
+		ck_assert(smr_bft_request_verify(sess[i], digs[j], a, lens[i], &seen, true));
+	}
+	ck_assert_uint_eq(seen.verified, 1); /* one root, verified once */
+	/* a bad signature is refused where the root is not remembered */
+	uint8_t bad[SMR_BFT_AUTH_MAX];
+	memcpy(bad, auths, lens[0]);
+	bad[SMR_BFT_PK_LEN] ^= 1;
+	ck_assert(!smr_bft_request_verify(sess[0], digs[0], bad, lens[0], NULL, false));
+	ck_assert(!smr_bft_request_verify(sess[0], digs[0], auths, SMR_BFT_AUTH_ENV_MIN - 1, NULL,
+					  false));
+}
+END_TEST
+
 static Suite *bft_env_suite(void)
 {
 	Suite *s = suite_create("bft_env");
@@ -156,6 +199,7 @@ static Suite *bft_env_suite(void)
 	tcase_add_test(tc, test_every_leaf_folds_to_the_root);
 	tcase_add_test(tc, test_altered_proofs_do_not_lead_to_the_root);
 	tcase_add_test(tc, test_reply_alone_and_in_an_envelope);
+	tcase_add_test(tc, test_request_envelope);
 	suite_add_tcase(s, tc);
 	return s;
 }
