@@ -94,13 +94,20 @@ static int run_spec(const struct spec *sp, uint64_t seed, bool trace, char *why,
 	struct ldh *h = &r->h;
 	r->sp = sp;
 	uint32_t n = sp->scen == SC_SPLIT ? (seed % 2 ? 5 : 4) : seed % 4 == 3 ? 3 : 5;
-	ldh_setup(h, "ldc", "sim-cons-ld", STRATA_MODEL_FAIL_NOISY, 7400, n, sp->scen == SC_SPLIT,
-		  0.05, seed, trace, build, on_output, r);
-	int rc = sp->scen == SC_SPLIT ? phase_split(h) : ldh_phase_random(h, 0.03, false);
-	if (!rc) {
-		ldh_heal(h);
-		rc = sim_run_for(h->s, LIVENESS_MS * MS, ldh_step_check, h);
-	}
+	bool quiet = sp->scen == SC_SPLIT; /* a fixed small loss and no tail */
+	const struct ldh_opts o = {
+		.algo = "ldc", .cluster_id = "sim-cons-ld", .model = STRATA_MODEL_FAIL_NOISY,
+		.port_base = 7400, .n = n, .f = (n - 1) / 2, .fd_timers = true,
+		.drop = quiet ? 0.05 : 0, .tail = quiet ? 0 : 0.03, .tail_us = 300 * MS,
+		.build = build, .output = on_output, .arg = r,
+	};
+	ldh_setup(h, &o, seed, trace);
+	static const struct ldh_phase gst = {
+		.chunks = 40, .chunk_us = 10 * MS, .propose_p = 0.15, .part_p = 0.1, .crash_p = 0.03,
+	};
+	int rc = sp->scen == SC_SPLIT ? phase_split(h) : ldh_phase_random(h, &gst);
+	if (!rc)
+		rc = ldh_settle(h, LIVENESS_MS);
 	rc = ldh_finish(h, rc, why, whylen);
 	free(r);
 	return rc;

@@ -255,9 +255,7 @@ static int phase_reannounce(struct run *r)
 	if (rc)
 		return rc;
 	uint32_t q = ldh_pick_up(&r->h);
-	sim_crash(s, q);
-	r->h.down[q] = true;
-	r->h.ncrash++;
+	ldh_crash(&r->h, q);
 	rc = sim_run_for(s, 50 * MS, ldh_step_check, &r->h);
 	if (rc)
 		return rc;
@@ -285,12 +283,22 @@ static int run_spec(const struct spec *sp, uint64_t seed, bool trace, char *why,
 	struct ldh *h = &r->h;
 	r->sp = sp;
 	uint32_t n = sp->scen2 == SC_AMNESIA ? 3 : seed % 4 == 3 ? 3 : 5;
-	ldh_setup(h, "lldc", "sim-cons-lr", STRATA_MODEL_FAIL_RECOVERY, 7500, n,
-		  sp->scen2 == SC_AMNESIA, 0.02, seed, trace, build, on_output, r);
+	bool quiet = sp->scen2 == SC_AMNESIA; /* a fixed small loss and no tail */
+	const struct ldh_opts o = {
+		.algo = "lldc", .cluster_id = "sim-cons-lr", .model = STRATA_MODEL_FAIL_RECOVERY,
+		.port_base = 7500, .n = n, .f = (n - 1) / 2, .fd_timers = true,
+		.drop = quiet ? 0.02 : 0, .tail = quiet ? 0 : 0.03, .tail_us = 300 * MS,
+		.build = build, .output = on_output, .arg = r,
+	};
+	ldh_setup(h, &o, seed, trace);
 	h->cap_requests = true;
+	static const struct ldh_phase gst = {
+		.chunks = 40, .chunk_us = 10 * MS, .propose_p = 0.15, .part_p = 0.1, .crash_p = 0.05,
+		.recover = true,
+	};
 	int rc = sp->scen2 == SC_AMNESIA ? phase_amnesia(r)
 		 : sp->scen2 == SC_REANNOUNCE ? phase_reannounce(r)
-					      : ldh_phase_random(h, 0.05, true);
+					      : ldh_phase_random(h, &gst);
 	if (!rc) {
 		/* Liveness: heal, every node up, every node (a client retrying) proposes again on
 		 * every instance. */

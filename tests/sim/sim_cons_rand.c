@@ -44,20 +44,17 @@
 #include "bcast/bcast.h"
 #include "bcast/common.h"
 #include "cons/cons.h"
-#include "cons/tcoin.h"
 #include "crypto/crypto.h"
 #include "links/links.h"
 #include "core/assert.h"
 #include "core/codec.h"
-#include "core/error.h"
 #include "core/stack.h"
-#include "lib/cons_check.h"
+#include "lib/ld_harness.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
-#define MS 1000ull
-#define MAXN 5
-#define MAXI 4
+#define MS LDH_MS
+#define MAXN LDH_MAXN
 #define LIVENESS_MS 3000ull
 #define HIST 16 /* rounds 1..15, and 16+ */
 
@@ -99,27 +96,10 @@ struct adversary {
 };
 
 struct run {
+	struct ldh h; /* the cluster, the coin, the simulation, the checker, the client requests */
 	const struct spec *sp;
 	struct adversary adv;
 	uint64_t max_round;
-	const struct strata_algo *algo;
-	struct strata_config cfg;
-	uint8_t shares[MAXN][32];
-	struct sim *s;
-	struct cck *ck;
-	uint32_t n;
-	bool down[MAXN + 1];
-	unsigned ncrash;
-	uint64_t reqid;
-	uint64_t req_inst[256];
-	uint32_t req_node[256];
-	bool bad_reply;
-	char reply_why[200];
-	struct {
-		bool decided;
-		char v[64];
-		size_t len;
-	} dec[MAXN + 1][MAXI + 1];
 };
 
 /* ---- the adversarial scheduler (a test beb) ---- */
@@ -191,36 +171,37 @@ static void adv_plan_phase(struct run *r, uint64_t round, int ph)
 	struct adversary *a = &r->adv;
 	struct adv_plan *pl = &a->plan[round][ph];
 	const int *vals = a->val[round][ph];
-	for (uint32_t s = 1; s <= r->n; s++)
+	uint32_t n = r->h.n;
+	for (uint32_t s = 1; s <= n; s++)
 		if (vals[s] < 0)
 			return;
 	pl->valid = true;
 	int c = a->coin[round];
-	uint64_t all = ((1ull << (r->n + 1)) - 2);
-	for (uint32_t d = 1; d <= r->n; d++)
+	uint64_t all = ((1ull << (n + 1)) - 2);
+	for (uint32_t d = 1; d <= n; d++)
 		pl->fast[d] = all; /* no plan: everything at once */
 	if (ph == 0) {
 		/* one process sees three votes for !c, every other one a mix */
 		unsigned k = 0;
-		for (uint32_t s = 1; s <= r->n; s++)
+		for (uint32_t s = 1; s <= n; s++)
 			k += vals[s] == !c;
-		if (k < 3 || k == r->n)
+		if (k < 3 || k == n)
 			return;
 		uint32_t d0 = 1;
 		a->designated[round] = d0;
-		pl->fast[d0] = pick(vals, r->n, !c, 3, 0);
-		uint64_t mix = pick(vals, r->n, !c, 2, 0) | pick(vals, r->n, c, 1, 0);
-		for (uint32_t d = 2; d <= r->n; d++)
+		pl->fast[d0] = pick(vals, n, !c, 3, 0);
+		uint64_t mix = pick(vals, n, !c, 2, 0) | pick(vals, n, c, 1, 0);
+		for (uint32_t d = 2; d <= n; d++)
 			pl->fast[d] = mix;
 	} else {
 		/* the processes that see the !c vote adopt it, the others the coin c */
-		uint64_t w = pick(vals, r->n, !c, 1, 0), bot3 = pick(vals, r->n, 2, 3, 0);
-		uint64_t bot2 = pick(vals, r->n, 2, 2, 0);
-		if (!w || !bot3 || pick(vals, r->n, !c, 3, 0))
+		uint64_t w = pick(vals, n, !c, 1, 0), bot3 = pick(vals, n, 2, 3, 0);
+		uint64_t bot2 = pick(vals, n, 2, 2, 0);
+		if (!w || !bot3 || pick(vals, n, !c, 3, 0))
 			return;
 		int next = a->coin[round + 1];
 		unsigned m = next == c ? 3 : 2; /* then 3 processes hold !next in round + 1 */
-		for (uint32_t d = 1; d <= r->n; d++)
+		for (uint32_t d = 1; d <= n; d++)
 			pl->fast[d] = d <= m ? (w | bot2) : bot3;
 	}
 }
@@ -351,9 +332,10 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 		b->r = r;
 		strata_node_add_module(n, &b->m, &adv_ops, strata_wire_id("beb"));
 	}
-	struct strata_module *m = strata_algo_create(r->algo, n, err, sizeof(err));
+	struct strata_module *m = strata_algo_create(strata_algo_find(r->sp->algo), n, err,
+						     sizeof(err));
 	if (!m) {
-		fprintf(stderr, "create %s: %s\n", r->algo->name, err);
+		fprintf(stderr, "create %s: %s\n", r->sp->algo, err);
 		abort();
 	}
 	if (!r->sp->threshold)
@@ -362,209 +344,28 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 		cons_rb_test_decide_min(m, (uint32_t)r->sp->decide_min);
 }
 
-static void reply_fail(struct run *r, const char *fmt, uint32_t node, uint64_t inst,
-		       const char *detail)
-{
-	if (r->bad_reply)
-		return;
-	r->bad_reply = true;
-	snprintf(r->reply_why, sizeof(r->reply_why), fmt, node, (unsigned long long)inst, detail);
-}
-
-static void on_reply(struct run *r, uint32_t node, const struct strata_output *o)
-{
-	if (o->a == 0 || o->a >= 256 || r->req_node[o->a] != node)
-		return;
-	uint64_t inst = r->req_inst[o->a];
-	if (o->status != 0) {
-		reply_fail(r, "node %u refused a proposal on instance %llu: %s", node, inst,
-			   strata_strerror(o->status));
-		return;
-	}
-	struct strata_rd rd;
-	strata_rd_init(&rd, o->data, o->len);
-	uint64_t got = strata_rd_u64(&rd);
-	size_t vlen = o->len - rd.off;
-	const uint8_t *v = o->data + rd.off;
-	if (!strata_rd_ok(&rd) || got != inst || inst > MAXI || !r->dec[node][inst].decided ||
-	    vlen != r->dec[node][inst].len || memcmp(v, r->dec[node][inst].v, vlen) != 0)
-		reply_fail(r, "node %u answered its client on instance %llu with %s", node, inst,
-			   "something other than its decision");
-}
-
 static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
 {
 	struct run *r = arg;
 	(void)s;
-	if (o->kind == STRATA_OUT_REPLY) {
-		on_reply(r, node, o);
-		return;
-	}
-	if (o->module != r->algo->wire_id)
-		return;
-	if (o->kind == STRATA_OUT_BCAST) {
-		cck_on_propose(r->ck, node, o->a, o->data, o->len);
-	} else if (o->kind == STRATA_OUT_DELIVER) {
-		cck_on_decide(r->ck, node, o->a, o->data, o->len);
+	ldh_output(&r->h, node, o);
+	if (o->kind == STRATA_OUT_DELIVER && o->module == strata_wire_id(r->sp->algo)) {
 		hist[r->sp->hist][o->b < HIST ? o->b : HIST]++;
 		if (o->b > r->max_round)
 			r->max_round = o->b;
-		if (o->a <= MAXI && o->len <= sizeof(r->dec[0][0].v)) {
-			r->dec[node][o->a].decided = true;
-			r->dec[node][o->a].len = o->len;
-			memcpy(r->dec[node][o->a].v, o->data, o->len);
-		}
 	}
 }
 
-static int step_check(struct sim *s, void *arg)
+/* ldh_phase_random's proposals: rbc a random bit, rcons a distinct string. */
+static void propose(struct ldh *h, uint32_t node, uint64_t inst)
 {
-	struct run *r = arg;
-	(void)s;
-	return cck_violation(r->ck) || r->bad_reply ? 1 : 0;
-}
-
-static void propose(struct run *r, uint32_t node, uint64_t inst)
-{
-	char key[24], val[48];
-	int klen = snprintf(key, sizeof(key), "%llu", (unsigned long long)inst);
-	int vlen;
-	if (strcmp(r->sp->algo, "rbc") == 0)
-		vlen = snprintf(val, sizeof(val), "%u", (unsigned)sim_random_below(r->s, 2));
-	else
-		vlen = snprintf(val, sizeof(val), "v%u-%llu-%llu", node, (unsigned long long)inst,
-				(unsigned long long)sim_seed(r->s));
-	STRATA_ASSERT(r->reqid + 1 < 256);
-	uint64_t id = ++r->reqid;
-	r->req_inst[id] = inst;
-	r->req_node[id] = node;
-	struct strata_request req = {
-		.id = id, .op = STRATA_OP_PROPOSE, .key = (const uint8_t *)key,
-		.key_len = (size_t)klen, .value = (const uint8_t *)val, .value_len = (size_t)vlen,
-	};
-	sim_request(r->s, node, r->algo->name, &req);
-}
-
-static uint32_t pick_up(struct run *r)
-{
-	uint32_t up[MAXN], k = 0;
-	for (uint32_t q = 1; q <= r->n; q++)
-		if (!r->down[q])
-			up[k++] = q;
-	return k ? up[sim_random_below(r->s, k)] : 0;
-}
-
-static void setup(struct run *r, const struct spec *sp, uint64_t seed, bool trace)
-{
-	memset(r, 0, sizeof(*r));
-	r->sp = sp;
-	r->algo = strata_algo_find(sp->algo);
-	STRATA_ASSERT(r->algo);
-	strata_config_defaults(&r->cfg);
-	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-cons-rand");
-	r->n = r->cfg.n = sp->adversary ? 5 : 3 + (uint32_t)(seed % 3);
-	r->cfg.f = (r->n - 1) / 2;
-	r->cfg.model = STRATA_MODEL_RANDOMIZED;
-	r->cfg.retransmit_min_ms = 10;
-	r->cfg.retransmit_max_ms = 100;
-	/* The coin: a dealing per cluster size (key generation is not what the suite explores). */
-	uint8_t dseed[32] = { 0 };
-	dseed[0] = (uint8_t)r->n;
-	memcpy(dseed + 1, "sim-cons-rand-coin", 18);
-	uint8_t vk[MAXN][32];
-	r->cfg.coin_threshold = r->cfg.f + 1;
-	STRATA_ASSERT(tcoin_deal(r->n, r->cfg.coin_threshold, dseed, r->shares, vk) == 0);
-	for (uint32_t i = 1; i <= r->n; i++) {
-		r->cfg.nodes[i].id = i;
-		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
-		r->cfg.nodes[i].port = (uint16_t)(7400 + i);
-		memcpy(r->cfg.nodes[i].coin_key, vk[i - 1], 32);
-		r->cfg.nodes[i].has_coin_key = true;
-	}
-	r->ck = cck_new(r->n, true);
-	struct sim_opts so = {
-		.seed = seed, .cfg = &r->cfg, .build = build, .output = on_output, .arg = r,
-		.trace = trace, .coin_shares = (const uint8_t(*)[32])r->shares,
-	};
-	if (sp->adversary) {
-		r->adv.seed = seed;
-		memset(r->adv.val, 0xff, sizeof(r->adv.val)); /* -1: unknown */
-		for (uint64_t k = 1; k <= ADV_MAXR + 1; k++)
-			r->adv.coin[k] = predicted_coin(seed, k);
-	}
-	r->s = sim_new(&so);
-	if (sp->adversary) {
-		struct sim_net quiet = { .delay_min_us = 200, .delay_max_us = 400 };
-		sim_set_net(r->s, &quiet);
-		sim_start(r->s);
-		sim_run_for(r->s, 1 * MS, NULL, NULL);
+	const struct run *r = h->arg;
+	if (strcmp(r->sp->algo, "rbc") != 0) {
+		ldh_propose(h, node, inst, "v");
 		return;
 	}
-	struct sim_net net = {
-		.drop = 0.05 + sim_random_unit(r->s) * 0.2,
-		.dup = sim_random_unit(r->s) * 0.1,
-		.delay_min_us = 200,
-		.delay_max_us = 200 + sim_random_below(r->s, 5 * MS),
-		.tail = 0.05,
-		.tail_us = 40 * MS,
-	};
-	sim_set_net(r->s, &net);
-	sim_start(r->s);
-	sim_run_for(r->s, 1 * MS, NULL, NULL);
-}
-
-/* 30 chunks of 5 ms: proposals, partitions and one-way cuts that heal, up to f crashes. */
-static int phase_random(struct run *r)
-{
-	struct sim *s = r->s;
-	uint64_t ninst = 1 + sim_random_below(s, MAXI);
-	bool todo[MAXN + 1][MAXI + 1] = { { false } };
-	for (uint64_t i = 1; i <= ninst; i++) {
-		uint64_t mask = 1 + sim_random_below(s, (1ull << r->n) - 1);
-		for (uint32_t q = 1; q <= r->n; q++)
-			todo[q][i] = (mask >> (q - 1)) & 1u;
-	}
-	unsigned max_crash = (unsigned)sim_random_below(s, r->cfg.f + 1);
-	bool parted = false;
-	for (int chunk = 0; chunk < 30; chunk++) {
-		for (uint32_t q = 1; q <= r->n; q++)
-			for (uint64_t i = 1; i <= ninst; i++)
-				if (todo[q][i] && !r->down[q] && sim_random_unit(s) < 0.2) {
-					todo[q][i] = false;
-					propose(r, q, i);
-				}
-		if (!parted && sim_random_unit(s) < 0.08) {
-			if (sim_random_below(s, 2)) {
-				uint64_t a = 0;
-				for (uint32_t q = 1; q <= r->n; q++)
-					if (sim_random_below(s, 2))
-						a |= 1ull << q;
-				uint64_t all = ((1ull << (r->n + 1)) - 2);
-				sim_partition(s, a, all & ~a);
-			} else {
-				uint32_t a = 1 + (uint32_t)sim_random_below(s, r->n);
-				uint32_t b = 1 + (uint32_t)sim_random_below(s, r->n);
-				if (a != b)
-					sim_link(s, a, b, false);
-			}
-			parted = true;
-		} else if (parted && sim_random_unit(s) < 0.15) {
-			sim_heal(s);
-			parted = false;
-		}
-		if (r->ncrash < max_crash && sim_random_unit(s) < 0.05) {
-			uint32_t q = pick_up(r);
-			if (q) {
-				sim_crash(s, q);
-				r->down[q] = true;
-				r->ncrash++;
-			}
-		}
-		int rc = sim_run_for(s, 5 * MS, step_check, r);
-		if (rc)
-			return rc;
-	}
-	return 0;
+	char val[2] = { (char)('0' + sim_random_below(h->s, 2)), 0 };
+	ldh_propose_value(h, node, inst, val, 1);
 }
 
 /* Every node proposes on instance 1: three the value opposite to round 1's predicted coin,
@@ -572,17 +373,9 @@ static int phase_random(struct run *r)
 static int phase_adversary(struct run *r)
 {
 	int c1 = r->adv.coin[1];
-	for (uint32_t q = 1; q <= r->n; q++) {
+	for (uint32_t q = 1; q <= r->h.n; q++) {
 		char val[2] = { (char)('0' + (q <= 3 ? !c1 : c1)), 0 };
-		STRATA_ASSERT(r->reqid + 1 < 256);
-		uint64_t id = ++r->reqid;
-		r->req_inst[id] = 1;
-		r->req_node[id] = q;
-		struct strata_request req = {
-			.id = id, .op = STRATA_OP_PROPOSE, .key = (const uint8_t *)"1", .key_len = 1,
-			.value = (const uint8_t *)val, .value_len = 1,
-		};
-		sim_request(r->s, q, "rbc", &req);
+		ldh_propose_value(&r->h, q, 1, val, 1);
 	}
 	return 0;
 }
@@ -591,35 +384,39 @@ static int run_spec(const struct spec *sp, uint64_t seed, bool trace, char *why,
 {
 	struct run *r = calloc(1, sizeof(*r));
 	STRATA_ASSERT(r);
-	setup(r, sp, seed, trace);
-	int rc = sp->adversary ? phase_adversary(r) : phase_random(r);
-	if (!rc) {
-		sim_heal(r->s);
-		struct sim_net calm = { .drop = 0.02, .delay_min_us = 200, .delay_max_us = 3 * MS };
-		sim_set_net(r->s, &calm);
-		rc = sim_run_for(r->s, LIVENESS_MS * MS, step_check, r);
+	struct ldh *h = &r->h;
+	r->sp = sp;
+	if (sp->adversary) {
+		r->adv.seed = seed;
+		memset(r->adv.val, 0xff, sizeof(r->adv.val)); /* -1: unknown */
+		for (uint64_t k = 1; k <= ADV_MAXR + 1; k++)
+			r->adv.coin[k] = predicted_coin(seed, k);
 	}
-	if (rc) {
-		if (r->bad_reply)
-			rc = sim_fail(why, whylen, "%s", r->reply_why);
-		else
-			rc = sim_fail(why, whylen, "t=%llums: %s",
-				      (unsigned long long)(sim_now(r->s) / MS), cck_violation(r->ck));
-	} else {
-		bool correct[MAXN + 1] = { false };
-		for (uint32_t q = 1; q <= r->n; q++)
-			correct[q] = !r->down[q];
-		rc = cck_final(r->ck, correct, why, whylen);
-		if (rc == 0 && sp->adversary) {
-			unsigned k = sp->threshold ? 1 : 0;
-			adv_runs[k]++;
-			adv_rounds_sum[k] += r->max_round;
-			if (r->max_round > adv_rounds_max[k])
-				adv_rounds_max[k] = r->max_round;
-		}
+	uint32_t n = sp->adversary ? 5 : 3 + (uint32_t)(seed % 3);
+	static const struct sim_net quiet = { .delay_min_us = 200, .delay_max_us = 400 };
+	const struct ldh_opts o = {
+		.algo = sp->algo, .cluster_id = "sim-cons-rand", .model = STRATA_MODEL_RANDOMIZED,
+		.port_base = 7400, .n = n, .f = (n - 1) / 2, .coin = true, .tail = 0.05,
+		.tail_us = 40 * MS, .fixed_net = sp->adversary ? &quiet : NULL,
+		.proposal = propose, .build = build, .output = on_output, .arg = r,
+	};
+	ldh_setup(h, &o, seed, trace);
+	/* 30 chunks of 5 ms: proposals, partitions and one-way cuts that heal, up to f crashes. */
+	static const struct ldh_phase mix = {
+		.chunks = 30, .chunk_us = 5 * MS, .propose_p = 0.2, .part_p = 0.08, .crash_p = 0.05,
+		.draw_crashes = true,
+	};
+	int rc = sp->adversary ? phase_adversary(r) : ldh_phase_random(h, &mix);
+	if (!rc)
+		rc = ldh_settle(h, LIVENESS_MS);
+	rc = ldh_finish(h, rc, why, whylen);
+	if (rc == 0 && sp->adversary) {
+		unsigned k = sp->threshold ? 1 : 0;
+		adv_runs[k]++;
+		adv_rounds_sum[k] += r->max_round;
+		if (r->max_round > adv_rounds_max[k])
+			adv_rounds_max[k] = r->max_round;
 	}
-	sim_free(r->s);
-	cck_free(r->ck);
 	free(r);
 	return rc;
 }

@@ -8,48 +8,71 @@
 #include "core/codec.h"
 #include "core/error.h"
 #include "core/stack.h"
+#include "cons/tcoin.h"
 #include "cons_check.h"
 #include "rt/sim/harness.h"
 
 #define MS LDH_MS
 
-void ldh_setup(struct ldh *h, const char *algo, const char *cluster_id, enum strata_model model,
-	       uint16_t port_base, uint32_t n, bool quiet, double quiet_drop, uint64_t seed,
-	       bool trace, sim_build_fn build, sim_output_fn output, void *arg)
+void ldh_setup(struct ldh *h, const struct ldh_opts *o, uint64_t seed, bool trace)
 {
-	STRATA_ASSERT(n >= 1 && n <= LDH_MAXN);
+	uint32_t n = o->n;
+	STRATA_ASSERT(n >= 1 && n <= LDH_MAXN && o->f < n);
 	memset(h, 0, sizeof(*h));
-	h->algo = algo;
+	h->algo = o->algo;
+	h->arg = o->arg;
+	h->crashed = o->crashed;
+	h->proposal = o->proposal;
 	h->n = n;
-	strata_config_defaults(&h->cfg);
-	snprintf(h->cfg.cluster_id, sizeof(h->cfg.cluster_id), "%s", cluster_id);
-	h->cfg.n = n;
-	h->cfg.f = (n - 1) / 2;
-	h->cfg.model = model;
-	h->cfg.heartbeat_ms = 20;
-	h->cfg.timeout_ms = 100;
-	h->cfg.retransmit_min_ms = 10;
-	h->cfg.retransmit_max_ms = 100;
-	for (uint32_t i = 1; i <= n; i++) {
-		h->cfg.nodes[i].id = i;
-		snprintf(h->cfg.nodes[i].host, sizeof(h->cfg.nodes[i].host), "127.0.0.1");
-		h->cfg.nodes[i].port = (uint16_t)(port_base + i);
+	struct strata_config *cfg = &h->cfg;
+	strata_config_defaults(cfg);
+	snprintf(cfg->cluster_id, sizeof(cfg->cluster_id), "%s", o->cluster_id);
+	cfg->n = n;
+	cfg->f = o->f;
+	cfg->model = o->model;
+	if (o->fd_timers) {
+		cfg->heartbeat_ms = 20;
+		cfg->timeout_ms = 100;
 	}
-	h->ck = cck_new(n, true);
+	cfg->retransmit_min_ms = 10;
+	cfg->retransmit_max_ms = 100;
+	uint8_t vk[LDH_MAXN][TCOIN_POINT_LEN];
+	if (o->coin) {
+		/* a dealing per cluster name and size (key generation is not what runs explore) */
+		uint8_t dseed[32] = { 0 };
+		dseed[0] = (uint8_t)n;
+		snprintf((char *)dseed + 1, sizeof(dseed) - 1, "%s-coin", o->cluster_id);
+		cfg->coin_threshold = o->f + 1;
+		STRATA_ASSERT(tcoin_deal(n, cfg->coin_threshold, dseed, h->coin_shares, vk) == 0);
+	}
+	for (uint32_t i = 1; i <= n; i++) {
+		cfg->nodes[i].id = i;
+		snprintf(cfg->nodes[i].host, sizeof(cfg->nodes[i].host), "127.0.0.1");
+		cfg->nodes[i].port = (uint16_t)(o->port_base + i);
+		if (o->coin) {
+			memcpy(cfg->nodes[i].coin_key, vk[i - 1], sizeof(cfg->nodes[i].coin_key));
+			cfg->nodes[i].has_coin_key = true;
+		}
+	}
+	h->ck = cck_new(n, !o->regular);
 	struct sim_opts so = {
-		.seed = seed, .cfg = &h->cfg, .build = build, .output = output, .arg = arg,
-		.trace = trace,
+		.seed = seed, .cfg = cfg, .build = o->build, .output = o->output, .arg = o->arg,
+		.trace = trace, .coin_shares = o->coin ? (const uint8_t(*)[32])h->coin_shares : NULL,
 	};
 	h->s = sim_new(&so);
-	/* one draw at a time, in this order: a seed's network stays what it was */
-	double drop = quiet ? quiet_drop : 0.05 + sim_random_unit(h->s) * 0.2;
-	double dup = sim_random_unit(h->s) * 0.1;
-	uint64_t delay_max = 200 + sim_random_below(h->s, 5 * MS);
-	struct sim_net net = {
-		.drop = drop, .dup = dup, .delay_min_us = 200, .delay_max_us = delay_max,
-		.tail = quiet ? 0 : 0.03, .tail_us = 300 * MS,
-	};
-	sim_set_net(h->s, &net);
+	if (o->fixed_net) {
+		sim_set_net(h->s, o->fixed_net);
+	} else {
+		/* one draw at a time, in this order: a seed's network stays what it was */
+		double drop = o->drop > 0 ? o->drop : 0.05 + sim_random_unit(h->s) * 0.2;
+		double dup = sim_random_unit(h->s) * 0.1;
+		uint64_t delay_max = 200 + sim_random_below(h->s, 5 * MS);
+		struct sim_net net = {
+			.drop = drop, .dup = dup, .delay_min_us = 200, .delay_max_us = delay_max,
+			.tail = o->tail, .tail_us = o->tail_us,
+		};
+		sim_set_net(h->s, &net);
+	}
 	sim_start(h->s);
 	sim_run_for(h->s, 1 * MS, NULL, NULL); /* real clocks never read 0 */
 }
@@ -108,12 +131,10 @@ int ldh_step_check(struct sim *s, void *arg)
 	return cck_violation(h->ck) || h->bad_reply ? 1 : 0;
 }
 
-void ldh_propose(struct ldh *h, uint32_t node, uint64_t inst, const char *prefix)
+void ldh_propose_value(struct ldh *h, uint32_t node, uint64_t inst, const char *v, size_t len)
 {
-	char key[24], val[48];
+	char key[24];
 	int klen = snprintf(key, sizeof(key), "%llu", (unsigned long long)inst);
-	int vlen = snprintf(val, sizeof(val), "%s%u-%llu-%llu", prefix, node,
-			    (unsigned long long)inst, (unsigned long long)sim_seed(h->s));
 	if (h->reqid + 1 >= LDH_MAXREQ) {
 		STRATA_ASSERT(h->cap_requests);
 		return; /* enough client requests for one run */
@@ -124,9 +145,17 @@ void ldh_propose(struct ldh *h, uint32_t node, uint64_t inst, const char *prefix
 	h->req_node[id] = node;
 	struct strata_request req = {
 		.id = id, .op = STRATA_OP_PROPOSE, .key = (const uint8_t *)key,
-		.key_len = (size_t)klen, .value = (const uint8_t *)val, .value_len = (size_t)vlen,
+		.key_len = (size_t)klen, .value = (const uint8_t *)v, .value_len = len,
 	};
 	sim_request(h->s, node, h->algo, &req);
+}
+
+void ldh_propose(struct ldh *h, uint32_t node, uint64_t inst, const char *prefix)
+{
+	char val[48];
+	int vlen = snprintf(val, sizeof(val), "%s%u-%llu-%llu", prefix, node,
+			    (unsigned long long)inst, (unsigned long long)sim_seed(h->s));
+	ldh_propose_value(h, node, inst, val, (size_t)vlen);
 }
 
 uint32_t ldh_pick_up(struct ldh *h)
@@ -138,6 +167,15 @@ uint32_t ldh_pick_up(struct ldh *h)
 	return k ? up[sim_random_below(h->s, k)] : 0;
 }
 
+void ldh_crash(struct ldh *h, uint32_t q)
+{
+	sim_crash(h->s, q);
+	h->down[q] = true;
+	h->ncrash++;
+	if (h->crashed)
+		h->crashed(h, q);
+}
+
 void ldh_restart(struct ldh *h, uint32_t q)
 {
 	sim_restart(h->s, q);
@@ -146,25 +184,30 @@ void ldh_restart(struct ldh *h, uint32_t q)
 	h->ncrash--;
 }
 
-int ldh_phase_random(struct ldh *h, double crash_p, bool recover)
+int ldh_phase_random(struct ldh *h, const struct ldh_phase *ph)
 {
 	struct sim *s = h->s;
 	uint64_t ninst = 1 + sim_random_below(s, LDH_MAXI);
 	bool todo[LDH_MAXN + 1][LDH_MAXI + 1] = { { false } };
 	for (uint64_t i = 1; i <= ninst; i++) {
-		uint64_t mask = 1 + sim_random_below(s, (1ull << h->n) - 1);
+		uint64_t mask = 1 + sim_random_below(s, (1ull << h->n) - 1); /* non-empty */
 		for (uint32_t q = 1; q <= h->n; q++)
 			todo[q][i] = (mask >> (q - 1)) & 1u;
 	}
+	unsigned max_crash =
+		ph->draw_crashes ? (unsigned)sim_random_below(s, h->cfg.f + 1) : h->cfg.f;
 	bool parted = false;
-	for (int chunk = 0; chunk < 40; chunk++) {
+	for (unsigned chunk = 0; chunk < ph->chunks; chunk++) {
 		for (uint32_t q = 1; q <= h->n; q++)
 			for (uint64_t i = 1; i <= ninst; i++)
-				if (todo[q][i] && !h->down[q] && sim_random_unit(s) < 0.15) {
+				if (todo[q][i] && !h->down[q] && sim_random_unit(s) < ph->propose_p) {
 					todo[q][i] = false;
-					ldh_propose(h, q, i, "v");
+					if (h->proposal)
+						h->proposal(h, q, i);
+					else
+						ldh_propose(h, q, i, "v");
 				}
-		if (!parted && sim_random_unit(s) < 0.1) {
+		if (!parted && sim_random_unit(s) < ph->part_p) {
 			if (sim_random_below(s, 2)) {
 				uint64_t a = 0;
 				for (uint32_t q = 1; q <= h->n; q++)
@@ -182,18 +225,15 @@ int ldh_phase_random(struct ldh *h, double crash_p, bool recover)
 			sim_heal(s);
 			parted = false;
 		}
-		if (h->ncrash < h->cfg.f && sim_random_unit(s) < crash_p) {
+		if (h->ncrash < max_crash && ph->crash_p > 0 && sim_random_unit(s) < ph->crash_p) {
 			uint32_t q = ldh_pick_up(h);
-			if (q) {
-				sim_crash(s, q);
-				h->down[q] = true;
-				h->ncrash++;
-			}
+			if (q)
+				ldh_crash(h, q);
 		}
-		for (uint32_t q = 1; q <= h->n && recover; q++)
+		for (uint32_t q = 1; q <= h->n && ph->recover; q++)
 			if (h->down[q] && sim_random_unit(s) < 0.1)
 				ldh_restart(h, q);
-		int rc = sim_run_for(s, 10 * MS, ldh_step_check, h);
+		int rc = sim_run_for(s, ph->chunk_us, ldh_step_check, h);
 		if (rc)
 			return rc;
 	}
@@ -205,6 +245,12 @@ void ldh_heal(struct ldh *h)
 	sim_heal(h->s);
 	struct sim_net calm = { .drop = 0.02, .delay_min_us = 200, .delay_max_us = 3 * MS };
 	sim_set_net(h->s, &calm);
+}
+
+int ldh_settle(struct ldh *h, uint64_t ms)
+{
+	ldh_heal(h);
+	return sim_run_for(h->s, ms * MS, ldh_step_check, h);
 }
 
 int ldh_finish(struct ldh *h, int rc, char *why, size_t whylen)
