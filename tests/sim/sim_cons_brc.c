@@ -33,16 +33,15 @@
 #include <string.h>
 
 #include "cons/cons.h"
-#include "cons/tcoin.h"
 #include "core/assert.h"
-#include "core/codec.h"
-#include "core/error.h"
 #include "core/stack.h"
+#include "lib/byz_harness.h"
 #include "lib/cons_check.h"
+#include "lib/ld_harness.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
-#define MS 1000ull
+#define MS BYZH_MS
 #define MAXN 7
 #define MAXI 3
 #define LIVENESS_MS 4000ull
@@ -62,20 +61,15 @@ static uint64_t hist[3][2][HIST + 1];
 
 static const enum strata_byz behaviours[] = {
 	STRATA_BYZ_SILENT, STRATA_BYZ_EQUIVOCATE, STRATA_BYZ_REPLAY,    STRATA_BYZ_FORGE,
-	STRATA_BYZ_BADSIG, STRATA_BYZ_LIE_STATE,  STRATA_BYZ_OLD_EPOCH, STRATA_BYZ_NONE /* twin */,
+	STRATA_BYZ_BADSIG, STRATA_BYZ_LIE_STATE,  STRATA_BYZ_OLD_EPOCH, BYZH_TWINS,
 };
 
 struct run {
+	struct byzh h; /* the cluster, roles and twins, the simulation */
 	const struct spec *sp;
-	struct strata_config cfg;
 	uint8_t shares[MAXN][32];
-	struct sim *s;
 	struct cck *ck;
-	uint32_t n, f;
-	bool faulty[MAXN + 1];
-	enum strata_byz beh[MAXN + 1];
 	uint64_t max_round;
-	char faults[160];
 };
 
 static void build(struct sim *s, struct strata_node *n, void *arg)
@@ -101,13 +95,14 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 {
 	struct run *r = arg;
 	(void)s;
-	if (node < 1 || node > r->n || r->faulty[node] || o->module != strata_wire_id("brcons"))
+	if (node < 1 || node > r->h.n || !byzh_correct(&r->h, node) ||
+	    o->module != strata_wire_id("brcons"))
 		return; /* a faulty node's outputs prove nothing */
 	if (o->kind == STRATA_OUT_BCAST) {
 		cck_on_propose(r->ck, node, o->a, o->data, o->len);
 	} else if (o->kind == STRATA_OUT_DELIVER) {
 		cck_on_decide(r->ck, node, o->a, o->data, o->len);
-		hist[r->sp->hist][r->n == 7][o->b < HIST ? o->b : HIST]++;
+		hist[r->sp->hist][r->h.n == 7][o->b < HIST ? o->b : HIST]++;
 		if (o->b > r->max_round)
 			r->max_round = o->b;
 	}
@@ -128,88 +123,42 @@ static void propose(struct run *r, uint32_t node, uint64_t inst, int v)
 		.id = inst * 100 + node, .op = STRATA_OP_PROPOSE, .key = (const uint8_t *)key,
 		.key_len = (size_t)klen, .value = (const uint8_t *)val, .value_len = 1,
 	};
-	sim_request(r->s, node, "brcons", &req);
+	sim_request(r->h.s, node, "brcons", &req);
 }
 
 static void setup(struct run *r, const struct spec *sp, uint64_t seed, bool trace)
 {
-	memset(r, 0, sizeof(*r));
 	r->sp = sp;
-	strata_config_defaults(&r->cfg);
-	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-cons-brc");
-	r->n = r->cfg.n = seed % 2 ? 7 : 4;
-	r->f = r->cfg.f = (r->n - 1) / 3;
-	r->cfg.model = STRATA_MODEL_FAIL_ARBITRARY;
-	r->cfg.retransmit_min_ms = 10;
-	r->cfg.retransmit_max_ms = 100;
-	uint8_t dseed[32] = { 0 };
-	dseed[0] = (uint8_t)r->n;
-	memcpy(dseed + 1, "sim-cons-brc-coin", 17);
-	uint8_t vk[MAXN][32];
-	r->cfg.coin_threshold = r->f + 1;
-	STRATA_ASSERT(tcoin_deal(r->n, r->cfg.coin_threshold, dseed, r->shares, vk) == 0);
-	for (uint32_t i = 1; i <= r->n; i++) {
-		r->cfg.nodes[i].id = i;
-		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
-		r->cfg.nodes[i].port = (uint16_t)(7500 + i);
-		memcpy(r->cfg.nodes[i].coin_key, vk[i - 1], 32);
-		r->cfg.nodes[i].has_coin_key = true;
-	}
-	r->ck = cck_new(r->n, true);
-	struct sim_opts so = {
-		.seed = seed, .cfg = &r->cfg, .build = build, .output = on_output, .arg = r,
-		.trace = trace, .coin_shares = (const uint8_t(*)[32])r->shares,
-	};
-	r->s = sim_new(&so);
-	struct sim *s = r->s;
-	uint32_t twins[MAXN + 1], ntwins = 0;
-	size_t off = 0;
-	for (uint32_t k = 0; k < r->f; k++) {
-		uint32_t p;
-		do
-			p = 1 + (uint32_t)sim_random_below(s, r->n);
-		while (r->faulty[p]);
-		r->faulty[p] = true;
-		enum strata_byz b =
-			sp->variant != V_OK
-				? STRATA_BYZ_FORGE
-				: behaviours[sim_random_below(s, sizeof(behaviours) / sizeof(behaviours[0]))];
-		r->beh[p] = b;
-		if (b == STRATA_BYZ_NONE)
-			twins[ntwins++] = p;
-		else
-			sim_set_byz(s, p, b);
-		int w = snprintf(r->faults + off, sizeof(r->faults) - off, " node%u=%s", p,
-				 b == STRATA_BYZ_NONE ? "twins" : strata_byz_name(b));
-		off += w > 0 && (size_t)w < sizeof(r->faults) - off ? (size_t)w : 0;
-	}
-	struct sim_net net = {
-		.drop = 0.05 + sim_random_unit(s) * 0.2,
-		.dup = sim_random_unit(s) * 0.1,
-		.delay_min_us = 200,
-		.delay_max_us = 200 + sim_random_below(s, 5 * MS),
-		.tail = 0.05,
-		.tail_us = 40 * MS,
-	};
+	struct byzh *h = &r->h;
+	uint32_t n = seed % 2 ? 7 : 4;
+	byzh_config(h, "sim-cons-brc", n, (n - 1) / 3, 7500);
+	h->cfg.retransmit_min_ms = 10;
+	h->cfg.retransmit_max_ms = 100;
+	ldh_coin_deal(&h->cfg, r->shares);
+	h->coin_shares = (const uint8_t(*)[32])r->shares;
+	r->ck = cck_new(n, true);
+	struct sim *s = byzh_sim_new(h, seed, trace, build, on_output, r, NULL);
+	byzh_draw(h, h->f, 0, behaviours, sizeof(behaviours) / sizeof(behaviours[0]),
+		  sp->variant != V_OK ? STRATA_BYZ_FORGE : STRATA_BYZ_NONE);
+	struct sim_net net = ldh_net_storm(s, 0, 0.05, 40 * MS);
 	sim_set_net(s, &net);
-	sim_start(s);
-	for (uint32_t k = 0; k < ntwins; k++)
-		sim_twin(s, twins[k]);
+	byzh_start(h);
 	sim_run_for(s, 1 * MS, NULL, NULL);
 }
 
 /* 20 chunks of 5 ms: proposals at random times, one partition or one-way cut that heals. */
 static int phase_random(struct run *r)
 {
-	struct sim *s = r->s;
+	struct sim *s = r->h.s;
+	uint32_t n = r->h.n, f = r->h.f;
 	uint64_t ninst = 1 + sim_random_below(s, MAXI);
 	int val[MAXN + 1][MAXI + 1];
 	bool todo[MAXN + 1][MAXI + 1] = { { false } };
 	for (uint64_t i = 1; i <= ninst; i++) {
 		/* at least f + 1 correct proposers (termination needs them), in random order */
 		uint32_t correct[MAXN], nc = 0;
-		for (uint32_t q = 1; q <= r->n; q++)
-			if (!r->faulty[q])
+		for (uint32_t q = 1; q <= n; q++)
+			if (byzh_correct(&r->h, q))
 				correct[nc++] = q;
 		for (uint32_t k = nc; k > 1; k--) {
 			uint32_t j = (uint32_t)sim_random_below(s, k);
@@ -220,51 +169,33 @@ static int phase_random(struct run *r)
 		/* every correct node proposes (3 instances in 4), or f + 1 or more propose one
 		 * value and the others join with it */
 		bool all = sim_random_below(s, 4) != 0;
-		uint32_t np = all ? nc : r->f + 1 + (uint32_t)sim_random_below(s, nc - r->f);
+		uint32_t np = all ? nc : f + 1 + (uint32_t)sim_random_below(s, nc - f);
 		bool same = !all || r->sp->variant == V_RELAY_ONE || sim_random_below(s, 2);
 		int common = (int)sim_random_below(s, 2);
 		for (uint32_t k = 0; k < np; k++) {
 			todo[correct[k]][i] = true;
 			val[correct[k]][i] = same ? common : (int)sim_random_below(s, 2);
 		}
-		for (uint32_t q = 1; q <= r->n; q++)
-			if (r->faulty[q]) {
+		for (uint32_t q = 1; q <= n; q++)
+			if (!byzh_correct(&r->h, q)) {
 				todo[q][i] = true;
 				val[q][i] = same ? !common : (int)sim_random_below(s, 2);
 			}
 	}
 	bool parted = false;
 	for (int chunk = 0; chunk < 20; chunk++) {
-		for (uint32_t q = 1; q <= r->n; q++)
+		for (uint32_t q = 1; q <= n; q++)
 			for (uint64_t i = 1; i <= ninst; i++)
 				if (todo[q][i] && sim_random_unit(s) < 0.25) {
 					todo[q][i] = false;
 					propose(r, q, i, val[q][i]);
 				}
-		if (!parted && sim_random_unit(s) < 0.08) {
-			if (sim_random_below(s, 2)) {
-				uint64_t a = 0;
-				for (uint32_t q = 1; q <= r->n; q++)
-					if (sim_random_below(s, 2))
-						a |= 1ull << q;
-				uint64_t all = ((1ull << (r->n + 1)) - 2);
-				sim_partition(s, a, all & ~a);
-			} else {
-				uint32_t a = 1 + (uint32_t)sim_random_below(s, r->n);
-				uint32_t b = 1 + (uint32_t)sim_random_below(s, r->n);
-				if (a != b)
-					sim_link(s, a, b, false);
-			}
-			parted = true;
-		} else if (parted && sim_random_unit(s) < 0.15) {
-			sim_heal(s);
-			parted = false;
-		}
+		ldh_cuts(s, n, &parted, 0.08);
 		int rc = sim_run_for(s, 5 * MS, step_check, r);
 		if (rc)
 			return rc;
 	}
-	for (uint32_t q = 1; q <= r->n; q++) /* the proposals not made yet */
+	for (uint32_t q = 1; q <= n; q++) /* the proposals not made yet */
 		for (uint64_t i = 1; i <= ninst; i++)
 			if (todo[q][i])
 				propose(r, q, i, val[q][i]);
@@ -276,32 +207,32 @@ static int run_spec(const struct spec *sp, uint64_t seed, bool trace, char *why,
 	struct run *r = calloc(1, sizeof(*r));
 	STRATA_ASSERT(r);
 	setup(r, sp, seed, trace);
+	struct byzh *h = &r->h;
 	int rc = phase_random(r);
 	if (!rc) {
-		sim_heal(r->s);
+		sim_heal(h->s);
 		struct sim_net calm = { .drop = 0.02, .delay_min_us = 200, .delay_max_us = 3 * MS };
-		sim_set_net(r->s, &calm);
-		rc = sim_run_for(r->s, LIVENESS_MS * MS, step_check, r);
+		sim_set_net(h->s, &calm);
+		rc = sim_run_for(h->s, LIVENESS_MS * MS, step_check, r);
 	}
+	char faults[160];
+	byzh_who(h, faults, sizeof(faults));
 	if (rc) {
-		rc = sim_fail(why, whylen, "t=%llums: %s [n=%u f=%u%s]",
-			      (unsigned long long)(sim_now(r->s) / MS), cck_violation(r->ck), r->n,
-			      r->f, r->faults);
+		byzh_fail(h, "t=%llums: %s [n=%u f=%u%s]", (unsigned long long)(sim_now(h->s) / MS),
+			  cck_violation(r->ck), h->n, h->f, faults);
 	} else {
 		bool correct[MAXN + 1] = { false };
-		for (uint32_t q = 1; q <= r->n; q++)
-			correct[q] = !r->faulty[q];
+		for (uint32_t q = 1; q <= h->n; q++)
+			correct[q] = byzh_correct(h, q);
 		char w[300];
-		rc = cck_final(r->ck, correct, w, sizeof(w));
-		if (rc)
-			rc = sim_fail(why, whylen, "%s [n=%u f=%u%s]", w, r->n, r->f, r->faults);
+		if (cck_final(r->ck, correct, w, sizeof(w)))
+			byzh_fail(h, "%s [n=%u f=%u%s]", w, h->n, h->f, faults);
 		else if (r->max_round > ROUND_BOUND)
-			rc = sim_fail(why, whylen, "a correct node decided in round %llu > %d [n=%u f=%u%s]",
-				      (unsigned long long)r->max_round, ROUND_BOUND, r->n, r->f,
-				      r->faults);
+			byzh_fail(h, "a correct node decided in round %llu > %d [n=%u f=%u%s]",
+				  (unsigned long long)r->max_round, ROUND_BOUND, h->n, h->f, faults);
 	}
-	sim_free(r->s);
 	cck_free(r->ck);
+	rc = byzh_finish(h, why, whylen);
 	free(r);
 	return rc;
 }

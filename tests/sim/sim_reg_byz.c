@@ -27,8 +27,10 @@
 #include <string.h>
 
 #include "check/check.h"
+#include "core/assert.h"
 #include "core/error.h"
 #include "core/stack.h"
+#include "lib/byz_harness.h"
 #include "reg/byz.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
@@ -49,13 +51,9 @@ struct client {
 };
 
 struct run {
-	struct sim *s;
-	struct strata_config cfg;
+	struct byzh h; /* the cluster, roles and twins, the simulation */
 	const char *algo;
 	enum variant variant;
-	enum strata_byz byz[STRATA_MAX_NODES + 1]; /* behaviour per node, NONE = correct */
-	bool faulty[STRATA_MAX_NODES + 1];
-	uint32_t twin;                              /* a twinned node, 0 = none */
 	struct client cl[NCL];
 	FILE *hist;
 	char *hbuf;
@@ -90,7 +88,7 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 static void record(struct run *r, struct client *c, enum strata_hist_type t, const char *value)
 {
 	strata_history_append(r->hist, c->proc, t, c->write ? STRATA_HIST_WRITE : STRATA_HIST_READ,
-			      c->key, value, NULL, sim_now(r->s) * 1000);
+			      c->key, value, NULL, sim_now(r->h.s) * 1000);
 }
 
 static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
@@ -134,7 +132,7 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 
 static void issue(struct run *r, struct client *c)
 {
-	struct sim *s = r->s;
+	struct sim *s = r->h.s;
 	c->write = c->writer;
 	c->key = keys[sim_random_below(s, 2)];
 	c->seq++;
@@ -185,37 +183,40 @@ static int check_history(struct run *r, enum strata_check_model model, char *why
 	return out;
 }
 
+static const enum strata_byz behaviours[] = {
+	STRATA_BYZ_SILENT, STRATA_BYZ_EQUIVOCATE, STRATA_BYZ_REPLAY, STRATA_BYZ_FORGE,
+	STRATA_BYZ_BADSIG,
+};
+
 /* Faulty nodes: f of 2..n, each with a behaviour; in one seed out of five the first is a twin
  * instead. The broken variants use a forging replica. */
 static void pick_faults(struct run *r, uint64_t seed)
 {
-	struct sim *s = r->s;
-	for (uint32_t k = 0; k < r->cfg.f; k++) {
-		uint32_t id;
-		do
-			id = 2 + (uint32_t)sim_random_below(s, r->cfg.n - 1);
-		while (r->faulty[id]);
-		r->faulty[id] = true;
+	struct byzh *h = &r->h;
+	h->pick_from = 2; /* the writer is correct */
+	for (uint32_t k = 0; k < h->f; k++) {
+		uint32_t id = byzh_pick(h);
 		if (r->variant == V_BELOW_RESILIENCE || r->variant == V_NO_VERIFY)
-			r->byz[id] = STRATA_BYZ_FORGE;
+			byzh_make(h, id, STRATA_BYZ_FORGE, false);
 		else if (k == 0 && seed % 5 == 2)
-			r->twin = id;
+			byzh_make(h, id, STRATA_BYZ_NONE, true);
 		else
-			r->byz[id] = (enum strata_byz)(1 + sim_random_below(s, STRATA_BYZ_BADSIG));
-		if (r->byz[id] != STRATA_BYZ_NONE)
-			sim_set_byz(s, id, r->byz[id]);
+			byzh_make(h, id,
+				  behaviours[sim_random_below(h->s, sizeof(behaviours) /
+									sizeof(behaviours[0]))],
+				  false);
 	}
 }
 
 /* Whether correct nodes can see the faulty nodes' lies (and so must count some). */
 static bool detectable(const struct run *r)
 {
-	for (uint32_t id = 1; id <= r->cfg.n; id++) {
-		if (r->byz[id] == STRATA_BYZ_BADSIG)
+	for (uint32_t id = 1; id <= r->h.n; id++) {
+		if (r->h.beh[id] == STRATA_BYZ_BADSIG)
 			return true;
 		/* A forger also sends WRITEs as if it were the writer. Equivocation lies only to
 		 * even-numbered readers, which a seed may not have. */
-		if (r->byz[id] == STRATA_BYZ_FORGE)
+		if (r->h.beh[id] == STRATA_BYZ_FORGE)
 			return true;
 	}
 	return false;
@@ -223,39 +224,24 @@ static bool detectable(const struct run *r)
 
 static void describe(const struct run *r, char *out, size_t len)
 {
-	size_t o = (size_t)snprintf(out, len, "n=%u f=%u", r->cfg.n, r->cfg.f);
-	for (uint32_t id = 1; id <= r->cfg.n && o < len; id++)
-		if (r->faulty[id])
-			o += (size_t)snprintf(out + o, len - o, " node%u=%s", id,
-					      id == r->twin ? "twin" : strata_byz_name(r->byz[id]));
+	int o = snprintf(out, len, "n=%u f=%u", r->h.n, r->h.f);
+	if (o > 0 && (size_t)o < len)
+		byzh_who(&r->h, out + o, len - (size_t)o);
 }
 
 static int run_variant(const char *algo, enum variant variant, uint64_t seed, bool trace,
 		       char *why, size_t wl)
 {
 	struct run *r = calloc(1, sizeof(*r));
+	STRATA_ASSERT(r);
+	struct byzh *h = &r->h;
 	r->algo = algo;
 	r->variant = variant;
-	strata_config_defaults(&r->cfg);
-	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-reg-byz");
-	r->cfg.model = STRATA_MODEL_FAIL_ARBITRARY;
-	if (!strcmp(algo, "bmq"))
-		r->cfg.n = variant == V_BELOW_RESILIENCE ? 4 : 5;
-	else
-		r->cfg.n = seed % 2 ? 4 : 7;
-	r->cfg.f = r->cfg.n == 7 ? 2 : 1;
-	r->cfg.writer = 1;
-	for (uint32_t i = 1; i <= r->cfg.n; i++) {
-		r->cfg.nodes[i].id = i;
-		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
-		r->cfg.nodes[i].port = (uint16_t)(7000 + i);
-	}
+	uint32_t n = strcmp(algo, "bmq") ? (seed % 2 ? 4 : 7) : variant == V_BELOW_RESILIENCE ? 4 : 5;
+	byzh_config(h, "sim-reg-byz", n, n == 7 ? 2 : 1, 7000);
+	h->cfg.writer = 1;
 	r->hist = open_memstream(&r->hbuf, &r->hlen);
-	struct sim_opts so = {
-		.seed = seed, .cfg = &r->cfg, .build = build, .output = on_output, .arg = r,
-		.trace = trace,
-	};
-	struct sim *s = r->s = sim_new(&so);
+	struct sim *s = byzh_sim_new(h, seed, trace, build, on_output, r, NULL);
 	struct sim_net net = {
 		.drop = sim_random_unit(s) * 0.2,
 		.dup = sim_random_unit(s) * 0.1,
@@ -268,8 +254,8 @@ static int run_variant(const char *algo, enum variant variant, uint64_t seed, bo
 	pick_faults(r, seed);
 	/* Clients: the writer at node 1, readers at correct nodes (the writer's included). */
 	uint32_t correct[STRATA_MAX_NODES], nc = 0;
-	for (uint32_t id = 1; id <= r->cfg.n; id++)
-		if (!r->faulty[id])
+	for (uint32_t id = 1; id <= n; id++)
+		if (byzh_correct(h, id))
 			correct[nc++] = id;
 	for (unsigned k = 0; k < NCL; k++) {
 		struct client *c = &r->cl[k];
@@ -278,18 +264,16 @@ static int run_variant(const char *algo, enum variant variant, uint64_t seed, bo
 		c->node = k == 0 ? 1 : correct[sim_random_below(s, nc)];
 		c->next_at = sim_random_below(s, 5 * MS);
 	}
-	sim_start(s);
-	if (r->twin)
-		sim_twin(s, r->twin);
+	byzh_start(h);
 
 	const uint64_t t_ops = 400 * MS;
 	uint64_t part_at = sim_random_below(s, t_ops), part_len = sim_random_below(s, 150 * MS);
-	uint64_t part_mask = 1ull << (1 + sim_random_below(s, r->cfg.n));
+	uint64_t part_mask = 1ull << (1 + sim_random_below(s, n));
 	bool parted = false, healed = false;
 	for (uint64_t t = 0; t < t_ops; t += MS) {
 		sim_run_until(s, t, NULL, NULL);
 		if (!parted && t >= part_at) {
-			uint64_t all = (1ull << (r->cfg.n + 1)) - 2;
+			uint64_t all = (1ull << (n + 1)) - 2;
 			sim_partition(s, part_mask, all & ~part_mask);
 			parted = true;
 		}
@@ -322,8 +306,8 @@ static int run_variant(const char *algo, enum variant variant, uint64_t seed, bo
 			      faults);
 	if (!rc && variant == V_NORMAL && detectable(r)) {
 		uint64_t rej = 0;
-		for (uint32_t id = 1; id <= r->cfg.n; id++)
-			if (!r->faulty[id])
+		for (uint32_t id = 1; id <= n; id++)
+			if (byzh_correct(h, id))
 				rej += strata_node_counters(sim_node(s, id))->rej_payload;
 		if (rej == 0)
 			rc = sim_fail(why, wl, "correct nodes counted no bad payload (%s)", faults);

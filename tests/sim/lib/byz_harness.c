@@ -32,7 +32,7 @@ struct sim *byzh_sim_new(struct byzh *h, uint64_t seed, bool trace, sim_build_fn
 			 sim_output_fn output, void *arg, const struct sim_net *net)
 {
 	struct sim_opts o = { .seed = seed, .cfg = &h->cfg, .build = build, .output = output,
-			      .arg = arg, .trace = trace };
+			      .arg = arg, .trace = trace, .coin_shares = h->coin_shares };
 	if (net)
 		o.net = *net;
 	h->s = sim_new(&o);
@@ -57,9 +57,10 @@ struct sim_net byzh_net_calm(void)
 
 uint32_t byzh_pick(struct byzh *h)
 {
-	uint32_t p;
+	uint32_t lo = h->pick_from ? h->pick_from : 1, p;
+	STRATA_ASSERT(lo <= h->n);
 	do
-		p = 1 + (uint32_t)sim_random_below(h->s, h->n);
+		p = lo + (uint32_t)sim_random_below(h->s, h->n - lo + 1);
 	while (!byzh_correct(h, p));
 	return p;
 }

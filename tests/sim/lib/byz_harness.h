@@ -1,11 +1,12 @@
 /* The Byzantine run harness of the fail-arbitrary simulation suites (sim_fd_bld, sim_cons_byz,
- * sim_cons_sbc, sim_bcast_byz).
+ * sim_cons_sbc, sim_bcast_byz, sim_cons_brc, sim_reg_byz).
  *
  * A run is N processes on the simulator's authenticated links, f of them (or fewer) Byzantine,
  * each Byzantine one either a node misbehaviour of src/core/node.h (sim_set_byz) drawn per seed
  * from the suite's table, or twins (two correct copies of one identity, sim_twin). What it
  * gives a suite:
- *   - the cluster: byzh_config (fail-arbitrary model, loopback addresses, the suite's ports);
+ *   - the cluster: byzh_config (fail-arbitrary model, loopback addresses, the suite's ports),
+ *     and in byzh_sim_new the suite's threshold coin shares (coin_shares) if it has any;
  *   - the network: byzh_net_storm, before stabilisation (loss 5-20 %, duplication up to 10 %,
  *     delays up to 20 ms with a 5 % tail of up to 200 ms), byzh_net_calm after it (no loss,
  *     delays up to 5 ms);
@@ -51,6 +52,9 @@ struct byzh {
 	uint32_t twins[BYZH_MAXN + 1], ntwins;
 	uint32_t trusted[BYZH_MAXN + 1]; /* the leader p's bld trusts; 0 before its first Trust */
 	uint64_t reqid;                  /* request ids of the harness's and the suite's requests */
+	/* Set by the suite before byzh_sim_new / byzh_pick (zero: none / 1): */
+	const uint8_t (*coin_shares)[32]; /* the threshold coin's secret shares (sim_opts) */
+	uint32_t pick_from; /* byzh_pick draws among pick_from..n (sim_reg_byz: the writer, 1, is correct) */
 	bool failed;
 	char why[512];
 };
@@ -73,7 +77,7 @@ static inline bool byzh_correct(const struct byzh *h, uint32_t p)
 {
 	return h->role[p] == BYZH_CORRECT;
 }
-/* A correct process drawn at random (draws again until one is correct). */
+/* A correct process drawn at random among pick_from..n (draws again until one is correct). */
 uint32_t byzh_pick(struct byzh *h);
 /* p becomes a twin (twin: its second copy starts at byzh_start) or Byzantine with behaviour b
  * (STRATA_BYZ_NONE: Byzantine with honest node code, e.g. a suite's hook misbehaves). */

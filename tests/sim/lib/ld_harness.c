@@ -14,6 +14,57 @@
 
 #define MS LDH_MS
 
+void ldh_coin_deal(struct strata_config *cfg, uint8_t (*shares)[32])
+{
+	STRATA_ASSERT(cfg->n >= 1 && cfg->n <= TCOIN_MAX_NODES && cfg->f < cfg->n);
+	/* a dealing per cluster name and size (key generation is not what runs explore) */
+	uint8_t dseed[32] = { 0 };
+	dseed[0] = (uint8_t)cfg->n;
+	char name[sizeof(cfg->cluster_id) + 8];
+	snprintf(name, sizeof(name), "%s-coin", cfg->cluster_id);
+	size_t len = strlen(name);
+	memcpy(dseed + 1, name, len < sizeof(dseed) - 1 ? len : sizeof(dseed) - 1);
+	uint8_t vk[TCOIN_MAX_NODES][TCOIN_POINT_LEN];
+	cfg->coin_threshold = cfg->f + 1;
+	STRATA_ASSERT(tcoin_deal(cfg->n, cfg->coin_threshold, dseed, shares, vk) == 0);
+	for (uint32_t i = 1; i <= cfg->n; i++) {
+		memcpy(cfg->nodes[i].coin_key, vk[i - 1], sizeof(cfg->nodes[i].coin_key));
+		cfg->nodes[i].has_coin_key = true;
+	}
+}
+
+struct sim_net ldh_net_storm(struct sim *s, double drop, double tail, uint64_t tail_us)
+{
+	/* one draw at a time, in this order: a seed's network stays what it was */
+	double loss = drop > 0 ? drop : 0.05 + sim_random_unit(s) * 0.2;
+	double dup = sim_random_unit(s) * 0.1;
+	uint64_t delay_max = 200 + sim_random_below(s, 5 * MS);
+	return (struct sim_net){ .drop = loss, .dup = dup, .delay_min_us = 200,
+				 .delay_max_us = delay_max, .tail = tail, .tail_us = tail_us };
+}
+
+void ldh_cuts(struct sim *s, uint32_t n, bool *parted, double part_p)
+{
+	if (!*parted && sim_random_unit(s) < part_p) {
+		if (sim_random_below(s, 2)) {
+			uint64_t a = 0;
+			for (uint32_t q = 1; q <= n; q++)
+				if (sim_random_below(s, 2))
+					a |= 1ull << q;
+			sim_partition(s, a, ((1ull << (n + 1)) - 2) & ~a);
+		} else {
+			uint32_t a = 1 + (uint32_t)sim_random_below(s, n);
+			uint32_t b = 1 + (uint32_t)sim_random_below(s, n);
+			if (a != b)
+				sim_link(s, a, b, false);
+		}
+		*parted = true;
+	} else if (*parted && sim_random_unit(s) < 0.15) {
+		sim_heal(s);
+		*parted = false;
+	}
+}
+
 void ldh_setup(struct ldh *h, const struct ldh_opts *o, uint64_t seed, bool trace)
 {
 	uint32_t n = o->n;
@@ -36,24 +87,13 @@ void ldh_setup(struct ldh *h, const struct ldh_opts *o, uint64_t seed, bool trac
 	}
 	cfg->retransmit_min_ms = 10;
 	cfg->retransmit_max_ms = 100;
-	uint8_t vk[LDH_MAXN][TCOIN_POINT_LEN];
-	if (o->coin) {
-		/* a dealing per cluster name and size (key generation is not what runs explore) */
-		uint8_t dseed[32] = { 0 };
-		dseed[0] = (uint8_t)n;
-		snprintf((char *)dseed + 1, sizeof(dseed) - 1, "%s-coin", o->cluster_id);
-		cfg->coin_threshold = o->f + 1;
-		STRATA_ASSERT(tcoin_deal(n, cfg->coin_threshold, dseed, h->coin_shares, vk) == 0);
-	}
 	for (uint32_t i = 1; i <= n; i++) {
 		cfg->nodes[i].id = i;
 		snprintf(cfg->nodes[i].host, sizeof(cfg->nodes[i].host), "127.0.0.1");
 		cfg->nodes[i].port = (uint16_t)(o->port_base + i);
-		if (o->coin) {
-			memcpy(cfg->nodes[i].coin_key, vk[i - 1], sizeof(cfg->nodes[i].coin_key));
-			cfg->nodes[i].has_coin_key = true;
-		}
 	}
+	if (o->coin)
+		ldh_coin_deal(cfg, h->coin_shares);
 	h->ck = cck_new(n, !o->regular);
 	struct sim_opts so = {
 		.seed = seed, .cfg = cfg, .build = o->build, .output = o->output, .arg = o->arg,
@@ -63,14 +103,7 @@ void ldh_setup(struct ldh *h, const struct ldh_opts *o, uint64_t seed, bool trac
 	if (o->fixed_net) {
 		sim_set_net(h->s, o->fixed_net);
 	} else {
-		/* one draw at a time, in this order: a seed's network stays what it was */
-		double drop = o->drop > 0 ? o->drop : 0.05 + sim_random_unit(h->s) * 0.2;
-		double dup = sim_random_unit(h->s) * 0.1;
-		uint64_t delay_max = 200 + sim_random_below(h->s, 5 * MS);
-		struct sim_net net = {
-			.drop = drop, .dup = dup, .delay_min_us = 200, .delay_max_us = delay_max,
-			.tail = o->tail, .tail_us = o->tail_us,
-		};
+		struct sim_net net = ldh_net_storm(h->s, o->drop, o->tail, o->tail_us);
 		sim_set_net(h->s, &net);
 	}
 	sim_start(h->s);
@@ -207,24 +240,7 @@ int ldh_phase_random(struct ldh *h, const struct ldh_phase *ph)
 					else
 						ldh_propose(h, q, i, "v");
 				}
-		if (!parted && sim_random_unit(s) < ph->part_p) {
-			if (sim_random_below(s, 2)) {
-				uint64_t a = 0;
-				for (uint32_t q = 1; q <= h->n; q++)
-					if (sim_random_below(s, 2))
-						a |= 1ull << q;
-				sim_partition(s, a, ((1ull << (h->n + 1)) - 2) & ~a);
-			} else {
-				uint32_t a = 1 + (uint32_t)sim_random_below(s, h->n);
-				uint32_t b = 1 + (uint32_t)sim_random_below(s, h->n);
-				if (a != b)
-					sim_link(s, a, b, false);
-			}
-			parted = true;
-		} else if (parted && sim_random_unit(s) < 0.15) {
-			sim_heal(s);
-			parted = false;
-		}
+		ldh_cuts(s, h->n, &parted, ph->part_p);
 		if (h->ncrash < max_crash && ph->crash_p > 0 && sim_random_unit(s) < ph->crash_p) {
 			uint32_t q = ldh_pick_up(h);
 			if (q)
