@@ -534,6 +534,16 @@ static int bl_request(struct strata_module *m, const struct strata_request *req)
 			    bl_propose);
 }
 
+/* An instance btob skipped (cons_lower_skip: a checkpoint covers its round). */
+static void bl_drop(struct cons_tab *t, struct cons_inst *c)
+{
+	(void)t;
+	bl_inst_clear((struct bl_inst *)c);
+	for (uint32_t k = 0; k < c->nvals; k++)
+		strata_msg_unref(c->vals[k]);
+	free(c);
+}
+
 static void bl_destroy(struct strata_module *m)
 {
 	struct bldc *l = (struct bldc *)m;
@@ -595,6 +605,7 @@ struct strata_module *cons_bldc_create(struct strata_node *n, char *err, size_t 
 				       .per_peer = BL_FUTURE_PER_PEER };
 	l->tab.round_name = "epoch";
 	l->tab.propose = bl_propose;
+	l->tab.drop = bl_drop;
 	l->n = nn;
 	l->f = cfg->f;
 	l->self = strata_node_id(n);

@@ -94,6 +94,21 @@
  * round waits in a buffer of BTOB_FUTURE_MAX rounds; at most W <= BTOB_PIPE_MAX rounds are
  * proposed and undecided at once.
  *
+ * Resuming from a round (an addition, for the BFT KV's certified snapshots, src/smr/bft_ckpt.c):
+ * a process that fell behind what the others still hold for it, or restarted without state,
+ * installs a snapshot certified by 2f + 1 signatures that names a position (round R, every
+ * sender's next sequence number) and calls cons_btob_resume: round := R, next[q] := the
+ * position's, held messages and buffered decisions below it let go, bldc's instances of the
+ * rounds before R retired (cons_lower_skip). Every message of the rounds before R is in the
+ * installed state (the position is where correct processes were after delivering round R - 1,
+ * btob tells its upper at the last message of every round, cons.h), so delivering from R on
+ * keeps BTOB2-BTOB5. Catching up: a process also proposes its current round when a later
+ * round's decision is buffered (the round is decided elsewhere or being decided), MISSING if it
+ * holds nothing of that round's sender, and takes a decision bldc already has for a round it
+ * proposes (cons_lower_propose_fetch): the processes that decided answer with DECIDED (bldc).
+ * A restarted process continues its own sequence numbers after the position's (bft_ckpt.c says
+ * what that does not cover).
+ *
  * Stacking (bcast/bcast.h), as tob: upper modules open instances of btob (at most BTOB_UPPERS)
  * and broadcast on them; one total order for every instance together (the signed payload is
  * [instance][bytes]); instance 0's messages go to the client adapter (`strata bcast`), instance
@@ -174,6 +189,11 @@ struct btob {
 		struct bc_subs subs;
 	} up[BTOB_UPPERS];
 	unsigned nup;
+	/* The message being delivered (resume positions, cons_btob_delivery_pos). */
+	uint32_t dl_sender;
+	uint64_t dl_seq;
+	bool dl_last;
+	uint64_t resumed; /* times a checkpoint moved this process ahead (cons_btob_resume) */
 };
 
 struct btob_parsed {
@@ -308,10 +328,15 @@ static struct strata_msg *encode_batch(struct btob *b, struct btob_sender *s, si
  * (pipelined: for every round r in [round, round + pipe) not yet proposed; sender l(r)'s
  * previous round r - N < round is delivered, so its next message is known) */
 static bool propose_round(struct btob *b, uint64_t round);
+static bool drain_future(struct btob *b);
 
-static void try_round(struct btob *b)
+/* (also when a later round's decision is buffered: this one was decided elsewhere, or is being
+ * decided; proposing it, MISSING if nothing of its sender is held, fetches its decision from
+ * the processes that decided it, bldc's DECIDED answer: how a process that fell behind or
+ * resumed from a checkpoint catches up) */
+static void try_rounds(struct btob *b)
 {
-	if (!any_unordered(b) || btob_byz(b) == STRATA_BYZ_SILENT)
+	if ((!any_unordered(b) && b->nfut == 0) || btob_byz(b) == STRATA_BYZ_SILENT)
 		return;
 	/* Up to the last round of the window whose sender's next message is here: the rounds
 	 * before it (MISSING, most of them) run with it, the rounds after it wait. */
@@ -328,6 +353,18 @@ static void try_round(struct btob *b)
 		if (!propose_round(b, r))
 			return;
 		b->propd |= bit;
+	}
+}
+
+static void try_round(struct btob *b)
+{
+	/* A proposal may find its round decided here already (propose_round buffers that
+	 * decision): deliver it and propose on, a bounded number of times. */
+	for (unsigned pass = 0; pass < BTOB_FUTURE_MAX; pass++) {
+		uint64_t at = b->round;
+		try_rounds(b);
+		if (!drain_future(b) && b->round == at)
+			return;
 	}
 }
 
@@ -360,8 +397,23 @@ static bool propose_round(struct btob *b, uint64_t round)
 		v = own->data;
 		len = own->len;
 	}
-	int rc = cons_lower_propose(b->cons, btob_inst(round), v, len);
+	struct strata_msg *dec = NULL;
+	int rc = cons_lower_propose_fetch(b->cons, btob_inst(round), v, len, &dec);
 	strata_msg_unref(own);
+	if (dec) {
+		/* Decided here already, its Decide not taken (dropped from a full buffer, or
+		 * still queued): buffered as that decision (a duplicate is let go). */
+		if (b->nfut < BTOB_FUTURE_MAX) {
+			b->fut[b->nfut].round = round;
+			b->fut[b->nfut].v = dec;
+			b->nfut++;
+		} else {
+			strata_msg_unref(dec);
+		}
+		return true;
+	}
+	if (rc == STRATA_ENOENT)
+		rc = STRATA_ESTATE; /* decided, no longer cached: as before */
 	if (rc && rc != STRATA_ESTATE) {
 		strata_trace(b->m.node, "btob", "round %llu: propose failed (%s) -> retried later",
 			     (unsigned long long)round, strata_strerror(rc));
@@ -397,10 +449,30 @@ static void deliver(struct btob *b, uint32_t l, uint64_t seq, const uint8_t *p, 
 		b->dropped++;
 		return;
 	}
-	struct strata_msg *msg = strata_msg_new(p, len);
+	/* The last message of its round carries the resume position after it (vc, below). */
+	uint32_t nn = strata_node_n(b->m.node);
+	bool pos = b->dl_sender == l && b->dl_seq == seq && b->dl_last;
+	size_t extra = pos ? 8 + ((size_t)nn + 1) * sizeof(uint64_t) : 0;
+	struct strata_msg *msg = strata_msg_alloc(len + extra);
 	STRATA_ASSERT(msg); /* running out of memory mid-handler cannot be recovered */
+	if (len)
+		memcpy(msg->data, p, len);
 	struct strata_deliver d = { .origin = l, .inc = 1, .seq = seq, .data = msg->data,
 				    .len = len };
+	if (pos) {
+		/* Resume positions (an upper's checkpoints, src/smr/bft_ckpt.c): vc[0] = the next
+		 * round, vc[q] = sender q's next sequence number after this message. Correct
+		 * processes deliver the same messages in the same rounds: the same positions. */
+		uintptr_t at = (uintptr_t)(msg->data + len);
+		at = (at + 7) & ~(uintptr_t)7;
+		uint64_t *vc = (uint64_t *)at;
+		vc[0] = b->round + 1;
+		for (uint32_t q = 1; q <= nn; q++)
+			vc[q] = b->snd[q].next;
+		vc[l] = seq + 1;
+		d.vc = vc;
+		d.vc_len = (size_t)nn + 1;
+	}
 	bc_subs_indicate(&b->m, &b->up[k].subs, inst, msg, &d);
 	strata_msg_unref(msg);
 }
@@ -497,7 +569,11 @@ static void apply(struct btob *b, const uint8_t *v, size_t len)
 				break;
 			}
 		}
+		b->dl_sender = p.sender;
+		b->dl_seq = p.seq;
+		b->dl_last = k + 1 == count;
 		deliver(b, p.sender, p.seq, p.payload, p.len);
+		b->dl_sender = 0;
 		struct strata_msg **slot = &ps->win[p.seq % BTOB_WIN];
 		if (*slot) {
 			strata_msg_unref(*slot);
@@ -549,6 +625,15 @@ static void on_decide(struct btob *b, const struct strata_event *ev)
 		return;
 	}
 	apply(b, d->value, d->len);
+	(void)drain_future(b);
+	try_round(b);
+}
+
+/* Delivers the buffered decisions of the next rounds, in round order (lets go of older ones).
+ * Whether any was delivered. */
+static bool drain_future(struct btob *b)
+{
+	bool any = false;
 	for (bool again = true; again;) {
 		again = false;
 		for (unsigned k = 0; k < b->nfut; k++)
@@ -556,14 +641,16 @@ static void on_decide(struct btob *b, const struct strata_event *ev)
 				struct strata_msg *v = b->fut[k].v;
 				bool now = b->fut[k].round == b->round;
 				b->fut[k] = b->fut[--b->nfut];
-				if (now)
+				if (now) {
 					apply(b, v->data, v->len);
+					any = true;
+				}
 				strata_msg_unref(v);
 				again = true;
 				break;
 			}
 	}
-	try_round(b);
+	return any;
 }
 
 /* upon <al, Deliver | p, m> such that m is not delivered do append m to unordered[p]
@@ -756,6 +843,56 @@ void cons_btob_test_trust(struct strata_module *m)
 void cons_btob_test_byz(struct strata_module *m, enum strata_byz byz)
 {
 	((struct btob *)m)->test_byz = byz;
+}
+
+/* Resume from a round (a certified checkpoint installed above: every message of the rounds
+ * before `round` is in the state it installed). Moves round and every sender's next number
+ * ahead, lets go of what they cover (held messages, buffered decisions, proposals in flight),
+ * retires the consensus instances of the skipped rounds (bldc lets go of their state) and takes
+ * up the order at `round`: decisions of later rounds that reach it are delivered in order as
+ * usual, from bldc's DECIDED answers for rounds the others decided. This process's own next
+ * broadcast number continues after the highest the checkpoint saw delivered. */
+int cons_btob_resume(struct strata_module *m, uint64_t round, const uint64_t *next)
+{
+	struct btob *b = (struct btob *)m;
+	uint32_t nn = strata_node_n(m->node);
+	if (round <= b->round)
+		return STRATA_ESTATE;
+	for (uint32_t q = 1; q <= nn; q++) {
+		struct btob_sender *s = &b->snd[q];
+		if (next[q] > s->next)
+			s->next = next[q];
+		prune(b, s);
+	}
+	for (unsigned k = 0; k < b->nfut;) {
+		if (b->fut[k].round < round) {
+			strata_msg_unref(b->fut[k].v);
+			b->fut[k] = b->fut[--b->nfut];
+		} else {
+			k++;
+		}
+	}
+	uint32_t self = strata_node_id(m->node);
+	if (b->lsn + 1 < b->snd[self].next)
+		b->lsn = b->snd[self].next - 1;
+	cons_lower_skip(b->cons, btob_inst(round - 1));
+	b->round = round;
+	b->propd = 0;
+	uint64_t now = strata_now_us(m->node);
+	for (unsigned k = 0; k < BTOB_PIPE_MAX; k++)
+		b->wstart_us[k] = now;
+	b->resumed++;
+	strata_trace(m->node, "btob", "resumed at round %llu (a certified checkpoint installed)",
+		     (unsigned long long)round);
+	/* Decisions buffered for the rounds from here on, then the next proposals. */
+	(void)drain_future(b);
+	try_round(b);
+	return 0;
+}
+
+uint64_t cons_btob_round(const struct strata_module *m)
+{
+	return ((const struct btob *)m)->round;
 }
 
 void cons_btob_counts(const struct strata_module *m, uint64_t *rounds, uint64_t *messages)

@@ -495,6 +495,44 @@ int cons_lower_open(struct strata_node *n, const char *algo, struct strata_modul
 	return cons_lower_open_space(n, algo, CONS_SPACE_TOB, upper, lower, err, errlen);
 }
 
+void cons_lower_skip(struct strata_module *lower, uint64_t id)
+{
+	struct cons_tab *t = &((struct cons_mod *)lower)->tab;
+	STRATA_ASSERT(t->m == lower);
+	uint64_t l;
+	struct cons_win *w = win_of(t, id, &l);
+	if (!w || l <= w->low)
+		return;
+	uint64_t space = id >> CONS_SPACE_BITS;
+	for (size_t k = 0; k < t->nlive;) {
+		struct cons_inst *i = t->live[k];
+		if ((i->id >> CONS_SPACE_BITS) == space && (i->id & CONS_SPACE_MASK) <= l) {
+			t->live[k] = t->live[--t->nlive];
+			if (t->drop)
+				t->drop(t, i);
+			else
+				inst_free(i);
+		} else {
+			k++;
+		}
+	}
+	/* Bits above the new watermark stay (they are relative to id % CONS_WINDOW); those at or
+	 * below it are cleared as the watermark passes them. */
+	if (l - w->low >= CONS_WINDOW) {
+		memset(w->bits, 0, sizeof(w->bits));
+	} else {
+		for (uint64_t x = w->low + 1; x <= l; x++)
+			win_put(w, x, false);
+	}
+	w->low = l;
+	while (win_bit(w, w->low + 1)) {
+		win_put(w, w->low + 1, false);
+		w->low++;
+	}
+	if (w->high < w->low)
+		w->high = w->low;
+}
+
 struct strata_msg *cons_lower_decided(struct strata_module *lower, uint64_t instance)
 {
 	struct cons_tab *t = &((struct cons_mod *)lower)->tab;

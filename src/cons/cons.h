@@ -136,6 +136,9 @@ struct cons_tab {
 	/* Logged algorithms: loads a decision from stable storage when it is no longer cached
 	 * (a new reference, or NULL). NULL for the others. */
 	struct strata_msg *(*load_decided)(struct cons_tab *t, uint64_t id);
+	/* Frees a live instance the upper skipped (cons_lower_skip), if the algorithm's instance
+	 * holds more than cons_inst's values; NULL: freed as a plain cons_inst. */
+	void (*drop)(struct cons_tab *t, struct cons_inst *i);
 	/* The algorithm's <Propose | v> (for uppers, cons_lower_propose). */
 	int (*propose)(struct strata_module *m, struct cons_inst *i, const uint8_t *v, size_t len,
 		       bool by_client);
@@ -317,6 +320,17 @@ void cons_btob_test_trust(struct strata_module *m);
 void cons_btob_test_byz(struct strata_module *m, enum strata_byz byz);
 /* btob's rounds that delivered something, and the messages they delivered (batching). */
 void cons_btob_counts(const struct strata_module *m, uint64_t *rounds, uint64_t *messages);
+/* The next round btob delivers. */
+uint64_t cons_btob_round(const struct strata_module *m);
+/* btob's deliveries to an upper (not the client adapter): a message that is the last of its
+ * round carries the position after it in its struct strata_deliver's vc (vc_len = N + 1):
+ * vc[0] the next round, vc[q] sender q's next sequence number; other deliveries vc = NULL. */
+/* Resumes btob at `round` with next[1..N] (a checkpoint's position, above this process's):
+ * 0, or STRATA_ESTATE when this process is there already. */
+int cons_btob_resume(struct strata_module *m, uint64_t round, const uint64_t *next);
+/* Retires every instance of id's space up to id (the upper skipped them: a checkpoint): moves the
+ * decided window's watermark there and lets go of the live instances below it. */
+void cons_lower_skip(struct strata_module *lower, uint64_t id);
 struct strata_module *cons_tob_cons_create(struct strata_node *n, char *err, size_t errlen);
 struct strata_module *cons_ltob_create(struct strata_node *n, char *err, size_t errlen);
 /* Test-only broken variant: ltob delivers without logging its delivered windows and round (the

@@ -303,6 +303,10 @@ struct strata_counters {
 	 * made stable by 2f + 1 votes or by a peer's certificate, messages refused or dropped. */
 	uint64_t kv_ckpt_taken, kv_ckpt_stable_index, kv_ckpt_stabilized, kv_ckpt_adopted;
 	uint64_t kv_ckpt_rejected, kv_ckpt_dropped;
+	/* ... budgets exceeded (certificates, asks, fetches not verified or served), snapshot
+	 * fetches started, fetched snapshots refused, chunks served (installs count in
+	 * kv_snapshot_installs). */
+	uint64_t kv_ckpt_limited, kv_ckpt_fetches, kv_ckpt_snap_bad, kv_ckpt_served;
 	/* Turn-batches and storage: batches run, store/remove operations staged, syncs that made
 	 * them durable (a batch that stored nothing needs none; one sync may cover many batches). */
 	uint64_t batches, stores, syncs;

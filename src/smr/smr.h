@@ -356,14 +356,47 @@ struct smr_ckpt_counts {
 	uint64_t rejected;     /* votes and certificates refused: malformed, bad signature,
 				* a second different vote */
 	uint64_t dropped;      /* votes beyond the window */
+	uint64_t limited;      /* certificates, asks and fetches over a sender's budget, or a
+				* certificate that failed before: not verified or served */
+	uint64_t fetches;      /* snapshot fetches started (behind the stable checkpoint) */
+	uint64_t installed;    /* certified snapshots fetched, verified and installed */
+	uint64_t snap_bad;     /* fetched snapshots refused (digest, size, format) */
+	uint64_t snap_timeouts; /* servers that went silent during a fetch */
+	uint64_t served;       /* snapshot chunks served to other replicas */
 };
+/* A resume position of the order under the KV (btob: the next round and every sender's next
+ * sequence number, next[1..n]); n = 0: none (tob). */
+struct smr_ckpt_pos {
+	uint64_t round;
+	uint32_t n;
+	uint64_t next[STRATA_MAX_NODES + 1];
+};
+/* Installs a certified snapshot (its bytes: position, then the canonical KV) at index: 0, or
+ * STRATA_ESTATE (not behind it any more), or another error (it does not install). */
+typedef int (*smr_ckpt_install_fn)(void *arg, uint64_t index, const uint8_t *blob, size_t len);
 struct smr_ckpt;
 /* Ownership: the caller (the KV module m) owns the checkpointer and frees it with smr_ckpt_free. */
 struct smr_ckpt *smr_ckpt_new(struct strata_module *m, uint64_t interval);
 void smr_ckpt_free(struct smr_ckpt *c);
 void smr_ckpt_set_broken(struct smr_ckpt *c, unsigned broken);
-/* After applying command index to sm: every interval-th one is a checkpoint. */
-void smr_ckpt_applied(struct smr_ckpt *c, uint64_t index, const struct smr_kv *sm);
+/* After applying command index to sm: a checkpoint. pos NULL (tob): every interval-th index;
+ * else (btob) the caller calls it at the first round end at or past each interval-th command,
+ * and pos is the order's position there. */
+void smr_ckpt_applied(struct smr_ckpt *c, uint64_t index, const struct smr_kv *sm,
+		      const struct smr_ckpt_pos *pos);
+/* Snapshot transfer (the KV over btob): fetches behind the stable checkpoint, installs through
+ * fn; smr_ckpt_tick every tick_us. */
+void smr_ckpt_enable_fetch(struct smr_ckpt *c, smr_ckpt_install_fn fn, void *arg,
+			   uint64_t tick_us);
+void smr_ckpt_tick(struct smr_ckpt *c, uint64_t applied, bool joining);
+/* The snapshot's bytes (what the digest covers): [round][n][next] x n, then the canonical KV. */
+int smr_ckpt_blob(const struct smr_kv *sm, const struct smr_ckpt_pos *pos, struct strata_msg **out);
+/* Parses a snapshot's position (n must be 0 or the cluster's n) and points at its KV part. */
+int smr_ckpt_blob_parse(const uint8_t *data, size_t len, uint32_t n, struct smr_ckpt_pos *pos,
+			const uint8_t **kv, size_t *kv_len);
+/* TEST ONLY: this replica serves forged snapshots (a key no client wrote) while it runs the
+ * rest of the protocol correctly (its votes count towards certificates). */
+void smr_ckpt_test_forge_snapshots(struct smr_ckpt *c);
 /* A checkpoint message from peer (over authenticated links). */
 void smr_ckpt_deliver(struct smr_ckpt *c, uint32_t peer, const uint8_t *data, size_t len);
 /* The stable checkpoint (borrowed until the next event), or NULL. */
@@ -371,6 +404,8 @@ const struct smr_ckpt_cert *smr_ckpt_stable(const struct smr_ckpt *c);
 /* This replica's own digest at index, if among its last few checkpoints. */
 bool smr_ckpt_own(const struct smr_ckpt *c, uint64_t index, uint8_t digest[SMR_BFT_DIGEST_LEN]);
 void smr_ckpt_counts(const struct smr_ckpt *c, struct smr_ckpt_counts *out);
+/* The index of this replica's newest own checkpoint (0: none yet). */
+uint64_t smr_ckpt_last_own(const struct smr_ckpt *c);
 /* The digest of a canonical snapshot (smr_kv_snapshot_canonical). */
 void smr_ckpt_digest(uint8_t out[SMR_BFT_DIGEST_LEN], const struct strata_msg *canonical);
 /* Whether replica's signature of (index, digest) is valid, and whether cert is: 2f + 1 distinct
@@ -404,6 +439,8 @@ enum smr_broken {
 					    * without checking their signatures */
 	SMR_BROKEN_BFT_ENV_UNBOUND = 128, /* BFT KV: a request envelope's signature checked, but
 					   * not that the request is one of its entries */
+	SMR_BROKEN_BFT_SNAP_NODIGEST = 256, /* BFT KV: a fetched snapshot installed without
+					     * checking it against the certified digest */
 };
 void smr_kv_set_broken(struct strata_module *m, unsigned broken);
 

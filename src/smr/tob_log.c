@@ -86,7 +86,13 @@
  * `[smr] log = btob` is the same BFT client protocol over Byzantine total-order broadcast
  * (Alg. 6.2, src/cons/btob.c) instead of tob: the order no longer trusts any replica's
  * messages (signed, decisions checked; btob stands on Byzantine consensus, bldc, so this log
- * runs on fail-arbitrary clusters only; tests/integration/test_bft_kv_live.sh).
+ * runs on fail-arbitrary clusters only; tests/integration/test_bft_kv_live.sh). Over btob a
+ * replica that restarted (nothing is stored) or fell behind what the others still hold for it
+ * rejoins through a certified snapshot (bft_ckpt.c: checkpoints at round ends carry the order's
+ * position; one replica serves the snapshot, its SHA-256 must be the certified digest): the
+ * state, the applied index and btob's round are installed at once (tkv_install), then the order
+ * goes on from the round after the checkpoint. A restarted replica refuses client requests
+ * (STRATA_ESTATE, "catching up") until it holds the stable checkpoint's state.
  *
  * Bounds: at most `[smr] pending_max` requests per node (beyond: STRATA_EFULL "busy, retry"),
  * holding at most PEND_BYTES of commands; a request unanswered after `[smr] request_timeout_ms`
@@ -117,6 +123,7 @@
 #define ID_BITS 20
 #define TICK_US 100000ull
 #define T_TICK 1
+#define T_CKPT 2 /* btob: the checkpointer's tick (snapshot fetch, budgets) */
 #define BUNDLE_MAX 256u     /* bft: requests in one broadcast at most */
 #define BUNDLE_OVERHEAD 20u /* bft: a bundle's count and one entry's length */
 
@@ -178,6 +185,13 @@ struct tkv {
 	struct smr_ckpt *ck;    /* bft: signed checkpoints (bft_ckpt.c), NULL otherwise */
 	struct smr_bft_replies *env; /* bft: this turn's replies, signed once (bft_reply.c) */
 	struct smr_bft_seen seen;    /* bft: request envelope roots verified (bft.c) */
+	/* btob: checkpoints at round ends (the resume position), snapshot fetch and rejoining. */
+	bool over_btob;
+	bool joining;           /* restarted without state: no requests until a snapshot or the
+				 * order brought it to the stable checkpoint */
+	uint64_t ckpt_next;     /* the next checkpoint: the first round end at or past this */
+	struct strata_timer ckt;
+	uint64_t ckt_us;
 };
 
 #define TKV(mod) ((struct tkv *)(mod))
@@ -411,8 +425,8 @@ static void on_deliver_one(struct tkv *k, uint32_t origin, const uint8_t *data, 
 		STRATA_ASSERT(0 && "kv: state machine out of memory"); /* cannot stay consistent */
 	if (smr_kv_revision(k->sm) > rev0)
 		smr_emit_changes(&k->m, k->sm, rev0 + 1); /* `kv watch`, as log.c does */
-	if (k->ck && !k->restarted)
-		smr_ckpt_applied(k->ck, k->applied, k->sm);
+	if (k->ck && !k->restarted && !k->over_btob)
+		smr_ckpt_applied(k->ck, k->applied, k->sm, NULL);
 	if (k->bft && c.session && !k->restarted) {
 		/* Every replica answers the client's copy of the request it holds, at the first
 		 * copy (any replica's) of (session, seq) it delivers: the same place in the order
@@ -576,6 +590,10 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 			      "kv ([smr] log = tob) is crash-stop: this node restarted and holds no "
 			      "state; start it with a new data directory in a new cluster, or use the "
 			      "default log");
+	if (k->joining)
+		return reject(k, q->id, tag, STRATA_ESTATE,
+			      "kv: this replica restarted without state and is catching up (a certified "
+			      "snapshot from a peer, then the order): retry, or ask another replica");
 	if (q->op == STRATA_OP_HISTORY) {
 		if (k->bft)
 			return reject(k, q->id, tag, STRATA_EINVAL,
@@ -794,25 +812,93 @@ static void publish(struct tkv *k)
 		c->kv_ckpt_adopted = ck.adopted;
 		c->kv_ckpt_rejected = ck.rejected;
 		c->kv_ckpt_dropped = ck.dropped;
+		c->kv_ckpt_limited = ck.limited;
+		c->kv_ckpt_fetches = ck.fetches;
+		c->kv_ckpt_snap_bad = ck.snap_bad;
+		c->kv_ckpt_served = ck.served;
+		c->kv_snapshot_installs = ck.installed;
 	}
+}
+
+/* btob: a checkpoint at the first round end at or past each interval-th applied command, with
+ * the order's position there (what a replica that installs it resumes from). Every correct
+ * replica delivers the same messages in the same rounds: the same indexes and positions. */
+static void ckpt_round_end(struct tkv *k, const struct strata_deliver *d)
+{
+	uint64_t K = k->cfg->smr_checkpoint_interval;
+	uint32_t n = strata_node_n(k->node);
+	if (!k->over_btob || !k->ck || !K || k->applied < k->ckpt_next || !d->vc ||
+	    d->vc_len != (size_t)n + 1)
+		return; /* not a round end (cons.h: btob's positions) */
+	struct smr_ckpt_pos pos;
+	memset(&pos, 0, sizeof(pos));
+	pos.round = d->vc[0];
+	for (uint32_t q = 1; q <= n; q++)
+		pos.next[q] = d->vc[q];
+	pos.n = n;
+	smr_ckpt_applied(k->ck, k->applied, k->sm, &pos);
+	k->ckpt_next = (k->applied / K + 1) * K;
+}
+
+/* Installs a certified snapshot (bft_ckpt.c verified its digest): the state, the applied index,
+ * and btob resumes at the snapshot's position. Nothing changes unless all of it parses. */
+static int tkv_install(void *arg, uint64_t index, const uint8_t *blob, size_t len)
+{
+	struct tkv *k = arg;
+	if (index <= k->applied)
+		return STRATA_ESTATE;
+	struct smr_ckpt_pos pos;
+	const uint8_t *kv;
+	size_t kv_len;
+	int rc = smr_ckpt_blob_parse(blob, len, strata_node_n(k->node), &pos, &kv, &kv_len);
+	if (rc || pos.n == 0 || pos.round == 0)
+		return rc ? rc : STRATA_EPROTO;
+	struct smr_kv *sm = NULL;
+	if ((rc = smr_kv_restore(kv, kv_len, k->cfg->smr_sessions_max, &sm)) != 0)
+		return rc;
+	smr_kv_free(k->sm);
+	k->sm = sm;
+	smr_kv_set_broken_sessions(k->sm, (k->broken & SMR_BROKEN_DUP_APPLY) != 0);
+	k->applied = index;
+	uint64_t K = k->cfg->smr_checkpoint_interval;
+	k->ckpt_next = K ? (index / K + 1) * K : 0;
+	k->joining = false;
+	strata_trace(k->node, NAME, "installed the certified snapshot of index %llu: resuming the "
+		     "order at round %llu", (unsigned long long)index, (unsigned long long)pos.round);
+	rc = cons_btob_resume(k->tob.m, pos.round, pos.next);
+	return rc == STRATA_ESTATE ? 0 : rc;
 }
 
 static void tkv_handle(struct strata_module *m, const struct strata_event *ev)
 {
 	struct tkv *k = TKV(m);
 	if (ev->type == STRATA_EV_INIT) {
-		if (ev->arg == 1) {
+		if (k->over_btob && k->ck) {
+			/* btob: a restarted replica rejoins (a certified snapshot, then the order) */
+			k->joining = ev->arg == 1;
+			strata_timer_arm_in(k->node, &k->ckt, k->ckt_us);
+			if (k->joining)
+				strata_trace(k->node, NAME, "restarted without state: fetching the "
+					     "stable checkpoint's snapshot to rejoin");
+		} else if (ev->arg == 1) {
 			k->restarted = true;
 			strata_trace(k->node, NAME, "restarted with [smr] log = tob (crash-stop): "
 				     "requests are refused");
 		}
 	} else if (ev->type == STRATA_EV_TIMER && ev->arg == T_TICK) {
 		on_tick(k);
+	} else if (ev->type == STRATA_EV_TIMER && ev->arg == T_CKPT) {
+		const struct smr_ckpt_cert *st = smr_ckpt_stable(k->ck);
+		if (k->joining && st && k->applied >= st->index)
+			k->joining = false; /* the order brought it there (peers still held it) */
+		smr_ckpt_tick(k->ck, k->applied, k->joining);
+		strata_timer_arm_in(k->node, &k->ckt, k->ckt_us);
 	} else if (ev->type == STRATA_EV_TURN_END) {
 		bundle_flush(k); /* may answer busy: before the replies' envelope */
 		smr_bft_replies_flush(k->env);
 	} else if (bcast_is_deliver(&k->tob, ev)) {
 		on_deliver(k, ev->body);
+		ckpt_round_end(k, ev->body);
 	} else if (ev->type == STRATA_EV_PL_DELIVER && k->ck && ev->msg && ev->peer >= 1 &&
 		   ev->peer <= strata_node_n(k->node) && !k->restarted) {
 		smr_ckpt_deliver(k->ck, ev->peer, ev->msg->data, ev->msg->len);
@@ -900,6 +986,13 @@ struct strata_module *smr_tobkv_create(struct strata_node *n, char *err, size_t 
 	}
 	if (bcast_open(n, over_btob ? "btob" : "tob", &k->m, 1, &k->tob, err, errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */
+	if (over_btob && k->ck) {
+		k->over_btob = true;
+		k->ckpt_next = cfg->smr_checkpoint_interval;
+		k->ckt_us = 2 * (uint64_t)(cfg->timeout_ms ? cfg->timeout_ms : 250) * 1000;
+		strata_timer_init(&k->ckt, &k->m, T_CKPT, 0);
+		smr_ckpt_enable_fetch(k->ck, tkv_install, k, k->ckt_us);
+	}
 	strata_wr_init(&k->bundle, bcast_payload_max(&k->tob));
 	return &k->m;
 }

@@ -36,6 +36,17 @@
  *                      a correct client's session (its request with another value, and the next
  *                      seq) are applied, and a value no client wrote is read.
  *
+ * Catch-up (src/smr/bft_ckpt.c, snapshot transfer): btob-catchup-snapshot crashes a correct
+ * replica 0.2-0.4 s into a 4 s operation phase and restarts it empty once the others ran
+ * AWAY_ROUNDS rounds further (beyond what bldc answers DECIDED for), so it can come back only
+ * through a certified snapshot. The Byzantine replica runs the order and votes correctly (so
+ * that 2f + 1 votes certify checkpoints meanwhile) and serves forged snapshots
+ * (smr_ckpt_test_forge_snapshots); the restarted replica is the one before it in id order, so it
+ * asks the forger first. Checks: it installed a snapshot, refused the forged one, and ends at the
+ * others' applied index with their state (agreement), the history linearizable. Broken variant
+ * broken-snap-no-digest: snapshots installed without the digest check (the forged state is
+ * installed; agreement catches it).
+ *
  * Signed requests: every client's session is owned by an Ed25519 key pair (drawn per seed) and
  * every request carries its signature (smr_bft_request_sign); a FORGE replica orders forged
  * commands under the clients' sessions with the signatures of the requests it received
@@ -45,6 +56,7 @@
 #include <string.h>
 
 #include "check/check.h"
+#include "cons/cons.h"
 #include "core/assert.h"
 #include "core/error.h"
 #include "core/stack.h"
@@ -61,8 +73,9 @@
 #define FF 1
 
 enum { OP_GET, OP_PUT, OP_CAS };
-enum { V_NONE, V_ONE, V_NOVERIFY, V_UNSIGNED, V_CKPT, V_UNBOUND };
+enum { V_NONE, V_ONE, V_NOVERIFY, V_UNSIGNED, V_CKPT, V_UNBOUND, V_CATCHUP, V_SNAP_NODIGEST };
 #define CKPT_K 16 /* [smr] checkpoint_interval in these runs */
+#define AWAY_ROUNDS (CONS_LIVE_MAX + CONS_CACHE + 80) /* catch-up: rounds the others run ahead */
 
 struct vote_val {
 	int status;
@@ -108,6 +121,9 @@ struct run {
 	 * pair and signs each request alone. */
 	bool req_env;
 	uint8_t pk[32], sk[64];
+	bool over_btob, trace;
+	uint32_t lagger;   /* catch-up cases: the correct replica cut off or restarted */
+	bool restart;      /* catch-up cases: restarted empty (else cut off) */
 	bool ckpt_judged; /* CK3 judged: the correct replicas applied the same commands */
 	char seen[NKEYS][40];
 };
@@ -331,13 +347,15 @@ static void send_queued(struct run *r)
 			c->q.client_auth_len = SMR_BFT_AUTH_LEN;
 		}
 		c->q.client_auth = c->auth;
+		/* Counted before any is sent: a replica may answer at once (a restarted one
+		 * that is catching up refuses at once), and every reply in ends the operation. */
 		c->sent = 0;
-		for (uint32_t id = 1; id <= NN; id++) {
-			if (!sim_is_up(r->s, id) || sim_is_paused(r->s, id))
-				continue;
-			c->sent++;
-			sim_request(r->s, id, "kv", &c->q);
-		}
+		for (uint32_t id = 1; id <= NN; id++)
+			if (sim_is_up(r->s, id) && !sim_is_paused(r->s, id))
+				c->sent++;
+		for (uint32_t id = 1; id <= NN; id++)
+			if (sim_is_up(r->s, id) && !sim_is_paused(r->s, id))
+				sim_request(r->s, id, "kv", &c->q);
 		if (c->busy && c->sent == 0)
 			finish(r, c, STRATA_HIST_INFO);
 	}
@@ -409,17 +427,23 @@ static int check_checkpoints(struct run *r, char *why, size_t wl, bool *violatio
 		smr_tobkv_status(m, &st);
 		applied[id] = st.applied_index;
 	}
-	uint64_t same = 0;
+	uint64_t same = 0, last_own = 0;
 	for (uint32_t a = 1; a <= NN; a++)
-		if (ck[a])
+		if (ck[a]) {
 			same = !same || same == applied[a] ? applied[a] : UINT64_MAX;
+			uint64_t o = smr_ckpt_last_own(ck[a]);
+			last_own = o > last_own ? o : last_own;
+		}
 	if (same != UINT64_MAX)
 		r->ckpt_judged = true;
 	for (uint32_t a = 1; a <= NN; a++) {
 		if (!ck[a])
 			continue;
 		const struct smr_ckpt_cert *c = smr_ckpt_stable(ck[a]);
-		uint64_t want = same != UINT64_MAX ? same / CKPT_K * CKPT_K : 0;
+		/* tob: every K-th command; btob: the first round end at or past it (bft_ckpt.c),
+		 * the correct replicas' newest own checkpoint. */
+		uint64_t want = same == UINT64_MAX ? 0
+				: r->over_btob ? last_own : same / CKPT_K * CKPT_K;
 		if ((!c && want) || (c && c->index < want))
 			return sim_fail(why, wl, "checkpoints: the correct replicas all applied %llu "
 					"commands, and replica %u's stable checkpoint is %llu, not %llu",
@@ -445,6 +469,46 @@ static int check_checkpoints(struct run *r, char *why, size_t wl, bool *violatio
 			}
 		}
 	}
+	return 0;
+}
+
+/* Catch-up cases: the lagging (or restarted) replica came back through a certified snapshot:
+ * it installed one, refused the forger's (asked first), and ended where the other correct
+ * replicas did, with their state (agreement, above, compares the states). */
+static int check_rejoined(struct run *r, char *why, size_t wl, bool *violation)
+{
+	struct strata_module *m = strata_node_module_by_name(sim_node(r->s, r->lagger), "kv");
+	struct smr_ckpt_counts ck;
+	smr_ckpt_counts(smr_tobkv_ckpt(m), &ck);
+	struct smr_status st;
+	smr_tobkv_status(m, &st);
+	uint64_t want = 0;
+	for (uint32_t id = 1; id <= NN; id++) {
+		if (id == r->byz_id || id == r->lagger)
+			continue;
+		struct smr_status o;
+		smr_tobkv_status(strata_node_module_by_name(sim_node(r->s, id), "kv"), &o);
+		want = o.applied_index > want ? o.applied_index : want;
+	}
+	if (r->trace || getenv("SIM_KV_VERBOSE"))
+		fprintf(stderr, "  replica %u (%s): %llu fetches, %llu installed, %llu refused, "
+			"%llu timeouts; applied %llu of %llu\n", r->lagger,
+			r->restart ? "restarted empty" : "cut off", (unsigned long long)ck.fetches,
+			(unsigned long long)ck.installed, (unsigned long long)ck.snap_bad,
+			(unsigned long long)ck.snap_timeouts, (unsigned long long)st.applied_index,
+			(unsigned long long)want);
+	if (ck.installed == 0)
+		return sim_fail(why, wl, "catch-up: replica %u (%s) never installed a snapshot "
+				"(%llu fetches)", r->lagger, r->restart ? "restarted" : "cut off",
+				(unsigned long long)ck.fetches);
+	if (ck.snap_bad == 0 && r->variant != V_SNAP_NODIGEST)
+		return sim_fail(why, wl, "catch-up: replica %u never refused the forger's snapshot",
+				r->lagger);
+	if (st.applied_index != want)
+		return sim_fail(why, wl, "catch-up: replica %u applied %llu commands, the others %llu",
+				r->lagger, (unsigned long long)st.applied_index,
+				(unsigned long long)want);
+	(void)violation;
 	return 0;
 }
 
@@ -504,6 +568,8 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 		r->cfg.nodes[i].port = (uint16_t)(7800 + i);
 	}
 	r->variant = variant;
+	r->over_btob = strcmp(log, "btob") == 0;
+	r->trace = trace;
 	r->hist = open_memstream(&r->hbuf, &r->hlen);
 	struct sim_opts so = { .seed = seed, .cfg = &r->cfg, .build = build, .output = on_output,
 			       .arg = r, .trace = trace };
@@ -515,10 +581,20 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	 * that decides first, the leader (node 1, the lowest id, while nothing is cut). Drawn
 	 * among all four, the forger was the leader in about one seed of five, and 10 seeds
 	 * sometimes held none. */
-	if (variant != V_NONE)
+	bool catchup = variant == V_CATCHUP || variant == V_SNAP_NODIGEST;
+	if (variant != V_NONE && !catchup)
 		r->byz_id = 1;
 	r->byz = variant != V_NONE ? STRATA_BYZ_FORGE
 				   : (enum strata_byz)(1 + sim_random_below(s, STRATA_BYZ_BADSIG));
+	if (catchup) {
+		/* The Byzantine replica runs the order and votes correctly (so that 2f + 1 votes
+		 * certify checkpoints while a correct replica is away) and serves forged snapshots
+		 * (bft_ckpt.c); the lagging replica is the one before it, so that it asks the
+		 * forger first (servers are asked in id order after self). */
+		r->byz = STRATA_BYZ_NONE;
+		r->lagger = r->byz_id == 1 ? NN : r->byz_id - 1;
+		r->restart = true;
+	}
 	sim_set_byz(s, r->byz_id, r->byz);
 	struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 1000 };
 	sim_set_net(s, &calm);
@@ -555,7 +631,14 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 					     variant == V_CKPT ? SMR_BROKEN_BFT_CKPT_NOVERIFY
 					     : variant == V_UNBOUND ? SMR_BROKEN_BFT_ENV_UNBOUND
 								    : SMR_BROKEN_BFT_UNSIGNED);
-	bool faults = variant == V_NONE;
+	if (catchup)
+		smr_ckpt_test_forge_snapshots(smr_tobkv_ckpt(
+			strata_node_module_by_name(sim_node(s, r->byz_id), "kv")));
+	if (variant == V_SNAP_NODIGEST)
+		for (uint32_t id = 1; id <= NN; id++)
+			smr_tobkv_set_broken(strata_node_module_by_name(sim_node(s, id), "kv"),
+					     SMR_BROKEN_BFT_SNAP_NODIGEST);
+	bool faults = variant == V_NONE || catchup;
 	if (faults) {
 		struct sim_net net = {
 			.drop = sim_random_unit(s) * 0.10, .dup = sim_random_unit(s) * 0.05,
@@ -567,23 +650,56 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	/* btob orders one sender's messages per round, rounds rotating over the senders: a longer
 	 * phase (2 s: with btob's pipelined rounds it completes about the operations the 3 s
 	 * phase did before them: 793 against 821 in seeds 1-3; 3 s now completed 1,282). */
-	const uint64_t t0 = sim_now(s), t_ops = (strcmp(log, "btob") == 0 ? 2000 : 1000) * MS;
+	const uint64_t t0 = sim_now(s),
+		       t_ops = (catchup ? 4000 : strcmp(log, "btob") == 0 ? 2000 : 1000) * MS;
+	uint64_t away_from = 0;
 	uint64_t part_at = t0 + sim_random_below(s, t_ops / 2);
 	uint64_t part_len = 200 * MS + sim_random_below(s, 400 * MS);
 	uint64_t pause_at = t0 + sim_random_below(s, t_ops / 2);
 	uint64_t pause_len = 100 * MS + sim_random_below(s, 600 * MS);
-	uint32_t cut = random_correct(r), pause_id = 0;
+	uint32_t cut = catchup ? r->lagger : random_correct(r), pause_id = 0;
+	if (catchup) { /* away from part_at until the others ran AWAY_ROUNDS rounds (below) */
+		part_at = t0 + 200 * MS + sim_random_below(s, 200 * MS);
+		part_len = UINT64_MAX / 4;
+		pause_at = UINT64_MAX;
+	}
 	bool parted = false, healed = false, paused = false, resumed = false;
 	for (uint64_t t = t0; t < t0 + t_ops; t += MS) {
 		sim_run_until(s, t, NULL, NULL);
 		expire(r);
 		if (faults && !parted && t >= part_at) {
 			uint64_t all = (1ull << (NN + 1)) - 2, cb = 1ull << cut;
-			sim_partition(s, cb, all & ~cb);
+			if (catchup)
+				away_from = cons_btob_round(strata_node_module_by_name(
+					sim_node(s, cut), "btob"));
+			if (r->restart)
+				sim_crash(s, cut);
+			else
+				sim_partition(s, cb, all & ~cb);
 			parted = true;
 		}
+		if (catchup && parted && !healed) {
+			/* Away until the others are AWAY_ROUNDS rounds ahead (beyond what bldc
+			 * still answers for: CONS_LIVE_MAX lingering instances and CONS_CACHE
+			 * decided values), at most until near the phase's end. */
+			uint64_t now_round = cons_btob_round(strata_node_module_by_name(
+				sim_node(s, r->byz_id), "btob"));
+			part_len = now_round >= away_from + AWAY_ROUNDS || t + 300 * MS >= t0 + t_ops
+					   ? t - part_at : UINT64_MAX / 4;
+			if (part_len != UINT64_MAX / 4 && (trace || getenv("SIM_KV_VERBOSE")))
+				fprintf(stderr, "  replica %u back after %llu ms: round %llu, it left "
+					"at %llu\n", cut, (unsigned long long)(part_len / MS),
+					(unsigned long long)now_round, (unsigned long long)away_from);
+		}
 		if (parted && !healed && t >= part_at + part_len) {
-			sim_heal(s);
+			if (r->restart) {
+				sim_restart(s, cut); /* a new process: no state at all */
+				if (variant == V_SNAP_NODIGEST)
+					smr_tobkv_set_broken(strata_node_module_by_name(
+						sim_node(s, cut), "kv"), SMR_BROKEN_BFT_SNAP_NODIGEST);
+			} else {
+				sim_heal(s);
+			}
 			healed = true;
 		}
 		if (faults && !paused && t >= pause_at) {
@@ -623,7 +739,7 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 			sim_run_until(s, sim_now(s) + 5000 * MS, all_idle, r);
 			if (r->cl[k].busy)
 				rc = sim_fail(why, wl, "liveness: final read of %s unanswered", keys[key]);
-			else if (variant == V_NONE && r->info != info0)
+			else if ((variant == V_NONE || variant == V_CATCHUP) && r->info != info0)
 				/* After healing every request is ordered: a read that timed out
 				 * (say, its designated replica is silent and no other replica put
 				 * its copy into the order, tob_log.c) is a liveness failure. */
@@ -642,7 +758,9 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 		rc = check_history(r, why, wl, &violation);
 	if (!rc)
 		rc = check_checkpoints(r, why, wl, &violation);
-	if (rc && variant != V_NONE && !violation) {
+	if (!rc && catchup)
+		rc = check_rejoined(r, why, wl, &violation);
+	if (rc && variant != V_NONE && variant != V_CATCHUP && !violation) {
 		fprintf(stderr, "sim_btob_kv: broken variant seed %llu failed for another reason: "
 			"%s\n", (unsigned long long)seed, why);
 		exit(1);
@@ -705,6 +823,16 @@ static int run_env_unbound(uint64_t seed, bool trace, char *why, size_t wl)
 	return run_case(seed, trace, why, wl, V_UNBOUND, "bft-tob");
 }
 
+static int run_catchup(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, V_CATCHUP, "btob");
+}
+
+static int run_snap_nodigest(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, V_SNAP_NODIGEST, "btob");
+}
+
 static const struct sim_case cases[] = {
 	{ "bft-kv-one-byzantine", run_bft, 10, false },
 	{ "bft-kv-over-btob", run_btob, 6, false },
@@ -713,6 +841,8 @@ static const struct sim_case cases[] = {
 	{ "broken-unsigned-requests", run_unsigned, 10, true },
 	{ "broken-ckpt-no-verify", run_ckpt_noverify, 3, true },
 	{ "broken-env-unbound", run_env_unbound, 10, true },
+	{ "btob-catchup-snapshot", run_catchup, 4, false },
+	{ "broken-snap-no-digest", run_snap_nodigest, 4, true },
 };
 
 int main(int argc, char **argv)

@@ -203,7 +203,8 @@ static const struct {
 	COUNTER(kv_bft_bundled), COUNTER(kv_bft_envelopes), COUNTER(kv_bft_enveloped),
 	COUNTER(kv_ckpt_taken), COUNTER(kv_ckpt_stable_index),
 	COUNTER(kv_ckpt_stabilized), COUNTER(kv_ckpt_adopted), COUNTER(kv_ckpt_rejected),
-	COUNTER(kv_ckpt_dropped),
+	COUNTER(kv_ckpt_dropped), COUNTER(kv_ckpt_limited), COUNTER(kv_ckpt_fetches),
+	COUNTER(kv_ckpt_snap_bad), COUNTER(kv_ckpt_served),
 	COUNTER(batches), COUNTER(stores), COUNTER(syncs), COUNTER(held_max), COUNTER(early_dgrams),
 	COUNTER(sig_signed), COUNTER(sig_verified),
 };
