@@ -30,6 +30,7 @@
 #include "core/codec.h"
 #include "lib/bcast_check.h"
 #include "lib/lossy_beb.h"
+#include "lib/faults.h"
 #include "lib/oracle.h"
 #include "links/links.h"
 #include "core/assert.h"
@@ -162,15 +163,6 @@ static void crash(struct run *r, uint32_t id)
 	}
 }
 
-static uint32_t pick_up(struct run *r)
-{
-	uint32_t up[MAXN], k = 0;
-	for (uint32_t q = 1; q <= r->n; q++)
-		if (!r->down[q])
-			up[k++] = q;
-	return k ? up[sim_random_below(r->s, k)] : 0;
-}
-
 /* A random live node other than the spare (0 if none). */
 static uint32_t pick_up_other(struct run *r)
 {
@@ -279,7 +271,7 @@ static int phase_faults(struct run *r)
 		for (int k = 0; k < 2; k++)
 			storm[k] = 2 + (int)sim_random_below(s, 30);
 	if (r->disk != D_NONE)
-		broadcast(r, pick_up(r)); /* at least one store to sync */
+		broadcast(r, simf_pick_up(r->s, r->n, r->down)); /* at least one store to sync */
 	for (int chunk = 0; chunk < 40; chunk++) {
 		if (r->disk != D_NONE) {
 			bool unsynced = false;
@@ -295,7 +287,7 @@ static int phase_faults(struct run *r)
 				 * spare: its broadcast first, so the writes lost are the others'
 				 * logs of its message; if none came, one of theirs) */
 				for (int round = r->spare ? 0 : 1; round < 2 && !unsynced; round++) {
-					uint32_t q = round ? (r->spare ? pick_up_other(r) : pick_up(r))
+					uint32_t q = round ? (r->spare ? pick_up_other(r) : simf_pick_up(r->s, r->n, r->down))
 							   : r->spare;
 					if (!q)
 						continue;
@@ -316,24 +308,13 @@ static int phase_faults(struct run *r)
 			}
 		}
 		if (r->nbcast < max_bcast && sim_random_unit(s) < 0.5) {
-			uint32_t q = pick_up(r);
+			uint32_t q = simf_pick_up(r->s, r->n, r->down);
 			if (q)
 				broadcast(r, q);
 		}
-		if (!r->sp->lossless && !parted && sim_random_unit(s) < 0.05) {
-			uint64_t a = 0;
-			for (uint32_t q = 1; q <= r->n; q++)
-				if (sim_random_below(s, 2))
-					a |= 1ull << q;
-			uint64_t all = ((1ull << (r->n + 1)) - 2);
-			sim_partition(s, a, all & ~a);
-			parted = true;
-		} else if (parted && sim_random_unit(s) < 0.15) {
-			sim_heal(s);
-			parted = false;
-		}
+		simf_partition_step(s, r->n, &parted, !r->sp->lossless ? 0.05 : 0, false);
 		if (!r->sp->lossless && sim_random_unit(s) < 0.04) {
-			uint32_t q = pick_up(r);
+			uint32_t q = simf_pick_up(r->s, r->n, r->down);
 			bool ok = r->recovery ? ndown(r) < r->cfg.f : ncrashed(r) < r->cfg.f;
 			if (q && q != r->spare && ok)
 				crash(r, q);

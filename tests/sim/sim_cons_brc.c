@@ -37,6 +37,7 @@
 #include "core/stack.h"
 #include "lib/byz_harness.h"
 #include "lib/cons_check.h"
+#include "lib/faults.h"
 #include "lib/ld_harness.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
@@ -190,7 +191,7 @@ static int phase_random(struct run *r)
 					todo[q][i] = false;
 					propose(r, q, i, val[q][i]);
 				}
-		ldh_cuts(s, n, &parted, 0.08);
+		simf_partition_step(s, n, &parted, 0.08, true);
 		int rc = sim_run_for(s, 5 * MS, step_check, r);
 		if (rc)
 			return rc;

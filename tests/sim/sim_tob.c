@@ -35,6 +35,7 @@
 #include "core/stack.h"
 #include "fd/fd.h"
 #include "lib/bcast_check.h"
+#include "lib/faults.h"
 #include "lib/oracle.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
@@ -108,15 +109,6 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 		fprintf(stderr, "build: %s\n", err);
 		abort();
 	}
-}
-
-static uint32_t pick_up(struct run *r)
-{
-	uint32_t up[MAXN], k = 0;
-	for (uint32_t q = 1; q <= r->n; q++)
-		if (!r->down[q])
-			up[k++] = q;
-	return k ? up[sim_random_below(r->s, k)] : 0;
 }
 
 static void broadcast(struct run *r, uint32_t q)
@@ -214,23 +206,13 @@ static int run_algo(const char *algo, const char *cons, uint64_t seed, bool trac
 	int rc = 0;
 	for (int chunk = 0; chunk < 40 && !rc; chunk++) {
 		if (r->nbcast < max && sim_random_unit(s) < 0.4) {
-			uint32_t q = pick_up(r);
+			uint32_t q = simf_pick_up(r->s, r->n, r->down);
 			if (q)
 				broadcast(r, q);
 		}
-		if (!parted && sim_random_unit(s) < 0.05) {
-			uint64_t a = 0;
-			for (uint32_t q = 1; q <= r->n; q++)
-				if (sim_random_below(s, 2))
-					a |= 1ull << q;
-			sim_partition(s, a, ((1ull << (r->n + 1)) - 2) & ~a);
-			parted = true;
-		} else if (parted && sim_random_unit(s) < 0.15) {
-			sim_heal(s);
-			parted = false;
-		}
+		simf_partition_step(s, r->n, &parted, 0.05, false);
 		if (r->ncrash < r->cfg.f && sim_random_unit(s) < 0.03) {
-			uint32_t q = pick_up(r);
+			uint32_t q = simf_pick_up(r->s, r->n, r->down);
 			if (q)
 				crash(r, q);
 		}
@@ -370,15 +352,6 @@ static void l_build(struct sim *s, struct strata_node *n, void *arg)
 		cons_ltob_test_unlogged(m);
 }
 
-static uint32_t l_pick_up(struct lrun *r)
-{
-	uint32_t up[MAXN], k = 0;
-	for (uint32_t q = 1; q <= r->n; q++)
-		if (!r->down[q])
-			up[k++] = q;
-	return k ? up[sim_random_below(r->s, k)] : 0;
-}
-
 static void l_broadcast(struct lrun *r, uint32_t q)
 {
 	if (!q)
@@ -416,14 +389,14 @@ static int l_faults(struct lrun *r)
 	if (r->disk != LD_NONE)
 		for (int k = 0; k < 2; k++)
 			storm[k] = 2 + (int)sim_random_below(s, 30);
-	l_broadcast(r, l_pick_up(r));
+	l_broadcast(r, simf_pick_up(r->s, r->n, r->down));
 	for (int chunk = 0; chunk < 40; chunk++) {
 		for (int k = 0; k < 2; k++) {
 			if (storm[k] < 0 || chunk < storm[k])
 				continue;
 			/* a storm needs writes to lose: broadcast, wait for the store */
 			if (!l_unsynced(r)) {
-				l_broadcast(r, l_pick_up(r));
+				l_broadcast(r, simf_pick_up(r->s, r->n, r->down));
 				for (int ms = 0; ms < 10 && !l_unsynced(r); ms++) {
 					int rc = sim_run_for(s, 1 * MS, l_check, r);
 					if (rc)
@@ -438,20 +411,10 @@ static int l_faults(struct lrun *r)
 				}
 		}
 		if (r->nbcast < max && sim_random_unit(s) < 0.5)
-			l_broadcast(r, l_pick_up(r));
-		if (!parted && sim_random_unit(s) < 0.05) {
-			uint64_t a = 0;
-			for (uint32_t q = 1; q <= r->n; q++)
-				if (sim_random_below(s, 2))
-					a |= 1ull << q;
-			sim_partition(s, a, ((1ull << (r->n + 1)) - 2) & ~a);
-			parted = true;
-		} else if (parted && sim_random_unit(s) < 0.15) {
-			sim_heal(s);
-			parted = false;
-		}
+			l_broadcast(r, simf_pick_up(r->s, r->n, r->down));
+		simf_partition_step(s, r->n, &parted, 0.05, false);
 		if (sim_random_unit(s) < 0.04 && l_ndown(r) < r->cfg.f) {
-			uint32_t q = l_pick_up(r);
+			uint32_t q = simf_pick_up(r->s, r->n, r->down);
 			if (q) {
 				sim_crash(s, q);
 				r->down[q] = true;

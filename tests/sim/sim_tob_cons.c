@@ -28,6 +28,7 @@
 #include "core/stack.h"
 #include "fd/fd.h"
 #include "lib/cons_check.h"
+#include "lib/faults.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
@@ -123,15 +124,6 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 		cons_tob_cons_test_own(m);
 }
 
-static uint32_t pick_up(struct run *r)
-{
-	uint32_t up[MAXN], k = 0;
-	for (uint32_t q = 1; q <= r->n; q++)
-		if (!r->down[q])
-			up[k++] = q;
-	return k ? up[sim_random_below(r->s, k)] : 0;
-}
-
 static void propose(struct run *r, uint32_t q, uint64_t inst)
 {
 	if (r->proposed[q][inst] || r->reqid == 64)
@@ -188,23 +180,13 @@ static int run_once(bool broken, uint64_t seed, bool trace, char *why, size_t wh
 		propose(r, 1 + (uint32_t)sim_random_below(s, r->n), i);
 	for (int chunk = 0; chunk < 30 && !rc; chunk++) {
 		if (sim_random_unit(s) < 0.5) {
-			uint32_t q = pick_up(r);
+			uint32_t q = simf_pick_up(r->s, r->n, r->down);
 			if (q)
 				propose(r, q, 1 + sim_random_below(s, r->ninst));
 		}
-		if (!parted && sim_random_unit(s) < 0.05) {
-			uint64_t a = 0;
-			for (uint32_t q = 1; q <= r->n; q++)
-				if (sim_random_below(s, 2))
-					a |= 1ull << q;
-			sim_partition(s, a, ((1ull << (r->n + 1)) - 2) & ~a);
-			parted = true;
-		} else if (parted && sim_random_unit(s) < 0.15) {
-			sim_heal(s);
-			parted = false;
-		}
+		simf_partition_step(s, r->n, &parted, 0.05, false);
 		if (r->ncrash < r->cfg.f && sim_random_unit(s) < 0.03) {
-			uint32_t q = pick_up(r);
+			uint32_t q = simf_pick_up(r->s, r->n, r->down);
 			if (q) {
 				sim_crash(s, q);
 				r->down[q] = true;

@@ -31,6 +31,7 @@
 #include "core/codec.h"
 #include "core/error.h"
 #include "core/stack.h"
+#include "lib/faults.h"
 #include "lib/oracle.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
@@ -388,15 +389,6 @@ static void crash(struct run *r, uint32_t id)
 	}
 }
 
-static uint32_t pick_up(struct run *r)
-{
-	uint32_t up[MAXN], k = 0;
-	for (uint32_t q = 1; q <= r->n; q++)
-		if (!r->down[q])
-			up[k++] = q;
-	return k ? up[sim_random_below(r->s, k)] : 0;
-}
-
 static void vote(struct run *r, uint32_t q, uint64_t tx)
 {
 	if (r->asked[q][tx] || r->down[q])
@@ -453,19 +445,9 @@ static void setup(struct run *r, uint64_t seed, bool trace, const char *id)
 static void faults(struct run *r, bool *parted)
 {
 	struct sim *s = r->s;
-	if (!*parted && sim_random_unit(s) < 0.05) {
-		uint64_t a = 0;
-		for (uint32_t q = 1; q <= r->n; q++)
-			if (sim_random_below(s, 2))
-				a |= 1ull << q;
-		sim_partition(s, a, ((1ull << (r->n + 1)) - 2) & ~a);
-		*parted = true;
-	} else if (*parted && sim_random_unit(s) < 0.15) {
-		sim_heal(s);
-		*parted = false;
-	}
+	simf_partition_step(s, r->n, parted, 0.05, false);
 	if (r->ncrash < r->max_crash && sim_random_unit(s) < 0.03) {
-		uint32_t q = pick_up(r);
+		uint32_t q = simf_pick_up(r->s, r->n, r->down);
 		if (q)
 			crash(r, q);
 	}
@@ -506,7 +488,7 @@ static int nbac_run(uint64_t broken_ms, uint64_t seed, bool trace, char *why, si
 	for (int chunk = 0; chunk < 30 && !rc; chunk++) {
 		for (int k = 0; k < 2; k++)
 			if (sim_random_unit(s) < 0.5) {
-				uint32_t q = pick_up(r);
+				uint32_t q = simf_pick_up(r->s, r->n, r->down);
 				if (q)
 					vote(r, q, 1 + sim_random_below(s, r->ntx));
 			}
@@ -577,7 +559,7 @@ static int trb_run(bool broken, uint64_t seed, bool trace, char *why, size_t why
 	int rc = 0;
 	for (int chunk = 0; chunk < 30 && !rc; chunk++) {
 		if (sim_random_unit(s) < 0.6) {
-			uint32_t q = pick_up(r);
+			uint32_t q = simf_pick_up(r->s, r->n, r->down);
 			if (q) {
 				trb_send(r, q);
 				/* Sometimes the sender crashes while its beb is on the way. */
@@ -671,7 +653,7 @@ static int gm_run(bool broken, uint64_t seed, bool trace, char *why, size_t whyl
 	int rc = 0;
 	for (int chunk = 0; chunk < 30 && !rc; chunk++) {
 		if (r->ncrash + 2 <= r->max_crash && sim_random_unit(s) < 0.1) {
-			uint32_t a = pick_up(r), b = pick_up(r);
+			uint32_t a = simf_pick_up(r->s, r->n, r->down), b = simf_pick_up(r->s, r->n, r->down);
 			if (a && b && a != b)
 				crash_two(r, a, b);
 		}
@@ -679,7 +661,7 @@ static int gm_run(bool broken, uint64_t seed, bool trace, char *why, size_t whyl
 		rc = sim_run_for(s, 10 * MS, step_check, r);
 	}
 	if (!rc && r->ncrash == 0) {
-		uint32_t q = pick_up(r);
+		uint32_t q = simf_pick_up(r->s, r->n, r->down);
 		crash(r, q);
 	}
 	rc = calm_and_finish(r, rc);

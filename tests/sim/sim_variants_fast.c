@@ -33,6 +33,7 @@
 #include "core/codec.h"
 #include "core/error.h"
 #include "core/stack.h"
+#include "lib/faults.h"
 #include "lib/oracle.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
@@ -184,15 +185,6 @@ static void crash(struct run *r, uint32_t id)
 			sim_oracle_tell(r->s, q, new_req(r), id);
 }
 
-static uint32_t pick_up(struct run *r)
-{
-	uint32_t up[MAXN], k = 0;
-	for (uint32_t q = 1; q <= r->n; q++)
-		if (!r->down[q])
-			up[k++] = q;
-	return k ? up[sim_random_below(r->s, k)] : 0;
-}
-
 static void propose(struct run *r, uint32_t q, uint64_t inst)
 {
 	if (r->asked[q][inst] || r->down[q])
@@ -319,23 +311,13 @@ static int fast_run(uint32_t broken, uint64_t seed, bool trace, char *why, size_
 	for (int chunk = 0; chunk < 30 && !rc; chunk++) {
 		for (int k = 0; k < 3; k++)
 			if (sim_random_unit(s) < 0.5) {
-				uint32_t q = pick_up(r);
+				uint32_t q = simf_pick_up(r->s, r->n, r->down);
 				if (q)
 					propose(r, q, 1 + sim_random_below(s, r->ninst));
 			}
-		if (!parted && sim_random_unit(s) < 0.05) {
-			uint64_t a = 0;
-			for (uint32_t q = 1; q <= r->n; q++)
-				if (sim_random_below(s, 2))
-					a |= 1ull << q;
-			sim_partition(s, a, ((1ull << (r->n + 1)) - 2) & ~a);
-			parted = true;
-		} else if (parted && sim_random_unit(s) < 0.15) {
-			sim_heal(s);
-			parted = false;
-		}
+		simf_partition_step(s, r->n, &parted, 0.05, false);
 		if (r->ncrash < r->max_crash && sim_random_unit(s) < 0.03) {
-			uint32_t q = pick_up(r);
+			uint32_t q = simf_pick_up(r->s, r->n, r->down);
 			if (q)
 				crash(r, q);
 		}

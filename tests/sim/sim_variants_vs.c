@@ -42,6 +42,7 @@
 #include "core/codec.h"
 #include "core/error.h"
 #include "core/stack.h"
+#include "lib/faults.h"
 #include "lib/oracle.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
@@ -275,15 +276,6 @@ static void crash_some(struct run *r, uint32_t a, uint32_t b)
 	}
 }
 
-static uint32_t pick_up(struct run *r)
-{
-	uint32_t up[MAXN], k = 0;
-	for (uint32_t q = 1; q <= r->n; q++)
-		if (!r->down[q])
-			up[k++] = q;
-	return k ? up[sim_random_below(r->s, k)] : 0;
-}
-
 static void vs_send(struct run *r, uint32_t q)
 {
 	if (r->down[q] || r->nsend[q] >= MAXK)
@@ -338,25 +330,15 @@ static int vs_run(bool uniform, bool check_uniform, int broken, uint64_t seed, b
 	for (int chunk = 0; chunk < 30 && !rc; chunk++) {
 		for (int k = 0; k < 2; k++)
 			if (sim_random_unit(s) < 0.5) {
-				uint32_t q = pick_up(r);
+				uint32_t q = simf_pick_up(r->s, r->n, r->down);
 				if (q)
 					vs_send(r, q);
 			}
-		if (!parted && sim_random_unit(s) < 0.05) {
-			uint64_t a = 0;
-			for (uint32_t q = 1; q <= r->n; q++)
-				if (sim_random_below(s, 2))
-					a |= 1ull << q;
-			sim_partition(s, a, ((1ull << (r->n + 1)) - 2) & ~a);
-			parted = true;
-		} else if (parted && sim_random_unit(s) < 0.15) {
-			sim_heal(s);
-			parted = false;
-		}
+		simf_partition_step(s, r->n, &parted, 0.05, false);
 		if (r->ncrash < r->max_crash && sim_random_unit(s) < 0.05) {
-			uint32_t a = pick_up(r), b = 0;
+			uint32_t a = simf_pick_up(r->s, r->n, r->down), b = 0;
 			if (r->ncrash + 2 <= r->max_crash && sim_random_below(s, 3) == 0) {
-				b = pick_up(r);
+				b = simf_pick_up(r->s, r->n, r->down);
 				if (b == a)
 					b = 0;
 			}
@@ -366,10 +348,10 @@ static int vs_run(bool uniform, bool check_uniform, int broken, uint64_t seed, b
 		rc = sim_run_for(s, 10 * MS, step_check, r);
 	}
 	if (!rc && r->ncrash == 0)
-		crash_some(r, pick_up(r), 0);
+		crash_some(r, simf_pick_up(r->s, r->n, r->down), 0);
 	/* A few more sends around the last view change. */
 	for (int k = 0; k < 2 && !rc; k++) {
-		uint32_t q = pick_up(r);
+		uint32_t q = simf_pick_up(r->s, r->n, r->down);
 		if (q)
 			vs_send(r, q);
 	}

@@ -10,6 +10,7 @@
 #include "core/stack.h"
 #include "cons/tcoin.h"
 #include "cons_check.h"
+#include "faults.h"
 #include "rt/sim/harness.h"
 
 #define MS LDH_MS
@@ -41,28 +42,6 @@ struct sim_net ldh_net_storm(struct sim *s, double drop, double tail, uint64_t t
 	uint64_t delay_max = 200 + sim_random_below(s, 5 * MS);
 	return (struct sim_net){ .drop = loss, .dup = dup, .delay_min_us = 200,
 				 .delay_max_us = delay_max, .tail = tail, .tail_us = tail_us };
-}
-
-void ldh_cuts(struct sim *s, uint32_t n, bool *parted, double part_p)
-{
-	if (!*parted && sim_random_unit(s) < part_p) {
-		if (sim_random_below(s, 2)) {
-			uint64_t a = 0;
-			for (uint32_t q = 1; q <= n; q++)
-				if (sim_random_below(s, 2))
-					a |= 1ull << q;
-			sim_partition(s, a, ((1ull << (n + 1)) - 2) & ~a);
-		} else {
-			uint32_t a = 1 + (uint32_t)sim_random_below(s, n);
-			uint32_t b = 1 + (uint32_t)sim_random_below(s, n);
-			if (a != b)
-				sim_link(s, a, b, false);
-		}
-		*parted = true;
-	} else if (*parted && sim_random_unit(s) < 0.15) {
-		sim_heal(s);
-		*parted = false;
-	}
 }
 
 void ldh_setup(struct ldh *h, const struct ldh_opts *o, uint64_t seed, bool trace)
@@ -193,11 +172,7 @@ void ldh_propose(struct ldh *h, uint32_t node, uint64_t inst, const char *prefix
 
 uint32_t ldh_pick_up(struct ldh *h)
 {
-	uint32_t up[LDH_MAXN], k = 0;
-	for (uint32_t q = 1; q <= h->n; q++)
-		if (!h->down[q])
-			up[k++] = q;
-	return k ? up[sim_random_below(h->s, k)] : 0;
+	return simf_pick_up(h->s, h->n, h->down);
 }
 
 void ldh_crash(struct ldh *h, uint32_t q)
@@ -240,7 +215,7 @@ int ldh_phase_random(struct ldh *h, const struct ldh_phase *ph)
 					else
 						ldh_propose(h, q, i, "v");
 				}
-		ldh_cuts(s, h->n, &parted, ph->part_p);
+		simf_partition_step(s, h->n, &parted, ph->part_p, true);
 		if (h->ncrash < max_crash && ph->crash_p > 0 && sim_random_unit(s) < ph->crash_p) {
 			uint32_t q = ldh_pick_up(h);
 			if (q)

@@ -103,17 +103,13 @@ struct ldh {
 	uint8_t coin_shares[LDH_MAXN][32];
 };
 
-/* Pieces of the set-up and the random phase, also for suites with a harness of their own
- * (sim_cons_brc): */
+/* Pieces of the set-up, also for suites with a harness of their own (sim_cons_brc); the
+ * random phase's partitions and cuts are lib/faults.h's simf_partition_step. */
 /* Deals a threshold coin of cfg->f + 1 of cfg->n shares (dealing seed: cfg->n and
  * "<cluster_id>-coin"): coin_threshold, every node's coin_key, the secret shares into shares. */
 void ldh_coin_deal(struct strata_config *cfg, uint8_t (*shares)[32]);
 /* The network before stabilisation, drawn (loss only when drop is 0), as in ldh_opts. */
 struct sim_net ldh_net_storm(struct sim *s, double drop, double tail, uint64_t tail_us);
-/* One chunk's network fault: with no partition or cut in place, with probability part_p one
- * (a random partition, or a one-way cut between two random nodes); with one, a heal with
- * probability 0.15. */
-void ldh_cuts(struct sim *s, uint32_t n, bool *parted, double part_p);
 
 /* Zeroes h, then sets up and starts the run o describes. */
 void ldh_setup(struct ldh *h, const struct ldh_opts *o, uint64_t seed, bool trace);
