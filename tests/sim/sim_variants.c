@@ -33,6 +33,7 @@
 #include "core/stack.h"
 #include "lib/faults.h"
 #include "lib/oracle.h"
+#include "lib/view_check.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
@@ -93,11 +94,7 @@ struct run {
 	bool got[MAXN + 1][MAXN + 1][MAXK + 3]; /* [node][sender][k] */
 	bool got_sf[MAXN + 1][MAXN + 1];        /* [node][sender] */
 	unsigned ntrb_msg, ntrb_sf;
-	/* gm: each node's last view, the members of every view id seen */
-	bool has_view[MAXN + 1];
-	uint64_t view_id[MAXN + 1], view_m[MAXN + 1];
-	uint64_t views[MAXN + 1]; /* members of view id (0 = not seen) */
-	unsigned nviews;
+	struct vck vc; /* gm: the installed views */
 	char why[256];
 };
 
@@ -196,7 +193,6 @@ static void on_decide(struct run *r, uint32_t node, uint64_t tx, const uint8_t *
 }
 
 static void trb_on_bcast(struct run *r, uint32_t node, const struct strata_output *o);
-static void gm_on_view(struct run *r, uint32_t node, uint64_t id, uint64_t m);
 static void trb_on_deliver(struct run *r, uint32_t node, const struct strata_output *o);
 
 static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
@@ -216,7 +212,7 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 	}
 	if (o->module == strata_wire_id("gm")) {
 		if (o->kind == STRATA_OUT_DELIVER)
-			gm_on_view(r, node, o->a, o->b);
+			vck_on_view(&r->vc, node, o->a, o->b, r->down, r->why, sizeof(r->why));
 		return;
 	}
 	if (o->module != strata_wire_id("nbac"))
@@ -303,44 +299,6 @@ static void trb_on_deliver(struct run *r, uint32_t node, const struct strata_out
 	}
 }
 
-/* ---- gm ---- */
-
-static void gm_on_view(struct run *r, uint32_t node, uint64_t id, uint64_t m)
-{
-	uint64_t all = (1ull << r->n) - 1;
-	if (id > MAXN || m == 0 || (m & ~all)) {
-		failf(r, "node %u installed view %llu with members %#llx: out of range", node,
-		      (unsigned long long)id, (unsigned long long)m);
-		return;
-	}
-	if (!r->has_view[node]) {
-		if (id != 0 || m != all)
-			failf(r, "node %u's first view is (%llu, %#llx), not (0, all)", node,
-			      (unsigned long long)id, (unsigned long long)m);
-	} else if (id <= r->view_id[node] || (m & ~r->view_m[node]) || m == r->view_m[node]) {
-		failf(r, "monotonicity: node %u installed (%llu, %#llx) after (%llu, %#llx)", node,
-		      (unsigned long long)id, (unsigned long long)m,
-		      (unsigned long long)r->view_id[node], (unsigned long long)r->view_m[node]);
-		return;
-	}
-	r->has_view[node] = true;
-	r->view_id[node] = id;
-	r->view_m[node] = m;
-	if (r->views[id] && r->views[id] != m) {
-		failf(r, "uniform agreement: node %u installed view %llu as %#llx, another node as "
-			 "%#llx", node, (unsigned long long)id, (unsigned long long)m,
-		      (unsigned long long)r->views[id]);
-		return;
-	}
-	if (!r->views[id] && id > 0)
-		r->nviews++;
-	r->views[id] = m;
-	for (uint32_t q = 1; q <= r->n; q++)
-		if (!(m & (1ull << (q - 1))) && !r->down[q])
-			failf(r, "accuracy: node %u installed view %llu without node %u, which has not "
-				 "crashed", node, (unsigned long long)id, q);
-}
-
 static int step_check(struct sim *s, void *arg)
 {
 	struct run *r = arg;
@@ -418,6 +376,7 @@ static void setup(struct run *r, uint64_t seed, bool trace, const char *id)
 	strata_config_defaults(&r->cfg);
 	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "%s", id);
 	r->n = r->cfg.n = seed % 5 == 3 ? 3 : seed % 5 == 4 ? 4 : 5;
+	vck_init(&r->vc, r->n, false);
 	r->cfg.f = r->n - 1;
 	r->cfg.model = STRATA_MODEL_FAIL_STOP;
 	r->cfg.heartbeat_ms = 20;
@@ -669,19 +628,11 @@ static int gm_run(bool broken, uint64_t seed, bool trace, char *why, size_t whyl
 		rc = sim_fail(why, whylen, "t=%llums: %s", (unsigned long long)(sim_now(s) / MS),
 			      r->why);
 	}
-	/* Completeness and accuracy at the end: every correct node's view is the correct set. */
-	uint64_t correct = 0;
-	for (uint32_t q = 1; q <= r->n; q++)
-		if (!r->down[q])
-			correct |= 1ull << (q - 1);
-	for (uint32_t q = 1; q <= r->n && !rc; q++)
-		if (!r->down[q] && (!r->has_view[q] || r->view_m[q] != correct))
-			rc = sim_fail(why, whylen, "completeness: correct node %u's last view is %#llx, "
-				      "the correct nodes are %#llx (%llu ms after the heal)", q,
-				      (unsigned long long)r->view_m[q], (unsigned long long)correct,
-				      LIVENESS_MS);
+	/* Completeness at the end: every correct node's view is the correct set. */
 	if (!rc)
-		totals.views += r->nviews;
+		rc = vck_complete(&r->vc, r->down, LIVENESS_MS, why, whylen);
+	if (!rc)
+		totals.views += r->vc.nviews;
 	sim_free(s);
 	free(r);
 	return rc;

@@ -44,6 +44,7 @@
 #include "core/stack.h"
 #include "lib/faults.h"
 #include "lib/oracle.h"
+#include "lib/view_check.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
@@ -81,10 +82,8 @@ struct run {
 	unsigned ncrash, max_crash;
 	unsigned nsend[MAXN + 1];
 	struct sent m[MAXN + 1][MAXK + 1]; /* [sender][k] */
-	bool has_view[MAXN + 1];
-	uint64_t view_id[MAXN + 1], view_m[MAXN + 1];
-	uint64_t views[MAXN + 2]; /* members of view id (0 = not seen) */
-	unsigned ndeliver, nviews;
+	struct vck vc; /* the installed views */
+	unsigned ndeliver;
 	uint64_t reqid;
 	bool is_send[MAXREQ + 1];
 	char why[256];
@@ -118,42 +117,6 @@ static bool parse_msg(const struct run *r, const uint8_t *d, size_t len, uint32_
 	return true;
 }
 
-static void on_view(struct run *r, uint32_t node, uint64_t id, uint64_t mm)
-{
-	uint64_t all = (1ull << r->n) - 1;
-	if (id > MAXN || mm == 0 || (mm & ~all)) {
-		failf(r, "node %u installed view %llu with members %#llx: out of range", node,
-		      (unsigned long long)id, (unsigned long long)mm);
-		return;
-	}
-	if (!r->has_view[node]) {
-		if (id != 0 || mm != all)
-			failf(r, "node %u's first view is (%llu, %#llx), not (0, all)", node,
-			      (unsigned long long)id, (unsigned long long)mm);
-	} else if (id != r->view_id[node] + 1 || (mm & ~r->view_m[node]) || mm == r->view_m[node]) {
-		failf(r, "monotonicity: node %u installed (%llu, %#llx) after (%llu, %#llx)", node,
-		      (unsigned long long)id, (unsigned long long)mm,
-		      (unsigned long long)r->view_id[node], (unsigned long long)r->view_m[node]);
-		return;
-	}
-	r->has_view[node] = true;
-	r->view_id[node] = id;
-	r->view_m[node] = mm;
-	if (r->views[id] && r->views[id] != mm) {
-		failf(r, "uniform agreement: node %u installed view %llu as %#llx, another node as "
-			 "%#llx", node, (unsigned long long)id, (unsigned long long)mm,
-		      (unsigned long long)r->views[id]);
-		return;
-	}
-	if (!r->views[id] && id > 0)
-		r->nviews++;
-	r->views[id] = mm;
-	for (uint32_t q = 1; q <= r->n; q++)
-		if (!(mm & (1ull << (q - 1))) && !r->down[q])
-			failf(r, "accuracy: node %u installed view %llu without node %u, which has not "
-				 "crashed", node, (unsigned long long)id, q);
-}
-
 static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
 {
 	struct run *r = arg;
@@ -166,7 +129,7 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 	if (o->module != r->wire)
 		return;
 	if (o->kind == STRATA_OUT_DELIVER && o->text && !strcmp(o->text, "view")) {
-		on_view(r, node, o->a, o->b);
+		vck_on_view(&r->vc, node, o->a, o->b, r->down, r->why, sizeof(r->why));
 		return;
 	}
 	uint32_t sd, k;
@@ -179,9 +142,9 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 	if (o->kind == STRATA_OUT_BCAST) {
 		if (sd != node || m->bcast)
 			failf(r, "node %u broadcast m%u.%u, not its own or twice", node, sd, k);
-		if (!r->has_view[node] || o->a != r->view_id[node])
+		if (!r->vc.has_view[node] || o->a != r->vc.view_id[node])
 			failf(r, "node %u broadcast m%u.%u in view %llu, and its view is %llu", node, sd,
-			      k, (unsigned long long)o->a, (unsigned long long)r->view_id[node]);
+			      k, (unsigned long long)o->a, (unsigned long long)r->vc.view_id[node]);
 		m->bcast = true;
 		m->view = o->a;
 		return;
@@ -204,10 +167,10 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 		      sd, k, (unsigned long long)m->got_view[node], (unsigned long long)o->a);
 		return;
 	}
-	if (!r->has_view[node] || r->view_id[node] != o->a) {
+	if (!r->vc.has_view[node] || r->vc.view_id[node] != o->a) {
 		failf(r, "view inclusion: node %u delivered m%u.%u tagged view %llu while its view "
 			 "is %llu", node, sd, k, (unsigned long long)o->a,
-		      (unsigned long long)r->view_id[node]);
+		      (unsigned long long)r->vc.view_id[node]);
 		return;
 	}
 	m->got[node] = true;
@@ -302,6 +265,7 @@ static int vs_run(bool uniform, bool check_uniform, int broken, uint64_t seed, b
 	strata_config_defaults(&r->cfg);
 	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-vs");
 	r->n = r->cfg.n = seed % 5 == 3 ? 3 : seed % 5 == 4 ? 4 : 5;
+	vck_init(&r->vc, r->n, true);
 	r->cfg.f = r->n - 1;
 	r->cfg.model = STRATA_MODEL_FAIL_STOP;
 	r->cfg.heartbeat_ms = 20;
@@ -366,16 +330,7 @@ static int vs_run(bool uniform, bool check_uniform, int broken, uint64_t seed, b
 			      r->why[0] ? r->why : "a step check failed");
 		goto out;
 	}
-	uint64_t correct = 0;
-	for (uint32_t q = 1; q <= r->n; q++)
-		if (!r->down[q])
-			correct |= 1ull << (q - 1);
-	for (uint32_t q = 1; q <= r->n && !rc; q++)
-		if (!r->down[q] && (!r->has_view[q] || r->view_m[q] != correct))
-			rc = sim_fail(why, whylen, "completeness: correct node %u's last view is %#llx, "
-				      "the correct nodes are %#llx (%llu ms after the heal)", q,
-				      (unsigned long long)r->view_m[q], (unsigned long long)correct,
-				      LIVENESS_MS);
+	rc = vck_complete(&r->vc, r->down, LIVENESS_MS, why, whylen);
 	for (uint32_t sd = 1; sd <= r->n && !rc; sd++)
 		for (uint32_t k = 1; k <= MAXK && !rc; k++) {
 			const struct sent *m = &r->m[sd][k];
@@ -401,7 +356,7 @@ static int vs_run(bool uniform, bool check_uniform, int broken, uint64_t seed, b
 		rc = sim_fail(why, whylen, "no delivery at all");
 	if (!rc) {
 		totals.delivered += r->ndeliver;
-		totals.views += r->nviews;
+		totals.views += r->vc.nviews;
 	}
 out:
 	sim_free(s);
