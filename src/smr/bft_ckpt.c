@@ -101,7 +101,7 @@
  * signature; FORGE votes a wrong digest, sends a STABLE far ahead (64 K) for a digest no
  * replica holds, carrying its own signature and signatures it claims are the others', and
  * serves forged snapshots (the genuine state plus a key no client wrote, under the genuine
- * position). smr_ckpt_test_forge_snapshots: a replica that serves forged snapshots and runs
+ * position; without the genuine one, 64 bytes of its own). smr_ckpt_test_forge_snapshots: a replica that serves forged snapshots and runs
  * everything else correctly (its votes count, so certificates form while a correct replica is
  * away on N = 3f + 1).
  * TEST ONLY broken variants: SMR_BROKEN_BFT_CKPT_NOVERIFY, votes and certificates are taken
@@ -642,15 +642,26 @@ static void serve(struct smr_ckpt *c, uint32_t q, uint64_t index, const uint8_t 
 	struct strata_msg *blob = c->served;
 	bool have = blob && c->served_index == index && c->stable.index == index &&
 		    memcmp(c->stable.digest, digest, SMR_BFT_DIGEST_LEN) == 0 && offset <= blob->len;
-	if (have && (c->test_forge || strata_node_byz(c->node) == STRATA_BYZ_FORGE))
+	bool forging = c->test_forge || strata_node_byz(c->node) == STRATA_BYZ_FORGE;
+	if (have && forging)
 		blob = forge_snapshot(c);
+	const uint8_t *bytes = blob ? blob->data : NULL;
+	size_t blen = blob ? blob->len : 0;
+	uint8_t junk[64];
+	if (forging && (!have || !blob) && offset == 0) {
+		/* a forger without the genuine snapshot serves bytes of its making */
+		memset(junk, 0x5a, sizeof(junk));
+		bytes = junk;
+		blen = sizeof(junk);
+		have = true;
+	}
 	struct strata_wr w;
-	if (!have || !blob) {
+	if (!have || !bytes || offset > blen) {
 		strata_wr_init(&w, 16);
 		strata_wr_u8(&w, CKPT_NOSNAP);
 		strata_wr_u64(&w, index);
 	} else {
-		size_t n = blob->len - (size_t)offset;
+		size_t n = blen - (size_t)offset;
 		size_t max = c->cfg->max_value > 1024 ? c->cfg->max_value - 512 : 512;
 		if (n > CKPT_CHUNK_MAX)
 			n = CKPT_CHUNK_MAX;
@@ -660,9 +671,9 @@ static void serve(struct smr_ckpt *c, uint32_t q, uint64_t index, const uint8_t 
 		strata_wr_u8(&w, CKPT_CHUNK);
 		strata_wr_u64(&w, index);
 		strata_wr_raw(&w, digest, SMR_BFT_DIGEST_LEN);
-		strata_wr_u64(&w, blob->len);
+		strata_wr_u64(&w, blen);
 		strata_wr_u64(&w, offset);
-		strata_wr_bytes(&w, blob->data + offset, n);
+		strata_wr_bytes(&w, bytes + offset, n);
 		c->cnt.served++;
 	}
 	int err = 0;
