@@ -113,7 +113,7 @@ enum kind { V_U32, V_NAME, V_ALGO, V_MODEL, V_HOST, V_PORT, V_PUBKEY, V_ONOFF, V
 enum key {
 	K_ID, K_MODEL, K_F, K_REG_ALGO, K_BCAST_ALGO, K_WRITER, K_NEMESIS, K_COIN_T,
 	K_HEARTBEAT, K_TIMEOUT, K_EVP_TIMEOUT, K_EVP_INC,
-	K_MAX_DGRAM, K_MAX_VALUE, K_WINDOW, K_RTX_MIN, K_RTX_MAX, K_BACKLOG,
+	K_MAX_DGRAM, K_MAX_VALUE, K_WINDOW, K_RTX_MIN, K_RTX_MAX, K_BACKLOG, K_ACK_DELAY,
 	K_REPLICAS, K_R, K_W, K_LKV_MAX_KEYS,
 	K_FANOUT, K_ROUNDS, K_STORE_PCT,
 	K_SMR_HB, K_SMR_ELECT, K_SMR_WINDOW, K_SMR_BATCH, K_SMR_PENDING, K_SMR_TIMEOUT,
@@ -160,6 +160,7 @@ static const struct keydef keys[K_COUNT] = {
 	[K_RTX_MIN] = {SEC_LINKS, "retransmit_min_ms", V_U32, CFG(retransmit_min_ms), 1, MS_MAX},
 	[K_RTX_MAX] = {SEC_LINKS, "retransmit_max_ms", V_U32, CFG(retransmit_max_ms), 1, MS_MAX},
 	[K_BACKLOG] = {SEC_LINKS, "backlog_bytes", V_U32, CFG(backlog_bytes), 1, UINT32_MAX},
+	[K_ACK_DELAY] = {SEC_LINKS, "ack_delay_us", V_U32, CFG(ack_delay_us), 0, 100000},
 	[K_REPLICAS] = {SEC_LKV, "replicas", V_U32, CFG(lkv_replicas), 1, STRATA_MAX_NODES},
 	[K_R] = {SEC_LKV, "r", V_U32, CFG(lkv_r), 1, STRATA_MAX_NODES},
 	[K_W] = {SEC_LKV, "w", V_U32, CFG(lkv_w), 1, STRATA_MAX_NODES},
@@ -846,6 +847,7 @@ void strata_config_defaults(struct strata_config *c)
 	c->retransmit_min_ms = 10;
 	c->retransmit_max_ms = 1000;
 	c->backlog_bytes = 64 * MIB;
+	c->ack_delay_us = 2000;
 }
 
 int strata_config_parse(struct strata_config *c, const char *text, const char *filename, char *err,

@@ -11,8 +11,8 @@
  * The early class (strata_node_send_datagram_early) bypasses the outbox: such a datagram goes to
  * the runtime at once, inside the batch, before the batch's sync and before earlier batches'
  * held items. Only a datagram whose content promises nothing about this node's unsynced state
- * may take it (node.h states the rule; the link layer enforces its part: no acknowledgement,
- * only frames queued as early). Everything else keeps persist before send and before reply. */
+ * may take it (node.h states the rule; the link layer enforces its part: only frames queued as
+ * early, and no acknowledgement of frames delivered since the last completed sync). Everything else keeps persist before send and before reply. */
 #include "core/node.h"
 
 #include <inttypes.h>

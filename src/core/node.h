@@ -597,7 +597,7 @@ void strata_node_send_datagram(struct strata_node *n, uint32_t to, const uint8_t
  * (it goes to the runtime at once, even inside a batch, and is counted as early_dgrams).
  * Persist before send holds for everything else; the link layer sends a datagram this way
  * only when every frame in it was queued with strata_pl_send_early and it carries no
- * acknowledgement (links/links.h). The rule a caller must keep (docs/smr.md, "The early
+ * acknowledgement of frames delivered since the last completed sync (links/links.h). The rule a caller must keep (docs/smr.md, "The early
  * class"): the message's content depends on nothing this node has staged and not yet synced,
  * i.e. it promises nothing about this node's stable storage. A leader's APPEND qualifies (its
  * commit index counted only entries the leader had synced, its term durable since the

@@ -72,6 +72,13 @@ struct strata_links *strata_links_new(struct strata_node *n, char *err, size_t e
 	l->frame_max = cfg->max_datagram - LINK_OVERHEAD;
 	l->dgram = malloc(cfg->max_datagram);
 	l->plain = malloc(cfg->max_datagram);
+	/* The delayed ack waits at most a quarter of the smallest retransmission timeout, so it
+	 * never makes a sender retransmit what arrived; ack_every bounds what one ack covers, so
+	 * a one-way stream keeps its window open. */
+	l->ack_delay_us = cfg->ack_delay_us;
+	if (l->ack_delay_us > (uint64_t)cfg->retransmit_min_ms * 1000 / 4)
+		l->ack_delay_us = (uint64_t)cfg->retransmit_min_ms * 1000 / 4;
+	l->ack_every = cfg->window / 4 < 16 ? cfg->window / 4 : 16;
 	l->batch_max = cfg->max_datagram / 72 + 1;
 	if (l->batch_max > LINK_MAX_BATCH)
 		l->batch_max = LINK_MAX_BATCH;
@@ -96,6 +103,7 @@ struct strata_links *strata_links_new(struct strata_node *n, char *err, size_t e
 			p->rto_us = (uint64_t)cfg->retransmit_max_ms * 1000;
 		strata_timer_init(&p->rto_timer, NULL, LINK_TIMER_RTO, i);
 		strata_timer_init(&p->sl_timer, NULL, LINK_TIMER_SL, i);
+		strata_timer_init(&p->ack_timer, NULL, LINK_TIMER_ACK, i);
 		if (i == l->self)
 			continue;
 		uint8_t *key = l->keys + i * STRATA_LINK_KEY_LEN;
@@ -124,6 +132,7 @@ void strata_links_free(struct strata_links *l)
 			struct link_peer *p = &l->peers[i];
 			strata_timer_disarm(l->node, &p->rto_timer);
 			strata_timer_disarm(l->node, &p->sl_timer);
+			strata_timer_disarm(l->node, &p->ack_timer);
 			frame_q_clear(&p->fll);
 			sl_peer_free(p);
 			pl_peer_reset_recv(l, p);
@@ -163,11 +172,13 @@ void strata_links_timer(struct strata_links *l, uint64_t token, uint64_t instanc
 {
 	STRATA_ASSERT(instance >= 1 && instance <= l->n);
 	struct link_peer *p = &l->peers[instance];
-	STRATA_ASSERT(token == LINK_TIMER_RTO || token == LINK_TIMER_SL);
+	STRATA_ASSERT(token == LINK_TIMER_RTO || token == LINK_TIMER_SL || token == LINK_TIMER_ACK);
 	if (token == LINK_TIMER_RTO)
 		pl_on_rto(l, p);
-	else
+	else if (token == LINK_TIMER_SL)
 		sl_on_timer(l, p);
+	else if (p->ack_needed)
+		p->ack_now = true; /* the delay is over: this turn's flush sends it */
 }
 
 /* ---- delivery to modules ---- */
@@ -435,11 +446,13 @@ void strata_links_recv_from(struct strata_links *l, const uint8_t *buf, size_t l
 		 * that the sender learns this incarnation and starts a session with it. */
 		c->rej_incarnation++;
 		p->ack_needed = true;
+		p->ack_now = true;
 		goto out;
 	}
 	if (d->receiver_incarnation == 0) {
 		/* The sender does not know us yet (a hello): answer with our incarnation. */
 		p->ack_needed = true;
+		p->ack_now = true;
 	}
 	for (size_t i = 0; i < d->n_frames; i++) {
 		const Strata__Wire__Frame *f = d->frames[i];
@@ -496,11 +509,41 @@ static size_t frame_wire_size(const struct out_frame *f)
 	return 72 + (size_t)f->len;
 }
 
+/* Whether the pending ack covers only frames that arrived in batches whose sync is done: it then
+ * states nothing about this node's unsynced state and may ride an early datagram. */
+static bool ack_synced(const struct strata_links *l, const struct link_peer *p)
+{
+	return p->ack_batch <= strata_node_synced_ticket(l->node);
+}
+
+/* Whether the pending ack may wait for a frame to ride on (the delayed ack). */
+static bool ack_may_wait(const struct strata_links *l, const struct link_peer *p)
+{
+	return l->ack_delay_us > 0 && !p->ack_now && p->rx_unacked < l->ack_every;
+}
+
+static bool all_early(const struct out_frame *batch, size_t nb)
+{
+	for (size_t i = 0; i < nb; i++)
+		if (batch[i].link != STRATA_LINK_PL || !batch[i].early)
+			return false;
+	return true;
+}
+
+static void ack_sent(struct strata_links *l, struct link_peer *p)
+{
+	p->ack_needed = false;
+	p->ack_now = false;
+	p->rx_unacked = 0;
+	strata_timer_disarm(l->node, &p->ack_timer);
+}
+
 static void send_datagram(struct strata_links *l, struct link_peer *p, struct out_frame *batch,
 			  size_t nb, bool with_ack)
 {
-	/* The early class (links.h): only perfect-link frames queued as early, and no ack. */
-	bool early = nb > 0 && (!with_ack || l->broken_early_acks);
+	/* The early class (links.h): only perfect-link frames queued as early, and no ack unless
+	 * every frame it acknowledges arrived in a batch whose sync is done. */
+	bool early = nb > 0 && (!with_ack || ack_synced(l, p) || l->broken_early_acks);
 	for (size_t i = 0; i < nb && early; i++)
 		early = batch[i].link == STRATA_LINK_PL && batch[i].early;
 	struct strata_node *n = l->node;
@@ -582,10 +625,27 @@ static void flush_peer(struct strata_links *l, struct link_peer *p)
 		nfll = nb;
 		size_t budget = budget_total - used;
 		nb += pl_collect(l, p, batch + nb, l->batch_max - nb, &budget);
-		if (nb == 0 && !p->ack_needed && !pl_hello_due(l, p))
-			break;
-		send_datagram(l, p, batch, nb, p->ack_needed);
-		p->ack_needed = false;
+		bool with_ack = p->ack_needed;
+		if (nb == 0) {
+			if (!p->ack_needed) {
+				if (!pl_hello_due(l, p))
+					break;
+			} else if (ack_may_wait(l, p) && !pl_hello_due(l, p)) {
+				/* upon an ack with nothing to ride on: wait up to ack_delay_us for a
+				 * frame (the reply to what arrived usually is one) */
+				if (!strata_timer_armed(&p->ack_timer))
+					strata_timer_arm_in(l->node, &p->ack_timer, l->ack_delay_us);
+				break;
+			}
+		} else if (with_ack && !ack_synced(l, p) && all_early(batch, nb) &&
+			   ack_may_wait(l, p) && !l->broken_early_acks) {
+			/* The frames may leave before this batch's sync, the ack may not: they go
+			 * now, it waits for a later datagram. */
+			with_ack = false;
+		}
+		send_datagram(l, p, batch, nb, with_ack);
+		if (with_ack)
+			ack_sent(l, p);
 		for (size_t i = 0; i < nfll; i++)
 			strata_msg_unref(batch[i].msg);
 	}

@@ -32,6 +32,7 @@
 enum link_timer_kind {
 	LINK_TIMER_RTO = 1,
 	LINK_TIMER_SL = 2,
+	LINK_TIMER_ACK = 3,
 };
 
 /* A frame waiting to be sent: a slice [off, off+len) of msg. */
@@ -106,6 +107,13 @@ struct link_peer {
 	struct rx_slot *rx; /* window slots, indexed by seq % window; allocated on first use */
 	uint64_t rx_next;   /* next seq to deliver */
 	bool ack_needed;
+	/* The delayed acknowledgement (datagram.c, flush_peer): an ack with no frame to ride on
+	 * waits up to ack_delay_us for one, unless ack_now (a duplicate, a gap, a hello, a
+	 * stale session) or ack_every frames arrived since the last ack. */
+	bool ack_now;
+	uint32_t rx_unacked;   /* perfect-link frames received since the last ack sent */
+	uint64_t ack_batch;    /* the node's batch in which a frame last arrived */
+	struct strata_timer ack_timer;
 	/* reassembly of a fragmented message */
 	uint8_t *frag_buf;
 	size_t frag_len, frag_cap;
@@ -132,6 +140,8 @@ struct strata_links {
 	 * frame takes at least 72 bytes of the datagram's budget. */
 	size_t batch_max;
 	bool broken_early_acks; /* tests: strata_links_set_broken_early_acks */
+	uint64_t ack_delay_us;  /* the delayed ack's bound (0: every ack at once) */
+	uint32_t ack_every;     /* frames received that make an ack go at once */
 	struct out_frame *batch;
 	Strata__Wire__Frame *wframes;
 	Strata__Wire__Frame **wframe_ptrs;

@@ -47,15 +47,18 @@ int strata_pl_send(struct strata_module *from, uint32_t to, uint64_t instance,
 		   struct strata_msg *msg);
 /* pl_send of a message of the node's early class (core/node.h, strata_node_send_datagram_early):
  * its content must promise nothing about the sender's stable storage that is not synced yet.
- * A datagram whose frames are all early and which carries no acknowledgement (an ack states
- * that frames were delivered, whose effects may not be durable yet) leaves at once, before
- * the batch's sync; one that also holds any other frame or an ack waits for the sync as usual.
+ * A datagram whose frames are all early leaves at once, before the batch's sync, if it carries
+ * no acknowledgement or only one that covers frames delivered in batches whose sync has
+ * completed (an ack states that frames were delivered, whose effects must be durable first);
+ * one that also holds any other frame, or an ack of frames delivered since the last completed
+ * sync, waits for the sync as usual (the link layer sends such an ack later instead, when it
+ * may wait: datagram.c, the delayed ack).
  * Ordering is unchanged: frames keep their sequence numbers, and a receiver delivers an early
  * frame only after every earlier frame of the session. */
 int strata_pl_send_early(struct strata_module *from, uint32_t to, uint64_t instance,
 			 struct strata_msg *msg);
-/* Tests only (a broken variant, smr.h SMR_BROKEN_EARLY_ACK): acknowledgements may ride early
- * datagrams, i.e. leave before the sync of the batch that delivered the frames they cover. */
+/* Tests only (a broken variant, smr.h SMR_BROKEN_EARLY_ACK): any acknowledgement may ride an
+ * early datagram, i.e. leave before the sync of the batch that delivered the frames it covers. */
 struct strata_links;
 void strata_links_set_broken_early_acks(struct strata_links *l, bool on);
 /* Convenience: pl_send to every node 1..n including self (what the book's beb does). */

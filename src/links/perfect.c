@@ -151,6 +151,8 @@ void pl_peer_reset_recv(struct strata_links *l, struct link_peer *p)
 	}
 	p->rx_next = 1;
 	p->ack_needed = false;
+	p->ack_now = false;
+	p->rx_unacked = 0;
 	frag_reset(p);
 }
 
@@ -494,6 +496,12 @@ void pl_on_frame(struct strata_links *l, struct link_peer *p, const Strata__Wire
 	struct strata_counters *c = strata_node_counters(l->node);
 	uint32_t w = l->cfg->window;
 	p->ack_needed = true;
+	p->ack_batch = strata_node_batch_ticket(l->node);
+	p->rx_unacked++;
+	/* A duplicate (the sender retransmits: it waits for this ack) or a frame beyond a gap (the
+	 * selective ack shows the hole) is acknowledged at once; an in-order frame may wait. */
+	if (wf->seq != p->rx_next)
+		p->ack_now = true;
 	if (wf->seq < p->rx_next) {
 		c->pl_dup_dropped++;
 		strata_trace(l->node, "pl", "seq %llu from %u below %llu -> duplicate, re-ack",

@@ -166,6 +166,125 @@ START_TEST(test_timer_turn_sends_before_next_poll)
 }
 END_TEST
 
+/* ---- the delayed ack and the early class ----
+ * Two real nodes on one loop. Node 2 sends node 1 a perfect-link "ping"; node 1, in the turn
+ * that delivers it, answers with an early "pong" (strata_pl_send_early), which leaves before
+ * that turn's sync. The ack of the ping must not ride it: the ping was delivered in a batch
+ * whose sync has not completed. So when node 2 delivers the pong, its ping is still
+ * unacknowledged; the ack follows alone after ack_delay_us. With the check removed from
+ * links/datagram.c (ack_synced), the ack rides the pong and this test fails. */
+struct pair_node {
+	struct strata_module base;
+	struct strata_uv *rt;
+	struct pair *pr;
+};
+
+struct pair {
+	struct pair_node nd[3];
+	uv_timer_t poll;
+	int pongs;
+	size_t pending_at_pong; /* node 2's unacknowledged frames to node 1 when the pong arrived */
+	uint64_t acks_before;   /* node 1's acks_out when it delivered the ping */
+	bool acked_later;
+	bool done;
+	int polls;
+};
+
+static void pair_finish(struct pair *pr)
+{
+	if (pr->done)
+		return;
+	pr->done = true;
+	uv_close((uv_handle_t *)&pr->poll, NULL);
+	strata_uv_close(pr->nd[1].rt);
+	strata_uv_close(pr->nd[2].rt);
+}
+
+static void pair_handle(struct strata_module *m, const struct strata_event *ev)
+{
+	struct pair_node *pn = (struct pair_node *)m;
+	struct pair *pr = pn->pr;
+	uint32_t self = strata_node_id(m->node);
+	if (ev->type == STRATA_EV_INIT && self == 2) {
+		struct strata_msg *msg = strata_msg_new("ping", 4);
+		ck_assert_int_eq(strata_pl_send(m, 1, 0, msg), 0);
+		strata_msg_unref(msg);
+	} else if (ev->type == STRATA_EV_PL_DELIVER && self == 1) {
+		pr->acks_before = strata_node_counters(m->node)->acks_out;
+		struct strata_msg *msg = strata_msg_new("pong", 4);
+		ck_assert_int_eq(strata_pl_send_early(m, 2, 0, msg), 0);
+		strata_msg_unref(msg);
+	} else if (ev->type == STRATA_EV_PL_DELIVER && self == 2) {
+		pr->pongs++;
+		pr->pending_at_pong = strata_links_pending(m->node, 1);
+	}
+}
+
+static const struct strata_module_ops pair_ops = {
+	.name = "pair", .handle = pair_handle, .destroy = probe_destroy,
+};
+
+static void pair_poll(uv_timer_t *t)
+{
+	struct pair *pr = t->data;
+	if (pr->pongs && strata_links_pending(strata_uv_node(pr->nd[2].rt), 1) == 0) {
+		pr->acked_later = true;
+		pair_finish(pr);
+	} else if (++pr->polls > 5000) {
+		pair_finish(pr); /* 5 s: fails below */
+	}
+}
+
+START_TEST(test_ack_of_unsynced_delivery_not_early)
+{
+	struct strata_config cfg;
+	strata_config_defaults(&cfg);
+	snprintf(cfg.cluster_id, sizeof(cfg.cluster_id), "uvacks");
+	cfg.cluster_hash = 0xac4;
+	cfg.n = 2;
+	cfg.f = 0;
+	uint8_t sk[3][STRATA_SK_LEN];
+	for (uint32_t i = 1; i <= 2; i++) {
+		cfg.nodes[i].id = i;
+		snprintf(cfg.nodes[i].host, sizeof(cfg.nodes[i].host), "127.0.0.1");
+		cfg.nodes[i].port = free_port(SOCK_DGRAM);
+		cfg.nodes[i].client_port = free_port(SOCK_STREAM);
+		strata_keypair(cfg.nodes[i].public_key, sk[i]);
+		cfg.nodes[i].has_public_key = true;
+	}
+	ck_assert_uint_gt(cfg.ack_delay_us, 0); /* the default delays lone acks */
+	struct pair *pr = calloc(1, sizeof(*pr));
+	ck_assert_ptr_nonnull(pr);
+	uv_loop_t loop;
+	ck_assert_int_eq(uv_loop_init(&loop), 0);
+	char err[256];
+	for (uint32_t i = 1; i <= 2; i++) {
+		struct strata_uv_opts o = { .cfg = &cfg, .id = i, .incarnation = 100 + i,
+					    .secret_key = sk[i], .log_level = STRATA_LOG_ERROR };
+		pr->nd[i].rt = strata_uv_new(&loop, &o, err, sizeof(err));
+		ck_assert_msg(pr->nd[i].rt != NULL, "%s", err);
+		pr->nd[i].pr = pr;
+		strata_node_add_module(strata_uv_node(pr->nd[i].rt), &pr->nd[i].base, &pair_ops,
+				       TEST_WIRE);
+	}
+	ck_assert_int_eq(uv_timer_init(&loop, &pr->poll), 0);
+	pr->poll.data = pr;
+	ck_assert_int_eq(uv_timer_start(&pr->poll, pair_poll, 1, 1), 0);
+	for (uint32_t i = 1; i <= 2; i++)
+		ck_assert_msg(strata_uv_start(pr->nd[i].rt, false, err, sizeof(err)) == 0, "%s", err);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	for (uint32_t i = 1; i <= 2; i++)
+		strata_uv_free(pr->nd[i].rt);
+	ck_assert_int_eq(uv_loop_close(&loop), 0);
+
+	ck_assert_int_eq(pr->pongs, 1);
+	ck_assert_msg(pr->pending_at_pong == 1,
+		      "the early pong carried the ack of the ping delivered in its unsynced batch");
+	ck_assert_msg(pr->acked_later, "the delayed ack of the ping never arrived");
+	free(pr);
+}
+END_TEST
+
 int main(void)
 {
 	if (strata_crypto_init() != 0)
@@ -174,6 +293,7 @@ int main(void)
 	TCase *tc = tcase_create("turns");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_timer_turn_sends_before_next_poll);
+	tcase_add_test(tc, test_ack_of_unsynced_delivery_not_early);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
