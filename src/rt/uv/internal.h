@@ -122,6 +122,8 @@ struct strata_uv {
 	uv_check_t check;
 	bool check_init;
 	bool batch_open;       /* a turn-batch is open in the node (this loop iteration) */
+	uint32_t batch_inputs; /* inputs (datagrams, client reads, timers) in the open batch */
+	bool batch_timer;      /* a timer fired in the open batch */
 	uv_work_t sync_work;
 	uv_work_t spare_work;  /* the record log's next segment, prepared on the thread pool */
 	bool spare_running;

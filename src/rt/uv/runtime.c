@@ -17,6 +17,7 @@
 #include "crypto/session.h"
 #include "links/links.h"
 #include "rt/uv/internal.h"
+#include "store/rlog.h"
 
 /* Back-pressure: stop reading datagrams while more than this is held waiting for a sync, resume
  * below half of it (the kernel buffers meanwhile, then drops: a fair-loss link may). */
@@ -322,6 +323,7 @@ static void on_timer(uv_timer_t *t)
 	struct strata_uv *rt = t->data;
 	bool opened = !rt->batch_open;
 	uvrt_input(rt);
+	rt->batch_timer = true;
 	strata_node_tick(rt->node);
 	if (opened && rt->batch_open && !rt->closing)
 		batch_close_now(rt);
@@ -390,12 +392,46 @@ static void sync_work(uv_work_t *w);
 static void sync_after(uv_work_t *w, int status);
 static void spare_kick(struct strata_uv *rt);
 
+/* The flush of a small batch runs on the loop thread (see sync_start): at most this many inputs
+ * and this many bytes written to the record log. */
+#define SYNC_INLINE_INPUTS 2u
+#define SYNC_INLINE_BYTES 4096u
+
+static void sync_account(struct strata_uv *rt)
+{
+	uint64_t us = uv_hrtime() / 1000 - rt->sync_start_us;
+	rt->counters.sync_us_total += us;
+	uvrt_metrics_observe(&rt->met_sync, us);
+	if (us > rt->counters.sync_us_max)
+		rt->counters.sync_us_max = us;
+}
+
+static uint64_t wal_bytes(struct strata_uv *rt)
+{
+	struct strata_rlog *w = strata_store_wal(rt->o.store);
+	return w ? strata_rlog_stats(w)->bytes_written : 0;
+}
+
 /* Commits what is staged (no flush) and hands the flush to the thread pool. 1 if nothing was
- * staged (nothing to wait for), 0 if a flush started, < 0 on failure. */
-static int sync_start(struct strata_uv *rt, uint64_t ticket)
+ * staged (nothing to wait for) or the flush is done already (inline), 0 if a flush started,
+ * < 0 on failure.
+ *
+ * Inline (may_inline: one batch, not a group staged behind a running flush): a batch of at
+ * most SYNC_INLINE_INPUTS inputs, none of them a timer, that wrote at most SYNC_INLINE_BYTES to
+ * the record log (a follower's turn for one APPEND at c=1) is flushed here, on the loop
+ * thread. Not a timer's turn: the KV leader stores its own copy of recent entries from a
+ * timer, and a client request arriving meanwhile should have its APPENDs sent (early class)
+ * while that flush runs, not after it. The flush costs
+ * the same fdatasync either way; the pool saves the loop nothing while the node has no other
+ * input, and costs a handoff to a pool thread and an eventfd wake back (two wakeups per put).
+ * A larger batch keeps the pool: its flush is long enough for more input to arrive, which the
+ * loop then reads and stages meanwhile (group commit). Persist before send is unchanged: the
+ * node releases the batch's outputs only when this returns 1 after the flush succeeded. */
+static int sync_start(struct strata_uv *rt, uint64_t ticket, bool may_inline)
 {
 	STRATA_ASSERT(!rt->syncing);
 	rt->sync_start_us = uv_hrtime() / 1000;
+	uint64_t wal0 = wal_bytes(rt);
 	int rc = strata_store_commit_nosync(rt->o.store);
 	if (rc < 0) {
 		strata_uv_log(rt, STRATA_LOG_ERROR, "%s", strata_store_error(rt->o.store));
@@ -403,6 +439,21 @@ static int sync_start(struct strata_uv *rt, uint64_t ticket)
 	}
 	if (rc == 0 && rt->o.test_sync_delay_ms == 0)
 		return 1;
+	if (may_inline && rt->o.test_sync_delay_ms == 0 && !rt->batch_timer &&
+	    rt->batch_inputs <= SYNC_INLINE_INPUTS && wal_bytes(rt) - wal0 <= SYNC_INLINE_BYTES) {
+		rc = strata_store_flush(rt->o.store);
+		sync_account(rt);
+		if (rc) {
+			strata_uv_log(rt, STRATA_LOG_ERROR, "%s",
+				      strata_store_flush_error(rt->o.store));
+			return rc < 0 ? rc : STRATA_EIO;
+		}
+		strata_node_counters(rt->node)->syncs++;
+		rt->counters.syncs_inline++;
+		rt->counters.store_syncs = strata_store_commits(rt->o.store);
+		spare_kick(rt);
+		return 1;
+	}
 	rt->syncing = true;
 	rt->sync_ticket = ticket;
 	rt->sync_work.data = rt;
@@ -435,10 +486,7 @@ static void sync_after(uv_work_t *w, int status)
 	rt->syncing = false;
 	int rc = status == 0 ? rt->sync_rc : STRATA_EIO;
 	uint64_t us = uv_hrtime() / 1000 - rt->sync_start_us;
-	rt->counters.sync_us_total += us;
-	uvrt_metrics_observe(&rt->met_sync, us);
-	if (us > rt->counters.sync_us_max)
-		rt->counters.sync_us_max = us;
+	sync_account(rt);
 	if (rt->closing)
 		return;
 	struct strata_counters *nc = strata_node_counters(rt->node);
@@ -454,7 +502,7 @@ static void sync_after(uv_work_t *w, int status)
 		      " us)", done, us);
 	if (rt->want_ticket > done) {
 		/* Batches staged while the flush ran: commit them as one group and flush again. */
-		int r2 = sync_start(rt, rt->want_ticket);
+		int r2 = sync_start(rt, rt->want_ticket, false);
 		if (r2 < 0) {
 			strata_node_synced(rt->node, done, 0);
 			strata_node_synced(rt->node, rt->want_ticket, r2);
@@ -515,7 +563,7 @@ static int env_sync_async(void *ctx, uint64_t ticket)
 		return 1;
 	if (rt->syncing)
 		return 0; /* staged behind the running flush (see sync_after) */
-	int rc = sync_start(rt, ticket);
+	int rc = sync_start(rt, ticket, true);
 	if (rc > 0)
 		rt->releasing = ticket; /* nothing to flush: the node releases the batch now */
 	return rc;
@@ -540,10 +588,13 @@ static int env_sync(void *ctx)
 void uvrt_input(struct strata_uv *rt)
 {
 	rt->releasing = 0;
+	rt->batch_inputs++;
 	if (rt->batch_open || strata_node_failed(rt->node))
 		return;
 	strata_node_batch_begin(rt->node);
 	rt->batch_open = true;
+	rt->batch_inputs = 1;
+	rt->batch_timer = false;
 }
 
 /* After the poll phase: everything read in this iteration is in; end the batch. */
