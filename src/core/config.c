@@ -847,7 +847,7 @@ void strata_config_defaults(struct strata_config *c)
 	c->retransmit_min_ms = 10;
 	c->retransmit_max_ms = 1000;
 	c->backlog_bytes = 64 * MIB;
-	c->ack_delay_us = 2000;
+	c->ack_delay_us = 0; /* off: see docs/links.md (the BFT catch-up case) */
 }
 
 int strata_config_parse(struct strata_config *c, const char *text, const char *filename, char *err,
