@@ -176,6 +176,15 @@ fuzz:
 		EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined $(FUZZ_DEFS)" \
 		EXTRA_LDFLAGS="-fsanitize=fuzzer,address,undefined" fuzz-bins
 	@mkdir -p $(BUILD)/fuzz-artifacts
+	@# Every committed regression input (tests/fuzz/corpus/<target>/regression-*) once first: each
+	@# was a crash or a hang, so each must finish cleanly within 30 s.
+	@for t in $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRC)); do \
+		set -- tests/fuzz/corpus/$$t/regression-*; [ -e "$$1" ] || continue; \
+		log=$(BUILD)/fuzz-artifacts/$$t.regressions.log; \
+		if $(BUILD)/fuzzobj/fuzz/$$t -timeout=30 "$$@" > $$log 2>&1; then \
+			echo "ok   fuzz regressions $$t: $$# inputs"; \
+		else echo "FAIL fuzz regressions $$t: log $$log"; tail -5 $$log; exit 1; fi; \
+	done
 	@scripts/run-tests -j $(FUZZ_JOBS) fuzz $(patsubst tests/fuzz/%.c,$(BUILD)/fuzzobj/fuzz/%,$(FUZZ_SRC)) -- \
 		-max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(abspath $(BUILD))/fuzz-artifacts/
 

@@ -25,7 +25,11 @@
  * pending an instance table of the core (bc_ptab over core/itab) of LPB_PENDING_CAP messages
  * (a message arriving when it is full is dropped: the gap repair brings it again or skips it),
  * retired when delivered in order or when its origin's newer incarnation replaces the older one;
- * the delivered set is next[s].
+ * the delivered set is next[s]. A message's arrival requests at most LPB_REPAIR_MAX missing
+ * messages, the nearest to next[s]: the book requests every one in [next[s], sn - 1], which
+ * for an sn far ahead (a peer's bogus 2^60) looped for ever, gossiping requests until memory
+ * ran out (found by fuzz_module); a longer gap's rest is requested by later arrivals as the
+ * gap closes, or skipped at the timeout like any unrepaired message.
  * Restart: a restarted origin is a new process (new incarnation, next = 1 again). Payloads are
  * limited to one datagram's frame. */
 #include <stdio.h>
@@ -40,6 +44,7 @@
 
 #define LPB_STORE_CAP 256
 #define LPB_PENDING_CAP 1024
+#define LPB_REPAIR_MAX 64 /* requests one arrival may send (each goes to k processes) */
 
 struct lpb_stored {
 	uint32_t origin;
@@ -160,6 +165,7 @@ static void lpb_gap_timeout(struct lpb *l, uint32_t s)
  *     if sn = next[s] then next[s] := next[s] + 1; trigger <pb, Deliver | s, m>; (drain pending)
  *     else if sn > next[s] then pending U= {[DATA, s, m, sn]};
  *         forall missing in [next[s], sn - 1] not pending: gossip([REQUEST, self, s, missing, R-1]);
+ *             (the nearest LPB_REPAIR_MAX of them: see the header)
  *         starttimer(delta, s, sn)
  * msg is [DATA, s, sn, m] (h, p, len parsed from it), or NULL to encode it when needed. */
 static void lpb_data(struct lpb *l, const struct bc_hdr *h, const uint8_t *p, size_t len,
@@ -192,9 +198,12 @@ static void lpb_data(struct lpb *l, const struct bc_hdr *h, const uint8_t *p, si
 		bc_out_deliver(&l->m, s, h->inc, h->seq, p, len, NULL, 0);
 		lpb_drain(l, s);
 	} else if (bc_ptab_add(&l->pending, s, h->inc, h->seq, msg)) {
-		for (uint64_t sn = l->next[s]; sn < h->seq; sn++)
-			if (!bc_ptab_find(&l->pending, s, h->inc, sn))
+		unsigned sent = 0;
+		for (uint64_t sn = l->next[s]; sn < h->seq && sent < LPB_REPAIR_MAX; sn++)
+			if (!bc_ptab_find(&l->pending, s, h->inc, sn)) {
 				lpb_send_req(l, strata_node_id(n), s, h->inc, sn, l->g.rounds - 1);
+				sent++;
+			}
 		if (!strata_timer_armed(&l->gap[s]))
 			strata_timer_arm_in(n, &l->gap[s],
 					    (uint64_t)strata_node_config(n)->timeout_ms * 1000);
