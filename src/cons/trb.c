@@ -111,12 +111,21 @@ static bool trb_value_ok(const uint8_t *v, size_t len, uint32_t s, uint64_t k)
 	return strata_rd_ok(&r) && tag <= 1 && vs == s && vk == k && (tag == 1 || r.off == len);
 }
 
+static void trb_expect_next(struct trb *t, uint32_t s);
+
+/* <utrb, Deliver | s, decided>; then, if s crashed and this was its highest known instance,
+ * with a message, s's sequence goes on: SF is proposed on (s, k + 1). Every delivery takes
+ * this path: uc may have decided (s, k) before this module proposed on it, and then the
+ * value comes back from the proposal (trb_uc_propose), not as a Decide. */
 static void trb_deliver(struct trb *t, struct trb_inst *i, const uint8_t *v, size_t len)
 {
 	uint32_t s;
 	uint64_t k;
 	trb_sender(t, i->c.id, &s, &k);
-	cons_decide(&t->c.tab, &i->c, v, len, s); /* <utrb, Deliver | s, decided> */
+	bool message = len > 0 && v[0] == 1;
+	cons_decide(&t->c.tab, &i->c, v, len, s);
+	if (message && (t->c.tab.crashed & cons_bit(s)) && k == t->hi[s])
+		trb_expect_next(t, s);
 }
 
 /* Writes [tag][s][k][m] (m = NULL: SF, tag 0) into w. */
@@ -244,8 +253,6 @@ static void trb_on_uc_decide(struct trb *t, const struct strata_event *ev)
 	if (cons_tab_get(&t->c.tab, id, &c) != CONS_GOT)
 		return; /* delivered already, or outside the window */
 	trb_deliver(t, (struct trb_inst *)c, d->value, d->len);
-	if (d->value[0] == 1 && (t->c.tab.crashed & cons_bit(s)) && k == t->hi[s])
-		trb_expect_next(t, s);
 }
 
 static void trb_handle(struct strata_module *m, const struct strata_event *ev)
