@@ -436,14 +436,15 @@ static int run_spec_disk(const struct spec *sp, enum disk disk, uint64_t seed, b
 		rc = bck_final(r->ck, correct, sender_ok, why, whylen);
 	}
 	if (!rc && r->disk != D_NONE && r->disk != D_ACK_EARLY) {
-		/* not vacuous: the faults happened */
+		/* a run in which the disk fault never struck judges nothing: vacuous (counted, not failed;
+		 * a case with too many such seeds fails, src/rt/sim/harness.h) */
 		const struct sim_disk_stats *ds = sim_disk_stats(r->s);
 		if (ds->writes_lost == 0)
-			rc = sim_fail(why, whylen, "no unsynced write was lost to a crash: vacuous run");
+			rc = sim_vacuous(why, whylen, "no unsynced write was lost to a crash");
 		else if (r->disk == D_TORN && ds->torn_crashes == 0)
-			rc = sim_fail(why, whylen, "no crash tore a write: vacuous run");
+			rc = sim_vacuous(why, whylen, "no crash tore a write");
 		else if (r->disk == D_FAIL && ds->sync_failures == 0)
-			rc = sim_fail(why, whylen, "no sync failed (%llu syncs): vacuous run", (unsigned long long)ds->syncs);
+			rc = sim_vacuous(why, whylen, "no sync failed (%llu syncs)", (unsigned long long)ds->syncs);
 	}
 	teardown(r);
 	free(r);
