@@ -10,6 +10,8 @@
 #include "core/error.h"
 #include "core/msg.h"
 
+#include "../fuzz/fuzz_varint.h"
+
 /* Encodes one u64 and returns its bytes in out (at most 16), the length in *len. */
 static void enc_u64(uint64_t v, uint8_t *out, size_t *len)
 {
@@ -377,6 +379,72 @@ START_TEST(test_writer_cap)
 }
 END_TEST
 
+/* The fuzz harness's uninstrumented varint (tests/fuzz/fuzz_varint.h) is the codec's: the same
+ * bytes for every value, and the same verdict, value and length on every input, so what the
+ * harness signs is what the node parses. Values: each length's bounds, then pseudo-random ones
+ * of every length; inputs: every encoding and its prefixes, then short random byte strings
+ * (heavy in continuation bits, so the ten-byte bound is reached). */
+static void check_fuzz_varint_value(uint64_t v)
+{
+	uint8_t ours[16], theirs[16];
+	size_t len = 0;
+	enc_u64(v, ours, &len);
+	size_t n = fuzz_wr_varint(theirs, v);
+	ck_assert_uint_eq(n, len);
+	ck_assert_mem_eq(theirs, ours, len);
+	for (size_t cut = 0; cut <= len; cut++) {
+		size_t off = 0;
+		uint64_t got = 0;
+		bool ok = fuzz_rd_varint(ours, cut, &off, &got);
+		ck_assert(ok == (cut == len));
+		if (ok) {
+			ck_assert_uint_eq(got, v);
+			ck_assert_uint_eq(off, len);
+		}
+	}
+}
+
+START_TEST(test_fuzz_varint_is_the_codec)
+{
+	for (unsigned bits = 0; bits <= 64; bits++) {
+		uint64_t p = bits == 64 ? 0 : 1ull << bits; /* 2^bits (0 = 2^64 wrapped) */
+		check_fuzz_varint_value(p - 1);
+		if (bits < 64) {
+			check_fuzz_varint_value(p);
+			check_fuzz_varint_value(p + 1);
+		}
+	}
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	for (int i = 0; i < 20000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		check_fuzz_varint_value(x >> (i % 64));
+	}
+	for (int i = 0; i < 200000; i++) {
+		uint8_t in[12];
+		size_t len = (size_t)(i % 13);
+		for (size_t j = 0; j < len; j++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			in[j] = (uint8_t)(x & 7 ? x | 0x80 : x);
+		}
+		struct strata_rd r;
+		strata_rd_init(&r, in, len);
+		uint64_t want = strata_rd_u64(&r);
+		size_t off = 0;
+		uint64_t got = 0;
+		bool ok = fuzz_rd_varint(in, len, &off, &got);
+		ck_assert(ok == strata_rd_ok(&r));
+		if (ok) {
+			ck_assert_uint_eq(got, want);
+			ck_assert_uint_eq(off, r.off);
+		}
+	}
+}
+END_TEST
+
 static Suite *codec_suite(void)
 {
 	Suite *s = suite_create("codec");
@@ -394,6 +462,7 @@ static Suite *codec_suite(void)
 	tcase_add_test(tc, test_latched_error);
 	tcase_add_test(tc, test_length_caps);
 	tcase_add_test(tc, test_writer_cap);
+	tcase_add_test(tc, test_fuzz_varint_is_the_codec);
 	suite_add_tcase(s, tc);
 	return s;
 }
