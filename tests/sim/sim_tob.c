@@ -148,19 +148,20 @@ static int total_order_correct(const struct run *r, char *why, size_t whylen)
 	return 0;
 }
 
-/* P: the driver tells every live node's oracle of a crash (accurate and complete). */
+/* The oracle's request ids, apart from the broadcasts'. */
+static uint64_t oracle_req(void *arg, uint32_t q)
+{
+	struct run *r = arg;
+	(void)q;
+	return (1ull << 40) + ++r->oracle_reqs;
+}
+
+/* P (over a consensus): the driver tells every live node's oracle of a crash (accurate and
+ * complete). */
 static void crash(struct run *r, uint32_t q)
 {
-	sim_crash(r->s, q);
-	r->down[q] = true;
+	simf_crash(r->s, r->n, r->down, &q, 1, r->cons[0] ? oracle_req : NULL, r);
 	r->ncrash++;
-	if (!r->cons[0])
-		return;
-	for (uint32_t p = 1; p <= r->n; p++) {
-		if (r->down[p])
-			continue;
-		sim_oracle_tell(r->s, p, (1ull << 40) + ++r->oracle_reqs, q);
-	}
 }
 
 static int run_algo(const char *algo, const char *cons, uint64_t seed, bool trace, char *why,

@@ -188,8 +188,7 @@ static int run_once(bool broken, uint64_t seed, bool trace, char *why, size_t wh
 		if (r->ncrash < r->cfg.f && sim_random_unit(s) < 0.03) {
 			uint32_t q = simf_pick_up(r->s, r->n, r->down);
 			if (q) {
-				sim_crash(s, q);
-				r->down[q] = true;
+				simf_crash(s, r->n, r->down, &q, 1, NULL, NULL);
 				r->ncrash++;
 			}
 		}

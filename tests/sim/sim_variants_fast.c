@@ -175,14 +175,16 @@ static uint64_t new_req(struct run *r)
 	return ++r->reqid;
 }
 
+static uint64_t oracle_req(void *arg, uint32_t q)
+{
+	(void)q;
+	return new_req(arg);
+}
+
 static void crash(struct run *r, uint32_t id)
 {
-	sim_crash(r->s, id);
-	r->down[id] = true;
+	simf_crash(r->s, r->n, r->down, &id, 1, oracle_req, r);
 	r->ncrash++;
-	for (uint32_t q = 1; q <= r->n; q++)
-		if (!r->down[q])
-			sim_oracle_tell(r->s, q, new_req(r), id);
 }
 
 static void propose(struct run *r, uint32_t q, uint64_t inst)

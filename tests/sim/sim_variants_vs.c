@@ -214,29 +214,18 @@ static uint64_t new_req(struct run *r)
 	return ++r->reqid;
 }
 
-static void tell_crash(struct run *r, uint32_t q, uint32_t id)
+static uint64_t oracle_req(void *arg, uint32_t q)
 {
-	sim_oracle_tell(r->s, q, new_req(r), id);
+	(void)q;
+	return new_req(arg);
 }
 
+/* Crashes a, and b too unless it is 0 (simf_crash: P tells every live node). */
 static void crash_some(struct run *r, uint32_t a, uint32_t b)
 {
-	sim_crash(r->s, a);
-	r->down[a] = true;
-	r->ncrash++;
-	if (b) {
-		sim_crash(r->s, b);
-		r->down[b] = true;
-		r->ncrash++;
-	}
-	for (uint32_t q = 1; q <= r->n; q++) {
-		if (r->down[q])
-			continue;
-		bool swap = b && sim_random_below(r->s, 2) == 1;
-		tell_crash(r, q, swap ? b : a);
-		if (b)
-			tell_crash(r, q, swap ? a : b);
-	}
+	const uint32_t ids[2] = {a, b};
+	simf_crash(r->s, r->n, r->down, ids, b ? 2 : 1, oracle_req, r);
+	r->ncrash += b ? 2 : 1;
 }
 
 static void vs_send(struct run *r, uint32_t q)
