@@ -39,6 +39,8 @@
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
+#include "lib/faults.h"
+
 #define MAXN 7
 #define MS 1000ull
 #define MAXD 96
@@ -276,17 +278,7 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, bool trust)
 	for (int chunk = 0; chunk < 40 && !rc; chunk++) {
 		if (r->nbcast < max && sim_random_unit(s) < 0.4)
 			broadcast(r, 1 + (uint32_t)sim_random_below(s, r->n));
-		if (!trust && !parted && sim_random_unit(s) < 0.05) {
-			uint64_t a = 0;
-			for (uint32_t q = 1; q <= r->n; q++)
-				if (sim_random_below(s, 2))
-					a |= 1ull << q;
-			sim_partition(s, a, ((1ull << (MAXN + 1)) - 2) & ~a);
-			parted = true;
-		} else if (parted && sim_random_unit(s) < 0.15) {
-			sim_heal(s);
-			parted = false;
-		}
+		simf_partition_step(s, r->n, &parted, trust ? 0 : 0.05, false);
 		rc = sim_run_for(s, 10 * MS, step_check, r);
 	}
 	if (!rc) {
