@@ -1,7 +1,7 @@
 /* Fault steps shared by the simulation suites (sim_bcast, sim_tob, sim_tob_cons, sim_variants,
  * sim_variants_fast, sim_variants_vs, the consensus harness ld_harness with sim_cons_brc, and
- * the partitions of sim_btob and sim_fd_ele): drawing a node that is up, one chunk's partition or cut and its heal, and a
- * crash that the perfect failure detector reports to every live node.
+ * the partitions of sim_btob and sim_fd_ele): drawing a node that is up, one chunk's partition
+ * or cut and its heal, and a crash that the perfect failure detector reports to every live node.
  * Each takes the suite's simulation and its own bookkeeping (node count, who is down), so any
  * suite's struct run can use it. The draws are the ones each suite made before they shared
  * this, in the same order, so a seed replays exactly. Stateless: no memory of its own. */
