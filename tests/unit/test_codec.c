@@ -58,6 +58,11 @@ START_TEST(test_u64_round_trip)
 		expect++;
 	ck_assert_uint_eq(len, expect);
 
+	/* strata_varint_put writes the same bytes into a fixed buffer. */
+	uint8_t put[STRATA_VARINT_MAX];
+	ck_assert_uint_eq(strata_varint_put(put, v), len);
+	ck_assert_mem_eq(put, buf, len);
+
 	struct strata_rd r;
 	strata_rd_init(&r, buf, len);
 	ck_assert_uint_eq(strata_rd_u64(&r), v);
