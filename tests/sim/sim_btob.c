@@ -39,6 +39,7 @@
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
+#include "lib/build.h"
 #include "lib/faults.h"
 
 #define MAXN 7
@@ -142,16 +143,8 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 {
 	struct run *r = arg;
 	(void)s;
-	char err[256];
-	if (strata_fd_build(n, err, sizeof(err)) != 0) {
-		fprintf(stderr, "build: %s\n", err);
-		abort();
-	}
-	struct strata_module *m = strata_algo_create(strata_algo_find("btob"), n, err, sizeof(err));
-	if (!m) {
-		fprintf(stderr, "build: %s\n", err);
-		abort();
-	}
+	simb_fd(n);
+	struct strata_module *m = simb_algo(n, "btob");
 	uint32_t id = strata_node_id(n);
 	if (r->only[id])
 		cons_btob_test_byz(m, r->what[id]);

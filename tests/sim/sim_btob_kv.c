@@ -65,6 +65,7 @@
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
+#include "lib/build.h"
 #include "lib/history_verdict.h"
 #include "smr/smr.h"
 
@@ -136,16 +137,8 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 {
 	(void)s;
 	(void)arg;
-	char err[256];
-	if (strata_fd_build(n, err, sizeof(err)) != 0) {
-		fprintf(stderr, "build: %s\n", err);
-		abort();
-	}
-	const struct strata_algo *a = strata_algo_find("kv");
-	if (!a || !strata_algo_create(a, n, err, sizeof(err))) {
-		fprintf(stderr, "build: %s\n", err);
-		abort();
-	}
+	simb_fd(n);
+	simb_algo(n, "kv");
 }
 
 static void record(struct run *r, struct client *c, enum strata_hist_type t, const char *value,

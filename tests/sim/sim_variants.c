@@ -31,6 +31,7 @@
 #include "core/codec.h"
 #include "core/error.h"
 #include "core/stack.h"
+#include "lib/build.h"
 #include "lib/faults.h"
 #include "lib/oracle.h"
 #include "lib/view_check.h"
@@ -310,13 +311,8 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 {
 	struct run *r = arg;
 	(void)s;
-	char err[256];
 	sim_oracle_add(n);
-	struct strata_module *m = strata_algo_create(strata_algo_find(r->algo), n, err, sizeof(err));
-	if (!m) {
-		fprintf(stderr, "build: %s\n", err);
-		abort();
-	}
+	struct strata_module *m = simb_algo(n, r->algo);
 	if (r->broken_timeout_ms)
 		var_nbac_test_commit_timeout(m, r->broken_timeout_ms);
 	if (r->broken_direct)
