@@ -38,16 +38,21 @@ static uint8_t *wr_reserve(struct strata_wr *w, size_t n)
 	return p;
 }
 
-void strata_wr_u64(struct strata_wr *w, uint64_t v)
+size_t strata_varint_put(uint8_t *out, uint64_t v)
 {
-	uint8_t tmp[10];
 	size_t n = 0;
 	do {
 		uint8_t b = (uint8_t)(v & 0x7f);
 		v >>= 7;
-		tmp[n++] = (uint8_t)(b | (v ? 0x80 : 0));
+		out[n++] = (uint8_t)(b | (v ? 0x80 : 0));
 	} while (v);
-	strata_wr_raw(w, tmp, n);
+	return n;
+}
+
+void strata_wr_u64(struct strata_wr *w, uint64_t v)
+{
+	uint8_t tmp[STRATA_VARINT_MAX];
+	strata_wr_raw(w, tmp, strata_varint_put(tmp, v));
 }
 
 void strata_wr_i64(struct strata_wr *w, int64_t v)

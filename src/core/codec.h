@@ -25,6 +25,12 @@ struct strata_wr {
 	int err; /* first error, 0 if none */
 };
 
+#define STRATA_VARINT_MAX 10 /* bytes of the longest unsigned varint (a 64-bit value) */
+
+/* Writes v as strata_wr_u64 encodes it into out, which has room for STRATA_VARINT_MAX bytes;
+ * returns the bytes written. For encodings built in a fixed buffer (reg_subkey's keys). */
+size_t strata_varint_put(uint8_t *out, uint64_t v);
+
 /* max: hard cap on the encoded size (STRATA_ETOOBIG beyond it). */
 void strata_wr_init(struct strata_wr *w, size_t max);
 void strata_wr_u64(struct strata_wr *w, uint64_t v);

@@ -119,9 +119,7 @@ enum key {
 	K_SMR_HB, K_SMR_ELECT, K_SMR_WINDOW, K_SMR_BATCH, K_SMR_PENDING, K_SMR_TIMEOUT,
 	K_SMR_SESSIONS, K_SMR_SNAP_ENTRIES, K_SMR_SNAP_TAIL, K_SMR_CKPT, K_SMR_LOG, K_SMR_LEADER_SYNC,
 	K_TOB_CONS,
-	K_CL_MAX_CONNS, K_CL_IDLE, K_CL_FRAME, K_CL_QUEUE, K_CL_AUTH, K_ENCRYPT,
-	K_RS_MAX_CONNS, K_RS_IDLE, K_RS_FRAME, K_RS_QUEUE,
-	K_MT_MAX_CONNS, K_MT_IDLE, K_MT_FRAME, K_MT_QUEUE, K_MT_REMOTE,
+	K_CL_AUTH, K_ENCRYPT, K_MT_REMOTE,
 	K_HOST, K_PORT, K_CLIENT_PORT, K_PUBKEY, K_RESP_PORT, K_COINKEY, K_METRICS_PORT,
 	K_METRICS_HOST,
 	K_COUNT
@@ -184,23 +182,8 @@ static const struct keydef keys[K_COUNT] = {
 	[K_SMR_LOG] = {SEC_SMR, "log", V_ALGO, CFG(smr_log), 0, 0},
 	[K_SMR_LEADER_SYNC] = {SEC_SMR, "leader_sync_parallel", V_ONOFF, CFG(smr_leader_sync_parallel), 0, 0},
 	[K_TOB_CONS] = {SEC_TOB, "consensus", V_ALGO, CFG(tob_consensus), 0, 0},
-	[K_CL_MAX_CONNS] = {SEC_CLIENT, "max_connections", V_U32, CFG(client_max_conns), 1, 16384},
-	[K_CL_IDLE] = {SEC_CLIENT, "idle_timeout_ms", V_U32, CFG(client_idle_ms), 0, 86400000},
-	[K_CL_FRAME] = {SEC_CLIENT, "frame_timeout_ms", V_U32, CFG(client_frame_ms), 1, MS_MAX},
-	[K_CL_QUEUE] = {SEC_CLIENT, "queue_max_bytes", V_U32, CFG(client_queue_max), 65536,
-			1024 * MIB},
 	[K_CL_AUTH] = {SEC_CLIENT, "auth", V_ONOFF, CFG(client_auth), 0, 0},
 	[K_ENCRYPT] = {SEC_CLUSTER, "encrypt", V_ONOFF, CFG(encrypt), 0, 0},
-	[K_RS_MAX_CONNS] = {SEC_RESP, "max_connections", V_U32, CFG(resp_max_conns), 1, 16384},
-	[K_RS_IDLE] = {SEC_RESP, "idle_timeout_ms", V_U32, CFG(resp_idle_ms), 0, 86400000},
-	[K_RS_FRAME] = {SEC_RESP, "frame_timeout_ms", V_U32, CFG(resp_frame_ms), 1, MS_MAX},
-	[K_RS_QUEUE] = {SEC_RESP, "queue_max_bytes", V_U32, CFG(resp_queue_max), 65536,
-			1024 * MIB},
-	[K_MT_MAX_CONNS] = {SEC_METRICS, "max_connections", V_U32, CFG(metrics_max_conns), 1, 1024},
-	[K_MT_IDLE] = {SEC_METRICS, "idle_timeout_ms", V_U32, CFG(metrics_idle_ms), 0, 86400000},
-	[K_MT_FRAME] = {SEC_METRICS, "frame_timeout_ms", V_U32, CFG(metrics_frame_ms), 1, MS_MAX},
-	[K_MT_QUEUE] = {SEC_METRICS, "queue_max_bytes", V_U32, CFG(metrics_queue_max), 65536,
-			1024 * MIB},
 	[K_MT_REMOTE] = {SEC_METRICS, "allow_remote", V_ONOFF, CFG(metrics_allow_remote), 0, 0},
 	[K_HOST] = {SEC_NODE, "host", V_HOST, PEER(host), 0, 0},
 	[K_PORT] = {SEC_NODE, "port", V_PORT, PEER(port), 1, 65535},
@@ -211,6 +194,50 @@ static const struct keydef keys[K_COUNT] = {
 	[K_METRICS_PORT] = {SEC_NODE, "metrics_port", V_PORT, PEER(metrics_port), 1, 65535},
 	[K_METRICS_HOST] = {SEC_NODE, "metrics_host", V_HOST, PEER(metrics_host), 0, 0},
 };
+
+/* The TCP ports' sections ([client], [resp], [metrics]): the same four keys each, in a struct
+ * strata_listen_cfg of their own (c->listen[port]), looked up in this table before the section's
+ * other keys (keys[]: [client] auth, [metrics] allow_remote). The sections differ only in their
+ * defaults and in the most connections they allow (the metrics port serves a scraper or two). */
+enum listen_key { LK_MAX_CONNS, LK_IDLE, LK_FRAME, LK_QUEUE, LK_COUNT };
+
+#define LISTEN(field) offsetof(struct strata_listen_cfg, field)
+
+static const struct keydef listen_keys[LK_COUNT] = {
+	[LK_MAX_CONNS] = {SEC_COUNT, "max_connections", V_U32, LISTEN(max_conns), 1, 0 /* port */},
+	[LK_IDLE] = {SEC_COUNT, "idle_timeout_ms", V_U32, LISTEN(idle_ms), 0, 86400000},
+	[LK_FRAME] = {SEC_COUNT, "frame_timeout_ms", V_U32, LISTEN(frame_ms), 1, MS_MAX},
+	[LK_QUEUE] = {SEC_COUNT, "queue_max_bytes", V_U32, LISTEN(queue_max), 65536, 1024 * MIB},
+};
+
+static const struct {
+	enum sec sec;
+	uint32_t max_conns_max;
+	struct strata_listen_cfg defaults;
+} ports[STRATA_PORT_COUNT] = {
+	[STRATA_PORT_CLIENT] = {SEC_CLIENT, 16384, {1024, 300000, 10000, 4 * MIB}},
+	[STRATA_PORT_RESP] = {SEC_RESP, 16384, {1024, 300000, 10000, 4 * MIB}},
+	[STRATA_PORT_METRICS] = {SEC_METRICS, 1024, {16, 10000, 10000, 2 * MIB}},
+};
+
+/* The port whose section sec is, or -1. */
+static int section_port(int sec)
+{
+	for (int p = 0; p < STRATA_PORT_COUNT; p++)
+		if ((int)ports[p].sec == sec)
+			return p;
+	return -1;
+}
+
+/* The definition of listen key lk in port p's section. */
+static struct keydef listen_keydef(int p, enum listen_key lk)
+{
+	struct keydef kd = listen_keys[lk];
+	kd.sec = ports[p].sec;
+	if (lk == LK_MAX_CONNS)
+		kd.max = ports[p].max_conns_max;
+	return kd;
+}
 
 /* ---------------------------------------------------------------- parse state */
 
@@ -228,6 +255,7 @@ struct parse {
 	int sec_line[SEC_COUNT];
 	int node_line[STRATA_MAX_NODES + 1];
 	int key_line[K_NODE_FIRST];
+	int listen_key_line[STRATA_PORT_COUNT][LK_COUNT];
 	int node_key_line[STRATA_MAX_NODES + 1][K_NODE_COUNT];
 };
 
@@ -314,11 +342,11 @@ static bool all_chars(const char *s, const char *extra)
 	return true;
 }
 
-/* Parses value into the field of key k (in c, or in the peer for node keys). */
-static int set_value(struct parse *ps, int line, const char *section, enum key k, void *base,
-		     const char *value)
+/* Parses value into the field kd describes (in c, in the peer for node keys, or in the port's
+ * struct strata_listen_cfg for listen keys). */
+static int set_value(struct parse *ps, int line, const char *section, const struct keydef *kd,
+		     void *base, const char *value)
 {
-	const struct keydef *kd = &keys[k];
 	void *field = (char *)base + kd->off;
 	char q[80];
 	uint32_t v = 0;
@@ -553,6 +581,21 @@ static int on_key(void *user, const char *section, const char *name, const char 
 	if (sec < 0)
 		return fail(ps, line, quote(q, sizeof(q), section), NULL, "%s", problem);
 
+	/* A port's section: its listen keys first, then the section's own keys. */
+	int port = section_port(sec);
+	if (port >= 0)
+		for (int i = 0; i < LK_COUNT; i++)
+			if (strcmp(listen_keys[i].name, name) == 0) {
+				int *kl = &ps->listen_key_line[port][i];
+				if (*kl)
+					return fail(ps, line, section, name,
+						    "duplicate key (first set on line %d)", *kl);
+				*kl = line;
+				struct keydef kd = listen_keydef(port, (enum listen_key)i);
+				return set_value(ps, line, section, &kd, &ps->c->listen[port],
+						 value);
+			}
+
 	int k = -1;
 	for (int i = 0; i < K_COUNT; i++)
 		if (keys[i].sec == (enum sec)sec && strcmp(keys[i].name, name) == 0)
@@ -560,6 +603,11 @@ static int on_key(void *user, const char *section, const char *name, const char 
 	if (k < 0) {
 		char list[160] = "";
 		size_t used = 0;
+		for (int i = 0; port >= 0 && i < LK_COUNT && used < sizeof(list); i++) {
+			int w = snprintf(list + used, sizeof(list) - used, "%s%s", used ? ", " : "",
+					 listen_keys[i].name);
+			used += w > 0 ? (size_t)w : 0;
+		}
 		for (int i = 0; i < K_COUNT; i++)
 			if (keys[i].sec == (enum sec)sec && used < sizeof(list)) {
 				int w = snprintf(list + used, sizeof(list) - used, "%s%s",
@@ -575,7 +623,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
 		return fail(ps, line, section, name, "duplicate key (first set on line %d)", *kl);
 	*kl = line;
 	void *base = k >= K_NODE_FIRST ? (void *)&ps->c->nodes[id] : (void *)ps->c;
-	return set_value(ps, line, section, (enum key)k, base, value);
+	return set_value(ps, line, section, &keys[k], base, value);
 }
 
 /* A better message for a line libinih rejected: we still have the text. */
@@ -824,19 +872,9 @@ void strata_config_defaults(struct strata_config *c)
 	c->smr_snapshot_entries = 10000;
 	c->smr_checkpoint_interval = 1024;
 	c->smr_snapshot_tail = 1000;
-	c->client_max_conns = 1024;
-	c->client_idle_ms = 300000;
-	c->client_frame_ms = 10000;
-	c->client_queue_max = 4 * MIB;
+	for (int p = 0; p < STRATA_PORT_COUNT; p++)
+		c->listen[p] = ports[p].defaults;
 	c->client_auth = true;
-	c->resp_max_conns = 1024;
-	c->resp_idle_ms = 300000;
-	c->resp_frame_ms = 10000;
-	c->resp_queue_max = 4 * MIB;
-	c->metrics_max_conns = 16;
-	c->metrics_idle_ms = 10000;
-	c->metrics_frame_ms = 10000;
-	c->metrics_queue_max = 2 * MIB;
 	c->heartbeat_ms = 50;
 	c->timeout_ms = 250;
 	c->evp_timeout_ms = 250;
@@ -848,6 +886,32 @@ void strata_config_defaults(struct strata_config *c)
 	c->retransmit_max_ms = 1000;
 	c->backlog_bytes = 64 * MIB;
 	c->ack_delay_us = 0; /* off: see docs/links.md (the BFT catch-up case) */
+}
+
+const char *strata_port_name(enum strata_port p)
+{
+	STRATA_ASSERT((unsigned)p < STRATA_PORT_COUNT);
+	return sec_names[ports[p].sec];
+}
+
+struct strata_listen_cfg strata_listen_defaults(enum strata_port p)
+{
+	STRATA_ASSERT((unsigned)p < STRATA_PORT_COUNT);
+	return ports[p].defaults;
+}
+
+struct strata_listen_cfg strata_listen_cfg_of(const struct strata_config *c, enum strata_port p)
+{
+	STRATA_ASSERT((unsigned)p < STRATA_PORT_COUNT);
+	struct strata_listen_cfg l = c->listen[p];
+	const struct strata_listen_cfg *d = &ports[p].defaults;
+	if (!l.max_conns)
+		l.max_conns = d->max_conns;
+	if (!l.frame_ms)
+		l.frame_ms = d->frame_ms;
+	if (!l.queue_max)
+		l.queue_max = d->queue_max;
+	return l;
 }
 
 int strata_config_parse(struct strata_config *c, const char *text, const char *filename, char *err,

@@ -3,8 +3,9 @@
  * Sections: [cluster] (id, model, f, algorithms), [node.N] (host, port, client_port, public_key),
  * [fd] (heartbeat and timeouts), [links] (datagram size, retransmission, windows), [lkv]
  * (leaderless store quorums), [bcast] (gossip parameters of the probabilistic broadcasts), [smr]
- * (the replicated KV's log: heartbeat, election timeout, window, batching, bounds), [client] (client
- * connection limits), [tob] (the consensus under total-order broadcast).
+ * (the replicated KV's log: heartbeat, election timeout, window, batching, bounds), [client],
+ * [resp] and [metrics] (connection limits of the TCP ports), [tob] (the consensus under
+ * total-order broadcast).
  * Node ids are 1..n, contiguous. Every error names the file, line and key. */
 #ifndef STRATA_CORE_CONFIG_H
 #define STRATA_CORE_CONFIG_H
@@ -49,6 +50,29 @@ struct strata_peer_cfg {
 	 * (`stratad coin-deal`); every node has one or none does (docs/consensus.md). */
 	uint8_t coin_key[32];
 	bool has_coin_key;
+};
+
+/* The TCP ports of a node, each with a section of connection limits of its own. */
+enum strata_port {
+	STRATA_PORT_CLIENT = 0, /* [client]: the client port ([node.N] client_port) */
+	STRATA_PORT_RESP,       /* [resp]: the RESP port ([node.N] resp_port) */
+	STRATA_PORT_METRICS,    /* [metrics]: the HTTP metrics port ([node.N] metrics_port) */
+	STRATA_PORT_COUNT
+};
+
+/* A TCP port's connection discipline (docs/security.md, rt/uv/listener.h), the same four keys
+ * in each port's section: at most max_conns connections at once (a new one evicts the least
+ * recently active connection without a request in flight); a connection silent for idle_ms is
+ * closed (0 = never; subscribers are exempt); a request must be complete frame_ms after its
+ * first byte; at most queue_max bytes of replies and events are queued toward one connection (a
+ * client that does not read is disconnected). Defaults: [client] and [resp] 1024 connections,
+ * 5 minutes idle, 10 s per request, 4 MiB queued; [metrics] 16 connections, 10 s idle, 10 s per
+ * request, 2 MiB queued (strata_listen_defaults). Where the host and port are: [node.N]. */
+struct strata_listen_cfg {
+	uint32_t max_conns; /* max_connections */
+	uint32_t idle_ms;   /* idle_timeout_ms; 0 = no idle timeout */
+	uint32_t frame_ms;  /* frame_timeout_ms, >= 1 */
+	uint32_t queue_max; /* queue_max_bytes */
 };
 
 struct strata_config {
@@ -101,20 +125,9 @@ struct strata_config {
 	/* The consensus under total-order broadcast ([tob] consensus): "" = ldc. */
 	char tob_consensus[STRATA_NAME_MAX];
 
-	/* Client connections ([client], docs/security.md): at most max_connections at once (a new
-	 * one evicts the least recently active connection without a request in flight); a
-	 * connection silent for idle_timeout_ms is closed (0 = never; subscribers are exempt); a frame
-	 * must be complete frame_timeout_ms after its first byte; at most queue_max_bytes of
-	 * replies and events are queued toward one connection (a client that does not read is
-	 * disconnected). */
-	uint32_t client_max_conns;    /* default 1024 */
-	uint32_t client_idle_ms;      /* default 300000 (5 minutes) */
-	uint32_t client_frame_ms;     /* default 10000 */
-	uint32_t client_queue_max;    /* default 4 MiB */
-	/* The same discipline on the RESP port ([resp]; defaults as [client]) and the HTTP metrics
-	 * port ([metrics]: 16 connections, 10 s idle, 10 s per request, 2 MiB queued). */
-	uint32_t resp_max_conns, resp_idle_ms, resp_frame_ms, resp_queue_max;
-	uint32_t metrics_max_conns, metrics_idle_ms, metrics_frame_ms, metrics_queue_max;
+	/* The connection discipline of the TCP ports ([client], [resp], [metrics]; indexed by
+	 * enum strata_port): one struct strata_listen_cfg each, parsed by one table (config.c). */
+	struct strata_listen_cfg listen[STRATA_PORT_COUNT];
 	/* [metrics] allow_remote: metrics_host may be a non-loopback address (the metrics port has
 	 * no authentication). Default off: such a config is refused. */
 	bool metrics_allow_remote;
@@ -150,6 +163,14 @@ struct strata_config {
 bool strata_host_is_loopback(const char *host);
 
 void strata_config_defaults(struct strata_config *c);
+
+/* The section name of a port: "client", "resp" or "metrics". */
+const char *strata_port_name(enum strata_port p);
+/* The defaults of a port's section. */
+struct strata_listen_cfg strata_listen_defaults(enum strata_port p);
+/* c->listen[p], with the port's default in place of a zero max_conns, frame_ms or queue_max
+ * (fields that cannot be zero in a parsed config: a config a caller built by hand). */
+struct strata_listen_cfg strata_listen_cfg_of(const struct strata_config *c, enum strata_port p);
 
 /* Parses INI text. `filename` is used in messages only. On error returns STRATA_ECONFIG and writes
  * "FILE:LINE: [section] key: problem" into err. Validates ranges, node ids 1..n contiguous, unique

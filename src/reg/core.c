@@ -793,24 +793,13 @@ int reg_unpack(const uint8_t *p, size_t len, bool found, uint64_t *ts, uint32_t 
 	return 0;
 }
 
-static size_t put_varint(uint8_t *out, uint64_t v)
-{
-	size_t n = 0;
-	do {
-		uint8_t b = (uint8_t)(v & 0x7f);
-		v >>= 7;
-		out[n++] = (uint8_t)(b | (v ? 0x80 : 0));
-	} while (v);
-	return n;
-}
-
 size_t reg_subkey(uint8_t *out, const uint8_t *key, size_t klen, uint32_t a, uint32_t b)
 {
-	size_t o = put_varint(out, klen);
+	size_t o = strata_varint_put(out, klen);
 	memcpy(out + o, key, klen);
 	o += klen;
-	o += put_varint(out + o, a);
-	o += put_varint(out + o, b);
+	o += strata_varint_put(out + o, a);
+	o += strata_varint_put(out + o, b);
 	return o;
 }
 

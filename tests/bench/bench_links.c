@@ -40,6 +40,8 @@
 #include "links/links.h"
 #include "rt/uv/uv.h"
 
+#include "../lib/loopback_cluster.h"
+
 #define BENCH_WIRE 230
 
 struct bench {
@@ -101,17 +103,6 @@ static void bench_destroy(struct strata_module *m)
 static const struct strata_module_ops bench_ops = {
 	.name = "bench", .handle = bench_handle, .destroy = bench_destroy,
 };
-
-static uint16_t free_port(int type)
-{
-	int fd = socket(AF_INET, type, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t l = sizeof(a);
-	STRATA_ASSERT(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
-	STRATA_ASSERT(getsockname(fd, (struct sockaddr *)&a, &l) == 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
 
 struct poll_ctx {
 	struct bench *b;
@@ -194,21 +185,9 @@ static double run_node(struct strata_config *cfg, uint32_t id, const uint8_t *sk
 static double bench_pl(uint64_t m, size_t size, struct packing *pk, bool encrypt)
 {
 	struct strata_config cfg;
-	strata_config_defaults(&cfg);
-	cfg.encrypt = encrypt;
-	snprintf(cfg.cluster_id, sizeof(cfg.cluster_id), "bench");
-	cfg.cluster_hash = 0xbe7c4;
-	cfg.n = 2;
-	cfg.f = 0;
 	uint8_t sk[3][STRATA_SK_LEN];
-	for (uint32_t i = 1; i <= 2; i++) {
-		cfg.nodes[i].id = i;
-		snprintf(cfg.nodes[i].host, sizeof(cfg.nodes[i].host), "127.0.0.1");
-		cfg.nodes[i].port = free_port(SOCK_DGRAM);
-		cfg.nodes[i].client_port = free_port(SOCK_STREAM);
-		strata_keypair(cfg.nodes[i].public_key, sk[i]);
-		cfg.nodes[i].has_public_key = true;
-	}
+	loopback_cluster(&cfg, "bench", 0xbe7c4, 2, sk);
+	cfg.encrypt = encrypt;
 	int pfd[2];
 	STRATA_ASSERT(pipe(pfd) == 0);
 	pid_t pid = fork();

@@ -52,6 +52,7 @@
 #include <string.h>
 
 #include "fuzz_node.h"
+#include "fuzz_varint.h"
 
 #define RECYCLE_INPUTS 20000
 #define RECYCLE_BYTES (8u << 20)
@@ -204,32 +205,6 @@ static void deliver(struct strata_node *n, const struct strata_config *cfg, uint
 #define BCC_COLLECTED_TYPE 18
 #define SIGN_MAX 65536
 
-__attribute__((no_sanitize("coverage"))) static bool rd_varint(const uint8_t *p, size_t len,
-							      size_t *off, uint64_t *v)
-{
-	uint64_t x = 0;
-	for (unsigned sh = 0; sh < 64 && *off < len; sh += 7) {
-		uint8_t b = p[(*off)++];
-		x |= (uint64_t)(b & 0x7f) << sh;
-		if (!(b & 0x80)) {
-			*v = x;
-			return true;
-		}
-	}
-	return false;
-}
-
-__attribute__((no_sanitize("coverage"))) static size_t wr_varint(uint8_t *out, uint64_t v)
-{
-	size_t n = 0;
-	do {
-		uint8_t b = (uint8_t)(v & 0x7f);
-		v >>= 7;
-		out[n++] = (uint8_t)(b | (v ? 0x80 : 0));
-	} while (v);
-	return n;
-}
-
 __attribute__((no_sanitize("coverage"))) static void put_be(uint8_t *p, uint64_t v, unsigned bytes)
 {
 	for (unsigned i = 0; i < bytes; i++)
@@ -251,7 +226,7 @@ __attribute__((no_sanitize("coverage"))) static void sign_btob(uint8_t *p, size_
 	if (len < 1 + STRATA_SIG_LEN || len - STRATA_SIG_LEN > SIGN_MAX || p[0] != BTOB_TAG_MSG)
 		return;
 	size_t body = len - STRATA_SIG_LEN;
-	if (!rd_varint(p, body, &off, &sender) || sender < 1 || sender > FUZZ_NODES)
+	if (!fuzz_rd_varint(p, body, &off, &sender) || sender < 1 || sender > FUZZ_NODES)
 		return;
 	memcpy(buf, BTOB_LABEL, sizeof(BTOB_LABEL) - 1);
 	memcpy(buf + sizeof(BTOB_LABEL) - 1, p, body);
@@ -276,7 +251,8 @@ __attribute__((no_sanitize("coverage"))) static void sign_seb(uint16_t wire, uin
 	size_t off = 1;
 	uint64_t sender, seq, mlen, count, signer;
 	uint8_t st[SEB_STMT_LEN], hash[STRATA_HASH_LEN];
-	if (len < 1 || !rd_varint(p, len, &off, &sender) || !rd_varint(p, len, &off, &seq))
+	if (len < 1 || !fuzz_rd_varint(p, len, &off, &sender) ||
+	    !fuzz_rd_varint(p, len, &off, &seq))
 		return;
 	if (p[0] == 2) { /* BYZ_ECHO (src/bcast/byz.h) */
 		if (len - off < STRATA_HASH_LEN + STRATA_SIG_LEN)
@@ -284,14 +260,14 @@ __attribute__((no_sanitize("coverage"))) static void sign_seb(uint16_t wire, uin
 		seb_stmt(st, wire, sender, seq, from, p + off);
 		sign_as(from, st, sizeof(st), p + off + STRATA_HASH_LEN);
 	} else if (p[0] == 4) { /* BYZ_FINAL */
-		if (!rd_varint(p, len, &off, &mlen) || mlen > len - off)
+		if (!fuzz_rd_varint(p, len, &off, &mlen) || mlen > len - off)
 			return;
 		crypto_hash_sha256(hash, p + off, (size_t)mlen);
 		off += (size_t)mlen;
-		if (!rd_varint(p, len, &off, &count))
+		if (!fuzz_rd_varint(p, len, &off, &count))
 			return;
 		for (uint64_t i = 0; i < count && i < FUZZ_NODES + 1; i++) {
-			if (!rd_varint(p, len, &off, &signer) || len - off < STRATA_SIG_LEN)
+			if (!fuzz_rd_varint(p, len, &off, &signer) || len - off < STRATA_SIG_LEN)
 				return;
 			if (signer >= 1 && signer <= FUZZ_NODES) {
 				seb_stmt(st, wire, sender, seq, signer, hash);
@@ -309,13 +285,13 @@ __attribute__((no_sanitize("coverage"))) static void sign_sbc(uint64_t instance,
 	size_t off = 1;
 	uint64_t vlen;
 	if (len < 1 || len > SIGN_MAX || p[0] != 1 /* CONS_PROPOSAL */ ||
-	    !rd_varint(p, len, &off, &vlen) || vlen > len - off ||
+	    !fuzz_rd_varint(p, len, &off, &vlen) || vlen > len - off ||
 	    len - off - (size_t)vlen != STRATA_SIG_LEN)
 		return;
 	size_t n = sizeof(SBC_DOMAIN) - 1;
 	memcpy(buf, SBC_DOMAIN, n);
-	n += wr_varint(buf + n, instance);
-	n += wr_varint(buf + n, from);
+	n += fuzz_wr_varint(buf + n, instance);
+	n += fuzz_wr_varint(buf + n, from);
 	memcpy(buf + n, p + off, (size_t)vlen);
 	sign_as(from, buf, n + (size_t)vlen, p + off + (size_t)vlen);
 }
@@ -328,9 +304,9 @@ __attribute__((no_sanitize("coverage"))) static void sign_bcc(uint64_t instance,
 	static uint8_t buf[sizeof(BCC_DOMAIN) + 30 + SIGN_MAX];
 	size_t n = sizeof(BCC_DOMAIN) - 1;
 	memcpy(buf, BCC_DOMAIN, n);
-	n += wr_varint(buf + n, instance);
-	n += wr_varint(buf + n, ets);
-	n += wr_varint(buf + n, signer);
+	n += fuzz_wr_varint(buf + n, instance);
+	n += fuzz_wr_varint(buf + n, ets);
+	n += fuzz_wr_varint(buf + n, signer);
 	memcpy(buf + n, m, mlen);
 	sign_as(signer, buf, n + mlen, sig);
 }
@@ -340,20 +316,20 @@ __attribute__((no_sanitize("coverage"))) static void sign_bldc(uint64_t instance
 {
 	size_t off = 1;
 	uint64_t ets, mlen, count;
-	if (len < 1 || len > SIGN_MAX || !rd_varint(p, len, &off, &ets))
+	if (len < 1 || len > SIGN_MAX || !fuzz_rd_varint(p, len, &off, &ets))
 		return;
 	if (p[0] == BCC_SEND_TYPE) {
-		if (!rd_varint(p, len, &off, &mlen) || mlen > len - off ||
+		if (!fuzz_rd_varint(p, len, &off, &mlen) || mlen > len - off ||
 		    len - off - (size_t)mlen != STRATA_SIG_LEN)
 			return;
 		sign_bcc(instance, ets, from, p + off, (size_t)mlen, p + off + (size_t)mlen);
 	} else if (p[0] == BCC_COLLECTED_TYPE) {
-		if (!rd_varint(p, len, &off, &count))
+		if (!fuzz_rd_varint(p, len, &off, &count))
 			return;
 		for (uint64_t q = 1; q <= count && q <= FUZZ_NODES && off < len; q++) {
 			if (p[off++] != 1)
 				continue;
-			if (!rd_varint(p, len, &off, &mlen) || mlen > len - off ||
+			if (!fuzz_rd_varint(p, len, &off, &mlen) || mlen > len - off ||
 			    len - off - (size_t)mlen < STRATA_SIG_LEN)
 				return;
 			sign_bcc(instance, ets, q, p + off, (size_t)mlen, p + off + (size_t)mlen);

@@ -148,19 +148,17 @@ static void broadcast(struct run *r, uint32_t node)
 	sim_request(r->s, node, r->algo->name, &req);
 }
 
+static uint64_t oracle_req(void *arg, uint32_t q)
+{
+	(void)q;
+	return ++((struct run *)arg)->reqid;
+}
+
+/* Fail-stop: P, strong completeness and accuracy by construction (simf_crash). */
 static void crash(struct run *r, uint32_t id)
 {
-	sim_crash(r->s, id);
 	r->crashed_ever[id] = true;
-	r->down[id] = true;
-	if (!r->fail_stop)
-		return;
-	/* P: strong completeness and accuracy, by construction. */
-	for (uint32_t q = 1; q <= r->n; q++) {
-		if (r->down[q])
-			continue;
-		sim_oracle_tell(r->s, q, ++r->reqid, id);
-	}
+	simf_crash(r->s, r->n, r->down, &id, 1, r->fail_stop ? oracle_req : NULL, r);
 }
 
 /* A random live node other than the spare (0 if none). */

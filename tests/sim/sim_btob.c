@@ -39,6 +39,9 @@
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
+#include "lib/build.h"
+#include "lib/faults.h"
+
 #define MAXN 7
 #define MS 1000ull
 #define MAXD 96
@@ -140,16 +143,8 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 {
 	struct run *r = arg;
 	(void)s;
-	char err[256];
-	if (strata_fd_build(n, err, sizeof(err)) != 0) {
-		fprintf(stderr, "build: %s\n", err);
-		abort();
-	}
-	struct strata_module *m = strata_algo_create(strata_algo_find("btob"), n, err, sizeof(err));
-	if (!m) {
-		fprintf(stderr, "build: %s\n", err);
-		abort();
-	}
+	simb_fd(n);
+	struct strata_module *m = simb_algo(n, "btob");
 	uint32_t id = strata_node_id(n);
 	if (r->only[id])
 		cons_btob_test_byz(m, r->what[id]);
@@ -276,17 +271,7 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, bool trust)
 	for (int chunk = 0; chunk < 40 && !rc; chunk++) {
 		if (r->nbcast < max && sim_random_unit(s) < 0.4)
 			broadcast(r, 1 + (uint32_t)sim_random_below(s, r->n));
-		if (!trust && !parted && sim_random_unit(s) < 0.05) {
-			uint64_t a = 0;
-			for (uint32_t q = 1; q <= r->n; q++)
-				if (sim_random_below(s, 2))
-					a |= 1ull << q;
-			sim_partition(s, a, ((1ull << (MAXN + 1)) - 2) & ~a);
-			parted = true;
-		} else if (parted && sim_random_unit(s) < 0.15) {
-			sim_heal(s);
-			parted = false;
-		}
+		simf_partition_step(s, r->n, &parted, trust ? 0 : 0.05, false);
 		rc = sim_run_for(s, 10 * MS, step_check, r);
 	}
 	if (!rc) {

@@ -64,6 +64,9 @@
 #include "fd/fd.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
+
+#include "lib/build.h"
+#include "lib/history_verdict.h"
 #include "smr/smr.h"
 
 #define NCL 5
@@ -134,16 +137,8 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 {
 	(void)s;
 	(void)arg;
-	char err[256];
-	if (strata_fd_build(n, err, sizeof(err)) != 0) {
-		fprintf(stderr, "build: %s\n", err);
-		abort();
-	}
-	const struct strata_algo *a = strata_algo_find("kv");
-	if (!a || !strata_algo_create(a, n, err, sizeof(err))) {
-		fprintf(stderr, "build: %s\n", err);
-		abort();
-	}
+	simb_fd(n);
+	simb_algo(n, "kv");
 }
 
 static void record(struct run *r, struct client *c, enum strata_hist_type t, const char *value,
@@ -514,27 +509,8 @@ static int check_rejoined(struct run *r, char *why, size_t wl, bool *violation)
 
 static int check_history(struct run *r, char *why, size_t wl, bool *violation)
 {
-	fflush(r->hist);
-	struct strata_history *h = NULL;
-	char err[256];
-	int rc = strata_history_parse(r->hbuf, r->hlen, "sim", NULL, &h, err, sizeof(err));
-	if (rc)
-		return sim_fail(why, wl, "history does not parse: %s", err);
-	struct strata_check_result res;
-	memset(&res, 0, sizeof(res));
-	rc = strata_check_history(h, STRATA_CHECK_ATOMIC, 20000, &res);
-	int out = 0;
-	if (rc) {
-		out = sim_fail(why, wl, "checker error %d", rc);
-	} else if (res.verdict != STRATA_CHECK_OK) {
-		*violation = res.verdict == STRATA_CHECK_VIOLATION;
-		out = sim_fail(why, wl, "atomic checker: %s (%zu ops): %s",
-			       strata_check_verdict_name(res.verdict), strata_history_n_ops(h),
-			       res.has_violation ? res.violation.message : "");
-	}
-	strata_check_result_free(&res);
-	strata_history_free(h);
-	return out;
+	return simh_check_history(r->hist, &r->hbuf, &r->hlen, STRATA_CHECK_ATOMIC, why, wl,
+				  violation);
 }
 
 static uint32_t random_correct(struct run *r)

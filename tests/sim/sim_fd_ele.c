@@ -25,6 +25,8 @@
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
+#include "lib/faults.h"
+
 #define MS 1000ull
 #define MAXN 5
 
@@ -104,17 +106,7 @@ static int run_case(bool broken, uint64_t seed, bool trace, char *why, size_t wh
 			sim_restart(s, q);
 			r->down[q] = false;
 		}
-		if (!parted && sim_random_unit(s) < 0.08) {
-			uint64_t a = 0;
-			for (uint32_t p = 1; p <= r->n; p++)
-				if (sim_random_below(s, 2))
-					a |= 1ull << p;
-			sim_partition(s, a, ((1ull << (r->n + 1)) - 2) & ~a);
-			parted = true;
-		} else if (parted && sim_random_unit(s) < 0.15) {
-			sim_heal(s);
-			parted = false;
-		}
+		simf_partition_step(s, r->n, &parted, 0.08, false);
 		sim_run_for(s, 50 * MS, NULL, NULL);
 	}
 	/* Stabilisation: every node up for good, calm network. */

@@ -44,6 +44,8 @@
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
+#include "lib/history_verdict.h"
+
 #define NCL 6
 #define NKEYS 3
 #define MS 1000ull
@@ -294,27 +296,8 @@ static int converged_check(struct sim *s, void *arg)
 
 static int check_history(struct run *r, char *why, size_t wl, bool *violation)
 {
-	fflush(r->hist);
-	struct strata_history *h = NULL;
-	char err[256];
-	int rc = strata_history_parse(r->hbuf, r->hlen, "sim", NULL, &h, err, sizeof(err));
-	if (rc)
-		return sim_fail(why, wl, "history does not parse: %s", err);
-	struct strata_check_result res;
-	memset(&res, 0, sizeof(res));
-	rc = strata_check_history(h, STRATA_CHECK_ATOMIC, 20000, &res);
-	int out = 0;
-	if (rc) {
-		out = sim_fail(why, wl, "checker error %d", rc);
-	} else if (res.verdict != STRATA_CHECK_OK) {
-		*violation = res.verdict == STRATA_CHECK_VIOLATION;
-		out = sim_fail(why, wl, "atomic checker: %s (%zu ops): %s",
-			       strata_check_verdict_name(res.verdict), strata_history_n_ops(h),
-			       res.has_violation ? res.violation.message : "");
-	}
-	strata_check_result_free(&res);
-	strata_history_free(h);
-	return out;
+	return simh_check_history(r->hist, &r->hbuf, &r->hlen, STRATA_CHECK_ATOMIC, why, wl,
+				  violation);
 }
 
 static struct run *run_new(uint64_t seed, bool trace, uint32_t rq, uint32_t wq)

@@ -42,6 +42,8 @@
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
+#include "lib/history_verdict.h"
+
 #define MAX_CLIENTS 6
 #define MS 1000ull
 /* Virtual time allowed after healing. Perfect links back off to retransmit_max_ms (1 s) while
@@ -383,32 +385,7 @@ static void setup_clients(struct run *r)
 
 static int check_history(struct run *r, enum strata_check_model model, char *why, size_t wl)
 {
-	fflush(r->hist);
-	struct strata_history *h = NULL;
-	char err[256];
-	int rc = strata_history_parse(r->hbuf, r->hlen, "sim", NULL, &h, err, sizeof(err));
-	if (rc)
-		return sim_fail(why, wl, "history does not parse: %s", err);
-	struct strata_check_result res;
-	memset(&res, 0, sizeof(res));
-	rc = strata_check_history(h, model, 20000, &res);
-	int out = 0;
-	if (rc) {
-		out = sim_fail(why, wl, "checker error %d", rc);
-	} else if (res.verdict != STRATA_CHECK_OK) {
-		char *txt = NULL;
-		size_t tl = 0;
-		FILE *f = open_memstream(&txt, &tl);
-		strata_check_print_text(f, h, &res);
-		fclose(f);
-		out = sim_fail(why, wl, "%s checker: %s (%zu ops): %s", strata_check_model_name(model),
-			       strata_check_verdict_name(res.verdict), strata_history_n_ops(h),
-			       res.has_violation ? res.violation.message : (txt ? txt : ""));
-		free(txt);
-	}
-	strata_check_result_free(&res);
-	strata_history_free(h);
-	return out;
+	return simh_check_history(r->hist, &r->hbuf, &r->hlen, model, why, wl, NULL);
 }
 
 static int run_variant(const char *algo, enum variant variant, uint64_t seed, bool trace,

@@ -35,6 +35,8 @@
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
+#include "lib/history_verdict.h"
+
 #define NCL 5
 #define MS 1000ull
 
@@ -162,25 +164,7 @@ static int all_idle(struct sim *s, void *arg)
 
 static int check_history(struct run *r, enum strata_check_model model, char *why, size_t wl)
 {
-	fflush(r->hist);
-	struct strata_history *h = NULL;
-	char err[256];
-	if (strata_history_parse(r->hbuf, r->hlen, "sim", NULL, &h, err, sizeof(err)) != 0)
-		return sim_fail(why, wl, "history does not parse: %s", err);
-	struct strata_check_result res;
-	memset(&res, 0, sizeof(res));
-	int rc = strata_check_history(h, model, 20000, &res);
-	int out = 0;
-	if (rc)
-		out = sim_fail(why, wl, "checker error %d", rc);
-	else if (res.verdict != STRATA_CHECK_OK)
-		out = sim_fail(why, wl, "%s checker: %s (%zu ops): %s",
-			       strata_check_model_name(model),
-			       strata_check_verdict_name(res.verdict), strata_history_n_ops(h),
-			       res.has_violation ? res.violation.message : "no witness");
-	strata_check_result_free(&res);
-	strata_history_free(h);
-	return out;
+	return simh_check_history(r->hist, &r->hbuf, &r->hlen, model, why, wl, NULL);
 }
 
 static const enum strata_byz behaviours[] = {

@@ -34,6 +34,7 @@
 #include "core/error.h"
 #include "core/stack.h"
 #include "fd/fd.h"
+#include "lib/build.h"
 #include "lib/bcast_check.h"
 #include "lib/faults.h"
 #include "lib/oracle.h"
@@ -97,18 +98,11 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 {
 	struct run *r = arg;
 	(void)s;
-	char err[256];
-	const struct strata_algo *a = strata_algo_find(r->algo);
-	if (r->cons[0]) {
+	if (r->cons[0])
 		sim_oracle_add(n);
-	} else if (strata_fd_build(n, err, sizeof(err)) != 0) {
-		fprintf(stderr, "build: %s\n", err);
-		abort();
-	}
-	if (!strata_algo_create(a, n, err, sizeof(err))) {
-		fprintf(stderr, "build: %s\n", err);
-		abort();
-	}
+	else
+		simb_fd(n);
+	simb_algo(n, r->algo);
 }
 
 static void broadcast(struct run *r, uint32_t q)
@@ -148,19 +142,20 @@ static int total_order_correct(const struct run *r, char *why, size_t whylen)
 	return 0;
 }
 
-/* P: the driver tells every live node's oracle of a crash (accurate and complete). */
+/* The oracle's request ids, apart from the broadcasts'. */
+static uint64_t oracle_req(void *arg, uint32_t q)
+{
+	struct run *r = arg;
+	(void)q;
+	return (1ull << 40) + ++r->oracle_reqs;
+}
+
+/* P (over a consensus): the driver tells every live node's oracle of a crash (accurate and
+ * complete). */
 static void crash(struct run *r, uint32_t q)
 {
-	sim_crash(r->s, q);
-	r->down[q] = true;
+	simf_crash(r->s, r->n, r->down, &q, 1, r->cons[0] ? oracle_req : NULL, r);
 	r->ncrash++;
-	if (!r->cons[0])
-		return;
-	for (uint32_t p = 1; p <= r->n; p++) {
-		if (r->down[p])
-			continue;
-		sim_oracle_tell(r->s, p, (1ull << 40) + ++r->oracle_reqs, q);
-	}
 }
 
 static int run_algo(const char *algo, const char *cons, uint64_t seed, bool trace, char *why,
@@ -338,16 +333,8 @@ static void l_build(struct sim *s, struct strata_node *n, void *arg)
 {
 	struct lrun *r = arg;
 	(void)s;
-	char err[256];
-	if (strata_fd_build(n, err, sizeof(err)) != 0) {
-		fprintf(stderr, "build: %s\n", err);
-		abort();
-	}
-	struct strata_module *m = strata_algo_create(strata_algo_find("ltob"), n, err, sizeof(err));
-	if (!m) {
-		fprintf(stderr, "build: %s\n", err);
-		abort();
-	}
+	simb_fd(n);
+	struct strata_module *m = simb_algo(n, "ltob");
 	if (r->unlogged)
 		cons_ltob_test_unlogged(m);
 }

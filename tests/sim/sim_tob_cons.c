@@ -27,6 +27,7 @@
 #include "core/error.h"
 #include "core/stack.h"
 #include "fd/fd.h"
+#include "lib/build.h"
 #include "lib/cons_check.h"
 #include "lib/faults.h"
 #include "rt/sim/harness.h"
@@ -113,13 +114,8 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 {
 	struct run *r = arg;
 	(void)s;
-	char err[256];
-	struct strata_module *m = NULL;
-	if (strata_fd_build(n, err, sizeof(err)) != 0 ||
-	    !(m = strata_algo_create(strata_algo_find("tob-consensus"), n, err, sizeof(err)))) {
-		fprintf(stderr, "build: %s\n", err);
-		abort();
-	}
+	simb_fd(n);
+	struct strata_module *m = simb_algo(n, "tob-consensus");
 	if (r->broken)
 		cons_tob_cons_test_own(m);
 }
@@ -188,8 +184,7 @@ static int run_once(bool broken, uint64_t seed, bool trace, char *why, size_t wh
 		if (r->ncrash < r->cfg.f && sim_random_unit(s) < 0.03) {
 			uint32_t q = simf_pick_up(r->s, r->n, r->down);
 			if (q) {
-				sim_crash(s, q);
-				r->down[q] = true;
+				simf_crash(s, r->n, r->down, &q, 1, NULL, NULL);
 				r->ncrash++;
 			}
 		}

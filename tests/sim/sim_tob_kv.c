@@ -32,6 +32,7 @@
 #include "core/assert.h"
 #include "core/stack.h"
 #include "fd/fd.h"
+#include "lib/build.h"
 #include "lib/kv_harness.h"
 #include "lib/oracle.h"
 #include "rt/sim/harness.h"
@@ -58,19 +59,11 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 {
 	struct run *r = arg;
 	(void)s;
-	char err[256];
-	if (r->oracle) {
+	if (r->oracle)
 		sim_oracle_add(n);
-	} else if (strata_fd_build(n, err, sizeof(err)) != 0) {
-		fprintf(stderr, "build: %s\n", err);
-		abort();
-	}
-	const struct strata_algo *a = strata_algo_find("kv");
-	struct strata_module *m = a ? strata_algo_create(a, n, err, sizeof(err)) : NULL;
-	if (!m) {
-		fprintf(stderr, "build: %s\n", err);
-		abort();
-	}
+	else
+		simb_fd(n);
+	struct strata_module *m = simb_algo(n, "kv");
 	smr_tobkv_set_broken(m, r->broken);
 }
 

@@ -31,6 +31,7 @@
 #include "core/codec.h"
 #include "core/error.h"
 #include "core/stack.h"
+#include "lib/build.h"
 #include "lib/faults.h"
 #include "lib/oracle.h"
 #include "lib/view_check.h"
@@ -310,13 +311,8 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 {
 	struct run *r = arg;
 	(void)s;
-	char err[256];
 	sim_oracle_add(n);
-	struct strata_module *m = strata_algo_create(strata_algo_find(r->algo), n, err, sizeof(err));
-	if (!m) {
-		fprintf(stderr, "build: %s\n", err);
-		abort();
-	}
+	struct strata_module *m = simb_algo(n, r->algo);
 	if (r->broken_timeout_ms)
 		var_nbac_test_commit_timeout(m, r->broken_timeout_ms);
 	if (r->broken_direct)
@@ -334,17 +330,16 @@ static uint64_t new_req(struct run *r, enum req_kind kind, uint32_t node, uint64
 	return ++r->reqid;
 }
 
+static uint64_t oracle_req(void *arg, uint32_t q)
+{
+	return new_req(arg, RQ_ORACLE, q, 0);
+}
+
+/* P: strong completeness and accuracy, by construction (simf_crash). */
 static void crash(struct run *r, uint32_t id)
 {
-	sim_crash(r->s, id);
-	r->down[id] = true;
+	simf_crash(r->s, r->n, r->down, &id, 1, oracle_req, r);
 	r->ncrash++;
-	/* P: strong completeness and accuracy, by construction. */
-	for (uint32_t q = 1; q <= r->n; q++) {
-		if (r->down[q])
-			continue;
-		sim_oracle_tell(r->s, q, new_req(r, RQ_ORACLE, q, 0), id);
-	}
 }
 
 static void vote(struct run *r, uint32_t q, uint64_t tx)
@@ -582,18 +577,9 @@ static int broken_trb_direct(uint64_t seed, bool trace, char *why, size_t whylen
  * nothing across processes). */
 static void crash_two(struct run *r, uint32_t a, uint32_t b)
 {
-	sim_crash(r->s, a);
-	sim_crash(r->s, b);
-	r->down[a] = r->down[b] = true;
+	const uint32_t ids[2] = {a, b};
+	simf_crash(r->s, r->n, r->down, ids, 2, oracle_req, r);
 	r->ncrash += 2;
-	for (uint32_t q = 1; q <= r->n; q++) {
-		if (r->down[q])
-			continue;
-		bool swap = sim_random_below(r->s, 2) == 1;
-		uint32_t first = swap ? b : a, second = swap ? a : b;
-		sim_oracle_tell(r->s, q, new_req(r, RQ_ORACLE, q, 0), first);
-		sim_oracle_tell(r->s, q, new_req(r, RQ_ORACLE, q, 0), second);
-	}
 }
 
 static int gm_run(bool broken, uint64_t seed, bool trace, char *why, size_t whylen)

@@ -33,6 +33,7 @@
 #include "core/codec.h"
 #include "core/error.h"
 #include "core/stack.h"
+#include "lib/build.h"
 #include "lib/faults.h"
 #include "lib/oracle.h"
 #include "rt/sim/harness.h"
@@ -158,13 +159,8 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 {
 	struct run *r = arg;
 	(void)s;
-	char err[256];
 	sim_oracle_add(n);
-	struct strata_module *m = strata_algo_create(strata_algo_find(r->algo), n, err, sizeof(err));
-	if (!m) {
-		fprintf(stderr, "build: %s\n", err);
-		abort();
-	}
+	struct strata_module *m = simb_algo(n, r->algo);
 	if (r->broken_quorum)
 		var_fast_test_quorum(m, r->broken_quorum);
 }
@@ -175,14 +171,16 @@ static uint64_t new_req(struct run *r)
 	return ++r->reqid;
 }
 
+static uint64_t oracle_req(void *arg, uint32_t q)
+{
+	(void)q;
+	return new_req(arg);
+}
+
 static void crash(struct run *r, uint32_t id)
 {
-	sim_crash(r->s, id);
-	r->down[id] = true;
+	simf_crash(r->s, r->n, r->down, &id, 1, oracle_req, r);
 	r->ncrash++;
-	for (uint32_t q = 1; q <= r->n; q++)
-		if (!r->down[q])
-			sim_oracle_tell(r->s, q, new_req(r), id);
 }
 
 static void propose(struct run *r, uint32_t q, uint64_t inst)

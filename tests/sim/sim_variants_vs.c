@@ -42,6 +42,7 @@
 #include "core/codec.h"
 #include "core/error.h"
 #include "core/stack.h"
+#include "lib/build.h"
 #include "lib/faults.h"
 #include "lib/oracle.h"
 #include "lib/view_check.h"
@@ -193,13 +194,8 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 {
 	struct run *r = arg;
 	(void)s;
-	char err[256];
 	sim_oracle_add(n);
-	struct strata_module *m = strata_algo_create(strata_algo_find(r->algo), n, err, sizeof(err));
-	if (!m) {
-		fprintf(stderr, "build: %s\n", err);
-		abort();
-	}
+	struct strata_module *m = simb_algo(n, r->algo);
 	if (r->broken == BROKEN_EARLY)
 		var_uvs_test_early(m);
 	else if (r->broken && r->uniform)
@@ -214,29 +210,18 @@ static uint64_t new_req(struct run *r)
 	return ++r->reqid;
 }
 
-static void tell_crash(struct run *r, uint32_t q, uint32_t id)
+static uint64_t oracle_req(void *arg, uint32_t q)
 {
-	sim_oracle_tell(r->s, q, new_req(r), id);
+	(void)q;
+	return new_req(arg);
 }
 
+/* Crashes a, and b too unless it is 0 (simf_crash: P tells every live node). */
 static void crash_some(struct run *r, uint32_t a, uint32_t b)
 {
-	sim_crash(r->s, a);
-	r->down[a] = true;
-	r->ncrash++;
-	if (b) {
-		sim_crash(r->s, b);
-		r->down[b] = true;
-		r->ncrash++;
-	}
-	for (uint32_t q = 1; q <= r->n; q++) {
-		if (r->down[q])
-			continue;
-		bool swap = b && sim_random_below(r->s, 2) == 1;
-		tell_crash(r, q, swap ? b : a);
-		if (b)
-			tell_crash(r, q, swap ? a : b);
-	}
+	const uint32_t ids[2] = {a, b};
+	simf_crash(r->s, r->n, r->down, ids, b ? 2 : 1, oracle_req, r);
+	r->ncrash += b ? 2 : 1;
 }
 
 static void vs_send(struct run *r, uint32_t q)

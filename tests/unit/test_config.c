@@ -181,6 +181,16 @@ START_TEST(test_every_key)
 }
 END_TEST
 
+/* One port's limits (struct strata_listen_cfg), field by field. */
+static void assert_listen(const struct strata_listen_cfg *l, uint32_t max_conns, uint32_t idle_ms,
+			  uint32_t frame_ms, uint32_t queue_max)
+{
+	ck_assert_uint_eq(l->max_conns, max_conns);
+	ck_assert_uint_eq(l->idle_ms, idle_ms);
+	ck_assert_uint_eq(l->frame_ms, frame_ms);
+	ck_assert_uint_eq(l->queue_max, queue_max);
+}
+
 /* [resp] and [metrics]: the connection discipline of the other TCP ports, with their own
  * defaults; a non-loopback metrics_host only with allow_remote = on (refused without it: the
  * bad_configs table). */
@@ -188,14 +198,8 @@ START_TEST(test_listener_sections)
 {
 	struct strata_config c;
 	parse_ok(&c, BASE);
-	ck_assert_uint_eq(c.resp_max_conns, 1024);
-	ck_assert_uint_eq(c.resp_idle_ms, 300000);
-	ck_assert_uint_eq(c.resp_frame_ms, 10000);
-	ck_assert_uint_eq(c.resp_queue_max, 4u << 20);
-	ck_assert_uint_eq(c.metrics_max_conns, 16);
-	ck_assert_uint_eq(c.metrics_idle_ms, 10000);
-	ck_assert_uint_eq(c.metrics_frame_ms, 10000);
-	ck_assert_uint_eq(c.metrics_queue_max, 2u << 20);
+	assert_listen(&c.listen[STRATA_PORT_RESP], 1024, 300000, 10000, 4u << 20);
+	assert_listen(&c.listen[STRATA_PORT_METRICS], 16, 10000, 10000, 2u << 20);
 	ck_assert(!c.metrics_allow_remote);
 	ck_assert_str_eq(c.nodes[1].metrics_host, "127.0.0.1");
 	parse_ok(&c, CL "[node.1]\nport = 7101\nclient_port = 7201\nmetrics_port = 7301\n"
@@ -204,19 +208,59 @@ START_TEST(test_listener_sections)
 		     "queue_max_bytes = 65536\n"
 		     "[metrics]\nallow_remote = on\nmax_connections = 4\nidle_timeout_ms = 3000\n"
 		     "frame_timeout_ms = 1000\nqueue_max_bytes = 131072\n");
-	ck_assert_uint_eq(c.resp_max_conns, 8);
-	ck_assert_uint_eq(c.resp_idle_ms, 0);
-	ck_assert_uint_eq(c.resp_frame_ms, 2000);
-	ck_assert_uint_eq(c.resp_queue_max, 65536);
+	assert_listen(&c.listen[STRATA_PORT_RESP], 8, 0, 2000, 65536);
 	ck_assert(c.metrics_allow_remote);
-	ck_assert_uint_eq(c.metrics_max_conns, 4);
-	ck_assert_uint_eq(c.metrics_idle_ms, 3000);
-	ck_assert_uint_eq(c.metrics_frame_ms, 1000);
-	ck_assert_uint_eq(c.metrics_queue_max, 131072);
+	assert_listen(&c.listen[STRATA_PORT_METRICS], 4, 3000, 1000, 131072);
 	ck_assert_str_eq(c.nodes[1].metrics_host, "0.0.0.0");
 	/* ::1 and the 127/8 addresses are loopback: no allow_remote needed */
 	parse_ok(&c, CL "[node.1]\nport = 7101\nclient_port = 7201\nmetrics_port = 7301\n"
 		     "metrics_host = 127.0.0.2\n");
+}
+END_TEST
+
+/* [client], [resp] and [metrics] are one struct strata_listen_cfg each, parsed by one table:
+ * each section sets its own port's limits and no other's, and every port's defaults are
+ * strata_listen_defaults. */
+START_TEST(test_listen_sections_independent)
+{
+	struct strata_config c;
+	parse_ok(&c, BASE);
+	assert_listen(&c.listen[STRATA_PORT_CLIENT], 1024, 300000, 10000, 4u << 20);
+	for (int p = 0; p < STRATA_PORT_COUNT; p++) {
+		struct strata_listen_cfg d = strata_listen_defaults((enum strata_port)p);
+		ck_assert_mem_eq(&c.listen[p], &d, sizeof d);
+	}
+	ck_assert_str_eq(strata_port_name(STRATA_PORT_CLIENT), "client");
+	ck_assert_str_eq(strata_port_name(STRATA_PORT_RESP), "resp");
+	ck_assert_str_eq(strata_port_name(STRATA_PORT_METRICS), "metrics");
+
+	parse_ok(&c, BASE "[client]\nmax_connections = 5\nidle_timeout_ms = 6\n"
+			  "frame_timeout_ms = 7\nqueue_max_bytes = 65537\nauth = on\n");
+	assert_listen(&c.listen[STRATA_PORT_CLIENT], 5, 6, 7, 65537);
+	for (int p = STRATA_PORT_RESP; p < STRATA_PORT_COUNT; p++) {
+		struct strata_listen_cfg d = strata_listen_defaults((enum strata_port)p);
+		ck_assert_mem_eq(&c.listen[p], &d, sizeof d);
+	}
+	parse_ok(&c, BASE "[metrics]\nmax_connections = 1024\n[resp]\nmax_connections = 16384\n"
+			  "[client]\nmax_connections = 3\n");
+	ck_assert_uint_eq(c.listen[STRATA_PORT_CLIENT].max_conns, 3);
+	ck_assert_uint_eq(c.listen[STRATA_PORT_RESP].max_conns, 16384);
+	ck_assert_uint_eq(c.listen[STRATA_PORT_METRICS].max_conns, 1024);
+
+	/* A config built by hand (zeroed): the runtime's view has the port's defaults where a
+	 * zero would be no limit at all; a zero idle timeout stays (never). */
+	struct strata_config z;
+	memset(&z, 0, sizeof z);
+	z.listen[STRATA_PORT_METRICS].frame_ms = 99;
+	for (int p = 0; p < STRATA_PORT_COUNT; p++) {
+		struct strata_listen_cfg d = strata_listen_defaults((enum strata_port)p);
+		struct strata_listen_cfg l = strata_listen_cfg_of(&z, (enum strata_port)p);
+		assert_listen(&l, d.max_conns, 0, p == STRATA_PORT_METRICS ? 99 : d.frame_ms,
+			      d.queue_max);
+	}
+	parse_ok(&c, BASE "[resp]\nqueue_max_bytes = 70000\n");
+	struct strata_listen_cfg l = strata_listen_cfg_of(&c, STRATA_PORT_RESP);
+	ck_assert_mem_eq(&l, &c.listen[STRATA_PORT_RESP], sizeof l);
 }
 END_TEST
 
@@ -389,6 +433,18 @@ static const struct bad bad_configs[] = {
 	 "c.ini:13: [metrics] queue_max_bytes: out of range: 1000 (must be 65536..1073741824)"},
 	{BASE "[metrics]\nallow_remote = maybe\n",
 	 "c.ini:13: [metrics] allow_remote: 'maybe' is not on or off"},
+	{BASE "[metrics]\nmax_connections = 1025\n",
+	 "c.ini:13: [metrics] max_connections: out of range: 1025 (must be 1..1024)"},
+	{BASE "[client]\nmax_connections = 16385\n",
+	 "c.ini:13: [client] max_connections: out of range: 16385 (must be 1..16384)"},
+	{BASE "[client]\nmaxconn = 1\n",
+	 "c.ini:13: [client] maxconn: unknown key (expected one of: max_connections, "
+	 "idle_timeout_ms, frame_timeout_ms, queue_max_bytes, auth)"},
+	{BASE "[resp]\nauth = on\n",
+	 "c.ini:13: [resp] auth: unknown key (expected one of: max_connections, "
+	 "idle_timeout_ms, frame_timeout_ms, queue_max_bytes)"},
+	{BASE "[resp]\nidle_timeout_ms = 1\n[metrics]\nidle_timeout_ms = 2\nidle_timeout_ms = 3\n",
+	 "c.ini:16: [metrics] idle_timeout_ms: duplicate key (first set on line 15)"},
 	{CL "[node.0]\n", "c.ini:3: [node.0]: node id out of range (must be 1..64)"},
 	{CL "[node.65]\n", "c.ini:3: [node.65]: node id out of range (must be 1..64)"},
 	{CL "[node.99999999999]\n",
@@ -611,6 +667,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_default_f_and_lkv);
 	tcase_add_test(tc, test_coin_keys);
 	tcase_add_test(tc, test_listener_sections);
+	tcase_add_test(tc, test_listen_sections_independent);
 	tcase_add_test(tc, test_max_nodes);
 	tcase_add_test(tc, test_failure_keeps_config);
 	tcase_add_loop_test(tc, test_bad_config, 0, (int)(sizeof(bad_configs) / sizeof(bad_configs[0])));

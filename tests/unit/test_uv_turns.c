@@ -23,6 +23,8 @@
 #include "links/links.h"
 #include "rt/uv/uv.h"
 
+#include "../lib/loopback_cluster.h"
+
 #define TEST_WIRE 231
 
 struct probe {
@@ -102,34 +104,11 @@ static void on_guard(uv_timer_t *t)
 	finish(t->data); /* the timer never fired: fails below */
 }
 
-static uint16_t free_port(int type)
-{
-	int fd = socket(AF_INET, type, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t l = sizeof(a);
-	ck_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
-	ck_assert(getsockname(fd, (struct sockaddr *)&a, &l) == 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 START_TEST(test_timer_turn_sends_before_next_poll)
 {
 	struct strata_config cfg;
-	strata_config_defaults(&cfg);
-	snprintf(cfg.cluster_id, sizeof(cfg.cluster_id), "uvturns");
-	cfg.cluster_hash = 0x7e57;
-	cfg.n = 2;
-	cfg.f = 0;
 	uint8_t sk[3][STRATA_SK_LEN];
-	for (uint32_t i = 1; i <= 2; i++) {
-		cfg.nodes[i].id = i;
-		snprintf(cfg.nodes[i].host, sizeof(cfg.nodes[i].host), "127.0.0.1");
-		cfg.nodes[i].port = free_port(SOCK_DGRAM);
-		cfg.nodes[i].client_port = free_port(SOCK_STREAM);
-		strata_keypair(cfg.nodes[i].public_key, sk[i]);
-		cfg.nodes[i].has_public_key = true;
-	}
+	loopback_cluster(&cfg, "uvturns", 0x7e57, 2, sk);
 	struct probe *p = calloc(1, sizeof(*p));
 	ck_assert_ptr_nonnull(p);
 	p->fd2 = socket(AF_INET, SOCK_DGRAM, 0);
@@ -238,20 +217,8 @@ static void pair_poll(uv_timer_t *t)
 START_TEST(test_ack_of_unsynced_delivery_not_early)
 {
 	struct strata_config cfg;
-	strata_config_defaults(&cfg);
-	snprintf(cfg.cluster_id, sizeof(cfg.cluster_id), "uvacks");
-	cfg.cluster_hash = 0xac4;
-	cfg.n = 2;
-	cfg.f = 0;
 	uint8_t sk[3][STRATA_SK_LEN];
-	for (uint32_t i = 1; i <= 2; i++) {
-		cfg.nodes[i].id = i;
-		snprintf(cfg.nodes[i].host, sizeof(cfg.nodes[i].host), "127.0.0.1");
-		cfg.nodes[i].port = free_port(SOCK_DGRAM);
-		cfg.nodes[i].client_port = free_port(SOCK_STREAM);
-		strata_keypair(cfg.nodes[i].public_key, sk[i]);
-		cfg.nodes[i].has_public_key = true;
-	}
+	loopback_cluster(&cfg, "uvacks", 0xac4, 2, sk);
 	cfg.ack_delay_us = 2000; /* lone acks wait (the default sends them at once) */
 	struct pair *pr = calloc(1, sizeof(*pr));
 	ck_assert_ptr_nonnull(pr);

@@ -998,12 +998,13 @@ int client_server_start(struct strata_uv *rt, char *err, size_t errlen)
 {
 	const struct strata_peer_cfg *me = &rt->cfg->nodes[rt->id];
 	struct strata_uv_counters *k = &rt->counters;
-	const struct lsn_limits lim = {
-		.max_conns = rt->o.max_clients,
-		.idle_ms = rt->cfg->client_idle_ms,
-		.frame_ms = rt->cfg->client_frame_ms ? rt->cfg->client_frame_ms : 10000,
-		.queue_max = rt->o.client_queue_max,
-	};
+	struct strata_listen_cfg lim = strata_listen_cfg_of(rt->cfg, STRATA_PORT_CLIENT);
+	/* The runtime's options override [client] when set (0 = the config's). */
+	if (rt->o.max_clients)
+		lim.max_conns = rt->o.max_clients;
+	if (rt->o.client_queue_max)
+		lim.queue_max = rt->o.client_queue_max < UINT32_MAX ? (uint32_t)rt->o.client_queue_max
+								      : UINT32_MAX;
 	const struct lsn_counters cnt = {
 		.accepted = &k->client_accepted, .refused = &k->client_refused,
 		.evicted = &k->client_evicted, .idle_closed = &k->client_idle_closed,

@@ -84,7 +84,7 @@ struct lsn_wreq *lsn_wreq_new(struct lsn_conn *c, size_t len)
 	if (c->out_bytes + len > l->lim.queue_max) {
 		(*l->cnt.slow_dropped)++;
 		strata_uv_log(l->rt, STRATA_LOG_WARN,
-			      "%s: client too slow: %zu bytes queued (limit %zu), disconnected",
+			      "%s: client too slow: %zu bytes queued (limit %" PRIu32 "), disconnected",
 			      l->ops->name, c->out_bytes, l->lim.queue_max);
 		lsn_conn_close(c);
 		return NULL;
@@ -264,7 +264,7 @@ static void on_connection(uv_stream_t *server, int status)
 }
 
 int lsn_start(struct lsn *l, struct strata_uv *rt, const struct lsn_ops *ops,
-	      const struct lsn_limits *lim, const struct lsn_counters *cnt, const char *host,
+	      const struct strata_listen_cfg *lim, const struct lsn_counters *cnt, const char *host,
 	      uint16_t port, char *err, size_t errlen)
 {
 	STRATA_ASSERT(lim->max_conns >= 1 && lim->frame_ms >= 1);

@@ -4,7 +4,7 @@
  * The listener accepts connections and owns their lifecycle (accept, admission, writes with an
  * output cap, graceful drain, close); the protocol on top (the "owner": client, RESP, HTTP)
  * reads and parses and tells the listener what it saw. The discipline, per listener
- * (struct lsn_limits, from the config's [client], [resp] and [metrics] sections):
+ * (struct strata_listen_cfg, the config's [client], [resp] or [metrics] section, core/config.h):
  *
  *   1. Connection limit with eviction: at most max_conns open. A connection beyond the limit
  *      evicts the least recently active connection that has no request in flight and no reply
@@ -40,15 +40,10 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/config.h"
+
 struct strata_uv;
 struct lsn;
-
-struct lsn_limits {
-	unsigned max_conns; /* >= 1 */
-	uint32_t idle_ms;   /* 0 = no idle timeout */
-	uint32_t frame_ms;  /* >= 1 */
-	size_t queue_max;   /* bytes queued toward one connection */
-};
 
 /* Where the listener counts (fields of the runtime's status counters). */
 struct lsn_counters {
@@ -86,7 +81,7 @@ struct lsn_ops {
 struct lsn {
 	struct strata_uv *rt;
 	const struct lsn_ops *ops;
-	struct lsn_limits lim;
+	struct strata_listen_cfg lim; /* max_conns >= 1, frame_ms >= 1 */
 	struct lsn_counters cnt;
 	uv_tcp_t server;
 	bool server_init;
@@ -100,7 +95,7 @@ struct lsn {
 /* Binds host:port and listens. 0, or STRATA_ECONFIG / STRATA_EIO with "<name> port
  * host:port: reason" in err. lsn_close must be called (and the loop run) even on failure. */
 int lsn_start(struct lsn *l, struct strata_uv *rt, const struct lsn_ops *ops,
-	      const struct lsn_limits *lim, const struct lsn_counters *cnt, const char *host,
+	      const struct strata_listen_cfg *lim, const struct lsn_counters *cnt, const char *host,
 	      uint16_t port, char *err, size_t errlen);
 /* Closes the listening socket, the sweep timer and every connection (idempotent). The
  * connections are freed by their close callbacks: l->conns is NULL once the loop ran them. */

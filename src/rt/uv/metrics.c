@@ -405,12 +405,7 @@ int metrics_server_start(struct strata_uv *rt, char *err, size_t errlen)
 		return 0;
 	const struct strata_config *cfg = rt->cfg;
 	struct strata_uv_counters *k = &rt->counters;
-	const struct lsn_limits lim = {
-		.max_conns = cfg->metrics_max_conns ? cfg->metrics_max_conns : 16,
-		.idle_ms = cfg->metrics_idle_ms,
-		.frame_ms = cfg->metrics_frame_ms ? cfg->metrics_frame_ms : 10000,
-		.queue_max = cfg->metrics_queue_max ? cfg->metrics_queue_max : 2u << 20,
-	};
+	const struct strata_listen_cfg lim = strata_listen_cfg_of(cfg, STRATA_PORT_METRICS);
 	const struct lsn_counters cnt = {
 		.accepted = &k->metrics_accepted, .refused = &k->metrics_refused,
 		.evicted = &k->metrics_evicted, .idle_closed = &k->metrics_idle_closed,

@@ -1504,12 +1504,7 @@ int resp_server_start(struct strata_uv *rt, char *err, size_t errlen)
 	rt->resp_kick.data = rt;
 	const struct strata_config *cfg = rt->cfg;
 	struct strata_uv_counters *k = &rt->counters;
-	const struct lsn_limits lim = {
-		.max_conns = cfg->resp_max_conns ? cfg->resp_max_conns : 1024,
-		.idle_ms = cfg->resp_idle_ms,
-		.frame_ms = cfg->resp_frame_ms ? cfg->resp_frame_ms : 10000,
-		.queue_max = cfg->resp_queue_max ? cfg->resp_queue_max : 4u << 20,
-	};
+	const struct strata_listen_cfg lim = strata_listen_cfg_of(cfg, STRATA_PORT_RESP);
 	const struct lsn_counters cnt = {
 		.accepted = &k->resp_accepted, .refused = &k->resp_refused,
 		.evicted = &k->resp_evicted, .idle_closed = &k->resp_idle_closed,

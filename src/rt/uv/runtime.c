@@ -737,11 +737,6 @@ struct strata_uv *strata_uv_new(uv_loop_t *loop, const struct strata_uv_opts *o,
 	}
 	rt->loop = loop;
 	rt->o = *o;
-	/* [client] in the config unless the caller set a bound (0 = the config's, else the default). */
-	if (!rt->o.client_queue_max)
-		rt->o.client_queue_max = o->cfg->client_queue_max ? o->cfg->client_queue_max : 4u << 20;
-	if (!rt->o.max_clients)
-		rt->o.max_clients = o->cfg->client_max_conns ? o->cfg->client_max_conns : 1024;
 	rt->cfg = o->cfg;
 	rt->id = o->id;
 	rt->wake_at_us = UINT64_MAX;

@@ -2,6 +2,7 @@
 #include "faults.h"
 
 #include "core/assert.h"
+#include "oracle.h"
 
 uint32_t simf_pick_up(struct sim *s, uint32_t n, const bool *down)
 {
@@ -32,5 +33,26 @@ void simf_partition_step(struct sim *s, uint32_t n, bool *parted, double part_p,
 	} else if (*parted && sim_random_unit(s) < 0.15) {
 		sim_heal(s);
 		*parted = false;
+	}
+}
+
+void simf_crash(struct sim *s, uint32_t n, bool *down, const uint32_t *ids, unsigned k,
+		simf_req_fn req, void *arg)
+{
+	STRATA_ASSERT(k == 1 || k == 2);
+	for (unsigned i = 0; i < k; i++) {
+		STRATA_ASSERT(ids[i] >= 1 && ids[i] <= n);
+		sim_crash(s, ids[i]);
+		down[ids[i]] = true;
+	}
+	if (!req)
+		return;
+	for (uint32_t q = 1; q <= n; q++) {
+		if (down[q])
+			continue;
+		bool swap = k == 2 && sim_random_below(s, 2) == 1;
+		sim_oracle_tell(s, q, req(arg, q), ids[swap ? 1 : 0]);
+		if (k == 2)
+			sim_oracle_tell(s, q, req(arg, q), ids[swap ? 0 : 1]);
 	}
 }

@@ -9,6 +9,8 @@
 #include "core/error.h"
 #include "rt/sim/harness.h"
 
+#include "history_verdict.h"
+
 #define MS KVH_MS
 
 const char *const kvh_keys[KVH_NKEYS] = { "a", "b", "c" };
@@ -373,25 +375,6 @@ int kvh_check_agreement(struct kvh *h, char *why, size_t wl, bool *violation,
 
 int kvh_check_history(struct kvh *h, char *why, size_t wl, bool *violation)
 {
-	fflush(h->hist);
-	struct strata_history *hs = NULL;
-	char err[256];
-	int rc = strata_history_parse(h->hbuf, h->hlen, "sim", NULL, &hs, err, sizeof(err));
-	if (rc)
-		return sim_fail(why, wl, "history does not parse: %s", err);
-	struct strata_check_result res;
-	memset(&res, 0, sizeof(res));
-	rc = strata_check_history(hs, STRATA_CHECK_ATOMIC, 20000, &res);
-	int out = 0;
-	if (rc) {
-		out = sim_fail(why, wl, "checker error %d", rc);
-	} else if (res.verdict != STRATA_CHECK_OK) {
-		*violation = res.verdict == STRATA_CHECK_VIOLATION;
-		out = sim_fail(why, wl, "atomic checker: %s (%zu ops): %s",
-			       strata_check_verdict_name(res.verdict), strata_history_n_ops(hs),
-			       res.has_violation ? res.violation.message : "");
-	}
-	strata_check_result_free(&res);
-	strata_history_free(hs);
-	return out;
+	return simh_check_history(h->hist, &h->hbuf, &h->hlen, STRATA_CHECK_ATOMIC, why, wl,
+				  violation);
 }
