@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/assert.h"
@@ -52,6 +53,10 @@ struct strata_wal_files {
 	int prep_fd, prep_rc;
 	uint64_t prep_size;
 	char prep_err[1400];
+	/* The durable write (io_write_dsync): refused once by the kernel or the file system
+	 * (EOPNOTSUPP, EINVAL, ENOSYS), then not tried again; test_refuse makes the call with a
+	 * flag no kernel knows, so that the refusal path runs (tests only). */
+	bool dsync_refused, test_refuse;
 };
 
 static void spare_path(const struct strata_wal_files *w, char *p, size_t n)
@@ -293,6 +298,42 @@ static int io_write(void *ctx, uint64_t seq, uint64_t off, const void *buf, size
 	return 0;
 }
 
+/* One write that is durable when it returns: pwritev2 with RWF_DSYNC, which on Linux writes
+ * like pwrite and then syncs that range as fdatasync would (generic_write_sync: the range's
+ * data and the metadata needed to read it back, the disk's cache flushed). Only the range:
+ * other unsynced data of the file stays unsynced, so the caller (rlog.c,
+ * strata_rlog_write_staged_dsync) uses this only when the range is all the log has unsynced.
+ * Refused (an old kernel, a file system without it): the bytes are written with pwrite and 1
+ * is returned, the caller then syncs with fdatasync as for any write. */
+static int io_write_dsync(void *ctx, uint64_t seq, uint64_t off, const void *buf, size_t len)
+{
+	struct strata_wal_files *w = ctx;
+	int fd = fd_of(w, seq);
+	if (fd < 0)
+		return ferr(w, "open", seq);
+	const uint8_t *p = buf;
+	while (len && !w->dsync_refused) {
+		struct iovec iov = { .iov_base = (void *)(uintptr_t)p, .iov_len = len };
+		int flags = RWF_DSYNC | (w->test_refuse ? (int)0x40000000 : 0);
+		ssize_t k = pwritev2(fd, &iov, 1, (off_t)off, flags);
+		if (k < 0 && (errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS)) {
+			w->dsync_refused = true;
+			break;
+		}
+		if (k <= 0)
+			return ferr(w, "pwritev2 (RWF_DSYNC)", seq);
+		p += k;
+		off += (uint64_t)k;
+		len -= (size_t)k;
+	}
+	if (!len)
+		return 0;
+	/* Refused (now or before): what is left goes with pwrite; the caller's fdatasync covers
+	 * it and whatever a partial durable write put before it. */
+	int rc = io_write(ctx, seq, off, p, len);
+	return rc ? rc : 1;
+}
+
 int strata_wal_files_open(const char *dir, struct strata_wal_files **out,
 			  struct strata_rlog_io *io, char *err, size_t errlen)
 {
@@ -321,7 +362,7 @@ int strata_wal_files_open(const char *dir, struct strata_wal_files **out,
 	}
 	*io = (struct strata_rlog_io){
 		.ctx = w, .list = io_list, .create = io_create, .remove = io_remove,
-		.size = io_size, .read = io_read, .write = io_write,
+		.size = io_size, .read = io_read, .write = io_write, .write_dsync = io_write_dsync,
 	};
 	*out = w;
 	return 0;
@@ -416,6 +457,16 @@ int strata_wal_files_spare_done(struct strata_wal_files *w)
 const char *strata_wal_files_spare_error(const struct strata_wal_files *w)
 {
 	return w->prep_err;
+}
+
+void strata_wal_files_test_refuse_dsync(struct strata_wal_files *w)
+{
+	w->test_refuse = true;
+}
+
+bool strata_wal_files_dsync_refused(const struct strata_wal_files *w)
+{
+	return w->dsync_refused;
 }
 
 int strata_wal_files_fd(struct strata_wal_files *w, uint64_t seq)
