@@ -11,7 +11,9 @@
  *       segment is zeroed, the later segments are removed;
  *   RL2 (one sync per group) a group of operations reaches the files as one write per segment
  *       and needs one fdatasync per segment written (one, unless the group filled a segment),
- *       plus one of the directory when it created or removed a segment.
+ *       plus one of the directory when it created or removed a segment; or none, when the group
+ *       is one write while nothing else of the log is unsynced and the I/O layer makes that
+ *       write durable by itself (write_staged_dsync: RWF_DSYNC on a real node, wal_file.c).
  * Model: crash-recovery stable storage with the simulator's disk faults (lost unsynced writes,
  * a torn last write, a failed sync). Bounded: memory is the staged group, the meta record and
  * the entry index: 24 bytes per entry present (the owner's compaction bounds that) plus a run

@@ -16,7 +16,31 @@
  *
  * File descriptors stay open (one per segment) for reads and for the sync thread's fdatasync;
  * the directory is fsynced by the store's flush when segments were created or removed. Errors
- * name the file and the system call. */
+ * name the file and the system call.
+ *
+ * The durable write (io_write_dsync: one pwritev2 with RWF_DSYNC instead of pwrite + fdatasync,
+ * for a small group flushed on the loop thread: store/lmdb.c strata_store_sync_now). Why it is
+ * as strong as pwrite + fdatasync there, i.e. why persist before send still holds when the
+ * APPEND_R leaves right after it returns:
+ *   1. Linux's RWF_DSYNC write returns after generic_write_sync(), which is
+ *      vfs_fsync_range(file, pos, pos + len - 1, datasync = 1): the file system's fdatasync
+ *      limited to the written range (the range's data written back and waited for, the
+ *      metadata needed to read it back committed, the disk's volatile cache flushed). An error
+ *      in any of that is the call's error (the log then fails, like a failed fdatasync).
+ *   2. Only the range: other dirty data of the file is not written. So it is used only when
+ *      that range is everything the log has not made durable: rlog.c tracks it (no write, no
+ *      segment created or removed since the last completed sync, not the first group after a
+ *      recovery, whose records may be in the page cache only), and the store adds that LMDB has
+ *      no commit waiting for its flush. A group that creates a segment (a new file and a
+ *      directory entry) or spans two is written and synced the usual way.
+ *   3. The segment's size never changes (preallocated), so no size update is left for a later
+ *      sync; a spare's blocks are written extents; a fallocated segment's first write into a
+ *      block converts an unwritten extent, which is metadata needed to read the data, which
+ *      the datasync commits (1).
+ *   4. Refused (EOPNOTSUPP from a file system or kernel without it, EINVAL, ENOSYS): the bytes
+ *      go with pwrite and the caller's flush fdatasyncs, exactly the path before; the refusal
+ *      is remembered and counted (the record log's dsync_refused).
+ * A torn write is what it was: the record's CRC cuts it at recovery. */
 #include "store/wal_file.h"
 
 #include <dirent.h>
