@@ -11,7 +11,9 @@
  * first commits its other storage (LMDB), then calls strata_rlog_write_staged (the staged bytes
  * go to the files in one write per segment), then syncs the segments strata_rlog_dirty names
  * (and the directory when segments were created), and after that sync strata_rlog_synced (old
- * segments no longer needed are removed). Ownership: open allocates, close frees. One thread
+ * segments no longer needed are removed); or, for a small group while nothing else is unsynced,
+ * strata_rlog_write_staged_dsync, whose write may be its own sync (then nothing is left to sync).
+ * Ownership: open allocates, close frees. One thread
  * (the loop's) calls everything here; the runtime's sync thread only syncs file descriptors. */
 #ifndef STRATA_STORE_RLOG_H
 #define STRATA_STORE_RLOG_H
