@@ -15,6 +15,11 @@
  *   wal_zeroed the same as wal in a segment prepared ahead (zero-filled, synced, renamed in: the
  *              record log's spare, store/wal_file.c), where wal writes into the first segment of a
  *              log, fallocated only (its first write into each block converts an unwritten extent)
+ *   wal_dsync  what a follower's turn for one APPEND costs since the ninth session: the same two
+ *              records in the same zero-filled segment, made durable by strata_store_sync_now
+ *              on the calling thread, whose one write is a pwritev2 with RWF_DSYNC and no
+ *              fdatasync when nothing else is unsynced (store/wal_file.c); interleaved with
+ *              wal_zeroed (pwrite + fdatasync), so wal_dsync / wal_zeroed is the change
  *   prealloc   the floor's storage step: pwrite BYTES into a preallocated, synced file, then
  *              fdatasync (what an append-only log with preallocated segments costs)
  *   append     pwrite BYTES at the end of a growing file, then fdatasync (a log without
@@ -124,7 +129,8 @@ int main(int argc, char **argv)
 	if (!buf || !t)
 		return die("malloc");
 	memset(buf, 'x', size);
-	struct stat3 r_lmdb, r_flush, r_wal, r_walz, r_pre, r_app, r_ho;
+	struct stat3 r_lmdb, r_flush, r_wal, r_walz, r_wald, r_pre, r_app, r_ho;
+	size_t ndsync = 0;
 
 	/* lmdb (an entry and the hard state per turn, as a follower stored one APPEND before the
 	 * record log), wal (the same through the record log) and prealloc (the floor's fdatasync),
@@ -170,7 +176,8 @@ int main(int argc, char **argv)
 	double *tw = malloc((iters + warm) * sizeof(*tw));
 	double *tz = malloc((iters + warm) * sizeof(*tz));
 	double *tp = malloc((iters + warm) * sizeof(*tp));
-	if (!tf || !tw || !tz || !tp)
+	double *td = malloc((iters + warm) * sizeof(*td));
+	if (!tf || !tw || !tz || !tp || !td)
 		return die("malloc");
 	char fpath[4200];
 	snprintf(fpath, sizeof(fpath), "%s/prealloc", path);
@@ -225,6 +232,16 @@ int main(int argc, char **argv)
 		tz[i] = now_us() - t0;
 
 		t0 = now_us();
+		bool ds = false;
+		if (strata_rlog_put(zwal, zidx++, buf, size) != 0 ||
+		    strata_rlog_meta_put(zwal, buf, 64) != 0 || strata_store_sync_now(zst, &ds) < 0) {
+			fprintf(stderr, "bench_store: wal_dsync: %s\n", strata_store_error(zst));
+			return 1;
+		}
+		td[i] = now_us() - t0;
+		ndsync += ds && i >= warm;
+
+		t0 = now_us();
 		if (pwrite(fd, buf, size, (off_t)((i % slots) * slot)) != (ssize_t)size ||
 		    fdatasync(fd) != 0)
 			return die("pwrite/fdatasync");
@@ -234,6 +251,7 @@ int main(int argc, char **argv)
 	r_flush = stats(tf + warm, iters);
 	r_wal = stats(tw + warm, iters);
 	r_walz = stats(tz + warm, iters);
+	r_wald = stats(td + warm, iters);
 	if (strata_rlog_stats(zwal)->segments_created != 2)
 		fprintf(stderr, "bench_store: wal_zeroed ran past its prepared segment (fewer "
 				"--iters or a smaller --size keep it inside)\n");
@@ -301,14 +319,16 @@ int main(int argc, char **argv)
 	if (json) {
 		printf("{\"iters\":%zu,\"size\":%zu,\"lmdb_us\":[%.1f,%.1f,%.1f],"
 		       "\"lmdb_flush_us\":[%.1f,%.1f,%.1f],\"wal_us\":[%.1f,%.1f,%.1f],"
-		       "\"wal_zeroed_us\":[%.1f,%.1f,%.1f],"
+		       "\"wal_zeroed_us\":[%.1f,%.1f,%.1f],\"wal_dsync_us\":[%.1f,%.1f,%.1f],"
+		       "\"wal_dsync_share\":%.3f,\"wal_dsync_over_wal_zeroed\":%.2f,"
 		       "\"prealloc_us\":[%.1f,%.1f,%.1f],"
 		       "\"append_us\":[%.1f,%.1f,%.1f],\"handoff_us\":[%.1f,%.1f,%.1f],"
 		       "\"lmdb_over_prealloc\":%.2f,\"wal_over_prealloc\":%.2f,"
 		       "\"wal_handoff_over_prealloc\":%.2f,\"wal_zeroed_over_prealloc\":%.2f}\n",
 		       iters, size, r_lmdb.p50, r_lmdb.p90, r_lmdb.p99, r_flush.p50, r_flush.p90,
 		       r_flush.p99, r_wal.p50, r_wal.p90, r_wal.p99, r_walz.p50, r_walz.p90,
-		       r_walz.p99, r_pre.p50, r_pre.p90, r_pre.p99,
+		       r_walz.p99, r_wald.p50, r_wald.p90, r_wald.p99, (double)ndsync / (double)iters,
+		       r_wald.p50 / r_walz.p50, r_pre.p50, r_pre.p90, r_pre.p99,
 		       r_app.p50, r_app.p90, r_app.p99, r_ho.p50, r_ho.p90, r_ho.p99, ratio, ratio_w,
 		       ratio_ho, r_walz.p50 / r_pre.p50);
 	} else {
@@ -322,6 +342,8 @@ int main(int argc, char **argv)
 		       "flush)\n", r_wal.p50, r_wal.p90, r_wal.p99);
 		printf("  wal_zeroed %8.1f %8.1f %8.1f   (the same in a zero-filled spare segment)\n",
 		       r_walz.p50, r_walz.p90, r_walz.p99);
+		printf("  wal_dsync  %8.1f %8.1f %8.1f   (the same, one pwritev2 RWF_DSYNC: %zu of %zu "
+		       "groups)\n", r_wald.p50, r_wald.p90, r_wald.p99, ndsync, iters);
 		printf("  prealloc   %8.1f %8.1f %8.1f   (pwrite + fdatasync, preallocated: the floor)\n",
 		       r_pre.p50, r_pre.p90, r_pre.p99);
 		printf("  append     %8.1f %8.1f %8.1f   (pwrite + fdatasync, growing file)\n",
@@ -331,8 +353,11 @@ int main(int argc, char **argv)
 		printf("  lmdb / prealloc = x%.2f; wal / prealloc = x%.2f; (wal + handoff) / prealloc "
 		       "= x%.2f; wal_zeroed / prealloc = x%.2f\n", ratio, ratio_w, ratio_ho,
 		       r_walz.p50 / r_pre.p50);
+		printf("  wal_dsync / wal_zeroed = x%.2f (same segment, interleaved)\n",
+		       r_wald.p50 / r_walz.p50);
 	}
 	free(buf);
+	free(td);
 	free(t);
 	free(tf);
 	free(tw);
