@@ -25,6 +25,7 @@ struct strata_store {
 	bool poisoned;   /* a store failed since the last sync: that sync must fail too */
 	unsigned long long commits;
 	unsigned long long flushes; /* written by the flushing thread only */
+	unsigned long long dsyncs;  /* sync_now's groups made durable by their own write */
 	/* The record log. The flush syncs LMDB (when a commit is unflushed), then the segments
 	 * written (ffds) and the directory (fdir), in that order: the hard state in the log never
 	 * reaches the disk before the snapshot it names. */
@@ -300,29 +301,37 @@ int strata_store_sync(struct strata_store *s)
 	return 0;
 }
 
-int strata_store_commit_nosync(struct strata_store *s)
+/* The LMDB part of a commit without a flush: 1 if a transaction was committed (lmdb_dirty: a
+ * flush must follow), 0 if none was open, < 0 on failure. */
+static int lmdb_commit_nosync(struct strata_store *s)
 {
 	if (s->poisoned) {
 		s->poisoned = false;
 		return fail(s, STRATA_EIO, "store: sync: a store of this turn failed, turn not durable");
 	}
-	bool work = false;
-	if (s->txn) {
-		/* No flush runs now (the caller's contract), so switching the flag is race-free. */
-		int rc = mdb_env_set_flags(s->env, MDB_NOSYNC, 1);
-		if (rc == 0)
-			rc = mdb_txn_commit(s->txn);
-		else
-			mdb_txn_abort(s->txn);
-		s->txn = NULL;
-		int rc2 = mdb_env_set_flags(s->env, MDB_NOSYNC, 0);
-		if (rc != 0)
-			return fail(s, STRATA_EIO, "store: commit: %s", mdb_strerror(rc));
-		if (rc2 != 0)
-			return fail(s, STRATA_EIO, "store: set flags: %s", mdb_strerror(rc2));
-		s->lmdb_dirty = true;
-		work = true;
-	}
+	if (!s->txn)
+		return 0;
+	/* No flush runs now (the caller's contract), so switching the flag is race-free. */
+	int rc = mdb_env_set_flags(s->env, MDB_NOSYNC, 1);
+	if (rc == 0)
+		rc = mdb_txn_commit(s->txn);
+	else
+		mdb_txn_abort(s->txn);
+	s->txn = NULL;
+	int rc2 = mdb_env_set_flags(s->env, MDB_NOSYNC, 0);
+	if (rc != 0)
+		return fail(s, STRATA_EIO, "store: commit: %s", mdb_strerror(rc));
+	if (rc2 != 0)
+		return fail(s, STRATA_EIO, "store: set flags: %s", mdb_strerror(rc2));
+	s->lmdb_dirty = true;
+	return 1;
+}
+
+int strata_store_commit_nosync(struct strata_store *s)
+{
+	int work = lmdb_commit_nosync(s);
+	if (work < 0)
+		return work;
 	/* After the LMDB commit: a process crash from here on keeps that commit. */
 	int w = wal_stage_out(s);
 	if (w < 0)
@@ -331,6 +340,59 @@ int strata_store_commit_nosync(struct strata_store *s)
 		return 0;
 	s->commits++;
 	return 1;
+}
+
+int strata_store_sync_now(struct strata_store *s, bool *dsync)
+{
+	*dsync = false;
+	int work = lmdb_commit_nosync(s);
+	if (work < 0)
+		return work;
+	if (!s->lmdb_dirty && s->nffds == 0 && !s->fdir) {
+		/* Nothing else waits for a flush: the record log's group may be durable by its own
+		 * write (rlog.c decides; it knows whether anything else of the log is unsynced). */
+		if (s->wal_flushed) {
+			strata_rlog_synced(s->wal);
+			s->wal_flushed = false;
+		}
+		int w = strata_rlog_write_staged_dsync(s->wal);
+		if (w < 0)
+			return fail(s, STRATA_EIO, "store: wal: %s", strata_wal_files_error(s->wf));
+		if (w == 2) {
+			s->commits++;
+			s->flushes++;
+			s->dsyncs++;
+			s->wal_flushed = true;
+			*dsync = true;
+			return 1;
+		}
+		/* Written (or nothing staged): the segments it dirtied are collected below. */
+	}
+	int w = wal_stage_out(s);
+	if (w < 0)
+		return w;
+	if (!work && !w)
+		return 0;
+	s->commits++;
+	if (flush_all(s, s->err, sizeof(s->err)) != 0)
+		return STRATA_EIO;
+	s->flushes++;
+	return 1;
+}
+
+unsigned long long strata_store_dsyncs(const struct strata_store *s)
+{
+	return s->dsyncs;
+}
+
+uint64_t strata_store_staged_bytes(const struct strata_store *s)
+{
+	return strata_rlog_staged_bytes(s->wal);
+}
+
+void strata_store_test_refuse_dsync(struct strata_store *s)
+{
+	strata_wal_files_test_refuse_dsync(s->wf);
 }
 
 int strata_store_flush(struct strata_store *s)

@@ -11,7 +11,9 @@
  *       segment is zeroed, the later segments are removed;
  *   RL2 (one sync per group) a group of operations reaches the files as one write per segment
  *       and needs one fdatasync per segment written (one, unless the group filled a segment),
- *       plus one of the directory when it created or removed a segment.
+ *       plus one of the directory when it created or removed a segment; or none, when the group
+ *       is one write while nothing else of the log is unsynced and the I/O layer makes that
+ *       write durable by itself (write_staged_dsync: RWF_DSYNC on a real node, wal_file.c).
  * Model: crash-recovery stable storage with the simulator's disk faults (lost unsynced writes,
  * a torn last write, a failed sync). Bounded: memory is the staged group, the meta record and
  * the entry index: 24 bytes per entry present (the owner's compaction bounds that) plus a run
@@ -152,6 +154,11 @@ struct strata_rlog {
 	uint8_t *meta;
 	size_t meta_len;
 	bool has_meta, failed, dir_dirty;
+	/* Something of the log may not be durable: a write or a directory change since the last
+	 * strata_rlog_synced, or what recovery read (it may be in the page cache only). Only a
+	 * group written while this is false may be made durable by its own range-limited write
+	 * (write_staged_dsync). */
+	bool unsynced;
 	bool rm_check; /* a roll or truncation since rm_below was computed */
 	bool replaying; /* recovery: the oldest segment's BOUNDS was seen */
 	bool seg_bounds; /* recovery: the segment being scanned has its BOUNDS */
@@ -428,6 +435,7 @@ static int seg_start(struct strata_rlog *r, uint64_t seq, uint64_t need)
 		return fail(r, rc);
 	r->next_seq = seq + 1;
 	r->dir_dirty = true;
+	r->unsynced = true;
 	r->rm_check = true;
 	r->st.segments_created++;
 	uint8_t h[32];
@@ -633,21 +641,10 @@ static uint64_t oldest_needed(const struct strata_rlog *r)
 	return m;
 }
 
-int strata_rlog_write_staged(struct strata_rlog *r)
+/* After the group's bytes went out: the buffers stay for the next group (no allocation per
+ * group), unless large; old segments are looked at again after a roll or a truncation. */
+static void group_written(struct strata_rlog *r)
 {
-	if (r->failed)
-		return STRATA_EIO;
-	int wrote = r->nch > 0;
-	for (size_t i = 0; i < r->nch; i++) {
-		struct chunk *c = &r->ch[i];
-		int rc = r->io.write(r->io.ctx, c->seq, c->off, c->buf, c->len);
-		if (rc)
-			return fail(r, STRATA_EIO);
-		struct seg *s = seg_find(r, c->seq);
-		if (s)
-			s->dirty = true;
-	}
-	/* The buffers stay for the next group (no allocation per group), unless large. */
 	for (size_t i = 0; i < r->nch; i++)
 		if (r->ch[i].cap > ((size_t)1 << 20)) {
 			free(r->ch[i].buf);
@@ -655,11 +652,64 @@ int strata_rlog_write_staged(struct strata_rlog *r)
 			r->ch[i].cap = 0;
 		}
 	r->nch = 0;
-	if (wrote && r->rm_check && r->nsegs > 1) {
+	if (r->rm_check && r->nsegs > 1) {
 		r->rm_below = oldest_needed(r);
 		r->rm_check = false;
 	}
-	return wrote;
+}
+
+int strata_rlog_write_staged(struct strata_rlog *r)
+{
+	if (r->failed)
+		return STRATA_EIO;
+	if (r->nch == 0)
+		return 0;
+	for (size_t i = 0; i < r->nch; i++) {
+		struct chunk *c = &r->ch[i];
+		r->unsynced = true; /* before the write: a failed write may have written part */
+		int rc = r->io.write(r->io.ctx, c->seq, c->off, c->buf, c->len);
+		if (rc)
+			return fail(r, STRATA_EIO);
+		struct seg *s = seg_find(r, c->seq);
+		if (s)
+			s->dirty = true;
+	}
+	group_written(r);
+	return 1;
+}
+
+int strata_rlog_write_staged_dsync(struct strata_rlog *r)
+{
+	if (r->failed)
+		return STRATA_EIO;
+	struct seg *s = r->nch == 1 ? seg_find(r, r->ch[0].seq) : NULL;
+	/* The range-limited sync is the whole sync only if nothing else is unsynced: no earlier
+	 * write or directory change waits for a sync (unsynced, dir_dirty, the segment's dirty
+	 * mark), and the group is one write (one chunk) into a segment that already exists. */
+	if (!s || s->dirty || r->unsynced || r->dir_dirty || !r->io.write_dsync)
+		return strata_rlog_write_staged(r);
+	struct chunk *c = &r->ch[0];
+	r->unsynced = true; /* until the write says it is durable */
+	int rc = r->io.write_dsync(r->io.ctx, c->seq, c->off, c->buf, c->len);
+	if (rc < 0)
+		return fail(r, STRATA_EIO);
+	if (rc > 0) {
+		s->dirty = true; /* written plainly: the caller syncs it */
+		r->st.dsync_refused++;
+	} else {
+		r->unsynced = false;
+		r->st.dsync_writes++;
+	}
+	group_written(r);
+	return rc > 0 ? 1 : 2;
+}
+
+uint64_t strata_rlog_staged_bytes(const struct strata_rlog *r)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < r->nch; i++)
+		n += r->ch[i].len;
+	return n;
 }
 
 size_t strata_rlog_dirty(struct strata_rlog *r, uint64_t *seqs, size_t max, bool *dir)
@@ -677,12 +727,14 @@ size_t strata_rlog_dirty(struct strata_rlog *r, uint64_t *seqs, size_t max, bool
 
 void strata_rlog_synced(struct strata_rlog *r)
 {
+	r->unsynced = false; /* a removal below sets it again: the directory's sync is next */
 	size_t k = 0;
 	while (k + 1 < r->nsegs && r->segs[k].seq < r->rm_below) {
 		if (r->io.remove(r->io.ctx, r->segs[k].seq) != 0)
 			break; /* tried again after the next sync */
 		r->st.segments_removed++;
 		r->dir_dirty = true;
+		r->unsynced = true;
 		k++;
 	}
 	if (k) {
@@ -919,6 +971,7 @@ static int recover(struct strata_rlog *r, char *err, size_t errlen)
 			return STRATA_EIO;
 		}
 		r->dir_dirty = true;
+		r->unsynced = true;
 	}
 	free(seqs);
 	r->rm_check = true;
@@ -930,6 +983,17 @@ static int recover(struct strata_rlog *r, char *err, size_t errlen)
 	 * to, losing them. A segment without BOUNDS therefore holds its header and at most META. */
 	r->next_seq = max_seq + 1;
 	r->need_seg = r->nsegs == 0 || r->st.torn_cuts || !r->seg_bounds;
+	/* What was read may be in the page cache only (a process crash between a write and its
+	 * sync, in any segment): the first group after a recovery is synced whole, never by its
+	 * range alone, with every segment kept and the directory (a crash after a segment was
+	 * created and before the directory's fsync leaves a segment recovery reads but a power
+	 * failure may still take away). */
+	if (n) {
+		r->unsynced = true;
+		r->dir_dirty = true;
+		for (size_t k = 0; k < r->nsegs; k++)
+			r->segs[k].dirty = true; /* every segment recovery kept: fdatasynced once */
+	}
 	return 0;
 }
 

@@ -11,7 +11,9 @@
  * first commits its other storage (LMDB), then calls strata_rlog_write_staged (the staged bytes
  * go to the files in one write per segment), then syncs the segments strata_rlog_dirty names
  * (and the directory when segments were created), and after that sync strata_rlog_synced (old
- * segments no longer needed are removed). Ownership: open allocates, close frees. One thread
+ * segments no longer needed are removed); or, for a small group while nothing else is unsynced,
+ * strata_rlog_write_staged_dsync, whose write may be its own sync (then nothing is left to sync).
+ * Ownership: open allocates, close frees. One thread
  * (the loop's) calls everything here; the runtime's sync thread only syncs file descriptors. */
 #ifndef STRATA_STORE_RLOG_H
 #define STRATA_STORE_RLOG_H
@@ -35,6 +37,11 @@ struct strata_rlog_io {
 	int (*size)(void *ctx, uint64_t seq, uint64_t *size);
 	int (*read)(void *ctx, uint64_t seq, uint64_t off, void *buf, size_t len);
 	int (*write)(void *ctx, uint64_t seq, uint64_t off, const void *buf, size_t len);
+	/* Optional (NULL: never called). Writes like write and makes [off, off + len) durable
+	 * before it returns, as write followed by a sync limited to that range would (POSIX files:
+	 * one pwritev2 with RWF_DSYNC). 0: written and durable. 1: written only (the durable
+	 * write was refused, e.g. EOPNOTSUPP: the caller syncs as after write). < 0: failure. */
+	int (*write_dsync)(void *ctx, uint64_t seq, uint64_t off, const void *buf, size_t len);
 };
 
 struct strata_rlog;
@@ -42,6 +49,9 @@ struct strata_rlog;
 struct strata_rlog_stats {
 	uint64_t records_written, bytes_written, segments_created, segments_removed;
 	uint64_t recovered_records, torn_cuts; /* at open: records replayed, torn tails cut */
+	/* write_staged_dsync: groups made durable by their own write; groups whose durable write
+	 * io.write_dsync refused (written plainly, synced by the caller). */
+	uint64_t dsync_writes, dsync_refused;
 };
 
 #define STRATA_RLOG_SEGMENT_MIN 4096u
@@ -72,6 +82,17 @@ int strata_rlog_write_staged(struct strata_rlog *r);
 /* Up to max of the segments written since they were last returned (into seqs; returns how
  * many: call again while it returns max) and whether the directory changed (segments created
  * or removed); clears what it returns. */
+/* As write_staged, but a group that is one write into a segment while nothing else of the log
+ * is unsynced (no write and no segment created or removed since the last strata_rlog_synced,
+ * and the log was not just recovered: what recovery read may not be durable) goes through
+ * io.write_dsync: its range is then everything the log has that is not durable yet, so making
+ * that range durable makes the whole log durable, as write + the usual sync would. Returns 2
+ * when the group is durable that way (nothing for the caller to sync; strata_rlog_dirty names
+ * nothing from it, and the caller calls strata_rlog_synced as after a sync), 1 written (sync
+ * as strata_rlog_dirty says), 0 if nothing was staged, < 0 as write_staged. */
+int strata_rlog_write_staged_dsync(struct strata_rlog *r);
+/* Bytes staged and not written yet (the group's size). */
+uint64_t strata_rlog_staged_bytes(const struct strata_rlog *r);
 size_t strata_rlog_dirty(struct strata_rlog *r, uint64_t *seqs, size_t max, bool *dir);
 /* Every write so far is durable: removes the segments that hold nothing live any more. */
 void strata_rlog_synced(struct strata_rlog *r);

@@ -66,6 +66,20 @@ int strata_store_commit_nosync(struct strata_store *s);
  * strata_store_flush_error, readable once the flush returned). Any one thread at a time. */
 int strata_store_flush(struct strata_store *s);
 const char *strata_store_flush_error(const struct strata_store *s);
+/* Commit and flush at once, on the calling thread (the runtime's flush of a small batch on the
+ * loop thread), with no flush running: 0 if nothing was staged, 1 when everything staged is
+ * durable, < 0 on failure (message in strata_store_error). When LMDB has nothing to flush and
+ * the record log's group is one write while nothing else of the log is unsynced, that write is
+ * durable by itself (RWF_DSYNC, store/wal_file.c; *dsync = true) and no fdatasync follows;
+ * otherwise it is commit_nosync + flush. Durable on return either way: the same guarantee. */
+int strata_store_sync_now(struct strata_store *s, bool *dsync);
+/* Groups sync_now made durable by their own write (RWF_DSYNC). */
+unsigned long long strata_store_dsyncs(const struct strata_store *s);
+/* The record log's bytes staged for the next group (not yet written). */
+uint64_t strata_store_staged_bytes(const struct strata_store *s);
+/* Tests: the kernel refuses every later durable write (an unknown pwritev2 flag), so the
+ * fallback (pwrite + fdatasync) runs. */
+void strata_store_test_refuse_dsync(struct strata_store *s);
 
 /* The KV's record log (store/rlog.h) in <dir>/wal/: segments of STRATA_STORE_WAL_SEGMENT
  * bytes. Its staged operations are written by strata_store_commit_nosync / strata_store_sync

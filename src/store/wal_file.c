@@ -16,7 +16,31 @@
  *
  * File descriptors stay open (one per segment) for reads and for the sync thread's fdatasync;
  * the directory is fsynced by the store's flush when segments were created or removed. Errors
- * name the file and the system call. */
+ * name the file and the system call.
+ *
+ * The durable write (io_write_dsync: one pwritev2 with RWF_DSYNC instead of pwrite + fdatasync,
+ * for a small group flushed on the loop thread: store/lmdb.c strata_store_sync_now). Why it is
+ * as strong as pwrite + fdatasync there, i.e. why persist before send still holds when the
+ * APPEND_R leaves right after it returns:
+ *   1. Linux's RWF_DSYNC write returns after generic_write_sync(), which is
+ *      vfs_fsync_range(file, pos, pos + len - 1, datasync = 1): the file system's fdatasync
+ *      limited to the written range (the range's data written back and waited for, the
+ *      metadata needed to read it back committed, the disk's volatile cache flushed). An error
+ *      in any of that is the call's error (the log then fails, like a failed fdatasync).
+ *   2. Only the range: other dirty data of the file is not written. So it is used only when
+ *      that range is everything the log has not made durable: rlog.c tracks it (no write, no
+ *      segment created or removed since the last completed sync, not the first group after a
+ *      recovery, whose records may be in the page cache only), and the store adds that LMDB has
+ *      no commit waiting for its flush. A group that creates a segment (a new file and a
+ *      directory entry) or spans two is written and synced the usual way.
+ *   3. The segment's size never changes (preallocated), so no size update is left for a later
+ *      sync; a spare's blocks are written extents; a fallocated segment's first write into a
+ *      block converts an unwritten extent, which is metadata needed to read the data, which
+ *      the datasync commits (1).
+ *   4. Refused (EOPNOTSUPP from a file system or kernel without it, EINVAL, ENOSYS): the bytes
+ *      go with pwrite and the caller's flush fdatasyncs, exactly the path before; the refusal
+ *      is remembered and counted (the record log's dsync_refused).
+ * A torn write is what it was: the record's CRC cuts it at recovery. */
 #include "store/wal_file.h"
 
 #include <dirent.h>
@@ -27,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/assert.h"
@@ -52,6 +77,10 @@ struct strata_wal_files {
 	int prep_fd, prep_rc;
 	uint64_t prep_size;
 	char prep_err[1400];
+	/* The durable write (io_write_dsync): refused once by the kernel or the file system
+	 * (EOPNOTSUPP, EINVAL, ENOSYS), then not tried again; test_refuse makes the call with a
+	 * flag no kernel knows, so that the refusal path runs (tests only). */
+	bool dsync_refused, test_refuse;
 };
 
 static void spare_path(const struct strata_wal_files *w, char *p, size_t n)
@@ -293,6 +322,42 @@ static int io_write(void *ctx, uint64_t seq, uint64_t off, const void *buf, size
 	return 0;
 }
 
+/* One write that is durable when it returns: pwritev2 with RWF_DSYNC, which on Linux writes
+ * like pwrite and then syncs that range as fdatasync would (generic_write_sync: the range's
+ * data and the metadata needed to read it back, the disk's cache flushed). Only the range:
+ * other unsynced data of the file stays unsynced, so the caller (rlog.c,
+ * strata_rlog_write_staged_dsync) uses this only when the range is all the log has unsynced.
+ * Refused (an old kernel, a file system without it): the bytes are written with pwrite and 1
+ * is returned, the caller then syncs with fdatasync as for any write. */
+static int io_write_dsync(void *ctx, uint64_t seq, uint64_t off, const void *buf, size_t len)
+{
+	struct strata_wal_files *w = ctx;
+	int fd = fd_of(w, seq);
+	if (fd < 0)
+		return ferr(w, "open", seq);
+	const uint8_t *p = buf;
+	while (len && !w->dsync_refused) {
+		struct iovec iov = { .iov_base = (void *)(uintptr_t)p, .iov_len = len };
+		int flags = RWF_DSYNC | (w->test_refuse ? (int)0x40000000 : 0);
+		ssize_t k = pwritev2(fd, &iov, 1, (off_t)off, flags);
+		if (k < 0 && (errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS)) {
+			w->dsync_refused = true;
+			break;
+		}
+		if (k <= 0)
+			return ferr(w, "pwritev2 (RWF_DSYNC)", seq);
+		p += k;
+		off += (uint64_t)k;
+		len -= (size_t)k;
+	}
+	if (!len)
+		return 0;
+	/* Refused (now or before): what is left goes with pwrite; the caller's fdatasync covers
+	 * it and whatever a partial durable write put before it. */
+	int rc = io_write(ctx, seq, off, p, len);
+	return rc ? rc : 1;
+}
+
 int strata_wal_files_open(const char *dir, struct strata_wal_files **out,
 			  struct strata_rlog_io *io, char *err, size_t errlen)
 {
@@ -321,7 +386,7 @@ int strata_wal_files_open(const char *dir, struct strata_wal_files **out,
 	}
 	*io = (struct strata_rlog_io){
 		.ctx = w, .list = io_list, .create = io_create, .remove = io_remove,
-		.size = io_size, .read = io_read, .write = io_write,
+		.size = io_size, .read = io_read, .write = io_write, .write_dsync = io_write_dsync,
 	};
 	*out = w;
 	return 0;
@@ -416,6 +481,16 @@ int strata_wal_files_spare_done(struct strata_wal_files *w)
 const char *strata_wal_files_spare_error(const struct strata_wal_files *w)
 {
 	return w->prep_err;
+}
+
+void strata_wal_files_test_refuse_dsync(struct strata_wal_files *w)
+{
+	w->test_refuse = true;
+}
+
+bool strata_wal_files_dsync_refused(const struct strata_wal_files *w)
+{
+	return w->dsync_refused;
 }
 
 int strata_wal_files_fd(struct strata_wal_files *w, uint64_t seq)

@@ -19,6 +19,11 @@ void strata_wal_files_close(struct strata_wal_files *w);
 int strata_wal_files_fd(struct strata_wal_files *w, uint64_t seq);
 int strata_wal_files_dirfd(const struct strata_wal_files *w);
 const char *strata_wal_files_error(const struct strata_wal_files *w);
+/* The durable write (RWF_DSYNC, see wal_file.c): whether the kernel refused it (then every
+ * write is a pwrite followed by the flush's fdatasync); tests: make every later attempt be
+ * refused by the kernel (an unknown flag), so the fallback path runs. */
+bool strata_wal_files_dsync_refused(const struct strata_wal_files *w);
+void strata_wal_files_test_refuse_dsync(struct strata_wal_files *w);
 
 /* The spare segment (wal_file.c): begin (loop thread) returns true when a spare of size bytes
  * should be prepared now (the log has a segment, no spare is ready or being prepared); then

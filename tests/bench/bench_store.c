@@ -15,10 +15,20 @@
  *   wal_zeroed the same as wal in a segment prepared ahead (zero-filled, synced, renamed in: the
  *              record log's spare, store/wal_file.c), where wal writes into the first segment of a
  *              log, fallocated only (its first write into each block converts an unwritten extent)
+ *   wal_dsync  what a follower's turn for one APPEND costs since the ninth session: the same two
+ *              records in the same zero-filled segment, made durable by strata_store_sync_now
+ *              on the calling thread, whose one write is a pwritev2 with RWF_DSYNC and no
+ *              fdatasync when nothing else is unsynced (store/wal_file.c); interleaved with
+ *              wal_zeroed (pwrite + fdatasync), so wal_dsync / wal_zeroed is the change
  *   prealloc   the floor's storage step: pwrite BYTES into a preallocated, synced file, then
  *              fdatasync (what an append-only log with preallocated segments costs)
  *   append     pwrite BYTES at the end of a growing file, then fdatasync (a log without
  *              preallocation: every sync also journals the new size)
+ *   pair_*     the disk step of a 3-node put (it waits for both followers' syncs, two files on
+ *              one disk at once): BYTES into a preallocated, zero-filled, synced file, one
+ *              writer (`solo`) or two threads on two files released together (`pair`: the slower
+ *              of the two), with pwrite + fdatasync (`fsync`) or one pwritev2 RWF_DSYNC
+ *              (`dsync`); the four interleaved per iteration
  *   handoff    the sync thread's round trip with nothing to do: uv_queue_work of an empty job
  *              until its after-callback runs on the loop (what the runtime adds to every sync)
  *
@@ -29,6 +39,8 @@
  * bench` prints them. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/uio.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +102,64 @@ static int die(const char *what)
 	return 1;
 }
 
+/* ---- pair_*: two writers on two files at once ---- */
+
+struct pw {
+	int fd;
+	const char *buf;
+	size_t size, slot, slots;
+	pthread_barrier_t *go, *done;
+	int mode; /* 0 fsync, 1 dsync, -1 stop */
+	size_t i;
+	double dt;
+	bool skip; /* this iteration: the second writer sits out (solo) */
+	int rc;
+};
+
+static double one_write(int fd, const char *buf, size_t size, off_t off, int mode, int *rc)
+{
+	double t0 = now_us();
+	if (mode == 0) {
+		if (pwrite(fd, buf, size, off) != (ssize_t)size || fdatasync(fd) != 0)
+			*rc = -1;
+	} else {
+		struct iovec iov = { .iov_base = (void *)(uintptr_t)buf, .iov_len = size };
+		if (pwritev2(fd, &iov, 1, off, RWF_DSYNC) != (ssize_t)size)
+			*rc = -1;
+	}
+	return now_us() - t0;
+}
+
+static void *pw_thread(void *arg)
+{
+	struct pw *p = arg;
+	for (;;) {
+		pthread_barrier_wait(p->go);
+		if (p->mode < 0)
+			return NULL;
+		p->dt = p->skip ? 0 : one_write(p->fd, p->buf, p->size,
+						 (off_t)((p->i % p->slots) * p->slot), p->mode, &p->rc);
+		pthread_barrier_wait(p->done);
+	}
+}
+
+static int pw_file(const char *path, size_t slot, size_t slots)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	char *z = calloc(1, slot);
+	for (size_t i = 0; fd >= 0 && z && i < slots; i++)
+		if (pwrite(fd, z, slot, (off_t)(i * slot)) != (ssize_t)slot) {
+			close(fd);
+			fd = -1;
+		}
+	free(z);
+	if (fd >= 0 && fsync(fd) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir = "/tmp";
@@ -124,7 +194,8 @@ int main(int argc, char **argv)
 	if (!buf || !t)
 		return die("malloc");
 	memset(buf, 'x', size);
-	struct stat3 r_lmdb, r_flush, r_wal, r_walz, r_pre, r_app, r_ho;
+	struct stat3 r_lmdb, r_flush, r_wal, r_walz, r_wald, r_pre, r_app, r_ho;
+	size_t ndsync = 0;
 
 	/* lmdb (an entry and the hard state per turn, as a follower stored one APPEND before the
 	 * record log), wal (the same through the record log) and prealloc (the floor's fdatasync),
@@ -170,7 +241,8 @@ int main(int argc, char **argv)
 	double *tw = malloc((iters + warm) * sizeof(*tw));
 	double *tz = malloc((iters + warm) * sizeof(*tz));
 	double *tp = malloc((iters + warm) * sizeof(*tp));
-	if (!tf || !tw || !tz || !tp)
+	double *td = malloc((iters + warm) * sizeof(*td));
+	if (!tf || !tw || !tz || !tp || !td)
 		return die("malloc");
 	char fpath[4200];
 	snprintf(fpath, sizeof(fpath), "%s/prealloc", path);
@@ -225,6 +297,16 @@ int main(int argc, char **argv)
 		tz[i] = now_us() - t0;
 
 		t0 = now_us();
+		bool ds = false;
+		if (strata_rlog_put(zwal, zidx++, buf, size) != 0 ||
+		    strata_rlog_meta_put(zwal, buf, 64) != 0 || strata_store_sync_now(zst, &ds) < 0) {
+			fprintf(stderr, "bench_store: wal_dsync: %s\n", strata_store_error(zst));
+			return 1;
+		}
+		td[i] = now_us() - t0;
+		ndsync += ds && i >= warm;
+
+		t0 = now_us();
 		if (pwrite(fd, buf, size, (off_t)((i % slots) * slot)) != (ssize_t)size ||
 		    fdatasync(fd) != 0)
 			return die("pwrite/fdatasync");
@@ -234,6 +316,7 @@ int main(int argc, char **argv)
 	r_flush = stats(tf + warm, iters);
 	r_wal = stats(tw + warm, iters);
 	r_walz = stats(tz + warm, iters);
+	r_wald = stats(td + warm, iters);
 	if (strata_rlog_stats(zwal)->segments_created != 2)
 		fprintf(stderr, "bench_store: wal_zeroed ran past its prepared segment (fewer "
 				"--iters or a smaller --size keep it inside)\n");
@@ -270,6 +353,53 @@ int main(int argc, char **argv)
 	close(fd);
 	unlink(fpath);
 
+	/* pair_*: solo and pair, pwrite + fdatasync and RWF_DSYNC, interleaved */
+	struct stat3 r_pair[4]; /* fsync solo, fsync pair, dsync solo, dsync pair */
+	{
+		char pa[4200], pb[4200];
+		snprintf(pa, sizeof(pa), "%s/pair-a", path);
+		snprintf(pb, sizeof(pb), "%s/pair-b", path);
+		int fa = pw_file(pa, slot, slots), fb = pw_file(pb, slot, slots);
+		if (fa < 0 || fb < 0)
+			return die("pair files");
+		pthread_barrier_t go, done;
+		pthread_barrier_init(&go, NULL, 2);
+		pthread_barrier_init(&done, NULL, 2);
+		struct pw p = { .fd = fb, .buf = buf, .size = size, .slot = slot, .slots = slots,
+				.go = &go, .done = &done };
+		pthread_t th;
+		if (pthread_create(&th, NULL, pw_thread, &p) != 0)
+			return die("pthread_create");
+		double *tv[4];
+		for (int k = 0; k < 4; k++)
+			if (!(tv[k] = malloc((iters + warm) * sizeof(double))))
+				return die("malloc");
+		int rc = 0;
+		for (size_t i = 0; i < iters + warm; i++)
+			for (int k = 0; k < 4; k++) {
+				p.mode = k / 2;
+				p.i = i;
+				p.skip = (k % 2) == 0;
+				pthread_barrier_wait(&go);
+				double a = one_write(fa, buf, size, (off_t)((i % slots) * slot), k / 2, &rc);
+				pthread_barrier_wait(&done);
+				tv[k][i] = a > p.dt ? a : p.dt;
+			}
+		p.mode = -1;
+		pthread_barrier_wait(&go);
+		pthread_join(th, NULL);
+		if (rc || p.rc)
+			return die("pair: write/sync");
+		for (int k = 0; k < 4; k++) {
+			r_pair[k] = stats(tv[k] + warm, iters);
+			free(tv[k]);
+		}
+		close(fa);
+		close(fb);
+		unlink(pa);
+		unlink(pb);
+	}
+
 	/* handoff: the sync thread's round trip */
 	uv_loop_t loop;
 	uv_loop_init(&loop);
@@ -301,15 +431,20 @@ int main(int argc, char **argv)
 	if (json) {
 		printf("{\"iters\":%zu,\"size\":%zu,\"lmdb_us\":[%.1f,%.1f,%.1f],"
 		       "\"lmdb_flush_us\":[%.1f,%.1f,%.1f],\"wal_us\":[%.1f,%.1f,%.1f],"
-		       "\"wal_zeroed_us\":[%.1f,%.1f,%.1f],"
+		       "\"wal_zeroed_us\":[%.1f,%.1f,%.1f],\"wal_dsync_us\":[%.1f,%.1f,%.1f],"
+		       "\"wal_dsync_share\":%.3f,\"wal_dsync_over_wal_zeroed\":%.2f,"
 		       "\"prealloc_us\":[%.1f,%.1f,%.1f],"
 		       "\"append_us\":[%.1f,%.1f,%.1f],\"handoff_us\":[%.1f,%.1f,%.1f],"
+		       "\"pair_fsync_solo_us\":%.1f,\"pair_fsync_pair_us\":%.1f,"
+		       "\"pair_dsync_solo_us\":%.1f,\"pair_dsync_pair_us\":%.1f,"
 		       "\"lmdb_over_prealloc\":%.2f,\"wal_over_prealloc\":%.2f,"
 		       "\"wal_handoff_over_prealloc\":%.2f,\"wal_zeroed_over_prealloc\":%.2f}\n",
 		       iters, size, r_lmdb.p50, r_lmdb.p90, r_lmdb.p99, r_flush.p50, r_flush.p90,
 		       r_flush.p99, r_wal.p50, r_wal.p90, r_wal.p99, r_walz.p50, r_walz.p90,
-		       r_walz.p99, r_pre.p50, r_pre.p90, r_pre.p99,
-		       r_app.p50, r_app.p90, r_app.p99, r_ho.p50, r_ho.p90, r_ho.p99, ratio, ratio_w,
+		       r_walz.p99, r_wald.p50, r_wald.p90, r_wald.p99, (double)ndsync / (double)iters,
+		       r_wald.p50 / r_walz.p50, r_pre.p50, r_pre.p90, r_pre.p99,
+		       r_app.p50, r_app.p90, r_app.p99, r_ho.p50, r_ho.p90, r_ho.p99, r_pair[0].p50,
+		       r_pair[1].p50, r_pair[2].p50, r_pair[3].p50, ratio, ratio_w,
 		       ratio_ho, r_walz.p50 / r_pre.p50);
 	} else {
 		printf("store (%zu iterations of %zu bytes in %s), us p50 / p90 / p99:\n", iters, size,
@@ -322,17 +457,26 @@ int main(int argc, char **argv)
 		       "flush)\n", r_wal.p50, r_wal.p90, r_wal.p99);
 		printf("  wal_zeroed %8.1f %8.1f %8.1f   (the same in a zero-filled spare segment)\n",
 		       r_walz.p50, r_walz.p90, r_walz.p99);
+		printf("  wal_dsync  %8.1f %8.1f %8.1f   (the same, one pwritev2 RWF_DSYNC: %zu of %zu "
+		       "groups)\n", r_wald.p50, r_wald.p90, r_wald.p99, ndsync, iters);
 		printf("  prealloc   %8.1f %8.1f %8.1f   (pwrite + fdatasync, preallocated: the floor)\n",
 		       r_pre.p50, r_pre.p90, r_pre.p99);
 		printf("  append     %8.1f %8.1f %8.1f   (pwrite + fdatasync, growing file)\n",
 		       r_app.p50, r_app.p90, r_app.p99);
+		printf("  pair: pwrite + fdatasync one writer %.1f, two at once %.1f (x%.2f); RWF_DSYNC "
+		       "one %.1f, two at once %.1f (x%.2f); two RWF_DSYNC / two fdatasync x%.2f (p50)\n",
+		       r_pair[0].p50, r_pair[1].p50, r_pair[1].p50 / r_pair[0].p50, r_pair[2].p50,
+		       r_pair[3].p50, r_pair[3].p50 / r_pair[2].p50, r_pair[3].p50 / r_pair[1].p50);
 		printf("  handoff    %8.1f %8.1f %8.1f   (sync thread round trip, no work)\n",
 		       r_ho.p50, r_ho.p90, r_ho.p99);
 		printf("  lmdb / prealloc = x%.2f; wal / prealloc = x%.2f; (wal + handoff) / prealloc "
 		       "= x%.2f; wal_zeroed / prealloc = x%.2f\n", ratio, ratio_w, ratio_ho,
 		       r_walz.p50 / r_pre.p50);
+		printf("  wal_dsync / wal_zeroed = x%.2f (same segment, interleaved)\n",
+		       r_wald.p50 / r_walz.p50);
 	}
 	free(buf);
+	free(td);
 	free(t);
 	free(tf);
 	free(tw);

@@ -23,12 +23,18 @@ struct mfile {
 	uint8_t *b;
 	uint64_t size;
 	bool exists;
+	/* The durability model (used by the durable-write tests): dur is what a power failure
+	 * keeps (b is what the page cache shows), dentry whether the file's creation is durable. */
+	uint8_t *dur;
+	bool dentry;
 };
 
 struct mdisk {
 	struct mfile f[DISK_FILES]; /* a removed file's slot is used again */
 	size_t n;                   /* slots used so far */
 	uint64_t last_seq, last_off, last_len; /* the last write */
+	bool refuse_dsync; /* write_dsync writes plainly and returns 1 (a refused RWF_DSYNC) */
+	uint64_t dsync_calls;
 };
 
 static struct mfile *mfind(struct mdisk *d, uint64_t seq)
@@ -63,7 +69,8 @@ static int m_create(void *ctx, uint64_t seq, uint64_t size)
 	ck_assert_uint_lt(i, DISK_FILES);
 	if (i == d->n)
 		d->n++;
-	d->f[i] = (struct mfile){ .seq = seq, .b = calloc(1, size), .size = size, .exists = true };
+	d->f[i] = (struct mfile){ .seq = seq, .b = calloc(1, size), .size = size, .exists = true,
+				  .dur = calloc(1, size) };
 	return 0;
 }
 
@@ -73,7 +80,9 @@ static int m_remove(void *ctx, uint64_t seq)
 	if (!f)
 		return STRATA_ENOENT;
 	free(f->b);
+	free(f->dur);
 	f->b = NULL;
+	f->dur = NULL;
 	f->exists = false;
 	return 0;
 }
@@ -109,11 +118,24 @@ static int m_write(void *ctx, uint64_t seq, uint64_t off, const void *buf, size_
 	return 0;
 }
 
+/* Like Linux's pwritev2 with RWF_DSYNC: written, and durable for that range only. */
+static int m_write_dsync(void *ctx, uint64_t seq, uint64_t off, const void *buf, size_t len)
+{
+	struct mdisk *d = ctx;
+	d->dsync_calls++;
+	int rc = m_write(ctx, seq, off, buf, len);
+	if (rc || d->refuse_dsync)
+		return rc ? rc : 1;
+	struct mfile *f = mfind(d, seq);
+	memcpy(f->dur + off, buf, len);
+	return 0;
+}
+
 static struct strata_rlog *open_log(struct mdisk *d)
 {
 	struct strata_rlog_io io = { .ctx = d, .list = m_list, .create = m_create,
 				     .remove = m_remove, .size = m_size, .read = m_read,
-				     .write = m_write };
+				     .write = m_write, .write_dsync = m_write_dsync };
 	struct strata_rlog *r = NULL;
 	char err[256];
 	int rc = strata_rlog_open(&io, SEG, &r, err, sizeof(err));
@@ -129,8 +151,10 @@ static struct strata_rlog *reopen(struct strata_rlog *r, struct mdisk *d)
 
 static void free_disk(struct mdisk *d)
 {
-	for (size_t i = 0; i < d->n; i++)
+	for (size_t i = 0; i < d->n; i++) {
 		free(d->f[i].b);
+		free(d->f[i].dur);
+	}
 }
 
 /* Entry i with tag: "e<i>:<tag>" padded with the tag to 100 + i % 50 bytes (the length). */
@@ -720,6 +744,206 @@ START_TEST(test_model_random)
 }
 END_TEST
 
+/* ---- the durable write (write_staged_dsync: RWF_DSYNC on a real node) ---- */
+
+/* The runtime's sync after a plain write: the segments strata_rlog_dirty names become durable
+ * whole (fdatasync), the directory's entries too when it says so (fsync of the directory). */
+static void sync_durable(struct strata_rlog *r, struct mdisk *d)
+{
+	uint64_t seqs[16];
+	bool dir = false, any_dir = false;
+	size_t n;
+	do {
+		n = strata_rlog_dirty(r, seqs, 16, &dir);
+		any_dir |= dir;
+		for (size_t i = 0; i < n; i++) {
+			struct mfile *f = mfind(d, seqs[i]);
+			ck_assert_ptr_nonnull(f);
+			memcpy(f->dur, f->b, f->size);
+		}
+	} while (n == 16);
+	if (any_dir)
+		for (size_t i = 0; i < d->n; i++)
+			if (d->f[i].exists)
+				d->f[i].dentry = true;
+	strata_rlog_synced(r);
+}
+
+/* Writes the staged group through write_staged_dsync and makes it durable as the store does:
+ * nothing more when it says 2, the runtime's sync when it says 1. Returns what it said. */
+static int group_durable(struct strata_rlog *r, struct mdisk *d)
+{
+	int rc = strata_rlog_write_staged_dsync(r);
+	ck_assert_int_ge(rc, 0);
+	if (rc == 2)
+		strata_rlog_synced(r); /* the store does so before the next group */
+	else
+		sync_durable(r, d);
+	return rc;
+}
+
+/* A power failure: every file shows what was durable; files whose creation was not made
+ * durable are gone. */
+static void power_fail(struct mdisk *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		struct mfile *f = &d->f[i];
+		if (!f->exists)
+			continue;
+		if (!f->dentry) {
+			free(f->b);
+			free(f->dur);
+			f->b = f->dur = NULL;
+			f->exists = false;
+			continue;
+		}
+		memcpy(f->b, f->dur, f->size);
+	}
+}
+
+/* One entry per group, the KV follower's case: the first group of a fresh log creates a segment
+ * (synced whole, with the directory), the next ones are one write each into that segment and
+ * durable by it alone; a power failure keeps all of them. A group is never made durable by its
+ * own range while an earlier write is unsynced (here: one written with write_staged and not
+ * synced), or after a reopen (what recovery read may be in the page cache only), or when it
+ * starts a segment: those are synced whole, and again the power failure keeps everything
+ * acknowledged. */
+START_TEST(test_dsync_only_when_all_else_durable)
+{
+	struct mdisk d = { 0 };
+	struct strata_rlog *r = open_log(&d);
+	put(r, 1, 'a');
+	ck_assert_int_eq(group_durable(r, &d), 1); /* a new segment: synced whole */
+	put(r, 2, 'a');
+	ck_assert_int_eq(group_durable(r, &d), 2);
+	put(r, 3, 'a');
+	ck_assert_int_eq(group_durable(r, &d), 2);
+	ck_assert_uint_eq(strata_rlog_stats(r)->dsync_writes, 2);
+	uint64_t seqs[4];
+	bool dir = true;
+	ck_assert_uint_eq(strata_rlog_dirty(r, seqs, 4, &dir), 0); /* nothing left to sync */
+	ck_assert(!dir);
+	/* An unsynced write before: the next group is synced whole. */
+	put(r, 4, 'a');
+	ck_assert_int_eq(strata_rlog_write_staged(r), 1);
+	put(r, 5, 'a');
+	ck_assert_int_eq(group_durable(r, &d), 1);
+	put(r, 6, 'a');
+	ck_assert_int_eq(group_durable(r, &d), 2);
+	/* Written and collected for a sync that has not completed (or failed): strata_rlog_dirty
+	 * no longer names the segment, the log still knows it is not durable, so the next group
+	 * is synced whole. */
+	put(r, 7, 'a');
+	ck_assert_int_eq(strata_rlog_write_staged(r), 1);
+	ck_assert_uint_eq(strata_rlog_dirty(r, seqs, 4, &dir), 1);
+	put(r, 8, 'a');
+	ck_assert_int_eq(group_durable(r, &d), 1);
+	power_fail(&d);
+	r = reopen(r, &d);
+	expect_bounds(r, 1, 8);
+	expect_range(r, 1, 8, 'a');
+	/* Written, then a process crash (the page cache keeps it, the disk does not): recovery
+	 * reads entry 9, so the first group after the reopen is synced whole. */
+	put(r, 9, 'a');
+	ck_assert_int_eq(strata_rlog_write_staged(r), 1);
+	r = reopen(r, &d);
+	expect_bounds(r, 1, 9);
+	put(r, 10, 'a');
+	ck_assert_int_eq(group_durable(r, &d), 1);
+	put(r, 11, 'a');
+	ck_assert_int_eq(group_durable(r, &d), 2);
+	power_fail(&d);
+	r = reopen(r, &d);
+	expect_bounds(r, 1, 11);
+	expect_range(r, 1, 11, 'a');
+	/* Refused by the kernel: written plainly, synced by the caller, counted. */
+	put(r, 12, 'a');
+	ck_assert_int_eq(group_durable(r, &d), 1); /* after a reopen */
+	d.refuse_dsync = true;
+	uint64_t calls = d.dsync_calls;
+	put(r, 13, 'a');
+	ck_assert_int_eq(group_durable(r, &d), 1);
+	ck_assert_uint_eq(d.dsync_calls, calls + 1);
+	ck_assert_uint_eq(strata_rlog_stats(r)->dsync_refused, 1);
+	d.refuse_dsync = false;
+	power_fail(&d);
+	r = reopen(r, &d);
+	expect_bounds(r, 1, 13);
+	expect_range(r, 1, 13, 'a');
+	/* Unsynced writes across segment rolls, then a process crash: the first group after the
+	 * reopen syncs every segment recovery kept, not only the one it writes into. */
+	put(r, 14, 'a');
+	ck_assert_int_eq(group_durable(r, &d), 1); /* the first after a reopen */
+	put_range(r, 15, 60, 'a');
+	ck_assert_int_eq(strata_rlog_write_staged(r), 1);
+	ck_assert_uint_ge(strata_rlog_stats(r)->segments_created, 2);
+	r = reopen(r, &d);
+	expect_bounds(r, 1, 60);
+	put(r, 61, 'a');
+	ck_assert_int_eq(group_durable(r, &d), 1);
+	power_fail(&d);
+	r = reopen(r, &d);
+	expect_bounds(r, 1, 61);
+	expect_range(r, 1, 61, 'a');
+	close_all(r, &d);
+}
+END_TEST
+
+/* Random groups (1-3 appended entries each, sometimes a prefix truncation, which removes old
+ * segments) made durable as the store does, with groups written and left unsynced, process
+ * crashes (the page cache survives) and power failures (only durable bytes and file creations
+ * survive) in between: after every power failure every acknowledged entry is back, and the
+ * durable write was used (the check is not vacuous). */
+START_TEST(test_dsync_random_crashes)
+{
+	uint64_t dsyncs = 0;
+	for (uint64_t seed = 1; seed <= 4; seed++) {
+		uint64_t s = 0x2545f4914f6cdd1dull * seed;
+		struct mdisk d = { 0 };
+		struct strata_rlog *r = open_log(&d);
+		uint64_t next = 1, acked = 0, first = 1;
+		for (int op = 0; op < 400; op++) {
+			uint64_t x = rnd(&s) % 100;
+			if (x < 80) {
+				uint64_t k = 1 + rnd(&s) % 3;
+				for (uint64_t i = 0; i < k; i++)
+					put(r, next++, 'g');
+				if (x < 5 && next > first + 8) {
+					first = next - 4;
+					ck_assert_int_eq(strata_rlog_truncate_prefix(r, first), 0);
+				}
+				if (x < 70) {
+					(void)group_durable(r, &d);
+					acked = next - 1;
+				} else {
+					ck_assert_int_ge(strata_rlog_write_staged(r), 0); /* not acked */
+				}
+			} else if (x < 90) {
+				r = reopen(r, &d); /* a process crash: staged bytes lost, written kept */
+			} else {
+				power_fail(&d);
+				dsyncs += strata_rlog_stats(r)->dsync_writes;
+				r = reopen(r, &d);
+			}
+			uint64_t f, l;
+			strata_rlog_bounds(r, &f, &l);
+			ck_assert_msg(l >= acked, "seed %llu op %d: last %llu < acknowledged %llu",
+				      (unsigned long long)seed, op, (unsigned long long)l,
+				      (unsigned long long)acked);
+			next = l + 1;
+			if (first > next)
+				first = next;
+			if (x >= 80) /* after a crash: every acknowledged entry is back */
+				for (uint64_t i = f > first ? f : first; i <= acked; i++)
+					expect(r, i, 'g');
+		}
+		dsyncs += strata_rlog_stats(r)->dsync_writes;
+		close_all(r, &d);
+	}
+	ck_assert_uint_gt(dsyncs, 100);
+}
+END_TEST
+
 START_TEST(test_crc32c_vector)
 {
 	/* the standard check value of CRC-32C */
@@ -742,6 +966,8 @@ int main(void)
 	tcase_add_test(tc, test_far_entry_index);
 	tcase_add_test(tc, test_vast_bounds);
 	tcase_add_test(tc, test_model_random);
+	tcase_add_test(tc, test_dsync_only_when_all_else_durable);
+	tcase_add_test(tc, test_dsync_random_crashes);
 	tcase_add_test(tc, test_crc32c_vector);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -564,6 +564,100 @@ START_TEST(test_wal_spare_segment)
 }
 END_TEST
 
+/* ---- the durable write (RWF_DSYNC) of a small group, and its fallback ---- */
+
+static void put_entry(struct strata_rlog *r, uint64_t i)
+{
+	char v[200];
+	memset(v, (int)('a' + i % 26), sizeof(v));
+	snprintf(v, sizeof(v), "entry %llu", (unsigned long long)i);
+	ck_assert_int_eq(strata_rlog_put(r, i, v, 100 + i % 64), 0);
+}
+
+static void expect_entries(struct strata_rlog *r, uint64_t from, uint64_t to)
+{
+	uint64_t first, last;
+	strata_rlog_bounds(r, &first, &last);
+	ck_assert_uint_eq(last, to);
+	for (uint64_t i = from; i <= to; i++) {
+		char v[200];
+		memset(v, (int)('a' + i % 26), sizeof(v));
+		snprintf(v, sizeof(v), "entry %llu", (unsigned long long)i);
+		struct strata_msg *m = NULL;
+		ck_assert_int_eq(strata_rlog_get(r, i, &m), 0);
+		ck_assert_uint_eq(m->len, 100 + i % 64);
+		ck_assert(memcmp(m->data, v, m->len) == 0);
+		strata_msg_unref(m);
+	}
+}
+
+/* sync_now, a follower's one-APPEND turn: the first group (a new segment) is written and
+ * fdatasynced with the directory; every later one is one pwritev2 with RWF_DSYNC and no
+ * fdatasync; what those writes put in the file is what a reopen reads back. After a reopen
+ * the first group is synced whole again. Then the kernel refuses the flag (the test hook
+ * passes one it does not know): the fallback writes with pwrite and fdatasyncs, counts the
+ * refusal, and the records still read back. */
+START_TEST(test_wal_dsync_and_fallback)
+{
+	mkdir_tmp();
+	struct strata_store *s = open_store(0);
+	struct strata_rlog *r = strata_store_wal(s);
+	bool dsync = true;
+	ck_assert_int_eq(strata_store_sync_now(s, &dsync), 0); /* nothing staged */
+	ck_assert(!dsync);
+	put_entry(r, 1);
+	ck_assert_uint_gt(strata_store_staged_bytes(s), 100);
+	ck_assert_int_eq(strata_store_sync_now(s, &dsync), 1);
+	ck_assert(!dsync); /* a new segment */
+	ck_assert_uint_eq(strata_store_staged_bytes(s), 0);
+	for (uint64_t i = 2; i <= 40; i++) {
+		put_entry(r, i);
+		ck_assert_int_eq(strata_store_sync_now(s, &dsync), 1);
+		ck_assert_msg(dsync, "group %llu not written with RWF_DSYNC",
+			      (unsigned long long)i);
+	}
+	ck_assert_uint_eq(strata_store_dsyncs(s), 39);
+	ck_assert_uint_eq(strata_rlog_stats(r)->dsync_writes, 39);
+	ck_assert_uint_eq(strata_store_flushes(s), 40);
+	/* A group with an LMDB write too: flushed the usual way. */
+	put_entry(r, 41);
+	ck_assert_int_eq(strata_store_put(s, "k", "v", 1), 0);
+	ck_assert_int_eq(strata_store_sync_now(s, &dsync), 1);
+	ck_assert(!dsync);
+	put_entry(r, 42);
+	ck_assert_int_eq(strata_store_sync_now(s, &dsync), 1);
+	ck_assert(dsync);
+	strata_store_close(s);
+	s = open_store(0);
+	r = strata_store_wal(s);
+	expect_entries(r, 1, 42);
+	expect(s, "k", "v");
+	put_entry(r, 43);
+	ck_assert_int_eq(strata_store_sync_now(s, &dsync), 1);
+	ck_assert(!dsync); /* the first group after a reopen */
+	put_entry(r, 44);
+	ck_assert_int_eq(strata_store_sync_now(s, &dsync), 1);
+	ck_assert(dsync);
+	/* The fallback. */
+	strata_store_test_refuse_dsync(s);
+	unsigned long long d0 = strata_store_dsyncs(s), f0 = strata_store_flushes(s);
+	for (uint64_t i = 45; i <= 48; i++) {
+		put_entry(r, i);
+		ck_assert_int_eq(strata_store_sync_now(s, &dsync), 1);
+		ck_assert(!dsync);
+	}
+	ck_assert_uint_eq(strata_store_dsyncs(s), d0);
+	ck_assert_uint_eq(strata_store_flushes(s), f0 + 4);
+	ck_assert_uint_eq(strata_rlog_stats(r)->dsync_refused, 4);
+	strata_store_close(s);
+	s = open_store(0);
+	expect_entries(strata_store_wal(s), 1, 48);
+	strata_store_close(s);
+	rm_wal();
+	rm_tmp();
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -582,6 +676,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_log_ops_and_durability);
 	tcase_add_test(tc, test_snapshot_chunks);
 	tcase_add_test(tc, test_wal_spare_segment);
+	tcase_add_test(tc, test_wal_dsync_and_fallback);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -223,7 +223,7 @@ static const struct {
 	UVCOUNTER(client_auth_failed), UVCOUNTER(client_unauthenticated),
 	UVCOUNTER(client_decrypt_failed), UVCOUNTER(sync_us_max), UVCOUNTER(sync_us_total),
 	UVCOUNTER(input_paused),
-	UVCOUNTER(store_syncs), UVCOUNTER(syncs_inline),
+	UVCOUNTER(store_syncs), UVCOUNTER(syncs_inline), UVCOUNTER(syncs_dsync),
 	UVCOUNTER(nemesis_dropped_out), UVCOUNTER(nemesis_dropped_in),
 	UVCOUNTER(nemesis_delayed), UVCOUNTER(nemesis_delay_overflow), UVCOUNTER(metrics_scrapes),
 	UVCOUNTER(resp_accepted), UVCOUNTER(resp_refused), UVCOUNTER(resp_commands),

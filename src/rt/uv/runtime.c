@@ -406,19 +406,13 @@ static void sync_account(struct strata_uv *rt)
 		rt->counters.sync_us_max = us;
 }
 
-static uint64_t wal_bytes(struct strata_uv *rt)
-{
-	struct strata_rlog *w = strata_store_wal(rt->o.store);
-	return w ? strata_rlog_stats(w)->bytes_written : 0;
-}
-
 /* Commits what is staged (no flush) and hands the flush to the thread pool. 1 if nothing was
  * staged (nothing to wait for) or the flush is done already (inline), 0 if a flush started,
  * < 0 on failure.
  *
  * Inline (may_inline: one batch, not a group staged behind a running flush): a batch of at
- * most SYNC_INLINE_INPUTS inputs, none of them a timer, that wrote at most SYNC_INLINE_BYTES to
- * the record log (a follower's turn for one APPEND at c=1) is flushed here, on the loop
+ * most SYNC_INLINE_INPUTS inputs, none of them a timer, that staged at most SYNC_INLINE_BYTES
+ * for the record log (a follower's turn for one APPEND at c=1) is flushed here, on the loop
  * thread. Not a timer's turn: the KV leader stores its own copy of recent entries from a
  * timer, and a client request arriving meanwhile should have its APPENDs sent (early class)
  * while that flush runs, not after it. The flush costs
@@ -431,7 +425,29 @@ static int sync_start(struct strata_uv *rt, uint64_t ticket, bool may_inline)
 {
 	STRATA_ASSERT(!rt->syncing);
 	rt->sync_start_us = uv_hrtime() / 1000;
-	uint64_t wal0 = wal_bytes(rt);
+	if (may_inline && rt->o.test_sync_delay_ms == 0 && !rt->batch_timer &&
+	    rt->batch_inputs <= SYNC_INLINE_INPUTS &&
+	    strata_store_staged_bytes(rt->o.store) <= SYNC_INLINE_BYTES) {
+		/* Commit and flush here. When the record log's group is one write and nothing else
+		 * is unsynced, that write is durable by itself (RWF_DSYNC: one system call instead of
+		 * pwrite + fdatasync, store/wal_file.c); the store decides, and either way the batch
+		 * is durable when this returns 1. */
+		bool dsync = false;
+		int rc = strata_store_sync_now(rt->o.store, &dsync);
+		if (rc < 0) {
+			strata_uv_log(rt, STRATA_LOG_ERROR, "%s", strata_store_error(rt->o.store));
+			return rc;
+		}
+		if (rc == 0)
+			return 1; /* nothing staged */
+		sync_account(rt);
+		strata_node_counters(rt->node)->syncs++;
+		rt->counters.syncs_inline++;
+		rt->counters.syncs_dsync += dsync;
+		rt->counters.store_syncs = strata_store_commits(rt->o.store);
+		spare_kick(rt);
+		return 1;
+	}
 	int rc = strata_store_commit_nosync(rt->o.store);
 	if (rc < 0) {
 		strata_uv_log(rt, STRATA_LOG_ERROR, "%s", strata_store_error(rt->o.store));
@@ -439,21 +455,6 @@ static int sync_start(struct strata_uv *rt, uint64_t ticket, bool may_inline)
 	}
 	if (rc == 0 && rt->o.test_sync_delay_ms == 0)
 		return 1;
-	if (may_inline && rt->o.test_sync_delay_ms == 0 && !rt->batch_timer &&
-	    rt->batch_inputs <= SYNC_INLINE_INPUTS && wal_bytes(rt) - wal0 <= SYNC_INLINE_BYTES) {
-		rc = strata_store_flush(rt->o.store);
-		sync_account(rt);
-		if (rc) {
-			strata_uv_log(rt, STRATA_LOG_ERROR, "%s",
-				      strata_store_flush_error(rt->o.store));
-			return rc < 0 ? rc : STRATA_EIO;
-		}
-		strata_node_counters(rt->node)->syncs++;
-		rt->counters.syncs_inline++;
-		rt->counters.store_syncs = strata_store_commits(rt->o.store);
-		spare_kick(rt);
-		return 1;
-	}
 	rt->syncing = true;
 	rt->sync_ticket = ticket;
 	rt->sync_work.data = rt;

@@ -131,6 +131,8 @@ struct strata_uv_counters {
 	uint64_t sync_us_max;        /* longest sync (commit + flush), microseconds */
 	uint64_t sync_us_total;      /* sum of sync durations, microseconds */
 	uint64_t syncs_inline;       /* of the syncs, those done on the loop thread (small batches) */
+	uint64_t syncs_dsync;        /* of those, the ones whose record-log write was its own sync
+				      * (RWF_DSYNC, no fdatasync: store/wal_file.c) */
 	uint64_t input_paused;       /* times UDP reading paused: too much held waiting for a sync */
 	uint64_t nemesis_dropped_out;/* datagrams the nemesis dropped on sending */
 	uint64_t nemesis_dropped_in; /* datagrams the nemesis dropped on receiving */
