@@ -68,6 +68,25 @@
  * their sender over authenticated links and are counted once per sender, so they need no
  * signature.
  *
+ * Digests (a departure from the book's messages, not its rules). WRITE and ACCEPT carry
+ * D = SHA-256(v), not v: the votes are counted on digests, and a process acts on a quorum only
+ * with a value it holds whose digest is D: the value it computed from its own COLLECTED and
+ * wrote (tmpval), or its val. A WRITE quorum on a digest whose value is not here (its COLLECTED
+ * is late, or a Byzantine leader sent another vector to others) sends no ACCEPT until the value
+ * is here; an ACCEPT quorum likewise decides once it is (both are checked again when the
+ * process collects, and when it accepts). Why it is the same algorithm: with a collision-
+ * resistant hash, "#{p | written[p] = D} > (N + f) / 2" holds exactly when it holds for the one
+ * v with SHA-256(v) = D (a Byzantine process can send a digest but cannot make it stand for
+ * two values), so BEP2 and BEP4 follow as above: the quorums on D intersect in a correct
+ * process, which sends one WRITE and one ACCEPT per epoch, and a correct process that accepts
+ * sets (valts, val) := (ets, v) with the v of its ACCEPT. What waits costs liveness only, and
+ * only when the leader is Byzantine: with a correct leader every correct process collects the
+ * same vector (CC1), so it holds the tmpval that the N - f correct WRITEs name, accepts, and
+ * decides its val once N - f ACCEPTs arrive (BEP5). Cost: the value (a btob batch: kilobytes)
+ * crossed the links 2N^2 times per epoch in WRITEs and ACCEPTs; now 32 bytes do, and v is sent
+ * only inside the leader's COLLECTED (and its STATE), each process hashing it twice or three
+ * times. A WRITE or ACCEPT whose digest is not 32 bytes is malformed (dropped, counted).
+ *
  * Faithful transcription, with these bounds and additions:
  *   - the written and accepted quorums fire once per epoch (the book's resetting of written and
  *     accepted has the same effect among N processes);
@@ -82,7 +101,8 @@
  *     leader could override a decision of epoch 0 (found by the simulator, sim_cons_byz seed
  *     5664). Shifting every written timestamp by one keeps their order and frees 0.
  * A STATE on the wire: [valts][u8 has][bytes val if has][count][count x ([ts][bytes v])].
- * Memory per instance: N + 1 WRITE and ACCEPT values, the writeset, and conditional collect's.
+ * Memory per instance: N + 1 WRITE and ACCEPT digests, the value written, the writeset, and
+ * conditional collect's.
  *
  * Byzantine test behaviours (strata_node_byz, simulator and --byzantine-test only):
  *   silent     sends nothing;
@@ -109,6 +129,7 @@
 #include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
+#include "crypto/crypto.h"
 #include "links/links.h"
 
 /* A STATE read from the wire (pointers into the message). */
@@ -338,6 +359,13 @@ static bool bep_silent(const struct bep_env *env)
 static struct strata_msg *bep_enc(uint8_t type, uint64_t ets, const uint8_t *v, size_t len,
 				  bool with_v)
 {
+	uint8_t dig[STRATA_HASH_LEN];
+	if (with_v && (type == BEP_WRITE || type == BEP_ACCEPT)) {
+		/* WRITE and ACCEPT carry the value's digest (the header: "Digests") */
+		strata_hash(dig, v, len);
+		v = dig;
+		len = sizeof(dig);
+	}
 	struct strata_wr w;
 	strata_wr_init(&w, len + CONS_HDR_MAX);
 	strata_wr_u8(&w, type);
@@ -432,7 +460,9 @@ void bep_free(struct bep *e)
 		strata_msg_unref(e->my_write);
 	if (e->my_accept)
 		strata_msg_unref(e->my_accept);
-	e->my_write = e->my_accept = NULL;
+	if (e->wval)
+		strata_msg_unref(e->wval);
+	e->my_write = e->my_accept = e->wval = NULL;
 }
 
 /* upon event <ep, Propose | v> do if val = ⊥ then val := v; send [READ] to all */
@@ -534,6 +564,9 @@ static void bep_on_collected(const struct bep_env *env, struct bep *e, const str
 				     (unsigned long long)env->instance, (unsigned long long)e->ets,
 				     BEP_WS_MAX);
 		} else {
+			if (e->wval)
+				strata_msg_unref(e->wval);
+			e->wval = strata_msg_new(tmp, len);
 			e->my_write = bep_send_value(env, e, BEP_WRITE, tmp, len);
 			if (strata_node_byz(env->m->node) == STRATA_BYZ_EQUIVOCATE &&
 			    !e->accepted_sent) {
@@ -575,24 +608,80 @@ static void put_vote(struct strata_msg **slot, const uint8_t *v, size_t len)
 /* upon event <al, Deliver | p, [WRITE, v]> do written[p] := v;
  * upon exists v such that #({p | written[p] = v}) > (N + f) / 2 do
  *     (valts, val) := (ets, v); written := [⊥]^N; send [ACCEPT, val] to all */
+/* The value with digest d that this process holds for the epoch (the value it wrote, or its
+ * val), or NULL. */
+static struct strata_msg *bep_value_of(const struct bep *e, const uint8_t *d, size_t dlen)
+{
+	struct strata_msg *c[2] = { e->wval, e->st.val };
+	uint8_t h[STRATA_HASH_LEN];
+	if (dlen != STRATA_HASH_LEN)
+		return NULL;
+	for (int k = 0; k < 2; k++) {
+		if (!c[k])
+			continue;
+		strata_hash(h, c[k]->data, c[k]->len);
+		if (memcmp(h, d, STRATA_HASH_LEN) == 0)
+			return c[k];
+	}
+	return NULL;
+}
+
+const struct strata_msg *bep_held_value(const struct bep *e, const uint8_t *d, size_t len)
+{
+	return bep_value_of(e, d, len);
+}
+
+static void bep_write_quorum(const struct bep_env *env, struct bep *e)
+{
+	if (e->accepted_sent)
+		return;
+	struct strata_msg *d = quorum_value(env, e->written);
+	if (!d)
+		return;
+	struct strata_msg *q = bep_value_of(e, d->data, d->len);
+	if (!q) {
+		/* A quorum wrote a value this process did not compute (its COLLECTED is late, or
+		 * the leader equivocated): no ACCEPT until it holds the value, as a slow process. */
+		e->wq_pending = true;
+		return;
+	}
+	e->wq_pending = false;
+	e->accepted_sent = true;
+	strata_trace(env->m->node, env->m->ops->name,
+		     "instance %llu epoch %llu: %u WRITEs agree -> ACCEPT",
+		     (unsigned long long)env->instance, (unsigned long long)e->ets, env->quorum);
+	e->st.valts = bep_ts(e);
+	q = strata_msg_ref(q); /* q may be val itself */
+	if (e->st.val)
+		strata_msg_unref(e->st.val);
+	e->st.val = q;
+	e->my_accept = bep_send_value(env, e, BEP_ACCEPT, q->data, q->len);
+}
+
 static void bep_on_write(const struct bep_env *env, struct bep *e, uint32_t p, const uint8_t *v,
 			 size_t len)
 {
 	if (e->accepted_sent)
 		return;
 	put_vote(&e->written[p], v, len);
-	struct strata_msg *q = quorum_value(env, e->written);
-	if (!q)
-		return;
-	e->accepted_sent = true;
-	strata_trace(env->m->node, env->m->ops->name,
-		     "instance %llu epoch %llu: %u WRITEs agree -> ACCEPT",
-		     (unsigned long long)env->instance, (unsigned long long)e->ets, env->quorum);
-	e->st.valts = bep_ts(e);
-	if (e->st.val)
-		strata_msg_unref(e->st.val);
-	e->st.val = strata_msg_ref(q);
-	e->my_accept = bep_send_value(env, e, BEP_ACCEPT, q->data, q->len);
+	bep_write_quorum(env, e);
+}
+
+static const struct strata_msg *bep_accept_quorum(const struct bep_env *env, struct bep *e)
+{
+	if (e->decided)
+		return NULL;
+	struct strata_msg *d = quorum_value(env, e->accepted);
+	if (!d)
+		return NULL;
+	struct strata_msg *q = bep_value_of(e, d->data, d->len);
+	if (!q) {
+		e->aq_pending = true; /* decided once the value is here (the header: "Digests") */
+		return NULL;
+	}
+	e->aq_pending = false;
+	e->decided = true;
+	return q;
 }
 
 /* upon event <al, Deliver | p, [ACCEPT, v]> do accepted[p] := v;
@@ -604,11 +693,7 @@ static const struct strata_msg *bep_on_accept(const struct bep_env *env, struct 
 	if (e->decided)
 		return NULL;
 	put_vote(&e->accepted[p], v, len);
-	struct strata_msg *q = quorum_value(env, e->accepted);
-	if (!q)
-		return NULL;
-	e->decided = true;
-	return q;
+	return bep_accept_quorum(env, e);
 }
 
 /* A Byzantine leader's COLLECTED (test behaviours): equivocating, forged or with a bad
@@ -696,13 +781,17 @@ const struct strata_msg *bep_recv(const struct bep_env *env, struct bep *e, uint
 			bep_byz_collected(env, e, &v);
 		else if (rc == 1)
 			bep_on_collected(env, e, &v);
-		return NULL;
+		/* Its own value computed now: quorums that waited for it go on. */
+		if (e->wq_pending)
+			bep_write_quorum(env, e);
+		return e->aq_pending ? bep_accept_quorum(env, e) : NULL;
 	}
 	const uint8_t *v = NULL;
 	size_t len = 0;
 	if (type == BEP_WRITE || type == BEP_ACCEPT)
 		len = strata_rd_bytes(r, &v, SIZE_MAX);
-	if (strata_rd_done(r) != 0) {
+	if (strata_rd_done(r) != 0 ||
+	    ((type == BEP_WRITE || type == BEP_ACCEPT) && len != STRATA_HASH_LEN)) {
 		*bad = "malformed epoch-consensus message";
 		return NULL;
 	}
@@ -713,7 +802,8 @@ const struct strata_msg *bep_recv(const struct bep_env *env, struct bep *e, uint
 		return NULL;
 	case BEP_WRITE:
 		bep_on_write(env, e, from, v, len);
-		return NULL;
+		/* its own ACCEPT may be what an ACCEPT quorum waited for */
+		return e->aq_pending ? bep_accept_quorum(env, e) : NULL;
 	case BEP_ACCEPT:
 		return bep_on_accept(env, e, from, v, len);
 	default:

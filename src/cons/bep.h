@@ -13,8 +13,8 @@
 /* Message types on the owner's wire, [type][ets][body]; 17 and 18 are conditional collect's. */
 enum bep_type {
 	BEP_READ = 16,   /* [ets] leader -> all */
-	BEP_WRITE = 19,  /* [ets][bytes v] all -> all */
-	BEP_ACCEPT = 20, /* [ets][bytes v] all -> all */
+	BEP_WRITE = 19,  /* [ets][bytes SHA-256(v)] all -> all (the value's digest, bep.c) */
+	BEP_ACCEPT = 20, /* [ets][bytes SHA-256(v)] all -> all */
 };
 
 /* A writeset holds at most this many (ts, v) pairs, one per distinct value (the book replaces
@@ -42,8 +42,11 @@ struct bep {
 	bool accepted_sent; /* ACCEPT sent (the written quorum fired) */
 	bool decided;       /* <Decide> indicated */
 	bool halted;
-	struct strata_msg *written[BCC_MAX_N + 1];  /* WRITE value per sender */
-	struct strata_msg *accepted[BCC_MAX_N + 1]; /* ACCEPT value per sender */
+	struct strata_msg *written[BCC_MAX_N + 1];  /* WRITE digest per sender */
+	struct strata_msg *accepted[BCC_MAX_N + 1]; /* ACCEPT digest per sender */
+	struct strata_msg *wval; /* the value this process wrote (its tmpval), NULL if none */
+	bool wq_pending;         /* a WRITE quorum on a digest whose value is not here yet */
+	bool aq_pending;         /* an ACCEPT quorum likewise */
 	struct strata_msg *my_write, *my_accept;    /* sent, kept for repeats */
 };
 
@@ -83,5 +86,8 @@ void bep_abort(struct bep *e, struct bep_state *out);
 /* The predicate sound(S) of Alg. 5.17 on a vector of encoded STATEs (conditional collect's C);
  * exposed for the unit tests. */
 bool bep_sound(const struct bcc_env *env, const struct bcc_vec *v);
+/* The value with digest d (STRATA_HASH_LEN bytes) this process holds in the epoch (the value it
+ * wrote, or its val), or NULL: a borrowed reference, valid until the epoch changes. */
+const struct strata_msg *bep_held_value(const struct bep *e, const uint8_t *d, size_t len);
 
 #endif

@@ -77,6 +77,7 @@ enum cons_type {
 	CONS_DECIDED = 2,
 	CONS_VALUE = 3, /* a proposer's announcement (joining, see above) */
 	CONS_ACK = 4,
+	CONS_DECIDED_DIGEST = 5, /* bldc: DECIDED naming the value by its SHA-256 digest */
 };
 
 /* One instance's common state; algorithms embed it first in their own instance struct. */
