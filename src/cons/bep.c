@@ -356,15 +356,19 @@ static bool bep_silent(const struct bep_env *env)
 	return strata_node_byz(env->m->node) == STRATA_BYZ_SILENT;
 }
 
-static struct strata_msg *bep_enc(uint8_t type, uint64_t ets, const uint8_t *v, size_t len,
-				  bool with_v)
+/* [type][ets][bytes v]; WRITE and ACCEPT carry v's digest instead (dig if given, else
+ * computed): the header's "Digests". */
+static struct strata_msg *bep_enc_dig(uint8_t type, uint64_t ets, const uint8_t *v, size_t len,
+				      bool with_v, const uint8_t *dig)
 {
-	uint8_t dig[STRATA_HASH_LEN];
+	uint8_t h[STRATA_HASH_LEN];
 	if (with_v && (type == BEP_WRITE || type == BEP_ACCEPT)) {
-		/* WRITE and ACCEPT carry the value's digest (the header: "Digests") */
-		strata_hash(dig, v, len);
+		if (!dig) {
+			strata_hash(h, v, len);
+			dig = h;
+		}
 		v = dig;
-		len = sizeof(dig);
+		len = STRATA_HASH_LEN;
 	}
 	struct strata_wr w;
 	strata_wr_init(&w, len + CONS_HDR_MAX);
@@ -374,6 +378,12 @@ static struct strata_msg *bep_enc(uint8_t type, uint64_t ets, const uint8_t *v, 
 		strata_wr_bytes(&w, v, len);
 	int err;
 	return strata_wr_take_msg(&w, &err);
+}
+
+static struct strata_msg *bep_enc(uint8_t type, uint64_t ets, const uint8_t *v, size_t len,
+				  bool with_v)
+{
+	return bep_enc_dig(type, ets, v, len, with_v, NULL);
 }
 
 /* The Byzantine equivocation pair of a value: v without a leading "z'" (odd processes get it)
@@ -398,9 +408,9 @@ static struct strata_msg *bep_variant(const uint8_t *v, size_t len, bool primed)
 
 /* forall q do trigger <al, Send | q, [type, v]> (an equivocating process splits it). */
 static struct strata_msg *bep_send_value(const struct bep_env *env, struct bep *e, uint8_t type,
-					 const uint8_t *v, size_t len)
+					 const uint8_t *v, size_t len, const uint8_t *dig)
 {
-	struct strata_msg *msg = bep_enc(type, e->ets, v, len, true);
+	struct strata_msg *msg = bep_enc_dig(type, e->ets, v, len, true, dig);
 	if (!msg || bep_silent(env))
 		return msg;
 	if (strata_node_byz(env->m->node) != STRATA_BYZ_EQUIVOCATE) {
@@ -470,8 +480,10 @@ void bep_propose(const struct bep_env *env, struct bep *e, const struct strata_m
 {
 	if (e->halted)
 		return;
-	if (!e->st.val)
+	if (!e->st.val) {
 		e->st.val = strata_msg_ref((struct strata_msg *)v);
+		e->vdig_of = NULL;
+	}
 	struct strata_msg *msg = bep_enc(BEP_READ, e->ets, NULL, 0, false);
 	if (msg && !bep_silent(env))
 		strata_pl_send_all(env->m, env->instance, msg);
@@ -567,12 +579,13 @@ static void bep_on_collected(const struct bep_env *env, struct bep *e, const str
 			if (e->wval)
 				strata_msg_unref(e->wval);
 			e->wval = strata_msg_new(tmp, len);
-			e->my_write = bep_send_value(env, e, BEP_WRITE, tmp, len);
+			strata_hash(e->wdig, tmp, len);
+			e->my_write = bep_send_value(env, e, BEP_WRITE, tmp, len, e->wdig);
 			if (strata_node_byz(env->m->node) == STRATA_BYZ_EQUIVOCATE &&
 			    !e->accepted_sent) {
 				/* TEST ONLY behaviour: accepts at once, without a quorum */
 				e->accepted_sent = true;
-				e->my_accept = bep_send_value(env, e, BEP_ACCEPT, tmp, len);
+				e->my_accept = bep_send_value(env, e, BEP_ACCEPT, tmp, len, NULL);
 			}
 		}
 	}
@@ -612,23 +625,32 @@ static void put_vote(struct strata_msg **slot, const uint8_t *v, size_t len)
  * val), or NULL. */
 static struct strata_msg *bep_value_of(const struct bep *e, const uint8_t *d, size_t dlen)
 {
-	struct strata_msg *c[2] = { e->wval, e->st.val };
-	uint8_t h[STRATA_HASH_LEN];
 	if (dlen != STRATA_HASH_LEN)
 		return NULL;
-	for (int k = 0; k < 2; k++) {
-		if (!c[k])
-			continue;
-		strata_hash(h, c[k]->data, c[k]->len);
-		if (memcmp(h, d, STRATA_HASH_LEN) == 0)
-			return c[k];
+	if (e->wval && memcmp(e->wdig, d, STRATA_HASH_LEN) == 0)
+		return e->wval;
+	if (!e->st.val)
+		return NULL;
+	if (e->vdig_of != e->st.val) { /* a cache: val changes rarely, its digest is asked often */
+		struct bep *w = (struct bep *)e;
+		strata_hash(w->vdig, e->st.val->data, e->st.val->len);
+		w->vdig_of = e->st.val;
 	}
-	return NULL;
+	return memcmp(e->vdig, d, STRATA_HASH_LEN) == 0 ? e->st.val : NULL;
 }
 
 const struct strata_msg *bep_held_value(const struct bep *e, const uint8_t *d, size_t len)
 {
-	return bep_value_of(e, d, len);
+	const struct strata_msg *v = bep_value_of(e, d, len);
+	uint8_t h[STRATA_HASH_LEN];
+	/* and every value it wrote in an epoch of the instance (its writeset: carried from epoch
+	 * to epoch, where the value written lives on after its epoch) */
+	for (unsigned k = 0; !v && len == STRATA_HASH_LEN && k < e->st.nws; k++) {
+		strata_hash(h, e->st.ws[k].v->data, e->st.ws[k].v->len);
+		if (memcmp(h, d, STRATA_HASH_LEN) == 0)
+			v = e->st.ws[k].v;
+	}
+	return v;
 }
 
 static void bep_write_quorum(const struct bep_env *env, struct bep *e)
@@ -655,7 +677,9 @@ static void bep_write_quorum(const struct bep_env *env, struct bep *e)
 	if (e->st.val)
 		strata_msg_unref(e->st.val);
 	e->st.val = q;
-	e->my_accept = bep_send_value(env, e, BEP_ACCEPT, q->data, q->len);
+	memcpy(e->vdig, d->data, STRATA_HASH_LEN);
+	e->vdig_of = q;
+	e->my_accept = bep_send_value(env, e, BEP_ACCEPT, q->data, q->len, d->data);
 }
 
 static void bep_on_write(const struct bep_env *env, struct bep *e, uint32_t p, const uint8_t *v,

@@ -45,6 +45,9 @@ struct bep {
 	struct strata_msg *written[BCC_MAX_N + 1];  /* WRITE digest per sender */
 	struct strata_msg *accepted[BCC_MAX_N + 1]; /* ACCEPT digest per sender */
 	struct strata_msg *wval; /* the value this process wrote (its tmpval), NULL if none */
+	uint8_t wdig[32];        /* its SHA-256 digest */
+	const struct strata_msg *vdig_of; /* the val whose digest vdig holds (a cache) */
+	uint8_t vdig[32];
 	bool wq_pending;         /* a WRITE quorum on a digest whose value is not here yet */
 	bool aq_pending;         /* an ACCEPT quorum likewise */
 	struct strata_msg *my_write, *my_accept;    /* sent, kept for repeats */
@@ -87,7 +90,8 @@ void bep_abort(struct bep *e, struct bep_state *out);
  * exposed for the unit tests. */
 bool bep_sound(const struct bcc_env *env, const struct bcc_vec *v);
 /* The value with digest d (STRATA_HASH_LEN bytes) this process holds in the epoch (the value it
- * wrote, or its val), or NULL: a borrowed reference, valid until the epoch changes. */
+ * wrote, its val, a value of its writeset), or NULL: a borrowed reference, valid until the
+ * epoch changes. */
 const struct strata_msg *bep_held_value(const struct bep *e, const uint8_t *d, size_t len);
 
 #endif

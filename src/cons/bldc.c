@@ -109,6 +109,7 @@ struct bl_inst {
 	struct strata_msg *claims[BCC_MAX_N + 1]; /* DECIDED(v) per sender: SHA-256(v) */
 	struct strata_msg *fulls[BCC_MAX_N + 1];  /* v itself, when its DECIDED carried it */
 	struct strata_msg *dec; /* lingering: the value decided here */
+	uint8_t dec_dig[STRATA_HASH_LEN]; /* its SHA-256 digest */
 };
 
 struct bldc {
@@ -271,16 +272,20 @@ static void bl_decide(struct bldc *l, struct bl_inst *i, const uint8_t *v, size_
 	l->linger[l->nlinger++] = g;
 	uint64_t id = i->c.id;
 	cons_decide(&l->tab, &i->c, copy->data, copy->len, l->ets);
-	/* DECIDED(v) to everyone: as v's digest to a process whose ACCEPT of v (its digest) this
-	 * epoch is here (it holds v: its val), with v itself to the others. */
-	uint8_t dig[STRATA_HASH_LEN];
+	/* DECIDED(v) to everyone: as v's digest to a process whose WRITE or ACCEPT of v (its
+	 * digest) this epoch is here (it holds v: the value it wrote, its val), with v itself to
+	 * the others. */
+	uint8_t *dig = g->dec_dig;
 	strata_hash(dig, copy->data, copy->len);
 	for (uint32_t q = 1; q <= l->n; q++) {
 		const struct strata_msg *a = g->started ? g->ep.accepted[q] : NULL;
+		const struct strata_msg *w = g->started ? g->ep.written[q] : NULL;
 		bool held = q == l->self ||
-			    (a && a->len == sizeof(dig) && memcmp(a->data, dig, sizeof(dig)) == 0);
+			    (a && a->len == STRATA_HASH_LEN &&
+			     memcmp(a->data, dig, STRATA_HASH_LEN) == 0) ||
+			    (w && w->len == STRATA_HASH_LEN && memcmp(w->data, dig, STRATA_HASH_LEN) == 0);
 		if (held)
-			bl_send_value(l, q, id, CONS_DECIDED_DIGEST, dig, sizeof(dig));
+			bl_send_value(l, q, id, CONS_DECIDED_DIGEST, dig, STRATA_HASH_LEN);
 		else
 			bl_send_value(l, q, id, CONS_DECIDED, copy->data, copy->len);
 	}
@@ -361,9 +366,7 @@ static void bl_on_claim(struct bldc *l, struct bl_inst *i, uint32_t from, const 
 	i->claims[from] = m;
 	i->fulls[from] = full;
 	if (i->dec) {
-		uint8_t h[STRATA_HASH_LEN];
-		strata_hash(h, i->dec->data, i->dec->len);
-		if (bl_claims_for(l, i, h, sizeof(h)) >= 2 * l->f + 1)
+		if (bl_claims_for(l, i, i->dec_dig, STRATA_HASH_LEN) >= 2 * l->f + 1)
 			for (size_t k = 0; k < l->nlinger; k++)
 				if (l->linger[k] == i) {
 					bl_linger_drop(l, k);
