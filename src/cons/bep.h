@@ -50,6 +50,7 @@ struct bep {
 	uint8_t vdig[32];
 	bool wq_pending;         /* a WRITE quorum on a digest whose value is not here yet */
 	bool aq_pending;         /* an ACCEPT quorum likewise */
+	bool no_digest;          /* TEST ONLY: bep_env's no_digest, for bep_value_of */
 	struct strata_msg *my_write, *my_accept;    /* sent, kept for repeats */
 };
 
@@ -59,6 +60,8 @@ struct bep_env {
 	uint32_t n, f, self;
 	uint32_t quorum;   /* the Byzantine quorum: more than (N + f) / 2 (a test may lower it) */
 	bool check_sigs;   /* conditional collect verifies signatures (a test may turn it off) */
+	bool no_digest;    /* TEST ONLY broken variant: a quorum's digest is not checked against
+			    * the value acted on (bep.c, "Digests") */
 	/* This process's own proposal for the instance (Byzantine behaviours derive their
 	 * equivocating values from it), NULL if none. */
 	const struct strata_msg *own;

@@ -55,15 +55,16 @@
  * period while undecided. A process whose instance is retired answers that instance's messages
  * with DECIDED(v); a process decides v from DECIDED when f + 1 distinct processes said v (one of
  * them is correct). DECIDED names v by its SHA-256 digest (CONS_DECIDED_DIGEST, 32 bytes) to a
- * process whose ACCEPT of v (its digest, bep.c) this epoch is here, since that process holds v
- * as its val (lock-in keeps it: no other value is accepted after a decision), and carries v to
- * the others; claims are counted on digests, and a process decides v from f + 1 of them once it
- * holds v (from a DECIDED that carried it, its epoch consensus, or its own proposal). A process
- * that never accepted v gets v itself from every correct process that decided, so f + 1 of
- * them still suffice; the answer to a retired instance's messages carries v as before. Before,
- * every decision sent v N^2 times over the links. Leader repeats: every period each process repeats its messages of the
- * current epoch for instances undecided for a period (bep_resend); receivers keep one entry per
- * sender, so repeats change nothing.
+ * process whose WRITE or ACCEPT of v (its digest, bep.c) this epoch is here, since that process
+ * holds v (the value it wrote stays in its writeset; an accepted one is its val, and lock-in
+ * keeps it: no other value is accepted after a decision), and carries v to the others; claims
+ * are counted on digests, and a process decides v from f + 1 of them once it holds v (from a
+ * DECIDED that carried it, its epoch consensus, or its own proposal). A process that neither
+ * wrote nor accepted v gets v itself from every correct process that decided, so f + 1 of them
+ * still suffice; the answer to a retired instance's messages carries v as before. Before,
+ * every decision sent v N^2 times over the links. Leader repeats: every period each process
+ * repeats its messages of the current epoch for instances undecided for a period (bep_resend);
+ * receivers keep one entry per sender, so repeats change nothing.
  *
  * Interface for upper modules (Byzantine total order): cons_lower_open_space(n, "bldc", space,
  * upper, ...) and cons_lower_propose(lower, (space << CONS_SPACE_BITS) | r, v, len) as for every
@@ -117,6 +118,7 @@ struct bldc {
 	struct cons_tab tab;
 	uint32_t n, f, self, quorum;
 	bool check_sigs;
+	bool no_digest; /* TEST ONLY: the broken variant (cons_bldc_test_no_digest) */
 	uint64_t ets;    /* the current epoch */
 	uint32_t leader; /* and its leader */
 	struct strata_module *bld;
@@ -134,7 +136,8 @@ static struct bep_env bl_env(struct bldc *l, struct bl_inst *i)
 {
 	return (struct bep_env){ .m = &l->m, .instance = i->c.id, .n = l->n, .f = l->f,
 				 .self = l->self, .quorum = l->quorum,
-				 .check_sigs = l->check_sigs, .own = i->val, .tab = &l->tab };
+				 .check_sigs = l->check_sigs, .no_digest = l->no_digest,
+				 .own = i->val, .tab = &l->tab };
 }
 
 static bool bl_silent(struct bldc *l)
@@ -647,6 +650,12 @@ void cons_bldc_test_no_sigcheck(struct strata_module *m)
 {
 	STRATA_ASSERT(m && m->ops == &bl_ops);
 	((struct bldc *)m)->check_sigs = false;
+}
+
+void cons_bldc_test_no_digest(struct strata_module *m)
+{
+	STRATA_ASSERT(m && m->ops == &bl_ops);
+	((struct bldc *)m)->no_digest = true;
 }
 
 uint64_t cons_bldc_epoch(const struct strata_module *m)
