@@ -215,7 +215,8 @@ static int bcc_on_send(const struct bcc_env *env, struct bcc *c, uint32_t p, con
 {
 	if (env->self != c->leader || c->sent || c->msgs[p])
 		return 0;
-	if (!bcc_verify(env, c->ets, p, m, len, sig))
+	/* Its own SEND (the links deliver it from itself only) is its input: nothing to verify. */
+	if (p != env->self && !bcc_verify(env, c->ets, p, m, len, sig))
 		return -2;
 	c->msgs[p] = strata_msg_new(m, len);
 	if (!c->msgs[p])
@@ -231,6 +232,23 @@ static int bcc_on_send(const struct bcc_env *env, struct bcc *c, uint32_t p, con
 	bcc_send_collected(env, c, 0, &v);
 	bcc_clear_msgs(c); /* messages := [UNDEFINED]^N; Σ := [⊥]^N */
 	return 0;
+}
+
+/* Whether (m, sig) as p's entry is exactly this process's own SEND (its input and signature). */
+static bool bcc_is_own(const struct bcc_env *env, const struct bcc *c, uint32_t p,
+		       const uint8_t *m, size_t len, const uint8_t *sig)
+{
+	if (p != env->self || !c->my_send)
+		return false;
+	struct strata_rd r;
+	strata_rd_init(&r, c->my_send->data, c->my_send->len);
+	(void)strata_rd_u8(&r);
+	(void)strata_rd_u64(&r);
+	const uint8_t *mine;
+	size_t mlen = strata_rd_bytes(&r, &mine, SIZE_MAX);
+	return strata_rd_ok(&r) && r.len - r.off == STRATA_SIG_LEN && mlen == len &&
+	       (len == 0 || memcmp(mine, m, len) == 0) &&
+	       memcmp(r.p + r.off, sig, STRATA_SIG_LEN) == 0;
 }
 
 /* upon event <al, Deliver | l, [COLLECTED, M, Σ]> such that collected = FALSE ∧
@@ -260,8 +278,12 @@ static int bcc_on_collected(const struct bcc_env *env, struct bcc *c, uint32_t f
 		return 0;
 	if (bcc_count(env, out) < env->n - env->f || !env->pred(env, out))
 		return -1;
-	for (uint32_t p = 1; p <= env->n; p++)
-		if (out->m[p] && !bcc_verify(env, c->ets, p, out->m[p], out->len[p], out->sig[p]))
+	/* The leader's own COLLECTED (from itself: the links deliver nothing else as its) holds
+	 * SENDs it verified on arrival; elsewhere this process's own entry, byte for byte its
+	 * input and signature, is its input. Every other entry is verified. */
+	for (uint32_t p = 1; p <= env->n && from != env->self; p++)
+		if (out->m[p] && !bcc_is_own(env, c, p, out->m[p], out->len[p], out->sig[p]) &&
+		    !bcc_verify(env, c->ets, p, out->m[p], out->len[p], out->sig[p]))
 			return -2;
 	c->collected = true;
 	return 1;

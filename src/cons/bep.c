@@ -68,6 +68,25 @@
  * their sender over authenticated links and are counted once per sender, so they need no
  * signature.
  *
+ * Digests (a departure from the book's messages, not its rules). WRITE and ACCEPT carry
+ * D = SHA-256(v), not v: the votes are counted on digests, and a process acts on a quorum only
+ * with a value it holds whose digest is D: the value it computed from its own COLLECTED and
+ * wrote (tmpval), or its val. A WRITE quorum on a digest whose value is not here (its COLLECTED
+ * is late, or a Byzantine leader sent another vector to others) sends no ACCEPT until the value
+ * is here; an ACCEPT quorum likewise decides once it is (both are checked again when the
+ * process collects, and when it accepts). Why it is the same algorithm: with a collision-
+ * resistant hash, "#{p | written[p] = D} > (N + f) / 2" holds exactly when it holds for the one
+ * v with SHA-256(v) = D (a Byzantine process can send a digest but cannot make it stand for
+ * two values), so BEP2 and BEP4 follow as above: the quorums on D intersect in a correct
+ * process, which sends one WRITE and one ACCEPT per epoch, and a correct process that accepts
+ * sets (valts, val) := (ets, v) with the v of its ACCEPT. What waits costs liveness only, and
+ * only when the leader is Byzantine: with a correct leader every correct process collects the
+ * same vector (CC1), so it holds the tmpval that the N - f correct WRITEs name, accepts, and
+ * decides its val once N - f ACCEPTs arrive (BEP5). Cost: the value (a btob batch: kilobytes)
+ * crossed the links 2N^2 times per epoch in WRITEs and ACCEPTs; now 32 bytes do, and v is sent
+ * only inside the leader's COLLECTED (and its STATE), each process hashing it twice or three
+ * times. A WRITE or ACCEPT whose digest is not 32 bytes is malformed (dropped, counted).
+ *
  * Faithful transcription, with these bounds and additions:
  *   - the written and accepted quorums fire once per epoch (the book's resetting of written and
  *     accepted has the same effect among N processes);
@@ -82,7 +101,8 @@
  *     leader could override a decision of epoch 0 (found by the simulator, sim_cons_byz seed
  *     5664). Shifting every written timestamp by one keeps their order and frees 0.
  * A STATE on the wire: [valts][u8 has][bytes val if has][count][count x ([ts][bytes v])].
- * Memory per instance: N + 1 WRITE and ACCEPT values, the writeset, and conditional collect's.
+ * Memory per instance: N + 1 WRITE and ACCEPT digests, the value written, the writeset, and
+ * conditional collect's.
  *
  * Byzantine test behaviours (strata_node_byz, simulator and --byzantine-test only):
  *   silent     sends nothing;
@@ -109,6 +129,7 @@
 #include "core/assert.h"
 #include "core/codec.h"
 #include "core/error.h"
+#include "crypto/crypto.h"
 #include "links/links.h"
 
 /* A STATE read from the wire (pointers into the message). */
@@ -335,9 +356,20 @@ static bool bep_silent(const struct bep_env *env)
 	return strata_node_byz(env->m->node) == STRATA_BYZ_SILENT;
 }
 
-static struct strata_msg *bep_enc(uint8_t type, uint64_t ets, const uint8_t *v, size_t len,
-				  bool with_v)
+/* [type][ets][bytes v]; WRITE and ACCEPT carry v's digest instead (dig if given, else
+ * computed): the header's "Digests". */
+static struct strata_msg *bep_enc_dig(uint8_t type, uint64_t ets, const uint8_t *v, size_t len,
+				      bool with_v, const uint8_t *dig)
 {
+	uint8_t h[STRATA_HASH_LEN];
+	if (with_v && (type == BEP_WRITE || type == BEP_ACCEPT)) {
+		if (!dig) {
+			strata_hash(h, v, len);
+			dig = h;
+		}
+		v = dig;
+		len = STRATA_HASH_LEN;
+	}
 	struct strata_wr w;
 	strata_wr_init(&w, len + CONS_HDR_MAX);
 	strata_wr_u8(&w, type);
@@ -346,6 +378,12 @@ static struct strata_msg *bep_enc(uint8_t type, uint64_t ets, const uint8_t *v, 
 		strata_wr_bytes(&w, v, len);
 	int err;
 	return strata_wr_take_msg(&w, &err);
+}
+
+static struct strata_msg *bep_enc(uint8_t type, uint64_t ets, const uint8_t *v, size_t len,
+				  bool with_v)
+{
+	return bep_enc_dig(type, ets, v, len, with_v, NULL);
 }
 
 /* The Byzantine equivocation pair of a value: v without a leading "z'" (odd processes get it)
@@ -370,9 +408,9 @@ static struct strata_msg *bep_variant(const uint8_t *v, size_t len, bool primed)
 
 /* forall q do trigger <al, Send | q, [type, v]> (an equivocating process splits it). */
 static struct strata_msg *bep_send_value(const struct bep_env *env, struct bep *e, uint8_t type,
-					 const uint8_t *v, size_t len)
+					 const uint8_t *v, size_t len, const uint8_t *dig)
 {
-	struct strata_msg *msg = bep_enc(type, e->ets, v, len, true);
+	struct strata_msg *msg = bep_enc_dig(type, e->ets, v, len, true, dig);
 	if (!msg || bep_silent(env))
 		return msg;
 	if (strata_node_byz(env->m->node) != STRATA_BYZ_EQUIVOCATE) {
@@ -432,7 +470,9 @@ void bep_free(struct bep *e)
 		strata_msg_unref(e->my_write);
 	if (e->my_accept)
 		strata_msg_unref(e->my_accept);
-	e->my_write = e->my_accept = NULL;
+	if (e->wval)
+		strata_msg_unref(e->wval);
+	e->my_write = e->my_accept = e->wval = NULL;
 }
 
 /* upon event <ep, Propose | v> do if val = ⊥ then val := v; send [READ] to all */
@@ -440,8 +480,10 @@ void bep_propose(const struct bep_env *env, struct bep *e, const struct strata_m
 {
 	if (e->halted)
 		return;
-	if (!e->st.val)
+	if (!e->st.val) {
 		e->st.val = strata_msg_ref((struct strata_msg *)v);
+		e->vdig_of = NULL;
+	}
 	struct strata_msg *msg = bep_enc(BEP_READ, e->ets, NULL, 0, false);
 	if (msg && !bep_silent(env))
 		strata_pl_send_all(env->m, env->instance, msg);
@@ -534,12 +576,16 @@ static void bep_on_collected(const struct bep_env *env, struct bep *e, const str
 				     (unsigned long long)env->instance, (unsigned long long)e->ets,
 				     BEP_WS_MAX);
 		} else {
-			e->my_write = bep_send_value(env, e, BEP_WRITE, tmp, len);
+			if (e->wval)
+				strata_msg_unref(e->wval);
+			e->wval = strata_msg_new(tmp, len);
+			strata_hash(e->wdig, tmp, len);
+			e->my_write = bep_send_value(env, e, BEP_WRITE, tmp, len, e->wdig);
 			if (strata_node_byz(env->m->node) == STRATA_BYZ_EQUIVOCATE &&
 			    !e->accepted_sent) {
 				/* TEST ONLY behaviour: accepts at once, without a quorum */
 				e->accepted_sent = true;
-				e->my_accept = bep_send_value(env, e, BEP_ACCEPT, tmp, len);
+				e->my_accept = bep_send_value(env, e, BEP_ACCEPT, tmp, len, NULL);
 			}
 		}
 	}
@@ -575,24 +621,95 @@ static void put_vote(struct strata_msg **slot, const uint8_t *v, size_t len)
 /* upon event <al, Deliver | p, [WRITE, v]> do written[p] := v;
  * upon exists v such that #({p | written[p] = v}) > (N + f) / 2 do
  *     (valts, val) := (ets, v); written := [⊥]^N; send [ACCEPT, val] to all */
+/* The value with digest d that this process holds for the epoch (the value it wrote, or its
+ * val), or NULL. */
+static struct strata_msg *bep_value_of(const struct bep *e, const uint8_t *d, size_t dlen)
+{
+	if (dlen != STRATA_HASH_LEN)
+		return NULL;
+	if (e->no_digest) /* TEST ONLY: the broken variant acts on its own value, whatever D */
+		return e->wval ? e->wval : e->st.val;
+	if (e->wval && memcmp(e->wdig, d, STRATA_HASH_LEN) == 0)
+		return e->wval;
+	if (!e->st.val)
+		return NULL;
+	if (e->vdig_of != e->st.val) { /* a cache: val changes rarely, its digest is asked often */
+		struct bep *w = (struct bep *)e;
+		strata_hash(w->vdig, e->st.val->data, e->st.val->len);
+		w->vdig_of = e->st.val;
+	}
+	return memcmp(e->vdig, d, STRATA_HASH_LEN) == 0 ? e->st.val : NULL;
+}
+
+const struct strata_msg *bep_held_value(const struct bep *e, const uint8_t *d, size_t len)
+{
+	const struct strata_msg *v = bep_value_of(e, d, len);
+	uint8_t h[STRATA_HASH_LEN];
+	/* and every value it wrote in an epoch of the instance (its writeset: carried from epoch
+	 * to epoch, where the value written lives on after its epoch) */
+	for (unsigned k = 0; !v && len == STRATA_HASH_LEN && k < e->st.nws; k++) {
+		strata_hash(h, e->st.ws[k].v->data, e->st.ws[k].v->len);
+		if (memcmp(h, d, STRATA_HASH_LEN) == 0)
+			v = e->st.ws[k].v;
+	}
+	return v;
+}
+
+static void bep_write_quorum(const struct bep_env *env, struct bep *e)
+{
+	e->no_digest = env->no_digest;
+	if (e->accepted_sent)
+		return;
+	struct strata_msg *d = quorum_value(env, e->written);
+	if (!d)
+		return;
+	struct strata_msg *q = bep_value_of(e, d->data, d->len);
+	if (!q) {
+		/* A quorum wrote a value this process did not compute (its COLLECTED is late, or
+		 * the leader equivocated): no ACCEPT until it holds the value, as a slow process. */
+		e->wq_pending = true;
+		return;
+	}
+	e->wq_pending = false;
+	e->accepted_sent = true;
+	strata_trace(env->m->node, env->m->ops->name,
+		     "instance %llu epoch %llu: %u WRITEs agree -> ACCEPT",
+		     (unsigned long long)env->instance, (unsigned long long)e->ets, env->quorum);
+	e->st.valts = bep_ts(e);
+	q = strata_msg_ref(q); /* q may be val itself */
+	if (e->st.val)
+		strata_msg_unref(e->st.val);
+	e->st.val = q;
+	memcpy(e->vdig, d->data, STRATA_HASH_LEN);
+	e->vdig_of = q;
+	e->my_accept = bep_send_value(env, e, BEP_ACCEPT, q->data, q->len, d->data);
+}
+
 static void bep_on_write(const struct bep_env *env, struct bep *e, uint32_t p, const uint8_t *v,
 			 size_t len)
 {
 	if (e->accepted_sent)
 		return;
 	put_vote(&e->written[p], v, len);
-	struct strata_msg *q = quorum_value(env, e->written);
-	if (!q)
-		return;
-	e->accepted_sent = true;
-	strata_trace(env->m->node, env->m->ops->name,
-		     "instance %llu epoch %llu: %u WRITEs agree -> ACCEPT",
-		     (unsigned long long)env->instance, (unsigned long long)e->ets, env->quorum);
-	e->st.valts = bep_ts(e);
-	if (e->st.val)
-		strata_msg_unref(e->st.val);
-	e->st.val = strata_msg_ref(q);
-	e->my_accept = bep_send_value(env, e, BEP_ACCEPT, q->data, q->len);
+	bep_write_quorum(env, e);
+}
+
+static const struct strata_msg *bep_accept_quorum(const struct bep_env *env, struct bep *e)
+{
+	e->no_digest = env->no_digest;
+	if (e->decided)
+		return NULL;
+	struct strata_msg *d = quorum_value(env, e->accepted);
+	if (!d)
+		return NULL;
+	struct strata_msg *q = bep_value_of(e, d->data, d->len);
+	if (!q) {
+		e->aq_pending = true; /* decided once the value is here (the header: "Digests") */
+		return NULL;
+	}
+	e->aq_pending = false;
+	e->decided = true;
+	return q;
 }
 
 /* upon event <al, Deliver | p, [ACCEPT, v]> do accepted[p] := v;
@@ -604,11 +721,7 @@ static const struct strata_msg *bep_on_accept(const struct bep_env *env, struct 
 	if (e->decided)
 		return NULL;
 	put_vote(&e->accepted[p], v, len);
-	struct strata_msg *q = quorum_value(env, e->accepted);
-	if (!q)
-		return NULL;
-	e->decided = true;
-	return q;
+	return bep_accept_quorum(env, e);
 }
 
 /* A Byzantine leader's COLLECTED (test behaviours): equivocating, forged or with a bad
@@ -696,13 +809,17 @@ const struct strata_msg *bep_recv(const struct bep_env *env, struct bep *e, uint
 			bep_byz_collected(env, e, &v);
 		else if (rc == 1)
 			bep_on_collected(env, e, &v);
-		return NULL;
+		/* Its own value computed now: quorums that waited for it go on. */
+		if (e->wq_pending)
+			bep_write_quorum(env, e);
+		return e->aq_pending ? bep_accept_quorum(env, e) : NULL;
 	}
 	const uint8_t *v = NULL;
 	size_t len = 0;
 	if (type == BEP_WRITE || type == BEP_ACCEPT)
 		len = strata_rd_bytes(r, &v, SIZE_MAX);
-	if (strata_rd_done(r) != 0) {
+	if (strata_rd_done(r) != 0 ||
+	    ((type == BEP_WRITE || type == BEP_ACCEPT) && len != STRATA_HASH_LEN)) {
 		*bad = "malformed epoch-consensus message";
 		return NULL;
 	}
@@ -713,7 +830,8 @@ const struct strata_msg *bep_recv(const struct bep_env *env, struct bep *e, uint
 		return NULL;
 	case BEP_WRITE:
 		bep_on_write(env, e, from, v, len);
-		return NULL;
+		/* its own ACCEPT may be what an ACCEPT quorum waited for */
+		return e->aq_pending ? bep_accept_quorum(env, e) : NULL;
 	case BEP_ACCEPT:
 		return bep_on_accept(env, e, from, v, len);
 	default:

@@ -13,8 +13,8 @@
 /* Message types on the owner's wire, [type][ets][body]; 17 and 18 are conditional collect's. */
 enum bep_type {
 	BEP_READ = 16,   /* [ets] leader -> all */
-	BEP_WRITE = 19,  /* [ets][bytes v] all -> all */
-	BEP_ACCEPT = 20, /* [ets][bytes v] all -> all */
+	BEP_WRITE = 19,  /* [ets][bytes SHA-256(v)] all -> all (the value's digest, bep.c) */
+	BEP_ACCEPT = 20, /* [ets][bytes SHA-256(v)] all -> all */
 };
 
 /* A writeset holds at most this many (ts, v) pairs, one per distinct value (the book replaces
@@ -42,8 +42,15 @@ struct bep {
 	bool accepted_sent; /* ACCEPT sent (the written quorum fired) */
 	bool decided;       /* <Decide> indicated */
 	bool halted;
-	struct strata_msg *written[BCC_MAX_N + 1];  /* WRITE value per sender */
-	struct strata_msg *accepted[BCC_MAX_N + 1]; /* ACCEPT value per sender */
+	struct strata_msg *written[BCC_MAX_N + 1];  /* WRITE digest per sender */
+	struct strata_msg *accepted[BCC_MAX_N + 1]; /* ACCEPT digest per sender */
+	struct strata_msg *wval; /* the value this process wrote (its tmpval), NULL if none */
+	uint8_t wdig[32];        /* its SHA-256 digest */
+	const struct strata_msg *vdig_of; /* the val whose digest vdig holds (a cache) */
+	uint8_t vdig[32];
+	bool wq_pending;         /* a WRITE quorum on a digest whose value is not here yet */
+	bool aq_pending;         /* an ACCEPT quorum likewise */
+	bool no_digest;          /* TEST ONLY: bep_env's no_digest, for bep_value_of */
 	struct strata_msg *my_write, *my_accept;    /* sent, kept for repeats */
 };
 
@@ -53,6 +60,8 @@ struct bep_env {
 	uint32_t n, f, self;
 	uint32_t quorum;   /* the Byzantine quorum: more than (N + f) / 2 (a test may lower it) */
 	bool check_sigs;   /* conditional collect verifies signatures (a test may turn it off) */
+	bool no_digest;    /* TEST ONLY broken variant: a quorum's digest is not checked against
+			    * the value acted on (bep.c, "Digests") */
 	/* This process's own proposal for the instance (Byzantine behaviours derive their
 	 * equivocating values from it), NULL if none. */
 	const struct strata_msg *own;
@@ -83,5 +92,9 @@ void bep_abort(struct bep *e, struct bep_state *out);
 /* The predicate sound(S) of Alg. 5.17 on a vector of encoded STATEs (conditional collect's C);
  * exposed for the unit tests. */
 bool bep_sound(const struct bcc_env *env, const struct bcc_vec *v);
+/* The value with digest d (STRATA_HASH_LEN bytes) this process holds in the epoch (the value it
+ * wrote, its val, a value of its writeset), or NULL: a borrowed reference, valid until the
+ * epoch changes. */
+const struct strata_msg *bep_held_value(const struct bep *e, const uint8_t *d, size_t len);
 
 #endif

@@ -54,9 +54,17 @@
  * every correct process proposes (the book has every process propose), and repeats it every
  * period while undecided. A process whose instance is retired answers that instance's messages
  * with DECIDED(v); a process decides v from DECIDED when f + 1 distinct processes said v (one of
- * them is correct). Leader repeats: every period each process repeats its messages of the
- * current epoch for instances undecided for a period (bep_resend); receivers keep one entry per
- * sender, so repeats change nothing.
+ * them is correct). DECIDED names v by its SHA-256 digest (CONS_DECIDED_DIGEST, 32 bytes) to a
+ * process whose WRITE or ACCEPT of v (its digest, bep.c) this epoch is here, since that process
+ * holds v (the value it wrote stays in its writeset; an accepted one is its val, and lock-in
+ * keeps it: no other value is accepted after a decision), and carries v to the others; claims
+ * are counted on digests, and a process decides v from f + 1 of them once it holds v (from a
+ * DECIDED that carried it, its epoch consensus, or its own proposal). A process that neither
+ * wrote nor accepted v gets v itself from every correct process that decided, so f + 1 of them
+ * still suffice; the answer to a retired instance's messages carries v as before. Before,
+ * every decision sent v N^2 times over the links. Leader repeats: every period each process
+ * repeats its messages of the current epoch for instances undecided for a period (bep_resend);
+ * receivers keep one entry per sender, so repeats change nothing.
  *
  * Interface for upper modules (Byzantine total order): cons_lower_open_space(n, "bldc", space,
  * upper, ...) and cons_lower_propose(lower, (space << CONS_SPACE_BITS) | r, v, len) as for every
@@ -66,7 +74,8 @@
  * Values: at most cons_value_max(N x (BEP_WS_MAX + 1)) bytes, so that a COLLECTED of N STATEs,
  * each with its value and a full writeset, fits the links' maximum message. Memory: the instance
  * table's bound (cons.h) times one bep (O(N) votes and conditional collect's O(N) messages) and
- * N DECIDED claims per instance, plus the future buffer (N x BL_FUTURE_PER_PEER messages).
+ * N DECIDED claims (digests, and the values of those that carried one) per instance, plus the
+ * future buffer (N x BL_FUTURE_PER_PEER messages).
  *
  * Byzantine test behaviours: those of bep.c, bcollect.c, bec.c and bld.c; here, silent also
  * sends no VALUE or DECIDED, replay re-sends, in each new epoch, its WRITE and ACCEPT of the
@@ -82,6 +91,7 @@
 #include "core/codec.h"
 #include "core/error.h"
 #include "core/stack.h"
+#include "crypto/crypto.h"
 #include "fd/fd.h"
 #include "links/links.h"
 
@@ -97,8 +107,10 @@ struct bl_inst {
 	bool started;
 	uint64_t since_us;      /* start of the current epoch here (or creation) */
 	struct bep ep;
-	struct strata_msg *claims[BCC_MAX_N + 1]; /* DECIDED(v) per sender */
+	struct strata_msg *claims[BCC_MAX_N + 1]; /* DECIDED(v) per sender: SHA-256(v) */
+	struct strata_msg *fulls[BCC_MAX_N + 1];  /* v itself, when its DECIDED carried it */
 	struct strata_msg *dec; /* lingering: the value decided here */
+	uint8_t dec_dig[STRATA_HASH_LEN]; /* its SHA-256 digest */
 };
 
 struct bldc {
@@ -106,6 +118,7 @@ struct bldc {
 	struct cons_tab tab;
 	uint32_t n, f, self, quorum;
 	bool check_sigs;
+	bool no_digest; /* TEST ONLY: the broken variant (cons_bldc_test_no_digest) */
 	uint64_t ets;    /* the current epoch */
 	uint32_t leader; /* and its leader */
 	struct strata_module *bld;
@@ -123,7 +136,8 @@ static struct bep_env bl_env(struct bldc *l, struct bl_inst *i)
 {
 	return (struct bep_env){ .m = &l->m, .instance = i->c.id, .n = l->n, .f = l->f,
 				 .self = l->self, .quorum = l->quorum,
-				 .check_sigs = l->check_sigs, .own = i->val, .tab = &l->tab };
+				 .check_sigs = l->check_sigs, .no_digest = l->no_digest,
+				 .own = i->val, .tab = &l->tab };
 }
 
 static bool bl_silent(struct bldc *l)
@@ -151,7 +165,9 @@ static void bl_inst_clear(struct bl_inst *i)
 	for (uint32_t p = 0; p <= BCC_MAX_N; p++) {
 		if (i->claims[p])
 			strata_msg_unref(i->claims[p]);
-		i->claims[p] = NULL;
+		if (i->fulls[p])
+			strata_msg_unref(i->fulls[p]);
+		i->claims[p] = i->fulls[p] = NULL;
 	}
 	if (i->dec)
 		strata_msg_unref(i->dec);
@@ -210,13 +226,13 @@ static void bl_try(struct bldc *l, struct bl_inst *i)
 	bep_propose(&env, &i->ep, i->val);
 }
 
-static unsigned bl_claims_for(const struct bldc *l, const struct bl_inst *i, const uint8_t *v,
+/* How many processes claimed DECIDED of the value with digest d (STRATA_HASH_LEN bytes). */
+static unsigned bl_claims_for(const struct bldc *l, const struct bl_inst *i, const uint8_t *d,
 			      size_t len)
 {
 	unsigned k = 0;
 	for (uint32_t p = 1; p <= l->n; p++)
-		if (i->claims[p] && i->claims[p]->len == len &&
-		    (len == 0 || memcmp(i->claims[p]->data, v, len) == 0))
+		if (i->claims[p] && i->claims[p]->len == len && memcmp(i->claims[p]->data, d, len) == 0)
 			k++;
 	return k;
 }
@@ -251,6 +267,7 @@ static void bl_decide(struct bldc *l, struct bl_inst *i, const uint8_t *v, size_
 	i->val = NULL;
 	i->dec = NULL;
 	memset(i->claims, 0, sizeof(i->claims));
+	memset(i->fulls, 0, sizeof(i->fulls));
 	if (l->nlinger == CONS_LIVE_MAX) {
 		l->linger_evicted++;
 		bl_linger_drop(l, 0);
@@ -258,7 +275,23 @@ static void bl_decide(struct bldc *l, struct bl_inst *i, const uint8_t *v, size_
 	l->linger[l->nlinger++] = g;
 	uint64_t id = i->c.id;
 	cons_decide(&l->tab, &i->c, copy->data, copy->len, l->ets);
-	bl_send_value(l, 0, id, CONS_DECIDED, copy->data, copy->len);
+	/* DECIDED(v) to everyone: as v's digest to a process whose WRITE or ACCEPT of v (its
+	 * digest) this epoch is here (it holds v: the value it wrote, its val), with v itself to
+	 * the others. */
+	uint8_t *dig = g->dec_dig;
+	strata_hash(dig, copy->data, copy->len);
+	for (uint32_t q = 1; q <= l->n; q++) {
+		const struct strata_msg *a = g->started ? g->ep.accepted[q] : NULL;
+		const struct strata_msg *w = g->started ? g->ep.written[q] : NULL;
+		bool held = q == l->self ||
+			    (a && a->len == STRATA_HASH_LEN &&
+			     memcmp(a->data, dig, STRATA_HASH_LEN) == 0) ||
+			    (w && w->len == STRATA_HASH_LEN && memcmp(w->data, dig, STRATA_HASH_LEN) == 0);
+		if (held)
+			bl_send_value(l, q, id, CONS_DECIDED_DIGEST, dig, STRATA_HASH_LEN);
+		else
+			bl_send_value(l, q, id, CONS_DECIDED, copy->data, copy->len);
+	}
 	strata_msg_unref(copy);
 }
 
@@ -296,19 +329,47 @@ static void bl_answer_retired(struct bldc *l, uint32_t to, uint64_t id)
 	}
 }
 
-/* A DECIDED(v) from `from`: decide once f + 1 processes said v; a lingering instance retires
- * once 2f + 1 said what it decided. */
-static void bl_on_claim(struct bldc *l, struct bl_inst *i, uint32_t from, const uint8_t *v,
-			size_t len)
+/* The value with digest d this process holds for the instance: a DECIDED that carried it, its
+ * epoch consensus's (the value it wrote or accepted), or its own proposal; NULL if none. */
+static const struct strata_msg *bl_value_of(const struct bldc *l, const struct bl_inst *i,
+					    const uint8_t *d)
 {
-	struct strata_msg *m = strata_msg_new(v, len);
-	if (!m)
+	for (uint32_t p = 1; p <= l->n; p++)
+		if (i->fulls[p] && memcmp(i->claims[p]->data, d, STRATA_HASH_LEN) == 0)
+			return i->fulls[p];
+	const struct strata_msg *v = i->started ? bep_held_value(&i->ep, d, STRATA_HASH_LEN) : NULL;
+	if (!v && i->val) {
+		uint8_t h[STRATA_HASH_LEN];
+		strata_hash(h, i->val->data, i->val->len);
+		if (memcmp(h, d, STRATA_HASH_LEN) == 0)
+			v = i->val;
+	}
+	return v;
+}
+
+/* A DECIDED(v) from `from` (v's digest d, and v itself if the message carried it): decide once
+ * f + 1 processes said v and v is here; a lingering instance retires once 2f + 1 said what it
+ * decided. */
+static void bl_on_claim(struct bldc *l, struct bl_inst *i, uint32_t from, const uint8_t *d,
+			const uint8_t *v, size_t len)
+{
+	struct strata_msg *m = strata_msg_new(d, STRATA_HASH_LEN);
+	struct strata_msg *full = v ? strata_msg_new(v, len) : NULL;
+	if (!m || (v && !full)) {
+		if (m)
+			strata_msg_unref(m);
+		if (full)
+			strata_msg_unref(full);
 		return;
+	}
 	if (i->claims[from])
 		strata_msg_unref(i->claims[from]);
+	if (i->fulls[from])
+		strata_msg_unref(i->fulls[from]);
 	i->claims[from] = m;
+	i->fulls[from] = full;
 	if (i->dec) {
-		if (bl_claims_for(l, i, i->dec->data, i->dec->len) >= 2 * l->f + 1)
+		if (bl_claims_for(l, i, i->dec_dig, STRATA_HASH_LEN) >= 2 * l->f + 1)
 			for (size_t k = 0; k < l->nlinger; k++)
 				if (l->linger[k] == i) {
 					bl_linger_drop(l, k);
@@ -316,10 +377,19 @@ static void bl_on_claim(struct bldc *l, struct bl_inst *i, uint32_t from, const 
 				}
 		return;
 	}
-	if (bl_claims_for(l, i, v, len) >= l->f + 1) {
+	/* Any f + 1 agreeing claims (this one's value, or one held back for want of the value). */
+	for (uint32_t p = 1; p <= l->n; p++) {
+		if (!i->claims[p] || bl_claims_for(l, i, i->claims[p]->data, STRATA_HASH_LEN) < l->f + 1)
+			continue;
+		const struct strata_msg *x = bl_value_of(l, i, i->claims[p]->data);
+		if (!x)
+			continue; /* v is not here yet: a DECIDED with v, or its own quorums, bring it */
 		strata_trace(l->m.node, "bldc", "instance %llu: f + 1 DECIDED -> decide",
 			     (unsigned long long)i->c.id);
-		bl_decide(l, i, v, len);
+		struct strata_msg *keep = strata_msg_ref((struct strata_msg *)x);
+		bl_decide(l, i, keep->data, keep->len);
+		strata_msg_unref(keep);
+		return;
 	}
 }
 
@@ -391,24 +461,32 @@ static void bl_recv(struct bldc *l, const struct strata_event *ev)
 	}
 	const uint8_t *v;
 	size_t len = strata_rd_bytes(&r, &v, SIZE_MAX);
-	if (strata_rd_done(&r) != 0 || (type != CONS_VALUE && type != CONS_DECIDED)) {
+	if (strata_rd_done(&r) != 0 ||
+	    (type != CONS_VALUE && type != CONS_DECIDED && type != CONS_DECIDED_DIGEST) ||
+	    (type == CONS_DECIDED_DIGEST && len != STRATA_HASH_LEN)) {
 		l->bad++;
 		strata_node_bad_payload(l->m.node, &l->m, ev->peer, "bldc: malformed message");
 		return;
 	}
+	uint8_t dig[STRATA_HASH_LEN];
+	if (type == CONS_DECIDED)
+		strata_hash(dig, v, len);
+	else if (type == CONS_DECIDED_DIGEST)
+		memcpy(dig, v, sizeof(dig));
+	const uint8_t *full = type == CONS_DECIDED ? v : NULL;
 	if (cons_tab_retired(&l->tab, ev->instance)) {
 		struct bl_inst *g = bl_linger_find(l, ev->instance);
 		if (type == CONS_VALUE)
 			bl_answer_retired(l, ev->peer, ev->instance);
 		else if (g)
-			bl_on_claim(l, g, ev->peer, v, len);
+			bl_on_claim(l, g, ev->peer, dig, full, len);
 		return;
 	}
 	struct bl_inst *i = bl_get(l, ev->instance, ev->peer);
 	if (!i)
 		return;
-	if (type == CONS_DECIDED) {
-		bl_on_claim(l, i, ev->peer, v, len);
+	if (type != CONS_VALUE) {
+		bl_on_claim(l, i, ev->peer, dig, full, len);
 		return;
 	}
 	if (!i->c.proposed)
@@ -572,6 +650,12 @@ void cons_bldc_test_no_sigcheck(struct strata_module *m)
 {
 	STRATA_ASSERT(m && m->ops == &bl_ops);
 	((struct bldc *)m)->check_sigs = false;
+}
+
+void cons_bldc_test_no_digest(struct strata_module *m)
+{
+	STRATA_ASSERT(m && m->ops == &bl_ops);
+	((struct bldc *)m)->no_digest = true;
 }
 
 uint64_t cons_bldc_epoch(const struct strata_module *m)

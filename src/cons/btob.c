@@ -38,7 +38,16 @@
  * depend on it (every decision is checked as below, at its round); the gain is that a message
  * waits for one consensus instance, not for the instances of the rounds before its sender's
  * one after the other. Rounds after the last one with a message are not proposed ahead (they
- * would mostly decide MISSING for nothing).
+ * would mostly decide MISSING for nothing). One round with messages in flight: a round whose
+ * sender's next message is here is not proposed while an earlier round of the window that this
+ * process proposed with messages is undecided (unless a later round's decision is buffered:
+ * catching up). Its sender's messages keep arriving meanwhile and go in one batch when the
+ * round opens: under load each bldc instance (N signatures and about N + N^2 verifications)
+ * orders about twice the messages it did with every round of the window in flight (12.7
+ * against 5.1 requests per instance in the 4-node KV at c = 64), and a lone message still has
+ * the MISSING rounds before it run alongside. Proposals only decide which value this process
+ * offers and when; every decision is still checked at its round, so safety does not depend on
+ * it, and a withheld round is proposed once the round before it is delivered here.
  *
  * Decided values are checked, not trusted. The Byzantine consensus under it (Alg. 5.19,
  * weak validity) may decide a value a Byzantine process proposed, so every message carries its
@@ -92,7 +101,7 @@
  * (one message alone in a batch), so at most N x BTOB_WIN messages; one message per (sender,
  * number) is kept (a different second one is counted as equivocation); a decision of a later
  * round waits in a buffer of BTOB_FUTURE_MAX rounds; at most W <= BTOB_PIPE_MAX rounds are
- * proposed and undecided at once.
+ * proposed and undecided at once, at most one of them with messages (above).
  *
  * Resuming from a round (an addition, for the BFT KV's certified snapshots, src/smr/bft_ckpt.c):
  * a process that fell behind what the others still hold for it, or restarted without state,
@@ -174,6 +183,7 @@ struct btob {
 	size_t nun;              /* messages held in the windows */
 	uint64_t round;    /* the next round to deliver */
 	uint32_t propd;    /* bit r % BTOB_PIPE_MAX: round r of [round, round + pipe) proposed */
+	uint32_t propm;    /* the same bit: and this process's proposal carried messages */
 	uint32_t pipe;     /* rounds in flight at most: min(N, BTOB_PIPE_MAX) */
 	bool trust; /* TEST ONLY: the broken variant */
 	enum strata_byz test_byz; /* TEST ONLY: a behaviour in btob alone (consensus correct) */
@@ -346,13 +356,27 @@ static void try_rounds(struct btob *b)
 		if (s->win[s->next % BTOB_WIN])
 			last = r;
 	}
+	bool busy = false; /* a round before r was proposed with messages and is undecided */
 	for (uint64_t r = b->round; r <= last; r++) {
 		uint32_t bit = 1u << (r % BTOB_PIPE_MAX);
-		if (b->propd & bit)
+		if (b->propd & bit) {
+			busy = busy || (b->propm & bit);
 			continue;
+		}
+		/* One round with messages in flight at a time: the next sender's messages keep
+		 * coming in while it is ordered and go in one batch when it is decided (MISSING
+		 * rounds before the last one with a message still run alongside). */
+		const struct btob_sender *s = &b->snd[leader(b, r)];
+		bool msgs = s->win[s->next % BTOB_WIN] != NULL;
+		if (msgs && busy && b->nfut == 0)
+			return;
 		if (!propose_round(b, r))
 			return;
 		b->propd |= bit;
+		if (msgs) {
+			b->propm |= bit;
+			busy = true;
+		}
 	}
 }
 
@@ -508,6 +532,7 @@ static void prune(struct btob *b, struct btob_sender *s)
 static void next_round(struct btob *b)
 {
 	b->propd &= ~(1u << (b->round % BTOB_PIPE_MAX));
+	b->propm &= ~(1u << (b->round % BTOB_PIPE_MAX));
 	b->round++;
 	/* round + pipe - 1 enters the window now */
 	b->wstart_us[(b->round + b->pipe - 1) % BTOB_PIPE_MAX] = strata_now_us(b->m.node);
@@ -659,7 +684,10 @@ static void on_al_deliver(struct btob *b, const struct strata_event *ev)
 {
 	const struct strata_msg *d = ev->msg;
 	struct btob_parsed p;
-	if (parse(b, d->data, d->len, &p, true) != 1 || p.sender != ev->peer) {
+	/* Its own message (delivered from itself: the links deliver nothing else as its) is not
+	 * verified: it signed it. Every other sender's is. */
+	bool own = ev->peer == strata_node_id(b->m.node);
+	if (parse(b, d->data, d->len, &p, !own) != 1 || p.sender != ev->peer) {
 		b->bad++;
 		strata_node_bad_payload(b->m.node, &b->m, ev->peer,
 					"btob: message not signed by its sender");
@@ -878,6 +906,7 @@ int cons_btob_resume(struct strata_module *m, uint64_t round, const uint64_t *ne
 	cons_lower_skip(b->cons, btob_inst(round - 1));
 	b->round = round;
 	b->propd = 0;
+	b->propm = 0;
 	uint64_t now = strata_now_us(m->node);
 	for (unsigned k = 0; k < BTOB_PIPE_MAX; k++)
 		b->wstart_us[k] = now;

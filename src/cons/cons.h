@@ -77,6 +77,7 @@ enum cons_type {
 	CONS_DECIDED = 2,
 	CONS_VALUE = 3, /* a proposer's announcement (joining, see above) */
 	CONS_ACK = 4,
+	CONS_DECIDED_DIGEST = 5, /* bldc: DECIDED naming the value by its SHA-256 digest */
 };
 
 /* One instance's common state; algorithms embed it first in their own instance struct. */
@@ -390,6 +391,9 @@ uint64_t cons_bldc_epoch(const struct strata_module *bldc);
  * (N + f) / 2; its conditional collect verifies no signature. */
 void cons_bldc_test_quorum(struct strata_module *bldc, uint32_t quorum);
 void cons_bldc_test_no_sigcheck(struct strata_module *bldc);
+/* TEST ONLY broken variant: WRITE and ACCEPT quorums are acted on with this process's own value
+ * (the value it wrote, or its val) without checking that the quorum's digest is its digest. */
+void cons_bldc_test_no_digest(struct strata_module *bldc);
 
 /* Stable storage helpers of the logged algorithms. retrieve: 0, STRATA_ENOENT, or STRATA_EPROTO
  * for a damaged record. */

@@ -299,6 +299,9 @@ struct strata_counters {
 	 * more replies under one signature) and the replies in them. */
 	uint64_t kv_bft_fallbacks, kv_bft_bundles, kv_bft_bundled, kv_bft_envelopes;
 	uint64_t kv_bft_enveloped;
+	/* BFT KV over btob: rounds that delivered to it, and the requests (bundle entries) ordered:
+	 * requests per round = kv_bft_ordered / kv_bft_rounds. */
+	uint64_t kv_bft_rounds, kv_bft_ordered;
 	/* BFT KV signed checkpoints (src/smr/bft_ckpt.c): own ones signed, the stable one's index,
 	 * made stable by 2f + 1 votes or by a peer's certificate, messages refused or dropped. */
 	uint64_t kv_ckpt_taken, kv_ckpt_stable_index, kv_ckpt_stabilized, kv_ckpt_adopted;

@@ -182,6 +182,7 @@ struct tkv {
 		bool fresh;  /* its first broadcast (refused: answered busy); else a fallback */
 	} bundle_ids[BUNDLE_MAX];
 	uint64_t bundles, bundled; /* bundles broadcast, and the entries in them */
+	uint64_t rounds, ordered;  /* btob rounds that delivered, and the bundle entries ordered */
 	struct smr_ckpt *ck;    /* bft: signed checkpoints (bft_ckpt.c), NULL otherwise */
 	struct smr_bft_replies *env; /* bft: this turn's replies, signed once (bft_reply.c) */
 	struct smr_bft_seen seen;    /* bft: request envelope roots verified (bft.c) */
@@ -473,6 +474,7 @@ static void on_deliver(struct tkv *k, const struct strata_deliver *d)
 						"kv (bft): malformed bundle entry");
 			return;
 		}
+		k->ordered++;
 		on_deliver_one(k, d->origin, e, elen);
 	}
 }
@@ -802,6 +804,8 @@ static void publish(struct tkv *k)
 	c->kv_bft_fallbacks = k->fallbacks;
 	c->kv_bft_bundles = k->bundles;
 	c->kv_bft_bundled = k->bundled;
+	c->kv_bft_rounds = k->rounds;
+	c->kv_bft_ordered = k->ordered;
 	smr_bft_replies_counts(k->env, &c->kv_bft_envelopes, &c->kv_bft_enveloped);
 	if (k->ck) {
 		struct smr_ckpt_counts ck;
@@ -897,8 +901,11 @@ static void tkv_handle(struct strata_module *m, const struct strata_event *ev)
 		bundle_flush(k); /* may answer busy: before the replies' envelope */
 		smr_bft_replies_flush(k->env);
 	} else if (bcast_is_deliver(&k->tob, ev)) {
-		on_deliver(k, ev->body);
-		ckpt_round_end(k, ev->body);
+		const struct strata_deliver *d = ev->body;
+		if (k->over_btob && d->vc)
+			k->rounds++; /* the last message of its round carries the position */
+		on_deliver(k, d);
+		ckpt_round_end(k, d);
 	} else if (ev->type == STRATA_EV_PL_DELIVER && k->ck && ev->msg && ev->peer >= 1 &&
 		   ev->peer <= strata_node_n(k->node) && !k->restarted) {
 		smr_ckpt_deliver(k->ck, ev->peer, ev->msg->data, ev->msg->len);

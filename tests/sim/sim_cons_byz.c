@@ -34,6 +34,10 @@
  *   broken-bcc-no-sigcheck   correct processes' conditional collect verifies no signature; the
  *                            Byzantine processes forge. A forged COLLECTED that says "unbound"
  *                            overrides the lock-in of a value some correct process decided.
+ *   broken-bep-digest-unchecked  WRITE and ACCEPT quorums (digests, bep.c) are acted on with
+ *                            the process's own value without checking the digest; the
+ *                            Byzantine processes forge, under the storm: a correct process
+ *                            decides its value on a quorum that named another.
  *   broken-bep-crash-quorum  N = 7 only (at N = 4 a crash majority, 3, is the Byzantine quorum):
  *                            WRITE/ACCEPT quorums and sound() count N/2 + 1 = 4 instead of 5;
  *                            the two Byzantine processes equivocate: each half of the correct
@@ -62,7 +66,7 @@
 #define GST_US (1500 * MS)
 #define LIVENESS_MS 8000ull
 
-enum variant { V_OK = 0, V_STORM, V_NO_SIGCHECK, V_CRASH_QUORUM };
+enum variant { V_OK = 0, V_STORM, V_NO_SIGCHECK, V_CRASH_QUORUM, V_NO_DIGEST };
 
 struct val {
 	size_t len;
@@ -97,6 +101,8 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 		cons_bldc_test_no_sigcheck(m);
 	else if (r->var == V_CRASH_QUORUM)
 		cons_bldc_test_quorum(m, r->h.n / 2 + 1);
+	else if (r->var == V_NO_DIGEST)
+		cons_bldc_test_no_digest(m);
 }
 
 static bool is_proposal(const struct run *r, uint64_t inst, const uint8_t *v, size_t len)
@@ -204,16 +210,18 @@ static int run_case(enum variant var, uint64_t seed, bool trace, char *why, size
 	struct sim *s = byzh_sim_new(h, seed, trace, build, on_output, r, NULL);
 	struct sim_net net = byzh_net_storm(s);
 	sim_set_net(s, &net);
-	enum strata_byz force = var == V_NO_SIGCHECK || var == V_STORM ? STRATA_BYZ_FORGE
-				: var == V_CRASH_QUORUM		     ? STRATA_BYZ_EQUIVOCATE
-									     : STRATA_BYZ_NONE;
+	enum strata_byz force = STRATA_BYZ_NONE;
+	if (var == V_NO_SIGCHECK || var == V_STORM || var == V_NO_DIGEST)
+		force = STRATA_BYZ_FORGE;
+	else if (var == V_CRASH_QUORUM)
+		force = STRATA_BYZ_EQUIVOCATE;
 	byzh_draw(h, r->allcorrect ? 0 : h->f, 0, behaviours,
 		  sizeof(behaviours) / sizeof(behaviours[0]), force);
 	byzh_start(h);
 	sim_run_for(s, 1 * MS, NULL, NULL);
 
 	/* Who proposes what, when (in 10 ms ticks before stabilisation). */
-	bool stormy = var == V_STORM || var == V_NO_SIGCHECK;
+	bool stormy = var == V_STORM || var == V_NO_SIGCHECK || var == V_NO_DIGEST;
 	r->ninst = stormy ? STORM_INST : 1 + (unsigned)sim_random_below(s, 3);
 	uint32_t when[MAXN + 1][MAXI + 1];
 	char vals[MAXN + 1][MAXI + 1][VMAX];
@@ -268,12 +276,14 @@ BYZH_CASE(bldc_byzantine, run_case, V_OK)
 BYZH_CASE(bldc_storm, run_case, V_STORM)
 BYZH_CASE(bldc_no_sigcheck, run_case, V_NO_SIGCHECK)
 BYZH_CASE(bldc_crash_quorum, run_case, V_CRASH_QUORUM)
+BYZH_CASE(bldc_no_digest, run_case, V_NO_DIGEST)
 
 static const struct sim_case cases[] = {
 	{ "bldc-byzantine", bldc_byzantine, 200, false },
 	{ "bldc-forge-storm", bldc_storm, 50, false },
 	{ "broken-bcc-no-sigcheck", bldc_no_sigcheck, 200, true },
 	{ "broken-bep-crash-quorum", bldc_crash_quorum, 200, true },
+	{ "broken-bep-digest-unchecked", bldc_no_digest, 200, true },
 };
 
 int main(int argc, char **argv)
