@@ -7,7 +7,9 @@
  * at correct nodes, on two keys, concurrently, one operation at a time each, recording a
  * Jepsen-shaped history (invoke / ok, virtual times). Meanwhile the network drops, duplicates,
  * delays and reorders datagrams, and one node is cut off for a while. Then the network heals and
- * every operation of a correct client must complete within 5 s (liveness). The history is judged
+ * every operation of a correct client must complete within 5 s (liveness); the 400 ms operation
+ * phase runs on while fewer than 3 reads completed, up to 3 times its length (SIM_OPS_EXTEND),
+ * and a run still short then fails. The history is judged
  * by src/check: bmq must be safe, adbq and dwbq regular, bql atomic (linearizable). Correct nodes
  * must also have rejected and counted the faulty node's detectable lies (bad signatures, bodies
  * that do not decode).
