@@ -589,6 +589,19 @@ static void on_crash(struct reg_mod *r, uint32_t peer)
  * before the WRITE leaves), adopted only if newer. Modules without stable storage belong to
  * models without recovery and keep rids from 1 (rid_base 0). */
 
+/* upon event <links, PeerRestart | peer> (STRATA_EV_PEER_RESTART): the phases in progress may
+ * have lost peer's answer with its previous life (quorum.c, q_peer_restart). */
+static void on_peer_restart(struct reg_mod *r, uint32_t peer)
+{
+	if (peer < 1 || peer > 64 || !r->a->peer_restart || !r->tab)
+		return;
+	size_t it = 0;
+	struct reg_inst *i;
+	while ((i = strata_itab_next(r->tab, &it, NULL, NULL)))
+		if (i->op)
+			r->a->peer_restart(r, i, peer);
+}
+
 static int rid_epoch_init(struct reg_mod *r)
 {
 	struct strata_node *n = r->m.node;
@@ -653,6 +666,9 @@ static void reg_handle(struct strata_module *m, const struct strata_event *ev)
 		break;
 	case STRATA_EV_CRASH:
 		on_crash(r, ev->peer);
+		break;
+	case STRATA_EV_PEER_RESTART:
+		on_peer_restart(r, ev->peer);
 		break;
 	case REG_EV_DONE:
 		on_done(r, ev);

@@ -37,7 +37,11 @@
  * links, as Majority Voting (Alg. 4.2) stands on beb + pl. The book's logged register stands on
  * sbeb + sl (stubborn retransmission for a fair-loss world); ours keeps beb + pl because the
  * perfect links retransmit until acknowledged and carry values up to max_value, while a stubborn
- * frame is one datagram (docs/architecture.md, "Where we departed"). */
+ * frame is one datagram (docs/architecture.md, "Where we departed"). What the stubborn links
+ * gave and perfect links do not: a replica that crashes after taking a request and before its
+ * answer is acknowledged loses the answer, and its next life never saw the request; a phase
+ * therefore sends its request once more to a replica whose new incarnation the links report
+ * (reg/quorum.c, q_peer_restart). */
 #include "core/stack.h"
 #include "reg/reg.h"
 

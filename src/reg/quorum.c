@@ -255,11 +255,37 @@ static void q_recheck(struct reg_mod *r, struct reg_inst *i)
 	check_done(r, i);
 }
 
+/* Fail-recovery: peer restarted while i's phase waits. A replica that took the phase's READ or
+ * WRITE and crashed before its VALUE or ACK was acknowledged took the answer with it (a perfect
+ * link's unacknowledged frames live in the sender's memory), and its new life never saw the
+ * request (the request was acknowledged to the old one). Were enough replicas to do that, the
+ * phase would wait forever although they are all up again (ONRR1; sim_reg lmv-disk-fail seed
+ * 88648070: both other replicas of three crashed with their VALUEs to an isolated reader
+ * unacknowledged). The book's logged algorithms retransmit their requests forever on stubborn
+ * links; here the request goes once more, point to point, to the restarted replica that has not
+ * answered this phase. Its answer carries the same rid and is counted once (reg_replied); a
+ * duplicate request (the old life's copy moved to the new one by the link) is answered twice,
+ * the second answer ignored. */
+static void q_peer_restart(struct reg_mod *r, struct reg_inst *i, uint32_t peer)
+{
+	if (!r->q.durable || !i->op || (i->replied & (1ull << (peer - 1))))
+		return;
+	if (i->phase == PH_QUERY)
+		reg_send(r, i, peer, REG_MSG_READ, i->rid, NULL);
+	else if (i->phase == PH_UPDATE)
+		reg_send(r, i, peer, REG_MSG_WRITE, i->rid, &i->best);
+	else
+		return;
+	strata_trace(r->m.node, r->name, "peer %u restarted, phase %u rid %llu unanswered by it -> "
+		     "request sent to it again", peer, i->phase, (unsigned long long)i->rid);
+}
+
 static const struct reg_algo_ops quorum_ops = {
 	.start = q_start,
 	.deliver = q_deliver,
 	.recheck = q_recheck,
 	.load = q_load,
+	.peer_restart = q_peer_restart,
 };
 
 struct reg_mod *reg_quorum_new(struct strata_node *n, const char *name,

@@ -123,6 +123,10 @@ struct reg_algo_ops {
 	void (*recheck)(struct reg_mod *r, struct reg_inst *i);
 	/* Fail-recovery: load i's durable state (called once, before first use). */
 	int (*load)(struct reg_mod *r, struct reg_inst *i);
+	/* Fail-recovery: peer came back with a new incarnation while i->op runs (called for every
+	 * instance with an operation in progress). Its previous life may have taken this phase's
+	 * request and crashed before its answer was acknowledged: the answer is gone with it. */
+	void (*peer_restart)(struct reg_mod *r, struct reg_inst *i, uint32_t peer);
 };
 
 /* Parameters of the quorum engine (reg/quorum.c): every message-passing register in the book's

@@ -12,7 +12,9 @@
  * (smr_bft_vote); an operation whose replies all came in without f + 1 agreeing, or none agreed
  * within 4 s, has an unknown outcome. Faults at random times in a 1 s operation phase: loss,
  * duplication, delay and reordering; one correct replica cut off (isolated) for 0.2-0.6 s; a
- * correct replica paused for 0.1-0.7 s (requests sent while it is paused are lost).
+ * correct replica paused for 0.1-0.7 s (requests sent while it is paused are lost). The phase
+ * runs on while fewer than 5 writes or 5 reads completed, up to 3 times its length
+ * (SIM_OPS_EXTEND); a run still short then fails.
  *
  * Cases: bft-kv-one-byzantine orders with tob 6.1 (`[smr] log = bft-tob`); bft-kv-over-btob
  * with Byzantine total-order broadcast (`[smr] log = btob`, Alg. 6.2 over Byzantine
@@ -78,6 +80,7 @@
 enum { OP_GET, OP_PUT, OP_CAS };
 enum { V_NONE, V_ONE, V_NOVERIFY, V_UNSIGNED, V_CKPT, V_UNBOUND, V_CATCHUP, V_SNAP_NODIGEST };
 #define CKPT_K 16 /* [smr] checkpoint_interval in these runs */
+#define MIN_OPS 5 /* the non-vacuity minimum: writes and reads completed */
 #define AWAY_ROUNDS (CONS_LIVE_MAX + CONS_CACHE + 80) /* catch-up: rounds the others run ahead */
 
 struct vote_val {
@@ -640,7 +643,13 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 		pause_at = UINT64_MAX;
 	}
 	bool parted = false, healed = false, paused = false, resumed = false;
-	for (uint64_t t = t0; t < t0 + t_ops; t += MS) {
+	/* The phase runs on, faults and all, while fewer than MIN_OPS writes or reads completed,
+	 * up to SIM_OPS_EXTEND times its length (docs/simulator.md, "A short operation phase
+	 * runs on"). */
+	uint64_t t = t0;
+	for (; t < t0 + t_ops || (t < t0 + SIM_OPS_EXTEND * t_ops &&
+				  (r->writes_ok < MIN_OPS || r->reads_ok < MIN_OPS));
+	     t += MS) {
 		sim_run_until(s, t, NULL, NULL);
 		expire(r);
 		if (faults && !parted && t >= part_at) {
@@ -697,6 +706,7 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 		}
 		send_queued(r);
 	}
+	const uint64_t ops_ms = (t - t0) / MS;
 	sim_heal(s);
 	if (pause_id && sim_is_paused(s, pause_id))
 		sim_resume(s, pause_id);
@@ -724,9 +734,11 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 		}
 	if (!rc && r->error)
 		rc = sim_fail(why, wl, "%s", r->errtxt);
-	if (!rc && (r->writes_ok < 5 || r->reads_ok < 5))
-		rc = sim_fail(why, wl, "only %u writes and %u reads completed: vacuous run",
-			      r->writes_ok, r->reads_ok);
+	if (!rc && (r->writes_ok < MIN_OPS || r->reads_ok < MIN_OPS))
+		rc = sim_fail(why, wl, "only %u writes and %u reads completed in a %llu ms operation "
+			      "phase (%llu ms, run on while short): vacuous run", r->writes_ok,
+			      r->reads_ok, (unsigned long long)ops_ms,
+			      (unsigned long long)(t_ops / MS));
 	bool violation = false;
 	if (!rc)
 		rc = check_agreement(r, why, wl, &violation);

@@ -354,7 +354,9 @@ static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsi
 	bool total_down = false, total_up = false;
 	bool crashed = false, restarted = false;
 	uint32_t crash_id = 0;
-	for (uint64_t t = t0; t < t0 + t_ops; t += MS) {
+	/* The phase runs on, faults and all, while the workload is short (kvh_short). */
+	uint64_t t = t0;
+	for (; t < t0 + t_ops || (t < t0 + SIM_OPS_EXTEND * t_ops && kvh_short(&r->h)); t += MS) {
 		sim_run_until(s, t, NULL, NULL);
 		kvh_faults_step(&r->h, &fs, t);
 		if ((faults & F_CRASH) && !crashed && t >= crash_at) {
@@ -392,6 +394,8 @@ static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsi
 		}
 		kvh_tick(&r->h, t);
 	}
+	r->h.phase_us = t - t0;
+	r->h.phase_drawn_us = t_ops;
 	sim_heal(s);
 	for (uint32_t id = 1; id <= r->cfg.n; id++) {
 		if (sim_is_paused(s, id))

@@ -6,6 +6,8 @@
  * reorders datagrams, a partition comes and heals, and up to f nodes crash (fail-recovery: crash
  * and restart). An operation whose node crashed before it returned is recorded as info. Then the
  * network heals and every operation invoked on a node that is still up must complete (liveness).
+ * The 800 ms operation phase runs on while fewer than 5 operations completed and a client is
+ * left, up to 3 times its length (SIM_OPS_EXTEND); a run still short then fails.
  * The history is judged by src/check: atomic registers must be linearizable, regular ones
  * regular.
  *
@@ -388,6 +390,18 @@ static int check_history(struct run *r, enum strata_check_model model, char *why
 	return simh_check_history(r->hist, &r->hbuf, &r->hlen, model, why, wl, NULL);
 }
 
+/* The non-vacuity minimum of completed operations. */
+#define MIN_OPS 5
+
+/* Whether a client is left (crash() retires the clients of a fail-stop or fail-silent node). */
+static bool clients_left(const struct run *r)
+{
+	for (unsigned k = 0; k < r->ncl; k++)
+		if (!r->cl[k].dead)
+			return true;
+	return false;
+}
+
 static int run_variant(const char *algo, enum variant variant, uint64_t seed, bool trace,
 		       char *why, size_t wl)
 {
@@ -474,7 +488,12 @@ static int run_variant(const char *algo, enum variant variant, uint64_t seed, bo
 	if (disk_variant(variant))
 		for (unsigned k = 0; k < 2; k++)
 			storm_at[k] = 1 + sim_random_below(s, t_ops);
-	for (uint64_t t = 0; t < t_ops; t += MS) {
+	/* The phase runs on, faults and all, while fewer than MIN_OPS operations completed and a
+	 * client is left, up to SIM_OPS_EXTEND times its length (docs/simulator.md, "A short
+	 * operation phase runs on"). */
+	uint64_t t = 0;
+	for (; t < t_ops || (t < SIM_OPS_EXTEND * t_ops && r->ops_ok < MIN_OPS && clients_left(r));
+	     t += MS) {
 		sim_run_until(s, t, NULL, NULL);
 		bool unsynced = false; /* a storm waits for writes it can lose */
 		for (uint32_t id = 1; id <= r->cfg.n; id++)
@@ -526,6 +545,7 @@ static int run_variant(const char *algo, enum variant variant, uint64_t seed, bo
 				issue(r, c, NULL);
 		}
 	}
+	const uint64_t ops_ms = t / MS;
 	/* What the schedule allowed: did any client outlive the operation phase? */
 	bool clients_all_died = true;
 	for (unsigned k = 0; k < r->ncl; k++)
@@ -588,7 +608,7 @@ static int run_variant(const char *algo, enum variant variant, uint64_t seed, bo
 		rc = sim_fail(why, wl, "%s", r->errtxt);
 	if (!rc && deadline_variant(variant) && r->ntimed_out == 0)
 		rc = sim_vacuous(why, wl, "no request reached its deadline");
-	if (!rc && r->ops_ok < 5) {
+	if (!rc && r->ops_ok < MIN_OPS) {
 		/* Vacuity is judged on what the schedule allowed: crashes that took every
 		 * client's node early leave nothing to check, which is no fault of the register. */
 		if (clients_all_died)
@@ -607,8 +627,9 @@ static int run_variant(const char *algo, enum variant variant, uint64_t seed, bo
 					 "the correct nodes (liveness held)",
 					 r->ops_ok);
 		else
-			rc = sim_fail(why, wl, "only %u operations completed: vacuous run",
-				      r->ops_ok);
+			rc = sim_fail(why, wl, "only %u operations completed in a %llu ms operation "
+				      "phase (%llu ms, run on while short): vacuous run", r->ops_ok,
+				      (unsigned long long)ops_ms, (unsigned long long)(t_ops / MS));
 	}
 	if (!rc) {
 		bool atomic = strstr(r->algo->title, "atomic") && variant != V_BINMVR;

@@ -172,7 +172,9 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, const char 
 	uint64_t crash_at[2] = { t0 + sim_random_below(s, t_ops / 2),
 				 t0 + t_ops / 2 + sim_random_below(s, t_ops / 2) };
 	unsigned crashes = (faults & F_CRASH) ? 1 + (unsigned)sim_random_below(s, 2) : 0;
-	for (uint64_t t = t0; t < t0 + t_ops; t += MS) {
+	/* The phase runs on, faults and all, while the workload is short (kvh_short). */
+	uint64_t t = t0;
+	for (; t < t0 + t_ops || (t < t0 + SIM_OPS_EXTEND * t_ops && kvh_short(&r->h)); t += MS) {
 		sim_run_until(s, t, NULL, NULL);
 		kvh_faults_step(&r->h, &fs, t);
 		if (r->ncrash < crashes && t >= crash_at[r->ncrash]) {
@@ -184,6 +186,8 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, const char 
 		}
 		kvh_tick(&r->h, t);
 	}
+	r->h.phase_us = t - t0;
+	r->h.phase_drawn_us = t_ops;
 	sim_heal(s);
 	for (uint32_t id = 1; id <= r->cfg.n; id++)
 		if (sim_is_paused(s, id))

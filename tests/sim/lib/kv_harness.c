@@ -345,10 +345,17 @@ int kvh_finish(struct kvh *h, char *why, size_t wl)
 	}
 	if (!rc && h->error)
 		rc = sim_fail(why, wl, "%s", h->errtxt);
-	if (!rc && (h->writes_ok < 5 || h->reads_ok < 5))
-		rc = sim_fail(why, wl, "only %u writes and %u reads completed: vacuous run",
-			      h->writes_ok, h->reads_ok);
+	if (!rc && (h->writes_ok < KVH_MIN_OPS || h->reads_ok < KVH_MIN_OPS))
+		rc = sim_fail(why, wl, "only %u writes and %u reads completed in a %llu ms operation "
+			      "phase (%llu ms, run on while short): vacuous run", h->writes_ok,
+			      h->reads_ok, (unsigned long long)(h->phase_us / 1000),
+			      (unsigned long long)(h->phase_drawn_us / 1000));
 	return rc;
+}
+
+bool kvh_short(const struct kvh *h)
+{
+	return h->writes_ok < KVH_MIN_OPS || h->reads_ok < KVH_MIN_OPS;
 }
 
 int kvh_check_agreement(struct kvh *h, char *why, size_t wl, bool *violation,

@@ -80,6 +80,8 @@ struct kvh {
 	char errtxt[256];
 	unsigned ops_ok, reads_ok, writes_ok, cas_ok, info, dups_sent;
 	char seen[KVH_NKEYS][24]; /* last value acknowledged per key (cas expectations) */
+	/* The operation phase as run and as drawn (us; set by the suite, for kvh_finish's text). */
+	uint64_t phase_us, phase_drawn_us;
 };
 
 /* One partition, one pause, as kvh_faults_step applies them. part_node and pause_node choose
@@ -126,8 +128,13 @@ void kvh_faults_step(struct kvh *h, struct kvh_faults *f, uint64_t t);
  * the others to l); always alone when isolate. */
 void kvh_partition(struct kvh *h, uint32_t l, bool isolate);
 
-/* After healing: liveness (5 s), the final reads, an error reply, non-vacuity (>= 5 writes and
- * >= 5 reads). 0, or 1 with why filled in. */
+/* The non-vacuity minimum: writes and reads completed (kvh_finish). */
+#define KVH_MIN_OPS 5
+/* Whether the workload is still short of KVH_MIN_OPS writes and reads: the suites' operation
+ * phase runs on while it is, up to SIM_OPS_EXTEND times its length (docs/simulator.md). */
+bool kvh_short(const struct kvh *h);
+/* After healing: liveness (5 s), the final reads, an error reply, non-vacuity (>= KVH_MIN_OPS
+ * writes and reads). 0, or 1 with why filled in. */
 int kvh_finish(struct kvh *h, char *why, size_t wl);
 /* Agreement on the state: replicas that applied the same number of commands (what `state`
  * tells for a node; false for a node to leave out) hold the same digest. what names the
