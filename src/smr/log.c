@@ -170,6 +170,7 @@ struct kv {
 	uint64_t stored; /* entries 1..stored are in stable storage (the leader's newest may not be) */
 	uint64_t snap_index, snap_term; /* the stored snapshot covers 1..snap_index */
 	unsigned snap_slot;             /* the slot that holds it (wal.c) */
+	uint64_t snap_ticket;           /* the batch that stored it (snap_slot_free) */
 	uint64_t log_first;             /* entries below it are compacted away (storage) */
 
 	/* volatile */
@@ -340,6 +341,19 @@ static uint64_t term_at(struct kv *k, uint64_t idx)
 }
 
 /* Entry idx with a new reference to its data, or -1. */
+/* The data directory lost what the stored hard state names (this replica may have acknowledged
+ * it): the kv stays down on this node, refusing requests and ignoring messages, for an operator
+ * to restore the directory or replace the node. `text`: a literal, the event's text. */
+static void set_damaged(struct kv *k, const char *text)
+{
+	k->st.unreadable++;
+	if (k->damaged)
+		return;
+	k->damaged = true;
+	struct strata_output o = { .kind = STRATA_OUT_EVENT, .module_name = NAME, .text = text };
+	strata_output(k->node, &o);
+}
+
 static int entry_get(struct kv *k, uint64_t idx, uint64_t *term, struct strata_msg **data)
 {
 	if (idx == 0 || idx > k->last)
@@ -352,7 +366,11 @@ static int entry_get(struct kv *k, uint64_t idx, uint64_t *term, struct strata_m
 	}
 	if (idx < k->log_first)
 		return -1;
-	return smr_wal_get(k->node, idx, term, data) == 0 ? 0 : -1;
+	int rc = smr_wal_get(k->node, idx, term, data);
+	if (rc && rc != STRATA_ENOMEM) /* log_first..last is stored: the hard state says so */
+		set_damaged(k, "error: kv: a stored log entry is unreadable; this node's kv stays "
+			       "down (its data directory is damaged)");
+	return rc ? -1 : 0;
 }
 
 static void store_entry(struct kv *k, uint64_t idx, const struct ent *e)
@@ -465,12 +483,19 @@ static void log_truncate(struct kv *k, uint64_t idx)
 		e->data = NULL;
 	}
 	trace(k, "conflict -> log truncated from %" PRIu64 " to %" PRIu64, k->last, idx);
-	if (k->stored > idx && !(k->broken & SMR_BROKEN_ACK_UNSYNCED) &&
-	    smr_wal_truncate(k->node, idx + 1) != 0)
-		trace(k, "truncating the stored log failed -> this turn's sync fails");
 	k->last = idx;
-	if (k->stored > idx)
+	if (k->stored > idx) {
+		/* The hard state's shorter log first, then the truncation: a torn batch keeps a
+		 * prefix of the two, and no prefix has a hard state naming entries that are gone. */
 		k->stored = idx;
+		bool first = (k->broken & SMR_BROKEN_TRUNCATE_FIRST) != 0;
+		if (!first)
+			save_state(k);
+		if (!(k->broken & SMR_BROKEN_ACK_UNSYNCED) && smr_wal_truncate(k->node, idx + 1) != 0)
+			trace(k, "truncating the stored log failed -> this turn's sync fails");
+		if (first)
+			save_state(k);
+	}
 	if (k->cfirst > k->last + 1)
 		k->cfirst = k->last + 1;
 }
@@ -1074,11 +1099,29 @@ static void apply_committed(struct kv *k)
  * every prefix of the turn's writes a consistent state too (a torn batch keeps a prefix): the
  * new snapshot goes to the other slot, then the hard state names it, then the log is compacted.
  * Only stored entries are covered (a leader's newest entries may not be stored yet). */
+/* A new snapshot goes to the slot the stored hard state does not name. Until the batch that
+ * stored the current one is synced, a crash may keep either hard state (the durable one naming
+ * the old slot, or the staged one naming the new slot), so both slots are in use: a third
+ * snapshot stored before that sync would overwrite the one a surviving hard state names (the
+ * key-value store's commit, which holds the snapshots, is durable before the record log's, which
+ * holds the hard state: wal.c). One snapshot per sync, then; the next waits for it. */
+static bool snap_slot_free(const struct kv *k)
+{
+	return k->snap_ticket <= strata_node_synced_ticket(k->node) ||
+	       (k->broken & SMR_BROKEN_SNAP_SLOT_REUSE);
+}
+
+static void snap_stored(struct kv *k)
+{
+	k->snap_ticket = strata_node_batch_ticket(k->node);
+}
+
 static void maybe_snapshot(struct kv *k)
 {
 	uint64_t every = k->cfg->smr_snapshot_entries;
-	if (!every || k->applied < k->snap_index + every || k->applied > k->stored)
-		return;
+	if (!every || k->applied < k->snap_index + every || k->applied > k->stored ||
+	    !snap_slot_free(k))
+		return; /* (a snapshot not taken now is taken at a later apply) */
 	uint64_t idx = k->applied, t = term_at(k, idx);
 	if (t == UINT64_MAX)
 		return;
@@ -1093,6 +1136,7 @@ static void maybe_snapshot(struct kv *k)
 		strata_msg_unref(snap);
 		return;
 	}
+	snap_stored(k);
 	trace(k, "snapshot at %" PRIu64 " (%zu bytes)", idx, snap->len);
 	strata_msg_unref(snap);
 	k->snap_index = idx;
@@ -1144,6 +1188,7 @@ static bool install_snapshot(struct kv *k)
 	bool store = !(k->broken & SMR_BROKEN_ACK_UNSYNCED);
 	if (store && smr_wal_snapshot_put(k->node, k->snap_slot ^ 1u, idx, copy) != 0)
 		trace(k, "storing the installed snapshot failed -> this turn's sync fails");
+	snap_stored(k);
 	strata_msg_unref(copy);
 	uint64_t old_first = k->log_first;
 	trace(k, "installed snapshot %" PRIu64 " (term %" PRIu64 ", %" PRIu64 " bytes), log was "
@@ -1380,6 +1425,13 @@ static void on_snap(struct kv *k, uint32_t p, struct strata_rd *rd)
 				k->rx_len += dl;
 			}
 			want = same ? k->rx_len : 0;
+			if (same && k->rx_len == k->rx_total && !snap_slot_free(k)) {
+				/* Whole, but the snapshot stored before is not synced yet: no answer;
+				 * the leader's resend at its next heartbeat installs it. */
+				trace(k, "snapshot %" PRIu64 " received whole while the last one stored "
+				      "is not synced -> installed at the leader's resend", sidx);
+				return;
+			}
 			if (same && k->rx_len == k->rx_total) {
 				done = install_snapshot(k);
 				want = 0;
@@ -1591,7 +1643,8 @@ static int kv_request(struct strata_module *m, const struct strata_request *q)
 {
 	struct kv *k = KV(m);
 	if (k->damaged)
-		return reject(k, q->id, STRATA_EIO, "kv: this node's stored snapshot is unreadable");
+		return reject(k, q->id, STRATA_EIO, "kv: this node's stored log or snapshot is "
+			      "unreadable (its data directory is damaged)");
 	activate(k, true);
 	int rc = kv_request_do(k, q);
 	publish(k);
@@ -1849,14 +1902,18 @@ static void kv_init(struct kv *k)
 		}
 		k->commit = hs.commit_hint > k->snap_index ? hs.commit_hint : k->snap_index;
 		if (k->snap_index && load_snapshot(k) != 0) {
-			k->damaged = true;
-			struct strata_output o = { .kind = STRATA_OUT_EVENT, .module_name = NAME,
-						   .text = "error: kv: the stored snapshot is unreadable; "
-							   "this node's kv stays down (its data directory is "
-							   "damaged)" };
-			strata_output(k->node, &o);
+			set_damaged(k, "error: kv: the stored snapshot is unreadable; this node's kv "
+				       "stays down (its data directory is damaged)");
 			return;
 		}
+		/* The hard state's last entry must be there (entry_get marks the node damaged). */
+		uint64_t t;
+		struct strata_msg *d = NULL;
+		if (k->last > k->snap_index && k->last >= k->log_first &&
+		    entry_get(k, k->last, &t, &d) == 0)
+			strata_msg_unref(d);
+		if (k->damaged)
+			return;
 		apply_committed(k); /* replay what is known committed, from the snapshot on */
 	}
 	if (k->last)
@@ -1883,6 +1940,7 @@ static void publish(struct kv *k)
 	c->kv_log_first = k->log_first;
 	c->kv_snapshots = k->st.snapshots;
 	c->kv_snapshot_installs = k->st.snap_installs;
+	c->kv_unreadable = k->st.unreadable;
 }
 
 static void kv_handle_ev(struct strata_module *m, const struct strata_event *ev);

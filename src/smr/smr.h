@@ -205,6 +205,9 @@ struct smr_status {
 	size_t keys, sessions, pending;
 	uint64_t batches, commands, read_rounds, elections, busy_rejects;
 	uint64_t snap_index, log_first, snapshots, snap_installs;
+	/* Entries or the snapshot that the stored hard state names, and storage could not read
+	 * (a damaged data directory, or a recovery bug: never in a correct run). */
+	uint64_t unreadable;
 };
 void smr_kv_status(struct strata_module *m, struct smr_status *out);
 struct smr_kv *smr_kv_state(struct strata_module *m);
@@ -435,6 +438,12 @@ enum smr_broken {
 	 * letting acks ride early datagrams (strata_links_set_broken_early_acks): a follower
 	 * acknowledges before its sync (what the early class's rule forbids, docs/smr.md). */
 	SMR_BROKEN_EARLY_ACK = 1024,
+	/* A new snapshot stored while the one before it is not yet synced: both slots in use, so
+	 * the one the durable hard state names may be overwritten (log.c, snap_slot_free). */
+	SMR_BROKEN_SNAP_SLOT_REUSE = 2048,
+	/* A follower's conflicting suffix truncated before the hard state naming the shorter log
+	 * is stored: a torn batch may keep a hard state naming entries that are gone. */
+	SMR_BROKEN_TRUNCATE_FIRST = 4096,
 	SMR_BROKEN_BFT_CKPT_NOVERIFY = 64, /* BFT KV: checkpoint votes and certificates taken
 					    * without checking their signatures */
 	SMR_BROKEN_BFT_ENV_UNBOUND = 128, /* BFT KV: a request envelope's signature checked, but

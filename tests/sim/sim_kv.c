@@ -54,6 +54,7 @@ enum {
 	F_NET = 1, F_PART = 2, F_PAUSE = 4, F_CRASH = 8, F_TOTAL = 16, F_DUPREQ = 32,
 	F_ISOLATE = 64, /* partitions: always the leader isolated */
 	F_ISOLATE_FOLLOWER = 128, /* partitions: always one follower isolated (for 0.4-0.8 s) */
+	F_SNAP_STORM = 256, /* a snapshot every 3 applied entries (2 kept behind) */
 };
 
 struct run {
@@ -63,6 +64,10 @@ struct run {
 	unsigned broken;
 	unsigned faults;
 	uint64_t installs, snapshots; /* at the end, summed over the nodes */
+	/* Stored entries or snapshots a node's hard state named and it could not read, summed
+	 * over every node's lives (read before each crash and at the end): must stay 0. */
+	uint64_t unreadable;
+	uint32_t unreadable_node;
 	/* limits case: the last reply */
 	bool got;
 	int status;
@@ -199,8 +204,21 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 }
 
 /* Requests in flight at a crashing node are lost: unknown outcome. */
+static void count_unreadable(struct run *r, uint32_t id)
+{
+	struct strata_module *m = mod(r, id);
+	if (!m)
+		return;
+	struct smr_status st;
+	smr_kv_status(m, &st);
+	if (st.unreadable && !r->unreadable)
+		r->unreadable_node = id;
+	r->unreadable += st.unreadable;
+}
+
 static void crash(struct run *r, uint32_t id)
 {
+	count_unreadable(r, id);
 	sim_crash(r->s, id);
 	kvh_crashed(&r->h, id);
 }
@@ -326,6 +344,10 @@ static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsi
 {
 	struct run *r = run_new(seed, trace, broken, disk);
 	struct sim *s = r->s;
+	if (faults & F_SNAP_STORM) { /* (the nodes read their configuration at sim_start) */
+		r->cfg.smr_snapshot_entries = 2;
+		r->cfg.smr_snapshot_tail = 1;
+	}
 	struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 1000 };
 	sim_set_net(s, &calm);
 	sim_start(s);
@@ -414,7 +436,15 @@ static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsi
 			sim_restart(s, id);
 	}
 	int rc = kvh_finish(&r->h, why, wl);
-	bool violation = false;
+	bool violation = rc && r->h.storage_lost;
+	for (uint32_t id = 1; id <= r->cfg.n; id++)
+		count_unreadable(r, id);
+	if (!rc && r->unreadable) {
+		rc = sim_fail(why, wl, "durability: %llu reads of stored entries or snapshots that a "
+			      "hard state named failed (first on node %u)",
+			      (unsigned long long)r->unreadable, r->unreadable_node);
+		violation = true;
+	}
 	if (!rc)
 		rc = check_agreement(r, why, wl, &violation);
 	/* Non-vacuity over the case, not per seed: a follower may also catch up from the tail, or
@@ -473,6 +503,35 @@ static int run_torn(uint64_t seed, bool trace, char *why, size_t wl)
 {
 	struct sim_disk d = { .sync_min_us = 200, .sync_max_us = 3000, .torn = 0.5 };
 	return run_faults_disk(seed, trace, why, wl, F_NET | F_CRASH | F_TOTAL | F_DUPREQ, 0, &d);
+}
+
+/* Syncs of 10-40 ms (many batches, and so many snapshots, staged behind each), always torn. */
+static const struct sim_disk snap_storm_disk = { .sync_min_us = 10000, .sync_max_us = 40000,
+						 .torn = 1.0 };
+
+/* Broken: a snapshot stored while the one before it is not synced yet. Two snapshots in one
+ * sync rewrite both slots in the key-value store's commit; a crash that keeps it but not the
+ * record log's newer hard state restarts from a hard state naming an overwritten slot. */
+static int run_broken_snap_slot(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_faults_disk(seed, trace, why, wl, F_NET | F_CRASH | F_TOTAL | F_SNAP_STORM,
+			       SMR_BROKEN_SNAP_SLOT_REUSE, &snap_storm_disk);
+}
+
+/* Broken: a follower truncates its conflicting suffix before it stores the hard state naming
+ * the shorter log; a torn batch that keeps the truncation alone leaves a hard state naming
+ * entries that are gone (read as unreadable at the restart). */
+static int run_broken_truncate_first(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_faults_disk(seed, trace, why, wl, F_NET | F_CRASH | F_TOTAL | F_SNAP_STORM,
+			       SMR_BROKEN_TRUNCATE_FIRST, &snap_storm_disk);
+}
+
+/* The same, correct: every node snapshots every few entries under slow, torn syncs. */
+static int run_snap_storm(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_faults_disk(seed, trace, why, wl, F_NET | F_CRASH | F_TOTAL | F_SNAP_STORM, 0,
+			       &snap_storm_disk);
 }
 
 /* Broken runtime: it releases replies and datagrams before the sync that covers them. */
@@ -886,6 +945,7 @@ static const struct sim_case cases[] = {
 	{ "mixed", run_mixed, 64, false },
 	{ "slow-disk-torn", run_torn, 48, false },
 	{ "snapshot-install", run_snapshot_install, 30, false },
+	{ "slow-disk-snapshots", run_snap_storm, 48, false },
 	{ "limits", run_limits, 5, false },
 	{ "pipelined-session", run_pipe, 24, false },
 	{ "broken-pipelined-no-dedup", run_pipe_no_dedup, 10, true },
@@ -896,6 +956,8 @@ static const struct sim_case cases[] = {
 	{ "broken-snapshot-no-sessions", run_broken_snap, 20, true },
 	{ "broken-runtime-ack-before-sync", run_broken_runtime_ack, 20, true },
 	{ "broken-early-ack", run_broken_early_ack, 60, true },
+	{ "broken-snapshot-slot-reuse", run_broken_snap_slot, 200, true },
+	{ "broken-truncate-first", run_broken_truncate_first, 1000, true },
 };
 
 int main(int argc, char **argv)

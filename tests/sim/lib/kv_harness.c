@@ -109,8 +109,10 @@ bool kvh_reply(struct kvh *h, uint32_t node, const struct strata_output *o)
 		if (o->status != 0) {
 			if (!h->error) {
 				h->error = 1;
-				snprintf(h->errtxt, sizeof(h->errtxt), "node %u: error reply %d (%s)",
-					 node, o->status, o->text ? o->text : "");
+				h->storage_lost = o->status == STRATA_EIO;
+				snprintf(h->errtxt, sizeof(h->errtxt), "%snode %u: error reply %d (%s)",
+					 h->storage_lost ? "durability: " : "", node, o->status,
+					 o->text ? o->text : "");
 			}
 			record_op(h, c, STRATA_HIST_FAIL);
 			return true;

@@ -77,6 +77,8 @@ struct kvh {
 	char *hbuf;
 	size_t hlen;
 	int error; /* an error reply (or the suite's own error) fails the run with errtxt */
+	bool storage_lost; /* that reply was STRATA_EIO: a node found its stored state damaged
+			    * at a restart (a durability violation, not a harness error) */
 	char errtxt[256];
 	unsigned ops_ok, reads_ok, writes_ok, cas_ok, info, dups_sent;
 	char seen[KVH_NKEYS][24]; /* last value acknowledged per key (cas expectations) */
