@@ -801,6 +801,18 @@ static void power_fail(struct mdisk *d)
 	}
 }
 
+/* A power failure, then the log reopened: entries 1..last (tag 'a'), every one acknowledged,
+ * are all back. */
+static struct strata_rlog *power_fail_reopen(struct strata_rlog *r, struct mdisk *d,
+					     uint64_t last)
+{
+	power_fail(d);
+	r = reopen(r, d);
+	expect_bounds(r, 1, last);
+	expect_range(r, 1, last, 'a');
+	return r;
+}
+
 /* One entry per group, the KV follower's case: the first group of a fresh log creates a segment
  * (synced whole, with the directory), the next ones are one write each into that segment and
  * durable by it alone; a power failure keeps all of them. A group is never made durable by its
@@ -838,10 +850,7 @@ START_TEST(test_dsync_only_when_all_else_durable)
 	ck_assert_uint_eq(strata_rlog_dirty(r, seqs, 4, &dir), 1);
 	put(r, 8, 'a');
 	ck_assert_int_eq(group_durable(r, &d), 1);
-	power_fail(&d);
-	r = reopen(r, &d);
-	expect_bounds(r, 1, 8);
-	expect_range(r, 1, 8, 'a');
+	r = power_fail_reopen(r, &d, 8);
 	/* Written, then a process crash (the page cache keeps it, the disk does not): recovery
 	 * reads entry 9, so the first group after the reopen is synced whole. */
 	put(r, 9, 'a');
@@ -852,10 +861,7 @@ START_TEST(test_dsync_only_when_all_else_durable)
 	ck_assert_int_eq(group_durable(r, &d), 1);
 	put(r, 11, 'a');
 	ck_assert_int_eq(group_durable(r, &d), 2);
-	power_fail(&d);
-	r = reopen(r, &d);
-	expect_bounds(r, 1, 11);
-	expect_range(r, 1, 11, 'a');
+	r = power_fail_reopen(r, &d, 11);
 	/* Refused by the kernel: written plainly, synced by the caller, counted. */
 	put(r, 12, 'a');
 	ck_assert_int_eq(group_durable(r, &d), 1); /* after a reopen */
@@ -866,10 +872,7 @@ START_TEST(test_dsync_only_when_all_else_durable)
 	ck_assert_uint_eq(d.dsync_calls, calls + 1);
 	ck_assert_uint_eq(strata_rlog_stats(r)->dsync_refused, 1);
 	d.refuse_dsync = false;
-	power_fail(&d);
-	r = reopen(r, &d);
-	expect_bounds(r, 1, 13);
-	expect_range(r, 1, 13, 'a');
+	r = power_fail_reopen(r, &d, 13);
 	/* Unsynced writes across segment rolls, then a process crash: the first group after the
 	 * reopen syncs every segment recovery kept, not only the one it writes into. */
 	put(r, 14, 'a');
@@ -881,10 +884,7 @@ START_TEST(test_dsync_only_when_all_else_durable)
 	expect_bounds(r, 1, 60);
 	put(r, 61, 'a');
 	ck_assert_int_eq(group_durable(r, &d), 1);
-	power_fail(&d);
-	r = reopen(r, &d);
-	expect_bounds(r, 1, 61);
-	expect_range(r, 1, 61, 'a');
+	r = power_fail_reopen(r, &d, 61);
 	close_all(r, &d);
 }
 END_TEST
