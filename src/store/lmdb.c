@@ -281,11 +281,10 @@ static int flush_all(struct strata_store *s, char *err, size_t errlen)
 	return 0;
 }
 
-/* The tail of a synced commit, shared by strata_store_sync and strata_store_sync_now: write the
- * record log's staged bytes, then flush LMDB (if work committed a transaction) and every
- * descriptor the log dirtied. 1 if a commit was made durable, 0 if there was nothing to do,
- * < 0 on failure (s->err says why). */
-static int stage_and_flush(struct strata_store *s, bool work)
+/* The tail of every commit after LMDB's part (work: it committed a transaction): write the
+ * record log's staged bytes and count the commit. 1 if there was a commit, 0 if nothing was to
+ * do, < 0 on failure. */
+static int stage_commit(struct strata_store *s, bool work)
 {
 	int w = wal_stage_out(s);
 	if (w < 0)
@@ -293,6 +292,17 @@ static int stage_and_flush(struct strata_store *s, bool work)
 	if (!work && !w)
 		return 0;
 	s->commits++;
+	return 1;
+}
+
+/* The tail of a synced commit, shared by strata_store_sync and strata_store_sync_now:
+ * stage_commit, then flush LMDB and every descriptor the log dirtied. 1 if a commit was made
+ * durable, 0 if there was nothing to do, < 0 on failure (s->err says why). */
+static int stage_and_flush(struct strata_store *s, bool work)
+{
+	int rc = stage_commit(s, work);
+	if (rc <= 0)
+		return rc;
 	if (flush_all(s, s->err, sizeof(s->err)) != 0)
 		return STRATA_EIO;
 	s->flushes++;
@@ -349,13 +359,7 @@ int strata_store_commit_nosync(struct strata_store *s)
 	if (work < 0)
 		return work;
 	/* After the LMDB commit: a process crash from here on keeps that commit. */
-	int w = wal_stage_out(s);
-	if (w < 0)
-		return w;
-	if (!work && !w)
-		return 0;
-	s->commits++;
-	return 1;
+	return stage_commit(s, work);
 }
 
 int strata_store_sync_now(struct strata_store *s, bool *dsync)
