@@ -6,10 +6,14 @@
  * indicated; both reach stable storage before any message of the turn is sent (the node syncs
  * before flushing). Upon recovery they are retrieved and the last started epoch is indicated
  * again (StartEpoch(lastts, its leader)), so the consensus above resumes in it. Over the node's
- * Omega (<>P-based), not the book's crash-recovery leader detector (Alg. 2.9, not built yet).
- * Messages: the node's beb and perfect links (perfect-link sessions resend to a restarted peer
- * what its previous life had not acknowledged, docs/architecture.md), and the periodic repeats
- * of leader-driven consensus, stand in for the book's stubborn links.
+ * Omega role, which on a fail-recovery node is the book's crash-recovery leader detector, Elect
+ * Lower Epoch (Alg. 2.9, fd/ele.c; fd/ctors.c picks it). Messages: the node's beb and perfect
+ * links (perfect-link sessions resend to a restarted peer what its previous life had not
+ * acknowledged, docs/architecture.md), and the periodic repeats of leader-driven consensus,
+ * stand in for the book's stubborn links. A refusal's NACK lost with its sender's crash is sent
+ * again by ec_on_trust when the new life trusts another leader than its last epoch's; the one
+ * path left (a newer epoch of that same leader refused) is in docs/consensus.md, "Logged
+ * leader-driven consensus".
  *
  * Specification (Module 5.3, epoch-change):
  *   Indication: <ec, StartEpoch | ts, l> - starts the epoch identified by timestamp ts with

@@ -212,13 +212,19 @@ int strata_store_get(struct strata_store *s, const char *key, struct strata_msg 
 	return ret;
 }
 
-/* Writes the record log's staged bytes and collects the descriptors the flush must sync. */
-static int wal_stage_out(struct strata_store *s)
+/* Tells the record log that the last flush made its written bytes durable (once per flush). */
+static void wal_note_flushed(struct strata_store *s)
 {
 	if (s->wal_flushed) {
 		strata_rlog_synced(s->wal);
 		s->wal_flushed = false;
 	}
+}
+
+/* Writes the record log's staged bytes and collects the descriptors the flush must sync. */
+static int wal_stage_out(struct strata_store *s)
+{
+	wal_note_flushed(s);
 	int rc = strata_rlog_write_staged(s->wal);
 	if (rc < 0)
 		return fail(s, STRATA_EIO, "store: wal: %s", strata_wal_files_error(s->wf));
@@ -275,6 +281,34 @@ static int flush_all(struct strata_store *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* The tail of every commit after LMDB's part (work: it committed a transaction): write the
+ * record log's staged bytes and count the commit. 1 if there was a commit, 0 if nothing was to
+ * do, < 0 on failure. */
+static int stage_commit(struct strata_store *s, bool work)
+{
+	int w = wal_stage_out(s);
+	if (w < 0)
+		return w;
+	if (!work && !w)
+		return 0;
+	s->commits++;
+	return 1;
+}
+
+/* The tail of a synced commit, shared by strata_store_sync and strata_store_sync_now:
+ * stage_commit, then flush LMDB and every descriptor the log dirtied. 1 if a commit was made
+ * durable, 0 if there was nothing to do, < 0 on failure (s->err says why). */
+static int stage_and_flush(struct strata_store *s, bool work)
+{
+	int rc = stage_commit(s, work);
+	if (rc <= 0)
+		return rc;
+	if (flush_all(s, s->err, sizeof(s->err)) != 0)
+		return STRATA_EIO;
+	s->flushes++;
+	return 1;
+}
+
 int strata_store_sync(struct strata_store *s)
 {
 	if (s->poisoned) {
@@ -289,16 +323,8 @@ int strata_store_sync(struct strata_store *s)
 			return fail(s, STRATA_EIO, "store: commit: %s", mdb_strerror(rc));
 		work = true;
 	}
-	int w = wal_stage_out(s);
-	if (w < 0)
-		return w;
-	if (!work && !w)
-		return 0;
-	s->commits++;
-	if (flush_all(s, s->err, sizeof(s->err)) != 0)
-		return STRATA_EIO;
-	s->flushes++;
-	return 0;
+	int rc = stage_and_flush(s, work);
+	return rc < 0 ? rc : 0;
 }
 
 /* The LMDB part of a commit without a flush: 1 if a transaction was committed (lmdb_dirty: a
@@ -333,13 +359,7 @@ int strata_store_commit_nosync(struct strata_store *s)
 	if (work < 0)
 		return work;
 	/* After the LMDB commit: a process crash from here on keeps that commit. */
-	int w = wal_stage_out(s);
-	if (w < 0)
-		return w;
-	if (!work && !w)
-		return 0;
-	s->commits++;
-	return 1;
+	return stage_commit(s, work);
 }
 
 int strata_store_sync_now(struct strata_store *s, bool *dsync)
@@ -351,10 +371,7 @@ int strata_store_sync_now(struct strata_store *s, bool *dsync)
 	if (!s->lmdb_dirty && s->nffds == 0 && !s->fdir) {
 		/* Nothing else waits for a flush: the record log's group may be durable by its own
 		 * write (rlog.c decides; it knows whether anything else of the log is unsynced). */
-		if (s->wal_flushed) {
-			strata_rlog_synced(s->wal);
-			s->wal_flushed = false;
-		}
+		wal_note_flushed(s);
 		int w = strata_rlog_write_staged_dsync(s->wal);
 		if (w < 0)
 			return fail(s, STRATA_EIO, "store: wal: %s", strata_wal_files_error(s->wf));
@@ -368,16 +385,7 @@ int strata_store_sync_now(struct strata_store *s, bool *dsync)
 		}
 		/* Written (or nothing staged): the segments it dirtied are collected below. */
 	}
-	int w = wal_stage_out(s);
-	if (w < 0)
-		return w;
-	if (!work && !w)
-		return 0;
-	s->commits++;
-	if (flush_all(s, s->err, sizeof(s->err)) != 0)
-		return STRATA_EIO;
-	s->flushes++;
-	return 1;
+	return stage_and_flush(s, work);
 }
 
 unsigned long long strata_store_dsyncs(const struct strata_store *s)

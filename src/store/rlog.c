@@ -686,7 +686,8 @@ int strata_rlog_write_staged_dsync(struct strata_rlog *r)
 	/* The range-limited sync is the whole sync only if nothing else is unsynced: no earlier
 	 * write or directory change waits for a sync (unsynced, dir_dirty, the segment's dirty
 	 * mark), and the group is one write (one chunk) into a segment that already exists. */
-	if (!s || s->dirty || r->unsynced || r->dir_dirty || !r->io.write_dsync)
+	bool unsynced = r->unsynced && !(r->io.broken & STRATA_RLOG_BROKEN_DSYNC_UNSYNCED);
+	if (!s || s->dirty || unsynced || r->dir_dirty || !r->io.write_dsync)
 		return strata_rlog_write_staged(r);
 	struct chunk *c = &r->ch[0];
 	r->unsynced = true; /* until the write says it is durable */
@@ -990,9 +991,11 @@ static int recover(struct strata_rlog *r, char *err, size_t errlen)
 	 * failure may still take away). */
 	if (n) {
 		r->unsynced = true;
-		r->dir_dirty = true;
-		for (size_t k = 0; k < r->nsegs; k++)
-			r->segs[k].dirty = true; /* every segment recovery kept: fdatasynced once */
+		if (!(r->io.broken & STRATA_RLOG_BROKEN_RECOVERY_DIR))
+			r->dir_dirty = true;
+		if (!(r->io.broken & STRATA_RLOG_BROKEN_RECOVERY_SEGS))
+			for (size_t k = 0; k < r->nsegs; k++)
+				r->segs[k].dirty = true; /* every segment kept: fdatasynced once */
 	}
 	return 0;
 }

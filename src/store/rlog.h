@@ -42,7 +42,19 @@ struct strata_rlog_io {
 	 * one pwritev2 with RWF_DSYNC). 0: written and durable. 1: written only (the durable
 	 * write was refused, e.g. EOPNOTSUPP: the caller syncs as after write). < 0: failure. */
 	int (*write_dsync)(void *ctx, uint64_t seq, uint64_t off, const void *buf, size_t len);
+	/* Tests only (0 in every runtime): STRATA_RLOG_BROKEN_* bits, each taking back one rule
+	 * of the durable write or of recovery, so test_rlog shows its page-cache-against-disk
+	 * model catching the loss each rule prevents. */
+	unsigned broken;
 };
+
+/* The broken variants (struct strata_rlog_io.broken). */
+/* write_staged_dsync ignores that an earlier write is not synced yet (the unsynced mark). */
+#define STRATA_RLOG_BROKEN_DSYNC_UNSYNCED 1u
+/* The first sync after a recovery does not fdatasync every segment recovery kept. */
+#define STRATA_RLOG_BROKEN_RECOVERY_SEGS 2u
+/* The first sync after a recovery does not fsync the directory. */
+#define STRATA_RLOG_BROKEN_RECOVERY_DIR 4u
 
 struct strata_rlog;
 

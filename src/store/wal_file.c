@@ -304,22 +304,37 @@ static int io_read(void *ctx, uint64_t seq, uint64_t off, void *buf, size_t len)
 	return 0;
 }
 
+/* The short-write loop of both writes: len bytes of buf at off in segment seq, one pwritev2
+ * with flags per pass (0: a plain write, as pwrite; RWF_DSYNC: the durable write). 0 when all
+ * is written. With flags, a refusal by the kernel or the file system (EOPNOTSUPP, EINVAL,
+ * ENOSYS) returns 1 with *done the bytes written before it. < 0 on any other failure. */
+static int write_full(struct strata_wal_files *w, int fd, uint64_t seq, uint64_t off,
+		      const uint8_t *p, size_t len, int flags, size_t *done)
+{
+	size_t n = 0;
+	while (n < len) {
+		struct iovec iov = { .iov_base = (void *)(uintptr_t)(p + n), .iov_len = len - n };
+		ssize_t k = pwritev2(fd, &iov, 1, (off_t)(off + n), flags);
+		if (k < 0 && flags && (errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS)) {
+			*done = n;
+			return 1;
+		}
+		if (k <= 0)
+			return ferr(w, flags ? "pwritev2 (RWF_DSYNC)" : "write", seq);
+		n += (size_t)k;
+	}
+	*done = n;
+	return 0;
+}
+
 static int io_write(void *ctx, uint64_t seq, uint64_t off, const void *buf, size_t len)
 {
 	struct strata_wal_files *w = ctx;
 	int fd = fd_of(w, seq);
 	if (fd < 0)
 		return ferr(w, "open", seq);
-	const uint8_t *p = buf;
-	while (len) {
-		ssize_t k = pwrite(fd, p, len, (off_t)off);
-		if (k <= 0)
-			return ferr(w, "write", seq);
-		p += k;
-		off += (uint64_t)k;
-		len -= (size_t)k;
-	}
-	return 0;
+	size_t done;
+	return write_full(w, fd, seq, off, buf, len, 0, &done);
 }
 
 /* One write that is durable when it returns: pwritev2 with RWF_DSYNC, which on Linux writes
@@ -327,8 +342,8 @@ static int io_write(void *ctx, uint64_t seq, uint64_t off, const void *buf, size
  * data and the metadata needed to read it back, the disk's cache flushed). Only the range:
  * other unsynced data of the file stays unsynced, so the caller (rlog.c,
  * strata_rlog_write_staged_dsync) uses this only when the range is all the log has unsynced.
- * Refused (an old kernel, a file system without it): the bytes are written with pwrite and 1
- * is returned, the caller then syncs with fdatasync as for any write. */
+ * Refused (an old kernel, a file system without it): the bytes are written with a plain write
+ * and 1 is returned, the caller then syncs with fdatasync as for any write. */
 static int io_write_dsync(void *ctx, uint64_t seq, uint64_t off, const void *buf, size_t len)
 {
 	struct strata_wal_files *w = ctx;
@@ -336,25 +351,19 @@ static int io_write_dsync(void *ctx, uint64_t seq, uint64_t off, const void *buf
 	if (fd < 0)
 		return ferr(w, "open", seq);
 	const uint8_t *p = buf;
-	while (len && !w->dsync_refused) {
-		struct iovec iov = { .iov_base = (void *)(uintptr_t)p, .iov_len = len };
-		int flags = RWF_DSYNC | (w->test_refuse ? (int)0x40000000 : 0);
-		ssize_t k = pwritev2(fd, &iov, 1, (off_t)off, flags);
-		if (k < 0 && (errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS)) {
-			w->dsync_refused = true;
-			break;
-		}
-		if (k <= 0)
-			return ferr(w, "pwritev2 (RWF_DSYNC)", seq);
-		p += k;
-		off += (uint64_t)k;
-		len -= (size_t)k;
-	}
+	size_t done = 0;
 	if (!len)
 		return 0;
-	/* Refused (now or before): what is left goes with pwrite; the caller's fdatasync covers
-	 * it and whatever a partial durable write put before it. */
-	int rc = io_write(ctx, seq, off, p, len);
+	if (!w->dsync_refused) {
+		int flags = RWF_DSYNC | (w->test_refuse ? (int)0x40000000 : 0);
+		int rc = write_full(w, fd, seq, off, p, len, flags, &done);
+		if (rc <= 0)
+			return rc;
+		w->dsync_refused = true;
+	}
+	/* Refused (now or before): what is left goes with a plain write; the caller's fdatasync
+	 * covers it and whatever a partial durable write put before it. */
+	int rc = write_full(w, fd, seq, off + done, p + done, len - done, 0, &done);
 	return rc ? rc : 1;
 }
 

@@ -6,7 +6,10 @@
  * the simulator's disk (sim_kv slow-disk-torn) tears them at random crashes. The sparse entry
  * index: an entry far above the last and a BOUNDS of a vast range cost nothing per hole, and a
  * model-based random test (in and out of order, near and far, truncations, reopens) compares
- * bounds, entries and holes with a model after each operation. */
+ * bounds, entries and holes with a model after each operation. The durable write
+ * (write_staged_dsync) and the first sync after a recovery against a model of the page cache
+ * and the disk (power failures keep only what was synced), with the broken variants
+ * (STRATA_RLOG_BROKEN_*) showing that model catch each lost rule. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +38,7 @@ struct mdisk {
 	uint64_t last_seq, last_off, last_len; /* the last write */
 	bool refuse_dsync; /* write_dsync writes plainly and returns 1 (a refused RWF_DSYNC) */
 	uint64_t dsync_calls;
+	unsigned broken; /* STRATA_RLOG_BROKEN_* of every log opened on this disk */
 };
 
 static struct mfile *mfind(struct mdisk *d, uint64_t seq)
@@ -135,7 +139,8 @@ static struct strata_rlog *open_log(struct mdisk *d)
 {
 	struct strata_rlog_io io = { .ctx = d, .list = m_list, .create = m_create,
 				     .remove = m_remove, .size = m_size, .read = m_read,
-				     .write = m_write, .write_dsync = m_write_dsync };
+				     .write = m_write, .write_dsync = m_write_dsync,
+				     .broken = d->broken };
 	struct strata_rlog *r = NULL;
 	char err[256];
 	int rc = strata_rlog_open(&io, SEG, &r, err, sizeof(err));
@@ -801,6 +806,18 @@ static void power_fail(struct mdisk *d)
 	}
 }
 
+/* A power failure, then the log reopened: entries 1..last (tag 'a'), every one acknowledged,
+ * are all back. */
+static struct strata_rlog *power_fail_reopen(struct strata_rlog *r, struct mdisk *d,
+					     uint64_t last)
+{
+	power_fail(d);
+	r = reopen(r, d);
+	expect_bounds(r, 1, last);
+	expect_range(r, 1, last, 'a');
+	return r;
+}
+
 /* One entry per group, the KV follower's case: the first group of a fresh log creates a segment
  * (synced whole, with the directory), the next ones are one write each into that segment and
  * durable by it alone; a power failure keeps all of them. A group is never made durable by its
@@ -838,10 +855,7 @@ START_TEST(test_dsync_only_when_all_else_durable)
 	ck_assert_uint_eq(strata_rlog_dirty(r, seqs, 4, &dir), 1);
 	put(r, 8, 'a');
 	ck_assert_int_eq(group_durable(r, &d), 1);
-	power_fail(&d);
-	r = reopen(r, &d);
-	expect_bounds(r, 1, 8);
-	expect_range(r, 1, 8, 'a');
+	r = power_fail_reopen(r, &d, 8);
 	/* Written, then a process crash (the page cache keeps it, the disk does not): recovery
 	 * reads entry 9, so the first group after the reopen is synced whole. */
 	put(r, 9, 'a');
@@ -852,10 +866,7 @@ START_TEST(test_dsync_only_when_all_else_durable)
 	ck_assert_int_eq(group_durable(r, &d), 1);
 	put(r, 11, 'a');
 	ck_assert_int_eq(group_durable(r, &d), 2);
-	power_fail(&d);
-	r = reopen(r, &d);
-	expect_bounds(r, 1, 11);
-	expect_range(r, 1, 11, 'a');
+	r = power_fail_reopen(r, &d, 11);
 	/* Refused by the kernel: written plainly, synced by the caller, counted. */
 	put(r, 12, 'a');
 	ck_assert_int_eq(group_durable(r, &d), 1); /* after a reopen */
@@ -866,10 +877,7 @@ START_TEST(test_dsync_only_when_all_else_durable)
 	ck_assert_uint_eq(d.dsync_calls, calls + 1);
 	ck_assert_uint_eq(strata_rlog_stats(r)->dsync_refused, 1);
 	d.refuse_dsync = false;
-	power_fail(&d);
-	r = reopen(r, &d);
-	expect_bounds(r, 1, 13);
-	expect_range(r, 1, 13, 'a');
+	r = power_fail_reopen(r, &d, 13);
 	/* Unsynced writes across segment rolls, then a process crash: the first group after the
 	 * reopen syncs every segment recovery kept, not only the one it writes into. */
 	put(r, 14, 'a');
@@ -881,13 +889,75 @@ START_TEST(test_dsync_only_when_all_else_durable)
 	expect_bounds(r, 1, 60);
 	put(r, 61, 'a');
 	ck_assert_int_eq(group_durable(r, &d), 1);
-	power_fail(&d);
-	r = reopen(r, &d);
-	expect_bounds(r, 1, 61);
-	expect_range(r, 1, 61, 'a');
+	r = power_fail_reopen(r, &d, 61);
 	close_all(r, &d);
 }
 END_TEST
+
+/* Whether entry i reads back as written with tag (no assertion: a broken variant's run counts
+ * what it loses). */
+static bool entry_is(struct strata_rlog *r, uint64_t i, char tag)
+{
+	struct strata_msg *m = NULL;
+	if (strata_rlog_get(r, i, &m) != 0)
+		return false;
+	char v[256];
+	size_t len = entry_value(v, i, tag);
+	bool same = m->len == len && memcmp(m->data, v, len) == 0;
+	strata_msg_unref(m);
+	return same;
+}
+
+/* One run of the random test below (400 operations from seed) on logs opened with the broken
+ * bits given: returns how many acknowledged entries were found missing after a crash (0 is
+ * right: every one is back), adds the groups made durable by their own write to *dsyncs. A
+ * loss is counted and the run goes on from what the log holds. */
+static uint64_t dsync_random_run(uint64_t seed, unsigned broken, uint64_t *dsyncs)
+{
+	uint64_t s = 0x2545f4914f6cdd1dull * seed, lost = 0;
+	struct mdisk d = { .broken = broken };
+	struct strata_rlog *r = open_log(&d);
+	uint64_t next = 1, acked = 0, first = 1;
+	for (int op = 0; op < 400; op++) {
+		uint64_t x = rnd(&s) % 100;
+		if (x < 80) {
+			uint64_t k = 1 + rnd(&s) % 3;
+			for (uint64_t i = 0; i < k; i++)
+				put(r, next++, 'g');
+			if (x < 5 && next > first + 8) {
+				first = next - 4;
+				ck_assert_int_eq(strata_rlog_truncate_prefix(r, first), 0);
+			}
+			if (x < 70) {
+				(void)group_durable(r, &d);
+				acked = next - 1;
+			} else {
+				ck_assert_int_ge(strata_rlog_write_staged(r), 0); /* not acked */
+			}
+		} else if (x < 90) {
+			r = reopen(r, &d); /* a process crash: staged bytes lost, written kept */
+		} else {
+			power_fail(&d);
+			*dsyncs += strata_rlog_stats(r)->dsync_writes;
+			r = reopen(r, &d);
+		}
+		uint64_t f, l;
+		strata_rlog_bounds(r, &f, &l);
+		if (l < acked) { /* the acknowledged tail is gone */
+			lost += acked - l;
+			acked = l;
+		}
+		next = l + 1;
+		if (first > next)
+			first = next;
+		if (x >= 80) /* after a crash: every acknowledged entry is back */
+			for (uint64_t i = f > first ? f : first; i <= acked; i++)
+				lost += !entry_is(r, i, 'g');
+	}
+	*dsyncs += strata_rlog_stats(r)->dsync_writes;
+	close_all(r, &d);
+	return lost;
+}
 
 /* Random groups (1-3 appended entries each, sometimes a prefix truncation, which removes old
  * segments) made durable as the store does, with groups written and left unsynced, process
@@ -898,49 +968,87 @@ START_TEST(test_dsync_random_crashes)
 {
 	uint64_t dsyncs = 0;
 	for (uint64_t seed = 1; seed <= 4; seed++) {
-		uint64_t s = 0x2545f4914f6cdd1dull * seed;
-		struct mdisk d = { 0 };
-		struct strata_rlog *r = open_log(&d);
-		uint64_t next = 1, acked = 0, first = 1;
-		for (int op = 0; op < 400; op++) {
-			uint64_t x = rnd(&s) % 100;
-			if (x < 80) {
-				uint64_t k = 1 + rnd(&s) % 3;
-				for (uint64_t i = 0; i < k; i++)
-					put(r, next++, 'g');
-				if (x < 5 && next > first + 8) {
-					first = next - 4;
-					ck_assert_int_eq(strata_rlog_truncate_prefix(r, first), 0);
-				}
-				if (x < 70) {
-					(void)group_durable(r, &d);
-					acked = next - 1;
-				} else {
-					ck_assert_int_ge(strata_rlog_write_staged(r), 0); /* not acked */
-				}
-			} else if (x < 90) {
-				r = reopen(r, &d); /* a process crash: staged bytes lost, written kept */
-			} else {
-				power_fail(&d);
-				dsyncs += strata_rlog_stats(r)->dsync_writes;
-				r = reopen(r, &d);
-			}
-			uint64_t f, l;
-			strata_rlog_bounds(r, &f, &l);
-			ck_assert_msg(l >= acked, "seed %llu op %d: last %llu < acknowledged %llu",
-				      (unsigned long long)seed, op, (unsigned long long)l,
-				      (unsigned long long)acked);
-			next = l + 1;
-			if (first > next)
-				first = next;
-			if (x >= 80) /* after a crash: every acknowledged entry is back */
-				for (uint64_t i = f > first ? f : first; i <= acked; i++)
-					expect(r, i, 'g');
-		}
-		dsyncs += strata_rlog_stats(r)->dsync_writes;
-		close_all(r, &d);
+		uint64_t lost = dsync_random_run(seed, 0, &dsyncs);
+		ck_assert_msg(lost == 0, "seed %llu: %llu acknowledged entries lost",
+			      (unsigned long long)seed, (unsigned long long)lost);
 	}
 	ck_assert_uint_gt(dsyncs, 100);
+}
+END_TEST
+
+/* A power failure, then the log reopened: how many of the acknowledged entries (tag 'a') in
+ * acked[0..n) are missing (0 is right). */
+static uint64_t power_fail_lost(struct strata_rlog **r, struct mdisk *d, const uint64_t *acked,
+				size_t n)
+{
+	power_fail(d);
+	*r = reopen(*r, d);
+	uint64_t lost = 0;
+	for (size_t i = 0; i < n; i++)
+		lost += !entry_is(*r, acked[i], 'a');
+	return lost;
+}
+
+/* The three cases the durable write's rules are for, on logs opened with the broken bits given;
+ * returns how many acknowledged entries power failures took (0 is right):
+ *   1. an earlier write collected for a sync that did not complete (unsynced): the next group
+ *      must not be made durable by its own range (STRATA_RLOG_BROKEN_DSYNC_UNSYNCED loses it:
+ *      the earlier write's bytes are zeros on the disk, so recovery ends the log before it);
+ *   2. writes across segment rolls, then a process crash: recovery reads them from the page
+ *      cache, so the first sync after it must fdatasync every kept segment
+ *      (STRATA_RLOG_BROKEN_RECOVERY_SEGS: a segment is zeros on the disk, the log ends there)
+ *      and fsync the directory (STRATA_RLOG_BROKEN_RECOVERY_DIR: the segments the crash kept
+ *      are gone after the power failure, and the acknowledged entry in the last with them). */
+static uint64_t dsync_cases_lost(unsigned broken)
+{
+	struct mdisk d = { .broken = broken };
+	struct strata_rlog *r = open_log(&d);
+	uint64_t lost = 0;
+	put(r, 1, 'a');
+	(void)group_durable(r, &d);
+	put(r, 2, 'a');
+	(void)group_durable(r, &d);
+	put(r, 3, 'a'); /* not acknowledged */
+	ck_assert_int_eq(strata_rlog_write_staged(r), 1);
+	uint64_t seqs[4];
+	bool dir;
+	ck_assert_uint_eq(strata_rlog_dirty(r, seqs, 4, &dir), 1); /* the sync never completes */
+	put(r, 4, 'a');
+	(void)group_durable(r, &d);
+	lost += power_fail_lost(&r, &d, (const uint64_t[]){ 1, 2, 4 }, 3);
+	close_all(r, &d);
+
+	d = (struct mdisk){ .broken = broken };
+	r = open_log(&d);
+	put(r, 1, 'a');
+	(void)group_durable(r, &d);
+	put_range(r, 2, 60, 'a'); /* not acknowledged */
+	ck_assert_int_eq(strata_rlog_write_staged(r), 1);
+	ck_assert_uint_ge(strata_rlog_stats(r)->segments_created, 3);
+	r = reopen(r, &d); /* a process crash */
+	ck_assert(entry_is(r, 60, 'a'));
+	put(r, 61, 'a');
+	(void)group_durable(r, &d);
+	lost += power_fail_lost(&r, &d, (const uint64_t[]){ 1, 61 }, 2);
+	close_all(r, &d);
+	return lost;
+}
+
+/* The checkers above fail on the broken variants (each takes back one rule: rlog.h
+ * STRATA_RLOG_BROKEN_*): the cases lose acknowledged entries under every one and none on the
+ * right code, and the random test loses some at a seed for each recovery rule. */
+START_TEST(test_dsync_broken_variants_lose)
+{
+	ck_assert_uint_eq(dsync_cases_lost(0), 0);
+	const unsigned variants[] = { STRATA_RLOG_BROKEN_DSYNC_UNSYNCED,
+				      STRATA_RLOG_BROKEN_RECOVERY_SEGS,
+				      STRATA_RLOG_BROKEN_RECOVERY_DIR };
+	for (size_t i = 0; i < 3; i++)
+		ck_assert_msg(dsync_cases_lost(variants[i]) > 0, "broken %u: nothing lost",
+			      variants[i]);
+	uint64_t dsyncs = 0;
+	ck_assert_uint_gt(dsync_random_run(6, STRATA_RLOG_BROKEN_RECOVERY_SEGS, &dsyncs), 0);
+	ck_assert_uint_gt(dsync_random_run(2, STRATA_RLOG_BROKEN_RECOVERY_DIR, &dsyncs), 0);
 }
 END_TEST
 
@@ -968,6 +1076,7 @@ int main(void)
 	tcase_add_test(tc, test_model_random);
 	tcase_add_test(tc, test_dsync_only_when_all_else_durable);
 	tcase_add_test(tc, test_dsync_random_crashes);
+	tcase_add_test(tc, test_dsync_broken_variants_lose);
 	tcase_add_test(tc, test_crc32c_vector);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
