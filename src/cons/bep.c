@@ -472,7 +472,11 @@ void bep_free(struct bep *e)
 		strata_msg_unref(e->my_accept);
 	if (e->wval)
 		strata_msg_unref(e->wval);
-	e->my_write = e->my_accept = e->wval = NULL;
+	if (e->prop)
+		strata_msg_unref(e->prop);
+	if (e->my_propose)
+		strata_msg_unref(e->my_propose);
+	e->my_write = e->my_accept = e->wval = e->prop = e->my_propose = NULL;
 }
 
 /* upon event <ep, Propose | v> do if val = ⊥ then val := v; send [READ] to all */
@@ -535,6 +539,44 @@ static void bep_on_read(const struct bep_env *env, struct bep *e)
 	}
 }
 
+/* tmpval := v: writeset := writeset \ {(ts, v)} ∪ {(ets, v)}; send [WRITE, v] to all. Once per
+ * epoch, whichever way v was chosen (this epoch's COLLECTED, or the leader's PROPOSE when the
+ * epoch's collect showed the instance unbound). */
+static void bep_write_value(const struct bep_env *env, struct bep *e, const uint8_t *tmp,
+			    size_t len)
+{
+	if (e->wrote)
+		return;
+	if (env->tab && !cons_tab_valid(env->tab, env->instance, tmp, len)) {
+		/* External validity (strong Byzantine consensus, sbc.c): a leader's value that fails
+		 * the upper's predicate is not written. A bound value always passes: it was written
+		 * by more than f processes, so by a correct one, which checked it. */
+		strata_trace(env->m->node, env->m->ops->name,
+			     "instance %llu epoch %llu: the value fails the upper's validity predicate "
+			     "-> no WRITE",
+			     (unsigned long long)env->instance, (unsigned long long)e->ets);
+		return;
+	}
+	if (!ws_put(&e->st, bep_ts(e), tmp, len)) {
+		strata_trace(env->m->node, env->m->ops->name,
+			     "instance %llu epoch %llu: writeset full (%u values) -> no WRITE",
+			     (unsigned long long)env->instance, (unsigned long long)e->ets,
+			     BEP_WS_MAX);
+		return;
+	}
+	e->wrote = true;
+	if (e->wval)
+		strata_msg_unref(e->wval);
+	e->wval = strata_msg_new(tmp, len);
+	strata_hash(e->wdig, tmp, len);
+	e->my_write = bep_send_value(env, e, BEP_WRITE, tmp, len, e->wdig);
+	if (strata_node_byz(env->m->node) == STRATA_BYZ_EQUIVOCATE && !e->accepted_sent) {
+		/* TEST ONLY behaviour: accepts at once, without a quorum */
+		e->accepted_sent = true;
+		e->my_accept = bep_send_value(env, e, BEP_ACCEPT, tmp, len, NULL);
+	}
+}
+
 /* upon event <cc, Collected | states> */
 static void bep_on_collected(const struct bep_env *env, struct bep *e, const struct bcc_vec *v)
 {
@@ -553,42 +595,14 @@ static void bep_on_collected(const struct bep_env *env, struct bep *e, const str
 		tmp = s[e->leader].val; /* unbound(states) ∧ states[l] = [STATE, ·, v, ·] */
 		len = s[e->leader].vlen;
 	}
-	if (tmp && env->tab && !cons_tab_valid(env->tab, env->instance, tmp, len)) {
-		/* External validity (strong Byzantine consensus, sbc.c): a leader's value that fails
-		 * the upper's predicate is not written. A bound value always passes: it was written
-		 * by more than f processes, so by a correct one, which checked it. */
-		strata_trace(env->m->node, env->m->ops->name,
-			     "instance %llu epoch %llu: Collected -> the value fails the upper's "
-			     "validity predicate -> no WRITE",
-			     (unsigned long long)env->instance, (unsigned long long)e->ets);
-		tmp = NULL;
-	}
 	if (strata_tracing(env->m->node))
 		strata_trace(env->m->node, env->m->ops->name,
 			     "instance %llu epoch %llu: Collected %u STATEs -> %s \"%.*s\"",
 			     (unsigned long long)env->instance, (unsigned long long)e->ets, count,
 			     !tmp ? "no value" : tmp == s[e->leader].val ? "unbound, the leader's" : "bound",
 			     tmp ? (int)(len > 24 ? 24 : len) : 0, tmp ? (const char *)tmp : "");
-	if (tmp) {
-		if (!ws_put(&e->st, bep_ts(e), tmp, len)) {
-			strata_trace(env->m->node, env->m->ops->name,
-				     "instance %llu epoch %llu: writeset full (%u values) -> no WRITE",
-				     (unsigned long long)env->instance, (unsigned long long)e->ets,
-				     BEP_WS_MAX);
-		} else {
-			if (e->wval)
-				strata_msg_unref(e->wval);
-			e->wval = strata_msg_new(tmp, len);
-			strata_hash(e->wdig, tmp, len);
-			e->my_write = bep_send_value(env, e, BEP_WRITE, tmp, len, e->wdig);
-			if (strata_node_byz(env->m->node) == STRATA_BYZ_EQUIVOCATE &&
-			    !e->accepted_sent) {
-				/* TEST ONLY behaviour: accepts at once, without a quorum */
-				e->accepted_sent = true;
-				e->my_accept = bep_send_value(env, e, BEP_ACCEPT, tmp, len, NULL);
-			}
-		}
-	}
+	if (tmp && !e->wrote)
+		bep_write_value(env, e, tmp, len);
 	free(s);
 }
 
@@ -791,6 +805,71 @@ static void bep_byz_collected(const struct bep_env *env, struct bep *e, const st
 		strata_msg_unref(primed);
 }
 
+/* The leader, when the epoch's collect showed the instance unbound (env->fast, bldc.c):
+ *     if val = ⊥ then val := v; send [PROPOSE, val] to all
+ * instead of READ: the collect it would run shows nothing written before this epoch, so
+ * unbound(states) holds and the value written is the leader's (bep.c's header, "One
+ * conditional collect per epoch"). */
+void bep_propose_direct(const struct bep_env *env, struct bep *e, const struct strata_msg *v)
+{
+	if (e->halted)
+		return;
+	if (!e->st.val) {
+		e->st.val = strata_msg_ref((struct strata_msg *)v);
+		e->vdig_of = NULL;
+	}
+	e->fast = true;
+	struct strata_msg *x = e->st.val;
+	struct strata_msg *fresh = NULL;
+	if (strata_node_byz(env->m->node) == STRATA_BYZ_FORGE) {
+		/* TEST ONLY behaviour: a fresh value of its making ("zf:<epoch>"), on every
+		 * instance it leads, below the epoch's bound too (bldc.c) */
+		char b[32];
+		int blen = snprintf(b, sizeof b, "zf:%llu", (unsigned long long)e->ets);
+		if ((fresh = strata_msg_new(b, (size_t)blen)))
+			x = fresh;
+	}
+	if (e->my_propose)
+		strata_msg_unref(e->my_propose);
+	e->my_propose = bep_send_value(env, e, BEP_PROPOSE, x->data, x->len, NULL);
+	if (fresh)
+		strata_msg_unref(fresh);
+}
+
+/* A PROPOSE from the leader that the epoch's collect allows: tmpval := v, written. */
+static const struct strata_msg *bep_fast_try(const struct bep_env *env, struct bep *e,
+					     bool *refused)
+{
+	*refused = false;
+	if (!e->prop || e->wrote || env->fast == BEP_FAST_WAIT)
+		return NULL;
+	struct strata_msg *v = e->prop;
+	e->prop = NULL;
+	if (env->fast == BEP_FAST_NO) {
+		/* Below the epoch's bound: a correct leader runs READ and the instance's own collect
+		 * there (it holds the same vector as this process, CC1). */
+		*refused = true;
+		strata_msg_unref(v);
+		return NULL;
+	}
+	strata_trace(env->m->node, env->m->ops->name,
+		     "instance %llu epoch %llu: PROPOSE, unbound by the epoch's collect -> WRITE",
+		     (unsigned long long)env->instance, (unsigned long long)e->ets);
+	bep_write_value(env, e, v->data, v->len);
+	strata_msg_unref(v);
+	if (e->wq_pending)
+		bep_write_quorum(env, e);
+	return e->aq_pending ? bep_accept_quorum(env, e) : NULL;
+}
+
+const struct strata_msg *bep_epoch_ready(const struct bep_env *env, struct bep *e, bool *refused)
+{
+	*refused = false;
+	if (e->halted)
+		return NULL;
+	return bep_fast_try(env, e, refused);
+}
+
 const struct strata_msg *bep_recv(const struct bep_env *env, struct bep *e, uint32_t from,
 				  uint8_t type, struct strata_rd *r, const char **bad)
 {
@@ -816,7 +895,7 @@ const struct strata_msg *bep_recv(const struct bep_env *env, struct bep *e, uint
 	}
 	const uint8_t *v = NULL;
 	size_t len = 0;
-	if (type == BEP_WRITE || type == BEP_ACCEPT)
+	if (type == BEP_WRITE || type == BEP_ACCEPT || type == BEP_PROPOSE)
 		len = strata_rd_bytes(r, &v, SIZE_MAX);
 	if (strata_rd_done(r) != 0 ||
 	    ((type == BEP_WRITE || type == BEP_ACCEPT) && len != STRATA_HASH_LEN)) {
@@ -834,6 +913,18 @@ const struct strata_msg *bep_recv(const struct bep_env *env, struct bep *e, uint
 		return e->aq_pending ? bep_accept_quorum(env, e) : NULL;
 	case BEP_ACCEPT:
 		return bep_on_accept(env, e, from, v, len);
+	case BEP_PROPOSE: {
+		/* upon event <al, Deliver | l, [PROPOSE, v]>: the first one counts */
+		if (from != e->leader || e->wrote || e->prop)
+			return NULL;
+		if (!(e->prop = strata_msg_new(v, len)))
+			return NULL;
+		bool refused;
+		const struct strata_msg *d = bep_fast_try(env, e, &refused);
+		if (refused)
+			*bad = "PROPOSE below the epoch's bound";
+		return d;
+	}
 	default:
 		*bad = "unknown epoch-consensus message";
 		return NULL;
@@ -845,7 +936,9 @@ void bep_resend(const struct bep_env *env, const struct bep *e)
 	if (e->halted || bep_silent(env))
 		return;
 	struct bcc_env cenv = bep_cc_env(env);
-	if (env->self == e->leader && e->st.val && !e->cc.sent) {
+	if (env->self == e->leader && e->fast && e->my_propose)
+		strata_pl_send_all(env->m, env->instance, e->my_propose);
+	if (env->self == e->leader && e->st.val && !e->cc.sent && !e->fast) {
 		struct strata_msg *msg = bep_enc(BEP_READ, e->ets, NULL, 0, false);
 		if (msg) {
 			strata_pl_send_all(env->m, env->instance, msg);
