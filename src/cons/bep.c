@@ -87,6 +87,56 @@
  * only inside the leader's COLLECTED (and its STATE), each process hashing it twice or three
  * times. A WRITE or ACCEPT whose digest is not 32 bytes is malformed (dropped, counted).
  *
+ * One conditional collect per epoch (bldc.c; a departure in how the book's rule is fed, not in
+ * the rule). The owner runs one signed conditional collect per epoch e > 0 over all instances:
+ * each process p signs an epoch STATE k_p, k_p[s] = one more than the largest local id of an
+ * instance of space s in which p ever wrote or accepted (0 if none), and a leader relays N - f
+ * of them; B[s] is the largest k[s] in the vector a process collected. On an instance i of s
+ * with local id j >= B[s] the leader sends [PROPOSE, v] (its val, else its proposal) instead of
+ * READ, and a process that collected the epoch's vector writes v (tmpval := v) as it would from
+ * a COLLECTED; below B[s] a PROPOSE is refused (counted) and i runs its own collect. Proof
+ * sketch that BEP1-BEP5 still hold:
+ *   Claim 1. A correct p signs its epoch STATE for e after it aborted every instance's epoch
+ *     consensus of the epochs before e, with each instance's state taken into k_p before it
+ *     could be let go (bldc.c notes it after every step of an instance and at the abort), and
+ *     it drops every message of an epoch before e afterwards. So if a correct p wrote or
+ *     accepted in i (space s, local id j) in an epoch e' < e, its epoch STATE for e has
+ *     k_p[s] > j. k_p only grows (an instance retired or dropped keeps its mark).
+ *   Claim 2 (lock-in, BEP4). Let a correct process have decided w in i in epoch e' < e. An
+ *     ACCEPT quorum (more than (N + f) / 2) accepted w in e', so more than f correct processes
+ *     accepted in i before e; by Claim 1 each signs k[s] > j for e. A collected epoch vector has
+ *     N - f entries with valid signatures from distinct processes; N - f + (f + 1) > N, so one
+ *     of them is such a correct process's (its signature cannot be forged, and it names the
+ *     epoch and the reserved instance id, so no STATE of another epoch or of an instance's own
+ *     collect stands in for it): B[s] > j, and no correct process writes a PROPOSE's value in
+ *     i in e. In i every correct process writes in e only from i's own collect, whose STATEs
+ *     are the full per-instance states: the book's lock-in argument above applies unchanged,
+ *     and by induction over the epochs after e' every WRITE quorum of a later epoch is on w.
+ *   Claim 3 (j >= B[s] is the book's unbound case). If no value was decided in i before e,
+ *     nothing is locked and the book lets the leader's value be written whenever unbound(S)
+ *     holds for the collected vector S; here the N - f signers of the epoch vector each said
+ *     "valts = 0 and writeset = ∅ in i" (k_p[s] <= B[s] <= j), so S = those states is unbound
+ *     and no value binds in it (certifiedvalue needs a writeset entry), and tmpval is the
+ *     leader's value, which the leader's PROPOSE carries over the authenticated link from the
+ *     leader itself (the book relays it in the signed STATE only because COLLECTED comes from
+ *     the leader). A Byzantine leader may PROPOSE different values to different processes, as
+ *     it may send them different COLLECTED vectors: agreement comes from the quorums below.
+ *   BEP2 and BEP3: a correct process writes at most once per epoch and instance, whichever way
+ *     (`wrote`: a PROPOSE after a COLLECTED, or a COLLECTED after a PROPOSE, writes nothing),
+ *     and the WRITE and ACCEPT quorums are as before. BEP1: what is written is a leader's
+ *     PROPOSE or what the instance's collect gives. Epoch 0 needs no collect: no epoch precedes
+ *     it, so Claim 2's premise is empty and B = 0.
+ *   BEP5: with a correct leader after stabilisation every correct process takes part (it
+ *     inputs its epoch STATE when the epoch starts with an instance here, or when its first
+ *     instance of the epoch starts: a VALUE repeat brings one), the leader gathers N - f
+ *     well-formed epoch STATEs (the correct ones) and sends one vector to all (CC1), so every
+ *     correct process has the leader's B; at or above it every correct process writes the
+ *     leader's PROPOSE, below it the instance's own collect runs as before. The leader waits
+ *     for the epoch's collect before it proposes: one round trip per epoch, none per instance.
+ * Broken variants in sim_cons_byz show both halves are needed: broken-epoch-bound-ignored
+ * (PROPOSE written and sent at every instance) and broken-epoch-state-omits (epoch STATEs
+ * with k = 0) decide two values on one instance.
+ *
  * Faithful transcription, with these bounds and additions:
  *   - the written and accepted quorums fire once per epoch (the book's resetting of written and
  *     accepted has the same effect among N processes);
@@ -101,6 +151,8 @@
  *     leader could override a decision of epoch 0 (found by the simulator, sim_cons_byz seed
  *     5664). Shifting every written timestamp by one keeps their order and frees 0.
  * A STATE on the wire: [valts][u8 has][bytes val if has][count][count x ([ts][bytes v])].
+ * PROPOSE: [21][ets][bytes v], from the leader only (others' are ignored), the first one per
+ * epoch counts; it waits, held, until the epoch's collect completes here.
  * Memory per instance: N + 1 WRITE and ACCEPT digests, the value written, the writeset, and
  * conditional collect's.
  *

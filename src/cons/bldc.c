@@ -66,6 +66,19 @@
  * repeats its messages of the current epoch for instances undecided for a period (bep_resend);
  * receivers keep one entry per sender, so repeats change nothing.
  *
+ * One conditional collect per epoch (proof in bep.c's header). In the book every instance runs
+ * READ, a signed STATE per process and a COLLECTED of N signed STATEs in every epoch, which in
+ * the normal case only shows that nothing was written before. Here each process keeps hw[s],
+ * one more than the largest local id of an instance of space s in which it ever wrote or
+ * accepted (taken after every step of an instance and before an epoch's abort), and in epoch
+ * e > 0 inputs [STATE, hw] (signed over the reserved instance id BL_EPOCH_ID and e) to one
+ * conditional collect of the epoch (bcollect.c, predicate: N - f well-formed STATEs); it does so
+ * when the epoch starts with an instance here, or when its first instance of the epoch starts.
+ * bound[s] is the largest hw[s] in the collected vector. The leader proposes only once the
+ * epoch's collect completed: directly (bep's PROPOSE: no READ, no STATE, no signature) on
+ * instances at or above bound[s], with READ below. Epoch 0 needs no collect (bound = 0). Cost
+ * in the normal case: per epoch N signatures and about 3N verifications; per instance none.
+ *
  * Interface for upper modules (Byzantine total order): cons_lower_open_space(n, "bldc", space,
  * upper, ...) and cons_lower_propose(lower, (space << CONS_SPACE_BITS) | r, v, len) as for every
  * consensus module (cons.h); decisions come up as CONS_EV_DECIDE. Clients: STRATA_OP_PROPOSE on
@@ -77,7 +90,12 @@
  * N DECIDED claims (digests, and the values of those that carried one) per instance, plus the
  * future buffer (N x BL_FUTURE_PER_PEER messages).
  *
- * Byzantine test behaviours: those of bep.c, bcollect.c, bec.c and bld.c; here, silent also
+ * Byzantine test behaviours: those of bep.c, bcollect.c, bec.c and bld.c; for the epoch's
+ * collect, replay and lie-state sign the stale epoch STATE (hw = 0: "I never wrote anything"),
+ * a forging leader relays a vector of such STATEs with forged signatures and proposes a fresh
+ * value directly on every instance it leads (below the bound too, where it also runs READ and
+ * its forged per-instance COLLECTED), and badsig corrupts one signature of its epoch vector;
+ * here, silent also
  * sends no VALUE or DECIDED, replay re-sends, in each new epoch, its WRITE and ACCEPT of the
  * previous one, and old-epoch all its messages of the previous one (its SEND and, as leader,
  * its COLLECTED too): stale, they must be dropped. */

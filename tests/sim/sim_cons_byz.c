@@ -41,7 +41,13 @@
  *   broken-bep-crash-quorum  N = 7 only (at N = 4 a crash majority, 3, is the Byzantine quorum):
  *                            WRITE/ACCEPT quorums and sound() count N/2 + 1 = 4 instead of 5;
  *                            the two Byzantine processes equivocate: each half of the correct
- *                            processes can gather 4 of a different value. */
+ *                            processes can gather 4 of a different value.
+ *   broken-epoch-bound-ignored  one conditional collect per epoch (bldc.c) with its bound
+ *                            ignored: correct leaders propose directly, and correct processes
+ *                            write a PROPOSE, on every instance; the Byzantine processes forge,
+ *                            under the storm: a leader's PROPOSE overrides a lock-in.
+ *   broken-epoch-state-omits correct processes' epoch STATEs omit every instance they wrote or
+ *                            accepted in (hw = 0); forge, under the storm: likewise. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
