@@ -282,12 +282,14 @@ static void bl_send_value(struct bldc *l, uint32_t to, uint64_t id, uint8_t type
  *     proposed := TRUE; trigger <bep.ets, Propose | val>;
  * once the epoch's collect says which way: directly (PROPOSE) on an instance at or above its
  * bound, with the instance's own collect (READ) below it. */
-static void bl_try(struct bldc *l, struct bl_inst *i)
+static void bl_try_as(struct bldc *l, struct bl_inst *i, bool slow)
 {
 	if (l->leader != l->self || !i->val || i->proposed)
 		return;
 	bool forge = strata_node_byz(l->m.node) == STRATA_BYZ_FORGE;
 	int fast = bl_fast(l, i->c.id);
+	if (slow && fast == BEP_FAST_WAIT)
+		fast = BEP_FAST_NO; /* waited a period: the instance's own collect */
 	if (fast == BEP_FAST_WAIT && !forge)
 		return; /* the epoch's collect has not completed here */
 	i->proposed = true;
@@ -302,6 +304,11 @@ static void bl_try(struct bldc *l, struct bl_inst *i)
 	}
 	l->collects++;
 	bep_propose(&env, &i->ep, i->val);
+}
+
+static void bl_try(struct bldc *l, struct bl_inst *i)
+{
+	bl_try_as(l, i, false);
 }
 
 /* How many processes claimed DECIDED of the value with digest d (STRATA_HASH_LEN bytes). */
@@ -526,8 +533,10 @@ static struct strata_msg *bl_epoch_state(const struct bldc *l)
 }
 
 /* <cc, Input | [STATE, hw]> of the epoch's collect, once per epoch: when the epoch starts
- * with an instance here (live or lingering), else when the first instance starts in it (an
- * epoch in which this process has nothing to do costs it no signature). Epoch 0 needs none:
+ * with an instance here (live or lingering), else when the first instance starts in it, or
+ * (leader) when another process's epoch STATE arrives (an epoch in which this process has
+ * nothing to do costs it no signature; a leader that cannot gather N - f within a period falls
+ * back to each instance's own collect: bl_on_tick). Epoch 0 needs none:
  * nothing was written before it, so every instance is unbound there. */
 static void bl_epoch_input(struct bldc *l)
 {
@@ -838,6 +847,10 @@ static void bl_on_tick(struct bldc *l)
 		if (!i->val || now - i->since_us < l->period_us)
 			continue;
 		repeat = true;
+		/* A leader whose epoch collect has not completed within a period (too few processes
+		 * have an instance of the epoch: those that decided linger without a STATE) runs the
+		 * instance's own collect, which every lingering process answers. */
+		bl_try_as(l, i, true);
 		bl_send_value(l, 0, i->c.id, CONS_VALUE, i->val->data, i->val->len);
 		struct bep_env env = bl_env(l, i);
 		bep_resend(&env, &i->ep);
@@ -847,6 +860,7 @@ static void bl_on_tick(struct bldc *l)
 	for (size_t k = 0; k < l->nlinger; k++) {
 		struct bl_inst *i = l->linger[k];
 		if (now - i->since_us >= l->period_us) {
+			bl_try_as(l, i, true);
 			struct bep_env env = bl_env(l, i);
 			bep_resend(&env, &i->ep);
 		}
