@@ -516,12 +516,12 @@ static struct bcc_env bl_ecc_env(struct bldc *l)
 				 .pred = bl_epoch_sound, .arg = l };
 }
 
-static struct strata_msg *bl_epoch_state(const struct bldc *l)
+static struct strata_msg *bl_epoch_state(const struct bldc *l, bool stale)
 {
 	uint64_t k[CONS_SPACES];
 	memcpy(k, l->hw, sizeof(k));
 	enum strata_byz byz = strata_node_byz(l->m.node);
-	if (byz == STRATA_BYZ_REPLAY || byz == STRATA_BYZ_LIE_STATE || l->test_omit)
+	if (stale || byz == STRATA_BYZ_REPLAY || byz == STRATA_BYZ_LIE_STATE || l->test_omit)
 		memset(k, 0, sizeof(k)); /* a stale STATE: "I never wrote anything" (a lie) */
 	struct strata_wr w;
 	strata_wr_init(&w, 16 + 10 * CONS_SPACES);
@@ -543,7 +543,7 @@ static void bl_epoch_input(struct bldc *l)
 	if (l->ecc_input || l->ecc_done)
 		return;
 	l->ecc_input = true;
-	struct strata_msg *m = bl_epoch_state(l);
+	struct strata_msg *m = bl_epoch_state(l, false);
 	if (m) {
 		struct bcc_env env = bl_ecc_env(l);
 		bcc_input(&env, &l->ecc, m->data, m->len);
@@ -572,9 +572,7 @@ static void bl_byz_epoch_collected(struct bldc *l, const struct bcc_vec *v)
 	uint8_t zero[STRATA_SIG_LEN] = { 0 }, sig[STRATA_SIG_LEN];
 	struct strata_msg *z = NULL;
 	if (byz == STRATA_BYZ_FORGE) {
-		struct bldc tmp = { .m = l->m };
-		tmp.test_omit = true;
-		z = bl_epoch_state(&tmp);
+		z = bl_epoch_state(l, true);
 		if (z) {
 			bcc_sign(&env, l->ets, z->data, z->len, sig);
 			for (uint32_t q = 1; q <= l->n; q++) {
