@@ -52,7 +52,8 @@
  * created in epoch ets starts bep.ets with (0, ⊥, ∅), the state it would have carried from
  * every earlier epoch of which it never heard. A proposer announces its value with VALUE so that
  * every correct process proposes (the book has every process propose), and repeats it every
- * period while undecided. A process whose instance is retired answers that instance's messages
+ * period while undecided. In btob's space a joined VALUE is not proposed by a leader (it waits
+ * for its own btob's proposal of the round, which replaces it; see bl_recv). A process whose instance is retired answers that instance's messages
  * with DECIDED(v); a process decides v from DECIDED when f + 1 distinct processes said v (one of
  * them is correct). DECIDED names v by its SHA-256 digest (CONS_DECIDED_DIGEST, 32 bytes) to a
  * process whose WRITE or ACCEPT of v (its digest, bep.c) this epoch is here, since that process
@@ -125,6 +126,7 @@ enum { BL_TOK_TICK = 1 };
 struct bl_inst {
 	struct cons_inst c;
 	struct strata_msg *val; /* wbc's val, NULL = ⊥ */
+	bool joined;            /* btob's space: val is another process's announced VALUE */
 	bool proposed;          /* proposed in the current epoch */
 	bool started;
 	uint64_t since_us;      /* start of the current epoch here (or creation) */
@@ -284,8 +286,8 @@ static void bl_send_value(struct bldc *l, uint32_t to, uint64_t id, uint8_t type
  * bound, with the instance's own collect (READ) below it. */
 static void bl_try_as(struct bldc *l, struct bl_inst *i, bool slow)
 {
-	if (l->leader != l->self || !i->val || i->proposed)
-		return;
+	if (l->leader != l->self || !i->val || i->proposed || (i->joined && !i->dec))
+		return; /* btob's space: a leader proposes its own upper's value (bl_join) */
 	bool forge = strata_node_byz(l->m.node) == STRATA_BYZ_FORGE;
 	int fast = bl_fast(l, i->c.id);
 	if (slow && fast == BEP_FAST_WAIT)
@@ -346,6 +348,11 @@ static void bl_decide(struct bldc *l, struct bl_inst *i, const uint8_t *v, size_
 	g->c.nvals = 0;
 	g->c.nwait = 0;
 	g->dec = strata_msg_ref(copy);
+	if (g->joined) { /* a lingering leader proposes what was decided, not a joined VALUE */
+		strata_msg_unref(g->val);
+		g->val = NULL;
+		g->joined = false;
+	}
 	if (!g->val)
 		g->val = strata_msg_ref(copy);
 	i->started = false;
@@ -396,6 +403,11 @@ static int bl_propose(struct strata_module *m, struct cons_inst *c, const uint8_
 		return STRATA_EINVAL;
 	}
 	bl_start(l, i);
+	if (i->joined) { /* the upper's own value replaces a joined one (bl_join) */
+		strata_msg_unref(i->val);
+		i->val = NULL;
+		i->joined = false;
+	}
 	if (!i->val && !(i->val = strata_msg_new(v, len)))
 		return STRATA_ENOMEM;
 	cons_out_propose(&l->tab, c, v, len, by_client);
@@ -777,8 +789,21 @@ static void bl_recv(struct bldc *l, const struct strata_event *ev)
 		bl_on_claim(l, i, ev->peer, dig, full, len);
 		return;
 	}
-	if (!i->c.proposed)
+	if (i->c.proposed)
+		return;
+	if ((ev->instance >> CONS_SPACE_BITS) != CONS_SPACE_BTOB) {
 		(void)bl_propose(&l->m, &i->c, v, len, false); /* join with the announced value */
+		return;
+	}
+	/* Byzantine total order (btob.c) proposes every round at every correct process itself,
+	 * and a round's valid value is its sender's signed bundle or MISSING: a VALUE of another
+	 * process (a Byzantine sender announcing an invalid bundle of its own round early) is kept
+	 * as val for the complaint timeout and the repeats, but a leader proposes only what its own
+	 * btob proposes, which replaces it (sim_btob_kv seeds 9306, 20116, 40090: a lagging
+	 * correct leader joined the sender's invalid bundle, btob complained about it). */
+	if (!i->val && cons_tab_valid(&l->tab, i->c.id, v, len) &&
+	    (i->val = strata_msg_new(v, len)) != NULL)
+		i->joined = true;
 }
 
 /* upon event <bec, StartEpoch | newts', newl'> do (newts, newl) := ...; trigger <bep.ets, Abort>;
