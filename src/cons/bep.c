@@ -87,6 +87,56 @@
  * only inside the leader's COLLECTED (and its STATE), each process hashing it twice or three
  * times. A WRITE or ACCEPT whose digest is not 32 bytes is malformed (dropped, counted).
  *
+ * One conditional collect per epoch (bldc.c; a departure in how the book's rule is fed, not in
+ * the rule). The owner runs one signed conditional collect per epoch e > 0 over all instances:
+ * each process p signs an epoch STATE k_p, k_p[s] = one more than the largest local id of an
+ * instance of space s in which p ever wrote or accepted (0 if none), and a leader relays N - f
+ * of them; B[s] is the largest k[s] in the vector a process collected. On an instance i of s
+ * with local id j >= B[s] the leader sends [PROPOSE, v] (its val, else its proposal) instead of
+ * READ, and a process that collected the epoch's vector writes v (tmpval := v) as it would from
+ * a COLLECTED; below B[s] a PROPOSE is refused (counted) and i runs its own collect. Proof
+ * sketch that BEP1-BEP5 still hold:
+ *   Claim 1. A correct p signs its epoch STATE for e after it aborted every instance's epoch
+ *     consensus of the epochs before e, with each instance's state taken into k_p before it
+ *     could be let go (bldc.c notes it after every step of an instance and at the abort), and
+ *     it drops every message of an epoch before e afterwards. So if a correct p wrote or
+ *     accepted in i (space s, local id j) in an epoch e' < e, its epoch STATE for e has
+ *     k_p[s] > j. k_p only grows (an instance retired or dropped keeps its mark).
+ *   Claim 2 (lock-in, BEP4). Let a correct process have decided w in i in epoch e' < e. An
+ *     ACCEPT quorum (more than (N + f) / 2) accepted w in e', so more than f correct processes
+ *     accepted in i before e; by Claim 1 each signs k[s] > j for e. A collected epoch vector has
+ *     N - f entries with valid signatures from distinct processes; N - f + (f + 1) > N, so one
+ *     of them is such a correct process's (its signature cannot be forged, and it names the
+ *     epoch and the reserved instance id, so no STATE of another epoch or of an instance's own
+ *     collect stands in for it): B[s] > j, and no correct process writes a PROPOSE's value in
+ *     i in e. In i every correct process writes in e only from i's own collect, whose STATEs
+ *     are the full per-instance states: the book's lock-in argument above applies unchanged,
+ *     and by induction over the epochs after e' every WRITE quorum of a later epoch is on w.
+ *   Claim 3 (j >= B[s] is the book's unbound case). If no value was decided in i before e,
+ *     nothing is locked and the book lets the leader's value be written whenever unbound(S)
+ *     holds for the collected vector S; here the N - f signers of the epoch vector each said
+ *     "valts = 0 and writeset = ∅ in i" (k_p[s] <= B[s] <= j), so S = those states is unbound
+ *     and no value binds in it (certifiedvalue needs a writeset entry), and tmpval is the
+ *     leader's value, which the leader's PROPOSE carries over the authenticated link from the
+ *     leader itself (the book relays it in the signed STATE only because COLLECTED comes from
+ *     the leader). A Byzantine leader may PROPOSE different values to different processes, as
+ *     it may send them different COLLECTED vectors: agreement comes from the quorums below.
+ *   BEP2 and BEP3: a correct process writes at most once per epoch and instance, whichever way
+ *     (`wrote`: a PROPOSE after a COLLECTED, or a COLLECTED after a PROPOSE, writes nothing),
+ *     and the WRITE and ACCEPT quorums are as before. BEP1: what is written is a leader's
+ *     PROPOSE or what the instance's collect gives. Epoch 0 needs no collect: no epoch precedes
+ *     it, so Claim 2's premise is empty and B = 0.
+ *   BEP5: with a correct leader after stabilisation every correct process takes part (it
+ *     inputs its epoch STATE when the epoch starts with an instance here, or when its first
+ *     instance of the epoch starts: a VALUE repeat brings one), the leader gathers N - f
+ *     well-formed epoch STATEs (the correct ones) and sends one vector to all (CC1), so every
+ *     correct process has the leader's B; at or above it every correct process writes the
+ *     leader's PROPOSE, below it the instance's own collect runs as before. The leader waits
+ *     for the epoch's collect before it proposes: one round trip per epoch, none per instance.
+ * Broken variants in sim_cons_byz show both halves are needed: broken-epoch-bound-ignored
+ * (PROPOSE written and sent at every instance) and broken-epoch-state-omits (epoch STATEs
+ * with k = 0) decide two values on one instance.
+ *
  * Faithful transcription, with these bounds and additions:
  *   - the written and accepted quorums fire once per epoch (the book's resetting of written and
  *     accepted has the same effect among N processes);
@@ -101,6 +151,8 @@
  *     leader could override a decision of epoch 0 (found by the simulator, sim_cons_byz seed
  *     5664). Shifting every written timestamp by one keeps their order and frees 0.
  * A STATE on the wire: [valts][u8 has][bytes val if has][count][count x ([ts][bytes v])].
+ * PROPOSE: [21][ets][bytes v], from the leader only (others' are ignored), the first one per
+ * epoch counts; it waits, held, until the epoch's collect completes here.
  * Memory per instance: N + 1 WRITE and ACCEPT digests, the value written, the writeset, and
  * conditional collect's.
  *
@@ -472,7 +524,11 @@ void bep_free(struct bep *e)
 		strata_msg_unref(e->my_accept);
 	if (e->wval)
 		strata_msg_unref(e->wval);
-	e->my_write = e->my_accept = e->wval = NULL;
+	if (e->prop)
+		strata_msg_unref(e->prop);
+	if (e->my_propose)
+		strata_msg_unref(e->my_propose);
+	e->my_write = e->my_accept = e->wval = e->prop = e->my_propose = NULL;
 }
 
 /* upon event <ep, Propose | v> do if val = ⊥ then val := v; send [READ] to all */
@@ -535,6 +591,44 @@ static void bep_on_read(const struct bep_env *env, struct bep *e)
 	}
 }
 
+/* tmpval := v: writeset := writeset \ {(ts, v)} ∪ {(ets, v)}; send [WRITE, v] to all. Once per
+ * epoch, whichever way v was chosen (this epoch's COLLECTED, or the leader's PROPOSE when the
+ * epoch's collect showed the instance unbound). */
+static void bep_write_value(const struct bep_env *env, struct bep *e, const uint8_t *tmp,
+			    size_t len)
+{
+	if (e->wrote)
+		return;
+	if (env->tab && !cons_tab_valid(env->tab, env->instance, tmp, len)) {
+		/* External validity (strong Byzantine consensus, sbc.c): a leader's value that fails
+		 * the upper's predicate is not written. A bound value always passes: it was written
+		 * by more than f processes, so by a correct one, which checked it. */
+		strata_trace(env->m->node, env->m->ops->name,
+			     "instance %llu epoch %llu: the value fails the upper's validity predicate "
+			     "-> no WRITE",
+			     (unsigned long long)env->instance, (unsigned long long)e->ets);
+		return;
+	}
+	if (!ws_put(&e->st, bep_ts(e), tmp, len)) {
+		strata_trace(env->m->node, env->m->ops->name,
+			     "instance %llu epoch %llu: writeset full (%u values) -> no WRITE",
+			     (unsigned long long)env->instance, (unsigned long long)e->ets,
+			     BEP_WS_MAX);
+		return;
+	}
+	e->wrote = true;
+	if (e->wval)
+		strata_msg_unref(e->wval);
+	e->wval = strata_msg_new(tmp, len);
+	strata_hash(e->wdig, tmp, len);
+	e->my_write = bep_send_value(env, e, BEP_WRITE, tmp, len, e->wdig);
+	if (strata_node_byz(env->m->node) == STRATA_BYZ_EQUIVOCATE && !e->accepted_sent) {
+		/* TEST ONLY behaviour: accepts at once, without a quorum */
+		e->accepted_sent = true;
+		e->my_accept = bep_send_value(env, e, BEP_ACCEPT, tmp, len, NULL);
+	}
+}
+
 /* upon event <cc, Collected | states> */
 static void bep_on_collected(const struct bep_env *env, struct bep *e, const struct bcc_vec *v)
 {
@@ -553,42 +647,14 @@ static void bep_on_collected(const struct bep_env *env, struct bep *e, const str
 		tmp = s[e->leader].val; /* unbound(states) ∧ states[l] = [STATE, ·, v, ·] */
 		len = s[e->leader].vlen;
 	}
-	if (tmp && env->tab && !cons_tab_valid(env->tab, env->instance, tmp, len)) {
-		/* External validity (strong Byzantine consensus, sbc.c): a leader's value that fails
-		 * the upper's predicate is not written. A bound value always passes: it was written
-		 * by more than f processes, so by a correct one, which checked it. */
-		strata_trace(env->m->node, env->m->ops->name,
-			     "instance %llu epoch %llu: Collected -> the value fails the upper's "
-			     "validity predicate -> no WRITE",
-			     (unsigned long long)env->instance, (unsigned long long)e->ets);
-		tmp = NULL;
-	}
 	if (strata_tracing(env->m->node))
 		strata_trace(env->m->node, env->m->ops->name,
 			     "instance %llu epoch %llu: Collected %u STATEs -> %s \"%.*s\"",
 			     (unsigned long long)env->instance, (unsigned long long)e->ets, count,
 			     !tmp ? "no value" : tmp == s[e->leader].val ? "unbound, the leader's" : "bound",
 			     tmp ? (int)(len > 24 ? 24 : len) : 0, tmp ? (const char *)tmp : "");
-	if (tmp) {
-		if (!ws_put(&e->st, bep_ts(e), tmp, len)) {
-			strata_trace(env->m->node, env->m->ops->name,
-				     "instance %llu epoch %llu: writeset full (%u values) -> no WRITE",
-				     (unsigned long long)env->instance, (unsigned long long)e->ets,
-				     BEP_WS_MAX);
-		} else {
-			if (e->wval)
-				strata_msg_unref(e->wval);
-			e->wval = strata_msg_new(tmp, len);
-			strata_hash(e->wdig, tmp, len);
-			e->my_write = bep_send_value(env, e, BEP_WRITE, tmp, len, e->wdig);
-			if (strata_node_byz(env->m->node) == STRATA_BYZ_EQUIVOCATE &&
-			    !e->accepted_sent) {
-				/* TEST ONLY behaviour: accepts at once, without a quorum */
-				e->accepted_sent = true;
-				e->my_accept = bep_send_value(env, e, BEP_ACCEPT, tmp, len, NULL);
-			}
-		}
-	}
+	if (tmp && !e->wrote)
+		bep_write_value(env, e, tmp, len);
 	free(s);
 }
 
@@ -791,6 +857,71 @@ static void bep_byz_collected(const struct bep_env *env, struct bep *e, const st
 		strata_msg_unref(primed);
 }
 
+/* The leader, when the epoch's collect showed the instance unbound (env->fast, bldc.c):
+ *     if val = ⊥ then val := v; send [PROPOSE, val] to all
+ * instead of READ: the collect it would run shows nothing written before this epoch, so
+ * unbound(states) holds and the value written is the leader's (bep.c's header, "One
+ * conditional collect per epoch"). */
+void bep_propose_direct(const struct bep_env *env, struct bep *e, const struct strata_msg *v)
+{
+	if (e->halted)
+		return;
+	if (!e->st.val) {
+		e->st.val = strata_msg_ref((struct strata_msg *)v);
+		e->vdig_of = NULL;
+	}
+	e->fast = true;
+	struct strata_msg *x = e->st.val;
+	struct strata_msg *fresh = NULL;
+	if (strata_node_byz(env->m->node) == STRATA_BYZ_FORGE) {
+		/* TEST ONLY behaviour: a fresh value of its making ("zf:<epoch>"), on every
+		 * instance it leads, below the epoch's bound too (bldc.c) */
+		char b[32];
+		int blen = snprintf(b, sizeof b, "zf:%llu", (unsigned long long)e->ets);
+		if ((fresh = strata_msg_new(b, (size_t)blen)))
+			x = fresh;
+	}
+	if (e->my_propose)
+		strata_msg_unref(e->my_propose);
+	e->my_propose = bep_send_value(env, e, BEP_PROPOSE, x->data, x->len, NULL);
+	if (fresh)
+		strata_msg_unref(fresh);
+}
+
+/* A PROPOSE from the leader that the epoch's collect allows: tmpval := v, written. */
+static const struct strata_msg *bep_fast_try(const struct bep_env *env, struct bep *e,
+					     bool *refused)
+{
+	*refused = false;
+	if (!e->prop || e->wrote || env->fast == BEP_FAST_WAIT)
+		return NULL;
+	struct strata_msg *v = e->prop;
+	e->prop = NULL;
+	if (env->fast == BEP_FAST_NO) {
+		/* Below the epoch's bound: a correct leader runs READ and the instance's own collect
+		 * there (it holds the same vector as this process, CC1). */
+		*refused = true;
+		strata_msg_unref(v);
+		return NULL;
+	}
+	strata_trace(env->m->node, env->m->ops->name,
+		     "instance %llu epoch %llu: PROPOSE, unbound by the epoch's collect -> WRITE",
+		     (unsigned long long)env->instance, (unsigned long long)e->ets);
+	bep_write_value(env, e, v->data, v->len);
+	strata_msg_unref(v);
+	if (e->wq_pending)
+		bep_write_quorum(env, e);
+	return e->aq_pending ? bep_accept_quorum(env, e) : NULL;
+}
+
+const struct strata_msg *bep_epoch_ready(const struct bep_env *env, struct bep *e, bool *refused)
+{
+	*refused = false;
+	if (e->halted)
+		return NULL;
+	return bep_fast_try(env, e, refused);
+}
+
 const struct strata_msg *bep_recv(const struct bep_env *env, struct bep *e, uint32_t from,
 				  uint8_t type, struct strata_rd *r, const char **bad)
 {
@@ -816,7 +947,7 @@ const struct strata_msg *bep_recv(const struct bep_env *env, struct bep *e, uint
 	}
 	const uint8_t *v = NULL;
 	size_t len = 0;
-	if (type == BEP_WRITE || type == BEP_ACCEPT)
+	if (type == BEP_WRITE || type == BEP_ACCEPT || type == BEP_PROPOSE)
 		len = strata_rd_bytes(r, &v, SIZE_MAX);
 	if (strata_rd_done(r) != 0 ||
 	    ((type == BEP_WRITE || type == BEP_ACCEPT) && len != STRATA_HASH_LEN)) {
@@ -834,6 +965,18 @@ const struct strata_msg *bep_recv(const struct bep_env *env, struct bep *e, uint
 		return e->aq_pending ? bep_accept_quorum(env, e) : NULL;
 	case BEP_ACCEPT:
 		return bep_on_accept(env, e, from, v, len);
+	case BEP_PROPOSE: {
+		/* upon event <al, Deliver | l, [PROPOSE, v]>: the first one counts */
+		if (from != e->leader || e->wrote || e->prop)
+			return NULL;
+		if (!(e->prop = strata_msg_new(v, len)))
+			return NULL;
+		bool refused;
+		const struct strata_msg *d = bep_fast_try(env, e, &refused);
+		if (refused)
+			*bad = "PROPOSE below the epoch's bound";
+		return d;
+	}
 	default:
 		*bad = "unknown epoch-consensus message";
 		return NULL;
@@ -845,7 +988,9 @@ void bep_resend(const struct bep_env *env, const struct bep *e)
 	if (e->halted || bep_silent(env))
 		return;
 	struct bcc_env cenv = bep_cc_env(env);
-	if (env->self == e->leader && e->st.val && !e->cc.sent) {
+	if (env->self == e->leader && e->fast && e->my_propose)
+		strata_pl_send_all(env->m, env->instance, e->my_propose);
+	if (env->self == e->leader && e->st.val && !e->cc.sent && !e->fast) {
 		struct strata_msg *msg = bep_enc(BEP_READ, e->ets, NULL, 0, false);
 		if (msg) {
 			strata_pl_send_all(env->m, env->instance, msg);

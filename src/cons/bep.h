@@ -15,6 +15,8 @@ enum bep_type {
 	BEP_READ = 16,   /* [ets] leader -> all */
 	BEP_WRITE = 19,  /* [ets][bytes SHA-256(v)] all -> all (the value's digest, bep.c) */
 	BEP_ACCEPT = 20, /* [ets][bytes SHA-256(v)] all -> all */
+	BEP_PROPOSE = 21, /* [ets][bytes v] leader -> all: the epoch's collect showed the instance
+			   * unbound (bldc.c, "One conditional collect per epoch"; bep.c) */
 };
 
 /* A writeset holds at most this many (ts, v) pairs, one per distinct value (the book replaces
@@ -51,6 +53,10 @@ struct bep {
 	bool wq_pending;         /* a WRITE quorum on a digest whose value is not here yet */
 	bool aq_pending;         /* an ACCEPT quorum likewise */
 	bool no_digest;          /* TEST ONLY: bep_env's no_digest, for bep_value_of */
+	bool wrote;              /* a WRITE went out this epoch (from COLLECTED or a PROPOSE) */
+	bool fast;               /* leader: this epoch proposes directly (PROPOSE, no READ) */
+	struct strata_msg *prop; /* the leader's PROPOSE, kept until the epoch's collect says */
+	struct strata_msg *my_propose; /* leader: sent, kept for repeats */
 	struct strata_msg *my_write, *my_accept;    /* sent, kept for repeats */
 };
 
@@ -68,7 +74,13 @@ struct bep_env {
 	/* The owner's instance table: a value that fails its external validity predicate
 	 * (cons_tab_valid) is never written. NULL: no predicate. */
 	const struct cons_tab *tab;
+	/* The epoch's conditional collect (bldc.c) for this instance: BEP_FAST_YES when it showed
+	 * every instance at or above this one unbound (a PROPOSE may be written), BEP_FAST_NO when
+	 * it did not (a PROPOSE is refused), BEP_FAST_WAIT while it has not completed here. */
+	int fast;
 };
+
+enum { BEP_FAST_NO = 0, BEP_FAST_YES = 1, BEP_FAST_WAIT = 2 };
 
 /* upon event <ep, Init | epochstate>: takes over st's references (st is left empty). */
 void bep_init(struct bep *e, uint64_t ets, uint32_t leader, struct bep_state *st);
@@ -77,6 +89,14 @@ void bep_free(struct bep *e);
 void bep_state_free(struct bep_state *st);
 /* upon event <ep, Propose | v> (only the leader) */
 void bep_propose(const struct bep_env *env, struct bep *e, const struct strata_msg *v);
+/* The leader proposes v directly (PROPOSE to all, no READ): only when env->fast says the
+ * epoch's collect showed the instance unbound (bldc.c). */
+void bep_propose_direct(const struct bep_env *env, struct bep *e, const struct strata_msg *v);
+/* The epoch's collect completed here (env->fast is now YES or NO): a PROPOSE that waited for it
+ * is written or refused. Returns the decided value as bep_recv does; *refused is set when a
+ * waiting PROPOSE was refused (the leader proposed below the epoch's bound). */
+const struct strata_msg *bep_epoch_ready(const struct bep_env *env, struct bep *e,
+					 bool *refused);
 /* A message of this epoch from `from` (type and ets read from r already). Returns the decided
  * value (a borrowed reference, valid until bep_free) when it triggers <ep, Decide | v>, NULL
  * otherwise; *bad is set to a reason for a malformed message or a bad signature. */

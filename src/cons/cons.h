@@ -394,6 +394,11 @@ void cons_bldc_test_no_sigcheck(struct strata_module *bldc);
 /* TEST ONLY broken variant: WRITE and ACCEPT quorums are acted on with this process's own value
  * (the value it wrote, or its val) without checking that the quorum's digest is its digest. */
 void cons_bldc_test_no_digest(struct strata_module *bldc);
+/* TEST ONLY broken variants of one conditional collect per epoch (bldc.c): the epoch's bound is
+ * ignored (a leader proposes directly, and a PROPOSE is written, on every instance); a
+ * process's epoch STATE omits every instance it wrote or accepted in. */
+void cons_bldc_test_bound_ignored(struct strata_module *bldc);
+void cons_bldc_test_epoch_state_omits(struct strata_module *bldc);
 
 /* Stable storage helpers of the logged algorithms. retrieve: 0, STRATA_ENOENT, or STRATA_EPROTO
  * for a damaged record. */

@@ -41,7 +41,13 @@
  *   broken-bep-crash-quorum  N = 7 only (at N = 4 a crash majority, 3, is the Byzantine quorum):
  *                            WRITE/ACCEPT quorums and sound() count N/2 + 1 = 4 instead of 5;
  *                            the two Byzantine processes equivocate: each half of the correct
- *                            processes can gather 4 of a different value. */
+ *                            processes can gather 4 of a different value.
+ *   broken-epoch-bound-ignored  one conditional collect per epoch (bldc.c) with its bound
+ *                            ignored: correct leaders propose directly, and correct processes
+ *                            write a PROPOSE, on every instance; the Byzantine processes forge,
+ *                            under the storm: a leader's PROPOSE overrides a lock-in.
+ *   broken-epoch-state-omits correct processes' epoch STATEs omit every instance they wrote or
+ *                            accepted in (hw = 0); forge, under the storm: likewise. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +72,8 @@
 #define GST_US (1500 * MS)
 #define LIVENESS_MS 8000ull
 
-enum variant { V_OK = 0, V_STORM, V_NO_SIGCHECK, V_CRASH_QUORUM, V_NO_DIGEST };
+enum variant { V_OK = 0, V_STORM, V_NO_SIGCHECK, V_CRASH_QUORUM, V_NO_DIGEST, V_BOUND_IGNORED,
+	       V_EPOCH_OMITS };
 
 struct val {
 	size_t len;
@@ -103,6 +110,10 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 		cons_bldc_test_quorum(m, r->h.n / 2 + 1);
 	else if (r->var == V_NO_DIGEST)
 		cons_bldc_test_no_digest(m);
+	else if (r->var == V_BOUND_IGNORED)
+		cons_bldc_test_bound_ignored(m);
+	else if (r->var == V_EPOCH_OMITS)
+		cons_bldc_test_epoch_state_omits(m);
 }
 
 static bool is_proposal(const struct run *r, uint64_t inst, const uint8_t *v, size_t len)
@@ -211,7 +222,8 @@ static int run_case(enum variant var, uint64_t seed, bool trace, char *why, size
 	struct sim_net net = byzh_net_storm(s);
 	sim_set_net(s, &net);
 	enum strata_byz force = STRATA_BYZ_NONE;
-	if (var == V_NO_SIGCHECK || var == V_STORM || var == V_NO_DIGEST)
+	if (var == V_NO_SIGCHECK || var == V_STORM || var == V_NO_DIGEST || var == V_BOUND_IGNORED ||
+	    var == V_EPOCH_OMITS)
 		force = STRATA_BYZ_FORGE;
 	else if (var == V_CRASH_QUORUM)
 		force = STRATA_BYZ_EQUIVOCATE;
@@ -221,7 +233,8 @@ static int run_case(enum variant var, uint64_t seed, bool trace, char *why, size
 	sim_run_for(s, 1 * MS, NULL, NULL);
 
 	/* Who proposes what, when (in 10 ms ticks before stabilisation). */
-	bool stormy = var == V_STORM || var == V_NO_SIGCHECK || var == V_NO_DIGEST;
+	bool stormy = var == V_STORM || var == V_NO_SIGCHECK || var == V_NO_DIGEST ||
+		      var == V_BOUND_IGNORED || var == V_EPOCH_OMITS;
 	r->ninst = stormy ? STORM_INST : 1 + (unsigned)sim_random_below(s, 3);
 	uint32_t when[MAXN + 1][MAXI + 1];
 	char vals[MAXN + 1][MAXI + 1][VMAX];
@@ -277,6 +290,8 @@ BYZH_CASE(bldc_storm, run_case, V_STORM)
 BYZH_CASE(bldc_no_sigcheck, run_case, V_NO_SIGCHECK)
 BYZH_CASE(bldc_crash_quorum, run_case, V_CRASH_QUORUM)
 BYZH_CASE(bldc_no_digest, run_case, V_NO_DIGEST)
+BYZH_CASE(bldc_bound_ignored, run_case, V_BOUND_IGNORED)
+BYZH_CASE(bldc_epoch_omits, run_case, V_EPOCH_OMITS)
 
 static const struct sim_case cases[] = {
 	{ "bldc-byzantine", bldc_byzantine, 200, false },
@@ -284,6 +299,8 @@ static const struct sim_case cases[] = {
 	{ "broken-bcc-no-sigcheck", bldc_no_sigcheck, 200, true },
 	{ "broken-bep-crash-quorum", bldc_crash_quorum, 200, true },
 	{ "broken-bep-digest-unchecked", bldc_no_digest, 200, true },
+	{ "broken-epoch-bound-ignored", bldc_bound_ignored, 200, true },
+	{ "broken-epoch-state-omits", bldc_epoch_omits, 200, true },
 };
 
 int main(int argc, char **argv)
