@@ -340,7 +340,6 @@ static uint64_t term_at(struct kv *k, uint64_t idx)
 	return t;
 }
 
-/* Entry idx with a new reference to its data, or -1. */
 /* The data directory lost what the stored hard state names (this replica may have acknowledged
  * it): the kv stays down on this node, refusing requests and ignoring messages, for an operator
  * to restore the directory or replace the node. `text`: a literal, the event's text. */
@@ -354,6 +353,7 @@ static void set_damaged(struct kv *k, const char *text)
 	strata_output(k->node, &o);
 }
 
+/* Entry idx with a new reference to its data, or -1. */
 static int entry_get(struct kv *k, uint64_t idx, uint64_t *term, struct strata_msg **data)
 {
 	if (idx == 0 || idx > k->last)
@@ -1091,14 +1091,8 @@ static void apply_committed(struct kv *k)
 	}
 }
 
-/* ---- snapshots and compaction ----
- * Every snapshot_entries applied entries the state machine (keys, revision, sessions) is
- * stored as the snapshot at the applied index, and the log is compacted behind it, keeping
- * snapshot_tail entries for followers a little behind. Snapshot, compaction and the hard state
- * naming the snapshot are stored in the same turn: durable together (wal.c). The order makes
- * every prefix of the turn's writes a consistent state too (a torn batch keeps a prefix): the
- * new snapshot goes to the other slot, then the hard state names it, then the log is compacted.
- * Only stored entries are covered (a leader's newest entries may not be stored yet). */
+/* ---- snapshots and compaction ---- */
+
 /* A new snapshot goes to the slot the stored hard state does not name. Until the batch that
  * stored the current one is synced, a crash may keep either hard state (the durable one naming
  * the old slot, or the staged one naming the new slot), so both slots are in use: a third
@@ -1116,6 +1110,13 @@ static void snap_stored(struct kv *k)
 	k->snap_ticket = strata_node_batch_ticket(k->node);
 }
 
+/* Every snapshot_entries applied entries the state machine (keys, revision, sessions) is
+ * stored as the snapshot at the applied index, and the log is compacted behind it, keeping
+ * snapshot_tail entries for followers a little behind. Snapshot, compaction and the hard state
+ * naming the snapshot are stored in the same turn: durable together (wal.c). The order makes
+ * every prefix of the turn's writes a consistent state too (a torn batch keeps a prefix): the
+ * new snapshot goes to the other slot, then the hard state names it, then the log is compacted.
+ * Only stored entries are covered (a leader's newest entries may not be stored yet). */
 static void maybe_snapshot(struct kv *k)
 {
 	uint64_t every = k->cfg->smr_snapshot_entries;
