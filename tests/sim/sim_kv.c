@@ -34,8 +34,15 @@
  *   broken-early-ack      the node's early class (datagrams that may leave before the batch's
  *                         sync: the leader's APPENDs) also takes the followers' acknowledgements
  *                         and the link's acks; the total crash loses acknowledged writes.
+ *   broken-snapshot-slot-reuse, broken-truncate-first  (under slow-disk-snapshots' faults) a
+ *                         snapshot stored before the one before it is synced; a conflict
+ *                         truncation stored before the hard state naming the shorter log. A
+ *                         restart then finds its stored state damaged: a STRATA_EIO reply or a
+ *                         nonzero kv_unreadable fails every case as a durability violation.
  * The correct cases run with [smr] leader_sync_parallel on every odd seed.
  *   slow-disk-torn        (correct) asynchronous syncs of 0.2-3 ms and torn writes at crashes.
+ *   slow-disk-snapshots   (correct) syncs of 10-40 ms, every crash torn, a snapshot every 2
+ *                         applied entries: many snapshots and truncations behind each sync.
  *   limits                key and value bounds, cas compare failed, serializable gets. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +61,7 @@ enum {
 	F_NET = 1, F_PART = 2, F_PAUSE = 4, F_CRASH = 8, F_TOTAL = 16, F_DUPREQ = 32,
 	F_ISOLATE = 64, /* partitions: always the leader isolated */
 	F_ISOLATE_FOLLOWER = 128, /* partitions: always one follower isolated (for 0.4-0.8 s) */
-	F_SNAP_STORM = 256, /* a snapshot every 3 applied entries (2 kept behind) */
+	F_SNAP_STORM = 256, /* a snapshot every 2 applied entries (1 kept behind) */
 };
 
 struct run {
@@ -203,7 +210,7 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 	kvh_reply(&r->h, node, o);
 }
 
-/* Requests in flight at a crashing node are lost: unknown outcome. */
+/* Adds what node id's current life could not read of its stored state (kv_unreadable). */
 static void count_unreadable(struct run *r, uint32_t id)
 {
 	struct strata_module *m = mod(r, id);
@@ -216,6 +223,7 @@ static void count_unreadable(struct run *r, uint32_t id)
 	r->unreadable += st.unreadable;
 }
 
+/* Requests in flight at a crashing node are lost: unknown outcome. */
 static void crash(struct run *r, uint32_t id)
 {
 	count_unreadable(r, id);
