@@ -107,6 +107,17 @@ void bcc_sign(const struct bcc_env *env, uint64_t ets, const uint8_t *m, size_t 
 	strata_wr_free(&w);
 }
 
+void bcc_vec_corrupt_one(const struct bcc_env *env, struct bcc_vec *v, uint8_t *sig)
+{
+	for (uint32_t q = 1; q <= env->n; q++)
+		if (v->m[q] && q != env->self) {
+			memcpy(sig, v->sig[q], STRATA_SIG_LEN);
+			sig[STRATA_SIG_LEN - 1] ^= 0x33;
+			v->sig[q] = sig;
+			return;
+		}
+}
+
 static bool bcc_verify(const struct bcc_env *env, uint64_t ets, uint32_t p, const uint8_t *m,
 		       size_t len, const uint8_t *sig)
 {

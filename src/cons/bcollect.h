@@ -57,6 +57,9 @@ void bcc_input(const struct bcc_env *env, struct bcc *c, const uint8_t *m, size_
 /* Signs m in this process's name (sig gets STRATA_SIG_LEN bytes). */
 void bcc_sign(const struct bcc_env *env, uint64_t ets, const uint8_t *m, size_t len,
 	      uint8_t *sig);
+/* The Byzantine test behaviour `badsig`: the first defined entry of v not this process's gets a
+ * copy of its signature with one byte flipped (held in sig, which must outlive v's use). */
+void bcc_vec_corrupt_one(const struct bcc_env *env, struct bcc_vec *v, uint8_t *sig);
 /* The number of defined entries of v. */
 uint32_t bcc_count(const struct bcc_env *env, const struct bcc_vec *v);
 /* Sends [COLLECTED, v] to `to` (0 = every process): the leader's step, and the Byzantine test

@@ -838,13 +838,7 @@ static void bep_byz_collected(const struct bep_env *env, struct bep *e, const st
 			bcc_send_collected(&cenv, &e->cc, 0, &x);
 		}
 	} else if (byz == STRATA_BYZ_BADSIG) {
-		for (uint32_t q = 1; q <= env->n; q++)
-			if (x.m[q] && q != env->self) {
-				memcpy(sig, x.sig[q], STRATA_SIG_LEN);
-				sig[STRATA_SIG_LEN - 1] ^= 0x33;
-				x.sig[q] = sig;
-				break;
-			}
+		bcc_vec_corrupt_one(&cenv, &x, sig);
 		bcc_send_collected(&cenv, &e->cc, 0, &x);
 	} else {
 		bcc_send_collected(&cenv, &e->cc, 0, v);

@@ -594,13 +594,7 @@ static void bl_byz_epoch_collected(struct bldc *l, const struct bcc_vec *v)
 			}
 		}
 	} else if (byz == STRATA_BYZ_BADSIG) {
-		for (uint32_t q = 1; q <= l->n; q++)
-			if (x.m[q] && q != l->self) {
-				memcpy(sig, x.sig[q], STRATA_SIG_LEN);
-				sig[STRATA_SIG_LEN - 1] ^= 0x33;
-				x.sig[q] = sig;
-				break;
-			}
+		bcc_vec_corrupt_one(&env, &x, sig);
 	}
 	bcc_send_collected(&env, &l->ecc, 0, &x);
 	if (z)
