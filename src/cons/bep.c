@@ -531,15 +531,23 @@ void bep_free(struct bep *e)
 	e->my_write = e->my_accept = e->wval = e->prop = e->my_propose = NULL;
 }
 
-/* upon event <ep, Propose | v> do if val = ⊥ then val := v; send [READ] to all */
-void bep_propose(const struct bep_env *env, struct bep *e, const struct strata_msg *v)
+/* Both proposals' first step: if val = ⊥ then val := v. False once the epoch halted. */
+static bool bep_take(struct bep *e, const struct strata_msg *v)
 {
 	if (e->halted)
-		return;
+		return false;
 	if (!e->st.val) {
 		e->st.val = strata_msg_ref((struct strata_msg *)v);
 		e->vdig_of = NULL;
 	}
+	return true;
+}
+
+/* upon event <ep, Propose | v> do if val = ⊥ then val := v; send [READ] to all */
+void bep_propose(const struct bep_env *env, struct bep *e, const struct strata_msg *v)
+{
+	if (!bep_take(e, v))
+		return;
 	struct strata_msg *msg = bep_enc(BEP_READ, e->ets, NULL, 0, false);
 	if (msg && !bep_silent(env))
 		strata_pl_send_all(env->m, env->instance, msg);
@@ -858,12 +866,8 @@ static void bep_byz_collected(const struct bep_env *env, struct bep *e, const st
  * conditional collect per epoch"). */
 void bep_propose_direct(const struct bep_env *env, struct bep *e, const struct strata_msg *v)
 {
-	if (e->halted)
+	if (!bep_take(e, v))
 		return;
-	if (!e->st.val) {
-		e->st.val = strata_msg_ref((struct strata_msg *)v);
-		e->vdig_of = NULL;
-	}
 	e->fast = true;
 	struct strata_msg *x = e->st.val;
 	struct strata_msg *fresh = NULL;
