@@ -136,24 +136,39 @@ static int die_usage(const char *fmt, const char *arg)
 
 /* ---- keygen ---- */
 
-static int cmd_keygen(int argc, char **argv)
+/* The key generators' arguments (`--out FILE`, `--help`) and libsodium: -1 to go on with
+ * *out set, else the exit status. */
+static int keygen_args(int argc, char **argv, const char *cmd, const char **out)
 {
-	const char *out = NULL;
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
-			out = argv[++i];
+			*out = argv[++i];
 		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			fputs(usage_text, stdout);
 			return 0;
-		} else
-			return die_usage("keygen: unexpected argument '%s'", argv[i]);
+		} else {
+			fprintf(stderr, "stratad: %s: unexpected argument '%s'\n(see stratad --help)\n",
+				cmd, argv[i]);
+			return 2;
+		}
 	}
-	if (!out)
-		return die_usage("keygen: --out FILE is required%s", "");
+	if (!*out) {
+		fprintf(stderr, "stratad: %s: --out FILE is required\n(see stratad --help)\n", cmd);
+		return 2;
+	}
 	if (strata_crypto_init() != 0) {
 		fprintf(stderr, "stratad: libsodium initialisation failed\n");
 		return 1;
 	}
+	return -1;
+}
+
+static int cmd_keygen(int argc, char **argv)
+{
+	const char *out = NULL;
+	int rc0 = keygen_args(argc, argv, "keygen", &out);
+	if (rc0 >= 0)
+		return rc0;
 	uint8_t pk[STRATA_PK_LEN];
 	uint8_t *sk = strata_secure_alloc(STRATA_SK_LEN);
 	char err[512];
@@ -178,21 +193,9 @@ static int cmd_keygen(int argc, char **argv)
 static int cmd_client_keygen(int argc, char **argv)
 {
 	const char *out = NULL;
-	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
-			out = argv[++i];
-		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			fputs(usage_text, stdout);
-			return 0;
-		} else
-			return die_usage("client-keygen: unexpected argument '%s'", argv[i]);
-	}
-	if (!out)
-		return die_usage("client-keygen: --out FILE is required%s", "");
-	if (strata_crypto_init() != 0) {
-		fprintf(stderr, "stratad: libsodium initialisation failed\n");
-		return 1;
-	}
+	int rc0 = keygen_args(argc, argv, "client-keygen", &out);
+	if (rc0 >= 0)
+		return rc0;
 	uint8_t *key = strata_secure_alloc(STRATA_CLIENT_KEY_LEN);
 	if (!key) {
 		fprintf(stderr, "stratad: out of secure memory\n");
