@@ -219,7 +219,7 @@ START_TEST(test_ack_of_unsynced_delivery_not_early)
 	struct strata_config cfg;
 	uint8_t sk[3][STRATA_SK_LEN];
 	loopback_cluster(&cfg, "uvacks", 0xac4, 2, sk);
-	cfg.ack_delay_us = 2000; /* lone acks wait (the default sends them at once) */
+	cfg.ack_delay_us = 2000; /* lone acks wait (the default; set here so the test keeps it) */
 	struct pair *pr = calloc(1, sizeof(*pr));
 	ck_assert_ptr_nonnull(pr);
 	uv_loop_t loop;
