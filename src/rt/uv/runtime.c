@@ -881,6 +881,8 @@ static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 		return;
 	}
 	if (addr == NULL) { /* nothing more to read this round */
+		if (flags & UV_UDP_MMSG_FREE)
+			return; /* libuv's release of a recvmmsg batch's buffer, not a read */
 		UVRT_TT(rt, UVRT_TT_RX_EMPTY, 0, 0);
 		return;
 	}
