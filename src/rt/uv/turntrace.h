@@ -25,11 +25,14 @@ enum uvrt_tt_kind {
 	UVRT_TT_RX_DGRAM,     /* a datagram read: a = the peer of its source address, b = bytes */
 	UVRT_TT_TCP_RX,       /* a client connection's read: b = bytes */
 	UVRT_TT_BATCH_END,    /* the turn-batch ends: a = its inputs, b = 1 if a timer's */
-	UVRT_TT_SYNC_BEGIN,   /* its sync starts: a = 1 on the loop thread, 0 on the pool */
-	UVRT_TT_SYNC_END,     /* the sync is done (on the loop thread, or the pool's callback) */
+	UVRT_TT_SYNC_BEGIN,   /* its sync starts: a = 1 on the loop thread, 0 on the pool (the
+			       * loop thread's also when nothing is staged: see SYNC_END's b) */
+	UVRT_TT_SYNC_END,     /* the sync is done (on the loop thread, b = the store's result:
+			       * 0 nothing was staged, 1 synced; or the pool's callback, a = 0) */
 	UVRT_TT_TX,           /* sendmmsg is called: a = datagrams, b = bit p-1 for peer p */
 	UVRT_TT_TX_DONE,      /* it returned */
-	UVRT_TT_TCP_TX,       /* a reply written to a client connection: b = bytes */
+	UVRT_TT_TCP_TX,       /* bytes written to a TCP connection (client, RESP or metrics
+			       * port; lsn_write): b = bytes */
 	UVRT_TT_WORK,         /* work handed to the thread pool: a = 0 a flush, 1 the spare */
 	UVRT_TT_TIMER,        /* the node's timer fired */
 	UVRT_TT_KIND_MAX
