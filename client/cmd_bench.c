@@ -97,6 +97,11 @@ struct bench {
 	char *val;
 	uint64_t rng;
 	uint64_t *lat_ns;
+	/* STRATA_TURN_TRACE=DIR: per measured op its send, the poll's return that saw its reply,
+	 * and the reply read (CLOCK_MONOTONIC ns), written to DIR/client.tt for
+	 * scripts/turn-breakdown (src/rt/uv/turntrace.h has the nodes' side). */
+	uint64_t (*tt)[3];
+	uint64_t poll_ns;
 	uint64_t errors;
 	char first_error[200];
 	bool bft;                   /* every request to every replica, the f + 1 vote */
@@ -314,6 +319,12 @@ static int op_ended(struct bench *b, struct bclient *k, uint32_t op, uint64_t co
 {
 	if (lat)
 		lat[*done] = t - k->sent_ns;
+	if (lat && b->tt) {
+		b->tt[*done][0] = k->sent_ns;
+		/* 0: the reply was read without a poll after the send (it was there already) */
+		b->tt[*done][1] = b->poll_ns >= k->sent_ns ? b->poll_ns : 0;
+		b->tt[*done][2] = t;
+	}
 	(*done)++;
 	k->busy = false;
 	if (*issued >= count)
@@ -410,6 +421,8 @@ static int run_phase(struct bench *b, uint32_t op, uint64_t count, bool sequenti
 			pf[i].revents = 0;
 		}
 		int pr = poll(pf, b->clients, 1000);
+		if (b->tt)
+			b->poll_ns = now_ns();
 		if (pr < 0 && errno != EINTR) {
 			cli_err(b->c, "bench: poll: %s", strerror(errno));
 			return -1;
@@ -606,6 +619,21 @@ static void print_histogram(const uint64_t *sorted, uint64_t n)
 	}
 }
 
+/* The measured ops' timestamps to DIR/client.tt: "STRATATC", u32 version (1), u32 ops, then
+ * per op three u64 (send, poll return, reply read; CLOCK_MONOTONIC ns, host byte order). */
+static void tt_write(const struct bench *b, const char *dir)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/client.tt", dir);
+	FILE *f = fopen(path, "wb");
+	uint32_t hdr[2] = { 1, (uint32_t)b->total };
+	if (!f || fwrite("STRATATC", 1, 8, f) != 8 || fwrite(hdr, sizeof hdr, 1, f) != 1 ||
+	    fwrite(b->tt, sizeof(*b->tt), b->total, f) != b->total)
+		cli_err(b->c, "bench: %s: cannot write the turn trace", path);
+	if (f)
+		fclose(f);
+}
+
 static int bench_run(struct bench *b)
 {
 	b->neps = cli_endpoints(b->c, true, b->eps, STRATA_MAX_NODES);
@@ -615,6 +643,11 @@ static int bench_run(struct bench *b)
 	b->cl = calloc(b->clients, sizeof(*b->cl));
 	b->lat_ns = malloc(b->total * sizeof(*b->lat_ns));
 	if (!b->val || !b->cl || !b->lat_ns) {
+		cli_err(b->c, "bench: out of memory");
+		return CLI_EXIT_FAIL;
+	}
+	const char *ttdir = getenv("STRATA_TURN_TRACE");
+	if (ttdir && *ttdir && !b->bft && !(b->tt = calloc(b->total, sizeof(*b->tt)))) {
 		cli_err(b->c, "bench: out of memory");
 		return CLI_EXIT_FAIL;
 	}
@@ -723,6 +756,8 @@ static int bench_run(struct bench *b)
 	}
 	if (rc)
 		return rc == -2 ? CLI_EXIT_UNKNOWN : CLI_EXIT_FAIL;
+	if (b->tt)
+		tt_write(b, ttdir);
 	qsort(b->lat_ns, b->total, sizeof(*b->lat_ns), cmp_u64);
 	double secs = (double)(t1 - t0) / 1e9;
 	double ops = (double)b->total / secs;
@@ -868,5 +903,6 @@ int cmd_bench(struct cli *c, int argc, char **argv)
 	free(b.bidx);
 	free(b.cl);
 	free(b.lat_ns);
+	free(b.tt);
 	return rc;
 }

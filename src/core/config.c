@@ -885,7 +885,7 @@ void strata_config_defaults(struct strata_config *c)
 	c->retransmit_min_ms = 10;
 	c->retransmit_max_ms = 1000;
 	c->backlog_bytes = 64 * MIB;
-	c->ack_delay_us = 0; /* off: see docs/links.md (the BFT catch-up case) */
+	c->ack_delay_us = 2000; /* a lone ack waits 2 ms for a frame to ride (docs/links.md) */
 }
 
 const char *strata_port_name(enum strata_port p)

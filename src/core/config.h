@@ -152,7 +152,7 @@ struct strata_config {
 	uint32_t retransmit_min_ms;   /* lower bound of the retransmission timeout (default 10) */
 	uint32_t retransmit_max_ms;   /* upper bound after backoff (default 1000) */
 	uint32_t backlog_bytes;       /* queued, not yet sent bytes per peer (default 64 MiB) */
-	uint32_t ack_delay_us;        /* a lone ack waits this long for a frame (default 0: at once) */
+	uint32_t ack_delay_us;        /* a lone ack waits this long for a frame (default 2000; 0: at once) */
 
 	struct strata_peer_cfg nodes[STRATA_MAX_NODES + 1]; /* index = node id, [0] unused */
 };

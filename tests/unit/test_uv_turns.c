@@ -10,6 +10,7 @@
  * whether the datagram is in node 2's socket already. No clock is read by the assertions. */
 #include <arpa/inet.h>
 #include <check.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "core/node.h"
 #include "crypto/crypto.h"
 #include "links/links.h"
+#include "rt/uv/turntrace.h"
 #include "rt/uv/uv.h"
 
 #include "../lib/loopback_cluster.h"
@@ -104,7 +106,9 @@ static void on_guard(uv_timer_t *t)
 	finish(t->data); /* the timer never fired: fails below */
 }
 
-START_TEST(test_timer_turn_sends_before_next_poll)
+/* One node whose module's timer sends a datagram to "node 2" (a socket of the test); runs the
+ * loop until the prepare handle looked after the timer's turn. */
+static struct probe *run_timer_probe(void)
 {
 	struct strata_config cfg;
 	uint8_t sk[3][STRATA_SK_LEN];
@@ -135,7 +139,12 @@ START_TEST(test_timer_turn_sends_before_next_poll)
 	strata_uv_free(p->rt);
 	ck_assert_int_eq(uv_loop_close(&loop), 0);
 	close(p->fd2);
+	return p;
+}
 
+START_TEST(test_timer_turn_sends_before_next_poll)
+{
+	struct probe *p = run_timer_probe();
 	ck_assert_int_eq(p->fired, 1);
 	ck_assert_int_eq(p->checked, 1);
 	/* The old runtime ended a timer's turn in the check phase, after the next poll: here the
@@ -219,7 +228,7 @@ START_TEST(test_ack_of_unsynced_delivery_not_early)
 	struct strata_config cfg;
 	uint8_t sk[3][STRATA_SK_LEN];
 	loopback_cluster(&cfg, "uvacks", 0xac4, 2, sk);
-	cfg.ack_delay_us = 2000; /* lone acks wait (the default sends them at once) */
+	cfg.ack_delay_us = 2000; /* lone acks wait (the default; set here so the test keeps it) */
 	struct pair *pr = calloc(1, sizeof(*pr));
 	ck_assert_ptr_nonnull(pr);
 	uv_loop_t loop;
@@ -252,6 +261,61 @@ START_TEST(test_ack_of_unsynced_delivery_not_early)
 }
 END_TEST
 
+/* ---- the turn trace (src/rt/uv/turntrace.h) ----
+ * With STRATA_TURN_TRACE set, the node writes DIR/node-1.tt when freed: the header, then its
+ * records in time order, among them the timer's turn above in the order it ran: the timer, the
+ * batch's end (a timer's batch), one sendmmsg of one datagram to peer 2 and its return, and a
+ * poll after it. */
+START_TEST(test_turn_trace_records_the_turn)
+{
+	char dir[] = "/tmp/strata-tt-test.XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(setenv("STRATA_TURN_TRACE", dir, 1), 0);
+	struct probe *p = run_timer_probe();
+	unsetenv("STRATA_TURN_TRACE");
+	ck_assert_int_eq(p->fired, 1);
+	free(p);
+
+	char path[300];
+	snprintf(path, sizeof path, "%s/node-1.tt", dir);
+	FILE *f = fopen(path, "rb");
+	ck_assert_msg(f != NULL, "no turn trace written at %s", path);
+	char magic[8];
+	uint32_t hdr[2];
+	ck_assert(fread(magic, 1, 8, f) == 8);
+	ck_assert(memcmp(magic, "STRATATT", 8) == 0);
+	ck_assert(fread(hdr, sizeof hdr, 1, f) == 1);
+	ck_assert_int_eq(hdr[0], 1);
+	ck_assert_int_eq(hdr[1], 1);
+	struct uvrt_tt_rec r;
+	uint64_t last_t = 0, n = 0;
+	/* the timer's turn, step by step: 0 = the timer not seen yet, then its batch's end, its
+	 * sendmmsg (one datagram, to peer 2), the call's return, the next poll */
+	int step = 0;
+	while (fread(&r, sizeof r, 1, f) == 1) {
+		n++;
+		ck_assert_msg(r.t_ns >= last_t, "record %llu goes back in time", (unsigned long long)n);
+		last_t = r.t_ns;
+		ck_assert(r.kind >= UVRT_TT_POLL && r.kind < UVRT_TT_KIND_MAX);
+		if (step == 0 && r.kind == UVRT_TT_TIMER)
+			step = 1;
+		else if (step == 1 && r.kind == UVRT_TT_BATCH_END && r.b == 1)
+			step = 2;
+		else if (step == 2 && r.kind == UVRT_TT_TX && r.a == 1 && r.b == 1u << 1)
+			step = 3;
+		else if (step == 3 && r.kind == UVRT_TT_TX_DONE)
+			step = 4;
+		else if (step == 4 && r.kind == UVRT_TT_POLL)
+			step = 5;
+	}
+	fclose(f);
+	ck_assert_msg(step == 5, "the timer's turn not traced whole (%llu records, reached step %d)",
+		      (unsigned long long)n, step);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
 	if (strata_crypto_init() != 0)
@@ -261,6 +325,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_timer_turn_sends_before_next_poll);
 	tcase_add_test(tc, test_ack_of_unsynced_delivery_not_early);
+	tcase_add_test(tc, test_turn_trace_records_the_turn);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -946,6 +946,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		conn_close(c); /* UV_EOF, a reset, or UV_ENOBUFS */
 		return;
 	}
+	UVRT_TT(c->rt, UVRT_TT_TCP_RX, 0, nread);
 	c->rlen += (size_t)nread;
 	size_t off = 0;
 	unsigned frames = 0;

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "rt/uv/listener.h"
+#include "rt/uv/turntrace.h"
 #include "rt/uv/uv.h"
 
 struct client_conn;
@@ -79,6 +80,9 @@ struct strata_uv {
 	bool closing;
 	bool fatal_reported; /* the node stopped on a storage failure */
 	bool capture_failed; /* a --test-capture write failed: capture stopped */
+	struct uvrt_tt *tt;  /* the turn trace (STRATA_TURN_TRACE), NULL when off */
+	uv_prepare_t tt_prepare; /* its probe before each poll */
+	bool tt_prepare_init;
 
 	/* UDP */
 	uv_udp_t udp;

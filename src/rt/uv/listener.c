@@ -122,6 +122,7 @@ int lsn_write(struct lsn_conn *c, struct lsn_wreq *w, size_t len)
 	 * writes are queued, so the order of the bytes is kept. */
 	size_t off = 0;
 	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
+	UVRT_TT(c->l->rt, UVRT_TT_TCP_TX, 0, len);
 	int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
 	if (n >= 0 && (size_t)n == len) {
 		free(w);

@@ -209,6 +209,12 @@ static void tx_flush(struct strata_uv *rt)
 #if defined(__linux__)
 	uv_os_fd_t fd;
 	if (uv_fileno((const uv_handle_t *)&rt->udp, &fd) == 0) {
+		if (rt->tt) {
+			uint32_t to = 0;
+			for (uint32_t i = 0; i < n; i++)
+				to |= rt->tx_to[i] <= 32 ? 1u << (rt->tx_to[i] - 1) : 0;
+			uvrt_tt_put(rt->tt, UVRT_TT_TX, n, to);
+		}
 		struct mmsghdr m[TX_BATCH];
 		struct iovec iov[TX_BATCH];
 		memset(m, 0, n * sizeof(m[0]));
@@ -235,6 +241,7 @@ static void tx_flush(struct strata_uv *rt)
 			}
 			i += (uint32_t)r;
 		}
+		UVRT_TT(rt, UVRT_TT_TX_DONE, n, 0);
 		return;
 	}
 #endif
@@ -321,6 +328,7 @@ static void batch_close_now(struct strata_uv *rt);
 static void on_timer(uv_timer_t *t)
 {
 	struct strata_uv *rt = t->data;
+	UVRT_TT(rt, UVRT_TT_TIMER, 0, 0);
 	bool opened = !rt->batch_open;
 	uvrt_input(rt);
 	rt->batch_timer = true;
@@ -433,7 +441,9 @@ static int sync_start(struct strata_uv *rt, uint64_t ticket, bool may_inline)
 		 * pwrite + fdatasync, store/wal_file.c); the store decides, and either way the batch
 		 * is durable when this returns 1. */
 		bool dsync = false;
+		UVRT_TT(rt, UVRT_TT_SYNC_BEGIN, 1, 0);
 		int rc = strata_store_sync_now(rt->o.store, &dsync);
+		UVRT_TT(rt, UVRT_TT_SYNC_END, 1, rc);
 		if (rc < 0) {
 			strata_uv_log(rt, STRATA_LOG_ERROR, "%s", strata_store_error(rt->o.store));
 			return rc;
@@ -458,6 +468,8 @@ static int sync_start(struct strata_uv *rt, uint64_t ticket, bool may_inline)
 	rt->syncing = true;
 	rt->sync_ticket = ticket;
 	rt->sync_work.data = rt;
+	UVRT_TT(rt, UVRT_TT_SYNC_BEGIN, 0, 0);
+	UVRT_TT(rt, UVRT_TT_WORK, 0, 0);
 	rc = uv_queue_work(rt->loop, &rt->sync_work, sync_work, sync_after);
 	if (rc) {
 		rt->syncing = false;
@@ -484,6 +496,7 @@ static void sync_work(uv_work_t *w)
 static void sync_after(uv_work_t *w, int status)
 {
 	struct strata_uv *rt = w->data;
+	UVRT_TT(rt, UVRT_TT_SYNC_END, 0, 0);
 	rt->syncing = false;
 	int rc = status == 0 ? rt->sync_rc : STRATA_EIO;
 	uint64_t us = uv_hrtime() / 1000 - rt->sync_start_us;
@@ -549,6 +562,7 @@ static void spare_kick(struct strata_uv *rt)
 		return;
 	rt->spare_running = true;
 	rt->spare_work.data = rt;
+	UVRT_TT(rt, UVRT_TT_WORK, 1, 0);
 	if (uv_queue_work(rt->loop, &rt->spare_work, spare_work, spare_after) != 0) {
 		rt->spare_running = false;
 		(void)strata_store_spare_done(rt->o.store); /* nothing prepared: no spare */
@@ -609,6 +623,7 @@ static void on_check(uv_check_t *h)
 /* Ends the open batch (its sync starts; what needs none leaves now). */
 static void batch_close_now(struct strata_uv *rt)
 {
+	UVRT_TT(rt, UVRT_TT_BATCH_END, rt->batch_inputs, rt->batch_timer);
 	rt->batch_open = false;
 	strata_node_batch_end(rt->node);
 	rt->releasing = 0;
@@ -766,6 +781,8 @@ struct strata_uv *strata_uv_new(uv_loop_t *loop, const struct strata_uv_opts *o,
 		rt->o.client_key = NULL; /* the caller's copy is not ours to keep */
 	}
 	rt->node = strata_node_new(&no, err, errlen);
+	if (rt->node)
+		rt->tt = uvrt_tt_new(rt->id);
 	if (!rt->node) {
 		strata_secure_free(rt->client_key);
 		free(rt);
@@ -788,6 +805,7 @@ static void on_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct strata_uv *rt = h->data;
 	(void)suggested;
+	UVRT_TT(rt, UVRT_TT_RX_CALL, 0, 0);
 	*buf = uv_buf_init((char *)rt->rxbuf, RX_BUF);
 }
 
@@ -862,8 +880,12 @@ static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 		strata_uv_log(rt, STRATA_LOG_DEBUG, "udp recv: %s", uv_strerror((int)nread));
 		return;
 	}
-	if (addr == NULL) /* nothing more to read this round */
+	if (addr == NULL) { /* nothing more to read this round */
+		if (flags & UV_UDP_MMSG_FREE)
+			return; /* libuv's release of a recvmmsg batch's buffer, not a read */
+		UVRT_TT(rt, UVRT_TT_RX_EMPTY, 0, 0);
 		return;
+	}
 	if (flags & UV_UDP_PARTIAL) {
 		rt->counters.udp_recv_truncated++;
 		return;
@@ -877,6 +899,8 @@ static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	/* Whatever the source address, the link layer authenticates the datagram before it
 	 * parses it (prefix, then MAC); garbage is rejected and counted there. */
 	capture(rt, 1, 0, (const uint8_t *)buf->base, (size_t)nread);
+	if (rt->tt)
+		uvrt_tt_put(rt->tt, UVRT_TT_RX_DGRAM, peer_of_addr(rt, addr), (uint32_t)nread);
 	uvrt_input(rt);
 	uint64_t twins = strata_node_counters(rt->node)->rej_addr;
 	strata_node_recv_from(rt->node, (const uint8_t *)buf->base, (size_t)nread,
@@ -935,6 +959,12 @@ static int udp_start(struct strata_uv *rt, char *err, size_t errlen)
 	return 0;
 }
 
+static void on_tt_prepare(uv_prepare_t *h)
+{
+	struct strata_uv *rt = h->data;
+	UVRT_TT(rt, UVRT_TT_POLL, 0, 0);
+}
+
 int strata_uv_start(struct strata_uv *rt, bool recovering, char *err, size_t errlen)
 {
 	STRATA_ASSERT(!rt->closing && !rt->timer_init);
@@ -954,6 +984,12 @@ int strata_uv_start(struct strata_uv *rt, bool recovering, char *err, size_t err
 	if (rc) {
 		snprintf(err, errlen, "check: %s", uv_strerror(rc));
 		return STRATA_EIO;
+	}
+	if (rt->tt && uv_prepare_init(rt->loop, &rt->tt_prepare) == 0) {
+		rt->tt_prepare_init = true;
+		rt->tt_prepare.data = rt;
+		uv_prepare_start(&rt->tt_prepare, on_tt_prepare);
+		uv_unref((uv_handle_t *)&rt->tt_prepare); /* it keeps nothing alive */
 	}
 	rc = udp_start(rt, err, errlen);
 	if (rc == 0)
@@ -988,6 +1024,8 @@ void strata_uv_close(struct strata_uv *rt)
 		uv_close((uv_handle_t *)&rt->timer, NULL);
 	if (rt->check_init)
 		uv_close((uv_handle_t *)&rt->check, NULL);
+	if (rt->tt_prepare_init)
+		uv_close((uv_handle_t *)&rt->tt_prepare, NULL);
 	if (rt->nem_timer_init)
 		uv_close((uv_handle_t *)&rt->nem_timer, NULL);
 	if (rt->udp_init)
@@ -1009,6 +1047,7 @@ void strata_uv_free(struct strata_uv *rt)
 	free(rt->nem_q);
 	free(rt->rxbuf);
 	free(rt->txbuf);
+	uvrt_tt_free(rt->tt); /* writes the turn trace's file */
 	strata_secure_free(rt->client_key); /* wiped */
 	sodium_memzero(rt->resp_password, sizeof rt->resp_password);
 	free(rt);
