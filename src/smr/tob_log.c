@@ -124,6 +124,7 @@
 #define TICK_US 100000ull
 #define T_TICK 1
 #define T_CKPT 2 /* btob: the checkpointer's tick (snapshot fetch, budgets) */
+#define T_HOLD 3 /* btob: a held bundle goes out at the latest now */
 #define BUNDLE_MAX 256u     /* bft: requests in one broadcast at most */
 #define BUNDLE_OVERHEAD 20u /* bft: a bundle's count and one entry's length */
 
@@ -182,6 +183,16 @@ struct tkv {
 		bool fresh;  /* its first broadcast (refused: answered busy); else a fallback */
 	} bundle_ids[BUNDLE_MAX];
 	uint64_t bundles, bundled; /* bundles broadcast, and the entries in them */
+	/* btob: the requests this replica holds, in arrival order (ids; answered or sent ones are
+	 * dropped lazily) until bundle_due sends them (collect): its own share at most
+	 * hold_max_us after the first of them came (own_since_us). */
+	uint64_t *wq;
+	uint32_t nwq;
+	bool own_waiting;
+	uint64_t own_since_us, hold_max_us, idle_us;
+	struct strata_timer holdt;
+	bool hold_over; /* holdt fired: the held requests go out at this turn's end */
+	uint64_t taken; /* requests of another replica's share this one put in its bundles */
 	uint64_t rounds, ordered;  /* btob rounds that delivered, and the bundle entries ordered */
 	struct smr_ckpt *ck;    /* bft: signed checkpoints (bft_ckpt.c), NULL otherwise */
 	struct smr_bft_replies *env; /* bft: this turn's replies, signed once (bft_reply.c) */
@@ -196,6 +207,8 @@ struct tkv {
 };
 
 #define TKV(mod) ((struct tkv *)(mod))
+
+static uint32_t designated(const struct tkv *k, uint64_t session, uint64_t seq);
 
 static struct tpend *pend_find(struct tkv *k, uint64_t id)
 {
@@ -534,6 +547,77 @@ static void bundle_add(struct tkv *k, const uint8_t *e, size_t len, uint64_t id,
 	strata_node_at_turn_end(&k->m);
 }
 
+/* btob: holds a request (its id) until collect puts it in a bundle or it is answered. Every
+ * pending request is in wq at most once, so dropping the answered and sent ones makes room. */
+static void wq_push(struct tkv *k, uint64_t id)
+{
+	if (k->nwq == k->pend_cap) {
+		uint32_t w = 0;
+		for (uint32_t i = 0; i < k->nwq; i++) {
+			const struct tpend *p = pend_find(k, k->wq[i]);
+			if (p && !p->sent && p->cmd)
+				k->wq[w++] = k->wq[i];
+		}
+		k->nwq = w;
+	}
+	STRATA_ASSERT(k->nwq < k->pend_cap);
+	k->wq[k->nwq++] = id;
+}
+
+/* btob: whether the held requests go out at this turn's end, and whose (BTOB_SEND_*: none,
+ * this replica's own share, or every request it holds). Over btob a replica's messages are
+ * ordered only in its own rounds, every N-th, each round costs a consensus instance (about
+ * 3N^2 datagrams) and each message a signature and N - 1 verifications; a request designated
+ * to one replica waited for that replica's round, so a round carried about 1/N of the requests
+ * in flight. So a replica holds what it gets while the order is busy, and the sender of the
+ * next round to deliver puts every request it holds into one message when the round before
+ * is delivered (cons_btob_send_now): every request waits for the next round, not for its own
+ * replica's, and a round orders one message. Its earlier rounds are delivered, so what it
+ * holds is not ordered yet (ordered requests are answered and dropped); the other replicas
+ * hold theirs until that round is delivered, so a request goes into the order once (a copy
+ * ordered twice is applied once: the session table). An idle order (nothing unordered and no
+ * round delivered for idle_us) sends each replica's own share at once, as before holding; so
+ * a silent, slow or cut-off round sender delays the others by idle_us, and its round is made
+ * MISSING by theirs. At most hold_max_us after the first own request came, the own share goes
+ * out whatever the order does (holdt). A fallback copy in the bundle goes out at once. Holding
+ * and taking change only when a request is broadcast and by which replica (any replica may
+ * already order any request it holds: the fallback); never what a bundle holds or how a
+ * delivered one is checked. */
+static int bundle_due(struct tkv *k)
+{
+	if (k->hold_over || k->nbundle || !k->hold_max_us)
+		return BTOB_SEND_OWN;
+	if (k->own_waiting && strata_now_us(k->node) >= k->own_since_us + k->hold_max_us)
+		return BTOB_SEND_OWN;
+	return cons_btob_send_now(k->tob.m, k->idle_us);
+}
+
+/* btob: puts the held requests of this replica's share (all: every held request) into the
+ * bundle. */
+static void collect(struct tkv *k, bool all)
+{
+	uint32_t w = 0;
+	for (uint32_t i = 0; i < k->nwq; i++) {
+		struct tpend *p = pend_find(k, k->wq[i]);
+		if (!p || p->sent || !p->cmd)
+			continue;
+		uint32_t d = designated(k, p->session, p->seq);
+		if (d != k->self && !all) {
+			k->wq[w++] = k->wq[i];
+			continue;
+		}
+		p->sent = true; /* unless the bundle is refused (bundle_flush) */
+		if (d != k->self)
+			k->taken++;
+		bundle_add(k, p->cmd->data, p->cmd->len, p->id, d == k->self);
+	}
+	k->nwq = w;
+	k->own_waiting = false;
+	k->hold_over = false;
+	if (strata_timer_armed(&k->holdt))
+		strata_timer_disarm(k->node, &k->holdt);
+}
+
 /* ---- upon <sm, Execute | command>: client requests ---- */
 
 static void arm_tick(struct tkv *k)
@@ -736,6 +820,14 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 	}
 	if (!rc && !k->bft) {
 		rc = bcast_broadcast(&k->tob, w.buf, w.len);
+	} else if (!rc && k->wq) {
+		/* btob: held, until collect takes it or the fallback (on_tick) orders it */
+		p->fallback_us = strata_now_us(k->node) + k->fallback_us;
+		wq_push(k, p->id);
+		if (designated(k, q->session, q->seq) == k->self && !k->own_waiting) {
+			k->own_waiting = true;
+			k->own_since_us = strata_now_us(k->node);
+		}
 	} else if (!rc && designated(k, q->session, q->seq) == k->self) {
 		p->sent = true; /* at the turn's end (a refused bundle answers it busy) */
 		bundle_add(k, w.buf, w.len, p->id, true);
@@ -756,6 +848,8 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 		k->reads++;
 	else
 		k->commands++;
+	if (k->nwq)
+		strata_node_at_turn_end(&k->m); /* held requests: their round may be near now */
 	arm_tick(k);
 	return 0;
 }
@@ -802,6 +896,7 @@ static void publish(struct tkv *k)
 	c->kv_busy = k->busy;
 	c->kv_bft_unsigned = k->unsigned_cmds;
 	c->kv_bft_fallbacks = k->fallbacks;
+	c->kv_bft_taken = k->taken;
 	c->kv_bft_bundles = k->bundles;
 	c->kv_bft_bundled = k->bundled;
 	c->kv_bft_rounds = k->rounds;
@@ -897,8 +992,25 @@ static void tkv_handle(struct strata_module *m, const struct strata_event *ev)
 			k->joining = false; /* the order brought it there (peers still held it) */
 		smr_ckpt_tick(k->ck, k->applied, k->joining);
 		strata_timer_arm_in(k->node, &k->ckt, k->ckt_us);
+	} else if (ev->type == STRATA_EV_TIMER && ev->arg == T_HOLD) {
+		if (k->own_waiting &&
+		    strata_now_us(k->node) >= k->own_since_us + k->hold_max_us)
+			k->hold_over = true; /* out at this turn's end */
+		if (k->nwq)
+			strata_node_at_turn_end(&k->m); /* else: the order may be idle now */
 	} else if (ev->type == STRATA_EV_TURN_END) {
-		bundle_flush(k); /* may answer busy: before the replies' envelope */
+		int due = k->wq ? bundle_due(k) : BTOB_SEND_OWN;
+		if (!k->wq) {
+			bundle_flush(k); /* may answer busy: before the replies' envelope */
+		} else if (due != BTOB_SEND_HOLD) {
+			collect(k, due == BTOB_SEND_ALL);
+			bundle_flush(k);
+		} else if (k->own_waiting && !strata_timer_armed(&k->holdt)) {
+			uint64_t at = strata_now_us(k->node) + k->idle_us; /* idle by then? */
+			if (at > k->own_since_us + k->hold_max_us)
+				at = k->own_since_us + k->hold_max_us;
+			strata_timer_arm(k->node, &k->holdt, at);
+		}
 		smr_bft_replies_flush(k->env);
 	} else if (bcast_is_deliver(&k->tob, ev)) {
 		const struct strata_deliver *d = ev->body;
@@ -906,6 +1018,8 @@ static void tkv_handle(struct strata_module *m, const struct strata_event *ev)
 			k->rounds++; /* the last message of its round carries the position */
 		on_deliver(k, d);
 		ckpt_round_end(k, d);
+		if (k->nwq)
+			strata_node_at_turn_end(&k->m); /* held requests: their round may be near now */
 	} else if (ev->type == STRATA_EV_PL_DELIVER && k->ck && ev->msg && ev->peer >= 1 &&
 		   ev->peer <= strata_node_n(k->node) && !k->restarted) {
 		smr_ckpt_deliver(k->ck, ev->peer, ev->msg->data, ev->msg->len);
@@ -925,6 +1039,7 @@ static void tkv_destroy(struct strata_module *m)
 	smr_bft_replies_free(k->env);
 	free(k->pend);
 	free(k->hidx);
+	free(k->wq);
 	free(k);
 }
 
@@ -998,6 +1113,14 @@ struct strata_module *smr_tobkv_create(struct strata_node *n, char *err, size_t 
 		k->ckpt_next = cfg->smr_checkpoint_interval;
 		k->ckt_us = 2 * (uint64_t)(cfg->timeout_ms ? cfg->timeout_ms : 250) * 1000;
 		strata_timer_init(&k->ckt, &k->m, T_CKPT, 0);
+		strata_timer_init(&k->holdt, &k->m, T_HOLD, 0);
+		k->hold_max_us = k->fallback_us / 4;
+		k->idle_us = k->fallback_us / 25;
+		k->wq = calloc(k->pend_cap, sizeof(*k->wq));
+		if (!k->wq) {
+			snprintf(err, errlen, "kv: out of memory");
+			return NULL; /* the node owns (and frees) the module */
+		}
 		smr_ckpt_enable_fetch(k->ck, tkv_install, k, k->ckt_us);
 	}
 	strata_wr_init(&k->bundle, bcast_payload_max(&k->tob));
