@@ -146,6 +146,7 @@ struct tpend {
 	struct strata_msg *cmd; /* bft: the command or marker (with its auth) not yet broadcast */
 	uint64_t fallback_us;   /* bft: when this replica broadcasts cmd if still unanswered */
 	bool verified;          /* bft: rdig and cmd's auth were checked on arrival */
+	bool rdig_is_cmd;       /* bft: rdig is write_digest of cmd's command (same op, no limit) */
 	uint16_t alen;          /* bft: the length of the auth bytes that end cmd */
 	bool sent;              /* bft: cmd went to the order (at once or as the fallback) */
 };
@@ -381,6 +382,28 @@ static bool same_request(const struct tpend *p, const uint8_t dig[SMR_BFT_DIGEST
 	       memcmp(p->cmd->data + p->cmd->len - alen, auth, alen) == 0;
 }
 
+/* bft: whether the ordered write c with its auth bytes is, field for field, the command p holds
+ * (its own encoding of the client's request) with the same auth bytes, and p's digest is that
+ * command's write_digest: then write_digest(c) equals p->rdig and same_request holds, without
+ * hashing the command again (the digest is a function of exactly these fields). */
+static bool same_command(const struct tpend *p, const struct smr_cmd *c, const uint8_t *auth,
+			 size_t alen)
+{
+	if (!p || !p->verified || !p->rdig_is_cmd || !p->cmd || !auth || alen != p->alen ||
+	    p->cmd->len < alen || memcmp(p->cmd->data + p->cmd->len - alen, auth, alen) != 0)
+		return false;
+	struct strata_rd rd;
+	strata_rd_init(&rd, p->cmd->data, p->cmd->len - alen);
+	struct smr_cmd h;
+	if (smr_cmd_decode(&rd, &h) != 0)
+		return false;
+	return h.type == c->type && h.session == c->session && h.seq == c->seq &&
+	       h.key_len == c->key_len && h.val_len == c->val_len && h.val2_len == c->val2_len &&
+	       (!h.key_len || memcmp(h.key, c->key, h.key_len) == 0) &&
+	       (!h.val_len || memcmp(h.val, c->val, h.val_len) == 0) &&
+	       (!h.val2_len || memcmp(h.val2, c->val2, h.val2_len) == 0);
+}
+
 /* bft: a client signature check (alone or an envelope's, bft.c), its Ed25519 verifications
  * counted in sig_verified (a remembered envelope root costs none). */
 static bool request_verify(struct tkv *k, uint64_t session, const uint8_t dig[SMR_BFT_DIGEST_LEN],
@@ -421,9 +444,11 @@ static void on_deliver_one(struct tkv *k, uint32_t origin, const uint8_t *data, 
 		 * decides this alike, from the delivered bytes alone (a request it verified on
 		 * arrival, the same digest and auth bytes, is not verified again: same answer). */
 		uint8_t dig[SMR_BFT_DIGEST_LEN];
-		write_digest(dig, &c);
+		bool same = same_command(p, &c, auth, alen);
+		if (!same)
+			write_digest(dig, &c);
 		if (!c.session ||
-		    (!same_request(p, dig, auth, alen) &&
+		    (!same && !same_request(p, dig, auth, alen) &&
 		     !request_verify(k, c.session, dig, auth, alen))) {
 			k->unsigned_cmds++;
 			strata_node_bad_payload(k->node, &k->m, origin,
@@ -813,6 +838,11 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 	if (!rc && k->bft) { /* kept for the fallback, and for same_request */
 		memcpy(p->rdig, rdig, sizeof(rdig));
 		p->verified = !(k->broken & SMR_BROKEN_BFT_UNSIGNED);
+		/* write_digest's fields: the op its command type gives, no limit */
+		p->rdig_is_cmd = !is_read && sreq.limit == 0 &&
+				 sreq.op == (wtype == SMR_CMD_DEL   ? STRATA_OP_DELETE
+					     : wtype == SMR_CMD_CAS ? STRATA_OP_CAS
+								    : STRATA_OP_WRITE);
 		p->alen = (uint16_t)(q->client_auth ? q->client_auth_len : 0);
 		p->cmd = strata_msg_new(w.buf, w.len);
 		if (!p->cmd)
