@@ -65,7 +65,18 @@
  * session or sequence number are refused (every replica must see the same). Bundles: the
  * requests one event-loop turn puts into the order go out as one broadcast ([count][entry]...,
  * at most BUNDLE_MAX entries and one tob message; STRATA_EV_TURN_END), so the order signs and
- * verifies one message per bundle (btob), not per request. Costs: one copy of a command in the
+ * verifies one message per bundle (btob), not per request. Over btob a replica holds the
+ * requests it gets while the order is busy, and the sender of the next round to deliver
+ * bundles every request it holds, any replica's share, when the round before it is delivered
+ * (bundle_due, cons_btob_send_now): a request waits for the next round instead of its
+ * designated replica's (every N-th), and a round orders one message. Why a request still goes
+ * into the order once: that sender's earlier rounds are delivered (what they ordered is
+ * answered and dropped here), and the other replicas hold theirs until its round is delivered;
+ * a copy ordered twice anyway (a late or idle-order flush) is applied once, as a fallback copy
+ * is. An idle order sends each replica's own share at once, as before; a silent round sender
+ * delays the others by idle_us ([fd] timeout_ms / 25), after which their messages make its
+ * round MISSING. Only when and by whom a request is broadcast changes; what a delivered entry
+ * must carry and how it is checked do not, so safety rests on the checks below as before. Costs: one copy of a command in the
  * order while the designated replica is correct and quick (N copies at worst), one signature per
  * reply, one client signature checked per request at each replica (on arrival; the ordered copy
  * is checked again only where its digest and auth bytes are not those already checked, e.g. at
