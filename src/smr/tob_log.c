@@ -619,13 +619,37 @@ static void wq_push(struct tkv *k, uint64_t id)
  * and taking change only when a request is broadcast and by which replica (any replica may
  * already order any request it holds: the fallback); never what a bundle holds or how a
  * delivered one is checked. */
+static bool own_overdue(struct tkv *k);
+
 static int bundle_due(struct tkv *k)
 {
-	if (k->hold_over || k->nbundle || !k->hold_max_us)
-		return BTOB_SEND_OWN;
-	if (k->own_waiting && strata_now_us(k->node) >= k->own_since_us + k->hold_max_us)
+	if (k->hold_over || k->nbundle || !k->hold_max_us || own_overdue(k))
 		return BTOB_SEND_OWN;
 	return cons_btob_send_now(k->tob.m, k->idle_us);
+}
+
+/* btob: whether a request of this replica's own share has been held hold_max_us. own_since_us
+ * is when the first of them came since the last collect; when that is overdue, the held ones
+ * are looked at (others' rounds may have ordered them meanwhile: answered, or sent), and it
+ * moves to the oldest one still held (it came fallback_us before its fallback time). */
+static bool own_overdue(struct tkv *k)
+{
+	uint64_t now = strata_now_us(k->node);
+	if (!k->own_waiting || now < k->own_since_us + k->hold_max_us)
+		return false;
+	bool any = false;
+	uint64_t oldest = now;
+	for (uint32_t i = 0; i < k->nwq; i++) {
+		const struct tpend *p = pend_find(k, k->wq[i]);
+		if (!p || p->sent || !p->cmd || designated(k, p->session, p->seq) != k->self)
+			continue;
+		any = true;
+		if (p->fallback_us - k->fallback_us < oldest)
+			oldest = p->fallback_us - k->fallback_us;
+	}
+	k->own_waiting = any;
+	k->own_since_us = oldest;
+	return any && now >= oldest + k->hold_max_us;
 }
 
 /* btob: puts the held requests of this replica's share (all: every held request) into the
@@ -1034,8 +1058,7 @@ static void tkv_handle(struct strata_module *m, const struct strata_event *ev)
 		smr_ckpt_tick(k->ck, k->applied, k->joining);
 		strata_timer_arm_in(k->node, &k->ckt, k->ckt_us);
 	} else if (ev->type == STRATA_EV_TIMER && ev->arg == T_HOLD) {
-		if (k->own_waiting &&
-		    strata_now_us(k->node) >= k->own_since_us + k->hold_max_us)
+		if (own_overdue(k))
 			k->hold_over = true; /* out at this turn's end */
 		if (k->nwq)
 			strata_node_at_turn_end(&k->m); /* else: the order may be idle now */
