@@ -371,7 +371,11 @@ static void bl_decide(struct bldc *l, struct bl_inst *i, const uint8_t *v, size_
 	 * digest) this epoch is here (it holds v: the value it wrote, its val), with v itself to
 	 * the others. */
 	uint8_t *dig = g->dec_dig;
-	strata_hash(dig, copy->data, copy->len);
+	if (g->started && g->ep.wval && g->ep.wval->len == copy->len &&
+	    memcmp(g->ep.wval->data, copy->data, copy->len) == 0)
+		memcpy(dig, g->ep.wdig, STRATA_HASH_LEN); /* the value it wrote: hashed then */
+	else
+		strata_hash(dig, copy->data, copy->len);
 	for (uint32_t q = 1; q <= l->n; q++) {
 		const struct strata_msg *a = g->started ? g->ep.accepted[q] : NULL;
 		const struct strata_msg *w = g->started ? g->ep.written[q] : NULL;

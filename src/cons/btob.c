@@ -182,6 +182,7 @@ struct btob {
 	struct btob_sender *snd; /* [n + 1] */
 	size_t nun;              /* messages held in the windows */
 	uint64_t round;    /* the next round to deliver */
+	uint64_t last_round_us; /* when the last round was delivered (cons_btob_send_now) */
 	uint32_t propd;    /* bit r % BTOB_PIPE_MAX: round r of [round, round + pipe) proposed */
 	uint32_t propm;    /* the same bit: and this process's proposal carried messages */
 	uint32_t pipe;     /* rounds in flight at most: min(N, BTOB_PIPE_MAX) */
@@ -534,6 +535,7 @@ static void next_round(struct btob *b)
 	b->propd &= ~(1u << (b->round % BTOB_PIPE_MAX));
 	b->propm &= ~(1u << (b->round % BTOB_PIPE_MAX));
 	b->round++;
+	b->last_round_us = strata_now_us(b->m.node);
 	/* round + pipe - 1 enters the window now */
 	b->wstart_us[(b->round + b->pipe - 1) % BTOB_PIPE_MAX] = strata_now_us(b->m.node);
 }
@@ -922,6 +924,29 @@ int cons_btob_resume(struct strata_module *m, uint64_t round, const uint64_t *ne
 uint64_t cons_btob_round(const struct strata_module *m)
 {
 	return ((const struct btob *)m)->round;
+}
+
+/* When an upper that batches should broadcast what it holds (the BFT KV, tob_log.c): a hint
+ * for scheduling only, since what is sent and when never changes what a round may decide or
+ * what is delivered. BTOB_SEND_ALL when this process is the sender of the next round to
+ * deliver and has no message unordered: every earlier round is delivered here (their senders
+ * saw what they ordered), and no other process is the sender of that round, so what this
+ * process holds goes into the next round, once. BTOB_SEND_OWN when nothing is unordered here
+ * and no round was delivered for idle_us (an idle order: at once, as without holding; or the
+ * next round's sender is silent, slow or cut off, and the others' messages make it MISSING).
+ * Else BTOB_SEND_HOLD. */
+int cons_btob_send_now(const struct strata_module *m, uint64_t idle_us)
+{
+	const struct btob *b = (const struct btob *)m;
+	uint32_t self = strata_node_id(b->m.node);
+	const struct btob_sender *s = &b->snd[self];
+	if (!any_unordered(b))
+		return strata_now_us(b->m.node) >= b->last_round_us + idle_us
+			       ? BTOB_SEND_OWN
+			       : leader(b, b->round) == self ? BTOB_SEND_ALL : BTOB_SEND_HOLD;
+	if (s->win[s->next % BTOB_WIN] || leader(b, b->round) != self)
+		return BTOB_SEND_HOLD;
+	return BTOB_SEND_ALL;
 }
 
 void cons_btob_counts(const struct strata_module *m, uint64_t *rounds, uint64_t *messages)

@@ -323,6 +323,11 @@ void cons_btob_test_byz(struct strata_module *m, enum strata_byz byz);
 void cons_btob_counts(const struct strata_module *m, uint64_t *rounds, uint64_t *messages);
 /* The next round btob delivers. */
 uint64_t cons_btob_round(const struct strata_module *m);
+/* When an upper that batches broadcasts what it holds (btob.c): HOLD; OWN (the order is idle:
+ * at once, its own messages); ALL (this process is the sender of the next round to deliver:
+ * what it holds for others too goes into that round). */
+enum { BTOB_SEND_HOLD = 0, BTOB_SEND_OWN = 1, BTOB_SEND_ALL = 2 };
+int cons_btob_send_now(const struct strata_module *m, uint64_t idle_us);
 /* btob's deliveries to an upper (not the client adapter): a message that is the last of its
  * round carries the position after it in its struct strata_deliver's vc (vc_len = N + 1):
  * vc[0] the next round, vc[q] sender q's next sequence number; other deliveries vc = NULL. */

@@ -298,7 +298,7 @@ struct strata_counters {
 	/* BFT KV (src/smr/tob_log.c, bft_reply.c): copies ordered by a non-designated replica
 	 * (fallback), bundles broadcast and the requests in them, reply envelopes signed (two or
 	 * more replies under one signature) and the replies in them. */
-	uint64_t kv_bft_fallbacks, kv_bft_bundles, kv_bft_bundled, kv_bft_envelopes;
+	uint64_t kv_bft_fallbacks, kv_bft_bundles, kv_bft_bundled, kv_bft_envelopes, kv_bft_taken;
 	uint64_t kv_bft_enveloped;
 	/* BFT KV over btob: rounds that delivered to it, and the requests (bundle entries) ordered:
 	 * requests per round = kv_bft_ordered / kv_bft_rounds. */

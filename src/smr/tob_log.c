@@ -65,7 +65,18 @@
  * session or sequence number are refused (every replica must see the same). Bundles: the
  * requests one event-loop turn puts into the order go out as one broadcast ([count][entry]...,
  * at most BUNDLE_MAX entries and one tob message; STRATA_EV_TURN_END), so the order signs and
- * verifies one message per bundle (btob), not per request. Costs: one copy of a command in the
+ * verifies one message per bundle (btob), not per request. Over btob a replica holds the
+ * requests it gets while the order is busy, and the sender of the next round to deliver
+ * bundles every request it holds, any replica's share, when the round before it is delivered
+ * (bundle_due, cons_btob_send_now): a request waits for the next round instead of its
+ * designated replica's (every N-th), and a round orders one message. Why a request still goes
+ * into the order once: that sender's earlier rounds are delivered (what they ordered is
+ * answered and dropped here), and the other replicas hold theirs until its round is delivered;
+ * a copy ordered twice anyway (a late or idle-order flush) is applied once, as a fallback copy
+ * is. An idle order sends each replica's own share at once, as before; a silent round sender
+ * delays the others by idle_us ([fd] timeout_ms / 25), after which their messages make its
+ * round MISSING. Only when and by whom a request is broadcast changes; what a delivered entry
+ * must carry and how it is checked do not, so safety rests on the checks below as before. Costs: one copy of a command in the
  * order while the designated replica is correct and quick (N copies at worst), one signature per
  * reply, one client signature checked per request at each replica (on arrival; the ordered copy
  * is checked again only where its digest and auth bytes are not those already checked, e.g. at
@@ -124,6 +135,7 @@
 #define TICK_US 100000ull
 #define T_TICK 1
 #define T_CKPT 2 /* btob: the checkpointer's tick (snapshot fetch, budgets) */
+#define T_HOLD 3 /* btob: a held bundle goes out at the latest now */
 #define BUNDLE_MAX 256u     /* bft: requests in one broadcast at most */
 #define BUNDLE_OVERHEAD 20u /* bft: a bundle's count and one entry's length */
 
@@ -145,6 +157,7 @@ struct tpend {
 	struct strata_msg *cmd; /* bft: the command or marker (with its auth) not yet broadcast */
 	uint64_t fallback_us;   /* bft: when this replica broadcasts cmd if still unanswered */
 	bool verified;          /* bft: rdig and cmd's auth were checked on arrival */
+	bool rdig_is_cmd;       /* bft: rdig is write_digest of cmd's command (same op, no limit) */
 	uint16_t alen;          /* bft: the length of the auth bytes that end cmd */
 	bool sent;              /* bft: cmd went to the order (at once or as the fallback) */
 };
@@ -182,6 +195,16 @@ struct tkv {
 		bool fresh;  /* its first broadcast (refused: answered busy); else a fallback */
 	} bundle_ids[BUNDLE_MAX];
 	uint64_t bundles, bundled; /* bundles broadcast, and the entries in them */
+	/* btob: the requests this replica holds, in arrival order (ids; answered or sent ones are
+	 * dropped lazily) until bundle_due sends them (collect): its own share at most
+	 * hold_max_us after the first of them came (own_since_us). */
+	uint64_t *wq;
+	uint32_t nwq;
+	bool own_waiting;
+	uint64_t own_since_us, hold_max_us, idle_us;
+	struct strata_timer holdt;
+	bool hold_over; /* holdt fired: the held requests go out at this turn's end */
+	uint64_t taken; /* requests of another replica's share this one put in its bundles */
 	uint64_t rounds, ordered;  /* btob rounds that delivered, and the bundle entries ordered */
 	struct smr_ckpt *ck;    /* bft: signed checkpoints (bft_ckpt.c), NULL otherwise */
 	struct smr_bft_replies *env; /* bft: this turn's replies, signed once (bft_reply.c) */
@@ -196,6 +219,8 @@ struct tkv {
 };
 
 #define TKV(mod) ((struct tkv *)(mod))
+
+static uint32_t designated(const struct tkv *k, uint64_t session, uint64_t seq);
 
 static struct tpend *pend_find(struct tkv *k, uint64_t id)
 {
@@ -368,6 +393,28 @@ static bool same_request(const struct tpend *p, const uint8_t dig[SMR_BFT_DIGEST
 	       memcmp(p->cmd->data + p->cmd->len - alen, auth, alen) == 0;
 }
 
+/* bft: whether the ordered write c with its auth bytes is, field for field, the command p holds
+ * (its own encoding of the client's request) with the same auth bytes, and p's digest is that
+ * command's write_digest: then write_digest(c) equals p->rdig and same_request holds, without
+ * hashing the command again (the digest is a function of exactly these fields). */
+static bool same_command(const struct tpend *p, const struct smr_cmd *c, const uint8_t *auth,
+			 size_t alen)
+{
+	if (!p || !p->verified || !p->rdig_is_cmd || !p->cmd || !auth || alen != p->alen ||
+	    p->cmd->len < alen || memcmp(p->cmd->data + p->cmd->len - alen, auth, alen) != 0)
+		return false;
+	struct strata_rd rd;
+	strata_rd_init(&rd, p->cmd->data, p->cmd->len - alen);
+	struct smr_cmd h;
+	if (smr_cmd_decode(&rd, &h) != 0)
+		return false;
+	return h.type == c->type && h.session == c->session && h.seq == c->seq &&
+	       h.key_len == c->key_len && h.val_len == c->val_len && h.val2_len == c->val2_len &&
+	       (!h.key_len || memcmp(h.key, c->key, h.key_len) == 0) &&
+	       (!h.val_len || memcmp(h.val, c->val, h.val_len) == 0) &&
+	       (!h.val2_len || memcmp(h.val2, c->val2, h.val2_len) == 0);
+}
+
 /* bft: a client signature check (alone or an envelope's, bft.c), its Ed25519 verifications
  * counted in sig_verified (a remembered envelope root costs none). */
 static bool request_verify(struct tkv *k, uint64_t session, const uint8_t dig[SMR_BFT_DIGEST_LEN],
@@ -408,9 +455,11 @@ static void on_deliver_one(struct tkv *k, uint32_t origin, const uint8_t *data, 
 		 * decides this alike, from the delivered bytes alone (a request it verified on
 		 * arrival, the same digest and auth bytes, is not verified again: same answer). */
 		uint8_t dig[SMR_BFT_DIGEST_LEN];
-		write_digest(dig, &c);
+		bool same = same_command(p, &c, auth, alen);
+		if (!same)
+			write_digest(dig, &c);
 		if (!c.session ||
-		    (!same_request(p, dig, auth, alen) &&
+		    (!same && !same_request(p, dig, auth, alen) &&
 		     !request_verify(k, c.session, dig, auth, alen))) {
 			k->unsigned_cmds++;
 			strata_node_bad_payload(k->node, &k->m, origin,
@@ -532,6 +581,101 @@ static void bundle_add(struct tkv *k, const uint8_t *e, size_t len, uint64_t id,
 	k->bundle_ids[k->nbundle].fresh = fresh;
 	k->nbundle++;
 	strata_node_at_turn_end(&k->m);
+}
+
+/* btob: holds a request (its id) until collect puts it in a bundle or it is answered. Every
+ * pending request is in wq at most once, so dropping the answered and sent ones makes room. */
+static void wq_push(struct tkv *k, uint64_t id)
+{
+	if (k->nwq == k->pend_cap) {
+		uint32_t w = 0;
+		for (uint32_t i = 0; i < k->nwq; i++) {
+			const struct tpend *p = pend_find(k, k->wq[i]);
+			if (p && !p->sent && p->cmd)
+				k->wq[w++] = k->wq[i];
+		}
+		k->nwq = w;
+	}
+	STRATA_ASSERT(k->nwq < k->pend_cap);
+	k->wq[k->nwq++] = id;
+}
+
+/* btob: whether the held requests go out at this turn's end, and whose (BTOB_SEND_*: none,
+ * this replica's own share, or every request it holds). Over btob a replica's messages are
+ * ordered only in its own rounds, every N-th, each round costs a consensus instance (about
+ * 3N^2 datagrams) and each message a signature and N - 1 verifications; a request designated
+ * to one replica waited for that replica's round, so a round carried about 1/N of the requests
+ * in flight. So a replica holds what it gets while the order is busy, and the sender of the
+ * next round to deliver puts every request it holds into one message when the round before
+ * is delivered (cons_btob_send_now): every request waits for the next round, not for its own
+ * replica's, and a round orders one message. Its earlier rounds are delivered, so what it
+ * holds is not ordered yet (ordered requests are answered and dropped); the other replicas
+ * hold theirs until that round is delivered, so a request goes into the order once (a copy
+ * ordered twice is applied once: the session table). An idle order (nothing unordered and no
+ * round delivered for idle_us) sends each replica's own share at once, as before holding; so
+ * a silent, slow or cut-off round sender delays the others by idle_us, and its round is made
+ * MISSING by theirs. At most hold_max_us after the first own request came, the own share goes
+ * out whatever the order does (holdt). A fallback copy in the bundle goes out at once. Holding
+ * and taking change only when a request is broadcast and by which replica (any replica may
+ * already order any request it holds: the fallback); never what a bundle holds or how a
+ * delivered one is checked. */
+static bool own_overdue(struct tkv *k);
+
+static int bundle_due(struct tkv *k)
+{
+	if (k->hold_over || k->nbundle || !k->hold_max_us || own_overdue(k))
+		return BTOB_SEND_OWN;
+	return cons_btob_send_now(k->tob.m, k->idle_us);
+}
+
+/* btob: whether a request of this replica's own share has been held hold_max_us. own_since_us
+ * is when the first of them came since the last collect; when that is overdue, the held ones
+ * are looked at (others' rounds may have ordered them meanwhile: answered, or sent), and it
+ * moves to the oldest one still held (it came fallback_us before its fallback time). */
+static bool own_overdue(struct tkv *k)
+{
+	uint64_t now = strata_now_us(k->node);
+	if (!k->own_waiting || now < k->own_since_us + k->hold_max_us)
+		return false;
+	bool any = false;
+	uint64_t oldest = now;
+	for (uint32_t i = 0; i < k->nwq; i++) {
+		const struct tpend *p = pend_find(k, k->wq[i]);
+		if (!p || p->sent || !p->cmd || designated(k, p->session, p->seq) != k->self)
+			continue;
+		any = true;
+		if (p->fallback_us - k->fallback_us < oldest)
+			oldest = p->fallback_us - k->fallback_us;
+	}
+	k->own_waiting = any;
+	k->own_since_us = oldest;
+	return any && now >= oldest + k->hold_max_us;
+}
+
+/* btob: puts the held requests of this replica's share (all: every held request) into the
+ * bundle. */
+static void collect(struct tkv *k, bool all)
+{
+	uint32_t w = 0;
+	for (uint32_t i = 0; i < k->nwq; i++) {
+		struct tpend *p = pend_find(k, k->wq[i]);
+		if (!p || p->sent || !p->cmd)
+			continue;
+		uint32_t d = designated(k, p->session, p->seq);
+		if (d != k->self && !all) {
+			k->wq[w++] = k->wq[i];
+			continue;
+		}
+		p->sent = true; /* unless the bundle is refused (bundle_flush) */
+		if (d != k->self)
+			k->taken++;
+		bundle_add(k, p->cmd->data, p->cmd->len, p->id, d == k->self);
+	}
+	k->nwq = w;
+	k->own_waiting = false;
+	k->hold_over = false;
+	if (strata_timer_armed(&k->holdt))
+		strata_timer_disarm(k->node, &k->holdt);
 }
 
 /* ---- upon <sm, Execute | command>: client requests ---- */
@@ -729,6 +873,11 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 	if (!rc && k->bft) { /* kept for the fallback, and for same_request */
 		memcpy(p->rdig, rdig, sizeof(rdig));
 		p->verified = !(k->broken & SMR_BROKEN_BFT_UNSIGNED);
+		/* write_digest's fields: the op its command type gives, no limit */
+		p->rdig_is_cmd = !is_read && sreq.limit == 0 &&
+				 sreq.op == (wtype == SMR_CMD_DEL   ? STRATA_OP_DELETE
+					     : wtype == SMR_CMD_CAS ? STRATA_OP_CAS
+								    : STRATA_OP_WRITE);
 		p->alen = (uint16_t)(q->client_auth ? q->client_auth_len : 0);
 		p->cmd = strata_msg_new(w.buf, w.len);
 		if (!p->cmd)
@@ -736,6 +885,14 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 	}
 	if (!rc && !k->bft) {
 		rc = bcast_broadcast(&k->tob, w.buf, w.len);
+	} else if (!rc && k->wq) {
+		/* btob: held, until collect takes it or the fallback (on_tick) orders it */
+		p->fallback_us = strata_now_us(k->node) + k->fallback_us;
+		wq_push(k, p->id);
+		if (designated(k, q->session, q->seq) == k->self && !k->own_waiting) {
+			k->own_waiting = true;
+			k->own_since_us = strata_now_us(k->node);
+		}
 	} else if (!rc && designated(k, q->session, q->seq) == k->self) {
 		p->sent = true; /* at the turn's end (a refused bundle answers it busy) */
 		bundle_add(k, w.buf, w.len, p->id, true);
@@ -756,6 +913,8 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 		k->reads++;
 	else
 		k->commands++;
+	if (k->nwq)
+		strata_node_at_turn_end(&k->m); /* held requests: their round may be near now */
 	arm_tick(k);
 	return 0;
 }
@@ -802,6 +961,7 @@ static void publish(struct tkv *k)
 	c->kv_busy = k->busy;
 	c->kv_bft_unsigned = k->unsigned_cmds;
 	c->kv_bft_fallbacks = k->fallbacks;
+	c->kv_bft_taken = k->taken;
 	c->kv_bft_bundles = k->bundles;
 	c->kv_bft_bundled = k->bundled;
 	c->kv_bft_rounds = k->rounds;
@@ -897,8 +1057,24 @@ static void tkv_handle(struct strata_module *m, const struct strata_event *ev)
 			k->joining = false; /* the order brought it there (peers still held it) */
 		smr_ckpt_tick(k->ck, k->applied, k->joining);
 		strata_timer_arm_in(k->node, &k->ckt, k->ckt_us);
+	} else if (ev->type == STRATA_EV_TIMER && ev->arg == T_HOLD) {
+		if (own_overdue(k))
+			k->hold_over = true; /* out at this turn's end */
+		if (k->nwq)
+			strata_node_at_turn_end(&k->m); /* else: the order may be idle now */
 	} else if (ev->type == STRATA_EV_TURN_END) {
-		bundle_flush(k); /* may answer busy: before the replies' envelope */
+		int due = k->wq ? bundle_due(k) : BTOB_SEND_OWN;
+		if (!k->wq) {
+			bundle_flush(k); /* may answer busy: before the replies' envelope */
+		} else if (due != BTOB_SEND_HOLD) {
+			collect(k, due == BTOB_SEND_ALL);
+			bundle_flush(k);
+		} else if (k->own_waiting && !strata_timer_armed(&k->holdt)) {
+			uint64_t at = strata_now_us(k->node) + k->idle_us; /* idle by then? */
+			if (at > k->own_since_us + k->hold_max_us)
+				at = k->own_since_us + k->hold_max_us;
+			strata_timer_arm(k->node, &k->holdt, at);
+		}
 		smr_bft_replies_flush(k->env);
 	} else if (bcast_is_deliver(&k->tob, ev)) {
 		const struct strata_deliver *d = ev->body;
@@ -906,6 +1082,8 @@ static void tkv_handle(struct strata_module *m, const struct strata_event *ev)
 			k->rounds++; /* the last message of its round carries the position */
 		on_deliver(k, d);
 		ckpt_round_end(k, d);
+		if (k->nwq)
+			strata_node_at_turn_end(&k->m); /* held requests: their round may be near now */
 	} else if (ev->type == STRATA_EV_PL_DELIVER && k->ck && ev->msg && ev->peer >= 1 &&
 		   ev->peer <= strata_node_n(k->node) && !k->restarted) {
 		smr_ckpt_deliver(k->ck, ev->peer, ev->msg->data, ev->msg->len);
@@ -925,6 +1103,7 @@ static void tkv_destroy(struct strata_module *m)
 	smr_bft_replies_free(k->env);
 	free(k->pend);
 	free(k->hidx);
+	free(k->wq);
 	free(k);
 }
 
@@ -998,6 +1177,14 @@ struct strata_module *smr_tobkv_create(struct strata_node *n, char *err, size_t 
 		k->ckpt_next = cfg->smr_checkpoint_interval;
 		k->ckt_us = 2 * (uint64_t)(cfg->timeout_ms ? cfg->timeout_ms : 250) * 1000;
 		strata_timer_init(&k->ckt, &k->m, T_CKPT, 0);
+		strata_timer_init(&k->holdt, &k->m, T_HOLD, 0);
+		k->hold_max_us = k->fallback_us / 4;
+		k->idle_us = k->fallback_us / 25;
+		k->wq = calloc(k->pend_cap, sizeof(*k->wq));
+		if (!k->wq) {
+			snprintf(err, errlen, "kv: out of memory");
+			return NULL; /* the node owns (and frees) the module */
+		}
 		smr_ckpt_enable_fetch(k->ck, tkv_install, k, k->ckt_us);
 	}
 	strata_wr_init(&k->bundle, bcast_payload_max(&k->tob));
