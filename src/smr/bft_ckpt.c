@@ -155,6 +155,7 @@ struct smr_ckpt {
 		uint8_t digest[SMR_BFT_DIGEST_LEN];
 	} own[CKPT_WINDOW];
 	unsigned own_next;
+	struct strata_msg *my_vote;     /* the newest VOTE this replica sent (resent when stalled) */
 	struct smr_ckpt_counts cnt;
 	/* Snapshot transfer (fetch enabled: the KV over btob). */
 	bool fetch;
@@ -265,6 +266,7 @@ void smr_ckpt_free(struct smr_ckpt *c)
 			strata_msg_unref(c->pend_blob[k].blob);
 		strata_msg_unref(c->served);
 		strata_msg_unref(c->forged);
+		strata_msg_unref(c->my_vote);
 		free(c->fx.buf);
 	}
 	free(c);
@@ -524,7 +526,10 @@ void smr_ckpt_applied(struct smr_ckpt *c, uint64_t index, const struct smr_kv *s
 			}
 		}
 	} else {
-		send_others(c, encode_vote(c->self, index, lie, sig));
+		struct strata_msg *v = encode_vote(c->self, index, lie, sig);
+		strata_msg_unref(c->my_vote);
+		c->my_vote = v ? strata_msg_ref(v) : NULL;
+		send_others(c, v);
 	}
 	if (byz == STRATA_BYZ_FORGE)
 		forge_cert(c, index, d);
@@ -791,6 +796,15 @@ void smr_ckpt_tick(struct smr_ckpt *c, uint64_t applied, bool joining)
 	bool stalled = applied == c->applied;
 	c->applied = applied;
 	c->joining = joining;
+	/* CK3: a vote can be lost to a receiver's per-tick budget (kv_ckpt_limited) while the
+	 * order runs fast, and nothing else would send it again: once the order stands still,
+	 * this replica's newest vote above the stable checkpoint goes out again every tick, so
+	 * the correct replicas, at the same last checkpoint, reach 2f + 1 votes for it. */
+	if (stalled && !joining && c->my_vote) {
+		unsigned last = (c->own_next + CKPT_WINDOW - 1) % CKPT_WINDOW;
+		if (c->own[last].index > c->stable.index)
+			send_others(c, strata_msg_ref(c->my_vote));
+	}
 	if (!c->fetch)
 		return;
 	if (c->fx.active) {
