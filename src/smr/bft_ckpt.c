@@ -28,6 +28,10 @@
  *       if 2f + 1 replicas voted D for i: stable := (i, D, their signatures);
  *       send STABLE(i, D, the 2f + 1 signatures) to every replica;
  *   upon STABLE(i, D, sigs) with i > stable and sigs a valid certificate: stable := (i, D, sigs).
+ *   every tick, if the applied index did not move and this replica's newest vote is above
+ *       stable: send that VOTE again to every replica (CK3 whatever became of the first copy:
+ *       once the order stands still the correct replicas share their last checkpoint, so their
+ *       repeated votes reach 2f + 1 there; a repeat is counted once, as r's first vote for i).
  *   CK4 Verified transfer (`[smr] log = btob`) a replica installs a fetched snapshot only if
  *                     its SHA-256 is the digest of a certificate it verified (CK1): whatever
  *                     one Byzantine server sends, what is installed is the state 2f + 1 replicas
@@ -796,10 +800,10 @@ void smr_ckpt_tick(struct smr_ckpt *c, uint64_t applied, bool joining)
 	bool stalled = applied == c->applied;
 	c->applied = applied;
 	c->joining = joining;
-	/* CK3: a vote can be lost to a receiver's per-tick budget (kv_ckpt_limited) while the
-	 * order runs fast, and nothing else would send it again: once the order stands still,
-	 * this replica's newest vote above the stable checkpoint goes out again every tick, so
-	 * the correct replicas, at the same last checkpoint, reach 2f + 1 votes for it. */
+	/* CK3: each vote went out once, and if one did not count (a send refused, or a vote a
+	 * receiver did not keep), nothing sent it again: once the order stands still, this
+	 * replica's newest vote above the stable checkpoint goes out again every tick, so the
+	 * correct replicas, at the same last checkpoint, reach 2f + 1 votes for it. */
 	if (stalled && !joining && c->my_vote) {
 		unsigned last = (c->own_next + CKPT_WINDOW - 1) % CKPT_WINDOW;
 		if (c->own[last].index > c->stable.index)
