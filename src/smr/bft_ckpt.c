@@ -108,9 +108,13 @@
  * position; without the genuine one, 64 bytes of its own). smr_ckpt_test_forge_snapshots: a replica that serves forged snapshots and runs
  * everything else correctly (its votes count, so certificates form while a correct replica is
  * away on N = 3f + 1).
+ * smr_ckpt_test_drop_first_votes: every vote this replica takes goes out only when it is sent
+ * again (the first send of each is dropped, as a perfect-link send refused under load), so
+ * stable checkpoints rest on the repeat of a standing replica's newest vote alone (CK3).
  * TEST ONLY broken variants: SMR_BROKEN_BFT_CKPT_NOVERIFY, votes and certificates are taken
  * without checking their signatures; SMR_BROKEN_BFT_SNAP_NODIGEST, a fetched snapshot is
- * installed without comparing its SHA-256 with the certified digest. */
+ * installed without comparing its SHA-256 with the certified digest; SMR_BROKEN_BFT_NO_REVOTE,
+ * a standing replica never sends its newest vote again. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,6 +179,7 @@ struct smr_ckpt {
 	uint64_t served_index;
 	struct strata_msg *forged;      /* TEST ONLY: what a forging server serves for served_index */
 	bool test_forge;                /* TEST ONLY: serves forged snapshots */
+	bool test_drop_first;           /* TEST ONLY: a vote's first send is dropped */
 	struct ck_peer {
 		uint8_t bad[SMR_BFT_DIGEST_LEN]; /* hash of its last certificate that failed */
 		bool has_bad;
@@ -288,6 +293,11 @@ void smr_ckpt_enable_fetch(struct smr_ckpt *c, smr_ckpt_install_fn fn, void *arg
 void smr_ckpt_test_forge_snapshots(struct smr_ckpt *c)
 {
 	c->test_forge = true;
+}
+
+void smr_ckpt_test_drop_first_votes(struct smr_ckpt *c)
+{
+	c->test_drop_first = true;
 }
 
 /* ---- the snapshot: [u64 round][u64 n][u64 next] x n, then the canonical KV ---- */
@@ -533,7 +543,10 @@ void smr_ckpt_applied(struct smr_ckpt *c, uint64_t index, const struct smr_kv *s
 		struct strata_msg *v = encode_vote(c->self, index, lie, sig);
 		strata_msg_unref(c->my_vote);
 		c->my_vote = v ? strata_msg_ref(v) : NULL;
-		send_others(c, v);
+		if (c->test_drop_first)
+			strata_msg_unref(v); /* TEST ONLY: as a send refused; the repeat sends it */
+		else
+			send_others(c, v);
 	}
 	if (byz == STRATA_BYZ_FORGE)
 		forge_cert(c, index, d);
@@ -804,7 +817,7 @@ void smr_ckpt_tick(struct smr_ckpt *c, uint64_t applied, bool joining)
 	 * receiver did not keep), nothing sent it again: once the order stands still, this
 	 * replica's newest vote above the stable checkpoint goes out again every tick, so the
 	 * correct replicas, at the same last checkpoint, reach 2f + 1 votes for it. */
-	if (stalled && !joining && c->my_vote) {
+	if (stalled && !joining && c->my_vote && !(c->broken & SMR_BROKEN_BFT_NO_REVOTE)) {
 		unsigned last = (c->own_next + CKPT_WINDOW - 1) % CKPT_WINDOW;
 		if (c->own[last].index > c->stable.index)
 			send_others(c, strata_msg_ref(c->my_vote));

@@ -400,6 +400,9 @@ int smr_ckpt_blob_parse(const uint8_t *data, size_t len, uint32_t n, struct smr_
 /* TEST ONLY: this replica serves forged snapshots (a key no client wrote) while it runs the
  * rest of the protocol correctly (its votes count towards certificates). */
 void smr_ckpt_test_forge_snapshots(struct smr_ckpt *c);
+/* TEST ONLY: the first send of each of this replica's votes is dropped (as a perfect-link send
+ * refused under load); only the repeat of a standing replica's newest vote goes out. */
+void smr_ckpt_test_drop_first_votes(struct smr_ckpt *c);
 /* A checkpoint message from peer (over authenticated links). */
 void smr_ckpt_deliver(struct smr_ckpt *c, uint32_t peer, const uint8_t *data, size_t len);
 /* The stable checkpoint (borrowed until the next event), or NULL. */
@@ -450,6 +453,8 @@ enum smr_broken {
 					   * not that the request is one of its entries */
 	SMR_BROKEN_BFT_SNAP_NODIGEST = 256, /* BFT KV: a fetched snapshot installed without
 					     * checking it against the certified digest */
+	SMR_BROKEN_BFT_NO_REVOTE = 8192, /* BFT KV: a replica whose order stands still never
+					  * sends its newest checkpoint vote again (CK3) */
 };
 void smr_kv_set_broken(struct strata_module *m, unsigned broken);
 

@@ -78,7 +78,8 @@
 #define FF 1
 
 enum { OP_GET, OP_PUT, OP_CAS };
-enum { V_NONE, V_ONE, V_NOVERIFY, V_UNSIGNED, V_CKPT, V_UNBOUND, V_CATCHUP, V_SNAP_NODIGEST };
+enum { V_NONE, V_ONE, V_NOVERIFY, V_UNSIGNED, V_CKPT, V_UNBOUND, V_CATCHUP, V_SNAP_NODIGEST,
+       V_VOTES_LOST, V_NO_REVOTE };
 #define CKPT_K 16 /* [smr] checkpoint_interval in these runs */
 #define MIN_OPS 5 /* the non-vacuity minimum: writes and reads completed */
 #define AWAY_ROUNDS (CONS_LIVE_MAX + CONS_CACHE + 80) /* catch-up: rounds the others run ahead */
@@ -131,6 +132,7 @@ struct run {
 	uint32_t lagger;   /* catch-up cases: the correct replica cut off or restarted */
 	bool restart;      /* catch-up cases: restarted empty (else cut off) */
 	bool ckpt_judged; /* CK3 judged: the correct replicas applied the same commands */
+	uint64_t ckpt_last_own; /* the correct replicas' newest own checkpoint (check_checkpoints) */
 	char seen[NKEYS][40];
 };
 
@@ -434,6 +436,7 @@ static int check_checkpoints(struct run *r, char *why, size_t wl, bool *violatio
 		}
 	if (same != UINT64_MAX)
 		r->ckpt_judged = true;
+	r->ckpt_last_own = last_own;
 	for (uint32_t a = 1; a <= NN; a++) {
 		if (!ck[a])
 			continue;
@@ -442,12 +445,14 @@ static int check_checkpoints(struct run *r, char *why, size_t wl, bool *violatio
 		 * the correct replicas' newest own checkpoint. */
 		uint64_t want = same == UINT64_MAX ? 0
 				: r->over_btob ? last_own : same / CKPT_K * CKPT_K;
-		if ((!c && want) || (c && c->index < want))
+		if ((!c && want) || (c && c->index < want)) {
+			*violation = true; /* CK3: the last checkpoint never became stable */
 			return sim_fail(why, wl, "checkpoints: the correct replicas all applied %llu "
 					"commands, and replica %u's stable checkpoint is %llu, not %llu",
 					(unsigned long long)same, a,
 					(unsigned long long)(c ? c->index : 0),
 					(unsigned long long)want);
+		}
 		if (!c)
 			continue;
 		if (!smr_ckpt_cert_verify(&r->cfg, c)) {
@@ -565,10 +570,13 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	 * among all four, the forger was the leader in about one seed of five, and 10 seeds
 	 * sometimes held none. */
 	bool catchup = variant == V_CATCHUP || variant == V_SNAP_NODIGEST;
-	if (variant != V_NONE && !catchup)
+	/* the runs of bft-kv-over-btob, with checkpoint votes lost or not */
+	bool votes_lost = variant == V_VOTES_LOST || variant == V_NO_REVOTE;
+	bool plain = variant == V_NONE || votes_lost;
+	if (!plain && !catchup)
 		r->byz_id = 1;
-	r->byz = variant != V_NONE ? STRATA_BYZ_FORGE
-				   : (enum strata_byz)(1 + sim_random_below(s, STRATA_BYZ_BADSIG));
+	r->byz = !plain ? STRATA_BYZ_FORGE
+			: (enum strata_byz)(1 + sim_random_below(s, STRATA_BYZ_BADSIG));
 	if (catchup) {
 		/* The Byzantine replica runs the order and votes correctly (so that 2f + 1 votes
 		 * certify checkpoints while a correct replica is away) and serves forged snapshots
@@ -621,7 +629,14 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 		for (uint32_t id = 1; id <= NN; id++)
 			smr_tobkv_set_broken(strata_node_module_by_name(sim_node(s, id), "kv"),
 					     SMR_BROKEN_BFT_SNAP_NODIGEST);
-	bool faults = variant == V_NONE || catchup;
+	if (votes_lost) /* every replica's votes go out only when sent again (CK3) */
+		for (uint32_t id = 1; id <= NN; id++) {
+			struct strata_module *kv = strata_node_module_by_name(sim_node(s, id), "kv");
+			smr_ckpt_test_drop_first_votes(smr_tobkv_ckpt(kv));
+			if (variant == V_NO_REVOTE)
+				smr_tobkv_set_broken(kv, SMR_BROKEN_BFT_NO_REVOTE);
+		}
+	bool faults = plain || catchup;
 	if (faults) {
 		struct sim_net net = {
 			.drop = sim_random_unit(s) * 0.10, .dup = sim_random_unit(s) * 0.05,
@@ -729,7 +744,7 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 			sim_run_until(s, sim_now(s) + 5000 * MS, all_idle, r);
 			if (r->cl[k].busy)
 				rc = sim_fail(why, wl, "liveness: final read of %s unanswered", keys[key]);
-			else if ((variant == V_NONE || variant == V_CATCHUP) && r->info != info0)
+			else if ((plain || variant == V_CATCHUP) && r->info != info0)
 				/* After healing every request is ordered: a read that timed out
 				 * (say, its designated replica is silent and no other replica put
 				 * its copy into the order, tob_log.c) is a liveness failure. */
@@ -743,6 +758,8 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 			      "phase (%llu ms, run on while short): vacuous run", r->writes_ok,
 			      r->reads_ok, (unsigned long long)ops_ms,
 			      (unsigned long long)(t_ops / MS));
+	if (votes_lost) /* ticks of 2 x timeout: the standing replicas' votes go out again */
+		sim_run_for(s, 2000 * MS, NULL, NULL);
 	bool violation = false;
 	if (!rc)
 		rc = check_agreement(r, why, wl, &violation);
@@ -752,7 +769,13 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 		rc = check_checkpoints(r, why, wl, &violation);
 	if (!rc && catchup)
 		rc = check_rejoined(r, why, wl, &violation);
-	if (rc && variant != V_NONE && variant != V_CATCHUP && !violation) {
+	if (!rc && votes_lost && (!r->ckpt_judged || !r->ckpt_last_own))
+		rc = sim_fail(why, wl, "checkpoints: no checkpoint to judge (the correct replicas "
+			      "applied %s, newest own checkpoint %llu): vacuous run",
+			      r->ckpt_judged ? "the same" : "different counts",
+			      (unsigned long long)r->ckpt_last_own);
+	if (rc && variant != V_NONE && variant != V_CATCHUP && variant != V_VOTES_LOST &&
+	    !violation) {
 		fprintf(stderr, "sim_btob_kv: broken variant seed %llu failed for another reason: "
 			"%s\n", (unsigned long long)seed, why);
 		exit(1);
@@ -830,6 +853,16 @@ static int run_snap_nodigest(uint64_t seed, bool trace, char *why, size_t wl)
 	return run_case(seed, trace, why, wl, V_SNAP_NODIGEST, "btob");
 }
 
+static int run_votes_lost(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, V_VOTES_LOST, "btob");
+}
+
+static int run_no_revote(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, V_NO_REVOTE, "btob");
+}
+
 static const struct sim_case cases[] = {
 	{ "bft-kv-one-byzantine", run_bft, 10, false },
 	{ "bft-kv-over-btob", run_btob, 6, false },
@@ -840,6 +873,8 @@ static const struct sim_case cases[] = {
 	{ "broken-env-unbound", run_env_unbound, 10, true },
 	{ "btob-catchup-snapshot", run_catchup, 4, false },
 	{ "broken-snap-no-digest", run_snap_nodigest, 4, true },
+	{ "btob-ckpt-votes-lost", run_votes_lost, 3, false },
+	{ "broken-ckpt-no-revote", run_no_revote, 2, true },
 };
 
 int main(int argc, char **argv)
