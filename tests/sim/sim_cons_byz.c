@@ -298,9 +298,9 @@ static const struct sim_case cases[] = {
 	{ "bldc-forge-storm", bldc_storm, 50, false },
 	{ "broken-bcc-no-sigcheck", bldc_no_sigcheck, 200, true },
 	{ "broken-bep-crash-quorum", bldc_crash_quorum, 200, true },
-	{ "broken-bep-digest-unchecked", bldc_no_digest, 200, true },
-	{ "broken-epoch-bound-ignored", bldc_bound_ignored, 200, true },
-	{ "broken-epoch-state-omits", bldc_epoch_omits, 200, true },
+	{ "broken-bep-digest-unchecked", bldc_no_digest, 1000, true },
+	{ "broken-epoch-bound-ignored", bldc_bound_ignored, 1000, true },
+	{ "broken-epoch-state-omits", bldc_epoch_omits, 1000, true },
 };
 
 int main(int argc, char **argv)
