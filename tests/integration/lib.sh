@@ -90,7 +90,11 @@ counter() {
 # wait_states BOUND_MS PEER STATES OBSERVER...: polls every observer's status every 50 ms until
 # each reports PEER in one of STATES (comma-separated); prints, per observer, the milliseconds it
 # took (from the call) and fails if any observer exceeds BOUND_MS. T0_MS (ms since the epoch)
-# may give an earlier start, e.g. the moment of a kill.
+# may give an earlier start, e.g. the moment of a kill. WATCH_LOG (optional): the output of a
+# `strata watch -w json` started before T0_MS; an observer's time is then the wall-clock stamp
+# its node put on the event of that change (the detector's own time, not the time a status
+# poll, one process per observer, saw it), and the polls only wait for every observer (up to
+# POLL_MS, default BOUND_MS + 5000). An observer with no such event keeps its poll time.
 wait_states() {
 	local bound=$1 peer=$2 states=$3
 	shift 3
@@ -98,6 +102,8 @@ wait_states() {
 import json, os, subprocess, sys, time
 bound, peer, states, t0 = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].split(","), int(sys.argv[4])
 observers = [int(x) for x in sys.argv[5:]]
+watch_log = os.environ.get("WATCH_LOG", "")
+poll_bound = int(os.environ.get("POLL_MS", bound + 5000)) if watch_log else bound
 start = t0 / 1000.0 if t0 else time.time()
 pending = set(observers)
 seen = {}
@@ -114,16 +120,34 @@ while pending:
             seen[o] = (int((time.time() - start) * 1000), st.get(peer))
             pending.discard(o)
     elapsed = int((time.time() - start) * 1000)
-    if pending and elapsed > bound:
+    if pending and elapsed > poll_bound:
         for o in sorted(pending):
             print(f"  node {o}: peer {peer} still not in {states} after {elapsed} ms")
         sys.exit(1)
     if pending:
         time.sleep(0.05)
+if watch_log:
+    time.sleep(0.3)  # the watch prints what the nodes streamed; let it catch up
+    try:
+        lines = open(watch_log).read().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        o = e.get("node")
+        if (e.get("kind") == "fd" and e.get("peer") == peer and e.get("state") in states
+                and o in seen and e.get("source") == "event" and t0):
+            ms = int(e["wall_ms"]) - t0
+            if ms >= 0 and (len(seen[o]) == 2 or ms < seen[o][0]):
+                seen[o] = (ms, e["state"], "event")
 late = False
 for o in observers:
-    ms, state = seen[o]
-    print(f"  node {o} reports peer {peer} {state} after {ms} ms (bound {bound} ms)")
+    ms, state = seen[o][0], seen[o][1]
+    how = "its event's stamp" if len(seen[o]) == 3 else "status polls"
+    print(f"  node {o} reports peer {peer} {state} after {ms} ms (bound {bound} ms; {how})")
     late = late or ms > bound
 sys.exit(1 if late else 0)
 EOF

@@ -22,12 +22,21 @@ for model in fail-stop fail-noisy; do
 	bound=$((2 * to + hb + ${SLACK_MS:-700}))
 
 	victim=5
+	# The detection times are the nodes' own stamps on their view changes, streamed to a
+	# `strata watch` started before the kill (wait_states), not the polls' times: a status
+	# poll is a new process per observer, which under load added more than the slack.
+	WATCH_LOG=$DIR/watch.jsonl
+	export WATCH_LOG
+	"$STRATA" --dir "$DIR" -w json watch >"$WATCH_LOG" 2>/dev/null &
+	BG_PIDS+=($!)
+	sleep 1.5 # its subscriptions are made (each starts with the node's current view)
 	say "$model: kill node $victim; survivors 1-4 must report it within $bound ms"
 	T0_MS=$(now_ms)
 	export T0_MS
 	"$CLUSTER" kill $victim --dir "$DIR" >/dev/null || fail "kill failed"
 	wait_states "$bound" $victim "$states" 1 2 3 4
-	unset T0_MS
+	unset T0_MS WATCH_LOG
+	kill "${BG_PIDS[-1]}" 2>/dev/null; wait "${BG_PIDS[-1]}" 2>/dev/null
 	pass "$model: every survivor reports node $victim ($states) within $bound ms"
 
 	if [ "$model" = fail-noisy ]; then
