@@ -964,8 +964,8 @@ static const struct sim_case cases[] = {
 	{ "broken-snapshot-no-sessions", run_broken_snap, 20, true },
 	{ "broken-runtime-ack-before-sync", run_broken_runtime_ack, 20, true },
 	{ "broken-early-ack", run_broken_early_ack, 60, true },
-	{ "broken-snapshot-slot-reuse", run_broken_snap_slot, 200, true },
-	{ "broken-truncate-first", run_broken_truncate_first, 1000, true },
+	{ "broken-snapshot-slot-reuse", run_broken_snap_slot, 1000, true },
+	{ "broken-truncate-first", run_broken_truncate_first, 5000, true },
 };
 
 int main(int argc, char **argv)
