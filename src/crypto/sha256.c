@@ -102,9 +102,29 @@ static inline SHA256_UNTRACED uint32_t rotr(uint32_t x, unsigned n)
 
 /* ---- portable compression (FIPS 180-4, 6.2.2) ---- */
 
+/* One round, written so that the eight working variables never move: the caller rotates their
+ * names instead (round i + 1 gets h, a, b, c, d, e, f, g as a..h), so only d and h change.
+ * Ch(e, f, g) = (e & f) ^ (~e & g) = g ^ (e & (f ^ g)); Maj(a, b, c) = (a & b) ^ (a & c) ^
+ * (b & c) = (a & b) | (c & (a | b)). */
+#define PORTABLE_ROUND(a, b, c, d, e, f, g, h, i)                                              \
+	do {                                                                                   \
+		uint32_t t1_ = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + (g ^ (e & (f ^ g))) + \
+			       k[i] + w[i];                                                    \
+		uint32_t t2_ = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) | (c & (a | b))); \
+		d += t1_;                                                                      \
+		h = t1_ + t2_;                                                                 \
+	} while (0)
+
 static SHA256_UNTRACED void compress_portable(uint32_t h[8], const uint8_t *p, size_t nblocks)
 {
 	uint32_t w[64];
+#if STRATA_SHA256_BROKEN == 1
+	uint32_t k[64];
+	memcpy(k, K, sizeof(k));
+	k[63]++;
+#else
+	const uint32_t *k = K;
+#endif
 	for (; nblocks > 0; nblocks--, p += STRATA_SHA256_BLOCK) {
 		for (int i = 0; i < 16; i++)
 			w[i] = load_be32(p + 4 * i);
@@ -116,22 +136,15 @@ static SHA256_UNTRACED void compress_portable(uint32_t h[8], const uint8_t *p, s
 		}
 		uint32_t a = h[0], b = h[1], c = h[2], d = h[3];
 		uint32_t e = h[4], f = h[5], g = h[6], hh = h[7];
-		for (int i = 0; i < 64; i++) {
-			uint32_t k = K[i] + (uint32_t)(STRATA_SHA256_BROKEN == 1 && i == 63);
-			uint32_t S1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
-			uint32_t ch = (e & f) ^ (~e & g);
-			uint32_t t1 = hh + S1 + ch + k + w[i];
-			uint32_t S0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22);
-			uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
-			uint32_t t2 = S0 + maj;
-			hh = g;
-			g = f;
-			f = e;
-			e = d + t1;
-			d = c;
-			c = b;
-			b = a;
-			a = t1 + t2;
+		for (int i = 0; i < 64; i += 8) {
+			PORTABLE_ROUND(a, b, c, d, e, f, g, hh, i);
+			PORTABLE_ROUND(hh, a, b, c, d, e, f, g, i + 1);
+			PORTABLE_ROUND(g, hh, a, b, c, d, e, f, i + 2);
+			PORTABLE_ROUND(f, g, hh, a, b, c, d, e, i + 3);
+			PORTABLE_ROUND(e, f, g, hh, a, b, c, d, i + 4);
+			PORTABLE_ROUND(d, e, f, g, hh, a, b, c, i + 5);
+			PORTABLE_ROUND(c, d, e, f, g, hh, a, b, i + 6);
+			PORTABLE_ROUND(b, c, d, e, f, g, hh, a, i + 7);
 		}
 		h[0] += a;
 		h[1] += b;
