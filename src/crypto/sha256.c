@@ -46,6 +46,7 @@
 
 /* Round constants: the first 32 bits of the fractional parts of the cube roots of the first 64
  * primes (FIPS 180-4, 4.2.2). */
+/* clang-format off */
 static _Alignas(16) const uint32_t K[64] = {
 	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5,
 	0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -64,6 +65,7 @@ static _Alignas(16) const uint32_t K[64] = {
 	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
 	0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 };
+/* clang-format on */
 
 /* Initial hash value: the first 32 bits of the fractional parts of the square roots of the first
  * 8 primes (FIPS 180-4, 5.3.3). */
@@ -106,13 +108,14 @@ static inline SHA256_UNTRACED uint32_t rotr(uint32_t x, unsigned n)
  * names instead (round i + 1 gets h, a, b, c, d, e, f, g as a..h), so only d and h change.
  * Ch(e, f, g) = (e & f) ^ (~e & g) = g ^ (e & (f ^ g)); Maj(a, b, c) = (a & b) ^ (a & c) ^
  * (b & c) = (a & b) | (c & (a | b)). */
-#define PORTABLE_ROUND(a, b, c, d, e, f, g, h, i)                                              \
-	do {                                                                                   \
-		uint32_t t1_ = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + (g ^ (e & (f ^ g))) + \
-			       k[i] + w[i];                                                    \
-		uint32_t t2_ = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) | (c & (a | b))); \
-		d += t1_;                                                                      \
-		h = t1_ + t2_;                                                                 \
+#define PORTABLE_ROUND(a, b, c, d, e, f, g, h, i)                                                  \
+	do {                                                                                       \
+		uint32_t t1_ = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) +                      \
+			       (g ^ (e & (f ^ g))) + k[i] + w[i];                                  \
+		uint32_t t2_ =                                                                     \
+			(rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) | (c & (a | b)));      \
+		d += t1_;                                                                          \
+		h = t1_ + t2_;                                                                     \
 	} while (0)
 
 static SHA256_UNTRACED void compress_portable(uint32_t h[8], const uint8_t *p, size_t nblocks)
@@ -188,27 +191,28 @@ static _Alignas(16) uint32_t K_NI[64];
  * W[i+1] + K[i+1] in its low 64 bits. */
 
 /* Four rounds from i with the message words W[i..i+3] in m (W[i] in the low 32 bits). */
-#define NI_ROUNDS4(m, i)                                                                     \
-	do {                                                                                 \
-		__m128i wk_ = _mm_add_epi32((m), _mm_load_si128((const __m128i *)(const void *)&KTAB[i])); \
-		cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk_);                                \
-		abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(wk_, 0x0e));      \
+#define NI_ROUNDS4(m, i)                                                                           \
+	do {                                                                                       \
+		__m128i wk_ = _mm_add_epi32(                                                       \
+			(m), _mm_load_si128((const __m128i *)(const void *)&KTAB[i]));             \
+		cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk_);                                     \
+		abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(wk_, 0x0e));            \
 	} while (0)
 
 /* W[i..i+3] from a = W[i-16..i-13], b = W[i-12..i-9], c = W[i-8..i-5], d = W[i-4..i-1]:
  * SHA256MSG1(a, b) = W[i-16+j] + sigma0(W[i-15+j]) for j = 0..3; adding W[i-7..i-4] (the top
  * three words of c and the bottom one of d) and then SHA256MSG2 with d (whose top two words are
  * W[i-2], W[i-1]) adds sigma1(W[i-2+j]), taking W[i] and W[i+1] for j = 2, 3. */
-#define NI_SCHEDULE(a, b, c, d, shift)                                                       \
-	_mm_sha256msg2_epu32(                                                                \
+#define NI_SCHEDULE(a, b, c, d, shift)                                                             \
+	_mm_sha256msg2_epu32(                                                                      \
 		_mm_add_epi32(_mm_sha256msg1_epu32((a), (b)), _mm_alignr_epi8((d), (c), (shift))), \
 		(d))
 
 /* Schedule four new words into a (from a, b, c, d as above), then four rounds with them. */
-#define NI_STEP(a, b, c, d, i, shift)                                                        \
-	do {                                                                                 \
-		a = NI_SCHEDULE(a, b, c, d, shift);                                          \
-		NI_ROUNDS4(a, i);                                                            \
+#define NI_STEP(a, b, c, d, i, shift)                                                              \
+	do {                                                                                       \
+		a = NI_SCHEDULE(a, b, c, d, shift);                                                \
+		NI_ROUNDS4(a, i);                                                                  \
 	} while (0)
 
 #if STRATA_SHA256_BROKEN == 4
@@ -233,10 +237,14 @@ compress_sha_ni(uint32_t h[8], const uint8_t *p, size_t nblocks)
 
 	for (; nblocks > 0; nblocks--, p += STRATA_SHA256_BLOCK) {
 		const __m128i abef0 = abef, cdgh0 = cdgh;
-		__m128i m0 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), bswap);
-		__m128i m1 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)), bswap);
-		__m128i m2 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 32)), bswap);
-		__m128i m3 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 48)), bswap);
+		__m128i m0 =
+			_mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), bswap);
+		__m128i m1 = _mm_shuffle_epi8(
+			_mm_loadu_si128((const __m128i *)(const void *)(p + 16)), bswap);
+		__m128i m2 = _mm_shuffle_epi8(
+			_mm_loadu_si128((const __m128i *)(const void *)(p + 32)), bswap);
+		__m128i m3 = _mm_shuffle_epi8(
+			_mm_loadu_si128((const __m128i *)(const void *)(p + 48)), bswap);
 		NI_ROUNDS4(m0, 0);
 		NI_ROUNDS4(m1, 4);
 		NI_ROUNDS4(m2, 8);

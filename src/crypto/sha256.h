@@ -27,7 +27,7 @@
  * the standard's bound of 2^64 - 1 bits rounded to whole bytes). */
 struct strata_sha256 {
 	uint32_t h[8];
-	uint64_t len;			   /* bytes hashed so far */
+	uint64_t len;			  /* bytes hashed so far */
 	uint8_t buf[STRATA_SHA256_BLOCK]; /* the partial block: len % 64 bytes */
 };
 

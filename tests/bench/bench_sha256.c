@@ -21,7 +21,7 @@
 #include "crypto/sha256.h"
 
 enum variant { V_SODIUM, V_PORTABLE, V_SHA_NI, V_COUNT };
-static const char *const variant_names[V_COUNT] = { "libsodium", "portable", "sha-ni" };
+static const char *const variant_names[V_COUNT] = {"libsodium", "portable", "sha-ni"};
 
 struct cell {
 	const char *name;
@@ -29,8 +29,8 @@ struct cell {
 	int hmac; /* 0: SHA-256 one-shot; 1: HMAC-SHA256 with a prepared key */
 };
 static const struct cell cells[] = {
-	{ "sha256 64 B", 64, 0 },	{ "sha256 256 B", 256, 0 },	{ "sha256 1 KiB", 1024, 0 },
-	{ "sha256 8 KiB", 8192, 0 },	{ "hmac 200 B", 200, 1 },	{ "hmac 1400 B", 1400, 1 },
+	{"sha256 64 B", 64, 0},	   {"sha256 256 B", 256, 0}, {"sha256 1 KiB", 1024, 0},
+	{"sha256 8 KiB", 8192, 0}, {"hmac 200 B", 200, 1},   {"hmac 1400 B", 1400, 1},
 };
 #define NCELLS (sizeof(cells) / sizeof(cells[0]))
 
@@ -130,8 +130,8 @@ int main(int argc, char **argv)
 				calls = 2000;
 			for (int v = 0; v < nv; v++)
 				ns[((size_t)r * NCELLS + c) * V_COUNT + (size_t)v] =
-					measure((enum variant)v, &cells[c], data, calls, &sodium_key,
-						&own_key);
+					measure((enum variant)v, &cells[c], data, calls,
+						&sodium_key, &own_key);
 		}
 
 	printf("bench_sha256: ns of CPU per call, median of %d runs (load average at start: %s)\n",
@@ -141,7 +141,7 @@ int main(int argc, char **argv)
 		printf(" %12s", variant_names[v]);
 	printf("  %s\n", nv == V_COUNT ? "libsodium/sha-ni  portable/sha-ni  MB/s sha-ni" : "");
 	for (size_t c = 0; c < NCELLS; c++) {
-		double med[V_COUNT] = { 0 };
+		double med[V_COUNT] = {0};
 		double tmp[101];
 		for (int v = 0; v < nv; v++) {
 			for (int r = 0; r < runs; r++)

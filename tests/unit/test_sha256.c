@@ -24,8 +24,7 @@
 
 #define MAX_LEN 2100
 
-static const enum strata_sha256_impl backends[2] = { STRATA_SHA256_PORTABLE,
-						     STRATA_SHA256_SHA_NI };
+static const enum strata_sha256_impl backends[2] = {STRATA_SHA256_PORTABLE, STRATA_SHA256_SHA_NI};
 
 /* Selects backend i of a loop test; false (with a note) when this CPU lacks it. Check runs every
  * test in a child process, so the selection ends with the test. */
@@ -68,13 +67,13 @@ static const struct {
 	const char *msg;
 	const char *digest;
 } fips[] = {
-	{ "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
-	{ "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
-	{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
-	  "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
-	{ "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopq"
-	  "rlmnopqrsmnopqrstnopqrstu",
-	  "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1" },
+	{"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+	{"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+	{"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+	 "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+	{"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopq"
+	 "rlmnopqrsmnopqrstnopqrstu",
+	 "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"},
 };
 
 START_TEST(test_fips_vectors)
@@ -89,8 +88,8 @@ START_TEST(test_fips_vectors)
 		size_t len = strlen(fips[v].msg);
 		strata_sha256(d, len ? m : NULL, len);
 		hex(got, d, sizeof(d));
-		ck_assert_msg(strcmp(got, fips[v].digest) == 0, "%s: vector %zu one-shot: %s", name, v,
-			      got);
+		ck_assert_msg(strcmp(got, fips[v].digest) == 0, "%s: vector %zu one-shot: %s", name,
+			      v, got);
 		/* Byte by byte through the incremental interface. */
 		struct strata_sha256 s;
 		strata_sha256_init(&s);
@@ -98,23 +97,24 @@ START_TEST(test_fips_vectors)
 			strata_sha256_update(&s, m + i, 1);
 		strata_sha256_final(&s, d);
 		hex(got, d, sizeof(d));
-		ck_assert_msg(strcmp(got, fips[v].digest) == 0, "%s: vector %zu bytewise: %s", name, v,
-			      got);
+		ck_assert_msg(strcmp(got, fips[v].digest) == 0, "%s: vector %zu bytewise: %s", name,
+			      v, got);
 		/* strata_hash is the same function. */
 		strata_hash(d, m, len);
 		hex(got, d, sizeof(d));
-		ck_assert_msg(strcmp(got, fips[v].digest) == 0, "%s: vector %zu strata_hash: %s", name,
-			      v, got);
+		ck_assert_msg(strcmp(got, fips[v].digest) == 0, "%s: vector %zu strata_hash: %s",
+			      name, v, got);
 	}
 
 	/* One million 'a', in pieces of 1, 63, 64, 65, ... bytes (and one-shot). */
 	static uint8_t a[1000000];
 	memset(a, 'a', sizeof(a));
-	static const char million[] = "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
+	static const char million[] =
+		"cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
 	strata_sha256(d, a, sizeof(a));
 	hex(got, d, sizeof(d));
 	ck_assert_msg(strcmp(got, million) == 0, "%s: million a one-shot: %s", name, got);
-	static const size_t pieces[] = { 1, 63, 64, 65, 1000, 4096, 127, 3 };
+	static const size_t pieces[] = {1, 63, 64, 65, 1000, 4096, 127, 3};
 	struct strata_sha256 s;
 	strata_sha256_init(&s);
 	size_t off = 0;
@@ -194,8 +194,8 @@ START_TEST(test_rfc4231)
 					  tc[t].datalen - tc[t].datalen / 3);
 		strata_hmac_sha256_final(&st, mac);
 		hex(got, mac, want_len);
-		ck_assert_msg(strcmp(got, tc[t].mac) == 0, "%s: RFC 4231 test case %zu in pieces: %s",
-			      name, t + 1, got);
+		ck_assert_msg(strcmp(got, tc[t].mac) == 0,
+			      "%s: RFC 4231 test case %zu in pieces: %s", name, t + 1, got);
 	}
 }
 END_TEST
@@ -254,7 +254,8 @@ START_TEST(test_against_libsodium)
 			size_t at = (size_t)(rnd() % len);
 			data[at] ^= 0x01;
 			strata_sha256(got, data, len);
-			ck_assert_msg(memcmp(got, want, sizeof(want)) != 0, "%s: changed byte", name);
+			ck_assert_msg(memcmp(got, want, sizeof(want)) != 0, "%s: changed byte",
+				      name);
 			data[at] ^= 0x01;
 		}
 	}
@@ -282,8 +283,8 @@ START_TEST(test_crypto_routes)
 			      name, len);
 		crypto_auth_hmacsha256(want, data, len, key);
 		strata_mac(got, key, data, len);
-		ck_assert_msg(memcmp(got, want, sizeof(want)) == 0, "%s: strata_mac, %zu bytes", name,
-			      len);
+		ck_assert_msg(memcmp(got, want, sizeof(want)) == 0, "%s: strata_mac, %zu bytes",
+			      name, len);
 		strata_mac_keyed(got, mk, data, len);
 		ck_assert_msg(memcmp(got, want, sizeof(want)) == 0,
 			      "%s: strata_mac_keyed, %zu bytes", name, len);
@@ -305,19 +306,23 @@ START_TEST(test_select)
 	ck_assert_int_eq(strata_sha256_use(STRATA_SHA256_PORTABLE), 0);
 	ck_assert_int_eq(strata_sha256_active(), STRATA_SHA256_PORTABLE);
 	ck_assert_int_eq(strata_sha256_use(STRATA_SHA256_SHA_NI), ni ? 0 : STRATA_ENOENT);
-	ck_assert_int_eq(strata_sha256_active(), ni ? STRATA_SHA256_SHA_NI : STRATA_SHA256_PORTABLE);
+	ck_assert_int_eq(strata_sha256_active(),
+			 ni ? STRATA_SHA256_SHA_NI : STRATA_SHA256_PORTABLE);
 	ck_assert_int_eq(strata_sha256_use(STRATA_SHA256_AUTO), 0);
-	ck_assert_int_eq(strata_sha256_active(), ni ? STRATA_SHA256_SHA_NI : STRATA_SHA256_PORTABLE);
+	ck_assert_int_eq(strata_sha256_active(),
+			 ni ? STRATA_SHA256_SHA_NI : STRATA_SHA256_PORTABLE);
 
 	ck_assert_int_eq(setenv("STRATA_SHA256", "portable", 1), 0);
 	ck_assert_int_eq(strata_sha256_setup(), 0);
 	ck_assert_int_eq(strata_sha256_active(), STRATA_SHA256_PORTABLE);
 	ck_assert_int_eq(setenv("STRATA_SHA256", "auto", 1), 0);
 	ck_assert_int_eq(strata_sha256_setup(), 0);
-	ck_assert_int_eq(strata_sha256_active(), ni ? STRATA_SHA256_SHA_NI : STRATA_SHA256_PORTABLE);
+	ck_assert_int_eq(strata_sha256_active(),
+			 ni ? STRATA_SHA256_SHA_NI : STRATA_SHA256_PORTABLE);
 	ck_assert_int_eq(setenv("STRATA_SHA256", "sha-ni", 1), 0);
 	ck_assert_int_eq(strata_sha256_setup(), ni ? 0 : STRATA_ECONFIG);
-	ck_assert_int_eq(strata_sha256_active(), ni ? STRATA_SHA256_SHA_NI : STRATA_SHA256_PORTABLE);
+	ck_assert_int_eq(strata_sha256_active(),
+			 ni ? STRATA_SHA256_SHA_NI : STRATA_SHA256_PORTABLE);
 	/* An unknown value is an error and changes nothing. */
 	ck_assert_int_eq(strata_sha256_use(STRATA_SHA256_PORTABLE), 0);
 	ck_assert_int_eq(setenv("STRATA_SHA256", "fast", 1), 0);
@@ -326,7 +331,8 @@ START_TEST(test_select)
 	ck_assert_int_eq(strata_sha256_active(), STRATA_SHA256_PORTABLE);
 	ck_assert_int_eq(unsetenv("STRATA_SHA256"), 0);
 	ck_assert_int_eq(strata_crypto_init(), 0);
-	ck_assert_int_eq(strata_sha256_active(), ni ? STRATA_SHA256_SHA_NI : STRATA_SHA256_PORTABLE);
+	ck_assert_int_eq(strata_sha256_active(),
+			 ni ? STRATA_SHA256_SHA_NI : STRATA_SHA256_PORTABLE);
 	printf("sha256: %s (SHA extensions %s)\n", strata_sha256_name(strata_sha256_active()),
 	       ni ? "present" : "absent");
 }
