@@ -29,7 +29,9 @@
 
 #include "core/error.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* STRATA_SHA256_NO_X86 builds the x86-64 code out, as on other CPUs (to check that build). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) &&                            \
+	!defined(STRATA_SHA256_NO_X86)
 #define SHA256_X86 1
 #include <cpuid.h>
 #include <immintrin.h>
