@@ -106,23 +106,44 @@ static inline SHA256_UNTRACED uint32_t rotr(uint32_t x, unsigned n)
 
 /* ---- portable compression (FIPS 180-4, 6.2.2) ---- */
 
+/* The message schedule kept as a ring of 16 words: W[i] for i >= 16 replaces W[i - 16] in
+ * w[i & 15] just before round i uses it (FIPS 180-4, 6.2.2 step 1, computed as the rounds go). */
+#define SIGMA0(x) (rotr(x, STRATA_SHA256_BROKEN == 2 ? 8 : 7) ^ rotr(x, 18) ^ ((x) >> 3))
+#define SIGMA1(x) (rotr(x, 17) ^ rotr(x, 19) ^ ((x) >> 10))
+#define W_LOADED(i) w[i]
+#define W_NEXT(i)                                                                                  \
+	(w[(i)&15] += SIGMA1(w[((i)-2) & 15]) + w[((i)-7) & 15] + SIGMA0(w[((i)-15) & 15]))
+
 /* One round, written so that the eight working variables never move: the caller rotates their
  * names instead (round i + 1 gets h, a, b, c, d, e, f, g as a..h), so only d and h change.
  * Ch(e, f, g) = (e & f) ^ (~e & g) = g ^ (e & (f ^ g)); Maj(a, b, c) = (a & b) ^ (a & c) ^
  * (b & c) = (a & b) | (c & (a | b)). */
-#define PORTABLE_ROUND(a, b, c, d, e, f, g, h, i)                                                  \
+#define PORTABLE_ROUND(a, b, c, d, e, f, g, h, i, wi)                                              \
 	do {                                                                                       \
 		uint32_t t1_ = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) +                      \
-			       (g ^ (e & (f ^ g))) + k[i] + w[i];                                  \
+			       (g ^ (e & (f ^ g))) + k[i] + (wi);                                  \
 		uint32_t t2_ =                                                                     \
 			(rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) | (c & (a | b)));      \
 		d += t1_;                                                                          \
 		h = t1_ + t2_;                                                                     \
 	} while (0)
 
+/* Eight rounds from i, the message words from W(i) (W_LOADED or W_NEXT). */
+#define PORTABLE_ROUNDS8(i, W)                                                                     \
+	do {                                                                                       \
+		PORTABLE_ROUND(a, b, c, d, e, f, g, hh, i, W(i));                                  \
+		PORTABLE_ROUND(hh, a, b, c, d, e, f, g, i + 1, W(i + 1));                          \
+		PORTABLE_ROUND(g, hh, a, b, c, d, e, f, i + 2, W(i + 2));                          \
+		PORTABLE_ROUND(f, g, hh, a, b, c, d, e, i + 3, W(i + 3));                          \
+		PORTABLE_ROUND(e, f, g, hh, a, b, c, d, i + 4, W(i + 4));                          \
+		PORTABLE_ROUND(d, e, f, g, hh, a, b, c, i + 5, W(i + 5));                          \
+		PORTABLE_ROUND(c, d, e, f, g, hh, a, b, i + 6, W(i + 6));                          \
+		PORTABLE_ROUND(b, c, d, e, f, g, hh, a, i + 7, W(i + 7));                          \
+	} while (0)
+
 static SHA256_UNTRACED void compress_portable(uint32_t h[8], const uint8_t *p, size_t nblocks)
 {
-	uint32_t w[64];
+	uint32_t w[16];
 #if STRATA_SHA256_BROKEN == 1
 	uint32_t k[64];
 	memcpy(k, K, sizeof(k));
@@ -133,24 +154,17 @@ static SHA256_UNTRACED void compress_portable(uint32_t h[8], const uint8_t *p, s
 	for (; nblocks > 0; nblocks--, p += STRATA_SHA256_BLOCK) {
 		for (int i = 0; i < 16; i++)
 			w[i] = load_be32(p + 4 * i);
-		for (int i = 16; i < 64; i++) {
-			uint32_t s0 = rotr(w[i - 15], STRATA_SHA256_BROKEN == 2 ? 8 : 7) ^
-				      rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
-			uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
-			w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-		}
 		uint32_t a = h[0], b = h[1], c = h[2], d = h[3];
 		uint32_t e = h[4], f = h[5], g = h[6], hh = h[7];
-		for (int i = 0; i < 64; i += 8) {
-			PORTABLE_ROUND(a, b, c, d, e, f, g, hh, i);
-			PORTABLE_ROUND(hh, a, b, c, d, e, f, g, i + 1);
-			PORTABLE_ROUND(g, hh, a, b, c, d, e, f, i + 2);
-			PORTABLE_ROUND(f, g, hh, a, b, c, d, e, i + 3);
-			PORTABLE_ROUND(e, f, g, hh, a, b, c, d, i + 4);
-			PORTABLE_ROUND(d, e, f, g, hh, a, b, c, i + 5);
-			PORTABLE_ROUND(c, d, e, f, g, hh, a, b, i + 6);
-			PORTABLE_ROUND(b, c, d, e, f, g, hh, a, i + 7);
-		}
+		/* Unrolled in full: the ring's indices and the constants become immediates. */
+		PORTABLE_ROUNDS8(0, W_LOADED);
+		PORTABLE_ROUNDS8(8, W_LOADED);
+		PORTABLE_ROUNDS8(16, W_NEXT);
+		PORTABLE_ROUNDS8(24, W_NEXT);
+		PORTABLE_ROUNDS8(32, W_NEXT);
+		PORTABLE_ROUNDS8(40, W_NEXT);
+		PORTABLE_ROUNDS8(48, W_NEXT);
+		PORTABLE_ROUNDS8(56, W_NEXT);
 		h[0] += a;
 		h[1] += b;
 		h[2] += c;
