@@ -37,7 +37,7 @@
 #include <immintrin.h>
 #endif
 
-/* The fuzz trees compile the library with coverage instrumentation; hashing is not what they
+/* The fuzz trees compile libstrata with coverage instrumentation; hashing is not what they
  * test, and its loop counts (which follow message lengths) would only add features of its own,
  * as libsodium's uninstrumented SHA-256 did not (docs/fuzzing.md). Other builds: no effect. */
 #if defined(__clang__)
