@@ -12,6 +12,8 @@
 #   make fuzz-speed fuzz_datagram and fuzz_module, without sanitizers: executions per second of
 #                   three FUZZ_SPEED_RUNS-execution runs each from the committed seeds
 #   make asan       build and run unit + simulation suites with ASan and UBSan
+#   make check-sha256-broken  test_sha256 against four broken SHA-256 variants: each must fail
+#   make bench-sha256  ns per SHA-256 / HMAC-SHA256: libsodium, portable, SHA extensions
 #   make install    PREFIX=/usr/local
 # Missing Debian packages are installed by scripts/setup on first use.
 
@@ -80,11 +82,11 @@ SIMLIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SIMLIB_SRC))
 .SECONDARY:
 .DELETE_ON_ERROR:
 
-.PHONY: all test unit sim soak soak-asan integration asan test-bins fuzz fuzz-smoke fuzz-long fuzz-speed demo bench bench-stack bench-kv-tob bench-kv-c1 bench-bft bench-encrypt install man clean help
+.PHONY: all test unit sim soak soak-asan integration asan test-bins fuzz fuzz-smoke fuzz-long fuzz-speed demo bench bench-stack bench-kv-tob bench-kv-c1 bench-bft bench-encrypt bench-sha256 check-sha256-broken install man clean help
 all: $(BUILD)/stratad $(BUILD)/strata $(UNIT_BIN) $(SIM_BIN) $(BENCH_BIN)
 
 help:
-	@sed -n '2,13p' Makefile
+	@sed -n '2,17p' Makefile
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 	@mkdir -p $(BUILD)/gen
@@ -159,6 +161,26 @@ asan:
 	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) $(ASAN_VARS) test-bins
 	@$(MAKE) --no-print-directory $(ASAN_VARS) SIM_ARGS="$(ASAN_SIM_ARGS)" unit sim
 test-bins: $(UNIT_BIN) $(SIM_BIN)
+
+# The SHA-256 checks can fail: test_sha256 is linked against src/crypto/sha256.c built with
+# STRATA_SHA256_BROKEN=1..4 (a round constant or a message-schedule step wrong in the portable
+# code, 1-2, or in the SHA-extension code, 3-4; sha256.c lists them). Each build must fail, its
+# failures must name the broken backend and none the other. Not part of `make test` (~10 s of
+# compiling); variants 3-4 are skipped with a note on a CPU without the SHA extensions.
+check-sha256-broken: $(LIB)
+	@mkdir -p $(BUILD)/sha256-broken
+	@ok=1; for v in 1 2 3 4; do \
+		bin=$(BUILD)/sha256-broken/test_sha256-$$v; log=$$bin.log; \
+		case $$v in 1|2) bad=portable; good=sha-ni;; *) bad=sha-ni; good=portable;; esac; \
+		$(CC) $(CFLAGS_ALL) -DSTRATA_SHA256_BROKEN=$$v -o $$bin tests/unit/test_sha256.c \
+			src/crypto/sha256.c $(LIB) $(LDLIBS_ALL) || exit 1; \
+		if [ $$bad = sha-ni ] && ! grep -qw sha_ni /proc/cpuinfo; then \
+			echo "skip broken variant $$v: no SHA extensions on this CPU"; continue; fi; \
+		if $$bin > $$log 2>&1; then echo "FAIL broken variant $$v ($$bad): test_sha256 passed"; ok=0; \
+		elif ! grep -q ":F:.*: $$bad: " $$log; then echo "FAIL broken variant $$v: no $$bad failure ($$log)"; ok=0; \
+		elif grep -q ":F:.*: $$good: " $$log; then echo "FAIL broken variant $$v: $$good failed too ($$log)"; ok=0; \
+		else echo "ok   broken variant $$v ($$bad) caught: $$(grep -c ':F:' $$log) of $$(grep -o 'Checks: [0-9]*' $$log | cut -d' ' -f2) checks failed, e.g. $$(grep -m1 -o ':F:.*' $$log)"; fi; \
+	done; [ $$ok = 1 ]
 
 # The smoke run in `make test`: 4 s per target, SIM_JOBS targets at a time.
 fuzz-smoke:
@@ -260,6 +282,9 @@ bench-bft: all
 	@scripts/bench-bft
 
 # The cost of [cluster] encrypt: perfect-link throughput MACed vs sealed, same run (~1-2 min).
+bench-sha256: $(BUILD)/bench/bench_sha256
+	@$(BUILD)/bench/bench_sha256 $${BENCH_SHA256_ARGS:-}
+
 bench-encrypt: all
 	@$(BUILD)/bench/bench_links --encrypt-compare --runs $${BENCH_RUNS:-5} --messages $${BENCH_LINKS_MESSAGES:-200000}
 

@@ -42,7 +42,7 @@ int cmd_keygen(struct cli *c, int argc, char **argv)
 	if (!out || !*out)
 		return cli_usage_err(c, "keygen", "keygen: --out FILE is required");
 	if (strata_crypto_init() != 0) {
-		cli_err(c, "keygen: libsodium failed to initialise");
+		cli_err(c, "keygen: crypto initialisation failed (libsodium or STRATA_SHA256)");
 		return CLI_EXIT_FAIL;
 	}
 	uint8_t pk[STRATA_PK_LEN];

@@ -239,7 +239,7 @@ static int auth_load(struct cli *c)
 		}
 	}
 	if (strata_crypto_init() != 0) {
-		cli_err(c, "libsodium failed to initialise");
+		cli_err(c, "crypto initialisation failed (libsodium or STRATA_SHA256)");
 		return -1;
 	}
 	cli_auth.key = strata_secure_alloc(STRATA_CLIENT_KEY_LEN);
@@ -913,7 +913,7 @@ int cli_op(struct cli *c, const struct cli_op_args *a, Strata__Client__Response 
 		struct cli_bft_key key;
 		uint8_t auth[SMR_BFT_AUTH_LEN];
 		if (cli_bft_key_new(&key) != 0) {
-			cli_err(c, "libsodium failed to initialise");
+			cli_err(c, "crypto initialisation failed (libsodium or STRATA_SHA256)");
 			return CLI_EXIT_FAIL;
 		}
 		op.session = key.session; /* the session this invocation's key pair owns */

@@ -157,7 +157,8 @@ static int keygen_args(int argc, char **argv, const char *cmd, const char **out)
 		return 2;
 	}
 	if (strata_crypto_init() != 0) {
-		fprintf(stderr, "stratad: libsodium initialisation failed\n");
+		fprintf(stderr, "stratad: crypto initialisation failed (libsodium or "
+				"STRATA_SHA256)\n");
 		return 1;
 	}
 	return -1;
@@ -283,7 +284,8 @@ static int cmd_coin_deal(int argc, char **argv)
 		return die_usage("coin-deal: the threshold must be at most the number of nodes%s",
 				 "");
 	if (strata_crypto_init() != 0) {
-		fprintf(stderr, "stratad: libsodium initialisation failed\n");
+		fprintf(stderr, "stratad: crypto initialisation failed (libsodium or "
+				"STRATA_SHA256)\n");
 		return 1;
 	}
 	uint8_t (*x)[32] = strata_secure_alloc(32u * n);
@@ -872,7 +874,8 @@ int main(int argc, char **argv)
 	if (rc)
 		return rc;
 	if (strata_crypto_init() != 0) {
-		fprintf(stderr, "stratad: libsodium initialisation failed\n");
+		fprintf(stderr, "stratad: crypto initialisation failed (libsodium or "
+				"STRATA_SHA256)\n");
 		return 1;
 	}
 	rc = load_config(&d);

@@ -1,4 +1,5 @@
-/* libsodium wrappers; see crypto.h. */
+/* libsodium wrappers; see crypto.h. SHA-256 and HMAC-SHA256 are crypto/sha256.c's (the CPU's SHA
+ * instructions when present). */
 #include "crypto/crypto.h"
 
 #include <sodium.h>
@@ -9,10 +10,13 @@
 
 #include "core/assert.h"
 #include "core/error.h"
+#include "crypto/sha256.h"
 
 int strata_crypto_init(void)
 {
-	return sodium_init() < 0 ? STRATA_EIO : 0;
+	if (sodium_init() < 0)
+		return STRATA_EIO;
+	return strata_sha256_setup();
 }
 
 #ifndef STRATA_FUZZ_PLAIN_SECRETS
@@ -92,14 +96,14 @@ int strata_link_key(uint8_t key[STRATA_LINK_KEY_LEN], const uint8_t my_pk[STRATA
 		lo = peer_pk;
 		hi = my_pk;
 	}
-	crypto_hash_sha256_state st;
+	struct strata_sha256 st;
 	static const char label[] = "strata-link-key-v1";
-	crypto_hash_sha256_init(&st);
-	crypto_hash_sha256_update(&st, (const uint8_t *)label, sizeof(label) - 1);
-	crypto_hash_sha256_update(&st, shared, sizeof(shared));
-	crypto_hash_sha256_update(&st, lo, STRATA_PK_LEN);
-	crypto_hash_sha256_update(&st, hi, STRATA_PK_LEN);
-	crypto_hash_sha256_final(&st, key);
+	strata_sha256_init(&st);
+	strata_sha256_update(&st, (const uint8_t *)label, sizeof(label) - 1);
+	strata_sha256_update(&st, shared, sizeof(shared));
+	strata_sha256_update(&st, lo, STRATA_PK_LEN);
+	strata_sha256_update(&st, hi, STRATA_PK_LEN);
+	strata_sha256_final(&st, key); /* wipes st */
 	rc = 0;
 out:
 	sodium_memzero(my_x_sk, sizeof(my_x_sk));
@@ -108,32 +112,34 @@ out:
 }
 
 #ifndef STRATA_FUZZ_FAST_MAC
+_Static_assert(STRATA_MAC_LEN == STRATA_SHA256_LEN && STRATA_HASH_LEN == STRATA_SHA256_LEN,
+	       "MACs and hashes are SHA-256 digests");
+
 void strata_mac(uint8_t out[STRATA_MAC_LEN], const uint8_t key[STRATA_LINK_KEY_LEN],
 		const uint8_t *data, size_t len)
 {
-	crypto_auth_hmacsha256(out, data, len, key);
+	strata_hmac_sha256(out, key, STRATA_LINK_KEY_LEN, data, len);
 }
 
-_Static_assert(sizeof(crypto_auth_hmacsha256_state) <= STRATA_MAC_KEY_STATE_LEN,
+_Static_assert(sizeof(struct strata_hmac_sha256) <= STRATA_MAC_KEY_STATE_LEN,
 	       "struct strata_mac_key is too small for the HMAC-SHA256 state");
-_Static_assert(_Alignof(crypto_auth_hmacsha256_state) <= 16,
+_Static_assert(_Alignof(struct strata_hmac_sha256) <= 16,
 	       "struct strata_mac_key is not aligned enough for the HMAC-SHA256 state");
 
 void strata_mac_key_init(struct strata_mac_key *k, const uint8_t key[STRATA_LINK_KEY_LEN])
 {
 	sodium_memzero(k, sizeof(*k));
-	crypto_auth_hmacsha256_init((crypto_auth_hmacsha256_state *)(void *)k->state, key,
-				    STRATA_LINK_KEY_LEN);
+	strata_hmac_sha256_init((struct strata_hmac_sha256 *)(void *)k->state, key,
+				STRATA_LINK_KEY_LEN);
 }
 
 void strata_mac_keyed(uint8_t out[STRATA_MAC_LEN], const struct strata_mac_key *k,
 		      const uint8_t *data, size_t len)
 {
-	crypto_auth_hmacsha256_state st;
+	struct strata_hmac_sha256 st;
 	memcpy(&st, k->state, sizeof(st));
-	crypto_auth_hmacsha256_update(&st, data, len);
-	crypto_auth_hmacsha256_final(&st, out);
-	sodium_memzero(&st, sizeof(st));
+	strata_hmac_sha256_update(&st, data, len);
+	strata_hmac_sha256_final(&st, out); /* wipes st */
 }
 
 bool strata_mac_keyed_verify(const uint8_t mac[STRATA_MAC_LEN], const struct strata_mac_key *k,
@@ -149,7 +155,11 @@ bool strata_mac_keyed_verify(const uint8_t mac[STRATA_MAC_LEN], const struct str
 bool strata_mac_verify(const uint8_t mac[STRATA_MAC_LEN], const uint8_t key[STRATA_LINK_KEY_LEN],
 		       const uint8_t *data, size_t len)
 {
-	return crypto_auth_hmacsha256_verify(mac, data, len, key) == 0;
+	uint8_t want[STRATA_MAC_LEN];
+	strata_mac(want, key, data, len);
+	bool ok = crypto_verify_32(want, mac) == 0;
+	sodium_memzero(want, sizeof(want));
+	return ok;
 }
 #else
 /* Fuzz builds only (the Makefile's fuzz trees define STRATA_FUZZ_FAST_MAC; no other build does:
@@ -232,7 +242,7 @@ bool strata_verify(const uint8_t sig[STRATA_SIG_LEN], const uint8_t pk[STRATA_PK
 
 void strata_hash(uint8_t out[STRATA_HASH_LEN], const uint8_t *data, size_t len)
 {
-	crypto_hash_sha256(out, data, len);
+	strata_sha256(out, data, len);
 }
 
 void strata_hex_encode(char *out, const uint8_t *in, size_t len)

@@ -1,4 +1,6 @@
-/* libsodium wrappers: identities, pairwise link keys, MACs, signatures, hashes.
+/* libsodium wrappers: identities, pairwise link keys, MACs, signatures, hashes. SHA-256 and
+ * HMAC-SHA256 are crypto/sha256.c's own (on the CPU's SHA instructions when present), checked
+ * against libsodium's in the unit tests.
  *
  * Identities are Ed25519 key pairs. Pairwise link keys are derived from the X25519 forms of the
  * two identities (crypto_sign_ed25519_*_to_curve25519 + crypto_scalarmult), hashed together with
@@ -17,10 +19,11 @@
 #define STRATA_MAC_LEN 32
 #define STRATA_HASH_LEN 32
 #define STRATA_LINK_KEY_LEN 32
-/* Room for libsodium's crypto_auth_hmacsha256_state (208 bytes; crypto.c checks it fits). */
+/* Room for struct strata_hmac_sha256 (crypto/sha256.h, 208 bytes; crypto.c checks it fits). */
 #define STRATA_MAC_KEY_STATE_LEN 256
 
-/* Must be called once per process before anything else here; returns 0 or STRATA_EIO. */
+/* Must be called once per process before anything else here; returns 0, STRATA_EIO (libsodium
+ * failed) or STRATA_ECONFIG (an invalid STRATA_SHA256, reported on stderr: crypto/sha256.h). */
 int strata_crypto_init(void);
 
 /* Secure memory (sodium_malloc / sodium_free, wiped on free; the fuzz builds alone use the plain

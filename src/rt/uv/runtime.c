@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "crypto/crypto.h"
 #include "crypto/session.h"
+#include "crypto/sha256.h"
 #include "links/links.h"
 #include "rt/uv/internal.h"
 #include "store/rlog.h"
@@ -1003,11 +1004,12 @@ int strata_uv_start(struct strata_uv *rt, bool recovering, char *err, size_t err
 	rt->started_ms = uv_hrtime() / 1000000;
 	strata_uv_log(rt, STRATA_LOG_INFO,
 		      "started: cluster %s, %s, n=%u f=%u, incarnation %" PRIu64 "%s, udp %s:%u, "
-		      "clients %s:%u",
+		      "clients %s:%u, sha256 %s",
 		      rt->cfg->cluster_id, strata_model_name(rt->cfg->model), rt->cfg->n, rt->cfg->f,
 		      strata_node_incarnation(rt->node), recovering ? " (recovering)" : "",
 		      rt->cfg->nodes[rt->id].host, rt->cfg->nodes[rt->id].port,
-		      rt->cfg->nodes[rt->id].host, rt->cfg->nodes[rt->id].client_port);
+		      rt->cfg->nodes[rt->id].host, rt->cfg->nodes[rt->id].client_port,
+		      strata_sha256_name(strata_sha256_active()));
 	strata_node_start(rt->node, recovering);
 	arm_timer(rt); /* the first turn may have reported its deadline before we could arm */
 	return 0;
