@@ -34,8 +34,13 @@ got = (d["total"], d["errors"], d["conns"])
 if got != (400, 0, conns):
     print(f"(total, errors, conns) = {got}, expected (400, 0, {conns})", file=sys.stderr)
     sys.exit(1)
-acc = lambda doc: [n["counters"]["client_accepted"] for n in json.loads(doc)]
-print(" ".join(str(b - a - 1) for a, b in zip(acc(sys.argv[3]), acc(sys.argv[4]))))
+cnt = lambda doc, k: [n["counters"][k] for n in json.loads(doc)]
+acc0, acc1 = cnt(sys.argv[3], "client_accepted"), cnt(sys.argv[4], "client_accepted")
+print(" ".join(str(b - a - 1) for a, b in zip(acc0, acc1)))
+# the replies and the socket writes toward clients, summed over the nodes
+rep = sum(cnt(sys.argv[4], "client_replies")) - sum(cnt(sys.argv[3], "client_replies"))
+wr = sum(cnt(sys.argv[4], "client_writes")) - sum(cnt(sys.argv[3], "client_writes"))
+open(sys.argv[5], "w").write(f"{rep} {wr}\n") if len(sys.argv) > 5 else None
 PY
 }
 
@@ -68,13 +73,16 @@ pass "crash KV, 9 clients, --conns 3 --target all: one connection per node ($js)
 # connection per client would be at least 8 + 1 + 1 + 6 = 16.
 b0=$(snap "$DIR")
 js=$(bench "$DIR" --clients 8 --conns 2)
-d=$(check "$js" 2 "$b0" "$(snap "$DIR")") || fail "bench printed '$js'"
+d=$(check "$js" 2 "$b0" "$(snap "$DIR")" "$TMP/rw") || fail "bench printed '$js'"
+read -r creplies cwrites <"$TMP/rw"
+[ $((cwrites * 4)) -lt $((creplies * 3)) ] ||
+	fail "leader, 2 conns: $creplies replies to clients in $cwrites socket writes: a connection's replies of one step do not leave together"
 sum=$(echo "$d" | awk '{s=0; for (i=1;i<=NF;i++) s+=$i; print s}')
 [ "$sum" -ge 10 ] && [ "$sum" -le 12 ] || fail "leader, 8 clients, 2 conns: $sum client connections ($d), expected 10 to 12"
 js=$(bench "$DIR" --clients 8 --no-preload)
 check "$js" 1 "$b0" "$b0" >/dev/null || fail "bench printed '$js'"
 for k in k000000000000000 k000000000000049; do readback "$DIR" "$k"; done
-pass "crash KV, 8 clients on 2 connections ($sum with the status ones), then on auto (1): 0 errors; keys read back"
+pass "crash KV, 8 clients on 2 connections ($sum with the status ones; $creplies replies in $cwrites writes), then on auto (1): 0 errors; keys read back"
 "$CLUSTER" stop --dir "$DIR" >/dev/null
 
 # The BFT KV: 4 replicas, f = 1, 2 connections to each.
@@ -96,8 +104,11 @@ EOF
 "$CLUSTER" start --config "$TMP/btob.ini" --dir "$DIR" >/dev/null || fail "btob: start failed"
 b0=$(snap "$DIR")
 js=$(bench "$DIR" --clients 8 --conns 2)
-d=$(check "$js" 2 "$b0" "$(snap "$DIR")") || fail "bench printed '$js'"
+d=$(check "$js" 2 "$b0" "$(snap "$DIR")" "$TMP/rw") || fail "bench printed '$js'"
+read -r replies writes <"$TMP/rw"
+[ $((writes * 4)) -lt $((replies * 3)) ] ||
+	fail "btob, 2 conns: $replies replies to clients in $writes socket writes: a connection's replies of one step do not leave together"
 [ "$d" = "4 4 4 4" ] || fail "btob, 2 conns: client connections per replica (2 bench + 2 status) '$d', expected '4 4 4 4'"
 readback "$DIR" k000000000000007
-pass "BFT KV, 8 clients on 2 connections per replica, 0 errors; a key read back by f + 1 vote ($js)"
+pass "BFT KV, 8 clients on 2 connections per replica ($replies replies in $writes writes), 0 errors; a key read back by f + 1 vote ($js)"
 pass "total $(($(now_ms) - T0)) ms"
