@@ -9,10 +9,13 @@
 #     opened (besides its status requests and ours): --target all spreads 3 connections over
 #     3 nodes (one each), the BFT KV gets 2 per replica, and the leader run stays below what
 #     one connection per client would take;
+#   - the server writes a connection's replies of one step together (lsn_cork): with 8 clients
+#     on 2 connections the nodes' client_writes must stay below 3/4 of their client_replies
+#     (one write per reply without it);
 #   - keys the bench wrote read back with its value (`strata kv get`; on the BFT KV itself an
 #     f + 1 vote).
 # Runs on a 3-node crash cluster (fail-noisy, client auth on: sealed frames) and a 4-node
-# fail-arbitrary cluster with [smr] log = btob. About 10 s.
+# fail-arbitrary cluster with [smr] log = btob. 6-12 s (quiet to load average 4).
 . "$(dirname "$0")/lib.sh"
 
 bench() { # DIR ARGS...: strata bench put -w json; fails the test on a non-zero exit
