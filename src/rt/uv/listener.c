@@ -116,31 +116,36 @@ static void on_write(uv_write_t *req, int status)
 		lsn_conn_close(c);
 }
 
-/* Appends data to c's held writes (a new buffer puts c on the cork list). 0, or -1 (memory). */
-static int cork_append(struct lsn_conn *c, const uint8_t *data, size_t len)
+/* Holds w's first len bytes in c's cork (a connection's first held write is kept as it is, so
+ * a lone reply costs no copy; later ones are appended). Takes w and returns 0, or -1 (memory:
+ * w is still the caller's). */
+static int cork_take(struct lsn_conn *c, struct lsn_wreq *w, size_t len)
 {
-	size_t have = c->cork ? c->cork->len : 0;
-	if (have + len > c->cork_cap) {
-		size_t cap = c->cork_cap ? c->cork_cap * 2 : 4096;
-		while (cap < have + len)
-			cap *= 2;
-		struct lsn_wreq *w = realloc(c->cork, sizeof(*w) + cap);
-		if (!w)
-			return -1;
-		if (!c->cork) {
-			w->c = c;
-			w->len = 0;
-		}
-		if (!c->on_cork_list) {
-			c->on_cork_list = true;
-			c->cork_next = c->l->cork_list;
-			c->l->cork_list = c;
-		}
+	if (!c->cork) {
+		w->len = len;
 		c->cork = w;
-		c->cork_cap = cap;
+		c->cork_cap = len;
+	} else {
+		size_t have = c->cork->len;
+		if (have + len > c->cork_cap) {
+			size_t cap = c->cork_cap * 2 > 4096 ? c->cork_cap * 2 : 4096;
+			while (cap < have + len)
+				cap *= 2;
+			struct lsn_wreq *g = realloc(c->cork, sizeof(*g) + cap);
+			if (!g)
+				return -1;
+			c->cork = g;
+			c->cork_cap = cap;
+		}
+		memcpy(c->cork->data + have, w->data, len);
+		c->cork->len = have + len;
+		free(w);
 	}
-	memcpy(c->cork->data + c->cork->len, data, len);
-	c->cork->len += len;
+	if (!c->on_cork_list) {
+		c->on_cork_list = true;
+		c->cork_next = c->l->cork_list;
+		c->l->cork_list = c;
+	}
 	return 0;
 }
 
@@ -187,10 +192,8 @@ int lsn_write(struct lsn_conn *c, struct lsn_wreq *w, size_t len)
 		free(w);
 		return -1;
 	}
-	if (c->l->corked && !c->draining && cork_append(c, w->data, len) == 0) {
-		free(w);
+	if (c->l->corked && !c->draining && cork_take(c, w, len) == 0)
 		return 0;
-	}
 	cork_flush(c); /* out of memory to hold it: what is held first, then this */
 	if (c->closing) {
 		free(w);
