@@ -563,12 +563,23 @@ static bool status_counter(struct bench *b, const struct cli_endpoint *ep, const
 	return ok;
 }
 
-static uint64_t syncs_total(struct bench *b)
+/* Every node's store_syncs into v[] (-1: the node did not answer). */
+static void syncs_of(struct bench *b, long long *v)
 {
-	uint64_t sum = 0, v;
-	for (int i = 0; i < b->neps; i++)
-		if (status_counter(b, &b->eps[i], "store_syncs", &v))
-			sum += v;
+	for (int i = 0; i < b->neps; i++) {
+		uint64_t x;
+		v[i] = status_counter(b, &b->eps[i], "store_syncs", &x) ? (long long)x : -1;
+	}
+}
+
+/* The sum of b - a over the nodes known at both ends (a node lost in between, or not readable,
+ * counts for nothing rather than its whole counter); -1 if there is none. */
+static long long delta_sum(const long long *a, const long long *b, int n)
+{
+	long long sum = -1;
+	for (int i = 0; i < n; i++)
+		if (a[i] >= 0 && b[i] >= a[i])
+			sum = (sum < 0 ? 0 : sum) + (b[i] - a[i]);
 	return sum;
 }
 
@@ -590,11 +601,11 @@ static int find_leader(struct bench *b)
 	return -1;
 }
 
-/* Server CPU ticks of every node PID listed in <dir>/pids; -1 if none is readable. */
-static long long server_ticks(struct bench *b)
+/* Server CPU ticks of every node PID listed in <dir>/pids into tk[] (-1: not readable). */
+static void server_ticks(struct bench *b, long long *tk)
 {
-	long long sum = -1;
 	for (int i = 0; i < b->neps; i++) {
+		tk[i] = -1;
 		char path[4200];
 		snprintf(path, sizeof(path), "%s/pids/node-%u.pid", b->c->dir, b->eps[i].id);
 		FILE *f = fopen(path, "r");
@@ -617,9 +628,8 @@ static long long server_ticks(struct bench *b)
 		/* Fields after the command: state, ppid, ... utime is the 12th, stime the 13th. */
 		if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
 				&st) == 2)
-			sum = (sum < 0 ? 0 : sum) + (long long)(ut + st);
+			tk[i] = (long long)(ut + st);
 	}
-	return sum;
 }
 
 static double client_cpu_s(void)
@@ -780,8 +790,11 @@ static int bench_run(struct bench *b)
 		rc = run_phase(b, b->op, b->warmup, false, NULL, "warmup");
 	uint64_t preload_errors = b->errors;
 	b->errors = 0;
-	uint64_t syncs0 = rc ? 0 : syncs_total(b);
-	long long tk0 = server_ticks(b);
+	long long sy0[STRATA_MAX_NODES], sy1[STRATA_MAX_NODES], tk0[STRATA_MAX_NODES],
+		tk1[STRATA_MAX_NODES];
+	if (!rc)
+		syncs_of(b, sy0);
+	server_ticks(b, tk0);
 	double cc0 = client_cpu_s();
 	uint64_t t0 = now_ns(), sv0 = b->seen.verified, env0 = b->envelopes;
 	if (!rc)
@@ -790,8 +803,9 @@ static int bench_run(struct bench *b)
 	double sv_op = (double)(b->seen.verified - sv0) / (double)b->total;
 	double ss_op = (double)(b->envelopes - env0) / (double)b->total;
 	double cc1 = client_cpu_s();
-	long long tk1 = server_ticks(b);
-	uint64_t syncs1 = rc ? 0 : syncs_total(b);
+	server_ticks(b, tk1);
+	if (!rc)
+		syncs_of(b, sy1);
 	for (unsigned x = 0; x < b->ncn; x++)
 		if (b->cn[x].fd >= 0) {
 			close(b->cn[x].fd);
@@ -805,9 +819,11 @@ static int bench_run(struct bench *b)
 	double secs = (double)(t1 - t0) / 1e9;
 	double ops = (double)b->total / secs;
 	double hz = (double)sysconf(_SC_CLK_TCK);
-	double srv_us = tk0 >= 0 && tk1 >= 0 ? (double)(tk1 - tk0) / hz * 1e6 / (double)b->total : -1;
+	/* A node that stopped during the run counts for nothing (its /proc entry is gone). */
+	long long tk = delta_sum(tk0, tk1, b->neps), sy = delta_sum(sy0, sy1, b->neps);
+	double srv_us = tk >= 0 ? (double)tk / hz * 1e6 / (double)b->total : -1;
 	double cli_us = (cc1 - cc0) * 1e6 / (double)b->total;
-	double syncs = (double)(syncs1 - syncs0) / (double)b->total;
+	double syncs = sy >= 0 ? (double)sy / (double)b->total : 0;
 	const char *name = b->op == CLI_OP_WRITE ? "put" : b->serializable ? "get-serializable" : "get";
 	if (b->c->json) {
 		struct cli_json j;
