@@ -219,7 +219,10 @@ static int conn_queue(struct bench *b, unsigned cn, const Strata__Client__Reques
 	return 0;
 }
 
-/* Every connection's frames of this turn, one write each. */
+static int conn_lost(struct bench *b, unsigned cn, const char *err);
+
+/* Every connection's frames of this turn, one write each. A connection that fails ends the run
+ * (crash KV) or is lost to its replica alone (BFT, conn_lost). */
 static int flush_conns(struct bench *b)
 {
 	int rc = 0;
@@ -229,8 +232,10 @@ static int flush_conns(struct bench *b)
 		n->queued = false;
 		if (rc == 0 && n->fd >= 0 &&
 		    cli_wbuf_flush(&n->wb, n->fd, cli_now_ms() + STALL_MS, err, sizeof err) != 0) {
-			cli_err(b->c, "bench: send on connection %u: %s", b->dirty[d], err);
-			rc = -1;
+			char why[240];
+			snprintf(why, sizeof why, "send: %s", err);
+			if (conn_lost(b, b->dirty[d], why) != 0)
+				rc = -1;
 		}
 		n->wb.len = 0;
 	}
