@@ -137,6 +137,37 @@ void cli_reader_free(struct cli_reader *r);
 int cli_reader_step(struct cli_reader *r, int fd, Strata__Client__Response **out, char *err,
 		    size_t errlen);
 
+/* Many requests in flight on one connection (`strata bench`): the frames of several requests are
+ * built into one buffer (sealed in order when the connection has a session) and written with
+ * one send; the replies are read in large chunks and split into frames. */
+struct cli_wbuf {
+	uint8_t *buf, *plain; /* plain: scratch for a frame before it is sealed */
+	size_t len, cap, pcap;
+};
+/* Appends req's frame (sealed on an authenticated connection; the first append on a connection
+ * completes its handshake within the deadline). 0, or -1 with err filled. */
+int cli_wbuf_append(struct cli_wbuf *w, int fd, const Strata__Client__Request *req,
+		    uint64_t deadline_ms, char *err, size_t errlen);
+/* Writes every appended frame in one send (more only if the socket takes less) and empties w.
+ * 0, or -1 with err filled. */
+int cli_wbuf_flush(struct cli_wbuf *w, int fd, uint64_t deadline_ms, char *err, size_t errlen);
+void cli_wbuf_free(struct cli_wbuf *w);
+
+struct cli_breader {
+	uint8_t *buf, *plain; /* buf[start..end): bytes read, not yet split; plain: opened body */
+	size_t cap, start, end, pcap;
+	bool short_read; /* the last read took less than it could: the socket is drained */
+};
+/* cap: the read buffer's size (it grows only for a frame larger than it). 0 or -1 (memory). */
+int cli_breader_init(struct cli_breader *r, size_t cap);
+void cli_breader_free(struct cli_breader *r);
+/* The next reply: 1 with *out set, 0 when the socket has nothing more now (poll it), -1 on end
+ * of stream, socket error, a malformed, oversized or unauthenticated frame (err filled). Reads
+ * at most once per call that returns 0 after a short read, so a drained socket costs no extra
+ * read (poll says when there is more). */
+int cli_breader_step(struct cli_breader *r, int fd, Strata__Client__Response **out, char *err,
+		     size_t errlen);
+
 /* A fresh request id (unique within this invocation). */
 uint64_t cli_next_id(struct cli *c);
 

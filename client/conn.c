@@ -783,6 +783,149 @@ int cli_recv(int fd, Strata__Client__Response **out, uint64_t deadline_ms, char 
 	}
 }
 
+/* ---- many requests per connection ---- */
+
+static int grow(uint8_t **buf, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? *cap : 4096;
+	while (n < need)
+		n *= 2;
+	uint8_t *b = realloc(*buf, n);
+	if (!b)
+		return -1;
+	*buf = b;
+	*cap = n;
+	return 0;
+}
+
+int cli_wbuf_append(struct cli_wbuf *w, int fd, const Strata__Client__Request *req,
+		    uint64_t deadline_ms, char *err, size_t errlen)
+{
+	size_t len = strata__client__request__get_packed_size(req);
+	if (len > CLI_MAX_FRAME) {
+		snprintf(err, errlen, "request too large (%zu bytes, at most %u)", len, CLI_MAX_FRAME);
+		return -1;
+	}
+	if (auth_finish(fd, deadline_ms, err, errlen) != 0)
+		return -1;
+	struct strata_session *sess = sess_of(fd);
+	size_t body = sess ? len + STRATA_SESSION_ABYTES : len;
+	if (grow(&w->buf, &w->cap, w->len + 4 + body) != 0 ||
+	    (sess && grow(&w->plain, &w->pcap, len ? len : 1) != 0)) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	uint8_t *f = w->buf + w->len;
+	f[0] = (uint8_t)(body >> 24);
+	f[1] = (uint8_t)(body >> 16);
+	f[2] = (uint8_t)(body >> 8);
+	f[3] = (uint8_t)body;
+	if (sess) { /* sealed now, so frames leave in the order of their nonces */
+		strata__client__request__pack(req, w->plain);
+		strata_session_seal(sess, f + 4, w->plain, len);
+	} else {
+		strata__client__request__pack(req, f + 4);
+	}
+	w->len += 4 + body;
+	return 0;
+}
+
+int cli_wbuf_flush(struct cli_wbuf *w, int fd, uint64_t deadline_ms, char *err, size_t errlen)
+{
+	int rc = w->len ? send_all(fd, w->buf, w->len, deadline_ms, err, errlen) : 0;
+	w->len = 0;
+	return rc;
+}
+
+void cli_wbuf_free(struct cli_wbuf *w)
+{
+	free(w->buf);
+	free(w->plain);
+	memset(w, 0, sizeof *w);
+}
+
+int cli_breader_init(struct cli_breader *r, size_t cap)
+{
+	memset(r, 0, sizeof *r);
+	if (cap < 64)
+		cap = 64;
+	r->buf = malloc(cap);
+	if (!r->buf)
+		return -1;
+	r->cap = cap;
+	return 0;
+}
+
+void cli_breader_free(struct cli_breader *r)
+{
+	free(r->buf);
+	free(r->plain);
+	memset(r, 0, sizeof *r);
+}
+
+int cli_breader_step(struct cli_breader *r, int fd, Strata__Client__Response **out, char *err,
+		     size_t errlen)
+{
+	for (;;) {
+		size_t have = r->end - r->start;
+		if (have >= 4) {
+			const uint8_t *h = r->buf + r->start;
+			size_t blen = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
+			if (blen > CLI_MAX_FRAME + STRATA_SESSION_ABYTES) {
+				snprintf(err, errlen, "frame of %zu bytes exceeds the %u limit", blen,
+					 CLI_MAX_FRAME);
+				return -1;
+			}
+			if (have >= 4 + blen) {
+				const uint8_t *body = h + 4;
+				r->start += 4 + blen;
+				struct strata_session *sess = sess_of(fd);
+				if (sess) {
+					if (blen < STRATA_SESSION_ABYTES ||
+					    grow(&r->plain, &r->pcap, blen) != 0 ||
+					    strata_session_open(sess, r->plain, body, blen) != 0) {
+						snprintf(err, errlen,
+							 "a reply did not authenticate (altered, replayed "
+							 "or not from this session)");
+						return -1;
+					}
+					body = r->plain;
+					blen -= STRATA_SESSION_ABYTES;
+				}
+				Strata__Client__Response *resp =
+					strata__client__response__unpack(NULL, blen, body);
+				if (!resp) {
+					snprintf(err, errlen, "malformed response frame");
+					return -1;
+				}
+				*out = resp;
+				return 1;
+			}
+			if (4 + blen > r->cap && grow(&r->buf, &r->cap, 4 + blen) != 0) {
+				snprintf(err, errlen, "out of memory");
+				return -1;
+			}
+		}
+		if (r->short_read) { /* drained when last read: wait for poll */
+			r->short_read = false;
+			return 0;
+		}
+		if (r->start) { /* the unsplit tail to the front */
+			memmove(r->buf, r->buf + r->start, have);
+			r->start = 0;
+			r->end = have;
+		}
+		size_t room = r->cap - r->end;
+		ssize_t got = read_some(fd, r->buf + r->end, room, err, errlen);
+		if (got <= 0)
+			return (int)got;
+		r->end += (size_t)got;
+		r->short_read = (size_t)got < room;
+	}
+}
+
 /* ---- one request, one response ---- */
 
 void cli_describe(const struct cli_endpoint *ep, char *buf, size_t n)

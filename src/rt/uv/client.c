@@ -124,6 +124,7 @@ static void conn_send(struct client_conn *c, const Strata__Client__Response *r)
 	struct lsn_wreq *w = lsn_wreq_new(&c->ce, wlen); /* NULL: closed (e.g. over the cap) */
 	if (!w)
 		return;
+	c->rt->counters.client_replies++;
 	if (c->auth == CA_OPEN) {
 		/* The body is sealed; the header announces the sealed length. */
 		uint8_t *plain = malloc(len);
@@ -221,7 +222,8 @@ static const struct {
 	UVCOUNTER(udp_send_dropped), UVCOUNTER(udp_recv_truncated), UVCOUNTER(udp_recv_errors),
 	UVCOUNTER(client_accepted), UVCOUNTER(client_refused), UVCOUNTER(client_slow_dropped),
 	UVCOUNTER(client_evicted), UVCOUNTER(client_idle_closed), UVCOUNTER(client_frame_timeouts),
-	UVCOUNTER(client_replies_dropped), UVCOUNTER(client_auth_ok),
+	UVCOUNTER(client_replies_dropped), UVCOUNTER(client_replies), UVCOUNTER(client_writes),
+	UVCOUNTER(client_auth_ok),
 	UVCOUNTER(client_auth_failed), UVCOUNTER(client_unauthenticated),
 	UVCOUNTER(client_decrypt_failed), UVCOUNTER(sync_us_max), UVCOUNTER(sync_us_total),
 	UVCOUNTER(input_paused),
@@ -950,6 +952,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	c->rlen += (size_t)nread;
 	size_t off = 0;
 	unsigned frames = 0;
+	/* The immediate replies to the requests of this read leave in one write (lsn_cork). */
+	struct lsn *l = &c->rt->client_lsn;
+	lsn_cork(l);
 	while (!c->ce.closing && !c->ce.draining) {
 		const uint8_t *body;
 		size_t blen, used;
@@ -961,12 +966,14 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			break;
 		if (rc < 0) {
 			bad_request(c, 0, STRATA_ETOOBIG, "frame larger than 2 MiB");
+			lsn_uncork(l);
 			return;
 		}
 		off += used;
 		frames++;
 		auth_frame(c, body, blen);
 	}
+	lsn_uncork(l);
 	if (c->ce.closing || c->ce.draining)
 		return;
 	memmove(c->rbuf, c->rbuf + off, c->rlen - off);
@@ -1012,7 +1019,7 @@ int client_server_start(struct strata_uv *rt, char *err, size_t errlen)
 		.accepted = &k->client_accepted, .refused = &k->client_refused,
 		.evicted = &k->client_evicted, .idle_closed = &k->client_idle_closed,
 		.frame_timeouts = &k->client_frame_timeouts,
-		.slow_dropped = &k->client_slow_dropped,
+		.slow_dropped = &k->client_slow_dropped, .writes = &k->client_writes,
 	};
 	return lsn_start(&rt->client_lsn, rt, &client_ops, &lim, &cnt, me->host, me->client_port,
 			 err, errlen);

@@ -44,9 +44,14 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 	lsn_conn_close(req->data);
 }
 
+static void cork_flush(struct lsn_conn *c);
+
 void lsn_conn_drain(struct lsn_conn *c)
 {
 	if (c->closing || c->draining)
+		return;
+	cork_flush(c); /* the held replies go before the shutdown */
+	if (c->closing)
 		return;
 	c->draining = true;
 	uv_read_stop((uv_stream_t *)&c->tcp);
@@ -81,7 +86,7 @@ struct lsn_wreq *lsn_wreq_new(struct lsn_conn *c, size_t len)
 	if (c->closing || c->draining)
 		return NULL;
 	struct lsn *l = c->l;
-	if (c->out_bytes + len > l->lim.queue_max) {
+	if (c->out_bytes + (c->cork ? c->cork->len : 0) + len > l->lim.queue_max) {
 		(*l->cnt.slow_dropped)++;
 		strata_uv_log(l->rt, STRATA_LOG_WARN,
 			      "%s: client too slow: %zu bytes queued (limit %" PRIu32 "), disconnected",
@@ -111,8 +116,85 @@ static void on_write(uv_write_t *req, int status)
 		lsn_conn_close(c);
 }
 
+/* Holds w's first len bytes in c's cork (a connection's first held write is kept as it is, so
+ * a lone reply costs no copy; later ones are appended). Takes w and returns 0, or -1 (memory:
+ * w is still the caller's). */
+static int cork_take(struct lsn_conn *c, struct lsn_wreq *w, size_t len)
+{
+	if (!c->cork) {
+		w->len = len;
+		c->cork = w;
+		c->cork_cap = len;
+	} else {
+		size_t have = c->cork->len;
+		if (have + len > c->cork_cap) {
+			size_t cap = c->cork_cap * 2 > 4096 ? c->cork_cap * 2 : 4096;
+			while (cap < have + len)
+				cap *= 2;
+			struct lsn_wreq *g = realloc(c->cork, sizeof(*g) + cap);
+			if (!g)
+				return -1;
+			c->cork = g;
+			c->cork_cap = cap;
+		}
+		memcpy(c->cork->data + have, w->data, len);
+		c->cork->len = have + len;
+		free(w);
+	}
+	if (!c->on_cork_list) {
+		c->on_cork_list = true;
+		c->cork_next = c->l->cork_list;
+		c->l->cork_list = c;
+	}
+	return 0;
+}
+
+/* Writes c's held bytes now (c stays on the cork list with nothing held). */
+static void cork_flush(struct lsn_conn *c)
+{
+	struct lsn_wreq *w = c->cork;
+	if (!w)
+		return;
+	c->cork = NULL;
+	c->cork_cap = 0;
+	if (c->closing) {
+		free(w);
+		return;
+	}
+	unsigned corked = c->l->corked;
+	c->l->corked = 0; /* lsn_write: straight to the socket */
+	(void)lsn_write(c, w, w->len);
+	c->l->corked = corked;
+}
+
+void lsn_cork(struct lsn *l)
+{
+	l->corked++;
+}
+
+void lsn_uncork(struct lsn *l)
+{
+	STRATA_ASSERT(l->corked > 0);
+	if (--l->corked)
+		return;
+	while (l->cork_list) {
+		struct lsn_conn *c = l->cork_list;
+		l->cork_list = c->cork_next;
+		c->cork_next = NULL;
+		c->on_cork_list = false;
+		cork_flush(c);
+	}
+}
+
 int lsn_write(struct lsn_conn *c, struct lsn_wreq *w, size_t len)
 {
+	if (c->closing) {
+		free(w);
+		return -1;
+	}
+	if (c->l->corked && !c->draining && cork_take(c, w, len) == 0)
+		return 0;
+	cork_flush(c); /* out of memory to hold it: what is held first, then this */
 	if (c->closing) {
 		free(w);
 		return -1;
@@ -121,6 +203,8 @@ int lsn_write(struct lsn_conn *c, struct lsn_wreq *w, size_t len)
 	 * loop iteration for it (one reply per put at c=1). libuv refuses a try_write while
 	 * writes are queued, so the order of the bytes is kept. */
 	size_t off = 0;
+	if (c->l->cnt.writes)
+		(*c->l->cnt.writes)++;
 	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
 	UVRT_TT(c->l->rt, UVRT_TT_TCP_TX, 0, len);
 	int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);

@@ -48,6 +48,7 @@ struct lsn;
 /* Where the listener counts (fields of the runtime's status counters). */
 struct lsn_counters {
 	uint64_t *accepted, *refused, *evicted, *idle_closed, *frame_timeouts, *slow_dropped;
+	uint64_t *writes; /* writes handed to the sockets (may be NULL) */
 };
 
 struct lsn_conn {
@@ -63,6 +64,10 @@ struct lsn_conn {
 	bool exempt;             /* a subscriber: no idle timeout, evicted last (set by the owner) */
 	bool closing;            /* uv_close called */
 	bool draining;           /* a last reply is being written, then shutdown + close */
+	struct lsn_wreq *cork;   /* writes held while the listener is corked (lsn_cork), or NULL */
+	size_t cork_cap;         /* bytes cork->data can hold */
+	struct lsn_conn *cork_next; /* the listener's cork list (connections that held writes) */
+	bool on_cork_list;
 };
 
 struct lsn_ops {
@@ -90,6 +95,8 @@ struct lsn {
 	struct lsn_conn *conns; /* doubly linked, including those closing */
 	unsigned n;             /* connections, including those closing */
 	unsigned nclosing;      /* closed, waiting for their close callback */
+	unsigned corked;        /* lsn_cork depth */
+	struct lsn_conn *cork_list; /* connections with writes held (lsn_conn.cork) */
 };
 
 /* Binds host:port and listens. 0, or STRATA_ECONFIG / STRATA_EIO with "<name> port
@@ -111,6 +118,14 @@ void lsn_conn_drain(struct lsn_conn *c);
 /* The owner's read callback consumed `completed` whole requests and now holds `partial` = a
  * request half-received: the activity and the frame deadline follow from this. */
 void lsn_conn_input(struct lsn_conn *c, unsigned completed, bool partial);
+
+/* Between lsn_cork and lsn_uncork (nested calls count), lsn_write appends to one buffer per
+ * connection, and lsn_uncork writes each connection's buffer at once: the replies the node
+ * releases in one step (a turn-batch's end, a finished sync) toward one connection share one
+ * system call. The output cap counts held bytes too; a drain writes what is held first. Cork
+ * and uncork are paired within one callback of the loop, so nothing waits for a later turn. */
+void lsn_cork(struct lsn *l);
+void lsn_uncork(struct lsn *l);
 
 /* A write request: the owner fills data[0..len) and hands it to lsn_write. */
 struct lsn_wreq {

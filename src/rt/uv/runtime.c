@@ -494,7 +494,19 @@ static void sync_work(uv_work_t *w)
 }
 
 /* Back on the loop: the flush is done. Release what it covers; start the next group. */
+static void sync_done(uv_work_t *w, int status);
+
+/* The replies a finished flush releases toward one client connection leave in one write
+ * (lsn_cork). */
 static void sync_after(uv_work_t *w, int status)
+{
+	struct strata_uv *rt = w->data;
+	lsn_cork(&rt->client_lsn);
+	sync_done(w, status);
+	lsn_uncork(&rt->client_lsn);
+}
+
+static void sync_done(uv_work_t *w, int status)
 {
 	struct strata_uv *rt = w->data;
 	UVRT_TT(rt, UVRT_TT_SYNC_END, 0, 0);
@@ -626,7 +638,9 @@ static void batch_close_now(struct strata_uv *rt)
 {
 	UVRT_TT(rt, UVRT_TT_BATCH_END, rt->batch_inputs, rt->batch_timer);
 	rt->batch_open = false;
+	lsn_cork(&rt->client_lsn); /* the replies the batch releases: one write per connection */
 	strata_node_batch_end(rt->node);
+	lsn_uncork(&rt->client_lsn);
 	rt->releasing = 0;
 	if (!rt->udp_paused && rt->udp_init && !rt->closing &&
 	    strata_node_held_bytes(rt->node) > HELD_MAX) {

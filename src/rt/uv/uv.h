@@ -122,6 +122,9 @@ struct strata_uv_counters {
 					 * first byte (slowloris) */
 	uint64_t client_slow_dropped;/* disconnected: outgoing queue over client_queue_max */
 	uint64_t client_replies_dropped; /* the requesting connection was gone */
+	uint64_t client_replies;     /* Response frames queued toward client connections */
+	uint64_t client_writes;      /* writes of them to the sockets: fewer than the replies when
+				      * a connection's replies of one step leave together (lsn_cork) */
 	uint64_t client_auth_ok;     /* handshakes completed ([client] auth) */
 	uint64_t client_auth_failed; /* handshakes refused: wrong key, replayed or malformed */
 	uint64_t client_unauthenticated; /* plain requests refused: auth is on */
