@@ -629,34 +629,86 @@ int cli_connect_finish(int fd, char *err, size_t errlen)
 	return -1;
 }
 
-int cli_send(int fd, const Strata__Client__Request *req, uint64_t deadline_ms, char *err,
-	     size_t errlen)
+/* ---- frames: [u32 body length][body], the body a Request / Response, sealed in a session ---- */
+
+/* Before a request's frame is built: its packed size (*len), the bound, and the session
+ * finished if one was started on fd (*sess, NULL without client auth). 0 or -1 with err. */
+static int frame_begin(int fd, const Strata__Client__Request *req, uint64_t deadline_ms,
+		       size_t *len, struct strata_session **sess, char *err, size_t errlen)
 {
-	size_t len = strata__client__request__get_packed_size(req);
-	if (len > CLI_MAX_FRAME) {
-		snprintf(err, errlen, "request too large (%zu bytes, at most %u)", len, CLI_MAX_FRAME);
+	*len = strata__client__request__get_packed_size(req);
+	if (*len > CLI_MAX_FRAME) {
+		snprintf(err, errlen, "request too large (%zu bytes, at most %u)", *len,
+			 CLI_MAX_FRAME);
 		return -1;
 	}
 	if (auth_finish(fd, deadline_ms, err, errlen) != 0)
 		return -1;
-	struct strata_session *sess = sess_of(fd);
-	size_t body = sess ? len + STRATA_SESSION_ABYTES : len;
+	*sess = sess_of(fd);
+	return 0;
+}
+
+/* The frame's body length for a request of len packed bytes. */
+static size_t frame_body_len(const struct strata_session *sess, size_t len)
+{
+	return sess ? len + STRATA_SESSION_ABYTES : len;
+}
+
+/* Writes the frame (4 + frame_body_len bytes) at f; with a session, plain (len bytes) holds the
+ * packed request while it is sealed, which advances the session's nonce: frames must leave in
+ * the order they were built. */
+static void frame_put(struct strata_session *sess, const Strata__Client__Request *req, size_t len,
+		      uint8_t *f, uint8_t *plain)
+{
+	size_t body = frame_body_len(sess, len);
+	f[0] = (uint8_t)(body >> 24);
+	f[1] = (uint8_t)(body >> 16);
+	f[2] = (uint8_t)(body >> 8);
+	f[3] = (uint8_t)body;
+	if (sess) {
+		strata__client__request__pack(req, plain);
+		strata_session_seal(sess, f + 4, plain, len);
+	} else {
+		strata__client__request__pack(req, f + 4);
+	}
+}
+
+/* A frame's body (blen bytes) into a Response: opened first in a session (into plain, blen
+ * bytes of room). 1 with *out, or -1 with err. */
+static int frame_decode(struct strata_session *sess, const uint8_t *body, size_t blen,
+			uint8_t *plain, Strata__Client__Response **out, char *err, size_t errlen)
+{
+	if (sess) {
+		if (blen < STRATA_SESSION_ABYTES || strata_session_open(sess, plain, body, blen) != 0) {
+			snprintf(err, errlen, "a reply did not authenticate (altered, replayed or not "
+					      "from this session)");
+			return -1;
+		}
+		body = plain;
+		blen -= STRATA_SESSION_ABYTES;
+	}
+	*out = strata__client__response__unpack(NULL, blen, body);
+	if (!*out) {
+		snprintf(err, errlen, "malformed response frame");
+		return -1;
+	}
+	return 1;
+}
+
+int cli_send(int fd, const Strata__Client__Request *req, uint64_t deadline_ms, char *err,
+	     size_t errlen)
+{
+	size_t len;
+	struct strata_session *sess;
+	if (frame_begin(fd, req, deadline_ms, &len, &sess, err, errlen) != 0)
+		return -1;
+	size_t body = frame_body_len(sess, len);
 	uint8_t *buf = malloc(body + 4 + (sess ? len : 0));
 	if (!buf) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	buf[0] = (uint8_t)(body >> 24);
-	buf[1] = (uint8_t)(body >> 16);
-	buf[2] = (uint8_t)(body >> 8);
-	buf[3] = (uint8_t)body;
-	if (sess) {
-		uint8_t *plain = buf + 4 + body;
-		strata__client__request__pack(req, plain);
-		strata_session_seal(sess, buf + 4, plain, len);
-	} else {
-		strata__client__request__pack(req, buf + 4);
-	}
+	frame_put(sess, req, len, buf, buf + 4 + body);
 	int rc = send_all(fd, buf, body + 4, deadline_ms, err, errlen);
 	free(buf);
 	return rc;
@@ -725,36 +777,16 @@ int cli_reader_step(struct cli_reader *r, int fd, Strata__Client__Response **out
 		r->body_got += (size_t)got;
 	}
 	struct strata_session *sess = sess_of(fd);
-	const uint8_t *plain = r->body;
-	size_t plen = r->body_len;
-	if (sess) {
-		/* In place: the plaintext is shorter and the stream is read front to back. */
-		if (plen < STRATA_SESSION_ABYTES) {
-			cli_reader_free(r);
-			snprintf(err, errlen, "a reply did not authenticate (too short)");
-			return -1;
-		}
-		uint8_t *m = malloc(plen - STRATA_SESSION_ABYTES + 1);
-		if (!m || strata_session_open(sess, m, r->body, plen) != 0) {
-			free(m);
-			cli_reader_free(r);
-			snprintf(err, errlen, "a reply did not authenticate (altered, replayed or "
-					      "not from this session)");
-			return -1;
-		}
-		free(r->body);
-		r->body = m;
-		plain = m;
-		plen -= STRATA_SESSION_ABYTES;
-	}
-	Strata__Client__Response *resp = strata__client__response__unpack(NULL, plen, plain);
-	cli_reader_free(r);
-	if (!resp) {
-		snprintf(err, errlen, "malformed response frame");
+	uint8_t *plain = NULL;
+	if (sess && !(plain = malloc(r->body_len ? r->body_len : 1))) {
+		cli_reader_free(r);
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	*out = resp;
-	return 1;
+	int rc = frame_decode(sess, r->body, r->body_len, plain, out, err, errlen);
+	free(plain);
+	cli_reader_free(r);
+	return rc;
 }
 
 int cli_recv(int fd, Strata__Client__Response **out, uint64_t deadline_ms, char *err,
@@ -803,31 +835,17 @@ static int grow(uint8_t **buf, size_t *cap, size_t need)
 int cli_wbuf_append(struct cli_wbuf *w, int fd, const Strata__Client__Request *req,
 		    uint64_t deadline_ms, char *err, size_t errlen)
 {
-	size_t len = strata__client__request__get_packed_size(req);
-	if (len > CLI_MAX_FRAME) {
-		snprintf(err, errlen, "request too large (%zu bytes, at most %u)", len, CLI_MAX_FRAME);
+	size_t len;
+	struct strata_session *sess;
+	if (frame_begin(fd, req, deadline_ms, &len, &sess, err, errlen) != 0)
 		return -1;
-	}
-	if (auth_finish(fd, deadline_ms, err, errlen) != 0)
-		return -1;
-	struct strata_session *sess = sess_of(fd);
-	size_t body = sess ? len + STRATA_SESSION_ABYTES : len;
+	size_t body = frame_body_len(sess, len);
 	if (grow(&w->buf, &w->cap, w->len + 4 + body) != 0 ||
 	    (sess && grow(&w->plain, &w->pcap, len ? len : 1) != 0)) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	uint8_t *f = w->buf + w->len;
-	f[0] = (uint8_t)(body >> 24);
-	f[1] = (uint8_t)(body >> 16);
-	f[2] = (uint8_t)(body >> 8);
-	f[3] = (uint8_t)body;
-	if (sess) { /* sealed now, so frames leave in the order of their nonces */
-		strata__client__request__pack(req, w->plain);
-		strata_session_seal(sess, f + 4, w->plain, len);
-	} else {
-		strata__client__request__pack(req, f + 4);
-	}
+	frame_put(sess, req, len, w->buf + w->len, w->plain); /* sealed now: nonces in order */
 	w->len += 4 + body;
 	return 0;
 }
@@ -882,26 +900,11 @@ int cli_breader_step(struct cli_breader *r, int fd, Strata__Client__Response **o
 				const uint8_t *body = h + 4;
 				r->start += 4 + blen;
 				struct strata_session *sess = sess_of(fd);
-				if (sess) {
-					if (blen < STRATA_SESSION_ABYTES ||
-					    grow(&r->plain, &r->pcap, blen) != 0 ||
-					    strata_session_open(sess, r->plain, body, blen) != 0) {
-						snprintf(err, errlen,
-							 "a reply did not authenticate (altered, replayed "
-							 "or not from this session)");
-						return -1;
-					}
-					body = r->plain;
-					blen -= STRATA_SESSION_ABYTES;
-				}
-				Strata__Client__Response *resp =
-					strata__client__response__unpack(NULL, blen, body);
-				if (!resp) {
-					snprintf(err, errlen, "malformed response frame");
+				if (sess && grow(&r->plain, &r->pcap, blen ? blen : 1) != 0) {
+					snprintf(err, errlen, "out of memory");
 					return -1;
 				}
-				*out = resp;
-				return 1;
+				return frame_decode(sess, body, blen, r->plain, out, err, errlen);
 			}
 			if (4 + blen > r->cap && grow(&r->buf, &r->cap, 4 + blen) != 0) {
 				snprintf(err, errlen, "out of memory");
