@@ -60,6 +60,29 @@ start_cluster() {
 	"$CLUSTER" start -n "$1" --model "$2" --dir "$DIR" || fail "scripts/cluster start failed"
 }
 
+# config_with_ports FILE N: a cluster config of N nodes on 127.0.0.1 with free ports (a UDP
+# peer port and a TCP client port each, picked as scripts/cluster picks them): standard input
+# (the [cluster] section and any others), then [node.1] .. [node.N].
+config_with_ports() {
+	local head
+	head=$(cat)
+	python3 - "$1" "$2" "$head" <<'EOF' || fail "could not write the config $1"
+import socket, sys
+path, n, head = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+socks = []
+for i in range(2 * n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if i % 2 == 0 else socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+ports = [s.getsockname()[1] for s in socks]
+with open(path, "w") as fh:
+    fh.write(head + "\n")
+    for i in range(n):
+        fh.write(f"\n[node.{i + 1}]\nhost = 127.0.0.1\nport = {ports[2 * i]}\n"
+                 f"client_port = {ports[2 * i + 1]}\n")
+EOF
+}
+
 # ini_get SECTION KEY: a value of $DIR/cluster.ini.
 ini_get() {
 	awk -v sec="[$1]" -v key="$2" '

@@ -90,19 +90,14 @@ pass "crash KV, 8 clients on 2 connections ($sum with the status ones; $creplies
 
 # The BFT KV: 4 replicas, f = 1, 2 connections to each.
 DIR=$TMP/btob
-python3 - "$TMP/btob.ini" <<'EOF' || fail "could not write the config"
-import socket, sys
-socks = []
-for i in range(8):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if i % 2 == 0 else socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-ports = [s.getsockname()[1] for s in socks]
-with open(sys.argv[1], "w") as fh:
-    fh.write("[cluster]\nid = bench-conns\nmodel = fail-arbitrary\nf = 1\n\n[smr]\nlog = btob\n")
-    for i in range(4):
-        fh.write(f"\n[node.{i + 1}]\nhost = 127.0.0.1\nport = {ports[2 * i]}\n"
-                 f"client_port = {ports[2 * i + 1]}\n")
+config_with_ports "$TMP/btob.ini" 4 <<'EOF'
+[cluster]
+id = bench-conns
+model = fail-arbitrary
+f = 1
+
+[smr]
+log = btob
 EOF
 "$CLUSTER" start --config "$TMP/btob.ini" --dir "$DIR" >/dev/null || fail "btob: start failed"
 b0=$(snap "$DIR")

@@ -11,21 +11,21 @@
 
 T_START=$(now_ms)
 # The config: free loopback ports (picked as scripts/cluster picks them), [smr] log = tob.
-python3 - "$TMP/tob-5.ini" <<'EOF' || fail "could not write the config"
-import socket, sys
-socks = []
-for i in range(10):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if i % 2 == 0 else socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-ports = [s.getsockname()[1] for s in socks]
-with open(sys.argv[1], "w") as f:
-    f.write("[cluster]\nid = kv-tob-live\nmodel = fail-noisy\nf = 2\n\n")
-    f.write("[fd]\nheartbeat_ms = 50\ntimeout_ms = 250\n\n")
-    f.write("[smr]\nlog = tob\n\n[tob]\nconsensus = ldc\n")
-    for i in range(5):
-        f.write(f"\n[node.{i + 1}]\nhost = 127.0.0.1\nport = {ports[2 * i]}\n"
-                f"client_port = {ports[2 * i + 1]}\n")
+config_with_ports "$TMP/tob-5.ini" 5 <<'EOF'
+[cluster]
+id = kv-tob-live
+model = fail-noisy
+f = 2
+
+[fd]
+heartbeat_ms = 50
+timeout_ms = 250
+
+[smr]
+log = tob
+
+[tob]
+consensus = ldc
 EOF
 "$CLUSTER" start --config "$TMP/tob-5.ini" --dir "$DIR" >/dev/null ||
 	fail "start with [smr] log = tob failed"
