@@ -27,22 +27,19 @@ T_START=$(now_ms)
 
 # write_config FILE N F: a fail-arbitrary cluster of N nodes with [smr] log = btob, free ports.
 write_config() {
-	python3 - "$1" "$2" "$3" <<'EOF' || fail "could not write the config"
-import socket, sys
-path, n, f = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-socks = []
-for i in range(2 * n):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if i % 2 == 0 else socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-ports = [s.getsockname()[1] for s in socks]
-with open(path, "w") as fh:
-    fh.write(f"[cluster]\nid = bft-kv-live-{n}\nmodel = fail-arbitrary\nf = {f}\n\n")
-    fh.write("[fd]\nheartbeat_ms = 50\ntimeout_ms = 250\n\n[smr]\nlog = btob\n"
-             "checkpoint_interval = 32\n")
-    for i in range(n):
-        fh.write(f"\n[node.{i + 1}]\nhost = 127.0.0.1\nport = {ports[2 * i]}\n"
-                 f"client_port = {ports[2 * i + 1]}\n")
+	config_with_ports "$1" "$2" <<EOF
+[cluster]
+id = bft-kv-live-$2
+model = fail-arbitrary
+f = $3
+
+[fd]
+heartbeat_ms = 50
+timeout_ms = 250
+
+[smr]
+log = btob
+checkpoint_interval = 32
 EOF
 }
 
@@ -124,7 +121,14 @@ for id in 1 2 3; do
 		sleep 0.1
 	done
 	rj=$(counter $id kv_ckpt_rejected)
-	[ "$st" -gt 0 ] || fail "byz4: node $id holds no stable checkpoint (kv_ckpt_stable_index = $st)"
+	[ "$st" -gt 0 ] || {
+		for q in 1 2 3 4; do # what each node took, counted and applied, for the diagnosis
+			echo "  node $q: $(status_json "$q" | python3 -c 'import json, sys
+c = json.load(sys.stdin)["counters"]
+print(" ".join(f"{k}={v}" for k, v in sorted(c.items()) if k.startswith("kv_ckpt") or k == "kv_applied_index"))')"
+		done
+		fail "byz4: node $id holds no stable checkpoint (kv_ckpt_stable_index = $st)"
+	}
 	[ "$rj" -gt 0 ] || fail "byz4: node $id refused no forged checkpoint (kv_ckpt_rejected = $rj)"
 done
 pass "byz4: nodes 1-3 hold stable checkpoints (node 1: index $(counter 1 kv_ckpt_stable_index)), forged ones refused"
