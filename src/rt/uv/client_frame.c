@@ -24,6 +24,58 @@ int strata_client_frame_split(const uint8_t *buf, size_t len, size_t max, const 
 	return 1;
 }
 
+/* `make check-bundle-broken` builds this file with STRATA_CLIENT_BUNDLE_BROKEN=1 to show that
+ * test_client_bundle fails when a bundle cut short is accepted (its whole frames handled, the
+ * rest ignored); no other build defines it. */
+#ifndef STRATA_CLIENT_BUNDLE_BROKEN
+#define STRATA_CLIENT_BUNDLE_BROKEN 0
+#endif
+
+int strata_client_bundle_check(const uint8_t *p, size_t len, size_t max, char *err, size_t errlen)
+{
+	if (!strata_client_is_bundle(p, len)) {
+		snprintf(err, errlen, "not a bundle");
+		return STRATA_EPROTO;
+	}
+	size_t off = STRATA_CLIENT_BUNDLE_HDR;
+	int n = 0;
+	while (off < len) {
+		const uint8_t *body;
+		size_t blen, used;
+		int rc = strata_client_frame_split(p + off, len - off, max, &body, &blen, &used);
+		if (rc == 0 && STRATA_CLIENT_BUNDLE_BROKEN == 1 && n > 0)
+			return n;
+		if (rc != 1) {
+			snprintf(err, errlen,
+				 rc == 0 ? "bundle: frame %d is cut short (its length or header runs past the bundle)"
+					 : "bundle: frame %d larger than the limit",
+				 n + 1);
+			return STRATA_EPROTO;
+		}
+		off += used;
+		n++;
+	}
+	if (n == 0) {
+		snprintf(err, errlen, "bundle: no frame");
+		return STRATA_EPROTO;
+	}
+	return n;
+}
+
+int strata_client_bundle_next(const uint8_t *p, size_t len, size_t *off, const uint8_t **body,
+			      size_t *body_len)
+{
+	size_t used;
+	if (*off >= len)
+		return 0;
+	int rc = strata_client_frame_split(p + *off, len - *off, SIZE_MAX, body, body_len, &used);
+	if (STRATA_CLIENT_BUNDLE_BROKEN == 1 && rc != 1)
+		return 0;
+	STRATA_ASSERT(rc == 1 && "the bundle was checked");
+	*off += used;
+	return 1;
+}
+
 /* A name: 1..STRATA_CLIENT_MODULE_MAX-1 bytes of printable ASCII (no space, no control byte).
  * An embedded NUL cannot reach here: strings_ok() refused it on the wire. */
 static int name_ok(const char *s)
