@@ -887,7 +887,8 @@ static void handle_frame(struct client_conn *c, const uint8_t *body, size_t len)
 	Strata__Client__Request *req = NULL;
 	uint64_t id = 0;
 	char why[160];
-	int rc = strata_client_request_decode(body, len, &req, &id, why, sizeof(why));
+	struct strata_pb_arena *a = &c->rt->req_arena;
+	int rc = strata_client_request_decode_in(a, body, len, &req, &id, why, sizeof(why));
 	if (rc == STRATA_EINVAL) {
 		/* Well-formed but invalid: the stream is still in sync, so answer and go on. */
 		strata_node_counters(c->rt->node)->client_bad_requests++;
@@ -916,7 +917,7 @@ static void handle_frame(struct client_conn *c, const uint8_t *body, size_t len)
 	default:
 		STRATA_ASSERT(0 && "validated by strata_client_request_decode");
 	}
-	strata_client_request_free(req);
+	strata_client_request_free_in(a, req);
 }
 
 /* [client] auth: a frame before or after the handshake. Before: message 1, then message 3;
