@@ -13,6 +13,7 @@
 #                   three FUZZ_SPEED_RUNS-execution runs each from the committed seeds
 #   make asan       build and run unit + simulation suites with ASan and UBSan
 #   make check-sha256-broken  test_sha256 against four broken SHA-256 variants: each must fail
+#   make check-bundle-broken  test_client_bundle against two broken bundle variants: each must fail
 #   make bench-sha256  ns per SHA-256 / HMAC-SHA256: libsodium, portable, SHA extensions
 #   make install    PREFIX=/usr/local
 # Missing Debian packages are installed by scripts/setup on first use.
@@ -82,11 +83,11 @@ SIMLIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SIMLIB_SRC))
 .SECONDARY:
 .DELETE_ON_ERROR:
 
-.PHONY: all test unit sim soak soak-asan integration asan test-bins fuzz fuzz-smoke fuzz-long fuzz-speed demo bench bench-stack bench-kv-tob bench-kv-c1 bench-bft bench-encrypt bench-sha256 check-sha256-broken install man clean help
+.PHONY: all test unit sim soak soak-asan integration asan test-bins fuzz fuzz-smoke fuzz-long fuzz-speed demo bench bench-stack bench-kv-tob bench-kv-c1 bench-bft bench-encrypt bench-sha256 check-sha256-broken check-bundle-broken install man clean help
 all: $(BUILD)/stratad $(BUILD)/strata $(UNIT_BIN) $(SIM_BIN) $(BENCH_BIN)
 
 help:
-	@sed -n '2,17p' Makefile
+	@sed -n '2,18p' Makefile
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 	@mkdir -p $(BUILD)/gen
@@ -180,6 +181,21 @@ check-sha256-broken: $(LIB)
 		elif ! grep -q ":F:.*: $$bad: " $$log; then echo "FAIL broken variant $$v: no $$bad failure ($$log)"; ok=0; \
 		elif grep -q ":F:.*: $$good: " $$log; then echo "FAIL broken variant $$v: $$good failed too ($$log)"; ok=0; \
 		else echo "ok   broken variant $$v ($$bad) caught: $$(grep -c ':F:' $$log) of $$(grep -o 'Checks: [0-9]*' $$log | cut -d' ' -f2) checks failed, e.g. $$(grep -m1 -o ':F:.*' $$log)"; fi; \
+	done; [ $$ok = 1 ]
+
+# The bundle checks can fail: test_client_bundle is linked against src/rt/uv/client_frame.c and
+# src/rt/uv/client.c built with STRATA_CLIENT_BUNDLE_BROKEN=1 (a bundle cut short is accepted:
+# its whole frames are handled, the rest ignored) or 2 (the node bundles replies toward a client
+# that never sent a bundle). Each build must fail. Not part of `make test` (~10 s of compiling).
+check-bundle-broken: $(LIB)
+	@mkdir -p $(BUILD)/bundle-broken
+	@ok=1; for v in 1 2; do \
+		bin=$(BUILD)/bundle-broken/test_client_bundle-$$v; log=$$bin.log; \
+		$(CC) $(CFLAGS_ALL) -DSTRATA_CLIENT_BUNDLE_BROKEN=$$v -o $$bin \
+			tests/unit/test_client_bundle.c src/rt/uv/client_frame.c src/rt/uv/client.c \
+			$(LIB) $(LDLIBS_ALL) || exit 1; \
+		if $$bin > $$log 2>&1; then echo "FAIL broken variant $$v: test_client_bundle passed"; ok=0; \
+		else echo "ok   broken variant $$v caught: $$(grep -m1 -o ':[FE]:.*' $$log)"; fi; \
 	done; [ $$ok = 1 ]
 
 # The smoke run in `make test`: 4 s per target, SIM_JOBS targets at a time.

@@ -138,13 +138,18 @@ int cli_reader_step(struct cli_reader *r, int fd, Strata__Client__Response **out
 		    size_t errlen);
 
 /* Many requests in flight on one connection (`strata bench`): the frames of several requests are
- * built into one buffer (sealed in order when the connection has a session) and written with
- * one send; the replies are read in large chunks and split into frames. */
+ * built into one buffer and written with one send; the replies are read in large chunks and split
+ * into frames. On an authenticated connection the requests of one flush are sealed together as
+ * one bundle (rt/uv/client_frame.h: one seal for all of them), and the node then bundles its
+ * replies of one step too; the reader opens both bundles and single sealed frames. */
 struct cli_wbuf {
-	uint8_t *buf, *plain; /* plain: scratch for a frame before it is sealed */
-	size_t len, cap, pcap;
+	uint8_t *buf;   /* buf[0..len): frames ready to send */
+	uint8_t *plain; /* plain[0..plen): the bundle being built (its mark, then frames) */
+	size_t len, cap, plen, pcap;
+	unsigned pn;    /* frames in plain */
+	struct strata_session *sess; /* the session plain is sealed under (NULL: plain frames) */
 };
-/* Appends req's frame (sealed on an authenticated connection; the first append on a connection
+/* Appends req's frame (bundled on an authenticated connection; the first append on a connection
  * completes its handshake within the deadline). 0, or -1 with err filled. */
 int cli_wbuf_append(struct cli_wbuf *w, int fd, const Strata__Client__Request *req,
 		    uint64_t deadline_ms, char *err, size_t errlen);
@@ -156,6 +161,7 @@ void cli_wbuf_free(struct cli_wbuf *w);
 struct cli_breader {
 	uint8_t *buf, *plain; /* buf[start..end): bytes read, not yet split; plain: opened body */
 	size_t cap, start, end, pcap;
+	size_t boff, blen; /* a bundle in plain[0..blen): its next frame at boff (< blen) */
 	bool short_read; /* the last read took less than it could: the socket is drained */
 };
 /* cap: the read buffer's size (it grows only for a frame larger than it). 0 or -1 (memory). */

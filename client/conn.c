@@ -29,6 +29,7 @@
 #include "core/error.h"
 #include "crypto/crypto.h"
 #include "crypto/session.h"
+#include "rt/uv/client_frame.h"
 #include "rt/uv/keyfile.h"
 #include "smr/smr.h"
 
@@ -674,7 +675,9 @@ static void frame_put(struct strata_session *sess, const Strata__Client__Request
 }
 
 /* A frame's body (blen bytes) into a Response: opened first in a session (into plain, blen
- * bytes of room). 1 with *out, or -1 with err. */
+ * bytes of room). A bundle is refused here (this reader takes one reply per frame; the node
+ * bundles only toward a client that bundles its requests: cli_wbuf / cli_breader). 1 with *out,
+ * or -1 with err. */
 static int frame_decode(struct strata_session *sess, const uint8_t *body, size_t blen,
 			uint8_t *plain, Strata__Client__Response **out, char *err, size_t errlen)
 {
@@ -686,6 +689,10 @@ static int frame_decode(struct strata_session *sess, const uint8_t *body, size_t
 		}
 		body = plain;
 		blen -= STRATA_SESSION_ABYTES;
+		if (strata_client_is_bundle(body, blen)) {
+			snprintf(err, errlen, "a bundle of replies on a connection that sent none");
+			return -1;
+		}
 	}
 	*out = strata__client__response__unpack(NULL, blen, body);
 	if (!*out) {
@@ -832,6 +839,26 @@ static int grow(uint8_t **buf, size_t *cap, size_t need)
 	return 0;
 }
 
+/* Seals the bundle being built in w into w->buf (one frame) and empties it. 0 or -1 (memory). */
+static int wbuf_seal(struct cli_wbuf *w)
+{
+	if (!w->pn)
+		return 0;
+	size_t body = w->plen + STRATA_SESSION_ABYTES;
+	if (grow(&w->buf, &w->cap, w->len + 4 + body) != 0)
+		return -1;
+	uint8_t *f = w->buf + w->len;
+	f[0] = (uint8_t)(body >> 24);
+	f[1] = (uint8_t)(body >> 16);
+	f[2] = (uint8_t)(body >> 8);
+	f[3] = (uint8_t)body;
+	strata_session_seal(w->sess, f + 4, w->plain, w->plen);
+	w->len += 4 + body;
+	w->plen = 0;
+	w->pn = 0;
+	return 0;
+}
+
 int cli_wbuf_append(struct cli_wbuf *w, int fd, const Strata__Client__Request *req,
 		    uint64_t deadline_ms, char *err, size_t errlen)
 {
@@ -839,27 +866,63 @@ int cli_wbuf_append(struct cli_wbuf *w, int fd, const Strata__Client__Request *r
 	struct strata_session *sess;
 	if (frame_begin(fd, req, deadline_ms, &len, &sess, err, errlen) != 0)
 		return -1;
-	size_t body = frame_body_len(sess, len);
-	if (grow(&w->buf, &w->cap, w->len + 4 + body) != 0 ||
-	    (sess && grow(&w->plain, &w->pcap, len ? len : 1) != 0)) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
+	if (w->pn && w->sess != sess && wbuf_seal(w) != 0)
+		goto oom;
+	w->sess = sess;
+	if (!sess) {
+		if (grow(&w->buf, &w->cap, w->len + 4 + len) != 0)
+			goto oom;
+		frame_put(NULL, req, len, w->buf + w->len, NULL);
+		w->len += 4 + len;
+		return 0;
 	}
-	frame_put(sess, req, len, w->buf + w->len, w->plain); /* sealed now: nonces in order */
-	w->len += 4 + body;
+	size_t flen = STRATA_CLIENT_HDR + len;
+	if (STRATA_CLIENT_BUNDLE_HDR + flen > CLI_MAX_FRAME) {
+		/* Too large for a bundle: sealed alone, after what is bundled so far. */
+		size_t body = frame_body_len(sess, len);
+		if (wbuf_seal(w) != 0 || grow(&w->buf, &w->cap, w->len + 4 + body) != 0 ||
+		    grow(&w->plain, &w->pcap, len ? len : 1) != 0)
+			goto oom;
+		frame_put(sess, req, len, w->buf + w->len, w->plain);
+		w->len += 4 + body;
+		return 0;
+	}
+	if (w->plen + flen > CLI_MAX_FRAME && wbuf_seal(w) != 0) /* a bundle is one frame */
+		goto oom;
+	if (!w->plen)
+		w->plen = STRATA_CLIENT_BUNDLE_HDR;
+	if (grow(&w->plain, &w->pcap, w->plen + flen) != 0)
+		goto oom;
+	w->plain[0] = STRATA_CLIENT_BUNDLE_MARK;
+	frame_put(NULL, req, len, w->plain + w->plen, NULL);
+	w->plen += flen;
+	w->pn++;
 	return 0;
+oom:
+	snprintf(err, errlen, "out of memory");
+	return -1;
 }
 
 int cli_wbuf_flush(struct cli_wbuf *w, int fd, uint64_t deadline_ms, char *err, size_t errlen)
 {
-	int rc = w->len ? send_all(fd, w->buf, w->len, deadline_ms, err, errlen) : 0;
+	int rc = 0;
+	if (wbuf_seal(w) != 0) { /* sealed now: nonces in the order the frames leave */
+		snprintf(err, errlen, "out of memory");
+		rc = -1;
+	} else if (w->len) {
+		rc = send_all(fd, w->buf, w->len, deadline_ms, err, errlen);
+	}
 	w->len = 0;
+	w->plen = 0;
+	w->pn = 0;
 	return rc;
 }
 
 void cli_wbuf_free(struct cli_wbuf *w)
 {
 	free(w->buf);
+	if (w->plain)
+		sodium_memzero(w->plain, w->pcap);
 	free(w->plain);
 	memset(w, 0, sizeof *w);
 }
@@ -879,6 +942,8 @@ int cli_breader_init(struct cli_breader *r, size_t cap)
 void cli_breader_free(struct cli_breader *r)
 {
 	free(r->buf);
+	if (r->plain)
+		sodium_memzero(r->plain, r->pcap);
 	free(r->plain);
 	memset(r, 0, sizeof *r);
 }
@@ -887,6 +952,17 @@ int cli_breader_step(struct cli_breader *r, int fd, Strata__Client__Response **o
 		     size_t errlen)
 {
 	for (;;) {
+		if (r->boff < r->blen) { /* the next reply of the bundle opened last */
+			const uint8_t *fb;
+			size_t fl;
+			(void)strata_client_bundle_next(r->plain, r->blen, &r->boff, &fb, &fl);
+			*out = strata__client__response__unpack(NULL, fl, fb);
+			if (!*out) {
+				snprintf(err, errlen, "malformed response frame in a bundle");
+				return -1;
+			}
+			return 1;
+		}
 		size_t have = r->end - r->start;
 		if (have >= 4) {
 			const uint8_t *h = r->buf + r->start;
@@ -904,7 +980,33 @@ int cli_breader_step(struct cli_breader *r, int fd, Strata__Client__Response **o
 					snprintf(err, errlen, "out of memory");
 					return -1;
 				}
-				return frame_decode(sess, body, blen, r->plain, out, err, errlen);
+				if (!sess)
+					return frame_decode(NULL, body, blen, NULL, out, err, errlen);
+				if (blen < STRATA_SESSION_ABYTES ||
+				    strata_session_open(sess, r->plain, body, blen) != 0) {
+					snprintf(err, errlen, "a reply did not authenticate (altered, "
+							      "replayed or not from this session)");
+					return -1;
+				}
+				size_t plen = blen - STRATA_SESSION_ABYTES;
+				if (!strata_client_is_bundle(r->plain, plen)) {
+					*out = strata__client__response__unpack(NULL, plen, r->plain);
+					if (!*out) {
+						snprintf(err, errlen, "malformed response frame");
+						return -1;
+					}
+					return 1;
+				}
+				/* A bundle: checked whole, then its replies one per call. */
+				char why[160];
+				if (strata_client_bundle_check(r->plain, plen, CLI_MAX_FRAME, why,
+							       sizeof why) < 0) {
+					snprintf(err, errlen, "malformed reply %s", why);
+					return -1;
+				}
+				r->boff = STRATA_CLIENT_BUNDLE_HDR;
+				r->blen = plen;
+				continue;
 			}
 			if (4 + blen > r->cap && grow(&r->buf, &r->cap, 4 + blen) != 0) {
 				snprintf(err, errlen, "out of memory");

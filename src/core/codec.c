@@ -22,7 +22,7 @@ static uint8_t *wr_reserve(struct strata_wr *w, size_t n)
 		return NULL;
 	}
 	if (w->len + n > w->cap) {
-		size_t cap = w->cap ? w->cap : 64;
+		size_t cap = w->cap ? w->cap : 256; /* most payloads fit: one allocation */
 		while (cap < w->len + n)
 			cap *= 2;
 		uint8_t *nb = realloc(w->buf, cap);

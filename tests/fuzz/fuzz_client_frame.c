@@ -4,7 +4,10 @@
  * Beyond "no crash, no sanitizer report": a split frame lies inside the input and never exceeds
  * the maximum; a request that decodes is valid (its body is set, its names fit) and survives a
  * re-encode/decode round trip with the same id and body; a failed decode says why; a Response
- * carrying the frame as a value packs into exactly the announced size. */
+ * carrying the frame as a value packs into exactly the announced size. Each frame body is also
+ * read as the opened plaintext of a sealed frame: a bundle (client_frame.h) is refused with a
+ * reason or its frames lie inside it and fill it exactly. A request decoded in an arena
+ * (strata_client_request_decode_in, what the node uses) gets the same verdict as with malloc. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +58,29 @@ static void respond(uint64_t id, const uint8_t *body, size_t len)
 	free(buf);
 }
 
+/* A frame body as an opened bundle (the plaintext of a sealed frame): refused with a reason, or
+ * accepted with frames that lie inside it, in order, fill it exactly, and number what the check
+ * said. */
+static void bundle(const uint8_t *p, size_t len, size_t max)
+{
+	char why[160] = "";
+	int n = strata_client_bundle_check(p, len, max, why, sizeof why);
+	if (n < 0) {
+		STRATA_ASSERT(n == STRATA_EPROTO && why[0] != '\0');
+		return;
+	}
+	STRATA_ASSERT(n >= 1 && strata_client_is_bundle(p, len));
+	size_t off = STRATA_CLIENT_BUNDLE_HDR, blen;
+	const uint8_t *body, *end = p + STRATA_CLIENT_BUNDLE_HDR;
+	int k = 0;
+	while (strata_client_bundle_next(p, len, &off, &body, &blen)) {
+		STRATA_ASSERT(body == end + STRATA_CLIENT_HDR && blen <= max && body + blen <= p + len);
+		end = body + blen;
+		k++;
+	}
+	STRATA_ASSERT(k == n && end == p + len && off == len);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -80,7 +106,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		STRATA_ASSERT(rc == 1 && blen <= max && used == blen + STRATA_CLIENT_HDR);
 		STRATA_ASSERT(body >= data + off && body + blen <= data + size);
 		off += used;
+		bundle(body, blen, max);
 
+		/* The node decodes in an arena: the same verdict and id as with malloc. */
+		{
+			struct strata_pb_arena a;
+			strata_pb_arena_init(&a, (blen & 1) ? 0 : 256); /* 0: every allocation big */
+			Strata__Client__Request *ra = NULL;
+			uint64_t ida = 7;
+			char whya[160] = "";
+			int rca = strata_client_request_decode_in(&a, body, blen, &ra, &ida, whya,
+								  sizeof(whya));
+			Strata__Client__Request *rm = NULL;
+			uint64_t idm = 7;
+			char whym[160] = "";
+			int rcm = strata_client_request_decode(body, blen, &rm, &idm, whym, sizeof(whym));
+			STRATA_ASSERT(rca == rcm && ida == idm && strcmp(whya, whym) == 0);
+			STRATA_ASSERT(!ra == !rm && (!ra || ra->body_case == rm->body_case));
+			strata_client_request_free(rm);
+			strata_client_request_free_in(&a, ra);
+			strata_pb_arena_free(&a);
+		}
 		Strata__Client__Request *r = NULL;
 		uint64_t id = 7;
 		char why[160] = "";

@@ -53,6 +53,15 @@ struct client_conn {
 	bool sub_fd, sub_deliveries;
 	enum conn_auth auth;
 	struct strata_session *sess; /* during and after the handshake; wiped on close */
+	bool bundles;       /* the client sent a bundle: replies of one step leave as one too */
+	uint8_t *out;       /* CA_OPEN: the frames held while corked, not sealed yet (a bundle's
+			     * plaintext: the mark, then frames); at most STRATA_CLIENT_FRAME_MAX */
+	size_t out_len, out_cap;
+	unsigned out_n;     /* frames in out */
+	uint8_t *in;        /* CA_OPEN: the plaintext of the frame being read */
+	size_t in_cap;
+	uint8_t *plain;     /* CA_OPEN: scratch for a reply sealed alone */
+	size_t plain_cap;
 	uint64_t sub_id;
 	unsigned nmods;
 	char mods[STRATA_CLIENT_SUB_MODULES_MAX][STRATA_CLIENT_MODULE_MAX];
@@ -78,6 +87,15 @@ static void conn_freed(struct lsn_conn *lc)
 		strata_session_wipe(c->sess);
 		free(c->sess);
 	}
+	if (c->out)
+		sodium_memzero(c->out, c->out_cap);
+	if (c->plain)
+		sodium_memzero(c->plain, c->plain_cap);
+	if (c->in)
+		sodium_memzero(c->in, c->in_cap);
+	free(c->out);
+	free(c->in);
+	free(c->plain);
 	free(c->rbuf);
 	free(c);
 }
@@ -106,6 +124,66 @@ static void conn_drain(struct client_conn *c)
 
 /* ---- writing ---- */
 
+/* buf grown to hold need bytes (it keeps its contents). 0 or -1 (memory). */
+static int grow(uint8_t **buf, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? *cap : 4096;
+	while (n < need)
+		n *= 2;
+	uint8_t *b = realloc(*buf, n);
+	if (!b)
+		return -1;
+	*buf = b;
+	*cap = n;
+	return 0;
+}
+
+/* Seals m[0..mlen) as one frame toward c and writes it (held if the listener is corked). */
+static void seal_write(struct client_conn *c, const uint8_t *m, size_t mlen)
+{
+	size_t body = mlen + STRATA_SESSION_ABYTES;
+	struct lsn_wreq *w = lsn_wreq_new(&c->ce, STRATA_CLIENT_HDR + body); /* NULL: closed */
+	if (!w)
+		return;
+	w->data[0] = (uint8_t)(body >> 24);
+	w->data[1] = (uint8_t)(body >> 16);
+	w->data[2] = (uint8_t)(body >> 8);
+	w->data[3] = (uint8_t)body;
+	strata_session_seal(c->sess, w->data + STRATA_CLIENT_HDR, m, mlen);
+	(void)lsn_write(&c->ce, w, w->len);
+}
+
+/* Seals the frames held in c->out: one alone as a plain sealed frame, several as a bundle. */
+static void out_flush(struct client_conn *c)
+{
+	if (!c->out_n)
+		return;
+	if (c->out_n == 1)
+		seal_write(c, c->out + STRATA_CLIENT_BUNDLE_HDR + STRATA_CLIENT_HDR,
+			   c->out_len - STRATA_CLIENT_BUNDLE_HDR - STRATA_CLIENT_HDR);
+	else
+		seal_write(c, c->out, c->out_len);
+	c->out_len = 0;
+	c->out_n = 0;
+}
+
+/* The listener uncorks (or drains c): the held replies leave, sealed as one frame. */
+static void conn_flush_held(struct lsn_conn *lc)
+{
+	struct client_conn *c = CONN(lc);
+	if (c->auth == CA_OPEN)
+		out_flush(c);
+}
+
+/* `make check-bundle-broken` builds this file with STRATA_CLIENT_BUNDLE_BROKEN=2 to show that
+ * test_client_bundle fails when replies are bundled toward a client that never sent a bundle
+ * (which may not read bundles); no other build defines it. */
+#ifndef STRATA_CLIENT_BUNDLE_BROKEN
+#define STRATA_CLIENT_BUNDLE_BROKEN 0
+#endif
+
 static void conn_send(struct client_conn *c, const Strata__Client__Response *r)
 {
 	if (c->ce.closing || c->ce.draining)
@@ -120,33 +198,41 @@ static void conn_send(struct client_conn *c, const Strata__Client__Response *r)
 		conn_send(c, &e);
 		return;
 	}
-	size_t wlen = c->auth == CA_OPEN ? len + STRATA_SESSION_ABYTES : len;
-	struct lsn_wreq *w = lsn_wreq_new(&c->ce, wlen); /* NULL: closed (e.g. over the cap) */
-	if (!w)
-		return;
 	c->rt->counters.client_replies++;
-	if (c->auth == CA_OPEN) {
-		/* The body is sealed; the header announces the sealed length. */
-		uint8_t *plain = malloc(len);
-		if (!plain) {
-			free(w);
+	if (c->auth != CA_OPEN) {
+		struct lsn_wreq *w = lsn_wreq_new(&c->ce, len); /* NULL: closed (over the cap) */
+		if (!w)
+			return;
+		strata_client_response_frame_pack(r, w->data);
+		(void)lsn_write(&c->ce, w, len);
+		return;
+	}
+	/* Sealed. A client that bundles its requests gets the replies of one step (the listener
+	 * is corked) held here and sealed as one bundle when the listener uncorks. */
+	if ((c->bundles || STRATA_CLIENT_BUNDLE_BROKEN == 2) && lsn_corked(&c->rt->client_lsn) &&
+	    STRATA_CLIENT_BUNDLE_HDR + len <= STRATA_CLIENT_FRAME_MAX) {
+		if (c->out_len + len > STRATA_CLIENT_FRAME_MAX)
+			out_flush(c); /* a bundle is one frame: at most the frame limit */
+		if (!c->out_len)
+			c->out_len = STRATA_CLIENT_BUNDLE_HDR;
+		if (grow(&c->out, &c->out_cap, c->out_len + len) != 0) {
 			conn_close(c);
 			return;
 		}
-		strata_client_response_frame_pack(r, plain);
-		size_t body = wlen - STRATA_CLIENT_HDR;
-		w->data[0] = (uint8_t)(body >> 24);
-		w->data[1] = (uint8_t)(body >> 16);
-		w->data[2] = (uint8_t)(body >> 8);
-		w->data[3] = (uint8_t)body;
-		strata_session_seal(c->sess, w->data + STRATA_CLIENT_HDR, plain + STRATA_CLIENT_HDR,
-				    len - STRATA_CLIENT_HDR);
-		free(plain);
-		len = wlen;
-	} else {
-		strata_client_response_frame_pack(r, w->data);
+		c->out[0] = STRATA_CLIENT_BUNDLE_MARK;
+		strata_client_response_frame_pack(r, c->out + c->out_len);
+		c->out_len += len;
+		c->out_n++;
+		lsn_cork_hold(&c->ce);
+		return;
 	}
-	(void)lsn_write(&c->ce, w, len);
+	out_flush(c); /* what is held goes first: the stream's order is the replies' order */
+	if (grow(&c->plain, &c->plain_cap, len) != 0) {
+		conn_close(c);
+		return;
+	}
+	strata_client_response_frame_pack(r, c->plain);
+	seal_write(c, c->plain + STRATA_CLIENT_HDR, len - STRATA_CLIENT_HDR);
 }
 
 /* One handshake message as a frame (not a Response). */
@@ -225,7 +311,7 @@ static const struct {
 	UVCOUNTER(client_replies_dropped), UVCOUNTER(client_replies), UVCOUNTER(client_writes),
 	UVCOUNTER(client_auth_ok),
 	UVCOUNTER(client_auth_failed), UVCOUNTER(client_unauthenticated),
-	UVCOUNTER(client_decrypt_failed), UVCOUNTER(sync_us_max), UVCOUNTER(sync_us_total),
+	UVCOUNTER(client_decrypt_failed), UVCOUNTER(client_bad_bundles), UVCOUNTER(sync_us_max), UVCOUNTER(sync_us_total),
 	UVCOUNTER(input_paused),
 	UVCOUNTER(store_syncs), UVCOUNTER(syncs_inline), UVCOUNTER(syncs_dsync),
 	UVCOUNTER(nemesis_dropped_out), UVCOUNTER(nemesis_dropped_in),
@@ -801,7 +887,8 @@ static void handle_frame(struct client_conn *c, const uint8_t *body, size_t len)
 	Strata__Client__Request *req = NULL;
 	uint64_t id = 0;
 	char why[160];
-	int rc = strata_client_request_decode(body, len, &req, &id, why, sizeof(why));
+	struct strata_pb_arena *a = &c->rt->req_arena;
+	int rc = strata_client_request_decode_in(a, body, len, &req, &id, why, sizeof(why));
 	if (rc == STRATA_EINVAL) {
 		/* Well-formed but invalid: the stream is still in sync, so answer and go on. */
 		strata_node_counters(c->rt->node)->client_bad_requests++;
@@ -830,7 +917,7 @@ static void handle_frame(struct client_conn *c, const uint8_t *body, size_t len)
 	default:
 		STRATA_ASSERT(0 && "validated by strata_client_request_decode");
 	}
-	strata_client_request_free(req);
+	strata_client_request_free_in(a, req);
 }
 
 /* [client] auth: a frame before or after the handshake. Before: message 1, then message 3;
@@ -907,10 +994,9 @@ static void auth_frame(struct client_conn *c, const uint8_t *body, size_t len)
 	case CA_OPEN:
 		break;
 	}
-	uint8_t *plain = len >= STRATA_SESSION_ABYTES ? malloc(len - STRATA_SESSION_ABYTES + 1)
-						      : NULL;
-	if (!plain || strata_session_open(c->sess, plain, body, len) != 0) {
-		free(plain);
+	if (len < STRATA_SESSION_ABYTES ||
+	    grow(&c->in, &c->in_cap, len - STRATA_SESSION_ABYTES + 1) != 0 ||
+	    strata_session_open(c->sess, c->in, body, len) != 0) {
 		rt->counters.client_decrypt_failed++;
 		strata_uv_log(rt, STRATA_LOG_WARN,
 			      "client: a session frame did not open (altered, replayed or "
@@ -918,8 +1004,26 @@ static void auth_frame(struct client_conn *c, const uint8_t *body, size_t len)
 		conn_close(c);
 		return;
 	}
-	handle_frame(c, plain, len - STRATA_SESSION_ABYTES);
-	free(plain);
+	/* c->in is reused by the next frame: handle_frame keeps no pointer into it. */
+	size_t plen = len - STRATA_SESSION_ABYTES;
+	if (!strata_client_is_bundle(c->in, plen)) {
+		handle_frame(c, c->in, plen);
+		return;
+	}
+	/* A bundle: checked whole before any of its requests is handled (all or none). */
+	char why[160];
+	if (strata_client_bundle_check(c->in, plen, STRATA_CLIENT_FRAME_MAX, why, sizeof why) < 0) {
+		rt->counters.client_bad_bundles++;
+		bad_request(c, 0, STRATA_EPROTO, why);
+		return;
+	}
+	c->bundles = true;
+	size_t off = STRATA_CLIENT_BUNDLE_HDR;
+	const uint8_t *fb;
+	size_t fl;
+	while (!c->ce.closing && !c->ce.draining &&
+	       strata_client_bundle_next(c->in, plen, &off, &fb, &fl))
+		handle_frame(c, fb, fl);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -998,6 +1102,7 @@ static int conn_opened(struct lsn_conn *lc)
 
 static const struct lsn_ops client_ops = {
 	.name = "client",
+	.flush_held = conn_flush_held,
 	.create = conn_create,
 	.opened = conn_opened,
 	.closing = conn_closing,

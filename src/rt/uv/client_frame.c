@@ -1,7 +1,9 @@
 /* Client protocol frames: split, decode + validate, encode (see client_frame.h). */
 #include "rt/uv/client_frame.h"
 
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/assert.h"
@@ -21,6 +23,58 @@ int strata_client_frame_split(const uint8_t *buf, size_t len, size_t max, const 
 	*body = buf + STRATA_CLIENT_HDR;
 	*body_len = n;
 	*consumed = STRATA_CLIENT_HDR + (size_t)n;
+	return 1;
+}
+
+/* `make check-bundle-broken` builds this file with STRATA_CLIENT_BUNDLE_BROKEN=1 to show that
+ * test_client_bundle fails when a bundle cut short is accepted (its whole frames handled, the
+ * rest ignored); no other build defines it. */
+#ifndef STRATA_CLIENT_BUNDLE_BROKEN
+#define STRATA_CLIENT_BUNDLE_BROKEN 0
+#endif
+
+int strata_client_bundle_check(const uint8_t *p, size_t len, size_t max, char *err, size_t errlen)
+{
+	if (!strata_client_is_bundle(p, len)) {
+		snprintf(err, errlen, "not a bundle");
+		return STRATA_EPROTO;
+	}
+	size_t off = STRATA_CLIENT_BUNDLE_HDR;
+	int n = 0;
+	while (off < len) {
+		const uint8_t *body;
+		size_t blen, used;
+		int rc = strata_client_frame_split(p + off, len - off, max, &body, &blen, &used);
+		if (rc == 0 && STRATA_CLIENT_BUNDLE_BROKEN == 1 && n > 0)
+			return n;
+		if (rc != 1) {
+			snprintf(err, errlen,
+				 rc == 0 ? "bundle: frame %d is cut short (its length or header runs past the bundle)"
+					 : "bundle: frame %d larger than the limit",
+				 n + 1);
+			return STRATA_EPROTO;
+		}
+		off += used;
+		n++;
+	}
+	if (n == 0) {
+		snprintf(err, errlen, "bundle: no frame");
+		return STRATA_EPROTO;
+	}
+	return n;
+}
+
+int strata_client_bundle_next(const uint8_t *p, size_t len, size_t *off, const uint8_t **body,
+			      size_t *body_len)
+{
+	size_t used;
+	if (*off >= len)
+		return 0;
+	int rc = strata_client_frame_split(p + *off, len - *off, SIZE_MAX, body, body_len, &used);
+	if (STRATA_CLIENT_BUNDLE_BROKEN == 1 && rc != 1)
+		return 0;
+	STRATA_ASSERT(rc == 1 && "the bundle was checked");
+	*off += used;
 	return 1;
 }
 
@@ -112,56 +166,136 @@ static int strings_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, siz
 	return 1;
 }
 
-static int invalid(Strata__Client__Request *r, char *err, size_t errlen, const char *why)
+/* ---- the request arena ---- */
+
+#define ARENA_ALIGN 16u
+
+struct arena_big {
+	struct arena_big *next;
+	max_align_t pad[]; /* the allocation */
+};
+
+static void *arena_alloc(void *data, size_t n)
+{
+	struct strata_pb_arena *a = data;
+	size_t need = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+	if (a->buf && need >= n && need <= a->cap - a->used) {
+		void *p = a->buf + a->used;
+		a->used += need;
+		return p;
+	}
+	if (n > SIZE_MAX - sizeof(struct arena_big))
+		return NULL;
+	struct arena_big *b = malloc(sizeof(*b) + n);
+	if (!b)
+		return NULL;
+	b->next = a->big;
+	a->big = b;
+	return b->pad;
+}
+
+static void arena_free(void *data, void *p)
+{
+	(void)data; /* everything is given back at the reset */
+	(void)p;
+}
+
+static void arena_reset(struct strata_pb_arena *a)
+{
+	for (struct arena_big *b = a->big, *next; b; b = next) {
+		next = b->next;
+		free(b);
+	}
+	a->big = NULL;
+	a->used = 0;
+}
+
+void strata_pb_arena_init(struct strata_pb_arena *a, size_t cap)
+{
+	memset(a, 0, sizeof(*a));
+	a->pa.alloc = arena_alloc;
+	a->pa.free = arena_free;
+	a->pa.allocator_data = a;
+	a->buf = cap ? malloc(cap) : NULL;
+	a->cap = a->buf ? cap : 0;
+}
+
+void strata_pb_arena_free(struct strata_pb_arena *a)
+{
+	arena_reset(a);
+	free(a->buf);
+	a->buf = NULL;
+	a->cap = 0;
+}
+
+void strata_client_request_free_in(struct strata_pb_arena *a, Strata__Client__Request *r)
+{
+	if (a)
+		arena_reset(a);
+	else if (r)
+		strata__client__request__free_unpacked(r, NULL);
+}
+
+static int invalid(struct strata_pb_arena *a, Strata__Client__Request *r, char *err,
+		   size_t errlen, const char *why)
 {
 	snprintf(err, errlen, "%s", why);
-	strata__client__request__free_unpacked(r, NULL);
+	strata_client_request_free_in(a, r);
 	return STRATA_EINVAL;
 }
 
 int strata_client_request_decode(const uint8_t *body, size_t len, Strata__Client__Request **out,
 				 uint64_t *id, char *err, size_t errlen)
 {
+	return strata_client_request_decode_in(NULL, body, len, out, id, err, errlen);
+}
+
+int strata_client_request_decode_in(struct strata_pb_arena *a, const uint8_t *body, size_t len,
+				    Strata__Client__Request **out, uint64_t *id, char *err,
+				    size_t errlen)
+{
 	STRATA_ASSERT(out && id);
 	*out = NULL;
 	*id = 0;
-	Strata__Client__Request *r = strata__client__request__unpack(NULL, len, body);
+	Strata__Client__Request *r = strata__client__request__unpack(a ? &a->pa : NULL, len, body);
 	if (!r) {
+		if (a)
+			arena_reset(a); /* what the failed unpack allocated */
 		snprintf(err, errlen, "malformed request (not a strata.client.Request)");
 		return STRATA_EPROTO;
 	}
 	*id = r->id;
 	int sok = strings_ok(&strata__client__request__descriptor, body, len, 0);
 	if (sok < 0)
-		return invalid(r, err, errlen, "malformed request (bad field framing)");
+		return invalid(a, r, err, errlen, "malformed request (bad field framing)");
 	if (sok == 0)
-		return invalid(r, err, errlen, "a name or string contains a NUL byte");
+		return invalid(a, r, err, errlen, "a name or string contains a NUL byte");
 	switch (r->body_case) {
 	case STRATA__CLIENT__REQUEST__BODY_STATUS:
 		break;
 	case STRATA__CLIENT__REQUEST__BODY_OP:
 		if (!name_ok(r->op->module))
-			return invalid(r, err, errlen, "op: module name must be 1..31 printable ASCII characters");
+			return invalid(a, r, err, errlen, "op: module name must be 1..31 printable ASCII characters");
 		if (r->op->op < 1 || r->op->op > STRATA_CLIENT_OP_MAX)
-			return invalid(r, err, errlen, "op: op must be 1..7 (read, write, delete, "
+			return invalid(a, r, err, errlen, "op: op must be 1..7 (read, write, delete, "
 							"cas, broadcast, propose, range)");
 		break;
 	case STRATA__CLIENT__REQUEST__BODY_SUBSCRIBE:
 		if (r->subscribe->n_modules > STRATA_CLIENT_SUB_MODULES_MAX)
-			return invalid(r, err, errlen, "subscribe: at most 16 modules");
+			return invalid(a, r, err, errlen, "subscribe: at most 16 modules");
 		for (size_t i = 0; i < r->subscribe->n_modules; i++)
 			if (!name_ok(r->subscribe->modules[i]))
-				return invalid(r, err, errlen,
+				return invalid(a, r, err, errlen,
 					       "subscribe: module names must be 1..31 printable ASCII characters");
 		break;
 	case STRATA__CLIENT__REQUEST__BODY_NEMESIS:
 		if (r->nemesis->drop_pct > 100)
-			return invalid(r, err, errlen, "nemesis: drop_pct must be 0..100");
+			return invalid(a, r, err, errlen, "nemesis: drop_pct must be 0..100");
 		if (r->nemesis->delay_ms > STRATA_NEMESIS_DELAY_MAX_MS)
-			return invalid(r, err, errlen, "nemesis: delay_ms must be 0..60000");
+			return invalid(a, r, err, errlen, "nemesis: delay_ms must be 0..60000");
 		break;
 	default:
-		return invalid(r, err, errlen, "request has no body (status, op, subscribe or "
+		return invalid(a, r, err, errlen, "request has no body (status, op, subscribe or "
 						"nemesis)");
 	}
 	*out = r;
@@ -170,8 +304,7 @@ int strata_client_request_decode(const uint8_t *body, size_t len, Strata__Client
 
 void strata_client_request_free(Strata__Client__Request *r)
 {
-	if (r)
-		strata__client__request__free_unpacked(r, NULL);
+	strata_client_request_free_in(NULL, r);
 }
 
 size_t strata_client_response_frame_size(const Strata__Client__Response *r)

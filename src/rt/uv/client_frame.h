@@ -26,6 +26,31 @@
 int strata_client_frame_split(const uint8_t *buf, size_t len, size_t max, const uint8_t **body,
 			      size_t *body_len, size_t *consumed);
 
+/* Bundles: on an authenticated connection (crypto/session.h) one sealed frame may carry several
+ * frames, so that the requests (or replies) that leave together in one write cost one seal and
+ * one open rather than one each. A bundle's plaintext is STRATA_CLIENT_BUNDLE_MARK followed by
+ * one or more frames ([u32 length][body], each body at most max bytes) that fill it exactly. A
+ * sealed frame that is not a bundle holds one protobuf message, which never starts with a 0 byte
+ * (field number 0 does not exist), so the first byte tells them apart. */
+#define STRATA_CLIENT_BUNDLE_MARK 0x00
+#define STRATA_CLIENT_BUNDLE_HDR 1 /* the mark */
+
+/* Whether the opened plaintext p[0..len) is a bundle. */
+static inline int strata_client_is_bundle(const uint8_t *p, size_t len)
+{
+	return len > 0 && p[0] == STRATA_CLIENT_BUNDLE_MARK;
+}
+
+/* Checks a bundle whole before any of it is used: at least one frame, none over max, the lengths
+ * fill p[0..len) exactly (a length that lies, a truncated header or trailing bytes are refused).
+ * Returns the number of frames, or STRATA_EPROTO with the reason in err. */
+int strata_client_bundle_check(const uint8_t *p, size_t len, size_t max, char *err, size_t errlen);
+
+/* The frames of a checked bundle in order: *off starts at STRATA_CLIENT_BUNDLE_HDR; 1 with *body
+ * and *body_len (pointing into p) and *off advanced, 0 after the last one. */
+int strata_client_bundle_next(const uint8_t *p, size_t len, size_t *off, const uint8_t **body,
+			      size_t *body_len);
+
 /* Decodes and validates one Request body: a body is set; op requests name a module
  * (1..STRATA_CLIENT_MODULE_MAX-1 bytes of printable ASCII) and an op 1..STRATA_CLIENT_OP_MAX; subscriptions list at most
  * STRATA_CLIENT_SUB_MODULES_MAX valid module names; no string field holds a NUL byte (protobuf-c
@@ -36,6 +61,25 @@ int strata_client_frame_split(const uint8_t *buf, size_t len, size_t max, const 
 int strata_client_request_decode(const uint8_t *body, size_t len, Strata__Client__Request **out,
 				 uint64_t *id, char *err, size_t errlen);
 void strata_client_request_free(Strata__Client__Request *r);
+
+/* A bump allocator for decoded Requests: protobuf-c allocates a request's message structs,
+ * strings and byte fields separately (8-9 mallocs for a BFT KV put); from an arena they cost no
+ * malloc, and freeing the request is one reset. One request at a time: a request decoded in it
+ * must be freed (strata_client_request_free_in) before the next is decoded. What does not fit in
+ * the arena's buffer (a large value) is malloc'd and freed at the reset. */
+struct strata_pb_arena {
+	ProtobufCAllocator pa; /* protobuf-c's view; allocator_data is the arena */
+	uint8_t *buf;          /* cap bytes (NULL: every allocation is malloc'd) */
+	size_t cap, used;
+	void *big;             /* allocations that did not fit: a list freed at the reset */
+};
+void strata_pb_arena_init(struct strata_pb_arena *a, size_t cap);
+void strata_pb_arena_free(struct strata_pb_arena *a);
+/* As strata_client_request_decode, the request's memory from a (NULL: malloc). */
+int strata_client_request_decode_in(struct strata_pb_arena *a, const uint8_t *body, size_t len,
+				    Strata__Client__Request **out, uint64_t *id, char *err,
+				    size_t errlen);
+void strata_client_request_free_in(struct strata_pb_arena *a, Strata__Client__Request *r);
 
 /* Size of r as a frame (header + body), and the encoding into dst (that many bytes). */
 size_t strata_client_response_frame_size(const Strata__Client__Response *r);

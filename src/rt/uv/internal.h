@@ -5,6 +5,7 @@
 
 #include <sys/socket.h>
 
+#include "rt/uv/client_frame.h"
 #include "rt/uv/listener.h"
 #include "rt/uv/turntrace.h"
 #include "rt/uv/uv.h"
@@ -147,6 +148,7 @@ struct strata_uv {
 	uint8_t *client_key;       /* [client] auth: 32 bytes of secure memory; NULL = off */
 	char resp_password[65];    /* derived from client_key (RESP AUTH), when it is set */
 	struct lsn client_lsn;     /* the client port: connections are struct client_conn */
+	struct strata_pb_arena req_arena; /* the client request being handled (client.c) */
 	struct pending_op *pend;
 	uint32_t pend_cap;
 	uint32_t *pend_free;

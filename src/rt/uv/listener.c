@@ -50,6 +50,13 @@ void lsn_conn_drain(struct lsn_conn *c)
 {
 	if (c->closing || c->draining)
 		return;
+	if (c->l->ops->flush_held) {
+		/* what the owner held back joins the held bytes, which go before the shutdown */
+		unsigned corked = c->l->corked;
+		c->l->corked = 1;
+		c->l->ops->flush_held(c);
+		c->l->corked = corked;
+	}
 	cork_flush(c); /* the held replies go before the shutdown */
 	if (c->closing)
 		return;
@@ -141,12 +148,17 @@ static int cork_take(struct lsn_conn *c, struct lsn_wreq *w, size_t len)
 		c->cork->len = have + len;
 		free(w);
 	}
+	lsn_cork_hold(c);
+	return 0;
+}
+
+void lsn_cork_hold(struct lsn_conn *c)
+{
 	if (!c->on_cork_list) {
 		c->on_cork_list = true;
 		c->cork_next = c->l->cork_list;
 		c->l->cork_list = c;
 	}
-	return 0;
 }
 
 /* Writes c's held bytes now (c stays on the cork list with nothing held). */
@@ -175,8 +187,16 @@ void lsn_cork(struct lsn *l)
 void lsn_uncork(struct lsn *l)
 {
 	STRATA_ASSERT(l->corked > 0);
-	if (--l->corked)
+	if (l->corked > 1) {
+		l->corked--;
 		return;
+	}
+	/* Still corked: what the owner held back joins each connection's held bytes first. */
+	if (l->ops->flush_held)
+		for (struct lsn_conn *c = l->cork_list; c; c = c->cork_next)
+			if (!c->closing)
+				l->ops->flush_held(c);
+	l->corked = 0;
 	while (l->cork_list) {
 		struct lsn_conn *c = l->cork_list;
 		l->cork_list = c->cork_next;

@@ -81,6 +81,11 @@ struct lsn_ops {
 	void (*closing)(struct lsn_conn *c);
 	/* The close callback ran: free the owner's struct (and what it holds). */
 	void (*freed)(struct lsn_conn *c);
+	/* Output the owner held back while the listener was corked (lsn_cork_hold): write it now
+	 * with lsn_write (it joins the connection's held bytes). Called by lsn_uncork for each
+	 * connection on the cork list before their bytes leave, and by lsn_conn_drain. May be
+	 * NULL. (client.c seals a connection's replies of one step as one frame.) */
+	void (*flush_held)(struct lsn_conn *c);
 };
 
 struct lsn {
@@ -126,6 +131,14 @@ void lsn_conn_input(struct lsn_conn *c, unsigned completed, bool partial);
  * and uncork are paired within one callback of the loop, so nothing waits for a later turn. */
 void lsn_cork(struct lsn *l);
 void lsn_uncork(struct lsn *l);
+/* Whether the listener is corked. */
+static inline bool lsn_corked(const struct lsn *l)
+{
+	return l->corked > 0;
+}
+/* While corked: the owner holds output of its own for c, which ops->flush_held writes at
+ * lsn_uncork (c joins the cork list). */
+void lsn_cork_hold(struct lsn_conn *c);
 
 /* A write request: the owner fills data[0..len) and hands it to lsn_write. */
 struct lsn_wreq {

@@ -769,6 +769,7 @@ struct strata_uv *strata_uv_new(uv_loop_t *loop, const struct strata_uv_opts *o,
 	rt->loop = loop;
 	rt->o = *o;
 	rt->cfg = o->cfg;
+	strata_pb_arena_init(&rt->req_arena, 4096); /* no buffer (out of memory): malloc'd */
 	rt->id = o->id;
 	rt->wake_at_us = UINT64_MAX;
 	rt->env = (struct strata_env){
@@ -788,6 +789,7 @@ struct strata_uv *strata_uv_new(uv_loop_t *loop, const struct strata_uv_opts *o,
 		rt->client_key = strata_secure_alloc(STRATA_CLIENT_KEY_LEN);
 		if (!rt->client_key) {
 			snprintf(err, errlen, "out of secure memory");
+			strata_pb_arena_free(&rt->req_arena);
 			free(rt);
 			return NULL;
 		}
@@ -800,6 +802,7 @@ struct strata_uv *strata_uv_new(uv_loop_t *loop, const struct strata_uv_opts *o,
 		rt->tt = uvrt_tt_new(rt->id);
 	if (!rt->node) {
 		strata_secure_free(rt->client_key);
+		strata_pb_arena_free(&rt->req_arena);
 		free(rt);
 		return NULL;
 	}
@@ -1061,6 +1064,7 @@ void strata_uv_free(struct strata_uv *rt)
 	strata_node_free(rt->node);
 	nem_release(rt, true); /* closing: frees what is held without sending it */
 	free(rt->nem_q);
+	strata_pb_arena_free(&rt->req_arena);
 	free(rt->rxbuf);
 	free(rt->txbuf);
 	uvrt_tt_free(rt->tt); /* writes the turn trace's file */

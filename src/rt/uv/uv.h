@@ -130,6 +130,8 @@ struct strata_uv_counters {
 	uint64_t client_unauthenticated; /* plain requests refused: auth is on */
 	uint64_t client_decrypt_failed; /* session frames that did not open (altered, replayed,
 					 * reordered): the connection is closed */
+	uint64_t client_bad_bundles; /* bundles whose frames do not fill them exactly (a length
+				      * that lies): refused whole, the connection is closed */
 	uint64_t store_syncs;        /* stable-storage transactions committed (each one fsync) */
 	uint64_t sync_us_max;        /* longest sync (commit + flush), microseconds */
 	uint64_t sync_us_total;      /* sum of sync durations, microseconds */
