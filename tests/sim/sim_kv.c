@@ -323,6 +323,12 @@ static struct run *run_new(uint64_t seed, bool trace, unsigned broken, const str
 	 * goes at once to two followers) on seeds 2, 3, 6, 7, ... of every case, the broken
 	 * variants' too (they must be caught either way); always in broken-thrifty-unstored. */
 	r->cfg.smr_thrifty = (seed & 2) != 0 || (broken & SMR_BROKEN_THRIFTY_UNSTORED);
+	/* SIM_KV_THRIFTY=on|off: every seed of every case so (checking that each broken variant
+	 * is caught either way; broken-thrifty-unstored and thrifty-two-clients keep it on). */
+	const char *thr = getenv("SIM_KV_THRIFTY");
+	if (thr && (strcmp(thr, "on") == 0 || strcmp(thr, "off") == 0))
+		r->cfg.smr_thrifty = strcmp(thr, "on") == 0 ||
+				     (broken & SMR_BROKEN_THRIFTY_UNSTORED);
 	if (broken & SMR_BROKEN_THRIFTY_UNSTORED)
 		r->cfg.smr_leader_sync_parallel = false;
 	r->broken = broken;
