@@ -123,13 +123,15 @@
  * applied). Long enough that at c=1 the next put's APPEND carries it even on a loaded machine
  * (a put then took 2-7 ms); short enough for followers' serializable reads and watches. */
 #define COMMIT_DELAY_US 5000
-/* [smr] thrifty: the followers chosen for a thrifty batch have not acknowledged it within twice
- * their recent acknowledgement time, kept within these bounds: it goes to the other followers
- * at once, and the late ones lose their place. A slow or dead follower costs a put at most
- * THRIFTY_WAIT_MAX_US (once: then it is not chosen); a put at c=1 on a quiet machine takes
- * 0.3-0.4 ms, on a loaded one 2-7 ms (the wait grows with the acknowledgements, so that a
- * disk that is slow for everybody does not send every batch to every follower). */
-#define THRIFTY_WAIT_MIN_US 500
+/* [smr] thrifty: the followers chosen for a thrifty batch have not acknowledged it within
+ * THRIFTY_WAIT_FACTOR times their recent acknowledgement time, kept within these bounds: it
+ * goes to the other followers at once, and the late ones lose their place. A slow or dead
+ * follower costs a put at most THRIFTY_WAIT_MAX_US (once: then it is not chosen); a put at
+ * c=1 on a quiet machine takes 0.3-0.4 ms (p99 1.3 ms), on a loaded one 2-7 ms: the wait
+ * grows with the acknowledgements, so that a machine slow for everybody does not send every
+ * batch to every follower. */
+#define THRIFTY_WAIT_FACTOR 4
+#define THRIFTY_WAIT_MIN_US 1000
 #define THRIFTY_WAIT_MAX_US 5000
 #define SNAP_CHUNK ((size_t)64 << 10)       /* bytes of snapshot per INSTALL message at most */
 #define SNAP_MAX ((uint64_t)4 << 30)         /* a snapshot larger than this is refused */
@@ -814,12 +816,25 @@ static bool may_send_entries(const struct kv *k, const struct peer *pp)
 	return pp->ninfl < INFLIGHT_MSGS && pp->next <= k->last;
 }
 
-/* Whether new entries go to follower pp now (flush_send, an acknowledgement): unless the newest
- * batch is thrifty and pp was not chosen for it. Heartbeats, commit-only APPENDs and resends
- * still carry entries to every follower: that is how the others catch up off the path. */
+/* [smr] thrifty: whether new entries are held back from follower pp (it gets an APPEND without
+ * entries, the commit it can apply and the heartbeat). While the newest batch is thrifty, a
+ * follower not chosen for it gets entries only from the heartbeat (on_tick: every follower
+ * catches up at least once a heartbeat period), when it waits for them (commit_urgent: a
+ * command it forwarded was applied, or it asked for a read index), and while it is more than
+ * half a window behind (then it catches up in bulk, acknowledgement by acknowledgement, to half
+ * a window from the head, so that a heartbeat's worth of entries at any rate gets through).
+ * A lazy follower so syncs about once a heartbeat period (the leader's sends to it in between
+ * carry no entries), not with every put. */
+static bool held_from(const struct kv *k, const struct peer *pp)
+{
+	return k->held && !pp->eager && !k->in_tick && !pp->commit_urgent &&
+	       k->last - pp->match <= k->cfg->smr_window / 2;
+}
+
+/* Whether new entries go to follower pp now (flush_send, an acknowledgement). */
 static bool may_send_now(const struct kv *k, const struct peer *pp)
 {
-	return may_send_entries(k, pp) && (!k->held || pp->eager);
+	return may_send_entries(k, pp) && !held_from(k, pp);
 }
 
 /* [smr] thrifty: chooses the majority - 1 followers a new batch goes to at once, among those that
@@ -866,8 +881,8 @@ static uint64_t thrifty_wait(const struct kv *k)
 {
 	uint64_t w = 0;
 	for (uint32_t p = 1; p <= k->n; p++)
-		if (p != k->self && k->peers[p].eager && k->peers[p].ack_us * 2 > w)
-			w = k->peers[p].ack_us * 2;
+		if (p != k->self && k->peers[p].eager && k->peers[p].ack_us * THRIFTY_WAIT_FACTOR > w)
+			w = k->peers[p].ack_us * THRIFTY_WAIT_FACTOR;
 	return w < THRIFTY_WAIT_MIN_US ? THRIFTY_WAIT_MIN_US
 				       : w > THRIFTY_WAIT_MAX_US ? THRIFTY_WAIT_MAX_US : w;
 }
@@ -929,7 +944,7 @@ static void send_append(struct kv *k, uint32_t p)
 	/* Entries from next, within the window and the message bound. */
 	uint64_t limit = pp->match + k->cfg->smr_window;
 	uint64_t hi = k->last < limit ? k->last : limit;
-	if (pp->ninfl >= INFLIGHT_MSGS)
+	if (pp->ninfl >= INFLIGHT_MSGS || held_from(k, pp))
 		hi = 0; /* a heartbeat (commit, read round) only */
 	struct strata_msg *data[ENTRIES_PER_MSG];
 	uint64_t terms[ENTRIES_PER_MSG];
@@ -1704,6 +1719,7 @@ static void on_ri(struct kv *k, uint32_t p, struct strata_rd *rd)
 		return;
 	}
 	add_read(k, p, id);
+	k->peers[p].commit_urgent = true; /* it waits for the entries up to the index, too */
 }
 
 /* upon <RI_R | id, index> from the leader */
@@ -1897,6 +1913,14 @@ static void flush_send(struct kv *k)
 			k->thrifty_us = now;
 			k->st.thrifty_batches++;
 			strata_timer_arm_in(k->node, &k->thrifty_t, thrifty_wait(k));
+			if (strata_tracing(k->node)) {
+				char ids[4 * STRATA_MAX_NODES + 1] = "";
+				size_t o = 0;
+				for (uint32_t p = 1; p <= k->n && o + 12 < sizeof(ids); p++)
+					if (p != k->self && k->peers[p].eager)
+						o += (size_t)snprintf(ids + o, sizeof(ids) - o, " %u", p);
+				trace(k, "thrifty batch %" PRIu64 " -> at once to%s", k->last, ids);
+			}
 		}
 	}
 	/* What an APPEND may carry now (commit_safe: it leaves before this batch's sync). */
