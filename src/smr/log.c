@@ -1719,7 +1719,8 @@ static void on_ri(struct kv *k, uint32_t p, struct strata_rd *rd)
 		return;
 	}
 	add_read(k, p, id);
-	k->peers[p].commit_urgent = true; /* it waits for the entries up to the index, too */
+	if (k->thrifty) /* it waits for the entries up to the index too: not held (held_from) */
+		k->peers[p].commit_urgent = true;
 }
 
 /* upon <RI_R | id, index> from the leader */
