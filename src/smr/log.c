@@ -45,8 +45,8 @@
  * while every entry is committed (nothing in flight: the c=1 regime), the leader stores it in
  * the same turn and sends it at once only to majority - 1 followers (caught up, heard from
  * recently, the fastest to acknowledge of late); the others get it off the path (with the
- * next commit-carrying APPEND, a heartbeat, a read round, the next batch made while entries
- * are in flight), or at once when the chosen ones have not acknowledged within a bounded wait
+ * heartbeat, when they wait for entries, the next batch made while entries are in flight:
+ * held_from), or at once when the chosen ones have not acknowledged within a bounded wait
  * (thrifty_wait). A put then waits for the leader's sync and one follower's (at N = 3), not for
  * the later of both followers'. Why it is safe: nothing about counting changes. An entry is
  * committed when a majority stored it durably: each follower counts for what it acknowledged
@@ -222,9 +222,9 @@ struct kv {
 	uint64_t sync_ticket[2], sync_idx[2];
 	bool parallel; /* [smr] leader_sync_parallel */
 	/* [smr] thrifty (docs/smr.md "Thrifty replication"): held: the newest batch was thrifty,
-	 * so the followers not chosen (!eager) get new entries only off the path (with a commit,
-	 * a heartbeat, a batch that is not thrifty, or at once when the chosen ones are late:
-	 * thrifty_wait). thrifty_idx: the newest thrifty batch (at most one is uncommitted: a
+	 * so the followers not chosen (!eager) get new entries only off the path (held_from: the
+	 * heartbeat, when they wait for them, a batch that is not thrifty, or at once when the
+	 * chosen ones are late: thrifty_wait). thrifty_idx: the newest thrifty batch (at most one is uncommitted: a
 	 * batch is thrifty only when nothing is), sent at thrifty_us. */
 	bool thrifty, held;
 	uint64_t thrifty_idx, thrifty_us;

@@ -610,8 +610,9 @@ static int run_broken_early_ack(uint64_t seed, bool trace, char *why, size_t wl)
 /* Broken thrifty replication: the leader counts itself for a thrifty batch that it stores only
  * 5 ms later, so a put is acknowledged when two followers of five synced it. On a fast network
  * with two clients the chosen followers answer within the wait (log.c thrifty_wait), the other
- * two get the entries up to 5 ms later (with the commit, a read round or the next batch that
- * is not thrifty), and the total crash loses acknowledged writes. */
+ * two get the entries later (with the heartbeat, 20 ms here, a read index or forwarded command
+ * they wait for, or the next batch that is not thrifty), and the total crash loses
+ * acknowledged writes. */
 static int run_broken_thrifty(uint64_t seed, bool trace, char *why, size_t wl)
 {
 	return run_faults(seed, trace, why, wl, F_TOTAL | F_FAST_NET | F_TWO_CLIENTS,
