@@ -117,6 +117,11 @@ struct strata_config {
 	 * that sends them and counts itself once that sync is done, so its fdatasync runs beside
 	 * the followers' (docs/smr.md); off: it stores them 5 ms later, off the path. */
 	bool smr_leader_sync_parallel;
+	/* [smr] thrifty: when nothing is in flight (c = 1), the leader stores a new entry in the
+	 * turn that sends it and sends it at once only to majority - 1 followers (the others get
+	 * it off the path: with the next commit, heartbeat or batch, or after a bound when the
+	 * chosen ones are late); docs/smr.md "Thrifty replication". */
+	bool smr_thrifty;
 	uint32_t smr_checkpoint_interval; /* BFT KV: a signed checkpoint every this many applied
 					   * commands (default 1024; 0 = none) */
 	/* The KV's log ([smr] log): "" or "paxos" = the leader-driven replicated log (log.c),

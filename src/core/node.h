@@ -294,6 +294,7 @@ struct strata_counters {
 	uint64_t kv_batches, kv_commands, kv_read_rounds, kv_busy;
 	uint64_t kv_snapshot_index, kv_log_first, kv_snapshots, kv_snapshot_installs;
 	uint64_t kv_unreadable; /* stored entries or snapshot the hard state names, unreadable */
+	uint64_t kv_thrifty_batches, kv_thrifty_fallbacks; /* [smr] thrifty (smr.h smr_status) */
 	uint64_t kv_bft_unsigned; /* BFT KV: ordered commands skipped, their client signature bad */
 	/* BFT KV (src/smr/tob_log.c, bft_reply.c): copies ordered by a non-designated replica
 	 * (fallback), bundles broadcast and the requests in them, reply envelopes signed (two or

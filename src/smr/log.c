@@ -41,6 +41,25 @@
  * they leave before the batch's sync and carry only the commit that counts the leader for
  * entries already synced (commit_safe); docs/smr.md "The early class" states the rule.
  *
+ * Thrifty replication ([smr] thrifty; docs/smr.md "Thrifty replication"). When a batch is made
+ * while every entry is committed (nothing in flight: the c=1 regime), the leader stores it in
+ * the same turn and sends it at once only to majority - 1 followers (caught up, heard from
+ * recently, the fastest to acknowledge of late); the others get it off the path (with the
+ * heartbeat, when they wait for entries, the next batch made while entries are in flight:
+ * held_from), or at once when the chosen ones have not acknowledged within a bounded wait
+ * (thrifty_wait). A put then waits for the leader's sync and one follower's (at N = 3), not for
+ * the later of both followers'. Why it is safe: nothing about counting changes. An entry is
+ * committed when a majority stored it durably: each follower counts for what it acknowledged
+ * (it acknowledges after the sync that covers it), the leader for what it stored, its own
+ * copy's count taking effect only through outputs released after that store's sync (replies
+ * and held datagrams leave after the batch's sync; early APPENDs carry commit_safe, which
+ * counts the leader only for synced entries). Which followers receive an entry, and when, is
+ * what Raft leaves free anyway (messages may be lost or late): withholding an entry from a
+ * follower is indistinguishable from losing the APPEND, and every follower still receives
+ * every entry (the heartbeat resends from its match). Elections are unchanged, so an entry
+ * stored by a majority that includes the leader is in every later leader's log (a candidate
+ * needs a vote from that majority, and a voter refuses a less up-to-date log).
+ *
  * Reads (ReadIndex): a linearizable get is not logged. The leader notes its commit index (after
  * its no-op committed), starts one heartbeat round shared by every read waiting at that moment,
  * and when a majority answered that round it knows it was still the leader when the read
@@ -104,11 +123,21 @@
  * applied). Long enough that at c=1 the next put's APPEND carries it even on a loaded machine
  * (a put then took 2-7 ms); short enough for followers' serializable reads and watches. */
 #define COMMIT_DELAY_US 5000
+/* [smr] thrifty: the followers chosen for a thrifty batch have not acknowledged it within
+ * THRIFTY_WAIT_FACTOR times their recent acknowledgement time, kept within these bounds: it
+ * goes to the other followers at once, and the late ones lose their place. A slow or dead
+ * follower costs a put at most THRIFTY_WAIT_MAX_US (once: then it is not chosen); a put at
+ * c=1 on a quiet machine takes 0.3-0.4 ms (p99 1.3 ms), on a loaded one 2-7 ms: the wait
+ * grows with the acknowledgements, so that a machine slow for everybody does not send every
+ * batch to every follower. */
+#define THRIFTY_WAIT_FACTOR 4
+#define THRIFTY_WAIT_MIN_US 1000
+#define THRIFTY_WAIT_MAX_US 5000
 #define SNAP_CHUNK ((size_t)64 << 10)       /* bytes of snapshot per INSTALL message at most */
 #define SNAP_MAX ((uint64_t)4 << 30)         /* a snapshot larger than this is refused */
 
 enum { M_APPEND = 1, M_APPEND_R, M_VOTE, M_VOTE_R, M_FWD, M_RI, M_RI_R, M_SNAP, M_SNAP_R };
-enum { T_TICK = 2, T_ELECT, T_PERSIST, T_COMMIT };
+enum { T_TICK = 2, T_ELECT, T_PERSIST, T_COMMIT, T_THRIFTY };
 enum role { FOLLOWER, CANDIDATE, LEADER };
 enum { K_GET = SMR_REQ_GET, K_PUT = SMR_REQ_PUT, K_DEL = SMR_REQ_DEL, K_CAS = SMR_REQ_CAS,
        K_RANGE = SMR_REQ_RANGE };
@@ -152,6 +181,11 @@ struct peer {
 	uint64_t snap_index, snap_off;
 	bool snap_inflight;
 	bool commit_urgent; /* a command it forwarded was applied: tell it the commit now */
+	/* [smr] thrifty: chosen to get a thrifty batch at once (else it gets it off the path), and
+	 * how long its acknowledgement of one took recently (a moving average, us; raised when it
+	 * was late). */
+	bool eager;
+	uint64_t ack_us;
 };
 
 struct kv {
@@ -187,6 +221,13 @@ struct kv {
 	uint64_t self_synced, csafe;
 	uint64_t sync_ticket[2], sync_idx[2];
 	bool parallel; /* [smr] leader_sync_parallel */
+	/* [smr] thrifty (docs/smr.md "Thrifty replication"): held: the newest batch was thrifty,
+	 * so the followers not chosen (!eager) get new entries only off the path (held_from: the
+	 * heartbeat, when they wait for them, a batch that is not thrifty, or at once when the
+	 * chosen ones are late: thrifty_wait). thrifty_idx: the newest thrifty batch (at most one is uncommitted: a
+	 * batch is thrifty only when nothing is), sent at thrifty_us. */
+	bool thrifty, held;
+	uint64_t thrifty_idx, thrifty_us;
 	uint64_t term_start; /* index of the leader's no-op */
 	unsigned votes;
 	uint64_t vote_mask;
@@ -216,7 +257,7 @@ struct kv {
 	struct read_wait *reads;
 	size_t nreads;
 
-	struct strata_timer tick_t, elect_t, persist_t, commit_t;
+	struct strata_timer tick_t, elect_t, persist_t, commit_t, thrifty_t;
 	bool persist_due; /* the leader's unstored entries waited PERSIST_DELAY_US */
 	bool commit_due;  /* the commit waited COMMIT_DELAY_US for an APPEND to carry it */
 	bool active; /* the KV is in use: timers run (dormant until then: no traffic at all) */
@@ -675,6 +716,8 @@ static void become_follower(struct kv *k, uint64_t term)
 		save_state(k);
 	}
 	k->role = FOLLOWER;
+	k->held = false;
+	strata_timer_disarm(k->node, &k->thrifty_t);
 	if (was_leader) {
 		/* Entries this leader sent may be kept by the next one: a follower's log is stored. */
 		persist_unstored(k);
@@ -704,6 +747,7 @@ static void become_leader(struct kv *k)
 		pp->last_ack_us = now;
 	}
 	k->self_durable = k->stored;
+	k->held = false;
 	/* What this node stored as a follower may still be in a sync: counted once it is done. */
 	k->self_synced = 0;
 	k->csafe = k->commit;
@@ -772,6 +816,99 @@ static bool may_send_entries(const struct kv *k, const struct peer *pp)
 	return pp->ninfl < INFLIGHT_MSGS && pp->next <= k->last;
 }
 
+/* [smr] thrifty: whether new entries are held back from follower pp (it gets an APPEND without
+ * entries, the commit it can apply and the heartbeat). While the newest batch is thrifty, a
+ * follower not chosen for it gets entries only from the heartbeat (on_tick: every follower
+ * catches up at least once a heartbeat period), when it waits for them (commit_urgent: a
+ * command it forwarded was applied, or it asked for a read index), and while it is more than
+ * half a window behind (then it catches up in bulk, acknowledgement by acknowledgement, to half
+ * a window from the head, so that a heartbeat's worth of entries at any rate gets through).
+ * A lazy follower so syncs about once a heartbeat period (the leader's sends to it in between
+ * carry no entries), not with every put. */
+static bool held_from(const struct kv *k, const struct peer *pp)
+{
+	return k->held && !pp->eager && !k->in_tick && !pp->commit_urgent &&
+	       k->last - pp->match <= k->cfg->smr_window / 2;
+}
+
+/* Whether new entries go to follower pp now (flush_send, an acknowledgement). */
+static bool may_send_now(const struct kv *k, const struct peer *pp)
+{
+	return may_send_entries(k, pp) && !held_from(k, pp);
+}
+
+/* [smr] thrifty: chooses the majority - 1 followers a new batch goes to at once, among those that
+ * are caught up (they acknowledged every entry up to prev, the batch's predecessor, and nothing
+ * is unanswered) and were heard within an election timeout; by their recent acknowledgement
+ * time, the ones chosen last time counted at half theirs (a choice changes only for a clearly
+ * faster follower). false: too few such followers (the batch goes to every follower). */
+static bool thrifty_choose(struct kv *k, uint64_t prev, uint64_t now)
+{
+	uint32_t want = k->majority - 1, cand[STRATA_MAX_NODES];
+	uint64_t key[STRATA_MAX_NODES];
+	size_t nc = 0;
+	for (uint32_t p = 1; p <= k->n; p++) {
+		struct peer *pp = &k->peers[p];
+		if (p == k->self)
+			continue;
+		if (pp->match == prev && pp->ninfl == 0 && pp->next == prev + 1 &&
+		    now - pp->last_ack_us < k->elect_us) {
+			cand[nc] = p;
+			key[nc++] = pp->eager ? pp->ack_us / 2 : pp->ack_us;
+		}
+	}
+	if (want == 0 || nc < want)
+		return false;
+	for (size_t i = 0; i < want; i++) /* the want smallest keys first (ties: lower id) */
+		for (size_t j = i + 1; j < nc; j++)
+			if (key[j] < key[i]) {
+				uint64_t x = key[i];
+				uint32_t y = cand[i];
+				key[i] = key[j];
+				cand[i] = cand[j];
+				key[j] = x;
+				cand[j] = y;
+			}
+	for (uint32_t p = 1; p <= k->n; p++)
+		k->peers[p].eager = false;
+	for (size_t i = 0; i < want; i++)
+		k->peers[cand[i]].eager = true;
+	return true;
+}
+
+/* How long the chosen followers have to acknowledge a thrifty batch (THRIFTY_WAIT_MIN_US). */
+static uint64_t thrifty_wait(const struct kv *k)
+{
+	uint64_t w = 0;
+	for (uint32_t p = 1; p <= k->n; p++)
+		if (p != k->self && k->peers[p].eager && k->peers[p].ack_us * THRIFTY_WAIT_FACTOR > w)
+			w = k->peers[p].ack_us * THRIFTY_WAIT_FACTOR;
+	return w < THRIFTY_WAIT_MIN_US ? THRIFTY_WAIT_MIN_US
+				       : w > THRIFTY_WAIT_MAX_US ? THRIFTY_WAIT_MAX_US : w;
+}
+
+/* The followers chosen for the newest thrifty batch have not all acknowledged it within
+ * thrifty_wait: it goes to every follower now, and the late ones lose their place (their
+ * acknowledgement time counts as at least the wait they overran). */
+static void thrifty_late(struct kv *k)
+{
+	if (k->role != LEADER || !k->held || k->commit >= k->thrifty_idx)
+		return;
+	k->st.thrifty_fallbacks++;
+	uint64_t waited = strata_now_us(k->node) - k->thrifty_us;
+	for (uint32_t p = 1; p <= k->n; p++) {
+		struct peer *pp = &k->peers[p];
+		if (p != k->self && pp->eager && pp->match < k->thrifty_idx) {
+			pp->eager = false;
+			pp->ack_us = pp->ack_us * 2 > waited ? pp->ack_us * 2 : waited;
+		}
+	}
+	trace(k, "thrifty batch %" PRIu64 " unacknowledged for %" PRIu64
+	      " us -> sent to every follower", k->thrifty_idx, waited);
+	k->held = false;
+	flush_soon(k);
+}
+
 static void send_append(struct kv *k, uint32_t p)
 {
 	struct peer *pp = &k->peers[p];
@@ -807,7 +944,7 @@ static void send_append(struct kv *k, uint32_t p)
 	/* Entries from next, within the window and the message bound. */
 	uint64_t limit = pp->match + k->cfg->smr_window;
 	uint64_t hi = k->last < limit ? k->last : limit;
-	if (pp->ninfl >= INFLIGHT_MSGS)
+	if (pp->ninfl >= INFLIGHT_MSGS || held_from(k, pp))
 		hi = 0; /* a heartbeat (commit, read round) only */
 	struct strata_msg *data[ENTRIES_PER_MSG];
 	uint64_t terms[ENTRIES_PER_MSG];
@@ -1365,13 +1502,17 @@ static void on_append_r(struct kv *k, uint32_t p, struct strata_rd *rd)
 	if (hb > pp->acked_hb && hb <= k->hb_seq)
 		pp->acked_hb = hb;
 	if (ok && idx <= k->last) {
+		if (pp->eager && pp->match < k->thrifty_idx && idx >= k->thrifty_idx) {
+			uint64_t took = pp->last_ack_us - k->thrifty_us;
+			pp->ack_us = (3 * pp->ack_us + took) / 4;
+		}
 		if (idx > pp->match)
 			pp->match = idx;
 		if (pp->next <= idx)
 			pp->next = idx + 1;
 		infl_acked(pp);
 		advance_commit(k);
-		if (may_send_entries(k, pp))
+		if (may_send_now(k, pp))
 			send_append(k, p);
 	} else if (!ok) {
 		uint64_t hint = idx < pp->next ? idx : pp->next - 1;
@@ -1578,6 +1719,8 @@ static void on_ri(struct kv *k, uint32_t p, struct strata_rd *rd)
 		return;
 	}
 	add_read(k, p, id);
+	if (k->thrifty) /* it waits for the entries up to the index too: not held (held_from) */
+		k->peers[p].commit_urgent = true;
 }
 
 /* upon <RI_R | id, index> from the leader */
@@ -1743,18 +1886,51 @@ static int kv_request_do(struct kv *k, const struct strata_request *q)
 /* Batches the queued commands into entries and sends what each follower may get. */
 static void flush_send(struct kv *k)
 {
+	/* Thrifty ([smr] thrifty, docs/smr.md "Thrifty replication"): when nothing is in flight
+	 * (every entry committed: the c = 1 regime), the new batch goes at once only to
+	 * majority - 1 followers, and the leader stores it in this turn (its APPENDs leave
+	 * before this turn's sync, as always: the early class) and counts itself for it; a put
+	 * then waits for two syncs (the leader's and one follower's at N = 3) and one follower's
+	 * wake, not for the later of two followers'. With entries in flight (higher load) a
+	 * batch goes to every follower and the leader stores later, as without thrifty. */
+	uint64_t prev = k->last;
+	bool quiet = k->thrifty && k->n >= 3 && k->commit == k->last && k->nprop > 0;
 	while (k->nprop > 0 && k->last - k->commit < k->cfg->smr_window)
 		make_batch(k);
 	if (k->nprop > 0)
 		trace(k, "window full (%" PRIu64 " uncommitted) -> %zu commands wait",
 		      k->last - k->commit, k->nprop);
+	if (k->last > prev) {
+		uint64_t now = strata_now_us(k->node);
+		k->held = quiet && thrifty_choose(k, prev, now);
+		if (k->held) {
+			if (!(k->broken & SMR_BROKEN_THRIFTY_UNSTORED))
+				persist_unstored(k);
+			/* Stored in this batch: counted now, as in on_flush (the batch's replies and
+			 * held datagrams leave after its sync). The broken variant counts its copy
+			 * without storing it (stored 5 ms later, by persist_t). */
+			k->self_durable = k->broken & SMR_BROKEN_THRIFTY_UNSTORED ? k->last : k->stored;
+			k->thrifty_idx = k->last;
+			k->thrifty_us = now;
+			k->st.thrifty_batches++;
+			strata_timer_arm_in(k->node, &k->thrifty_t, thrifty_wait(k));
+			if (strata_tracing(k->node)) {
+				char ids[4 * STRATA_MAX_NODES + 1] = "";
+				size_t o = 0;
+				for (uint32_t p = 1; p <= k->n && o + 12 < sizeof(ids); p++)
+					if (p != k->self && k->peers[p].eager)
+						o += (size_t)snprintf(ids + o, sizeof(ids) - o, " %u", p);
+				trace(k, "thrifty batch %" PRIu64 " -> at once to%s", k->last, ids);
+			}
+		}
+	}
 	/* What an APPEND may carry now (commit_safe: it leaves before this batch's sync). */
 	uint64_t cs = commit_safe(k);
 	for (uint32_t p = 1; p <= k->n; p++) {
 		if (p == k->self)
 			continue;
 		struct peer *pp = &k->peers[p];
-		if (may_send_entries(k, pp) ||
+		if (may_send_now(k, pp) ||
 		    (pp->sent_commit < cs && (k->commit_due || pp->commit_urgent)))
 			send_append(k, p);
 	}
@@ -1788,6 +1964,8 @@ static void on_flush(struct kv *k)
 	/* Stored entries count, this batch's too: the node releases the batch's replies and
 	 * datagrams only after the sync that covers it (persist before send and before reply). */
 	k->self_durable = k->stored;
+	if ((k->broken & SMR_BROKEN_THRIFTY_UNSTORED) && k->held && k->thrifty_idx > k->stored)
+		k->self_durable = k->thrifty_idx; /* the broken variant: counted, not stored */
 	advance_commit(k);
 	flush_send(k);
 	if (k->n == 1 && k->stored < k->last)
@@ -1942,6 +2120,8 @@ static void publish(struct kv *k)
 	c->kv_snapshots = k->st.snapshots;
 	c->kv_snapshot_installs = k->st.snap_installs;
 	c->kv_unreadable = k->st.unreadable;
+	c->kv_thrifty_batches = k->st.thrifty_batches;
+	c->kv_thrifty_fallbacks = k->st.thrifty_fallbacks;
 }
 
 static void kv_handle_ev(struct strata_module *m, const struct strata_event *ev);
@@ -1967,6 +2147,8 @@ static void kv_handle_ev(struct strata_module *m, const struct strata_event *ev)
 			/* Stored by the flush, after it counted what earlier turns stored. */
 			k->persist_due = true;
 			flush_soon(k);
+		} else if (ev->arg == T_THRIFTY) {
+			thrifty_late(k);
 		} else if (ev->arg == T_COMMIT) {
 			k->commit_due = true;
 			flush_soon(k);
@@ -2052,6 +2234,7 @@ struct strata_module *smr_kv_create(struct strata_node *n, char *err, size_t err
 	k->n = cfg->n;
 	k->majority = cfg->n / 2 + 1;
 	k->parallel = cfg->smr_leader_sync_parallel;
+	k->thrifty = cfg->smr_thrifty;
 	k->hb_us = (uint64_t)cfg->smr_heartbeat_ms * 1000;
 	k->elect_us = (uint64_t)cfg->smr_election_ms * 1000;
 	k->timeout_us = (uint64_t)cfg->smr_timeout_ms * 1000;
@@ -2076,6 +2259,7 @@ struct strata_module *smr_kv_create(struct strata_node *n, char *err, size_t err
 	strata_node_add_module(n, &k->m, &kv_ops, strata_wire_id("kv"));
 	strata_timer_init(&k->persist_t, &k->m, T_PERSIST, 0);
 	strata_timer_init(&k->commit_t, &k->m, T_COMMIT, 0);
+	strata_timer_init(&k->thrifty_t, &k->m, T_THRIFTY, 0);
 	strata_timer_init(&k->tick_t, &k->m, T_TICK, 0);
 	strata_timer_init(&k->elect_t, &k->m, T_ELECT, 0);
 	return &k->m;

@@ -208,6 +208,9 @@ struct smr_status {
 	/* Entries or the snapshot that the stored hard state names, and storage could not read
 	 * (a damaged data directory, or a recovery bug: never in a correct run). */
 	uint64_t unreadable;
+	/* [smr] thrifty: batches sent at once only to majority - 1 followers, and of them those
+	 * whose chosen followers were late (sent to every follower after a bounded wait). */
+	uint64_t thrifty_batches, thrifty_fallbacks;
 };
 void smr_kv_status(struct strata_module *m, struct smr_status *out);
 struct smr_kv *smr_kv_state(struct strata_module *m);
@@ -447,6 +450,9 @@ enum smr_broken {
 	/* A follower's conflicting suffix truncated before the hard state naming the shorter log
 	 * is stored: a torn batch may keep a hard state naming entries that are gone. */
 	SMR_BROKEN_TRUNCATE_FIRST = 4096,
+	/* [smr] thrifty: the leader counts itself for a thrifty batch without storing it (it stores
+	 * it only PERSIST_DELAY_US later): a put is acknowledged on majority - 1 followers' copies. */
+	SMR_BROKEN_THRIFTY_UNSTORED = 16384,
 	SMR_BROKEN_BFT_CKPT_NOVERIFY = 64, /* BFT KV: checkpoint votes and certificates taken
 					    * without checking their signatures */
 	SMR_BROKEN_BFT_ENV_UNBOUND = 128, /* BFT KV: a request envelope's signature checked, but

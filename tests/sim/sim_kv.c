@@ -34,12 +34,18 @@
  *   broken-early-ack      the node's early class (datagrams that may leave before the batch's
  *                         sync: the leader's APPENDs) also takes the followers' acknowledgements
  *                         and the link's acks; the total crash loses acknowledged writes.
+ *   broken-thrifty-unstored  ([smr] thrifty, two clients on a fast network, total crashes)
+ *                         the leader counts itself for a thrifty batch it has not stored (it
+ *                         stores it 5 ms later); the total crash loses acknowledged writes.
  *   broken-snapshot-slot-reuse, broken-truncate-first  (under slow-disk-snapshots' faults) a
  *                         snapshot stored before the one before it is synced; a conflict
  *                         truncation stored before the hard state naming the shorter log. A
  *                         restart then finds its stored state damaged: a STRATA_EIO reply or a
  *                         nonzero kv_unreadable fails every case as a durability violation.
- * The correct cases run with [smr] leader_sync_parallel on every odd seed.
+ * The correct cases run with [smr] leader_sync_parallel on every odd seed, and all cases with
+ * [smr] thrifty on seeds 2, 3, 6, 7, ... (seed & 2).
+ *   thrifty-two-clients   (correct) every fault, two clients on a fast network, [smr] thrifty
+ *                         on: most batches go out with nothing in flight (thrifty batches).
  *   slow-disk-torn        (correct) asynchronous syncs of 0.2-3 ms and torn writes at crashes.
  *   slow-disk-snapshots   (correct) syncs of 10-40 ms, every crash torn, a snapshot every 2
  *                         applied entries: many snapshots and truncations behind each sync.
@@ -62,6 +68,9 @@ enum {
 	F_ISOLATE = 64, /* partitions: always the leader isolated */
 	F_ISOLATE_FOLLOWER = 128, /* partitions: always one follower isolated (for 0.4-0.8 s) */
 	F_SNAP_STORM = 256, /* a snapshot every 2 applied entries (1 kept behind) */
+	F_FAST_NET = 512, /* one-way delays of 20-200 us instead of 100-1000 us */
+	F_TWO_CLIENTS = 1024, /* two clients instead of six (batches often go out alone, as at
+			       * c = 1), and [smr] thrifty on */
 };
 
 struct run {
@@ -71,6 +80,9 @@ struct run {
 	unsigned broken;
 	unsigned faults;
 	uint64_t installs, snapshots; /* at the end, summed over the nodes */
+	/* [smr] thrifty: batches sent at once to majority - 1 followers only, and of them those
+	 * sent to the others after a bounded wait, summed over every node's lives. */
+	uint64_t thrifty_batches, thrifty_fallbacks;
 	/* Stored entries or snapshots a node's hard state named and it could not read, summed
 	 * over every node's lives (read before each crash and at the end): must stay 0. */
 	uint64_t unreadable;
@@ -109,6 +121,9 @@ static unsigned isolate_seeds;
 static unsigned torn_seeds;
 static uint64_t torn_writes, torn_cuts;
 static uint64_t isolate_installs;
+/* Seeds run with [smr] thrifty and the thrifty batches their leaders made (non-vacuity). */
+static unsigned thrifty_seeds;
+static uint64_t thrifty_total;
 
 static void build(struct sim *s, struct strata_node *n, void *arg)
 {
@@ -221,6 +236,8 @@ static void count_unreadable(struct run *r, uint32_t id)
 	if (st.unreadable && !r->unreadable)
 		r->unreadable_node = id;
 	r->unreadable += st.unreadable;
+	r->thrifty_batches += st.thrifty_batches;
+	r->thrifty_fallbacks += st.thrifty_fallbacks;
 }
 
 /* Requests in flight at a crashing node are lost: unknown outcome. */
@@ -302,6 +319,18 @@ static struct run *run_new(uint64_t seed, bool trace, unsigned broken, const str
 	 * fault; the broken variants keep the default. */
 	r->cfg.smr_leader_sync_parallel = broken == 0 && !(disk && disk->ack_before_sync) &&
 					  (seed & 1) != 0;
+	/* Thrifty replication ([smr] thrifty: at N = 5 a batch sent while nothing is in flight
+	 * goes at once to two followers) on seeds 2, 3, 6, 7, ... of every case, the broken
+	 * variants' too (they must be caught either way); always in broken-thrifty-unstored. */
+	r->cfg.smr_thrifty = (seed & 2) != 0 || (broken & SMR_BROKEN_THRIFTY_UNSTORED);
+	/* SIM_KV_THRIFTY=on|off: every seed of every case so (checking that each broken variant
+	 * is caught either way; broken-thrifty-unstored and thrifty-two-clients keep it on). */
+	const char *thr = getenv("SIM_KV_THRIFTY");
+	if (thr && (strcmp(thr, "on") == 0 || strcmp(thr, "off") == 0))
+		r->cfg.smr_thrifty = strcmp(thr, "on") == 0 ||
+				     (broken & SMR_BROKEN_THRIFTY_UNSTORED);
+	if (broken & SMR_BROKEN_THRIFTY_UNSTORED)
+		r->cfg.smr_leader_sync_parallel = false;
 	r->broken = broken;
 	kvh_init(&r->h, r->cfg.n, NCL);
 	struct sim_opts so = {
@@ -352,16 +381,24 @@ static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsi
 {
 	struct run *r = run_new(seed, trace, broken, disk);
 	struct sim *s = r->s;
-	if (faults & F_SNAP_STORM) { /* (the nodes read their configuration at sim_start) */
+	if (faults & F_TWO_CLIENTS) /* (the nodes read their configuration at sim_start) */
+		r->cfg.smr_thrifty = true;
+	if (faults & F_SNAP_STORM) {
 		r->cfg.smr_snapshot_entries = 2;
 		r->cfg.smr_snapshot_tail = 1;
 	}
 	struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 1000 };
+	if (faults & F_FAST_NET) {
+		calm.delay_min_us = 20;
+		calm.delay_max_us = 200;
+	}
 	sim_set_net(s, &calm);
 	sim_start(s);
 	activate(r);
 	r->faults = faults;
 	r->h.dup_writes = (faults & F_DUPREQ) != 0;
+	if (faults & F_TWO_CLIENTS)
+		r->h.ncl = 2;
 	kvh_start(&r->h);
 	if (faults & F_NET)
 		kvh_net_faults(s);
@@ -465,6 +502,13 @@ static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsi
 			rc = sim_fail(why, wl, "no snapshot installed in %u seeds: vacuous case",
 				      isolate_seeds);
 	}
+	if (r->cfg.smr_thrifty) {
+		thrifty_seeds++;
+		thrifty_total += r->thrifty_batches;
+		if (!rc && thrifty_seeds >= 10 && thrifty_total == 0)
+			rc = sim_fail(why, wl, "no thrifty batch in %u seeds with [smr] thrifty: "
+				      "vacuous", thrifty_seeds);
+	}
 	if (disk && disk->torn > 0) {
 		const struct sim_disk_stats *ds = sim_disk_stats(s);
 		torn_seeds++;
@@ -490,10 +534,12 @@ static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsi
 	}
 	if (trace || getenv("SIM_KV_VERBOSE"))
 		fprintf(stderr, "seed %llu: %u ok (%u writes, %u cas, %u reads), %u info, %u dups, "
-			"%llu snapshots, %llu installs\n",
+			"%llu snapshots, %llu installs, thrifty %s: %llu batches, %llu late\n",
 			(unsigned long long)seed, r->h.ops_ok, r->h.writes_ok, r->h.cas_ok,
 			r->h.reads_ok, r->h.info, r->h.dups_sent, (unsigned long long)r->snapshots,
-			(unsigned long long)r->installs);
+			(unsigned long long)r->installs, r->cfg.smr_thrifty ? "on" : "off",
+			(unsigned long long)r->thrifty_batches,
+			(unsigned long long)r->thrifty_fallbacks);
 	run_free(r);
 	return rc;
 }
@@ -559,6 +605,27 @@ static int run_broken_early_ack(uint64_t seed, bool trace, char *why, size_t wl)
 {
 	struct sim_disk d = { .sync_min_us = 30000, .sync_max_us = 60000 };
 	return run_faults_disk(seed, trace, why, wl, F_TOTAL, SMR_BROKEN_EARLY_ACK, &d);
+}
+
+/* Broken thrifty replication: the leader counts itself for a thrifty batch that it stores only
+ * 5 ms later, so a put is acknowledged when two followers of five synced it. On a fast network
+ * with two clients the chosen followers answer within the wait (log.c thrifty_wait), the other
+ * two get the entries later (with the heartbeat, 20 ms here, a read index or forwarded command
+ * they wait for, or the next batch that is not thrifty), and the total crash loses
+ * acknowledged writes. */
+static int run_broken_thrifty(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_faults(seed, trace, why, wl, F_TOTAL | F_FAST_NET | F_TWO_CLIENTS,
+			  SMR_BROKEN_THRIFTY_UNSTORED);
+}
+
+/* Thrifty replication in its regime: two clients on a fast network, so that most batches go
+ * out while nothing else is in flight (at N = 5 at once to two followers, the other two later),
+ * under every fault. */
+static int run_thrifty(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_faults(seed, trace, why, wl, F_NET | F_PART | F_PAUSE | F_CRASH | F_TOTAL |
+			  F_DUPREQ | F_FAST_NET | F_TWO_CLIENTS, 0);
 }
 
 static int run_partitions(uint64_t seed, bool trace, char *why, size_t wl)
@@ -956,6 +1023,7 @@ static const struct sim_case cases[] = {
 	{ "slow-disk-snapshots", run_snap_storm, 48, false },
 	{ "limits", run_limits, 5, false },
 	{ "pipelined-session", run_pipe, 24, false },
+	{ "thrifty-two-clients", run_thrifty, 48, false },
 	{ "broken-pipelined-no-dedup", run_pipe_no_dedup, 10, true },
 	{ "broken-pipelined-no-window", run_pipe_no_window, 10, true },
 	{ "broken-ack-unsynced", run_broken_ack, 20, true },
@@ -964,6 +1032,7 @@ static const struct sim_case cases[] = {
 	{ "broken-snapshot-no-sessions", run_broken_snap, 20, true },
 	{ "broken-runtime-ack-before-sync", run_broken_runtime_ack, 20, true },
 	{ "broken-early-ack", run_broken_early_ack, 60, true },
+	{ "broken-thrifty-unstored", run_broken_thrifty, 100, true },
 	{ "broken-snapshot-slot-reuse", run_broken_snap_slot, 1000, true },
 	{ "broken-truncate-first", run_broken_truncate_first, 5000, true },
 };

@@ -286,7 +286,7 @@ static const struct {
 	COUNTER(kv_applied_index), COUNTER(kv_batches), COUNTER(kv_commands),
 	COUNTER(kv_read_rounds), COUNTER(kv_busy), COUNTER(kv_snapshot_index),
 	COUNTER(kv_log_first), COUNTER(kv_snapshots), COUNTER(kv_snapshot_installs),
-	COUNTER(kv_unreadable),
+	COUNTER(kv_unreadable), COUNTER(kv_thrifty_batches), COUNTER(kv_thrifty_fallbacks),
 	COUNTER(kv_bft_unsigned), COUNTER(kv_bft_fallbacks), COUNTER(kv_bft_bundles),
 	COUNTER(kv_bft_bundled), COUNTER(kv_bft_envelopes), COUNTER(kv_bft_enveloped),
 	COUNTER(kv_bft_rounds), COUNTER(kv_bft_ordered), COUNTER(kv_bft_taken),
