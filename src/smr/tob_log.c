@@ -205,6 +205,18 @@ struct tkv {
 	struct strata_timer holdt;
 	bool hold_over; /* holdt fired: the held requests go out at this turn's end */
 	uint64_t taken; /* requests of another replica's share this one put in its bundles */
+	/* btob, overlapping rounds ([smr] bft_overlap): bundles sent while the rounds before
+	 * were being decided, and the requests in messages the order holds undelivered (their
+	 * (session, seq << 1 | read) tags, sorted; not bundled again), as of the order's round
+	 * and held count xround, xnun. */
+	uint64_t early;
+	uint64_t left_out, left_out_bad; /* TEST ONLY (check_left_out): checked, not held */
+	bool test_left_out;
+	struct xtag {
+		uint64_t session, sr;
+	} *xt;
+	uint32_t nxt, xt_cap;
+	uint64_t xround, xnun;
 	uint64_t rounds, ordered;  /* btob rounds that delivered, and the bundle entries ordered */
 	struct smr_ckpt *ck;    /* bft: signed checkpoints (bft_ckpt.c), NULL otherwise */
 	struct smr_bft_replies *env; /* bft: this turn's replies, signed once (bft_reply.c) */
@@ -652,17 +664,140 @@ static bool own_overdue(struct tkv *k)
 	return any && now >= oldest + k->hold_max_us;
 }
 
-/* btob: puts the held requests of this replica's share (all: every held request) into the
- * bundle. */
+/* btob: the tags of the requests in the messages the order holds here undelivered, that their
+ * senders' next rounds order (cons_btob_held): such a request is not bundled again by a round
+ * sender (SEND_ALL, SEND_NEXT). Recomputed when the order's round or its held count changed
+ * (a held message leaves only when a round is delivered; one arrives: the count grows). */
+static int xtag_cmp(const void *a, const void *b)
+{
+	const struct xtag *x = a, *y = b;
+	if (x->session != y->session)
+		return x->session < y->session ? -1 : 1;
+	return x->sr < y->sr ? -1 : x->sr > y->sr;
+}
+
+static void xtag_bundle(void *arg, const uint8_t *data, size_t len)
+{
+	struct tkv *k = arg;
+	struct strata_rd rd;
+	strata_rd_init(&rd, data, len);
+	uint64_t count = strata_rd_u64(&rd);
+	for (uint64_t i = 0; i < count && i < BUNDLE_MAX && strata_rd_ok(&rd); i++) {
+		const uint8_t *e;
+		size_t elen = strata_rd_bytes(&rd, &e, SIZE_MAX);
+		struct strata_rd er;
+		struct smr_cmd c;
+		strata_rd_init(&er, e, elen);
+		if (!strata_rd_ok(&rd) || smr_cmd_decode(&er, &c) != 0 || !c.session)
+			continue; /* judged when delivered (on_deliver), not here */
+		if (k->nxt == k->xt_cap) {
+			uint32_t cap = k->xt_cap ? 2 * k->xt_cap : 256;
+			struct xtag *xt = cap <= 16 * BUNDLE_MAX ? realloc(k->xt, cap * sizeof(*xt))
+								 : NULL;
+			if (!xt)
+				return; /* beyond: not left out (at worst ordered twice, applied once) */
+			k->xt = xt;
+			k->xt_cap = cap;
+		}
+		bool rd_kind = c.type == SMR_CMD_NOOP;
+		if (k->broken & SMR_BROKEN_BFT_OVERLAP_SKIP)
+			c.seq++; /* TEST ONLY: the next request of the session left out instead */
+		k->xt[k->nxt].session = c.session;
+		k->xt[k->nxt].sr = c.seq << 1 | rd_kind;
+		k->nxt++;
+	}
+}
+
+static void xtag_refresh(struct tkv *k)
+{
+	uint64_t round = cons_btob_round(k->tob.m), nun = cons_btob_unordered(k->tob.m);
+	if (round == k->xround && nun == k->xnun)
+		return;
+	k->xround = round;
+	k->xnun = nun;
+	k->nxt = 0;
+	if (nun)
+		(void)cons_btob_held(k->tob.m, k->tob.inst, xtag_bundle, k);
+	if (k->nxt > 1)
+		qsort(k->xt, k->nxt, sizeof(*k->xt), xtag_cmp);
+}
+
+/* Whether p's request is in a message the order holds (after xtag_refresh). */
+static bool xtag_held(const struct tkv *k, const struct tpend *p)
+{
+	bool read = p->kind == K_GET || p->kind == K_RANGE;
+	struct xtag key = { p->session, p->seq << 1 | read };
+	return k->nxt && bsearch(&key, k->xt, k->nxt, sizeof(*k->xt), xtag_cmp) != NULL;
+}
+
+/* btob: how many held requests a round sender would bundle (not in a held message). */
+static uint32_t collectable(struct tkv *k)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < k->nwq; i++) {
+		const struct tpend *p = pend_find(k, k->wq[i]);
+		if (p && !p->sent && p->cmd && !xtag_held(k, p))
+			n++;
+	}
+	return n;
+}
+
+/* TEST ONLY (smr_tobkv_test_left_out): whether a request a round sender left out is carried
+ * by a message the order holds, found again by a scan of btob's held messages of its own
+ * (not the sorted tags): a sender that leaves out a request no held message carries delays it
+ * to the fallback at every replica that does the same. */
+struct left_out_scan {
+	uint64_t session, seq;
+	bool read, found;
+};
+
+static void left_out_one(void *arg, const uint8_t *data, size_t len)
+{
+	struct left_out_scan *q = arg;
+	struct strata_rd rd;
+	strata_rd_init(&rd, data, len);
+	uint64_t count = strata_rd_u64(&rd);
+	for (uint64_t i = 0; i < count && strata_rd_ok(&rd) && !q->found; i++) {
+		const uint8_t *e;
+		size_t elen = strata_rd_bytes(&rd, &e, SIZE_MAX);
+		struct strata_rd er;
+		struct smr_cmd c;
+		strata_rd_init(&er, e, elen);
+		if (strata_rd_ok(&rd) && smr_cmd_decode(&er, &c) == 0 && c.session == q->session &&
+		    c.seq == q->seq && (c.type == SMR_CMD_NOOP) == q->read)
+			q->found = true;
+	}
+}
+
+static void check_left_out(struct tkv *k, const struct tpend *p)
+{
+	struct left_out_scan q = { p->session, p->seq, p->kind == K_GET || p->kind == K_RANGE,
+				   false };
+	(void)cons_btob_held(k->tob.m, k->tob.inst, left_out_one, &q);
+	k->left_out++;
+	if (!q.found)
+		k->left_out_bad++;
+}
+
+/* btob: puts the held requests of this replica's share (all: every held request that no
+ * message the order holds carries, xtag_refresh) into the bundle. */
 static void collect(struct tkv *k, bool all)
 {
 	uint32_t w = 0;
+	if (all)
+		xtag_refresh(k);
 	for (uint32_t i = 0; i < k->nwq; i++) {
 		struct tpend *p = pend_find(k, k->wq[i]);
 		if (!p || p->sent || !p->cmd)
 			continue;
 		uint32_t d = designated(k, p->session, p->seq);
 		if (d != k->self && !all) {
+			k->wq[w++] = k->wq[i];
+			continue;
+		}
+		if (all && xtag_held(k, p)) { /* ordered with the message that carries it */
+			if (k->test_left_out)
+				check_left_out(k, p);
 			k->wq[w++] = k->wq[i];
 			continue;
 		}
@@ -962,6 +1097,7 @@ static void publish(struct tkv *k)
 	c->kv_bft_unsigned = k->unsigned_cmds;
 	c->kv_bft_fallbacks = k->fallbacks;
 	c->kv_bft_taken = k->taken;
+	c->kv_bft_early = k->early;
 	c->kv_bft_bundles = k->bundles;
 	c->kv_bft_bundled = k->bundled;
 	c->kv_bft_rounds = k->rounds;
@@ -1064,6 +1200,18 @@ static void tkv_handle(struct strata_module *m, const struct strata_event *ev)
 			strata_node_at_turn_end(&k->m); /* else: the order may be idle now */
 	} else if (ev->type == STRATA_EV_TURN_END) {
 		int due = k->wq ? bundle_due(k) : BTOB_SEND_OWN;
+		if (due == BTOB_SEND_NEXT) {
+			/* Overlapping rounds: this replica's round may be ordered while the one
+			 * before it is; it goes once it holds as many requests that round's message
+			 * does not carry as half of what the held messages carry (else its batch
+			 * would be small: each round costs a consensus instance), or at once when
+			 * those are none. Else when the round before is delivered (SEND_ALL). */
+			xtag_refresh(k);
+			uint32_t n = collectable(k);
+			due = n && 2 * n >= k->nxt ? BTOB_SEND_ALL : BTOB_SEND_HOLD;
+			if (due == BTOB_SEND_ALL)
+				k->early++;
+		}
 		if (!k->wq) {
 			bundle_flush(k); /* may answer busy: before the replies' envelope */
 		} else if (due != BTOB_SEND_HOLD) {
@@ -1104,6 +1252,7 @@ static void tkv_destroy(struct strata_module *m)
 	free(k->pend);
 	free(k->hidx);
 	free(k->wq);
+	free(k->xt);
 	free(k);
 }
 
@@ -1180,6 +1329,7 @@ struct strata_module *smr_tobkv_create(struct strata_node *n, char *err, size_t 
 		strata_timer_init(&k->holdt, &k->m, T_HOLD, 0);
 		k->hold_max_us = k->fallback_us / 4;
 		k->idle_us = k->fallback_us / 25;
+		cons_btob_set_overlap(k->tob.m, cfg->smr_bft_overlap);
 		k->wq = calloc(k->pend_cap, sizeof(*k->wq));
 		if (!k->wq) {
 			snprintf(err, errlen, "kv: out of memory");
@@ -1198,6 +1348,14 @@ void smr_tobkv_set_broken(struct strata_module *m, unsigned broken)
 	smr_kv_set_broken_sessions(k->sm, (broken & SMR_BROKEN_DUP_APPLY) != 0);
 	if (k->ck)
 		smr_ckpt_set_broken(k->ck, broken);
+}
+
+void smr_tobkv_test_left_out(struct strata_module *m, uint64_t *left_out, uint64_t *bad)
+{
+	struct tkv *k = TKV(m);
+	k->test_left_out = true;
+	*left_out = k->left_out;
+	*bad = k->left_out_bad;
 }
 
 struct smr_ckpt *smr_tobkv_ckpt(struct strata_module *m)
