@@ -48,6 +48,14 @@
  * the MISSING rounds before it run alongside. Proposals only decide which value this process
  * offers and when; every decision is still checked at its round, so safety does not depend on
  * it, and a withheld round is proposed once the round before it is delivered here.
+ * Overlapping rounds (cons_btob_set_overlap, the BFT KV's `[smr] bft_overlap`): up to
+ * `overlap` rounds with messages in flight instead of one (at most the window W), so that an
+ * upper that batches can have the next round's batch ordered while the round before it is
+ * decided (cons_btob_send_now's BTOB_SEND_NEXT; when the message of such a round arrives, the
+ * uppers are asked to look at the turn's end). Only which rounds are proposed when changes;
+ * each is still proposed with its sender's next messages and every decision is checked at
+ * its round, delivered in round order. If a round of the overlap decides MISSING its sender's
+ * messages stay unordered here and go into that sender's next round (BTOB1).
  *
  * Decided values are checked, not trusted. The Byzantine consensus under it (Alg. 5.19,
  * weak validity) may decide a value a Byzantine process proposed, so every message carries its
@@ -101,7 +109,8 @@
  * (one message alone in a batch), so at most N x BTOB_WIN messages; one message per (sender,
  * number) is kept (a different second one is counted as equivocation); a decision of a later
  * round waits in a buffer of BTOB_FUTURE_MAX rounds; at most W <= BTOB_PIPE_MAX rounds are
- * proposed and undecided at once, at most one of them with messages (above).
+ * proposed and undecided at once, at most `overlap` (1 by default) of them with messages
+ * (above).
  *
  * Resuming from a round (an addition, for the BFT KV's certified snapshots, src/smr/bft_ckpt.c):
  * a process that fell behind what the others still hold for it, or restarted without state,
@@ -945,7 +954,11 @@ uint64_t cons_btob_round(const struct strata_module *m)
  * what is delivered. BTOB_SEND_ALL when this process is the sender of the next round to
  * deliver and has no message unordered: every earlier round is delivered here (their senders
  * saw what they ordered), and no other process is the sender of that round, so what this
- * process holds goes into the next round, once. BTOB_SEND_OWN when nothing is unordered here
+ * process holds goes into the next round, once. BTOB_SEND_NEXT (overlapping rounds, overlap
+ * > 1) when it is the sender of round + j, j < overlap, has no message unordered, and the
+ * next messages of the senders of round ... round + j - 1 are here: its round may be proposed
+ * beside theirs, and what those messages carry (cons_btob_held) is ordered with them, so the
+ * upper sends what it holds apart from that. BTOB_SEND_OWN when nothing is unordered here
  * and no round was delivered for idle_us (an idle order: at once, as without holding; or the
  * next round's sender is silent, slow or cut off, and the others' messages make it MISSING).
  * Else BTOB_SEND_HOLD. */

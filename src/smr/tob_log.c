@@ -75,7 +75,9 @@
  * a copy ordered twice anyway (a late or idle-order flush) is applied once, as a fallback copy
  * is. An idle order sends each replica's own share at once, as before; a silent round sender
  * delays the others by idle_us ([fd] timeout_ms / 25), after which their messages make its
- * round MISSING. Only when and by whom a request is broadcast changes; what a delivered entry
+ * round MISSING. Overlapping rounds (`[smr] bft_overlap`, default 2): the sender of the round
+ * after the next one may bundle while that one is decided (BTOB_SEND_NEXT), leaving out what
+ * a message the order holds carries (bundle_due below says why nothing is lost). Only when and by whom a request is broadcast changes; what a delivered entry
  * must carry and how it is checked do not, so safety rests on the checks below as before. Costs: one copy of a command in the
  * order while the designated replica is correct and quick (N copies at worst), one signature per
  * reply, one client signature checked per request at each replica (on arrival; the ordered copy
@@ -630,7 +632,30 @@ static void wq_push(struct tkv *k, uint64_t id)
  * out whatever the order does (holdt). A fallback copy in the bundle goes out at once. Holding
  * and taking change only when a request is broadcast and by which replica (any replica may
  * already order any request it holds: the fallback); never what a bundle holds or how a
- * delivered one is checked. */
+ * delivered one is checked.
+ * Overlapping rounds ([smr] bft_overlap > 1): one round at a time left about half the
+ * requests in flight waiting for the next round while the current one was decided. So the
+ * sender of round r + 1 may bundle while round r is decided, once r's message is here
+ * (BTOB_SEND_NEXT; btob lets bft_overlap rounds with messages be in flight and asks this
+ * module to look at the turn's end when such a message arrives). A round sender (SEND_ALL or
+ * SEND_NEXT) leaves out every request that a message the order holds undelivered carries
+ * (xtag_refresh: each sender's next messages held here in a row, cons_btob_held): that
+ * message is proposed in its sender's round with this request in it, so bundling it again
+ * would only order it twice. The trigger: the round goes early once the requests it would
+ * carry number at least half of those the held messages carry (a round costs one bldc
+ * instance, a signature and N - 1 verifications whatever it carries; sent at the first new
+ * request, rounds would alternate large and tiny), else at r's delivery as before. Why nothing
+ * is lost: a request left out is in a held message M of sender q, next in q's window. If M is
+ * decided in q's round, the request is ordered (and answered, dropped here). If q's round
+ * decides MISSING or another value, M is either still q's next (proposed again N rounds
+ * later: btob's validity for a correct q) or below q's next (let go here: the request is
+ * bundled again by the next round sender); a Byzantine q that keeps M held without getting it
+ * ordered delays the request until the fallback (timeout_ms, as a Byzantine designated
+ * replica could before; every replica that holds it orders its copy). Ordered twice: only
+ * what a held message carries is left out, so a request is ordered twice no more often than
+ * before (a late or idle-order flush; applied once). TEST ONLY: check_left_out re-checks each
+ * left-out request against the held messages; SMR_BROKEN_BFT_OVERLAP_SKIP shifts the tags to
+ * the session's next request (sim_btob_kv, broken-overlap-left-out). */
 static bool own_overdue(struct tkv *k);
 
 static int bundle_due(struct tkv *k)
