@@ -873,7 +873,7 @@ void strata_config_defaults(struct strata_config *c)
 	c->smr_sessions_max = 100000;
 	c->smr_snapshot_entries = 10000;
 	c->smr_checkpoint_interval = 1024;
-	c->smr_bft_overlap = 2;
+	c->smr_bft_overlap = 1;
 	c->smr_snapshot_tail = 1000;
 	for (int p = 0; p < STRATA_PORT_COUNT; p++)
 		c->listen[p] = ports[p].defaults;

@@ -75,9 +75,10 @@
  * a copy ordered twice anyway (a late or idle-order flush) is applied once, as a fallback copy
  * is. An idle order sends each replica's own share at once, as before; a silent round sender
  * delays the others by idle_us ([fd] timeout_ms / 25), after which their messages make its
- * round MISSING. Overlapping rounds (`[smr] bft_overlap`, default 2): the sender of the round
- * after the next one may bundle while that one is decided (BTOB_SEND_NEXT), leaving out what
- * a message the order holds carries (bundle_due below says why nothing is lost). Only when and by whom a request is broadcast changes; what a delivered entry
+ * round MISSING. Overlapping rounds (`[smr] bft_overlap` = 2; default 1, off): the sender
+ * of the round after the next one may bundle while that one is decided (BTOB_SEND_NEXT),
+ * leaving out what a message the order holds carries (bundle_due below says why nothing is
+ * lost). Only when and by whom a request is broadcast changes; what a delivered entry
  * must carry and how it is checked do not, so safety rests on the checks below as before. Costs: one copy of a command in the
  * order while the designated replica is correct and quick (N copies at worst), one signature per
  * reply, one client signature checked per request at each replica (on arrival; the ordered copy
