@@ -574,9 +574,11 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	r->cfg.retransmit_max_ms = 100;
 	r->cfg.smr_timeout_ms = 1500;
 	r->cfg.smr_checkpoint_interval = CKPT_K;
-	/* Over btob: overlapping rounds ([smr] bft_overlap = 2) in odd seeds and the broken
-	 * variant that leaves out requests, one round at a time (the default) in even seeds. */
-	r->cfg.smr_bft_overlap = variant == V_LEFT_OUT || seed % 2 == 1 ? 2 : 1;
+	/* Over btob: overlapping rounds ([smr] bft_overlap = 2) in bft-kv-over-btob's odd seeds
+	 * and the broken variant that leaves out requests; else one round at a time (the
+	 * default). */
+	r->cfg.smr_bft_overlap =
+		variant == V_LEFT_OUT || (variant == V_NONE && seed % 2 == 1) ? 2 : 1;
 	for (uint32_t i = 1; i <= NN; i++) {
 		r->cfg.nodes[i].id = i;
 		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
