@@ -634,8 +634,9 @@ static void wq_push(struct tkv *k, uint64_t id)
  * and taking change only when a request is broadcast and by which replica (any replica may
  * already order any request it holds: the fallback); never what a bundle holds or how a
  * delivered one is checked.
- * Overlapping rounds ([smr] bft_overlap > 1): one round at a time left about half the
- * requests in flight waiting for the next round while the current one was decided. So the
+ * Overlapping rounds ([smr] bft_overlap > 1; off by default: no gain was measured, docs/
+ * consensus-byzantine.md): with one round at a time, the requests that come while round r is
+ * decided wait for r's delivery. So the
  * sender of round r + 1 may bundle while round r is decided, once r's message is here
  * (BTOB_SEND_NEXT; btob lets bft_overlap rounds with messages be in flight and asks this
  * module to look at the turn's end when such a message arrives). A round sender (SEND_ALL or
