@@ -48,6 +48,14 @@
  * the MISSING rounds before it run alongside. Proposals only decide which value this process
  * offers and when; every decision is still checked at its round, so safety does not depend on
  * it, and a withheld round is proposed once the round before it is delivered here.
+ * Overlapping rounds (cons_btob_set_overlap, the BFT KV's `[smr] bft_overlap`): up to
+ * `overlap` rounds with messages in flight instead of one (at most the window W), so that an
+ * upper that batches can have the next round's batch ordered while the round before it is
+ * decided (cons_btob_send_now's BTOB_SEND_NEXT; when the message of such a round arrives, the
+ * uppers are asked to look at the turn's end). Only which rounds are proposed when changes;
+ * each is still proposed with its sender's next messages and every decision is checked at
+ * its round, delivered in round order. If a round of the overlap decides MISSING its sender's
+ * messages stay unordered here and go into that sender's next round (BTOB1).
  *
  * Decided values are checked, not trusted. The Byzantine consensus under it (Alg. 5.19,
  * weak validity) may decide a value a Byzantine process proposed, so every message carries its
@@ -101,7 +109,8 @@
  * (one message alone in a batch), so at most N x BTOB_WIN messages; one message per (sender,
  * number) is kept (a different second one is counted as equivocation); a decision of a later
  * round waits in a buffer of BTOB_FUTURE_MAX rounds; at most W <= BTOB_PIPE_MAX rounds are
- * proposed and undecided at once, at most one of them with messages (above).
+ * proposed and undecided at once, at most `overlap` (1 by default) of them with messages
+ * (above).
  *
  * Resuming from a round (an addition, for the BFT KV's certified snapshots, src/smr/bft_ckpt.c):
  * a process that fell behind what the others still hold for it, or restarted without state,
@@ -186,6 +195,7 @@ struct btob {
 	uint32_t propd;    /* bit r % BTOB_PIPE_MAX: round r of [round, round + pipe) proposed */
 	uint32_t propm;    /* the same bit: and this process's proposal carried messages */
 	uint32_t pipe;     /* rounds in flight at most: min(N, BTOB_PIPE_MAX) */
+	uint32_t overlap;  /* of them, with messages at most (cons_btob_set_overlap; 1 default) */
 	bool trust; /* TEST ONLY: the broken variant */
 	enum strata_byz test_byz; /* TEST ONLY: a behaviour in btob alone (consensus correct) */
 	struct {
@@ -357,26 +367,27 @@ static void try_rounds(struct btob *b)
 		if (s->win[s->next % BTOB_WIN])
 			last = r;
 	}
-	bool busy = false; /* a round before r was proposed with messages and is undecided */
+	uint32_t busy = 0; /* rounds before r proposed with messages and undecided */
 	for (uint64_t r = b->round; r <= last; r++) {
 		uint32_t bit = 1u << (r % BTOB_PIPE_MAX);
 		if (b->propd & bit) {
-			busy = busy || (b->propm & bit);
+			busy += (b->propm & bit) != 0;
 			continue;
 		}
-		/* One round with messages in flight at a time: the next sender's messages keep
-		 * coming in while it is ordered and go in one batch when it is decided (MISSING
-		 * rounds before the last one with a message still run alongside). */
+		/* `overlap` rounds with messages in flight at a time (one by default): the next
+		 * sender's messages keep coming in while they are ordered and go in one batch when
+		 * one is decided (MISSING rounds before the last one with a message still run
+		 * alongside). */
 		const struct btob_sender *s = &b->snd[leader(b, r)];
 		bool msgs = s->win[s->next % BTOB_WIN] != NULL;
-		if (msgs && busy && b->nfut == 0)
+		if (msgs && busy >= b->overlap && b->nfut == 0)
 			return;
 		if (!propose_round(b, r))
 			return;
 		b->propd |= bit;
 		if (msgs) {
 			b->propm |= bit;
-			busy = true;
+			busy++;
 		}
 	}
 }
@@ -712,6 +723,17 @@ static void on_al_deliver(struct btob *b, const struct strata_event *ev)
 	STRATA_ASSERT(*slot);
 	s->at_us[p.seq % BTOB_WIN] = strata_now_us(b->m.node);
 	b->nun++;
+	/* Overlapping rounds: the message of a round that the next ones may be ordered beside is
+	 * here, so an upper that batches may send its round's messages now (cons_btob_send_now,
+	 * BTOB_SEND_NEXT): its subscribers look at this turn's end. */
+	if (b->overlap > 1 && p.seq == s->next)
+		for (uint32_t j = 0; j + 1 < b->overlap; j++)
+			if (leader(b, b->round + j) == p.sender) {
+				for (unsigned u = 0; u < b->nup; u++)
+					for (unsigned i = 0; i < b->up[u].subs.n; i++)
+						strata_node_at_turn_end(b->up[u].subs.m[i]);
+				break;
+			}
 	try_round(b);
 }
 
@@ -850,6 +872,7 @@ struct strata_module *cons_btob_create(struct strata_node *n, char *err, size_t 
 		b->snd[q].next = 1;
 	b->round = 1;
 	b->pipe = nn < BTOB_PIPE_MAX ? nn : BTOB_PIPE_MAX;
+	b->overlap = 1;
 	b->cons_name = "bldc";
 	uint64_t period_ms = strata_node_config(n)->timeout_ms;
 	b->hold_us = (period_ms ? period_ms : 1000) * 1000;
@@ -931,7 +954,11 @@ uint64_t cons_btob_round(const struct strata_module *m)
  * what is delivered. BTOB_SEND_ALL when this process is the sender of the next round to
  * deliver and has no message unordered: every earlier round is delivered here (their senders
  * saw what they ordered), and no other process is the sender of that round, so what this
- * process holds goes into the next round, once. BTOB_SEND_OWN when nothing is unordered here
+ * process holds goes into the next round, once. BTOB_SEND_NEXT (overlapping rounds, overlap
+ * > 1) when it is the sender of round + j, j < overlap, has no message unordered, and the
+ * next messages of the senders of round ... round + j - 1 are here: its round may be proposed
+ * beside theirs, and what those messages carry (cons_btob_held) is ordered with them, so the
+ * upper sends what it holds apart from that. BTOB_SEND_OWN when nothing is unordered here
  * and no round was delivered for idle_us (an idle order: at once, as without holding; or the
  * next round's sender is silent, slow or cut off, and the others' messages make it MISSING).
  * Else BTOB_SEND_HOLD. */
@@ -944,9 +971,59 @@ int cons_btob_send_now(const struct strata_module *m, uint64_t idle_us)
 		return strata_now_us(b->m.node) >= b->last_round_us + idle_us
 			       ? BTOB_SEND_OWN
 			       : leader(b, b->round) == self ? BTOB_SEND_ALL : BTOB_SEND_HOLD;
-	if (s->win[s->next % BTOB_WIN] || leader(b, b->round) != self)
+	if (s->win[s->next % BTOB_WIN])
 		return BTOB_SEND_HOLD;
-	return BTOB_SEND_ALL;
+	if (leader(b, b->round) == self)
+		return BTOB_SEND_ALL;
+	/* Overlapping rounds: round + j is this process's and the messages of the rounds before
+	 * it are here (j < overlap: it would be proposed while they are decided). */
+	for (uint32_t j = 1; j < b->overlap && j < b->pipe; j++) {
+		const struct btob_sender *p = &b->snd[leader(b, b->round + j - 1)];
+		if (!p->win[p->next % BTOB_WIN])
+			break;
+		if (leader(b, b->round + j) == self)
+			return BTOB_SEND_NEXT;
+	}
+	return BTOB_SEND_HOLD;
+}
+
+void cons_btob_set_overlap(struct strata_module *m, uint32_t rounds)
+{
+	struct btob *b = (struct btob *)m;
+	b->overlap = rounds < 1 ? 1 : rounds > b->pipe ? b->pipe : rounds;
+}
+
+/* The messages the order holds here and has not delivered, that their senders' next rounds
+ * order: for each sender, next, next + 1, ... while held here in a row (at most a batch). */
+size_t cons_btob_held(const struct strata_module *m, uint64_t inst,
+		      void (*fn)(void *arg, const uint8_t *p, size_t len), void *arg)
+{
+	const struct btob *b = (const struct btob *)m;
+	size_t n = 0;
+	if (!any_unordered(b))
+		return 0;
+	for (uint32_t q = 1; q <= strata_node_n(b->m.node); q++) {
+		const struct btob_sender *s = &b->snd[q];
+		for (uint64_t k = 0; k < BTOB_BATCH_MAX; k++) {
+			const struct strata_msg *x = s->win[(s->next + k) % BTOB_WIN];
+			struct btob_parsed p;
+			if (!x || parse(b, x->data, x->len, &p, false) != 1 || p.seq != s->next + k)
+				break;
+			struct strata_rd r;
+			strata_rd_init(&r, p.payload, p.len);
+			uint64_t in = strata_rd_u64(&r);
+			if (!strata_rd_ok(&r) || in != inst)
+				continue;
+			fn(arg, p.payload + r.off, p.len - r.off);
+			n++;
+		}
+	}
+	return n;
+}
+
+uint64_t cons_btob_unordered(const struct strata_module *m)
+{
+	return ((const struct btob *)m)->nun;
 }
 
 void cons_btob_counts(const struct strata_module *m, uint64_t *rounds, uint64_t *messages)

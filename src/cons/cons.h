@@ -325,9 +325,19 @@ void cons_btob_counts(const struct strata_module *m, uint64_t *rounds, uint64_t 
 uint64_t cons_btob_round(const struct strata_module *m);
 /* When an upper that batches broadcasts what it holds (btob.c): HOLD; OWN (the order is idle:
  * at once, its own messages); ALL (this process is the sender of the next round to deliver:
- * what it holds for others too goes into that round). */
-enum { BTOB_SEND_HOLD = 0, BTOB_SEND_OWN = 1, BTOB_SEND_ALL = 2 };
+ * what it holds for others too goes into that round); NEXT (overlapping rounds: this process
+ * is the sender of a round after it that may be ordered while the rounds before it are, whose
+ * messages are here: what it holds and those messages do not carry may go now). */
+enum { BTOB_SEND_HOLD = 0, BTOB_SEND_OWN = 1, BTOB_SEND_ALL = 2, BTOB_SEND_NEXT = 3 };
 int cons_btob_send_now(const struct strata_module *m, uint64_t idle_us);
+/* Rounds with messages btob lets be in flight at once (1 by default, at most min(N, 16)). */
+void cons_btob_set_overlap(struct strata_module *m, uint32_t rounds);
+/* Calls fn with the payload (of upper instance inst) of every message held here undelivered
+ * that its sender's next round orders (each sender's next ones held in a row); how many. */
+size_t cons_btob_held(const struct strata_module *m, uint64_t inst,
+		      void (*fn)(void *arg, const uint8_t *p, size_t len), void *arg);
+/* Messages btob holds here undelivered (any sender, any instance). */
+uint64_t cons_btob_unordered(const struct strata_module *m);
 /* btob's deliveries to an upper (not the client adapter): a message that is the last of its
  * round carries the position after it in its struct strata_deliver's vc (vc_len = N + 1):
  * vc[0] the next round, vc[q] sender q's next sequence number; other deliveries vc = NULL. */

@@ -118,7 +118,7 @@ enum key {
 	K_FANOUT, K_ROUNDS, K_STORE_PCT,
 	K_SMR_HB, K_SMR_ELECT, K_SMR_WINDOW, K_SMR_BATCH, K_SMR_PENDING, K_SMR_TIMEOUT,
 	K_SMR_SESSIONS, K_SMR_SNAP_ENTRIES, K_SMR_SNAP_TAIL, K_SMR_CKPT, K_SMR_LOG, K_SMR_LEADER_SYNC,
-	K_SMR_THRIFTY, K_TOB_CONS,
+	K_SMR_THRIFTY, K_SMR_OVERLAP, K_TOB_CONS,
 	K_CL_AUTH, K_ENCRYPT, K_MT_REMOTE,
 	K_HOST, K_PORT, K_CLIENT_PORT, K_PUBKEY, K_RESP_PORT, K_COINKEY, K_METRICS_PORT,
 	K_METRICS_HOST,
@@ -180,6 +180,7 @@ static const struct keydef keys[K_COUNT] = {
 	[K_SMR_CKPT] = {SEC_SMR, "checkpoint_interval", V_U32, CFG(smr_checkpoint_interval), 0,
 			1000000000},
 	[K_SMR_LOG] = {SEC_SMR, "log", V_ALGO, CFG(smr_log), 0, 0},
+	[K_SMR_OVERLAP] = {SEC_SMR, "bft_overlap", V_U32, CFG(smr_bft_overlap), 1, 16},
 	[K_SMR_LEADER_SYNC] = {SEC_SMR, "leader_sync_parallel", V_ONOFF, CFG(smr_leader_sync_parallel), 0, 0},
 	[K_SMR_THRIFTY] = {SEC_SMR, "thrifty", V_ONOFF, CFG(smr_thrifty), 0, 0},
 	[K_TOB_CONS] = {SEC_TOB, "consensus", V_ALGO, CFG(tob_consensus), 0, 0},
@@ -872,6 +873,7 @@ void strata_config_defaults(struct strata_config *c)
 	c->smr_sessions_max = 100000;
 	c->smr_snapshot_entries = 10000;
 	c->smr_checkpoint_interval = 1024;
+	c->smr_bft_overlap = 1;
 	c->smr_snapshot_tail = 1000;
 	for (int p = 0; p < STRATA_PORT_COUNT; p++)
 		c->listen[p] = ports[p].defaults;

@@ -124,6 +124,8 @@ struct strata_config {
 	bool smr_thrifty;
 	uint32_t smr_checkpoint_interval; /* BFT KV: a signed checkpoint every this many applied
 					   * commands (default 1024; 0 = none) */
+	uint32_t smr_bft_overlap; /* BFT KV over btob: rounds with requests in flight at once
+				   * (default 1 = one round at a time; 2 overlaps them; at most min(N, 16)) */
 	/* The KV's log ([smr] log): "" or "paxos" = the leader-driven replicated log (log.c),
 	 * "tob" = state machine fed by total-order broadcast deliveries (tob_log.c). */
 	char smr_log[STRATA_NAME_MAX];

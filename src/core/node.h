@@ -304,6 +304,9 @@ struct strata_counters {
 	/* BFT KV over btob: rounds that delivered to it, and the requests (bundle entries) ordered:
 	 * requests per round = kv_bft_ordered / kv_bft_rounds. */
 	uint64_t kv_bft_rounds, kv_bft_ordered;
+	/* BFT KV over btob, overlapping rounds: bundles a round sender broadcast while the rounds
+	 * before its own were being decided ([smr] bft_overlap). */
+	uint64_t kv_bft_early;
 	/* BFT KV signed checkpoints (src/smr/bft_ckpt.c): own ones signed, the stable one's index,
 	 * made stable by 2f + 1 votes or by a peer's certificate, messages refused or dropped. */
 	uint64_t kv_ckpt_taken, kv_ckpt_stable_index, kv_ckpt_stabilized, kv_ckpt_adopted;

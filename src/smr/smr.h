@@ -424,6 +424,10 @@ bool smr_ckpt_sig_verify(const struct strata_config *cfg, uint32_t replica, uint
 bool smr_ckpt_cert_verify(const struct strata_config *cfg, const struct smr_ckpt_cert *c);
 /* The tob KV's checkpointer (NULL unless the BFT KV). */
 struct smr_ckpt *smr_tobkv_ckpt(struct strata_module *m);
+/* TEST ONLY: from now on, every request a round sender leaves out of its bundle (over btob: a
+ * message the order holds carries it, tob_log.c) is checked against btob's held messages by a
+ * scan of its own; the requests left out so far, and those of them no held message carried. */
+void smr_tobkv_test_left_out(struct strata_module *m, uint64_t *left_out, uint64_t *bad);
 
 struct strata_module *smr_tobkv_create(struct strata_node *n, char *err, size_t errlen);
 void smr_tobkv_set_broken(struct strata_module *m, unsigned broken);
@@ -461,6 +465,8 @@ enum smr_broken {
 					     * checking it against the certified digest */
 	SMR_BROKEN_BFT_NO_REVOTE = 8192, /* BFT KV: a replica whose order stands still never
 					  * sends its newest checkpoint vote again (CK3) */
+	SMR_BROKEN_BFT_OVERLAP_SKIP = 16384, /* BFT KV over btob: a round sender leaves out
+					      * requests no held message carries (tob_log.c) */
 };
 void smr_kv_set_broken(struct strata_module *m, unsigned broken);
 

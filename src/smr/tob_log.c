@@ -75,7 +75,10 @@
  * a copy ordered twice anyway (a late or idle-order flush) is applied once, as a fallback copy
  * is. An idle order sends each replica's own share at once, as before; a silent round sender
  * delays the others by idle_us ([fd] timeout_ms / 25), after which their messages make its
- * round MISSING. Only when and by whom a request is broadcast changes; what a delivered entry
+ * round MISSING. Overlapping rounds (`[smr] bft_overlap` = 2; default 1, off): the sender
+ * of the round after the next one may bundle while that one is decided (BTOB_SEND_NEXT),
+ * leaving out what a message the order holds carries (bundle_due below says why nothing is
+ * lost). Only when and by whom a request is broadcast changes; what a delivered entry
  * must carry and how it is checked do not, so safety rests on the checks below as before. Costs: one copy of a command in the
  * order while the designated replica is correct and quick (N copies at worst), one signature per
  * reply, one client signature checked per request at each replica (on arrival; the ordered copy
@@ -205,6 +208,18 @@ struct tkv {
 	struct strata_timer holdt;
 	bool hold_over; /* holdt fired: the held requests go out at this turn's end */
 	uint64_t taken; /* requests of another replica's share this one put in its bundles */
+	/* btob, overlapping rounds ([smr] bft_overlap): bundles sent while the rounds before
+	 * were being decided, and the requests in messages the order holds undelivered (their
+	 * (session, seq << 1 | read) tags, sorted; not bundled again), as of the order's round
+	 * and held count xround, xnun. */
+	uint64_t early;
+	uint64_t left_out, left_out_bad; /* TEST ONLY (check_left_out): checked, not held */
+	bool test_left_out;
+	struct xtag {
+		uint64_t session, sr;
+	} *xt;
+	uint32_t nxt, xt_cap;
+	uint64_t xround, xnun;
 	uint64_t rounds, ordered;  /* btob rounds that delivered, and the bundle entries ordered */
 	struct smr_ckpt *ck;    /* bft: signed checkpoints (bft_ckpt.c), NULL otherwise */
 	struct smr_bft_replies *env; /* bft: this turn's replies, signed once (bft_reply.c) */
@@ -618,7 +633,31 @@ static void wq_push(struct tkv *k, uint64_t id)
  * out whatever the order does (holdt). A fallback copy in the bundle goes out at once. Holding
  * and taking change only when a request is broadcast and by which replica (any replica may
  * already order any request it holds: the fallback); never what a bundle holds or how a
- * delivered one is checked. */
+ * delivered one is checked.
+ * Overlapping rounds ([smr] bft_overlap > 1; off by default: no gain was measured, docs/
+ * consensus-byzantine.md): with one round at a time, the requests that come while round r is
+ * decided wait for r's delivery. So the
+ * sender of round r + 1 may bundle while round r is decided, once r's message is here
+ * (BTOB_SEND_NEXT; btob lets bft_overlap rounds with messages be in flight and asks this
+ * module to look at the turn's end when such a message arrives). A round sender (SEND_ALL or
+ * SEND_NEXT) leaves out every request that a message the order holds undelivered carries
+ * (xtag_refresh: each sender's next messages held here in a row, cons_btob_held): that
+ * message is proposed in its sender's round with this request in it, so bundling it again
+ * would only order it twice. The trigger: the round goes early once the requests it would
+ * carry number at least half of those the held messages carry (a round costs one bldc
+ * instance, a signature and N - 1 verifications whatever it carries; sent at the first new
+ * request, rounds would alternate large and tiny), else at r's delivery as before. Why nothing
+ * is lost: a request left out is in a held message M of sender q, next in q's window. If M is
+ * decided in q's round, the request is ordered (and answered, dropped here). If q's round
+ * decides MISSING or another value, M is either still q's next (proposed again N rounds
+ * later: btob's validity for a correct q) or below q's next (let go here: the request is
+ * bundled again by the next round sender); a Byzantine q that keeps M held without getting it
+ * ordered delays the request until the fallback (timeout_ms, as a Byzantine designated
+ * replica could before; every replica that holds it orders its copy). Ordered twice: only
+ * what a held message carries is left out, so a request is ordered twice no more often than
+ * before (a late or idle-order flush; applied once). TEST ONLY: check_left_out re-checks each
+ * left-out request against the held messages; SMR_BROKEN_BFT_OVERLAP_SKIP shifts the tags to
+ * the session's next request (sim_btob_kv, broken-overlap-left-out). */
 static bool own_overdue(struct tkv *k);
 
 static int bundle_due(struct tkv *k)
@@ -652,17 +691,140 @@ static bool own_overdue(struct tkv *k)
 	return any && now >= oldest + k->hold_max_us;
 }
 
-/* btob: puts the held requests of this replica's share (all: every held request) into the
- * bundle. */
+/* btob: the tags of the requests in the messages the order holds here undelivered, that their
+ * senders' next rounds order (cons_btob_held): such a request is not bundled again by a round
+ * sender (SEND_ALL, SEND_NEXT). Recomputed when the order's round or its held count changed
+ * (a held message leaves only when a round is delivered; one arrives: the count grows). */
+static int xtag_cmp(const void *a, const void *b)
+{
+	const struct xtag *x = a, *y = b;
+	if (x->session != y->session)
+		return x->session < y->session ? -1 : 1;
+	return x->sr < y->sr ? -1 : x->sr > y->sr;
+}
+
+static void xtag_bundle(void *arg, const uint8_t *data, size_t len)
+{
+	struct tkv *k = arg;
+	struct strata_rd rd;
+	strata_rd_init(&rd, data, len);
+	uint64_t count = strata_rd_u64(&rd);
+	for (uint64_t i = 0; i < count && i < BUNDLE_MAX && strata_rd_ok(&rd); i++) {
+		const uint8_t *e;
+		size_t elen = strata_rd_bytes(&rd, &e, SIZE_MAX);
+		struct strata_rd er;
+		struct smr_cmd c;
+		strata_rd_init(&er, e, elen);
+		if (!strata_rd_ok(&rd) || smr_cmd_decode(&er, &c) != 0 || !c.session)
+			continue; /* judged when delivered (on_deliver), not here */
+		if (k->nxt == k->xt_cap) {
+			uint32_t cap = k->xt_cap ? 2 * k->xt_cap : 256;
+			struct xtag *xt = cap <= 16 * BUNDLE_MAX ? realloc(k->xt, cap * sizeof(*xt))
+								 : NULL;
+			if (!xt)
+				return; /* beyond: not left out (at worst ordered twice, applied once) */
+			k->xt = xt;
+			k->xt_cap = cap;
+		}
+		bool rd_kind = c.type == SMR_CMD_NOOP;
+		if (k->broken & SMR_BROKEN_BFT_OVERLAP_SKIP)
+			c.seq++; /* TEST ONLY: the next request of the session left out instead */
+		k->xt[k->nxt].session = c.session;
+		k->xt[k->nxt].sr = c.seq << 1 | rd_kind;
+		k->nxt++;
+	}
+}
+
+static void xtag_refresh(struct tkv *k)
+{
+	uint64_t round = cons_btob_round(k->tob.m), nun = cons_btob_unordered(k->tob.m);
+	if (round == k->xround && nun == k->xnun)
+		return;
+	k->xround = round;
+	k->xnun = nun;
+	k->nxt = 0;
+	if (nun)
+		(void)cons_btob_held(k->tob.m, k->tob.inst, xtag_bundle, k);
+	if (k->nxt > 1)
+		qsort(k->xt, k->nxt, sizeof(*k->xt), xtag_cmp);
+}
+
+/* Whether p's request is in a message the order holds (after xtag_refresh). */
+static bool xtag_held(const struct tkv *k, const struct tpend *p)
+{
+	bool read = p->kind == K_GET || p->kind == K_RANGE;
+	struct xtag key = { p->session, p->seq << 1 | read };
+	return k->nxt && bsearch(&key, k->xt, k->nxt, sizeof(*k->xt), xtag_cmp) != NULL;
+}
+
+/* btob: how many held requests a round sender would bundle (not in a held message). */
+static uint32_t collectable(struct tkv *k)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < k->nwq; i++) {
+		const struct tpend *p = pend_find(k, k->wq[i]);
+		if (p && !p->sent && p->cmd && !xtag_held(k, p))
+			n++;
+	}
+	return n;
+}
+
+/* TEST ONLY (smr_tobkv_test_left_out): whether a request a round sender left out is carried
+ * by a message the order holds, found again by a scan of btob's held messages of its own
+ * (not the sorted tags): a sender that leaves out a request no held message carries delays it
+ * to the fallback at every replica that does the same. */
+struct left_out_scan {
+	uint64_t session, seq;
+	bool read, found;
+};
+
+static void left_out_one(void *arg, const uint8_t *data, size_t len)
+{
+	struct left_out_scan *q = arg;
+	struct strata_rd rd;
+	strata_rd_init(&rd, data, len);
+	uint64_t count = strata_rd_u64(&rd);
+	for (uint64_t i = 0; i < count && strata_rd_ok(&rd) && !q->found; i++) {
+		const uint8_t *e;
+		size_t elen = strata_rd_bytes(&rd, &e, SIZE_MAX);
+		struct strata_rd er;
+		struct smr_cmd c;
+		strata_rd_init(&er, e, elen);
+		if (strata_rd_ok(&rd) && smr_cmd_decode(&er, &c) == 0 && c.session == q->session &&
+		    c.seq == q->seq && (c.type == SMR_CMD_NOOP) == q->read)
+			q->found = true;
+	}
+}
+
+static void check_left_out(struct tkv *k, const struct tpend *p)
+{
+	struct left_out_scan q = { p->session, p->seq, p->kind == K_GET || p->kind == K_RANGE,
+				   false };
+	(void)cons_btob_held(k->tob.m, k->tob.inst, left_out_one, &q);
+	k->left_out++;
+	if (!q.found)
+		k->left_out_bad++;
+}
+
+/* btob: puts the held requests of this replica's share (all: every held request that no
+ * message the order holds carries, xtag_refresh) into the bundle. */
 static void collect(struct tkv *k, bool all)
 {
 	uint32_t w = 0;
+	if (all)
+		xtag_refresh(k);
 	for (uint32_t i = 0; i < k->nwq; i++) {
 		struct tpend *p = pend_find(k, k->wq[i]);
 		if (!p || p->sent || !p->cmd)
 			continue;
 		uint32_t d = designated(k, p->session, p->seq);
 		if (d != k->self && !all) {
+			k->wq[w++] = k->wq[i];
+			continue;
+		}
+		if (all && xtag_held(k, p)) { /* ordered with the message that carries it */
+			if (k->test_left_out)
+				check_left_out(k, p);
 			k->wq[w++] = k->wq[i];
 			continue;
 		}
@@ -962,6 +1124,7 @@ static void publish(struct tkv *k)
 	c->kv_bft_unsigned = k->unsigned_cmds;
 	c->kv_bft_fallbacks = k->fallbacks;
 	c->kv_bft_taken = k->taken;
+	c->kv_bft_early = k->early;
 	c->kv_bft_bundles = k->bundles;
 	c->kv_bft_bundled = k->bundled;
 	c->kv_bft_rounds = k->rounds;
@@ -1064,6 +1227,18 @@ static void tkv_handle(struct strata_module *m, const struct strata_event *ev)
 			strata_node_at_turn_end(&k->m); /* else: the order may be idle now */
 	} else if (ev->type == STRATA_EV_TURN_END) {
 		int due = k->wq ? bundle_due(k) : BTOB_SEND_OWN;
+		if (due == BTOB_SEND_NEXT) {
+			/* Overlapping rounds: this replica's round may be ordered while the one
+			 * before it is; it goes once it holds as many requests that round's message
+			 * does not carry as half of what the held messages carry (else its batch
+			 * would be small: each round costs a consensus instance), or at once when
+			 * those are none. Else when the round before is delivered (SEND_ALL). */
+			xtag_refresh(k);
+			uint32_t n = collectable(k);
+			due = n && 2 * n >= k->nxt ? BTOB_SEND_ALL : BTOB_SEND_HOLD;
+			if (due == BTOB_SEND_ALL)
+				k->early++;
+		}
 		if (!k->wq) {
 			bundle_flush(k); /* may answer busy: before the replies' envelope */
 		} else if (due != BTOB_SEND_HOLD) {
@@ -1104,6 +1279,7 @@ static void tkv_destroy(struct strata_module *m)
 	free(k->pend);
 	free(k->hidx);
 	free(k->wq);
+	free(k->xt);
 	free(k);
 }
 
@@ -1180,6 +1356,7 @@ struct strata_module *smr_tobkv_create(struct strata_node *n, char *err, size_t 
 		strata_timer_init(&k->holdt, &k->m, T_HOLD, 0);
 		k->hold_max_us = k->fallback_us / 4;
 		k->idle_us = k->fallback_us / 25;
+		cons_btob_set_overlap(k->tob.m, cfg->smr_bft_overlap);
 		k->wq = calloc(k->pend_cap, sizeof(*k->wq));
 		if (!k->wq) {
 			snprintf(err, errlen, "kv: out of memory");
@@ -1198,6 +1375,14 @@ void smr_tobkv_set_broken(struct strata_module *m, unsigned broken)
 	smr_kv_set_broken_sessions(k->sm, (broken & SMR_BROKEN_DUP_APPLY) != 0);
 	if (k->ck)
 		smr_ckpt_set_broken(k->ck, broken);
+}
+
+void smr_tobkv_test_left_out(struct strata_module *m, uint64_t *left_out, uint64_t *bad)
+{
+	struct tkv *k = TKV(m);
+	k->test_left_out = true;
+	*left_out = k->left_out;
+	*bad = k->left_out_bad;
 }
 
 struct smr_ckpt *smr_tobkv_ckpt(struct strata_module *m)

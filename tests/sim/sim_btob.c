@@ -23,6 +23,9 @@
  *   agreement and total order  every correct process delivered the same sequence of
  *                    messages (sender, seq, payload), the Byzantine sender's included.
  *
+ * btob-overlap: the same runs (30 seeds) with 2 (N = 4) or 3 (N = 7) rounds with messages in
+ * flight at once (cons_btob_set_overlap, the BFT KV's `[smr] bft_overlap`).
+ *
  * Broken variant (expect_violation): broken-trust-decision, btob delivers a decided message as
  * the sender it names without checking its signature or that it is the round sender's; N = 4,
  * the Byzantine process is node 1 (bldc's first leader) and forges in btob only. */
@@ -210,7 +213,8 @@ static int final_check(struct run *r, char *why, size_t wl)
 	return 0;
 }
 
-static int run_case(uint64_t seed, bool trace, char *why, size_t wl, bool trust)
+static int run_case(uint64_t seed, bool trace, char *why, size_t wl, bool trust,
+		    uint32_t overlap)
 {
 	struct run *r = calloc(1, sizeof(*r));
 	STRATA_ASSERT(r);
@@ -264,6 +268,12 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, bool trust)
 	sim_start(s);
 	for (uint32_t k = 0; k < ntwins; k++)
 		sim_twin(s, twins[k]);
+	if (overlap > 1) /* rounds with messages in flight at once (the BFT KV's bft_overlap) */
+		for (uint32_t q = 1; q <= r->n; q++) {
+			struct strata_module *bm = strata_node_module_by_name(sim_node(s, q), "btob");
+			if (bm)
+				cons_btob_set_overlap(bm, overlap);
+		}
 	sim_run_for(s, 1 * MS, NULL, NULL);
 	unsigned max = 6 + (unsigned)sim_random_below(s, 10);
 	bool parted = false;
@@ -290,7 +300,7 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, bool trust)
 		cons_btob_counts(bm, &rounds, &msgs);
 	r->batch_rounds = rounds;
 	r->batch_msgs = msgs;
-	if (!trust) {
+	if (!trust && overlap <= 1) {
 		total_rounds += rounds;
 		total_msgs += msgs;
 	}
@@ -312,16 +322,23 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, bool trust)
 
 static int run_btob(uint64_t seed, bool trace, char *why, size_t wl)
 {
-	return run_case(seed, trace, why, wl, false);
+	return run_case(seed, trace, why, wl, false, 1);
+}
+
+/* The same with 2 (N = 4) or 3 (N = 7) rounds with messages in flight at once. */
+static int run_overlap(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, false, seed % 2 == 1 ? 2 : 3);
 }
 
 static int run_trust(uint64_t seed, bool trace, char *why, size_t wl)
 {
-	return run_case(seed, trace, why, wl, true);
+	return run_case(seed, trace, why, wl, true, 1);
 }
 
 static const struct sim_case cases[] = {
 	{ "btob-byzantine", run_btob, 100, false },
+	{ "btob-overlap", run_overlap, 30, false },
 	{ "broken-trust-decision", run_trust, 20, true },
 };
 

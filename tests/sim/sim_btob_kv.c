@@ -79,7 +79,7 @@
 
 enum { OP_GET, OP_PUT, OP_CAS };
 enum { V_NONE, V_ONE, V_NOVERIFY, V_UNSIGNED, V_CKPT, V_UNBOUND, V_CATCHUP, V_SNAP_NODIGEST,
-       V_VOTES_LOST, V_NO_REVOTE };
+       V_VOTES_LOST, V_NO_REVOTE, V_LEFT_OUT };
 #define CKPT_K 16 /* [smr] checkpoint_interval in these runs */
 #define MIN_OPS 5 /* the non-vacuity minimum: writes and reads completed */
 #define AWAY_ROUNDS (CONS_LIVE_MAX + CONS_CACHE + 80) /* catch-up: rounds the others run ahead */
@@ -529,7 +529,31 @@ static uint32_t random_correct(struct run *r)
 
 /* Over every seed of bft-kv-over-btob (the round sender orders the requests it holds for the
  * other replicas too, tob_log.c: that must happen somewhere; checked at the end). */
-static uint64_t total_taken, total_ordered, total_rounds;
+static uint64_t total_taken, total_ordered, total_rounds, total_early, total_left_out;
+
+/* Overlapping rounds (tob_log.c): every request a correct round sender left out of its bundle
+ * was carried by a message the order held there (checked at each one it left out, by a scan of
+ * btob's held messages apart from the sender's own tags). A request no held message carries,
+ * left out by every replica alike, waits for the fallback ([fd] timeout_ms). */
+static int check_left_out(struct run *r, char *why, size_t wl, bool *violation)
+{
+	for (uint32_t id = 1; id <= NN; id++) {
+		if (id == r->byz_id)
+			continue;
+		uint64_t lo, bad;
+		smr_tobkv_test_left_out(strata_node_module_by_name(sim_node(r->s, id), "kv"), &lo,
+					&bad);
+		if (r->variant == V_NONE)
+			total_left_out += lo;
+		if (bad) {
+			*violation = true;
+			return sim_fail(why, wl, "overlap: replica %u left %llu of %llu requests out of "
+					"its bundles that no message the order held carried", id,
+					(unsigned long long)bad, (unsigned long long)lo);
+		}
+	}
+	return 0;
+}
 
 static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant,
 		    const char *log)
@@ -550,6 +574,11 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	r->cfg.retransmit_max_ms = 100;
 	r->cfg.smr_timeout_ms = 1500;
 	r->cfg.smr_checkpoint_interval = CKPT_K;
+	/* Over btob: overlapping rounds ([smr] bft_overlap = 2) in bft-kv-over-btob's odd seeds
+	 * and the broken variant that leaves out requests; else one round at a time (the
+	 * default). */
+	r->cfg.smr_bft_overlap =
+		variant == V_LEFT_OUT || (variant == V_NONE && seed % 2 == 1) ? 2 : 1;
 	for (uint32_t i = 1; i <= NN; i++) {
 		r->cfg.nodes[i].id = i;
 		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
@@ -572,7 +601,7 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	bool catchup = variant == V_CATCHUP || variant == V_SNAP_NODIGEST;
 	/* the runs of bft-kv-over-btob, with checkpoint votes lost or not */
 	bool votes_lost = variant == V_VOTES_LOST || variant == V_NO_REVOTE;
-	bool plain = variant == V_NONE || votes_lost;
+	bool plain = variant == V_NONE || votes_lost || variant == V_LEFT_OUT;
 	if (!plain && !catchup)
 		r->byz_id = 1;
 	r->byz = !plain ? STRATA_BYZ_FORGE
@@ -635,6 +664,14 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 			smr_ckpt_test_drop_first_votes(smr_tobkv_ckpt(kv));
 			if (variant == V_NO_REVOTE)
 				smr_tobkv_set_broken(kv, SMR_BROKEN_BFT_NO_REVOTE);
+		}
+	if (r->over_btob) /* every request a round sender leaves out: a held message carries it */
+		for (uint32_t id = 1; id <= NN; id++) {
+			struct strata_module *kv = strata_node_module_by_name(sim_node(s, id), "kv");
+			uint64_t lo, bad;
+			smr_tobkv_test_left_out(kv, &lo, &bad);
+			if (variant == V_LEFT_OUT)
+				smr_tobkv_set_broken(kv, SMR_BROKEN_BFT_OVERLAP_SKIP);
 		}
 	bool faults = plain || catchup;
 	if (faults) {
@@ -769,13 +806,15 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 		rc = check_checkpoints(r, why, wl, &violation);
 	if (!rc && catchup)
 		rc = check_rejoined(r, why, wl, &violation);
+	if (!rc && r->over_btob)
+		rc = check_left_out(r, why, wl, &violation);
 	if (!rc && votes_lost && (!r->ckpt_judged || !r->ckpt_last_own))
 		rc = sim_fail(why, wl, "checkpoints: no checkpoint to judge (the correct replicas "
 			      "applied %s, newest own checkpoint %llu): vacuous run",
 			      r->ckpt_judged ? "the same" : "different counts",
 			      (unsigned long long)r->ckpt_last_own);
 	if (rc && variant != V_NONE && variant != V_CATCHUP && variant != V_VOTES_LOST &&
-	    !violation) {
+	    variant != V_LEFT_OUT && !violation) {
 		fprintf(stderr, "sim_btob_kv: broken variant seed %llu failed for another reason: "
 			"%s\n", (unsigned long long)seed, why);
 		exit(1);
@@ -789,6 +828,7 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 			total_taken += nc->kv_bft_taken; /* by correct replicas */
 			total_ordered += nc->kv_bft_ordered;
 			total_rounds += nc->kv_bft_rounds;
+			total_early += nc->kv_bft_early;
 		}
 	}
 	if (trace || getenv("SIM_KV_VERBOSE"))
@@ -863,6 +903,11 @@ static int run_no_revote(uint64_t seed, bool trace, char *why, size_t wl)
 	return run_case(seed, trace, why, wl, V_NO_REVOTE, "btob");
 }
 
+static int run_left_out(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, V_LEFT_OUT, "btob");
+}
+
 static const struct sim_case cases[] = {
 	{ "bft-kv-one-byzantine", run_bft, 10, false },
 	{ "bft-kv-over-btob", run_btob, 6, false },
@@ -875,6 +920,7 @@ static const struct sim_case cases[] = {
 	{ "broken-snap-no-digest", run_snap_nodigest, 4, true },
 	{ "btob-ckpt-votes-lost", run_votes_lost, 3, false },
 	{ "broken-ckpt-no-revote", run_no_revote, 2, true },
+	{ "broken-overlap-left-out", run_left_out, 4, true },
 };
 
 int main(int argc, char **argv)
@@ -886,6 +932,14 @@ int main(int argc, char **argv)
 		       "share\n", (unsigned long long)total_ordered,
 		       (unsigned long long)total_rounds,
 		       (double)total_ordered / (double)total_rounds, (unsigned long long)total_taken);
+		printf("sim_btob_kv: bft-kv-over-btob: %llu bundles sent while the round before was "
+		       "decided (overlapping rounds), %llu requests left out as a held message's\n",
+		       (unsigned long long)total_early, (unsigned long long)total_left_out);
+		if (!total_early) {
+			printf("FAIL sim_btob_kv: no round sender ever sent while the round before was "
+			       "decided (overlapping rounds are vacuous, tob_log.c)\n");
+			rc = 1;
+		}
 		if (!total_taken) {
 			printf("FAIL sim_btob_kv: no round sender ever ordered a request of another "
 			       "replica's share (holding and taking are vacuous, tob_log.c)\n");

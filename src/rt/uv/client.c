@@ -290,6 +290,7 @@ static const struct {
 	COUNTER(kv_bft_unsigned), COUNTER(kv_bft_fallbacks), COUNTER(kv_bft_bundles),
 	COUNTER(kv_bft_bundled), COUNTER(kv_bft_envelopes), COUNTER(kv_bft_enveloped),
 	COUNTER(kv_bft_rounds), COUNTER(kv_bft_ordered), COUNTER(kv_bft_taken),
+	COUNTER(kv_bft_early),
 	COUNTER(kv_ckpt_taken), COUNTER(kv_ckpt_stable_index),
 	COUNTER(kv_ckpt_stabilized), COUNTER(kv_ckpt_adopted), COUNTER(kv_ckpt_rejected),
 	COUNTER(kv_ckpt_dropped), COUNTER(kv_ckpt_limited), COUNTER(kv_ckpt_fetches),
