@@ -471,7 +471,19 @@ static void deliver(struct btob *b, uint32_t l, uint64_t seq, const uint8_t *p, 
 	while (k < b->nup && b->up[k].inst != inst)
 		k++;
 	if (k == b->nup) {
-		b->dropped++;
+		/* The first use of the upper algorithm on this node: created now (its constructor
+		 * opens this instance), as tob does. Modules are created on first use (a client
+		 * request or a peer's frame), and btob may deliver here before any request reached
+		 * the upper: dropped, those messages would be missing from the upper for good (the
+		 * BFT KV's state and applied index behind the other correct replicas'). */
+		struct bc_subs none = { .n = 0 };
+		(void)bc_subs_default(&b->m, inst, &none);
+		k = 0;
+		while (k < b->nup && b->up[k].inst != inst)
+			k++;
+	}
+	if (k == b->nup) {
+		b->dropped++; /* no upper of that instance here (none can be created) */
 		return;
 	}
 	/* The last message of its round carries the resume position after it (vc, below). */
