@@ -83,7 +83,7 @@ enum { V_NONE, V_ONE, V_NOVERIFY, V_UNSIGNED, V_CKPT, V_UNBOUND, V_CATCHUP, V_SN
 #define CKPT_K 16 /* [smr] checkpoint_interval in these runs */
 #define MIN_OPS 5 /* the non-vacuity minimum: writes and reads completed */
 #define AWAY_ROUNDS (CONS_LIVE_MAX + CONS_CACHE + 80) /* catch-up: rounds the others run ahead */
-#define LATE_MS 400 /* btob-kv-first-use: the late replica's first request, into the phase */
+#define LATE_ROUNDS 8 /* btob-kv-first-use: rounds the late replica's btob delivers first */
 
 struct vote_val {
 	int status;
@@ -132,7 +132,8 @@ struct run {
 	bool over_btob, trace;
 	uint32_t lagger;   /* catch-up cases: the correct replica cut off or restarted */
 	uint32_t late;     /* btob-kv-first-use: the correct replica no request reaches at first */
-	uint64_t late_until; /* ... until then (sim time) */
+	bool late_reached; /* ... until its btob delivered LATE_ROUNDS rounds */
+	uint64_t late_kv_at; /* ... its btob's round when its KV was first seen there */
 	bool restart;      /* catch-up cases: restarted empty (else cut off) */
 	bool ckpt_judged; /* CK3 judged: the correct replicas applied the same commands */
 	uint64_t ckpt_last_own; /* the correct replicas' newest own checkpoint (check_checkpoints) */
@@ -332,11 +333,11 @@ static void issue(struct run *r, struct client *c, int kind, const char *key)
 }
 
 /* Whether a client's request reaches replica id now (btob-kv-first-use: not the late replica
- * before late_until). */
+ * before its btob delivered LATE_ROUNDS rounds). */
 static bool reachable(const struct run *r, uint32_t id)
 {
 	return sim_is_up(r->s, id) && !sim_is_paused(r->s, id) &&
-	       (id != r->late || sim_now(r->s) >= r->late_until);
+	       (id != r->late || r->late_reached);
 }
 
 /* Signs the tick's requests (one envelope, or each alone) and sends each to every replica. */
@@ -459,6 +460,9 @@ static int check_first_use(struct run *r, char *why, size_t wl, bool *violation)
 	if (!r->ckpt_judged || !r->ckpt_last_own)
 		return sim_fail(why, wl, "first use: no checkpoint to judge (newest own %llu): "
 				"vacuous run", (unsigned long long)r->ckpt_last_own);
+	if (r->late_kv_at <= 1)
+		return sim_vacuous(why, wl, "first use: replica %u's KV existed before its btob "
+				   "delivered (a peer's KV frame created it)", r->late);
 	return 0;
 }
 
@@ -632,6 +636,9 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	bool plain = variant == V_NONE || votes_lost || first_use;
 	if (!plain && !catchup)
 		r->byz_id = 1;
+	if (first_use && r->byz_id == 1) /* bldc's first leader correct: the order starts at once,
+					   * before a stalled KV's ASK could create the late one's */
+		r->byz_id = 2 + (uint32_t)sim_random_below(s, NN - 1);
 	r->byz = !plain ? STRATA_BYZ_FORGE
 			: (enum strata_byz)(1 + sim_random_below(s, STRATA_BYZ_BADSIG));
 	if (catchup) {
@@ -708,10 +715,8 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	const uint64_t t0 = sim_now(s),
 		       t_ops = (catchup ? 4000 : strcmp(log, "btob") == 0 ? 2000 : 1000) * MS;
 	uint64_t away_from = 0;
-	if (first_use) { /* its btob delivers before any request reaches it (its KV) */
+	if (first_use) /* its btob delivers before any request reaches it (its KV) */
 		r->late = random_correct(r);
-		r->late_until = t0 + LATE_MS * MS;
-	}
 	uint64_t part_at = t0 + sim_random_below(s, t_ops / 2);
 	uint64_t part_len = 200 * MS + sim_random_below(s, 400 * MS);
 	uint64_t pause_at = t0 + sim_random_below(s, t_ops / 2);
@@ -766,6 +771,21 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 				sim_heal(s);
 			}
 			healed = true;
+		}
+		if (first_use && !r->late_reached) {
+			/* Requests reach the late replica once its btob (created by the others'
+			 * frames) delivered LATE_ROUNDS rounds; by mid-phase at the latest (then the
+			 * run is vacuous, below). */
+			struct strata_module *bt =
+				strata_node_module_by_name(sim_node(s, r->late), "btob");
+			r->late_reached = (bt && cons_btob_round(bt) > LATE_ROUNDS) ||
+					  t >= t0 + t_ops / 2;
+		}
+		if (first_use && !r->late_kv_at &&
+		    strata_node_module_by_name(sim_node(s, r->late), "kv")) {
+			struct strata_module *bt =
+				strata_node_module_by_name(sim_node(s, r->late), "btob");
+			r->late_kv_at = bt ? cons_btob_round(bt) : 1;
 		}
 		if (faults && !paused && t >= pause_at) {
 			pause_id = random_correct(r);
