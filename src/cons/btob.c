@@ -121,7 +121,9 @@
  * Stacking (bcast/bcast.h), as tob: upper modules open instances of btob (at most BTOB_UPPERS)
  * and broadcast on them; one total order for every instance together (the signed payload is
  * [instance][bytes]); instance 0's messages go to the client adapter (`strata bcast`), instance
- * k's to k's subscribers (the KV with `[smr] log = btob`).
+ * k's to k's subscribers (the KV with `[smr] log = btob`). A message delivered for an instance
+ * whose upper this node has not created yet creates it (first use, bc_subs_default), so the
+ * upper gets every message of the order, whatever reached the node first.
  *
  * Test-only Byzantine behaviours (strata_node_byz), in btob's messages and proposals:
  *   SILENT      broadcasts nothing and proposes nothing (bldc is silent too);
