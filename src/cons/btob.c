@@ -130,7 +130,9 @@
  * Stacking (bcast/bcast.h), as tob: upper modules open instances of btob (at most BTOB_UPPERS)
  * and broadcast on them; one total order for every instance together (the signed payload is
  * [instance][bytes]); instance 0's messages go to the client adapter (`strata bcast`), instance
- * k's to k's subscribers (the KV with `[smr] log = btob`).
+ * k's to k's subscribers (the KV with `[smr] log = btob`). A message delivered for an instance
+ * whose upper this node has not created yet creates it (first use, bc_subs_default), so the
+ * upper gets every message of the order, whatever reached the node first.
  *
  * Test-only Byzantine behaviours (strata_node_byz), in btob's messages and proposals:
  *   SILENT      broadcasts nothing and proposes nothing (bldc is silent too);
@@ -482,7 +484,19 @@ static void deliver(struct btob *b, uint32_t l, uint64_t seq, const uint8_t *p, 
 	while (k < b->nup && b->up[k].inst != inst)
 		k++;
 	if (k == b->nup) {
-		b->dropped++;
+		/* The first use of the upper algorithm on this node: created now (its constructor
+		 * opens this instance), as tob does. Modules are created on first use (a client
+		 * request or a peer's frame), and btob may deliver here before any request reached
+		 * the upper: dropped, those messages would be missing from the upper for good (the
+		 * BFT KV's state and applied index behind the other correct replicas'). */
+		struct bc_subs none = { .n = 0 };
+		(void)bc_subs_default(&b->m, inst, &none);
+		k = 0;
+		while (k < b->nup && b->up[k].inst != inst)
+			k++;
+	}
+	if (k == b->nup) {
+		b->dropped++; /* no upper of that instance here (none can be created) */
 		return;
 	}
 	/* The last message of its round carries the resume position after it (vc, below). */

@@ -516,6 +516,9 @@ void smr_ckpt_applied(struct smr_ckpt *c, uint64_t index, const struct smr_kv *s
 	else if (byz == STRATA_BYZ_LIE_STATE || byz == STRATA_BYZ_FORGE ||
 		 byz == STRATA_BYZ_EQUIVOCATE)
 		lie[0] ^= 0xa5;
+	strata_trace(c->node, "ckpt", "checkpoint %llu taken (round %llu): digest %02x%02x%02x%02x",
+		     (unsigned long long)index, (unsigned long long)(pos ? pos->round : 0), d[0],
+		     d[1], d[2], d[3]);
 	c->own[c->own_next].index = index;
 	memcpy(c->own[c->own_next].digest, d, sizeof(d));
 	c->own_next = (c->own_next + 1) % CKPT_WINDOW;
@@ -881,6 +884,8 @@ void smr_ckpt_deliver(struct smr_ckpt *c, uint32_t peer, const uint8_t *data, si
 				return;
 			}
 		}
+		strata_trace(c->node, "ckpt", "vote of %u for %llu: digest %02x%02x%02x%02x", r,
+			     (unsigned long long)index, digest[0], digest[1], digest[2], digest[3]);
 		count_vote(c, r, index, digest, sig);
 		return;
 	}

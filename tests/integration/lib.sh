@@ -2,7 +2,8 @@
 #
 # Each test starts its own clusters in subdirectories of a fresh temporary directory $TMP with free loopback ports and
 # always stops it in an EXIT trap, by the PIDs in the pid files (scripts/cluster stop), even
-# when the test fails or is interrupted. On failure the nodes' log tails are printed.
+# when the test fails or is interrupted. On failure the nodes' log tails are printed, and with
+# KEEP_FAILED=DIR the whole temporary directory is copied under DIR before it is removed.
 set -u
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -37,6 +38,12 @@ cleanup() {
 			echo "--- last lines of $f"
 			tail -n 15 "$f"
 		done
+	fi
+	# KEEP_FAILED=DIR: a failed test's whole temporary directory (logs, configs, histories)
+	# is copied under DIR before it is removed, for the diagnosis.
+	if [ -n "${KEEP_FAILED:-}" ] && { [ $rc -ne 0 ] || [ $_failed -ne 0 ]; }; then
+		mkdir -p "$KEEP_FAILED" && cp -a "$TMP" "$KEEP_FAILED/" &&
+			echo "--- kept $TMP in $KEEP_FAILED/$(basename "$TMP")"
 	fi
 	rm -rf "$TMP"
 	exit $rc

@@ -21,6 +21,14 @@
 # node holds a stable checkpoint (kv_ckpt_stable_index > 0) and has refused the forger's forged
 # certificate (kv_ckpt_rejected > 0). `strata bench` on byz4 with its default target: every
 # request to every replica, f + 1 equal signed replies, no errors, client verifications shown.
+# These checks failed now and then (byz4: no stable checkpoint; kill7: no snapshot to install,
+# or node 1 left behind) until session 13: a node whose btob delivered the first rounds before
+# any client request created its KV (modules are created on first use) dropped those commands,
+# so its applied index and state differed from the other correct replicas' and no checkpoint
+# could gather every correct vote (docs/consensus-byzantine.md; sim_btob_kv btob-kv-first-use).
+# The waits below are bounds on a loaded machine, not speed checks.
+# ONLY="byz4 kill7" (say) runs only those runs; KEEP_FAILED=DIR keeps a failed run's directory
+# (node logs, configs, histories; lib.sh).
 . "$(dirname "$0")/lib.sh"
 
 T_START=$(now_ms)
@@ -101,6 +109,10 @@ EOF
 	DIR=$dir
 }
 
+# ONLY="byz4 kill7" (say) runs those of the three runs alone, to repeat one of them.
+want() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }
+
+if want byz4; then
 run 4 1 0 byz4 4:forge
 skipped=$(counter 1 kv_bft_unsigned)
 [ "$skipped" -gt 0 ] || fail "byz4: node 1 skipped no forged command (kv_bft_unsigned = $skipped)"
@@ -138,12 +150,16 @@ grep -q " 0 errors" "$TMP/bench.out" && grep -q "client sig_verified" "$TMP/benc
 	fail "byz4: bench: $(cat "$TMP/bench.out")"
 pass "byz4: bench with the f + 1 vote: $(head -n 1 "$TMP/bench.out" | cut -d'|' -f1)"
 "$CLUSTER" stop --dir "$DIR" >/dev/null
+fi
 
+if want byz7; then
 run 7 2 0 byz7 7:forge 6:equivocate
 skipped=$(counter 2 kv_bft_unsigned)
 [ "$skipped" -gt 0 ] || fail "byz7: node 2 skipped no forged command (kv_bft_unsigned = $skipped)"
 "$CLUSTER" stop --dir "$DIR" >/dev/null
+fi
 
+if want kill7; then
 RESTART=1 run 7 2 1 kill7 7:forge
 # Node 1 restarted empty: it must install a certified snapshot and reach node 2's applied index.
 t0=$(now_ms)
@@ -159,4 +175,5 @@ done
 [ "$a1" -eq "$a2" ] || fail "kill7: restarted node 1 applied $a1 commands, node 2 $a2"
 pass "kill7: restarted node 1 rejoined in $(($(now_ms) - t0)) ms: $inst snapshot(s) installed, applied $a1 = node 2's, $(counter 1 kv_ckpt_snap_bad) forged refused"
 "$CLUSTER" stop --dir "$DIR" >/dev/null
+fi
 echo "test_bft_kv_live: $(($(now_ms) - T_START)) ms"

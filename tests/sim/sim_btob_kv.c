@@ -79,10 +79,11 @@
 
 enum { OP_GET, OP_PUT, OP_CAS };
 enum { V_NONE, V_ONE, V_NOVERIFY, V_UNSIGNED, V_CKPT, V_UNBOUND, V_CATCHUP, V_SNAP_NODIGEST,
-       V_VOTES_LOST, V_NO_REVOTE, V_LEFT_OUT };
+       V_VOTES_LOST, V_NO_REVOTE, V_LEFT_OUT, V_FIRST_USE };
 #define CKPT_K 16 /* [smr] checkpoint_interval in these runs */
 #define MIN_OPS 5 /* the non-vacuity minimum: writes and reads completed */
 #define AWAY_ROUNDS (CONS_LIVE_MAX + CONS_CACHE + 80) /* catch-up: rounds the others run ahead */
+#define LATE_ROUNDS 8 /* btob-kv-first-use: rounds the late replica's btob delivers first */
 
 struct vote_val {
 	int status;
@@ -130,6 +131,9 @@ struct run {
 	uint8_t pk[32], sk[64];
 	bool over_btob, trace;
 	uint32_t lagger;   /* catch-up cases: the correct replica cut off or restarted */
+	uint32_t late;     /* btob-kv-first-use: the correct replica no request reaches at first */
+	bool late_reached; /* ... until its btob delivered LATE_ROUNDS rounds */
+	uint64_t late_kv_at; /* ... its btob's round when its KV was first seen there */
 	bool restart;      /* catch-up cases: restarted empty (else cut off) */
 	bool ckpt_judged; /* CK3 judged: the correct replicas applied the same commands */
 	uint64_t ckpt_last_own; /* the correct replicas' newest own checkpoint (check_checkpoints) */
@@ -141,7 +145,18 @@ static const char *keys[NKEYS] = { "a", "b", "c" };
 static void build(struct sim *s, struct strata_node *n, void *arg)
 {
 	(void)s;
-	(void)arg;
+	const struct run *r = arg;
+	if (r->variant == V_FIRST_USE) {
+		/* As stratad builds a node: the detector and the eager algorithms at start, the
+		 * rest (here the KV, its btob and bldc) created on first use, by a client request
+		 * or a peer's frame (src/stack/build.c). */
+		char err[256];
+		if (strata_stack_build(n, err, sizeof(err)) != 0) {
+			fprintf(stderr, "build: %s\n", err);
+			abort();
+		}
+		return;
+	}
 	simb_fd(n);
 	simb_algo(n, "kv");
 }
@@ -317,6 +332,14 @@ static void issue(struct run *r, struct client *c, int kind, const char *key)
 	c->queued = true;
 }
 
+/* Whether a client's request reaches replica id now (btob-kv-first-use: not the late replica
+ * before its btob delivered LATE_ROUNDS rounds). */
+static bool reachable(const struct run *r, uint32_t id)
+{
+	return sim_is_up(r->s, id) && !sim_is_paused(r->s, id) &&
+	       (id != r->late || r->late_reached);
+}
+
 /* Signs the tick's requests (one envelope, or each alone) and sends each to every replica. */
 static void send_queued(struct run *r)
 {
@@ -351,10 +374,10 @@ static void send_queued(struct run *r)
 		 * that is catching up refuses at once), and every reply in ends the operation. */
 		c->sent = 0;
 		for (uint32_t id = 1; id <= NN; id++)
-			if (sim_is_up(r->s, id) && !sim_is_paused(r->s, id))
+			if (reachable(r, id))
 				c->sent++;
 		for (uint32_t id = 1; id <= NN; id++)
-			if (sim_is_up(r->s, id) && !sim_is_paused(r->s, id))
+			if (reachable(r, id))
 				sim_request(r->s, id, "kv", &c->q);
 		if (c->busy && c->sent == 0)
 			finish(r, c, STRATA_HIST_INFO);
@@ -403,6 +426,43 @@ static int check_agreement(struct run *r, char *why, size_t wl, bool *violation)
 					"%llu commands but hold different states", a, b,
 					(unsigned long long)applied[a]);
 		}
+	return 0;
+}
+
+/* btob-kv-first-use: the late replica's KV was created after its btob had delivered (on first
+ * use), and it must still have applied every ordered command: once calm, every correct
+ * replica holds a KV at the same applied index (with check_agreement: the same state), and
+ * CK3 is judged (a stable checkpoint at the newest own one). A replica that lost the first
+ * deliveries ends behind the others for good, and no checkpoint it votes becomes stable. */
+static int check_first_use(struct run *r, char *why, size_t wl, bool *violation)
+{
+	uint64_t applied[NN + 1] = { 0 };
+	for (uint32_t id = 1; id <= NN; id++) {
+		struct strata_node *n = sim_node(r->s, id);
+		struct strata_module *m = n ? strata_node_module_by_name(n, "kv") : NULL;
+		if (id == r->byz_id)
+			continue;
+		if (!m)
+			return sim_fail(why, wl, "first use: correct replica %u never created its KV",
+					id);
+		struct smr_status st;
+		smr_tobkv_status(m, &st);
+		applied[id] = st.applied_index;
+	}
+	for (uint32_t id = 1; id <= NN; id++)
+		if (id != r->byz_id && id != r->late && applied[id] != applied[r->late]) {
+			*violation = true;
+			return sim_fail(why, wl, "first use: late replica %u applied %llu commands, "
+					"correct replica %u %llu (once calm)", r->late,
+					(unsigned long long)applied[r->late], id,
+					(unsigned long long)applied[id]);
+		}
+	if (!r->ckpt_judged || !r->ckpt_last_own)
+		return sim_fail(why, wl, "first use: no checkpoint to judge (newest own %llu): "
+				"vacuous run", (unsigned long long)r->ckpt_last_own);
+	if (r->late_kv_at <= 1)
+		return sim_vacuous(why, wl, "first use: replica %u's KV existed before its btob "
+				   "delivered (a peer's KV frame created it)", r->late);
 	return 0;
 }
 
@@ -601,9 +661,13 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	bool catchup = variant == V_CATCHUP || variant == V_SNAP_NODIGEST;
 	/* the runs of bft-kv-over-btob, with checkpoint votes lost or not */
 	bool votes_lost = variant == V_VOTES_LOST || variant == V_NO_REVOTE;
-	bool plain = variant == V_NONE || votes_lost || variant == V_LEFT_OUT;
+	bool first_use = variant == V_FIRST_USE;
+	bool plain = variant == V_NONE || votes_lost || variant == V_LEFT_OUT || first_use;
 	if (!plain && !catchup)
 		r->byz_id = 1;
+	if (first_use && r->byz_id == 1) /* bldc's first leader correct: the order starts at once,
+					   * before a stalled KV's ASK could create the late one's */
+		r->byz_id = 2 + (uint32_t)sim_random_below(s, NN - 1);
 	r->byz = !plain ? STRATA_BYZ_FORGE
 			: (enum strata_byz)(1 + sim_random_below(s, STRATA_BYZ_BADSIG));
 	if (catchup) {
@@ -688,6 +752,8 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	const uint64_t t0 = sim_now(s),
 		       t_ops = (catchup ? 4000 : strcmp(log, "btob") == 0 ? 2000 : 1000) * MS;
 	uint64_t away_from = 0;
+	if (first_use) /* its btob delivers before any request reaches it (its KV) */
+		r->late = random_correct(r);
 	uint64_t part_at = t0 + sim_random_below(s, t_ops / 2);
 	uint64_t part_len = 200 * MS + sim_random_below(s, 400 * MS);
 	uint64_t pause_at = t0 + sim_random_below(s, t_ops / 2);
@@ -743,6 +809,21 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 			}
 			healed = true;
 		}
+		if (first_use && !r->late_reached) {
+			/* Requests reach the late replica once its btob (created by the others'
+			 * frames) delivered LATE_ROUNDS rounds; by mid-phase at the latest (then the
+			 * run is vacuous, below). */
+			struct strata_module *bt =
+				strata_node_module_by_name(sim_node(s, r->late), "btob");
+			r->late_reached = (bt && cons_btob_round(bt) > LATE_ROUNDS) ||
+					  t >= t0 + t_ops / 2;
+		}
+		if (first_use && !r->late_kv_at &&
+		    strata_node_module_by_name(sim_node(s, r->late), "kv")) {
+			struct strata_module *bt =
+				strata_node_module_by_name(sim_node(s, r->late), "btob");
+			r->late_kv_at = bt ? cons_btob_round(bt) : 1;
+		}
 		if (faults && !paused && t >= pause_at) {
 			pause_id = random_correct(r);
 			sim_pause(s, pause_id);
@@ -795,7 +876,7 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 			      "phase (%llu ms, run on while short): vacuous run", r->writes_ok,
 			      r->reads_ok, (unsigned long long)ops_ms,
 			      (unsigned long long)(t_ops / MS));
-	if (votes_lost) /* ticks of 2 x timeout: the standing replicas' votes go out again */
+	if (votes_lost || first_use) /* ticks of 2 x timeout: standing replicas vote again */
 		sim_run_for(s, 2000 * MS, NULL, NULL);
 	bool violation = false;
 	if (!rc)
@@ -808,13 +889,15 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 		rc = check_rejoined(r, why, wl, &violation);
 	if (!rc && r->over_btob)
 		rc = check_left_out(r, why, wl, &violation);
+	if (!rc && first_use)
+		rc = check_first_use(r, why, wl, &violation);
 	if (!rc && votes_lost && (!r->ckpt_judged || !r->ckpt_last_own))
 		rc = sim_fail(why, wl, "checkpoints: no checkpoint to judge (the correct replicas "
 			      "applied %s, newest own checkpoint %llu): vacuous run",
 			      r->ckpt_judged ? "the same" : "different counts",
 			      (unsigned long long)r->ckpt_last_own);
 	if (rc && variant != V_NONE && variant != V_CATCHUP && variant != V_VOTES_LOST &&
-	    variant != V_LEFT_OUT && !violation) {
+	    variant != V_LEFT_OUT && variant != V_FIRST_USE && !violation) {
 		fprintf(stderr, "sim_btob_kv: broken variant seed %llu failed for another reason: "
 			"%s\n", (unsigned long long)seed, why);
 		exit(1);
@@ -908,6 +991,11 @@ static int run_left_out(uint64_t seed, bool trace, char *why, size_t wl)
 	return run_case(seed, trace, why, wl, V_LEFT_OUT, "btob");
 }
 
+static int run_first_use(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, V_FIRST_USE, "btob");
+}
+
 static const struct sim_case cases[] = {
 	{ "bft-kv-one-byzantine", run_bft, 10, false },
 	{ "bft-kv-over-btob", run_btob, 6, false },
@@ -920,6 +1008,7 @@ static const struct sim_case cases[] = {
 	{ "broken-snap-no-digest", run_snap_nodigest, 4, true },
 	{ "btob-ckpt-votes-lost", run_votes_lost, 3, false },
 	{ "broken-ckpt-no-revote", run_no_revote, 2, true },
+	{ "btob-kv-first-use", run_first_use, 3, false },
 	{ "broken-overlap-left-out", run_left_out, 4, true },
 };
 
