@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "core/codec.h"
 #include "core/error.h"
 #include "crypto/crypto.h"
 #include "crypto/session.h"
@@ -824,28 +825,13 @@ int cli_recv(int fd, Strata__Client__Response **out, uint64_t deadline_ms, char 
 
 /* ---- many requests per connection ---- */
 
-static int grow(uint8_t **buf, size_t *cap, size_t need)
-{
-	if (need <= *cap)
-		return 0;
-	size_t n = *cap ? *cap : 4096;
-	while (n < need)
-		n *= 2;
-	uint8_t *b = realloc(*buf, n);
-	if (!b)
-		return -1;
-	*buf = b;
-	*cap = n;
-	return 0;
-}
-
 /* Seals the bundle being built in w into w->buf (one frame) and empties it. 0 or -1 (memory). */
 static int wbuf_seal(struct cli_wbuf *w)
 {
 	if (!w->pn)
 		return 0;
 	size_t body = w->plen + STRATA_SESSION_ABYTES;
-	if (grow(&w->buf, &w->cap, w->len + 4 + body) != 0)
+	if (strata_bytes_reserve(&w->buf, &w->cap, w->len + 4 + body) != 0)
 		return -1;
 	uint8_t *f = w->buf + w->len;
 	f[0] = (uint8_t)(body >> 24);
@@ -870,7 +856,7 @@ int cli_wbuf_append(struct cli_wbuf *w, int fd, const Strata__Client__Request *r
 		goto oom;
 	w->sess = sess;
 	if (!sess) {
-		if (grow(&w->buf, &w->cap, w->len + 4 + len) != 0)
+		if (strata_bytes_reserve(&w->buf, &w->cap, w->len + 4 + len) != 0)
 			goto oom;
 		frame_put(NULL, req, len, w->buf + w->len, NULL);
 		w->len += 4 + len;
@@ -880,8 +866,8 @@ int cli_wbuf_append(struct cli_wbuf *w, int fd, const Strata__Client__Request *r
 	if (STRATA_CLIENT_BUNDLE_HDR + flen > CLI_MAX_FRAME) {
 		/* Too large for a bundle: sealed alone, after what is bundled so far. */
 		size_t body = frame_body_len(sess, len);
-		if (wbuf_seal(w) != 0 || grow(&w->buf, &w->cap, w->len + 4 + body) != 0 ||
-		    grow(&w->plain, &w->pcap, len ? len : 1) != 0)
+		if (wbuf_seal(w) != 0 || strata_bytes_reserve(&w->buf, &w->cap, w->len + 4 + body) != 0 ||
+		    strata_bytes_reserve(&w->plain, &w->pcap, len ? len : 1) != 0)
 			goto oom;
 		frame_put(sess, req, len, w->buf + w->len, w->plain);
 		w->len += 4 + body;
@@ -891,7 +877,7 @@ int cli_wbuf_append(struct cli_wbuf *w, int fd, const Strata__Client__Request *r
 		goto oom;
 	if (!w->plen)
 		w->plen = STRATA_CLIENT_BUNDLE_HDR;
-	if (grow(&w->plain, &w->pcap, w->plen + flen) != 0)
+	if (strata_bytes_reserve(&w->plain, &w->pcap, w->plen + flen) != 0)
 		goto oom;
 	w->plain[0] = STRATA_CLIENT_BUNDLE_MARK;
 	frame_put(NULL, req, len, w->plain + w->plen, NULL);
@@ -976,7 +962,7 @@ int cli_breader_step(struct cli_breader *r, int fd, Strata__Client__Response **o
 				const uint8_t *body = h + 4;
 				r->start += 4 + blen;
 				struct strata_session *sess = sess_of(fd);
-				if (sess && grow(&r->plain, &r->pcap, blen ? blen : 1) != 0) {
+				if (sess && strata_bytes_reserve(&r->plain, &r->pcap, blen ? blen : 1) != 0) {
 					snprintf(err, errlen, "out of memory");
 					return -1;
 				}
@@ -1008,7 +994,7 @@ int cli_breader_step(struct cli_breader *r, int fd, Strata__Client__Response **o
 				r->blen = plen;
 				continue;
 			}
-			if (4 + blen > r->cap && grow(&r->buf, &r->cap, 4 + blen) != 0) {
+			if (4 + blen > r->cap && strata_bytes_reserve(&r->buf, &r->cap, 4 + blen) != 0) {
 				snprintf(err, errlen, "out of memory");
 				return -1;
 			}

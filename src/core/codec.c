@@ -13,6 +13,24 @@ void strata_wr_init(struct strata_wr *w, size_t max)
 	w->max = max;
 }
 
+int strata_bytes_reserve(uint8_t **buf, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? *cap : 4096;
+	while (n < need) {
+		if (n > SIZE_MAX / 2)
+			return -1;
+		n *= 2;
+	}
+	uint8_t *b = realloc(*buf, n);
+	if (!b)
+		return -1;
+	*buf = b;
+	*cap = n;
+	return 0;
+}
+
 static uint8_t *wr_reserve(struct strata_wr *w, size_t n)
 {
 	if (w->err)

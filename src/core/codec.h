@@ -32,6 +32,11 @@ struct strata_wr {
 size_t strata_varint_put(uint8_t *out, uint64_t v);
 
 /* max: hard cap on the encoded size (STRATA_ETOOBIG beyond it). */
+/* *buf grown (realloc; the capacity doubles from 4096) to hold at least need bytes, its contents
+ * kept: the byte buffers of the client port and of the client's connections. 0, or -1 when
+ * memory or size_t runs out (then *buf and *cap are unchanged). */
+int strata_bytes_reserve(uint8_t **buf, size_t *cap, size_t need);
+
 void strata_wr_init(struct strata_wr *w, size_t max);
 void strata_wr_u64(struct strata_wr *w, uint64_t v);
 void strata_wr_i64(struct strata_wr *w, int64_t v);

@@ -124,22 +124,6 @@ static void conn_drain(struct client_conn *c)
 
 /* ---- writing ---- */
 
-/* buf grown to hold need bytes (it keeps its contents). 0 or -1 (memory). */
-static int grow(uint8_t **buf, size_t *cap, size_t need)
-{
-	if (need <= *cap)
-		return 0;
-	size_t n = *cap ? *cap : 4096;
-	while (n < need)
-		n *= 2;
-	uint8_t *b = realloc(*buf, n);
-	if (!b)
-		return -1;
-	*buf = b;
-	*cap = n;
-	return 0;
-}
-
 /* Seals m[0..mlen) as one frame toward c and writes it (held if the listener is corked). */
 static void seal_write(struct client_conn *c, const uint8_t *m, size_t mlen)
 {
@@ -215,7 +199,7 @@ static void conn_send(struct client_conn *c, const Strata__Client__Response *r)
 			out_flush(c); /* a bundle is one frame: at most the frame limit */
 		if (!c->out_len)
 			c->out_len = STRATA_CLIENT_BUNDLE_HDR;
-		if (grow(&c->out, &c->out_cap, c->out_len + len) != 0) {
+		if (strata_bytes_reserve(&c->out, &c->out_cap, c->out_len + len) != 0) {
 			conn_close(c);
 			return;
 		}
@@ -227,7 +211,7 @@ static void conn_send(struct client_conn *c, const Strata__Client__Response *r)
 		return;
 	}
 	out_flush(c); /* what is held goes first: the stream's order is the replies' order */
-	if (grow(&c->plain, &c->plain_cap, len) != 0) {
+	if (strata_bytes_reserve(&c->plain, &c->plain_cap, len) != 0) {
 		conn_close(c);
 		return;
 	}
@@ -996,7 +980,7 @@ static void auth_frame(struct client_conn *c, const uint8_t *body, size_t len)
 		break;
 	}
 	if (len < STRATA_SESSION_ABYTES ||
-	    grow(&c->in, &c->in_cap, len - STRATA_SESSION_ABYTES + 1) != 0 ||
+	    strata_bytes_reserve(&c->in, &c->in_cap, len - STRATA_SESSION_ABYTES + 1) != 0 ||
 	    strata_session_open(c->sess, c->in, body, len) != 0) {
 		rt->counters.client_decrypt_failed++;
 		strata_uv_log(rt, STRATA_LOG_WARN,
