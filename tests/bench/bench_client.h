@@ -31,6 +31,7 @@
 
 #include "client.pb-c.h"
 #include "core/assert.h"
+#include "core/codec.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/stack.h"
@@ -306,10 +307,7 @@ static inline int bench_send(struct bench_conn *k, const Strata__Client__Request
 	uint8_t stackbuf[4096];
 	uint8_t *b = len + 4 <= sizeof(stackbuf) ? stackbuf : malloc(len + 4);
 	STRATA_ASSERT(b);
-	b[0] = (uint8_t)(len >> 24);
-	b[1] = (uint8_t)(len >> 16);
-	b[2] = (uint8_t)(len >> 8);
-	b[3] = (uint8_t)len;
+	strata_be32_put(b, (uint32_t)len);
 	strata__client__request__pack(req, b + 4);
 	int rc = bench_write_all(k->fd, b, len + 4);
 	if (b != stackbuf)
@@ -323,8 +321,7 @@ static inline int bench_take(struct bench_conn *k, Strata__Client__Response **ou
 {
 	if (k->len < 4)
 		return 0;
-	size_t flen = (size_t)k->buf[0] << 24 | (size_t)k->buf[1] << 16 | (size_t)k->buf[2] << 8 |
-		      (size_t)k->buf[3];
+	size_t flen = strata_be32_get(k->buf);
 	if (flen > BENCH_FRAME_MAX)
 		return -1;
 	if (k->len < 4 + flen) {

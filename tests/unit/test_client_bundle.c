@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "core/codec.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "crypto/crypto.h"
@@ -40,10 +41,7 @@
 
 static size_t put_frame(uint8_t *p, const uint8_t *body, uint32_t announced, size_t len)
 {
-	p[0] = (uint8_t)(announced >> 24);
-	p[1] = (uint8_t)(announced >> 16);
-	p[2] = (uint8_t)(announced >> 8);
-	p[3] = (uint8_t)announced;
+	strata_be32_put(p, announced);
 	memcpy(p + 4, body, len);
 	return 4 + len;
 }
@@ -140,7 +138,7 @@ static long read_frame(int fd, uint8_t *buf, size_t cap)
 	uint8_t h[4];
 	if (read_all(fd, h, 4) != 0)
 		return -1;
-	size_t n = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
+	size_t n = strata_be32_get(h);
 	if (n > cap || read_all(fd, buf, n) != 0)
 		return -1;
 	return (long)n;
@@ -148,10 +146,7 @@ static long read_frame(int fd, uint8_t *buf, size_t cap)
 
 static size_t put_hdr(uint8_t *p, size_t n)
 {
-	p[0] = (uint8_t)(n >> 24);
-	p[1] = (uint8_t)(n >> 16);
-	p[2] = (uint8_t)(n >> 8);
-	p[3] = (uint8_t)n;
+	strata_be32_put(p, (uint32_t)n);
 	return 4;
 }
 
