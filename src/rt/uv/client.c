@@ -296,6 +296,7 @@ static const struct {
 	UVCOUNTER(nemesis_dropped_out), UVCOUNTER(nemesis_dropped_in),
 	UVCOUNTER(nemesis_delayed), UVCOUNTER(nemesis_delay_overflow), UVCOUNTER(metrics_scrapes),
 	UVCOUNTER(resp_accepted), UVCOUNTER(resp_refused), UVCOUNTER(resp_commands),
+	UVCOUNTER(resp_replies), UVCOUNTER(resp_writes),
 	UVCOUNTER(resp_errors), UVCOUNTER(resp_bad_requests), UVCOUNTER(resp_slow_dropped),
 	UVCOUNTER(resp_auth_failed), UVCOUNTER(resp_unauthenticated),
 	UVCOUNTER(resp_evicted), UVCOUNTER(resp_idle_closed), UVCOUNTER(resp_frame_timeouts),
