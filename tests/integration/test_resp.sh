@@ -98,7 +98,14 @@ say "one connection, many commands in the KV at once, replies in order"
 # 200 SETs on distinct keys, a SET/GET/SET/GET on one key, 200 GETs and two INCRs, written in
 # one go on one connection: every reply in order and right, commands on one key in the order
 # sent, and INFO shows more than one command of the connection in the KV at once.
+# The node's replies of one step toward a connection leave in one write (lsn_cork, as on the
+# client port): the 407 replies (AUTH too) must take fewer than 407 / 4 socket writes (resp_replies and
+# resp_writes of the node, read with `strata status`, which does not touch the RESP port). With
+# the cork left out (a stratad built with -DSTRATA_RESP_CORK_BROKEN=1) each reply the KV
+# releases is its own write, and this fails.
 for i in 1 2; do
+	r0=$(counter "$i" resp_replies)
+	w0=$(counter "$i" resp_writes)
 	python3 - "${P[$i]}" "n$i" <<'PYEOF' || fail "pipeline through node $i"
 import socket, sys
 port, tag = int(sys.argv[1]), sys.argv[2].encode()
@@ -131,6 +138,13 @@ PYEOF
 	conc=$(rc "${P[$i]}" INFO | tr -d '\r' | sed -n 's/^resp_concurrent_max://p')
 	[ "${conc:-0}" -gt 1 ] || fail "node $i: at most ${conc:-?} commands of a connection in the KV at once"
 	pass "node $i: 405 pipelined replies in order, up to $conc commands in the KV at once"
+	# The pipeline's AUTH and 406 commands, and redis-cli's AUTH and INFO (two writes).
+	replies=$(($(counter "$i" resp_replies) - r0))
+	writes=$(($(counter "$i" resp_writes) - w0 - 2))
+	[ "$replies" -eq 409 ] || fail "node $i: resp_replies counted $replies replies, not 407 + 2"
+	[ "$writes" -ge 1 ] && [ $((writes * 4)) -lt 407 ] ||
+		fail "node $i: 407 pipelined replies in $writes socket writes: the replies of one step do not leave together"
+	pass "node $i: 407 pipelined replies in $writes socket writes"
 done
 
 say "INCR from 16 connections while the leader is killed and restarted"
