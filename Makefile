@@ -14,6 +14,7 @@
 #   make asan       build and run unit + simulation suites with ASan and UBSan
 #   make check-sha256-broken  test_sha256 against four broken SHA-256 variants: each must fail
 #   make check-bundle-broken  test_client_bundle against two broken bundle variants: each must fail
+#   make check-resp-cork-broken  test_resp.sh against a stratad whose RESP port is not corked: must fail
 #   make bench-sha256  ns per SHA-256 / HMAC-SHA256: libsodium, portable, SHA extensions
 #   make install    PREFIX=/usr/local
 # Missing Debian packages are installed by scripts/setup on first use.
@@ -83,7 +84,7 @@ SIMLIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SIMLIB_SRC))
 .SECONDARY:
 .DELETE_ON_ERROR:
 
-.PHONY: all test unit sim soak soak-asan integration asan test-bins fuzz fuzz-smoke fuzz-long fuzz-speed demo bench bench-stack bench-kv-tob bench-kv-c1 bench-bft bench-encrypt bench-sha256 check-sha256-broken check-bundle-broken install man clean help
+.PHONY: all test unit sim soak soak-asan integration asan test-bins fuzz fuzz-smoke fuzz-long fuzz-speed demo bench bench-stack bench-kv-tob bench-kv-c1 bench-bft bench-encrypt bench-sha256 check-sha256-broken check-bundle-broken check-resp-cork-broken install man clean help
 all: $(BUILD)/stratad $(BUILD)/strata $(UNIT_BIN) $(SIM_BIN) $(BENCH_BIN)
 
 help:
@@ -197,6 +198,21 @@ check-bundle-broken: $(LIB)
 		if $$bin > $$log 2>&1; then echo "FAIL broken variant $$v: test_client_bundle passed"; ok=0; \
 		else echo "ok   broken variant $$v caught: $$(grep -m1 -o ':[FE]:.*' $$log)"; fi; \
 	done; [ $$ok = 1 ]
+
+# The RESP cork check can fail: tests/integration/test_resp.sh against a stratad whose
+# src/rt/uv/runtime.c is built with STRATA_RESP_CORK_BROKEN=1 (the RESP port is not corked: each
+# reply the KV releases toward a connection is its own write) must fail at its count of replies
+# per socket write. Not part of `make test` (~30 s: a compile and the test up to that check).
+check-resp-cork-broken: $(BUILD)/strata $(patsubst %.c,$(BUILD)/obj/%.o,$(DAEMON_SRC)) $(LIB)
+	@mkdir -p $(BUILD)/resp-cork-broken
+	@bin=$(BUILD)/resp-cork-broken/stratad; log=$(BUILD)/resp-cork-broken/test_resp.log; \
+	$(CC) $(CFLAGS_ALL) -DSTRATA_RESP_CORK_BROKEN=1 -o $$bin src/rt/uv/runtime.c \
+		$(patsubst %.c,$(BUILD)/obj/%.o,$(DAEMON_SRC)) $(LIB) $(LDLIBS_ALL) || exit 1; \
+	if STRATAD=$(abspath $$bin) tests/integration/test_resp.sh > $$log 2>&1; then \
+		echo "FAIL broken variant (RESP not corked): test_resp passed"; exit 1; \
+	elif ! grep -q "^FAIL: .*do not leave together" $$log; then \
+		echo "FAIL broken variant (RESP not corked): test_resp failed elsewhere ($$log)"; exit 1; \
+	else echo "ok   broken variant (RESP not corked) caught: $$(grep -m1 '^FAIL: ' $$log)"; fi
 
 # The smoke run in `make test`: 4 s per target, SIM_JOBS targets at a time.
 fuzz-smoke:

@@ -368,10 +368,7 @@ static int send_frame(int fd, const uint8_t *body, size_t len, uint64_t deadline
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	buf[0] = (uint8_t)(len >> 24);
-	buf[1] = (uint8_t)(len >> 16);
-	buf[2] = (uint8_t)(len >> 8);
-	buf[3] = (uint8_t)len;
+	strata_be32_put(buf, (uint32_t)len);
 	memcpy(buf + 4, body, len);
 	int rc = send_all(fd, buf, len + 4, deadline_ms, err, errlen);
 	free(buf);
@@ -423,8 +420,7 @@ static int recv_frame(int fd, uint8_t **body, size_t *len, size_t max, uint64_t 
 			}
 		}
 		if (part == 0) {
-			want = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 |
-			       hdr[3];
+			want = strata_be32_get(hdr);
 			if (want > max) {
 				snprintf(err, errlen, "frame of %zu bytes exceeds the %zu limit", want,
 					 max);
@@ -663,10 +659,7 @@ static void frame_put(struct strata_session *sess, const Strata__Client__Request
 		      uint8_t *f, uint8_t *plain)
 {
 	size_t body = frame_body_len(sess, len);
-	f[0] = (uint8_t)(body >> 24);
-	f[1] = (uint8_t)(body >> 16);
-	f[2] = (uint8_t)(body >> 8);
-	f[3] = (uint8_t)body;
+	strata_be32_put(f, (uint32_t)body);
 	if (sess) {
 		strata__client__request__pack(req, plain);
 		strata_session_seal(sess, f + 4, plain, len);
@@ -762,8 +755,7 @@ int cli_reader_step(struct cli_reader *r, int fd, Strata__Client__Response **out
 			return (int)got;
 		r->hdr_got += (size_t)got;
 		if (r->hdr_got == 4) {
-			r->body_len = (size_t)r->hdr[0] << 24 | (size_t)r->hdr[1] << 16 |
-				      (size_t)r->hdr[2] << 8 | r->hdr[3];
+			r->body_len = strata_be32_get(r->hdr);
 			if (r->body_len > CLI_MAX_FRAME + STRATA_SESSION_ABYTES) {
 				snprintf(err, errlen, "frame of %zu bytes exceeds the %u limit",
 					 r->body_len, CLI_MAX_FRAME);
@@ -834,10 +826,7 @@ static int wbuf_seal(struct cli_wbuf *w)
 	if (strata_bytes_reserve(&w->buf, &w->cap, w->len + 4 + body) != 0)
 		return -1;
 	uint8_t *f = w->buf + w->len;
-	f[0] = (uint8_t)(body >> 24);
-	f[1] = (uint8_t)(body >> 16);
-	f[2] = (uint8_t)(body >> 8);
-	f[3] = (uint8_t)body;
+	strata_be32_put(f, (uint32_t)body);
 	strata_session_seal(w->sess, f + 4, w->plain, w->plen);
 	w->len += 4 + body;
 	w->plen = 0;
@@ -952,7 +941,7 @@ int cli_breader_step(struct cli_breader *r, int fd, Strata__Client__Response **o
 		size_t have = r->end - r->start;
 		if (have >= 4) {
 			const uint8_t *h = r->buf + r->start;
-			size_t blen = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
+			size_t blen = strata_be32_get(h);
 			if (blen > CLI_MAX_FRAME + STRATA_SESSION_ABYTES) {
 				snprintf(err, errlen, "frame of %zu bytes exceeds the %u limit", blen,
 					 CLI_MAX_FRAME);

@@ -31,12 +31,27 @@ struct strata_wr {
  * returns the bytes written. For encodings built in a fixed buffer (reg_subkey's keys). */
 size_t strata_varint_put(uint8_t *out, uint64_t v);
 
-/* max: hard cap on the encoded size (STRATA_ETOOBIG beyond it). */
+/* A big-endian u32 at p[0..4): the length header of a client frame ([u32 length][body],
+ * rt/uv/client_frame.h), written and read by the node, the CLI and the tests with these two. */
+static inline void strata_be32_put(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static inline uint32_t strata_be32_get(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
 /* *buf grown (realloc; the capacity doubles from 4096) to hold at least need bytes, its contents
  * kept: the byte buffers of the client port and of the client's connections. 0, or -1 when
  * memory or size_t runs out (then *buf and *cap are unchanged). */
 int strata_bytes_reserve(uint8_t **buf, size_t *cap, size_t need);
 
+/* max: hard cap on the encoded size (STRATA_ETOOBIG beyond it). */
 void strata_wr_init(struct strata_wr *w, size_t max);
 void strata_wr_u64(struct strata_wr *w, uint64_t v);
 void strata_wr_i64(struct strata_wr *w, int64_t v);

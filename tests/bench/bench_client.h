@@ -31,9 +31,12 @@
 
 #include "client.pb-c.h"
 #include "core/assert.h"
+#include "core/codec.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/stack.h"
+
+#include "../lib/loopback.h"
 
 #define BENCH_FRAME_MAX (2u << 20)
 
@@ -259,16 +262,9 @@ struct bench_conn {
 static inline int bench_connect(struct bench_conn *k, uint16_t port)
 {
 	memset(k, 0, sizeof(*k));
-	k->fd = socket(AF_INET, SOCK_STREAM, 0);
+	k->fd = loopback_connect(port);
 	if (k->fd < 0)
 		return -1;
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	if (connect(k->fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-		close(k->fd);
-		k->fd = -1;
-		return -1;
-	}
 	int one = 1;
 	setsockopt(k->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	k->cap = 1 << 16;
@@ -286,19 +282,6 @@ static inline void bench_close(struct bench_conn *k)
 	k->buf = NULL;
 }
 
-static inline int bench_write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
 
 static inline int bench_send(struct bench_conn *k, const Strata__Client__Request *req)
 {
@@ -306,12 +289,9 @@ static inline int bench_send(struct bench_conn *k, const Strata__Client__Request
 	uint8_t stackbuf[4096];
 	uint8_t *b = len + 4 <= sizeof(stackbuf) ? stackbuf : malloc(len + 4);
 	STRATA_ASSERT(b);
-	b[0] = (uint8_t)(len >> 24);
-	b[1] = (uint8_t)(len >> 16);
-	b[2] = (uint8_t)(len >> 8);
-	b[3] = (uint8_t)len;
+	strata_be32_put(b, (uint32_t)len);
 	strata__client__request__pack(req, b + 4);
-	int rc = bench_write_all(k->fd, b, len + 4);
+	int rc = loopback_write_all(k->fd, b, len + 4);
 	if (b != stackbuf)
 		free(b);
 	return rc;
@@ -323,8 +303,7 @@ static inline int bench_take(struct bench_conn *k, Strata__Client__Response **ou
 {
 	if (k->len < 4)
 		return 0;
-	size_t flen = (size_t)k->buf[0] << 24 | (size_t)k->buf[1] << 16 | (size_t)k->buf[2] << 8 |
-		      (size_t)k->buf[3];
+	size_t flen = strata_be32_get(k->buf);
 	if (flen > BENCH_FRAME_MAX)
 		return -1;
 	if (k->len < 4 + flen) {
@@ -509,11 +488,10 @@ static inline double bench_idle_frames_per_s(const struct bench_cluster *c, unsi
  * forked echo process on loopback: the floor any message exchange between two nodes pays. */
 static inline double bench_udp_rtt_us(int count)
 {
-	int efd = socket(AF_INET, SOCK_DGRAM, 0), cfd = socket(AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in ea = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t l = sizeof(ea);
-	STRATA_ASSERT(efd >= 0 && cfd >= 0 && bind(efd, (struct sockaddr *)&ea, sizeof(ea)) == 0);
-	STRATA_ASSERT(getsockname(efd, (struct sockaddr *)&ea, &l) == 0);
+	uint16_t eport = 0;
+	int efd = loopback_bind(SOCK_DGRAM, &eport), cfd = socket(AF_INET, SOCK_DGRAM, 0);
+	STRATA_ASSERT(efd >= 0 && cfd >= 0);
+	struct sockaddr_in ea = loopback_addr(eport);
 	pid_t pid = fork();
 	STRATA_ASSERT(pid >= 0);
 	if (pid == 0) {

@@ -210,11 +210,10 @@ static double bench_pl(uint64_t m, size_t size, struct packing *pk, bool encrypt
 
 static double bench_udp(uint64_t m, size_t size)
 {
-	int rfd = socket(AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t l = sizeof(a);
-	STRATA_ASSERT(rfd >= 0 && bind(rfd, (struct sockaddr *)&a, sizeof(a)) == 0);
-	STRATA_ASSERT(getsockname(rfd, (struct sockaddr *)&a, &l) == 0);
+	uint16_t rport = 0;
+	int rfd = loopback_bind(SOCK_DGRAM, &rport);
+	STRATA_ASSERT(rfd >= 0);
+	struct sockaddr_in a = loopback_addr(rport);
 	/* The same kernel receive buffer the runtime asks for (rt/uv: 4 MiB, best effort), so
 	 * that the baseline is not limited by drops the links' receiver would not suffer. */
 	int rb = 4 << 20;

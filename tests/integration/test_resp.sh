@@ -98,7 +98,19 @@ say "one connection, many commands in the KV at once, replies in order"
 # 200 SETs on distinct keys, a SET/GET/SET/GET on one key, 200 GETs and two INCRs, written in
 # one go on one connection: every reply in order and right, commands on one key in the order
 # sent, and INFO shows more than one command of the connection in the KV at once.
+# The node's replies of one step toward a connection leave in one write (lsn_cork, as on the
+# client port): the pipeline's 407 replies (AUTH too) must take fewer than 407 / 4 socket
+# writes (the node's resp_replies and resp_writes, from INFO before and after). With the cork
+# left out (a stratad built with -DSTRATA_RESP_CORK_BROKEN=1, make check-resp-cork-broken) each
+# reply the KV releases is its own write, and this fails.
+info_get() { # PORT FIELD...: the fields' values from one INFO, on one line
+	local port=$1
+	shift
+	rc "$port" INFO | tr -d '\r' | awk -F: -v want="$*" \
+		'BEGIN { n = split(want, w, " ") } { v[$1] = $2 } END { for (i = 1; i <= n; i++) printf "%s ", v[w[i]]; print "" }'
+}
 for i in 1 2; do
+	read -r r0 w0 < <(info_get "${P[$i]}" resp_replies resp_writes)
 	python3 - "${P[$i]}" "n$i" <<'PYEOF' || fail "pipeline through node $i"
 import socket, sys
 port, tag = int(sys.argv[1]), sys.argv[2].encode()
@@ -128,9 +140,17 @@ if bad:
     print("reply %d: got %r, expected %r" % (bad[0], got[bad[0]], want[bad[0]]))
     sys.exit(1)
 PYEOF
-	conc=$(rc "${P[$i]}" INFO | tr -d '\r' | sed -n 's/^resp_concurrent_max://p')
+	read -r conc r1 w1 < <(info_get "${P[$i]}" resp_concurrent_max resp_replies resp_writes)
 	[ "${conc:-0}" -gt 1 ] || fail "node $i: at most ${conc:-?} commands of a connection in the KV at once"
 	pass "node $i: 405 pipelined replies in order, up to $conc commands in the KV at once"
+	# Between the two INFO snapshots: the first INFO's reply, the pipeline's AUTH and 406
+	# commands, the second redis-cli's AUTH (each redis-cli reply its own write).
+	replies=$((r1 - r0))
+	writes=$((w1 - w0 - 2))
+	[ "$replies" -eq 409 ] || fail "node $i: resp_replies counted $replies replies, not 1 + 407 + 1"
+	[ "$writes" -ge 1 ] && [ $((writes * 4)) -lt 407 ] ||
+		fail "node $i: 407 pipelined replies in $writes socket writes: the replies of one step do not leave together"
+	pass "node $i: 407 pipelined replies in $writes socket writes"
 done
 
 say "INCR from 16 connections while the leader is killed and restarted"

@@ -2,13 +2,11 @@
  * (tests/unit/test_uv_turns.c, tests/bench/bench_links.c): nodes 1..n on 127.0.0.1, each with a
  * UDP peer port and a TCP client port the kernel reported free, and a fresh Ed25519 identity.
  * Header only (static functions), so a test or benchmark includes it without a library of its
- * own. A port is free when asked and taken by the node a moment later: nothing else on a test
+ * own; the sockets themselves are loopback.h's. A port is free when asked and taken by the node a moment later: nothing else on a test
  * machine binds random loopback ports in between, and a clash fails the bind loudly. */
 #ifndef STRATA_TESTS_LOOPBACK_CLUSTER_H
 #define STRATA_TESTS_LOOPBACK_CLUSTER_H
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -18,16 +16,16 @@
 #include "core/config.h"
 #include "crypto/crypto.h"
 
+#include "loopback.h"
+
 /* A port of type (SOCK_DGRAM, SOCK_STREAM) free on 127.0.0.1; aborts when none can be had. */
 static inline uint16_t loopback_free_port(int type)
 {
-	int fd = socket(AF_INET, type, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t l = sizeof(a);
-	STRATA_ASSERT(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
-	STRATA_ASSERT(getsockname(fd, (struct sockaddr *)&a, &l) == 0);
+	uint16_t port = 0;
+	int fd = loopback_bind(type, &port);
+	STRATA_ASSERT(fd >= 0);
 	close(fd);
-	return ntohs(a.sin_port);
+	return port;
 }
 
 /* The defaults with cluster id `id`, cluster_hash `hash`, n nodes, f = 0; node i's secret key

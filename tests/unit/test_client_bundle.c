@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "core/codec.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "crypto/crypto.h"
@@ -40,10 +41,7 @@
 
 static size_t put_frame(uint8_t *p, const uint8_t *body, uint32_t announced, size_t len)
 {
-	p[0] = (uint8_t)(announced >> 24);
-	p[1] = (uint8_t)(announced >> 16);
-	p[2] = (uint8_t)(announced >> 8);
-	p[3] = (uint8_t)announced;
+	strata_be32_put(p, announced);
 	memcpy(p + 4, body, len);
 	return 4 + len;
 }
@@ -110,58 +108,29 @@ struct live {
 		(l)->checks++;                                                                     \
 	} while (0)
 
-static int read_all(int fd, uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t got = read(fd, p, n);
-		if (got <= 0)
-			return -1;
-		p += got;
-		n -= (size_t)got;
-	}
-	return 0;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t put = write(fd, p, n);
-		if (put <= 0)
-			return -1;
-		p += put;
-		n -= (size_t)put;
-	}
-	return 0;
-}
-
 /* One frame's body into buf (at most cap bytes); its length, or -1 (closed, too large). */
 static long read_frame(int fd, uint8_t *buf, size_t cap)
 {
 	uint8_t h[4];
-	if (read_all(fd, h, 4) != 0)
+	if (loopback_read_all(fd, h, 4) != 0)
 		return -1;
-	size_t n = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
-	if (n > cap || read_all(fd, buf, n) != 0)
+	size_t n = strata_be32_get(h);
+	if (n > cap || loopback_read_all(fd, buf, n) != 0)
 		return -1;
 	return (long)n;
 }
 
 static size_t put_hdr(uint8_t *p, size_t n)
 {
-	p[0] = (uint8_t)(n >> 24);
-	p[1] = (uint8_t)(n >> 16);
-	p[2] = (uint8_t)(n >> 8);
-	p[3] = (uint8_t)n;
+	strata_be32_put(p, (uint32_t)n);
 	return 4;
 }
 
 /* A connection with the handshake done; -1 on failure. */
 static int connect_session(struct live *l, struct strata_session *s)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-				 .sin_port = htons(l->port) };
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+	int fd = loopback_connect(l->port);
+	if (fd < 0)
 		goto fail;
 	uint8_t buf[256];
 	uint8_t hello[STRATA_SESSION_HELLO_LEN], fin[STRATA_SESSION_FINISH_LEN];
@@ -169,14 +138,14 @@ static int connect_session(struct live *l, struct strata_session *s)
 		goto fail;
 	size_t n = put_hdr(buf, sizeof hello);
 	memcpy(buf + n, hello, sizeof hello);
-	if (write_all(fd, buf, n + sizeof hello) != 0)
+	if (loopback_write_all(fd, buf, n + sizeof hello) != 0)
 		goto fail;
 	long m2 = read_frame(fd, buf, sizeof buf);
 	if (m2 < 0 || strata_session_client_finish(s, buf, (size_t)m2, fin) != 0)
 		goto fail;
 	n = put_hdr(buf, sizeof fin);
 	memcpy(buf + n, fin, sizeof fin);
-	if (write_all(fd, buf, n + sizeof fin) != 0)
+	if (loopback_write_all(fd, buf, n + sizeof fin) != 0)
 		goto fail;
 	return fd;
 fail:
@@ -243,7 +212,7 @@ static int client_run(struct live *l)
 	plain[n++] = STRATA_CLIENT_BUNDLE_MARK;
 	for (uint64_t id = 1; id <= 3; id++)
 		n += status_frame(plain + n, id);
-	CHECK(l, write_all(fd, out, sealed_frame(&s, out, plain, n)) == 0);
+	CHECK(l, loopback_write_all(fd, out, sealed_frame(&s, out, plain, n)) == 0);
 	long pl = read_open(fd, &s, sealed, plain);
 	CHECK(l, pl > 0);
 	CHECK(l, strata_client_is_bundle(plain, (size_t)pl));
@@ -259,7 +228,7 @@ static int client_run(struct live *l)
 
 	/* 2. a request sealed alone, on the same connection: one reply sealed alone */
 	n = status_frame(plain, 4);
-	CHECK(l, write_all(fd, out, sealed_frame(&s, out, plain + 4, n - 4)) == 0);
+	CHECK(l, loopback_write_all(fd, out, sealed_frame(&s, out, plain + 4, n - 4)) == 0);
 	pl = read_open(fd, &s, sealed, plain);
 	CHECK(l, pl > 0 && !strata_client_is_bundle(plain, (size_t)pl));
 	CHECK(l, response_id(plain, (size_t)pl, NULL) == 4);
@@ -273,7 +242,7 @@ static int client_run(struct live *l)
 		n = status_frame(plain, id);
 		w += sealed_frame(&s, out + w, plain + 4, n - 4);
 	}
-	CHECK(l, write_all(fd, out, w) == 0);
+	CHECK(l, loopback_write_all(fd, out, w) == 0);
 	for (uint64_t id = 5; id <= 6; id++) {
 		pl = read_open(fd, &s, sealed, plain);
 		CHECK(l, pl > 0 && !strata_client_is_bundle(plain, (size_t)pl));
@@ -294,7 +263,7 @@ static int client_run(struct live *l)
 			put_hdr(plain + second, n - second - 4 + 1);
 		else /* two bytes after the last frame */
 			plain[n++] = 0, plain[n++] = 0;
-		CHECK(l, write_all(fd, out, sealed_frame(&s, out, plain, n)) == 0);
+		CHECK(l, loopback_write_all(fd, out, sealed_frame(&s, out, plain, n)) == 0);
 		int status = 0;
 		pl = read_open(fd, &s, sealed, plain);
 		CHECK(l, pl > 0 && !strata_client_is_bundle(plain, (size_t)pl));

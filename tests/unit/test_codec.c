@@ -460,6 +460,41 @@ START_TEST(test_fuzz_varint_is_the_codec)
 }
 END_TEST
 
+START_TEST(test_be32)
+{
+	/* The client frame header: most significant byte first, exactly four bytes written. */
+	static const struct {
+		uint32_t v;
+		uint8_t b[4];
+	} cases[] = {
+		{0, {0, 0, 0, 0}},
+		{1, {0, 0, 0, 1}},
+		{0x01020304u, {1, 2, 3, 4}},
+		{0x00200000u, {0, 0x20, 0, 0}}, /* a frame of 2 MiB, the client protocol's limit */
+		{0x80000001u, {0x80, 0, 0, 1}},
+		{0xffffffffu, {0xff, 0xff, 0xff, 0xff}},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t buf[6] = {0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5};
+		strata_be32_put(buf + 1, cases[i].v);
+		ck_assert_uint_eq(buf[0], 0xa5);
+		ck_assert_mem_eq(buf + 1, cases[i].b, 4);
+		ck_assert_uint_eq(buf[5], 0xa5);
+		ck_assert_uint_eq(strata_be32_get(cases[i].b), cases[i].v);
+	}
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	for (int i = 0; i < 10000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		uint8_t b[4];
+		strata_be32_put(b, (uint32_t)x);
+		ck_assert_uint_eq(strata_be32_get(b), (uint32_t)x);
+		ck_assert_uint_eq(b[0], (uint32_t)x >> 24);
+	}
+}
+END_TEST
+
 static Suite *codec_suite(void)
 {
 	Suite *s = suite_create("codec");
@@ -478,6 +513,7 @@ static Suite *codec_suite(void)
 	tcase_add_test(tc, test_length_caps);
 	tcase_add_test(tc, test_writer_cap);
 	tcase_add_test(tc, test_fuzz_varint_is_the_codec);
+	tcase_add_test(tc, test_be32);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -115,10 +115,9 @@ static struct probe *run_timer_probe(void)
 	loopback_cluster(&cfg, "uvturns", 0x7e57, 2, sk);
 	struct probe *p = calloc(1, sizeof(*p));
 	ck_assert_ptr_nonnull(p);
-	p->fd2 = socket(AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-				 .sin_port = htons(cfg.nodes[2].port) };
-	ck_assert(p->fd2 >= 0 && bind(p->fd2, (struct sockaddr *)&a, sizeof(a)) == 0);
+	uint16_t port2 = cfg.nodes[2].port;
+	p->fd2 = loopback_bind(SOCK_DGRAM, &port2);
+	ck_assert(p->fd2 >= 0);
 
 	uv_loop_t loop;
 	ck_assert_int_eq(uv_loop_init(&loop), 0);

@@ -131,10 +131,7 @@ static void seal_write(struct client_conn *c, const uint8_t *m, size_t mlen)
 	struct lsn_wreq *w = lsn_wreq_new(&c->ce, STRATA_CLIENT_HDR + body); /* NULL: closed */
 	if (!w)
 		return;
-	w->data[0] = (uint8_t)(body >> 24);
-	w->data[1] = (uint8_t)(body >> 16);
-	w->data[2] = (uint8_t)(body >> 8);
-	w->data[3] = (uint8_t)body;
+	strata_be32_put(w->data, (uint32_t)body);
 	strata_session_seal(c->sess, w->data + STRATA_CLIENT_HDR, m, mlen);
 	(void)lsn_write(&c->ce, w, w->len);
 }
@@ -225,10 +222,7 @@ static void conn_send_raw(struct client_conn *c, const uint8_t *body, size_t ble
 	struct lsn_wreq *w = lsn_wreq_new(&c->ce, STRATA_CLIENT_HDR + blen);
 	if (!w)
 		return;
-	w->data[0] = (uint8_t)(blen >> 24);
-	w->data[1] = (uint8_t)(blen >> 16);
-	w->data[2] = (uint8_t)(blen >> 8);
-	w->data[3] = (uint8_t)blen;
+	strata_be32_put(w->data, (uint32_t)blen);
 	memcpy(w->data + STRATA_CLIENT_HDR, body, blen);
 	(void)lsn_write(&c->ce, w, w->len);
 }
@@ -302,6 +296,7 @@ static const struct {
 	UVCOUNTER(nemesis_dropped_out), UVCOUNTER(nemesis_dropped_in),
 	UVCOUNTER(nemesis_delayed), UVCOUNTER(nemesis_delay_overflow), UVCOUNTER(metrics_scrapes),
 	UVCOUNTER(resp_accepted), UVCOUNTER(resp_refused), UVCOUNTER(resp_commands),
+	UVCOUNTER(resp_replies), UVCOUNTER(resp_writes),
 	UVCOUNTER(resp_errors), UVCOUNTER(resp_bad_requests), UVCOUNTER(resp_slow_dropped),
 	UVCOUNTER(resp_auth_failed), UVCOUNTER(resp_unauthenticated),
 	UVCOUNTER(resp_evicted), UVCOUNTER(resp_idle_closed), UVCOUNTER(resp_frame_timeouts),

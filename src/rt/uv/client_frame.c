@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/assert.h"
+#include "core/codec.h"
 #include "core/error.h"
 
 int strata_client_frame_split(const uint8_t *buf, size_t len, size_t max, const uint8_t **body,
@@ -14,8 +15,7 @@ int strata_client_frame_split(const uint8_t *buf, size_t len, size_t max, const 
 {
 	if (len < STRATA_CLIENT_HDR)
 		return 0;
-	uint32_t n = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 |
-		     (uint32_t)buf[3];
+	uint32_t n = strata_be32_get(buf);
 	if (n > max)
 		return STRATA_ETOOBIG;
 	if (len - STRATA_CLIENT_HDR < n)
@@ -316,10 +316,7 @@ void strata_client_response_frame_pack(const Strata__Client__Response *r, uint8_
 {
 	size_t n = strata__client__response__get_packed_size(r);
 	STRATA_ASSERT(n <= UINT32_MAX);
-	dst[0] = (uint8_t)(n >> 24);
-	dst[1] = (uint8_t)(n >> 16);
-	dst[2] = (uint8_t)(n >> 8);
-	dst[3] = (uint8_t)n;
+	strata_be32_put(dst, (uint32_t)n);
 	size_t w = strata__client__response__pack(r, dst + STRATA_CLIENT_HDR);
 	STRATA_ASSERT(w == n);
 }

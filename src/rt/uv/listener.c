@@ -192,7 +192,7 @@ void lsn_uncork(struct lsn *l)
 		return;
 	}
 	/* Still corked: what the owner held back joins each connection's held bytes first. */
-	if (l->ops->flush_held)
+	if (l->ops && l->ops->flush_held) /* no ops: never started, no connections */
 		for (struct lsn_conn *c = l->cork_list; c; c = c->cork_next)
 			if (!c->closing)
 				l->ops->flush_held(c);

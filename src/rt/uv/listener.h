@@ -128,7 +128,8 @@ void lsn_conn_input(struct lsn_conn *c, unsigned completed, bool partial);
  * connection, and lsn_uncork writes each connection's buffer at once: the replies the node
  * releases in one step (a turn-batch's end, a finished sync) toward one connection share one
  * system call. The output cap counts held bytes too; a drain writes what is held first. Cork
- * and uncork are paired within one callback of the loop, so nothing waits for a later turn. */
+ * and uncork are paired within one callback of the loop, so nothing waits for a later turn.
+ * Both may be called on a listener that was never started (a port not configured): no effect. */
 void lsn_cork(struct lsn *l);
 void lsn_uncork(struct lsn *l);
 /* Whether the listener is corked. */

@@ -317,6 +317,7 @@ static void flush_ready(struct resp_conn *c, bool from_node)
 {
 	struct obuf b = {0};
 	bool quit = false, freed = false;
+	uint64_t replies = 0;
 	while (c->count > 0) {
 		struct rslot *s = &c->slots[c->head];
 		if (!s->out)
@@ -326,14 +327,17 @@ static void flush_ready(struct resp_conn *c, bool from_node)
 		slot_clear(s);
 		c->head = (c->head + 1) % RESP_PIPELINE_MAX;
 		c->count--;
+		replies++;
 		freed = true;
 		if (quit)
 			break;
 	}
-	if (b.oom)
+	if (b.oom) {
 		conn_close(c);
-	else
+	} else {
+		c->rt->counters.resp_replies += replies;
 		conn_write(c, b.p, b.len);
+	}
 	free(b.p);
 	if (quit) {
 		c->quitting = true;
@@ -794,6 +798,8 @@ static void cmd_info(struct resp_conn *c)
 		  rt->counters.resp_accepted, rt->counters.resp_commands,
 		  rt->counters.resp_errors, rt->counters.resp_bad_requests);
 	ob_printf(&t, "resp_concurrent_max:%" PRIu64 "\r\n", rt->counters.resp_concurrent_max);
+	ob_printf(&t, "resp_replies:%" PRIu64 "\r\nresp_writes:%" PRIu64 "\r\n",
+		  rt->counters.resp_replies, rt->counters.resp_writes);
 	struct obuf b = {0};
 	if (!t.oom)
 		ob_bulk(&b, t.p, t.len);
@@ -1509,6 +1515,7 @@ int resp_server_start(struct strata_uv *rt, char *err, size_t errlen)
 		.accepted = &k->resp_accepted, .refused = &k->resp_refused,
 		.evicted = &k->resp_evicted, .idle_closed = &k->resp_idle_closed,
 		.frame_timeouts = &k->resp_frame_timeouts, .slow_dropped = &k->resp_slow_dropped,
+		.writes = &k->resp_writes,
 	};
 	return lsn_start(&rt->resp_lsn, rt, &resp_ops, &lim, &cnt, me->host, me->resp_port, err,
 			 errlen);

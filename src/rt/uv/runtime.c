@@ -496,14 +496,37 @@ static void sync_work(uv_work_t *w)
 /* Back on the loop: the flush is done. Release what it covers; start the next group. */
 static void sync_done(uv_work_t *w, int status);
 
-/* The replies a finished flush releases toward one client connection leave in one write
- * (lsn_cork). */
+/* The replies one step of the node releases (a turn-batch's end, a finished sync) toward one
+ * connection of the client or the RESP port leave in one write (lsn_cork): only replies the
+ * node already released are held, until the end of this callback.
+ * A stratad built with -DSTRATA_RESP_CORK_BROKEN=1 leaves the RESP port uncorked (one write per
+ * flush of a connection's reply ring, as before the cork): test_resp.sh's count of replies per
+ * write fails against it (docs/resp.md). No other build defines it. */
+#ifndef STRATA_RESP_CORK_BROKEN
+#define STRATA_RESP_CORK_BROKEN 0
+#endif
+
+static void ports_cork(struct strata_uv *rt)
+{
+	lsn_cork(&rt->client_lsn);
+	if (!STRATA_RESP_CORK_BROKEN)
+		lsn_cork(&rt->resp_lsn);
+}
+
+static void ports_uncork(struct strata_uv *rt)
+{
+	if (!STRATA_RESP_CORK_BROKEN)
+		lsn_uncork(&rt->resp_lsn);
+	lsn_uncork(&rt->client_lsn);
+}
+
+/* The replies a finished flush releases toward one connection leave in one write. */
 static void sync_after(uv_work_t *w, int status)
 {
 	struct strata_uv *rt = w->data;
-	lsn_cork(&rt->client_lsn);
+	ports_cork(rt);
 	sync_done(w, status);
-	lsn_uncork(&rt->client_lsn);
+	ports_uncork(rt);
 }
 
 static void sync_done(uv_work_t *w, int status)
@@ -638,9 +661,9 @@ static void batch_close_now(struct strata_uv *rt)
 {
 	UVRT_TT(rt, UVRT_TT_BATCH_END, rt->batch_inputs, rt->batch_timer);
 	rt->batch_open = false;
-	lsn_cork(&rt->client_lsn); /* the replies the batch releases: one write per connection */
+	ports_cork(rt); /* the replies the batch releases: one write per connection */
 	strata_node_batch_end(rt->node);
-	lsn_uncork(&rt->client_lsn);
+	ports_uncork(rt);
 	rt->releasing = 0;
 	if (!rt->udp_paused && rt->udp_init && !rt->closing &&
 	    strata_node_held_bytes(rt->node) > HELD_MAX) {

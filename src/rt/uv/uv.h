@@ -147,6 +147,9 @@ struct strata_uv_counters {
 	uint64_t resp_accepted;      /* RESP connections (resp.c) */
 	uint64_t resp_refused;       /* over [resp] max_connections, none evictable */
 	uint64_t resp_commands;
+	uint64_t resp_replies;       /* replies (one per command) written toward RESP connections */
+	uint64_t resp_writes;        /* writes of them to the sockets: fewer than the replies when
+				      * several leave together (one flush of the ring, lsn_cork) */
 	uint64_t resp_concurrent_max; /* most commands of one RESP connection in the KV at once */
 	uint64_t resp_errors;        /* error replies */
 	uint64_t resp_bad_requests;  /* protocol errors (the connection closes) */
