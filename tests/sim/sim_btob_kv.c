@@ -986,6 +986,8 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 		sim_run_until(s, sim_now(s) + FAR_CATCH_MS * MS, far_done, r);
 		uint64_t others, lag;
 		bool ok = far_caught_up(r, &others, &lag);
+		/* three KV ticks (2 x timeout_ms each): the logs follow the last stable checkpoint */
+		sim_run_for(s, 6 * r->cfg.timeout_ms * MS, NULL, NULL);
 		uint64_t held = 0, dropped = 0, served = 0;
 		cons_btob_future_counts(mod_of(r, r->lagger, "btob"), &held, &dropped);
 		for (uint32_t id = 1; id <= NN && !rc; id++) {
