@@ -52,8 +52,10 @@
  * Catching up far behind: btob-catchup-far runs with `[smr] checkpoint_interval` = FAR_K (256)
  * so that the order can run more than CONS_CACHE rounds past the last stable checkpoint. The
  * same correct replica as in btob-catchup-snapshot is restarted empty (even seeds) or cut off by
- * a partition (odd seeds) 0.2-0.4 s into the run, and stays away until the others have decided
- * FAR_GAP (CONS_CACHE + 48) rounds past their stable checkpoint's round and past where it left;
+ * a partition (odd seeds) once the first stable checkpoint is 8-40 rounds behind the order (so
+ * that it also needs rounds it had, which no retransmission brings again), and stays away until
+ * the others have decided FAR_GAP (CONS_CACHE + 48) rounds past their stable checkpoint's round
+ * and past where it left;
  * then the clients stop, and once the order stood still for a second, if the others are still
  * more than CONS_CACHE + 16 rounds past that checkpoint, the replica comes back (else the load
  * resumes and the wait goes on). With nothing more issued it must reach the others' applied
@@ -891,9 +893,8 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 				back = true; /* judged vacuous below */
 			if (back) {
 				part_len = t - part_at;
-				r->far_gap = now_round - (w_stable_round > away_from && r->restart
-							  ? w_stable_round : away_from > w_stable_round
-							  ? away_from : w_stable_round);
+				r->far_gap = now_round - (away_from > w_stable_round ? away_from
+									      : w_stable_round);
 				far_end = variant == V_FAR_LOAD ? t + 2000 * MS : t;
 				if (trace || getenv("SIM_KV_VERBOSE"))
 					fprintf(stderr, "  replica %u (%s) back after %llu ms: "
