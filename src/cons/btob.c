@@ -108,7 +108,9 @@
  * its own broadcast with EFULL while its window is full), each at most the payload bound below
  * (one message alone in a batch), so at most N x BTOB_WIN messages; one message per (sender,
  * number) is kept (a different second one is counted as equivocation); a decision of a later
- * round waits in a buffer of BTOB_FUTURE_MAX rounds; at most W <= BTOB_PIPE_MAX rounds are
+ * round waits in a buffer indexed by round, BTOB_FUTURE_MAX rounds (bldc's decided window,
+ * CONS_WINDOW: a process takes no instance further above its watermark) and BTOB_FUTURE_BYTES
+ * bytes of values (beyond: dropped and counted); at most W <= BTOB_PIPE_MAX rounds are
  * proposed and undecided at once, at most `overlap` (1 by default) of them with messages
  * (above).
  *
@@ -126,6 +128,35 @@
  * proposes (cons_lower_propose_fetch): the processes that decided answer with DECIDED (bldc).
  * A restarted process continues its own sequence numbers after the position's (bft_ckpt.c says
  * what that does not cover).
+ *
+ * Catching up far behind (docs/consensus-byzantine.md, "Catching up far behind"). bldc retires
+ * an instance when it decides and keeps only its last CONS_CACHE (64) decided values, and it
+ * answers a retired instance's messages with DECIDED only from them; a process asks nobody for
+ * an instance it retired. Two things follow for a process that comes back far behind (restarted,
+ * or cut off), and two additions cover them:
+ *   - The future buffer. The links bring it every DECIDED sent while it was away, for every round
+ *     it missed, at once: its bldc decides and retires all of them long before btob can deliver
+ *     them. A decision btob let go was lost to it (with 64 rounds held before, a process more
+ *     than 64 rounds behind stalled until a newer stable checkpoint, for ever if the load
+ *     stopped). Now every decision of a later round is held, by round, until its round is
+ *     delivered: BTOB_FUTURE_MAX (CONS_WINDOW) rounds, BTOB_FUTURE_BYTES bytes.
+ *   - The decided log. The rounds between the checkpoint it installs and the round it left at
+ *     were decided before it went (it had them, so no retransmission brings them again): it
+ *     proposes them and the others must answer, also once more than CONS_CACHE rounds went by
+ *     since. Each process keeps bldc's decision of every round it delivers, from the upper's
+ *     stable checkpoint's round on (cons_btob_keep_from; at most BTOB_LOG_MAX rounds and
+ *     BTOB_LOG_BYTES bytes, the oldest let go beyond), and bldc answers from it
+ *     (cons_lower_set_decided) what its cache no longer holds.
+ * Why Byzantine processes gain nothing: neither addition changes what a process decides or how a
+ * decision is checked. The future buffer holds decisions of this process's own bldc (its quorums,
+ * or f + 1 equal DECIDED claims, one of them from a correct process, bldc's rule), delivered in
+ * round order and checked at their round as before. The log answers only what this process's
+ * bldc decided for a round it delivered (never a round it skipped by a checkpoint: resuming lets
+ * go of the log below), which is the DECIDED claim bldc would make from its cache; a process
+ * still decides a round only on f + 1 equal claims, so f Byzantine processes answering with
+ * anything else decide nothing (the f + 1 rule the snapshot fetch's certificates stand on too,
+ * with 2f + 1 signatures there). What a Byzantine process can do is ask: every VALUE for a
+ * retired round costs one DECIDED answer with the value, as it did for the cached rounds.
  *
  * Stacking (bcast/bcast.h), as tob: upper modules open instances of btob (at most BTOB_UPPERS)
  * and broadcast on them; one total order for every instance together (the signed payload is
@@ -165,7 +196,20 @@
 
 #define BTOB_WIN 256u
 #define BTOB_BATCH_MAX 128u
-#define BTOB_FUTURE_MAX 64u
+/* Decisions of later rounds held (the future buffer): at most this many rounds and bytes. Every
+ * decision bldc indicates must be held until its round is delivered: bldc retires the instance
+ * when it decides, and keeps only its last CONS_CACHE decided values, so a decision let go here
+ * is lost to this process once CONS_CACHE later ones were decided (it asks nobody for a retired
+ * instance). A replica back from a crash or a partition gets the decisions of every round it
+ * missed at once (the links resend what they hold for it), long before it can deliver them:
+ * with 64 rounds held, a replica more than 64 rounds behind lost rounds for good and stalled
+ * (docs/consensus-byzantine.md, "Catching up far behind"). */
+#define BTOB_FUTURE_MAX CONS_WINDOW
+#define BTOB_FUTURE_BYTES ((size_t)64 << 20)
+/* Delivered rounds kept to answer a process behind them (the decided log, below): at most this
+ * many rounds and bytes of values. */
+#define BTOB_LOG_MAX CONS_WINDOW
+#define BTOB_LOG_BYTES ((size_t)32 << 20)
 #define BTOB_LABEL "strata-btob-v1"
 #define BTOB_TAG_MISSING 0
 #define BTOB_TAG_MSG 1
@@ -203,8 +247,21 @@ struct btob {
 	struct {
 		uint64_t round;
 		struct strata_msg *v;
-	} fut[BTOB_FUTURE_MAX];
-	unsigned nfut;
+	} *fut;           /* [BTOB_FUTURE_MAX]: round r's decision at fut[r % BTOB_FUTURE_MAX] */
+	unsigned nfut;    /* decisions held */
+	size_t fut_bytes; /* their values' bytes */
+	uint64_t fut_max; /* the most held at once (cons_btob_future_counts) */
+	/* The decided log: bldc's decision of each round delivered here, from dlog_low on (the
+	 * upper lets go of the rounds its stable checkpoint covers, cons_btob_keep_from), at
+	 * dlog[round % BTOB_LOG_MAX]; bldc answers a retired instance's messages from it once its
+	 * own cache of CONS_CACHE values no longer holds the round. */
+	struct {
+		uint64_t round;
+		struct strata_msg *v;
+	} *dlog;
+	uint64_t dlog_low;
+	size_t dlog_bytes;
+	uint64_t dlog_served; /* answers bldc took from it */
 	uint64_t dropped, equivocations, invalid, missing, bad, complaints;
 	uint64_t batches, batched; /* rounds that delivered, and the messages they delivered */
 	struct {
@@ -353,6 +410,57 @@ static struct strata_msg *encode_batch(struct btob *b, struct btob_sender *s, si
 static bool propose_round(struct btob *b, uint64_t round);
 static bool drain_future(struct btob *b);
 
+/* ---- the future buffer: decisions of rounds after the next one to deliver ---- */
+
+static void fut_drop(struct btob *b, uint64_t round)
+{
+	unsigned k = (unsigned)(round % BTOB_FUTURE_MAX);
+	if (!b->fut[k].v || b->fut[k].round != round)
+		return;
+	b->fut_bytes -= b->fut[k].v->len;
+	strata_msg_unref(b->fut[k].v);
+	b->fut[k].v = NULL;
+	b->nfut--;
+}
+
+/* Holds v (its reference) as round's decision, until that round is delivered. A second copy of
+ * a round's decision is let go (bldc decides an instance once); so is one whose slot still
+ * holds a round BTOB_FUTURE_MAX earlier (not yet delivered: bldc takes no instance that far
+ * ahead of its watermark, so this does not happen) or that would exceed BTOB_FUTURE_BYTES
+ * (dropped and counted: that round then comes from bldc's cache if still there, else from the
+ * next stable checkpoint, as with a bounded buffer before). */
+static void fut_put(struct btob *b, uint64_t round, struct strata_msg *v)
+{
+	unsigned k = (unsigned)(round % BTOB_FUTURE_MAX);
+	if (b->fut[k].v && b->fut[k].round < b->round)
+		fut_drop(b, b->fut[k].round); /* delivered meanwhile (apply lets go of its own) */
+	if (b->fut[k].v || b->fut_bytes + v->len > BTOB_FUTURE_BYTES) {
+		if (!b->fut[k].v || b->fut[k].round != round)
+			b->dropped++;
+		strata_msg_unref(v);
+		return;
+	}
+	b->fut[k].round = round;
+	b->fut[k].v = v;
+	b->fut_bytes += v->len;
+	b->nfut++;
+	if (b->nfut > b->fut_max)
+		b->fut_max = b->nfut;
+}
+
+/* Round's decision, if held (its reference, let go from the buffer), or NULL. */
+static struct strata_msg *fut_take(struct btob *b, uint64_t round)
+{
+	unsigned k = (unsigned)(round % BTOB_FUTURE_MAX);
+	if (!b->fut[k].v || b->fut[k].round != round)
+		return NULL;
+	struct strata_msg *v = b->fut[k].v;
+	b->fut_bytes -= v->len;
+	b->fut[k].v = NULL;
+	b->nfut--;
+	return v;
+}
+
 /* (also when a later round's decision is buffered: this one was decided elsewhere, or is being
  * decided; proposing it, MISSING if nothing of its sender is held, fetches its decision from
  * the processes that decided it, bldc's DECIDED answer: how a process that fell behind or
@@ -441,13 +549,7 @@ static bool propose_round(struct btob *b, uint64_t round)
 	if (dec) {
 		/* Decided here already, its Decide not taken (dropped from a full buffer, or
 		 * still queued): buffered as that decision (a duplicate is let go). */
-		if (b->nfut < BTOB_FUTURE_MAX) {
-			b->fut[b->nfut].round = round;
-			b->fut[b->nfut].v = dec;
-			b->nfut++;
-		} else {
-			strata_msg_unref(dec);
-		}
+		fut_put(b, round, dec);
 		return true;
 	}
 	if (rc == STRATA_ENOENT)
@@ -571,8 +673,12 @@ static void next_round(struct btob *b)
  *         trigger <btob, Deliver | l, m>;
  *     round := round + 1; wait := FALSE;
  * (m: a batch, delivered message by message while each is l's next, signed by l) */
+static void dlog_put(struct btob *b, uint64_t round, const uint8_t *v, size_t len);
+
 static void apply(struct btob *b, const uint8_t *v, size_t len)
 {
+	fut_drop(b, b->round); /* a buffered copy (propose_round's), if its Decide came too */
+	dlog_put(b, b->round, v, len);
 	uint32_t l = leader(b, b->round);
 	struct btob_sender *s = &b->snd[l];
 	if (len == 1 && v[0] == BTOB_TAG_MISSING) {
@@ -666,14 +772,9 @@ static void on_decide(struct btob *b, const struct strata_event *ev)
 	if (r < b->round)
 		return;
 	if (r > b->round) { /* joined through a peer: wait for the rounds before it */
-		if (b->nfut < BTOB_FUTURE_MAX) {
-			b->fut[b->nfut].round = r;
-			b->fut[b->nfut].v = strata_msg_new(d->value, d->len);
-			STRATA_ASSERT(b->fut[b->nfut].v);
-			b->nfut++;
-		} else {
-			b->dropped++;
-		}
+		struct strata_msg *v = strata_msg_new(d->value, d->len);
+		STRATA_ASSERT(v);
+		fut_put(b, r, v);
 		return;
 	}
 	apply(b, d->value, d->len);
@@ -681,26 +782,16 @@ static void on_decide(struct btob *b, const struct strata_event *ev)
 	try_round(b);
 }
 
-/* Delivers the buffered decisions of the next rounds, in round order (lets go of older ones).
- * Whether any was delivered. */
+/* Delivers the buffered decisions of the next rounds, in round order. Whether any was
+ * delivered. */
 static bool drain_future(struct btob *b)
 {
 	bool any = false;
-	for (bool again = true; again;) {
-		again = false;
-		for (unsigned k = 0; k < b->nfut; k++)
-			if (b->fut[k].round <= b->round) {
-				struct strata_msg *v = b->fut[k].v;
-				bool now = b->fut[k].round == b->round;
-				b->fut[k] = b->fut[--b->nfut];
-				if (now) {
-					apply(b, v->data, v->len);
-					any = true;
-				}
-				strata_msg_unref(v);
-				again = true;
-				break;
-			}
+	struct strata_msg *v;
+	while ((v = fut_take(b, b->round)) != NULL) {
+		apply(b, v->data, v->len);
+		strata_msg_unref(v);
+		any = true;
 	}
 	return any;
 }
@@ -845,16 +936,101 @@ static const struct bcast_iface btob_iface = {
 	.payload_max = btob_iface_payload_max,
 };
 
+/* ---- the decided log: delivered rounds, for processes behind them ---- */
+
+static void dlog_drop(struct btob *b, uint64_t round)
+{
+	unsigned k = (unsigned)(round % BTOB_LOG_MAX);
+	if (!b->dlog[k].v || b->dlog[k].round != round)
+		return;
+	b->dlog_bytes -= b->dlog[k].v->len;
+	strata_msg_unref(b->dlog[k].v);
+	b->dlog[k].v = NULL;
+}
+
+/* Lets go of the rounds below `round` (bounded work: every slot once, for a long jump). */
+static void dlog_keep_from(struct btob *b, uint64_t round)
+{
+	if (round <= b->dlog_low)
+		return;
+	if (round - b->dlog_low >= BTOB_LOG_MAX) {
+		for (unsigned k = 0; k < BTOB_LOG_MAX; k++)
+			if (b->dlog[k].v && b->dlog[k].round < round)
+				dlog_drop(b, b->dlog[k].round);
+	} else {
+		for (uint64_t r = b->dlog_low; r < round; r++)
+			dlog_drop(b, r);
+	}
+	b->dlog_low = round;
+}
+
+/* Round `round` delivered here with bldc's decision v: kept (a copy); the oldest rounds are let
+ * go beyond BTOB_LOG_MAX rounds or BTOB_LOG_BYTES bytes. Out of memory: not kept (a process
+ * that needs it then waits for a newer stable checkpoint, as without the log). */
+static void dlog_put(struct btob *b, uint64_t round, const uint8_t *v, size_t len)
+{
+	if (round < b->dlog_low)
+		return;
+	if (round >= BTOB_LOG_MAX)
+		dlog_keep_from(b, round - BTOB_LOG_MAX + 1);
+	dlog_drop(b, round);
+	struct strata_msg *m = strata_msg_new(v, len);
+	if (!m)
+		return;
+	unsigned k = (unsigned)(round % BTOB_LOG_MAX);
+	b->dlog[k].round = round;
+	b->dlog[k].v = m;
+	b->dlog_bytes += len;
+	while (b->dlog_bytes > BTOB_LOG_BYTES && b->dlog_low < round)
+		dlog_keep_from(b, b->dlog_low + 1);
+}
+
+/* bldc's source for a retired instance of btob's space no longer in its cache (cons.h,
+ * cons_lower_set_decided): the value this process delivered for that round (bldc decided it
+ * here), or NULL. */
+static struct strata_msg *dlog_get(struct strata_module *upper, uint64_t id)
+{
+	struct btob *b = (struct btob *)upper;
+	uint64_t round = id & CONS_SPACE_MASK;
+	unsigned k = (unsigned)(round % BTOB_LOG_MAX);
+	if (round < b->dlog_low || round >= b->round || !b->dlog[k].v || b->dlog[k].round != round)
+		return NULL;
+	b->dlog_served++;
+	return strata_msg_ref(b->dlog[k].v);
+}
+
+void cons_btob_keep_from(struct strata_module *m, uint64_t round)
+{
+	struct btob *b = (struct btob *)m;
+	dlog_keep_from(b, round < b->round ? round : b->round);
+}
+
+void cons_btob_log_counts(const struct strata_module *m, uint64_t *rounds, size_t *bytes,
+			  uint64_t *served)
+{
+	const struct btob *b = (const struct btob *)m;
+	uint64_t n = 0;
+	for (unsigned k = 0; k < BTOB_LOG_MAX; k++)
+		n += b->dlog[k].v != NULL;
+	*rounds = n;
+	*bytes = b->dlog_bytes;
+	*served = b->dlog_served;
+}
+
 static void btob_destroy(struct strata_module *m)
 {
 	struct btob *b = (struct btob *)m;
+	for (unsigned k = 0; b->dlog && k < BTOB_LOG_MAX; k++)
+		strata_msg_unref(b->dlog[k].v);
+	free(b->dlog);
 	for (uint32_t q = 0; q <= strata_node_n(m->node); q++) {
 		for (unsigned k = 0; k < BTOB_WIN; k++)
 			strata_msg_unref(b->snd[q].win[k]);
 		strata_msg_unref(b->snd[q].last);
 	}
-	for (unsigned k = 0; k < b->nfut; k++)
+	for (unsigned k = 0; b->fut && k < BTOB_FUTURE_MAX; k++)
 		strata_msg_unref(b->fut[k].v);
+	free(b->fut);
 	free(b->snd);
 	free(b);
 }
@@ -873,11 +1049,17 @@ struct strata_module *cons_btob_create(struct strata_node *n, char *err, size_t 
 		return NULL;
 	}
 	struct btob *b = calloc(1, sizeof(*b));
-	if (b)
+	if (b) {
 		b->snd = calloc(nn + 1, sizeof(*b->snd));
-	if (!b || !b->snd) {
-		if (b)
+		b->fut = calloc(BTOB_FUTURE_MAX, sizeof(*b->fut));
+		b->dlog = calloc(BTOB_LOG_MAX, sizeof(*b->dlog));
+	}
+	if (!b || !b->snd || !b->fut || !b->dlog) {
+		if (b) {
 			free(b->snd);
+			free(b->fut);
+			free(b->dlog);
+		}
 		free(b);
 		snprintf(err, errlen, "btob: out of memory");
 		return NULL;
@@ -894,6 +1076,7 @@ struct strata_module *cons_btob_create(struct strata_node *n, char *err, size_t 
 	if (cons_lower_open_space(n, b->cons_name, CONS_SPACE_BTOB, &b->m, &b->cons, err,
 				  errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */
+	cons_lower_set_decided(b->cons, CONS_SPACE_BTOB, dlog_get);
 	b->bld = strata_node_module_by_name(n, "bld");
 	if (b->bld) {
 		b->trusted = 1; /* bld trusts leader(round 1) = p1 at Init */
@@ -931,18 +1114,14 @@ int cons_btob_resume(struct strata_module *m, uint64_t round, const uint64_t *ne
 			s->next = next[q];
 		prune(b, s);
 	}
-	for (unsigned k = 0; k < b->nfut;) {
-		if (b->fut[k].round < round) {
-			strata_msg_unref(b->fut[k].v);
-			b->fut[k] = b->fut[--b->nfut];
-		} else {
-			k++;
-		}
-	}
+	for (unsigned k = 0; b->nfut && k < BTOB_FUTURE_MAX; k++)
+		if (b->fut[k].v && b->fut[k].round < round)
+			fut_drop(b, b->fut[k].round);
 	uint32_t self = strata_node_id(m->node);
 	if (b->lsn + 1 < b->snd[self].next)
 		b->lsn = b->snd[self].next - 1;
 	cons_lower_skip(b->cons, btob_inst(round - 1));
+	dlog_keep_from(b, round); /* the rounds below were not decided here */
 	b->round = round;
 	b->propd = 0;
 	b->propm = 0;
@@ -956,6 +1135,14 @@ int cons_btob_resume(struct strata_module *m, uint64_t round, const uint64_t *ne
 	(void)drain_future(b);
 	try_round(b);
 	return 0;
+}
+
+void cons_btob_future_counts(const struct strata_module *m, uint64_t *held_max,
+			     uint64_t *dropped)
+{
+	const struct btob *b = (const struct btob *)m;
+	*held_max = b->fut_max;
+	*dropped = b->dropped;
 }
 
 uint64_t cons_btob_round(const struct strata_module *m)

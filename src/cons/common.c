@@ -362,8 +362,13 @@ struct strata_msg *cons_tab_decided(struct cons_tab *t, uint64_t id)
 		if (t->cache[k].v && t->cache[k].id == id)
 			return strata_msg_ref(t->cache[k].v);
 	struct strata_msg *v = t->load_decided ? t->load_decided(t, id) : NULL;
-	if (v)
+	if (v) {
 		cons_tab_cache(t, id, v);
+		return v;
+	}
+	uint64_t space = id >> CONS_SPACE_BITS;
+	if (space < CONS_SPACES && t->decided_src[space] && t->uppers[space])
+		v = t->decided_src[space](t->uppers[space], id); /* not cached: the upper keeps it */
 	return v;
 }
 
@@ -728,6 +733,14 @@ void cons_lower_set_valid(struct strata_module *lower, uint64_t space,
 	struct cons_tab *t = &((struct cons_mod *)lower)->tab;
 	STRATA_ASSERT(t->m == lower && space >= 1 && space < CONS_SPACES);
 	t->valid[space] = valid;
+}
+
+void cons_lower_set_decided(struct strata_module *lower, uint64_t space,
+			    struct strata_msg *(*src)(struct strata_module *upper, uint64_t id))
+{
+	struct cons_tab *t = &((struct cons_mod *)lower)->tab;
+	STRATA_ASSERT(t->m == lower && space >= 1 && space < CONS_SPACES);
+	t->decided_src[space] = src;
 }
 
 bool cons_tab_valid(const struct cons_tab *t, uint64_t id, const uint8_t *v, size_t len)

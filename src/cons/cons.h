@@ -150,6 +150,11 @@ struct cons_tab {
 	 * value it decides passes it (docs/consensus-byzantine.md, strong Byzantine consensus). */
 	bool (*valid[CONS_SPACES])(struct strata_module *upper, uint64_t id, const uint8_t *v,
 				    size_t len);
+	/* The upper's own record of what was decided here (optional, per space, set with
+	 * cons_lower_set_decided): the value this process decided on the retired instance id (a
+	 * new reference) or NULL; asked once the cache no longer holds id (cons_tab_decided), its
+	 * answers not cached. */
+	struct strata_msg *(*decided_src[CONS_SPACES])(struct strata_module *upper, uint64_t id);
 };
 
 /* Every consensus module begins with this (flood, hier, uflood, uhier, ldc, lldc). */
@@ -175,6 +180,9 @@ int cons_lower_open_space(struct strata_node *n, const char *algo, uint64_t spac
 void cons_lower_set_valid(struct strata_module *lower, uint64_t space,
 			  bool (*valid)(struct strata_module *upper, uint64_t id, const uint8_t *v,
 					size_t len));
+/* Installs the upper's record of decided values of `space` on lower (see struct cons_tab). */
+void cons_lower_set_decided(struct strata_module *lower, uint64_t space,
+			    struct strata_msg *(*src)(struct strata_module *upper, uint64_t id));
 /* Whether v passes the predicate of id's space (true when the space has none). */
 bool cons_tab_valid(const struct cons_tab *t, uint64_t id, const uint8_t *v, size_t len);
 /* The value decided on a retired instance of lower (a new reference), or NULL when it is no
@@ -321,6 +329,10 @@ void cons_btob_test_trust(struct strata_module *m);
 void cons_btob_test_byz(struct strata_module *m, enum strata_byz byz);
 /* btob's rounds that delivered something, and the messages they delivered (batching). */
 void cons_btob_counts(const struct strata_module *m, uint64_t *rounds, uint64_t *messages);
+/* The most decisions of later rounds btob held at once (its future buffer), and what it
+ * dropped (messages and decisions over a bound). */
+void cons_btob_future_counts(const struct strata_module *m, uint64_t *held_max,
+			     uint64_t *dropped);
 /* The next round btob delivers. */
 uint64_t cons_btob_round(const struct strata_module *m);
 /* When an upper that batches broadcasts what it holds (btob.c): HOLD; OWN (the order is idle:
@@ -344,6 +356,11 @@ uint64_t cons_btob_unordered(const struct strata_module *m);
 /* Resumes btob at `round` with next[1..N] (a checkpoint's position, above this process's):
  * 0, or STRATA_ESTATE when this process is there already. */
 int cons_btob_resume(struct strata_module *m, uint64_t round, const uint64_t *next);
+/* The decided log (btob.c): the delivered rounds below `round` are let go (the upper's stable
+ * checkpoint covers them); the rounds kept, their bytes, and the answers bldc took from it. */
+void cons_btob_keep_from(struct strata_module *m, uint64_t round);
+void cons_btob_log_counts(const struct strata_module *m, uint64_t *rounds, size_t *bytes,
+			  uint64_t *served);
 /* Retires every instance of id's space up to id (the upper skipped them: a checkpoint): moves the
  * decided window's watermark there and lets go of the live instances below it. */
 void cons_lower_skip(struct strata_module *lower, uint64_t id);

@@ -177,6 +177,7 @@ struct smr_ckpt {
 	unsigned pend_next;
 	struct strata_msg *served;      /* the snapshot of the stable checkpoint, if held */
 	uint64_t served_index;
+	uint64_t served_round;          /* its position's round (where the order resumes) */
 	struct strata_msg *forged;      /* TEST ONLY: what a forging server serves for served_index */
 	bool test_forge;                /* TEST ONLY: serves forged snapshots */
 	bool test_drop_first;           /* TEST ONLY: a vote's first send is dropped */
@@ -413,6 +414,9 @@ static void adopt(struct smr_ckpt *c, const struct smr_ckpt_cert *cert, const ch
 			c->forged = NULL;
 			c->served = b;
 			c->served_index = cert->index;
+			struct strata_rd rd; /* the position comes first: [round]... */
+			strata_rd_init(&rd, b->data, b->len);
+			c->served_round = strata_rd_u64(&rd);
 		} else {
 			strata_msg_unref(b);
 		}
@@ -942,6 +946,11 @@ void smr_ckpt_deliver(struct smr_ckpt *c, uint32_t peer, const uint8_t *data, si
 	}
 	c->cnt.adopted++;
 	adopt(c, &cert, "a peer's certificate");
+}
+
+uint64_t smr_ckpt_stable_round(const struct smr_ckpt *c)
+{
+	return c->served && c->served_index == c->stable.index ? c->served_round : 0;
 }
 
 const struct smr_ckpt_cert *smr_ckpt_stable(const struct smr_ckpt *c)

@@ -395,6 +395,9 @@ void smr_ckpt_applied(struct smr_ckpt *c, uint64_t index, const struct smr_kv *s
 void smr_ckpt_enable_fetch(struct smr_ckpt *c, smr_ckpt_install_fn fn, void *arg,
 			   uint64_t tick_us);
 void smr_ckpt_tick(struct smr_ckpt *c, uint64_t applied, bool joining);
+/* Over btob: the round where the order resumes after the stable checkpoint, if this replica
+ * serves its snapshot (its own, with the certified digest), else 0. */
+uint64_t smr_ckpt_stable_round(const struct smr_ckpt *c);
 /* The snapshot's bytes (what the digest covers): [round][n][next] x n, then the canonical KV. */
 int smr_ckpt_blob(const struct smr_kv *sm, const struct smr_ckpt_pos *pos, struct strata_msg **out);
 /* Parses a snapshot's position (n must be 0 or the cluster's n) and points at its KV part. */

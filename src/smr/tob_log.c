@@ -1218,6 +1218,8 @@ static void tkv_handle(struct strata_module *m, const struct strata_event *ev)
 		const struct smr_ckpt_cert *st = smr_ckpt_stable(k->ck);
 		if (k->joining && st && k->applied >= st->index)
 			k->joining = false; /* the order brought it there (peers still held it) */
+		if (k->over_btob) /* btob's decided log: the rounds the stable checkpoint covers go */
+			cons_btob_keep_from(k->tob.m, smr_ckpt_stable_round(k->ck));
 		smr_ckpt_tick(k->ck, k->applied, k->joining);
 		strata_timer_arm_in(k->node, &k->ckt, k->ckt_us);
 	} else if (ev->type == STRATA_EV_TIMER && ev->arg == T_HOLD) {

@@ -11,6 +11,11 @@
 #          comes back empty and must rejoin through a certified snapshot (src/smr/bft_ckpt.c):
 #          it installs one (kv_snapshot_installs > 0) and its applied index reaches node 2's
 #          (a put every 0.5 s meanwhile keeps the order moving), within 20 s.
+#   first4 4 nodes, f = 1, all correct: the first three requests reach node 2 alone (the CLI's
+#          config copy gives the other nodes' client ports nothing listens on), so nodes 1, 3
+#          and 4 get them only through the order, before anything created their KV; every
+#          node's applied index must reach node 2's, and a read through all returns the last
+#          write (session 13's first-use bug: btob dropped such deliveries).
 # (A correct leader killed on 4 nodes with a Byzantine one would be two faults, beyond f = 1.)
 # Each: `strata workload --kv` (4 clients, 2 s, every operation to every node, f + 1 equal signed
 # outcomes accepted), then a final read of every key (`strata kv get`, itself a vote) appended
@@ -27,7 +32,7 @@
 # so its applied index and state differed from the other correct replicas' and no checkpoint
 # could gather every correct vote (docs/consensus-byzantine.md; sim_btob_kv btob-kv-first-use).
 # The waits below are bounds on a loaded machine, not speed checks.
-# ONLY="byz4 kill7" (say) runs only those runs; KEEP_FAILED=DIR keeps a failed run's directory
+# ONLY="byz4 kill7" (say) runs only those runs (byz4 byz7 first4 kill7); KEEP_FAILED=DIR keeps a failed run's directory
 # (node logs, configs, histories; lib.sh).
 . "$(dirname "$0")/lib.sh"
 
@@ -156,6 +161,63 @@ if want byz7; then
 run 7 2 0 byz7 7:forge 6:equivocate
 skipped=$(counter 2 kv_bft_unsigned)
 [ "$skipped" -gt 0 ] || fail "byz7: node 2 skipped no forged command (kv_bft_unsigned = $skipped)"
+"$CLUSTER" stop --dir "$DIR" >/dev/null
+fi
+
+if want first4; then
+# The first commands reach one replica only (session 13's first-use bug: a node whose btob
+# delivered before its KV existed dropped those commands). A fresh 4-node cluster, all correct;
+# the CLI gets a copy of the config in which nodes 1, 3 and 4 have a client port nothing listens
+# on, so its signed requests reach node 2 alone (the vote then lacks f + 1 replies: exit 3,
+# expected). Nothing else creates the other nodes' KV before their btob delivers the first round
+# (btob and bldc are created by the first peer frame; node 2's KV sends them a frame of its own
+# only when its applied index stands still for a tick, 2 x timeout_ms, or at a checkpoint, 32
+# commands): every correct replica's applied index must reach node 2's, and a read through all
+# of them must return the last value.
+write_config "$TMP/first4.ini" 4 1
+dir=$TMP/first4
+"$CLUSTER" start --config "$TMP/first4.ini" --dir "$dir" >/dev/null || fail "first4: start failed"
+DIR=$dir
+say "first4: 4 nodes, f = 1, the first requests to node 2 only"
+one=$TMP/first4-one
+mkdir -p "$one" && cp "$dir/client.key" "$one/" || fail "first4: could not copy the client key"
+python3 - "$dir/cluster.ini" "$one/cluster.ini" <<'EOF2' || fail "first4: could not write the one-node config"
+import socket, sys
+src, dst = sys.argv[1:3]
+socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(3)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+dead = [s.getsockname()[1] for s in socks]
+for s in socks:
+    s.close() # nothing listens there: a connection is refused at once
+sec = None
+with open(src) as f, open(dst, "w") as o:
+    for line in f:
+        t = line.strip()
+        if t.startswith("["):
+            sec = t
+        elif sec in ("[node.1]", "[node.3]", "[node.4]") and t.split("=")[0].strip() == "client_port":
+            line = f"client_port = {dead.pop()}\n"
+        o.write(line)
+EOF2
+for i in 1 2 3; do
+	"$STRATA" --dir "$one" --timeout 1000 kv put first "v$i" >/dev/null 2>&1
+done
+t0=$(now_ms)
+while [ $(($(now_ms) - t0)) -lt 15000 ]; do # a bound on a loaded machine, not a speed check
+	a=()
+	for id in 1 2 3 4; do a+=("$(counter $id kv_applied_index)"); done
+	[ "${a[1]}" -ge 3 ] && [ "${a[0]}" = "${a[1]}" ] && [ "${a[2]}" = "${a[1]}" ] &&
+		[ "${a[3]}" = "${a[1]}" ] && break
+	sleep 0.1
+done
+[ "${a[1]}" -ge 3 ] || fail "first4: node 2 applied ${a[1]} commands, not the 3 sent to it"
+[ "${a[0]}" = "${a[1]}" ] && [ "${a[2]}" = "${a[1]}" ] && [ "${a[3]}" = "${a[1]}" ] ||
+	fail "first4: applied indexes differ: nodes 1-4 ${a[*]}"
+got=$("$STRATA" --dir "$dir" --timeout 5000 -w json kv get first | json_get "d['value']") ||
+	fail "first4: the read failed"
+[ "$got" = "v3" ] || fail "first4: read $got, not v3"
+pass "first4: nodes 1-4 all applied ${a[1]} commands (the first ones reached node 2 alone); read v3 through all"
 "$CLUSTER" stop --dir "$DIR" >/dev/null
 fi
 

@@ -49,6 +49,21 @@
  * broken-snap-no-digest: snapshots installed without the digest check (the forged state is
  * installed; agreement catches it).
  *
+ * Catching up far behind: btob-catchup-far runs with `[smr] checkpoint_interval` = FAR_K (256)
+ * so that the order can run more than CONS_CACHE rounds past the last stable checkpoint. The
+ * same correct replica as in btob-catchup-snapshot is restarted empty (even seeds) or cut off by
+ * a partition (odd seeds) once the first stable checkpoint is 8-40 rounds behind the order (so
+ * that it also needs rounds it had, which no retransmission brings again), and stays away until
+ * the others have decided FAR_GAP (CONS_CACHE + 48) rounds past their stable checkpoint's round
+ * and past where it left;
+ * then the clients stop, and once the order stood still for a second, if the others are still
+ * more than CONS_CACHE + 16 rounds past that checkpoint, the replica comes back (else the load
+ * resumes and the wait goes on). With nothing more issued it must reach the others' applied
+ * index within FAR_CATCH_MS (10 s) of simulated time; then the usual final reads, agreement,
+ * linearizability and CK1-CK3. btob-catchup-far-load: the same, but the replica comes back
+ * while the load goes on for 2 s more. The suite fails if no returning replica's btob ever
+ * held more than 64 decisions of later rounds (the bound btob had before, btob.c).
+ *
  * Signed requests: every client's session is owned by an Ed25519 key pair (drawn per seed) and
  * every request carries its signature (smr_bft_request_sign); a FORGE replica orders forged
  * commands under the clients' sessions with the signatures of the requests it received
@@ -79,11 +94,17 @@
 
 enum { OP_GET, OP_PUT, OP_CAS };
 enum { V_NONE, V_ONE, V_NOVERIFY, V_UNSIGNED, V_CKPT, V_UNBOUND, V_CATCHUP, V_SNAP_NODIGEST,
-       V_VOTES_LOST, V_NO_REVOTE, V_LEFT_OUT, V_FIRST_USE };
+       V_VOTES_LOST, V_NO_REVOTE, V_LEFT_OUT, V_FIRST_USE, V_FAR, V_FAR_LOAD };
 #define CKPT_K 16 /* [smr] checkpoint_interval in these runs */
 #define MIN_OPS 5 /* the non-vacuity minimum: writes and reads completed */
 #define AWAY_ROUNDS (CONS_LIVE_MAX + CONS_CACHE + 80) /* catch-up: rounds the others run ahead */
 #define LATE_ROUNDS 8 /* btob-kv-first-use: rounds the late replica's btob delivers first */
+/* btob-catchup-far: [smr] checkpoint_interval (commands) in these runs, long enough that the
+ * others decide more than CONS_CACHE rounds past their last stable checkpoint; the replica comes
+ * back once they did FAR_GAP rounds past it, and must catch up within FAR_CATCH_MS. */
+#define FAR_K 256
+#define FAR_GAP (CONS_CACHE + 48)
+#define FAR_CATCH_MS 10000
 
 struct vote_val {
 	int status;
@@ -137,6 +158,8 @@ struct run {
 	bool restart;      /* catch-up cases: restarted empty (else cut off) */
 	bool ckpt_judged; /* CK3 judged: the correct replicas applied the same commands */
 	uint64_t ckpt_last_own; /* the correct replicas' newest own checkpoint (check_checkpoints) */
+	bool load_stopped; /* btob-catchup-far: the clients issue nothing new */
+	uint64_t far_gap;  /* ... rounds the others were past their stable checkpoint's */
 	char seen[NKEYS][40];
 };
 
@@ -590,6 +613,8 @@ static uint32_t random_correct(struct run *r)
 /* Over every seed of bft-kv-over-btob (the round sender orders the requests it holds for the
  * other replicas too, tob_log.c: that must happen somewhere; checked at the end). */
 static uint64_t total_taken, total_ordered, total_rounds, total_early, total_left_out;
+/* btob-catchup-far: the most decisions of later rounds a returning replica's btob held */
+static uint64_t far_held_max, far_served_max, far_runs;
 
 /* Overlapping rounds (tob_log.c): every request a correct round sender left out of its bundle
  * was carried by a message the order held there (checked at each one it left out, by a scan of
@@ -617,6 +642,38 @@ static int check_left_out(struct run *r, char *why, size_t wl, bool *violation)
 	return 0;
 }
 
+static struct strata_module *mod_of(struct run *r, uint32_t id, const char *name)
+{
+	struct strata_node *n = sim_node(r->s, id);
+	return n ? strata_node_module_by_name(n, name) : NULL;
+}
+
+/* btob-catchup-far: the applied index of the correct replicas other than the lagging one (the
+ * largest), and whether the lagging one is there too. */
+static bool far_caught_up(struct run *r, uint64_t *others, uint64_t *lagger)
+{
+	*others = *lagger = 0;
+	for (uint32_t id = 1; id <= NN; id++) {
+		struct strata_module *kv = mod_of(r, id, "kv");
+		if (!kv || id == r->byz_id)
+			continue;
+		struct smr_status st;
+		smr_tobkv_status(kv, &st);
+		if (id == r->lagger)
+			*lagger = st.applied_index;
+		else if (st.applied_index > *others)
+			*others = st.applied_index;
+	}
+	return *others > 0 && *lagger == *others;
+}
+
+static int far_done(struct sim *s, void *arg)
+{
+	(void)s;
+	uint64_t o, l;
+	return far_caught_up(arg, &o, &l);
+}
+
 static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant,
 		    const char *log)
 {
@@ -635,7 +692,9 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	r->cfg.retransmit_min_ms = 10;
 	r->cfg.retransmit_max_ms = 100;
 	r->cfg.smr_timeout_ms = 1500;
-	r->cfg.smr_checkpoint_interval = CKPT_K;
+	bool far = variant == V_FAR || variant == V_FAR_LOAD;
+	r->cfg.smr_checkpoint_interval = far ? FAR_K : CKPT_K;
+
 	/* Over btob: overlapping rounds ([smr] bft_overlap = 2) in bft-kv-over-btob's odd seeds
 	 * and the broken variant that leaves out requests; else one round at a time (the
 	 * default). */
@@ -660,7 +719,7 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	 * that decides first, the leader (node 1, the lowest id, while nothing is cut). Drawn
 	 * among all four, the forger was the leader in about one seed of five, and 10 seeds
 	 * sometimes held none. */
-	bool catchup = variant == V_CATCHUP || variant == V_SNAP_NODIGEST;
+	bool catchup = variant == V_CATCHUP || variant == V_SNAP_NODIGEST || far;
 	/* the runs of bft-kv-over-btob, with checkpoint votes lost or not */
 	bool votes_lost = variant == V_VOTES_LOST || variant == V_NO_REVOTE;
 	bool first_use = variant == V_FIRST_USE;
@@ -679,7 +738,8 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 		 * forger first (servers are asked in id order after self). */
 		r->byz = STRATA_BYZ_NONE;
 		r->lagger = r->byz_id == 1 ? NN : r->byz_id - 1;
-		r->restart = true;
+		/* btob-catchup-far: restarted empty in even seeds, cut off (a partition) in odd */
+		r->restart = !far || seed % 2 == 0;
 	}
 	sim_set_byz(s, r->byz_id, r->byz);
 	struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 1000 };
@@ -754,7 +814,13 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	 * phase (2 s: with btob's pipelined rounds it completes about the operations the 3 s
 	 * phase did before them: 793 against 821 in seeds 1-3; 3 s now completed 1,282). */
 	const uint64_t t0 = sim_now(s),
-		       t_ops = (catchup ? 4000 : strcmp(log, "btob") == 0 ? 2000 : 1000) * MS;
+		       t_ops = (far ? 12000 : catchup ? 4000 : strcmp(log, "btob") == 0 ? 2000 : 1000) * MS;
+	/* btob-catchup-far: a correct replica that stays (the watcher) and the round it was at
+	 * when its stable checkpoint last moved (at or after that checkpoint's round) */
+	uint32_t watch = 1;
+	while (watch == r->byz_id || watch == r->lagger)
+		watch++;
+	uint64_t w_stable = 0, w_stable_round = 0, stop_at = 0, far_end = UINT64_MAX;
 	uint64_t away_from = 0;
 	if (first_use) /* its btob delivers before any request reaches it (its KV) */
 		r->late = random_correct(r);
@@ -763,8 +829,12 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	uint64_t pause_at = t0 + sim_random_below(s, t_ops / 2);
 	uint64_t pause_len = 100 * MS + sim_random_below(s, 600 * MS);
 	uint32_t cut = catchup ? r->lagger : random_correct(r), pause_id = 0;
+	/* btob-catchup-far: away once the first stable checkpoint is 8-40 rounds behind the order
+	 * (below), so that a restarted replica also needs the rounds between that checkpoint and
+	 * where it left, which no retransmission brings it (it had them) */
+	uint64_t far_after = far ? 8 + sim_random_below(s, 33) : 0;
 	if (catchup) { /* away from part_at until the others ran AWAY_ROUNDS rounds (below) */
-		part_at = t0 + 200 * MS + sim_random_below(s, 200 * MS);
+		part_at = far ? UINT64_MAX : t0 + 200 * MS + sim_random_below(s, 200 * MS);
 		part_len = UINT64_MAX / 4;
 		pause_at = UINT64_MAX;
 	}
@@ -789,7 +859,57 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 				sim_partition(s, cb, all & ~cb);
 			parted = true;
 		}
-		if (catchup && parted && !healed) {
+		if (far) {
+			const struct smr_ckpt_cert *wc =
+				smr_ckpt_stable(smr_tobkv_ckpt(mod_of(r, watch, "kv")));
+			uint64_t si = wc ? wc->index : 0;
+			if (si != w_stable) {
+				w_stable = si;
+				w_stable_round = cons_btob_round(mod_of(r, watch, "btob"));
+			}
+			if (!parted && w_stable && part_at == UINT64_MAX &&
+			    cons_btob_round(mod_of(r, watch, "btob")) >= w_stable_round + far_after)
+				part_at = t + MS;
+		}
+		if (far && parted && !healed) {
+			/* Away until the others decided FAR_GAP rounds past their stable
+			 * checkpoint and past where it left; then (btob-catchup-far) the load stops,
+			 * and once the order stood still for a second, if they are still more than
+			 * CONS_CACHE + 16 rounds past it, it comes back (else the load resumes). */
+			uint64_t now_round = cons_btob_round(mod_of(r, watch, "btob"));
+			bool gap = w_stable > 0 && now_round >= w_stable_round + FAR_GAP &&
+				   now_round >= away_from + FAR_GAP;
+			bool back = false;
+			if (variant == V_FAR_LOAD) {
+				back = gap;
+			} else if (!r->load_stopped && gap) {
+				r->load_stopped = true;
+				stop_at = t;
+			} else if (r->load_stopped && t >= stop_at + 1000 * MS) {
+				back = now_round >= w_stable_round + CONS_CACHE + 16;
+				r->load_stopped = back;
+			}
+			if (t + 2500 * MS >= t0 + t_ops)
+				back = true; /* judged vacuous below */
+			if (back) {
+				part_len = t - part_at;
+				r->far_gap = now_round - (away_from > w_stable_round ? away_from
+									      : w_stable_round);
+				far_end = variant == V_FAR_LOAD ? t + 2000 * MS : t;
+				if (trace || getenv("SIM_KV_VERBOSE"))
+					fprintf(stderr, "  replica %u (%s) back after %llu ms: "
+						"round %llu, it left at %llu, stable checkpoint %llu "
+						"at round <= %llu; load %s\n", cut,
+						r->restart ? "restarted" : "cut off",
+						(unsigned long long)(part_len / MS),
+						(unsigned long long)now_round,
+						(unsigned long long)away_from,
+						(unsigned long long)w_stable,
+						(unsigned long long)w_stable_round,
+						r->load_stopped ? "stopped" : "goes on");
+			}
+		}
+		if (catchup && !far && parted && !healed) {
 			/* Away until the others are AWAY_ROUNDS rounds ahead (beyond what bldc
 			 * still answers for: CONS_LIVE_MAX lingering instances and CONS_CACHE
 			 * decided values), at most until near the phase's end. */
@@ -839,13 +959,15 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 		}
 		for (unsigned k = 0; k < NCL; k++) {
 			struct client *c = &r->cl[k];
-			if (c->busy || t < c->next_at)
+			if (c->busy || t < c->next_at || r->load_stopped)
 				continue;
 			uint64_t x = sim_random_below(s, 100);
 			int kind = x < 45 ? OP_GET : x < 85 ? OP_PUT : OP_CAS;
 			issue(r, c, kind, keys[sim_random_below(s, NKEYS)]);
 		}
 		send_queued(r);
+		if (healed && t >= far_end)
+			break; /* btob-catchup-far: back, with the load stopped (or after 2 s more) */
 	}
 	const uint64_t ops_ms = (t - t0) / MS;
 	sim_heal(s);
@@ -858,6 +980,62 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 		if (r->cl[k].busy)
 			rc = sim_fail(why, wl, "liveness: client %u got no outcome within 5 s after "
 				      "healing", k);
+	if (!rc && far) {
+		/* Nothing new is issued: the lagging replica must reach the others' applied index
+		 * within FAR_CATCH_MS of coming back, through whatever the others still hold. */
+		r->load_stopped = true;
+		sim_run_until(s, sim_now(s) + FAR_CATCH_MS * MS, far_done, r);
+		uint64_t others, lag;
+		bool ok = far_caught_up(r, &others, &lag);
+		/* three KV ticks (2 x timeout_ms each): the logs follow the last stable checkpoint */
+		sim_run_for(s, 6 * r->cfg.timeout_ms * MS, NULL, NULL);
+		uint64_t held = 0, dropped = 0, served = 0;
+		cons_btob_future_counts(mod_of(r, r->lagger, "btob"), &held, &dropped);
+		for (uint32_t id = 1; id <= NN && !rc; id++) {
+			uint64_t lr, sv;
+			size_t lb;
+			if (id == r->byz_id)
+				continue;
+			struct strata_module *bt = mod_of(r, id, "btob");
+			cons_btob_log_counts(bt, &lr, &lb, &sv);
+			if (id != r->lagger)
+				served += sv;
+			/* The log keeps the rounds from the stable checkpoint's on (the KV lets go
+			 * of the others every tick), not every round delivered. */
+			uint64_t from = smr_ckpt_stable_round(smr_tobkv_ckpt(mod_of(r, id, "kv")));
+			if (from && lr > cons_btob_round(bt) - from)
+				rc = sim_fail(why, wl, "decided log: replica %u holds %llu rounds, more "
+					      "than the %llu from its stable checkpoint's round %llu to "
+					      "%llu", id, (unsigned long long)lr,
+					      (unsigned long long)(cons_btob_round(bt) - from),
+					      (unsigned long long)from,
+					      (unsigned long long)cons_btob_round(bt));
+		}
+		if (served > far_served_max)
+			far_served_max = served;
+		if (held > far_held_max)
+			far_held_max = held;
+		far_runs++;
+		if (trace || getenv("SIM_KV_VERBOSE"))
+			fprintf(stderr, "  replica %u: applied %llu of %llu (%s); its btob held up to "
+				"%llu decisions of later rounds at once, the other correct replicas "
+				"answered %llu rounds from their decided logs\n", r->lagger,
+				(unsigned long long)lag, (unsigned long long)others,
+				ok ? "caught up" : "behind", (unsigned long long)held,
+				(unsigned long long)served);
+		if (!ok)
+			rc = sim_fail(why, wl, "liveness: replica %u (%s, the others %llu rounds past "
+				      "their stable checkpoint and where it left) applied %llu "
+				      "commands, the others %llu, %d s after the load stopped",
+				      r->lagger, r->restart ? "restarted" : "cut off",
+				      (unsigned long long)r->far_gap, (unsigned long long)lag,
+				      (unsigned long long)others, FAR_CATCH_MS / 1000);
+		else if (r->far_gap < CONS_CACHE + 16)
+			rc = sim_fail(why, wl, "catch-up: the others were only %llu rounds past their "
+				      "stable checkpoint when replica %u came back: vacuous run",
+				      (unsigned long long)r->far_gap, r->lagger);
+		r->load_stopped = false;
+	}
 	for (unsigned key = 0; key < NKEYS && !rc; key++)
 		for (unsigned k = 0; k < NCL && !rc; k++) {
 			unsigned info0 = r->info;
@@ -866,7 +1044,7 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 			sim_run_until(s, sim_now(s) + 5000 * MS, all_idle, r);
 			if (r->cl[k].busy)
 				rc = sim_fail(why, wl, "liveness: final read of %s unanswered", keys[key]);
-			else if ((plain || variant == V_CATCHUP) && r->info != info0)
+			else if ((plain || variant == V_CATCHUP || far) && r->info != info0)
 				/* After healing every request is ordered: a read that timed out
 				 * (say, its designated replica is silent and no other replica put
 				 * its copy into the order, tob_log.c) is a liveness failure. */
@@ -889,7 +1067,7 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 		rc = check_history(r, why, wl, &violation);
 	if (!rc)
 		rc = check_checkpoints(r, why, wl, &violation);
-	if (!rc && catchup)
+	if (!rc && catchup && !far)
 		rc = check_rejoined(r, why, wl, &violation);
 	if (!rc && r->over_btob)
 		rc = check_left_out(r, why, wl, &violation);
@@ -900,7 +1078,7 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 			      "applied %s, newest own checkpoint %llu): vacuous run",
 			      r->ckpt_judged ? "the same" : "different counts",
 			      (unsigned long long)r->ckpt_last_own);
-	if (rc && variant != V_NONE && variant != V_CATCHUP && variant != V_VOTES_LOST &&
+	if (rc && variant != V_NONE && variant != V_CATCHUP && !far && variant != V_VOTES_LOST &&
 	    variant != V_LEFT_OUT && variant != V_FIRST_USE && !violation) {
 		fprintf(stderr, "sim_btob_kv: broken variant seed %llu failed for another reason: "
 			"%s\n", (unsigned long long)seed, why);
@@ -1000,6 +1178,16 @@ static int run_first_use(uint64_t seed, bool trace, char *why, size_t wl)
 	return run_case(seed, trace, why, wl, V_FIRST_USE, "btob");
 }
 
+static int run_far(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, V_FAR, "btob");
+}
+
+static int run_far_load(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, V_FAR_LOAD, "btob");
+}
+
 static const struct sim_case cases[] = {
 	{ "bft-kv-one-byzantine", run_bft, 10, false },
 	{ "bft-kv-over-btob", run_btob, 6, false },
@@ -1013,12 +1201,31 @@ static const struct sim_case cases[] = {
 	{ "btob-ckpt-votes-lost", run_votes_lost, 3, false },
 	{ "broken-ckpt-no-revote", run_no_revote, 2, true },
 	{ "btob-kv-first-use", run_first_use, 3, false },
+	{ "btob-catchup-far", run_far, 4, false },
+	{ "btob-catchup-far-load", run_far_load, 2, false },
 	{ "broken-overlap-left-out", run_left_out, 4, true },
 };
 
 int main(int argc, char **argv)
 {
 	int rc = sim_main(argc, argv, "sim_btob_kv", cases, sizeof(cases) / sizeof(cases[0]));
+	if (far_runs) {
+		printf("sim_btob_kv: btob-catchup-far: a returning replica's btob held up to %llu "
+		       "decisions of later rounds at once\n", (unsigned long long)far_held_max);
+		printf("sim_btob_kv: btob-catchup-far: the other correct replicas answered up to %llu "
+		       "rounds of one run from their decided logs\n",
+		       (unsigned long long)far_served_max);
+		if (!far_served_max) {
+			printf("FAIL sim_btob_kv: no correct replica answered a round from its decided "
+			       "log (btob-catchup-far is vacuous)\n");
+			rc = 1;
+		}
+		if (far_held_max <= 64) {
+			printf("FAIL sim_btob_kv: no returning replica held more than 64 decisions of "
+			       "later rounds (btob-catchup-far is vacuous)\n");
+			rc = 1;
+		}
+	}
 	if (total_rounds) {
 		printf("sim_btob_kv: bft-kv-over-btob: %llu requests ordered in %llu rounds (%.2f per "
 		       "round, summed over the correct replicas), %llu of them of another replica's "
