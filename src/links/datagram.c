@@ -63,7 +63,8 @@ void frame_q_clear(struct frame_q *q)
  * protobuf-c allocates a decoded datagram's struct, its frame array, every frame struct and
  * every payload separately (2 + 2 x frames mallocs). Decoded into l->dec instead, they cost a
  * bump each, and giving the datagram back is one reset. The arena holds twice the largest
- * datagram: a datagram's decoding is its payload bytes plus the structs, so it nearly always
+ * datagram and 4 KiB: a datagram's decoding is its payload bytes plus about 130 bytes of
+ * structs per frame (a frame takes at least 72 bytes of the datagram), so it nearly always
  * fits; what does not is malloc'd and freed at the reset. */
 #define DEC_ALIGN 16u
 
@@ -152,7 +153,7 @@ struct strata_links *strata_links_new(struct strata_node *n, char *err, size_t e
 	l->dec.pa.alloc = dec_alloc;
 	l->dec.pa.free = dec_free;
 	l->dec.pa.allocator_data = l;
-	l->dec.cap = 2 * (size_t)cfg->max_datagram;
+	l->dec.cap = 2 * (size_t)cfg->max_datagram + 4096;
 	l->dec.buf = malloc(l->dec.cap);
 	/* The delayed ack waits at most a quarter of the smallest retransmission timeout, so it
 	 * never makes a sender retransmit what arrived; ack_every bounds what one ack covers, so
