@@ -715,6 +715,10 @@ static void cons_output(struct daemon *d, const struct strata_output *o)
 static void on_output(void *arg, const struct strata_output *o)
 {
 	struct daemon *d = arg;
+	/* Nothing to record (no --bcast-log, no --cons-log): return before is_cons's catalog
+	 * lookup, which every delivery (the KV's watch event of every write) paid. */
+	if (!d->cons_dir && !d->bcast_dir)
+		return;
 	if ((o->kind == STRATA_OUT_BCAST || o->kind == STRATA_OUT_DELIVER) && o->module_name &&
 	    is_cons(o->module_name)) {
 		if (d->cons_dir)

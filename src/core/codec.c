@@ -1,6 +1,7 @@
 /* Bounds-checked varint codec; see codec.h. */
 #include "core/codec.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,11 @@ int strata_bytes_reserve(uint8_t **buf, size_t *cap, size_t need)
 	return 0;
 }
 
+/* The writer's buffer is the data of a strata_msg in the making: buf points WR_HDR bytes into a
+ * block whose head is left for the strata_msg header, so strata_wr_take_msg hands the block over
+ * as the message without a second allocation or a copy of the encoding. */
+#define WR_HDR offsetof(struct strata_msg, data)
+
 static uint8_t *wr_reserve(struct strata_wr *w, size_t n)
 {
 	if (w->err)
@@ -41,14 +47,19 @@ static uint8_t *wr_reserve(struct strata_wr *w, size_t n)
 	}
 	if (w->len + n > w->cap) {
 		size_t cap = w->cap ? w->cap : 256; /* most payloads fit: one allocation */
-		while (cap < w->len + n)
+		while (cap < w->len + n) {
+			if (cap > (SIZE_MAX - WR_HDR) / 2) {
+				w->err = STRATA_ENOMEM;
+				return NULL;
+			}
 			cap *= 2;
-		uint8_t *nb = realloc(w->buf, cap);
+		}
+		uint8_t *nb = realloc(w->buf ? w->buf - WR_HDR : NULL, WR_HDR + cap);
 		if (!nb) {
 			w->err = STRATA_ENOMEM;
 			return NULL;
 		}
-		w->buf = nb;
+		w->buf = nb + WR_HDR;
 		w->cap = cap;
 	}
 	uint8_t *p = w->buf + w->len;
@@ -103,8 +114,21 @@ struct strata_msg *strata_wr_take_msg(struct strata_wr *w, int *err)
 {
 	struct strata_msg *m = NULL;
 	int e = w->err;
-	if (!e) {
-		m = strata_msg_new(w->buf, w->len);
+	if (!e && w->buf) {
+		/* The block becomes the message (no copy); one that is mostly slack is shrunk, as
+		 * the message may be held for long. */
+		uint8_t *blk = w->buf - WR_HDR;
+		if (w->cap > 1024 && w->cap / 2 >= w->len) {
+			uint8_t *nb = realloc(blk, WR_HDR + w->len);
+			if (nb)
+				blk = nb;
+		}
+		m = (struct strata_msg *)(void *)blk;
+		m->refs = 1;
+		m->len = w->len;
+		w->buf = NULL;
+	} else if (!e) {
+		m = strata_msg_alloc(0); /* nothing was written */
 		if (!m)
 			e = STRATA_ENOMEM;
 	}
@@ -116,7 +140,8 @@ struct strata_msg *strata_wr_take_msg(struct strata_wr *w, int *err)
 
 void strata_wr_free(struct strata_wr *w)
 {
-	free(w->buf);
+	if (w->buf)
+		free(w->buf - WR_HDR);
 	w->buf = NULL;
 	w->len = w->cap = 0;
 }

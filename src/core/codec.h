@@ -58,7 +58,9 @@ void strata_wr_i64(struct strata_wr *w, int64_t v);
 void strata_wr_u8(struct strata_wr *w, uint8_t v);
 void strata_wr_raw(struct strata_wr *w, const void *p, size_t n);
 void strata_wr_bytes(struct strata_wr *w, const void *p, size_t n); /* varint length + bytes */
-/* Returns a new strata_msg holding the encoding (caller owns one ref), or NULL with *err set. */
+/* Returns a new strata_msg holding the encoding (caller owns one ref), or NULL with *err set.
+ * The writer's buffer becomes the message (it was allocated with room for the header): no copy.
+ * Hence w->buf is the writer's alone: read it, never free or realloc it outside this file. */
 struct strata_msg *strata_wr_take_msg(struct strata_wr *w, int *err);
 void strata_wr_free(struct strata_wr *w);
 

@@ -47,12 +47,15 @@ struct node_queue {
 };
 
 /* One datagram or output held until its batch is durable; buf owns the copied bytes. */
+struct held_chunk;
+
 struct held {
 	uint64_t ticket;
 	bool is_dgram;
 	uint32_t to;
 	struct strata_output o; /* data, vc and text point into buf */
 	uint8_t *buf;
+	struct held_chunk *chunk; /* where buf was carved from (NULL: buf is malloc'd alone) */
 	size_t len;             /* datagram length */
 };
 
@@ -60,6 +63,7 @@ struct outbox {
 	struct held *v;
 	size_t head, len, cap;
 	size_t bytes;
+	struct held_chunk *cur; /* the chunk new held bytes are carved from */
 };
 
 struct strata_node {
@@ -199,6 +203,7 @@ void strata_node_free(struct strata_node *n)
 	free(n->q.ev);
 	outbox_discard(n);
 	free(n->out.v);
+	free(n->out.cur); /* every item left: nothing is carved from it */
 	n->tops->destroy(n->transport);
 	free(n->heap);
 	strata_secure_free(n->sk);
@@ -508,10 +513,60 @@ static void report_wake(struct strata_node *n)
 
 /* ---- the outbox ---- */
 
-static void held_free(struct held *h)
+/* Held items' bytes are carved from chunks of HELD_CHUNK bytes, not malloc'd one by one: an
+ * output or a datagram held per message of a busy node was a malloc and a free each. Items
+ * leave in the order they came (outbox_release, outbox_discard), so a chunk is freed once its
+ * last item has left, or, if it is still the current one, carved again from its start. An item
+ * over HELD_BIG bytes is malloc'd alone. */
+#define HELD_CHUNK (64u * 1024u)
+#define HELD_BIG (HELD_CHUNK / 4u)
+#define HELD_ALIGN 16u /* malloc's alignment: hold_output puts a u64 array first */
+
+struct held_chunk {
+	size_t refs, used;
+	max_align_t data[]; /* HELD_CHUNK bytes */
+};
+
+static uint8_t *held_alloc(struct outbox *q, struct held *h, size_t n)
 {
-	free(h->buf);
+	size_t need = n ? (n + HELD_ALIGN - 1) & ~(size_t)(HELD_ALIGN - 1) : HELD_ALIGN;
+	if (need > HELD_BIG || need < n) {
+		h->chunk = NULL;
+		uint8_t *p = malloc(n ? n : 1);
+		STRATA_ASSERT(p); /* running out of memory mid-batch cannot be recovered */
+		return p;
+	}
+	struct held_chunk *c = q->cur;
+	if (!c || HELD_CHUNK - c->used < need) {
+		/* An empty current chunk is carved from its start and always fits: c holds items,
+		 * and is freed when the last of them leaves. */
+		STRATA_ASSERT(!c || c->refs > 0);
+		c = malloc(sizeof(*c) + HELD_CHUNK);
+		STRATA_ASSERT(c);
+		c->refs = 0;
+		c->used = 0;
+		q->cur = c;
+	}
+	uint8_t *p = (uint8_t *)c->data + c->used;
+	c->used += need;
+	c->refs++;
+	h->chunk = c;
+	return p;
+}
+
+static void held_free(struct outbox *q, struct held *h)
+{
+	struct held_chunk *c = h->chunk;
+	if (!c) {
+		free(h->buf);
+	} else if (--c->refs == 0) {
+		if (c == q->cur)
+			c->used = 0; /* empty: carved again from its start */
+		else
+			free(c);
+	}
 	h->buf = NULL;
+	h->chunk = NULL;
 }
 
 static struct held *outbox_push(struct strata_node *n)
@@ -548,8 +603,7 @@ static void hold_datagram(struct strata_node *n, uint32_t to, const uint8_t *buf
 	h->is_dgram = true;
 	h->to = to;
 	h->len = len;
-	h->buf = malloc(len ? len : 1);
-	STRATA_ASSERT(h->buf);
+	h->buf = held_alloc(&n->out, h, len);
 	if (len)
 		memcpy(h->buf, buf, len);
 	outbox_account(n, len);
@@ -563,10 +617,9 @@ static void hold_output(struct strata_node *n, const struct strata_output *o)
 	size_t total = vlen + o->len + tlen + slen;
 	struct held *h = outbox_push(n);
 	h->o = *o;
-	h->buf = malloc(total ? total : 1);
-	STRATA_ASSERT(h->buf);
+	h->buf = held_alloc(&n->out, h, total);
 	uint8_t *p = h->buf;
-	/* vc first: malloc's alignment suits the u64 array */
+	/* vc first: held_alloc's alignment (malloc's) suits the u64 array */
 	if (vlen) {
 		memcpy(p, o->vc, vlen);
 		h->o.vc = (const uint64_t *)(void *)p;
@@ -611,7 +664,7 @@ static void outbox_release(struct strata_node *n, uint64_t ticket)
 				     (h.o.text ? strlen(h.o.text) + 1 : 0) +
 				     (h.o.sig ? h.o.sig_len : 0) + sizeof(h));
 		}
-		held_free(&h);
+		held_free(q, &h);
 	}
 	if (sent && n->env.send_flush)
 		n->env.send_flush(n->env.ctx);
@@ -624,7 +677,7 @@ static void outbox_discard(struct strata_node *n)
 {
 	struct outbox *q = &n->out;
 	while (q->len) {
-		held_free(&q->v[q->head]);
+		held_free(q, &q->v[q->head]);
 		q->head = (q->head + 1) % q->cap;
 		q->len--;
 	}

@@ -145,6 +145,16 @@ struct strata_links {
 	struct out_frame *batch;
 	Strata__Wire__Frame *wframes;
 	Strata__Wire__Frame **wframe_ptrs;
+	/* A received datagram is decoded into this bump arena (datagram.c, "the decode arena"),
+	 * given back whole once it is handled, instead of one malloc per message struct and per
+	 * frame payload. busy: a datagram is being handled (a nested one decodes with malloc). */
+	struct {
+		ProtobufCAllocator pa;
+		uint8_t *buf;
+		size_t cap, used;
+		void *big; /* allocations that did not fit: freed at the reset */
+		bool busy;
+	} dec;
 };
 
 /* Encodes d from `from` to `to` in the wire format of cfg (MACed, or sealed when cfg->encrypt)

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "core/assert.h"
+#include "core/codec.h"
 #include "core/error.h"
 #include "core/node.h"
 #include "crypto/crypto.h"
@@ -71,15 +72,21 @@ static void forge(struct strata_output *o, const struct smr_bft_tag *t, char *bu
 /* ---- reply envelopes ---- */
 
 struct env_entry {
-	struct strata_output o; /* data and text point into buf */
-	uint8_t *buf;
+	struct strata_output o; /* data and text: in the arena at off (set at the flush) */
+	size_t off;
 };
+
+/* The copies of a turn's replies (value, then text) go into one byte arena kept from turn to
+ * turn, not a malloc per reply; one grown past ENV_ARENA_KEEP by large replies is freed. */
+#define ENV_ARENA_KEEP (64 * 1024)
 
 struct smr_bft_replies {
 	struct strata_module *m;
 	uint32_t count;
 	struct env_entry e[SMR_BFT_ENV_MAX];
 	uint8_t nodes[2 * SMR_BFT_ENV_MAX + SMR_BFT_ENV_DEPTH][SMR_BFT_DIGEST_LEN]; /* leaves, then the tree */
+	uint8_t *arena;
+	size_t used, cap;
 	uint64_t envelopes, replies; /* envelopes signed (2 or more replies), replies in them */
 };
 
@@ -93,9 +100,13 @@ struct smr_bft_replies *smr_bft_replies_new(struct strata_module *m)
 
 static void env_clear(struct smr_bft_replies *e)
 {
-	for (uint32_t i = 0; i < e->count; i++)
-		free(e->e[i].buf);
 	e->count = 0;
+	e->used = 0;
+	if (e->cap > ENV_ARENA_KEEP) {
+		free(e->arena);
+		e->arena = NULL;
+		e->cap = 0;
+	}
 }
 
 void smr_bft_replies_free(struct smr_bft_replies *e)
@@ -103,6 +114,7 @@ void smr_bft_replies_free(struct smr_bft_replies *e)
 	if (!e)
 		return;
 	env_clear(e);
+	free(e->arena);
 	free(e);
 }
 
@@ -122,16 +134,15 @@ static void env_add(struct smr_bft_replies *e, const struct strata_output *o,
 	size_t tlen = o->text ? strlen(o->text) + 1 : 0;
 	struct env_entry *x = &e->e[e->count];
 	x->o = *o;
-	x->buf = malloc(o->len + tlen + 1);
-	STRATA_ASSERT(x->buf);
-	if (o->len) {
-		memcpy(x->buf, o->data, o->len);
-		x->o.data = x->buf;
-	}
-	if (tlen) {
-		memcpy(x->buf + o->len, o->text, tlen);
-		x->o.text = (const char *)x->buf + o->len;
-	}
+	x->off = e->used;
+	bool room = o->len <= SIZE_MAX - tlen - e->used &&
+		    strata_bytes_reserve(&e->arena, &e->cap, e->used + o->len + tlen) == 0;
+	STRATA_ASSERT(room); /* as the malloc per reply before: no reply without its copy */
+	if (o->len)
+		memcpy(e->arena + e->used, o->data, o->len);
+	if (tlen)
+		memcpy(e->arena + e->used + o->len, o->text, tlen);
+	e->used += o->len + tlen;
 	smr_bft_outcome(e->nodes[e->count], t->session, t->seq, o->status, o->b, o->revision,
 			o->data, o->len);
 	e->count++;
@@ -155,6 +166,11 @@ void smr_bft_replies_flush(struct smr_bft_replies *e)
 	}
 	for (uint32_t i = 0; i < count; i++) {
 		struct strata_output *o = &e->e[i].o;
+		/* the arena has its final address now */
+		if (o->len)
+			o->data = e->arena + e->e[i].off;
+		if (o->text)
+			o->text = (const char *)e->arena + e->e[i].off + o->len;
 		o->peer = self;
 		o->sig = sig;
 		o->sig_len = STRATA_SIG_LEN;

@@ -240,6 +240,9 @@ struct smr_bft_tag {
 /* C, the digest of an outcome the client votes on (bft.c says what it covers). */
 void smr_bft_outcome(uint8_t out[SMR_BFT_DIGEST_LEN], uint64_t session, uint64_t seq, int status,
 		     uint64_t flags, uint64_t revision, const uint8_t *data, size_t len);
+/* SHA-256("") (32 bytes): what the digests above and smr_bft_request_digest take for an
+ * empty field, without hashing it. */
+const uint8_t *smr_bft_sha256_empty(void);
 /* Signs o (status, b, revision, data) for tag as this node and outputs it with o->peer = this
  * node and o->sig set. A node with a test-only Byzantine behaviour misbehaves here. */
 void smr_bft_output(struct strata_node *n, struct strata_output *o, const struct smr_bft_tag *tag);

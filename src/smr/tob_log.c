@@ -1041,9 +1041,10 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 					     : wtype == SMR_CMD_CAS ? STRATA_OP_CAS
 								    : STRATA_OP_WRITE);
 		p->alen = (uint16_t)(q->client_auth ? q->client_auth_len : 0);
-		p->cmd = strata_msg_new(w.buf, w.len);
+		int terr = 0;
+		p->cmd = strata_wr_take_msg(&w, &terr); /* the writer's block: no copy */
 		if (!p->cmd)
-			rc = STRATA_ENOMEM;
+			rc = terr ? terr : STRATA_ENOMEM;
 	}
 	if (!rc && !k->bft) {
 		rc = bcast_broadcast(&k->tob, w.buf, w.len);
@@ -1057,7 +1058,7 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 		}
 	} else if (!rc && designated(k, q->session, q->seq) == k->self) {
 		p->sent = true; /* at the turn's end (a refused bundle answers it busy) */
-		bundle_add(k, w.buf, w.len, p->id, true);
+		bundle_add(k, p->cmd->data, p->cmd->len, p->id, true);
 	} else if (!rc) {
 		p->fallback_us = strata_now_us(k->node) + k->fallback_us;
 	}

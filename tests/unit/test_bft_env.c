@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/codec.h"
 #include "core/config.h"
 #include "crypto/crypto.h"
 #include "smr/smr.h"
@@ -192,6 +193,66 @@ START_TEST(test_request_envelope)
 }
 END_TEST
 
+/* The digests as the codec writes them and SHA-256 hashes every field, empty ones too: what
+ * smr_bft_request_digest and smr_bft_outcome computed before they took SHA-256("") as a
+ * constant. Their bytes are signed by clients and replicas, so they must not change. */
+static void ref_digest(uint8_t out[D], const char *label, const uint64_t *v, unsigned nv,
+		       const uint8_t *const *f, const size_t *flen, unsigned nf)
+{
+	struct strata_wr w;
+	strata_wr_init(&w, 4096);
+	strata_wr_raw(&w, label, strlen(label));
+	for (unsigned i = 0; i < nv; i++)
+		strata_wr_u64(&w, v[i]);
+	for (unsigned i = 0; i < nf; i++) {
+		uint8_t h[D];
+		strata_hash(h, f[i] ? f[i] : (const uint8_t *)"", f[i] ? flen[i] : 0);
+		strata_wr_raw(&w, h, D);
+	}
+	ck_assert_int_eq(w.err, 0);
+	strata_hash(out, w.buf, w.len);
+	strata_wr_free(&w);
+}
+
+START_TEST(test_digests_with_empty_fields)
+{
+	uint8_t e[D];
+	strata_hash(e, (const uint8_t *)"", 0);
+	ck_assert_mem_eq(smr_bft_sha256_empty(), e, D);
+	static const uint8_t bytes[] = "some key or value bytes, long enough for two SHA-256 blocks "
+				       "of input when the whole of it is taken as one field";
+	const size_t lens[] = { 0, 1, 16, 100, sizeof(bytes) - 3 }; /* field i starts at bytes + i */
+	uint64_t x = 88172645463325252ull;
+	for (unsigned it = 0; it < 400; it++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		/* each field: NULL, empty (non-NULL) or some bytes */
+		const uint8_t *f[3];
+		size_t fl[3];
+		for (unsigned i = 0; i < 3; i++) {
+			unsigned pick = (unsigned)(x >> (8 * i)) % 7;
+			f[i] = pick == 0 ? NULL : bytes + i;
+			fl[i] = pick == 0 ? (pick & 1) : lens[pick % 5];
+		}
+		struct smr_bft_req r = { .session = x, .seq = x >> 20, .op = (uint32_t)(x % 9),
+					 .type = (uint8_t)(x % 5), .limit = (uint32_t)(x >> 50),
+					 .key = f[0], .key_len = fl[0], .val = f[1], .val_len = fl[1],
+					 .val2 = f[2], .val2_len = fl[2] };
+		uint8_t got[D], want[D];
+		smr_bft_request_digest(got, &r);
+		uint64_t rv[5] = { r.session, r.seq, r.op, r.type, r.limit };
+		ref_digest(want, "strata-bft-request-v1", rv, 5, f, fl, 3);
+		ck_assert_mem_eq(got, want, D);
+		int status = (int)(x % 7) - 3;
+		uint64_t flags = x >> 60, rev = x >> 33;
+		smr_bft_outcome(got, x, x >> 7, status, flags, rev, f[1], fl[1]);
+		int64_t st = status;
+		uint64_t ov[5] = { x, x >> 7, ((uint64_t)st << 1) ^ (uint64_t)(st >> 63), flags, rev };
+		ref_digest(want, "strata-bft-reply-v1", ov, 5, &f[1], &fl[1], 1);
+		ck_assert_mem_eq(got, want, D);
+	}
+}
+END_TEST
+
 static Suite *bft_env_suite(void)
 {
 	Suite *s = suite_create("bft_env");
@@ -200,6 +261,7 @@ static Suite *bft_env_suite(void)
 	tcase_add_test(tc, test_altered_proofs_do_not_lead_to_the_root);
 	tcase_add_test(tc, test_reply_alone_and_in_an_envelope);
 	tcase_add_test(tc, test_request_envelope);
+	tcase_add_test(tc, test_digests_with_empty_fields);
 	suite_add_tcase(s, tc);
 	return s;
 }
