@@ -16,6 +16,7 @@
 
 #include "client.pb-c.h"
 #include "core/config.h"
+#include "rt/uv/client_frame.h" /* STRATA_CLIENT_HDR: a frame's length header */
 
 /* The exit-code contract of every command. */
 enum {
@@ -124,7 +125,7 @@ int cli_recv(int fd, Strata__Client__Response **out, uint64_t deadline_ms, char 
 /* Incremental frame reader for non-blocking sockets (used by cli_recv and by `watch`, which
  * multiplexes several nodes). It reads exactly the bytes of the current frame, never more. */
 struct cli_reader {
-	uint8_t hdr[4];
+	uint8_t hdr[STRATA_CLIENT_HDR];
 	size_t hdr_got;
 	uint8_t *body; /* malloc'd while a frame is in progress */
 	size_t body_len, body_got;

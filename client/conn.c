@@ -363,14 +363,14 @@ static int send_all(int fd, const uint8_t *buf, size_t total, uint64_t deadline_
 static int send_frame(int fd, const uint8_t *body, size_t len, uint64_t deadline_ms, char *err,
 		      size_t errlen)
 {
-	uint8_t *buf = malloc(len + 4);
+	uint8_t *buf = malloc(len + STRATA_CLIENT_HDR);
 	if (!buf) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	strata_be32_put(buf, (uint32_t)len);
-	memcpy(buf + 4, body, len);
-	int rc = send_all(fd, buf, len + 4, deadline_ms, err, errlen);
+	memcpy(buf + STRATA_CLIENT_HDR, body, len);
+	int rc = send_all(fd, buf, len + STRATA_CLIENT_HDR, deadline_ms, err, errlen);
 	free(buf);
 	return rc;
 }
@@ -392,7 +392,7 @@ static int new_socket(int family, int type, int protocol)
 static int recv_frame(int fd, uint8_t **body, size_t *len, size_t max, uint64_t deadline_ms,
 		      char *err, size_t errlen)
 {
-	uint8_t hdr[4];
+	uint8_t hdr[STRATA_CLIENT_HDR];
 	size_t got = 0, want = 4;
 	uint8_t *dst = hdr;
 	*body = NULL;
@@ -652,9 +652,9 @@ static size_t frame_body_len(const struct strata_session *sess, size_t len)
 	return sess ? len + STRATA_SESSION_ABYTES : len;
 }
 
-/* Writes the frame (4 + frame_body_len bytes) at f; with a session, plain (len bytes) holds the
- * packed request while it is sealed, which advances the session's nonce: frames must leave in
- * the order they were built. */
+/* Writes the frame (STRATA_CLIENT_HDR + frame_body_len bytes) at f; with a session, plain (len
+ * bytes) holds the packed request while it is sealed, which advances the session's nonce: frames
+ * must leave in the order they were built. */
 static void frame_put(struct strata_session *sess, const Strata__Client__Request *req, size_t len,
 		      uint8_t *f, uint8_t *plain)
 {
@@ -662,9 +662,9 @@ static void frame_put(struct strata_session *sess, const Strata__Client__Request
 	strata_be32_put(f, (uint32_t)body);
 	if (sess) {
 		strata__client__request__pack(req, plain);
-		strata_session_seal(sess, f + 4, plain, len);
+		strata_session_seal(sess, f + STRATA_CLIENT_HDR, plain, len);
 	} else {
-		strata__client__request__pack(req, f + 4);
+		strata__client__request__pack(req, f + STRATA_CLIENT_HDR);
 	}
 }
 
@@ -704,13 +704,13 @@ int cli_send(int fd, const Strata__Client__Request *req, uint64_t deadline_ms, c
 	if (frame_begin(fd, req, deadline_ms, &len, &sess, err, errlen) != 0)
 		return -1;
 	size_t body = frame_body_len(sess, len);
-	uint8_t *buf = malloc(body + 4 + (sess ? len : 0));
+	uint8_t *buf = malloc(body + STRATA_CLIENT_HDR + (sess ? len : 0));
 	if (!buf) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	frame_put(sess, req, len, buf, buf + 4 + body);
-	int rc = send_all(fd, buf, body + 4, deadline_ms, err, errlen);
+	frame_put(sess, req, len, buf, buf + STRATA_CLIENT_HDR + body);
+	int rc = send_all(fd, buf, body + STRATA_CLIENT_HDR, deadline_ms, err, errlen);
 	free(buf);
 	return rc;
 }
@@ -749,12 +749,12 @@ static ssize_t read_some(int fd, uint8_t *buf, size_t n, char *err, size_t errle
 int cli_reader_step(struct cli_reader *r, int fd, Strata__Client__Response **out, char *err,
 		    size_t errlen)
 {
-	while (r->hdr_got < 4) {
-		ssize_t got = read_some(fd, r->hdr + r->hdr_got, 4 - r->hdr_got, err, errlen);
+	while (r->hdr_got < STRATA_CLIENT_HDR) {
+		ssize_t got = read_some(fd, r->hdr + r->hdr_got, STRATA_CLIENT_HDR - r->hdr_got, err, errlen);
 		if (got <= 0)
 			return (int)got;
 		r->hdr_got += (size_t)got;
-		if (r->hdr_got == 4) {
+		if (r->hdr_got == STRATA_CLIENT_HDR) {
 			r->body_len = strata_be32_get(r->hdr);
 			if (r->body_len > CLI_MAX_FRAME + STRATA_SESSION_ABYTES) {
 				snprintf(err, errlen, "frame of %zu bytes exceeds the %u limit",
@@ -823,12 +823,12 @@ static int wbuf_seal(struct cli_wbuf *w)
 	if (!w->pn)
 		return 0;
 	size_t body = w->plen + STRATA_SESSION_ABYTES;
-	if (strata_bytes_reserve(&w->buf, &w->cap, w->len + 4 + body) != 0)
+	if (strata_bytes_reserve(&w->buf, &w->cap, w->len + STRATA_CLIENT_HDR + body) != 0)
 		return -1;
 	uint8_t *f = w->buf + w->len;
 	strata_be32_put(f, (uint32_t)body);
-	strata_session_seal(w->sess, f + 4, w->plain, w->plen);
-	w->len += 4 + body;
+	strata_session_seal(w->sess, f + STRATA_CLIENT_HDR, w->plain, w->plen);
+	w->len += STRATA_CLIENT_HDR + body;
 	w->plen = 0;
 	w->pn = 0;
 	return 0;
@@ -845,21 +845,22 @@ int cli_wbuf_append(struct cli_wbuf *w, int fd, const Strata__Client__Request *r
 		goto oom;
 	w->sess = sess;
 	if (!sess) {
-		if (strata_bytes_reserve(&w->buf, &w->cap, w->len + 4 + len) != 0)
+		if (strata_bytes_reserve(&w->buf, &w->cap, w->len + STRATA_CLIENT_HDR + len) != 0)
 			goto oom;
 		frame_put(NULL, req, len, w->buf + w->len, NULL);
-		w->len += 4 + len;
+		w->len += STRATA_CLIENT_HDR + len;
 		return 0;
 	}
 	size_t flen = STRATA_CLIENT_HDR + len;
 	if (STRATA_CLIENT_BUNDLE_HDR + flen > CLI_MAX_FRAME) {
 		/* Too large for a bundle: sealed alone, after what is bundled so far. */
 		size_t body = frame_body_len(sess, len);
-		if (wbuf_seal(w) != 0 || strata_bytes_reserve(&w->buf, &w->cap, w->len + 4 + body) != 0 ||
+		if (wbuf_seal(w) != 0 ||
+		    strata_bytes_reserve(&w->buf, &w->cap, w->len + STRATA_CLIENT_HDR + body) != 0 ||
 		    strata_bytes_reserve(&w->plain, &w->pcap, len ? len : 1) != 0)
 			goto oom;
 		frame_put(sess, req, len, w->buf + w->len, w->plain);
-		w->len += 4 + body;
+		w->len += STRATA_CLIENT_HDR + body;
 		return 0;
 	}
 	if (w->plen + flen > CLI_MAX_FRAME && wbuf_seal(w) != 0) /* a bundle is one frame */
