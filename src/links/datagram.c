@@ -61,51 +61,14 @@ void frame_q_clear(struct frame_q *q)
 
 /* ---- the decode arena ----
  * protobuf-c allocates a decoded datagram's struct, its frame array, every frame struct and
- * every payload separately (2 + 2 x frames mallocs). Decoded into l->dec instead, they cost a
- * bump each, and giving the datagram back is one reset. The arena holds twice the largest
+ * every payload separately (2 + 2 x frames mallocs). Decoded into l->dec.a (core/pb_arena.h)
+ * instead, they cost a bump each, and giving the datagram back is one reset. The arena holds twice the largest
  * datagram and 4 KiB: a datagram's decoding is its payload bytes plus about 130 bytes of
  * structs per frame (a frame takes at least 72 bytes of the datagram), so it nearly always
  * fits; what does not is malloc'd and freed at the reset. */
-#define DEC_ALIGN 16u
-
-struct dec_big {
-	struct dec_big *next;
-	max_align_t pad[]; /* the allocation */
-};
-
-static void *dec_alloc(void *data, size_t n)
-{
-	struct strata_links *l = data;
-	size_t need = (n + DEC_ALIGN - 1) & ~(size_t)(DEC_ALIGN - 1);
-	if (need >= n && need <= l->dec.cap - l->dec.used) {
-		void *p = l->dec.buf + l->dec.used;
-		l->dec.used += need;
-		return p;
-	}
-	if (n > SIZE_MAX - sizeof(struct dec_big))
-		return NULL;
-	struct dec_big *b = malloc(sizeof(*b) + n);
-	if (!b)
-		return NULL;
-	b->next = l->dec.big;
-	l->dec.big = b;
-	return b->pad;
-}
-
-static void dec_free(void *data, void *p)
-{
-	(void)data; /* everything is given back at the reset */
-	(void)p;
-}
-
 static void dec_reset(struct strata_links *l)
 {
-	for (struct dec_big *b = l->dec.big, *next; b; b = next) {
-		next = b->next;
-		free(b);
-	}
-	l->dec.big = NULL;
-	l->dec.used = 0;
+	strata_pb_arena_reset(&l->dec.a);
 }
 
 /* Decodes a datagram's body into the arena (with malloc while another datagram holds it);
@@ -116,7 +79,7 @@ static Strata__Wire__Datagram *dgram_unpack(struct strata_links *l, const uint8_
 	*arena = !l->dec.busy;
 	if (!*arena)
 		return strata__wire__datagram__unpack(NULL, len, body);
-	Strata__Wire__Datagram *d = strata__wire__datagram__unpack(&l->dec.pa, len, body);
+	Strata__Wire__Datagram *d = strata__wire__datagram__unpack(&l->dec.a.pa, len, body);
 	if (d)
 		l->dec.busy = true;
 	else
@@ -150,11 +113,7 @@ struct strata_links *strata_links_new(struct strata_node *n, char *err, size_t e
 	l->frame_max = cfg->max_datagram - LINK_OVERHEAD;
 	l->dgram = malloc(cfg->max_datagram);
 	l->plain = malloc(cfg->max_datagram);
-	l->dec.pa.alloc = dec_alloc;
-	l->dec.pa.free = dec_free;
-	l->dec.pa.allocator_data = l;
-	l->dec.cap = 2 * (size_t)cfg->max_datagram + 4096;
-	l->dec.buf = malloc(l->dec.cap);
+	strata_pb_arena_init(&l->dec.a, 2 * (size_t)cfg->max_datagram + 4096);
 	/* The delayed ack waits at most a quarter of the smallest retransmission timeout, so it
 	 * never makes a sender retransmit what arrived; ack_every bounds what one ack covers, so
 	 * a one-way stream keeps its window open. */
@@ -171,7 +130,7 @@ struct strata_links *strata_links_new(struct strata_node *n, char *err, size_t e
 	l->peers = calloc(l->n + 1, sizeof(*l->peers));
 	l->keys = strata_secure_alloc((l->n + 1) * STRATA_LINK_KEY_LEN);
 	l->mac_keys = strata_secure_alloc((l->n + 1) * sizeof(*l->mac_keys));
-	if (!l->dgram || !l->plain || !l->dec.buf || !l->batch || !l->wframes || !l->wframe_ptrs || !l->peers || !l->keys || !l->mac_keys)
+	if (!l->dgram || !l->plain || !l->dec.a.buf || !l->batch || !l->wframes || !l->wframe_ptrs || !l->peers || !l->keys || !l->mac_keys)
 		goto nomem;
 	const uint8_t *given = strata_node_given_link_keys(n);
 	const uint8_t *sk = strata_node_secret_key(n);
@@ -225,8 +184,7 @@ void strata_links_free(struct strata_links *l)
 	free(l->peers);
 	free(l->dgram);
 	free(l->plain);
-	dec_reset(l);
-	free(l->dec.buf);
+	strata_pb_arena_free(&l->dec.a);
 	free(l->batch);
 	free(l->wframes);
 	free(l->wframe_ptrs);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/node.h"
+#include "core/pb_arena.h"
 #include "crypto/crypto.h"
 #include "links/links.h"
 #include "peer.pb-c.h"
@@ -149,10 +150,7 @@ struct strata_links {
 	 * given back whole once it is handled, instead of one malloc per message struct and per
 	 * frame payload. busy: a datagram is being handled (a nested one decodes with malloc). */
 	struct {
-		ProtobufCAllocator pa;
-		uint8_t *buf;
-		size_t cap, used;
-		void *big; /* allocations that did not fit: freed at the reset */
+		struct strata_pb_arena a;
 		bool busy;
 	} dec;
 };

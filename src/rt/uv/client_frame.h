@@ -12,6 +12,7 @@
 
 #include "client.pb-c.h"
 #include "core/node.h"
+#include "core/pb_arena.h"
 
 #define STRATA_CLIENT_FRAME_MAX (2u << 20) /* bytes of protobuf per frame */
 #define STRATA_CLIENT_HDR 4
@@ -62,19 +63,10 @@ int strata_client_request_decode(const uint8_t *body, size_t len, Strata__Client
 				 uint64_t *id, char *err, size_t errlen);
 void strata_client_request_free(Strata__Client__Request *r);
 
-/* A bump allocator for decoded Requests: protobuf-c allocates a request's message structs,
- * strings and byte fields separately (8-9 mallocs for a BFT KV put); from an arena they cost no
+/* Requests decoded in a core/pb_arena.h arena: protobuf-c allocates a request's message structs,
+ * strings and byte fields separately (8-9 mallocs for a BFT KV put); from the arena they cost no
  * malloc, and freeing the request is one reset. One request at a time: a request decoded in it
- * must be freed (strata_client_request_free_in) before the next is decoded. What does not fit in
- * the arena's buffer (a large value) is malloc'd and freed at the reset. */
-struct strata_pb_arena {
-	ProtobufCAllocator pa; /* protobuf-c's view; allocator_data is the arena */
-	uint8_t *buf;          /* cap bytes (NULL: every allocation is malloc'd) */
-	size_t cap, used;
-	void *big;             /* allocations that did not fit: a list freed at the reset */
-};
-void strata_pb_arena_init(struct strata_pb_arena *a, size_t cap);
-void strata_pb_arena_free(struct strata_pb_arena *a);
+ * must be freed (strata_client_request_free_in) before the next is decoded. */
 /* As strata_client_request_decode, the request's memory from a (NULL: malloc). */
 int strata_client_request_decode_in(struct strata_pb_arena *a, const uint8_t *body, size_t len,
 				    Strata__Client__Request **out, uint64_t *id, char *err,
