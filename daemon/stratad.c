@@ -2,7 +2,7 @@
  * directory, the stack, the libuv runtime (src/rt/uv), signals and an orderly shutdown.
  *
  *   stratad --config FILE --id N [--data DIR] [--key FILE] [--log-level LEVEL] [--bcast-log DIR]
- *           [--cons-log DIR]
+ *           [--cons-log DIR] [--sched batch|normal]
  *           [--byzantine-test BEHAVIOUR] [--test-sync-delay-ms N] [--test-capture FILE]
  *   stratad keygen --out FILE
  *
@@ -21,6 +21,7 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,10 @@ static const char usage_text[] =
 	"  --coin-share FILE  threshold coin share, needed when the config has coin_key entries\n"
 	"                     (default: <key file>.coin)\n"
 	"  --log-level LEVEL  error, warn, info (default), debug or trace\n"
+	"  --sched POLICY     CPU scheduling policy of the node's threads: batch (default:\n"
+	"                     when woken, the node does not preempt the thread running on its\n"
+	"                     CPU, e.g. a peer in the middle of its turn) or normal\n"
+	"                     (docs/daemon.md)\n"
 	"  --bcast-log DIR    record broadcasts and deliveries in DIR/<algo>/node-N.log\n"
 	"  --cons-log DIR     record consensus proposals and decisions in DIR/<algo>/node-N.log\n"
 	"  --check-config     only check the config and this node's key, print why not, exit\n"
@@ -110,6 +115,8 @@ struct daemon {
 	const char *client_key_path; /* --client-key */
 	uint32_t id;
 	enum strata_log_level log_level;
+	int sched_policy; /* --sched: SCHED_BATCH (default) or SCHED_OTHER */
+	int sched_errno;  /* why setting sched_policy failed (the node runs as it was), or 0 */
 	enum strata_byz byz; /* test-only misbehaviour; STRATA_BYZ_NONE normally */
 	unsigned test_sync_delay_ms; /* test-only slow syncs; 0 normally */
 	const char *capture_path;    /* test-only capture of peer datagrams; NULL normally */
@@ -390,6 +397,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 		{ "coin-share", required_argument, NULL, 'X' },
 		{ "client-key", required_argument, NULL, 'A' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "sched", required_argument, NULL, 'L' },
 		{ "bcast-log", required_argument, NULL, 'b' },
 		{ "cons-log", required_argument, NULL, 'C' },
 		{ "byzantine-test", required_argument, NULL, 'B' },
@@ -401,6 +409,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	d->log_level = STRATA_LOG_INFO;
+	d->sched_policy = SCHED_BATCH;
 	opterr = 0;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -430,6 +439,14 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 			d->log_level = (enum strata_log_level)l;
 			break;
 		}
+		case 'L':
+			if (strcmp(optarg, "batch") == 0)
+				d->sched_policy = SCHED_BATCH;
+			else if (strcmp(optarg, "normal") == 0)
+				d->sched_policy = SCHED_OTHER;
+			else
+				return die_usage("--sched: '%s' is not batch or normal", optarg);
+			break;
 		case 'B': {
 			/* "none" parses too, but asking for no misbehaviour with this flag is a mistake. */
 			int b = strata_byz_parse(optarg);
@@ -819,6 +836,11 @@ static int run(struct daemon *d, const uint8_t *sk, const uint8_t *coin,
 		strata_uv_log(d->rt, STRATA_LOG_WARN,
 			      "TEST ONLY: this node misbehaves on purpose: %s (--byzantine-test)",
 			      strata_byz_name(d->byz));
+	if (d->sched_errno)
+		strata_uv_log(d->rt, STRATA_LOG_WARN,
+			      "--sched %s: sched_setscheduler: %s; the node runs with the policy it "
+			      "was started with", d->sched_policy == SCHED_BATCH ? "batch" : "normal",
+			      strerror(d->sched_errno));
 	if (d->test_sync_delay_ms)
 		strata_uv_log(d->rt, STRATA_LOG_WARN,
 			      "TEST ONLY: every storage sync is %u ms slower (--test-sync-delay-ms)",
@@ -862,6 +884,23 @@ static int run(struct daemon *d, const uint8_t *sk, const uint8_t *coin,
 		return 1;
 	}
 	return status;
+}
+
+/* --sched, before any thread exists (the storage's and libuv's pool threads inherit it). Batch
+ * (SCHED_BATCH) differs from normal in one way that matters here: a batch thread that wakes up
+ * does not preempt the thread running on the CPU it is placed on; it waits for it to block or
+ * for the tick. On a machine where the nodes share cores, a leader's one sendmmsg to both
+ * followers wakes the first on the leader's own CPU, and under the normal policy that follower
+ * preempted the leader before the second datagram left: the second follower got its APPEND
+ * only after the first had blocked in its sync (docs/daemon.md). A failure is logged, not fatal. */
+static void set_sched(struct daemon *d)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+	int cur = sched_getscheduler(0);
+	if (cur == d->sched_policy)
+		return;
+	if (sched_setscheduler(0, d->sched_policy, &sp) != 0)
+		d->sched_errno = errno;
 }
 
 int main(int argc, char **argv)
@@ -929,6 +968,8 @@ int main(int argc, char **argv)
 		strata_secure_free(ckey);
 		return 0;
 	}
+	if (rc == 0)
+		set_sched(&d);
 	if (rc == 0)
 		rc = open_data(&d, datadir, sizeof(datadir), &recovering, &incarnation);
 	if (rc == 0)

@@ -28,6 +28,27 @@ avg=$(((b1 - b0) / (d1 - d0)))
 [ "$avg" -gt 1400 ] || fail "the leader's datagrams averaged $avg bytes under 30,000-byte puts (max_datagram 65000 not in effect?)"
 pass "loopback datagrams carry up to 65000 bytes (the leader's averaged $avg bytes under 30,000-byte puts)"
 
+# stratad's CPU scheduling policy (--sched, docs/daemon.md): batch by default on every thread
+# (the storage and pool threads have run by now); STRATA_CLUSTER_SCHED=normal passes --sched
+# normal. Field 41 of /proc/PID/task/TID/stat is the policy: 0 SCHED_OTHER, 3 SCHED_BATCH.
+policies() { # PID: the distinct policies of its threads
+	local t
+	for t in /proc/"$1"/task/*; do awk '{print $41}' "$t/stat"; done | sort -u | tr '\n' ' '
+}
+for p in $pids; do
+	[ "$(policies "$p")" = "3 " ] || fail "stratad $p: thread policies '$(policies "$p")', not SCHED_BATCH (3) on every thread"
+done
+STRATA_CLUSTER_SCHED=normal "$CLUSTER" restart 3 --dir "$DIR" >/dev/null || fail "restart 3 failed"
+p3=$(cat "$DIR/pids/node-3.pid")
+"$STRATA" --dir "$DIR" --timeout 5000 kv put sched y >/dev/null || fail "kv put after restart 3 failed"
+[ "$(policies "$p3")" = "0 " ] || fail "stratad --sched normal (pid $p3): thread policies '$(policies "$p3")', not SCHED_OTHER (0)"
+"$CLUSTER" restart 3 --dir "$DIR" >/dev/null || fail "restart 3 failed"
+pids=$(cat "$DIR"/pids/node-*.pid)
+out=$("$STRATAD" --config "$DIR/cluster.ini" --id 1 --sched fast 2>&1)
+[ $? -eq 2 ] || fail "stratad --sched fast should exit 2"
+echo "$out" | grep -q "is not batch or normal" || fail "stratad --sched fast: unclear error: $out"
+pass "stratad runs SCHED_BATCH by default, SCHED_OTHER with --sched normal, and refuses another policy"
+
 out=$("$CLUSTER" start --dir "$DIR") || fail "second start failed"
 echo "$out" | grep -q "already running" || fail "second start should find the nodes running: $out"
 [ "$(cat "$DIR"/pids/node-*.pid)" = "$pids" ] || fail "second start replaced running nodes"
