@@ -58,11 +58,13 @@
 #include "core/msg.h"
 #include "core/version.h"
 #include "rt/uv/internal.h"
+#include "rt/uv/resp_inline.h"
 #include "smr/smr.h"
 
 #define RESP_PIPELINE_MAX 256u
 #define RESP_IN_MAX (4u << 20)
 #define RESP_KEYS_MAX 1024u
+#define RESP_ARGS_MAX (2u * SMR_MPUT_MAX + 1) /* words of one command: MSET of SMR_MPUT_MAX */
 #define RESP_READ_CHUNK (64u * 1024)
 #define RESP_NAME_MAX 64u
 #define KV_MODULE "kv"
@@ -1304,54 +1306,68 @@ static void bad_request(struct resp_conn *c, const char *why)
 	}
 }
 
-#define INLINE_MAX (64u * 1024)
-#define INLINE_ARGS 64u
-
-/* An inline command (a text line, words separated by blanks, as typed into telnet; an empty
- * line is ignored, as redis-cli --pipe sends one) at a request boundary of the reader's buffer.
- * hiredis parses only RESP types, so this line is taken out of its buffer here. 1: a line was
- * consumed, 0: the next request is an array (or nothing is buffered), -1: wait for more input
- * (or the connection is closing). */
-static int inline_command(struct resp_conn *c)
+/* An inline command (resp_inline.h: a text line of words, with Redis's quoting; an empty line
+ * is ignored, as redis-cli --pipe sends one before its closing ECHO) at a request boundary of
+ * the reader's buffer. hiredis parses only RESP types, so the line is taken out of its buffer
+ * here. true: a line was taken (and its command run); false: wait for more input, or the line
+ * was bad (a protocol error, the connection closes). */
+static bool inline_command(struct resp_conn *c)
 {
 	redisReader *rd = c->rd;
-	if (rd->ridx != -1 || rd->pos >= rd->len || rd->buf[rd->pos] == '*')
-		return 0;
-	const char *start = rd->buf + rd->pos;
-	size_t avail = rd->len - rd->pos;
-	const char *nl = memchr(start, '\n', avail);
-	if (!nl) {
-		if (avail > INLINE_MAX) {
-			bad_request(c, "too big inline request");
-			return -1;
-		}
-		return -1;
+	size_t ll, used;
+	int rc = strata_resp_inline_line(rd->buf + rd->pos, rd->len - rd->pos, STRATA_RESP_INLINE_MAX,
+					 &ll, &used);
+	if (rc == 0)
+		return false;
+	if (rc < 0) {
+		bad_request(c, strata_resp_inline_error(rc));
+		return false;
 	}
-	size_t ll = (size_t)(nl - start);
-	const char *vs[INLINE_ARGS];
-	size_t ls[INLINE_ARGS];
-	size_t n = 0;
-	for (size_t i = 0; i < ll;) {
-		while (i < ll && (start[i] == ' ' || start[i] == '\t' || start[i] == '\r'))
-			i++;
-		if (i == ll)
-			break;
-		size_t b = i;
-		while (i < ll && start[i] != ' ' && start[i] != '\t' && start[i] != '\r')
-			i++;
-		if (n == INLINE_ARGS) {
-			bad_request(c, "too many arguments in an inline request");
-			return -1;
-		}
-		vs[n] = start + b;
-		ls[n++] = i - b;
+	/* The words' bytes (escapes make them differ from the line's) and their pointers, in one
+	 * block: at most ll / 2 + 1 words fit in ll bytes. */
+	size_t cap = ll / 2 + 1 < RESP_ARGS_MAX ? ll / 2 + 1 : RESP_ARGS_MAX;
+	uint8_t *blk = malloc(cap * (sizeof(char *) + sizeof(size_t)) + ll + 1);
+	if (!blk) {
+		conn_close(c);
+		return false;
 	}
+	const char **vs = (const char **)(void *)blk;
+	size_t *ls = (size_t *)(void *)(blk + cap * sizeof(char *));
+	char *words = (char *)(blk + cap * (sizeof(char *) + sizeof(size_t)));
+	int n = strata_resp_inline_split(rd->buf + rd->pos, ll, words, vs, ls, cap);
+	if (n < 0) {
+		free(blk);
+		bad_request(c, strata_resp_inline_error(n));
+		return false;
+	}
+	rd->pos += used;
 	if (n > 0) {
-		struct args a = { .n = n, .v = vs, .len = ls };
-		dispatch(c, &a);
+		struct args a = { .n = (size_t)n, .v = vs, .len = ls };
+		dispatch(c, &a); /* a held command is copied */
 	}
-	rd->pos += ll + 1; /* the line stays valid until here: handle_command copies what it keeps */
-	return 1;
+	free(blk);
+	return true;
+}
+
+/* hiredis discards the bytes it parsed (in redisReaderGetReply, once 1 KiB of them); inline
+ * lines are taken out here, so their bytes are discarded here: once RESP_READ_CHUNK of them are
+ * behind and no more are left than were taken, what is left moves into a fresh reader (so each
+ * byte is copied about once at most, and a stream of inline commands holds a bounded buffer). */
+static void reader_compact(struct resp_conn *c)
+{
+	redisReader *rd = c->rd;
+	if (rd->ridx != -1 || rd->pos < RESP_READ_CHUNK || rd->len - rd->pos > rd->pos)
+		return;
+	redisReader *nr = redisReaderCreate();
+	if (!nr || (rd->len > rd->pos &&
+		    redisReaderFeed(nr, rd->buf + rd->pos, rd->len - rd->pos) != REDIS_OK)) {
+		if (nr)
+			redisReaderFree(nr);
+		conn_close(c);
+		return;
+	}
+	redisReaderFree(rd);
+	c->rd = nr;
 }
 
 /* Takes complete requests out of the reader while the ring has room. */
@@ -1364,29 +1380,39 @@ static void process_input_step(struct resp_conn *c)
 		return;
 	while (!c->ce.closing && !c->ce.draining && !c->quitting && c->count < RESP_PIPELINE_MAX &&
 	       !c->held.block) {
-		int il = inline_command(c);
-		if (il < 0)
-			return;
-		if (il > 0)
-			continue;
+		redisReader *rd = c->rd;
+		if (rd->ridx == -1) {
+			/* A request boundary. hiredis gets only a request that starts as an array:
+			 * it would take any other first byte for a reply type, and asked with
+			 * nothing left to parse it stays mid-request, so that the next line could
+			 * no longer be taken as an inline command (redis-cli --pipe -a sends its
+			 * AUTH, waits for the reply, then sends the inline lines). */
+			if (rd->pos >= rd->len)
+				break;
+			if (rd->buf[rd->pos] != '*') {
+				if (!inline_command(c))
+					break;
+				continue;
+			}
+		}
 		void *r = NULL;
-		if (redisReaderGetReply(c->rd, &r) != REDIS_OK) {
-			bad_request(c, c->rd->errstr);
+		if (redisReaderGetReply(rd, &r) != REDIS_OK) {
+			bad_request(c, rd->errstr);
 			return;
 		}
 		if (!r)
-			return;
+			break; /* a partial request: its size is bounded below */
 		redisReply *rep = r;
 		if (rep->type != REDIS_REPLY_ARRAY || rep->elements == 0 ||
-		    rep->elements > 2 * SMR_MPUT_MAX + 1) {
+		    rep->elements > RESP_ARGS_MAX) {
 			bool many = rep->type == REDIS_REPLY_ARRAY && rep->elements;
 			freeReplyObject(rep);
 			bad_request(c, many ? "too many arguments"
 					    : "expected an array of bulk strings");
 			return;
 		}
-		const char *vs[2 * SMR_MPUT_MAX + 1];
-		size_t ls[2 * SMR_MPUT_MAX + 1];
+		const char *vs[RESP_ARGS_MAX];
+		size_t ls[RESP_ARGS_MAX];
 		bool ok = true;
 		for (size_t i = 0; i < rep->elements; i++) {
 			if (rep->element[i]->type != REDIS_REPLY_STRING) {
@@ -1406,6 +1432,9 @@ static void process_input_step(struct resp_conn *c)
 		freeReplyObject(rep);
 	}
 	if (c->ce.closing || c->ce.draining || c->quitting)
+		return;
+	reader_compact(c);
+	if (c->ce.closing)
 		return;
 	size_t buffered = c->rd->len - c->rd->pos;
 	bool blocked = c->count >= RESP_PIPELINE_MAX || c->held.block != NULL;
