@@ -94,6 +94,108 @@ echo "$out" | grep -q "errors: 0, replies: 300" || fail "redis-cli --pipe: $out"
 expect "pipelined INCRs" "$(rc "${P[1]}" GET p)" "300"
 pass "interactive mode and pipelining"
 
+say "redis-cli --pipe -a: AUTH, then inline commands (Redis's quoting) and arrays, all answered"
+# redis-cli --pipe -a sends AUTH as an array and waits for its reply, then the input as it is
+# (here inline lines: 4000 SETs, 1000 INCRs, quoted words, blank lines, arrays between them), then
+# an empty line and an ECHO whose reply tells it everything was answered. About 200 KB of
+# inline lines: the node discards their bytes from its read buffer as it goes (resp.c,
+# reader_compact) while lines arrive split across reads.
+pipe_in=$TMP/pipe.in
+{
+	for i in $(seq 1 4000); do printf 'SET pa:%d "value %d"\r\n' "$i" "$i"; done
+	for i in $(seq 1 1000); do
+		printf 'INCR pc\n'
+		[ $((i % 100)) -eq 0 ] && printf '\r\n*2\r\n$4\r\nINCR\r\n$2\r\npc\r\n'
+	done
+	printf '%s\r\n' "SET 'pq k' \"tab\\there \\x41\\\"\"" "  SET   pq2   'it\\'s'  " "ECHO ''"
+} >"$pipe_in"
+out=$(timeout 60 redis-cli -p "${P[2]}" --no-auth-warning -a "$REDISCLI_AUTH" --pipe <"$pipe_in" 2>&1) ||
+	fail "redis-cli --pipe -a: exit status $?: $out"
+echo "$out" | grep -q "errors: 0, replies: 5013" || fail "redis-cli --pipe -a: $out"
+expect "pipelined inline INCRs" "$(rc "${P[1]}" GET pc)" "1010"
+expect "pipelined inline SET" "$(rc "${P[3]}" GET pa:4000)" "value 4000"
+expect "double-quoted escapes" "$(rc "${P[1]}" GET 'pq k')" "$(printf 'tab\there A"')"
+expect "single-quoted \\'" "$(rc "${P[1]}" GET pq2)" "it's"
+pass "redis-cli --pipe -a: 5013 replies, no error"
+
+say "inline commands on a raw socket: quoting, line ends, split lines, protocol errors (counted)"
+b0=$(counter 1 resp_bad_requests)
+python3 - "${P[1]}" <<'PYEOF' || fail "inline commands"
+import os, socket, sys, time
+port, pw = int(sys.argv[1]), os.environ["REDISCLI_AUTH"].encode()
+
+class Conn:
+    def __init__(self):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=20)
+        self.f = self.s.makefile("rb")
+    def reply(self):
+        line = self.f.readline()
+        if not line:
+            return None # closed
+        t, rest = line[:1], line[1:].rstrip(b"\r\n")
+        if t == b"$":
+            n = int(rest)
+            return None if n < 0 else self.f.read(n + 2)[:-2]
+        if t == b"*":
+            return [self.reply() for _ in range(int(rest))]
+        return t + rest
+    def expect(self, what, *want):
+        for w in want:
+            got = self.reply()
+            if got != w:
+                print("%s: got %r, expected %r" % (what, got, w))
+                sys.exit(1)
+    def closed(self, what):
+        if self.f.read(1) != b"":
+            print("%s: the connection stays open" % what)
+            sys.exit(1)
+
+# AUTH alone, its reply awaited: what redis-cli --pipe -a does before its inline lines.
+c = Conn()
+c.s.sendall(b"AUTH " + pw + b"\r\n")
+c.expect("AUTH", b"+OK")
+c.s.sendall(b"PING\r\n" + b"\r\n" + b"  \t \r\n" + b"  ECHO   x  \n" +
+            b'SET "il k" "a\\x00b\\"c\\\\d\\n"\r\n' + b'GET "il k"\r\n' +
+            b"SET 'il q' 'it\\'s \\n'\r\n" + b"GET 'il q'\r\n" +
+            b'ECHO "" \r\n' + b"ECHO ab\"c d\"\r\n" +
+            b"MSET il:a 1 il:b 2\r\n" + b"MGET il:a 'il:b' \"il:c\"\r\n" +
+            b"ECHO \"c d\"'e'\r\n" + b"PING\r\n")
+c.expect("inline", b"+PONG", b"x", b"+OK", b'a\x00b"c\\d\n', b"+OK", b"it's \\n", b"",
+         b"abc d", b"+OK", [b"1", b"2", None],
+         b"-ERR Protocol error: unbalanced quotes in request")
+c.closed("after a closing quote that does not end its word")
+
+# One line a byte at a time, an array in between, then a quote left open: the error, counted,
+# and the connection closes after the replies before it.
+c = Conn()
+c.s.sendall(b"AUTH " + pw + b"\r\n")
+c.expect("AUTH", b"+OK")
+for b in b"GET il:a\r\n":
+    c.s.sendall(bytes([b]))
+    time.sleep(0.002)
+c.s.sendall(b"*2\r\n$3\r\nGET\r\n$4\r\nil:b\r\nMGET il:a \"il:b\"\r\nSET \"oops v\r\nPING\r\n")
+c.expect("split line", b"1", b"2", [b"1", b"2"],
+         b"-ERR Protocol error: unbalanced quotes in request")
+c.closed("after a quote left open")
+
+# The 64 KiB bound: a 64 KiB line is a command, a longer one an error with or without its "\n".
+c = Conn()
+c.s.sendall(b"AUTH " + pw + b"\r\n")
+c.expect("AUTH", b"+OK")
+c.s.sendall(b"ECHO " + b"y" * (65536 - 6) + b"\r\n")
+c.expect("a 64 KiB line", b"y" * (65536 - 6))
+c.s.sendall(b"ECHO " + b"y" * 65536 + b"\r\nPING\r\n")
+c.expect("a longer line", b"-ERR Protocol error: too big inline request")
+c.closed("after a too big line")
+c = Conn()
+c.s.sendall(b"AUTH " + pw + b"\r\n" + b"y" * 70000)
+c.expect("70000 bytes without a line end", b"+OK", b"-ERR Protocol error: too big inline request")
+c.closed("after 70000 bytes without a line end")
+PYEOF
+b1=$(counter 1 resp_bad_requests)
+[ "$b1" -eq $((b0 + 4)) ] || fail "resp_bad_requests went from $b0 to $b1, not up by 4"
+pass "inline quoting and escapes, split lines, unbalanced quotes and the 64 KiB bound (4 protocol errors counted)"
+
 say "one connection, many commands in the KV at once, replies in order"
 # 200 SETs on distinct keys, a SET/GET/SET/GET on one key, 200 GETs and two INCRs, written in
 # one go on one connection: every reply in order and right, commands on one key in the order
