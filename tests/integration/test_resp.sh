@@ -191,10 +191,22 @@ c = Conn()
 c.s.sendall(b"AUTH " + pw + b"\r\n" + b"y" * 70000)
 c.expect("70000 bytes without a line end", b"+OK", b"-ERR Protocol error: too big inline request")
 c.closed("after 70000 bytes without a line end")
+
+# The 4 MiB bound holds for an array still arriving too (it used to be checked only once the
+# ring was full or a command held, so a partial request could grow until its deadline).
+c = Conn()
+c.s.sendall(b"AUTH " + pw + b"\r\n*2\r\n$4\r\nECHO\r\n$5000000\r\n")
+c.expect("AUTH", b"+OK")
+try:
+    c.s.sendall(b"x" * 4500000)
+except OSError:
+    pass # the node may close before it has everything
+c.expect("a partial 5 MB request", b"-ERR Protocol error: request larger than 4 MiB")
+c.closed("after a partial 5 MB request")
 PYEOF
 b1=$(counter 1 resp_bad_requests)
-[ "$b1" -eq $((b0 + 4)) ] || fail "resp_bad_requests went from $b0 to $b1, not up by 4"
-pass "inline quoting and escapes, split lines, unbalanced quotes and the 64 KiB bound (4 protocol errors counted)"
+[ "$b1" -eq $((b0 + 5)) ] || fail "resp_bad_requests went from $b0 to $b1, not up by 5"
+pass "inline quoting and escapes, split lines, unbalanced quotes, the 64 KiB and 4 MiB bounds (5 protocol errors counted)"
 
 say "one connection, many commands in the KV at once, replies in order"
 # 200 SETs on distinct keys, a SET/GET/SET/GET on one key, 200 GETs and two INCRs, written in

@@ -2,10 +2,12 @@
  * client libraries talk to the replicated KV (module "kv", src/smr) on [node.N] resp_port.
  * docs/resp.md lists the commands, the guarantee of each and what differs from Redis.
  *
- * Parsing: hiredis's reader (redisReader) splits the byte stream into requests, each an array
- * of bulk strings; inline commands (a text line of blank-separated words, as typed into telnet)
- * are split here, since hiredis's reader parses RESP types only. A protocol error is answered with "-ERR Protocol error" and the connection closes once
- * that is written (the stream cannot be trusted any more), as Redis does.
+ * Parsing: as in Redis, a request's first byte decides: '*' starts an array of bulk strings,
+ * which hiredis's reader (redisReader) parses; anything else starts an inline command (a text
+ * line, as typed into telnet or fed to redis-cli --pipe), framed and split with Redis's quoting
+ * rules by resp_inline.c, since hiredis's reader parses RESP types only. A protocol error is
+ * answered with "-ERR Protocol error: ..." and the connection closes once that is written (the
+ * stream cannot be trusted any more), as Redis does.
  *
  * Every data command becomes one or more KV requests (MGET, EXISTS and DEL of several keys: one
  * request per key; MSET: one request, one log entry). Replies are written in request order:
@@ -31,7 +33,8 @@
  *
  * Bounds: [resp] max_connections connections; RESP_PIPELINE_MAX replies pending per connection
  * and RESP_IN_MAX / 2 bytes parsed ahead (beyond either, reading stops until replies drain); one
- * request of more than RESP_IN_MAX bytes: an error and close; [resp] queue_max_bytes of replies
+ * request of more than RESP_IN_MAX bytes, or an inline line of more than
+ * STRATA_RESP_INLINE_MAX: an error and close; RESP_ARGS_MAX words per command; [resp] queue_max_bytes of replies
  * queued toward a connection; at most RESP_KEYS_MAX keys per multi-key command; the runtime's
  * PENDING_MAX requests in flight in the node (beyond: an immediate busy error); RESP_CURSORS
  * SCAN cursors per connection (the oldest is forgotten), each holding one key.
