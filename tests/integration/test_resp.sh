@@ -208,6 +208,34 @@ b1=$(counter 1 resp_bad_requests)
 [ "$b1" -eq $((b0 + 5)) ] || fail "resp_bad_requests went from $b0 to $b1, not up by 5"
 pass "inline quoting and escapes, split lines, unbalanced quotes, the 64 KiB and 4 MiB bounds (5 protocol errors counted)"
 
+say "64 MB of inline lines on one connection: the node's read buffer stays bounded"
+# hiredis drops the bytes of the arrays it parsed; the bytes of inline lines are dropped by
+# resp.c (reader_compact). 1,100 blank lines of 61,000 spaces each (no words: no reply, nothing
+# queued), then a PING: the node's peak resident memory (VmHWM) must grow by less than 16 MB.
+# Without the dropping, the read buffer holds all 64 MB and the peak grows by at least that.
+n1pid=$(cat "$DIR/pids/node-1.pid")
+hwm() { awk '/^VmHWM:/ { print int($2 / 1024) }' "/proc/$1/status"; }
+m0=$(hwm "$n1pid")
+python3 - "${P[1]}" <<'PYEOF' || fail "64 MB of blank lines"
+import os, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=60)
+s.sendall(b"AUTH " + os.environ["REDISCLI_AUTH"].encode() + b"\r\n")
+f = s.makefile("rb")
+assert f.readline() == b"+OK\r\n"
+line = b" " * 61000 + b"\r\n"
+for _ in range(1100):
+    s.sendall(line)
+s.sendall(b"PING\r\n")
+got = f.readline()
+if got != b"+PONG\r\n":
+    print("after 64 MB of blank lines: got %r" % got)
+    sys.exit(1)
+PYEOF
+m1=$(hwm "$n1pid")
+echo "   node 1 peak resident memory: $m0 MB before, $m1 MB after"
+[ $((m1 - m0)) -lt 16 ] || fail "node 1's peak resident memory grew from $m0 to $m1 MB: the read buffer kept the inline lines"
+pass "64 MB of inline lines: node 1's peak memory $m0 -> $m1 MB"
+
 say "one connection, many commands in the KV at once, replies in order"
 # 200 SETs on distinct keys, a SET/GET/SET/GET on one key, 200 GETs and two INCRs, written in
 # one go on one connection: every reply in order and right, commands on one key in the order
