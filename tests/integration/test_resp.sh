@@ -233,8 +233,14 @@ if got != b"+PONG\r\n":
 PYEOF
 m1=$(hwm "$n1pid")
 echo "   node 1 peak resident memory: $m0 MB before, $m1 MB after"
-[ $((m1 - m0)) -lt 16 ] || fail "node 1's peak resident memory grew from $m0 to $m1 MB: the read buffer kept the inline lines"
-pass "64 MB of inline lines: node 1's peak memory $m0 -> $m1 MB"
+if ldd "$STRATAD" 2>/dev/null | grep -q libasan; then
+	# AddressSanitizer keeps freed memory in quarantine: the peak says nothing here.
+	pass "64 MB of inline lines answered (memory not checked: a sanitized stratad)"
+else
+	[ $((m1 - m0)) -lt 16 ] ||
+		fail "node 1's peak resident memory grew from $m0 to $m1 MB: the read buffer kept the inline lines"
+	pass "64 MB of inline lines: node 1's peak memory $m0 -> $m1 MB"
+fi
 
 say "one connection, many commands in the KV at once, replies in order"
 # 200 SETs on distinct keys, a SET/GET/SET/GET on one key, 200 GETs and two INCRs, written in
