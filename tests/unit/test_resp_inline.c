@@ -43,9 +43,10 @@ static void want_words(const char *line, const char *const *want)
 		k++;
 	ck_assert_msg(n == k, "%s: %d words, expected %d", line, n, k);
 	for (int i = 0; i < k; i++)
-		ck_assert_msg(w.len[i] == strlen(want[i]) && memcmp(w.v[i], want[i], w.len[i]) == 0,
-			      "%s: word %d is '%.*s', expected '%s'", line, i, (int)w.len[i], w.v[i],
-			      want[i]);
+		ck_assert_msg(w.len[i] == strlen(want[i]) &&
+				      memcmp(w.v[i], want[i], w.len[i]) == 0,
+			      "%s: word %d is '%.*s', expected '%s'", line, i, (int)w.len[i],
+			      w.v[i], want[i]);
 }
 
 #define WORDS(line, ...)                                             \

@@ -34,10 +34,11 @@
  * Bounds: [resp] max_connections connections; RESP_PIPELINE_MAX replies pending per connection
  * and RESP_IN_MAX / 2 bytes parsed ahead (beyond either, reading stops until replies drain); one
  * request of more than RESP_IN_MAX bytes, or an inline line of more than
- * STRATA_RESP_INLINE_MAX: an error and close; RESP_ARGS_MAX words per command; [resp] queue_max_bytes of replies
- * queued toward a connection; at most RESP_KEYS_MAX keys per multi-key command; the runtime's
- * PENDING_MAX requests in flight in the node (beyond: an immediate busy error); RESP_CURSORS
- * SCAN cursors per connection (the oldest is forgotten), each holding one key.
+ * STRATA_RESP_INLINE_MAX: an error and close; RESP_ARGS_MAX words per command; [resp]
+ * queue_max_bytes of replies queued toward a connection; at most RESP_KEYS_MAX keys per
+ * multi-key command; the runtime's PENDING_MAX requests in flight in the node (beyond: an
+ * immediate busy error); RESP_CURSORS SCAN cursors per connection (the oldest is forgotten),
+ * each holding one key.
  *
  * Authentication ([client] auth, docs/security.md): when it is on, a connection may send only
  * AUTH, HELLO (with AUTH) and QUIT until it gave the RESP password - derived from the cluster's
@@ -1318,8 +1319,8 @@ static bool inline_command(struct resp_conn *c)
 {
 	redisReader *rd = c->rd;
 	size_t ll, used;
-	int rc = strata_resp_inline_line(rd->buf + rd->pos, rd->len - rd->pos, STRATA_RESP_INLINE_MAX,
-					 &ll, &used);
+	int rc = strata_resp_inline_line(rd->buf + rd->pos, rd->len - rd->pos,
+					 STRATA_RESP_INLINE_MAX, &ll, &used);
 	if (rc == 0)
 		return false;
 	if (rc < 0) {

@@ -71,9 +71,12 @@ static bool quoted(const char *line, size_t len, size_t *i, char *out, size_t *o
 			continue;
 		}
 		if (ch == '\\' && k + 1 < len) {
-			int hi, lo;
-			if (line[k + 1] == 'x' && k + 3 < len && (hi = hex_value(line[k + 2])) >= 0 &&
-			    (lo = hex_value(line[k + 3])) >= 0) {
+			int hi = -1, lo = -1;
+			if (line[k + 1] == 'x' && k + 3 < len) {
+				hi = hex_value(line[k + 2]);
+				lo = hex_value(line[k + 3]);
+			}
+			if (hi >= 0 && lo >= 0) {
 				out[w++] = (char)(hi * 16 + lo);
 				k += 4;
 				continue;
