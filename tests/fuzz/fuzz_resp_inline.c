@@ -4,9 +4,9 @@
  *
  * Beyond "no crash, no sanitizer report": a line lies inside the input, its "\n" right after
  * it (or after its "\r"), and is at most the bound; the bound is refused only when more than
- * that many bytes come before any "\n"; a split gives at most len / 2 + 1 words (so the words
- * array resp.c sizes from that never overflows: never STRATA_RESP_INLINE_TOO_MANY), each inside
- * the output buffer; and every split is a fixed point of quoting: the words written back as
+ * that many bytes come before any "\n"; a line is refused for a NUL byte exactly when it holds
+ * one; a split gives at most len / 2 + 1 words (so the words array resp.c sizes from that never
+ * overflows: never STRATA_RESP_INLINE_TOO_MANY), each inside the output buffer; and every split is a fixed point of quoting: the words written back as
  * "..." with \xHH escapes split into the same words, and so does the same line written with
  * '...' wherever a word can be (no NUL, no trailing backslash). */
 #include <stdint.h>
@@ -53,7 +53,9 @@ static void check_line(const char *line, size_t len)
 	char *out = malloc(len + 1);
 	STRATA_ASSERT(v && lens && out);
 	int n = strata_resp_inline_split(line, len, out, v, lens, cap);
-	STRATA_ASSERT(n == STRATA_RESP_INLINE_UNBALANCED || (n >= 0 && (size_t)n <= cap));
+	STRATA_ASSERT((n == STRATA_RESP_INLINE_NUL) == (len && memchr(line, 0, len) != NULL));
+	STRATA_ASSERT(n == STRATA_RESP_INLINE_UNBALANCED || n == STRATA_RESP_INLINE_NUL ||
+		      (n >= 0 && (size_t)n <= cap));
 	size_t total = 0;
 	for (int i = 0; i < n; i++) {
 		STRATA_ASSERT(v[i] >= out && v[i] + lens[i] <= out + len);

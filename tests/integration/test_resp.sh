@@ -192,6 +192,12 @@ c.s.sendall(b"AUTH " + pw + b"\r\n" + b"y" * 70000)
 c.expect("70000 bytes without a line end", b"+OK", b"-ERR Protocol error: too big inline request")
 c.closed("after 70000 bytes without a line end")
 
+# A NUL byte in a line: refused (Redis never finds that line's end; "\x00" writes one).
+c = Conn()
+c.s.sendall(b"AUTH " + pw + b"\r\nSET il:n v\x00junk\r\nGET il:n\r\n")
+c.expect("a NUL byte", b"+OK", b"-ERR Protocol error: NUL byte in inline request")
+c.closed("after a NUL byte")
+
 # The 4 MiB bound holds for an array still arriving too (it used to be checked only once the
 # ring was full or a command held, so a partial request could grow until its deadline).
 c = Conn()
@@ -205,8 +211,8 @@ c.expect("a partial 5 MB request", b"-ERR Protocol error: request larger than 4 
 c.closed("after a partial 5 MB request")
 PYEOF
 b1=$(counter 1 resp_bad_requests)
-[ "$b1" -eq $((b0 + 5)) ] || fail "resp_bad_requests went from $b0 to $b1, not up by 5"
-pass "inline quoting and escapes, split lines, unbalanced quotes, the 64 KiB and 4 MiB bounds (5 protocol errors counted)"
+[ "$b1" -eq $((b0 + 6)) ] || fail "resp_bad_requests went from $b0 to $b1, not up by 6"
+pass "inline quoting and escapes, split lines, unbalanced quotes, a NUL byte, the 64 KiB and 4 MiB bounds (6 protocol errors counted)"
 
 say "64 MB of inline lines on one connection: the node's read buffer stays bounded"
 # hiredis drops the bytes of the arrays it parsed; the bytes of inline lines are dropped by

@@ -3,9 +3,9 @@
  *     the "\n" (exactly the bound is a line, one byte more an error);
  *   - word splitting, case by case against what Redis gives for the same line: blanks, "..."
  *     with every escape (\xHH, \n \r \t \b \a, \" \\, an unknown one, a short \x), '...' with
- *     \', unquoted bytes before a quote, empty quoted words, \v and \f inside words, a NUL
- *     ending the text; and the errors (a quote left open, a word going on after its closing
- *     quote, a backslash as the last byte);
+ *     \', unquoted bytes before a quote, empty quoted words, \v and \f inside words; and the
+ *     errors (a quote left open, a word going on after its closing quote, a backslash as the
+ *     last byte, a NUL byte);
  *   - the word bound: exactly max words split, one more is STRATA_RESP_INLINE_TOO_MANY;
  *   - round trip: random words of any bytes, each written in one of three quotings, split back
  *     into the same words; and on random lines the words always lie in out[0..len) and number
@@ -134,10 +134,19 @@ START_TEST(test_words)
 	WORDS("a\vb\fc \v d", "a\vb\fc", "d");
 	/* A closing quote may be followed by any blank, \v included. */
 	WORDS("\"a\"\vb", "a", "b");
-	/* A NUL byte ends the line's text (Redis reads it as a C string). */
-	const char nul[] = "SET k v\0junk \"";
-	ck_assert_int_eq(split(nul, sizeof(nul) - 1, &w), 3);
-	ck_assert_uint_eq(w.len[2], 1);
+	/* A NUL byte is refused (Redis never finds such a line's end), quoted or not; "\x00" is
+	 * how a word holds one. */
+	const char nul[] = "SET k v\0junk";
+	ck_assert_int_eq(split(nul, sizeof(nul) - 1, &w), STRATA_RESP_INLINE_NUL);
+	const char qnul[] = "SET k \"v\0\"";
+	ck_assert_int_eq(split(qnul, sizeof(qnul) - 1, &w), STRATA_RESP_INLINE_NUL);
+	ck_assert_int_eq(split("\0", 1, &w), STRATA_RESP_INLINE_NUL);
+	ck_assert_str_eq(strata_resp_inline_error(STRATA_RESP_INLINE_NUL),
+			 "NUL byte in inline request");
+	const char xnul[] = "SET k \"v\\x00\"";
+	ck_assert_int_eq(split(xnul, strlen(xnul), &w), 3);
+	ck_assert_uint_eq(w.len[2], 2);
+	ck_assert_int_eq(w.v[2][1], 0);
 
 	/* Unbalanced: left open, a word going on after its closing quote, a trailing backslash. */
 	const char *bad[] = {

@@ -103,9 +103,8 @@ static bool quoted(const char *line, size_t len, size_t *i, char *out, size_t *o
 int strata_resp_inline_split(const char *line, size_t len, char *out, const char **v,
 			     size_t *lens, size_t max)
 {
-	const char *nul = len ? memchr(line, '\0', len) : NULL;
-	if (nul)
-		len = (size_t)(nul - line);
+	if (len && memchr(line, '\0', len))
+		return STRATA_RESP_INLINE_NUL;
 	size_t i = 0, o = 0, n = 0;
 	for (;;) {
 		while (i < len && is_blank(line[i]))
@@ -139,6 +138,8 @@ const char *strata_resp_inline_error(int rc)
 		return "too many arguments";
 	case STRATA_RESP_INLINE_TOO_BIG:
 		return "too big inline request";
+	case STRATA_RESP_INLINE_NUL:
+		return "NUL byte in inline request";
 	default:
 		return "invalid inline request";
 	}
