@@ -152,7 +152,7 @@ soak-asan:
 	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) $(ASAN_VARS) test-bins
 	@$(MAKE) --no-print-directory $(ASAN_VARS) SOAK_SCALE=$(ASAN_SOAK_SCALE) soak
 
-integration: $(BUILD)/stratad $(BUILD)/strata
+integration: $(BUILD)/stratad $(BUILD)/strata $(BUILD)/tests/test_resp_inline
 	@scripts/run-tests integration $(sort $(wildcard tests/integration/test_*.sh))
 
 # Built with BUILD_JOBS compilers first, then run (unit serially, sim SIM_JOBS at a time).

@@ -214,6 +214,79 @@ b1=$(counter 1 resp_bad_requests)
 [ "$b1" -eq $((b0 + 6)) ] || fail "resp_bad_requests went from $b0 to $b1, not up by 6"
 pass "inline quoting and escapes, split lines, unbalanced quotes, a NUL byte, the 64 KiB and 4 MiB bounds (6 protocol errors counted)"
 
+say "inline splitting agrees with redis-server's"
+# The same lines (the quoting cases of the unit test, then 20,000 random lines over quotes,
+# backslashes, hex digits and blanks) split by resp_inline.c (test_resp_inline --split) and by
+# redis-server, as the arguments of RPUSH read back with LRANGE: the same words, or both refuse
+# the line. No NUL bytes: redis-server never finds the end of such a line (strata refuses it).
+if ! command -v redis-server >/dev/null; then
+	echo "   redis-server not installed: the comparison is skipped"
+else
+	rport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	mkdir -p "$TMP/redis"
+	redis-server --port "$rport" --bind 127.0.0.1 --dir "$TMP/redis" --save "" --appendonly no \
+		>"$TMP/redis/log" 2>&1 &
+	rpid=$!
+	BG_PIDS+=("$rpid")
+	seed=$RANDOM
+	python3 - "$rport" "$seed" "$top/build/tests/test_resp_inline" <<'PYEOF' || fail "inline splitting differs from redis-server's (seed $seed)"
+import random, socket, subprocess, sys, time
+port, seed, split = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+for _ in range(200):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        break
+    except OSError:
+        time.sleep(0.05)
+class Conn:
+    def __init__(self):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=20)
+        self.f = self.s.makefile("rb")
+    def reply(self):
+        line = self.f.readline()
+        if not line:
+            return None
+        t, rest = line[:1], line[1:].rstrip(b"\r\n")
+        if t == b"$":
+            n = int(rest)
+            return None if n < 0 else self.f.read(n + 2)[:-2]
+        if t == b"*":
+            return [self.reply() for _ in range(int(rest))]
+        return t + rest
+random.seed(seed)
+alpha = b"ab \t\r\v\f\"'\\x4F0"
+lines = [b'SET "a b" \'c\'', b'"\\x41\\x7a\\xff"', b"'it\\'s'", b'ab"c d"', b'"a"b', b"'a'b",
+         b'"abc\\', b"'abc\\'", b'"\\q\\x\\xg1\\x4"', b'x "\\x4', b"a\vb\fc \v d", b'"a"\vb',
+         b'""', b"''", b'"a\\nb\\rc\\td\\be\\af"', b"'a\\nb'", b'"\'" \'"\''] + \
+        [bytes(random.choice(alpha) for _ in range(random.randint(0, 14))) for _ in range(20000)]
+ours = subprocess.run([split, "--split"], input=b"".join(l.hex().encode() + b"\n" for l in lines),
+                      capture_output=True, check=True).stdout.decode().split("\n")
+c, bad = Conn(), 0
+for i, l in enumerate(lines):
+    c.s.sendall(b"RPUSH l " + l + b"\r\n")
+    r = c.reply()
+    if r is None or r.startswith(b"-ERR Protocol error"):
+        theirs = "ERR"
+        c = Conn()
+    elif r.startswith(b":"):
+        c.s.sendall(b"LRANGE l 0 -1\r\nDEL l\r\n")
+        theirs = ",".join("w" + w.hex() for w in c.reply())
+        c.reply()
+    else:
+        theirs = "" # RPUSH without a value: no words
+    if theirs != ours[i]:
+        bad += 1
+        if bad <= 5:
+            print("line %r: redis-server %s, strata %s" % (l, theirs, ours[i]))
+print("   %d lines, %d split differently" % (len(lines), bad))
+sys.exit(1 if bad else 0)
+PYEOF
+	kill "$rpid"
+	wait "$rpid" 2>/dev/null
+	BG_PIDS=()
+	pass "inline splitting: the same words as redis-server's, or both refuse (seed $seed)"
+fi
+
 say "64 MB of inline lines on one connection: the node's read buffer stays bounded"
 # hiredis drops the bytes of the arrays it parsed; the bytes of inline lines are dropped by
 # resp.c (reader_compact). 1,100 blank lines of 61,000 spaces each (no words: no reply, nothing

@@ -279,8 +279,39 @@ static Suite *resp_inline_suite(void)
 	return s;
 }
 
-int main(void)
+/* `test_resp_inline --split`: for tests/integration/test_resp.sh, which compares this code's
+ * splits with redis-server's. Reads lines of hex (one inline line each, without its end) and
+ * prints per line "ERR" (refused) or its words, each "w" and its bytes in hex, comma-separated. */
+static int split_stdin(void)
 {
+	static char hex[1 << 18], line[1 << 17], out[1 << 17];
+	static const char *v[1 << 16];
+	static size_t lens[1 << 16];
+	while (fgets(hex, sizeof(hex), stdin)) {
+		size_t n = strcspn(hex, "\n") / 2;
+		for (size_t i = 0; i < n; i++) {
+			unsigned x = 0;
+			if (sscanf(hex + 2 * i, "%2x", &x) != 1)
+				return 2;
+			line[i] = (char)x;
+		}
+		int k = strata_resp_inline_split(line, n, out, v, lens, 1 << 16);
+		if (k < 0)
+			printf("ERR");
+		for (int i = 0; i < k; i++) {
+			printf("%sw", i ? "," : "");
+			for (size_t j = 0; j < lens[i]; j++)
+				printf("%02x", (unsigned char)v[i][j]);
+		}
+		printf("\n");
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "--split") == 0)
+		return split_stdin();
 	SRunner *sr = srunner_create(resp_inline_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
