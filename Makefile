@@ -202,8 +202,8 @@ check-bundle-broken: $(LIB)
 # The RESP cork check can fail: tests/integration/test_resp.sh against a stratad whose
 # src/rt/uv/runtime.c is built with STRATA_RESP_CORK_BROKEN=1 (the RESP port is not corked: each
 # reply the KV releases toward a connection is its own write) must fail at its count of replies
-# per socket write. Not part of `make test` (~30 s: a compile and the test up to that check).
-check-resp-cork-broken: $(BUILD)/strata $(patsubst %.c,$(BUILD)/obj/%.o,$(DAEMON_SRC)) $(LIB)
+# per socket write. Not part of `make test` (~45 s: a compile and the test up to that check).
+check-resp-cork-broken: $(BUILD)/strata $(BUILD)/tests/test_resp_inline $(patsubst %.c,$(BUILD)/obj/%.o,$(DAEMON_SRC)) $(LIB)
 	@mkdir -p $(BUILD)/resp-cork-broken
 	@bin=$(BUILD)/resp-cork-broken/stratad; log=$(BUILD)/resp-cork-broken/test_resp.log; \
 	$(CC) $(CFLAGS_ALL) -DSTRATA_RESP_CORK_BROKEN=1 -o $$bin src/rt/uv/runtime.c \
