@@ -209,10 +209,32 @@ except OSError:
     pass # the node may close before it has everything
 c.expect("a partial 5 MB request", b"-ERR Protocol error: request larger than 4 MiB")
 c.closed("after a partial 5 MB request")
+
+# ... and for an array whose elements are each below it: hiredis moves parsed elements out of
+# its buffer, so the bound counts from the array's first byte (it used to count the buffer only:
+# this 6 MB MSET reached the KV).
+c = Conn()
+v = b"v" * 3000000
+c.s.sendall(b"AUTH " + pw + b"\r\n")
+c.expect("AUTH", b"+OK")
+try:
+    c.s.sendall(b"*5\r\n$4\r\nMSET\r\n$1\r\na\r\n$%d\r\n%s\r\n$1\r\nb\r\n$%d\r\n%s\r\n" %
+                (len(v), v, len(v), v))
+except OSError:
+    pass
+c.expect("an array of 6 MB in two elements", b"-ERR Protocol error: request larger than 4 MiB")
+c.closed("after an array of 6 MB")
+
+# An array announcing more elements than a command takes: refused at its header (it used to
+# wait for the elements, each taking memory once parsed, until the deadline).
+c = Conn()
+c.s.sendall(b"AUTH " + pw + b"\r\n*100000\r\n$4\r\nPING\r\n")
+c.expect("*100000", b"+OK", b"-ERR Protocol error: too many arguments")
+c.closed("after *100000")
 PYEOF
 b1=$(counter 1 resp_bad_requests)
-[ "$b1" -eq $((b0 + 6)) ] || fail "resp_bad_requests went from $b0 to $b1, not up by 6"
-pass "inline quoting and escapes, split lines, unbalanced quotes, a NUL byte, the 64 KiB and 4 MiB bounds (6 protocol errors counted)"
+[ "$b1" -eq $((b0 + 8)) ] || fail "resp_bad_requests went from $b0 to $b1, not up by 8"
+pass "inline quoting and escapes, split lines, unbalanced quotes, a NUL byte, the 64 KiB and 4 MiB bounds, an array's element count (8 protocol errors counted)"
 
 say "inline splitting agrees with redis-server's"
 # The same lines (the quoting cases of the unit test, then 20,000 random lines over quotes,

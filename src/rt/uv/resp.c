@@ -33,7 +33,8 @@
  *
  * Bounds: [resp] max_connections connections; RESP_PIPELINE_MAX replies pending per connection
  * and RESP_IN_MAX / 2 bytes parsed ahead (beyond either, reading stops until replies drain); one
- * request of more than RESP_IN_MAX bytes, or an inline line of more than
+ * request of more than RESP_IN_MAX bytes (counted from its first byte, while it arrives), an
+ * array announcing more than RESP_ARGS_MAX elements, or an inline line of more than
  * STRATA_RESP_INLINE_MAX: an error and close; RESP_ARGS_MAX words per command; [resp]
  * queue_max_bytes of replies queued toward a connection; at most RESP_KEYS_MAX keys per
  * multi-key command; the runtime's PENDING_MAX requests in flight in the node (beyond: an
@@ -149,6 +150,10 @@ struct resp_conn {
 	uint64_t sess, sess_next, sess_base;
 	uint64_t sess_out; /* bit i: seq sess_base + i is unanswered */
 	uint64_t ncmds;    /* commands taken from the input (activity, listener.c) */
+	/* Bytes given to the reader since the connection opened, and where in them the array being
+	 * parsed started: hiredis moves the elements it parsed out of its buffer, so the size of
+	 * a request still arriving is fed - req_start, not what the buffer holds. */
+	uint64_t fed, req_start;
 };
 
 #define RCONN(lc) ((struct resp_conn *)(lc))
@@ -1374,6 +1379,20 @@ static void reader_compact(struct resp_conn *c)
 	c->rd = nr;
 }
 
+/* Whether the array at the reader's position announces more than RESP_ARGS_MAX elements. Seen
+ * before hiredis parses it, which would allocate the announced count and then take elements
+ * until the request's 4 MiB bound (a few bytes each). Other malformed headers are hiredis's. */
+static bool array_too_long(const redisReader *rd)
+{
+	uint64_t n = 0;
+	for (size_t i = rd->pos + 1; i < rd->len && rd->buf[i] >= '0' && rd->buf[i] <= '9'; i++) {
+		n = n * 10 + (uint64_t)(rd->buf[i] - '0');
+		if (n > RESP_ARGS_MAX)
+			return true;
+	}
+	return false;
+}
+
 /* Takes complete requests out of the reader while the ring has room. */
 static void process_input_step(struct resp_conn *c)
 {
@@ -1397,6 +1416,11 @@ static void process_input_step(struct resp_conn *c)
 				if (!inline_command(c))
 					break;
 				continue;
+			}
+			c->req_start = c->fed - (rd->len - rd->pos);
+			if (array_too_long(rd)) {
+				bad_request(c, "too many arguments");
+				return;
 			}
 		}
 		void *r = NULL;
@@ -1442,7 +1466,10 @@ static void process_input_step(struct resp_conn *c)
 		return;
 	size_t buffered = c->rd->len - c->rd->pos;
 	bool blocked = c->count >= RESP_PIPELINE_MAX || c->held.block != NULL;
-	if (!blocked && buffered > RESP_IN_MAX) {
+	/* Not blocked: what is buffered is one request still arriving (an array, counted from its
+	 * first byte, or an inline line). */
+	uint64_t arriving = c->rd->ridx != -1 ? c->fed - c->req_start : buffered;
+	if (!blocked && arriving > RESP_IN_MAX) {
 		bad_request(c, "request larger than 4 MiB");
 		return;
 	}
@@ -1490,6 +1517,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		bad_request(c, c->rd->errstr);
 		return;
 	}
+	c->fed += (uint64_t)nread;
 	process_input(c);
 	flush_ready(c, false);
 }
