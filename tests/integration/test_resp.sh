@@ -2,6 +2,10 @@
 # The RESP endpoint with Debian's redis-cli against 3 real nodes (docs/resp.md):
 #  1. SET/GET/INCR/DEL and the other commands through every node (followers forward);
 #  2. redis-cli's interactive mode through a pipe; pipelined requests answered in order;
+#     redis-cli --pipe -a with inline input; inline commands on a raw socket (Redis's quoting,
+#     protocol errors, the 64 KiB line and 4 MiB request bounds, each error counted); inline
+#     splits compared with redis-server's (when installed); 64 MB of inline lines with the
+#     node's peak memory bounded;
 #  3. live fault: INCR from 16 concurrent connections spread over all nodes while the leader is
 #     SIGKILLed and restarted: the final counter (read on every node) must lie between the
 #     number of INCRs that got an integer reply and that plus the number that got none.
