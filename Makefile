@@ -152,7 +152,7 @@ soak-asan:
 	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) $(ASAN_VARS) test-bins
 	@$(MAKE) --no-print-directory $(ASAN_VARS) SOAK_SCALE=$(ASAN_SOAK_SCALE) soak
 
-integration: $(BUILD)/stratad $(BUILD)/strata
+integration: $(BUILD)/stratad $(BUILD)/strata $(BUILD)/tests/test_resp_inline
 	@scripts/run-tests integration $(sort $(wildcard tests/integration/test_*.sh))
 
 # Built with BUILD_JOBS compilers first, then run (unit serially, sim SIM_JOBS at a time).
@@ -202,8 +202,8 @@ check-bundle-broken: $(LIB)
 # The RESP cork check can fail: tests/integration/test_resp.sh against a stratad whose
 # src/rt/uv/runtime.c is built with STRATA_RESP_CORK_BROKEN=1 (the RESP port is not corked: each
 # reply the KV releases toward a connection is its own write) must fail at its count of replies
-# per socket write. Not part of `make test` (~30 s: a compile and the test up to that check).
-check-resp-cork-broken: $(BUILD)/strata $(patsubst %.c,$(BUILD)/obj/%.o,$(DAEMON_SRC)) $(LIB)
+# per socket write. Not part of `make test` (~45 s: a compile and the test up to that check).
+check-resp-cork-broken: $(BUILD)/strata $(BUILD)/tests/test_resp_inline $(patsubst %.c,$(BUILD)/obj/%.o,$(DAEMON_SRC)) $(LIB)
 	@mkdir -p $(BUILD)/resp-cork-broken
 	@bin=$(BUILD)/resp-cork-broken/stratad; log=$(BUILD)/resp-cork-broken/test_resp.log; \
 	$(CC) $(CFLAGS_ALL) -DSTRATA_RESP_CORK_BROKEN=1 -o $$bin src/rt/uv/runtime.c \

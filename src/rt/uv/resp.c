@@ -2,10 +2,12 @@
  * client libraries talk to the replicated KV (module "kv", src/smr) on [node.N] resp_port.
  * docs/resp.md lists the commands, the guarantee of each and what differs from Redis.
  *
- * Parsing: hiredis's reader (redisReader) splits the byte stream into requests, each an array
- * of bulk strings; inline commands (a text line of blank-separated words, as typed into telnet)
- * are split here, since hiredis's reader parses RESP types only. A protocol error is answered with "-ERR Protocol error" and the connection closes once
- * that is written (the stream cannot be trusted any more), as Redis does.
+ * Parsing: as in Redis, a request's first byte decides: '*' starts an array of bulk strings,
+ * which hiredis's reader (redisReader) parses; anything else starts an inline command (a text
+ * line, as typed into telnet or fed to redis-cli --pipe), framed and split with Redis's quoting
+ * rules by resp_inline.c, since hiredis's reader parses RESP types only. A protocol error is
+ * answered with "-ERR Protocol error: ..." and the connection closes once that is written (the
+ * stream cannot be trusted any more), as Redis does.
  *
  * Every data command becomes one or more KV requests (MGET, EXISTS and DEL of several keys: one
  * request per key; MSET: one request, one log entry). Replies are written in request order:
@@ -31,10 +33,13 @@
  *
  * Bounds: [resp] max_connections connections; RESP_PIPELINE_MAX replies pending per connection
  * and RESP_IN_MAX / 2 bytes parsed ahead (beyond either, reading stops until replies drain); one
- * request of more than RESP_IN_MAX bytes: an error and close; [resp] queue_max_bytes of replies
- * queued toward a connection; at most RESP_KEYS_MAX keys per multi-key command; the runtime's
- * PENDING_MAX requests in flight in the node (beyond: an immediate busy error); RESP_CURSORS
- * SCAN cursors per connection (the oldest is forgotten), each holding one key.
+ * request of more than RESP_IN_MAX bytes (counted from its first byte, while it arrives), an
+ * array announcing more than RESP_ARGS_MAX elements, or an inline line of more than
+ * STRATA_RESP_INLINE_MAX: an error and close; RESP_ARGS_MAX words per command; [resp]
+ * queue_max_bytes of replies queued toward a connection; at most RESP_KEYS_MAX keys per
+ * multi-key command; the runtime's PENDING_MAX requests in flight in the node (beyond: an
+ * immediate busy error); RESP_CURSORS SCAN cursors per connection (the oldest is forgotten),
+ * each holding one key.
  *
  * Authentication ([client] auth, docs/security.md): when it is on, a connection may send only
  * AUTH, HELLO (with AUTH) and QUIT until it gave the RESP password - derived from the cluster's
@@ -58,11 +63,13 @@
 #include "core/msg.h"
 #include "core/version.h"
 #include "rt/uv/internal.h"
+#include "rt/uv/resp_inline.h"
 #include "smr/smr.h"
 
 #define RESP_PIPELINE_MAX 256u
 #define RESP_IN_MAX (4u << 20)
 #define RESP_KEYS_MAX 1024u
+#define RESP_ARGS_MAX (2u * SMR_MPUT_MAX + 1) /* words of one command: MSET of SMR_MPUT_MAX */
 #define RESP_READ_CHUNK (64u * 1024)
 #define RESP_NAME_MAX 64u
 #define KV_MODULE "kv"
@@ -143,6 +150,10 @@ struct resp_conn {
 	uint64_t sess, sess_next, sess_base;
 	uint64_t sess_out; /* bit i: seq sess_base + i is unanswered */
 	uint64_t ncmds;    /* commands taken from the input (activity, listener.c) */
+	/* Bytes given to the reader since the connection opened, and where in them the array being
+	 * parsed started: hiredis moves the elements it parsed out of its buffer, so the size of
+	 * a request still arriving is fed - req_start, not what the buffer holds. */
+	uint64_t fed, req_start;
 };
 
 #define RCONN(lc) ((struct resp_conn *)(lc))
@@ -1304,54 +1315,82 @@ static void bad_request(struct resp_conn *c, const char *why)
 	}
 }
 
-#define INLINE_MAX (64u * 1024)
-#define INLINE_ARGS 64u
-
-/* An inline command (a text line, words separated by blanks, as typed into telnet; an empty
- * line is ignored, as redis-cli --pipe sends one) at a request boundary of the reader's buffer.
- * hiredis parses only RESP types, so this line is taken out of its buffer here. 1: a line was
- * consumed, 0: the next request is an array (or nothing is buffered), -1: wait for more input
- * (or the connection is closing). */
-static int inline_command(struct resp_conn *c)
+/* An inline command (resp_inline.h: a text line of words, with Redis's quoting; an empty line
+ * is ignored, as redis-cli --pipe sends one before its closing ECHO) at a request boundary of
+ * the reader's buffer. hiredis parses only RESP types, so the line is taken out of its buffer
+ * here. true: a line was taken (and its command run); false: wait for more input, or the line
+ * was bad (a protocol error, the connection closes). */
+static bool inline_command(struct resp_conn *c)
 {
 	redisReader *rd = c->rd;
-	if (rd->ridx != -1 || rd->pos >= rd->len || rd->buf[rd->pos] == '*')
-		return 0;
-	const char *start = rd->buf + rd->pos;
-	size_t avail = rd->len - rd->pos;
-	const char *nl = memchr(start, '\n', avail);
-	if (!nl) {
-		if (avail > INLINE_MAX) {
-			bad_request(c, "too big inline request");
-			return -1;
-		}
-		return -1;
+	size_t ll, used;
+	int rc = strata_resp_inline_line(rd->buf + rd->pos, rd->len - rd->pos,
+					 STRATA_RESP_INLINE_MAX, &ll, &used);
+	if (rc == 0)
+		return false;
+	if (rc < 0) {
+		bad_request(c, strata_resp_inline_error(rc));
+		return false;
 	}
-	size_t ll = (size_t)(nl - start);
-	const char *vs[INLINE_ARGS];
-	size_t ls[INLINE_ARGS];
-	size_t n = 0;
-	for (size_t i = 0; i < ll;) {
-		while (i < ll && (start[i] == ' ' || start[i] == '\t' || start[i] == '\r'))
-			i++;
-		if (i == ll)
-			break;
-		size_t b = i;
-		while (i < ll && start[i] != ' ' && start[i] != '\t' && start[i] != '\r')
-			i++;
-		if (n == INLINE_ARGS) {
-			bad_request(c, "too many arguments in an inline request");
-			return -1;
-		}
-		vs[n] = start + b;
-		ls[n++] = i - b;
+	/* The words' bytes (escapes make them differ from the line's) and their pointers, in one
+	 * block: at most ll / 2 + 1 words fit in ll bytes. */
+	size_t cap = ll / 2 + 1 < RESP_ARGS_MAX ? ll / 2 + 1 : RESP_ARGS_MAX;
+	uint8_t *blk = malloc(cap * (sizeof(char *) + sizeof(size_t)) + ll + 1);
+	if (!blk) {
+		conn_close(c);
+		return false;
 	}
+	const char **vs = (const char **)(void *)blk;
+	size_t *ls = (size_t *)(void *)(blk + cap * sizeof(char *));
+	char *words = (char *)(blk + cap * (sizeof(char *) + sizeof(size_t)));
+	int n = strata_resp_inline_split(rd->buf + rd->pos, ll, words, vs, ls, cap);
+	if (n < 0) {
+		free(blk);
+		bad_request(c, strata_resp_inline_error(n));
+		return false;
+	}
+	rd->pos += used;
 	if (n > 0) {
-		struct args a = { .n = n, .v = vs, .len = ls };
-		dispatch(c, &a);
+		struct args a = { .n = (size_t)n, .v = vs, .len = ls };
+		dispatch(c, &a); /* a held command is copied */
 	}
-	rd->pos += ll + 1; /* the line stays valid until here: handle_command copies what it keeps */
-	return 1;
+	free(blk);
+	return true;
+}
+
+/* hiredis discards the bytes it parsed (in redisReaderGetReply, once 1 KiB of them); inline
+ * lines are taken out here, so their bytes are discarded here: once RESP_READ_CHUNK of them are
+ * behind and no more are left than were taken, what is left moves into a fresh reader (so each
+ * byte is copied about once at most, and a stream of inline commands holds a bounded buffer). */
+static void reader_compact(struct resp_conn *c)
+{
+	redisReader *rd = c->rd;
+	if (rd->ridx != -1 || rd->pos < RESP_READ_CHUNK || rd->len - rd->pos > rd->pos)
+		return;
+	redisReader *nr = redisReaderCreate();
+	if (!nr || (rd->len > rd->pos &&
+		    redisReaderFeed(nr, rd->buf + rd->pos, rd->len - rd->pos) != REDIS_OK)) {
+		if (nr)
+			redisReaderFree(nr);
+		conn_close(c);
+		return;
+	}
+	redisReaderFree(rd);
+	c->rd = nr;
+}
+
+/* Whether the array at the reader's position announces more than RESP_ARGS_MAX elements. Seen
+ * before hiredis parses it, which would allocate the announced count and then take elements
+ * until the request's 4 MiB bound (a few bytes each). Other malformed headers are hiredis's. */
+static bool array_too_long(const redisReader *rd)
+{
+	uint64_t n = 0;
+	for (size_t i = rd->pos + 1; i < rd->len && rd->buf[i] >= '0' && rd->buf[i] <= '9'; i++) {
+		n = n * 10 + (uint64_t)(rd->buf[i] - '0');
+		if (n > RESP_ARGS_MAX)
+			return true;
+	}
+	return false;
 }
 
 /* Takes complete requests out of the reader while the ring has room. */
@@ -1364,29 +1403,44 @@ static void process_input_step(struct resp_conn *c)
 		return;
 	while (!c->ce.closing && !c->ce.draining && !c->quitting && c->count < RESP_PIPELINE_MAX &&
 	       !c->held.block) {
-		int il = inline_command(c);
-		if (il < 0)
-			return;
-		if (il > 0)
-			continue;
+		redisReader *rd = c->rd;
+		if (rd->ridx == -1) {
+			/* A request boundary. hiredis gets only a request that starts as an array:
+			 * it would take any other first byte for a reply type, and asked with
+			 * nothing left to parse it stays mid-request, so that the next line could
+			 * no longer be taken as an inline command (redis-cli --pipe -a sends its
+			 * AUTH, waits for the reply, then sends the inline lines). */
+			if (rd->pos >= rd->len)
+				break;
+			if (rd->buf[rd->pos] != '*') {
+				if (!inline_command(c))
+					break;
+				continue;
+			}
+			c->req_start = c->fed - (rd->len - rd->pos);
+			if (array_too_long(rd)) {
+				bad_request(c, "too many arguments");
+				return;
+			}
+		}
 		void *r = NULL;
-		if (redisReaderGetReply(c->rd, &r) != REDIS_OK) {
-			bad_request(c, c->rd->errstr);
+		if (redisReaderGetReply(rd, &r) != REDIS_OK) {
+			bad_request(c, rd->errstr);
 			return;
 		}
 		if (!r)
-			return;
+			break; /* a partial request: its size is bounded below */
 		redisReply *rep = r;
 		if (rep->type != REDIS_REPLY_ARRAY || rep->elements == 0 ||
-		    rep->elements > 2 * SMR_MPUT_MAX + 1) {
+		    rep->elements > RESP_ARGS_MAX) {
 			bool many = rep->type == REDIS_REPLY_ARRAY && rep->elements;
 			freeReplyObject(rep);
 			bad_request(c, many ? "too many arguments"
 					    : "expected an array of bulk strings");
 			return;
 		}
-		const char *vs[2 * SMR_MPUT_MAX + 1];
-		size_t ls[2 * SMR_MPUT_MAX + 1];
+		const char *vs[RESP_ARGS_MAX];
+		size_t ls[RESP_ARGS_MAX];
 		bool ok = true;
 		for (size_t i = 0; i < rep->elements; i++) {
 			if (rep->element[i]->type != REDIS_REPLY_STRING) {
@@ -1407,9 +1461,15 @@ static void process_input_step(struct resp_conn *c)
 	}
 	if (c->ce.closing || c->ce.draining || c->quitting)
 		return;
+	reader_compact(c);
+	if (c->ce.closing)
+		return;
 	size_t buffered = c->rd->len - c->rd->pos;
 	bool blocked = c->count >= RESP_PIPELINE_MAX || c->held.block != NULL;
-	if (!blocked && buffered > RESP_IN_MAX) {
+	/* Not blocked: what is buffered is one request still arriving (an array, counted from its
+	 * first byte, or an inline line). */
+	uint64_t arriving = c->rd->ridx != -1 ? c->fed - c->req_start : buffered;
+	if (!blocked && arriving > RESP_IN_MAX) {
 		bad_request(c, "request larger than 4 MiB");
 		return;
 	}
@@ -1457,6 +1517,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		bad_request(c, c->rd->errstr);
 		return;
 	}
+	c->fed += (uint64_t)nread;
 	process_input(c);
 	flush_ready(c, false);
 }
