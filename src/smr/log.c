@@ -1727,19 +1727,6 @@ static void activate(struct kv *k, bool soon)
 
 /* ---- client requests ---- */
 
-static int reject(struct kv *k, uint64_t rid, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int reject(struct kv *k, uint64_t rid, int code, const char *fmt, ...)
-{
-	char text[200];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	strata_node_reply(k->node, &k->m, rid, code, 0, NULL, 0, text);
-	return 0;
-}
-
 static int kv_request_do(struct kv *k, const struct strata_request *q);
 static void publish(struct kv *k);
 
@@ -1747,8 +1734,9 @@ static int kv_request(struct strata_module *m, const struct strata_request *q)
 {
 	struct kv *k = KV(m);
 	if (k->damaged)
-		return reject(k, q->id, STRATA_EIO, "kv: this node's stored log or snapshot is "
-			      "unreadable (its data directory is damaged)");
+		return smr_reject(&k->m, q->id, NULL, STRATA_EIO,
+				  "kv: this node's stored log or snapshot is "
+				  "unreadable (its data directory is damaged)");
 	activate(k, true);
 	int rc = kv_request_do(k, q);
 	publish(k);
@@ -1764,15 +1752,15 @@ static int kv_request_do(struct kv *k, const struct strata_request *q)
 	char why[200];
 	int rc = smr_request_parse(q, &kind, why, sizeof(why));
 	if (rc)
-		return reject(k, q->id, rc, "%s", why);
+		return smr_reject(&k->m, q->id, NULL, rc, "%s", why);
 	size_t need = q->key_len + q->value_len + q->value2_len + SMR_CMD_OVERHEAD + APPEND_OVERHEAD;
 	bool is_read = kind == K_GET || kind == K_RANGE;
 	if (!is_read && need > k->max_msg)
-		return reject(k, q->id, STRATA_ETOOBIG,
-			      "key + values = %zu bytes: more than one log entry carries "
-			      "([links] max_value = %zu, minus %u)",
-			      q->key_len + q->value_len + q->value2_len, k->max_msg,
-			      SMR_CMD_OVERHEAD + APPEND_OVERHEAD);
+		return smr_reject(&k->m, q->id, NULL, STRATA_ETOOBIG,
+				  "key + values = %zu bytes: more than one log entry carries "
+				  "([links] max_value = %zu, minus %u)",
+				  q->key_len + q->value_len + q->value2_len, k->max_msg,
+				  SMR_CMD_OVERHEAD + APPEND_OVERHEAD);
 	/* A serializable get reads this replica's state; the broken variant does the same for a
 	 * linearizable get at a leader, skipping the round that proves it still leads. */
 	if (is_read && ((q->flags & STRATA_REQ_SERIALIZABLE) ||
@@ -1788,7 +1776,7 @@ static int kv_request_do(struct kv *k, const struct strata_request *q)
 	struct pend *p = (struct pend *)smr_pend_alloc(&k->pend, need, busy, sizeof(busy));
 	if (!p) {
 		k->st.busy_rejects++;
-		return reject(k, q->id, STRATA_EFULL, "%s", busy);
+		return smr_reject(&k->m, q->id, NULL, STRATA_EFULL, "%s", busy);
 	}
 	p->c.rid = q->id;
 	p->c.kind = kind;

@@ -117,6 +117,10 @@ void smr_reply_get_tagged(struct strata_module *m, const struct smr_kv *sm, uint
 void smr_reply_range_tagged(struct strata_module *m, const struct smr_kv *sm, uint64_t rid,
 			    const void *prefix, size_t plen, const void *after, size_t alen,
 			    uint32_t limit, const struct smr_bft_tag *tag);
+/* An error reply to request rid at once, with the formatted reason (tag: signed for the BFT
+ * KV's client, else NULL). Returns 0: the request is answered. */
+int smr_reject(struct strata_module *m, uint64_t rid, const struct smr_bft_tag *tag, int code,
+	       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* `kv watch` (reads.c), shared by both KV logs. Live events: the changes of revisions
  * from..(the state's revision) as STRATA_OUT_DELIVER of module kv (a = the first revision of the
  * piece, data = STRATA_REPLY_RANGE's encoding, one item per change; a delete has an empty value

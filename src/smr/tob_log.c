@@ -291,29 +291,6 @@ static void reply(struct tkv *k, struct tpend *p, int status, uint64_t flags, co
 	pend_free(k, p);
 }
 
-/* An error reply at once (tag: signed for the BFT client, else NULL). */
-static int reject(struct tkv *k, uint64_t rid, const struct smr_bft_tag *tag, int code,
-		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int reject(struct tkv *k, uint64_t rid, const struct smr_bft_tag *tag, int code,
-		  const char *fmt, ...)
-{
-	char text[200];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	if (tag) {
-		struct strata_output o = {
-			.kind = STRATA_OUT_REPLY, .module = k->m.wire_id, .module_name = NAME,
-			.a = rid, .status = code, .text = text,
-		};
-		smr_bft_output(k->node, &o, tag);
-	} else {
-		strata_node_reply(k->node, &k->m, rid, code, 0, NULL, 0, text);
-	}
-	return 0;
-}
-
 static void serve_read(struct tkv *k, struct tpend *p)
 {
 	struct smr_bft_tag tag = { p->c.session, p->c.seq, k->env };
@@ -856,35 +833,39 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 	struct smr_bft_tag tagv = { q->session, q->seq, k->env };
 	const struct smr_bft_tag *tag = k->bft ? &tagv : NULL;
 	if (k->restarted)
-		return reject(k, q->id, tag, STRATA_ESTATE,
-			      "kv ([smr] log = tob) is crash-stop: this node restarted and holds no "
-			      "state; start it with a new data directory in a new cluster, or use the "
-			      "default log");
+		return smr_reject(
+			&k->m, q->id, tag, STRATA_ESTATE,
+			"kv ([smr] log = tob) is crash-stop: this node restarted and holds no "
+			"state; start it with a new data directory in a new cluster, or use the "
+			"default log");
 	if (k->joining)
-		return reject(k, q->id, tag, STRATA_ESTATE,
-			      "kv: this replica restarted without state and is catching up (a certified "
-			      "snapshot from a peer, then the order): retry, or ask another replica");
+		return smr_reject(
+			&k->m, q->id, tag, STRATA_ESTATE,
+			"kv: this replica restarted without state and is catching up (a certified "
+			"snapshot from a peer, then the order): retry, or ask another replica");
 	if (q->op == STRATA_OP_HISTORY) {
 		if (k->bft)
-			return reject(k, q->id, tag, STRATA_EINVAL,
-				      "kv watch is not offered by the BFT KV ([smr] log = bft-tob)");
+			return smr_reject(
+				&k->m, q->id, tag, STRATA_EINVAL,
+				"kv watch is not offered by the BFT KV ([smr] log = bft-tob)");
 		return smr_reply_history(&k->m, k->sm, q); /* `kv watch --from` */
 	}
 	uint8_t kind;
 	char why[200];
 	int rc = smr_request_parse(q, &kind, why, sizeof(why));
 	if (rc)
-		return reject(k, q->id, tag, rc, "%s", why);
+		return smr_reject(&k->m, q->id, tag, rc, "%s", why);
 	bool is_read = kind == K_GET || kind == K_RANGE;
 	size_t need = (is_read ? SMR_CMD_OVERHEAD
 			       : q->key_len + q->value_len + q->value2_len + SMR_CMD_OVERHEAD) +
 		      (k->bft ? SMR_BFT_AUTH_MAX + BUNDLE_OVERHEAD : 0);
 	size_t tob_max = bcast_payload_max(&k->tob);
 	if (need > tob_max)
-		return reject(k, q->id, tag, STRATA_ETOOBIG,
-			      "key + values = %zu bytes: more than one tob message carries (%zu, "
-			      "from [links] max_value)",
-			      q->key_len + q->value_len + q->value2_len, tob_max - SMR_CMD_OVERHEAD);
+		return smr_reject(
+			&k->m, q->id, tag, STRATA_ETOOBIG,
+			"key + values = %zu bytes: more than one tob message carries (%zu, "
+			"from [links] max_value)",
+			q->key_len + q->value_len + q->value2_len, tob_max - SMR_CMD_OVERHEAD);
 	if (is_read && (q->flags & STRATA_REQ_SERIALIZABLE)) {
 		if (kind == K_RANGE)
 			smr_reply_range_tagged(&k->m, k->sm, q->id, q->key, q->key_len, q->value,
@@ -894,9 +875,9 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 		return 0;
 	}
 	if (k->bft && (q->session == 0 || q->seq == 0))
-		return reject(k, q->id, tag, STRATA_EINVAL,
-			      "the BFT KV needs a client session and sequence number on every "
-			      "request, reads too (every replica must see the same)");
+		return smr_reject(&k->m, q->id, tag, STRATA_EINVAL,
+				  "the BFT KV needs a client session and sequence number on every "
+				  "request, reads too (every replica must see the same)");
 	uint8_t wtype = kind == K_PUT ? smr_put_type(q->flags) : kind == K_DEL ? SMR_CMD_DEL
 										: SMR_CMD_CAS;
 	struct smr_bft_req sreq = {
@@ -914,22 +895,23 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 		smr_bft_request_digest(rdig, &sreq);
 		if (!request_verify(k, q->session, rdig, q->client_auth, q->client_auth_len)) {
 			strata_node_counters(k->node)->client_bad_requests++;
-			return reject(k, q->id, tag, STRATA_EAUTH,
-				      "the BFT KV takes only requests signed with the key pair that "
-				      "owns their session (client_auth): %s",
-				      q->client_auth ? "the signature or the session does not match"
-						     : "this one is unsigned");
+			return smr_reject(
+				&k->m, q->id, tag, STRATA_EAUTH,
+				"the BFT KV takes only requests signed with the key pair that "
+				"owns their session (client_auth): %s",
+				q->client_auth ? "the signature or the session does not match"
+					       : "this one is unsigned");
 		}
 	}
 	if (k->bft && pend_by_tag(k, q->session, q->seq, is_read))
-		return reject(k, q->id, tag, STRATA_EINVAL,
-			      "session %llu seq %llu is pending here already",
-			      (unsigned long long)q->session, (unsigned long long)q->seq);
+		return smr_reject(&k->m, q->id, tag, STRATA_EINVAL,
+				  "session %llu seq %llu is pending here already",
+				  (unsigned long long)q->session, (unsigned long long)q->seq);
 	char busy[100];
 	struct tpend *p = (struct tpend *)smr_pend_alloc(&k->pend, need, busy, sizeof(busy));
 	if (!p) {
 		k->busy++;
-		return reject(k, q->id, tag, STRATA_EFULL, "%s", busy);
+		return smr_reject(&k->m, q->id, tag, STRATA_EFULL, "%s", busy);
 	}
 	p->c.rid = q->id;
 	p->c.kind = kind;
@@ -1012,9 +994,9 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 		pend_free(k, p);
 		if (rc == STRATA_EFULL)
 			k->busy++;
-		return reject(k, copy.c.rid, tag, rc, "%s: tob refused the command (%s)%s",
-			      rc == STRATA_EFULL ? "busy" : "kv", strata_strerror(rc),
-			      rc == STRATA_EFULL ? ", retry" : "");
+		return smr_reject(&k->m, copy.c.rid, tag, rc, "%s: tob refused the command (%s)%s",
+				  rc == STRATA_EFULL ? "busy" : "kv", strata_strerror(rc),
+				  rc == STRATA_EFULL ? ", retry" : "");
 	}
 	if (is_read)
 		k->reads++;
