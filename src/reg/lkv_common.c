@@ -95,7 +95,7 @@ uint64_t lkv_coord_add(struct lkv_coords *t, struct lkv_coord *c, struct strata_
 		       uint8_t *key, const struct lkv_ring *ring, uint64_t timer_arg)
 {
 	STRATA_ASSERT(t->n < LKV_MAX_PENDING);
-	/* The first free slot from the one after the last taken. */
+	/* Round-robin: the first free slot after the one taken last. */
 	size_t slot = t->hint;
 	while (t->op[slot])
 		slot = (slot + 1) % LKV_MAX_PENDING;

@@ -50,7 +50,7 @@ struct smr_pend *smr_pend_alloc(struct smr_pend_table *t, size_t need, char *why
 		snprintf(why, whylen, "busy: %zu bytes of writes pending, retry", t->bytes);
 		return NULL;
 	}
-	/* From the slot after the last one taken: a freed slot is taken again last. */
+	/* Round-robin: the search starts after the slot it took last. */
 	for (uint32_t tries = 0; tries < t->cap; tries++) {
 		uint32_t slot = (uint32_t)(t->id_gen++ % t->cap);
 		struct smr_pend *p = smr_pend_at(t, slot);
