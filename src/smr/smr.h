@@ -196,14 +196,14 @@ uint8_t smr_put_type(uint32_t flags);
 struct smr_pend {
 	uint64_t id;  /* 0 = free; (generation << SMR_PEND_ID_BITS) | slot */
 	uint64_t rid; /* the runtime's request id */
-	uint8_t kind; /* SMR_REQ_* */
 	uint64_t session, seq;
 	size_t bytes;             /* the write's bytes counted in the table's (smr_pend_hold) */
 	struct strata_msg *key;   /* reads: the key, ranges: the prefix */
 	struct strata_msg *after; /* ranges: start after this key */
-	uint32_t limit;           /* ranges */
 	uint64_t deadline_us;
 	struct strata_msg *cmd; /* the encoded command (log.c: writes; tob_log.c: bft, with auth) */
+	uint32_t limit;         /* ranges */
+	uint8_t kind;           /* SMR_REQ_* */
 };
 struct smr_pend_table {
 	void *rec;      /* cap records of size bytes, each opening with struct smr_pend */
