@@ -224,9 +224,9 @@ static inline struct smr_pend *smr_pend_at(const struct smr_pend_table *t, uint3
 }
 /* The pending request of this id, or NULL (answered, or never this node's). */
 struct smr_pend *smr_pend_find(const struct smr_pend_table *t, uint64_t id);
-/* A new zeroed record with its id for a request of `need` bytes, or NULL when the table holds
- * SMR_PEND_BYTES - need bytes or more, or every slot is taken: why then says which (the busy
- * reply's text). The caller counts a write's bytes with smr_pend_hold. */
+/* A new zeroed record with its id for a request of `need` bytes, or NULL when `need` more bytes
+ * would take the table past SMR_PEND_BYTES, or every slot is taken: why then says which (the
+ * busy reply's text). The caller counts a write's bytes with smr_pend_hold. */
 struct smr_pend *smr_pend_alloc(struct smr_pend_table *t, size_t need, char *why, size_t whylen);
 /* Counts bytes of a write in the table until the record is freed. */
 void smr_pend_hold(struct smr_pend_table *t, struct smr_pend *p, size_t bytes);
