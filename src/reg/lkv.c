@@ -90,21 +90,15 @@ struct lkv_entry {
 };
 
 struct lkv_op {
-	uint64_t rid, req_id;
-	uint8_t kind, phase;
+	struct lkv_coord c; /* the request, its replicas and timeout (lkv_common.c) */
+	uint8_t phase;
 	bool strong;
-	uint32_t r, w;
-	uint8_t *key;
-	size_t klen;
 	uint64_t h;
-	uint32_t reps[STRATA_MAX_NODES];
-	unsigned nrep;
-	uint64_t replied, acked, full, holders; /* bit (id - 1) */
-	uint64_t rts[STRATA_MAX_NODES];         /* query replies, by replica position */
+	uint64_t holders;               /* bit (id - 1) */
+	uint64_t rts[STRATA_MAX_NODES]; /* query replies, by replica position */
 	uint32_t rwr[STRATA_MAX_NODES];
 	struct ver best;
 	struct strata_msg *val; /* the put's value */
-	struct strata_timer timer;
 };
 
 struct lkv {
@@ -118,9 +112,8 @@ struct lkv {
 	uint64_t *dig; /* [(n + 1) * LKV_AE_BUCKETS], row = peer id */
 	uint64_t hlc;
 	uint64_t skew_us; /* test-only: added to this node's clock to model unsynchronised clocks */
-	struct lkv_op *ops[LKV_MAX_PENDING];
-	size_t nops, op_hint, pending_bytes;
-	uint64_t gen;
+	struct lkv_coords ops; /* of struct lkv_op */
+	size_t pending_bytes;
 	struct strata_timer ae_timer, gc_timer;
 	uint32_t ae_peer;
 	unsigned gc_cursor;
@@ -308,37 +301,25 @@ static struct strata_msg *enc_put(struct lkv *l, uint64_t rid, const uint8_t *ke
 
 static struct lkv_op *op_by_rid(struct lkv *l, uint64_t rid)
 {
-	struct lkv_op *o = l->ops[rid % LKV_MAX_PENDING];
-	return o && o->rid == rid ? o : NULL;
-}
-
-static int rep_index(const struct lkv_op *o, uint32_t id)
-{
-	for (unsigned i = 0; i < o->nrep; i++)
-		if (o->reps[i] == id)
-			return (int)i;
-	return -1;
+	return (struct lkv_op *)lkv_coord_find(&l->ops, rid);
 }
 
 static void op_free(struct lkv *l, struct lkv_op *o)
 {
-	strata_timer_disarm(l->m.node, &o->timer);
-	l->ops[o->rid % LKV_MAX_PENDING] = NULL;
-	l->nops--;
+	lkv_coord_remove(&l->ops, &l->m, &o->c);
 	ver_set(&o->best, 0, 0, false, NULL);
 	if (o->val) {
 		l->pending_bytes -= o->val->len;
 		strata_msg_unref(o->val);
 	}
-	free(o->key);
 	free(o);
 }
 
 static void complete(struct lkv *l, struct lkv_op *o, int status, const char *text)
 {
-	bool found = status == 0 && o->kind == K_GET && o->best.ts && !o->best.tomb;
+	bool found = status == 0 && o->c.kind == K_GET && o->best.ts && !o->best.tomb;
 	const struct strata_msg *v = found ? o->best.val : NULL;
-	strata_node_reply(l->m.node, &l->m, o->req_id, status, found ? STRATA_REPLY_FOUND : 0,
+	strata_node_reply(l->m.node, &l->m, o->c.req_id, status, found ? STRATA_REPLY_FOUND : 0,
 			  v ? v->data : NULL, v ? v->len : 0, text);
 	op_free(l, o);
 }
@@ -348,74 +329,70 @@ static void send_get(struct lkv *l, struct lkv_op *o, bool want_value)
 	struct strata_wr w;
 	strata_wr_init(&w, l->max_value);
 	strata_wr_u8(&w, M_GET);
-	strata_wr_u64(&w, o->rid);
-	strata_wr_bytes(&w, o->key, o->klen);
+	strata_wr_u64(&w, o->c.rid);
+	strata_wr_bytes(&w, o->c.key, o->c.klen);
 	strata_wr_u8(&w, want_value);
-	struct strata_msg *m = lkv_wr_done(&l->m, &w);
-	if (!m)
-		return;
-	for (unsigned i = 0; i < o->nrep; i++)
-		lkv_send_to(&l->m, o->reps[i], m);
-	strata_msg_unref(m);
+	lkv_send_reps(&l->m, &o->c, lkv_wr_done(&l->m, &w));
 }
 
 /* Sends the op's best version to the replicas not in `skip` (rid 0: a repair, not awaited). */
 static void send_put(struct lkv *l, struct lkv_op *o, uint64_t rid, uint64_t skip)
 {
-	struct strata_msg *m = enc_put(l, rid, o->key, o->klen, &o->best);
+	struct strata_msg *m = enc_put(l, rid, o->c.key, o->c.klen, &o->best);
 	if (!m)
 		return;
-	for (unsigned i = 0; i < o->nrep; i++)
-		if (!(skip & lkv_bit(o->reps[i])))
-			lkv_send_to(&l->m, o->reps[i], m);
+	for (unsigned i = 0; i < o->c.nrep; i++)
+		if (!(skip & lkv_bit(o->c.reps[i])))
+			lkv_send_to(&l->m, o->c.reps[i], m);
 	strata_msg_unref(m);
 }
 
 static void write_phase(struct lkv *l, struct lkv_op *o, uint64_t holders)
 {
 	o->phase = PH_WRITE;
-	o->acked = holders;
-	o->full = 0;
-	send_put(l, o, o->rid, holders);
+	o->c.acked = holders;
+	o->c.full = 0;
+	send_put(l, o, o->c.rid, holders);
 }
 
 static void query_done(struct lkv *l, struct lkv_op *o)
 {
-	if (o->kind != K_GET) {
+	if (o->c.kind != K_GET) {
 		uint64_t ts = hlc_tick(l, o->best.ts);
-		ver_set(&o->best, ts, l->self, o->kind == K_DEL, o->kind == K_DEL ? NULL : o->val);
+		bool del = o->c.kind == K_DEL;
+		ver_set(&o->best, ts, l->self, del, del ? NULL : o->val);
 		strata_trace(l->m.node, "lkv", "put rid=%llu consulted %u -> write ts=%llu",
-			     (unsigned long long)o->rid, lkv_popcount(o->replied),
+			     (unsigned long long)o->c.rid, lkv_popcount(o->c.replied),
 			     (unsigned long long)ts);
 		write_phase(l, o, 0);
 		return;
 	}
 	uint64_t holders = 0, stale = 0;
-	for (unsigned i = 0; i < o->nrep; i++) {
-		if (!(o->replied & lkv_bit(o->reps[i])))
+	for (unsigned i = 0; i < o->c.nrep; i++) {
+		if (!(o->c.replied & lkv_bit(o->c.reps[i])))
 			continue;
 		if (o->rts[i] == o->best.ts && o->rwr[i] == o->best.wr)
-			holders |= lkv_bit(o->reps[i]);
+			holders |= lkv_bit(o->c.reps[i]);
 		else
-			stale |= lkv_bit(o->reps[i]);
+			stale |= lkv_bit(o->c.reps[i]);
 	}
 	if (o->best.ts == 0) {
 		complete(l, o, 0, NULL); /* no replica of the quorum ever saw the key */
 		return;
 	}
-	if (o->strong && lkv_popcount(holders) < o->w) {
+	if (o->strong && lkv_popcount(holders) < o->c.w) {
 		/* ABD's write-back: without it a later read could miss a version this read returned
 		 * (a new-old inversion), since only the R replies are known to hold it. */
 		l->st.writebacks++;
 		strata_trace(l->m.node, "lkv", "get rid=%llu newest on %u < W=%u -> write back",
-			     (unsigned long long)o->rid, lkv_popcount(holders), o->w);
+			     (unsigned long long)o->c.rid, lkv_popcount(holders), o->c.w);
 		write_phase(l, o, holders);
 		return;
 	}
 	if (stale) {
 		l->st.read_repairs++;
 		strata_trace(l->m.node, "lkv", "get rid=%llu %u stale replies -> read repair",
-			     (unsigned long long)o->rid, lkv_popcount(stale));
+			     (unsigned long long)o->c.rid, lkv_popcount(stale));
 		send_put(l, o, 0, ~stale);
 	}
 	complete(l, o, 0, NULL);
@@ -423,25 +400,25 @@ static void query_done(struct lkv *l, struct lkv_op *o)
 
 static void check_write(struct lkv *l, struct lkv_op *o)
 {
-	unsigned acks = lkv_popcount(o->acked), full = lkv_popcount(o->full);
-	if (acks >= o->w) {
+	unsigned acks = lkv_popcount(o->c.acked), full = lkv_popcount(o->c.full);
+	if (acks >= o->c.w) {
 		complete(l, o, 0, NULL);
 		return;
 	}
-	if (o->nrep - full >= o->w)
+	if (o->c.nrep - full >= o->c.w)
 		return; /* W still reachable */
-	if (acks + full < o->nrep)
+	if (acks + full < o->c.nrep)
 		return; /* wait for the rest: one of them may have stored it */
 	char text[160];
-	if (acks == 0 && o->kind != K_GET) {
+	if (acks == 0 && o->c.kind != K_GET) {
 		snprintf(text, sizeof(text), "all %u replicas of the key are full (%zu keys per node)",
-			 o->nrep, l->max_keys);
+			 o->c.nrep, l->max_keys);
 		complete(l, o, STRATA_EFULL, text);
 	} else {
 		snprintf(text, sizeof(text),
 			 "W=%u not reachable: %u replicas stored it, %u are full: the write may be "
 			 "visible later",
-			 o->w, acks, full);
+			 o->c.w, acks, full);
 		complete(l, o, STRATA_ETIMEDOUT, text);
 	}
 }
@@ -459,18 +436,18 @@ static void on_val(struct lkv *l, uint32_t from, struct strata_rd *rd)
 		return;
 	}
 	struct lkv_op *o = op_by_rid(l, rid);
-	int idx = o ? rep_index(o, from) : -1;
-	if (!o || o->phase != PH_QUERY || idx < 0 || (o->replied & lkv_bit(from)))
+	int idx = o ? lkv_coord_rep(&o->c, from) : -1;
+	if (!o || o->phase != PH_QUERY || idx < 0 || (o->c.replied & lkv_bit(from)))
 		return; /* late or duplicate */
 	if (!(flags & 1))
 		ts = 0, wr = 0;
 	hlc_observe(l, ts);
-	o->replied |= lkv_bit(from);
+	o->c.replied |= lkv_bit(from);
 	o->rts[idx] = ts;
 	o->rwr[idx] = wr;
 	if (ts && newer(ts, wr, o->best.ts, o->best.wr)) {
 		struct strata_msg *m = NULL;
-		if (!(flags & 2) && o->kind == K_GET) {
+		if (!(flags & 2) && o->c.kind == K_GET) {
 			m = strata_msg_new(v, vlen);
 			if (!m) {
 				complete(l, o, STRATA_ENOMEM, "out of memory");
@@ -481,7 +458,7 @@ static void on_val(struct lkv *l, uint32_t from, struct strata_rd *rd)
 		if (m)
 			strata_msg_unref(m);
 	}
-	if (lkv_popcount(o->replied) >= o->r)
+	if (lkv_popcount(o->c.replied) >= o->c.r)
 		query_done(l, o);
 }
 
@@ -494,13 +471,8 @@ static void on_ack(struct lkv *l, uint32_t from, struct strata_rd *rd)
 		return;
 	}
 	struct lkv_op *o = op_by_rid(l, rid);
-	if (!o || o->phase != PH_WRITE || rep_index(o, from) < 0 ||
-	    ((o->acked | o->full) & lkv_bit(from)))
+	if (!o || o->phase != PH_WRITE || !lkv_coord_ack(&o->c, from, full))
 		return;
-	if (full)
-		o->full |= lkv_bit(from);
-	else
-		o->acked |= lkv_bit(from);
 	check_write(l, o);
 }
 
@@ -513,11 +485,11 @@ static void on_op_timeout(struct lkv *l, uint64_t rid)
 	if (o->phase == PH_QUERY)
 		snprintf(text, sizeof(text),
 			 "no read quorum in %u ms: %u of R=%u replicas answered%s",
-			 LKV_TIMEOUT_US / 1000, lkv_popcount(o->replied), o->r,
-			 o->kind == K_GET ? "" : " (before writing)");
+			 LKV_TIMEOUT_US / 1000, lkv_popcount(o->c.replied), o->c.r,
+			 o->c.kind == K_GET ? "" : " (before writing)");
 	else
 		snprintf(text, sizeof(text), "no write quorum in %u ms: %u of W=%u replicas acknowledged",
-			 LKV_TIMEOUT_US / 1000, lkv_popcount(o->acked), o->w);
+			 LKV_TIMEOUT_US / 1000, lkv_popcount(o->c.acked), o->c.w);
 	strata_trace(l->m.node, "lkv", "rid=%llu %s -> outcome unknown", (unsigned long long)rid,
 		     text);
 	complete(l, o, STRATA_ETIMEDOUT, text);
@@ -529,11 +501,10 @@ static int lkv_request(struct strata_module *m, const struct strata_request *q)
 {
 	struct lkv *l = L(m);
 	struct lkv_limits lim = { .max_value = l->max_value, .overhead = 64,
-				  .replicas = l->replicas, .r = l->r, .w = l->w, .nops = l->nops };
+				  .replicas = l->replicas, .r = l->r, .w = l->w, .nops = l->ops.n };
 	uint8_t kind;
 	if (lkv_request_check(m, q, &lim, &kind) != 0)
 		return 0;
-	uint32_t r = q->r ? q->r : l->r, w = q->w ? q->w : l->w;
 	if (q->value2_len)
 		return lkv_reject(m, q->id, STRATA_EINVAL,
 				  "causal contexts (value2) are not supported: lkv is last-write-wins "
@@ -552,32 +523,14 @@ static int lkv_request(struct strata_module *m, const struct strata_request *q)
 			strata_msg_unref(val);
 		return STRATA_ENOMEM;
 	}
-	size_t slot = l->op_hint;
-	while (l->ops[slot])
-		slot = (slot + 1) % LKV_MAX_PENDING;
-	l->op_hint = (slot + 1) % LKV_MAX_PENDING;
-	l->gen++;
-	o->rid = l->gen * LKV_MAX_PENDING + slot;
-	l->ops[slot] = o;
-	l->nops++;
-	o->req_id = q->id;
-	o->kind = kind;
-	o->r = r;
-	o->w = w;
-	o->strong = r + w > l->replicas;
-	memcpy(key, q->key, q->key_len);
-	o->key = key;
-	o->klen = q->key_len;
-	o->h = lkv_hash(key, q->key_len);
+	o->h = lkv_coord_add(&l->ops, &o->c, m, q, kind, &lim, key, &l->ring, T_OP);
+	o->strong = o->c.r + o->c.w > l->replicas;
 	o->val = val;
 	if (val)
 		l->pending_bytes += val->len;
-	o->nrep = lkv_ring_replicas(&l->ring, o->h, l->replicas, o->reps);
-	strata_timer_init(&o->timer, m, T_OP, o->rid);
-	strata_timer_arm_in(m->node, &o->timer, LKV_TIMEOUT_US);
 	if (!o->strong)
 		strata_trace(m->node, "lkv", "request r=%u w=%u replicas=%u -> weak quorums: reads "
-			     "may be stale", r, w, l->replicas);
+			     "may be stale", o->c.r, o->c.w, l->replicas);
 	o->phase = PH_QUERY;
 	if (kind == K_GET || o->strong) {
 		send_get(l, o, kind == K_GET);
@@ -648,18 +601,8 @@ static void on_put(struct lkv *l, uint32_t from, struct strata_rd *rd)
 		return;
 	}
 	int rc = take_version(l, key, klen, ts, wr, tomb, v, vlen);
-	if (!rid)
-		return;
-	struct strata_wr w;
-	strata_wr_init(&w, 64);
-	strata_wr_u8(&w, M_ACK);
-	strata_wr_u64(&w, rid);
-	strata_wr_u8(&w, rc == 0 ? 0 : 1);
-	struct strata_msg *m = lkv_wr_done(&l->m, &w);
-	if (m) {
-		lkv_send_to(&l->m, from, m);
-		strata_msg_unref(m);
-	}
+	if (rid)
+		lkv_send_ack(&l->m, from, M_ACK, rid, rc);
 }
 
 /* ---- anti-entropy ---- */
@@ -973,8 +916,8 @@ static void lkv_destroy(struct strata_module *m)
 {
 	struct lkv *l = L(m);
 	for (size_t i = 0; i < LKV_MAX_PENDING; i++)
-		if (l->ops[i])
-			op_free(l, l->ops[i]);
+		if (l->ops.op[i])
+			op_free(l, (struct lkv_op *)l->ops.op[i]);
 	strata_itab_free(l->tab); /* entry_fini releases the values */
 	strata_timer_disarm(m->node, &l->ae_timer);
 	strata_timer_disarm(m->node, &l->gc_timer);
@@ -1001,12 +944,8 @@ static void warn(struct strata_node *n, const char *text)
 struct strata_module *lkv_create(struct strata_node *n, char *err, size_t errlen)
 {
 	const struct strata_config *cfg = strata_node_config(n);
-	if (cfg->lkv_replicas < 1 || cfg->lkv_replicas > cfg->n || cfg->lkv_r < 1 ||
-	    cfg->lkv_w < 1 || cfg->lkv_r > cfg->lkv_replicas || cfg->lkv_w > cfg->lkv_replicas) {
-		snprintf(err, errlen, "lkv: need 1 <= r, w <= replicas <= n (replicas=%u r=%u w=%u n=%u)",
-			 cfg->lkv_replicas, cfg->lkv_r, cfg->lkv_w, cfg->n);
+	if (lkv_config_check(cfg, "lkv", err, errlen) != 0)
 		return NULL;
-	}
 	struct lkv *l = calloc(1, sizeof(*l));
 	if (!l) {
 		snprintf(err, errlen, "lkv: out of memory");

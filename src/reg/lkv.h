@@ -138,5 +138,51 @@ int lkv_request_check(struct strata_module *m, const struct strata_request *q,
 struct strata_msg *lkv_wr_done(struct strata_module *m, struct strata_wr *w);
 /* Perfect-link send; a failure is traced and left to the operation's timeout or to repair. */
 void lkv_send_to(struct strata_module *m, uint32_t to, struct strata_msg *msg);
+/* Checks [lkv] replicas, r and w against n: 0, or -1 with the reason in err (prefixed name). */
+struct strata_config;
+int lkv_config_check(const struct strata_config *cfg, const char *name, char *err,
+		     size_t errlen);
+
+/* A client request this node coordinates, as both stores keep it (each store's op record opens
+ * with it): rid = generation * LKV_MAX_PENDING + slot names it in messages (a late answer to an
+ * older request of the slot finds nothing), the client's request, the key's replicas, which
+ * replicas answered, and the request's timeout. */
+struct lkv_coord {
+	uint64_t rid, req_id;
+	uint8_t kind; /* LKV_K_* */
+	uint32_t r, w;
+	uint8_t *key; /* owned */
+	size_t klen;
+	uint32_t reps[STRATA_MAX_NODES]; /* the key's preference list */
+	unsigned nrep;
+	uint64_t replied, acked, full; /* bit (id - 1) */
+	struct strata_timer timer;     /* instance rid */
+};
+/* The requests a node coordinates: at most LKV_MAX_PENDING (lkv_request_check refuses more). */
+struct lkv_coords {
+	struct lkv_coord *op[LKV_MAX_PENDING];
+	size_t n, hint;
+	uint64_t gen;
+};
+/* Enters c (zeroed, allocated by the caller with key, q->key_len bytes that c owns from now)
+ * for request q of this kind in the next free slot: its rid, the request (r, w: q's or lim's
+ * defaults), a copy of the key, the key's replicas on ring, and its timer (timer_arg, armed for
+ * LKV_TIMEOUT_US). Returns the key's hash. A slot must be free (lim->nops < LKV_MAX_PENDING). */
+uint64_t lkv_coord_add(struct lkv_coords *t, struct lkv_coord *c, struct strata_module *m,
+		       const struct strata_request *q, uint8_t kind, const struct lkv_limits *lim,
+		       uint8_t *key, const struct lkv_ring *ring, uint64_t timer_arg);
+/* The request named rid, or NULL. */
+struct lkv_coord *lkv_coord_find(const struct lkv_coords *t, uint64_t rid);
+/* The position of node id in c's replicas, or -1. */
+int lkv_coord_rep(const struct lkv_coord *c, uint32_t id);
+/* Records a replica's acknowledgement of c's write (full: it had no room); false (nothing
+ * recorded) when from is not one of c's replicas or answered already. */
+bool lkv_coord_ack(struct lkv_coord *c, uint32_t from, bool full);
+/* Takes c out of the table: disarms its timer, frees its key (the caller frees the rest). */
+void lkv_coord_remove(struct lkv_coords *t, struct strata_module *m, struct lkv_coord *c);
+/* Sends msg to each of c's replicas and drops the caller's reference (NULL: nothing). */
+void lkv_send_reps(struct strata_module *m, const struct lkv_coord *c, struct strata_msg *msg);
+/* A replica's answer to a put: [type][rid][full: rc != 0] to the coordinator. */
+void lkv_send_ack(struct strata_module *m, uint32_t to, uint8_t type, uint64_t rid, int rc);
 
 #endif

@@ -93,17 +93,9 @@ struct vc_entry {
 };
 
 struct vc_op {
-	uint64_t rid, req_id;
-	uint8_t kind;
-	uint32_t r, w;
-	uint8_t *key;
-	size_t klen;
-	uint32_t reps[STRATA_MAX_NODES];
-	unsigned nrep;
-	uint64_t replied, acked, full;
+	struct lkv_coord c;    /* the request, its replicas and timeout (lkv_common.c) */
 	struct sibset merged;  /* get: the union of the replies */
 	struct sib put;        /* put/del: the new version */
-	struct strata_timer timer;
 };
 
 struct lkv_vc {
@@ -113,9 +105,7 @@ struct lkv_vc {
 	size_t max_value, max_keys;
 	struct strata_itab *tab; /* the store: max_keys instances (struct vc_entry) */
 	uint64_t ctr;
-	struct vc_op *ops[LKV_MAX_PENDING];
-	size_t nops, op_hint;
-	uint64_t gen;
+	struct lkv_coords ops; /* of struct vc_op */
 	struct lkv_vc_stats st;
 };
 
@@ -293,45 +283,24 @@ static int store(struct lkv_vc *l, const uint8_t *key, size_t klen, const struct
 
 /* ---- sending ---- */
 
-static void send_all(struct lkv_vc *l, struct vc_op *o, struct strata_msg *m)
-{
-	if (!m)
-		return;
-	for (unsigned i = 0; i < o->nrep; i++)
-		lkv_send_to(&l->m, o->reps[i], m);
-	strata_msg_unref(m);
-}
-
 /* ---- coordinator ---- */
 
 static struct vc_op *op_by_rid(struct lkv_vc *l, uint64_t rid)
 {
-	struct vc_op *o = l->ops[rid % LKV_MAX_PENDING];
-	return o && o->rid == rid ? o : NULL;
-}
-
-static bool is_rep(const struct vc_op *o, uint32_t id)
-{
-	for (unsigned i = 0; i < o->nrep; i++)
-		if (o->reps[i] == id)
-			return true;
-	return false;
+	return (struct vc_op *)lkv_coord_find(&l->ops, rid);
 }
 
 static void op_free(struct lkv_vc *l, struct vc_op *o)
 {
-	strata_timer_disarm(l->m.node, &o->timer);
-	l->ops[o->rid % LKV_MAX_PENDING] = NULL;
-	l->nops--;
+	lkv_coord_remove(&l->ops, &l->m, &o->c);
 	set_clear(&o->merged);
 	sib_clear(&o->put);
-	free(o->key);
 	free(o);
 }
 
 static void reply(struct lkv_vc *l, struct vc_op *o, int status, const char *text)
 {
-	strata_node_reply(l->m.node, &l->m, o->req_id, status, 0, NULL, 0, text);
+	strata_node_reply(l->m.node, &l->m, o->c.req_id, status, 0, NULL, 0, text);
 	op_free(l, o);
 }
 
@@ -368,7 +337,7 @@ static void reply_get(struct lkv_vc *l, struct vc_op *o)
 		reply(l, o, STRATA_ENOMEM, "reply encoding failed");
 		return;
 	}
-	strata_node_reply(l->m.node, &l->m, o->req_id, 0,
+	strata_node_reply(l->m.node, &l->m, o->c.req_id, 0,
 			  STRATA_REPLY_SIBLINGS | (values ? STRATA_REPLY_FOUND : 0), w.buf, w.len,
 			  NULL);
 	strata_wr_free(&w);
@@ -380,7 +349,8 @@ static void on_val(struct lkv_vc *l, uint32_t from, struct strata_rd *rd)
 	uint64_t rid = strata_rd_u64(rd);
 	size_t count = (size_t)strata_rd_u64_max(rd, LKV_VC_MAX_SIBLINGS);
 	struct vc_op *o = op_by_rid(l, rid);
-	bool take = o && o->kind == K_GET && is_rep(o, from) && !(o->replied & lkv_bit(from));
+	bool take = o && o->c.kind == K_GET && lkv_coord_rep(&o->c, from) >= 0 &&
+		    !(o->c.replied & lkv_bit(from));
 	uint64_t ctx[STRATA_MAX_NODES];
 	for (size_t i = 0; i < count && strata_rd_ok(rd); i++) {
 		struct sib s = { .ctx = ctx };
@@ -408,8 +378,8 @@ static void on_val(struct lkv_vc *l, uint32_t from, struct strata_rd *rd)
 	}
 	if (!take)
 		return; /* late or duplicate */
-	o->replied |= lkv_bit(from);
-	if (lkv_popcount(o->replied) >= o->r)
+	o->c.replied |= lkv_bit(from);
+	if (lkv_popcount(o->c.replied) >= o->c.r)
 		reply_get(l, o);
 }
 
@@ -422,21 +392,18 @@ static void on_ack(struct lkv_vc *l, uint32_t from, struct strata_rd *rd)
 		return;
 	}
 	struct vc_op *o = op_by_rid(l, rid);
-	if (!o || o->kind == K_GET || !is_rep(o, from) || ((o->acked | o->full) & lkv_bit(from)))
+	if (!o || o->c.kind == K_GET || !lkv_coord_ack(&o->c, from, full))
 		return;
-	if (full)
-		o->full |= lkv_bit(from);
-	else
-		o->acked |= lkv_bit(from);
-	unsigned acks = lkv_popcount(o->acked), nfull = lkv_popcount(o->full);
-	if (acks >= o->w) {
+	unsigned acks = lkv_popcount(o->c.acked), nfull = lkv_popcount(o->c.full);
+	if (acks >= o->c.w) {
 		reply(l, o, 0, NULL);
-	} else if (o->nrep - nfull < o->w && acks + nfull == o->nrep) {
+	} else if (o->c.nrep - nfull < o->c.w && acks + nfull == o->c.nrep) {
 		char text[160];
 		snprintf(text, sizeof(text),
 			 "W=%u not reachable: %u replicas stored it, %u are full (%zu keys per "
 			 "node)%s",
-			 o->w, acks, nfull, l->max_keys, acks ? ": the write may be visible later" : "");
+			 o->c.w, acks, nfull, l->max_keys,
+			 acks ? ": the write may be visible later" : "");
 		reply(l, o, acks ? STRATA_ETIMEDOUT : STRATA_EFULL, text);
 	}
 }
@@ -447,12 +414,12 @@ static void on_op_timeout(struct lkv_vc *l, uint64_t rid)
 	if (!o)
 		return;
 	char text[200];
-	if (o->kind == K_GET)
+	if (o->c.kind == K_GET)
 		snprintf(text, sizeof(text), "no read quorum in %u ms: %u of R=%u replicas answered",
-			 LKV_TIMEOUT_US / 1000, lkv_popcount(o->replied), o->r);
+			 LKV_TIMEOUT_US / 1000, lkv_popcount(o->c.replied), o->c.r);
 	else
 		snprintf(text, sizeof(text), "no write quorum in %u ms: %u of W=%u replicas acknowledged",
-			 LKV_TIMEOUT_US / 1000, lkv_popcount(o->acked), o->w);
+			 LKV_TIMEOUT_US / 1000, lkv_popcount(o->c.acked), o->c.w);
 	reply(l, o, STRATA_ETIMEDOUT, text);
 }
 
@@ -477,11 +444,10 @@ static int vc_request(struct strata_module *m, const struct strata_request *q)
 {
 	struct lkv_vc *l = V(m);
 	struct lkv_limits lim = { .max_value = l->max_value, .overhead = 64 + SIB_OVERHEAD(l->n),
-				  .replicas = l->replicas, .r = l->r, .w = l->w, .nops = l->nops };
+				  .replicas = l->replicas, .r = l->r, .w = l->w, .nops = l->ops.n };
 	uint8_t kind;
 	if (lkv_request_check(m, q, &lim, &kind) != 0)
 		return 0;
-	uint32_t r = q->r ? q->r : l->r, w = q->w ? q->w : l->w;
 	uint64_t ctx[STRATA_MAX_NODES];
 	if (kind != K_GET && lkv_vc_context_decode(q->value2, q->value2_len, l->n, ctx) != 0)
 		return lkv_reject(&l->m, q->id, STRATA_EINVAL,
@@ -501,29 +467,12 @@ static int vc_request(struct strata_module *m, const struct strata_request *q)
 			strata_msg_unref(val);
 		return STRATA_ENOMEM;
 	}
-	size_t slot = l->op_hint;
-	while (l->ops[slot])
-		slot = (slot + 1) % LKV_MAX_PENDING;
-	l->op_hint = (slot + 1) % LKV_MAX_PENDING;
-	l->gen++;
-	o->rid = l->gen * LKV_MAX_PENDING + slot;
-	l->ops[slot] = o;
-	l->nops++;
-	o->req_id = q->id;
-	o->kind = kind;
-	o->r = r;
-	o->w = w;
-	memcpy(key, q->key, q->key_len);
-	o->key = key;
-	o->klen = q->key_len;
-	o->nrep = lkv_ring_replicas(&l->ring, lkv_hash(key, q->key_len), l->replicas, o->reps);
-	strata_timer_init(&o->timer, m, T_OP, o->rid);
-	strata_timer_arm_in(m->node, &o->timer, LKV_TIMEOUT_US);
+	lkv_coord_add(&l->ops, &o->c, m, q, kind, &lim, key, &l->ring, T_OP);
 	struct strata_wr wr;
 	strata_wr_init(&wr, l->max_value);
 	strata_wr_u8(&wr, kind == K_GET ? M_GET : M_PUT);
-	strata_wr_u64(&wr, o->rid);
-	strata_wr_bytes(&wr, key, o->klen);
+	strata_wr_u64(&wr, o->c.rid);
+	strata_wr_bytes(&wr, key, o->c.klen);
 	if (kind != K_GET) {
 		/* The dot: unique per node (a counter that also follows the clock, so a restarted
 		 * node does not reuse one), whatever the context says. */
@@ -534,9 +483,10 @@ static int vc_request(struct strata_module *m, const struct strata_request *q)
 				       .ctx = pctx, .val = val };
 		wr_version(&wr, l, &o->put);
 		strata_trace(m->node, "lkv-vc", "put rid=%llu dot %u.%llu -> write to %u replicas",
-			     (unsigned long long)o->rid, l->self, (unsigned long long)l->ctr, o->nrep);
+			     (unsigned long long)o->c.rid, l->self, (unsigned long long)l->ctr,
+			     o->c.nrep);
 	}
-	send_all(l, o, lkv_wr_done(&l->m, &wr));
+	lkv_send_reps(&l->m, &o->c, lkv_wr_done(&l->m, &wr));
 	return 0;
 }
 
@@ -584,16 +534,7 @@ static void on_put(struct lkv_vc *l, uint32_t from, struct strata_rd *rd)
 		if (s.val)
 			strata_msg_unref(s.val);
 	}
-	struct strata_wr w;
-	strata_wr_init(&w, 64);
-	strata_wr_u8(&w, M_ACK);
-	strata_wr_u64(&w, rid);
-	strata_wr_u8(&w, rc == 0 ? 0 : 1);
-	struct strata_msg *m = lkv_wr_done(&l->m, &w);
-	if (m) {
-		lkv_send_to(&l->m, from, m);
-		strata_msg_unref(m);
-	}
+	lkv_send_ack(&l->m, from, M_ACK, rid, rc);
 }
 
 /* ---- module plumbing ---- */
@@ -622,8 +563,8 @@ static void vc_destroy(struct strata_module *m)
 {
 	struct lkv_vc *l = V(m);
 	for (size_t i = 0; i < LKV_MAX_PENDING; i++)
-		if (l->ops[i])
-			op_free(l, l->ops[i]);
+		if (l->ops.op[i])
+			op_free(l, (struct vc_op *)l->ops.op[i]);
 	strata_itab_free(l->tab); /* entry_fini releases the versions */
 	lkv_ring_free(&l->ring);
 	free(l);
@@ -639,13 +580,8 @@ static const struct strata_module_ops vc_ops = {
 struct strata_module *lkv_vc_create(struct strata_node *n, char *err, size_t errlen)
 {
 	const struct strata_config *cfg = strata_node_config(n);
-	if (cfg->lkv_replicas < 1 || cfg->lkv_replicas > cfg->n || cfg->lkv_r < 1 ||
-	    cfg->lkv_w < 1 || cfg->lkv_r > cfg->lkv_replicas || cfg->lkv_w > cfg->lkv_replicas) {
-		snprintf(err, errlen,
-			 "lkv-vc: need 1 <= r, w <= replicas <= n (replicas=%u r=%u w=%u n=%u)",
-			 cfg->lkv_replicas, cfg->lkv_r, cfg->lkv_w, cfg->n);
+	if (lkv_config_check(cfg, "lkv-vc", err, errlen) != 0)
 		return NULL;
-	}
 	struct lkv_vc *l = calloc(1, sizeof(*l));
 	if (!l) {
 		snprintf(err, errlen, "lkv-vc: out of memory");

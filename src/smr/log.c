@@ -76,15 +76,15 @@
  * makes the re-forward harmless). A write without a client session gets a one-shot session.
  *
  * Model: fail-noisy crash-recovery with stable storage; N > 2f; perfect links (links/perfect.c).
- * Bounds: pending_max client requests per node (beyond: STRATA_EFULL "busy, retry") holding at
- * most PEND_BYTES of commands, a proposal queue of PROPOSE_MAX commands, `window` entries in
- * flight per follower, batch_max commands and max_value bytes per entry, READS_MAX reads
- * waiting at a leader, a cache of the unapplied entries plus CACHE_TAIL applied ones (older
- * entries are read back from storage for a lagging follower, none below the compacted
- * prefix). Snapshots every snapshot_entries applied entries bound the log on disk to about
- * snapshot_entries + snapshot_tail entries (plus the uncommitted ones); two snapshot slots hold
- * at most two copies of the state; a follower behind the compacted log receives the snapshot
- * in chunks (SNAP/SNAP_R, one chunk of at most 64 KiB unanswered at a time; one snapshot
+ * Bounds: pending_max client requests per node (beyond: STRATA_EFULL "busy, retry") holding at most
+ * SMR_PEND_BYTES of commands (the pending table, pend.c), a proposal queue of PROPOSE_MAX commands
+ * and SMR_PEND_BYTES, `window` entries in flight per follower, batch_max commands and max_value
+ * bytes per entry, READS_MAX reads waiting at a leader, a cache of the unapplied entries plus
+ * CACHE_TAIL applied ones (older entries are read back from storage for a lagging follower, none
+ * below the compacted prefix). Snapshots every snapshot_entries applied entries bound the log on
+ * disk to about snapshot_entries + snapshot_tail entries (plus the uncommitted ones); two snapshot
+ * slots hold at most two copies of the state; a follower behind the compacted log receives the
+ * snapshot in chunks (SNAP/SNAP_R, one chunk of at most 64 KiB unanswered at a time; one snapshot
  * being received is held in memory) and installs it atomically.
  *
  * Wire (u8 type, then codec fields):
@@ -108,12 +108,10 @@
 #include "smr/smr.h"
 
 #define NAME "kv"
-#define PEND_BYTES ((size_t)256 << 20)
 #define PROPOSE_MAX 65536u
 #define READS_MAX 65536u
 #define CACHE_TAIL 256u
 #define APPEND_OVERHEAD 128u /* header bytes of an APPEND beyond its entries */
-#define ID_BITS 20           /* pending slot in the low bits of a request id */
 #define INFLIGHT_MSGS 2      /* APPENDs with entries unacknowledged per follower */
 #define ENTRIES_PER_MSG 256
 /* The leader stores its new entries once the followers committed them, or after this long. */
@@ -148,17 +146,11 @@ struct ent {
 	struct strata_msg *data; /* a batch: u64 count, commands */
 };
 
+/* A pending client request: the table's record (pend.c) and the state of its read. */
 struct pend {
-	uint64_t id;     /* 0 = free */
-	uint64_t rid;    /* the runtime's request id */
-	uint8_t kind, state;
-	uint64_t session, seq;
-	struct strata_msg *cmd; /* writes: the encoded command */
-	struct strata_msg *key; /* gets; ranges: the prefix */
-	struct strata_msg *after; /* ranges: start after this key */
-	uint32_t limit;           /* ranges */
+	struct smr_pend c; /* the request, its id and deadline; a write's encoded command */
+	uint8_t state;     /* enum pstate */
 	uint64_t read_index;
-	uint64_t deadline_us;
 };
 
 struct read_wait {
@@ -245,10 +237,7 @@ struct kv {
 	uint64_t rx_index, rx_term, rx_total, rx_len;
 	bool in_tick; /* send_append may resend an unanswered snapshot chunk */
 
-	struct pend *pend;
-	uint32_t pend_cap, npend;
-	uint64_t id_gen;
-	size_t pend_bytes;
+	struct smr_pend_table pend; /* of struct pend */
 
 	struct strata_msg **prop;
 	size_t nprop;
@@ -556,60 +545,31 @@ static void cache_trim(struct kv *k)
 
 /* ---- pending client requests ---- */
 
-static struct pend *pend_find(struct kv *k, uint64_t id)
+static struct pend *pend_at(struct kv *k, uint32_t slot)
 {
-	uint32_t slot = (uint32_t)(id & ((1u << ID_BITS) - 1));
-	if (slot >= k->pend_cap || k->pend[slot].id != id || id == 0)
-		return NULL;
-	return &k->pend[slot];
+	return (struct pend *)k->pend.rec + slot;
 }
 
-static struct pend *pend_alloc(struct kv *k)
+static struct pend *pend_find(struct kv *k, uint64_t id)
 {
-	for (uint32_t tries = 0; tries < k->pend_cap; tries++) {
-		uint32_t slot = (uint32_t)(k->id_gen++ % k->pend_cap);
-		struct pend *p = &k->pend[slot];
-		if (p->id)
-			continue;
-		memset(p, 0, sizeof(*p));
-		p->id = (k->id_gen << ID_BITS) | slot;
-		k->npend++;
-		return p;
-	}
-	return NULL;
+	return (struct pend *)smr_pend_find(&k->pend, id);
 }
 
 static void pend_free(struct kv *k, struct pend *p)
 {
-	if (p->cmd)
-		k->pend_bytes -= p->cmd->len;
-	strata_msg_unref(p->cmd);
-	strata_msg_unref(p->key);
-	strata_msg_unref(p->after);
-	memset(p, 0, sizeof(*p));
-	k->npend--;
+	smr_pend_free(&k->pend, &p->c);
 }
 
 static void reply(struct kv *k, struct pend *p, int status, uint64_t flags, const void *data,
 		  size_t len, uint64_t revision, const char *text)
 {
-	struct strata_output o = {
-		.kind = STRATA_OUT_REPLY, .module = k->m.wire_id, .module_name = NAME,
-		.a = p->rid, .b = flags, .status = status, .data = data, .len = len, .text = text,
-		.revision = revision,
-	};
-	strata_output(k->node, &o);
+	smr_pend_reply(&k->m, &p->c, status, flags, data, len, revision, text, NULL);
 	pend_free(k, p);
 }
 
 static void serve_read(struct kv *k, struct pend *p)
 {
-	if (p->kind == K_RANGE)
-		smr_reply_range(&k->m, k->sm, p->rid, p->key->data, p->key->len,
-				  p->after ? p->after->data : NULL, p->after ? p->after->len : 0,
-				  p->limit);
-	else
-		smr_reply_get(&k->m, k->sm, p->rid, p->key->data, p->key->len);
+	smr_pend_serve_read(&k->m, k->sm, &p->c, NULL);
 	pend_free(k, p);
 }
 
@@ -617,7 +577,7 @@ static void serve_read(struct kv *k, struct pend *p)
 
 static bool propose(struct kv *k, struct strata_msg *cmd)
 {
-	if (k->nprop >= PROPOSE_MAX || k->prop_bytes + cmd->len > PEND_BYTES) {
+	if (k->nprop >= PROPOSE_MAX || k->prop_bytes + cmd->len > SMR_PEND_BYTES) {
 		trace(k, "proposal queue full -> command dropped (its origin retries or times out)");
 		return false;
 	}
@@ -1162,8 +1122,8 @@ static void apply_one(struct kv *k, uint64_t idx, struct strata_msg *batch)
 			continue;
 		}
 		struct pend *p = pend_find(k, c.origin_id);
-		if (!p || p->session != c.session || p->seq != c.seq || p->kind == K_GET ||
-		    p->kind == K_RANGE) {
+		if (!p || p->c.session != c.session || p->c.seq != c.seq || p->c.kind == K_GET ||
+		    p->c.kind == K_RANGE) {
 			strata_msg_unref(res.old);
 			continue;
 		}
@@ -1194,11 +1154,11 @@ static void apply_one(struct kv *k, uint64_t idx, struct strata_msg *batch)
 
 static void serve_applied_reads(struct kv *k)
 {
-	if (k->npend == 0)
+	if (k->pend.n == 0)
 		return;
-	for (uint32_t i = 0; i < k->pend_cap; i++) {
-		struct pend *p = &k->pend[i];
-		if (p->id && p->state == P_READ_APPLY && p->read_index <= k->applied)
+	for (uint32_t i = 0; i < k->pend.cap; i++) {
+		struct pend *p = pend_at(k, i);
+		if (p->c.id && p->state == P_READ_APPLY && p->read_index <= k->applied)
 			serve_read(k, p);
 	}
 }
@@ -1358,40 +1318,40 @@ static void dispatch_one(struct kv *k, struct pend *p)
 		p->state = P_WAIT;
 		return;
 	}
-	if (p->kind == K_GET || p->kind == K_RANGE) {
+	if (p->c.kind == K_GET || p->c.kind == K_RANGE) {
 		if (k->leader == k->self) {
 			p->state = P_READ_INDEX;
-			add_read(k, 0, p->id);
+			add_read(k, 0, p->c.id);
 			return;
 		}
 		struct strata_wr w;
 		strata_wr_init(&w, 32);
 		strata_wr_u8(&w, M_RI);
-		strata_wr_u64(&w, p->id);
+		strata_wr_u64(&w, p->c.id);
 		p->state = P_READ_INDEX;
 		send_to(k, k->leader, wr_done(k, &w));
 		return;
 	}
 	p->state = P_SENT;
 	if (k->leader == k->self) {
-		propose(k, p->cmd);
+		propose(k, p->c.cmd);
 		return;
 	}
 	struct strata_wr w;
-	strata_wr_init(&w, p->cmd->len + 16);
+	strata_wr_init(&w, p->c.cmd->len + 16);
 	strata_wr_u8(&w, M_FWD);
-	strata_wr_bytes(&w, p->cmd->data, p->cmd->len);
+	strata_wr_bytes(&w, p->c.cmd->data, p->c.cmd->len);
 	send_to(k, k->leader, wr_done(k, &w));
 }
 
 /* A new leader: every unanswered request goes (again) to it. */
 static void dispatch_pending(struct kv *k)
 {
-	if (k->npend == 0)
+	if (k->pend.n == 0)
 		return;
-	for (uint32_t i = 0; i < k->pend_cap; i++) {
-		struct pend *p = &k->pend[i];
-		if (p->id && p->state != P_READ_APPLY)
+	for (uint32_t i = 0; i < k->pend.cap; i++) {
+		struct pend *p = pend_at(k, i);
+		if (p->c.id && p->state != P_READ_APPLY)
 			dispatch_one(k, p);
 	}
 }
@@ -1767,19 +1727,6 @@ static void activate(struct kv *k, bool soon)
 
 /* ---- client requests ---- */
 
-static int reject(struct kv *k, uint64_t rid, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int reject(struct kv *k, uint64_t rid, int code, const char *fmt, ...)
-{
-	char text[200];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	strata_node_reply(k->node, &k->m, rid, code, 0, NULL, 0, text);
-	return 0;
-}
-
 static int kv_request_do(struct kv *k, const struct strata_request *q);
 static void publish(struct kv *k);
 
@@ -1787,8 +1734,9 @@ static int kv_request(struct strata_module *m, const struct strata_request *q)
 {
 	struct kv *k = KV(m);
 	if (k->damaged)
-		return reject(k, q->id, STRATA_EIO, "kv: this node's stored log or snapshot is "
-			      "unreadable (its data directory is damaged)");
+		return smr_reject(&k->m, q->id, NULL, STRATA_EIO,
+				  "kv: this node's stored log or snapshot is "
+				  "unreadable (its data directory is damaged)");
 	activate(k, true);
 	int rc = kv_request_do(k, q);
 	publish(k);
@@ -1804,15 +1752,15 @@ static int kv_request_do(struct kv *k, const struct strata_request *q)
 	char why[200];
 	int rc = smr_request_parse(q, &kind, why, sizeof(why));
 	if (rc)
-		return reject(k, q->id, rc, "%s", why);
+		return smr_reject(&k->m, q->id, NULL, rc, "%s", why);
 	size_t need = q->key_len + q->value_len + q->value2_len + SMR_CMD_OVERHEAD + APPEND_OVERHEAD;
 	bool is_read = kind == K_GET || kind == K_RANGE;
 	if (!is_read && need > k->max_msg)
-		return reject(k, q->id, STRATA_ETOOBIG,
-			      "key + values = %zu bytes: more than one log entry carries "
-			      "([links] max_value = %zu, minus %u)",
-			      q->key_len + q->value_len + q->value2_len, k->max_msg,
-			      SMR_CMD_OVERHEAD + APPEND_OVERHEAD);
+		return smr_reject(&k->m, q->id, NULL, STRATA_ETOOBIG,
+				  "key + values = %zu bytes: more than one log entry carries "
+				  "([links] max_value = %zu, minus %u)",
+				  q->key_len + q->value_len + q->value2_len, k->max_msg,
+				  SMR_CMD_OVERHEAD + APPEND_OVERHEAD);
 	/* A serializable get reads this replica's state; the broken variant does the same for a
 	 * linearizable get at a leader, skipping the round that proves it still leads. */
 	if (is_read && ((q->flags & STRATA_REQ_SERIALIZABLE) ||
@@ -1824,45 +1772,26 @@ static int kv_request_do(struct kv *k, const struct strata_request *q)
 			smr_reply_get(&k->m, k->sm, q->id, q->key, q->key_len);
 		return 0;
 	}
-	if (k->pend_bytes + need > PEND_BYTES) {
-		k->st.busy_rejects++;
-		return reject(k, q->id, STRATA_EFULL, "busy: %zu bytes of writes pending, retry",
-			      k->pend_bytes);
-	}
-	struct pend *p = pend_alloc(k);
+	char busy[100];
+	struct pend *p = (struct pend *)smr_pend_alloc(&k->pend, need, busy, sizeof(busy));
 	if (!p) {
 		k->st.busy_rejects++;
-		return reject(k, q->id, STRATA_EFULL, "busy: %u requests pending on this node, retry",
-			      k->npend);
+		return smr_reject(&k->m, q->id, NULL, STRATA_EFULL, "%s", busy);
 	}
-	p->rid = q->id;
-	p->kind = kind;
-	p->deadline_us = strata_now_us(k->node) + k->timeout_us;
+	p->c.rid = q->id;
+	p->c.kind = kind;
+	p->c.deadline_us = strata_now_us(k->node) + k->timeout_us;
 	if (is_read) {
-		p->key = strata_msg_new(q->key_len ? q->key : (const uint8_t *)"", q->key_len);
-		if (kind == K_RANGE && q->value_len) {
-			p->after = strata_msg_new(q->value, q->value_len);
-			if (!p->after) {
-				pend_free(k, p);
-				return STRATA_ENOMEM;
-			}
-		}
-		p->limit = q->limit;
-		if (!p->key) {
+		if (smr_pend_read_args(&p->c, q)) {
 			pend_free(k, p);
 			return STRATA_ENOMEM;
 		}
 	} else {
-		p->session = q->session;
-		p->seq = q->seq;
-		if (p->session == 0) {
-			/* A one-shot session: re-forwarding this write stays exactly-once. */
-			p->session = strata_random(k->node) | 1;
-			p->seq = 1;
-		}
+		smr_pend_write_session(&p->c, q, k->node, true);
 		struct smr_cmd c = {
 			.type = kind == K_PUT ? smr_put_type(q->flags) : kind == K_DEL ? SMR_CMD_DEL : SMR_CMD_CAS,
-			.origin = k->self, .origin_id = p->id, .session = p->session, .seq = p->seq,
+			.origin = k->self, .origin_id = p->c.id,
+			.session = p->c.session, .seq = p->c.seq,
 			.key = q->key, .key_len = q->key_len,
 			.val = kind == K_DEL ? NULL : q->value, .val_len = kind == K_DEL ? 0 : q->value_len,
 			.val2 = kind == K_CAS ? q->value2 : NULL, .val2_len = kind == K_CAS ? q->value2_len : 0,
@@ -1870,12 +1799,12 @@ static int kv_request_do(struct kv *k, const struct strata_request *q)
 		struct strata_wr w;
 		strata_wr_init(&w, need);
 		smr_cmd_encode(&w, &c);
-		p->cmd = wr_done(k, &w);
-		if (!p->cmd) {
+		p->c.cmd = wr_done(k, &w);
+		if (!p->c.cmd) {
 			pend_free(k, p);
 			return STRATA_ENOMEM;
 		}
-		k->pend_bytes += p->cmd->len;
+		smr_pend_hold(&k->pend, &p->c, p->c.cmd->len);
 	}
 	dispatch_one(k, p);
 	return 0;
@@ -1974,11 +1903,11 @@ static void on_flush(struct kv *k)
 
 static void expire_pending(struct kv *k, uint64_t now)
 {
-	if (k->npend == 0)
+	if (k->pend.n == 0)
 		return;
-	for (uint32_t i = 0; i < k->pend_cap; i++) {
-		struct pend *p = &k->pend[i];
-		if (!p->id || p->deadline_us > now)
+	for (uint32_t i = 0; i < k->pend.cap; i++) {
+		struct pend *p = pend_at(k, i);
+		if (!p->c.id || p->c.deadline_us > now)
 			continue;
 		char text[160];
 		snprintf(text, sizeof(text),
@@ -2168,9 +2097,9 @@ static void kv_handle_ev(struct strata_module *m, const struct strata_event *ev)
 		} else if (k->leader == ev->peer) {
 			/* What we forwarded to its old incarnation is gone. */
 			k->leader = 0;
-			for (uint32_t i = 0; i < k->pend_cap; i++)
-				if (k->pend[i].id && k->pend[i].state != P_READ_APPLY)
-					k->pend[i].state = P_WAIT;
+			for (uint32_t i = 0; i < k->pend.cap; i++)
+				if (pend_at(k, i)->c.id && pend_at(k, i)->state != P_READ_APPLY)
+					pend_at(k, i)->state = P_WAIT;
 		}
 		return;
 	case STRATA_EV_PL_DELIVER:
@@ -2200,9 +2129,7 @@ static void kv_handle_ev(struct strata_module *m, const struct strata_event *ev)
 static void kv_destroy(struct strata_module *m)
 {
 	struct kv *k = KV(m);
-	for (uint32_t i = 0; i < k->pend_cap; i++)
-		if (k->pend[i].id)
-			pend_free(k, &k->pend[i]);
+	smr_pend_fini(&k->pend);
 	for (size_t i = 0; i < k->nprop; i++)
 		strata_msg_unref(k->prop[i]);
 	for (uint64_t i = k->cfirst; i <= k->last && k->ccap; i++)
@@ -2210,7 +2137,6 @@ static void kv_destroy(struct strata_module *m)
 	smr_kv_free(k->sm);
 	free(k->rx);
 	free(k->ents);
-	free(k->pend);
 	free(k->prop);
 	free(k->reads);
 	free(k);
@@ -2239,23 +2165,22 @@ struct strata_module *smr_kv_create(struct strata_node *n, char *err, size_t err
 	k->elect_us = (uint64_t)cfg->smr_election_ms * 1000;
 	k->timeout_us = (uint64_t)cfg->smr_timeout_ms * 1000;
 	k->max_msg = cfg->max_value;
-	k->pend_cap = cfg->smr_pending_max < (1u << ID_BITS) ? cfg->smr_pending_max : (1u << ID_BITS);
-	k->pend = calloc(k->pend_cap, sizeof(*k->pend));
+	int prc = smr_pend_init(&k->pend, cfg->smr_pending_max, sizeof(struct pend));
 	k->prop = calloc(PROPOSE_MAX, sizeof(*k->prop));
 	k->reads = calloc(READS_MAX, sizeof(*k->reads));
 	k->sm = smr_kv_new(cfg->smr_sessions_max);
 	k->cfirst = 1;
 	k->log_first = 1;
-	if (!k->pend || !k->prop || !k->reads || !k->sm) {
+	if (prc || !k->prop || !k->reads || !k->sm) {
 		smr_kv_free(k->sm);
-		free(k->pend);
+		smr_pend_fini(&k->pend);
 		free(k->prop);
 		free(k->reads);
 		free(k);
 		snprintf(err, errlen, "kv: out of memory");
 		return NULL;
 	}
-	k->id_gen = strata_random(n) >> 30; /* ids differ across incarnations */
+	k->pend.id_gen = strata_random(n) >> 30; /* ids differ across incarnations */
 	strata_node_add_module(n, &k->m, &kv_ops, strata_wire_id("kv"));
 	strata_timer_init(&k->persist_t, &k->m, T_PERSIST, 0);
 	strata_timer_init(&k->commit_t, &k->m, T_COMMIT, 0);
@@ -2293,7 +2218,7 @@ void smr_kv_status(struct strata_module *m, struct smr_status *out)
 	out->revision = smr_kv_revision(k->sm);
 	out->keys = smr_kv_count(k->sm);
 	out->sessions = smr_kv_sessions(k->sm);
-	out->pending = k->npend;
+	out->pending = k->pend.n;
 	out->snap_index = k->snap_index;
 	out->log_first = k->log_first;
 }

@@ -117,16 +117,15 @@ void smr_reply_range_tagged(struct strata_module *m, const struct smr_kv *sm, ui
 
 /* ---- watch: live change events and history replies (`kv watch`, docs/smr.md "Watch") ---- */
 
-static int hist_reject(struct strata_module *m, uint64_t rid, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int hist_reject(struct strata_module *m, uint64_t rid, int code, const char *fmt, ...)
+int smr_reject(struct strata_module *m, uint64_t rid, const struct smr_bft_tag *tag, int code,
+	       const char *fmt, ...)
 {
 	char text[200];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	strata_node_reply(m->node, m, rid, code, 0, NULL, 0, text);
+	reply_error(m, rid, code, text, tag);
 	return 0;
 }
 
@@ -200,17 +199,18 @@ int smr_reply_history(struct strata_module *m, const struct smr_kv *sm, const st
 {
 	bool prefix = (q->flags & STRATA_REQ_PREFIX) != 0;
 	if (q->key_len > SMR_KEY_MAX)
-		return hist_reject(m, q->id, STRATA_EINVAL, "key of %zu bytes: at most %u", q->key_len,
-			      SMR_KEY_MAX);
+		return smr_reject(m, q->id, NULL, STRATA_EINVAL, "key of %zu bytes: at most %u",
+				  q->key_len, SMR_KEY_MAX);
 	if (q->key_len == 0 && !prefix)
-		return hist_reject(m, q->id, STRATA_EINVAL, "empty key");
+		return smr_reject(m, q->id, NULL, STRATA_EINVAL, "empty key");
 	if (q->limit > SMR_RANGE_MAX)
-		return hist_reject(m, q->id, STRATA_EINVAL, "history limit %u: at most %u", q->limit,
-			      SMR_RANGE_MAX);
+		return smr_reject(m, q->id, NULL, STRATA_EINVAL, "history limit %u: at most %u",
+				  q->limit, SMR_RANGE_MAX);
 	size_t lim = q->limit ? q->limit : SMR_RANGE_DEFAULT;
 	struct smr_kv_event *ev = malloc(lim * sizeof(*ev));
 	if (!ev)
-		return hist_reject(m, q->id, STRATA_ENOMEM, "out of memory reading the history");
+		return smr_reject(m, q->id, NULL, STRATA_ENOMEM,
+				  "out of memory reading the history");
 	size_t count = 0;
 	uint64_t next = 0, oldest = 0;
 	int rc = smr_kv_history(sm, q->seq, q->key, q->key_len, prefix, lim, ev, &count, &next,
@@ -252,7 +252,7 @@ int smr_reply_history(struct strata_module *m, const struct smr_kv *sm, const st
 	int err = 0;
 	struct strata_msg *msg = strata_wr_take_msg(&w, &err);
 	if (!msg)
-		return hist_reject(m, q->id, err, "history reply too large");
+		return smr_reject(m, q->id, NULL, err, "history reply too large");
 	struct strata_output o = {
 		.kind = STRATA_OUT_REPLY, .module = m->wire_id, .module_name = NAME, .a = q->id,
 		.b = STRATA_REPLY_RANGE, .data = msg->data, .len = msg->len, .revision = covered,

@@ -117,6 +117,10 @@ void smr_reply_get_tagged(struct strata_module *m, const struct smr_kv *sm, uint
 void smr_reply_range_tagged(struct strata_module *m, const struct smr_kv *sm, uint64_t rid,
 			    const void *prefix, size_t plen, const void *after, size_t alen,
 			    uint32_t limit, const struct smr_bft_tag *tag);
+/* An error reply to request rid at once, with the formatted reason (tag: signed for the BFT
+ * KV's client, else NULL). Returns 0: the request is answered. */
+int smr_reject(struct strata_module *m, uint64_t rid, const struct smr_bft_tag *tag, int code,
+	       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* `kv watch` (reads.c), shared by both KV logs. Live events: the changes of revisions
  * from..(the state's revision) as STRATA_OUT_DELIVER of module kv (a = the first revision of the
  * piece, data = STRATA_REPLY_RANGE's encoding, one item per change; a delete has an empty value
@@ -177,6 +181,72 @@ enum { SMR_REQ_GET = 1, SMR_REQ_PUT, SMR_REQ_DEL, SMR_REQ_CAS, SMR_REQ_RANGE };
 int smr_request_parse(const struct strata_request *q, uint8_t *kind, char *why, size_t whylen);
 /* The command type a put's flags name (NX, XX, GETSET, INCR, MPUT, else PUT). */
 uint8_t smr_put_type(uint32_t flags);
+
+/* ---- pending client requests, the table both logs keep (pend.c) ----
+ * A node's client requests waiting for their answer: at most `[smr] pending_max` of them (and
+ * 1 << SMR_PEND_ID_BITS), holding at most SMR_PEND_BYTES of writes; beyond either bound a new
+ * request is refused (busy, retry). A request's id is (generation << SMR_PEND_ID_BITS) | slot,
+ * the generation drawn from a counter that starts at random per incarnation, so an answer that
+ * names a freed slot's old id finds nothing. Each log's record opens with struct smr_pend and
+ * adds its own fields after it (log.c: the read's state; tob_log.c: the BFT fields); the table
+ * holds cap records of `size` bytes. The table owns what the records' key, after and cmd
+ * reference (smr_pend_free and smr_pend_fini release them). */
+#define SMR_PEND_ID_BITS 20
+#define SMR_PEND_BYTES ((size_t)256 << 20)
+struct smr_pend {
+	uint64_t id;  /* 0 = free; (generation << SMR_PEND_ID_BITS) | slot */
+	uint64_t rid; /* the runtime's request id */
+	uint64_t session, seq;
+	size_t bytes;             /* the write's bytes counted in the table's (smr_pend_hold) */
+	struct strata_msg *key;   /* reads: the key, ranges: the prefix */
+	struct strata_msg *after; /* ranges: start after this key */
+	uint64_t deadline_us;
+	struct strata_msg *cmd; /* the encoded command (log.c: writes; tob_log.c: bft, with auth) */
+	uint32_t limit;         /* ranges */
+	uint8_t kind;           /* SMR_REQ_* */
+};
+struct smr_pend_table {
+	void *rec;      /* cap records of size bytes, each opening with struct smr_pend */
+	size_t size;
+	uint32_t cap, n; /* slots, and the requests in them */
+	uint64_t id_gen; /* the next generation (the caller seeds it) */
+	size_t bytes;    /* the writes' bytes held */
+};
+/* A table of min(pending_max, 1 << SMR_PEND_ID_BITS) records of `size` bytes (at least struct
+ * smr_pend's), all free. 0, or STRATA_ENOMEM. */
+int smr_pend_init(struct smr_pend_table *t, uint32_t pending_max, size_t size);
+/* Releases every pending record's messages and the table's memory. */
+void smr_pend_fini(struct smr_pend_table *t);
+/* The record in slot (< cap), free or not. */
+static inline struct smr_pend *smr_pend_at(const struct smr_pend_table *t, uint32_t slot)
+{
+	return (struct smr_pend *)((char *)t->rec + (size_t)slot * t->size);
+}
+/* The pending request of this id, or NULL (answered, or never this node's). */
+struct smr_pend *smr_pend_find(const struct smr_pend_table *t, uint64_t id);
+/* A new zeroed record with its id for a request of `need` bytes, or NULL when `need` more bytes
+ * would take the table past SMR_PEND_BYTES, or every slot is taken: why then says which (the
+ * busy reply's text). The caller counts a write's bytes with smr_pend_hold. */
+struct smr_pend *smr_pend_alloc(struct smr_pend_table *t, size_t need, char *why, size_t whylen);
+/* Counts bytes of a write in the table until the record is freed. */
+void smr_pend_hold(struct smr_pend_table *t, struct smr_pend *p, size_t bytes);
+/* Frees the record: its bytes, its messages, its slot (the whole record is zeroed). */
+void smr_pend_free(struct smr_pend_table *t, struct smr_pend *p);
+/* A read's arguments from the request (p->kind set): the key (or prefix), a range's start key
+ * and limit. 0, or STRATA_ENOMEM (the caller frees the record). */
+int smr_pend_read_args(struct smr_pend *p, const struct strata_request *q);
+/* A write's session and sequence number from the request; a request without a session gets a
+ * one-shot one (random, seq 1) when one_shot is set, so re-forwarding it stays exactly-once. */
+void smr_pend_write_session(struct smr_pend *p, const struct strata_request *q,
+			    struct strata_node *n, bool one_shot);
+/* The reply to p's client (tag: signed for the BFT client, else NULL); the caller frees p. */
+struct smr_bft_tag;
+void smr_pend_reply(struct strata_module *m, const struct smr_pend *p, int status,
+		    uint64_t flags, const void *data, size_t len, uint64_t revision,
+		    const char *text, const struct smr_bft_tag *tag);
+/* Answers p's read from the state (reads.c's get or range reply); the caller frees p. */
+void smr_pend_serve_read(struct strata_module *m, const struct smr_kv *sm,
+			 const struct smr_pend *p, const struct smr_bft_tag *tag);
 
 /* ---- the replicated log and the KV service (log.c) ---- */
 

@@ -109,15 +109,15 @@
  * (STRATA_ESTATE, "catching up") until it holds the stable checkpoint's state.
  *
  * Bounds: at most `[smr] pending_max` requests per node (beyond: STRATA_EFULL "busy, retry"),
- * holding at most PEND_BYTES of commands; a request unanswered after `[smr] request_timeout_ms`
- * gets STRATA_ETIMEDOUT ("the outcome is unknown"); tob refuses a broadcast when its unordered
- * set is full (busy, retry); a command must fit one tob message (tob's payload bound, below
- * `[links] max_value`); the state machine's session table is bounded by sessions_max; bft: a
- * pending request keeps its encoded command with its auth (a write's bytes count in
- * PEND_BYTES, a read's marker is about 130 bytes plus an auth of 96 to SMR_BFT_AUTH_MAX bytes:
- * a signature alone or a request envelope's, bft.c), the verified envelope roots are a ring
- * of SMR_BFT_SEEN (struct smr_bft_seen), and one bundle of at most BUNDLE_MAX entries and one tob message
- * is open per turn. */
+ * holding at most SMR_PEND_BYTES of commands (the pending table, pend.c); a request unanswered
+ * after `[smr] request_timeout_ms` gets STRATA_ETIMEDOUT ("the outcome is unknown"); tob refuses a
+ * broadcast when its unordered set is full (busy, retry); a command must fit one tob message (tob's
+ * payload bound, below `[links] max_value`); the state machine's session table is bounded by
+ * sessions_max; bft: a pending request keeps its encoded command with its auth (a write's bytes
+ * count in SMR_PEND_BYTES, a read's marker is about 130 bytes plus an auth of 96 to
+ * SMR_BFT_AUTH_MAX bytes: a signature alone or a request envelope's, bft.c), the verified envelope
+ * roots are a ring of SMR_BFT_SEEN (struct smr_bft_seen), and one bundle of at most BUNDLE_MAX
+ * entries and one tob message is open per turn. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -133,8 +133,6 @@
 #include "smr/smr.h"
 
 #define NAME "kv"
-#define PEND_BYTES ((size_t)256 << 20)
-#define ID_BITS 20
 #define TICK_US 100000ull
 #define T_TICK 1
 #define T_CKPT 2 /* btob: the checkpointer's tick (snapshot fetch, budgets) */
@@ -145,19 +143,12 @@
 enum { K_GET = SMR_REQ_GET, K_PUT = SMR_REQ_PUT, K_DEL = SMR_REQ_DEL, K_CAS = SMR_REQ_CAS,
        K_RANGE = SMR_REQ_RANGE };
 
+/* A pending client request: the table's record (pend.c) and the BFT client's fields. */
 struct tpend {
-	uint64_t id;  /* 0 = free; (generation << ID_BITS) | slot */
-	uint64_t rid; /* the runtime's request id */
-	uint8_t kind;
-	uint64_t session, seq;
-	size_t bytes;              /* the command's bytes (writes), counted in pend_bytes */
-	struct strata_msg *key;    /* reads: the key, ranges: the prefix */
-	struct strata_msg *after;  /* ranges: start after this key */
-	uint32_t limit;
-	uint64_t deadline_us;
+	struct smr_pend c; /* the request, its id and deadline; bft: the command or marker with
+			    * its auth not yet broadcast (cmd) */
 	uint32_t hnext; /* bft: the next slot + 1 in this one's (session, seq) bucket, 0 = none */
 	uint8_t rdig[SMR_BFT_DIGEST_LEN]; /* bft: the digest the client signed (verified here) */
-	struct strata_msg *cmd; /* bft: the command or marker (with its auth) not yet broadcast */
 	uint64_t fallback_us;   /* bft: when this replica broadcasts cmd if still unanswered */
 	bool verified;          /* bft: rdig and cmd's auth were checked on arrival */
 	bool rdig_is_cmd;       /* bft: rdig is write_digest of cmd's command (same op, no limit) */
@@ -173,10 +164,7 @@ struct tkv {
 	struct bcast_lower tob;
 	struct smr_kv *sm;
 	uint64_t applied; /* commands delivered and applied (the state machine's index) */
-	struct tpend *pend;
-	uint32_t pend_cap, npend;
-	uint64_t id_gen;
-	size_t pend_bytes;
+	struct smr_pend_table pend; /* of struct tpend */
 	uint64_t timeout_us;
 	uint64_t fallback_us; /* bft: a non-designated replica orders its copy this late */
 	struct strata_timer tick;
@@ -237,12 +225,14 @@ struct tkv {
 
 static uint32_t designated(const struct tkv *k, uint64_t session, uint64_t seq);
 
-static struct tpend *pend_find(struct tkv *k, uint64_t id)
+static struct tpend *pend_at(const struct tkv *k, uint32_t slot)
 {
-	uint32_t slot = (uint32_t)(id & ((1u << ID_BITS) - 1));
-	if (id == 0 || slot >= k->pend_cap || k->pend[slot].id != id)
-		return NULL;
-	return &k->pend[slot];
+	return (struct tpend *)k->pend.rec + slot;
+}
+
+static struct tpend *pend_find(const struct tkv *k, uint64_t id)
+{
+	return (struct tpend *)smr_pend_find(&k->pend, id);
 }
 
 static uint32_t bucket(const struct tkv *k, uint64_t session, uint64_t seq)
@@ -254,108 +244,57 @@ static uint32_t bucket(const struct tkv *k, uint64_t session, uint64_t seq)
 /* bft: the pending request of (session, seq) here (reads and writes apart), or NULL. */
 static struct tpend *pend_by_tag(struct tkv *k, uint64_t session, uint64_t seq, bool read)
 {
-	for (uint32_t at = k->hidx[bucket(k, session, seq)]; at; at = k->pend[at - 1].hnext) {
-		struct tpend *p = &k->pend[at - 1];
-		bool p_read = p->kind == K_GET || p->kind == K_RANGE;
-		if (p->session == session && p->seq == seq && p_read == read)
+	for (uint32_t at = k->hidx[bucket(k, session, seq)]; at; at = pend_at(k, at - 1)->hnext) {
+		struct tpend *p = pend_at(k, at - 1);
+		bool p_read = p->c.kind == K_GET || p->c.kind == K_RANGE;
+		if (p->c.session == session && p->c.seq == seq && p_read == read)
 			return p;
 	}
 	return NULL;
 }
 
+/* How the (session, seq) index names p: its slot + 1. */
+static uint32_t tag_ref(const struct tkv *k, const struct tpend *p)
+{
+	return (uint32_t)(p - pend_at(k, 0)) + 1;
+}
+
 static void tag_link(struct tkv *k, struct tpend *p)
 {
-	uint32_t *head = &k->hidx[bucket(k, p->session, p->seq)];
+	uint32_t *head = &k->hidx[bucket(k, p->c.session, p->c.seq)];
 	p->hnext = *head;
-	*head = (uint32_t)(p - k->pend) + 1;
+	*head = tag_ref(k, p);
 }
 
 static void tag_unlink(struct tkv *k, struct tpend *p)
 {
-	uint32_t *at = &k->hidx[bucket(k, p->session, p->seq)], self = (uint32_t)(p - k->pend) + 1;
+	uint32_t *at = &k->hidx[bucket(k, p->c.session, p->c.seq)], self = tag_ref(k, p);
 	while (*at && *at != self)
-		at = &k->pend[*at - 1].hnext;
+		at = &pend_at(k, *at - 1)->hnext;
 	if (*at)
 		*at = p->hnext;
-}
-
-static struct tpend *pend_alloc(struct tkv *k)
-{
-	for (uint32_t tries = 0; tries < k->pend_cap; tries++) {
-		uint32_t slot = (uint32_t)(k->id_gen++ % k->pend_cap);
-		struct tpend *p = &k->pend[slot];
-		if (p->id)
-			continue;
-		memset(p, 0, sizeof(*p));
-		p->id = (k->id_gen << ID_BITS) | slot;
-		k->npend++;
-		return p;
-	}
-	return NULL;
 }
 
 static void pend_free(struct tkv *k, struct tpend *p)
 {
 	if (k->bft && p->hnext != UINT32_MAX)
 		tag_unlink(k, p);
-	k->pend_bytes -= p->bytes;
-	strata_msg_unref(p->key);
-	strata_msg_unref(p->after);
-	strata_msg_unref(p->cmd);
-	memset(p, 0, sizeof(*p));
-	k->npend--;
+	smr_pend_free(&k->pend, &p->c);
 }
 
 static void reply(struct tkv *k, struct tpend *p, int status, uint64_t flags, const void *data,
 		  size_t len, uint64_t revision, const char *text)
 {
-	struct strata_output o = {
-		.kind = STRATA_OUT_REPLY, .module = k->m.wire_id, .module_name = NAME,
-		.a = p->rid, .b = flags, .status = status, .data = data, .len = len, .text = text,
-		.revision = revision,
-	};
-	if (k->bft) {
-		struct smr_bft_tag tag = { p->session, p->seq, k->env };
-		smr_bft_output(k->node, &o, &tag);
-	} else {
-		strata_output(k->node, &o);
-	}
+	struct smr_bft_tag tag = { p->c.session, p->c.seq, k->env };
+	smr_pend_reply(&k->m, &p->c, status, flags, data, len, revision, text,
+		       k->bft ? &tag : NULL);
 	pend_free(k, p);
-}
-
-/* An error reply at once (tag: signed for the BFT client, else NULL). */
-static int reject(struct tkv *k, uint64_t rid, const struct smr_bft_tag *tag, int code,
-		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int reject(struct tkv *k, uint64_t rid, const struct smr_bft_tag *tag, int code,
-		  const char *fmt, ...)
-{
-	char text[200];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	if (tag) {
-		struct strata_output o = {
-			.kind = STRATA_OUT_REPLY, .module = k->m.wire_id, .module_name = NAME,
-			.a = rid, .status = code, .text = text,
-		};
-		smr_bft_output(k->node, &o, tag);
-	} else {
-		strata_node_reply(k->node, &k->m, rid, code, 0, NULL, 0, text);
-	}
-	return 0;
 }
 
 static void serve_read(struct tkv *k, struct tpend *p)
 {
-	struct smr_bft_tag tag = { p->session, p->seq, k->env };
-	const struct smr_bft_tag *t = k->bft ? &tag : NULL;
-	if (p->kind == K_RANGE)
-		smr_reply_range_tagged(&k->m, k->sm, p->rid, p->key->data, p->key->len,
-				       p->after ? p->after->data : NULL,
-				       p->after ? p->after->len : 0, p->limit, t);
-	else
-		smr_reply_get_tagged(&k->m, k->sm, p->rid, p->key->data, p->key->len, t);
+	struct smr_bft_tag tag = { p->c.session, p->c.seq, k->env };
+	smr_pend_serve_read(&k->m, k->sm, &p->c, k->bft ? &tag : NULL);
 	pend_free(k, p);
 }
 
@@ -403,9 +342,9 @@ static void write_digest(uint8_t out[SMR_BFT_DIGEST_LEN], const struct smr_cmd *
 static bool same_request(const struct tpend *p, const uint8_t dig[SMR_BFT_DIGEST_LEN],
 			 const uint8_t *auth, size_t alen)
 {
-	return p && p->verified && p->cmd && auth && alen == p->alen && p->cmd->len >= alen &&
+	return p && p->verified && p->c.cmd && auth && alen == p->alen && p->c.cmd->len >= alen &&
 	       memcmp(p->rdig, dig, SMR_BFT_DIGEST_LEN) == 0 &&
-	       memcmp(p->cmd->data + p->cmd->len - alen, auth, alen) == 0;
+	       memcmp(p->c.cmd->data + p->c.cmd->len - alen, auth, alen) == 0;
 }
 
 /* bft: whether the ordered write c with its auth bytes is, field for field, the command p holds
@@ -415,11 +354,11 @@ static bool same_request(const struct tpend *p, const uint8_t dig[SMR_BFT_DIGEST
 static bool same_command(const struct tpend *p, const struct smr_cmd *c, const uint8_t *auth,
 			 size_t alen)
 {
-	if (!p || !p->verified || !p->rdig_is_cmd || !p->cmd || !auth || alen != p->alen ||
-	    p->cmd->len < alen || memcmp(p->cmd->data + p->cmd->len - alen, auth, alen) != 0)
+	if (!p || !p->verified || !p->rdig_is_cmd || !p->c.cmd || !auth || alen != p->alen ||
+	    p->c.cmd->len < alen || memcmp(p->c.cmd->data + p->c.cmd->len - alen, auth, alen) != 0)
 		return false;
 	struct strata_rd rd;
-	strata_rd_init(&rd, p->cmd->data, p->cmd->len - alen);
+	strata_rd_init(&rd, p->c.cmd->data, p->c.cmd->len - alen);
 	struct smr_cmd h;
 	if (smr_cmd_decode(&rd, &h) != 0)
 		return false;
@@ -506,10 +445,10 @@ static void on_deliver_one(struct tkv *k, uint32_t origin, const uint8_t *data, 
 		}
 	} else if (c.origin == k->self && !k->restarted && !k->bft) {
 		struct tpend *q = pend_find(k, c.origin_id);
-		if (q && (q->kind == K_GET || q->kind == K_RANGE) && c.type == SMR_CMD_NOOP)
+		if (q && (q->c.kind == K_GET || q->c.kind == K_RANGE) && c.type == SMR_CMD_NOOP)
 			serve_read(k, q); /* the read marker: the read takes effect here */
-		else if (q && q->kind != K_GET && q->kind != K_RANGE && c.type != SMR_CMD_NOOP &&
-			 q->session == c.session && q->seq == c.seq)
+		else if (q && q->c.kind != K_GET && q->c.kind != K_RANGE &&
+			 c.type != SMR_CMD_NOOP && q->c.session == c.session && q->c.seq == c.seq)
 			answer(k, q, &c, &res);
 	}
 	strata_msg_unref(res.old);
@@ -602,16 +541,16 @@ static void bundle_add(struct tkv *k, const uint8_t *e, size_t len, uint64_t id,
  * pending request is in wq at most once, so dropping the answered and sent ones makes room. */
 static void wq_push(struct tkv *k, uint64_t id)
 {
-	if (k->nwq == k->pend_cap) {
+	if (k->nwq == k->pend.cap) {
 		uint32_t w = 0;
 		for (uint32_t i = 0; i < k->nwq; i++) {
 			const struct tpend *p = pend_find(k, k->wq[i]);
-			if (p && !p->sent && p->cmd)
+			if (p && !p->sent && p->c.cmd)
 				k->wq[w++] = k->wq[i];
 		}
 		k->nwq = w;
 	}
-	STRATA_ASSERT(k->nwq < k->pend_cap);
+	STRATA_ASSERT(k->nwq < k->pend.cap);
 	k->wq[k->nwq++] = id;
 }
 
@@ -680,7 +619,7 @@ static bool own_overdue(struct tkv *k)
 	uint64_t oldest = now;
 	for (uint32_t i = 0; i < k->nwq; i++) {
 		const struct tpend *p = pend_find(k, k->wq[i]);
-		if (!p || p->sent || !p->cmd || designated(k, p->session, p->seq) != k->self)
+		if (!p || p->sent || !p->c.cmd || designated(k, p->c.session, p->c.seq) != k->self)
 			continue;
 		any = true;
 		if (p->fallback_us - k->fallback_us < oldest)
@@ -752,8 +691,8 @@ static void xtag_refresh(struct tkv *k)
 /* Whether p's request is in a message the order holds (after xtag_refresh). */
 static bool xtag_held(const struct tkv *k, const struct tpend *p)
 {
-	bool read = p->kind == K_GET || p->kind == K_RANGE;
-	struct xtag key = { p->session, p->seq << 1 | read };
+	bool read = p->c.kind == K_GET || p->c.kind == K_RANGE;
+	struct xtag key = { p->c.session, p->c.seq << 1 | read };
 	return k->nxt && bsearch(&key, k->xt, k->nxt, sizeof(*k->xt), xtag_cmp) != NULL;
 }
 
@@ -763,7 +702,7 @@ static uint32_t collectable(struct tkv *k)
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < k->nwq; i++) {
 		const struct tpend *p = pend_find(k, k->wq[i]);
-		if (p && !p->sent && p->cmd && !xtag_held(k, p))
+		if (p && !p->sent && p->c.cmd && !xtag_held(k, p))
 			n++;
 	}
 	return n;
@@ -798,8 +737,8 @@ static void left_out_one(void *arg, const uint8_t *data, size_t len)
 
 static void check_left_out(struct tkv *k, const struct tpend *p)
 {
-	struct left_out_scan q = { p->session, p->seq, p->kind == K_GET || p->kind == K_RANGE,
-				   false };
+	struct left_out_scan q = { p->c.session, p->c.seq,
+				   p->c.kind == K_GET || p->c.kind == K_RANGE, false };
 	(void)cons_btob_held(k->tob.m, k->tob.inst, left_out_one, &q);
 	k->left_out++;
 	if (!q.found)
@@ -815,9 +754,9 @@ static void collect(struct tkv *k, bool all)
 		xtag_refresh(k);
 	for (uint32_t i = 0; i < k->nwq; i++) {
 		struct tpend *p = pend_find(k, k->wq[i]);
-		if (!p || p->sent || !p->cmd)
+		if (!p || p->sent || !p->c.cmd)
 			continue;
-		uint32_t d = designated(k, p->session, p->seq);
+		uint32_t d = designated(k, p->c.session, p->c.seq);
 		if (d != k->self && !all) {
 			k->wq[w++] = k->wq[i];
 			continue;
@@ -831,7 +770,7 @@ static void collect(struct tkv *k, bool all)
 		p->sent = true; /* unless the bundle is refused (bundle_flush) */
 		if (d != k->self)
 			k->taken++;
-		bundle_add(k, p->cmd->data, p->cmd->len, p->id, d == k->self);
+		bundle_add(k, p->c.cmd->data, p->c.cmd->len, p->c.id, d == k->self);
 	}
 	k->nwq = w;
 	k->own_waiting = false;
@@ -894,35 +833,39 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 	struct smr_bft_tag tagv = { q->session, q->seq, k->env };
 	const struct smr_bft_tag *tag = k->bft ? &tagv : NULL;
 	if (k->restarted)
-		return reject(k, q->id, tag, STRATA_ESTATE,
-			      "kv ([smr] log = tob) is crash-stop: this node restarted and holds no "
-			      "state; start it with a new data directory in a new cluster, or use the "
-			      "default log");
+		return smr_reject(
+			&k->m, q->id, tag, STRATA_ESTATE,
+			"kv ([smr] log = tob) is crash-stop: this node restarted and holds no "
+			"state; start it with a new data directory in a new cluster, or use the "
+			"default log");
 	if (k->joining)
-		return reject(k, q->id, tag, STRATA_ESTATE,
-			      "kv: this replica restarted without state and is catching up (a certified "
-			      "snapshot from a peer, then the order): retry, or ask another replica");
+		return smr_reject(
+			&k->m, q->id, tag, STRATA_ESTATE,
+			"kv: this replica restarted without state and is catching up (a certified "
+			"snapshot from a peer, then the order): retry, or ask another replica");
 	if (q->op == STRATA_OP_HISTORY) {
 		if (k->bft)
-			return reject(k, q->id, tag, STRATA_EINVAL,
-				      "kv watch is not offered by the BFT KV ([smr] log = bft-tob)");
+			return smr_reject(
+				&k->m, q->id, tag, STRATA_EINVAL,
+				"kv watch is not offered by the BFT KV ([smr] log = bft-tob)");
 		return smr_reply_history(&k->m, k->sm, q); /* `kv watch --from` */
 	}
 	uint8_t kind;
 	char why[200];
 	int rc = smr_request_parse(q, &kind, why, sizeof(why));
 	if (rc)
-		return reject(k, q->id, tag, rc, "%s", why);
+		return smr_reject(&k->m, q->id, tag, rc, "%s", why);
 	bool is_read = kind == K_GET || kind == K_RANGE;
 	size_t need = (is_read ? SMR_CMD_OVERHEAD
 			       : q->key_len + q->value_len + q->value2_len + SMR_CMD_OVERHEAD) +
 		      (k->bft ? SMR_BFT_AUTH_MAX + BUNDLE_OVERHEAD : 0);
 	size_t tob_max = bcast_payload_max(&k->tob);
 	if (need > tob_max)
-		return reject(k, q->id, tag, STRATA_ETOOBIG,
-			      "key + values = %zu bytes: more than one tob message carries (%zu, "
-			      "from [links] max_value)",
-			      q->key_len + q->value_len + q->value2_len, tob_max - SMR_CMD_OVERHEAD);
+		return smr_reject(
+			&k->m, q->id, tag, STRATA_ETOOBIG,
+			"key + values = %zu bytes: more than one tob message carries (%zu, "
+			"from [links] max_value)",
+			q->key_len + q->value_len + q->value2_len, tob_max - SMR_CMD_OVERHEAD);
 	if (is_read && (q->flags & STRATA_REQ_SERIALIZABLE)) {
 		if (kind == K_RANGE)
 			smr_reply_range_tagged(&k->m, k->sm, q->id, q->key, q->key_len, q->value,
@@ -932,9 +875,9 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 		return 0;
 	}
 	if (k->bft && (q->session == 0 || q->seq == 0))
-		return reject(k, q->id, tag, STRATA_EINVAL,
-			      "the BFT KV needs a client session and sequence number on every "
-			      "request, reads too (every replica must see the same)");
+		return smr_reject(&k->m, q->id, tag, STRATA_EINVAL,
+				  "the BFT KV needs a client session and sequence number on every "
+				  "request, reads too (every replica must see the same)");
 	uint8_t wtype = kind == K_PUT ? smr_put_type(q->flags) : kind == K_DEL ? SMR_CMD_DEL
 										: SMR_CMD_CAS;
 	struct smr_bft_req sreq = {
@@ -952,49 +895,38 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 		smr_bft_request_digest(rdig, &sreq);
 		if (!request_verify(k, q->session, rdig, q->client_auth, q->client_auth_len)) {
 			strata_node_counters(k->node)->client_bad_requests++;
-			return reject(k, q->id, tag, STRATA_EAUTH,
-				      "the BFT KV takes only requests signed with the key pair that "
-				      "owns their session (client_auth): %s",
-				      q->client_auth ? "the signature or the session does not match"
-						     : "this one is unsigned");
+			return smr_reject(
+				&k->m, q->id, tag, STRATA_EAUTH,
+				"the BFT KV takes only requests signed with the key pair that "
+				"owns their session (client_auth): %s",
+				q->client_auth ? "the signature or the session does not match"
+					       : "this one is unsigned");
 		}
 	}
 	if (k->bft && pend_by_tag(k, q->session, q->seq, is_read))
-		return reject(k, q->id, tag, STRATA_EINVAL,
-			      "session %llu seq %llu is pending here already",
-			      (unsigned long long)q->session, (unsigned long long)q->seq);
-	if (k->pend_bytes + need > PEND_BYTES) {
-		k->busy++;
-		return reject(k, q->id, tag, STRATA_EFULL, "busy: %zu bytes of writes pending, retry",
-			      k->pend_bytes);
-	}
-	struct tpend *p = pend_alloc(k);
+		return smr_reject(&k->m, q->id, tag, STRATA_EINVAL,
+				  "session %llu seq %llu is pending here already",
+				  (unsigned long long)q->session, (unsigned long long)q->seq);
+	char busy[100];
+	struct tpend *p = (struct tpend *)smr_pend_alloc(&k->pend, need, busy, sizeof(busy));
 	if (!p) {
 		k->busy++;
-		return reject(k, q->id, tag, STRATA_EFULL, "busy: %u requests pending on this node, retry",
-			      k->npend);
+		return smr_reject(&k->m, q->id, tag, STRATA_EFULL, "%s", busy);
 	}
-	p->rid = q->id;
-	p->kind = kind;
+	p->c.rid = q->id;
+	p->c.kind = kind;
 	p->hnext = UINT32_MAX; /* not in the (session, seq) index (yet) */
-	p->deadline_us = strata_now_us(k->node) + k->timeout_us;
-	struct smr_cmd c = { .type = SMR_CMD_NOOP, .origin = k->self, .origin_id = p->id };
+	p->c.deadline_us = strata_now_us(k->node) + k->timeout_us;
+	struct smr_cmd c = { .type = SMR_CMD_NOOP, .origin = k->self, .origin_id = p->c.id };
 	if (is_read) {
-		p->key = strata_msg_new(q->key_len ? q->key : (const uint8_t *)"", q->key_len);
-		if (kind == K_RANGE && q->value_len && !(p->after = strata_msg_new(q->value,
-										     q->value_len))) {
+		if (smr_pend_read_args(&p->c, q)) {
 			pend_free(k, p);
 			return STRATA_ENOMEM;
 		}
-		p->limit = q->limit;
 		if (k->bft) { /* the read marker names the client's request */
-			p->session = c.session = q->session;
-			p->seq = c.seq = q->seq;
+			p->c.session = c.session = q->session;
+			p->c.seq = c.seq = q->seq;
 			memcpy(p->rdig, rdig, sizeof(rdig));
-		}
-		if (!p->key) {
-			pend_free(k, p);
-			return STRATA_ENOMEM;
 		}
 		/* The broken variant answers a linearizable read from the local state, outside
 		 * the total order: a replica behind the others returns a stale value. */
@@ -1003,23 +935,17 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 			return 0;
 		}
 	} else {
-		p->session = q->session;
-		p->seq = q->seq;
-		if (p->session == 0 && !k->bft) { /* a one-shot session, as log.c gives one */
-			p->session = strata_random(k->node) | 1;
-			p->seq = 1;
-		}
+		smr_pend_write_session(&p->c, q, k->node, !k->bft);
 		c.type = wtype;
-		c.session = p->session;
-		c.seq = p->seq;
+		c.session = p->c.session;
+		c.seq = p->c.seq;
 		c.key = q->key;
 		c.key_len = q->key_len;
 		c.val = kind == K_DEL ? NULL : q->value;
 		c.val_len = kind == K_DEL ? 0 : q->value_len;
 		c.val2 = kind == K_CAS ? q->value2 : NULL;
 		c.val2_len = kind == K_CAS ? q->value2_len : 0;
-		p->bytes = need;
-		k->pend_bytes += need;
+		smr_pend_hold(&k->pend, &p->c, need);
 	}
 	if (k->bft)
 		tag_link(k, p);
@@ -1042,8 +968,8 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 								    : STRATA_OP_WRITE);
 		p->alen = (uint16_t)(q->client_auth ? q->client_auth_len : 0);
 		int terr = 0;
-		p->cmd = strata_wr_take_msg(&w, &terr); /* the writer's block: no copy */
-		if (!p->cmd)
+		p->c.cmd = strata_wr_take_msg(&w, &terr); /* the writer's block: no copy */
+		if (!p->c.cmd)
 			rc = terr ? terr : STRATA_ENOMEM;
 	}
 	if (!rc && !k->bft) {
@@ -1051,14 +977,14 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 	} else if (!rc && k->wq) {
 		/* btob: held, until collect takes it or the fallback (on_tick) orders it */
 		p->fallback_us = strata_now_us(k->node) + k->fallback_us;
-		wq_push(k, p->id);
+		wq_push(k, p->c.id);
 		if (designated(k, q->session, q->seq) == k->self && !k->own_waiting) {
 			k->own_waiting = true;
 			k->own_since_us = strata_now_us(k->node);
 		}
 	} else if (!rc && designated(k, q->session, q->seq) == k->self) {
 		p->sent = true; /* at the turn's end (a refused bundle answers it busy) */
-		bundle_add(k, p->cmd->data, p->cmd->len, p->id, true);
+		bundle_add(k, p->c.cmd->data, p->c.cmd->len, p->c.id, true);
 	} else if (!rc) {
 		p->fallback_us = strata_now_us(k->node) + k->fallback_us;
 	}
@@ -1068,9 +994,9 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 		pend_free(k, p);
 		if (rc == STRATA_EFULL)
 			k->busy++;
-		return reject(k, copy.rid, tag, rc, "%s: tob refused the command (%s)%s",
-			      rc == STRATA_EFULL ? "busy" : "kv", strata_strerror(rc),
-			      rc == STRATA_EFULL ? ", retry" : "");
+		return smr_reject(&k->m, copy.c.rid, tag, rc, "%s: tob refused the command (%s)%s",
+				  rc == STRATA_EFULL ? "busy" : "kv", strata_strerror(rc),
+				  rc == STRATA_EFULL ? ", retry" : "");
 	}
 	if (is_read)
 		k->reads++;
@@ -1085,23 +1011,23 @@ static int tkv_request(struct strata_module *m, const struct strata_request *q)
 static void on_tick(struct tkv *k)
 {
 	k->ticking = false;
-	if (k->npend == 0)
+	if (k->pend.n == 0)
 		return;
 	uint64_t now = strata_now_us(k->node);
-	for (uint32_t i = 0; i < k->pend_cap; i++) {
-		struct tpend *p = &k->pend[i];
-		if (p->id && p->cmd && !p->sent && p->fallback_us <= now) {
+	for (uint32_t i = 0; i < k->pend.cap; i++) {
+		struct tpend *p = pend_at(k, i);
+		if (p->c.id && p->c.cmd && !p->sent && p->fallback_us <= now) {
 			/* bft: the designated replica's copy has not been ordered (or not by
 			 * the time this one arrived): this replica orders its own. */
 			p->sent = true; /* unless the bundle is refused (bundle_flush) */
 			k->fallbacks++;
-			bundle_add(k, p->cmd->data, p->cmd->len, p->id, false);
+			bundle_add(k, p->c.cmd->data, p->c.cmd->len, p->c.id, false);
 			strata_trace(k->node, NAME, "session %llu seq %llu unanswered after %llu ms: "
-				     "own copy ordered", (unsigned long long)p->session,
-				     (unsigned long long)p->seq,
+				     "own copy ordered", (unsigned long long)p->c.session,
+				     (unsigned long long)p->c.seq,
 				     (unsigned long long)(k->fallback_us / 1000));
 		}
-		if (!p->id || p->deadline_us > now)
+		if (!p->c.id || p->c.deadline_us > now)
 			continue;
 		char text[160];
 		snprintf(text, sizeof(text),
@@ -1109,7 +1035,7 @@ static void on_tick(struct tkv *k)
 			 "is unknown", k->timeout_us / 1000);
 		reply(k, p, STRATA_ETIMEDOUT, 0, NULL, 0, 0, text);
 	}
-	if (k->npend)
+	if (k->pend.n)
 		arm_tick(k);
 }
 
@@ -1272,14 +1198,11 @@ static void tkv_handle(struct strata_module *m, const struct strata_event *ev)
 static void tkv_destroy(struct strata_module *m)
 {
 	struct tkv *k = TKV(m);
-	for (uint32_t i = 0; i < k->pend_cap; i++)
-		if (k->pend[i].id)
-			pend_free(k, &k->pend[i]);
+	smr_pend_fini(&k->pend);
 	smr_kv_free(k->sm);
 	strata_wr_free(&k->bundle);
 	smr_ckpt_free(k->ck);
 	smr_bft_replies_free(k->env);
-	free(k->pend);
 	free(k->hidx);
 	free(k->wq);
 	free(k->xt);
@@ -1322,26 +1245,25 @@ struct strata_module *smr_tobkv_create(struct strata_node *n, char *err, size_t 
 	 * wait (a quarter of the request timeout, 1.25 s) showed as a 1.3 s p99 at c = 1 under
 	 * load. Under a load that makes the order slower than this, replicas add copies. */
 	k->fallback_us = (uint64_t)(cfg->timeout_ms ? cfg->timeout_ms : 250) * 1000;
-	k->pend_cap = cfg->smr_pending_max < (1u << ID_BITS) ? cfg->smr_pending_max : (1u << ID_BITS);
-	k->pend = calloc(k->pend_cap, sizeof(*k->pend));
+	int prc = smr_pend_init(&k->pend, cfg->smr_pending_max, sizeof(struct tpend));
 	k->sm = smr_kv_new(cfg->smr_sessions_max);
 	k->bft = smr_log_is_bft(cfg);
 	if (k->bft) {
 		uint32_t cap = 1;
-		while (cap < 2 * k->pend_cap)
+		while (cap < 2 * k->pend.cap)
 			cap <<= 1;
 		k->hmask = cap - 1;
 		k->hidx = calloc(cap, sizeof(*k->hidx));
 	}
-	if (!k->pend || !k->sm || (k->bft && !k->hidx)) {
+	if (prc || !k->sm || (k->bft && !k->hidx)) {
 		smr_kv_free(k->sm);
-		free(k->pend);
+		smr_pend_fini(&k->pend);
 		free(k->hidx);
 		free(k);
 		snprintf(err, errlen, "kv: out of memory");
 		return NULL;
 	}
-	k->id_gen = strata_random(n) >> 30; /* ids differ across incarnations */
+	k->pend.id_gen = strata_random(n) >> 30; /* ids differ across incarnations */
 	strata_node_add_module(n, &k->m, &tkv_ops, strata_wire_id("kv"));
 	strata_timer_init(&k->tick, &k->m, T_TICK, 0);
 	if (k->bft && (!(k->ck = smr_ckpt_new(&k->m, cfg->smr_checkpoint_interval)) ||
@@ -1360,7 +1282,7 @@ struct strata_module *smr_tobkv_create(struct strata_node *n, char *err, size_t 
 		k->hold_max_us = k->fallback_us / 4;
 		k->idle_us = k->fallback_us / 25;
 		cons_btob_set_overlap(k->tob.m, cfg->smr_bft_overlap);
-		k->wq = calloc(k->pend_cap, sizeof(*k->wq));
+		k->wq = calloc(k->pend.cap, sizeof(*k->wq));
 		if (!k->wq) {
 			snprintf(err, errlen, "kv: out of memory");
 			return NULL; /* the node owns (and frees) the module */
@@ -1406,7 +1328,7 @@ void smr_tobkv_status(struct strata_module *m, struct smr_status *out)
 	out->revision = smr_kv_revision(k->sm);
 	out->keys = smr_kv_count(k->sm);
 	out->sessions = smr_kv_sessions(k->sm);
-	out->pending = k->npend;
+	out->pending = k->pend.n;
 	out->commands = k->commands;
 	out->read_rounds = k->reads;
 	out->busy_rejects = k->busy;
