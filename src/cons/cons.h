@@ -333,6 +333,11 @@ void cons_btob_counts(const struct strata_module *m, uint64_t *rounds, uint64_t 
  * dropped (messages and decisions over a bound). */
 void cons_btob_future_counts(const struct strata_module *m, uint64_t *held_max,
 			     uint64_t *dropped);
+/* This process's broadcasts the links refused to a peer or held back behind one (owed), and
+ * those sent again when the links had room; the ASKs it sent while idle, and the rounds it
+ * delivered while behind the round f + 1 others said they are at (btob.c, on_probe). */
+void cons_btob_link_counts(const struct strata_module *m, uint64_t *refused, uint64_t *resent,
+			   uint64_t *asks, uint64_t *reached);
 /* The next round btob delivers. */
 uint64_t cons_btob_round(const struct strata_module *m);
 /* When an upper that batches broadcasts what it holds (btob.c): HOLD; OWN (the order is idle:

@@ -94,7 +94,7 @@
 
 enum { OP_GET, OP_PUT, OP_CAS };
 enum { V_NONE, V_ONE, V_NOVERIFY, V_UNSIGNED, V_CKPT, V_UNBOUND, V_CATCHUP, V_SNAP_NODIGEST,
-       V_VOTES_LOST, V_NO_REVOTE, V_LEFT_OUT, V_FIRST_USE, V_FAR, V_FAR_LOAD };
+       V_VOTES_LOST, V_NO_REVOTE, V_LEFT_OUT, V_FIRST_USE, V_FAR, V_FAR_LOAD, V_FAR_BACKLOG };
 #define CKPT_K 16 /* [smr] checkpoint_interval in these runs */
 #define MIN_OPS 5 /* the non-vacuity minimum: writes and reads completed */
 #define AWAY_ROUNDS (CONS_LIVE_MAX + CONS_CACHE + 80) /* catch-up: rounds the others run ahead */
@@ -105,6 +105,12 @@ enum { V_NONE, V_ONE, V_NOVERIFY, V_UNSIGNED, V_CKPT, V_UNBOUND, V_CATCHUP, V_SN
 #define FAR_K 256
 #define FAR_GAP (CONS_CACHE + 48)
 #define FAR_CATCH_MS 10000
+/* btob-catchup-far-backlog: [links] backlog_bytes and max_value (the links refuse a send beyond
+ * it; the config asks backlog_bytes >= max_value, and below 32 KiB the order's values (about
+ * max_value / 36) no longer fit a bundle of the KV's), and how long the order must stand still
+ * once the clients stopped and every replica caught up. */
+#define FAR_BACKLOG (32u * 1024)
+#define FAR_STILL_MS 3000
 
 struct vote_val {
 	int status;
@@ -667,6 +673,41 @@ static bool far_caught_up(struct run *r, uint64_t *others, uint64_t *lagger)
 	return *others > 0 && *lagger == *others;
 }
 
+/* btob-catchup-far-backlog: over its seeds, what the links refused and what came of it. */
+static uint64_t bl_runs, bl_send_full, bl_refused, bl_resent, bl_reached, bl_asks;
+
+/* btob-catchup-far-backlog: with the clients stopped and every correct replica caught up, the
+ * order stands still: no correct replica's btob delivers another round in FAR_STILL_MS (a
+ * broadcast the links refused used to leave a gap in its sender's numbers, and every process
+ * holding a message above it proposed MISSING rounds for ever). */
+static int check_still(struct run *r, char *why, size_t wl)
+{
+	uint64_t at[NN + 1] = { 0 };
+	for (uint32_t id = 1; id <= NN; id++)
+		if (id != r->byz_id)
+			at[id] = cons_btob_round(mod_of(r, id, "btob"));
+	sim_run_for(r->s, FAR_STILL_MS * MS, NULL, NULL);
+	int rc = 0;
+	for (uint32_t id = 1; id <= NN; id++) {
+		if (id == r->byz_id)
+			continue;
+		uint64_t now = cons_btob_round(mod_of(r, id, "btob")), refused, resent, asks, reached;
+		cons_btob_link_counts(mod_of(r, id, "btob"), &refused, &resent, &asks, &reached);
+		bl_send_full += strata_node_counters(sim_node(r->s, id))->send_full;
+		bl_refused += refused;
+		bl_resent += resent;
+		bl_asks += asks;
+		bl_reached += reached;
+		if (!rc && now != at[id])
+			rc = sim_fail(why, wl, "order: replica %u delivered rounds %llu to %llu in %d s "
+				      "with no client request (the clients stopped, every correct "
+				      "replica caught up)", id, (unsigned long long)at[id],
+				      (unsigned long long)now - 1, FAR_STILL_MS / 1000);
+	}
+	bl_runs++;
+	return rc;
+}
+
 static int far_done(struct sim *s, void *arg)
 {
 	(void)s;
@@ -692,8 +733,10 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	r->cfg.retransmit_min_ms = 10;
 	r->cfg.retransmit_max_ms = 100;
 	r->cfg.smr_timeout_ms = 1500;
-	bool far = variant == V_FAR || variant == V_FAR_LOAD;
+	bool far = variant == V_FAR || variant == V_FAR_LOAD || variant == V_FAR_BACKLOG;
 	r->cfg.smr_checkpoint_interval = far ? FAR_K : CKPT_K;
+	if (variant == V_FAR_BACKLOG) /* the links refuse sends: [links] backlog_bytes cut */
+		r->cfg.backlog_bytes = r->cfg.max_value = FAR_BACKLOG;
 
 	/* Over btob: overlapping rounds ([smr] bft_overlap = 2) in bft-kv-over-btob's odd seeds
 	 * and the broken variant that leaves out requests; else one round at a time (the
@@ -1011,11 +1054,13 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 					      (unsigned long long)from,
 					      (unsigned long long)cons_btob_round(bt));
 		}
-		if (served > far_served_max)
-			far_served_max = served;
-		if (held > far_held_max)
-			far_held_max = held;
-		far_runs++;
+		if (variant != V_FAR_BACKLOG) {
+			if (served > far_served_max)
+				far_served_max = served;
+			if (held > far_held_max)
+				far_held_max = held;
+			far_runs++;
+		}
 		if (trace || getenv("SIM_KV_VERBOSE"))
 			fprintf(stderr, "  replica %u: applied %llu of %llu (%s); its btob held up to "
 				"%llu decisions of later rounds at once, the other correct replicas "
@@ -1034,6 +1079,8 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 			rc = sim_fail(why, wl, "catch-up: the others were only %llu rounds past their "
 				      "stable checkpoint when replica %u came back: vacuous run",
 				      (unsigned long long)r->far_gap, r->lagger);
+		if (!rc && variant == V_FAR_BACKLOG)
+			rc = check_still(r, why, wl);
 		r->load_stopped = false;
 	}
 	for (unsigned key = 0; key < NKEYS && !rc; key++)
@@ -1188,6 +1235,11 @@ static int run_far_load(uint64_t seed, bool trace, char *why, size_t wl)
 	return run_case(seed, trace, why, wl, V_FAR_LOAD, "btob");
 }
 
+static int run_far_backlog(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, V_FAR_BACKLOG, "btob");
+}
+
 static const struct sim_case cases[] = {
 	{ "bft-kv-one-byzantine", run_bft, 10, false },
 	{ "bft-kv-over-btob", run_btob, 6, false },
@@ -1203,6 +1255,7 @@ static const struct sim_case cases[] = {
 	{ "btob-kv-first-use", run_first_use, 3, false },
 	{ "btob-catchup-far", run_far, 4, false },
 	{ "btob-catchup-far-load", run_far_load, 2, false },
+	{ "btob-catchup-far-backlog", run_far_backlog, 6, false },
 	{ "broken-overlap-left-out", run_left_out, 4, true },
 };
 
@@ -1223,6 +1276,19 @@ int main(int argc, char **argv)
 		if (far_held_max <= 64) {
 			printf("FAIL sim_btob_kv: no returning replica held more than 64 decisions of "
 			       "later rounds (btob-catchup-far is vacuous)\n");
+			rc = 1;
+		}
+	}
+	if (bl_runs) {
+		printf("sim_btob_kv: btob-catchup-far-backlog: over %llu runs the correct replicas' "
+		       "links refused %llu sends; btob owed %llu broadcasts to a peer and sent %llu "
+		       "again; %llu ASKs while idle, %llu rounds delivered behind the others' round\n",
+		       (unsigned long long)bl_runs, (unsigned long long)bl_send_full,
+		       (unsigned long long)bl_refused, (unsigned long long)bl_resent,
+		       (unsigned long long)bl_asks, (unsigned long long)bl_reached);
+		if (!bl_resent) {
+			printf("FAIL sim_btob_kv: no broadcast the links refused was sent again "
+			       "(btob-catchup-far-backlog is vacuous)\n");
 			rc = 1;
 		}
 	}
