@@ -158,6 +158,37 @@
  * with 2f + 1 signatures there). What a Byzantine process can do is ask: every VALUE for a
  * retired round costs one DECIDED answer with the value, as it did for the cached rounds.
  *
+ * Sends the links refuse (docs/consensus-byzantine.md, "A send the links refuse"). The perfect
+ * links queue at most `[links] backlog_bytes` per peer and refuse a send beyond it (STRATA_EFULL):
+ * outside the book's model, a message lost. Three additions keep btob live when that happens:
+ *   - Owed broadcasts. A broadcast the links refuse to peer q (or that would overtake one they
+ *     refused: the links are FIFO, and btob delivers a sender's messages in their order) is owed
+ *     to q, from owed[q] on, and sent again in order from this process's own window (its
+ *     undelivered messages, which it keeps anyway) when the links have room (strata_pl_room,
+ *     tried every retransmit_min_ms and at every broadcast); one the order delivered meanwhile is
+ *     owed no more (the decision carried it). Before, q never got it: q held the next ones above
+ *     a gap, a consensus leader without it had MISSING decided in its sender's rounds, and the
+ *     sender's later messages were never ordered.
+ *   - Gaps start no round. A process proposes rounds while some sender's *next* message is here
+ *     (any_unordered), not any message: one above a gap cannot be delivered before the gap is
+ *     filled. Before, every process holding one proposed MISSING rounds for as long as the gap
+ *     lasted (with the 4 KiB backlog seen at first, rounds 296 to 3,851 and on, with no client
+ *     request), for ever if a Byzantine sender made the gap; and the decided log, BTOB_LOG_MAX
+ *     rounds, let go of the rounds a returning process needed.
+ *   - Where the others are. A process that was away gets no message of the rounds decided while
+ *     it was away when the links refused them, and its bldc asks nobody about an instance it
+ *     never heard of, so with no load nothing moves it again. Every [fd] timeout_ms with no
+ *     round delivered and none proposed, it sends ASK(round) to the others; a process past that
+ *     round answers AT(its round). reach, the (f + 1)-th highest round the others said they are
+ *     at, is one a correct process is at (f liars say what they like and move nothing): every
+ *     round below it is decided there, so this process proposes its rounds up to reach, up to
+ *     BTOB_PIPE_MAX at once, each only fetching its decision (bldc's DECIDED answers, from the
+ *     cache or the decided log). Cost in a quiet cluster: N - 1 ASKs of 11 bytes per process per
+ *     timeout, answered only by a process ahead; a Byzantine asker gets one AT per ASK.
+ * bldc and the conditional collect under it repeat their messages of an undecided instance every
+ * period (bldc.c), and answer a decided one's with DECIDED whenever asked, so a refused send
+ * there costs a period, not the instance.
+ *
  * Stacking (bcast/bcast.h), as tob: upper modules open instances of btob (at most BTOB_UPPERS)
  * and broadcast on them; one total order for every instance together (the signed payload is
  * [instance][bytes]); instance 0's messages go to the client adapter (`strata bcast`), instance
@@ -247,6 +278,8 @@ struct btob {
 	uint32_t pipe;     /* rounds in flight at most: min(N, BTOB_PIPE_MAX) */
 	uint32_t overlap;  /* of them, with messages at most (cons_btob_set_overlap; 1 default) */
 	bool trust; /* TEST ONLY: the broken variant */
+	unsigned broken; /* TEST ONLY: BTOB_BROKEN_* (cons_btob_test_broken) */
+	bool test_gap;   /* TEST ONLY: the next broadcast skips a number (cons_btob_test_gap) */
 	enum strata_byz test_byz; /* TEST ONLY: a behaviour in btob alone (consensus correct) */
 	struct {
 		uint64_t round;
@@ -390,8 +423,8 @@ static int parse(const struct btob *b, const uint8_t *d, size_t len, struct btob
  * links refuse"). */
 static bool any_unordered(const struct btob *b)
 {
-	if (b->nun == 0)
-		return false;
+	if (b->nun == 0 || (b->broken & BTOB_BROKEN_GAP_ROUNDS))
+		return b->nun > 0;
 	for (uint32_t q = 1; q <= strata_node_n(b->m.node); q++)
 		if (b->snd[q].win[b->snd[q].next % BTOB_WIN])
 			return true;
@@ -866,7 +899,7 @@ static struct strata_msg *probe_msg(uint8_t tag, uint64_t round)
 static void probe_tick(struct btob *b)
 {
 	strata_timer_arm_in(b->m.node, &b->probe_tick, b->hold_us);
-	if (btob_byz(b) == STRATA_BYZ_SILENT)
+	if (btob_byz(b) == STRATA_BYZ_SILENT || (b->broken & BTOB_BROKEN_NO_PROBE))
 		return;
 	bool idle = b->round == b->probe_round && b->propd == 0;
 	b->probe_round = b->round;
@@ -1055,6 +1088,10 @@ static void flush_owed(struct btob *b)
 static void send_own(struct btob *b, struct strata_msg *msg, uint64_t seq)
 {
 	uint32_t self = strata_node_id(b->m.node), n = strata_node_n(b->m.node);
+	if (b->broken & BTOB_BROKEN_NO_OWED) { /* a refused send is lost, as before */
+		strata_pl_send_all(&b->m, 0, msg);
+		return;
+	}
 	flush_owed(b);
 	bool owe = false;
 	for (uint32_t q = 1; q <= n; q++) {
@@ -1098,11 +1135,22 @@ static int broadcast_inst(struct btob *b, uint64_t inst, const uint8_t *v, size_
 		return err;
 	}
 	enum strata_byz byz = btob_byz(b);
+	if (b->test_gap) /* TEST ONLY: a Byzantine sender's gap (below) */
+		b->lsn++;
 	struct strata_msg *msg = encode(b, self, b->lsn + 1, w.buf, w.len,
 					byz == STRATA_BYZ_BADSIG);
 	strata_wr_free(&w);
 	if (!msg)
 		return STRATA_ENOMEM;
+	if (b->test_gap) {
+		/* sent to every process, and number lsn never: they hold lsn + 1 above a gap
+		 * for good (and this process's next ones stay owed behind it) */
+		b->test_gap = false;
+		strata_pl_send_all(&b->m, 0, msg);
+		strata_msg_unref(msg);
+		b->lsn++;
+		return 0;
+	}
 	if (byz != STRATA_BYZ_SILENT)
 		send_own(b, msg, b->lsn + 1);
 	strata_msg_unref(msg);
@@ -1320,6 +1368,16 @@ struct strata_module *cons_btob_create(struct strata_node *n, char *err, size_t 
 void cons_btob_test_trust(struct strata_module *m)
 {
 	((struct btob *)m)->trust = true;
+}
+
+void cons_btob_test_gap(struct strata_module *m)
+{
+	((struct btob *)m)->test_gap = true;
+}
+
+void cons_btob_test_broken(struct strata_module *m, unsigned flags)
+{
+	((struct btob *)m)->broken = flags;
 }
 
 void cons_btob_test_byz(struct strata_module *m, enum strata_byz byz)

@@ -323,6 +323,15 @@ struct strata_module *cons_tob_create(struct strata_node *n, char *err, size_t e
 struct strata_module *cons_btob_create(struct strata_node *n, char *err, size_t errlen);
 /* TEST ONLY: btob delivers decided messages without checking them (broken variant). */
 void cons_btob_test_trust(struct strata_module *m);
+/* TEST ONLY broken variants of btob's handling of sends the links refuse (btob.c, "Sends the
+ * links refuse"): NO_OWED, a refused broadcast is lost (not owed and sent again); GAP_ROUNDS,
+ * any held message starts rounds, also one above a gap in its sender's numbers; NO_PROBE, an
+ * idle process never asks where the others are. */
+enum { BTOB_BROKEN_NO_OWED = 1, BTOB_BROKEN_GAP_ROUNDS = 2, BTOB_BROKEN_NO_PROBE = 4 };
+void cons_btob_test_broken(struct strata_module *m, unsigned flags);
+/* TEST ONLY: this process's next broadcast skips a sequence number (a Byzantine sender's gap:
+ * every process gets the message above it, none the one it skipped). */
+void cons_btob_test_gap(struct strata_module *m);
 /* TEST ONLY: btob at this process behaves as byz (btob.c's behaviours) while the node and its
  * consensus stay correct: a Byzantine process that runs bldc by the book and lies in btob's
  * proposals, the case where weak validity lets its values be decided. */

@@ -94,7 +94,8 @@
 
 enum { OP_GET, OP_PUT, OP_CAS };
 enum { V_NONE, V_ONE, V_NOVERIFY, V_UNSIGNED, V_CKPT, V_UNBOUND, V_CATCHUP, V_SNAP_NODIGEST,
-       V_VOTES_LOST, V_NO_REVOTE, V_LEFT_OUT, V_FIRST_USE, V_FAR, V_FAR_LOAD, V_FAR_BACKLOG };
+       V_VOTES_LOST, V_NO_REVOTE, V_LEFT_OUT, V_FIRST_USE, V_FAR, V_FAR_LOAD, V_FAR_BACKLOG,
+       V_BL_NO_OWED, V_BL_GAP_ROUNDS, V_BL_NO_PROBE };
 #define CKPT_K 16 /* [smr] checkpoint_interval in these runs */
 #define MIN_OPS 5 /* the non-vacuity minimum: writes and reads completed */
 #define AWAY_ROUNDS (CONS_LIVE_MAX + CONS_CACHE + 80) /* catch-up: rounds the others run ahead */
@@ -680,7 +681,7 @@ static uint64_t bl_runs, bl_send_full, bl_refused, bl_resent, bl_reached, bl_ask
  * order stands still: no correct replica's btob delivers another round in FAR_STILL_MS (a
  * broadcast the links refused used to leave a gap in its sender's numbers, and every process
  * holding a message above it proposed MISSING rounds for ever). */
-static int check_still(struct run *r, char *why, size_t wl)
+static int check_still(struct run *r, char *why, size_t wl, bool count)
 {
 	uint64_t at[NN + 1] = { 0 };
 	for (uint32_t id = 1; id <= NN; id++)
@@ -693,7 +694,9 @@ static int check_still(struct run *r, char *why, size_t wl)
 			continue;
 		uint64_t now = cons_btob_round(mod_of(r, id, "btob")), refused, resent, asks, reached;
 		cons_btob_link_counts(mod_of(r, id, "btob"), &refused, &resent, &asks, &reached);
-		bl_send_full += strata_node_counters(sim_node(r->s, id))->send_full;
+		if (!count)
+			refused = resent = asks = reached = 0;
+		bl_send_full += count ? strata_node_counters(sim_node(r->s, id))->send_full : 0;
 		bl_refused += refused;
 		bl_resent += resent;
 		bl_asks += asks;
@@ -704,7 +707,7 @@ static int check_still(struct run *r, char *why, size_t wl)
 				      "replica caught up)", id, (unsigned long long)at[id],
 				      (unsigned long long)now - 1, FAR_STILL_MS / 1000);
 	}
-	bl_runs++;
+	bl_runs += count;
 	return rc;
 }
 
@@ -733,9 +736,15 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	r->cfg.retransmit_min_ms = 10;
 	r->cfg.retransmit_max_ms = 100;
 	r->cfg.smr_timeout_ms = 1500;
-	bool far = variant == V_FAR || variant == V_FAR_LOAD || variant == V_FAR_BACKLOG;
+	bool backlog = variant == V_FAR_BACKLOG || variant == V_BL_NO_OWED ||
+		       variant == V_BL_GAP_ROUNDS || variant == V_BL_NO_PROBE;
+	bool far = variant == V_FAR || variant == V_FAR_LOAD || backlog;
+	/* btob-catchup-far-backlog's broken variants (cons_btob_test_broken) */
+	unsigned bl_broken = variant == V_BL_NO_OWED ? BTOB_BROKEN_NO_OWED
+			     : variant == V_BL_GAP_ROUNDS ? BTOB_BROKEN_GAP_ROUNDS
+			     : variant == V_BL_NO_PROBE ? BTOB_BROKEN_NO_PROBE : 0;
 	r->cfg.smr_checkpoint_interval = far ? FAR_K : CKPT_K;
-	if (variant == V_FAR_BACKLOG) /* the links refuse sends: [links] backlog_bytes cut */
+	if (backlog) /* the links refuse sends: [links] backlog_bytes cut */
 		r->cfg.backlog_bytes = r->cfg.max_value = FAR_BACKLOG;
 
 	/* Over btob: overlapping rounds ([smr] bft_overlap = 2) in bft-kv-over-btob's odd seeds
@@ -820,6 +829,11 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 					     variant == V_CKPT ? SMR_BROKEN_BFT_CKPT_NOVERIFY
 					     : variant == V_UNBOUND ? SMR_BROKEN_BFT_ENV_UNBOUND
 								    : SMR_BROKEN_BFT_UNSIGNED);
+	if (bl_broken)
+		for (uint32_t id = 1; id <= NN; id++)
+			cons_btob_test_broken(mod_of(r, id, "btob"), bl_broken);
+	if (backlog) /* the Byzantine replica's first broadcast skips a number: a gap for good */
+		cons_btob_test_gap(mod_of(r, r->byz_id, "btob"));
 	if (catchup)
 		smr_ckpt_test_forge_snapshots(smr_tobkv_ckpt(
 			strata_node_module_by_name(sim_node(s, r->byz_id), "kv")));
@@ -971,6 +985,8 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 				if (variant == V_SNAP_NODIGEST)
 					smr_tobkv_set_broken(strata_node_module_by_name(
 						sim_node(s, cut), "kv"), SMR_BROKEN_BFT_SNAP_NODIGEST);
+				if (bl_broken)
+					cons_btob_test_broken(mod_of(r, cut, "btob"), bl_broken);
 			} else {
 				sim_heal(s);
 			}
@@ -1054,7 +1070,7 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 					      (unsigned long long)from,
 					      (unsigned long long)cons_btob_round(bt));
 		}
-		if (variant != V_FAR_BACKLOG) {
+		if (!backlog) {
 			if (served > far_served_max)
 				far_served_max = served;
 			if (held > far_held_max)
@@ -1079,8 +1095,8 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 			rc = sim_fail(why, wl, "catch-up: the others were only %llu rounds past their "
 				      "stable checkpoint when replica %u came back: vacuous run",
 				      (unsigned long long)r->far_gap, r->lagger);
-		if (!rc && variant == V_FAR_BACKLOG)
-			rc = check_still(r, why, wl);
+		if (!rc && backlog)
+			rc = check_still(r, why, wl, variant == V_FAR_BACKLOG);
 		r->load_stopped = false;
 	}
 	for (unsigned key = 0; key < NKEYS && !rc; key++)
@@ -1240,6 +1256,21 @@ static int run_far_backlog(uint64_t seed, bool trace, char *why, size_t wl)
 	return run_case(seed, trace, why, wl, V_FAR_BACKLOG, "btob");
 }
 
+static int run_bl_no_owed(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, V_BL_NO_OWED, "btob");
+}
+
+static int run_bl_gap_rounds(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, V_BL_GAP_ROUNDS, "btob");
+}
+
+static int run_bl_no_probe(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, V_BL_NO_PROBE, "btob");
+}
+
 static const struct sim_case cases[] = {
 	{ "bft-kv-one-byzantine", run_bft, 10, false },
 	{ "bft-kv-over-btob", run_btob, 6, false },
@@ -1255,7 +1286,10 @@ static const struct sim_case cases[] = {
 	{ "btob-kv-first-use", run_first_use, 3, false },
 	{ "btob-catchup-far", run_far, 4, false },
 	{ "btob-catchup-far-load", run_far_load, 2, false },
-	{ "btob-catchup-far-backlog", run_far_backlog, 6, false },
+	{ "btob-catchup-far-backlog", run_far_backlog, 16, false },
+	{ "broken-backlog-no-owed", run_bl_no_owed, 8, true },
+	{ "broken-backlog-gap-rounds", run_bl_gap_rounds, 8, true },
+	{ "broken-backlog-no-probe", run_bl_no_probe, 8, true },
 	{ "broken-overlap-left-out", run_left_out, 4, true },
 };
 
