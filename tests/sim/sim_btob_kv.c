@@ -64,6 +64,17 @@
  * while the load goes on for 2 s more. The suite fails if no returning replica's btob ever
  * held more than 64 decisions of later rounds (the bound btob had before, btob.c).
  *
+ * Sends the links refuse (btob.c, "Sends the links refuse"): btob-catchup-far-backlog is
+ * btob-catchup-far with `[links] backlog_bytes` = `max_value` = FAR_BACKLOG (32 KiB), so that the
+ * links refuse sends toward the replica away (and under bursts), and with the Byzantine replica's
+ * first broadcast skipping a sequence number (cons_btob_test_gap). Besides btob-catchup-far's
+ * checks: once every correct replica caught up, with the clients stopped, no correct replica's
+ * btob delivers another round for FAR_STILL_MS (check_still). The suite fails if no broadcast
+ * the links refused was sent again. Broken variants (cons_btob_test_broken), on every replica:
+ * broken-backlog-no-owed (a refused broadcast is lost), broken-backlog-gap-rounds (a message
+ * above a gap starts rounds), broken-backlog-no-probe (an idle replica never asks where the
+ * others are).
+ *
  * Signed requests: every client's session is owned by an Ed25519 key pair (drawn per seed) and
  * every request carries its signature (smr_bft_request_sign); a FORGE replica orders forged
  * commands under the clients' sessions with the signatures of the requests it received
