@@ -431,6 +431,8 @@ void cons_sbc_test_reject_all(struct strata_module *sbc);
 /* bec's leader(ts) = (ts mod N) + 1, and its last started epoch. */
 uint32_t cons_bec_leader(uint32_t n, uint64_t ts);
 uint64_t cons_bec_epoch(const struct strata_module *bec);
+/* TEST ONLY (broken variant): a NEWEPOCH the links refuse is lost, not owed and sent again. */
+void cons_bec_test_no_owed(struct strata_module *bec);
 uint64_t cons_bldc_epoch(const struct strata_module *bldc);
 /* TEST ONLY (the simulation suite's broken variants; never called by stratad): bldc's epoch
  * consensus counts `quorum` WRITEs and ACCEPTs and uses it in sound() instead of more than

@@ -106,7 +106,7 @@
 enum { OP_GET, OP_PUT, OP_CAS };
 enum { V_NONE, V_ONE, V_NOVERIFY, V_UNSIGNED, V_CKPT, V_UNBOUND, V_CATCHUP, V_SNAP_NODIGEST,
        V_VOTES_LOST, V_NO_REVOTE, V_LEFT_OUT, V_FIRST_USE, V_FAR, V_FAR_LOAD, V_FAR_BACKLOG,
-       V_BL_NO_OWED, V_BL_GAP_ROUNDS, V_BL_NO_PROBE };
+       V_BL_NO_OWED, V_BL_GAP_ROUNDS, V_BL_NO_PROBE, V_BL_EPOCH_LOST };
 #define CKPT_K 16 /* [smr] checkpoint_interval in these runs */
 #define MIN_OPS 5 /* the non-vacuity minimum: writes and reads completed */
 #define AWAY_ROUNDS (CONS_LIVE_MAX + CONS_CACHE + 80) /* catch-up: rounds the others run ahead */
@@ -722,6 +722,13 @@ static int check_still(struct run *r, char *why, size_t wl, bool count)
 	return rc;
 }
 
+/* broken-backlog-epoch-lost: replica id's complaints and NEWEPOCH the links refuse are lost */
+static void epoch_lost(struct run *r, uint32_t id)
+{
+	strata_fd_bld_test_no_owed(mod_of(r, id, "bld"));
+	cons_bec_test_no_owed(mod_of(r, id, "bec"));
+}
+
 static int far_done(struct sim *s, void *arg)
 {
 	(void)s;
@@ -748,7 +755,8 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	r->cfg.retransmit_max_ms = 100;
 	r->cfg.smr_timeout_ms = 1500;
 	bool backlog = variant == V_FAR_BACKLOG || variant == V_BL_NO_OWED ||
-		       variant == V_BL_GAP_ROUNDS || variant == V_BL_NO_PROBE;
+		       variant == V_BL_GAP_ROUNDS || variant == V_BL_NO_PROBE ||
+		       variant == V_BL_EPOCH_LOST;
 	bool far = variant == V_FAR || variant == V_FAR_LOAD || backlog;
 	/* btob-catchup-far-backlog's broken variants (cons_btob_test_broken) */
 	unsigned bl_broken = variant == V_BL_NO_OWED ? BTOB_BROKEN_NO_OWED
@@ -843,6 +851,9 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	if (bl_broken)
 		for (uint32_t id = 1; id <= NN; id++)
 			cons_btob_test_broken(mod_of(r, id, "btob"), bl_broken);
+	if (variant == V_BL_EPOCH_LOST)
+		for (uint32_t id = 1; id <= NN; id++)
+			epoch_lost(r, id);
 	if (backlog) /* the Byzantine replica's first broadcast skips a number: a gap for good */
 		cons_btob_test_gap(mod_of(r, r->byz_id, "btob"));
 	if (catchup)
@@ -959,6 +970,18 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 			}
 			if (t + 2500 * MS >= t0 + t_ops)
 				back = true; /* judged vacuous below */
+			if (back && backlog) {
+				/* The leader detector and the epoch move while the replica is away and
+				 * its backlog is full: the others complain about the leader they trust
+				 * (2f + 1 complaints), so its complaints and NEWEPOCH are refused. */
+				for (uint32_t id = 1; id <= NN; id++) {
+					struct strata_module *bld = mod_of(r, id, "bld");
+					if (id == r->lagger || !bld)
+						continue;
+					uint64_t br = strata_fd_bld_round(bld);
+					(void)strata_fd_bld_complain(bld, (uint32_t)((br - 1) % NN) + 1);
+				}
+			}
 			if (back) {
 				part_len = t - part_at;
 				r->far_gap = now_round - (away_from > w_stable_round ? away_from
@@ -998,6 +1021,8 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 						sim_node(s, cut), "kv"), SMR_BROKEN_BFT_SNAP_NODIGEST);
 				if (bl_broken)
 					cons_btob_test_broken(mod_of(r, cut, "btob"), bl_broken);
+				if (variant == V_BL_EPOCH_LOST)
+					epoch_lost(r, cut);
 			} else {
 				sim_heal(s);
 			}
@@ -1108,6 +1133,8 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 				      (unsigned long long)r->far_gap, r->lagger);
 		if (!rc && backlog)
 			rc = check_still(r, why, wl, variant == V_FAR_BACKLOG);
+		if (!rc && backlog) /* the final reads need the returning replica in the order */
+			sim_crash(s, r->byz_id);
 		r->load_stopped = false;
 	}
 	for (unsigned key = 0; key < NKEYS && !rc; key++)
@@ -1160,6 +1187,8 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	}
 	uint64_t envelopes = 0, enveloped = 0;
 	for (uint32_t id = 1; id <= NN; id++) {
+		if (!sim_node(s, id))
+			continue; /* crashed (btob-catchup-far-backlog's Byzantine replica) */
 		const struct strata_counters *nc = strata_node_counters(sim_node(s, id));
 		envelopes += nc->kv_bft_envelopes;
 		enveloped += nc->kv_bft_enveloped;
@@ -1282,6 +1311,11 @@ static int run_bl_no_probe(uint64_t seed, bool trace, char *why, size_t wl)
 	return run_case(seed, trace, why, wl, V_BL_NO_PROBE, "btob");
 }
 
+static int run_bl_epoch_lost(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, V_BL_EPOCH_LOST, "btob");
+}
+
 static const struct sim_case cases[] = {
 	{ "bft-kv-one-byzantine", run_bft, 10, false },
 	{ "bft-kv-over-btob", run_btob, 6, false },
@@ -1301,6 +1335,7 @@ static const struct sim_case cases[] = {
 	{ "broken-backlog-no-owed", run_bl_no_owed, 8, true },
 	{ "broken-backlog-gap-rounds", run_bl_gap_rounds, 8, true },
 	{ "broken-backlog-no-probe", run_bl_no_probe, 8, true },
+	{ "broken-backlog-epoch-lost", run_bl_epoch_lost, 8, true },
 	{ "broken-overlap-left-out", run_left_out, 4, true },
 };
 
