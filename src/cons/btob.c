@@ -1512,6 +1512,13 @@ size_t cons_btob_held(const struct strata_module *m, uint64_t inst,
 	return n;
 }
 
+uint64_t cons_btob_own_pending(const struct strata_module *m)
+{
+	const struct btob *b = (const struct btob *)m;
+	uint64_t next = b->snd[strata_node_id(m->node)].next;
+	return b->lsn + 1 > next ? b->lsn + 1 - next : 0;
+}
+
 uint64_t cons_btob_unordered(const struct strata_module *m)
 {
 	return ((const struct btob *)m)->nun;

@@ -364,6 +364,8 @@ size_t cons_btob_held(const struct strata_module *m, uint64_t inst,
 		      void (*fn)(void *arg, const uint8_t *p, size_t len), void *arg);
 /* Messages btob holds here undelivered (any sender, any instance). */
 uint64_t cons_btob_unordered(const struct strata_module *m);
+/* This process's own broadcasts not delivered here yet. */
+uint64_t cons_btob_own_pending(const struct strata_module *m);
 /* btob's deliveries to an upper (not the client adapter): a message that is the last of its
  * round carries the position after it in its struct strata_deliver's vc (vc_len = N + 1):
  * vc[0] the next round, vc[q] sender q's next sequence number; other deliveries vc = NULL. */

@@ -67,13 +67,17 @@
  * Sends the links refuse (btob.c, "Sends the links refuse"): btob-catchup-far-backlog is
  * btob-catchup-far with `[links] backlog_bytes` = `max_value` = FAR_BACKLOG (32 KiB), so that the
  * links refuse sends toward the replica away (and under bursts), and with the Byzantine replica's
- * first broadcast skipping a sequence number (cons_btob_test_gap). Besides btob-catchup-far's
- * checks: once every correct replica caught up, with the clients stopped, no correct replica's
- * btob delivers another round for FAR_STILL_MS (check_still). The suite fails if no broadcast
- * the links refused was sent again. Broken variants (cons_btob_test_broken), on every replica:
- * broken-backlog-no-owed (a refused broadcast is lost), broken-backlog-gap-rounds (a message
- * above a gap starts rounds), broken-backlog-no-probe (an idle replica never asks where the
- * others are).
+ * first broadcast skipping a sequence number (cons_btob_test_gap); when the replica comes back
+ * the others first move the leader (2f + 1 complaints: bld's round and bec's epoch change while
+ * its backlog is full). Besides btob-catchup-far's checks: once every correct replica caught up,
+ * with the clients stopped, no correct replica's btob delivers another round for FAR_STILL_MS,
+ * and each delivered every message it broadcast (check_still); then the Byzantine replica
+ * crashes, so that the final reads are ordered only with the returning replica taking part. The
+ * suite fails if no broadcast the links refused was sent again. Broken variants, on every
+ * replica: broken-backlog-no-owed (a refused broadcast is lost), broken-backlog-gap-rounds (a
+ * message above a gap starts rounds), broken-backlog-no-probe (an idle replica never asks where
+ * the others are) (cons_btob_test_broken), broken-backlog-epoch-lost (a refused complaint or
+ * NEWEPOCH is lost: strata_fd_bld_test_no_owed, cons_bec_test_no_owed).
  *
  * Signed requests: every client's session is owned by an Ed25519 key pair (drawn per seed) and
  * every request carries its signature (smr_bft_request_sign); a FORGE replica orders forged
@@ -717,6 +721,12 @@ static int check_still(struct run *r, char *why, size_t wl, bool count)
 				      "with no client request (the clients stopped, every correct "
 				      "replica caught up)", id, (unsigned long long)at[id],
 				      (unsigned long long)now - 1, FAR_STILL_MS / 1000);
+		/* BTOB1 (validity): a correct replica delivered every message it broadcast */
+		uint64_t own = cons_btob_own_pending(mod_of(r, id, "btob"));
+		if (!rc && own)
+			rc = sim_fail(why, wl, "validity: %llu of correct replica %u's broadcasts "
+				      "never delivered (the order stood still)",
+				      (unsigned long long)own, id);
 	}
 	bl_runs += count;
 	return rc;
@@ -1332,7 +1342,7 @@ static const struct sim_case cases[] = {
 	{ "btob-catchup-far", run_far, 4, false },
 	{ "btob-catchup-far-load", run_far_load, 2, false },
 	{ "btob-catchup-far-backlog", run_far_backlog, 16, false },
-	{ "broken-backlog-no-owed", run_bl_no_owed, 8, true },
+	{ "broken-backlog-no-owed", run_bl_no_owed, 20, true },
 	{ "broken-backlog-gap-rounds", run_bl_gap_rounds, 8, true },
 	{ "broken-backlog-no-probe", run_bl_no_probe, 8, true },
 	{ "broken-backlog-epoch-lost", run_bl_epoch_lost, 8, true },
