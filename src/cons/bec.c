@@ -129,8 +129,9 @@ static void bec_arm_owed(struct bec *b)
 				    (uint64_t)strata_node_config(b->m.node)->retransmit_min_ms * 1000);
 }
 
-/* Sends each peer the NEWEPOCH messages owed to it, in order, while the links take them. One
- * refused is lost otherwise (the book's links deliver it once): a process that missed 2f + 1 of
+/* Sends each peer the NEWEPOCH messages owed to it, in order, while the links take them (the
+ * way a correct process sends its NEWEPOCH: its new one goes after those owed); re-arms the
+ * timer while any is still owed. One refused is lost otherwise (the book's links deliver it once): a process that missed 2f + 1 of
  * an epoch's NEWEPOCH would never start it, nor any later one, and would take part in no
  * consensus instance of the others' epochs again. */
 static void bec_flush_owed(struct bec *b)
@@ -156,40 +157,14 @@ static void bec_flush_owed(struct bec *b)
 		bec_arm_owed(b);
 }
 
-/* forall q do trigger <al, Send | q, [NEWEPOCH, nextts]> by a correct process: to a peer owed
- * an earlier one it waits behind it (bec_flush_owed sends both, in order); one the links refuse
- * is owed. */
-static void bec_send_own(struct bec *b)
-{
-	uint64_t ts = b->nextts;
-	bec_flush_owed(b);
-	struct strata_msg *msg = bec_newepoch(ts);
-	if (!msg)
-		return;
-	bool owe = false;
-	for (uint32_t q = 1; q <= b->n; q++) {
-		if (b->owed[q] < ts) {
-			owe = true;
-			continue;
-		}
-		if (strata_pl_send(&b->m, q, 0, msg) == 0) {
-			if (b->owed[q] <= ts)
-				b->owed[q] = ts + 1;
-			continue;
-		}
-		b->owed[q] = ts;
-		owe = true;
-	}
-	strata_msg_unref(msg);
-	if (owe)
-		bec_arm_owed(b);
-}
 
 /* forall q do trigger <al, Send | q, [NEWEPOCH, nextts]> (and a Byzantine process's extras) */
 static void bec_send_next(struct bec *b)
 {
 	if (strata_node_byz(b->m.node) == STRATA_BYZ_NONE && !b->test_no_owed) {
-		bec_send_own(b);
+		/* to each peer in order, after those owed to it; one the links have no room
+		 * for is owed */
+		bec_flush_owed(b);
 		return;
 	}
 	bec_send(b, b->nextts);

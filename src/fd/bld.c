@@ -133,8 +133,9 @@ static uint64_t bld_last_sent(const struct bld *b)
 	return b->complained ? b->round : b->round - 1;
 }
 
-/* Sends each peer the complaints owed to it, in round order, while the links take them; re-arms
- * the timer while any is still owed. A complaint refused is lost otherwise (the book's links
+/* Sends each peer the complaints owed to it, in round order, while the links take them (the
+ * way a correct process sends its complaints: its new one goes after those owed); re-arms the
+ * timer while any is still owed. A complaint refused is lost otherwise (the book's links
  * deliver it once): a process that missed 2f + 1 of a round's complaints would stay in that
  * round for good, trusting a leader the others left. */
 static void bld_flush_owed(struct bld *b)
@@ -158,35 +159,6 @@ static void bld_flush_owed(struct bld *b)
 		left |= b->owed[q] <= last;
 	}
 	if (left && !strata_timer_armed(&b->owed_tick))
-		strata_timer_arm_in(b->m.node, &b->owed_tick,
-				    (uint64_t)strata_node_config(b->m.node)->retransmit_min_ms * 1000);
-}
-
-/* forall q do trigger <al, Send | q, [COMPLAINT, round]> by a correct process: to a peer owed an
- * earlier complaint it waits behind it (bld_flush_owed sends both, in order); one the links
- * refuse is owed. */
-static void bld_send_own_complaint(struct bld *b)
-{
-	uint64_t r = b->round;
-	bld_flush_owed(b);
-	struct strata_msg *msg = bld_complaint(r);
-	if (!msg)
-		return;
-	bool owe = false;
-	for (uint32_t q = 1; q <= b->n; q++) {
-		if (b->owed[q] < r) {
-			owe = true;
-			continue;
-		}
-		if (strata_pl_send(&b->m, q, 0, msg) == 0) {
-			b->owed[q] = r + 1;
-			continue;
-		}
-		b->owed[q] = r;
-		owe = true;
-	}
-	strata_msg_unref(msg);
-	if (owe && !strata_timer_armed(&b->owed_tick))
 		strata_timer_arm_in(b->m.node, &b->owed_tick,
 				    (uint64_t)strata_node_config(b->m.node)->retransmit_min_ms * 1000);
 }
@@ -219,7 +191,8 @@ static void bld_complain_now(struct bld *b)
 	strata_trace(b->m.node, "bld", "complain about %u (round %llu)", bld_leader(b, b->round),
 		     (unsigned long long)b->round);
 	if (strata_node_byz(b->m.node) == STRATA_BYZ_NONE && !b->test_no_owed)
-		bld_send_own_complaint(b);
+		bld_flush_owed(b); /* to each peer in order, after those owed to it; one the links
+				    * have no room for is owed */
 	else
 		bld_send_complaint(b, b->round); /* the test behaviours: as the book's links */
 }
