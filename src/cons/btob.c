@@ -178,13 +178,15 @@
  *   - Where the others are. A process that was away gets no message of the rounds decided while
  *     it was away when the links refused them, and its bldc asks nobody about an instance it
  *     never heard of, so with no load nothing moves it again. Every [fd] timeout_ms with no
- *     round delivered and none proposed, it sends ASK(round) to the others; a process past that
- *     round answers AT(its round). reach, the (f + 1)-th highest round the others said they are
- *     at, is one a correct process is at (f liars say what they like and move nothing): every
- *     round below it is decided there, so this process proposes its rounds up to reach, up to
- *     BTOB_PIPE_MAX at once, each only fetching its decision (bldc's DECIDED answers, from the
- *     cache or the decided log). Cost in a quiet cluster: N - 1 ASKs of 11 bytes per process per
- *     timeout, answered only by a process ahead; a Byzantine asker gets one AT per ASK.
+ *     round delivered and none proposed, it sends ASK(round) to the others (spaced out to every
+ *     BTOB_PROBE_BACKOFF timeouts while nothing changes); a process past that round answers
+ *     AT(its round). reach, the (f + 1)-th highest round the others said they are at, is one a
+ *     correct process is at (f liars say what they like and move nothing): every round below it
+ *     is decided there, so this process proposes its rounds up to reach, up to BTOB_PIPE_MAX at
+ *     once, each only fetching its decision (bldc's DECIDED answers, from the cache or the
+ *     decided log). Cost in a quiet cluster: N - 1 ASKs of 11 bytes per process per
+ *     BTOB_PROBE_BACKOFF timeouts, answered only by a process ahead; a Byzantine asker gets one
+ *     AT per ASK.
  * bldc and the conditional collect under it repeat their messages of an undecided instance every
  * period (bldc.c), and answer a decided one's with DECIDED whenever asked, so a refused send
  * there costs a period, not the instance.
@@ -252,6 +254,7 @@
 #define BTOB_PIPE_MAX 16u /* rounds in flight at most (the window is min(N, this)) */
 #define BTOB_TOK_OWED 1  /* the timer that sends owed broadcasts again */
 #define BTOB_TOK_PROBE 2 /* the idle tick: ask the others where they are */
+#define BTOB_PROBE_BACKOFF 8u /* idle ticks between ASKs at most (doubling from 1) */
 
 struct btob_sender {
 	uint64_t next;                    /* l's next sequence number to deliver (from 1) */
@@ -326,6 +329,7 @@ struct btob {
 	uint64_t reach;
 	struct strata_timer probe_tick;
 	uint64_t probe_round;     /* round at the last tick */
+	unsigned probe_every, probe_wait; /* idle ticks between ASKs (backoff), and left */
 	uint64_t asks, reached;   /* ASKs sent; rounds delivered while below reach */
 };
 
@@ -895,7 +899,10 @@ static struct strata_msg *probe_msg(uint8_t tag, uint64_t round)
  * round (AT). The others' messages of the rounds it missed tell a process it is behind (the
  * decisions buffered); when the links refused them, or it restarted after they were sent,
  * nothing else would, and with no load nothing would move it again. Refused sends are not
- * retried: the next idle tick asks again. */
+ * retried: a later idle tick asks again. While it stays idle and learns nothing, the ASKs space
+ * out, 1, 2, 4, then every BTOB_PROBE_BACKOFF ticks (a quiet cluster: N - 1 ASKs per process
+ * per BTOB_PROBE_BACKOFF x [fd] timeout_ms); a delivered round or a reach raised starts again
+ * at every tick. */
 static void probe_tick(struct btob *b)
 {
 	strata_timer_arm_in(b->m.node, &b->probe_tick, b->hold_us);
@@ -903,8 +910,18 @@ static void probe_tick(struct btob *b)
 		return;
 	bool idle = b->round == b->probe_round && b->propd == 0;
 	b->probe_round = b->round;
-	if (!idle)
+	if (!idle) {
+		b->probe_every = 1;
+		b->probe_wait = 0;
 		return;
+	}
+	if (b->probe_wait > 0) {
+		b->probe_wait--;
+		return;
+	}
+	b->probe_wait = b->probe_every - 1;
+	if (b->probe_every < BTOB_PROBE_BACKOFF)
+		b->probe_every *= 2;
 	struct strata_msg *m = probe_msg(BTOB_TAG_ASK, b->round);
 	if (!m)
 		return;
@@ -962,6 +979,8 @@ static void on_probe(struct btob *b, const struct strata_event *ev)
 	uint64_t was = b->reach;
 	update_reach(b);
 	if (b->reach > was && b->reach > b->round) {
+		b->probe_every = 1;
+		b->probe_wait = 0;
 		strata_trace(b->m.node, "btob", "round %llu: f + 1 others are at round %llu or "
 			     "past it -> fetch the rounds between", (unsigned long long)b->round,
 			     (unsigned long long)b->reach);
@@ -1353,6 +1372,7 @@ struct strata_module *cons_btob_create(struct strata_node *n, char *err, size_t 
 	strata_node_add_module(n, &b->m, &btob_ops, strata_wire_id("btob"));
 	strata_timer_init(&b->owed_tick, &b->m, BTOB_TOK_OWED, 0);
 	strata_timer_init(&b->probe_tick, &b->m, BTOB_TOK_PROBE, 0);
+	b->probe_every = 1;
 	if (cons_lower_open_space(n, b->cons_name, CONS_SPACE_BTOB, &b->m, &b->cons, err,
 				  errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */
