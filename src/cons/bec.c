@@ -71,7 +71,17 @@ struct bec {
 	uint64_t lastts, nextts;
 	uint64_t newepoch[BEC_AHEAD + 1]; /* [ts % (BEC_AHEAD + 1)]: senders (bit q - 1) */
 	uint64_t stale, ahead, bad;
+	/* NEWEPOCH messages the links refused (STRATA_EFULL): owed[q] is the first timestamp whose
+	 * NEWEPOCH the links have not taken for q (nextts + 1 when none is owed); sent again in
+	 * order when they have room (bec_flush_owed). A correct process sends NEWEPOCH for every
+	 * timestamp up to nextts (it moves nextts one at a time, and sends at every move). */
+	uint64_t owed[64 + 1];
+	struct strata_timer owed_tick;
+	uint64_t resent;
+	bool test_no_owed; /* TEST ONLY: a refused NEWEPOCH is lost (cons_bec_test_no_owed) */
 };
+
+#define BEC_TOK_OWED 1
 
 uint32_t cons_bec_leader(uint32_t n, uint64_t ts)
 {
@@ -102,9 +112,61 @@ static void bec_send(struct bec *b, uint64_t ts)
 	strata_msg_unref(msg);
 }
 
+static struct strata_msg *bec_newepoch(uint64_t ts)
+{
+	struct strata_wr w;
+	strata_wr_init(&w, 12);
+	strata_wr_u8(&w, BEC_NEWEPOCH);
+	strata_wr_u64(&w, ts);
+	int err;
+	return strata_wr_take_msg(&w, &err);
+}
+
+static void bec_arm_owed(struct bec *b)
+{
+	if (!strata_timer_armed(&b->owed_tick))
+		strata_timer_arm_in(b->m.node, &b->owed_tick,
+				    (uint64_t)strata_node_config(b->m.node)->retransmit_min_ms * 1000);
+}
+
+/* Sends each peer the NEWEPOCH messages owed to it, in order, while the links take them (the
+ * way a correct process sends its NEWEPOCH: its new one goes after those owed); re-arms the
+ * timer while any is still owed. One refused is lost otherwise (the book's links deliver it once): a process that missed 2f + 1 of
+ * an epoch's NEWEPOCH would never start it, nor any later one, and would take part in no
+ * consensus instance of the others' epochs again. */
+static void bec_flush_owed(struct bec *b)
+{
+	if (strata_node_byz(b->m.node) != STRATA_BYZ_NONE)
+		return;
+	bool left = false;
+	for (uint32_t q = 1; q <= b->n; q++) {
+		while (b->owed[q] <= b->nextts) {
+			struct strata_msg *msg = bec_newepoch(b->owed[q]);
+			if (!msg || !strata_pl_room(b->m.node, q, msg->len) ||
+			    strata_pl_send(&b->m, q, 0, msg) != 0) {
+				strata_msg_unref(msg);
+				break;
+			}
+			strata_msg_unref(msg);
+			b->owed[q]++;
+			b->resent++;
+		}
+		left |= b->owed[q] <= b->nextts;
+	}
+	if (left)
+		bec_arm_owed(b);
+}
+
+
 /* forall q do trigger <al, Send | q, [NEWEPOCH, nextts]> (and a Byzantine process's extras) */
 static void bec_send_next(struct bec *b)
 {
+	if (strata_node_byz(b->m.node) == STRATA_BYZ_NONE && !b->test_no_owed) {
+		/* to each peer in order, after those owed to it; one the links have no room
+		 * for is owed */
+		bec_flush_owed(b);
+		return;
+	}
 	bec_send(b, b->nextts);
 	switch (strata_node_byz(b->m.node)) {
 	case STRATA_BYZ_REPLAY:
@@ -193,6 +255,10 @@ static void bec_handle(struct strata_module *m, const struct strata_event *ev)
 		if (ev->msg)
 			bec_deliver(b, ev);
 		break;
+	case STRATA_EV_TIMER:
+		if (ev->arg == BEC_TOK_OWED)
+			bec_flush_owed(b);
+		break;
 	default:
 		break;
 	}
@@ -200,6 +266,7 @@ static void bec_handle(struct strata_module *m, const struct strata_event *ev)
 
 static void bec_destroy(struct strata_module *m)
 {
+	strata_timer_disarm(m->node, &((struct bec *)m)->owed_tick);
 	free(m);
 }
 
@@ -222,9 +289,17 @@ struct strata_module *cons_bec_get(struct strata_node *n, char *err, size_t errl
 	}
 	b->n = strata_node_n(n);
 	b->f = strata_node_config(n)->f;
+	for (uint32_t q = 0; q <= b->n && q <= 64; q++)
+		b->owed[q] = 1;
 	strata_node_add_module(n, &b->m, &bec_ops, strata_wire_also("bldc", 0));
+	strata_timer_init(&b->owed_tick, &b->m, BEC_TOK_OWED, 0);
 	strata_module_subscribe(bld, &b->m);
 	return &b->m;
+}
+
+void cons_bec_test_no_owed(struct strata_module *m)
+{
+	((struct bec *)m)->test_no_owed = true;
 }
 
 uint64_t cons_bec_epoch(const struct strata_module *m)

@@ -158,6 +158,39 @@
  * with 2f + 1 signatures there). What a Byzantine process can do is ask: every VALUE for a
  * retired round costs one DECIDED answer with the value, as it did for the cached rounds.
  *
+ * Sends the links refuse (docs/consensus-byzantine.md, "A send the links refuse"). The perfect
+ * links queue at most `[links] backlog_bytes` per peer and refuse a send beyond it (STRATA_EFULL):
+ * outside the book's model, a message lost. Three additions keep btob live when that happens:
+ *   - Owed broadcasts. A broadcast the links refuse to peer q (or that would overtake one they
+ *     refused: the links are FIFO, and btob delivers a sender's messages in their order) is owed
+ *     to q, from owed[q] on, and sent again in order from this process's own window (its
+ *     undelivered messages, which it keeps anyway) when the links have room (strata_pl_room,
+ *     tried every retransmit_min_ms and at every broadcast); one the order delivered meanwhile is
+ *     owed no more (the decision carried it). Before, q never got it: q held the next ones above
+ *     a gap, a consensus leader without it had MISSING decided in its sender's rounds, and the
+ *     sender's later messages were never ordered.
+ *   - Gaps start no round. A process proposes rounds while some sender's *next* message is here
+ *     (any_unordered), not any message: one above a gap cannot be delivered before the gap is
+ *     filled. Before, every process holding one proposed MISSING rounds for as long as the gap
+ *     lasted (with the 4 KiB backlog seen at first, rounds 296 to 3,851 and on, with no client
+ *     request), for ever if a Byzantine sender made the gap; and the decided log, BTOB_LOG_MAX
+ *     rounds, let go of the rounds a returning process needed.
+ *   - Where the others are. A process that was away gets no message of the rounds decided while
+ *     it was away when the links refused them, and its bldc asks nobody about an instance it
+ *     never heard of, so with no load nothing moves it again. Every [fd] timeout_ms with no
+ *     round delivered and none proposed, it sends ASK(round) to the others (spaced out to every
+ *     BTOB_PROBE_BACKOFF timeouts while nothing changes); a process past that round answers
+ *     AT(its round). reach, the (f + 1)-th highest round the others said they are at, is one a
+ *     correct process is at (f liars say what they like and move nothing): every round below it
+ *     is decided there, so this process proposes its rounds up to reach, up to BTOB_PIPE_MAX at
+ *     once, each only fetching its decision (bldc's DECIDED answers, from the cache or the
+ *     decided log). Cost in a quiet cluster: N - 1 ASKs of 11 bytes per process per
+ *     BTOB_PROBE_BACKOFF timeouts, answered only by a process ahead; a Byzantine asker gets one
+ *     AT per ASK.
+ * bldc and the conditional collect under it repeat their messages of an undecided instance every
+ * period (bldc.c), and answer a decided one's with DECIDED whenever asked, so a refused send
+ * there costs a period, not the instance.
+ *
  * Stacking (bcast/bcast.h), as tob: upper modules open instances of btob (at most BTOB_UPPERS)
  * and broadcast on them; one total order for every instance together (the signed payload is
  * [instance][bytes]); instance 0's messages go to the client adapter (`strata bcast`), instance
@@ -214,9 +247,14 @@
 #define BTOB_TAG_MISSING 0
 #define BTOB_TAG_MSG 1
 #define BTOB_TAG_BATCH 2
+#define BTOB_TAG_ASK 3 /* [ASK][round]: "I am at round", sent while idle (probe_tick) */
+#define BTOB_TAG_AT 4  /* [AT][round]: the answer of a process past it: "I am at round" */
 #define BTOB_OVERHEAD (1 + 10 + 10 + 10 + 10 + STRATA_SIG_LEN)
 #define BTOB_UPPERS 4u
 #define BTOB_PIPE_MAX 16u /* rounds in flight at most (the window is min(N, this)) */
+#define BTOB_TOK_OWED 1  /* the timer that sends owed broadcasts again */
+#define BTOB_TOK_PROBE 2 /* the idle tick: ask the others where they are */
+#define BTOB_PROBE_BACKOFF 8u /* idle ticks between ASKs at most (doubling from 1) */
 
 struct btob_sender {
 	uint64_t next;                    /* l's next sequence number to deliver (from 1) */
@@ -243,6 +281,8 @@ struct btob {
 	uint32_t pipe;     /* rounds in flight at most: min(N, BTOB_PIPE_MAX) */
 	uint32_t overlap;  /* of them, with messages at most (cons_btob_set_overlap; 1 default) */
 	bool trust; /* TEST ONLY: the broken variant */
+	unsigned broken; /* TEST ONLY: BTOB_BROKEN_* (cons_btob_test_broken) */
+	bool test_gap;   /* TEST ONLY: the next broadcast skips a number (cons_btob_test_gap) */
 	enum strata_byz test_byz; /* TEST ONLY: a behaviour in btob alone (consensus correct) */
 	struct {
 		uint64_t round;
@@ -274,6 +314,23 @@ struct btob {
 	uint64_t dl_seq;
 	bool dl_last;
 	uint64_t resumed; /* times a checkpoint moved this process ahead (cons_btob_resume) */
+	/* This process's broadcasts the links refused (STRATA_EFULL: the peer's backlog full):
+	 * owed[q] is the first of its sequence numbers the links have not taken for peer q
+	 * (lsn + 1 when none is owed); they are sent again, in order, from its own window, when
+	 * the links have room (flush_owed). */
+	uint64_t *owed;          /* [n + 1] */
+	struct strata_timer owed_tick;
+	uint64_t refused, resent; /* sends to a peer refused or held back behind one; re-sent */
+	/* Rounds decided elsewhere that nothing here shows (on_at): at[q] is the highest round
+	 * q said it is at, reach the (f + 1)-th highest of them (some correct process is there:
+	 * every round below it is decided); while round < reach this process proposes its rounds
+	 * to fetch their decisions, as when a later round's decision is buffered. */
+	uint64_t *at;             /* [n + 1] */
+	uint64_t reach;
+	struct strata_timer probe_tick;
+	uint64_t probe_round;     /* round at the last tick */
+	unsigned probe_every, probe_wait; /* idle ticks between ASKs (backoff), and left */
+	uint64_t asks, reached;   /* ASKs sent; rounds delivered while below reach */
 };
 
 struct btob_parsed {
@@ -362,9 +419,20 @@ static int parse(const struct btob *b, const uint8_t *d, size_t len, struct btob
 	return ok ? 1 : -1;
 }
 
+/* Whether some sender's next message is here: the book's "exists p: unordered[p] != []", for
+ * what this process can order. A message held above a gap in its sender's numbers (the one
+ * before it has not arrived) cannot be delivered before the gap is filled, so it starts no
+ * round: else every process holding it would propose MISSING rounds for as long as the gap
+ * lasts, for ever if a Byzantine sender made it (docs/consensus-byzantine.md, "A send the
+ * links refuse"). */
 static bool any_unordered(const struct btob *b)
 {
-	return b->nun > 0;
+	if (b->nun == 0 || (b->broken & BTOB_BROKEN_GAP_ROUNDS))
+		return b->nun > 0;
+	for (uint32_t q = 1; q <= strata_node_n(b->m.node); q++)
+		if (b->snd[q].win[b->snd[q].next % BTOB_WIN])
+			return true;
+	return false;
 }
 
 /* A decided value must fit bldc's bound (a COLLECTED carries N states with their writesets). */
@@ -409,6 +477,8 @@ static struct strata_msg *encode_batch(struct btob *b, struct btob_sender *s, si
  * previous round r - N < round is delivered, so its next message is known) */
 static bool propose_round(struct btob *b, uint64_t round);
 static bool drain_future(struct btob *b);
+static void flush_owed(struct btob *b);
+static void try_round(struct btob *b);
 
 /* ---- the future buffer: decisions of rounds after the next one to deliver ---- */
 
@@ -467,7 +537,8 @@ static struct strata_msg *fut_take(struct btob *b, uint64_t round)
  * resumed from a checkpoint catches up) */
 static void try_rounds(struct btob *b)
 {
-	if ((!any_unordered(b) && b->nfut == 0) || btob_byz(b) == STRATA_BYZ_SILENT)
+	bool behind = b->nfut > 0 || b->round < b->reach;
+	if ((!any_unordered(b) && !behind) || btob_byz(b) == STRATA_BYZ_SILENT)
 		return;
 	/* Up to the last round of the window whose sender's next message is here: the rounds
 	 * before it (MISSING, most of them) run with it, the rounds after it wait. */
@@ -476,6 +547,16 @@ static void try_rounds(struct btob *b)
 		const struct btob_sender *s = &b->snd[leader(b, r)];
 		if (s->win[s->next % BTOB_WIN])
 			last = r;
+	}
+	/* Behind the rounds f + 1 others are at (on_probe): every round below reach is decided at
+	 * a correct process, so proposing it only fetches that decision (bldc announces a
+	 * proposal every period, and the others answer with DECIDED); up to BTOB_PIPE_MAX of
+	 * them at once. */
+	if (b->round < b->reach) {
+		uint64_t to = b->reach - 1 < b->round + BTOB_PIPE_MAX - 1
+				      ? b->reach - 1 : b->round + BTOB_PIPE_MAX - 1;
+		if (to > last)
+			last = to;
 	}
 	uint32_t busy = 0; /* rounds before r proposed with messages and undecided */
 	for (uint64_t r = b->round; r <= last; r++) {
@@ -490,7 +571,7 @@ static void try_rounds(struct btob *b)
 		 * alongside). */
 		const struct btob_sender *s = &b->snd[leader(b, r)];
 		bool msgs = s->win[s->next % BTOB_WIN] != NULL;
-		if (msgs && busy >= b->overlap && b->nfut == 0)
+		if (msgs && busy >= b->overlap && !behind)
 			return;
 		if (!propose_round(b, r))
 			return;
@@ -659,6 +740,8 @@ static void prune(struct btob *b, struct btob_sender *s)
 
 static void next_round(struct btob *b)
 {
+	if (b->round < b->reach)
+		b->reached++;
 	b->propd &= ~(1u << (b->round % BTOB_PIPE_MAX));
 	b->propm &= ~(1u << (b->round % BTOB_PIPE_MAX));
 	b->round++;
@@ -796,12 +879,125 @@ static bool drain_future(struct btob *b)
 	return any;
 }
 
+/* ---- where the others are: a process that missed every message of the rounds decided while
+ * it was away (they were refused by the links, or it restarted after they were sent) ---- */
+
+static struct strata_msg *probe_msg(uint8_t tag, uint64_t round)
+{
+	uint8_t buf[1 + 10];
+	struct strata_wr w;
+	strata_wr_init(&w, sizeof(buf));
+	strata_wr_u8(&w, tag);
+	strata_wr_u64(&w, round);
+	struct strata_msg *m = w.err ? NULL : strata_msg_new(w.buf, w.len);
+	strata_wr_free(&w);
+	return m;
+}
+
+/* Every hold_us: if no round was delivered since the last tick and nothing is proposed, asks
+ * every other process where it is (ASK with this round). A process past it answers with its
+ * round (AT). The others' messages of the rounds it missed tell a process it is behind (the
+ * decisions buffered); when the links refused them, or it restarted after they were sent,
+ * nothing else would, and with no load nothing would move it again. Refused sends are not
+ * retried: a later idle tick asks again. While it stays idle and learns nothing, the ASKs space
+ * out, 1, 2, 4, then every BTOB_PROBE_BACKOFF ticks (a quiet cluster: N - 1 ASKs per process
+ * per BTOB_PROBE_BACKOFF x [fd] timeout_ms); a delivered round or a reach raised starts again
+ * at every tick. */
+static void probe_tick(struct btob *b)
+{
+	strata_timer_arm_in(b->m.node, &b->probe_tick, b->hold_us);
+	if (btob_byz(b) == STRATA_BYZ_SILENT || (b->broken & BTOB_BROKEN_NO_PROBE))
+		return;
+	bool idle = b->round == b->probe_round && b->propd == 0;
+	b->probe_round = b->round;
+	if (!idle) {
+		b->probe_every = 1;
+		b->probe_wait = 0;
+		return;
+	}
+	if (b->probe_wait > 0) {
+		b->probe_wait--;
+		return;
+	}
+	b->probe_wait = b->probe_every - 1;
+	if (b->probe_every < BTOB_PROBE_BACKOFF)
+		b->probe_every *= 2;
+	struct strata_msg *m = probe_msg(BTOB_TAG_ASK, b->round);
+	if (!m)
+		return;
+	uint32_t self = strata_node_id(b->m.node), n = strata_node_n(b->m.node);
+	for (uint32_t q = 1; q <= n; q++)
+		if (q != self)
+			(void)strata_pl_send(&b->m, q, 0, m);
+	strata_msg_unref(m);
+	b->asks++;
+}
+
+/* reach := the (f + 1)-th highest round the others said they are at (with N > 3f at most f of
+ * them lie: at least one correct process is at reach or past it). */
+static void update_reach(struct btob *b)
+{
+	uint32_t n = strata_node_n(b->m.node), f = strata_node_config(b->m.node)->f;
+	uint64_t best = 0;
+	for (uint32_t q = 1; q <= n; q++) {
+		unsigned above = 0; /* processes at or past at[q] */
+		for (uint32_t p = 1; p <= n; p++)
+			above += b->at[p] >= b->at[q];
+		if (above >= f + 1 && b->at[q] > best)
+			best = b->at[q];
+	}
+	if (best > b->reach)
+		b->reach = best;
+}
+
+static void on_probe(struct btob *b, const struct strata_event *ev)
+{
+	const struct strata_msg *d = ev->msg;
+	struct strata_rd r;
+	strata_rd_init(&r, d->data, d->len);
+	uint8_t tag = strata_rd_u8(&r);
+	uint64_t round = strata_rd_u64(&r);
+	if (strata_rd_done(&r) != 0 || round == 0 || ev->peer == strata_node_id(b->m.node)) {
+		b->bad++;
+		strata_node_bad_payload(b->m.node, &b->m, ev->peer, "btob: malformed ASK or AT");
+		return;
+	}
+	if (btob_byz(b) == STRATA_BYZ_SILENT)
+		return;
+	if (tag == BTOB_TAG_ASK) {
+		if (b->round <= round)
+			return;
+		struct strata_msg *m = probe_msg(BTOB_TAG_AT, b->round);
+		if (m)
+			(void)strata_pl_send(&b->m, ev->peer, 0, m); /* refused: asked again */
+		strata_msg_unref(m);
+		return;
+	}
+	if (round <= b->at[ev->peer])
+		return;
+	b->at[ev->peer] = round;
+	uint64_t was = b->reach;
+	update_reach(b);
+	if (b->reach > was && b->reach > b->round) {
+		b->probe_every = 1;
+		b->probe_wait = 0;
+		strata_trace(b->m.node, "btob", "round %llu: f + 1 others are at round %llu or "
+			     "past it -> fetch the rounds between", (unsigned long long)b->round,
+			     (unsigned long long)b->reach);
+		try_round(b);
+	}
+}
+
 /* upon <al, Deliver | p, m> such that m is not delivered do append m to unordered[p]
  * (al: the authenticated perfect links; the sender also signed m, for the decisions) */
 static void on_al_deliver(struct btob *b, const struct strata_event *ev)
 {
 	const struct strata_msg *d = ev->msg;
 	struct btob_parsed p;
+	if (d->len >= 1 && (d->data[0] == BTOB_TAG_ASK || d->data[0] == BTOB_TAG_AT)) {
+		on_probe(b, ev);
+		return;
+	}
 	/* Its own message (delivered from itself: the links deliver nothing else as its) is not
 	 * verified: it signed it. Every other sender's is. */
 	bool own = ev->peer == strata_node_id(b->m.node);
@@ -853,6 +1049,12 @@ static void btob_handle(struct strata_module *m, const struct strata_event *ev)
 	else if (ev->type == STRATA_EV_LEADER && ev->peer >= 1 &&
 		 ev->peer <= strata_node_n(m->node))
 		b->trusted = ev->peer;
+	else if (ev->type == STRATA_EV_TIMER && ev->arg == BTOB_TOK_OWED)
+		flush_owed(b);
+	else if (ev->type == STRATA_EV_TIMER && ev->arg == BTOB_TOK_PROBE)
+		probe_tick(b);
+	else if (ev->type == STRATA_EV_INIT)
+		strata_timer_arm_in(m->node, &b->probe_tick, b->hold_us);
 }
 
 static size_t btob_payload_max(const struct btob *b)
@@ -860,6 +1062,80 @@ static size_t btob_payload_max(const struct btob *b)
 	/* one message alone in a batch: the batch's tag and count, its length, its overhead */
 	size_t max = btob_value_max(b), extra = 1 + 10 + 10 + BTOB_OVERHEAD + 16;
 	return max > extra ? max - extra : 0;
+}
+
+/* ---- this process's broadcasts the links refused ---- */
+
+/* Sends what is owed to each peer, in order, from this process's own window (its undelivered
+ * messages, at most BTOB_WIN), while the links take it; one the order delivered meanwhile is
+ * not owed any more (the decision carried it to every process). Re-arms the timer while
+ * anything is still owed. */
+static void flush_owed(struct btob *b)
+{
+	if (btob_byz(b) == STRATA_BYZ_SILENT)
+		return;
+	uint32_t self = strata_node_id(b->m.node), n = strata_node_n(b->m.node);
+	const struct btob_sender *own = &b->snd[self];
+	bool left = false;
+	for (uint32_t q = 1; q <= n; q++) {
+		if (q == self)
+			continue;
+		if (b->owed[q] < own->next)
+			b->owed[q] = own->next;
+		while (b->owed[q] <= b->lsn) {
+			/* owed[q] is in [next, lsn], inside the window: its slot holds it, or
+			 * nothing yet (its delivery to self has not been handled) */
+			struct strata_msg *x = own->win[b->owed[q] % BTOB_WIN];
+			if (!x || !strata_pl_room(b->m.node, q, x->len) ||
+			    strata_pl_send(&b->m, q, 0, x) != 0)
+				break;
+			b->owed[q]++;
+			b->resent++;
+		}
+		left |= b->owed[q] <= b->lsn;
+	}
+	if (left && !strata_timer_armed(&b->owed_tick))
+		strata_timer_arm_in(b->m.node, &b->owed_tick,
+				    (uint64_t)strata_node_config(b->m.node)->retransmit_min_ms * 1000);
+}
+
+/* forall q: trigger <al, Send | q, m> for this process's message seq. To a peer still owed an
+ * earlier one, or whose links refuse it (STRATA_EFULL), it is owed, and sent again by
+ * flush_owed: a refused send is a message the peer never gets, and a peer that holds seq + 1
+ * without seq can deliver neither (the round sender's messages are delivered in their order),
+ * nor can a round order them while the consensus leader lacks them. */
+static void send_own(struct btob *b, struct strata_msg *msg, uint64_t seq)
+{
+	uint32_t self = strata_node_id(b->m.node), n = strata_node_n(b->m.node);
+	if (b->broken & BTOB_BROKEN_NO_OWED) { /* a refused send is lost, as before */
+		strata_pl_send_all(&b->m, 0, msg);
+		return;
+	}
+	flush_owed(b);
+	bool owe = false;
+	for (uint32_t q = 1; q <= n; q++) {
+		if (q == self) {
+			(void)strata_pl_send(&b->m, q, 0, msg);
+			continue;
+		}
+		if (b->owed[q] < seq) { /* held back behind an earlier one (FIFO) */
+			b->refused++;
+			owe = true;
+			continue;
+		}
+		if (strata_pl_send(&b->m, q, 0, msg) == 0) {
+			b->owed[q] = seq + 1;
+			continue;
+		}
+		b->owed[q] = seq;
+		b->refused++;
+		owe = true;
+		strata_trace(b->m.node, "btob", "message %llu to %u refused by the links -> owed",
+			     (unsigned long long)seq, q);
+	}
+	if (owe && !strata_timer_armed(&b->owed_tick))
+		strata_timer_arm_in(b->m.node, &b->owed_tick,
+				    (uint64_t)strata_node_config(b->m.node)->retransmit_min_ms * 1000);
 }
 
 /* upon <btob, Broadcast | m> do forall q: trigger <al, Send | q, m>; (m on instance inst) */
@@ -878,13 +1154,24 @@ static int broadcast_inst(struct btob *b, uint64_t inst, const uint8_t *v, size_
 		return err;
 	}
 	enum strata_byz byz = btob_byz(b);
+	if (b->test_gap) /* TEST ONLY: a Byzantine sender's gap (below) */
+		b->lsn++;
 	struct strata_msg *msg = encode(b, self, b->lsn + 1, w.buf, w.len,
 					byz == STRATA_BYZ_BADSIG);
 	strata_wr_free(&w);
 	if (!msg)
 		return STRATA_ENOMEM;
-	if (byz != STRATA_BYZ_SILENT)
+	if (b->test_gap) {
+		/* sent to every process, and number lsn never: they hold lsn + 1 above a gap
+		 * for good (and this process's next ones stay owed behind it) */
+		b->test_gap = false;
 		strata_pl_send_all(&b->m, 0, msg);
+		strata_msg_unref(msg);
+		b->lsn++;
+		return 0;
+	}
+	if (byz != STRATA_BYZ_SILENT)
+		send_own(b, msg, b->lsn + 1);
 	strata_msg_unref(msg);
 	b->lsn++;
 	return 0;
@@ -1020,6 +1307,10 @@ void cons_btob_log_counts(const struct strata_module *m, uint64_t *rounds, size_
 static void btob_destroy(struct strata_module *m)
 {
 	struct btob *b = (struct btob *)m;
+	strata_timer_disarm(m->node, &b->owed_tick);
+	strata_timer_disarm(m->node, &b->probe_tick);
+	free(b->owed);
+	free(b->at);
 	for (unsigned k = 0; b->dlog && k < BTOB_LOG_MAX; k++)
 		strata_msg_unref(b->dlog[k].v);
 	free(b->dlog);
@@ -1053,9 +1344,13 @@ struct strata_module *cons_btob_create(struct strata_node *n, char *err, size_t 
 		b->snd = calloc(nn + 1, sizeof(*b->snd));
 		b->fut = calloc(BTOB_FUTURE_MAX, sizeof(*b->fut));
 		b->dlog = calloc(BTOB_LOG_MAX, sizeof(*b->dlog));
+		b->owed = calloc(nn + 1, sizeof(*b->owed));
+		b->at = calloc(nn + 1, sizeof(*b->at));
 	}
-	if (!b || !b->snd || !b->fut || !b->dlog) {
+	if (!b || !b->snd || !b->fut || !b->dlog || !b->owed || !b->at) {
 		if (b) {
+			free(b->owed);
+			free(b->at);
 			free(b->snd);
 			free(b->fut);
 			free(b->dlog);
@@ -1064,8 +1359,10 @@ struct strata_module *cons_btob_create(struct strata_node *n, char *err, size_t 
 		snprintf(err, errlen, "btob: out of memory");
 		return NULL;
 	}
-	for (uint32_t q = 0; q <= nn; q++)
+	for (uint32_t q = 0; q <= nn; q++) {
 		b->snd[q].next = 1;
+		b->owed[q] = 1;
+	}
 	b->round = 1;
 	b->pipe = nn < BTOB_PIPE_MAX ? nn : BTOB_PIPE_MAX;
 	b->overlap = 1;
@@ -1073,6 +1370,9 @@ struct strata_module *cons_btob_create(struct strata_node *n, char *err, size_t 
 	uint64_t period_ms = strata_node_config(n)->timeout_ms;
 	b->hold_us = (period_ms ? period_ms : 1000) * 1000;
 	strata_node_add_module(n, &b->m, &btob_ops, strata_wire_id("btob"));
+	strata_timer_init(&b->owed_tick, &b->m, BTOB_TOK_OWED, 0);
+	strata_timer_init(&b->probe_tick, &b->m, BTOB_TOK_PROBE, 0);
+	b->probe_every = 1;
 	if (cons_lower_open_space(n, b->cons_name, CONS_SPACE_BTOB, &b->m, &b->cons, err,
 				  errlen) != 0)
 		return NULL; /* the node owns (and frees) the module */
@@ -1088,6 +1388,16 @@ struct strata_module *cons_btob_create(struct strata_node *n, char *err, size_t 
 void cons_btob_test_trust(struct strata_module *m)
 {
 	((struct btob *)m)->trust = true;
+}
+
+void cons_btob_test_gap(struct strata_module *m)
+{
+	((struct btob *)m)->test_gap = true;
+}
+
+void cons_btob_test_broken(struct strata_module *m, unsigned flags)
+{
+	((struct btob *)m)->broken = flags;
 }
 
 void cons_btob_test_byz(struct strata_module *m, enum strata_byz byz)
@@ -1222,6 +1532,13 @@ size_t cons_btob_held(const struct strata_module *m, uint64_t inst,
 	return n;
 }
 
+uint64_t cons_btob_own_pending(const struct strata_module *m)
+{
+	const struct btob *b = (const struct btob *)m;
+	uint64_t next = b->snd[strata_node_id(m->node)].next;
+	return b->lsn + 1 > next ? b->lsn + 1 - next : 0;
+}
+
 uint64_t cons_btob_unordered(const struct strata_module *m)
 {
 	return ((const struct btob *)m)->nun;
@@ -1232,4 +1549,14 @@ void cons_btob_counts(const struct strata_module *m, uint64_t *rounds, uint64_t 
 	const struct btob *b = (const struct btob *)m;
 	*rounds = b->batches;
 	*messages = b->batched;
+}
+
+void cons_btob_link_counts(const struct strata_module *m, uint64_t *refused, uint64_t *resent,
+			   uint64_t *asks, uint64_t *reached)
+{
+	const struct btob *b = (const struct btob *)m;
+	*refused = b->refused;
+	*resent = b->resent;
+	*asks = b->asks;
+	*reached = b->reached;
 }

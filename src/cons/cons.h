@@ -323,6 +323,15 @@ struct strata_module *cons_tob_create(struct strata_node *n, char *err, size_t e
 struct strata_module *cons_btob_create(struct strata_node *n, char *err, size_t errlen);
 /* TEST ONLY: btob delivers decided messages without checking them (broken variant). */
 void cons_btob_test_trust(struct strata_module *m);
+/* TEST ONLY broken variants of btob's handling of sends the links refuse (btob.c, "Sends the
+ * links refuse"): NO_OWED, a refused broadcast is lost (not owed and sent again); GAP_ROUNDS,
+ * any held message starts rounds, also one above a gap in its sender's numbers; NO_PROBE, an
+ * idle process never asks where the others are. */
+enum { BTOB_BROKEN_NO_OWED = 1, BTOB_BROKEN_GAP_ROUNDS = 2, BTOB_BROKEN_NO_PROBE = 4 };
+void cons_btob_test_broken(struct strata_module *m, unsigned flags);
+/* TEST ONLY: this process's next broadcast skips a sequence number (a Byzantine sender's gap:
+ * every process gets the message above it, none the one it skipped). */
+void cons_btob_test_gap(struct strata_module *m);
 /* TEST ONLY: btob at this process behaves as byz (btob.c's behaviours) while the node and its
  * consensus stay correct: a Byzantine process that runs bldc by the book and lies in btob's
  * proposals, the case where weak validity lets its values be decided. */
@@ -333,6 +342,11 @@ void cons_btob_counts(const struct strata_module *m, uint64_t *rounds, uint64_t 
  * dropped (messages and decisions over a bound). */
 void cons_btob_future_counts(const struct strata_module *m, uint64_t *held_max,
 			     uint64_t *dropped);
+/* This process's broadcasts the links refused to a peer or held back behind one (owed), and
+ * those sent again when the links had room; the ASKs it sent while idle, and the rounds it
+ * delivered while behind the round f + 1 others said they are at (btob.c, on_probe). */
+void cons_btob_link_counts(const struct strata_module *m, uint64_t *refused, uint64_t *resent,
+			   uint64_t *asks, uint64_t *reached);
 /* The next round btob delivers. */
 uint64_t cons_btob_round(const struct strata_module *m);
 /* When an upper that batches broadcasts what it holds (btob.c): HOLD; OWN (the order is idle:
@@ -350,6 +364,8 @@ size_t cons_btob_held(const struct strata_module *m, uint64_t inst,
 		      void (*fn)(void *arg, const uint8_t *p, size_t len), void *arg);
 /* Messages btob holds here undelivered (any sender, any instance). */
 uint64_t cons_btob_unordered(const struct strata_module *m);
+/* This process's own broadcasts not delivered here yet. */
+uint64_t cons_btob_own_pending(const struct strata_module *m);
 /* btob's deliveries to an upper (not the client adapter): a message that is the last of its
  * round carries the position after it in its struct strata_deliver's vc (vc_len = N + 1):
  * vc[0] the next round, vc[q] sender q's next sequence number; other deliveries vc = NULL. */
@@ -417,6 +433,8 @@ void cons_sbc_test_reject_all(struct strata_module *sbc);
 /* bec's leader(ts) = (ts mod N) + 1, and its last started epoch. */
 uint32_t cons_bec_leader(uint32_t n, uint64_t ts);
 uint64_t cons_bec_epoch(const struct strata_module *bec);
+/* TEST ONLY (broken variant): a NEWEPOCH the links refuse is lost, not owed and sent again. */
+void cons_bec_test_no_owed(struct strata_module *bec);
 uint64_t cons_bldc_epoch(const struct strata_module *bldc);
 /* TEST ONLY (the simulation suite's broken variants; never called by stratad): bldc's epoch
  * consensus counts `quorum` WRITEs and ACCEPTs and uses it in sound() instead of more than

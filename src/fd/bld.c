@@ -72,7 +72,16 @@ struct bld {
 	uint64_t *list;          /* [(round + k) % (BLD_AHEAD + 1)]: complainers (bit q - 1), k = 0..AHEAD */
 	uint32_t move_at;        /* 2f + 1 (the broken variant lowers it) */
 	uint64_t stale, ahead, bad;
+	/* Complaints the links refused (STRATA_EFULL): owed[q] is the first round whose complaint
+	 * the links have not taken for q (one past the last this process sent when none is owed);
+	 * sent again in order when they have room (bld_flush_owed). */
+	uint64_t owed[64 + 1];
+	struct strata_timer owed_tick;
+	uint64_t resent;
+	bool test_no_owed; /* TEST ONLY: a refused complaint is lost (strata_fd_bld_test_no_owed) */
 };
+
+#define BLD_TOK_OWED 1
 
 static uint32_t bld_leader(const struct bld *b, uint64_t r)
 {
@@ -106,6 +115,54 @@ static void bld_trust(struct bld *b)
 	strata_indicate(&b->m, STRATA_EV_LEADER, l, b->round, 0, NULL);
 }
 
+static struct strata_msg *bld_complaint(uint64_t r)
+{
+	struct strata_wr w;
+	strata_wr_init(&w, 12);
+	strata_wr_u8(&w, BLD_MSG_COMPLAINT);
+	strata_wr_u64(&w, r);
+	int err;
+	return strata_wr_take_msg(&w, &err);
+}
+
+/* The last round this process complained in: a correct process complains in every round
+ * before it leaves it (f + 1 complaints make it amplify before 2f + 1 move it), so every round
+ * up to it had its complaint sent. */
+static uint64_t bld_last_sent(const struct bld *b)
+{
+	return b->complained ? b->round : b->round - 1;
+}
+
+/* Sends each peer the complaints owed to it, in round order, while the links take them (the
+ * way a correct process sends its complaints: its new one goes after those owed); re-arms the
+ * timer while any is still owed. A complaint refused is lost otherwise (the book's links
+ * deliver it once): a process that missed 2f + 1 of a round's complaints would stay in that
+ * round for good, trusting a leader the others left. */
+static void bld_flush_owed(struct bld *b)
+{
+	if (strata_node_byz(b->m.node) != STRATA_BYZ_NONE)
+		return;
+	uint64_t last = bld_last_sent(b);
+	bool left = false;
+	for (uint32_t q = 1; q <= b->n; q++) {
+		while (b->owed[q] <= last) {
+			struct strata_msg *msg = bld_complaint(b->owed[q]);
+			if (!msg || !strata_pl_room(b->m.node, q, msg->len) ||
+			    strata_pl_send(&b->m, q, 0, msg) != 0) {
+				strata_msg_unref(msg);
+				break;
+			}
+			strata_msg_unref(msg);
+			b->owed[q]++;
+			b->resent++;
+		}
+		left |= b->owed[q] <= last;
+	}
+	if (left && !strata_timer_armed(&b->owed_tick))
+		strata_timer_arm_in(b->m.node, &b->owed_tick,
+				    (uint64_t)strata_node_config(b->m.node)->retransmit_min_ms * 1000);
+}
+
 static void bld_send_complaint(struct bld *b, uint64_t r)
 {
 	struct strata_node *n = b->m.node;
@@ -133,7 +190,11 @@ static void bld_complain_now(struct bld *b)
 	b->complained = true;
 	strata_trace(b->m.node, "bld", "complain about %u (round %llu)", bld_leader(b, b->round),
 		     (unsigned long long)b->round);
-	bld_send_complaint(b, b->round);
+	if (strata_node_byz(b->m.node) == STRATA_BYZ_NONE && !b->test_no_owed)
+		bld_flush_owed(b); /* to each peer in order, after those owed to it; one the links
+				    * have no room for is owed */
+	else
+		bld_send_complaint(b, b->round); /* the test behaviours: as the book's links */
 }
 
 /* A Byzantine process's moves when a round starts (test behaviours only). */
@@ -255,6 +316,8 @@ static void bld_handle(struct strata_module *m, const struct strata_event *ev)
 		b->round = 1;
 		b->complained = false;
 		memset(b->list, 0, (BLD_AHEAD + 1) * sizeof(*b->list));
+		for (uint32_t q = 0; q <= b->n; q++)
+			b->owed[q] = 1;
 		bld_trust(b);
 		if (strata_node_byz(m->node) != STRATA_BYZ_NONE)
 			bld_byz_round(b);
@@ -262,6 +325,10 @@ static void bld_handle(struct strata_module *m, const struct strata_event *ev)
 	case STRATA_EV_PL_DELIVER:
 		if (ev->msg)
 			bld_deliver(b, ev);
+		break;
+	case STRATA_EV_TIMER:
+		if (ev->arg == BLD_TOK_OWED)
+			bld_flush_owed(b);
 		break;
 	default:
 		break;
@@ -271,6 +338,7 @@ static void bld_handle(struct strata_module *m, const struct strata_event *ev)
 static void bld_destroy(struct strata_module *m)
 {
 	struct bld *b = (struct bld *)m;
+	strata_timer_disarm(m->node, &b->owed_tick);
 	free(b->list);
 	free(b);
 }
@@ -306,7 +374,10 @@ struct strata_module *strata_fd_bld_create(struct strata_node *n, char *err, siz
 	b->n = nn;
 	b->f = cfg->f;
 	b->move_at = 2 * b->f + 1;
+	for (uint32_t q = 0; q <= nn; q++)
+		b->owed[q] = 1;
 	strata_node_add_module(n, &b->m, &bld_ops, strata_wire_id("bld"));
+	strata_timer_init(&b->owed_tick, &b->m, BLD_TOK_OWED, 0);
 	return &b->m;
 }
 
@@ -318,6 +389,11 @@ int strata_fd_bld_complain(struct strata_module *m, uint32_t p)
 uint64_t strata_fd_bld_round(const struct strata_module *m)
 {
 	return ((const struct bld *)m)->round;
+}
+
+void strata_fd_bld_test_no_owed(struct strata_module *m)
+{
+	((struct bld *)m)->test_no_owed = true;
 }
 
 void strata_fd_bld_test_move_at(struct strata_module *m, uint32_t k)

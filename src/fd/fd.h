@@ -53,6 +53,8 @@ uint64_t strata_fd_bld_round(const struct strata_module *bld);
 /* TEST ONLY: bld moves to the next leader after k complaints instead of 2f + 1 (the simulation
  * suite's broken variant uses k = 1: it obeys one complaint). */
 void strata_fd_bld_test_move_at(struct strata_module *bld, uint32_t k);
+/* TEST ONLY (broken variant): a complaint the links refuse is lost, not owed and sent again. */
+void strata_fd_bld_test_no_owed(struct strata_module *bld);
 /* TEST ONLY: ele trusts itself whatever it hears (the simulation suite's broken variant). */
 void strata_fd_ele_test_trust_self(struct strata_module *ele);
 

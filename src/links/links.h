@@ -61,7 +61,13 @@ int strata_pl_send_early(struct strata_module *from, uint32_t to, uint64_t insta
  * early datagram, i.e. leave before the sync of the batch that delivered the frames it covers. */
 struct strata_links;
 void strata_links_set_broken_early_acks(struct strata_links *l, bool on);
-/* Convenience: pl_send to every node 1..n including self (what the book's beb does). */
+/* Whether a pl_send of len bytes to `to` would be queued now, i.e. not refused with STRATA_EFULL
+ * (self: always). A module that re-sends what the links refused asks this first, so that its
+ * retries are not counted as send_full again. */
+bool strata_pl_room(const struct strata_node *n, uint32_t to, size_t len);
+/* Convenience: pl_send to every node 1..n including self (what the book's beb does); a refusal
+ * (STRATA_EFULL) is counted and not reported: for modules whose protocol repeats its messages
+ * or tolerates their loss. */
 void strata_pl_send_all(struct strata_module *from, uint64_t instance, struct strata_msg *msg);
 
 /* Largest payload an fll/sl frame can carry in one datagram. */

@@ -225,6 +225,14 @@ int strata_pl_send_early(struct strata_module *from, uint32_t to, uint64_t insta
 	return pl_send(from, to, instance, msg, true);
 }
 
+bool strata_pl_room(const struct strata_node *n, uint32_t to, size_t len)
+{
+	const struct strata_links *l = strata_node_links(n);
+	if (to < 1 || to > l->n)
+		return false;
+	return to == l->self || l->peers[to].tx_bytes + len <= l->cfg->backlog_bytes;
+}
+
 void strata_pl_send_all(struct strata_module *from, uint64_t instance, struct strata_msg *msg)
 {
 	uint32_t n = strata_node_n(from->node);

@@ -64,6 +64,21 @@
  * while the load goes on for 2 s more. The suite fails if no returning replica's btob ever
  * held more than 64 decisions of later rounds (the bound btob had before, btob.c).
  *
+ * Sends the links refuse (btob.c, "Sends the links refuse"): btob-catchup-far-backlog is
+ * btob-catchup-far with `[links] backlog_bytes` = `max_value` = FAR_BACKLOG (32 KiB), so that the
+ * links refuse sends toward the replica away (and under bursts), and with the Byzantine replica's
+ * first broadcast skipping a sequence number (cons_btob_test_gap); when the replica comes back
+ * the others first move the leader (2f + 1 complaints: bld's round and bec's epoch change while
+ * its backlog is full). Besides btob-catchup-far's checks: once every correct replica caught up,
+ * with the clients stopped, no correct replica's btob delivers another round for FAR_STILL_MS,
+ * and each delivered every message it broadcast (check_still); then the Byzantine replica
+ * crashes, so that the final reads are ordered only with the returning replica taking part. The
+ * suite fails if no broadcast the links refused was sent again. Broken variants, on every
+ * replica: broken-backlog-no-owed (a refused broadcast is lost), broken-backlog-gap-rounds (a
+ * message above a gap starts rounds), broken-backlog-no-probe (an idle replica never asks where
+ * the others are) (cons_btob_test_broken), broken-backlog-epoch-lost (a refused complaint or
+ * NEWEPOCH is lost: strata_fd_bld_test_no_owed, cons_bec_test_no_owed).
+ *
  * Signed requests: every client's session is owned by an Ed25519 key pair (drawn per seed) and
  * every request carries its signature (smr_bft_request_sign); a FORGE replica orders forged
  * commands under the clients' sessions with the signatures of the requests it received
@@ -94,7 +109,8 @@
 
 enum { OP_GET, OP_PUT, OP_CAS };
 enum { V_NONE, V_ONE, V_NOVERIFY, V_UNSIGNED, V_CKPT, V_UNBOUND, V_CATCHUP, V_SNAP_NODIGEST,
-       V_VOTES_LOST, V_NO_REVOTE, V_LEFT_OUT, V_FIRST_USE, V_FAR, V_FAR_LOAD };
+       V_VOTES_LOST, V_NO_REVOTE, V_LEFT_OUT, V_FIRST_USE, V_FAR, V_FAR_LOAD, V_FAR_BACKLOG,
+       V_BL_NO_OWED, V_BL_GAP_ROUNDS, V_BL_NO_PROBE, V_BL_EPOCH_LOST };
 #define CKPT_K 16 /* [smr] checkpoint_interval in these runs */
 #define MIN_OPS 5 /* the non-vacuity minimum: writes and reads completed */
 #define AWAY_ROUNDS (CONS_LIVE_MAX + CONS_CACHE + 80) /* catch-up: rounds the others run ahead */
@@ -105,6 +121,12 @@ enum { V_NONE, V_ONE, V_NOVERIFY, V_UNSIGNED, V_CKPT, V_UNBOUND, V_CATCHUP, V_SN
 #define FAR_K 256
 #define FAR_GAP (CONS_CACHE + 48)
 #define FAR_CATCH_MS 10000
+/* btob-catchup-far-backlog: [links] backlog_bytes and max_value (the links refuse a send beyond
+ * it; the config asks backlog_bytes >= max_value, and below 32 KiB the order's values (about
+ * max_value / 36) no longer fit a bundle of the KV's), and how long the order must stand still
+ * once the clients stopped and every replica caught up. */
+#define FAR_BACKLOG (32u * 1024)
+#define FAR_STILL_MS 3000
 
 struct vote_val {
 	int status;
@@ -667,6 +689,56 @@ static bool far_caught_up(struct run *r, uint64_t *others, uint64_t *lagger)
 	return *others > 0 && *lagger == *others;
 }
 
+/* btob-catchup-far-backlog: over its seeds, what the links refused and what came of it. */
+static uint64_t bl_runs, bl_send_full, bl_refused, bl_resent, bl_reached, bl_asks;
+
+/* btob-catchup-far-backlog: with the clients stopped and every correct replica caught up, the
+ * order stands still: no correct replica's btob delivers another round in FAR_STILL_MS (a
+ * broadcast the links refused used to leave a gap in its sender's numbers, and every process
+ * holding a message above it proposed MISSING rounds for ever). */
+static int check_still(struct run *r, char *why, size_t wl, bool count)
+{
+	uint64_t at[NN + 1] = { 0 };
+	for (uint32_t id = 1; id <= NN; id++)
+		if (id != r->byz_id)
+			at[id] = cons_btob_round(mod_of(r, id, "btob"));
+	sim_run_for(r->s, FAR_STILL_MS * MS, NULL, NULL);
+	int rc = 0;
+	for (uint32_t id = 1; id <= NN; id++) {
+		if (id == r->byz_id)
+			continue;
+		uint64_t now = cons_btob_round(mod_of(r, id, "btob")), refused, resent, asks, reached;
+		cons_btob_link_counts(mod_of(r, id, "btob"), &refused, &resent, &asks, &reached);
+		if (!count)
+			refused = resent = asks = reached = 0;
+		bl_send_full += count ? strata_node_counters(sim_node(r->s, id))->send_full : 0;
+		bl_refused += refused;
+		bl_resent += resent;
+		bl_asks += asks;
+		bl_reached += reached;
+		if (!rc && now != at[id])
+			rc = sim_fail(why, wl, "order: replica %u delivered rounds %llu to %llu in %d s "
+				      "with no client request (the clients stopped, every correct "
+				      "replica caught up)", id, (unsigned long long)at[id],
+				      (unsigned long long)now - 1, FAR_STILL_MS / 1000);
+		/* BTOB1 (validity): a correct replica delivered every message it broadcast */
+		uint64_t own = cons_btob_own_pending(mod_of(r, id, "btob"));
+		if (!rc && own)
+			rc = sim_fail(why, wl, "validity: %llu of correct replica %u's broadcasts "
+				      "never delivered (the order stood still)",
+				      (unsigned long long)own, id);
+	}
+	bl_runs += count;
+	return rc;
+}
+
+/* broken-backlog-epoch-lost: replica id's complaints and NEWEPOCH the links refuse are lost */
+static void epoch_lost(struct run *r, uint32_t id)
+{
+	strata_fd_bld_test_no_owed(mod_of(r, id, "bld"));
+	cons_bec_test_no_owed(mod_of(r, id, "bec"));
+}
+
 static int far_done(struct sim *s, void *arg)
 {
 	(void)s;
@@ -692,8 +764,17 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	r->cfg.retransmit_min_ms = 10;
 	r->cfg.retransmit_max_ms = 100;
 	r->cfg.smr_timeout_ms = 1500;
-	bool far = variant == V_FAR || variant == V_FAR_LOAD;
+	bool backlog = variant == V_FAR_BACKLOG || variant == V_BL_NO_OWED ||
+		       variant == V_BL_GAP_ROUNDS || variant == V_BL_NO_PROBE ||
+		       variant == V_BL_EPOCH_LOST;
+	bool far = variant == V_FAR || variant == V_FAR_LOAD || backlog;
+	/* btob-catchup-far-backlog's broken variants (cons_btob_test_broken) */
+	unsigned bl_broken = variant == V_BL_NO_OWED ? BTOB_BROKEN_NO_OWED
+			     : variant == V_BL_GAP_ROUNDS ? BTOB_BROKEN_GAP_ROUNDS
+			     : variant == V_BL_NO_PROBE ? BTOB_BROKEN_NO_PROBE : 0;
 	r->cfg.smr_checkpoint_interval = far ? FAR_K : CKPT_K;
+	if (backlog) /* the links refuse sends: [links] backlog_bytes cut */
+		r->cfg.backlog_bytes = r->cfg.max_value = FAR_BACKLOG;
 
 	/* Over btob: overlapping rounds ([smr] bft_overlap = 2) in bft-kv-over-btob's odd seeds
 	 * and the broken variant that leaves out requests; else one round at a time (the
@@ -777,6 +858,14 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 					     variant == V_CKPT ? SMR_BROKEN_BFT_CKPT_NOVERIFY
 					     : variant == V_UNBOUND ? SMR_BROKEN_BFT_ENV_UNBOUND
 								    : SMR_BROKEN_BFT_UNSIGNED);
+	if (bl_broken)
+		for (uint32_t id = 1; id <= NN; id++)
+			cons_btob_test_broken(mod_of(r, id, "btob"), bl_broken);
+	if (variant == V_BL_EPOCH_LOST)
+		for (uint32_t id = 1; id <= NN; id++)
+			epoch_lost(r, id);
+	if (backlog) /* the Byzantine replica's first broadcast skips a number: a gap for good */
+		cons_btob_test_gap(mod_of(r, r->byz_id, "btob"));
 	if (catchup)
 		smr_ckpt_test_forge_snapshots(smr_tobkv_ckpt(
 			strata_node_module_by_name(sim_node(s, r->byz_id), "kv")));
@@ -891,6 +980,18 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 			}
 			if (t + 2500 * MS >= t0 + t_ops)
 				back = true; /* judged vacuous below */
+			if (back && backlog) {
+				/* The leader detector and the epoch move while the replica is away and
+				 * its backlog is full: the others complain about the leader they trust
+				 * (2f + 1 complaints), so its complaints and NEWEPOCH are refused. */
+				for (uint32_t id = 1; id <= NN; id++) {
+					struct strata_module *bld = mod_of(r, id, "bld");
+					if (id == r->lagger || !bld)
+						continue;
+					uint64_t br = strata_fd_bld_round(bld);
+					(void)strata_fd_bld_complain(bld, (uint32_t)((br - 1) % NN) + 1);
+				}
+			}
 			if (back) {
 				part_len = t - part_at;
 				r->far_gap = now_round - (away_from > w_stable_round ? away_from
@@ -928,6 +1029,10 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 				if (variant == V_SNAP_NODIGEST)
 					smr_tobkv_set_broken(strata_node_module_by_name(
 						sim_node(s, cut), "kv"), SMR_BROKEN_BFT_SNAP_NODIGEST);
+				if (bl_broken)
+					cons_btob_test_broken(mod_of(r, cut, "btob"), bl_broken);
+				if (variant == V_BL_EPOCH_LOST)
+					epoch_lost(r, cut);
 			} else {
 				sim_heal(s);
 			}
@@ -1011,11 +1116,13 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 					      (unsigned long long)from,
 					      (unsigned long long)cons_btob_round(bt));
 		}
-		if (served > far_served_max)
-			far_served_max = served;
-		if (held > far_held_max)
-			far_held_max = held;
-		far_runs++;
+		if (!backlog) {
+			if (served > far_served_max)
+				far_served_max = served;
+			if (held > far_held_max)
+				far_held_max = held;
+			far_runs++;
+		}
 		if (trace || getenv("SIM_KV_VERBOSE"))
 			fprintf(stderr, "  replica %u: applied %llu of %llu (%s); its btob held up to "
 				"%llu decisions of later rounds at once, the other correct replicas "
@@ -1034,6 +1141,10 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 			rc = sim_fail(why, wl, "catch-up: the others were only %llu rounds past their "
 				      "stable checkpoint when replica %u came back: vacuous run",
 				      (unsigned long long)r->far_gap, r->lagger);
+		if (!rc && backlog)
+			rc = check_still(r, why, wl, variant == V_FAR_BACKLOG);
+		if (!rc && backlog) /* the final reads need the returning replica in the order */
+			sim_crash(s, r->byz_id);
 		r->load_stopped = false;
 	}
 	for (unsigned key = 0; key < NKEYS && !rc; key++)
@@ -1086,6 +1197,8 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	}
 	uint64_t envelopes = 0, enveloped = 0;
 	for (uint32_t id = 1; id <= NN; id++) {
+		if (!sim_node(s, id))
+			continue; /* crashed (btob-catchup-far-backlog's Byzantine replica) */
 		const struct strata_counters *nc = strata_node_counters(sim_node(s, id));
 		envelopes += nc->kv_bft_envelopes;
 		enveloped += nc->kv_bft_enveloped;
@@ -1188,6 +1301,31 @@ static int run_far_load(uint64_t seed, bool trace, char *why, size_t wl)
 	return run_case(seed, trace, why, wl, V_FAR_LOAD, "btob");
 }
 
+static int run_far_backlog(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, V_FAR_BACKLOG, "btob");
+}
+
+static int run_bl_no_owed(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, V_BL_NO_OWED, "btob");
+}
+
+static int run_bl_gap_rounds(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, V_BL_GAP_ROUNDS, "btob");
+}
+
+static int run_bl_no_probe(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, V_BL_NO_PROBE, "btob");
+}
+
+static int run_bl_epoch_lost(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, V_BL_EPOCH_LOST, "btob");
+}
+
 static const struct sim_case cases[] = {
 	{ "bft-kv-one-byzantine", run_bft, 10, false },
 	{ "bft-kv-over-btob", run_btob, 6, false },
@@ -1203,6 +1341,11 @@ static const struct sim_case cases[] = {
 	{ "btob-kv-first-use", run_first_use, 3, false },
 	{ "btob-catchup-far", run_far, 4, false },
 	{ "btob-catchup-far-load", run_far_load, 2, false },
+	{ "btob-catchup-far-backlog", run_far_backlog, 16, false },
+	{ "broken-backlog-no-owed", run_bl_no_owed, 20, true },
+	{ "broken-backlog-gap-rounds", run_bl_gap_rounds, 8, true },
+	{ "broken-backlog-no-probe", run_bl_no_probe, 8, true },
+	{ "broken-backlog-epoch-lost", run_bl_epoch_lost, 8, true },
 	{ "broken-overlap-left-out", run_left_out, 4, true },
 };
 
@@ -1223,6 +1366,19 @@ int main(int argc, char **argv)
 		if (far_held_max <= 64) {
 			printf("FAIL sim_btob_kv: no returning replica held more than 64 decisions of "
 			       "later rounds (btob-catchup-far is vacuous)\n");
+			rc = 1;
+		}
+	}
+	if (bl_runs) {
+		printf("sim_btob_kv: btob-catchup-far-backlog: over %llu runs the correct replicas' "
+		       "links refused %llu sends; btob owed %llu broadcasts to a peer and sent %llu "
+		       "again; %llu ASKs while idle, %llu rounds delivered behind the others' round\n",
+		       (unsigned long long)bl_runs, (unsigned long long)bl_send_full,
+		       (unsigned long long)bl_refused, (unsigned long long)bl_resent,
+		       (unsigned long long)bl_asks, (unsigned long long)bl_reached);
+		if (!bl_resent) {
+			printf("FAIL sim_btob_kv: no broadcast the links refused was sent again "
+			       "(btob-catchup-far-backlog is vacuous)\n");
 			rc = 1;
 		}
 	}
