@@ -813,6 +813,7 @@ static int run(struct daemon *d, const uint8_t *sk, const uint8_t *coin,
 		.cfg = &d->cfg, .id = d->id, .incarnation = incarnation, .secret_key = sk,
 		.coin_share = coin, .client_key = client_key,
 		.store = d->store, .log_level = d->log_level, .on_output = on_output, .on_fatal = on_fatal, .arg = d,
+		.record_deliveries = d->cons_dir || d->bcast_dir,
 		.byz = d->byz, .test_sync_delay_ms = d->test_sync_delay_ms,
 	};
 	char err[512];

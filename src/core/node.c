@@ -978,6 +978,11 @@ void strata_output(struct strata_node *n, const struct strata_output *o)
 		n->env.output(n->env.ctx, o);
 }
 
+bool strata_node_deliveries_wanted(const struct strata_node *n, const char *module)
+{
+	return !n->env.deliveries_wanted || n->env.deliveries_wanted(n->env.ctx, module);
+}
+
 void strata_node_reply(struct strata_node *n, struct strata_module *m, uint64_t req_id, int status,
 		       uint64_t flags, const void *data, size_t len, const char *text)
 {

@@ -128,6 +128,11 @@ struct strata_env {
 	struct strata_rlog *(*wal)(void *ctx, const char *name);
 	/* Indications to clients. Called only once the batch that produced them is durable. */
 	void (*output)(void *ctx, const struct strata_output *out);
+	/* Optional: whether anything takes module `module`'s STRATA_OUT_DELIVER outputs now (a
+	 * client subscribed to its deliveries, a delivery log). Asked by modules whose deliveries
+	 * exist only for such takers (the KV's watch events), which then skip building them.
+	 * NULL: always. */
+	bool (*deliveries_wanted)(void *ctx, const char *module);
 	/* One structured trace line (already formatted, no newline). May be NULL. */
 	void (*trace)(void *ctx, const char *line);
 };
@@ -295,6 +300,8 @@ struct strata_counters {
 	uint64_t kv_snapshot_index, kv_log_first, kv_snapshots, kv_snapshot_installs;
 	uint64_t kv_unreadable; /* stored entries or snapshot the hard state names, unreadable */
 	uint64_t kv_thrifty_batches, kv_thrifty_fallbacks; /* [smr] thrifty (smr.h smr_status) */
+	/* Changes sent as `kv watch` events (smr_emit_changes); none while nobody watches. */
+	uint64_t kv_watch_events;
 	uint64_t kv_bft_unsigned; /* BFT KV: ordered commands skipped, their client signature bad */
 	/* BFT KV (src/smr/tob_log.c, bft_reply.c): copies ordered by a non-designated replica
 	 * (fallback), bundles broadcast and the requests in them, reply envelopes signed (two or
@@ -541,6 +548,9 @@ int strata_snapshot_put(struct strata_node *n, const char *name, uint64_t index,
 int strata_snapshot_get(struct strata_node *n, const char *name, uint64_t *index, uint64_t *total_len);
 int strata_snapshot_read(struct strata_node *n, const char *name, uint64_t offset, size_t max, struct strata_msg **out);
 void strata_output(struct strata_node *n, const struct strata_output *o);
+/* Whether the runtime takes module `module`'s STRATA_OUT_DELIVER outputs now
+ * (strata_env.deliveries_wanted; true without it). */
+bool strata_node_deliveries_wanted(const struct strata_node *n, const char *module);
 /* Convenience: a STRATA_OUT_REPLY for request `req_id`. */
 void strata_node_reply(struct strata_node *n, struct strata_module *m, uint64_t req_id, int status,
 		       uint64_t flags, const void *data, size_t len, const char *text);

@@ -133,10 +133,14 @@ int smr_reject(struct strata_module *m, uint64_t rid, const struct smr_bft_tag *
  * STRATA_OUT_DELIVER of module kv (a = the first revision of the piece, data = the encoding of
  * STRATA_REPLY_RANGE with one item per change: a delete has an empty value and version 0), in
  * pieces of at most WATCH_PIECE events and about SMR_RANGE_BYTES. Subscribers get every change and
- * filter by key themselves (`kv watch`, docs/smr.md "Watch"). */
+ * filter by key themselves (`kv watch`, docs/smr.md "Watch"). Nothing is built while the runtime
+ * has no taker for them (no subscriber of module kv): a watcher that comes later reads these
+ * changes from the history (smr_reply_history), which the apply recorded regardless. */
 #define WATCH_PIECE 256u
 void smr_emit_changes(struct strata_module *m, const struct smr_kv *sm, uint64_t from)
 {
+	if (!strata_node_deliveries_wanted(m->node, NAME))
+		return;
 	uint64_t to = smr_kv_revision(sm);
 	struct smr_kv_event ev[WATCH_PIECE];
 	while (from <= to) {
@@ -181,6 +185,7 @@ void smr_emit_changes(struct strata_module *m, const struct smr_kv *sm, uint64_t
 			};
 			strata_output(m->node, &o);
 			strata_msg_unref(msg);
+			strata_node_counters(m->node)->kv_watch_events += take;
 		} else {
 			strata_trace(m->node, NAME, "watch: encode failed (%s) -> events dropped",
 				     strata_strerror(err));

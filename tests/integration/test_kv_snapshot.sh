@@ -8,7 +8,8 @@
 # restarted: each restores its snapshot and replays its log tail, and `kv range` from every
 # node returns all 40 keys with their values. `kv watch` replays node 1's history from revision
 # 1, refuses revision 1 on node 3 (restored from a snapshot) naming the oldest it holds, and
-# streams a put and a delete of one key live from another node.
+# streams a put and a delete of one key live from another node; only that watched node built
+# watch events (kv_watch_events), none before a watcher connected.
 . "$(dirname "$0")/lib.sh"
 t_start=$(date +%s)
 
@@ -50,6 +51,12 @@ done
 pass "node 3 installed the snapshot ($inst) and serves every key locally"
 
 say "kv watch: history replay, a compacted revision, live changes"
+# Nobody watched yet: no node built a watch event for the 41 writes (kv_watch_events), yet the
+# history below has them all.
+for id in 1 2 3; do
+	w=$(counter $id kv_watch_events)
+	[ "$w" = 0 ] || fail "node $id built $w watch events with no watcher connected"
+done
 # Node 1 never restored a snapshot: its history holds every change from revision 1 ("warm").
 kv 1 -w json kv watch --prefix key/ --from 1 --count 40 >"$TMP/w1.json" ||
 	fail "watch --prefix key/ --from 1 on node 1 failed"
@@ -91,7 +98,14 @@ assert [(e["type"], e["key"], e["value"], e["revision"]) for e in ev] == \
     [("put", "live/k", "v1", r + 1), ("put", "live/k", "v2", r + 3),
      ("delete", "live/k", None, r + 4)], ev
 PY
-pass "watch: 40 changes replayed from revision 1, compacted revision refused, history then live stream"
+# The stream's changes were built on node 2 (its watcher), and on no node without one.
+w2=$(counter 2 kv_watch_events)
+[ "$w2" -ge 3 ] || fail "node 2 built $w2 watch events for its watcher (expected >= 3)"
+for id in 1 3; do
+	w=$(counter $id kv_watch_events)
+	[ "$w" = 0 ] || fail "node $id built $w watch events, never watched"
+done
+pass "watch: 40 changes replayed from revision 1, compacted revision refused, history then live stream, events built only on the watched node ($w2)"
 
 say "kv status shows snapshots and bounded logs"
 "$STRATA" --dir "$DIR" -w json kv status >"$TMP/st.json" || fail "kv status failed"

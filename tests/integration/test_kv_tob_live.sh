@@ -7,6 +7,8 @@
 # 4 s) while node 5 is SIGKILLed at 1 s (for good: crash-stop) and node 4 is paused from 2 s to
 # 3.5 s; a final read of every key from every live node is appended, and `strata check --model
 # atomic` must find the history linearizable (which also covers every acknowledged write).
+# `kv watch` replays and streams changes; only a watched node builds watch events
+# (kv_watch_events).
 . "$(dirname "$0")/lib.sh"
 
 T_START=$(now_ms)
@@ -76,6 +78,11 @@ v=$("$STRATA" --dir "$DIR" -n 2 kv range r/ | tr '\t\n' '=,')
 pass "put/get/cas/del/range across nodes over tob"
 
 say "log = tob: kv watch, history replay then the live stream"
+# No watcher yet: no node built a watch event for the writes above; the history has them.
+for n in 1 2 3 4 5; do
+	w=$(counter "$n" kv_watch_events)
+	[ "$w" = 0 ] || fail "node $n built $w watch events with no watcher connected"
+done
 kv 3 watch --prefix r/ --from 1 --count 3 >"$TMP/w1.json" || fail "watch --prefix r/ --from 1 on node 3 failed"
 python3 - "$TMP/w1.json" <<'PY' || fail "node 3's replayed history is wrong: $(cat "$TMP/w1.json")"
 import json, sys
@@ -105,7 +112,13 @@ assert [(e["type"], e["key"], e["value"], e["revision"]) for e in ev] == \
     [("put", "w/k", "v1", r + 1), ("put", "w/k", "v2", r + 3),
      ("delete", "w/k", None, r + 4)], ev
 PY
-pass "watch over tob: 3 changes replayed from revision 1, then the history and live stream of one key"
+w4=$(counter 4 kv_watch_events)
+[ "$w4" -ge 3 ] || fail "node 4 built $w4 watch events for its watcher (expected >= 3)"
+for n in 1 2 5; do
+	w=$(counter "$n" kv_watch_events)
+	[ "$w" = 0 ] || fail "node $n built $w watch events, never watched"
+done
+pass "watch over tob: 3 changes replayed from revision 1, then the history and live stream of one key; events built only on the watched node ($w4)"
 
 echo "  basics done after $(($(now_ms) - T_START)) ms"
 say "workload --kv: 8 clients, 4 s; node 5 SIGKILLed at 1 s (crash-stop), node 4 paused 2-3.5 s"

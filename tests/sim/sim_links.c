@@ -70,6 +70,7 @@ static void payload_fill(uint8_t *p, size_t len, uint32_t from, uint32_t to, uin
 		p[i] = (uint8_t)(from * 31 + to * 17 + seq * 7 + i);
 	p[0] = (uint8_t)from;
 	p[1] = (uint8_t)to;
+	p[2] = p[3] = 0; /* sent on the wire (and MACed) like every other byte */
 	memcpy(p + 4, &seq, 4);
 	uint32_t l32 = (uint32_t)len;
 	memcpy(p + 8, &l32, 4);

@@ -46,6 +46,7 @@ static void usage(const char *prog)
 	fprintf(stderr,
 		"usage: %s [--seeds N] [--base B] [--seed S] [--case NAME] [--trace] [--list]\n"
 		"          [--max-seeds N] [--scale K] [--regressions FILE] [--time-limit S]\n"
+		"          [--skip-broken]\n"
 		"  --seeds N          seeds per case (default: each case's own, >= 1000 for most)\n"
 		"  --base B           first seed (default 1; STRATA_SIM_BASE also sets it)\n"
 		"  --seed S           run exactly seed S (replay a failure)\n"
@@ -56,7 +57,9 @@ static void usage(const char *prog)
 		"  --regressions FILE replay the seeds listed in FILE first (\"CASE SEED [# why]\");\n"
 		"                     STRATA_SIM_REGRESSIONS=DIR reads DIR/<suite>.txt\n"
 		"  --time-limit S     each of the C cases run gets S/C seconds (wall clock) for its\n"
-		"                     seeds; it stops there (time-bounded soak)\n",
+		"                     seeds; it stops there (time-bounded soak)\n"
+		"  --skip-broken      run no broken variant (memory checks under valgrind: the\n"
+		"                     correct cases' code, a few seeds each)\n",
 		prog);
 }
 
@@ -140,7 +143,7 @@ int sim_main(int argc, char **argv, const char *suite, const struct sim_case *ca
 {
 	unsigned long long seeds = 0, base = 1, only_seed = 0, max_seeds = 0, scale = 1,
 			   time_limit = 0;
-	bool have_seed = false, trace = false;
+	bool have_seed = false, trace = false, skip_broken = false;
 	const char *only_case = NULL, *reg_file = NULL;
 	const char *env_base = getenv("STRATA_SIM_BASE");
 	if (env_base && *env_base && !parse_u64(env_base, &base)) {
@@ -169,6 +172,8 @@ int sim_main(int argc, char **argv, const char *suite, const struct sim_case *ca
 			only_case = argv[++i];
 		else if (!strcmp(a, "--trace"))
 			trace = true;
+		else if (!strcmp(a, "--skip-broken"))
+			skip_broken = true;
 		else if (!strcmp(a, "--list")) {
 			for (size_t c = 0; c < ncases; c++)
 				printf("%s (%s%u seeds)\n", cases[c].name,
@@ -223,6 +228,8 @@ int sim_main(int argc, char **argv, const char *suite, const struct sim_case *ca
 	for (size_t c = 0; c < ncases; c++) {
 		const struct sim_case *k = &cases[c];
 		if (only_case && strcmp(only_case, k->name))
+			continue;
+		if (skip_broken && k->expect_violation)
 			continue;
 		unsigned long long n = seeds ? seeds : (k->seeds ? k->seeds : 1000);
 		n *= scale;

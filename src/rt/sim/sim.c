@@ -675,6 +675,13 @@ static void env_output(void *ctx, const struct strata_output *o)
 		sn->s->o.output(sn->s, sn->id, o, sn->s->o.arg);
 }
 
+/* The run's output callback takes every output: with one, every delivery is wanted. */
+static bool env_deliveries_wanted(void *ctx, const char *module)
+{
+	struct sim_node *sn = ctx;
+	return sn->s->o.output != NULL;
+}
+
 static void env_trace(void *ctx, const char *line)
 {
 	struct sim_node *sn = ctx;
@@ -737,7 +744,7 @@ struct sim *sim_new(const struct sim_opts *o)
 			.ctx = sn, .now_us = env_now, .send = env_send, .wake_at = env_wake_at,
 			.random = env_random, .store = env_store, .retrieve = env_retrieve,
 			.sync = env_sync, .remove = env_remove, .output = env_output,
-			.trace = env_trace, .wal = env_wal,
+			.deliveries_wanted = env_deliveries_wanted, .trace = env_trace, .wal = env_wal,
 		};
 		/* Identities are fixed per node id (not per seed): key generation is not what the
 		 * simulator explores, and it keeps thousands of seeds cheap. */

@@ -265,6 +265,7 @@ static const struct {
 	COUNTER(kv_read_rounds), COUNTER(kv_busy), COUNTER(kv_snapshot_index),
 	COUNTER(kv_log_first), COUNTER(kv_snapshots), COUNTER(kv_snapshot_installs),
 	COUNTER(kv_unreadable), COUNTER(kv_thrifty_batches), COUNTER(kv_thrifty_fallbacks),
+	COUNTER(kv_watch_events),
 	COUNTER(kv_bft_unsigned), COUNTER(kv_bft_fallbacks), COUNTER(kv_bft_bundles),
 	COUNTER(kv_bft_bundled), COUNTER(kv_bft_envelopes), COUNTER(kv_bft_enveloped),
 	COUNTER(kv_bft_rounds), COUNTER(kv_bft_ordered), COUNTER(kv_bft_taken),
@@ -782,6 +783,19 @@ static void handle_subscribe(struct client_conn *c, uint64_t id,
 	send_event(c, &ev);
 }
 
+/* Whether c (open) subscribed to the deliveries of module `name` (NULL: an unnamed module). */
+static bool wants_module(const struct client_conn *c, const char *name)
+{
+	if (!c->sub_deliveries)
+		return false;
+	if (c->nmods == 0)
+		return true;
+	for (unsigned i = 0; i < c->nmods; i++)
+		if (name && strcmp(c->mods[i], name) == 0)
+			return true;
+	return false;
+}
+
 static bool wants(const struct client_conn *c, const struct strata_output *o)
 {
 	if (c->ce.closing || c->ce.draining)
@@ -793,16 +807,19 @@ static bool wants(const struct client_conn *c, const struct strata_output *o)
 		return c->sub_fd;
 	case STRATA_OUT_DELIVER:
 	case STRATA_OUT_BCAST:
-		if (!c->sub_deliveries)
-			return false;
-		if (c->nmods == 0)
-			return true;
-		for (unsigned i = 0; i < c->nmods; i++)
-			if (o->module_name && strcmp(c->mods[i], o->module_name) == 0)
-				return true;
-		return false;
+		return wants_module(c, o->module_name);
 	case STRATA_OUT_REPLY:
 		break;
+	}
+	return false;
+}
+
+bool client_deliveries_wanted(struct strata_uv *rt, const char *module)
+{
+	for (struct lsn_conn *lc = rt->client_lsn.conns; lc; lc = lc->next) {
+		const struct client_conn *c = CONN(lc);
+		if (!c->ce.closing && !c->ce.draining && wants_module(c, module))
+			return true;
 	}
 	return false;
 }

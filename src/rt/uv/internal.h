@@ -192,6 +192,9 @@ void client_server_close(struct strata_uv *rt);
 void client_server_free(struct strata_uv *rt);
 /* Routes an output to the requesting connection (REPLY) or to subscribers. */
 void client_output(struct strata_uv *rt, const struct strata_output *o);
+/* Whether a connection subscribed to module `module`'s deliveries (client_output would send
+ * them to it). */
+bool client_deliveries_wanted(struct strata_uv *rt, const char *module);
 /* A slot for a request in flight in the node (NULL when PENDING_MAX are in flight), and its
  * release. */
 struct pending_op *uvrt_pending_alloc(struct strata_uv *rt);

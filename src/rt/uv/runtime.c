@@ -757,6 +757,15 @@ static void env_trace(void *ctx, const char *line)
 	strata_uv_log(ctx, STRATA_LOG_TRACE, "%s", line);
 }
 
+/* Deliveries are taken by the owner's on_output when it asked for all of them
+ * (record_deliveries), by env_output's debug log line, or by a subscribed client. */
+static bool env_deliveries_wanted(void *ctx, const char *module)
+{
+	struct strata_uv *rt = ctx;
+	return rt->o.record_deliveries || rt->o.log_level >= STRATA_LOG_DEBUG ||
+	       client_deliveries_wanted(rt, module);
+}
+
 /* ---- addresses ---- */
 
 int uvrt_resolve(const char *host, uint16_t port, int socktype, struct sockaddr_storage *ss,
@@ -800,7 +809,8 @@ struct strata_uv *strata_uv_new(uv_loop_t *loop, const struct strata_uv_opts *o,
 		.wake_at = env_wake_at,
 		.random = env_random, .store = env_store, .retrieve = env_retrieve,
 		.sync = env_sync, .remove = env_remove, .sync_async = env_sync_async, .wal = env_wal,
-		.output = env_output, .trace = env_trace,
+		.output = env_output, .deliveries_wanted = env_deliveries_wanted,
+		.trace = env_trace,
 	};
 	struct strata_node_opts no = {
 		.cfg = o->cfg, .id = o->id, .incarnation = o->incarnation,
