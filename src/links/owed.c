@@ -97,9 +97,10 @@ void strata_pl_owed_free(struct strata_pl_owed *o)
 
 static void arm(struct strata_pl_owed *o)
 {
+	struct strata_node *n = o->m->node;
 	if (!strata_timer_armed(&o->tick))
-		strata_timer_arm_in(o->m->node, &o->tick,
-				    (uint64_t)strata_node_config(o->m->node)->retransmit_min_ms * 1000);
+		strata_timer_arm_in(n, &o->tick,
+				    (uint64_t)strata_node_config(n)->retransmit_min_ms * 1000);
 }
 
 /* Appends to q's FIFO, growing it up to cap_msgs. */
@@ -156,8 +157,9 @@ int strata_pl_owed_send(struct strata_pl_owed *o, uint32_t to, uint64_t instance
 	if (q->len >= o->cap_msgs || q->bytes + msg->len > o->cap_bytes ||
 	    !q_push(o, q, instance, msg)) {
 		o->dropped++;
-		strata_trace(n, o->m->ops->name, "send to %u refused, %zu messages (%llu bytes) owed "
-			     "already -> dropped", to, q->len, (unsigned long long)q->bytes);
+		strata_trace(n, o->m->ops->name,
+			     "send to %u refused, %zu messages (%llu bytes) owed already -> dropped",
+			     to, q->len, (unsigned long long)q->bytes);
 		return STRATA_EFULL;
 	}
 	o->refused++;
