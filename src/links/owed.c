@@ -157,12 +157,14 @@ int strata_pl_owed_send(struct strata_pl_owed *o, uint32_t to, uint64_t instance
 	if (q->len >= o->cap_msgs || q->bytes + msg->len > o->cap_bytes ||
 	    !q_push(o, q, instance, msg)) {
 		o->dropped++;
+		strata_node_counters(n)->owed_dropped++;
 		strata_trace(n, o->m->ops->name,
 			     "send to %u refused, %zu messages (%llu bytes) owed already -> dropped",
 			     to, q->len, (unsigned long long)q->bytes);
 		return STRATA_EFULL;
 	}
 	o->refused++;
+	strata_node_counters(n)->owed++;
 	if (q->len == 1)
 		strata_trace(n, o->m->ops->name, "send to %u refused by the links -> owed", to);
 	arm(o);
@@ -183,6 +185,7 @@ int strata_pl_owed_send_k(struct strata_pl_owed *o, uint32_t to, uint64_t k,
 		return 0;
 	}
 	o->refused++;
+	strata_node_counters(n)->owed++;
 	if (!behind) {
 		o->next[to] = k;
 		strata_trace(n, o->m->ops->name, "message %llu to %u refused by the links -> owed",
@@ -208,6 +211,7 @@ static bool flush_numbered(struct strata_pl_owed *o, uint32_t q)
 			return true;
 		o->next[q]++;
 		o->resent++;
+		strata_node_counters(n)->owed_resent++;
 	}
 }
 
@@ -222,8 +226,10 @@ static bool flush_queued(struct strata_pl_owed *o, uint32_t to)
 		int rc = strata_pl_send(o->m, to, e->instance, e->msg);
 		if (rc == STRATA_EFULL)
 			return true;
-		if (rc == 0)
+		if (rc == 0) {
 			o->resent++;
+			strata_node_counters(o->m->node)->owed_resent++;
+		}
 		q_pop(q); /* taken, or refused for good (too big, out of memory) */
 	}
 	return false;
