@@ -22,7 +22,15 @@
  * Frames carry the instance id; Deliver indications go to the instance's subscribers.
  * Memory: BEB_INST_CAP x (n+1) windows of BC_WIN_BITS bits. Instances are never retired: there
  * is one per upper module (and per sub-instance an upper opens), all created by code, not by
- * peers' choice (a peer's frame for an instance without an upper here is dropped). */
+ * peers' choice (a peer's frame for an instance without an upper here is dropped).
+ *
+ * Sends the links refuse: the perfect links queue at most `[links] backlog_bytes` toward a peer
+ * and refuse a send beyond it (STRATA_EFULL), a message that peer would never get (BEB1, and
+ * everything stacked on beb). What the links refuse is owed to the peer and sent again, in
+ * order, when its backlog has room (links.h, strata_pl_owed, queued): per peer at most
+ * BEB_OWED_MSGS messages (a correct receiver more than BC_WIN_BITS messages of one origin behind
+ * gives up the oldest anyway, common.h) and BEB_OWED_BYTES of payload, or backlog_bytes if that
+ * is larger; one beyond is dropped (lost as before), counted and traced. */
 #include <stdlib.h>
 
 #include "bcast/bcast.h"
@@ -34,6 +42,9 @@
 #include "links/links.h"
 
 #define BEB_INST_CAP 64
+#define BEB_OWED_MSGS BC_WIN_BITS /* messages owed to one peer, at most */
+#define BEB_OWED_BYTES (64u << 20) /* and bytes (or backlog_bytes if larger) */
+#define BEB_TOK_OWED 1            /* the timer that sends owed messages again */
 
 struct beb_inst {
 	struct bc_subs up;       /* who gets this instance's Deliver indications */
@@ -44,6 +55,8 @@ struct beb_inst {
 struct beb {
 	struct strata_module m;
 	struct strata_itab *inst;
+	struct strata_pl_owed *owed; /* sends the links refused (see the top) */
+	bool test_no_owed;           /* TEST ONLY: bc_beb_test_no_owed */
 };
 
 static struct beb_inst *beb_inst(struct beb *b, uint64_t id, int *rc)
@@ -96,6 +109,8 @@ static void beb_handle(struct strata_module *m, const struct strata_event *ev)
 	struct beb *b = (struct beb *)m;
 	if (ev->type == STRATA_EV_PL_DELIVER && ev->msg)
 		beb_recv(b, ev);
+	else if (ev->type == STRATA_EV_TIMER && ev->arg == BEB_TOK_OWED)
+		strata_pl_owed_flush(b->owed);
 }
 
 /* upon event <beb, Broadcast | m> do forall q in Pi: trigger <pl, Send | q, [DATA, m]> */
@@ -113,7 +128,12 @@ static int beb_send(struct beb *b, uint64_t id, const uint8_t *data, size_t len,
 	if (!msg)
 		return STRATA_ENOMEM;
 	i->lsn++;
-	strata_pl_send_all(&b->m, id, msg);
+	for (uint32_t q = 1; q <= strata_node_n(n); q++) {
+		if (b->test_no_owed)
+			(void)strata_pl_send(&b->m, q, id, msg); /* refused: lost */
+		else
+			(void)strata_pl_owed_send(b->owed, q, id, msg); /* refused: owed */
+	}
 	strata_msg_unref(msg);
 	if (seq)
 		*seq = i->lsn;
@@ -160,7 +180,26 @@ static void beb_destroy(struct strata_module *m)
 {
 	struct beb *b = (struct beb *)m;
 	strata_itab_free(b->inst);
+	strata_pl_owed_free(b->owed);
 	free(b);
+}
+
+static const struct strata_module_ops beb_ops;
+
+int bc_beb_test_no_owed(struct strata_module *m)
+{
+	if (!m || m->ops != &beb_ops)
+		return STRATA_EINVAL;
+	((struct beb *)m)->test_no_owed = true;
+	return 0;
+}
+
+int bc_beb_test_owed_counts(struct strata_module *m, struct strata_pl_owed_counts *c)
+{
+	if (!m || m->ops != &beb_ops)
+		return STRATA_EINVAL;
+	strata_pl_owed_counts(((struct beb *)m)->owed, c);
+	return 0;
 }
 
 static const struct bcast_iface beb_iface = {
@@ -176,9 +215,17 @@ struct strata_module *bc_beb_create(struct strata_node *n, char *err, size_t err
 {
 	struct beb *b = calloc(1, sizeof(*b));
 	size_t ext = sizeof(struct beb_inst) + (strata_node_n(n) + 1) * sizeof(struct bc_origin);
-	if (b)
+	if (b) {
 		b->inst = strata_itab_new("beb instances", BEB_INST_CAP, ext, NULL, NULL);
-	if (!b || !b->inst) {
+		uint32_t backlog = strata_node_config(n)->backlog_bytes;
+		b->owed = strata_pl_owed_new(n, &b->m, BEB_TOK_OWED, NULL, BEB_OWED_MSGS,
+					     backlog > BEB_OWED_BYTES ? backlog : BEB_OWED_BYTES);
+	}
+	if (!b || !b->inst || !b->owed) {
+		if (b) {
+			strata_itab_free(b->inst);
+			strata_pl_owed_free(b->owed);
+		}
 		free(b);
 		snprintf(err, errlen, "beb: out of memory");
 		return NULL;

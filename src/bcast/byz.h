@@ -31,6 +31,20 @@
  * correct node to lag a whole window behind a quorum of the others. A Byzantine sender that
  * never completes instance k only blocks its own window at k.
  *
+ * Sends the links refuse. The perfect links queue at most `[links] backlog_bytes` toward a peer and
+ * refuse a send beyond it (STRATA_EFULL): a message the peer would never get, and the
+ * algorithms send each message once (a correct process that misses a correct sender's SEND, or
+ * enough ECHOs or READYs, never delivers that instance: validity and totality). A correct
+ * process keeps what the links refused as owed to that peer and sends it again, in order, when
+ * the peer's backlog has room (links.h, strata_pl_owed, queued: the instance that sent it may
+ * have retired meanwhile, so the message itself is kept). Bounded by the windows: per peer at
+ * most BYZ_OWED_PER_INST x N x BYZ_WIN messages, what a correct process sends one peer for a
+ * whole window of every sender's instances (SEND, ECHO, READY or FINAL: at most three per
+ * instance), each at most max_value bytes; one beyond that is dropped, counted (`dropped`,
+ * byzb_test_owed_counts) and traced: a peer owed that much is a window behind every sender,
+ * where the receive windows above would drop newer messages anyway. The test behaviours of a
+ * Byzantine process send as the book's links do (a refusal is lost).
+ *
  * Wire ids 80..85 (the crash-model broadcasts use 32..79). Wire messages (payload of one
  * perfect-link frame): [type u8][sender varint][seq varint][type-specific fields], see each file. */
 #ifndef STRATA_BCAST_BYZ_H
@@ -43,6 +57,7 @@
 #include "core/codec.h"
 #include "core/node.h"
 #include "crypto/crypto.h"
+#include "links/links.h"
 
 enum byzb_type {
 	BYZ_SEND = 1,  /* from the sender: payload */
@@ -55,6 +70,8 @@ enum byzb_type {
 #define BYZ_QUEUE 64 /* channels: broadcasts waiting for the node's previous one */
 #define BYZ_RING 8   /* REPLAY behaviour: old messages kept to send again */
 #define BYZ_HDR_MAX 24
+#define BYZ_OWED_PER_INST 3 /* messages a correct process sends one peer per instance, at most */
+#define BYZ_TOK_OWED 1       /* the timer that sends owed messages again */
 
 /* One distinct payload of an instance, interned by SHA-256; p points into msg (a reference). */
 struct byzb_val {
@@ -127,6 +144,9 @@ struct byzb_mod {
 	/* REPLAY behaviour */
 	struct strata_msg *ring[BYZ_RING];
 	unsigned ring_next;
+	/* messages the links refused, owed to each peer (see above) */
+	struct strata_pl_owed *owed;
+	bool test_no_owed; /* TEST ONLY: a refused send is lost (byzb_test_no_owed) */
 	/* counters, for traces and tests */
 	uint64_t late, window_drops, delivered;
 };
@@ -190,6 +210,10 @@ struct strata_module *byzb_brc_create(struct strata_node *n, char *err, size_t e
  * prevent. Never called outside tests/sim. Returns STRATA_EINVAL if m is not one of ours. */
 int byzb_test_set_quorums(struct strata_module *m, unsigned echo, unsigned ready,
 			 unsigned deliver);
+/* TEST ONLY (broken variant): a send the links refuse is lost, not owed and sent again. */
+int byzb_test_no_owed(struct strata_module *m);
+/* For tests: what the links refused and what came of it (links.h). */
+int byzb_test_owed_counts(struct strata_module *m, struct strata_pl_owed_counts *c);
 /* For tests: the module's counters (late, window_drops, delivered). */
 int byzb_test_counters(struct strata_module *m, uint64_t *late, uint64_t *window_drops,
 		      uint64_t *delivered);

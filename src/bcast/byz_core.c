@@ -67,6 +67,11 @@ void byzb_send(struct byzb_mod *b, uint32_t to, struct strata_msg *msg)
 	struct strata_module *m = &b->base;
 	if (b->byz == STRATA_BYZ_SILENT)
 		return;
+	if (b->byz == STRATA_BYZ_NONE && !b->test_no_owed) {
+		/* One the links refuse is owed to `to` and sent again, in order (byz.h) */
+		(void)strata_pl_owed_send(b->owed, to, 0, msg);
+		return;
+	}
 	(void)strata_pl_send(m, to, 0, msg);
 	if (b->byz != STRATA_BYZ_REPLAY || to == b->self)
 		return;
@@ -367,6 +372,10 @@ static int byzb_request(struct strata_module *m, const struct strata_request *re
 static void byzb_handle(struct strata_module *m, const struct strata_event *ev)
 {
 	struct byzb_mod *b = (struct byzb_mod *)m;
+	if (ev->type == STRATA_EV_TIMER && ev->arg == BYZ_TOK_OWED) {
+		strata_pl_owed_flush(b->owed);
+		return;
+	}
 	if (ev->type != STRATA_EV_PL_DELIVER || !ev->msg)
 		return;
 	struct strata_rd r;
@@ -403,6 +412,7 @@ static void byzb_destroy(struct strata_module *m)
 	for (unsigned i = 0; i < BYZ_RING; i++)
 		if (b->ring[i])
 			strata_msg_unref(b->ring[i]);
+	strata_pl_owed_free(b->owed);
 	free(b->snd);
 	free(b);
 }
@@ -451,8 +461,16 @@ struct strata_module *byzb_create(struct strata_node *n, const struct byzb_proto
 			 cfg->max_value);
 		return NULL;
 	}
+	/* What a correct process sends one peer for a whole window of every sender's instances
+	 * (byz.h, "Sends the links refuse"); each message at most max_value bytes. */
+	size_t cap = BYZ_OWED_PER_INST * (size_t)cfg->n * BYZ_WIN;
 	struct byzb_mod *b = calloc(1, sizeof(*b));
-	if (!b || !(b->snd = calloc(cfg->n + 1, sizeof(*b->snd)))) {
+	if (b)
+		b->owed = strata_pl_owed_new(n, &b->base, BYZ_TOK_OWED, NULL, cap,
+					     (uint64_t)cap * cfg->max_value);
+	if (!b || !b->owed || !(b->snd = calloc(cfg->n + 1, sizeof(*b->snd)))) {
+		if (b)
+			strata_pl_owed_free(b->owed);
 		free(b);
 		snprintf(err, errlen, "%s: out of memory", name);
 		return NULL;
@@ -480,6 +498,24 @@ int byzb_test_set_quorums(struct strata_module *m, unsigned echo, unsigned ready
 	b->q_echo = echo;
 	b->q_ready = ready;
 	b->q_deliver = deliver;
+	return 0;
+}
+
+int byzb_test_no_owed(struct strata_module *m)
+{
+	struct byzb_mod *b = as_byz(m);
+	if (!b)
+		return STRATA_EINVAL;
+	b->test_no_owed = true;
+	return 0;
+}
+
+int byzb_test_owed_counts(struct strata_module *m, struct strata_pl_owed_counts *c)
+{
+	struct byzb_mod *b = as_byz(m);
+	if (!b)
+		return STRATA_EINVAL;
+	strata_pl_owed_counts(b->owed, c);
 	return 0;
 }
 

@@ -320,6 +320,11 @@ static inline int bc_gossip_from_config(const struct strata_node *n, struct bc_g
 /* ---- Constructors (one per file) ---- */
 
 struct strata_module *bc_beb_create(struct strata_node *n, char *err, size_t errlen);
+struct strata_pl_owed_counts;
+/* TEST ONLY (broken variant): a send the links refuse is lost, not owed and sent again; and
+ * what beb's links refused and what came of it (links.h). EINVAL if m is not beb. */
+int bc_beb_test_no_owed(struct strata_module *m);
+int bc_beb_test_owed_counts(struct strata_module *m, struct strata_pl_owed_counts *c);
 struct strata_module *bc_lrb_create(struct strata_node *n, char *err, size_t errlen);
 struct strata_module *bc_erb_create(struct strata_node *n, char *err, size_t errlen);
 struct strata_module *bc_urb_allack_create(struct strata_node *n, char *err, size_t errlen);

@@ -71,13 +71,11 @@ struct bec {
 	uint64_t lastts, nextts;
 	uint64_t newepoch[BEC_AHEAD + 1]; /* [ts % (BEC_AHEAD + 1)]: senders (bit q - 1) */
 	uint64_t stale, ahead, bad;
-	/* NEWEPOCH messages the links refused (STRATA_EFULL): owed[q] is the first timestamp whose
-	 * NEWEPOCH the links have not taken for q (nextts + 1 when none is owed); sent again in
-	 * order when they have room (bec_flush_owed). A correct process sends NEWEPOCH for every
-	 * timestamp up to nextts (it moves nextts one at a time, and sends at every move). */
-	uint64_t owed[64 + 1];
-	struct strata_timer owed_tick;
-	uint64_t resent;
+	/* NEWEPOCH messages the links refused (STRATA_EFULL), owed and sent again in order when
+	 * they have room (links.h, strata_pl_owed, numbered by timestamp: bec_owed_item). A
+	 * correct process sends NEWEPOCH for every timestamp up to nextts (it moves nextts one at
+	 * a time, and sends at every move). */
+	struct strata_pl_owed *owed;
 	bool test_no_owed; /* TEST ONLY: a refused NEWEPOCH is lost (cons_bec_test_no_owed) */
 };
 
@@ -122,41 +120,27 @@ static struct strata_msg *bec_newepoch(uint64_t ts)
 	return strata_wr_take_msg(&w, &err);
 }
 
-static void bec_arm_owed(struct bec *b)
+/* NEWEPOCH k for q, if this process moved to timestamp k yet (numbered by timestamp). */
+static struct strata_msg *bec_owed_item(struct strata_module *m, uint32_t q, uint64_t k,
+					bool *wait)
 {
-	if (!strata_timer_armed(&b->owed_tick))
-		strata_timer_arm_in(b->m.node, &b->owed_tick,
-				    (uint64_t)strata_node_config(b->m.node)->retransmit_min_ms * 1000);
+	(void)q;
+	(void)wait;
+	return k <= ((struct bec *)m)->nextts ? bec_newepoch(k) : NULL;
 }
+
+static const struct strata_pl_owed_ops bec_owed_ops = { .item = bec_owed_item };
 
 /* Sends each peer the NEWEPOCH messages owed to it, in order, while the links take them (the
- * way a correct process sends its NEWEPOCH: its new one goes after those owed); re-arms the
- * timer while any is still owed. One refused is lost otherwise (the book's links deliver it once): a process that missed 2f + 1 of
- * an epoch's NEWEPOCH would never start it, nor any later one, and would take part in no
- * consensus instance of the others' epochs again. */
+ * way a correct process sends its NEWEPOCH: its new one goes after those owed); the timer
+ * ticks while any is still owed. One refused is lost otherwise (the book's links deliver it
+ * once): a process that missed 2f + 1 of an epoch's NEWEPOCH would never start it, nor any
+ * later one, and would take part in no consensus instance of the others' epochs again. */
 static void bec_flush_owed(struct bec *b)
 {
-	if (strata_node_byz(b->m.node) != STRATA_BYZ_NONE)
-		return;
-	bool left = false;
-	for (uint32_t q = 1; q <= b->n; q++) {
-		while (b->owed[q] <= b->nextts) {
-			struct strata_msg *msg = bec_newepoch(b->owed[q]);
-			if (!msg || !strata_pl_room(b->m.node, q, msg->len) ||
-			    strata_pl_send(&b->m, q, 0, msg) != 0) {
-				strata_msg_unref(msg);
-				break;
-			}
-			strata_msg_unref(msg);
-			b->owed[q]++;
-			b->resent++;
-		}
-		left |= b->owed[q] <= b->nextts;
-	}
-	if (left)
-		bec_arm_owed(b);
+	if (strata_node_byz(b->m.node) == STRATA_BYZ_NONE)
+		strata_pl_owed_flush(b->owed);
 }
-
 
 /* forall q do trigger <al, Send | q, [NEWEPOCH, nextts]> (and a Byzantine process's extras) */
 static void bec_send_next(struct bec *b)
@@ -266,7 +250,7 @@ static void bec_handle(struct strata_module *m, const struct strata_event *ev)
 
 static void bec_destroy(struct strata_module *m)
 {
-	strata_timer_disarm(m->node, &((struct bec *)m)->owed_tick);
+	strata_pl_owed_free(((struct bec *)m)->owed);
 	free(m);
 }
 
@@ -283,16 +267,16 @@ struct strata_module *cons_bec_get(struct strata_node *n, char *err, size_t errl
 	if (!bld && !(bld = strata_fd_bld_create(n, err, errlen)))
 		return NULL;
 	struct bec *b = calloc(1, sizeof(*b));
-	if (!b) {
+	if (b)
+		b->owed = strata_pl_owed_new(n, &b->m, BEC_TOK_OWED, &bec_owed_ops, 0, 0);
+	if (!b || !b->owed) {
+		free(b);
 		snprintf(err, errlen, "bec: out of memory");
 		return NULL;
 	}
 	b->n = strata_node_n(n);
 	b->f = strata_node_config(n)->f;
-	for (uint32_t q = 0; q <= b->n && q <= 64; q++)
-		b->owed[q] = 1;
 	strata_node_add_module(n, &b->m, &bec_ops, strata_wire_also("bldc", 0));
-	strata_timer_init(&b->owed_tick, &b->m, BEC_TOK_OWED, 0);
 	strata_module_subscribe(bld, &b->m);
 	return &b->m;
 }

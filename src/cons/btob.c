@@ -314,13 +314,11 @@ struct btob {
 	uint64_t dl_seq;
 	bool dl_last;
 	uint64_t resumed; /* times a checkpoint moved this process ahead (cons_btob_resume) */
-	/* This process's broadcasts the links refused (STRATA_EFULL: the peer's backlog full):
-	 * owed[q] is the first of its sequence numbers the links have not taken for peer q
-	 * (lsn + 1 when none is owed); they are sent again, in order, from its own window, when
-	 * the links have room (flush_owed). */
-	uint64_t *owed;          /* [n + 1] */
-	struct strata_timer owed_tick;
-	uint64_t refused, resent; /* sends to a peer refused or held back behind one; re-sent */
+	/* This process's broadcasts the links refused (STRATA_EFULL: the peer's backlog full),
+	 * owed to the peer and sent again, in order, from its own window, when the links have
+	 * room (links.h, strata_pl_owed, numbered by sequence number: owed_item; its counters:
+	 * sends refused or held back behind one, and re-sent). */
+	struct strata_pl_owed *owed;
 	/* Rounds decided elsewhere that nothing here shows (on_at): at[q] is the highest round
 	 * q said it is at, reach the (f + 1)-th highest of them (some correct process is there:
 	 * every round below it is decided); while round < reach this process proposes its rounds
@@ -1066,37 +1064,35 @@ static size_t btob_payload_max(const struct btob *b)
 
 /* ---- this process's broadcasts the links refused ---- */
 
+/* This process's message k for q, from its own window: in [next, lsn] its slot holds it, or
+ * nothing yet (its delivery to self has not been handled: tried again on the next tick). */
+static struct strata_msg *owed_item(struct strata_module *m, uint32_t q, uint64_t k, bool *wait)
+{
+	(void)q;
+	struct btob *b = (struct btob *)m;
+	if (k > b->lsn)
+		return NULL;
+	struct strata_msg *x = b->snd[strata_node_id(m->node)].win[k % BTOB_WIN];
+	*wait = !x;
+	return x ? strata_msg_ref(x) : NULL;
+}
+
+static const struct strata_pl_owed_ops btob_owed_ops = { .item = owed_item,
+							 .others_only = true };
+
 /* Sends what is owed to each peer, in order, from this process's own window (its undelivered
  * messages, at most BTOB_WIN), while the links take it; one the order delivered meanwhile is
- * not owed any more (the decision carried it to every process). Re-arms the timer while
+ * not owed any more (the decision carried it to every process). The timer ticks while
  * anything is still owed. */
 static void flush_owed(struct btob *b)
 {
 	if (btob_byz(b) == STRATA_BYZ_SILENT)
 		return;
 	uint32_t self = strata_node_id(b->m.node), n = strata_node_n(b->m.node);
-	const struct btob_sender *own = &b->snd[self];
-	bool left = false;
-	for (uint32_t q = 1; q <= n; q++) {
-		if (q == self)
-			continue;
-		if (b->owed[q] < own->next)
-			b->owed[q] = own->next;
-		while (b->owed[q] <= b->lsn) {
-			/* owed[q] is in [next, lsn], inside the window: its slot holds it, or
-			 * nothing yet (its delivery to self has not been handled) */
-			struct strata_msg *x = own->win[b->owed[q] % BTOB_WIN];
-			if (!x || !strata_pl_room(b->m.node, q, x->len) ||
-			    strata_pl_send(&b->m, q, 0, x) != 0)
-				break;
-			b->owed[q]++;
-			b->resent++;
-		}
-		left |= b->owed[q] <= b->lsn;
-	}
-	if (left && !strata_timer_armed(&b->owed_tick))
-		strata_timer_arm_in(b->m.node, &b->owed_tick,
-				    (uint64_t)strata_node_config(b->m.node)->retransmit_min_ms * 1000);
+	for (uint32_t q = 1; q <= n; q++)
+		if (q != self)
+			strata_pl_owed_raise(b->owed, q, b->snd[self].next);
+	strata_pl_owed_flush(b->owed);
 }
 
 /* forall q: trigger <al, Send | q, m> for this process's message seq. To a peer still owed an
@@ -1112,30 +1108,12 @@ static void send_own(struct btob *b, struct strata_msg *msg, uint64_t seq)
 		return;
 	}
 	flush_owed(b);
-	bool owe = false;
 	for (uint32_t q = 1; q <= n; q++) {
-		if (q == self) {
+		if (q == self)
 			(void)strata_pl_send(&b->m, q, 0, msg);
-			continue;
-		}
-		if (b->owed[q] < seq) { /* held back behind an earlier one (FIFO) */
-			b->refused++;
-			owe = true;
-			continue;
-		}
-		if (strata_pl_send(&b->m, q, 0, msg) == 0) {
-			b->owed[q] = seq + 1;
-			continue;
-		}
-		b->owed[q] = seq;
-		b->refused++;
-		owe = true;
-		strata_trace(b->m.node, "btob", "message %llu to %u refused by the links -> owed",
-			     (unsigned long long)seq, q);
+		else
+			(void)strata_pl_owed_send_k(b->owed, q, seq, msg);
 	}
-	if (owe && !strata_timer_armed(&b->owed_tick))
-		strata_timer_arm_in(b->m.node, &b->owed_tick,
-				    (uint64_t)strata_node_config(b->m.node)->retransmit_min_ms * 1000);
 }
 
 /* upon <btob, Broadcast | m> do forall q: trigger <al, Send | q, m>; (m on instance inst) */
@@ -1307,9 +1285,8 @@ void cons_btob_log_counts(const struct strata_module *m, uint64_t *rounds, size_
 static void btob_destroy(struct strata_module *m)
 {
 	struct btob *b = (struct btob *)m;
-	strata_timer_disarm(m->node, &b->owed_tick);
+	strata_pl_owed_free(b->owed);
 	strata_timer_disarm(m->node, &b->probe_tick);
-	free(b->owed);
 	free(b->at);
 	for (unsigned k = 0; b->dlog && k < BTOB_LOG_MAX; k++)
 		strata_msg_unref(b->dlog[k].v);
@@ -1344,12 +1321,12 @@ struct strata_module *cons_btob_create(struct strata_node *n, char *err, size_t 
 		b->snd = calloc(nn + 1, sizeof(*b->snd));
 		b->fut = calloc(BTOB_FUTURE_MAX, sizeof(*b->fut));
 		b->dlog = calloc(BTOB_LOG_MAX, sizeof(*b->dlog));
-		b->owed = calloc(nn + 1, sizeof(*b->owed));
+		b->owed = strata_pl_owed_new(n, &b->m, BTOB_TOK_OWED, &btob_owed_ops, 0, 0);
 		b->at = calloc(nn + 1, sizeof(*b->at));
 	}
 	if (!b || !b->snd || !b->fut || !b->dlog || !b->owed || !b->at) {
 		if (b) {
-			free(b->owed);
+			strata_pl_owed_free(b->owed);
 			free(b->at);
 			free(b->snd);
 			free(b->fut);
@@ -1359,10 +1336,8 @@ struct strata_module *cons_btob_create(struct strata_node *n, char *err, size_t 
 		snprintf(err, errlen, "btob: out of memory");
 		return NULL;
 	}
-	for (uint32_t q = 0; q <= nn; q++) {
+	for (uint32_t q = 0; q <= nn; q++)
 		b->snd[q].next = 1;
-		b->owed[q] = 1;
-	}
 	b->round = 1;
 	b->pipe = nn < BTOB_PIPE_MAX ? nn : BTOB_PIPE_MAX;
 	b->overlap = 1;
@@ -1370,7 +1345,6 @@ struct strata_module *cons_btob_create(struct strata_node *n, char *err, size_t 
 	uint64_t period_ms = strata_node_config(n)->timeout_ms;
 	b->hold_us = (period_ms ? period_ms : 1000) * 1000;
 	strata_node_add_module(n, &b->m, &btob_ops, strata_wire_id("btob"));
-	strata_timer_init(&b->owed_tick, &b->m, BTOB_TOK_OWED, 0);
 	strata_timer_init(&b->probe_tick, &b->m, BTOB_TOK_PROBE, 0);
 	b->probe_every = 1;
 	if (cons_lower_open_space(n, b->cons_name, CONS_SPACE_BTOB, &b->m, &b->cons, err,
@@ -1555,8 +1529,10 @@ void cons_btob_link_counts(const struct strata_module *m, uint64_t *refused, uin
 			   uint64_t *asks, uint64_t *reached)
 {
 	const struct btob *b = (const struct btob *)m;
-	*refused = b->refused;
-	*resent = b->resent;
+	struct strata_pl_owed_counts c;
+	strata_pl_owed_counts(b->owed, &c);
+	*refused = c.refused;
+	*resent = c.resent;
 	*asks = b->asks;
 	*reached = b->reached;
 }

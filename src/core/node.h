@@ -289,6 +289,9 @@ struct strata_counters {
 	uint64_t frames_in, frames_out, retransmits, acks_out;
 	uint64_t pl_delivered, pl_dup_dropped, pl_window_dropped, pl_reset_dropped;
 	uint64_t sl_evicted, send_full;
+	/* Sends the links refused, owed and sent again (links.h, strata_pl_owed), every module's:
+	 * owed (refused, or held behind one), resent, dropped beyond a module's caps (lost). */
+	uint64_t owed, owed_resent, owed_dropped;
 	uint64_t rej_short, rej_cluster, rej_receiver, rej_sender, rej_mac, rej_malformed;
 	uint64_t rej_replay, rej_incarnation, rej_module, rej_payload, rej_fragment;
 	uint64_t rej_addr; /* authenticated as a peer, sent from another address (a twin) */

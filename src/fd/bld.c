@@ -72,12 +72,9 @@ struct bld {
 	uint64_t *list;          /* [(round + k) % (BLD_AHEAD + 1)]: complainers (bit q - 1), k = 0..AHEAD */
 	uint32_t move_at;        /* 2f + 1 (the broken variant lowers it) */
 	uint64_t stale, ahead, bad;
-	/* Complaints the links refused (STRATA_EFULL): owed[q] is the first round whose complaint
-	 * the links have not taken for q (one past the last this process sent when none is owed);
-	 * sent again in order when they have room (bld_flush_owed). */
-	uint64_t owed[64 + 1];
-	struct strata_timer owed_tick;
-	uint64_t resent;
+	/* Complaints the links refused (STRATA_EFULL), owed and sent again in round order when
+	 * they have room (links.h, strata_pl_owed, numbered by round: bld_owed_item). */
+	struct strata_pl_owed *owed;
 	bool test_no_owed; /* TEST ONLY: a refused complaint is lost (strata_fd_bld_test_no_owed) */
 };
 
@@ -133,34 +130,26 @@ static uint64_t bld_last_sent(const struct bld *b)
 	return b->complained ? b->round : b->round - 1;
 }
 
+/* Complaint k for q, if this process complained in round k yet (numbered by round). */
+static struct strata_msg *bld_owed_item(struct strata_module *m, uint32_t q, uint64_t k,
+					bool *wait)
+{
+	(void)q;
+	(void)wait;
+	return k <= bld_last_sent((struct bld *)m) ? bld_complaint(k) : NULL;
+}
+
+static const struct strata_pl_owed_ops bld_owed_ops = { .item = bld_owed_item };
+
 /* Sends each peer the complaints owed to it, in round order, while the links take them (the
- * way a correct process sends its complaints: its new one goes after those owed); re-arms the
- * timer while any is still owed. A complaint refused is lost otherwise (the book's links
+ * way a correct process sends its complaints: its new one goes after those owed); the timer
+ * ticks while any is still owed. A complaint refused is lost otherwise (the book's links
  * deliver it once): a process that missed 2f + 1 of a round's complaints would stay in that
  * round for good, trusting a leader the others left. */
 static void bld_flush_owed(struct bld *b)
 {
-	if (strata_node_byz(b->m.node) != STRATA_BYZ_NONE)
-		return;
-	uint64_t last = bld_last_sent(b);
-	bool left = false;
-	for (uint32_t q = 1; q <= b->n; q++) {
-		while (b->owed[q] <= last) {
-			struct strata_msg *msg = bld_complaint(b->owed[q]);
-			if (!msg || !strata_pl_room(b->m.node, q, msg->len) ||
-			    strata_pl_send(&b->m, q, 0, msg) != 0) {
-				strata_msg_unref(msg);
-				break;
-			}
-			strata_msg_unref(msg);
-			b->owed[q]++;
-			b->resent++;
-		}
-		left |= b->owed[q] <= last;
-	}
-	if (left && !strata_timer_armed(&b->owed_tick))
-		strata_timer_arm_in(b->m.node, &b->owed_tick,
-				    (uint64_t)strata_node_config(b->m.node)->retransmit_min_ms * 1000);
+	if (strata_node_byz(b->m.node) == STRATA_BYZ_NONE)
+		strata_pl_owed_flush(b->owed);
 }
 
 static void bld_send_complaint(struct bld *b, uint64_t r)
@@ -316,8 +305,7 @@ static void bld_handle(struct strata_module *m, const struct strata_event *ev)
 		b->round = 1;
 		b->complained = false;
 		memset(b->list, 0, (BLD_AHEAD + 1) * sizeof(*b->list));
-		for (uint32_t q = 0; q <= b->n; q++)
-			b->owed[q] = 1;
+		strata_pl_owed_reset(b->owed, 1);
 		bld_trust(b);
 		if (strata_node_byz(m->node) != STRATA_BYZ_NONE)
 			bld_byz_round(b);
@@ -338,7 +326,7 @@ static void bld_handle(struct strata_module *m, const struct strata_event *ev)
 static void bld_destroy(struct strata_module *m)
 {
 	struct bld *b = (struct bld *)m;
-	strata_timer_disarm(m->node, &b->owed_tick);
+	strata_pl_owed_free(b->owed);
 	free(b->list);
 	free(b);
 }
@@ -364,7 +352,11 @@ struct strata_module *strata_fd_bld_create(struct strata_node *n, char *err, siz
 	}
 	struct bld *b = calloc(1, sizeof(*b));
 	uint64_t *list = calloc(BLD_AHEAD + 1, sizeof(*list));
-	if (!b || !list) {
+	if (b)
+		b->owed = strata_pl_owed_new(n, &b->m, BLD_TOK_OWED, &bld_owed_ops, 0, 0);
+	if (!b || !list || !b->owed) {
+		if (b)
+			strata_pl_owed_free(b->owed);
 		free(b);
 		free(list);
 		snprintf(err, errlen, "bld: out of memory");
@@ -374,10 +366,7 @@ struct strata_module *strata_fd_bld_create(struct strata_node *n, char *err, siz
 	b->n = nn;
 	b->f = cfg->f;
 	b->move_at = 2 * b->f + 1;
-	for (uint32_t q = 0; q <= nn; q++)
-		b->owed[q] = 1;
 	strata_node_add_module(n, &b->m, &bld_ops, strata_wire_id("bld"));
-	strata_timer_init(&b->owed_tick, &b->m, BLD_TOK_OWED, 0);
 	return &b->m;
 }
 

@@ -65,6 +65,70 @@ void strata_links_set_broken_early_acks(struct strata_links *l, bool on);
  * (self: always). A module that re-sends what the links refused asks this first, so that its
  * retries are not counted as send_full again. */
 bool strata_pl_room(const struct strata_node *n, uint32_t to, size_t len);
+/* ---- Sends the links refused, owed and sent again (links/owed.c) ----
+ *
+ * A refused pl_send (STRATA_EFULL) is a message the peer never gets. A module whose protocol
+ * does not repeat its messages keeps what the links refused as owed to that peer and sends it
+ * again, in order, once the peer's backlog has room: a new message to a peer that is owed
+ * earlier ones goes after them (the links are FIFO, and so is what is owed). A refusal counts
+ * once in send_full: a retry first asks strata_pl_room. Two ways to keep what is owed:
+ *
+ *   numbered  (ops != NULL): the module's messages to each peer are numbered 1, 2, ... and it
+ *             can give message k again on demand (ops->item: from its own state, e.g. its
+ *             undelivered window, or rebuilt from a round number). The helper keeps per peer
+ *             the first number the links have not taken (8 bytes per peer); what is owed is
+ *             bounded by whatever bounds the module's numbers. Sent on instance 0.
+ *   queued    (ops == NULL): the helper keeps references to the refused messages, per peer in a
+ *             FIFO of at most cap_msgs messages and cap_bytes payload bytes; a message beyond
+ *             either is dropped (lost as before, counted as `dropped` and traced). For modules
+ *             whose messages cannot be rebuilt once their state is retired.
+ *
+ * The helper's timer is the module's (token given at creation): the module passes a
+ * STRATA_EV_TIMER with that token to strata_pl_owed_flush. Ownership: the module owns the
+ * helper (strata_pl_owed_free in its destroy); the helper holds its own references to queued
+ * messages. */
+struct strata_pl_owed;
+struct strata_pl_owed_ops {
+	/* Message k (k >= the first owed) for peer q, as a new reference the helper unrefs. NULL
+	 * with *wait false: there is no message k (yet): nothing is owed to q from k on. NULL
+	 * with *wait true: k is owed but cannot be given now; tried again on the next tick. */
+	struct strata_msg *(*item)(struct strata_module *m, uint32_t q, uint64_t k, bool *wait);
+	/* The module sends to itself directly: the flush skips self. */
+	bool others_only;
+};
+/* For module m of node n (m need not be added to n yet); NULL when out of memory. */
+struct strata_pl_owed *strata_pl_owed_new(struct strata_node *n, struct strata_module *m,
+					  uint64_t token, const struct strata_pl_owed_ops *ops,
+					  size_t cap_msgs, uint64_t cap_bytes);
+void strata_pl_owed_free(struct strata_pl_owed *o);
+/* Queued: sends msg to q after whatever is owed to q (self: at once). Returns 0 when the links
+ * took it or it is owed now (counted as `refused`), STRATA_EFULL when it was dropped (the
+ * queue's caps), STRATA_ETOOBIG or STRATA_EINVAL as strata_pl_send. */
+int strata_pl_owed_send(struct strata_pl_owed *o, uint32_t q, uint64_t instance,
+			struct strata_msg *msg);
+/* Numbered: sends q its message k, the next number after those the links took or owe: taken
+ * at once when nothing earlier is owed and the links have room, owed otherwise (counted as
+ * `refused`; the module's ops->item gives it again). A k at or below the first owed number
+ * counts from k on. Returns 0 when taken, STRATA_EFULL when owed. */
+int strata_pl_owed_send_k(struct strata_pl_owed *o, uint32_t q, uint64_t k,
+			  struct strata_msg *msg);
+/* Sends every peer what is owed to it, in order, while the links have room (numbered: also
+ * the module's new messages that ops->item gives, counted as `resent` like the rest); arms
+ * the timer while anything is left. */
+void strata_pl_owed_flush(struct strata_pl_owed *o);
+/* Numbered: the first number the links have not taken for q; raise it (messages below k are
+ * owed no more, e.g. the module's protocol carried them another way); set every peer's. */
+uint64_t strata_pl_owed_next(const struct strata_pl_owed *o, uint32_t q);
+void strata_pl_owed_raise(struct strata_pl_owed *o, uint32_t q, uint64_t k);
+void strata_pl_owed_reset(struct strata_pl_owed *o, uint64_t first);
+/* refused: messages the links did not take at once (owed); resent: messages a flush gave the
+ * links; dropped: queued messages beyond the caps (lost). */
+struct strata_pl_owed_counts {
+	uint64_t refused, resent, dropped;
+	uint64_t queued_msgs, queued_bytes; /* owed now (queued mode) */
+};
+void strata_pl_owed_counts(const struct strata_pl_owed *o, struct strata_pl_owed_counts *c);
+
 /* Convenience: pl_send to every node 1..n including self (what the book's beb does); a refusal
  * (STRATA_EFULL) is counted and not reported: for modules whose protocol repeats its messages
  * or tolerates their loss. */

@@ -21,7 +21,14 @@
  * is FIFO but not causal (lpb's per-sender order over gossip, and a hand-made trace; the fifo
  * algorithm itself turned out causal here, see docs/broadcast.md); the agreement checker must
  * flag beb when its sender crashes mid-broadcast; and erb stacked on a beb that loses messages
- * (a test module put in beb's place) must lose agreement, so the composition is real. */
+ * (a test module put in beb's place) must lose agreement, so the composition is real.
+ *
+ * Sends the links refuse (beb.c): the *-backlog cases set `[links] backlog_bytes` = max_value =
+ * BACKLOG_SMALL and cut one node off while the others broadcast more than its backlog holds, so
+ * that the links refuse sends to it; beb owes them and sends them again once the partition
+ * heals, and validity (agreement, for erb and urb) must hold at the end. A seed whose links
+ * refused nothing is vacuous. broken_beb_backlog_no_owed (bc_beb_test_no_owed: a refusal is
+ * lost, as before) must fail validity. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +55,12 @@ enum scen {
 	SC_RANDOM = 0,     /* the general fault mix */
 	SC_ISOLATED_CRASH, /* sender isolated, broadcasts (delivers to itself), crashes */
 	SC_MIDCRASH,       /* sender crashes right after broadcasting, under heavy loss */
+	SC_BACKLOG,        /* a small backlog; one node cut off while the others broadcast */
+	SC_BACKLOG_NO_OWED, /* broken variant: the same, beb loses what the links refuse */
 };
+
+#define BACKLOG_SMALL 256 /* SC_BACKLOG: [links] backlog_bytes = max_value */
+#define BACKLOG_BCASTS 80 /* SC_BACKLOG: broadcasts while the node is cut off */
 
 /* Storage faults (fail-recovery algorithms): slow syncs, crash storms, and per kind: */
 enum disk { D_NONE, D_LOST, D_TORN, D_FAIL, D_ACK_EARLY /* broken: acks before its sync */,
@@ -95,6 +107,8 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 		fprintf(stderr, "create %s: %s\n", r->algo->name, err);
 		abort();
 	}
+	if (r->sp && r->sp->scen == SC_BACKLOG_NO_OWED)
+		STRATA_ASSERT(bc_beb_test_no_owed(strata_node_module_by_name(n, "beb")) == 0);
 }
 
 static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
@@ -205,6 +219,8 @@ static void setup(struct run *r, const struct spec *sp, enum disk disk, uint64_t
 	r->cfg.timeout_ms = 100;
 	r->cfg.retransmit_min_ms = 10;
 	r->cfg.retransmit_max_ms = 100;
+	if (sp->scen == SC_BACKLOG || sp->scen == SC_BACKLOG_NO_OWED)
+		r->cfg.backlog_bytes = r->cfg.max_value = BACKLOG_SMALL;
 	for (uint32_t i = 1; i <= r->n; i++) {
 		r->cfg.nodes[i].id = i;
 		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
@@ -366,6 +382,38 @@ static int phase_midcrash(struct run *r)
 	return rc;
 }
 
+/* One node cut off while the others broadcast more than the links' backlog toward it holds. */
+static int phase_backlog(struct run *r)
+{
+	uint32_t v = 1 + (uint32_t)sim_random_below(r->s, r->n);
+	uint64_t all = ((1ull << (r->n + 1)) - 2);
+	sim_partition(r->s, 1ull << v, all & ~(1ull << v));
+	int rc = 0;
+	for (unsigned k = 0; k < BACKLOG_BCASTS && !rc; k++) {
+		uint32_t q = 1 + (uint32_t)sim_random_below(r->s, r->n - 1);
+		broadcast(r, q >= v ? q + 1 : q);
+		rc = sim_run_for(r->s, 2 * MS, step_check, r);
+	}
+	return rc;
+}
+
+/* The sends the links refused at every node (send_full); what beb dropped beyond its caps. */
+static uint64_t sends_refused(struct run *r, uint64_t *dropped)
+{
+	uint64_t c = 0;
+	*dropped = 0;
+	for (uint32_t q = 1; q <= r->n; q++) {
+		struct strata_node *nd = sim_node(r->s, q);
+		struct strata_pl_owed_counts oc;
+		if (!nd)
+			continue;
+		c += strata_node_counters(nd)->send_full;
+		if (bc_beb_test_owed_counts(strata_node_module_by_name(nd, "beb"), &oc) == 0)
+			*dropped += oc.dropped;
+	}
+	return c;
+}
+
 static int run_spec_disk(const struct spec *sp, enum disk disk, uint64_t seed, bool trace,
 			 char *why, size_t whylen, uint64_t *expected, uint64_t *delivered);
 
@@ -391,6 +439,10 @@ static int run_spec_disk(const struct spec *sp, enum disk disk, uint64_t seed, b
 		break;
 	case SC_MIDCRASH:
 		rc = phase_midcrash(r);
+		break;
+	case SC_BACKLOG:
+	case SC_BACKLOG_NO_OWED:
+		rc = phase_backlog(r);
 		break;
 	}
 	if (rc) {
@@ -433,6 +485,13 @@ static int run_spec_disk(const struct spec *sp, enum disk disk, uint64_t seed, b
 			bck_coverage(r->ck, correct, sender_ok, expected, delivered);
 		rc = bck_final(r->ck, correct, sender_ok, why, whylen);
 	}
+	uint64_t dropped = 0;
+	if (!rc && (sp->scen == SC_BACKLOG || sp->scen == SC_BACKLOG_NO_OWED) &&
+	    sends_refused(r, &dropped) == 0)
+		rc = sim_vacuous(why, whylen, "the links refused no send");
+	if (!rc && dropped > 0)
+		rc = sim_fail(why, whylen, "bound: beb dropped %llu owed messages",
+			      (unsigned long long)dropped);
 	if (!rc && r->disk != D_NONE && r->disk != D_ACK_EARLY) {
 		/* a run in which the disk fault never struck judges nothing: vacuous (counted, not failed;
 		 * a case with too many such seeds fails, src/rt/sim/harness.h) */
@@ -457,6 +516,11 @@ static int run_spec_disk(const struct spec *sp, enum disk disk, uint64_t seed, b
 static const struct spec sp_beb = { "beb", SAFE | BCK_VALIDITY, SC_RANDOM, false, false };
 static const struct spec sp_lrb = { "lrb", RB, SC_RANDOM, false, false };
 static const struct spec sp_erb = { "erb", RB, SC_RANDOM, false, false };
+static const struct spec sp_beb_backlog = { "beb", SAFE | BCK_VALIDITY, SC_BACKLOG, false, false };
+static const struct spec sp_erb_backlog = { "erb", RB, SC_BACKLOG, false, false };
+static const struct spec sp_urb_backlog = { "urb", RB | BCK_UNIFORM, SC_BACKLOG, false, false };
+static const struct spec sp_beb_backlog_no_owed = { "beb", SAFE | BCK_VALIDITY,
+						    SC_BACKLOG_NO_OWED, false, false };
 static const struct spec sp_urb_allack = { "urb_allack", RB | BCK_UNIFORM, SC_RANDOM, false, false };
 static const struct spec sp_urb = { "urb", RB | BCK_UNIFORM, SC_RANDOM, false, false };
 static const struct spec sp_sbeb = { "sbeb", BCK_NOCREATE | BCK_VALIDITY, SC_RANDOM, false, false };
@@ -497,6 +561,10 @@ static const struct spec sp_lpb_cov = { "lpb", SAFE | BCK_MONOTONE, SC_RANDOM, t
 CASE(run_beb, sp_beb)
 CASE(run_lrb, sp_lrb)
 CASE(run_erb, sp_erb)
+CASE(run_beb_backlog, sp_beb_backlog)
+CASE(run_erb_backlog, sp_erb_backlog)
+CASE(run_urb_backlog, sp_urb_backlog)
+CASE(run_beb_backlog_no_owed, sp_beb_backlog_no_owed)
 CASE(run_urb_allack, sp_urb_allack)
 CASE(run_urb, sp_urb)
 CASE(run_sbeb, sp_sbeb)
@@ -1180,6 +1248,10 @@ static const struct sim_case cases[] = {
 	{ "broken_lpb_causal", run_lpb_causal, 200, true },
 	{ "broken_erb_over_lossy_beb", run_erb_lossy_beb, 200, true },
 	{ "broken_lbeb_over_lossy_sbeb", run_lbeb_lossy_sbeb, 200, true },
+	{ "beb-backlog", run_beb_backlog, 200, false },
+	{ "erb-backlog", run_erb_backlog, 200, false },
+	{ "urb-backlog", run_urb_backlog, 200, false },
+	{ "broken_beb_backlog_no_owed", run_beb_backlog_no_owed, 50, true },
 	{ "reorder_fifo", run_reorder_fifo, 500, false },
 	{ "malformed_payloads", run_malformed, 20, false },
 	{ "reorder_wcb", run_reorder_wcb, 500, false },

@@ -18,7 +18,16 @@
  *                    correct processes counted rejected payloads (strata_node_bad_payload)
  * Broken variants (expect_violation): brb and bcc with quorums lowered through the test-only
  * byzb_test_set_quorums() and an equivocating sender break consistency; aeb, which is only
- * consistent, with an equivocating sender breaks totality, where brb keeps it. */
+ * consistent, with an equivocating sender breaks totality, where brb keeps it.
+ *
+ * Sends the links refuse (byz.h): the *-backlog cases set `[links] backlog_bytes` = max_value =
+ * BACKLOG (8 KiB), send payloads of 256 to 1,279 bytes, and cut one correct process off from
+ * every other for ISOLATE_MS in the middle of the broadcasts, so that the links toward it (and
+ * from it) fill and refuse sends. Besides the checks above (validity and totality need every
+ * refused message sent again once the partition heals), each seed must have refusals (send_full
+ * at the correct processes, or the case proves nothing) and no owed message dropped (the owed
+ * queues' caps hold a whole window). broken-aeb-backlog-no-owed loses what the links refuse
+ * (byzb_test_no_owed, as before the owed queues): validity fails. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +44,9 @@
 #define MAXN 7
 #define MAXSEQ 128
 #define PER_SENDER 10 /* broadcasts requested per process and run */
+#define BACKLOG (4u * 1024) /* *-backlog cases: [links] backlog_bytes = max_value */
+#define ISOLATE_AT_MS 200   /* *-backlog cases: one correct process cut off from then ... */
+#define ISOLATE_MS 500      /* ... for this long */
 
 struct scenario {
 	const char *algo;
@@ -45,6 +57,8 @@ struct scenario {
 	bool byz_sender_only;  /* only the Byzantine process broadcasts */
 	unsigned q_echo, q_ready, q_deliver; /* nonzero: lowered quorums (broken variants) */
 	unsigned per_sender; /* broadcasts requested per process; 0 = PER_SENDER */
+	bool backlog; /* small backlog, larger payloads, one correct process cut off for a while */
+	bool no_owed; /* broken variant: a refused send is lost (byzb_test_no_owed) */
 	double drop, dup;
 };
 
@@ -153,6 +167,8 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 	if (r->sc->q_echo)
 		STRATA_ASSERT(byzb_test_set_quorums(m, r->sc->q_echo, r->sc->q_ready,
 						   r->sc->q_deliver) == 0);
+	if (r->sc->no_owed)
+		STRATA_ASSERT(byzb_test_no_owed(m) == 0);
 }
 
 static void request(struct run *r, uint32_t p)
@@ -161,6 +177,8 @@ static void request(struct run *r, uint32_t p)
 	size_t len = 1 + sim_random_below(r->h.s, 64);
 	if (sim_random_below(r->h.s, 20) == 0)
 		len = 1 + sim_random_below(r->h.s, sizeof(buf)); /* now and then, fragments */
+	if (r->sc->backlog)
+		len = 256 + sim_random_below(r->h.s, 1024); /* a few fill an 8 KiB backlog */
 	for (size_t i = 0; i < len; i++)
 		buf[i] = (uint8_t)sim_random(r->h.s);
 	struct strata_request req = { .id = ++r->requested[p], .op = STRATA_OP_BROADCAST,
@@ -180,6 +198,25 @@ static uint64_t rejected(struct run *r)
 		if (correct(r, p) && sim_node(r->h.s, p))
 			c += strata_node_counters(sim_node(r->h.s, p))->rej_payload;
 	return c;
+}
+
+/* *-backlog cases: the correct processes' refused sends (send_full) and owed counters. */
+static void owed_totals(struct run *r, const char *algo, uint64_t *full, uint64_t *refused,
+			uint64_t *resent, uint64_t *dropped)
+{
+	*full = *refused = *resent = *dropped = 0;
+	for (uint32_t p = 1; p <= r->h.n; p++) {
+		struct strata_node *nd = sim_node(r->h.s, p);
+		if (!correct(r, p) || !nd)
+			continue;
+		*full += strata_node_counters(nd)->send_full;
+		struct strata_pl_owed_counts c;
+		if (byzb_test_owed_counts(strata_node_module_by_name(nd, algo), &c) == 0) {
+			*refused += c.refused;
+			*resent += c.resent;
+			*dropped += c.dropped;
+		}
+	}
 }
 
 static void final_checks(struct run *r)
@@ -213,6 +250,8 @@ static int run_scenario(const struct scenario *sc, uint64_t seed, bool trace, ch
 	uint32_t n = sc->n ? (uint32_t)sc->n : (seed % 2 ? 4 : 7);
 	byzh_config(h, "sim-bcast-byz", n, (n - 1) / 3, 7000);
 	h->cfg.cluster_hash = 0xb12au;
+	if (sc->backlog)
+		h->cfg.backlog_bytes = h->cfg.max_value = BACKLOG;
 	for (uint32_t i = 1; i <= n; i++)
 		h->cfg.nodes[i].client_port = (uint16_t)(8000 + i);
 	r->wire = strata_algo_find(sc->algo)->wire_id;
@@ -223,9 +262,18 @@ static int run_scenario(const struct scenario *sc, uint64_t seed, bool trace, ch
 	 * others at random. */
 	byzh_draw(h, h->f, n, behaviours, sizeof(behaviours) / sizeof(behaviours[0]), sc->force);
 	byzh_start(h);
+	/* *-backlog cases: the first correct process is cut off for a while */
+	uint32_t cut = 0;
+	for (uint32_t p = 1; p <= n && sc->backlog && !cut; p++)
+		if (correct(r, p))
+			cut = p;
 
 	int rc = 0;
 	for (uint64_t t = 0; t < 1200000 && rc == 0; t += 20000) {
+		if (cut && t == ISOLATE_AT_MS * BYZH_MS)
+			sim_partition(s, 1ull << cut, ((2ull << n) - 2) & ~(1ull << cut));
+		if (cut && t == (ISOLATE_AT_MS + ISOLATE_MS) * BYZH_MS)
+			sim_heal(s);
 		if (sim_random_below(s, 10) < 5) {
 			uint32_t p = 1 + (uint32_t)sim_random_below(s, n);
 			if (sc->byz_sender_only)
@@ -246,6 +294,12 @@ static int run_scenario(const struct scenario *sc, uint64_t seed, bool trace, ch
 		byzh_fail(h, "vacuous run: no correct process broadcast");
 	if (!h->failed && r->ndeliv == 0)
 		byzh_fail(h, "vacuous run: nothing delivered");
+	uint64_t full, refused, resent, dropped;
+	owed_totals(r, sc->algo, &full, &refused, &resent, &dropped);
+	/* a seed whose links refused nothing tests nothing here (nor catches a broken variant) */
+	bool vacuous = !h->failed && sc->backlog && full == 0;
+	if (!h->failed && dropped > 0)
+		byzh_fail(h, "bound: %llu owed messages dropped", (unsigned long long)dropped);
 	bool detectable = false;
 	for (uint32_t p = 1; p <= n; p++)
 		detectable |= h->beh[p] == STRATA_BYZ_FORGE || h->beh[p] == STRATA_BYZ_BADSIG;
@@ -265,13 +319,16 @@ static int run_scenario(const struct scenario *sc, uint64_t seed, bool trace, ch
 			}
 		}
 		fprintf(stderr, "seed %llu n=%u byz=%s sent=%u delivered=%u late=%llu "
-			"window_drops=%llu rejected=%llu\n",
+			"window_drops=%llu rejected=%llu send_full=%llu owed=%llu resent=%llu\n",
 			(unsigned long long)seed, n, who, r->nsent, r->ndeliv,
 			(unsigned long long)late, (unsigned long long)drops,
-			(unsigned long long)rejected(r));
+			(unsigned long long)rejected(r), (unsigned long long)full,
+			(unsigned long long)refused, (unsigned long long)resent);
 	}
 	int verdict = byzh_finish(h, why, whylen);
-	if (verdict) {
+	if (vacuous)
+		verdict = sim_vacuous(why, whylen, "the links refused no send");
+	if (verdict && !vacuous) {
 		size_t at = strlen(why);
 		if (at < whylen)
 			snprintf(why + at, whylen - at, " (n=%u, Byzantine:%s)", n, who);
@@ -304,6 +361,14 @@ static const struct scenario br_bcc_quorums = { .algo = "bcc", .channel = true, 
 						.force = STRATA_BYZ_EQUIVOCATE,
 						.byz_sender_only = true, .q_echo = 2,
 						.q_ready = 2, .q_deliver = 2, NET };
+/* Sends the links refuse (see the top): every algorithm family, and the broken variant. */
+#define BACKLOG_NET .backlog = true, NET
+static const struct scenario sc_aeb_backlog = { .algo = "aeb", BACKLOG_NET };
+static const struct scenario sc_seb_backlog = { .algo = "seb", .per_sender = 6, BACKLOG_NET };
+static const struct scenario sc_brb_backlog = { .algo = "brb", .reliable = true, BACKLOG_NET };
+static const struct scenario sc_brc_backlog = { .algo = "brc", .reliable = true,
+						.channel = true, BACKLOG_NET };
+static const struct scenario br_aeb_no_owed = { .algo = "aeb", .no_owed = true, BACKLOG_NET };
 
 #define CASE(fn, sc) BYZH_CASE(fn, run_scenario, &(sc))
 CASE(run_aeb, sc_aeb)
@@ -316,6 +381,11 @@ CASE(run_brb_equiv, sc_brb_equiv)
 CASE(run_br_aeb_totality, br_aeb_totality)
 CASE(run_br_brb_quorums, br_brb_quorums)
 CASE(run_br_bcc_quorums, br_bcc_quorums)
+CASE(run_aeb_backlog, sc_aeb_backlog)
+CASE(run_seb_backlog, sc_seb_backlog)
+CASE(run_brb_backlog, sc_brb_backlog)
+CASE(run_brc_backlog, sc_brc_backlog)
+CASE(run_br_aeb_no_owed, br_aeb_no_owed)
 
 static const struct sim_case cases[] = {
 	{ "aeb", run_aeb, 500, false },
@@ -328,6 +398,11 @@ static const struct sim_case cases[] = {
 	{ "broken-aeb-has-no-totality", run_br_aeb_totality, 50, true },
 	{ "broken-brb-low-quorums-consistency", run_br_brb_quorums, 50, true },
 	{ "broken-bcc-low-quorums-consistency", run_br_bcc_quorums, 50, true },
+	{ "aeb-backlog", run_aeb_backlog, 150, false },
+	{ "seb-backlog", run_seb_backlog, 40, false },
+	{ "brb-backlog", run_brb_backlog, 150, false },
+	{ "brc-backlog", run_brc_backlog, 150, false },
+	{ "broken-aeb-backlog-no-owed", run_br_aeb_no_owed, 50, true },
 };
 
 int main(int argc, char **argv)

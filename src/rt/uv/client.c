@@ -256,6 +256,7 @@ static const struct {
 	COUNTER(frames_in), COUNTER(frames_out), COUNTER(retransmits), COUNTER(acks_out),
 	COUNTER(pl_delivered), COUNTER(pl_dup_dropped), COUNTER(pl_window_dropped),
 	COUNTER(pl_reset_dropped), COUNTER(sl_evicted), COUNTER(send_full),
+	COUNTER(owed), COUNTER(owed_resent), COUNTER(owed_dropped),
 	COUNTER(rej_short), COUNTER(rej_cluster), COUNTER(rej_receiver), COUNTER(rej_sender),
 	COUNTER(rej_mac), COUNTER(rej_malformed), COUNTER(rej_replay), COUNTER(rej_incarnation),
 	COUNTER(rej_module), COUNTER(rej_payload), COUNTER(rej_fragment), COUNTER(rej_addr),
