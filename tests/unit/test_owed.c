@@ -17,17 +17,9 @@
 #include "crypto/crypto.h"
 #include "links/links.h"
 
-#define BACKLOG 100
+#include "../lib/lone_node.h"
 
-static uint64_t f_now(void *c) { return *(uint64_t *)c; }
-static void f_send(void *c, uint32_t to, const uint8_t *b, size_t l)
-{
-	(void)c, (void)to, (void)b, (void)l;
-}
-static void f_wake(void *c, uint64_t d) { (void)c, (void)d; }
-static uint64_t f_rand(void *c) { (void)c; return 4; }
-static int f_sync(void *c) { (void)c; return 0; }
-static void f_output(void *c, const struct strata_output *o) { (void)c, (void)o; }
+#define BACKLOG 100
 
 static void m_handle(struct strata_module *m, const struct strata_event *ev) { (void)m, (void)ev; }
 static void m_destroy(struct strata_module *m) { (void)m; }
@@ -48,17 +40,9 @@ static void setup(void)
 	cfg.n = 3;
 	cfg.cluster_hash = 42;
 	cfg.backlog_bytes = cfg.max_value = BACKLOG;
-	static uint8_t sk[STRATA_MAX_NODES + 1][STRATA_SK_LEN];
-	for (uint32_t i = 1; i <= cfg.n; i++)
-		strata_keypair(cfg.nodes[i].public_key, sk[i]);
 	now_us = 1000;
-	env = (struct strata_env){ .ctx = &now_us, .now_us = f_now, .send = f_send,
-				   .wake_at = f_wake, .random = f_rand, .sync = f_sync,
-				   .output = f_output };
-	struct strata_node_opts o = { .cfg = &cfg, .id = 1, .incarnation = 1, .secret_key = sk[1],
-				      .env = &env, .transport = &strata_links_transport };
 	char err[128];
-	node = strata_node_new(&o, err, sizeof(err));
+	node = lone_node_new(&cfg, 1, &now_us, &env, err, sizeof(err));
 	ck_assert_msg(node != NULL, "%s", err);
 	memset(&mod, 0, sizeof(mod));
 	strata_node_add_module(node, &mod, &mops, 231);
