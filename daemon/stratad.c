@@ -679,10 +679,11 @@ static void bcast_open_all(struct daemon *d)
 
 /* ---- consensus log (--cons-log) ---- */
 
-static bool is_cons(const char *module)
+/* Whether module is the catalog's algorithm of that name in family. */
+static bool in_family(const char *module, const char *family)
 {
 	const struct strata_algo *a = strata_algo_find(module);
-	return a && strcmp(a->family, "cons") == 0 && strcmp(a->name, module) == 0;
+	return a && strcmp(a->family, family) == 0 && strcmp(a->name, module) == 0;
 }
 
 static struct cons_file *cons_file(struct daemon *d, const char *module)
@@ -732,16 +733,20 @@ static void cons_output(struct daemon *d, const struct strata_output *o)
 static void on_output(void *arg, const struct strata_output *o)
 {
 	struct daemon *d = arg;
-	/* Nothing to record (no --bcast-log, no --cons-log): return before is_cons's catalog
+	/* Nothing to record (no --bcast-log, no --cons-log): return before in_family's catalog
 	 * lookup, which every delivery (the KV's watch event of every write) paid. */
 	if (!d->cons_dir && !d->bcast_dir)
 		return;
 	if ((o->kind == STRATA_OUT_BCAST || o->kind == STRATA_OUT_DELIVER) && o->module_name &&
-	    is_cons(o->module_name)) {
+	    in_family(o->module_name, "cons")) {
 		if (d->cons_dir)
 			cons_output(d, o); /* consensus outputs never go to the broadcast logs */
 		return;
 	}
+	/* The replicated KV's deliveries are its watch events (every write, when anything takes
+	 * deliveries, as these logs do): not broadcasts, so not in the broadcast logs either. */
+	if (o->kind == STRATA_OUT_DELIVER && o->module_name && in_family(o->module_name, "smr"))
+		return;
 	if (!d->bcast_dir || (o->kind != STRATA_OUT_BCAST && o->kind != STRATA_OUT_DELIVER) ||
 	    !o->module_name)
 		return;
