@@ -12,6 +12,7 @@
 # A checker that can fail: any lost acknowledged INCR, or any INCR applied twice beyond the
 # unanswered ones, breaks the bounds.
 . "$(dirname "$0")/lib.sh"
+export STRATA_TESTS_PY=$top/tests/integration # resp_conn.py, for the Python parts
 
 command -v redis-cli >/dev/null || fail "redis-cli missing (scripts/setup installs redis-tools)"
 
@@ -128,34 +129,11 @@ python3 - "${P[1]}" <<'PYEOF' || fail "inline commands"
 import os, socket, sys, time
 port, pw = int(sys.argv[1]), os.environ["REDISCLI_AUTH"].encode()
 
-class Conn:
-    def __init__(self):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=20)
-        self.f = self.s.makefile("rb")
-    def reply(self):
-        line = self.f.readline()
-        if not line:
-            return None # closed
-        t, rest = line[:1], line[1:].rstrip(b"\r\n")
-        if t == b"$":
-            n = int(rest)
-            return None if n < 0 else self.f.read(n + 2)[:-2]
-        if t == b"*":
-            return [self.reply() for _ in range(int(rest))]
-        return t + rest
-    def expect(self, what, *want):
-        for w in want:
-            got = self.reply()
-            if got != w:
-                print("%s: got %r, expected %r" % (what, got, w))
-                sys.exit(1)
-    def closed(self, what):
-        if self.f.read(1) != b"":
-            print("%s: the connection stays open" % what)
-            sys.exit(1)
+sys.path.insert(0, os.environ["STRATA_TESTS_PY"])
+from resp_conn import Conn
 
 # AUTH alone, its reply awaited: what redis-cli --pipe -a does before its inline lines.
-c = Conn()
+c = Conn(port)
 c.s.sendall(b"AUTH " + pw + b"\r\n")
 c.expect("AUTH", b"+OK")
 c.s.sendall(b"PING\r\n" + b"\r\n" + b"  \t \r\n" + b"  ECHO   x  \n" +
@@ -171,7 +149,7 @@ c.closed("after a closing quote that does not end its word")
 
 # One line a byte at a time, an array in between, then a quote left open: the error, counted,
 # and the connection closes after the replies before it.
-c = Conn()
+c = Conn(port)
 c.s.sendall(b"AUTH " + pw + b"\r\n")
 c.expect("AUTH", b"+OK")
 for b in b"GET il:a\r\n":
@@ -183,7 +161,7 @@ c.expect("split line", b"1", b"2", [b"1", b"2"],
 c.closed("after a quote left open")
 
 # The 64 KiB bound: a 64 KiB line is a command, a longer one an error with or without its "\n".
-c = Conn()
+c = Conn(port)
 c.s.sendall(b"AUTH " + pw + b"\r\n")
 c.expect("AUTH", b"+OK")
 c.s.sendall(b"ECHO " + b"y" * (65536 - 6) + b"\r\n")
@@ -191,20 +169,20 @@ c.expect("a 64 KiB line", b"y" * (65536 - 6))
 c.s.sendall(b"ECHO " + b"y" * 65536 + b"\r\nPING\r\n")
 c.expect("a longer line", b"-ERR Protocol error: too big inline request")
 c.closed("after a too big line")
-c = Conn()
+c = Conn(port)
 c.s.sendall(b"AUTH " + pw + b"\r\n" + b"y" * 70000)
 c.expect("70000 bytes without a line end", b"+OK", b"-ERR Protocol error: too big inline request")
 c.closed("after 70000 bytes without a line end")
 
 # A NUL byte in a line: refused (Redis never finds that line's end; "\x00" writes one).
-c = Conn()
+c = Conn(port)
 c.s.sendall(b"AUTH " + pw + b"\r\nSET il:n v\x00junk\r\nGET il:n\r\n")
 c.expect("a NUL byte", b"+OK", b"-ERR Protocol error: NUL byte in inline request")
 c.closed("after a NUL byte")
 
 # The 4 MiB bound holds for an array still arriving too (it used to be checked only once the
 # ring was full or a command held, so a partial request could grow until its deadline).
-c = Conn()
+c = Conn(port)
 c.s.sendall(b"AUTH " + pw + b"\r\n*2\r\n$4\r\nECHO\r\n$5000000\r\n")
 c.expect("AUTH", b"+OK")
 try:
@@ -217,7 +195,7 @@ c.closed("after a partial 5 MB request")
 # ... and for an array whose elements are each below it: hiredis moves parsed elements out of
 # its buffer, so the bound counts from the array's first byte (it used to count the buffer only:
 # this 6 MB MSET reached the KV).
-c = Conn()
+c = Conn(port)
 v = b"v" * 3000000
 c.s.sendall(b"AUTH " + pw + b"\r\n")
 c.expect("AUTH", b"+OK")
@@ -231,7 +209,7 @@ c.closed("after an array of 6 MB")
 
 # An array announcing more elements than a command takes: refused at its header (it used to
 # wait for the elements, each taking memory once parsed, until the deadline).
-c = Conn()
+c = Conn(port)
 c.s.sendall(b"AUTH " + pw + b"\r\n*100000\r\n$4\r\nPING\r\n")
 c.expect("*100000", b"+OK", b"-ERR Protocol error: too many arguments")
 c.closed("after *100000")
@@ -256,7 +234,7 @@ else
 	BG_PIDS+=("$rpid")
 	seed=$RANDOM
 	python3 - "$rport" "$seed" "$top/build/tests/test_resp_inline" <<'PYEOF' || fail "inline splitting differs from redis-server's (seed $seed)"
-import random, socket, subprocess, sys, time
+import os, random, socket, subprocess, sys, time
 port, seed, split = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 for _ in range(200):
     try:
@@ -264,21 +242,8 @@ for _ in range(200):
         break
     except OSError:
         time.sleep(0.05)
-class Conn:
-    def __init__(self):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=20)
-        self.f = self.s.makefile("rb")
-    def reply(self):
-        line = self.f.readline()
-        if not line:
-            return None
-        t, rest = line[:1], line[1:].rstrip(b"\r\n")
-        if t == b"$":
-            n = int(rest)
-            return None if n < 0 else self.f.read(n + 2)[:-2]
-        if t == b"*":
-            return [self.reply() for _ in range(int(rest))]
-        return t + rest
+sys.path.insert(0, os.environ["STRATA_TESTS_PY"])
+from resp_conn import Conn
 random.seed(seed)
 alpha = b"ab \t\r\v\f\"'\\x4F0"
 lines = [b'SET "a b" \'c\'', b'"\\x41\\x7a\\xff"', b"'it\\'s'", b'ab"c d"', b'"a"b', b"'a'b",
@@ -287,13 +252,13 @@ lines = [b'SET "a b" \'c\'', b'"\\x41\\x7a\\xff"', b"'it\\'s'", b'ab"c d"', b'"a
         [bytes(random.choice(alpha) for _ in range(random.randint(0, 14))) for _ in range(20000)]
 ours = subprocess.run([split, "--split"], input=b"".join(l.hex().encode() + b"\n" for l in lines),
                       capture_output=True, check=True).stdout.decode().split("\n")
-c, bad = Conn(), 0
+c, bad = Conn(port), 0
 for i, l in enumerate(lines):
     c.s.sendall(b"RPUSH l " + l + b"\r\n")
     r = c.reply()
     if r is None or r.startswith(b"-ERR Protocol error"):
         theirs = "ERR"
-        c = Conn()
+        c = Conn(port)
     elif r.startswith(b":"):
         c.s.sendall(b"LRANGE l 0 -1\r\nDEL l\r\n")
         theirs = ",".join("w" + w.hex() for w in c.reply())
