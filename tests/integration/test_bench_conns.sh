@@ -60,6 +60,22 @@ coalesced() {
 		fail "$1: $replies replies to clients in $writes socket writes: a connection's replies of one step do not leave together"
 }
 
+# drained DIR LABEL: every node read its datagrams with recvmmsg calls of which at most a quarter
+# found nothing. A call that returns fewer datagrams than it had room for means the socket is
+# drained, and the runtime then ends the read round instead of asking again (rt/uv/runtime.c,
+# rx_drained); without that, each wake's read is followed by an empty one (half the calls).
+drained() {
+	snap "$1" | python3 -c '
+import json, sys
+for n in json.load(sys.stdin):
+    c = n["counters"]
+    calls, empty = c.get("udp_recv_calls", -1), c.get("udp_recv_empty", -1)
+    if calls <= 0 or empty < 0 or empty * 4 >= calls:
+        nid = n.get("node")
+        sys.exit(f"node {nid}: {calls} recvmmsg calls, {empty} found nothing")
+' || fail "$2: a drained socket was read again"
+}
+
 VAL=$(python3 -c 'print("".join(chr(97 + i % 26) for i in range(100)))')
 readback() { # DIR KEY: the value bench wrote
 	local v
@@ -93,6 +109,8 @@ js=$(bench "$DIR" --clients 8 --no-preload)
 check "$js" 1 "$b0" "$b0" >/dev/null || fail "bench printed '$js'"
 for k in k000000000000000 k000000000000049; do readback "$DIR" "$k"; done
 pass "crash KV, 8 clients on 2 connections ($sum with the status ones; $replies replies in $writes writes), then on auto (1): 0 errors; keys read back"
+drained "$DIR" "crash KV"
+pass "crash KV: no node read a drained socket again (udp_recv_empty under a quarter of udp_recv_calls)"
 "$CLUSTER" stop --dir "$DIR" >/dev/null
 
 # The BFT KV: 4 replicas, f = 1, 2 connections to each.
@@ -113,5 +131,6 @@ d=$(check "$js" 2 "$b0" "$(snap "$DIR")" "$TMP/rw") || fail "bench printed '$js'
 coalesced "btob, 2 conns"
 [ "$d" = "4 4 4 4" ] || fail "btob, 2 conns: client connections per replica (2 bench + 2 status) '$d', expected '4 4 4 4'"
 readback "$DIR" k000000000000007
+drained "$DIR" "BFT KV"
 pass "BFT KV, 8 clients on 2 connections per replica ($replies replies in $writes writes), 0 errors; a key read back by f + 1 vote ($js)"
 pass "total $(($(now_ms) - T0)) ms"

@@ -287,6 +287,7 @@ static const struct {
 	size_t off;
 } uv_counters[] = {
 	UVCOUNTER(udp_send_dropped), UVCOUNTER(udp_recv_truncated), UVCOUNTER(udp_recv_errors),
+	UVCOUNTER(udp_recv_calls), UVCOUNTER(udp_recv_empty),
 	UVCOUNTER(client_accepted), UVCOUNTER(client_refused), UVCOUNTER(client_slow_dropped),
 	UVCOUNTER(client_evicted), UVCOUNTER(client_idle_closed), UVCOUNTER(client_frame_timeouts),
 	UVCOUNTER(client_replies_dropped), UVCOUNTER(client_replies), UVCOUNTER(client_writes),

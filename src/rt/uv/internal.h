@@ -138,6 +138,12 @@ struct strata_uv {
 	uint64_t want_ticket;  /* last batch the node asked to make durable */
 	uint64_t sync_start_us;
 	bool udp_paused;       /* reading stopped: the outbox is over its bound */
+	/* The socket was drained by the last recvmmsg (it returned fewer datagrams than it had
+	 * room for): on_udp_alloc ends this read round without another system call, which would
+	 * only find EAGAIN. epoll is level-triggered, so a datagram that arrives meanwhile wakes
+	 * the next poll. rx_batch counts the datagrams of the recvmmsg call in progress. */
+	bool rx_drained, rx_end;
+	uint32_t rx_batch;
 	uint64_t releasing;    /* the node is releasing outputs of batches <= this (after their
 				* sync); 0 = not releasing (logged with replies, for tests) */
 	/* status rates: counters at the start of the current rate window */

@@ -568,6 +568,7 @@ static void sync_done(uv_work_t *w, int status)
 	if (rt->udp_paused && strata_node_held_bytes(rt->node) < HELD_MAX / 2 && rt->udp_init &&
 	    !rt->closing) {
 		rt->udp_paused = false;
+		rt->rx_drained = false;
 		uv_udp_recv_start(&rt->udp, on_udp_alloc_fwd, on_udp_recv_fwd);
 	}
 }
@@ -652,6 +653,7 @@ void uvrt_input(struct strata_uv *rt)
 static void on_check(uv_check_t *h)
 {
 	struct strata_uv *rt = h->data;
+	rt->rx_drained = false; /* the read round is over (libuv's count may have ended it) */
 	if (rt->batch_open)
 		batch_close_now(rt);
 }
@@ -856,7 +858,17 @@ static void on_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct strata_uv *rt = h->data;
 	(void)suggested;
+	if (rt->rx_drained) {
+		/* A zero-length buffer ends libuv's read loop (it reports UV_ENOBUFS, which
+		 * on_udp_recv takes as this end, not as an error). */
+		rt->rx_drained = false;
+		rt->rx_end = true;
+		*buf = uv_buf_init(NULL, 0);
+		return;
+	}
 	UVRT_TT(rt, UVRT_TT_RX_CALL, 0, 0);
+	rt->counters.udp_recv_calls++;
+	rt->rx_batch = 0;
 	*buf = uv_buf_init((char *)rt->rxbuf, RX_BUF);
 }
 
@@ -926,17 +938,27 @@ static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 			const struct sockaddr *addr, unsigned flags)
 {
 	struct strata_uv *rt = h->data;
+	if (nread == UV_ENOBUFS && rt->rx_end) {
+		rt->rx_end = false; /* on_udp_alloc ended the round: the socket was drained */
+		return;
+	}
 	if (nread < 0) {
 		rt->counters.udp_recv_errors++;
 		strata_uv_log(rt, STRATA_LOG_DEBUG, "udp recv: %s", uv_strerror((int)nread));
 		return;
 	}
 	if (addr == NULL) { /* nothing more to read this round */
-		if (flags & UV_UDP_MMSG_FREE)
-			return; /* libuv's release of a recvmmsg batch's buffer, not a read */
+		if (flags & UV_UDP_MMSG_FREE) {
+			/* libuv's release of a recvmmsg batch's buffer, not a read: the call is
+			 * over; fewer datagrams than its slots means the socket is drained. */
+			rt->rx_drained = rt->rx_batch < RX_CHUNKS;
+			return;
+		}
 		UVRT_TT(rt, UVRT_TT_RX_EMPTY, 0, 0);
+		rt->counters.udp_recv_empty++;
 		return;
 	}
+	rt->rx_batch++;
 	if (flags & UV_UDP_PARTIAL) {
 		rt->counters.udp_recv_truncated++;
 		return;

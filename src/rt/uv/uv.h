@@ -117,6 +117,8 @@ struct strata_uv_counters {
 	uint64_t udp_send_dropped;   /* the kernel refused a datagram (EAGAIN, unreachable, ...) */
 	uint64_t udp_recv_truncated; /* a datagram larger than the receive buffer */
 	uint64_t udp_recv_errors;
+	uint64_t udp_recv_calls;     /* recvmmsg calls */
+	uint64_t udp_recv_empty;     /* of them, the ones that found nothing (EAGAIN) */
 	uint64_t client_accepted;
 	uint64_t client_refused;     /* over max_clients, none evictable (all have requests in flight) */
 	uint64_t client_evicted;     /* closed to make room: the least recently active idle one */
