@@ -14,8 +14,24 @@ run_algo() {
 	say "$algo: starting 5 nodes with delivery logs"
 	"$CLUSTER" start -n 5 --model fail-noisy --bcast-log --dir "$DIR" >/dev/null || fail "start failed"
 	# The KV's watch events are deliveries of module kv, not broadcasts: this write leaves no
-	# delivery log of kv (daemon/stratad.c on_output).
+	# delivery log of kv (daemon/stratad.c on_output), and as no log records them and nobody
+	# watches, no node builds one (kv_watch_events; daemon/stratad.c records_deliveries).
 	"$STRATA" --dir "$DIR" --timeout 5000 kv put bcast-log-probe x >/dev/null || fail "$algo: kv put failed"
+	local applied=0
+	for n in 1 2 3 4 5; do
+		local a=0 t=0
+		while [ $t -lt 50 ]; do
+			a=$(counter $n kv_applied_index)
+			[ "$a" -ge 1 ] && break
+			sleep 0.1
+			t=$((t + 1))
+		done
+		[ "$a" -ge 1 ] && applied=$((applied + 1))
+		local w
+		w=$(counter $n kv_watch_events)
+		[ "$w" = 0 ] || fail "$algo: node $n built $w watch events for the delivery logs (nobody watches)"
+	done
+	[ $applied -ge 3 ] || fail "$algo: the kv write was applied on $applied nodes only"
 	say "$algo: 5 senders x $MSGS messages, node 5 killed mid-run"
 	local pids=()
 	for s in 1 2 3 4 5; do
