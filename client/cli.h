@@ -16,6 +16,7 @@
 
 #include "client.pb-c.h"
 #include "core/config.h"
+#include "core/pb_arena.h"
 #include "rt/uv/client_frame.h" /* STRATA_CLIENT_HDR: a frame's length header */
 
 /* The exit-code contract of every command. */
@@ -164,6 +165,9 @@ struct cli_breader {
 	size_t cap, start, end, pcap;
 	size_t boff, blen; /* a bundle in plain[0..blen): its next frame at boff (< blen) */
 	bool short_read; /* the last read took less than it could: the socket is drained */
+	/* The reply returned last is decoded here (protobuf-c's allocations of a reply are bumps
+	 * in its buffer, not one malloc each), given back at the next call. */
+	struct strata_pb_arena arena;
 };
 /* cap: the read buffer's size (it grows only for a frame larger than it). 0 or -1 (memory). */
 int cli_breader_init(struct cli_breader *r, size_t cap);
@@ -171,7 +175,8 @@ void cli_breader_free(struct cli_breader *r);
 /* The next reply: 1 with *out set, 0 when the socket has nothing more now (poll it), -1 on end
  * of stream, socket error, a malformed, oversized or unauthenticated frame (err filled). Reads
  * at most once per call that returns 0 after a short read, so a drained socket costs no extra
- * read (poll says when there is more). */
+ * read (poll says when there is more). *out lives in the reader's arena until the next call (or
+ * cli_breader_free): the caller does not free it and keeps no pointer into it. */
 int cli_breader_step(struct cli_breader *r, int fd, Strata__Client__Response **out, char *err,
 		     size_t errlen);
 

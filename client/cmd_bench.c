@@ -485,7 +485,6 @@ static int run_phase(struct bench *b, uint32_t op, uint64_t count, bool sequenti
 				} else if (!k || !k->busy || resp->id != k->req_id) {
 					cli_err(b->c, "bench: connection %u: a reply (id %" PRIu64 ") to no "
 						"request in flight on it", cn, resp->id);
-					strata__client__response__free_unpacked(resp, NULL);
 					return -1;
 				} else {
 					end = 1;
@@ -496,7 +495,7 @@ static int run_phase(struct bench *b, uint32_t op, uint64_t count, bool sequenti
 						b->errors++;
 					}
 				}
-				strata__client__response__free_unpacked(resp, NULL);
+				/* resp lives in the reader's arena until its next step: not freed */
 				if (!end)
 					continue;
 				last_done_ms = now;

@@ -673,7 +673,8 @@ static void frame_put(struct strata_session *sess, const Strata__Client__Request
  * bundles only toward a client that bundles its requests: cli_wbuf / cli_breader). 1 with *out,
  * or -1 with err. */
 static int frame_decode(struct strata_session *sess, const uint8_t *body, size_t blen,
-			uint8_t *plain, Strata__Client__Response **out, char *err, size_t errlen)
+			uint8_t *plain, ProtobufCAllocator *pa, Strata__Client__Response **out,
+			char *err, size_t errlen)
 {
 	if (sess) {
 		if (blen < STRATA_SESSION_ABYTES || strata_session_open(sess, plain, body, blen) != 0) {
@@ -688,7 +689,7 @@ static int frame_decode(struct strata_session *sess, const uint8_t *body, size_t
 			return -1;
 		}
 	}
-	*out = strata__client__response__unpack(NULL, blen, body);
+	*out = strata__client__response__unpack(pa, blen, body);
 	if (!*out) {
 		snprintf(err, errlen, "malformed response frame");
 		return -1;
@@ -783,7 +784,7 @@ int cli_reader_step(struct cli_reader *r, int fd, Strata__Client__Response **out
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	int rc = frame_decode(sess, r->body, r->body_len, plain, out, err, errlen);
+	int rc = frame_decode(sess, r->body, r->body_len, plain, NULL, out, err, errlen);
 	free(plain);
 	cli_reader_free(r);
 	return rc;
@@ -912,11 +913,15 @@ int cli_breader_init(struct cli_breader *r, size_t cap)
 	if (!r->buf)
 		return -1;
 	r->cap = cap;
+	/* A reply to the bench's ops is a few dozen bytes of structs and strings (a get's value
+	 * beside them); what does not fit is malloc'd and freed at the next call. */
+	strata_pb_arena_init(&r->arena, 4096);
 	return 0;
 }
 
 void cli_breader_free(struct cli_breader *r)
 {
+	strata_pb_arena_free(&r->arena);
 	free(r->buf);
 	if (r->plain)
 		sodium_memzero(r->plain, r->pcap);
@@ -927,12 +932,13 @@ void cli_breader_free(struct cli_breader *r)
 int cli_breader_step(struct cli_breader *r, int fd, Strata__Client__Response **out, char *err,
 		     size_t errlen)
 {
+	strata_pb_arena_reset(&r->arena); /* the reply returned last */
 	for (;;) {
 		if (r->boff < r->blen) { /* the next reply of the bundle opened last */
 			const uint8_t *fb;
 			size_t fl;
 			(void)strata_client_bundle_next(r->plain, r->blen, &r->boff, &fb, &fl);
-			*out = strata__client__response__unpack(NULL, fl, fb);
+			*out = strata__client__response__unpack(&r->arena.pa, fl, fb);
 			if (!*out) {
 				snprintf(err, errlen, "malformed response frame in a bundle");
 				return -1;
@@ -957,7 +963,8 @@ int cli_breader_step(struct cli_breader *r, int fd, Strata__Client__Response **o
 					return -1;
 				}
 				if (!sess)
-					return frame_decode(NULL, body, blen, NULL, out, err, errlen);
+					return frame_decode(NULL, body, blen, NULL, &r->arena.pa, out,
+							    err, errlen);
 				if (blen < STRATA_SESSION_ABYTES ||
 				    strata_session_open(sess, r->plain, body, blen) != 0) {
 					snprintf(err, errlen, "a reply did not authenticate (altered, "
@@ -966,7 +973,8 @@ int cli_breader_step(struct cli_breader *r, int fd, Strata__Client__Response **o
 				}
 				size_t plen = blen - STRATA_SESSION_ABYTES;
 				if (!strata_client_is_bundle(r->plain, plen)) {
-					*out = strata__client__response__unpack(NULL, plen, r->plain);
+					*out = strata__client__response__unpack(&r->arena.pa, plen,
+										r->plain);
 					if (!*out) {
 						snprintf(err, errlen, "malformed response frame");
 						return -1;

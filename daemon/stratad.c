@@ -730,26 +730,46 @@ static void cons_output(struct daemon *d, const struct strata_output *o)
 	}
 }
 
+/* The log that records module's broadcasts and deliveries: a consensus module's go to
+ * --cons-log (never to the broadcast logs), the replicated KV's (its watch events, which are not
+ * broadcasts) to none, every other module's to --bcast-log. */
+enum rec_log { REC_NONE, REC_BCAST, REC_CONS };
+static enum rec_log recorded_in(const struct daemon *d, const char *module)
+{
+	/* Nothing to record (no --bcast-log, no --cons-log): no catalog lookup, which every
+	 * delivery would pay. */
+	if (!d->cons_dir && !d->bcast_dir)
+		return REC_NONE;
+	if (in_family(module, "cons"))
+		return d->cons_dir ? REC_CONS : REC_NONE;
+	if (in_family(module, "smr") || !d->bcast_dir)
+		return REC_NONE;
+	return REC_BCAST;
+}
+
+/* strata_uv_opts.records_deliveries: only the modules a log records build their deliveries
+ * for it (the KV builds no watch event for these logs, kv_watch_events). */
+static bool records_deliveries(void *arg, const char *module)
+{
+	return recorded_in(arg, module) != REC_NONE;
+}
+
 static void on_output(void *arg, const struct strata_output *o)
 {
 	struct daemon *d = arg;
-	/* Nothing to record (no --bcast-log, no --cons-log): return before in_family's catalog
-	 * lookup, which every delivery (the KV's watch event of every write) paid. */
-	if (!d->cons_dir && !d->bcast_dir)
+	if ((o->kind != STRATA_OUT_BCAST && o->kind != STRATA_OUT_DELIVER) || !o->module_name)
 		return;
-	if ((o->kind == STRATA_OUT_BCAST || o->kind == STRATA_OUT_DELIVER) && o->module_name &&
-	    in_family(o->module_name, "cons")) {
-		if (d->cons_dir)
-			cons_output(d, o); /* consensus outputs never go to the broadcast logs */
+	/* A module no log records may still output deliveries (the KV's watch events for a
+	 * subscribed client): dropped here. */
+	switch (recorded_in(d, o->module_name)) {
+	case REC_CONS:
+		cons_output(d, o);
 		return;
+	case REC_NONE:
+		return;
+	case REC_BCAST:
+		break;
 	}
-	/* The replicated KV's deliveries are its watch events (every write, when anything takes
-	 * deliveries, as these logs do): not broadcasts, so not in the broadcast logs either. */
-	if (o->kind == STRATA_OUT_DELIVER && o->module_name && in_family(o->module_name, "smr"))
-		return;
-	if (!d->bcast_dir || (o->kind != STRATA_OUT_BCAST && o->kind != STRATA_OUT_DELIVER) ||
-	    !o->module_name)
-		return;
 	struct bcast_file *b = bcast_file(d, o->module_name);
 	if (!b || b->failed)
 		return;
@@ -818,7 +838,7 @@ static int run(struct daemon *d, const uint8_t *sk, const uint8_t *coin,
 		.cfg = &d->cfg, .id = d->id, .incarnation = incarnation, .secret_key = sk,
 		.coin_share = coin, .client_key = client_key,
 		.store = d->store, .log_level = d->log_level, .on_output = on_output, .on_fatal = on_fatal, .arg = d,
-		.record_deliveries = d->cons_dir || d->bcast_dir,
+		.records_deliveries = records_deliveries,
 		.byz = d->byz, .test_sync_delay_ms = d->test_sync_delay_ms,
 	};
 	char err[512];

@@ -251,6 +251,14 @@ void smr_kv_set_broken_window(struct smr_kv *kv, bool broken)
 	kv->broken_window = broken;
 }
 
+void smr_kv_test_skip_revision(struct smr_kv *kv)
+{
+	while (kv->hcount > 0)
+		hist_drop_oldest(kv);
+	kv->revision++;
+	kv->hist_from = kv->revision + 1; /* nothing before the next change is kept */
+}
+
 /* ---- keys ---- */
 
 static struct kv_ent **ent_slot(const struct smr_kv *kv, const void *key, size_t klen, uint64_t h)

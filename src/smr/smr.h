@@ -164,6 +164,9 @@ void smr_kv_set_broken_sessions(struct smr_kv *kv, bool broken);
 /* Test-only: no window (every seq at or below a session's highest is taken as applied: loses
  * pipelined commands that arrive out of order). */
 void smr_kv_set_broken_window(struct smr_kv *kv, bool broken);
+/* Test-only (SMR_BROKEN_UNWATCHED_REVISION): the revision advances once with no change (the
+ * history is dropped: it starts at the next change). */
+void smr_kv_test_skip_revision(struct smr_kv *kv);
 
 /* Command codec (a batch = u64 count, then the commands). */
 #include "core/codec.h"
@@ -543,6 +546,10 @@ enum smr_broken {
 					  * sends its newest checkpoint vote again (CK3) */
 	SMR_BROKEN_BFT_OVERLAP_SKIP = 16384, /* BFT KV over btob: a round sender leaves out
 					      * requests no held message carries (tob_log.c) */
+	/* The KV's state depends on whether a watch event was built: at a node nobody watches
+	 * (strata_node_deliveries_wanted says no) a write's apply advances the revision once more
+	 * (log.c, apply_committed). */
+	SMR_BROKEN_UNWATCHED_REVISION = 32768,
 };
 void smr_kv_set_broken(struct strata_module *m, unsigned broken);
 

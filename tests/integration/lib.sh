@@ -61,6 +61,34 @@ fail() {
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
+# ini_set FILE SECTION KEY VALUE: sets KEY = VALUE in [SECTION] of the config FILE: in the
+# section where the file has it (replacing the key's line if it is set there already), else in
+# a new section at the end. The config refuses a second [SECTION] and a key set twice, so a test
+# that adds its settings to a config scripts/cluster wrote (which may have [smr] already, e.g.
+# with STRATA_CLUSTER_THRIFTY) uses this rather than appending a section.
+ini_set() {
+	python3 - "$@" <<'EOF' || fail "could not set [$2] $3 in $1"
+import re, sys
+path, section, key, value = sys.argv[1:5]
+lines = open(path).read().split("\n")
+head = re.compile(r"^\[\s*" + re.escape(section) + r"\s*\]")
+keyre = re.compile(r"^" + re.escape(key) + r"\s*=")
+start = next((i for i, l in enumerate(lines) if head.match(l)), None)
+if start is None:
+    if lines and lines[-1] == "":
+        lines.pop()
+    lines += ["", f"[{section}]", f"{key} = {value}", ""]
+else:
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("[")), len(lines))
+    at = next((i for i in range(start + 1, end) if keyre.match(lines[i])), None)
+    if at is None:
+        lines.insert(start + 1, f"{key} = {value}")
+    else:
+        lines[at] = f"{key} = {value}"
+open(path, "w").write("\n".join(lines))
+EOF
+}
+
 # start_cluster N MODEL: a fresh cluster of N nodes in $DIR.
 start_cluster() {
 	say "starting $1 nodes ($2) in $DIR"

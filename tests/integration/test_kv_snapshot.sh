@@ -15,9 +15,14 @@ t_start=$(date +%s)
 
 start_cluster 3 fail-noisy
 "$CLUSTER" stop --dir "$DIR" >/dev/null || fail "stop failed"
-grep -q '^\[smr\]' "$DIR/cluster.ini" && fail "cluster.ini already has an [smr] section"
-printf '\n[smr]\nsnapshot_entries = 10\nsnapshot_tail = 3\n' >>"$DIR/cluster.ini"
+# Into the [smr] section scripts/cluster may have written (STRATA_CLUSTER_THRIFTY=on,
+# STRATA_CLUSTER_LEADER_SYNC_PARALLEL): the config refuses a second one.
+ini_set "$DIR/cluster.ini" smr snapshot_entries 10
+ini_set "$DIR/cluster.ini" smr snapshot_tail 3
+[ "$(grep -c '^\[smr\]' "$DIR/cluster.ini")" = 1 ] || fail "cluster.ini has no single [smr] section"
 "$CLUSTER" start --dir "$DIR" >/dev/null || fail "start with [smr] snapshots failed"
+thrifty=$(sed -n '/^\[smr\]/,/^\[/p' "$DIR/cluster.ini" | sed -n 's/^thrifty *= *//p')
+[ -n "$thrifty" ] && say "with [smr] thrifty = $thrifty"
 
 kv() { local node=$1; shift; "$STRATA" --dir "$DIR" -n "$node" --timeout 5000 "$@"; }
 
@@ -32,6 +37,11 @@ first1=$(counter 1 kv_log_first)
 [ "$snap1" -ge 30 ] && [ "$first1" -gt 1 ] ||
 	fail "node 1: snapshot index $snap1, log first $first1 after 41 writes (expected >= 30, > 1)"
 pass "leader side: snapshot at $snap1, log compacted below $first1"
+if [ "$thrifty" = on ]; then
+	tb=$(($(counter 1 kv_thrifty_batches) + $(counter 2 kv_thrifty_batches)))
+	[ "$tb" -ge 1 ] || fail "[smr] thrifty = on, yet no batch went out thrifty"
+	pass "[smr] thrifty on: $tb thrifty batches"
+fi
 
 say "node 3 restarts behind the compacted log: it must install the snapshot"
 "$CLUSTER" restart 3 --dir "$DIR" >/dev/null 2>&1 || fail "restart 3 failed"

@@ -23,7 +23,9 @@
  *
  * Then the network heals: every operation must end within 5 s (liveness), every client reads
  * every key once more, the correct replicas that applied the same number of commands must hold
- * the same state, and each key's history of the correct clients must be linearizable.
+ * the same state, and each key's history of the correct clients must be linearizable. Nobody
+ * watches a subset of the replicas drawn from the seed (no watch event built there); the other
+ * correct replicas' watch events must agree on the change of each revision (kvh_watch).
  *
  * What this does NOT show: in bft-kv-one-byzantine the order below is the crash-stop tob
  * (Alg. 6.1 over ldc) and the Byzantine replica runs it correctly, lying only to clients; in
@@ -99,6 +101,7 @@
 
 #include "lib/build.h"
 #include "lib/history_verdict.h"
+#include "lib/kv_harness.h"
 #include "smr/smr.h"
 
 #define NCL 5
@@ -183,6 +186,9 @@ struct run {
 	bool load_stopped; /* btob-catchup-far: the clients issue nothing new */
 	uint64_t far_gap;  /* ... rounds the others were past their stable checkpoint's */
 	char seen[NKEYS][40];
+	/* Watch events (kv_harness's kvh_watch): the correct replicas' only; nobody watches the
+	 * replicas w.unwatched, drawn from the seed. */
+	struct kvh w;
 };
 
 static const char *keys[NKEYS] = { "a", "b", "c" };
@@ -286,7 +292,10 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 {
 	struct run *r = arg;
 	(void)s;
-	(void)node; /* the channel does not tell who answered: the signature does */
+	/* A correct replica's watch events (the Byzantine one's state is its own business). */
+	if (node != r->byz_id && kvh_watch(&r->w, node, o))
+		return;
+	/* Replies: the channel does not tell who answered, the signature does. */
 	if (o->kind != STRATA_OUT_REPLY)
 		return;
 	for (unsigned k = 0; k < NCL; k++) {
@@ -790,9 +799,11 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	r->over_btob = strcmp(log, "btob") == 0;
 	r->trace = trace;
 	r->hist = open_memstream(&r->hbuf, &r->hlen);
+	kvh_init(&r->w, NN, 0);
+	r->w.unwatched = kvh_unwatched(seed, NN);
 	struct sim_opts so = { .seed = seed, .cfg = &r->cfg, .build = build, .output = on_output,
-			       .arg = r, .trace = trace };
-	r->s = sim_new(&so);
+			       .arg = r, .trace = trace, .unwatched = r->w.unwatched };
+	r->s = r->w.s = sim_new(&so);
 	struct sim *s = r->s;
 	r->byz_id = 1 + (uint32_t)sim_random_below(s, NN);
 	/* A broken variant needs the forger's reply to reach the client first: a quorum of 1
@@ -1177,6 +1188,8 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	if (!rc)
 		rc = check_history(r, why, wl, &violation);
 	if (!rc)
+		rc = kvh_check_watch(&r->w, why, wl, &violation);
+	if (!rc)
 		rc = check_checkpoints(r, why, wl, &violation);
 	if (!rc && catchup && !far)
 		rc = check_rejoined(r, why, wl, &violation);
@@ -1222,6 +1235,7 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	sim_free(s);
 	fclose(r->hist);
 	free(r->hbuf);
+	kvh_fini(&r->w);
 	free(r);
 	return rc;
 }

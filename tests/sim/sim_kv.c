@@ -28,6 +28,9 @@
  *                         heartbeat round (and keeps leading while cut off, as a deposed leader
  *                         that has not noticed does); an isolated leader returns stale values.
  *   broken-dup-apply      no session deduplication; a duplicated write is applied twice.
+ *   broken-unwatched-revision  at a node nobody watches a write advances the revision once
+ *                         more (the state depends on whether a watch event was built); the
+ *                         agreement check sees watched and unwatched replicas differ.
  *   broken-runtime-ack-before-sync  the runtime releases replies and datagrams before the sync
  *                         that covers them (sim_disk.ack_before_sync); the total crash loses
  *                         acknowledged writes.
@@ -43,7 +46,9 @@
  *                         restart then finds its stored state damaged: a STRATA_EIO reply or a
  *                         nonzero kv_unreadable fails every case as a durability violation.
  * The correct cases run with [smr] leader_sync_parallel on every odd seed, and all cases with
- * [smr] thrifty on seeds 2, 3, 6, 7, ... (seed & 2).
+ * [smr] thrifty on seeds 2, 3, 6, 7, ... (seed & 2). In every case a subset of the nodes drawn
+ * from the seed has nobody watching (sim_opts.unwatched): those build no watch event, and the
+ * others' watch events must agree on the change of each revision (kv_harness, kvh_watch).
  *   thrifty-two-clients   (correct) every fault, two clients on a fast network, [smr] thrifty
  *                         on: most batches go out with nothing in flight (thrifty batches).
  *   slow-disk-torn        (correct) asynchronous syncs of 0.2-3 ms and torn writes at crashes.
@@ -203,6 +208,8 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 {
 	struct run *r = arg;
 	(void)s;
+	if (kvh_watch(&r->h, node, o))
+		return;
 	if (o->kind == STRATA_OUT_REPLY && (o->a & PIPE_BIT) && r->pipe) {
 		pipe_reply(r, node, o);
 		return;
@@ -333,9 +340,11 @@ static struct run *run_new(uint64_t seed, bool trace, unsigned broken, const str
 		r->cfg.smr_leader_sync_parallel = false;
 	r->broken = broken;
 	kvh_init(&r->h, r->cfg.n, NCL);
+	/* Nodes nobody watches (no watch event built there), a subset drawn from the seed. */
+	r->h.unwatched = kvh_unwatched(seed, r->cfg.n);
 	struct sim_opts so = {
 		.seed = seed, .cfg = &r->cfg, .build = build, .output = on_output, .arg = r,
-		.trace = trace,
+		.trace = trace, .unwatched = r->h.unwatched,
 	};
 	if (disk)
 		so.disk = *disk;
@@ -527,6 +536,8 @@ static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsi
 	}
 	if (!rc)
 		rc = kvh_check_history(&r->h, why, wl, &violation);
+	if (!rc)
+		rc = kvh_check_watch(&r->h, why, wl, &violation);
 	if (rc && (broken || (disk && disk->ack_before_sync)) && !violation) {
 		fprintf(stderr, "sim_kv: broken variant seed %llu failed for another reason: %s\n",
 			(unsigned long long)seed, why);
@@ -673,6 +684,11 @@ static int run_broken_snap(uint64_t seed, bool trace, char *why, size_t wl)
 {
 	return run_faults(seed, trace, why, wl, F_NET | F_PART | F_ISOLATE_FOLLOWER | F_DUPREQ,
 			  SMR_BROKEN_SNAP_NO_SESSIONS);
+}
+
+static int run_broken_unwatched(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_faults(seed, trace, why, wl, F_NET | F_CRASH, SMR_BROKEN_UNWATCHED_REVISION);
 }
 
 static int run_broken_dup(uint64_t seed, bool trace, char *why, size_t wl)
@@ -845,6 +861,8 @@ static int run_pipe_broken(uint64_t seed, bool trace, char *why, size_t wl, unsi
 	}
 	if (!rc)
 		rc = check_agreement(r, why, wl, &violation);
+	if (!rc)
+		rc = kvh_check_watch(&r->h, why, wl, &violation);
 	if (rc && broken && !violation) {
 		fprintf(stderr, "sim_kv: broken variant seed %llu failed for another reason: %s\n",
 			(unsigned long long)seed, why);
@@ -1029,6 +1047,7 @@ static const struct sim_case cases[] = {
 	{ "broken-ack-unsynced", run_broken_ack, 20, true },
 	{ "broken-read-no-round", run_broken_read, 20, true },
 	{ "broken-dup-apply", run_broken_dup, 20, true },
+	{ "broken-unwatched-revision", run_broken_unwatched, 20, true },
 	{ "broken-snapshot-no-sessions", run_broken_snap, 20, true },
 	{ "broken-runtime-ack-before-sync", run_broken_runtime_ack, 20, true },
 	{ "broken-early-ack", run_broken_early_ack, 60, true },

@@ -14,8 +14,10 @@
  *
  * Then the network heals: every operation must be answered within 5 s (liveness), every client
  * reads every key once more, the replicas that applied the same number of commands must hold
- * the same state (digest), and each key's history must be linearizable (src/check). The
- * clients, history, partition and pause schedule and the checks are tests/sim/lib/kv_harness.
+ * the same state (digest), and each key's history must be linearizable (src/check). A subset
+ * of the nodes drawn from the seed has nobody watching (no watch event built there); the
+ * others' watch events must agree on the change of each revision (kvh_watch). The clients,
+ * history, partition and pause schedule and the checks are tests/sim/lib/kv_harness.
  *
  * Cases: tob-kv-ldc (the default consensus, on the real <>P and Omega, fail-noisy) and
  * tob-kv-uhier (Hierarchical Uniform Consensus under tob on a fail-stop cluster whose P is an
@@ -77,6 +79,8 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 {
 	struct run *r = arg;
 	(void)s;
+	if (kvh_watch(&r->h, node, o))
+		return;
 	if (!(o->a & ORACLE_BIT))
 		kvh_reply(&r->h, node, o);
 }
@@ -151,8 +155,10 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, const char 
 	kvh_init(&r->h, r->cfg.n, NCL);
 	r->h.dup_writes = (faults & F_DUPREQ) != 0;
 	r->h.cas_is_write = true;
+	/* Nodes nobody watches (no watch event built there), a subset drawn from the seed. */
+	r->h.unwatched = kvh_unwatched(seed, r->cfg.n);
 	struct sim_opts so = { .seed = seed, .cfg = &r->cfg, .build = build, .output = on_output,
-			       .arg = r, .trace = trace };
+			       .arg = r, .trace = trace, .unwatched = r->h.unwatched };
 	r->s = r->h.s = sim_new(&so);
 	struct sim *s = r->s;
 	struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 1000 };
@@ -199,6 +205,8 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, const char 
 		rc = kvh_check_agreement(&r->h, why, wl, &violation, replica_state, r, "commands");
 	if (!rc)
 		rc = kvh_check_history(&r->h, why, wl, &violation);
+	if (!rc)
+		rc = kvh_check_watch(&r->h, why, wl, &violation);
 	if (rc && broken && !violation) {
 		fprintf(stderr, "sim_tob_kv: broken variant seed %llu failed for another reason: %s\n",
 			(unsigned long long)seed, why);

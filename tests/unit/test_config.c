@@ -460,6 +460,10 @@ static const struct bad bad_configs[] = {
 	 "c.ini:3: [node.01]: node id is not a number (expected [node.1] .. [node.64])"},
 	{CL N1 "[node.1]\n", "c.ini:6: [node.1]: duplicate section (first on line 3)"},
 	{CL N1 "[cluster]\n", "c.ini:6: [cluster]: duplicate section (first on line 1)"},
+	/* What scripts/cluster writes (STRATA_CLUSTER_THRIFTY) and a second [smr] appended after it
+	 * (tests/integration/lib.sh ini_set adds to the first instead). */
+	{CL N1 "[smr]\nthrifty = on\n[smr]\nsnapshot_entries = 10\n",
+	 "c.ini:8: [smr]: duplicate section (first on line 6)"},
 	{"id = t\n[cluster]\n", "c.ini:1: id: key before the first [section]"},
 	{CL "this is not ini\n", "c.ini:3: expected '[section]' or 'key = value'"},
 	{CL "[node.1\n", "c.ini:3: section header without closing ']'"},

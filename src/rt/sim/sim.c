@@ -675,11 +675,13 @@ static void env_output(void *ctx, const struct strata_output *o)
 		sn->s->o.output(sn->s, sn->id, o, sn->s->o.arg);
 }
 
-/* The run's output callback takes every output: with one, every delivery is wanted. */
+/* The run's output callback takes every output: with one, every delivery is wanted, except at
+ * the nodes the run says nobody watches (sim_opts.unwatched). */
 static bool env_deliveries_wanted(void *ctx, const char *module)
 {
 	struct sim_node *sn = ctx;
-	return sn->s->o.output != NULL;
+	(void)module;
+	return sn->s->o.output != NULL && !((sn->s->o.unwatched >> (sn->id - 1)) & 1);
 }
 
 static void env_trace(void *ctx, const char *line)

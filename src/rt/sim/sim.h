@@ -72,6 +72,11 @@ struct sim_opts {
 	 * NULL; the caller deals them (cons/tcoin.h), sets cfg's coin keys and threshold, and keeps
 	 * the array alive while the simulation runs. */
 	const uint8_t (*coin_shares)[32];
+	/* Nodes nobody takes deliveries from (bit id - 1 for node id): there
+	 * strata_env.deliveries_wanted says no, as a daemon with no subscriber does, so a module
+	 * that asks (the KV's watch events) builds none; outputs still reach `output`. 0: with an
+	 * output callback every node's deliveries are wanted. */
+	uint64_t unwatched;
 };
 
 struct sim *sim_new(const struct sim_opts *o);

@@ -759,12 +759,13 @@ static void env_trace(void *ctx, const char *line)
 	strata_uv_log(ctx, STRATA_LOG_TRACE, "%s", line);
 }
 
-/* Deliveries are taken by the owner's on_output when it asked for all of them
- * (record_deliveries), by env_output's debug log line, or by a subscribed client. */
+/* A module's deliveries are taken by the owner's on_output when it records that module's
+ * (records_deliveries), by env_output's debug log line, or by a subscribed client. */
 static bool env_deliveries_wanted(void *ctx, const char *module)
 {
 	struct strata_uv *rt = ctx;
-	return rt->o.record_deliveries || rt->o.log_level >= STRATA_LOG_DEBUG ||
+	return rt->o.log_level >= STRATA_LOG_DEBUG ||
+	       (rt->o.records_deliveries && rt->o.records_deliveries(rt->o.arg, module)) ||
 	       client_deliveries_wanted(rt, module);
 }
 

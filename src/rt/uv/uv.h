@@ -70,9 +70,11 @@ struct strata_uv_opts {
 	/* Called for every output before the runtime handles it (e.g. the daemon's broadcast
 	 * log). May be NULL. */
 	void (*on_output)(void *arg, const struct strata_output *o);
-	/* on_output records every module's deliveries (the daemon's --bcast-log, --cons-log):
-	 * modules build them even when no client subscribed (strata_env.deliveries_wanted). */
-	bool record_deliveries;
+	/* Whether on_output records module's deliveries (the daemon's --bcast-log records the
+	 * broadcast modules', --cons-log the consensus modules'): that module builds them even when
+	 * no client subscribed (strata_env.deliveries_wanted); the others (the KV's watch events)
+	 * only for a subscriber. Asked per module, with arg. NULL: on_output records none. */
+	bool (*records_deliveries)(void *arg, const char *module);
 	/* Called once when the node stopped because stable storage failed (strata_node_failed);
 	 * the owner shuts down (closes its own handles and calls strata_uv_close). NULL: the runtime
 	 * closes itself. */

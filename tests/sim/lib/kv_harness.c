@@ -1,11 +1,13 @@
 /* The KV client and history harness of the KV simulation suites; see kv_harness.h. */
 #include "kv_harness.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check/check.h"
 #include "core/assert.h"
+#include "core/codec.h"
 #include "core/error.h"
 #include "rt/sim/harness.h"
 
@@ -30,8 +32,110 @@ void kvh_fini(struct kvh *h)
 	if (h->hist)
 		fclose(h->hist);
 	free(h->hbuf);
+	free(h->wchange);
 	h->hist = NULL;
 	h->hbuf = NULL;
+	h->wchange = NULL;
+}
+
+/* ---- watch events ---- */
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	return x ^ (x >> 33);
+}
+
+uint64_t kvh_unwatched(uint64_t seed, uint32_t n)
+{
+	STRATA_ASSERT(n >= 1 && n <= 64);
+	uint64_t all = n == 64 ? ~0ull : (1ull << n) - 1;
+	return mix(seed ^ 0x77a7c4e5u) & all;
+}
+
+static uint64_t bytes_digest(uint64_t d, const uint8_t *p, size_t len)
+{
+	d = mix(d ^ len);
+	for (size_t i = 0; i < len; i++)
+		d = (d ^ p[i]) * 0x100000001b3ull;
+	return d;
+}
+
+static void watch_bad(struct kvh *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void watch_bad(struct kvh *h, const char *fmt, ...)
+{
+	if (h->wbad[0])
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(h->wbad, sizeof(h->wbad), fmt, ap);
+	va_end(ap);
+}
+
+bool kvh_watch(struct kvh *h, uint32_t node, const struct strata_output *o)
+{
+	if (o->kind != STRATA_OUT_DELIVER || !o->module_name || strcmp(o->module_name, "kv") != 0)
+		return false;
+	if ((h->unwatched >> (node - 1)) & 1) {
+		watch_bad(h, "watch: node %u, which nobody watches, built a watch event (revision "
+			  "%llu)", node, (unsigned long long)o->a);
+		return true;
+	}
+	/* A new life tells its revisions from its restored state on. */
+	uint64_t inc = strata_node_incarnation(sim_node(h->s, node));
+	if (inc != h->winc[node]) {
+		h->winc[node] = inc;
+		h->wlast[node] = 0;
+	}
+	struct strata_rd r;
+	strata_rd_init(&r, o->data, o->len);
+	uint64_t count = strata_rd_u64(&r);
+	for (uint64_t i = 0; i < count && strata_rd_ok(&r); i++) {
+		const uint8_t *key, *val;
+		size_t klen = strata_rd_bytes(&r, &key, SIZE_MAX);
+		size_t vlen = strata_rd_bytes(&r, &val, SIZE_MAX);
+		uint64_t rev = strata_rd_u64(&r), create = strata_rd_u64(&r), ver = strata_rd_u64(&r);
+		if (!strata_rd_ok(&r))
+			break;
+		if (i == 0 && rev != o->a)
+			watch_bad(h, "watch: node %u: a piece named revision %llu, its first change "
+				  "is %llu", node, (unsigned long long)o->a, (unsigned long long)rev);
+		if (rev == 0 || rev <= h->wlast[node])
+			watch_bad(h, "watch: node %u told revision %llu after %llu", node,
+				  (unsigned long long)rev, (unsigned long long)h->wlast[node]);
+		h->wlast[node] = rev;
+		uint64_t d = bytes_digest(bytes_digest(mix(create) ^ mix(ver + 1), key, klen), val,
+					  vlen) | 1; /* never 0 (none yet) */
+		if (rev >= h->wcap) {
+			size_t cap = h->wcap ? h->wcap : 1024;
+			while (cap <= rev)
+				cap *= 2;
+			uint64_t *w = realloc(h->wchange, cap * sizeof(*w));
+			STRATA_ASSERT(w);
+			memset(w + h->wcap, 0, (cap - h->wcap) * sizeof(*w));
+			h->wchange = w;
+			h->wcap = cap;
+		}
+		if (h->wchange[rev] && h->wchange[rev] != d)
+			watch_bad(h, "watch: node %u told another change for revision %llu than an "
+				  "earlier event did", node, (unsigned long long)rev);
+		h->wchange[rev] = d;
+		h->wevents++;
+	}
+	if (strata_rd_u8(&r) != 0 || strata_rd_done(&r) != 0)
+		watch_bad(h, "watch: node %u: a malformed event piece (%zu bytes)", node, o->len);
+	return true;
+}
+
+int kvh_check_watch(struct kvh *h, char *why, size_t wl, bool *violation)
+{
+	if (!h->wbad[0])
+		return 0;
+	*violation = true;
+	return sim_fail(why, wl, "%s", h->wbad);
 }
 
 void kvh_start(struct kvh *h)

@@ -84,6 +84,15 @@ struct kvh {
 	char seen[KVH_NKEYS][24]; /* last value acknowledged per key (cas expectations) */
 	/* The operation phase as run and as drawn (us; set by the suite, for kvh_finish's text). */
 	uint64_t phase_us, phase_drawn_us;
+	/* Watch events (kvh_watch): the nodes nobody watches (sim_opts.unwatched, kvh_unwatched),
+	 * a digest of the change of each revision as the first event naming it told it (0: none
+	 * yet), the last revision each node's current life told, and the first violation. */
+	uint64_t unwatched;
+	uint64_t *wchange;
+	size_t wcap;
+	uint64_t wlast[STRATA_MAX_NODES + 1], winc[STRATA_MAX_NODES + 1]; /* and its incarnation */
+	uint64_t wevents; /* changes checked */
+	char wbad[256];
 };
 
 /* One partition, one pause, as kvh_faults_step applies them. part_node and pause_node choose
@@ -107,6 +116,18 @@ void kvh_fini(struct kvh *h);
 /* The clients' processes and sessions, each starting within 3 ms. */
 void kvh_start(struct kvh *h);
 
+/* The nodes nobody watches in a run of this seed (bit id - 1 for node id, for
+ * sim_opts.unwatched and h->unwatched): every subset of the n nodes, drawn from the seed alone
+ * (no draw from the run's generator), so that runs where every node, none or some build watch
+ * events all occur and replay. */
+uint64_t kvh_unwatched(uint64_t seed, uint32_t n);
+/* A watch event piece (STRATA_OUT_DELIVER of module kv) at node: true if o is one. Checked: no
+ * node in h->unwatched builds one; every change names the same key, value, create revision and
+ * version for its revision at every node and life (the replicas apply one order); a life tells
+ * revisions in increasing order. The first violation is kept for kvh_check_watch. */
+bool kvh_watch(struct kvh *h, uint32_t node, const struct strata_output *o);
+/* 0, or 1 with why filled in and *violation set when kvh_watch saw a violation. */
+int kvh_check_watch(struct kvh *h, char *why, size_t wl, bool *violation);
 /* A reply to a client's request: ends its operation in the history. False if it is none. */
 bool kvh_reply(struct kvh *h, uint32_t node, const struct strata_output *o);
 /* Operations in flight at a node that crashed: unknown outcome. */
