@@ -544,7 +544,7 @@ enum smr_broken {
 					     * checking it against the certified digest */
 	SMR_BROKEN_BFT_NO_REVOTE = 8192, /* BFT KV: a replica whose order stands still never
 					  * sends its newest checkpoint vote again (CK3) */
-	SMR_BROKEN_BFT_OVERLAP_SKIP = 16384, /* BFT KV over btob: a round sender leaves out
+	SMR_BROKEN_BFT_OVERLAP_SKIP = 131072, /* BFT KV over btob: a round sender leaves out
 					      * requests no held message carries (tob_log.c) */
 	/* The KV's state depends on whether a watch event was built: at a node nobody watches
 	 * (strata_node_deliveries_wanted says no) a write's apply advances the revision once more
