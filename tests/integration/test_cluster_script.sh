@@ -68,6 +68,23 @@ for p in $pids; do
 done
 pass "stop ended every node"
 
+say "a cluster run from a stratad of another name"
+# STRATAD=.../stratad-renamed: stop must still find the nodes (the pid file names the binary).
+cp "$STRATAD" "$TMP/stratad-renamed" || fail "copy of stratad failed"
+STRATAD="$TMP/stratad-renamed" "$CLUSTER" start --dir "$DIR" >/dev/null
+rc=$?
+rpids=$(cat "$DIR"/pids/node-*.pid 2>/dev/null | tr '\n' ' ')
+for p in $rpids; do BG_PIDS+=("$p"); done # stopped by PID at exit if stop misses them
+[ $rc = 0 ] || fail "start with a renamed stratad failed"
+[ "$(echo $rpids | wc -w)" = 3 ] || fail "pid files after a renamed start: '$rpids'"
+"$CLUSTER" stop --dir "$DIR" >/dev/null || fail "stop failed"
+for p in $rpids; do
+	if [ -e /proc/$p ] && [ "$(awk '{print $3}' /proc/$p/stat)" != Z ]; then
+		fail "pid $p (stratad-renamed) still runs after stop"
+	fi
+done
+pass "stop ended every node of a renamed stratad"
+
 say "a pid file naming an unrelated process"
 sleep 30 &
 decoy=$!
