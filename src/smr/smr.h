@@ -543,6 +543,9 @@ enum smr_broken {
 					  * sends its newest checkpoint vote again (CK3) */
 	SMR_BROKEN_BFT_OVERLAP_SKIP = 16384, /* BFT KV over btob: a round sender leaves out
 					      * requests no held message carries (tob_log.c) */
+	/* kv: a FWD, RI or RI_R the links refuse is lost, not owed and sent again (log.c,
+	 * send_owed): the request waits for its deadline. */
+	SMR_BROKEN_NO_OWED = 32768,
 };
 void smr_kv_set_broken(struct strata_module *m, unsigned broken);
 
