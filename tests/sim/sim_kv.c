@@ -1029,16 +1029,19 @@ out:
 	return rc;
 }
 
-/* fwd-backlog: one request sent to follower f while its link to leader l is cut and its backlog
- * toward l full; the link heals after 200 ms; the reply's status (1: none in 3 s). */
-static int one_refused(struct run *r, uint32_t f, uint32_t l, enum strata_op op, const char *v)
+/* fwd-backlog: one request sent to follower f while the link from `from` to `to` (f and the
+ * leader, one way or the other) is cut and the backlog of `from` toward `to` full; the link heals
+ * after cut_us; the reply's status (1: none in 3 s). */
+static int one_refused(struct run *r, uint32_t f, uint32_t from, uint32_t to, uint64_t cut_us,
+		       enum strata_op op, const char *v)
 {
 	struct sim *s = r->s;
-	sim_link(s, f, l, false);
-	/* The acknowledgements of what f sent before the cut arrive (l -> f is up) and free its
-	 * backlog; then it is filled, and nothing from f reaches l to be acknowledged. */
-	sim_run_until(s, sim_now(s) + 20 * MS, NULL, NULL);
-	sim_filler_fill(s, f, 1, l);
+	sim_link(s, from, to, false);
+	/* The acknowledgements of what `from` sent before the cut arrive (`to` -> `from` is up:
+	 * delays of at most 1 ms, acks delayed 2 ms) and free its backlog; then it is filled, and
+	 * nothing from it reaches `to` to be acknowledged. */
+	sim_run_until(s, sim_now(s) + 5 * MS, NULL, NULL);
+	sim_filler_fill(s, from, 1, to);
 	sim_run_until(s, sim_now(s) + 1 * MS, NULL, NULL);
 	r->got = false;
 	struct strata_request q = {
@@ -1046,8 +1049,8 @@ static int one_refused(struct run *r, uint32_t f, uint32_t l, enum strata_op op,
 		.value = (const uint8_t *)v, .value_len = v ? strlen(v) : 0,
 	};
 	sim_request(s, f, "kv", &q);
-	sim_run_until(s, sim_now(s) + 200 * MS, NULL, NULL);
-	sim_link(s, f, l, true);
+	sim_run_until(s, sim_now(s) + cut_us, NULL, NULL);
+	sim_link(s, from, to, true);
 	for (uint64_t t = 0; !r->got && t < 3000; t++)
 		sim_run_until(s, sim_now(s) + MS, NULL, NULL);
 	return r->got ? r->status : 1;
@@ -1069,22 +1072,35 @@ static int run_fwd_backlog_broken(uint64_t seed, bool trace, char *why, size_t w
 	EXPECT(l != 0, "no leader elected in 3 s");
 	int st = one(r, f, STRATA_OP_WRITE, "k", 1, "v1", 2, NULL, 0); /* the sessions open */
 	EXPECT(st == 0, "put via follower %u: status %d", f, st);
+	/* First (while the leader's retransmission timeout toward f is still short): the leader's
+	 * answer (RI_R) refused: its link to f cut for 5 + 30 ms, its backlog toward f full; with
+	 * the retransmissions that drain it afterwards f hears no heartbeat for well under its
+	 * election timeout (150-300 ms). */
+	uint64_t lowed0 = strata_node_counters(sim_node(s, l))->owed;
+	st = one_refused(r, f, l, f, 30 * MS, STRATA_OP_READ, NULL);
+	EXPECT(st == 0 && strcmp(r->data, "v1") == 0,
+	       "get via follower %u whose RI_R the leader's links refused: status %d '%s' '%s'", f,
+	       st, r->data, r->text);
+	uint64_t lowed1 = strata_node_counters(sim_node(s, l))->owed;
+	EXPECT(leader_of(r) == l, "the leader changed (%u -> %u) during the RI_R step", l,
+	       leader_of(r));
 	uint64_t owed0 = strata_node_counters(sim_node(s, f))->owed;
-	st = one_refused(r, f, l, STRATA_OP_WRITE, "v2");
+	st = one_refused(r, f, f, l, 200 * MS, STRATA_OP_WRITE, "v2");
 	EXPECT(st == 0, "put via follower %u whose FWD the links refused: status %d '%s'", f, st,
 	       r->text);
 	uint64_t owed1 = strata_node_counters(sim_node(s, f))->owed;
-	st = one_refused(r, f, l, STRATA_OP_READ, NULL);
+	st = one_refused(r, f, f, l, 200 * MS, STRATA_OP_READ, NULL);
 	EXPECT(st == 0 && strcmp(r->data, "v2") == 0,
 	       "get via follower %u whose RI the links refused: status %d '%s' '%s'", f, st,
 	       r->data, r->text);
 	uint64_t owed2 = strata_node_counters(sim_node(s, f))->owed;
 	EXPECT(leader_of(r) == l, "the leader changed (%u -> %u): the requests were forwarded "
 	       "again", l, leader_of(r));
-	if (!broken && (owed1 == owed0 || owed2 == owed1))
-		rc = sim_vacuous(why, wl, "follower %u owed no FWD (%llu) or no RI (%llu)", f,
-				 (unsigned long long)(owed1 - owed0),
-				 (unsigned long long)(owed2 - owed1));
+	if (!broken && (owed1 == owed0 || owed2 == owed1 || lowed1 == lowed0))
+		rc = sim_vacuous(why, wl, "follower %u owed no FWD (%llu) or no RI (%llu), or "
+				 "leader %u no RI_R (%llu)", f, (unsigned long long)(owed1 - owed0),
+				 (unsigned long long)(owed2 - owed1), l,
+				 (unsigned long long)(lowed1 - lowed0));
 out:
 	run_free(r);
 	return rc;
