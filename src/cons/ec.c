@@ -296,7 +296,8 @@ struct strata_module *cons_ec_get(struct strata_node *n, bool logged, char *err,
 	}
 	struct ec *e = calloc(1, sizeof(*e));
 	if (e)
-		e->owed = strata_pl_owed_new(n, &e->m, EC_TOK_OWED, NULL, EC_OWED_MAX, EC_OWED_MAX * 16);
+		e->owed = strata_pl_owed_new(n, &e->m, EC_TOK_OWED, NULL, EC_OWED_MAX,
+					     EC_OWED_MAX * 16);
 	if (!e || !e->owed) {
 		free(e);
 		snprintf(err, errlen, "ec: out of memory");

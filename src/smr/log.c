@@ -2195,7 +2195,8 @@ struct strata_module *smr_kv_create(struct strata_node *n, char *err, size_t err
 	k->prop = calloc(PROPOSE_MAX, sizeof(*k->prop));
 	k->reads = calloc(READS_MAX, sizeof(*k->reads));
 	k->sm = smr_kv_new(cfg->smr_sessions_max);
-	k->owed = strata_pl_owed_new(n, &k->m, T_OWED, NULL, (size_t)cfg->smr_pending_max + READS_MAX,
+	k->owed = strata_pl_owed_new(n, &k->m, T_OWED, NULL,
+				     (size_t)cfg->smr_pending_max + READS_MAX,
 				     SMR_PEND_BYTES + (uint64_t)READS_MAX * 32);
 	k->cfirst = 1;
 	k->log_first = 1;

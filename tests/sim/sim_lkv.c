@@ -1248,7 +1248,8 @@ static int run_backlog(uint64_t seed, bool trace, char *why, size_t wl, bool vc,
 	struct sim_opts so = { .seed = seed, .cfg = &r->cfg, .build = bk_build,
 			       .output = bk_output, .arg = r, .trace = trace };
 	struct sim *s = r->s = sim_new(&so);
-	struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 100 + sim_random_below(s, 2000) };
+	struct sim_net calm = { .delay_min_us = 100,
+				.delay_max_us = 100 + sim_random_below(s, 2000) };
 	sim_set_net(s, &calm);
 	sim_start(s);
 	uint32_t c = 1 + (uint32_t)sim_random_below(s, r->cfg.n);
@@ -1272,8 +1273,9 @@ static int run_backlog(uint64_t seed, bool trace, char *why, size_t wl, bool vc,
 	st = bk_put(r, c, "v2", 200 * MS);
 	uint64_t owed1 = bk_owed(r, c);
 	if (st != 0)
-		rc = sim_fail(why, wl, "put at %u with the replicas' answers refused by the links: %s "
-			      "'%s'", c, st == 1 ? "no reply within 3 s" : strata_strerror(st), r->text);
+		rc = sim_fail(why, wl, "put at %u with the replicas' answers refused by the links: "
+			      "%s '%s'", c,
+			      st == 1 ? "no reply within 3 s" : strata_strerror(st), r->text);
 	else if (owed1 == owed0 && !no_owed)
 		rc = sim_vacuous(why, wl, "the links toward %u refused nothing", c);
 out:

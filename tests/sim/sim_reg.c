@@ -73,7 +73,8 @@ struct client {
 };
 
 enum variant { V_NORMAL, V_TOTAL_RESTART, V_BINMVR, V_MV_AS_ATOMIC, V_GARBAGE, V_LOSSY_BEB,
-	       V_DEADLINE, V_DEADLINE_AS_FAIL, V_BACKLOG, V_BACKLOG_NO_OWED, V_DISK_LOST, V_DISK_TORN, V_DISK_FAIL, V_DISK_ACK_EARLY };
+	       V_DEADLINE, V_DEADLINE_AS_FAIL, V_BACKLOG, V_BACKLOG_NO_OWED, V_DISK_LOST,
+	       V_DISK_TORN, V_DISK_FAIL, V_DISK_ACK_EARLY };
 
 static bool disk_variant(enum variant v)
 {
@@ -757,7 +758,8 @@ static int run_backlog(uint64_t seed, bool trace, char *why, size_t wl, enum var
 		.trace = trace,
 	};
 	struct sim *s = r->s = sim_new(&so);
-	struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 100 + sim_random_below(s, 2000) };
+	struct sim_net calm = { .delay_min_us = 100,
+				.delay_max_us = 100 + sim_random_below(s, 2000) };
 	sim_set_net(s, &calm);
 	sim_start(s);
 	int rc = 0;
@@ -772,7 +774,8 @@ static int run_backlog(uint64_t seed, bool trace, char *why, size_t wl, enum var
 		sim_link(s, q, 1, false);
 	}
 	/* The acknowledgements of what 2 and 3 sent before the cut arrive (1 -> q is up) and free
-	 * their backlogs; then they are filled, and nothing from them reaches 1 to be acknowledged. */
+	 * their backlogs; then they are filled, and nothing from them reaches 1 to be
+	 * acknowledged. */
 	sim_run_until(s, sim_now(s) + 50 * MS, NULL, NULL);
 	for (uint32_t q = 2; q <= 3; q++)
 		sim_filler_fill(s, q, 1, 1);
