@@ -408,6 +408,13 @@ struct strata_module *cons_ec_get(struct strata_node *n, bool logged, char *err,
 /* TEST ONLY: on its next recovery the logged epoch change forgets its promise (lastts) and
  * logged leader-driven consensus its accepted values: the simulation suite's broken variant. */
 void cons_ec_test_forget(struct strata_module *ec);
+/* TEST ONLY (broken variants): a NACK (ec, lec) or an ACK (uhier) the links refuse is lost, not
+ * owed and sent again; and what the links refused of them and what came of it (links.h). */
+struct strata_pl_owed_counts;
+void cons_ec_test_no_owed(struct strata_module *ec);
+void cons_ec_test_owed_counts(struct strata_module *ec, struct strata_pl_owed_counts *c);
+void cons_uhier_test_no_owed(struct strata_module *uhier);
+void cons_uhier_test_owed_counts(struct strata_module *uhier, struct strata_pl_owed_counts *c);
 void cons_ldc_test_forget(struct strata_module *ldc);
 /* TEST ONLY: on recovery logged leader-driven consensus does not indicate its decisions to the
  * upper modules again (the broken variant of sim_cons_lr's lldc-recovery-reannounce). */

@@ -45,7 +45,18 @@
  *     leader; after the partition heals everyone trusts l but l's epoch is older than theirs,
  *     and its epoch consensus is ignored forever (sim_cons_ld, ldc-split-heal). One epoch-change module serves
  * every consensus instance of the node (leader-driven consensus starts all its instances'
- * epochs from it). O(1) state. */
+ * epochs from it). O(1) state, plus the NACKs owed (below).
+ *
+ * Sends the links refuse: NEWEPOCH goes over beb, which owes what the links refuse; a NACK goes
+ * over perfect links once, and nothing repeats it: the leader moves only on a NACK or a new
+ * trust, so one refused (the backlog toward l full, STRATA_EFULL) can leave l in an epoch older
+ * than the one every other process started, trusted by all and ignored by all (EC3). A NACK the
+ * links refuse is owed to l and sent again, in order, when l's backlog has room (links.h,
+ * strata_pl_owed, queued): per peer at most EC_OWED_MAX NACKs (11 bytes at most). A NACK answers a
+ * NEWEPOCH of l or a change of trust to l, and l sends a new NEWEPOCH only on a NACK or its own
+ * trust, so NACKs owed to l while l hears none of ours stay few; one beyond is dropped (lost as
+ * before), counted and traced, and the NACKs l does get make it send a NEWEPOCH that is answered
+ * again. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -57,6 +68,8 @@
 #include "links/links.h"
 
 enum { EC_NEWEPOCH = 1, EC_NACK = 2 };
+enum { EC_TOK_OWED = 1 }; /* the timer that sends owed NACKs again */
+#define EC_OWED_MAX 256u  /* NACKs owed to one peer, at most (see the top) */
 
 struct ec {
 	struct strata_module m;
@@ -66,6 +79,8 @@ struct ec {
 	uint32_t trusted;
 	uint32_t lastl; /* leader of the last epoch started here (0 = none) */
 	uint64_t lastts, ts;
+	struct strata_pl_owed *owed; /* NACKs the links refused (see the top) */
+	bool test_no_owed;           /* TEST ONLY: cons_ec_test_no_owed */
 };
 
 static void ec_send(struct ec *e, uint32_t to, uint8_t type, uint64_t ts)
@@ -78,8 +93,10 @@ static void ec_send(struct ec *e, uint32_t to, uint8_t type, uint64_t ts)
 	struct strata_msg *msg = strata_wr_take_msg(&w, &err);
 	if (!msg)
 		return;
-	if (to)
-		strata_pl_send(&e->m, to, 0, msg);
+	if (to && e->test_no_owed)
+		(void)strata_pl_send(&e->m, to, 0, msg); /* refused: lost */
+	else if (to)
+		(void)strata_pl_owed_send(e->owed, to, 0, msg); /* refused: owed */
 	else
 		cons_beb_broadcast(&e->beb, 0, msg);
 	strata_msg_unref(msg);
@@ -221,6 +238,10 @@ static void ec_handle(struct strata_module *m, const struct strata_event *ev)
 			strata_msg_unref(d.msg);
 		}
 		break;
+	case STRATA_EV_TIMER:
+		if (ev->arg == EC_TOK_OWED)
+			strata_pl_owed_flush(e->owed);
+		break;
 	default:
 		break;
 	}
@@ -228,6 +249,7 @@ static void ec_handle(struct strata_module *m, const struct strata_event *ev)
 
 static void ec_destroy(struct strata_module *m)
 {
+	strata_pl_owed_free(((struct ec *)m)->owed);
 	free(m);
 }
 
@@ -238,6 +260,23 @@ static const struct strata_module_ops ec_ops = {
 static const struct strata_module_ops lec_ops = {
 	.name = "lec", .handle = ec_handle, .destroy = ec_destroy,
 };
+
+static bool ec_is(const struct strata_module *m)
+{
+	return m && (m->ops == &ec_ops || m->ops == &lec_ops);
+}
+
+void cons_ec_test_no_owed(struct strata_module *m)
+{
+	STRATA_ASSERT(ec_is(m));
+	((struct ec *)m)->test_no_owed = true;
+}
+
+void cons_ec_test_owed_counts(struct strata_module *m, struct strata_pl_owed_counts *c)
+{
+	STRATA_ASSERT(ec_is(m));
+	strata_pl_owed_counts(((struct ec *)m)->owed, c);
+}
 
 void cons_ec_test_forget(struct strata_module *m)
 {
@@ -256,7 +295,11 @@ struct strata_module *cons_ec_get(struct strata_node *n, bool logged, char *err,
 		return NULL;
 	}
 	struct ec *e = calloc(1, sizeof(*e));
-	if (!e) {
+	if (e)
+		e->owed = strata_pl_owed_new(n, &e->m, EC_TOK_OWED, NULL, EC_OWED_MAX,
+					     EC_OWED_MAX * 16);
+	if (!e || !e->owed) {
+		free(e);
 		snprintf(err, errlen, "ec: out of memory");
 		return NULL;
 	}

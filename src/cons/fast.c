@@ -91,7 +91,15 @@
  * f = 1; sim_cons_sbc's broken-fast-over-bldc shows it). One step: N - f correct processes
  * suffice, so the fast path survives f silent Byzantine processes.
  * Byzantine test behaviours: silent sends no PROPOSAL; equivocate sends v to odd processes and
- * "z'"v to even ones and proposes "z'"v to the consensus below at once. */
+ * "z'"v to even ones and proposes "z'"v to the consensus below at once.
+ * Sends the links refuse (fast-sbc; fast-uhier and fast-uflood send over beb, which owes them):
+ * a correct process's PROPOSAL the links refuse (the backlog toward q full) is one q never gets,
+ * and nothing repeats it; with f processes silent besides, q never holds N - f PROPOSALs, never
+ * decides nor proposes to sbc, and sbc, which waits for N - f processes' proposals, stops at
+ * every process. It is owed to q and sent again, in order, when the backlog has room (links.h,
+ * strata_pl_owed, queued): per peer at most FAST_OWED_MSGS PROPOSALs (one per instance, for the
+ * CONS_LIVE_MAX undecided here and as many decided while owed) and FAST_OWED_BYTES of payload
+ * (backlog_bytes if larger); one beyond is dropped (lost as before), counted and traced. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +112,10 @@
 #include "core/error.h"
 #include "core/stack.h"
 #include "links/links.h"
+
+#define FAST_OWED_MSGS (2 * CONS_LIVE_MAX)
+#define FAST_OWED_BYTES (64u << 20)
+#define FAST_TOK_OWED 1 /* the timer that sends owed PROPOSALs again */
 
 struct fast_inst {
 	struct cons_inst c;
@@ -122,6 +134,8 @@ struct fast {
 	uint32_t test_fast_quorum;
 	bool test_equivocate; /* TEST ONLY: fast-sbc's equivocation without the node's behaviour */ /* TEST ONLY: decide fast on this many equal values (0: N - f) */
 	uint64_t ndecided_fast, ndecided_uc, refused;
+	struct strata_pl_owed *owed; /* fast-sbc: PROPOSALs the links refused (see the top) */
+	bool test_no_owed;           /* TEST ONLY: var_fast_test_no_owed */
 };
 
 static uint64_t uc_inst(uint64_t id)
@@ -209,7 +223,12 @@ static void fast_al_send(struct fast *s, uint64_t id, struct strata_msg *msg)
 	if (byz == STRATA_BYZ_SILENT)
 		return;
 	if (byz != STRATA_BYZ_EQUIVOCATE && !s->test_equivocate) {
-		strata_pl_send_all(&s->c.m, id, msg);
+		for (uint32_t q = 1; q <= s->n; q++) {
+			if (s->test_no_owed || !s->owed)
+				(void)strata_pl_send(&s->c.m, q, id, msg); /* refused: lost */
+			else
+				(void)strata_pl_owed_send(s->owed, q, id, msg); /* refused: owed */
+		}
 		return;
 	}
 	/* TEST ONLY behaviour: v to odd processes, z'v to even ones, and z'v to the consensus */
@@ -313,6 +332,11 @@ static void fast_handle(struct strata_module *m, const struct strata_event *ev)
 {
 	struct fast *s = (struct fast *)m;
 	struct strata_event d;
+	if (ev->type == STRATA_EV_TIMER && ev->arg == FAST_TOK_OWED) {
+		if (s->owed)
+			strata_pl_owed_flush(s->owed);
+		return;
+	}
 	if (s->byz && ev->type == STRATA_EV_PL_DELIVER && ev->msg) {
 		struct strata_rd r;
 		strata_rd_init(&r, ev->msg->data, ev->msg->len);
@@ -346,6 +370,7 @@ static void fast_destroy(struct strata_module *m)
 {
 	struct fast *s = (struct fast *)m;
 	cons_tab_free(&s->c.tab);
+	strata_pl_owed_free(s->owed);
 	free(s);
 }
 
@@ -373,6 +398,15 @@ static struct strata_module *fast_create(struct strata_node *n, const struct str
 	}
 	s->n = strata_node_n(n);
 	s->byz = ops == &fast_sbc_ops;
+	uint64_t backlog = strata_node_config(n)->backlog_bytes;
+	if (s->byz &&
+	    !(s->owed = strata_pl_owed_new(n, &s->c.m, FAST_TOK_OWED, NULL, FAST_OWED_MSGS,
+					   backlog > FAST_OWED_BYTES ? backlog : FAST_OWED_BYTES))) {
+		cons_tab_free(&s->c.tab);
+		free(s);
+		snprintf(err, errlen, "%s: out of memory", ops->name);
+		return NULL;
+	}
 	s->f = s->byz ? strata_node_config(n)->f : (s->n - 1) / 3;
 	s->adopt = s->byz ? s->n - 3 * s->f : s->n - 2 * s->f;
 	s->c.tab.round_name = "fast-path";
@@ -423,6 +457,19 @@ struct strata_module *var_fast_sbc_create(struct strata_node *n, char *err, size
 struct strata_module *var_fast_sbc_test_over_bldc(struct strata_node *n, char *err, size_t errlen)
 {
 	return fast_sbc_create(n, "bldc", err, errlen);
+}
+
+void var_fast_test_no_owed(struct strata_module *m)
+{
+	((struct fast *)m)->test_no_owed = true;
+}
+
+uint64_t var_fast_test_owed(struct strata_module *m)
+{
+	struct strata_pl_owed_counts c = { 0 };
+	if (((struct fast *)m)->owed)
+		strata_pl_owed_counts(((struct fast *)m)->owed, &c);
+	return c.refused;
 }
 
 void var_fast_test_equivocate(struct strata_module *m)

@@ -15,7 +15,17 @@
  * proposer announces its value with VALUE, and a process that has not proposed takes the first
  * value it hears of as its proposal (cons.h, "Joining"). The book's conditions
  * "round = rank(self) ∧ proposal ≠ ⊥ ∧ decision = ⊥" and "detectedranks ∪ ackranks = Π" fire
- * once per instance here (flags sent and decided_sent). */
+ * once per instance here (flags sent and decided_sent).
+ *
+ * Sends the links refuse: the ACK is the one message not sent over beb or erb, and nothing
+ * repeats it: the leader of the round waits for the ACK of every process it does not detect,
+ * so one refused by the links (the backlog toward the leader full, STRATA_EFULL) would stop
+ * that instance at a correct leader for good (termination). An ACK the links refuse is owed to
+ * the leader and sent again, in order, when its backlog has room (links.h, strata_pl_owed,
+ * queued): per peer at most UH_OWED_MAX ACKs of 1 byte. A peer is owed at most one ACK per
+ * instance it leads a round of, and it waits only on instances undecided here (a decided one
+ * is decided everywhere through rb): CONS_LIVE_MAX, twice over for those decided while their
+ * ACK was still owed. One beyond is dropped (lost as before), counted and traced. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +35,9 @@
 #include "core/error.h"
 #include "core/stack.h"
 #include "links/links.h"
+
+#define UH_OWED_MAX (2 * CONS_LIVE_MAX) /* ACKs owed to one peer, at most (see the top) */
+#define UH_TOK_OWED 1                   /* the timer that sends owed ACKs again */
 
 struct uh_inst {
 	struct cons_inst c;
@@ -40,6 +53,8 @@ struct uhier {
 	struct cons_tab tab;   /* tab.beb: "uses BestEffortBroadcast, instance beb" */
 	struct bcast_lower rb; /* "uses ReliableBroadcast, instance rb": the node's erb */
 	uint32_t n, self;
+	struct strata_pl_owed *owed; /* ACKs the links refused (see the top) */
+	bool test_no_owed;           /* TEST ONLY: cons_uhier_test_no_owed */
 };
 
 static void uh_init(struct uh_inst *i)
@@ -122,7 +137,10 @@ static void uh_on_proposal(struct uhier *u, struct uh_inst *i, uint32_t p, int k
 	struct strata_msg *ack = strata_msg_new((uint8_t[]){ CONS_ACK }, 1);
 	if (!ack)
 		return;
-	strata_pl_send(&u->m, p, i->c.id, ack);
+	if (u->test_no_owed)
+		(void)strata_pl_send(&u->m, p, i->c.id, ack); /* refused: lost */
+	else
+		(void)strata_pl_owed_send(u->owed, p, i->c.id, ack); /* refused: owed */
 	strata_msg_unref(ack);
 }
 
@@ -217,6 +235,10 @@ static void uh_handle(struct strata_module *m, const struct strata_event *ev)
 		if (ev->peer >= 1 && ev->peer <= u->n)
 			cons_tab_restore(&u->tab, ev->peer);
 		break;
+	case STRATA_EV_TIMER:
+		if (ev->arg == UH_TOK_OWED)
+			strata_pl_owed_flush(u->owed);
+		break;
 	default:
 		break;
 	}
@@ -241,6 +263,7 @@ static void uh_destroy(struct strata_module *m)
 {
 	struct uhier *u = (struct uhier *)m;
 	cons_tab_free(&u->tab);
+	strata_pl_owed_free(u->owed);
 	free(u);
 }
 
@@ -251,7 +274,11 @@ static const struct strata_module_ops uh_ops = {
 struct strata_module *cons_uhier_create(struct strata_node *n, char *err, size_t errlen)
 {
 	struct uhier *u = calloc(1, sizeof(*u));
-	if (!u || cons_tab_init(&u->tab, &u->m, sizeof(struct uh_inst)) != 0) {
+	if (u)
+		u->owed = strata_pl_owed_new(n, &u->m, UH_TOK_OWED, NULL, UH_OWED_MAX, UH_OWED_MAX);
+	if (!u || !u->owed || cons_tab_init(&u->tab, &u->m, sizeof(struct uh_inst)) != 0) {
+		if (u)
+			strata_pl_owed_free(u->owed);
 		free(u);
 		snprintf(err, errlen, "uhier: out of memory");
 		return NULL;
@@ -265,4 +292,16 @@ struct strata_module *cons_uhier_create(struct strata_node *n, char *err, size_t
 	    cons_need_fd(&u->m, "uhier", err, errlen) != 0)
 		return NULL;
 	return &u->m;
+}
+
+void cons_uhier_test_no_owed(struct strata_module *m)
+{
+	STRATA_ASSERT(m && m->ops == &uh_ops);
+	((struct uhier *)m)->test_no_owed = true;
+}
+
+void cons_uhier_test_owed_counts(struct strata_module *m, struct strata_pl_owed_counts *c)
+{
+	STRATA_ASSERT(m && m->ops == &uh_ops);
+	strata_pl_owed_counts(((struct uhier *)m)->owed, c);
 }

@@ -71,5 +71,9 @@ struct strata_module *var_fast_sbc_test_over_bldc(struct strata_node *n, char *e
 /* TEST ONLY: fast-sbc equivocates (v to odd processes, z'v to even ones and to the consensus
  * below) while the node's other modules stay honest. Never called by stratad. */
 void var_fast_test_equivocate(struct strata_module *m);
+/* TEST ONLY (broken variant): a fast-sbc PROPOSAL the links refuse is lost, not owed and sent
+ * again; and how many the links refused (owed). Never called by stratad. */
+void var_fast_test_no_owed(struct strata_module *m);
+uint64_t var_fast_test_owed(struct strata_module *m);
 
 #endif

@@ -123,6 +123,12 @@ struct reg_inst *reg_inst_get(struct reg_mod *r, const uint8_t *key, size_t klen
 
 /* The timer token of a client deadline (the register modules arm no other timer). */
 #define REG_T_DEADLINE 1
+#define REG_T_OWED 2 /* the timer that sends owed messages again (reg_send) */
+/* Messages owed to one peer, at most: one answer to each phase the peer runs on an instance and
+ * one request of ours per instance, REG_MAX_KEYS instances each; and REG_OWED_BYTES of payload
+ * (backlog_bytes if larger). */
+#define REG_OWED_MSGS (2u * REG_MAX_KEYS)
+#define REG_OWED_BYTES (64u << 20)
 
 /* Takes op off the module's list of ops with a client deadline. */
 static void untime(struct reg_mod *r, struct reg_op *op)
@@ -451,6 +457,20 @@ static int reg_request(struct strata_module *m, const struct strata_request *req
 
 /* ---- messages ---- */
 
+/* A perfect-link send the links may refuse (the backlog toward `to` full): nothing in the
+ * quorum algorithms repeats a reply (an operation waits for a quorum of them, or for every
+ * process P does not detect), so one refused would leave the operation waiting for the client's
+ * deadline, or for ever without one. It is owed to `to` and sent again, in order, when the
+ * backlog has room (links.h, strata_pl_owed, queued; caps REG_OWED_MSGS and REG_OWED_BYTES, one
+ * beyond them dropped as before, counted and traced). */
+static void reg_pl_send(struct reg_mod *r, uint32_t to, uint64_t instance, struct strata_msg *m)
+{
+	if (r->test_no_owed || !r->owed)
+		(void)strata_pl_send(&r->m, to, instance, m); /* refused: lost */
+	else
+		(void)strata_pl_owed_send(r->owed, to, instance, m); /* refused: owed */
+}
+
 void reg_send(struct reg_mod *r, struct reg_inst *i, uint32_t to, uint8_t type, uint64_t rid,
 	      const struct reg_val *val)
 {
@@ -474,7 +494,7 @@ void reg_send(struct reg_mod *r, struct reg_inst *i, uint32_t to, uint8_t type, 
 	}
 	if (to != 0) {
 		/* trigger <pl, Send | to, m> */
-		strata_pl_send(&r->m, to, i->hash, m);
+		reg_pl_send(r, to, i->hash, m);
 	} else if (r->on_beb) {
 		/* trigger <beb, Broadcast | m> (beb copies the bytes) */
 		int rc = bcast_broadcast(&r->beb, m->data, m->len);
@@ -482,7 +502,8 @@ void reg_send(struct reg_mod *r, struct reg_inst *i, uint32_t to, uint8_t type, 
 			strata_trace(n, r->name, "beb broadcast failed (%s) -> message not sent",
 				     strata_strerror(rc));
 	} else {
-		strata_pl_send_all(&r->m, i->hash, m);
+		for (uint32_t q = 1; q <= strata_node_n(n); q++)
+			reg_pl_send(r, q, i->hash, m);
 	}
 	strata_msg_unref(m);
 }
@@ -676,6 +697,8 @@ static void reg_handle(struct strata_module *m, const struct strata_event *ev)
 	case STRATA_EV_TIMER:
 		if (ev->arg == REG_T_DEADLINE)
 			on_deadline(r, ev->instance);
+		else if (ev->arg == REG_T_OWED && r->owed)
+			strata_pl_owed_flush(r->owed);
 		break;
 	default:
 		break;
@@ -688,6 +711,7 @@ static void reg_destroy(struct strata_module *m)
 	strata_itab_free(r->tab);
 	if (r->xstate_free)
 		r->xstate_free(r->xstate);
+	strata_pl_owed_free(r->owed);
 	free(r);
 }
 
@@ -719,7 +743,12 @@ struct reg_mod *reg_mod_new_wire(struct strata_node *n, const char *name, uint16
 {
 	STRATA_ASSERT(strata_node_n(n) <= 64); /* reply sets are 64-bit masks */
 	struct reg_mod *r = calloc(1, sizeof(*r));
-	if (!r) {
+	uint64_t backlog = strata_node_config(n)->backlog_bytes;
+	if (r)
+		r->owed = strata_pl_owed_new(n, &r->m, REG_T_OWED, NULL, REG_OWED_MSGS,
+					     backlog > REG_OWED_BYTES ? backlog : REG_OWED_BYTES);
+	if (!r || !r->owed) {
+		free(r);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
@@ -734,6 +763,18 @@ struct reg_mod *reg_mod_new_wire(struct strata_node *n, const char *name, uint16
 	r->correct = nn >= 64 ? UINT64_MAX : (1ull << nn) - 1;
 	strata_node_add_module(n, &r->m, &r->ops, wire_id);
 	return r;
+}
+
+void reg_test_no_owed(struct strata_module *m)
+{
+	STRATA_ASSERT(m && m->ops && m->ops->handle == reg_handle);
+	((struct reg_mod *)m)->test_no_owed = true;
+}
+
+void reg_test_owed_counts(struct strata_module *m, struct strata_pl_owed_counts *c)
+{
+	STRATA_ASSERT(m && m->ops && m->ops->handle == reg_handle);
+	strata_pl_owed_counts(((struct reg_mod *)m)->owed, c);
 }
 
 int reg_use_p(struct reg_mod *r, char *err, size_t errlen)

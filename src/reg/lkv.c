@@ -70,7 +70,7 @@
 enum { M_GET = 1, M_VAL, M_PUT, M_ACK, M_DIGEST, M_SUM, M_PUSH, M_WANT };
 enum { K_GET = LKV_K_GET, K_PUT = LKV_K_PUT, K_DEL = LKV_K_DEL };
 enum { PH_QUERY = 1, PH_WRITE };
-enum { T_OP = 1, T_AE, T_GC };
+enum { T_OP = 1, T_AE, T_GC, T_OWED };
 
 struct ver {
 	uint64_t ts; /* 0 = absent */
@@ -118,11 +118,19 @@ struct lkv {
 	uint32_t ae_peer;
 	unsigned gc_cursor;
 	struct lkv_stats st;
+	struct strata_pl_owed *owed; /* sends the links refused (lkv_send_to) */
+	bool test_no_owed;           /* TEST ONLY: lkv_test_no_owed */
 };
 
 static struct lkv *L(struct strata_module *m)
 {
 	return (struct lkv *)(void *)m;
+}
+
+/* Where lkv_send_to owes what the links refuse (NULL: the broken variant loses it). */
+static struct strata_pl_owed *OWED(struct lkv *l)
+{
+	return l->test_no_owed ? NULL : l->owed;
 }
 
 static unsigned bucket_of(uint64_t h)
@@ -332,7 +340,7 @@ static void send_get(struct lkv *l, struct lkv_op *o, bool want_value)
 	strata_wr_u64(&w, o->c.rid);
 	strata_wr_bytes(&w, o->c.key, o->c.klen);
 	strata_wr_u8(&w, want_value);
-	lkv_send_reps(&l->m, &o->c, lkv_wr_done(&l->m, &w));
+	lkv_send_reps(&l->m, OWED(l), &o->c, lkv_wr_done(&l->m, &w));
 }
 
 /* Sends the op's best version to the replicas not in `skip` (rid 0: a repair, not awaited). */
@@ -343,7 +351,7 @@ static void send_put(struct lkv *l, struct lkv_op *o, uint64_t rid, uint64_t ski
 		return;
 	for (unsigned i = 0; i < o->c.nrep; i++)
 		if (!(skip & lkv_bit(o->c.reps[i])))
-			lkv_send_to(&l->m, o->c.reps[i], m);
+			lkv_send_to(&l->m, OWED(l), o->c.reps[i], m);
 	strata_msg_unref(m);
 }
 
@@ -566,7 +574,7 @@ static void on_get(struct lkv *l, uint32_t from, struct strata_rd *rd)
 	strata_wr_bytes(&w, with ? e->v.val->data : NULL, with ? e->v.val->len : 0);
 	struct strata_msg *m = lkv_wr_done(&l->m, &w);
 	if (m) {
-		lkv_send_to(&l->m, from, m);
+		lkv_send_to(&l->m, OWED(l), from, m);
 		strata_msg_unref(m);
 	}
 }
@@ -602,7 +610,7 @@ static void on_put(struct lkv *l, uint32_t from, struct strata_rd *rd)
 	}
 	int rc = take_version(l, key, klen, ts, wr, tomb, v, vlen);
 	if (rid)
-		lkv_send_ack(&l->m, from, M_ACK, rid, rc);
+		lkv_send_ack(&l->m, OWED(l), from, M_ACK, rid, rc);
 }
 
 /* ---- anti-entropy ---- */
@@ -623,7 +631,7 @@ static void ae_round(struct lkv *l)
 	struct strata_msg *m = lkv_wr_done(&l->m, &w);
 	if (m) {
 		l->st.ae_rounds++;
-		lkv_send_to(&l->m, l->ae_peer, m);
+		lkv_send_to(&l->m, OWED(l), l->ae_peer, m);
 		strata_msg_unref(m);
 	}
 }
@@ -679,7 +687,7 @@ static void on_digest(struct lkv *l, uint32_t from, struct strata_rd *rd)
 	STRATA_ASSERT(put == items);
 	struct strata_msg *m = lkv_wr_done(&l->m, &w);
 	if (m) {
-		lkv_send_to(&l->m, from, m);
+		lkv_send_to(&l->m, OWED(l), from, m);
 		strata_msg_unref(m);
 	}
 }
@@ -734,7 +742,7 @@ static void push_send(struct lkv *l, struct pusher *p, uint32_t to)
 		struct strata_msg *m = lkv_wr_done(&l->m, &w);
 		if (m) {
 			l->st.ae_pushed += p->count;
-			lkv_send_to(&l->m, to, m);
+			lkv_send_to(&l->m, OWED(l), to, m);
 			strata_msg_unref(m);
 		}
 	}
@@ -796,7 +804,7 @@ static void on_sum(struct lkv *l, uint32_t from, struct strata_rd *rd)
 		strata_wr_raw(&w, want.buf, want.len);
 		struct strata_msg *m = lkv_wr_done(&l->m, &w);
 		if (m) {
-			lkv_send_to(&l->m, from, m);
+			lkv_send_to(&l->m, OWED(l), from, m);
 			strata_msg_unref(m);
 		}
 	}
@@ -888,6 +896,8 @@ static void lkv_handle(struct strata_module *m, const struct strata_event *ev)
 		} else if (ev->arg == T_GC) {
 			gc_sweep(l);
 			strata_timer_arm_in(m->node, &l->gc_timer, LKV_GC_PERIOD_US);
+		} else if (ev->arg == T_OWED) {
+			strata_pl_owed_flush(l->owed);
 		}
 		return;
 	case STRATA_EV_PL_DELIVER:
@@ -923,6 +933,7 @@ static void lkv_destroy(struct strata_module *m)
 	strata_timer_disarm(m->node, &l->gc_timer);
 	free(l->dig);
 	lkv_ring_free(&l->ring);
+	strata_pl_owed_free(l->owed);
 	free(l);
 }
 
@@ -964,7 +975,9 @@ struct strata_module *lkv_create(struct strata_node *n, char *err, size_t errlen
 				 NULL);
 	l->dig = calloc((size_t)(cfg->n + 1) * LKV_AE_BUCKETS, sizeof(*l->dig));
 	l->ae_peer = l->self;
-	if (!l->tab || !l->dig || lkv_ring_init(&l->ring, cfg->n, LKV_VNODES) != 0) {
+	l->owed = lkv_owed_new(n, &l->m, T_OWED);
+	if (!l->tab || !l->dig || !l->owed || lkv_ring_init(&l->ring, cfg->n, LKV_VNODES) != 0) {
+		strata_pl_owed_free(l->owed);
 		strata_itab_free(l->tab);
 		free(l->dig);
 		free(l);
@@ -1047,4 +1060,16 @@ void lkv_set_clock_skew(struct strata_module *m, uint64_t skew_us)
 {
 	STRATA_ASSERT(m->ops == &lkv_ops);
 	L(m)->skew_us = skew_us;
+}
+
+void lkv_test_no_owed(struct strata_module *m)
+{
+	STRATA_ASSERT(m && m->ops == &lkv_ops);
+	L(m)->test_no_owed = true;
+}
+
+void lkv_test_owed_counts(struct strata_module *m, struct strata_pl_owed_counts *c)
+{
+	STRATA_ASSERT(m && m->ops == &lkv_ops);
+	strata_pl_owed_counts(L(m)->owed, c);
 }

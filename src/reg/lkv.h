@@ -68,6 +68,13 @@ struct lkv_stats {
 	uint64_t read_repairs, writebacks, ae_rounds, ae_pushed, ae_applied, gc_dropped, full_rejects;
 };
 void lkv_stats(struct strata_module *m, struct lkv_stats *out);
+/* TEST ONLY (broken variant): what lkv's (lkv_vc_*: lkv-vc's) links refuse is lost, not owed and
+ * sent again (lkv_send_to); and what its links refused and what came of it (links.h). */
+struct strata_pl_owed_counts;
+void lkv_test_no_owed(struct strata_module *m);
+void lkv_test_owed_counts(struct strata_module *m, struct strata_pl_owed_counts *c);
+void lkv_vc_test_no_owed(struct strata_module *m);
+void lkv_vc_test_owed_counts(struct strata_module *m, struct strata_pl_owed_counts *c);
 /* Overrides the bounds (0 keeps a value). */
 void lkv_set_limits(struct strata_module *m, size_t max_keys, uint64_t gc_age_us,
 		    uint64_t ae_period_us);
@@ -136,8 +143,21 @@ int lkv_request_check(struct strata_module *m, const struct strata_request *q,
 		      const struct lkv_limits *lim, uint8_t *kind);
 /* Finishes an encoding (NULL, traced, if it failed). */
 struct strata_msg *lkv_wr_done(struct strata_module *m, struct strata_wr *w);
-/* Perfect-link send; a failure is traced and left to the operation's timeout or to repair. */
-void lkv_send_to(struct strata_module *m, uint32_t to, struct strata_msg *msg);
+/* Perfect-link send from module m. One the links refuse (the backlog toward `to` full) is owed
+ * to `to` and sent again, in order, when its backlog has room (owed: the module's, links.h
+ * strata_pl_owed, queued; NULL: lost, the test-only broken variant); nothing in the quorum
+ * protocol repeats a request or an answer, so a refused one would leave its request to the
+ * LKV_TIMEOUT_US deadline. Any other failure is traced and left to the timeout or to repair. */
+struct strata_pl_owed;
+void lkv_send_to(struct strata_module *m, struct strata_pl_owed *owed, uint32_t to,
+		 struct strata_msg *msg);
+/* What a module's links refused to owe (lkv_owed_new): per peer one request and one answer per
+ * coordinated request (LKV_MAX_PENDING each), and anti-entropy's few; at most
+ * LKV_OWED_BYTES of payload (backlog_bytes if larger). */
+#define LKV_OWED_MSGS (2u * LKV_MAX_PENDING + 64u)
+#define LKV_OWED_BYTES (64u << 20)
+struct strata_pl_owed *lkv_owed_new(struct strata_node *n, struct strata_module *m,
+				    uint64_t token);
 /* Checks [lkv] replicas, r and w against n: 0, or -1 with the reason in err (prefixed name). */
 struct strata_config;
 int lkv_config_check(const struct strata_config *cfg, const char *name, char *err,
@@ -181,8 +201,10 @@ bool lkv_coord_ack(struct lkv_coord *c, uint32_t from, bool full);
 /* Takes c out of the table: disarms its timer, frees its key (the caller frees the rest). */
 void lkv_coord_remove(struct lkv_coords *t, struct strata_module *m, struct lkv_coord *c);
 /* Sends msg to each of c's replicas and drops the caller's reference (NULL: nothing). */
-void lkv_send_reps(struct strata_module *m, const struct lkv_coord *c, struct strata_msg *msg);
+void lkv_send_reps(struct strata_module *m, struct strata_pl_owed *owed, const struct lkv_coord *c,
+		   struct strata_msg *msg);
 /* A replica's answer to a put: [type][rid][full: rc != 0] to the coordinator. */
-void lkv_send_ack(struct strata_module *m, uint32_t to, uint8_t type, uint64_t rid, int rc);
+void lkv_send_ack(struct strata_module *m, struct strata_pl_owed *owed, uint32_t to, uint8_t type,
+		  uint64_t rid, int rc);
 
 #endif

@@ -79,9 +79,10 @@ struct strata_msg *lkv_wr_done(struct strata_module *m, struct strata_wr *w)
 	return msg;
 }
 
-void lkv_send_to(struct strata_module *m, uint32_t to, struct strata_msg *msg)
+void lkv_send_to(struct strata_module *m, struct strata_pl_owed *owed, uint32_t to,
+		 struct strata_msg *msg)
 {
-	int rc = strata_pl_send(m, to, 0, msg);
+	int rc = owed ? strata_pl_owed_send(owed, to, 0, msg) : strata_pl_send(m, to, 0, msg);
 	if (rc)
 		strata_trace(m->node, m->ops->name,
 			     "pl send to %u failed (%s) -> left to timeout/repair", to,
@@ -152,16 +153,26 @@ void lkv_coord_remove(struct lkv_coords *t, struct strata_module *m, struct lkv_
 	c->key = NULL;
 }
 
-void lkv_send_reps(struct strata_module *m, const struct lkv_coord *c, struct strata_msg *msg)
+struct strata_pl_owed *lkv_owed_new(struct strata_node *n, struct strata_module *m,
+				    uint64_t token)
+{
+	uint64_t backlog = strata_node_config(n)->backlog_bytes;
+	return strata_pl_owed_new(n, m, token, NULL, LKV_OWED_MSGS,
+				  backlog > LKV_OWED_BYTES ? backlog : LKV_OWED_BYTES);
+}
+
+void lkv_send_reps(struct strata_module *m, struct strata_pl_owed *owed, const struct lkv_coord *c,
+		   struct strata_msg *msg)
 {
 	if (!msg)
 		return;
 	for (unsigned i = 0; i < c->nrep; i++)
-		lkv_send_to(m, c->reps[i], msg);
+		lkv_send_to(m, owed, c->reps[i], msg);
 	strata_msg_unref(msg);
 }
 
-void lkv_send_ack(struct strata_module *m, uint32_t to, uint8_t type, uint64_t rid, int rc)
+void lkv_send_ack(struct strata_module *m, struct strata_pl_owed *owed, uint32_t to, uint8_t type,
+		  uint64_t rid, int rc)
 {
 	struct strata_wr w;
 	strata_wr_init(&w, 64);
@@ -170,7 +181,7 @@ void lkv_send_ack(struct strata_module *m, uint32_t to, uint8_t type, uint64_t r
 	strata_wr_u8(&w, rc == 0 ? 0 : 1);
 	struct strata_msg *msg = lkv_wr_done(m, &w);
 	if (msg) {
-		lkv_send_to(m, to, msg);
+		lkv_send_to(m, owed, to, msg);
 		strata_msg_unref(msg);
 	}
 }

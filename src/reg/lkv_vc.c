@@ -68,7 +68,7 @@
 
 enum { M_GET = 1, M_VAL, M_PUT, M_ACK };
 enum { K_GET = LKV_K_GET, K_PUT = LKV_K_PUT, K_DEL = LKV_K_DEL };
-enum { T_OP = 1 };
+enum { T_OP = 1, T_OWED };
 
 /* Per-version overhead on the wire, bytes: dot, flag and length fields, ctx of n varints. */
 #define SIB_OVERHEAD(n) (32 + 10 * (size_t)(n))
@@ -107,11 +107,19 @@ struct lkv_vc {
 	uint64_t ctr;
 	struct lkv_coords ops; /* of struct vc_op */
 	struct lkv_vc_stats st;
+	struct strata_pl_owed *owed; /* sends the links refused (lkv_send_to) */
+	bool test_no_owed;           /* TEST ONLY: lkv_test_no_owed */
 };
 
 static struct lkv_vc *V(struct strata_module *m)
 {
 	return (struct lkv_vc *)(void *)m;
+}
+
+/* Where lkv_send_to owes what the links refuse (NULL: the broken variant loses it). */
+static struct strata_pl_owed *OWED(struct lkv_vc *l)
+{
+	return l->test_no_owed ? NULL : l->owed;
 }
 
 /* ---- versions and sibling sets ---- */
@@ -486,7 +494,7 @@ static int vc_request(struct strata_module *m, const struct strata_request *q)
 			     (unsigned long long)o->c.rid, l->self, (unsigned long long)l->ctr,
 			     o->c.nrep);
 	}
-	lkv_send_reps(&l->m, &o->c, lkv_wr_done(&l->m, &wr));
+	lkv_send_reps(&l->m, OWED(l), &o->c, lkv_wr_done(&l->m, &wr));
 	return 0;
 }
 
@@ -511,7 +519,7 @@ static void on_get(struct lkv_vc *l, uint32_t from, struct strata_rd *rd)
 		wr_version(&w, l, &e->set.s[i]);
 	struct strata_msg *m = lkv_wr_done(&l->m, &w);
 	if (m) {
-		lkv_send_to(&l->m, from, m);
+		lkv_send_to(&l->m, OWED(l), from, m);
 		strata_msg_unref(m);
 	}
 }
@@ -534,7 +542,7 @@ static void on_put(struct lkv_vc *l, uint32_t from, struct strata_rd *rd)
 		if (s.val)
 			strata_msg_unref(s.val);
 	}
-	lkv_send_ack(&l->m, from, M_ACK, rid, rc);
+	lkv_send_ack(&l->m, OWED(l), from, M_ACK, rid, rc);
 }
 
 /* ---- module plumbing ---- */
@@ -544,6 +552,10 @@ static void vc_handle(struct strata_module *m, const struct strata_event *ev)
 	struct lkv_vc *l = V(m);
 	if (ev->type == STRATA_EV_TIMER && ev->arg == T_OP) {
 		on_op_timeout(l, ev->instance);
+		return;
+	}
+	if (ev->type == STRATA_EV_TIMER && ev->arg == T_OWED) {
+		strata_pl_owed_flush(l->owed);
 		return;
 	}
 	if (ev->type != STRATA_EV_PL_DELIVER || !ev->msg || ev->peer < 1 || ev->peer > l->n)
@@ -567,6 +579,7 @@ static void vc_destroy(struct strata_module *m)
 			op_free(l, (struct vc_op *)l->ops.op[i]);
 	strata_itab_free(l->tab); /* entry_fini releases the versions */
 	lkv_ring_free(&l->ring);
+	strata_pl_owed_free(l->owed);
 	free(l);
 }
 
@@ -596,7 +609,9 @@ struct strata_module *lkv_vc_create(struct strata_node *n, char *err, size_t err
 	l->max_keys = cfg->lkv_max_keys;
 	l->tab = strata_itab_new("lkv-vc keys", l->max_keys, sizeof(struct vc_entry), entry_fini,
 				 NULL);
-	if (!l->tab || lkv_ring_init(&l->ring, cfg->n, LKV_VNODES) != 0) {
+	l->owed = lkv_owed_new(n, &l->m, T_OWED);
+	if (!l->tab || !l->owed || lkv_ring_init(&l->ring, cfg->n, LKV_VNODES) != 0) {
+		strata_pl_owed_free(l->owed);
 		strata_itab_free(l->tab);
 		free(l);
 		snprintf(err, errlen, "lkv-vc: out of memory");
@@ -630,4 +645,16 @@ size_t lkv_vc_count(struct strata_module *m)
 {
 	STRATA_ASSERT(m->ops == &vc_ops);
 	return strata_itab_len(V(m)->tab);
+}
+
+void lkv_vc_test_no_owed(struct strata_module *m)
+{
+	STRATA_ASSERT(m && m->ops == &vc_ops);
+	V(m)->test_no_owed = true;
+}
+
+void lkv_vc_test_owed_counts(struct strata_module *m, struct strata_pl_owed_counts *c)
+{
+	STRATA_ASSERT(m && m->ops == &vc_ops);
+	strata_pl_owed_counts(V(m)->owed, c);
 }

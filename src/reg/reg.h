@@ -164,6 +164,10 @@ struct reg_mod {
 	 * bcast_open_under_recovery); without it a message to all is pl-sent to every process. */
 	struct bcast_lower beb;
 	bool on_beb;
+	/* Messages to one process (replies, a restarted replica's repeated request) and, without
+	 * beb, to all: what the links refuse is owed and sent again (core.c, reg_send). */
+	struct strata_pl_owed *owed;
+	bool test_no_owed; /* TEST ONLY: reg_test_no_owed */
 	uint64_t dropped_full;    /* messages dropped because the table was full */
 	/* First phase id of every instance in this incarnation (see "Phase ids" in core.c): 0 for
 	 * modules without stable storage, (durable epoch) << REG_RID_EPOCH_SHIFT otherwise. */
@@ -214,6 +218,11 @@ struct reg_mod *reg_mod_new_wire(struct strata_node *n, const char *name, uint16
 				 size_t errlen);
 /* Subscribes r to the node's perfect failure detector (fail-stop algorithms). */
 int reg_use_p(struct reg_mod *r, char *err, size_t errlen);
+/* TEST ONLY (broken variant): a message the links refuse to the register module m is lost, not
+ * owed and sent again; and what its links refused and what came of it (links.h). */
+struct strata_pl_owed_counts;
+void reg_test_no_owed(struct strata_module *m);
+void reg_test_owed_counts(struct strata_module *m, struct strata_pl_owed_counts *c);
 /* Creates a quorum-engine register (reg/quorum.c). */
 struct reg_mod *reg_quorum_new(struct strata_node *n, const char *name,
 			       const struct reg_quorum_params *q, bool single_writer, bool client,

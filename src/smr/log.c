@@ -135,7 +135,7 @@
 #define SNAP_MAX ((uint64_t)4 << 30)         /* a snapshot larger than this is refused */
 
 enum { M_APPEND = 1, M_APPEND_R, M_VOTE, M_VOTE_R, M_FWD, M_RI, M_RI_R, M_SNAP, M_SNAP_R };
-enum { T_TICK = 2, T_ELECT, T_PERSIST, T_COMMIT, T_THRIFTY };
+enum { T_TICK = 2, T_ELECT, T_PERSIST, T_COMMIT, T_THRIFTY, T_OWED };
 enum role { FOLLOWER, CANDIDATE, LEADER };
 enum { K_GET = SMR_REQ_GET, K_PUT = SMR_REQ_PUT, K_DEL = SMR_REQ_DEL, K_CAS = SMR_REQ_CAS,
        K_RANGE = SMR_REQ_RANGE };
@@ -252,6 +252,9 @@ struct kv {
 	bool active; /* the KV is in use: timers run (dormant until then: no traffic at all) */
 	bool damaged; /* the stored snapshot is unreadable: requests refused, messages ignored */
 
+	/* FWD, RI and RI_R the links refused, owed to their peer (send_owed). */
+	struct strata_pl_owed *owed;
+
 	struct smr_status st;
 };
 
@@ -294,6 +297,26 @@ static int send_to(struct kv *k, uint32_t to, struct strata_msg *msg)
 	int rc = strata_pl_send(&k->m, to, 0, msg);
 	if (rc)
 		trace(k, "pl send to %u failed (%s) -> retried later", to, strata_strerror(rc));
+	strata_msg_unref(msg);
+	return rc;
+}
+
+/* FWD, RI and RI_R: nothing repeats them (a follower forwards again only when the leader
+ * changes), so one the links refuse (the backlog toward that peer full) would leave its request
+ * waiting for the client's deadline. Owed to the peer instead and sent again, in order, when its
+ * backlog has room (links.h, strata_pl_owed, queued): per peer at most pending_max + READS_MAX
+ * messages (a node forwards or asks for at most its pending requests, a leader answers at most
+ * READS_MAX waiting reads) and SMR_PEND_BYTES + 32 bytes a read of payload; one beyond is dropped
+ * (left to the deadline, as before), counted and traced. */
+static int send_owed(struct kv *k, uint32_t to, struct strata_msg *msg)
+{
+	if (!msg)
+		return STRATA_ENOMEM;
+	int rc = k->broken & SMR_BROKEN_NO_OWED ? strata_pl_send(&k->m, to, 0, msg)
+						: strata_pl_owed_send(k->owed, to, 0, msg);
+	if (rc)
+		trace(k, "pl send to %u failed (%s) -> left to the request's deadline", to,
+		      strata_strerror(rc));
 	strata_msg_unref(msg);
 	return rc;
 }
@@ -651,7 +674,7 @@ static void drop_leader_reads(struct kv *k)
 			strata_wr_u8(&w, M_RI_R);
 			strata_wr_u64(&w, r->id);
 			strata_wr_u64(&w, 0);
-			send_to(k, r->peer, wr_done(k, &w));
+			send_owed(k, r->peer, wr_done(k, &w));
 		}
 	}
 	k->nreads = 0;
@@ -1046,7 +1069,7 @@ static void read_confirmed(struct kv *k, struct read_wait *r)
 	strata_wr_u8(&w, M_RI_R);
 	strata_wr_u64(&w, r->id);
 	strata_wr_u64(&w, r->index);
-	send_to(k, r->peer, wr_done(k, &w));
+	send_owed(k, r->peer, wr_done(k, &w));
 }
 
 /* Reads whose round a majority has answered are confirmed. */
@@ -1333,7 +1356,7 @@ static void dispatch_one(struct kv *k, struct pend *p)
 		strata_wr_u8(&w, M_RI);
 		strata_wr_u64(&w, p->c.id);
 		p->state = P_READ_INDEX;
-		send_to(k, k->leader, wr_done(k, &w));
+		send_owed(k, k->leader, wr_done(k, &w));
 		return;
 	}
 	p->state = P_SENT;
@@ -1345,7 +1368,7 @@ static void dispatch_one(struct kv *k, struct pend *p)
 	strata_wr_init(&w, p->c.cmd->len + 16);
 	strata_wr_u8(&w, M_FWD);
 	strata_wr_bytes(&w, p->c.cmd->data, p->c.cmd->len);
-	send_to(k, k->leader, wr_done(k, &w));
+	send_owed(k, k->leader, wr_done(k, &w));
 }
 
 /* A new leader: every unanswered request goes (again) to it. */
@@ -1679,7 +1702,7 @@ static void on_ri(struct kv *k, uint32_t p, struct strata_rd *rd)
 		strata_wr_u8(&w, M_RI_R);
 		strata_wr_u64(&w, id);
 		strata_wr_u64(&w, 0);
-		send_to(k, p, wr_done(k, &w));
+		send_owed(k, p, wr_done(k, &w));
 		return;
 	}
 	add_read(k, p, id);
@@ -2087,6 +2110,8 @@ static void kv_handle_ev(struct strata_module *m, const struct strata_event *ev)
 			flush_soon(k);
 		} else if (ev->arg == T_TICK) {
 			on_tick(k);
+		} else if (ev->arg == T_OWED) {
+			strata_pl_owed_flush(k->owed);
 		} else if (ev->arg == T_ELECT && k->role != LEADER) {
 			start_election(k);
 		}
@@ -2143,6 +2168,7 @@ static void kv_destroy(struct strata_module *m)
 	free(k->ents);
 	free(k->prop);
 	free(k->reads);
+	strata_pl_owed_free(k->owed);
 	free(k);
 }
 
@@ -2173,9 +2199,13 @@ struct strata_module *smr_kv_create(struct strata_node *n, char *err, size_t err
 	k->prop = calloc(PROPOSE_MAX, sizeof(*k->prop));
 	k->reads = calloc(READS_MAX, sizeof(*k->reads));
 	k->sm = smr_kv_new(cfg->smr_sessions_max);
+	k->owed = strata_pl_owed_new(n, &k->m, T_OWED, NULL,
+				     (size_t)cfg->smr_pending_max + READS_MAX,
+				     SMR_PEND_BYTES + (uint64_t)READS_MAX * 32);
 	k->cfirst = 1;
 	k->log_first = 1;
-	if (prc || !k->prop || !k->reads || !k->sm) {
+	if (prc || !k->prop || !k->reads || !k->sm || !k->owed) {
+		strata_pl_owed_free(k->owed);
 		smr_kv_free(k->sm);
 		smr_pend_fini(&k->pend);
 		free(k->prop);

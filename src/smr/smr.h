@@ -550,6 +550,9 @@ enum smr_broken {
 	 * (strata_node_deliveries_wanted says no) a write's apply advances the revision once more
 	 * (log.c, apply_committed). */
 	SMR_BROKEN_UNWATCHED_REVISION = 32768,
+	/* kv: a FWD, RI or RI_R the links refuse is lost, not owed and sent again (log.c,
+	 * send_owed): the request waits for its deadline. */
+	SMR_BROKEN_NO_OWED = 65536,
 };
 void smr_kv_set_broken(struct strata_module *m, unsigned broken);
 

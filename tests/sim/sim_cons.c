@@ -22,7 +22,15 @@
  * must be flagged as a uniform-agreement violation. The same scenario runs on uflood and uhier
  * as ordinary cases: there it must pass. broken-flood-over-lossy-beb puts a beb that drops half
  * of every broadcast (never retried) under flood: termination or agreement must fail, which
- * shows the algorithms really stand on beb. */
+ * shows the algorithms really stand on beb.
+ *
+ * Sends the links refuse (uhier.c): uhier-ack-backlog sets `[links] backlog_bytes` small, cuts
+ * the link from one node q to node 1 (the leader of round 1) and fills q's backlog toward 1 to
+ * its last byte (lib/filler.h: the node's other traffic), then node 1 proposes on two instances:
+ * q's ACKs are refused by the links, uhier owes them and sends them once the link heals, and
+ * node 1 (correct, never detected) must decide: termination. A seed where q's uhier owed no ACK
+ * is vacuous. broken-uhier-ack-backlog-no-owed (cons_uhier_test_no_owed: a refused ACK is lost)
+ * must fail termination. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,20 +38,24 @@
 #include "cons/cons.h"
 #include "core/assert.h"
 #include "core/stack.h"
+#include "lib/filler.h"
 #include "lib/ld_harness.h"
 #include "lib/lossy_beb.h"
 #include "lib/oracle.h"
+#include "links/links.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
 #define MS LDH_MS
 #define LIVENESS_MS 3000ull
+#define BACKLOG 1024 /* SC_BACKLOG: [links] backlog_bytes */
 
 /* ---- a run ---- */
 
 enum scen {
 	SC_RANDOM = 0, /* the general fault mix */
 	SC_SPLIT,      /* a node with its outgoing links cut decides first, then crashes */
+	SC_BACKLOG,    /* a node's backlog toward the leader full when the leader proposes */
 };
 
 struct spec {
@@ -51,12 +63,14 @@ struct spec {
 	enum scen scen;
 	bool check_uniform;
 	bool lossy_beb; /* replace beb under the algorithm with one that drops messages */
+	bool no_owed;   /* uhier loses the ACKs the links refuse (broken variant) */
 };
 
 struct run {
 	struct ldh h; /* the cluster, the simulation, the checker, the client requests */
 	const struct spec *sp;
 	const struct strata_algo *algo;
+	uint32_t full; /* SC_BACKLOG: the node whose backlog toward node 1 was filled */
 };
 
 static void build(struct sim *s, struct strata_node *n, void *arg)
@@ -68,10 +82,15 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 	if (r->sp->lossy_beb) {
 		sim_lossy_beb_add(n, false);
 	}
-	if (!strata_algo_create(r->algo, n, err, sizeof(err))) {
+	if (r->sp->scen == SC_BACKLOG)
+		sim_filler_add(n);
+	struct strata_module *m = strata_algo_create(r->algo, n, err, sizeof(err));
+	if (!m) {
 		fprintf(stderr, "create %s: %s\n", r->algo->name, err);
 		abort();
 	}
+	if (r->sp->no_owed)
+		cons_uhier_test_no_owed(m);
 }
 
 static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
@@ -121,6 +140,50 @@ static int phase_split(struct run *r)
 	return rc;
 }
 
+/* Node q (not 1) with its link to node 1 cut and its backlog toward 1 full; then node 1, the
+ * leader of round 1, proposes on instances 1 and 3: q's ACKs are refused by the links. */
+static int phase_backlog(struct run *r)
+{
+	struct ldh *h = &r->h;
+	struct sim *s = h->s;
+	/* Sessions open first, as in phase_split: node 1 deciding instance 2 heard every node's
+	 * ACK, so every link to and from node 1 has its session (a node sends perfect-link frames
+	 * only to incarnations it has heard of). */
+	ldh_propose(h, 1, 2, "w");
+	int rc = 0;
+	for (unsigned k = 0; k < 300 && !rc && !h->dec[1][2].decided; k++)
+		rc = sim_run_for(s, 10 * MS, ldh_step_check, h);
+	if (rc)
+		return rc;
+	r->full = 2 + (uint32_t)sim_random_below(s, h->n - 1);
+	sim_link(s, r->full, 1, false);
+	/* The acknowledgements of what q sent before the cut arrive (node 1 -> q is up) and free
+	 * its backlog; then it is filled, and nothing from q reaches 1 to be acknowledged. */
+	rc = sim_run_for(s, 100 * MS, ldh_step_check, h);
+	if (rc)
+		return rc;
+	STRATA_ASSERT(h->reqid + 1 < LDH_MAXREQ);
+	sim_filler_fill(s, r->full, ++h->reqid, 1);
+	rc = sim_run_for(s, 1 * MS, ldh_step_check, h);
+	if (rc)
+		return rc;
+	ldh_propose(h, 1, 1, "a");
+	ldh_propose(h, 1, 3, "c");
+	return sim_run_for(s, 300 * MS, ldh_step_check, h);
+}
+
+/* The ACKs the links refused at node q, owed by its uhier. */
+static uint64_t acks_owed(struct run *r, uint32_t q)
+{
+	struct strata_node *nd = q ? sim_node(r->h.s, q) : NULL;
+	struct strata_module *m = nd ? strata_node_module_by_name(nd, "uhier") : NULL;
+	if (!m)
+		return 0;
+	struct strata_pl_owed_counts c;
+	cons_uhier_test_owed_counts(m, &c);
+	return c.refused;
+}
+
 static int run_spec(const struct spec *sp, uint64_t seed, bool trace, char *why, size_t whylen)
 {
 	struct run *r = calloc(1, sizeof(*r));
@@ -134,6 +197,7 @@ static int run_spec(const struct spec *sp, uint64_t seed, bool trace, char *why,
 		.algo = sp->algo, .cluster_id = "sim-cons", .model = r->algo->model,
 		.port_base = 7300, .n = n, .f = n - 1, .regular = !sp->check_uniform,
 		.fd_timers = true, .tail = 0.05, .tail_us = 40 * MS, .crashed = tell_oracles,
+		.backlog_bytes = sp->scen == SC_BACKLOG ? BACKLOG : 0,
 		.build = build, .output = on_output, .arg = r,
 	};
 	ldh_setup(h, &o, seed, trace);
@@ -142,10 +206,15 @@ static int run_spec(const struct spec *sp, uint64_t seed, bool trace, char *why,
 		.chunks = 30, .chunk_us = 5 * MS, .propose_p = 0.2, .part_p = 0.08, .crash_p = 0.05,
 		.draw_crashes = true,
 	};
-	int rc = sp->scen == SC_SPLIT ? phase_split(r) : ldh_phase_random(h, &mix);
+	int rc = sp->scen == SC_SPLIT	  ? phase_split(r)
+		 : sp->scen == SC_BACKLOG ? phase_backlog(r)
+					  : ldh_phase_random(h, &mix);
 	if (!rc)
 		rc = ldh_settle(h, LIVENESS_MS); /* liveness: heal, calm network */
+	uint64_t owed = sp->scen == SC_BACKLOG ? acks_owed(r, r->full) : 0;
 	rc = ldh_finish(h, rc, why, whylen);
+	if (!rc && sp->scen == SC_BACKLOG && owed == 0)
+		rc = sim_vacuous(why, whylen, "node %u's links refused no ACK", r->full);
 	free(r);
 	return rc;
 }
@@ -174,6 +243,14 @@ static int flood_lossy(uint64_t seed, bool trace, char *why, size_t whylen)
 	return run_spec(&sp, seed, trace, why, whylen);
 }
 CASE(hier_split_as_uniform, "hier", SC_SPLIT, true)
+CASE(uhier_backlog, "uhier", SC_BACKLOG, true)
+
+static int uhier_backlog_no_owed(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	static const struct spec sp = { .algo = "uhier", .scen = SC_BACKLOG, .check_uniform = true,
+					.no_owed = true };
+	return run_spec(&sp, seed, trace, why, whylen);
+}
 
 static const struct sim_case cases[] = {
 	{ "flood-random", flood_random, 1000, false },
@@ -182,9 +259,11 @@ static const struct sim_case cases[] = {
 	{ "uhier-random", uhier_random, 1000, false },
 	{ "uflood-split-crash", uflood_split, 1000, false },
 	{ "uhier-split-crash", uhier_split, 1000, false },
+	{ "uhier-ack-backlog", uhier_backlog, 200, false },
 	{ "broken-flood-judged-uniform", flood_split_as_uniform, 50, true },
 	{ "broken-hier-judged-uniform", hier_split_as_uniform, 50, true },
 	{ "broken-flood-over-lossy-beb", flood_lossy, 50, true },
+	{ "broken-uhier-ack-backlog-no-owed", uhier_backlog_no_owed, 50, true },
 };
 
 int main(int argc, char **argv)

@@ -37,7 +37,16 @@
  *       (checked before strong validity, which fails too).
  *   broken-fast-sbc-never-fast  the fast path never taken: the one-step check fails.
  *   broken-sbc-predicate-rejects-all  sbc installs a predicate no set passes: bldc never
- *       proposes, the termination check fails. */
+ *       proposes, the termination check fails.
+ * Sends the links refuse (fast.c): fast-sbc-backlog, `[links] backlog_bytes` small, a calm
+ * network, the f Byzantine processes silent; every process proposes one value on instance 1
+ * (the link sessions open), then the link from a correct p to a correct q is cut and p's backlog
+ * toward q filled to the last byte (lib/filler.h: the node's other traffic), and every process
+ * proposes on instance 2: p's PROPOSAL to q is refused, and q, short of N - f PROPOSALs, can
+ * neither decide nor propose to sbc (which then waits at every process). Owed, and sent when the
+ * link heals 200 ms later, it lets q decide: termination. A seed where p owed nothing is vacuous.
+ * broken-fast-sbc-backlog-no-owed (var_fast_test_no_owed: a refused PROPOSAL is lost) must fail
+ * termination. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +59,7 @@
 #include "core/stack.h"
 #include "fd/fd.h"
 #include "lib/byz_harness.h"
+#include "lib/filler.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
@@ -62,7 +72,7 @@
 #define LIVENESS_MS 8000ull
 
 enum variant { V_SBC = 0, V_SBC_TRUST, V_FAST, V_FAST_OVER_BLDC, V_ONE_STEP, V_NEVER_FAST,
-	       V_REJECT_ALL };
+	       V_REJECT_ALL, V_BACKLOG, V_BACKLOG_NO_OWED };
 enum hook { H_NONE = 0, H_SBC_FORGE, H_FAST_EQUIVOCATE };
 
 static struct {
@@ -112,6 +122,10 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 		cons_sbc_test_trust(m);
 	if (r->var == V_REJECT_ALL)
 		cons_sbc_test_reject_all(m);
+	if (r->var == V_BACKLOG || r->var == V_BACKLOG_NO_OWED)
+		sim_filler_add(n);
+	if (r->var == V_BACKLOG_NO_OWED)
+		var_fast_test_no_owed(m);
 }
 
 static void on_decide(struct run *r, uint32_t node, uint64_t inst, const uint8_t *v, size_t len,
@@ -355,6 +369,57 @@ static int one_step_run(enum variant var, uint64_t seed, bool trace, char *why, 
 	return finish(r, why, whylen);
 }
 
+/* fast-sbc-backlog (see the top). */
+static int backlog_run(enum variant var, uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	struct run *r = setup(var, seed, trace);
+	struct byzh *h = &r->h;
+	struct sim *s = h->s;
+	h->cfg.backlog_bytes = 16384; /* read when the nodes start */
+	struct sim_net net = { .delay_min_us = 200,
+			       .delay_max_us = 300 + sim_random_below(s, 2 * MS) };
+	sim_set_net(s, &net);
+	for (uint32_t k = 0; k < h->f; k++)
+		byzh_make(h, byzh_pick(h), STRATA_BYZ_SILENT, false);
+	byzh_start(h);
+	sim_run_for(s, 1 * MS, NULL, NULL);
+	r->ninst = 2;
+	int rc = 0;
+	uint32_t p = 0, q = 0;
+	for (uint64_t i = 1; i <= r->ninst && !rc; i++) {
+		char v[VMAX];
+		snprintf(v, sizeof v, "v-%llu-%llu", (unsigned long long)i, (unsigned long long)seed);
+		r->same[i] = true;
+		if (i == 2) {
+			p = byzh_pick(h);
+			do
+				q = byzh_pick(h);
+			while (q == p);
+			sim_link(s, p, q, false);
+			/* The acknowledgements of what p sent before the cut arrive (q -> p is up)
+			 * and free its backlog; then it is filled, and nothing from p reaches q. */
+			rc = sim_run_for(s, 10 * MS, byzh_check, h);
+			sim_filler_fill(s, p, ++h->reqid, q);
+			if (!rc)
+				rc = sim_run_for(s, 1 * MS, byzh_check, h);
+		}
+		for (uint32_t x = 1; x <= h->n && !rc; x++)
+			propose(r, x, i, v);
+		if (!rc)
+			rc = sim_run_for(s, 200 * MS, byzh_check, h);
+	}
+	sim_heal(s);
+	if (rc == 0)
+		byzh_settle(h, r->ninst, pending, r, LIVENESS_MS * MS);
+	uint64_t owed = p ? var_fast_test_owed(strata_node_module_by_name(sim_node(s, p),
+									 "fast-sbc"))
+			  : 0;
+	int verdict = finish(r, why, whylen);
+	if (verdict == 0 && owed == 0 && var == V_BACKLOG)
+		verdict = sim_vacuous(why, whylen, "node %u's links refused no PROPOSAL to %u", p, q);
+	return verdict;
+}
+
 BYZH_CASE(sbc_byzantine, run_case, V_SBC)
 BYZH_CASE(sbc_trust, run_case, V_SBC_TRUST)
 BYZH_CASE(fast_byzantine, run_case, V_FAST)
@@ -362,6 +427,8 @@ BYZH_CASE(fast_over_bldc, run_case, V_FAST_OVER_BLDC)
 BYZH_CASE(fast_one_step, one_step_run, V_ONE_STEP)
 BYZH_CASE(never_fast, one_step_run, V_NEVER_FAST)
 BYZH_CASE(reject_all, run_case, V_REJECT_ALL)
+BYZH_CASE(fast_backlog, backlog_run, V_BACKLOG)
+BYZH_CASE(fast_backlog_no_owed, backlog_run, V_BACKLOG_NO_OWED)
 
 static const struct sim_case cases[] = {
 	{ "sbc-byzantine", sbc_byzantine, 100, false },
@@ -371,6 +438,8 @@ static const struct sim_case cases[] = {
 	{ "broken-fast-over-bldc", fast_over_bldc, 100, true },
 	{ "broken-fast-sbc-never-fast", never_fast, 20, true },
 	{ "broken-sbc-predicate-rejects-all", reject_all, 20, true },
+	{ "fast-sbc-backlog", fast_backlog, 40, false },
+	{ "broken-fast-sbc-backlog-no-owed", fast_backlog_no_owed, 20, true },
 };
 
 int main(int argc, char **argv)

@@ -54,12 +54,23 @@
  *   slow-disk-torn        (correct) asynchronous syncs of 0.2-3 ms and torn writes at crashes.
  *   slow-disk-snapshots   (correct) syncs of 10-40 ms, every crash torn, a snapshot every 2
  *                         applied entries: many snapshots and truncations behind each sync.
- *   limits                key and value bounds, cas compare failed, serializable gets. */
+ *   limits                key and value bounds, cas compare failed, serializable gets.
+ *   fwd-backlog           (correct) sends the links refuse (log.c, send_owed): `[links]
+ *                         backlog_bytes` small, a calm network; a follower's link to the
+ *                         leader cut and its backlog toward the leader filled to the last byte
+ *                         (lib/filler.h: the node's other traffic), then a put and, in a second
+ *                         cut, a linearizable get sent to that follower: its FWD and RI are
+ *                         refused by the links. Owed and sent when the link heals (after
+ *                         200 ms), both must succeed well before the request deadline (1.5 s):
+ *                         nothing else repeats them while the leader stays. A seed where the
+ *                         follower owed nothing is vacuous. broken-fwd-backlog-no-owed
+ *                         (SMR_BROKEN_NO_OWED: a refused FWD, RI or RI_R is lost) must time out. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "lib/filler.h"
 #include "lib/kv_harness.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
@@ -103,6 +114,7 @@ struct run {
 	/* pipelined-session: one session's INCRs in flight together (PIPE_OPS of them) */
 	struct pipe_op *pipe;
 	bool pipe_violation;
+	bool filler; /* fwd-backlog: the backlog filler on every node (lib/filler.h) */
 };
 
 /* ---- pipelined-session: one session (a RESP connection) with many writes in flight ---- */
@@ -140,6 +152,8 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 		abort();
 	}
 	smr_kv_set_broken(m, r->broken);
+	if (r->filler)
+		sim_filler_add(n);
 }
 
 static struct strata_module *mod(struct run *r, uint32_t id)
@@ -214,6 +228,8 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 		pipe_reply(r, node, o);
 		return;
 	}
+	if (o->kind == STRATA_OUT_REPLY && o->module == SIM_FILLER_WIRE)
+		return;
 	if (o->kind == STRATA_OUT_REPLY && o->a == 0) {
 		r->got = true;
 		r->status = o->status;
@@ -1031,6 +1047,93 @@ out:
 	return rc;
 }
 
+/* fwd-backlog: one request sent to follower f while the link from `from` to `to` (f and the
+ * leader, one way or the other) is cut and the backlog of `from` toward `to` full; the link heals
+ * after cut_us; the reply's status (1: none in 3 s). */
+static int one_refused(struct run *r, uint32_t f, uint32_t from, uint32_t to, uint64_t cut_us,
+		       enum strata_op op, const char *v)
+{
+	struct sim *s = r->s;
+	sim_link(s, from, to, false);
+	/* The acknowledgements of what `from` sent before the cut arrive (`to` -> `from` is up:
+	 * delays of at most 1 ms, acks delayed 2 ms) and free its backlog; then it is filled, and
+	 * nothing from it reaches `to` to be acknowledged. */
+	sim_run_until(s, sim_now(s) + 5 * MS, NULL, NULL);
+	sim_filler_fill(s, from, 1, to);
+	sim_run_until(s, sim_now(s) + 1 * MS, NULL, NULL);
+	r->got = false;
+	struct strata_request q = {
+		.id = 0, .op = op, .key = (const uint8_t *)"k", .key_len = 1,
+		.value = (const uint8_t *)v, .value_len = v ? strlen(v) : 0,
+	};
+	sim_request(s, f, "kv", &q);
+	sim_run_until(s, sim_now(s) + cut_us, NULL, NULL);
+	sim_link(s, from, to, true);
+	for (uint64_t t = 0; !r->got && t < 3000; t++)
+		sim_run_until(s, sim_now(s) + MS, NULL, NULL);
+	return r->got ? r->status : 1;
+}
+
+static int run_fwd_backlog_broken(uint64_t seed, bool trace, char *why, size_t wl,
+				  unsigned broken)
+{
+	struct run *r = run_new(seed, trace, broken, NULL);
+	struct sim *s = r->s;
+	r->filler = true;
+	r->cfg.backlog_bytes = 4096; /* read when the nodes start */
+	struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 1000 };
+	sim_set_net(s, &calm);
+	sim_start(s);
+	activate(r);
+	int rc = 0;
+	uint32_t l = leader_of(r), f = l % r->cfg.n + 1;
+	EXPECT(l != 0, "no leader elected in 3 s");
+	int st = one(r, f, STRATA_OP_WRITE, "k", 1, "v1", 2, NULL, 0); /* the sessions open */
+	EXPECT(st == 0, "put via follower %u: status %d", f, st);
+	/* First (while the leader's retransmission timeout toward f is still short): the leader's
+	 * answer (RI_R) refused: its link to f cut for 5 + 30 ms, its backlog toward f full; with
+	 * the retransmissions that drain it afterwards f hears no heartbeat for well under its
+	 * election timeout (150-300 ms). */
+	uint64_t lowed0 = strata_node_counters(sim_node(s, l))->owed;
+	st = one_refused(r, f, l, f, 30 * MS, STRATA_OP_READ, NULL);
+	EXPECT(st == 0 && strcmp(r->data, "v1") == 0,
+	       "get via follower %u whose RI_R the leader's links refused: status %d '%s' '%s'", f,
+	       st, r->data, r->text);
+	uint64_t lowed1 = strata_node_counters(sim_node(s, l))->owed;
+	EXPECT(leader_of(r) == l, "the leader changed (%u -> %u) during the RI_R step", l,
+	       leader_of(r));
+	uint64_t owed0 = strata_node_counters(sim_node(s, f))->owed;
+	st = one_refused(r, f, f, l, 200 * MS, STRATA_OP_WRITE, "v2");
+	EXPECT(st == 0, "put via follower %u whose FWD the links refused: status %d '%s'", f, st,
+	       r->text);
+	uint64_t owed1 = strata_node_counters(sim_node(s, f))->owed;
+	st = one_refused(r, f, f, l, 200 * MS, STRATA_OP_READ, NULL);
+	EXPECT(st == 0 && strcmp(r->data, "v2") == 0,
+	       "get via follower %u whose RI the links refused: status %d '%s' '%s'", f, st,
+	       r->data, r->text);
+	uint64_t owed2 = strata_node_counters(sim_node(s, f))->owed;
+	EXPECT(leader_of(r) == l, "the leader changed (%u -> %u): the requests were forwarded "
+	       "again", l, leader_of(r));
+	if (!broken && (owed1 == owed0 || owed2 == owed1 || lowed1 == lowed0))
+		rc = sim_vacuous(why, wl, "follower %u owed no FWD (%llu) or no RI (%llu), or "
+				 "leader %u no RI_R (%llu)", f, (unsigned long long)(owed1 - owed0),
+				 (unsigned long long)(owed2 - owed1), l,
+				 (unsigned long long)(lowed1 - lowed0));
+out:
+	run_free(r);
+	return rc;
+}
+
+static int run_fwd_backlog(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_fwd_backlog_broken(seed, trace, why, wl, 0);
+}
+
+static int run_broken_fwd_backlog(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_fwd_backlog_broken(seed, trace, why, wl, SMR_BROKEN_NO_OWED);
+}
+
 static const struct sim_case cases[] = {
 	{ "partitions", run_partitions, 64, false },
 	{ "crash-recovery", run_crash, 64, false },
@@ -1040,6 +1143,7 @@ static const struct sim_case cases[] = {
 	{ "snapshot-install", run_snapshot_install, 30, false },
 	{ "slow-disk-snapshots", run_snap_storm, 48, false },
 	{ "limits", run_limits, 5, false },
+	{ "fwd-backlog", run_fwd_backlog, 20, false },
 	{ "pipelined-session", run_pipe, 24, false },
 	{ "thrifty-two-clients", run_thrifty, 48, false },
 	{ "broken-pipelined-no-dedup", run_pipe_no_dedup, 10, true },
@@ -1054,6 +1158,7 @@ static const struct sim_case cases[] = {
 	{ "broken-thrifty-unstored", run_broken_thrifty, 100, true },
 	{ "broken-snapshot-slot-reuse", run_broken_snap_slot, 1000, true },
 	{ "broken-truncate-first", run_broken_truncate_first, 5000, true },
+	{ "broken-fwd-backlog-no-owed", run_broken_fwd_backlog, 10, true },
 };
 
 int main(int argc, char **argv)

@@ -38,6 +38,14 @@
  *                 put's context covered. The 300 ms phase runs on while fewer than 10 puts
  *                 were acknowledged or 10 gets completed, up to 900 ms (seed 678314616: all
  *                 four clients sat on the node a 174 ms partition isolated).
+ *
+ * Sends the links refuse (lkv_common.c, lkv_send_to), lkv-backlog and lkv-vc-backlog: R = W = 2
+ * of 3, `[links] backlog_bytes` small, a calm network; a put at a random coordinator c (the link
+ * sessions open), then the links from every other node to c cut and their backlogs toward c
+ * filled to the last byte (lib/filler.h: the node's other traffic), and a second put at c: the
+ * replicas' answers are refused by the links, owed, and sent when the links heal (after 200 ms),
+ * so the put must succeed before its 2 s deadline. A seed where nothing was owed is vacuous.
+ * broken-lkv-backlog-no-owed (lkv_test_no_owed: a refused send is lost) must time out.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +54,8 @@
 #include "check/check.h"
 #include "core/codec.h"
 #include "core/error.h"
+#include "lib/filler.h"
+#include "links/links.h"
 #include "reg/lkv.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
@@ -1134,6 +1144,166 @@ static int run_vc_random(uint64_t seed, bool trace, char *why, size_t wl)
 	return rc;
 }
 
+/* ---- lkv-backlog, lkv-vc-backlog ---- */
+
+#define BK_REQ 7 /* the put under test's request id */
+
+struct bk_run {
+	struct sim *s;
+	struct strata_config cfg;
+	bool vc, no_owed;
+	bool got;
+	int status;
+	char text[256];
+};
+
+static void bk_build(struct sim *s, struct strata_node *n, void *arg)
+{
+	struct bk_run *r = arg;
+	char err[256];
+	(void)s;
+	sim_filler_add(n);
+	struct strata_module *m = r->vc ? lkv_vc_create(n, err, sizeof(err))
+					: lkv_create(n, err, sizeof(err));
+	if (!m) {
+		fprintf(stderr, "bk_build: %s\n", err);
+		abort();
+	}
+	if (r->no_owed && r->vc)
+		lkv_vc_test_no_owed(m);
+	else if (r->no_owed)
+		lkv_test_no_owed(m);
+}
+
+static void bk_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
+{
+	struct bk_run *r = arg;
+	(void)s;
+	(void)node;
+	if (o->kind != STRATA_OUT_REPLY || o->a != BK_REQ || o->module == SIM_FILLER_WIRE)
+		return;
+	r->got = true;
+	r->status = o->status;
+	snprintf(r->text, sizeof(r->text), "%s", o->text ? o->text : "");
+}
+
+/* A put of key k at node c; with heal_after_us, every link heals that long after it. The
+ * reply's status (1: none in 3 s). */
+static int bk_put(struct bk_run *r, uint32_t c, const char *v, uint64_t heal_after_us)
+{
+	struct strata_request q = {
+		.id = BK_REQ, .op = STRATA_OP_WRITE, .key = (const uint8_t *)"k", .key_len = 1,
+		.value = (const uint8_t *)v, .value_len = strlen(v),
+	};
+	r->got = false;
+	sim_request(r->s, c, r->vc ? "lkv-vc" : "lkv", &q);
+	if (heal_after_us) {
+		sim_run_until(r->s, sim_now(r->s) + heal_after_us, NULL, NULL);
+		sim_heal(r->s);
+	}
+	for (unsigned k = 0; k < 3000 && !r->got; k++)
+		sim_run_until(r->s, sim_now(r->s) + MS, NULL, NULL);
+	return r->got ? r->status : 1;
+}
+
+/* What the lkv (or lkv-vc) module of every node but c owed (the links refused it). */
+static uint64_t bk_owed(struct bk_run *r, uint32_t c)
+{
+	uint64_t sum = 0;
+	for (uint32_t q = 1; q <= r->cfg.n; q++) {
+		struct strata_module *m = q == c ? NULL
+				      : strata_node_module_by_name(sim_node(r->s, q),
+								   r->vc ? "lkv-vc" : "lkv");
+		struct strata_pl_owed_counts oc;
+		if (!m)
+			continue;
+		if (r->vc)
+			lkv_vc_test_owed_counts(m, &oc);
+		else
+			lkv_test_owed_counts(m, &oc);
+		sum += oc.refused;
+	}
+	return sum;
+}
+
+static int run_backlog(uint64_t seed, bool trace, char *why, size_t wl, bool vc, bool no_owed)
+{
+	struct bk_run *r = calloc(1, sizeof(*r));
+	r->vc = vc;
+	r->no_owed = no_owed;
+	strata_config_defaults(&r->cfg);
+	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-lkv-backlog");
+	r->cfg.n = 5;
+	r->cfg.f = 1;
+	r->cfg.model = STRATA_MODEL_FAIL_SILENT;
+	r->cfg.lkv_replicas = 3;
+	r->cfg.lkv_r = 2;
+	r->cfg.lkv_w = 2;
+	r->cfg.backlog_bytes = 4096;
+	for (uint32_t i = 1; i <= r->cfg.n; i++) {
+		r->cfg.nodes[i].id = i;
+		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
+		r->cfg.nodes[i].port = (uint16_t)(7000 + i);
+	}
+	struct sim_opts so = { .seed = seed, .cfg = &r->cfg, .build = bk_build,
+			       .output = bk_output, .arg = r, .trace = trace };
+	struct sim *s = r->s = sim_new(&so);
+	struct sim_net calm = { .delay_min_us = 100,
+				.delay_max_us = 100 + sim_random_below(s, 2000) };
+	sim_set_net(s, &calm);
+	sim_start(s);
+	uint32_t c = 1 + (uint32_t)sim_random_below(s, r->cfg.n);
+	int rc = 0;
+	int st = bk_put(r, c, "v1", 0); /* the link sessions open */
+	if (st != 0) {
+		rc = sim_fail(why, wl, "first put at %u: status %d '%s'", c, st, r->text);
+		goto out;
+	}
+	uint64_t owed0 = bk_owed(r, c);
+	for (uint32_t q = 1; q <= r->cfg.n; q++)
+		if (q != c)
+			sim_link(s, q, c, false);
+	/* The acknowledgements of what the others sent before the cut arrive (c -> q is up) and
+	 * free their backlogs; then they are filled, and nothing from them reaches c. */
+	sim_run_until(s, sim_now(s) + 50 * MS, NULL, NULL);
+	for (uint32_t q = 1; q <= r->cfg.n; q++)
+		if (q != c)
+			sim_filler_fill(s, q, 1, c);
+	sim_run_until(s, sim_now(s) + 1 * MS, NULL, NULL);
+	st = bk_put(r, c, "v2", 200 * MS);
+	uint64_t owed1 = bk_owed(r, c);
+	if (st != 0)
+		rc = sim_fail(why, wl, "put at %u with the replicas' answers refused by the links: "
+			      "%s '%s'", c,
+			      st == 1 ? "no reply within 3 s" : strata_strerror(st), r->text);
+	else if (owed1 == owed0 && !no_owed)
+		rc = sim_vacuous(why, wl, "the links toward %u refused nothing", c);
+out:
+	sim_free(s);
+	free(r);
+	return rc;
+}
+
+static int run_lkv_backlog(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_backlog(seed, trace, why, wl, false, false);
+}
+
+static int run_lkv_backlog_no_owed(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_backlog(seed, trace, why, wl, false, true);
+}
+
+static int run_vc_backlog(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_backlog(seed, trace, why, wl, true, false);
+}
+
+static int run_vc_backlog_no_owed(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_backlog(seed, trace, why, wl, true, true);
+}
+
 static const struct sim_case cases[] = {
 	{ "strong", run_strong, 1000, false },
 	{ "weak-r1w1", run_weak, 100, true },
@@ -1142,6 +1312,10 @@ static const struct sim_case cases[] = {
 	{ "vc-siblings", run_vc_siblings, 50, false },
 	{ "vc-limits", run_vc_limits, 20, false },
 	{ "vc-random", run_vc_random, 300, false },
+	{ "lkv-backlog", run_lkv_backlog, 30, false },
+	{ "lkv-vc-backlog", run_vc_backlog, 30, false },
+	{ "broken-lkv-backlog-no-owed", run_lkv_backlog_no_owed, 10, true },
+	{ "broken-lkv-vc-backlog-no-owed", run_vc_backlog_no_owed, 10, true },
 };
 
 int main(int argc, char **argv)

@@ -28,7 +28,15 @@
  * runtime that acknowledges before its sync (sim_disk.ack_before_sync) must be caught, and
  * nnar (and the fail-recovery lmv) over a beb that loses messages (a test module put in beb's
  * place) must be caught by the liveness check: the registers stand on beb (+ pl for replies), as
- * the book stacks the crash-stop ones (lmv too, see docs/architecture.md). */
+ * the book stacks the crash-stop ones (lmv too, see docs/architecture.md).
+ *
+ * Sends the links refuse (core.c, reg_send): nnar-backlog (N = 3, `[links] backlog_bytes`
+ * small, a calm network): node 1 writes once (the link sessions open), then the links from 2
+ * and 3 to 1 are cut and their backlogs toward 1 filled to the last byte (lib/filler.h: the
+ * node's other traffic), and node 1 writes again: the VALUE answers of 2 and 3 are refused by
+ * the links, owed, and sent when the links heal (after 200 ms); the write must complete (it has
+ * no deadline: nothing else would end it). A seed where 2 and 3 owed nothing is vacuous.
+ * broken-nnar-backlog-no-owed (reg_test_no_owed: a refused answer is lost) must not complete. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +52,7 @@
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
+#include "lib/filler.h"
 #include "lib/history_verdict.h"
 
 #define MAX_CLIENTS 6
@@ -64,7 +73,8 @@ struct client {
 };
 
 enum variant { V_NORMAL, V_TOTAL_RESTART, V_BINMVR, V_MV_AS_ATOMIC, V_GARBAGE, V_LOSSY_BEB,
-	       V_DEADLINE, V_DEADLINE_AS_FAIL, V_DISK_LOST, V_DISK_TORN, V_DISK_FAIL, V_DISK_ACK_EARLY };
+	       V_DEADLINE, V_DEADLINE_AS_FAIL, V_BACKLOG, V_BACKLOG_NO_OWED, V_DISK_LOST,
+	       V_DISK_TORN, V_DISK_FAIL, V_DISK_ACK_EARLY };
 
 static bool disk_variant(enum variant v)
 {
@@ -102,7 +112,11 @@ struct run {
 	uint64_t timed_out[TIMED_OUT_MAX]; /* ring of request ids answered STRATA_ETIMEDOUT */
 	unsigned ntimed_out;
 	struct sim_model model; /* fail-stop: did P stay accurate? */
+	bool bk_got;            /* V_BACKLOG*: the reply to the write, and its status */
+	int bk_status;
 };
+
+#define BACKLOG_REQ (1ull << 60) /* V_BACKLOG*: the request id of the write under test */
 
 static const char *keys[] = { "x", "y" };
 
@@ -192,12 +206,16 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 			abort();
 		strata_node_add_module(n, &b->m, &lossy_ops, beb->wire_id);
 	}
+	if (r->variant == V_BACKLOG || r->variant == V_BACKLOG_NO_OWED)
+		sim_filler_add(n);
 	struct strata_module *m = r->variant == V_BINMVR ? reg_binmvr_create(n, err, sizeof(err))
 							 : strata_algo_create(r->algo, n, err, sizeof(err));
 	if (!m) {
 		fprintf(stderr, "build: %s\n", err);
 		abort();
 	}
+	if (r->variant == V_BACKLOG_NO_OWED)
+		reg_test_no_owed(m);
 }
 
 static void record(struct run *r, struct client *c, enum strata_hist_type t, const char *value)
@@ -213,6 +231,11 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 	sim_model_output(&r->model, s, node, o);
 	if (o->kind != STRATA_OUT_REPLY)
 		return;
+	if (o->a == BACKLOG_REQ) {
+		r->bk_got = true;
+		r->bk_status = o->status;
+		return;
+	}
 	for (unsigned k = 0; k < r->ntimed_out && k < TIMED_OUT_MAX; k++)
 		if (r->timed_out[k] == o->a && !r->error) {
 			r->error = 1;
@@ -685,6 +708,104 @@ CASE(reg2atomic11)
 CASE(atomic11to1n)
 CASE(atomic1nton)
 
+/* V_BACKLOG*: node 1 writes key x and waits up to 3 s for the reply (1: none). */
+static int backlog_write(struct run *r, const char *v, uint64_t heal_after_us)
+{
+	struct strata_request q = {
+		.id = BACKLOG_REQ, .op = STRATA_OP_WRITE, .key = (const uint8_t *)"x", .key_len = 1,
+		.value = (const uint8_t *)v, .value_len = strlen(v),
+	};
+	r->bk_got = false;
+	sim_request(r->s, 1, r->module, &q);
+	if (heal_after_us) {
+		sim_run_until(r->s, sim_now(r->s) + heal_after_us, NULL, NULL);
+		sim_heal(r->s);
+	}
+	for (unsigned k = 0; k < 3000 && !r->bk_got; k++)
+		sim_run_until(r->s, sim_now(r->s) + MS, NULL, NULL);
+	return r->bk_got ? r->bk_status : 1;
+}
+
+/* What node q's register module owed (the links refused it). */
+static uint64_t reg_owed(struct run *r, uint32_t q)
+{
+	struct strata_pl_owed_counts c;
+	reg_test_owed_counts(strata_node_module_by_name(sim_node(r->s, q), r->module), &c);
+	return c.refused;
+}
+
+static int run_backlog(uint64_t seed, bool trace, char *why, size_t wl, enum variant variant)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	r->algo = strata_algo_find("nnar");
+	r->module = r->algo->name;
+	r->variant = variant;
+	strata_config_defaults(&r->cfg);
+	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-reg");
+	r->cfg.n = 3;
+	r->cfg.f = 1;
+	r->cfg.model = r->algo->model;
+	r->cfg.writer = 1;
+	r->cfg.backlog_bytes = 1024;
+	for (uint32_t i = 1; i <= r->cfg.n; i++) {
+		r->cfg.nodes[i].id = i;
+		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
+		r->cfg.nodes[i].port = (uint16_t)(7000 + i);
+	}
+	r->hist = open_memstream(&r->hbuf, &r->hlen);
+	struct sim_opts so = {
+		.seed = seed, .cfg = &r->cfg, .build = build, .output = on_output, .arg = r,
+		.trace = trace,
+	};
+	struct sim *s = r->s = sim_new(&so);
+	struct sim_net calm = { .delay_min_us = 100,
+				.delay_max_us = 100 + sim_random_below(s, 2000) };
+	sim_set_net(s, &calm);
+	sim_start(s);
+	int rc = 0;
+	int st = backlog_write(r, "v1", 0); /* the link sessions open */
+	if (st != 0) {
+		rc = sim_fail(why, wl, "first write: status %d", st);
+		goto out;
+	}
+	uint64_t owed0 = 0, owed1 = 0;
+	for (uint32_t q = 2; q <= 3; q++) {
+		owed0 += reg_owed(r, q);
+		sim_link(s, q, 1, false);
+	}
+	/* The acknowledgements of what 2 and 3 sent before the cut arrive (1 -> q is up) and free
+	 * their backlogs; then they are filled, and nothing from them reaches 1 to be
+	 * acknowledged. */
+	sim_run_until(s, sim_now(s) + 50 * MS, NULL, NULL);
+	for (uint32_t q = 2; q <= 3; q++)
+		sim_filler_fill(s, q, 1, 1);
+	sim_run_until(s, sim_now(s) + 1 * MS, NULL, NULL);
+	st = backlog_write(r, "v2", 200 * MS);
+	for (uint32_t q = 2; q <= 3; q++)
+		owed1 += reg_owed(r, q);
+	if (st != 0)
+		rc = sim_fail(why, wl, "node 1's write with the answers of 2 and 3 refused by the "
+			      "links: %s", st == 1 ? "no reply within 3 s" : strata_strerror(st));
+	else if (owed1 == owed0 && variant == V_BACKLOG)
+		rc = sim_vacuous(why, wl, "the links of 2 and 3 refused nothing");
+out:
+	sim_free(s);
+	fclose(r->hist);
+	free(r->hbuf);
+	free(r);
+	return rc;
+}
+
+static int run_nnar_backlog(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_backlog(seed, trace, why, wl, V_BACKLOG);
+}
+
+static int run_nnar_backlog_no_owed(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_backlog(seed, trace, why, wl, V_BACKLOG_NO_OWED);
+}
+
 static int run_lmv_disk_lost(uint64_t seed, bool trace, char *why, size_t wl)
 {
 	return run_variant("lmv", V_DISK_LOST, seed, trace, why, wl);
@@ -780,6 +901,8 @@ static const struct sim_case cases[] = {
 	{ "nnar-client-deadline", run_nnar_deadline, 200, false },
 	{ "atomic1nton-client-deadline", run_atomic1nton_deadline, 100, false },
 	{ "broken-deadline-taken-as-fail", run_deadline_as_fail, 200, true },
+	{ "nnar-backlog", run_nnar_backlog, 50, false },
+	{ "broken-nnar-backlog-no-owed", run_nnar_backlog_no_owed, 20, true },
 };
 
 int main(int argc, char **argv)

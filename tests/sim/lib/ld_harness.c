@@ -66,6 +66,8 @@ void ldh_setup(struct ldh *h, const struct ldh_opts *o, uint64_t seed, bool trac
 	}
 	cfg->retransmit_min_ms = 10;
 	cfg->retransmit_max_ms = 100;
+	if (o->backlog_bytes)
+		cfg->backlog_bytes = o->backlog_bytes;
 	for (uint32_t i = 1; i <= n; i++) {
 		cfg->nodes[i].id = i;
 		snprintf(cfg->nodes[i].host, sizeof(cfg->nodes[i].host), "127.0.0.1");

@@ -51,6 +51,7 @@ struct ldh_opts {
 	bool regular;       /* the checker without uniform agreement (regular consensus) */
 	bool fd_timers;     /* the node's detector fast: heartbeat 20 ms, timeout 100 ms */
 	bool coin;          /* a threshold coin dealt for the cluster: f + 1 of n shares */
+	uint32_t backlog_bytes; /* [links] backlog_bytes (0: the default) */
 	/* The network before stabilisation: loss drop (0: drawn in 5-25 %), duplication drawn up
 	 * to 10 %, delays from 200 us up to a draw below 5 ms, and a share tail of the datagrams
 	 * delayed up to tail_us. With fixed_net: that network, and no draws. */
