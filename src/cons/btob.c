@@ -220,7 +220,9 @@
  * Test-only Byzantine behaviours (strata_node_byz), in btob's messages and proposals:
  *   SILENT      broadcasts nothing and proposes nothing (bldc is silent too);
  *   FORGE       proposes, in every round, a message claiming the round's sender that the
- *               sender never broadcast (signed with its own key);
+ *               sender never broadcast: signed with its own key, or (in even rounds, when it
+ *               holds the sender's next message) that message with its payload's last byte
+ *               altered and the sender's signature kept;
  *   REPLAY      proposes, in every round, the round's sender's last delivered message again;
  *   BADSIG      broadcasts its messages with a corrupted signature;
  *   EQUIVOCATE  signs two different messages with each of its sequence numbers and proposes
@@ -229,7 +231,9 @@
  * cons_btob_test_byz gives a process one of these behaviours in btob alone, with its consensus
  * run by the book, so that its values are decided when it leads an epoch.
  * TEST ONLY broken variant (cons_btob_test_trust): a decided message is delivered as the sender
- * it names without checking its signature or that it is the round sender's. */
+ * it names without checking its signature or that it is the round sender's; and
+ * BTOB_BROKEN_SIG_HEADER (cons_btob_test_broken): the signed digest covers the message without
+ * its payload, so FORGE's altered copies of genuine messages verify. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,9 +384,12 @@ static uint32_t leader(const struct btob *b, uint64_t round)
  * body (a batch of requests: kilobytes) that was five SHA-512 passes per message in the cluster
  * (sign, N - 1 verifications); now one SHA-256 per signer or verifier (the SHA extensions where
  * the CPU has them) and Ed25519 over 46 bytes. */
-static void signed_text(uint8_t out[BTOB_SIGNED_LEN], const uint8_t *body, size_t len)
+static void signed_text(const struct btob *b, uint8_t out[BTOB_SIGNED_LEN], const uint8_t *body,
+			size_t len, size_t payload_len)
 {
 	struct strata_sha256 h;
+	if (b->broken & BTOB_BROKEN_SIG_HEADER) /* TEST ONLY: the payload left unsigned */
+		len -= payload_len;
 	memcpy(out, BTOB_LABEL, sizeof(BTOB_LABEL) - 1);
 	strata_sha256_init(&h);
 	strata_sha256_update(&h, (const uint8_t *)BTOB_LABEL, sizeof(BTOB_LABEL) - 1);
@@ -405,7 +412,7 @@ static struct strata_msg *encode(struct btob *b, uint32_t sender, uint64_t seq,
 		return NULL;
 	}
 	uint8_t text[BTOB_SIGNED_LEN], sig[STRATA_SIG_LEN];
-	signed_text(text, w.buf, w.len);
+	signed_text(b, text, w.buf, w.len, len);
 	strata_sign(sig, strata_node_secret_key(b->m.node), text, sizeof(text));
 	strata_node_counters(b->m.node)->sig_signed++;
 	if (corrupt)
@@ -443,7 +450,7 @@ static int parse(const struct btob *b, const uint8_t *d, size_t len, struct btob
 	if (!cfg->nodes[out->sender].has_public_key)
 		return -1;
 	uint8_t text[BTOB_SIGNED_LEN];
-	signed_text(text, d, body);
+	signed_text(b, text, d, body, out->len);
 	strata_node_counters(b->m.node)->sig_verified++;
 	return strata_verify(d + body, cfg->nodes[out->sender].public_key, text, sizeof(text))
 		       ? 1
@@ -637,7 +644,13 @@ static bool propose_round(struct btob *b, uint64_t round)
 	const uint8_t *v = &missing;
 	size_t len = 1;
 	struct strata_msg *head = s->win[s->next % BTOB_WIN];
-	if (byz == STRATA_BYZ_FORGE) {
+	if (byz == STRATA_BYZ_FORGE && round % 2 == 0 && head && l != self) {
+		/* l's genuine next message, its payload's last byte altered, l's signature kept:
+		 * the signature must cover the payload (BTOB_BROKEN_SIG_HEADER shows it) */
+		own = strata_msg_new(head->data, head->len);
+		STRATA_ASSERT(own);
+		own->data[own->len - STRATA_SIG_LEN - 1] ^= 0x20;
+	} else if (byz == STRATA_BYZ_FORGE) {
 		char fake[48]; /* instance 0 (one byte 0), then the text */
 		fake[0] = 0;
 		int fl = snprintf(fake + 1, sizeof(fake) - 1, "forged-by-%u-round-%llu", self,
