@@ -327,7 +327,12 @@ void cons_btob_test_trust(struct strata_module *m);
  * links refuse"): NO_OWED, a refused broadcast is lost (not owed and sent again); GAP_ROUNDS,
  * any held message starts rounds, also one above a gap in its sender's numbers; NO_PROBE, an
  * idle process never asks where the others are. */
-enum { BTOB_BROKEN_NO_OWED = 1, BTOB_BROKEN_GAP_ROUNDS = 2, BTOB_BROKEN_NO_PROBE = 4 };
+enum {
+	BTOB_BROKEN_NO_OWED = 1,
+	BTOB_BROKEN_GAP_ROUNDS = 2,
+	BTOB_BROKEN_NO_PROBE = 4,
+	BTOB_BROKEN_SIG_HEADER = 8, /* signatures that leave the payload out (btob.c) */
+};
 void cons_btob_test_broken(struct strata_module *m, unsigned flags);
 /* TEST ONLY: this process's next broadcast skips a sequence number (a Byzantine sender's gap:
  * every process gets the message above it, none the one it skipped). */

@@ -305,21 +305,21 @@ void smr_ckpt_test_drop_first_votes(struct smr_ckpt *c)
 
 int smr_ckpt_blob(const struct smr_kv *sm, const struct smr_ckpt_pos *pos, struct strata_msg **out)
 {
-	struct strata_msg *kv = NULL;
 	*out = NULL;
-	int rc = smr_kv_snapshot_canonical(sm, &kv);
-	if (rc)
-		return rc;
 	uint32_t n = pos ? pos->n : 0;
 	struct strata_wr w;
-	strata_wr_init(&w, kv->len + 32 + 10 * (size_t)n);
+	/* the position, then the canonical KV written after it in the same buffer (it was built
+	 * apart and copied in: a second buffer and copy of the whole state per checkpoint) */
+	strata_wr_init(&w, smr_kv_snapshot_bound(sm) + 32 + 10 * (size_t)n);
 	strata_wr_u64(&w, pos ? pos->round : 0);
 	strata_wr_u64(&w, n);
 	for (uint32_t q = 1; q <= n; q++)
 		strata_wr_u64(&w, pos->next[q]);
-	strata_wr_raw(&w, kv->data, kv->len);
-	strata_msg_unref(kv);
-	int err = 0;
+	int err = smr_kv_snapshot_canonical_write(sm, &w);
+	if (err) {
+		strata_wr_free(&w);
+		return err;
+	}
 	*out = strata_wr_take_msg(&w, &err);
 	return *out ? 0 : STRATA_ENOMEM;
 }

@@ -827,16 +827,22 @@ static int ent_cmp(const void *a, const void *b)
 	return c ? c : (x->key->len > y->key->len) - (x->key->len < y->key->len);
 }
 
-static int snapshot(const struct smr_kv *kv, bool omit_sessions, bool sorted,
-		    struct strata_msg **out)
+/* A bound on a snapshot's size (the writer's cap). */
+static size_t snapshot_bytes(const struct smr_kv *kv)
 {
-	*out = NULL;
 	size_t bytes = 64;
 	for (size_t i = 0; i < kv->tcap; i++)
 		for (struct kv_ent *e = kv->tab[i]; e; e = e->next)
 			bytes += e->key->len + e->val->len + 64;
 	for (struct kv_sess *s = kv->lru_head; s; s = s->lru_next)
 		bytes += 64 + (s->win ? 24u * SMR_SESSION_WINDOW : 0);
+	return bytes;
+}
+
+/* Appends the snapshot to w. 0, or STRATA_ENOMEM (w's error is the writer's). */
+static int snapshot_write(const struct smr_kv *kv, bool omit_sessions, bool sorted,
+			  struct strata_wr *w)
+{
 	struct kv_ent **order = NULL;
 	if (sorted && kv->count) {
 		order = malloc(kv->count * sizeof(*order));
@@ -849,32 +855,43 @@ static int snapshot(const struct smr_kv *kv, bool omit_sessions, bool sorted,
 		STRATA_ASSERT(k == kv->count);
 		qsort(order, k, sizeof(*order), ent_cmp);
 	}
-	struct strata_wr w;
-	strata_wr_init(&w, bytes);
-	strata_wr_u64(&w, SNAP_MAGIC);
-	strata_wr_u64(&w, kv->revision);
-	strata_wr_u64(&w, kv->count);
+	strata_wr_u64(w, SNAP_MAGIC);
+	strata_wr_u64(w, kv->revision);
+	strata_wr_u64(w, kv->count);
 	if (order) {
 		for (size_t k = 0; k < kv->count; k++)
-			wr_ent(&w, order[k]);
+			wr_ent(w, order[k]);
 		free(order);
 	} else {
 		for (size_t i = 0; i < kv->tcap; i++)
 			for (struct kv_ent *e = kv->tab[i]; e; e = e->next)
-				wr_ent(&w, e);
+				wr_ent(w, e);
 	}
-	strata_wr_u64(&w, omit_sessions ? 0 : kv->scount);
+	strata_wr_u64(w, omit_sessions ? 0 : kv->scount);
 	for (struct kv_sess *s = kv->lru_head; s && !omit_sessions; s = s->lru_next) {
-		strata_wr_u64(&w, s->id);
-		strata_wr_u64(&w, s->last_seq);
-		strata_wr_u64(&w, s->last_index);
-		strata_wr_u64(&w, s->applied_mask);
-		wr_res(&w, &s->last);
+		strata_wr_u64(w, s->id);
+		strata_wr_u64(w, s->last_seq);
+		strata_wr_u64(w, s->last_index);
+		strata_wr_u64(w, s->applied_mask);
+		wr_res(w, &s->last);
 		for (unsigned b = 1; b < SMR_SESSION_WINDOW; b++)
 			if ((s->applied_mask >> b) & 1)
-				wr_res(&w, sess_result(s, s->last_seq - b));
+				wr_res(w, sess_result(s, s->last_seq - b));
 	}
-	int err = 0;
+	return 0;
+}
+
+static int snapshot(const struct smr_kv *kv, bool omit_sessions, bool sorted,
+		    struct strata_msg **out)
+{
+	*out = NULL;
+	struct strata_wr w;
+	strata_wr_init(&w, snapshot_bytes(kv));
+	int err = snapshot_write(kv, omit_sessions, sorted, &w);
+	if (err) {
+		strata_wr_free(&w);
+		return err;
+	}
 	*out = strata_wr_take_msg(&w, &err);
 	return *out ? 0 : err;
 }
@@ -887,6 +904,16 @@ int smr_kv_snapshot(const struct smr_kv *kv, bool omit_sessions, struct strata_m
 int smr_kv_snapshot_canonical(const struct smr_kv *kv, struct strata_msg **out)
 {
 	return snapshot(kv, false, true, out);
+}
+
+size_t smr_kv_snapshot_bound(const struct smr_kv *kv)
+{
+	return snapshot_bytes(kv);
+}
+
+int smr_kv_snapshot_canonical_write(const struct smr_kv *kv, struct strata_wr *w)
+{
+	return snapshot_write(kv, false, true, w);
 }
 
 static int restore_into(struct smr_kv *kv, struct strata_rd *r)

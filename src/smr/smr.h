@@ -154,6 +154,11 @@ int smr_kv_snapshot(const struct smr_kv *kv, bool omit_sessions, struct strata_m
 /* The same with the keys in byte order: equal bytes on replicas that applied the same commands,
  * however their tables grew or were restored (the BFT KV's checkpoint digest, bft_ckpt.c). */
 int smr_kv_snapshot_canonical(const struct smr_kv *kv, struct strata_msg **out);
+/* The same appended to a writer (the BFT KV's checkpoint blob puts the order's position in
+ * front: one buffer, no copy), and a bound on a snapshot's size for the writer's cap. */
+struct strata_wr;
+int smr_kv_snapshot_canonical_write(const struct smr_kv *kv, struct strata_wr *w);
+size_t smr_kv_snapshot_bound(const struct smr_kv *kv);
 /* A new state from a snapshot's bytes, checked completely before it is returned (a malformed
  * snapshot changes nothing). 0, STRATA_EPROTO or STRATA_ENOMEM. */
 int smr_kv_restore(const void *data, size_t len, size_t sessions_max, struct smr_kv **out);

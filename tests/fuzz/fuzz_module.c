@@ -30,7 +30,8 @@
  * state machines behind the check are reached; without the bit the payload goes as the fuzzer
  * wrote it (bad signatures stay reachable). Formats signed (each module's own file defines
  * them; sign_payload below mirrors them):
- *   btob   MSG [1][sender][seq][bytes m][sig]: sig by sender over "strata-btob-v1" + the rest
+ *   btob   MSG [1][sender][seq][bytes m][sig]: sig by sender over "strata-btob-v2" + SHA-256 of
+ *          "strata-btob-v2" + the rest
  *   seb    ECHO [2][sender][seq][hash][sig]: sig by the frame's sender over seb's statement
  *          (wire id, sender, seq, signer, hash); FINAL [4][sender][seq][bytes m][count]
  *          [signer, sig]...: each sig by its signer over the statement with SHA-256(m)
@@ -196,7 +197,7 @@ static void deliver(struct strata_node *n, const struct strata_config *cfg, uint
 /* ---- Signing (bit 7): the harness's own code, without coverage instrumentation, so that
  * its parsing adds no coverage counts of its own to what libFuzzer sees of the node ---- */
 
-#define BTOB_LABEL "strata-btob-v1" /* src/cons/btob.c */
+#define BTOB_LABEL "strata-btob-v2" /* src/cons/btob.c */
 #define BTOB_TAG_MSG 1
 #define SBC_DOMAIN "strata-sbc-proposal-v1" /* src/cons/sbc.c */
 #define SEB_STMT_LEN 54                      /* src/bcast/seb.c */
@@ -220,7 +221,8 @@ __attribute__((no_sanitize("coverage"))) static void sign_as(uint64_t signer, co
 
 __attribute__((no_sanitize("coverage"))) static void sign_btob(uint8_t *p, size_t len)
 {
-	static uint8_t buf[sizeof(BTOB_LABEL) + SIGN_MAX];
+	uint8_t text[sizeof(BTOB_LABEL) - 1 + crypto_hash_sha256_BYTES];
+	crypto_hash_sha256_state h;
 	size_t off = 1;
 	uint64_t sender;
 	if (len < 1 + STRATA_SIG_LEN || len - STRATA_SIG_LEN > SIGN_MAX || p[0] != BTOB_TAG_MSG)
@@ -228,9 +230,13 @@ __attribute__((no_sanitize("coverage"))) static void sign_btob(uint8_t *p, size_
 	size_t body = len - STRATA_SIG_LEN;
 	if (!fuzz_rd_varint(p, body, &off, &sender) || sender < 1 || sender > FUZZ_NODES)
 		return;
-	memcpy(buf, BTOB_LABEL, sizeof(BTOB_LABEL) - 1);
-	memcpy(buf + sizeof(BTOB_LABEL) - 1, p, body);
-	sign_as(sender, buf, sizeof(BTOB_LABEL) - 1 + body, p + body);
+	/* label || SHA-256(label || body) */
+	memcpy(text, BTOB_LABEL, sizeof(BTOB_LABEL) - 1);
+	crypto_hash_sha256_init(&h);
+	crypto_hash_sha256_update(&h, (const uint8_t *)BTOB_LABEL, sizeof(BTOB_LABEL) - 1);
+	crypto_hash_sha256_update(&h, p, body);
+	crypto_hash_sha256_final(&h, text + sizeof(BTOB_LABEL) - 1);
+	sign_as(sender, text, sizeof(text), p + body);
 }
 
 __attribute__((no_sanitize("coverage"))) static void

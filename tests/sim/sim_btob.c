@@ -28,7 +28,10 @@
  *
  * Broken variant (expect_violation): broken-trust-decision, btob delivers a decided message as
  * the sender it names without checking its signature or that it is the round sender's; N = 4,
- * the Byzantine process is node 1 (bldc's first leader) and forges in btob only. */
+ * the Byzantine process is node 1 (bldc's first leader) and forges in btob only.
+ * broken-sig-header-only, the same runs with signatures whose digest leaves the payload out
+ * (BTOB_BROKEN_SIG_HEADER at every process): node 1's altered copies of genuine
+ * messages (the sender's signature kept) verify and are delivered. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +71,7 @@ struct run {
 	uint32_t ref;       /* a correct process */
 	uint64_t batch_rounds, batch_msgs; /* at ref: rounds that delivered, messages they did */
 	bool trust;
+	unsigned broken; /* BTOB_BROKEN_* at every process (a broken variant) */
 	struct dlv d[MAXN + 1][MAXD];
 	unsigned nd[MAXN + 1];
 	char sent[MAXN + 1][MAXB][48]; /* payload broadcast with seq k + 1 */
@@ -153,6 +157,8 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 		cons_btob_test_byz(m, r->what[id]);
 	else if (r->trust && !r->byz[id])
 		cons_btob_test_trust(m);
+	if (r->broken) /* every process: the signature format of the whole cluster */
+		cons_btob_test_broken(m, r->broken);
 }
 
 /* Over every seed of the run (batching must happen somewhere: checked at the end). */
@@ -214,11 +220,14 @@ static int final_check(struct run *r, char *why, size_t wl)
 }
 
 static int run_case(uint64_t seed, bool trace, char *why, size_t wl, bool trust,
-		    uint32_t overlap)
+		    uint32_t overlap, unsigned broken)
 {
 	struct run *r = calloc(1, sizeof(*r));
 	STRATA_ASSERT(r);
 	r->trust = trust;
+	r->broken = broken;
+	/* a broken variant: node 1 forges in btob only, as for broken-trust-decision */
+	trust = trust || broken;
 	r->wire = strata_algo_find("btob")->wire_id;
 	strata_config_defaults(&r->cfg);
 	snprintf(r->cfg.cluster_id, sizeof(r->cfg.cluster_id), "sim-btob");
@@ -322,24 +331,30 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, bool trust,
 
 static int run_btob(uint64_t seed, bool trace, char *why, size_t wl)
 {
-	return run_case(seed, trace, why, wl, false, 1);
+	return run_case(seed, trace, why, wl, false, 1, 0);
 }
 
 /* The same with 2 (N = 4) or 3 (N = 7) rounds with messages in flight at once. */
 static int run_overlap(uint64_t seed, bool trace, char *why, size_t wl)
 {
-	return run_case(seed, trace, why, wl, false, seed % 2 == 1 ? 2 : 3);
+	return run_case(seed, trace, why, wl, false, seed % 2 == 1 ? 2 : 3, 0);
 }
 
 static int run_trust(uint64_t seed, bool trace, char *why, size_t wl)
 {
-	return run_case(seed, trace, why, wl, true, 1);
+	return run_case(seed, trace, why, wl, true, 1, 0);
+}
+
+static int run_sig_header(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, false, 1, BTOB_BROKEN_SIG_HEADER);
 }
 
 static const struct sim_case cases[] = {
 	{ "btob-byzantine", run_btob, 100, false },
 	{ "btob-overlap", run_overlap, 30, false },
 	{ "broken-trust-decision", run_trust, 20, true },
+	{ "broken-sig-header-only", run_sig_header, 20, true },
 };
 
 int main(int argc, char **argv)
