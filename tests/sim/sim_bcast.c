@@ -221,11 +221,7 @@ static void setup(struct run *r, const struct spec *sp, enum disk disk, uint64_t
 	r->cfg.retransmit_max_ms = 100;
 	if (sp->scen == SC_BACKLOG || sp->scen == SC_BACKLOG_NO_OWED)
 		r->cfg.backlog_bytes = r->cfg.max_value = BACKLOG_SMALL;
-	for (uint32_t i = 1; i <= r->n; i++) {
-		r->cfg.nodes[i].id = i;
-		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
-		r->cfg.nodes[i].port = (uint16_t)(7100 + i);
-	}
+	sim_config_loopback(&r->cfg, r->n, 7100);
 	r->ck = bck_new(r->n, sp->props);
 	STRATA_ASSERT(r->ck);
 	struct sim_opts so = {
@@ -872,11 +868,7 @@ static int run_reorder(const char *algo, bool causal, uint64_t seed, bool trace,
 	r->n = r->cfg.n = 3;
 	r->cfg.f = 2;
 	r->cfg.model = r->algo->model;
-	for (uint32_t i = 1; i <= r->n; i++) {
-		r->cfg.nodes[i].id = i;
-		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
-		r->cfg.nodes[i].port = (uint16_t)(7200 + i);
-	}
+	sim_config_loopback(&r->cfg, r->n, 7200);
 	r->ck = bck_new(r->n, props);
 	struct sim_opts so = {
 		.seed = seed, .cfg = &r->cfg, .build = build_inject, .output = on_output, .arg = r,
@@ -974,11 +966,7 @@ static int run_malformed(uint64_t seed, bool trace, char *why, size_t whylen)
 		r->n = r->cfg.n = 3;
 		r->cfg.f = 1;
 		r->cfg.model = a->model;
-		for (uint32_t i = 1; i <= r->n; i++) {
-			r->cfg.nodes[i].id = i;
-			snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
-			r->cfg.nodes[i].port = (uint16_t)(7300 + i);
-		}
+		sim_config_loopback(&r->cfg, r->n, 7300);
 		r->ck = bck_new(r->n, 0);
 		struct sim_opts so = { .seed = seed, .cfg = &r->cfg, .build = build_inject,
 				       .output = on_output, .arg = r, .trace = trace };
@@ -1156,11 +1144,7 @@ static int run_beb_two_uppers(uint64_t seed, bool trace, char *why, size_t whyle
 	cfg.model = STRATA_MODEL_FAIL_SILENT;
 	cfg.retransmit_min_ms = 10;
 	cfg.retransmit_max_ms = 100;
-	for (uint32_t i = 1; i <= n; i++) {
-		cfg.nodes[i].id = i;
-		snprintf(cfg.nodes[i].host, sizeof(cfg.nodes[i].host), "127.0.0.1");
-		cfg.nodes[i].port = (uint16_t)(7400 + i);
-	}
+	sim_config_loopback(&cfg, n, 7400);
 	struct sim_opts so = { .seed = seed, .cfg = &cfg, .build = stk_build,
 			       .output = stk_output, .arg = r, .trace = trace };
 	r->s = sim_new(&so);

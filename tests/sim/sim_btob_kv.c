@@ -790,11 +790,7 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	 * default). */
 	r->cfg.smr_bft_overlap =
 		variant == V_LEFT_OUT || (variant == V_NONE && seed % 2 == 1) ? 2 : 1;
-	for (uint32_t i = 1; i <= NN; i++) {
-		r->cfg.nodes[i].id = i;
-		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
-		r->cfg.nodes[i].port = (uint16_t)(7800 + i);
-	}
+	sim_config_loopback(&r->cfg, NN, 7800);
 	r->variant = variant;
 	r->over_btob = strcmp(log, "btob") == 0;
 	r->trace = trace;

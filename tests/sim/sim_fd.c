@@ -400,12 +400,9 @@ static void config_for(struct world *w, uint32_t n, enum strata_model model)
 	cfg->evp_timeout_ms = 20;
 	cfg->evp_increment_ms = w->sc->evp_increment_ms == UINT32_MAX ? 0
 				 : w->sc->evp_increment_ms ? w->sc->evp_increment_ms : 10;
-	for (uint32_t i = 1; i <= n; i++) {
-		cfg->nodes[i].id = i;
-		snprintf(cfg->nodes[i].host, sizeof(cfg->nodes[i].host), "127.0.0.1");
-		cfg->nodes[i].port = (uint16_t)(7000 + i);
+	sim_config_loopback(cfg, n, 7000);
+	for (uint32_t i = 1; i <= n; i++)
 		cfg->nodes[i].client_port = (uint16_t)(8000 + i);
-	}
 }
 
 static void world_start(struct world *w, uint64_t seed, bool trace, const struct sim_net *net)

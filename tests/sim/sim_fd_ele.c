@@ -77,11 +77,7 @@ static int run_case(bool broken, uint64_t seed, bool trace, char *why, size_t wh
 	r->cfg.evp_timeout_ms = 20;
 	r->cfg.retransmit_min_ms = 10;
 	r->cfg.retransmit_max_ms = 100;
-	for (uint32_t i = 1; i <= r->n; i++) {
-		r->cfg.nodes[i].id = i;
-		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
-		r->cfg.nodes[i].port = (uint16_t)(7500 + i);
-	}
+	sim_config_loopback(&r->cfg, r->n, 7500);
 	struct sim_opts so = { .seed = seed, .cfg = &r->cfg, .build = build, .arg = r,
 			       .trace = trace };
 	r->s = sim_new(&so);

@@ -238,11 +238,7 @@ static int run_variant(const char *algo, enum variant v, uint64_t seed, bool tra
 	r->cfg.n = NN;
 	r->cfg.f = 1;
 	r->cfg.model = STRATA_MODEL_FAIL_STOP;
-	for (uint32_t i = 1; i <= NN; i++) {
-		r->cfg.nodes[i].id = i;
-		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
-		r->cfg.nodes[i].port = (uint16_t)(7700 + i);
-	}
+	sim_config_loopback(&r->cfg, NN, 7700);
 	struct sim_opts so = { .seed = seed, .cfg = &r->cfg, .build = build, .output = on_output,
 			       .arg = r, .trace = trace };
 	if (seed % 2)

@@ -332,11 +332,7 @@ static struct run *run_new(uint64_t seed, bool trace, unsigned broken, const str
 	 * times, restarts from snapshots and sends snapshots to nodes that fell behind. */
 	r->cfg.smr_snapshot_entries = 24;
 	r->cfg.smr_snapshot_tail = 8;
-	for (uint32_t i = 1; i <= r->cfg.n; i++) {
-		r->cfg.nodes[i].id = i;
-		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
-		r->cfg.nodes[i].port = (uint16_t)(7000 + i);
-	}
+	sim_config_loopback(&r->cfg, r->cfg.n, 7000);
 	/* The leader's own sync beside the followers' ([smr] leader_sync_parallel) on every odd
 	 * seed of the correct cases, so that both ways of storing the leader's entries meet every
 	 * fault; the broken variants keep the default. */

@@ -225,12 +225,9 @@ static void config_for(struct strata_config *cfg, uint32_t n, bool encrypt)
 	cfg->n = n;
 	cfg->f = (n - 1) / 2;
 	cfg->model = STRATA_MODEL_FAIL_SILENT;
-	for (uint32_t i = 1; i <= n; i++) {
-		cfg->nodes[i].id = i;
-		snprintf(cfg->nodes[i].host, sizeof(cfg->nodes[i].host), "127.0.0.1");
-		cfg->nodes[i].port = (uint16_t)(7000 + i);
+	sim_config_loopback(cfg, n, 7000);
+	for (uint32_t i = 1; i <= n; i++)
 		cfg->nodes[i].client_port = (uint16_t)(8000 + i);
-	}
 }
 
 static int run_scenario(const struct scenario *sc, uint64_t seed, bool trace, char *why,

@@ -339,11 +339,7 @@ static struct run *run_new(uint64_t seed, bool trace, uint32_t rq, uint32_t wq)
 	r->cfg.lkv_replicas = 3;
 	r->cfg.lkv_r = rq;
 	r->cfg.lkv_w = wq;
-	for (uint32_t i = 1; i <= r->cfg.n; i++) {
-		r->cfg.nodes[i].id = i;
-		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
-		r->cfg.nodes[i].port = (uint16_t)(7000 + i);
-	}
+	sim_config_loopback(&r->cfg, r->cfg.n, 7000);
 	r->hist = open_memstream(&r->hbuf, &r->hlen);
 	struct sim_opts so = {
 		.seed = seed, .cfg = &r->cfg, .build = build, .output = on_output, .arg = r,
@@ -854,11 +850,7 @@ static struct vc_run *vc_new(uint64_t seed, bool trace, uint32_t max_keys)
 	r->cfg.lkv_w = 2;
 	if (max_keys)
 		r->cfg.lkv_max_keys = max_keys;
-	for (uint32_t i = 1; i <= r->cfg.n; i++) {
-		r->cfg.nodes[i].id = i;
-		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
-		r->cfg.nodes[i].port = (uint16_t)(7000 + i);
-	}
+	sim_config_loopback(&r->cfg, r->cfg.n, 7000);
 	struct sim_opts so = { .seed = seed, .cfg = &r->cfg, .build = vc_build,
 			       .output = vc_output, .arg = r, .trace = trace };
 	r->s = sim_new(&so);
@@ -1240,11 +1232,7 @@ static int run_backlog(uint64_t seed, bool trace, char *why, size_t wl, bool vc,
 	r->cfg.lkv_r = 2;
 	r->cfg.lkv_w = 2;
 	r->cfg.backlog_bytes = 4096;
-	for (uint32_t i = 1; i <= r->cfg.n; i++) {
-		r->cfg.nodes[i].id = i;
-		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
-		r->cfg.nodes[i].port = (uint16_t)(7000 + i);
-	}
+	sim_config_loopback(&r->cfg, r->cfg.n, 7000);
 	struct sim_opts so = { .seed = seed, .cfg = &r->cfg, .build = bk_build,
 			       .output = bk_output, .arg = r, .trace = trace };
 	struct sim *s = r->s = sim_new(&so);

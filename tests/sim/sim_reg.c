@@ -447,11 +447,7 @@ static int run_variant(const char *algo, enum variant variant, uint64_t seed, bo
 	r->cfg.f = (r->cfg.n - 1) / 2;
 	r->cfg.model = r->algo->model;
 	r->cfg.writer = 1;
-	for (uint32_t i = 1; i <= r->cfg.n; i++) {
-		r->cfg.nodes[i].id = i;
-		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
-		r->cfg.nodes[i].port = (uint16_t)(7000 + i);
-	}
+	sim_config_loopback(&r->cfg, r->cfg.n, 7000);
 	r->hist = open_memstream(&r->hbuf, &r->hlen);
 	sim_model_init(&r->model, r->cfg.model);
 
@@ -757,11 +753,7 @@ static int run_backlog(uint64_t seed, bool trace, char *why, size_t wl, enum var
 	r->cfg.model = r->algo->model;
 	r->cfg.writer = 1;
 	r->cfg.backlog_bytes = 1024;
-	for (uint32_t i = 1; i <= r->cfg.n; i++) {
-		r->cfg.nodes[i].id = i;
-		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
-		r->cfg.nodes[i].port = (uint16_t)(7000 + i);
-	}
+	sim_config_loopback(&r->cfg, r->cfg.n, 7000);
 	r->hist = open_memstream(&r->hbuf, &r->hlen);
 	struct sim_opts so = {
 		.seed = seed, .cfg = &r->cfg, .build = build, .output = on_output, .arg = r,

@@ -177,11 +177,7 @@ static int run_algo(const char *algo, const char *cons, uint64_t seed, bool trac
 	r->cfg.timeout_ms = 100;
 	r->cfg.retransmit_min_ms = 10;
 	r->cfg.retransmit_max_ms = 100;
-	for (uint32_t i = 1; i <= r->n; i++) {
-		r->cfg.nodes[i].id = i;
-		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
-		r->cfg.nodes[i].port = (uint16_t)(7600 + i);
-	}
+	sim_config_loopback(&r->cfg, r->n, 7600);
 	r->ck = bck_new(r->n, BCK_NODUP | BCK_NOCREATE | BCK_VALIDITY | BCK_AGREEMENT |
 				      (r->regular ? 0u : BCK_TOTAL));
 	struct sim_opts so = { .seed = seed, .cfg = &r->cfg, .build = build, .output = on_output,
@@ -439,11 +435,7 @@ static int run_ltob(enum ldisk disk, bool unlogged, uint64_t seed, bool trace, c
 	r->cfg.timeout_ms = 100;
 	r->cfg.retransmit_min_ms = 10;
 	r->cfg.retransmit_max_ms = 100;
-	for (uint32_t i = 1; i <= r->n; i++) {
-		r->cfg.nodes[i].id = i;
-		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
-		r->cfg.nodes[i].port = (uint16_t)(7700 + i);
-	}
+	sim_config_loopback(&r->cfg, r->n, 7700);
 	r->ck = bck_new(r->n, BCK_NODUP | BCK_NOCREATE | BCK_VALIDITY | BCK_AGREEMENT |
 				      BCK_UNIFORM | BCK_TOTAL);
 	struct sim_opts so = { .seed = seed, .cfg = &r->cfg, .build = l_build, .output = l_output,

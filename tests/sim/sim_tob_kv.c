@@ -146,11 +146,7 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, const char 
 	r->cfg.retransmit_min_ms = 10;
 	r->cfg.retransmit_max_ms = 100;
 	r->cfg.smr_timeout_ms = 1500;
-	for (uint32_t i = 1; i <= r->cfg.n; i++) {
-		r->cfg.nodes[i].id = i;
-		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
-		r->cfg.nodes[i].port = (uint16_t)(7700 + i);
-	}
+	sim_config_loopback(&r->cfg, r->cfg.n, 7700);
 	r->broken = broken;
 	kvh_init(&r->h, r->cfg.n, NCL);
 	r->h.dup_writes = (faults & F_DUPREQ) != 0;

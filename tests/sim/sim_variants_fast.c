@@ -217,11 +217,7 @@ static struct run *setup(uint64_t seed, bool trace, uint32_t broken)
 	r->cfg.timeout_ms = 100;
 	r->cfg.retransmit_min_ms = 10;
 	r->cfg.retransmit_max_ms = 100;
-	for (uint32_t i = 1; i <= r->n; i++) {
-		r->cfg.nodes[i].id = i;
-		snprintf(r->cfg.nodes[i].host, sizeof(r->cfg.nodes[i].host), "127.0.0.1");
-		r->cfg.nodes[i].port = (uint16_t)(7900 + i);
-	}
+	sim_config_loopback(&r->cfg, r->n, 7900);
 	struct sim_opts so = { .seed = seed, .cfg = &r->cfg, .build = build, .output = on_output,
 			       .arg = r, .trace = trace };
 	r->s = sim_new(&so);

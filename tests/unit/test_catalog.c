@@ -278,11 +278,7 @@ static void check_model(enum strata_model m, struct created *made)
 	cfg.n = 6;
 	cfg.f = 1;
 	cfg.model = m;
-	for (uint32_t i = 1; i <= cfg.n; i++) {
-		cfg.nodes[i].id = i;
-		snprintf(cfg.nodes[i].host, sizeof(cfg.nodes[i].host), "127.0.0.1");
-		cfg.nodes[i].port = (uint16_t)(7700 + i);
-	}
+	sim_config_loopback(&cfg, cfg.n, 7700);
 	uint8_t shares[6][TCOIN_SCALAR_LEN], vk[6][TCOIN_POINT_LEN], seed[32] = { 7 };
 	cfg.coin_threshold = cfg.f + 1;
 	ck_assert_int_eq(tcoin_deal(cfg.n, cfg.coin_threshold, seed, shares, vk), 0);

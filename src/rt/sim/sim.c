@@ -727,6 +727,16 @@ static void node_boot(struct sim *s, struct sim_node *sn, bool recovering)
 	strata_node_start(sn->node, recovering);
 }
 
+void sim_config_loopback(struct strata_config *cfg, uint32_t n, uint16_t port_base)
+{
+	STRATA_ASSERT(n <= STRATA_MAX_NODES);
+	for (uint32_t i = 1; i <= n; i++) {
+		cfg->nodes[i].id = i;
+		snprintf(cfg->nodes[i].host, sizeof(cfg->nodes[i].host), "127.0.0.1");
+		cfg->nodes[i].port = (uint16_t)(port_base + i);
+	}
+}
+
 struct sim *sim_new(const struct sim_opts *o)
 {
 	STRATA_ASSERT(o && o->cfg && o->cfg->n >= 1 && o->cfg->n <= STRATA_MAX_NODES);

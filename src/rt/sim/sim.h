@@ -80,6 +80,9 @@ struct sim_opts {
 };
 
 struct sim *sim_new(const struct sim_opts *o);
+/* Names nodes 1..n of cfg: id i, host 127.0.0.1, port port_base + i. The simulator opens no
+ * socket; the addresses only identify the nodes in the config and its checks. */
+void sim_config_loopback(struct strata_config *cfg, uint32_t n, uint16_t port_base);
 void sim_free(struct sim *s);
 
 /* Starts every node (INIT). */

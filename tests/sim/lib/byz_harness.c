@@ -21,11 +21,7 @@ void byzh_config(struct byzh *h, const char *cluster_id, uint32_t n, uint32_t f,
 	cfg->n = n;
 	cfg->f = f;
 	cfg->model = STRATA_MODEL_FAIL_ARBITRARY;
-	for (uint32_t i = 1; i <= n; i++) {
-		cfg->nodes[i].id = i;
-		snprintf(cfg->nodes[i].host, sizeof(cfg->nodes[i].host), "127.0.0.1");
-		cfg->nodes[i].port = (uint16_t)(port_base + i);
-	}
+	sim_config_loopback(cfg, n, (uint16_t)port_base);
 }
 
 struct sim *byzh_sim_new(struct byzh *h, uint64_t seed, bool trace, sim_build_fn build,

@@ -68,11 +68,7 @@ void ldh_setup(struct ldh *h, const struct ldh_opts *o, uint64_t seed, bool trac
 	cfg->retransmit_max_ms = 100;
 	if (o->backlog_bytes)
 		cfg->backlog_bytes = o->backlog_bytes;
-	for (uint32_t i = 1; i <= n; i++) {
-		cfg->nodes[i].id = i;
-		snprintf(cfg->nodes[i].host, sizeof(cfg->nodes[i].host), "127.0.0.1");
-		cfg->nodes[i].port = (uint16_t)(o->port_base + i);
-	}
+	sim_config_loopback(cfg, n, (uint16_t)o->port_base);
 	if (o->coin)
 		ldh_coin_deal(cfg, h->coin_shares);
 	h->ck = cck_new(n, !o->regular);
