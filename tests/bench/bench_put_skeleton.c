@@ -89,19 +89,22 @@ static int prealloc(const char *dir, const char *name)
 
 static int use_dsync; /* --write dsync: one pwritev2 with RWF_DSYNC instead of pwrite + fdatasync */
 
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* SKEL_STORE_TIMES=1: each process prints the median of its own write + sync at exit. */
 static double store_us[200000];
 static size_t nstore;
 
 static void store_report(const char *who)
 {
 	if (getenv("SKEL_STORE_TIMES") && nstore > 0) {
-		double *v = store_us;
 		size_t n = nstore < 200000 ? nstore : 200000;
-		for (size_t a = 1; a < n; a++)
-			for (size_t b = a; b > 0 && v[b - 1] > v[b]; b--) {
-				double t = v[b]; v[b] = v[b - 1]; v[b - 1] = t;
-			}
-		fprintf(stderr, "%s: store p50 %.1f us over %zu\n", who, v[n / 2], n);
+		qsort(store_us, n, sizeof *store_us, cmp_d);
+		fprintf(stderr, "%s: store p50 %.1f us over %zu\n", who, store_us[n / 2], n);
 	}
 }
 
@@ -199,12 +202,6 @@ static void leader(enum mode mode, int lsock, int tcp_listen, int file,
 		sendto(lsock, &q, 1, 0, (const struct sockaddr *)&fol[k], sizeof fol[k]);
 	store_report("leader");
 	_exit(0);
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
 }
 
 int main(int argc, char **argv)
