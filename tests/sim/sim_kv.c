@@ -64,7 +64,9 @@
  *                         200 ms), both must succeed well before the request deadline (1.5 s):
  *                         nothing else repeats them while the leader stays. A seed where the
  *                         follower owed nothing is vacuous. broken-fwd-backlog-no-owed
- *                         (SMR_BROKEN_NO_OWED: a refused FWD, RI or RI_R is lost) must time out. */
+ *                         (SMR_BROKEN_NO_OWED: a refused FWD, RI or RI_R is lost) must time out;
+ *                         it fails at the first step (RI_R), so -fwd and -ri run the same broken
+ *                         code through the FWD step alone and the RI step alone. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1070,8 +1072,12 @@ static int one_refused(struct run *r, uint32_t f, uint32_t from, uint32_t to, ui
 	return r->got ? r->status : 1;
 }
 
+/* The steps of fwd-backlog: each refuses one kind of message (a broken variant may run one
+ * alone, to show that step catches the lost message by itself). */
+enum { FWDB_RI_R = 1, FWDB_FWD = 2, FWDB_RI = 4, FWDB_ALL = 7 };
+
 static int run_fwd_backlog_broken(uint64_t seed, bool trace, char *why, size_t wl,
-				  unsigned broken)
+				  unsigned broken, unsigned steps)
 {
 	struct run *r = run_new(seed, trace, broken, NULL);
 	struct sim *s = r->s;
@@ -1090,24 +1096,33 @@ static int run_fwd_backlog_broken(uint64_t seed, bool trace, char *why, size_t w
 	 * answer (RI_R) refused: its link to f cut for 5 + 30 ms, its backlog toward f full; with
 	 * the retransmissions that drain it afterwards f hears no heartbeat for well under its
 	 * election timeout (150-300 ms). */
-	uint64_t lowed0 = strata_node_counters(sim_node(s, l))->owed;
-	st = one_refused(r, f, l, f, 30 * MS, STRATA_OP_READ, NULL);
-	EXPECT(st == 0 && strcmp(r->data, "v1") == 0,
-	       "get via follower %u whose RI_R the leader's links refused: status %d '%s' '%s'", f,
-	       st, r->data, r->text);
-	uint64_t lowed1 = strata_node_counters(sim_node(s, l))->owed;
-	EXPECT(leader_of(r) == l, "the leader changed (%u -> %u) during the RI_R step", l,
-	       leader_of(r));
-	uint64_t owed0 = strata_node_counters(sim_node(s, f))->owed;
-	st = one_refused(r, f, f, l, 200 * MS, STRATA_OP_WRITE, "v2");
-	EXPECT(st == 0, "put via follower %u whose FWD the links refused: status %d '%s'", f, st,
-	       r->text);
-	uint64_t owed1 = strata_node_counters(sim_node(s, f))->owed;
-	st = one_refused(r, f, f, l, 200 * MS, STRATA_OP_READ, NULL);
-	EXPECT(st == 0 && strcmp(r->data, "v2") == 0,
-	       "get via follower %u whose RI the links refused: status %d '%s' '%s'", f, st,
-	       r->data, r->text);
-	uint64_t owed2 = strata_node_counters(sim_node(s, f))->owed;
+	const char *last = "v1"; /* the value a get must return */
+	uint64_t lowed0 = strata_node_counters(sim_node(s, l))->owed, lowed1 = lowed0;
+	if (steps & FWDB_RI_R) {
+		st = one_refused(r, f, l, f, 30 * MS, STRATA_OP_READ, NULL);
+		EXPECT(st == 0 && strcmp(r->data, last) == 0,
+		       "get via follower %u whose RI_R the leader's links refused: status %d '%s' '%s'",
+		       f, st, r->data, r->text);
+		lowed1 = strata_node_counters(sim_node(s, l))->owed;
+		EXPECT(leader_of(r) == l, "the leader changed (%u -> %u) during the RI_R step", l,
+		       leader_of(r));
+	}
+	uint64_t owed0 = strata_node_counters(sim_node(s, f))->owed, owed1 = owed0;
+	if (steps & FWDB_FWD) {
+		st = one_refused(r, f, f, l, 200 * MS, STRATA_OP_WRITE, "v2");
+		EXPECT(st == 0, "put via follower %u whose FWD the links refused: status %d '%s'", f,
+		       st, r->text);
+		last = "v2";
+		owed1 = strata_node_counters(sim_node(s, f))->owed;
+	}
+	uint64_t owed2 = owed1;
+	if (steps & FWDB_RI) {
+		st = one_refused(r, f, f, l, 200 * MS, STRATA_OP_READ, NULL);
+		EXPECT(st == 0 && strcmp(r->data, last) == 0,
+		       "get via follower %u whose RI the links refused: status %d '%s' '%s'", f, st,
+		       r->data, r->text);
+		owed2 = strata_node_counters(sim_node(s, f))->owed;
+	}
 	EXPECT(leader_of(r) == l, "the leader changed (%u -> %u): the requests were forwarded "
 	       "again", l, leader_of(r));
 	if (!broken && (owed1 == owed0 || owed2 == owed1 || lowed1 == lowed0))
@@ -1122,12 +1137,22 @@ out:
 
 static int run_fwd_backlog(uint64_t seed, bool trace, char *why, size_t wl)
 {
-	return run_fwd_backlog_broken(seed, trace, why, wl, 0);
+	return run_fwd_backlog_broken(seed, trace, why, wl, 0, FWDB_ALL);
 }
 
 static int run_broken_fwd_backlog(uint64_t seed, bool trace, char *why, size_t wl)
 {
-	return run_fwd_backlog_broken(seed, trace, why, wl, SMR_BROKEN_NO_OWED);
+	return run_fwd_backlog_broken(seed, trace, why, wl, SMR_BROKEN_NO_OWED, FWDB_ALL);
+}
+
+static int run_broken_fwd_backlog_fwd(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_fwd_backlog_broken(seed, trace, why, wl, SMR_BROKEN_NO_OWED, FWDB_FWD);
+}
+
+static int run_broken_fwd_backlog_ri(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_fwd_backlog_broken(seed, trace, why, wl, SMR_BROKEN_NO_OWED, FWDB_RI);
 }
 
 static const struct sim_case cases[] = {
@@ -1155,6 +1180,8 @@ static const struct sim_case cases[] = {
 	{ "broken-snapshot-slot-reuse", run_broken_snap_slot, 1000, true },
 	{ "broken-truncate-first", run_broken_truncate_first, 5000, true },
 	{ "broken-fwd-backlog-no-owed", run_broken_fwd_backlog, 10, true },
+	{ "broken-fwd-backlog-no-owed-fwd", run_broken_fwd_backlog_fwd, 10, true },
+	{ "broken-fwd-backlog-no-owed-ri", run_broken_fwd_backlog_ri, 10, true },
 };
 
 int main(int argc, char **argv)
