@@ -130,6 +130,7 @@ struct resp_conn {
 	bool reading, quitting;
 	bool want_input;        /* the ring has room again: on_kick resumes input */
 	bool authed;            /* gave the RESP password (or [client] auth is off) */
+	bool nested_refused;    /* the reader met an array inside a command (reader_new) */
 	uint64_t id;
 	char name[RESP_NAME_MAX + 1];
 	struct rcursor cursors[RESP_CURSORS];
@@ -1358,6 +1359,43 @@ static bool inline_command(struct resp_conn *c)
 	return true;
 }
 
+/* A command is one array of bulk strings; hiredis would parse arrays nested in it, allocating
+ * each one's announced elements (up to RESP_ARGS_MAX pointers) and an object per element, a
+ * few bytes of input each: about 14 bytes of memory per byte of a 4 MiB request that is never
+ * finished, tens of MB per connection, held until the frame deadline. Redis refuses a nested
+ * array at its first byte ("expected '$', got '*'"); so does this reader: its createArray
+ * refuses any array with a parent, and the error names it (nested_refused). */
+static redisReplyObjectFunctions resp_fns;
+static void *(*hiredis_create_array)(const redisReadTask *, int);
+
+static void *resp_create_array(const redisReadTask *task, int elements)
+{
+	if (task->parent) {
+		struct resp_conn *c = task->privdata;
+		c->nested_refused = true;
+		return NULL; /* the reader stops with an error */
+	}
+	return hiredis_create_array(task, elements);
+}
+
+static redisReader *reader_new(struct resp_conn *c)
+{
+	if (!hiredis_create_array) {
+		/* hiredis's own object functions (not exported: taken from a reader it makes) */
+		redisReader *d = redisReaderCreate();
+		if (!d)
+			return NULL;
+		resp_fns = *d->fn;
+		redisReaderFree(d);
+		hiredis_create_array = resp_fns.createArray;
+		resp_fns.createArray = resp_create_array;
+	}
+	redisReader *rd = redisReaderCreateWithFunctions(&resp_fns);
+	if (rd)
+		rd->privdata = c;
+	return rd;
+}
+
 /* hiredis discards the bytes it parsed (in redisReaderGetReply, once 1 KiB of them); inline
  * lines are taken out here, so their bytes are discarded here: once RESP_READ_CHUNK of them are
  * behind and no more are left than were taken, what is left moves into a fresh reader (so each
@@ -1367,7 +1405,7 @@ static void reader_compact(struct resp_conn *c)
 	redisReader *rd = c->rd;
 	if (rd->ridx != -1 || rd->pos < RESP_READ_CHUNK || rd->len - rd->pos > rd->pos)
 		return;
-	redisReader *nr = redisReaderCreate();
+	redisReader *nr = reader_new(c);
 	if (!nr || (rd->len > rd->pos &&
 		    redisReaderFeed(nr, rd->buf + rd->pos, rd->len - rd->pos) != REDIS_OK)) {
 		if (nr)
@@ -1425,7 +1463,7 @@ static void process_input_step(struct resp_conn *c)
 		}
 		void *r = NULL;
 		if (redisReaderGetReply(rd, &r) != REDIS_OK) {
-			bad_request(c, rd->errstr);
+			bad_request(c, c->nested_refused ? "expected '$', got '*'" : rd->errstr);
 			return;
 		}
 		if (!r)
@@ -1540,7 +1578,7 @@ static int conn_opened(struct lsn_conn *lc)
 	randombytes_buf(&c->sess, sizeof(c->sess));
 	c->sess |= 1; /* never 0 (no session) */
 	c->sess_next = c->sess_base = 1;
-	c->rd = redisReaderCreate();
+	c->rd = reader_new(c);
 	if (!c->rd)
 		return -1;
 	c->authed = rt->client_key == NULL;
