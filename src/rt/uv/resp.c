@@ -1364,7 +1364,8 @@ static bool inline_command(struct resp_conn *c)
  * few bytes of input each: about 14 bytes of memory per byte of a 4 MiB request that is never
  * finished, tens of MB per connection, held until the frame deadline. Redis refuses a nested
  * array at its first byte ("expected '$', got '*'"); so does this reader: its createArray
- * refuses any array with a parent, and the error names it (nested_refused). */
+ * refuses any array with a parent, and the error names it (nested_refused). The table is set
+ * at the first connection and only read after: the same functions for every node of a process. */
 static redisReplyObjectFunctions resp_fns;
 static void *(*hiredis_create_array)(const redisReadTask *, int);
 
