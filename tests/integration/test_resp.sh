@@ -285,6 +285,19 @@ say "64 MB of inline lines on one connection: the node's read buffer stays bound
 # Without the dropping, the read buffer holds all 64 MB and the peak grows by at least that.
 n1pid=$(cat "$DIR/pids/node-1.pid")
 hwm() { awk '/^VmHWM:/ { print int($2 / 1024) }' "/proc/$1/status"; }
+peak_bounded() { # BEFORE_MB WHAT WHY: node 1's peak resident memory grew by less than 16 MB
+	local m1
+	m1=$(hwm "$n1pid")
+	echo "   node 1 peak resident memory: $1 MB before, $m1 MB after"
+	if ldd "$STRATAD" 2>/dev/null | grep -q libasan; then
+		# AddressSanitizer keeps freed memory in quarantine: the peak says nothing here.
+		pass "$2 (memory not checked: a sanitized stratad)"
+	else
+		[ $((m1 - $1)) -lt 16 ] ||
+			fail "node 1's peak resident memory grew from $1 to $m1 MB: $3"
+		pass "$2; node 1's peak memory $1 -> $m1 MB"
+	fi
+}
 m0=$(hwm "$n1pid")
 python3 - "${P[1]}" <<'PYEOF' || fail "64 MB of blank lines"
 import os, socket, sys
@@ -301,16 +314,7 @@ if got != b"+PONG\r\n":
     print("after 64 MB of blank lines: got %r" % got)
     sys.exit(1)
 PYEOF
-m1=$(hwm "$n1pid")
-echo "   node 1 peak resident memory: $m0 MB before, $m1 MB after"
-if ldd "$STRATAD" 2>/dev/null | grep -q libasan; then
-	# AddressSanitizer keeps freed memory in quarantine: the peak says nothing here.
-	pass "64 MB of inline lines answered (memory not checked: a sanitized stratad)"
-else
-	[ $((m1 - m0)) -lt 16 ] ||
-		fail "node 1's peak resident memory grew from $m0 to $m1 MB: the read buffer kept the inline lines"
-	pass "64 MB of inline lines: node 1's peak memory $m0 -> $m1 MB"
-fi
+peak_bounded "$m0" "64 MB of inline lines answered" "the read buffer kept the inline lines"
 
 say "arrays nested in a command are refused at their first byte, as Redis does"
 # A command is one array of bulk strings. hiredis would parse nested arrays, allocating each
@@ -353,17 +357,9 @@ if pf.readline() != b"+PONG\r\n":
     print("no PONG after the nested requests")
     sys.exit(1)
 PYEOF
-m1=$(hwm "$n1pid")
 b1=$(counter 1 resp_bad_requests)
 [ "$b1" -eq $((b0 + 5)) ] || fail "resp_bad_requests went from $b0 to $b1, not up by 5"
-echo "   node 1 peak resident memory: $m0 MB before, $m1 MB after"
-if ldd "$STRATAD" 2>/dev/null | grep -q libasan; then
-	pass "nested arrays refused and counted (memory not checked: a sanitized stratad)"
-else
-	[ $((m1 - m0)) -lt 16 ] ||
-		fail "node 1's peak resident memory grew from $m0 to $m1 MB: nested arrays were parsed"
-	pass "nested arrays refused at their first byte and counted; node 1's peak memory $m0 -> $m1 MB"
-fi
+peak_bounded "$m0" "nested arrays refused at their first byte and counted" "nested arrays were parsed"
 
 say "one connection, many commands in the KV at once, replies in order"
 # 200 SETs on distinct keys, a SET/GET/SET/GET on one key, 200 GETs and two INCRs, written in
