@@ -2,7 +2,7 @@
  * or the leaderless store, recording a history in Jepsen's shape for `strata check`.
  *
  *   strata workload [--algo NAME] [--clients C] [--keys K] [--duration SEC] [--nodes LIST]
- *                   [--read-ratio R] [--op-timeout MS] [--out FILE] [--r R] [--w W]
+ *                   [--read-ratio R] [--op-timeout MS] [--out FILE] [--r R] [--w W] [--prefix P]
  *
  * Each logical client keeps one connection to one node (clients are spread round-robin over the
  * chosen nodes) and has at most one operation outstanding. Every operation is recorded as an
@@ -30,6 +30,7 @@
  * (client/wl_nemesis.c). */
 #include <errno.h>
 #include <poll.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -43,16 +44,21 @@
 #include "wl_nemesis.h"
 
 #define WL_MAX_CLIENTS 256
+#define WL_PREFIX_MAX 16
 
 static const char workload_help[] =
 	"usage: strata workload [--kv | --algo NAME] [--clients C] [--keys K] [--duration SEC]\n"
 	"                       [--nodes LIST] [--read-ratio R] [--op-timeout MS] [--out FILE]\n"
-	"                       [--r R] [--w W] [--nemesis KINDS [--interval S]]\n"
+	"                       [--r R] [--w W] [--nemesis KINDS [--interval S]] [--prefix P]\n"
 	"\n"
 	"Runs C concurrent logical clients (default 8) doing random reads and writes on K keys\n"
 	"(default 3) for SEC seconds (default 10) against the nodes in LIST (default: all), with a\n"
 	"register algorithm or the leaderless store (--algo, default nnar; e.g. lkv), and records a\n"
 	"history as JSON lines (default history.jsonl) for `strata check --model atomic FILE`.\n"
+	"The keys are P + \"k0\" .. P + \"k<K-1>\": P is --prefix (at most 16 printable bytes, no\n"
+	"blanks; \"\" gives k0, k1, ...), by default a fresh run id (\"w\" and 6 hex digits and \"-\"),\n"
+	"because the checker takes every key to start empty: a run on keys an earlier run wrote\n"
+	"reads that run's values and is reported as a violation.\n"
 	"An operation without an answer within MS ms (default: --timeout) is recorded as info.\n"
 	"--r/--w (--algo lkv only) override the cluster's [lkv] r and w in every request.\n"
 	"--kv: the replicated KV store (--algo kv) with put, get and cas (a fifth of the writes),\n"
@@ -82,7 +88,8 @@ struct wl_client {
 	bool is_read;
 	bool is_cas;
 	uint64_t session, seq;
-	char key[32];
+	uint32_t ki;          /* the key's index: key = the run's prefix + "k" + ki */
+	char key[40];
 	char value[64];
 	char old[64];
 	struct cli_reader rd;
@@ -110,6 +117,7 @@ struct wl {
 	bool bft;             /* kv on a BFT KV cluster: every node, f + 1 signed replies */
 	const struct strata_config *cfg;
 	char seen[64][64];    /* kv: last value acknowledged per key (keys < 64), for cas */
+	char prefix[WL_PREFIX_MAX + 1]; /* every key's: this run's (--prefix) */
 	char first_fail[256]; /* the first refusal's error text, for the summary */
 	unsigned long bad_sig; /* BFT KV: replies whose signature did not verify */
 	struct smr_bft_seen envs; /* BFT KV: reply envelopes verified (client/bft.c) */
@@ -179,7 +187,7 @@ static void complete(struct wl *w, struct wl_client *k, const Strata__Client__Re
 		record(w, k, STRATA_HIST_OK, v);
 		w->ok++;
 		k->state = WL_IDLE;
-		unsigned ki = (unsigned)atoi(k->key + 1);
+		unsigned ki = k->ki;
 		if (w->kv && ki < 64) {
 			size_t n = v ? strlen(v) : 0;
 			if (n >= sizeof(w->seen[ki]))
@@ -230,10 +238,11 @@ static void start_op(struct wl *w, struct wl_client *k, uint32_t keys, double re
 	/* Single-writer registers: only clients of the writer write. */
 	if (w->algo && w->algo->single_writer && w->eps[k->ep].id != w->writer)
 		k->is_read = true;
-	snprintf(k->key, sizeof k->key, "k%ld", random() % (long)keys);
+	k->ki = (uint32_t)(random() % (long)keys);
+	snprintf(k->key, sizeof k->key, "%sk%u", w->prefix, k->ki);
 	snprintf(k->value, sizeof k->value, "p%lld-%lu", (long long)k->process, ++k->nops);
 	if (k->is_cas) {
-		unsigned ki = (unsigned)atoi(k->key + 1);
+		unsigned ki = k->ki;
 		snprintf(k->old, sizeof k->old, "%s", ki < 64 && w->seen[ki][0] ? w->seen[ki] : "none");
 	}
 
@@ -370,6 +379,18 @@ static bool parse_nodes(const char *s, uint32_t *mask_out)
 	return mask != 0;
 }
 
+/* --prefix: at most WL_PREFIX_MAX printable bytes without blanks (empty: the keys are k0, k1...). */
+static bool prefix_ok(const char *v)
+{
+	size_t n = strlen(v);
+	if (n > WL_PREFIX_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (v[i] <= ' ' || v[i] > '~')
+			return false;
+	return true;
+}
+
 int cmd_workload(struct cli *c, int argc, char **argv)
 {
 	uint32_t clients = 8, keys = 3, duration = 10, op_timeout = 0, node_mask = 0, qr = 0, qw = 0;
@@ -377,7 +398,7 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 	int nem_kinds[3], nem_n = 0;
 	const char *nem_list = NULL;
 	double read_ratio = 0.5;
-	const char *algo_name = "nnar", *out_path = "history.jsonl";
+	const char *algo_name = "nnar", *out_path = "history.jsonl", *prefix = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -404,6 +425,8 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 			ok = ok && parse_nodes(v, &node_mask);
 		else if (!strcmp(a, "--out"))
 			out_path = v;
+		else if (!strcmp(a, "--prefix"))
+			ok = ok && prefix_ok(prefix = v);
 		else if (!strcmp(a, "--nemesis"))
 			ok = ok && wl_nemesis_parse(nem_list = v, nem_kinds, &nem_n) == 0;
 		else if (!strcmp(a, "--interval")) {
@@ -440,6 +463,13 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 				     algo_name);
 	if (!nem_list && interval != 5.0)
 		return cli_usage_err(c, "workload", "workload: --interval goes with --nemesis");
+	if (prefix)
+		snprintf(w.prefix, sizeof w.prefix, "%s", prefix);
+	else { /* a fresh run id: the checker takes every key to start empty */
+		uint8_t id[3];
+		randombytes_buf(id, sizeof id);
+		snprintf(w.prefix, sizeof w.prefix, "w%02x%02x%02x-", id[0], id[1], id[2]);
+	}
 	w.r = qr;
 	w.w = qw;
 	w.kv = strcmp(w.algo->family, "smr") == 0;
@@ -625,6 +655,10 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 		cli_json_begin_object(&j);
 		cli_json_key(&j, "history");
 		cli_json_string(&j, out_path);
+		cli_json_key(&j, "keys");
+		char kr[64];
+		snprintf(kr, sizeof kr, "%sk0..%sk%u", w.prefix, w.prefix, keys - 1);
+		cli_json_string(&j, kr);
 		cli_json_key(&j, "ok");
 		cli_json_uint(&j, w.ok);
 		cli_json_key(&j, "fail");
@@ -635,8 +669,8 @@ int cmd_workload(struct cli *c, int argc, char **argv)
 		cli_json_uint(&j, nem_failed);
 		cli_json_end_object(&j);
 	} else
-		printf("workload: %lu ok, %lu fail, %lu info; history in %s\n", w.ok, w.fail, w.info,
-		       out_path);
+		printf("workload: %lu ok, %lu fail, %lu info on keys %sk0..%sk%u; history in %s\n",
+		       w.ok, w.fail, w.info, w.prefix, w.prefix, keys - 1, out_path);
 	if (w.bft && !c->json)
 		printf("workload: BFT KV, every operation to %zu nodes, f + 1 = %u equal signed "
 		       "replies accepted; %lu replies with a bad signature ignored\n",

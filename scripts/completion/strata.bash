@@ -79,7 +79,7 @@ _strata() {
 		words="isolate partition oneway drop delay heal status"
 		[ -n "$sub" ] && case "$sub" in isolate | oneway | drop | delay) words="$(_strata_nodes)" ;; *) words="" ;; esac
 		;;
-	workload) flags="--kv --algo --clients --keys --duration --nodes --read-ratio --op-timeout --out --r --w --nemesis --interval --help" ;;
+	workload) flags="--kv --algo --clients --keys --duration --nodes --read-ratio --op-timeout --out --r --w --nemesis --interval --prefix --help" ;;
 	bench) words="put get"; flags="--clients --conns --total --key-size --val-size --key-space --target --warmup --no-preload --serializable --help" ;;
 	esac
 	[ -n "$sub" ] && [ "$cmd" != nemesis ] && words=""
