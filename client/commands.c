@@ -20,7 +20,7 @@ const struct cli_cmd cli_commands[] = {
 	{ "bcast", "broadcast: send MESSAGE | listen [--all] [--algo NAME] | algos", cmd_bcast },
 	{ "lkv", "leaderless store: put KEY VALUE | get KEY | del KEY [--r R --w W] | algos", cmd_lkv },
 	{ "kv", "replicated KV store: put KEY VALUE | get KEY | del KEY | "
-		"cas KEY OLD NEW | range PREFIX | watch KEY | status", cmd_kv },
+		"cas KEY OLD NEW | range PREFIX | watch KEY | status | algos", cmd_kv },
 	{ "consensus", "consensus: propose VALUE [--algo NAME] [--instance ID] | watch [--all] | algos",
 	  cmd_consensus },
 	{ "nbac", "atomic commit (Alg. 6.6): begin [--id TX] | vote TX yes|no -n NODE | watch [--all]",
