@@ -442,6 +442,10 @@ void cons_sbc_test_forge(struct strata_module *sbc);
 /* TEST ONLY: a predicate no value passes (the broken variant for the termination check: bldc
  * then never proposes nor writes). Never called by stratad. */
 void cons_sbc_test_reject_all(struct strata_module *sbc);
+/* TEST ONLY (broken variant): a PROPOSAL the links refuse is lost, not owed and sent again; and
+ * how many PROPOSALs the links refused (owed). Never called by stratad. */
+void cons_sbc_test_no_owed(struct strata_module *sbc);
+uint64_t cons_sbc_test_owed(const struct strata_module *sbc);
 /* bec's leader(ts) = (ts mod N) + 1, and its last started epoch. */
 uint32_t cons_bec_leader(uint32_t n, uint64_t ts);
 uint64_t cons_bec_epoch(const struct strata_module *bec);
