@@ -401,6 +401,10 @@ struct strata_module *cons_brcons_create(struct strata_node *n, char *err, size_
  * stratad. */
 void cons_brcons_test_relay_at(struct strata_module *m, uint32_t k);
 void cons_brcons_test_decided_at(struct strata_module *m, uint32_t k);
+/* TEST ONLY (broken variant): a message the links refuse is lost, not owed and sent again; and
+ * how many the links refused (owed). Never called by stratad. */
+void cons_brcons_test_no_owed(struct strata_module *m);
+uint64_t cons_brcons_test_owed(const struct strata_module *m);
 /* TEST ONLY: the randomized modules (rbc, rcons) use a coin computed from `seed` by anyone who
  * knows it (a predictable coin) instead of the threshold coin. Never called by stratad. */
 void cons_rb_test_seeded_coin(struct strata_module *m, uint64_t seed);
