@@ -129,7 +129,8 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 		r->bk_status = o->status;
 		r->bk_found = (o->b & STRATA_REPLY_FOUND) != 0;
 		size_t len = o->len < sizeof(r->bk_val) - 1 ? o->len : sizeof(r->bk_val) - 1;
-		memcpy(r->bk_val, o->data, len);
+		if (len)
+			memcpy(r->bk_val, o->data, len);
 		r->bk_val[len] = 0;
 		return;
 	}
