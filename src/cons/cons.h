@@ -464,6 +464,11 @@ void cons_bldc_test_no_sigcheck(struct strata_module *bldc);
 /* TEST ONLY broken variant: WRITE and ACCEPT quorums are acted on with this process's own value
  * (the value it wrote, or its val) without checking that the quorum's digest is its digest. */
 void cons_bldc_test_no_digest(struct strata_module *bldc);
+/* TEST ONLY (broken variant): a client instance's first VALUE or DECIDED the links refuse is
+ * lost, not owed and sent again; and how many the links refused (owed). Never called by
+ * stratad. */
+void cons_bldc_test_no_owed(struct strata_module *bldc);
+uint64_t cons_bldc_test_owed(const struct strata_module *bldc);
 /* TEST ONLY broken variants of one conditional collect per epoch (bldc.c): the epoch's bound is
  * ignored (a leader proposes directly, and a PROPOSE is written, on every instance); a
  * process's epoch STATE omits every instance it wrote or accepted in. */
