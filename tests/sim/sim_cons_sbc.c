@@ -247,8 +247,8 @@ static struct run *setup(enum variant var, uint64_t seed, bool trace)
 	struct run *r = calloc(1, sizeof(*r));
 	STRATA_ASSERT(r);
 	r->var = var;
-	r->fast = var != V_SBC && var != V_SBC_TRUST && var != V_REJECT_ALL && var != V_SBC_BACKLOG &&
-		  var != V_SBC_BACKLOG_NO_OWED;
+	r->fast = var != V_SBC && var != V_SBC_TRUST && var != V_REJECT_ALL &&
+		  var != V_SBC_BACKLOG && var != V_SBC_BACKLOG_NO_OWED;
 	r->algo = r->fast ? "fast-sbc" : "sbc";
 	r->wire = r->fast ? strata_wire_id("fast-sbc") : strata_wire_id("sbc");
 	uint32_t n;

@@ -453,9 +453,11 @@ static int run_backlog(enum variant variant, uint64_t seed, bool trace, char *wh
 		if (byzh_correct(h, q))
 			owed1 += bk_owed(r, q);
 	if (st != 0) {
-		rc = sim_fail(why, wl, "%s: the writer's write with the others' answers refused by the "
-			      "links: %s (%s)", r->algo,
-			      st == 1 ? "no reply within 3 s" : strata_strerror(st), faults);
+		rc = sim_fail(why, wl,
+			      "%s: the writer's write with the others' answers refused by the "
+			      "links: %s (%s)",
+			      r->algo, st == 1 ? "no reply within 3 s" : strata_strerror(st),
+			      faults);
 		goto out;
 	}
 	uint32_t reader;
@@ -465,7 +467,8 @@ static int run_backlog(enum variant variant, uint64_t seed, bool trace, char *wh
 	st = bk_op(r, reader, NULL, 0);
 	if (st != 0)
 		rc = sim_fail(why, wl, "%s: the read at node %u after the write: %s (%s)", r->algo,
-			      reader, st == 1 ? "no reply within 3 s" : strata_strerror(st), faults);
+			      reader, st == 1 ? "no reply within 3 s" : strata_strerror(st),
+			      faults);
 	else if (!r->bk_found || strcmp(r->bk_val, "v2"))
 		rc = sim_fail(why, wl, "%s: the read at node %u after the write of v2 completed "
 			      "returned %s%s%s (%s)", r->algo, reader, r->bk_found ? "\"" : "",
