@@ -99,7 +99,22 @@
  * here, silent also
  * sends no VALUE or DECIDED, replay re-sends, in each new epoch, its WRITE and ACCEPT of the
  * previous one, and old-epoch all its messages of the previous one (its SEND and, as leader,
- * its COLLECTED too): stale, they must be dropped. */
+ * its COLLECTED too): stale, they must be dropped.
+ *
+ * Sends the links refuse (the backlog toward q full: a message q never gets). What an undecided
+ * process waits for is repeated every period (bl_on_tick: its VALUE, its epoch consensus's
+ * messages, the epoch's collect; a decided process answers a VALUE with DECIDED), and so are the
+ * messages of a decided instance while it lingers. Not the two messages of a client instance
+ * (space 0) that a process q which never proposed there needs: the proposer's first VALUE and
+ * each decider's DECIDED. If the links refused every message of the instance to q, q never heard
+ * of it, holds no value, repeats nothing; the others decide without it and stop lingering once
+ * 2f + 1 said DECIDED, and q never decides (WBC1). Those two are owed to q and sent again, in
+ * order, when the backlog has room (links.h, strata_pl_owed, queued): per peer at most
+ * BL_OWED_MSGS (a VALUE and a DECIDED per instance, for the CONS_LIVE_MAX undecided here and
+ * as many decided while owed) and BL_OWED_BYTES of payload (backlog_bytes if larger); one beyond
+ * is dropped (lost as before), counted and traced. The other spaces need none: there every
+ * correct process proposes (btob proposes every round, sbc once its PROPOSALs arrive, which it
+ * owes), so holds a value and repeats its VALUE until some decided process answers it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,13 +130,15 @@
 #include "links/links.h"
 
 #define BL_FUTURE_PER_PEER 16u
+#define BL_OWED_MSGS (2 * CONS_LIVE_MAX)
+#define BL_OWED_BYTES (64u << 20)
 #define BL_TIMEOUT_MAX_X 8u
 /* The instance id the epoch's conditional collect travels and is signed under: no consensus
  * instance has it (spaces are below CONS_SPACES), so an epoch STATE's signature is never an
  * instance STATE's and back. */
 #define BL_EPOCH_ID UINT64_MAX
 
-enum { BL_TOK_TICK = 1 };
+enum { BL_TOK_TICK = 1, BL_TOK_OWED = 2 };
 
 struct bl_inst {
 	struct cons_inst c;
@@ -166,6 +183,8 @@ struct bldc {
 	uint64_t direct, collects; /* instances proposed directly / with their own collect */
 	bool test_everywhere;      /* TEST ONLY: the bound is ignored (broken variant) */
 	bool test_omit;            /* TEST ONLY: the epoch STATE omits every instance */
+	struct strata_pl_owed *owed; /* space 0's first VALUE and DECIDED refused (the top) */
+	bool test_no_owed;           /* TEST ONLY: cons_bldc_test_no_owed */
 };
 
 /* Whether the epoch's collect showed instance id unbound (bep.h's BEP_FAST_*). */
@@ -265,19 +284,30 @@ static struct bl_inst *bl_get(struct bldc *l, uint64_t id, uint32_t from)
 	return i;
 }
 
-static void bl_send_value(struct bldc *l, uint32_t to, uint64_t id, uint8_t type,
-			  const uint8_t *v, size_t len)
+/* VALUE or DECIDED to `to` (0: everyone); with owe, a client instance's (space 0) is owed when
+ * the links refuse it (the header: "Sends the links refuse"). */
+static void bl_send_value_as(struct bldc *l, uint32_t to, uint64_t id, uint8_t type,
+			     const uint8_t *v, size_t len, bool owe)
 {
 	if (bl_silent(l))
 		return;
 	struct strata_msg *msg = cons_enc_value(type, v, len);
 	if (!msg)
 		return;
-	if (to)
-		(void)strata_pl_send(&l->m, to, id, msg);
-	else
-		strata_pl_send_all(&l->m, id, msg);
+	owe = owe && (id >> CONS_SPACE_BITS) == 0 && !l->test_no_owed;
+	for (uint32_t q = to ? to : 1; q <= (to ? to : l->n); q++) {
+		if (owe)
+			(void)strata_pl_owed_send(l->owed, q, id, msg);
+		else
+			(void)strata_pl_send(&l->m, q, id, msg);
+	}
 	strata_msg_unref(msg);
+}
+
+static void bl_send_value(struct bldc *l, uint32_t to, uint64_t id, uint8_t type,
+			  const uint8_t *v, size_t len)
+{
+	bl_send_value_as(l, to, id, type, v, len, false);
 }
 
 /* upon l = self ∧ val != ⊥ ∧ proposed = FALSE do
@@ -384,9 +414,9 @@ static void bl_decide(struct bldc *l, struct bl_inst *i, const uint8_t *v, size_
 			     memcmp(a->data, dig, STRATA_HASH_LEN) == 0) ||
 			    (w && w->len == STRATA_HASH_LEN && memcmp(w->data, dig, STRATA_HASH_LEN) == 0);
 		if (held)
-			bl_send_value(l, q, id, CONS_DECIDED_DIGEST, dig, STRATA_HASH_LEN);
+			bl_send_value_as(l, q, id, CONS_DECIDED_DIGEST, dig, STRATA_HASH_LEN, true);
 		else
-			bl_send_value(l, q, id, CONS_DECIDED, copy->data, copy->len);
+			bl_send_value_as(l, q, id, CONS_DECIDED, copy->data, copy->len, true);
 	}
 	strata_msg_unref(copy);
 }
@@ -416,7 +446,7 @@ static int bl_propose(struct strata_module *m, struct cons_inst *c, const uint8_
 		return STRATA_ENOMEM;
 	cons_out_propose(&l->tab, c, v, len, by_client);
 	if (by_client)
-		bl_send_value(l, 0, c->id, CONS_VALUE, v, len);
+		bl_send_value_as(l, 0, c->id, CONS_VALUE, v, len, true);
 	bl_try(l, i);
 	return 0;
 }
@@ -910,6 +940,8 @@ static void bl_handle(struct strata_module *m, const struct strata_event *ev)
 	case STRATA_EV_TIMER:
 		if (ev->arg == BL_TOK_TICK)
 			bl_on_tick(l);
+		else if (ev->arg == BL_TOK_OWED)
+			strata_pl_owed_flush(l->owed);
 		break;
 	case STRATA_EV_PL_DELIVER:
 		if (ev->msg)
@@ -957,6 +989,7 @@ static void bl_destroy(struct strata_module *m)
 	while (l->nlinger)
 		bl_linger_drop(l, l->nlinger - 1);
 	cons_tab_free(&l->tab);
+	strata_pl_owed_free(l->owed);
 	free(l);
 }
 
@@ -974,6 +1007,20 @@ void cons_bldc_test_no_sigcheck(struct strata_module *m)
 {
 	STRATA_ASSERT(m && m->ops == &bl_ops);
 	((struct bldc *)m)->check_sigs = false;
+}
+
+void cons_bldc_test_no_owed(struct strata_module *m)
+{
+	STRATA_ASSERT(m && m->ops == &bl_ops);
+	((struct bldc *)m)->test_no_owed = true;
+}
+
+uint64_t cons_bldc_test_owed(const struct strata_module *m)
+{
+	STRATA_ASSERT(m && m->ops == &bl_ops);
+	struct strata_pl_owed_counts c;
+	strata_pl_owed_counts(((const struct bldc *)m)->owed, &c);
+	return c.refused;
 }
 
 void cons_bldc_test_no_digest(struct strata_module *m)
@@ -1015,7 +1062,13 @@ struct strata_module *cons_bldc_create(struct strata_node *n, char *err, size_t 
 		return NULL;
 	struct bldc *l = calloc(1, sizeof(*l));
 	struct cons_future_msg *fut = calloc((size_t)nn * BL_FUTURE_PER_PEER, sizeof(*fut));
-	if (!l || !fut || cons_tab_init(&l->tab, &l->m, sizeof(struct bl_inst)) != 0) {
+	uint64_t backlog = cfg->backlog_bytes;
+	if (l)
+		l->owed = strata_pl_owed_new(n, &l->m, BL_TOK_OWED, NULL, BL_OWED_MSGS,
+					     backlog > BL_OWED_BYTES ? backlog : BL_OWED_BYTES);
+	if (!l || !fut || !l->owed || cons_tab_init(&l->tab, &l->m, sizeof(struct bl_inst)) != 0) {
+		if (l)
+			strata_pl_owed_free(l->owed);
 		free(l);
 		free(fut);
 		snprintf(err, errlen, "bldc: out of memory");

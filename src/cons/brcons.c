@@ -88,7 +88,20 @@
  * DECIDED of the other value (also at once when it proposes); badsig sends coin shares that do not verify; lie-state reports
  * in AUX and CONF the value that is not in its bin_values; old-epoch re-sends its messages of
  * the earlier rounds at every new round; complain has no leader to complain about here and
- * behaves correctly. */
+ * behaves correctly.
+ *
+ * Sends the links refuse. Nothing here repeats a message: every EST, AUX, CONF, coin share and
+ * DECIDED goes out once. One the links refuse (the backlog toward q full) is one q never gets:
+ * at N = 4 with one process silent, a correct p's refused EST(1, v) leaves q with 2 < 2f + 1
+ * ESTs of v (the others relay only the value they did not send), so q's bin_values stays empty,
+ * q sends no AUX, and the others, short of N - f AUX, stop in round 1 for good (BC1). So every
+ * send goes through the owed sends (links.h, strata_pl_owed, queued): a refused one is owed to
+ * q and sent again, in order, when the backlog has room. Bound per peer: BR_OWED_MSGS messages
+ * (a round sends a peer at most 5: EST, the relay of the other value, AUX, CONF, a coin share;
+ * an instance one DECIDED; the cap covers BR_SLOTS rounds of every one of the CONS_LIVE_MAX
+ * undecided instances) and BR_OWED_BYTES of payload (backlog_bytes if larger); one beyond is
+ * dropped (lost as before), counted and traced. The old-epoch test behaviour's replays are not
+ * owed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +118,9 @@
 #define BR_AHEAD 11u
 #define BR_SLOTS (BR_BACK + BR_AHEAD + 1u) /* 16 */
 #define BR_REPLAY 8u                        /* old-epoch: messages kept for re-sending */
+#define BR_OWED_MSGS (CONS_LIVE_MAX * (BR_SLOTS * 5u + 1u))
+#define BR_OWED_BYTES (64u << 20)
+#define BR_TOK_OWED 1 /* the timer that sends owed messages again */
 
 enum br_type { BR_EST = 1, BR_AUX = 2, BR_CONF = 3, BR_COIN = 4, BR_DECIDED = 5 };
 
@@ -144,6 +160,8 @@ struct brcons {
 	uint32_t adopt_at;    /* f + 1 DECIDED to decide (the broken variant lowers it) */
 	uint32_t decided_at;  /* 2f + 1 DECIDED to output (the broken variant lowers it) */
 	uint64_t stale, ahead;
+	struct strata_pl_owed *owed; /* messages the links refused (see the top) */
+	bool test_no_owed;           /* TEST ONLY: cons_brcons_test_no_owed */
 };
 
 static unsigned pop(uint64_t x)
@@ -202,13 +220,22 @@ static struct strata_msg *enc(uint8_t type, uint64_t round, const uint8_t *p, si
 	return strata_wr_take_msg(&w, &err);
 }
 
+/* trigger <al, Send | q, msg>: owed when the links refuse it (see the top). */
+static void pl_send(struct brcons *b, struct br_inst *i, uint32_t q, struct strata_msg *msg)
+{
+	if (b->test_no_owed)
+		(void)strata_pl_send(&b->h.m, q, i->c.id, msg); /* refused: lost */
+	else
+		(void)strata_pl_owed_send(b->owed, q, i->c.id, msg); /* refused: owed */
+}
+
 static void send_to(struct brcons *b, struct br_inst *i, uint32_t q, uint8_t type,
 		    uint64_t round, const uint8_t *p, size_t len)
 {
 	struct strata_msg *msg = enc(type, round, p, len);
 	if (!msg)
 		return;
-	(void)strata_pl_send(&b->h.m, q, i->c.id, msg);
+	pl_send(b, i, q, msg);
 	strata_msg_unref(msg);
 }
 
@@ -286,7 +313,8 @@ static void br_send(struct brcons *b, struct br_inst *i, uint8_t type, uint64_t 
 	struct strata_msg *msg = enc(type, round, p, len);
 	if (!msg)
 		return;
-	strata_pl_send_all(&b->h.m, i->c.id, msg);
+	for (uint32_t q = 1; q <= b->n; q++)
+		pl_send(b, i, q, msg);
 	if (byz == STRATA_BYZ_OLD_EPOCH)
 		keep_sent(i, msg);
 	strata_msg_unref(msg);
@@ -589,7 +617,9 @@ static void br_recv(struct brcons *b, const struct strata_event *ev)
 
 static void br_handle(struct strata_module *m, const struct strata_event *ev)
 {
-	if (ev->type == STRATA_EV_PL_DELIVER && ev->msg)
+	if (ev->type == STRATA_EV_TIMER && ev->arg == BR_TOK_OWED)
+		strata_pl_owed_flush(((struct brcons *)m)->owed);
+	else if (ev->type == STRATA_EV_PL_DELIVER && ev->msg)
 		br_recv((struct brcons *)m, ev);
 }
 
@@ -611,6 +641,7 @@ static void br_destroy(struct strata_module *m)
 	for (size_t k = 0; k < b->h.tab.nlive; k++)
 		free_inst((struct br_inst *)b->h.tab.live[k]);
 	cons_tab_free(&b->h.tab);
+	strata_pl_owed_free(b->owed);
 	free(b);
 }
 
@@ -621,6 +652,20 @@ static const struct strata_module_ops br_ops = {
 void cons_brcons_test_relay_at(struct strata_module *m, uint32_t k)
 {
 	((struct brcons *)m)->relay_at = k;
+}
+
+void cons_brcons_test_no_owed(struct strata_module *m)
+{
+	STRATA_ASSERT(m && m->ops == &br_ops);
+	((struct brcons *)m)->test_no_owed = true;
+}
+
+uint64_t cons_brcons_test_owed(const struct strata_module *m)
+{
+	STRATA_ASSERT(m && m->ops == &br_ops);
+	struct strata_pl_owed_counts c;
+	strata_pl_owed_counts(((const struct brcons *)m)->owed, &c);
+	return c.refused;
 }
 
 void cons_brcons_test_decided_at(struct strata_module *m, uint32_t k)
@@ -655,6 +700,14 @@ struct strata_module *cons_brcons_create(struct strata_node *n, char *err, size_
 	if (rc) {
 		cons_tab_free(&b->h.tab);
 		free(b);
+		return NULL;
+	}
+	uint64_t backlog = cfg->backlog_bytes;
+	if (!(b->owed = strata_pl_owed_new(n, &b->h.m, BR_TOK_OWED, NULL, BR_OWED_MSGS,
+					   backlog > BR_OWED_BYTES ? backlog : BR_OWED_BYTES))) {
+		cons_tab_free(&b->h.tab);
+		free(b);
+		snprintf(err, errlen, "brcons: out of memory");
 		return NULL;
 	}
 	strata_node_add_module(n, &b->h.m, &br_ops, strata_wire_id("brcons"));

@@ -401,6 +401,10 @@ struct strata_module *cons_brcons_create(struct strata_node *n, char *err, size_
  * stratad. */
 void cons_brcons_test_relay_at(struct strata_module *m, uint32_t k);
 void cons_brcons_test_decided_at(struct strata_module *m, uint32_t k);
+/* TEST ONLY (broken variant): a message the links refuse is lost, not owed and sent again; and
+ * how many the links refused (owed). Never called by stratad. */
+void cons_brcons_test_no_owed(struct strata_module *m);
+uint64_t cons_brcons_test_owed(const struct strata_module *m);
 /* TEST ONLY: the randomized modules (rbc, rcons) use a coin computed from `seed` by anyone who
  * knows it (a predictable coin) instead of the threshold coin. Never called by stratad. */
 void cons_rb_test_seeded_coin(struct strata_module *m, uint64_t seed);
@@ -442,6 +446,10 @@ void cons_sbc_test_forge(struct strata_module *sbc);
 /* TEST ONLY: a predicate no value passes (the broken variant for the termination check: bldc
  * then never proposes nor writes). Never called by stratad. */
 void cons_sbc_test_reject_all(struct strata_module *sbc);
+/* TEST ONLY (broken variant): a PROPOSAL the links refuse is lost, not owed and sent again; and
+ * how many PROPOSALs the links refused (owed). Never called by stratad. */
+void cons_sbc_test_no_owed(struct strata_module *sbc);
+uint64_t cons_sbc_test_owed(const struct strata_module *sbc);
 /* bec's leader(ts) = (ts mod N) + 1, and its last started epoch. */
 uint32_t cons_bec_leader(uint32_t n, uint64_t ts);
 uint64_t cons_bec_epoch(const struct strata_module *bec);
@@ -456,6 +464,11 @@ void cons_bldc_test_no_sigcheck(struct strata_module *bldc);
 /* TEST ONLY broken variant: WRITE and ACCEPT quorums are acted on with this process's own value
  * (the value it wrote, or its val) without checking that the quorum's digest is its digest. */
 void cons_bldc_test_no_digest(struct strata_module *bldc);
+/* TEST ONLY (broken variant): a client instance's first VALUE or DECIDED the links refuse is
+ * lost, not owed and sent again; and how many the links refused (owed). Never called by
+ * stratad. */
+void cons_bldc_test_no_owed(struct strata_module *bldc);
+uint64_t cons_bldc_test_owed(const struct strata_module *bldc);
 /* TEST ONLY broken variants of one conditional collect per epoch (bldc.c): the epoch's bound is
  * ignored (a leader proposes directly, and a PROPOSE is written, on every instance); a
  * process's epoch STATE omits every instance it wrote or accepted in. */

@@ -75,7 +75,19 @@
  * badsig sends its PROPOSAL with a corrupted signature. The others act in bldc. The forger
  * (cons_sbc_test_forge, a simulator switch on a node whose bldc stays honest) proposes to bc a
  * made-up set (N - f processes "signing" a value of its making, "zf:"v, with zeroed
- * signatures) and installs no predicate on its own bldc, so that as leader it offers that set. */
+ * signatures) and installs no predicate on its own bldc, so that as leader it offers that set.
+ *
+ * Sends the links refuse: a correct process's PROPOSAL the links refuse (the backlog toward q
+ * full) is one q never gets, and nothing repeats it (bldc repeats its own messages, not sbc's).
+ * A process proposes to bc only once it holds N - f PROPOSALs, and bc decides only once a
+ * leader holds a proposal set (its own, or one a VALUE announced): with f processes
+ * silent, refusals that leave every correct process one PROPOSAL short (p1's to p2, p2's to p3,
+ * ..., the last one's to p1) leave nobody proposing to bc, and the instance stops at every
+ * process (SBC1). So a PROPOSAL is owed to q and sent again, in order, when the backlog has room
+ * (links.h, strata_pl_owed, queued): per peer at most SBC_OWED_MSGS PROPOSALs (one per instance,
+ * for the CONS_LIVE_MAX undecided here and as many decided while owed) and SBC_OWED_BYTES of
+ * payload (backlog_bytes if larger); one beyond is dropped (lost as before), counted and traced.
+ * The equivocating test behaviour's split PROPOSALs are not owed (lost when refused). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +104,9 @@
 
 #define SBC_DOMAIN "strata-sbc-proposal-v1"
 #define SBC_ENTRY_OVERHEAD (STRATA_SIG_LEN + 24u)
+#define SBC_OWED_MSGS (2 * CONS_LIVE_MAX)
+#define SBC_OWED_BYTES (64u << 20)
+#define SBC_TOK_OWED 1 /* the timer that sends owed PROPOSALs again */
 
 struct sbc_inst {
 	struct cons_inst c;
@@ -110,6 +125,8 @@ struct sbc {
 	bool trust; /* TEST ONLY: no predicate, no signature check */
 	bool forge; /* TEST ONLY: proposes a made-up set to bc */
 	uint64_t bad_sig, bad_set, decided_box, refused;
+	struct strata_pl_owed *owed; /* PROPOSALs the links refused (see the top) */
+	bool test_no_owed;           /* TEST ONLY: cons_sbc_test_no_owed */
 };
 
 static void sbc_inst_clear(struct sbc_inst *i)
@@ -331,7 +348,12 @@ static int sbc_propose(struct strata_module *m, struct cons_inst *c, const uint8
 	if (!msg)
 		return STRATA_ENOMEM;
 	if (byz != STRATA_BYZ_EQUIVOCATE) {
-		strata_pl_send_all(m, c->id, msg);
+		for (uint32_t q = 1; q <= s->n; q++) { /* a refused one: owed (lost: the test's) */
+			if (s->test_no_owed)
+				(void)strata_pl_send(m, q, c->id, msg);
+			else
+				(void)strata_pl_owed_send(s->owed, q, c->id, msg);
+		}
 		strata_msg_unref(msg);
 		return 0;
 	}
@@ -441,6 +463,10 @@ static void sbc_on_bc_decide(struct sbc *s, const struct strata_event *ev)
 static void sbc_handle(struct strata_module *m, const struct strata_event *ev)
 {
 	struct sbc *s = (struct sbc *)m;
+	if (ev->type == STRATA_EV_TIMER && ev->arg == SBC_TOK_OWED) {
+		strata_pl_owed_flush(s->owed);
+		return;
+	}
 	if (ev->type == STRATA_EV_PL_DELIVER && ev->msg) {
 		struct strata_rd r;
 		strata_rd_init(&r, ev->msg->data, ev->msg->len);
@@ -466,6 +492,7 @@ static void sbc_destroy(struct strata_module *m)
 	for (size_t k = 0; k < s->tab.nlive; k++)
 		sbc_inst_clear((struct sbc_inst *)s->tab.live[k]);
 	cons_tab_free(&s->tab);
+	strata_pl_owed_free(s->owed);
 	free(s);
 }
 
@@ -503,6 +530,20 @@ void cons_sbc_test_reject_all(struct strata_module *m)
 	cons_lower_set_valid(s->bc, CONS_SPACE_SBC_FAST, sbc_reject_all);
 }
 
+void cons_sbc_test_no_owed(struct strata_module *m)
+{
+	STRATA_ASSERT(m && m->ops == &sbc_ops);
+	((struct sbc *)m)->test_no_owed = true;
+}
+
+uint64_t cons_sbc_test_owed(const struct strata_module *m)
+{
+	STRATA_ASSERT(m && m->ops == &sbc_ops);
+	struct strata_pl_owed_counts c;
+	strata_pl_owed_counts(((const struct sbc *)m)->owed, &c);
+	return c.refused;
+}
+
 void cons_sbc_test_trust(struct strata_module *m)
 {
 	STRATA_ASSERT(m && m->ops == &sbc_ops);
@@ -526,6 +567,14 @@ struct strata_module *cons_sbc_create(struct strata_node *n, char *err, size_t e
 	}
 	struct sbc *s = calloc(1, sizeof(*s));
 	if (!s || cons_tab_init(&s->tab, &s->m, sizeof(struct sbc_inst)) != 0) {
+		free(s);
+		snprintf(err, errlen, "sbc: out of memory");
+		return NULL;
+	}
+	uint64_t backlog = cfg->backlog_bytes;
+	if (!(s->owed = strata_pl_owed_new(n, &s->m, SBC_TOK_OWED, NULL, SBC_OWED_MSGS,
+					   backlog > SBC_OWED_BYTES ? backlog : SBC_OWED_BYTES))) {
+		cons_tab_free(&s->tab);
 		free(s);
 		snprintf(err, errlen, "sbc: out of memory");
 		return NULL;

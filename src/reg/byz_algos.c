@@ -130,10 +130,9 @@ void byz_send(struct reg_mod *r, struct reg_inst *i, uint32_t to, struct strata_
 			     strata_strerror(err));
 		return;
 	}
-	if (to == 0)
-		strata_pl_send_all(&r->m, i->hash, m);
-	else
-		strata_pl_send(&r->m, to, i->hash, m);
+	/* owed when the links refuse it (reg_pl_send): nothing here repeats a message either */
+	for (uint32_t q = to ? to : 1; q <= (to ? to : byz_of(r)->n); q++)
+		reg_pl_send(r, q, i->hash, m);
 	strata_msg_unref(m);
 }
 

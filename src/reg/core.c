@@ -463,7 +463,7 @@ static int reg_request(struct strata_module *m, const struct strata_request *req
  * deadline, or for ever without one. It is owed to `to` and sent again, in order, when the
  * backlog has room (links.h, strata_pl_owed, queued; caps REG_OWED_MSGS and REG_OWED_BYTES, one
  * beyond them dropped as before, counted and traced). */
-static void reg_pl_send(struct reg_mod *r, uint32_t to, uint64_t instance, struct strata_msg *m)
+void reg_pl_send(struct reg_mod *r, uint32_t to, uint64_t instance, struct strata_msg *m)
 {
 	if (r->test_no_owed || !r->owed)
 		(void)strata_pl_send(&r->m, to, instance, m); /* refused: lost */

@@ -253,6 +253,9 @@ void reg_val_clear(struct reg_val *v);
 /* (ts, wr) order used by every algorithm: first timestamp, then writer rank. */
 bool reg_val_newer(uint64_t ts, uint32_t wr, const struct reg_val *than);
 
+/* A perfect-link send of m to `to` (1..n) that is owed when the links refuse it (core.c; the
+ * Byzantine registers' byz_send goes through it too). */
+void reg_pl_send(struct reg_mod *r, uint32_t to, uint64_t instance, struct strata_msg *m);
 /* Messages: encodes the header + body and sends to `to` (0 = everyone, including self). */
 void reg_send(struct reg_mod *r, struct reg_inst *i, uint32_t to, uint8_t type, uint64_t rid,
 	      const struct reg_val *val);

@@ -27,7 +27,20 @@
  * every round, vals never narrows to one value and no correct node decides (termination; a
  * forged value can also be decided: validity); broken-decides-on-one-decided decides on one
  * DECIDED message instead of f + 1 (adopt) and 2f + 1 (output), so a forged DECIDED of the
- * other value is decided (validity or agreement). */
+ * other value is decided (validity or agreement).
+ *
+ * Sends the links refuse (brcons.c, "Sends the links refuse"): brcons-backlog, `[links]
+ * backlog_bytes` small, a calm network (no loss), the seeded coin, the f faulty nodes silent.
+ * Every correct node proposes on instance 1 (the link sessions open, and it is decided); then the
+ * links of a cycle through the correct nodes are cut (c1 -> c2, ..., ck -> c1, a random order)
+ * and each ci's backlog toward its successor filled to the last byte (lib/filler.h: the node's
+ * other traffic), and every correct node proposes one value on instance 2: each one's round-1
+ * EST to its successor is refused, so every correct node holds N - f - 1 = 2f ESTs of the value,
+ * short of the 2f + 1 that put it in bin_values, and no AUX is ever sent. Owed, and sent when the
+ * links heal 200 ms later, they let every correct node decide: termination (and the usual
+ * safety checks). A seed where no correct node owed a message is vacuous.
+ * broken-brcons-backlog-no-owed (cons_brcons_test_no_owed: a refused message is lost) must fail
+ * termination. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +51,7 @@
 #include "lib/byz_harness.h"
 #include "lib/cons_check.h"
 #include "lib/faults.h"
+#include "lib/filler.h"
 #include "lib/ld_harness.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
@@ -49,7 +63,7 @@
 #define ROUND_BOUND 30
 #define HIST 16
 
-enum variant { V_OK = 0, V_RELAY_ONE, V_DECIDED_ONE };
+enum variant { V_OK = 0, V_RELAY_ONE, V_DECIDED_ONE, V_BACKLOG, V_BACKLOG_NO_OWED };
 
 struct spec {
 	bool threshold;
@@ -90,6 +104,10 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 		cons_brcons_test_relay_at(m, 1);
 	else if (r->sp->variant == V_DECIDED_ONE)
 		cons_brcons_test_decided_at(m, 1);
+	if (r->sp->variant == V_BACKLOG || r->sp->variant == V_BACKLOG_NO_OWED)
+		sim_filler_add(n);
+	if (r->sp->variant == V_BACKLOG_NO_OWED)
+		cons_brcons_test_no_owed(m);
 }
 
 static void on_output(struct sim *s, uint32_t node, const struct strata_output *o, void *arg)
@@ -238,6 +256,86 @@ static int run_spec(const struct spec *sp, uint64_t seed, bool trace, char *why,
 	return rc;
 }
 
+/* brcons-backlog (see the top). */
+static int backlog_spec(const struct spec *sp, uint64_t seed, bool trace, char *why,
+			size_t whylen)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	STRATA_ASSERT(r);
+	r->sp = sp;
+	struct byzh *h = &r->h;
+	uint32_t n = seed % 2 ? 7 : 4;
+	byzh_config(h, "sim-cons-brc", n, (n - 1) / 3, 7500);
+	h->cfg.retransmit_min_ms = 10;
+	h->cfg.retransmit_max_ms = 100;
+	h->cfg.backlog_bytes = 16384;
+	ldh_coin_deal(&h->cfg, r->shares);
+	h->coin_shares = (const uint8_t(*)[32])r->shares;
+	r->ck = cck_new(n, true);
+	struct sim *s = byzh_sim_new(h, seed, trace, build, on_output, r, NULL);
+	byzh_draw(h, h->f, 0, behaviours, sizeof(behaviours) / sizeof(behaviours[0]),
+		  STRATA_BYZ_SILENT);
+	struct sim_net net = { .delay_min_us = 200,
+			       .delay_max_us = 300 + sim_random_below(s, 2 * MS) };
+	sim_set_net(s, &net);
+	byzh_start(h);
+	sim_run_for(s, 1 * MS, NULL, NULL);
+	uint32_t c[MAXN], k = 0;
+	for (uint32_t q = 1; q <= n; q++)
+		if (byzh_correct(h, q))
+			c[k++] = q;
+	for (uint32_t q = 1; q <= n; q++)
+		propose(r, q, 1, (int)sim_random_below(s, 2));
+	int rc = sim_run_for(s, 300 * MS, step_check, r);
+	for (uint32_t j = k; j > 1 && !rc; j--) {
+		uint32_t x = (uint32_t)sim_random_below(s, j);
+		uint32_t t = c[j - 1];
+		c[j - 1] = c[x];
+		c[x] = t;
+	}
+	for (uint32_t j = 0; j < k && !rc; j++)
+		sim_link(s, c[j], c[(j + 1) % k], false);
+	/* the acknowledgements of what each sent before the cut arrive (the other way is up) */
+	if (!rc)
+		rc = sim_run_for(s, 10 * MS, step_check, r);
+	for (uint32_t j = 0; j < k && !rc; j++)
+		sim_filler_fill(s, c[j], 1000000 + j, c[(j + 1) % k]);
+	if (!rc)
+		rc = sim_run_for(s, 1 * MS, step_check, r);
+	int v = (int)sim_random_below(s, 2);
+	for (uint32_t q = 1; q <= n && !rc; q++)
+		propose(r, q, 2, v);
+	if (!rc)
+		rc = sim_run_for(s, 200 * MS, step_check, r);
+	sim_heal(s);
+	if (!rc)
+		rc = sim_run_for(s, LIVENESS_MS * MS, step_check, r);
+	uint64_t owed = 0;
+	for (uint32_t j = 0; j < k; j++)
+		owed += cons_brcons_test_owed(
+			strata_node_module_by_name(sim_node(s, c[j]), "brcons"));
+	char faults[160];
+	byzh_who(h, faults, sizeof(faults));
+	if (rc) {
+		byzh_fail(h, "t=%llums: %s [n=%u f=%u%s]", (unsigned long long)(sim_now(s) / MS),
+			  cck_violation(r->ck), h->n, h->f, faults);
+	} else {
+		bool correct[MAXN + 1] = { false };
+		for (uint32_t q = 1; q <= h->n; q++)
+			correct[q] = byzh_correct(h, q);
+		char w[300];
+		if (cck_final(r->ck, correct, w, sizeof(w)))
+			byzh_fail(h, "%s [n=%u f=%u%s; %llu messages owed]", w, h->n, h->f, faults,
+				  (unsigned long long)owed);
+	}
+	cck_free(r->ck);
+	rc = byzh_finish(h, why, whylen);
+	free(r);
+	if (rc == 0 && owed == 0 && sp->variant == V_BACKLOG)
+		rc = sim_vacuous(why, whylen, "no correct node's links refused a message");
+	return rc;
+}
+
 #define CASE(fn, thr, var, h)                                                                \
 	static int fn(uint64_t seed, bool trace, char *why, size_t whylen)                   \
 	{                                                                                    \
@@ -250,11 +348,25 @@ CASE(brc_threshold, true, V_OK, 1)
 CASE(brc_relay_one, false, V_RELAY_ONE, 2)
 CASE(brc_decided_one, false, V_DECIDED_ONE, 2)
 
+static int brc_backlog(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	static const struct spec sp = { .variant = V_BACKLOG, .hist = 2 };
+	return backlog_spec(&sp, seed, trace, why, whylen);
+}
+
+static int brc_backlog_no_owed(uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	static const struct spec sp = { .variant = V_BACKLOG_NO_OWED, .hist = 2 };
+	return backlog_spec(&sp, seed, trace, why, whylen);
+}
+
 static const struct sim_case cases[] = {
 	{ "brcons-seeded", brc_seeded, 400, false },
 	{ "brcons-threshold", brc_threshold, 40, false },
 	{ "broken-relay-on-one-echo", brc_relay_one, 1000, true },
 	{ "broken-decides-on-one-decided", brc_decided_one, 1000, true },
+	{ "brcons-backlog", brc_backlog, 40, false },
+	{ "broken-brcons-backlog-no-owed", brc_backlog_no_owed, 20, true },
 };
 
 static void print_hist(void)

@@ -47,7 +47,19 @@
  *                            write a PROPOSE, on every instance; the Byzantine processes forge,
  *                            under the storm: a leader's PROPOSE overrides a lock-in.
  *   broken-epoch-state-omits correct processes' epoch STATEs omit every instance they wrote or
- *                            accepted in (hw = 0); forge, under the storm: likewise. */
+ *                            accepted in (hw = 0); forge, under the storm: likewise.
+ *
+ * Sends the links refuse (bldc.c, "Sends the links refuse"): bldc-backlog, N = 4 (f = 1) or 7
+ * (f = 2), every process correct, `[links] backlog_bytes` small, a calm network. Every process
+ * proposes on instance 1 (the link sessions open); then the links toward one process q (not
+ * epoch 0's leader) are cut and every other process's backlog toward q filled to the last byte
+ * (lib/filler.h: the node's other traffic), and one other process p alone proposes on instance 2:
+ * the others decide without q (N - 1 processes are a Byzantine quorum) and, having heard 2f + 1
+ * DECIDED, stop lingering, while q heard nothing of the instance. The links heal 200 ms later; q
+ * must decide instance 2 (termination, as everywhere in this suite: every correct process decides
+ * every instance a correct process proposed). A seed where nothing was owed to q is vacuous.
+ * broken-bldc-backlog-no-owed (cons_bldc_test_no_owed: p's first VALUE and the DECIDED the links
+ * refuse are lost) must fail termination. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +71,7 @@
 #include "core/stack.h"
 #include "fd/fd.h"
 #include "lib/byz_harness.h"
+#include "lib/filler.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
@@ -73,7 +86,7 @@
 #define LIVENESS_MS 8000ull
 
 enum variant { V_OK = 0, V_STORM, V_NO_SIGCHECK, V_CRASH_QUORUM, V_NO_DIGEST, V_BOUND_IGNORED,
-	       V_EPOCH_OMITS };
+	       V_EPOCH_OMITS, V_BACKLOG, V_BACKLOG_NO_OWED };
 
 struct val {
 	size_t len;
@@ -102,6 +115,10 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 		fprintf(stderr, "bldc: %s\n", err);
 		abort();
 	}
+	if (r->var == V_BACKLOG || r->var == V_BACKLOG_NO_OWED)
+		sim_filler_add(n);
+	if (r->var == V_BACKLOG_NO_OWED)
+		cons_bldc_test_no_owed(m);
 	if (strata_node_byz(n) != STRATA_BYZ_NONE)
 		return;
 	if (r->var == V_NO_SIGCHECK)
@@ -285,6 +302,66 @@ static int run_case(enum variant var, uint64_t seed, bool trace, char *why, size
 	return verdict;
 }
 
+/* bldc-backlog (see the top). */
+static int backlog_run(enum variant var, uint64_t seed, bool trace, char *why, size_t whylen)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	STRATA_ASSERT(r);
+	struct byzh *h = &r->h;
+	r->var = var;
+	uint32_t n = seed % 2 == 0 ? 7 : 4;
+	byzh_config(h, "sim-cons-byz", n, (n - 1) / 3, 7600);
+	h->cfg.timeout_ms = 100;
+	h->cfg.retransmit_min_ms = 10;
+	h->cfg.retransmit_max_ms = 100;
+	h->cfg.backlog_bytes = 16384;
+	struct sim *s = byzh_sim_new(h, seed, trace, build, on_output, r, NULL);
+	struct sim_net net = { .delay_min_us = 200,
+			       .delay_max_us = 300 + sim_random_below(s, 2 * MS) };
+	sim_set_net(s, &net);
+	byzh_start(h);
+	sim_run_for(s, 1 * MS, NULL, NULL);
+	r->ninst = 2;
+	char v[VMAX];
+	for (uint32_t p = 1; p <= n; p++) {
+		snprintf(v, sizeof v, "v%u-1-%llu", p, (unsigned long long)seed);
+		propose(r, p, 1, v);
+	}
+	int rc = sim_run_for(s, 300 * MS, byzh_check, h);
+	uint32_t q = 2 + (uint32_t)sim_random_below(s, n - 1), p;
+	do
+		p = 1 + (uint32_t)sim_random_below(s, n);
+	while (p == q);
+	for (uint32_t x = 1; x <= n; x++)
+		if (x != q)
+			sim_link(s, x, q, false);
+	/* The acknowledgements of what they sent before the cut arrive (q -> x is up) and free
+	 * their backlogs; then they are filled, and nothing reaches q. */
+	if (!rc)
+		rc = sim_run_for(s, 10 * MS, byzh_check, h);
+	for (uint32_t x = 1; x <= n && !rc; x++)
+		if (x != q)
+			sim_filler_fill(s, x, 1000000 + x, q);
+	if (!rc)
+		rc = sim_run_for(s, 1 * MS, byzh_check, h);
+	snprintf(v, sizeof v, "v%u-2-%llu", p, (unsigned long long)seed);
+	if (!rc)
+		propose(r, p, 2, v);
+	if (!rc)
+		rc = sim_run_for(s, 200 * MS, byzh_check, h);
+	sim_heal(s);
+	if (rc == 0)
+		byzh_settle(h, r->ninst, pending, r, LIVENESS_MS * MS);
+	uint64_t owed = 0;
+	for (uint32_t x = 1; x <= n; x++)
+		owed += cons_bldc_test_owed(strata_node_module_by_name(sim_node(s, x), "bldc"));
+	int verdict = byzh_finish(h, why, whylen);
+	free(r);
+	if (verdict == 0 && owed == 0 && var == V_BACKLOG)
+		verdict = sim_vacuous(why, whylen, "nothing was owed to node %u", q);
+	return verdict;
+}
+
 BYZH_CASE(bldc_byzantine, run_case, V_OK)
 BYZH_CASE(bldc_storm, run_case, V_STORM)
 BYZH_CASE(bldc_no_sigcheck, run_case, V_NO_SIGCHECK)
@@ -292,6 +369,8 @@ BYZH_CASE(bldc_crash_quorum, run_case, V_CRASH_QUORUM)
 BYZH_CASE(bldc_no_digest, run_case, V_NO_DIGEST)
 BYZH_CASE(bldc_bound_ignored, run_case, V_BOUND_IGNORED)
 BYZH_CASE(bldc_epoch_omits, run_case, V_EPOCH_OMITS)
+BYZH_CASE(bldc_backlog, backlog_run, V_BACKLOG)
+BYZH_CASE(bldc_backlog_no_owed, backlog_run, V_BACKLOG_NO_OWED)
 
 static const struct sim_case cases[] = {
 	{ "bldc-byzantine", bldc_byzantine, 200, false },
@@ -301,6 +380,8 @@ static const struct sim_case cases[] = {
 	{ "broken-bep-digest-unchecked", bldc_no_digest, 1000, true },
 	{ "broken-epoch-bound-ignored", bldc_bound_ignored, 1000, true },
 	{ "broken-epoch-state-omits", bldc_epoch_omits, 1000, true },
+	{ "bldc-backlog", bldc_backlog, 40, false },
+	{ "broken-bldc-backlog-no-owed", bldc_backlog_no_owed, 20, true },
 };
 
 int main(int argc, char **argv)

@@ -46,7 +46,15 @@
  * neither decide nor propose to sbc (which then waits at every process). Owed, and sent when the
  * link heals 200 ms later, it lets q decide: termination. A seed where p owed nothing is vacuous.
  * broken-fast-sbc-backlog-no-owed (var_fast_test_no_owed: a refused PROPOSAL is lost) must fail
- * termination. */
+ * termination.
+ * Sends the links refuse (sbc.c): sbc-backlog, the same with sbc (N = 4, f = 1 or N = 7, f = 2)
+ * except that before instance 2 the links of a cycle through the correct processes are cut
+ * (c1 -> c2, c2 -> c3, ..., ck -> c1, in a random order) and each ci's backlog toward its
+ * successor filled: every correct process is one PROPOSAL short of N - f, none proposes to bldc,
+ * no leader has a value and the instance stops everywhere unless the refused PROPOSALs are owed
+ * and sent when the links heal 200 ms later. A seed where no correct process owed a PROPOSAL is
+ * vacuous. broken-sbc-backlog-no-owed (cons_sbc_test_no_owed: a refused PROPOSAL is lost) must
+ * fail termination. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,11 +80,11 @@
 #define LIVENESS_MS 8000ull
 
 enum variant { V_SBC = 0, V_SBC_TRUST, V_FAST, V_FAST_OVER_BLDC, V_ONE_STEP, V_NEVER_FAST,
-	       V_REJECT_ALL, V_BACKLOG, V_BACKLOG_NO_OWED };
+	       V_REJECT_ALL, V_BACKLOG, V_BACKLOG_NO_OWED, V_SBC_BACKLOG, V_SBC_BACKLOG_NO_OWED };
 enum hook { H_NONE = 0, H_SBC_FORGE, H_FAST_EQUIVOCATE };
 
 static struct {
-	unsigned long long decisions, fast, slow, box, onestep;
+	unsigned long long decisions, fast, slow, box, onestep, owed;
 } totals;
 
 struct run {
@@ -122,10 +130,13 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 		cons_sbc_test_trust(m);
 	if (r->var == V_REJECT_ALL)
 		cons_sbc_test_reject_all(m);
-	if (r->var == V_BACKLOG || r->var == V_BACKLOG_NO_OWED)
+	if (r->var == V_BACKLOG || r->var == V_BACKLOG_NO_OWED || r->var == V_SBC_BACKLOG ||
+	    r->var == V_SBC_BACKLOG_NO_OWED)
 		sim_filler_add(n);
 	if (r->var == V_BACKLOG_NO_OWED)
 		var_fast_test_no_owed(m);
+	if (r->var == V_SBC_BACKLOG_NO_OWED)
+		cons_sbc_test_no_owed(m);
 }
 
 static void on_decide(struct run *r, uint32_t node, uint64_t inst, const uint8_t *v, size_t len,
@@ -236,7 +247,8 @@ static struct run *setup(enum variant var, uint64_t seed, bool trace)
 	struct run *r = calloc(1, sizeof(*r));
 	STRATA_ASSERT(r);
 	r->var = var;
-	r->fast = var != V_SBC && var != V_SBC_TRUST && var != V_REJECT_ALL;
+	r->fast = var != V_SBC && var != V_SBC_TRUST && var != V_REJECT_ALL &&
+		  var != V_SBC_BACKLOG && var != V_SBC_BACKLOG_NO_OWED;
 	r->algo = r->fast ? "fast-sbc" : "sbc";
 	r->wire = r->fast ? strata_wire_id("fast-sbc") : strata_wire_id("sbc");
 	uint32_t n;
@@ -369,7 +381,33 @@ static int one_step_run(enum variant var, uint64_t seed, bool trace, char *why, 
 	return finish(r, why, whylen);
 }
 
-/* fast-sbc-backlog (see the top). */
+/* sbc-backlog: cuts the links of a random cycle through the correct processes and fills each
+ * one's backlog toward its successor (see the top); the cycle in c[0..k-1]. */
+static int sbc_cut_cycle(struct run *r, uint32_t *c, uint32_t *k)
+{
+	struct byzh *h = &r->h;
+	struct sim *s = h->s;
+	*k = 0;
+	for (uint32_t q = 1; q <= h->n; q++)
+		if (byzh_correct(h, q))
+			c[(*k)++] = q;
+	for (uint32_t j = *k; j > 1; j--) {
+		uint32_t x = (uint32_t)sim_random_below(s, j);
+		uint32_t t = c[j - 1];
+		c[j - 1] = c[x];
+		c[x] = t;
+	}
+	for (uint32_t j = 0; j < *k; j++)
+		sim_link(s, c[j], c[(j + 1) % *k], false);
+	int rc = sim_run_for(s, 10 * MS, byzh_check, h);
+	for (uint32_t j = 0; j < *k && !rc; j++)
+		sim_filler_fill(s, c[j], ++h->reqid, c[(j + 1) % *k]);
+	if (!rc)
+		rc = sim_run_for(s, 1 * MS, byzh_check, h);
+	return rc;
+}
+
+/* fast-sbc-backlog and sbc-backlog (see the top). */
 static int backlog_run(enum variant var, uint64_t seed, bool trace, char *why, size_t whylen)
 {
 	struct run *r = setup(var, seed, trace);
@@ -385,12 +423,14 @@ static int backlog_run(enum variant var, uint64_t seed, bool trace, char *why, s
 	sim_run_for(s, 1 * MS, NULL, NULL);
 	r->ninst = 2;
 	int rc = 0;
-	uint32_t p = 0, q = 0;
+	uint32_t p = 0, q = 0, cyc[MAXN], ncyc = 0;
 	for (uint64_t i = 1; i <= r->ninst && !rc; i++) {
 		char v[VMAX];
 		snprintf(v, sizeof v, "v-%llu-%llu", (unsigned long long)i, (unsigned long long)seed);
 		r->same[i] = true;
-		if (i == 2) {
+		if (i == 2 && !r->fast) {
+			rc = sbc_cut_cycle(r, cyc, &ncyc);
+		} else if (i == 2) {
 			p = byzh_pick(h);
 			do
 				q = byzh_pick(h);
@@ -414,9 +454,15 @@ static int backlog_run(enum variant var, uint64_t seed, bool trace, char *why, s
 	uint64_t owed = p ? var_fast_test_owed(strata_node_module_by_name(sim_node(s, p),
 									 "fast-sbc"))
 			  : 0;
+	for (uint32_t j = 0; j < ncyc; j++)
+		owed += cons_sbc_test_owed(strata_node_module_by_name(sim_node(s, cyc[j]), "sbc"));
+	if (owed)
+		totals.owed++;
 	int verdict = finish(r, why, whylen);
 	if (verdict == 0 && owed == 0 && var == V_BACKLOG)
 		verdict = sim_vacuous(why, whylen, "node %u's links refused no PROPOSAL to %u", p, q);
+	if (verdict == 0 && owed == 0 && var == V_SBC_BACKLOG)
+		verdict = sim_vacuous(why, whylen, "no correct process's links refused a PROPOSAL");
 	return verdict;
 }
 
@@ -429,6 +475,8 @@ BYZH_CASE(never_fast, one_step_run, V_NEVER_FAST)
 BYZH_CASE(reject_all, run_case, V_REJECT_ALL)
 BYZH_CASE(fast_backlog, backlog_run, V_BACKLOG)
 BYZH_CASE(fast_backlog_no_owed, backlog_run, V_BACKLOG_NO_OWED)
+BYZH_CASE(sbc_backlog, backlog_run, V_SBC_BACKLOG)
+BYZH_CASE(sbc_backlog_no_owed, backlog_run, V_SBC_BACKLOG_NO_OWED)
 
 static const struct sim_case cases[] = {
 	{ "sbc-byzantine", sbc_byzantine, 100, false },
@@ -440,13 +488,16 @@ static const struct sim_case cases[] = {
 	{ "broken-sbc-predicate-rejects-all", reject_all, 20, true },
 	{ "fast-sbc-backlog", fast_backlog, 40, false },
 	{ "broken-fast-sbc-backlog-no-owed", fast_backlog_no_owed, 20, true },
+	{ "sbc-backlog", sbc_backlog, 40, false },
+	{ "broken-sbc-backlog-no-owed", sbc_backlog_no_owed, 20, true },
 };
 
 int main(int argc, char **argv)
 {
 	int rc = sim_main(argc, argv, "sim_cons_sbc", cases, sizeof(cases) / sizeof(cases[0]));
 	printf("sim_cons_sbc totals: %llu decisions by correct nodes (%llu of them □); fast-sbc: %llu "
-	       "on the fast path, %llu through sbc; %llu timed instances decided in one step\n",
-	       totals.decisions, totals.box, totals.fast, totals.slow, totals.onestep);
+	       "on the fast path, %llu through sbc; %llu timed instances decided in one step; %llu "
+	       "backlog runs with PROPOSALs owed\n",
+	       totals.decisions, totals.box, totals.fast, totals.slow, totals.onestep, totals.owed);
 	return rc;
 }

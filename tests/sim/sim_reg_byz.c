@@ -23,7 +23,20 @@
  *                         atomic checker rejects one that the regular checker accepts (a run
  *                         whose history the regular checker rejects aborts the suite).
  * A broken variant counts as caught only by a checker's verdict: a vacuous run is skipped, and a
- * liveness failure or an error reply in one aborts the suite. */
+ * liveness failure or an error reply in one aborts the suite.
+ *
+ * Sends the links refuse (byz_algos.c, byz_send, and core.c, reg_send: owed): byz-backlog, the
+ * register drawn per seed (bmq, adbq, dwbq, bql), `[links] backlog_bytes` small, a calm network,
+ * the f faulty nodes silent. The writer (node 1) writes key x once (the link sessions open);
+ * then the links from every other correct node to the writer are cut and their backlogs toward
+ * it filled to the last byte (lib/filler.h: the node's other traffic), and the writer writes
+ * again: every answer but its own is refused by the links, so it holds fewer than a quorum
+ * (every quorum here needs a correct node besides the writer) and nothing repeats an answer.
+ * Owed, and sent when the links heal 200 ms later, they let the write complete (within 3 s);
+ * then a read at a correct node must return that value (a read after a completed write, with
+ * no write concurrent: safe, regular and atomic registers alike). A seed where no node owed an
+ * answer is vacuous. broken-byz-backlog-no-owed (reg_test_no_owed: a refused message is lost)
+ * must not complete the write. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,16 +46,20 @@
 #include "core/error.h"
 #include "core/stack.h"
 #include "lib/byz_harness.h"
+#include "lib/filler.h"
 #include "reg/byz.h"
 #include "rt/sim/harness.h"
 #include "rt/sim/sim.h"
 
 #include "lib/history_verdict.h"
+#include "links/links.h"
 
 #define NCL 5
 #define MS 1000ull
 
-enum variant { V_NORMAL, V_BELOW_RESILIENCE, V_NO_VERIFY, V_JUDGED_ATOMIC };
+enum variant { V_NORMAL, V_BELOW_RESILIENCE, V_NO_VERIFY, V_JUDGED_ATOMIC, V_BACKLOG,
+	       V_BACKLOG_NO_OWED };
+#define BK_REQ 0xb4c0000000000001ull /* byz-backlog: its write's and read's request id */
 
 struct client {
 	uint32_t node;
@@ -65,6 +82,9 @@ struct run {
 	int error;
 	char errtxt[256];
 	unsigned ops_ok, reads_ok;
+	bool bk_got, bk_found; /* byz-backlog: its request's reply came; the value was found */
+	int bk_status;
+	char bk_val[64];
 };
 
 static const char *keys[] = { "x", "y" };
@@ -87,6 +107,10 @@ static void build(struct sim *s, struct strata_node *n, void *arg)
 		fprintf(stderr, "build: %s\n", err);
 		abort();
 	}
+	if (r->variant == V_BACKLOG || r->variant == V_BACKLOG_NO_OWED)
+		sim_filler_add(n);
+	if (r->variant == V_BACKLOG_NO_OWED)
+		reg_test_no_owed(m);
 }
 
 static void record(struct run *r, struct client *c, enum strata_hist_type t, const char *value)
@@ -100,6 +124,16 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 	struct run *r = arg;
 	if (o->kind != STRATA_OUT_REPLY)
 		return;
+	if (o->a == BK_REQ) {
+		r->bk_got = true;
+		r->bk_status = o->status;
+		r->bk_found = (o->b & STRATA_REPLY_FOUND) != 0;
+		size_t len = o->len < sizeof(r->bk_val) - 1 ? o->len : sizeof(r->bk_val) - 1;
+		if (len)
+			memcpy(r->bk_val, o->data, len);
+		r->bk_val[len] = 0;
+		return;
+	}
 	for (unsigned k = 0; k < NCL; k++) {
 		struct client *c = &r->cl[k];
 		if (!c->busy || c->req_id != o->a || c->node != node)
@@ -344,6 +378,122 @@ out:
 	return rc;
 }
 
+/* byz-backlog: a write (v) or a read (v NULL) of key x at node, waiting up to 3 s for its
+ * reply, the links healed heal_after_us into it (0: not); 1 when no reply came. */
+static int bk_op(struct run *r, uint32_t node, const char *v, uint64_t heal_after_us)
+{
+	struct sim *s = r->h.s;
+	struct strata_request q = {
+		.id = BK_REQ, .op = v ? STRATA_OP_WRITE : STRATA_OP_READ,
+		.key = (const uint8_t *)"x", .key_len = 1, .value = (const uint8_t *)v,
+		.value_len = v ? strlen(v) : 0,
+	};
+	r->bk_got = false;
+	sim_request(s, node, r->algo, &q);
+	if (heal_after_us) {
+		sim_run_until(s, sim_now(s) + heal_after_us, NULL, NULL);
+		sim_heal(s);
+	}
+	for (unsigned k = 0; k < 3000 && !r->bk_got; k++)
+		sim_run_until(s, sim_now(s) + MS, NULL, NULL);
+	return r->bk_got ? r->bk_status : 1;
+}
+
+static uint64_t bk_owed(struct run *r, uint32_t q)
+{
+	struct strata_pl_owed_counts c;
+	reg_test_owed_counts(strata_node_module_by_name(sim_node(r->h.s, q), r->algo), &c);
+	return c.refused;
+}
+
+static int run_backlog(enum variant variant, uint64_t seed, bool trace, char *why, size_t wl)
+{
+	static const char *const algos[] = { "bmq", "adbq", "dwbq", "bql" };
+	struct run *r = calloc(1, sizeof(*r));
+	STRATA_ASSERT(r);
+	struct byzh *h = &r->h;
+	r->algo = algos[seed % 4];
+	r->variant = variant;
+	uint32_t n = strcmp(r->algo, "bmq") ? (seed / 4 % 2 ? 4 : 7) : 5;
+	byzh_config(h, "sim-reg-byz", n, n == 7 ? 2 : 1, 7000);
+	h->cfg.writer = 1;
+	h->cfg.backlog_bytes = 16384;
+	r->hist = open_memstream(&r->hbuf, &r->hlen);
+	struct sim *s = byzh_sim_new(h, seed, trace, build, on_output, r, NULL);
+	struct sim_net calm = { .delay_min_us = 100,
+				.delay_max_us = 100 + sim_random_below(s, 2000) };
+	sim_set_net(s, &calm);
+	h->pick_from = 2; /* the writer is correct */
+	for (uint32_t k = 0; k < h->f; k++)
+		byzh_make(h, byzh_pick(h), STRATA_BYZ_SILENT, false);
+	byzh_start(h);
+	char faults[160];
+	describe(r, faults, sizeof(faults));
+	int rc = 0;
+	int st = bk_op(r, 1, "v1", 0); /* the link sessions open */
+	if (st != 0) {
+		rc = sim_fail(why, wl, "%s: first write: status %d (%s)", r->algo, st, faults);
+		goto out;
+	}
+	uint64_t owed0 = 0, owed1 = 0;
+	for (uint32_t q = 2; q <= n; q++)
+		if (byzh_correct(h, q)) {
+			owed0 += bk_owed(r, q);
+			sim_link(s, q, 1, false);
+		}
+	/* The acknowledgements of what they sent before the cut arrive (1 -> q is up) and free
+	 * their backlogs; then they are filled, and nothing from them reaches the writer. */
+	sim_run_until(s, sim_now(s) + 50 * MS, NULL, NULL);
+	for (uint32_t q = 2; q <= n; q++)
+		if (byzh_correct(h, q))
+			sim_filler_fill(s, q, 1, 1);
+	sim_run_until(s, sim_now(s) + 1 * MS, NULL, NULL);
+	st = bk_op(r, 1, "v2", 200 * MS);
+	for (uint32_t q = 2; q <= n; q++)
+		if (byzh_correct(h, q))
+			owed1 += bk_owed(r, q);
+	if (st != 0) {
+		rc = sim_fail(why, wl,
+			      "%s: the writer's write with the others' answers refused by the "
+			      "links: %s (%s)",
+			      r->algo, st == 1 ? "no reply within 3 s" : strata_strerror(st),
+			      faults);
+		goto out;
+	}
+	uint32_t reader;
+	do
+		reader = 1 + (uint32_t)sim_random_below(s, n);
+	while (!byzh_correct(h, reader));
+	st = bk_op(r, reader, NULL, 0);
+	if (st != 0)
+		rc = sim_fail(why, wl, "%s: the read at node %u after the write: %s (%s)", r->algo,
+			      reader, st == 1 ? "no reply within 3 s" : strata_strerror(st),
+			      faults);
+	else if (!r->bk_found || strcmp(r->bk_val, "v2"))
+		rc = sim_fail(why, wl, "%s: the read at node %u after the write of v2 completed "
+			      "returned %s%s%s (%s)", r->algo, reader, r->bk_found ? "\"" : "",
+			      r->bk_found ? r->bk_val : "nothing", r->bk_found ? "\"" : "", faults);
+	else if (owed1 == owed0 && variant == V_BACKLOG)
+		rc = sim_vacuous(why, wl, "%s: no node's links refused an answer to the writer",
+				 r->algo);
+out:
+	sim_free(s);
+	fclose(r->hist);
+	free(r->hbuf);
+	free(r);
+	return rc;
+}
+
+static int run_byz_backlog(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_backlog(V_BACKLOG, seed, trace, why, wl);
+}
+
+static int run_byz_backlog_no_owed(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_backlog(V_BACKLOG_NO_OWED, seed, trace, why, wl);
+}
+
 #define CASE(name, algo, variant)                                                  \
 	static int run_##name(uint64_t seed, bool trace, char *why, size_t wl)     \
 	{                                                                          \
@@ -365,6 +515,8 @@ static const struct sim_case cases[] = {
 	{ "bmq-below-resilience", run_bmq_below, 500, true },
 	{ "adbq-noverify-forge", run_adbq_noverify, 500, true },
 	{ "dwbq-judged-atomic", run_dwbq_atomic, 500, true },
+	{ "byz-backlog", run_byz_backlog, 40, false },
+	{ "broken-byz-backlog-no-owed", run_byz_backlog_no_owed, 20, true },
 };
 
 int main(int argc, char **argv)
