@@ -56,7 +56,6 @@ struct beb {
 	struct strata_module m;
 	struct strata_itab *inst;
 	struct strata_pl_owed *owed; /* sends the links refused (see the top) */
-	bool test_no_owed;           /* TEST ONLY: bc_beb_test_no_owed */
 };
 
 static struct beb_inst *beb_inst(struct beb *b, uint64_t id, int *rc)
@@ -128,12 +127,8 @@ static int beb_send(struct beb *b, uint64_t id, const uint8_t *data, size_t len,
 	if (!msg)
 		return STRATA_ENOMEM;
 	i->lsn++;
-	for (uint32_t q = 1; q <= strata_node_n(n); q++) {
-		if (b->test_no_owed)
-			(void)strata_pl_send(&b->m, q, id, msg); /* refused: lost */
-		else
-			(void)strata_pl_owed_send(b->owed, q, id, msg); /* refused: owed */
-	}
+	for (uint32_t q = 1; q <= strata_node_n(n); q++)
+		(void)strata_pl_owed_send(b->owed, q, id, msg); /* refused: owed */
 	strata_msg_unref(msg);
 	if (seq)
 		*seq = i->lsn;
@@ -190,7 +185,7 @@ int bc_beb_test_no_owed(struct strata_module *m)
 {
 	if (!m || m->ops != &beb_ops)
 		return STRATA_EINVAL;
-	((struct beb *)m)->test_no_owed = true;
+	strata_pl_owed_test_lossy(((struct beb *)m)->owed);
 	return 0;
 }
 

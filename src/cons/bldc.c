@@ -184,7 +184,6 @@ struct bldc {
 	bool test_everywhere;      /* TEST ONLY: the bound is ignored (broken variant) */
 	bool test_omit;            /* TEST ONLY: the epoch STATE omits every instance */
 	struct strata_pl_owed *owed; /* space 0's first VALUE and DECIDED refused (the top) */
-	bool test_no_owed;           /* TEST ONLY: cons_bldc_test_no_owed */
 };
 
 /* Whether the epoch's collect showed instance id unbound (bep.h's BEP_FAST_*). */
@@ -294,7 +293,7 @@ static void bl_send_value_as(struct bldc *l, uint32_t to, uint64_t id, uint8_t t
 	struct strata_msg *msg = cons_enc_value(type, v, len);
 	if (!msg)
 		return;
-	owe = owe && (id >> CONS_SPACE_BITS) == 0 && !l->test_no_owed;
+	owe = owe && (id >> CONS_SPACE_BITS) == 0;
 	for (uint32_t q = to ? to : 1; q <= (to ? to : l->n); q++) {
 		if (owe)
 			(void)strata_pl_owed_send(l->owed, q, id, msg);
@@ -1012,7 +1011,7 @@ void cons_bldc_test_no_sigcheck(struct strata_module *m)
 void cons_bldc_test_no_owed(struct strata_module *m)
 {
 	STRATA_ASSERT(m && m->ops == &bl_ops);
-	((struct bldc *)m)->test_no_owed = true;
+	strata_pl_owed_test_lossy(((struct bldc *)m)->owed);
 }
 
 uint64_t cons_bldc_test_owed(const struct strata_module *m)

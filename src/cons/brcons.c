@@ -161,7 +161,6 @@ struct brcons {
 	uint32_t decided_at;  /* 2f + 1 DECIDED to output (the broken variant lowers it) */
 	uint64_t stale, ahead;
 	struct strata_pl_owed *owed; /* messages the links refused (see the top) */
-	bool test_no_owed;           /* TEST ONLY: cons_brcons_test_no_owed */
 };
 
 static unsigned pop(uint64_t x)
@@ -223,10 +222,7 @@ static struct strata_msg *enc(uint8_t type, uint64_t round, const uint8_t *p, si
 /* trigger <al, Send | q, msg>: owed when the links refuse it (see the top). */
 static void pl_send(struct brcons *b, struct br_inst *i, uint32_t q, struct strata_msg *msg)
 {
-	if (b->test_no_owed)
-		(void)strata_pl_send(&b->h.m, q, i->c.id, msg); /* refused: lost */
-	else
-		(void)strata_pl_owed_send(b->owed, q, i->c.id, msg); /* refused: owed */
+	(void)strata_pl_owed_send(b->owed, q, i->c.id, msg);
 }
 
 static void send_to(struct brcons *b, struct br_inst *i, uint32_t q, uint8_t type,
@@ -657,7 +653,7 @@ void cons_brcons_test_relay_at(struct strata_module *m, uint32_t k)
 void cons_brcons_test_no_owed(struct strata_module *m)
 {
 	STRATA_ASSERT(m && m->ops == &br_ops);
-	((struct brcons *)m)->test_no_owed = true;
+	strata_pl_owed_test_lossy(((struct brcons *)m)->owed);
 }
 
 uint64_t cons_brcons_test_owed(const struct strata_module *m)

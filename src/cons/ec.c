@@ -80,7 +80,6 @@ struct ec {
 	uint32_t lastl; /* leader of the last epoch started here (0 = none) */
 	uint64_t lastts, ts;
 	struct strata_pl_owed *owed; /* NACKs the links refused (see the top) */
-	bool test_no_owed;           /* TEST ONLY: cons_ec_test_no_owed */
 };
 
 static void ec_send(struct ec *e, uint32_t to, uint8_t type, uint64_t ts)
@@ -93,9 +92,7 @@ static void ec_send(struct ec *e, uint32_t to, uint8_t type, uint64_t ts)
 	struct strata_msg *msg = strata_wr_take_msg(&w, &err);
 	if (!msg)
 		return;
-	if (to && e->test_no_owed)
-		(void)strata_pl_send(&e->m, to, 0, msg); /* refused: lost */
-	else if (to)
+	if (to)
 		(void)strata_pl_owed_send(e->owed, to, 0, msg); /* refused: owed */
 	else
 		cons_beb_broadcast(&e->beb, 0, msg);
@@ -269,7 +266,7 @@ static bool ec_is(const struct strata_module *m)
 void cons_ec_test_no_owed(struct strata_module *m)
 {
 	STRATA_ASSERT(ec_is(m));
-	((struct ec *)m)->test_no_owed = true;
+	strata_pl_owed_test_lossy(((struct ec *)m)->owed);
 }
 
 void cons_ec_test_owed_counts(struct strata_module *m, struct strata_pl_owed_counts *c)

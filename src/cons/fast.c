@@ -135,7 +135,6 @@ struct fast {
 	bool test_equivocate; /* TEST ONLY: fast-sbc's equivocation without the node's behaviour */ /* TEST ONLY: decide fast on this many equal values (0: N - f) */
 	uint64_t ndecided_fast, ndecided_uc, refused;
 	struct strata_pl_owed *owed; /* fast-sbc: PROPOSALs the links refused (see the top) */
-	bool test_no_owed;           /* TEST ONLY: var_fast_test_no_owed */
 };
 
 static uint64_t uc_inst(uint64_t id)
@@ -224,7 +223,7 @@ static void fast_al_send(struct fast *s, uint64_t id, struct strata_msg *msg)
 		return;
 	if (byz != STRATA_BYZ_EQUIVOCATE && !s->test_equivocate) {
 		for (uint32_t q = 1; q <= s->n; q++) {
-			if (s->test_no_owed || !s->owed)
+			if (!s->owed)
 				(void)strata_pl_send(&s->c.m, q, id, msg); /* refused: lost */
 			else
 				(void)strata_pl_owed_send(s->owed, q, id, msg); /* refused: owed */
@@ -461,7 +460,8 @@ struct strata_module *var_fast_sbc_test_over_bldc(struct strata_node *n, char *e
 
 void var_fast_test_no_owed(struct strata_module *m)
 {
-	((struct fast *)m)->test_no_owed = true;
+	if (((struct fast *)m)->owed)
+		strata_pl_owed_test_lossy(((struct fast *)m)->owed);
 }
 
 uint64_t var_fast_test_owed(struct strata_module *m)

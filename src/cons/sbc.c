@@ -126,7 +126,6 @@ struct sbc {
 	bool forge; /* TEST ONLY: proposes a made-up set to bc */
 	uint64_t bad_sig, bad_set, decided_box, refused;
 	struct strata_pl_owed *owed; /* PROPOSALs the links refused (see the top) */
-	bool test_no_owed;           /* TEST ONLY: cons_sbc_test_no_owed */
 };
 
 static void sbc_inst_clear(struct sbc_inst *i)
@@ -348,12 +347,8 @@ static int sbc_propose(struct strata_module *m, struct cons_inst *c, const uint8
 	if (!msg)
 		return STRATA_ENOMEM;
 	if (byz != STRATA_BYZ_EQUIVOCATE) {
-		for (uint32_t q = 1; q <= s->n; q++) { /* a refused one: owed (lost: the test's) */
-			if (s->test_no_owed)
-				(void)strata_pl_send(m, q, c->id, msg);
-			else
-				(void)strata_pl_owed_send(s->owed, q, c->id, msg);
-		}
+		for (uint32_t q = 1; q <= s->n; q++) /* a refused one: owed */
+			(void)strata_pl_owed_send(s->owed, q, c->id, msg);
 		strata_msg_unref(msg);
 		return 0;
 	}
@@ -533,7 +528,7 @@ void cons_sbc_test_reject_all(struct strata_module *m)
 void cons_sbc_test_no_owed(struct strata_module *m)
 {
 	STRATA_ASSERT(m && m->ops == &sbc_ops);
-	((struct sbc *)m)->test_no_owed = true;
+	strata_pl_owed_test_lossy(((struct sbc *)m)->owed);
 }
 
 uint64_t cons_sbc_test_owed(const struct strata_module *m)

@@ -54,7 +54,6 @@ struct uhier {
 	struct bcast_lower rb; /* "uses ReliableBroadcast, instance rb": the node's erb */
 	uint32_t n, self;
 	struct strata_pl_owed *owed; /* ACKs the links refused (see the top) */
-	bool test_no_owed;           /* TEST ONLY: cons_uhier_test_no_owed */
 };
 
 static void uh_init(struct uh_inst *i)
@@ -137,10 +136,7 @@ static void uh_on_proposal(struct uhier *u, struct uh_inst *i, uint32_t p, int k
 	struct strata_msg *ack = strata_msg_new((uint8_t[]){ CONS_ACK }, 1);
 	if (!ack)
 		return;
-	if (u->test_no_owed)
-		(void)strata_pl_send(&u->m, p, i->c.id, ack); /* refused: lost */
-	else
-		(void)strata_pl_owed_send(u->owed, p, i->c.id, ack); /* refused: owed */
+	(void)strata_pl_owed_send(u->owed, p, i->c.id, ack); /* refused: owed */
 	strata_msg_unref(ack);
 }
 
@@ -297,7 +293,7 @@ struct strata_module *cons_uhier_create(struct strata_node *n, char *err, size_t
 void cons_uhier_test_no_owed(struct strata_module *m)
 {
 	STRATA_ASSERT(m && m->ops == &uh_ops);
-	((struct uhier *)m)->test_no_owed = true;
+	strata_pl_owed_test_lossy(((struct uhier *)m)->owed);
 }
 
 void cons_uhier_test_owed_counts(struct strata_module *m, struct strata_pl_owed_counts *c)

@@ -106,6 +106,9 @@ void strata_pl_owed_free(struct strata_pl_owed *o);
  * queue's caps), STRATA_ETOOBIG or STRATA_EINVAL as strata_pl_send. */
 int strata_pl_owed_send(struct strata_pl_owed *o, uint32_t q, uint64_t instance,
 			struct strata_msg *msg);
+/* TEST ONLY (the "no owed" broken variants): from now on strata_pl_owed_send is a plain
+ * strata_pl_send, a send the links refuse lost as with the links alone. Queued mode. */
+void strata_pl_owed_test_lossy(struct strata_pl_owed *o);
 /* Numbered: sends q its message k, the next number after those the links took or owe: taken
  * at once when nothing earlier is owed and the links have room, owed otherwise (counted as
  * `refused`; the module's ops->item gives it again). A k at or below the first owed number

@@ -47,6 +47,7 @@ struct strata_pl_owed {
 	uint64_t cap_bytes;
 	struct strata_timer tick;
 	uint64_t refused, resent, dropped;
+	bool lossy; /* TEST ONLY: strata_pl_owed_test_lossy */
 };
 
 struct strata_pl_owed *strata_pl_owed_new(struct strata_node *n, struct strata_module *m,
@@ -144,7 +145,7 @@ int strata_pl_owed_send(struct strata_pl_owed *o, uint32_t to, uint64_t instance
 		return STRATA_EINVAL;
 	struct owed_q *q = &o->q[to];
 	struct strata_node *n = o->m->node;
-	if (to == o->self)
+	if (to == o->self || o->lossy)
 		return strata_pl_send(o->m, to, instance, msg);
 	if (q->len == 0) {
 		/* nothing owed before it: the links take it, or refuse it (counted in send_full) */
@@ -169,6 +170,12 @@ int strata_pl_owed_send(struct strata_pl_owed *o, uint32_t to, uint64_t instance
 		strata_trace(n, o->m->ops->name, "send to %u refused by the links -> owed", to);
 	arm(o);
 	return 0;
+}
+
+void strata_pl_owed_test_lossy(struct strata_pl_owed *o)
+{
+	STRATA_ASSERT(o && !o->ops);
+	o->lossy = true;
 }
 
 int strata_pl_owed_send_k(struct strata_pl_owed *o, uint32_t to, uint64_t k,

@@ -465,10 +465,7 @@ static int reg_request(struct strata_module *m, const struct strata_request *req
  * beyond them dropped as before, counted and traced). */
 void reg_pl_send(struct reg_mod *r, uint32_t to, uint64_t instance, struct strata_msg *m)
 {
-	if (r->test_no_owed || !r->owed)
-		(void)strata_pl_send(&r->m, to, instance, m); /* refused: lost */
-	else
-		(void)strata_pl_owed_send(r->owed, to, instance, m); /* refused: owed */
+	(void)strata_pl_owed_send(r->owed, to, instance, m); /* refused: owed */
 }
 
 void reg_send(struct reg_mod *r, struct reg_inst *i, uint32_t to, uint8_t type, uint64_t rid,
@@ -768,7 +765,7 @@ struct reg_mod *reg_mod_new_wire(struct strata_node *n, const char *name, uint16
 void reg_test_no_owed(struct strata_module *m)
 {
 	STRATA_ASSERT(m && m->ops && m->ops->handle == reg_handle);
-	((struct reg_mod *)m)->test_no_owed = true;
+	strata_pl_owed_test_lossy(((struct reg_mod *)m)->owed);
 }
 
 void reg_test_owed_counts(struct strata_module *m, struct strata_pl_owed_counts *c)

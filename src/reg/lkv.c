@@ -119,7 +119,6 @@ struct lkv {
 	unsigned gc_cursor;
 	struct lkv_stats st;
 	struct strata_pl_owed *owed; /* sends the links refused (lkv_send_to) */
-	bool test_no_owed;           /* TEST ONLY: lkv_test_no_owed */
 };
 
 static struct lkv *L(struct strata_module *m)
@@ -127,11 +126,6 @@ static struct lkv *L(struct strata_module *m)
 	return (struct lkv *)(void *)m;
 }
 
-/* Where lkv_send_to owes what the links refuse (NULL: the broken variant loses it). */
-static struct strata_pl_owed *OWED(struct lkv *l)
-{
-	return l->test_no_owed ? NULL : l->owed;
-}
 
 static unsigned bucket_of(uint64_t h)
 {
@@ -340,7 +334,7 @@ static void send_get(struct lkv *l, struct lkv_op *o, bool want_value)
 	strata_wr_u64(&w, o->c.rid);
 	strata_wr_bytes(&w, o->c.key, o->c.klen);
 	strata_wr_u8(&w, want_value);
-	lkv_send_reps(&l->m, OWED(l), &o->c, lkv_wr_done(&l->m, &w));
+	lkv_send_reps(&l->m, l->owed, &o->c, lkv_wr_done(&l->m, &w));
 }
 
 /* Sends the op's best version to the replicas not in `skip` (rid 0: a repair, not awaited). */
@@ -351,7 +345,7 @@ static void send_put(struct lkv *l, struct lkv_op *o, uint64_t rid, uint64_t ski
 		return;
 	for (unsigned i = 0; i < o->c.nrep; i++)
 		if (!(skip & lkv_bit(o->c.reps[i])))
-			lkv_send_to(&l->m, OWED(l), o->c.reps[i], m);
+			lkv_send_to(&l->m, l->owed, o->c.reps[i], m);
 	strata_msg_unref(m);
 }
 
@@ -574,7 +568,7 @@ static void on_get(struct lkv *l, uint32_t from, struct strata_rd *rd)
 	strata_wr_bytes(&w, with ? e->v.val->data : NULL, with ? e->v.val->len : 0);
 	struct strata_msg *m = lkv_wr_done(&l->m, &w);
 	if (m) {
-		lkv_send_to(&l->m, OWED(l), from, m);
+		lkv_send_to(&l->m, l->owed, from, m);
 		strata_msg_unref(m);
 	}
 }
@@ -610,7 +604,7 @@ static void on_put(struct lkv *l, uint32_t from, struct strata_rd *rd)
 	}
 	int rc = take_version(l, key, klen, ts, wr, tomb, v, vlen);
 	if (rid)
-		lkv_send_ack(&l->m, OWED(l), from, M_ACK, rid, rc);
+		lkv_send_ack(&l->m, l->owed, from, M_ACK, rid, rc);
 }
 
 /* ---- anti-entropy ---- */
@@ -631,7 +625,7 @@ static void ae_round(struct lkv *l)
 	struct strata_msg *m = lkv_wr_done(&l->m, &w);
 	if (m) {
 		l->st.ae_rounds++;
-		lkv_send_to(&l->m, OWED(l), l->ae_peer, m);
+		lkv_send_to(&l->m, l->owed, l->ae_peer, m);
 		strata_msg_unref(m);
 	}
 }
@@ -687,7 +681,7 @@ static void on_digest(struct lkv *l, uint32_t from, struct strata_rd *rd)
 	STRATA_ASSERT(put == items);
 	struct strata_msg *m = lkv_wr_done(&l->m, &w);
 	if (m) {
-		lkv_send_to(&l->m, OWED(l), from, m);
+		lkv_send_to(&l->m, l->owed, from, m);
 		strata_msg_unref(m);
 	}
 }
@@ -742,7 +736,7 @@ static void push_send(struct lkv *l, struct pusher *p, uint32_t to)
 		struct strata_msg *m = lkv_wr_done(&l->m, &w);
 		if (m) {
 			l->st.ae_pushed += p->count;
-			lkv_send_to(&l->m, OWED(l), to, m);
+			lkv_send_to(&l->m, l->owed, to, m);
 			strata_msg_unref(m);
 		}
 	}
@@ -804,7 +798,7 @@ static void on_sum(struct lkv *l, uint32_t from, struct strata_rd *rd)
 		strata_wr_raw(&w, want.buf, want.len);
 		struct strata_msg *m = lkv_wr_done(&l->m, &w);
 		if (m) {
-			lkv_send_to(&l->m, OWED(l), from, m);
+			lkv_send_to(&l->m, l->owed, from, m);
 			strata_msg_unref(m);
 		}
 	}
@@ -1065,7 +1059,7 @@ void lkv_set_clock_skew(struct strata_module *m, uint64_t skew_us)
 void lkv_test_no_owed(struct strata_module *m)
 {
 	STRATA_ASSERT(m && m->ops == &lkv_ops);
-	L(m)->test_no_owed = true;
+	strata_pl_owed_test_lossy(L(m)->owed);
 }
 
 void lkv_test_owed_counts(struct strata_module *m, struct strata_pl_owed_counts *c)

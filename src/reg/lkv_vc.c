@@ -108,7 +108,6 @@ struct lkv_vc {
 	struct lkv_coords ops; /* of struct vc_op */
 	struct lkv_vc_stats st;
 	struct strata_pl_owed *owed; /* sends the links refused (lkv_send_to) */
-	bool test_no_owed;           /* TEST ONLY: lkv_test_no_owed */
 };
 
 static struct lkv_vc *V(struct strata_module *m)
@@ -116,11 +115,6 @@ static struct lkv_vc *V(struct strata_module *m)
 	return (struct lkv_vc *)(void *)m;
 }
 
-/* Where lkv_send_to owes what the links refuse (NULL: the broken variant loses it). */
-static struct strata_pl_owed *OWED(struct lkv_vc *l)
-{
-	return l->test_no_owed ? NULL : l->owed;
-}
 
 /* ---- versions and sibling sets ---- */
 
@@ -494,7 +488,7 @@ static int vc_request(struct strata_module *m, const struct strata_request *q)
 			     (unsigned long long)o->c.rid, l->self, (unsigned long long)l->ctr,
 			     o->c.nrep);
 	}
-	lkv_send_reps(&l->m, OWED(l), &o->c, lkv_wr_done(&l->m, &wr));
+	lkv_send_reps(&l->m, l->owed, &o->c, lkv_wr_done(&l->m, &wr));
 	return 0;
 }
 
@@ -519,7 +513,7 @@ static void on_get(struct lkv_vc *l, uint32_t from, struct strata_rd *rd)
 		wr_version(&w, l, &e->set.s[i]);
 	struct strata_msg *m = lkv_wr_done(&l->m, &w);
 	if (m) {
-		lkv_send_to(&l->m, OWED(l), from, m);
+		lkv_send_to(&l->m, l->owed, from, m);
 		strata_msg_unref(m);
 	}
 }
@@ -542,7 +536,7 @@ static void on_put(struct lkv_vc *l, uint32_t from, struct strata_rd *rd)
 		if (s.val)
 			strata_msg_unref(s.val);
 	}
-	lkv_send_ack(&l->m, OWED(l), from, M_ACK, rid, rc);
+	lkv_send_ack(&l->m, l->owed, from, M_ACK, rid, rc);
 }
 
 /* ---- module plumbing ---- */
@@ -650,7 +644,7 @@ size_t lkv_vc_count(struct strata_module *m)
 void lkv_vc_test_no_owed(struct strata_module *m)
 {
 	STRATA_ASSERT(m && m->ops == &vc_ops);
-	V(m)->test_no_owed = true;
+	strata_pl_owed_test_lossy(V(m)->owed);
 }
 
 void lkv_vc_test_owed_counts(struct strata_module *m, struct strata_pl_owed_counts *c)

@@ -167,7 +167,6 @@ struct reg_mod {
 	/* Messages to one process (replies, a restarted replica's repeated request) and, without
 	 * beb, to all: what the links refuse is owed and sent again (core.c, reg_send). */
 	struct strata_pl_owed *owed;
-	bool test_no_owed; /* TEST ONLY: reg_test_no_owed */
 	uint64_t dropped_full;    /* messages dropped because the table was full */
 	/* First phase id of every instance in this incarnation (see "Phase ids" in core.c): 0 for
 	 * modules without stable storage, (durable epoch) << REG_RID_EPOCH_SHIFT otherwise. */

@@ -312,8 +312,7 @@ static int send_owed(struct kv *k, uint32_t to, struct strata_msg *msg)
 {
 	if (!msg)
 		return STRATA_ENOMEM;
-	int rc = k->broken & SMR_BROKEN_NO_OWED ? strata_pl_send(&k->m, to, 0, msg)
-						: strata_pl_owed_send(k->owed, to, 0, msg);
+	int rc = strata_pl_owed_send(k->owed, to, 0, msg);
 	if (rc)
 		trace(k, "pl send to %u failed (%s) -> left to the request's deadline", to,
 		      strata_strerror(rc));
@@ -2232,6 +2231,8 @@ void smr_kv_set_broken(struct strata_module *m, unsigned broken)
 	smr_kv_set_broken_window(k->sm, (broken & SMR_BROKEN_NO_WINDOW) != 0);
 	if (broken & SMR_BROKEN_EARLY_ACK)
 		strata_links_set_broken_early_acks(strata_node_links(k->node), true);
+	if (broken & SMR_BROKEN_NO_OWED)
+		strata_pl_owed_test_lossy(k->owed); /* a refused FWD, RI or RI_R is lost */
 }
 
 struct smr_kv *smr_kv_state(struct strata_module *m)
