@@ -5,7 +5,7 @@
  * drop what is beyond them and count it, self is never owed, the node's counters follow, a
  * flush without room sends nothing. Numbered form: the module's message k is taken, owed, or
  * held behind an earlier one; a flush asks the module for the owed numbers only while there is
- * room. */
+ * room. The broken variants' switch (strata_pl_owed_test_lossy) makes a refused send lost. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +121,27 @@ START_TEST(test_queued)
 }
 END_TEST
 
+/* The broken variants' switch: after strata_pl_owed_test_lossy a refused send is lost, as with
+ * the links alone (EFULL, nothing owed, nothing counted as owed). */
+START_TEST(test_lossy)
+{
+	struct strata_counters *nc = strata_node_counters(node);
+	struct strata_pl_owed *o = strata_pl_owed_new(node, &mod, 7, NULL, 3, 200);
+	ck_assert(o != NULL);
+	strata_pl_owed_test_lossy(o);
+	struct strata_pl_owed_counts c;
+	ck_assert_int_eq(send_q(o, 2, 60, 'a'), 0);           /* taken */
+	ck_assert_int_eq(send_q(o, 2, 60, 'b'), STRATA_EFULL); /* refused: lost */
+	ck_assert_int_eq(send_q(o, 2, 30, 'c'), 0);           /* fits: taken, nothing before it */
+	strata_pl_owed_counts(o, &c);
+	ck_assert_uint_eq(c.refused, 0);
+	ck_assert_uint_eq(c.queued_msgs, 0);
+	ck_assert_uint_eq(nc->owed, 0);
+	ck_assert_uint_eq(nc->send_full, 1);
+	strata_pl_owed_free(o);
+}
+END_TEST
+
 /* Numbered form: message k of this module is 30 + 20k bytes of k; there are `last` of them. */
 static uint64_t last;
 static unsigned asked;
@@ -194,6 +215,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_queued);
 	tcase_add_test(tc, test_numbered);
+	tcase_add_test(tc, test_lossy);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
