@@ -146,7 +146,6 @@ struct byzb_mod {
 	unsigned ring_next;
 	/* messages the links refused, owed to each peer (see above) */
 	struct strata_pl_owed *owed;
-	bool test_no_owed; /* TEST ONLY: a refused send is lost (byzb_test_no_owed) */
 	/* counters, for traces and tests */
 	uint64_t late, window_drops, delivered;
 };

@@ -67,7 +67,7 @@ void byzb_send(struct byzb_mod *b, uint32_t to, struct strata_msg *msg)
 	struct strata_module *m = &b->base;
 	if (b->byz == STRATA_BYZ_SILENT)
 		return;
-	if (b->byz == STRATA_BYZ_NONE && !b->test_no_owed) {
+	if (b->byz == STRATA_BYZ_NONE) {
 		/* One the links refuse is owed to `to` and sent again, in order (byz.h) */
 		(void)strata_pl_owed_send(b->owed, to, 0, msg);
 		return;
@@ -506,7 +506,7 @@ int byzb_test_no_owed(struct strata_module *m)
 	struct byzb_mod *b = as_byz(m);
 	if (!b)
 		return STRATA_EINVAL;
-	b->test_no_owed = true;
+	strata_pl_owed_test_lossy(b->owed);
 	return 0;
 }
 
