@@ -145,7 +145,10 @@ static void propose(struct run *r, uint32_t node, uint64_t inst, int v)
 	sim_request(r->h.s, node, "brcons", &req);
 }
 
-static void setup(struct run *r, const struct spec *sp, uint64_t seed, bool trace)
+/* The cluster of a seed (N = 4 or 7, the coin dealt, f behaviours drawn, `dflt` for a process
+ * drawn with none); backlog_bytes 0 keeps the default. Not started: the caller sets the net. */
+static struct sim *cluster_new(struct run *r, const struct spec *sp, uint64_t seed, bool trace,
+			       uint32_t backlog_bytes, enum strata_byz dflt)
 {
 	r->sp = sp;
 	struct byzh *h = &r->h;
@@ -153,12 +156,21 @@ static void setup(struct run *r, const struct spec *sp, uint64_t seed, bool trac
 	byzh_config(h, "sim-cons-brc", n, (n - 1) / 3, 7500);
 	h->cfg.retransmit_min_ms = 10;
 	h->cfg.retransmit_max_ms = 100;
+	if (backlog_bytes)
+		h->cfg.backlog_bytes = backlog_bytes;
 	ldh_coin_deal(&h->cfg, r->shares);
 	h->coin_shares = (const uint8_t(*)[32])r->shares;
 	r->ck = cck_new(n, true);
 	struct sim *s = byzh_sim_new(h, seed, trace, build, on_output, r, NULL);
-	byzh_draw(h, h->f, 0, behaviours, sizeof(behaviours) / sizeof(behaviours[0]),
-		  sp->variant != V_OK ? STRATA_BYZ_FORGE : STRATA_BYZ_NONE);
+	byzh_draw(h, h->f, 0, behaviours, sizeof(behaviours) / sizeof(behaviours[0]), dflt);
+	return s;
+}
+
+static void setup(struct run *r, const struct spec *sp, uint64_t seed, bool trace)
+{
+	struct byzh *h = &r->h;
+	struct sim *s = cluster_new(r, sp, seed, trace, 0,
+				    sp->variant != V_OK ? STRATA_BYZ_FORGE : STRATA_BYZ_NONE);
 	struct sim_net net = ldh_net_storm(s, 0, 0.05, 40 * MS);
 	sim_set_net(s, &net);
 	byzh_start(h);
@@ -262,19 +274,9 @@ static int backlog_spec(const struct spec *sp, uint64_t seed, bool trace, char *
 {
 	struct run *r = calloc(1, sizeof(*r));
 	STRATA_ASSERT(r);
-	r->sp = sp;
 	struct byzh *h = &r->h;
-	uint32_t n = seed % 2 ? 7 : 4;
-	byzh_config(h, "sim-cons-brc", n, (n - 1) / 3, 7500);
-	h->cfg.retransmit_min_ms = 10;
-	h->cfg.retransmit_max_ms = 100;
-	h->cfg.backlog_bytes = 16384;
-	ldh_coin_deal(&h->cfg, r->shares);
-	h->coin_shares = (const uint8_t(*)[32])r->shares;
-	r->ck = cck_new(n, true);
-	struct sim *s = byzh_sim_new(h, seed, trace, build, on_output, r, NULL);
-	byzh_draw(h, h->f, 0, behaviours, sizeof(behaviours) / sizeof(behaviours[0]),
-		  STRATA_BYZ_SILENT);
+	struct sim *s = cluster_new(r, sp, seed, trace, 16384, STRATA_BYZ_SILENT);
+	uint32_t n = h->cfg.n;
 	struct sim_net net = { .delay_min_us = 200,
 			       .delay_max_us = 300 + sim_random_below(s, 2 * MS) };
 	sim_set_net(s, &net);
