@@ -252,6 +252,14 @@ static void describe(const struct run *r, char *out, size_t len)
 /* The non-vacuity minimum: completed reads. */
 #define MIN_READS 3
 
+static void run_free(struct run *r, struct sim *s)
+{
+	sim_free(s);
+	fclose(r->hist);
+	free(r->hbuf);
+	free(r);
+}
+
 static int run_variant(const char *algo, enum variant variant, uint64_t seed, bool trace,
 		       char *why, size_t wl)
 {
@@ -371,10 +379,7 @@ static int run_variant(const char *algo, enum variant variant, uint64_t seed, bo
 		}
 	}
 out:
-	sim_free(s);
-	fclose(r->hist);
-	free(r->hbuf);
-	free(r);
+	run_free(r, s);
 	return rc;
 }
 
@@ -477,10 +482,7 @@ static int run_backlog(enum variant variant, uint64_t seed, bool trace, char *wh
 		rc = sim_vacuous(why, wl, "%s: no node's links refused an answer to the writer",
 				 r->algo);
 out:
-	sim_free(s);
-	fclose(r->hist);
-	free(r->hbuf);
-	free(r);
+	run_free(r, s);
 	return rc;
 }
 
