@@ -3,6 +3,15 @@
 # names some other process (a PID reused after a crash) is never signalled.
 . "$(dirname "$0")/lib.sh"
 
+stopped() { # PID...: fails if one still runs (a zombie counts as ended)
+	local p
+	for p in "$@"; do
+		if [ -e /proc/$p ] && [ "$(awk '{print $3}' /proc/$p/stat)" != Z ]; then
+			fail "pid $p ($(tr '\0' ' ' </proc/$p/cmdline | cut -c1-60)) still runs after stop"
+		fi
+	done
+}
+
 DIR=$TMP/c
 export DIR
 start_cluster 3 fail-noisy
@@ -61,11 +70,7 @@ pass "start on a running cluster starts nothing new"
 pass "status shows running and paused nodes"
 
 "$CLUSTER" stop --dir "$DIR" >/dev/null || fail "stop failed"
-for p in $pids; do
-	if [ -e /proc/$p ] && [ "$(awk '{print $3}' /proc/$p/stat)" != Z ]; then
-		fail "pid $p still runs after stop"
-	fi
-done
+stopped $pids
 pass "stop ended every node"
 
 say "a cluster run from a stratad of another name"
@@ -78,11 +83,7 @@ for p in $rpids; do BG_PIDS+=("$p"); done # stopped by PID at exit if stop misse
 [ $rc = 0 ] || fail "start with a renamed stratad failed"
 [ "$(echo $rpids | wc -w)" = 3 ] || fail "pid files after a renamed start: '$rpids'"
 "$CLUSTER" stop --dir "$DIR" >/dev/null || fail "stop failed"
-for p in $rpids; do
-	if [ -e /proc/$p ] && [ "$(awk '{print $3}' /proc/$p/stat)" != Z ]; then
-		fail "pid $p (stratad-renamed) still runs after stop"
-	fi
-done
+stopped $rpids
 pass "stop ended every node of a renamed stratad"
 
 say "a pid file naming an unrelated process"
@@ -106,3 +107,4 @@ say "usage errors"
 "$CLUSTER" frobnicate --dir "$DIR" >/dev/null 2>&1
 [ $? -eq 2 ] || fail "an unknown subcommand should exit 2"
 pass "usage errors exit 2"
+
