@@ -10,6 +10,9 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 STRATA=${STRATA:-$top/build/strata}
 STRATAD=${STRATAD:-$top/build/stratad}
 CLUSTER=$top/scripts/cluster
+# A final read of every key appended to a workload history (see the script):
+#   python3 "$FINAL_READS" HIST "$STRATA" DIR [NODE...]
+FINAL_READS=$top/tests/integration/final_reads.py
 export STRATA STRATAD
 [ -x "$STRATA" ] || { echo "missing $STRATA: run make" >&2; exit 1; }
 [ -x "$STRATAD" ] || { echo "missing $STRATAD: run make" >&2; exit 1; }

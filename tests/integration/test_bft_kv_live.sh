@@ -88,26 +88,7 @@ run() {
 	local ok
 	ok=$(grep -c '"type":"ok"' "$hist")
 	[ "$ok" -ge 20 ] || fail "$name: only $ok operations completed"
-	python3 - "$hist" "$STRATA" "$dir" <<'EOF' || fail "$name: final reads failed"
-import json, subprocess, sys
-path, strata, d = sys.argv[1:4]
-ev = [json.loads(l) for l in open(path) if l.strip()]
-t = max(e["time"] for e in ev) + 10**9
-keys = sorted({e["key"] for e in ev})
-with open(path, "a") as f:
-    for k in keys:
-        r = subprocess.run([strata, "--dir", d, "--timeout", "5000", "-w", "json", "kv", "get", k],
-                           capture_output=True, text=True)
-        if r.returncode != 0:
-            print(f"  get {k}: exit {r.returncode}: {r.stderr.strip()}")
-            sys.exit(1)
-        v = json.loads(r.stdout)["value"]
-        f.write(json.dumps({"process": 10000, "type": "invoke", "f": "read", "key": k,
-                            "value": None, "time": t}) + "\n")
-        f.write(json.dumps({"process": 10000, "type": "ok", "f": "read", "key": k,
-                            "value": v, "time": t + 1}) + "\n")
-        t += 2
-EOF
+	python3 "$FINAL_READS" "$hist" "$STRATA" "$dir" || fail "$name: final reads failed"
 	"$STRATA" check --model atomic "$hist" >"$TMP/$name.check" ||
 		fail "$name: history is not linearizable: $(cat "$TMP/$name.check")"
 	pass "$name: $ok operations in $(($(now_ms) - t0)) ms, linearizable with final reads ($(tail -n 1 "$TMP/$name.out"))"

@@ -117,29 +117,7 @@ pids=$(cat "$DIR"/pids/node-*.pid)
 kill -KILL $pids 2>/dev/null
 sleep 0.3
 "$CLUSTER" start --dir "$DIR" >/dev/null || fail "restart after the total crash failed"
-python3 - "$TMP/history.jsonl" "$STRATA" "$DIR" <<'EOF' || fail "final reads failed"
-import json, subprocess, sys
-path, strata, d = sys.argv[1:4]
-ev = [json.loads(l) for l in open(path) if l.strip()]
-t = max(e["time"] for e in ev) + 10**9
-keys = sorted({e["key"] for e in ev})
-with open(path, "a") as f:
-    for node in range(1, 6):
-        for k in keys:
-            r = subprocess.run([strata, "--dir", d, "-n", str(node), "--timeout", "5000", "-w",
-                                "json", "kv", "get", k], capture_output=True, text=True)
-            if r.returncode != 0:
-                print(f"  get {k} from node {node}: exit {r.returncode}: {r.stderr.strip()}")
-                sys.exit(1)
-            v = json.loads(r.stdout)["value"]
-            p = 10000 + node
-            f.write(json.dumps({"process": p, "type": "invoke", "f": "read", "key": k,
-                                "value": None, "time": t}) + "\n")
-            f.write(json.dumps({"process": p, "type": "ok", "f": "read", "key": k,
-                                "value": v, "time": t + 1}) + "\n")
-            t += 2
-print(f"  {5 * len(keys)} final reads appended")
-EOF
+python3 "$FINAL_READS" "$TMP/history.jsonl" "$STRATA" "$DIR" 1 2 3 4 5 || fail "final reads failed"
 "$STRATA" check --model atomic "$TMP/history.jsonl" ||
 	fail "after the total restart the history is not linearizable: an acknowledged write was lost"
 pass "every acknowledged write readable after SIGKILL of all nodes (history with final reads linearizable)"

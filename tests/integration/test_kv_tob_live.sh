@@ -139,29 +139,7 @@ ok=$(grep -c '"type":"ok"' "$TMP/history.jsonl")
 cas_ok=$(grep '"type":"ok"' "$TMP/history.jsonl" | grep -c '"f":"cas"')
 [ "$ok" -gt 100 ] || fail "only $ok operations completed"
 [ "$cas_ok" -gt 0 ] || fail "no cas succeeded"
-python3 - "$TMP/history.jsonl" "$STRATA" "$DIR" <<'EOF' || fail "final reads failed"
-import json, subprocess, sys
-path, strata, d = sys.argv[1:4]
-ev = [json.loads(l) for l in open(path) if l.strip()]
-t = max(e["time"] for e in ev) + 10**9
-keys = sorted({e["key"] for e in ev})
-with open(path, "a") as f:
-    for node in range(1, 5):
-        for k in keys:
-            r = subprocess.run([strata, "--dir", d, "-n", str(node), "--timeout", "5000", "-w",
-                                "json", "kv", "get", k], capture_output=True, text=True)
-            if r.returncode != 0:
-                print(f"  get {k} from node {node}: exit {r.returncode}: {r.stderr.strip()}")
-                sys.exit(1)
-            v = json.loads(r.stdout)["value"]
-            p = 10000 + node
-            f.write(json.dumps({"process": p, "type": "invoke", "f": "read", "key": k,
-                                "value": None, "time": t}) + "\n")
-            f.write(json.dumps({"process": p, "type": "ok", "f": "read", "key": k,
-                                "value": v, "time": t + 1}) + "\n")
-            t += 2
-print(f"  {4 * len(keys)} final reads appended")
-EOF
+python3 "$FINAL_READS" "$TMP/history.jsonl" "$STRATA" "$DIR" 1 2 3 4 || fail "final reads failed"
 "$STRATA" check --model atomic "$TMP/history.jsonl" || fail "history is not linearizable"
 pass "$ok operations ($cas_ok cas) in $(($(now_ms) - T0)) ms, linearizable with final reads from every live node"
 
