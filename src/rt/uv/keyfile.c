@@ -77,6 +77,23 @@ static int create_file(const char *path, mode_t mode, const char *content, size_
 	return 0;
 }
 
+/* Creates path (mode) holding one line "<tag><hex of the n bytes>\n"; the line is wiped from
+ * memory afterwards (the hex form of a secret is as secret as the secret itself). */
+static int create_tagged(const char *path, mode_t mode, const char *tag, const uint8_t *bytes,
+			 size_t n, char *err, size_t errlen)
+{
+	char line[32 + 2 * STRATA_SK_LEN + 2];
+	size_t tlen = strlen(tag);
+	STRATA_ASSERT(tlen + 2 * n + 2 <= sizeof(line));
+	memcpy(line, tag, tlen);
+	strata_hex_encode(line + tlen, bytes, n);
+	size_t len = tlen + 2 * n;
+	line[len++] = '\n';
+	int rc = create_file(path, mode, line, len, err, errlen);
+	sodium_memzero(line, sizeof(line));
+	return rc;
+}
+
 int strata_keyfile_write(const char *path, const uint8_t pk[32], const uint8_t sk[64], char *err,
 			 size_t errlen)
 {
@@ -92,23 +109,10 @@ int strata_keyfile_write(const char *path, const uint8_t pk[32], const uint8_t s
 	if ((size_t)snprintf(pubpath, sizeof(pubpath), "%s.pub", path) >= sizeof(pubpath))
 		return say(err, errlen, STRATA_EIO, "key file path too long: %s", path);
 
-	/* The hex form of the secret is as secret as the key itself. */
-	char line[sizeof(SECRET_TAG) + 2 * STRATA_SK_LEN + 1];
-	memcpy(line, SECRET_TAG, sizeof(SECRET_TAG) - 1);
-	strata_hex_encode(line + sizeof(SECRET_TAG) - 1, sk, STRATA_SK_LEN);
-	size_t len = strlen(line);
-	line[len++] = '\n';
-	int rc = create_file(path, 0600, line, len, err, errlen);
-	sodium_memzero(line, sizeof(line));
+	int rc = create_tagged(path, 0600, SECRET_TAG, sk, STRATA_SK_LEN, err, errlen);
 	if (rc != 0)
 		return rc;
-
-	char pub[sizeof(PUBLIC_TAG) + 2 * STRATA_PK_LEN + 1];
-	memcpy(pub, PUBLIC_TAG, sizeof(PUBLIC_TAG) - 1);
-	strata_hex_encode(pub + sizeof(PUBLIC_TAG) - 1, pk, STRATA_PK_LEN);
-	len = strlen(pub);
-	pub[len++] = '\n';
-	rc = create_file(pubpath, 0644, pub, len, err, errlen);
+	rc = create_tagged(pubpath, 0644, PUBLIC_TAG, pk, STRATA_PK_LEN, err, errlen);
 	if (rc != 0)
 		unlink(path); /* no secret without its public half */
 	return rc;
@@ -238,15 +242,7 @@ int strata_pubkey_read(const char *path, uint8_t pk[32], char *err, size_t errle
 int strata_coinfile_write(const char *path, const uint8_t x[32], char *err, size_t errlen)
 {
 	STRATA_ASSERT(path && x);
-	char line[sizeof(COIN_TAG) + 64 + 2];
-	memcpy(line, COIN_TAG, sizeof(COIN_TAG) - 1);
-	strata_hex_encode(line + sizeof(COIN_TAG) - 1, x, 32);
-	size_t len = sizeof(COIN_TAG) - 1 + 64;
-	line[len++] = '\n';
-	line[len] = '\0';
-	int rc = create_file(path, 0600, line, len, err, errlen);
-	sodium_memzero(line, sizeof(line));
-	return rc;
+	return create_tagged(path, 0600, COIN_TAG, x, 32, err, errlen);
 }
 
 int strata_coinfile_read(const char *path, uint8_t *x, char *err, size_t errlen)
@@ -281,15 +277,7 @@ int strata_coinfile_read(const char *path, uint8_t *x, char *err, size_t errlen)
 int strata_clientkey_write(const char *path, const uint8_t key[32], char *err, size_t errlen)
 {
 	STRATA_ASSERT(path && key);
-	char line[sizeof(CLIENT_TAG) + 64 + 2];
-	memcpy(line, CLIENT_TAG, sizeof(CLIENT_TAG) - 1);
-	strata_hex_encode(line + sizeof(CLIENT_TAG) - 1, key, 32);
-	size_t len = sizeof(CLIENT_TAG) - 1 + 64;
-	line[len++] = '\n';
-	line[len] = '\0';
-	int rc = create_file(path, 0600, line, len, err, errlen);
-	sodium_memzero(line, sizeof(line));
-	return rc;
+	return create_tagged(path, 0600, CLIENT_TAG, key, 32, err, errlen);
 }
 
 int strata_clientkey_read(const char *path, uint8_t *key, char *err, size_t errlen)
