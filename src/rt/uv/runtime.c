@@ -355,6 +355,14 @@ static uint64_t env_random(void *ctx)
 	return r;
 }
 
+/* A stable-storage failure: logged, and kept for the fatal line that follows when the node
+ * stops on it (one line then says what failed, on which file, and that the node stops). */
+static void store_failed(struct strata_uv *rt, const char *text)
+{
+	strata_uv_log(rt, STRATA_LOG_ERROR, "%s", text);
+	snprintf(rt->store_err, sizeof(rt->store_err), "%s", text);
+}
+
 static int env_store(void *ctx, const char *key, const void *val, size_t len)
 {
 	struct strata_uv *rt = ctx;
@@ -362,7 +370,7 @@ static int env_store(void *ctx, const char *key, const void *val, size_t len)
 		return STRATA_EIO;
 	int rc = strata_store_put(rt->o.store, key, val, len);
 	if (rc)
-		strata_uv_log(rt, STRATA_LOG_ERROR, "%s", strata_store_error(rt->o.store));
+		store_failed(rt, strata_store_error(rt->o.store));
 	return rc;
 }
 
@@ -373,7 +381,7 @@ static int env_retrieve(void *ctx, const char *key, struct strata_msg **out)
 		return STRATA_EIO;
 	int rc = strata_store_get(rt->o.store, key, out);
 	if (rc && rc != STRATA_ENOENT)
-		strata_uv_log(rt, STRATA_LOG_ERROR, "%s", strata_store_error(rt->o.store));
+		store_failed(rt, strata_store_error(rt->o.store));
 	return rc;
 }
 
@@ -384,7 +392,7 @@ static int env_remove(void *ctx, const char *key)
 		return STRATA_EIO;
 	int rc = strata_store_del(rt->o.store, key);
 	if (rc)
-		strata_uv_log(rt, STRATA_LOG_ERROR, "%s", strata_store_error(rt->o.store));
+		store_failed(rt, strata_store_error(rt->o.store));
 	return rc;
 }
 
@@ -446,7 +454,7 @@ static int sync_start(struct strata_uv *rt, uint64_t ticket, bool may_inline)
 		int rc = strata_store_sync_now(rt->o.store, &dsync);
 		UVRT_TT(rt, UVRT_TT_SYNC_END, 1, rc);
 		if (rc < 0) {
-			strata_uv_log(rt, STRATA_LOG_ERROR, "%s", strata_store_error(rt->o.store));
+			store_failed(rt, strata_store_error(rt->o.store));
 			return rc;
 		}
 		if (rc == 0)
@@ -461,7 +469,7 @@ static int sync_start(struct strata_uv *rt, uint64_t ticket, bool may_inline)
 	}
 	int rc = strata_store_commit_nosync(rt->o.store);
 	if (rc < 0) {
-		strata_uv_log(rt, STRATA_LOG_ERROR, "%s", strata_store_error(rt->o.store));
+		store_failed(rt, strata_store_error(rt->o.store));
 		return rc;
 	}
 	if (rc == 0 && rt->o.test_sync_delay_ms == 0)
@@ -541,7 +549,7 @@ static void sync_done(uv_work_t *w, int status)
 		return;
 	struct strata_counters *nc = strata_node_counters(rt->node);
 	if (rc) {
-		strata_uv_log(rt, STRATA_LOG_ERROR, "%s", strata_store_flush_error(rt->o.store));
+		store_failed(rt, strata_store_flush_error(rt->o.store));
 		strata_node_synced(rt->node, rt->sync_ticket, rc);
 		return;
 	}
@@ -586,9 +594,21 @@ static void spare_after(uv_work_t *w, int status)
 	struct strata_uv *rt = w->data;
 	(void)status; /* not run: nothing was prepared, done then finds no spare */
 	rt->spare_running = false;
-	if (strata_store_spare_done(rt->o.store) != 0 && !rt->closing)
-		strata_uv_log(rt, STRATA_LOG_WARN, "%s (the next segment is created without it)",
-			      strata_store_error(rt->o.store));
+	if (strata_store_spare_done(rt->o.store) != 0) {
+		/* Tried again after the next flush; on a full disk every try fails: logged at the
+		 * first failure and when one succeeds again, counted each time. */
+		rt->counters.spare_failures++;
+		if (!rt->spare_failing && !rt->closing)
+			strata_uv_log(rt, STRATA_LOG_WARN, "%s (the next segment is created without it; "
+				      "logged once until a preparation succeeds, counted in "
+				      "spare_failures)", strata_store_error(rt->o.store));
+		rt->spare_failing = true;
+	} else if (rt->spare_failing) {
+		rt->spare_failing = false;
+		if (!rt->closing)
+			strata_uv_log(rt, STRATA_LOG_INFO, "store: the record log's next segment is "
+				      "prepared again");
+	}
 }
 
 /* After a flush: once the log has a segment, its successor is prepared off the loop thread, so
@@ -631,7 +651,7 @@ static int env_sync(void *ctx)
 	int rc = strata_store_sync(rt->o.store);
 	rt->counters.store_syncs = strata_store_commits(rt->o.store);
 	if (rc)
-		strata_uv_log(rt, STRATA_LOG_ERROR, "%s", strata_store_error(rt->o.store));
+		store_failed(rt, strata_store_error(rt->o.store));
 	return rc;
 }
 
@@ -701,7 +721,16 @@ static void env_output(void *ctx, const struct strata_output *o)
 		rt->o.on_output(rt->o.arg, o);
 	if (o->kind == STRATA_OUT_EVENT && strata_node_failed(rt->node) && !rt->fatal_reported) {
 		rt->fatal_reported = true;
-		strata_uv_log(rt, STRATA_LOG_ERROR, "%s", o->text ? o->text : "node failed");
+		if (rt->store_err[0])
+			strata_uv_log(rt, STRATA_LOG_ERROR, "%s: %s",
+				      o->text ? o->text : "node failed", rt->store_err);
+		else
+			strata_uv_log(rt, STRATA_LOG_ERROR, "%s", o->text ? o->text : "node failed");
+		char why[1600];
+		snprintf(why, sizeof(why), "node %u stopped: stable storage failed%s%s; the outcome "
+			 "of this request is unknown", rt->o.id, rt->store_err[0] ? ": " : "",
+			 rt->store_err);
+		client_fail_pending(rt, why);
 		if (rt->o.on_fatal)
 			rt->o.on_fatal(rt->o.arg);
 		else
