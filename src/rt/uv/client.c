@@ -537,6 +537,10 @@ void uvrt_pending_release(struct strata_uv *rt, struct pending_op *p)
 static void handle_op(struct client_conn *c, uint64_t id, const Strata__Client__OpRequest *op)
 {
 	struct strata_uv *rt = c->rt;
+	if (rt->fatal_reported) { /* stopping on a storage failure (runtime.c, fatal_grace) */
+		send_error(c, id, STRATA_EIO, rt->fatal_why);
+		return;
+	}
 	if (c->ce.inflight >= CONN_PENDING_MAX) {
 		send_error(c, id, STRATA_EFULL, "too many requests in flight on this connection");
 		return;
@@ -1129,14 +1133,11 @@ int client_server_start(struct strata_uv *rt, char *err, size_t errlen)
 			 err, errlen);
 }
 
-/* The node stopped on a storage failure (runtime.c, the fatal event): every request still in
- * the node, from the client port or the RESP port, is answered with STRATA_EIO and why, instead
- * of a bare closed connection. The node's outputs held for the failed sync were discarded; this
- * answer says nothing about the state, only that the outcome is unknown (a write whose APPENDs
- * left before the failure may still be committed by the others). Then every connection is
- * drained: the answers (and replies held by the cork) are written before its shutdown, which
- * the close that follows (strata_uv_close) does not wait for; a reply the kernel took is
- * delivered before the end of the stream. */
+/* The node stopped on a storage failure (runtime.c, fatal_grace): every request still in the
+ * node, from the client port or the RESP port, is answered with STRATA_EIO and why. The node's
+ * outputs held for the failed sync were discarded; this answer says nothing about the state,
+ * only that the outcome is unknown (a write whose APPENDs left before the failure may still be
+ * committed by the others). */
 void client_fail_pending(struct strata_uv *rt, const char *why)
 {
 	for (uint32_t i = 0; i < rt->pend_cap; i++) {
@@ -1148,6 +1149,13 @@ void client_fail_pending(struct strata_uv *rt, const char *why)
 		};
 		reply_to_client(rt, &o);
 	}
+}
+
+/* At the end of that grace: the answers (and replies held by the cork) are written before each
+ * connection's shutdown; the runtime's close that follows does not wait for it, and a reply the
+ * kernel took is delivered before the end of the stream. */
+void client_drain_all(struct strata_uv *rt)
+{
 	for (struct lsn_conn *lc = rt->client_lsn.conns; lc; lc = lc->next)
 		lsn_conn_drain(lc);
 	for (struct lsn_conn *lc = rt->resp_lsn.conns; lc; lc = lc->next)

@@ -81,6 +81,9 @@ struct strata_uv {
 	bool closing;
 	bool fatal_reported; /* the node stopped on a storage failure */
 	char store_err[1400]; /* the last stable-storage error logged: the fatal line repeats it */
+	char fatal_why[1600]; /* after it: the answer to every client request (runtime.c) */
+	uv_timer_t grace_timer; /* the ports' grace after it, before the runtime closes */
+	bool grace_init;
 	bool capture_failed; /* a --test-capture write failed: capture stopped */
 	struct uvrt_tt *tt;  /* the turn trace (STRATA_TURN_TRACE), NULL when off */
 	uv_prepare_t tt_prepare; /* its probe before each poll */
@@ -201,6 +204,7 @@ void client_server_free(struct strata_uv *rt);
 /* Routes an output to the requesting connection (REPLY) or to subscribers. */
 void client_output(struct strata_uv *rt, const struct strata_output *o);
 void client_fail_pending(struct strata_uv *rt, const char *why);
+void client_drain_all(struct strata_uv *rt);
 /* Whether a connection subscribed to module `module`'s deliveries (client_output would send
  * them to it). */
 bool client_deliveries_wanted(struct strata_uv *rt, const char *module);

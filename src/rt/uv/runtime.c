@@ -714,6 +714,48 @@ static enum strata_log_level event_level(const struct strata_output *o)
 	return strncasecmp(event_body(o), "warning", 7) == 0 ? STRATA_LOG_WARN : STRATA_LOG_INFO;
 }
 
+/* The node stopped on a storage failure. Before the runtime closes (the daemon's on_fatal, or
+ * strata_uv_close), the client and RESP ports stay open for FATAL_GRACE_MS, the node taking
+ * no other input (no datagrams, no timers): every request still in the node is answered with
+ * STRATA_EIO and why (rt->fatal_why), and so is every request read meanwhile (client.c,
+ * handle_op), rather than closing connections under requests the node had not read yet (the
+ * kernel then resets them, and the client sees a bare reset). Then every connection is
+ * drained (its answers written before the shutdown) and the runtime closes. */
+#define FATAL_GRACE_MS 300
+
+static void fatal_grace_end(uv_timer_t *t)
+{
+	struct strata_uv *rt = t->data;
+	if (!uv_is_closing((uv_handle_t *)&rt->grace_timer))
+		uv_close((uv_handle_t *)&rt->grace_timer, NULL);
+	client_drain_all(rt);
+	if (rt->o.on_fatal)
+		rt->o.on_fatal(rt->o.arg);
+	else
+		strata_uv_close(rt);
+}
+
+static void fatal_grace(struct strata_uv *rt)
+{
+	client_fail_pending(rt, rt->fatal_why);
+	if (rt->udp_init)
+		uv_udp_recv_stop(&rt->udp);
+	if (rt->timer_init)
+		uv_timer_stop(&rt->timer);
+	if (rt->nem_timer_init)
+		uv_timer_stop(&rt->nem_timer);
+	int rc = uv_timer_init(rt->loop, &rt->grace_timer);
+	rt->grace_init = rc == 0;
+	rt->grace_timer.data = rt;
+	if (rc != 0 || uv_timer_start(&rt->grace_timer, fatal_grace_end, FATAL_GRACE_MS, 0) != 0) {
+		client_drain_all(rt);
+		if (rt->o.on_fatal)
+			rt->o.on_fatal(rt->o.arg);
+		else
+			strata_uv_close(rt);
+	}
+}
+
 static void env_output(void *ctx, const struct strata_output *o)
 {
 	struct strata_uv *rt = ctx;
@@ -726,15 +768,10 @@ static void env_output(void *ctx, const struct strata_output *o)
 				      o->text ? o->text : "node failed", rt->store_err);
 		else
 			strata_uv_log(rt, STRATA_LOG_ERROR, "%s", o->text ? o->text : "node failed");
-		char why[1600];
-		snprintf(why, sizeof(why), "node %u stopped: stable storage failed%s%s; the outcome "
-			 "of this request is unknown", rt->o.id, rt->store_err[0] ? ": " : "",
-			 rt->store_err);
-		client_fail_pending(rt, why);
-		if (rt->o.on_fatal)
-			rt->o.on_fatal(rt->o.arg);
-		else
-			strata_uv_close(rt);
+		snprintf(rt->fatal_why, sizeof(rt->fatal_why), "node %u stopped: stable storage "
+			 "failed%s%s; the outcome of this request is unknown", rt->o.id,
+			 rt->store_err[0] ? ": " : "", rt->store_err);
+		fatal_grace(rt);
 		return;
 	}
 	switch (o->kind) {
@@ -1132,6 +1169,8 @@ void strata_uv_close(struct strata_uv *rt)
 		uv_close((uv_handle_t *)&rt->tt_prepare, NULL);
 	if (rt->nem_timer_init)
 		uv_close((uv_handle_t *)&rt->nem_timer, NULL);
+	if (rt->grace_init && !uv_is_closing((uv_handle_t *)&rt->grace_timer))
+		uv_close((uv_handle_t *)&rt->grace_timer, NULL);
 	if (rt->udp_init)
 		uv_close((uv_handle_t *)&rt->udp, NULL);
 	client_server_close(rt);
