@@ -3,17 +3,19 @@
 # what", docs/daemon.md "A full disk"). Node 1's data directory is on a small tmpfs of its own
 # (12 MiB: two record-log segments, the spare and LMDB fill it), mounted in a private mount
 # namespace that every process of the test runs in (the mount goes with the namespace's last
-# process). [smr] snapshot_entries = 20, so both the record log's segment creation and LMDB's
-# snapshot commits can be the write that finds the disk full. Four writers put 60 KB values
-# through node 1 until the disk is full:
+# process). Two rounds, each with a cluster of its own: [smr] snapshot_entries = 0 (the record
+# log's segment creation is the write that finds the disk full: the fatal line must name a file
+# of DATA/wal/, and the failing spare preparation is logged once, not after every flush), then
+# snapshot_entries = 20 (LMDB's snapshot commits grow too; either may be the one). In each, four
+# writers put 60 KB values through node 1 until the disk is full:
 #   - node 1 stops cleanly: exit status 1 (no abort, no signal), and its log's fatal line names
 #     the file under its data directory and ENOSPC ("no space left on device");
 #   - a writer whose request is in the node gets an error naming the storage failure and
 #     ENOSPC, never a bare closed connection ("connection closed by the node", what it got
 #     before); with four writers at least one request is in the node when it stops. A writer
-#     may also find its connection refused (node 1 gone) or reset (seen in 2 runs of about 15,
-#     for 2 and 3 of the 4 writers; those connections were no longer open when the node's
-#     grace ended, cause not established): tolerated, and counted;
+#     may also find its connection refused (node 1 gone) or reset (seen in some runs, for up to
+#     3 of the 4 writers; those connections were no longer open when the node's grace ended,
+#     cause not established): tolerated, and counted;
 #   - nodes 2 and 3 go on taking writes;
 #   - node 1 restarted on the still-full disk either runs or stops again the same clean way;
 #   - after the tmpfs is grown (mount -o remount,size=...), node 1 restarts, takes a write, and
@@ -40,8 +42,8 @@ fi
 
 . "$(dirname "$0")/lib.sh"
 t_start=$(date +%s)
-DISK=$DIR/data/node-1
 N1_PID=
+MOUNTS=()
 
 # Node 1 and the tmpfs go before lib.sh's cleanup (which stops the other nodes by PID and
 # removes $TMP): a mounted directory cannot be removed, and the mount is busy while a node
@@ -51,8 +53,13 @@ disk_cleanup() {
 		kill "$N1_PID" 2>/dev/null
 		wait "$N1_PID" 2>/dev/null
 	fi
-	[ -f "$DIR/cluster.ini" ] && "$CLUSTER" stop --dir "$DIR" >/dev/null 2>&1
-	mountpoint -q "$DISK" 2>/dev/null && { umount "$DISK" 2>/dev/null || umount -l "$DISK"; }
+	local d m
+	for d in "$TMP"/*/; do
+		[ -f "$d/cluster.ini" ] && "$CLUSTER" stop --dir "$d" >/dev/null 2>&1
+	done
+	for m in "${MOUNTS[@]+"${MOUNTS[@]}"}"; do
+		mountpoint -q "$m" 2>/dev/null && { umount "$m" 2>/dev/null || umount -l "$m"; }
+	done
 }
 trap '_rc=$?; disk_cleanup; (exit $_rc); cleanup' EXIT
 
@@ -93,13 +100,13 @@ n1_answers() {
 	return 1
 }
 
-# The fatal line of node 1's log since line $1: it must name a file of node 1's data
-# directory and the full disk.
+# The fatal line of node 1's log since line $1: it must name a file under $2 (in node 1's data
+# directory) and the full disk.
 check_fatal_line() {
 	local line
 	line=$(tail -n +"$1" "$DIR/logs/node-1.log" | grep "fatal: stable storage failed" | tail -n1)
 	[ -n "$line" ] || fail "node 1 exited without its fatal line: $(tail -n 5 "$DIR/logs/node-1.log")"
-	echo "$line" | grep -qF "$DISK/" || fail "the fatal line names no file of $DISK: $line"
+	echo "$line" | grep -qF "$2" || fail "the fatal line names no file under $2: $line"
 	echo "$line" | grep -qi "no space left on device" || fail "the fatal line does not say 'no space left on device': $line"
 	echo "$line" | grep -q "ENOSPC" || fail "the fatal line does not name ENOSPC: $line"
 	if tail -n +"$1" "$DIR/logs/node-1.log" | grep -qi "assertion failed\|sanitizer\|segmentation"; then
@@ -107,126 +114,144 @@ check_fatal_line() {
 	fi
 }
 
-say "3 nodes; node 1's data directory on a 12 MiB tmpfs; [smr] snapshot_entries = 20"
-start_cluster 3 fail-noisy
-"$CLUSTER" stop --dir "$DIR" >/dev/null || fail "stop failed"
-ini_set "$DIR/cluster.ini" smr snapshot_entries 20
-ini_set "$DIR/cluster.ini" smr snapshot_tail 3
-mv "$DISK" "$DIR/node-1.first"
-mkdir "$DISK"
-mount -t tmpfs -o size=12m tmpfs "$DISK" || fail "mount of the tmpfs on $DISK failed"
-cp -a "$DIR/node-1.first/." "$DISK/" || fail "copy of node 1's data directory failed"
-"$CLUSTER" start --dir "$DIR" >/dev/null || fail "start on the tmpfs failed"
-pid1=$(cat "$DIR/pids/node-1.pid")
-mapfile -t N1_ARGV < <(tr '\0' '\n' <"/proc/$pid1/cmdline")
-[ "${#N1_ARGV[@]}" -ge 3 ] && [ "$(basename "${N1_ARGV[0]}")" = "$(basename "$STRATAD")" ] ||
-	fail "node 1's command line: ${N1_ARGV[*]}"
-"$CLUSTER" kill 1 --dir "$DIR" >/dev/null || fail "kill 1 failed"
-start_n1
-n1_answers || fail "node 1 (run by the test) does not answer"
-kv 1 kv put warm up >/dev/null || fail "first put failed"
+# round SNAPSHOT_ENTRIES SUBDIR: one cluster in $TMP/rSNAPSHOT_ENTRIES, filled until node 1
+# stops; its fatal line must name a file under SUBDIR of node 1's data directory.
+round() {
+	DIR=$TMP/r$1
+	export DIR
+	DISK=$DIR/data/node-1
+	W=$TMP/files-$1
+	mkdir -p "$W"
+	say "round $1: 3 nodes; node 1's data directory on a 12 MiB tmpfs; [smr] snapshot_entries = $1"
+	start_cluster 3 fail-noisy
+	"$CLUSTER" stop --dir "$DIR" >/dev/null || fail "stop failed"
+	ini_set "$DIR/cluster.ini" smr snapshot_entries "$1"
+	ini_set "$DIR/cluster.ini" smr snapshot_tail 3
+	mv "$DISK" "$DIR/node-1.first"
+	mkdir "$DISK"
+	mount -t tmpfs -o size=12m tmpfs "$DISK" || fail "mount of the tmpfs on $DISK failed"
+	MOUNTS+=("$DISK")
+	cp -a "$DIR/node-1.first/." "$DISK/" || fail "copy of node 1's data directory failed"
+	"$CLUSTER" start --dir "$DIR" >/dev/null || fail "start on the tmpfs failed"
+	pid1=$(cat "$DIR/pids/node-1.pid")
+	mapfile -t N1_ARGV < <(tr '\0' '\n' <"/proc/$pid1/cmdline")
+	[ "${#N1_ARGV[@]}" -ge 3 ] && [ "$(basename "${N1_ARGV[0]}")" = "$(basename "$STRATAD")" ] ||
+		fail "node 1's command line: ${N1_ARGV[*]}"
+	"$CLUSTER" kill 1 --dir "$DIR" >/dev/null || fail "kill 1 failed"
+	life=$(($(wc -l <"$DIR/logs/node-1.log") + 1))
+	start_n1
+	n1_answers || fail "node 1 (run by the test) does not answer"
+	kv 1 kv put warm up >/dev/null || fail "first put failed"
 
-say "4 writers put 60 KB values through node 1 until its disk is full"
-for w in 1 2 3 4; do
-	python3 -c "import sys; sys.stdout.write(chr(ord('a') + $w) * 60000)" >"$TMP/val-$w"
-done
-writer() {
-	local w=$1 i out
-	: >"$TMP/acked-$w"
-	for i in $(seq 1 100); do
-		if out=$(kv 1 kv put "w$w/$i" --value-file "$TMP/val-$w" 2>&1); then
-			echo "w$w/$i" >>"$TMP/acked-$w"
-		else
-			echo "$out" >"$TMP/err-$w"
-			return
-		fi
+	say "4 writers put 60 KB values through node 1 until its disk is full"
+	for w in 1 2 3 4; do
+		python3 -c "import sys; sys.stdout.write(chr(ord('a') + $w) * 60000)" >"$W/val-$w"
 	done
-}
-wpids=()
-for w in 1 2 3 4; do
-	writer "$w" &
-	wpids+=($!)
-	BG_PIDS+=($!)
-done
-for p in "${wpids[@]}"; do wait "$p"; done
-nacked=$(cat "$TMP"/acked-* | wc -l)
-nerr=$(cat "$TMP"/err-* 2>/dev/null | grep -c .)
-[ "$nerr" -ge 1 ] || fail "the disk never filled: $nacked puts acknowledged, none failed"
-n1_exit 30
-st=$N1_ST
-[ "$st" = 1 ] || fail "node 1 on the full disk: exit status $st (expected 1: the clean stop)"
-check_fatal_line 1
-pass "node 1 stopped cleanly (exit status 1) after $nacked acknowledged puts: $(grep "fatal:" "$DIR/logs/node-1.log" | tail -n1 | sed 's/^.* error: //')"
-df -h "$DISK" | tail -n1 | awk '{print "  tmpfs: " $2 " size, " $4 " free"}'
-
-clear=0 gone=0
-for f in "$TMP"/err-*; do
-	[ -f "$f" ] || continue
-	e=$(cat "$f")
-	if echo "$e" | grep -q "stable storage failed" && echo "$e" | grep -qi "no space left on device"; then
-		clear=$((clear + 1))
-	elif echo "$e" | grep -q "no answer from node 1 .*: \(read: \)\?Connection \(refused\|reset by peer\)"; then
-		gone=$((gone + 1)) # see the header
-	else
-		fail "writer $(basename "$f"): unclear error: $e"
-	fi
-done
-for f in "$TMP"/err-*; do [ -f "$f" ] && echo "  $(basename "$f"): $(cut -c1-160 "$f")"; done
-[ "$clear" -ge 1 ] || fail "no writer got the error naming the full disk"
-pass "writers' errors: $clear named the full disk (request in the node), $gone refused or reset"
-
-say "nodes 2 and 3 go on"
-for i in 1 2 3 4 5; do
-	kv 2 kv put "n2/$i" --value-file "$TMP/val-1" >/dev/null || fail "put n2/$i through node 2 failed"
-	echo "n2/$i" >>"$TMP/acked-1"
-done
-pass "5 puts through node 2 with node 1 down"
-
-say "node 1 restarted on the still-full disk"
-from=$(($(wc -l <"$DIR/logs/node-1.log") + 1))
-start_n1
-n1_exit 20
-st=$N1_ST
-if [ "$st" = running ]; then
-	kill "$N1_PID"
+	writer() {
+		local w=$1 i out
+		: >"$W/acked-$w"
+		for i in $(seq 1 100); do
+			if out=$(kv 1 kv put "w$w/$i" --value-file "$W/val-$w" 2>&1); then
+				echo "w$w/$i" >>"$W/acked-$w"
+			else
+				echo "$out" >"$W/err-$w"
+				return
+			fi
+		done
+	}
+	wpids=()
+	for w in 1 2 3 4; do
+		writer "$w" &
+		wpids+=($!)
+		BG_PIDS+=($!)
+	done
+	for p in "${wpids[@]}"; do wait "$p"; done
+	nacked=$(cat "$W"/acked-* | wc -l)
+	nerr=$(cat "$W"/err-* 2>/dev/null | grep -c .)
+	[ "$nerr" -ge 1 ] || fail "the disk never filled: $nacked puts acknowledged, none failed"
 	n1_exit 30
 	st=$N1_ST
-	[ "$st" = 0 ] || fail "node 1 on the full disk did not stop on SIGTERM with status 0 ($st)"
-	pass "node 1 runs on the full disk (stopped by SIGTERM, status 0)"
-else
-	[ "$st" = 1 ] || fail "node 1 restarted on the full disk: exit status $st (expected 1)"
-	check_fatal_line "$from"
-	pass "node 1 restarted on the full disk stops again the clean way (exit status 1, ENOSPC named)"
-fi
+	[ "$st" = 1 ] || fail "node 1 on the full disk: exit status $st (expected 1: the clean stop)"
+	check_fatal_line "$life" "$DISK/$2"
+	if [ "$1" = 0 ]; then
+		nspare=$(tail -n +"$life" "$DIR/logs/node-1.log" | grep -c "/wal/spare: ")
+		[ "$nspare" -le 1 ] || fail "the failing spare preparation was logged $nspare times in one life of node 1"
+	fi
+	pass "node 1 stopped cleanly (exit status 1) after $nacked acknowledged puts: $(grep "fatal:" "$DIR/logs/node-1.log" | tail -n1 | sed 's/^.* error: //')"
+	df -h "$DISK" | tail -n1 | awk '{print "  tmpfs: " $2 " size, " $4 " free"}'
 
-say "the tmpfs grows to 64 MiB; node 1 restarts and catches up"
-mount -o remount,size=64m "$DISK" || fail "remount failed"
-start_n1
-n1_answers || fail "node 1 does not answer after the remount: $(tail -n 5 "$DIR/logs/node-1.log")"
-kv 1 kv put after remount >/dev/null || fail "put through node 1 after the remount failed"
-for n in 1 2 3; do
-	ok=0
-	for _ in $(seq 1 100); do
-		[ "$(kv "$n" kv get after --serializable 2>/dev/null)" = remount ] && { ok=1; break; }
-		sleep 0.1
+	clear=0 gone=0
+	for f in "$W"/err-*; do
+		[ -f "$f" ] || continue
+		e=$(cat "$f")
+		if echo "$e" | grep -q "stable storage failed" && echo "$e" | grep -qi "no space left on device"; then
+			clear=$((clear + 1))
+		elif echo "$e" | grep -q "no answer from node 1 .*: \(read: \)\?Connection \(refused\|reset by peer\)"; then
+			gone=$((gone + 1)) # see the header
+		else
+			fail "writer $(basename "$f"): unclear error: $e"
+		fi
 	done
-	[ $ok = 1 ] || fail "node $n does not have the write made after the remount"
-done
-n1_exit 0
-[ "$N1_ST" = running ] || fail "node 1 exited after the remount"
-total=0
-for f in "$TMP"/acked-*; do
-	w=${f##*-}
-	while read -r key; do
-		[ -n "$key" ] || continue
-		total=$((total + 1))
-		for n in 1 2 3; do
-			kv "$n" kv get "$key" --serializable >"$TMP/got" 2>&1 || fail "node $n: get $key failed: $(head -c 200 "$TMP/got")"
-			# the CLI ends the value with a newline
-			[ "$(cat "$TMP/got")" = "$(cat "$TMP/val-$w")" ] || fail "node $n: $key reads back wrong ($(wc -c <"$TMP/got") bytes)"
+	for f in "$W"/err-*; do [ -f "$f" ] && echo "  $(basename "$f"): $(cut -c1-160 "$f")"; done
+	[ "$clear" -ge 1 ] || fail "no writer got the error naming the full disk"
+	pass "writers' errors: $clear named the full disk (request in the node), $gone refused or reset"
+
+	say "nodes 2 and 3 go on"
+	for i in 1 2 3 4 5; do
+		kv 2 kv put "n2/$i" --value-file "$W/val-1" >/dev/null || fail "put n2/$i through node 2 failed"
+		echo "n2/$i" >>"$W/acked-1"
+	done
+	pass "5 puts through node 2 with node 1 down"
+
+	say "node 1 restarted on the still-full disk"
+	from=$(($(wc -l <"$DIR/logs/node-1.log") + 1))
+	start_n1
+	n1_exit 20
+	st=$N1_ST
+	if [ "$st" = running ]; then
+		kill "$N1_PID"
+		n1_exit 30
+		st=$N1_ST
+		[ "$st" = 0 ] || fail "node 1 on the full disk did not stop on SIGTERM with status 0 ($st)"
+		pass "node 1 runs on the full disk (stopped by SIGTERM, status 0)"
+	else
+		[ "$st" = 1 ] || fail "node 1 restarted on the full disk: exit status $st (expected 1)"
+		check_fatal_line "$from" "$DISK/"
+		pass "node 1 restarted on the full disk stops again the clean way (exit status 1, ENOSPC named)"
+	fi
+
+	say "the tmpfs grows to 64 MiB; node 1 restarts and catches up"
+	mount -o remount,size=64m "$DISK" || fail "remount failed"
+	start_n1
+	n1_answers || fail "node 1 does not answer after the remount: $(tail -n 5 "$DIR/logs/node-1.log")"
+	kv 1 kv put after remount >/dev/null || fail "put through node 1 after the remount failed"
+	for n in 1 2 3; do
+		ok=0
+		for _ in $(seq 1 100); do
+			[ "$(kv "$n" kv get after --serializable 2>/dev/null)" = remount ] && { ok=1; break; }
+			sleep 0.1
 		done
-	done <"$f"
-done
-[ "$total" = $((nacked + 5)) ] || fail "checked $total keys, expected $((nacked + 5))"
-pass "all $total acknowledged writes read back with their values from every node"
+		[ $ok = 1 ] || fail "node $n does not have the write made after the remount"
+	done
+	n1_exit 0
+	[ "$N1_ST" = running ] || fail "node 1 exited after the remount"
+	total=0
+	for f in "$W"/acked-*; do
+		w=${f##*-}
+		while read -r key; do
+			[ -n "$key" ] || continue
+			total=$((total + 1))
+			for n in 1 2 3; do
+				kv "$n" kv get "$key" --serializable >"$W/got" 2>&1 || fail "node $n: get $key failed: $(head -c 200 "$W/got")"
+				# the CLI ends the value with a newline
+				[ "$(cat "$W/got")" = "$(cat "$W/val-$w")" ] || fail "node $n: $key reads back wrong ($(wc -c <"$W/got") bytes)"
+			done
+		done <"$f"
+	done
+	[ "$total" = $((nacked + 5)) ] || fail "checked $total keys, expected $((nacked + 5))"
+	pass "all $total acknowledged writes read back with their values from every node"
+}
+
+round 0 wal/
+round 20 ""
 echo "test_kv_disk_full: $(($(date +%s) - t_start)) s"
