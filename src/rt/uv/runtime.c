@@ -545,7 +545,9 @@ static void sync_done(uv_work_t *w, int status)
 	int rc = status == 0 ? rt->sync_rc : STRATA_EIO;
 	uint64_t us = uv_hrtime() / 1000 - rt->sync_start_us;
 	sync_account(rt);
-	if (rt->closing)
+	/* Closing, or stopped on a storage failure (fatal_grace): nothing more is committed,
+	 * released or prepared. */
+	if (rt->closing || rt->fatal_reported)
 		return;
 	struct strata_counters *nc = strata_node_counters(rt->node);
 	if (rc) {
@@ -615,7 +617,8 @@ static void spare_after(uv_work_t *w, int status)
  * that appends overwrite written blocks (wal_file.c). */
 static void spare_kick(struct strata_uv *rt)
 {
-	if (!rt->o.store || rt->closing || rt->spare_running || !strata_store_spare_begin(rt->o.store))
+	if (!rt->o.store || rt->closing || rt->fatal_reported || rt->spare_running ||
+	    !strata_store_spare_begin(rt->o.store))
 		return;
 	rt->spare_running = true;
 	rt->spare_work.data = rt;
