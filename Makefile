@@ -17,6 +17,7 @@
 #   make check-sha256-broken  test_sha256 against four broken SHA-256 variants: each must fail
 #   make check-bundle-broken  test_client_bundle against two broken bundle variants: each must fail
 #   make check-resp-cork-broken  test_resp.sh against a stratad whose RESP port is not corked: must fail
+#   make check-disk-full-broken  test_kv_disk_full.sh against a stratad that closes unanswered on a storage failure: must fail
 #   make bench-sha256  ns per SHA-256 / HMAC-SHA256: libsodium, portable, SHA extensions
 #   make install    PREFIX=/usr/local
 # Missing Debian packages are installed by scripts/setup on first use.
@@ -86,7 +87,7 @@ SIMLIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SIMLIB_SRC))
 .SECONDARY:
 .DELETE_ON_ERROR:
 
-.PHONY: all test unit sim soak soak-asan integration asan check-valgrind test-bins fuzz fuzz-smoke fuzz-long fuzz-speed demo bench bench-stack bench-kv-tob bench-kv-c1 bench-bft bench-encrypt bench-sha256 check-sha256-broken check-bundle-broken check-resp-cork-broken install man clean help
+.PHONY: all test unit sim soak soak-asan integration asan check-valgrind test-bins fuzz fuzz-smoke fuzz-long fuzz-speed demo bench bench-stack bench-kv-tob bench-kv-c1 bench-bft bench-encrypt bench-sha256 check-sha256-broken check-bundle-broken check-resp-cork-broken check-disk-full-broken install man clean help
 all: $(BUILD)/stratad $(BUILD)/strata $(UNIT_BIN) $(SIM_BIN) $(BENCH_BIN)
 
 help:
@@ -227,6 +228,22 @@ check-resp-cork-broken: $(BUILD)/strata $(BUILD)/tests/test_resp_inline $(patsub
 	elif ! grep -q "^FAIL: .*do not leave together" $$log; then \
 		echo "FAIL broken variant (RESP not corked): test_resp failed elsewhere ($$log)"; exit 1; \
 	else echo "ok   broken variant (RESP not corked) caught: $$(grep -m1 '^FAIL: ' $$log)"; fi
+
+# The full-disk check of the clients' errors can fail: tests/integration/test_kv_disk_full.sh
+# against a stratad whose src/rt/uv/runtime.c is built with STRATA_FATAL_ANSWER_BROKEN=1 (a node
+# stopping on a storage failure closes at once, its requests unanswered) must fail at the
+# writers' errors. Not part of `make test` (a compile and ~30 s; root and mount namespaces).
+check-disk-full-broken: $(BUILD)/strata $(patsubst %.c,$(BUILD)/obj/%.o,$(DAEMON_SRC)) $(LIB)
+	@mkdir -p $(BUILD)/disk-full-broken
+	@bin=$(BUILD)/disk-full-broken/stratad; log=$(BUILD)/disk-full-broken/test_kv_disk_full.log; \
+	$(CC) $(CFLAGS_ALL) -DSTRATA_FATAL_ANSWER_BROKEN=1 -o $$bin src/rt/uv/runtime.c \
+		$(patsubst %.c,$(BUILD)/obj/%.o,$(DAEMON_SRC)) $(LIB) $(LDLIBS_ALL) || exit 1; \
+	if STRATAD=$(abspath $$bin) tests/integration/test_kv_disk_full.sh > $$log 2>&1; then \
+		if grep -q "^SKIP" $$log; then cat $$log; exit 0; fi; \
+		echo "FAIL broken variant (no answer on a storage failure): test_kv_disk_full passed"; exit 1; \
+	elif ! grep -q "^FAIL: writer .*: unclear error\|^FAIL: no writer got" $$log; then \
+		echo "FAIL broken variant (no answer on a storage failure): test_kv_disk_full failed elsewhere ($$log)"; exit 1; \
+	else echo "ok   broken variant (no answer on a storage failure) caught: $$(grep -m1 '^FAIL: ' $$log | cut -c1-200)"; fi
 
 # The smoke run in `make test`: 4 s per target, SIM_JOBS targets at a time.
 fuzz-smoke:

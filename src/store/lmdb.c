@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "core/assert.h"
@@ -36,8 +37,9 @@ struct strata_store {
 	bool fdir;
 	bool lmdb_dirty;  /* an LMDB commit is not flushed yet */
 	bool wal_flushed; /* the last flush succeeded: old segments may go (at the next commit) */
-	char err[256];
-	char flush_err[256];        /* written by the flushing thread only */
+	char dir[1024];             /* the data directory, for error texts */
+	char err[1400];
+	char flush_err[1400];       /* written by the flushing thread only */
 };
 
 static int fail(struct strata_store *s, int code, const char *fmt, ...)
@@ -52,6 +54,26 @@ static int fail(struct strata_store *s, int code, const char *fmt, ...)
 	return code;
 }
 
+/* The text of a failed write of LMDB's file: the file, the step and LMDB's error, and the free
+ * space left on its file system. A full disk does not always read as ENOSPC here: LMDB reports
+ * a short write (the file system took part of a page run, then had no space) as EIO. So when
+ * the file system has less free space than one segment of the record log (which the node
+ * needs next anyway), the text says that the disk is full. */
+static void lmdb_write_err(const struct strata_store *s, char *buf, size_t n, const char *what,
+			   int rc)
+{
+	struct statvfs vfs;
+	if ((rc == EIO || rc == ENOSPC || rc == EDQUOT) && statvfs(s->dir, &vfs) == 0) {
+		unsigned long long avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+		bool full = rc == ENOSPC || avail < STRATA_STORE_WAL_SEGMENT;
+		snprintf(buf, n, "store: %s/data.mdb: %s: %s (%llu bytes free on its file system%s)",
+			 s->dir, what, mdb_strerror(rc), avail,
+			 full ? ": the disk is full, no space left on device (ENOSPC)" : "");
+		return;
+	}
+	snprintf(buf, n, "store: %s/data.mdb: %s: %s", s->dir, what, mdb_strerror(rc));
+}
+
 int strata_store_open(const char *dir, size_t map_size_bytes, struct strata_store **out, char *err,
 		      size_t errlen)
 {
@@ -62,6 +84,12 @@ int strata_store_open(const char *dir, size_t map_size_bytes, struct strata_stor
 		snprintf(err, errlen, "%s: out of memory", dir);
 		return STRATA_ENOMEM;
 	}
+	if (strlen(dir) >= sizeof(s->dir)) {
+		snprintf(err, errlen, "%s: path too long", dir);
+		free(s);
+		return STRATA_EINVAL;
+	}
+	snprintf(s->dir, sizeof(s->dir), "%s", dir);
 	MDB_txn *txn = NULL;
 	const char *what = "mdb_env_create";
 	int rc = mdb_env_create(&s->env);
@@ -163,8 +191,10 @@ static int write_op(struct strata_store *s, const char *key, const void *val, si
 		mdb_txn_abort(s->txn);
 		s->txn = NULL;
 		s->poisoned = true;
-		return fail(s, STRATA_EIO, "store: %s '%s' (%zu bytes): %s", del ? "del" : "put", key,
-			    len, mdb_strerror(rc));
+		char what[160];
+		snprintf(what, sizeof(what), "%s '%s' (%zu bytes)", del ? "del" : "put", key, len);
+		lmdb_write_err(s, s->err, sizeof(s->err), what, rc);
+		return STRATA_EIO;
 	}
 	return 0;
 }
@@ -260,7 +290,7 @@ static int flush_all(struct strata_store *s, char *err, size_t errlen)
 	if (s->lmdb_dirty) {
 		int rc = mdb_env_sync(s->env, 1);
 		if (rc != 0) {
-			snprintf(err, errlen, "store: sync: %s", mdb_strerror(rc));
+			lmdb_write_err(s, err, errlen, "sync", rc);
 			return STRATA_EIO;
 		}
 		s->lmdb_dirty = false;
@@ -319,8 +349,10 @@ int strata_store_sync(struct strata_store *s)
 	if (s->txn) {
 		int rc = mdb_txn_commit(s->txn);
 		s->txn = NULL; /* commit frees the transaction even when it fails */
-		if (rc != 0)
-			return fail(s, STRATA_EIO, "store: commit: %s", mdb_strerror(rc));
+		if (rc != 0) {
+			lmdb_write_err(s, s->err, sizeof(s->err), "commit", rc);
+			return STRATA_EIO;
+		}
 		work = true;
 	}
 	int rc = stage_and_flush(s, work);
@@ -345,8 +377,10 @@ static int lmdb_commit_nosync(struct strata_store *s)
 		mdb_txn_abort(s->txn);
 	s->txn = NULL;
 	int rc2 = mdb_env_set_flags(s->env, MDB_NOSYNC, 0);
-	if (rc != 0)
-		return fail(s, STRATA_EIO, "store: commit: %s", mdb_strerror(rc));
+	if (rc != 0) {
+		lmdb_write_err(s, s->err, sizeof(s->err), "commit", rc);
+		return STRATA_EIO;
+	}
 	if (rc2 != 0)
 		return fail(s, STRATA_EIO, "store: set flags: %s", mdb_strerror(rc2));
 	s->lmdb_dirty = true;

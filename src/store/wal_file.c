@@ -88,10 +88,20 @@ static void spare_path(const struct strata_wal_files *w, char *p, size_t n)
 	snprintf(p, n, "%s/spare", w->dir);
 }
 
+/* errno's text; a full disk (or quota) is named as such for the operator. */
+static const char *errno_text(int e)
+{
+	if (e == ENOSPC)
+		return "No space left on device (ENOSPC: the disk is full)";
+	if (e == EDQUOT)
+		return "Disk quota exceeded (EDQUOT)";
+	return strerror(e);
+}
+
 static int ferr(struct strata_wal_files *w, const char *what, uint64_t seq)
 {
 	snprintf(w->err, sizeof(w->err), "%s/%016" PRIx64 ".wal: %s: %s", w->dir, seq, what,
-		 strerror(errno));
+		 errno_text(errno));
 	return STRATA_EIO;
 }
 
@@ -463,7 +473,7 @@ void strata_wal_files_spare_prepare(struct strata_wal_files *w)
 	}
 	if (rc != 0) {
 		snprintf(w->prep_err, sizeof(w->prep_err), "%s: %s: %s", sp, what,
-			 !zero && fd >= 0 ? "out of memory" : strerror(errno));
+			 !zero && fd >= 0 ? "out of memory" : errno_text(errno));
 		if (fd >= 0) {
 			close(fd);
 			(void)unlink(sp);

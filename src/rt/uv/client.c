@@ -295,7 +295,7 @@ static const struct {
 	UVCOUNTER(client_auth_failed), UVCOUNTER(client_unauthenticated),
 	UVCOUNTER(client_decrypt_failed), UVCOUNTER(client_bad_bundles), UVCOUNTER(sync_us_max), UVCOUNTER(sync_us_total),
 	UVCOUNTER(input_paused),
-	UVCOUNTER(store_syncs), UVCOUNTER(syncs_inline), UVCOUNTER(syncs_dsync),
+	UVCOUNTER(store_syncs), UVCOUNTER(syncs_inline), UVCOUNTER(syncs_dsync), UVCOUNTER(spare_failures),
 	UVCOUNTER(nemesis_dropped_out), UVCOUNTER(nemesis_dropped_in),
 	UVCOUNTER(nemesis_delayed), UVCOUNTER(nemesis_delay_overflow), UVCOUNTER(metrics_scrapes),
 	UVCOUNTER(resp_accepted), UVCOUNTER(resp_refused), UVCOUNTER(resp_commands),
@@ -537,6 +537,10 @@ void uvrt_pending_release(struct strata_uv *rt, struct pending_op *p)
 static void handle_op(struct client_conn *c, uint64_t id, const Strata__Client__OpRequest *op)
 {
 	struct strata_uv *rt = c->rt;
+	if (rt->fatal_reported) { /* stopping on a storage failure (runtime.c, fatal_grace) */
+		send_error(c, id, STRATA_EIO, rt->fatal_why);
+		return;
+	}
 	if (c->ce.inflight >= CONN_PENDING_MAX) {
 		send_error(c, id, STRATA_EFULL, "too many requests in flight on this connection");
 		return;
@@ -1127,6 +1131,35 @@ int client_server_start(struct strata_uv *rt, char *err, size_t errlen)
 	};
 	return lsn_start(&rt->client_lsn, rt, &client_ops, &lim, &cnt, me->host, me->client_port,
 			 err, errlen);
+}
+
+/* The node stopped on a storage failure (runtime.c, fatal_grace): every request still in the
+ * node, from the client port or the RESP port, is answered with STRATA_EIO and why. The node's
+ * outputs held for the failed sync were discarded; this answer says nothing about the state,
+ * only that the outcome is unknown (a write whose APPENDs left before the failure may still be
+ * committed by the others). */
+void client_fail_pending(struct strata_uv *rt, const char *why)
+{
+	for (uint32_t i = 0; i < rt->pend_cap; i++) {
+		struct pending_op *p = &rt->pend[i];
+		if (!p->rid || (!p->c && !p->rc))
+			continue;
+		struct strata_output o = {
+			.kind = STRATA_OUT_REPLY, .a = p->rid, .status = STRATA_EIO, .text = why,
+		};
+		reply_to_client(rt, &o);
+	}
+}
+
+/* At the end of that grace: the answers (and replies held by the cork) are written before each
+ * connection's shutdown; the runtime's close that follows does not wait for it, and a reply the
+ * kernel took is delivered before the end of the stream. */
+void client_drain_all(struct strata_uv *rt)
+{
+	for (struct lsn_conn *lc = rt->client_lsn.conns; lc; lc = lc->next)
+		lsn_conn_drain(lc);
+	for (struct lsn_conn *lc = rt->resp_lsn.conns; lc; lc = lc->next)
+		lsn_conn_drain(lc);
 }
 
 void client_server_close(struct strata_uv *rt)

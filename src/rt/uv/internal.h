@@ -80,6 +80,10 @@ struct strata_uv {
 	uint64_t started_ms; /* uv_hrtime at start, for uptime */
 	bool closing;
 	bool fatal_reported; /* the node stopped on a storage failure */
+	char store_err[1400]; /* the last stable-storage error logged: the fatal line repeats it */
+	char fatal_why[1600]; /* after it: the answer to every client request (runtime.c) */
+	uv_timer_t grace_timer; /* the ports' grace after it, before the runtime closes */
+	bool grace_init;
 	bool capture_failed; /* a --test-capture write failed: capture stopped */
 	struct uvrt_tt *tt;  /* the turn trace (STRATA_TURN_TRACE), NULL when off */
 	uv_prepare_t tt_prepare; /* its probe before each poll */
@@ -132,6 +136,7 @@ struct strata_uv {
 	uv_work_t sync_work;
 	uv_work_t spare_work;  /* the record log's next segment, prepared on the thread pool */
 	bool spare_running;
+	bool spare_failing;    /* the last preparation failed (logged once until one succeeds) */
 	bool syncing;          /* a flush runs on the thread pool */
 	int sync_rc;           /* its result (written by the pool thread) */
 	uint64_t sync_ticket;  /* last batch the running flush covers */
@@ -198,6 +203,8 @@ void client_server_close(struct strata_uv *rt);
 void client_server_free(struct strata_uv *rt);
 /* Routes an output to the requesting connection (REPLY) or to subscribers. */
 void client_output(struct strata_uv *rt, const struct strata_output *o);
+void client_fail_pending(struct strata_uv *rt, const char *why);
+void client_drain_all(struct strata_uv *rt);
 /* Whether a connection subscribed to module `module`'s deliveries (client_output would send
  * them to it). */
 bool client_deliveries_wanted(struct strata_uv *rt, const char *module);

@@ -355,6 +355,14 @@ static uint64_t env_random(void *ctx)
 	return r;
 }
 
+/* A stable-storage failure: logged, and kept for the fatal line that follows when the node
+ * stops on it (one line then says what failed, on which file, and that the node stops). */
+static void store_failed(struct strata_uv *rt, const char *text)
+{
+	strata_uv_log(rt, STRATA_LOG_ERROR, "%s", text);
+	snprintf(rt->store_err, sizeof(rt->store_err), "%s", text);
+}
+
 static int env_store(void *ctx, const char *key, const void *val, size_t len)
 {
 	struct strata_uv *rt = ctx;
@@ -362,7 +370,7 @@ static int env_store(void *ctx, const char *key, const void *val, size_t len)
 		return STRATA_EIO;
 	int rc = strata_store_put(rt->o.store, key, val, len);
 	if (rc)
-		strata_uv_log(rt, STRATA_LOG_ERROR, "%s", strata_store_error(rt->o.store));
+		store_failed(rt, strata_store_error(rt->o.store));
 	return rc;
 }
 
@@ -373,7 +381,7 @@ static int env_retrieve(void *ctx, const char *key, struct strata_msg **out)
 		return STRATA_EIO;
 	int rc = strata_store_get(rt->o.store, key, out);
 	if (rc && rc != STRATA_ENOENT)
-		strata_uv_log(rt, STRATA_LOG_ERROR, "%s", strata_store_error(rt->o.store));
+		store_failed(rt, strata_store_error(rt->o.store));
 	return rc;
 }
 
@@ -384,7 +392,7 @@ static int env_remove(void *ctx, const char *key)
 		return STRATA_EIO;
 	int rc = strata_store_del(rt->o.store, key);
 	if (rc)
-		strata_uv_log(rt, STRATA_LOG_ERROR, "%s", strata_store_error(rt->o.store));
+		store_failed(rt, strata_store_error(rt->o.store));
 	return rc;
 }
 
@@ -446,7 +454,7 @@ static int sync_start(struct strata_uv *rt, uint64_t ticket, bool may_inline)
 		int rc = strata_store_sync_now(rt->o.store, &dsync);
 		UVRT_TT(rt, UVRT_TT_SYNC_END, 1, rc);
 		if (rc < 0) {
-			strata_uv_log(rt, STRATA_LOG_ERROR, "%s", strata_store_error(rt->o.store));
+			store_failed(rt, strata_store_error(rt->o.store));
 			return rc;
 		}
 		if (rc == 0)
@@ -461,7 +469,7 @@ static int sync_start(struct strata_uv *rt, uint64_t ticket, bool may_inline)
 	}
 	int rc = strata_store_commit_nosync(rt->o.store);
 	if (rc < 0) {
-		strata_uv_log(rt, STRATA_LOG_ERROR, "%s", strata_store_error(rt->o.store));
+		store_failed(rt, strata_store_error(rt->o.store));
 		return rc;
 	}
 	if (rc == 0 && rt->o.test_sync_delay_ms == 0)
@@ -537,11 +545,13 @@ static void sync_done(uv_work_t *w, int status)
 	int rc = status == 0 ? rt->sync_rc : STRATA_EIO;
 	uint64_t us = uv_hrtime() / 1000 - rt->sync_start_us;
 	sync_account(rt);
-	if (rt->closing)
+	/* Closing, or stopped on a storage failure (fatal_grace): nothing more is committed,
+	 * released or prepared. */
+	if (rt->closing || rt->fatal_reported)
 		return;
 	struct strata_counters *nc = strata_node_counters(rt->node);
 	if (rc) {
-		strata_uv_log(rt, STRATA_LOG_ERROR, "%s", strata_store_flush_error(rt->o.store));
+		store_failed(rt, strata_store_flush_error(rt->o.store));
 		strata_node_synced(rt->node, rt->sync_ticket, rc);
 		return;
 	}
@@ -586,16 +596,29 @@ static void spare_after(uv_work_t *w, int status)
 	struct strata_uv *rt = w->data;
 	(void)status; /* not run: nothing was prepared, done then finds no spare */
 	rt->spare_running = false;
-	if (strata_store_spare_done(rt->o.store) != 0 && !rt->closing)
-		strata_uv_log(rt, STRATA_LOG_WARN, "%s (the next segment is created without it)",
-			      strata_store_error(rt->o.store));
+	if (strata_store_spare_done(rt->o.store) != 0) {
+		/* Tried again after the next flush; on a full disk every try fails: logged at the
+		 * first failure and when one succeeds again, counted each time. */
+		rt->counters.spare_failures++;
+		if (!rt->spare_failing && !rt->closing)
+			strata_uv_log(rt, STRATA_LOG_WARN, "%s (the next segment is created without it; "
+				      "logged once until a preparation succeeds, counted in "
+				      "spare_failures)", strata_store_error(rt->o.store));
+		rt->spare_failing = true;
+	} else if (rt->spare_failing) {
+		rt->spare_failing = false;
+		if (!rt->closing)
+			strata_uv_log(rt, STRATA_LOG_INFO, "store: the record log's next segment is "
+				      "prepared again");
+	}
 }
 
 /* After a flush: once the log has a segment, its successor is prepared off the loop thread, so
  * that appends overwrite written blocks (wal_file.c). */
 static void spare_kick(struct strata_uv *rt)
 {
-	if (!rt->o.store || rt->closing || rt->spare_running || !strata_store_spare_begin(rt->o.store))
+	if (!rt->o.store || rt->closing || rt->fatal_reported || rt->spare_running ||
+	    !strata_store_spare_begin(rt->o.store))
 		return;
 	rt->spare_running = true;
 	rt->spare_work.data = rt;
@@ -631,7 +654,7 @@ static int env_sync(void *ctx)
 	int rc = strata_store_sync(rt->o.store);
 	rt->counters.store_syncs = strata_store_commits(rt->o.store);
 	if (rc)
-		strata_uv_log(rt, STRATA_LOG_ERROR, "%s", strata_store_error(rt->o.store));
+		store_failed(rt, strata_store_error(rt->o.store));
 	return rc;
 }
 
@@ -694,6 +717,63 @@ static enum strata_log_level event_level(const struct strata_output *o)
 	return strncasecmp(event_body(o), "warning", 7) == 0 ? STRATA_LOG_WARN : STRATA_LOG_INFO;
 }
 
+/* The node stopped on a storage failure. Before the runtime closes (the daemon's on_fatal, or
+ * strata_uv_close), the client and RESP ports stay open for FATAL_GRACE_MS, the node taking
+ * no other input (no datagrams, no timers): every request still in the node is answered with
+ * STRATA_EIO and why (rt->fatal_why), and so is every request read meanwhile (client.c,
+ * handle_op), rather than closing connections under requests the node had not read yet (the
+ * kernel then resets them, and the client sees a bare reset). Then every connection is
+ * drained (its answers written before the shutdown) and the runtime closes. */
+#define FATAL_GRACE_MS 300
+
+/* A stratad built with -DSTRATA_FATAL_ANSWER_BROKEN=1 closes at once, as before the grace: the
+ * requests in the node get no answer (a bare closed connection). test_kv_disk_full.sh's check
+ * of the writers' errors fails against it (make check-disk-full-broken). No other build
+ * defines it. */
+#ifndef STRATA_FATAL_ANSWER_BROKEN
+#define STRATA_FATAL_ANSWER_BROKEN 0
+#endif
+
+static void fatal_grace_end(uv_timer_t *t)
+{
+	struct strata_uv *rt = t->data;
+	if (!uv_is_closing((uv_handle_t *)&rt->grace_timer))
+		uv_close((uv_handle_t *)&rt->grace_timer, NULL);
+	client_drain_all(rt);
+	if (rt->o.on_fatal)
+		rt->o.on_fatal(rt->o.arg);
+	else
+		strata_uv_close(rt);
+}
+
+static void fatal_grace(struct strata_uv *rt)
+{
+	if (STRATA_FATAL_ANSWER_BROKEN) {
+		if (rt->o.on_fatal)
+			rt->o.on_fatal(rt->o.arg);
+		else
+			strata_uv_close(rt);
+		return;
+	}
+	client_fail_pending(rt, rt->fatal_why);
+	if (rt->udp_init)
+		uv_udp_recv_stop(&rt->udp);
+	if (rt->timer_init)
+		uv_timer_stop(&rt->timer);
+	if (rt->nem_timer_init)
+		uv_timer_stop(&rt->nem_timer);
+	int rc = uv_timer_init(rt->loop, &rt->grace_timer);
+	rt->grace_init = rc == 0;
+	rt->grace_timer.data = rt;
+	if (rc != 0 || uv_timer_start(&rt->grace_timer, fatal_grace_end, FATAL_GRACE_MS, 0) != 0) {
+		client_drain_all(rt);
+		if (rt->o.on_fatal)
+			rt->o.on_fatal(rt->o.arg);
+		else
+			strata_uv_close(rt);
+	}
+}
+
 static void env_output(void *ctx, const struct strata_output *o)
 {
 	struct strata_uv *rt = ctx;
@@ -701,11 +781,15 @@ static void env_output(void *ctx, const struct strata_output *o)
 		rt->o.on_output(rt->o.arg, o);
 	if (o->kind == STRATA_OUT_EVENT && strata_node_failed(rt->node) && !rt->fatal_reported) {
 		rt->fatal_reported = true;
-		strata_uv_log(rt, STRATA_LOG_ERROR, "%s", o->text ? o->text : "node failed");
-		if (rt->o.on_fatal)
-			rt->o.on_fatal(rt->o.arg);
+		if (rt->store_err[0])
+			strata_uv_log(rt, STRATA_LOG_ERROR, "%s: %s",
+				      o->text ? o->text : "node failed", rt->store_err);
 		else
-			strata_uv_close(rt);
+			strata_uv_log(rt, STRATA_LOG_ERROR, "%s", o->text ? o->text : "node failed");
+		snprintf(rt->fatal_why, sizeof(rt->fatal_why), "node %u stopped: stable storage "
+			 "failed%s%s; the outcome of this request is unknown", rt->o.id,
+			 rt->store_err[0] ? ": " : "", rt->store_err);
+		fatal_grace(rt);
 		return;
 	}
 	switch (o->kind) {
@@ -1103,6 +1187,8 @@ void strata_uv_close(struct strata_uv *rt)
 		uv_close((uv_handle_t *)&rt->tt_prepare, NULL);
 	if (rt->nem_timer_init)
 		uv_close((uv_handle_t *)&rt->nem_timer, NULL);
+	if (rt->grace_init && !uv_is_closing((uv_handle_t *)&rt->grace_timer))
+		uv_close((uv_handle_t *)&rt->grace_timer, NULL);
 	if (rt->udp_init)
 		uv_close((uv_handle_t *)&rt->udp, NULL);
 	client_server_close(rt);

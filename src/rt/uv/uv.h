@@ -145,6 +145,8 @@ struct strata_uv_counters {
 	uint64_t syncs_inline;       /* of the syncs, those done on the loop thread (small batches) */
 	uint64_t syncs_dsync;        /* of those, the ones whose record-log write was its own sync
 				      * (RWF_DSYNC, no fdatasync: store/wal_file.c) */
+	uint64_t spare_failures;     /* preparations of the record log's next segment that failed
+				      * (a full disk: the segment is then created inline, or not) */
 	uint64_t input_paused;       /* times UDP reading paused: too much held waiting for a sync */
 	uint64_t nemesis_dropped_out;/* datagrams the nemesis dropped on sending */
 	uint64_t nemesis_dropped_in; /* datagrams the nemesis dropped on receiving */
