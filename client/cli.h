@@ -16,6 +16,7 @@
 
 #include "client.pb-c.h"
 #include "core/config.h"
+#include "core/error.h"
 #include "core/pb_arena.h"
 #include "rt/uv/client_frame.h" /* STRATA_CLIENT_HDR: a frame's length header */
 
@@ -29,6 +30,19 @@ enum {
 
 #define CLI_DEFAULT_TIMEOUT_MS 2000
 #define CLI_MAX_FRAME (2u << 20) /* the protocol's frame limit */
+
+/* Whether a node's answer leaves the outcome unknown: its own deadline passed (a quorum did not
+ * answer in time), or it stopped on a storage failure while the request was in it (a write
+ * whose messages had left may still be decided by the others). Exit 3, a history's "info". */
+static inline bool cli_status_unknown(int status)
+{
+	return status == STRATA_ETIMEDOUT || status == STRATA_ECRASHED;
+}
+/* What an error line adds to the node's text for such an answer (the stop's text says it). */
+static inline const char *cli_unknown_suffix(int status)
+{
+	return status == STRATA_ETIMEDOUT ? ": outcome unknown" : "";
+}
 
 /* Global options, filled by main() before the command runs. */
 struct cli {

@@ -81,9 +81,9 @@ static int send_one(struct cli *c, const char *algo, const char *msg, size_t len
 		if (status != 0) {
 			cli_err(c, "bcast send: %s%s",
 				resp->error && resp->error[0] ? resp->error : strata_strerror(status),
-				status == STRATA_ETIMEDOUT ? ": outcome unknown" : "");
+				cli_unknown_suffix(status));
 			strata__client__response__free_unpacked(resp, NULL);
-			return status == STRATA_ETIMEDOUT ? CLI_EXIT_UNKNOWN : CLI_EXIT_FAIL;
+			return cli_status_unknown(status) ? CLI_EXIT_UNKNOWN : CLI_EXIT_FAIL;
 		}
 		strata__client__response__free_unpacked(resp, NULL);
 		return CLI_EXIT_OK;

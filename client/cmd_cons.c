@@ -128,8 +128,8 @@ static int cons_propose(struct cli *c, const char *algo, const char *instance,
 	if (resp->status != 0) {
 		cli_err(c, "consensus propose (%s): %s%s", algo,
 			resp->error && resp->error[0] ? resp->error : strata_strerror(resp->status),
-			resp->status == STRATA_ETIMEDOUT ? ": outcome unknown" : "");
-		rc = resp->status == STRATA_ETIMEDOUT ? CLI_EXIT_UNKNOWN : CLI_EXIT_FAIL;
+			cli_unknown_suffix(resp->status));
+		rc = cli_status_unknown(resp->status) ? CLI_EXIT_UNKNOWN : CLI_EXIT_FAIL;
 		strata__client__response__free_unpacked(resp, NULL);
 		return rc;
 	}

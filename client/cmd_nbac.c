@@ -101,8 +101,8 @@ static int nbac_call(struct cli *c, uint32_t op, const char *tx, const char *val
 		cli_err(c, "nbac %s: %s%s", op == CLI_OP_WRITE ? "begin" : "vote",
 			(*resp)->error && (*resp)->error[0] ? (*resp)->error
 							     : strata_strerror((*resp)->status),
-			(*resp)->status == STRATA_ETIMEDOUT ? ": outcome unknown" : "");
-		rc = (*resp)->status == STRATA_ETIMEDOUT ? CLI_EXIT_UNKNOWN : CLI_EXIT_FAIL;
+			cli_unknown_suffix((*resp)->status));
+		rc = cli_status_unknown((*resp)->status) ? CLI_EXIT_UNKNOWN : CLI_EXIT_FAIL;
 		strata__client__response__free_unpacked(*resp, NULL);
 		*resp = NULL;
 		return rc;

@@ -195,7 +195,7 @@ static void complete(struct wl *w, struct wl_client *k, const Strata__Client__Re
 			memcpy(w->seen[ki], v ? v : "", n);
 			w->seen[ki][n] = 0;
 		}
-	} else if (r->status == STRATA_ETIMEDOUT) {
+	} else if (cli_status_unknown(r->status)) {
 		record(w, k, STRATA_HIST_INFO, k->is_read ? NULL : k->value);
 		w->info++;
 		crash_client(w, k, nclients);

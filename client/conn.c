@@ -1168,9 +1168,9 @@ int cli_op(struct cli *c, const struct cli_op_args *a, Strata__Client__Response 
 		const char *text = resp->error && resp->error[0] ? resp->error
 								  : strata_strerror(resp->status);
 		/* The daemon's own deadline (a quorum that did not answer) is an unknown outcome. */
-		bool unknown = resp->status == STRATA_ETIMEDOUT;
-		c->node_timed_out = unknown;
-		cli_err(c, "%s: %s%s", what, text, unknown ? ": outcome unknown" : "");
+		bool unknown = cli_status_unknown(resp->status);
+		c->node_timed_out = resp->status == STRATA_ETIMEDOUT;
+		cli_err(c, "%s: %s%s", what, text, cli_unknown_suffix(resp->status));
 		strata__client__response__free_unpacked(resp, NULL);
 		return unknown ? CLI_EXIT_UNKNOWN : CLI_EXIT_FAIL;
 	}

@@ -21,7 +21,8 @@ enum strata_err {
 	STRATA_ETIMEDOUT = -11,/* no answer in time: the outcome is unknown */
 	STRATA_ESTATE = -12,   /* operation not allowed in the current state (e.g. not the writer) */
 	STRATA_EREPLAY = -13,  /* replayed or stale wire data */
-	STRATA_ECRASHED = -14, /* the target process is known to have crashed */
+	STRATA_ECRASHED = -14, /* the target process is known to have crashed; also the answer of a
+				* node that stops on a storage failure: outcome unknown */
 };
 
 /* Static string for a code; never NULL. */

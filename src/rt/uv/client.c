@@ -538,7 +538,7 @@ static void handle_op(struct client_conn *c, uint64_t id, const Strata__Client__
 {
 	struct strata_uv *rt = c->rt;
 	if (rt->fatal_reported) { /* stopping on a storage failure (runtime.c, fatal_grace) */
-		send_error(c, id, STRATA_EIO, rt->fatal_why);
+		send_error(c, id, STRATA_ECRASHED, rt->fatal_why);
 		return;
 	}
 	if (c->ce.inflight >= CONN_PENDING_MAX) {
@@ -1134,7 +1134,8 @@ int client_server_start(struct strata_uv *rt, char *err, size_t errlen)
 }
 
 /* The node stopped on a storage failure (runtime.c, fatal_grace): every request still in the
- * node, from the client port or the RESP port, is answered with STRATA_EIO and why. The node's
+ * node, from the client port or the RESP port, is answered with STRATA_ECRASHED (this node
+ * stopped: the outcome is unknown) and why. The node's
  * outputs held for the failed sync were discarded; this answer says nothing about the state,
  * only that the outcome is unknown (a write whose APPENDs left before the failure may still be
  * committed by the others). */
@@ -1145,7 +1146,7 @@ void client_fail_pending(struct strata_uv *rt, const char *why)
 		if (!p->rid || (!p->c && !p->rc))
 			continue;
 		struct strata_output o = {
-			.kind = STRATA_OUT_REPLY, .a = p->rid, .status = STRATA_EIO, .text = why,
+			.kind = STRATA_OUT_REPLY, .a = p->rid, .status = STRATA_ECRASHED, .text = why,
 		};
 		reply_to_client(rt, &o);
 	}

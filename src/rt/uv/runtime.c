@@ -301,7 +301,10 @@ static void on_udp_recv_fwd(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 
 static void arm_timer(struct strata_uv *rt)
 {
-	if (!rt->timer_init || rt->closing)
+	/* Stopped on a storage failure (fatal_grace): the node's deadlines no longer move, so a
+	 * timer armed for one already past would fire again at once, in the same timers phase,
+	 * and the loop would poll nothing until the grace ended. */
+	if (!rt->timer_init || rt->closing || rt->fatal_reported)
 		return;
 	if (rt->wake_at_us == UINT64_MAX) {
 		uv_timer_stop(&rt->timer);
