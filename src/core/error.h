@@ -22,6 +22,7 @@ enum strata_err {
 	STRATA_ESTATE = -12,   /* operation not allowed in the current state (e.g. not the writer) */
 	STRATA_EREPLAY = -13,  /* replayed or stale wire data */
 	STRATA_ECRASHED = -14, /* the target process is known to have crashed */
+	STRATA_ENOSPACE = -15, /* a space quota is reached: nothing was done; make room first */
 };
 
 /* Static string for a code; never NULL. */

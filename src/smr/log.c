@@ -92,6 +92,7 @@
  *   APPEND_R term ok idx hb          ok: idx = last matching index; else idx = a hint to retry
  *   VOTE     term last_idx last_term   VOTE_R term granted
  *   FWD      cmd-bytes                 RI id     RI_R id index (0 = refused)
+ *   FWD_R    id session seq held quota   the leader refused a FWD's write: space quota
  *   SNAP     term index index_term total offset chunk-bytes
  *   SNAP_R   term done idx             done: idx = the snapshot's index; else the offset wanted */
 #include <inttypes.h>
@@ -134,7 +135,8 @@
 #define SNAP_CHUNK ((size_t)64 << 10)       /* bytes of snapshot per INSTALL message at most */
 #define SNAP_MAX ((uint64_t)4 << 30)         /* a snapshot larger than this is refused */
 
-enum { M_APPEND = 1, M_APPEND_R, M_VOTE, M_VOTE_R, M_FWD, M_RI, M_RI_R, M_SNAP, M_SNAP_R };
+enum { M_APPEND = 1, M_APPEND_R, M_VOTE, M_VOTE_R, M_FWD, M_RI, M_RI_R, M_SNAP, M_SNAP_R,
+       M_FWD_R };
 enum { T_TICK = 2, T_ELECT, T_PERSIST, T_COMMIT, T_THRIFTY, T_OWED };
 enum role { FOLLOWER, CANDIDATE, LEADER };
 enum { K_GET = SMR_REQ_GET, K_PUT = SMR_REQ_PUT, K_DEL = SMR_REQ_DEL, K_CAS = SMR_REQ_CAS,
@@ -150,7 +152,9 @@ struct ent {
 struct pend {
 	struct smr_pend c; /* the request, its id and deadline; a write's encoded command */
 	uint8_t state;     /* enum pstate */
+	uint8_t sends;     /* a write: times it went to a leader (dispatch_one), at most 255 */
 	uint64_t read_index;
+	uint64_t grow;     /* a write: its smr_cmd_growth (the space quota's count) */
 };
 
 struct read_wait {
@@ -242,6 +246,13 @@ struct kv {
 	struct strata_msg **prop;
 	size_t nprop;
 	size_t prop_bytes;
+
+	/* The space quota ([smr] quota_bytes; docs/smr.md "Bounds"). A leader's inflight: the
+	 * smr_cmd_growth of every command past its applied index, in its log or its proposal
+	 * queue (counted when proposed or, for what it found in its log, when elected; uncounted
+	 * when applied). A growing write is admitted only while state bytes + inflight + its own
+	 * growth stay within quota: O(1) per write. */
+	uint64_t quota, inflight;
 
 	struct read_wait *reads;
 	size_t nreads;
@@ -597,7 +608,7 @@ static void serve_read(struct kv *k, struct pend *p)
 
 /* ---- proposals (leader) ---- */
 
-static bool propose(struct kv *k, struct strata_msg *cmd)
+static bool propose(struct kv *k, struct strata_msg *cmd, uint64_t grow)
 {
 	if (k->nprop >= PROPOSE_MAX || k->prop_bytes + cmd->len > SMR_PEND_BYTES) {
 		trace(k, "proposal queue full -> command dropped (its origin retries or times out)");
@@ -605,8 +616,30 @@ static bool propose(struct kv *k, struct strata_msg *cmd)
 	}
 	k->prop[k->nprop++] = strata_msg_ref(cmd);
 	k->prop_bytes += cmd->len;
+	k->inflight += grow;
 	flush_soon(k);
 	return true;
+}
+
+/* Whether a write that adds at most `grow` bytes to the state fits the space quota at this
+ * leader: the applied state's bytes, plus what every command past the applied index may add
+ * (inflight), plus grow. A write that cannot grow the state (del) always fits. *held: the
+ * bytes counted besides grow (the refusal's text). The broken variant counts only the applied
+ * state, forgetting the commands in flight. */
+static bool quota_fits(const struct kv *k, uint64_t grow, uint64_t *held)
+{
+	*held = smr_kv_bytes(k->sm);
+	if (!(k->broken & SMR_BROKEN_QUOTA_APPLIED_ONLY))
+		*held += k->inflight;
+	return grow == 0 || (*held <= k->quota && grow <= k->quota - *held);
+}
+
+/* The refusal's text (the client's error). */
+static void quota_text(const struct kv *k, uint64_t held, char *buf, size_t len)
+{
+	snprintf(buf, len,
+		 "kv: space exceeded: the store holds %" PRIu64 " bytes of its quota %" PRIu64
+		 " ([smr] quota_bytes); delete keys to make room", held, k->quota);
 }
 
 /* One entry from the queued commands: up to batch_max of them within the message bound. */
@@ -708,6 +741,7 @@ static void become_follower(struct kv *k, uint64_t term)
 			strata_msg_unref(k->prop[i]);
 		k->nprop = 0;
 		k->prop_bytes = 0;
+		k->inflight = 0;
 	}
 	set_leader(k, 0);
 	/* Only a vote granted or a leader heard resets a running election timer: a candidate
@@ -715,6 +749,38 @@ static void become_follower(struct kv *k, uint64_t term)
 	 * standing themselves by bumping the term again and again. */
 	if (!strata_timer_armed(&k->elect_t))
 		arm_election(k);
+}
+
+/* The growth of the commands of one batch (an entry's data). */
+static uint64_t batch_growth(const struct strata_msg *batch)
+{
+	struct strata_rd rd;
+	strata_rd_init(&rd, batch->data, batch->len);
+	uint64_t count = strata_rd_u64_max(&rd, 1u << 20), g = 0;
+	for (uint64_t i = 0; i < count; i++) {
+		struct smr_cmd c;
+		if (smr_cmd_decode(&rd, &c) != 0)
+			break;
+		g += smr_cmd_growth(&c);
+	}
+	return g;
+}
+
+/* A new leader counts what the entries past its applied index may add (once per election: the
+ * entries of earlier terms it holds, which it commits with its no-op). */
+static void count_inflight(struct kv *k)
+{
+	k->inflight = 0;
+	for (uint64_t i = k->applied + 1; i <= k->last; i++) {
+		uint64_t t;
+		struct strata_msg *d;
+		if (entry_get(k, i, &t, &d) != 0) {
+			k->inflight = UINT64_MAX / 2; /* unreadable: admit no growth (damaged anyway) */
+			return;
+		}
+		k->inflight += batch_growth(d);
+		strata_msg_unref(d);
+	}
 }
 
 static void become_leader(struct kv *k)
@@ -735,6 +801,7 @@ static void become_leader(struct kv *k)
 	k->csafe = k->commit;
 	k->sync_ticket[0] = k->sync_ticket[1] = k->sync_idx[0] = k->sync_idx[1] = 0;
 	note_stored(k);
+	count_inflight(k);
 	struct strata_msg *noop = noop_batch(k);
 	if (noop) {
 		log_append(k, k->term, noop, false);
@@ -1136,6 +1203,12 @@ static void apply_one(struct kv *k, uint64_t idx, struct strata_msg *batch)
 			/* Out of memory mid-apply: this replica cannot stay consistent. */
 			STRATA_ASSERT(0 && "kv: state machine out of memory");
 		}
+		if (k->role == LEADER) {
+			/* Counted when proposed or elected (count_inflight): no longer in flight. */
+			uint64_t g = smr_cmd_growth(&c);
+			STRATA_ASSERT(k->inflight >= g);
+			k->inflight -= g;
+		}
 		if (c.origin != k->self || c.type == SMR_CMD_NOOP) {
 			if (k->role == LEADER && c.type != SMR_CMD_NOOP && c.origin >= 1 &&
 			    c.origin <= k->n && c.origin != k->self)
@@ -1359,8 +1432,24 @@ static void dispatch_one(struct kv *k, struct pend *p)
 		return;
 	}
 	p->state = P_SENT;
+	if (p->sends < UINT8_MAX)
+		p->sends++;
 	if (k->leader == k->self) {
-		propose(k, p->c.cmd);
+		uint64_t held;
+		if (quota_fits(k, p->grow, &held)) {
+			propose(k, p->c.cmd, p->grow);
+			return;
+		}
+		k->st.quota_rejects++;
+		if (k->broken & SMR_BROKEN_QUOTA_PROPOSE_REFUSED)
+			propose(k, p->c.cmd, p->grow); /* BROKEN VARIANT: refused, and proposed */
+		if (p->sends == 1) {
+			char text[200];
+			quota_text(k, held, text, sizeof(text));
+			reply(k, p, STRATA_ENOSPACE, 0, NULL, 0, 0, text);
+		}
+		/* Else an earlier send may have reached a log: the outcome stays open (answered
+		 * when a copy is applied, or at the deadline). */
 		return;
 	}
 	struct strata_wr w;
@@ -1680,11 +1769,50 @@ static void on_fwd(struct kv *k, uint32_t p, struct strata_rd *rd)
 		      p);
 		return;
 	}
+	uint64_t grow = smr_cmd_growth(&c), held;
+	if (!quota_fits(k, grow, &held)) {
+		/* Refused before it is proposed: the origin answers its client (on_fwd_r). */
+		k->st.quota_rejects++;
+		struct strata_wr w;
+		strata_wr_init(&w, 64);
+		strata_wr_u8(&w, M_FWD_R);
+		strata_wr_u64(&w, c.origin_id);
+		strata_wr_u64(&w, c.session);
+		strata_wr_u64(&w, c.seq);
+		strata_wr_u64(&w, held);
+		strata_wr_u64(&w, k->quota);
+		send_owed(k, p, wr_done(k, &w));
+		if (!(k->broken & SMR_BROKEN_QUOTA_PROPOSE_REFUSED))
+			return;
+	}
 	struct strata_msg *m = strata_msg_new(d, dl);
 	if (m) {
-		propose(k, m);
+		propose(k, m, grow);
 		strata_msg_unref(m);
 	}
+}
+
+/* upon <FWD_R | id, session, seq, held, quota> from the leader: it refused our write (space
+ * quota). A definite failure only if that write went to a leader once: a write sent again (a
+ * leader change) may sit in a log from an earlier send, so its outcome stays open (answered
+ * when a copy is applied, or at the deadline). */
+static void on_fwd_r(struct kv *k, uint32_t p, struct strata_rd *rd)
+{
+	uint64_t id = strata_rd_u64(rd), session = strata_rd_u64(rd), seq = strata_rd_u64(rd);
+	uint64_t held = strata_rd_u64(rd), quota = strata_rd_u64(rd);
+	if (strata_rd_done(rd) != 0) {
+		strata_node_bad_payload(k->node, &k->m, p, "kv: malformed FWD_R");
+		return;
+	}
+	struct pend *pe = pend_find(k, id);
+	if (!pe || pe->state != P_SENT || pe->c.session != session || pe->c.seq != seq ||
+	    pe->sends != 1)
+		return;
+	char text[200];
+	snprintf(text, sizeof(text),
+		 "kv: space exceeded: the store holds %" PRIu64 " bytes of its quota %" PRIu64
+		 " ([smr] quota_bytes); delete keys to make room", held, quota);
+	reply(k, pe, STRATA_ENOSPACE, 0, NULL, 0, 0, text);
 }
 
 /* upon <RI | id> from p: a follower's linearizable read needs a read index */
@@ -1831,6 +1959,7 @@ static int kv_request_do(struct kv *k, const struct strata_request *q)
 			return STRATA_ENOMEM;
 		}
 		smr_pend_hold(&k->pend, &p->c, p->c.cmd->len);
+		p->grow = smr_cmd_growth(&c);
 	}
 	dispatch_one(k, p);
 	return 0;
@@ -2077,6 +2206,9 @@ static void publish(struct kv *k)
 	c->kv_unreadable = k->st.unreadable;
 	c->kv_thrifty_batches = k->st.thrifty_batches;
 	c->kv_thrifty_fallbacks = k->st.thrifty_fallbacks;
+	c->kv_quota_rejects = k->st.quota_rejects;
+	c->kv_state_bytes = smr_kv_bytes(k->sm);
+	c->kv_quota_bytes = k->quota;
 }
 
 static void kv_handle_ev(struct strata_module *m, const struct strata_event *ev);
@@ -2146,6 +2278,7 @@ static void kv_handle_ev(struct strata_module *m, const struct strata_event *ev)
 	case M_VOTE: on_vote(k, ev->peer, &rd); break;
 	case M_VOTE_R: on_vote_r(k, ev->peer, &rd); break;
 	case M_FWD: on_fwd(k, ev->peer, &rd); break;
+	case M_FWD_R: on_fwd_r(k, ev->peer, &rd); break;
 	case M_RI: on_ri(k, ev->peer, &rd); break;
 	case M_RI_R: on_ri_r(k, ev->peer, &rd); break;
 	case M_SNAP: on_snap(k, ev->peer, &rd); break;
@@ -2194,6 +2327,7 @@ struct strata_module *smr_kv_create(struct strata_node *n, char *err, size_t err
 	k->elect_us = (uint64_t)cfg->smr_election_ms * 1000;
 	k->timeout_us = (uint64_t)cfg->smr_timeout_ms * 1000;
 	k->max_msg = cfg->max_value;
+	k->quota = cfg->smr_quota_bytes;
 	int prc = smr_pend_init(&k->pend, cfg->smr_pending_max, sizeof(struct pend));
 	k->prop = calloc(PROPOSE_MAX, sizeof(*k->prop));
 	k->reads = calloc(READS_MAX, sizeof(*k->reads));
