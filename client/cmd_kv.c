@@ -61,7 +61,9 @@ static const char kv_help[] =
 	"watcher that falls more than [client] queue_max bytes behind; the watch then exits 3\n"
 	"naming the --from that resumes it.\n"
 	"status: per node the leader it follows, its term, last log index, commit and applied\n"
-	"index, snapshot index and log size (entries kept after compaction), and its fsyncs.\n"
+	"index, snapshot index and log size (entries kept after compaction), its fsyncs, its\n"
+	"state's bytes and the space quota ([smr] quota_bytes) and the writes it refused for it.\n"
+	"A write that would take the state past the quota exits 1 with \"kv: space exceeded\".\n"
 	"Exit: 0 ok, 1 definite failure (the error says why), 2 usage, 3 outcome unknown.\n";
 
 static int usage(struct cli *c, const char *fmt, const char *arg)
