@@ -13,6 +13,8 @@
  *                new value); not a number or an overflow: STRATA_EINVAL, nothing changes.
  *   getset k v   put k v; the result carries the previous value.
  *   mput pairs   put of every pair, in order, as one command (one revision per pair).
+ *   refused k    the marker of a write refused for the space quota (log.c): nothing changes;
+ *                STRATA_ENOSPACE (cached in the session: a copy of that seq is refused too).
  *   del k        also reports num = 1 if k was present.
  *   get k        (not a command: the log module reads the state) value, mod revision,
  *                create revision, version.
@@ -576,6 +578,10 @@ static int apply_cmd(struct smr_kv *kv, const struct smr_cmd *c, struct smr_resu
 			return rc;
 		break;
 	}
+	case SMR_CMD_REFUSED:
+		/* A write the leader refused (space quota): nothing changes. */
+		res->status = STRATA_ENOSPACE;
+		return 0;
 	case SMR_CMD_CAS: {
 		struct smr_kv_value cur;
 		if (smr_kv_get(kv, c->key, c->key_len, &cur) != 0 || cur.val->len != c->val_len ||

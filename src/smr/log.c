@@ -92,7 +92,6 @@
  *   APPEND_R term ok idx hb          ok: idx = last matching index; else idx = a hint to retry
  *   VOTE     term last_idx last_term   VOTE_R term granted
  *   FWD      cmd-bytes                 RI id     RI_R id index (0 = refused)
- *   FWD_R    id session seq held quota   the leader refused a FWD's write: space quota
  *   SNAP     term index index_term total offset chunk-bytes
  *   SNAP_R   term done idx             done: idx = the snapshot's index; else the offset wanted */
 #include <inttypes.h>
@@ -135,8 +134,7 @@
 #define SNAP_CHUNK ((size_t)64 << 10)       /* bytes of snapshot per INSTALL message at most */
 #define SNAP_MAX ((uint64_t)4 << 30)         /* a snapshot larger than this is refused */
 
-enum { M_APPEND = 1, M_APPEND_R, M_VOTE, M_VOTE_R, M_FWD, M_RI, M_RI_R, M_SNAP, M_SNAP_R,
-       M_FWD_R };
+enum { M_APPEND = 1, M_APPEND_R, M_VOTE, M_VOTE_R, M_FWD, M_RI, M_RI_R, M_SNAP, M_SNAP_R };
 enum { T_TICK = 2, T_ELECT, T_PERSIST, T_COMMIT, T_THRIFTY, T_OWED };
 enum role { FOLLOWER, CANDIDATE, LEADER };
 enum { K_GET = SMR_REQ_GET, K_PUT = SMR_REQ_PUT, K_DEL = SMR_REQ_DEL, K_CAS = SMR_REQ_CAS,
@@ -152,7 +150,6 @@ struct ent {
 struct pend {
 	struct smr_pend c; /* the request, its id and deadline; a write's encoded command */
 	uint8_t state;     /* enum pstate */
-	uint8_t sends;     /* a write: times it went to a leader (dispatch_one), at most 255 */
 	uint64_t read_index;
 	uint64_t grow;     /* a write: its smr_cmd_growth (the space quota's count) */
 };
@@ -635,11 +632,38 @@ static bool quota_fits(const struct kv *k, uint64_t grow, uint64_t *held)
 }
 
 /* The refusal's text (the client's error). */
-static void quota_text(const struct kv *k, uint64_t held, char *buf, size_t len)
+static void quota_text(uint64_t held, uint64_t quota, char *buf, size_t len)
 {
 	snprintf(buf, len,
 		 "kv: space exceeded: the store holds %" PRIu64 " bytes of its quota %" PRIu64
-		 " ([smr] quota_bytes); delete keys to make room", held, k->quota);
+		 " ([smr] quota_bytes); delete keys to make room", held, quota);
+}
+
+/* Refuses write c (space quota): instead of c, the leader proposes its marker (SMR_CMD_REFUSED:
+ * c's origin, request, session, seq and key; the held bytes and the quota for the text), which
+ * adds nothing to the state. Applied, it records the refusal in c's session, so every copy of c
+ * (a retry, a re-forward, one already in the log) gets one outcome: the marker first, every
+ * copy is refused; a copy first, the marker is a duplicate answered with the copy's result.
+ * The origin answers its client from the marker's result, as for any command. */
+static void refuse(struct kv *k, const struct smr_cmd *c, uint64_t held)
+{
+	k->st.quota_rejects++;
+	uint8_t why[2 * STRATA_VARINT_MAX];
+	size_t wl = strata_varint_put(why, held);
+	wl += strata_varint_put(why + wl, k->quota);
+	struct smr_cmd m = {
+		.type = SMR_CMD_REFUSED, .origin = c->origin, .origin_id = c->origin_id,
+		.session = c->session, .seq = c->seq, .key = c->key, .key_len = c->key_len,
+		.val = why, .val_len = wl,
+	};
+	struct strata_wr w;
+	strata_wr_init(&w, c->key_len + sizeof(why) + SMR_CMD_OVERHEAD);
+	smr_cmd_encode(&w, &m);
+	struct strata_msg *msg = wr_done(k, &w);
+	if (msg) {
+		propose(k, msg, 0);
+		strata_msg_unref(msg);
+	}
 }
 
 /* One entry from the queued commands: up to batch_max of them within the message bound. */
@@ -1224,6 +1248,23 @@ static void apply_one(struct kv *k, uint64_t idx, struct strata_msg *batch)
 		}
 		if (res.status == STRATA_ESTATE)
 			reply(k, p, STRATA_ESTATE, 0, NULL, 0, res.revision, "compare failed");
+		else if (res.status == STRATA_ENOSPACE) {
+			/* Refused (space quota): the marker's held bytes and quota, or, for a copy
+			 * answered from its session, what this replica holds now. */
+			uint64_t held = smr_kv_bytes(k->sm), quota = k->quota;
+			if (c.type == SMR_CMD_REFUSED) {
+				struct strata_rd vr;
+				strata_rd_init(&vr, c.val, c.val_len);
+				uint64_t h = strata_rd_u64(&vr), q = strata_rd_u64(&vr);
+				if (strata_rd_ok(&vr)) {
+					held = h;
+					quota = q;
+				}
+			}
+			char text[200];
+			quota_text(held, quota, text, sizeof(text));
+			reply(k, p, STRATA_ENOSPACE, 0, NULL, 0, 0, text);
+		}
 		else if (res.status == STRATA_EREPLAY)
 			reply(k, p, STRATA_EREPLAY, 0, NULL, 0, 0,
 			      "a repeat of a request older than its session's window: its outcome "
@@ -1432,24 +1473,26 @@ static void dispatch_one(struct kv *k, struct pend *p)
 		return;
 	}
 	p->state = P_SENT;
-	if (p->sends < UINT8_MAX)
-		p->sends++;
 	if (k->leader == k->self) {
 		uint64_t held;
 		if (quota_fits(k, p->grow, &held)) {
 			propose(k, p->c.cmd, p->grow);
 			return;
 		}
-		k->st.quota_rejects++;
-		if (k->broken & SMR_BROKEN_QUOTA_PROPOSE_REFUSED)
-			propose(k, p->c.cmd, p->grow); /* BROKEN VARIANT: refused, and proposed */
-		if (p->sends == 1) {
+		if (k->broken & SMR_BROKEN_QUOTA_PROPOSE_REFUSED) {
+			/* BROKEN VARIANT: answered "space exceeded" at once, and proposed. */
+			k->st.quota_rejects++;
 			char text[200];
-			quota_text(k, held, text, sizeof(text));
+			quota_text(held, k->quota, text, sizeof(text));
+			propose(k, p->c.cmd, p->grow);
 			reply(k, p, STRATA_ENOSPACE, 0, NULL, 0, 0, text);
+			return;
 		}
-		/* Else an earlier send may have reached a log: the outcome stays open (answered
-		 * when a copy is applied, or at the deadline). */
+		struct strata_rd rd;
+		struct smr_cmd c;
+		strata_rd_init(&rd, p->c.cmd->data, p->c.cmd->len);
+		STRATA_ASSERT(smr_cmd_decode(&rd, &c) == 0); /* encoded by kv_request_do */
+		refuse(k, &c, held); /* answered when the marker is applied (apply_one) */
 		return;
 	}
 	struct strata_wr w;
@@ -1771,48 +1814,14 @@ static void on_fwd(struct kv *k, uint32_t p, struct strata_rd *rd)
 	}
 	uint64_t grow = smr_cmd_growth(&c), held;
 	if (!quota_fits(k, grow, &held)) {
-		/* Refused before it is proposed: the origin answers its client (on_fwd_r). */
-		k->st.quota_rejects++;
-		struct strata_wr w;
-		strata_wr_init(&w, 64);
-		strata_wr_u8(&w, M_FWD_R);
-		strata_wr_u64(&w, c.origin_id);
-		strata_wr_u64(&w, c.session);
-		strata_wr_u64(&w, c.seq);
-		strata_wr_u64(&w, held);
-		strata_wr_u64(&w, k->quota);
-		send_owed(k, p, wr_done(k, &w));
-		if (!(k->broken & SMR_BROKEN_QUOTA_PROPOSE_REFUSED))
-			return;
+		refuse(k, &c, held); /* the origin answers its client when it applies the marker */
+		return;
 	}
 	struct strata_msg *m = strata_msg_new(d, dl);
 	if (m) {
 		propose(k, m, grow);
 		strata_msg_unref(m);
 	}
-}
-
-/* upon <FWD_R | id, session, seq, held, quota> from the leader: it refused our write (space
- * quota). A definite failure only if that write went to a leader once: a write sent again (a
- * leader change) may sit in a log from an earlier send, so its outcome stays open (answered
- * when a copy is applied, or at the deadline). */
-static void on_fwd_r(struct kv *k, uint32_t p, struct strata_rd *rd)
-{
-	uint64_t id = strata_rd_u64(rd), session = strata_rd_u64(rd), seq = strata_rd_u64(rd);
-	uint64_t held = strata_rd_u64(rd), quota = strata_rd_u64(rd);
-	if (strata_rd_done(rd) != 0) {
-		strata_node_bad_payload(k->node, &k->m, p, "kv: malformed FWD_R");
-		return;
-	}
-	struct pend *pe = pend_find(k, id);
-	if (!pe || pe->state != P_SENT || pe->c.session != session || pe->c.seq != seq ||
-	    pe->sends != 1)
-		return;
-	char text[200];
-	snprintf(text, sizeof(text),
-		 "kv: space exceeded: the store holds %" PRIu64 " bytes of its quota %" PRIu64
-		 " ([smr] quota_bytes); delete keys to make room", held, quota);
-	reply(k, pe, STRATA_ENOSPACE, 0, NULL, 0, 0, text);
 }
 
 /* upon <RI | id> from p: a follower's linearizable read needs a read index */
@@ -2278,7 +2287,6 @@ static void kv_handle_ev(struct strata_module *m, const struct strata_event *ev)
 	case M_VOTE: on_vote(k, ev->peer, &rd); break;
 	case M_VOTE_R: on_vote_r(k, ev->peer, &rd); break;
 	case M_FWD: on_fwd(k, ev->peer, &rd); break;
-	case M_FWD_R: on_fwd_r(k, ev->peer, &rd); break;
 	case M_RI: on_ri(k, ev->peer, &rd); break;
 	case M_RI_R: on_ri_r(k, ev->peer, &rd); break;
 	case M_SNAP: on_snap(k, ev->peer, &rd); break;

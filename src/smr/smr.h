@@ -34,8 +34,13 @@ enum smr_cmd_type {
 	SMR_CMD_GETSET = 7,  /* put; result old = the previous value (NULL if absent) */
 	SMR_CMD_MPUT = 8,    /* val = codec u64 count, count x (bytes key, bytes value); key = the
 			      * first key; every pair is put; one revision per pair */
+	/* The space quota (log.c): the leader refused a write; this marker stands in its place
+	 * with its origin, request, session, seq and key (val = codec u64 held, u64 quota: the
+	 * text's numbers only). Changes nothing; result status STRATA_ENOSPACE, kept in the
+	 * session like any result, so every copy of that (session, seq) is refused too. */
+	SMR_CMD_REFUSED = 9,
 };
-#define SMR_CMD_LAST SMR_CMD_MPUT
+#define SMR_CMD_LAST SMR_CMD_REFUSED
 #define SMR_MPUT_MAX 1024 /* pairs in one MPUT */
 /* Commands of one session that may be in flight at once (the seqs a session deduplicates out
  * of order): a client keeps every new seq less than this above its lowest unanswered one. */

@@ -1214,11 +1214,11 @@ static int run_broken_fwd_backlog_ri(uint64_t seed, bool trace, char *why, size_
 
 /* The space quota ([smr] quota_bytes = QUOTA_SIM): clients put new keys and delete some
  * (kvh.quota) on a lossy network, a node (often the leader) crashed and restarted twice, a
- * pause, the total crash. Writes are refused (a definite failure: the checker sees that a
- * refused write never takes effect), and no replica's state ever holds more than the quota.
- * No duplicated writes: a client that sends a write again while an earlier copy may still be
- * proposed is the case docs/smr.md "Bounds" leaves out of the refusal's promise. */
-#define F_QUOTA_CASE (F_NET | F_CRASH | F_PAUSE | F_TOTAL | F_QUOTA)
+ * pause, the total crash, and duplicated writes (a copy of a write sent to another node up to
+ * 50 ms later: it may be admitted while the original is refused, or the reverse). Writes are
+ * refused (a definite failure: the checker sees that a refused write never takes effect, nor
+ * any copy of it), and no replica's state ever holds more than the quota. */
+#define F_QUOTA_CASE (F_NET | F_CRASH | F_PAUSE | F_TOTAL | F_DUPREQ | F_QUOTA)
 static int run_quota(uint64_t seed, bool trace, char *why, size_t wl)
 {
 	return run_faults(seed, trace, why, wl, F_QUOTA_CASE, 0);
@@ -1231,9 +1231,10 @@ static int run_broken_quota_inflight(uint64_t seed, bool trace, char *why, size_
 	return run_faults(seed, trace, why, wl, F_QUOTA_CASE, SMR_BROKEN_QUOTA_APPLIED_ONLY);
 }
 
-/* Broken: a refused write is answered "space exceeded" and proposed all the same: a definite
- * failure that takes effect (a later read returns its value). The state then also outgrows the
- * quota, so the bound is not checked here: the linearizability checker must catch it. */
+/* Broken: a write the leader's own client sent is refused, answered "space exceeded" at once,
+ * and proposed all the same: a definite failure that takes effect (a later read returns its
+ * value). The state then also outgrows the quota, so the bound is not checked here: the
+ * linearizability checker must catch it. */
 static int run_broken_quota_proposed(uint64_t seed, bool trace, char *why, size_t wl)
 {
 	return run_faults(seed, trace, why, wl, F_QUOTA_CASE | F_QUOTA_NO_BOUND,
