@@ -1488,6 +1488,15 @@ static void dispatch_one(struct kv *k, struct pend *p)
 			reply(k, p, STRATA_ENOSPACE, 0, NULL, 0, 0, text);
 			return;
 		}
+		if (k->broken & SMR_BROKEN_QUOTA_UNLOGGED_REFUSAL) {
+			/* BROKEN VARIANT: answered at once, no marker: a copy of this write (a
+			 * retry through another node) may still be admitted and take effect. */
+			k->st.quota_rejects++;
+			char text[200];
+			quota_text(held, k->quota, text, sizeof(text));
+			reply(k, p, STRATA_ENOSPACE, 0, NULL, 0, 0, text);
+			return;
+		}
 		struct strata_rd rd;
 		struct smr_cmd c;
 		strata_rd_init(&rd, p->c.cmd->data, p->c.cmd->len);

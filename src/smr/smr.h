@@ -584,6 +584,10 @@ enum smr_broken {
 	/* kv: a write the space quota refuses is answered "space exceeded" and still proposed
 	 * (log.c, dispatch_one and on_fwd): a definite failure that takes effect. */
 	SMR_BROKEN_QUOTA_PROPOSE_REFUSED = 524288,
+	/* kv: a write of the leader's own client that the quota refuses is answered at once,
+	 * with no marker in the log (log.c, dispatch_one): a copy of it sent through another node
+	 * may be admitted later and take effect. */
+	SMR_BROKEN_QUOTA_UNLOGGED_REFUSAL = 1048576,
 };
 void smr_kv_set_broken(struct strata_module *m, unsigned broken);
 

@@ -1241,6 +1241,14 @@ static int run_broken_quota_proposed(uint64_t seed, bool trace, char *why, size_
 			  SMR_BROKEN_QUOTA_PROPOSE_REFUSED);
 }
 
+/* Broken: a write of the leader's own client is refused with an answer at once, not through
+ * the log's marker: a duplicate of it (another node, up to 50 ms later) may be admitted once
+ * deletes made room, and the write the client saw refused takes effect. */
+static int run_broken_quota_unlogged(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_faults(seed, trace, why, wl, F_QUOTA_CASE, SMR_BROKEN_QUOTA_UNLOGGED_REFUSAL);
+}
+
 static const struct sim_case cases[] = {
 	{ "partitions", run_partitions, 64, false },
 	{ "crash-recovery", run_crash, 64, false },
@@ -1271,6 +1279,7 @@ static const struct sim_case cases[] = {
 	{ "broken-fwd-backlog-no-owed-ri", run_broken_fwd_backlog_ri, 10, true },
 	{ "broken-quota-inflight", run_broken_quota_inflight, 20, true },
 	{ "broken-quota-refused-proposed", run_broken_quota_proposed, 20, true },
+	{ "broken-quota-unlogged-refusal", run_broken_quota_unlogged, 20, true },
 };
 
 int main(int argc, char **argv)
