@@ -136,6 +136,48 @@ START_TEST(test_bytes_accounting)
 }
 END_TEST
 
+/* The space quota's marker (SMR_CMD_REFUSED): changes nothing, answers STRATA_ENOSPACE, and
+ * decides for every copy of its (session, seq): refused after it, the copy's result before. */
+START_TEST(test_refused_marker)
+{
+	struct smr_kv *kv = smr_kv_new(16);
+	apply(kv, 1, cmd(SMR_CMD_PUT, "a", "1", 0, 0));
+	uint64_t rev = smr_kv_revision(kv), bytes = smr_kv_bytes(kv);
+	struct smr_cmd m = cmd(SMR_CMD_REFUSED, "k", NULL, 5, 1);
+	ck_assert_uint_eq(smr_cmd_growth(&m), 0);
+	struct smr_result r = apply(kv, 2, m);
+	ck_assert_int_eq(r.status, STRATA_ENOSPACE);
+	ck_assert(!r.duplicate);
+	/* A copy of the refused write after the marker: a duplicate, refused, not applied. */
+	r = apply(kv, 3, cmd(SMR_CMD_PUT, "k", "v", 5, 1));
+	ck_assert(r.duplicate);
+	ck_assert_int_eq(r.status, STRATA_ENOSPACE);
+	ck_assert(get_eq(kv, "k", NULL));
+	ck_assert_uint_eq(smr_kv_revision(kv), rev);
+	ck_assert_uint_eq(smr_kv_bytes(kv), bytes);
+	/* A copy before the marker: applied; the marker is then a duplicate with its result. */
+	r = apply(kv, 4, cmd(SMR_CMD_PUT, "k", "v", 5, 2));
+	ck_assert_int_eq(r.status, 0);
+	r = apply(kv, 5, cmd(SMR_CMD_REFUSED, "k", NULL, 5, 2));
+	ck_assert(r.duplicate);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_uint_eq(r.revision, rev + 1);
+	ck_assert(get_eq(kv, "k", "v"));
+	/* The refusal survives a snapshot: a copy after the restore is still refused. */
+	struct strata_msg *snap;
+	ck_assert_int_eq(smr_kv_snapshot(kv, false, &snap), 0);
+	struct smr_kv *kv2;
+	ck_assert_int_eq(smr_kv_restore(snap->data, snap->len, 16, &kv2), 0);
+	strata_msg_unref(snap);
+	r = apply(kv2, 6, cmd(SMR_CMD_PUT, "k", "w", 5, 1));
+	ck_assert(r.duplicate);
+	ck_assert_int_eq(r.status, STRATA_ENOSPACE);
+	ck_assert(get_eq(kv2, "k", "v"));
+	smr_kv_free(kv2);
+	smr_kv_free(kv);
+}
+END_TEST
+
 /* The running size equals a recount over every key after each of many random commands, each
  * change within its command's growth bound; a restore gives the same size. */
 START_TEST(test_bytes_random)
@@ -483,6 +525,7 @@ int main(void)
 	TCase *tq = tcase_create("bytes");
 	tcase_add_test(tq, test_bytes_accounting);
 	tcase_add_test(tq, test_bytes_random);
+	tcase_add_test(tq, test_refused_marker);
 	suite_add_tcase(s, tq);
 	TCase *tc = tcase_create("commands");
 	/* A hang guard, not a speed bound: Check's 4 s default tripped under a heavily loaded
