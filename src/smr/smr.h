@@ -588,6 +588,8 @@ enum smr_broken {
 	 * with no marker in the log (log.c, dispatch_one): a copy of it sent through another node
 	 * may be admitted later and take effect. */
 	SMR_BROKEN_QUOTA_UNLOGGED_REFUSAL = 1048576,
+	/* kv over tob: the space quota is not checked at apply (tob_log.c, on_deliver_one). */
+	SMR_BROKEN_QUOTA_UNCHECKED = 2097152,
 };
 void smr_kv_set_broken(struct strata_module *m, unsigned broken);
 
