@@ -150,8 +150,12 @@ struct ent {
 struct pend {
 	struct smr_pend c; /* the request, its id and deadline; a write's encoded command */
 	uint8_t state;     /* enum pstate */
-	uint64_t read_index;
-	uint64_t grow;     /* a write: its smr_cmd_growth (the space quota's count) */
+	/* A read: its read index. A write: its smr_cmd_growth (the space quota's count). One
+	 * field, so that the record (scanned whole by serve_applied_reads) does not grow. */
+	union {
+		uint64_t read_index;
+		uint64_t grow;
+	};
 };
 
 struct read_wait {
