@@ -3,7 +3,8 @@
 # Puts of 16 KiB values (--value-file) through the leader until one is refused: the CLI exits 1
 # with "kv: space exceeded: the store holds N bytes of its quota 262144 ([smr] quota_bytes);
 # delete keys to make room", and the same put sent to a follower (forwarded to the leader) is
-# refused the same way. The leader counts both (kv_quota_rejects); `kv status` shows every
+# refused the same way, and so is a SET over RESP (-OOM). The leader counts them
+# (kv_quota_rejects); `kv status` shows every
 # node's state bytes (<= the quota, equal on every node) and the quota; reads still work; a
 # delete makes room and a put succeeds again. Then every node is SIGKILLed and restarted: the
 # same keys, the same state bytes on every node, and the same behaviour (refused when full, a
@@ -56,6 +57,15 @@ pass "leader: $n puts accepted, put $refused refused: $(put_refused "$leader" "f
 say "the same put through follower $follower"
 put_refused "$follower" "fill/$refused" >/dev/null
 pass "follower $follower: refused the same way (exit 1, the same text)"
+if command -v redis-cli >/dev/null; then
+	# The RESP endpoint (docs/resp.md): Redis's OOM error, a follower's port.
+	port=$(ini_get "node.$follower" resp_port)
+	got=$(REDISCLI_AUTH=$(cat "$DIR/resp.password") timeout 10 redis-cli -p "$port" \
+		SET "fill/$refused" "$(cat "$TMP/v16k")" 2>&1)
+	echo "$got" | grep -Eq "^OOM kv: space exceeded: the store holds [0-9]+ bytes of its quota $QUOTA" ||
+		fail "RESP SET when full: $got"
+	pass "RESP SET through node $follower: $(echo "$got" | cut -c1-60)..."
+fi
 rej=$(counter "$leader" kv_quota_rejects)
 [ "$rej" -ge 4 ] || fail "leader counted $rej quota refusals (expected >= 4)"
 pass "kv_quota_rejects on the leader: $rej"
