@@ -66,7 +66,19 @@
  *                         follower owed nothing is vacuous. broken-fwd-backlog-no-owed
  *                         (SMR_BROKEN_NO_OWED: a refused FWD, RI or RI_R is lost) must time out;
  *                         it fails at the first step (RI_R), so -fwd and -ri run the same broken
- *                         code through the FWD step alone and the RI step alone. */
+ *                         code through the FWD step alone and the RI step alone.
+ *   quota                 (correct) [smr] quota_bytes = 300: clients put and delete eight keys
+ *                         (kvh.quota) under loss, two crashes, a pause, the total crash and
+ *                         duplicated writes; a refusal is a definite failure for the checker,
+ *                         every replica's state high-water mark stays <= the quota (checked
+ *                         every step and before every crash), writes are refused and deletes
+ *                         done (non-vacuous over the case). Broken: broken-quota-inflight
+ *                         (admission counts only the applied state: the bound is exceeded),
+ *                         broken-quota-refused-proposed (refused, answered, and proposed: the
+ *                         checker sees a failed write take effect; the bound check is off
+ *                         there), broken-quota-unlogged-refusal (a refusal answered at once
+ *                         with no marker in the log: a duplicate admitted later takes
+ *                         effect). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
