@@ -687,6 +687,16 @@ static void make_batch(struct kv *k)
 	struct strata_msg *batch = wr_done(k, &w);
 	for (size_t i = 0; i < take; i++) {
 		k->prop_bytes -= k->prop[i]->len;
+		if (!batch) {
+			/* Dropped (no memory for the entry): no longer in flight. */
+			struct strata_rd rd;
+			struct smr_cmd c;
+			strata_rd_init(&rd, k->prop[i]->data, k->prop[i]->len);
+			if (smr_cmd_decode(&rd, &c) == 0) {
+				uint64_t g = smr_cmd_growth(&c);
+				k->inflight -= g < k->inflight ? g : k->inflight;
+			}
+		}
 		strata_msg_unref(k->prop[i]);
 	}
 	memmove(k->prop, k->prop + take, (k->nprop - take) * sizeof(*k->prop));
