@@ -491,6 +491,10 @@ void smr_ckpt_set_broken(struct smr_ckpt *c, unsigned broken);
  * and pos is the order's position there. */
 void smr_ckpt_applied(struct smr_ckpt *c, uint64_t index, const struct smr_kv *sm,
 		      const struct smr_ckpt_pos *pos);
+/* The largest space quota of the BFT KV (bft_ckpt.c): a full state with a full session table of
+ * sessions_max sessions is still a checkpoint snapshot a replica fetches (at most 256 MiB);
+ * at least 1 MiB (with a session table that alone could pass the bound). */
+uint64_t smr_bft_quota_max(uint32_t sessions_max);
 /* Snapshot transfer (the KV over btob): fetches behind the stable checkpoint, installs through
  * fn; smr_ckpt_tick every tick_us. */
 void smr_ckpt_enable_fetch(struct smr_ckpt *c, smr_ckpt_install_fn fn, void *arg,

@@ -176,9 +176,9 @@ struct tkv {
 	unsigned broken;
 	uint64_t commands, reads, busy;
 	uint64_t unsigned_cmds; /* bft: ordered commands skipped, their client signature bad */
-	/* The space quota (`[smr] quota_bytes`, log = tob only; docs/smr.md "The space quota"):
-	 * 0 = not checked (the BFT KV). Decided at apply: a delivered write that would take the
-	 * state past it is applied as the refusal's marker instead. quota_rejects counts them. */
+	/* The space quota (`[smr] quota_bytes`; docs/smr.md "The space quota"), the BFT KV's at
+	 * most smr_bft_quota_max. Decided at apply: a delivered write that would take the state
+	 * past it is applied as the refusal's marker instead. quota_rejects counts them. */
 	uint64_t quota, quota_rejects;
 	uint64_t fallbacks;     /* bft: copies a non-designated replica ordered (fallback) */
 	/* bft: the requests this turn put into the order, broadcast as one bundle at the turn's
@@ -1273,7 +1273,9 @@ struct strata_module *smr_tobkv_create(struct strata_node *n, char *err, size_t 
 	int prc = smr_pend_init(&k->pend, cfg->smr_pending_max, sizeof(struct tpend));
 	k->sm = smr_kv_new(cfg->smr_sessions_max);
 	k->bft = smr_log_is_bft(cfg);
-	k->quota = k->bft ? 0 : cfg->smr_quota_bytes; /* not on the BFT KV yet (docs/smr.md) */
+	k->quota = cfg->smr_quota_bytes;
+	if (k->bft && k->quota > smr_bft_quota_max(cfg->smr_sessions_max))
+		k->quota = smr_bft_quota_max(cfg->smr_sessions_max); /* a checkpoint stays fetchable */
 	if (k->bft) {
 		uint32_t cap = 1;
 		while (cap < 2 * k->pend.cap)

@@ -70,13 +70,13 @@ rej=$(counter "$leader" kv_quota_rejects)
 [ "$rej" -ge 4 ] || fail "leader counted $rej quota refusals (expected >= 4)"
 pass "kv_quota_rejects on the leader: $rej"
 
-# status_check: every node up, state bytes <= quota and equal everywhere (polled: a follower
-# applies a little after the leader), the quota shown; prints the bytes.
+# status_check [DIR QUOTA]: every node up, state bytes <= quota and equal everywhere (polled: a
+# follower applies a little after the leader), the quota shown; prints the bytes.
 status_check() {
 	local _
 	for _ in $(seq 1 50); do
-		"$STRATA" --dir "$DIR" -w json kv status >"$TMP/st.json" || fail "kv status failed"
-		python3 - "$TMP/st.json" "$QUOTA" <<'PY' && return 0
+		"$STRATA" --dir "${1:-$DIR}" -w json kv status >"$TMP/st.json" || fail "kv status failed"
+		python3 - "$TMP/st.json" "${2:-$QUOTA}" <<'PY' && return 0
 import json, sys
 st, quota = json.load(open(sys.argv[1])), int(sys.argv[2])
 b = set()
@@ -131,4 +131,44 @@ kv 2 kv range fill/ --limit 100 >"$TMP/r2.txt" || fail "range after the restart 
 kv 3 kv del fill/2 >/dev/null || fail "delete after the restart failed"
 kv 3 kv put fill/again --value-file "$TMP/v16k" >/dev/null || fail "put after delete failed"
 pass "after the restart: $after bytes on every node, refused when full, a delete makes room"
+
+say "the BFT KV (log = btob, 4 nodes, f = 1): the quota decided at apply, voted by the client"
+BQ=65536
+config_with_ports "$TMP/bft.ini" 4 <<EOF
+[cluster]
+id = kv-quota-bft
+model = fail-arbitrary
+f = 1
+
+[fd]
+heartbeat_ms = 50
+timeout_ms = 250
+
+[smr]
+log = btob
+quota_bytes = $BQ
+EOF
+"$CLUSTER" start --config "$TMP/bft.ini" --dir "$TMP/bft" >/dev/null || fail "bft: start failed"
+head -c 4096 /dev/zero | tr '\0' 'w' >"$TMP/v4k"
+bkv() { "$STRATA" --dir "$TMP/bft" --timeout 5000 "$@"; }
+n=0
+for i in $(seq 1 40); do
+	out=$(bkv kv put "b/$i" --value-file "$TMP/v4k" 2>&1)
+	rc=$?
+	[ $rc = 0 ] && { n=$i; continue; }
+	[ $rc = 1 ] || fail "bft: put b/$i: exit $rc (expected 0, or 1 when refused): $out"
+	break
+done
+# 4 KiB + key + 64 each: 15 fit in 64 KiB, the 16th does not.
+[ "$n" = 15 ] || fail "bft: $n puts accepted before the refusal (expected 15): $out"
+echo "$out" | grep -Eq "kv: space exceeded: the store holds [0-9]+ bytes of its quota $BQ" ||
+	fail "bft: unexpected refusal: $out"
+bytes=$(status_check "$TMP/bft" $BQ)
+v=$(bkv kv get b/3)
+[ "${#v}" = 4096 ] || fail "bft: get b/3: ${#v} bytes"
+bkv kv del b/1 >/dev/null || fail "bft: delete when full failed"
+bkv kv put b/again --value-file "$TMP/v4k" >/dev/null || fail "bft: put after the delete failed"
+out=$(bkv kv put b/more --value-file "$TMP/v4k" 2>&1) && fail "bft: put accepted when full again"
+echo "$out" | grep -q "kv: space exceeded" || fail "bft: second refusal: $out"
+pass "bft: 15 puts, the 16th refused by f + 1 replicas ($bytes of $BQ bytes on every node); a delete makes room"
 echo "test_kv_quota: $(( $(date +%s) - t_start )) s"
