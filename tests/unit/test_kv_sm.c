@@ -178,6 +178,16 @@ START_TEST(test_refused_marker)
 }
 END_TEST
 
+/* The BFT KV's largest quota: 256 MiB of checkpoint less 1 MiB and the largest session table;
+ * at least 1 MiB when the session table alone could fill the checkpoint. */
+START_TEST(test_bft_quota_max)
+{
+	ck_assert_uint_eq(smr_bft_quota_max(100000), 71386880);
+	ck_assert_uint_eq(smr_bft_quota_max(0), ((uint64_t)256 << 20) - ((uint64_t)1 << 20));
+	ck_assert_uint_eq(smr_bft_quota_max(1000000), (uint64_t)1 << 20);
+}
+END_TEST
+
 /* The running size equals a recount over every key after each of many random commands, each
  * change within its command's growth bound; a restore gives the same size. */
 START_TEST(test_bytes_random)
@@ -526,6 +536,7 @@ int main(void)
 	tcase_add_test(tq, test_bytes_accounting);
 	tcase_add_test(tq, test_bytes_random);
 	tcase_add_test(tq, test_refused_marker);
+	tcase_add_test(tq, test_bft_quota_max);
 	suite_add_tcase(s, tq);
 	TCase *tc = tcase_create("commands");
 	/* A hang guard, not a speed bound: Check's 4 s default tripped under a heavily loaded
