@@ -183,9 +183,10 @@ static const struct keydef keys[K_COUNT] = {
 	[K_SMR_OVERLAP] = {SEC_SMR, "bft_overlap", V_U32, CFG(smr_bft_overlap), 1, 16},
 	[K_SMR_LEADER_SYNC] = {SEC_SMR, "leader_sync_parallel", V_ONOFF, CFG(smr_leader_sync_parallel), 0, 0},
 	[K_SMR_THRIFTY] = {SEC_SMR, "thrifty", V_ONOFF, CFG(smr_thrifty), 0, 0},
-	/* At most 3 GiB: a full state plus the session table (sessions_max x 1.6 KiB at most) is
-	 * still a snapshot the log installs (log.c, SNAP_MAX = 4 GiB). 0 is not a value: a store
-	 * without a bound on its memory is not offered (docs/smr.md "Bounds"). */
+	/* At most 3 GiB: a full state plus the session table (about 2 KiB per session: 196 MB
+	 * with the default sessions_max) is still a snapshot the log installs (log.c, SNAP_MAX =
+	 * 4 GiB). 0 is not a value: a store without a bound on its memory is not offered
+	 * (docs/smr.md "Bounds"). */
 	[K_SMR_QUOTA] = {SEC_SMR, "quota_bytes", V_U32, CFG(smr_quota_bytes), 1, 3u << 30},
 	[K_TOB_CONS] = {SEC_TOB, "consensus", V_ALGO, CFG(tob_consensus), 0, 0},
 	[K_CL_AUTH] = {SEC_CLIENT, "auth", V_ONOFF, CFG(client_auth), 0, 0},
