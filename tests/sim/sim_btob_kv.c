@@ -84,7 +84,16 @@
  * Signed requests: every client's session is owned by an Ed25519 key pair (drawn per seed) and
  * every request carries its signature (smr_bft_request_sign); a FORGE replica orders forged
  * commands under the clients' sessions with the signatures of the requests it received
- * (tob_log.c forge_commands), which the correct replicas skip. */
+ * (tob_log.c forge_commands), which the correct replicas skip.
+ *
+ * btob-quota: bft-kv-over-btob's run (a Byzantine replica of a drawn behaviour, loss, a
+ * partition, a pause) with [smr] quota_bytes = 300 and a workload of puts and deletes on eight
+ * keys (an absent key holds "(absent)" in the history, written first by a setup process; a
+ * delete writes it): the quota is decided at apply, the same at every correct replica; a
+ * refusal f + 1 replicas signed is a definite failure for the checker; no correct replica's
+ * state ever holds more than the quota (its high-water mark, every tick); writes refused and
+ * deletes done over the case. broken-quota-unchecked (SMR_BROKEN_QUOTA_UNCHECKED: no check at
+ * apply) must outgrow the quota. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
