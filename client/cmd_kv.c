@@ -61,7 +61,9 @@ static const char kv_help[] =
 	"watcher that falls more than [client] queue_max bytes behind; the watch then exits 3\n"
 	"naming the --from that resumes it.\n"
 	"status: per node the leader it follows, its term, last log index, commit and applied\n"
-	"index, snapshot index and log size (entries kept after compaction), and its fsyncs.\n"
+	"index, snapshot index and log size (entries kept after compaction), its fsyncs, its\n"
+	"state's bytes and the space quota ([smr] quota_bytes) and the writes it refused for it.\n"
+	"A write that would take the state past the quota exits 1 with \"kv: space exceeded\".\n"
 	"Exit: 0 ok, 1 definite failure (the error says why), 2 usage, 3 outcome unknown.\n";
 
 static int usage(struct cli *c, const char *fmt, const char *arg)
@@ -476,7 +478,8 @@ static int kv_watch(struct cli *c, int argc, char **argv)
 
 static const char *const status_fields[] = {
 	"kv_leader", "kv_term", "kv_last_index", "kv_commit_index", "kv_applied_index",
-	"store_syncs", "kv_snapshot_index", "kv_log_first",
+	"store_syncs", "kv_snapshot_index", "kv_log_first", "kv_state_bytes", "kv_quota_bytes",
+	"kv_quota_rejects",
 };
 #define NSTATUS (sizeof(status_fields) / sizeof(status_fields[0]))
 
@@ -527,8 +530,9 @@ static int kv_status(struct cli *c)
 		cli_json_init(&j, stdout);
 		cli_json_begin_array(&j);
 	} else {
-		printf("%-5s %-7s %-6s %-8s %-8s %-8s %-9s %-9s %s\n", "node", "leader", "term",
-		       "last", "commit", "applied", "snapshot", "log_size", "fsyncs");
+		printf("%-5s %-7s %-6s %-8s %-8s %-8s %-9s %-9s %-8s %-23s %s\n", "node", "leader",
+		       "term", "last", "commit", "applied", "snapshot", "log_size", "fsyncs",
+		       "bytes/quota", "refused");
 	}
 	int answered = 0;
 	for (int i = 0; i < n; i++) {
@@ -544,7 +548,8 @@ static int kv_status(struct cli *c)
 			if (ok) {
 				const char *names[] = { "leader", "term", "last_index", "commit_index",
 							"applied_index", "fsyncs", "snapshot_index",
-							"log_first" };
+							"log_first", "state_bytes", "quota_bytes",
+							"quota_rejects" };
 				for (size_t f = 0; f < NSTATUS; f++) {
 					cli_json_key(&j, names[f]);
 					cli_json_uint(&j, v[f]);
@@ -554,11 +559,16 @@ static int kv_status(struct cli *c)
 			}
 			cli_json_end_object(&j);
 		} else if (ok) {
-			printf("%-5u %-7llu %-6llu %-8llu %-8llu %-8llu %-9llu %-9llu %llu\n",
+			char bq[48];
+			snprintf(bq, sizeof(bq), "%llu/%llu", (unsigned long long)v[8],
+				 (unsigned long long)v[9]);
+			printf("%-5u %-7llu %-6llu %-8llu %-8llu %-8llu %-9llu %-9llu %-8llu %-23s "
+			       "%llu\n",
 			       eps[i].id, (unsigned long long)v[0], (unsigned long long)v[1],
 			       (unsigned long long)v[2], (unsigned long long)v[3],
 			       (unsigned long long)v[4], (unsigned long long)v[6],
-			       (unsigned long long)log_entries(v), (unsigned long long)v[5]);
+			       (unsigned long long)log_entries(v), (unsigned long long)v[5], bq,
+			       (unsigned long long)v[10]);
 		} else {
 			printf("%-5u (no answer)\n", eps[i].id);
 		}

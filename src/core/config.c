@@ -118,7 +118,7 @@ enum key {
 	K_FANOUT, K_ROUNDS, K_STORE_PCT,
 	K_SMR_HB, K_SMR_ELECT, K_SMR_WINDOW, K_SMR_BATCH, K_SMR_PENDING, K_SMR_TIMEOUT,
 	K_SMR_SESSIONS, K_SMR_SNAP_ENTRIES, K_SMR_SNAP_TAIL, K_SMR_CKPT, K_SMR_LOG, K_SMR_LEADER_SYNC,
-	K_SMR_THRIFTY, K_SMR_OVERLAP, K_TOB_CONS,
+	K_SMR_THRIFTY, K_SMR_QUOTA, K_SMR_OVERLAP, K_TOB_CONS,
 	K_CL_AUTH, K_ENCRYPT, K_MT_REMOTE,
 	K_HOST, K_PORT, K_CLIENT_PORT, K_PUBKEY, K_RESP_PORT, K_COINKEY, K_METRICS_PORT,
 	K_METRICS_HOST,
@@ -183,6 +183,11 @@ static const struct keydef keys[K_COUNT] = {
 	[K_SMR_OVERLAP] = {SEC_SMR, "bft_overlap", V_U32, CFG(smr_bft_overlap), 1, 16},
 	[K_SMR_LEADER_SYNC] = {SEC_SMR, "leader_sync_parallel", V_ONOFF, CFG(smr_leader_sync_parallel), 0, 0},
 	[K_SMR_THRIFTY] = {SEC_SMR, "thrifty", V_ONOFF, CFG(smr_thrifty), 0, 0},
+	/* At most 3 GiB: a full state plus the session table (about 2 KiB per session: 196 MB
+	 * with the default sessions_max) is still a snapshot the log installs (log.c, SNAP_MAX =
+	 * 4 GiB). 0 is not a value: a store without a bound on its memory is not offered
+	 * (docs/smr.md "Bounds"). */
+	[K_SMR_QUOTA] = {SEC_SMR, "quota_bytes", V_U32, CFG(smr_quota_bytes), 1, 3u << 30},
 	[K_TOB_CONS] = {SEC_TOB, "consensus", V_ALGO, CFG(tob_consensus), 0, 0},
 	[K_CL_AUTH] = {SEC_CLIENT, "auth", V_ONOFF, CFG(client_auth), 0, 0},
 	[K_ENCRYPT] = {SEC_CLUSTER, "encrypt", V_ONOFF, CFG(encrypt), 0, 0},
@@ -871,6 +876,7 @@ void strata_config_defaults(struct strata_config *c)
 	c->smr_pending_max = 8192;
 	c->smr_timeout_ms = 5000;
 	c->smr_sessions_max = 100000;
+	c->smr_quota_bytes = 2u << 30; /* etcd's default space quota */
 	c->smr_snapshot_entries = 10000;
 	c->smr_checkpoint_interval = 1024;
 	c->smr_bft_overlap = 1;

@@ -110,6 +110,7 @@ struct strata_config {
 	uint32_t smr_pending_max;     /* client requests a node holds at once (default 8192) */
 	uint32_t smr_timeout_ms;      /* a request unanswered this long: unknown outcome (default 5000) */
 	uint32_t smr_sessions_max;    /* client sessions remembered for exactly-once (default 100000) */
+	uint32_t smr_quota_bytes;     /* the KV state's space quota (default 2 GiB; docs/smr.md) */
 	uint32_t smr_snapshot_entries; /* a snapshot every this many applied entries (default 10000;
 					* 0 = never: the log is not compacted) */
 	uint32_t smr_snapshot_tail;   /* entries kept behind a snapshot for slow followers (1000) */

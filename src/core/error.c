@@ -19,6 +19,7 @@ const char *strata_strerror(int err)
 	case STRATA_ESTATE: return "not allowed in the current state";
 	case STRATA_EREPLAY: return "replayed or stale message";
 	case STRATA_ECRASHED: return "process crashed";
+	case STRATA_ENOSPACE: return "space quota exceeded";
 	default: return "unknown error";
 	}
 }

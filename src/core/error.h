@@ -23,6 +23,7 @@ enum strata_err {
 	STRATA_EREPLAY = -13,  /* replayed or stale wire data */
 	STRATA_ECRASHED = -14, /* the target process is known to have crashed; also the answer of a
 				* node that stops on a storage failure: outcome unknown */
+	STRATA_ENOSPACE = -15, /* a space quota is reached: nothing was done; make room first */
 };
 
 /* Static string for a code; never NULL. */

@@ -302,6 +302,9 @@ struct strata_counters {
 	uint64_t kv_batches, kv_commands, kv_read_rounds, kv_busy;
 	uint64_t kv_snapshot_index, kv_log_first, kv_snapshots, kv_snapshot_installs;
 	uint64_t kv_unreadable; /* stored entries or snapshot the hard state names, unreadable */
+	/* The space quota ([smr] quota_bytes): growing writes refused, and the state's bytes as
+	 * the quota counts them, and the quota. */
+	uint64_t kv_quota_rejects, kv_state_bytes, kv_quota_bytes;
 	uint64_t kv_thrifty_batches, kv_thrifty_fallbacks; /* [smr] thrifty (smr.h smr_status) */
 	/* Changes sent as `kv watch` events (smr_emit_changes); none while nobody watches. */
 	uint64_t kv_watch_events;

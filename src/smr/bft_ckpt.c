@@ -138,6 +138,17 @@
 #define CKPT_NOSNAP 6
 #define CKPT_CHUNK_MAX ((size_t)32 << 10) /* snapshot bytes per CHUNK at most */
 #define CKPT_SNAP_MAX ((size_t)256 << 20) /* a snapshot larger than this is not fetched */
+
+uint64_t smr_bft_quota_max(uint32_t sessions_max)
+{
+	/* The blob: the position (n x 16 bytes), the canonical KV: per key at most its bytes + 40
+	 * of encoding (the quota counts 64), per session at most 4 varints (40 bytes) and a result
+	 * (3 varints, 30 bytes) per seq of its window; 1 MiB of slack for the position and the
+	 * headers. */
+	uint64_t sessions = (uint64_t)sessions_max * (40 + 30u * SMR_SESSION_WINDOW);
+	uint64_t room = CKPT_SNAP_MAX - ((uint64_t)1 << 20);
+	return sessions + ((uint64_t)1 << 20) < room ? room - sessions : (uint64_t)1 << 20;
+}
 #define CKPT_VERIFY_BURST 2u  /* certificates verified per sender per tick at most */
 #define CKPT_SERVE_BURST 64u  /* chunks served per asking replica per tick at most */
 #define CKPT_FETCH_TICKS 3u   /* a server silent this many ticks: ask the next one */

@@ -13,6 +13,8 @@
  *                new value); not a number or an overflow: STRATA_EINVAL, nothing changes.
  *   getset k v   put k v; the result carries the previous value.
  *   mput pairs   put of every pair, in order, as one command (one revision per pair).
+ *   refused k    the marker of a write refused for the space quota (log.c): nothing changes;
+ *                STRATA_ENOSPACE (cached in the session: a copy of that seq is refused too).
  *   del k        also reports num = 1 if k was present.
  *   get k        (not a command: the log module reads the state) value, mod revision,
  *                create revision, version.
@@ -77,6 +79,8 @@ struct kv_ev {
 struct smr_kv {
 	struct kv_ent **tab;
 	size_t tcap, count;
+	uint64_t bytes; /* the keys' and values' bytes + SMR_KV_KEY_OVERHEAD per key (the quota's) */
+	uint64_t peak;  /* the most bytes held since created or restored */
 	uint64_t revision;
 	struct kv_sess **stab;
 	size_t scap, scount, smax;
@@ -328,7 +332,13 @@ static int kv_put(struct smr_kv *kv, const struct smr_cmd *c, const uint8_t *v, 
 		e->create_rev = kv->revision + 1;
 		*pp = e;
 		kv->count++;
+		kv->bytes += key->len + SMR_KV_KEY_OVERHEAD;
 	}
+	if (e->val)
+		kv->bytes -= e->val->len;
+	kv->bytes += vlen;
+	if (kv->bytes > kv->peak)
+		kv->peak = kv->bytes;
 	strata_msg_unref(e->val);
 	e->val = val;
 	e->mod_rev = ++kv->revision;
@@ -345,6 +355,7 @@ static bool kv_del(struct smr_kv *kv, const struct smr_cmd *c)
 		return false;
 	*pp = e->next;
 	kv->count--;
+	kv->bytes -= e->key->len + e->val->len + SMR_KV_KEY_OVERHEAD;
 	kv->revision++;
 	hist_add(kv, e->key, NULL, 0, 0);
 	strata_msg_unref(e->key);
@@ -567,6 +578,10 @@ static int apply_cmd(struct smr_kv *kv, const struct smr_cmd *c, struct smr_resu
 			return rc;
 		break;
 	}
+	case SMR_CMD_REFUSED:
+		/* A write the leader refused (space quota): nothing changes. */
+		res->status = STRATA_ENOSPACE;
+		return 0;
 	case SMR_CMD_CAS: {
 		struct smr_kv_value cur;
 		if (smr_kv_get(kv, c->key, c->key_len, &cur) != 0 || cur.val->len != c->val_len ||
@@ -667,6 +682,37 @@ int smr_kv_apply(struct smr_kv *kv, uint64_t index, const struct smr_cmd *c,
 }
 
 uint64_t smr_kv_revision(const struct smr_kv *kv) { return kv->revision; }
+uint64_t smr_kv_bytes(const struct smr_kv *kv) { return kv->bytes; }
+uint64_t smr_kv_bytes_peak(const struct smr_kv *kv) { return kv->peak; }
+
+uint64_t smr_cmd_growth(const struct smr_cmd *c)
+{
+	switch (c->type) {
+	case SMR_CMD_PUT:
+	case SMR_CMD_PUT_NX:
+	case SMR_CMD_PUT_XX:
+	case SMR_CMD_GETSET:
+		return c->key_len + c->val_len + SMR_KV_KEY_OVERHEAD;
+	case SMR_CMD_CAS:
+		return c->key_len + c->val2_len + SMR_KV_KEY_OVERHEAD;
+	case SMR_CMD_INCR:
+		return c->key_len + SMR_INCR_VALUE_MAX + SMR_KV_KEY_OVERHEAD;
+	case SMR_CMD_MPUT: {
+		/* The pair list was checked (smr_cmd_decode, smr_mput_check): every pair a put. */
+		struct strata_rd rd;
+		strata_rd_init(&rd, c->val, c->val_len);
+		uint64_t count = strata_rd_u64_max(&rd, SMR_MPUT_MAX), g = 0;
+		for (uint64_t i = 0; i < count && strata_rd_ok(&rd); i++) {
+			const uint8_t *x;
+			g += strata_rd_bytes(&rd, &x, SMR_KEY_MAX) + SMR_KV_KEY_OVERHEAD;
+			g += strata_rd_bytes(&rd, &x, SMR_VALUE_MAX);
+		}
+		return g;
+	}
+	default: /* noop, del: never more bytes */
+		return 0;
+	}
+}
 size_t smr_kv_count(const struct smr_kv *kv) { return kv->count; }
 size_t smr_kv_sessions(const struct smr_kv *kv) { return kv->scount; }
 
@@ -985,6 +1031,7 @@ int smr_kv_restore(const void *data, size_t len, size_t sessions_max, struct smr
 	int rc = restore_into(kv, &r);
 	kv->loading = false;
 	kv->hist_from = kv->revision + 1; /* the history starts after the snapshot */
+	kv->peak = kv->bytes;
 	if (rc) {
 		smr_kv_free(kv);
 		return rc;

@@ -150,7 +150,12 @@ struct ent {
 struct pend {
 	struct smr_pend c; /* the request, its id and deadline; a write's encoded command */
 	uint8_t state;     /* enum pstate */
-	uint64_t read_index;
+	/* A read: its read index. A write: its smr_cmd_growth (the space quota's count). One
+	 * field, so that the record (scanned whole by serve_applied_reads) does not grow. */
+	union {
+		uint64_t read_index;
+		uint64_t grow;
+	};
 };
 
 struct read_wait {
@@ -242,6 +247,13 @@ struct kv {
 	struct strata_msg **prop;
 	size_t nprop;
 	size_t prop_bytes;
+
+	/* The space quota ([smr] quota_bytes; docs/smr.md "Bounds"). A leader's inflight: the
+	 * smr_cmd_growth of every command past its applied index, in its log or its proposal
+	 * queue (counted when proposed or, for what it found in its log, when elected; uncounted
+	 * when applied). A growing write is admitted only while state bytes + inflight + its own
+	 * growth stay within quota: O(1) per write. */
+	uint64_t quota, inflight;
 
 	struct read_wait *reads;
 	size_t nreads;
@@ -597,7 +609,7 @@ static void serve_read(struct kv *k, struct pend *p)
 
 /* ---- proposals (leader) ---- */
 
-static bool propose(struct kv *k, struct strata_msg *cmd)
+static bool propose(struct kv *k, struct strata_msg *cmd, uint64_t grow)
 {
 	if (k->nprop >= PROPOSE_MAX || k->prop_bytes + cmd->len > SMR_PEND_BYTES) {
 		trace(k, "proposal queue full -> command dropped (its origin retries or times out)");
@@ -605,8 +617,57 @@ static bool propose(struct kv *k, struct strata_msg *cmd)
 	}
 	k->prop[k->nprop++] = strata_msg_ref(cmd);
 	k->prop_bytes += cmd->len;
+	k->inflight += grow;
 	flush_soon(k);
 	return true;
+}
+
+/* Whether a write that adds at most `grow` bytes to the state fits the space quota at this
+ * leader: the applied state's bytes, plus what every command past the applied index may add
+ * (inflight), plus grow. A write that cannot grow the state (del) always fits. *held: the
+ * bytes counted besides grow (the refusal's text). The broken variant counts only the applied
+ * state, forgetting the commands in flight. */
+static bool quota_fits(const struct kv *k, uint64_t grow, uint64_t *held)
+{
+	*held = smr_kv_bytes(k->sm);
+	if (!(k->broken & SMR_BROKEN_QUOTA_APPLIED_ONLY))
+		*held += k->inflight;
+	return grow == 0 || (*held <= k->quota && grow <= k->quota - *held);
+}
+
+/* The refusal's text (the client's error). */
+static void quota_text(uint64_t held, uint64_t quota, char *buf, size_t len)
+{
+	snprintf(buf, len,
+		 "kv: space exceeded: the store holds %" PRIu64 " bytes of its quota %" PRIu64
+		 " ([smr] quota_bytes); delete keys to make room", held, quota);
+}
+
+/* Refuses write c (space quota): instead of c, the leader proposes its marker (SMR_CMD_REFUSED:
+ * c's origin, request, session, seq and key; the held bytes and the quota for the text), which
+ * adds nothing to the state. Applied, it records the refusal in c's session, so every copy of c
+ * (a retry, a re-forward, one already in the log) gets one outcome: the marker first, every
+ * copy is refused; a copy first, the marker is a duplicate answered with the copy's result.
+ * The origin answers its client from the marker's result, as for any command. */
+static void refuse(struct kv *k, const struct smr_cmd *c, uint64_t held)
+{
+	k->st.quota_rejects++;
+	uint8_t why[2 * STRATA_VARINT_MAX];
+	size_t wl = strata_varint_put(why, held);
+	wl += strata_varint_put(why + wl, k->quota);
+	struct smr_cmd m = {
+		.type = SMR_CMD_REFUSED, .origin = c->origin, .origin_id = c->origin_id,
+		.session = c->session, .seq = c->seq, .key = c->key, .key_len = c->key_len,
+		.val = why, .val_len = wl,
+	};
+	struct strata_wr w;
+	strata_wr_init(&w, c->key_len + sizeof(why) + SMR_CMD_OVERHEAD);
+	smr_cmd_encode(&w, &m);
+	struct strata_msg *msg = wr_done(k, &w);
+	if (msg) {
+		propose(k, msg, 0);
+		strata_msg_unref(msg);
+	}
 }
 
 /* One entry from the queued commands: up to batch_max of them within the message bound. */
@@ -626,6 +687,16 @@ static void make_batch(struct kv *k)
 	struct strata_msg *batch = wr_done(k, &w);
 	for (size_t i = 0; i < take; i++) {
 		k->prop_bytes -= k->prop[i]->len;
+		if (!batch) {
+			/* Dropped (no memory for the entry): no longer in flight. */
+			struct strata_rd rd;
+			struct smr_cmd c;
+			strata_rd_init(&rd, k->prop[i]->data, k->prop[i]->len);
+			if (smr_cmd_decode(&rd, &c) == 0) {
+				uint64_t g = smr_cmd_growth(&c);
+				k->inflight -= g < k->inflight ? g : k->inflight;
+			}
+		}
 		strata_msg_unref(k->prop[i]);
 	}
 	memmove(k->prop, k->prop + take, (k->nprop - take) * sizeof(*k->prop));
@@ -708,6 +779,7 @@ static void become_follower(struct kv *k, uint64_t term)
 			strata_msg_unref(k->prop[i]);
 		k->nprop = 0;
 		k->prop_bytes = 0;
+		k->inflight = 0;
 	}
 	set_leader(k, 0);
 	/* Only a vote granted or a leader heard resets a running election timer: a candidate
@@ -715,6 +787,38 @@ static void become_follower(struct kv *k, uint64_t term)
 	 * standing themselves by bumping the term again and again. */
 	if (!strata_timer_armed(&k->elect_t))
 		arm_election(k);
+}
+
+/* The growth of the commands of one batch (an entry's data). */
+static uint64_t batch_growth(const struct strata_msg *batch)
+{
+	struct strata_rd rd;
+	strata_rd_init(&rd, batch->data, batch->len);
+	uint64_t count = strata_rd_u64_max(&rd, 1u << 20), g = 0;
+	for (uint64_t i = 0; i < count; i++) {
+		struct smr_cmd c;
+		if (smr_cmd_decode(&rd, &c) != 0)
+			break;
+		g += smr_cmd_growth(&c);
+	}
+	return g;
+}
+
+/* A new leader counts what the entries past its applied index may add (once per election: the
+ * entries of earlier terms it holds, which it commits with its no-op). */
+static void count_inflight(struct kv *k)
+{
+	k->inflight = 0;
+	for (uint64_t i = k->applied + 1; i <= k->last; i++) {
+		uint64_t t;
+		struct strata_msg *d;
+		if (entry_get(k, i, &t, &d) != 0) {
+			k->inflight = UINT64_MAX / 2; /* unreadable: admit no growth (damaged anyway) */
+			return;
+		}
+		k->inflight += batch_growth(d);
+		strata_msg_unref(d);
+	}
 }
 
 static void become_leader(struct kv *k)
@@ -735,6 +839,7 @@ static void become_leader(struct kv *k)
 	k->csafe = k->commit;
 	k->sync_ticket[0] = k->sync_ticket[1] = k->sync_idx[0] = k->sync_idx[1] = 0;
 	note_stored(k);
+	count_inflight(k);
 	struct strata_msg *noop = noop_batch(k);
 	if (noop) {
 		log_append(k, k->term, noop, false);
@@ -1136,6 +1241,12 @@ static void apply_one(struct kv *k, uint64_t idx, struct strata_msg *batch)
 			/* Out of memory mid-apply: this replica cannot stay consistent. */
 			STRATA_ASSERT(0 && "kv: state machine out of memory");
 		}
+		if (k->role == LEADER) {
+			/* Counted when proposed or elected (count_inflight): no longer in flight. */
+			uint64_t g = smr_cmd_growth(&c);
+			STRATA_ASSERT(k->inflight >= g);
+			k->inflight -= g;
+		}
 		if (c.origin != k->self || c.type == SMR_CMD_NOOP) {
 			if (k->role == LEADER && c.type != SMR_CMD_NOOP && c.origin >= 1 &&
 			    c.origin <= k->n && c.origin != k->self)
@@ -1151,6 +1262,23 @@ static void apply_one(struct kv *k, uint64_t idx, struct strata_msg *batch)
 		}
 		if (res.status == STRATA_ESTATE)
 			reply(k, p, STRATA_ESTATE, 0, NULL, 0, res.revision, "compare failed");
+		else if (res.status == STRATA_ENOSPACE) {
+			/* Refused (space quota): the marker's held bytes and quota, or, for a copy
+			 * answered from its session, what this replica holds now. */
+			uint64_t held = smr_kv_bytes(k->sm), quota = k->quota;
+			if (c.type == SMR_CMD_REFUSED) {
+				struct strata_rd vr;
+				strata_rd_init(&vr, c.val, c.val_len);
+				uint64_t h = strata_rd_u64(&vr), q = strata_rd_u64(&vr);
+				if (strata_rd_ok(&vr)) {
+					held = h;
+					quota = q;
+				}
+			}
+			char text[200];
+			quota_text(held, quota, text, sizeof(text));
+			reply(k, p, STRATA_ENOSPACE, 0, NULL, 0, 0, text);
+		}
 		else if (res.status == STRATA_EREPLAY)
 			reply(k, p, STRATA_EREPLAY, 0, NULL, 0, 0,
 			      "a repeat of a request older than its session's window: its outcome "
@@ -1360,7 +1488,34 @@ static void dispatch_one(struct kv *k, struct pend *p)
 	}
 	p->state = P_SENT;
 	if (k->leader == k->self) {
-		propose(k, p->c.cmd);
+		uint64_t held;
+		if (quota_fits(k, p->grow, &held)) {
+			propose(k, p->c.cmd, p->grow);
+			return;
+		}
+		if (k->broken & SMR_BROKEN_QUOTA_PROPOSE_REFUSED) {
+			/* BROKEN VARIANT: answered "space exceeded" at once, and proposed. */
+			k->st.quota_rejects++;
+			char text[200];
+			quota_text(held, k->quota, text, sizeof(text));
+			propose(k, p->c.cmd, p->grow);
+			reply(k, p, STRATA_ENOSPACE, 0, NULL, 0, 0, text);
+			return;
+		}
+		if (k->broken & SMR_BROKEN_QUOTA_UNLOGGED_REFUSAL) {
+			/* BROKEN VARIANT: answered at once, no marker: a copy of this write (a
+			 * retry through another node) may still be admitted and take effect. */
+			k->st.quota_rejects++;
+			char text[200];
+			quota_text(held, k->quota, text, sizeof(text));
+			reply(k, p, STRATA_ENOSPACE, 0, NULL, 0, 0, text);
+			return;
+		}
+		struct strata_rd rd;
+		struct smr_cmd c;
+		strata_rd_init(&rd, p->c.cmd->data, p->c.cmd->len);
+		STRATA_ASSERT(smr_cmd_decode(&rd, &c) == 0); /* encoded by kv_request_do */
+		refuse(k, &c, held); /* answered when the marker is applied (apply_one) */
 		return;
 	}
 	struct strata_wr w;
@@ -1680,9 +1835,14 @@ static void on_fwd(struct kv *k, uint32_t p, struct strata_rd *rd)
 		      p);
 		return;
 	}
+	uint64_t grow = smr_cmd_growth(&c), held;
+	if (!quota_fits(k, grow, &held)) {
+		refuse(k, &c, held); /* the origin answers its client when it applies the marker */
+		return;
+	}
 	struct strata_msg *m = strata_msg_new(d, dl);
 	if (m) {
-		propose(k, m);
+		propose(k, m, grow);
 		strata_msg_unref(m);
 	}
 }
@@ -1831,6 +1991,7 @@ static int kv_request_do(struct kv *k, const struct strata_request *q)
 			return STRATA_ENOMEM;
 		}
 		smr_pend_hold(&k->pend, &p->c, p->c.cmd->len);
+		p->grow = smr_cmd_growth(&c);
 	}
 	dispatch_one(k, p);
 	return 0;
@@ -2077,6 +2238,9 @@ static void publish(struct kv *k)
 	c->kv_unreadable = k->st.unreadable;
 	c->kv_thrifty_batches = k->st.thrifty_batches;
 	c->kv_thrifty_fallbacks = k->st.thrifty_fallbacks;
+	c->kv_quota_rejects = k->st.quota_rejects;
+	c->kv_state_bytes = smr_kv_bytes(k->sm);
+	c->kv_quota_bytes = k->quota;
 }
 
 static void kv_handle_ev(struct strata_module *m, const struct strata_event *ev);
@@ -2194,6 +2358,7 @@ struct strata_module *smr_kv_create(struct strata_node *n, char *err, size_t err
 	k->elect_us = (uint64_t)cfg->smr_election_ms * 1000;
 	k->timeout_us = (uint64_t)cfg->smr_timeout_ms * 1000;
 	k->max_msg = cfg->max_value;
+	k->quota = cfg->smr_quota_bytes;
 	int prc = smr_pend_init(&k->pend, cfg->smr_pending_max, sizeof(struct pend));
 	k->prop = calloc(PROPOSE_MAX, sizeof(*k->prop));
 	k->reads = calloc(READS_MAX, sizeof(*k->reads));

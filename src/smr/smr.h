@@ -34,8 +34,13 @@ enum smr_cmd_type {
 	SMR_CMD_GETSET = 7,  /* put; result old = the previous value (NULL if absent) */
 	SMR_CMD_MPUT = 8,    /* val = codec u64 count, count x (bytes key, bytes value); key = the
 			      * first key; every pair is put; one revision per pair */
+	/* The space quota (log.c): the leader refused a write; this marker stands in its place
+	 * with its origin, request, session, seq and key (val = codec u64 held, u64 quota: the
+	 * text's numbers only). Changes nothing; result status STRATA_ENOSPACE, kept in the
+	 * session like any result, so every copy of that (session, seq) is refused too. */
+	SMR_CMD_REFUSED = 9,
 };
-#define SMR_CMD_LAST SMR_CMD_MPUT
+#define SMR_CMD_LAST SMR_CMD_REFUSED
 #define SMR_MPUT_MAX 1024 /* pairs in one MPUT */
 /* Commands of one session that may be in flight at once (the seqs a session deduplicates out
  * of order): a client keeps every new seq less than this above its lowest unanswered one. */
@@ -87,6 +92,19 @@ int smr_kv_apply(struct smr_kv *kv, uint64_t index, const struct smr_cmd *cmd,
 /* Reads a key. 0, or STRATA_ENOENT if absent. */
 int smr_kv_get(const struct smr_kv *kv, const void *key, size_t klen, struct smr_kv_value *out);
 uint64_t smr_kv_revision(const struct smr_kv *kv);
+/* The state's size as the space quota ([smr] quota_bytes, docs/smr.md "Bounds") counts it: every
+ * key's and value's bytes plus SMR_KV_KEY_OVERHEAD per key. Kept as a running sum by every apply
+ * and recomputed by a restore: the same on replicas that applied the same prefix. */
+#define SMR_KV_KEY_OVERHEAD 64u
+#define SMR_INCR_VALUE_MAX 20u /* the longest value an incr writes ("-9223372036854775808") */
+uint64_t smr_kv_bytes(const struct smr_kv *kv);
+/* The most smr_kv_bytes the state held since it was created or restored (every apply's
+ * high-water mark: what the simulation checks against the quota). */
+uint64_t smr_kv_bytes_peak(const struct smr_kv *kv);
+/* A bound on how many bytes applying c can add to smr_kv_bytes, whatever the state: an
+ * overwrite counts as a new key (key + value + overhead), an mput every pair, an incr the
+ * longest number; a del or a noop 0. O(1), an mput O(pairs). */
+uint64_t smr_cmd_growth(const struct smr_cmd *c);
 size_t smr_kv_count(const struct smr_kv *kv);
 size_t smr_kv_sessions(const struct smr_kv *kv);
 /* One key of a range: borrowed until the next apply. */
@@ -289,6 +307,8 @@ struct smr_status {
 	/* [smr] thrifty: batches sent at once only to majority - 1 followers, and of them those
 	 * whose chosen followers were late (sent to every follower after a bounded wait). */
 	uint64_t thrifty_batches, thrifty_fallbacks;
+	/* Growing writes the leader refused before proposing them: the space quota. */
+	uint64_t quota_rejects;
 };
 void smr_kv_status(struct strata_module *m, struct smr_status *out);
 struct smr_kv *smr_kv_state(struct strata_module *m);
@@ -471,6 +491,10 @@ void smr_ckpt_set_broken(struct smr_ckpt *c, unsigned broken);
  * and pos is the order's position there. */
 void smr_ckpt_applied(struct smr_ckpt *c, uint64_t index, const struct smr_kv *sm,
 		      const struct smr_ckpt_pos *pos);
+/* The largest space quota of the BFT KV (bft_ckpt.c): a full state with a full session table of
+ * sessions_max sessions is still a checkpoint snapshot a replica fetches (at most 256 MiB);
+ * at least 1 MiB (with a session table that alone could pass the bound). */
+uint64_t smr_bft_quota_max(uint32_t sessions_max);
 /* Snapshot transfer (the KV over btob): fetches behind the stable checkpoint, installs through
  * fn; smr_ckpt_tick every tick_us. */
 void smr_ckpt_enable_fetch(struct smr_ckpt *c, smr_ckpt_install_fn fn, void *arg,
@@ -558,6 +582,18 @@ enum smr_broken {
 	/* kv: a FWD, RI or RI_R the links refuse is lost, not owed and sent again (log.c,
 	 * send_owed): the request waits for its deadline. */
 	SMR_BROKEN_NO_OWED = 65536,
+	/* kv: the space quota's admission counts only the applied state, not the commands in
+	 * flight past it (log.c, quota_fits): pipelined writes take the state past the quota. */
+	SMR_BROKEN_QUOTA_APPLIED_ONLY = 262144,
+	/* kv: a write the space quota refuses is answered "space exceeded" and still proposed
+	 * (log.c, dispatch_one and on_fwd): a definite failure that takes effect. */
+	SMR_BROKEN_QUOTA_PROPOSE_REFUSED = 524288,
+	/* kv: a write of the leader's own client that the quota refuses is answered at once,
+	 * with no marker in the log (log.c, dispatch_one): a copy of it sent through another node
+	 * may be admitted later and take effect. */
+	SMR_BROKEN_QUOTA_UNLOGGED_REFUSAL = 1048576,
+	/* kv over tob: the space quota is not checked at apply (tob_log.c, on_deliver_one). */
+	SMR_BROKEN_QUOTA_UNCHECKED = 2097152,
 };
 void smr_kv_set_broken(struct strata_module *m, unsigned broken);
 

@@ -176,6 +176,10 @@ struct tkv {
 	unsigned broken;
 	uint64_t commands, reads, busy;
 	uint64_t unsigned_cmds; /* bft: ordered commands skipped, their client signature bad */
+	/* The space quota (`[smr] quota_bytes`; docs/smr.md "The space quota"), the BFT KV's at
+	 * most smr_bft_quota_max. Decided at apply: a delivered write that would take the state
+	 * past it is applied as the refusal's marker instead. quota_rejects counts them. */
+	uint64_t quota, quota_rejects;
 	uint64_t fallbacks;     /* bft: copies a non-designated replica ordered (fallback) */
 	/* bft: the requests this turn put into the order, broadcast as one bundle at the turn's
 	 * end: [count][bytes entry]..., an entry is a command or marker with its client's auth. */
@@ -306,7 +310,14 @@ static void answer(struct tkv *k, struct tpend *p, const struct smr_cmd *c,
 {
 	if (res->status == STRATA_ESTATE)
 		reply(k, p, STRATA_ESTATE, 0, NULL, 0, res->revision, "compare failed");
-	else if (res->status == STRATA_EINVAL && c->type == SMR_CMD_INCR)
+	else if (res->status == STRATA_ENOSPACE) {
+		char text[200];
+		snprintf(text, sizeof(text),
+			 "kv: space exceeded: the store holds %" PRIu64 " bytes of its quota %" PRIu64
+			 " ([smr] quota_bytes); delete keys to make room", smr_kv_bytes(k->sm),
+			 k->quota);
+		reply(k, p, STRATA_ENOSPACE, 0, NULL, 0, 0, text);
+	} else if (res->status == STRATA_EINVAL && c->type == SMR_CMD_INCR)
 		reply(k, p, STRATA_EINVAL, 0, NULL, 0, res->revision,
 		      "value is not an integer or out of range");
 	else if (c->type == SMR_CMD_INCR) {
@@ -421,6 +432,17 @@ static void on_deliver_one(struct tkv *k, uint32_t origin, const uint8_t *data, 
 						"signature, skipped");
 			return;
 		}
+	}
+	/* The space quota, decided here: no leader can refuse a write before the order (every
+	 * replica broadcasts its own clients' writes), so a delivered write that could take the
+	 * state past the quota is applied as the refusal's marker: the same decision at every
+	 * replica (the same state, the same command, the same quota), kept in the write's session
+	 * so every copy of it gets it; nothing changes. */
+	uint64_t grow = k->quota ? smr_cmd_growth(&c) : 0, held = smr_kv_bytes(k->sm);
+	if (grow > 0 && !(k->broken & SMR_BROKEN_QUOTA_UNCHECKED) &&
+	    (held > k->quota || grow > k->quota - held)) {
+		c.type = SMR_CMD_REFUSED;
+		k->quota_rejects++;
 	}
 	k->applied++;
 	struct smr_result res;
@@ -1048,6 +1070,9 @@ static void publish(struct tkv *k)
 	c->kv_commands = k->commands;
 	c->kv_read_rounds = k->reads;
 	c->kv_busy = k->busy;
+	c->kv_quota_rejects = k->quota_rejects;
+	c->kv_state_bytes = smr_kv_bytes(k->sm);
+	c->kv_quota_bytes = k->quota;
 	c->kv_bft_unsigned = k->unsigned_cmds;
 	c->kv_bft_fallbacks = k->fallbacks;
 	c->kv_bft_taken = k->taken;
@@ -1248,6 +1273,9 @@ struct strata_module *smr_tobkv_create(struct strata_node *n, char *err, size_t 
 	int prc = smr_pend_init(&k->pend, cfg->smr_pending_max, sizeof(struct tpend));
 	k->sm = smr_kv_new(cfg->smr_sessions_max);
 	k->bft = smr_log_is_bft(cfg);
+	k->quota = cfg->smr_quota_bytes;
+	if (k->bft && k->quota > smr_bft_quota_max(cfg->smr_sessions_max))
+		k->quota = smr_bft_quota_max(cfg->smr_sessions_max); /* a checkpoint stays fetchable */
 	if (k->bft) {
 		uint32_t cap = 1;
 		while (cap < 2 * k->pend.cap)
@@ -1332,4 +1360,5 @@ void smr_tobkv_status(struct strata_module *m, struct smr_status *out)
 	out->commands = k->commands;
 	out->read_rounds = k->reads;
 	out->busy_rejects = k->busy;
+	out->quota_rejects = k->quota_rejects;
 }

@@ -84,7 +84,16 @@
  * Signed requests: every client's session is owned by an Ed25519 key pair (drawn per seed) and
  * every request carries its signature (smr_bft_request_sign); a FORGE replica orders forged
  * commands under the clients' sessions with the signatures of the requests it received
- * (tob_log.c forge_commands), which the correct replicas skip. */
+ * (tob_log.c forge_commands), which the correct replicas skip.
+ *
+ * btob-quota: bft-kv-over-btob's run (a Byzantine replica of a drawn behaviour, loss, a
+ * partition, a pause) with [smr] quota_bytes = 300 and a workload of puts and deletes on eight
+ * keys (an absent key holds "(absent)" in the history, written first by a setup process; a
+ * delete writes it): the quota is decided at apply, the same at every correct replica; a
+ * refusal f + 1 replicas signed is a definite failure for the checker; no correct replica's
+ * state ever holds more than the quota (its high-water mark, every tick); writes refused and
+ * deletes done over the case. broken-quota-unchecked (SMR_BROKEN_QUOTA_UNCHECKED: no check at
+ * apply) must outgrow the quota. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,14 +115,18 @@
 
 #define NCL 5
 #define NKEYS 3
+#define QKEYS 8 /* keys of the quota cases' workload */
+#define QUOTA_SIM 300u /* their [smr] quota_bytes: about four keys */
+#define ABSENT "(absent)" /* the quota cases' history: what an absent key holds */
 #define MS 1000ull
 #define NN 4
 #define FF 1
 
-enum { OP_GET, OP_PUT, OP_CAS };
+enum { OP_GET, OP_PUT, OP_CAS, OP_DEL };
 enum { V_NONE, V_ONE, V_NOVERIFY, V_UNSIGNED, V_CKPT, V_UNBOUND, V_CATCHUP, V_SNAP_NODIGEST,
        V_VOTES_LOST, V_NO_REVOTE, V_LEFT_OUT, V_FIRST_USE, V_FAR, V_FAR_LOAD, V_FAR_BACKLOG,
-       V_BL_NO_OWED, V_BL_GAP_ROUNDS, V_BL_NO_PROBE, V_BL_EPOCH_LOST };
+       V_BL_NO_OWED, V_BL_GAP_ROUNDS, V_BL_NO_PROBE, V_BL_EPOCH_LOST, V_QUOTA,
+       V_QUOTA_UNCHECKED };
 #define CKPT_K 16 /* [smr] checkpoint_interval in these runs */
 #define MIN_OPS 5 /* the non-vacuity minimum: writes and reads completed */
 #define AWAY_ROUNDS (CONS_LIVE_MAX + CONS_CACHE + 80) /* catch-up: rounds the others run ahead */
@@ -185,13 +198,24 @@ struct run {
 	uint64_t ckpt_last_own; /* the correct replicas' newest own checkpoint (check_checkpoints) */
 	bool load_stopped; /* btob-catchup-far: the clients issue nothing new */
 	uint64_t far_gap;  /* ... rounds the others were past their stable checkpoint's */
-	char seen[NKEYS][40];
+	char seen[QKEYS][40];
+	/* The quota cases: puts and deletes on QKEYS keys, [smr] quota_bytes = QUOTA_SIM; writes
+	 * refused (a definite failure), deletes done, and the first correct replica seen holding
+	 * more than the quota (its state's high-water mark). */
+	bool quota;
+	unsigned quota_refused, dels_ok;
+	char quota_bad[200];
 	/* Watch events (kv_harness's kvh_watch): the correct replicas' only; nobody watches the
 	 * replicas w.unwatched, drawn from the seed. */
 	struct kvh w;
 };
 
-static const char *keys[NKEYS] = { "a", "b", "c" };
+static const char *keys[QKEYS] = { "a", "b", "c", "d", "e", "f", "g", "h" };
+
+static unsigned nkeys(const struct run *r)
+{
+	return r->quota ? QKEYS : NKEYS;
+}
 
 static void build(struct sim *s, struct strata_node *n, void *arg)
 {
@@ -217,7 +241,8 @@ static void record(struct run *r, struct client *c, enum strata_hist_type t, con
 {
 	strata_history_append(r->hist, c->proc, t,
 			      c->kind == OP_GET ? STRATA_HIST_READ
-			      : c->kind == OP_PUT ? STRATA_HIST_WRITE : STRATA_HIST_CAS,
+			      : c->kind == OP_PUT || c->kind == OP_DEL ? STRATA_HIST_WRITE
+			      : STRATA_HIST_CAS,
 			      c->key, value, value2, sim_now(r->s) * 1000);
 }
 
@@ -225,6 +250,8 @@ static void record_end(struct run *r, struct client *c, enum strata_hist_type t)
 {
 	if (c->kind == OP_GET)
 		record(r, c, t, NULL, NULL);
+	else if (c->kind == OP_DEL) /* a delete writes "absent" */
+		record(r, c, t, ABSENT, NULL);
 	else if (c->kind == OP_PUT)
 		record(r, c, t, c->val, NULL);
 	else
@@ -233,7 +260,7 @@ static void record_end(struct run *r, struct client *c, enum strata_hist_type t)
 
 static unsigned key_index(const char *key)
 {
-	for (unsigned i = 0; i < NKEYS; i++)
+	for (unsigned i = 0; i < QKEYS; i++)
 		if (keys[i] == key)
 			return i;
 	return 0;
@@ -262,6 +289,11 @@ static void accept(struct run *r, struct client *c, const struct vote_val *v)
 		finish(r, c, STRATA_HIST_FAIL);
 		return;
 	}
+	if (v->status == STRATA_ENOSPACE && r->quota && c->kind == OP_PUT) {
+		r->quota_refused++; /* the space quota: refused, nothing done */
+		finish(r, c, STRATA_HIST_FAIL);
+		return;
+	}
 	if (v->status != 0) {
 		if (v->status != STRATA_ETIMEDOUT && v->status != STRATA_EFULL && !r->error) {
 			r->error = 1;
@@ -278,9 +310,13 @@ static void accept(struct run *r, struct client *c, const struct vote_val *v)
 	if (c->kind == OP_GET) {
 		r->reads_ok++;
 		bool found = (v->flags & STRATA_REPLY_FOUND) != 0;
-		record(r, c, STRATA_HIST_OK, found ? v->val : NULL, NULL);
+		record(r, c, STRATA_HIST_OK, found ? v->val : r->quota ? ABSENT : NULL, NULL);
 		if (found)
 			remember(seen, v->val);
+	} else if (c->kind == OP_DEL) {
+		r->dels_ok++;
+		record_end(r, c, STRATA_HIST_OK);
+		remember(seen, "");
 	} else {
 		r->writes_ok++;
 		record_end(r, c, STRATA_HIST_OK);
@@ -346,6 +382,8 @@ static void issue(struct run *r, struct client *c, int kind, const char *key)
 	if (kind != OP_GET)
 		snprintf(c->val, sizeof(c->val), "%u.%llu", (unsigned)c->proc,
 			 (unsigned long long)c->seq);
+	if (kind == OP_DEL)
+		c->val[0] = 0;
 	if (kind == OP_CAS) {
 		const char *seen = r->seen[key_index(key)];
 		snprintf(c->old, sizeof(c->old), "%s", seen[0] ? seen : "none");
@@ -361,7 +399,8 @@ static void issue(struct run *r, struct client *c, int kind, const char *key)
 		record_end(r, c, STRATA_HIST_INVOKE);
 	struct strata_request q = {
 		.id = c->req_id,
-		.op = kind == OP_GET ? STRATA_OP_READ : kind == OP_PUT ? STRATA_OP_WRITE : STRATA_OP_CAS,
+		.op = kind == OP_GET ? STRATA_OP_READ : kind == OP_PUT ? STRATA_OP_WRITE
+		      : kind == OP_DEL ? STRATA_OP_DELETE : STRATA_OP_CAS,
 		.key = (const uint8_t *)key, .key_len = strlen(key),
 		.session = c->session, .seq = c->seq,
 	};
@@ -377,7 +416,8 @@ static void issue(struct run *r, struct client *c, int kind, const char *key)
 	/* Signed by the key pair that owns the session (src/smr/bft.c). */
 	struct smr_bft_req sr = {
 		.session = c->session, .seq = c->seq, .op = q.op,
-		.type = kind == OP_GET ? 0 : kind == OP_PUT ? SMR_CMD_PUT : SMR_CMD_CAS,
+		.type = kind == OP_GET ? 0 : kind == OP_PUT ? SMR_CMD_PUT
+			: kind == OP_DEL ? SMR_CMD_DEL : SMR_CMD_CAS,
 		.key = q.key, .key_len = q.key_len, .val = q.value, .val_len = q.value_len,
 		.val2 = q.value2, .val2_len = q.value2_len,
 	};
@@ -755,6 +795,28 @@ static int far_done(struct sim *s, void *arg)
 	return far_caught_up(arg, &o, &l);
 }
 
+/* The quota cases over their seeds: writes refused and deletes done (non-vacuity). */
+static unsigned quota_seeds;
+static uint64_t quota_refused, quota_dels;
+
+/* The space quota's promise: no correct replica's state ever held more than the quota (its
+ * high-water mark since created or restored); the Byzantine replica's state is its own. */
+static void check_quota(struct run *r)
+{
+	for (uint32_t id = 1; id <= NN && r->quota && !r->quota_bad[0]; id++) {
+		struct strata_node *n = sim_node(r->s, id);
+		struct strata_module *m = n ? strata_node_module_by_name(n, "kv") : NULL;
+		if (!m || id == r->byz_id)
+			continue;
+		uint64_t peak = smr_kv_bytes_peak(smr_tobkv_state(m));
+		if (peak > r->cfg.smr_quota_bytes)
+			snprintf(r->quota_bad, sizeof(r->quota_bad),
+				 "quota: correct replica %u's state held %llu bytes, over [smr] "
+				 "quota_bytes = %u", id, (unsigned long long)peak,
+				 r->cfg.smr_quota_bytes);
+	}
+}
+
 static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant,
 		    const char *log)
 {
@@ -792,6 +854,9 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 		variant == V_LEFT_OUT || (variant == V_NONE && seed % 2 == 1) ? 2 : 1;
 	sim_config_loopback(&r->cfg, NN, 7800);
 	r->variant = variant;
+	r->quota = variant == V_QUOTA || variant == V_QUOTA_UNCHECKED;
+	if (r->quota)
+		r->cfg.smr_quota_bytes = QUOTA_SIM;
 	r->over_btob = strcmp(log, "btob") == 0;
 	r->trace = trace;
 	r->hist = open_memstream(&r->hbuf, &r->hlen);
@@ -811,7 +876,8 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	/* the runs of bft-kv-over-btob, with checkpoint votes lost or not */
 	bool votes_lost = variant == V_VOTES_LOST || variant == V_NO_REVOTE;
 	bool first_use = variant == V_FIRST_USE;
-	bool plain = variant == V_NONE || votes_lost || variant == V_LEFT_OUT || first_use;
+	bool plain = variant == V_NONE || votes_lost || variant == V_LEFT_OUT || first_use ||
+		     r->quota;
 	if (!plain && !catchup)
 		r->byz_id = 1;
 	if (first_use && r->byz_id == 1) /* bldc's first leader correct: the order starts at once,
@@ -857,6 +923,17 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 			c->session = smr_bft_session_at(r->pk, k);
 		c->next_at = sim_now(s) + sim_random_below(s, 3 * MS);
 	}
+	/* The quota cases' history: every key holds "absent" first (a setup process). */
+	for (unsigned i = 0; r->quota && i < QKEYS; i++) {
+		strata_history_append(r->hist, 99, STRATA_HIST_INVOKE, STRATA_HIST_WRITE, keys[i],
+				      ABSENT, NULL, sim_now(s) * 1000);
+		strata_history_append(r->hist, 99, STRATA_HIST_OK, STRATA_HIST_WRITE, keys[i],
+				      ABSENT, NULL, sim_now(s) * 1000);
+	}
+	if (variant == V_QUOTA_UNCHECKED) /* no quota check at apply */
+		for (uint32_t id = 1; id <= NN; id++)
+			smr_tobkv_set_broken(strata_node_module_by_name(sim_node(s, id), "kv"),
+					     SMR_BROKEN_QUOTA_UNCHECKED);
 	if (variant == V_UNSIGNED || variant == V_CKPT || variant == V_UNBOUND)
 		/* replicas that take any command under any session, any checkpoint, or an entry
 		 * of a request envelope not bound to its signature */
@@ -1074,10 +1151,12 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 			if (c->busy || t < c->next_at || r->load_stopped)
 				continue;
 			uint64_t x = sim_random_below(s, 100);
-			int kind = x < 45 ? OP_GET : x < 85 ? OP_PUT : OP_CAS;
-			issue(r, c, kind, keys[sim_random_below(s, NKEYS)]);
+			int kind = r->quota ? (x < 40 ? OP_GET : x < 80 ? OP_PUT : OP_DEL)
+					    : (x < 45 ? OP_GET : x < 85 ? OP_PUT : OP_CAS);
+			issue(r, c, kind, keys[sim_random_below(s, nkeys(r))]);
 		}
 		send_queued(r);
+		check_quota(r);
 		if (healed && t >= far_end)
 			break; /* btob-catchup-far: back, with the load stopped (or after 2 s more) */
 	}
@@ -1154,7 +1233,7 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 			sim_crash(s, r->byz_id);
 		r->load_stopped = false;
 	}
-	for (unsigned key = 0; key < NKEYS && !rc; key++)
+	for (unsigned key = 0; key < nkeys(r) && !rc; key++)
 		for (unsigned k = 0; k < NCL && !rc; k++) {
 			unsigned info0 = r->info;
 			issue(r, &r->cl[k], OP_GET, keys[key]);
@@ -1179,6 +1258,23 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 	if (votes_lost || first_use) /* ticks of 2 x timeout: standing replicas vote again */
 		sim_run_for(s, 2000 * MS, NULL, NULL);
 	bool violation = false;
+	check_quota(r);
+	if (r->quota_bad[0]) {
+		rc = sim_fail(why, wl, "%s", r->quota_bad);
+		violation = true;
+	}
+	if (r->quota) {
+		quota_seeds++;
+		quota_refused += r->quota_refused;
+		quota_dels += r->dels_ok;
+		if (!rc && quota_seeds >= 3 && (quota_refused == 0 || quota_dels == 0))
+			rc = sim_fail(why, wl, "%llu writes refused and %llu deletes in %u seeds of "
+				      "the quota case: vacuous", (unsigned long long)quota_refused,
+				      (unsigned long long)quota_dels, quota_seeds);
+		if (trace || getenv("SIM_KV_VERBOSE"))
+			fprintf(stderr, "seed %llu: quota: %u writes refused, %u deletes\n",
+				(unsigned long long)seed, r->quota_refused, r->dels_ok);
+	}
 	if (!rc)
 		rc = check_agreement(r, why, wl, &violation);
 	if (!rc)
@@ -1199,7 +1295,7 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, int variant
 			      r->ckpt_judged ? "the same" : "different counts",
 			      (unsigned long long)r->ckpt_last_own);
 	if (rc && variant != V_NONE && variant != V_CATCHUP && !far && variant != V_VOTES_LOST &&
-	    variant != V_LEFT_OUT && variant != V_FIRST_USE && !violation) {
+	    variant != V_LEFT_OUT && variant != V_FIRST_USE && variant != V_QUOTA && !violation) {
 		fprintf(stderr, "sim_btob_kv: broken variant seed %llu failed for another reason: "
 			"%s\n", (unsigned long long)seed, why);
 		exit(1);
@@ -1336,9 +1432,24 @@ static int run_bl_epoch_lost(uint64_t seed, bool trace, char *why, size_t wl)
 	return run_case(seed, trace, why, wl, V_BL_EPOCH_LOST, "btob");
 }
 
+/* The space quota over btob: decided at apply by every correct replica alike, voted by the
+ * client; the bound on the correct replicas, refused writes never taking effect. */
+static int run_quota(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, V_QUOTA, "btob");
+}
+
+/* Broken: no quota check at apply: the correct replicas outgrow the quota. */
+static int run_quota_unchecked(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, V_QUOTA_UNCHECKED, "btob");
+}
+
 static const struct sim_case cases[] = {
 	{ "bft-kv-one-byzantine", run_bft, 10, false },
 	{ "bft-kv-over-btob", run_btob, 6, false },
+	{ "btob-quota", run_quota, 6, false },
+	{ "broken-quota-unchecked", run_quota_unchecked, 6, true },
 	{ "broken-accept-one", run_one, 10, true },
 	{ "broken-no-verify", run_noverify, 10, true },
 	{ "broken-unsigned-requests", run_unsigned, 10, true },

@@ -66,7 +66,19 @@
  *                         follower owed nothing is vacuous. broken-fwd-backlog-no-owed
  *                         (SMR_BROKEN_NO_OWED: a refused FWD, RI or RI_R is lost) must time out;
  *                         it fails at the first step (RI_R), so -fwd and -ri run the same broken
- *                         code through the FWD step alone and the RI step alone. */
+ *                         code through the FWD step alone and the RI step alone.
+ *   quota                 (correct) [smr] quota_bytes = 300: clients put and delete eight keys
+ *                         (kvh.quota) under loss, two crashes, a pause, the total crash and
+ *                         duplicated writes; a refusal is a definite failure for the checker,
+ *                         every replica's state high-water mark stays <= the quota (checked
+ *                         every step and before every crash), writes are refused and deletes
+ *                         done (non-vacuous over the case). Broken: broken-quota-inflight
+ *                         (admission counts only the applied state: the bound is exceeded),
+ *                         broken-quota-refused-proposed (refused, answered, and proposed: the
+ *                         checker sees a failed write take effect; the bound check is off
+ *                         there), broken-quota-unlogged-refusal (a refusal answered at once
+ *                         with no marker in the log: a duplicate admitted later takes
+ *                         effect). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,7 +101,14 @@ enum {
 	F_FAST_NET = 512, /* one-way delays of 20-200 us instead of 100-1000 us */
 	F_TWO_CLIENTS = 1024, /* two clients instead of six (batches often go out alone, as at
 			       * c = 1), and [smr] thrifty on */
+	F_QUOTA = 2048, /* [smr] quota_bytes = QUOTA_SIM, the quota workload (kvh.quota) */
+	F_QUOTA_NO_BOUND = 4096, /* the quota's bound is not checked: the history alone must
+				  * catch a broken variant */
 };
+
+/* The quota case's [smr] quota_bytes: room for about four of its keys (a key of the workload
+ * counts 1 + 3..6 + SMR_KV_KEY_OVERHEAD bytes), so that writes are refused often. */
+#define QUOTA_SIM 300u
 
 struct run {
 	struct sim *s;
@@ -117,6 +136,9 @@ struct run {
 	struct pipe_op *pipe;
 	bool pipe_violation;
 	bool filler; /* fwd-backlog: the backlog filler on every node (lib/filler.h) */
+	/* quota: the first replica seen holding more than [smr] quota_bytes (a violation). */
+	char quota_bad[200];
+	uint64_t quota_peak; /* the most bytes any replica held */
 };
 
 /* ---- pipelined-session: one session (a RESP connection) with many writes in flight ---- */
@@ -140,6 +162,9 @@ static unsigned isolate_seeds;
 static unsigned torn_seeds;
 static uint64_t torn_writes, torn_cuts;
 static uint64_t isolate_installs;
+/* The quota case: seeds run, writes refused (space exceeded) and deletes done (non-vacuity). */
+static unsigned quota_seeds;
+static uint64_t quota_refused, quota_dels;
 /* Seeds run with [smr] thrifty and the thrifty batches their leaders made (non-vacuity). */
 static unsigned thrifty_seeds;
 static uint64_t thrifty_total;
@@ -265,9 +290,27 @@ static void count_unreadable(struct run *r, uint32_t id)
 	r->thrifty_fallbacks += st.thrifty_fallbacks;
 }
 
+/* The space quota's promise: no replica's state ever held more than [smr] quota_bytes (the
+ * state machine's high-water mark since it was created or restored; read every step and
+ * before each crash). */
+static void check_quota(struct run *r, uint32_t id)
+{
+	struct strata_module *m = mod(r, id);
+	if (!m || !r->h.quota || (r->faults & F_QUOTA_NO_BOUND))
+		return;
+	uint64_t peak = smr_kv_bytes_peak(smr_kv_state(m));
+	if (peak > r->quota_peak)
+		r->quota_peak = peak;
+	if (peak > r->cfg.smr_quota_bytes && !r->quota_bad[0])
+		snprintf(r->quota_bad, sizeof(r->quota_bad),
+			 "quota: node %u's state held %llu bytes, over [smr] quota_bytes = %u", id,
+			 (unsigned long long)peak, r->cfg.smr_quota_bytes);
+}
+
 /* Requests in flight at a crashing node are lost: unknown outcome. */
 static void crash(struct run *r, uint32_t id)
 {
+	check_quota(r, id);
 	count_unreadable(r, id);
 	sim_crash(r->s, id);
 	kvh_crashed(&r->h, id);
@@ -410,6 +453,10 @@ static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsi
 		r->cfg.smr_snapshot_entries = 2;
 		r->cfg.smr_snapshot_tail = 1;
 	}
+	if (faults & F_QUOTA) {
+		r->cfg.smr_quota_bytes = QUOTA_SIM;
+		r->h.quota = true;
+	}
 	struct sim_net calm = { .delay_min_us = 100, .delay_max_us = 1000 };
 	if (faults & F_FAST_NET) {
 		calm.delay_min_us = 20;
@@ -483,6 +530,8 @@ static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsi
 			total_up = true;
 		}
 		kvh_tick(&r->h, t);
+		for (uint32_t id = 1; id <= r->cfg.n && r->h.quota; id++)
+			check_quota(r, id);
 	}
 	r->h.phase_us = t - t0;
 	r->h.phase_drawn_us = t_ops;
@@ -505,8 +554,24 @@ static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsi
 	}
 	int rc = kvh_finish(&r->h, why, wl);
 	bool violation = rc && r->h.storage_lost;
-	for (uint32_t id = 1; id <= r->cfg.n; id++)
+	for (uint32_t id = 1; id <= r->cfg.n; id++) {
+		check_quota(r, id);
 		count_unreadable(r, id);
+	}
+	if (r->quota_bad[0]) {
+		rc = sim_fail(why, wl, "%s", r->quota_bad);
+		violation = true;
+	}
+	if (r->h.quota) {
+		/* Non-vacuity over the case: writes refused, and deletes that made room. */
+		quota_seeds++;
+		quota_refused += r->h.quota_refused;
+		quota_dels += r->h.dels_ok;
+		if (!rc && quota_seeds >= 5 && (quota_refused == 0 || quota_dels == 0))
+			rc = sim_fail(why, wl, "%llu writes refused and %llu deletes in %u seeds of "
+				      "the quota case: vacuous", (unsigned long long)quota_refused,
+				      (unsigned long long)quota_dels, quota_seeds);
+	}
 	if (!rc && r->unreadable) {
 		rc = sim_fail(why, wl, "durability: %llu reads of stored entries or snapshots that a "
 			      "hard state named failed (first on node %u)",
@@ -557,6 +622,10 @@ static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsi
 			(unsigned long long)seed, why);
 		exit(1);
 	}
+	if (r->h.quota && (trace || getenv("SIM_KV_VERBOSE")))
+		fprintf(stderr, "seed %llu: quota %u: %u writes refused, %u deletes, peak %llu "
+			"bytes\n", (unsigned long long)seed, r->cfg.smr_quota_bytes,
+			r->h.quota_refused, r->h.dels_ok, (unsigned long long)r->quota_peak);
 	if (trace || getenv("SIM_KV_VERBOSE"))
 		fprintf(stderr, "seed %llu: %u ok (%u writes, %u cas, %u reads), %u info, %u dups, "
 			"%llu snapshots, %llu installs, thrifty %s: %llu batches, %llu late\n",
@@ -1155,6 +1224,43 @@ static int run_broken_fwd_backlog_ri(uint64_t seed, bool trace, char *why, size_
 	return run_fwd_backlog_broken(seed, trace, why, wl, SMR_BROKEN_NO_OWED, FWDB_RI);
 }
 
+/* The space quota ([smr] quota_bytes = QUOTA_SIM): clients put new keys and delete some
+ * (kvh.quota) on a lossy network, a node (often the leader) crashed and restarted twice, a
+ * pause, the total crash, and duplicated writes (a copy of a write sent to another node up to
+ * 50 ms later: it may be admitted while the original is refused, or the reverse). Writes are
+ * refused (a definite failure: the checker sees that a refused write never takes effect, nor
+ * any copy of it), and no replica's state ever holds more than the quota. */
+#define F_QUOTA_CASE (F_NET | F_CRASH | F_PAUSE | F_TOTAL | F_DUPREQ | F_QUOTA)
+static int run_quota(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_faults(seed, trace, why, wl, F_QUOTA_CASE, 0);
+}
+
+/* Broken: admission counts the applied state only: writes in flight together all fit the same
+ * applied state, and the state grows past the quota. */
+static int run_broken_quota_inflight(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_faults(seed, trace, why, wl, F_QUOTA_CASE, SMR_BROKEN_QUOTA_APPLIED_ONLY);
+}
+
+/* Broken: a write the leader's own client sent is refused, answered "space exceeded" at once,
+ * and proposed all the same: a definite failure that takes effect (a later read returns its
+ * value). The state then also outgrows the quota, so the bound is not checked here: the
+ * linearizability checker must catch it. */
+static int run_broken_quota_proposed(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_faults(seed, trace, why, wl, F_QUOTA_CASE | F_QUOTA_NO_BOUND,
+			  SMR_BROKEN_QUOTA_PROPOSE_REFUSED);
+}
+
+/* Broken: a write of the leader's own client is refused with an answer at once, not through
+ * the log's marker: a duplicate of it (another node, up to 50 ms later) may be admitted once
+ * deletes made room, and the write the client saw refused takes effect. */
+static int run_broken_quota_unlogged(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_faults(seed, trace, why, wl, F_QUOTA_CASE, SMR_BROKEN_QUOTA_UNLOGGED_REFUSAL);
+}
+
 static const struct sim_case cases[] = {
 	{ "partitions", run_partitions, 64, false },
 	{ "crash-recovery", run_crash, 64, false },
@@ -1167,6 +1273,7 @@ static const struct sim_case cases[] = {
 	{ "fwd-backlog", run_fwd_backlog, 20, false },
 	{ "pipelined-session", run_pipe, 24, false },
 	{ "thrifty-two-clients", run_thrifty, 48, false },
+	{ "quota", run_quota, 24, false },
 	{ "broken-pipelined-no-dedup", run_pipe_no_dedup, 10, true },
 	{ "broken-pipelined-no-window", run_pipe_no_window, 10, true },
 	{ "broken-ack-unsynced", run_broken_ack, 20, true },
@@ -1182,6 +1289,9 @@ static const struct sim_case cases[] = {
 	{ "broken-fwd-backlog-no-owed", run_broken_fwd_backlog, 10, true },
 	{ "broken-fwd-backlog-no-owed-fwd", run_broken_fwd_backlog_fwd, 10, true },
 	{ "broken-fwd-backlog-no-owed-ri", run_broken_fwd_backlog_ri, 10, true },
+	{ "broken-quota-inflight", run_broken_quota_inflight, 20, true },
+	{ "broken-quota-refused-proposed", run_broken_quota_proposed, 20, true },
+	{ "broken-quota-unlogged-refusal", run_broken_quota_unlogged, 20, true },
 };
 
 int main(int argc, char **argv)

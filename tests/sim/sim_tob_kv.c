@@ -26,7 +26,15 @@
  *   broken-read-local  linearizable gets answered from the replica's state at once instead of
  *                      at the read marker's place in the total order: a replica cut off from
  *                      the others returns stale values.
- *   broken-dup-apply   no session deduplication: a duplicated write is applied twice. */
+ *   broken-dup-apply   no session deduplication: a duplicated write is applied twice.
+ *
+ * quota: `[smr] quota_bytes` = 300 (about four keys), the quota workload (kvh.quota: puts of
+ * eight keys and deletes) with every fault of tob-kv-ldc: the quota is decided at apply (a
+ * write that would take the state past it is applied as the refusal's marker), so no replica's
+ * state ever holds more than the quota (its high-water mark, checked every step and before a
+ * crash), a refused write never takes effect, nor any duplicate of it (the checker), and
+ * writes are refused (non-vacuous over the case). broken-quota-unchecked
+ * (SMR_BROKEN_QUOTA_UNCHECKED: no check at apply) must outgrow the quota. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +53,13 @@
 #define MS KVH_MS
 #define ORACLE_BIT (1ull << 61)
 
-enum { F_NET = 1, F_PART = 2, F_PAUSE = 4, F_CRASH = 8, F_DUPREQ = 16, F_ISOLATE = 32 };
+enum { F_NET = 1, F_PART = 2, F_PAUSE = 4, F_CRASH = 8, F_DUPREQ = 16, F_ISOLATE = 32,
+       F_QUOTA = 64 /* [smr] quota_bytes = QUOTA_SIM and the quota workload (kvh.quota) */ };
+#define QUOTA_SIM 300u
+
+/* The quota case over its seeds: writes refused and deletes done (non-vacuity). */
+static unsigned quota_seeds;
+static uint64_t quota_refused, quota_dels;
 
 struct run {
 	struct sim *s;
@@ -55,6 +69,7 @@ struct run {
 	unsigned broken;
 	unsigned ncrash;
 	uint64_t oracle_reqs;
+	char quota_bad[200]; /* the first replica seen holding more than the quota */
 };
 
 static void build(struct sim *s, struct strata_node *n, void *arg)
@@ -87,8 +102,10 @@ static void on_output(struct sim *s, uint32_t node, const struct strata_output *
 
 /* Crash-stop: the node never returns; its clients' requests have unknown outcomes. With the
  * oracle, every live node's P learns of the crash (accurate and complete). */
+static void check_quota(struct run *r, uint32_t id);
 static void crash(struct run *r, uint32_t id)
 {
+	check_quota(r, id);
 	sim_crash(r->s, id);
 	r->ncrash++;
 	kvh_crashed(&r->h, id);
@@ -116,6 +133,20 @@ static bool replica_state(void *arg, uint32_t id, uint64_t *applied, uint64_t *d
 }
 
 /* Partitions cut a random node off; the pause takes a random live node. */
+/* The space quota's promise: no replica's state ever held more than [smr] quota_bytes (its
+ * high-water mark since it was created). */
+static void check_quota(struct run *r, uint32_t id)
+{
+	struct strata_module *m = mod(r, id);
+	if (!m || !r->h.quota)
+		return;
+	uint64_t peak = smr_kv_bytes_peak(smr_tobkv_state(m));
+	if (peak > r->cfg.smr_quota_bytes && !r->quota_bad[0])
+		snprintf(r->quota_bad, sizeof(r->quota_bad),
+			 "quota: node %u's state held %llu bytes, over [smr] quota_bytes = %u", id,
+			 (unsigned long long)peak, r->cfg.smr_quota_bytes);
+}
+
 static uint32_t random_node(void *arg)
 {
 	struct run *r = arg;
@@ -151,6 +182,10 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, const char 
 	kvh_init(&r->h, r->cfg.n, NCL);
 	r->h.dup_writes = (faults & F_DUPREQ) != 0;
 	r->h.cas_is_write = true;
+	if (faults & F_QUOTA) {
+		r->cfg.smr_quota_bytes = QUOTA_SIM;
+		r->h.quota = true;
+	}
 	/* Nodes nobody watches (no watch event built there), a subset drawn from the seed. */
 	r->h.unwatched = kvh_unwatched(seed, r->cfg.n);
 	struct sim_opts so = { .seed = seed, .cfg = &r->cfg, .build = build, .output = on_output,
@@ -187,6 +222,8 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, const char 
 				crashes--;
 		}
 		kvh_tick(&r->h, t);
+		for (uint32_t id = 1; id <= r->cfg.n && r->h.quota; id++)
+			check_quota(r, id);
 	}
 	r->h.phase_us = t - t0;
 	r->h.phase_drawn_us = t_ops;
@@ -197,6 +234,24 @@ static int run_case(uint64_t seed, bool trace, char *why, size_t wl, const char 
 	sim_set_net(s, &calm);
 	int rc = kvh_finish(&r->h, why, wl);
 	bool violation = false;
+	for (uint32_t id = 1; id <= r->cfg.n && r->h.quota; id++)
+		check_quota(r, id);
+	if (r->quota_bad[0]) {
+		rc = sim_fail(why, wl, "%s", r->quota_bad);
+		violation = true;
+	}
+	if (r->h.quota) {
+		quota_seeds++;
+		quota_refused += r->h.quota_refused;
+		quota_dels += r->h.dels_ok;
+		if (!rc && quota_seeds >= 5 && (quota_refused == 0 || quota_dels == 0))
+			rc = sim_fail(why, wl, "%llu writes refused and %llu deletes in %u seeds of "
+				      "the quota case: vacuous", (unsigned long long)quota_refused,
+				      (unsigned long long)quota_dels, quota_seeds);
+		if (trace || getenv("SIM_KV_VERBOSE"))
+			fprintf(stderr, "seed %llu: quota: %u writes refused, %u deletes\n",
+				(unsigned long long)seed, r->h.quota_refused, r->h.dels_ok);
+	}
 	if (!rc)
 		rc = kvh_check_agreement(&r->h, why, wl, &violation, replica_state, r, "commands");
 	if (!rc)
@@ -238,9 +293,24 @@ static int run_broken_dup(uint64_t seed, bool trace, char *why, size_t wl)
 	return run_case(seed, trace, why, wl, "", F_NET | F_DUPREQ, SMR_BROKEN_DUP_APPLY);
 }
 
+static int run_quota(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, "",
+			F_NET | F_PART | F_PAUSE | F_CRASH | F_DUPREQ | F_QUOTA, 0);
+}
+
+static int run_broken_quota(uint64_t seed, bool trace, char *why, size_t wl)
+{
+	return run_case(seed, trace, why, wl, "",
+			F_NET | F_PART | F_PAUSE | F_CRASH | F_DUPREQ | F_QUOTA,
+			SMR_BROKEN_QUOTA_UNCHECKED);
+}
+
 static const struct sim_case cases[] = {
 	{ "tob-kv-ldc", run_ldc, 30, false },
 	{ "tob-kv-uhier", run_uhier, 30, false },
+	{ "quota", run_quota, 20, false },
+	{ "broken-quota-unchecked", run_broken_quota, 20, true },
 	{ "broken-read-local", run_broken_read, 20, true },
 	{ "broken-dup-apply", run_broken_dup, 20, true },
 };

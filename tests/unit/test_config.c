@@ -47,6 +47,7 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(c.cluster_id, "t");
 	ck_assert_int_eq(c.model, STRATA_MODEL_FAIL_NOISY);
 	ck_assert_uint_eq(c.smr_bft_overlap, 1); /* one round at a time */
+	ck_assert_uint_eq(c.smr_quota_bytes, 2u << 30); /* etcd's default space quota */
 	ck_assert_uint_eq(c.n, 3);
 	ck_assert_uint_eq(c.f, 1);
 	ck_assert_str_eq(c.reg_algo, "");
@@ -385,6 +386,11 @@ static const struct bad bad_configs[] = {
 	{CL "f = 64\n", "c.ini:3: [cluster] f: out of range: 64 (must be 0..63)"},
 	{BASE "[links]\nmax_datagram = 511\n",
 	 "c.ini:13: [links] max_datagram: out of range: 511 (must be 512..65000)"},
+	/* The space quota: no "0 = none", and at most 3 GiB (a full state stays installable). */
+	{BASE "[smr]\nquota_bytes = 0\n",
+	 "c.ini:13: [smr] quota_bytes: out of range: 0 (must be 1..3221225472)"},
+	{BASE "[smr]\nquota_bytes = 3221225473\n",
+	 "c.ini:13: [smr] quota_bytes: out of range: 3221225473 (must be 1..3221225472)"},
 	{BASE "[smr]\nbft_overlap = 0\n",
 	 "c.ini:13: [smr] bft_overlap: out of range: 0 (must be 1..16)"},
 	{BASE "[smr]\nbft_overlap = 17\n",

@@ -2,8 +2,10 @@
  * docs/resp.md): put-nx/xx, incr (bounds, non-numbers), getset, mput (and its decoder check),
  * del's presence report, and the session cache answering a duplicate incr with the first
  * result without applying it again, also out of order within the session's window, and the
- * revision history `kv watch` replays. */
+ * revision history `kv watch` replays; the state's size as the space quota counts it (every
+ * command's accounting, a bound on each command's growth, a restore recomputing it). */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +36,202 @@ static int get_eq(struct smr_kv *kv, const char *k, const char *want)
 		return want == NULL;
 	return want && v.val->len == strlen(want) && memcmp(v.val->data, want, v.val->len) == 0;
 }
+
+/* ---- the state's bytes (the space quota's count) ---- */
+
+#define O SMR_KV_KEY_OVERHEAD
+
+/* Applies c and checks the size changed by exactly `delta`, never by more than the command's
+ * growth bound. */
+static struct smr_result apply_sized(struct smr_kv *kv, uint64_t idx, struct smr_cmd c,
+				     int64_t delta)
+{
+	uint64_t before = smr_kv_bytes(kv);
+	struct smr_result r = apply(kv, idx, c);
+	int64_t d = (int64_t)smr_kv_bytes(kv) - (int64_t)before;
+	ck_assert_int_eq(d, delta);
+	ck_assert_int_le(d, (int64_t)smr_cmd_growth(&c));
+	return r;
+}
+
+static struct strata_msg *pairs(const char *k1, const char *v1, const char *k2, const char *v2)
+{
+	struct strata_wr w;
+	strata_wr_init(&w, 256);
+	strata_wr_u64(&w, 2);
+	strata_wr_bytes(&w, k1, strlen(k1));
+	strata_wr_bytes(&w, v1, strlen(v1));
+	strata_wr_bytes(&w, k2, strlen(k2));
+	strata_wr_bytes(&w, v2, strlen(v2));
+	int err;
+	struct strata_msg *m = strata_wr_take_msg(&w, &err);
+	ck_assert_ptr_nonnull(m);
+	return m;
+}
+
+START_TEST(test_bytes_accounting)
+{
+	struct smr_kv *kv = smr_kv_new(16);
+	ck_assert_uint_eq(smr_kv_bytes(kv), 0);
+	apply_sized(kv, 1, cmd(SMR_CMD_PUT, "k", "abc", 0, 0), 1 + 3 + O);
+	/* An overwrite counts the value's difference; the growth bound counts it as new. */
+	struct smr_cmd ow = cmd(SMR_CMD_PUT, "k", "x", 0, 0);
+	ck_assert_uint_eq(smr_cmd_growth(&ow), 1 + 1 + O);
+	apply_sized(kv, 2, ow, -2);
+	apply_sized(kv, 3, cmd(SMR_CMD_PUT_NX, "k", "yyyy", 0, 0), 0);    /* present: no write */
+	apply_sized(kv, 4, cmd(SMR_CMD_PUT_XX, "zz", "yyyy", 0, 0), 0);   /* absent: no write */
+	apply_sized(kv, 5, cmd(SMR_CMD_PUT_XX, "k", "yyyy", 0, 0), 3);
+	apply_sized(kv, 6, cmd(SMR_CMD_PUT_NX, "key2", "vv", 0, 0), 4 + 2 + O);
+	uint64_t two = (1 + 4 + O) + (4 + 2 + O);
+	ck_assert_uint_eq(smr_kv_bytes(kv), two);
+	/* del: the key, its value and the overhead go; an absent key changes nothing. */
+	struct smr_cmd del = cmd(SMR_CMD_DEL, "k", NULL, 0, 0);
+	ck_assert_uint_eq(smr_cmd_growth(&del), 0);
+	apply_sized(kv, 7, del, -(int64_t)(1 + 4 + O));
+	apply_sized(kv, 8, cmd(SMR_CMD_DEL, "k", NULL, 0, 0), 0);
+	/* mput: every pair; its bound counts every pair as new. */
+	struct strata_msg *m = pairs("a", "1", "key2", "123456");
+	struct smr_cmd mp = { .type = SMR_CMD_MPUT, .key = (const uint8_t *)"a", .key_len = 1,
+			      .val = m->data, .val_len = m->len };
+	ck_assert_uint_eq(smr_cmd_growth(&mp), (1 + 1 + O) + (4 + 6 + O));
+	apply_sized(kv, 9, mp, (1 + 1 + O) + 4);
+	strata_msg_unref(m);
+	/* incr: the number's digits; its bound the longest number. */
+	struct smr_cmd in = cmd(SMR_CMD_INCR, "n", "5", 0, 0);
+	ck_assert_uint_eq(smr_cmd_growth(&in), 1 + SMR_INCR_VALUE_MAX + O);
+	apply_sized(kv, 10, in, 1 + 1 + O);
+	apply_sized(kv, 11, cmd(SMR_CMD_INCR, "n", "-100", 0, 0), 2); /* "-95" */
+	apply_sized(kv, 12, cmd(SMR_CMD_INCR, "n", "x", 0, 0), 0);    /* not a number */
+	/* cas: the new value (val2) if the compare holds, else nothing. */
+	struct smr_cmd cas = cmd(SMR_CMD_CAS, "a", "1", 0, 0);
+	cas.val2 = (const uint8_t *)"abcd";
+	cas.val2_len = 4;
+	ck_assert_uint_eq(smr_cmd_growth(&cas), 1 + 4 + O);
+	apply_sized(kv, 13, cas, 3);
+	apply_sized(kv, 14, cas, 0); /* "a" holds "abcd" now: compare failed */
+	struct smr_result r = apply_sized(kv, 15, cmd(SMR_CMD_GETSET, "a", "", 0, 0), -4);
+	strata_msg_unref(r.old);
+	/* A duplicate (session, seq) changes nothing. */
+	apply_sized(kv, 16, cmd(SMR_CMD_PUT, "s", "val", 7, 1), 1 + 3 + O);
+	apply_sized(kv, 17, cmd(SMR_CMD_PUT, "s", "longer value", 7, 1), 0);
+	uint64_t want = (1 + 0 + O) + (4 + 6 + O) + (1 + 3 + O) + (1 + 3 + O);
+	ck_assert_uint_eq(smr_kv_bytes(kv), want);
+	ck_assert_uint_ge(smr_kv_bytes_peak(kv), want);
+	/* A restore recomputes the size from the keys (and its high-water mark starts there). */
+	struct strata_msg *snap;
+	ck_assert_int_eq(smr_kv_snapshot(kv, false, &snap), 0);
+	struct smr_kv *kv2;
+	ck_assert_int_eq(smr_kv_restore(snap->data, snap->len, 16, &kv2), 0);
+	ck_assert_uint_eq(smr_kv_bytes(kv2), want);
+	ck_assert_uint_eq(smr_kv_bytes_peak(kv2), want);
+	strata_msg_unref(snap);
+	ck_assert_int_eq(smr_kv_snapshot_canonical(kv, &snap), 0);
+	struct smr_kv *kv3;
+	ck_assert_int_eq(smr_kv_restore(snap->data, snap->len, 16, &kv3), 0);
+	ck_assert_uint_eq(smr_kv_bytes(kv3), want);
+	strata_msg_unref(snap);
+	smr_kv_free(kv3);
+	smr_kv_free(kv2);
+	smr_kv_free(kv);
+}
+END_TEST
+
+/* The space quota's marker (SMR_CMD_REFUSED): changes nothing, answers STRATA_ENOSPACE, and
+ * decides for every copy of its (session, seq): refused after it, the copy's result before. */
+START_TEST(test_refused_marker)
+{
+	struct smr_kv *kv = smr_kv_new(16);
+	apply(kv, 1, cmd(SMR_CMD_PUT, "a", "1", 0, 0));
+	uint64_t rev = smr_kv_revision(kv), bytes = smr_kv_bytes(kv);
+	struct smr_cmd m = cmd(SMR_CMD_REFUSED, "k", NULL, 5, 1);
+	ck_assert_uint_eq(smr_cmd_growth(&m), 0);
+	struct smr_result r = apply(kv, 2, m);
+	ck_assert_int_eq(r.status, STRATA_ENOSPACE);
+	ck_assert(!r.duplicate);
+	/* A copy of the refused write after the marker: a duplicate, refused, not applied. */
+	r = apply(kv, 3, cmd(SMR_CMD_PUT, "k", "v", 5, 1));
+	ck_assert(r.duplicate);
+	ck_assert_int_eq(r.status, STRATA_ENOSPACE);
+	ck_assert(get_eq(kv, "k", NULL));
+	ck_assert_uint_eq(smr_kv_revision(kv), rev);
+	ck_assert_uint_eq(smr_kv_bytes(kv), bytes);
+	/* A copy before the marker: applied; the marker is then a duplicate with its result. */
+	r = apply(kv, 4, cmd(SMR_CMD_PUT, "k", "v", 5, 2));
+	ck_assert_int_eq(r.status, 0);
+	r = apply(kv, 5, cmd(SMR_CMD_REFUSED, "k", NULL, 5, 2));
+	ck_assert(r.duplicate);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_uint_eq(r.revision, rev + 1);
+	ck_assert(get_eq(kv, "k", "v"));
+	/* The refusal survives a snapshot: a copy after the restore is still refused. */
+	struct strata_msg *snap;
+	ck_assert_int_eq(smr_kv_snapshot(kv, false, &snap), 0);
+	struct smr_kv *kv2;
+	ck_assert_int_eq(smr_kv_restore(snap->data, snap->len, 16, &kv2), 0);
+	strata_msg_unref(snap);
+	r = apply(kv2, 6, cmd(SMR_CMD_PUT, "k", "w", 5, 1));
+	ck_assert(r.duplicate);
+	ck_assert_int_eq(r.status, STRATA_ENOSPACE);
+	ck_assert(get_eq(kv2, "k", "v"));
+	smr_kv_free(kv2);
+	smr_kv_free(kv);
+}
+END_TEST
+
+/* The BFT KV's largest quota: 256 MiB of checkpoint less 1 MiB and the largest session table;
+ * at least 1 MiB when the session table alone could fill the checkpoint. */
+START_TEST(test_bft_quota_max)
+{
+	ck_assert_uint_eq(smr_bft_quota_max(100000), 71386880);
+	ck_assert_uint_eq(smr_bft_quota_max(0), ((uint64_t)256 << 20) - ((uint64_t)1 << 20));
+	ck_assert_uint_eq(smr_bft_quota_max(1000000), (uint64_t)1 << 20);
+}
+END_TEST
+
+/* The running size equals a recount over every key after each of many random commands, each
+ * change within its command's growth bound; a restore gives the same size. */
+START_TEST(test_bytes_random)
+{
+	struct smr_kv *kv = smr_kv_new(64);
+	uint64_t x = 88172645463325252ull;
+	char key[8], val[40];
+	static struct smr_kv_item items[64];
+	for (uint64_t i = 1; i <= 4000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		snprintf(key, sizeof(key), "k%u", (unsigned)(x % 40));
+		unsigned vl = (unsigned)((x >> 8) % 39);
+		memset(val, 'v', vl);
+		val[vl] = 0;
+		unsigned t = (unsigned)((x >> 20) % 6);
+		struct smr_cmd c = cmd(t == 0 ? SMR_CMD_DEL : t == 1 ? SMR_CMD_PUT_NX
+				       : t == 2 ? SMR_CMD_PUT_XX : t == 3 ? SMR_CMD_INCR
+				       : SMR_CMD_PUT, key, t == 3 ? "7" : val, 0, 0);
+		uint64_t before = smr_kv_bytes(kv);
+		struct smr_result r = apply(kv, i, c);
+		(void)r;
+		ck_assert_int_le((int64_t)smr_kv_bytes(kv) - (int64_t)before,
+				 (int64_t)smr_cmd_growth(&c));
+		size_t n;
+		bool more;
+		ck_assert_int_eq(smr_kv_range(kv, "", 0, NULL, 0, 64, items, &n, &more), 0);
+		ck_assert(!more);
+		uint64_t sum = 0;
+		for (size_t j = 0; j < n; j++)
+			sum += items[j].key->len + items[j].val->len + O;
+		ck_assert_uint_eq(smr_kv_bytes(kv), sum);
+	}
+	struct strata_msg *snap;
+	ck_assert_int_eq(smr_kv_snapshot(kv, false, &snap), 0);
+	struct smr_kv *kv2;
+	ck_assert_int_eq(smr_kv_restore(snap->data, snap->len, 64, &kv2), 0);
+	ck_assert_uint_eq(smr_kv_bytes(kv2), smr_kv_bytes(kv));
+	strata_msg_unref(snap);
+	smr_kv_free(kv2);
+	smr_kv_free(kv);
+}
+END_TEST
 
 START_TEST(test_nx_xx_getset_del)
 {
@@ -334,6 +532,12 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("kv_sm");
+	TCase *tq = tcase_create("bytes");
+	tcase_add_test(tq, test_bytes_accounting);
+	tcase_add_test(tq, test_bytes_random);
+	tcase_add_test(tq, test_refused_marker);
+	tcase_add_test(tq, test_bft_quota_max);
+	suite_add_tcase(s, tq);
 	TCase *tc = tcase_create("commands");
 	/* A hang guard, not a speed bound: Check's 4 s default tripped under a heavily loaded
 	 * machine (test_kv_sm, once). */

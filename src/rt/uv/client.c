@@ -266,6 +266,7 @@ static const struct {
 	COUNTER(kv_read_rounds), COUNTER(kv_busy), COUNTER(kv_snapshot_index),
 	COUNTER(kv_log_first), COUNTER(kv_snapshots), COUNTER(kv_snapshot_installs),
 	COUNTER(kv_unreadable), COUNTER(kv_thrifty_batches), COUNTER(kv_thrifty_fallbacks),
+	COUNTER(kv_quota_rejects), COUNTER(kv_state_bytes), COUNTER(kv_quota_bytes),
 	COUNTER(kv_watch_events),
 	COUNTER(kv_bft_unsigned), COUNTER(kv_bft_fallbacks), COUNTER(kv_bft_bundles),
 	COUNTER(kv_bft_bundled), COUNTER(kv_bft_envelopes), COUNTER(kv_bft_enveloped),

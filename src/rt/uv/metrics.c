@@ -116,7 +116,7 @@ static bool is_gauge(const char *name)
 {
 	static const char *const gauges[] = {
 		"kv_leader", "kv_term", "kv_last_index", "kv_commit_index", "kv_applied_index",
-		"held_max", "sync_us_max",
+		"kv_state_bytes", "kv_quota_bytes", "held_max", "sync_us_max",
 	};
 	for (size_t i = 0; i < sizeof gauges / sizeof gauges[0]; i++)
 		if (strcmp(name, gauges[i]) == 0)

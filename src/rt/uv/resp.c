@@ -466,6 +466,9 @@ static void slot_format(struct resp_conn *c, struct rslot *s)
 			ob_int(&b, 0);
 		} else if (p->status == STRATA_EFULL) {
 			ob_err(&b, "BUSY", part_error(p));
+		} else if (p->status == STRATA_ENOSPACE) {
+			/* The space quota ([smr] quota_bytes): Redis's prefix for its maxmemory. */
+			ob_err(&b, "OOM", part_error(p));
 		} else if (p->status == STRATA_ETIMEDOUT) {
 			ob_err(&b, "ERR", "the outcome is unknown (no answer in time); retry");
 		} else {

@@ -15,7 +15,19 @@
 
 #define MS KVH_MS
 
-const char *const kvh_keys[KVH_NKEYS] = { "a", "b", "c" };
+const char *const kvh_keys[KVH_QUOTA_KEYS] = { "a", "b", "c", "d", "e", "f", "g", "h" };
+
+/* The quota workload's value of an absent key in the history: every key starts so (a write
+ * of it by a setup process, before any client's operation), a delete writes it, a get that
+ * finds no key reads it. No put writes it ("proc.seq"). */
+#define ABSENT "(absent)"
+#define SETUP_PROC 99
+
+/* Keys of the workload. */
+static unsigned nkeys(const struct kvh *h)
+{
+	return h->quota ? KVH_QUOTA_KEYS : KVH_NKEYS;
+}
 
 void kvh_init(struct kvh *h, uint32_t n, unsigned ncl)
 {
@@ -140,6 +152,12 @@ int kvh_check_watch(struct kvh *h, char *why, size_t wl, bool *violation)
 
 void kvh_start(struct kvh *h)
 {
+	for (unsigned i = 0; h->quota && i < KVH_QUOTA_KEYS; i++) {
+		strata_history_append(h->hist, SETUP_PROC, STRATA_HIST_INVOKE, STRATA_HIST_WRITE,
+				      kvh_keys[i], ABSENT, NULL, sim_now(h->s) * 1000);
+		strata_history_append(h->hist, SETUP_PROC, STRATA_HIST_OK, STRATA_HIST_WRITE,
+				      kvh_keys[i], ABSENT, NULL, sim_now(h->s) * 1000);
+	}
 	for (unsigned k = 0; k < h->ncl; k++) {
 		h->cl[k].proc = k + 1;
 		h->cl[k].session = 1000 + k;
@@ -152,7 +170,8 @@ static void record(struct kvh *h, const struct kvh_client *c, enum strata_hist_t
 {
 	strata_history_append(h->hist, c->proc, t,
 			      c->kind == KVH_GET ? STRATA_HIST_READ
-			      : c->kind == KVH_PUT ? STRATA_HIST_WRITE : STRATA_HIST_CAS,
+			      : c->kind == KVH_PUT || c->kind == KVH_DEL ? STRATA_HIST_WRITE
+			      : STRATA_HIST_CAS,
 			      c->key, value, value2, sim_now(h->s) * 1000);
 }
 
@@ -161,6 +180,8 @@ static void record_op(struct kvh *h, const struct kvh_client *c, enum strata_his
 {
 	if (c->kind == KVH_GET)
 		record(h, c, t, NULL, NULL);
+	else if (c->kind == KVH_DEL)
+		record(h, c, t, ABSENT, NULL);
 	else if (c->kind == KVH_PUT)
 		record(h, c, t, c->val, NULL);
 	else
@@ -169,7 +190,7 @@ static void record_op(struct kvh *h, const struct kvh_client *c, enum strata_his
 
 static unsigned key_index(const char *key)
 {
-	for (unsigned i = 0; i < KVH_NKEYS; i++)
+	for (unsigned i = 0; i < KVH_QUOTA_KEYS; i++)
 		if (kvh_keys[i] == key)
 			return i;
 	return 0;
@@ -210,6 +231,12 @@ bool kvh_reply(struct kvh *h, uint32_t node, const struct strata_output *o)
 			record_op(h, c, STRATA_HIST_FAIL);
 			return true;
 		}
+		if (o->status == STRATA_ENOSPACE && h->quota && c->kind != KVH_DEL &&
+		    c->kind != KVH_GET) {
+			h->quota_refused++;
+			record_op(h, c, STRATA_HIST_FAIL);
+			return true;
+		}
 		if (o->status != 0) {
 			if (!h->error) {
 				h->error = 1;
@@ -233,15 +260,17 @@ bool kvh_reply(struct kvh *h, uint32_t node, const struct strata_output *o)
 				record(h, c, STRATA_HIST_OK, v, NULL);
 				remember(h, c->key, v);
 			} else {
-				record(h, c, STRATA_HIST_OK, NULL, NULL);
+				record(h, c, STRATA_HIST_OK, h->quota ? ABSENT : NULL, NULL);
 			}
 		} else {
-			if (c->kind == KVH_PUT || h->cas_is_write)
+			if (c->kind == KVH_DEL)
+				h->dels_ok++;
+			else if (c->kind == KVH_PUT || h->cas_is_write)
 				h->writes_ok++;
 			else
 				h->cas_ok++;
 			record_op(h, c, STRATA_HIST_OK);
-			remember(h, c->key, c->val);
+			remember(h, c->key, c->kind == KVH_DEL ? "" : c->val);
 		}
 		return true;
 	}
@@ -265,7 +294,8 @@ static void send_req(struct kvh *h, uint32_t node, const struct kvh_client *c, u
 	struct strata_request q = {
 		.id = id,
 		.op = c->kind == KVH_GET ? STRATA_OP_READ
-		      : c->kind == KVH_PUT ? STRATA_OP_WRITE : STRATA_OP_CAS,
+		      : c->kind == KVH_PUT ? STRATA_OP_WRITE
+		      : c->kind == KVH_DEL ? STRATA_OP_DELETE : STRATA_OP_CAS,
 		.key = (const uint8_t *)c->key,
 		.key_len = strlen(c->key),
 		.session = c->kind == KVH_GET ? 0 : c->session,
@@ -307,6 +337,8 @@ void kvh_issue(struct kvh *h, struct kvh_client *c, int kind, const char *key, u
 		snprintf(c->val, sizeof(c->val), "%u.%llu", (unsigned)c->proc,
 			 (unsigned long long)c->seq);
 	}
+	if (kind == KVH_DEL)
+		c->val[0] = 0;
 	if (kind == KVH_CAS) {
 		const char *seen = h->seen[key_index(key)];
 		snprintf(c->old, sizeof(c->old), "%s", seen[0] ? seen : "none");
@@ -354,8 +386,9 @@ void kvh_tick(struct kvh *h, uint64_t t)
 		if (!node)
 			continue;
 		uint64_t x = sim_random_below(h->s, 100);
-		int kind = x < 45 ? KVH_GET : x < 85 ? KVH_PUT : KVH_CAS;
-		kvh_issue(h, c, kind, kvh_keys[sim_random_below(h->s, KVH_NKEYS)], node);
+		int kind = h->quota ? (x < 40 ? KVH_GET : x < 80 ? KVH_PUT : KVH_DEL)
+				    : (x < 45 ? KVH_GET : x < 85 ? KVH_PUT : KVH_CAS);
+		kvh_issue(h, c, kind, kvh_keys[sim_random_below(h->s, nkeys(h))], node);
 	}
 }
 
@@ -440,7 +473,7 @@ int kvh_finish(struct kvh *h, char *why, size_t wl)
 			rc = sim_fail(why, wl, "liveness: client %u on node %u got no reply within 5 s "
 				      "after healing", k, h->cl[k].node);
 	/* Every key read once more by every client (through random nodes). */
-	for (unsigned key = 0; key < KVH_NKEYS && !rc; key++) {
+	for (unsigned key = 0; key < nkeys(h) && !rc; key++) {
 		for (unsigned k = 0; k < h->ncl && !rc; k++) {
 			kvh_issue(h, &h->cl[k], KVH_GET, kvh_keys[key], kvh_random_up(h));
 			sim_run_until(s, sim_now(s) + 5000 * MS, kvh_all_idle, h);

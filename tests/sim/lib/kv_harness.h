@@ -40,11 +40,12 @@
 
 #define KVH_MAX_CL 8
 #define KVH_NKEYS 3
+#define KVH_QUOTA_KEYS 8 /* keys of the space quota's workload (kvh.quota) */
 #define KVH_MAXDUP 64
 #define KVH_MS 1000ull
 #define KVH_DUP_BIT (1ull << 62) /* request ids of duplicated writes: their replies are dropped */
 
-enum kvh_op { KVH_GET, KVH_PUT, KVH_CAS };
+enum kvh_op { KVH_GET, KVH_PUT, KVH_CAS, KVH_DEL };
 
 struct kvh_client {
 	uint32_t node; /* where the operation in flight went */
@@ -70,6 +71,13 @@ struct kvh {
 	unsigned ncl; /* clients in use, <= KVH_MAX_CL */
 	bool dup_writes;   /* the write duplication fault */
 	bool cas_is_write; /* a successful cas counts in writes_ok (else in cas_ok) */
+	/* The space quota's workload: KVH_QUOTA_KEYS keys, puts of new keys and deletes (in the
+	 * history an absent key holds "(absent)": every key starts so, written by a setup process
+	 * before the clients start; a delete writes it, a get that finds nothing reads it); a
+	 * STRATA_ENOSPACE refusal is a definite failure (counted in quota_refused), as a busy one
+	 * is. */
+	bool quota;
+	unsigned quota_refused, dels_ok;
 	uint32_t avoid;    /* a node clients do not send to, 0 for none */
 	struct kvh_client cl[KVH_MAX_CL];
 	struct kvh_dup dups[KVH_MAXDUP];
@@ -81,7 +89,7 @@ struct kvh {
 			    * at a restart (a durability violation, not a harness error) */
 	char errtxt[256];
 	unsigned ops_ok, reads_ok, writes_ok, cas_ok, info, dups_sent;
-	char seen[KVH_NKEYS][24]; /* last value acknowledged per key (cas expectations) */
+	char seen[KVH_QUOTA_KEYS][24]; /* last value acknowledged per key (cas expectations) */
 	/* The operation phase as run and as drawn (us; set by the suite, for kvh_finish's text). */
 	uint64_t phase_us, phase_drawn_us;
 	/* Watch events (kvh_watch): the nodes nobody watches (sim_opts.unwatched, kvh_unwatched),
@@ -108,7 +116,7 @@ struct kvh_faults {
 	uint32_t pause_id;
 };
 
-extern const char *const kvh_keys[KVH_NKEYS];
+extern const char *const kvh_keys[KVH_QUOTA_KEYS]; /* the first KVH_NKEYS unless kvh.quota */
 
 /* Before sim_new (the history opens here); set h->s once the simulator exists. */
 void kvh_init(struct kvh *h, uint32_t n, unsigned ncl);
@@ -136,7 +144,8 @@ void kvh_crashed(struct kvh *h, uint32_t node);
 uint32_t kvh_random_up(struct kvh *h);
 void kvh_issue(struct kvh *h, struct kvh_client *c, int kind, const char *key, uint32_t node);
 /* One tick of the operation phase: due duplicates sent, every idle client whose time came
- * issues a random operation (45% get, 40% put, 15% cas) to a random live node. */
+ * issues a random operation (45% get, 40% put, 15% cas; with kvh.quota 40% get, 40% put, 20%
+ * del on KVH_QUOTA_KEYS keys) to a random live node. */
 void kvh_tick(struct kvh *h, uint64_t t);
 /* A sim_run_until predicate: no client has an operation in flight. */
 int kvh_all_idle(struct sim *s, void *arg);
