@@ -162,9 +162,6 @@ static unsigned isolate_seeds;
 static unsigned torn_seeds;
 static uint64_t torn_writes, torn_cuts;
 static uint64_t isolate_installs;
-/* The quota case: seeds run, writes refused (space exceeded) and deletes done (non-vacuity). */
-static unsigned quota_seeds;
-static uint64_t quota_refused, quota_dels;
 /* Seeds run with [smr] thrifty and the thrifty batches their leaders made (non-vacuity). */
 static unsigned thrifty_seeds;
 static uint64_t thrifty_total;
@@ -562,16 +559,7 @@ static int run_faults_disk(uint64_t seed, bool trace, char *why, size_t wl, unsi
 		rc = sim_fail(why, wl, "%s", r->quota_bad);
 		violation = true;
 	}
-	if (r->h.quota) {
-		/* Non-vacuity over the case: writes refused, and deletes that made room. */
-		quota_seeds++;
-		quota_refused += r->h.quota_refused;
-		quota_dels += r->h.dels_ok;
-		if (!rc && quota_seeds >= 5 && (quota_refused == 0 || quota_dels == 0))
-			rc = sim_fail(why, wl, "%llu writes refused and %llu deletes in %u seeds of "
-				      "the quota case: vacuous", (unsigned long long)quota_refused,
-				      (unsigned long long)quota_dels, quota_seeds);
-	}
+	rc = kvh_quota_tally(&r->h, rc, why, wl); /* writes refused, deletes that made room */
 	if (!rc && r->unreadable) {
 		rc = sim_fail(why, wl, "durability: %llu reads of stored entries or snapshots that a "
 			      "hard state named failed (first on node %u)",

@@ -524,3 +524,18 @@ int kvh_check_history(struct kvh *h, char *why, size_t wl, bool *violation)
 	return simh_check_history(h->hist, &h->hbuf, &h->hlen, STRATA_CHECK_ATOMIC, why, wl,
 				  violation);
 }
+
+int kvh_quota_tally(const struct kvh *h, int rc, char *why, size_t wl)
+{
+	static unsigned seeds;
+	static unsigned long long refused, dels;
+	if (!h->quota)
+		return rc;
+	seeds++;
+	refused += h->quota_refused;
+	dels += h->dels_ok;
+	if (!rc && seeds >= 5 && (refused == 0 || dels == 0))
+		rc = sim_fail(why, wl, "%llu writes refused and %llu deletes in %u seeds of the quota "
+			      "case: vacuous", refused, dels, seeds);
+	return rc;
+}

@@ -168,6 +168,10 @@ bool kvh_short(const struct kvh *h);
 /* After healing: liveness (5 s), the final reads, an error reply, non-vacuity (>= KVH_MIN_OPS
  * writes and reads). 0, or 1 with why filled in. */
 int kvh_finish(struct kvh *h, char *why, size_t wl);
+/* The quota workload's non-vacuity over a case's seeds (kvh.quota; nothing otherwise): the
+ * writes refused and the deletes done are summed over the process's seeds, and from the
+ * fifth seed on a case with none of either fails. Returns rc, or the failure. */
+int kvh_quota_tally(const struct kvh *h, int rc, char *why, size_t wl);
 /* Agreement on the state: replicas that applied the same number of commands (what `state`
  * tells for a node; false for a node to leave out) hold the same digest. what names the
  * commands ("entries", "commands") in the failure. */
