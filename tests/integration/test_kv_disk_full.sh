@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A full disk under the replicated KV store, on real processes (docs/smr.md "What survives
-# what", docs/daemon.md "A full disk"). Node 1's data directory is on a small tmpfs of its own
+# what", docs/daemon.md "A full disk"). First two rounds: node 1's data directory is on a small tmpfs of its own
 # (12 MiB: two record-log segments, the spare and LMDB fill it), mounted in a private mount
 # namespace that every process of the test runs in (the mount goes with the namespace's last
 # process). Two rounds, each with a cluster of its own: [smr] snapshot_entries = 0 (the record
@@ -26,8 +26,25 @@
 #     every acknowledged write reads back with its value from every node (--serializable:
 #     each node's own copy).
 # Node 1 is run by the test itself (same arguments as scripts/cluster gave it, its PID in the
-# cluster's pid file), so that its exit status is seen. Needs root and mount namespaces;
-# skipped with the reason otherwise.
+# cluster's pid file), so that its exit status is seen.
+# A third round puts every node's data directory on ONE tmpfs (the common case on one
+# machine: the disk fills for all nodes at once), [smr] snapshot_entries = 0. The tmpfs is
+# shrunk, after a first write, to what is used plus 2 MiB (less than one 4 MiB segment: each
+# node's next segment fails; a few tens of puts). All three nodes are run by the test as its
+# children (as node 1 above), and six writers put 60 KB values through nodes 1, 2 and 3 (two
+# each), going on to the next node after an error, until every node has exited:
+#   - every node stops cleanly: exit status 1, its log's fatal line names a file under its
+#     OWN data directory and ENOSPC, no crash line;
+#   - every writer error has exit status 3 (outcome unknown); a definite failure (exit 1: a
+#     running node refusing the write) fails the test. Legitimate: the stop's answer naming
+#     the storage failure and ENOSPC (at least one); a refused, reset or closed connection
+#     (the node gone, or going: counted); a timeout, when the node asked is running but no
+#     majority is left to commit (counted; the node then stops when it next needs space, or
+#     the test fails for the node still running after 120 s);
+#   - after the tmpfs is grown to 96 MiB, `scripts/cluster start` restarts every node; after a
+#     write through the leader, every acknowledged write reads back with its value from every
+#     node (--serializable), and nodes 2 and 3 take new writes.
+# Needs root and mount namespaces; skipped with the reason otherwise.
 if [ -z "${STRATA_DISK_FULL_NS:-}" ]; then
 	if [ "$(id -u)" != 0 ]; then
 		echo "SKIP: test_kv_disk_full needs root to mount a small tmpfs (uid $(id -u))"
@@ -47,6 +64,7 @@ fi
 . "$(dirname "$0")/lib.sh"
 t_start=$(date +%s)
 N1_PID=
+CPID=()
 MOUNTS=()
 
 # Node 1 and the tmpfs go before lib.sh's cleanup (which stops the other nodes by PID and
@@ -57,7 +75,10 @@ disk_cleanup() {
 		kill "$N1_PID" 2>/dev/null
 		wait "$N1_PID" 2>/dev/null
 	fi
-	local d m
+	local d m p
+	for p in "${CPID[@]+"${CPID[@]}"}"; do
+		[ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	done
 	for d in "$TMP"/*/; do
 		[ -f "$d/cluster.ini" ] && "$CLUSTER" stop --dir "$d" >/dev/null 2>&1
 	done
@@ -260,6 +281,195 @@ round() {
 	pass "all $total acknowledged writes read back with their values from every node"
 }
 
+# ---- every node on one disk ----
+# start_node N: node N as this test's child, with the arguments saved in $DIR/argv-N.
+start_node() {
+	local argv
+	mapfile -d '' -t argv <"$DIR/argv-$1"
+	echo "=== $(date -u +%Y-%m-%dT%H:%M:%SZ) starting node $1 (test_kv_disk_full)" >>"$DIR/logs/node-$1.log"
+	"${argv[@]}" </dev/null >>"$DIR/logs/node-$1.log" 2>&1 &
+	CPID[$1]=$!
+	echo "$!" >"$DIR/pids/node-$1.pid"
+	echo "${argv[0]}" >"$DIR/pids/node-$1.bin"
+}
+
+# node_exit N BOUND_S: as n1_exit, for node N run by start_node; NODE_ST is its exit status
+# or "running".
+node_exit() {
+	local i p=${CPID[$1]}
+	for ((i = 0; i < $2 * 10; i++)); do
+		kill -0 "$p" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$p" 2>/dev/null; then
+		NODE_ST=running
+		return
+	fi
+	NODE_ST=0
+	wait "$p" || NODE_ST=$?
+	CPID[$1]=
+}
+
+# round_all: the three data directories on one tmpfs, which fills for all nodes at once.
+round_all() {
+	DIR=$TMP/rall
+	export DIR
+	DISK=$DIR/data
+	W=$TMP/files-all
+	mkdir -p "$W"
+	say "round all: 3 nodes, every data directory on one tmpfs; [smr] snapshot_entries = 0"
+	start_cluster 3 fail-noisy
+	"$CLUSTER" stop --dir "$DIR" >/dev/null || fail "stop failed"
+	ini_set "$DIR/cluster.ini" smr snapshot_entries 0
+	ini_set "$DIR/cluster.ini" smr snapshot_tail 3
+	mv "$DISK" "$DIR/data.first"
+	mkdir "$DISK"
+	mount -t tmpfs -o size=64m tmpfs "$DISK" || fail "mount of the tmpfs on $DISK failed"
+	MOUNTS+=("$DISK")
+	cp -a "$DIR/data.first/." "$DISK/" || fail "copy of the data directories failed"
+	"$CLUSTER" start --dir "$DIR" >/dev/null || fail "start on the tmpfs failed"
+	local n p
+	for n in 1 2 3; do
+		p=$(cat "$DIR/pids/node-$n.pid")
+		tr '\0' '\n' <"/proc/$p/cmdline" | grep -q . || fail "node $n's command line"
+		cp "/proc/$p/cmdline" "$DIR/argv-$n"
+		[ "$(basename "$(head -z -n1 "$DIR/argv-$n" | tr -d '\0')")" = "$(basename "$STRATAD")" ] ||
+			fail "node $n's command line: $(tr '\0' ' ' <"$DIR/argv-$n")"
+	done
+	"$CLUSTER" stop --dir "$DIR" >/dev/null || fail "stop failed"
+	declare -A life
+	for n in 1 2 3; do
+		life[$n]=$(($(wc -l <"$DIR/logs/node-$n.log") + 1))
+		start_node "$n"
+	done
+	for n in 1 2 3; do
+		ok=0
+		for _ in $(seq 1 100); do
+			"$STRATA" --dir "$DIR" -n "$n" --timeout 500 status >/dev/null 2>&1 && { ok=1; break; }
+			sleep 0.1
+		done
+		[ $ok = 1 ] || fail "node $n (run by the test) does not answer"
+	done
+	kv 1 kv put warm up >/dev/null || fail "first put failed"
+	# Every node's spare prepared; then the disk is shrunk to what is used plus 2 MiB: less
+	# than one 4 MiB segment, so the next spare or segment of any node does not fit.
+	sleep 1
+	used=$(df -k --output=used "$DISK" | tail -n1 | tr -d ' ')
+	mount -o remount,size=$((used + 2048))k "$DISK" || fail "shrinking the tmpfs to ${used} KiB + 2 MiB failed"
+	df -h "$DISK" | tail -n1 | awk '{print "  tmpfs: " $2 " size, " $4 " free"}'
+
+	say "6 writers put 60 KB values through nodes 1, 2 and 3 until every node has stopped"
+	for w in 1 2 3 4 5 6; do
+		python3 -c "import sys; sys.stdout.write(chr(ord('a') + $w) * 60000)" >"$W/val-$w"
+	done
+	rm -f "$W/stop"
+	writer_all() {
+		local w=$1 i=0 n out rc
+		n=$(((w - 1) % 3 + 1))
+		: >"$W/acked-$w"
+		while [ ! -e "$W/stop" ] && [ $i -lt 400 ]; do
+			i=$((i + 1))
+			rc=0
+			out=$(kv "$n" kv put "w$w/$i" --value-file "$W/val-$w" 2>&1) || rc=$?
+			if [ $rc = 0 ]; then
+				echo "w$w/$i" >>"$W/acked-$w"
+			else
+				echo "$rc" >"$W/rc-$w-$i"
+				echo "$out" >"$W/err-$w-$i"
+				n=$((n % 3 + 1)) # on to the next node
+				sleep 0.2
+			fi
+		done
+	}
+	wpids=()
+	for w in 1 2 3 4 5 6; do
+		writer_all "$w" &
+		wpids+=($!)
+		BG_PIDS+=($!)
+	done
+	for n in 1 2 3; do
+		node_exit "$n" 120
+		[ "$NODE_ST" = 1 ] || fail "node $n on the full disk: exit status $NODE_ST (expected 1: the clean stop)"
+	done
+	touch "$W/stop"
+	for p in "${wpids[@]}"; do wait "$p"; done
+	nacked=$(cat "$W"/acked-* | wc -l)
+	for n in 1 2 3; do
+		line=$(tail -n +"${life[$n]}" "$DIR/logs/node-$n.log" | grep "fatal: stable storage failed" | tail -n1)
+		[ -n "$line" ] || fail "node $n exited without its fatal line: $(tail -n 5 "$DIR/logs/node-$n.log")"
+		echo "$line" | grep -qF "$DISK/node-$n/" || fail "node $n's fatal line names no file under its data directory $DISK/node-$n/: $line"
+		echo "$line" | grep -qi "no space left on device" || fail "node $n's fatal line does not say 'no space left on device': $line"
+		echo "$line" | grep -q "ENOSPC" || fail "node $n's fatal line does not name ENOSPC: $line"
+		if tail -n +"${life[$n]}" "$DIR/logs/node-$n.log" | grep -qi "assertion failed\|sanitizer\|segmentation"; then
+			fail "node $n's log shows a crash"
+		fi
+		echo "  node $n: $(echo "$line" | sed 's/^.* error: //' | cut -c1-200)"
+	done
+	pass "every node stopped cleanly (exit status 1, its own file and ENOSPC named) after $nacked acknowledged puts"
+
+	clear=0 gone=0 tmo=0
+	for f in "$W"/err-*; do
+		[ -f "$f" ] || continue
+		e=$(cat "$f")
+		wrc=$(cat "${f/err-/rc-}")
+		# every error is an unknown outcome (exit 3): a definite failure (exit 1) is a refusal
+		# by a running node, which a full disk must not cause
+		[ "$wrc" = 3 ] || fail "writer $(basename "$f"): exit status $wrc (expected 3: outcome unknown): $e"
+		if echo "$e" | grep -q "stable storage failed" && echo "$e" | grep -qi "no space left on device"; then
+			clear=$((clear + 1))
+		elif echo "$e" | grep -q "no answer from node .*: \(\(read: \)\?Connection \(refused\|reset by peer\)\|connection closed by the node\)"; then
+			gone=$((gone + 1))
+		elif echo "$e" | grep -q "timed out"; then
+			tmo=$((tmo + 1))
+		else
+			fail "writer $(basename "$f"): unclear error: $e"
+		fi
+	done
+	for f in "$W"/err-*; do [ -f "$f" ] && echo "  $(basename "$f"): $(cut -c1-160 "$f" | head -n2 | tr '\n' ' ')"; done
+	[ "$clear" -ge 1 ] || fail "no writer got the error naming the full disk"
+	pass "writers' errors: $clear named the full disk, $gone refused, reset or closed, $tmo timed out"
+
+	say "the tmpfs grows to 96 MiB; every node restarts"
+	mount -o remount,size=96m "$DISK" || fail "remount failed"
+	"$CLUSTER" start --dir "$DIR" >/dev/null || fail "restart of the cluster failed"
+	for n in 1 2 3; do
+		ok=0
+		for _ in $(seq 1 100); do
+			"$STRATA" --dir "$DIR" -n "$n" --timeout 500 status >/dev/null 2>&1 && { ok=1; break; }
+			sleep 0.1
+		done
+		[ $ok = 1 ] || fail "node $n does not answer after the remount: $(tail -n 5 "$DIR/logs/node-$n.log")"
+	done
+	kv 1 kv put after remount >/dev/null || fail "put after the remount failed"
+	for n in 1 2 3; do
+		ok=0
+		for _ in $(seq 1 100); do
+			[ "$(kv "$n" kv get after --serializable 2>/dev/null)" = remount ] && { ok=1; break; }
+			sleep 0.1
+		done
+		[ $ok = 1 ] || fail "node $n does not have the write made after the remount"
+	done
+	total=0
+	for f in "$W"/acked-*; do
+		w=${f##*-}
+		while read -r key; do
+			[ -n "$key" ] || continue
+			total=$((total + 1))
+			for n in 1 2 3; do
+				kv "$n" kv get "$key" --serializable >"$W/got" 2>&1 || fail "node $n: get $key failed: $(head -c 200 "$W/got")"
+				[ "$(cat "$W/got")" = "$(cat "$W/val-$w")" ] || fail "node $n: $key reads back wrong ($(wc -c <"$W/got") bytes)"
+			done
+		done <"$f"
+	done
+	[ "$total" = "$nacked" ] || fail "checked $total keys, expected $nacked"
+	pass "all $total acknowledged writes read back with their values from every node"
+	for n in 2 3; do
+		kv "$n" kv put "new/$n" x >/dev/null || fail "new put through node $n failed"
+	done
+	pass "the cluster takes new writes"
+}
+
 round 0 wal/
 round 20 ""
+round_all
 echo "test_kv_disk_full: $(($(date +%s) - t_start)) s"
