@@ -143,6 +143,40 @@ check_fatal_line() {
 	fi
 }
 
+# after_remount_everywhere: the write "after" = "remount" (made through one node after the
+# restart) is in every node's own copy (--serializable) within 10 s.
+after_remount_everywhere() {
+	local n ok
+	for n in 1 2 3; do
+		ok=0
+		for _ in $(seq 1 100); do
+			[ "$(kv "$n" kv get after --serializable 2>/dev/null)" = remount ] && { ok=1; break; }
+			sleep 0.1
+		done
+		[ $ok = 1 ] || fail "node $n does not have the write made after the remount"
+	done
+}
+
+# check_acked EXPECTED: every key listed in $W/acked-W reads back from every node's own copy
+# with writer W's value ($W/val-W); EXPECTED keys in all.
+check_acked() {
+	local f w key n total=0
+	for f in "$W"/acked-*; do
+		w=${f##*-}
+		while read -r key; do
+			[ -n "$key" ] || continue
+			total=$((total + 1))
+			for n in 1 2 3; do
+				kv "$n" kv get "$key" --serializable >"$W/got" 2>&1 || fail "node $n: get $key failed: $(head -c 200 "$W/got")"
+				# the CLI ends the value with a newline
+				[ "$(cat "$W/got")" = "$(cat "$W/val-$w")" ] || fail "node $n: $key reads back wrong ($(wc -c <"$W/got") bytes)"
+			done
+		done <"$f"
+	done
+	[ "$total" = "$1" ] || fail "checked $total keys, expected $1"
+	pass "all $total acknowledged writes read back with their values from every node"
+}
+
 # round SNAPSHOT_ENTRIES SUBDIR: one cluster in $TMP/rSNAPSHOT_ENTRIES, filled until node 1
 # stops; its fatal line must name a file under SUBDIR of node 1's data directory.
 round() {
@@ -258,31 +292,10 @@ round() {
 	start_n1
 	n1_answers || fail "node 1 does not answer after the remount: $(tail -n 5 "$DIR/logs/node-1.log")"
 	kv 1 kv put after remount >/dev/null || fail "put through node 1 after the remount failed"
-	for n in 1 2 3; do
-		ok=0
-		for _ in $(seq 1 100); do
-			[ "$(kv "$n" kv get after --serializable 2>/dev/null)" = remount ] && { ok=1; break; }
-			sleep 0.1
-		done
-		[ $ok = 1 ] || fail "node $n does not have the write made after the remount"
-	done
+	after_remount_everywhere
 	n1_exit 0
 	[ "$N1_ST" = running ] || fail "node 1 exited after the remount"
-	total=0
-	for f in "$W"/acked-*; do
-		w=${f##*-}
-		while read -r key; do
-			[ -n "$key" ] || continue
-			total=$((total + 1))
-			for n in 1 2 3; do
-				kv "$n" kv get "$key" --serializable >"$W/got" 2>&1 || fail "node $n: get $key failed: $(head -c 200 "$W/got")"
-				# the CLI ends the value with a newline
-				[ "$(cat "$W/got")" = "$(cat "$W/val-$w")" ] || fail "node $n: $key reads back wrong ($(wc -c <"$W/got") bytes)"
-			done
-		done <"$f"
-	done
-	[ "$total" = $((nacked + 5)) ] || fail "checked $total keys, expected $((nacked + 5))"
-	pass "all $total acknowledged writes read back with their values from every node"
+	check_acked $((nacked + 5))
 }
 
 # ---- every node on one disk ----
@@ -480,28 +493,8 @@ round_all() {
 		[ $ok = 1 ] || fail "node $n does not answer after the remount: $(tail -n 5 "$DIR/logs/node-$n.log")"
 	done
 	kv 1 kv put after remount >/dev/null || fail "put after the remount failed"
-	for n in 1 2 3; do
-		ok=0
-		for _ in $(seq 1 100); do
-			[ "$(kv "$n" kv get after --serializable 2>/dev/null)" = remount ] && { ok=1; break; }
-			sleep 0.1
-		done
-		[ $ok = 1 ] || fail "node $n does not have the write made after the remount"
-	done
-	total=0
-	for f in "$W"/acked-*; do
-		w=${f##*-}
-		while read -r key; do
-			[ -n "$key" ] || continue
-			total=$((total + 1))
-			for n in 1 2 3; do
-				kv "$n" kv get "$key" --serializable >"$W/got" 2>&1 || fail "node $n: get $key failed: $(head -c 200 "$W/got")"
-				[ "$(cat "$W/got")" = "$(cat "$W/val-$w")" ] || fail "node $n: $key reads back wrong ($(wc -c <"$W/got") bytes)"
-			done
-		done <"$f"
-	done
-	[ "$total" = "$nacked" ] || fail "checked $total keys, expected $nacked"
-	pass "all $total acknowledged writes read back with their values from every node"
+	after_remount_everywhere
+	check_acked "$nacked"
 	for n in 2 3; do
 		kv "$n" kv put "new/$n" x >/dev/null || fail "new put through node $n failed"
 	done
