@@ -35,6 +35,7 @@
  * recently (lowest log index, the same on every replica, so expiry is driven by the log) is
  * forgotten. Keys are bounded by the caller's admission (SMR_KEY_MAX, SMR_VALUE_MAX) and memory;
  * snapshots and compaction are described in docs/smr.md. */
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -684,6 +685,13 @@ int smr_kv_apply(struct smr_kv *kv, uint64_t index, const struct smr_cmd *c,
 uint64_t smr_kv_revision(const struct smr_kv *kv) { return kv->revision; }
 uint64_t smr_kv_bytes(const struct smr_kv *kv) { return kv->bytes; }
 uint64_t smr_kv_bytes_peak(const struct smr_kv *kv) { return kv->peak; }
+
+void smr_quota_text(uint64_t held, uint64_t quota, char *buf, size_t len)
+{
+	snprintf(buf, len,
+		 "kv: space exceeded: the store holds %" PRIu64 " bytes of its quota %" PRIu64
+		 " ([smr] quota_bytes); delete keys to make room", held, quota);
+}
 
 uint64_t smr_cmd_growth(const struct smr_cmd *c)
 {

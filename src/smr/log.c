@@ -635,14 +635,6 @@ static bool quota_fits(const struct kv *k, uint64_t grow, uint64_t *held)
 	return grow == 0 || (*held <= k->quota && grow <= k->quota - *held);
 }
 
-/* The refusal's text (the client's error). */
-static void quota_text(uint64_t held, uint64_t quota, char *buf, size_t len)
-{
-	snprintf(buf, len,
-		 "kv: space exceeded: the store holds %" PRIu64 " bytes of its quota %" PRIu64
-		 " ([smr] quota_bytes); delete keys to make room", held, quota);
-}
-
 /* Refuses write c (space quota): instead of c, the leader proposes its marker (SMR_CMD_REFUSED:
  * c's origin, request, session, seq and key; the held bytes and the quota for the text), which
  * adds nothing to the state. Applied, it records the refusal in c's session, so every copy of c
@@ -1276,7 +1268,7 @@ static void apply_one(struct kv *k, uint64_t idx, struct strata_msg *batch)
 				}
 			}
 			char text[200];
-			quota_text(held, quota, text, sizeof(text));
+			smr_quota_text(held, quota, text, sizeof(text));
 			reply(k, p, STRATA_ENOSPACE, 0, NULL, 0, 0, text);
 		}
 		else if (res.status == STRATA_EREPLAY)
@@ -1497,7 +1489,7 @@ static void dispatch_one(struct kv *k, struct pend *p)
 			/* BROKEN VARIANT: answered "space exceeded" at once, and proposed. */
 			k->st.quota_rejects++;
 			char text[200];
-			quota_text(held, k->quota, text, sizeof(text));
+			smr_quota_text(held, k->quota, text, sizeof(text));
 			propose(k, p->c.cmd, p->grow);
 			reply(k, p, STRATA_ENOSPACE, 0, NULL, 0, 0, text);
 			return;
@@ -1507,7 +1499,7 @@ static void dispatch_one(struct kv *k, struct pend *p)
 			 * retry through another node) may still be admitted and take effect. */
 			k->st.quota_rejects++;
 			char text[200];
-			quota_text(held, k->quota, text, sizeof(text));
+			smr_quota_text(held, k->quota, text, sizeof(text));
 			reply(k, p, STRATA_ENOSPACE, 0, NULL, 0, 0, text);
 			return;
 		}

@@ -105,6 +105,8 @@ uint64_t smr_kv_bytes_peak(const struct smr_kv *kv);
  * overwrite counts as a new key (key + value + overhead), an mput every pair, an incr the
  * longest number; a del or a noop 0. O(1), an mput O(pairs). */
 uint64_t smr_cmd_growth(const struct smr_cmd *c);
+/* The space quota's refusal text (the client's error, every KV log): held of quota bytes. */
+void smr_quota_text(uint64_t held, uint64_t quota, char *buf, size_t len);
 size_t smr_kv_count(const struct smr_kv *kv);
 size_t smr_kv_sessions(const struct smr_kv *kv);
 /* One key of a range: borrowed until the next apply. */

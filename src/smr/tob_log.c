@@ -312,10 +312,7 @@ static void answer(struct tkv *k, struct tpend *p, const struct smr_cmd *c,
 		reply(k, p, STRATA_ESTATE, 0, NULL, 0, res->revision, "compare failed");
 	else if (res->status == STRATA_ENOSPACE) {
 		char text[200];
-		snprintf(text, sizeof(text),
-			 "kv: space exceeded: the store holds %" PRIu64 " bytes of its quota %" PRIu64
-			 " ([smr] quota_bytes); delete keys to make room", smr_kv_bytes(k->sm),
-			 k->quota);
+		smr_quota_text(smr_kv_bytes(k->sm), k->quota, text, sizeof(text));
 		reply(k, p, STRATA_ENOSPACE, 0, NULL, 0, 0, text);
 	} else if (res->status == STRATA_EINVAL && c->type == SMR_CMD_INCR)
 		reply(k, p, STRATA_EINVAL, 0, NULL, 0, res->revision,
